@@ -1,0 +1,67 @@
+//! The command line as typed: clap's raw flags and subcommands. Resolving
+//! them into work happens in the sibling modules.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sliceboard",
+    version,
+    about = "Supervise a large refactor split into parallel slices: one git worktree, branch, agent and dbt target per slice.",
+    after_help = "Start with `sliceboard init` in your repository, edit sliceboard.toml, then `sliceboard check` and `sliceboard up`."
+)]
+pub struct Args {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    pub dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<CommandArgs>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CommandArgs {
+    /// Write a commented starter sliceboard.toml at the repository root.
+    Init {
+        /// Overwrite an existing plan.
+        #[arg(long)]
+        force: bool,
+        /// The base branch (default: the branch checked out now).
+        #[arg(long)]
+        base: Option<String>,
+    },
+    /// Validate the plan and print it resolved (branches, worktrees, dbt targets, merge order).
+    Check {
+        /// Print the resolved plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create the missing worktrees and branches (all slices, or the ones named).
+    Up {
+        /// Slices to create; all when none are named.
+        slices: Vec<String>,
+    },
+    /// Remove a slice's worktree (the branch is kept).
+    Down {
+        slice: String,
+        /// Remove even with uncommitted changes or commits not yet merged.
+        #[arg(long)]
+        force: bool,
+    },
+    /// One line per slice: state, branch, commits ahead of base, dirty or clean.
+    Status {
+        /// Print JSON for scripts (fields documented in docs/status-json.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a slice's environment as shell `export` lines: eval "$(sliceboard env SLICE)".
+    Env {
+        /// The slice (default: $SLICEBOARD_SLICE).
+        slice: Option<String>,
+        /// Print a JSON object instead.
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,98 @@
+//! The command line: parses arguments, opens the workspace, runs one
+//! operation and prints its result. Output formatting lives here; the work
+//! itself lives in [`crate::workspace`].
+//!
+//! Results go to stdout, progress and problems to stderr, so
+//! `sliceboard status --json | jq` and `eval "$(sliceboard env x)"` stay clean.
+
+mod args;
+mod plan_cmds;
+mod slice_cmds;
+mod status_cmd;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+
+pub use args::{Args, CommandArgs};
+
+use crate::workspace::{Progress, Workspace, WorkspaceError};
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            report(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let cwd = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    match args.command {
+        Some(CommandArgs::Init { force, base }) => plan_cmds::init(&cwd, force, base.as_deref()),
+        Some(CommandArgs::Check { json }) => plan_cmds::check(&cwd, json),
+        Some(CommandArgs::Up { slices }) => slice_cmds::up(&open(&cwd)?, &slices),
+        Some(CommandArgs::Down { slice, force }) => slice_cmds::down(&open(&cwd)?, &slice, force),
+        Some(CommandArgs::Env { slice, json }) => slice_cmds::env(&open(&cwd)?, slice, json),
+        Some(CommandArgs::Status { json }) => status_cmd::status(&open(&cwd)?, json),
+        // Until the dashboard lands, the bare command shows the status.
+        None => status_cmd::status(&open(&cwd)?, false),
+    }
+}
+
+/// Opens the workspace and prints the plan's warnings.
+fn open(cwd: &Path) -> Result<Workspace, WorkspaceError> {
+    let ws = Workspace::open(cwd)?;
+    let plan_path = relative_plan_path(&ws);
+    for warning in &ws.warnings {
+        eprintln!("{}", warning.display(&plan_path));
+    }
+    Ok(ws)
+}
+
+/// The plan's path as the user would type it, relative to where they are.
+fn relative_plan_path(ws: &Workspace) -> PathBuf {
+    let path = ws.plan_path();
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_owned))
+        .unwrap_or(path)
+}
+
+/// Prints progress of a long operation to stderr.
+fn print_progress(progress: Progress) {
+    let slice = progress
+        .slice
+        .as_ref()
+        .map(|s| format!("{s}: "))
+        .unwrap_or_default();
+    eprintln!(
+        "[{}/{}] {slice}{}",
+        progress.step, progress.total, progress.message
+    );
+}
+
+/// Prints an error and its causes; a plan's diagnostics print as they are.
+fn report(err: &anyhow::Error) {
+    if let Some(WorkspaceError::Plan(plan)) = err.downcast_ref::<WorkspaceError>() {
+        eprintln!("{plan}");
+        return;
+    }
+    if let Some(plan) = err.downcast_ref::<crate::plan_file::PlanError>() {
+        eprintln!("{plan}");
+        return;
+    }
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}

@@ -1,0 +1,179 @@
+//! `init` and `check`: writing and reading the plan.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::domain::order::merge_order;
+use crate::domain::{Plan, SliceName};
+use crate::git::GitRepo;
+use crate::plan_file::{self, PLAN_FILE, starter};
+use crate::workspace::{GitFacts, Workspace};
+
+pub fn init(cwd: &Path, force: bool, base: Option<&str>) -> anyhow::Result<ExitCode> {
+    let git = GitRepo::discover(cwd)?;
+    let path = git.root().join(PLAN_FILE);
+    if path.exists() && !force {
+        anyhow::bail!(
+            "{} already exists; edit it, or pass --force to replace it with a starter plan",
+            path.display()
+        );
+    }
+    let base = match base {
+        Some(base) => base.to_owned(),
+        None => git.head_branch().context(
+            "HEAD is not on a branch; check out the branch slices should start from, or pass --base",
+        )?,
+    };
+    if !git.branch_exists(&base) {
+        anyhow::bail!(
+            "branch {base} has no commits yet; commit something first, since slices start from the base branch's tip"
+        );
+    }
+    let suggestions = starter::suggest_slices(&git.files_at(&base));
+    let text = starter::starter(&base, &suggestions);
+    std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    let count = suggestions.len().max(1);
+    println!(
+        "wrote {} with {count} slice{} starting from {base}",
+        path.display(),
+        if count == 1 { "" } else { "s" }
+    );
+    if let Err(err) = plan_file::parse(&path, &text, &GitFacts(&git)) {
+        eprintln!("{err}");
+        return Ok(ExitCode::FAILURE);
+    }
+    println!(
+        "next: edit it (owned paths, prompts, agent command), then run `sliceboard check` and `sliceboard up`"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn check(cwd: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let ws = super::open(cwd)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&resolved_json(&ws))?);
+    } else {
+        print!("{}", describe(&ws));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The plan plus what it resolves to for each slice.
+fn resolved_json(ws: &Workspace) -> serde_json::Value {
+    let repo = crate::domain::plan::repo_name(ws.git.root());
+    let slices: Vec<serde_json::Value> = ws
+        .plan
+        .slices
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "name": s.name,
+                "branch": ws.plan.branch_for(&s.name, &repo),
+                "worktree": ws.plan.worktree_for(&s.name, ws.git.root()),
+                "dbt_target": ws.plan.dbt_target_for(&s.name, &repo),
+                "dbt_schema": ws.plan.dbt_schema_for(&s.name, &repo),
+                "agent_command": ws.plan.agent_command_for(s),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "plan": ws.plan,
+        "merge_order": order(&ws.plan),
+        "resolved": slices,
+    })
+}
+
+fn order(plan: &Plan) -> Vec<SliceName> {
+    let graph: Vec<(&SliceName, &[SliceName])> = plan
+        .slices
+        .iter()
+        .map(|s| (&s.name, s.after.as_slice()))
+        .collect();
+    merge_order(&graph)
+}
+
+/// The resolved plan for a person.
+fn describe(ws: &Workspace) -> String {
+    let plan = &ws.plan;
+    let repo = crate::domain::plan::repo_name(ws.git.root());
+    let mut out = String::new();
+    let _ = writeln!(out, "{} is valid.", ws.plan_path().display());
+    let base_tip = ws
+        .git
+        .branch_tip(&plan.base)
+        .ok()
+        .flatten()
+        .map(|t| format!(" ({})", &t.to_string()[..10]))
+        .unwrap_or_default();
+    let _ = writeln!(out, "  base          {}{base_tip}", plan.base);
+    let integration_note = if plan.integration == plan.base {
+        " (the base)"
+    } else if ws.git.branch_exists(&plan.integration) {
+        ""
+    } else {
+        " (created by `sliceboard up`)"
+    };
+    let _ = writeln!(
+        out,
+        "  integration   {}{integration_note}",
+        plan.integration
+    );
+    let _ = writeln!(out, "  worktrees     {}", plan.worktrees);
+    let _ = writeln!(out, "  branches      {}", plan.branch);
+    let _ = writeln!(out, "  max running   {}", plan.max_running);
+    let _ = writeln!(out, "  agent         {}", plan.agent.command);
+    if let Some(resume) = &plan.agent.resume {
+        let _ = writeln!(out, "  resume with   {resume}");
+    }
+    let _ = writeln!(
+        out,
+        "  dbt           project {}, target {}, schema {}",
+        plan.dbt.project_dir.display(),
+        plan.dbt.target,
+        plan.dbt.schema
+    );
+    let _ = writeln!(
+        out,
+        "  merge check   {}",
+        plan.merge.check.as_deref().unwrap_or("(none)")
+    );
+    let _ = writeln!(out, "\n{} slices, in merge order:", plan.slices.len());
+    let width = plan
+        .slices
+        .iter()
+        .map(|s| s.name.as_str().len())
+        .max()
+        .unwrap_or(0);
+    for (i, name) in order(plan).iter().enumerate() {
+        let Some(slice) = plan.slice(name.as_str()) else {
+            continue;
+        };
+        let pad = " ".repeat(width + 6);
+        let _ = writeln!(
+            out,
+            "  {:>2}. {:<width$}  branch {}  worktree {}",
+            i + 1,
+            name.as_str(),
+            plan.branch_for(name, &repo),
+            plan.worktree_for(name, ws.git.root()).display()
+        );
+        let _ = writeln!(out, "{pad}owns {}", slice.owns.join(", "));
+        let _ = writeln!(
+            out,
+            "{pad}dbt target {}, schema {}",
+            plan.dbt_target_for(name, &repo),
+            plan.dbt_schema_for(name, &repo)
+        );
+        if !slice.after.is_empty() {
+            let after: Vec<&str> = slice.after.iter().map(SliceName::as_str).collect();
+            let _ = writeln!(out, "{pad}after {}", after.join(", "));
+        }
+        if let Some(agent) = &slice.agent {
+            let _ = writeln!(out, "{pad}agent {agent}");
+        }
+    }
+    out
+}

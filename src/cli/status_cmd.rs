@@ -1,0 +1,73 @@
+//! `status`: the slices as a table for people, or JSON for scripts.
+
+use std::process::ExitCode;
+
+use crate::workspace::{self, SliceStatus, Workspace};
+
+pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
+    let report = workspace::status(ws)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<[String; 5]> = report.slices.iter().map(row).collect();
+    let header = ["SLICE", "STATE", "BRANCH", "AHEAD", "WORKTREE"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+    for slice in &report.slices {
+        for problem in &slice.problems {
+            println!("! {}: {}", slice.name, problem.message);
+        }
+        if !slice.in_plan {
+            println!(
+                "! {}: no longer in the plan; `sliceboard down {}` needs it back in the plan to remove its worktree",
+                slice.name, slice.name
+            );
+        }
+    }
+    if report.slices.iter().all(|s| !s.worktree_exists) {
+        println!("no worktrees yet: run `sliceboard up` to create them");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn row(slice: &SliceStatus) -> [String; 5] {
+    let ahead = match slice.ahead {
+        Some(n) => format!("+{n}"),
+        None => "-".to_owned(),
+    };
+    let tree = match (slice.worktree_exists, slice.dirty) {
+        (false, _) => "none".to_owned(),
+        (true, Some(false)) => "clean".to_owned(),
+        (true, Some(true)) => format!(
+            "dirty ({} changed, {} untracked)",
+            slice.changed_files.unwrap_or(0),
+            slice.untracked_files.unwrap_or(0)
+        ),
+        (true, None) => "not sliceboard's".to_owned(),
+    };
+    let branch = if slice.branch_exists || slice.state == crate::domain::Lifecycle::Planned {
+        slice.branch.clone()
+    } else {
+        format!("{} (missing)", slice.branch)
+    };
+    [
+        slice.name.to_string(),
+        slice.state.to_string(),
+        branch,
+        ahead,
+        tree,
+    ]
+}

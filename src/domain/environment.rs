@@ -1,0 +1,251 @@
+//! Everything a slice's agent is told: its environment variables and its
+//! brief. Computed here, in one place, so `sliceboard env`, the agent
+//! sessions and the docs can never disagree.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::plan::{Plan, SliceSpec, repo_name};
+use super::template::{self, TemplateVars};
+
+/// Prefix of the variables sliceboard owns; the plan may not set these.
+pub const RESERVED_PREFIX: &str = "SLICEBOARD_";
+
+/// Where one slice lives, resolved against a repository.
+#[derive(Debug, Clone)]
+pub struct SliceContext<'a> {
+    pub plan: &'a Plan,
+    pub slice: &'a SliceSpec,
+    /// The main worktree's root, where `sliceboard.toml` lives.
+    pub repo_root: &'a Path,
+    pub brief_path: &'a Path,
+}
+
+impl SliceContext<'_> {
+    pub fn repo(&self) -> String {
+        repo_name(self.repo_root)
+    }
+
+    pub fn branch(&self) -> String {
+        self.plan.branch_for(&self.slice.name, &self.repo())
+    }
+
+    pub fn worktree(&self) -> PathBuf {
+        self.plan.worktree_for(&self.slice.name, self.repo_root)
+    }
+
+    pub fn dbt_target(&self) -> String {
+        self.plan.dbt_target_for(&self.slice.name, &self.repo())
+    }
+
+    pub fn dbt_schema(&self) -> String {
+        self.plan.dbt_schema_for(&self.slice.name, &self.repo())
+    }
+
+    pub fn dbt_project_dir(&self) -> PathBuf {
+        super::plan::normalize(&self.worktree().join(&self.plan.dbt.project_dir))
+    }
+
+    /// The slice's environment, in a stable order: the plan's `[agent] env`,
+    /// then the slice's `env` (which wins), then sliceboard's own variables.
+    /// Values of the plan's variables may use `{slice}`, `{slice_ident}` and
+    /// `{repo}`.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let repo = self.repo();
+        let vars = TemplateVars {
+            slice: &self.slice.name,
+            repo: &repo,
+        };
+        let mut env: Vec<(String, String)> = Vec::new();
+        let mut set = |key: &str, value: String| {
+            env.retain(|(k, _)| k != key);
+            env.push((key.to_owned(), value));
+        };
+        for (key, value) in self.plan.agent.env.iter().chain(&self.slice.env) {
+            set(key, template::expand(value, vars));
+        }
+        let target = self.dbt_target();
+        set("SLICEBOARD_SLICE", self.slice.name.to_string());
+        set("SLICEBOARD_BRANCH", self.branch());
+        set("SLICEBOARD_WORKTREE", path_string(&self.worktree()));
+        set("SLICEBOARD_REPO", path_string(self.repo_root));
+        set("SLICEBOARD_BASE", self.plan.base.clone());
+        set("SLICEBOARD_OWNS", self.slice.owns.join("\n"));
+        set("SLICEBOARD_BRIEF", path_string(self.brief_path));
+        set(
+            "SLICEBOARD_DBT_PROJECT_DIR",
+            path_string(&self.dbt_project_dir()),
+        );
+        set("SLICEBOARD_DBT_TARGET", target.clone());
+        set("SLICEBOARD_DBT_SCHEMA", self.dbt_schema());
+        // dbt reads DBT_TARGET as its --target, so a bare `dbt build` in the
+        // slice lands in the slice's own target.
+        set("DBT_TARGET", target);
+        env
+    }
+
+    /// The markdown brief handed to the agent.
+    pub fn brief(&self) -> String {
+        let mut out = String::new();
+        let name = &self.slice.name;
+        let _ = writeln!(out, "# Slice `{name}`\n");
+        let _ = writeln!(
+            out,
+            "You are one of {} agents working in parallel on one refactor. Each agent owns a \
+             separate slice of the repository and works in its own git worktree and branch.\n",
+            self.plan.slices.len()
+        );
+        let _ = writeln!(out, "- Worktree: `{}`", self.worktree().display());
+        let _ = writeln!(
+            out,
+            "- Branch: `{}` (started from `{}`)",
+            self.branch(),
+            self.plan.base
+        );
+        let _ = writeln!(
+            out,
+            "- dbt: target `{}`, schema `{}`, project in `{}` (`DBT_TARGET` is already set)",
+            self.dbt_target(),
+            self.dbt_schema(),
+            self.dbt_project_dir().display()
+        );
+        if !self.slice.after.is_empty() {
+            let after: Vec<String> = self.slice.after.iter().map(|s| format!("`{s}`")).collect();
+            let _ = writeln!(out, "- Merges after: {}", after.join(", "));
+        }
+        let _ = writeln!(out, "\n## What you own\n");
+        let _ = writeln!(
+            out,
+            "Change only paths matched by these globs (relative to the repository root):\n"
+        );
+        for glob in &self.slice.owns {
+            let _ = writeln!(out, "- `{glob}`");
+        }
+        let others: Vec<&SliceSpec> = self
+            .plan
+            .slices
+            .iter()
+            .filter(|s| s.name != self.slice.name)
+            .collect();
+        if !others.is_empty() {
+            let _ = writeln!(out, "\n## What you must not touch\n");
+            let _ = writeln!(
+                out,
+                "Other slices own these paths; leave them alone even if they look wrong. If your \
+                 work needs a change there, stop and say so.\n"
+            );
+            for other in others {
+                let globs: Vec<String> = other.owns.iter().map(|g| format!("`{g}`")).collect();
+                let _ = writeln!(out, "- `{}`: {}", other.name, globs.join(", "));
+            }
+        }
+        let _ = writeln!(out, "\n## Your task\n");
+        let prompt = self.slice.prompt.trim();
+        if prompt.is_empty() {
+            let _ = writeln!(out, "(The plan gives no prompt for this slice.)");
+        } else {
+            let _ = writeln!(out, "{prompt}");
+        }
+        let _ = writeln!(out, "\n## When you need the operator\n");
+        let _ = writeln!(
+            out,
+            "Run `sliceboard signal waiting` before asking a question and `sliceboard signal done` \
+             when the slice is finished and committed. Commit your work on `{}`; do not merge or \
+             push other branches.",
+            self.branch()
+        );
+        out
+    }
+}
+
+fn path_string(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::domain::plan::{AgentSpec, DbtSpec, MergeSpec};
+    use crate::domain::slice::SliceName;
+
+    fn plan() -> Plan {
+        let slice = |name: &str, owns: &[&str]| SliceSpec {
+            name: SliceName::parse(name).unwrap(),
+            owns: owns.iter().map(|s| s.to_string()).collect(),
+            prompt: format!("Migrate {name}."),
+            agent: None,
+            env: BTreeMap::from([("SHARED".into(), "slice-{slice}".into())]),
+            after: Vec::new(),
+            logs: Vec::new(),
+        };
+        Plan {
+            base: "main".into(),
+            integration: "main".into(),
+            worktrees: "../{repo}.slices/{slice}".into(),
+            branch: "slice/{slice}".into(),
+            max_running: 2,
+            agent: AgentSpec {
+                command: "claude".into(),
+                resume: None,
+                env: BTreeMap::from([
+                    ("SHARED".into(), "plan".into()),
+                    ("ONLY_PLAN".into(), "1".into()),
+                ]),
+            },
+            dbt: DbtSpec {
+                project_dir: "dbt".into(),
+                target: "dev_{slice_ident}".into(),
+                schema: "dbt_{slice_ident}".into(),
+            },
+            merge: MergeSpec { check: None },
+            slices: vec![
+                slice("staging-a", &["models/staging/**"]),
+                slice("marts", &["models/marts/**"]),
+            ],
+        }
+    }
+
+    #[test]
+    fn env_resolves_paths_templates_and_precedence() {
+        let plan = plan();
+        let ctx = SliceContext {
+            plan: &plan,
+            slice: &plan.slices[0],
+            repo_root: Path::new("/w/shop"),
+            brief_path: Path::new("/w/shop/.git/sliceboard/slices/staging-a/brief.md"),
+        };
+        let env: BTreeMap<String, String> = ctx.env().into_iter().collect();
+        assert_eq!(env["SLICEBOARD_WORKTREE"], "/w/shop.slices/staging-a");
+        assert_eq!(env["SLICEBOARD_BRANCH"], "slice/staging-a");
+        assert_eq!(env["SLICEBOARD_DBT_TARGET"], "dev_staging_a");
+        assert_eq!(env["DBT_TARGET"], "dev_staging_a");
+        assert_eq!(env["SLICEBOARD_DBT_SCHEMA"], "dbt_staging_a");
+        assert_eq!(
+            env["SLICEBOARD_DBT_PROJECT_DIR"],
+            "/w/shop.slices/staging-a/dbt"
+        );
+        assert_eq!(env["SHARED"], "slice-staging-a");
+        assert_eq!(env["ONLY_PLAN"], "1");
+    }
+
+    #[test]
+    fn brief_names_owned_and_forbidden_paths() {
+        let plan = plan();
+        let ctx = SliceContext {
+            plan: &plan,
+            slice: &plan.slices[1],
+            repo_root: Path::new("/w/shop"),
+            brief_path: Path::new("/b.md"),
+        };
+        let brief = ctx.brief();
+        assert!(brief.contains("- `models/marts/**`"), "{brief}");
+        assert!(
+            brief.contains("- `staging-a`: `models/staging/**`"),
+            "{brief}"
+        );
+        assert!(brief.contains("Migrate marts."), "{brief}");
+        assert!(brief.contains("target `dev_marts`"), "{brief}");
+    }
+}

@@ -1,0 +1,237 @@
+//! Who owns which path: each slice's `owns` globs, compiled once.
+//!
+//! Globs are matched against paths relative to the repository root, with
+//! `/` separators; `*` stays inside one folder, `**` crosses folders, and a
+//! pattern ending in `/` means everything under that folder. This module
+//! answers "which slices own this path" and "which slices overlap"; where the
+//! paths come from (a git tree, a diff) is the caller's business.
+
+use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+
+use super::slice::SliceName;
+
+/// How many colliding paths an [`Overlap`] keeps; the rest are only counted.
+pub const MAX_EVIDENCE: usize = 5;
+
+#[derive(Debug)]
+pub struct Ownership {
+    slices: Vec<Owned>,
+}
+
+#[derive(Debug)]
+struct Owned {
+    name: SliceName,
+    globs: Vec<(String, GlobMatcher)>,
+    set: GlobSet,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("glob {glob:?} of slice {slice} is not a valid glob: {reason}")]
+pub struct BadGlob {
+    pub slice: SliceName,
+    pub index: usize,
+    pub glob: String,
+    pub reason: String,
+}
+
+/// Two slices that claim the same paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlap {
+    pub first: SliceName,
+    pub second: SliceName,
+    /// Glob pairs `(first's, second's)` where one matches the other as written.
+    pub globs: Vec<(String, String)>,
+    /// Existing paths both own, at most [`MAX_EVIDENCE`].
+    pub paths: Vec<String>,
+    /// How many more paths collide beyond `paths`.
+    pub more_paths: usize,
+}
+
+impl Ownership {
+    pub fn new<'a>(
+        slices: impl IntoIterator<Item = (&'a SliceName, &'a [String])>,
+    ) -> Result<Self, BadGlob> {
+        let mut owned = Vec::new();
+        for (name, globs) in slices {
+            let mut matchers = Vec::new();
+            let mut set = GlobSetBuilder::new();
+            for (index, raw) in globs.iter().enumerate() {
+                let glob = compile(raw).map_err(|err| BadGlob {
+                    slice: name.clone(),
+                    index,
+                    glob: raw.clone(),
+                    reason: err.kind().to_string(),
+                })?;
+                matchers.push((raw.clone(), glob.compile_matcher()));
+                set.add(glob);
+            }
+            let set = set.build().map_err(|err| BadGlob {
+                slice: name.clone(),
+                index: 0,
+                glob: globs.join(", "),
+                reason: err.to_string(),
+            })?;
+            owned.push(Owned {
+                name: name.clone(),
+                globs: matchers,
+                set,
+            });
+        }
+        Ok(Self { slices: owned })
+    }
+
+    /// The slices whose globs match `path`, in plan order.
+    pub fn owners(&self, path: &str) -> Vec<&SliceName> {
+        self.slices
+            .iter()
+            .filter(|s| s.set.is_match(path))
+            .map(|s| &s.name)
+            .collect()
+    }
+
+    /// Every pair of slices that claim a common path, judged on the given
+    /// existing paths and on the globs themselves (so `models/**` and
+    /// `models/staging/x.sql` collide even before that file exists).
+    pub fn overlaps<'p>(&self, paths: impl IntoIterator<Item = &'p str>) -> Vec<Overlap> {
+        let mut pairs: Vec<Overlap> = Vec::new();
+        for (i, first) in self.slices.iter().enumerate() {
+            for second in &self.slices[i + 1..] {
+                let globs = glob_collisions(first, second);
+                pairs.push(Overlap {
+                    first: first.name.clone(),
+                    second: second.name.clone(),
+                    globs,
+                    paths: Vec::new(),
+                    more_paths: 0,
+                });
+            }
+        }
+        let index_of = |name: &SliceName| self.slices.iter().position(|s| &s.name == name);
+        for path in paths {
+            let owners = self.owners(path);
+            for (i, a) in owners.iter().enumerate() {
+                for b in &owners[i + 1..] {
+                    let (Some(ia), Some(ib)) = (index_of(a), index_of(b)) else {
+                        continue;
+                    };
+                    let pair = pair_index(ia, ib, self.slices.len());
+                    let overlap = &mut pairs[pair];
+                    if overlap.paths.len() < MAX_EVIDENCE {
+                        overlap.paths.push(path.to_owned());
+                    } else {
+                        overlap.more_paths += 1;
+                    }
+                }
+            }
+        }
+        pairs.retain(|o| !o.globs.is_empty() || !o.paths.is_empty());
+        pairs
+    }
+}
+
+/// Compiles one `owns` glob with path semantics: `*` does not cross `/`, and
+/// a trailing `/` means "everything under this folder".
+fn compile(raw: &str) -> Result<Glob, globset::Error> {
+    let pattern = match raw.strip_suffix('/') {
+        Some(folder) => format!("{folder}/**"),
+        None => raw.to_owned(),
+    };
+    GlobBuilder::new(&pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+}
+
+fn glob_collisions(first: &Owned, second: &Owned) -> Vec<(String, String)> {
+    let mut hits = Vec::new();
+    for (a_raw, a) in &first.globs {
+        for (b_raw, b) in &second.globs {
+            if a_raw == b_raw || a.is_match(b_raw) || b.is_match(a_raw) {
+                hits.push((a_raw.clone(), b_raw.clone()));
+            }
+        }
+    }
+    hits
+}
+
+/// Index of the pair `(i, j)`, `i < j`, in the order `overlaps` builds them.
+fn pair_index(i: usize, j: usize, n: usize) -> usize {
+    let (i, j) = if i < j { (i, j) } else { (j, i) };
+    i * n - i * (i + 1) / 2 + (j - i - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ownership(spec: &[(&str, &[&str])]) -> Ownership {
+        let owned: Vec<(SliceName, Vec<String>)> = spec
+            .iter()
+            .map(|(n, g)| {
+                (
+                    SliceName::parse(n).unwrap(),
+                    g.iter().map(|s| s.to_string()).collect(),
+                )
+            })
+            .collect();
+        Ownership::new(owned.iter().map(|(n, g)| (n, g.as_slice()))).unwrap()
+    }
+
+    #[test]
+    fn star_stays_in_one_folder_and_trailing_slash_means_under() {
+        let own = ownership(&[("a", &["models/*.sql"]), ("b", &["seeds/"])]);
+        assert_eq!(own.owners("models/x.sql").len(), 1);
+        assert!(own.owners("models/staging/x.sql").is_empty());
+        assert_eq!(own.owners("seeds/deep/x.csv")[0].as_str(), "b");
+    }
+
+    #[test]
+    fn overlap_found_through_paths_and_through_globs() {
+        let own = ownership(&[
+            ("a", &["models/staging/**"]),
+            ("b", &["models/**/*.sql"]),
+            ("c", &["models/staging/stg_orders.sql"]),
+            ("d", &["macros/**"]),
+        ]);
+        let overlaps = own.overlaps(["models/staging/stg_users.sql", "macros/m.sql"]);
+        let summary: Vec<(String, String, usize, usize)> = overlaps
+            .iter()
+            .map(|o| {
+                (
+                    o.first.to_string(),
+                    o.second.to_string(),
+                    o.globs.len(),
+                    o.paths.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("a".into(), "b".into(), 0, 1),
+                ("a".into(), "c".into(), 1, 0),
+                ("b".into(), "c".into(), 1, 0),
+            ]
+        );
+    }
+
+    #[test]
+    fn pair_index_is_dense() {
+        let n = 5;
+        let mut seen = Vec::new();
+        for i in 0..n {
+            for j in i + 1..n {
+                seen.push(pair_index(i, j, n));
+            }
+        }
+        assert_eq!(seen, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn bad_glob_is_reported_with_slice_and_index() {
+        let name = SliceName::parse("a").unwrap();
+        let globs = vec!["ok/**".to_string(), "bad/[".to_string()];
+        let err = Ownership::new([(&name, globs.as_slice())]).unwrap_err();
+        assert_eq!((err.index, err.glob.as_str()), (1, "bad/["));
+    }
+}

@@ -1,0 +1,152 @@
+//! The resolved plan: what `sliceboard.toml` says once it has been parsed,
+//! checked and merged over defaults.
+//!
+//! Every field here is valid by construction (the `plan_file` module is the
+//! only producer), so callers never re-validate. Reading the file, line
+//! numbers and error messages belong to `plan_file`, not here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::slice::SliceName;
+use super::template::{self, TemplateVars};
+
+pub const DEFAULT_WORKTREES: &str = "../{repo}.slices/{slice}";
+pub const DEFAULT_BRANCH: &str = "slice/{slice}";
+pub const DEFAULT_MAX_RUNNING: usize = 4;
+pub const DEFAULT_DBT_TARGET: &str = "dev_{slice_ident}";
+pub const DEFAULT_DBT_SCHEMA: &str = "dbt_{slice_ident}";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// The branch every slice starts from.
+    pub base: String,
+    /// The branch approved slices merge into (the base when not set).
+    pub integration: String,
+    /// Worktree path template, relative to the repository root.
+    pub worktrees: String,
+    /// Branch name template.
+    pub branch: String,
+    /// How many agents may run at once; the rest wait as pending.
+    pub max_running: usize,
+    pub agent: AgentSpec,
+    pub dbt: DbtSpec,
+    pub merge: MergeSpec,
+    /// In file order.
+    pub slices: Vec<SliceSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentSpec {
+    /// Run through the user's shell; may use `{prompt}` and `{brief}`.
+    pub command: String,
+    /// Used instead of `command` when an agent is restarted, e.g. `claude --continue`.
+    pub resume: Option<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DbtSpec {
+    /// The dbt project's folder inside each worktree.
+    pub project_dir: PathBuf,
+    pub target: String,
+    pub schema: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MergeSpec {
+    /// Run on the merged result before the integration branch moves.
+    pub check: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SliceSpec {
+    pub name: SliceName,
+    /// Globs relative to the repository root.
+    pub owns: Vec<String>,
+    pub prompt: String,
+    /// Overrides the plan's agent command for this slice.
+    pub agent: Option<String>,
+    pub env: BTreeMap<String, String>,
+    /// Slices that must merge before this one.
+    pub after: Vec<SliceName>,
+    /// Extra log files to tail, globs relative to the worktree.
+    pub logs: Vec<String>,
+}
+
+impl Plan {
+    pub fn slice(&self, name: &str) -> Option<&SliceSpec> {
+        self.slices.iter().find(|s| s.name.as_str() == name)
+    }
+
+    pub fn branch_for(&self, slice: &SliceName, repo: &str) -> String {
+        template::expand(&self.branch, TemplateVars { slice, repo })
+    }
+
+    /// The slice's worktree, absolute, from the repository root.
+    pub fn worktree_for(&self, slice: &SliceName, repo_root: &Path) -> PathBuf {
+        let relative = template::expand(
+            &self.worktrees,
+            TemplateVars {
+                slice,
+                repo: &repo_name(repo_root),
+            },
+        );
+        normalize(&repo_root.join(relative))
+    }
+
+    pub fn dbt_target_for(&self, slice: &SliceName, repo: &str) -> String {
+        template::expand(&self.dbt.target, TemplateVars { slice, repo })
+    }
+
+    pub fn dbt_schema_for(&self, slice: &SliceName, repo: &str) -> String {
+        template::expand(&self.dbt.schema, TemplateVars { slice, repo })
+    }
+
+    /// The agent command for a slice: its own, or the plan's.
+    pub fn agent_command_for<'a>(&'a self, slice: &'a SliceSpec) -> &'a str {
+        slice.agent.as_deref().unwrap_or(&self.agent.command)
+    }
+}
+
+/// The repository's folder name, used for `{repo}`.
+pub fn repo_name(repo_root: &Path) -> String {
+    repo_root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "repo".to_owned())
+}
+
+/// Resolves `.` and `..` without touching the disk (the worktree may not
+/// exist yet, so `canonicalize` is not an option).
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_resolves_parent_components() {
+        assert_eq!(
+            normalize(Path::new("/w/shop/../shop.slices/./a")),
+            PathBuf::from("/w/shop.slices/a")
+        );
+    }
+}

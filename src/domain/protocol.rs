@@ -1,0 +1,238 @@
+//! The messages the dashboard and the supervisor exchange.
+//!
+//! The dashboard sends [`Command`]s; the supervisor answers with [`Event`]s.
+//! Both are plain serde data with named fields, because the supervisor is
+//! meant to run in its own process and these cross a socket as JSON lines.
+//! The journal (`events.jsonl`) stores the same events, so what the
+//! operator did and what happened share one vocabulary.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::slice::{Activity, AgentStatus, Lifecycle, SliceName};
+
+/// What the operator (or a script) asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Create missing worktrees and branches; all slices when `slices` is empty.
+    Up {
+        slices: Vec<SliceName>,
+    },
+    /// Remove a slice's worktree; `force` discards uncommitted or unmerged work.
+    Down {
+        slice: SliceName,
+        force: bool,
+    },
+    StartAgent {
+        slice: SliceName,
+    },
+    PauseAgent {
+        slice: SliceName,
+    },
+    ResumeAgent {
+        slice: SliceName,
+    },
+    KillAgent {
+        slice: SliceName,
+    },
+    RestartAgent {
+        slice: SliceName,
+    },
+    /// Bytes for the agent's terminal, already encoded as a terminal would.
+    SendInput {
+        slice: SliceName,
+        bytes: Vec<u8>,
+    },
+    ResizeAgent {
+        slice: SliceName,
+        cols: u16,
+        rows: u16,
+    },
+    /// An activity report from the agent itself (`sliceboard signal`).
+    Signal {
+        slice: SliceName,
+        activity: Activity,
+    },
+    Approve {
+        slice: SliceName,
+    },
+    WithdrawApproval {
+        slice: SliceName,
+    },
+    Merge {
+        slice: SliceName,
+    },
+    Shutdown,
+}
+
+impl Command {
+    /// The slice the command is about, if any.
+    pub fn slice(&self) -> Option<&SliceName> {
+        match self {
+            Command::Down { slice, .. }
+            | Command::StartAgent { slice }
+            | Command::PauseAgent { slice }
+            | Command::ResumeAgent { slice }
+            | Command::KillAgent { slice }
+            | Command::RestartAgent { slice }
+            | Command::SendInput { slice, .. }
+            | Command::ResizeAgent { slice, .. }
+            | Command::Signal { slice, .. }
+            | Command::Approve { slice }
+            | Command::WithdrawApproval { slice }
+            | Command::Merge { slice } => Some(slice),
+            Command::Up { .. } | Command::Shutdown => None,
+        }
+    }
+}
+
+/// What happened. Background work reports through these; nothing else
+/// mutates the model the dashboard draws.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    LifecycleChanged {
+        slice: SliceName,
+        from: Lifecycle,
+        to: Lifecycle,
+    },
+    WorktreeCreated {
+        slice: SliceName,
+        path: PathBuf,
+        branch: String,
+        /// False when an existing branch was reused.
+        branch_created: bool,
+        base_commit: String,
+    },
+    WorktreeRemoved {
+        slice: SliceName,
+        path: PathBuf,
+        forced: bool,
+    },
+    /// Stale worktree records git kept for folders that no longer exist.
+    WorktreesPruned {
+        names: Vec<String>,
+    },
+    AgentStatusChanged {
+        slice: SliceName,
+        status: AgentStatus,
+    },
+    ActivityChanged {
+        slice: SliceName,
+        activity: Activity,
+    },
+    Approved {
+        slice: SliceName,
+        commit: String,
+    },
+    ApprovalWithdrawn {
+        slice: SliceName,
+    },
+    /// State and reality disagree; found on start or on a refresh.
+    DriftFound {
+        slice: SliceName,
+        drift: Drift,
+    },
+    /// A long operation's progress, for the status line.
+    Progress {
+        slice: Option<SliceName>,
+        message: String,
+    },
+    /// A command failed; `message` says what to do.
+    CommandFailed {
+        command: Box<Command>,
+        message: String,
+    },
+}
+
+/// A way state and the repository can disagree, found by reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Drift {
+    /// The worktree folder is gone though the slice should have one.
+    WorktreeMissing { path: PathBuf },
+    /// The folder exists but git no longer knows it as a worktree.
+    WorktreeUnregistered { path: PathBuf },
+    /// The worktree has another branch checked out than the slice's.
+    WrongBranch {
+        expected: String,
+        found: Option<String>,
+    },
+    /// The slice's branch was deleted.
+    BranchMissing { branch: String },
+    /// The branch was moved to a commit that does not contain the one we
+    /// last saw (reset or rewritten history).
+    BranchRewritten {
+        branch: String,
+        was: String,
+        now: String,
+    },
+}
+
+impl Drift {
+    /// One line for a person, with what to do about it.
+    pub fn describe(&self, slice: &SliceName) -> String {
+        match self {
+            Drift::WorktreeMissing { path } => format!(
+                "worktree {} was removed outside sliceboard; run `sliceboard up {slice}` to recreate it from its branch, or `sliceboard down {slice} --force` to forget it",
+                path.display()
+            ),
+            Drift::WorktreeUnregistered { path } => format!(
+                "folder {} is no longer a git worktree (its record was pruned); move it aside and run `sliceboard up {slice}`",
+                path.display()
+            ),
+            Drift::WrongBranch { expected, found } => format!(
+                "worktree has {} checked out instead of {expected}; run `git switch {expected}` in it",
+                found.as_deref().unwrap_or("a detached HEAD")
+            ),
+            Drift::BranchMissing { branch } => format!(
+                "branch {branch} was deleted; run `sliceboard up {slice}` to recreate it from the base"
+            ),
+            Drift::BranchRewritten { branch, was, now } => format!(
+                "branch {branch} moved from {} to {}, which does not contain it (reset or rebased outside sliceboard); check the agent's work before approving",
+                short(was),
+                short(now)
+            ),
+        }
+    }
+}
+
+fn short(oid: &str) -> &str {
+    oid.get(..10).unwrap_or(oid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_events_round_trip_as_json_lines() {
+        let slice = SliceName::parse("staging").unwrap();
+        let command = Command::ResizeAgent {
+            slice: slice.clone(),
+            cols: 120,
+            rows: 40,
+        };
+        let line = serde_json::to_string(&command).unwrap();
+        assert_eq!(
+            line,
+            r#"{"command":"resize_agent","slice":"staging","cols":120,"rows":40}"#
+        );
+        assert_eq!(serde_json::from_str::<Command>(&line).unwrap(), command);
+
+        let event = Event::DriftFound {
+            slice,
+            drift: Drift::BranchMissing {
+                branch: "slice/staging".into(),
+            },
+        };
+        let line = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            line,
+            r#"{"event":"drift_found","slice":"staging","drift":{"kind":"branch_missing","branch":"slice/staging"}}"#
+        );
+        assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), event);
+    }
+}

@@ -1,0 +1,209 @@
+//! Slice names and the states a slice and its agent move through.
+//!
+//! Plain data: nothing here knows about git, files or terminals. A
+//! [`SliceName`] can only be built from a string that is safe as a folder
+//! name, inside a git branch name and in an environment variable value, so
+//! every layer above may use it without re-checking.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The longest slice name we accept; keeps paths and the board readable.
+pub const MAX_NAME_LEN: usize = 48;
+
+/// A validated slice name: `[A-Za-z0-9][A-Za-z0-9._-]*`, no `..`, not ending
+/// in `.` or `.lock`, at most [`MAX_NAME_LEN`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SliceName(String);
+
+/// Why a string cannot be a slice name, phrased so it can follow "the name ... ".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameProblem {
+    #[error("is empty")]
+    Empty,
+    #[error("is longer than {MAX_NAME_LEN} characters")]
+    TooLong,
+    #[error("must start with a letter or digit")]
+    BadStart,
+    #[error("contains {0:?}; only letters, digits, '.', '_' and '-' are allowed")]
+    BadChar(char),
+    #[error("contains \"..\", which git refuses in branch names")]
+    DoubleDot,
+    #[error("ends with {0:?}, which git refuses in branch names")]
+    BadEnd(&'static str),
+}
+
+impl SliceName {
+    pub fn parse(raw: &str) -> Result<Self, NameProblem> {
+        let first = raw.chars().next().ok_or(NameProblem::Empty)?;
+        if raw.chars().count() > MAX_NAME_LEN {
+            return Err(NameProblem::TooLong);
+        }
+        if !first.is_ascii_alphanumeric() {
+            return Err(NameProblem::BadStart);
+        }
+        if let Some(bad) = raw
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
+            return Err(NameProblem::BadChar(bad));
+        }
+        if raw.contains("..") {
+            return Err(NameProblem::DoubleDot);
+        }
+        for end in [".lock", "."] {
+            if raw.ends_with(end) {
+                return Err(NameProblem::BadEnd(end));
+            }
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SliceName {
+    type Error = NameProblem;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<SliceName> for String {
+    fn from(name: SliceName) -> Self {
+        name.0
+    }
+}
+
+impl fmt::Display for SliceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for SliceName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where a slice stands in the refactor. Persisted in `state.json`.
+///
+/// ```text
+/// planned -> ready -> active -> approved -> merged -> removed
+///              ^________|  (approval withdrawn)          ^
+///              |____________________________________ removed (down)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    /// In the plan; no worktree yet.
+    Planned,
+    /// Worktree and branch exist; no agent started yet.
+    Ready,
+    /// An agent has been started in the worktree at least once.
+    Active,
+    /// The operator approved the slice at a recorded commit.
+    Approved,
+    /// The approved commit reached the integration branch.
+    Merged,
+    /// The worktree was removed with `sliceboard down`; the branch is kept.
+    Removed,
+}
+
+impl Lifecycle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Planned => "planned",
+            Lifecycle::Ready => "ready",
+            Lifecycle::Active => "active",
+            Lifecycle::Approved => "approved",
+            Lifecycle::Merged => "merged",
+            Lifecycle::Removed => "removed",
+        }
+    }
+
+    /// Whether a worktree is expected on disk in this state.
+    pub fn has_worktree(self) -> bool {
+        matches!(
+            self,
+            Lifecycle::Ready | Lifecycle::Active | Lifecycle::Approved | Lifecycle::Merged
+        )
+    }
+}
+
+impl fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the slice's agent process is doing, as the supervisor sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum AgentStatus {
+    NotStarted,
+    /// Waiting for a free slot under the plan's `max_running` cap.
+    Pending,
+    Running,
+    Paused,
+    Exited {
+        code: Option<i32>,
+    },
+    Killed,
+}
+
+/// Whether the agent needs the operator, from its own signals first and
+/// screen heuristics second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    Busy,
+    Waiting,
+    Idle,
+    Done,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_branch_and_folder_safe_names() {
+        for ok in ["staging", "marts-finance", "v2.models", "a_b", "X1"] {
+            assert_eq!(SliceName::parse(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn rejects_names_git_or_the_filesystem_would_refuse() {
+        let cases = [
+            ("", NameProblem::Empty),
+            ("-x", NameProblem::BadStart),
+            (".hidden", NameProblem::BadStart),
+            ("a/b", NameProblem::BadChar('/')),
+            ("a b", NameProblem::BadChar(' ')),
+            ("a~1", NameProblem::BadChar('~')),
+            ("a..b", NameProblem::DoubleDot),
+            ("x.lock", NameProblem::BadEnd(".lock")),
+            ("x.", NameProblem::BadEnd(".")),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(SliceName::parse(raw), Err(want), "{raw:?}");
+        }
+        assert_eq!(
+            SliceName::parse(&"a".repeat(MAX_NAME_LEN + 1)),
+            Err(NameProblem::TooLong)
+        );
+    }
+
+    #[test]
+    fn serde_rejects_an_invalid_name() {
+        let err = serde_json::from_str::<SliceName>("\"a/b\"").unwrap_err();
+        assert!(err.to_string().contains("only letters"), "{err}");
+    }
+}

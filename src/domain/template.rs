@@ -1,0 +1,153 @@
+//! The small `{placeholder}` language of the plan's name templates.
+//!
+//! Branch names, worktree paths and dbt targets are written in the plan as
+//! templates such as `slice/{slice}` or `dev_{slice_ident}`. This module
+//! checks a template once (unknown or unclosed placeholders) and expands it
+//! for one slice. It knows nothing about where templates come from.
+
+use super::slice::SliceName;
+
+/// The placeholders a name template may use.
+pub const PLACEHOLDERS: [&str; 3] = ["slice", "slice_ident", "repo"];
+
+/// Values for one expansion.
+#[derive(Debug, Clone, Copy)]
+pub struct TemplateVars<'a> {
+    pub slice: &'a SliceName,
+    /// The repository's folder name.
+    pub repo: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateProblem {
+    #[error(
+        "uses unknown placeholder {{{0}}}; known placeholders are {{slice}}, {{slice_ident}} and {{repo}}"
+    )]
+    Unknown(String),
+    #[error("has a '{{' without a closing '}}'")]
+    Unclosed,
+    #[error("does not use {{slice}} or {{slice_ident}}, so every slice would get the same value")]
+    NotPerSlice,
+}
+
+/// Checks a template. `per_slice` demands that it depends on the slice name.
+pub fn check(template: &str, per_slice: bool) -> Result<(), TemplateProblem> {
+    let mut names = Vec::new();
+    for piece in pieces(template) {
+        match piece? {
+            Piece::Text(_) => {}
+            Piece::Placeholder(name) if PLACEHOLDERS.contains(&name) => names.push(name),
+            Piece::Placeholder(name) => return Err(TemplateProblem::Unknown(name.to_owned())),
+        }
+    }
+    if per_slice && !names.iter().any(|n| n.starts_with("slice")) {
+        return Err(TemplateProblem::NotPerSlice);
+    }
+    Ok(())
+}
+
+/// Expands a template that passed [`check`]; unknown placeholders are kept
+/// verbatim rather than guessed at.
+pub fn expand(template: &str, vars: TemplateVars<'_>) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    for piece in pieces(template) {
+        match piece {
+            Ok(Piece::Text(text)) => out.push_str(text),
+            Ok(Piece::Placeholder("slice")) => out.push_str(vars.slice.as_str()),
+            Ok(Piece::Placeholder("slice_ident")) => out.push_str(&identifier(vars.slice.as_str())),
+            Ok(Piece::Placeholder("repo")) => out.push_str(vars.repo),
+            Ok(Piece::Placeholder(other)) => {
+                out.push('{');
+                out.push_str(other);
+                out.push('}');
+            }
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// A slice name made safe as a SQL identifier: anything but ASCII letters and
+/// digits becomes `_`, lowercased (`finance-v2` -> `finance_v2`).
+pub fn identifier(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+enum Piece<'a> {
+    Text(&'a str),
+    Placeholder(&'a str),
+}
+
+fn pieces(template: &str) -> impl Iterator<Item = Result<Piece<'_>, TemplateProblem>> {
+    let mut rest = template;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        match rest.find('{') {
+            Some(0) => match rest.find('}') {
+                Some(end) => {
+                    let name = &rest[1..end];
+                    rest = &rest[end + 1..];
+                    Some(Ok(Piece::Placeholder(name)))
+                }
+                None => {
+                    rest = "";
+                    Some(Err(TemplateProblem::Unclosed))
+                }
+            },
+            Some(start) => {
+                let text = &rest[..start];
+                rest = &rest[start..];
+                Some(Ok(Piece::Text(text)))
+            }
+            None => {
+                let text = rest;
+                rest = "";
+                Some(Ok(Piece::Text(text)))
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(slice: &SliceName) -> TemplateVars<'_> {
+        TemplateVars {
+            slice,
+            repo: "shop",
+        }
+    }
+
+    #[test]
+    fn expands_every_placeholder() {
+        let name = SliceName::parse("Finance-v2").unwrap();
+        assert_eq!(
+            expand("../{repo}.slices/{slice}", vars(&name)),
+            "../shop.slices/Finance-v2"
+        );
+        assert_eq!(expand("dev_{slice_ident}", vars(&name)), "dev_finance_v2");
+    }
+
+    #[test]
+    fn check_names_the_problem() {
+        assert_eq!(check("slice/{slice}", true), Ok(()));
+        assert_eq!(
+            check("slice/{name}", true),
+            Err(TemplateProblem::Unknown("name".into()))
+        );
+        assert_eq!(check("slice/{slice", true), Err(TemplateProblem::Unclosed));
+        assert_eq!(check("dev", true), Err(TemplateProblem::NotPerSlice));
+        assert_eq!(check("dev", false), Ok(()));
+    }
+}

@@ -1,0 +1,274 @@
+//! Linked worktrees: list, add, inspect and remove them.
+//!
+//! git2's worktree name must be one path component; we pass the slice name,
+//! which is validated to be one. There is no git2 call for "is this branch
+//! checked out somewhere", so we read each worktree's HEAD ourselves.
+
+use std::path::{Path, PathBuf};
+
+use git2::{Oid, Repository, Status, StatusOptions, WorktreeAddOptions, WorktreePruneOptions};
+
+use super::{GitError, GitRepo, doing};
+
+/// A worktree git knows about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorktreeInfo {
+    /// git's name for it; `None` for the main worktree.
+    pub name: Option<String>,
+    pub path: PathBuf,
+    /// The branch checked out there, if HEAD is on one.
+    pub branch: Option<String>,
+    /// The folder exists and links back to this repository.
+    pub valid: bool,
+    pub locked: bool,
+}
+
+/// What [`GitRepo::add_worktree`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// A new worktree; `branch_created` is false when an existing branch was
+    /// checked out as it was.
+    Created { branch_created: bool },
+    /// The worktree was already there, on the right branch.
+    AlreadyThere,
+}
+
+/// Uncommitted work in a worktree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dirt {
+    /// Tracked files changed in the index or the working tree.
+    pub changed: usize,
+    /// Untracked files not ignored.
+    pub untracked: usize,
+}
+
+impl Dirt {
+    pub fn is_clean(&self) -> bool {
+        self.changed == 0 && self.untracked == 0
+    }
+}
+
+impl GitRepo {
+    /// The main worktree and every linked one.
+    pub fn worktrees(&self) -> Result<Vec<WorktreeInfo>, GitError> {
+        let mut all = vec![WorktreeInfo {
+            name: None,
+            path: self.root().to_owned(),
+            branch: self.head_branch(),
+            valid: true,
+            locked: false,
+        }];
+        let names = self.raw().worktrees().map_err(doing("list worktrees"))?;
+        for name in names.iter().flatten().flatten() {
+            let Ok(worktree) = self.raw().find_worktree(name) else {
+                continue;
+            };
+            let head = self.common_dir().join("worktrees").join(name).join("HEAD");
+            all.push(WorktreeInfo {
+                name: Some(name.to_owned()),
+                path: worktree.path().to_owned(),
+                branch: branch_in_head_file(&head),
+                valid: worktree.validate().is_ok(),
+                locked: !matches!(worktree.is_locked(), Ok(git2::WorktreeLockStatus::Unlocked)),
+            });
+        }
+        Ok(all)
+    }
+
+    /// The worktree git knows by `name`.
+    pub fn worktree_named(&self, name: &str) -> Result<Option<WorktreeInfo>, GitError> {
+        Ok(self
+            .worktrees()?
+            .into_iter()
+            .find(|w| w.name.as_deref() == Some(name)))
+    }
+
+    /// Adds worktree `name` at `path` on `branch`, creating the branch at
+    /// `base` only if it does not exist; an existing branch is never moved.
+    pub fn add_worktree(
+        &self,
+        name: &str,
+        path: &Path,
+        branch: &str,
+        base: Oid,
+    ) -> Result<AddOutcome, GitError> {
+        let worktrees = self.worktrees()?;
+        if let Some(existing) = worktrees.iter().find(|w| w.name.as_deref() == Some(name)) {
+            if existing.valid && same_path(&existing.path, path) {
+                return match existing.branch.as_deref() {
+                    Some(b) if b == branch => Ok(AddOutcome::AlreadyThere),
+                    other => Err(GitError::Refused(format!(
+                        "worktree {} has {} checked out, not {branch}; switch it back with `git -C {} switch {branch}`",
+                        path.display(),
+                        other.unwrap_or("a detached HEAD"),
+                        path.display()
+                    ))),
+                };
+            }
+            if existing.valid {
+                return Err(GitError::Refused(format!(
+                    "git already has a worktree named {name:?} at {}; remove or rename it (`git worktree move`) so sliceboard can use that name",
+                    existing.path.display()
+                )));
+            }
+            // A stale record for a folder that is gone: clear it first.
+            self.prune_stale()?;
+        }
+        if let Some(holder) = worktrees
+            .iter()
+            .find(|w| w.branch.as_deref() == Some(branch) && w.valid)
+        {
+            return Err(GitError::Refused(format!(
+                "branch {branch} is already checked out in {}; git allows a branch in one worktree only",
+                holder.path.display()
+            )));
+        }
+        if path.exists() && !is_empty_dir(path) {
+            return Err(GitError::Refused(format!(
+                "{} already exists and is not this slice's worktree; move it aside or change `worktrees` in the plan",
+                path.display()
+            )));
+        }
+        let branch_created = if self.branch_exists(branch) {
+            false
+        } else {
+            self.create_branch(branch, base)?;
+            true
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| GitError::Io {
+                action: format!("create {}", parent.display()),
+                source,
+            })?;
+        }
+        if path.exists() {
+            // An empty folder: git2 wants to create it itself.
+            let _ = std::fs::remove_dir(path);
+        }
+        let reference = self
+            .raw()
+            .find_reference(&format!("refs/heads/{branch}"))
+            .map_err(doing(format!("read branch {branch}")))?;
+        let mut options = WorktreeAddOptions::new();
+        options.reference(Some(&reference));
+        self.raw()
+            .worktree(name, path, Some(&options))
+            .map_err(doing(format!("create worktree {}", path.display())))?;
+        Ok(AddOutcome::Created { branch_created })
+    }
+
+    /// Removes a worktree's folder and git's record of it. The branch stays.
+    /// Callers check for uncommitted work first: this discards it.
+    pub fn remove_worktree(&self, name: &str) -> Result<(), GitError> {
+        let worktree = self
+            .raw()
+            .find_worktree(name)
+            .map_err(doing(format!("find worktree {name}")))?;
+        if !matches!(worktree.is_locked(), Ok(git2::WorktreeLockStatus::Unlocked)) {
+            return Err(GitError::Refused(format!(
+                "worktree {name} is locked; unlock it with `git worktree unlock {}` first",
+                worktree.path().display()
+            )));
+        }
+        let mut options = WorktreePruneOptions::new();
+        options.valid(true).working_tree(true);
+        worktree.prune(Some(&mut options)).map_err(doing(format!(
+            "remove worktree {}",
+            worktree.path().display()
+        )))
+    }
+
+    /// Drops git's records of worktrees whose folders are gone (what
+    /// `git worktree prune` does). Returns their names.
+    pub fn prune_stale(&self) -> Result<Vec<String>, GitError> {
+        let names = self.raw().worktrees().map_err(doing("list worktrees"))?;
+        let mut pruned = Vec::new();
+        for name in names.iter().flatten().flatten() {
+            let Ok(worktree) = self.raw().find_worktree(name) else {
+                continue;
+            };
+            // Default options: only invalid, unlocked worktrees are prunable,
+            // so this never touches a folder that still exists.
+            if worktree.is_prunable(None).unwrap_or(false) {
+                worktree
+                    .prune(None)
+                    .map_err(doing(format!("prune worktree record {name}")))?;
+                pruned.push(name.to_owned());
+            }
+        }
+        Ok(pruned)
+    }
+
+    /// Uncommitted changes in the worktree at `path` (untracked files
+    /// included, ignored ones not).
+    pub fn dirt(path: &Path) -> Result<Dirt, GitError> {
+        let repo = Repository::open(path).map_err(doing(format!("open {}", path.display())))?;
+        let mut options = StatusOptions::new();
+        options
+            .include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false)
+            .exclude_submodules(true);
+        let statuses = repo
+            .statuses(Some(&mut options))
+            .map_err(doing(format!("read the status of {}", path.display())))?;
+        let mut dirt = Dirt::default();
+        for entry in statuses.iter() {
+            let status = entry.status();
+            if status.contains(Status::WT_NEW) && !status.intersects(Status::INDEX_NEW) {
+                dirt.untracked += 1;
+            } else if !status.is_empty() && !status.contains(Status::IGNORED) {
+                dirt.changed += 1;
+            }
+        }
+        Ok(dirt)
+    }
+}
+
+fn branch_in_head_file(head: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(head).ok()?;
+    text.trim()
+        .strip_prefix("ref: refs/heads/")
+        .map(str::to_owned)
+}
+
+fn is_empty_dir(path: &Path) -> bool {
+    std::fs::read_dir(path)
+        .map(|mut entries| entries.next().is_none())
+        .unwrap_or(false)
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_owned());
+    canonical(a) == canonical(b)
+}
+
+/// The file in git's record of a worktree that says sliceboard made it.
+const MARK_FILE: &str = "sliceboard-slice";
+
+impl GitRepo {
+    /// Notes in git's own record of worktree `name` (never in the user's
+    /// tree) that sliceboard created it for `slice`.
+    pub fn mark_worktree(&self, name: &str, slice: &str) -> Result<(), GitError> {
+        let path = self
+            .common_dir()
+            .join("worktrees")
+            .join(name)
+            .join(MARK_FILE);
+        std::fs::write(&path, format!("{slice}\n")).map_err(|source| GitError::Io {
+            action: format!("write {}", path.display()),
+            source,
+        })
+    }
+
+    /// The slice sliceboard created worktree `name` for, if it did.
+    pub fn worktree_mark(&self, name: &str) -> Option<String> {
+        let path = self
+            .common_dir()
+            .join("worktrees")
+            .join(name)
+            .join(MARK_FILE);
+        let text = std::fs::read_to_string(path).ok()?;
+        Some(text.trim().to_owned())
+    }
+}

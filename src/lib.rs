@@ -1,0 +1,13 @@
+//! sliceboard: supervise a large refactor split into parallel slices, each
+//! with its own git worktree and branch, coding agent and dbt target.
+//!
+//! Layers, from the bottom: [`domain`] (plain data and rules), the adapters
+//! [`plan_file`], [`git`] and [`store`], the application services in
+//! [`workspace`], and the command line in [`cli`]. See ARCHITECTURE.md.
+
+pub mod cli;
+pub mod domain;
+pub mod git;
+pub mod plan_file;
+pub mod store;
+pub mod workspace;

@@ -1,0 +1,699 @@
+//! From `sliceboard.toml` to a [`Plan`]: parse, check everything, merge over
+//! defaults, and report every problem at once with its line and fix.
+//!
+//! Questions about the repository (does the base branch exist, which files
+//! does it hold) go through [`RepoFacts`], so this module needs no git.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+
+use toml::Spanned;
+
+use super::diagnostic::{Diagnostic, PlanError, did_you_mean, line_of};
+use super::raw::{RawAgent, RawPlan, RawSlice};
+use crate::domain::environment::RESERVED_PREFIX;
+use crate::domain::order::find_cycle;
+use crate::domain::ownership::Ownership;
+use crate::domain::plan::{
+    AgentSpec, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET, DEFAULT_MAX_RUNNING,
+    DEFAULT_WORKTREES, DbtSpec, MergeSpec, Plan, SliceSpec, repo_name,
+};
+use crate::domain::slice::SliceName;
+use crate::domain::template;
+
+/// What the plan needs to know about the repository it lives in.
+pub trait RepoFacts {
+    /// The main worktree's root, where the plan file lives.
+    fn repo_root(&self) -> &Path;
+    fn branch_exists(&self, branch: &str) -> bool;
+    /// Local branch names, for "did you mean" suggestions.
+    fn branches(&self) -> Vec<String>;
+    fn is_valid_branch_name(&self, branch: &str) -> bool;
+    /// Paths of the files at the tip of `branch`, `/`-separated.
+    fn files_at(&self, branch: &str) -> Vec<String>;
+}
+
+/// A usable plan, with the warnings that did not stop it.
+#[derive(Debug, Clone)]
+pub struct LoadedPlan {
+    pub plan: Plan,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads and checks the plan at `path`.
+pub fn load(path: &Path, facts: &dyn RepoFacts) -> Result<LoadedPlan, PlanError> {
+    let text = std::fs::read_to_string(path).map_err(|err| PlanError {
+        file: path.to_owned(),
+        diagnostics: vec![
+            Diagnostic::error(None, "file", format!("cannot be read: {err}"))
+                .fix("run `sliceboard init` to write a starter plan"),
+        ],
+    })?;
+    parse(path, &text, facts)
+}
+
+/// Checks plan text; `path` is only used in messages.
+pub fn parse(path: &Path, text: &str, facts: &dyn RepoFacts) -> Result<LoadedPlan, PlanError> {
+    let fail = |diagnostics| PlanError {
+        file: path.to_owned(),
+        diagnostics,
+    };
+    let raw: RawPlan = toml::from_str(text).map_err(|err| fail(vec![toml_problem(text, &err)]))?;
+    let mut checker = Checker {
+        text,
+        facts,
+        found: Vec::new(),
+        existing_base: None,
+    };
+    let plan = checker.plan(raw);
+    let found = checker.found;
+    match plan {
+        Some(plan) if !found.iter().any(Diagnostic::is_error) => Ok(LoadedPlan {
+            plan,
+            warnings: found,
+        }),
+        _ => Err(fail(found)),
+    }
+}
+
+/// Turns a parse or shape error from the toml crate into a diagnostic.
+fn toml_problem(text: &str, err: &toml::de::Error) -> Diagnostic {
+    let line = err.span().map(|span| line_of(text, span.start));
+    let message = err.message().trim().to_owned();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let known: Vec<&str> = expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|k| !k.is_empty())
+            .collect();
+        let fix = match did_you_mean(key, known.iter().copied()) {
+            Some(close) => format!(
+                "did you mean `{close}`? Known keys here: {}",
+                known.join(", ")
+            ),
+            None => format!("remove it; known keys here: {}", known.join(", ")),
+        };
+        return Diagnostic::error(line, key, "is not a known key").fix(fix);
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let key = rest.split('`').next().unwrap_or(rest);
+        return Diagnostic::error(line, key, "is required here but missing")
+            .fix(format!("add `{key} = ...` to this table"));
+    }
+    Diagnostic::error(line, "syntax", message).fix("see the plan file reference in README.md")
+}
+
+/// A slice's `after` entries with their lines, before they are checked
+/// against the other slices.
+type PendingAfter = Vec<(SliceName, Option<usize>)>;
+
+struct Checker<'a> {
+    text: &'a str,
+    facts: &'a dyn RepoFacts,
+    found: Vec<Diagnostic>,
+    /// The base branch, once known to exist.
+    existing_base: Option<String>,
+}
+
+impl Checker<'_> {
+    fn line(&self, span: Range<usize>) -> Option<usize> {
+        Some(line_of(self.text, span.start))
+    }
+
+    fn push(&mut self, diagnostic: Diagnostic) {
+        self.found.push(diagnostic);
+    }
+
+    /// Builds the plan, recording every problem; `None` when a required
+    /// part is missing altogether.
+    fn plan(&mut self, raw: RawPlan) -> Option<Plan> {
+        let base = self.base(raw.base);
+        let integration = match raw.integration {
+            Some(value) => {
+                self.branch_name(&value, "integration");
+                value.into_inner()
+            }
+            None => base.clone().unwrap_or_default(),
+        };
+        let worktrees = self.template(raw.worktrees, "worktrees", DEFAULT_WORKTREES, true);
+        let branch = self.template(raw.branch, "branch", DEFAULT_BRANCH, true);
+        let max_running = match raw.max_running {
+            Some(value) if *value.get_ref() < 1 => {
+                let line = self.line(value.span());
+                self.push(
+                    Diagnostic::error(line, "max_running", "must be at least 1")
+                        .fix("set how many agents may run at once, e.g. `max_running = 4`"),
+                );
+                DEFAULT_MAX_RUNNING
+            }
+            Some(value) => usize::try_from(*value.get_ref()).unwrap_or(DEFAULT_MAX_RUNNING),
+            None => DEFAULT_MAX_RUNNING,
+        };
+        let agent = self.agent(raw.agent);
+        let dbt = self.dbt(raw.dbt);
+        let merge = MergeSpec {
+            check: raw
+                .merge
+                .and_then(|m| m.check)
+                .map(Spanned::into_inner)
+                .filter(|c| !c.trim().is_empty()),
+        };
+        let slices = self.slices(raw.slices);
+
+        let plan = Plan {
+            base: base?,
+            integration,
+            worktrees,
+            branch,
+            max_running,
+            agent: agent?,
+            dbt,
+            merge,
+            slices,
+        };
+        self.branches_per_slice(&plan);
+        self.worktrees_outside_repo(&plan);
+        Some(plan)
+    }
+
+    fn base(&mut self, raw: Option<Spanned<String>>) -> Option<String> {
+        let Some(base) = raw else {
+            self.push(
+                Diagnostic::error(
+                    None,
+                    "base",
+                    "is missing: the plan must name the branch slices start from",
+                )
+                .fix("add `base = \"main\"` (or your default branch) at the top of the file"),
+            );
+            return None;
+        };
+        let line = self.line(base.span());
+        let name = base.into_inner();
+        if !self.facts.branch_exists(&name) {
+            let branches = self.facts.branches();
+            let fix = match did_you_mean(&name, branches.iter().map(String::as_str)) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None if branches.is_empty() => {
+                    "commit something first: the repository has no branches yet".to_owned()
+                }
+                None => format!("name an existing branch: {}", branches.join(", ")),
+            };
+            self.push(
+                Diagnostic::error(line, "base", format!("branch `{name}` does not exist")).fix(fix),
+            );
+        } else {
+            self.existing_base = Some(name.clone());
+        }
+        Some(name)
+    }
+
+    fn branch_name(&mut self, value: &Spanned<String>, key: &str) {
+        if !self.facts.is_valid_branch_name(value.get_ref()) {
+            let line = self.line(value.span());
+            self.push(
+                Diagnostic::error(line, key, format!("`{}` is not a valid git branch name", value.get_ref()))
+                    .fix("use letters, digits, '/', '-', '_' and '.'; no spaces, '..', '~', '^', ':' or '?'"),
+            );
+        }
+    }
+
+    fn template(
+        &mut self,
+        raw: Option<Spanned<String>>,
+        key: &str,
+        default: &str,
+        per_slice: bool,
+    ) -> String {
+        let Some(value) = raw else {
+            return default.to_owned();
+        };
+        if let Err(problem) = template::check(value.get_ref(), per_slice) {
+            let line = self.line(value.span());
+            self.push(
+                Diagnostic::error(line, key, format!("`{}` {problem}", value.get_ref()))
+                    .fix(format!("for example `{key} = \"{default}\"`")),
+            );
+        }
+        value.into_inner()
+    }
+
+    fn agent(&mut self, raw: Option<Spanned<RawAgent>>) -> Option<AgentSpec> {
+        let fix = "add an [agent] table with the command that starts your coding agent, e.g. `command = \"claude {prompt}\"`";
+        let Some(raw) = raw else {
+            self.push(Diagnostic::error(None, "agent", "is missing").fix(fix));
+            return None;
+        };
+        let table_line = self.line(raw.span());
+        let raw = raw.into_inner();
+        let command = match raw.command {
+            Some(c) if !c.get_ref().trim().is_empty() => c.into_inner(),
+            other => {
+                let line = other.map(|c| self.line(c.span())).unwrap_or(table_line);
+                self.push(Diagnostic::error(line, "agent.command", "is missing or empty").fix(fix));
+                return None;
+            }
+        };
+        let env = self.env(raw.env, "agent.env");
+        Some(AgentSpec {
+            command,
+            resume: raw
+                .resume
+                .map(Spanned::into_inner)
+                .filter(|r| !r.trim().is_empty()),
+            env,
+        })
+    }
+
+    fn env(
+        &mut self,
+        raw: BTreeMap<Spanned<String>, Spanned<String>>,
+        key: &str,
+    ) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        for (name, value) in raw {
+            let line = self.line(name.span());
+            let valid =
+                name.get_ref().chars().enumerate().all(|(i, c)| {
+                    c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
+                });
+            if name.get_ref().is_empty() || !valid {
+                self.push(
+                    Diagnostic::error(
+                        line,
+                        key,
+                        format!("`{}` is not a valid variable name", name.get_ref()),
+                    )
+                    .fix("use letters, digits and '_', not starting with a digit"),
+                );
+            } else if name.get_ref().starts_with(RESERVED_PREFIX) {
+                self.push(
+                    Diagnostic::error(
+                        line,
+                        key,
+                        format!("`{}` is set by sliceboard itself", name.get_ref()),
+                    )
+                    .fix(format!(
+                        "rename it; names starting with {RESERVED_PREFIX} are reserved"
+                    )),
+                );
+            }
+            if let Err(problem) = template::check(value.get_ref(), false) {
+                let line = self.line(value.span());
+                self.push(
+                    Diagnostic::error(line, key, format!("value of `{}` {problem}", name.get_ref()))
+                        .fix("write a literal '{' as part of a longer value only where it is closed, or drop it"),
+                );
+            }
+            env.insert(name.into_inner(), value.into_inner());
+        }
+        env
+    }
+
+    fn dbt(&mut self, raw: Option<super::raw::RawDbt>) -> DbtSpec {
+        let (project_dir, target, schema) = match raw {
+            Some(d) => (d.project_dir, d.target, d.schema),
+            None => (None, None, None),
+        };
+        let project_dir = match project_dir {
+            Some(dir) => {
+                if !is_inside(Path::new(dir.get_ref())) {
+                    let line = self.line(dir.span());
+                    self.push(
+                        Diagnostic::error(line, "dbt.project_dir", format!("`{}` points outside the worktree", dir.get_ref()))
+                            .fix("give the dbt project's folder relative to the repository root, e.g. `project_dir = \"transform\"`"),
+                    );
+                }
+                PathBuf::from(dir.into_inner())
+            }
+            None => PathBuf::from("."),
+        };
+        DbtSpec {
+            project_dir,
+            target: self.template(target, "dbt.target", DEFAULT_DBT_TARGET, true),
+            schema: self.template(schema, "dbt.schema", DEFAULT_DBT_SCHEMA, true),
+        }
+    }
+
+    fn slices(&mut self, raw: Vec<Spanned<RawSlice>>) -> Vec<SliceSpec> {
+        if raw.is_empty() {
+            self.push(
+                Diagnostic::error(None, "slice", "the plan has no slices")
+                    .fix("add a [[slice]] table with at least `name` and `owns`"),
+            );
+        }
+        let mut slices = Vec::new();
+        let mut seen: BTreeMap<String, Option<usize>> = BTreeMap::new();
+        // Lines of each slice's `after` and `owns`, for the cross-slice checks.
+        let mut after_lines = BTreeMap::new();
+        let mut owns_lines = BTreeMap::new();
+        for spanned in raw {
+            let table_line = self.line(spanned.span());
+            let raw = spanned.into_inner();
+            let name_line = self.line(raw.name.span());
+            let key = format!("slice {:?}", raw.name.get_ref());
+            let name = match SliceName::parse(raw.name.get_ref()) {
+                Ok(name) => name,
+                Err(problem) => {
+                    self.push(
+                        Diagnostic::error(name_line, format!("{key} > name"), format!("the name {problem}"))
+                            .fix("slice names become branch and folder names: use letters, digits, '-', '_' and '.'"),
+                    );
+                    continue;
+                }
+            };
+            if let Some(first) = seen.insert(name.to_string(), name_line) {
+                let at = first.map(|l| format!(" on line {l}")).unwrap_or_default();
+                self.push(
+                    Diagnostic::error(
+                        name_line,
+                        format!("{key} > name"),
+                        format!("is already used by the slice{at}"),
+                    )
+                    .fix("give every slice its own name"),
+                );
+                continue;
+            }
+            let owns = match raw.owns {
+                Some(owns) if !owns.get_ref().is_empty() => {
+                    owns_lines.insert(name.clone(), self.line(owns.span()));
+                    self.owns(owns.into_inner(), &key)
+                }
+                other => {
+                    let line = other.map(|o| self.line(o.span())).unwrap_or(table_line);
+                    owns_lines.insert(name.clone(), line);
+                    self.push(
+                        Diagnostic::error(line, format!("{key} > owns"), "is missing or empty: a slice must own at least one path")
+                            .fix("list the paths this slice may change, e.g. `owns = [\"models/staging/**\"]`"),
+                    );
+                    Vec::new()
+                }
+            };
+            let mut after = Vec::new();
+            for entry in raw.after {
+                after_lines.insert(name.clone(), self.line(entry.span()));
+                match SliceName::parse(entry.get_ref()) {
+                    Ok(dep) => after.push((dep, self.line(entry.span()))),
+                    Err(_) => self.push(
+                        Diagnostic::error(
+                            self.line(entry.span()),
+                            format!("{key} > after"),
+                            format!("`{}` is not a slice name", entry.get_ref()),
+                        )
+                        .fix("list the names of slices that must merge before this one"),
+                    ),
+                }
+            }
+            let agent = match raw.agent {
+                Some(a) if a.get_ref().trim().is_empty() => {
+                    let line = self.line(a.span());
+                    self.push(
+                        Diagnostic::error(line, format!("{key} > agent"), "is empty")
+                            .fix("remove it to use [agent] command, or give a command"),
+                    );
+                    None
+                }
+                other => other.map(Spanned::into_inner),
+            };
+            let env = self.env(raw.env, &format!("{key} > env"));
+            let logs = raw
+                .logs
+                .into_iter()
+                .filter_map(|glob| {
+                    if globset::Glob::new(glob.get_ref()).is_err() {
+                        let line = self.line(glob.span());
+                        self.push(
+                            Diagnostic::error(line, format!("{key} > logs"), format!("`{}` is not a valid glob", glob.get_ref()))
+                                .fix("use `*`, `**`, `?` and `[...]` only as globs; escape others with a backslash"),
+                        );
+                        return None;
+                    }
+                    Some(glob.into_inner())
+                })
+                .collect();
+            slices.push((
+                SliceSpec {
+                    name,
+                    owns,
+                    prompt: raw.prompt.unwrap_or_default(),
+                    agent,
+                    env,
+                    after: Vec::new(),
+                    logs,
+                },
+                after,
+            ));
+        }
+        self.after(&mut slices, &after_lines);
+        let slices: Vec<SliceSpec> = slices.into_iter().map(|(s, _)| s).collect();
+        self.overlaps(&slices, &owns_lines);
+        slices
+    }
+
+    fn owns(&mut self, globs: Vec<Spanned<String>>, key: &str) -> Vec<String> {
+        let mut owns = Vec::new();
+        for glob in globs {
+            let line = self.line(glob.span());
+            let raw = glob.get_ref();
+            let problem = if raw.trim().is_empty() {
+                Some(("is empty", "remove it".to_owned()))
+            } else if let Some(rest) = raw.strip_prefix('/') {
+                Some((
+                    "starts with '/'",
+                    format!("globs are relative to the repository root: write `{rest}`"),
+                ))
+            } else if raw.split('/').any(|part| part == "..") {
+                Some((
+                    "leaves the repository with '..'",
+                    "name paths inside the repository".to_owned(),
+                ))
+            } else {
+                None
+            };
+            if let Some((what, fix)) = problem {
+                self.push(
+                    Diagnostic::error(
+                        line,
+                        format!("{key} > owns"),
+                        format!("glob `{raw}` {what}"),
+                    )
+                    .fix(fix),
+                );
+                continue;
+            }
+            let name = SliceName::parse("check").expect("a valid name");
+            if let Err(err) = Ownership::new([(&name, std::slice::from_ref(glob.get_ref()))]) {
+                self.push(
+                    Diagnostic::error(line, format!("{key} > owns"), format!("glob `{raw}` is not valid: {}", err.reason))
+                        .fix("use `*` within a folder, `**` across folders, `?`, `[...]`, or end with '/' for a whole folder"),
+                );
+                continue;
+            }
+            owns.push(glob.into_inner());
+        }
+        owns
+    }
+
+    fn after(
+        &mut self,
+        slices: &mut [(SliceSpec, PendingAfter)],
+        after_lines: &BTreeMap<SliceName, Option<usize>>,
+    ) {
+        let names: BTreeSet<SliceName> = slices.iter().map(|(s, _)| s.name.clone()).collect();
+        let mut complete = true;
+        for (slice, after) in slices.iter_mut() {
+            for (dep, line) in after.drain(..) {
+                if names.contains(&dep) {
+                    slice.after.push(dep);
+                    continue;
+                }
+                complete = false;
+                let others: Vec<&str> = names
+                    .iter()
+                    .filter(|n| **n != slice.name)
+                    .map(SliceName::as_str)
+                    .collect();
+                let fix = match did_you_mean(dep.as_str(), others.iter().copied()) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None if others.is_empty() => "remove it: there are no other slices".to_owned(),
+                    None => format!("name one of: {}", others.join(", ")),
+                };
+                self.push(
+                    Diagnostic::error(
+                        line,
+                        format!("slice {:?} > after", slice.name.as_str()),
+                        format!("names slice `{dep}`, which is not in the plan"),
+                    )
+                    .fix(fix),
+                );
+            }
+        }
+        if !complete {
+            return;
+        }
+        let graph: Vec<(&SliceName, &[SliceName])> = slices
+            .iter()
+            .map(|(s, _)| (&s.name, s.after.as_slice()))
+            .collect();
+        if let Some(cycle) = find_cycle(&graph) {
+            let path: Vec<&str> = cycle.iter().map(SliceName::as_str).collect();
+            let line = after_lines.get(&cycle[0]).copied().flatten();
+            self.push(
+                Diagnostic::error(
+                    line,
+                    format!("slice {:?} > after", cycle[0].as_str()),
+                    format!("forms a cycle: {}", path.join(" -> ")),
+                )
+                .fix("slices in a cycle can never merge: remove one of these `after` entries"),
+            );
+        }
+    }
+
+    fn overlaps(&mut self, slices: &[SliceSpec], owns_lines: &BTreeMap<SliceName, Option<usize>>) {
+        let owned: Vec<(&SliceName, &[String])> = slices
+            .iter()
+            .filter(|s| !s.owns.is_empty())
+            .map(|s| (&s.name, s.owns.as_slice()))
+            .collect();
+        let Ok(ownership) = Ownership::new(owned.iter().copied()) else {
+            return;
+        };
+        // Real files at the base catch overlaps the globs alone cannot show.
+        let files = match &self.existing_base {
+            Some(base) => self.facts.files_at(base),
+            None => Vec::new(),
+        };
+        if self.existing_base.is_some() {
+            self.unmatched_globs(slices, &files, owns_lines);
+        }
+        for overlap in ownership.overlaps(files.iter().map(String::as_str)) {
+            let mut evidence = Vec::new();
+            for (a, b) in &overlap.globs {
+                if a == b {
+                    evidence.push(format!("both list `{a}`"));
+                } else {
+                    evidence.push(format!(
+                        "`{a}` ({}) and `{b}` ({}) match the same paths",
+                        overlap.first, overlap.second
+                    ));
+                }
+            }
+            if !overlap.paths.is_empty() {
+                let more = match overlap.more_paths {
+                    0 => String::new(),
+                    n => format!(" and {n} more"),
+                };
+                evidence.push(format!("both own {}{more}", overlap.paths.join(", ")));
+            }
+            let line = owns_lines.get(&overlap.second).copied().flatten();
+            self.push(
+                Diagnostic::error(
+                    line,
+                    format!("slice {:?} > owns", overlap.second.as_str()),
+                    format!("overlaps slice `{}`: {}", overlap.first, evidence.join("; ")),
+                )
+                .fix("every path must belong to one slice: narrow one slice's globs or move the shared paths to one of them"),
+            );
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// Warns about globs that match no file at the base: often a typo, but
+    /// fine for a slice that will create the files.
+    fn unmatched_globs(
+        &mut self,
+        slices: &[SliceSpec],
+        files: &[String],
+        owns_lines: &BTreeMap<SliceName, Option<usize>>,
+    ) {
+        let base = self.existing_base.clone().unwrap_or_default();
+        for slice in slices {
+            for glob in &slice.owns {
+                let Ok(ownership) = Ownership::new([(&slice.name, std::slice::from_ref(glob))])
+                else {
+                    continue;
+                };
+                if files.iter().any(|f| !ownership.owners(f).is_empty()) {
+                    continue;
+                }
+                let line = owns_lines.get(&slice.name).copied().flatten();
+                self.push(
+                    Diagnostic::warning(
+                        line,
+                        format!("slice {:?} > owns", slice.name.as_str()),
+                        format!("glob `{glob}` matches no file on `{base}`"),
+                    )
+                    .fix("fine if this slice creates those files; otherwise check the spelling"),
+                );
+            }
+        }
+    }
+
+    /// Every slice's branch must be a valid name and must not be the base or
+    /// the integration branch.
+    fn branches_per_slice(&mut self, plan: &Plan) {
+        if template::check(&plan.branch, true).is_err() {
+            return;
+        }
+        let repo = repo_name(self.facts.repo_root());
+        for slice in &plan.slices {
+            let branch = plan.branch_for(&slice.name, &repo);
+            let problem = if !self.facts.is_valid_branch_name(&branch) {
+                Some(format!(
+                    "gives slice `{}` the branch `{branch}`, which is not a valid git branch name",
+                    slice.name
+                ))
+            } else if branch == plan.base || branch == plan.integration {
+                Some(format!(
+                    "gives slice `{}` the branch `{branch}`, which is the base or integration branch",
+                    slice.name
+                ))
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                self.push(Diagnostic::error(None, "branch", message).fix(format!(
+                    "use a template such as `branch = \"{DEFAULT_BRANCH}\"`"
+                )));
+            }
+        }
+    }
+
+    /// Worktrees inside the repository show up as untracked files in it.
+    fn worktrees_outside_repo(&mut self, plan: &Plan) {
+        let root = self.facts.repo_root();
+        let Some(slice) = plan.slices.first() else {
+            return;
+        };
+        let path = plan.worktree_for(&slice.name, root);
+        if path == root || path.starts_with(root) {
+            self.push(
+                Diagnostic::warning(None, "worktrees", format!("puts worktrees inside the repository ({})", path.display()))
+                    .fix(format!("they will show as untracked files unless ignored; the default `{DEFAULT_WORKTREES}` keeps them beside it")),
+            );
+        }
+    }
+}
+
+/// Whether a relative path stays inside the folder it is relative to.
+fn is_inside(path: &Path) -> bool {
+    let mut depth: i32 = 0;
+    for part in path.components() {
+        match part {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    true
+}

@@ -1,0 +1,17 @@
+//! The plan file, `sliceboard.toml`: reading it into a checked
+//! [`Plan`](crate::domain::Plan), its diagnostics, and the starter that
+//! `sliceboard init` writes.
+//!
+//! Uses the domain and the toml crate; asks the repository questions only
+//! through [`RepoFacts`], never through git directly.
+
+pub mod diagnostic;
+mod load;
+mod raw;
+pub mod starter;
+
+pub use diagnostic::{Diagnostic, PlanError, Severity};
+pub use load::{LoadedPlan, RepoFacts, load, parse};
+
+/// The plan's file name, at the repository root.
+pub const PLAN_FILE: &str = "sliceboard.toml";

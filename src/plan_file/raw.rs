@@ -1,0 +1,60 @@
+//! The plan file exactly as written: serde structs that reject unknown keys
+//! and keep each value's position, so later checks can name the line.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlan {
+    pub base: Option<Spanned<String>>,
+    pub integration: Option<Spanned<String>>,
+    pub worktrees: Option<Spanned<String>>,
+    pub branch: Option<Spanned<String>>,
+    pub max_running: Option<Spanned<i64>>,
+    pub agent: Option<Spanned<RawAgent>>,
+    pub dbt: Option<RawDbt>,
+    pub merge: Option<RawMerge>,
+    #[serde(default, rename = "slice")]
+    pub slices: Vec<Spanned<RawSlice>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgent {
+    pub command: Option<Spanned<String>>,
+    pub resume: Option<Spanned<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDbt {
+    pub project_dir: Option<Spanned<String>>,
+    pub target: Option<Spanned<String>>,
+    pub schema: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMerge {
+    pub check: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlice {
+    pub name: Spanned<String>,
+    pub owns: Option<Spanned<Vec<Spanned<String>>>>,
+    pub prompt: Option<String>,
+    pub agent: Option<Spanned<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    pub after: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub logs: Vec<Spanned<String>>,
+}

@@ -1,0 +1,194 @@
+//! The commented starter plan that `sliceboard init` writes.
+//!
+//! Slices are suggested from the repository's layout (one per folder under
+//! `models/` for a dbt project, otherwise one per top-level folder) so the
+//! starter validates as written and shows the shape of a real plan.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use crate::domain::plan::{
+    DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET, DEFAULT_MAX_RUNNING, DEFAULT_WORKTREES,
+};
+use crate::domain::slice::SliceName;
+
+/// At most this many slices are suggested.
+const MAX_SUGGESTED: usize = 8;
+
+/// A slice the starter proposes: its name and the folder it owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggestion {
+    pub name: SliceName,
+    pub folder: String,
+}
+
+/// Proposes slices from the files of the base branch.
+pub fn suggest_slices(files: &[String]) -> Vec<Suggestion> {
+    let under = |prefix: &str| -> BTreeSet<String> {
+        files
+            .iter()
+            .filter_map(|f| f.strip_prefix(prefix))
+            .filter_map(|rest| rest.split_once('/').map(|(dir, _)| dir.to_owned()))
+            .filter(|dir| !dir.starts_with('.'))
+            .collect()
+    };
+    let dbt_dirs = files
+        .iter()
+        .filter(|f| f.ends_with("dbt_project.yml"))
+        .filter_map(|f| f.strip_suffix("dbt_project.yml"))
+        .map(|dir| format!("{dir}models/"))
+        .find(|models| !under(models).is_empty());
+    let (prefix, dirs) = match dbt_dirs {
+        Some(models) => {
+            let dirs = under(&models);
+            (models, dirs)
+        }
+        None => (String::new(), under("")),
+    };
+    let mut used = BTreeSet::new();
+    dirs.into_iter()
+        .filter_map(|dir| {
+            let cleaned: String = dir
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            let name = SliceName::parse(cleaned.trim_matches('-')).ok()?;
+            used.insert(name.clone()).then(|| Suggestion {
+                name,
+                folder: format!("{prefix}{dir}/"),
+            })
+        })
+        .take(MAX_SUGGESTED)
+        .collect()
+}
+
+/// The starter plan's text.
+pub fn starter(base: &str, suggestions: &[Suggestion]) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"# sliceboard.toml: the plan for one refactor split into parallel slices.
+# Each [[slice]] gets its own git worktree, branch, agent and dbt target.
+# Check it with `sliceboard check`; create the worktrees with `sliceboard up`.
+# Templates may use {{slice}}, {{slice_ident}} (the name as an SQL identifier)
+# and {{repo}} (this repository's folder name).
+
+# The branch every slice starts from.
+base = "{base}"
+# The branch approved slices merge into (defaults to the base).
+# integration = "refactor/integration"
+# Where worktrees go, relative to this folder.
+worktrees = "{DEFAULT_WORKTREES}"
+# Each slice's branch.
+branch = "{DEFAULT_BRANCH}"
+# How many agents may run at once; the others wait as pending.
+max_running = {DEFAULT_MAX_RUNNING}
+
+[agent]
+# Runs through your shell in the slice's worktree. {{prompt}} is the slice's
+# prompt, shell-quoted; {{brief}} is the path of its brief (what it owns, what
+# it must not touch, its dbt target).
+command = "claude {{prompt}}"
+# Used when a stopped agent is restarted.
+resume = "claude --continue"
+# Extra environment for every agent; values may use templates.
+# env = {{ DUCKDB_PATH = "/tmp/{{repo}}-{{slice}}.duckdb" }}
+
+[dbt]
+# The dbt project's folder inside each worktree.
+project_dir = "."
+# Each slice's dbt target and schema (exported as DBT_TARGET,
+# SLICEBOARD_DBT_TARGET and SLICEBOARD_DBT_SCHEMA).
+target = "{DEFAULT_DBT_TARGET}"
+schema = "{DEFAULT_DBT_SCHEMA}"
+
+[merge]
+# Runs on the merged result before the integration branch moves.
+# check = "dbt build"
+"#
+    );
+    if suggestions.is_empty() {
+        let _ = write!(
+            out,
+            r#"
+[[slice]]
+name = "everything"
+# Globs relative to this folder; no two slices may own the same path.
+owns = ["**"]
+prompt = "Describe this slice's task here."
+"#
+        );
+    }
+    for (i, suggestion) in suggestions.iter().enumerate() {
+        let _ = write!(
+            out,
+            r#"
+[[slice]]
+name = "{name}"
+owns = ["{folder}"]
+prompt = "Describe the work on {folder} here."
+"#,
+            name = suggestion.name,
+            folder = suggestion.folder,
+        );
+        if i == 0 {
+            let _ = write!(
+                out,
+                r#"# Optional: slices that must merge before this one, this slice's own agent
+# command and environment, and extra log files (globs in its worktree) to tail.
+# after = ["other-slice"]
+# agent = "aider --message {{prompt}}"
+# env = {{ EXTRA = "1" }}
+# logs = ["logs/*.log"]
+"#
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(raw: &[&str]) -> Vec<String> {
+        raw.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn suggests_one_slice_per_models_folder_in_a_dbt_project() {
+        let got = suggest_slices(&files(&[
+            "dbt_project.yml",
+            "models/staging/a.sql",
+            "models/marts/b.sql",
+            "models/root.sql",
+            "seeds/x.csv",
+        ]));
+        let got: Vec<(&str, &str)> = got
+            .iter()
+            .map(|s| (s.name.as_str(), s.folder.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [("marts", "models/marts/"), ("staging", "models/staging/")]
+        );
+    }
+
+    #[test]
+    fn falls_back_to_top_level_folders() {
+        let got = suggest_slices(&files(&[
+            "src/a.rs",
+            "docs/x y/b.md",
+            ".github/c",
+            "README",
+        ]));
+        let names: Vec<&str> = got.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["docs", "src"]);
+    }
+}

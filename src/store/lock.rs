@@ -1,0 +1,112 @@
+//! The state lock: one process at a time may write a repository's state.
+//!
+//! An advisory `flock` on `<state dir>/lock`, which the kernel drops when the
+//! holder exits however it exits, so a crash never leaves a stale lock. The
+//! holder writes who it is into the file so a second process can say who
+//! holds it.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read as _, Seek as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+
+/// Who holds the lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHolder {
+    pub pid: u32,
+    /// What it is doing, e.g. `sliceboard up`.
+    pub command: String,
+    pub since: Timestamp,
+}
+
+/// Held until dropped.
+#[derive(Debug)]
+pub struct StateLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl StateLock {
+    /// Takes the lock without waiting; [`StoreError::Locked`] names the
+    /// holder when another process has it.
+    pub fn acquire(path: &Path, command: &str) -> Result<Self, StoreError> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(StoreError::io("open", path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(StoreError::Locked {
+                    path: path.to_owned(),
+                    holder: serde_json::from_str(&text).ok(),
+                });
+            }
+            Err(TryLockError::Error(err)) => return Err(StoreError::io("lock", path)(err)),
+        }
+        let holder = LockHolder {
+            pid: std::process::id(),
+            command: command.to_owned(),
+            since: Timestamp::now(),
+        };
+        let text = serde_json::to_vec(&holder).unwrap_or_default();
+        let write = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(&text))
+            .and_then(|()| file.flush());
+        write.map_err(StoreError::io("write", path))?;
+        Ok(Self {
+            file,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        // Leave the file (removing it would race a new holder); just say
+        // nobody holds it. The kernel releases the lock with the handle.
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_holder_is_told_who_has_it_and_drop_releases() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let first = StateLock::acquire(&path, "sliceboard up").unwrap();
+        let err = StateLock::acquire(&path, "sliceboard down").unwrap_err();
+        match &err {
+            StoreError::Locked {
+                holder: Some(holder),
+                ..
+            } => {
+                assert_eq!(holder.pid, std::process::id());
+                assert_eq!(holder.command, "sliceboard up");
+            }
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        assert!(err.to_string().contains("`sliceboard up`"), "{err}");
+        drop(first);
+        StateLock::acquire(&path, "sliceboard down").unwrap();
+    }
+}

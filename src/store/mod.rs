@@ -1,0 +1,172 @@
+//! State on disk, under the repository's common git dir
+//! (`<common dir>/sliceboard/`), so every worktree sees the same state and
+//! nothing lands in the user's tree.
+//!
+//! ```text
+//! .git/sliceboard/
+//!   state.json          lifecycle of every slice (atomic writes)
+//!   events.jsonl        append-only journal
+//!   lock                held by the process allowed to write state
+//!   sliceboard.log      tracing output
+//!   slices/<name>/      per-slice files (brief.md, pty.log, ...)
+//! ```
+//!
+//! Knows serde and the filesystem; knows nothing of git or terminals.
+
+mod journal;
+mod lock;
+mod state;
+
+use std::path::{Path, PathBuf};
+
+pub use journal::{Actor, Journal, JournalEntry, JournalRead};
+pub use lock::{LockHolder, StateLock};
+pub use state::{Approval, SCHEMA_VERSION, SliceRecord, State, load_state, save_state};
+
+use crate::domain::SliceName;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not valid state ({source}); move it aside to start from an empty state, or restore it from backup", path.display())]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{} was written by a newer sliceboard (schema {found}, this one reads {SCHEMA_VERSION}); upgrade sliceboard", path.display())]
+    NewerSchema { path: PathBuf, found: u32 },
+    #[error("{}", describe_locked(holder.as_ref(), path))]
+    Locked {
+        path: PathBuf,
+        holder: Option<LockHolder>,
+    },
+}
+
+fn describe_locked(holder: Option<&LockHolder>, path: &Path) -> String {
+    match holder {
+        Some(h) => format!(
+            "another sliceboard process (pid {}, `{}`, since {}) holds the state lock {}; wait for it to finish or stop it",
+            h.pid,
+            h.command,
+            h.since.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            path.display()
+        ),
+        None => format!(
+            "another sliceboard process holds the state lock {}; wait for it to finish or stop it",
+            path.display()
+        ),
+    }
+}
+
+impl StoreError {
+    pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.to_owned();
+        move |source| StoreError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// The layout of the state folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateDir {
+    root: PathBuf,
+}
+
+impl StateDir {
+    /// The state folder of the repository whose common git dir is given.
+    pub fn for_common_dir(common_git_dir: &Path) -> Self {
+        Self {
+            root: common_git_dir.join("sliceboard"),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn state_file(&self) -> PathBuf {
+        self.root.join("state.json")
+    }
+
+    pub fn journal_file(&self) -> PathBuf {
+        self.root.join("events.jsonl")
+    }
+
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("lock")
+    }
+
+    pub fn log_file(&self) -> PathBuf {
+        self.root.join("sliceboard.log")
+    }
+
+    pub fn slice_dir(&self, slice: &SliceName) -> PathBuf {
+        self.root.join("slices").join(slice.as_str())
+    }
+
+    pub fn brief_file(&self, slice: &SliceName) -> PathBuf {
+        self.slice_dir(slice).join("brief.md")
+    }
+
+    pub fn journal(&self) -> Journal {
+        Journal::new(self.journal_file())
+    }
+
+    /// Creates the folder if needed.
+    pub fn ensure(&self) -> Result<(), StoreError> {
+        std::fs::create_dir_all(&self.root).map_err(StoreError::io("create", &self.root))
+    }
+
+    /// Writes a file whole, atomically (see [`write_atomic`]).
+    pub fn write_slice_file(
+        &self,
+        slice: &SliceName,
+        name: &str,
+        contents: &[u8],
+    ) -> Result<PathBuf, StoreError> {
+        let dir = self.slice_dir(slice);
+        std::fs::create_dir_all(&dir).map_err(StoreError::io("create", &dir))?;
+        let path = dir.join(name);
+        write_atomic(&path, contents)?;
+        Ok(path)
+    }
+}
+
+/// Replaces `path` with `contents` so that a crash at any instant leaves the
+/// old file or the new one, never a mix: write a temporary file beside it,
+/// fsync it, rename it over the target, fsync the folder.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp).map_err(StoreError::io("create", &tmp))?;
+        file.write_all(contents)
+            .map_err(StoreError::io("write", &tmp))?;
+        file.sync_all().map_err(StoreError::io("sync", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(StoreError::io("replace", path))?;
+        if let Ok(dir) = std::fs::File::open(dir) {
+            // Makes the rename itself durable; not every filesystem allows it.
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,172 @@
+//! The application layer: a repository, its plan and its state, opened
+//! together, and the operations on them (`up`, `down`, `status`, briefs).
+//!
+//! Wires the adapters (git, store, plan file) over the domain. Functions
+//! here block; the command line calls them directly, the dashboard will
+//! call them from a worker. Progress goes out through a callback, never to
+//! stdout, so the caller decides how to show it.
+
+mod down;
+mod reconcile;
+mod status;
+mod up;
+
+use std::path::{Path, PathBuf};
+
+pub use down::{DownReport, down};
+pub use reconcile::reconcile;
+pub use status::{Problem, STATUS_SCHEMA_VERSION, SliceStatus, StatusReport, status};
+pub use up::{UpReport, up};
+
+use crate::domain::environment::SliceContext;
+use crate::domain::{SliceName, SliceSpec};
+use crate::git::{GitError, GitRepo};
+use crate::plan_file::{self, Diagnostic, PLAN_FILE, PlanError, RepoFacts};
+use crate::store::{StateDir, StateLock, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no plan at {}; run `sliceboard init` to write a starter plan", path.display())]
+    NoPlan { path: PathBuf },
+    #[error("the plan has no slice named {name:?}; its slices are: {}", known.join(", "))]
+    UnknownSlice { name: String, known: Vec<String> },
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A long operation's progress, for whoever is watching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// 1-based step and the number of steps.
+    pub step: usize,
+    pub total: usize,
+    pub slice: Option<SliceName>,
+    pub message: String,
+}
+
+/// The repository, its checked plan and where its state lives.
+pub struct Workspace {
+    pub git: GitRepo,
+    pub plan: crate::domain::Plan,
+    /// Problems in the plan that did not stop it.
+    pub warnings: Vec<Diagnostic>,
+    pub state_dir: StateDir,
+}
+
+impl Workspace {
+    /// Opens the repository containing `from` and loads its plan.
+    pub fn open(from: &Path) -> Result<Self, WorkspaceError> {
+        let git = GitRepo::discover(from)?;
+        let path = git.root().join(PLAN_FILE);
+        if !path.exists() {
+            return Err(WorkspaceError::NoPlan { path });
+        }
+        let loaded = plan_file::load(&path, &GitFacts(&git))?;
+        let state_dir = StateDir::for_common_dir(git.common_dir());
+        Ok(Self {
+            git,
+            plan: loaded.plan,
+            warnings: loaded.warnings,
+            state_dir,
+        })
+    }
+
+    pub fn plan_path(&self) -> PathBuf {
+        self.git.root().join(PLAN_FILE)
+    }
+
+    /// Takes the state lock for `command` (e.g. `sliceboard up`).
+    pub fn lock(&self, command: &str) -> Result<StateLock, WorkspaceError> {
+        self.state_dir.ensure()?;
+        Ok(StateLock::acquire(&self.state_dir.lock_file(), command)?)
+    }
+
+    pub fn slice(&self, name: &str) -> Result<&SliceSpec, WorkspaceError> {
+        self.plan
+            .slice(name)
+            .ok_or_else(|| WorkspaceError::UnknownSlice {
+                name: name.to_owned(),
+                known: self
+                    .plan
+                    .slices
+                    .iter()
+                    .map(|s| s.name.to_string())
+                    .collect(),
+            })
+    }
+
+    /// The slices named, in plan order; all of them when `names` is empty.
+    pub fn select(&self, names: &[String]) -> Result<Vec<&SliceSpec>, WorkspaceError> {
+        if names.is_empty() {
+            return Ok(self.plan.slices.iter().collect());
+        }
+        for name in names {
+            self.slice(name)?;
+        }
+        Ok(self
+            .plan
+            .slices
+            .iter()
+            .filter(|s| names.iter().any(|n| n == s.name.as_str()))
+            .collect())
+    }
+
+    /// Where one slice lives and what it is told.
+    pub fn context<'a>(&'a self, slice: &'a SliceSpec, brief_path: &'a Path) -> SliceContext<'a> {
+        SliceContext {
+            plan: &self.plan,
+            slice,
+            repo_root: self.git.root(),
+            brief_path,
+        }
+    }
+
+    /// Writes the slice's brief under the state dir when it changed, and
+    /// returns its path. Nothing is written into the worktree.
+    pub fn write_brief(&self, slice: &SliceSpec) -> Result<PathBuf, WorkspaceError> {
+        let path = self.state_dir.brief_file(&slice.name);
+        let brief = self.context(slice, &path).brief();
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(brief.as_str()) {
+            self.state_dir
+                .write_slice_file(&slice.name, "brief.md", brief.as_bytes())?;
+        }
+        Ok(path)
+    }
+
+    /// The slice's environment, with its brief written.
+    pub fn env(&self, slice: &SliceSpec) -> Result<Vec<(String, String)>, WorkspaceError> {
+        let brief = self.write_brief(slice)?;
+        Ok(self.context(slice, &brief).env())
+    }
+}
+
+/// The plan's questions, answered by git.
+pub struct GitFacts<'a>(pub &'a GitRepo);
+
+impl RepoFacts for GitFacts<'_> {
+    fn repo_root(&self) -> &Path {
+        self.0.root()
+    }
+
+    fn branch_exists(&self, branch: &str) -> bool {
+        self.0.branch_exists(branch)
+    }
+
+    fn branches(&self) -> Vec<String> {
+        self.0.branches()
+    }
+
+    fn is_valid_branch_name(&self, branch: &str) -> bool {
+        GitRepo::is_valid_branch_name(branch)
+    }
+
+    fn files_at(&self, branch: &str) -> Vec<String> {
+        self.0.files_at(branch)
+    }
+}

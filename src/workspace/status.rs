@@ -1,0 +1,133 @@
+//! `sliceboard status`: each slice as it stands, from state and the
+//! repository together. Read-only: needs no lock, so it works while another
+//! sliceboard process runs.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{Workspace, WorkspaceError, reconcile};
+use crate::domain::{Drift, Lifecycle, SliceName};
+use crate::git::{Dirt, GitRepo};
+use crate::store::load_state;
+
+/// The version of the `status --json` document; bumped only when a field
+/// changes meaning or disappears.
+pub const STATUS_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub schema_version: u32,
+    pub repository: PathBuf,
+    pub base: String,
+    pub integration: String,
+    pub slices: Vec<SliceStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SliceStatus {
+    pub name: SliceName,
+    /// False for a slice state remembers but the plan no longer lists.
+    pub in_plan: bool,
+    pub state: Lifecycle,
+    pub branch: String,
+    pub branch_exists: bool,
+    pub worktree: PathBuf,
+    pub worktree_exists: bool,
+    /// The base commit the slice started from.
+    pub base_commit: Option<String>,
+    /// The branch tip.
+    pub head_commit: Option<String>,
+    /// Commits on the branch that the base branch lacks.
+    pub ahead: Option<usize>,
+    /// Commits on the base branch that the slice lacks.
+    pub behind: Option<usize>,
+    /// Whether the worktree has uncommitted changes; null without a worktree.
+    pub dirty: Option<bool>,
+    pub changed_files: Option<usize>,
+    pub untracked_files: Option<usize>,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(flatten)]
+    pub drift: Drift,
+    pub message: String,
+}
+
+pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
+    let state = load_state(&ws.state_dir.state_file())?;
+    let drift = reconcile(ws, &state);
+    let base_tip = ws.git.branch_tip(&ws.plan.base)?;
+    let repo = crate::domain::plan::repo_name(ws.git.root());
+
+    let mut names: Vec<(SliceName, bool)> = ws
+        .plan
+        .slices
+        .iter()
+        .map(|s| (s.name.clone(), true))
+        .collect();
+    for name in state.slices.keys() {
+        if ws.plan.slice(name.as_str()).is_none() {
+            names.push((name.clone(), false));
+        }
+    }
+
+    let mut slices = Vec::with_capacity(names.len());
+    for (name, in_plan) in names {
+        let record = state.slices.get(&name);
+        let branch = record.map_or_else(|| ws.plan.branch_for(&name, &repo), |r| r.branch.clone());
+        let worktree = record.map_or_else(
+            || ws.plan.worktree_for(&name, ws.git.root()),
+            |r| r.worktree.clone(),
+        );
+        let state = record.map_or(Lifecycle::Planned, |r| r.lifecycle);
+        let tip = ws.git.branch_tip(&branch)?;
+        let (ahead, behind) = match (tip, base_tip) {
+            (Some(tip), Some(base)) => {
+                let (a, b) = ws.git.ahead_behind(tip, base)?;
+                (Some(a), Some(b))
+            }
+            _ => (None, None),
+        };
+        let worktree_exists = worktree.join(".git").exists();
+        let dirt: Option<Dirt> = if worktree_exists && state.has_worktree() {
+            GitRepo::dirt(&worktree).ok()
+        } else {
+            None
+        };
+        let problems = drift
+            .iter()
+            .filter(|(slice, _)| *slice == name)
+            .map(|(slice, d)| Problem {
+                drift: d.clone(),
+                message: d.describe(slice),
+            })
+            .collect();
+        slices.push(SliceStatus {
+            in_plan,
+            state,
+            branch_exists: tip.is_some(),
+            branch,
+            worktree,
+            worktree_exists,
+            base_commit: record.map(|r| r.base_commit.clone()),
+            head_commit: tip.map(|t| t.to_string()),
+            ahead,
+            behind,
+            dirty: dirt.map(|d| !d.is_clean()),
+            changed_files: dirt.map(|d| d.changed),
+            untracked_files: dirt.map(|d| d.untracked),
+            problems,
+            name,
+        });
+    }
+    Ok(StatusReport {
+        schema_version: STATUS_SCHEMA_VERSION,
+        repository: ws.git.root().to_owned(),
+        base: ws.plan.base.clone(),
+        integration: ws.plan.integration.clone(),
+        slices,
+    })
+}

@@ -1,0 +1,196 @@
+//! `sliceboard up`: create the missing worktrees and branches.
+//!
+//! Idempotent: what already exists is left exactly as it is (an existing
+//! branch is checked out as it is, never reset), and a run with nothing to
+//! do writes nothing. State is saved after each slice, so an interrupted run
+//! keeps what it finished.
+
+use std::time::Instant;
+
+use jiff::Timestamp;
+
+use super::{Progress, Workspace, WorkspaceError, reconcile};
+use crate::domain::{Drift, Event, Lifecycle, SliceName};
+use crate::git::AddOutcome;
+use crate::store::{Actor, SliceRecord, StateLock, load_state, save_state};
+
+#[derive(Debug, Default)]
+pub struct UpReport {
+    pub created: Vec<SliceName>,
+    /// Created on a branch that already existed.
+    pub reused_branch: Vec<SliceName>,
+    pub already_there: Vec<SliceName>,
+    /// The integration branch, when this run created it.
+    pub created_integration: Option<String>,
+    pub pruned: Vec<String>,
+    pub drift: Vec<(SliceName, Drift)>,
+    pub failed: Vec<(SliceName, String)>,
+}
+
+/// Creates worktrees for `names` (all slices when empty). Holds `_lock`.
+pub fn up(
+    ws: &Workspace,
+    _lock: &StateLock,
+    names: &[String],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<UpReport, WorkspaceError> {
+    let selected = ws.select(names)?;
+    let journal = ws.state_dir.journal();
+    let state_file = ws.state_dir.state_file();
+    let mut state = load_state(&state_file)?;
+    let mut report = UpReport {
+        drift: reconcile(ws, &state),
+        ..UpReport::default()
+    };
+    for (slice, drift) in &report.drift {
+        journal.record(
+            Actor::Sliceboard,
+            Event::DriftFound {
+                slice: slice.clone(),
+                drift: drift.clone(),
+            },
+        )?;
+    }
+    report.pruned = ws.git.prune_stale()?;
+    if !report.pruned.is_empty() {
+        journal.record(
+            Actor::Sliceboard,
+            Event::WorktreesPruned {
+                names: report.pruned.clone(),
+            },
+        )?;
+    }
+
+    let base_tip = ws.git.branch_tip(&ws.plan.base)?.ok_or_else(|| {
+        WorkspaceError::Refused(format!(
+            "base branch {} does not exist; fix `base` in {}",
+            ws.plan.base,
+            ws.plan_path().display()
+        ))
+    })?;
+    if ws.plan.integration != ws.plan.base && !ws.git.branch_exists(&ws.plan.integration) {
+        ws.git.create_branch(&ws.plan.integration, base_tip)?;
+        report.created_integration = Some(ws.plan.integration.clone());
+    }
+
+    let repo = crate::domain::plan::repo_name(ws.git.root());
+    let total = selected.len();
+    for (i, slice) in selected.into_iter().enumerate() {
+        let step = i + 1;
+        let name = &slice.name;
+        let path = ws.plan.worktree_for(name, ws.git.root());
+        let branch = ws.plan.branch_for(name, &repo);
+        ws.write_brief(slice)?;
+        let say = |message: String| Progress {
+            step,
+            total,
+            slice: Some(name.clone()),
+            message,
+        };
+        let branch_existed = ws.git.branch_exists(&branch);
+        progress(say(if branch_existed {
+            format!("checking worktree {} on branch {branch}", path.display())
+        } else {
+            format!(
+                "creating worktree {} on new branch {branch} from {} ({})",
+                path.display(),
+                ws.plan.base,
+                short(&base_tip.to_string())
+            )
+        }));
+        let started = Instant::now();
+        let outcome = match ws.git.add_worktree(name.as_str(), &path, &branch, base_tip) {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                progress(say(format!("failed: {err}")));
+                report.failed.push((name.clone(), err.to_string()));
+                continue;
+            }
+        };
+        let tip = ws.git.branch_tip(&branch)?.map(|t| t.to_string());
+        let previous = state.slices.get(name).cloned();
+        match outcome {
+            AddOutcome::AlreadyThere => {
+                report.already_there.push(name.clone());
+                progress(say("already there".to_owned()));
+                let known = previous
+                    .as_ref()
+                    .is_some_and(|r| r.lifecycle.has_worktree() && r.worktree == path);
+                if known {
+                    continue;
+                }
+            }
+            AddOutcome::Created { branch_created } => {
+                ws.git.mark_worktree(name.as_str(), name.as_str())?;
+                if branch_created {
+                    report.created.push(name.clone());
+                } else {
+                    report.reused_branch.push(name.clone());
+                }
+                progress(say(format!(
+                    "ready in {:.1}s{}",
+                    started.elapsed().as_secs_f64(),
+                    if branch_created {
+                        ""
+                    } else {
+                        " (existing branch kept as it was)"
+                    }
+                )));
+                journal.record(
+                    Actor::Operator,
+                    Event::WorktreeCreated {
+                        slice: name.clone(),
+                        path: path.clone(),
+                        branch: branch.clone(),
+                        branch_created,
+                        base_commit: base_tip.to_string(),
+                    },
+                )?;
+            }
+        }
+        // A new record, or one for a worktree found in place (state lost or
+        // a worktree we made before): whether we made it is in git's record.
+        let created_by_sliceboard =
+            ws.git.worktree_mark(name.as_str()).as_deref() == Some(name.as_str());
+        let from = previous
+            .as_ref()
+            .map_or(Lifecycle::Planned, |r| r.lifecycle);
+        let to = match from {
+            Lifecycle::Planned | Lifecycle::Removed => Lifecycle::Ready,
+            other => other,
+        };
+        state.slices.insert(
+            name.clone(),
+            SliceRecord {
+                lifecycle: to,
+                branch: branch.clone(),
+                worktree: path.clone(),
+                worktree_name: name.to_string(),
+                created_by_sliceboard,
+                base_commit: previous
+                    .as_ref()
+                    .filter(|r| r.branch == branch)
+                    .map_or_else(|| base_tip.to_string(), |r| r.base_commit.clone()),
+                last_seen_tip: tip,
+                approvals: previous.map(|r| r.approvals).unwrap_or_default(),
+                updated_at: Timestamp::now(),
+            },
+        );
+        save_state(&state_file, &state)?;
+        if from != to {
+            journal.record(
+                Actor::Sliceboard,
+                Event::LifecycleChanged {
+                    slice: name.clone(),
+                    from,
+                    to,
+                },
+            )?;
+        }
+    }
+    Ok(report)
+}
+
+pub(crate) fn short(oid: &str) -> &str {
+    oid.get(..10).unwrap_or(oid)
+}
