@@ -61,11 +61,14 @@ fn open(cwd: &Path) -> Result<Workspace, WorkspaceError> {
 
 /// The plan's path as the user would type it, relative to where they are.
 fn relative_plan_path(ws: &Workspace) -> PathBuf {
-    let path = ws.plan_path();
+    relative_to_cwd(&ws.plan_path())
+}
+
+fn relative_to_cwd(path: &Path) -> PathBuf {
     std::env::current_dir()
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_owned))
-        .unwrap_or(path)
+        .unwrap_or_else(|| path.to_owned())
 }
 
 /// Prints progress of a long operation to stderr.
@@ -83,11 +86,13 @@ fn print_progress(progress: Progress) {
 
 /// Prints an error and its causes; a plan's diagnostics print as they are.
 fn report(err: &anyhow::Error) {
-    if let Some(WorkspaceError::Plan(plan)) = err.downcast_ref::<WorkspaceError>() {
-        eprintln!("{plan}");
-        return;
-    }
-    if let Some(plan) = err.downcast_ref::<crate::plan_file::PlanError>() {
+    let plan = match err.downcast_ref::<WorkspaceError>() {
+        Some(WorkspaceError::Plan(plan)) => Some(plan),
+        _ => err.downcast_ref::<crate::plan_file::PlanError>(),
+    };
+    if let Some(plan) = plan {
+        let mut plan = plan.clone();
+        plan.file = relative_to_cwd(&plan.file);
         eprintln!("{plan}");
         return;
     }

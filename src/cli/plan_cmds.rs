@@ -151,10 +151,10 @@ fn describe(ws: &Workspace) -> String {
         let Some(slice) = plan.slice(name.as_str()) else {
             continue;
         };
-        let pad = " ".repeat(width + 6);
+        let pad = " ".repeat(width + 8);
         let _ = writeln!(
             out,
-            "  {:>2}. {:<width$}  branch {}  worktree {}",
+            "  {:>2}. {:<width$}  branch {}, worktree {}",
             i + 1,
             name.as_str(),
             plan.branch_for(name, &repo),

@@ -1,0 +1,206 @@
+//! Test support: real git repositories in temporary folders, with a fixed
+//! git environment (author, dates, branch `main`, no user or system config,
+//! no signing), and the real `sliceboard` binary run against them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sliceboard");
+
+/// A repository `shop` in a temporary folder, beside which sliceboard puts
+/// its worktrees (`shop.slices/`).
+pub struct TestRepo {
+    _dir: tempfile::TempDir,
+    /// The folder holding the repository and its worktrees.
+    pub top: PathBuf,
+    pub root: PathBuf,
+    home: PathBuf,
+}
+
+/// A small dbt-like tree: staging and marts models, seeds, a macro.
+pub const FILES: &[(&str, &str)] = &[
+    ("dbt_project.yml", "name: shop\nprofile: shop\n"),
+    ("models/staging/stg_orders.sql", "select * from {{ ref('orders') }}\n"),
+    ("models/staging/stg_users.sql", "select * from {{ ref('users') }}\n"),
+    ("models/marts/fct_orders.sql", "select * from {{ ref('stg_orders') }}\n"),
+    ("models/marts/dim_users.sql", "select * from {{ ref('stg_users') }}\n"),
+    ("seeds/orders.csv", "id,user_id\n1,1\n"),
+    ("seeds/users.csv", "id,name\n1,ada\n"),
+    ("macros/dates.sql", "{% macro today() %}getdate(){% endmacro %}\n"),
+];
+
+/// A valid plan over [`FILES`]: three slices, marts after staging.
+pub const PLAN: &str = r#"base = "main"
+
+[agent]
+command = "sh -c 'echo working on $SLICEBOARD_SLICE'"
+
+[dbt]
+target = "dev_{slice_ident}"
+
+[[slice]]
+name = "staging"
+owns = ["models/staging/**"]
+prompt = "Migrate the staging models."
+
+[[slice]]
+name = "marts"
+owns = ["models/marts/**"]
+after = ["staging"]
+prompt = "Migrate the marts."
+
+[[slice]]
+name = "seeds"
+owns = ["seeds/**", "macros/**"]
+"#;
+
+impl TestRepo {
+    /// A repository with [`FILES`] committed on `main`, and no plan.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let top = dir.path().canonicalize().expect("canonical tempdir");
+        let root = top.join("shop");
+        let home = top.join("home");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        let repo = Self {
+            _dir: dir,
+            top,
+            root,
+            home,
+        };
+        repo.git(&["init", "-q", "-b", "main"]);
+        for (path, contents) in FILES {
+            repo.write(path, contents);
+        }
+        repo.commit_all("initial");
+        repo
+    }
+
+    /// A repository with [`FILES`] and [`PLAN`] committed.
+    pub fn with_plan() -> Self {
+        let repo = Self::new();
+        repo.write("sliceboard.toml", PLAN);
+        repo.commit_all("plan");
+        repo
+    }
+
+    pub fn write(&self, path: &str, contents: &str) {
+        write_file(&self.root.join(path), contents);
+    }
+
+    pub fn commit_all(&self, message: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+    }
+
+    /// Runs git in the repository; panics on failure.
+    pub fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.root, args)
+    }
+
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+        let output = self.command("git", dir).args(args).output().expect("git runs");
+        assert!(
+            output.status.success(),
+            "git {args:?} in {} failed: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// Runs the sliceboard binary in the repository.
+    pub fn sliceboard(&self, args: &[&str]) -> Run {
+        self.sliceboard_in(&self.root, args)
+    }
+
+    pub fn sliceboard_in(&self, dir: &Path, args: &[&str]) -> Run {
+        let output = self.command(BIN, dir).args(args).output().expect("sliceboard runs");
+        Run::from(output)
+    }
+
+    /// A command with the fixed environment, started in `dir`.
+    pub fn command(&self, program: &str, dir: &Path) -> Command {
+        let mut command = Command::new(program);
+        command.current_dir(dir);
+        for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "SLICEBOARD_SLICE"] {
+            command.env_remove(var);
+        }
+        command
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "Test Author")
+            .env("GIT_AUTHOR_EMAIL", "author@example.com")
+            .env("GIT_COMMITTER_NAME", "Test Author")
+            .env("GIT_COMMITTER_EMAIL", "author@example.com")
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "commit.gpgsign")
+            .env("GIT_CONFIG_VALUE_0", "false");
+        command
+    }
+
+    /// Where sliceboard puts a slice's worktree with the default template.
+    pub fn worktree(&self, slice: &str) -> PathBuf {
+        self.top.join("shop.slices").join(slice)
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(".git").join("sliceboard")
+    }
+
+    pub fn state_json(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.state_dir().join("state.json")).expect("state.json");
+        serde_json::from_str(&text).expect("state.json parses")
+    }
+
+    /// Replaces temporary paths so output can be compared across runs.
+    pub fn mask(&self, text: &str) -> String {
+        text.replace(&self.top.display().to_string(), "[TMP]")
+    }
+}
+
+pub fn write_file(path: &Path, contents: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, contents).unwrap();
+}
+
+/// A finished run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts success and returns stdout.
+    pub fn ok(self) -> String {
+        assert_eq!(self.code, Some(0), "expected success:\n{self:#?}");
+        self.stdout
+    }
+
+    /// Asserts failure and returns stderr.
+    pub fn fails(self) -> String {
+        assert_eq!(self.code, Some(1), "expected failure:\n{self:#?}");
+        self.stderr
+    }
+}

@@ -1,0 +1,153 @@
+//! State survives crashes and concurrent processes: `state.json` always
+//! parses while a writer is killed mid-write, and a second process is told
+//! who holds the lock while nothing gets corrupted.
+//!
+//! The helper processes are this test binary itself, re-run with an
+//! environment variable that turns one ignored test into the helper.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::TestRepo;
+use sliceboard::domain::{Lifecycle, SliceName};
+use sliceboard::store::{SliceRecord, State, StateLock, load_state, save_state};
+
+const WRITER_DIR: &str = "SLICEBOARD_TEST_WRITER_DIR";
+const LOCKER_FILE: &str = "SLICEBOARD_TEST_LOCKER_FILE";
+
+/// Starts this test binary running only `test_name`, as a helper.
+fn helper(test_name: &str, var: &str, value: &Path) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test_name, "--ignored", "--nocapture", "--test-threads=1"])
+        .env(var, value)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("helper starts")
+}
+
+/// Reads the helper's output until it prints `marker` (libtest prints its
+/// `test NAME ... ` before it, on the same line).
+fn wait_for(child: &mut Child, marker: &str) {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.trim_end().ends_with(marker) => return,
+            Some(Ok(_)) => continue,
+            other => panic!("helper ended before printing {marker:?}: {other:?}"),
+        }
+    }
+}
+
+fn state_with(slices: usize, generation: usize) -> State {
+    let mut state = State::default();
+    for i in 0..slices {
+        state.slices.insert(
+            SliceName::parse(&format!("slice-{i:03}")).unwrap(),
+            SliceRecord {
+                lifecycle: Lifecycle::Active,
+                branch: format!("slice/slice-{i:03}"),
+                worktree: PathBuf::from(format!("/work/shop.slices/slice-{i:03}")),
+                worktree_name: format!("slice-{i:03}"),
+                created_by_sliceboard: true,
+                base_commit: format!("{generation:040}"),
+                last_seen_tip: Some(format!("{:040}", generation + i)),
+                approvals: Vec::new(),
+                updated_at: jiff::Timestamp::UNIX_EPOCH,
+            },
+        );
+    }
+    state
+}
+
+/// Helper: rewrites a large state over and over until killed.
+#[test]
+#[ignore = "helper process for state_json_always_parses_while_a_writer_is_killed"]
+fn helper_state_writer() {
+    let Some(dir) = std::env::var_os(WRITER_DIR) else {
+        return;
+    };
+    let path = Path::new(&dir).join("state.json");
+    println!("writing");
+    for generation in 0.. {
+        // Between 50 and 400 slices, so the file grows and shrinks.
+        save_state(&path, &state_with(50 + generation % 350, generation)).unwrap();
+    }
+}
+
+#[test]
+fn state_json_always_parses_while_a_writer_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    save_state(&path, &state_with(10, 0)).unwrap();
+    let mut seen_sizes = BTreeMap::new();
+    for round in 0..40u64 {
+        let mut child = helper("helper_state_writer", WRITER_DIR, dir.path());
+        wait_for(&mut child, "writing");
+        // Kill at varied moments inside the write loop.
+        std::thread::sleep(Duration::from_millis(5 + (round * 7) % 60));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let state = load_state(&path).unwrap_or_else(|err| panic!("round {round}: {err}"));
+        assert_eq!(state.schema_version, 1);
+        *seen_sizes.entry(state.slices.len()).or_insert(0) += 1;
+    }
+    // The writer really was interrupted at different points.
+    assert!(seen_sizes.len() > 1, "{seen_sizes:?}");
+    // Temporaries of killed writers are cleaned up by the next write.
+    save_state(&path, &state_with(1, 0)).unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n != "state.json")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Helper: takes the state lock, says so, and holds it until killed.
+#[test]
+#[ignore = "helper process for a_second_process_is_told_who_holds_the_lock"]
+fn helper_lock_holder() {
+    let Some(file) = std::env::var_os(LOCKER_FILE) else {
+        return;
+    };
+    let _lock = StateLock::acquire(Path::new(&file), "sliceboard dashboard").unwrap();
+    println!("locked");
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+#[test]
+fn a_second_process_is_told_who_holds_the_lock() {
+    let repo = TestRepo::with_plan();
+    repo.sliceboard(&["up", "staging"]).ok();
+    let state_before = std::fs::read(repo.state_dir().join("state.json")).unwrap();
+
+    let mut holder = helper("helper_lock_holder", LOCKER_FILE, &repo.state_dir().join("lock"));
+    wait_for(&mut holder, "locked");
+
+    for args in [&["up"][..], &["down", "staging", "--force"][..]] {
+        let err = repo.sliceboard(args).fails();
+        assert!(
+            err.contains(&format!("another sliceboard process (pid {}, `sliceboard dashboard`", holder.id())),
+            "{err}"
+        );
+    }
+    // Read-only commands still work while the lock is held.
+    repo.sliceboard(&["status"]).ok();
+    assert_eq!(std::fs::read(repo.state_dir().join("state.json")).unwrap(), state_before);
+    assert!(!repo.worktree("marts").exists());
+
+    // The kernel drops the lock with the process: no stale lock.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    repo.sliceboard(&["up"]).ok();
+    assert!(repo.worktree("marts").exists());
+    assert_eq!(repo.state_json()["slices"]["marts"]["lifecycle"], "ready");
+}
