@@ -27,7 +27,10 @@ fn unknown_top_level_key_suggests_the_right_one() {
 fn unknown_key_in_a_slice() {
     snapshot(
         "unknown_slice_key",
-        &PLAN.replace("prompt = \"Migrate the marts.\"", "promt = \"Migrate the marts.\""),
+        &PLAN.replace(
+            "prompt = \"Migrate the marts.\"",
+            "promt = \"Migrate the marts.\"",
+        ),
     );
 }
 
@@ -43,14 +46,19 @@ fn duplicate_slice_names() {
 fn names_unusable_as_branch_or_folder() {
     let mut plan = PLAN.to_owned();
     for bad in ["models/x", "-dash", "x.lock", "a..b", "with space"] {
-        plan.push_str(&format!("\n[[slice]]\nname = \"{bad}\"\nowns = [\"other/**\"]\n"));
+        plan.push_str(&format!(
+            "\n[[slice]]\nname = \"{bad}\"\nowns = [\"other/**\"]\n"
+        ));
     }
     snapshot("bad_names", &plan);
 }
 
 #[test]
 fn after_naming_a_missing_slice() {
-    snapshot("after_missing", &PLAN.replace("after = [\"staging\"]", "after = [\"stagin\"]"));
+    snapshot(
+        "after_missing",
+        &PLAN.replace("after = [\"staging\"]", "after = [\"stagin\"]"),
+    );
 }
 
 #[test]
@@ -64,13 +72,19 @@ fn after_forming_a_cycle_prints_the_cycle() {
         "owns = [\"models/staging/**\"]\nafter = [\"seeds\"]",
     );
     let output = check(&plan);
-    assert!(output.contains("forms a cycle: staging -> seeds -> marts -> staging"), "{output}");
+    assert!(
+        output.contains("forms a cycle: staging -> seeds -> marts -> staging"),
+        "{output}"
+    );
     insta::assert_snapshot!("after_cycle", output);
 }
 
 #[test]
 fn overlapping_owns_print_the_colliding_globs_and_paths() {
-    let plan = PLAN.replace("owns = [\"models/marts/**\"]", "owns = [\"models/**/*.sql\"]");
+    let plan = PLAN.replace(
+        "owns = [\"models/marts/**\"]",
+        "owns = [\"models/**/*.sql\"]",
+    );
     let output = check(&plan);
     assert!(output.contains("models/staging/stg_orders.sql"), "{output}");
     insta::assert_snapshot!("overlap_paths", output);
@@ -92,7 +106,10 @@ fn empty_or_missing_owns() {
 
 #[test]
 fn base_branch_that_does_not_exist() {
-    snapshot("missing_base", &PLAN.replace("base = \"main\"", "base = \"mian\""));
+    snapshot(
+        "missing_base",
+        &PLAN.replace("base = \"main\"", "base = \"mian\""),
+    );
 }
 
 #[test]
@@ -127,7 +144,10 @@ fn a_valid_plan_prints_the_resolved_plan() {
     });
     let json: serde_json::Value =
         serde_json::from_str(&repo.sliceboard(&["check", "--json"]).ok()).unwrap();
-    assert_eq!(json["merge_order"], serde_json::json!(["staging", "marts", "seeds"]));
+    assert_eq!(
+        json["merge_order"],
+        serde_json::json!(["staging", "marts", "seeds"])
+    );
     assert_eq!(json["resolved"][1]["branch"], "slice/marts");
 }
 

@@ -23,7 +23,13 @@ const LOCKER_FILE: &str = "SLICEBOARD_TEST_LOCKER_FILE";
 /// Starts this test binary running only `test_name`, as a helper.
 fn helper(test_name: &str, var: &str, value: &Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test_name, "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            test_name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(var, value)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -129,19 +135,29 @@ fn a_second_process_is_told_who_holds_the_lock() {
     repo.sliceboard(&["up", "staging"]).ok();
     let state_before = std::fs::read(repo.state_dir().join("state.json")).unwrap();
 
-    let mut holder = helper("helper_lock_holder", LOCKER_FILE, &repo.state_dir().join("lock"));
+    let mut holder = helper(
+        "helper_lock_holder",
+        LOCKER_FILE,
+        &repo.state_dir().join("lock"),
+    );
     wait_for(&mut holder, "locked");
 
     for args in [&["up"][..], &["down", "staging", "--force"][..]] {
         let err = repo.sliceboard(args).fails();
         assert!(
-            err.contains(&format!("another sliceboard process (pid {}, `sliceboard dashboard`", holder.id())),
+            err.contains(&format!(
+                "another sliceboard process (pid {}, `sliceboard dashboard`",
+                holder.id()
+            )),
             "{err}"
         );
     }
     // Read-only commands still work while the lock is held.
     repo.sliceboard(&["status"]).ok();
-    assert_eq!(std::fs::read(repo.state_dir().join("state.json")).unwrap(), state_before);
+    assert_eq!(
+        std::fs::read(repo.state_dir().join("state.json")).unwrap(),
+        state_before
+    );
     assert!(!repo.worktree("marts").exists());
 
     // The kernel drops the lock with the process: no stale lock.

@@ -13,16 +13,25 @@ fn up_creates_every_worktree_and_branch_from_the_base() {
     let repo = TestRepo::with_plan();
     let main_tip = repo.git(&["rev-parse", "main"]);
     let out = repo.sliceboard(&["up"]).ok();
-    assert!(out.contains("3 worktrees created (3 on new branches"), "{out}");
+    assert!(
+        out.contains("3 worktrees created (3 on new branches"),
+        "{out}"
+    );
 
     for slice in ["staging", "marts", "seeds"] {
         let worktree = repo.worktree(slice);
-        assert!(worktree.join("models/staging/stg_orders.sql").exists(), "{slice}");
+        assert!(
+            worktree.join("models/staging/stg_orders.sql").exists(),
+            "{slice}"
+        );
         assert_eq!(
             repo.git_in(&worktree, &["rev-parse", "--abbrev-ref", "HEAD"]),
             format!("slice/{slice}")
         );
-        assert_eq!(repo.git(&["rev-parse", &format!("slice/{slice}")]), main_tip);
+        assert_eq!(
+            repo.git(&["rev-parse", &format!("slice/{slice}")]),
+            main_tip
+        );
         // The brief lives in the state dir; the worktree stays clean.
         assert_eq!(repo.git_in(&worktree, &["status", "--porcelain"]), "");
         let brief = read(&repo.state_dir().join(format!("slices/{slice}/brief.md")));
@@ -34,7 +43,11 @@ fn up_creates_every_worktree_and_branch_from_the_base() {
     assert_eq!(state["slices"]["marts"]["created_by_sliceboard"], true);
     assert_eq!(state["slices"]["marts"]["base_commit"], main_tip.as_str());
     let journal = read(&repo.state_dir().join("events.jsonl"));
-    assert_eq!(journal.matches("\"event\":\"worktree_created\"").count(), 3, "{journal}");
+    assert_eq!(
+        journal.matches("\"event\":\"worktree_created\"").count(),
+        3,
+        "{journal}"
+    );
 }
 
 #[test]
@@ -70,7 +83,10 @@ fn an_existing_branch_is_reused_never_reset() {
     let out = repo.sliceboard(&["up", "marts"]).ok();
     assert!(out.contains("1 on existing branches"), "{out}");
     assert_eq!(repo.git(&["rev-parse", "slice/marts"]), work);
-    assert_eq!(read(&repo.worktree("marts").join("models/marts/fct_orders.sql")), "select 42\n");
+    assert_eq!(
+        read(&repo.worktree("marts").join("models/marts/fct_orders.sql")),
+        "select 42\n"
+    );
     // Only the named slice was created.
     assert!(!repo.worktree("staging").exists());
 }
@@ -83,7 +99,10 @@ fn down_refuses_uncommitted_work_unless_forced() {
     common::write_file(&worktree.join("models/staging/new.sql"), "select 1\n");
 
     let err = repo.sliceboard(&["down", "staging"]).fails();
-    assert!(err.contains("has uncommitted work (0 changed, 1 untracked file)"), "{err}");
+    assert!(
+        err.contains("has uncommitted work (0 changed, 1 untracked file)"),
+        "{err}"
+    );
     assert!(err.contains("--force"), "{err}");
     assert!(worktree.join("models/staging/new.sql").exists());
 
@@ -91,7 +110,10 @@ fn down_refuses_uncommitted_work_unless_forced() {
     assert!(out.contains("branch slice/staging is kept"), "{out}");
     assert!(!worktree.exists());
     assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 3);
-    assert_eq!(repo.state_json()["slices"]["staging"]["lifecycle"], "removed");
+    assert_eq!(
+        repo.state_json()["slices"]["staging"]["lifecycle"],
+        "removed"
+    );
     // `up` brings it back on the same branch.
     repo.sliceboard(&["up", "staging"]).ok();
     assert!(worktree.join("models").exists());
@@ -108,7 +130,10 @@ fn down_refuses_commits_not_in_the_integration_branch() {
     let tip = repo.git(&["rev-parse", "slice/marts"]);
 
     let err = repo.sliceboard(&["down", "marts"]).fails();
-    assert!(err.contains("branch slice/marts has 1 commit not in main"), "{err}");
+    assert!(
+        err.contains("branch slice/marts has 1 commit not in main"),
+        "{err}"
+    );
     assert!(worktree.exists());
 
     // Once merged, down goes through without force.
@@ -137,16 +162,33 @@ fn a_worktree_sliceboard_did_not_create_is_never_touched() {
     let repo = TestRepo::with_plan();
     // The user made the marts worktree by hand, where sliceboard would.
     let worktree = repo.worktree("marts");
-    repo.git(&["worktree", "add", "-q", "-b", "slice/marts", worktree.to_str().unwrap()]);
+    repo.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "slice/marts",
+        worktree.to_str().unwrap(),
+    ]);
     // And an unrelated one of their own.
     let theirs = repo.top.join("hotfix");
-    repo.git(&["worktree", "add", "-q", "-b", "hotfix", theirs.to_str().unwrap()]);
+    repo.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "hotfix",
+        theirs.to_str().unwrap(),
+    ]);
 
     let out = repo.sliceboard(&["up"]).ok();
     assert!(out.contains("1 already there"), "{out}");
     for args in [&["down", "marts"][..], &["down", "marts", "--force"][..]] {
         let err = repo.sliceboard(args).fails();
-        assert!(err.contains("sliceboard did not create the worktree"), "{err}");
+        assert!(
+            err.contains("sliceboard did not create the worktree"),
+            "{err}"
+        );
         assert!(worktree.join("models").exists());
     }
     repo.sliceboard(&["down", "staging"]).ok();
@@ -159,7 +201,14 @@ fn down_prunes_stale_worktree_records() {
     let repo = TestRepo::with_plan();
     repo.sliceboard(&["up"]).ok();
     let stale = repo.top.join("gone");
-    repo.git(&["worktree", "add", "-q", "-b", "gone", stale.to_str().unwrap()]);
+    repo.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "gone",
+        stale.to_str().unwrap(),
+    ]);
     std::fs::remove_dir_all(&stale).unwrap();
     assert!(repo.git(&["worktree", "list"]).contains("gone"));
     repo.sliceboard(&["down", "seeds"]).ok();
@@ -226,15 +275,31 @@ fn status_counts_commits_ahead_and_dirty_files() {
     let repo = TestRepo::with_plan();
     repo.sliceboard(&["up"]).ok();
     let worktree = repo.worktree("staging");
-    common::write_file(&worktree.join("models/staging/stg_orders.sql"), "select 1\n");
+    common::write_file(
+        &worktree.join("models/staging/stg_orders.sql"),
+        "select 1\n",
+    );
     repo.git_in(&worktree, &["commit", "-q", "-am", "one"]);
     common::write_file(&worktree.join("models/staging/stg_users.sql"), "select 2\n");
     common::write_file(&worktree.join("models/staging/new.sql"), "select 3\n");
 
     let out = repo.sliceboard(&["status"]).ok();
     let line = out.lines().find(|l| l.starts_with("staging")).unwrap();
-    let cells: Vec<&str> = line.split("  ").filter(|c| !c.is_empty()).map(str::trim).collect();
-    assert_eq!(cells, ["staging", "ready", "slice/staging", "+1", "dirty (1 changed, 1 untracked)"]);
+    let cells: Vec<&str> = line
+        .split("  ")
+        .filter(|c| !c.is_empty())
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            "staging",
+            "ready",
+            "slice/staging",
+            "+1",
+            "dirty (1 changed, 1 untracked)"
+        ]
+    );
 
     let json: serde_json::Value =
         serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
@@ -254,10 +319,17 @@ fn env_prints_lines_a_shell_can_eval() {
         "eval \"$({} env marts)\" && printf '%s|%s|%s|%s|%s' \"$SLICEBOARD_SLICE\" \"$SLICEBOARD_BRANCH\" \"$SLICEBOARD_WORKTREE\" \"$DBT_TARGET\" \"$SLICEBOARD_OWNS\"",
         common::BIN
     );
-    let out = repo.command("sh", &repo.root).args(["-c", &script]).output().unwrap();
+    let out = repo
+        .command("sh", &repo.root)
+        .args(["-c", &script])
+        .output()
+        .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        format!("marts|slice/marts|{}|dev_marts|models/marts/**", repo.worktree("marts").display())
+        format!(
+            "marts|slice/marts|{}|dev_marts|models/marts/**",
+            repo.worktree("marts").display()
+        )
     );
     // The brief exists and is named by the environment.
     let brief = repo.state_dir().join("slices/marts/brief.md");
@@ -268,6 +340,8 @@ fn env_prints_lines_a_shell_can_eval() {
 fn commands_work_from_inside_a_slice_worktree() {
     let repo = TestRepo::with_plan();
     repo.sliceboard(&["up"]).ok();
-    let out = repo.sliceboard_in(&repo.worktree("marts"), &["status"]).ok();
+    let out = repo
+        .sliceboard_in(&repo.worktree("marts"), &["status"])
+        .ok();
     assert!(out.contains("marts    ready"), "{out}");
 }

@@ -22,13 +22,28 @@ pub struct TestRepo {
 /// A small dbt-like tree: staging and marts models, seeds, a macro.
 pub const FILES: &[(&str, &str)] = &[
     ("dbt_project.yml", "name: shop\nprofile: shop\n"),
-    ("models/staging/stg_orders.sql", "select * from {{ ref('orders') }}\n"),
-    ("models/staging/stg_users.sql", "select * from {{ ref('users') }}\n"),
-    ("models/marts/fct_orders.sql", "select * from {{ ref('stg_orders') }}\n"),
-    ("models/marts/dim_users.sql", "select * from {{ ref('stg_users') }}\n"),
+    (
+        "models/staging/stg_orders.sql",
+        "select * from {{ ref('orders') }}\n",
+    ),
+    (
+        "models/staging/stg_users.sql",
+        "select * from {{ ref('users') }}\n",
+    ),
+    (
+        "models/marts/fct_orders.sql",
+        "select * from {{ ref('stg_orders') }}\n",
+    ),
+    (
+        "models/marts/dim_users.sql",
+        "select * from {{ ref('stg_users') }}\n",
+    ),
     ("seeds/orders.csv", "id,user_id\n1,1\n"),
     ("seeds/users.csv", "id,name\n1,ada\n"),
-    ("macros/dates.sql", "{% macro today() %}getdate(){% endmacro %}\n"),
+    (
+        "macros/dates.sql",
+        "{% macro today() %}getdate(){% endmacro %}\n",
+    ),
 ];
 
 /// A valid plan over [`FILES`]: three slices, marts after staging.
@@ -102,7 +117,11 @@ impl TestRepo {
     }
 
     pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
-        let output = self.command("git", dir).args(args).output().expect("git runs");
+        let output = self
+            .command("git", dir)
+            .args(args)
+            .output()
+            .expect("git runs");
         assert!(
             output.status.success(),
             "git {args:?} in {} failed: {}",
@@ -118,7 +137,11 @@ impl TestRepo {
     }
 
     pub fn sliceboard_in(&self, dir: &Path, args: &[&str]) -> Run {
-        let output = self.command(BIN, dir).args(args).output().expect("sliceboard runs");
+        let output = self
+            .command(BIN, dir)
+            .args(args)
+            .output()
+            .expect("sliceboard runs");
         Run::from(output)
     }
 
@@ -126,7 +149,13 @@ impl TestRepo {
     pub fn command(&self, program: &str, dir: &Path) -> Command {
         let mut command = Command::new(program);
         command.current_dir(dir);
-        for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "SLICEBOARD_SLICE"] {
+        for var in [
+            "GIT_DIR",
+            "GIT_WORK_TREE",
+            "GIT_INDEX_FILE",
+            "GIT_COMMON_DIR",
+            "SLICEBOARD_SLICE",
+        ] {
             command.env_remove(var);
         }
         command
@@ -156,7 +185,8 @@ impl TestRepo {
     }
 
     pub fn state_json(&self) -> serde_json::Value {
-        let text = std::fs::read_to_string(self.state_dir().join("state.json")).expect("state.json");
+        let text =
+            std::fs::read_to_string(self.state_dir().join("state.json")).expect("state.json");
         serde_json::from_str(&text).expect("state.json parses")
     }
 
