@@ -9,5 +9,6 @@ pub mod cli;
 pub mod domain;
 pub mod git;
 pub mod plan_file;
+pub mod session;
 pub mod store;
 pub mod workspace;

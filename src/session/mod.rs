@@ -1,0 +1,442 @@
+//! One agent in one pseudo-terminal: spawned through the user's shell in
+//! its slice's worktree, in its own session and process group with the PTY
+//! as its controlling terminal, behind a real terminal emulator.
+//!
+//! Owns the PTY, the child process group, the emulator ([`screen`]), the
+//! transcript and the activity reading. Knows nothing of git, the plan file
+//! or the dashboard: whoever spawns a session hands it a [`SessionSpec`] and
+//! an [`EventSink`], and hears back through [`SessionEvent`]s.
+//!
+//! Threads: one reader per session (PTY reads block) that feeds the
+//! emulator, writes its replies back, appends the transcript and wakes the
+//! sink at most once until someone looks at the screen; one waiter that
+//! reaps the child and reports its exit.
+
+pub mod activity;
+pub mod input;
+pub mod process_group;
+pub mod screen;
+pub mod transcript;
+
+use std::io::{Read as _, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
+
+pub use activity::{ActivityRules, ActivityTracker};
+pub use input::{Key, Mods, encode_key, encode_paste};
+pub use process_group::Termination;
+pub use screen::{InputModes, Screen, Size};
+
+use crate::domain::{Activity, SliceName};
+
+/// How much is read from the PTY at once (Linux hands over ~4 KiB anyway).
+const READ_BUFFER: usize = 64 * 1024;
+/// How long the waiter lets the reader drain after the child exits.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
+
+/// Everything needed to start one agent.
+#[derive(Debug, Clone)]
+pub struct SessionSpec {
+    pub slice: SliceName,
+    /// A shell command line, run with `$SHELL -c` (or `/bin/sh -c`).
+    pub command: String,
+    pub cwd: PathBuf,
+    /// Set on top of the inherited environment.
+    pub env: Vec<(String, String)>,
+    pub size: Size,
+    /// Lines of scrollback kept by the emulator.
+    pub scrollback: usize,
+    /// Where the raw output goes, and the size at which it rotates.
+    pub transcript: Option<(PathBuf, u64)>,
+    pub activity: ActivityRules,
+}
+
+/// What a session reports. Output is coalesced: after one `Output`, the next
+/// comes only once someone has looked at the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    Output { slice: SliceName },
+    Bell { slice: SliceName },
+    Exited { slice: SliceName, exit: ExitInfo },
+}
+
+/// How the agent process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitInfo {
+    /// The exit code; for a process ended by a signal, the shell's
+    /// convention of 128 + signal is not applied: `code` is 1 and `signal`
+    /// names it.
+    pub code: i32,
+    pub signal: Option<String>,
+    /// True when the exit followed [`Session::kill`].
+    pub killed: bool,
+}
+
+/// Where session events go. A closure, so the caller picks the channel.
+pub type EventSink = Arc<dyn Fn(SessionEvent) + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("the worktree {} of slice {slice} does not exist; run `sliceboard up {slice}`", cwd.display())]
+    NoWorktree { slice: SliceName, cwd: PathBuf },
+    #[error("cannot start the agent of slice {slice} (`{command}`): {message}")]
+    Spawn {
+        slice: SliceName,
+        command: String,
+        message: String,
+    },
+    #[error("slice {slice}'s terminal: {source}")]
+    Io {
+        slice: SliceName,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// State shared between the session's owner and its threads.
+struct Shared {
+    screen: Mutex<Screen>,
+    activity: Mutex<ActivityTracker>,
+    /// Set by the reader when it has sent `Output` and nobody has looked yet.
+    output_pending: AtomicBool,
+    killed: AtomicBool,
+    exit: Mutex<Option<ExitInfo>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub struct Session {
+    slice: SliceName,
+    pid: i32,
+    shared: Arc<Shared>,
+    /// Kept for the session's life: dropping it sends EOF to the child.
+    writer: Arc<Mutex<Box<dyn Write + Send>>>,
+    master: Box<dyn MasterPty + Send>,
+    paused: bool,
+}
+
+impl Session {
+    /// Starts the agent. `screen`, when given, is the emulator of an earlier
+    /// run of the same slice, so a restarted agent continues below what the
+    /// previous one printed.
+    pub fn spawn(
+        spec: SessionSpec,
+        screen: Option<Screen>,
+        sink: EventSink,
+    ) -> Result<Self, SessionError> {
+        // portable-pty silently falls back to $HOME for a missing cwd.
+        if !spec.cwd.is_dir() {
+            return Err(SessionError::NoWorktree {
+                slice: spec.slice,
+                cwd: spec.cwd,
+            });
+        }
+        let spawn_err = |message: String| SessionError::Spawn {
+            slice: spec.slice.clone(),
+            command: spec.command.clone(),
+            message,
+        };
+        let pair = native_pty_system()
+            .openpty(pty_size(spec.size))
+            .map_err(|e| spawn_err(format!("no pseudo-terminal: {e}")))?;
+        let mut cmd = CommandBuilder::new(user_shell());
+        cmd.arg("-c");
+        cmd.arg(&spec.command);
+        cmd.cwd(&spec.cwd);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("COLORTERM", "truecolor");
+        for (key, value) in &spec.env {
+            cmd.env(key, value);
+        }
+        let child = pair
+            .slave
+            .spawn_command(cmd)
+            .map_err(|e| spawn_err(e.to_string()))?;
+        // Our copy of the slave must go, or the reader never sees EOF.
+        drop(pair.slave);
+        let pid = child
+            .process_id()
+            .and_then(|pid| i32::try_from(pid).ok())
+            .ok_or_else(|| spawn_err("the child has no process id".into()))?;
+        let io_err = |source| SessionError::Io {
+            slice: spec.slice.clone(),
+            source,
+        };
+        let reader = pair
+            .master
+            .try_clone_reader()
+            .map_err(|e| io_err(std::io::Error::other(e.to_string())))?;
+        let writer = pair
+            .master
+            .take_writer()
+            .map_err(|e| io_err(std::io::Error::other(e.to_string())))?;
+        let transcript = match &spec.transcript {
+            Some((path, max)) => Some(transcript::Transcript::open(path, *max).map_err(io_err)?),
+            None => None,
+        };
+
+        let mut screen = screen.unwrap_or_else(|| Screen::new(spec.size, spec.scrollback));
+        if screen.size() != spec.size {
+            screen.resize(spec.size);
+        }
+        let shared = Arc::new(Shared {
+            screen: Mutex::new(screen),
+            activity: Mutex::new(ActivityTracker::new(spec.activity.clone())),
+            output_pending: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            exit: Mutex::new(None),
+        });
+        let writer = Arc::new(Mutex::new(writer));
+        let (drained_tx, drained_rx) = mpsc::channel::<()>();
+
+        let reader_thread = Reader {
+            slice: spec.slice.clone(),
+            shared: shared.clone(),
+            writer: writer.clone(),
+            transcript,
+            sink: sink.clone(),
+        };
+        std::thread::Builder::new()
+            .name(format!("pty-read-{}", spec.slice))
+            .spawn(move || {
+                reader_thread.run(reader);
+                let _ = drained_tx.send(());
+            })
+            .map_err(io_err)?;
+
+        let waiter_shared = shared.clone();
+        let slice = spec.slice.clone();
+        let mut child = child;
+        std::thread::Builder::new()
+            .name(format!("pty-wait-{}", spec.slice))
+            .spawn(move || {
+                let status = child.wait();
+                // Let the last output land in the screen before reporting.
+                let _ = drained_rx.recv_timeout(DRAIN_AFTER_EXIT);
+                let exit = match status {
+                    Ok(status) => ExitInfo {
+                        code: i32::try_from(status.exit_code()).unwrap_or(i32::MAX),
+                        signal: status.signal().map(str::to_owned),
+                        killed: waiter_shared.killed.load(Ordering::SeqCst),
+                    },
+                    Err(err) => {
+                        tracing::warn!(%slice, %err, "waiting for the agent failed");
+                        ExitInfo {
+                            code: -1,
+                            signal: None,
+                            killed: waiter_shared.killed.load(Ordering::SeqCst),
+                        }
+                    }
+                };
+                *lock(&waiter_shared.exit) = Some(exit.clone());
+                sink(SessionEvent::Exited { slice, exit });
+            })
+            .map_err(io_err)?;
+
+        tracing::info!(slice = %spec.slice, pid, command = %spec.command, "agent started");
+        Ok(Self {
+            slice: spec.slice,
+            pid,
+            shared,
+            writer,
+            master: pair.master,
+            paused: false,
+        })
+    }
+
+    pub fn slice(&self) -> &SliceName {
+        &self.slice
+    }
+
+    /// The agent's pid, which is also its process group and session id.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Bytes for the agent, already encoded as a terminal would send them.
+    pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        lock(&self.shared.activity).input(Instant::now());
+        let mut writer = lock(&self.writer);
+        writer.write_all(bytes)?;
+        writer.flush()
+    }
+
+    /// Types a key, encoded for the modes the program set.
+    pub fn key(&self, key: Key, mods: Mods) -> std::io::Result<()> {
+        let modes = lock(&self.shared.screen).input_modes();
+        self.write(&encode_key(key, mods, modes))
+    }
+
+    /// Pastes text, bracketed when the program asked for it.
+    pub fn paste(&self, text: &str) -> std::io::Result<()> {
+        let modes = lock(&self.shared.screen).input_modes();
+        self.write(&encode_paste(text, modes))
+    }
+
+    /// Resizes the emulator and the PTY; the program gets SIGWINCH.
+    pub fn resize(&self, size: Size) -> std::io::Result<()> {
+        lock(&self.shared.screen).resize(size);
+        self.master
+            .resize(pty_size(size))
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+
+    /// SIGSTOP to the whole group.
+    pub fn pause(&mut self) -> std::io::Result<()> {
+        process_group::signal_group(self.pid, libc::SIGSTOP)?;
+        self.paused = true;
+        Ok(())
+    }
+
+    /// SIGCONT to the whole group.
+    pub fn resume(&mut self) -> std::io::Result<()> {
+        process_group::signal_group(self.pid, libc::SIGCONT)?;
+        self.paused = false;
+        Ok(())
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Stops the whole group: SIGTERM, then SIGKILL after `grace`. Returns
+    /// at once; the `Exited` event (with `killed`) reports the end, and the
+    /// returned handle says how it went.
+    pub fn kill(&mut self, grace: Duration) -> std::thread::JoinHandle<Termination> {
+        self.shared.killed.store(true, Ordering::SeqCst);
+        self.paused = false;
+        let pid = self.pid;
+        std::thread::spawn(move || process_group::terminate_group(pid, grace))
+    }
+
+    /// How the agent ended, once it has.
+    pub fn exit(&self) -> Option<ExitInfo> {
+        lock(&self.shared.exit).clone()
+    }
+
+    /// Runs `f` on the screen. Looking clears the pending-output flag, so
+    /// the next output wakes the sink again.
+    pub fn with_screen<R>(&self, f: impl FnOnce(&mut Screen) -> R) -> R {
+        self.shared.output_pending.store(false, Ordering::SeqCst);
+        let mut screen = lock(&self.shared.screen);
+        let fed = screen.flush_expired_sync();
+        if !fed.replies.is_empty() {
+            let _ = lock(&self.writer).write_all(&fed.replies);
+        }
+        f(&mut screen)
+    }
+
+    /// Takes the screen out (for a restart), leaving a blank one.
+    pub fn take_screen(&self) -> Screen {
+        let mut screen = lock(&self.shared.screen);
+        let blank = Screen::new(screen.size(), 0);
+        std::mem::replace(&mut *screen, blank)
+    }
+
+    /// A structured activity report from the agent.
+    pub fn signal(&self, activity: Activity) {
+        lock(&self.shared.activity).signal(activity, Instant::now());
+    }
+
+    /// Re-reads activity from output times, the bell and the screen;
+    /// returns the new activity when it changed.
+    pub fn update_activity(&self, now: Instant) -> Option<Activity> {
+        let tail = {
+            let screen = lock(&self.shared.screen);
+            screen.tail_lines(8)
+        };
+        lock(&self.shared.activity).update(now, &tail)
+    }
+
+    pub fn activity(&self) -> Activity {
+        lock(&self.shared.activity).reported()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // A session dropped while its agent runs must not leave an orphan
+        // group behind: stop it without waiting here.
+        if self.exit().is_none() {
+            drop(self.kill(Duration::from_secs(2)));
+        }
+    }
+}
+
+/// The reader thread's state.
+struct Reader {
+    slice: SliceName,
+    shared: Arc<Shared>,
+    writer: Arc<Mutex<Box<dyn Write + Send>>>,
+    transcript: Option<transcript::Transcript>,
+    sink: EventSink,
+}
+
+impl Reader {
+    fn run(mut self, mut pty: Box<dyn std::io::Read + Send>) {
+        let mut buf = vec![0u8; READ_BUFFER];
+        loop {
+            let n = match pty.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    tracing::debug!(slice = %self.slice, %err, "pty read ended");
+                    break;
+                }
+            };
+            let bytes = &buf[..n];
+            if let Some(transcript) = &mut self.transcript {
+                if let Err(err) = transcript.append(bytes) {
+                    tracing::warn!(slice = %self.slice, %err, "transcript write failed; continuing without it");
+                    self.transcript = None;
+                }
+            }
+            let fed = lock(&self.shared.screen).feed(bytes);
+            if !fed.replies.is_empty() {
+                let _ = lock(&self.writer).write_all(&fed.replies);
+            }
+            let now = Instant::now();
+            {
+                let mut activity = lock(&self.shared.activity);
+                activity.output(now);
+                if fed.bell {
+                    activity.bell(now);
+                }
+            }
+            if fed.bell {
+                (self.sink)(SessionEvent::Bell {
+                    slice: self.slice.clone(),
+                });
+            }
+            if !self.shared.output_pending.swap(true, Ordering::SeqCst) {
+                (self.sink)(SessionEvent::Output {
+                    slice: self.slice.clone(),
+                });
+            }
+        }
+    }
+}
+
+fn pty_size(size: Size) -> PtySize {
+    PtySize {
+        rows: size.rows.max(1),
+        cols: size.cols.max(2),
+        pixel_width: 0,
+        pixel_height: 0,
+    }
+}
+
+/// The operator's shell, so agent commands quote the way they expect.
+fn user_shell() -> String {
+    std::env::var("SHELL")
+        .ok()
+        .filter(|s| !s.is_empty() && std::path::Path::new(s).exists())
+        .unwrap_or_else(|| "/bin/sh".to_owned())
+}

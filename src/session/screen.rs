@@ -1,0 +1,393 @@
+//! One agent's screen: alacritty_terminal's `Term` and its parser, plus the
+//! listener that turns the terminal's requests into bytes for the PTY.
+//!
+//! Owns terminal emulation only. It never writes to the PTY itself: `feed`
+//! returns the replies (device attributes, cursor position, colors, text
+//! area size) for the caller to write back. Requests that would reach the
+//! operator's own terminal (window title, clipboard) are dropped here, so an
+//! agent can never change the host terminal.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use alacritty_terminal::event::{Event as TermEvent, EventListener, WindowSize};
+use alacritty_terminal::grid::{Dimensions, Scroll};
+use alacritty_terminal::index::{Column, Line};
+use alacritty_terminal::term::cell::Flags;
+use alacritty_terminal::term::{Config, Term, TermMode};
+use alacritty_terminal::vte::ansi::{NamedColor, Processor, Rgb};
+
+/// Cell size reported to programs that ask for the text area in pixels.
+const CELL_WIDTH: u16 = 8;
+const CELL_HEIGHT: u16 = 16;
+
+/// A terminal size in cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    pub cols: u16,
+    pub rows: u16,
+}
+
+impl Dimensions for Size {
+    fn total_lines(&self) -> usize {
+        self.screen_lines()
+    }
+    fn screen_lines(&self) -> usize {
+        usize::from(self.rows.max(1))
+    }
+    fn columns(&self) -> usize {
+        usize::from(self.cols.max(2))
+    }
+}
+
+/// The terminal modes that decide how input must be encoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InputModes {
+    pub app_cursor: bool,
+    pub app_keypad: bool,
+    pub bracketed_paste: bool,
+    pub mouse_reporting: bool,
+    pub sgr_mouse: bool,
+    pub alt_screen: bool,
+}
+
+/// What one chunk of output asked of us.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Fed {
+    /// Bytes to write back to the PTY, in order.
+    pub replies: Vec<u8>,
+    /// The program rang the bell.
+    pub bell: bool,
+}
+
+type ColorFormatter = Arc<dyn Fn(Rgb) -> String + Send + Sync>;
+type SizeFormatter = Arc<dyn Fn(WindowSize) -> String + Send + Sync>;
+
+enum Request {
+    Write(String),
+    Color(usize, ColorFormatter),
+    TextAreaSize(SizeFormatter),
+    Bell,
+}
+
+/// Collects the terminal's requests while the parser runs.
+#[derive(Clone, Default)]
+pub struct Requests(Arc<Mutex<Vec<Request>>>);
+
+impl EventListener for Requests {
+    fn send_event(&self, event: TermEvent) {
+        let request = match event {
+            TermEvent::PtyWrite(text) => Request::Write(text),
+            TermEvent::ColorRequest(index, format) => Request::Color(index, format),
+            TermEvent::TextAreaSizeRequest(format) => Request::TextAreaSize(format),
+            TermEvent::Bell => Request::Bell,
+            // Title, clipboard and the rest would reach the host terminal: dropped.
+            _ => return,
+        };
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(request);
+    }
+}
+
+pub struct Screen {
+    term: Term<Requests>,
+    parser: Processor,
+    requests: Requests,
+    size: Size,
+}
+
+impl Screen {
+    /// An empty screen of `size` keeping `scrollback` lines of history.
+    pub fn new(size: Size, scrollback: usize) -> Self {
+        let requests = Requests::default();
+        let config = Config {
+            scrolling_history: scrollback,
+            ..Config::default()
+        };
+        Self {
+            term: Term::new(config, &size, requests.clone()),
+            parser: Processor::new(),
+            requests,
+            size,
+        }
+    }
+
+    /// Parses output from the program and returns what it asked of us.
+    pub fn feed(&mut self, bytes: &[u8]) -> Fed {
+        self.parser.advance(&mut self.term, bytes);
+        self.take_requests()
+    }
+
+    /// Applies a synchronized update (DEC mode 2026) whose timeout has
+    /// passed; programs that start one and stall must not freeze the pane.
+    pub fn flush_expired_sync(&mut self) -> Fed {
+        let expired = self
+            .parser
+            .sync_timeout()
+            .sync_timeout()
+            .is_some_and(|deadline| deadline <= std::time::Instant::now());
+        if expired {
+            self.parser.stop_sync(&mut self.term);
+        }
+        self.take_requests()
+    }
+
+    fn take_requests(&mut self) -> Fed {
+        let requests = std::mem::take(
+            &mut *self
+                .requests
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        let mut fed = Fed::default();
+        for request in requests {
+            match request {
+                Request::Write(text) => fed.replies.extend_from_slice(text.as_bytes()),
+                Request::Color(index, format) => {
+                    let rgb = self.term.colors()[index].unwrap_or_else(|| default_color(index));
+                    fed.replies.extend_from_slice(format(rgb).as_bytes());
+                }
+                Request::TextAreaSize(format) => {
+                    let size = WindowSize {
+                        num_lines: self.size.rows,
+                        num_cols: self.size.cols,
+                        cell_width: CELL_WIDTH,
+                        cell_height: CELL_HEIGHT,
+                    };
+                    fed.replies.extend_from_slice(format(size).as_bytes());
+                }
+                Request::Bell => fed.bell = true,
+            }
+        }
+        fed
+    }
+
+    pub fn size(&self) -> Size {
+        self.size
+    }
+
+    /// Resizes the grid; lines reflow to the new width.
+    pub fn resize(&mut self, size: Size) {
+        self.size = size;
+        self.term.resize(size);
+    }
+
+    pub fn input_modes(&self) -> InputModes {
+        let mode = self.term.mode();
+        InputModes {
+            app_cursor: mode.contains(TermMode::APP_CURSOR),
+            app_keypad: mode.contains(TermMode::APP_KEYPAD),
+            bracketed_paste: mode.contains(TermMode::BRACKETED_PASTE),
+            mouse_reporting: mode.intersects(TermMode::MOUSE_MODE),
+            sgr_mouse: mode.contains(TermMode::SGR_MOUSE),
+            alt_screen: mode.contains(TermMode::ALT_SCREEN),
+        }
+    }
+
+    /// The emulator itself, for renderers that walk its grid.
+    pub fn term(&self) -> &Term<Requests> {
+        &self.term
+    }
+
+    /// Scrolls the view into history (positive) or back toward the live
+    /// screen (negative), in lines.
+    pub fn scroll(&mut self, lines: i32) {
+        self.term.scroll_display(Scroll::Delta(lines));
+    }
+
+    pub fn scroll_to_bottom(&mut self) {
+        self.term.scroll_display(Scroll::Bottom);
+    }
+
+    /// How many lines the view is scrolled back; 0 shows the live screen.
+    pub fn display_offset(&self) -> usize {
+        self.term.grid().display_offset()
+    }
+
+    /// Lines of history kept above the screen.
+    pub fn history_len(&self) -> usize {
+        self.term.grid().history_size()
+    }
+
+    /// One line of text as shown, `row` counted from the top of the view;
+    /// wide characters appear once, trailing blanks are trimmed.
+    pub fn row_text(&self, row: usize) -> String {
+        let offset = self.display_offset() as i32;
+        self.line_text(Line(row as i32 - offset))
+    }
+
+    /// A line of the grid by absolute position: 0 is the top of the live
+    /// screen, negative lines are history.
+    fn line_text(&self, line: Line) -> String {
+        let grid = self.term.grid();
+        let mut text = String::with_capacity(grid.columns());
+        for col in 0..grid.columns() {
+            let cell = &grid[line][Column(col)];
+            if cell
+                .flags
+                .intersects(Flags::WIDE_CHAR_SPACER | Flags::LEADING_WIDE_CHAR_SPACER)
+            {
+                continue;
+            }
+            text.push(cell.c);
+            if let Some(zero_width) = cell.zerowidth() {
+                text.extend(zero_width);
+            }
+        }
+        text.truncate(text.trim_end().len());
+        text
+    }
+
+    /// The visible screen as text, one line per row.
+    pub fn text(&self) -> String {
+        let rows: Vec<String> = (0..self.term.screen_lines())
+            .map(|row| self.row_text(row))
+            .collect();
+        rows.join("\n")
+    }
+
+    /// The last `count` non-blank lines of the live screen (ignoring
+    /// scrolling), for prompt detection.
+    pub fn tail_lines(&self, count: usize) -> Vec<String> {
+        let mut lines: Vec<String> = (0..self.term.screen_lines() as i32)
+            .rev()
+            .map(|row| self.line_text(Line(row)))
+            .filter(|line| !line.is_empty())
+            .take(count)
+            .collect();
+        lines.reverse();
+        lines
+    }
+
+    /// Lines of history and screen containing `needle`, newest first, as
+    /// scroll offsets that bring each to the top of the view.
+    pub fn search(&self, needle: &str) -> Vec<usize> {
+        if needle.is_empty() {
+            return Vec::new();
+        }
+        let history = self.history_len() as i32;
+        let rows = self.term.screen_lines() as i32;
+        (-history..rows)
+            .rev()
+            .filter(|&line| self.line_text(Line(line)).contains(needle))
+            .map(|line| (-line).max(0) as usize)
+            .collect()
+    }
+
+    /// Where the cursor is, as (row, column) of the live screen.
+    pub fn cursor(&self) -> (usize, usize) {
+        let point = self.term.grid().cursor.point;
+        (point.line.0.max(0) as usize, point.column.0)
+    }
+}
+
+/// The color a program sees when it asks and nothing set it: xterm's
+/// palette, light grey on black.
+fn default_color(index: usize) -> Rgb {
+    const ANSI: [(u8, u8, u8); 16] = [
+        (0, 0, 0),
+        (205, 0, 0),
+        (0, 205, 0),
+        (205, 205, 0),
+        (0, 0, 238),
+        (205, 0, 205),
+        (0, 205, 205),
+        (229, 229, 229),
+        (127, 127, 127),
+        (255, 0, 0),
+        (0, 255, 0),
+        (255, 255, 0),
+        (92, 92, 255),
+        (255, 0, 255),
+        (0, 255, 255),
+        (255, 255, 255),
+    ];
+    let rgb = |(r, g, b): (u8, u8, u8)| Rgb { r, g, b };
+    match index {
+        0..16 => rgb(ANSI[index]),
+        16..232 => {
+            let i = index - 16;
+            let level = |v: usize| if v == 0 { 0 } else { (55 + v * 40) as u8 };
+            rgb((level(i / 36), level(i / 6 % 6), level(i % 6)))
+        }
+        232..256 => {
+            let v = (8 + (index - 232) * 10) as u8;
+            rgb((v, v, v))
+        }
+        _ if index == NamedColor::Background as usize => rgb((0, 0, 0)),
+        _ => rgb((229, 229, 229)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn screen(cols: u16, rows: u16) -> Screen {
+        Screen::new(Size { cols, rows }, 100)
+    }
+
+    #[test]
+    fn answers_device_attributes_and_cursor_position() {
+        let mut s = screen(20, 5);
+        let fed = s.feed(b"ab\x1b[6n\x1b[c");
+        let replies = String::from_utf8(fed.replies).unwrap();
+        assert!(replies.starts_with("\x1b[1;3R"), "{replies:?}");
+        assert!(replies.contains("\x1b[?6c"), "{replies:?}");
+    }
+
+    #[test]
+    fn answers_color_queries_with_a_default_palette() {
+        let mut s = screen(20, 5);
+        let fed = s.feed(b"\x1b]11;?\x07");
+        let replies = String::from_utf8(fed.replies).unwrap();
+        assert!(replies.starts_with("\x1b]11;rgb:0000/0000/0000"), "{replies:?}");
+    }
+
+    #[test]
+    fn title_and_clipboard_requests_go_nowhere() {
+        let mut s = screen(20, 5);
+        let fed = s.feed(b"\x1b]0;pwned\x07\x1b]52;c;aGk=\x07x");
+        assert_eq!(fed, Fed::default());
+        assert_eq!(s.row_text(0), "x");
+    }
+
+    #[test]
+    fn bell_is_reported() {
+        let mut s = screen(20, 5);
+        assert!(s.feed(b"done?\x07").bell);
+    }
+
+    #[test]
+    fn wide_characters_appear_once() {
+        let mut s = screen(20, 3);
+        s.feed("漢字 ok".as_bytes());
+        assert_eq!(s.row_text(0), "漢字 ok");
+    }
+
+    #[test]
+    fn resize_reflows_wrapped_lines() {
+        let mut s = screen(10, 4);
+        s.feed(b"0123456789abcdef");
+        assert_eq!(s.row_text(0), "0123456789");
+        s.resize(Size { cols: 20, rows: 4 });
+        assert_eq!(s.row_text(0), "0123456789abcdef");
+    }
+
+    #[test]
+    fn scrollback_is_bounded_and_searchable() {
+        let mut s = screen(20, 3);
+        for i in 0..300 {
+            s.feed(format!("line {i}\r\n").as_bytes());
+        }
+        assert_eq!(s.history_len(), 100);
+        let hits = s.search("line 250");
+        assert_eq!(hits.len(), 1);
+        s.scroll(hits[0] as i32);
+        assert_eq!(s.row_text(0), "line 250");
+        s.scroll_to_bottom();
+        assert_eq!(s.display_offset(), 0);
+    }
+}
