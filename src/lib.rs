@@ -11,4 +11,5 @@ pub mod git;
 pub mod plan_file;
 pub mod session;
 pub mod store;
+pub mod supervisor;
 pub mod workspace;

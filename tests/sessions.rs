@@ -40,7 +40,10 @@ impl Harness {
             slice: SliceName::parse("staging").unwrap(),
             command: command.to_owned(),
             cwd: self.dir.path().to_owned(),
-            env: vec![("PS1".into(), "$ ".into()), ("SLICE_TEST".into(), "yes".into())],
+            env: vec![
+                ("PS1".into(), "$ ".into()),
+                ("SLICE_TEST".into(), "yes".into()),
+            ],
             size,
             scrollback: 1000,
             transcript: Some((self.transcript(), 1 << 20)),
@@ -131,7 +134,15 @@ fn input_is_echoed_and_ctrl_c_reaches_the_foreground_job() {
     // Job control: Ctrl-C interrupts the foreground job, not the shell.
     session.write(b"sleep 100\r").unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    session.key(Key::Char('c'), Mods { ctrl: true, ..Mods::default() }).unwrap();
+    session
+        .key(
+            Key::Char('c'),
+            Mods {
+                ctrl: true,
+                ..Mods::default()
+            },
+        )
+        .unwrap();
     session.write(b"echo after-$((40+2))\r").unwrap();
     wait_text(&session, "after-42");
     session.write(b"exit 3\r").unwrap();
@@ -145,7 +156,12 @@ fn a_resize_reaches_the_program() {
     let session = h.spawn("exec sh");
     session.write(b"stty size\r").unwrap();
     wait_text(&session, "24 80");
-    session.resize(Size { cols: 120, rows: 40 }).unwrap();
+    session
+        .resize(Size {
+            cols: 120,
+            rows: 40,
+        })
+        .unwrap();
     session.write(b"stty size; tput cols\r").unwrap();
     wait_text(&session, "40 120");
     wait_screen(&session, "tput cols = 120", |s| {
@@ -156,8 +172,7 @@ fn a_resize_reaches_the_program() {
 #[test]
 fn pause_stops_output_and_resume_continues_it() {
     let h = Harness::new();
-    let mut session =
-        h.spawn("i=0; while :; do i=$((i+1)); echo \"tick $i\"; sleep 0.05; done");
+    let mut session = h.spawn("i=0; while :; do i=$((i+1)); echo \"tick $i\"; sleep 0.05; done");
     wait_text(&session, "tick 3");
     session.pause().unwrap();
     assert!(session.is_paused());
@@ -167,7 +182,14 @@ fn pause_stops_output_and_resume_continues_it() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(session.with_screen(|s| s.tail_lines(1)), frozen);
     let state = std::fs::read_to_string(format!("/proc/{}/stat", session.pid())).unwrap();
-    let state = state.rsplit_once(')').unwrap().1.split_whitespace().next().unwrap().to_owned();
+    let state = state
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     assert_eq!(state, "T", "the agent is stopped");
 
     session.resume().unwrap();
@@ -190,7 +212,13 @@ fn kill_leaves_no_process_of_the_group_behind() {
     assert_eq!(termination, Termination::Forced);
     let exit = h.exited();
     assert!(exit.killed);
-    assert_eq!(exit.signal.as_deref().map(|s| s.contains("Killed") || s.contains("KILL")), Some(true), "{exit:?}");
+    assert_eq!(
+        exit.signal
+            .as_deref()
+            .map(|s| s.contains("Killed") || s.contains("KILL")),
+        Some(true),
+        "{exit:?}"
+    );
     assert!(group_members(pgid).is_empty(), "{:?}", group_members(pgid));
 }
 
@@ -230,7 +258,8 @@ fn output_is_kept_in_the_transcript() {
     assert_eq!(exit.code, 0);
     let raw = std::fs::read(h.transcript()).unwrap();
     assert!(
-        raw.windows(b"\x1b[32mgreen".len()).any(|w| w == b"\x1b[32mgreen"),
+        raw.windows(b"\x1b[32mgreen".len())
+            .any(|w| w == b"\x1b[32mgreen"),
         "{:?}",
         String::from_utf8_lossy(&raw)
     );
@@ -242,7 +271,9 @@ fn a_missing_worktree_is_refused_instead_of_running_in_home() {
     let h = Harness::new();
     let mut spec = h.spec("true", Size { cols: 80, rows: 24 });
     spec.cwd = Path::new("/nonexistent/worktree").to_owned();
-    let err = Session::spawn(spec, None, h.sink.clone()).err().expect("refused");
+    let err = Session::spawn(spec, None, h.sink.clone())
+        .err()
+        .expect("refused");
     assert!(err.to_string().contains("sliceboard up staging"), "{err}");
 }
 
@@ -252,7 +283,9 @@ fn a_real_full_screen_program_draws_and_restores() {
     std::fs::write(h.dir.path().join("notes.txt"), "first line\nsecond line\n").unwrap();
     let session = h.spawn_sized("vim -u NONE -N notes.txt", Size { cols: 60, rows: 12 });
     wait_text(&session, "second line");
-    wait_screen(&session, "vim's status line", |s| s.row_text(11).contains("notes.txt"));
+    wait_screen(&session, "vim's status line", |s| {
+        s.row_text(11).contains("notes.txt")
+    });
     assert!(session.with_screen(|s| s.input_modes().alt_screen));
     assert_eq!(session.with_screen(|s| s.row_text(2)), "~");
     session.write(b":q!\r").unwrap();

@@ -64,4 +64,13 @@ pub enum CommandArgs {
         #[arg(long)]
         json: bool,
     },
+    /// Report this agent's activity to the running supervisor; meant for agent
+    /// hooks (see docs/agent-hooks.md). Exits 0 when no supervisor runs.
+    Signal {
+        #[arg(value_parser = ["busy", "waiting", "idle", "done"])]
+        activity: String,
+        /// The slice (default: $SLICEBOARD_SLICE, set in every agent's environment).
+        #[arg(long)]
+        slice: Option<String>,
+    },
 }

@@ -7,6 +7,7 @@
 
 mod args;
 mod plan_cmds;
+mod signal_cmd;
 mod slice_cmds;
 mod status_cmd;
 
@@ -44,6 +45,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(CommandArgs::Down { slice, force }) => slice_cmds::down(&open(&cwd)?, &slice, force),
         Some(CommandArgs::Env { slice, json }) => slice_cmds::env(&open(&cwd)?, slice, json),
         Some(CommandArgs::Status { json }) => status_cmd::status(&open(&cwd)?, json),
+        Some(CommandArgs::Signal { activity, slice }) => signal_cmd::signal(&cwd, &activity, slice),
         // Until the dashboard lands, the bare command shows the status.
         None => status_cmd::status(&open(&cwd)?, false),
     }

@@ -84,6 +84,25 @@ impl SliceContext<'_> {
         env
     }
 
+    /// The shell command that starts (or, with `resume`, restarts) the
+    /// slice's agent: the slice's own command or the plan's, with
+    /// `{prompt}` shell-quoted and `{brief}` the brief's path, quoted too.
+    pub fn agent_command(&self, resume: bool) -> String {
+        let template = match (resume, &self.plan.agent.resume) {
+            (true, Some(resume)) => resume,
+            _ => self
+                .slice
+                .agent
+                .as_ref()
+                .unwrap_or(&self.plan.agent.command),
+        };
+        let quote =
+            |s: &str| shlex::try_quote(s).map_or_else(|_| "''".to_owned(), |q| q.into_owned());
+        template
+            .replace("{prompt}", &quote(self.slice.prompt.trim()))
+            .replace("{brief}", &quote(&path_string(self.brief_path)))
+    }
+
     /// The markdown brief handed to the agent.
     pub fn brief(&self) -> String {
         let mut out = String::new();
@@ -228,6 +247,24 @@ mod tests {
         );
         assert_eq!(env["SHARED"], "slice-staging-a");
         assert_eq!(env["ONLY_PLAN"], "1");
+    }
+
+    #[test]
+    fn agent_command_quotes_the_prompt_and_brief() {
+        let mut plan = plan();
+        plan.agent.command = "agent --brief {brief} {prompt}".into();
+        plan.agent.resume = Some("agent --continue".into());
+        let ctx = SliceContext {
+            plan: &plan,
+            slice: &plan.slices[1],
+            repo_root: Path::new("/w/shop"),
+            brief_path: Path::new("/w/my brief.md"),
+        };
+        assert_eq!(
+            ctx.agent_command(false),
+            "agent --brief '/w/my brief.md' 'Migrate marts.'"
+        );
+        assert_eq!(ctx.agent_command(true), "agent --continue");
     }
 
     #[test]

@@ -122,9 +122,12 @@ impl ActivityTracker {
                 return activity;
             }
         }
-        let recent = |at: Option<Instant>| at.is_some_and(|t| now.duration_since(t) < self.rules.busy_for);
+        let recent =
+            |at: Option<Instant>| at.is_some_and(|t| now.duration_since(t) < self.rules.busy_for);
         if let Some(bell) = self.bell_at {
-            let output_after = self.last_output.is_some_and(|t| t > bell + self.rules.debounce);
+            let output_after = self
+                .last_output
+                .is_some_and(|t| t > bell + self.rules.debounce);
             let input_after = self.last_input.is_some_and(|t| t > bell);
             if !output_after && !input_after {
                 return Activity::Waiting;

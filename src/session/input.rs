@@ -54,11 +54,11 @@ pub fn encode_key(key: Key, mods: Mods, modes: InputModes) -> Vec<u8> {
             if mods.alt {
                 out.push(0x1b);
             }
-            if mods.ctrl {
-                if let Some(byte) = control_byte(c) {
-                    out.push(byte);
-                    return out;
-                }
+            if mods.ctrl
+                && let Some(byte) = control_byte(c)
+            {
+                out.push(byte);
+                return out;
             }
             let mut buf = [0; 4];
             out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
@@ -81,7 +81,9 @@ pub fn encode_key(key: Key, mods: Mods, modes: InputModes) -> Vec<u8> {
         Key::F(n @ 1..=4) => {
             let last = b"PQRS"[usize::from(n - 1)];
             if mods.any() {
-                out.extend_from_slice(format!("\x1b[1;{}{}", mods.param(), last as char).as_bytes());
+                out.extend_from_slice(
+                    format!("\x1b[1;{}{}", mods.param(), last as char).as_bytes(),
+                );
             } else {
                 out.extend_from_slice(&[0x1b, b'O', last]);
             }

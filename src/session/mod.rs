@@ -392,11 +392,11 @@ impl Reader {
                 }
             };
             let bytes = &buf[..n];
-            if let Some(transcript) = &mut self.transcript {
-                if let Err(err) = transcript.append(bytes) {
-                    tracing::warn!(slice = %self.slice, %err, "transcript write failed; continuing without it");
-                    self.transcript = None;
-                }
+            if let Some(transcript) = &mut self.transcript
+                && let Err(err) = transcript.append(bytes)
+            {
+                tracing::warn!(slice = %self.slice, %err, "transcript write failed; continuing without it");
+                self.transcript = None;
             }
             let fed = lock(&self.shared.screen).feed(bytes);
             if !fed.replies.is_empty() {

@@ -18,7 +18,10 @@ const KILL_WAIT: Duration = Duration::from_secs(3);
 /// gone is not an error.
 pub fn signal_group(pgid: i32, signal: i32) -> io::Result<()> {
     if pgid <= 1 {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "refusing to signal process group {pgid}"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "refusing to signal process group {pgid}",
+        ));
     }
     // SAFETY: kill(2) with a negative pid signals a process group; it reads
     // and writes no memory of ours.

@@ -343,7 +343,10 @@ mod tests {
         let mut s = screen(20, 5);
         let fed = s.feed(b"\x1b]11;?\x07");
         let replies = String::from_utf8(fed.replies).unwrap();
-        assert!(replies.starts_with("\x1b]11;rgb:0000/0000/0000"), "{replies:?}");
+        assert!(
+            replies.starts_with("\x1b]11;rgb:0000/0000/0000"),
+            "{replies:?}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!   state.json          lifecycle of every slice (atomic writes)
 //!   events.jsonl        append-only journal
 //!   lock                held by the process allowed to write state
+//!   supervisor.sock     where `sliceboard signal` reaches a running supervisor
 //!   sliceboard.log      tracing output
 //!   slices/<name>/      per-slice files (brief.md, pty.log, ...)
 //! ```
@@ -108,6 +109,16 @@ impl StateDir {
 
     pub fn log_file(&self) -> PathBuf {
         self.root.join("sliceboard.log")
+    }
+
+    /// Where a running supervisor listens for `sliceboard signal`.
+    pub fn socket_file(&self) -> PathBuf {
+        self.root.join("supervisor.sock")
+    }
+
+    /// The raw output of a slice's agent (rotated to `pty.log.1`).
+    pub fn transcript_file(&self, slice: &SliceName) -> PathBuf {
+        self.slice_dir(slice).join("pty.log")
     }
 
     pub fn slice_dir(&self, slice: &SliceName) -> PathBuf {

@@ -102,6 +102,14 @@ impl TestRepo {
         repo
     }
 
+    /// A repository with [`FILES`] and the given plan committed.
+    pub fn with_plan_text(plan: &str) -> Self {
+        let repo = Self::new();
+        repo.write("sliceboard.toml", plan);
+        repo.commit_all("plan");
+        repo
+    }
+
     pub fn write(&self, path: &str, contents: &str) {
         write_file(&self.root.join(path), contents);
     }

@@ -1,0 +1,47 @@
+//! `sliceboard signal`: an agent's hook reports its activity to the
+//! supervisor over the state dir's socket.
+//!
+//! Needs no plan and takes no lock, so it is quick and works from any
+//! worktree of the repository. A hook must never break the agent: when no
+//! supervisor runs, it says so on stderr and exits 0.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+
+use crate::domain::{Activity, Command, SliceName};
+use crate::git::GitRepo;
+use crate::store::StateDir;
+use crate::supervisor::{Delivery, signal_socket};
+
+pub fn signal(cwd: &Path, activity: &str, slice: Option<String>) -> anyhow::Result<ExitCode> {
+    let activity: Activity = serde_json::from_value(serde_json::Value::String(activity.into()))
+        .with_context(|| format!("{activity:?} is not an activity"))?;
+    let Some(raw) = slice.or_else(|| std::env::var("SLICEBOARD_SLICE").ok()) else {
+        bail!(
+            "which slice? pass --slice NAME, or run this from a slice's agent, where SLICEBOARD_SLICE is set"
+        );
+    };
+    let slice = SliceName::parse(&raw)
+        .map_err(|problem| anyhow::anyhow!("the slice name {raw:?} {problem}"))?;
+    let git = GitRepo::discover(cwd)?;
+    let socket = StateDir::for_common_dir(git.common_dir()).socket_file();
+    let command = Command::Signal {
+        slice: slice.clone(),
+        activity,
+    };
+    match signal_socket::send(&socket, &command)
+        .with_context(|| format!("cannot reach the supervisor at {}", socket.display()))?
+    {
+        Delivery::Delivered => Ok(ExitCode::SUCCESS),
+        Delivery::NoSupervisor => {
+            eprintln!(
+                "sliceboard: no dashboard is running for {}; signal not delivered",
+                git.root().display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Delivery::Refused(message) => bail!("the supervisor refused the signal: {message}"),
+    }
+}

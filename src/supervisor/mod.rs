@@ -1,0 +1,483 @@
+//! The supervisor: every slice's agent session, started within the plan's
+//! `max_running` cap (the rest wait as pending), paused, resumed, killed and
+//! restarted on command, with activity read from the agents' own signals,
+//! the bell and the screen.
+//!
+//! Owns the sessions and the state lock while it lives. Commands come in
+//! through [`Supervisor::handle`] or the signal socket; what happens goes
+//! out as [`domain::Event`](crate::domain::Event)s through a callback and
+//! into the journal. Driven by its owner calling [`Supervisor::step`] in a
+//! loop on a thread of its own, never the UI thread: kills and spawns are
+//! quick here, but git and disk work are not free.
+
+pub mod signal_socket;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use crate::domain::{Activity, AgentStatus, Command, Event, Lifecycle, SliceName};
+use crate::session::{
+    ActivityRules, EventSink, Screen, Session, SessionEvent, SessionSpec, Size, transcript,
+};
+use crate::store::{Actor, StateLock, load_state, save_state};
+use crate::workspace::{Workspace, WorkspaceError};
+
+pub use signal_socket::{Delivery, SignalSocket};
+
+/// How much of an earlier run's transcript is replayed into a new screen.
+const REPLAY_BYTES: u64 = 256 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct SupervisorOptions {
+    /// The size agents start at, until the dashboard resizes them.
+    pub size: Size,
+    pub scrollback: usize,
+    /// Between SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
+    pub transcript_max: u64,
+    pub activity: ActivityRules,
+}
+
+impl Default for SupervisorOptions {
+    fn default() -> Self {
+        Self {
+            size: Size {
+                cols: 120,
+                rows: 40,
+            },
+            scrollback: 10_000,
+            kill_grace: Duration::from_secs(5),
+            transcript_max: transcript::DEFAULT_MAX_BYTES,
+            activity: ActivityRules::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
+    #[error("slice {slice}: {message}")]
+    Refused { slice: SliceName, message: String },
+    #[error("the supervisor does not handle {0} yet")]
+    Unsupported(&'static str),
+}
+
+/// Where domain events go.
+pub type Notify = Arc<dyn Fn(Event) + Send + Sync>;
+
+enum Inbox {
+    Session(SessionEvent),
+    Remote(signal_socket::Request),
+}
+
+#[derive(Default)]
+struct Slot {
+    session: Option<Session>,
+    status: Option<AgentStatus>,
+    /// The screen of the last run, kept so a restart continues below it.
+    screen: Option<Screen>,
+    restart_when_exited: bool,
+}
+
+pub struct Supervisor {
+    ws: Workspace,
+    _lock: StateLock,
+    options: SupervisorOptions,
+    slots: BTreeMap<SliceName, Slot>,
+    pending: VecDeque<SliceName>,
+    inbox: mpsc::Receiver<Inbox>,
+    inbox_tx: mpsc::Sender<Inbox>,
+    notify: Notify,
+    socket: Option<SignalSocket>,
+}
+
+impl Supervisor {
+    /// Takes the state lock and starts listening for signals.
+    pub fn new(
+        ws: Workspace,
+        options: SupervisorOptions,
+        notify: Notify,
+    ) -> Result<Self, SupervisorError> {
+        let lock = ws.lock("sliceboard supervisor")?;
+        let (inbox_tx, inbox) = mpsc::channel();
+        let remote = std::sync::Mutex::new(inbox_tx.clone());
+        let socket_path = ws.state_dir.socket_file();
+        let socket = SignalSocket::bind(&socket_path, move |request| {
+            let _ = remote
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .send(Inbox::Remote(request));
+        })
+        .inspect_err(|err| {
+            tracing::warn!(path = %socket_path.display(), %err, "no signal socket; `sliceboard signal` will not reach this supervisor");
+        })
+        .ok();
+        let slots = ws
+            .plan
+            .slices
+            .iter()
+            .map(|s| (s.name.clone(), Slot::default()))
+            .collect();
+        Ok(Self {
+            ws,
+            _lock: lock,
+            options,
+            slots,
+            pending: VecDeque::new(),
+            inbox,
+            inbox_tx,
+            notify,
+            socket,
+        })
+    }
+
+    /// Whether `sliceboard signal` can reach this supervisor.
+    pub fn listening(&self) -> bool {
+        self.socket.is_some()
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        &self.ws
+    }
+
+    pub fn status(&self, slice: &SliceName) -> AgentStatus {
+        self.slots
+            .get(slice)
+            .and_then(|s| s.status)
+            .unwrap_or(AgentStatus::NotStarted)
+    }
+
+    pub fn activity(&self, slice: &SliceName) -> Option<Activity> {
+        self.session(slice).map(Session::activity)
+    }
+
+    pub fn session(&self, slice: &SliceName) -> Option<&Session> {
+        self.slots.get(slice).and_then(|s| s.session.as_ref())
+    }
+
+    /// Carries out one command from the operator.
+    pub fn handle(&mut self, command: Command) -> Result<(), SupervisorError> {
+        match command {
+            Command::StartAgent { slice } => self.start(&slice, false),
+            Command::RestartAgent { slice } => self.restart(&slice),
+            Command::PauseAgent { slice } => self.pause(&slice, true),
+            Command::ResumeAgent { slice } => self.pause(&slice, false),
+            Command::KillAgent { slice } => self.kill(&slice),
+            Command::SendInput { slice, bytes } => {
+                let session = self.live(&slice)?;
+                session.write(&bytes).map_err(|e| refused(&slice, e))
+            }
+            Command::ResizeAgent { slice, cols, rows } => {
+                let session = self.live(&slice)?;
+                session
+                    .resize(Size { cols, rows })
+                    .map_err(|e| refused(&slice, e))
+            }
+            Command::Signal { slice, activity } => self.signal(&slice, activity),
+            Command::Up { .. } => Err(SupervisorError::Unsupported("up")),
+            Command::Down { .. } => Err(SupervisorError::Unsupported("down")),
+            Command::Approve { .. } | Command::WithdrawApproval { .. } => {
+                Err(SupervisorError::Unsupported("approvals"))
+            }
+            Command::Merge { .. } => Err(SupervisorError::Unsupported("merges")),
+            Command::Shutdown => {
+                self.shutdown();
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for something to happen, handles everything
+    /// that did, and re-reads every agent's activity.
+    pub fn step(&mut self, timeout: Duration) {
+        if let Ok(first) = self.inbox.recv_timeout(timeout) {
+            self.receive(first);
+            while let Ok(next) = self.inbox.try_recv() {
+                self.receive(next);
+            }
+        }
+        let now = Instant::now();
+        let mut changed = Vec::new();
+        for (name, slot) in &self.slots {
+            if let Some(activity) = slot.session.as_ref().and_then(|s| s.update_activity(now)) {
+                changed.push((name.clone(), activity));
+            }
+        }
+        for (slice, activity) in changed {
+            (self.notify)(Event::ActivityChanged { slice, activity });
+        }
+    }
+
+    /// Stops every agent (SIGTERM, then SIGKILL after the grace period) and
+    /// waits for them to go.
+    pub fn shutdown(&mut self) {
+        self.pending.clear();
+        let handles: Vec<_> = self
+            .slots
+            .values_mut()
+            .filter_map(|slot| {
+                slot.restart_when_exited = false;
+                let session = slot.session.as_mut()?;
+                session
+                    .exit()
+                    .is_none()
+                    .then(|| session.kill(self.options.kill_grace))
+            })
+            .collect();
+        for handle in handles {
+            let _ = handle.join();
+        }
+    }
+
+    fn receive(&mut self, message: Inbox) {
+        match message {
+            Inbox::Session(SessionEvent::Exited { slice, exit }) => self.exited(&slice, exit),
+            Inbox::Session(SessionEvent::Output { .. } | SessionEvent::Bell { .. }) => {}
+            Inbox::Remote(request) => {
+                let result = self.handle(request.command).map_err(|e| e.to_string());
+                let _ = request.reply.send(result);
+            }
+        }
+    }
+
+    fn live(&self, slice: &SliceName) -> Result<&Session, SupervisorError> {
+        self.session(slice)
+            .filter(|s| s.exit().is_none())
+            .ok_or_else(|| SupervisorError::Refused {
+                slice: slice.clone(),
+                message: "its agent is not running; start it first".into(),
+            })
+    }
+
+    fn running_count(&self) -> usize {
+        self.slots
+            .values()
+            .filter(|s| s.session.as_ref().is_some_and(|s| s.exit().is_none()))
+            .count()
+    }
+
+    fn set_status(&mut self, slice: &SliceName, status: AgentStatus, actor: Actor) {
+        if let Some(slot) = self.slots.get_mut(slice) {
+            if slot.status == Some(status) {
+                return;
+            }
+            slot.status = Some(status);
+        }
+        let event = Event::AgentStatusChanged {
+            slice: slice.clone(),
+            status,
+        };
+        if let Err(err) = self.ws.state_dir.journal().record(actor, event.clone()) {
+            tracing::warn!(%err, "journal write failed");
+        }
+        (self.notify)(event);
+    }
+
+    fn start(&mut self, slice: &SliceName, resume: bool) -> Result<(), SupervisorError> {
+        let spec = self.ws.slice(slice.as_str())?.clone();
+        if self.session(slice).is_some_and(|s| s.exit().is_none()) {
+            return Err(refused(slice, "its agent is already running"));
+        }
+        if self.running_count() >= self.ws.plan.max_running {
+            if !self.pending.contains(slice) {
+                self.pending.push_back(slice.clone());
+            }
+            self.set_status(slice, AgentStatus::Pending, Actor::Operator);
+            return Ok(());
+        }
+        self.pending.retain(|p| p != slice);
+
+        let state = load_state(&self.ws.state_dir.state_file()).map_err(WorkspaceError::from)?;
+        let record = state.slices.get(slice);
+        let worktree = record.map_or_else(
+            || self.ws.plan.worktree_for(slice, self.ws.git.root()),
+            |r| r.worktree.clone(),
+        );
+        let env = self.ws.env(&spec)?;
+        let brief = self.ws.state_dir.brief_file(slice);
+        let command = self.ws.context(&spec, &brief).agent_command(resume);
+        let transcript_path = self.ws.state_dir.transcript_file(slice);
+
+        let slot = self.slots.entry(slice.clone()).or_default();
+        let screen = slot.screen.take().or_else(|| {
+            earlier_output(&transcript_path, self.options.size, self.options.scrollback)
+        });
+        let session_spec = SessionSpec {
+            slice: slice.clone(),
+            command,
+            cwd: worktree,
+            env,
+            size: self.options.size,
+            scrollback: self.options.scrollback,
+            transcript: Some((transcript_path, self.options.transcript_max)),
+            activity: self.options.activity.clone(),
+        };
+        let inbox = std::sync::Mutex::new(self.inbox_tx.clone());
+        let sink: EventSink = Arc::new(move |event| {
+            let _ = inbox
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .send(Inbox::Session(event));
+        });
+        let session = Session::spawn(session_spec, screen, sink)?;
+        slot.session = Some(session);
+        self.set_status(slice, AgentStatus::Running, Actor::Operator);
+        self.mark_active(slice);
+        Ok(())
+    }
+
+    /// A slice whose agent started is `active` from then on.
+    fn mark_active(&self, slice: &SliceName) {
+        let path = self.ws.state_dir.state_file();
+        let result = load_state(&path).and_then(|mut state| {
+            let Some(record) = state.slices.get_mut(slice) else {
+                return Ok(());
+            };
+            if record.lifecycle != Lifecycle::Ready {
+                return Ok(());
+            }
+            record.lifecycle = Lifecycle::Active;
+            record.updated_at = jiff::Timestamp::now();
+            save_state(&path, &state)?;
+            self.ws.state_dir.journal().record(
+                Actor::Sliceboard,
+                Event::LifecycleChanged {
+                    slice: slice.clone(),
+                    from: Lifecycle::Ready,
+                    to: Lifecycle::Active,
+                },
+            )
+        });
+        if let Err(err) = result {
+            tracing::warn!(%slice, %err, "could not record the slice as active");
+        }
+    }
+
+    fn restart(&mut self, slice: &SliceName) -> Result<(), SupervisorError> {
+        self.ws.slice(slice.as_str())?;
+        let grace = self.options.kill_grace;
+        let slot = self.slots.entry(slice.clone()).or_default();
+        match slot.session.as_mut() {
+            Some(session) if session.exit().is_none() => {
+                slot.restart_when_exited = true;
+                drop(session.kill(grace));
+                Ok(())
+            }
+            _ => self.start(slice, true),
+        }
+    }
+
+    fn pause(&mut self, slice: &SliceName, pause: bool) -> Result<(), SupervisorError> {
+        let grace_slot = self.slots.get_mut(slice);
+        let Some(session) = grace_slot
+            .and_then(|s| s.session.as_mut())
+            .filter(|s| s.exit().is_none())
+        else {
+            return Err(refused(slice, "its agent is not running"));
+        };
+        let (result, status) = if pause {
+            (session.pause(), AgentStatus::Paused)
+        } else {
+            (session.resume(), AgentStatus::Running)
+        };
+        result.map_err(|e| refused(slice, e))?;
+        self.set_status(slice, status, Actor::Operator);
+        Ok(())
+    }
+
+    fn kill(&mut self, slice: &SliceName) -> Result<(), SupervisorError> {
+        if let Some(at) = self.pending.iter().position(|p| p == slice) {
+            self.pending.remove(at);
+            self.set_status(slice, AgentStatus::NotStarted, Actor::Operator);
+            return Ok(());
+        }
+        let grace = self.options.kill_grace;
+        let slot = self.slots.get_mut(slice);
+        let Some(session) = slot
+            .and_then(|s| {
+                s.restart_when_exited = false;
+                s.session.as_mut()
+            })
+            .filter(|s| s.exit().is_none())
+        else {
+            return Err(refused(slice, "its agent is not running"));
+        };
+        // The end is reported by the session's exit event.
+        drop(session.kill(grace));
+        Ok(())
+    }
+
+    fn signal(&mut self, slice: &SliceName, activity: Activity) -> Result<(), SupervisorError> {
+        self.ws.slice(slice.as_str())?;
+        let session = self.live(slice)?;
+        session.signal(activity);
+        (self.notify)(Event::ActivityChanged {
+            slice: slice.clone(),
+            activity,
+        });
+        Ok(())
+    }
+
+    fn exited(&mut self, slice: &SliceName, exit: crate::session::ExitInfo) {
+        let mut restart = false;
+        if let Some(slot) = self.slots.get_mut(slice) {
+            if let Some(session) = slot.session.take() {
+                slot.screen = Some(session.take_screen());
+            }
+            restart = std::mem::take(&mut slot.restart_when_exited);
+        }
+        let status = if exit.killed {
+            AgentStatus::Killed
+        } else {
+            AgentStatus::Exited {
+                code: exit.signal.is_none().then_some(exit.code),
+            }
+        };
+        tracing::info!(%slice, ?exit, "agent ended");
+        self.set_status(slice, status, Actor::Sliceboard);
+        if restart && let Err(err) = self.start(slice, true) {
+            tracing::warn!(%slice, %err, "restart failed");
+        }
+        while self.running_count() < self.ws.plan.max_running {
+            let Some(next) = self.pending.pop_front() else {
+                break;
+            };
+            if let Err(err) = self.start(&next, false) {
+                tracing::warn!(slice = %next, %err, "pending agent failed to start");
+                self.set_status(&next, AgentStatus::NotStarted, Actor::Sliceboard);
+            }
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn refused(slice: &SliceName, message: impl std::fmt::Display) -> SupervisorError {
+    SupervisorError::Refused {
+        slice: slice.clone(),
+        message: message.to_string(),
+    }
+}
+
+/// A screen showing the end of what an earlier run printed, then a line
+/// marking the new start; `None` when there was no earlier run.
+fn earlier_output(path: &std::path::Path, size: Size, scrollback: usize) -> Option<Screen> {
+    let bytes = transcript::read_tail(path, REPLAY_BYTES).ok()?;
+    if bytes.is_empty() {
+        return None;
+    }
+    let mut screen = Screen::new(size, scrollback);
+    screen.feed(&bytes);
+    // Leave whatever mode the old run was in (alternate screen, colors,
+    // scroll region), then mark the restart.
+    screen.feed(b"\x1b[?1049l\x1b[r\x1b[0m\x1b[?25h\r\n\x1b[2m-- earlier output above; agent started again --\x1b[0m\r\n");
+    Some(screen)
+}

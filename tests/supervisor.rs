@@ -1,0 +1,319 @@
+//! The supervisor over a real repository: agents start in their worktrees
+//! within the plan's cap, report activity through `sliceboard signal`,
+//! restart with the resume command, and every change is journaled.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{BIN, TestRepo};
+use sliceboard::domain::{Activity, AgentStatus, Command, Event, SliceName};
+use sliceboard::session::Size;
+use sliceboard::supervisor::{Supervisor, SupervisorOptions};
+use sliceboard::workspace::Workspace;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn plan(command: &str, resume: &str, max_running: usize) -> String {
+    format!(
+        r#"base = "main"
+max_running = {max_running}
+
+[agent]
+command = "{command}"
+resume = "{resume}"
+
+[[slice]]
+name = "staging"
+owns = ["models/staging/**"]
+prompt = "Migrate the staging models."
+
+[[slice]]
+name = "marts"
+owns = ["models/marts/**"]
+after = ["staging"]
+"#
+    )
+}
+
+struct Running {
+    repo: TestRepo,
+    sup: Supervisor,
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+fn running(plan_text: &str) -> Running {
+    let repo = TestRepo::with_plan_text(plan_text);
+    repo.sliceboard(&["up"]).ok();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let ws = Workspace::open(&repo.root).unwrap();
+    let options = SupervisorOptions {
+        size: Size {
+            cols: 100,
+            rows: 30,
+        },
+        kill_grace: Duration::from_millis(500),
+        ..SupervisorOptions::default()
+    };
+    let sup =
+        Supervisor::new(ws, options, Arc::new(move |e| sink.lock().unwrap().push(e))).unwrap();
+    assert!(sup.listening());
+    Running { repo, sup, events }
+}
+
+fn name(s: &str) -> SliceName {
+    SliceName::parse(s).unwrap()
+}
+
+impl Running {
+    fn until(&mut self, what: &str, done: impl Fn(&Supervisor) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !done(&self.sup) {
+            assert!(
+                Instant::now() < deadline,
+                "never: {what}; events: {:?}",
+                self.events.lock().unwrap()
+            );
+            self.sup.step(Duration::from_millis(50));
+        }
+    }
+
+    fn screen(&self, slice: &str) -> String {
+        self.sup
+            .session(&name(slice))
+            .map(|s| s.with_screen(|s| s.text()))
+            .unwrap_or_default()
+    }
+}
+
+#[test]
+fn signal_waiting_from_inside_a_session_flips_the_slices_activity() {
+    let command =
+        format!("echo started; sleep 0.3; {BIN} signal waiting && echo signalled; sleep 30");
+    let mut r = running(&plan(&command, "true", 4));
+    let staging = name("staging");
+    r.sup
+        .handle(Command::StartAgent {
+            slice: staging.clone(),
+        })
+        .unwrap();
+    r.until("staging waiting", |s| {
+        s.activity(&staging) == Some(Activity::Waiting)
+    });
+    r.until("the hook saw its signal delivered", |s| {
+        s.session(&name("staging"))
+            .unwrap()
+            .with_screen(|s| s.text())
+            .contains("signalled")
+    });
+    assert!(r.events.lock().unwrap().contains(&Event::ActivityChanged {
+        slice: staging.clone(),
+        activity: Activity::Waiting
+    }));
+    // The operator answers; the agent's next signal says it is busy again.
+    r.sup
+        .handle(Command::Signal {
+            slice: staging.clone(),
+            activity: Activity::Busy,
+        })
+        .unwrap();
+    assert_eq!(r.sup.activity(&staging), Some(Activity::Busy));
+}
+
+#[test]
+fn agents_run_in_their_worktree_with_the_slice_environment() {
+    let mut r = running(&plan(
+        "echo \\\"in $(pwd) as $SLICEBOARD_SLICE for $DBT_TARGET\\\"; sleep 30",
+        "true",
+        4,
+    ));
+    r.sup
+        .handle(Command::StartAgent {
+            slice: name("marts"),
+        })
+        .unwrap();
+    let want = format!(
+        "in {} as marts for dev_marts",
+        r.repo.worktree("marts").display()
+    );
+    r.until("the agent's report", |s| {
+        s.session(&name("marts"))
+            .unwrap()
+            .with_screen(|s| s.text())
+            .contains(&want)
+    });
+    // Starting an agent makes the slice active, and the journal says so.
+    assert_eq!(
+        r.repo.state_json()["slices"]["marts"]["lifecycle"],
+        "active"
+    );
+    let journal = std::fs::read_to_string(r.repo.state_dir().join("events.jsonl")).unwrap();
+    assert!(
+        journal.contains(
+            r#""event":"agent_status_changed","slice":"marts","status":{"state":"running"}"#
+        ),
+        "{journal}"
+    );
+    assert!(
+        journal.contains(r#""from":"ready","to":"active""#),
+        "{journal}"
+    );
+}
+
+#[test]
+fn the_running_cap_holds_extra_agents_as_pending_until_a_slot_frees() {
+    let mut r = running(&plan("echo up; sleep 30", "true", 1));
+    let (staging, marts) = (name("staging"), name("marts"));
+    r.sup
+        .handle(Command::StartAgent {
+            slice: staging.clone(),
+        })
+        .unwrap();
+    r.sup
+        .handle(Command::StartAgent {
+            slice: marts.clone(),
+        })
+        .unwrap();
+    assert_eq!(r.sup.status(&staging), AgentStatus::Running);
+    assert_eq!(r.sup.status(&marts), AgentStatus::Pending);
+
+    r.sup
+        .handle(Command::KillAgent {
+            slice: staging.clone(),
+        })
+        .unwrap();
+    r.until("staging killed", |s| {
+        s.status(&staging) == AgentStatus::Killed
+    });
+    r.until("marts started", |s| {
+        s.status(&marts) == AgentStatus::Running
+    });
+}
+
+#[test]
+fn restart_uses_the_resume_command_below_the_earlier_output() {
+    let mut r = running(&plan(
+        "echo first-run; sleep 30",
+        "echo resumed-run; sleep 30",
+        4,
+    ));
+    let staging = name("staging");
+    r.sup
+        .handle(Command::StartAgent {
+            slice: staging.clone(),
+        })
+        .unwrap();
+    r.until("first run printed", |s| {
+        s.session(&name("staging"))
+            .unwrap()
+            .with_screen(|s| s.text())
+            .contains("first-run")
+    });
+    r.sup
+        .handle(Command::RestartAgent {
+            slice: staging.clone(),
+        })
+        .unwrap();
+    r.until("resumed", |s| {
+        s.session(&name("staging"))
+            .is_some_and(|s| s.with_screen(|s| s.text()).contains("resumed-run"))
+    });
+    let screen = r.screen("staging");
+    assert!(
+        screen.find("first-run") < screen.find("resumed-run"),
+        "{screen}"
+    );
+    assert_eq!(r.sup.status(&staging), AgentStatus::Running);
+    let statuses: Vec<_> = r
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::AgentStatusChanged { status, .. } => Some(*status),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            AgentStatus::Running,
+            AgentStatus::Killed,
+            AgentStatus::Running
+        ]
+    );
+}
+
+#[test]
+fn exit_codes_and_pause_are_reported() {
+    let mut r = running(&plan("sleep 1; exit 7", "true", 4));
+    let staging = name("staging");
+    r.sup
+        .handle(Command::StartAgent {
+            slice: staging.clone(),
+        })
+        .unwrap();
+    r.sup
+        .handle(Command::PauseAgent {
+            slice: staging.clone(),
+        })
+        .unwrap();
+    assert_eq!(r.sup.status(&staging), AgentStatus::Paused);
+    r.sup
+        .handle(Command::ResumeAgent {
+            slice: staging.clone(),
+        })
+        .unwrap();
+    r.until("exit 7", |s| {
+        s.status(&staging) == AgentStatus::Exited { code: Some(7) }
+    });
+    let err = r
+        .sup
+        .handle(Command::PauseAgent { slice: staging })
+        .unwrap_err();
+    assert!(err.to_string().contains("not running"), "{err}");
+}
+
+#[test]
+fn a_restarted_dashboard_shows_what_the_agent_printed_before() {
+    let text = plan("echo from-an-earlier-dashboard; sleep 30", "true", 4);
+    let mut r = running(&text);
+    r.sup
+        .handle(Command::StartAgent {
+            slice: name("staging"),
+        })
+        .unwrap();
+    r.until("printed", |s| {
+        s.session(&name("staging"))
+            .unwrap()
+            .with_screen(|s| s.text())
+            .contains("earlier-dashboard")
+    });
+    let Running { repo, sup, .. } = r;
+    drop(sup);
+    let ws = Workspace::open(&repo.root).unwrap();
+    let mut sup = Supervisor::new(ws, SupervisorOptions::default(), Arc::new(|_| {})).unwrap();
+    sup.handle(Command::StartAgent {
+        slice: name("staging"),
+    })
+    .unwrap();
+    let screen = sup
+        .session(&name("staging"))
+        .unwrap()
+        .with_screen(|s| s.text());
+    assert!(screen.contains("from-an-earlier-dashboard"), "{screen}");
+    assert!(screen.contains("agent started again"), "{screen}");
+}
+
+#[test]
+fn signal_without_a_supervisor_tells_the_hook_and_does_not_fail_it() {
+    let repo = TestRepo::with_plan_text(&plan("true", "true", 4));
+    let run = repo.sliceboard(&["signal", "waiting", "--slice", "staging"]);
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    let stderr = run.stderr;
+    assert!(stderr.contains("no dashboard is running"), "{stderr}");
+    let err = repo.sliceboard(&["signal", "idle"]).fails();
+    assert!(err.contains("pass --slice NAME"), "{err}");
+}
