@@ -173,3 +173,14 @@ fn no_plan_says_to_run_init() {
     let err = repo.sliceboard_in(outside.path(), &["status"]).fails();
     assert!(err.contains("is not inside a git repository"), "{err}");
 }
+
+#[test]
+fn agent_scrollback_and_waiting_patterns() {
+    snapshot(
+        "agent_terminal_settings",
+        &PLAN.replace(
+            "[agent]\n",
+            "[agent]\nscrollback = -1\nwaiting_patterns = [\"continue\\\\?\", \"(y/n\"]\n",
+        ),
+    );
+}

@@ -55,7 +55,7 @@ fn running(plan_text: &str) -> Running {
             rows: 30,
         },
         kill_grace: Duration::from_millis(500),
-        ..SupervisorOptions::default()
+        ..SupervisorOptions::from_plan(&ws.plan)
     };
     let sup =
         Supervisor::new(ws, options, Arc::new(move |e| sink.lock().unwrap().push(e))).unwrap();

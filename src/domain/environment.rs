@@ -212,6 +212,8 @@ mod tests {
                     ("SHARED".into(), "plan".into()),
                     ("ONLY_PLAN".into(), "1".into()),
                 ]),
+                scrollback: 1000,
+                waiting_patterns: None,
             },
             dbt: DbtSpec {
                 project_dir: "dbt".into(),

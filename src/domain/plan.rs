@@ -16,6 +16,9 @@ use super::template::{self, TemplateVars};
 pub const DEFAULT_WORKTREES: &str = "../{repo}.slices/{slice}";
 pub const DEFAULT_BRANCH: &str = "slice/{slice}";
 pub const DEFAULT_MAX_RUNNING: usize = 4;
+pub const DEFAULT_SCROLLBACK: usize = 10_000;
+/// More history than this per agent costs over 50 MB of memory each.
+pub const MAX_SCROLLBACK: usize = 100_000;
 pub const DEFAULT_DBT_TARGET: &str = "dev_{slice_ident}";
 pub const DEFAULT_DBT_SCHEMA: &str = "dbt_{slice_ident}";
 
@@ -45,6 +48,12 @@ pub struct AgentSpec {
     /// Used instead of `command` when an agent is restarted, e.g. `claude --continue`.
     pub resume: Option<String>,
     pub env: BTreeMap<String, String>,
+    /// Lines of history each agent's terminal keeps.
+    pub scrollback: usize,
+    /// Regular expressions (case-insensitive) that mark a quiet screen as
+    /// waiting for the operator; `None` uses the built-in prompts of
+    /// Claude Code, Codex and aider.
+    pub waiting_patterns: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -16,7 +16,7 @@ use crate::domain::environment::RESERVED_PREFIX;
 use crate::domain::order::find_cycle;
 use crate::domain::ownership::Ownership;
 use crate::domain::plan::{
-    AgentSpec, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET, DEFAULT_MAX_RUNNING,
+    AgentSpec, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET, DEFAULT_MAX_RUNNING, DEFAULT_SCROLLBACK, MAX_SCROLLBACK,
     DEFAULT_WORKTREES, DbtSpec, MergeSpec, Plan, SliceSpec, repo_name,
 };
 use crate::domain::slice::SliceName;
@@ -258,6 +258,46 @@ impl Checker<'_> {
             }
         };
         let env = self.env(raw.env, "agent.env");
+        let scrollback = match raw.scrollback {
+            None => DEFAULT_SCROLLBACK,
+            Some(s) => match usize::try_from(*s.get_ref()) {
+                Ok(n) if n <= MAX_SCROLLBACK => n,
+                _ => {
+                    let line = self.line(s.span());
+                    self.push(
+                        Diagnostic::error(
+                            line,
+                            "agent.scrollback",
+                            format!("must be between 0 and {MAX_SCROLLBACK} lines"),
+                        )
+                        .fix(format!("use e.g. `scrollback = {DEFAULT_SCROLLBACK}`")),
+                    );
+                    DEFAULT_SCROLLBACK
+                }
+            },
+        };
+        let waiting_patterns = raw.waiting_patterns.map(|patterns| {
+            patterns
+                .into_iter()
+                .filter(|p| {
+                    let Err(err) = regex::Regex::new(p.get_ref()) else {
+                        return true;
+                    };
+                    let line = self.line(p.span());
+                    let first = err.to_string().lines().last().unwrap_or_default().to_owned();
+                    self.push(
+                        Diagnostic::error(
+                            line,
+                            "agent.waiting_patterns",
+                            format!("{:?} is not a regular expression ({first})", p.get_ref()),
+                        )
+                        .fix("escape special characters such as `?`, `(` and `[` with a backslash"),
+                    );
+                    false
+                })
+                .map(Spanned::into_inner)
+                .collect()
+        });
         Some(AgentSpec {
             command,
             resume: raw
@@ -265,6 +305,8 @@ impl Checker<'_> {
                 .map(Spanned::into_inner)
                 .filter(|r| !r.trim().is_empty()),
             env,
+            scrollback,
+            waiting_patterns,
         })
     }
 

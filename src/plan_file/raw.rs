@@ -28,6 +28,8 @@ pub struct RawAgent {
     pub resume: Option<Spanned<String>>,
     #[serde(default)]
     pub env: BTreeMap<Spanned<String>, Spanned<String>>,
+    pub scrollback: Option<Spanned<i64>>,
+    pub waiting_patterns: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -39,6 +39,23 @@ pub struct SupervisorOptions {
     pub activity: ActivityRules,
 }
 
+impl SupervisorOptions {
+    /// The plan's settings (scrollback, waiting prompts) over the defaults.
+    pub fn from_plan(plan: &crate::domain::Plan) -> Self {
+        let activity = plan
+            .agent
+            .waiting_patterns
+            .as_deref()
+            .and_then(|patterns| ActivityRules::with_patterns(patterns).ok())
+            .unwrap_or_default();
+        Self {
+            scrollback: plan.agent.scrollback,
+            activity,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for SupervisorOptions {
     fn default() -> Self {
         Self {
