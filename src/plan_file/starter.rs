@@ -99,6 +99,11 @@ command = "claude {{prompt}}"
 resume = "claude --continue"
 # Extra environment for every agent; values may use templates.
 # env = {{ DUCKDB_PATH = "/tmp/{{repo}}-{{slice}}.duckdb" }}
+# Lines of history each agent's terminal keeps.
+# scrollback = 10000
+# Regular expressions that mean the agent waits for you (the defaults know
+# Claude Code, Codex and aider; see docs/agent-hooks.md for hooks).
+# waiting_patterns = ["\\(y/n\\)", "do you want to"]
 
 [dbt]
 # The dbt project's folder inside each worktree.
