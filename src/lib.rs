@@ -6,6 +6,7 @@
 //! [`workspace`], and the command line in [`cli`]. See ARCHITECTURE.md.
 
 pub mod cli;
+pub mod dbt;
 pub mod domain;
 pub mod git;
 pub mod plan_file;

@@ -125,7 +125,7 @@ fn signal_waiting_from_inside_a_session_flips_the_slices_activity() {
 #[test]
 fn agents_run_in_their_worktree_with_the_slice_environment() {
     let mut r = running(&plan(
-        "echo \\\"in $(pwd) as $SLICEBOARD_SLICE for $DBT_TARGET\\\"; sleep 30",
+        "echo \\\"in $(pwd) as $SLICEBOARD_SLICE for $SLICEBOARD_DBT_TARGET\\\"; sleep 30",
         "true",
         4,
     ));

@@ -316,7 +316,7 @@ fn status_counts_commits_ahead_and_dirty_files() {
 fn env_prints_lines_a_shell_can_eval() {
     let repo = TestRepo::with_plan();
     let script = format!(
-        "eval \"$({} env marts)\" && printf '%s|%s|%s|%s|%s' \"$SLICEBOARD_SLICE\" \"$SLICEBOARD_BRANCH\" \"$SLICEBOARD_WORKTREE\" \"$DBT_TARGET\" \"$SLICEBOARD_OWNS\"",
+        "eval \"$({} env marts)\" && printf '%s|%s|%s|%s|%s' \"$SLICEBOARD_SLICE\" \"$SLICEBOARD_BRANCH\" \"$SLICEBOARD_WORKTREE\" \"$SLICEBOARD_DBT_TARGET\" \"$SLICEBOARD_OWNS\"",
         common::BIN
     );
     let out = repo

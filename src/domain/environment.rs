@@ -76,11 +76,16 @@ impl SliceContext<'_> {
             "SLICEBOARD_DBT_PROJECT_DIR",
             path_string(&self.dbt_project_dir()),
         );
-        set("SLICEBOARD_DBT_TARGET", target.clone());
+        set("SLICEBOARD_DBT_TARGET", target);
         set("SLICEBOARD_DBT_SCHEMA", self.dbt_schema());
-        // dbt reads DBT_TARGET as its --target, so a bare `dbt build` in the
-        // slice lands in the slice's own target.
-        set("DBT_TARGET", target);
+        // dbt's own log file as JSON lines (stdout stays text), so the
+        // dashboard reads each node's result as it happens. DBT_TARGET is
+        // deliberately not set: it would make dbt look for an output named
+        // after the slice in the user's profiles.yml. Profiles read the two
+        // variables above instead (docs/dbt.md).
+        if !env.iter().any(|(k, _)| k == "DBT_LOG_FORMAT_FILE") {
+            env.push(("DBT_LOG_FORMAT_FILE".to_owned(), "json".to_owned()));
+        }
         env
     }
 
@@ -123,7 +128,7 @@ impl SliceContext<'_> {
         );
         let _ = writeln!(
             out,
-            "- dbt: target `{}`, schema `{}`, project in `{}` (`DBT_TARGET` is already set)",
+            "- dbt: target `{}`, schema `{}`, project in `{}` (exported as `SLICEBOARD_DBT_TARGET` and `SLICEBOARD_DBT_SCHEMA`; the profile reads them)",
             self.dbt_target(),
             self.dbt_schema(),
             self.dbt_project_dir().display()
@@ -241,7 +246,8 @@ mod tests {
         assert_eq!(env["SLICEBOARD_WORKTREE"], "/w/shop.slices/staging-a");
         assert_eq!(env["SLICEBOARD_BRANCH"], "slice/staging-a");
         assert_eq!(env["SLICEBOARD_DBT_TARGET"], "dev_staging_a");
-        assert_eq!(env["DBT_TARGET"], "dev_staging_a");
+        assert_eq!(env["DBT_LOG_FORMAT_FILE"], "json");
+        assert!(!env.contains_key("DBT_TARGET"));
         assert_eq!(env["SLICEBOARD_DBT_SCHEMA"], "dbt_staging_a");
         assert_eq!(
             env["SLICEBOARD_DBT_PROJECT_DIR"],

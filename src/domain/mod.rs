@@ -5,6 +5,7 @@
 //! portable-pty or the filesystem; adapters and the UI depend on this
 //! module, never the other way round.
 
+pub mod dbt_run;
 pub mod environment;
 pub mod order;
 pub mod ownership;

@@ -16,8 +16,9 @@ use crate::domain::environment::RESERVED_PREFIX;
 use crate::domain::order::find_cycle;
 use crate::domain::ownership::Ownership;
 use crate::domain::plan::{
-    AgentSpec, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET, DEFAULT_MAX_RUNNING, DEFAULT_SCROLLBACK, MAX_SCROLLBACK,
-    DEFAULT_WORKTREES, DbtSpec, MergeSpec, Plan, SliceSpec, repo_name,
+    AgentSpec, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET, DEFAULT_MAX_RUNNING,
+    DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DbtSpec, MAX_SCROLLBACK, MergeSpec, Plan, SliceSpec,
+    repo_name,
 };
 use crate::domain::slice::SliceName;
 use crate::domain::template;
@@ -284,7 +285,12 @@ impl Checker<'_> {
                         return true;
                     };
                     let line = self.line(p.span());
-                    let first = err.to_string().lines().last().unwrap_or_default().to_owned();
+                    let first = err
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .to_owned();
                     self.push(
                         Diagnostic::error(
                             line,

@@ -108,8 +108,8 @@ resume = "claude --continue"
 [dbt]
 # The dbt project's folder inside each worktree.
 project_dir = "."
-# Each slice's dbt target and schema (exported as DBT_TARGET,
-# SLICEBOARD_DBT_TARGET and SLICEBOARD_DBT_SCHEMA).
+# Each slice's dbt target and schema, exported as SLICEBOARD_DBT_TARGET and
+# SLICEBOARD_DBT_SCHEMA for profiles.yml to read with env_var() (docs/dbt.md).
 target = "{DEFAULT_DBT_TARGET}"
 schema = "{DEFAULT_DBT_SCHEMA}"
 

@@ -1,0 +1,291 @@
+//! dbt's log file written as JSON lines (`DBT_LOG_FORMAT_FILE=json`), read
+//! incrementally: each line updates the run it belongs to, so a run in
+//! progress shows its nodes as they start and finish.
+//!
+//! Unknown events and fields are ignored (newer dbt versions add them);
+//! a line that is not JSON is counted, never fatal.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::domain::dbt_run::{DbtRun, NodeKind, NodeResult, NodeStatus, RunSource, RunStatus};
+
+/// Folds JSON log lines into runs.
+#[derive(Debug, Default)]
+pub struct JsonLogReader {
+    runs: Vec<DbtRun>,
+    /// unique_id → index in the last run's nodes.
+    index: HashMap<String, usize>,
+    /// Unreadable lines seen before any run started.
+    orphan_unreadable: usize,
+}
+
+impl JsonLogReader {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every run seen so far, oldest first.
+    pub fn runs(&self) -> &[DbtRun] {
+        &self.runs
+    }
+
+    pub fn last_run(&self) -> Option<&DbtRun> {
+        self.runs.last()
+    }
+
+    pub fn into_runs(self) -> Vec<DbtRun> {
+        self.runs
+    }
+
+    /// Reads one line of the log (without its newline).
+    pub fn feed_line(&mut self, line: &str) {
+        let line = line.trim();
+        if line.is_empty() {
+            return;
+        }
+        let Ok(event) = serde_json::from_str::<Value>(line) else {
+            match self.runs.last_mut() {
+                Some(run) => run.unreadable_lines += 1,
+                None => self.orphan_unreadable += 1,
+            }
+            return;
+        };
+        let info = &event["info"];
+        let data = &event["data"];
+        let name = info["name"].as_str().unwrap_or_default();
+        let invocation = info["invocation_id"].as_str().map(str::to_owned);
+        let ts = info["ts"].as_str().map(str::to_owned);
+        if name == "MainReportArgs" || self.is_new_invocation(invocation.as_deref()) {
+            self.start_run(invocation.clone(), ts.clone());
+        }
+        match name {
+            "MainReportArgs" => {
+                let Some(run) = self.runs.last_mut() else {
+                    return;
+                };
+                let args = &data["args"];
+                if let Some(command_line) = args["invocation_command"].as_str() {
+                    run.invocation = Some(command_line.to_owned());
+                    run.command = command_line.split_whitespace().nth(1).map(str::to_owned);
+                }
+                run.command = args["which"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .or(run.command.take());
+                run.target = args["target"]
+                    .as_str()
+                    .filter(|t| *t != "None")
+                    .map(str::to_owned);
+            }
+            "NodeStart" => {
+                let node = self.node(&data["node_info"]);
+                if let Some(node) = node {
+                    node.status = NodeStatus::Running;
+                }
+            }
+            "NodeFinished" => {
+                let result = &data["run_result"];
+                if let Some(node) = self.node(&data["node_info"]) {
+                    let status = data["node_info"]["node_status"]
+                        .as_str()
+                        .or(result["status"].as_str())
+                        .map_or(NodeStatus::Other, NodeStatus::parse);
+                    node.status = status;
+                    node.execution_seconds = result["execution_time"].as_f64();
+                    node.rows_affected = result["adapter_response"]["rows_affected"]
+                        .as_f64()
+                        .map(|rows| rows as u64);
+                    node.failures = result["num_failures"].as_u64().filter(|n| *n > 0);
+                    if matches!(
+                        status,
+                        NodeStatus::Error | NodeStatus::Fail | NodeStatus::Warn
+                    ) {
+                        node.message = result["message"]
+                            .as_str()
+                            .filter(|m| !m.is_empty())
+                            .map(str::to_owned)
+                            .or(node.message.take());
+                    }
+                }
+            }
+            "RunResultError" | "RunResultFailure" | "RunResultWarning" => {
+                let msg = data["msg"].as_str().map(str::to_owned);
+                if let (Some(node), Some(msg)) = (self.node(&data["node_info"]), msg) {
+                    node.message.get_or_insert(msg);
+                }
+            }
+            "SQLCompiledPath" => {
+                let path = data["path"].as_str().map(str::to_owned);
+                if let Some(node) = self.node(&data["node_info"]) {
+                    node.compiled_path = path;
+                }
+            }
+            "CommandCompleted" => {
+                let Some(run) = self.runs.last_mut() else {
+                    return;
+                };
+                run.elapsed_seconds = data["elapsed"].as_f64();
+                run.status = match data["success"].as_bool() {
+                    Some(true) => RunStatus::Success,
+                    _ => RunStatus::Failed,
+                };
+            }
+            _ => {}
+        }
+    }
+
+    fn is_new_invocation(&self, invocation: Option<&str>) -> bool {
+        match (self.runs.last(), invocation) {
+            (None, _) => true,
+            (Some(run), Some(id)) => run.invocation_id.as_deref() != Some(id),
+            (Some(_), None) => false,
+        }
+    }
+
+    fn start_run(&mut self, invocation_id: Option<String>, started_at: Option<String>) {
+        if self
+            .runs
+            .last()
+            .is_some_and(|run| run.invocation_id == invocation_id && run.nodes.is_empty())
+        {
+            return;
+        }
+        self.index.clear();
+        self.runs.push(DbtRun {
+            invocation_id,
+            command: None,
+            invocation: None,
+            target: None,
+            started_at,
+            elapsed_seconds: None,
+            status: RunStatus::Running,
+            nodes: Vec::new(),
+            source: RunSource::JsonLog,
+            unreadable_lines: std::mem::take(&mut self.orphan_unreadable),
+        });
+    }
+
+    /// The node an event's `node_info` describes, created on first sight.
+    fn node(&mut self, info: &Value) -> Option<&mut NodeResult> {
+        let unique_id = info["unique_id"].as_str()?;
+        let run = self.runs.last_mut()?;
+        let at = match self.index.get(unique_id) {
+            Some(&at) => at,
+            None => {
+                run.nodes.push(NodeResult {
+                    unique_id: Some(unique_id.to_owned()),
+                    name: info["node_name"].as_str().unwrap_or(unique_id).to_owned(),
+                    kind: NodeKind::parse(info["resource_type"].as_str().unwrap_or_default()),
+                    status: NodeStatus::Running,
+                    execution_seconds: None,
+                    rows_affected: None,
+                    failures: None,
+                    message: None,
+                    compiled_path: None,
+                });
+                self.index.insert(unique_id.to_owned(), run.nodes.len() - 1);
+                run.nodes.len() - 1
+            }
+        };
+        run.nodes.get_mut(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RECORDED: &str = include_str!("../../tests/fixtures/dbt_logs/build.json.log");
+
+    fn read(text: &str) -> JsonLogReader {
+        let mut reader = JsonLogReader::new();
+        text.lines().for_each(|line| reader.feed_line(line));
+        reader
+    }
+
+    #[test]
+    fn a_recorded_build_reports_every_node() {
+        let reader = read(RECORDED);
+        assert_eq!(reader.runs().len(), 1);
+        let run = reader.last_run().unwrap();
+        assert_eq!(run.command.as_deref(), Some("build"));
+        assert_eq!(
+            run.invocation.as_deref(),
+            Some("dbt build --profiles-dir .")
+        );
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.unreadable_lines, 0);
+        let summary: Vec<_> = run
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.kind, n.status))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("orders", NodeKind::Seed, NodeStatus::Success),
+                ("broken_totals", NodeKind::Model, NodeStatus::Error),
+                ("stg_orders", NodeKind::Model, NodeStatus::Success),
+                ("customer_report", NodeKind::Model, NodeStatus::Skipped),
+                (
+                    "not_null_stg_orders_customer",
+                    NodeKind::Test,
+                    NodeStatus::Fail
+                ),
+                ("not_null_stg_orders_id", NodeKind::Test, NodeStatus::Pass),
+                ("unique_stg_orders_id", NodeKind::Test, NodeStatus::Pass),
+            ]
+        );
+        let broken = &run.nodes[1];
+        assert!(
+            broken
+                .message
+                .as_deref()
+                .unwrap()
+                .contains("Referenced column \"customerr\" not found")
+        );
+        assert_eq!(
+            broken.compiled_path.as_deref(),
+            Some("target/compiled/shop/models/broken_totals.sql")
+        );
+        assert_eq!(run.nodes[0].rows_affected, Some(3));
+        assert_eq!(run.nodes[4].failures, Some(1));
+        let counts = run.counts();
+        assert_eq!((counts.passed, counts.failed, counts.skipped), (4, 2, 1));
+    }
+
+    #[test]
+    fn a_run_in_progress_shows_running_nodes() {
+        // Cut the recording right after the stg_orders model started.
+        let cut = RECORDED
+            .lines()
+            .position(|l| l.contains("\"NodeStart\"") && l.contains("model.shop.stg_orders"))
+            .unwrap();
+        let partial: Vec<&str> = RECORDED.lines().take(cut + 1).collect();
+        let reader = read(&partial.join("\n"));
+        let run = reader.last_run().unwrap();
+        assert_eq!(run.status, RunStatus::Running);
+        assert_eq!(run.nodes.last().unwrap().status, NodeStatus::Running);
+        assert_eq!(run.counts().running, 1);
+    }
+
+    #[test]
+    fn garbage_truncated_lines_and_new_fields_are_survived() {
+        let mut text = String::from("\u{0}\u{7f}binary\n{\"data\": {\"args\"\n");
+        text.push_str(RECORDED);
+        text.push_str(
+            "{\"info\": {\"name\": \"NodeStart\", \"invocation_id\": \"next\", \"new_field\": [1]}, \"data\": {\"node_info\": {\"unique_id\": \"model.x.y\", \"node_name\": \"y\", \"resource_type\": \"model\", \"shiny\": true}}}\n",
+        );
+        text.push_str("{\"info\": {\"name\": \"NodeFinish"); // truncated last line
+        let reader = read(&text);
+        assert_eq!(reader.runs().len(), 2);
+        assert_eq!(reader.runs()[0].unreadable_lines, 2);
+        assert_eq!(reader.runs()[0].nodes.len(), 7);
+        let next = reader.last_run().unwrap();
+        assert_eq!(next.invocation_id.as_deref(), Some("next"));
+        assert_eq!(next.nodes[0].name, "y");
+        assert_eq!(next.unreadable_lines, 1);
+    }
+}

@@ -1,0 +1,160 @@
+//! A slice's dbt runs, read from the files dbt itself writes in the
+//! slice's worktree: `logs/dbt.log` (JSON lines or the default text) as it
+//! grows, and `target/run_results.json` when a run ends.
+//!
+//! Owns parsing and following those files; knows nothing of git, PTYs or
+//! the screen. Never writes into the worktree. Bad input (garbage, a
+//! truncated line, a file deleted mid-run, fields a newer dbt adds) is
+//! counted or reported, never fatal.
+
+pub mod json_log;
+pub mod run_results;
+pub mod tail;
+pub mod text_log;
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::domain::dbt_run::{DbtRun, RunStatus};
+
+pub use json_log::JsonLogReader;
+pub use tail::LogTail;
+pub use text_log::TextLogReader;
+
+/// Follows one dbt project's log and results.
+#[derive(Debug)]
+pub struct DbtWatch {
+    project_dir: PathBuf,
+    log: LogTail,
+    json: JsonLogReader,
+    text: TextLogReader,
+    /// Whether the newest run seen in the log came from the JSON format.
+    newest_is_json: bool,
+    results_modified: Option<SystemTime>,
+    results: Option<DbtRun>,
+    /// Why the last file could not be read, for the dbt tab.
+    pub problem: Option<String>,
+}
+
+impl DbtWatch {
+    pub fn new(project_dir: &Path) -> Self {
+        Self {
+            project_dir: project_dir.to_owned(),
+            log: LogTail::new(&project_dir.join("logs").join("dbt.log")),
+            json: JsonLogReader::new(),
+            text: TextLogReader::new(),
+            newest_is_json: true,
+            results_modified: None,
+            results: None,
+            problem: None,
+        }
+    }
+
+    pub fn project_dir(&self) -> &Path {
+        &self.project_dir
+    }
+
+    pub fn log_path(&self) -> &Path {
+        self.log.path()
+    }
+
+    /// Reads whatever changed; returns whether anything did.
+    pub fn poll(&mut self) -> bool {
+        let mut changed = false;
+        loop {
+            let tailed = match self.log.poll() {
+                Ok(tailed) => tailed,
+                Err(err) => {
+                    self.problem =
+                        Some(format!("cannot read {}: {err}", self.log.path().display()));
+                    break;
+                }
+            };
+            if tailed.restarted {
+                self.json = JsonLogReader::new();
+                self.text = TextLogReader::new();
+                changed = true;
+            }
+            changed |= !tailed.lines.is_empty();
+            for line in &tailed.lines {
+                self.feed_line(line);
+            }
+            if !tailed.more {
+                break;
+            }
+        }
+        changed | self.poll_results()
+    }
+
+    fn feed_line(&mut self, line: &str) {
+        if line.trim_start().starts_with('{') {
+            let before = self.json.runs().len();
+            self.json.feed_line(line);
+            if self.json.runs().len() > before {
+                self.newest_is_json = true;
+            }
+        } else {
+            let before = self.text.runs().len();
+            self.text.feed_line(line);
+            if self.text.runs().len() > before {
+                self.newest_is_json = false;
+            }
+        }
+    }
+
+    fn poll_results(&mut self) -> bool {
+        let path = self.project_dir.join("target").join("run_results.json");
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        if modified == self.results_modified {
+            return false;
+        }
+        self.results_modified = modified;
+        self.results = None;
+        if modified.is_some() {
+            match std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| run_results::parse(&text).map_err(|e| e.to_string()))
+            {
+                Ok(run) => self.results = Some(run),
+                // dbt may be halfway through writing it; the next poll retries.
+                Err(err) => self.problem = Some(format!("{}: {err}", path.display())),
+            }
+        }
+        true
+    }
+
+    /// Every run the log holds, oldest first.
+    pub fn log_runs(&self) -> &[DbtRun] {
+        if self.newest_is_json {
+            self.json.runs()
+        } else {
+            self.text.runs()
+        }
+    }
+
+    /// The current or last run: from the log when it has one (it is live
+    /// and carries compiled paths), completed by run_results.json for the
+    /// same invocation; from run_results.json alone when the log is gone.
+    pub fn last_run(&self) -> Option<DbtRun> {
+        let from_log = self.log_runs().last().cloned();
+        match (from_log, &self.results) {
+            (Some(mut run), Some(results)) if run.invocation_id == results.invocation_id => {
+                if run.status == RunStatus::Running {
+                    run.status = results.status;
+                    run.elapsed_seconds = results.elapsed_seconds;
+                }
+                run.target = run.target.or_else(|| results.target.clone());
+                Some(run)
+            }
+            (Some(run), _) => Some(run),
+            (None, results) => results.clone(),
+        }
+    }
+}
+
+/// The last run of the dbt project in `project_dir`, read once.
+pub fn last_run(project_dir: &Path) -> Option<DbtRun> {
+    let mut watch = DbtWatch::new(project_dir);
+    watch.poll();
+    watch.last_run()
+}

@@ -1,0 +1,159 @@
+//! Following a log file as it grows: complete lines only (a partial last
+//! line waits for its newline), and a fresh start when the file is
+//! truncated, replaced (rotation) or deleted.
+
+use std::fs::File;
+use std::io::{self, Read as _, Seek as _, SeekFrom};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+
+/// A line longer than this is handed over without waiting for its end, so
+/// a log of binary garbage cannot grow the buffer without bound.
+const MAX_LINE: usize = 1024 * 1024;
+/// At most this much is read per poll; the rest comes on the next.
+const MAX_READ: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug)]
+pub struct LogTail {
+    path: PathBuf,
+    offset: u64,
+    inode: Option<u64>,
+    partial: Vec<u8>,
+}
+
+/// What one poll found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Tailed {
+    /// The file was truncated, replaced or removed: what was read before no
+    /// longer stands, and `lines` start from its beginning.
+    pub restarted: bool,
+    pub lines: Vec<String>,
+    /// More is waiting (the read was capped).
+    pub more: bool,
+}
+
+impl LogTail {
+    pub fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            offset: 0,
+            inode: None,
+            partial: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads what was appended since the last poll.
+    pub fn poll(&mut self) -> io::Result<Tailed> {
+        let mut tailed = Tailed::default();
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                if self.inode.is_some() {
+                    self.reset();
+                    tailed.restarted = true;
+                }
+                return Ok(tailed);
+            }
+            Err(err) => return Err(err),
+        };
+        let meta = file.metadata()?;
+        if self.inode.is_some_and(|inode| inode != meta.ino()) || meta.len() < self.offset {
+            self.reset();
+            tailed.restarted = true;
+        }
+        self.inode = Some(meta.ino());
+        if meta.len() == self.offset {
+            return Ok(tailed);
+        }
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut bytes = Vec::new();
+        let read = file.take(MAX_READ).read_to_end(&mut bytes)?;
+        self.offset += read as u64;
+        tailed.more = self.offset < meta.len();
+        self.partial.extend_from_slice(&bytes);
+        let mut start = 0;
+        for (at, byte) in self.partial.iter().enumerate() {
+            if *byte == b'\n' {
+                tailed
+                    .lines
+                    .push(String::from_utf8_lossy(&self.partial[start..at]).into_owned());
+                start = at + 1;
+            }
+        }
+        self.partial.drain(..start);
+        if self.partial.len() > MAX_LINE {
+            let long = std::mem::take(&mut self.partial);
+            tailed
+                .lines
+                .push(String::from_utf8_lossy(&long).into_owned());
+        }
+        Ok(tailed)
+    }
+
+    fn reset(&mut self) {
+        self.offset = 0;
+        self.inode = None;
+        self.partial.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    fn append(path: &Path, text: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn follows_growth_partial_lines_truncation_and_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dbt.log");
+        let mut tail = LogTail::new(&path);
+        // The file appears later.
+        assert_eq!(tail.poll().unwrap(), Tailed::default());
+        append(&path, "one\ntw");
+        assert_eq!(tail.poll().unwrap().lines, ["one"]);
+        append(&path, "o\nthree\n");
+        assert_eq!(tail.poll().unwrap().lines, ["two", "three"]);
+        assert_eq!(tail.poll().unwrap(), Tailed::default());
+
+        // Truncated in place.
+        std::fs::write(&path, "fresh\n").unwrap();
+        let polled = tail.poll().unwrap();
+        assert!(polled.restarted);
+        assert_eq!(polled.lines, ["fresh"]);
+
+        // Rotated: renamed away and a new file started.
+        std::fs::rename(&path, dir.path().join("dbt.log.1")).unwrap();
+        append(&path, "new file, longer than the old one\n");
+        let polled = tail.poll().unwrap();
+        assert!(polled.restarted);
+        assert_eq!(polled.lines, ["new file, longer than the old one"]);
+
+        // Deleted.
+        std::fs::remove_file(&path).unwrap();
+        assert!(tail.poll().unwrap().restarted);
+    }
+
+    #[test]
+    fn binary_garbage_comes_out_as_lossy_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dbt.log");
+        std::fs::write(&path, b"\xff\xfe\x00bin\nok\n").unwrap();
+        let lines = LogTail::new(&path).poll().unwrap().lines;
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1], "ok");
+    }
+}

@@ -1,0 +1,159 @@
+//! What a slice's dbt runs did: each invocation, and each node in it.
+//!
+//! Plain data, filled by the `dbt` adapter from dbt's own files (the JSON or
+//! text `logs/dbt.log`, `target/run_results.json`) and read by the board,
+//! the dbt tab and `status --json`.
+
+use serde::Serialize;
+
+/// One dbt invocation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DbtRun {
+    pub invocation_id: Option<String>,
+    /// `build`, `run`, `test`, `seed`, `snapshot`, …
+    pub command: Option<String>,
+    /// The command line as typed, e.g. `dbt build -s staging`.
+    pub invocation: Option<String>,
+    /// The profile target, when dbt reported it.
+    pub target: Option<String>,
+    /// RFC 3339, as dbt wrote it.
+    pub started_at: Option<String>,
+    pub elapsed_seconds: Option<f64>,
+    pub status: RunStatus,
+    pub nodes: Vec<NodeResult>,
+    /// Which file this was read from.
+    pub source: RunSource,
+    /// Lines that could not be read (malformed JSON, binary garbage).
+    pub unreadable_lines: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Started, not finished (or the log ends before it finished).
+    Running,
+    Success,
+    /// Finished with at least one error or failure.
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunSource {
+    JsonLog,
+    TextLog,
+    RunResults,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeResult {
+    /// `model.shop.stg_orders`; absent in text logs.
+    pub unique_id: Option<String>,
+    pub name: String,
+    pub kind: NodeKind,
+    pub status: NodeStatus,
+    pub execution_seconds: Option<f64>,
+    pub rows_affected: Option<u64>,
+    /// Failing rows of a test.
+    pub failures: Option<u64>,
+    /// The error or failure text.
+    pub message: Option<String>,
+    /// Relative to the dbt project, e.g. `target/compiled/shop/models/x.sql`.
+    pub compiled_path: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    Model,
+    Test,
+    Seed,
+    Snapshot,
+    Other,
+}
+
+impl NodeKind {
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "model" => Self::Model,
+            "test" | "unit_test" => Self::Test,
+            "seed" => Self::Seed,
+            "snapshot" => Self::Snapshot,
+            _ => Self::Other,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStatus {
+    // Ordered by how urgently the operator must look: failures first.
+    Error,
+    Fail,
+    Warn,
+    Skipped,
+    Running,
+    Success,
+    Pass,
+    Other,
+}
+
+impl NodeStatus {
+    pub fn parse(raw: &str) -> Self {
+        match raw.to_ascii_lowercase().as_str() {
+            "success" | "ok" => Self::Success,
+            "error" | "runtime error" => Self::Error,
+            "fail" => Self::Fail,
+            "warn" => Self::Warn,
+            "skipped" | "skip" => Self::Skipped,
+            "pass" => Self::Pass,
+            "started" | "running" => Self::Running,
+            _ => Self::Other,
+        }
+    }
+
+    pub fn is_problem(self) -> bool {
+        matches!(self, Self::Error | Self::Fail)
+    }
+}
+
+/// How many nodes ended how.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct NodeCounts {
+    /// Models, seeds and snapshots built, and tests passed.
+    pub passed: usize,
+    /// Errors and test failures.
+    pub failed: usize,
+    pub warned: usize,
+    pub skipped: usize,
+    pub running: usize,
+}
+
+impl DbtRun {
+    pub fn counts(&self) -> NodeCounts {
+        let mut counts = NodeCounts::default();
+        for node in &self.nodes {
+            match node.status {
+                NodeStatus::Success | NodeStatus::Pass => counts.passed += 1,
+                NodeStatus::Error | NodeStatus::Fail => counts.failed += 1,
+                NodeStatus::Warn => counts.warned += 1,
+                NodeStatus::Skipped => counts.skipped += 1,
+                NodeStatus::Running => counts.running += 1,
+                NodeStatus::Other => {}
+            }
+        }
+        counts
+    }
+
+    /// Nodes that errored or failed, in run order.
+    pub fn problems(&self) -> impl Iterator<Item = &NodeResult> {
+        self.nodes.iter().filter(|n| n.status.is_problem())
+    }
+
+    /// Nodes ordered for the operator: failures first, then by run order.
+    pub fn nodes_by_urgency(&self) -> Vec<&NodeResult> {
+        let mut nodes: Vec<&NodeResult> = self.nodes.iter().collect();
+        nodes.sort_by_key(|n| n.status);
+        nodes
+    }
+}
