@@ -297,7 +297,8 @@ fn status_counts_commits_ahead_and_dirty_files() {
             "ready",
             "slice/staging",
             "+1",
-            "dirty (1 changed, 1 untracked)"
+            "dirty (1 changed, 1 untracked)",
+            "-"
         ]
     );
 

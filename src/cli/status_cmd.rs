@@ -10,8 +10,8 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<[String; 5]> = report.slices.iter().map(row).collect();
-    let header = ["SLICE", "STATE", "BRANCH", "AHEAD", "WORKTREE"].map(str::to_owned);
+    let rows: Vec<[String; 6]> = report.slices.iter().map(row).collect();
+    let header = ["SLICE", "STATE", "BRANCH", "AHEAD", "WORKTREE", "DBT"].map(str::to_owned);
     let mut widths = header.clone().map(|h| h.len());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -27,6 +27,17 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", line.join("  ").trim_end());
     }
     for slice in &report.slices {
+        for node in slice.dbt.iter().flat_map(|dbt| &dbt.failed) {
+            let first = node
+                .message
+                .as_deref()
+                .and_then(|m| m.lines().next())
+                .unwrap_or("failed");
+            println!(
+                "! {}: dbt {:?} {}: {first}",
+                slice.name, node.kind, node.name
+            );
+        }
         for problem in &slice.problems {
             println!("! {}: {}", slice.name, problem.message);
         }
@@ -43,7 +54,7 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn row(slice: &SliceStatus) -> [String; 5] {
+fn row(slice: &SliceStatus) -> [String; 6] {
     let ahead = match slice.ahead {
         Some(n) => format!("+{n}"),
         None => "-".to_owned(),
@@ -69,5 +80,9 @@ fn row(slice: &SliceStatus) -> [String; 5] {
         branch,
         ahead,
         tree,
+        slice
+            .dbt
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |dbt| dbt.describe()),
     ]
 }

@@ -157,3 +157,57 @@ impl DbtRun {
         nodes
     }
 }
+
+/// A run as `status --json` reports it: the counts and what failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DbtSummary {
+    pub command: Option<String>,
+    pub invocation: Option<String>,
+    pub target: Option<String>,
+    pub status: RunStatus,
+    pub started_at: Option<String>,
+    pub elapsed_seconds: Option<f64>,
+    pub counts: NodeCounts,
+    /// Errors and test failures, with dbt's message.
+    pub failed: Vec<NodeResult>,
+    pub source: RunSource,
+    pub unreadable_lines: usize,
+}
+
+impl DbtSummary {
+    pub fn of(run: &DbtRun) -> Self {
+        Self {
+            command: run.command.clone(),
+            invocation: run.invocation.clone(),
+            target: run.target.clone(),
+            status: run.status,
+            started_at: run.started_at.clone(),
+            elapsed_seconds: run.elapsed_seconds,
+            counts: run.counts(),
+            failed: run.problems().cloned().collect(),
+            source: run.source,
+            unreadable_lines: run.unreadable_lines,
+        }
+    }
+
+    /// One short line for tables: `build: 4 ok, 2 failed, 1 skipped`.
+    pub fn describe(&self) -> String {
+        let c = self.counts;
+        let mut parts = vec![format!("{} ok", c.passed)];
+        for (n, what) in [
+            (c.failed, "failed"),
+            (c.warned, "warned"),
+            (c.skipped, "skipped"),
+            (c.running, "running"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        format!(
+            "{}: {}",
+            self.command.as_deref().unwrap_or("dbt"),
+            parts.join(", ")
+        )
+    }
+}

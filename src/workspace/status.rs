@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::{Workspace, WorkspaceError, reconcile};
+use crate::domain::dbt_run::DbtSummary;
 use crate::domain::{Drift, Lifecycle, SliceName};
 use crate::git::{Dirt, GitRepo};
 use crate::store::load_state;
@@ -46,6 +47,9 @@ pub struct SliceStatus {
     pub dirty: Option<bool>,
     pub changed_files: Option<usize>,
     pub untracked_files: Option<usize>,
+    /// The last dbt run in the slice's worktree, read from dbt's own files;
+    /// null when dbt has not run there.
+    pub dbt: Option<DbtSummary>,
     pub problems: Vec<Problem>,
 }
 
@@ -97,6 +101,18 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
         } else {
             None
         };
+        let dbt = worktree_exists
+            .then(|| crate::dbt::last_run(&worktree.join(&ws.plan.dbt.project_dir)))
+            .flatten()
+            .map(|run| {
+                let mut summary = DbtSummary::of(&run);
+                // dbt names the target only when given --target; otherwise
+                // the profile used the slice's own (SLICEBOARD_DBT_TARGET).
+                summary
+                    .target
+                    .get_or_insert_with(|| ws.plan.dbt_target_for(&name, &repo));
+                summary
+            });
         let problems = drift
             .iter()
             .filter(|(slice, _)| *slice == name)
@@ -119,6 +135,7 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             dirty: dirt.map(|d| !d.is_clean()),
             changed_files: dirt.map(|d| d.changed),
             untracked_files: dirt.map(|d| d.untracked),
+            dbt,
             problems,
             name,
         });

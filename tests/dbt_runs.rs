@@ -1,0 +1,181 @@
+//! Real `dbt build` runs on DuckDB in real slice worktrees: each slice
+//! builds into its own database and schema, two slices build at once
+//! without colliding, and what dbt wrote is read back per node.
+//!
+//! Needs dbt-core and dbt-duckdb 1.11 (`.ci/run` installs them into
+//! `.ci/venv`; set SLICEBOARD_DBT to use another dbt).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::TestRepo;
+
+const PLAN: &str = r#"base = "main"
+
+[agent]
+command = "true"
+
+[dbt]
+target = "dev_{slice_ident}"
+schema = "dbt_{slice_ident}"
+
+[[slice]]
+name = "staging"
+owns = ["models/stg_*", "seeds/**"]
+
+[[slice]]
+name = "reports"
+owns = ["models/broken_totals.sql", "models/customer_report.sql", "models/schema.yml"]
+after = ["staging"]
+"#;
+
+fn dbt() -> PathBuf {
+    if let Some(dbt) = std::env::var_os("SLICEBOARD_DBT") {
+        return dbt.into();
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/venv/bin/dbt");
+    if venv.exists() {
+        return venv;
+    }
+    panic!(
+        "dbt is not installed: run `bash .ci/run` once (it installs dbt-core and dbt-duckdb 1.11 into .ci/venv), or set SLICEBOARD_DBT"
+    );
+}
+
+/// A repository holding the fixture dbt project, with worktrees for both slices.
+fn repo() -> TestRepo {
+    let repo = TestRepo::new();
+    // Replace the common dbt-shaped files with a real, runnable project.
+    repo.git(&[
+        "rm",
+        "-r",
+        "-q",
+        "models",
+        "seeds",
+        "macros",
+        "dbt_project.yml",
+    ]);
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dbt_project");
+    copy_dir(&fixture, &repo.root);
+    repo.write("sliceboard.toml", PLAN);
+    repo.commit_all("dbt project and plan");
+    repo.sliceboard(&["up"]).ok();
+    repo
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// `dbt build` in a slice's worktree with exactly the environment its
+/// agent gets.
+fn build(repo: &TestRepo, slice: &str) -> Command {
+    let env: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&repo.sliceboard(&["env", slice, "--json"]).ok()).unwrap();
+    let mut command = Command::new(dbt());
+    command
+        .args(["build", "--profiles-dir", "."])
+        .current_dir(repo.worktree(slice))
+        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false");
+    for (key, value) in env {
+        command.env(key, value.as_str().unwrap());
+    }
+    command
+}
+
+#[test]
+fn two_slices_build_at_once_into_their_own_targets_and_report_each_node() {
+    let repo = repo();
+    let mut children: Vec<_> = ["staging", "reports"]
+        .iter()
+        .map(|slice| {
+            build(&repo, slice)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("dbt starts")
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .drain(..)
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for (slice, output) in ["staging", "reports"].iter().zip(&outputs) {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        // The fixture has one broken model and one failing test: dbt exits 1.
+        assert_eq!(output.status.code(), Some(1), "{slice}: {stdout}");
+        assert!(
+            stdout.contains("Done. PASS=4 WARN=0 ERROR=2 SKIP=1"),
+            "{slice}: {stdout}"
+        );
+        assert!(!stdout.contains("lock"), "{slice} collided: {stdout}");
+        // Each slice's own database file, inside its own worktree.
+        let own = repo.worktree(slice).join(format!("dev_{slice}.duckdb"));
+        assert!(own.exists(), "{} missing", own.display());
+    }
+
+    let status: serde_json::Value =
+        serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    for slice in status["slices"].as_array().unwrap() {
+        let name = slice["name"].as_str().unwrap();
+        let dbt = &slice["dbt"];
+        assert_eq!(dbt["command"], "build", "{name}: {dbt}");
+        assert_eq!(dbt["target"], format!("dev_{name}"), "{name}: {dbt}");
+        assert_eq!(dbt["status"], "failed");
+        assert_eq!(dbt["source"], "json_log");
+        assert_eq!(dbt["counts"]["passed"], 4);
+        assert_eq!(dbt["counts"]["failed"], 2);
+        assert_eq!(dbt["counts"]["skipped"], 1);
+        let failed: Vec<(&str, &str)> = dbt["failed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| (n["name"].as_str().unwrap(), n["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                ("broken_totals", "error"),
+                ("not_null_stg_orders_customer", "fail")
+            ]
+        );
+        let message = dbt["failed"][0]["message"].as_str().unwrap();
+        assert!(message.contains("\"customerr\" not found"), "{message}");
+        assert_eq!(
+            dbt["failed"][0]["compiled_path"],
+            "target/compiled/shop/models/broken_totals.sql"
+        );
+    }
+    // dbt's files stay ignored inside the worktrees: the slices are clean.
+    let table = repo.sliceboard(&["status"]).ok();
+    assert!(
+        table.contains("build: 4 ok, 2 failed, 1 skipped"),
+        "{table}"
+    );
+    assert!(!table.contains("dirty"), "{table}");
+}
+
+#[test]
+fn a_run_without_json_logs_is_read_from_the_text_log() {
+    let repo = repo();
+    let output = build(&repo, "staging")
+        .env_remove("DBT_LOG_FORMAT_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let status: serde_json::Value =
+        serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    let dbt = &status["slices"][0]["dbt"];
+    assert_eq!(dbt["source"], "text_log", "{dbt}");
+    assert_eq!(dbt["counts"]["failed"], 2, "{dbt}");
+    assert_eq!(status["slices"][1]["dbt"], serde_json::Value::Null);
+}
