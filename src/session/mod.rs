@@ -323,13 +323,16 @@ impl Session {
     /// Runs `f` on the screen. Looking clears the pending-output flag, so
     /// the next output wakes the sink again.
     pub fn with_screen<R>(&self, f: impl FnOnce(&mut Screen) -> R) -> R {
-        self.shared.output_pending.store(false, Ordering::SeqCst);
-        let mut screen = lock(&self.shared.screen);
-        let fed = screen.flush_expired_sync();
-        if !fed.replies.is_empty() {
-            let _ = lock(&self.writer).write_all(&fed.replies);
+        self.screen_handle().with_screen(f)
+    }
+
+    /// A handle on the screen that another thread (the dashboard's) can
+    /// keep and draw from while the supervisor owns the session.
+    pub fn screen_handle(&self) -> ScreenHandle {
+        ScreenHandle {
+            shared: self.shared.clone(),
+            writer: self.writer.clone(),
         }
-        f(&mut screen)
     }
 
     /// Takes the screen out (for a restart), leaving a blank one.
@@ -366,6 +369,26 @@ impl Drop for Session {
         if self.exit().is_none() {
             drop(self.kill(Duration::from_secs(2)));
         }
+    }
+}
+
+/// Shared access to a session's screen; cheap to clone.
+#[derive(Clone)]
+pub struct ScreenHandle {
+    shared: Arc<Shared>,
+    writer: Arc<Mutex<Box<dyn Write + Send>>>,
+}
+
+impl ScreenHandle {
+    /// Runs `f` on the screen; see [`Session::with_screen`].
+    pub fn with_screen<R>(&self, f: impl FnOnce(&mut Screen) -> R) -> R {
+        self.shared.output_pending.store(false, Ordering::SeqCst);
+        let mut screen = lock(&self.shared.screen);
+        let fed = screen.flush_expired_sync();
+        if !fed.replies.is_empty() {
+            let _ = lock(&self.writer).write_all(&fed.replies);
+        }
+        f(&mut screen)
     }
 }
 

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::domain::{Activity, AgentStatus, Command, Event, Lifecycle, SliceName};
 use crate::session::{
-    ActivityRules, EventSink, Screen, Session, SessionEvent, SessionSpec, Size, transcript,
+    ActivityRules, EventSink, Screen, ScreenHandle, Session, SessionEvent, SessionSpec, Size,
+    transcript,
 };
 use crate::store::{Actor, StateLock, load_state, save_state};
 use crate::workspace::{Workspace, WorkspaceError};
@@ -89,14 +90,31 @@ pub type Notify = Arc<dyn Fn(Event) + Send + Sync>;
 enum Inbox {
     Session(SessionEvent),
     Remote(signal_socket::Request),
+    Local(Command),
 }
+
+/// Sends commands to a supervisor running on another thread; failures come
+/// back as [`Event::CommandFailed`].
+#[derive(Clone)]
+pub struct SupervisorHandle(mpsc::Sender<Inbox>);
+
+impl SupervisorHandle {
+    pub fn send(&self, command: Command) {
+        let _ = self.0.send(Inbox::Local(command));
+    }
+}
+
+/// Every slice's screen, for whoever draws them.
+pub type Screens = Arc<std::sync::Mutex<BTreeMap<SliceName, ScreenHandle>>>;
+
+/// Called when a slice's agent printed something (coalesced: again only
+/// after its screen was looked at).
+pub type OutputListener = Arc<dyn Fn(&SliceName) + Send + Sync>;
 
 #[derive(Default)]
 struct Slot {
     session: Option<Session>,
     status: Option<AgentStatus>,
-    /// The screen of the last run, kept so a restart continues below it.
-    screen: Option<Screen>,
     restart_when_exited: bool,
 }
 
@@ -109,6 +127,8 @@ pub struct Supervisor {
     inbox: mpsc::Receiver<Inbox>,
     inbox_tx: mpsc::Sender<Inbox>,
     notify: Notify,
+    on_output: Option<OutputListener>,
+    screens: Screens,
     socket: Option<SignalSocket>,
 }
 
@@ -148,8 +168,24 @@ impl Supervisor {
             inbox,
             inbox_tx,
             notify,
+            on_output: None,
+            screens: Screens::default(),
             socket,
         })
+    }
+
+    /// For driving the supervisor from another thread.
+    pub fn handle_sender(&self) -> SupervisorHandle {
+        SupervisorHandle(self.inbox_tx.clone())
+    }
+
+    /// Every slice's current screen (kept after the agent exits).
+    pub fn screens(&self) -> Screens {
+        self.screens.clone()
+    }
+
+    pub fn on_output(&mut self, listener: OutputListener) {
+        self.on_output = Some(listener);
     }
 
     /// Whether `sliceboard signal` can reach this supervisor.
@@ -253,7 +289,19 @@ impl Supervisor {
     fn receive(&mut self, message: Inbox) {
         match message {
             Inbox::Session(SessionEvent::Exited { slice, exit }) => self.exited(&slice, exit),
-            Inbox::Session(SessionEvent::Output { .. } | SessionEvent::Bell { .. }) => {}
+            Inbox::Session(SessionEvent::Output { slice } | SessionEvent::Bell { slice }) => {
+                if let Some(listener) = &self.on_output {
+                    listener(&slice);
+                }
+            }
+            Inbox::Local(command) => {
+                if let Err(err) = self.handle(command.clone()) {
+                    (self.notify)(Event::CommandFailed {
+                        command: Box::new(command),
+                        message: err.to_string(),
+                    });
+                }
+            }
             Inbox::Remote(request) => {
                 let result = self.handle(request.command).map_err(|e| e.to_string());
                 let _ = request.reply.send(result);
@@ -320,9 +368,12 @@ impl Supervisor {
         let transcript_path = self.ws.state_dir.transcript_file(slice);
 
         let slot = self.slots.entry(slice.clone()).or_default();
-        let screen = slot.screen.take().or_else(|| {
-            earlier_output(&transcript_path, self.options.size, self.options.scrollback)
-        });
+        // A restarted agent continues below what the last one printed.
+        let screen = slot
+            .session
+            .take()
+            .map(|old| old.take_screen())
+            .or_else(|| earlier_output(&transcript_path, self.options.size, self.options.scrollback));
         let session_spec = SessionSpec {
             slice: slice.clone(),
             command,
@@ -341,6 +392,10 @@ impl Supervisor {
                 .send(Inbox::Session(event));
         });
         let session = Session::spawn(session_spec, screen, sink)?;
+        self.screens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(slice.clone(), session.screen_handle());
         slot.session = Some(session);
         self.set_status(slice, AgentStatus::Running, Actor::Operator);
         self.mark_active(slice);
@@ -440,13 +495,10 @@ impl Supervisor {
     }
 
     fn exited(&mut self, slice: &SliceName, exit: crate::session::ExitInfo) {
-        let mut restart = false;
-        if let Some(slot) = self.slots.get_mut(slice) {
-            if let Some(session) = slot.session.take() {
-                slot.screen = Some(session.take_screen());
-            }
-            restart = std::mem::take(&mut slot.restart_when_exited);
-        }
+        let restart = self
+            .slots
+            .get_mut(slice)
+            .is_some_and(|slot| std::mem::take(&mut slot.restart_when_exited));
         let status = if exit.killed {
             AgentStatus::Killed
         } else {
