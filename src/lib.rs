@@ -13,4 +13,5 @@ pub mod plan_file;
 pub mod session;
 pub mod store;
 pub mod supervisor;
+pub mod ui;
 pub mod workspace;

@@ -46,8 +46,17 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(CommandArgs::Env { slice, json }) => slice_cmds::env(&open(&cwd)?, slice, json),
         Some(CommandArgs::Status { json }) => status_cmd::status(&open(&cwd)?, json),
         Some(CommandArgs::Signal { activity, slice }) => signal_cmd::signal(&cwd, &activity, slice),
-        // Until the dashboard lands, the bare command shows the status.
-        None => status_cmd::status(&open(&cwd)?, false),
+        None => {
+            use std::io::IsTerminal as _;
+            let ws = open(&cwd)?;
+            if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+                anyhow::bail!(
+                    "the dashboard needs a terminal; for scripts use `sliceboard status --json`"
+                );
+            }
+            crate::ui::run(ws)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -373,7 +373,9 @@ impl Supervisor {
             .session
             .take()
             .map(|old| old.take_screen())
-            .or_else(|| earlier_output(&transcript_path, self.options.size, self.options.scrollback));
+            .or_else(|| {
+                earlier_output(&transcript_path, self.options.size, self.options.scrollback)
+            });
         let session_spec = SessionSpec {
             slice: slice.clone(),
             command,
@@ -415,14 +417,13 @@ impl Supervisor {
             record.lifecycle = Lifecycle::Active;
             record.updated_at = jiff::Timestamp::now();
             save_state(&path, &state)?;
-            self.ws.state_dir.journal().record(
-                Actor::Sliceboard,
-                Event::LifecycleChanged {
-                    slice: slice.clone(),
-                    from: Lifecycle::Ready,
-                    to: Lifecycle::Active,
-                },
-            )
+            let event = Event::LifecycleChanged {
+                slice: slice.clone(),
+                from: Lifecycle::Ready,
+                to: Lifecycle::Active,
+            };
+            (self.notify)(event.clone());
+            self.ws.state_dir.journal().record(Actor::Sliceboard, event)
         });
         if let Err(err) = result {
             tracing::warn!(%slice, %err, "could not record the slice as active");

@@ -1,0 +1,376 @@
+//! The dashboard's model: what the board shows and what the keys do.
+//!
+//! Pure state: events from the supervisor are applied with
+//! [`App::apply`], keys turn into [`Command`]s with [`App::on_key`]; drawing
+//! lives in `view`, the loop and threads in `ui/mod.rs`. Nothing here
+//! touches a terminal, a process or the disk.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::keymap::{Action, Keymap};
+use crate::domain::dbt_run::DbtRun;
+use crate::domain::{Activity, AgentStatus, Command, Event, Lifecycle, SliceName};
+use crate::session::{Key, Mods};
+
+/// How many journal lines the Events tab keeps per slice.
+const EVENTS_KEPT: usize = 200;
+
+#[derive(Debug, Clone)]
+pub struct SliceRow {
+    pub name: SliceName,
+    pub lifecycle: Lifecycle,
+    pub status: AgentStatus,
+    pub activity: Option<Activity>,
+    pub dbt: Option<DbtRun>,
+    /// Journal and live events, newest last, as text.
+    pub events: Vec<String>,
+    pub worktree: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Terminal,
+    Diff,
+    Dbt,
+    Events,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::Terminal, Tab::Diff, Tab::Dbt, Tab::Events];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Terminal => "Terminal",
+            Tab::Diff => "Diff",
+            Tab::Dbt => "dbt",
+            Tab::Events => "Events",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// The board beside the selected slice's tabs.
+    Focus,
+    /// Every terminal at once.
+    Grid,
+    /// The selected terminal alone.
+    Full,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    Kill(SliceName),
+    Quit { running: usize },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Board,
+    /// Keys go to the selected agent.
+    Typing,
+    Confirm(Confirm),
+    Help,
+}
+
+/// What a key asks of the world outside the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Send(Command),
+    /// A key for the selected agent, encoded for its terminal's modes by
+    /// whoever can see the screen.
+    Key {
+        slice: SliceName,
+        key: Key,
+        mods: Mods,
+    },
+    /// Scroll the selected terminal by lines (positive: back in history).
+    Scroll(i32),
+    Quit,
+}
+
+pub struct App {
+    pub repo: String,
+    pub slices: Vec<SliceRow>,
+    pub selected: usize,
+    pub mode: Mode,
+    pub tab: Tab,
+    pub layout: Layout,
+    pub keymap: Keymap,
+    /// One line for the status bar: the last thing that happened.
+    pub message: Option<String>,
+}
+
+impl App {
+    pub fn new(repo: String, slices: Vec<SliceRow>, keymap: Keymap) -> Self {
+        Self {
+            repo,
+            slices,
+            selected: 0,
+            mode: Mode::Board,
+            tab: Tab::Terminal,
+            layout: Layout::Focus,
+            keymap,
+            message: None,
+        }
+    }
+
+    pub fn selected(&self) -> Option<&SliceRow> {
+        self.slices.get(self.selected)
+    }
+
+    pub fn running(&self) -> usize {
+        self.slices
+            .iter()
+            .filter(|s| matches!(s.status, AgentStatus::Running | AgentStatus::Paused))
+            .count()
+    }
+
+    /// Applies what the supervisor reported.
+    pub fn apply(&mut self, event: &Event) {
+        let slice = match event {
+            Event::AgentStatusChanged { slice, .. }
+            | Event::ActivityChanged { slice, .. }
+            | Event::LifecycleChanged { slice, .. } => Some(slice),
+            Event::CommandFailed { command, .. } => command.slice(),
+            _ => None,
+        };
+        let Some(row) = slice.and_then(|s| self.slices.iter_mut().find(|r| &r.name == s)) else {
+            if let Event::CommandFailed { message, .. } = event {
+                self.message = Some(message.clone());
+            }
+            return;
+        };
+        match event {
+            Event::AgentStatusChanged { status, .. } => {
+                row.status = *status;
+                if !matches!(status, AgentStatus::Running | AgentStatus::Paused) {
+                    row.activity = None;
+                }
+            }
+            Event::ActivityChanged { activity, .. } => row.activity = Some(*activity),
+            Event::LifecycleChanged { to, .. } => row.lifecycle = *to,
+            Event::CommandFailed { message, .. } => self.message = Some(message.clone()),
+            _ => {}
+        }
+        row.events.push(describe(event));
+        if row.events.len() > EVENTS_KEPT {
+            row.events.remove(0);
+        }
+    }
+
+    /// Handles one key; returns what must happen outside the model.
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        match self.mode.clone() {
+            Mode::Typing => self.typing_key(key),
+            Mode::Help => {
+                self.mode = Mode::Board;
+                Vec::new()
+            }
+            Mode::Confirm(confirm) => {
+                self.mode = Mode::Board;
+                if !matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                    self.message = Some("cancelled".into());
+                    return Vec::new();
+                }
+                match confirm {
+                    Confirm::Kill(slice) => vec![Effect::Send(Command::KillAgent { slice })],
+                    Confirm::Quit { .. } => vec![Effect::Quit],
+                }
+            }
+            Mode::Board => match self.keymap.action(&key) {
+                Some(action) => self.act(action),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    fn typing_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(name) = self.selected().map(|r| r.name.clone()) else {
+            self.mode = Mode::Board;
+            return Vec::new();
+        };
+        if super::keymap::KeySpec::of(&key) == self.keymap.leave {
+            self.mode = Mode::Board;
+            self.message = Some(format!("left {name}"));
+            return Vec::new();
+        }
+        let Some((k, mods)) = session_key(&key) else {
+            return Vec::new();
+        };
+        vec![Effect::Key {
+            slice: name,
+            key: k,
+            mods,
+        }]
+    }
+
+    fn act(&mut self, action: Action) -> Vec<Effect> {
+        let count = self.slices.len();
+        let slice = self.selected().map(|r| r.name.clone());
+        match action {
+            Action::Down if count > 0 => self.selected = (self.selected + 1) % count,
+            Action::Up if count > 0 => self.selected = (self.selected + count - 1) % count,
+            Action::NextTab | Action::PrevTab => {
+                let at = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
+                let step = if action == Action::NextTab {
+                    1
+                } else {
+                    Tab::ALL.len() - 1
+                };
+                self.tab = Tab::ALL[(at + step) % Tab::ALL.len()];
+                self.layout = Layout::Focus;
+            }
+            Action::Grid => {
+                self.layout = if self.layout == Layout::Grid {
+                    Layout::Focus
+                } else {
+                    Layout::Grid
+                };
+            }
+            Action::Fullscreen => {
+                self.layout = if self.layout == Layout::Full {
+                    Layout::Focus
+                } else {
+                    Layout::Full
+                };
+                self.tab = Tab::Terminal;
+            }
+            Action::Help => self.mode = Mode::Help,
+            Action::Quit => {
+                let running = self.running();
+                if running == 0 {
+                    return vec![Effect::Quit];
+                }
+                self.mode = Mode::Confirm(Confirm::Quit { running });
+            }
+            Action::ScrollUp => return vec![Effect::Scroll(10)],
+            Action::ScrollDown => return vec![Effect::Scroll(-10)],
+            Action::Focus => {
+                let Some((name, status)) = self.selected().map(|r| (r.name.clone(), r.status))
+                else {
+                    return Vec::new();
+                };
+                if matches!(status, AgentStatus::Running) {
+                    self.mode = Mode::Typing;
+                    self.tab = Tab::Terminal;
+                    self.message = Some(format!(
+                        "typing into {name}; {} leaves",
+                        self.keymap.leave.display()
+                    ));
+                } else {
+                    self.message = Some(format!(
+                        "{name}'s agent is not running; press s to start it"
+                    ));
+                }
+            }
+            Action::Start => {
+                return slice
+                    .map(|slice| Effect::Send(Command::StartAgent { slice }))
+                    .into_iter()
+                    .collect();
+            }
+            Action::Restart => {
+                return slice
+                    .map(|slice| Effect::Send(Command::RestartAgent { slice }))
+                    .into_iter()
+                    .collect();
+            }
+            Action::PauseResume => {
+                let Some(row) = self.selected() else {
+                    return Vec::new();
+                };
+                let slice = row.name.clone();
+                return vec![Effect::Send(if row.status == AgentStatus::Paused {
+                    Command::ResumeAgent { slice }
+                } else {
+                    Command::PauseAgent { slice }
+                })];
+            }
+            Action::Kill => {
+                if let Some(slice) = slice {
+                    self.mode = Mode::Confirm(Confirm::Kill(slice));
+                }
+            }
+            Action::Down | Action::Up => {}
+        }
+        Vec::new()
+    }
+}
+
+/// A crossterm key as the session's key type.
+pub fn session_key(key: &KeyEvent) -> Option<(Key, Mods)> {
+    let mods = Mods {
+        ctrl: key.modifiers.contains(KeyModifiers::CONTROL),
+        alt: key.modifiers.contains(KeyModifiers::ALT),
+        shift: key.modifiers.contains(KeyModifiers::SHIFT),
+    };
+    let k = match key.code {
+        // Shift is already in the character.
+        KeyCode::Char(c) => {
+            return Some((
+                Key::Char(c),
+                Mods {
+                    shift: false,
+                    ..mods
+                },
+            ));
+        }
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Tab => Key::Tab,
+        KeyCode::BackTab => Key::BackTab,
+        KeyCode::Backspace => Key::Backspace,
+        KeyCode::Esc => Key::Esc,
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::Left => Key::Left,
+        KeyCode::Right => Key::Right,
+        KeyCode::Home => Key::Home,
+        KeyCode::End => Key::End,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
+        KeyCode::Insert => Key::Insert,
+        KeyCode::Delete => Key::Delete,
+        KeyCode::F(n) => Key::F(n),
+        _ => return None,
+    };
+    Some((k, mods))
+}
+
+/// One line of the Events tab.
+pub fn describe(event: &Event) -> String {
+    match event {
+        Event::AgentStatusChanged { status, .. } => format!("agent {}", status_text(*status)),
+        Event::ActivityChanged { activity, .. } => {
+            format!("activity {}", activity_text(Some(*activity)))
+        }
+        Event::LifecycleChanged { from, to, .. } => format!("{from} -> {to}"),
+        Event::CommandFailed { message, .. } => format!("failed: {message}"),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+pub fn status_text(status: AgentStatus) -> String {
+    match status {
+        AgentStatus::NotStarted => "not started".into(),
+        AgentStatus::Pending => "pending".into(),
+        AgentStatus::Running => "running".into(),
+        AgentStatus::Paused => "paused".into(),
+        AgentStatus::Exited { code: Some(code) } => format!("exited({code})"),
+        AgentStatus::Exited { code: None } => "exited(signal)".into(),
+        AgentStatus::Killed => "killed".into(),
+    }
+}
+
+pub fn activity_text(activity: Option<Activity>) -> &'static str {
+    match activity {
+        Some(Activity::Busy) => "busy",
+        Some(Activity::Waiting) => "WAITING",
+        Some(Activity::Idle) => "idle",
+        Some(Activity::Done) => "done",
+        None => "",
+    }
+}

@@ -1,0 +1,387 @@
+//! Keys to named actions. The help overlay is generated from the same
+//! table, and a user's `~/.config/sliceboard/config.toml` maps keys to
+//! actions by name over the defaults, so help, config and code agree.
+//!
+//! ```toml
+//! [keys]
+//! "ctrl-k" = "kill"
+//! "x" = "none"          # unbind
+//! leave = "ctrl-b"      # the key that leaves a focused agent
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde::{Deserialize, Serialize};
+
+/// Everything a key can do on the board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Down,
+    Up,
+    NextTab,
+    PrevTab,
+    /// Type into the selected agent until the leave key.
+    Focus,
+    Start,
+    PauseResume,
+    Kill,
+    Restart,
+    Grid,
+    Fullscreen,
+    ScrollUp,
+    ScrollDown,
+    Help,
+    Quit,
+}
+
+impl Action {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Down => "next slice",
+            Action::Up => "previous slice",
+            Action::NextTab => "next tab",
+            Action::PrevTab => "previous tab",
+            Action::Focus => "type into the agent (leave with the leave key)",
+            Action::Start => "start the agent",
+            Action::PauseResume => "pause / resume the agent (whole process group)",
+            Action::Kill => "kill the agent (asks first)",
+            Action::Restart => "restart the agent (resume command if set)",
+            Action::Grid => "grid of all terminals",
+            Action::Fullscreen => "terminal full screen",
+            Action::ScrollUp => "scroll the terminal back",
+            Action::ScrollDown => "scroll the terminal forward",
+            Action::Help => "this help",
+            Action::Quit => "quit (asks first while agents run)",
+        }
+    }
+}
+
+/// A key as written in the config: `q`, `?`, `ctrl-]`, `alt-x`, `enter`,
+/// `tab`, `shift-tab`, `up`, `pgdn`, `f5`, …
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeySpec {
+    pub code: KeyCode,
+    pub ctrl: bool,
+    pub alt: bool,
+}
+
+impl KeySpec {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut ctrl = false;
+        let mut alt = false;
+        let mut rest = raw;
+        loop {
+            if let Some(r) = rest.strip_prefix("ctrl-").filter(|r| !r.is_empty()) {
+                ctrl = true;
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("alt-").filter(|r| !r.is_empty()) {
+                alt = true;
+                rest = r;
+            } else {
+                break;
+            }
+        }
+        let code = match rest {
+            "enter" => KeyCode::Enter,
+            "tab" => KeyCode::Tab,
+            "shift-tab" | "backtab" => KeyCode::BackTab,
+            "esc" => KeyCode::Esc,
+            "space" => KeyCode::Char(' '),
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "pgup" => KeyCode::PageUp,
+            "pgdn" => KeyCode::PageDown,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "backspace" => KeyCode::Backspace,
+            f if f.starts_with('f') && f.len() > 1 => {
+                let n: u8 = f[1..].parse().map_err(|_| format!("unknown key {raw:?}"))?;
+                KeyCode::F(n)
+            }
+            c if c.chars().count() == 1 => KeyCode::Char(c.chars().next().unwrap_or(' ')),
+            _ => {
+                return Err(format!(
+                    "unknown key {raw:?}; write a character, or ctrl-/alt- followed by one, or enter, tab, esc, space, up, down, left, right, pgup, pgdn, home, end, f1…f12"
+                ));
+            }
+        };
+        Ok(Self { code, ctrl, alt })
+    }
+
+    pub fn of(event: &KeyEvent) -> Self {
+        let ctrl = event.modifiers.contains(KeyModifiers::CONTROL);
+        let code = match event.code {
+            // Terminals send ctrl-\ ctrl-] ctrl-^ ctrl-_ as 0x1c..0x1f, which
+            // crossterm reads as ctrl-4..ctrl-7.
+            KeyCode::Char(c @ '4'..='7') if ctrl => {
+                KeyCode::Char(['\\', ']', '^', '_'][c as usize - '4' as usize])
+            }
+            other => other,
+        };
+        Self {
+            code,
+            ctrl,
+            alt: event.modifiers.contains(KeyModifiers::ALT),
+        }
+    }
+
+    pub fn display(&self) -> String {
+        let mut out = String::new();
+        if self.ctrl {
+            out.push_str("ctrl-");
+        }
+        if self.alt {
+            out.push_str("alt-");
+        }
+        match self.code {
+            KeyCode::Char(' ') => out.push_str("space"),
+            KeyCode::Char(c) => out.push(c),
+            KeyCode::Enter => out.push_str("enter"),
+            KeyCode::Tab => out.push_str("tab"),
+            KeyCode::BackTab => out.push_str("shift-tab"),
+            KeyCode::Esc => out.push_str("esc"),
+            KeyCode::Up => out.push_str("up"),
+            KeyCode::Down => out.push_str("down"),
+            KeyCode::Left => out.push_str("left"),
+            KeyCode::Right => out.push_str("right"),
+            KeyCode::PageUp => out.push_str("pgup"),
+            KeyCode::PageDown => out.push_str("pgdn"),
+            KeyCode::Home => out.push_str("home"),
+            KeyCode::End => out.push_str("end"),
+            KeyCode::F(n) => out.push_str(&format!("f{n}")),
+            other => out.push_str(&format!("{other:?}").to_lowercase()),
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: HashMap<KeySpec, Action>,
+    /// Leaves a focused agent; every other key goes to the agent.
+    pub leave: KeySpec,
+}
+
+const DEFAULTS: &[(&str, Action)] = &[
+    ("j", Action::Down),
+    ("down", Action::Down),
+    ("k", Action::Up),
+    ("up", Action::Up),
+    ("tab", Action::NextTab),
+    ("l", Action::NextTab),
+    ("right", Action::NextTab),
+    ("shift-tab", Action::PrevTab),
+    ("h", Action::PrevTab),
+    ("left", Action::PrevTab),
+    ("enter", Action::Focus),
+    ("s", Action::Start),
+    ("p", Action::PauseResume),
+    ("x", Action::Kill),
+    ("r", Action::Restart),
+    ("g", Action::Grid),
+    ("f", Action::Fullscreen),
+    ("pgup", Action::ScrollUp),
+    ("pgdn", Action::ScrollDown),
+    ("?", Action::Help),
+    ("q", Action::Quit),
+];
+
+/// The user's config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    keys: BTreeMap<String, toml::Spanned<String>>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        let bindings = DEFAULTS
+            .iter()
+            .map(|(key, action)| (KeySpec::parse(key).expect("default keys parse"), *action))
+            .collect();
+        Self {
+            bindings,
+            leave: KeySpec {
+                code: KeyCode::Char(']'),
+                ctrl: true,
+                alt: false,
+            },
+        }
+    }
+}
+
+impl Keymap {
+    pub fn action(&self, event: &KeyEvent) -> Option<Action> {
+        self.bindings.get(&KeySpec::of(event)).copied()
+    }
+
+    /// The config file: `$XDG_CONFIG_HOME/sliceboard/config.toml`, else
+    /// `~/.config/sliceboard/config.toml`.
+    pub fn config_path() -> Option<PathBuf> {
+        let base = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+        Some(base.join("sliceboard").join("config.toml"))
+    }
+
+    /// The defaults with the user's config over them; a missing file is
+    /// fine, a bad key or action is an error naming its line.
+    pub fn load(path: Option<&Path>) -> Result<Self, String> {
+        let mut keymap = Self::default();
+        let Some(path) = path else {
+            return Ok(keymap);
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(keymap),
+            Err(err) => return Err(format!("cannot read {}: {err}", path.display())),
+        };
+        let raw: RawConfig = toml::from_str(&text)
+            .map_err(|err| format!("{}: {}", path.display(), err.message()))?;
+        let line_of = |span: std::ops::Range<usize>| text[..span.start].lines().count().max(1);
+        for (key, action) in raw.keys {
+            let line = line_of(action.span());
+            let at = || format!("{}:{line}", path.display());
+            if key == "leave" {
+                keymap.leave = KeySpec::parse(action.get_ref())
+                    .map_err(|e| format!("{}: keys.leave: {e}", at()))?;
+                continue;
+            }
+            let spec = KeySpec::parse(&key).map_err(|e| format!("{}: keys: {e}", at()))?;
+            if action.get_ref() == "none" {
+                keymap.bindings.remove(&spec);
+                continue;
+            }
+            let parsed: Action = serde_json::from_value(serde_json::Value::String(action.get_ref().clone()))
+                .map_err(|_| {
+                    format!(
+                        "{}: keys.\"{key}\": unknown action {:?}; known actions: {}, or \"none\" to unbind",
+                        at(),
+                        action.get_ref(),
+                        all_actions().join(", ")
+                    )
+                })?;
+            keymap.bindings.insert(spec, parsed);
+        }
+        Ok(keymap)
+    }
+
+    /// Help lines: each action with every key bound to it.
+    pub fn help(&self) -> Vec<(String, &'static str)> {
+        let mut by_action: BTreeMap<Action, Vec<String>> = BTreeMap::new();
+        for (key, action) in &self.bindings {
+            by_action.entry(*action).or_default().push(key.display());
+        }
+        for keys in by_action.values_mut() {
+            keys.sort_by_key(|k| (k.len(), k.clone()));
+        }
+        let mut lines: Vec<(String, &'static str)> = by_action
+            .into_iter()
+            .map(|(action, keys)| (keys.join(" "), action.describe()))
+            .collect();
+        lines.push((
+            self.leave.display(),
+            "leave a focused agent (every other key goes to it)",
+        ));
+        lines
+    }
+}
+
+fn all_actions() -> Vec<String> {
+    DEFAULTS
+        .iter()
+        .map(|(_, a)| {
+            serde_json::to_value(a)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn defaults_map_vim_keys_and_arrows() {
+        let map = Keymap::default();
+        assert_eq!(
+            map.action(&key(KeyCode::Char('j'), KeyModifiers::NONE)),
+            Some(Action::Down)
+        );
+        assert_eq!(
+            map.action(&key(KeyCode::Up, KeyModifiers::NONE)),
+            Some(Action::Up)
+        );
+        assert_eq!(
+            map.action(&key(KeyCode::Char('?'), KeyModifiers::SHIFT)),
+            Some(Action::Help)
+        );
+        assert_eq!(map.leave, KeySpec::parse("ctrl-]").unwrap());
+        // What a terminal sends for ctrl-] arrives as ctrl-5.
+        assert_eq!(
+            KeySpec::of(&key(KeyCode::Char('5'), KeyModifiers::CONTROL)),
+            map.leave
+        );
+    }
+
+    #[test]
+    fn a_user_config_overrides_and_unbinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[keys]\n\"ctrl-k\" = \"kill\"\nx = \"none\"\nleave = \"ctrl-b\"\n",
+        )
+        .unwrap();
+        let map = Keymap::load(Some(&path)).unwrap();
+        assert_eq!(
+            map.action(&key(KeyCode::Char('k'), KeyModifiers::CONTROL)),
+            Some(Action::Kill)
+        );
+        assert_eq!(
+            map.action(&key(KeyCode::Char('x'), KeyModifiers::NONE)),
+            None
+        );
+        assert_eq!(map.leave, KeySpec::parse("ctrl-b").unwrap());
+        assert!(
+            map.help()
+                .iter()
+                .any(|(keys, what)| keys == "ctrl-k" && what.starts_with("kill"))
+        );
+    }
+
+    #[test]
+    fn bad_actions_and_keys_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[keys]\nq = \"quit\"\nz = \"explode\"\n").unwrap();
+        let err = Keymap::load(Some(&path)).unwrap_err();
+        assert!(
+            err.contains("config.toml:3: keys.\"z\": unknown action \"explode\""),
+            "{err}"
+        );
+        assert!(err.contains("pause_resume"), "{err}");
+        std::fs::write(&path, "[keys]\n\"hyper-q\" = \"quit\"\n").unwrap();
+        let err = Keymap::load(Some(&path)).unwrap_err();
+        assert!(
+            err.contains("config.toml:2: keys: unknown key \"hyper-q\""),
+            "{err}"
+        );
+        assert!(Keymap::load(Some(&dir.path().join("missing.toml"))).is_ok());
+    }
+}

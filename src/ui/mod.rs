@@ -1,0 +1,372 @@
+//! The dashboard: one keyboard-driven screen over every slice.
+//!
+//! Threads: the supervisor runs on its own (it owns the agents), the
+//! terminal's input is read on another, a third follows each worktree's
+//! dbt files; all of them send typed messages to this loop, which owns the
+//! [`App`] model. The loop drains every pending message, then draws at most
+//! once per frame (60 a second at most) and only when something changed.
+
+pub mod app;
+pub mod keymap;
+pub mod view;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use crossterm::event::{Event as TermEvent, KeyCode, KeyModifiers, MouseButton, MouseEventKind};
+
+use self::app::{App, Effect, Layout, SliceRow};
+use self::keymap::Keymap;
+use crate::dbt::DbtWatch;
+use crate::domain::dbt_run::DbtRun;
+use crate::domain::{AgentStatus, Command, Event, Lifecycle, SliceName};
+use crate::session::Size;
+use crate::store::load_state;
+use crate::supervisor::{Supervisor, SupervisorOptions};
+use crate::workspace::Workspace;
+
+const FRAME: Duration = Duration::from_millis(16);
+/// How often the dbt follower looks at each worktree's files.
+const DBT_POLL: Duration = Duration::from_secs(1);
+
+enum Msg {
+    Input(TermEvent),
+    Supervisor(Event),
+    Output,
+    Dbt(SliceName, Option<DbtRun>),
+    InputClosed,
+}
+
+/// Sends from any thread (std's Sender is Send + Sync).
+fn sender(tx: &mpsc::Sender<Msg>) -> Arc<Mutex<mpsc::Sender<Msg>>> {
+    Arc::new(Mutex::new(tx.clone()))
+}
+
+fn send(tx: &Mutex<mpsc::Sender<Msg>>, msg: Msg) {
+    let _ = tx
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .send(msg);
+}
+
+/// Runs the dashboard until the operator quits.
+pub fn run(ws: Workspace) -> anyhow::Result<()> {
+    let keymap = Keymap::load(Keymap::config_path().as_deref()).map_err(anyhow::Error::msg)?;
+    init_logging(&ws);
+    let rows = initial_rows(&ws)?;
+    let repo = ws.git.root().display().to_string();
+    let dbt_dirs: Vec<(SliceName, PathBuf)> = rows
+        .iter()
+        .map(|r| (r.name.clone(), r.worktree.join(&ws.plan.dbt.project_dir)))
+        .collect();
+
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let events = sender(&tx);
+    let options = SupervisorOptions::from_plan(&ws.plan);
+    let mut supervisor = Supervisor::new(
+        ws,
+        options,
+        Arc::new(move |e| send(&events, Msg::Supervisor(e))),
+    )?;
+    let outputs = sender(&tx);
+    supervisor.on_output(Arc::new(move |_| send(&outputs, Msg::Output)));
+    let handle = supervisor.handle_sender();
+    let screens = supervisor.screens();
+    let stop = Arc::new(AtomicBool::new(false));
+
+    let supervisor_stop = stop.clone();
+    let supervisor_thread = std::thread::Builder::new()
+        .name("supervisor".into())
+        .spawn(move || {
+            while !supervisor_stop.load(Ordering::SeqCst) {
+                supervisor.step(Duration::from_millis(100));
+            }
+            // Dropping it stops every agent and waits for them.
+            drop(supervisor);
+        })?;
+    spawn_dbt_follower(dbt_dirs, sender(&tx), stop.clone());
+    spawn_input_reader(sender(&tx), stop.clone());
+
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ])
+    .context("cannot watch for SIGTERM")?;
+    let signal_flag = Arc::new(AtomicBool::new(false));
+    {
+        let flag = signal_flag.clone();
+        let wake = sender(&tx);
+        std::thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                flag.store(true, Ordering::SeqCst);
+                send(&wake, Msg::InputClosed);
+            }
+        });
+    }
+
+    let mut app = App::new(repo, rows, keymap);
+    let mut terminal = ratatui::init();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
+    let result = (|| -> anyhow::Result<()> {
+        let mut dirty = true;
+        let mut last_draw = Instant::now() - FRAME;
+        let mut pane_sizes: BTreeMap<SliceName, Size> = BTreeMap::new();
+        loop {
+            let wait = if dirty {
+                FRAME.saturating_sub(last_draw.elapsed())
+            } else {
+                Duration::from_secs(1)
+            };
+            let mut quit = false;
+            if let Ok(first) = rx.recv_timeout(wait) {
+                let mut next = Some(first);
+                while let Some(msg) = next {
+                    match msg {
+                        Msg::Input(TermEvent::Key(key)) => {
+                            if key.code == KeyCode::Char('z')
+                                && key.modifiers.contains(KeyModifiers::CONTROL)
+                                && app.mode == app::Mode::Board
+                            {
+                                suspend(&mut terminal)?;
+                            }
+                            for effect in app.on_key(key) {
+                                quit |= apply_effect(effect, &handle, &screens);
+                            }
+                        }
+                        Msg::Input(TermEvent::Mouse(mouse)) => {
+                            on_mouse(&mut app, mouse, &screens, terminal.size()?.width);
+                        }
+                        Msg::Input(_) | Msg::Output => {}
+                        Msg::Supervisor(event) => app.apply(&event),
+                        Msg::Dbt(slice, run) => {
+                            if let Some(row) = app.slices.iter_mut().find(|r| r.name == slice) {
+                                row.dbt = run;
+                            }
+                        }
+                        Msg::InputClosed => quit = true,
+                    }
+                    dirty = true;
+                    next = rx.try_recv().ok();
+                }
+            }
+            if quit || signal_flag.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            if dirty && last_draw.elapsed() >= FRAME {
+                let visible = screens
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
+                let mut drawn = BTreeMap::new();
+                terminal.draw(|frame| drawn = view::draw(frame, &app, &visible))?;
+                for (slice, size) in drawn {
+                    if pane_sizes.get(&slice) != Some(&size) {
+                        handle.send(Command::ResizeAgent {
+                            slice: slice.clone(),
+                            cols: size.cols,
+                            rows: size.rows,
+                        });
+                        pane_sizes.insert(slice, size);
+                    }
+                }
+                last_draw = Instant::now();
+                dirty = false;
+            }
+        }
+    })();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+    ratatui::restore();
+    stop.store(true, Ordering::SeqCst);
+    if app.running() > 0 {
+        eprintln!("sliceboard: stopping {} agent(s)…", app.running());
+    }
+    let _ = supervisor_thread.join();
+    result
+}
+
+/// Carries out an effect; returns whether to quit.
+fn apply_effect(
+    effect: Effect,
+    handle: &crate::supervisor::SupervisorHandle,
+    screens: &crate::supervisor::Screens,
+) -> bool {
+    match effect {
+        Effect::Send(command) => handle.send(command),
+        Effect::Key { slice, key, mods } => {
+            let modes = screens
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&slice)
+                .map(|s| s.with_screen(|s| s.input_modes()))
+                .unwrap_or_default();
+            handle.send(Command::SendInput {
+                slice,
+                bytes: crate::session::encode_key(key, mods, modes),
+            });
+        }
+        Effect::Scroll(_) => {}
+        Effect::Quit => return true,
+    }
+    false
+}
+
+fn on_mouse(
+    app: &mut App,
+    mouse: crossterm::event::MouseEvent,
+    screens: &crate::supervisor::Screens,
+    width: u16,
+) {
+    let selected = app.selected().map(|r| r.name.clone());
+    let scroll = |lines: i32| {
+        if let Some(screen) = selected.as_ref().and_then(|s| {
+            screens
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(s)
+                .cloned()
+        }) {
+            screen.with_screen(|s| s.scroll(lines));
+        }
+    };
+    match mouse.kind {
+        MouseEventKind::ScrollUp => scroll(3),
+        MouseEventKind::ScrollDown => scroll(-3),
+        MouseEventKind::Down(MouseButton::Left) if app.layout == Layout::Focus => {
+            let board_width = (width / 3).clamp(24, 44);
+            if mouse.column < board_width && mouse.row >= 2 {
+                let index = usize::from(mouse.row - 2) / 2;
+                if index < app.slices.len() {
+                    app.selected = index;
+                }
+            } else if mouse.row == 1 {
+                // The tab bar: titles separated by " | ".
+                let mut x = board_width + 1;
+                for tab in app::Tab::ALL {
+                    let end = x + tab.title().len() as u16 + 2;
+                    if mouse.column >= x && mouse.column < end {
+                        app.tab = tab;
+                    }
+                    x = end + 1;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Ctrl-Z: give the terminal back, stop, and take it again on `fg`.
+fn suspend(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+    ratatui::restore();
+    let _ = std::io::stdout().flush();
+    // SAFETY: raising SIGTSTP on ourselves stops the process as the shell
+    // expects; no memory is involved.
+    unsafe {
+        libc::raise(libc::SIGTSTP);
+    }
+    *terminal = ratatui::init();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
+    terminal.clear()?;
+    Ok(())
+}
+
+fn spawn_input_reader(tx: Arc<Mutex<mpsc::Sender<Msg>>>, stop: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            match crossterm::event::poll(Duration::from_millis(200)) {
+                Ok(true) => match crossterm::event::read() {
+                    Ok(event) => send(&tx, Msg::Input(event)),
+                    Err(_) => break,
+                },
+                Ok(false) => {}
+                Err(_) => break,
+            }
+        }
+        send(&tx, Msg::InputClosed);
+    });
+}
+
+fn spawn_dbt_follower(
+    dirs: Vec<(SliceName, PathBuf)>,
+    tx: Arc<Mutex<mpsc::Sender<Msg>>>,
+    stop: Arc<AtomicBool>,
+) {
+    std::thread::spawn(move || {
+        let mut watches: Vec<(SliceName, DbtWatch)> = dirs
+            .into_iter()
+            .map(|(name, dir)| (name, DbtWatch::new(&dir)))
+            .collect();
+        while !stop.load(Ordering::SeqCst) {
+            for (name, watch) in &mut watches {
+                if watch.poll() {
+                    send(&tx, Msg::Dbt(name.clone(), watch.last_run()));
+                }
+            }
+            std::thread::sleep(DBT_POLL);
+        }
+    });
+}
+
+/// The board before any event: lifecycle from state, the slice's journal.
+fn initial_rows(ws: &Workspace) -> anyhow::Result<Vec<SliceRow>> {
+    let state = load_state(&ws.state_dir.state_file())?;
+    let journal = ws
+        .state_dir
+        .journal()
+        .read()
+        .map(|r| r.entries)
+        .unwrap_or_default();
+    Ok(ws
+        .plan
+        .slices
+        .iter()
+        .map(|spec| {
+            let record = state.slices.get(&spec.name);
+            let events = journal
+                .iter()
+                .filter(|e| {
+                    serde_json::to_value(&e.event)
+                        .ok()
+                        .and_then(|v| v["slice"].as_str().map(str::to_owned))
+                        .as_deref()
+                        == Some(spec.name.as_str())
+                })
+                .map(|e| format!("{} {}", e.at.strftime("%H:%M:%S"), app::describe(&e.event)))
+                .collect();
+            SliceRow {
+                name: spec.name.clone(),
+                lifecycle: record.map_or(Lifecycle::Planned, |r| r.lifecycle),
+                status: AgentStatus::NotStarted,
+                activity: None,
+                dbt: None,
+                events,
+                worktree: record.map_or_else(
+                    || ws.plan.worktree_for(&spec.name, ws.git.root()),
+                    |r| r.worktree.clone(),
+                ),
+            }
+        })
+        .collect())
+}
+
+/// Tracing to `<state dir>/sliceboard.log`; never to the screen.
+fn init_logging(ws: &Workspace) {
+    let path = ws.state_dir.log_file();
+    let _ = ws.state_dir.ensure();
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(Mutex::new(file))
+        .with_ansi(false)
+        .try_init();
+}

@@ -1,0 +1,528 @@
+//! Drawing the dashboard from the model: the board, the focused slice's
+//! tabs, the grid of terminals, the help overlay and confirmations.
+//!
+//! Reads the [`App`] and the sessions' screens; changes nothing but the
+//! frame. Every state is told apart by a symbol and a word as well as a
+//! color, so the board reads without color too.
+
+use std::collections::BTreeMap;
+
+use alacritty_terminal::index::{Column, Line};
+use alacritty_terminal::term::cell::Flags;
+use alacritty_terminal::vte::ansi::{Color as TermColor, NamedColor};
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Direction, Layout as Split, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line as TextLine, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Tabs, Widget, Wrap};
+
+use super::app::{App, Confirm, Layout, Mode, SliceRow, Tab, status_text};
+use crate::domain::dbt_run::NodeStatus;
+use crate::domain::{Activity, AgentStatus, SliceName};
+use crate::session::{Screen, ScreenHandle, Size};
+
+/// Where each visible terminal was drawn, so the loop can resize agents to
+/// the space they get.
+pub type PaneSizes = BTreeMap<SliceName, Size>;
+
+pub fn draw(
+    frame: &mut Frame<'_>,
+    app: &App,
+    screens: &BTreeMap<SliceName, ScreenHandle>,
+) -> PaneSizes {
+    let mut panes = PaneSizes::new();
+    let area = frame.area();
+    let [title, body, status] = Split::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    frame.render_widget(title_line(app), title);
+    match app.layout {
+        Layout::Grid => draw_grid(frame, body, app, screens, &mut panes),
+        Layout::Full => {
+            if let Some(row) = app.selected() {
+                draw_terminal(frame, body, row, screens.get(&row.name), app, &mut panes);
+            }
+        }
+        Layout::Focus => {
+            let board_width = (body.width / 3).clamp(24, 44).min(body.width);
+            let [board, detail] =
+                Split::horizontal([Constraint::Length(board_width), Constraint::Min(10)])
+                    .areas(body);
+            draw_board(frame, board, app);
+            draw_detail(frame, detail, app, screens, &mut panes);
+        }
+    }
+    frame.render_widget(status_line(app), status);
+    match &app.mode {
+        Mode::Help => draw_help(frame, area, app),
+        Mode::Confirm(confirm) => draw_confirm(frame, area, confirm),
+        Mode::Board | Mode::Typing => {}
+    }
+    panes
+}
+
+fn title_line(app: &App) -> Paragraph<'static> {
+    let waiting = app
+        .slices
+        .iter()
+        .filter(|s| s.activity == Some(Activity::Waiting))
+        .count();
+    let mut spans = vec![
+        Span::styled(
+            " sliceboard ",
+            Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ),
+        Span::raw(format!(
+            " {}  {} slices  {} running",
+            app.repo,
+            app.slices.len(),
+            app.running()
+        )),
+    ];
+    if waiting > 0 {
+        spans.push(Span::styled(
+            format!("  ? {waiting} waiting for you"),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    }
+    Paragraph::new(TextLine::from(spans))
+}
+
+fn status_line(app: &App) -> Paragraph<'static> {
+    let hint = match app.mode {
+        Mode::Typing => format!(
+            "TYPING into {} - {} leaves",
+            app.selected().map(|s| s.name.to_string()).unwrap_or_default(),
+            app.keymap.leave.display()
+        ),
+        _ => "j/k move  enter type  s start  p pause  x kill  r restart  g grid  f full  tab tabs  ? help  q quit".into(),
+    };
+    let text = match &app.message {
+        Some(message) if app.mode != Mode::Typing => format!("{message}  |  {hint}"),
+        _ => hint,
+    };
+    let style = if app.mode == Mode::Typing {
+        Style::new().fg(Color::Black).bg(Color::Yellow)
+    } else {
+        Style::new().add_modifier(Modifier::DIM)
+    };
+    Paragraph::new(text).style(style)
+}
+
+/// The symbol, word and color of a slice's state.
+fn badge(row: &SliceRow) -> (&'static str, String, Style) {
+    let activity = row.activity;
+    match row.status {
+        AgentStatus::Running if activity == Some(Activity::Waiting) => (
+            "?",
+            "waiting".into(),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ),
+        AgentStatus::Running if activity == Some(Activity::Busy) => {
+            ("*", "busy".into(), Style::new().fg(Color::Green))
+        }
+        AgentStatus::Running if activity == Some(Activity::Done) => {
+            ("+", "done".into(), Style::new().fg(Color::Cyan))
+        }
+        AgentStatus::Running => ("-", "idle".into(), Style::new().fg(Color::Blue)),
+        AgentStatus::Paused => ("=", "paused".into(), Style::new().fg(Color::Magenta)),
+        AgentStatus::Pending => (
+            ".",
+            "pending".into(),
+            Style::new().add_modifier(Modifier::DIM),
+        ),
+        AgentStatus::Exited { code: Some(0) } => {
+            ("+", "exited(0)".into(), Style::new().fg(Color::Cyan))
+        }
+        AgentStatus::Exited { .. } | AgentStatus::Killed => {
+            ("x", status_text(row.status), Style::new().fg(Color::Red))
+        }
+        AgentStatus::NotStarted => (
+            " ",
+            row.lifecycle.to_string(),
+            Style::new().add_modifier(Modifier::DIM),
+        ),
+    }
+}
+
+fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let block = Block::new().borders(Borders::ALL).title(" slices ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if app.slices.is_empty() {
+        frame.render_widget(
+            Paragraph::new("The plan has no slices. Add [[slice]] entries to sliceboard.toml.")
+                .wrap(Wrap { trim: true }),
+            inner,
+        );
+        return;
+    }
+    let mut lines = Vec::new();
+    for (i, row) in app.slices.iter().enumerate() {
+        let (symbol, word, style) = badge(row);
+        let selected = i == app.selected;
+        let marker = if selected { ">" } else { " " };
+        let name_style = if selected {
+            Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
+        } else {
+            Style::new().add_modifier(Modifier::BOLD)
+        };
+        lines.push(TextLine::from(vec![
+            Span::raw(marker),
+            Span::styled(format!("{symbol} "), style),
+            Span::styled(row.name.to_string(), name_style),
+            Span::raw(" "),
+            Span::styled(word, style),
+        ]));
+        let mut detail = vec![Span::styled(
+            format!("    {}", row.lifecycle),
+            Style::new().add_modifier(Modifier::DIM),
+        )];
+        if let Some(run) = &row.dbt {
+            let counts = run.counts();
+            let dbt_style = if counts.failed > 0 {
+                Style::new().fg(Color::Red)
+            } else {
+                Style::new().fg(Color::Green)
+            };
+            detail.push(Span::styled(
+                format!(
+                    "  dbt {} ok {} fail {} skip",
+                    counts.passed, counts.failed, counts.skipped
+                ),
+                dbt_style,
+            ));
+        }
+        lines.push(TextLine::from(detail));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_detail(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    screens: &BTreeMap<SliceName, ScreenHandle>,
+    panes: &mut PaneSizes,
+) {
+    let Some(row) = app.selected() else {
+        frame.render_widget(Paragraph::new("No slice selected."), area);
+        return;
+    };
+    let [tabs_area, content] =
+        Split::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let titles: Vec<&str> = Tab::ALL.iter().map(|t| t.title()).collect();
+    let at = Tab::ALL.iter().position(|t| *t == app.tab).unwrap_or(0);
+    frame.render_widget(
+        Tabs::new(titles)
+            .select(at)
+            .highlight_style(Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)),
+        tabs_area,
+    );
+    match app.tab {
+        Tab::Terminal => draw_terminal(frame, content, row, screens.get(&row.name), app, panes),
+        Tab::Diff => frame.render_widget(
+            Paragraph::new(format!(
+                "Live diffs are not built yet.\n\nMeanwhile, in a shell:\n  git -C {} diff --stat\n  git -C {} status --short",
+                row.worktree.display(),
+                row.worktree.display()
+            ))
+            .block(Block::new().borders(Borders::ALL).title(" diff "))
+            .wrap(Wrap { trim: false }),
+            content,
+        ),
+        Tab::Dbt => draw_dbt(frame, content, row),
+        Tab::Events => {
+            let lines: Vec<TextLine> = row
+                .events
+                .iter()
+                .rev()
+                .map(|e| TextLine::raw(e.clone()))
+                .collect();
+            let text = if lines.is_empty() { vec![TextLine::raw("Nothing has happened to this slice yet.")] } else { lines };
+            frame.render_widget(
+                Paragraph::new(text).block(Block::new().borders(Borders::ALL).title(" events, newest first ")),
+                content,
+            );
+        }
+    }
+}
+
+fn draw_dbt(frame: &mut Frame<'_>, area: Rect, row: &SliceRow) {
+    let block = Block::new().borders(Borders::ALL).title(" dbt ");
+    let Some(run) = &row.dbt else {
+        frame.render_widget(
+            Paragraph::new(format!(
+                "No dbt run in this worktree yet ({}/logs/dbt.log).",
+                row.worktree.display()
+            ))
+            .block(block)
+            .wrap(Wrap { trim: false }),
+            area,
+        );
+        return;
+    };
+    let counts = run.counts();
+    let mut lines = vec![TextLine::from(format!(
+        "{} {:?}  {} ok, {} failed, {} skipped{}",
+        run.invocation
+            .as_deref()
+            .or(run.command.as_deref())
+            .unwrap_or("dbt"),
+        run.status,
+        counts.passed,
+        counts.failed,
+        counts.skipped,
+        run.elapsed_seconds
+            .map(|s| format!(", {s:.1}s"))
+            .unwrap_or_default()
+    ))];
+    for node in run.nodes_by_urgency() {
+        let style = match node.status {
+            NodeStatus::Error | NodeStatus::Fail => Style::new().fg(Color::Red),
+            NodeStatus::Warn | NodeStatus::Skipped => Style::new().fg(Color::Yellow),
+            _ => Style::new(),
+        };
+        lines.push(TextLine::styled(
+            format!(
+                "{:<8} {:<9} {} {}",
+                format!("{:?}", node.status).to_lowercase(),
+                format!("{:?}", node.kind).to_lowercase(),
+                node.name,
+                node.execution_seconds
+                    .map(|s| format!("{s:.2}s"))
+                    .unwrap_or_default()
+            ),
+            style,
+        ));
+        if let Some(message) = &node.message {
+            for line in message.lines().take(4) {
+                lines.push(TextLine::styled(
+                    format!("    {line}"),
+                    Style::new().add_modifier(Modifier::DIM),
+                ));
+            }
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn draw_grid(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    screens: &BTreeMap<SliceName, ScreenHandle>,
+    panes: &mut PaneSizes,
+) {
+    let count = app.slices.len().max(1);
+    let cols = (1..=count).find(|c| c * c >= count).unwrap_or(1);
+    let rows = count.div_ceil(cols);
+    let row_areas = Split::new(
+        Direction::Vertical,
+        vec![Constraint::Ratio(1, rows as u32); rows],
+    )
+    .split(area);
+    for (r, row_area) in row_areas.iter().enumerate() {
+        let cells = Split::new(
+            Direction::Horizontal,
+            vec![Constraint::Ratio(1, cols as u32); cols],
+        )
+        .split(*row_area);
+        for (c, cell) in cells.iter().enumerate() {
+            if let Some(row) = app.slices.get(r * cols + c) {
+                draw_terminal(frame, *cell, row, screens.get(&row.name), app, panes);
+            }
+        }
+    }
+}
+
+fn draw_terminal(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    row: &SliceRow,
+    screen: Option<&ScreenHandle>,
+    app: &App,
+    panes: &mut PaneSizes,
+) {
+    let (symbol, word, style) = badge(row);
+    let selected = app.selected().is_some_and(|s| s.name == row.name);
+    let typing = selected && app.mode == Mode::Typing;
+    let border = if typing {
+        Style::new().fg(Color::Yellow)
+    } else if selected {
+        Style::new().add_modifier(Modifier::BOLD)
+    } else {
+        Style::new()
+    };
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_style(border)
+        .title(TextLine::from(vec![
+            Span::raw(format!(" {} ", row.name)),
+            Span::styled(format!("{symbol} {word} "), style),
+        ]));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(screen) = screen else {
+        frame.render_widget(
+            Paragraph::new(match row.lifecycle {
+                crate::domain::Lifecycle::Planned => {
+                    "No worktree yet: run `sliceboard up` in a shell, then press s to start the agent."
+                }
+                _ => "No agent has run here yet. Press s to start it.",
+            })
+            .wrap(Wrap { trim: true }),
+            inner,
+        );
+        return;
+    };
+    if inner.width < 2 || inner.height < 1 {
+        return;
+    }
+    panes.insert(
+        row.name.clone(),
+        Size {
+            cols: inner.width,
+            rows: inner.height,
+        },
+    );
+    screen.with_screen(|s| {
+        render_screen(s, inner, frame.buffer_mut());
+        if typing && s.display_offset() == 0 {
+            let (line, col) = s.cursor();
+            if line < usize::from(inner.height) && col < usize::from(inner.width) {
+                frame.set_cursor_position((inner.x + col as u16, inner.y + line as u16));
+            }
+        }
+    });
+}
+
+/// Walks the visible grid of an agent's screen into the frame's buffer.
+/// Only characters and styles are copied: no byte of the agent's output
+/// reaches the host terminal.
+pub fn render_screen(screen: &Screen, area: Rect, buf: &mut Buffer) {
+    let term = screen.term();
+    let grid = term.grid();
+    let offset = grid.display_offset() as i32;
+    let rows = usize::from(area.height).min(screen.size().rows as usize);
+    let cols = usize::from(area.width).min(screen.size().cols as usize);
+    for row in 0..rows {
+        let line = Line(row as i32 - offset);
+        for col in 0..cols {
+            let cell = &grid[line][Column(col)];
+            if cell.flags.contains(Flags::WIDE_CHAR_SPACER) {
+                continue;
+            }
+            let mut style = Style::new().fg(color(cell.fg)).bg(color(cell.bg));
+            if cell.flags.contains(Flags::BOLD) {
+                style = style.add_modifier(Modifier::BOLD);
+            }
+            if cell.flags.contains(Flags::ITALIC) {
+                style = style.add_modifier(Modifier::ITALIC);
+            }
+            if cell.flags.intersects(Flags::ALL_UNDERLINES) {
+                style = style.add_modifier(Modifier::UNDERLINED);
+            }
+            if cell.flags.contains(Flags::INVERSE) {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            if cell.flags.contains(Flags::DIM) {
+                style = style.add_modifier(Modifier::DIM);
+            }
+            let c = if cell.c.is_control() { ' ' } else { cell.c };
+            if let Some(target) = buf.cell_mut((area.x + col as u16, area.y + row as u16)) {
+                target.set_char(c).set_style(style);
+            }
+        }
+    }
+}
+
+fn color(c: TermColor) -> Color {
+    match c {
+        TermColor::Spec(rgb) => Color::Rgb(rgb.r, rgb.g, rgb.b),
+        TermColor::Indexed(i) => Color::Indexed(i),
+        TermColor::Named(named) => match named {
+            NamedColor::Black | NamedColor::DimBlack => Color::Black,
+            NamedColor::Red | NamedColor::DimRed => Color::Red,
+            NamedColor::Green | NamedColor::DimGreen => Color::Green,
+            NamedColor::Yellow | NamedColor::DimYellow => Color::Yellow,
+            NamedColor::Blue | NamedColor::DimBlue => Color::Blue,
+            NamedColor::Magenta | NamedColor::DimMagenta => Color::Magenta,
+            NamedColor::Cyan | NamedColor::DimCyan => Color::Cyan,
+            NamedColor::White | NamedColor::DimWhite => Color::Gray,
+            NamedColor::BrightBlack => Color::DarkGray,
+            NamedColor::BrightRed => Color::LightRed,
+            NamedColor::BrightGreen => Color::LightGreen,
+            NamedColor::BrightYellow => Color::LightYellow,
+            NamedColor::BrightBlue => Color::LightBlue,
+            NamedColor::BrightMagenta => Color::LightMagenta,
+            NamedColor::BrightCyan => Color::LightCyan,
+            NamedColor::BrightWhite => Color::White,
+            _ => Color::Reset,
+        },
+    }
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+fn draw_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let help = app.keymap.help();
+    let key_width = help.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let lines: Vec<TextLine> = help
+        .iter()
+        .map(|(keys, what)| {
+            TextLine::from(vec![
+                Span::styled(
+                    format!("{keys:>key_width$}  "),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    let popup = centered(area, 76, lines.len() as u16 + 2);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::new()
+                .borders(Borders::ALL)
+                .title(" keys (any key closes) "),
+        ),
+        popup,
+    );
+}
+
+fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm) {
+    let text = match confirm {
+        Confirm::Kill(slice) => format!(
+            "Kill {slice}'s agent? SIGTERM to its whole process group, SIGKILL after the grace period. Its commits and files stay.\n\ny: kill   any other key: cancel"
+        ),
+        Confirm::Quit { running } => format!(
+            "{running} agent(s) still run. Quitting stops them (SIGTERM, then SIGKILL); their worktrees, commits and output (.git/sliceboard/slices/*/pty.log) stay.\n\ny: quit   any other key: cancel"
+        ),
+    };
+    let popup = centered(area, 64, 7);
+    frame.render_widget(Clear, popup);
+    Paragraph::new(text)
+        .wrap(Wrap { trim: true })
+        .block(
+            Block::new()
+                .borders(Borders::ALL)
+                .title(" confirm ")
+                .border_style(Style::new().fg(Color::Yellow)),
+        )
+        .render(popup, frame.buffer_mut());
+}

@@ -1,0 +1,225 @@
+//! The real binary in a real terminal: sliceboard runs inside tmux against
+//! a real repository, keys are sent with `send-keys`, and what a person
+//! would see is read back with `capture-pane`.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{BIN, TestRepo};
+
+const PLAN: &str = r#"base = "main"
+
+[agent]
+# `env`, because a non-interactive bash running the command unsets PS1.
+command = "env PS1='agent$ ' bash --norc --noprofile -i"
+
+[[slice]]
+name = "staging"
+owns = ["models/staging/**"]
+
+[[slice]]
+name = "marts"
+owns = ["models/marts/**"]
+after = ["staging"]
+"#;
+
+/// A tmux server of our own, killed when the test ends.
+struct Tmux {
+    socket: String,
+    repo: TestRepo,
+}
+
+impl Tmux {
+    fn start(repo: TestRepo, width: u16, height: u16) -> Self {
+        let socket = format!("sb-e2e-{}-{}", std::process::id(), width);
+        let tmux = Self { socket, repo };
+        let status = tmux
+            .command()
+            .args([
+                "new-session",
+                "-d",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+            ])
+            .arg(format!("{BIN}; echo DASHBOARD-EXITED-$?; sleep 30"))
+            .status()
+            .expect("tmux runs (install it: apt-get install tmux)");
+        assert!(status.success());
+        tmux
+    }
+
+    fn command(&self) -> Command {
+        let mut command = self.repo.command("tmux", &self.repo.root);
+        command.args(["-L", &self.socket, "-f", "/dev/null"]);
+        command.env("TERM", "xterm-256color").env_remove("TMUX");
+        command
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = self
+            .command()
+            .args(["send-keys", "-t", "0"])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn text(&self, text: &str) {
+        let status = self
+            .command()
+            .args(["send-keys", "-t", "0", "-l", text])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = self
+            .command()
+            .args(["capture-pane", "-p", "-t", "0"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen satisfies `want`.
+    fn until(&self, what: &str, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let screen = self.screen();
+            if want(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed {what}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn shows(&self, needle: &str) -> String {
+        self.until(needle, |s| s.contains(needle))
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").status();
+    }
+}
+
+#[test]
+fn an_operator_starts_types_into_pauses_and_quits() {
+    let repo = TestRepo::with_plan_text(PLAN);
+    repo.sliceboard(&["up"]).ok();
+    let tmux = Tmux::start(repo, 120, 30);
+
+    let board = tmux.shows("2 slices");
+    assert!(
+        board.contains("staging") && board.contains("marts"),
+        "{board}"
+    );
+    assert!(
+        board.contains("Terminal") && board.contains("Diff") && board.contains("Events"),
+        "{board}"
+    );
+
+    // Start the selected agent (the plan's first slice in merge order).
+    tmux.keys(&["s"]);
+    tmux.shows("agent$");
+    tmux.shows("1 running");
+    assert!(
+        tmux.screen().contains("active"),
+        "the slice became active:\n{}",
+        tmux.screen()
+    );
+
+    // Type into it; what it prints comes back through our emulator.
+    tmux.keys(&["Enter"]);
+    tmux.shows("TYPING into");
+    tmux.text("echo typed-$((6*7)) $SLICEBOARD_SLICE");
+    tmux.keys(&["Enter"]);
+    tmux.shows("typed-42 ");
+    // Ctrl-C reaches the agent's foreground job, not the dashboard.
+    tmux.text("sleep 100");
+    tmux.keys(&["Enter"]);
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.keys(&["C-c"]);
+    tmux.text("echo after-interrupt");
+    tmux.keys(&["Enter"]);
+    tmux.until("the echo's output", |s| {
+        s.lines()
+            .any(|l| l.contains("after-interrupt") && !l.contains("echo"))
+    });
+
+    // The reserved key leaves the agent; keys act on the board again.
+    tmux.keys(&["C-]"]);
+    tmux.until("the board's key hints", |s| {
+        !s.contains("TYPING into") && s.contains("? help")
+    });
+    tmux.keys(&["p"]);
+    tmux.shows("paused");
+    tmux.keys(&["p"]);
+    tmux.until("resumed", |s| !s.contains("paused"));
+
+    // Help comes from the keymap; any key closes it.
+    tmux.keys(&["?"]);
+    let help = tmux.shows("keys (any key closes)");
+    assert!(help.contains("pause / resume the agent"), "{help}");
+    assert!(help.contains("ctrl-]"), "{help}");
+    tmux.keys(&["Escape"]);
+    tmux.until("help closed", |s| !s.contains("keys (any key closes)"));
+
+    // The grid shows every terminal with its name and state in the border.
+    tmux.keys(&["g"]);
+    tmux.until("the grid", |s| {
+        s.contains("staging") && s.contains("marts") && !s.contains("Diff")
+    });
+    tmux.keys(&["g"]);
+
+    // Quitting with an agent running asks first and says what happens.
+    tmux.keys(&["q"]);
+    let asked = tmux.shows("still run");
+    assert!(asked.contains("y: quit"), "{asked}");
+    tmux.keys(&["n"]);
+    tmux.shows("cancelled");
+    tmux.keys(&["q"]);
+    tmux.shows("still run");
+    tmux.keys(&["y"]);
+    tmux.shows("DASHBOARD-EXITED-0");
+}
+
+#[test]
+fn it_works_at_80_by_24_and_never_passes_agent_escapes_through() {
+    let plan = PLAN.replace(
+        "env PS1='agent$ ' bash --norc --noprofile -i",
+        "printf '\\\\033]0;pwned-title\\\\007\\\\033]52;c;aGk=\\\\007visible-text\\\\n'; sleep 30",
+    );
+    let repo = TestRepo::with_plan_text(&plan);
+    repo.sliceboard(&["up"]).ok();
+    let tmux = Tmux::start(repo, 80, 24);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    tmux.shows("visible-text");
+    let title = tmux
+        .command()
+        .args(["display-message", "-p", "-t", "0", "#{pane_title}"])
+        .output()
+        .unwrap();
+    let title = String::from_utf8_lossy(&title.stdout);
+    assert!(
+        !title.contains("pwned"),
+        "the agent set the host's title: {title}"
+    );
+    let buffers = tmux.command().args(["list-buffers"]).output().unwrap();
+    assert!(
+        buffers.stdout.is_empty(),
+        "the agent wrote the host's clipboard"
+    );
+}
