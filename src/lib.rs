@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod dbt;
+pub mod demo;
 pub mod domain;
 pub mod git;
 pub mod plan_file;

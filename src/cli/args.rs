@@ -73,4 +73,22 @@ pub enum CommandArgs {
         #[arg(long)]
         slice: Option<String>,
     },
+    /// Build a sample dbt repository with scripted agents, and open the dashboard on it.
+    Demo {
+        /// Where to create it (default: a new folder under the system's temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// How many slices (2 to 5).
+        #[arg(long, default_value_t = 4)]
+        slices: usize,
+        /// Install dbt-core and dbt-duckdb 1.11 into a cached venv first, so agents run real builds.
+        #[arg(long)]
+        with_dbt: bool,
+        /// Seconds between the stand-in agents' steps.
+        #[arg(long, default_value_t = 2.0)]
+        pace: f32,
+        /// Create the repository and worktrees, but do not open the dashboard.
+        #[arg(long)]
+        no_open: bool,
+    },
 }

@@ -46,6 +46,13 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(CommandArgs::Env { slice, json }) => slice_cmds::env(&open(&cwd)?, slice, json),
         Some(CommandArgs::Status { json }) => status_cmd::status(&open(&cwd)?, json),
         Some(CommandArgs::Signal { activity, slice }) => signal_cmd::signal(&cwd, &activity, slice),
+        Some(CommandArgs::Demo {
+            dir,
+            slices,
+            with_dbt,
+            pace,
+            no_open,
+        }) => demo(dir, slices, with_dbt, pace, no_open),
         None => {
             use std::io::IsTerminal as _;
             let ws = open(&cwd)?;
@@ -111,4 +118,58 @@ fn report(err: &anyhow::Error) {
     for cause in err.chain().skip(1) {
         eprintln!("  caused by: {cause}");
     }
+}
+
+/// `sliceboard demo`: build the sample, create its worktrees, open it.
+fn demo(
+    dir: Option<PathBuf>,
+    slices: usize,
+    with_dbt: bool,
+    pace: f32,
+    no_open: bool,
+) -> anyhow::Result<ExitCode> {
+    let dir = dir.unwrap_or_else(|| {
+        let stamp = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S");
+        std::env::temp_dir().join(format!("sliceboard-demo-{stamp}"))
+    });
+    let dbt = if with_dbt {
+        Some(crate::demo::install_dbt()?)
+    } else {
+        None
+    };
+    let options = crate::demo::DemoOptions {
+        dir: dir.clone(),
+        slices,
+        dbt,
+        pace,
+    };
+    let repo = crate::demo::create(&options)?;
+    eprintln!("demo repository: {}", repo.display());
+    let ws = open(&repo)?;
+    {
+        let lock = ws.lock("sliceboard demo")?;
+        let report = crate::workspace::up(&ws, &lock, &[], &mut print_progress)?;
+        if let Some((slice, why)) = report.failed.first() {
+            anyhow::bail!("could not create the worktree of {slice}: {why}");
+        }
+    }
+    if no_open {
+        println!("{}", repo.display());
+        eprintln!(
+            "open the dashboard with: cd {} && {}",
+            repo.display(),
+            std::env::current_exe()?.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    use std::io::IsTerminal as _;
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "the dashboard needs a terminal; the demo is ready in {}",
+            repo.display()
+        );
+    }
+    eprintln!("opening the dashboard: press s on a slice to start its agent, ? for keys");
+    crate::ui::run(ws)?;
+    Ok(ExitCode::SUCCESS)
 }

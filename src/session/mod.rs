@@ -380,6 +380,21 @@ pub struct ScreenHandle {
 }
 
 impl ScreenHandle {
+    /// A handle on a screen with no process behind it (an earlier run's
+    /// output, or a test's); replies to terminal queries go nowhere.
+    pub fn detached(screen: Screen) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                screen: Mutex::new(screen),
+                activity: Mutex::new(ActivityTracker::new(ActivityRules::default())),
+                output_pending: AtomicBool::new(false),
+                killed: AtomicBool::new(false),
+                exit: Mutex::new(None),
+            }),
+            writer: Arc::new(Mutex::new(Box::new(std::io::sink()))),
+        }
+    }
+
     /// Runs `f` on the screen; see [`Session::with_screen`].
     pub fn with_screen<R>(&self, f: impl FnOnce(&mut Screen) -> R) -> R {
         self.shared.output_pending.store(false, Ordering::SeqCst);

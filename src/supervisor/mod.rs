@@ -225,10 +225,15 @@ impl Supervisor {
                 session.write(&bytes).map_err(|e| refused(&slice, e))
             }
             Command::ResizeAgent { slice, cols, rows } => {
-                let session = self.live(&slice)?;
-                session
-                    .resize(Size { cols, rows })
-                    .map_err(|e| refused(&slice, e))
+                let Some(session) = self.session(&slice) else {
+                    return Err(refused(&slice, "its agent has not run"));
+                };
+                let resized = session.resize(Size { cols, rows });
+                // An ended agent's screen still reflows; its PTY is gone.
+                if session.exit().is_none() {
+                    resized.map_err(|e| refused(&slice, e))?;
+                }
+                Ok(())
             }
             Command::Signal { slice, activity } => self.signal(&slice, activity),
             Command::Up { .. } => Err(SupervisorError::Unsupported("up")),

@@ -189,13 +189,14 @@ fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
             } else {
                 Style::new().fg(Color::Green)
             };
-            detail.push(Span::styled(
-                format!(
-                    "  dbt {} ok {} fail {} skip",
-                    counts.passed, counts.failed, counts.skipped
-                ),
-                dbt_style,
-            ));
+            let text = if counts.running > 0 {
+                format!("  dbt running ({} done)", counts.passed + counts.failed)
+            } else if counts.failed > 0 {
+                format!("  dbt {} FAILED", counts.failed)
+            } else {
+                format!("  dbt {} ok", counts.passed)
+            };
+            detail.push(Span::styled(text, dbt_style));
         }
         lines.push(TextLine::from(detail));
     }
