@@ -117,8 +117,10 @@ fn plan(slices: usize, agent: &Path, sliceboard: &Path, options: &DemoOptions) -
     );
     let _ = writeln!(out, "command = \"bash {}\"", agent.display());
     let _ = writeln!(out, "resume = \"bash {}\"", agent.display());
+    // The stand-in agents commit; give them an identity so a machine
+    // without a git user still runs the demo.
     let mut env = format!(
-        "DEMO_SLICEBOARD = \"{}\", DEMO_PACE = \"{}\"",
+        "DEMO_SLICEBOARD = \"{}\", DEMO_PACE = \"{}\", GIT_AUTHOR_NAME = \"demo agent {{slice}}\", GIT_AUTHOR_EMAIL = \"{{slice}}@agents.invalid\", GIT_COMMITTER_NAME = \"demo agent {{slice}}\", GIT_COMMITTER_EMAIL = \"{{slice}}@agents.invalid\"",
         sliceboard.display(),
         options.pace
     );

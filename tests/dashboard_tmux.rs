@@ -33,6 +33,11 @@ struct Tmux {
 
 impl Tmux {
     fn start(repo: TestRepo, width: u16, height: u16) -> Self {
+        Self::run(repo, width, height, BIN)
+    }
+
+    /// Runs `command` (a shell command line) in the pane.
+    fn run(repo: TestRepo, width: u16, height: u16, command: &str) -> Self {
         let socket = format!("sb-e2e-{}-{}", std::process::id(), width);
         let tmux = Self { socket, repo };
         let status = tmux
@@ -45,7 +50,7 @@ impl Tmux {
                 "-y",
                 &height.to_string(),
             ])
-            .arg(format!("{BIN}; echo DASHBOARD-EXITED-$?; sleep 30"))
+            .arg(format!("{command}; echo DASHBOARD-EXITED-$?; sleep 30"))
             .status()
             .expect("tmux runs (install it: apt-get install tmux)");
         assert!(status.success());
@@ -89,7 +94,11 @@ impl Tmux {
 
     /// Waits until the screen satisfies `want`.
     fn until(&self, what: &str, want: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        self.until_within(Duration::from_secs(15), what, want)
+    }
+
+    fn until_within(&self, limit: Duration, what: &str, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
         loop {
             let screen = self.screen();
             if want(&screen) {
@@ -222,4 +231,38 @@ fn it_works_at_80_by_24_and_never_passes_agent_escapes_through() {
         buffers.stdout.is_empty(),
         "the agent wrote the host's clipboard"
     );
+}
+
+#[test]
+fn the_demo_runs_a_scripted_agent_that_asks_and_commits() {
+    let env = TestRepo::new();
+    let dir = env.top.join("demo");
+    let command = format!("{BIN} demo --dir {} --pace 0.05", dir.display());
+    let tmux = Tmux::run(env, 160, 45, &command);
+    let board = tmux.shows("4 slices");
+    for slice in ["staging-core", "staging-catalog", "intermediate", "marts-finance"] {
+        assert!(board.contains(slice), "{board}");
+    }
+    // The first slice's agent asks the operator a question and waits.
+    tmux.keys(&["s"]);
+    tmux.shows("[y/n]");
+    tmux.shows("waiting for you");
+    tmux.keys(&["Enter"]);
+    tmux.text("y");
+    tmux.keys(&["Enter", "C-]"]);
+    tmux.until_within(Duration::from_secs(90), "the agent finishing", |s| {
+        s.contains("ready for review")
+    });
+    let log = std::process::Command::new("git")
+        .args(["log", "--oneline", "-1", "slice/staging-core"])
+        .current_dir(dir.join("shop"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(log.contains("Migrate staging-core models to DuckDB SQL"), "{log}");
+    let migrated = std::fs::read_to_string(
+        dir.join("shop.slices/staging-core/models/staging/core/stg_orders.sql"),
+    )
+    .unwrap();
+    assert!(migrated.contains("coalesce(") && !migrated.contains("nvl("), "{migrated}");
 }
