@@ -240,7 +240,12 @@ fn the_demo_runs_a_scripted_agent_that_asks_and_commits() {
     let command = format!("{BIN} demo --dir {} --pace 0.05", dir.display());
     let tmux = Tmux::run(env, 160, 45, &command);
     let board = tmux.shows("4 slices");
-    for slice in ["staging-core", "staging-catalog", "intermediate", "marts-finance"] {
+    for slice in [
+        "staging-core",
+        "staging-catalog",
+        "intermediate",
+        "marts-finance",
+    ] {
         assert!(board.contains(slice), "{board}");
     }
     // The first slice's agent asks the operator a question and waits.
@@ -259,10 +264,16 @@ fn the_demo_runs_a_scripted_agent_that_asks_and_commits() {
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&log.stdout);
-    assert!(log.contains("Migrate staging-core models to DuckDB SQL"), "{log}");
+    assert!(
+        log.contains("Migrate staging-core models to DuckDB SQL"),
+        "{log}"
+    );
     let migrated = std::fs::read_to_string(
         dir.join("shop.slices/staging-core/models/staging/core/stg_orders.sql"),
     )
     .unwrap();
-    assert!(migrated.contains("coalesce(") && !migrated.contains("nvl("), "{migrated}");
+    assert!(
+        migrated.contains("coalesce(") && !migrated.contains("nvl("),
+        "{migrated}"
+    );
 }
