@@ -237,7 +237,9 @@ fn kill_of_a_cooperative_agent_is_graceful_even_when_paused() {
 #[test]
 fn a_flood_of_random_bytes_never_panics() {
     let h = Harness::new();
-    let session = h.spawn("head -c 4000000 /dev/urandom; echo; echo survived");
+    // Random bytes may leave a string sequence open or switch charsets;
+    // CAN and a full reset (RIS) end that, as `reset` would.
+    let session = h.spawn(r"head -c 4000000 /dev/urandom; printf '\030\033c'; echo survived");
     let exit = h.exited();
     assert_eq!(exit.code, 0);
     wait_text(&session, "survived");
@@ -291,4 +293,25 @@ fn a_real_full_screen_program_draws_and_restores() {
     session.write(b":q!\r").unwrap();
     assert_eq!(h.exited().code, 0);
     assert!(!session.with_screen(|s| s.input_modes().alt_screen));
+}
+
+#[test]
+fn an_agent_that_never_reads_its_input_blocks_nobody() {
+    let h = Harness::new();
+    // Raw mode, no echo, asking for the cursor position forever and never
+    // reading the answers: the PTY's input buffer fills up.
+    let mut session = h.spawn(
+        r"stty raw -echo; i=0; while :; do i=$((i+1)); printf '\033[6nline %d\r\n' $i; done",
+    );
+    wait_text(&session, "line 2");
+    let refused = (0..5000).any(|_| session.write(b"typed!!!").is_err());
+    assert!(
+        refused,
+        "input to a stuck agent is refused, not queued forever"
+    );
+    // Output still drains while its input is stuck.
+    let before = session.with_screen(|s| s.tail_lines(1));
+    wait_screen(&session, "more output", |s| s.tail_lines(1) != before);
+    drop(session.kill(Duration::from_millis(200)).join());
+    assert!(h.exited().killed);
 }

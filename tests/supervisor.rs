@@ -317,3 +317,34 @@ fn signal_without_a_supervisor_tells_the_hook_and_does_not_fail_it() {
     let err = repo.sliceboard(&["signal", "idle"]).fails();
     assert!(err.contains("pass --slice NAME"), "{err}");
 }
+
+#[test]
+fn a_restarted_agent_starts_at_the_size_its_pane_was_given() {
+    let mut r = running(&plan(
+        "sleep 30",
+        "echo size-$(stty size | tr ' ' x); sleep 30",
+        4,
+    ));
+    let staging = name("staging");
+    r.sup
+        .handle(Command::StartAgent {
+            slice: staging.clone(),
+        })
+        .unwrap();
+    r.sup
+        .handle(Command::ResizeAgent {
+            slice: staging.clone(),
+            cols: 70,
+            rows: 20,
+        })
+        .unwrap();
+    r.sup
+        .handle(Command::RestartAgent {
+            slice: staging.clone(),
+        })
+        .unwrap();
+    r.until("the resumed agent's size", |s| {
+        s.session(&name("staging"))
+            .is_some_and(|s| s.with_screen(|s| s.text()).contains("size-20x70"))
+    });
+}

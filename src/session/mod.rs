@@ -33,6 +33,14 @@ pub use screen::{InputModes, Screen, Size};
 
 use crate::domain::{Activity, SliceName};
 
+/// How many pending writes (keys, pastes, replies to terminal queries) a
+/// session queues for an agent that is not reading its input; past that,
+/// input is refused and replies are dropped rather than block anyone.
+const INPUT_QUEUE: usize = 256;
+
+/// The agent's input, written by the session's writer thread.
+type Input = mpsc::SyncSender<Vec<u8>>;
+
 /// How much is read from the PTY at once (Linux hands over ~4 KiB anyway).
 const READ_BUFFER: usize = 64 * 1024;
 /// How long the waiter lets the reader drain after the child exits.
@@ -115,8 +123,9 @@ pub struct Session {
     slice: SliceName,
     pid: i32,
     shared: Arc<Shared>,
-    /// Kept for the session's life: dropping it sends EOF to the child.
-    writer: Arc<Mutex<Box<dyn Write + Send>>>,
+    /// To the writer thread, which keeps the PTY writer for the session's
+    /// life (dropping that sends EOF to the child).
+    input: Input,
     master: Box<dyn MasterPty + Send>,
     paused: bool,
 }
@@ -192,13 +201,13 @@ impl Session {
             killed: AtomicBool::new(false),
             exit: Mutex::new(None),
         });
-        let writer = Arc::new(Mutex::new(writer));
+        let input = spawn_writer(&spec.slice, writer).map_err(io_err)?;
         let (drained_tx, drained_rx) = mpsc::channel::<()>();
 
         let reader_thread = Reader {
             slice: spec.slice.clone(),
             shared: shared.clone(),
-            writer: writer.clone(),
+            input: input.clone(),
             transcript,
             sink: sink.clone(),
         };
@@ -244,7 +253,7 @@ impl Session {
             slice: spec.slice,
             pid,
             shared,
-            writer,
+            input,
             master: pair.master,
             paused: false,
         })
@@ -262,9 +271,18 @@ impl Session {
     /// Bytes for the agent, already encoded as a terminal would send them.
     pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
         lock(&self.shared.activity).input(Instant::now());
-        let mut writer = lock(&self.writer);
-        writer.write_all(bytes)?;
-        writer.flush()
+        self.input
+            .try_send(bytes.to_vec())
+            .map_err(|err| match err {
+                mpsc::TrySendError::Full(_) => std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    "the agent is not reading its input; the keys were not sent",
+                ),
+                mpsc::TrySendError::Disconnected(_) => std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "the agent's terminal is closed",
+                ),
+            })
     }
 
     /// Types a key, encoded for the modes the program set.
@@ -331,7 +349,7 @@ impl Session {
     pub fn screen_handle(&self) -> ScreenHandle {
         ScreenHandle {
             shared: self.shared.clone(),
-            writer: self.writer.clone(),
+            input: self.input.clone(),
         }
     }
 
@@ -376,7 +394,7 @@ impl Drop for Session {
 #[derive(Clone)]
 pub struct ScreenHandle {
     shared: Arc<Shared>,
-    writer: Arc<Mutex<Box<dyn Write + Send>>>,
+    input: Input,
 }
 
 impl ScreenHandle {
@@ -391,7 +409,8 @@ impl ScreenHandle {
                 killed: AtomicBool::new(false),
                 exit: Mutex::new(None),
             }),
-            writer: Arc::new(Mutex::new(Box::new(std::io::sink()))),
+            // Nothing reads this end: replies are dropped.
+            input: mpsc::sync_channel(1).0,
         }
     }
 
@@ -401,7 +420,7 @@ impl ScreenHandle {
         let mut screen = lock(&self.shared.screen);
         let fed = screen.flush_expired_sync();
         if !fed.replies.is_empty() {
-            let _ = lock(&self.writer).write_all(&fed.replies);
+            let _ = self.input.try_send(fed.replies);
         }
         f(&mut screen)
     }
@@ -411,7 +430,7 @@ impl ScreenHandle {
 struct Reader {
     slice: SliceName,
     shared: Arc<Shared>,
-    writer: Arc<Mutex<Box<dyn Write + Send>>>,
+    input: Input,
     transcript: Option<transcript::Transcript>,
     sink: EventSink,
 }
@@ -438,7 +457,9 @@ impl Reader {
             }
             let fed = lock(&self.shared.screen).feed(bytes);
             if !fed.replies.is_empty() {
-                let _ = lock(&self.writer).write_all(&fed.replies);
+                // Never block the reader: an agent that does not read its
+                // input must not stop us draining its output.
+                let _ = self.input.try_send(fed.replies);
             }
             let now = Instant::now();
             {
@@ -460,6 +481,26 @@ impl Reader {
             }
         }
     }
+}
+
+/// The thread that owns the PTY writer and writes what the session queues.
+/// It blocks when the agent does not read; nobody else does.
+fn spawn_writer(slice: &SliceName, mut writer: Box<dyn Write + Send>) -> std::io::Result<Input> {
+    let (input, queue) = mpsc::sync_channel::<Vec<u8>>(INPUT_QUEUE);
+    std::thread::Builder::new()
+        .name(format!("pty-write-{slice}"))
+        .spawn(move || {
+            for bytes in queue {
+                if writer
+                    .write_all(&bytes)
+                    .and_then(|()| writer.flush())
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        })?;
+    Ok(input)
 }
 
 fn pty_size(size: Size) -> PtySize {

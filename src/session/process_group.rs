@@ -20,7 +20,7 @@ pub fn signal_group(pgid: i32, signal: i32) -> io::Result<()> {
     if pgid <= 1 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "refusing to signal process group {pgid}",
+            format!("refusing to signal process group {pgid}"),
         ));
     }
     // SAFETY: kill(2) with a negative pid signals a process group; it reads

@@ -116,20 +116,25 @@ struct Slot {
     session: Option<Session>,
     status: Option<AgentStatus>,
     restart_when_exited: bool,
+    /// The size the operator last gave its pane; a restart starts there.
+    size: Option<Size>,
 }
 
 pub struct Supervisor {
+    // Dropped first (fields drop in order): the socket file must be gone
+    // before the lock lets another supervisor bind its own.
+    socket: Option<SignalSocket>,
     ws: Workspace,
     _lock: StateLock,
     options: SupervisorOptions,
     slots: BTreeMap<SliceName, Slot>,
-    pending: VecDeque<SliceName>,
+    /// Slices waiting for a free slot, and whether they resume.
+    pending: VecDeque<(SliceName, bool)>,
     inbox: mpsc::Receiver<Inbox>,
     inbox_tx: mpsc::Sender<Inbox>,
     notify: Notify,
     on_output: Option<OutputListener>,
     screens: Screens,
-    socket: Option<SignalSocket>,
 }
 
 impl Supervisor {
@@ -225,6 +230,9 @@ impl Supervisor {
                 session.write(&bytes).map_err(|e| refused(&slice, e))
             }
             Command::ResizeAgent { slice, cols, rows } => {
+                if let Some(slot) = self.slots.get_mut(&slice) {
+                    slot.size = Some(Size { cols, rows });
+                }
                 let Some(session) = self.session(&slice) else {
                     return Err(refused(&slice, "its agent has not run"));
                 };
@@ -261,7 +269,8 @@ impl Supervisor {
         let now = Instant::now();
         let mut changed = Vec::new();
         for (name, slot) in &self.slots {
-            if let Some(activity) = slot.session.as_ref().and_then(|s| s.update_activity(now)) {
+            let live = slot.session.as_ref().filter(|s| s.exit().is_none());
+            if let Some(activity) = live.and_then(|s| s.update_activity(now)) {
                 changed.push((name.clone(), activity));
             }
         }
@@ -353,13 +362,14 @@ impl Supervisor {
             return Err(refused(slice, "its agent is already running"));
         }
         if self.running_count() >= self.ws.plan.max_running {
-            if !self.pending.contains(slice) {
-                self.pending.push_back(slice.clone());
+            match self.pending.iter_mut().find(|(p, _)| p == slice) {
+                Some(queued) => queued.1 |= resume,
+                None => self.pending.push_back((slice.clone(), resume)),
             }
             self.set_status(slice, AgentStatus::Pending, Actor::Operator);
             return Ok(());
         }
-        self.pending.retain(|p| p != slice);
+        self.pending.retain(|(p, _)| p != slice);
 
         let state = load_state(&self.ws.state_dir.state_file()).map_err(WorkspaceError::from)?;
         let record = state.slices.get(slice);
@@ -372,21 +382,31 @@ impl Supervisor {
         let command = self.ws.context(&spec, &brief).agent_command(resume);
         let transcript_path = self.ws.state_dir.transcript_file(slice);
 
+        // Refuse before touching the old screen, so a failed restart keeps it.
+        if !worktree.is_dir() {
+            return Err(crate::session::SessionError::NoWorktree {
+                slice: slice.clone(),
+                cwd: worktree,
+            }
+            .into());
+        }
         let slot = self.slots.entry(slice.clone()).or_default();
+        let size = slot.size.unwrap_or(self.options.size);
         // A restarted agent continues below what the last one printed.
-        let screen = slot
-            .session
-            .take()
-            .map(|old| old.take_screen())
-            .or_else(|| {
-                earlier_output(&transcript_path, self.options.size, self.options.scrollback)
-            });
+        let screen = match slot.session.take() {
+            Some(old) => {
+                let mut screen = old.take_screen();
+                screen.feed(RESTART_MARK);
+                Some(screen)
+            }
+            None => earlier_output(&transcript_path, size, self.options.scrollback),
+        };
         let session_spec = SessionSpec {
             slice: slice.clone(),
             command,
             cwd: worktree,
             env,
-            size: self.options.size,
+            size,
             scrollback: self.options.scrollback,
             transcript: Some((transcript_path, self.options.transcript_max)),
             activity: self.options.activity.clone(),
@@ -468,7 +488,7 @@ impl Supervisor {
     }
 
     fn kill(&mut self, slice: &SliceName) -> Result<(), SupervisorError> {
-        if let Some(at) = self.pending.iter().position(|p| p == slice) {
+        if let Some(at) = self.pending.iter().position(|(p, _)| p == slice) {
             self.pending.remove(at);
             self.set_status(slice, AgentStatus::NotStarted, Actor::Operator);
             return Ok(());
@@ -516,14 +536,26 @@ impl Supervisor {
         self.set_status(slice, status, Actor::Sliceboard);
         if restart && let Err(err) = self.start(slice, true) {
             tracing::warn!(%slice, %err, "restart failed");
+            (self.notify)(Event::CommandFailed {
+                command: Box::new(Command::RestartAgent {
+                    slice: slice.clone(),
+                }),
+                message: err.to_string(),
+            });
         }
         while self.running_count() < self.ws.plan.max_running {
-            let Some(next) = self.pending.pop_front() else {
+            let Some((next, resume)) = self.pending.pop_front() else {
                 break;
             };
-            if let Err(err) = self.start(&next, false) {
+            if let Err(err) = self.start(&next, resume) {
                 tracing::warn!(slice = %next, %err, "pending agent failed to start");
                 self.set_status(&next, AgentStatus::NotStarted, Actor::Sliceboard);
+                (self.notify)(Event::CommandFailed {
+                    command: Box::new(Command::StartAgent {
+                        slice: next.clone(),
+                    }),
+                    message: err.to_string(),
+                });
             }
         }
     }
@@ -553,6 +585,11 @@ fn earlier_output(path: &std::path::Path, size: Size, scrollback: usize) -> Opti
     screen.feed(&bytes);
     // Leave whatever mode the old run was in (alternate screen, colors,
     // scroll region), then mark the restart.
-    screen.feed(b"\x1b[?1049l\x1b[r\x1b[0m\x1b[?25h\r\n\x1b[2m-- earlier output above; agent started again --\x1b[0m\r\n");
+    screen.feed(RESTART_MARK);
     Some(screen)
 }
+
+/// Fed to a kept screen before a new run continues on it: leaves whatever
+/// mode the old run was in (alternate screen, scroll region, colors,
+/// application keys, a synchronized update), then marks the restart.
+const RESTART_MARK: &[u8] = b"\x1b[?2026l\x1b[?1049l\x1b[r\x1b[0m\x1b[?25h\x1b[?1l\x1b[?2004l\x1b[?1000l\x1b[?1006l\r\n\x1b[2m-- earlier output above; agent started again --\x1b[0m\r\n";

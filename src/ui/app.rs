@@ -84,8 +84,11 @@ pub enum Effect {
         key: Key,
         mods: Mods,
     },
-    /// Scroll the selected terminal by lines (positive: back in history).
-    Scroll(i32),
+    /// Scroll a slice's terminal by lines (positive: back in history).
+    Scroll {
+        slice: SliceName,
+        lines: i32,
+    },
     Quit,
 }
 
@@ -156,6 +159,15 @@ impl App {
         row.events.push(describe(event));
         if row.events.len() > EVENTS_KEPT {
             row.events.remove(0);
+        }
+        // Typing into an agent that just ended would go nowhere.
+        if let Event::AgentStatusChanged { slice, status } = event
+            && !matches!(status, AgentStatus::Running | AgentStatus::Paused)
+            && self.mode == Mode::Typing
+            && self.selected().is_some_and(|s| &s.name == slice)
+        {
+            self.mode = Mode::Board;
+            self.message = Some(format!("{slice}'s agent ended: {}", status_text(*status)));
         }
     }
 
@@ -247,8 +259,13 @@ impl App {
                 }
                 self.mode = Mode::Confirm(Confirm::Quit { running });
             }
-            Action::ScrollUp => return vec![Effect::Scroll(10)],
-            Action::ScrollDown => return vec![Effect::Scroll(-10)],
+            Action::ScrollUp | Action::ScrollDown => {
+                let lines = if action == Action::ScrollUp { 10 } else { -10 };
+                return slice
+                    .map(|slice| Effect::Scroll { slice, lines })
+                    .into_iter()
+                    .collect();
+            }
             Action::Focus => {
                 let Some((name, status)) = self.selected().map(|r| (r.name.clone(), r.status))
                 else {

@@ -179,13 +179,13 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
             }
         }
     })();
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
-    ratatui::restore();
+    // Stop the agents before touching the terminal again: after a hangup
+    // every write to it fails, and nothing may stand between us and
+    // stopping them.
     stop.store(true, Ordering::SeqCst);
-    if app.running() > 0 {
-        eprintln!("sliceboard: stopping {} agent(s)…", app.running());
-    }
     let _ = supervisor_thread.join();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+    let _ = ratatui::try_restore();
     result
 }
 
@@ -209,7 +209,16 @@ fn apply_effect(
                 bytes: crate::session::encode_key(key, mods, modes),
             });
         }
-        Effect::Scroll(_) => {}
+        Effect::Scroll { slice, lines } => {
+            let screen = screens
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&slice)
+                .cloned();
+            if let Some(screen) = screen {
+                screen.with_screen(|s| s.scroll(lines));
+            }
+        }
         Effect::Quit => return true,
     }
     false

@@ -69,7 +69,7 @@ fn title_line(app: &App) -> Paragraph<'static> {
     let waiting = app
         .slices
         .iter()
-        .filter(|s| s.activity == Some(Activity::Waiting))
+        .filter(|s| s.status == AgentStatus::Running && s.activity == Some(Activity::Waiting))
         .count();
     let mut spans = vec![
         Span::styled(
