@@ -348,3 +348,76 @@ fn a_restarted_agent_starts_at_the_size_its_pane_was_given() {
             .is_some_and(|s| s.with_screen(|s| s.text()).contains("size-20x70"))
     });
 }
+
+#[test]
+fn approval_records_the_committed_tip_and_refuses_uncommitted_work() {
+    let command = "echo 'select 1' > models/staging/new.sql; sleep 0.5; git add -A; git -c user.name=agent -c user.email=a@b.c commit -qm work; echo committed; sleep 30";
+    let mut r = running(&plan(command, "true", 4));
+    let staging = name("staging");
+    let err = r
+        .sup
+        .handle(Command::Approve {
+            slice: staging.clone(),
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no commits beyond the base"),
+        "{err}"
+    );
+    r.sup
+        .handle(Command::StartAgent {
+            slice: staging.clone(),
+        })
+        .unwrap();
+    r.until("the new file", |s| {
+        s.workspace()
+            .git
+            .root()
+            .parent()
+            .unwrap()
+            .join("shop.slices/staging/models/staging/new.sql")
+            .exists()
+    });
+    if !r.screen("staging").contains("committed") {
+        let err = r
+            .sup
+            .handle(Command::Approve {
+                slice: staging.clone(),
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("uncommitted work"), "{err}");
+    }
+    r.until("the commit", |s| {
+        s.session(&name("staging"))
+            .unwrap()
+            .with_screen(|s| s.text())
+            .contains("committed")
+    });
+    r.sup
+        .handle(Command::Approve {
+            slice: staging.clone(),
+        })
+        .unwrap();
+    let state = r.repo.state_json();
+    let record = &state["slices"]["staging"];
+    assert_eq!(record["lifecycle"], "approved");
+    let tip = r.repo.git(&["rev-parse", "slice/staging"]);
+    assert_eq!(record["approvals"][0]["commit"], tip.as_str());
+    let journal = std::fs::read_to_string(r.repo.state_dir().join("events.jsonl")).unwrap();
+    assert!(
+        journal.contains(&format!(
+            r#""event":"approved","slice":"staging","commit":"{tip}""#
+        )),
+        "{journal}"
+    );
+
+    r.sup
+        .handle(Command::WithdrawApproval {
+            slice: staging.clone(),
+        })
+        .unwrap();
+    assert_eq!(
+        r.repo.state_json()["slices"]["staging"]["lifecycle"],
+        "active"
+    );
+}

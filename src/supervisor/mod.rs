@@ -125,7 +125,7 @@ pub struct Supervisor {
     // before the lock lets another supervisor bind its own.
     socket: Option<SignalSocket>,
     ws: Workspace,
-    _lock: StateLock,
+    lock: StateLock,
     options: SupervisorOptions,
     slots: BTreeMap<SliceName, Slot>,
     /// Slices waiting for a free slot, and whether they resume.
@@ -166,7 +166,7 @@ impl Supervisor {
             .collect();
         Ok(Self {
             ws,
-            _lock: lock,
+            lock,
             options,
             slots,
             pending: VecDeque::new(),
@@ -246,8 +246,30 @@ impl Supervisor {
             Command::Signal { slice, activity } => self.signal(&slice, activity),
             Command::Up { .. } => Err(SupervisorError::Unsupported("up")),
             Command::Down { .. } => Err(SupervisorError::Unsupported("down")),
-            Command::Approve { .. } | Command::WithdrawApproval { .. } => {
-                Err(SupervisorError::Unsupported("approvals"))
+            Command::Approve { slice } => {
+                let commit = crate::workspace::approve(&self.ws, &self.lock, &slice)?;
+                (self.notify)(Event::Approved {
+                    slice: slice.clone(),
+                    commit,
+                });
+                (self.notify)(Event::LifecycleChanged {
+                    slice,
+                    from: Lifecycle::Active,
+                    to: Lifecycle::Approved,
+                });
+                Ok(())
+            }
+            Command::WithdrawApproval { slice } => {
+                crate::workspace::withdraw(&self.ws, &self.lock, &slice)?;
+                (self.notify)(Event::ApprovalWithdrawn {
+                    slice: slice.clone(),
+                });
+                (self.notify)(Event::LifecycleChanged {
+                    slice,
+                    from: Lifecycle::Approved,
+                    to: Lifecycle::Active,
+                });
+                Ok(())
             }
             Command::Merge { .. } => Err(SupervisorError::Unsupported("merges")),
             Command::Shutdown => {

@@ -134,7 +134,9 @@ impl App {
         let slice = match event {
             Event::AgentStatusChanged { slice, .. }
             | Event::ActivityChanged { slice, .. }
-            | Event::LifecycleChanged { slice, .. } => Some(slice),
+            | Event::LifecycleChanged { slice, .. }
+            | Event::Approved { slice, .. }
+            | Event::ApprovalWithdrawn { slice } => Some(slice),
             Event::CommandFailed { command, .. } => command.slice(),
             _ => None,
         };
@@ -154,6 +156,12 @@ impl App {
             Event::ActivityChanged { activity, .. } => row.activity = Some(*activity),
             Event::LifecycleChanged { to, .. } => row.lifecycle = *to,
             Event::CommandFailed { message, .. } => self.message = Some(message.clone()),
+            Event::Approved { slice, commit } => {
+                self.message = Some(format!(
+                    "approved {slice} at {}",
+                    &commit[..commit.len().min(10)]
+                ));
+            }
             _ => {}
         }
         row.events.push(describe(event));
@@ -296,6 +304,18 @@ impl App {
                     .into_iter()
                     .collect();
             }
+            Action::Approve => {
+                return slice
+                    .map(|slice| Effect::Send(Command::Approve { slice }))
+                    .into_iter()
+                    .collect();
+            }
+            Action::WithdrawApproval => {
+                return slice
+                    .map(|slice| Effect::Send(Command::WithdrawApproval { slice }))
+                    .into_iter()
+                    .collect();
+            }
             Action::PauseResume => {
                 let Some(row) = self.selected() else {
                     return Vec::new();
@@ -366,6 +386,10 @@ pub fn describe(event: &Event) -> String {
         }
         Event::LifecycleChanged { from, to, .. } => format!("{from} -> {to}"),
         Event::CommandFailed { message, .. } => format!("failed: {message}"),
+        Event::Approved { commit, .. } => {
+            format!("approved at {}", &commit[..commit.len().min(10)])
+        }
+        Event::ApprovalWithdrawn { .. } => "approval withdrawn".into(),
         other => serde_json::to_string(other).unwrap_or_default(),
     }
 }

@@ -99,7 +99,7 @@ fn status_line(app: &App) -> Paragraph<'static> {
             app.selected().map(|s| s.name.to_string()).unwrap_or_default(),
             app.keymap.leave.display()
         ),
-        _ => "j/k move  enter type  s start  p pause  x kill  r restart  g grid  f full  tab tabs  ? help  q quit".into(),
+        _ => "j/k move  enter type  s start  p pause  x kill  r restart  a approve  g grid  tab tabs  ? help  q quit".into(),
     };
     let text = match &app.message {
         Some(message) if app.mode != Mode::Typing => format!("{message}  |  {hint}"),

@@ -6,6 +6,7 @@
 //! call them from a worker. Progress goes out through a callback, never to
 //! stdout, so the caller decides how to show it.
 
+mod approve;
 mod down;
 mod reconcile;
 mod status;
@@ -13,6 +14,7 @@ mod up;
 
 use std::path::{Path, PathBuf};
 
+pub use approve::{approve, withdraw};
 pub use down::{DownReport, down};
 pub use reconcile::reconcile;
 pub use status::{Problem, STATUS_SCHEMA_VERSION, SliceStatus, StatusReport, status};

@@ -1,0 +1,110 @@
+//! Approving a slice: the operator's word that its branch, at the commit
+//! it has now, may merge. Recorded in `state.json` and the journal; the
+//! merge itself belongs to the merge queue, not here. Only a commit is
+//! approved, so work still uncommitted in the worktree is refused.
+
+use jiff::Timestamp;
+
+use super::{Workspace, WorkspaceError};
+use crate::domain::{Event, Lifecycle, SliceName};
+use crate::git::GitRepo;
+use crate::store::{Actor, Approval, StateLock, load_state, save_state};
+
+/// Approves `slice` at its branch tip; returns the commit. Holds `_lock`.
+pub fn approve(
+    ws: &Workspace,
+    _lock: &StateLock,
+    slice: &SliceName,
+) -> Result<String, WorkspaceError> {
+    let path = ws.state_dir.state_file();
+    let mut state = load_state(&path)?;
+    let refused = |why: String| WorkspaceError::Refused(format!("cannot approve {slice}: {why}"));
+    let record = state.slices.get_mut(slice).ok_or_else(|| {
+        refused(format!(
+            "it has no worktree yet; run `sliceboard up {slice}`"
+        ))
+    })?;
+    if !matches!(record.lifecycle, Lifecycle::Ready | Lifecycle::Active) {
+        return Err(refused(format!("it is {}", record.lifecycle)));
+    }
+    let dirt = GitRepo::dirt(&record.worktree)?;
+    if !dirt.is_clean() {
+        return Err(refused(format!(
+            "its worktree has uncommitted work ({} changed, {} untracked); only commits are approved, so have the agent commit first",
+            dirt.changed, dirt.untracked
+        )));
+    }
+    let tip = ws
+        .git
+        .branch_tip(&record.branch)?
+        .ok_or_else(|| refused(format!("its branch {} is missing", record.branch)))?;
+    let commit = tip.to_string();
+    if commit == record.base_commit {
+        return Err(refused(
+            "its branch has no commits beyond the base yet".into(),
+        ));
+    }
+    let from = record.lifecycle;
+    record.approvals.push(Approval {
+        commit: commit.clone(),
+        at: Timestamp::now(),
+        withdrawn: false,
+    });
+    record.lifecycle = Lifecycle::Approved;
+    record.updated_at = Timestamp::now();
+    save_state(&path, &state)?;
+    let journal = ws.state_dir.journal();
+    journal.record(
+        Actor::Operator,
+        Event::Approved {
+            slice: slice.clone(),
+            commit: commit.clone(),
+        },
+    )?;
+    journal.record(
+        Actor::Operator,
+        Event::LifecycleChanged {
+            slice: slice.clone(),
+            from,
+            to: Lifecycle::Approved,
+        },
+    )?;
+    Ok(commit)
+}
+
+/// Withdraws the slice's standing approval; it becomes active again.
+pub fn withdraw(
+    ws: &Workspace,
+    _lock: &StateLock,
+    slice: &SliceName,
+) -> Result<(), WorkspaceError> {
+    let path = ws.state_dir.state_file();
+    let mut state = load_state(&path)?;
+    let record = state
+        .slices
+        .get_mut(slice)
+        .filter(|r| r.lifecycle == Lifecycle::Approved)
+        .ok_or_else(|| WorkspaceError::Refused(format!("{slice} is not approved")))?;
+    if let Some(last) = record.approvals.iter_mut().rev().find(|a| !a.withdrawn) {
+        last.withdrawn = true;
+    }
+    record.lifecycle = Lifecycle::Active;
+    record.updated_at = Timestamp::now();
+    save_state(&path, &state)?;
+    let journal = ws.state_dir.journal();
+    journal.record(
+        Actor::Operator,
+        Event::ApprovalWithdrawn {
+            slice: slice.clone(),
+        },
+    )?;
+    journal.record(
+        Actor::Operator,
+        Event::LifecycleChanged {
+            slice: slice.clone(),
+            from: Lifecycle::Approved,
+            to: Lifecycle::Active,
+        },
+    )?;
+    Ok(())
+}
