@@ -120,6 +120,7 @@ fn every_tab() {
             press(&mut app, KeyCode::Tab);
         }
         insta::assert_snapshot!(format!("tab_{name}_80x24"), render(&app, 80, 24));
+        insta::assert_snapshot!(format!("tab_{name}_200x50"), render(&app, 200, 50));
     }
 }
 
@@ -136,6 +137,7 @@ fn help_overlay_and_quit_confirmation() {
     let mut app = app();
     press(&mut app, KeyCode::Char('?'));
     insta::assert_snapshot!("help_80x24", render(&app, 80, 24));
+    insta::assert_snapshot!("help_200x50", render(&app, 200, 50));
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char('q'));
     insta::assert_snapshot!("quit_confirm_80x24", render(&app, 80, 24));

@@ -172,6 +172,11 @@ fn an_operator_starts_types_into_pauses_and_quits() {
     tmux.until("the board's key hints", |s| {
         !s.contains("TYPING into") && s.contains("? help")
     });
+    // Search the agent's scrollback.
+    tmux.keys(&["/"]);
+    tmux.text("typed-42");
+    tmux.keys(&["Enter"]);
+    tmux.shows("\"typed-42\": match 1 of 1");
     tmux.keys(&["p"]);
     tmux.shows("paused");
     tmux.keys(&["p"]);

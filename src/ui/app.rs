@@ -71,6 +71,8 @@ pub enum Mode {
     Typing,
     Confirm(Confirm),
     Help,
+    /// Typing a search of the selected terminal's scrollback.
+    Search(String),
 }
 
 /// What a key asks of the world outside the model.
@@ -89,6 +91,12 @@ pub enum Effect {
         slice: SliceName,
         lines: i32,
     },
+    /// Show the `nth` match (newest first) of `query` in a slice's terminal.
+    Search {
+        slice: SliceName,
+        query: String,
+        nth: usize,
+    },
     Quit,
 }
 
@@ -102,6 +110,8 @@ pub struct App {
     pub keymap: Keymap,
     /// One line for the status bar: the last thing that happened.
     pub message: Option<String>,
+    /// The last search and which of its matches is shown.
+    pub search: Option<(String, usize)>,
 }
 
 impl App {
@@ -115,6 +125,7 @@ impl App {
             layout: Layout::Focus,
             keymap,
             message: None,
+            search: None,
         }
     }
 
@@ -190,6 +201,38 @@ impl App {
                 self.mode = Mode::Board;
                 Vec::new()
             }
+            Mode::Search(mut query) => match key.code {
+                KeyCode::Esc => {
+                    self.mode = Mode::Board;
+                    Vec::new()
+                }
+                KeyCode::Enter => {
+                    self.mode = Mode::Board;
+                    if query.is_empty() {
+                        return Vec::new();
+                    }
+                    self.search = Some((query.clone(), 0));
+                    self.selected()
+                        .map(|row| Effect::Search {
+                            slice: row.name.clone(),
+                            query,
+                            nth: 0,
+                        })
+                        .into_iter()
+                        .collect()
+                }
+                KeyCode::Backspace => {
+                    query.pop();
+                    self.mode = Mode::Search(query);
+                    Vec::new()
+                }
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    query.push(c);
+                    self.mode = Mode::Search(query);
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
             Mode::Confirm(confirm) => {
                 self.mode = Mode::Board;
                 if !matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
@@ -260,6 +303,22 @@ impl App {
                 self.tab = Tab::Terminal;
             }
             Action::Help => self.mode = Mode::Help,
+            Action::Search => {
+                self.mode = Mode::Search(String::new());
+                self.tab = Tab::Terminal;
+            }
+            Action::SearchNext => {
+                let Some((query, nth)) = self.search.as_mut() else {
+                    self.message = Some("no search yet: press / to search the terminal".into());
+                    return Vec::new();
+                };
+                *nth += 1;
+                let (query, nth) = (query.clone(), *nth);
+                return slice
+                    .map(|slice| Effect::Search { slice, query, nth })
+                    .into_iter()
+                    .collect();
+            }
             Action::Quit => {
                 let running = self.running();
                 if running == 0 {

@@ -37,6 +37,9 @@ pub enum Action {
     ScrollUp,
     ScrollDown,
     Help,
+    /// Search the selected terminal's scrollback.
+    Search,
+    SearchNext,
     Quit,
 }
 
@@ -59,6 +62,8 @@ impl Action {
             Action::ScrollUp => "scroll the terminal back",
             Action::ScrollDown => "scroll the terminal forward",
             Action::Help => "this help",
+            Action::Search => "search the terminal's scrollback (enter: find, esc: cancel)",
+            Action::SearchNext => "next older match of the search",
             Action::Quit => "quit (asks first while agents run)",
         }
     }
@@ -195,6 +200,8 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("pgup", Action::ScrollUp),
     ("pgdn", Action::ScrollDown),
     ("?", Action::Help),
+    ("/", Action::Search),
+    ("n", Action::SearchNext),
     ("q", Action::Quit),
 ];
 

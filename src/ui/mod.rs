@@ -110,6 +110,13 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
     }
 
     let mut app = App::new(repo, rows, keymap);
+    // A panic's report goes to the log file too; ratatui's hook (installed
+    // by init, around this one) restores the terminal before either runs.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!(%info, backtrace = %std::backtrace::Backtrace::force_capture(), "panic");
+        previous(info);
+    }));
     let mut terminal = ratatui::init();
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
     let result = (|| -> anyhow::Result<()> {
@@ -135,7 +142,11 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
                                 suspend(&mut terminal)?;
                             }
                             for effect in app.on_key(key) {
-                                quit |= apply_effect(effect, &handle, &screens);
+                                match apply_effect(effect, &handle, &screens) {
+                                    Applied::Quit => quit = true,
+                                    Applied::Say(message) => app.message = Some(message),
+                                    Applied::Done => {}
+                                }
                             }
                         }
                         Msg::Input(TermEvent::Mouse(mouse)) => {
@@ -189,12 +200,26 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
     result
 }
 
-/// Carries out an effect; returns whether to quit.
+enum Applied {
+    Done,
+    Quit,
+    /// Something for the status line.
+    Say(String),
+}
+
+/// Carries out an effect.
 fn apply_effect(
     effect: Effect,
     handle: &crate::supervisor::SupervisorHandle,
     screens: &crate::supervisor::Screens,
-) -> bool {
+) -> Applied {
+    let screen = |slice: &SliceName| {
+        screens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(slice)
+            .cloned()
+    };
     match effect {
         Effect::Send(command) => handle.send(command),
         Effect::Key { slice, key, mods } => {
@@ -210,18 +235,31 @@ fn apply_effect(
             });
         }
         Effect::Scroll { slice, lines } => {
-            let screen = screens
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(&slice)
-                .cloned();
-            if let Some(screen) = screen {
+            if let Some(screen) = screen(&slice) {
                 screen.with_screen(|s| s.scroll(lines));
             }
         }
-        Effect::Quit => return true,
+        Effect::Search { slice, query, nth } => {
+            let Some(screen) = screen(&slice) else {
+                return Applied::Say(format!("{slice} has no terminal output to search"));
+            };
+            return Applied::Say(screen.with_screen(|s| {
+                let hits = s.search(&query);
+                let Some(offset) = hits.get(nth % hits.len().max(1)) else {
+                    return format!("{query:?} not found in {slice}'s terminal");
+                };
+                s.scroll_to_bottom();
+                s.scroll(*offset as i32);
+                format!(
+                    "{query:?}: match {} of {} (n: next, pgdn: back)",
+                    nth % hits.len() + 1,
+                    hits.len()
+                )
+            }));
+        }
+        Effect::Quit => return Applied::Quit,
     }
-    false
+    Applied::Done
 }
 
 fn on_mouse(

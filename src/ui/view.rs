@@ -60,7 +60,7 @@ pub fn draw(
     match &app.mode {
         Mode::Help => draw_help(frame, area, app),
         Mode::Confirm(confirm) => draw_confirm(frame, area, confirm),
-        Mode::Board | Mode::Typing => {}
+        Mode::Board | Mode::Typing | Mode::Search(_) => {}
     }
     panes
 }
@@ -93,7 +93,8 @@ fn title_line(app: &App) -> Paragraph<'static> {
 }
 
 fn status_line(app: &App) -> Paragraph<'static> {
-    let hint = match app.mode {
+    let hint = match &app.mode {
+        Mode::Search(query) => format!("search {}: {query}_   (enter: find, esc: cancel)", app.selected().map(|s| s.name.to_string()).unwrap_or_default()),
         Mode::Typing => format!(
             "TYPING into {} - {} leaves",
             app.selected().map(|s| s.name.to_string()).unwrap_or_default(),
