@@ -217,26 +217,9 @@ mod tests {
         );
         assert_eq!(run.status, RunStatus::Failed);
         assert_eq!(run.unreadable_lines, 0);
-        let summary: Vec<_> = run
-            .nodes
-            .iter()
-            .map(|n| (n.name.as_str(), n.kind, n.status))
-            .collect();
         assert_eq!(
-            summary,
-            [
-                ("orders", NodeKind::Seed, NodeStatus::Success),
-                ("broken_totals", NodeKind::Model, NodeStatus::Error),
-                ("stg_orders", NodeKind::Model, NodeStatus::Success),
-                ("customer_report", NodeKind::Model, NodeStatus::Skipped),
-                (
-                    "not_null_stg_orders_customer",
-                    NodeKind::Test,
-                    NodeStatus::Fail
-                ),
-                ("not_null_stg_orders_id", NodeKind::Test, NodeStatus::Pass),
-                ("unique_stg_orders_id", NodeKind::Test, NodeStatus::Pass),
-            ]
+            super::super::tests::summary(run),
+            super::super::tests::RECORDED_BUILD
         );
         let broken = &run.nodes[1];
         assert!(

@@ -158,3 +158,31 @@ pub fn last_run(project_dir: &Path) -> Option<DbtRun> {
     watch.poll();
     watch.last_run()
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::domain::dbt_run::{DbtRun, NodeKind, NodeStatus};
+
+    /// What the recorded build of tests/fixtures/dbt_project did, per node
+    /// in run order; the JSON and the text log must both say so.
+    pub(crate) const RECORDED_BUILD: [(&str, NodeKind, NodeStatus); 7] = [
+        ("orders", NodeKind::Seed, NodeStatus::Success),
+        ("broken_totals", NodeKind::Model, NodeStatus::Error),
+        ("stg_orders", NodeKind::Model, NodeStatus::Success),
+        ("customer_report", NodeKind::Model, NodeStatus::Skipped),
+        (
+            "not_null_stg_orders_customer",
+            NodeKind::Test,
+            NodeStatus::Fail,
+        ),
+        ("not_null_stg_orders_id", NodeKind::Test, NodeStatus::Pass),
+        ("unique_stg_orders_id", NodeKind::Test, NodeStatus::Pass),
+    ];
+
+    pub(crate) fn summary(run: &DbtRun) -> Vec<(&str, NodeKind, NodeStatus)> {
+        run.nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.kind, n.status))
+            .collect()
+    }
+}

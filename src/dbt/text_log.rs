@@ -211,26 +211,9 @@ mod tests {
         let build = &runs[0];
         assert_eq!(build.command.as_deref(), Some("build"));
         assert_eq!(build.status, RunStatus::Failed);
-        let summary: Vec<_> = build
-            .nodes
-            .iter()
-            .map(|n| (n.name.as_str(), n.kind, n.status))
-            .collect();
         assert_eq!(
-            summary,
-            [
-                ("orders", NodeKind::Seed, NodeStatus::Success),
-                ("broken_totals", NodeKind::Model, NodeStatus::Error),
-                ("stg_orders", NodeKind::Model, NodeStatus::Success),
-                ("customer_report", NodeKind::Model, NodeStatus::Skipped),
-                (
-                    "not_null_stg_orders_customer",
-                    NodeKind::Test,
-                    NodeStatus::Fail
-                ),
-                ("not_null_stg_orders_id", NodeKind::Test, NodeStatus::Pass),
-                ("unique_stg_orders_id", NodeKind::Test, NodeStatus::Pass),
-            ]
+            super::super::tests::summary(build),
+            super::super::tests::RECORDED_BUILD
         );
         let broken = &build.nodes[1];
         let message = broken.message.as_deref().unwrap();

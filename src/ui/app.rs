@@ -351,27 +351,15 @@ impl App {
                     ));
                 }
             }
-            Action::Start => {
+            Action::Start | Action::Restart | Action::Approve | Action::WithdrawApproval => {
+                let command = |slice| match action {
+                    Action::Start => Command::StartAgent { slice },
+                    Action::Restart => Command::RestartAgent { slice },
+                    Action::Approve => Command::Approve { slice },
+                    _ => Command::WithdrawApproval { slice },
+                };
                 return slice
-                    .map(|slice| Effect::Send(Command::StartAgent { slice }))
-                    .into_iter()
-                    .collect();
-            }
-            Action::Restart => {
-                return slice
-                    .map(|slice| Effect::Send(Command::RestartAgent { slice }))
-                    .into_iter()
-                    .collect();
-            }
-            Action::Approve => {
-                return slice
-                    .map(|slice| Effect::Send(Command::Approve { slice }))
-                    .into_iter()
-                    .collect();
-            }
-            Action::WithdrawApproval => {
-                return slice
-                    .map(|slice| Effect::Send(Command::WithdrawApproval { slice }))
+                    .map(|s| Effect::Send(command(s)))
                     .into_iter()
                     .collect();
             }
