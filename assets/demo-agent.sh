@@ -50,7 +50,7 @@ for f in "${files[@]}"; do
   sed -i -E \
     -e 's/getdate\(\)/current_timestamp/Ig' \
     -e 's/nvl\(/coalesce(/Ig' \
-    -e 's/dateadd\(day, *(-?[0-9]+), *([a-z_]+)\)/\2 + interval \1 day/Ig' \
+    -e 's/dateadd\(day, *(-?[0-9]+), *([a-z_]+)\)/\2 + interval (\1) day/Ig' \
     "$f"
   say "  ${green}rewrote ${before} Redshift-only expression(s)${off}"
 done
