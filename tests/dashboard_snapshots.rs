@@ -31,6 +31,17 @@ fn row(
             "12:00:05 activity WAITING".into(),
         ],
         worktree: PathBuf::from(format!("/work/shop.slices/{name}")),
+        dbt_log: [
+            "12:00:01 Running with dbt=1.11.16",
+            "12:00:03 1 of 7 OK loaded seed file dbt_staging.orders",
+            "12:00:04 Done. PASS=4 WARN=0 ERROR=2 SKIP=1",
+        ]
+        .map(String::from)
+        .into(),
+        logs: (1..=40)
+            .map(|i| format!("logs/airflow/task.log: [2026-11-24 12:00:{i:02}] task step {i}"))
+            .collect(),
+        follows_logs: true,
     }
 }
 
@@ -114,7 +125,7 @@ fn board_with_terminal_tab() {
 
 #[test]
 fn every_tab() {
-    for (tabs, name) in [(1, "diff"), (2, "dbt"), (3, "events")] {
+    for (tabs, name) in [(1, "diff"), (2, "dbt"), (3, "logs"), (4, "events")] {
         let mut app = app();
         for _ in 0..tabs {
             press(&mut app, KeyCode::Tab);
@@ -153,4 +164,35 @@ fn tiny_terminals_do_not_panic() {
     for (w, h) in [(1, 1), (10, 3), (20, 5)] {
         render(&app, w, h);
     }
+}
+
+#[test]
+fn logs_follow_scroll_and_search() {
+    let mut app = app();
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Tab);
+    }
+    assert!(render(&app, 200, 50).contains("task step 40"));
+    press(&mut app, KeyCode::PageUp);
+    let scrolled = render(&app, 200, 50);
+    assert!(
+        !scrolled.contains("task step 40") && scrolled.contains("task step 30"),
+        "{scrolled}"
+    );
+    assert!(scrolled.contains("scrolled back"), "{scrolled}");
+    press(&mut app, KeyCode::Char('/'));
+    for c in "task step 5".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.message.as_deref(),
+        Some("\"task step 5\": match 1 of 1 (n: next, pgdn: back)")
+    );
+    assert_eq!(app.log_scroll, 35);
+    press(&mut app, KeyCode::PageDown);
+    press(&mut app, KeyCode::PageDown);
+    press(&mut app, KeyCode::PageDown);
+    press(&mut app, KeyCode::PageDown);
+    assert_eq!(app.log_scroll, 0);
 }

@@ -18,6 +18,7 @@ command = "env PS1='agent$ ' bash --norc --noprofile -i"
 [[slice]]
 name = "staging"
 owns = ["models/staging/**"]
+logs = ["logs/*.log"]
 
 [[slice]]
 name = "marts"
@@ -167,11 +168,21 @@ fn an_operator_starts_types_into_pauses_and_quits() {
             .any(|l| l.contains("after-interrupt") && !l.contains("echo"))
     });
 
+    // The agent writes to a log file the plan asks to follow.
+    tmux.text("mkdir -p logs; echo hello-from-a-log >> logs/agent.log");
+    tmux.keys(&["Enter"]);
+
     // The reserved key leaves the agent; keys act on the board again.
     tmux.keys(&["C-]"]);
     tmux.until("the board's key hints", |s| {
         !s.contains("TYPING into") && s.contains("? help")
     });
+    // The Logs tab follows the slice's log files.
+    tmux.keys(&["Tab", "Tab", "Tab"]);
+    tmux.shows("logs/agent.log: hello-from-a-log");
+    tmux.keys(&["Tab", "Tab"]);
+    tmux.shows("agent$");
+
     // Search the agent's scrollback.
     tmux.keys(&["/"]);
     tmux.text("typed-42");

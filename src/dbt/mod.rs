@@ -7,6 +7,7 @@
 //! truncated line, a file deleted mid-run, fields a newer dbt adds) is
 //! counted or reported, never fatal.
 
+pub mod extra_logs;
 pub mod json_log;
 pub mod run_results;
 pub mod tail;
@@ -34,6 +35,8 @@ pub struct DbtWatch {
     results: Option<DbtRun>,
     /// Why the last file could not be read, for the dbt tab.
     pub problem: Option<String>,
+    /// The log as a person reads it, since the last `take_log_lines`.
+    human: Vec<String>,
 }
 
 impl DbtWatch {
@@ -47,6 +50,7 @@ impl DbtWatch {
             results_modified: None,
             results: None,
             problem: None,
+            human: Vec::new(),
         }
     }
 
@@ -86,7 +90,18 @@ impl DbtWatch {
         changed | self.poll_results()
     }
 
+    /// The log lines read since the last call, as a person reads them:
+    /// the message of each JSON line with its time, text lines without
+    /// colors.
+    pub fn take_log_lines(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.human)
+    }
+
     fn feed_line(&mut self, line: &str) {
+        self.human.push(human_line(line));
+        if self.human.len() > MAX_HUMAN_LINES {
+            self.human.drain(..self.human.len() - MAX_HUMAN_LINES);
+        }
         if line.trim_start().starts_with('{') {
             let before = self.json.runs().len();
             self.json.feed_line(line);
@@ -152,6 +167,49 @@ impl DbtWatch {
     }
 }
 
+/// How many unread human lines are kept between two takes.
+const MAX_HUMAN_LINES: usize = 5_000;
+
+fn human_line(line: &str) -> String {
+    let text = if line.trim_start().starts_with('{') {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(event) => {
+                let info = &event["info"];
+                let time = info["ts"]
+                    .as_str()
+                    .and_then(|ts| ts.get(11..19))
+                    .unwrap_or("");
+                format!("{time} {}", info["msg"].as_str().unwrap_or_default())
+            }
+            Err(_) => format!("(unreadable line) {line}"),
+        }
+    } else {
+        line.to_owned()
+    };
+    // No escape sequence from a log reaches the screen.
+    strip_ansi(&text)
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else if !c.is_control() || c == '\t' {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The last run of the dbt project in `project_dir`, read once.
 pub fn last_run(project_dir: &Path) -> Option<DbtRun> {
     let mut watch = DbtWatch::new(project_dir);
@@ -178,6 +236,18 @@ pub(crate) mod tests {
         ("not_null_stg_orders_id", NodeKind::Test, NodeStatus::Pass),
         ("unique_stg_orders_id", NodeKind::Test, NodeStatus::Pass),
     ];
+
+    #[test]
+    fn log_lines_read_as_a_person_would_without_escapes() {
+        let json = r#"{"info": {"ts": "2026-11-24T13:26:36.609041Z", "msg": "\u001b[31mCompleted with 2 errors\u001b[0m"}, "data": {}}"#;
+        assert_eq!(super::human_line(json), "13:26:36 Completed with 2 errors");
+        let text = "\u{1b}[0m13:26:50.501606 [info ] [MainThread]: Done. PASS=4\u{7}";
+        assert_eq!(
+            super::human_line(text),
+            "13:26:50.501606 [info ] [MainThread]: Done. PASS=4"
+        );
+        assert!(super::human_line("{broken").starts_with("(unreadable line)"));
+    }
 
     pub(crate) fn summary(run: &DbtRun) -> Vec<(&str, NodeKind, NodeStatus)> {
         run.nodes

@@ -5,6 +5,8 @@
 //! lives in `view`, the loop and threads in `ui/mod.rs`. Nothing here
 //! touches a terminal, a process or the disk.
 
+use std::collections::VecDeque;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::keymap::{Action, Keymap};
@@ -25,6 +27,25 @@ pub struct SliceRow {
     /// Journal and live events, newest last, as text.
     pub events: Vec<String>,
     pub worktree: std::path::PathBuf,
+    /// dbt's log as a person reads it, newest last.
+    pub dbt_log: VecDeque<String>,
+    /// The slice's extra log files (the plan's `logs` globs), newest last.
+    pub logs: VecDeque<String>,
+    /// Whether the plan asks this slice to follow any extra logs.
+    pub follows_logs: bool,
+}
+
+/// How many log lines a slice keeps for the dbt and Logs tabs.
+pub const LOG_LINES_KEPT: usize = 5_000;
+
+impl SliceRow {
+    /// Adds lines to a log buffer, dropping the oldest past the limit.
+    pub fn append(buffer: &mut VecDeque<String>, lines: Vec<String>) {
+        buffer.extend(lines);
+        while buffer.len() > LOG_LINES_KEPT {
+            buffer.pop_front();
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,17 +53,19 @@ pub enum Tab {
     Terminal,
     Diff,
     Dbt,
+    Logs,
     Events,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Terminal, Tab::Diff, Tab::Dbt, Tab::Events];
+    pub const ALL: [Tab; 5] = [Tab::Terminal, Tab::Diff, Tab::Dbt, Tab::Logs, Tab::Events];
 
     pub fn title(self) -> &'static str {
         match self {
             Tab::Terminal => "Terminal",
             Tab::Diff => "Diff",
             Tab::Dbt => "dbt",
+            Tab::Logs => "Logs",
             Tab::Events => "Events",
         }
     }
@@ -112,6 +135,9 @@ pub struct App {
     pub message: Option<String>,
     /// The last search and which of its matches is shown.
     pub search: Option<(String, usize)>,
+    /// How far the dbt or Logs tab is scrolled back, in lines; 0 follows
+    /// the end.
+    pub log_scroll: usize,
 }
 
 impl App {
@@ -126,6 +152,7 @@ impl App {
             keymap,
             message: None,
             search: None,
+            log_scroll: 0,
         }
     }
 
@@ -212,14 +239,7 @@ impl App {
                         return Vec::new();
                     }
                     self.search = Some((query.clone(), 0));
-                    self.selected()
-                        .map(|row| Effect::Search {
-                            slice: row.name.clone(),
-                            query,
-                            nth: 0,
-                        })
-                        .into_iter()
-                        .collect()
+                    self.find(query, 0)
                 }
                 KeyCode::Backspace => {
                     query.pop();
@@ -285,6 +305,7 @@ impl App {
                     Tab::ALL.len() - 1
                 };
                 self.tab = Tab::ALL[(at + step) % Tab::ALL.len()];
+                self.log_scroll = 0;
                 self.layout = Layout::Focus;
             }
             Action::Grid => {
@@ -305,7 +326,9 @@ impl App {
             Action::Help => self.mode = Mode::Help,
             Action::Search => {
                 self.mode = Mode::Search(String::new());
-                self.tab = Tab::Terminal;
+                if !matches!(self.tab, Tab::Logs | Tab::Dbt) {
+                    self.tab = Tab::Terminal;
+                }
             }
             Action::SearchNext => {
                 let Some((query, nth)) = self.search.as_mut() else {
@@ -314,10 +337,7 @@ impl App {
                 };
                 *nth += 1;
                 let (query, nth) = (query.clone(), *nth);
-                return slice
-                    .map(|slice| Effect::Search { slice, query, nth })
-                    .into_iter()
-                    .collect();
+                return self.find(query, nth);
             }
             Action::Quit => {
                 let running = self.running();
@@ -325,6 +345,14 @@ impl App {
                     return vec![Effect::Quit];
                 }
                 self.mode = Mode::Confirm(Confirm::Quit { running });
+            }
+            Action::ScrollUp | Action::ScrollDown if matches!(self.tab, Tab::Logs | Tab::Dbt) => {
+                let len = self.log_buffer().map_or(0, VecDeque::len);
+                self.log_scroll = if action == Action::ScrollUp {
+                    (self.log_scroll + 10).min(len.saturating_sub(1))
+                } else {
+                    self.log_scroll.saturating_sub(10)
+                };
             }
             Action::ScrollUp | Action::ScrollDown => {
                 let lines = if action == Action::ScrollUp { 10 } else { -10 };
@@ -380,6 +408,54 @@ impl App {
                 }
             }
             Action::Down | Action::Up => {}
+        }
+        Vec::new()
+    }
+}
+
+impl App {
+    /// The log the current tab shows, if it shows one.
+    pub fn log_buffer(&self) -> Option<&VecDeque<String>> {
+        let row = self.selected()?;
+        match self.tab {
+            Tab::Logs => Some(&row.logs),
+            Tab::Dbt => Some(&row.dbt_log),
+            _ => None,
+        }
+    }
+
+    /// Shows the `nth` newest match of `query`: in the tab's own log for
+    /// the dbt and Logs tabs, in the terminal's scrollback otherwise.
+    fn find(&mut self, query: String, nth: usize) -> Vec<Effect> {
+        let Some(buffer) = self.log_buffer() else {
+            return self
+                .selected()
+                .map(|row| Effect::Search {
+                    slice: row.name.clone(),
+                    query,
+                    nth,
+                })
+                .into_iter()
+                .collect();
+        };
+        let hits: Vec<usize> = buffer
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, line)| line.contains(&query))
+            .map(|(at, _)| at)
+            .collect();
+        let len = buffer.len();
+        match hits.get(nth % hits.len().max(1)) {
+            Some(at) => {
+                self.log_scroll = len - 1 - at;
+                self.message = Some(format!(
+                    "{query:?}: match {} of {} (n: next, pgdn: back)",
+                    nth % hits.len() + 1,
+                    hits.len()
+                ));
+            }
+            None => self.message = Some(format!("{query:?} not found in this log")),
         }
         Vec::new()
     }

@@ -23,6 +23,7 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyModifiers, MouseButton, M
 use self::app::{App, Effect, Layout, SliceRow};
 use self::keymap::Keymap;
 use crate::dbt::DbtWatch;
+use crate::dbt::extra_logs::LogFollower;
 use crate::domain::dbt_run::DbtRun;
 use crate::domain::{AgentStatus, Command, Event, Lifecycle, SliceName};
 use crate::session::Size;
@@ -39,6 +40,12 @@ enum Msg {
     Supervisor(Event),
     Output,
     Dbt(SliceName, Option<DbtRun>),
+    /// New lines of a slice's dbt log and extra logs.
+    Lines {
+        slice: SliceName,
+        dbt: Vec<String>,
+        extra: Vec<String>,
+    },
     InputClosed,
 }
 
@@ -60,9 +67,18 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
     init_logging(&ws);
     let rows = initial_rows(&ws)?;
     let repo = ws.git.root().display().to_string();
-    let dbt_dirs: Vec<(SliceName, PathBuf)> = rows
+    let followed: Vec<Followed> = rows
         .iter()
-        .map(|r| (r.name.clone(), r.worktree.join(&ws.plan.dbt.project_dir)))
+        .map(|r| Followed {
+            slice: r.name.clone(),
+            dbt_dir: r.worktree.join(&ws.plan.dbt.project_dir),
+            worktree: r.worktree.clone(),
+            log_globs: ws
+                .plan
+                .slice(r.name.as_str())
+                .map(|s| s.logs.clone())
+                .unwrap_or_default(),
+        })
         .collect();
 
     let (tx, rx) = mpsc::channel::<Msg>();
@@ -89,7 +105,7 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
             // Dropping it stops every agent and waits for them.
             drop(supervisor);
         })?;
-    spawn_dbt_follower(dbt_dirs, sender(&tx), stop.clone());
+    spawn_file_follower(followed, sender(&tx), stop.clone());
     spawn_input_reader(sender(&tx), stop.clone());
 
     let mut signals = signal_hook::iterator::Signals::new([
@@ -154,6 +170,12 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
                         }
                         Msg::Input(_) | Msg::Output => {}
                         Msg::Supervisor(event) => app.apply(&event),
+                        Msg::Lines { slice, dbt, extra } => {
+                            if let Some(row) = app.slices.iter_mut().find(|r| r.name == slice) {
+                                SliceRow::append(&mut row.dbt_log, dbt);
+                                SliceRow::append(&mut row.logs, extra);
+                            }
+                        }
                         Msg::Dbt(slice, run) => {
                             if let Some(row) = app.slices.iter_mut().find(|r| r.name == slice) {
                                 row.dbt = run;
@@ -338,20 +360,43 @@ fn spawn_input_reader(tx: Arc<Mutex<mpsc::Sender<Msg>>>, stop: Arc<AtomicBool>) 
     });
 }
 
-fn spawn_dbt_follower(
-    dirs: Vec<(SliceName, PathBuf)>,
+/// What the file follower watches for one slice.
+struct Followed {
+    slice: SliceName,
+    dbt_dir: PathBuf,
+    worktree: PathBuf,
+    log_globs: Vec<String>,
+}
+
+fn spawn_file_follower(
+    followed: Vec<Followed>,
     tx: Arc<Mutex<mpsc::Sender<Msg>>>,
     stop: Arc<AtomicBool>,
 ) {
     std::thread::spawn(move || {
-        let mut watches: Vec<(SliceName, DbtWatch)> = dirs
+        let mut watches: Vec<(SliceName, DbtWatch, LogFollower)> = followed
             .into_iter()
-            .map(|(name, dir)| (name, DbtWatch::new(&dir)))
+            .map(|f| {
+                let logs = LogFollower::new(&f.worktree, &f.log_globs);
+                (f.slice, DbtWatch::new(&f.dbt_dir), logs)
+            })
             .collect();
         while !stop.load(Ordering::SeqCst) {
-            for (name, watch) in &mut watches {
+            for (name, watch, logs) in &mut watches {
                 if watch.poll() {
                     send(&tx, Msg::Dbt(name.clone(), watch.last_run()));
+                }
+                let dbt = watch.take_log_lines();
+                let extra = logs.poll();
+                if !dbt.is_empty() || !extra.is_empty() {
+                    send(
+                        &tx,
+                        Msg::Lines {
+                            slice: name.clone(),
+                            dbt,
+                            extra,
+                        },
+                    );
                 }
             }
             std::thread::sleep(DBT_POLL);
@@ -392,6 +437,9 @@ fn initial_rows(ws: &Workspace) -> anyhow::Result<Vec<SliceRow>> {
                 activity: None,
                 dbt: None,
                 events,
+                dbt_log: Default::default(),
+                logs: Default::default(),
+                follows_logs: !spec.logs.is_empty(),
                 worktree: record.map_or_else(
                     || ws.plan.worktree_for(&spec.name, ws.git.root()),
                     |r| r.worktree.clone(),

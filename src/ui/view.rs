@@ -237,7 +237,20 @@ fn draw_detail(
             .wrap(Wrap { trim: false }),
             content,
         ),
-        Tab::Dbt => draw_dbt(frame, content, row),
+        Tab::Dbt => {
+            let [nodes, log] =
+                Split::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(content);
+            draw_dbt(frame, nodes, row);
+            draw_log(frame, log, " dbt.log ", &row.dbt_log, app.log_scroll, "dbt has written no log here yet.");
+        }
+        Tab::Logs => {
+            let empty = if row.follows_logs {
+                "No lines yet in this slice's log files."
+            } else {
+                "This slice follows no extra logs. Add `logs = [\"logs/*.log\"]` (globs in its worktree) to its [[slice]] in sliceboard.toml."
+            };
+            draw_log(frame, content, " logs ", &row.logs, app.log_scroll, empty);
+        }
         Tab::Events => {
             let lines: Vec<TextLine> = row
                 .events
@@ -252,6 +265,38 @@ fn draw_detail(
             );
         }
     }
+}
+
+/// A log's last lines (or, scrolled back, earlier ones), wrapped to fit.
+fn draw_log(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    title: &str,
+    lines: &std::collections::VecDeque<String>,
+    scroll: usize,
+    empty: &str,
+) {
+    let state = if scroll == 0 {
+        "following"
+    } else {
+        "scrolled back; pgdn to follow"
+    };
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .title(format!("{title}({state}) "));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if lines.is_empty() {
+        frame.render_widget(Paragraph::new(empty).wrap(Wrap { trim: true }), inner);
+        return;
+    }
+    let end = lines.len().saturating_sub(scroll);
+    let start = end.saturating_sub(usize::from(inner.height));
+    let shown: Vec<TextLine> = lines
+        .range(start..end)
+        .map(|l| TextLine::raw(l.clone()))
+        .collect();
+    frame.render_widget(Paragraph::new(shown), inner);
 }
 
 fn draw_dbt(frame: &mut Frame<'_>, area: Rect, row: &SliceRow) {
