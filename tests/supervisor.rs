@@ -67,6 +67,12 @@ fn name(s: &str) -> SliceName {
     SliceName::parse(s).unwrap()
 }
 
+/// Whether the slice's terminal shows `text`.
+fn shows(sup: &Supervisor, slice: &str, text: &str) -> bool {
+    sup.session(&name(slice))
+        .is_some_and(|s| s.with_screen(|s| s.text()).contains(text))
+}
+
 impl Running {
     fn until(&mut self, what: &str, done: impl Fn(&Supervisor) -> bool) {
         let deadline = Instant::now() + WAIT;
@@ -103,10 +109,7 @@ fn signal_waiting_from_inside_a_session_flips_the_slices_activity() {
         s.activity(&staging) == Some(Activity::Waiting)
     });
     r.until("the hook saw its signal delivered", |s| {
-        s.session(&name("staging"))
-            .unwrap()
-            .with_screen(|s| s.text())
-            .contains("signalled")
+        shows(s, "staging", "signalled")
     });
     assert!(r.events.lock().unwrap().contains(&Event::ActivityChanged {
         slice: staging.clone(),
@@ -138,12 +141,7 @@ fn agents_run_in_their_worktree_with_the_slice_environment() {
         "in {} as marts for dev_marts",
         r.repo.worktree("marts").display()
     );
-    r.until("the agent's report", |s| {
-        s.session(&name("marts"))
-            .unwrap()
-            .with_screen(|s| s.text())
-            .contains(&want)
-    });
+    r.until("the agent's report", |s| shows(s, "marts", &want));
     // Starting an agent makes the slice active, and the journal says so.
     assert_eq!(
         r.repo.state_json()["slices"]["marts"]["lifecycle"],
@@ -205,21 +203,13 @@ fn restart_uses_the_resume_command_below_the_earlier_output() {
             slice: staging.clone(),
         })
         .unwrap();
-    r.until("first run printed", |s| {
-        s.session(&name("staging"))
-            .unwrap()
-            .with_screen(|s| s.text())
-            .contains("first-run")
-    });
+    r.until("first run printed", |s| shows(s, "staging", "first-run"));
     r.sup
         .handle(Command::RestartAgent {
             slice: staging.clone(),
         })
         .unwrap();
-    r.until("resumed", |s| {
-        s.session(&name("staging"))
-            .is_some_and(|s| s.with_screen(|s| s.text()).contains("resumed-run"))
-    });
+    r.until("resumed", |s| shows(s, "staging", "resumed-run"));
     let screen = r.screen("staging");
     assert!(
         screen.find("first-run") < screen.find("resumed-run"),
@@ -285,12 +275,7 @@ fn a_restarted_dashboard_shows_what_the_agent_printed_before() {
             slice: name("staging"),
         })
         .unwrap();
-    r.until("printed", |s| {
-        s.session(&name("staging"))
-            .unwrap()
-            .with_screen(|s| s.text())
-            .contains("earlier-dashboard")
-    });
+    r.until("printed", |s| shows(s, "staging", "earlier-dashboard"));
     let Running { repo, sup, .. } = r;
     drop(sup);
     let ws = Workspace::open(&repo.root).unwrap();
@@ -344,8 +329,7 @@ fn a_restarted_agent_starts_at_the_size_its_pane_was_given() {
         })
         .unwrap();
     r.until("the resumed agent's size", |s| {
-        s.session(&name("staging"))
-            .is_some_and(|s| s.with_screen(|s| s.text()).contains("size-20x70"))
+        shows(s, "staging", "size-20x70")
     });
 }
 
@@ -387,12 +371,7 @@ fn approval_records_the_committed_tip_and_refuses_uncommitted_work() {
             .unwrap_err();
         assert!(err.to_string().contains("uncommitted work"), "{err}");
     }
-    r.until("the commit", |s| {
-        s.session(&name("staging"))
-            .unwrap()
-            .with_screen(|s| s.text())
-            .contains("committed")
-    });
+    r.until("the commit", |s| shows(s, "staging", "committed"));
     r.sup
         .handle(Command::Approve {
             slice: staging.clone(),
