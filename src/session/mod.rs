@@ -67,9 +67,18 @@ pub struct SessionSpec {
 /// comes only once someone has looked at the screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {
-    Output { slice: SliceName },
-    Bell { slice: SliceName },
-    Exited { slice: SliceName, exit: ExitInfo },
+    Output {
+        slice: SliceName,
+    },
+    Bell {
+        slice: SliceName,
+    },
+    /// `pid` tells this run from a later one of the same slice.
+    Exited {
+        slice: SliceName,
+        pid: i32,
+        exit: ExitInfo,
+    },
 }
 
 /// How the agent process ended.
@@ -244,7 +253,7 @@ impl Session {
                     }
                 };
                 *lock(&waiter_shared.exit) = Some(exit.clone());
-                sink(SessionEvent::Exited { slice, exit });
+                sink(SessionEvent::Exited { slice, pid, exit });
             })
             .map_err(io_err)?;
 

@@ -111,9 +111,26 @@ impl StateDir {
         self.root.join("sliceboard.log")
     }
 
-    /// Where a running supervisor listens for `sliceboard signal`.
+    /// Where a running supervisor listens for `sliceboard signal`: in the
+    /// state dir, or, when that path is too long for a Unix socket (108
+    /// bytes), in the temp dir under a name derived from the state dir, so
+    /// the supervisor and every hook still agree on it.
     pub fn socket_file(&self) -> PathBuf {
-        self.root.join("supervisor.sock")
+        const MAX_SOCKET_PATH: usize = 100;
+        let path = self.root.join("supervisor.sock");
+        if path.as_os_str().len() <= MAX_SOCKET_PATH {
+            return path;
+        }
+        // FNV-1a: stable across builds, unlike std's hasher.
+        let hash = self
+            .root
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        std::env::temp_dir().join(format!("sliceboard-{hash:016x}.sock"))
     }
 
     /// The raw output of a slice's agent (rotated to `pty.log.1`).
@@ -216,4 +233,31 @@ pub fn process_alive(pid: i32) -> bool {
     // effect on it and touches no memory of ours.
     let result = unsafe { libc::kill(pid, 0) };
     result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_socket_stays_within_the_unix_path_limit() {
+        let short = StateDir::for_common_dir(Path::new("/r/.git"));
+        assert_eq!(
+            short.socket_file(),
+            Path::new("/r/.git/sliceboard/supervisor.sock")
+        );
+        let deep = format!("/{}/.git", "very-long-folder-name/".repeat(8));
+        let long = StateDir::for_common_dir(Path::new(&deep));
+        let socket = long.socket_file();
+        assert!(socket.as_os_str().len() < 108, "{}", socket.display());
+        // The supervisor and a hook compute the same path.
+        assert_eq!(
+            socket,
+            StateDir::for_common_dir(Path::new(&deep)).socket_file()
+        );
+        assert_ne!(
+            socket,
+            StateDir::for_common_dir(Path::new("/other/.git")).socket_file()
+        );
+    }
 }

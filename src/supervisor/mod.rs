@@ -324,7 +324,13 @@ impl Supervisor {
 
     fn receive(&mut self, message: Inbox) {
         match message {
-            Inbox::Session(SessionEvent::Exited { slice, exit }) => self.exited(&slice, exit),
+            Inbox::Session(SessionEvent::Exited { slice, pid, exit }) => {
+                // A restart may already have replaced the run that ended.
+                let current = self.session(&slice).map(Session::pid);
+                if current.is_none() || current == Some(pid) {
+                    self.exited(&slice, exit);
+                }
+            }
             Inbox::Session(SessionEvent::Output { slice } | SessionEvent::Bell { slice }) => {
                 if let Some(listener) = &self.on_output {
                     listener(&slice);
