@@ -246,29 +246,15 @@ impl Supervisor {
             Command::Signal { slice, activity } => self.signal(&slice, activity),
             Command::Up { .. } => Err(SupervisorError::Unsupported("up")),
             Command::Down { .. } => Err(SupervisorError::Unsupported("down")),
+            // The same events that went into the journal go to the watcher.
             Command::Approve { slice } => {
-                let commit = crate::workspace::approve(&self.ws, &self.lock, &slice)?;
-                (self.notify)(Event::Approved {
-                    slice: slice.clone(),
-                    commit,
-                });
-                (self.notify)(Event::LifecycleChanged {
-                    slice,
-                    from: Lifecycle::Active,
-                    to: Lifecycle::Approved,
-                });
+                let (_, events) = crate::workspace::approve(&self.ws, &self.lock, &slice)?;
+                events.into_iter().for_each(|e| (self.notify)(e));
                 Ok(())
             }
             Command::WithdrawApproval { slice } => {
-                crate::workspace::withdraw(&self.ws, &self.lock, &slice)?;
-                (self.notify)(Event::ApprovalWithdrawn {
-                    slice: slice.clone(),
-                });
-                (self.notify)(Event::LifecycleChanged {
-                    slice,
-                    from: Lifecycle::Approved,
-                    to: Lifecycle::Active,
-                });
+                let events = crate::workspace::withdraw(&self.ws, &self.lock, &slice)?;
+                events.into_iter().for_each(|e| (self.notify)(e));
                 Ok(())
             }
             Command::Merge { .. } => Err(SupervisorError::Unsupported("merges")),

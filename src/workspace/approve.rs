@@ -10,12 +10,13 @@ use crate::domain::{Event, Lifecycle, SliceName};
 use crate::git::GitRepo;
 use crate::store::{Actor, Approval, StateLock, load_state, save_state};
 
-/// Approves `slice` at its branch tip; returns the commit. Holds `_lock`.
+/// Approves `slice` at its branch tip; returns the commit and the events
+/// it journaled. Holds `_lock`.
 pub fn approve(
     ws: &Workspace,
     _lock: &StateLock,
     slice: &SliceName,
-) -> Result<String, WorkspaceError> {
+) -> Result<(String, Vec<Event>), WorkspaceError> {
     let path = ws.state_dir.state_file();
     let mut state = load_state(&path)?;
     let refused = |why: String| WorkspaceError::Refused(format!("cannot approve {slice}: {why}"));
@@ -53,31 +54,28 @@ pub fn approve(
     record.lifecycle = Lifecycle::Approved;
     record.updated_at = Timestamp::now();
     save_state(&path, &state)?;
-    let journal = ws.state_dir.journal();
-    journal.record(
-        Actor::Operator,
+    let events = vec![
         Event::Approved {
             slice: slice.clone(),
             commit: commit.clone(),
         },
-    )?;
-    journal.record(
-        Actor::Operator,
         Event::LifecycleChanged {
             slice: slice.clone(),
             from,
             to: Lifecycle::Approved,
         },
-    )?;
-    Ok(commit)
+    ];
+    record_all(ws, &events)?;
+    Ok((commit, events))
 }
 
 /// Withdraws the slice's standing approval; it becomes active again.
+/// Returns the events it journaled.
 pub fn withdraw(
     ws: &Workspace,
     _lock: &StateLock,
     slice: &SliceName,
-) -> Result<(), WorkspaceError> {
+) -> Result<Vec<Event>, WorkspaceError> {
     let path = ws.state_dir.state_file();
     let mut state = load_state(&path)?;
     let record = state
@@ -91,20 +89,25 @@ pub fn withdraw(
     record.lifecycle = Lifecycle::Active;
     record.updated_at = Timestamp::now();
     save_state(&path, &state)?;
-    let journal = ws.state_dir.journal();
-    journal.record(
-        Actor::Operator,
+    let events = vec![
         Event::ApprovalWithdrawn {
             slice: slice.clone(),
         },
-    )?;
-    journal.record(
-        Actor::Operator,
         Event::LifecycleChanged {
             slice: slice.clone(),
             from: Lifecycle::Approved,
             to: Lifecycle::Active,
         },
-    )?;
+    ];
+    record_all(ws, &events)?;
+    Ok(events)
+}
+
+/// Journals the operator's events, in order.
+fn record_all(ws: &Workspace, events: &[Event]) -> Result<(), WorkspaceError> {
+    let journal = ws.state_dir.journal();
+    for event in events {
+        journal.record(Actor::Operator, event.clone())?;
+    }
     Ok(())
 }
