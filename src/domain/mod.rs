@@ -6,6 +6,7 @@
 //! module, never the other way round.
 
 pub mod dbt_run;
+pub mod diff;
 pub mod environment;
 pub mod order;
 pub mod ownership;

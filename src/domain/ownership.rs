@@ -6,7 +6,10 @@
 //! answers "which slices own this path" and "which slices overlap"; where the
 //! paths come from (a git tree, a diff) is the caller's business.
 
+use std::collections::BTreeMap;
+
 use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use serde::Serialize;
 
 use super::slice::SliceName;
 
@@ -45,6 +48,46 @@ pub struct Overlap {
     pub paths: Vec<String>,
     /// How many more paths collide beyond `paths`.
     pub more_paths: usize,
+}
+
+/// A warning about one path a slice changed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PathFlag {
+    /// The slice's `owns` globs do not match the path; `owners` are the
+    /// slices whose globs do (none: nobody owns it).
+    Outside {
+        path: String,
+        owners: Vec<SliceName>,
+    },
+    /// Another slice changed the same path.
+    Overlap { path: String, other: SliceName },
+}
+
+impl PathFlag {
+    pub fn path(&self) -> &str {
+        match self {
+            PathFlag::Outside { path, .. } | PathFlag::Overlap { path, .. } => path,
+        }
+    }
+
+    /// One line for a person: what is wrong with the path.
+    pub fn describe(&self) -> String {
+        match self {
+            PathFlag::Outside { owners, .. } if owners.is_empty() => {
+                "outside the slice; no slice owns it".into()
+            }
+            PathFlag::Outside { owners, .. } => format!(
+                "outside the slice; owned by {}",
+                owners
+                    .iter()
+                    .map(SliceName::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            PathFlag::Overlap { other, .. } => format!("also changed by {other}"),
+        }
+    }
 }
 
 impl Ownership {
@@ -87,6 +130,48 @@ impl Ownership {
             .filter(|s| s.set.is_match(path))
             .map(|s| &s.name)
             .collect()
+    }
+
+    /// Flags each slice's changed paths: those its globs do not match, and
+    /// those another slice changed too. `changed` lists each slice with
+    /// the paths it touched; slices missing from the plan own nothing.
+    pub fn flag_changes<'p>(
+        &self,
+        changed: &[(SliceName, Vec<&'p str>)],
+    ) -> BTreeMap<SliceName, Vec<PathFlag>> {
+        let mut by_path: BTreeMap<&str, Vec<&SliceName>> = BTreeMap::new();
+        for (slice, paths) in changed {
+            for path in paths {
+                let who = by_path.entry(path).or_default();
+                if !who.contains(&slice) {
+                    who.push(slice);
+                }
+            }
+        }
+        let mut flags: BTreeMap<SliceName, Vec<PathFlag>> = BTreeMap::new();
+        for (slice, paths) in changed {
+            let own = self.slices.iter().find(|s| &s.name == slice);
+            let mine = flags.entry(slice.clone()).or_default();
+            for path in paths {
+                if !own.is_some_and(|o| o.set.is_match(path)) {
+                    mine.push(PathFlag::Outside {
+                        path: (*path).to_owned(),
+                        owners: self.owners(path).into_iter().cloned().collect(),
+                    });
+                }
+                for other in by_path.get(path).into_iter().flatten() {
+                    if *other != slice {
+                        mine.push(PathFlag::Overlap {
+                            path: (*path).to_owned(),
+                            other: (*other).clone(),
+                        });
+                    }
+                }
+            }
+            mine.sort();
+            mine.dedup();
+        }
+        flags
     }
 
     /// Every pair of slices that claim a common path, judged on the given
@@ -212,6 +297,45 @@ mod tests {
                 ("a".into(), "c".into(), 1, 0),
                 ("b".into(), "c".into(), 1, 0),
             ]
+        );
+    }
+
+    #[test]
+    fn changes_outside_the_slice_and_shared_changes_are_flagged() {
+        let own = ownership(&[("a", &["models/staging/**"]), ("b", &["models/marts/**"])]);
+        let a = SliceName::parse("a").unwrap();
+        let b = SliceName::parse("b").unwrap();
+        let flags = own.flag_changes(&[
+            (
+                a.clone(),
+                vec!["models/staging/x.sql", "models/marts/m.sql", "README.md"],
+            ),
+            (b.clone(), vec!["models/marts/m.sql"]),
+        ]);
+        let described: Vec<(String, String)> = flags[&a]
+            .iter()
+            .map(|f| (f.path().to_owned(), f.describe()))
+            .collect();
+        assert_eq!(
+            described,
+            [
+                (
+                    "README.md".into(),
+                    "outside the slice; no slice owns it".into()
+                ),
+                (
+                    "models/marts/m.sql".into(),
+                    "outside the slice; owned by b".into()
+                ),
+                ("models/marts/m.sql".into(), "also changed by b".into()),
+            ]
+        );
+        assert_eq!(
+            flags[&b],
+            [PathFlag::Overlap {
+                path: "models/marts/m.sql".into(),
+                other: a
+            }]
         );
     }
 

@@ -5,9 +5,11 @@
 //! block (the dashboard) run them on a worker thread. Knows nothing of plans
 //! or state files beyond the names it is handed.
 
+mod diff;
 mod repo;
 mod worktree;
 
+pub use diff::DiffSource;
 pub use git2::Oid;
 pub use repo::GitRepo;
 pub use worktree::{AddOutcome, Dirt, WorktreeInfo};
