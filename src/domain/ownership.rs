@@ -135,9 +135,9 @@ impl Ownership {
     /// Flags each slice's changed paths: those its globs do not match, and
     /// those another slice changed too. `changed` lists each slice with
     /// the paths it touched; slices missing from the plan own nothing.
-    pub fn flag_changes<'p>(
+    pub fn flag_changes(
         &self,
-        changed: &[(SliceName, Vec<&'p str>)],
+        changed: &[(SliceName, Vec<&str>)],
     ) -> BTreeMap<SliceName, Vec<PathFlag>> {
         let mut by_path: BTreeMap<&str, Vec<&SliceName>> = BTreeMap::new();
         for (slice, paths) in changed {
