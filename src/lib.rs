@@ -15,4 +15,5 @@ pub mod session;
 pub mod store;
 pub mod supervisor;
 pub mod ui;
+pub mod watch;
 pub mod workspace;

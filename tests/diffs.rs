@@ -177,3 +177,249 @@ fn a_diff_limited_to_paths_splices_into_the_full_one() {
         ]
     );
 }
+
+mod live {
+    use std::sync::{Arc, mpsc};
+    use std::time::{Duration, Instant};
+
+    use sliceboard::domain::SliceName;
+    use sliceboard::domain::diff::Stage;
+    use sliceboard::watch::{DiffUpdate, LiveDiffs, LiveOptions, Target, WatchMode};
+
+    use super::common::{TestRepo, write_file};
+
+    /// Live diffs over some slices of a repository that is `up`.
+    pub struct Harness {
+        pub diffs: LiveDiffs,
+        updates: mpsc::Receiver<DiffUpdate>,
+        files: mpsc::Receiver<SliceName>,
+    }
+
+    pub fn start(repo: &TestRepo, slices: &[&str], options: LiveOptions) -> Harness {
+        let targets = slices
+            .iter()
+            .map(|s| {
+                let worktree = repo.worktree(s);
+                Target {
+                    slice: SliceName::parse(s).unwrap(),
+                    aux_dirs: vec![worktree.join("logs"), worktree.join("target")],
+                    worktree,
+                    branch: format!("slice/{s}"),
+                    fallback_base: None,
+                }
+            })
+            .collect();
+        let (tx, updates) = mpsc::channel();
+        let (files_tx, files) = mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let files_tx = std::sync::Mutex::new(files_tx);
+        let diffs = LiveDiffs::start(
+            &repo.root.join(".git"),
+            "main",
+            targets,
+            options,
+            Arc::new(move |u| {
+                let _ = tx.lock().unwrap().send(u);
+            }),
+            Arc::new(move |s| {
+                let _ = files_tx.lock().unwrap().send(s.clone());
+            }),
+        )
+        .expect("watcher starts");
+        let harness = Harness {
+            diffs,
+            updates,
+            files,
+        };
+        for _ in slices {
+            harness
+                .next(Duration::from_secs(10))
+                .expect("a first update per slice");
+        }
+        harness
+    }
+
+    impl Harness {
+        pub fn next(&self, within: Duration) -> Option<DiffUpdate> {
+            self.updates.recv_timeout(within).ok()
+        }
+
+        /// Waits for an update of `slice` that satisfies `pred`.
+        pub fn until(
+            &self,
+            slice: &str,
+            what: &str,
+            pred: impl Fn(&DiffUpdate) -> bool,
+        ) -> DiffUpdate {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                if let Some(update) = self.next(left)
+                    && update.slice.as_str() == slice
+                    && pred(&update)
+                {
+                    return update;
+                }
+            }
+            panic!("no update of {slice} where {what} within 10 s");
+        }
+
+        /// No update arrives for a while.
+        pub fn quiet(&self, what: &str) {
+            if let Some(update) = self.next(Duration::from_millis(400)) {
+                panic!("{what} caused an update: {update:?}");
+            }
+        }
+
+        pub fn diff_work(&self) -> u64 {
+            let stats = self.diffs.stats();
+            stats.full_diffs.load(std::sync::atomic::Ordering::Relaxed)
+                + stats.path_diffs.load(std::sync::atomic::Ordering::Relaxed)
+        }
+
+        pub fn files_changed(&self, within: Duration) -> Option<SliceName> {
+            self.files.recv_timeout(within).ok()
+        }
+    }
+
+    fn has(update: &DiffUpdate, path: &str) -> bool {
+        update.diff.files.iter().any(|f| f.path == path)
+    }
+
+    #[test]
+    fn edits_commits_and_base_moves_reach_the_model_and_ignored_writes_do_not() {
+        let repo = TestRepo::new();
+        repo.write(".gitignore", "target/\nbuild/\n");
+        repo.write("sliceboard.toml", super::common::PLAN);
+        repo.commit_all("plan");
+        repo.sliceboard(&["up"]).ok();
+        let live = start(&repo, &["staging", "marts"], LiveOptions::default());
+        let wt = repo.worktree("staging");
+
+        // An edit.
+        write_file(&wt.join("models/staging/stg_orders.sql"), "select 1\n");
+        let update = live.until("staging", "stg_orders is modified", |u| {
+            has(u, "models/staging/stg_orders.sql")
+        });
+        assert_eq!(update.mode, WatchMode::Events);
+        assert_eq!((update.diff.added(), update.diff.removed()), (1, 1));
+
+        // A new folder and a file in it.
+        write_file(&wt.join("models/staging/new/stg_a.sql"), "select 'a'\n");
+        live.until("staging", "the file in the new folder shows", |u| {
+            has(u, "models/staging/new/stg_a.sql")
+        });
+        write_file(&wt.join("models/staging/new/stg_b.sql"), "select 'b'\n");
+        live.until("staging", "a second file in the new folder shows", |u| {
+            has(u, "models/staging/new/stg_b.sql")
+        });
+
+        // Writes in skipped and ignored folders do no git work at all.
+        let work = live.diff_work();
+        write_file(&wt.join("target/compiled/shop/x.sql"), "select 1\n");
+        write_file(&wt.join("build/out/y.txt"), "y\n");
+        write_file(&wt.join("build/out/z.txt"), "z\n");
+        live.quiet("writing into target/ and an ignored folder");
+        assert_eq!(live.diff_work(), work);
+
+        // Staging and committing move the index and HEAD: untracked files
+        // become tracked.
+        let untracked = |u: &DiffUpdate| {
+            u.diff
+                .files
+                .iter()
+                .filter(|f| f.stage == Stage::Untracked)
+                .count()
+        };
+        repo.git_in(&wt, &["add", "-A"]);
+        repo.git_in(&wt, &["commit", "-q", "-m", "staging work"]);
+        let update = live.until("staging", "the new files are tracked", |u| {
+            untracked(u) == 0 && has(u, "models/staging/new/stg_b.sql")
+        });
+        assert_eq!(update.diff.files.len(), 3);
+
+        // The base branch moves to the slice's tip (it was merged): nothing
+        // is left to show.
+        let tip = repo.git_in(&wt, &["rev-parse", "HEAD"]);
+        repo.git(&["update-ref", "refs/heads/main", &tip]);
+        let update = live.until("staging", "the diff is empty", |u| u.diff.files.is_empty());
+        assert_eq!(update.diff.base.as_deref(), Some(tip.as_str()));
+    }
+
+    #[test]
+    fn dbt_folders_wake_the_file_follower_without_a_diff() {
+        let repo = TestRepo::with_plan();
+        repo.sliceboard(&["up"]).ok();
+        let live = start(&repo, &["marts"], LiveOptions::default());
+        let wt = repo.worktree("marts");
+        // The folder appears, then a file is written in it.
+        std::fs::create_dir_all(wt.join("logs")).unwrap();
+        assert_eq!(
+            live.files_changed(Duration::from_secs(5))
+                .map(|s| s.to_string()),
+            Some("marts".into())
+        );
+        let work = live.diff_work();
+        // Let the new folder's watch land before writing into it.
+        std::thread::sleep(Duration::from_millis(100));
+        while live.files_changed(Duration::from_millis(50)).is_some() {}
+        std::fs::write(wt.join("logs/dbt.log"), "12:00:00  Running with dbt=1.11\n").unwrap();
+        assert!(live.files_changed(Duration::from_secs(5)).is_some());
+        live.quiet("writing dbt's log");
+        assert_eq!(live.diff_work(), work);
+    }
+
+    #[test]
+    fn past_the_watch_budget_a_worktree_is_polled_and_says_so() {
+        let repo = TestRepo::with_plan();
+        repo.sliceboard(&["up"]).ok();
+        let options = LiveOptions {
+            max_watches: Some(3),
+            poll: Duration::from_millis(200),
+            ..LiveOptions::default()
+        };
+        let live = start(&repo, &["seeds"], options);
+        let wt = repo.worktree("seeds");
+        write_file(&wt.join("seeds/orders.csv"), "id,user_id\n1,1\n2,2\n");
+        let update = live.until("seeds", "the edit shows", |u| has(u, "seeds/orders.csv"));
+        let WatchMode::Polling { reason } = &update.mode else {
+            panic!("expected polling, got {:?}", update.mode);
+        };
+        assert!(reason.contains("inotify budget of 3 watches"), "{reason}");
+    }
+
+    #[test]
+    fn a_worktree_deleted_behind_our_back_is_reported_and_found_again() {
+        let repo = TestRepo::with_plan();
+        repo.sliceboard(&["up"]).ok();
+        let options = LiveOptions {
+            poll: Duration::from_millis(200),
+            ..LiveOptions::default()
+        };
+        let live = start(&repo, &["marts"], options);
+        let wt = repo.worktree("marts");
+        write_file(&wt.join("models/marts/fct_orders.sql"), "select 2\n");
+        live.until("marts", "the edit shows", |u| {
+            has(u, "models/marts/fct_orders.sql")
+        });
+        std::fs::remove_dir_all(&wt).unwrap();
+        let update = live.until("marts", "the worktree is missing", |u| {
+            u.mode == WatchMode::Missing
+        });
+        assert!(
+            update.error.as_deref().unwrap_or("").contains("is gone"),
+            "{update:?}"
+        );
+        repo.git(&["worktree", "prune"]);
+        repo.git(&[
+            "worktree",
+            "add",
+            "-q",
+            &wt.display().to_string(),
+            "slice/marts",
+        ]);
+        let update = live.until("marts", "the worktree is back", |u| {
+            u.mode == WatchMode::Events
+        });
+        assert!(update.diff.files.is_empty(), "{update:?}");
+    }
+}

@@ -1,0 +1,741 @@
+//! Live diffs: one inotify watcher over every slice's worktree and git
+//! metadata, a per-worktree debounce, and per-path re-diffs.
+//!
+//! One thread owns the watcher, the debounce and each worktree's open
+//! repository. A write fires a raw event; after ~30 ms of quiet in that
+//! worktree, only the changed paths are diffed again (~1 ms) and spliced into
+//! the slice's diff. HEAD, index or branch moves re-diff the whole worktree.
+//! Read events (`IN_OPEN`, close-after-read) are dropped at the source: our
+//! own diffs read files, and reacting to those would refresh forever.
+//!
+//! Watches are per folder and non-recursive, so ignored folders (`target/`,
+//! `logs/`, .gitignore'd ones) cost nothing; new folders get watches as they
+//! appear. Past the inotify budget a worktree falls back to a full diff
+//! every few seconds, and its updates say so. An event-queue overflow
+//! re-diffs everything. While nothing changes the thread sleeps; a slow
+//! resync every few minutes is the only safety net.
+
+mod debounce;
+mod tree;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use notify::event::{CreateKind, EventKind, ModifyKind, RemoveKind, RenameMode};
+use notify::{RecursiveMode, Watcher as _};
+
+pub use debounce::{Batch, Debouncer, MAX_PATHS};
+pub use tree::{SKIPPED, folders, is_skipped};
+
+use crate::domain::SliceName;
+use crate::domain::diff::SliceDiff;
+use crate::git::DiffSource;
+
+/// One slice to keep a live diff of.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub slice: SliceName,
+    pub worktree: PathBuf,
+    pub branch: String,
+    /// The commit the slice started from, for when the base branch is gone.
+    pub fallback_base: Option<String>,
+    /// Folders whose files matter to someone else (dbt's `logs/` and
+    /// `target/`, the plan's log folders): a change there calls `on_files`
+    /// even when the folder is ignored.
+    pub aux_dirs: Vec<PathBuf>,
+}
+
+/// How a slice's diff is kept current.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchMode {
+    /// File events: refreshed within ~50 ms of a write.
+    Events,
+    /// Too many folders for inotify: a full diff every `poll`.
+    Polling { reason: String },
+    /// The worktree does not exist (yet, or any more).
+    Missing,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiffUpdate {
+    pub slice: SliceName,
+    pub diff: Arc<SliceDiff>,
+    pub mode: WatchMode,
+    /// Why the last diff failed, if it did; the diff is then the last good one.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Quiet time in a worktree before its changes are diffed.
+    pub quiet: Duration,
+    /// The longest a change waits while writes keep coming.
+    pub cap: Duration,
+    /// A full re-diff of every worktree, in case an event was lost.
+    pub resync: Duration,
+    /// How often a worktree without watches is diffed in full, and a missing
+    /// one is looked for.
+    pub poll: Duration,
+    /// How many inotify watches we may take; default half the user's limit.
+    pub max_watches: Option<usize>,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            quiet: Duration::from_millis(30),
+            cap: Duration::from_millis(250),
+            resync: Duration::from_secs(300),
+            poll: Duration::from_secs(3),
+            max_watches: std::env::var("SLICEBOARD_MAX_WATCHES")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+        }
+    }
+}
+
+/// Counters for tests and benchmarks.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Raw events that got past the read filter.
+    pub events: AtomicU64,
+    pub full_diffs: AtomicU64,
+    pub path_diffs: AtomicU64,
+    /// Updates sent (a diff, mode or error changed).
+    pub updates: AtomicU64,
+    /// inotify watches held.
+    pub watches: AtomicU64,
+}
+
+pub type OnUpdate = Arc<dyn Fn(DiffUpdate) + Send + Sync>;
+pub type OnFiles = Arc<dyn Fn(&SliceName) + Send + Sync>;
+
+enum Msg {
+    Fs(notify::Result<notify::Event>),
+    /// Re-diff one slice, or every slice, in full.
+    Refresh(Option<SliceName>),
+    Stop,
+}
+
+/// The running live-diff thread; dropping it stops the thread.
+pub struct LiveDiffs {
+    tx: mpsc::Sender<Msg>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    stats: Arc<Stats>,
+}
+
+impl LiveDiffs {
+    /// Starts watching. The first full diffs and the folder walk happen on
+    /// the thread; each slice's first update follows shortly.
+    pub fn start(
+        common_dir: &Path,
+        base_branch: &str,
+        targets: Vec<Target>,
+        options: LiveOptions,
+        on_update: OnUpdate,
+        on_files: OnFiles,
+    ) -> anyhow::Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let events = tx.clone();
+        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if let Ok(event) = &res
+                && matches!(event.kind, EventKind::Access(_))
+            {
+                return;
+            }
+            let _ = events.send(Msg::Fs(res));
+        })?;
+        let stats = Arc::new(Stats::default());
+        let common_dir = common_dir
+            .canonicalize()
+            .unwrap_or_else(|_| common_dir.to_owned());
+        let mut engine = Engine {
+            heads_dir: common_dir.join("refs").join("heads"),
+            packed_refs: common_dir.join("packed-refs"),
+            common_dir,
+            base_branch: base_branch.to_owned(),
+            watcher,
+            budget: options.max_watches.unwrap_or_else(default_budget),
+            debouncer: Debouncer::new(options.quiet, options.cap),
+            next_resync: Instant::now() + options.resync,
+            options,
+            slices: targets.into_iter().map(Live::new).collect(),
+            meta_dirs: HashSet::new(),
+            stats: stats.clone(),
+            on_update,
+            on_files,
+        };
+        let thread = std::thread::Builder::new()
+            .name("live-diffs".into())
+            .spawn(move || engine.run(&rx))?;
+        Ok(Self {
+            tx,
+            thread: Some(thread),
+            stats,
+        })
+    }
+
+    /// Asks for a full re-diff of one slice, or of all.
+    pub fn refresh(&self, slice: Option<SliceName>) {
+        let _ = self.tx.send(Msg::Refresh(slice));
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+impl Drop for LiveDiffs {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Half the user's inotify watch limit: the rest belongs to their editor,
+/// language servers and everything else they run.
+fn default_budget() -> usize {
+    std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .map_or(8_192, |max| max / 2)
+}
+
+struct Live {
+    target: Target,
+    root: PathBuf,
+    /// The worktree's own git dir, where its HEAD and index live.
+    git_dir: Option<PathBuf>,
+    source: Option<DiffSource>,
+    diff: Arc<SliceDiff>,
+    mode: WatchMode,
+    error: Option<String>,
+    /// Folders we hold a watch on.
+    dirs: HashSet<PathBuf>,
+    next_poll: Instant,
+    /// Whether anyone has heard of this slice yet.
+    announced: bool,
+}
+
+impl Live {
+    fn new(target: Target) -> Self {
+        let root = target
+            .worktree
+            .canonicalize()
+            .unwrap_or_else(|_| target.worktree.clone());
+        Self {
+            target,
+            root,
+            git_dir: None,
+            source: None,
+            diff: Arc::default(),
+            mode: WatchMode::Missing,
+            error: None,
+            dirs: HashSet::new(),
+            next_poll: Instant::now(),
+            announced: false,
+        }
+    }
+}
+
+struct Engine {
+    common_dir: PathBuf,
+    heads_dir: PathBuf,
+    packed_refs: PathBuf,
+    base_branch: String,
+    watcher: notify::RecommendedWatcher,
+    budget: usize,
+    debouncer: Debouncer<usize>,
+    next_resync: Instant,
+    options: LiveOptions,
+    slices: Vec<Live>,
+    /// Watched folders of the shared git dir (refs/heads and below).
+    meta_dirs: HashSet<PathBuf>,
+    stats: Arc<Stats>,
+    on_update: OnUpdate,
+    on_files: OnFiles,
+}
+
+impl Engine {
+    fn run(&mut self, rx: &mpsc::Receiver<Msg>) {
+        self.watch_meta();
+        for i in 0..self.slices.len() {
+            self.attach(i);
+        }
+        loop {
+            let now = Instant::now();
+            let deadline = self.next_deadline();
+            let first = match rx.recv_timeout(deadline.saturating_duration_since(now)) {
+                Ok(msg) => Some(msg),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            let mut next = first;
+            while let Some(msg) = next {
+                match msg {
+                    Msg::Stop => return,
+                    Msg::Fs(Ok(event)) => self.on_event(&event),
+                    Msg::Fs(Err(err)) => self.on_error(err),
+                    Msg::Refresh(slice) => {
+                        let now = Instant::now();
+                        for i in 0..self.slices.len() {
+                            if slice
+                                .as_ref()
+                                .is_none_or(|s| *s == self.slices[i].target.slice)
+                            {
+                                self.debouncer.full(i, now);
+                            }
+                        }
+                    }
+                }
+                next = rx.try_recv().ok();
+            }
+            self.work(Instant::now());
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut at = self.next_resync;
+        if let Some(due) = self.debouncer.next_due() {
+            at = at.min(due);
+        }
+        for live in &self.slices {
+            if !matches!(live.mode, WatchMode::Events) {
+                at = at.min(live.next_poll);
+            }
+        }
+        at
+    }
+
+    fn work(&mut self, now: Instant) {
+        for (i, batch) in self.debouncer.take_due(now) {
+            self.refresh(i, batch);
+        }
+        for i in 0..self.slices.len() {
+            let live = &mut self.slices[i];
+            if matches!(live.mode, WatchMode::Events) || live.next_poll > now {
+                continue;
+            }
+            live.next_poll = now + self.options.poll;
+            if live.mode == WatchMode::Missing {
+                if live.target.worktree.exists() {
+                    self.attach(i);
+                }
+            } else {
+                (self.on_files)(&self.slices[i].target.slice);
+                self.refresh(
+                    i,
+                    Batch {
+                        full: true,
+                        ..Batch::default()
+                    },
+                );
+            }
+        }
+        if now >= self.next_resync {
+            self.next_resync = now + self.options.resync;
+            for i in 0..self.slices.len() {
+                self.debouncer.full(i, now);
+            }
+        }
+    }
+
+    /// Watches the branch refs and `packed-refs`, so commits and branch
+    /// moves are seen.
+    fn watch_meta(&mut self) {
+        if self
+            .watcher
+            .watch(&self.common_dir, RecursiveMode::NonRecursive)
+            .is_ok()
+        {
+            self.meta_dirs.insert(self.common_dir.clone());
+        }
+        self.watch_ref_dirs(&self.heads_dir.clone());
+    }
+
+    fn watch_ref_dirs(&mut self, from: &Path) {
+        for dir in walk_dirs(from) {
+            if !self.meta_dirs.contains(&dir)
+                && self
+                    .watcher
+                    .watch(&dir, RecursiveMode::NonRecursive)
+                    .is_ok()
+            {
+                self.meta_dirs.insert(dir);
+                self.stats.watches.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Opens a slice's worktree, watches it (or decides to poll it), and
+    /// diffs it in full.
+    fn attach(&mut self, i: usize) {
+        let live = &mut self.slices[i];
+        live.next_poll = Instant::now() + self.options.poll;
+        if !live.target.worktree.exists() {
+            live.mode = WatchMode::Missing;
+            self.announce(i);
+            return;
+        }
+        let root = live
+            .target
+            .worktree
+            .canonicalize()
+            .unwrap_or_else(|_| live.target.worktree.clone());
+        // Events name canonical paths: rebase the aux folders onto the root.
+        let worktree = live.target.worktree.clone();
+        for dir in &mut live.target.aux_dirs {
+            if let Ok(rest) = dir.strip_prefix(&worktree) {
+                *dir = root.join(rest);
+            }
+        }
+        live.root = root;
+        match DiffSource::open(
+            &live.root,
+            &self.base_branch,
+            live.target.fallback_base.as_deref(),
+            true,
+        ) {
+            Ok(source) => {
+                let git_dir = source.git_dir().to_owned();
+                live.git_dir = Some(git_dir.canonicalize().unwrap_or(git_dir));
+                live.source = Some(source);
+            }
+            Err(err) => {
+                live.mode = WatchMode::Missing;
+                live.error = Some(err.to_string());
+                self.announce(i);
+                return;
+            }
+        }
+        let wanted = folders(&live.root);
+        let held: usize =
+            self.slices.iter().map(|l| l.dirs.len()).sum::<usize>() + self.meta_dirs.len();
+        if held + wanted.len() + 1 > self.budget {
+            let reason = format!(
+                "{} folders would pass the inotify budget of {} watches; diffing every {} s",
+                wanted.len(),
+                self.budget,
+                self.options.poll.as_secs()
+            );
+            self.slices[i].mode = WatchMode::Polling { reason };
+        } else {
+            self.slices[i].mode = WatchMode::Events;
+            let git_dir = self.slices[i].git_dir.clone();
+            let mut all = wanted;
+            all.extend(git_dir);
+            all.extend(
+                self.slices[i]
+                    .target
+                    .aux_dirs
+                    .iter()
+                    .filter(|d| d.is_dir())
+                    .cloned(),
+            );
+            self.watch_dirs(i, all);
+        }
+        // The first diff after attaching is news even when it is empty.
+        self.slices[i].announced = false;
+        self.refresh(
+            i,
+            Batch {
+                full: true,
+                ..Batch::default()
+            },
+        );
+    }
+
+    /// Adds watches; past the kernel's limit the slice falls back to polling.
+    fn watch_dirs(&mut self, i: usize, dirs: Vec<PathBuf>) {
+        for dir in dirs {
+            if self.slices[i].dirs.contains(&dir) {
+                continue;
+            }
+            match self.watcher.watch(&dir, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.slices[i].dirs.insert(dir);
+                    self.stats.watches.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(err) if matches!(err.kind, notify::ErrorKind::MaxFilesWatch) => {
+                    self.fall_back(
+                        i,
+                        "the system's inotify watch limit (fs.inotify.max_user_watches) is reached",
+                    );
+                    return;
+                }
+                // Gone between the walk and the watch: nothing to watch.
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn fall_back(&mut self, i: usize, why: &str) {
+        let dirs: Vec<PathBuf> = self.slices[i].dirs.drain().collect();
+        for dir in &dirs {
+            let _ = self.watcher.unwatch(dir);
+        }
+        self.stats
+            .watches
+            .fetch_sub(dirs.len() as u64, Ordering::Relaxed);
+        let live = &mut self.slices[i];
+        live.mode = WatchMode::Polling {
+            reason: format!("{why}; diffing every {} s", self.options.poll.as_secs()),
+        };
+        live.next_poll = Instant::now();
+        tracing::warn!(slice = %live.target.slice, "{why}; polling");
+        self.announce(i);
+    }
+
+    fn on_error(&mut self, err: notify::Error) {
+        if matches!(err.kind, notify::ErrorKind::MaxFilesWatch) {
+            let hit = err.paths.first().and_then(|p| self.owner_of(p));
+            if let Some(i) = hit {
+                self.fall_back(i, "the system's inotify watch limit is reached");
+            }
+        } else {
+            tracing::warn!(%err, "file watch error");
+        }
+    }
+
+    fn owner_of(&self, path: &Path) -> Option<usize> {
+        self.slices
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| path.starts_with(&l.root))
+            .max_by_key(|(_, l)| l.root.as_os_str().len())
+            .map(|(i, _)| i)
+    }
+
+    fn on_event(&mut self, event: &notify::Event) {
+        self.stats.events.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        if event.need_rescan() {
+            for i in 0..self.slices.len() {
+                if self.slices[i].mode == WatchMode::Events {
+                    let root = self.slices[i].root.clone();
+                    self.watch_dirs(i, folders(&root));
+                }
+                self.debouncer.full(i, now);
+            }
+            return;
+        }
+        let new_dir = matches!(
+            event.kind,
+            EventKind::Create(CreateKind::Folder)
+                | EventKind::Modify(ModifyKind::Name(RenameMode::To))
+        );
+        let gone_dir = matches!(
+            event.kind,
+            EventKind::Remove(RemoveKind::Folder)
+                | EventKind::Modify(ModifyKind::Name(RenameMode::From))
+        );
+        for path in &event.paths {
+            self.on_path(path, new_dir && path.is_dir(), gone_dir, now);
+        }
+    }
+
+    fn on_path(&mut self, path: &Path, new_dir: bool, gone_dir: bool, now: Instant) {
+        if path == self.packed_refs {
+            self.all_full(now);
+            return;
+        }
+        if let Ok(branch) = path.strip_prefix(&self.heads_dir) {
+            if new_dir {
+                self.watch_ref_dirs(path);
+            }
+            let branch = branch.to_string_lossy();
+            if branch.ends_with(".lock") {
+                return;
+            }
+            if branch == self.base_branch.as_str() {
+                self.all_full(now);
+            }
+            for i in 0..self.slices.len() {
+                if self.slices[i].target.branch == branch {
+                    self.debouncer.full(i, now);
+                }
+            }
+            return;
+        }
+        if let Some(parent) = path.parent()
+            && let Some(i) = self
+                .slices
+                .iter()
+                .position(|l| l.git_dir.as_deref() == Some(parent))
+        {
+            let name = path.file_name().unwrap_or_default();
+            if name == "HEAD" || name == "index" {
+                self.debouncer.full(i, now);
+            }
+            return;
+        }
+        let Some(i) = self.owner_of(path) else {
+            return;
+        };
+        let live = &self.slices[i];
+        let Ok(relative) = path.strip_prefix(&live.root).map(Path::to_owned) else {
+            return;
+        };
+        if relative.as_os_str().is_empty() {
+            // The worktree itself went away or moved.
+            self.debouncer.full(i, now);
+            return;
+        }
+        if live.target.aux_dirs.iter().any(|d| path.starts_with(d)) {
+            (self.on_files)(&live.target.slice);
+            if new_dir && live.target.aux_dirs.iter().any(|d| d == path) {
+                self.watch_dirs(i, vec![path.to_owned()]);
+            }
+        }
+        let live = &self.slices[i];
+        if relative.starts_with(".git") || is_skipped(&relative) {
+            return;
+        }
+        let relative = relative.to_string_lossy().replace('\\', "/");
+        if live
+            .source
+            .as_ref()
+            .is_some_and(|s| s.is_ignored(&relative))
+        {
+            return;
+        }
+        if gone_dir {
+            let prefix = path.to_owned();
+            self.slices[i].dirs.retain(|d| !d.starts_with(&prefix));
+        }
+        if new_dir && self.slices[i].mode == WatchMode::Events {
+            let mut dirs = folders(path);
+            // Aux folders created inside the new one are watched too.
+            dirs.extend(
+                self.slices[i]
+                    .target
+                    .aux_dirs
+                    .iter()
+                    .filter(|d| d.starts_with(path) && d.is_dir())
+                    .cloned(),
+            );
+            self.watch_dirs(i, dirs);
+        }
+        self.debouncer.path(i, relative, now);
+    }
+
+    fn all_full(&mut self, now: Instant) {
+        for i in 0..self.slices.len() {
+            self.debouncer.full(i, now);
+        }
+    }
+
+    /// Diffs what the batch asks for and sends an update if anything changed.
+    fn refresh(&mut self, i: usize, batch: Batch) {
+        let live = &mut self.slices[i];
+        if live.source.is_none() {
+            if live.mode != WatchMode::Missing {
+                live.mode = WatchMode::Missing;
+                self.announce(i);
+            }
+            return;
+        }
+        if !live.root.exists() {
+            live.mode = WatchMode::Missing;
+            live.source = None;
+            live.error = Some(format!("the worktree {} is gone", live.root.display()));
+            for dir in live.dirs.drain() {
+                let _ = self.watcher.unwatch(&dir);
+            }
+            self.announce(i);
+            return;
+        }
+        let source = live.source.as_ref().expect("checked above");
+        let result = if batch.full {
+            self.stats.full_diffs.fetch_add(1, Ordering::Relaxed);
+            source.full()
+        } else {
+            self.stats.path_diffs.fetch_add(1, Ordering::Relaxed);
+            // Both sides of a rename go together, so the pair is found again.
+            let mut paths: BTreeSet<String> = batch.paths.clone();
+            for file in &live.diff.files {
+                if file.paths().any(|p| covers(&batch.paths, p)) {
+                    paths.extend(file.paths().map(str::to_owned));
+                }
+            }
+            let paths: Vec<String> = paths.into_iter().collect();
+            match source.paths(&paths) {
+                Ok(fresh) if fresh.base == live.diff.base => {
+                    let mut diff = (*live.diff).clone();
+                    diff.splice(|p| covers(&paths, p), fresh);
+                    Ok(diff)
+                }
+                // The merge base moved: everything may differ.
+                Ok(_) => {
+                    self.stats.full_diffs.fetch_add(1, Ordering::Relaxed);
+                    source.full()
+                }
+                Err(err) => Err(err),
+            }
+        };
+        let live = &mut self.slices[i];
+        let news = match result {
+            Ok(diff) => {
+                let cleared = live.error.take().is_some();
+                let changed = diff != *live.diff;
+                if changed {
+                    live.diff = Arc::new(diff);
+                }
+                changed || cleared || !live.announced
+            }
+            Err(err) => {
+                let message = err.to_string();
+                tracing::warn!(slice = %live.target.slice, %message, "diff failed");
+                let new = live.error.as_ref() != Some(&message);
+                live.error = Some(message);
+                new
+            }
+        };
+        if news {
+            self.announce(i);
+        }
+    }
+
+    /// Sends the slice's diff, mode and error as they stand.
+    fn announce(&mut self, i: usize) {
+        let live = &mut self.slices[i];
+        live.announced = true;
+        self.stats.updates.fetch_add(1, Ordering::Relaxed);
+        (self.on_update)(DiffUpdate {
+            slice: live.target.slice.clone(),
+            diff: live.diff.clone(),
+            mode: live.mode.clone(),
+            error: live.error.clone(),
+        });
+    }
+}
+
+/// Whether `path` is one of `covered` or lies under one of them.
+fn covers<'a>(covered: impl IntoIterator<Item = &'a String>, path: &str) -> bool {
+    covered
+        .into_iter()
+        .any(|c| path == c || (path.starts_with(c.as_str()) && path[c.len()..].starts_with('/')))
+}
+
+/// A folder and every folder under it.
+fn walk_dirs(from: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![from.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(entry.path());
+            }
+        }
+        out.push(dir);
+    }
+    out
+}
