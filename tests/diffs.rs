@@ -423,3 +423,69 @@ mod live {
         assert!(update.diff.files.is_empty(), "{update:?}");
     }
 }
+
+#[test]
+fn status_reports_each_diff_and_flags_out_of_slice_and_shared_changes_until_reverted() {
+    let repo = TestRepo::with_plan();
+    up(&repo);
+    let staging = repo.worktree("staging");
+    let marts = repo.worktree("marts");
+    // staging edits its own model and one of marts'; marts edits the same.
+    write_file(&staging.join("models/staging/stg_users.sql"), "select 1\n");
+    write_file(&staging.join("models/marts/dim_users.sql"), "select 2\n");
+    write_file(&staging.join("notes.txt"), "nobody owns this\n");
+    write_file(&marts.join("models/marts/dim_users.sql"), "select 3\n");
+
+    let status: serde_json::Value =
+        serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    let slice = |name: &str| {
+        status["slices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let staging_status = slice("staging");
+    assert_eq!(staging_status["diff"]["files_changed"], 3);
+    assert_eq!(
+        staging_status["diff"]["files"][0],
+        serde_json::json!({
+            "path": "models/marts/dim_users.sql", "status": "modified", "stage": "tracked",
+            "binary": false, "added": 1, "removed": 1
+        })
+    );
+    assert_eq!(
+        staging_status["flags"],
+        serde_json::json!([
+            {"kind": "outside", "path": "models/marts/dim_users.sql", "owners": ["marts"]},
+            {"kind": "outside", "path": "notes.txt", "owners": []},
+            {"kind": "overlap", "path": "models/marts/dim_users.sql", "other": "marts"},
+        ])
+    );
+    assert_eq!(
+        slice("marts")["flags"],
+        serde_json::json!([
+            {"kind": "overlap", "path": "models/marts/dim_users.sql", "other": "staging"},
+        ])
+    );
+    assert_eq!(slice("seeds")["diff"]["files_changed"], 0);
+    assert_eq!(slice("seeds")["flags"], serde_json::json!([]));
+
+    let text = repo.sliceboard(&["status"]).ok();
+    assert!(text.contains("3 files +3 -2"), "{text}");
+    assert!(
+        text.contains("! staging: models/marts/dim_users.sql: also changed by marts"),
+        "{text}"
+    );
+
+    // Reverting the stray edits clears every flag.
+    repo.git_in(&staging, &["checkout", "models/marts/dim_users.sql"]);
+    std::fs::remove_file(staging.join("notes.txt")).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    for s in status["slices"].as_array().unwrap() {
+        assert_eq!(s["flags"], serde_json::json!([]), "{}", s["name"]);
+    }
+}

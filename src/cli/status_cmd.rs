@@ -10,8 +10,11 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<[String; 6]> = report.slices.iter().map(row).collect();
-    let header = ["SLICE", "STATE", "BRANCH", "AHEAD", "WORKTREE", "DBT"].map(str::to_owned);
+    let rows: Vec<[String; 7]> = report.slices.iter().map(row).collect();
+    let header = [
+        "SLICE", "STATE", "BRANCH", "AHEAD", "WORKTREE", "DIFF", "DBT",
+    ]
+    .map(str::to_owned);
     let mut widths = header.clone().map(|h| h.len());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -38,6 +41,12 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
                 slice.name, node.kind, node.name
             );
         }
+        for flag in &slice.flags {
+            println!("! {}: {}: {}", slice.name, flag.path(), flag.describe());
+        }
+        if let Some(error) = &slice.diff_error {
+            println!("! {}: no diff: {error}", slice.name);
+        }
         for problem in &slice.problems {
             println!("! {}: {}", slice.name, problem.message);
         }
@@ -54,7 +63,7 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn row(slice: &SliceStatus) -> [String; 6] {
+fn row(slice: &SliceStatus) -> [String; 7] {
     let ahead = match slice.ahead {
         Some(n) => format!("+{n}"),
         None => "-".to_owned(),
@@ -80,6 +89,14 @@ fn row(slice: &SliceStatus) -> [String; 6] {
         branch,
         ahead,
         tree,
+        slice.diff.as_ref().map_or_else(
+            || "-".to_owned(),
+            |d| match d.files_changed {
+                0 => "none".to_owned(),
+                1 => format!("1 file +{} -{}", d.added, d.removed),
+                n => format!("{n} files +{} -{}", d.added, d.removed),
+            },
+        ),
         slice
             .dbt
             .as_ref()

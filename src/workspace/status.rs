@@ -8,8 +8,10 @@ use serde::Serialize;
 
 use super::{Workspace, WorkspaceError, reconcile};
 use crate::domain::dbt_run::DbtSummary;
+use crate::domain::diff::DiffSummary;
+use crate::domain::ownership::{Ownership, PathFlag};
 use crate::domain::{Drift, Lifecycle, SliceName};
-use crate::git::{Dirt, GitRepo};
+use crate::git::{DiffSource, Dirt, GitRepo};
 use crate::store::load_state;
 
 /// The version of the `status --json` document; bumped only when a field
@@ -50,6 +52,16 @@ pub struct SliceStatus {
     /// The last dbt run in the slice's worktree, read from dbt's own files;
     /// null when dbt has not run there.
     pub dbt: Option<DbtSummary>,
+    /// The slice's changes (committed, staged, unstaged, untracked) against
+    /// the merge base of its branch with the base branch; null without a
+    /// worktree.
+    pub diff: Option<DiffSummary>,
+    /// Why the diff could not be taken, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff_error: Option<String>,
+    /// Changed paths outside the slice's `owns` globs, and changed paths
+    /// another slice changed too.
+    pub flags: Vec<PathFlag>,
     pub problems: Vec<Problem>,
 }
 
@@ -58,6 +70,30 @@ pub struct Problem {
     #[serde(flatten)]
     pub drift: Drift,
     pub message: String,
+}
+
+/// Fills each slice's ownership and overlap flags from the diffs.
+fn flag(ws: &Workspace, slices: &mut [SliceStatus]) {
+    let Ok(ownership) = Ownership::new(ws.plan.slices.iter().map(|s| (&s.name, s.owns.as_slice())))
+    else {
+        return;
+    };
+    let changed: Vec<(SliceName, Vec<&str>)> = slices
+        .iter()
+        .filter_map(|s| {
+            let diff = s.diff.as_ref()?;
+            let paths = diff
+                .files
+                .iter()
+                .flat_map(|f| std::iter::once(f.path.as_str()).chain(f.old_path.as_deref()))
+                .collect();
+            Some((s.name.clone(), paths))
+        })
+        .collect();
+    let mut flags = ownership.flag_changes(&changed);
+    for slice in slices.iter_mut() {
+        slice.flags = flags.remove(&slice.name).unwrap_or_default();
+    }
 }
 
 pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
@@ -113,6 +149,21 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
                     .get_or_insert_with(|| ws.plan.dbt_target_for(&name, &repo));
                 summary
             });
+        let (diff, diff_error) = if worktree_exists && state.has_worktree() {
+            match DiffSource::open(
+                &worktree,
+                &ws.plan.base,
+                record.map(|r| r.base_commit.as_str()),
+                false,
+            )
+            .and_then(|source| source.full())
+            {
+                Ok(diff) => (Some(diff.summary()), None),
+                Err(err) => (None, Some(err.to_string())),
+            }
+        } else {
+            (None, None)
+        };
         let problems = drift
             .iter()
             .filter(|(slice, _)| *slice == name)
@@ -136,10 +187,14 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             changed_files: dirt.map(|d| d.changed),
             untracked_files: dirt.map(|d| d.untracked),
             dbt,
+            diff,
+            diff_error,
+            flags: Vec::new(),
             problems,
             name,
         });
     }
+    flag(ws, &mut slices);
     Ok(StatusReport {
         schema_version: STATUS_SCHEMA_VERSION,
         repository: ws.git.root().to_owned(),
