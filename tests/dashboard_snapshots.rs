@@ -7,12 +7,17 @@ use std::path::PathBuf;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use std::sync::Arc;
+
 use sliceboard::dbt::run_results;
+use sliceboard::domain::diff::{ChangeKind, DiffLine, FileDiff, Hunk, LineKind, SliceDiff, Stage};
+use sliceboard::domain::ownership::Ownership;
 use sliceboard::domain::{Activity, AgentStatus, Lifecycle, SliceName};
 use sliceboard::session::{Screen, ScreenHandle, Size};
 use sliceboard::ui::app::{App, SliceRow};
 use sliceboard::ui::keymap::Keymap;
 use sliceboard::ui::view;
+use sliceboard::watch::{DiffUpdate, WatchMode};
 
 fn row(
     name: &str,
@@ -42,7 +47,148 @@ fn row(
             .map(|i| format!("logs/airflow/task.log: [2026-11-24 12:00:{i:02}] task step {i}"))
             .collect(),
         follows_logs: true,
+        diff: None,
+        diff_mode: WatchMode::Events,
+        diff_error: None,
+        flags: Vec::new(),
     }
+}
+
+fn line(kind: LineKind, old: Option<u32>, new: Option<u32>, text: &str) -> DiffLine {
+    DiffLine {
+        kind,
+        old_line: old,
+        new_line: new,
+        text: text.into(),
+    }
+}
+
+fn file(path: &str, kind: ChangeKind, added: usize, removed: usize, hunks: Vec<Hunk>) -> FileDiff {
+    FileDiff {
+        path: path.into(),
+        old_path: None,
+        kind,
+        stage: Stage::Tracked,
+        binary: false,
+        added,
+        removed,
+        hunks,
+        lines_omitted: 0,
+    }
+}
+
+/// staging migrated one model, added a schema file and touched one of
+/// marts' models, which marts changed too.
+fn diffs(app: &mut App) {
+    use LineKind::{Added, Context, Removed};
+    let stg_orders = file(
+        "models/staging/stg_orders.sql",
+        ChangeKind::Modified,
+        3,
+        2,
+        vec![
+            Hunk {
+                header: "@@ -1,4 +1,5 @@".into(),
+                lines: vec![
+                    line(Context, Some(1), Some(1), "with source as ("),
+                    line(
+                        Removed,
+                        Some(2),
+                        None,
+                        "    select * from {{ source('shop', 'orders') }} where nvl(status, 'x') != 'x'",
+                    ),
+                    line(
+                        Added,
+                        None,
+                        Some(2),
+                        "    select * from {{ source('shop', 'orders') }}",
+                    ),
+                    line(
+                        Added,
+                        None,
+                        Some(3),
+                        "    where coalesce(status, 'x') != 'x' -- duckdb",
+                    ),
+                    line(Context, Some(3), Some(4), ")"),
+                    line(Context, Some(4), Some(5), "select id, user_id from source"),
+                ],
+            },
+            Hunk {
+                header: "@@ -20,3 +21,3 @@ final as (".into(),
+                lines: vec![
+                    line(Context, Some(20), Some(21), "select"),
+                    line(Removed, Some(21), None, "    getdate() as loaded_at"),
+                    line(Added, None, Some(22), "    current_timestamp as loaded_at"),
+                    line(Context, Some(22), Some(23), "from final"),
+                ],
+            },
+        ],
+    );
+    let mut schema = file(
+        "models/staging/schema.yml",
+        ChangeKind::Added,
+        2,
+        0,
+        vec![Hunk {
+            header: "@@ -0,0 +1,2 @@".into(),
+            lines: vec![
+                line(Added, None, Some(1), "version: 2"),
+                line(Added, None, Some(2), "models:"),
+            ],
+        }],
+    );
+    schema.stage = Stage::Untracked;
+    let dim_users = |added| {
+        let mut lines = vec![line(
+            Removed,
+            Some(1),
+            None,
+            "select * from {{ ref('stg_users') }}",
+        )];
+        for n in 1..=added {
+            lines.push(line(
+                Added,
+                None,
+                Some(n as u32),
+                "select id, name from {{ ref('stg_users') }}",
+            ));
+        }
+        let hunk = Hunk {
+            header: format!("@@ -1 +1,{added} @@"),
+            lines,
+        };
+        file(
+            "models/marts/dim_users.sql",
+            ChangeKind::Modified,
+            added,
+            1,
+            vec![hunk],
+        )
+    };
+    let update = |slice: &str, files: Vec<FileDiff>| DiffUpdate {
+        slice: SliceName::parse(slice).unwrap(),
+        diff: Arc::new(SliceDiff {
+            base: Some("3e5db70a1b2c3d4e5f60718293a4b5c6d7e8f901".into()),
+            files,
+        }),
+        mode: WatchMode::Events,
+        error: None,
+    };
+    let names: Vec<(SliceName, Vec<String>)> = [
+        ("staging", "models/staging/**"),
+        ("intermediate", "models/intermediate/**"),
+        ("marts", "models/marts/**"),
+        ("seeds", "seeds/**"),
+        ("docs", "docs/**"),
+    ]
+    .map(|(n, g)| (SliceName::parse(n).unwrap(), vec![g.to_string()]))
+    .into();
+    app.ownership = Some(Ownership::new(names.iter().map(|(n, g)| (n, g.as_slice()))).unwrap());
+    let mut files = vec![stg_orders, schema, dim_users(1)];
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    app.apply_diff(update("staging", files));
+    app.apply_diff(update("marts", vec![dim_users(4)]));
+    app.apply_diff(update("intermediate", Vec::new()));
 }
 
 fn app() -> App {
@@ -70,7 +216,9 @@ fn app() -> App {
     ];
     slices[0].dbt =
         Some(run_results::parse(include_str!("fixtures/dbt_logs/run_results.json")).unwrap());
-    App::new("/work/shop".into(), slices, Keymap::default())
+    let mut app = App::new("/work/shop".into(), slices, Keymap::default());
+    diffs(&mut app);
+    app
 }
 
 fn screens(app: &App) -> BTreeMap<SliceName, ScreenHandle> {
@@ -133,6 +281,47 @@ fn every_tab() {
         insta::assert_snapshot!(format!("tab_{name}_80x24"), render(&app, 80, 24));
         insta::assert_snapshot!(format!("tab_{name}_200x50"), render(&app, 200, 50));
     }
+}
+
+#[test]
+fn diff_tab_moves_between_files_and_hunks() {
+    let mut app = app();
+    press(&mut app, KeyCode::Tab);
+    // Files are sorted: dim_users (flagged), schema.yml, stg_orders.sql.
+    press(&mut app, KeyCode::Char(']'));
+    press(&mut app, KeyCode::Char(']'));
+    assert_eq!(
+        app.selected_file().unwrap().path,
+        "models/staging/stg_orders.sql"
+    );
+    press(&mut app, KeyCode::Char('}'));
+    assert_eq!(app.diff_scroll, 7, "the second hunk's header");
+    insta::assert_snapshot!("diff_second_hunk_80x24", render(&app, 80, 24));
+    press(&mut app, KeyCode::Char('{'));
+    assert_eq!(app.diff_scroll, 0);
+    // Back past the first hunk: the previous file's last hunk.
+    press(&mut app, KeyCode::Char('{'));
+    assert_eq!(
+        app.selected_file().unwrap().path,
+        "models/staging/schema.yml"
+    );
+    press(&mut app, KeyCode::Char('['));
+    press(&mut app, KeyCode::Char('['));
+    assert_eq!(app.diff_file, 0);
+    // Another slice starts at its first file.
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!((app.diff_file, app.diff_scroll), (0, 0));
+
+    // A flag clears once the other slice reverts its change.
+    assert_eq!(app.slices[0].flags.len(), 2);
+    app.apply_diff(DiffUpdate {
+        slice: SliceName::parse("marts").unwrap(),
+        diff: Arc::new(SliceDiff::default()),
+        mode: WatchMode::Events,
+        error: None,
+    });
+    let left: Vec<String> = app.slices[0].flags.iter().map(|f| f.describe()).collect();
+    assert_eq!(left, ["outside the slice; owned by marts"]);
 }
 
 #[test]

@@ -56,6 +56,11 @@ impl LogFollower {
         }
     }
 
+    /// The folders the globs list, for whoever watches them.
+    pub fn folders(&self) -> impl Iterator<Item = &Path> {
+        self.bases.iter().map(|(dir, _)| dir.as_path())
+    }
+
     /// New complete lines from every matching file, each prefixed with the
     /// file's path relative to the worktree.
     pub fn poll(&mut self) -> Vec<String> {

@@ -6,13 +6,17 @@
 //! touches a terminal, a process or the disk.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::keymap::{Action, Keymap};
 use crate::domain::dbt_run::DbtRun;
+use crate::domain::diff::{FileDiff, SliceDiff};
+use crate::domain::ownership::{Ownership, PathFlag};
 use crate::domain::{Activity, AgentStatus, Command, Event, Lifecycle, SliceName};
 use crate::session::{Key, Mods};
+use crate::watch::{DiffUpdate, WatchMode};
 
 /// How many journal lines the Events tab keeps per slice.
 const EVENTS_KEPT: usize = 200;
@@ -33,6 +37,13 @@ pub struct SliceRow {
     pub logs: VecDeque<String>,
     /// Whether the plan asks this slice to follow any extra logs.
     pub follows_logs: bool,
+    /// The live diff; `None` until the first one is read.
+    pub diff: Option<Arc<SliceDiff>>,
+    pub diff_mode: WatchMode,
+    /// Why the last diff failed (the one shown is then the last good one).
+    pub diff_error: Option<String>,
+    /// Ownership and overlap warnings about the slice's changed paths.
+    pub flags: Vec<PathFlag>,
 }
 
 /// How many log lines a slice keeps for the dbt and Logs tabs.
@@ -138,6 +149,11 @@ pub struct App {
     /// How far the dbt or Logs tab is scrolled back, in lines; 0 follows
     /// the end.
     pub log_scroll: usize,
+    /// Who owns what, for the ownership flags; `None` flags nothing.
+    pub ownership: Option<Ownership>,
+    /// The file the Diff tab shows, and how far down its hunks it is.
+    pub diff_file: usize,
+    pub diff_scroll: usize,
 }
 
 impl App {
@@ -153,7 +169,110 @@ impl App {
             message: None,
             search: None,
             log_scroll: 0,
+            ownership: None,
+            diff_file: 0,
+            diff_scroll: 0,
         }
+    }
+
+    /// Takes a slice's new diff and flags every slice again (a change in
+    /// one slice can add or clear an overlap on another).
+    pub fn apply_diff(&mut self, update: DiffUpdate) {
+        let Some(row) = self.slices.iter_mut().find(|r| r.name == update.slice) else {
+            return;
+        };
+        row.diff = Some(update.diff);
+        row.diff_mode = update.mode;
+        row.diff_error = update.error;
+        let Some(ownership) = &self.ownership else {
+            return;
+        };
+        let changed: Vec<(SliceName, Vec<&str>)> = self
+            .slices
+            .iter()
+            .filter_map(|r| Some((r.name.clone(), r.diff.as_ref()?.paths().collect())))
+            .collect();
+        let mut flags = ownership.flag_changes(&changed);
+        for row in &mut self.slices {
+            row.flags = flags.remove(&row.name).unwrap_or_default();
+        }
+        let files = self.selected_diff().map_or(0, |d| d.files.len());
+        if self.diff_file >= files {
+            self.diff_file = files.saturating_sub(1);
+        }
+        let lines = self.selected_file().map_or(0, file_lines);
+        if self.diff_scroll >= lines {
+            self.diff_scroll = lines.saturating_sub(1);
+        }
+    }
+
+    /// Scrolls the Diff, dbt or Logs tab by `lines`: negative goes back
+    /// (up), positive forward.
+    pub fn scroll_tab(&mut self, lines: isize) {
+        match self.tab {
+            Tab::Diff => {
+                let len = self.selected_file().map_or(0, file_lines);
+                self.diff_scroll = self
+                    .diff_scroll
+                    .saturating_add_signed(lines)
+                    .min(len.saturating_sub(1));
+            }
+            Tab::Logs | Tab::Dbt => {
+                let len = self.log_buffer().map_or(0, VecDeque::len);
+                self.log_scroll = self
+                    .log_scroll
+                    .saturating_add_signed(-lines)
+                    .min(len.saturating_sub(1));
+            }
+            Tab::Terminal | Tab::Events => {}
+        }
+    }
+
+    pub fn selected_diff(&self) -> Option<&SliceDiff> {
+        self.selected()?.diff.as_deref()
+    }
+
+    /// The file the Diff tab shows.
+    pub fn selected_file(&self) -> Option<&FileDiff> {
+        self.selected_diff()?.files.get(self.diff_file)
+    }
+
+    /// Moves the Diff tab by files (`hunk` false) or hunks (true); past a
+    /// file's last hunk, on to the next file.
+    fn step_diff(&mut self, forward: bool, hunk: bool) {
+        let files = self.selected_diff().map_or(0, |d| d.files.len());
+        if files == 0 {
+            self.message = Some("nothing changed in this slice yet".into());
+            return;
+        }
+        if hunk && let Some(file) = self.selected_file() {
+            let starts = hunk_starts(file);
+            let next = if forward {
+                starts.iter().find(|&&at| at > self.diff_scroll).copied()
+            } else {
+                starts
+                    .iter()
+                    .rev()
+                    .find(|&&at| at < self.diff_scroll)
+                    .copied()
+            };
+            if let Some(at) = next {
+                self.diff_scroll = at;
+                return;
+            }
+        }
+        let at = self.diff_file;
+        self.diff_file = if forward {
+            (at + 1).min(files - 1)
+        } else {
+            at.saturating_sub(1)
+        };
+        self.diff_scroll = match (hunk, forward, self.selected_file()) {
+            (true, false, Some(file)) if self.diff_file != at => {
+                hunk_starts(file).last().copied().unwrap_or(0)
+            }
+            _ => 0,
+        };
     }
 
     pub fn selected(&self) -> Option<&SliceRow> {
@@ -295,8 +414,22 @@ impl App {
         let count = self.slices.len();
         let slice = self.selected().map(|r| r.name.clone());
         match action {
-            Action::Down if count > 0 => self.selected = (self.selected + 1) % count,
-            Action::Up if count > 0 => self.selected = (self.selected + count - 1) % count,
+            Action::Down if count > 0 => {
+                self.selected = (self.selected + 1) % count;
+                (self.diff_file, self.diff_scroll) = (0, 0);
+            }
+            Action::Up if count > 0 => {
+                self.selected = (self.selected + count - 1) % count;
+                (self.diff_file, self.diff_scroll) = (0, 0);
+            }
+            Action::NextFile | Action::PrevFile | Action::NextHunk | Action::PrevHunk => {
+                self.tab = Tab::Diff;
+                self.layout = Layout::Focus;
+                self.step_diff(
+                    matches!(action, Action::NextFile | Action::NextHunk),
+                    matches!(action, Action::NextHunk | Action::PrevHunk),
+                );
+            }
             Action::NextTab | Action::PrevTab => {
                 let at = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
                 let step = if action == Action::NextTab {
@@ -346,13 +479,10 @@ impl App {
                 }
                 self.mode = Mode::Confirm(Confirm::Quit { running });
             }
-            Action::ScrollUp | Action::ScrollDown if matches!(self.tab, Tab::Logs | Tab::Dbt) => {
-                let len = self.log_buffer().map_or(0, VecDeque::len);
-                self.log_scroll = if action == Action::ScrollUp {
-                    (self.log_scroll + 10).min(len.saturating_sub(1))
-                } else {
-                    self.log_scroll.saturating_sub(10)
-                };
+            Action::ScrollUp | Action::ScrollDown
+                if matches!(self.tab, Tab::Logs | Tab::Dbt | Tab::Diff) =>
+            {
+                self.scroll_tab(if action == Action::ScrollUp { -10 } else { 10 });
             }
             Action::ScrollUp | Action::ScrollDown => {
                 let lines = if action == Action::ScrollUp { 10 } else { -10 };
@@ -459,6 +589,25 @@ impl App {
         }
         Vec::new()
     }
+}
+
+/// How many lines the Diff tab draws for a file: each hunk's header and
+/// its lines.
+pub fn file_lines(file: &FileDiff) -> usize {
+    file.hunks.iter().map(|h| h.lines.len() + 1).sum()
+}
+
+/// The line each hunk's header is drawn on.
+pub fn hunk_starts(file: &FileDiff) -> Vec<usize> {
+    let mut at = 0;
+    file.hunks
+        .iter()
+        .map(|h| {
+            let start = at;
+            at += h.lines.len() + 1;
+            start
+        })
+        .collect()
 }
 
 /// A crossterm key as the session's key type.

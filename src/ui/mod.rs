@@ -1,12 +1,14 @@
 //! The dashboard: one keyboard-driven screen over every slice.
 //!
 //! Threads: the supervisor runs on its own (it owns the agents), the
-//! terminal's input is read on another, a third follows each worktree's
-//! dbt files; all of them send typed messages to this loop, which owns the
-//! [`App`] model. The loop drains every pending message, then draws at most
+//! terminal's input is read on another, the live-diff engine (`watch`)
+//! watches every worktree, and a fourth reads dbt's files and the extra logs
+//! when the watcher says they changed; all of them send typed messages to
+//! this loop, which owns the [`App`] model. The loop drains every pending message, then draws at most
 //! once per frame (60 a second at most) and only when something changed.
 
 pub mod app;
+pub mod highlight;
 pub mod keymap;
 pub mod view;
 
@@ -25,20 +27,27 @@ use self::keymap::Keymap;
 use crate::dbt::DbtWatch;
 use crate::dbt::extra_logs::LogFollower;
 use crate::domain::dbt_run::DbtRun;
+use crate::domain::ownership::Ownership;
 use crate::domain::{AgentStatus, Command, Event, Lifecycle, SliceName};
 use crate::session::Size;
 use crate::store::load_state;
 use crate::supervisor::{Supervisor, SupervisorOptions};
+use crate::watch::{DiffUpdate, LiveDiffs, LiveOptions, Target, WatchMode};
 use crate::workspace::Workspace;
 
 const FRAME: Duration = Duration::from_millis(16);
-/// How often the dbt follower looks at each worktree's files.
-const DBT_POLL: Duration = Duration::from_secs(1);
+/// The dbt follower reads every worktree's files this often even when no
+/// file event woke it (a log in a folder nobody watches, a lost event).
+const FOLLOW_SAFETY: Duration = Duration::from_secs(10);
+/// After a wake-up the follower waits this long, so a burst of writes is
+/// read in one go.
+const FOLLOW_COALESCE: Duration = Duration::from_millis(50);
 
 enum Msg {
     Input(TermEvent),
     Supervisor(Event),
     Output,
+    Diff(DiffUpdate),
     Dbt(SliceName, Option<DbtRun>),
     /// New lines of a slice's dbt log and extra logs.
     Lines {
@@ -67,6 +76,8 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
     init_logging(&ws);
     let rows = initial_rows(&ws)?;
     let repo = ws.git.root().display().to_string();
+    let ownership =
+        Ownership::new(ws.plan.slices.iter().map(|s| (&s.name, s.owns.as_slice()))).ok();
     let followed: Vec<Followed> = rows
         .iter()
         .map(|r| Followed {
@@ -80,8 +91,26 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
                 .unwrap_or_default(),
         })
         .collect();
+    let targets = diff_targets(&ws, &followed)?;
 
     let (tx, rx) = mpsc::channel::<Msg>();
+    let (wake_tx, wake_rx) = mpsc::channel::<SliceName>();
+    let diffs_tx = sender(&tx);
+    let wake_tx = Mutex::new(wake_tx);
+    let live_diffs = LiveDiffs::start(
+        ws.git.common_dir(),
+        &ws.plan.base,
+        targets,
+        LiveOptions::default(),
+        Arc::new(move |update| send(&diffs_tx, Msg::Diff(update))),
+        Arc::new(move |slice| {
+            let _ = wake_tx
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .send(slice.clone());
+        }),
+    )
+    .context("cannot start watching the worktrees")?;
     let events = sender(&tx);
     let options = SupervisorOptions::from_plan(&ws.plan);
     let mut supervisor = Supervisor::new(
@@ -105,7 +134,7 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
             // Dropping it stops every agent and waits for them.
             drop(supervisor);
         })?;
-    spawn_file_follower(followed, sender(&tx), stop.clone());
+    spawn_file_follower(followed, wake_rx, sender(&tx), stop.clone());
     spawn_input_reader(sender(&tx), stop.clone());
 
     let mut signals = signal_hook::iterator::Signals::new([
@@ -126,6 +155,7 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
     }
 
     let mut app = App::new(repo, rows, keymap);
+    app.ownership = ownership;
     // A panic's report goes to the log file too; ratatui's hook (installed
     // by init, around this one) restores the terminal before either runs.
     let previous = std::panic::take_hook();
@@ -176,6 +206,7 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
                                 SliceRow::append(&mut row.logs, extra);
                             }
                         }
+                        Msg::Diff(update) => app.apply_diff(update),
                         Msg::Dbt(slice, run) => {
                             if let Some(row) = app.slices.iter_mut().find(|r| r.name == slice) {
                                 row.dbt = run;
@@ -216,6 +247,7 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
     // every write to it fails, and nothing may stand between us and
     // stopping them.
     stop.store(true, Ordering::SeqCst);
+    drop(live_diffs);
     let _ = supervisor_thread.join();
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     let _ = ratatui::try_restore();
@@ -302,13 +334,19 @@ fn on_mouse(
             screen.with_screen(|s| s.scroll(lines));
         }
     };
+    let tab_scroll = app.layout == Layout::Focus && app.tab != app::Tab::Terminal;
     match mouse.kind {
+        // The wheel scrolls what the tab shows, like PgUp/PgDn.
+        MouseEventKind::ScrollUp | MouseEventKind::ScrollDown if tab_scroll => {
+            let up = matches!(mouse.kind, MouseEventKind::ScrollUp);
+            app.scroll_tab(if up { -3 } else { 3 });
+        }
         MouseEventKind::ScrollUp => scroll(3),
         MouseEventKind::ScrollDown => scroll(-3),
         MouseEventKind::Down(MouseButton::Left) if app.layout == Layout::Focus => {
             let board_width = (width / 3).clamp(24, 44);
             if mouse.column < board_width && mouse.row >= 2 {
-                let index = usize::from(mouse.row - 2) / 2;
+                let index = usize::from(mouse.row - 2) / 3;
                 if index < app.slices.len() {
                     app.selected = index;
                 }
@@ -368,8 +406,38 @@ struct Followed {
     log_globs: Vec<String>,
 }
 
+/// What the live-diff engine watches for each slice: its worktree, and
+/// dbt's and the plan's log folders for the follower.
+fn diff_targets(ws: &Workspace, followed: &[Followed]) -> anyhow::Result<Vec<Target>> {
+    let state = load_state(&ws.state_dir.state_file())?;
+    let repo = crate::domain::plan::repo_name(ws.git.root());
+    Ok(followed
+        .iter()
+        .map(|f| {
+            let record = state.slices.get(&f.slice);
+            let mut aux_dirs = vec![f.dbt_dir.join("logs"), f.dbt_dir.join("target")];
+            aux_dirs.extend(
+                LogFollower::new(&f.worktree, &f.log_globs)
+                    .folders()
+                    .map(std::path::Path::to_owned),
+            );
+            Target {
+                slice: f.slice.clone(),
+                worktree: f.worktree.clone(),
+                branch: record
+                    .map_or_else(|| ws.plan.branch_for(&f.slice, &repo), |r| r.branch.clone()),
+                fallback_base: record.map(|r| r.base_commit.clone()),
+                aux_dirs,
+            }
+        })
+        .collect())
+}
+
+/// Reads dbt's files and the extra logs of the slices the watcher names,
+/// and of every slice now and then in case an event never came.
 fn spawn_file_follower(
     followed: Vec<Followed>,
+    wake: mpsc::Receiver<SliceName>,
     tx: Arc<Mutex<mpsc::Sender<Msg>>>,
     stop: Arc<AtomicBool>,
 ) {
@@ -381,8 +449,13 @@ fn spawn_file_follower(
                 (f.slice, DbtWatch::new(&f.dbt_dir), logs)
             })
             .collect();
+        // Everything once at the start.
+        let mut woken: Option<std::collections::BTreeSet<SliceName>> = None;
         while !stop.load(Ordering::SeqCst) {
             for (name, watch, logs) in &mut watches {
+                if woken.as_ref().is_some_and(|w| !w.contains(name)) {
+                    continue;
+                }
                 if watch.poll() {
                     send(&tx, Msg::Dbt(name.clone(), watch.last_run()));
                 }
@@ -399,7 +472,16 @@ fn spawn_file_follower(
                     );
                 }
             }
-            std::thread::sleep(DBT_POLL);
+            woken = match wake.recv_timeout(FOLLOW_SAFETY) {
+                Ok(first) => {
+                    std::thread::sleep(FOLLOW_COALESCE);
+                    let mut set = std::collections::BTreeSet::from([first]);
+                    set.extend(wake.try_iter());
+                    Some(set)
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
         }
     });
 }
@@ -440,6 +522,10 @@ fn initial_rows(ws: &Workspace) -> anyhow::Result<Vec<SliceRow>> {
                 dbt_log: Default::default(),
                 logs: Default::default(),
                 follows_logs: !spec.logs.is_empty(),
+                diff: None,
+                diff_mode: WatchMode::Missing,
+                diff_error: None,
+                flags: Vec::new(),
                 worktree: record.map_or_else(
                     || ws.plan.worktree_for(&spec.name, ws.git.root()),
                     |r| r.worktree.clone(),
