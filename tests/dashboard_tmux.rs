@@ -293,3 +293,50 @@ fn the_demo_runs_a_scripted_agent_that_asks_and_commits() {
         "{migrated}"
     );
 }
+
+#[test]
+fn a_write_in_a_worktree_shows_on_the_board_and_in_the_diff_tab() {
+    let repo = TestRepo::with_plan_text(PLAN);
+    repo.sliceboard(&["up"]).ok();
+    let staging = repo.worktree("staging");
+    let marts = repo.worktree("marts");
+    let tmux = Tmux::start(repo, 140, 36);
+    tmux.until("both slices without changes", |s| {
+        s.matches("no changes").count() == 2
+    });
+
+    // An agent (here, the test) edits its own model: the board follows.
+    common::write_file(
+        &staging.join("models/staging/stg_orders.sql"),
+        "select id, user_id\nfrom {{ ref('orders') }}\n",
+    );
+    tmux.shows("1 file +2 -1");
+
+    // It strays into marts' folder, which marts also changes.
+    common::write_file(&staging.join("models/marts/fct_orders.sql"), "select 1\n");
+    common::write_file(&marts.join("models/marts/fct_orders.sql"), "select 2\n");
+    tmux.shows("!1 outside !1 shared");
+    tmux.shows("!1 shared");
+
+    // The Diff tab lists the files, flags the stray one, shows its hunk.
+    tmux.keys(&["Tab"]);
+    let tab = tmux.shows("also changed by marts");
+    assert!(
+        tab.contains("M  models/marts/fct_orders.sql +1 -1")
+            && tab.contains("outside the slice; owned by marts")
+            && tab.contains("+select 1"),
+        "{tab}"
+    );
+    tmux.keys(&["]"]);
+    tmux.shows("+from {{ ref('orders') }}");
+
+    // Reverting the stray edit clears the flags on both slices.
+    std::fs::write(
+        staging.join("models/marts/fct_orders.sql"),
+        "select * from {{ ref('stg_orders') }}\n",
+    )
+    .unwrap();
+    tmux.until("the flags cleared", |s| {
+        !s.contains("!1") && !s.contains("also changed")
+    });
+}
