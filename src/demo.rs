@@ -159,7 +159,7 @@ fn project_files() -> Vec<(String, String)> {
     let mut files = vec![
         ("dbt_project.yml".to_owned(), "name: shop\nversion: \"1.0.0\"\nprofile: shop\nmodel-paths: [\"models\"]\nseed-paths: [\"seeds\"]\nmacro-paths: [\"macros\"]\n".to_owned()),
         ("profiles.yml".to_owned(), PROFILES.to_owned()),
-        (".gitignore".to_owned(), "target/\nlogs/\n*.duckdb\n*.duckdb.wal\n".to_owned()),
+        (".gitignore".to_owned(), "target/\nlogs/\ndbt_packages/\n.user.yml\n*.duckdb\n*.duckdb.wal\n".to_owned()),
         (
             "macros/redshift_compat.sql".to_owned(),
             "-- Shared helpers; no slice owns this file.\n{% macro cents_to_dollars(col) %}({{ col }} / 100.0){% endmacro %}\n".to_owned(),
