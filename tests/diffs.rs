@@ -63,12 +63,14 @@ fn every_kind_of_change_appears_with_its_status_and_counts() {
     // Deleted without git, renamed with git.
     std::fs::remove_file(wt.join("macros/dates.sql")).unwrap();
     repo.git_in(&wt, &["mv", "seeds/orders.csv", "seeds/orders_raw.csv"]);
-    // Binary.
+    // Binary, and a file that became a symlink.
     std::fs::write(
         wt.join("models/staging/logo.png"),
         [0u8, 159, 146, 150, 0, 1],
     )
     .unwrap();
+    std::fs::remove_file(wt.join("seeds/users.csv")).unwrap();
+    std::os::unix::fs::symlink("orders_raw.csv", wt.join("seeds/users.csv")).unwrap();
 
     let diff = source(&wt).full().unwrap();
     let m = repo.git(&["merge-base", "main", "slice/staging"]);
@@ -93,6 +95,7 @@ fn every_kind_of_change_appears_with_its_status_and_counts() {
                 0,
                 false
             ),
+            s("seeds/users.csv", 'T', T, 0, 0, false),
         ]
     );
     assert_eq!((diff.added(), diff.removed()), (9, 2));
