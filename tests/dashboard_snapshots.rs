@@ -297,6 +297,17 @@ fn diff_tab_moves_between_files_and_hunks() {
     press(&mut app, KeyCode::Char('}'));
     assert_eq!(app.diff_scroll, 7, "the second hunk's header");
     insta::assert_snapshot!("diff_second_hunk_80x24", render(&app, 80, 24));
+    // The file list is where a click lands: row 2 of it is the third file.
+    let list = app.diff_list.get().expect("the Diff tab drew its list");
+    assert_eq!(list.item_at(list.x + 3, list.y + 1), Some(1));
+    assert_eq!(list.item_at(list.x + 3, list.y + list.height), None);
+    app.select_file(0);
+    assert_eq!(
+        app.selected_file().unwrap().path,
+        "models/marts/dim_users.sql"
+    );
+    app.select_file(2);
+    press(&mut app, KeyCode::Char('}'));
     press(&mut app, KeyCode::Char('{'));
     assert_eq!(app.diff_scroll, 0);
     // Back past the first hunk: the previous file's last hunk.

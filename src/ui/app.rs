@@ -154,6 +154,29 @@ pub struct App {
     /// The file the Diff tab shows, and how far down its hunks it is.
     pub diff_file: usize,
     pub diff_scroll: usize,
+    /// Where the view last drew the Diff tab's file list, for mouse clicks.
+    pub diff_list: std::cell::Cell<Option<ListArea>>,
+}
+
+/// Screen rows a list was drawn on, and the index of its first item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListArea {
+    pub x: u16,
+    pub y: u16,
+    pub width: u16,
+    pub height: u16,
+    pub first: usize,
+}
+
+impl ListArea {
+    /// The item at a screen cell, if the cell is on the list.
+    pub fn item_at(&self, column: u16, row: u16) -> Option<usize> {
+        let inside = column >= self.x
+            && column < self.x + self.width
+            && row >= self.y
+            && row < self.y + self.height;
+        inside.then(|| self.first + usize::from(row - self.y))
+    }
 }
 
 impl App {
@@ -172,6 +195,7 @@ impl App {
             ownership: None,
             diff_file: 0,
             diff_scroll: 0,
+            diff_list: std::cell::Cell::new(None),
         }
     }
 
@@ -225,6 +249,14 @@ impl App {
                     .min(len.saturating_sub(1));
             }
             Tab::Terminal | Tab::Events => {}
+        }
+    }
+
+    /// Shows file `index` of the selected slice's diff.
+    pub fn select_file(&mut self, index: usize) {
+        let files = self.selected_diff().map_or(0, |d| d.files.len());
+        if index < files {
+            (self.diff_file, self.diff_scroll) = (index, 0);
         }
     }
 

@@ -343,6 +343,16 @@ fn on_mouse(
         }
         MouseEventKind::ScrollUp => scroll(3),
         MouseEventKind::ScrollDown => scroll(-3),
+        MouseEventKind::Down(MouseButton::Left)
+            if app.layout == Layout::Focus
+                && app.tab == app::Tab::Diff
+                && let Some(index) = app
+                    .diff_list
+                    .get()
+                    .and_then(|list| list.item_at(mouse.column, mouse.row)) =>
+        {
+            app.select_file(index);
+        }
         MouseEventKind::Down(MouseButton::Left) if app.layout == Layout::Focus => {
             let board_width = (width / 3).clamp(24, 44);
             if mouse.column < board_width && mouse.row >= 2 {

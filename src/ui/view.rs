@@ -17,7 +17,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line as TextLine, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Tabs, Widget, Wrap};
 
-use super::app::{App, Confirm, Layout, Mode, SliceRow, Tab, status_text};
+use super::app::{App, Confirm, Layout, ListArea, Mode, SliceRow, Tab, status_text};
 use super::highlight::{self, Lang};
 use crate::domain::dbt_run::NodeStatus;
 use crate::domain::diff::{ChangeKind, FileDiff, LineKind};
@@ -335,6 +335,7 @@ fn draw_diff(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow) {
         .title(" diff  ([ ] file  { } hunk  pgup/pgdn scroll) ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    app.diff_list.set(None);
     let Some(diff) = &row.diff else {
         let text = match &row.diff_mode {
             WatchMode::Missing => format!(
@@ -400,6 +401,14 @@ fn draw_diff(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow) {
     let top_height = (top.len() as u16).min(inner.height);
     let [list_area, hunk_area] =
         Split::vertical([Constraint::Length(top_height), Constraint::Min(0)]).areas(inner);
+    let shown = list_height.min(diff.files.len() - first) as u16;
+    app.diff_list.set(Some(ListArea {
+        x: list_area.x,
+        y: list_area.y + list_area.height.saturating_sub(shown),
+        width: list_area.width,
+        height: shown.min(list_area.height),
+        first,
+    }));
     frame.render_widget(Paragraph::new(top), list_area);
     if let Some(file) = diff.files.get(app.diff_file) {
         draw_hunks(frame, hunk_area, file, app.diff_scroll, &row.flags);
