@@ -354,6 +354,7 @@ impl Engine {
             .is_ok()
         {
             self.meta_dirs.insert(self.common_dir.clone());
+            self.stats.watches.fetch_add(1, Ordering::Relaxed);
         }
         self.watch_ref_dirs(&self.heads_dir.clone());
     }
