@@ -396,3 +396,38 @@ fn logs_follow_scroll_and_search() {
     press(&mut app, KeyCode::PageDown);
     assert_eq!(app.log_scroll, 0);
 }
+
+#[test]
+fn escapes_in_changed_files_never_reach_the_terminal() {
+    let mut app = app();
+    let hostile = "\x1b]0;pwned\x07\x1b[2J\x1b]52;c;aGk=\x07";
+    let hunk = Hunk {
+        header: format!("@@ -0,0 +1 @@ {hostile}"),
+        lines: vec![line(LineKind::Added, None, Some(1), hostile)],
+    };
+    app.apply_diff(DiffUpdate {
+        slice: SliceName::parse("staging").unwrap(),
+        diff: Arc::new(SliceDiff {
+            base: None,
+            files: vec![file(
+                &format!("x{hostile}.sql"),
+                ChangeKind::Added,
+                1,
+                0,
+                vec![hunk],
+            )],
+        }),
+        mode: WatchMode::Events,
+        error: Some(hostile.into()),
+    });
+    press(&mut app, KeyCode::Tab);
+    let screen = render(&app, 120, 30);
+    assert!(
+        screen.contains("pwned"),
+        "the text itself is shown: {screen}"
+    );
+    assert!(
+        !screen.chars().any(|c| c.is_control() && c != '\n'),
+        "a control character reached the screen: {screen:?}"
+    );
+}
