@@ -279,6 +279,13 @@ mod live {
                 + stats.path_diffs.load(std::sync::atomic::Ordering::Relaxed)
         }
 
+        pub fn full_diffs(&self) -> u64 {
+            self.diffs
+                .stats()
+                .full_diffs
+                .load(std::sync::atomic::Ordering::Relaxed)
+        }
+
         pub fn files_changed(&self, within: Duration) -> Option<SliceName> {
             self.files.recv_timeout(within).ok()
         }
@@ -324,8 +331,24 @@ mod live {
         live.quiet("writing into target/ and an ignored folder");
         assert_eq!(live.diff_work(), work);
 
+        // `git status` rewrites the index's stat data: checked, not diffed.
+        let fulls = live.full_diffs();
+        std::thread::sleep(Duration::from_millis(1100));
+        write_file(&wt.join("models/staging/stg_users.sql"), "select 2\n");
+        live.until("staging", "stg_users is modified", |u| {
+            has(u, "models/staging/stg_users.sql")
+        });
+        let work = live.diff_work();
+        let index = repo.root.join(".git/worktrees/staging/index");
+        let modified = || std::fs::metadata(&index).unwrap().modified().unwrap();
+        let before = modified();
+        repo.git_in(&wt, &["status", "--porcelain"]);
+        assert_ne!(modified(), before, "git status refreshed the index");
+        live.quiet("git status");
+        assert_eq!((live.full_diffs(), live.diff_work()), (fulls, work));
+
         // Staging and committing move the index and HEAD: untracked files
-        // become tracked.
+        // become tracked, with no full re-diff (the merge base stays).
         let untracked = |u: &DiffUpdate| {
             u.diff
                 .files
@@ -338,7 +361,8 @@ mod live {
         let update = live.until("staging", "the new files are tracked", |u| {
             untracked(u) == 0 && has(u, "models/staging/new/stg_b.sql")
         });
-        assert_eq!(update.diff.files.len(), 3);
+        assert_eq!(update.diff.files.len(), 4);
+        assert_eq!(live.full_diffs(), fulls);
 
         // The base branch moves to the slice's tip (it was merged): nothing
         // is left to show.

@@ -18,6 +18,25 @@ use crate::domain::diff::{
     ChangeKind, DiffLine, FileDiff, Hunk, LineKind, MAX_LINES_PER_FILE, SliceDiff, Stage,
 };
 
+/// An index as far as the diff cares: `(path, stage)` to `(blob, mode)`.
+pub type IndexEntries = std::collections::HashMap<(Vec<u8>, u16), (Oid, u32)>;
+
+/// Paths whose index entry differs between two snapshots.
+pub fn index_changes(old: &IndexEntries, new: &IndexEntries) -> std::collections::BTreeSet<String> {
+    let mut changed = std::collections::BTreeSet::new();
+    for (key, value) in new {
+        if old.get(key) != Some(value) {
+            changed.insert(String::from_utf8_lossy(&key.0).into_owned());
+        }
+    }
+    for key in old.keys() {
+        if !new.contains_key(key) {
+            changed.insert(String::from_utf8_lossy(&key.0).into_owned());
+        }
+    }
+    changed
+}
+
 /// How often a diff is tried when files change under it while it reads.
 const ATTEMPTS: usize = 3;
 
@@ -57,6 +76,19 @@ impl DiffSource {
     /// Whether git would ignore `path` (relative to the worktree).
     pub fn is_ignored(&self, path: &str) -> bool {
         self.repo.is_path_ignored(path).unwrap_or(false)
+    }
+
+    /// Every index entry's blob and mode, keyed by path and stage: what
+    /// decides the diff. Stat data, which `git status` rewrites all the
+    /// time, is left out, so comparing two of these tells which paths
+    /// really changed in the index.
+    pub fn index_entries(&self) -> Result<IndexEntries, GitError> {
+        let mut index = self.repo.index().map_err(doing("open the index"))?;
+        index.read(false).map_err(doing("read the index"))?;
+        Ok(index
+            .iter()
+            .map(|e| ((e.path, (e.flags >> 12) & 0x3), (e.id, e.mode)))
+            .collect())
     }
 
     /// The whole diff.

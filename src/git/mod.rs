@@ -9,7 +9,7 @@ mod diff;
 mod repo;
 mod worktree;
 
-pub use diff::DiffSource;
+pub use diff::{DiffSource, IndexEntries, index_changes};
 pub use git2::Oid;
 pub use repo::GitRepo;
 pub use worktree::{AddOutcome, Dirt, WorktreeInfo};

@@ -12,9 +12,11 @@ pub const MAX_PATHS: usize = 256;
 /// What a batch asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Batch {
-    /// Re-diff everything (HEAD or the index moved, an overflow, too many
-    /// paths).
+    /// Re-diff everything (an overflow, too many paths, a resync).
     pub full: bool,
+    /// HEAD, the index or a branch moved: see whether the merge base or
+    /// any index entry changed, and re-diff only what did.
+    pub git: bool,
     /// Relative paths (files or folders) whose diff may have changed.
     pub paths: BTreeSet<String>,
 }
@@ -54,10 +56,19 @@ impl<K: Ord + Clone> Debouncer<K> {
         }
     }
 
+    /// Notes that `key`'s HEAD, index or branch moved.
+    pub fn git(&mut self, key: K, now: Instant) {
+        let batch = self.touch(key, now);
+        if !batch.full {
+            batch.git = true;
+        }
+    }
+
     /// Notes that `key`'s worktree needs a full re-diff.
     pub fn full(&mut self, key: K, now: Instant) {
         let batch = self.touch(key, now);
         batch.full = true;
+        batch.git = false;
         batch.paths.clear();
     }
 
@@ -130,10 +141,12 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Debouncer::new(30 * MS, 100 * MS);
         d.path("w", "a".into(), t0);
+        d.git("w", t0);
         d.full("w", t0);
         d.path("w", "b".into(), t0);
+        d.git("w", t0);
         let batch = &d.take_due(t0 + 30 * MS)[0].1;
-        assert!(batch.full && batch.paths.is_empty());
+        assert!(batch.full && !batch.git && batch.paths.is_empty());
 
         for i in 0..=MAX_PATHS {
             d.path("w", format!("f{i}"), t0);

@@ -32,7 +32,7 @@ pub use tree::{SKIPPED, folders, is_skipped};
 
 use crate::domain::SliceName;
 use crate::domain::diff::SliceDiff;
-use crate::git::DiffSource;
+use crate::git::{DiffSource, IndexEntries, index_changes};
 
 /// One slice to keep a live diff of.
 #[derive(Debug, Clone)]
@@ -217,6 +217,9 @@ struct Live {
     error: Option<String>,
     /// Folders we hold a watch on.
     dirs: HashSet<PathBuf>,
+    /// The index as of the last diff, to tell which entries a HEAD or
+    /// index move really changed.
+    index: IndexEntries,
     next_poll: Instant,
     /// Whether anyone has heard of this slice yet.
     announced: bool,
@@ -237,6 +240,7 @@ impl Live {
             mode: WatchMode::Missing,
             error: None,
             dirs: HashSet::new(),
+            index: IndexEntries::new(),
             next_poll: Instant::now(),
             announced: false,
         }
@@ -542,7 +546,9 @@ impl Engine {
 
     fn on_path(&mut self, path: &Path, new_dir: bool, gone_dir: bool, now: Instant) {
         if path == self.packed_refs {
-            self.all_full(now);
+            for i in 0..self.slices.len() {
+                self.debouncer.git(i, now);
+            }
             return;
         }
         if let Ok(branch) = path.strip_prefix(&self.heads_dir) {
@@ -553,12 +559,9 @@ impl Engine {
             if branch.ends_with(".lock") {
                 return;
             }
-            if branch == self.base_branch.as_str() {
-                self.all_full(now);
-            }
             for i in 0..self.slices.len() {
-                if self.slices[i].target.branch == branch {
-                    self.debouncer.full(i, now);
+                if branch == self.base_branch.as_str() || self.slices[i].target.branch == branch {
+                    self.debouncer.git(i, now);
                 }
             }
             return;
@@ -571,7 +574,7 @@ impl Engine {
         {
             let name = path.file_name().unwrap_or_default();
             if name == "HEAD" || name == "index" {
-                self.debouncer.full(i, now);
+                self.debouncer.git(i, now);
             }
             return;
         }
@@ -625,12 +628,6 @@ impl Engine {
         self.debouncer.path(i, relative, now);
     }
 
-    fn all_full(&mut self, now: Instant) {
-        for i in 0..self.slices.len() {
-            self.debouncer.full(i, now);
-        }
-    }
-
     /// Diffs what the batch asks for and sends an update if anything changed.
     fn refresh(&mut self, i: usize, batch: Batch) {
         let live = &mut self.slices[i];
@@ -652,6 +649,35 @@ impl Engine {
             return;
         }
         let source = live.source.as_ref().expect("checked above");
+        let mut batch = batch;
+        let mut index = None;
+        if !batch.full && batch.git {
+            // HEAD, the index or a branch moved. A new merge base changes
+            // everything; otherwise only index entries whose blob or mode
+            // changed matter (`git status` rewrites the index for stat data
+            // alone, and a commit leaves the diff against the base as it was).
+            match (source.merge_base(), source.index_entries()) {
+                (Ok(base), Ok(entries)) => {
+                    if base.map(|o| o.to_string()) != live.diff.base {
+                        batch.full = true;
+                    } else {
+                        batch.paths.extend(index_changes(&live.index, &entries));
+                        batch.full = batch.paths.len() > MAX_PATHS;
+                    }
+                    index = Some(entries);
+                }
+                _ => batch.full = true,
+            }
+        }
+        if batch.full {
+            // Read before the diff: a change after it fires another event.
+            index = source.index_entries().ok();
+        } else if batch.paths.is_empty() {
+            if let Some(entries) = index {
+                live.index = entries;
+            }
+            return;
+        }
         let result = if batch.full {
             self.stats.full_diffs.fetch_add(1, Ordering::Relaxed);
             source.full()
@@ -674,11 +700,17 @@ impl Engine {
                 // The merge base moved: everything may differ.
                 Ok(_) => {
                     self.stats.full_diffs.fetch_add(1, Ordering::Relaxed);
+                    index = source.index_entries().ok();
                     source.full()
                 }
                 Err(err) => Err(err),
             }
         };
+        if result.is_ok()
+            && let Some(entries) = index
+        {
+            self.slices[i].index = entries;
+        }
         let live = &mut self.slices[i];
         let news = match result {
             Ok(diff) => {
