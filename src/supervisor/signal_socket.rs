@@ -9,7 +9,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -17,6 +17,8 @@ use crate::domain::Command;
 
 /// How long a client waits for the supervisor's answer.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(3);
+/// Clients served at once; past this a new client is told to retry.
+const MAX_CLIENTS: usize = 32;
 
 /// A command from the socket, and where its answer goes.
 pub struct Request {
@@ -33,12 +35,18 @@ pub struct SignalSocket {
 impl SignalSocket {
     /// Binds `path` (replacing a stale socket left by a dead supervisor:
     /// the caller holds the state lock, so no live one owns it) and serves
-    /// it on a thread, handing each command to `deliver`.
-    pub fn bind(path: &Path, deliver: impl Fn(Request) + Send + 'static) -> std::io::Result<Self> {
+    /// it, each client on a thread of its own (so a client that connects
+    /// and says nothing delays nobody), handing each command to `deliver`.
+    pub fn bind(
+        path: &Path,
+        deliver: impl Fn(Request) + Send + Sync + 'static,
+    ) -> std::io::Result<Self> {
         let _ = std::fs::remove_file(path);
         let listener = UnixListener::bind(path)?;
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = stop.clone();
+        let deliver = Arc::new(deliver);
+        let clients = Arc::new(AtomicUsize::new(0));
         std::thread::Builder::new()
             .name("signal-socket".into())
             .spawn(move || {
@@ -46,9 +54,27 @@ impl SignalSocket {
                     if thread_stop.load(Ordering::SeqCst) {
                         break;
                     }
-                    match stream {
-                        Ok(stream) => serve(stream, &deliver),
-                        Err(err) => tracing::warn!(%err, "signal socket accept failed"),
+                    let mut stream = match stream {
+                        Ok(stream) => stream,
+                        Err(err) => {
+                            tracing::warn!(%err, "signal socket accept failed");
+                            continue;
+                        }
+                    };
+                    if clients.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
+                        clients.fetch_sub(1, Ordering::SeqCst);
+                        let _ = stream.write_all(b"error: too many clients; try again\n");
+                        continue;
+                    }
+                    let (deliver, clients) = (deliver.clone(), clients.clone());
+                    let spawned = std::thread::Builder::new()
+                        .name("signal-client".into())
+                        .spawn(move || {
+                            serve(stream, &*deliver);
+                            clients.fetch_sub(1, Ordering::SeqCst);
+                        });
+                    if let Err(err) = spawned {
+                        tracing::warn!(%err, "cannot serve a signal client");
                     }
                 }
             })?;
@@ -72,7 +98,7 @@ impl Drop for SignalSocket {
     }
 }
 
-fn serve(stream: UnixStream, deliver: &impl Fn(Request)) {
+fn serve(stream: UnixStream, deliver: &dyn Fn(Request)) {
     let _ = stream.set_read_timeout(Some(REPLY_TIMEOUT));
     let Ok(mut writer) = stream.try_clone() else {
         return;
@@ -140,4 +166,35 @@ pub fn send(path: &Path, command: &Command) -> std::io::Result<Delivery> {
         None => Delivery::Refused(format!("unexpected answer {answer:?}")),
         Some(message) => Delivery::Refused(message.to_owned()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Activity, SliceName};
+
+    #[test]
+    fn a_silent_client_does_not_hold_up_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("supervisor.sock");
+        let socket = SignalSocket::bind(&path, |request: Request| {
+            let _ = request.reply.send(Ok(()));
+        })
+        .unwrap();
+        // Connects and says nothing, for longer than a client waits.
+        let _silent = UnixStream::connect(socket.path()).unwrap();
+        let command = Command::Signal {
+            slice: SliceName::parse("staging").unwrap(),
+            activity: Activity::Waiting,
+        };
+        assert_eq!(send(socket.path(), &command).unwrap(), Delivery::Delivered);
+        let refused = send(
+            socket.path(),
+            &Command::Approve {
+                slice: SliceName::parse("staging").unwrap(),
+            },
+        )
+        .unwrap();
+        assert!(matches!(refused, Delivery::Refused(m) if m.contains("only signal commands")));
+    }
 }
