@@ -224,7 +224,7 @@ fn an_operator_starts_types_into_pauses_and_quits() {
 fn it_works_at_80_by_24_and_never_passes_agent_escapes_through() {
     let plan = PLAN.replace(
         "env PS1='agent$ ' bash --norc --noprofile -i",
-        "printf '\\\\033]0;pwned-title\\\\007\\\\033]52;c;aGk=\\\\007visible-text\\\\n'; sleep 30",
+        "printf '\\\\033]0;pwned-title\\\\007\\\\033]52;c;aGk=\\\\007visible-text\\\\n\\\\033[?2026hsynced-text'; sleep 30",
     );
     let repo = TestRepo::with_plan_text(&plan);
     repo.sliceboard(&["up"]).ok();
@@ -232,6 +232,8 @@ fn it_works_at_80_by_24_and_never_passes_agent_escapes_through() {
     tmux.shows("2 slices");
     tmux.keys(&["s"]);
     tmux.shows("visible-text");
+    // A synchronized update the agent never ends is shown when it times out.
+    tmux.shows("synced-text");
     let title = tmux
         .command()
         .args(["display-message", "-p", "-t", "0", "#{pane_title}"])

@@ -423,6 +423,12 @@ impl ScreenHandle {
         }
     }
 
+    /// When a pending synchronized update falls due; see
+    /// [`Screen::sync_deadline`]. Reading it does not count as a redraw.
+    pub fn sync_deadline(&self) -> Option<std::time::Instant> {
+        lock(&self.shared.screen).sync_deadline()
+    }
+
     /// Runs `f` on the screen; see [`Session::with_screen`].
     pub fn with_screen<R>(&self, f: impl FnOnce(&mut Screen) -> R) -> R {
         self.shared.output_pending.store(false, Ordering::SeqCst);

@@ -119,6 +119,12 @@ impl Screen {
         self.take_requests()
     }
 
+    /// When a synchronized update in progress must be shown even if the
+    /// program never ends it.
+    pub fn sync_deadline(&self) -> Option<std::time::Instant> {
+        self.parser.sync_timeout().sync_timeout()
+    }
+
     /// Applies a synchronized update (DEC mode 2026) whose timeout has
     /// passed; programs that start one and stall must not freeze the pane.
     pub fn flush_expired_sync(&mut self) -> Fed {

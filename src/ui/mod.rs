@@ -170,11 +170,33 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
         let mut last_draw = Instant::now() - FRAME;
         let mut pane_sizes: BTreeMap<SliceName, Size> = BTreeMap::new();
         loop {
-            let wait = if dirty {
+            // A program that starts a synchronized update and stalls must
+            // still be drawn when the update times out.
+            let mut sync_due = None;
+            for screen in screens
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .values()
+            {
+                match screen.sync_deadline() {
+                    Some(due) if due <= Instant::now() => {
+                        // Applies the timed-out update; drawn below.
+                        screen.with_screen(|_| ());
+                        dirty = true;
+                    }
+                    Some(due) => sync_due = Some(sync_due.map_or(due, |d: Instant| d.min(due))),
+                    None => {}
+                }
+            }
+            let mut wait = if dirty {
                 FRAME.saturating_sub(last_draw.elapsed())
             } else {
                 Duration::from_secs(1)
             };
+            if let Some(due) = sync_due {
+                wait = wait
+                    .min(due.saturating_duration_since(Instant::now()) + Duration::from_millis(1));
+            }
             let mut quit = false;
             if let Ok(first) = rx.recv_timeout(wait) {
                 let mut next = Some(first);
