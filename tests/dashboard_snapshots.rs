@@ -431,3 +431,39 @@ fn escapes_in_changed_files_never_reach_the_terminal() {
         "a control character reached the screen: {screen:?}"
     );
 }
+
+#[test]
+fn the_diff_tab_stays_on_its_file_and_a_clicked_slice_starts_at_the_top() {
+    let mut app = app();
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Char(']'));
+    assert_eq!(
+        app.selected_file().unwrap().path,
+        "models/staging/schema.yml"
+    );
+    // A new file sorts before the one shown: the tab stays on it.
+    let mut diff = (**app.slices[0].diff.as_ref().unwrap()).clone();
+    diff.files
+        .insert(0, file("README.md", ChangeKind::Added, 1, 0, Vec::new()));
+    app.apply_diff(DiffUpdate {
+        slice: SliceName::parse("staging").unwrap(),
+        diff: Arc::new(diff),
+        mode: WatchMode::Events,
+        error: None,
+    });
+    assert_eq!(
+        app.selected_file().unwrap().path,
+        "models/staging/schema.yml"
+    );
+
+    // Far down a long diff, a click on a slice with one file draws fine.
+    press(&mut app, KeyCode::Char(']'));
+    press(&mut app, KeyCode::Char(']'));
+    assert_eq!(app.diff_file, 3);
+    app.select_slice(2);
+    assert_eq!((app.diff_file, app.diff_scroll), (0, 0));
+    render(&app, 80, 24);
+    // Even a model left out of range draws without panicking.
+    app.diff_file = 40;
+    render(&app, 80, 24);
+}

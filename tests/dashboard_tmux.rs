@@ -320,8 +320,11 @@ fn a_write_in_a_worktree_shows_on_the_board_and_in_the_diff_tab() {
     tmux.shows("!1 outside !1 shared");
     tmux.shows("!1 shared");
 
-    // The Diff tab lists the files, flags the stray one, shows its hunk.
+    // The Diff tab stays on the file first changed, whose hunk it shows;
+    // the stray file sorted before it carries its flags.
     tmux.keys(&["Tab"]);
+    tmux.shows("+from {{ ref('orders') }}");
+    tmux.keys(&["["]);
     let tab = tmux.shows("also changed by marts");
     assert!(
         tab.contains("M  models/marts/fct_orders.sql +1 -1")
@@ -329,8 +332,6 @@ fn a_write_in_a_worktree_shows_on_the_board_and_in_the_diff_tab() {
             && tab.contains("+select 1"),
         "{tab}"
     );
-    tmux.keys(&["]"]);
-    tmux.shows("+from {{ ref('orders') }}");
 
     // Reverting the stray edit clears the flags on both slices.
     std::fs::write(

@@ -186,7 +186,7 @@ mod live {
     use std::time::{Duration, Instant};
 
     use sliceboard::domain::SliceName;
-    use sliceboard::domain::diff::Stage;
+    use sliceboard::domain::diff::{SliceDiff, Stage};
     use sliceboard::watch::{DiffUpdate, LiveDiffs, LiveOptions, Target, WatchMode};
 
     use super::common::{TestRepo, write_file};
@@ -196,6 +196,8 @@ mod live {
         pub diffs: LiveDiffs,
         updates: mpsc::Receiver<DiffUpdate>,
         files: mpsc::Receiver<SliceName>,
+        /// The newest update of each slice seen so far.
+        latest: std::cell::RefCell<std::collections::BTreeMap<String, DiffUpdate>>,
     }
 
     pub fn start(repo: &TestRepo, slices: &[&str], options: LiveOptions) -> Harness {
@@ -233,6 +235,7 @@ mod live {
             diffs,
             updates,
             files,
+            latest: Default::default(),
         };
         for _ in slices {
             harness
@@ -244,7 +247,24 @@ mod live {
 
     impl Harness {
         pub fn next(&self, within: Duration) -> Option<DiffUpdate> {
-            self.updates.recv_timeout(within).ok()
+            let update = self.updates.recv_timeout(within).ok()?;
+            self.latest
+                .borrow_mut()
+                .insert(update.slice.to_string(), update.clone());
+            Some(update)
+        }
+
+        /// Waits until updates stop, then checks that the slice's live diff
+        /// is what a fresh full diff says.
+        pub fn settles_to_full(&self, repo: &TestRepo, slice: &str) -> Arc<SliceDiff> {
+            while self.next(Duration::from_millis(700)).is_some() {}
+            let live = self.latest.borrow()[slice].diff.clone();
+            let full = super::source(&repo.worktree(slice)).full().unwrap();
+            assert_eq!(
+                *live, full,
+                "the live diff of {slice} drifted from a full diff"
+            );
+            live
         }
 
         /// Waits for an update of `slice` that satisfies `pred`.
@@ -514,5 +534,143 @@ fn status_reports_each_diff_and_flags_out_of_slice_and_shared_changes_until_reve
         serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
     for s in status["slices"].as_array().unwrap() {
         assert_eq!(s["flags"], serde_json::json!([]), "{}", s["name"]);
+    }
+}
+
+mod review {
+    //! Sequences that once left the live diff out of step with a full one.
+
+    use std::time::Duration;
+
+    use sliceboard::domain::diff::ChangeKind;
+    use sliceboard::watch::LiveOptions;
+
+    use super::common::{TestRepo, write_file};
+    use super::live::start;
+
+    fn up(repo: &TestRepo) {
+        repo.sliceboard(&["up"]).ok();
+    }
+
+    fn paths(diff: &sliceboard::domain::diff::SliceDiff) -> Vec<String> {
+        diff.files.iter().map(|f| f.path.clone()).collect()
+    }
+
+    #[test]
+    fn editing_gitignore_hides_and_reveals_files_and_watches_revealed_folders() {
+        let repo = TestRepo::with_plan();
+        up(&repo);
+        let live = start(&repo, &["staging"], LiveOptions::default());
+        let wt = repo.worktree("staging");
+        write_file(&wt.join("models/staging/scratch.tmp"), "x\n");
+        write_file(&wt.join("out/a.sql"), "select 1\n");
+        write_file(&wt.join(".gitignore"), "*.tmp\nout/\n");
+        let diff = live.settles_to_full(&repo, "staging");
+        assert_eq!(paths(&diff), [".gitignore"]);
+
+        std::fs::remove_file(wt.join(".gitignore")).unwrap();
+        let diff = live.settles_to_full(&repo, "staging");
+        assert_eq!(paths(&diff), ["models/staging/scratch.tmp", "out/a.sql"]);
+        // The folder that was ignored is watched now.
+        write_file(&wt.join("out/b.sql"), "select 2\n");
+        let diff = live.settles_to_full(&repo, "staging");
+        assert!(paths(&diff).contains(&"out/b.sql".to_string()), "{diff:?}");
+    }
+
+    #[test]
+    fn a_tracked_file_that_gitignore_matches_still_counts() {
+        let repo = TestRepo::with_plan();
+        repo.write(".gitignore", "*.csv\nlogs/\n");
+        repo.write("logs/keep.log", "kept\n");
+        repo.git(&["add", "-f", "logs/keep.log", ".gitignore"]);
+        repo.git(&["commit", "-q", "-m", "ignore csv, keep one log"]);
+        up(&repo);
+        let live = start(&repo, &["seeds"], LiveOptions::default());
+        let wt = repo.worktree("seeds");
+        write_file(&wt.join("seeds/orders.csv"), "id,user_id\n1,1\n2,2\n");
+        write_file(&wt.join("logs/keep.log"), "kept\nmore\n");
+        // Untracked files in ignored or skipped folders stay out.
+        write_file(&wt.join("logs/new.log"), "new\n");
+        write_file(&wt.join("models/target/x.sql"), "select 1\n");
+        let diff = live.settles_to_full(&repo, "seeds");
+        assert_eq!(paths(&diff), ["logs/keep.log", "seeds/orders.csv"]);
+    }
+
+    #[test]
+    fn a_rename_made_in_two_steps_is_paired_like_a_full_diff_pairs_it() {
+        let repo = TestRepo::with_plan();
+        up(&repo);
+        let live = start(&repo, &["marts"], LiveOptions::default());
+        let wt = repo.worktree("marts");
+        let body = "select * from {{ ref('stg_orders') }}\n";
+        write_file(&wt.join("models/marts/fct_orders_v2.sql"), body);
+        live.settles_to_full(&repo, "marts");
+        std::fs::remove_file(wt.join("models/marts/fct_orders.sql")).unwrap();
+        let diff = live.settles_to_full(&repo, "marts");
+        assert_eq!(diff.files.len(), 1);
+        assert_eq!(diff.files[0].kind, ChangeKind::Renamed);
+
+        // And the other way round: delete first, create later.
+        std::fs::remove_file(wt.join("models/marts/dim_users.sql")).unwrap();
+        live.settles_to_full(&repo, "marts");
+        write_file(
+            &wt.join("models/marts/dim_customers.sql"),
+            "select * from {{ ref('stg_users') }}\n",
+        );
+        let diff = live.settles_to_full(&repo, "marts");
+        assert!(
+            diff.files.iter().all(|f| f.kind == ChangeKind::Renamed),
+            "{diff:?}"
+        );
+    }
+
+    #[test]
+    fn branch_moves_are_seen_after_git_pack_refs_removed_their_folder() {
+        let repo = TestRepo::with_plan();
+        up(&repo);
+        let live = start(&repo, &["staging"], LiveOptions::default());
+        let wt = repo.worktree("staging");
+        repo.git(&["pack-refs", "--all"]);
+        write_file(&wt.join("models/staging/stg_orders.sql"), "select 1\n");
+        repo.git_in(&wt, &["commit", "-q", "-am", "one"]);
+        live.settles_to_full(&repo, "staging");
+        // The base moves on, and the slice's branch is moved onto it from
+        // outside: only the branch ref changes (HEAD is symbolic).
+        repo.write("seeds/users.csv", "id,name\n1,ada\n2,bob\n");
+        repo.commit_all("base moves");
+        live.settles_to_full(&repo, "staging");
+        let main = repo.git(&["rev-parse", "main"]);
+        repo.git(&["update-ref", "refs/heads/slice/staging", &main]);
+        let diff = live.settles_to_full(&repo, "staging");
+        assert_eq!(diff.base, Some(repo.git(&["rev-parse", "main"])));
+    }
+
+    #[test]
+    fn a_symlink_to_a_folder_outside_never_leads_the_watcher_out() {
+        let repo = TestRepo::with_plan();
+        up(&repo);
+        let outside = repo.top.join("outside");
+        for i in 0..20 {
+            std::fs::create_dir_all(outside.join(format!("d{i}"))).unwrap();
+        }
+        let live = start(&repo, &["staging"], LiveOptions::default());
+        let wt = repo.worktree("staging");
+        let watches = || {
+            live.diffs
+                .stats()
+                .watches
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        let before = watches();
+        std::os::unix::fs::symlink("/nonexistent", wt.join("current")).unwrap();
+        std::os::unix::fs::symlink(&outside, wt.join("current.new")).unwrap();
+        std::fs::rename(wt.join("current.new"), wt.join("current")).unwrap();
+        live.settles_to_full(&repo, "staging");
+        assert_eq!(watches(), before);
+        // Writing outside the worktree does nothing.
+        let work = live.diff_work();
+        write_file(&outside.join("d1/x.sql"), "select 1\n");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(live.diff_work(), work);
     }
 }

@@ -4,6 +4,29 @@
 
 use serde::Serialize;
 
+/// Folders whose untracked files the diff leaves out, and the watcher never
+/// watches, whatever .gitignore says: build output, logs and tool caches
+/// (`dbt compile` alone writes thousands of files into `target/`). Tracked
+/// files in them still count.
+pub const SKIPPED_DIRS: &[&str] = &[
+    ".git",
+    "target",
+    "logs",
+    ".venv",
+    "venv",
+    "node_modules",
+    "dbt_packages",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+];
+
+/// Whether a `/`-separated relative path is, or lies in, a skipped folder.
+pub fn in_skipped_dir(path: &str) -> bool {
+    path.split('/').any(|part| SKIPPED_DIRS.contains(&part))
+}
+
 /// How many diff lines one file keeps for display; its counts stay exact.
 pub const MAX_LINES_PER_FILE: usize = 4_000;
 

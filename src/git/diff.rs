@@ -16,6 +16,7 @@ use git2::{
 use super::{GitError, doing};
 use crate::domain::diff::{
     ChangeKind, DiffLine, FileDiff, Hunk, LineKind, MAX_LINES_PER_FILE, SliceDiff, Stage,
+    in_skipped_dir,
 };
 
 /// An index as far as the diff cares: `(path, stage)` to `(blob, mode)`.
@@ -183,6 +184,15 @@ impl DiffSource {
     fn files(&self, diff: &Diff<'_>) -> Result<Vec<FileDiff>, GitError> {
         let mut files = Vec::with_capacity(diff.deltas().len());
         for (index, delta) in diff.deltas().enumerate() {
+            let path = delta
+                .new_file()
+                .path()
+                .or_else(|| delta.old_file().path())
+                .map(slash_path)
+                .unwrap_or_default();
+            if delta.status() == Delta::Untracked && in_skipped_dir(&path) {
+                continue;
+            }
             let (kind, stage) = match delta.status() {
                 Delta::Added => (ChangeKind::Added, Stage::Tracked),
                 Delta::Untracked => (ChangeKind::Added, Stage::Untracked),
@@ -196,12 +206,6 @@ impl DiffSource {
                 // Unmodified, ignored, unreadable, conflicted: nothing to show.
                 _ => continue,
             };
-            let path = delta
-                .new_file()
-                .path()
-                .or_else(|| delta.old_file().path())
-                .map(slash_path)
-                .unwrap_or_default();
             let old_path = (kind == ChangeKind::Renamed)
                 .then(|| delta.old_file().path().map(slash_path))
                 .flatten();

@@ -202,12 +202,29 @@ impl App {
     /// Takes a slice's new diff and flags every slice again (a change in
     /// one slice can add or clear an overlap on another).
     pub fn apply_diff(&mut self, update: DiffUpdate) {
+        // The Diff tab stays on the file it shows, wherever the update
+        // sorts it.
+        let shown = self
+            .selected()
+            .filter(|r| r.name == update.slice)
+            .and(self.selected_file())
+            .map(|f| f.path.clone());
         let Some(row) = self.slices.iter_mut().find(|r| r.name == update.slice) else {
             return;
         };
         row.diff = Some(update.diff);
         row.diff_mode = update.mode;
         row.diff_error = update.error;
+        if let Some(path) = shown {
+            match self
+                .selected_diff()
+                .and_then(|d| d.files.iter().position(|f| f.path == path))
+            {
+                Some(at) => self.diff_file = at,
+                None => self.diff_scroll = 0,
+            }
+        }
+        self.clamp_diff();
         let Some(ownership) = &self.ownership else {
             return;
         };
@@ -220,13 +237,25 @@ impl App {
         for row in &mut self.slices {
             row.flags = flags.remove(&row.name).unwrap_or_default();
         }
+    }
+
+    /// Keeps the Diff tab's file and scroll inside the selected diff.
+    pub fn clamp_diff(&mut self) {
         let files = self.selected_diff().map_or(0, |d| d.files.len());
         if self.diff_file >= files {
-            self.diff_file = files.saturating_sub(1);
+            (self.diff_file, self.diff_scroll) = (files.saturating_sub(1), 0);
         }
         let lines = self.selected_file().map_or(0, file_lines);
         if self.diff_scroll >= lines {
             self.diff_scroll = lines.saturating_sub(1);
+        }
+    }
+
+    /// Selects slice `index` (a click on the board): its diff from the top.
+    pub fn select_slice(&mut self, index: usize) {
+        if index < self.slices.len() && index != self.selected {
+            self.selected = index;
+            (self.diff_file, self.diff_scroll) = (0, 0);
         }
     }
 

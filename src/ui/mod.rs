@@ -379,9 +379,7 @@ fn on_mouse(
             let board_width = (width / 3).clamp(24, 44);
             if mouse.column < board_width && mouse.row >= 2 {
                 let index = usize::from(mouse.row - 2) / 3;
-                if index < app.slices.len() {
-                    app.selected = index;
-                }
+                app.select_slice(index);
             } else if mouse.row == 1 {
                 // The tab bar: titles separated by " | ".
                 let mut x = board_width + 1;

@@ -401,7 +401,7 @@ fn draw_diff(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow) {
     let top_height = (top.len() as u16).min(inner.height);
     let [list_area, hunk_area] =
         Split::vertical([Constraint::Length(top_height), Constraint::Min(0)]).areas(inner);
-    let shown = list_height.min(diff.files.len() - first) as u16;
+    let shown = list_height.min(diff.files.len().saturating_sub(first)) as u16;
     app.diff_list.set(Some(ListArea {
         x: list_area.x,
         y: list_area.y + list_area.height.saturating_sub(shown),

@@ -220,12 +220,51 @@ struct Live {
     /// The index as of the last diff, to tell which entries a HEAD or
     /// index move really changed.
     index: IndexEntries,
+    /// Folders holding tracked files (and their parents), relative: watched
+    /// and listened to even when ignored or skipped.
+    tracked_dirs: HashSet<String>,
     next_poll: Instant,
     /// Whether anyone has heard of this slice yet.
     announced: bool,
 }
 
 impl Live {
+    fn set_index(&mut self, index: IndexEntries) {
+        self.tracked_dirs.clear();
+        for (path, _) in index.keys() {
+            let path = String::from_utf8_lossy(path);
+            let mut rest = path.as_ref();
+            while let Some((parent, _)) = rest.rsplit_once('/') {
+                if !self.tracked_dirs.insert(parent.to_owned()) {
+                    break;
+                }
+                rest = parent;
+            }
+        }
+        self.index = index;
+    }
+
+    /// Whether git tracks `relative` (a file) or something under it.
+    fn is_tracked(&self, relative: &str) -> bool {
+        self.tracked_dirs.contains(relative)
+            || self.index.contains_key(&(relative.as_bytes().to_vec(), 0))
+    }
+
+    /// Every folder to watch: those git looks at, those holding tracked
+    /// files, the worktree's git dir and the aux folders.
+    fn wanted_dirs(&self) -> Vec<PathBuf> {
+        let mut all = folders(&self.root);
+        let mut seen: HashSet<PathBuf> = all.iter().cloned().collect();
+        let tracked = self.tracked_dirs.iter().map(|d| self.root.join(d));
+        let aux = self.target.aux_dirs.iter().cloned();
+        for dir in tracked.chain(aux).chain(self.git_dir.clone()) {
+            if is_real_dir(&dir) && seen.insert(dir.clone()) {
+                all.push(dir);
+            }
+        }
+        all
+    }
+
     fn new(target: Target) -> Self {
         let root = target
             .worktree
@@ -241,6 +280,7 @@ impl Live {
             error: None,
             dirs: HashSet::new(),
             index: IndexEntries::new(),
+            tracked_dirs: HashSet::new(),
             next_poll: Instant::now(),
             announced: false,
         }
@@ -409,6 +449,9 @@ impl Engine {
             Ok(source) => {
                 let git_dir = source.git_dir().to_owned();
                 live.git_dir = Some(git_dir.canonicalize().unwrap_or(git_dir));
+                if let Ok(index) = source.index_entries() {
+                    live.set_index(index);
+                }
                 live.source = Some(source);
             }
             Err(err) => {
@@ -418,7 +461,7 @@ impl Engine {
                 return;
             }
         }
-        let wanted = folders(&live.root);
+        let wanted = live.wanted_dirs();
         let held: usize =
             self.slices.iter().map(|l| l.dirs.len()).sum::<usize>() + self.meta_dirs.len();
         if held + wanted.len() + 1 > self.budget {
@@ -431,18 +474,7 @@ impl Engine {
             self.slices[i].mode = WatchMode::Polling { reason };
         } else {
             self.slices[i].mode = WatchMode::Events;
-            let git_dir = self.slices[i].git_dir.clone();
-            let mut all = wanted;
-            all.extend(git_dir);
-            all.extend(
-                self.slices[i]
-                    .target
-                    .aux_dirs
-                    .iter()
-                    .filter(|d| d.is_dir())
-                    .cloned(),
-            );
-            self.watch_dirs(i, all);
+            self.watch_dirs(i, wanted);
         }
         // The first diff after attaching is news even when it is empty.
         self.slices[i].announced = false;
@@ -458,7 +490,10 @@ impl Engine {
     /// Adds watches; past the kernel's limit the slice falls back to polling.
     fn watch_dirs(&mut self, i: usize, dirs: Vec<PathBuf>) {
         for dir in dirs {
-            if self.slices[i].dirs.contains(&dir) {
+            let live = &self.slices[i];
+            // A symlink must never lead the watcher out of the worktree.
+            let ours = dir.starts_with(&live.root) || live.git_dir.as_ref() == Some(&dir);
+            if !ours || live.dirs.contains(&dir) {
                 continue;
             }
             match self.watcher.watch(&dir, RecursiveMode::NonRecursive) {
@@ -520,10 +555,24 @@ impl Engine {
         self.stats.events.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
         if event.need_rescan() {
+            // Events were lost: folders may have come and gone unseen, so
+            // every watch is taken again from a fresh walk.
+            for dir in std::mem::take(&mut self.meta_dirs) {
+                let _ = self.watcher.unwatch(&dir);
+                self.stats.watches.fetch_sub(1, Ordering::Relaxed);
+            }
+            self.watch_meta();
             for i in 0..self.slices.len() {
                 if self.slices[i].mode == WatchMode::Events {
-                    let root = self.slices[i].root.clone();
-                    self.watch_dirs(i, folders(&root));
+                    let dirs: Vec<PathBuf> = self.slices[i].dirs.drain().collect();
+                    for dir in &dirs {
+                        let _ = self.watcher.unwatch(dir);
+                    }
+                    self.stats
+                        .watches
+                        .fetch_sub(dirs.len() as u64, Ordering::Relaxed);
+                    let wanted = self.slices[i].wanted_dirs();
+                    self.watch_dirs(i, wanted);
                 }
                 self.debouncer.full(i, now);
             }
@@ -540,7 +589,7 @@ impl Engine {
                 | EventKind::Modify(ModifyKind::Name(RenameMode::From))
         );
         for path in &event.paths {
-            self.on_path(path, new_dir && path.is_dir(), gone_dir, now);
+            self.on_path(path, new_dir && is_real_dir(path), gone_dir, now);
         }
     }
 
@@ -554,6 +603,10 @@ impl Engine {
         if let Ok(branch) = path.strip_prefix(&self.heads_dir) {
             if new_dir {
                 self.watch_ref_dirs(path);
+            }
+            if gone_dir {
+                // `git pack-refs` removes folders; they may come back.
+                self.meta_dirs.retain(|d| !d.starts_with(path));
             }
             let branch = branch.to_string_lossy();
             if branch.ends_with(".lock") {
@@ -597,15 +650,18 @@ impl Engine {
             }
         }
         let live = &self.slices[i];
-        if relative.starts_with(".git") || is_skipped(&relative) {
+        if relative == Path::new(".git") {
             return;
         }
         let relative = relative.to_string_lossy().replace('\\', "/");
-        if live
-            .source
-            .as_ref()
-            .is_some_and(|s| s.is_ignored(&relative))
-        {
+        // Ignored and skipped paths cannot change the diff, unless git
+        // tracks them (a .gitignore added after the fact).
+        let hidden = is_skipped(Path::new(&relative))
+            || live
+                .source
+                .as_ref()
+                .is_some_and(|s| s.is_ignored(&relative));
+        if hidden && !live.is_tracked(&relative) {
             return;
         }
         if gone_dir {
@@ -624,6 +680,20 @@ impl Engine {
                     .cloned(),
             );
             self.watch_dirs(i, dirs);
+        }
+        if path.file_name().is_some_and(|n| n == ".gitignore") {
+            // What the folder ignores changed: everything under it may
+            // appear or vanish, and newly visible folders need watches.
+            match relative.rsplit_once('/') {
+                Some((folder, _)) => self.debouncer.path(i, folder.to_owned(), now),
+                None => self.debouncer.full(i, now),
+            }
+            if self.slices[i].mode == WatchMode::Events
+                && let Some(parent) = path.parent()
+            {
+                self.watch_dirs(i, folders(parent));
+            }
+            return;
         }
         self.debouncer.path(i, relative, now);
     }
@@ -674,7 +744,7 @@ impl Engine {
             index = source.index_entries().ok();
         } else if batch.paths.is_empty() {
             if let Some(entries) = index {
-                live.index = entries;
+                live.set_index(entries);
             }
             return;
         }
@@ -690,8 +760,20 @@ impl Engine {
                     paths.extend(file.paths().map(str::to_owned));
                 }
             }
-            let paths: Vec<String> = paths.into_iter().collect();
-            match source.paths(&paths) {
+            let mut paths: Vec<String> = paths.into_iter().collect();
+            let mut fresh = source.paths(&paths);
+            // A new file may be the far side of a rename whose other side
+            // changed earlier (and the reverse): diff again with the
+            // unpaired opposites, so the pair is found as a full diff would.
+            if let Ok(first) = &fresh {
+                let partners = rename_partners(&live.diff, first, &paths);
+                if !partners.is_empty() {
+                    paths.extend(partners);
+                    paths.sort();
+                    fresh = source.paths(&paths);
+                }
+            }
+            match fresh {
                 Ok(fresh) if fresh.base == live.diff.base => {
                     let mut diff = (*live.diff).clone();
                     diff.splice(|p| covers(&paths, p), fresh);
@@ -709,7 +791,7 @@ impl Engine {
         if result.is_ok()
             && let Some(entries) = index
         {
-            self.slices[i].index = entries;
+            self.slices[i].set_index(entries);
         }
         let live = &mut self.slices[i];
         let news = match result {
@@ -746,6 +828,29 @@ impl Engine {
             error: live.error.clone(),
         });
     }
+}
+
+/// Paths in `model` that could pair with a fresh addition or deletion into a
+/// rename: its unpaired deletions for a new file, its unpaired additions for
+/// a deleted one. Empty in the common case, an edit of a known file.
+fn rename_partners(model: &SliceDiff, fresh: &SliceDiff, covered: &[String]) -> Vec<String> {
+    use crate::domain::diff::ChangeKind;
+    let added = fresh.files.iter().any(|f| f.kind == ChangeKind::Added);
+    let deleted = fresh.files.iter().any(|f| f.kind == ChangeKind::Deleted);
+    model
+        .files
+        .iter()
+        .filter(|f| {
+            (added && f.kind == ChangeKind::Deleted) || (deleted && f.kind == ChangeKind::Added)
+        })
+        .filter(|f| !covers(covered, &f.path))
+        .map(|f| f.path.clone())
+        .collect()
+}
+
+/// Whether `path` is a folder itself, not a symlink to one.
+fn is_real_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
 /// Whether `path` is one of `covered` or lies under one of them.

@@ -4,26 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-/// Folders never watched for the diff, whatever .gitignore says.
-pub const SKIPPED: &[&str] = &[
-    ".git",
-    "target",
-    "logs",
-    ".venv",
-    "venv",
-    "node_modules",
-    "dbt_packages",
-    "__pycache__",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-];
+pub use crate::domain::diff::SKIPPED_DIRS as SKIPPED;
 
 /// Whether a path relative to the worktree lies in a skipped folder.
 pub fn is_skipped(relative: &Path) -> bool {
-    relative
-        .components()
-        .any(|c| SKIPPED.iter().any(|s| c.as_os_str() == *s))
+    crate::domain::diff::in_skipped_dir(&relative.to_string_lossy())
 }
 
 /// `from` and every folder under it that is neither skipped nor ignored
