@@ -72,7 +72,7 @@ fn file(path: &str, kind: ChangeKind, added: usize, removed: usize, hunks: Vec<H
         binary: false,
         added,
         removed,
-        hunks,
+        hunks: Arc::new(hunks),
         lines_omitted: 0,
     }
 }

@@ -2,6 +2,8 @@
 //! hunks a person reads. Built by `git::diff`, kept live by `watch`, drawn by
 //! the dashboard's Diff tab and summarised in `status --json`.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 /// Folders whose untracked files the diff leaves out, and the watcher never
@@ -83,7 +85,8 @@ pub struct FileDiff {
     pub binary: bool,
     pub added: usize,
     pub removed: usize,
-    pub hunks: Vec<Hunk>,
+    /// Shared, so the live diff's copy-on-splice copies no diff lines.
+    pub hunks: Arc<Vec<Hunk>>,
     /// Lines left out of `hunks` past [`MAX_LINES_PER_FILE`].
     pub lines_omitted: usize,
 }
@@ -206,7 +209,7 @@ mod tests {
             binary: false,
             added: 1,
             removed: 0,
-            hunks: Vec::new(),
+            hunks: Arc::default(),
             lines_omitted: 0,
         }
     }

@@ -217,7 +217,7 @@ impl DiffSource {
                 binary: delta.flags().is_binary(),
                 added: 0,
                 removed: 0,
-                hunks: Vec::new(),
+                hunks: Default::default(),
                 lines_omitted: 0,
             };
             let patch =
@@ -260,6 +260,7 @@ fn rename_stage(repo: &Repository, new_path: Option<&Path>) -> Stage {
 
 fn read_hunks(patch: &Patch<'_>, file: &mut FileDiff) -> Result<(), git2::Error> {
     let mut kept = 0;
+    let mut hunks = Vec::with_capacity(patch.num_hunks());
     for h in 0..patch.num_hunks() {
         let (hunk, lines) = patch.hunk(h)?;
         let header = String::from_utf8_lossy(hunk.header()).trim_end().to_owned();
@@ -285,8 +286,9 @@ fn read_hunks(patch: &Patch<'_>, file: &mut FileDiff) -> Result<(), git2::Error>
             });
             kept += 1;
         }
-        file.hunks.push(Hunk { header, lines: out });
+        hunks.push(Hunk { header, lines: out });
     }
+    file.hunks = std::sync::Arc::new(hunks);
     Ok(())
 }
 

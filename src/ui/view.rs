@@ -502,7 +502,7 @@ fn draw_hunks(
     let number = |n: Option<u32>| n.map_or_else(|| "    ".to_owned(), |n| format!("{n:>4}"));
     let mut drawn = 0usize;
     let height = usize::from(inner.height).saturating_sub(lines.len());
-    'hunks: for hunk in &file.hunks {
+    'hunks: for hunk in file.hunks.iter() {
         for at in 0..=hunk.lines.len() {
             if drawn >= scroll + height {
                 break 'hunks;
