@@ -467,3 +467,35 @@ fn the_diff_tab_stays_on_its_file_and_a_clicked_slice_starts_at_the_top() {
     app.diff_file = 40;
     render(&app, 80, 24);
 }
+
+#[test]
+fn search_in_the_diff_tab_finds_paths_and_lines() {
+    let mut app = app();
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Char('/'));
+    for c in "current_timestamp".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.tab, sliceboard::ui::app::Tab::Diff);
+    assert_eq!(
+        (app.selected_file().unwrap().path.as_str(), app.diff_scroll),
+        ("models/staging/stg_orders.sql", 10)
+    );
+    // A path matches too; `n` goes on to the next match and wraps.
+    press(&mut app, KeyCode::Char('/'));
+    for c in "schema".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.selected_file().unwrap().path,
+        "models/staging/schema.yml"
+    );
+    press(&mut app, KeyCode::Char('n'));
+    assert_eq!(
+        app.selected_file().unwrap().path,
+        "models/staging/schema.yml"
+    );
+    assert!(app.message.as_deref().unwrap().contains("match 1 of 1"));
+}

@@ -520,7 +520,7 @@ impl App {
             Action::Help => self.mode = Mode::Help,
             Action::Search => {
                 self.mode = Mode::Search(String::new());
-                if !matches!(self.tab, Tab::Logs | Tab::Dbt) {
+                if !matches!(self.tab, Tab::Logs | Tab::Dbt | Tab::Diff) {
                     self.tab = Tab::Terminal;
                 }
             }
@@ -618,6 +618,10 @@ impl App {
     /// Shows the `nth` newest match of `query`: in the tab's own log for
     /// the dbt and Logs tabs, in the terminal's scrollback otherwise.
     fn find(&mut self, query: String, nth: usize) -> Vec<Effect> {
+        if self.tab == Tab::Diff {
+            self.find_in_diff(&query, nth);
+            return Vec::new();
+        }
         let Some(buffer) = self.log_buffer() else {
             return self
                 .selected()
@@ -649,6 +653,47 @@ impl App {
             None => self.message = Some(format!("{query:?} not found in this log")),
         }
         Vec::new()
+    }
+}
+
+impl App {
+    /// Shows the `nth` match of `query` in the selected slice's diff, from
+    /// the top: a file's path, a hunk header or a line.
+    fn find_in_diff(&mut self, query: &str, nth: usize) {
+        let mut hits: Vec<(usize, usize)> = Vec::new();
+        for (at, file) in self
+            .selected_diff()
+            .into_iter()
+            .flat_map(|d| d.files.iter().enumerate())
+        {
+            if file.paths().any(|p| p.contains(query)) {
+                hits.push((at, 0));
+            }
+            let mut line = 0;
+            for hunk in file.hunks.iter() {
+                if hunk.header.contains(query) {
+                    hits.push((at, line));
+                }
+                for (k, diff_line) in hunk.lines.iter().enumerate() {
+                    if diff_line.text.contains(query) {
+                        hits.push((at, line + 1 + k));
+                    }
+                }
+                line += hunk.lines.len() + 1;
+            }
+        }
+        hits.dedup();
+        match hits.get(nth % hits.len().max(1)) {
+            Some(&(file, line)) => {
+                (self.diff_file, self.diff_scroll) = (file, line);
+                self.message = Some(format!(
+                    "{query:?}: match {} of {} in the diff (n: next)",
+                    nth % hits.len() + 1,
+                    hits.len()
+                ));
+            }
+            None => self.message = Some(format!("{query:?} not found in this diff")),
+        }
     }
 }
 

@@ -71,8 +71,8 @@ impl Action {
             Action::NextHunk => "diff: next hunk (on to the next file)",
             Action::PrevHunk => "diff: previous hunk",
             Action::Help => "this help",
-            Action::Search => "search the terminal's scrollback (enter: find, esc: cancel)",
-            Action::SearchNext => "next older match of the search",
+            Action::Search => "search what the tab shows (enter: find, esc: cancel)",
+            Action::SearchNext => "next match of the search",
             Action::Quit => "quit (asks first while agents run)",
         }
     }
