@@ -8,6 +8,8 @@
 //! once per frame (60 a second at most) and only when something changed.
 
 pub mod app;
+pub mod diff_model;
+pub mod diff_view;
 pub mod highlight;
 pub mod keymap;
 pub mod view;

@@ -1,0 +1,284 @@
+//! Drawing a slice's live diff: the board's diff line, and the Diff tab
+//! (summary, file list with counts and ownership flags, hunks with line
+//! numbers and light highlighting). Reads the model; changes nothing but the
+//! frame and the file list's position, kept for mouse clicks.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout as Split, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line as TextLine, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::app::{App, ListArea, SliceRow};
+use super::highlight::{self, Lang};
+use crate::domain::diff::{ChangeKind, FileDiff, LineKind};
+use crate::domain::ownership::PathFlag;
+use crate::watch::WatchMode;
+
+/// The board's third line for a slice: diff size and ownership warnings.
+pub fn summary(row: &SliceRow, width: u16) -> Vec<Span<'static>> {
+    let dim = Style::new().add_modifier(Modifier::DIM);
+    let Some(diff) = &row.diff else {
+        return vec![Span::styled("    diff: reading…", dim)];
+    };
+    let mut spans = match diff.files.len() {
+        0 => vec![Span::styled("    no changes", dim)],
+        n => vec![
+            Span::raw(format!("    {n} file{} ", if n == 1 { "" } else { "s" })),
+            Span::styled(format!("+{}", diff.added()), Style::new().fg(Color::Green)),
+            Span::raw(" "),
+            Span::styled(format!("-{}", diff.removed()), Style::new().fg(Color::Red)),
+        ],
+    };
+    let outside = row
+        .flags
+        .iter()
+        .filter(|f| matches!(f, PathFlag::Outside { .. }))
+        .count();
+    let shared = row.flags.len() - outside;
+    let warn = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+    let mut words = Vec::new();
+    if outside > 0 {
+        words.push(format!("!{outside} outside"));
+    }
+    if shared > 0 {
+        words.push(format!("!{shared} shared"));
+    }
+    let used: usize = spans.iter().map(Span::width).sum();
+    let long = format!(" {}", words.join(" "));
+    if !words.is_empty() {
+        // Narrow boards get the count alone; the Diff tab says the rest.
+        if used + long.len() <= usize::from(width) {
+            spans.push(Span::styled(long, warn));
+        } else {
+            spans.push(Span::styled(format!(" !{}", row.flags.len()), warn));
+        }
+    }
+    match &row.diff_mode {
+        WatchMode::Polling { .. } => spans.push(Span::styled("  (polled)", dim)),
+        WatchMode::Missing => spans.push(Span::styled("  (no worktree)", dim)),
+        WatchMode::Events => {}
+    }
+    spans
+}
+
+/// The Diff tab: a summary line, the changed files, and the selected
+/// file's hunks.
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow) {
+    let dim = Style::new().add_modifier(Modifier::DIM);
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .title(" diff  ([ ] file  { } hunk  pgup/pgdn scroll) ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    app.diff_list.set(None);
+    let Some(diff) = &row.diff else {
+        let text = match &row.diff_mode {
+            WatchMode::Missing => format!(
+                "{} has no worktree yet: run `sliceboard up`.",
+                row.worktree.display()
+            ),
+            _ => "Reading the diff…".to_owned(),
+        };
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner);
+        return;
+    };
+    let mut head = vec![
+        Span::styled(
+            format!("{} files ", diff.files.len()),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(format!("+{}", diff.added()), Style::new().fg(Color::Green)),
+        Span::raw(" "),
+        Span::styled(format!("-{}", diff.removed()), Style::new().fg(Color::Red)),
+        Span::styled(
+            format!(
+                "  vs merge base {}",
+                diff.base
+                    .as_deref()
+                    .map_or("(none)", |b| &b[..b.len().min(10)])
+            ),
+            dim,
+        ),
+    ];
+    match &row.diff_mode {
+        WatchMode::Events => head.push(Span::styled("  live", dim)),
+        WatchMode::Polling { reason } => head.push(Span::styled(
+            format!("  polled: {reason}"),
+            Style::new().fg(Color::Yellow),
+        )),
+        WatchMode::Missing => head.push(Span::styled(
+            "  worktree missing; showing the last diff",
+            Style::new().fg(Color::Yellow),
+        )),
+    }
+    let mut top = vec![TextLine::from(head)];
+    if let Some(error) = &row.diff_error {
+        top.push(TextLine::styled(
+            format!("diff failed: {error}"),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    if diff.files.is_empty() {
+        top.push(TextLine::styled(
+            "Nothing changed against the merge base yet.",
+            dim,
+        ));
+        frame.render_widget(Paragraph::new(top).wrap(Wrap { trim: true }), inner);
+        return;
+    }
+    // The file list takes up to a third of the height, scrolled so the
+    // selected file shows.
+    let list_height = diff.files.len().min(usize::from(inner.height / 3).max(1));
+    let first = (app.diff_file + 1).saturating_sub(list_height);
+    for (i, file) in diff.files.iter().enumerate().skip(first).take(list_height) {
+        top.push(file_line(file, i == app.diff_file, &row.flags));
+    }
+    let top_height = (top.len() as u16).min(inner.height);
+    let [list_area, hunk_area] =
+        Split::vertical([Constraint::Length(top_height), Constraint::Min(0)]).areas(inner);
+    let shown = list_height.min(diff.files.len().saturating_sub(first)) as u16;
+    app.diff_list.set(Some(ListArea {
+        x: list_area.x,
+        y: list_area.y + list_area.height.saturating_sub(shown),
+        width: list_area.width,
+        height: shown.min(list_area.height),
+        first,
+    }));
+    frame.render_widget(Paragraph::new(top), list_area);
+    if let Some(file) = diff.files.get(app.diff_file) {
+        draw_hunks(frame, hunk_area, file, app.diff_scroll, &row.flags);
+    }
+}
+
+fn file_line(file: &FileDiff, selected: bool, flags: &[PathFlag]) -> TextLine<'static> {
+    let color = match file.kind {
+        ChangeKind::Added => Color::Green,
+        ChangeKind::Deleted => Color::Red,
+        ChangeKind::Modified | ChangeKind::TypeChanged => Color::Yellow,
+        ChangeKind::Renamed => Color::Cyan,
+    };
+    let marker = if selected { ">" } else { " " };
+    let path = match &file.old_path {
+        Some(old) => format!("{old} -> {}", file.path),
+        None => file.path.clone(),
+    };
+    let mut name_style = Style::new();
+    if selected {
+        name_style = name_style.add_modifier(Modifier::REVERSED);
+    }
+    let untracked = if file.stage == crate::domain::diff::Stage::Untracked {
+        "?"
+    } else {
+        " "
+    };
+    let mut spans = vec![
+        Span::raw(marker),
+        Span::styled(
+            format!("{}{untracked} ", file.kind.letter()),
+            Style::new().fg(color),
+        ),
+        Span::styled(path, name_style),
+        Span::raw(" "),
+    ];
+    if file.binary {
+        spans.push(Span::styled(
+            "binary",
+            Style::new().add_modifier(Modifier::DIM),
+        ));
+    } else {
+        spans.push(Span::styled(
+            format!("+{}", file.added),
+            Style::new().fg(Color::Green),
+        ));
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(
+            format!("-{}", file.removed),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    for flag in flags.iter().filter(|f| file.paths().any(|p| p == f.path())) {
+        spans.push(Span::styled(
+            format!("  ! {}", flag.describe()),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    }
+    TextLine::from(spans)
+}
+
+fn draw_hunks(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    file: &FileDiff,
+    scroll: usize,
+    flags: &[PathFlag],
+) {
+    let dim = Style::new().add_modifier(Modifier::DIM);
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(format!(" {} ", file.path));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut lines: Vec<TextLine> = Vec::new();
+    for flag in flags.iter().filter(|f| file.paths().any(|p| p == f.path())) {
+        lines.push(TextLine::styled(
+            format!("! {}: {}", flag.path(), flag.describe()),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    }
+    if file.binary {
+        lines.push(TextLine::styled("Binary file: no text diff.", dim));
+    } else if file.hunks.is_empty() {
+        lines.push(TextLine::styled(
+            "No content change (mode, rename or empty file).",
+            dim,
+        ));
+    }
+    let lang = Lang::of(&file.path);
+    let number = |n: Option<u32>| n.map_or_else(|| "    ".to_owned(), |n| format!("{n:>4}"));
+    let mut drawn = 0usize;
+    let height = usize::from(inner.height).saturating_sub(lines.len());
+    'hunks: for hunk in file.hunks.iter() {
+        for at in 0..=hunk.lines.len() {
+            if drawn >= scroll + height {
+                break 'hunks;
+            }
+            let keep = drawn >= scroll;
+            drawn += 1;
+            if !keep {
+                continue;
+            }
+            if at == 0 {
+                lines.push(TextLine::styled(
+                    hunk.header.clone(),
+                    Style::new().fg(Color::Cyan),
+                ));
+                continue;
+            }
+            let line = &hunk.lines[at - 1];
+            let (sign, base) = match line.kind {
+                LineKind::Added => ("+", Style::new().fg(Color::Green)),
+                LineKind::Removed => ("-", Style::new().fg(Color::Red)),
+                LineKind::Context => (" ", Style::new()),
+                LineKind::Note => ("\\", dim),
+            };
+            let mut spans = vec![
+                Span::styled(
+                    format!("{} {} ", number(line.old_line), number(line.new_line)),
+                    dim,
+                ),
+                Span::styled(sign, base),
+            ];
+            let text = line.text.replace('\t', "    ");
+            spans.extend(highlight::spans(&text, lang, base));
+            lines.push(TextLine::from(spans));
+        }
+    }
+    if file.lines_omitted > 0 && drawn < scroll + height {
+        lines.push(TextLine::styled(
+            format!("… {} more lines not shown", file.lines_omitted),
+            dim,
+        ));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
