@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::ownership::{BadGlob, Ownership};
 use super::slice::SliceName;
 use super::template::{self, TemplateVars};
 
@@ -88,6 +89,11 @@ pub struct SliceSpec {
 impl Plan {
     pub fn slice(&self, name: &str) -> Option<&SliceSpec> {
         self.slices.iter().find(|s| s.name.as_str() == name)
+    }
+
+    /// Every slice's `owns` globs, compiled (a checked plan's always compile).
+    pub fn ownership(&self) -> Result<Ownership, BadGlob> {
+        Ownership::new(self.slices.iter().map(|s| (&s.name, s.owns.as_slice())))
     }
 
     pub fn branch_for(&self, slice: &SliceName, repo: &str) -> String {

@@ -29,10 +29,9 @@ use self::keymap::Keymap;
 use crate::dbt::DbtWatch;
 use crate::dbt::extra_logs::LogFollower;
 use crate::domain::dbt_run::DbtRun;
-use crate::domain::ownership::Ownership;
 use crate::domain::{AgentStatus, Command, Event, Lifecycle, SliceName};
 use crate::session::Size;
-use crate::store::load_state;
+use crate::store::{State, load_state};
 use crate::supervisor::{Supervisor, SupervisorOptions};
 use crate::watch::{DiffUpdate, LiveDiffs, LiveOptions, Target, WatchMode};
 use crate::workspace::Workspace;
@@ -76,10 +75,10 @@ fn send(tx: &Mutex<mpsc::Sender<Msg>>, msg: Msg) {
 pub fn run(ws: Workspace) -> anyhow::Result<()> {
     let keymap = Keymap::load(Keymap::config_path().as_deref()).map_err(anyhow::Error::msg)?;
     init_logging(&ws);
-    let rows = initial_rows(&ws)?;
+    let state = load_state(&ws.state_dir.state_file())?;
+    let rows = initial_rows(&ws, &state);
     let repo = ws.git.root().display().to_string();
-    let ownership =
-        Ownership::new(ws.plan.slices.iter().map(|s| (&s.name, s.owns.as_slice()))).ok();
+    let ownership = ws.plan.ownership().ok();
     let followed: Vec<Followed> = rows
         .iter()
         .map(|r| Followed {
@@ -93,7 +92,7 @@ pub fn run(ws: Workspace) -> anyhow::Result<()> {
                 .unwrap_or_default(),
         })
         .collect();
-    let targets = diff_targets(&ws, &followed)?;
+    let targets = diff_targets(&ws, &state, &followed);
 
     let (tx, rx) = mpsc::channel::<Msg>();
     let (wake_tx, wake_rx) = mpsc::channel::<SliceName>();
@@ -440,10 +439,9 @@ struct Followed {
 
 /// What the live-diff engine watches for each slice: its worktree, and
 /// dbt's and the plan's log folders for the follower.
-fn diff_targets(ws: &Workspace, followed: &[Followed]) -> anyhow::Result<Vec<Target>> {
-    let state = load_state(&ws.state_dir.state_file())?;
+fn diff_targets(ws: &Workspace, state: &State, followed: &[Followed]) -> Vec<Target> {
     let repo = crate::domain::plan::repo_name(ws.git.root());
-    Ok(followed
+    followed
         .iter()
         .map(|f| {
             let record = state.slices.get(&f.slice);
@@ -462,7 +460,7 @@ fn diff_targets(ws: &Workspace, followed: &[Followed]) -> anyhow::Result<Vec<Tar
                 aux_dirs,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Reads dbt's files and the extra logs of the slices the watcher names,
@@ -519,16 +517,14 @@ fn spawn_file_follower(
 }
 
 /// The board before any event: lifecycle from state, the slice's journal.
-fn initial_rows(ws: &Workspace) -> anyhow::Result<Vec<SliceRow>> {
-    let state = load_state(&ws.state_dir.state_file())?;
+fn initial_rows(ws: &Workspace, state: &State) -> Vec<SliceRow> {
     let journal = ws
         .state_dir
         .journal()
         .read()
         .map(|r| r.entries)
         .unwrap_or_default();
-    Ok(ws
-        .plan
+    ws.plan
         .slices
         .iter()
         .map(|spec| {
@@ -564,7 +560,7 @@ fn initial_rows(ws: &Workspace) -> anyhow::Result<Vec<SliceRow>> {
                 ),
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Tracing to `<state dir>/sliceboard.log`; never to the screen.

@@ -372,7 +372,8 @@ impl Engine {
         }
     }
 
-    fn fall_back(&mut self, i: usize, why: &str) {
+    /// Drops every watch a slice holds on its worktree's folders.
+    fn unwatch_slice(&mut self, i: usize) {
         let dirs: Vec<PathBuf> = self.slices[i].dirs.drain().collect();
         for dir in &dirs {
             let _ = self.watcher.unwatch(dir);
@@ -380,6 +381,10 @@ impl Engine {
         self.stats
             .watches
             .fetch_sub(dirs.len() as u64, Ordering::Relaxed);
+    }
+
+    fn fall_back(&mut self, i: usize, why: &str) {
+        self.unwatch_slice(i);
         let live = &mut self.slices[i];
         live.mode = WatchMode::Polling {
             reason: format!("{why}; diffing every {} s", self.options.poll.as_secs()),
@@ -422,13 +427,7 @@ impl Engine {
             self.watch_meta();
             for i in 0..self.slices.len() {
                 if self.slices[i].mode == WatchMode::Events {
-                    let dirs: Vec<PathBuf> = self.slices[i].dirs.drain().collect();
-                    for dir in &dirs {
-                        let _ = self.watcher.unwatch(dir);
-                    }
-                    self.stats
-                        .watches
-                        .fetch_sub(dirs.len() as u64, Ordering::Relaxed);
+                    self.unwatch_slice(i);
                     let wanted = self.slices[i].wanted_dirs();
                     self.watch_dirs(i, wanted);
                 }
@@ -570,9 +569,7 @@ impl Engine {
             live.mode = WatchMode::Missing;
             live.source = None;
             live.error = Some(format!("the worktree {} is gone", live.root.display()));
-            for dir in live.dirs.drain() {
-                let _ = self.watcher.unwatch(&dir);
-            }
+            self.unwatch_slice(i);
             self.announce(i);
             return;
         }

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::{Workspace, WorkspaceError, reconcile};
 use crate::domain::dbt_run::DbtSummary;
-use crate::domain::diff::DiffSummary;
-use crate::domain::ownership::{Ownership, PathFlag};
+use crate::domain::diff::{DiffSummary, SliceDiff};
+use crate::domain::ownership::PathFlag;
 use crate::domain::{Drift, Lifecycle, SliceName};
 use crate::git::{DiffSource, Dirt, GitRepo};
 use crate::store::load_state;
@@ -73,22 +73,13 @@ pub struct Problem {
 }
 
 /// Fills each slice's ownership and overlap flags from the diffs.
-fn flag(ws: &Workspace, slices: &mut [SliceStatus]) {
-    let Ok(ownership) = Ownership::new(ws.plan.slices.iter().map(|s| (&s.name, s.owns.as_slice())))
-    else {
+fn flag(ws: &Workspace, diffs: &[(SliceName, SliceDiff)], slices: &mut [SliceStatus]) {
+    let Ok(ownership) = ws.plan.ownership() else {
         return;
     };
-    let changed: Vec<(SliceName, Vec<&str>)> = slices
+    let changed: Vec<(SliceName, Vec<&str>)> = diffs
         .iter()
-        .filter_map(|s| {
-            let diff = s.diff.as_ref()?;
-            let paths = diff
-                .files
-                .iter()
-                .flat_map(|f| std::iter::once(f.path.as_str()).chain(f.old_path.as_deref()))
-                .collect();
-            Some((s.name.clone(), paths))
-        })
+        .map(|(name, diff)| (name.clone(), diff.paths().collect()))
         .collect();
     let mut flags = ownership.flag_changes(&changed);
     for slice in slices.iter_mut() {
@@ -115,6 +106,8 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
     }
 
     let mut slices = Vec::with_capacity(names.len());
+    // Each slice's whole diff, for the flags.
+    let mut diffs = Vec::new();
     for (name, in_plan) in names {
         let record = state.slices.get(&name);
         let branch = record.map_or_else(|| ws.plan.branch_for(&name, &repo), |r| r.branch.clone());
@@ -158,7 +151,11 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             )
             .and_then(|source| source.full())
             {
-                Ok(diff) => (Some(diff.summary()), None),
+                Ok(diff) => {
+                    let summary = diff.summary();
+                    diffs.push((name.clone(), diff));
+                    (Some(summary), None)
+                }
                 Err(err) => (None, Some(err.to_string())),
             }
         } else {
@@ -194,7 +191,7 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             name,
         });
     }
-    flag(ws, &mut slices);
+    flag(ws, &diffs, &mut slices);
     Ok(StatusReport {
         schema_version: STATUS_SCHEMA_VERSION,
         repository: ws.git.root().to_owned(),
