@@ -74,6 +74,11 @@ fn shows(sup: &Supervisor, slice: &str, text: &str) -> bool {
 }
 
 impl Running {
+    /// Hands the supervisor a command it must accept.
+    fn ok(&mut self, command: Command) {
+        self.sup.handle(command).unwrap();
+    }
+
     fn until(&mut self, what: &str, done: impl Fn(&Supervisor) -> bool) {
         let deadline = Instant::now() + WAIT;
         while !done(&self.sup) {
@@ -100,11 +105,9 @@ fn signal_waiting_from_inside_a_session_flips_the_slices_activity() {
         format!("echo started; sleep 0.3; {BIN} signal waiting && echo signalled; sleep 30");
     let mut r = running(&plan(&command, "true", 4));
     let staging = name("staging");
-    r.sup
-        .handle(Command::StartAgent {
-            slice: staging.clone(),
-        })
-        .unwrap();
+    r.ok(Command::StartAgent {
+        slice: staging.clone(),
+    });
     r.until("staging waiting", |s| {
         s.activity(&staging) == Some(Activity::Waiting)
     });
@@ -116,12 +119,10 @@ fn signal_waiting_from_inside_a_session_flips_the_slices_activity() {
         activity: Activity::Waiting
     }));
     // The operator answers; the agent's next signal says it is busy again.
-    r.sup
-        .handle(Command::Signal {
-            slice: staging.clone(),
-            activity: Activity::Busy,
-        })
-        .unwrap();
+    r.ok(Command::Signal {
+        slice: staging.clone(),
+        activity: Activity::Busy,
+    });
     assert_eq!(r.sup.activity(&staging), Some(Activity::Busy));
 }
 
@@ -132,11 +133,9 @@ fn agents_run_in_their_worktree_with_the_slice_environment() {
         "true",
         4,
     ));
-    r.sup
-        .handle(Command::StartAgent {
-            slice: name("marts"),
-        })
-        .unwrap();
+    r.ok(Command::StartAgent {
+        slice: name("marts"),
+    });
     let want = format!(
         "in {} as marts for dev_marts",
         r.repo.worktree("marts").display()
@@ -164,24 +163,18 @@ fn agents_run_in_their_worktree_with_the_slice_environment() {
 fn the_running_cap_holds_extra_agents_as_pending_until_a_slot_frees() {
     let mut r = running(&plan("echo up; sleep 30", "true", 1));
     let (staging, marts) = (name("staging"), name("marts"));
-    r.sup
-        .handle(Command::StartAgent {
-            slice: staging.clone(),
-        })
-        .unwrap();
-    r.sup
-        .handle(Command::StartAgent {
-            slice: marts.clone(),
-        })
-        .unwrap();
+    r.ok(Command::StartAgent {
+        slice: staging.clone(),
+    });
+    r.ok(Command::StartAgent {
+        slice: marts.clone(),
+    });
     assert_eq!(r.sup.status(&staging), AgentStatus::Running);
     assert_eq!(r.sup.status(&marts), AgentStatus::Pending);
 
-    r.sup
-        .handle(Command::KillAgent {
-            slice: staging.clone(),
-        })
-        .unwrap();
+    r.ok(Command::KillAgent {
+        slice: staging.clone(),
+    });
     r.until("staging killed", |s| {
         s.status(&staging) == AgentStatus::Killed
     });
@@ -198,17 +191,13 @@ fn restart_uses_the_resume_command_below_the_earlier_output() {
         4,
     ));
     let staging = name("staging");
-    r.sup
-        .handle(Command::StartAgent {
-            slice: staging.clone(),
-        })
-        .unwrap();
+    r.ok(Command::StartAgent {
+        slice: staging.clone(),
+    });
     r.until("first run printed", |s| shows(s, "staging", "first-run"));
-    r.sup
-        .handle(Command::RestartAgent {
-            slice: staging.clone(),
-        })
-        .unwrap();
+    r.ok(Command::RestartAgent {
+        slice: staging.clone(),
+    });
     r.until("resumed", |s| shows(s, "staging", "resumed-run"));
     let screen = r.screen("staging");
     assert!(
@@ -240,22 +229,16 @@ fn restart_uses_the_resume_command_below_the_earlier_output() {
 fn exit_codes_and_pause_are_reported() {
     let mut r = running(&plan("sleep 1; exit 7", "true", 4));
     let staging = name("staging");
-    r.sup
-        .handle(Command::StartAgent {
-            slice: staging.clone(),
-        })
-        .unwrap();
-    r.sup
-        .handle(Command::PauseAgent {
-            slice: staging.clone(),
-        })
-        .unwrap();
+    r.ok(Command::StartAgent {
+        slice: staging.clone(),
+    });
+    r.ok(Command::PauseAgent {
+        slice: staging.clone(),
+    });
     assert_eq!(r.sup.status(&staging), AgentStatus::Paused);
-    r.sup
-        .handle(Command::ResumeAgent {
-            slice: staging.clone(),
-        })
-        .unwrap();
+    r.ok(Command::ResumeAgent {
+        slice: staging.clone(),
+    });
     r.until("exit 7", |s| {
         s.status(&staging) == AgentStatus::Exited { code: Some(7) }
     });
@@ -270,11 +253,9 @@ fn exit_codes_and_pause_are_reported() {
 fn a_restarted_dashboard_shows_what_the_agent_printed_before() {
     let text = plan("echo from-an-earlier-dashboard; sleep 30", "true", 4);
     let mut r = running(&text);
-    r.sup
-        .handle(Command::StartAgent {
-            slice: name("staging"),
-        })
-        .unwrap();
+    r.ok(Command::StartAgent {
+        slice: name("staging"),
+    });
     r.until("printed", |s| shows(s, "staging", "earlier-dashboard"));
     let Running { repo, sup, .. } = r;
     drop(sup);
@@ -311,23 +292,17 @@ fn a_restarted_agent_starts_at_the_size_its_pane_was_given() {
         4,
     ));
     let staging = name("staging");
-    r.sup
-        .handle(Command::StartAgent {
-            slice: staging.clone(),
-        })
-        .unwrap();
-    r.sup
-        .handle(Command::ResizeAgent {
-            slice: staging.clone(),
-            cols: 70,
-            rows: 20,
-        })
-        .unwrap();
-    r.sup
-        .handle(Command::RestartAgent {
-            slice: staging.clone(),
-        })
-        .unwrap();
+    r.ok(Command::StartAgent {
+        slice: staging.clone(),
+    });
+    r.ok(Command::ResizeAgent {
+        slice: staging.clone(),
+        cols: 70,
+        rows: 20,
+    });
+    r.ok(Command::RestartAgent {
+        slice: staging.clone(),
+    });
     r.until("the resumed agent's size", |s| {
         shows(s, "staging", "size-20x70")
     });
@@ -348,11 +323,9 @@ fn approval_records_the_committed_tip_and_refuses_uncommitted_work() {
         err.to_string().contains("no commits beyond the base"),
         "{err}"
     );
-    r.sup
-        .handle(Command::StartAgent {
-            slice: staging.clone(),
-        })
-        .unwrap();
+    r.ok(Command::StartAgent {
+        slice: staging.clone(),
+    });
     r.until("the new file", |s| {
         s.workspace()
             .git
@@ -372,11 +345,9 @@ fn approval_records_the_committed_tip_and_refuses_uncommitted_work() {
         assert!(err.to_string().contains("uncommitted work"), "{err}");
     }
     r.until("the commit", |s| shows(s, "staging", "committed"));
-    r.sup
-        .handle(Command::Approve {
-            slice: staging.clone(),
-        })
-        .unwrap();
+    r.ok(Command::Approve {
+        slice: staging.clone(),
+    });
     let state = r.repo.state_json();
     let record = &state["slices"]["staging"];
     assert_eq!(record["lifecycle"], "approved");
@@ -390,11 +361,9 @@ fn approval_records_the_committed_tip_and_refuses_uncommitted_work() {
         "{journal}"
     );
 
-    r.sup
-        .handle(Command::WithdrawApproval {
-            slice: staging.clone(),
-        })
-        .unwrap();
+    r.ok(Command::WithdrawApproval {
+        slice: staging.clone(),
+    });
     assert_eq!(
         r.repo.state_json()["slices"]["staging"]["lifecycle"],
         "active"
