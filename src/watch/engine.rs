@@ -17,14 +17,11 @@ use super::{
     Batch, Debouncer, DiffUpdate, LiveOptions, MAX_PATHS, OnFiles, OnUpdate, Stats, Target,
     WatchMode, folders, is_skipped,
 };
-use crate::domain::SliceName;
 use crate::domain::diff::SliceDiff;
 use crate::git::{DiffSource, IndexEntries, index_changes};
 
 pub(super) enum Msg {
     Fs(notify::Result<notify::Event>),
-    /// Re-diff one slice, or every slice, in full.
-    Refresh(Option<SliceName>),
     Stop,
 }
 
@@ -183,17 +180,6 @@ impl Engine {
                     Msg::Stop => return,
                     Msg::Fs(Ok(event)) => self.on_event(&event),
                     Msg::Fs(Err(err)) => self.on_error(err),
-                    Msg::Refresh(slice) => {
-                        let now = Instant::now();
-                        for i in 0..self.slices.len() {
-                            if slice
-                                .as_ref()
-                                .is_none_or(|s| *s == self.slices[i].target.slice)
-                            {
-                                self.debouncer.full(i, now);
-                            }
-                        }
-                    }
                 }
                 next = rx.try_recv().ok();
             }

@@ -28,7 +28,7 @@ use notify::event::EventKind;
 
 use self::engine::{Engine, Msg};
 pub use debounce::{Batch, Debouncer, MAX_PATHS};
-pub use tree::{SKIPPED, folders, is_skipped};
+pub use tree::{folders, is_skipped};
 
 use crate::domain::SliceName;
 use crate::domain::diff::SliceDiff;
@@ -161,11 +161,6 @@ impl LiveDiffs {
             thread: Some(thread),
             stats,
         })
-    }
-
-    /// Asks for a full re-diff of one slice, or of all.
-    pub fn refresh(&self, slice: Option<SliceName>) {
-        let _ = self.tx.send(Msg::Refresh(slice));
     }
 
     pub fn stats(&self) -> &Stats {

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-pub use crate::domain::diff::SKIPPED_DIRS as SKIPPED;
+use crate::domain::diff::{SKIPPED_DIRS, in_skipped_dir};
 
 /// Whether a path relative to the worktree lies in a skipped folder.
 pub fn is_skipped(relative: &Path) -> bool {
-    crate::domain::diff::in_skipped_dir(&relative.to_string_lossy())
+    in_skipped_dir(&relative.to_string_lossy())
 }
 
 /// `from` and every folder under it that is neither skipped nor ignored
@@ -25,7 +25,7 @@ pub fn folders(from: &Path) -> Vec<PathBuf> {
         .follow_links(false)
         .filter_entry(|entry| {
             entry.file_type().is_some_and(|t| t.is_dir())
-                && !SKIPPED.iter().any(|s| entry.file_name() == *s)
+                && !SKIPPED_DIRS.iter().any(|s| entry.file_name() == *s)
         });
     walk.build()
         .filter_map(Result::ok)
