@@ -59,7 +59,6 @@ fn running(plan_text: &str) -> Running {
     };
     let sup =
         Supervisor::new(ws, options, Arc::new(move |e| sink.lock().unwrap().push(e))).unwrap();
-    assert!(sup.listening());
     Running { repo, sup, events }
 }
 

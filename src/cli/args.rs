@@ -17,6 +17,11 @@ pub struct Args {
     #[arg(short = 'C', value_name = "DIR", global = true)]
     pub dir: Option<PathBuf>,
 
+    /// Open the dashboard on the supervisor of a repository on another
+    /// machine, over `ssh HOST sliceboard -C PATH proxy` (no port opened).
+    #[arg(long, value_name = "HOST[:PATH]")]
+    pub remote: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<CommandArgs>,
 }
@@ -73,6 +78,23 @@ pub enum CommandArgs {
         #[arg(long)]
         slice: Option<String>,
     },
+    /// Open the dashboard (the same as no command): attach to the
+    /// repository's supervisor, starting it in the background if none runs.
+    Attach {
+        /// A supervisor on another machine, over ssh: HOST or HOST:PATH.
+        #[arg(long, value_name = "HOST[:PATH]")]
+        remote: Option<String>,
+    },
+    /// Stop every agent (SIGTERM, then SIGKILL to each process group) and
+    /// the repository's supervisor.
+    Stop,
+    /// Bridge stdin and stdout to the repository's supervisor, starting it
+    /// if none runs; what `--remote` runs over ssh.
+    Proxy,
+    /// Run the supervisor in the foreground (the dashboard starts it in
+    /// the background by itself).
+    #[command(hide = true)]
+    Supervise,
     /// Build a sample dbt repository with scripted agents, and open the dashboard on it.
     Demo {
         /// Where to create it (default: a new folder under the system's temp dir).

@@ -10,6 +10,7 @@ mod plan_cmds;
 mod signal_cmd;
 mod slice_cmds;
 mod status_cmd;
+mod supervisor_cmds;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ use clap::Parser as _;
 
 pub use args::{Args, CommandArgs};
 
+use crate::domain::Command;
 use crate::workspace::{Progress, Workspace, WorkspaceError};
 
 /// Runs the command line and returns the process exit code.
@@ -41,8 +43,31 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Some(CommandArgs::Init { force, base }) => plan_cmds::init(&cwd, force, base.as_deref()),
         Some(CommandArgs::Check { json }) => plan_cmds::check(&cwd, json),
-        Some(CommandArgs::Up { slices }) => slice_cmds::up(&open(&cwd)?, &slices),
-        Some(CommandArgs::Down { slice, force }) => slice_cmds::down(&open(&cwd)?, &slice, force),
+        Some(CommandArgs::Up { slices }) => {
+            let ws = open(&cwd)?;
+            let names = slices
+                .iter()
+                .map(|s| ws.slice(s).map(|spec| spec.name.clone()))
+                .collect::<Result<Vec<_>, _>>()?;
+            match supervisor_cmds::through_supervisor(&ws, Command::Up { slices: names })? {
+                Some(code) => Ok(code),
+                None => slice_cmds::up(&ws, &slices),
+            }
+        }
+        Some(CommandArgs::Down { slice, force }) => {
+            let ws = open(&cwd)?;
+            let name = ws.slice(&slice)?.name.clone();
+            match supervisor_cmds::through_supervisor(&ws, Command::Down { slice: name, force })? {
+                Some(code) => Ok(code),
+                None => slice_cmds::down(&ws, &slice, force),
+            }
+        }
+        Some(CommandArgs::Attach { remote }) => {
+            supervisor_cmds::attach(&cwd, remote.as_deref().or(args.remote.as_deref()))
+        }
+        Some(CommandArgs::Stop) => supervisor_cmds::stop(&cwd),
+        Some(CommandArgs::Proxy) => supervisor_cmds::proxy(&cwd),
+        Some(CommandArgs::Supervise) => supervisor_cmds::supervise(&cwd),
         Some(CommandArgs::Env { slice, json }) => slice_cmds::env(&open(&cwd)?, slice, json),
         Some(CommandArgs::Status { json }) => status_cmd::status(&open(&cwd)?, json),
         Some(CommandArgs::Signal { activity, slice }) => signal_cmd::signal(&cwd, &activity, slice),
@@ -53,17 +78,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             pace,
             no_open,
         }) => demo(dir, slices, with_dbt, pace, no_open),
-        None => {
-            use std::io::IsTerminal as _;
-            let ws = open(&cwd)?;
-            if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-                anyhow::bail!(
-                    "the dashboard needs a terminal; for scripts use `sliceboard status --json`"
-                );
-            }
-            crate::ui::run(ws)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        None => supervisor_cmds::attach(&cwd, args.remote.as_deref()),
     }
 }
 
@@ -170,6 +185,6 @@ fn demo(
         );
     }
     eprintln!("opening the dashboard: press s on a slice to start its agent, ? for keys");
-    crate::ui::run(ws)?;
-    Ok(ExitCode::SUCCESS)
+    drop(ws);
+    supervisor_cmds::attach(&repo, None)
 }

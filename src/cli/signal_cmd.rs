@@ -1,5 +1,5 @@
 //! `sliceboard signal`: an agent's hook reports its activity to the
-//! supervisor over the state dir's socket.
+//! supervisor over its socket.
 //!
 //! Needs no plan and takes no lock, so it is quick and works from any
 //! worktree of the repository. A hook must never break the agent: when no
@@ -10,10 +10,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
+use crate::domain::wire::ClientKind;
 use crate::domain::{Activity, Command, SliceName};
 use crate::git::GitRepo;
+use crate::link::{Link, LinkError};
 use crate::store::StateDir;
-use crate::supervisor::{Delivery, signal_socket};
 
 pub fn signal(cwd: &Path, activity: &str, slice: Option<String>) -> anyhow::Result<ExitCode> {
     let activity: Activity = serde_json::from_value(serde_json::Value::String(activity.into()))
@@ -31,17 +32,22 @@ pub fn signal(cwd: &Path, activity: &str, slice: Option<String>) -> anyhow::Resu
         slice: slice.clone(),
         activity,
     };
-    match signal_socket::send(&socket, &command)
-        .with_context(|| format!("cannot reach the supervisor at {}", socket.display()))?
-    {
-        Delivery::Delivered => Ok(ExitCode::SUCCESS),
-        Delivery::NoSupervisor => {
+    let mut link = match Link::connect(&socket, ClientKind::Signal) {
+        Ok(link) => link,
+        Err(LinkError::NoSupervisor) => {
             eprintln!(
-                "sliceboard: no dashboard is running for {}; signal not delivered",
+                "sliceboard: no supervisor is running for {}; signal not delivered",
                 git.root().display()
             );
-            Ok(ExitCode::SUCCESS)
+            return Ok(ExitCode::SUCCESS);
         }
-        Delivery::Refused(message) => bail!("the supervisor refused the signal: {message}"),
+        Err(err) => {
+            return Err(err)
+                .with_context(|| format!("cannot reach the supervisor at {}", socket.display()));
+        }
+    };
+    match link.request(command)? {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(message) => bail!("the supervisor refused the signal: {message}"),
     }
 }

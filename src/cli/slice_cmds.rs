@@ -10,35 +10,15 @@ use crate::workspace::{self, Workspace};
 pub fn up(ws: &Workspace, slices: &[String]) -> anyhow::Result<ExitCode> {
     let lock = ws.lock("sliceboard up")?;
     let report = workspace::up(ws, &lock, slices, &mut print_progress)?;
-    for (slice, drift) in &report.drift {
-        eprintln!("found: {slice}: {}", drift.describe(slice));
+    for note in report.notes(&ws.plan.base) {
+        eprintln!("{note}");
     }
-    if !report.pruned.is_empty() {
-        eprintln!(
-            "pruned stale worktree records: {}",
-            report.pruned.join(", ")
-        );
-    }
-    if let Some(branch) = &report.created_integration {
-        eprintln!("created integration branch {branch} from {}", ws.plan.base);
-    }
-    let created = report.created.len() + report.reused_branch.len();
-    println!(
-        "{created} worktree{} created ({} on new branches, {} on existing branches), {} already there{}",
-        if created == 1 { "" } else { "s" },
-        report.created.len(),
-        report.reused_branch.len(),
-        report.already_there.len(),
-        match report.failed.len() {
-            0 => String::new(),
-            n => format!(", {n} failed"),
-        }
-    );
+    println!("{}", report.summary());
     if report.failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        for (slice, why) in &report.failed {
-            eprintln!("error: {slice}: {why}");
+        for failure in report.failures() {
+            eprintln!("{failure}");
         }
         Ok(ExitCode::FAILURE)
     }
@@ -47,19 +27,7 @@ pub fn up(ws: &Workspace, slices: &[String]) -> anyhow::Result<ExitCode> {
 pub fn down(ws: &Workspace, slice: &str, force: bool) -> anyhow::Result<ExitCode> {
     let lock = ws.lock("sliceboard down")?;
     let report = workspace::down(ws, &lock, slice, force, &mut print_progress)?;
-    if report.removed_folder {
-        println!(
-            "removed worktree {}; branch {} is kept",
-            report.path.display(),
-            report.branch
-        );
-    } else {
-        println!(
-            "worktree {} was already gone; cleared its records (branch {} is kept)",
-            report.path.display(),
-            report.branch
-        );
-    }
+    println!("{}", report.describe());
     Ok(ExitCode::SUCCESS)
 }
 

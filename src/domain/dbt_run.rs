@@ -4,10 +4,10 @@
 //! text `logs/dbt.log`, `target/run_results.json`) and read by the board,
 //! the dbt tab and `status --json`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One dbt invocation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DbtRun {
     pub invocation_id: Option<String>,
     /// `build`, `run`, `test`, `seed`, `snapshot`, …
@@ -27,7 +27,7 @@ pub struct DbtRun {
     pub unreadable_lines: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Started, not finished (or the log ends before it finished).
@@ -37,7 +37,7 @@ pub enum RunStatus {
     Failed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunSource {
     JsonLog,
@@ -45,7 +45,7 @@ pub enum RunSource {
     RunResults,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeResult {
     /// `model.shop.stg_orders`; absent in text logs.
     pub unique_id: Option<String>,
@@ -62,7 +62,7 @@ pub struct NodeResult {
     pub compiled_path: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
     Model,
@@ -84,7 +84,7 @@ impl NodeKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeStatus {
     // Ordered by how urgently the operator must look: failures first.
@@ -118,7 +118,7 @@ impl NodeStatus {
 }
 
 /// How many nodes ended how.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeCounts {
     /// Models, seeds and snapshots built, and tests passed.
     pub passed: usize,
@@ -159,7 +159,7 @@ impl DbtRun {
 }
 
 /// A run as `status --json` reports it: the counts and what failed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DbtSummary {
     pub command: Option<String>,
     pub invocation: Option<String>,

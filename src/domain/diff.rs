@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Folders whose untracked files the diff leaves out, and the watcher never
 /// watches, whatever .gitignore says: build output, logs and tool caches
@@ -29,18 +29,30 @@ pub fn in_skipped_dir(path: &str) -> bool {
     path.split('/').any(|part| SKIPPED_DIRS.contains(&part))
 }
 
+/// How a slice's diff is kept current.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum WatchMode {
+    /// File events: refreshed within ~50 ms of a write.
+    Events,
+    /// Too many folders for inotify: a full diff every few seconds.
+    Polling { reason: String },
+    /// The worktree does not exist (yet, or any more).
+    Missing,
+}
+
 /// How many diff lines one file keeps for display; its counts stay exact.
 pub const MAX_LINES_PER_FILE: usize = 4_000;
 
 /// Everything a slice changed, sorted by path.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SliceDiff {
     /// The merge base the diff is taken against (hex), if one was found.
     pub base: Option<String>,
     pub files: Vec<FileDiff>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     Added,
@@ -65,7 +77,7 @@ impl ChangeKind {
 }
 
 /// Where a change sits: in a commit on the branch, or still in the worktree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Committed, staged or modified: git knows the file.
@@ -74,7 +86,7 @@ pub enum Stage {
     Untracked,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileDiff {
     /// `/`-separated, relative to the worktree root.
     pub path: String,
@@ -91,14 +103,14 @@ pub struct FileDiff {
     pub lines_omitted: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hunk {
     /// `@@ -a,b +c,d @@ context`, without the line end.
     pub header: String,
     pub lines: Vec<DiffLine>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LineKind {
     Context,
     Added,
@@ -107,7 +119,7 @@ pub enum LineKind {
     Note,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiffLine {
     pub kind: LineKind,
     pub old_line: Option<u32>,
@@ -171,7 +183,7 @@ impl SliceDiff {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiffSummary {
     pub base: Option<String>,
     pub files_changed: usize,
@@ -180,7 +192,7 @@ pub struct DiffSummary {
     pub files: Vec<FileSummary>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileSummary {
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,19 +1,22 @@
-//! The domain: slices, plans, lifecycle states, ownership, and the command
-//! and event types the dashboard and supervisor exchange.
+//! The domain: slices, plans, lifecycle states, ownership, the board every
+//! dashboard shows, and the messages the dashboard and supervisor exchange.
 //!
 //! Plain Rust only. Nothing in here may use git2, tokio, ratatui, crossterm,
 //! portable-pty or the filesystem; adapters and the UI depend on this
 //! module, never the other way round.
 
+pub mod board;
 pub mod dbt_run;
 pub mod diff;
 pub mod environment;
 pub mod order;
 pub mod ownership;
+pub mod pane;
 pub mod plan;
 pub mod protocol;
 pub mod slice;
 pub mod template;
+pub mod wire;
 
 pub use plan::{AgentSpec, DbtSpec, MergeSpec, Plan, SliceSpec};
 pub use protocol::{Command, Drift, Event};

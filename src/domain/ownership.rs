@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::slice::SliceName;
 
@@ -51,7 +51,7 @@ pub struct Overlap {
 }
 
 /// A warning about one path a slice changed.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PathFlag {
     /// The slice's `owns` globs do not match the path; `owners` are the

@@ -119,6 +119,11 @@ pub enum Event {
         slice: SliceName,
         status: AgentStatus,
     },
+    /// An agent process started (not journaled: the status change is).
+    AgentStarted {
+        slice: SliceName,
+        pid: i32,
+    },
     ActivityChanged {
         slice: SliceName,
         activity: Activity,
@@ -145,6 +150,26 @@ pub enum Event {
         command: Box<Command>,
         message: String,
     },
+}
+
+impl Event {
+    /// The slice the event is about, if any.
+    pub fn slice(&self) -> Option<&SliceName> {
+        match self {
+            Event::LifecycleChanged { slice, .. }
+            | Event::WorktreeCreated { slice, .. }
+            | Event::WorktreeRemoved { slice, .. }
+            | Event::AgentStatusChanged { slice, .. }
+            | Event::AgentStarted { slice, .. }
+            | Event::ActivityChanged { slice, .. }
+            | Event::Approved { slice, .. }
+            | Event::ApprovalWithdrawn { slice }
+            | Event::DriftFound { slice, .. } => Some(slice),
+            Event::Progress { slice, .. } => slice.as_ref(),
+            Event::CommandFailed { command, .. } => command.slice(),
+            Event::WorktreesPruned { .. } => None,
+        }
+    }
 }
 
 /// A way state and the repository can disagree, found by reconciliation.

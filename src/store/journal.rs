@@ -84,13 +84,29 @@ impl Journal {
     }
 
     pub fn read(&self) -> Result<JournalRead, StoreError> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(bytes) => bytes,
+        self.read_from(0)
+    }
+
+    /// Where the journal ends now, for [`Journal::read_from`].
+    pub fn end(&self) -> u64 {
+        std::fs::metadata(&self.path).map_or(0, |m| m.len())
+    }
+
+    /// The entries from byte `offset` on (a value of [`Journal::end`]).
+    pub fn read_from(&self, offset: u64) -> Result<JournalRead, StoreError> {
+        use std::io::{Read as _, Seek as _};
+        let mut bytes = Vec::new();
+        let opened = std::fs::File::open(&self.path).and_then(|mut file| {
+            file.seek(std::io::SeekFrom::Start(offset))?;
+            file.read_to_end(&mut bytes)
+        });
+        match opened {
+            Ok(_) => {}
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(JournalRead::default());
             }
             Err(err) => return Err(StoreError::io("read", &self.path)(err)),
-        };
+        }
         let mut read = JournalRead::default();
         for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             match serde_json::from_slice(line) {

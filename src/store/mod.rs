@@ -111,29 +111,16 @@ impl StateDir {
         self.root.join("sliceboard.log")
     }
 
-    /// Where a running supervisor listens for `sliceboard signal`: in the
-    /// state dir, or, when that path is too long for a Unix socket (108
-    /// bytes), in the temp dir under a name derived from the state dir, so
-    /// the supervisor and every hook still agree on it.
+    /// Where a running supervisor listens; see [`crate::link::socket_path`].
     pub fn socket_file(&self) -> PathBuf {
-        const MAX_SOCKET_PATH: usize = 100;
-        let path = self.root.join("supervisor.sock");
-        if path.as_os_str().len() <= MAX_SOCKET_PATH {
-            return path;
-        }
-        // FNV-1a: stable across builds, unlike std's hasher.
-        let hash = self
-            .root
-            .as_os_str()
-            .as_encoded_bytes()
-            .iter()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-            });
-        std::env::temp_dir().join(format!("sliceboard-{hash:016x}.sock"))
+        crate::link::socket_path(&self.root)
     }
 
-    /// The raw output of a slice's agent (rotated to `pty.log.1`).
+    /// Where a supervisor started in the background writes what it prints.
+    pub fn supervisor_output_file(&self) -> PathBuf {
+        self.root.join("supervisor.out")
+    }
+
     pub fn transcript_file(&self, slice: &SliceName) -> PathBuf {
         self.slice_dir(slice).join("pty.log")
     }

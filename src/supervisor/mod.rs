@@ -4,13 +4,16 @@
 //! the bell and the screen.
 //!
 //! Owns the sessions and the state lock while it lives. Commands come in
-//! through [`Supervisor::handle`] or the signal socket; what happens goes
-//! out as [`domain::Event`](crate::domain::Event)s through a callback and
-//! into the journal. Driven by its owner calling [`Supervisor::step`] in a
-//! loop on a thread of its own, never the UI thread: kills and spawns are
-//! quick here, but git and disk work are not free.
-
-pub mod signal_socket;
+//! through [`Supervisor::handle`] or a [`SupervisorHandle`] (the socket
+//! server's clients hold one); what happens goes out as
+//! [`domain::Event`](crate::domain::Event)s through a callback and into the
+//! journal. Driven by its owner calling [`Supervisor::step`] in a loop on a
+//! thread of its own: kills and spawns are quick here, but git and disk
+//! work (`up`, `down`) are not.
+//!
+//! On start it shows what an earlier supervisor left: each slice's last
+//! agent status from the journal (a run the earlier supervisor never saw
+//! end is recorded as exited) and the tail of its transcript on screen.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, mpsc};
@@ -23,8 +26,6 @@ use crate::session::{
 };
 use crate::store::{Actor, StateLock, load_state, save_state};
 use crate::workspace::{Workspace, WorkspaceError};
-
-pub use signal_socket::{Delivery, SignalSocket};
 
 /// How much of an earlier run's transcript is replayed into a new screen.
 const REPLAY_BYTES: u64 = 256 * 1024;
@@ -82,25 +83,46 @@ pub enum SupervisorError {
     Refused { slice: SliceName, message: String },
     #[error("the supervisor does not handle {0} yet")]
     Unsupported(&'static str),
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Where domain events go.
 pub type Notify = Arc<dyn Fn(Event) + Send + Sync>;
 
+/// What a command came to: `Ok` with what was done (often empty), `Err`
+/// with why not.
+pub type Outcome = Result<String, String>;
+
+/// Where a command's outcome goes.
+pub type Reply = tokio::sync::oneshot::Sender<Outcome>;
+
 enum Inbox {
     Session(SessionEvent),
-    Remote(signal_socket::Request),
+    Request { command: Command, reply: Reply },
     Local(Command),
 }
 
-/// Sends commands to a supervisor running on another thread; failures come
-/// back as [`Event::CommandFailed`].
+/// Sends commands to a supervisor running on another thread.
 #[derive(Clone)]
 pub struct SupervisorHandle(mpsc::Sender<Inbox>);
 
 impl SupervisorHandle {
+    /// Sends without waiting; a failure comes back as [`Event::CommandFailed`].
     pub fn send(&self, command: Command) {
         let _ = self.0.send(Inbox::Local(command));
+    }
+
+    /// Sends and hands back where the outcome will arrive; no
+    /// `CommandFailed` event is raised, the outcome says it.
+    pub fn request(&self, command: Command) -> tokio::sync::oneshot::Receiver<Outcome> {
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        if let Err(mpsc::SendError(Inbox::Request { reply, .. })) =
+            self.0.send(Inbox::Request { command, reply })
+        {
+            let _ = reply.send(Err("the supervisor is shutting down".into()));
+        }
+        outcome
     }
 }
 
@@ -121,9 +143,6 @@ struct Slot {
 }
 
 pub struct Supervisor {
-    // Dropped first (fields drop in order): the socket file must be gone
-    // before the lock lets another supervisor bind its own.
-    socket: Option<SignalSocket>,
     ws: Workspace,
     lock: StateLock,
     options: SupervisorOptions,
@@ -135,10 +154,13 @@ pub struct Supervisor {
     notify: Notify,
     on_output: Option<OutputListener>,
     screens: Screens,
+    /// Set once `Shutdown` was handled: the owner's loop ends.
+    finished: bool,
 }
 
 impl Supervisor {
-    /// Takes the state lock and starts listening for signals.
+    /// Takes the state lock, and picks up what an earlier supervisor left
+    /// (see the module's header).
     pub fn new(
         ws: Workspace,
         options: SupervisorOptions,
@@ -146,25 +168,13 @@ impl Supervisor {
     ) -> Result<Self, SupervisorError> {
         let lock = ws.lock("sliceboard supervisor")?;
         let (inbox_tx, inbox) = mpsc::channel();
-        let remote = std::sync::Mutex::new(inbox_tx.clone());
-        let socket_path = ws.state_dir.socket_file();
-        let socket = SignalSocket::bind(&socket_path, move |request| {
-            let _ = remote
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .send(Inbox::Remote(request));
-        })
-        .inspect_err(|err| {
-            tracing::warn!(path = %socket_path.display(), %err, "no signal socket; `sliceboard signal` will not reach this supervisor");
-        })
-        .ok();
         let slots = ws
             .plan
             .slices
             .iter()
             .map(|s| (s.name.clone(), Slot::default()))
             .collect();
-        Ok(Self {
+        let mut supervisor = Self {
             ws,
             lock,
             options,
@@ -175,8 +185,67 @@ impl Supervisor {
             notify,
             on_output: None,
             screens: Screens::default(),
-            socket,
-        })
+            finished: false,
+        };
+        supervisor.recover();
+        Ok(supervisor)
+    }
+
+    /// Each slice's last status from the journal, and its earlier output
+    /// on screen. A run whose end nobody recorded (the supervisor that ran
+    /// it died) is recorded now as exited.
+    fn recover(&mut self) {
+        let journal = self.ws.state_dir.journal().read().unwrap_or_default();
+        let mut last: BTreeMap<SliceName, AgentStatus> = BTreeMap::new();
+        for entry in journal.entries {
+            if let Event::AgentStatusChanged { slice, status } = entry.event {
+                last.insert(slice, status);
+            }
+        }
+        let names: Vec<SliceName> = self.slots.keys().cloned().collect();
+        for slice in names {
+            let status = match last.get(&slice) {
+                Some(AgentStatus::Running | AgentStatus::Paused) => {
+                    AgentStatus::Exited { code: None }
+                }
+                Some(AgentStatus::Pending) | None => AgentStatus::NotStarted,
+                Some(other) => *other,
+            };
+            if status != AgentStatus::NotStarted {
+                if last.get(&slice) != Some(&status) {
+                    self.set_status(&slice, status, Actor::Sliceboard);
+                } else if let Some(slot) = self.slots.get_mut(&slice) {
+                    slot.status = Some(status);
+                }
+            }
+            let transcript = self.ws.state_dir.transcript_file(&slice);
+            if let Some(screen) =
+                earlier_output(&transcript, self.options.size, self.options.scrollback, b"")
+            {
+                self.screens
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(slice, ScreenHandle::detached(screen));
+            }
+        }
+    }
+
+    /// True once `Shutdown` was handled: every agent is stopped.
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Agents running or paused now.
+    pub fn running(&self) -> usize {
+        self.running_count()
+    }
+
+    /// Every slice's agent status.
+    pub fn statuses(&self) -> BTreeMap<SliceName, AgentStatus> {
+        self.slots
+            .iter()
+            .map(|(name, slot)| (name.clone(), slot.status.unwrap_or(AgentStatus::NotStarted)))
+            .collect()
     }
 
     /// For driving the supervisor from another thread.
@@ -191,11 +260,6 @@ impl Supervisor {
 
     pub fn on_output(&mut self, listener: OutputListener) {
         self.on_output = Some(listener);
-    }
-
-    /// Whether `sliceboard signal` can reach this supervisor.
-    pub fn listening(&self) -> bool {
-        self.socket.is_some()
     }
 
     pub fn workspace(&self) -> &Workspace {
@@ -217,8 +281,31 @@ impl Supervisor {
         self.slots.get(slice).and_then(|s| s.session.as_ref())
     }
 
-    /// Carries out one command from the operator.
-    pub fn handle(&mut self, command: Command) -> Result<(), SupervisorError> {
+    /// Carries out one command from the operator; says what was done when
+    /// there is more to say than "done".
+    pub fn handle(&mut self, command: Command) -> Result<String, SupervisorError> {
+        self.dispatch(command).map(Option::unwrap_or_default)
+    }
+
+    fn dispatch(&mut self, command: Command) -> Result<Option<String>, SupervisorError> {
+        let done = |result: Result<(), SupervisorError>| result.map(|()| None);
+        match command {
+            Command::Up { slices } => self.up(&slices).map(Some),
+            Command::Down { slice, force } => self.down(&slice, force).map(Some),
+            Command::Shutdown => {
+                let stopped = self.running_count();
+                self.shutdown();
+                self.finished = true;
+                Ok(Some(format!(
+                    "stopped {stopped} agent{} and the supervisor",
+                    if stopped == 1 { "" } else { "s" }
+                )))
+            }
+            other => done(self.act(other)),
+        }
+    }
+
+    fn act(&mut self, command: Command) -> Result<(), SupervisorError> {
         match command {
             Command::StartAgent { slice } => self.start(&slice, false),
             Command::RestartAgent { slice } => self.restart(&slice),
@@ -234,7 +321,16 @@ impl Supervisor {
                     slot.size = Some(Size { cols, rows });
                 }
                 let Some(session) = self.session(&slice) else {
-                    return Err(refused(&slice, "its agent has not run"));
+                    // An earlier supervisor's screen reflows; nothing else to do.
+                    if let Some(screen) = self
+                        .screens
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .get(&slice)
+                    {
+                        screen.with_screen(|s| s.resize(Size { cols, rows }));
+                    }
+                    return Ok(());
                 };
                 let resized = session.resize(Size { cols, rows });
                 // An ended agent's screen still reflows; its PTY is gone.
@@ -244,8 +340,6 @@ impl Supervisor {
                 Ok(())
             }
             Command::Signal { slice, activity } => self.signal(&slice, activity),
-            Command::Up { .. } => Err(SupervisorError::Unsupported("up")),
-            Command::Down { .. } => Err(SupervisorError::Unsupported("down")),
             // The same events that went into the journal go to the watcher.
             Command::Approve { slice } => {
                 let (_, events) = crate::workspace::approve(&self.ws, &self.lock, &slice)?;
@@ -258,11 +352,53 @@ impl Supervisor {
                 Ok(())
             }
             Command::Merge { .. } => Err(SupervisorError::Unsupported("merges")),
-            Command::Shutdown => {
-                self.shutdown();
-                Ok(())
+            Command::Up { .. } | Command::Down { .. } | Command::Shutdown => {
+                unreachable!("dispatched before")
             }
         }
+    }
+
+    /// `sliceboard up` under this supervisor's lock; what git and the
+    /// journal recorded goes to the watchers.
+    fn up(&mut self, slices: &[SliceName]) -> Result<String, SupervisorError> {
+        let names: Vec<String> = slices.iter().map(ToString::to_string).collect();
+        let (report, ok) = self.journaled(|ws, lock| {
+            let report = crate::workspace::up(ws, lock, &names, &mut |_| {})?;
+            Ok((report.describe(&ws.plan.base), report.failed.is_empty()))
+        })?;
+        if ok {
+            Ok(report)
+        } else {
+            Err(SupervisorError::Failed(report))
+        }
+    }
+
+    fn down(&mut self, slice: &SliceName, force: bool) -> Result<String, SupervisorError> {
+        if self.session(slice).is_some_and(|s| s.exit().is_none()) {
+            return Err(refused(slice, "its agent is running; kill it first"));
+        }
+        self.journaled(|ws, lock| {
+            let report = crate::workspace::down(ws, lock, slice.as_str(), force, &mut |_| {})?;
+            Ok(report.describe())
+        })
+    }
+
+    /// Runs a workspace operation and forwards every journal entry it wrote.
+    fn journaled<T>(
+        &mut self,
+        op: impl FnOnce(&Workspace, &StateLock) -> Result<T, WorkspaceError>,
+    ) -> Result<T, SupervisorError> {
+        let journal = self.ws.state_dir.journal();
+        let mark = journal.end();
+        let result = op(&self.ws, &self.lock);
+        for entry in journal
+            .read_from(mark)
+            .map(|r| r.entries)
+            .unwrap_or_default()
+        {
+            (self.notify)(entry.event);
+        }
+        Ok(result?)
     }
 
     /// Waits up to `timeout` for something to happen, handles everything
@@ -275,6 +411,19 @@ impl Supervisor {
             }
         }
         let now = Instant::now();
+        // A program that starts a synchronized update and stalls must still
+        // be drawn when the update times out.
+        if let Some(listener) = &self.on_output {
+            for (name, slot) in &self.slots {
+                let due = slot
+                    .session
+                    .as_ref()
+                    .and_then(|s| s.screen_handle().sync_deadline());
+                if due.is_some_and(|due| due <= now) {
+                    listener(name);
+                }
+            }
+        }
         let mut changed = Vec::new();
         for (name, slot) in &self.slots {
             let live = slot.session.as_ref().filter(|s| s.exit().is_none());
@@ -330,9 +479,8 @@ impl Supervisor {
                     });
                 }
             }
-            Inbox::Remote(request) => {
-                let result = self.handle(request.command).map_err(|e| e.to_string());
-                let _ = request.reply.send(result);
+            Inbox::Request { command, reply } => {
+                let _ = reply.send(self.handle(command).map_err(|e| e.to_string()));
             }
         }
     }
@@ -413,7 +561,12 @@ impl Supervisor {
                 screen.feed(RESTART_MARK);
                 Some(screen)
             }
-            None => earlier_output(&transcript_path, size, self.options.scrollback),
+            None => earlier_output(
+                &transcript_path,
+                size,
+                self.options.scrollback,
+                RESTART_MARK,
+            ),
         };
         let session_spec = SessionSpec {
             slice: slice.clone(),
@@ -437,7 +590,12 @@ impl Supervisor {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(slice.clone(), session.screen_handle());
+        let pid = session.pid();
         slot.session = Some(session);
+        (self.notify)(Event::AgentStarted {
+            slice: slice.clone(),
+            pid,
+        });
         self.set_status(slice, AgentStatus::Running, Actor::Operator);
         self.mark_active(slice);
         Ok(())
@@ -588,18 +746,21 @@ fn refused(slice: &SliceName, message: impl std::fmt::Display) -> SupervisorErro
     }
 }
 
-/// A screen showing the end of what an earlier run printed, then a line
-/// marking the new start; `None` when there was no earlier run.
-fn earlier_output(path: &std::path::Path, size: Size, scrollback: usize) -> Option<Screen> {
+/// A screen showing the end of what an earlier run printed, then `mark`;
+/// `None` when there was no earlier run.
+fn earlier_output(
+    path: &std::path::Path,
+    size: Size,
+    scrollback: usize,
+    mark: &[u8],
+) -> Option<Screen> {
     let bytes = transcript::read_tail(path, REPLAY_BYTES).ok()?;
     if bytes.is_empty() {
         return None;
     }
     let mut screen = Screen::new(size, scrollback);
     screen.feed(&bytes);
-    // Leave whatever mode the old run was in (alternate screen, colors,
-    // scroll region), then mark the restart.
-    screen.feed(RESTART_MARK);
+    screen.feed(mark);
     Some(screen)
 }
 

@@ -1,63 +1,22 @@
 //! The dashboard's model: what the board shows and what the keys do.
 //!
-//! Pure state: events from the supervisor are applied with
-//! [`App::apply`], keys turn into [`Command`]s with [`App::on_key`]; drawing
-//! lives in `view`, the loop and threads in `ui/mod.rs`. Nothing here
-//! touches a terminal, a process or the disk.
+//! Pure state: the board as the supervisor sent it, updated with
+//! [`App::apply`]; the panes it shows, patched with [`App::apply_pane`];
+//! keys turn into [`Effect`]s with [`App::on_key`]. Drawing lives in
+//! `view`, the loop and the connection in `ui/mod.rs`. Nothing here
+//! touches a terminal, a socket, a process or the disk.
 
-use std::collections::VecDeque;
-use std::sync::Arc;
+use std::collections::{BTreeMap, VecDeque};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::keymap::{Action, Keymap};
-use crate::domain::dbt_run::DbtRun;
-use crate::domain::diff::SliceDiff;
-use crate::domain::ownership::{Ownership, PathFlag};
-use crate::domain::{Activity, AgentStatus, Command, Event, Lifecycle, SliceName};
+use crate::domain::board::{Board, BoardUpdate};
+use crate::domain::pane::{PaneFrame, PaneView, PaneWant};
+use crate::domain::{AgentStatus, Command, Event, SliceName};
 use crate::session::{Key, Mods};
-use crate::watch::WatchMode;
 
-/// How many journal lines the Events tab keeps per slice.
-const EVENTS_KEPT: usize = 200;
-
-#[derive(Debug, Clone)]
-pub struct SliceRow {
-    pub name: SliceName,
-    pub lifecycle: Lifecycle,
-    pub status: AgentStatus,
-    pub activity: Option<Activity>,
-    pub dbt: Option<DbtRun>,
-    /// Journal and live events, newest last, as text.
-    pub events: Vec<String>,
-    pub worktree: std::path::PathBuf,
-    /// dbt's log as a person reads it, newest last.
-    pub dbt_log: VecDeque<String>,
-    /// The slice's extra log files (the plan's `logs` globs), newest last.
-    pub logs: VecDeque<String>,
-    /// Whether the plan asks this slice to follow any extra logs.
-    pub follows_logs: bool,
-    /// The live diff; `None` until the first one is read.
-    pub diff: Option<Arc<SliceDiff>>,
-    pub diff_mode: WatchMode,
-    /// Why the last diff failed (the one shown is then the last good one).
-    pub diff_error: Option<String>,
-    /// Ownership and overlap warnings about the slice's changed paths.
-    pub flags: Vec<PathFlag>,
-}
-
-/// How many log lines a slice keeps for the dbt and Logs tabs.
-pub const LOG_LINES_KEPT: usize = 5_000;
-
-impl SliceRow {
-    /// Adds lines to a log buffer, dropping the oldest past the limit.
-    pub fn append(buffer: &mut VecDeque<String>, lines: Vec<String>) {
-        buffer.extend(lines);
-        while buffer.len() > LOG_LINES_KEPT {
-            buffer.pop_front();
-        }
-    }
-}
+pub use crate::domain::board::{LOG_LINES_KEPT, SliceRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -95,7 +54,10 @@ pub enum Layout {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
     Kill(SliceName),
-    Quit { running: usize },
+    /// Stop every agent and the supervisor.
+    StopAll {
+        running: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,11 +82,6 @@ pub enum Effect {
         key: Key,
         mods: Mods,
     },
-    /// Scroll a slice's terminal by lines (positive: back in history).
-    Scroll {
-        slice: SliceName,
-        lines: i32,
-    },
     /// Show the `nth` match (newest first) of `query` in a slice's terminal.
     Search {
         slice: SliceName,
@@ -135,8 +92,12 @@ pub enum Effect {
 }
 
 pub struct App {
-    pub repo: String,
-    pub slices: Vec<SliceRow>,
+    /// What the supervisor says about every slice.
+    pub board: Board,
+    /// The panes of the terminals shown, as the supervisor last sent them.
+    pub panes: BTreeMap<SliceName, PaneView>,
+    /// How far each slice's terminal is scrolled back, in lines.
+    pub scroll: BTreeMap<SliceName, usize>,
     pub selected: usize,
     pub mode: Mode,
     pub tab: Tab,
@@ -149,13 +110,13 @@ pub struct App {
     /// How far the dbt or Logs tab is scrolled back, in lines; 0 follows
     /// the end.
     pub log_scroll: usize,
-    /// Who owns what, for the ownership flags; `None` flags nothing.
-    pub ownership: Option<Ownership>,
     /// The file the Diff tab shows, and how far down its hunks it is.
     pub diff_file: usize,
     pub diff_scroll: usize,
     /// Where the view last drew the Diff tab's file list, for mouse clicks.
     pub diff_list: std::cell::Cell<Option<ListArea>>,
+    /// The Diff tab's file while an update is applied.
+    pub(super) shown_file: Option<String>,
 }
 
 /// Screen rows a list was drawn on, and the index of its first item.
@@ -180,10 +141,11 @@ impl ListArea {
 }
 
 impl App {
-    pub fn new(repo: String, slices: Vec<SliceRow>, keymap: Keymap) -> Self {
+    pub fn new(board: Board, keymap: Keymap) -> Self {
         Self {
-            repo,
-            slices,
+            board,
+            panes: BTreeMap::new(),
+            scroll: BTreeMap::new(),
             selected: 0,
             mode: Mode::Board,
             tab: Tab::Terminal,
@@ -192,62 +154,86 @@ impl App {
             message: None,
             search: None,
             log_scroll: 0,
-            ownership: None,
             diff_file: 0,
             diff_scroll: 0,
             diff_list: std::cell::Cell::new(None),
+            shown_file: None,
         }
     }
 
     pub fn selected(&self) -> Option<&SliceRow> {
-        self.slices.get(self.selected)
+        self.board.slices.get(self.selected)
     }
 
     pub fn running(&self) -> usize {
-        self.slices
+        self.board
+            .slices
             .iter()
             .filter(|s| matches!(s.status, AgentStatus::Running | AgentStatus::Paused))
             .count()
     }
 
     /// Applies what the supervisor reported.
-    pub fn apply(&mut self, event: &Event) {
-        let slice = match event {
-            Event::AgentStatusChanged { slice, .. }
-            | Event::ActivityChanged { slice, .. }
-            | Event::LifecycleChanged { slice, .. }
-            | Event::Approved { slice, .. }
-            | Event::ApprovalWithdrawn { slice } => Some(slice),
-            Event::CommandFailed { command, .. } => command.slice(),
-            _ => None,
-        };
-        let Some(row) = slice.and_then(|s| self.slices.iter_mut().find(|r| &r.name == s)) else {
-            if let Event::CommandFailed { message, .. } = event {
-                self.message = Some(message.clone());
-            }
-            return;
-        };
-        match event {
-            Event::AgentStatusChanged { status, .. } => {
-                row.status = *status;
-                if !matches!(status, AgentStatus::Running | AgentStatus::Paused) {
-                    row.activity = None;
-                }
-            }
-            Event::ActivityChanged { activity, .. } => row.activity = Some(*activity),
-            Event::LifecycleChanged { to, .. } => row.lifecycle = *to,
-            Event::CommandFailed { message, .. } => self.message = Some(message.clone()),
-            Event::Approved { slice, commit } => {
-                self.message = Some(format!(
-                    "approved {slice} at {}",
-                    &commit[..commit.len().min(10)]
-                ));
-            }
+    pub fn apply(&mut self, update: BoardUpdate) {
+        if let BoardUpdate::Diff { slice, .. } = &update {
+            self.before_diff(slice);
+        }
+        self.board.apply(&update);
+        match &update {
+            BoardUpdate::Diff { slice, .. } => self.after_diff(slice),
+            BoardUpdate::Event { event } => self.react(event),
             _ => {}
         }
-        row.events.push(describe(event));
-        if row.events.len() > EVENTS_KEPT {
-            row.events.remove(0);
+    }
+
+    /// Takes the whole board again (after falling behind); the selection
+    /// stays on its slice.
+    pub fn resync(&mut self, board: Board) {
+        let selected = self.selected().map(|r| r.name.clone());
+        self.board = board;
+        self.selected = selected
+            .and_then(|name| self.board.slices.iter().position(|r| r.name == name))
+            .unwrap_or(0);
+        self.clamp_diff();
+    }
+
+    /// Scrolls a slice's terminal by `lines` (positive: back in history),
+    /// within the history the supervisor last reported.
+    pub fn scroll_terminal(&mut self, slice: &SliceName, lines: i32) {
+        let history = self.panes.get(slice).map_or(0, |p| p.history) as i64;
+        let now = self.scroll.get(slice).copied().unwrap_or(0) as i64;
+        let next = (now + i64::from(lines)).clamp(0, history) as usize;
+        self.scroll.insert(slice.clone(), next);
+    }
+
+    /// The panes to ask the supervisor for: the terminals just drawn, each
+    /// at its scroll.
+    pub fn wanted(&self, drawn: &BTreeMap<SliceName, crate::session::Size>) -> Vec<PaneWant> {
+        drawn
+            .keys()
+            .map(|slice| PaneWant {
+                slice: slice.clone(),
+                scroll: self.scroll.get(slice).copied().unwrap_or(0),
+            })
+            .collect()
+    }
+
+    /// A pane frame from the supervisor.
+    pub fn apply_pane(&mut self, frame: PaneFrame) {
+        self.panes
+            .entry(frame.slice.clone())
+            .or_default()
+            .apply(frame);
+    }
+
+    /// What the status line and the mode make of an event.
+    fn react(&mut self, event: &Event) {
+        match event {
+            Event::CommandFailed { message, .. } => self.message = Some(message.clone()),
+            Event::Approved { slice, commit } => {
+                self.message = Some(format!("approved {slice} at {}", short(commit)));
+            }
+            _ => {}
         }
         // Typing into an agent that just ended would go nowhere.
         if let Event::AgentStatusChanged { slice, status } = event
@@ -304,7 +290,7 @@ impl App {
                 }
                 match confirm {
                     Confirm::Kill(slice) => vec![Effect::Send(Command::KillAgent { slice })],
-                    Confirm::Quit { .. } => vec![Effect::Quit],
+                    Confirm::StopAll { .. } => vec![Effect::Send(Command::Shutdown)],
                 }
             }
             Mode::Board => match self.keymap.action(&key) {
@@ -327,6 +313,8 @@ impl App {
         let Some((k, mods)) = session_key(&key) else {
             return Vec::new();
         };
+        // Typing returns a scrolled-back pane to the live screen.
+        self.scroll.remove(&name);
         vec![Effect::Key {
             slice: name,
             key: k,
@@ -335,7 +323,7 @@ impl App {
     }
 
     fn act(&mut self, action: Action) -> Vec<Effect> {
-        let count = self.slices.len();
+        let count = self.board.slices.len();
         let slice = self.selected().map(|r| r.name.clone());
         match action {
             Action::Down if count > 0 => {
@@ -396,12 +384,16 @@ impl App {
                 let (query, nth) = (query.clone(), *nth);
                 return self.find(query, nth);
             }
-            Action::Quit => {
-                let running = self.running();
-                if running == 0 {
-                    return vec![Effect::Quit];
-                }
-                self.mode = Mode::Confirm(Confirm::Quit { running });
+            // Quitting only detaches: the agents go on in the supervisor.
+            Action::Quit => return vec![Effect::Quit],
+            Action::StopAll => {
+                self.mode = Mode::Confirm(Confirm::StopAll {
+                    running: self.running(),
+                });
+            }
+            Action::CreateWorktrees => {
+                self.message = Some("creating missing worktrees…".into());
+                return vec![Effect::Send(Command::Up { slices: Vec::new() })];
             }
             Action::ScrollUp | Action::ScrollDown
                 if matches!(self.tab, Tab::Logs | Tab::Dbt | Tab::Diff) =>
@@ -410,10 +402,9 @@ impl App {
             }
             Action::ScrollUp | Action::ScrollDown => {
                 let lines = if action == Action::ScrollUp { 10 } else { -10 };
-                return slice
-                    .map(|slice| Effect::Scroll { slice, lines })
-                    .into_iter()
-                    .collect();
+                if let Some(slice) = slice {
+                    self.scroll_terminal(&slice, lines);
+                }
             }
             Action::Focus => {
                 let Some((name, status)) = self.selected().map(|r| (r.name.clone(), r.status))
@@ -558,41 +549,9 @@ pub fn session_key(key: &KeyEvent) -> Option<(Key, Mods)> {
     Some((k, mods))
 }
 
-/// One line of the Events tab.
-pub fn describe(event: &Event) -> String {
-    match event {
-        Event::AgentStatusChanged { status, .. } => format!("agent {}", status_text(*status)),
-        Event::ActivityChanged { activity, .. } => {
-            format!("activity {}", activity_text(Some(*activity)))
-        }
-        Event::LifecycleChanged { from, to, .. } => format!("{from} -> {to}"),
-        Event::CommandFailed { message, .. } => format!("failed: {message}"),
-        Event::Approved { commit, .. } => {
-            format!("approved at {}", &commit[..commit.len().min(10)])
-        }
-        Event::ApprovalWithdrawn { .. } => "approval withdrawn".into(),
-        other => serde_json::to_string(other).unwrap_or_default(),
-    }
-}
+pub use crate::domain::board::{activity_text, describe, status_text};
 
-pub fn status_text(status: AgentStatus) -> String {
-    match status {
-        AgentStatus::NotStarted => "not started".into(),
-        AgentStatus::Pending => "pending".into(),
-        AgentStatus::Running => "running".into(),
-        AgentStatus::Paused => "paused".into(),
-        AgentStatus::Exited { code: Some(code) } => format!("exited({code})"),
-        AgentStatus::Exited { code: None } => "exited(signal)".into(),
-        AgentStatus::Killed => "killed".into(),
-    }
-}
-
-pub fn activity_text(activity: Option<Activity>) -> &'static str {
-    match activity {
-        Some(Activity::Busy) => "busy",
-        Some(Activity::Waiting) => "WAITING",
-        Some(Activity::Idle) => "idle",
-        Some(Activity::Done) => "done",
-        None => "",
-    }
+/// The first ten characters of a commit id (never splits a character).
+pub fn short(commit: &str) -> &str {
+    commit.get(..10).unwrap_or(commit)
 }

@@ -1,5 +1,5 @@
-//! The dashboard model's diff part: taking live-diff updates (and the
-//! ownership flags they change on every slice), and moving through the
+//! The dashboard model's diff part: keeping the Diff tab on its file across
+//! live-diff updates, and moving through the
 //! Diff tab by file, hunk, scroll and search. Pure, like the rest of `app`.
 
 use std::collections::VecDeque;
@@ -7,26 +7,20 @@ use std::collections::VecDeque;
 use super::app::{App, Tab};
 use crate::domain::SliceName;
 use crate::domain::diff::{FileDiff, SliceDiff};
-use crate::watch::DiffUpdate;
 
 impl App {
-    /// Takes a slice's new diff and flags every slice again (a change in
-    /// one slice can add or clear an overlap on another).
-    pub fn apply_diff(&mut self, update: DiffUpdate) {
-        // The Diff tab stays on the file it shows, wherever the update
-        // sorts it.
-        let shown = self
+    /// Before a slice's diff changes: remembers which file the Diff tab
+    /// shows, so it can stay on it wherever the update sorts it.
+    pub(super) fn before_diff(&mut self, slice: &SliceName) {
+        self.shown_file = self
             .selected()
-            .filter(|r| r.name == update.slice)
+            .filter(|r| &r.name == slice)
             .and(self.selected_file())
             .map(|f| f.path.clone());
-        let Some(row) = self.slices.iter_mut().find(|r| r.name == update.slice) else {
-            return;
-        };
-        row.diff = Some(update.diff);
-        row.diff_mode = update.mode;
-        row.diff_error = update.error;
-        if let Some(path) = shown {
+    }
+
+    pub(super) fn after_diff(&mut self, _slice: &SliceName) {
+        if let Some(path) = self.shown_file.take() {
             match self
                 .selected_diff()
                 .and_then(|d| d.files.iter().position(|f| f.path == path))
@@ -36,18 +30,6 @@ impl App {
             }
         }
         self.clamp_diff();
-        let Some(ownership) = &self.ownership else {
-            return;
-        };
-        let changed: Vec<(SliceName, Vec<&str>)> = self
-            .slices
-            .iter()
-            .filter_map(|r| Some((r.name.clone(), r.diff.as_ref()?.paths().collect())))
-            .collect();
-        let mut flags = ownership.flag_changes(&changed);
-        for row in &mut self.slices {
-            row.flags = flags.remove(&row.name).unwrap_or_default();
-        }
     }
 
     /// Keeps the Diff tab's file and scroll inside the selected diff.
@@ -64,7 +46,7 @@ impl App {
 
     /// Selects slice `index` (a click on the board): its diff from the top.
     pub fn select_slice(&mut self, index: usize) {
-        if index < self.slices.len() && index != self.selected {
+        if index < self.board.slices.len() && index != self.selected {
             self.selected = index;
             (self.diff_file, self.diff_scroll) = (0, 0);
         }

@@ -45,7 +45,12 @@ pub enum Action {
     /// Search the selected terminal's scrollback.
     Search,
     SearchNext,
+    /// Create the slices' missing worktrees (`sliceboard up`).
+    CreateWorktrees,
+    /// Leave the dashboard; agents go on in the supervisor.
     Quit,
+    /// Stop every agent and the supervisor (asks first).
+    StopAll,
 }
 
 impl Action {
@@ -73,7 +78,9 @@ impl Action {
             Action::Help => "this help",
             Action::Search => "search what the tab shows (enter: find, esc: cancel)",
             Action::SearchNext => "next match of the search",
-            Action::Quit => "quit (asks first while agents run)",
+            Action::CreateWorktrees => "create missing worktrees (sliceboard up)",
+            Action::Quit => "quit: detach; agents keep running in the background",
+            Action::StopAll => "stop every agent and the supervisor (asks first)",
         }
     }
 }
@@ -215,7 +222,9 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("?", Action::Help),
     ("/", Action::Search),
     ("n", Action::SearchNext),
+    ("U", Action::CreateWorktrees),
     ("q", Action::Quit),
+    ("Q", Action::StopAll),
 ];
 
 /// The user's config file.
@@ -298,6 +307,37 @@ impl Keymap {
             keymap.bindings.insert(spec, parsed);
         }
         Ok(keymap)
+    }
+
+    /// The shortest key bound to `action`, as written in the config.
+    pub fn key_for(&self, action: Action) -> Option<String> {
+        self.bindings
+            .iter()
+            .filter(|(_, a)| **a == action)
+            .map(|(key, _)| key.display())
+            .min_by_key(|k| (k.len(), k.clone()))
+    }
+
+    /// The status line's hints: `key word` for the common actions.
+    pub fn hints(&self) -> String {
+        const SHOWN: &[(Action, &str)] = &[
+            (Action::Focus, "type"),
+            (Action::Start, "start"),
+            (Action::PauseResume, "pause"),
+            (Action::Kill, "kill"),
+            (Action::Restart, "restart"),
+            (Action::Approve, "approve"),
+            (Action::Grid, "grid"),
+            (Action::NextTab, "tabs"),
+            (Action::Help, "help"),
+            (Action::Quit, "detach"),
+            (Action::StopAll, "stop all"),
+        ];
+        SHOWN
+            .iter()
+            .filter_map(|(action, word)| Some(format!("{} {word}", self.key_for(*action)?)))
+            .collect::<Vec<_>>()
+            .join("  ")
     }
 
     /// Help lines: each action with every key bound to it.

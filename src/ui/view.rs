@@ -1,15 +1,12 @@
 //! Drawing the dashboard from the model: the board, the focused slice's
 //! tabs, the grid of terminals, the help overlay and confirmations.
 //!
-//! Reads the [`App`] and the sessions' screens; changes nothing but the
-//! frame. Every state is told apart by a symbol and a word as well as a
+//! Reads the [`App`] (the board and the panes the supervisor sent);
+//! changes nothing but the frame. Every state is told apart by a symbol and a word as well as a
 //! color, so the board reads without color too.
 
 use std::collections::BTreeMap;
 
-use alacritty_terminal::index::{Column, Line};
-use alacritty_terminal::term::cell::Flags;
-use alacritty_terminal::vte::ansi::{Color as TermColor, NamedColor};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Direction, Layout as Split, Rect};
@@ -20,18 +17,15 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Tabs, Widget, Wrap};
 use super::app::{App, Confirm, Layout, Mode, SliceRow, Tab, status_text};
 use super::diff_view;
 use crate::domain::dbt_run::NodeStatus;
+use crate::domain::pane::{ColorKind, PaneColor, PaneView, attrs};
 use crate::domain::{Activity, AgentStatus, SliceName};
-use crate::session::{Screen, ScreenHandle, Size};
+use crate::session::Size;
 
-/// Where each visible terminal was drawn, so the loop can resize agents to
-/// the space they get.
+/// Where each visible terminal was drawn: the loop asks the supervisor for
+/// these panes and resizes agents to the space they get.
 pub type PaneSizes = BTreeMap<SliceName, Size>;
 
-pub fn draw(
-    frame: &mut Frame<'_>,
-    app: &App,
-    screens: &BTreeMap<SliceName, ScreenHandle>,
-) -> PaneSizes {
+pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
     let mut panes = PaneSizes::new();
     let area = frame.area();
     let [title, body, status] = Split::vertical([
@@ -42,10 +36,10 @@ pub fn draw(
     .areas(area);
     frame.render_widget(title_line(app), title);
     match app.layout {
-        Layout::Grid => draw_grid(frame, body, app, screens, &mut panes),
+        Layout::Grid => draw_grid(frame, body, app, &mut panes),
         Layout::Full => {
             if let Some(row) = app.selected() {
-                draw_terminal(frame, body, row, screens.get(&row.name), app, &mut panes);
+                draw_terminal(frame, body, row, app, &mut panes);
             }
         }
         Layout::Focus => {
@@ -54,7 +48,7 @@ pub fn draw(
                 Split::horizontal([Constraint::Length(board_width), Constraint::Min(10)])
                     .areas(body);
             draw_board(frame, board, app);
-            draw_detail(frame, detail, app, screens, &mut panes);
+            draw_detail(frame, detail, app, &mut panes);
         }
     }
     frame.render_widget(status_line(app), status);
@@ -68,6 +62,7 @@ pub fn draw(
 
 fn title_line(app: &App) -> Paragraph<'static> {
     let waiting = app
+        .board
         .slices
         .iter()
         .filter(|s| s.status == AgentStatus::Running && s.activity == Some(Activity::Waiting))
@@ -79,8 +74,8 @@ fn title_line(app: &App) -> Paragraph<'static> {
         ),
         Span::raw(format!(
             " {}  {} slices  {} running",
-            app.repo,
-            app.slices.len(),
+            app.board.repo,
+            app.board.slices.len(),
             app.running()
         )),
     ];
@@ -95,13 +90,20 @@ fn title_line(app: &App) -> Paragraph<'static> {
 
 fn status_line(app: &App) -> Paragraph<'static> {
     let hint = match &app.mode {
-        Mode::Search(query) => format!("search {}: {query}_   (enter: find, esc: cancel)", app.selected().map(|s| s.name.to_string()).unwrap_or_default()),
+        Mode::Search(query) => format!(
+            "search {}: {query}_   (enter: find, esc: cancel)",
+            app.selected()
+                .map(|s| s.name.to_string())
+                .unwrap_or_default()
+        ),
         Mode::Typing => format!(
             "TYPING into {} - {} leaves",
-            app.selected().map(|s| s.name.to_string()).unwrap_or_default(),
+            app.selected()
+                .map(|s| s.name.to_string())
+                .unwrap_or_default(),
             app.keymap.leave.display()
         ),
-        _ => "j/k move  enter type  s start  p pause  x kill  r restart  a approve  g grid  tab tabs  ? help  q quit".into(),
+        _ => app.keymap.hints(),
     };
     let text = match &app.message {
         Some(message) if app.mode != Mode::Typing => format!("{message}  |  {hint}"),
@@ -155,7 +157,7 @@ fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let block = Block::new().borders(Borders::ALL).title(" slices ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if app.slices.is_empty() {
+    if app.board.slices.is_empty() {
         frame.render_widget(
             Paragraph::new("The plan has no slices. Add [[slice]] entries to sliceboard.toml.")
                 .wrap(Wrap { trim: true }),
@@ -164,7 +166,7 @@ fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
         return;
     }
     let mut lines = Vec::new();
-    for (i, row) in app.slices.iter().enumerate() {
+    for (i, row) in app.board.slices.iter().enumerate() {
         let (symbol, word, style) = badge(row);
         let selected = i == app.selected;
         let marker = if selected { ">" } else { " " };
@@ -206,13 +208,7 @@ fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn draw_detail(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    app: &App,
-    screens: &BTreeMap<SliceName, ScreenHandle>,
-    panes: &mut PaneSizes,
-) {
+fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, panes: &mut PaneSizes) {
     let Some(row) = app.selected() else {
         frame.render_widget(Paragraph::new("No slice selected."), area);
         return;
@@ -228,7 +224,7 @@ fn draw_detail(
         tabs_area,
     );
     match app.tab {
-        Tab::Terminal => draw_terminal(frame, content, row, screens.get(&row.name), app, panes),
+        Tab::Terminal => draw_terminal(frame, content, row, app, panes),
         Tab::Diff => diff_view::draw(frame, content, app, row),
         Tab::Dbt => {
             let [nodes, log] =
@@ -367,14 +363,8 @@ fn draw_dbt(frame: &mut Frame<'_>, area: Rect, row: &SliceRow) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-fn draw_grid(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    app: &App,
-    screens: &BTreeMap<SliceName, ScreenHandle>,
-    panes: &mut PaneSizes,
-) {
-    let count = app.slices.len().max(1);
+fn draw_grid(frame: &mut Frame<'_>, area: Rect, app: &App, panes: &mut PaneSizes) {
+    let count = app.board.slices.len().max(1);
     let cols = (1..=count).find(|c| c * c >= count).unwrap_or(1);
     let rows = count.div_ceil(cols);
     let row_areas = Split::new(
@@ -389,8 +379,8 @@ fn draw_grid(
         )
         .split(*row_area);
         for (c, cell) in cells.iter().enumerate() {
-            if let Some(row) = app.slices.get(r * cols + c) {
-                draw_terminal(frame, *cell, row, screens.get(&row.name), app, panes);
+            if let Some(row) = app.board.slices.get(r * cols + c) {
+                draw_terminal(frame, *cell, row, app, panes);
             }
         }
     }
@@ -400,7 +390,6 @@ fn draw_terminal(
     frame: &mut Frame<'_>,
     area: Rect,
     row: &SliceRow,
-    screen: Option<&ScreenHandle>,
     app: &App,
     panes: &mut PaneSizes,
 ) {
@@ -414,20 +403,40 @@ fn draw_terminal(
     } else {
         Style::new()
     };
+    let pane = app.panes.get(&row.name);
+    let mut title = vec![
+        Span::raw(format!(" {} ", row.name)),
+        Span::styled(format!("{symbol} {word} "), style),
+    ];
+    if let Some(scroll) = pane.map(|p| p.scroll).filter(|s| *s > 0) {
+        title.push(Span::styled(
+            format!("↑ {scroll} lines "),
+            Style::new().fg(Color::Cyan),
+        ));
+    }
     let block = Block::new()
         .borders(Borders::ALL)
         .border_style(border)
-        .title(TextLine::from(vec![
-            Span::raw(format!(" {} ", row.name)),
-            Span::styled(format!("{symbol} {word} "), style),
-        ]));
+        .title(TextLine::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(screen) = screen else {
+    if inner.width < 2 || inner.height < 1 {
+        return;
+    }
+    // Asked for whether or not a screen exists yet: the supervisor sends
+    // one as soon as there is something to show.
+    panes.insert(
+        row.name.clone(),
+        Size {
+            cols: inner.width,
+            rows: inner.height,
+        },
+    );
+    let Some(pane) = pane.filter(|p| p.rows > 0) else {
         frame.render_widget(
             Paragraph::new(match row.lifecycle {
                 crate::domain::Lifecycle::Planned => {
-                    "No worktree yet: run `sliceboard up` in a shell, then press s to start the agent."
+                    "No worktree yet: press U (or run `sliceboard up`), then s to start the agent."
                 }
                 _ => "No agent has run here yet. Press s to start it.",
             })
@@ -436,90 +445,85 @@ fn draw_terminal(
         );
         return;
     };
-    if inner.width < 2 || inner.height < 1 {
-        return;
-    }
-    panes.insert(
-        row.name.clone(),
-        Size {
-            cols: inner.width,
-            rows: inner.height,
-        },
-    );
-    screen.with_screen(|s| {
-        render_screen(s, inner, frame.buffer_mut());
-        if typing && s.display_offset() == 0 {
-            let (line, col) = s.cursor();
-            if line < usize::from(inner.height) && col < usize::from(inner.width) {
-                frame.set_cursor_position((inner.x + col as u16, inner.y + line as u16));
-            }
-        }
-    });
-}
-
-/// Walks the visible grid of an agent's screen into the frame's buffer.
-/// Only characters and styles are copied: no byte of the agent's output
-/// reaches the host terminal.
-pub fn render_screen(screen: &Screen, area: Rect, buf: &mut Buffer) {
-    let term = screen.term();
-    let grid = term.grid();
-    let offset = grid.display_offset() as i32;
-    let rows = usize::from(area.height).min(screen.size().rows as usize);
-    let cols = usize::from(area.width).min(screen.size().cols as usize);
-    for row in 0..rows {
-        let line = Line(row as i32 - offset);
-        for col in 0..cols {
-            let cell = &grid[line][Column(col)];
-            if cell.flags.contains(Flags::WIDE_CHAR_SPACER) {
-                continue;
-            }
-            let mut style = Style::new().fg(color(cell.fg)).bg(color(cell.bg));
-            if cell.flags.contains(Flags::BOLD) {
-                style = style.add_modifier(Modifier::BOLD);
-            }
-            if cell.flags.contains(Flags::ITALIC) {
-                style = style.add_modifier(Modifier::ITALIC);
-            }
-            if cell.flags.intersects(Flags::ALL_UNDERLINES) {
-                style = style.add_modifier(Modifier::UNDERLINED);
-            }
-            if cell.flags.contains(Flags::INVERSE) {
-                style = style.add_modifier(Modifier::REVERSED);
-            }
-            if cell.flags.contains(Flags::DIM) {
-                style = style.add_modifier(Modifier::DIM);
-            }
-            let c = if cell.c.is_control() { ' ' } else { cell.c };
-            if let Some(target) = buf.cell_mut((area.x + col as u16, area.y + row as u16)) {
-                target.set_char(c).set_style(style);
-            }
+    render_pane(pane, inner, frame.buffer_mut());
+    if typing && let Some((line, col)) = pane.cursor {
+        if line < inner.height && col < inner.width {
+            frame.set_cursor_position((inner.x + col, inner.y + line));
         }
     }
 }
 
-fn color(c: TermColor) -> Color {
-    match c {
-        TermColor::Spec(rgb) => Color::Rgb(rgb.r, rgb.g, rgb.b),
-        TermColor::Indexed(i) => Color::Indexed(i),
-        TermColor::Named(named) => match named {
-            NamedColor::Black | NamedColor::DimBlack => Color::Black,
-            NamedColor::Red | NamedColor::DimRed => Color::Red,
-            NamedColor::Green | NamedColor::DimGreen => Color::Green,
-            NamedColor::Yellow | NamedColor::DimYellow => Color::Yellow,
-            NamedColor::Blue | NamedColor::DimBlue => Color::Blue,
-            NamedColor::Magenta | NamedColor::DimMagenta => Color::Magenta,
-            NamedColor::Cyan | NamedColor::DimCyan => Color::Cyan,
-            NamedColor::White | NamedColor::DimWhite => Color::Gray,
-            NamedColor::BrightBlack => Color::DarkGray,
-            NamedColor::BrightRed => Color::LightRed,
-            NamedColor::BrightGreen => Color::LightGreen,
-            NamedColor::BrightYellow => Color::LightYellow,
-            NamedColor::BrightBlue => Color::LightBlue,
-            NamedColor::BrightMagenta => Color::LightMagenta,
-            NamedColor::BrightCyan => Color::LightCyan,
-            NamedColor::BrightWhite => Color::White,
-            _ => Color::Reset,
-        },
+/// Draws a pane the supervisor rendered. Only characters and styles are
+/// copied: no byte of the agent's output reaches the host terminal.
+pub fn render_pane(pane: &PaneView, area: Rect, buf: &mut Buffer) {
+    for (row, runs) in pane.lines.iter().enumerate().take(usize::from(area.height)) {
+        let y = area.y + row as u16;
+        let mut x = area.x;
+        let right = area.x + area.width.min(pane.cols);
+        for run in runs {
+            if x >= right {
+                break;
+            }
+            let hidden = run.style.attrs & attrs::HIDDEN != 0;
+            let style = cell_style(&run.style);
+            let text: std::borrow::Cow<'_, str> = if hidden {
+                " ".repeat(run.text.chars().count()).into()
+            } else if run.text.chars().any(char::is_control) {
+                run.text
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect::<String>()
+                    .into()
+            } else {
+                run.text.as_str().into()
+            };
+            let (end, _) = buf.set_stringn(x, y, &text, usize::from(right - x), style);
+            x = end;
+        }
+    }
+}
+
+fn cell_style(style: &crate::domain::pane::Style) -> Style {
+    let mut out = Style::new().fg(color(style.fg)).bg(color(style.bg));
+    for (bit, modifier) in [
+        (attrs::BOLD, Modifier::BOLD),
+        (attrs::DIM, Modifier::DIM),
+        (attrs::ITALIC, Modifier::ITALIC),
+        (attrs::UNDERLINE, Modifier::UNDERLINED),
+        (attrs::INVERSE, Modifier::REVERSED),
+        (attrs::STRIKE, Modifier::CROSSED_OUT),
+    ] {
+        if style.attrs & bit != 0 {
+            out = out.add_modifier(modifier);
+        }
+    }
+    out
+}
+
+fn color(c: PaneColor) -> Color {
+    const NAMED: [Color; 16] = [
+        Color::Black,
+        Color::Red,
+        Color::Green,
+        Color::Yellow,
+        Color::Blue,
+        Color::Magenta,
+        Color::Cyan,
+        Color::Gray,
+        Color::DarkGray,
+        Color::LightRed,
+        Color::LightGreen,
+        Color::LightYellow,
+        Color::LightBlue,
+        Color::LightMagenta,
+        Color::LightCyan,
+        Color::White,
+    ];
+    match c.kind() {
+        ColorKind::Default => Color::Reset,
+        ColorKind::Indexed(i) if i < 16 => NAMED[usize::from(i)],
+        ColorKind::Indexed(i) => Color::Indexed(i),
+        ColorKind::Rgb(r, g, b) => Color::Rgb(r, g, b),
     }
 }
 
@@ -566,8 +570,8 @@ fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm) {
         Confirm::Kill(slice) => format!(
             "Kill {slice}'s agent? SIGTERM to its whole process group, SIGKILL after the grace period. Its commits and files stay.\n\ny: kill   any other key: cancel"
         ),
-        Confirm::Quit { running } => format!(
-            "{running} agent(s) still run. Quitting stops them (SIGTERM, then SIGKILL); their worktrees, commits and output (.git/sliceboard/slices/*/pty.log) stay.\n\ny: quit   any other key: cancel"
+        Confirm::StopAll { running } => format!(
+            "Stop the supervisor and its {running} running agent(s)? SIGTERM to each process group, SIGKILL after the grace period; worktrees, commits and output (.git/sliceboard/slices/*/pty.log) stay. (q only detaches.)\n\ny: stop all   any other key: cancel"
         ),
     };
     let popup = centered(area, 64, 7);

@@ -32,6 +32,7 @@ pub use tree::{folders, is_skipped};
 
 use crate::domain::SliceName;
 use crate::domain::diff::SliceDiff;
+pub use crate::domain::diff::WatchMode;
 
 /// One slice to keep a live diff of.
 #[derive(Debug, Clone)]
@@ -45,17 +46,6 @@ pub struct Target {
     /// `target/`, the plan's log folders): a change there calls `on_files`
     /// even when the folder is ignored.
     pub aux_dirs: Vec<PathBuf>,
-}
-
-/// How a slice's diff is kept current.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WatchMode {
-    /// File events: refreshed within ~50 ms of a write.
-    Events,
-    /// Too many folders for inotify: a full diff every `poll`.
-    Polling { reason: String },
-    /// The worktree does not exist (yet, or any more).
-    Missing,
 }
 
 #[derive(Debug, Clone)]

@@ -23,6 +23,25 @@ pub struct DownReport {
     pub pruned: Vec<String>,
 }
 
+impl DownReport {
+    /// One line for a person.
+    pub fn describe(&self) -> String {
+        if self.removed_folder {
+            format!(
+                "removed worktree {}; branch {} is kept",
+                self.path.display(),
+                self.branch
+            )
+        } else {
+            format!(
+                "worktree {} was already gone; cleared its records (branch {} is kept)",
+                self.path.display(),
+                self.branch
+            )
+        }
+    }
+}
+
 pub fn down(
     ws: &Workspace,
     _lock: &StateLock,

@@ -27,6 +27,58 @@ pub struct UpReport {
     pub failed: Vec<(SliceName, String)>,
 }
 
+impl UpReport {
+    /// What was found and cleaned on the way, one line each.
+    pub fn notes(&self, base: &str) -> Vec<String> {
+        let mut notes: Vec<String> = self
+            .drift
+            .iter()
+            .map(|(slice, drift)| format!("found: {slice}: {}", drift.describe(slice)))
+            .collect();
+        if !self.pruned.is_empty() {
+            notes.push(format!(
+                "pruned stale worktree records: {}",
+                self.pruned.join(", ")
+            ));
+        }
+        if let Some(branch) = &self.created_integration {
+            notes.push(format!("created integration branch {branch} from {base}"));
+        }
+        notes
+    }
+
+    /// One line: how many worktrees were created, found, failed.
+    pub fn summary(&self) -> String {
+        let created = self.created.len() + self.reused_branch.len();
+        format!(
+            "{created} worktree{} created ({} on new branches, {} on existing branches), {} already there{}",
+            if created == 1 { "" } else { "s" },
+            self.created.len(),
+            self.reused_branch.len(),
+            self.already_there.len(),
+            match self.failed.len() {
+                0 => String::new(),
+                n => format!(", {n} failed"),
+            }
+        )
+    }
+
+    pub fn failures(&self) -> Vec<String> {
+        self.failed
+            .iter()
+            .map(|(slice, why)| format!("error: {slice}: {why}"))
+            .collect()
+    }
+
+    /// Everything, as the command line prints it.
+    pub fn describe(&self, base: &str) -> String {
+        let mut lines = self.notes(base);
+        lines.push(self.summary());
+        lines.extend(self.failures());
+        lines.join("\n")
+    }
+}
+
 /// Creates worktrees for `names` (all slices when empty). Holds `_lock`.
 pub fn up(
     ws: &Workspace,

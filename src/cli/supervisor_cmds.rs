@@ -1,0 +1,147 @@
+//! The commands about the supervisor process: the dashboard (`attach`,
+//! local or `--remote`), `stop`, `proxy` and `supervise`, and sending the
+//! other commands through a running supervisor.
+
+use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+
+use super::open;
+use crate::domain::Command;
+use crate::domain::wire::ClientKind;
+use crate::link::{Link, LinkError};
+use crate::ui::Ended;
+use crate::workspace::Workspace;
+
+/// The dashboard: attaches to the repository's supervisor (started in the
+/// background if none runs), or to a remote one over ssh.
+pub fn attach(cwd: &Path, remote: Option<&str>) -> anyhow::Result<ExitCode> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!("the dashboard needs a terminal; for scripts use `sliceboard status --json`");
+    }
+    let (link, log_file) = match remote {
+        Some(target) => {
+            let link = Link::remote(target, ClientKind::Dashboard)
+                .with_context(|| format!("cannot reach the supervisor on {target}"))?;
+            let log = dirs_cache().join("client.log");
+            (link, log)
+        }
+        None => {
+            let ws = open(cwd)?;
+            attach_local(&ws)?
+        }
+    };
+    match crate::ui::run(link, &log_file)? {
+        Ended::Detached => {
+            eprintln!(
+                "detached; agents keep running. `sliceboard` attaches again, `sliceboard stop` stops them."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Ended::SupervisorGone(why) => {
+            eprintln!("the supervisor is gone: {why}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Starts the supervisor if needed and connects as a dashboard.
+pub fn attach_local(ws: &Workspace) -> anyhow::Result<(Link, std::path::PathBuf)> {
+    if crate::server::launch::ensure_running(ws)? {
+        eprintln!("started the supervisor for {}", ws.git.root().display());
+    }
+    let link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Dashboard)
+        .context("cannot attach to the supervisor")?;
+    Ok((link, ws.state_dir.log_file()))
+}
+
+fn dirs_cache() -> std::path::PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("sliceboard")
+}
+
+/// `sliceboard stop`.
+pub fn stop(cwd: &Path) -> anyhow::Result<ExitCode> {
+    let git = crate::git::GitRepo::discover(cwd)?;
+    let socket = crate::store::StateDir::for_common_dir(git.common_dir()).socket_file();
+    let mut link = match Link::connect(&socket, ClientKind::Cli) {
+        Ok(link) => link,
+        Err(LinkError::NoSupervisor) => {
+            println!("no supervisor is running for {}", git.root().display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    match link.request(Command::Shutdown) {
+        Ok(Ok(done)) => println!("{done}"),
+        Ok(Err(why)) => bail!("the supervisor refused to stop: {why}"),
+        // It may end before its reply gets out; gone is what was asked.
+        Err(LinkError::Closed) => println!("stopped the supervisor"),
+        Err(err) => return Err(err.into()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sliceboard proxy`: stdin and stdout become a connection to the
+/// supervisor (what `--remote` runs over ssh).
+pub fn proxy(cwd: &Path) -> anyhow::Result<ExitCode> {
+    let ws = open(cwd)?;
+    crate::server::launch::ensure_running(&ws)?;
+    let stream = UnixStream::connect(ws.state_dir.socket_file())
+        .context("cannot connect to the supervisor")?;
+    let mut upstream = stream.try_clone()?;
+    let mut downstream = stream;
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut upstream);
+        let _ = upstream.shutdown(std::net::Shutdown::Write);
+    });
+    let mut buf = vec![0; 64 * 1024];
+    let mut out = std::io::stdout().lock();
+    loop {
+        match downstream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(up);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sliceboard supervise`: the supervisor itself, in the foreground.
+pub fn supervise(cwd: &Path) -> anyhow::Result<ExitCode> {
+    let ws = open(cwd)?;
+    crate::server::run(ws, crate::server::idle_exit())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sends `command` through the running supervisor, if one runs; `None`
+/// when none does (the caller then works directly).
+pub fn through_supervisor(ws: &Workspace, command: Command) -> anyhow::Result<Option<ExitCode>> {
+    let mut link = match Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli) {
+        Ok(link) => link,
+        Err(LinkError::NoSupervisor) => return Ok(None),
+        Err(err) => return Err(err).context("a supervisor runs but cannot be reached"),
+    };
+    match link.request(command)? {
+        Ok(done) => {
+            if !done.is_empty() {
+                println!("{done}");
+            }
+            Ok(Some(ExitCode::SUCCESS))
+        }
+        Err(why) => {
+            eprintln!("error: {why}");
+            Ok(Some(ExitCode::FAILURE))
+        }
+    }
+}

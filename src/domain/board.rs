@@ -1,0 +1,294 @@
+//! The board: what every dashboard shows about every slice, as plain data.
+//!
+//! The supervisor owns the one true [`Board`]; each attached dashboard
+//! gets a copy in its hello (the snapshot) and then every
+//! [`BoardUpdate`], which it applies with the same [`Board::apply`], so a
+//! client can never drift from the supervisor by applying updates
+//! differently. Terminal screens are not part of the board: they travel
+//! as pane frames (`domain::pane`), only for the panes a client shows.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::dbt_run::DbtRun;
+use super::diff::{SliceDiff, WatchMode};
+use super::ownership::PathFlag;
+use super::protocol::Event;
+use super::slice::{Activity, AgentStatus, Lifecycle, SliceName};
+
+/// How many journal lines the Events tab keeps per slice.
+pub const EVENTS_KEPT: usize = 200;
+
+/// How many log lines a slice keeps for the dbt and Logs tabs.
+pub const LOG_LINES_KEPT: usize = 5_000;
+
+/// Everything the board shows, for every slice in plan order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Board {
+    /// The repository's folder, as the supervisor sees it.
+    pub repo: String,
+    pub slices: Vec<SliceRow>,
+}
+
+/// One slice as the board shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SliceRow {
+    pub name: SliceName,
+    pub lifecycle: Lifecycle,
+    pub status: AgentStatus,
+    pub activity: Option<Activity>,
+    /// The running agent's pid (its process group), while it runs.
+    #[serde(default)]
+    pub pid: Option<i32>,
+    pub dbt: Option<DbtRun>,
+    /// Journal and live events, newest last, as text.
+    pub events: Vec<String>,
+    pub worktree: PathBuf,
+    /// dbt's log as a person reads it, newest last.
+    pub dbt_log: VecDeque<String>,
+    /// The slice's extra log files (the plan's `logs` globs), newest last.
+    pub logs: VecDeque<String>,
+    /// Whether the plan asks this slice to follow any extra logs.
+    pub follows_logs: bool,
+    /// The live diff; `None` until the first one is read.
+    pub diff: Option<Arc<SliceDiff>>,
+    pub diff_mode: WatchMode,
+    /// Why the last diff failed (the one shown is then the last good one).
+    pub diff_error: Option<String>,
+    /// Ownership and overlap warnings about the slice's changed paths.
+    pub flags: Vec<PathFlag>,
+}
+
+impl SliceRow {
+    /// A slice nothing has happened to yet in this run.
+    pub fn new(name: SliceName, lifecycle: Lifecycle, worktree: PathBuf) -> Self {
+        Self {
+            name,
+            lifecycle,
+            status: AgentStatus::NotStarted,
+            activity: None,
+            pid: None,
+            dbt: None,
+            events: Vec::new(),
+            worktree,
+            dbt_log: VecDeque::new(),
+            logs: VecDeque::new(),
+            follows_logs: false,
+            diff: None,
+            diff_mode: WatchMode::Missing,
+            diff_error: None,
+            flags: Vec::new(),
+        }
+    }
+
+    /// Adds lines to a log buffer, dropping the oldest past the limit.
+    pub fn append(buffer: &mut VecDeque<String>, lines: Vec<String>) {
+        buffer.extend(lines);
+        while buffer.len() > LOG_LINES_KEPT {
+            buffer.pop_front();
+        }
+    }
+}
+
+/// A change to the board, as the supervisor sends it to every client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "update", rename_all = "snake_case")]
+pub enum BoardUpdate {
+    /// Something happened (lifecycle, agent status, activity, approval, a
+    /// failed command); also written in the journal.
+    Event { event: Event },
+    /// A slice's new live diff, and the ownership flags of every slice
+    /// (a change in one slice can add or clear an overlap on another).
+    Diff {
+        slice: SliceName,
+        diff: Arc<SliceDiff>,
+        mode: WatchMode,
+        error: Option<String>,
+        flags: BTreeMap<SliceName, Vec<PathFlag>>,
+    },
+    /// The slice's latest dbt run, read again.
+    Dbt {
+        slice: SliceName,
+        run: Option<DbtRun>,
+    },
+    /// New lines of a slice's dbt log and extra logs.
+    Lines {
+        slice: SliceName,
+        dbt: Vec<String>,
+        extra: Vec<String>,
+    },
+}
+
+impl Board {
+    pub fn row(&self, slice: &SliceName) -> Option<&SliceRow> {
+        self.slices.iter().find(|r| &r.name == slice)
+    }
+
+    pub fn row_mut(&mut self, slice: &SliceName) -> Option<&mut SliceRow> {
+        self.slices.iter_mut().find(|r| &r.name == slice)
+    }
+
+    /// Applies one update.
+    pub fn apply(&mut self, update: &BoardUpdate) {
+        match update {
+            BoardUpdate::Event { event } => self.apply_event(event),
+            BoardUpdate::Diff {
+                slice,
+                diff,
+                mode,
+                error,
+                flags,
+            } => {
+                if let Some(row) = self.row_mut(slice) {
+                    row.diff = Some(diff.clone());
+                    row.diff_mode = mode.clone();
+                    row.diff_error = error.clone();
+                }
+                for row in &mut self.slices {
+                    row.flags = flags.get(&row.name).cloned().unwrap_or_default();
+                }
+            }
+            BoardUpdate::Dbt { slice, run } => {
+                if let Some(row) = self.row_mut(slice) {
+                    row.dbt = run.clone();
+                }
+            }
+            BoardUpdate::Lines { slice, dbt, extra } => {
+                if let Some(row) = self.row_mut(slice) {
+                    SliceRow::append(&mut row.dbt_log, dbt.clone());
+                    SliceRow::append(&mut row.logs, extra.clone());
+                }
+            }
+        }
+    }
+
+    fn apply_event(&mut self, event: &Event) {
+        let Some(row) = event.slice().and_then(|s| self.row_mut(s)) else {
+            return;
+        };
+        match event {
+            Event::AgentStatusChanged { status, .. } => {
+                row.status = *status;
+                if !matches!(status, AgentStatus::Running | AgentStatus::Paused) {
+                    row.activity = None;
+                }
+                if !matches!(
+                    status,
+                    AgentStatus::Running | AgentStatus::Paused | AgentStatus::Pending
+                ) {
+                    row.pid = None;
+                }
+            }
+            Event::AgentStarted { pid, .. } => {
+                row.pid = Some(*pid);
+                // Not an Events line: the status change that follows is.
+                return;
+            }
+            Event::ActivityChanged { activity, .. } => row.activity = Some(*activity),
+            Event::LifecycleChanged { to, .. } => row.lifecycle = *to,
+            Event::WorktreeCreated { path, .. } => row.worktree = path.clone(),
+            _ => {}
+        }
+        row.events.push(describe(event));
+        if row.events.len() > EVENTS_KEPT {
+            row.events.remove(0);
+        }
+    }
+}
+
+/// One line of the Events tab.
+pub fn describe(event: &Event) -> String {
+    match event {
+        Event::AgentStatusChanged { status, .. } => format!("agent {}", status_text(*status)),
+        Event::ActivityChanged { activity, .. } => {
+            format!("activity {}", activity_text(Some(*activity)))
+        }
+        Event::LifecycleChanged { from, to, .. } => format!("{from} -> {to}"),
+        Event::CommandFailed { message, .. } => format!("failed: {message}"),
+        Event::Approved { commit, .. } => {
+            format!("approved at {}", &commit[..commit.len().min(10)])
+        }
+        Event::ApprovalWithdrawn { .. } => "approval withdrawn".into(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+pub fn status_text(status: AgentStatus) -> String {
+    match status {
+        AgentStatus::NotStarted => "not started".into(),
+        AgentStatus::Pending => "pending".into(),
+        AgentStatus::Running => "running".into(),
+        AgentStatus::Paused => "paused".into(),
+        AgentStatus::Exited { code: Some(code) } => format!("exited({code})"),
+        AgentStatus::Exited { code: None } => "exited(signal)".into(),
+        AgentStatus::Killed => "killed".into(),
+    }
+}
+
+pub fn activity_text(activity: Option<Activity>) -> &'static str {
+    match activity {
+        Some(Activity::Busy) => "busy",
+        Some(Activity::Waiting) => "WAITING",
+        Some(Activity::Idle) => "idle",
+        Some(Activity::Done) => "done",
+        None => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn board() -> Board {
+        Board {
+            repo: "/r".into(),
+            slices: vec![SliceRow::new(
+                SliceName::parse("staging").unwrap(),
+                Lifecycle::Ready,
+                "/r.slices/staging".into(),
+            )],
+        }
+    }
+
+    #[test]
+    fn an_ended_agent_loses_its_pid_and_activity() {
+        let slice = SliceName::parse("staging").unwrap();
+        let mut board = board();
+        board.apply(&BoardUpdate::Event {
+            event: Event::AgentStarted {
+                slice: slice.clone(),
+                pid: 42,
+            },
+        });
+        board.apply(&BoardUpdate::Event {
+            event: Event::ActivityChanged {
+                slice: slice.clone(),
+                activity: Activity::Busy,
+            },
+        });
+        assert_eq!(board.slices[0].pid, Some(42));
+        board.apply(&BoardUpdate::Event {
+            event: Event::AgentStatusChanged {
+                slice,
+                status: AgentStatus::Killed,
+            },
+        });
+        assert_eq!(board.slices[0].pid, None);
+        assert_eq!(board.slices[0].activity, None);
+        assert_eq!(
+            board.slices[0].events.len(),
+            2,
+            "the start itself is no Events line"
+        );
+    }
+
+    #[test]
+    fn a_board_round_trips_as_json() {
+        let board = board();
+        let json = serde_json::to_string(&board).unwrap();
+        assert_eq!(serde_json::from_str::<Board>(&json).unwrap(), board);
+    }
+}

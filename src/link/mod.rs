@@ -1,0 +1,303 @@
+//! How a process reaches the repository's supervisor: where its socket
+//! lives, who may connect, the frames on the wire, and the blocking client
+//! the command line and the dashboard use (over the socket, or over
+//! `ssh HOST sliceboard proxy`).
+//!
+//! Knows the protocol (`domain::wire`) and the transport; knows nothing of
+//! what the supervisor does with a command or how a dashboard draws.
+
+pub mod frame;
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use crate::domain::Command;
+use crate::domain::board::Board;
+use crate::domain::wire::{ClientKind, ClientMsg, PROTOCOL_VERSION, ServerMsg};
+pub use frame::{FrameError, MAX_CLIENT_FRAME, MAX_SERVER_FRAME, encode, read_frame, write_frame};
+
+/// The program ssh runs remotely, and the transport itself, both
+/// replaceable (tests use a stand-in for ssh).
+pub const REMOTE_SHELL_ENV: &str = "SLICEBOARD_REMOTE_SHELL";
+pub const REMOTE_BIN_ENV: &str = "SLICEBOARD_REMOTE_BIN";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// Nobody listens: no supervisor runs for this repository.
+    #[error("no supervisor is running for this repository")]
+    NoSupervisor,
+    #[error("the supervisor refused: {0}")]
+    Refused(String),
+    #[error("the supervisor closed the connection")]
+    Closed,
+    #[error("talking to the supervisor: {0}")]
+    Frame(#[from] FrameError),
+    #[error("talking to the supervisor: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The user id of the process at the other end of a Unix socket.
+pub fn peer_uid(socket: &impl AsRawFd) -> std::io::Result<u32> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid for writes of the sizes given, and
+    // the fd is a live socket borrowed for the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(cred.uid)
+}
+
+/// This process's user id.
+pub fn own_uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// What the supervisor said on hello.
+#[derive(Debug, Clone)]
+pub struct Welcome {
+    pub protocol: u32,
+    pub version: String,
+    pub pid: u32,
+    pub board: Option<Board>,
+}
+
+/// A connection to a supervisor, after hello.
+pub struct Link {
+    reader: Box<dyn Read + Send>,
+    writer: Box<dyn Write + Send>,
+    pub welcome: Welcome,
+    /// The ssh process of a remote link; ended with the link.
+    child: Option<ChildGuard>,
+    next_id: u64,
+}
+
+impl Link {
+    /// Connects to the supervisor listening at `socket`.
+    pub fn connect(socket: &Path, kind: ClientKind) -> Result<Self, LinkError> {
+        let stream = match UnixStream::connect(socket) {
+            Ok(stream) => stream,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Err(LinkError::NoSupervisor);
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let reader = stream.try_clone()?;
+        Self::hello(Box::new(reader), Box::new(stream), None, kind)
+    }
+
+    /// Runs `ssh HOST sliceboard -C PATH proxy` (or the stand-in named by
+    /// `SLICEBOARD_REMOTE_SHELL`) and speaks the protocol over its stdio.
+    pub fn remote(target: &str, kind: ClientKind) -> Result<Self, LinkError> {
+        let (host, path) = match target.split_once(':') {
+            Some((host, path)) if !path.is_empty() => (host, Some(path)),
+            Some((host, _)) => (host, None),
+            None => (target, None),
+        };
+        let shell = std::env::var(REMOTE_SHELL_ENV).unwrap_or_else(|_| "ssh".into());
+        let mut words = shlex::split(&shell)
+            .filter(|w| !w.is_empty())
+            .ok_or_else(|| {
+                LinkError::Refused(format!("{REMOTE_SHELL_ENV}={shell:?} is not a command"))
+            })?;
+        let program = words.remove(0);
+        let bin = std::env::var(REMOTE_BIN_ENV).unwrap_or_else(|_| "sliceboard".into());
+        let mut remote = vec![bin];
+        if let Some(path) = path {
+            remote.push("-C".into());
+            remote
+                .push(shlex::try_quote(path).map_or_else(|_| path.to_owned(), |q| q.into_owned()));
+        }
+        remote.push("proxy".into());
+        let mut child = std::process::Command::new(&program)
+            .args(&words)
+            .arg(host)
+            .arg(remote.join(" "))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|err| {
+                LinkError::Refused(format!("cannot run {program} to reach {host}: {err}"))
+            })?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(LinkError::Closed);
+        };
+        Self::hello(Box::new(stdout), Box::new(stdin), Some(child), kind)
+    }
+
+    fn hello(
+        mut reader: Box<dyn Read + Send>,
+        mut writer: Box<dyn Write + Send>,
+        child: Option<Child>,
+        kind: ClientKind,
+    ) -> Result<Self, LinkError> {
+        write_frame(
+            &mut writer,
+            &ClientMsg::Hello {
+                protocol: PROTOCOL_VERSION,
+                kind,
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+        )?;
+        let welcome = match read_frame::<ServerMsg>(&mut reader, MAX_SERVER_FRAME)? {
+            Some(ServerMsg::Welcome {
+                protocol,
+                version,
+                pid,
+                board,
+            }) => Welcome {
+                protocol,
+                version,
+                pid,
+                board,
+            },
+            Some(ServerMsg::Refused { message }) => return Err(LinkError::Refused(message)),
+            Some(_) | None => return Err(LinkError::Closed),
+        };
+        Ok(Self {
+            reader,
+            writer,
+            welcome,
+            child: child.map(ChildGuard),
+            next_id: 1,
+        })
+    }
+
+    /// Sends a command and waits for its reply: `Ok` with what was done,
+    /// `Err` with why it was refused.
+    pub fn request(&mut self, command: Command) -> Result<Result<String, String>, LinkError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        write_frame(&mut self.writer, &ClientMsg::Request { id, command })?;
+        loop {
+            match read_frame::<ServerMsg>(&mut self.reader, MAX_SERVER_FRAME)? {
+                Some(ServerMsg::Reply { id: got, result }) if got == id => return Ok(result),
+                Some(ServerMsg::Refused { message }) => return Err(LinkError::Refused(message)),
+                Some(_) => continue,
+                None => return Err(LinkError::Closed),
+            }
+        }
+    }
+
+    /// The two directions, for a client that reads on one thread and
+    /// writes on another; the ssh process (if any) goes with the reader.
+    pub fn split(self) -> (LinkReader, Box<dyn Write + Send>, Welcome) {
+        (
+            LinkReader {
+                reader: self.reader,
+                _child: self.child,
+            },
+            self.writer,
+            self.welcome,
+        )
+    }
+}
+
+/// Reads the supervisor's messages.
+pub struct LinkReader {
+    reader: Box<dyn Read + Send>,
+    _child: Option<ChildGuard>,
+}
+
+impl LinkReader {
+    /// The next message; `None` when the supervisor closed the connection.
+    pub fn next(&mut self) -> Result<Option<ServerMsg>, LinkError> {
+        Ok(read_frame(&mut self.reader, MAX_SERVER_FRAME)?)
+    }
+}
+
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Where the supervisor of the state dir `root` listens: `supervisor.sock`
+/// in it, or, when that path is too long for a Unix socket (108 bytes), a
+/// name derived from it in a folder only this user can enter
+/// (`$XDG_RUNTIME_DIR/sliceboard`, else `~/.cache/sliceboard/run`), so the
+/// supervisor and every client agree on it and no other user can plant one.
+pub fn socket_path(root: &Path) -> PathBuf {
+    const MAX_SOCKET_PATH: usize = 100;
+    let path = root.join("supervisor.sock");
+    if path.as_os_str().len() <= MAX_SOCKET_PATH {
+        return path;
+    }
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let hash = root
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    private_run_dir().join(format!("{hash:016x}.sock"))
+}
+
+fn private_run_dir() -> PathBuf {
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| PathBuf::from(d).join("sliceboard"))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sliceboard/run"))
+        })
+        .unwrap_or_else(|| PathBuf::from(".sliceboard-run"));
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir);
+    let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+    dir
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peer_of_a_socket_pair_is_this_user() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        assert_eq!(peer_uid(&a).unwrap(), own_uid());
+    }
+
+    #[test]
+    fn a_long_state_dir_gets_a_private_short_socket() {
+        let long = PathBuf::from("/").join("x".repeat(120));
+        let path = socket_path(&long);
+        assert!(path.as_os_str().len() < 108, "{}", path.display());
+        assert_eq!(path, socket_path(&long));
+        assert!(
+            !path.starts_with(std::env::temp_dir())
+                || std::env::var_os("XDG_RUNTIME_DIR").is_some()
+        );
+        let short = PathBuf::from("/repo/.git/sliceboard");
+        assert_eq!(socket_path(&short), short.join("supervisor.sock"));
+    }
+}

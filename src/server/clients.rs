@@ -1,0 +1,326 @@
+//! The socket server, on tokio: one task per client.
+//!
+//! A connection must come from this user (`SO_PEERCRED`), open with a
+//! hello of our protocol version within a few seconds, and send frames
+//! under the size limit; anything else closes that connection, with the
+//! reason in the log, and touches nothing else. Requests go to the
+//! supervisor thread through its handle and are answered by id. A
+//! dashboard also gets the board, its updates and the frames of the panes
+//! it shows, at most one frame per pane per [`FRAME`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::hub::{Attached, Hub};
+use crate::domain::pane::{PaneFrame, PaneLine, PaneWant};
+use crate::domain::wire::{ClientKind, ClientMsg, PROTOCOL_VERSION, ServerMsg, version_mismatch};
+use crate::domain::{Command, SliceName};
+use crate::link::frame::read_frame_async;
+use crate::link::{MAX_CLIENT_FRAME, encode, peer_uid};
+use crate::supervisor::{Screens, SupervisorHandle};
+
+/// The shortest time between two frames of one pane to one client.
+pub const FRAME: Duration = Duration::from_millis(16);
+/// How long a new connection may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an agent's hook waits for its signal to be taken.
+const SIGNAL_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What every client task needs.
+pub struct Context {
+    pub hub: Arc<Hub>,
+    pub supervisor: SupervisorHandle,
+    pub screens: Screens,
+    /// The supervisor's own user: the only one let in.
+    pub uid: u32,
+}
+
+/// Accepts clients until `stop` turns true.
+pub async fn serve(
+    listener: tokio::net::UnixListener,
+    context: Arc<Context>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(client(stream, context.clone()));
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn client(stream: UnixStream, context: Arc<Context>) {
+    match peer_uid(&stream) {
+        Ok(uid) if uid == context.uid => {}
+        Ok(uid) => {
+            tracing::warn!(uid, "refused a connection from another user");
+            return;
+        }
+        Err(err) => {
+            tracing::warn!(%err, "cannot tell who connected; closed");
+            return;
+        }
+    }
+    let (mut reader, mut writer) = stream.into_split();
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next(&mut reader)).await {
+        Ok(Some(ClientMsg::Hello {
+            protocol,
+            kind,
+            version,
+        })) => (protocol, kind, version),
+        Ok(Some(other)) => {
+            tracing::warn!(?other, "a client spoke before hello; closed");
+            return;
+        }
+        Ok(None) => return,
+        Err(_) => {
+            tracing::info!("a client said nothing for {HELLO_TIMEOUT:?}; closed");
+            return;
+        }
+    };
+    let (protocol, kind, version) = hello;
+    if protocol != PROTOCOL_VERSION {
+        let message = version_mismatch(PROTOCOL_VERSION, protocol, &version);
+        tracing::warn!(%message, "refused a client of another protocol");
+        let _ = writer
+            .write_all(&encode(&ServerMsg::Refused { message }))
+            .await;
+        return;
+    }
+    match kind {
+        ClientKind::Dashboard => dashboard(reader, writer, &context).await,
+        ClientKind::Cli | ClientKind::Signal => requests(reader, writer, &context, kind).await,
+    }
+}
+
+/// Reads and parses one message; `None` (with the reason logged) when the
+/// connection ended or sent something that is not a message.
+async fn next(reader: &mut OwnedReadHalf) -> Option<ClientMsg> {
+    match read_frame_async(reader, MAX_CLIENT_FRAME).await {
+        Ok(Some(body)) => match serde_json::from_slice(&body) {
+            Ok(message) => Some(message),
+            Err(err) => {
+                tracing::warn!(%err, "a client sent a frame that is not a message; closed");
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(err) => {
+            tracing::warn!(%err, "client connection closed");
+            None
+        }
+    }
+}
+
+fn welcome(board: Option<crate::domain::board::Board>) -> Vec<u8> {
+    encode(&ServerMsg::Welcome {
+        protocol: PROTOCOL_VERSION,
+        version: env!("CARGO_PKG_VERSION").into(),
+        pid: std::process::id(),
+        board,
+    })
+}
+
+/// A command-line client or an agent's hook: requests, answered in order.
+async fn requests(
+    mut reader: OwnedReadHalf,
+    mut writer: OwnedWriteHalf,
+    context: &Context,
+    kind: ClientKind,
+) {
+    if writer.write_all(&welcome(None)).await.is_err() {
+        return;
+    }
+    while let Some(message) = next(&mut reader).await {
+        let ClientMsg::Request { id, command } = message else {
+            tracing::warn!("a command-line client sent something other than a request; closed");
+            return;
+        };
+        let result = match (kind, &command) {
+            (ClientKind::Signal, Command::Signal { .. }) => {
+                let outcome = context.supervisor.request(command);
+                match tokio::time::timeout(SIGNAL_TIMEOUT, outcome).await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_)) => Err("the supervisor is shutting down".into()),
+                    Err(_) => Err("the supervisor did not answer in time".into()),
+                }
+            }
+            (ClientKind::Signal, _) => Err("an agent's hook may only send signals".into()),
+            _ => context
+                .supervisor
+                .request(command)
+                .await
+                .unwrap_or_else(|_| Err("the supervisor is shutting down".into())),
+        };
+        let reply = encode(&ServerMsg::Reply { id, result });
+        if writer.write_all(&reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// What a client was last sent of one pane.
+#[derive(Default)]
+struct Sent {
+    frame: Option<PaneFrame>,
+    lines: Vec<PaneLine>,
+}
+
+async fn dashboard(reader: OwnedReadHalf, mut writer: OwnedWriteHalf, context: &Context) {
+    let mut attached = context.hub.attach();
+    let board = std::mem::take(&mut attached.board);
+    let id = attached.id;
+    if writer.write_all(&welcome(Some(board))).await.is_ok() {
+        let (inbox_tx, inbox) = mpsc::channel(64);
+        let read = tokio::spawn(read_loop(reader, inbox_tx));
+        let _ = attached_loop(&mut writer, context, &mut attached, inbox).await;
+        read.abort();
+    }
+    context.hub.detach(id);
+}
+
+async fn read_loop(mut reader: OwnedReadHalf, inbox: mpsc::Sender<ClientMsg>) {
+    while let Some(message) = next(&mut reader).await {
+        if inbox.send(message).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Serves one dashboard until it goes or a write fails.
+async fn attached_loop(
+    writer: &mut OwnedWriteHalf,
+    context: &Context,
+    attached: &mut Attached,
+    mut inbox: mpsc::Receiver<ClientMsg>,
+) -> std::io::Result<()> {
+    let (replies_tx, mut replies) = mpsc::unbounded_channel::<Vec<u8>>();
+    let mut wants: Vec<PaneWant> = Vec::new();
+    let mut sent: HashMap<SliceName, Sent> = HashMap::new();
+    let mut last_frame = Instant::now() - FRAME;
+    loop {
+        if attached.behind.load(Ordering::SeqCst) {
+            let board = context.hub.resync(attached);
+            tracing::info!(
+                client = attached.id,
+                "client fell behind; sent the board again"
+            );
+            writer
+                .write_all(&encode(&ServerMsg::Resync { board }))
+                .await?;
+        }
+        tokio::select! {
+            message = inbox.recv() => {
+                let Some(message) = message else { return Ok(()) };
+                match message {
+                    ClientMsg::View { panes } => {
+                        sent.retain(|slice, _| panes.iter().any(|w| &w.slice == slice));
+                        for want in &panes {
+                            attached.panes.mark(&want.slice);
+                        }
+                        wants = panes;
+                    }
+                    ClientMsg::Request { id, command } => {
+                        let outcome = context.supervisor.request(command);
+                        let replies = replies_tx.clone();
+                        tokio::spawn(async move {
+                            let result = outcome
+                                .await
+                                .unwrap_or_else(|_| Err("the supervisor is shutting down".into()));
+                            let _ = replies.send(encode(&ServerMsg::Reply { id, result }));
+                        });
+                    }
+                    ClientMsg::Search { id, slice, query } => {
+                        let hits = screen(context, &slice)
+                            .map(|s| s.with_screen(|s| s.search(&query)))
+                            .unwrap_or_default();
+                        writer
+                            .write_all(&encode(&ServerMsg::Found { id, slice, hits }))
+                            .await?;
+                    }
+                    ClientMsg::Hello { .. } => {
+                        tracing::warn!("a dashboard said hello twice; closed");
+                        return Ok(());
+                    }
+                }
+            }
+            update = attached.updates.recv() => {
+                let Some(update) = update else { return Ok(()) };
+                if !attached.behind.load(Ordering::SeqCst) {
+                    writer.write_all(&update).await?;
+                }
+            }
+            Some(reply) = replies.recv() => writer.write_all(&reply).await?,
+            () = attached.panes.wake.notified() => {
+                tokio::time::sleep_until(last_frame + FRAME).await;
+                let dirty = attached.panes.take();
+                for want in wants.iter().filter(|w| dirty.contains(&w.slice)) {
+                    let seen = sent.entry(want.slice.clone()).or_default();
+                    if let Some(frame) = render(context, want, seen) {
+                        writer.write_all(&encode(&ServerMsg::Pane { frame })).await?;
+                    }
+                }
+                last_frame = Instant::now();
+            }
+        }
+    }
+}
+
+fn screen(context: &Context, slice: &SliceName) -> Option<crate::session::ScreenHandle> {
+    context
+        .screens
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(slice)
+        .cloned()
+}
+
+/// The pane as the client should see it now, carrying only the rows that
+/// changed since `seen`; `None` when nothing did.
+fn render(context: &Context, want: &PaneWant, seen: &mut Sent) -> Option<PaneFrame> {
+    let handle = screen(context, &want.slice)?;
+    let (mut frame, lines) = handle.with_screen(|s| s.frame(&want.slice, want.scroll));
+    let full = seen.frame.as_ref().is_none_or(|last| {
+        last.rows != frame.rows || last.cols != frame.cols || seen.lines.len() != lines.len()
+    });
+    frame.full = full;
+    frame.changed = lines
+        .iter()
+        .enumerate()
+        .filter(|(row, line)| full || seen.lines.get(*row) != Some(line))
+        .map(|(row, line)| (row as u16, line.clone()))
+        .collect();
+    let unchanged = !full
+        && frame.changed.is_empty()
+        && seen.frame.as_ref().is_some_and(|last| {
+            last.cursor == frame.cursor
+                && last.scroll == frame.scroll
+                && last.history == frame.history
+                && last.modes == frame.modes
+        });
+    seen.lines = lines;
+    if unchanged {
+        return None;
+    }
+    seen.frame = Some(PaneFrame {
+        changed: Vec::new(),
+        ..frame.clone()
+    });
+    Some(frame)
+}

@@ -1,0 +1,135 @@
+//! The thread that reads every slice's dbt files and extra logs: when the
+//! live-diff engine says something in those folders changed, and every
+//! [`SAFETY`] in case an event never came. What it reads goes to the hub
+//! as board updates.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::hub::Hub;
+use crate::dbt::DbtWatch;
+use crate::dbt::extra_logs::LogFollower;
+use crate::domain::SliceName;
+use crate::domain::board::BoardUpdate;
+use crate::store::State;
+use crate::watch::Target;
+use crate::workspace::Workspace;
+
+/// Every worktree's files are read this often even when no file event woke
+/// the follower (a log in a folder nobody watches, a lost event).
+const SAFETY: Duration = Duration::from_secs(10);
+/// After a wake-up the follower waits this long, so a burst of writes is
+/// read in one go.
+const COALESCE: Duration = Duration::from_millis(50);
+
+/// What the follower watches for one slice.
+pub struct Followed {
+    pub slice: SliceName,
+    pub dbt_dir: PathBuf,
+    pub worktree: PathBuf,
+    pub log_globs: Vec<String>,
+}
+
+/// Every slice's folders, from the plan and the state.
+pub fn followed(ws: &Workspace, state: &State) -> Vec<Followed> {
+    ws.plan
+        .slices
+        .iter()
+        .map(|spec| {
+            let worktree = state.slices.get(&spec.name).map_or_else(
+                || ws.plan.worktree_for(&spec.name, ws.git.root()),
+                |r| r.worktree.clone(),
+            );
+            Followed {
+                slice: spec.name.clone(),
+                dbt_dir: worktree.join(&ws.plan.dbt.project_dir),
+                worktree,
+                log_globs: spec.logs.clone(),
+            }
+        })
+        .collect()
+}
+
+/// What the live-diff engine watches for each slice: its worktree, and
+/// dbt's and the plan's log folders for the follower.
+pub fn diff_targets(ws: &Workspace, state: &State, followed: &[Followed]) -> Vec<Target> {
+    let repo = crate::domain::plan::repo_name(ws.git.root());
+    followed
+        .iter()
+        .map(|f| {
+            let record = state.slices.get(&f.slice);
+            let mut aux_dirs = vec![f.dbt_dir.join("logs"), f.dbt_dir.join("target")];
+            aux_dirs.extend(
+                LogFollower::new(&f.worktree, &f.log_globs)
+                    .folders()
+                    .map(Path::to_owned),
+            );
+            Target {
+                slice: f.slice.clone(),
+                worktree: f.worktree.clone(),
+                branch: record
+                    .map_or_else(|| ws.plan.branch_for(&f.slice, &repo), |r| r.branch.clone()),
+                fallback_base: record.map(|r| r.base_commit.clone()),
+                aux_dirs,
+            }
+        })
+        .collect()
+}
+
+/// Reads the files of the slices `wake` names (everything at the start and
+/// every [`SAFETY`]) until `stop` is set or `wake` closes.
+pub fn spawn(
+    followed: Vec<Followed>,
+    wake: mpsc::Receiver<SliceName>,
+    hub: Arc<Hub>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("file-follower".into())
+        .spawn(move || {
+            let mut watches: Vec<(SliceName, DbtWatch, LogFollower)> = followed
+                .into_iter()
+                .map(|f| {
+                    let logs = LogFollower::new(&f.worktree, &f.log_globs);
+                    (f.slice, DbtWatch::new(&f.dbt_dir), logs)
+                })
+                .collect();
+            let mut woken: Option<BTreeSet<SliceName>> = None;
+            while !stop.load(Ordering::SeqCst) {
+                for (slice, watch, logs) in &mut watches {
+                    if woken.as_ref().is_some_and(|w| !w.contains(slice)) {
+                        continue;
+                    }
+                    if watch.poll() {
+                        hub.publish(BoardUpdate::Dbt {
+                            slice: slice.clone(),
+                            run: watch.last_run(),
+                        });
+                    }
+                    let dbt = watch.take_log_lines();
+                    let extra = logs.poll();
+                    if !dbt.is_empty() || !extra.is_empty() {
+                        hub.publish(BoardUpdate::Lines {
+                            slice: slice.clone(),
+                            dbt,
+                            extra,
+                        });
+                    }
+                }
+                woken = match wake.recv_timeout(SAFETY) {
+                    Ok(first) => {
+                        std::thread::sleep(COALESCE);
+                        let mut set = BTreeSet::from([first]);
+                        set.extend(wake.try_iter());
+                        Some(set)
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                };
+            }
+        })
+}

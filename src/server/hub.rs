@@ -1,0 +1,211 @@
+//! The hub: the supervisor process's one true [`Board`] and the clients
+//! attached to it.
+//!
+//! Every change to the board goes through [`Hub::publish`], which applies
+//! it and queues the same update, serialized once, to every attached
+//! dashboard, all under one lock, so a client's snapshot and its stream of
+//! updates never overlap or leave a gap. Each client's queue is bounded: a
+//! client that does not keep up is marked behind instead of slowing anyone,
+//! and gets the whole board again ([`Hub::resync`]) once it reads.
+//!
+//! Pane output is not queued: an agent's output only marks its pane dirty
+//! for every client ([`Hub::output`]); each client renders the panes it
+//! shows when it is ready to send, so a slow client always gets the
+//! latest screen, never a backlog.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::{Notify, mpsc};
+
+use crate::domain::board::{Board, BoardUpdate};
+use crate::domain::ownership::Ownership;
+use crate::domain::wire::ServerMsg;
+use crate::domain::{AgentStatus, Event, SliceName};
+use crate::link::encode;
+use crate::watch::DiffUpdate;
+
+/// Board updates a client may have queued before it counts as behind.
+const CLIENT_QUEUE: usize = 1024;
+
+/// One encoded frame, shared by every client it goes to.
+pub type Frame = Arc<Vec<u8>>;
+
+/// What the hub keeps of an attached client.
+struct Slot {
+    id: u64,
+    updates: mpsc::Sender<Frame>,
+    behind: Arc<AtomicBool>,
+    panes: Arc<DirtyPanes>,
+}
+
+/// Panes with new output a client has not rendered yet.
+#[derive(Default)]
+pub struct DirtyPanes {
+    slices: Mutex<BTreeSet<SliceName>>,
+    pub wake: Notify,
+}
+
+impl DirtyPanes {
+    pub fn mark(&self, slice: &SliceName) {
+        lock(&self.slices).insert(slice.clone());
+        self.wake.notify_one();
+    }
+
+    pub fn take(&self) -> BTreeSet<SliceName> {
+        std::mem::take(&mut *lock(&self.slices))
+    }
+}
+
+/// An attached client's end.
+pub struct Attached {
+    pub id: u64,
+    pub board: Board,
+    pub updates: mpsc::Receiver<Frame>,
+    pub behind: Arc<AtomicBool>,
+    pub panes: Arc<DirtyPanes>,
+}
+
+struct Inner {
+    board: Board,
+    clients: Vec<Slot>,
+    next_id: u64,
+}
+
+pub struct Hub {
+    inner: Mutex<Inner>,
+    ownership: Option<Ownership>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Hub {
+    pub fn new(board: Board, ownership: Option<Ownership>) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                board,
+                clients: Vec::new(),
+                next_id: 1,
+            }),
+            ownership,
+        }
+    }
+
+    /// Applies an update and sends it to every attached client.
+    pub fn publish(&self, update: BoardUpdate) {
+        let mut inner = lock(&self.inner);
+        inner.board.apply(&update);
+        let frame: Frame = Arc::new(encode(&ServerMsg::Update { update }));
+        for client in &inner.clients {
+            if client.updates.try_send(frame.clone()).is_err() {
+                client.behind.store(true, Ordering::SeqCst);
+                // Wake it, so it resyncs as soon as it can write again.
+                client.panes.wake.notify_one();
+            }
+        }
+    }
+
+    pub fn event(&self, event: Event) {
+        self.publish(BoardUpdate::Event { event });
+    }
+
+    /// A slice's new diff, with every slice's ownership flags again.
+    pub fn diff(&self, update: DiffUpdate) {
+        let flags = {
+            let inner = lock(&self.inner);
+            let changed: Vec<(SliceName, Vec<&str>)> = inner
+                .board
+                .slices
+                .iter()
+                .filter_map(|row| {
+                    let diff = if row.name == update.slice {
+                        &update.diff
+                    } else {
+                        row.diff.as_ref()?
+                    };
+                    Some((row.name.clone(), diff.paths().collect()))
+                })
+                .collect();
+            self.ownership
+                .as_ref()
+                .map(|o| o.flag_changes(&changed))
+                .unwrap_or_default()
+        };
+        self.publish(BoardUpdate::Diff {
+            slice: update.slice,
+            diff: update.diff,
+            mode: update.mode,
+            error: update.error,
+            flags,
+        });
+    }
+
+    /// A slice's agent printed something: every client that shows its
+    /// pane renders it when it can.
+    pub fn output(&self, slice: &SliceName) {
+        for client in &lock(&self.inner).clients {
+            client.panes.mark(slice);
+        }
+    }
+
+    /// Registers a dashboard and hands it the board as of now; every later
+    /// update reaches its queue.
+    pub fn attach(&self) -> Attached {
+        let mut inner = lock(&self.inner);
+        let id = inner.next_id;
+        inner.next_id += 1;
+        let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+        let behind = Arc::new(AtomicBool::new(false));
+        let panes = Arc::new(DirtyPanes::default());
+        inner.clients.push(Slot {
+            id,
+            updates: tx,
+            behind: behind.clone(),
+            panes: panes.clone(),
+        });
+        Attached {
+            id,
+            board: inner.board.clone(),
+            updates: rx,
+            behind,
+            panes,
+        }
+    }
+
+    pub fn detach(&self, id: u64) {
+        lock(&self.inner).clients.retain(|c| c.id != id);
+    }
+
+    /// For a client that fell behind: drops what it has queued and hands
+    /// back the board as of now (both under the lock, so nothing between
+    /// the two is lost or repeated).
+    pub fn resync(&self, client: &mut Attached) -> Board {
+        let inner = lock(&self.inner);
+        while client.updates.try_recv().is_ok() {}
+        client.behind.store(false, Ordering::SeqCst);
+        inner.board.clone()
+    }
+
+    /// Sets every slice's agent status without telling anyone: for the
+    /// board a new supervisor starts from, before clients attach.
+    pub fn set_statuses(&self, statuses: &BTreeMap<SliceName, AgentStatus>) {
+        let mut inner = lock(&self.inner);
+        for row in &mut inner.board.slices {
+            if let Some(status) = statuses.get(&row.name) {
+                row.status = *status;
+            }
+        }
+    }
+
+    /// Dashboards attached now.
+    pub fn clients(&self) -> usize {
+        lock(&self.inner).clients.len()
+    }
+
+    pub fn board(&self) -> Board {
+        lock(&self.inner).board.clone()
+    }
+}

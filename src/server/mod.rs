@@ -1,0 +1,242 @@
+//! The supervisor process: one per repository, in the background, owning
+//! every agent, emulator, watcher and follower, with dashboards and the
+//! command line as clients over its socket.
+//!
+//! This is the composition root: [`run`] takes the state lock (through
+//! the [`Supervisor`]), builds the live-diff engine, the dbt and log
+//! follower and the [`hub::Hub`] that holds the board, binds the socket
+//! and serves it on tokio ([`clients`]), then drives the supervisor on
+//! this thread until `sliceboard stop`, SIGTERM, or a while with no agent
+//! running and no dashboard attached. [`launch`] starts it detached.
+//!
+//! Threads: this one (the supervisor's steps), the tokio runtime's
+//! workers (sockets), the live-diff engine, the file follower, and each
+//! session's own PTY threads. Blocking work (PTY reads, inotify, git2)
+//! never runs on tokio.
+
+pub mod clients;
+pub mod follower;
+pub mod hub;
+pub mod launch;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use self::hub::Hub;
+use crate::domain::board::{Board, SliceRow, describe};
+use crate::domain::{Command, Lifecycle};
+use crate::store::{State, load_state};
+use crate::supervisor::{Supervisor, SupervisorOptions};
+use crate::watch::{LiveDiffs, LiveOptions};
+use crate::workspace::Workspace;
+
+/// How long a supervisor with no agent running and no dashboard attached
+/// stays, unless `SLICEBOARD_IDLE_EXIT` (seconds) says otherwise.
+pub const IDLE_EXIT: Duration = Duration::from_secs(600);
+pub const IDLE_EXIT_ENV: &str = "SLICEBOARD_IDLE_EXIT";
+/// How often the supervisor re-reads agents' activity.
+const STEP: Duration = Duration::from_millis(250);
+
+/// The idle time after which a supervisor ends by itself.
+pub fn idle_exit() -> Duration {
+    std::env::var(IDLE_EXIT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(IDLE_EXIT, Duration::from_secs_f64)
+}
+
+/// Runs the supervisor in this process until it is told to stop.
+pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
+    init_logging(&ws.state_dir.log_file());
+    let state = load_state(&ws.state_dir.state_file())?;
+    let hub = Arc::new(Hub::new(
+        initial_board(&ws, &state),
+        ws.plan.ownership().ok(),
+    ));
+    let followed = follower::followed(&ws, &state);
+    let targets = follower::diff_targets(&ws, &state, &followed);
+    let socket_path = ws.state_dir.socket_file();
+    let common_dir = ws.git.common_dir().to_owned();
+    let base = ws.plan.base.clone();
+
+    let events = hub.clone();
+    let options = SupervisorOptions::from_plan(&ws.plan);
+    let mut supervisor = Supervisor::new(ws, options, Arc::new(move |e| events.event(e)))
+        .context("cannot start the supervisor")?;
+    // From here on this process holds the state lock: no other supervisor
+    // runs for this repository, so a socket file left behind is stale.
+    hub.set_statuses(&supervisor.statuses());
+    let outputs = hub.clone();
+    supervisor.on_output(Arc::new(move |slice| outputs.output(slice)));
+
+    let (wake_tx, wake_rx) = mpsc::channel();
+    let wake_tx = Mutex::new(wake_tx);
+    let diffs = hub.clone();
+    let live_diffs = LiveDiffs::start(
+        &common_dir,
+        &base,
+        targets,
+        LiveOptions::default(),
+        Arc::new(move |update| diffs.diff(update)),
+        Arc::new(move |slice| {
+            let _ = wake_tx
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .send(slice.clone());
+        }),
+    )
+    .context("cannot start watching the worktrees")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let follower = follower::spawn(followed, wake_rx, hub.clone(), stop.clone())?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("socket")
+        .enable_all()
+        .build()
+        .context("cannot start the socket server's runtime")?;
+    let listener = bind(&socket_path, &runtime)?;
+    let (stop_serving, serving) = tokio::sync::watch::channel(false);
+    let context = Arc::new(clients::Context {
+        hub: hub.clone(),
+        supervisor: supervisor.handle_sender(),
+        screens: supervisor.screens(),
+        uid: crate::link::own_uid(),
+    });
+    runtime.spawn(clients::serve(listener, context, serving));
+
+    // SIGTERM and SIGINT stop the agents and the supervisor; SIGHUP (a
+    // terminal that went away) is ignored: surviving it is the point.
+    let signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ])
+    .context("cannot watch for signals")?;
+    spawn_signal_thread(signals, supervisor.handle_sender());
+
+    tracing::info!(pid = std::process::id(), socket = %socket_path.display(), "supervisor started");
+    let mut idle_since = Instant::now();
+    while !supervisor.finished() {
+        supervisor.step(STEP);
+        if supervisor.running() > 0 || hub.clients() > 0 {
+            idle_since = Instant::now();
+        } else if idle_since.elapsed() >= idle_exit {
+            tracing::info!(
+                ?idle_exit,
+                "no agent running and no dashboard attached; exiting"
+            );
+            break;
+        }
+    }
+    supervisor.shutdown();
+    // Let the last replies (the one to `stop`) reach their clients.
+    std::thread::sleep(Duration::from_millis(100));
+    let _ = stop_serving.send(true);
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    // The socket goes before the lock, so the next supervisor never finds
+    // this one's socket, nor loses its own.
+    let _ = std::fs::remove_file(&socket_path);
+    stop.store(true, Ordering::SeqCst);
+    drop(live_diffs);
+    let _ = follower.join();
+    drop(supervisor);
+    tracing::info!("supervisor ended");
+    Ok(())
+}
+
+/// Binds the socket, readable and writable by this user only.
+fn bind(
+    path: &Path,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<tokio::net::UnixListener> {
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path)
+        .with_context(|| format!("cannot listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot make {} private", path.display()))?;
+    listener.set_nonblocking(true)?;
+    let _guard = runtime.enter();
+    Ok(tokio::net::UnixListener::from_std(listener)?)
+}
+
+fn spawn_signal_thread(
+    mut signals: signal_hook::iterator::Signals,
+    supervisor: crate::supervisor::SupervisorHandle,
+) {
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if signal == signal_hook::consts::SIGHUP {
+                tracing::info!("SIGHUP ignored: the supervisor outlives terminals");
+                continue;
+            }
+            tracing::info!(signal, "stopping on a signal");
+            supervisor.send(Command::Shutdown);
+        }
+    });
+}
+
+/// The board before any event: lifecycle from state, each slice's journal.
+pub fn initial_board(ws: &Workspace, state: &State) -> Board {
+    let journal = ws
+        .state_dir
+        .journal()
+        .read()
+        .map(|r| r.entries)
+        .unwrap_or_default();
+    let slices = ws
+        .plan
+        .slices
+        .iter()
+        .map(|spec| {
+            let record = state.slices.get(&spec.name);
+            let mut row = SliceRow::new(
+                spec.name.clone(),
+                record.map_or(Lifecycle::Planned, |r| r.lifecycle),
+                record.map_or_else(
+                    || ws.plan.worktree_for(&spec.name, ws.git.root()),
+                    |r| r.worktree.clone(),
+                ),
+            );
+            row.follows_logs = !spec.logs.is_empty();
+            row.events = journal
+                .iter()
+                .filter(|e| e.event.slice() == Some(&spec.name))
+                .map(|e| format!("{} {}", e.at.strftime("%H:%M:%S"), describe(&e.event)))
+                .collect();
+            let keep = crate::domain::board::EVENTS_KEPT;
+            if row.events.len() > keep {
+                row.events.drain(..row.events.len() - keep);
+            }
+            row
+        })
+        .collect();
+    Board {
+        repo: ws.git.root().display().to_string(),
+        slices,
+    }
+}
+
+/// Tracing to `path`; never to a terminal.
+pub fn init_logging(path: &PathBuf) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(Mutex::new(file))
+        .with_ansi(false)
+        .try_init();
+}
