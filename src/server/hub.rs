@@ -26,8 +26,17 @@ use crate::domain::{AgentStatus, Event, SliceName};
 use crate::link::encode;
 use crate::watch::DiffUpdate;
 
-/// Board updates a client may have queued before it counts as behind.
+/// Board updates a client may have queued before it counts as behind
+/// (`SLICEBOARD_CLIENT_QUEUE` overrides it, for tests).
 const CLIENT_QUEUE: usize = 1024;
+
+fn client_queue() -> usize {
+    std::env::var("SLICEBOARD_CLIENT_QUEUE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(CLIENT_QUEUE)
+}
 
 /// One encoded frame, shared by every client it goes to.
 pub type Frame = Arc<Vec<u8>>;
@@ -157,7 +166,7 @@ impl Hub {
         let mut inner = lock(&self.inner);
         let id = inner.next_id;
         inner.next_id += 1;
-        let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+        let (tx, rx) = mpsc::channel(client_queue());
         let behind = Arc::new(AtomicBool::new(false));
         let panes = Arc::new(DirtyPanes::default());
         inner.clients.push(Slot {
