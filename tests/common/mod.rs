@@ -179,8 +179,15 @@ impl TestRepo {
             .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
             .env("GIT_CONFIG_COUNT", "1")
             .env("GIT_CONFIG_KEY_0", "commit.gpgsign")
-            .env("GIT_CONFIG_VALUE_0", "false");
+            .env("GIT_CONFIG_VALUE_0", "false")
+            // A supervisor a test forgot ends by itself.
+            .env("SLICEBOARD_IDLE_EXIT", "120");
         command
+    }
+
+    /// Where the repository's supervisor listens.
+    pub fn socket(&self) -> PathBuf {
+        self.state_dir().join("supervisor.sock")
     }
 
     /// Where sliceboard puts a slice's worktree with the default template.
@@ -240,5 +247,20 @@ impl Run {
     pub fn fails(self) -> String {
         assert_eq!(self.code, Some(1), "expected failure:\n{self:#?}");
         self.stderr
+    }
+}
+
+impl Drop for TestRepo {
+    /// Stops the repository's supervisor, if a test started one (the
+    /// dashboard starts it in the background), and its agents.
+    fn drop(&mut self) {
+        if self.socket().exists() {
+            let _ = self
+                .command(BIN, &self.root)
+                .args(["stop"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 }
