@@ -8,6 +8,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{BIN, TestRepo};
+use sliceboard::domain::AgentStatus;
+use sliceboard::domain::wire::ClientKind;
+use sliceboard::link::Link;
 
 const PLAN: &str = r#"base = "main"
 
@@ -39,6 +42,7 @@ impl Tmux {
 
     /// Runs `command` (a shell command line) in the pane.
     fn run(repo: TestRepo, width: u16, height: u16, command: &str) -> Self {
+        // One server per test: tests tell theirs apart by width.
         let socket = format!("sb-e2e-{}-{}", std::process::id(), width);
         let tmux = Self { socket, repo };
         let status = tmux
@@ -56,6 +60,49 @@ impl Tmux {
             .expect("tmux runs (install it: apt-get install tmux)");
         assert!(status.success());
         tmux
+    }
+
+    /// Runs `command` again in window 0, replacing what ran there.
+    fn respawn(&self, command: &str) {
+        let status = self
+            .command()
+            .args(["respawn-pane", "-k", "-t", "0"])
+            .arg(format!("{command}; echo DASHBOARD-EXITED-$?; sleep 30"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Opens window 1 running `command` (the same size as window 0).
+    fn window(&self, command: &str) {
+        let status = self
+            .command()
+            .args(["new-window", "-d", "-t", "1"])
+            .arg(format!("{command}; echo DASHBOARD-EXITED-$?; sleep 30"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits until window `target` shows `needle`.
+    fn shows_in(&self, target: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let out = self
+                .command()
+                .args(["capture-pane", "-p", "-t", target])
+                .output()
+                .unwrap();
+            let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "window {target} never showed {needle}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn command(&self) -> Command {
@@ -217,16 +264,119 @@ fn an_operator_starts_types_into_pauses_and_quits() {
     });
     tmux.keys(&["g"]);
 
-    // Quitting with an agent running asks first and says what happens.
-    tmux.keys(&["q"]);
-    let asked = tmux.shows("still run");
-    assert!(asked.contains("y: quit"), "{asked}");
+    // Stopping everything asks first and says what happens; q only
+    // detaches, at once, and the agent goes on.
+    tmux.keys(&["Q"]);
+    let asked = tmux.shows("Stop the supervisor");
+    assert!(asked.contains("y: stop all"), "{asked}");
     tmux.keys(&["n"]);
     tmux.shows("cancelled");
     tmux.keys(&["q"]);
-    tmux.shows("still run");
-    tmux.keys(&["y"]);
     tmux.shows("DASHBOARD-EXITED-0");
+    let pid = agent_pid(&tmux.repo, "staging").expect("the agent still runs after q");
+    assert!(alive(pid), "agent {pid} ended with the dashboard");
+}
+
+/// The pid of a slice's running agent, as its supervisor reports it.
+fn agent_pid(repo: &TestRepo, slice: &str) -> Option<i32> {
+    let link = Link::connect(&repo.socket(), ClientKind::Dashboard).ok()?;
+    let board = link.welcome.board?;
+    let row = board
+        .slices
+        .into_iter()
+        .find(|r| r.name.as_str() == slice)?;
+    (row.status == AgentStatus::Running)
+        .then_some(row.pid)
+        .flatten()
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// The pid of the dashboard running in tmux window `target` (the child of
+/// the pane's shell).
+fn dashboard_pid(tmux: &Tmux, target: &str) -> i32 {
+    let out = tmux
+        .command()
+        .args(["display-message", "-p", "-t", target, "#{pane_pid}"])
+        .output()
+        .unwrap();
+    let shell = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let children = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+    String::from_utf8_lossy(&children.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .find(|pid: &i32| {
+            std::fs::read_link(format!("/proc/{pid}/exe"))
+                .is_ok_and(|exe| exe.ends_with("sliceboard"))
+        })
+        .expect("the dashboard runs in the pane")
+}
+
+#[test]
+fn agents_outlive_the_dashboard_and_every_attach_shows_them() {
+    let repo = TestRepo::with_plan_text(PLAN);
+    repo.sliceboard(&["up"]).ok();
+    let tmux = Tmux::start(repo, 124, 30);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    tmux.shows("agent$");
+    tmux.keys(&["Enter"]);
+    tmux.text("printf '\\033[32mgreen-%s\\033[0m\\n' $((6*7))");
+    tmux.keys(&["Enter", "C-]"]);
+    tmux.shows("green-42");
+    let pid = agent_pid(&tmux.repo, "staging").expect("the agent runs");
+
+    // q detaches; attaching again shows the same agent and its output.
+    tmux.keys(&["q"]);
+    tmux.shows("DASHBOARD-EXITED-0");
+    assert!(alive(pid));
+    tmux.respawn(BIN);
+    tmux.shows("green-42");
+    tmux.shows("1 running");
+    assert_eq!(agent_pid(&tmux.repo, "staging"), Some(pid));
+
+    // SIGKILL of the dashboard: the agent goes on; a new one shows it.
+    let dashboard = dashboard_pid(&tmux, "0");
+    // SAFETY: plain kill(2) of a child process we found by its parent.
+    unsafe { libc::kill(dashboard, libc::SIGKILL) };
+    tmux.shows("DASHBOARD-EXITED-137");
+    assert!(alive(pid));
+    tmux.respawn(BIN);
+    tmux.shows("green-42");
+
+    // Two dashboards at once: keys typed in one reach the agent, and both
+    // show its answer.
+    tmux.window(BIN);
+    tmux.shows_in(":1", "green-42");
+    tmux.keys(&["Enter"]);
+    tmux.text("echo from-the-first-$((2*3))");
+    tmux.keys(&["Enter", "C-]"]);
+    tmux.shows("from-the-first-6");
+    tmux.shows_in(":1", "from-the-first-6");
+
+    // SIGHUP (the terminal closed): the agent goes on; a new one shows it.
+    let dashboard = dashboard_pid(&tmux, "0");
+    // SAFETY: as above.
+    unsafe { libc::kill(dashboard, libc::SIGHUP) };
+    tmux.shows("DASHBOARD-EXITED-");
+    assert!(alive(pid));
+    tmux.respawn(BIN);
+    tmux.shows("from-the-first-6");
+    assert_eq!(agent_pid(&tmux.repo, "staging"), Some(pid));
+
+    // `sliceboard stop` ends the agent and the supervisor; the dashboards
+    // say so and end.
+    let stopped = tmux.repo.sliceboard(&["stop"]).ok();
+    assert!(stopped.contains("stopped 1 agent"), "{stopped}");
+    tmux.shows("DASHBOARD-EXITED-0");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) {
+        assert!(Instant::now() < deadline, "agent {pid} outlived stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -264,6 +414,7 @@ fn it_works_at_80_by_24_and_never_passes_agent_escapes_through() {
 fn the_demo_runs_a_scripted_agent_that_asks_and_commits() {
     let env = TestRepo::new();
     let dir = env.top.join("demo");
+    let _stop = StopOnDrop(env.command(BIN, &env.top), dir.join("shop"));
     let command = format!("{BIN} demo --dir {} --pace 0.05", dir.display());
     let tmux = Tmux::run(env, 160, 45, &command);
     let board = tmux.shows("4 slices");
@@ -351,4 +502,20 @@ fn a_write_in_a_worktree_shows_on_the_board_and_in_the_diff_tab() {
     tmux.until("the flags cleared", |s| {
         !s.contains("!1") && !s.contains("also changed")
     });
+}
+
+/// Stops the supervisor of a repository the test did not make itself.
+struct StopOnDrop(Command, std::path::PathBuf);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self
+            .0
+            .arg("-C")
+            .arg(&self.1)
+            .arg("stop")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
 }

@@ -571,10 +571,10 @@ fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm) {
             "Kill {slice}'s agent? SIGTERM to its whole process group, SIGKILL after the grace period. Its commits and files stay.\n\ny: kill   any other key: cancel"
         ),
         Confirm::StopAll { running } => format!(
-            "Stop the supervisor and its {running} running agent(s)? SIGTERM to each process group, SIGKILL after the grace period; worktrees, commits and output (.git/sliceboard/slices/*/pty.log) stay. (q only detaches.)\n\ny: stop all   any other key: cancel"
+            "Stop the supervisor and its {running} running agent(s)? Each process group gets SIGTERM, then SIGKILL; worktrees, commits and pty.log stay. (q only detaches.)\n\ny: stop all   any other key: cancel"
         ),
     };
-    let popup = centered(area, 64, 7);
+    let popup = centered(area, 64, 8);
     frame.render_widget(Clear, popup);
     Paragraph::new(text)
         .wrap(Wrap { trim: true })
