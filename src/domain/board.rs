@@ -212,6 +212,8 @@ pub fn describe(event: &Event) -> String {
             format!("approved at {}", &commit[..commit.len().min(10)])
         }
         Event::ApprovalWithdrawn { .. } => "approval withdrawn".into(),
+        Event::Progress { message, .. } => message.clone(),
+        Event::AgentStarted { pid, .. } => format!("agent started (pid {pid})"),
         other => serde_json::to_string(other).unwrap_or_default(),
     }
 }

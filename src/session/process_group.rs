@@ -62,6 +62,15 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
         .collect()
 }
 
+/// When the process started, in clock ticks since boot (`/proc/PID/stat`
+/// field 22): with the pid, it names one process even after pids wrap.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    // Field 3 (state) is the first after the command; 22 is the 20th.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
 /// How a group ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Termination {

@@ -125,6 +125,11 @@ impl StateDir {
         self.slice_dir(slice).join("pty.log")
     }
 
+    /// The running agent's pid and start time, while a supervisor runs it.
+    pub fn agent_file(&self, slice: &SliceName) -> PathBuf {
+        self.slice_dir(slice).join("agent.json")
+    }
+
     pub fn slice_dir(&self, slice: &SliceName) -> PathBuf {
         self.root.join("slices").join(slice.as_str())
     }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use crate::domain::{Activity, AgentStatus, Command, Event, Lifecycle, SliceName};
 use crate::session::{
     ActivityRules, EventSink, Screen, ScreenHandle, Session, SessionEvent, SessionSpec, Size,
-    transcript,
+    process_group, transcript,
 };
 use crate::store::{Actor, StateLock, load_state, save_state};
 use crate::workspace::{Workspace, WorkspaceError};
@@ -203,6 +203,7 @@ impl Supervisor {
             }
         }
         let names: Vec<SliceName> = self.slots.keys().cloned().collect();
+        self.stop_leftovers(&names);
         for slice in names {
             let status = match last.get(&slice) {
                 Some(AgentStatus::Running | AgentStatus::Paused) => {
@@ -227,6 +228,37 @@ impl Supervisor {
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .insert(slice, ScreenHandle::detached(screen));
             }
+        }
+    }
+
+    /// Agents an earlier supervisor started and that outlived it (one that
+    /// ignores the hangup a closed PTY sends): nothing can reach their
+    /// terminal any more, so they are stopped, all at once, before anything
+    /// can start a second agent in the same worktree.
+    fn stop_leftovers(&self, names: &[SliceName]) {
+        let grace = self.options.kill_grace;
+        let stops: Vec<_> = names
+            .iter()
+            .filter_map(|slice| {
+                let path = self.ws.state_dir.agent_file(slice);
+                let record: AgentRecord = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+                let _ = std::fs::remove_file(&path);
+                let same = process_group::start_time(record.pid) == Some(record.started);
+                same.then(|| (slice.clone(), record.pid))
+            })
+            .map(|(slice, pid)| {
+                tracing::warn!(%slice, pid, "stopping an agent the previous supervisor left running");
+                (slice, pid, std::thread::spawn(move || process_group::terminate_group(pid, grace)))
+            })
+            .collect();
+        for (slice, pid, stop) in stops {
+            let _ = stop.join();
+            (self.notify)(Event::Progress {
+                slice: Some(slice),
+                message: format!(
+                    "stopped agent {pid}, which the previous supervisor left running without a terminal"
+                ),
+            });
         }
     }
 
@@ -592,6 +624,7 @@ impl Supervisor {
             .insert(slice.clone(), session.screen_handle());
         let pid = session.pid();
         slot.session = Some(session);
+        self.remember_agent(slice, pid);
         (self.notify)(Event::AgentStarted {
             slice: slice.clone(),
             pid,
@@ -599,6 +632,21 @@ impl Supervisor {
         self.set_status(slice, AgentStatus::Running, Actor::Operator);
         self.mark_active(slice);
         Ok(())
+    }
+
+    /// Writes down the running agent, so the next supervisor can stop it
+    /// should this one die without stopping it.
+    fn remember_agent(&self, slice: &SliceName, pid: i32) {
+        let Some(started) = process_group::start_time(pid) else {
+            return;
+        };
+        let record = AgentRecord { pid, started };
+        let result = serde_json::to_vec(&record)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(self.ws.state_dir.agent_file(slice), bytes));
+        if let Err(err) = result {
+            tracing::warn!(%slice, %err, "cannot record the agent's pid");
+        }
     }
 
     /// A slice whose agent started is `active` from then on.
@@ -705,6 +753,7 @@ impl Supervisor {
             }
         };
         tracing::info!(%slice, ?exit, "agent ended");
+        let _ = std::fs::remove_file(self.ws.state_dir.agent_file(slice));
         self.set_status(slice, status, Actor::Sliceboard);
         if restart && let Err(err) = self.start(slice, true) {
             tracing::warn!(%slice, %err, "restart failed");
@@ -737,6 +786,13 @@ impl Drop for Supervisor {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// `slices/<name>/agent.json`: the pid and start time of a running agent.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AgentRecord {
+    pid: i32,
+    started: u64,
 }
 
 fn refused(slice: &SliceName, message: impl std::fmt::Display) -> SupervisorError {

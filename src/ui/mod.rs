@@ -212,11 +212,16 @@ impl Client {
             ServerMsg::Resync { board } => app.resync(board),
             ServerMsg::Pane { frame } => app.apply_pane(frame),
             ServerMsg::Reply { id, result } => {
-                self.pending.remove(&id);
-                match result {
-                    Ok(done) if !done.is_empty() => app.message = Some(done),
-                    Ok(_) => {}
-                    Err(why) => app.message = Some(why),
+                // Replies nobody waits for (resizes) say nothing.
+                if self.pending.remove(&id).is_none() {
+                    return;
+                }
+                let said = match result {
+                    Ok(done) => done,
+                    Err(why) => why,
+                };
+                if !said.is_empty() {
+                    app.message = Some(said.lines().collect::<Vec<_>>().join("; "));
                 }
             }
             ServerMsg::Found { id, slice, hits } => {
