@@ -39,8 +39,6 @@ use crate::workspace::Workspace;
 /// stays, unless `SLICEBOARD_IDLE_EXIT` (seconds) says otherwise.
 pub const IDLE_EXIT: Duration = Duration::from_secs(600);
 pub const IDLE_EXIT_ENV: &str = "SLICEBOARD_IDLE_EXIT";
-/// How often the supervisor re-reads agents' activity.
-const STEP: Duration = Duration::from_millis(250);
 
 /// The idle time after which a supervisor ends by itself.
 pub fn idle_exit() -> Duration {
@@ -124,7 +122,7 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     tracing::info!(pid = std::process::id(), socket = %socket_path.display(), "supervisor started");
     let mut idle_since = Instant::now();
     while !supervisor.finished() {
-        supervisor.step(STEP);
+        supervisor.step(supervisor.next_step());
         if supervisor.running() > 0 || hub.clients() > 0 {
             idle_since = Instant::now();
         } else if idle_since.elapsed() >= idle_exit {

@@ -112,6 +112,23 @@ impl ActivityTracker {
         self.reported
     }
 
+    /// True when nothing happened for long enough that the reading cannot
+    /// change until something does (output, input, a bell, a signal): the
+    /// owner may skip [`ActivityTracker::update`] until then.
+    pub fn settled(&self, now: Instant) -> bool {
+        let latest = [
+            self.last_output,
+            self.last_input,
+            self.bell_at,
+            self.signal.map(|(_, at)| at),
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        let quiet = self.rules.busy_for + self.rules.debounce * 2;
+        self.candidate.is_none() && latest.is_none_or(|at| now.duration_since(at) > quiet)
+    }
+
     /// What the evidence says right now, before debouncing.
     pub fn reading(&self, now: Instant, screen_tail: &[String]) -> Activity {
         if let Some((activity, at)) = self.signal {
@@ -183,6 +200,20 @@ mod tests {
             t.update(start + Duration::from_millis(step * 50), tail);
         }
         t.reported()
+    }
+
+    #[test]
+    fn settles_only_once_the_reading_can_no_longer_change() {
+        let mut t = ActivityTracker::new(ActivityRules::default());
+        let start = Instant::now();
+        assert!(t.settled(start));
+        t.output(start);
+        assert!(!t.settled(start + Duration::from_millis(500)));
+        let tail = lines("$");
+        assert_eq!(settle(&mut t, start, 3_000, &tail), Activity::Idle);
+        assert!(t.settled(start + Duration::from_millis(3_000)));
+        t.bell(start + Duration::from_millis(3_100));
+        assert!(!t.settled(start + Duration::from_millis(3_200)));
     }
 
     #[test]

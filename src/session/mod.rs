@@ -384,6 +384,12 @@ impl Session {
         lock(&self.shared.activity).update(now, &tail)
     }
 
+    /// Whether activity can change before the next output, input, bell or
+    /// signal; see [`ActivityTracker::settled`].
+    pub fn activity_settled(&self, now: Instant) -> bool {
+        lock(&self.shared.activity).settled(now)
+    }
+
     pub fn activity(&self) -> Activity {
         lock(&self.shared.activity).reported()
     }

@@ -458,13 +458,35 @@ impl Supervisor {
         }
         let mut changed = Vec::new();
         for (name, slot) in &self.slots {
-            let live = slot.session.as_ref().filter(|s| s.exit().is_none());
+            let live = slot
+                .session
+                .as_ref()
+                .filter(|s| s.exit().is_none() && !s.activity_settled(now));
             if let Some(activity) = live.and_then(|s| s.update_activity(now)) {
                 changed.push((name.clone(), activity));
             }
         }
         for (slice, activity) in changed {
             (self.notify)(Event::ActivityChanged { slice, activity });
+        }
+    }
+
+    /// How long the owner's next [`Supervisor::step`] may wait: a quarter
+    /// second while some agent's activity may still change on its own,
+    /// a second when every one has settled (an agent's output then wakes
+    /// the step, or is seen within that second).
+    pub fn next_step(&self) -> Duration {
+        let now = Instant::now();
+        let settled = self
+            .slots
+            .values()
+            .filter_map(|slot| slot.session.as_ref())
+            .filter(|s| s.exit().is_none())
+            .all(|s| s.activity_settled(now));
+        if settled {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(250)
         }
     }
 
