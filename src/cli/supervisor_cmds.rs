@@ -78,13 +78,23 @@ pub fn stop(cwd: &Path) -> anyhow::Result<ExitCode> {
         }
         Err(err) => return Err(err.into()),
     };
-    match link.request(Command::Shutdown) {
-        Ok(Ok(done)) => println!("{done}"),
+    let pid = link.welcome.pid;
+    let said = match link.request(Command::Shutdown) {
+        Ok(Ok(done)) => done,
         Ok(Err(why)) => bail!("the supervisor refused to stop: {why}"),
         // It may end before its reply gets out; gone is what was asked.
-        Err(LinkError::Closed) => println!("stopped the supervisor"),
+        Err(LinkError::Closed) => "stopped the supervisor".into(),
         Err(err) => return Err(err.into()),
+    };
+    // Return once it is gone, lock released, so whatever runs next works.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while running(pid) {
+        if std::time::Instant::now() > deadline {
+            bail!("the supervisor (pid {pid}) is still running 15 s after it was asked to stop");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    println!("{said}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -144,4 +154,16 @@ pub fn through_supervisor(ws: &Workspace, command: Command) -> anyhow::Result<Op
             Ok(Some(ExitCode::FAILURE))
         }
     }
+}
+
+/// Whether process `pid` still runs (a zombie, waiting to be reaped by
+/// whoever started it, does not).
+fn running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    !matches!(state, Some("Z" | "X"))
 }

@@ -134,13 +134,13 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
         }
     }
     supervisor.shutdown();
-    // Let the last replies (the one to `stop`) reach their clients.
-    std::thread::sleep(Duration::from_millis(100));
-    let _ = stop_serving.send(true);
-    runtime.shutdown_timeout(Duration::from_millis(500));
-    // The socket goes before the lock, so the next supervisor never finds
-    // this one's socket, nor loses its own.
+    // No new client finds this supervisor any more (the socket goes before
+    // the lock, so the next supervisor never loses its own); the last
+    // replies (the one to `stop`) get a moment to reach their clients.
     let _ = std::fs::remove_file(&socket_path);
+    let _ = stop_serving.send(true);
+    std::thread::sleep(Duration::from_millis(100));
+    runtime.shutdown_timeout(Duration::from_millis(500));
     stop.store(true, Ordering::SeqCst);
     drop(live_diffs);
     let _ = follower.join();

@@ -392,7 +392,28 @@ impl Supervisor {
 
     /// `sliceboard up` under this supervisor's lock; what git and the
     /// journal recorded goes to the watchers.
+    /// Refuses work that would follow a plan the operator has changed since
+    /// this supervisor read it (it would create or remove the wrong
+    /// worktrees). Reloading a changed plan live is not built yet.
+    fn same_plan(&self) -> Result<(), SupervisorError> {
+        let changed = match Workspace::open(self.ws.git.root()) {
+            Ok(now) => now.plan != self.ws.plan,
+            Err(err) => {
+                return Err(SupervisorError::Failed(format!(
+                    "the plan no longer loads: {err}"
+                )));
+            }
+        };
+        if changed {
+            return Err(SupervisorError::Failed(
+                "sliceboard.toml changed since the supervisor started; run `sliceboard stop`, then `sliceboard` again to use the new plan".into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn up(&mut self, slices: &[SliceName]) -> Result<String, SupervisorError> {
+        self.same_plan()?;
         let names: Vec<String> = slices.iter().map(ToString::to_string).collect();
         let (report, ok) = self.journaled(|ws, lock| {
             let report = crate::workspace::up(ws, lock, &names, &mut |_| {})?;
@@ -406,6 +427,7 @@ impl Supervisor {
     }
 
     fn down(&mut self, slice: &SliceName, force: bool) -> Result<String, SupervisorError> {
+        self.same_plan()?;
         if self.session(slice).is_some_and(|s| s.exit().is_none()) {
             return Err(refused(slice, "its agent is running; kill it first"));
         }
