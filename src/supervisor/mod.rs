@@ -221,7 +221,7 @@ impl Supervisor {
             }
             let transcript = self.ws.state_dir.transcript_file(&slice);
             if let Some(screen) =
-                earlier_output(&transcript, self.options.size, self.options.scrollback, b"")
+                earlier_output(&transcript, self.options.size, self.options.scrollback)
             {
                 self.screens
                     .lock()
@@ -632,18 +632,13 @@ impl Supervisor {
         let size = slot.size.unwrap_or(self.options.size);
         // A restarted agent continues below what the last one printed.
         let screen = match slot.session.take() {
-            Some(old) => {
-                let mut screen = old.take_screen();
-                screen.feed(RESTART_MARK);
-                Some(screen)
-            }
-            None => earlier_output(
-                &transcript_path,
-                size,
-                self.options.scrollback,
-                RESTART_MARK,
-            ),
-        };
+            Some(old) => Some(old.take_screen()),
+            None => earlier_output(&transcript_path, size, self.options.scrollback),
+        }
+        .map(|mut screen| {
+            mark_restart(&mut screen);
+            screen
+        });
         let session_spec = SessionSpec {
             slice: slice.clone(),
             command,
@@ -846,25 +841,74 @@ fn refused(slice: &SliceName, message: impl std::fmt::Display) -> SupervisorErro
     }
 }
 
-/// A screen showing the end of what an earlier run printed, then `mark`;
-/// `None` when there was no earlier run.
-fn earlier_output(
-    path: &std::path::Path,
-    size: Size,
-    scrollback: usize,
-    mark: &[u8],
-) -> Option<Screen> {
+/// A screen showing the end of what an earlier run printed; `None` when
+/// there was no earlier run.
+fn earlier_output(path: &std::path::Path, size: Size, scrollback: usize) -> Option<Screen> {
     let bytes = transcript::read_tail(path, REPLAY_BYTES).ok()?;
     if bytes.is_empty() {
         return None;
     }
     let mut screen = Screen::new(size, scrollback);
     screen.feed(&bytes);
-    screen.feed(mark);
     Some(screen)
 }
 
-/// Fed to a kept screen before a new run continues on it: leaves whatever
-/// mode the old run was in (alternate screen, scroll region, colors,
-/// application keys, a synchronized update), then marks the restart.
-const RESTART_MARK: &[u8] = b"\x1b[?2026l\x1b[?1049l\x1b[r\x1b[0m\x1b[?25h\x1b[?1l\x1b[?2004l\x1b[?1000l\x1b[?1006l\r\n\x1b[2m-- earlier output above; agent started again --\x1b[0m\r\n";
+/// Prepares a kept screen for a new run to continue on: leaves whatever
+/// mode the old run was in (a synchronized update, the alternate screen,
+/// the scroll region, colors, application keys, mouse and paste modes),
+/// then marks the restart on a line of its own. The alternate screen is
+/// left only when it is on: outside it, `ESC[?1049l` would restore a
+/// saved cursor and write the mark over the old output.
+fn mark_restart(screen: &mut Screen) {
+    screen.feed(b"\x1b[?2026l");
+    if screen.input_modes().alt_screen {
+        screen.feed(b"\x1b[?1049l");
+    }
+    // Resetting the scroll region homes the cursor: put it back.
+    let (row, col) = screen.cursor();
+    screen.feed(b"\x1b[r\x1b[0m\x1b[?25h\x1b[?1l\x1b[?2004l\x1b[?1000l\x1b[?1006l");
+    screen.feed(format!("\x1b[{};{}H", row + 1, col + 1).as_bytes());
+    let at_line_start = col == 0;
+    if !at_line_start {
+        screen.feed(b"\r\n");
+    }
+    screen.feed(b"\x1b[2m-- earlier output above; agent started again --\x1b[0m\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn screen() -> Screen {
+        Screen::new(Size { cols: 60, rows: 6 }, 100)
+    }
+
+    const MARK: &str = "-- earlier output above; agent started again --";
+
+    #[test]
+    fn the_restart_mark_goes_below_the_old_output_never_over_it() {
+        let mut s = screen();
+        s.feed(b"line one\r\nline two\r\n");
+        mark_restart(&mut s);
+        assert_eq!(s.row_text(0), "line one");
+        assert_eq!(s.row_text(1), "line two");
+        assert_eq!(s.row_text(2), MARK);
+        assert_eq!(s.cursor(), (3, 0));
+
+        let mut s = screen();
+        s.feed(b"\x1b[2;5rprompt> half a line");
+        mark_restart(&mut s);
+        assert_eq!(s.row_text(0), "prompt> half a line");
+        assert_eq!(s.row_text(1), MARK);
+    }
+
+    #[test]
+    fn a_run_that_ended_in_the_alternate_screen_leaves_it_first() {
+        let mut s = screen();
+        s.feed(b"shell line\r\n\x1b[?1049h\x1b[Hfull screen app");
+        mark_restart(&mut s);
+        assert!(!s.input_modes().alt_screen);
+        assert_eq!(s.row_text(0), "shell line");
+        assert_eq!(s.row_text(1), MARK);
+    }
+}
