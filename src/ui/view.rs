@@ -446,10 +446,12 @@ fn draw_terminal(
         return;
     };
     render_pane(pane, inner, frame.buffer_mut());
-    if typing && let Some((line, col)) = pane.cursor {
-        if line < inner.height && col < inner.width {
-            frame.set_cursor_position((inner.x + col, inner.y + line));
-        }
+    if typing
+        && let Some((line, col)) = pane.cursor
+        && line < inner.height
+        && col < inner.width
+    {
+        frame.set_cursor_position((inner.x + col, inner.y + line));
     }
 }
 
