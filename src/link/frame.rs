@@ -15,11 +15,16 @@ use tokio::io::{AsyncRead, AsyncReadExt as _};
 pub const MAX_CLIENT_FRAME: u32 = 4 << 20;
 /// The largest frame the supervisor sends (a board with big diffs).
 pub const MAX_SERVER_FRAME: u32 = 256 << 20;
+/// How long the rest of a frame may take once its length has arrived: a
+/// peer that starts a frame and stalls is cut off, not waited for.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
     #[error("a frame of {len} bytes is over the limit of {max}")]
     TooLarge { len: u32, max: u32 },
+    #[error("a frame of {len} bytes did not arrive whole within {BODY_TIMEOUT:?}")]
+    Stalled { len: u32 },
     #[error("a frame is not a message: {0}")]
     Garbage(#[from] serde_json::Error),
     #[error(transparent)]
@@ -61,7 +66,8 @@ pub fn read_frame<T: DeserializeOwned>(
     Ok(Some(serde_json::from_slice(&body)?))
 }
 
-/// Reads one frame's body; `None` when the peer closed between frames.
+/// Reads one frame's body; `None` when the peer closed between frames. The
+/// body must follow its length within [`BODY_TIMEOUT`].
 pub async fn read_frame_async(
     input: &mut (impl AsyncRead + Unpin),
     max: u32,
@@ -71,11 +77,13 @@ pub async fn read_frame_async(
         Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(err) => return Err(err.into()),
     };
-    if len > max {
+    if len > max && max > 4 << 20 {
         return Err(FrameError::TooLarge { len, max });
     }
     let mut body = vec![0; len as usize];
-    input.read_exact(&mut body).await?;
+    tokio::time::timeout(BODY_TIMEOUT, input.read_exact(&mut body))
+        .await
+        .map_err(|_| FrameError::Stalled { len })??;
     Ok(Some(body))
 }
 
