@@ -77,7 +77,7 @@ pub async fn read_frame_async(
         Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(err) => return Err(err.into()),
     };
-    if len > max && max > 4 << 20 {
+    if len > max {
         return Err(FrameError::TooLarge { len, max });
     }
     let mut body = vec![0; len as usize];
