@@ -86,23 +86,9 @@ impl Tmux {
 
     /// Waits until window `target` shows `needle`.
     fn shows_in(&self, target: &str, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let out = self
-                .command()
-                .args(["capture-pane", "-p", "-t", target])
-                .output()
-                .unwrap();
-            let screen = String::from_utf8_lossy(&out.stdout).into_owned();
-            if screen.contains(needle) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "window {target} never showed {needle}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.until_in(target, Duration::from_secs(15), needle, |s| {
+            s.contains(needle)
+        })
     }
 
     fn command(&self) -> Command {
@@ -132,9 +118,13 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
+        self.screen_of("0")
+    }
+
+    fn screen_of(&self, target: &str) -> String {
         let out = self
             .command()
-            .args(["capture-pane", "-p", "-t", "0"])
+            .args(["capture-pane", "-p", "-t", target])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -146,15 +136,25 @@ impl Tmux {
     }
 
     fn until_within(&self, limit: Duration, what: &str, want: impl Fn(&str) -> bool) -> String {
+        self.until_in("0", limit, what, want)
+    }
+
+    fn until_in(
+        &self,
+        target: &str,
+        limit: Duration,
+        what: &str,
+        want: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + limit;
         loop {
-            let screen = self.screen();
+            let screen = self.screen_of(target);
             if want(&screen) {
                 return screen;
             }
             assert!(
                 Instant::now() < deadline,
-                "the screen never showed {what}:\n{screen}"
+                "window {target} never showed {what}:\n{screen}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
