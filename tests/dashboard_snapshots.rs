@@ -1,57 +1,111 @@
 //! The dashboard drawn on ratatui's TestBackend: the board, each tab, the
 //! grid, help and confirmations, at 80x24 and 200x50.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use std::sync::Arc;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
 
 use sliceboard::dbt::run_results;
-use sliceboard::domain::diff::{ChangeKind, DiffLine, FileDiff, Hunk, LineKind, SliceDiff, Stage};
+use sliceboard::domain::board::{Board, BoardUpdate};
+use sliceboard::domain::diff::{
+    ChangeKind, DiffLine, FileDiff, Hunk, LineKind, SliceDiff, Stage, WatchMode,
+};
 use sliceboard::domain::ownership::Ownership;
-use sliceboard::domain::{Activity, AgentStatus, Lifecycle, SliceName};
-use sliceboard::session::{Screen, ScreenHandle, Size};
-use sliceboard::ui::app::{App, SliceRow};
+use sliceboard::domain::{Activity, AgentStatus, Command, Lifecycle, SliceName};
+use sliceboard::session::{Screen, Size};
+use sliceboard::ui::app::{App, Confirm, Effect, Mode, SliceRow};
 use sliceboard::ui::keymap::Keymap;
 use sliceboard::ui::view;
-use sliceboard::watch::{DiffUpdate, WatchMode};
+
+fn name(slice: &str) -> SliceName {
+    SliceName::parse(slice).unwrap()
+}
 
 fn row(
-    name: &str,
+    slice: &str,
     lifecycle: Lifecycle,
     status: AgentStatus,
     activity: Option<Activity>,
 ) -> SliceRow {
-    SliceRow {
-        name: SliceName::parse(name).unwrap(),
+    let mut row = SliceRow::new(
+        name(slice),
         lifecycle,
-        status,
-        activity,
-        dbt: None,
-        events: vec![
-            "12:00:01 agent running".into(),
-            "12:00:05 activity WAITING".into(),
-        ],
-        worktree: PathBuf::from(format!("/work/shop.slices/{name}")),
-        dbt_log: [
-            "12:00:01 Running with dbt=1.11.16",
-            "12:00:03 1 of 7 OK loaded seed file dbt_staging.orders",
-            "12:00:04 Done. PASS=4 WARN=0 ERROR=2 SKIP=1",
-        ]
-        .map(String::from)
-        .into(),
-        logs: (1..=40)
-            .map(|i| format!("logs/airflow/task.log: [2026-11-24 12:00:{i:02}] task step {i}"))
-            .collect(),
-        follows_logs: true,
-        diff: None,
-        diff_mode: WatchMode::Events,
-        diff_error: None,
-        flags: Vec::new(),
+        PathBuf::from(format!("/work/shop.slices/{slice}")),
+    );
+    row.status = status;
+    row.activity = activity;
+    row.events = vec![
+        "12:00:01 agent running".into(),
+        "12:00:05 activity WAITING".into(),
+    ];
+    row.dbt_log = [
+        "12:00:01 Running with dbt=1.11.16",
+        "12:00:03 1 of 7 OK loaded seed file dbt_staging.orders",
+        "12:00:04 Done. PASS=4 WARN=0 ERROR=2 SKIP=1",
+    ]
+    .map(String::from)
+    .into();
+    row.logs = (1..=40)
+        .map(|i| format!("logs/airflow/task.log: [2026-11-24 12:00:{i:02}] task step {i}"))
+        .collect();
+    row.follows_logs = true;
+    row.diff_mode = WatchMode::Events;
+    row
+}
+
+/// Which slice owns what, as the plan says.
+fn ownership() -> Ownership {
+    let globs: Vec<(SliceName, Vec<String>)> = [
+        ("staging", "models/staging/**"),
+        ("intermediate", "models/intermediate/**"),
+        ("marts", "models/marts/**"),
+        ("seeds", "seeds/**"),
+        ("docs", "docs/**"),
+    ]
+    .map(|(n, g)| (name(n), vec![g.to_string()]))
+    .into();
+    Ownership::new(globs.iter().map(|(n, g)| (n, g.as_slice()))).unwrap()
+}
+
+/// A slice's new diff as the supervisor sends it: with the ownership
+/// flags of every slice, computed again over every slice's diff (as the
+/// server's `Hub::diff` does).
+fn diff_update(app: &App, slice: &str, diff: SliceDiff, error: Option<String>) -> BoardUpdate {
+    let slice = name(slice);
+    let diff = Arc::new(diff);
+    let flags = {
+        let changed: Vec<(SliceName, Vec<&str>)> = app
+            .board
+            .slices
+            .iter()
+            .filter_map(|row| {
+                let diff = if row.name == slice {
+                    &diff
+                } else {
+                    row.diff.as_ref()?
+                };
+                Some((row.name.clone(), diff.paths().collect()))
+            })
+            .collect();
+        ownership().flag_changes(&changed)
+    };
+    BoardUpdate::Diff {
+        slice,
+        diff,
+        mode: WatchMode::Events,
+        error,
+        flags,
     }
+}
+
+fn apply_diff(app: &mut App, slice: &str, diff: SliceDiff, error: Option<String>) {
+    let update = diff_update(app, slice, diff, error);
+    app.apply(update);
 }
 
 fn line(kind: LineKind, old: Option<u32>, new: Option<u32>, text: &str) -> DiffLine {
@@ -165,30 +219,15 @@ fn diffs(app: &mut App) {
             vec![hunk],
         )
     };
-    let update = |slice: &str, files: Vec<FileDiff>| DiffUpdate {
-        slice: SliceName::parse(slice).unwrap(),
-        diff: Arc::new(SliceDiff {
-            base: Some("3e5db70a1b2c3d4e5f60718293a4b5c6d7e8f901".into()),
-            files,
-        }),
-        mode: WatchMode::Events,
-        error: None,
+    let diff = |files: Vec<FileDiff>| SliceDiff {
+        base: Some("3e5db70a1b2c3d4e5f60718293a4b5c6d7e8f901".into()),
+        files,
     };
-    let names: Vec<(SliceName, Vec<String>)> = [
-        ("staging", "models/staging/**"),
-        ("intermediate", "models/intermediate/**"),
-        ("marts", "models/marts/**"),
-        ("seeds", "seeds/**"),
-        ("docs", "docs/**"),
-    ]
-    .map(|(n, g)| (SliceName::parse(n).unwrap(), vec![g.to_string()]))
-    .into();
-    app.ownership = Some(Ownership::new(names.iter().map(|(n, g)| (n, g.as_slice()))).unwrap());
     let mut files = vec![stg_orders, schema, dim_users(1)];
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    app.apply_diff(update("staging", files));
-    app.apply_diff(update("marts", vec![dim_users(4)]));
-    app.apply_diff(update("intermediate", Vec::new()));
+    apply_diff(app, "staging", diff(files), None);
+    apply_diff(app, "marts", diff(vec![dim_users(4)]), None);
+    apply_diff(app, "intermediate", diff(Vec::new()), None);
 }
 
 fn app() -> App {
@@ -216,38 +255,56 @@ fn app() -> App {
     ];
     slices[0].dbt =
         Some(run_results::parse(include_str!("fixtures/dbt_logs/run_results.json")).unwrap());
-    let mut app = App::new("/work/shop".into(), slices, Keymap::default());
+    let board = Board {
+        repo: "/work/shop".into(),
+        slices,
+    };
+    let mut app = App::new(board, Keymap::default());
     diffs(&mut app);
+    panes(&mut app);
     app
 }
 
-fn screens(app: &App) -> BTreeMap<SliceName, ScreenHandle> {
-    app.slices
+/// The first four agents' terminals, emulated for real and handed to the
+/// app as the supervisor sends them: a full frame of every row.
+fn panes(app: &mut App) {
+    let names: Vec<SliceName> = app
+        .board
+        .slices
         .iter()
         .take(4)
-        .map(|row| {
-            let mut screen = Screen::new(Size { cols: 60, rows: 20 }, 100);
-            screen.feed(
-                format!(
-                    "\x1b[1m{} agent\x1b[0m\r\n\x1b[32m✓\x1b[0m migrated stg_orders.sql\r\nDo you want to proceed?\r\n\x1b[7m❯ 1. Yes\x1b[0m\r\n  2. No\r\n",
-                    row.name
-                )
-                .as_bytes(),
-            );
-            (row.name.clone(), ScreenHandle::detached(screen))
+        .map(|r| r.name.clone())
+        .collect();
+    for slice in names {
+        let mut screen = Screen::new(Size { cols: 60, rows: 20 }, 100);
+        screen.feed(
+            format!(
+                "\x1b[1m{slice} agent\x1b[0m\r\n\x1b[32m✓\x1b[0m migrated stg_orders.sql\r\nDo you want to proceed?\r\n\x1b[7m❯ 1. Yes\x1b[0m\r\n  2. No\r\n"
+            )
+            .as_bytes(),
+        );
+        let (mut frame, lines) = screen.frame(&slice, 0);
+        frame.changed = lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| (i as u16, l))
+            .collect();
+        app.apply_pane(frame);
+    }
+}
+
+fn draw(app: &App, width: u16, height: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| {
+            view::draw(frame, app);
         })
-        .collect()
+        .unwrap();
+    terminal.backend().buffer().clone()
 }
 
 fn render(app: &App, width: u16, height: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    let screens = screens(app);
-    terminal
-        .draw(|frame| {
-            view::draw(frame, app, &screens);
-        })
-        .unwrap();
-    let buffer = terminal.backend().buffer();
+    let buffer = draw(app, width, height);
     let mut out = String::new();
     for y in 0..height {
         let mut line = String::new();
@@ -264,11 +321,42 @@ fn press(app: &mut App, code: KeyCode) {
     app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
 }
 
+/// Where `text` starts in the buffer, scanning rows top to bottom.
+fn find(buffer: &Buffer, text: &str) -> Option<(u16, u16)> {
+    let area = buffer.area;
+    let first = text.chars().next()?.to_string();
+    (0..area.height).find_map(|y| {
+        (0..area.width).find_map(|x| {
+            let here = (0..text.chars().count() as u16)
+                .map_while(|i| (x + i < area.width).then(|| buffer[(x + i, y)].symbol()))
+                .collect::<String>();
+            (buffer[(x, y)].symbol() == first && here == text).then_some((x, y))
+        })
+    })
+}
+
 #[test]
 fn board_with_terminal_tab() {
     let app = app();
     insta::assert_snapshot!("board_terminal_80x24", render(&app, 80, 24));
     insta::assert_snapshot!("board_terminal_200x50", render(&app, 200, 50));
+
+    // The pane keeps the agent's styles: bold, green, reversed.
+    let buffer = draw(&app, 80, 24);
+    let at = |text| find(&buffer, text).unwrap_or_else(|| panic!("{text:?} is not drawn"));
+    let title = buffer[at("staging agent")].modifier;
+    assert!(title.contains(Modifier::BOLD), "{title:?}");
+    let tick = &buffer[at("✓ migrated")];
+    assert_eq!(tick.fg, Color::Green);
+    let (x, y) = at("✓ migrated");
+    assert_eq!(
+        buffer[(x + 2, y)].fg,
+        Color::Reset,
+        "only the tick is green"
+    );
+    let choice = at("❯ 1. Yes");
+    assert!(buffer[choice].modifier.contains(Modifier::REVERSED));
+    assert!(!buffer[at("2. No")].modifier.contains(Modifier::REVERSED));
 }
 
 #[test]
@@ -324,14 +412,13 @@ fn diff_tab_moves_between_files_and_hunks() {
     assert_eq!((app.diff_file, app.diff_scroll), (0, 0));
 
     // A flag clears once the other slice reverts its change.
-    assert_eq!(app.slices[0].flags.len(), 2);
-    app.apply_diff(DiffUpdate {
-        slice: SliceName::parse("marts").unwrap(),
-        diff: Arc::new(SliceDiff::default()),
-        mode: WatchMode::Events,
-        error: None,
-    });
-    let left: Vec<String> = app.slices[0].flags.iter().map(|f| f.describe()).collect();
+    assert_eq!(app.board.slices[0].flags.len(), 2);
+    apply_diff(&mut app, "marts", SliceDiff::default(), None);
+    let left: Vec<String> = app.board.slices[0]
+        .flags
+        .iter()
+        .map(|f| f.describe())
+        .collect();
     assert_eq!(left, ["outside the slice; owned by marts"]);
 }
 
@@ -344,14 +431,32 @@ fn grid_of_all_terminals() {
 }
 
 #[test]
-fn help_overlay_and_quit_confirmation() {
+fn help_overlay_and_stop_all_confirmation() {
     let mut app = app();
     press(&mut app, KeyCode::Char('?'));
     insta::assert_snapshot!("help_80x24", render(&app, 80, 24));
     insta::assert_snapshot!("help_200x50", render(&app, 200, 50));
     press(&mut app, KeyCode::Esc);
-    press(&mut app, KeyCode::Char('q'));
-    insta::assert_snapshot!("quit_confirm_80x24", render(&app, 80, 24));
+    // q only detaches: the agents go on in the supervisor, nothing to confirm.
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE));
+    assert_eq!(effects, [Effect::Quit]);
+    assert_eq!(app.mode, Mode::Board);
+    // Q stops every agent and the supervisor, once confirmed.
+    press(&mut app, KeyCode::Char('Q'));
+    assert_eq!(app.mode, Mode::Confirm(Confirm::StopAll { running: 3 }));
+    let confirm = render(&app, 80, 24);
+    assert!(
+        confirm.contains("y: stop all"),
+        "the answer key is shown: {confirm}"
+    );
+    insta::assert_snapshot!("stop_all_confirm_80x24", confirm);
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE));
+    assert_eq!(effects, [Effect::Send(Command::Shutdown)]);
+    // Any other key cancels.
+    press(&mut app, KeyCode::Char('Q'));
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::NONE));
+    assert_eq!(effects, []);
+    assert_eq!(app.mode, Mode::Board);
 }
 
 #[test]
@@ -405,21 +510,17 @@ fn escapes_in_changed_files_never_reach_the_terminal() {
         header: format!("@@ -0,0 +1 @@ {hostile}"),
         lines: vec![line(LineKind::Added, None, Some(1), hostile)],
     };
-    app.apply_diff(DiffUpdate {
-        slice: SliceName::parse("staging").unwrap(),
-        diff: Arc::new(SliceDiff {
-            base: None,
-            files: vec![file(
-                &format!("x{hostile}.sql"),
-                ChangeKind::Added,
-                1,
-                0,
-                vec![hunk],
-            )],
-        }),
-        mode: WatchMode::Events,
-        error: Some(hostile.into()),
-    });
+    let diff = SliceDiff {
+        base: None,
+        files: vec![file(
+            &format!("x{hostile}.sql"),
+            ChangeKind::Added,
+            1,
+            0,
+            vec![hunk],
+        )],
+    };
+    apply_diff(&mut app, "staging", diff, Some(hostile.into()));
     press(&mut app, KeyCode::Tab);
     let screen = render(&app, 120, 30);
     assert!(
@@ -442,15 +543,10 @@ fn the_diff_tab_stays_on_its_file_and_a_clicked_slice_starts_at_the_top() {
         "models/staging/schema.yml"
     );
     // A new file sorts before the one shown: the tab stays on it.
-    let mut diff = (**app.slices[0].diff.as_ref().unwrap()).clone();
+    let mut diff = (**app.board.slices[0].diff.as_ref().unwrap()).clone();
     diff.files
         .insert(0, file("README.md", ChangeKind::Added, 1, 0, Vec::new()));
-    app.apply_diff(DiffUpdate {
-        slice: SliceName::parse("staging").unwrap(),
-        diff: Arc::new(diff),
-        mode: WatchMode::Events,
-        error: None,
-    });
+    apply_diff(&mut app, "staging", diff, None);
     assert_eq!(
         app.selected_file().unwrap().path,
         "models/staging/schema.yml"

@@ -1,15 +1,18 @@
 //! The supervisor over a real repository: agents start in their worktrees
-//! within the plan's cap, report activity through `sliceboard signal`,
-//! restart with the resume command, and every change is journaled.
+//! within the plan's cap, report activity with signals, restart with the
+//! resume command, and every change is journaled. (The real
+//! `sliceboard signal` reaching a supervisor process is tested in
+//! `supervisor_process.rs`.)
 
 mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{BIN, TestRepo};
+use common::TestRepo;
 use sliceboard::domain::{Activity, AgentStatus, Command, Event, SliceName};
 use sliceboard::session::Size;
+use sliceboard::store::Actor;
 use sliceboard::supervisor::{Supervisor, SupervisorOptions};
 use sliceboard::workspace::Workspace;
 
@@ -98,31 +101,74 @@ impl Running {
     }
 }
 
+/// The highest `tick-N` the slice's terminal shows.
+fn last_tick(sup: &Supervisor, slice: &str) -> u32 {
+    sup.session(&name(slice))
+        .map(|s| s.with_screen(|s| s.text()))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.strip_prefix("tick-")?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
 #[test]
-fn signal_waiting_from_inside_a_session_flips_the_slices_activity() {
+fn a_signal_sets_the_activity_and_holds_while_the_agent_prints() {
     let command =
-        format!("echo started; sleep 0.3; {BIN} signal waiting && echo signalled; sleep 30");
-    let mut r = running(&plan(&command, "true", 4));
+        "echo started; for i in $(seq 1 600); do echo tick-$i; sleep 0.05; done; sleep 30";
+    let mut r = running(&plan(command, "true", 4));
     let staging = name("staging");
+    let err = r
+        .sup
+        .handle(Command::Signal {
+            slice: staging.clone(),
+            activity: Activity::Waiting,
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("not running"), "{err}");
     r.ok(Command::StartAgent {
         slice: staging.clone(),
     });
-    r.until("staging waiting", |s| {
-        s.activity(&staging) == Some(Activity::Waiting)
+    // Steady output reads as busy...
+    r.until("staging busy from its output", |s| {
+        s.activity(&staging) == Some(Activity::Busy)
     });
-    r.until("the hook saw its signal delivered", |s| {
-        shows(s, "staging", "signalled")
+    // ...until the agent's hook says it waits for the operator.
+    r.ok(Command::Signal {
+        slice: staging.clone(),
+        activity: Activity::Waiting,
     });
+    assert_eq!(r.sup.activity(&staging), Some(Activity::Waiting));
     assert!(r.events.lock().unwrap().contains(&Event::ActivityChanged {
         slice: staging.clone(),
         activity: Activity::Waiting
     }));
+    // The signal outranks the output that follows it.
+    let at_signal = last_tick(&r.sup, "staging");
+    let deadline = Instant::now() + WAIT;
+    while last_tick(&r.sup, "staging") < at_signal + 20 {
+        assert!(Instant::now() < deadline, "the agent stopped printing");
+        r.sup.step(Duration::from_millis(50));
+        assert_eq!(
+            r.sup.activity(&staging),
+            Some(Activity::Waiting),
+            "output after the signal at tick {at_signal}, now tick {}",
+            last_tick(&r.sup, "staging")
+        );
+    }
     // The operator answers; the agent's next signal says it is busy again.
     r.ok(Command::Signal {
         slice: staging.clone(),
         activity: Activity::Busy,
     });
     assert_eq!(r.sup.activity(&staging), Some(Activity::Busy));
+    assert_eq!(
+        r.events.lock().unwrap().last(),
+        Some(&Event::ActivityChanged {
+            slice: staging,
+            activity: Activity::Busy
+        })
+    );
 }
 
 #[test]
@@ -273,12 +319,91 @@ fn a_restarted_dashboard_shows_what_the_agent_printed_before() {
 }
 
 #[test]
+fn a_run_a_killed_supervisor_left_running_is_shown_as_exited_with_its_output() {
+    let text = plan(
+        "echo marker-of-the-lost-run; sleep 30",
+        "echo resumed-run; sleep 30",
+        4,
+    );
+    let mut r = running(&text);
+    let staging = name("staging");
+    r.ok(Command::StartAgent {
+        slice: staging.clone(),
+    });
+    r.until("printed", |s| shows(s, "staging", "marker-of-the-lost-run"));
+    let Running { repo, sup, .. } = r;
+    // A supervisor that is killed records nothing more, so its journal's
+    // last word on the agent is `running`. Dropping one stops its agents
+    // (the run ends) and the journal is made to say what a killed one
+    // would have left.
+    drop(sup);
+    let ws = Workspace::open(&repo.root).unwrap();
+    ws.state_dir
+        .journal()
+        .record(
+            Actor::Operator,
+            Event::AgentStatusChanged {
+                slice: staging.clone(),
+                status: AgentStatus::Running,
+            },
+        )
+        .unwrap();
+
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let mut sup = Supervisor::new(
+        ws,
+        SupervisorOptions::default(),
+        Arc::new(move |e| sink.lock().unwrap().push(e)),
+    )
+    .unwrap();
+    let lost = AgentStatus::Exited { code: None };
+    assert_eq!(sup.statuses()[&staging], lost);
+    assert_eq!(sup.statuses()[&name("marts")], AgentStatus::NotStarted);
+    let ended = Event::AgentStatusChanged {
+        slice: staging.clone(),
+        status: lost,
+    };
+    assert_eq!(*events.lock().unwrap(), std::slice::from_ref(&ended));
+    let journal = sup.workspace().state_dir.journal().read().unwrap();
+    assert_eq!(journal.entries.last().unwrap().event, ended);
+    let screens = sup.screens();
+    let earlier = screens.lock().unwrap()[&staging].with_screen(|s| s.text());
+    assert!(earlier.contains("marker-of-the-lost-run"), "{earlier}");
+    assert!(sup.session(&staging).is_none(), "nothing runs yet");
+
+    sup.handle(Command::RestartAgent {
+        slice: staging.clone(),
+    })
+    .unwrap();
+    assert_eq!(sup.status(&staging), AgentStatus::Running);
+    let deadline = Instant::now() + WAIT;
+    while !shows(&sup, "staging", "resumed-run") {
+        assert!(Instant::now() < deadline, "the restarted run never printed");
+        sup.step(Duration::from_millis(50));
+    }
+    let screen = sup.session(&staging).unwrap().with_screen(|s| s.text());
+    let (marker, again, resumed) = (
+        screen.find("marker-of-the-lost-run"),
+        screen.find("agent started again"),
+        screen.find("resumed-run"),
+    );
+    assert!(
+        marker.is_some() && marker < again && again < resumed,
+        "{screen}"
+    );
+}
+
+#[test]
 fn signal_without_a_supervisor_tells_the_hook_and_does_not_fail_it() {
     let repo = TestRepo::with_plan_text(&plan("true", "true", 4));
     let run = repo.sliceboard(&["signal", "waiting", "--slice", "staging"]);
     assert_eq!(run.code, Some(0), "{run:#?}");
     let stderr = run.stderr;
-    assert!(stderr.contains("no dashboard is running"), "{stderr}");
+    assert!(
+        stderr.contains("no supervisor is running") && stderr.contains("signal not delivered"),
+        "{stderr}"
+    );
     let err = repo.sliceboard(&["signal", "idle"]).fails();
     assert!(err.contains("pass --slice NAME"), "{err}");
 }
