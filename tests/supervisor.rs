@@ -295,7 +295,7 @@ fn exit_codes_and_pause_are_reported() {
 }
 
 #[test]
-fn a_restarted_dashboard_shows_what_the_agent_printed_before() {
+fn a_new_supervisor_shows_what_the_agent_printed_before() {
     let text = plan("echo from-an-earlier-dashboard; sleep 30", "true", 4);
     let mut r = running(&text);
     r.ok(Command::StartAgent {

@@ -531,6 +531,24 @@ impl Supervisor {
         for handle in handles {
             let _ = handle.join();
         }
+        // Each run's end is recorded as it would be while running (killed,
+        // in the journal, `agent.json` gone), so the next supervisor tells a
+        // stopped agent from one that was lost.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.slots.values().any(|slot| {
+            slot.status
+                .is_some_and(|s| matches!(s, AgentStatus::Running | AgentStatus::Paused))
+        }) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.inbox.recv_timeout(left) {
+                Ok(message @ Inbox::Session(SessionEvent::Exited { .. })) => self.receive(message),
+                Ok(Inbox::Request { reply, .. }) => {
+                    let _ = reply.send(Err("the supervisor is shutting down".into()));
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
     }
 
     fn receive(&mut self, message: Inbox) {

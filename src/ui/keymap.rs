@@ -309,18 +309,29 @@ impl Keymap {
         Ok(keymap)
     }
 
-    /// The shortest key bound to `action`, as written in the config.
+    /// The key to show for `action`: its first default key while that
+    /// still does it, else the shortest key the user bound to it.
     pub fn key_for(&self, action: Action) -> Option<String> {
-        self.bindings
+        let default = DEFAULTS
             .iter()
-            .filter(|(_, a)| **a == action)
-            .map(|(key, _)| key.display())
-            .min_by_key(|k| (k.len(), k.clone()))
+            .filter(|(_, a)| *a == action)
+            .filter_map(|(key, _)| KeySpec::parse(key).ok())
+            .find(|key| self.bindings.get(key) == Some(&action));
+        default.map(|key| key.display()).or_else(|| {
+            self.bindings
+                .iter()
+                .filter(|(_, a)| **a == action)
+                .map(|(key, _)| key.display())
+                .min_by_key(|k| (k.len(), k.clone()))
+        })
     }
 
     /// The status line's hints: `key word` for the common actions.
     pub fn hints(&self) -> String {
+        // Most needed first: a narrow terminal cuts the line's end.
         const SHOWN: &[(Action, &str)] = &[
+            (Action::Help, "help"),
+            (Action::Quit, "detach"),
             (Action::Focus, "type"),
             (Action::Start, "start"),
             (Action::PauseResume, "pause"),
@@ -329,8 +340,6 @@ impl Keymap {
             (Action::Approve, "approve"),
             (Action::Grid, "grid"),
             (Action::NextTab, "tabs"),
-            (Action::Help, "help"),
-            (Action::Quit, "detach"),
             (Action::StopAll, "stop all"),
         ];
         SHOWN
