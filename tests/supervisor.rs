@@ -295,6 +295,30 @@ fn exit_codes_and_pause_are_reported() {
 }
 
 #[test]
+fn stopping_records_each_agent_as_killed_and_forgets_its_pid() {
+    let mut r = running(&plan("echo up; sleep 30", "true", 4));
+    let staging = name("staging");
+    r.ok(Command::StartAgent {
+        slice: staging.clone(),
+    });
+    r.until("the agent printing", |s| shows(s, "staging", "up"));
+    let agent_file = r.repo.state_dir().join("slices/staging/agent.json");
+    assert!(agent_file.exists(), "a running agent's pid is written down");
+    let said = r.sup.handle(Command::Shutdown).unwrap();
+    assert!(said.contains("stopped 1 agent"), "{said}");
+    assert!(r.sup.finished());
+    assert_eq!(r.sup.status(&staging), AgentStatus::Killed);
+    assert!(!agent_file.exists(), "a stopped agent leaves no pid behind");
+    let journal = std::fs::read_to_string(r.repo.state_dir().join("events.jsonl")).unwrap();
+    let last = journal
+        .lines()
+        .filter(|l| l.contains("agent_status_changed"))
+        .last()
+        .unwrap();
+    assert!(last.contains(r#""state":"killed""#), "{last}");
+}
+
+#[test]
 fn a_new_supervisor_shows_what_the_agent_printed_before() {
     let text = plan("echo from-an-earlier-dashboard; sleep 30", "true", 4);
     let mut r = running(&text);
