@@ -262,7 +262,7 @@ impl Dashboard {
     fn reading(mut reader: LinkReader, writer: Box<dyn Write + Send>, welcome: Welcome) -> Self {
         let (tx, inbox) = mpsc::channel();
         std::thread::spawn(move || {
-            while let Ok(Some(message)) = reader.next() {
+            while let Ok(Some(message)) = reader.receive() {
                 if tx.send(message).is_err() {
                     return;
                 }

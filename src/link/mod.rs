@@ -224,7 +224,7 @@ pub struct LinkReader {
 
 impl LinkReader {
     /// The next message; `None` when the supervisor closed the connection.
-    pub fn next(&mut self) -> Result<Option<ServerMsg>, LinkError> {
+    pub fn receive(&mut self) -> Result<Option<ServerMsg>, LinkError> {
         Ok(read_frame(&mut self.reader, MAX_SERVER_FRAME)?)
     }
 }

@@ -300,7 +300,7 @@ fn spawn_writer(mut writer: Box<dyn std::io::Write + Send>) -> mpsc::Sender<Clie
 fn spawn_reader(mut reader: LinkReader, tx: Arc<Mutex<mpsc::Sender<Msg>>>) {
     std::thread::spawn(move || {
         loop {
-            match reader.next() {
+            match reader.receive() {
                 Ok(Some(message)) => send(&tx, Msg::Server(message)),
                 Ok(None) => {
                     send(&tx, Msg::Gone("the supervisor ended".into()));
