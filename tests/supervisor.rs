@@ -312,8 +312,7 @@ fn stopping_records_each_agent_as_killed_and_forgets_its_pid() {
     let journal = std::fs::read_to_string(r.repo.state_dir().join("events.jsonl")).unwrap();
     let last = journal
         .lines()
-        .filter(|l| l.contains("agent_status_changed"))
-        .last()
+        .rfind(|l| l.contains("agent_status_changed"))
         .unwrap();
     assert!(last.contains(r#""state":"killed""#), "{last}");
 }
