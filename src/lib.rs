@@ -11,6 +11,7 @@ pub mod demo;
 pub mod domain;
 pub mod git;
 pub mod link;
+pub mod log_file;
 pub mod plan_file;
 pub mod server;
 pub mod session;

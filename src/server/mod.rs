@@ -20,7 +20,7 @@ pub mod hub;
 pub mod launch;
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -51,7 +51,7 @@ pub fn idle_exit() -> Duration {
 
 /// Runs the supervisor in this process until it is told to stop.
 pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
-    init_logging(&ws.state_dir.log_file());
+    crate::log_file::init(&ws.state_dir.log_file());
     let state = load_state(&ws.state_dir.state_file())?;
     let hub = Arc::new(Hub::new(
         initial_board(&ws, &state),
@@ -219,22 +219,4 @@ pub fn initial_board(ws: &Workspace, state: &State) -> Board {
         repo: ws.git.root().display().to_string(),
         slices,
     }
-}
-
-/// Tracing to `path`; never to a terminal.
-pub fn init_logging(path: &PathBuf) {
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    else {
-        return;
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_writer(Mutex::new(file))
-        .with_ansi(false)
-        .try_init();
 }

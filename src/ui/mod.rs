@@ -71,7 +71,7 @@ fn send(tx: &Mutex<mpsc::Sender<Msg>>, msg: Msg) {
 /// or the supervisor goes. Tracing goes to `log_file`.
 pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
     let keymap = Keymap::load(Keymap::config_path().as_deref()).map_err(anyhow::Error::msg)?;
-    crate::server::init_logging(&log_file.to_path_buf());
+    crate::log_file::init(log_file);
     let (reader, writer, welcome) = link.split();
     let board = welcome
         .board

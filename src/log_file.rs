@@ -1,0 +1,24 @@
+//! Tracing goes to a file (the state dir's `sliceboard.log`, or the
+//! client's cache for a remote dashboard), never to a terminal that a
+//! dashboard draws on.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Tracing to `path`; never to a terminal.
+pub fn init(path: &Path) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(Mutex::new(file))
+        .with_ansi(false)
+        .try_init();
+}
