@@ -17,7 +17,7 @@ use sliceboard::domain::board::BoardUpdate;
 use sliceboard::domain::pane::PaneWant;
 use sliceboard::domain::wire::{ClientKind, ClientMsg, PROTOCOL_VERSION, ServerMsg};
 use sliceboard::domain::{Activity, AgentStatus, Command, Event, Lifecycle};
-use sliceboard::link::{self, MAX_SERVER_FRAME};
+use sliceboard::link::{self, Link, MAX_SERVER_FRAME};
 use std::collections::BTreeSet;
 use std::io::{ErrorKind, Read as _, Write};
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
@@ -418,4 +418,48 @@ fn up_and_down_go_through_the_supervisor_a_dashboard_attaches_to() {
         |e| matches!(e, Event::WorktreeRemoved { slice, .. } if slice.as_str() == "seeds"),
     );
     assert!(!repo.worktree("seeds").exists());
+}
+
+#[test]
+fn an_idle_supervisor_ends_by_itself_once_no_agent_runs_and_no_dashboard_is_attached() {
+    let mut f = Fixture::new(
+        &[("staging", "echo short-lived")],
+        &[("SLICEBOARD_IDLE_EXIT", "1")],
+    );
+    // One thread and one descriptor: dropped, the connection is closed.
+    let mut dash = Link::connect(&f.socket(), ClientKind::Dashboard).unwrap();
+    dash.request(start_agent("staging"))
+        .unwrap()
+        .expect("the agent starts");
+    let journal = f.repo.state_dir().join("events.jsonl");
+    let deadline = std::time::Instant::now() + WAIT;
+    while !std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .contains(r#""status":{"state":"exited","code":0}"#)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Attached, it stays, however long nothing else happens.
+    let attached_for = std::time::Instant::now() + Duration::from_millis(2500);
+    while std::time::Instant::now() < attached_for {
+        assert!(
+            f.sup.child.try_wait().unwrap().is_none(),
+            "the supervisor left while a dashboard was attached"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(dash);
+    let deadline = std::time::Instant::now() + WAIT;
+    while f.sup.child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "an idle supervisor never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!f.socket().exists(), "it took its socket with it");
 }
