@@ -463,3 +463,34 @@ fn an_idle_supervisor_ends_by_itself_once_no_agent_runs_and_no_dashboard_is_atta
     }
     assert!(!f.socket().exists(), "it took its socket with it");
 }
+
+#[test]
+fn a_resized_pane_is_sent_again_reflowed_without_waiting_for_output() {
+    let f = Fixture::new(
+        &[(
+            "staging",
+            "printf 'abcdefghij%.0s' 1 2 3 4 5 6; echo; exec sleep 30",
+        )],
+        &[],
+    );
+    let mut dash = Dashboard::connect(&f.socket());
+    dash.view(&["staging"]);
+    dash.request(start_agent("staging"))
+        .expect("the agent starts");
+    let line = "abcdefghij".repeat(6);
+    dash.wait_pane("staging", &line);
+    dash.request(Command::ResizeAgent {
+        slice: name("staging"),
+        cols: 20,
+        rows: 10,
+    })
+    .expect("the pane resizes");
+    let staging = name("staging");
+    dash.wait_until("the pane at 20 columns, reflowed", |d| {
+        d.panes.get(&staging).is_some_and(|p| {
+            p.cols == 20
+                && p.row_text(0) == "abcdefghijabcdefghij"
+                && p.row_text(2) == "abcdefghijabcdefghij"
+        })
+    });
+}

@@ -352,6 +352,11 @@ impl Supervisor {
                 if let Some(slot) = self.slots.get_mut(&slice) {
                     slot.size = Some(Size { cols, rows });
                 }
+                // The reflowed screen is drawn again even if the agent
+                // prints nothing more.
+                if let Some(listener) = &self.on_output {
+                    listener(&slice);
+                }
                 let Some(session) = self.session(&slice) else {
                     // An earlier supervisor's screen reflows; nothing else to do.
                     if let Some(screen) = self
