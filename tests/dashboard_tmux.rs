@@ -519,3 +519,32 @@ impl Drop for StopOnDrop {
             .status();
     }
 }
+
+#[test]
+fn an_agent_starts_at_the_size_of_the_pane_it_is_drawn_in() {
+    let plan = PLAN.replace(
+        "env PS1='agent$ ' bash --norc --noprofile -i",
+        "echo size=$(stty size); exec sleep 30",
+    );
+    let repo = TestRepo::with_plan_text(&plan);
+    repo.sliceboard(&["up"]).ok();
+    let tmux = Tmux::start(repo, 100, 30);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    let screen = tmux.shows("size=");
+    let size: Vec<u16> = screen
+        .lines()
+        .find_map(|l| l.split("size=").nth(1))
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .take(2)
+        .collect();
+    // The pane: the 30-row terminal less the title, tab and status lines
+    // and the pane's borders; beside the board, narrower than 100.
+    assert_eq!(size.first(), Some(&25), "{screen}");
+    assert!(
+        size.get(1).is_some_and(|cols| *cols < 100 && *cols > 40),
+        "{screen}"
+    );
+}

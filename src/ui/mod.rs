@@ -31,7 +31,7 @@ use self::app::{App, Effect};
 use self::keymap::Keymap;
 use crate::domain::pane::PaneWant;
 use crate::domain::wire::{ClientMsg, ServerMsg};
-use crate::domain::{AgentStatus, Command, SliceName};
+use crate::domain::{Command, SliceName};
 use crate::link::{Link, LinkReader, write_frame};
 use crate::session::Size;
 
@@ -260,14 +260,10 @@ impl Client {
             });
             *shown = wanted;
         }
+        // Every drawn pane, started or not: an agent starts at the size of
+        // the pane it will be drawn in.
         for (slice, size) in drawn {
-            let live = app.board.row(slice).is_some_and(|r| {
-                matches!(
-                    r.status,
-                    AgentStatus::Running | AgentStatus::Paused | AgentStatus::Pending
-                )
-            }) || app.panes.contains_key(slice);
-            if live && sizes.get(slice) != Some(size) {
+            if sizes.get(slice) != Some(size) {
                 // Nobody waits for this reply.
                 self.send(ClientMsg::Request {
                     id: 0,
