@@ -548,3 +548,38 @@ fn an_agent_starts_at_the_size_of_the_pane_it_is_drawn_in() {
         "{screen}"
     );
 }
+
+#[test]
+fn a_paste_reaches_the_agent_only_while_typing_and_never_acts_as_keys() {
+    let repo = TestRepo::with_plan_text(PLAN);
+    repo.sliceboard(&["up"]).ok();
+    let tmux = Tmux::start(repo, 128, 30);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    tmux.shows("agent$");
+    let paste = |text: &str| {
+        let set = tmux.command().args(["set-buffer", "--", text]).status();
+        assert!(set.unwrap().success());
+        // -p: bracketed, since the dashboard asked the host for it.
+        let pasted = tmux
+            .command()
+            .args(["paste-buffer", "-p", "-t", "0"])
+            .status();
+        assert!(pasted.unwrap().success());
+    };
+    // On the board, pasted text is no keys: x then y would kill the agent,
+    // Q then y would stop everything.
+    paste("xyQyq");
+    tmux.shows("paste ignored (5 characters)");
+    tmux.shows("1 running");
+    assert!(!tmux.screen().contains("DASHBOARD-EXITED"));
+    // Typing, it reaches the agent as one paste.
+    tmux.keys(&["Enter"]);
+    tmux.shows("TYPING into");
+    paste("echo pasted-$((40+2))");
+    tmux.keys(&["Enter"]);
+    tmux.until("the pasted command's output", |s| {
+        s.lines()
+            .any(|l| l.contains("pasted-42") && !l.contains("echo"))
+    });
+}

@@ -82,6 +82,11 @@ pub enum Effect {
         key: Key,
         mods: Mods,
     },
+    /// Text pasted into the selected agent, bracketed if it asked for that.
+    Paste {
+        slice: SliceName,
+        text: String,
+    },
     /// Show the `nth` match (newest first) of `query` in a slice's terminal.
     Search {
         slice: SliceName,
@@ -243,6 +248,37 @@ impl App {
         {
             self.mode = Mode::Board;
             self.message = Some(format!("{slice}'s agent ended: {}", status_text(*status)));
+        }
+    }
+
+    /// Handles a paste from the host terminal. Only typing mode sends it
+    /// on (as one paste); a search takes it as text; anywhere else it is
+    /// dropped, never read as keys: a pasted `x` then `y` must not kill an
+    /// agent.
+    pub fn on_paste(&mut self, text: String) -> Vec<Effect> {
+        match &mut self.mode {
+            Mode::Typing => {
+                let Some(slice) = self.selected().map(|r| r.name.clone()) else {
+                    return Vec::new();
+                };
+                self.scroll.remove(&slice);
+                vec![Effect::Paste { slice, text }]
+            }
+            Mode::Search(query) => {
+                query.extend(text.chars().filter(|c| !c.is_control()));
+                Vec::new()
+            }
+            _ => {
+                let focus = self
+                    .keymap
+                    .key_for(Action::Focus)
+                    .unwrap_or_else(|| "enter".into());
+                self.message = Some(format!(
+                    "paste ignored ({} characters): press {focus} to type into the agent, then paste",
+                    text.chars().count()
+                ));
+                Vec::new()
+            }
         }
     }
 

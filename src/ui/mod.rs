@@ -93,7 +93,11 @@ pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
         previous(info);
     }));
     let mut terminal = ratatui::init();
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::event::EnableMouseCapture,
+        crossterm::event::EnableBracketedPaste
+    );
     let mut client = Client {
         outbox,
         next_id: 1,
@@ -128,6 +132,11 @@ pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
                                 }
                             }
                         }
+                        Msg::Input(TermEvent::Paste(text)) => {
+                            for effect in app.on_paste(text) {
+                                client.apply(effect, &mut app);
+                            }
+                        }
                         Msg::Input(TermEvent::Mouse(mouse)) => {
                             mouse::on_mouse(&mut app, mouse, terminal.size()?.width);
                         }
@@ -156,7 +165,11 @@ pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
         }
     })();
     stop.store(true, Ordering::SeqCst);
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::event::DisableMouseCapture,
+        crossterm::event::DisableBracketedPaste
+    );
     let _ = ratatui::try_restore();
     result
 }
@@ -187,6 +200,11 @@ impl Client {
             Effect::Key { slice, key, mods } => {
                 let modes = app.panes.get(&slice).map(|p| p.modes).unwrap_or_default();
                 let bytes = crate::session::encode_key(key, mods, modes);
+                self.request(Command::SendInput { slice, bytes }, Pending::Command);
+            }
+            Effect::Paste { slice, text } => {
+                let modes = app.panes.get(&slice).map(|p| p.modes).unwrap_or_default();
+                let bytes = crate::session::encode_paste(&text, modes);
                 self.request(Command::SendInput { slice, bytes }, Pending::Command);
             }
             Effect::Search { slice, query, nth } => {
@@ -330,7 +348,11 @@ fn watch_signals(tx: Arc<Mutex<mpsc::Sender<Msg>>>) -> anyhow::Result<Arc<Atomic
 
 /// Ctrl-Z: give the terminal back, stop, and take it again on `fg`.
 fn suspend(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::event::DisableMouseCapture,
+        crossterm::event::DisableBracketedPaste
+    );
     ratatui::restore();
     let _ = std::io::stdout().flush();
     // SAFETY: raising SIGTSTP on ourselves stops the process as the shell
@@ -339,7 +361,11 @@ fn suspend(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
         libc::raise(libc::SIGTSTP);
     }
     *terminal = ratatui::init();
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::event::EnableMouseCapture,
+        crossterm::event::EnableBracketedPaste
+    );
     terminal.clear()?;
     Ok(())
 }
