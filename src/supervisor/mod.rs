@@ -21,14 +21,22 @@ use std::time::{Duration, Instant};
 
 use crate::domain::{Activity, AgentStatus, Command, Event, Lifecycle, SliceName};
 use crate::session::{
-    ActivityRules, EventSink, Screen, ScreenHandle, Session, SessionEvent, SessionSpec, Size,
+    ActivityRules, EventSink, ScreenHandle, Session, SessionEvent, SessionSpec, Size,
     process_group, transcript,
 };
+mod recover;
+mod worktree_ops;
+
+use recover::{earlier_output, mark_restart};
+
 use crate::store::{Actor, StateLock, load_state, save_state};
 use crate::workspace::{Workspace, WorkspaceError};
 
-/// How much of an earlier run's transcript is replayed into a new screen.
-const REPLAY_BYTES: u64 = 256 * 1024;
+/// The terminal sizes a client may ask for: an emulator allocates every
+/// cell of its grid, history included, so the size is bounded.
+const MIN_COLS: u16 = 2;
+const MAX_COLS: u16 = 1000;
+const MAX_ROWS: u16 = 500;
 
 #[derive(Debug, Clone)]
 pub struct SupervisorOptions {
@@ -99,8 +107,18 @@ pub type Reply = tokio::sync::oneshot::Sender<Outcome>;
 
 enum Inbox {
     Session(SessionEvent),
-    Request { command: Command, reply: Reply },
+    Request {
+        command: Command,
+        reply: Reply,
+    },
     Local(Command),
+    /// A worktree operation ended on its own thread.
+    OpDone {
+        command: Command,
+        outcome: Outcome,
+        events: Vec<Event>,
+        reply: Option<Reply>,
+    },
 }
 
 /// Sends commands to a supervisor running on another thread.
@@ -133,6 +151,20 @@ pub type Screens = Arc<std::sync::Mutex<BTreeMap<SliceName, ScreenHandle>>>;
 /// after its screen was looked at).
 pub type OutputListener = Arc<dyn Fn(&SliceName) + Send + Sync>;
 
+/// How an agent starts: its command, or the plan's resume command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Launch {
+    Fresh,
+    Resume,
+}
+
+/// SIGSTOP or SIGCONT to an agent's group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    Pause,
+    Resume,
+}
+
 #[derive(Default)]
 struct Slot {
     session: Option<Session>,
@@ -144,11 +176,13 @@ struct Slot {
 
 pub struct Supervisor {
     ws: Workspace,
-    lock: StateLock,
+    lock: Arc<StateLock>,
+    /// Taken by every writer of `state.json` in this process.
+    state_writes: Arc<std::sync::Mutex<()>>,
     options: SupervisorOptions,
     slots: BTreeMap<SliceName, Slot>,
     /// Slices waiting for a free slot, and whether they resume.
-    pending: VecDeque<(SliceName, bool)>,
+    pending: VecDeque<(SliceName, Launch)>,
     inbox: mpsc::Receiver<Inbox>,
     inbox_tx: mpsc::Sender<Inbox>,
     notify: Notify,
@@ -176,7 +210,8 @@ impl Supervisor {
             .collect();
         let mut supervisor = Self {
             ws,
-            lock,
+            lock: Arc::new(lock),
+            state_writes: Arc::default(),
             options,
             slots,
             pending: VecDeque::new(),
@@ -189,77 +224,6 @@ impl Supervisor {
         };
         supervisor.recover();
         Ok(supervisor)
-    }
-
-    /// Each slice's last status from the journal, and its earlier output
-    /// on screen. A run whose end nobody recorded (the supervisor that ran
-    /// it died) is recorded now as exited.
-    fn recover(&mut self) {
-        let journal = self.ws.state_dir.journal().read().unwrap_or_default();
-        let mut last: BTreeMap<SliceName, AgentStatus> = BTreeMap::new();
-        for entry in journal.entries {
-            if let Event::AgentStatusChanged { slice, status } = entry.event {
-                last.insert(slice, status);
-            }
-        }
-        let names: Vec<SliceName> = self.slots.keys().cloned().collect();
-        self.stop_leftovers(&names);
-        for slice in names {
-            let status = match last.get(&slice) {
-                Some(AgentStatus::Running | AgentStatus::Paused) => {
-                    AgentStatus::Exited { code: None }
-                }
-                Some(AgentStatus::Pending) | None => AgentStatus::NotStarted,
-                Some(other) => *other,
-            };
-            if status != AgentStatus::NotStarted {
-                if last.get(&slice) != Some(&status) {
-                    self.set_status(&slice, status, Actor::Sliceboard);
-                } else if let Some(slot) = self.slots.get_mut(&slice) {
-                    slot.status = Some(status);
-                }
-            }
-            let transcript = self.ws.state_dir.transcript_file(&slice);
-            if let Some(screen) =
-                earlier_output(&transcript, self.options.size, self.options.scrollback)
-            {
-                self.screens
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(slice, ScreenHandle::detached(screen));
-            }
-        }
-    }
-
-    /// Agents an earlier supervisor started and that outlived it (one that
-    /// ignores the hangup a closed PTY sends): nothing can reach their
-    /// terminal any more, so they are stopped, all at once, before anything
-    /// can start a second agent in the same worktree.
-    fn stop_leftovers(&self, names: &[SliceName]) {
-        let grace = self.options.kill_grace;
-        let stops: Vec<_> = names
-            .iter()
-            .filter_map(|slice| {
-                let path = self.ws.state_dir.agent_file(slice);
-                let record: AgentRecord = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-                let _ = std::fs::remove_file(&path);
-                let same = process_group::start_time(record.pid) == Some(record.started);
-                same.then(|| (slice.clone(), record.pid))
-            })
-            .map(|(slice, pid)| {
-                tracing::warn!(%slice, pid, "stopping an agent the previous supervisor left running");
-                (slice, pid, std::thread::spawn(move || process_group::terminate_group(pid, grace)))
-            })
-            .collect();
-        for (slice, pid, stop) in stops {
-            let _ = stop.join();
-            (self.notify)(Event::Progress {
-                slice: Some(slice),
-                message: format!(
-                    "stopped agent {pid}, which the previous supervisor left running without a terminal"
-                ),
-            });
-        }
     }
 
     /// True once `Shutdown` was handled: every agent is stopped.
@@ -322,8 +286,12 @@ impl Supervisor {
     fn dispatch(&mut self, command: Command) -> Result<Option<String>, SupervisorError> {
         let done = |result: Result<(), SupervisorError>| result.map(|()| None);
         match command {
-            Command::Up { slices } => self.up(&slices).map(Some),
-            Command::Down { slice, force } => self.down(&slice, force).map(Some),
+            command @ (Command::Up { .. } | Command::Down { .. }) => {
+                self.check_down(&command)?;
+                let (outcome, events) = self.ops().run(&command);
+                events.into_iter().for_each(|e| (self.notify)(e));
+                outcome.map(Some).map_err(SupervisorError::Failed)
+            }
             Command::Shutdown => {
                 let stopped = self.running_count();
                 self.shutdown();
@@ -339,125 +307,148 @@ impl Supervisor {
 
     fn act(&mut self, command: Command) -> Result<(), SupervisorError> {
         match command {
-            Command::StartAgent { slice } => self.start(&slice, false),
+            Command::StartAgent { slice } => self.start(&slice, Launch::Fresh),
             Command::RestartAgent { slice } => self.restart(&slice),
-            Command::PauseAgent { slice } => self.pause(&slice, true),
-            Command::ResumeAgent { slice } => self.pause(&slice, false),
+            Command::PauseAgent { slice } => self.hold(&slice, Hold::Pause),
+            Command::ResumeAgent { slice } => self.hold(&slice, Hold::Resume),
             Command::KillAgent { slice } => self.kill(&slice),
             Command::SendInput { slice, bytes } => {
                 let session = self.live(&slice)?;
                 session.write(&bytes).map_err(|e| refused(&slice, e))
             }
             Command::ResizeAgent { slice, cols, rows } => {
-                if let Some(slot) = self.slots.get_mut(&slice) {
-                    slot.size = Some(Size { cols, rows });
-                }
+                self.resize(&slice, Size { cols, rows })?;
                 // The reflowed screen is drawn again even if the agent
                 // prints nothing more.
                 if let Some(listener) = &self.on_output {
                     listener(&slice);
-                }
-                let Some(session) = self.session(&slice) else {
-                    // An earlier supervisor's screen reflows; nothing else to do.
-                    if let Some(screen) = self
-                        .screens
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .get(&slice)
-                    {
-                        screen.with_screen(|s| s.resize(Size { cols, rows }));
-                    }
-                    return Ok(());
-                };
-                let resized = session.resize(Size { cols, rows });
-                // An ended agent's screen still reflows; its PTY is gone.
-                if session.exit().is_none() {
-                    resized.map_err(|e| refused(&slice, e))?;
                 }
                 Ok(())
             }
             Command::Signal { slice, activity } => self.signal(&slice, activity),
             // The same events that went into the journal go to the watcher.
             Command::Approve { slice } => {
+                let _writing = self.writing();
                 let (_, events) = crate::workspace::approve(&self.ws, &self.lock, &slice)?;
                 events.into_iter().for_each(|e| (self.notify)(e));
                 Ok(())
             }
             Command::WithdrawApproval { slice } => {
+                let _writing = self.writing();
                 let events = crate::workspace::withdraw(&self.ws, &self.lock, &slice)?;
                 events.into_iter().for_each(|e| (self.notify)(e));
                 Ok(())
             }
             Command::Merge { .. } => Err(SupervisorError::Unsupported("merges")),
+            // Handled by `dispatch` before it gets here.
             Command::Up { .. } | Command::Down { .. } | Command::Shutdown => {
-                unreachable!("dispatched before")
+                Err(SupervisorError::Unsupported("this command here"))
             }
         }
     }
 
-    /// `sliceboard up` under this supervisor's lock; what git and the
-    /// journal recorded goes to the watchers.
-    /// Refuses work that would follow a plan the operator has changed since
-    /// this supervisor read it (it would create or remove the wrong
-    /// worktrees). Reloading a changed plan live is not built yet.
-    fn same_plan(&self) -> Result<(), SupervisorError> {
-        let changed = match Workspace::open(self.ws.git.root()) {
-            Ok(now) => now.plan != self.ws.plan,
-            Err(err) => {
-                return Err(SupervisorError::Failed(format!(
-                    "the plan no longer loads: {err}"
-                )));
-            }
-        };
-        if changed {
-            return Err(SupervisorError::Failed(
-                "sliceboard.toml changed since the supervisor started; run `sliceboard stop`, then `sliceboard` again to use the new plan".into(),
+    fn resize(&mut self, slice: &SliceName, size: Size) -> Result<(), SupervisorError> {
+        if !(MIN_COLS..=MAX_COLS).contains(&size.cols) || !(1..=MAX_ROWS).contains(&size.rows) {
+            return Err(refused(
+                slice,
+                format!(
+                    "a terminal of {}x{} is out of range ({MIN_COLS} to {MAX_COLS} columns, 1 to {MAX_ROWS} rows)",
+                    size.cols, size.rows
+                ),
             ));
+        }
+        self.ws.slice(slice.as_str())?;
+        if let Some(slot) = self.slots.get_mut(slice) {
+            slot.size = Some(size);
+        }
+        let Some(session) = self.session(slice) else {
+            // An earlier supervisor's screen reflows; nothing else to do.
+            if let Some(screen) = self
+                .screens
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(slice)
+            {
+                screen.with_screen(|s| s.resize(size));
+            }
+            return Ok(());
+        };
+        let resized = session.resize(size);
+        // An ended agent's screen still reflows; its PTY is gone.
+        if session.exit().is_none() {
+            resized.map_err(|e| refused(slice, e))?;
         }
         Ok(())
     }
 
-    fn up(&mut self, slices: &[SliceName]) -> Result<String, SupervisorError> {
-        self.same_plan()?;
-        let names: Vec<String> = slices.iter().map(ToString::to_string).collect();
-        let (report, ok) = self.journaled(|ws, lock| {
-            let report = crate::workspace::up(ws, lock, &names, &mut |_| {})?;
-            Ok((report.describe(&ws.plan.base), report.failed.is_empty()))
-        })?;
-        if ok {
-            Ok(report)
-        } else {
-            Err(SupervisorError::Failed(report))
+    /// `sliceboard up` under this supervisor's lock; what git and the
+    /// journal recorded goes to the watchers.
+    fn ops(&self) -> worktree_ops::Ops {
+        worktree_ops::Ops {
+            root: self.ws.git.root().to_owned(),
+            plan: self.ws.plan.clone(),
+            lock: self.lock.clone(),
+            writes: self.state_writes.clone(),
         }
     }
 
-    fn down(&mut self, slice: &SliceName, force: bool) -> Result<String, SupervisorError> {
-        self.same_plan()?;
-        if self.session(slice).is_some_and(|s| s.exit().is_none()) {
-            return Err(refused(slice, "its agent is running; kill it first"));
+    /// Refuses to remove the worktree of an agent that runs in it.
+    fn check_down(&self, command: &Command) -> Result<(), SupervisorError> {
+        match command {
+            Command::Down { slice, .. }
+                if self.session(slice).is_some_and(|s| s.exit().is_none()) =>
+            {
+                Err(refused(slice, "its agent is running; kill it first"))
+            }
+            _ => Ok(()),
         }
-        self.journaled(|ws, lock| {
-            let report = crate::workspace::down(ws, lock, slice.as_str(), force, &mut |_| {})?;
-            Ok(report.describe())
-        })
     }
 
-    /// Runs a workspace operation and forwards every journal entry it wrote.
-    fn journaled<T>(
-        &mut self,
-        op: impl FnOnce(&Workspace, &StateLock) -> Result<T, WorkspaceError>,
-    ) -> Result<T, SupervisorError> {
-        let journal = self.ws.state_dir.journal();
-        let mark = journal.end();
-        let result = op(&self.ws, &self.lock);
-        for entry in journal
-            .read_from(mark)
-            .map(|r| r.entries)
-            .unwrap_or_default()
-        {
-            (self.notify)(entry.event);
+    /// `up` or `down` on a thread of its own; the outcome comes back
+    /// through the inbox.
+    fn spawn_op(&mut self, command: Command, reply: Option<Reply>) {
+        if let Err(err) = self.check_down(&command) {
+            self.finish_op(command, Err(err.to_string()), Vec::new(), reply);
+            return;
         }
-        Ok(result?)
+        let ops = self.ops();
+        let inbox = self.inbox_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("worktree-op".into())
+            .spawn(move || {
+                let (outcome, events) = ops.run(&command);
+                let _ = inbox.send(Inbox::OpDone {
+                    command,
+                    outcome,
+                    events,
+                    reply,
+                });
+            });
+        if let Err(err) = spawned {
+            tracing::warn!(%err, "cannot start a worktree operation");
+        }
+    }
+
+    /// What a worktree operation did goes to the watchers, its outcome to
+    /// whoever asked.
+    fn finish_op(
+        &self,
+        command: Command,
+        outcome: Outcome,
+        events: Vec<Event>,
+        reply: Option<Reply>,
+    ) {
+        events.into_iter().for_each(|e| (self.notify)(e));
+        match (reply, outcome) {
+            (Some(reply), outcome) => {
+                let _ = reply.send(outcome);
+            }
+            (None, Err(message)) => (self.notify)(Event::CommandFailed {
+                command: Box::new(command),
+                message,
+            }),
+            (None, Ok(_)) => {}
+        }
     }
 
     /// Waits up to `timeout` for something to happen, handles everything
@@ -565,11 +556,22 @@ impl Supervisor {
                     self.exited(&slice, exit);
                 }
             }
-            Inbox::Session(SessionEvent::Output { slice } | SessionEvent::Bell { slice }) => {
-                if let Some(listener) = &self.on_output {
-                    listener(&slice);
-                }
+            // Already told to whoever draws, by the session's sink; here
+            // it only woke the step.
+            Inbox::Session(SessionEvent::Output { .. } | SessionEvent::Bell { .. }) => {}
+            Inbox::Local(command @ (Command::Up { .. } | Command::Down { .. })) => {
+                self.spawn_op(command, None);
             }
+            Inbox::Request {
+                command: command @ (Command::Up { .. } | Command::Down { .. }),
+                reply,
+            } => self.spawn_op(command, Some(reply)),
+            Inbox::OpDone {
+                command,
+                outcome,
+                events,
+                reply,
+            } => self.finish_op(command, outcome, events, reply),
             Inbox::Local(command) => {
                 if let Err(err) = self.handle(command.clone()) {
                     (self.notify)(Event::CommandFailed {
@@ -617,15 +619,17 @@ impl Supervisor {
         (self.notify)(event);
     }
 
-    fn start(&mut self, slice: &SliceName, resume: bool) -> Result<(), SupervisorError> {
+    fn start(&mut self, slice: &SliceName, launch: Launch) -> Result<(), SupervisorError> {
         let spec = self.ws.slice(slice.as_str())?.clone();
         if self.session(slice).is_some_and(|s| s.exit().is_none()) {
             return Err(refused(slice, "its agent is already running"));
         }
         if self.running_count() >= self.ws.plan.max_running {
             match self.pending.iter_mut().find(|(p, _)| p == slice) {
-                Some(queued) => queued.1 |= resume,
-                None => self.pending.push_back((slice.clone(), resume)),
+                // A resume asked for while waiting wins over a fresh start.
+                Some(queued) if launch == Launch::Resume => queued.1 = launch,
+                Some(_) => {}
+                None => self.pending.push_back((slice.clone(), launch)),
             }
             self.set_status(slice, AgentStatus::Pending, Actor::Operator);
             return Ok(());
@@ -640,7 +644,10 @@ impl Supervisor {
         );
         let env = self.ws.env(&spec)?;
         let brief = self.ws.state_dir.brief_file(slice);
-        let command = self.ws.context(&spec, &brief).agent_command(resume);
+        let command = self
+            .ws
+            .context(&spec, &brief)
+            .agent_command(launch == Launch::Resume);
         let transcript_path = self.ws.state_dir.transcript_file(slice);
 
         // Refuse before touching the old screen, so a failed restart keeps it.
@@ -673,7 +680,16 @@ impl Supervisor {
             activity: self.options.activity.clone(),
         };
         let inbox = std::sync::Mutex::new(self.inbox_tx.clone());
+        let on_output = self.on_output.clone();
         let sink: EventSink = Arc::new(move |event| {
+            // Straight from the reader thread: a pane is drawn again even
+            // while this thread is busy (an `up` on a big repository).
+            if let (SessionEvent::Output { slice } | SessionEvent::Bell { slice }, Some(listener)) =
+                (&event, &on_output)
+            {
+                listener(slice);
+            }
+            // And here too, so the step reads activity soon.
             let _ = inbox
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -696,23 +712,16 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Writes down the running agent, so the next supervisor can stop it
-    /// should this one die without stopping it.
-    fn remember_agent(&self, slice: &SliceName, pid: i32) {
-        let Some(started) = process_group::start_time(pid) else {
-            return;
-        };
-        let record = AgentRecord { pid, started };
-        let result = serde_json::to_vec(&record)
-            .map_err(std::io::Error::other)
-            .and_then(|bytes| std::fs::write(self.ws.state_dir.agent_file(slice), bytes));
-        if let Err(err) = result {
-            tracing::warn!(%slice, %err, "cannot record the agent's pid");
-        }
+    /// Waits for any worktree operation writing `state.json` to end.
+    fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.state_writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A slice whose agent started is `active` from then on.
     fn mark_active(&self, slice: &SliceName) {
+        let _writing = self.writing();
         let path = self.ws.state_dir.state_file();
         let result = load_state(&path).and_then(|mut state| {
             let Some(record) = state.slices.get_mut(slice) else {
@@ -747,11 +756,11 @@ impl Supervisor {
                 drop(session.kill(grace));
                 Ok(())
             }
-            _ => self.start(slice, true),
+            _ => self.start(slice, Launch::Resume),
         }
     }
 
-    fn pause(&mut self, slice: &SliceName, pause: bool) -> Result<(), SupervisorError> {
+    fn hold(&mut self, slice: &SliceName, hold: Hold) -> Result<(), SupervisorError> {
         let grace_slot = self.slots.get_mut(slice);
         let Some(session) = grace_slot
             .and_then(|s| s.session.as_mut())
@@ -759,10 +768,9 @@ impl Supervisor {
         else {
             return Err(refused(slice, "its agent is not running"));
         };
-        let (result, status) = if pause {
-            (session.pause(), AgentStatus::Paused)
-        } else {
-            (session.resume(), AgentStatus::Running)
+        let (result, status) = match hold {
+            Hold::Pause => (session.pause(), AgentStatus::Paused),
+            Hold::Resume => (session.resume(), AgentStatus::Running),
         };
         result.map_err(|e| refused(slice, e))?;
         self.set_status(slice, status, Actor::Operator);
@@ -817,7 +825,7 @@ impl Supervisor {
         tracing::info!(%slice, ?exit, "agent ended");
         let _ = std::fs::remove_file(self.ws.state_dir.agent_file(slice));
         self.set_status(slice, status, Actor::Sliceboard);
-        if restart && let Err(err) = self.start(slice, true) {
+        if restart && let Err(err) = self.start(slice, Launch::Resume) {
             tracing::warn!(%slice, %err, "restart failed");
             (self.notify)(Event::CommandFailed {
                 command: Box::new(Command::RestartAgent {
@@ -827,10 +835,10 @@ impl Supervisor {
             });
         }
         while self.running_count() < self.ws.plan.max_running {
-            let Some((next, resume)) = self.pending.pop_front() else {
+            let Some((next, launch)) = self.pending.pop_front() else {
                 break;
             };
-            if let Err(err) = self.start(&next, resume) {
+            if let Err(err) = self.start(&next, launch) {
                 tracing::warn!(slice = %next, %err, "pending agent failed to start");
                 self.set_status(&next, AgentStatus::NotStarted, Actor::Sliceboard);
                 (self.notify)(Event::CommandFailed {
@@ -850,88 +858,9 @@ impl Drop for Supervisor {
     }
 }
 
-/// `slices/<name>/agent.json`: the pid and start time of a running agent.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct AgentRecord {
-    pid: i32,
-    started: u64,
-}
-
 fn refused(slice: &SliceName, message: impl std::fmt::Display) -> SupervisorError {
     SupervisorError::Refused {
         slice: slice.clone(),
         message: message.to_string(),
-    }
-}
-
-/// A screen showing the end of what an earlier run printed; `None` when
-/// there was no earlier run.
-fn earlier_output(path: &std::path::Path, size: Size, scrollback: usize) -> Option<Screen> {
-    let bytes = transcript::read_tail(path, REPLAY_BYTES).ok()?;
-    if bytes.is_empty() {
-        return None;
-    }
-    let mut screen = Screen::new(size, scrollback);
-    screen.feed(&bytes);
-    Some(screen)
-}
-
-/// Prepares a kept screen for a new run to continue on: leaves whatever
-/// mode the old run was in (a synchronized update, the alternate screen,
-/// the scroll region, colors, application keys, mouse and paste modes),
-/// then marks the restart on a line of its own. The alternate screen is
-/// left only when it is on: outside it, `ESC[?1049l` would restore a
-/// saved cursor and write the mark over the old output.
-fn mark_restart(screen: &mut Screen) {
-    screen.feed(b"\x1b[?2026l");
-    if screen.input_modes().alt_screen {
-        screen.feed(b"\x1b[?1049l");
-    }
-    // Resetting the scroll region homes the cursor: put it back.
-    let (row, col) = screen.cursor();
-    screen.feed(b"\x1b[r\x1b[0m\x1b[?25h\x1b[?1l\x1b[?2004l\x1b[?1000l\x1b[?1006l");
-    screen.feed(format!("\x1b[{};{}H", row + 1, col + 1).as_bytes());
-    let at_line_start = col == 0;
-    if !at_line_start {
-        screen.feed(b"\r\n");
-    }
-    screen.feed(b"\x1b[2m-- earlier output above; agent started again --\x1b[0m\r\n");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn screen() -> Screen {
-        Screen::new(Size { cols: 60, rows: 6 }, 100)
-    }
-
-    const MARK: &str = "-- earlier output above; agent started again --";
-
-    #[test]
-    fn the_restart_mark_goes_below_the_old_output_never_over_it() {
-        let mut s = screen();
-        s.feed(b"line one\r\nline two\r\n");
-        mark_restart(&mut s);
-        assert_eq!(s.row_text(0), "line one");
-        assert_eq!(s.row_text(1), "line two");
-        assert_eq!(s.row_text(2), MARK);
-        assert_eq!(s.cursor(), (3, 0));
-
-        let mut s = screen();
-        s.feed(b"\x1b[2;5rprompt> half a line");
-        mark_restart(&mut s);
-        assert_eq!(s.row_text(0), "prompt> half a line");
-        assert_eq!(s.row_text(1), MARK);
-    }
-
-    #[test]
-    fn a_run_that_ended_in_the_alternate_screen_leaves_it_first() {
-        let mut s = screen();
-        s.feed(b"shell line\r\n\x1b[?1049h\x1b[Hfull screen app");
-        mark_restart(&mut s);
-        assert!(!s.input_modes().alt_screen);
-        assert_eq!(s.row_text(0), "shell line");
-        assert_eq!(s.row_text(1), MARK);
     }
 }

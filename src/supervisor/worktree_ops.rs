@@ -1,0 +1,73 @@
+//! `up` and `down` for a running supervisor. They run on a thread of their
+//! own when a client asks for them: creating or removing worktrees on a big
+//! repository takes seconds, and meanwhile the supervisor's thread must go
+//! on serving keys, signals and panes.
+//!
+//! Every writer of `state.json` in the supervisor process takes
+//! [`Ops::writes`] first (these operations, approvals, an agent's first
+//! start), so no two ever interleave a read and a write of it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::Outcome;
+use crate::domain::{Command, Event, Plan};
+use crate::store::StateLock;
+use crate::workspace::{Workspace, WorkspaceError};
+
+/// What an operation needs, cheap to clone onto a thread.
+#[derive(Clone)]
+pub(super) struct Ops {
+    pub root: PathBuf,
+    /// The plan the supervisor runs: an operation refuses when the file
+    /// says something else now.
+    pub plan: Plan,
+    pub lock: Arc<StateLock>,
+    pub writes: Arc<Mutex<()>>,
+}
+
+impl Ops {
+    /// Runs `Up` or `Down` on this thread: what came of it, and every
+    /// event it journaled.
+    pub fn run(&self, command: &Command) -> (Outcome, Vec<Event>) {
+        let _writing = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
+        let ws = match Workspace::open(&self.root) {
+            Ok(ws) => ws,
+            Err(err) => return (Err(format!("the plan no longer loads: {err}")), Vec::new()),
+        };
+        // Following a changed plan would create or remove the wrong
+        // worktrees; reloading a plan live is not built yet.
+        if ws.plan != self.plan {
+            return (
+                Err("sliceboard.toml changed since the supervisor started; run `sliceboard stop`, then `sliceboard` again to use the new plan".into()),
+                Vec::new(),
+            );
+        }
+        let journal = ws.state_dir.journal();
+        let mark = journal.end();
+        let outcome = match command {
+            Command::Up { slices } => {
+                let names: Vec<String> = slices.iter().map(ToString::to_string).collect();
+                crate::workspace::up(&ws, &self.lock, &names, &mut |_| {}).map(|report| {
+                    let said = report.describe(&ws.plan.base);
+                    if report.failed.is_empty() {
+                        Ok(said)
+                    } else {
+                        Err(said)
+                    }
+                })
+            }
+            Command::Down { slice, force } => {
+                crate::workspace::down(&ws, &self.lock, slice.as_str(), *force, &mut |_| {})
+                    .map(|report| Ok(report.describe()))
+            }
+            other => Ok(Err(format!("not a worktree operation: {other:?}"))),
+        }
+        .unwrap_or_else(|err: WorkspaceError| Err(err.to_string()));
+        let events = journal
+            .read_from(mark)
+            .map(|read| read.entries.into_iter().map(|e| e.event).collect())
+            .unwrap_or_default();
+        (outcome, events)
+    }
+}
