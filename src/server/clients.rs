@@ -33,6 +33,21 @@ pub const FRAME: Duration = Duration::from_millis(16);
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an agent's hook waits for its signal to be taken.
 const SIGNAL_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one write to a dashboard may block before the dashboard is
+/// dropped: a client that stopped reading costs a task and a socket, never
+/// the supervisor's memory or time.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Writes a frame, giving up after [`WRITE_TIMEOUT`].
+async fn write(writer: &mut OwnedWriteHalf, frame: &[u8]) -> std::io::Result<()> {
+    match tokio::time::timeout(WRITE_TIMEOUT, writer.write_all(frame)).await {
+        Ok(result) => result,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the client read nothing for {WRITE_TIMEOUT:?}"),
+        )),
+    }
+}
 
 /// What every client task needs.
 pub struct Context {
@@ -182,17 +197,34 @@ struct Sent {
     lines: Vec<PaneLine>,
 }
 
+/// Detaches a client from the hub however its task ends (a panic too),
+/// so a dead client never keeps the supervisor from its idle exit.
+struct Detach<'a> {
+    hub: &'a Hub,
+    id: u64,
+}
+
+impl Drop for Detach<'_> {
+    fn drop(&mut self) {
+        self.hub.detach(self.id);
+    }
+}
+
 async fn dashboard(reader: OwnedReadHalf, mut writer: OwnedWriteHalf, context: &Context) {
     let mut attached = context.hub.attach();
+    let _detach = Detach {
+        hub: &context.hub,
+        id: attached.id,
+    };
     let board = std::mem::take(&mut attached.board);
-    let id = attached.id;
-    if writer.write_all(&welcome(Some(board))).await.is_ok() {
+    if write(&mut writer, &welcome(Some(board))).await.is_ok() {
         let (inbox_tx, inbox) = mpsc::channel(64);
         let read = tokio::spawn(read_loop(reader, inbox_tx));
-        let _ = attached_loop(&mut writer, context, &mut attached, inbox).await;
+        if let Err(err) = attached_loop(&mut writer, context, &mut attached, inbox).await {
+            tracing::info!(client = attached.id, %err, "dashboard dropped");
+        }
         read.abort();
     }
-    context.hub.detach(id);
 }
 
 async fn read_loop(mut reader: OwnedReadHalf, inbox: mpsc::Sender<ClientMsg>) {
@@ -221,9 +253,7 @@ async fn attached_loop(
                 client = attached.id,
                 "client fell behind; sent the board again"
             );
-            writer
-                .write_all(&encode(&ServerMsg::Resync { board }))
-                .await?;
+            write(writer, &encode(&ServerMsg::Resync { board })).await?;
         }
         tokio::select! {
             message = inbox.recv() => {
@@ -247,12 +277,17 @@ async fn attached_loop(
                         });
                     }
                     ClientMsg::Search { id, slice, query } => {
-                        let hits = screen(context, &slice)
-                            .map(|s| s.with_screen(|s| s.search(&query)))
-                            .unwrap_or_default();
-                        writer
-                            .write_all(&encode(&ServerMsg::Found { id, slice, hits }))
-                            .await?;
+                        // A scrollback search holds the screen a while: off
+                        // the runtime's workers.
+                        let handle = screen(context, &slice);
+                        let hits = tokio::task::spawn_blocking(move || {
+                            handle
+                                .map(|s| s.with_screen(|s| s.search(&query)))
+                                .unwrap_or_default()
+                        })
+                        .await
+                        .unwrap_or_default();
+                        write(writer, &encode(&ServerMsg::Found { id, slice, hits })).await?;
                     }
                     ClientMsg::Hello { .. } => {
                         tracing::warn!("a dashboard said hello twice; closed");
@@ -262,18 +297,19 @@ async fn attached_loop(
             }
             update = attached.updates.recv() => {
                 let Some(update) = update else { return Ok(()) };
+                attached.took(&update);
                 if !attached.behind.load(Ordering::SeqCst) {
-                    writer.write_all(&update).await?;
+                    write(writer, &update).await?;
                 }
             }
-            Some(reply) = replies.recv() => writer.write_all(&reply).await?,
+            Some(reply) = replies.recv() => write(writer, &reply).await?,
             () = attached.panes.wake.notified() => {
                 tokio::time::sleep_until(last_frame + FRAME).await;
                 let dirty = attached.panes.take();
                 for want in wants.iter().filter(|w| dirty.contains(&w.slice)) {
                     let seen = sent.entry(want.slice.clone()).or_default();
                     if let Some(frame) = render(context, want, seen) {
-                        writer.write_all(&encode(&ServerMsg::Pane { frame })).await?;
+                        write(writer, &encode(&ServerMsg::Pane { frame })).await?;
                     }
                 }
                 last_frame = Instant::now();

@@ -14,7 +14,7 @@
 //! latest screen, never a backlog.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{Notify, mpsc};
@@ -29,6 +29,9 @@ use crate::watch::DiffUpdate;
 /// Board updates a client may have queued before it counts as behind
 /// (`SLICEBOARD_CLIENT_QUEUE` overrides it, for tests).
 const CLIENT_QUEUE: usize = 1024;
+/// Bytes of updates a client may have queued before it counts as behind:
+/// a diff update carries the slice's whole diff.
+const CLIENT_QUEUE_BYTES: usize = 16 << 20;
 
 fn client_queue() -> usize {
     std::env::var("SLICEBOARD_CLIENT_QUEUE")
@@ -46,6 +49,7 @@ struct Slot {
     id: u64,
     updates: mpsc::Sender<Frame>,
     behind: Arc<AtomicBool>,
+    queued: Arc<AtomicUsize>,
     panes: Arc<DirtyPanes>,
 }
 
@@ -73,13 +77,43 @@ pub struct Attached {
     pub board: Board,
     pub updates: mpsc::Receiver<Frame>,
     pub behind: Arc<AtomicBool>,
+    /// Bytes in `updates`; subtract what is taken out ([`Attached::took`]).
+    pub queued: Arc<AtomicUsize>,
     pub panes: Arc<DirtyPanes>,
+}
+
+impl Attached {
+    /// Accounts for a frame taken out of the queue.
+    pub fn took(&self, frame: &Frame) {
+        self.queued.fetch_sub(frame.len(), Ordering::SeqCst);
+    }
 }
 
 struct Inner {
     board: Board,
     clients: Vec<Slot>,
     next_id: u64,
+}
+
+impl Inner {
+    /// Queues a frame to every client that keeps up. A client whose queue
+    /// is full (in updates or bytes) is marked behind and gets nothing more
+    /// until it has been sent the whole board again.
+    fn send(&self, frame: &Frame) {
+        for client in &self.clients {
+            if client.behind.load(Ordering::SeqCst) {
+                continue;
+            }
+            let room = client.queued.load(Ordering::SeqCst) + frame.len() <= CLIENT_QUEUE_BYTES;
+            if room && client.updates.try_send(frame.clone()).is_ok() {
+                client.queued.fetch_add(frame.len(), Ordering::SeqCst);
+            } else {
+                client.behind.store(true, Ordering::SeqCst);
+                // Wake it, so it resyncs as soon as it can write again.
+                client.panes.wake.notify_one();
+            }
+        }
+    }
 }
 
 pub struct Hub {
@@ -108,23 +142,18 @@ impl Hub {
         let mut inner = lock(&self.inner);
         inner.board.apply(&update);
         let frame: Frame = Arc::new(encode(&ServerMsg::Update { update }));
-        for client in &inner.clients {
-            if client.updates.try_send(frame.clone()).is_err() {
-                client.behind.store(true, Ordering::SeqCst);
-                // Wake it, so it resyncs as soon as it can write again.
-                client.panes.wake.notify_one();
-            }
-        }
+        inner.send(&frame);
     }
 
     pub fn event(&self, event: Event) {
         self.publish(BoardUpdate::Event { event });
     }
 
-    /// A slice's new diff, with every slice's ownership flags again.
+    /// A slice's new diff, with every slice's ownership flags again, in one
+    /// critical section with its publication.
     pub fn diff(&self, update: DiffUpdate) {
+        let mut inner = lock(&self.inner);
         let flags = {
-            let inner = lock(&self.inner);
             let changed: Vec<(SliceName, Vec<&str>)> = inner
                 .board
                 .slices
@@ -143,13 +172,16 @@ impl Hub {
                 .map(|o| o.flag_changes(&changed))
                 .unwrap_or_default()
         };
-        self.publish(BoardUpdate::Diff {
+        let update = BoardUpdate::Diff {
             slice: update.slice,
             diff: update.diff,
             mode: update.mode,
             error: update.error,
             flags,
-        });
+        };
+        inner.board.apply(&update);
+        let frame: Frame = Arc::new(encode(&ServerMsg::Update { update }));
+        inner.send(&frame);
     }
 
     /// A slice's agent printed something: every client that shows its
@@ -168,11 +200,13 @@ impl Hub {
         inner.next_id += 1;
         let (tx, rx) = mpsc::channel(client_queue());
         let behind = Arc::new(AtomicBool::new(false));
+        let queued = Arc::new(AtomicUsize::new(0));
         let panes = Arc::new(DirtyPanes::default());
         inner.clients.push(Slot {
             id,
             updates: tx,
             behind: behind.clone(),
+            queued: queued.clone(),
             panes: panes.clone(),
         });
         Attached {
@@ -180,6 +214,7 @@ impl Hub {
             board: inner.board.clone(),
             updates: rx,
             behind,
+            queued,
             panes,
         }
     }
@@ -194,6 +229,7 @@ impl Hub {
     pub fn resync(&self, client: &mut Attached) -> Board {
         let inner = lock(&self.inner);
         while client.updates.try_recv().is_ok() {}
+        client.queued.store(0, Ordering::SeqCst);
         client.behind.store(false, Ordering::SeqCst);
         inner.board.clone()
     }
