@@ -494,3 +494,36 @@ fn a_resized_pane_is_sent_again_reflowed_without_waiting_for_output() {
         })
     });
 }
+
+#[test]
+fn clients_starting_a_supervisor_at_once_all_reach_the_one_that_won() {
+    let repo = TestRepo::with_plan_text(&plan(&[]));
+    repo.sliceboard(&["up"]).ok();
+    // `proxy` starts the supervisor when none runs, as a dashboard does;
+    // with stdin closed it ends as soon as it has connected.
+    let proxies: Vec<_> = (0..8)
+        .map(|_| {
+            repo.command(common::BIN, &repo.root)
+                .arg("proxy")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for proxy in proxies {
+        let out = proxy.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "a client lost the race: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let supervisors = std::process::Command::new("pgrep")
+        .args(["-f", &format!("{} supervise", repo.root.display())])
+        .output()
+        .unwrap();
+    let count = String::from_utf8_lossy(&supervisors.stdout).lines().count();
+    assert_eq!(count, 1, "one supervisor runs for the repository");
+}

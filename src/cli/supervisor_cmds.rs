@@ -50,9 +50,7 @@ pub fn attach(cwd: &Path, remote: Option<&str>) -> anyhow::Result<ExitCode> {
 
 /// Starts the supervisor if needed and connects as a dashboard.
 pub fn attach_local(ws: &Workspace) -> anyhow::Result<(Link, std::path::PathBuf)> {
-    if crate::server::launch::ensure_running(ws)? {
-        eprintln!("started the supervisor for {}", ws.git.root().display());
-    }
+    crate::server::launch::ensure_running(ws)?;
     let link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Dashboard)
         .context("cannot attach to the supervisor")?;
     Ok((link, ws.state_dir.log_file()))

@@ -10,6 +10,7 @@ use anyhow::{Context as _, bail};
 
 use crate::domain::wire::ClientKind;
 use crate::link::{Link, LinkError};
+use crate::store::StateLock;
 use crate::workspace::Workspace;
 
 /// How long a new supervisor may take to listen.
@@ -26,6 +27,73 @@ pub fn ensure_running(ws: &Workspace) -> anyhow::Result<bool> {
         Err(err) => return Err(err).context("a supervisor runs but cannot be reached"),
     }
     ws.state_dir.ensure()?;
+    eprintln!("starting the supervisor for {}…", ws.git.root().display());
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut child = spawn(ws)?;
+    loop {
+        match Link::connect(&socket, ClientKind::Cli) {
+            Ok(_) => break,
+            Err(LinkError::NoSupervisor) => {}
+            Err(err) => return Err(err).context("the new supervisor cannot be reached"),
+        }
+        if let Some(status) = child.process.try_wait()? {
+            match StateLock::holder(&ws.state_dir.lock_file()) {
+                // Another supervisor holds the lock: one started at the same
+                // moment (it will listen soon), or one that is ending.
+                Some(holder) if holder.command == crate::supervisor::LOCK_COMMAND => {}
+                // The lock is free again (the one ending has ended): ours
+                // lost a race that is over; start again.
+                None => {
+                    std::thread::sleep(Duration::from_millis(200));
+                    child = spawn(ws)?;
+                }
+                Some(holder) => bail!(
+                    "the supervisor could not start: `{}` (pid {}) holds the state lock; wait for it to finish",
+                    holder.command,
+                    holder.pid
+                ),
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the supervisor exited at start ({status}): {}",
+                    child.said().trim()
+                );
+            }
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the supervisor did not listen within {START_TIMEOUT:?}; see {}",
+                ws.state_dir.log_file().display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut process = child.process;
+    // Reap it when it ends, so it never lingers as a zombie of ours.
+    std::thread::spawn(move || process.wait());
+    Ok(true)
+}
+
+/// A `sliceboard supervise` we started, and where its output goes.
+struct Started {
+    process: std::process::Child,
+    out_path: std::path::PathBuf,
+    /// Where its output starts in the file.
+    start: u64,
+}
+
+impl Started {
+    /// What it printed.
+    fn said(&self) -> String {
+        std::fs::read(&self.out_path)
+            .map(|b| String::from_utf8_lossy(&b[(self.start as usize).min(b.len())..]).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Starts `sliceboard supervise` detached: its own session, stdin closed,
+/// output appended to `supervisor.out`.
+fn spawn(ws: &Workspace) -> anyhow::Result<Started> {
     let out_path = ws.state_dir.supervisor_output_file();
     let out = std::fs::OpenOptions::new()
         .create(true)
@@ -52,34 +120,10 @@ pub fn ensure_running(ws: &Workspace) -> anyhow::Result<bool> {
             Ok(())
         });
     }
-    let mut child = command.spawn().context("cannot start the supervisor")?;
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        match Link::connect(&socket, ClientKind::Cli) {
-            Ok(_) => break,
-            Err(LinkError::NoSupervisor) => {}
-            Err(err) => return Err(err).context("the new supervisor cannot be reached"),
-        }
-        if let Some(status) = child.try_wait()? {
-            // Another dashboard may have started one at the same moment:
-            // ours then lost the lock race, and theirs is the one to use.
-            if Link::connect(&socket, ClientKind::Cli).is_ok() {
-                break;
-            }
-            let said = std::fs::read(&out_path)
-                .map(|b| String::from_utf8_lossy(&b[(start as usize).min(b.len())..]).into_owned())
-                .unwrap_or_default();
-            bail!("the supervisor exited at start ({status}): {}", said.trim());
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "the supervisor did not listen within {START_TIMEOUT:?}; see {}",
-                ws.state_dir.log_file().display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Reap it when it ends, so it never lingers as a zombie of ours.
-    std::thread::spawn(move || child.wait());
-    Ok(true)
+    let process = command.spawn().context("cannot start the supervisor")?;
+    Ok(Started {
+        process,
+        out_path,
+        start,
+    })
 }

@@ -71,6 +71,21 @@ impl StateLock {
         })
     }
 
+    /// Who holds the lock at `path` now, if anyone (the file keeps the
+    /// last holder's name after it let go, so this checks the lock).
+    pub fn holder(path: &Path) -> Option<LockHolder> {
+        let mut file = OpenOptions::new().read(true).open(path).ok()?;
+        match file.try_lock_shared() {
+            // Free: nobody holds it (ours goes with the file).
+            Ok(()) => None,
+            Err(_) => {
+                let mut text = String::new();
+                file.read_to_string(&mut text).ok()?;
+                serde_json::from_str(&text).ok()
+            }
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -98,6 +98,10 @@ pub enum SupervisorError {
 /// Where domain events go.
 pub type Notify = Arc<dyn Fn(Event) + Send + Sync>;
 
+/// What a supervisor writes in the lock file as its command: a launcher
+/// that finds it there knows another supervisor holds the repository.
+pub const LOCK_COMMAND: &str = "sliceboard supervisor";
+
 /// What a command came to: `Ok` with what was done (often empty), `Err`
 /// with why not.
 pub type Outcome = Result<String, String>;
@@ -200,7 +204,7 @@ impl Supervisor {
         options: SupervisorOptions,
         notify: Notify,
     ) -> Result<Self, SupervisorError> {
-        let lock = ws.lock("sliceboard supervisor")?;
+        let lock = ws.lock(LOCK_COMMAND)?;
         let (inbox_tx, inbox) = mpsc::channel();
         let slots = ws
             .plan
