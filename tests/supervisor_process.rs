@@ -527,3 +527,55 @@ fn clients_starting_a_supervisor_at_once_all_reach_the_one_that_won() {
     let count = String::from_utf8_lossy(&supervisors.stdout).lines().count();
     assert_eq!(count, 1, "one supervisor runs for the repository");
 }
+
+/// A stand-in for a supervisor of another sliceboard version: it holds the
+/// state lock as a supervisor does, and refuses every client.
+const OTHER_VERSION: &str = r#"
+import fcntl, json, os, signal, socket, struct, sys
+lock_path, sock_path = sys.argv[1], sys.argv[2]
+lock = open(lock_path, "a+")
+fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+lock.truncate(0)
+lock.write(json.dumps({"pid": os.getpid(), "command": "sliceboard supervisor", "since": "2026-01-01T00:00:00Z"}))
+lock.flush()
+server = socket.socket(socket.AF_UNIX)
+server.bind(sock_path)
+server.listen(8)
+def end(*_):
+    os.unlink(sock_path)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, end)
+print("ready", flush=True)
+while True:
+    client, _ = server.accept()
+    body = json.dumps({"msg": "refused", "message": "this supervisor speaks protocol 0"}).encode()
+    client.sendall(struct.pack(">I", len(body)) + body)
+    client.close()
+"#;
+
+#[test]
+fn stop_ends_a_supervisor_of_another_version_through_the_lock() {
+    let repo = TestRepo::with_plan_text(&plan(&[]));
+    std::fs::create_dir_all(repo.state_dir()).unwrap();
+    let mut other = std::process::Command::new("python3")
+        .args(["-c", OTHER_VERSION])
+        .arg(repo.state_dir().join("lock"))
+        .arg(repo.socket())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(other.stdout.as_mut().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let stopped = repo.sliceboard(&["stop"]).ok();
+    assert!(
+        stopped.contains("of another sliceboard version"),
+        "{stopped}"
+    );
+    let status = other.wait().unwrap();
+    assert!(status.success(), "it ended on SIGTERM: {status}");
+}

@@ -13,6 +13,7 @@ use super::open;
 use crate::domain::Command;
 use crate::domain::wire::ClientKind;
 use crate::link::{Link, LinkError};
+use crate::store::StateLock;
 use crate::ui::Ended;
 use crate::workspace::Workspace;
 
@@ -68,10 +69,29 @@ fn dirs_cache() -> std::path::PathBuf {
 pub fn stop(cwd: &Path) -> anyhow::Result<ExitCode> {
     let git = crate::git::GitRepo::discover(cwd)?;
     let socket = crate::store::StateDir::for_common_dir(git.common_dir()).socket_file();
+    let state_dir = crate::store::StateDir::for_common_dir(git.common_dir());
     let mut link = match Link::connect(&socket, ClientKind::Cli) {
         Ok(link) => link,
         Err(LinkError::NoSupervisor) => {
             println!("no supervisor is running for {}", git.root().display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        // One of another version (left running across an upgrade) cannot
+        // be asked; the lock says who it is, and SIGTERM stops it and its
+        // agents the same way.
+        Err(LinkError::Refused(why)) => {
+            let Some(holder) = StateLock::holder(&state_dir.lock_file())
+                .filter(|h| h.command == crate::supervisor::LOCK_COMMAND)
+            else {
+                bail!("the supervisor refused: {why}");
+            };
+            // SAFETY: kill(2) of the pid the lock names as a supervisor.
+            unsafe { libc::kill(holder.pid as i32, libc::SIGTERM) };
+            wait_gone(holder.pid)?;
+            println!(
+                "stopped the supervisor (pid {}) of another sliceboard version",
+                holder.pid
+            );
             return Ok(ExitCode::SUCCESS);
         }
         Err(err) => return Err(err.into()),
@@ -84,16 +104,22 @@ pub fn stop(cwd: &Path) -> anyhow::Result<ExitCode> {
         Err(LinkError::Closed) => "stopped the supervisor".into(),
         Err(err) => return Err(err.into()),
     };
-    // Return once it is gone, lock released, so whatever runs next works.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    wait_gone(pid)?;
+    println!("{said}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Returns once process `pid` is gone (its lock released), so whatever
+/// runs next works.
+fn wait_gone(pid: u32) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while running(pid) {
         if std::time::Instant::now() > deadline {
-            bail!("the supervisor (pid {pid}) is still running 15 s after it was asked to stop");
+            bail!("the supervisor (pid {pid}) is still running 20 s after it was asked to stop");
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    println!("{said}");
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// `sliceboard proxy`: stdin and stdout become a connection to the

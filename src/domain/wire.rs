@@ -94,9 +94,9 @@ pub enum ServerMsg {
 }
 
 /// The message for a client whose protocol differs from the supervisor's.
-pub fn version_mismatch(supervisor: u32, client: u32, client_version: &str) -> String {
+pub fn version_mismatch(pid: u32, supervisor: u32, client: u64, client_version: &str) -> String {
     format!(
-        "this supervisor speaks protocol {supervisor} (sliceboard {}), the client speaks protocol {client} (sliceboard {client_version}); run `sliceboard stop` with the supervisor's version, then start again with one version",
+        "this supervisor (pid {pid}) speaks protocol {supervisor} (sliceboard {}), the client speaks protocol {client} (sliceboard {client_version}); `sliceboard stop` stops it (its agents get SIGTERM), then start again with one version",
         env!("CARGO_PKG_VERSION")
     )
 }

@@ -93,34 +93,73 @@ async fn client(stream: UnixStream, context: Arc<Context>) {
         }
     }
     let (mut reader, mut writer) = stream.into_split();
-    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next(&mut reader)).await {
-        Ok(Some(ClientMsg::Hello {
-            protocol,
-            kind,
-            version,
-        })) => (protocol, kind, version),
-        Ok(Some(other)) => {
-            tracing::warn!(?other, "a client spoke before hello; closed");
+    let body = match tokio::time::timeout(
+        HELLO_TIMEOUT,
+        read_frame_async(&mut reader, MAX_CLIENT_FRAME),
+    )
+    .await
+    {
+        Ok(Ok(Some(body))) => body,
+        Ok(Ok(None)) => return,
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "a client's hello was not a frame; closed");
             return;
         }
-        Ok(None) => return,
         Err(_) => {
             tracing::info!("a client said nothing for {HELLO_TIMEOUT:?}; closed");
             return;
         }
     };
-    let (protocol, kind, version) = hello;
-    if protocol != PROTOCOL_VERSION {
-        let message = version_mismatch(PROTOCOL_VERSION, protocol, &version);
-        tracing::warn!(%message, "refused a client of another protocol");
-        let _ = writer
-            .write_all(&encode(&ServerMsg::Refused { message }))
-            .await;
-        return;
-    }
+    let kind = match hello(&body) {
+        Ok(kind) => kind,
+        Err(Refusal::Version(message)) => {
+            tracing::warn!(%message, "refused a client of another protocol");
+            let _ = write(&mut writer, &encode(&ServerMsg::Refused { message })).await;
+            return;
+        }
+        Err(Refusal::NotHello(why)) => {
+            tracing::warn!(%why, "a client did not open with hello; closed");
+            return;
+        }
+    };
     match kind {
         ClientKind::Dashboard => dashboard(reader, writer, &context).await,
         ClientKind::Cli | ClientKind::Signal => requests(reader, writer, &context, kind).await,
+    }
+}
+
+enum Refusal {
+    /// Another protocol version: the message for the client.
+    Version(String),
+    NotHello(String),
+}
+
+/// A hello's client kind. The protocol number is read before anything
+/// else, so a client of another version is told so even when the rest of
+/// its hello has another shape.
+fn hello(body: &[u8]) -> Result<ClientKind, Refusal> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| Refusal::NotHello(e.to_string()))?;
+    if value["msg"] != "hello" {
+        return Err(Refusal::NotHello(format!(
+            "it opened with {}",
+            value["msg"]
+        )));
+    }
+    let protocol = value["protocol"].as_u64().unwrap_or(0);
+    if protocol != u64::from(PROTOCOL_VERSION) {
+        let version = value["version"].as_str().unwrap_or("unknown");
+        return Err(Refusal::Version(version_mismatch(
+            std::process::id(),
+            PROTOCOL_VERSION,
+            protocol,
+            version,
+        )));
+    }
+    match serde_json::from_value(value) {
+        Ok(ClientMsg::Hello { kind, .. }) => Ok(kind),
+        Ok(_) => Err(Refusal::NotHello("not a hello".into())),
+        Err(err) => Err(Refusal::NotHello(err.to_string())),
     }
 }
 
