@@ -557,16 +557,18 @@ while True:
 fn stop_ends_a_supervisor_of_another_version_through_the_lock() {
     let repo = TestRepo::with_plan_text(&plan(&[]));
     std::fs::create_dir_all(repo.state_dir()).unwrap();
-    let mut other = std::process::Command::new("python3")
+    let child = std::process::Command::new("python3")
         .args(["-c", OTHER_VERSION])
         .arg(repo.state_dir().join("lock"))
         .arg(repo.socket())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("python3 runs");
+    let mut other = Reaped(child);
     let mut ready = String::new();
     std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(other.stdout.as_mut().unwrap()),
+        &mut std::io::BufReader::new(other.0.stdout.as_mut().unwrap()),
         &mut ready,
     )
     .unwrap();
@@ -576,6 +578,16 @@ fn stop_ends_a_supervisor_of_another_version_through_the_lock() {
         stopped.contains("of another sliceboard version"),
         "{stopped}"
     );
-    let status = other.wait().unwrap();
+    let status = other.0.wait().unwrap();
     assert!(status.success(), "it ended on SIGTERM: {status}");
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
