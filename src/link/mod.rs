@@ -11,7 +11,7 @@ pub mod frame;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 
 use crate::domain::Command;
@@ -23,6 +23,11 @@ pub use frame::{FrameError, MAX_CLIENT_FRAME, MAX_SERVER_FRAME, encode, read_fra
 /// replaceable (tests use a stand-in for ssh).
 pub const REMOTE_SHELL_ENV: &str = "SLICEBOARD_REMOTE_SHELL";
 pub const REMOTE_BIN_ENV: &str = "SLICEBOARD_REMOTE_BIN";
+
+/// How long a client waits for the supervisor's hello.
+const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long an agent's hook waits for its signal's answer.
+const SIGNAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -104,8 +109,19 @@ impl Link {
             }
             Err(err) => return Err(err.into()),
         };
+        // A stopped or wedged supervisor must not hang a hook or a command
+        // forever: the hello is answered at once by a live one, and an
+        // agent's hook waits a few seconds at most for its answer.
+        stream.set_read_timeout(Some(HELLO_TIMEOUT))?;
         let reader = stream.try_clone()?;
-        Self::hello(Box::new(reader), Box::new(stream), None, kind)
+        let link = Self::hello(Box::new(reader), Box::new(stream.try_clone()?), None, kind)?;
+        stream.set_read_timeout(match kind {
+            ClientKind::Signal => Some(SIGNAL_TIMEOUT),
+            // `up` on a big repository takes as long as it takes; a
+            // dashboard reads on a thread of its own.
+            ClientKind::Cli | ClientKind::Dashboard => None,
+        })?;
+        Ok(link)
     }
 
     /// Runs `ssh HOST sliceboard -C PATH proxy` (or the stand-in named by
@@ -116,6 +132,11 @@ impl Link {
             Some((host, _)) => (host, None),
             None => (target, None),
         };
+        if host.is_empty() || host.starts_with('-') {
+            return Err(LinkError::Refused(format!(
+                "{host:?} is not a host name; write HOST or HOST:PATH"
+            )));
+        }
         let shell = std::env::var(REMOTE_SHELL_ENV).unwrap_or_else(|_| "ssh".into());
         let mut words = shlex::split(&shell)
             .filter(|w| !w.is_empty())
@@ -238,45 +259,6 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Where the supervisor of the state dir `root` listens: `supervisor.sock`
-/// in it, or, when that path is too long for a Unix socket (108 bytes), a
-/// name derived from it in a folder only this user can enter
-/// (`$XDG_RUNTIME_DIR/sliceboard`, else `~/.cache/sliceboard/run`), so the
-/// supervisor and every client agree on it and no other user can plant one.
-pub fn socket_path(root: &Path) -> PathBuf {
-    const MAX_SOCKET_PATH: usize = 100;
-    let path = root.join("supervisor.sock");
-    if path.as_os_str().len() <= MAX_SOCKET_PATH {
-        return path;
-    }
-    // FNV-1a: stable across builds, unlike std's hasher.
-    let hash = root
-        .as_os_str()
-        .as_encoded_bytes()
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-        });
-    private_run_dir().join(format!("{hash:016x}.sock"))
-}
-
-fn private_run_dir() -> PathBuf {
-    let dir = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|d| !d.is_empty())
-        .map(|d| PathBuf::from(d).join("sliceboard"))
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sliceboard/run"))
-        })
-        .unwrap_or_else(|| PathBuf::from(".sliceboard-run"));
-    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
-    let _ = std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir);
-    let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-    dir
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,19 +267,5 @@ mod tests {
     fn the_peer_of_a_socket_pair_is_this_user() {
         let (a, _b) = UnixStream::pair().unwrap();
         assert_eq!(peer_uid(&a).unwrap(), own_uid());
-    }
-
-    #[test]
-    fn a_long_state_dir_gets_a_private_short_socket() {
-        let long = PathBuf::from("/").join("x".repeat(120));
-        let path = socket_path(&long);
-        assert!(path.as_os_str().len() < 108, "{}", path.display());
-        assert_eq!(path, socket_path(&long));
-        assert!(
-            !path.starts_with(std::env::temp_dir())
-                || std::env::var_os("XDG_RUNTIME_DIR").is_some()
-        );
-        let short = PathBuf::from("/repo/.git/sliceboard");
-        assert_eq!(socket_path(&short), short.join("supervisor.sock"));
     }
 }

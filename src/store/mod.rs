@@ -111,9 +111,9 @@ impl StateDir {
         self.root.join("sliceboard.log")
     }
 
-    /// Where a running supervisor listens; see [`crate::link::socket_path`].
+    /// Where a running supervisor listens; see [`socket_path`].
     pub fn socket_file(&self) -> PathBuf {
-        crate::link::socket_path(&self.root)
+        socket_path(&self.root)
     }
 
     /// Where a supervisor started in the background writes what it prints.
@@ -227,8 +227,63 @@ pub fn process_alive(pid: i32) -> bool {
     result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// Where the supervisor of the state dir `root` listens: `supervisor.sock`
+/// in it, or, when that path is too long for a Unix socket (108 bytes), a
+/// name derived from it in a folder only this user can enter
+/// (`~/.cache/sliceboard/run`), so the supervisor and every client agree on
+/// it and no other user can plant one. Not `$XDG_RUNTIME_DIR`: logind
+/// removes it when the user's last session ends, which is when a
+/// supervisor must go on (and cron or `su` see another value).
+pub fn socket_path(root: &Path) -> PathBuf {
+    const MAX_SOCKET_PATH: usize = 100;
+    let path = root.join("supervisor.sock");
+    if path.as_os_str().len() <= MAX_SOCKET_PATH {
+        return path;
+    }
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let hash = root
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    private_run_dir().join(format!("{hash:016x}.sock"))
+}
+
+fn private_run_dir() -> PathBuf {
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| PathBuf::from(d).join("sliceboard"))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sliceboard/run"))
+        })
+        .unwrap_or_else(|| PathBuf::from(".sliceboard-run"));
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir);
+    let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+    dir
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_long_state_dir_gets_a_private_short_socket() {
+        let long = PathBuf::from("/").join("x".repeat(120));
+        let path = super::socket_path(&long);
+        assert!(path.as_os_str().len() < 108, "{}", path.display());
+        assert_eq!(path, super::socket_path(&long));
+        // Never a predictable name in a shared folder: a 0700 folder of ours.
+        use std::os::unix::fs::PermissionsExt as _;
+        let folder = std::fs::metadata(path.parent().unwrap()).unwrap();
+        assert_eq!(folder.permissions().mode() & 0o777, 0o700);
+        let short = PathBuf::from("/repo/.git/sliceboard");
+        assert_eq!(super::socket_path(&short), short.join("supervisor.sock"));
+    }
+
     use super::*;
 
     #[test]

@@ -89,6 +89,12 @@ pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
     // by init, around this one) restores the terminal before either runs.
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // ratatui's hook restored the screen; mouse and paste modes are ours.
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            crossterm::event::DisableMouseCapture,
+            crossterm::event::DisableBracketedPaste
+        );
         tracing::error!(%info, backtrace = %std::backtrace::Backtrace::force_capture(), "panic");
         previous(info);
     }));
@@ -360,7 +366,9 @@ fn suspend(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
     unsafe {
         libc::raise(libc::SIGTSTP);
     }
-    *terminal = ratatui::init();
+    // Not ratatui::init again: that would stack another panic hook.
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
     let _ = crossterm::execute!(
         std::io::stdout(),
         crossterm::event::EnableMouseCapture,
