@@ -209,13 +209,18 @@ pub fn describe(event: &Event) -> String {
         Event::LifecycleChanged { from, to, .. } => format!("{from} -> {to}"),
         Event::CommandFailed { message, .. } => format!("failed: {message}"),
         Event::Approved { commit, .. } => {
-            format!("approved at {}", &commit[..commit.len().min(10)])
+            format!("approved at {}", short(commit))
         }
         Event::ApprovalWithdrawn { .. } => "approval withdrawn".into(),
         Event::Progress { message, .. } => message.clone(),
         Event::AgentStarted { pid, .. } => format!("agent started (pid {pid})"),
         other => serde_json::to_string(other).unwrap_or_default(),
     }
+}
+
+/// The first ten characters of a commit id (never splits a character).
+pub fn short(commit: &str) -> &str {
+    commit.get(..10).unwrap_or(commit)
 }
 
 pub fn status_text(status: AgentStatus) -> String {

@@ -585,9 +585,4 @@ pub fn session_key(key: &KeyEvent) -> Option<(Key, Mods)> {
     Some((k, mods))
 }
 
-pub use crate::domain::board::{activity_text, describe, status_text};
-
-/// The first ten characters of a commit id (never splits a character).
-pub fn short(commit: &str) -> &str {
-    commit.get(..10).unwrap_or(commit)
-}
+pub use crate::domain::board::{activity_text, describe, short, status_text};
