@@ -42,6 +42,8 @@ pub enum ClientMsg {
         version: String,
     },
     /// A command; answered by a [`ServerMsg::Reply`] with the same id.
+    /// Clients use id 0 for requests whose answer they ignore (a pane's
+    /// resize); it is answered all the same.
     Request { id: u64, command: Command },
     /// The panes this dashboard shows now (replaces the last list).
     View { panes: Vec<PaneWant> },

@@ -541,13 +541,33 @@ impl Supervisor {
         }) {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.inbox.recv_timeout(left) {
-                Ok(message @ Inbox::Session(SessionEvent::Exited { .. })) => self.receive(message),
-                Ok(Inbox::Request { reply, .. }) => {
-                    let _ = reply.send(Err("the supervisor is shutting down".into()));
-                }
-                Ok(_) => {}
+                Ok(message) => self.refuse(message),
                 Err(_) => break,
             }
+        }
+        // Whoever is still waiting hears why nothing will happen.
+        while let Ok(message) = self.inbox.try_recv() {
+            self.refuse(message);
+        }
+    }
+
+    /// Answers a message that arrives while shutting down: requests are
+    /// refused, a worktree operation that ended is reported.
+    fn refuse(&mut self, message: Inbox) {
+        match message {
+            Inbox::Request { reply, .. } => {
+                let _ = reply.send(Err("the supervisor is shutting down".into()));
+            }
+            Inbox::OpDone {
+                command,
+                outcome,
+                events,
+                reply,
+            } => self.finish_op(command, outcome, events, reply),
+            Inbox::Session(event @ SessionEvent::Exited { .. }) => {
+                self.receive(Inbox::Session(event));
+            }
+            Inbox::Session(_) | Inbox::Local(_) => {}
         }
     }
 
