@@ -380,13 +380,10 @@ fn suspend(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
 
 fn spawn_input_reader(tx: Arc<Mutex<mpsc::Sender<Msg>>>, stop: Arc<AtomicBool>) {
     std::thread::spawn(move || {
+        // Blocks until input comes: an idle dashboard wakes for nothing.
         while !stop.load(Ordering::SeqCst) {
-            match crossterm::event::poll(Duration::from_millis(200)) {
-                Ok(true) => match crossterm::event::read() {
-                    Ok(event) => send(&tx, Msg::Input(event)),
-                    Err(_) => break,
-                },
-                Ok(false) => {}
+            match crossterm::event::read() {
+                Ok(event) => send(&tx, Msg::Input(event)),
                 Err(_) => break,
             }
         }
