@@ -561,6 +561,7 @@ signal.signal(signal.SIGTERM, end)
 print("ready", flush=True)
 while True:
     client, _ = server.accept()
+    # Refuses without reading the hello, as a peer that closes early does.
     body = json.dumps({"msg": "refused", "message": "this supervisor speaks protocol 0"}).encode()
     client.sendall(struct.pack(">I", len(body)) + body)
     client.close()

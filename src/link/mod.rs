@@ -175,15 +175,24 @@ impl Link {
         child: Option<Child>,
         kind: ClientKind,
     ) -> Result<Self, LinkError> {
-        write_frame(
+        let wrote = write_frame(
             &mut writer,
             &ClientMsg::Hello {
                 protocol: PROTOCOL_VERSION,
                 kind,
                 version: env!("CARGO_PKG_VERSION").into(),
             },
-        )?;
-        let welcome = match read_frame::<ServerMsg>(&mut reader, MAX_SERVER_FRAME)? {
+        );
+        // A peer that refuses may close before it reads our hello: its
+        // refusal, if it sent one, says more than the broken pipe.
+        let answer = read_frame::<ServerMsg>(&mut reader, MAX_SERVER_FRAME);
+        if let (Err(err), Err(_) | Ok(None)) = (&wrote, &answer) {
+            return Err(LinkError::Io(std::io::Error::new(
+                err.kind(),
+                err.to_string(),
+            )));
+        }
+        let welcome = match answer? {
             Some(ServerMsg::Welcome {
                 protocol,
                 version,

@@ -724,6 +724,12 @@ impl Supervisor {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(slice.clone(), session.screen_handle());
+        // Output may have come before the screen was there to draw (its
+        // mark found nothing, and marks come only once until someone
+        // draws): mark it again now that it is.
+        if let Some(listener) = &self.on_output {
+            listener(slice);
+        }
         let pid = session.pid();
         slot.session = Some(session);
         self.remember_agent(slice, pid);
