@@ -592,21 +592,15 @@ fn idle(bin: &Path, dir: &Path, sync: &Tmux, secs: u64) {
     );
     outer.wait_for("dash", LIMIT, |screen| screen.contains(" s07 "));
     let dashboard = outer.pane_pid("dash");
-    std::thread::sleep(Duration::from_secs(5));
-    let load = Load::settle();
-    let ours = procs::idle_cpu(
+    idle_round(
+        "ours",
         &[
             ("supervisor", supervisor.pid()),
             ("dashboard", dashboard),
             ("terminal (tmux)", outer.server_pid()),
         ],
-        Duration::from_secs(secs),
+        secs,
     );
-    let after = Load::now();
-    println!("  ours, {secs} s  [{load} -> {after}]:");
-    for line in &ours {
-        println!("    {line}");
-    }
     let supervisor_mem = procs::memory(supervisor.pid());
     let dashboard_mem = procs::memory(dashboard);
     println!(
@@ -690,21 +684,15 @@ fn idle(bin: &Path, dir: &Path, sync: &Tmux, secs: u64) {
     );
     outer.wait_for("view", LIMIT, |s| s.contains("19999"));
     let client = outer.pane_pid("view");
-    std::thread::sleep(Duration::from_secs(5));
-    let load = Load::settle();
-    let theirs = procs::idle_cpu(
+    idle_round(
+        "tmux",
         &[
             ("tmux server", inner.server_pid()),
             ("tmux client", client),
             ("terminal (tmux)", outer.server_pid()),
         ],
-        Duration::from_secs(secs),
+        secs,
     );
-    let after = Load::now();
-    println!("  tmux, {secs} s  [{load} -> {after}]:");
-    for line in &theirs {
-        println!("    {line}");
-    }
     let server = procs::memory(inner.server_pid());
     let client_mem = procs::memory(client);
     println!(
@@ -717,6 +705,19 @@ fn idle(bin: &Path, dir: &Path, sync: &Tmux, secs: u64) {
 }
 
 /// Whether some line of `screen` holds `word` between blanks or borders.
+/// 5 s to settle, a quiet machine, then `secs` in which nothing is
+/// touched: each process's CPU, printed under `label`.
+fn idle_round(label: &str, processes: &[(&str, i32)], secs: u64) {
+    std::thread::sleep(Duration::from_secs(5));
+    let load = Load::settle();
+    let lines = procs::idle_cpu(processes, Duration::from_secs(secs));
+    let after = Load::now();
+    println!("  {label}, {secs} s  [{load} -> {after}]:");
+    for line in &lines {
+        println!("    {line}");
+    }
+}
+
 fn shows_word(screen: &str, word: &str) -> bool {
     screen.lines().any(|line| {
         line.split(|c: char| c.is_whitespace() || c == '│')
