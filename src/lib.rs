@@ -12,6 +12,7 @@ pub mod domain;
 pub mod git;
 pub mod link;
 pub mod log_file;
+pub mod merge_queue;
 pub mod plan_file;
 pub mod server;
 pub mod session;

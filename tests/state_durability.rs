@@ -65,6 +65,9 @@ fn state_with(slices: usize, generation: usize) -> State {
                 base_commit: format!("{generation:040}"),
                 last_seen_tip: Some(format!("{:040}", generation + i)),
                 approvals: Vec::new(),
+                merged: None,
+                attention: None,
+                upstream_merged: Vec::new(),
                 updated_at: jiff::Timestamp::UNIX_EPOCH,
             },
         );

@@ -95,6 +95,44 @@ pub enum CommandArgs {
     /// the background by itself).
     #[command(hide = true)]
     Supervise,
+    /// Approve a slice's branch at its current commit for the merge queue.
+    /// Refused, with the reasons, when it has ownership or overlap flags,
+    /// a failed or outdated dbt run, or unmerged slices it comes after.
+    Approve {
+        slice: String,
+        /// Approve despite the reasons.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Withdraw a slice's approval; it leaves the merge queue.
+    Withdraw { slice: String },
+    /// Print the merge queue: order, each slice's state, conflicts.
+    Queue {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge the queue's first ready slice (or SLICE, or every ready
+    /// slice in order) into the integration branch, after the check passes.
+    Merge {
+        slice: Option<String>,
+        /// Every ready slice, in queue order, until one fails.
+        #[arg(long)]
+        all: bool,
+        /// Say what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove a merged slice's worktree and branch.
+    Clean {
+        slice: String,
+        /// Remove it even though it is not merged (its commits stay in git's reflog only).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Tell a slice's agent what the merge queue found (a conflict, a
+    /// failed check, an upstream merge), starting it if it is not running.
+    Feedback { slice: String },
     /// Build a sample dbt repository with scripted agents, and open the dashboard on it.
     Demo {
         /// Where to create it (default: a new folder under the system's temp dir).

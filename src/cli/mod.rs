@@ -7,6 +7,7 @@
 
 mod args;
 mod plan_cmds;
+mod queue_cmds;
 mod signal_cmd;
 mod slice_cmds;
 mod status_cmd;
@@ -71,6 +72,32 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(CommandArgs::Env { slice, json }) => slice_cmds::env(&open(&cwd)?, slice, json),
         Some(CommandArgs::Status { json }) => status_cmd::status(&open(&cwd)?, json),
         Some(CommandArgs::Signal { activity, slice }) => signal_cmd::signal(&cwd, &activity, slice),
+        Some(CommandArgs::Approve { slice, force }) => {
+            let ws = open(&cwd)?;
+            let slice = ws.slice(&slice)?.name.clone();
+            queue_cmds::run(&ws, Command::Approve { slice, force })
+        }
+        Some(CommandArgs::Withdraw { slice }) => {
+            let ws = open(&cwd)?;
+            let slice = ws.slice(&slice)?.name.clone();
+            queue_cmds::run(&ws, Command::WithdrawApproval { slice })
+        }
+        Some(CommandArgs::Queue { json }) => queue_cmds::queue(&open(&cwd)?, json),
+        Some(CommandArgs::Merge {
+            slice,
+            all,
+            dry_run,
+        }) => queue_cmds::merge(&open(&cwd)?, slice, all, dry_run),
+        Some(CommandArgs::Clean { slice, force }) => {
+            let ws = open(&cwd)?;
+            let slice = ws.slice(&slice)?.name.clone();
+            queue_cmds::run(&ws, Command::Clean { slice, force })
+        }
+        Some(CommandArgs::Feedback { slice }) => {
+            let ws = open(&cwd)?;
+            let slice = ws.slice(&slice)?.name.clone();
+            queue_cmds::run(&ws, Command::SendFeedback { slice })
+        }
         Some(CommandArgs::Demo {
             dir,
             slices,

@@ -5,14 +5,21 @@ use std::process::ExitCode;
 use crate::workspace::{self, SliceStatus, Workspace};
 
 pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
-    let report = workspace::status(ws)?;
+    let mut report = workspace::status(ws)?;
+    if let Some(queue) = super::queue_cmds::running_queue(ws) {
+        for slice in &mut report.slices {
+            if let (Some(merge), Some(view)) = (slice.merge.take(), queue.slices.get(&slice.name)) {
+                slice.merge = Some(merge.with_queue(view));
+            }
+        }
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<[String; 7]> = report.slices.iter().map(row).collect();
+    let rows: Vec<[String; 8]> = report.slices.iter().map(row).collect();
     let header = [
-        "SLICE", "STATE", "BRANCH", "AHEAD", "WORKTREE", "DIFF", "DBT",
+        "SLICE", "STATE", "BRANCH", "AHEAD", "WORKTREE", "DIFF", "DBT", "MERGE",
     ]
     .map(str::to_owned);
     let mut widths = header.clone().map(|h| h.len());
@@ -44,6 +51,9 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         for flag in &slice.flags {
             println!("! {}: {}: {}", slice.name, flag.path(), flag.describe());
         }
+        if let Some(why) = slice.merge.as_ref().and_then(|m| m.attention.as_ref()) {
+            println!("! {}: merge failed: {why}", slice.name);
+        }
         if let Some(error) = &slice.diff_error {
             println!("! {}: no diff: {error}", slice.name);
         }
@@ -63,7 +73,31 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn row(slice: &SliceStatus) -> [String; 7] {
+/// The MERGE column: approval, queue position and state.
+fn merge_cell(slice: &SliceStatus) -> String {
+    let Some(merge) = &slice.merge else {
+        return "-".to_owned();
+    };
+    if let Some(commit) = &merge.merged_commit {
+        return format!("merged {}", short(commit));
+    }
+    let approved = merge
+        .approved_commit
+        .as_deref()
+        .map_or_else(String::new, |c| format!("approved {}", short(c)));
+    let position = merge.position.map_or_else(String::new, |p| format!(" #{p}"));
+    let state = merge
+        .detail
+        .as_deref()
+        .map_or_else(String::new, |d| format!(" {d}"));
+    format!("{approved}{position}{state}")
+}
+
+fn short(oid: &str) -> &str {
+    oid.get(..10).unwrap_or(oid)
+}
+
+fn row(slice: &SliceStatus) -> [String; 8] {
     let ahead = match slice.ahead {
         Some(n) => format!("+{n}"),
         None => "-".to_owned(),
@@ -101,5 +135,6 @@ fn row(slice: &SliceStatus) -> [String; 7] {
             .dbt
             .as_ref()
             .map_or_else(|| "-".to_owned(), |dbt| dbt.describe()),
+        merge_cell(slice),
     ]
 }

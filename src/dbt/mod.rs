@@ -170,7 +170,7 @@ impl DbtWatch {
 /// How many unread human lines are kept between two takes.
 const MAX_HUMAN_LINES: usize = 5_000;
 
-fn human_line(line: &str) -> String {
+pub fn human_line(line: &str) -> String {
     let text = if line.trim_start().starts_with('{') {
         match serde_json::from_str::<serde_json::Value>(line) {
             Ok(event) => {

@@ -17,6 +17,7 @@ use super::dbt_run::DbtRun;
 use super::diff::{SliceDiff, WatchMode};
 use super::ownership::PathFlag;
 use super::protocol::Event;
+use super::queue::{CHECK_LINES_KEPT, QueueBoard};
 use super::slice::{Activity, AgentStatus, Lifecycle, SliceName};
 
 /// How many journal lines the Events tab keeps per slice.
@@ -31,6 +32,9 @@ pub struct Board {
     /// The repository's folder, as the supervisor sees it.
     pub repo: String,
     pub slices: Vec<SliceRow>,
+    /// The merge queue: order, each slice's merge state, previews.
+    #[serde(default)]
+    pub queue: QueueBoard,
 }
 
 /// One slice as the board shows it.
@@ -120,6 +124,14 @@ pub enum BoardUpdate {
         dbt: Vec<String>,
         extra: Vec<String>,
     },
+    /// The merge queue changed (its check output travels apart).
+    Queue { queue: QueueBoard },
+    /// New lines of the merge check's output; `fresh` starts a new attempt's.
+    CheckOutput {
+        attempt: u64,
+        lines: Vec<String>,
+        fresh: bool,
+    },
 }
 
 impl Board {
@@ -160,6 +172,21 @@ impl Board {
                 if let Some(row) = self.row_mut(slice) {
                     SliceRow::append(&mut row.dbt_log, dbt.clone());
                     SliceRow::append(&mut row.logs, extra.clone());
+                }
+            }
+            BoardUpdate::Queue { queue } => {
+                let output = std::mem::take(&mut self.queue.check_output);
+                self.queue = queue.clone();
+                self.queue.check_output = output;
+            }
+            BoardUpdate::CheckOutput { lines, fresh, .. } => {
+                let output = &mut self.queue.check_output;
+                if *fresh {
+                    output.clear();
+                }
+                output.extend(lines.iter().cloned());
+                while output.len() > CHECK_LINES_KEPT {
+                    output.pop_front();
                 }
             }
         }
@@ -212,6 +239,37 @@ pub fn describe(event: &Event) -> String {
             format!("approved at {}", short(commit))
         }
         Event::ApprovalWithdrawn { .. } => "approval withdrawn".into(),
+        Event::ApprovalStale { approved, now, .. } => format!(
+            "approval of {} is stale: the branch moved to {}",
+            short(approved),
+            now.as_deref().map_or("nothing", short)
+        ),
+        Event::MergeStarted {
+            attempt,
+            approved,
+            onto,
+            ..
+        } => format!(
+            "merge attempt {attempt}: {} onto {}",
+            short(approved),
+            short(onto)
+        ),
+        Event::MergeConflicted { paths, .. } => format!("merge conflicts in {}", paths.join(", ")),
+        Event::CheckStarted { command, .. } => format!("check started: {command}"),
+        Event::CheckPassed { merge_commit, .. } => {
+            format!("check passed on {}", short(merge_commit))
+        }
+        Event::CheckFailed { reason, .. } => format!("check failed: {reason}"),
+        Event::Merged { branch, commit, .. } => {
+            format!("merged into {branch} ({})", short(commit))
+        }
+        Event::MergeFailed { reason, .. } => format!("merge failed: {reason}"),
+        Event::MergeInterrupted { attempt, .. } => {
+            format!("merge attempt {attempt} was interrupted (the supervisor stopped)")
+        }
+        Event::UpstreamMerged { upstream, .. } => format!("upstream {upstream} merged"),
+        Event::FeedbackSent { about, .. } => format!("agent told about {about}"),
+        Event::SliceCleaned { branch, .. } => format!("worktree and branch {branch} removed"),
         Event::Progress { message, .. } => message.clone(),
         Event::AgentStarted { pid, .. } => format!("agent started (pid {pid})"),
         other => serde_json::to_string(other).unwrap_or_default(),
@@ -257,6 +315,7 @@ mod tests {
                 Lifecycle::Ready,
                 "/r.slices/staging".into(),
             )],
+            queue: QueueBoard::default(),
         }
     }
 

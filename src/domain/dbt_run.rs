@@ -73,6 +73,16 @@ pub enum NodeKind {
 }
 
 impl NodeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Model => "model",
+            Self::Test => "test",
+            Self::Seed => "seed",
+            Self::Snapshot => "snapshot",
+            Self::Other => "node",
+        }
+    }
+
     pub fn parse(raw: &str) -> Self {
         match raw {
             "model" => Self::Model,

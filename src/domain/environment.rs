@@ -11,6 +11,52 @@ use super::template::{self, TemplateVars};
 /// Prefix of the variables sliceboard owns; the plan may not set these.
 pub const RESERVED_PREFIX: &str = "SLICEBOARD_";
 
+/// The slice whose environment (dbt target and schema) merge checks run in.
+pub const INTEGRATION_SLICE: &str = "integration";
+
+/// The environment a merge check runs in: that of a slice named
+/// [`INTEGRATION_SLICE`] (so its own dbt target and schema, e.g.
+/// `dev_integration`), with the integration worktree's paths, and
+/// `SLICEBOARD_MERGING` naming the slice being merged.
+pub fn integration_env(
+    plan: &Plan,
+    repo_root: &Path,
+    worktree: &Path,
+    merging: &super::slice::SliceName,
+) -> Vec<(String, String)> {
+    let Ok(name) = super::slice::SliceName::parse(INTEGRATION_SLICE) else {
+        return Vec::new();
+    };
+    let spec = SliceSpec {
+        name,
+        owns: Vec::new(),
+        prompt: String::new(),
+        agent: None,
+        env: Default::default(),
+        after: Vec::new(),
+        logs: Vec::new(),
+    };
+    let context = SliceContext {
+        plan,
+        slice: &spec,
+        repo_root,
+        brief_path: Path::new(""),
+    };
+    let mut env = context.env();
+    let project_dir = super::plan::normalize(&worktree.join(&plan.dbt.project_dir));
+    for (key, value) in &mut env {
+        match key.as_str() {
+            "SLICEBOARD_BRANCH" => value.clone_from(&plan.integration),
+            "SLICEBOARD_WORKTREE" => *value = path_string(worktree),
+            "SLICEBOARD_DBT_PROJECT_DIR" => *value = path_string(&project_dir),
+            _ => {}
+        }
+    }
+    env.retain(|(k, _)| k != "SLICEBOARD_BRIEF" && k != "SLICEBOARD_OWNS");
+    env.push(("SLICEBOARD_MERGING".into(), merging.to_string()));
+    env
+}
+
 /// Where one slice lives, resolved against a repository.
 #[derive(Debug, Clone)]
 pub struct SliceContext<'a> {
@@ -225,7 +271,7 @@ mod tests {
                 target: "dev_{slice_ident}".into(),
                 schema: "dbt_{slice_ident}".into(),
             },
-            merge: MergeSpec { check: None },
+            merge: MergeSpec::default(),
             slices: vec![
                 slice("staging-a", &["models/staging/**"]),
                 slice("marts", &["models/marts/**"]),

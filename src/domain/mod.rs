@@ -14,10 +14,11 @@ pub mod ownership;
 pub mod pane;
 pub mod plan;
 pub mod protocol;
+pub mod queue;
 pub mod slice;
 pub mod template;
 pub mod wire;
 
 pub use plan::{AgentSpec, DbtSpec, MergeSpec, Plan, SliceSpec};
-pub use protocol::{Command, Drift, Event};
+pub use protocol::{Command, Drift, Event, MergeWhich};
 pub use slice::{Activity, AgentStatus, Lifecycle, SliceName};

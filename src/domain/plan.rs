@@ -65,10 +65,15 @@ pub struct DbtSpec {
     pub schema: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MergeSpec {
     /// Run on the merged result before the integration branch moves.
     pub check: Option<String>,
+    /// Merge ready slices as soon as they are approved and clean.
+    pub auto: bool,
+    /// The prompt sent to an agent about a conflict, a failed check or an
+    /// upstream merge; `None` uses the built-in one.
+    pub feedback: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -55,16 +55,53 @@ pub enum Command {
         slice: SliceName,
         activity: Activity,
     },
+    /// Approves the slice's branch tip; refused with the reasons when it
+    /// deserves a second look, unless `force`.
     Approve {
         slice: SliceName,
+        #[serde(default)]
+        force: bool,
     },
     WithdrawApproval {
         slice: SliceName,
     },
+    /// Merges from the queue; `dry_run` says what would happen.
     Merge {
+        which: MergeWhich,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Removes a merged slice's worktree and branch (`force`: unmerged too).
+    Clean {
+        slice: SliceName,
+        #[serde(default)]
+        force: bool,
+    },
+    /// Tells the slice's agent what the merge queue found (a conflict, a
+    /// failed check, an upstream merge).
+    SendFeedback {
         slice: SliceName,
     },
+    /// Gives the agent a prompt as one paste and Enter; starts it with the
+    /// resume command first when it is not running.
+    Prompt {
+        slice: SliceName,
+        text: String,
+    },
+    /// The merge queue as JSON (`sliceboard queue --json`).
+    QueueReport,
     Shutdown,
+}
+
+/// Which queued slices a merge takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "which", rename_all = "snake_case")]
+pub enum MergeWhich {
+    /// The first ready slice.
+    Head,
+    /// Every ready slice, in order, until one fails.
+    All,
+    One { slice: SliceName },
 }
 
 impl Command {
@@ -80,10 +117,19 @@ impl Command {
             | Command::SendInput { slice, .. }
             | Command::ResizeAgent { slice, .. }
             | Command::Signal { slice, .. }
-            | Command::Approve { slice }
+            | Command::Approve { slice, .. }
             | Command::WithdrawApproval { slice }
-            | Command::Merge { slice } => Some(slice),
-            Command::Up { .. } | Command::Shutdown => None,
+            | Command::Clean { slice, .. }
+            | Command::SendFeedback { slice }
+            | Command::Prompt { slice, .. }
+            | Command::Merge {
+                which: MergeWhich::One { slice },
+                ..
+            } => Some(slice),
+            Command::Up { .. }
+            | Command::Merge { .. }
+            | Command::QueueReport
+            | Command::Shutdown => None,
         }
     }
 }
@@ -131,9 +177,85 @@ pub enum Event {
     Approved {
         slice: SliceName,
         commit: String,
+        /// Approved although these concerns were shown.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        concerns: Vec<String>,
     },
     ApprovalWithdrawn {
         slice: SliceName,
+    },
+    /// The branch moved after the approval; that approval will not merge.
+    ApprovalStale {
+        slice: SliceName,
+        approved: String,
+        now: Option<String>,
+    },
+    /// A merge attempt began: `approved` onto the integration tip `onto`
+    /// (`None`: the branch is created from the base).
+    MergeStarted {
+        slice: SliceName,
+        attempt: u64,
+        approved: String,
+        onto: String,
+    },
+    MergeConflicted {
+        slice: SliceName,
+        attempt: u64,
+        paths: Vec<String>,
+    },
+    /// The check runs on the merge commit in the integration worktree.
+    CheckStarted {
+        slice: SliceName,
+        attempt: u64,
+        merge_commit: String,
+        command: String,
+    },
+    CheckPassed {
+        slice: SliceName,
+        attempt: u64,
+        merge_commit: String,
+    },
+    CheckFailed {
+        slice: SliceName,
+        attempt: u64,
+        merge_commit: String,
+        reason: String,
+    },
+    /// The integration branch moved from `from` to the merge commit.
+    Merged {
+        slice: SliceName,
+        attempt: u64,
+        approved: String,
+        branch: String,
+        from: Option<String>,
+        commit: String,
+    },
+    /// The attempt ended without merging, for `reason`; the integration
+    /// branch did not move.
+    MergeFailed {
+        slice: SliceName,
+        attempt: u64,
+        reason: String,
+    },
+    /// An attempt a supervisor never finished (it was killed); found on start.
+    MergeInterrupted {
+        slice: SliceName,
+        attempt: u64,
+    },
+    /// A slice this one comes after merged.
+    UpstreamMerged {
+        slice: SliceName,
+        upstream: SliceName,
+    },
+    FeedbackSent {
+        slice: SliceName,
+        about: String,
+    },
+    /// A merged slice's worktree and branch were removed.
+    SliceCleaned {
+        slice: SliceName,
+        branch: String,
+        forced: bool,
     },
     /// State and reality disagree; found on start or on a refresh.
     DriftFound {
@@ -164,6 +286,18 @@ impl Event {
             | Event::ActivityChanged { slice, .. }
             | Event::Approved { slice, .. }
             | Event::ApprovalWithdrawn { slice }
+            | Event::ApprovalStale { slice, .. }
+            | Event::MergeStarted { slice, .. }
+            | Event::MergeConflicted { slice, .. }
+            | Event::CheckStarted { slice, .. }
+            | Event::CheckPassed { slice, .. }
+            | Event::CheckFailed { slice, .. }
+            | Event::Merged { slice, .. }
+            | Event::MergeFailed { slice, .. }
+            | Event::MergeInterrupted { slice, .. }
+            | Event::UpstreamMerged { slice, .. }
+            | Event::FeedbackSent { slice, .. }
+            | Event::SliceCleaned { slice, .. }
             | Event::DriftFound { slice, .. } => Some(slice),
             Event::Progress { slice, .. } => slice.as_ref(),
             Event::CommandFailed { command, .. } => command.slice(),

@@ -6,11 +6,13 @@
 //! or state files beyond the names it is handed.
 
 mod diff;
+mod merge;
 mod repo;
 mod worktree;
 
 pub use diff::{DiffSource, IndexEntries, index_changes};
 pub use git2::Oid;
+pub use merge::{Made, MergeEngine, MoveError, Preview};
 pub use repo::GitRepo;
 pub use worktree::{AddOutcome, Dirt, WorktreeInfo};
 

@@ -100,6 +100,18 @@ impl GitRepo {
         Ok(())
     }
 
+    /// Deletes a local branch; false when there was none.
+    pub fn delete_branch(&self, name: &str) -> Result<bool, GitError> {
+        match self.repo.find_branch(name, BranchType::Local) {
+            Ok(mut branch) => branch
+                .delete()
+                .map(|()| true)
+                .map_err(doing(format!("delete branch {name}"))),
+            Err(err) if err.code() == ErrorCode::NotFound => Ok(false),
+            Err(err) => Err(doing(format!("read branch {name}"))(err)),
+        }
+    }
+
     /// Whether `ancestor` is `descendant` or one of its ancestors.
     pub fn contains(&self, descendant: Oid, ancestor: Oid) -> Result<bool, GitError> {
         if descendant == ancestor {

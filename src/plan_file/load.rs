@@ -155,13 +155,14 @@ impl Checker<'_> {
         };
         let agent = self.agent(raw.agent);
         let dbt = self.dbt(raw.dbt);
-        let merge = MergeSpec {
-            check: raw
-                .merge
-                .and_then(|m| m.check)
+        let merge = raw.merge.map_or_else(MergeSpec::default, |m| MergeSpec {
+            check: m
+                .check
                 .map(Spanned::into_inner)
                 .filter(|c| !c.trim().is_empty()),
-        };
+            auto: m.auto.unwrap_or(false),
+            feedback: m.feedback.filter(|f| !f.trim().is_empty()),
+        });
         let slices = self.slices(raw.slices);
 
         let plan = Plan {

@@ -44,6 +44,8 @@ pub struct RawDbt {
 #[serde(deny_unknown_fields)]
 pub struct RawMerge {
     pub check: Option<Spanned<String>>,
+    pub auto: Option<bool>,
+    pub feedback: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

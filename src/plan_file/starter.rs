@@ -114,8 +114,15 @@ target = "{DEFAULT_DBT_TARGET}"
 schema = "{DEFAULT_DBT_SCHEMA}"
 
 [merge]
-# Runs on the merged result before the integration branch moves.
+# Runs on the merged result, in sliceboard's integration worktree with the
+# dbt target of a slice named "integration", before the integration branch
+# moves; a failing check leaves the branch where it was.
 # check = "dbt build"
+# Merge ready slices as soon as they are approved and merge cleanly.
+# auto = false
+# What the agent is told about a conflict, a failed check or an upstream
+# merge; {{slice}}, {{integration}}, {{what}} and {{todo}} are filled in.
+# feedback = "..."
 "#
     );
     if suggestions.is_empty() {

@@ -53,9 +53,22 @@ async fn write(writer: &mut OwnedWriteHalf, frame: &[u8]) -> std::io::Result<()>
 pub struct Context {
     pub hub: Arc<Hub>,
     pub supervisor: SupervisorHandle,
+    pub queue: crate::merge_queue::QueueHandle,
     pub screens: Screens,
     /// The supervisor's own user: the only one let in.
     pub uid: u32,
+}
+
+impl Context {
+    /// Sends a command to whoever carries it out: the merge queue or the
+    /// supervisor.
+    fn route(&self, command: Command) -> tokio::sync::oneshot::Receiver<crate::supervisor::Outcome> {
+        if crate::merge_queue::handles(&command) {
+            self.queue.request(command)
+        } else {
+            self.supervisor.request(command)
+        }
+    }
 }
 
 /// Accepts clients until `stop` turns true.
@@ -218,8 +231,7 @@ async fn requests(
             }
             (ClientKind::Signal, _) => Err("an agent's hook may only send signals".into()),
             _ => context
-                .supervisor
-                .request(command)
+                .route(command)
                 .await
                 .unwrap_or_else(|_| Err("the supervisor is shutting down".into())),
         };
@@ -307,7 +319,7 @@ async fn attached_loop(
                         wants = panes;
                     }
                     ClientMsg::Request { id, command } => {
-                        let outcome = context.supervisor.request(command);
+                        let outcome = context.route(command);
                         let replies = replies_tx.clone();
                         tokio::spawn(async move {
                             let result = outcome

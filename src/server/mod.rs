@@ -101,9 +101,29 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
         .context("cannot start the socket server's runtime")?;
     let listener = bind(&socket_path, &runtime)?;
     let (stop_serving, serving) = tokio::sync::watch::channel(false);
+    let (queue, queue_thread) = crate::merge_queue::spawn(crate::merge_queue::QueueDeps {
+        root: supervisor.workspace().git.root().to_owned(),
+        lock: supervisor.state_lock(),
+        writes: supervisor.state_writes(),
+        board: {
+            let hub = hub.clone();
+            Arc::new(move || hub.board())
+        },
+        publish: {
+            let hub = hub.clone();
+            Arc::new(move |update| hub.publish(update))
+        },
+        notify: {
+            let hub = hub.clone();
+            Arc::new(move |event| hub.event(event))
+        },
+        agents: supervisor.handle_sender(),
+    })
+    .context("cannot start the merge queue")?;
     let context = Arc::new(clients::Context {
         hub: hub.clone(),
         supervisor: supervisor.handle_sender(),
+        queue: queue.clone(),
         screens: supervisor.screens(),
         uid: crate::link::own_uid(),
     });
@@ -133,6 +153,9 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
             break;
         }
     }
+    // A running check stops: its attempt is recorded as interrupted and
+    // the integration branch stays where it was.
+    queue.stop();
     supervisor.shutdown();
     // No new client finds this supervisor any more (the socket goes before
     // the lock, so the next supervisor never loses its own); the last
@@ -144,7 +167,9 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     stop.store(true, Ordering::SeqCst);
     drop(live_diffs);
     let _ = follower.join();
+    // Dropping the supervisor answers anything the queue still asks it.
     drop(supervisor);
+    let _ = queue_thread.join();
     tracing::info!("supervisor ended");
     Ok(())
 }
@@ -218,5 +243,6 @@ pub fn initial_board(ws: &Workspace, state: &State) -> Board {
     Board {
         repo: ws.git.root().display().to_string(),
         slices,
+        queue: Default::default(),
     }
 }

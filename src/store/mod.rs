@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 
 pub use journal::{Actor, Journal, JournalEntry, JournalRead};
 pub use lock::{LockHolder, StateLock};
-pub use state::{Approval, SCHEMA_VERSION, SliceRecord, State, load_state, save_state};
+pub use state::{
+    Approval, Attention, MergeRecord, SCHEMA_VERSION, SliceRecord, State, load_state, save_state,
+};
 
 use crate::domain::SliceName;
 
@@ -76,6 +78,9 @@ impl StoreError {
         }
     }
 }
+
+/// The integration worktree's folder name, and so git's name for it.
+pub const INTEGRATION_WORKTREE: &str = "sliceboard-integration";
 
 /// The layout of the state folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +141,27 @@ impl StateDir {
 
     pub fn brief_file(&self, slice: &SliceName) -> PathBuf {
         self.slice_dir(slice).join("brief.md")
+    }
+
+    /// The merge queue's folder: the attempt in progress, check logs.
+    pub fn merge_dir(&self) -> PathBuf {
+        self.root.join("merge")
+    }
+
+    /// The merge attempt in progress; present only while one runs (or
+    /// after a supervisor died during one).
+    pub fn attempt_file(&self) -> PathBuf {
+        self.merge_dir().join("attempt.json")
+    }
+
+    /// The output of attempt `number`'s check.
+    pub fn check_log(&self, number: u64) -> PathBuf {
+        self.merge_dir().join(format!("attempt-{number}.log"))
+    }
+
+    /// The integration worktree sliceboard owns, where checks run.
+    pub fn integration_worktree(&self) -> PathBuf {
+        self.root.join(INTEGRATION_WORKTREE)
     }
 
     pub fn journal(&self) -> Journal {

@@ -48,7 +48,57 @@ pub struct SliceRecord {
     pub last_seen_tip: Option<String>,
     #[serde(default)]
     pub approvals: Vec<Approval>,
+    /// Set once the approved commit reached the integration branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergeRecord>,
+    /// Why the last merge attempt of the standing approval failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<Attention>,
+    /// Slices it comes after that merged since its agent was last told.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream_merged: Vec<SliceName>,
     pub updated_at: Timestamp,
+}
+
+impl SliceRecord {
+    /// The approval that stands (the last one, unless withdrawn).
+    pub fn standing_approval(&self) -> Option<&Approval> {
+        self.approvals.last().filter(|a| !a.withdrawn)
+    }
+
+    pub fn standing_approval_mut(&mut self) -> Option<&mut Approval> {
+        self.approvals.last_mut().filter(|a| !a.withdrawn)
+    }
+}
+
+/// An approved commit that reached the integration branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeRecord {
+    pub approved: String,
+    /// The merge commit the integration branch moved to.
+    pub commit: String,
+    pub branch: String,
+    pub at: Timestamp,
+}
+
+/// A failed merge attempt, kept until the slice is approved again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attention {
+    /// The approved commit that failed.
+    pub approved: String,
+    pub attempt: u64,
+    pub reason: String,
+    /// Conflicting paths, when the merge conflicted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// What failed in the check (failing dbt nodes with their message, or
+    /// the output's last lines).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+    /// The check's full output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<PathBuf>,
+    pub at: Timestamp,
 }
 
 /// The operator approved the slice at a commit; only that commit may merge.
@@ -58,6 +108,9 @@ pub struct Approval {
     pub at: Timestamp,
     #[serde(default)]
     pub withdrawn: bool,
+    /// The branch moved after this approval (journaled once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
 /// Reads the state; a missing file is an empty state.
@@ -111,6 +164,9 @@ mod tests {
             base_commit: "0".repeat(40),
             last_seen_tip: None,
             approvals: vec![],
+            merged: None,
+            attention: None,
+            upstream_merged: vec![],
             updated_at: Timestamp::UNIX_EPOCH,
         }
     }

@@ -32,6 +32,16 @@ use recover::{earlier_output, mark_restart};
 use crate::store::{Actor, StateLock, load_state, save_state};
 use crate::workspace::{Workspace, WorkspaceError};
 
+/// How long a prompt for a starting agent waits for it to ask for
+/// bracketed paste before it is typed anyway.
+const PROMPT_WAIT: Duration = Duration::from_secs(3);
+
+/// A prompt as one paste (bracketed when the agent asked for it), then Enter.
+fn deliver(session: &Session, text: &str) -> std::io::Result<()> {
+    session.paste(text)?;
+    session.write(b"\r")
+}
+
 /// The terminal sizes a client may ask for: an emulator allocates every
 /// cell of its grid, history included, so the size is bounded.
 const MIN_COLS: u16 = 2;
@@ -176,6 +186,8 @@ struct Slot {
     restart_when_exited: bool,
     /// The size the operator last gave its pane; a restart starts there.
     size: Option<Size>,
+    /// A prompt for an agent being started, and since when it waits.
+    prompt: Option<(String, Instant)>,
 }
 
 pub struct Supervisor {
@@ -266,6 +278,16 @@ impl Supervisor {
         &self.ws
     }
 
+    /// The state lock this supervisor holds, for services that write state.
+    pub fn state_lock(&self) -> Arc<StateLock> {
+        self.lock.clone()
+    }
+
+    /// The mutex every writer of `state.json` in this process takes.
+    pub fn state_writes(&self) -> Arc<std::sync::Mutex<()>> {
+        self.state_writes.clone()
+    }
+
     pub fn status(&self, slice: &SliceName) -> AgentStatus {
         self.slots
             .get(slice)
@@ -330,20 +352,14 @@ impl Supervisor {
                 Ok(())
             }
             Command::Signal { slice, activity } => self.signal(&slice, activity),
-            // The same events that went into the journal go to the watcher.
-            Command::Approve { slice } => {
-                let _writing = self.writing();
-                let (_, events) = crate::workspace::approve(&self.ws, &self.lock, &slice)?;
-                events.into_iter().for_each(|e| (self.notify)(e));
-                Ok(())
-            }
-            Command::WithdrawApproval { slice } => {
-                let _writing = self.writing();
-                let events = crate::workspace::withdraw(&self.ws, &self.lock, &slice)?;
-                events.into_iter().for_each(|e| (self.notify)(e));
-                Ok(())
-            }
-            Command::Merge { .. } => Err(SupervisorError::Unsupported("merges")),
+            Command::Prompt { slice, text } => self.prompt(&slice, text),
+            // The merge queue's commands go to the merge queue.
+            Command::Approve { .. }
+            | Command::WithdrawApproval { .. }
+            | Command::Merge { .. }
+            | Command::Clean { .. }
+            | Command::SendFeedback { .. }
+            | Command::QueueReport => Err(SupervisorError::Unsupported("merge-queue commands")),
             // Handled by `dispatch` before it gets here.
             Command::Up { .. } | Command::Down { .. } | Command::Shutdown => {
                 Err(SupervisorError::Unsupported("this command here"))
@@ -464,6 +480,7 @@ impl Supervisor {
                 self.receive(next);
             }
         }
+        self.deliver_prompts();
         let now = Instant::now();
         // A program that starts a synchronized update and stalls must still
         // be drawn when the update times out.
@@ -827,6 +844,42 @@ impl Supervisor {
         // The end is reported by the session's exit event.
         drop(session.kill(grace));
         Ok(())
+    }
+
+    /// Gives the agent `text` as one paste, then Enter; an agent that is
+    /// not running is started with the resume command and gets it once it
+    /// reads its input (it asked for bracketed paste, or 3 s passed).
+    fn prompt(&mut self, slice: &SliceName, text: String) -> Result<(), SupervisorError> {
+        self.ws.slice(slice.as_str())?;
+        if let Some(session) = self.session(slice).filter(|s| s.exit().is_none()) {
+            return deliver(session, &text).map_err(|e| refused(slice, e));
+        }
+        self.start(slice, Launch::Resume)?;
+        if let Some(slot) = self.slots.get_mut(slice) {
+            slot.prompt = Some((text, Instant::now()));
+        }
+        Ok(())
+    }
+
+    /// Delivers prompts held for agents that were starting.
+    fn deliver_prompts(&mut self) {
+        for (slice, slot) in &mut self.slots {
+            let Some(session) = slot.session.as_ref().filter(|s| s.exit().is_none()) else {
+                continue;
+            };
+            let Some((_, since)) = &slot.prompt else {
+                continue;
+            };
+            let reading = session.with_screen(|s| s.input_modes().bracketed_paste);
+            if !reading && since.elapsed() < PROMPT_WAIT {
+                continue;
+            }
+            if let Some((text, _)) = slot.prompt.take()
+                && let Err(err) = deliver(session, &text)
+            {
+                tracing::warn!(%slice, %err, "a held prompt could not be delivered");
+            }
+        }
     }
 
     fn signal(&mut self, slice: &SliceName, activity: Activity) -> Result<(), SupervisorError> {

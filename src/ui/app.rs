@@ -235,7 +235,7 @@ impl App {
     fn react(&mut self, event: &Event) {
         match event {
             Event::CommandFailed { message, .. } => self.message = Some(message.clone()),
-            Event::Approved { slice, commit } => {
+            Event::Approved { slice, commit, .. } => {
                 self.message = Some(format!("approved {slice} at {}", short(commit)));
             }
             _ => {}
@@ -464,7 +464,7 @@ impl App {
                 let command = |slice| match action {
                     Action::Start => Command::StartAgent { slice },
                     Action::Restart => Command::RestartAgent { slice },
-                    Action::Approve => Command::Approve { slice },
+                    Action::Approve => Command::Approve { slice, force: false },
                     _ => Command::WithdrawApproval { slice },
                 };
                 return slice

@@ -39,7 +39,7 @@ const FRAME: Duration = Duration::from_millis(16);
 
 enum Msg {
     Input(TermEvent),
-    Server(ServerMsg),
+    Server(Box<ServerMsg>),
     /// The supervisor went away; why.
     Gone(String),
     InputClosed,
@@ -147,7 +147,7 @@ pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
                             mouse::on_mouse(&mut app, mouse, terminal.size()?.width);
                         }
                         Msg::Input(_) => {}
-                        Msg::Server(message) => client.receive(message, &mut app),
+                        Msg::Server(message) => client.receive(*message, &mut app),
                         Msg::Gone(why) => ended = Some(Ended::SupervisorGone(why)),
                         Msg::InputClosed => ended = Some(Ended::Detached),
                     }
@@ -321,7 +321,7 @@ fn spawn_reader(mut reader: LinkReader, tx: Arc<Mutex<mpsc::Sender<Msg>>>) {
     std::thread::spawn(move || {
         loop {
             match reader.receive() {
-                Ok(Some(message)) => send(&tx, Msg::Server(message)),
+                Ok(Some(message)) => send(&tx, Msg::Server(Box::new(message))),
                 Ok(None) => {
                     send(&tx, Msg::Gone("the supervisor ended".into()));
                     return;

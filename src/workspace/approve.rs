@@ -10,12 +10,15 @@ use crate::domain::{Event, Lifecycle, SliceName};
 use crate::git::GitRepo;
 use crate::store::{Actor, Approval, StateLock, load_state, save_state};
 
-/// Approves `slice` at its branch tip; returns the commit and the events
-/// it journaled. Holds `_lock`.
+/// Approves `slice` at its branch tip, recording the `concerns` the
+/// operator approved over; returns the commit and the events it journaled.
+/// Approving again (after the branch moved) replaces the standing
+/// approval. Holds `_lock`.
 pub fn approve(
     ws: &Workspace,
     _lock: &StateLock,
     slice: &SliceName,
+    concerns: Vec<String>,
 ) -> Result<(String, Vec<Event>), WorkspaceError> {
     let path = ws.state_dir.state_file();
     let mut state = load_state(&path)?;
@@ -25,7 +28,10 @@ pub fn approve(
             "it has no worktree yet; run `sliceboard up {slice}`"
         ))
     })?;
-    if !matches!(record.lifecycle, Lifecycle::Ready | Lifecycle::Active) {
+    if !matches!(
+        record.lifecycle,
+        Lifecycle::Ready | Lifecycle::Active | Lifecycle::Approved
+    ) {
         return Err(refused(format!("it is {}", record.lifecycle)));
     }
     let dirt = GitRepo::dirt(&record.worktree)?;
@@ -46,25 +52,31 @@ pub fn approve(
         ));
     }
     let from = record.lifecycle;
+    if let Some(earlier) = record.standing_approval_mut() {
+        earlier.withdrawn = true;
+    }
     record.approvals.push(Approval {
         commit: commit.clone(),
         at: Timestamp::now(),
         withdrawn: false,
+        stale: false,
     });
+    record.attention = None;
     record.lifecycle = Lifecycle::Approved;
     record.updated_at = Timestamp::now();
     save_state(&path, &state)?;
-    let events = vec![
-        Event::Approved {
-            slice: slice.clone(),
-            commit: commit.clone(),
-        },
-        Event::LifecycleChanged {
+    let mut events = vec![Event::Approved {
+        slice: slice.clone(),
+        commit: commit.clone(),
+        concerns,
+    }];
+    if from != Lifecycle::Approved {
+        events.push(Event::LifecycleChanged {
             slice: slice.clone(),
             from,
             to: Lifecycle::Approved,
-        },
-    ];
+        });
+    }
     record_all(ws, &events)?;
     Ok((commit, events))
 }
@@ -86,6 +98,7 @@ pub fn withdraw(
     if let Some(last) = record.approvals.iter_mut().rev().find(|a| !a.withdrawn) {
         last.withdrawn = true;
     }
+    record.attention = None;
     record.lifecycle = Lifecycle::Active;
     record.updated_at = Timestamp::now();
     save_state(&path, &state)?;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub use approve::{approve, withdraw};
 pub use down::{DownReport, down};
 pub use reconcile::reconcile;
-pub use status::{Problem, STATUS_SCHEMA_VERSION, SliceStatus, StatusReport, status};
+pub use status::{MergeStatus, Problem, STATUS_SCHEMA_VERSION, SliceStatus, StatusReport, status};
 pub use up::{UpReport, up};
 
 use crate::domain::environment::SliceContext;

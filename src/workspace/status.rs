@@ -63,6 +63,71 @@ pub struct SliceStatus {
     /// another slice changed too.
     pub flags: Vec<PathFlag>,
     pub problems: Vec<Problem>,
+    /// Approval and merge queue; null for a slice never approved.
+    pub merge: Option<MergeStatus>,
+}
+
+/// Where a slice stands in the merge queue.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MergeStatus {
+    /// The commit the standing approval pinned.
+    pub approved_commit: Option<String>,
+    pub approved_at: Option<jiff::Timestamp>,
+    /// The branch moved after the approval: it will not merge.
+    pub stale: bool,
+    /// Place in the queue, from 1; null when not queued or when no
+    /// supervisor runs to order the queue.
+    pub position: Option<usize>,
+    /// waiting, ready, conflicts, checking, failed, stale, merged.
+    pub state: Option<String>,
+    /// The state with its detail, for a person.
+    pub detail: Option<String>,
+    /// The merge commit on the integration branch, once merged.
+    pub merged_commit: Option<String>,
+    /// Paths that conflict with the integration tip.
+    pub conflicts: Vec<String>,
+    /// Why the last merge attempt failed.
+    pub attention: Option<String>,
+}
+
+impl MergeStatus {
+    /// What `state.json` alone says (no supervisor to ask for the queue).
+    fn of(record: &crate::store::SliceRecord) -> Option<Self> {
+        let approval = record.standing_approval();
+        if approval.is_none() && record.merged.is_none() {
+            return None;
+        }
+        let merged_commit = record.merged.as_ref().map(|m| m.commit.clone());
+        let state = if merged_commit.is_some() {
+            Some("merged".to_owned())
+        } else if approval.is_some_and(|a| a.stale) {
+            Some("stale".to_owned())
+        } else {
+            None
+        };
+        Some(Self {
+            approved_commit: approval.map(|a| a.commit.clone()),
+            approved_at: approval.map(|a| a.at),
+            stale: approval.is_some_and(|a| a.stale),
+            position: None,
+            detail: state.clone(),
+            state,
+            merged_commit,
+            conflicts: Vec::new(),
+            attention: record.attention.as_ref().map(|a| a.reason.clone()),
+        })
+    }
+
+    /// Adds what the running supervisor's queue knows.
+    pub fn with_queue(mut self, view: &crate::domain::queue::MergeView) -> Self {
+        self.position = view.position;
+        if let Some(state) = &view.state {
+            self.state = Some(state.label().to_owned());
+            self.detail = Some(state.describe());
+        }
+        self.conflicts.clone_from(&view.conflicts);
+        self
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -188,6 +253,7 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             diff_error,
             flags: Vec::new(),
             problems,
+            merge: record.and_then(MergeStatus::of),
             name,
         });
     }

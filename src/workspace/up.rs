@@ -211,6 +211,13 @@ pub fn up(
             Lifecycle::Planned | Lifecycle::Removed => Lifecycle::Ready,
             other => other,
         };
+        let base_commit = previous
+            .as_ref()
+            .filter(|r| r.branch == branch)
+            .map_or_else(|| base_tip.to_string(), |r| r.base_commit.clone());
+        let (approvals, merged, attention, upstream_merged) = previous
+            .map(|r| (r.approvals, r.merged, r.attention, r.upstream_merged))
+            .unwrap_or_default();
         state.slices.insert(
             name.clone(),
             SliceRecord {
@@ -219,12 +226,12 @@ pub fn up(
                 worktree: path.clone(),
                 worktree_name: name.to_string(),
                 created_by_sliceboard,
-                base_commit: previous
-                    .as_ref()
-                    .filter(|r| r.branch == branch)
-                    .map_or_else(|| base_tip.to_string(), |r| r.base_commit.clone()),
+                base_commit,
                 last_seen_tip: tip,
-                approvals: previous.map(|r| r.approvals).unwrap_or_default(),
+                approvals,
+                merged,
+                attention,
+                upstream_merged,
                 updated_at: Timestamp::now(),
             },
         );

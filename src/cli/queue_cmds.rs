@@ -1,0 +1,134 @@
+//! The merge queue from a shell: `approve`, `withdraw`, `queue`, `merge`,
+//! `clean` and `feedback`. They all go through the repository's
+//! supervisor, which owns the queue; one is started when none runs.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::domain::queue::{EntryState, QueueBoard};
+use crate::domain::wire::ClientKind;
+use crate::domain::{Command, MergeWhich};
+use crate::link::{Link, LinkError};
+use crate::workspace::Workspace;
+
+/// Sends a queue command, starting the supervisor if none runs, and
+/// prints what it said: stdout when done, stderr (exit 1) when refused.
+pub fn run(ws: &Workspace, command: Command) -> anyhow::Result<ExitCode> {
+    match ask(ws, command)? {
+        Ok(done) => {
+            if !done.is_empty() {
+                println!("{done}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(why) => {
+            eprintln!("error: {why}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn ask(ws: &Workspace, command: Command) -> anyhow::Result<Result<String, String>> {
+    crate::server::launch::ensure_running(ws)?;
+    let mut link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli)
+        .context("cannot reach the supervisor")?;
+    Ok(link.request(command)?)
+}
+
+/// The queue of a running supervisor, without starting one.
+pub fn running_queue(ws: &Workspace) -> Option<QueueBoard> {
+    let mut link = match Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli) {
+        Ok(link) => link,
+        Err(LinkError::NoSupervisor) => return None,
+        Err(_) => return None,
+    };
+    let text = link.request(Command::QueueReport).ok()?.ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// `sliceboard merge [SLICE | --all] [--dry-run]`.
+pub fn merge(ws: &Workspace, slice: Option<String>, all: bool, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let which = match (slice, all) {
+        (Some(_), true) => anyhow::bail!("name a slice or pass --all, not both"),
+        (Some(name), false) => MergeWhich::One {
+            slice: ws.slice(&name)?.name.clone(),
+        },
+        (None, true) => MergeWhich::All,
+        (None, false) => MergeWhich::Head,
+    };
+    run(ws, Command::Merge { which, dry_run })
+}
+
+/// `sliceboard queue [--json]`.
+pub fn queue(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
+    let text = match ask(ws, Command::QueueReport)? {
+        Ok(text) => text,
+        Err(why) => anyhow::bail!(why),
+    };
+    if json {
+        println!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let board: QueueBoard = serde_json::from_str(&text).context("the supervisor sent an unreadable queue")?;
+    print!("{}", describe(&board));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The queue as a person reads it.
+pub fn describe(board: &QueueBoard) -> String {
+    let mut out = String::new();
+    let tip = board
+        .integration_tip
+        .as_deref()
+        .map_or_else(|| "not created yet".to_owned(), |t| format!("at {}", short(t)));
+    let check = board
+        .check
+        .as_deref()
+        .map_or_else(|| "no check".to_owned(), |c| format!("check `{c}`"));
+    let auto = if board.auto { ", auto-merge on" } else { "" };
+    out.push_str(&format!("integration {} {tip}; {check}{auto}\n", board.integration));
+    if let Some(attempt) = &board.attempt {
+        out.push_str(&format!("merging {} now (attempt {})\n", attempt.slice, attempt.number));
+    }
+    if board.order.is_empty() {
+        out.push_str("queue empty: approve slices to queue them\n");
+    }
+    for (i, slice) in board.order.iter().enumerate() {
+        let view = board.slices.get(slice);
+        let approved = view
+            .and_then(|v| v.approval.as_ref())
+            .map_or_else(String::new, |a| format!(" (approved {})", short(&a.commit)));
+        let state = view
+            .and_then(|v| v.state.as_ref())
+            .map_or_else(|| "?".to_owned(), EntryState::describe);
+        out.push_str(&format!("{:>3}. {slice}{approved}: {state}\n", i + 1));
+    }
+    for (slice, view) in &board.slices {
+        if let Some(EntryState::Merged { commit }) = &view.state {
+            out.push_str(&format!("  merged: {slice} in {}\n", short(commit)));
+        }
+    }
+    for (slice, view) in &board.slices {
+        if view.position.is_none() && !view.conflicts.is_empty() {
+            out.push_str(&format!(
+                "  ! {slice} would conflict with {} in {}\n",
+                board.integration,
+                view.conflicts.join(", ")
+            ));
+        }
+    }
+    for pair in &board.pairs {
+        out.push_str(&format!(
+            "  ! {} and {} conflict with each other in {}\n",
+            pair.a,
+            pair.b,
+            pair.paths.join(", ")
+        ));
+    }
+    out
+}
+
+fn short(oid: &str) -> &str {
+    oid.get(..10).unwrap_or(oid)
+}

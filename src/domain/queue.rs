@@ -1,0 +1,410 @@
+//! The merge queue as plain data: which approved slices merge in which
+//! order, what each one waits for, and what the board shows about merging.
+//!
+//! The order is the plan's `after` graph first, approval time second: a
+//! slice never merges before a slice it comes after, however early it was
+//! approved. What each entry is doing (waiting, ready, conflicting,
+//! checking, failed, merged) is computed by [`entry_state`] from facts
+//! the merge-queue service gathers (git, the check); nothing here reads
+//! git or files.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::ownership::PathFlag;
+use super::slice::{Lifecycle, SliceName};
+
+/// How many lines of the running check the board keeps.
+pub const CHECK_LINES_KEPT: usize = 2_000;
+
+/// Everything the board shows about merging.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueueBoard {
+    /// The branch approved slices merge into.
+    pub integration: String,
+    /// Its tip, or `None` before the first merge creates it.
+    pub integration_tip: Option<String>,
+    /// The plan's `[merge] check`, if any.
+    pub check: Option<String>,
+    /// `[merge] auto`: ready slices merge without a key.
+    pub auto: bool,
+    /// Queued slices (approved, not merged), in merge order.
+    pub order: Vec<SliceName>,
+    /// Every slice with a branch.
+    pub slices: BTreeMap<SliceName, MergeView>,
+    /// Active slices whose branches would conflict with each other.
+    pub pairs: Vec<PairConflict>,
+    /// The attempt running now.
+    pub attempt: Option<AttemptView>,
+    /// The running (or last) check's output, newest last.
+    pub check_output: VecDeque<String>,
+}
+
+/// One slice as far as merging goes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MergeView {
+    /// The branch's tip now.
+    pub tip: Option<String>,
+    pub approval: Option<ApprovalView>,
+    /// Position in the queue, from 1; `None` when not queued.
+    pub position: Option<usize>,
+    /// `None` for a slice that is neither queued nor merged.
+    pub state: Option<EntryState>,
+    /// Paths that conflict with the integration tip (the preview), for
+    /// every slice with commits, queued or not.
+    pub conflicts: Vec<String>,
+    /// Slices it comes after that merged since it was last told.
+    pub upstream_merged: Vec<SliceName>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalView {
+    pub commit: String,
+    pub at: Timestamp,
+    /// The branch moved after the approval: it will not merge.
+    pub stale: bool,
+}
+
+/// Where a queued (or merged) slice stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum EntryState {
+    /// A slice it comes after has not merged yet.
+    Waiting { on: Vec<SliceName> },
+    /// Merges cleanly into the integration tip; next in line or behind others.
+    Ready,
+    /// Would conflict with the integration tip on these paths.
+    Conflicts { paths: Vec<String> },
+    /// Being merged and checked now.
+    Checking,
+    /// The last attempt failed; the slice needs attention.
+    Failed { reason: String },
+    /// The branch moved after the approval; approve again to queue it.
+    Stale { now: Option<String> },
+    /// Reached the integration branch in this merge commit.
+    Merged { commit: String },
+}
+
+impl EntryState {
+    /// One word for the board.
+    pub fn label(&self) -> &'static str {
+        match self {
+            EntryState::Waiting { .. } => "waiting",
+            EntryState::Ready => "ready",
+            EntryState::Conflicts { .. } => "conflicts",
+            EntryState::Checking => "checking",
+            EntryState::Failed { .. } => "failed",
+            EntryState::Stale { .. } => "stale",
+            EntryState::Merged { .. } => "merged",
+        }
+    }
+
+    /// The state and its detail, for a person.
+    pub fn describe(&self) -> String {
+        match self {
+            EntryState::Waiting { on } => format!("waiting for {}", names(on)),
+            EntryState::Ready => "ready".into(),
+            EntryState::Conflicts { paths } => format!("conflicts in {}", paths.join(", ")),
+            EntryState::Checking => "checking".into(),
+            EntryState::Failed { reason } => format!("failed: {reason}"),
+            EntryState::Stale { now } => match now {
+                Some(now) => format!(
+                    "stale: the branch moved to {} after approval; approve again",
+                    short(now)
+                ),
+                None => "stale: the branch is gone".into(),
+            },
+            EntryState::Merged { commit } => format!("merged in {}", short(commit)),
+        }
+    }
+}
+
+/// Two active slices whose branches conflict with each other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairConflict {
+    pub a: SliceName,
+    pub b: SliceName,
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub slice: SliceName,
+    pub number: u64,
+    pub started: Timestamp,
+}
+
+/// What decides a queued slice's place and state.
+#[derive(Debug, Clone)]
+pub struct Queued<'a> {
+    pub slice: &'a SliceName,
+    pub after: &'a [SliceName],
+    pub approved_at: Timestamp,
+}
+
+/// Approved slices in merge order: never before a slice they come after
+/// (when both are queued), otherwise by approval time, then name.
+pub fn queue_order(queued: &[Queued<'_>]) -> Vec<SliceName> {
+    let names: BTreeSet<&SliceName> = queued.iter().map(|q| q.slice).collect();
+    let mut placed: BTreeSet<&SliceName> = BTreeSet::new();
+    let mut order = Vec::with_capacity(queued.len());
+    while order.len() < queued.len() {
+        let next = queued
+            .iter()
+            .filter(|q| !placed.contains(q.slice))
+            .filter(|q| {
+                q.after
+                    .iter()
+                    .all(|dep| !names.contains(dep) || placed.contains(dep))
+            })
+            .min_by_key(|q| (q.approved_at, q.slice));
+        // A cycle (the plan refuses those) falls back to approval order.
+        let next = next.or_else(|| {
+            queued
+                .iter()
+                .filter(|q| !placed.contains(q.slice))
+                .min_by_key(|q| (q.approved_at, q.slice))
+        });
+        let Some(next) = next else { break };
+        placed.insert(next.slice);
+        order.push(next.slice.clone());
+    }
+    order
+}
+
+/// The facts about one queued slice that decide its state.
+#[derive(Debug, Clone, Default)]
+pub struct EntryFacts {
+    /// Slices it comes after that have not merged.
+    pub unmerged_upstream: Vec<SliceName>,
+    /// Its branch is no longer at the approved commit (`Some(now)`), or gone.
+    pub moved: Option<Option<String>>,
+    pub checking: bool,
+    /// Why the last attempt at this approval failed.
+    pub failed: Option<String>,
+    /// Paths the preview says conflict with the integration tip.
+    pub conflicts: Vec<String>,
+}
+
+/// A queued slice's state: stale beats waiting beats checking beats
+/// failed beats conflicts; otherwise ready.
+pub fn entry_state(facts: &EntryFacts) -> EntryState {
+    if let Some(now) = &facts.moved {
+        return EntryState::Stale { now: now.clone() };
+    }
+    if !facts.unmerged_upstream.is_empty() {
+        return EntryState::Waiting {
+            on: facts.unmerged_upstream.clone(),
+        };
+    }
+    if facts.checking {
+        return EntryState::Checking;
+    }
+    if let Some(reason) = &facts.failed {
+        return EntryState::Failed {
+            reason: reason.clone(),
+        };
+    }
+    if !facts.conflicts.is_empty() {
+        return EntryState::Conflicts {
+            paths: facts.conflicts.clone(),
+        };
+    }
+    EntryState::Ready
+}
+
+/// Why approving a slice deserves a second look: each reason is one line.
+#[derive(Debug, Clone, Default)]
+pub struct ApprovalFacts<'a> {
+    pub flags: &'a [PathFlag],
+    /// The last dbt run's verdict; `None` when the slice has no dbt project.
+    pub dbt: Option<DbtVerdict>,
+    /// Slices it comes after, with their lifecycle.
+    pub upstream: Vec<(SliceName, Lifecycle)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbtVerdict {
+    Passed,
+    NeverRan,
+    Failed { summary: String },
+    StillRunning,
+    /// Files of the commit changed after the last run started.
+    Outdated { newest: String },
+}
+
+pub fn approval_concerns(facts: &ApprovalFacts<'_>) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let outside: Vec<&str> = facts
+        .flags
+        .iter()
+        .filter(|f| matches!(f, PathFlag::Outside { .. }))
+        .map(PathFlag::path)
+        .collect();
+    if !outside.is_empty() {
+        reasons.push(format!(
+            "it changed paths it does not own: {}",
+            list(&outside)
+        ));
+    }
+    let shared: Vec<String> = facts
+        .flags
+        .iter()
+        .filter_map(|f| match f {
+            PathFlag::Overlap { path, other } => Some(format!("{path} (also {other})")),
+            PathFlag::Outside { .. } => None,
+        })
+        .collect();
+    if !shared.is_empty() {
+        let shared: Vec<&str> = shared.iter().map(String::as_str).collect();
+        reasons.push(format!(
+            "it changed paths other slices also change: {}",
+            list(&shared)
+        ));
+    }
+    match &facts.dbt {
+        None | Some(DbtVerdict::Passed) => {}
+        Some(DbtVerdict::NeverRan) => reasons.push("dbt never ran in its worktree".into()),
+        Some(DbtVerdict::Failed { summary }) => {
+            reasons.push(format!("its last dbt run failed ({summary})"));
+        }
+        Some(DbtVerdict::StillRunning) => reasons.push("its dbt run has not finished".into()),
+        Some(DbtVerdict::Outdated { newest }) => reasons.push(format!(
+            "dbt has not run on its current commit ({newest} changed after the last run)"
+        )),
+    }
+    let pending: Vec<SliceName> = facts
+        .upstream
+        .iter()
+        .filter(|(_, l)| !matches!(l, Lifecycle::Approved | Lifecycle::Merged))
+        .map(|(name, _)| name.clone())
+        .collect();
+    if !pending.is_empty() {
+        reasons.push(format!(
+            "it comes after {}, not approved or merged yet",
+            names(&pending)
+        ));
+    }
+    reasons
+}
+
+/// What a refused approval says; the dashboard turns it into a question.
+pub const SECOND_LOOK: &str = "needs a second look before approval:";
+
+/// The refusal of an approval that has concerns, one per line.
+pub fn concerns_refusal(slice: &SliceName, concerns: &[String]) -> String {
+    let mut text = format!("{slice} {SECOND_LOOK}\n");
+    for concern in concerns {
+        text.push_str(&format!("- {concern}\n"));
+    }
+    text.push_str("approve anyway with --force");
+    text
+}
+
+/// The concerns in a refusal made by [`concerns_refusal`].
+pub fn parse_concerns(text: &str) -> Option<Vec<String>> {
+    let mut lines = text.lines();
+    if !lines.next()?.ends_with(SECOND_LOOK) {
+        return None;
+    }
+    Some(
+        lines
+            .filter_map(|l| l.strip_prefix("- "))
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+fn list(paths: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = paths[..paths.len().min(SHOWN)].join(", ");
+    if paths.len() > SHOWN {
+        text.push_str(&format!(" and {} more", paths.len() - SHOWN));
+    }
+    text
+}
+
+fn names(slices: &[SliceName]) -> String {
+    slices
+        .iter()
+        .map(SliceName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn short(oid: &str) -> &str {
+    oid.get(..10).unwrap_or(oid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> SliceName {
+        SliceName::parse(s).unwrap()
+    }
+
+    #[test]
+    fn after_order_beats_approval_time() {
+        let (a, b, c) = (name("a"), name("b"), name("c"));
+        let after_a = [a.clone()];
+        let t = |s: i64| Timestamp::from_second(s).unwrap();
+        // b comes after a but was approved first; c was approved last.
+        let queued = [
+            Queued {
+                slice: &b,
+                after: &after_a,
+                approved_at: t(1),
+            },
+            Queued {
+                slice: &c,
+                after: &[],
+                approved_at: t(3),
+            },
+            Queued {
+                slice: &a,
+                after: &[],
+                approved_at: t(2),
+            },
+        ];
+        assert_eq!(queue_order(&queued), vec![a.clone(), b.clone(), c.clone()]);
+        // Without a queued upstream, approval time decides.
+        let queued = [
+            Queued {
+                slice: &b,
+                after: &after_a,
+                approved_at: t(1),
+            },
+            Queued {
+                slice: &c,
+                after: &[],
+                approved_at: t(0),
+            },
+        ];
+        assert_eq!(queue_order(&queued), vec![c, b]);
+    }
+
+    #[test]
+    fn stale_and_waiting_come_first() {
+        let facts = EntryFacts {
+            moved: Some(Some("abc".into())),
+            unmerged_upstream: vec![name("a")],
+            ..EntryFacts::default()
+        };
+        assert_eq!(entry_state(&facts).label(), "stale");
+        let facts = EntryFacts {
+            unmerged_upstream: vec![name("a")],
+            conflicts: vec!["x".into()],
+            ..EntryFacts::default()
+        };
+        assert_eq!(entry_state(&facts).describe(), "waiting for a");
+        let facts = EntryFacts {
+            conflicts: vec!["x.sql".into()],
+            ..EntryFacts::default()
+        };
+        assert_eq!(entry_state(&facts).describe(), "conflicts in x.sql");
+        assert_eq!(entry_state(&EntryFacts::default()), EntryState::Ready);
+    }
+}

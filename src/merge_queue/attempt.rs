@@ -1,0 +1,804 @@
+//! One merge attempt, from the approved commit to the integration branch:
+//!
+//! 1. the approval must stand (branch still at the approved commit), every
+//!    slice it comes after must have merged, and any worktree that has the
+//!    integration branch checked out must be clean;
+//! 2. the merge commit (parents: the integration tip, the approved commit)
+//!    is made in memory by the same engine the previews use; a conflict
+//!    ends the attempt with its paths;
+//! 3. with a `[merge] check`, the integration worktree (detached, owned by
+//!    sliceboard, reset for every attempt) is put at the merge commit and
+//!    the check runs there in the integration slice's environment, its
+//!    output kept in `merge/attempt-N.log` and shown live;
+//! 4. only then does the branch move, by compare-and-swap from the tip the
+//!    attempt started on; a branch that moved meanwhile is a lost race and
+//!    the attempt is made again on the new tip;
+//! 5. a worktree with the branch checked out is brought along (git's own
+//!    two-tree `read-tree -m -u`, which refuses to overwrite changes).
+//!
+//! `merge/attempt.json` exists exactly while an attempt runs. A supervisor
+//! killed at any moment leaves the branch at its old tip or at the checked
+//! merge commit; the next one finds the file, stops a check left running,
+//! finishes the bookkeeping of a merge that landed or records the attempt
+//! as interrupted, and resets the integration worktree.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::environment::integration_env;
+use crate::domain::queue::{CHECK_LINES_KEPT, EntryState};
+use crate::domain::board::BoardUpdate;
+use crate::domain::{Event, Lifecycle, MergeWhich, SliceName};
+use crate::git::{GitRepo, Made, MoveError, Oid};
+use crate::session::process_group;
+use crate::store::{Actor, Attention, MergeRecord, write_atomic};
+
+use super::{Ended, MergeQueue, Msg};
+
+/// How long a check is given between SIGTERM and SIGKILL.
+const CHECK_GRACE: Duration = Duration::from_secs(5);
+
+/// The attempt in progress, as `merge/attempt.json` records it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttemptFile {
+    pub number: u64,
+    pub slice: SliceName,
+    pub approved: String,
+    /// The tip the merge is made on.
+    pub onto: String,
+    /// The integration tip the branch must still be at (`None`: the
+    /// branch does not exist yet and is created).
+    pub expected: Option<String>,
+    pub merge_commit: Option<String>,
+    /// The check's process group, while it runs.
+    pub check_pid: Option<i32>,
+    pub started: Timestamp,
+}
+
+/// An attempt whose check is running.
+pub struct Running {
+    pub number: u64,
+    pub slice: SliceName,
+    pub started: Timestamp,
+    file: AttemptFile,
+    merge_commit: Oid,
+    pid: i32,
+    log: PathBuf,
+}
+
+impl MergeQueue {
+    /// Which slice a merge job takes next, or why none.
+    pub(super) fn pick(&self, which: &MergeWhich) -> Result<SliceName, String> {
+        let board = self.shown.clone().unwrap_or_default();
+        let state_of = |slice: &SliceName| {
+            board
+                .slices
+                .get(slice)
+                .and_then(|v| v.state.clone())
+        };
+        match which {
+            MergeWhich::Head | MergeWhich::All => board
+                .order
+                .iter()
+                .find(|s| state_of(s) == Some(EntryState::Ready))
+                .cloned()
+                .ok_or_else(|| {
+                    if board.order.is_empty() {
+                        "nothing to merge: no slice is approved".to_owned()
+                    } else {
+                        let states: Vec<String> = board
+                            .order
+                            .iter()
+                            .filter_map(|s| state_of(s).map(|st| format!("{s} {}", st.describe())))
+                            .collect();
+                        format!("no slice is ready to merge ({})", states.join("; "))
+                    }
+                }),
+            MergeWhich::One { slice } => match state_of(slice) {
+                Some(EntryState::Ready | EntryState::Failed { .. } | EntryState::Conflicts { .. }) => {
+                    Ok(slice.clone())
+                }
+                Some(EntryState::Merged { commit }) => {
+                    Err(format!("{slice} already merged in {}", super::short(&commit)))
+                }
+                Some(other) => Err(format!("{slice} cannot merge now: {}", other.describe())),
+                None => Err(format!(
+                    "{slice} is not approved; approve it first (`sliceboard approve {slice}`, or a in the dashboard)"
+                )),
+            },
+        }
+    }
+
+    /// What a merge would do now, without doing it.
+    pub(super) fn dry_run(&self, which: &MergeWhich) -> Result<String, String> {
+        let board = self.shown.clone().unwrap_or_default();
+        let onto = board
+            .integration_tip
+            .as_deref()
+            .map_or_else(|| format!("{} (created from {})", board.integration, self.ws.plan.base), |t| {
+                format!("{} at {}", board.integration, super::short(t))
+            });
+        let check = board
+            .check
+            .as_deref()
+            .map_or_else(|| "no check".to_owned(), |c| format!("check `{c}`"));
+        let line = |slice: &SliceName| {
+            let view = board.slices.get(slice);
+            let state = view.and_then(|v| v.state.clone());
+            let approved = view
+                .and_then(|v| v.approval.as_ref())
+                .map_or("?", |a| super::short(&a.commit));
+            match state {
+                Some(EntryState::Ready) => {
+                    format!("{slice}: would merge {approved} onto {onto}, then {check}")
+                }
+                Some(state) => format!("{slice}: {}", state.describe()),
+                None => format!("{slice}: not approved"),
+            }
+        };
+        match which {
+            MergeWhich::One { slice } => Ok(line(slice)),
+            MergeWhich::Head => self.pick(which).map(|s| line(&s)),
+            MergeWhich::All if board.order.is_empty() => {
+                Err("nothing to merge: no slice is approved".into())
+            }
+            MergeWhich::All => Ok(board
+                .order
+                .iter()
+                .enumerate()
+                .map(|(i, s)| format!("{}. {}", i + 1, line(s)))
+                .collect::<Vec<_>>()
+                .join("\n")),
+        }
+    }
+
+    /// Starts an attempt. Returns how it ended when it ended at once (no
+    /// check, a conflict, a refusal); `None` while its check runs.
+    pub(super) fn begin(&mut self, slice: &SliceName) -> Option<Ended> {
+        let failed = |reason: String| {
+            Some(Ended::Failed {
+                slice: slice.clone(),
+                reason,
+            })
+        };
+        let prepared = match self.prepare(slice) {
+            Ok(prepared) => prepared,
+            Err(reason) => {
+                self.record(
+                    Actor::Sliceboard,
+                    Event::MergeFailed {
+                        slice: slice.clone(),
+                        attempt: 0,
+                        reason: reason.clone(),
+                    },
+                );
+                return failed(reason);
+            }
+        };
+        let mut file = prepared;
+        let number = file.number;
+        if let Err(err) = self.save_attempt(&file) {
+            return failed(err);
+        }
+        self.record(
+            Actor::Operator,
+            Event::MergeStarted {
+                slice: slice.clone(),
+                attempt: number,
+                approved: file.approved.clone(),
+                onto: file.onto.clone(),
+            },
+        );
+        let (onto, approved) = match (Oid::from_str(&file.onto), Oid::from_str(&file.approved)) {
+            (Ok(onto), Ok(approved)) => (onto, approved),
+            _ => return self.fail(&file, "a commit id could not be read".into(), Vec::new()),
+        };
+        let message = self.merge_message(slice, approved);
+        let commit = match self.engine.merge_commit(onto, approved, &message) {
+            Ok(Made::Commit(commit)) => commit,
+            Ok(Made::Conflicts { paths }) => {
+                self.record(
+                    Actor::Sliceboard,
+                    Event::MergeConflicted {
+                        slice: slice.clone(),
+                        attempt: number,
+                        paths: paths.clone(),
+                    },
+                );
+                let reason = format!("conflicts with {} in {}", self.ws.plan.integration, paths.join(", "));
+                return self.fail(&file, reason, paths);
+            }
+            Err(err) => return self.fail(&file, err.to_string(), Vec::new()),
+        };
+        file.merge_commit = Some(commit.to_string());
+        if let Err(err) = self.save_attempt(&file) {
+            return self.fail(&file, err, Vec::new());
+        }
+        let Some(check) = self.ws.plan.merge.check.clone() else {
+            return Some(self.publish_merge(&file, commit));
+        };
+        match self.start_check(&file, commit, &check) {
+            Ok(running) => {
+                self.record(
+                    Actor::Sliceboard,
+                    Event::CheckStarted {
+                        slice: slice.clone(),
+                        attempt: number,
+                        merge_commit: commit.to_string(),
+                        command: check,
+                    },
+                );
+                self.running = Some(running);
+                None
+            }
+            Err(reason) => self.fail(&file, format!("the check could not start: {reason}"), Vec::new()),
+        }
+    }
+
+    /// Checks that the slice may merge and picks the tip to merge onto.
+    fn prepare(&self, slice: &SliceName) -> Result<AttemptFile, String> {
+        let plan = &self.ws.plan;
+        let state = self.state()?;
+        let record = state
+            .slices
+            .get(slice)
+            .ok_or_else(|| format!("{slice} has no worktree or branch"))?;
+        let approval = record
+            .standing_approval()
+            .filter(|_| record.lifecycle == Lifecycle::Approved)
+            .ok_or_else(|| format!("{slice} is not approved"))?;
+        let tip = self.engine.tip(&record.branch).map_err(|e| e.to_string())?;
+        if tip.map(|t| t.to_string()).as_deref() != Some(approval.commit.as_str()) || approval.stale {
+            return Err(format!(
+                "its approval is stale: {} moved after {} was approved; approve it again",
+                record.branch,
+                super::short(&approval.commit)
+            ));
+        }
+        if let Some(spec) = plan.slice(slice.as_str()) {
+            let waiting: Vec<&str> = spec
+                .after
+                .iter()
+                .filter(|dep| state.slices.get(*dep).map(|r| r.lifecycle) != Some(Lifecycle::Merged))
+                .map(SliceName::as_str)
+                .collect();
+            if !waiting.is_empty() {
+                return Err(format!("it comes after {}, not merged yet", waiting.join(", ")));
+            }
+        }
+        self.refuse_dirty_checkouts()?;
+        let integration = self.engine.tip(&plan.integration).map_err(|e| e.to_string())?;
+        let onto = match integration {
+            Some(tip) => tip,
+            None => self
+                .engine
+                .tip(&plan.base)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("the base branch {} does not exist", plan.base))?,
+        };
+        Ok(AttemptFile {
+            number: self.next_attempt(),
+            slice: slice.clone(),
+            approved: approval.commit.clone(),
+            onto: onto.to_string(),
+            expected: integration.map(|o| o.to_string()),
+            merge_commit: None,
+            check_pid: None,
+            started: Timestamp::now(),
+        })
+    }
+
+    /// Refuses while a worktree that has the integration branch checked
+    /// out holds uncommitted work: moving the branch would make it look
+    /// as if that work undid the merge.
+    fn refuse_dirty_checkouts(&self) -> Result<(), String> {
+        for path in self.checkouts() {
+            let dirt = GitRepo::dirt(&path).map_err(|e| e.to_string())?;
+            if dirt.changed > 0 {
+                return Err(format!(
+                    "{} is checked out in {}, which has uncommitted changes ({} files); commit or stash them there, or switch that worktree to another branch",
+                    self.ws.plan.integration,
+                    path.display(),
+                    dirt.changed
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Worktrees with the integration branch checked out.
+    fn checkouts(&self) -> Vec<PathBuf> {
+        self.ws
+            .git
+            .worktrees()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|w| w.valid && w.branch.as_deref() == Some(self.ws.plan.integration.as_str()))
+            .map(|w| w.path)
+            .collect()
+    }
+
+    fn merge_message(&self, slice: &SliceName, approved: Oid) -> String {
+        let owns = self
+            .ws
+            .plan
+            .slice(slice.as_str())
+            .map(|s| s.owns.join(", "))
+            .unwrap_or_default();
+        format!(
+            "Merge slice {slice} into {}\n\nApproved commit: {approved}\nOwned paths: {owns}\nMerged by sliceboard's merge queue.\n",
+            self.ws.plan.integration
+        )
+    }
+
+    /// Puts the integration worktree at the merge commit and starts the
+    /// check there.
+    fn start_check(&mut self, file: &AttemptFile, commit: Oid, check: &str) -> Result<Running, String> {
+        let worktree = self.ws.state_dir.integration_worktree();
+        self.reset_integration_worktree(Some(commit))?;
+        let log = self.ws.state_dir.check_log(file.number);
+        let mut log_file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let _ = writeln!(
+            log_file,
+            "# attempt {}: {} ({}) onto {}, merge commit {commit}\n$ {check}",
+            file.number, file.slice, file.approved, file.onto
+        );
+        let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
+        let env = integration_env(&self.ws.plan, self.ws.git.root(), &worktree, &file.slice);
+        let mut command = std::process::Command::new("sh");
+        command
+            .arg("-c")
+            .arg(check)
+            .current_dir(&worktree)
+            .envs(env)
+            .stdin(Stdio::null())
+            .stdout(writer.try_clone().map_err(|e| e.to_string())?)
+            .stderr(writer)
+            .process_group(0);
+        let mut child = command.spawn().map_err(|e| e.to_string())?;
+        drop(command);
+        let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+        let mut file = file.clone();
+        file.check_pid = Some(pid);
+        self.save_attempt(&file)?;
+
+        self.check_output.clear();
+        (self.deps.publish)(BoardUpdate::CheckOutput {
+            attempt: file.number,
+            lines: Vec::new(),
+            fresh: true,
+        });
+        let inbox = self.inbox_tx.clone();
+        let attempt = file.number;
+        std::thread::Builder::new()
+            .name("merge-check".into())
+            .spawn(move || {
+                let mut lines = BufReader::new(reader);
+                let mut batch = Vec::new();
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    match lines.read_until(b'\n', &mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    let _ = log_file.write_all(&line);
+                    let text = crate::dbt::human_line(String::from_utf8_lossy(&line).trim_end());
+                    batch.push(text);
+                    if batch.len() >= 64 || lines.buffer().is_empty() {
+                        let _ = inbox.send(Msg::CheckOutput {
+                            attempt,
+                            lines: std::mem::take(&mut batch),
+                        });
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = inbox.send(Msg::CheckOutput { attempt, lines: batch });
+                }
+                let code = child.wait().ok().and_then(|s| s.code());
+                let _ = inbox.send(Msg::CheckExited { attempt, code });
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(Running {
+            number: file.number,
+            slice: file.slice.clone(),
+            started: file.started,
+            merge_commit: commit,
+            file,
+            pid,
+            log,
+        })
+    }
+
+    pub(super) fn check_output(&mut self, attempt: u64, lines: Vec<String>) {
+        self.check_output.extend(lines.iter().cloned());
+        while self.check_output.len() > CHECK_LINES_KEPT {
+            self.check_output.pop_front();
+        }
+        (self.deps.publish)(BoardUpdate::CheckOutput {
+            attempt,
+            lines,
+            fresh: false,
+        });
+    }
+
+    /// The check ended: publish the merge, or record why not.
+    pub(super) fn check_exited(&mut self, attempt: u64, code: Option<i32>) -> Option<Ended> {
+        let running = self.running.take_if(|r| r.number == attempt)?;
+        let file = running.file.clone();
+        if code == Some(0) {
+            self.record(
+                Actor::Sliceboard,
+                Event::CheckPassed {
+                    slice: running.slice.clone(),
+                    attempt,
+                    merge_commit: running.merge_commit.to_string(),
+                },
+            );
+            return Some(self.publish_merge(&file, running.merge_commit));
+        }
+        let how = code.map_or_else(|| "was killed".to_owned(), |c| format!("exited with {c}"));
+        let details = self.check_details();
+        let mut reason = format!("the check {how}");
+        if let Some(first) = details.first() {
+            reason.push_str(&format!(": {first}"));
+            if details.len() > 1 {
+                reason.push_str(&format!(" (and {} more)", details.len() - 1));
+            }
+        }
+        self.record(
+            Actor::Sliceboard,
+            Event::CheckFailed {
+                slice: running.slice.clone(),
+                attempt,
+                merge_commit: running.merge_commit.to_string(),
+                reason: reason.clone(),
+            },
+        );
+        let slice = running.slice.clone();
+        let log = running.log.clone();
+        let _ = self.update_state(|state| {
+            if let Some(record) = state.slices.get_mut(&slice) {
+                record.attention = Some(Attention {
+                    approved: file.approved.clone(),
+                    attempt,
+                    reason: reason.clone(),
+                    paths: Vec::new(),
+                    details,
+                    log: Some(log),
+                    at: Timestamp::now(),
+                });
+            }
+        });
+        self.remove_attempt();
+        Some(Ended::Failed { slice, reason })
+    }
+
+    /// What failed in the check: dbt's failing nodes with their messages
+    /// when the check ran dbt, else the output's last lines.
+    fn check_details(&self) -> Vec<String> {
+        let project = crate::domain::plan::normalize(
+            &self
+                .ws
+                .state_dir
+                .integration_worktree()
+                .join(&self.ws.plan.dbt.project_dir),
+        );
+        let failing: Vec<String> = crate::dbt::last_run(&project)
+            .map(|run| {
+                run.problems()
+                    .map(|node| {
+                        let message = node
+                            .message
+                            .as_deref()
+                            .map(|m| m.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "))
+                            .unwrap_or_default();
+                        format!("{} {}: {message}", node.kind.as_str(), node.name)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !failing.is_empty() {
+            return failing;
+        }
+        let kept = self.check_output.len().saturating_sub(10);
+        self.check_output.iter().skip(kept).cloned().collect()
+    }
+
+    /// Moves the integration branch to the checked merge commit, if it is
+    /// still where the attempt started, and records the merge.
+    fn publish_merge(&mut self, file: &AttemptFile, commit: Oid) -> Ended {
+        let slice = file.slice.clone();
+        let plan = self.ws.plan.clone();
+        if let Err(reason) = self.refuse_dirty_checkouts() {
+            return self.fail(file, reason, Vec::new()).unwrap_or(Ended::Failed { slice, reason: String::new() });
+        }
+        let expected = file.expected.as_deref().and_then(|e| Oid::from_str(e).ok());
+        let reflog = format!("sliceboard: merge slice {slice} ({})", file.approved);
+        match self.engine.move_branch(&plan.integration, commit, expected, &reflog) {
+            Ok(()) => {}
+            Err(MoveError::Moved { now, .. }) => {
+                let reason = format!(
+                    "{} moved to {} during the attempt; nothing was merged",
+                    plan.integration,
+                    now.map_or("nothing".to_owned(), |n| super::short(&n.to_string()).to_owned())
+                );
+                self.record(
+                    Actor::Sliceboard,
+                    Event::MergeFailed {
+                        slice: slice.clone(),
+                        attempt: file.number,
+                        reason: reason.clone(),
+                    },
+                );
+                self.remove_attempt();
+                return Ended::Raced { slice, reason };
+            }
+            Err(MoveError::Git(err)) => {
+                let reason = err.to_string();
+                return self.fail(file, reason.clone(), Vec::new()).unwrap_or(Ended::Failed { slice, reason });
+            }
+        }
+        let brought = self.bring_checkouts(expected, commit);
+        self.finish_merge(file, commit);
+        if let Some(problem) = brought {
+            tracing::warn!(%problem, "a checked-out integration branch was not brought along");
+        }
+        Ended::Merged {
+            slice,
+            commit: commit.to_string(),
+        }
+    }
+
+    /// The state and journal of a merge that landed.
+    fn finish_merge(&mut self, file: &AttemptFile, commit: Oid) {
+        let slice = file.slice.clone();
+        let plan = self.ws.plan.clone();
+        let downstream: Vec<SliceName> = plan
+            .slices
+            .iter()
+            .filter(|s| s.after.contains(&slice))
+            .map(|s| s.name.clone())
+            .collect();
+        let told = self.update_state(|state| {
+            let mut told = Vec::new();
+            if let Some(record) = state.slices.get_mut(&slice) {
+                record.lifecycle = Lifecycle::Merged;
+                record.attention = None;
+                record.merged = Some(MergeRecord {
+                    approved: file.approved.clone(),
+                    commit: commit.to_string(),
+                    branch: plan.integration.clone(),
+                    at: Timestamp::now(),
+                });
+                record.updated_at = Timestamp::now();
+            }
+            for name in &downstream {
+                if let Some(record) = state.slices.get_mut(name)
+                    && record.lifecycle != Lifecycle::Merged
+                    && !record.upstream_merged.contains(&slice)
+                {
+                    record.upstream_merged.push(slice.clone());
+                    told.push(name.clone());
+                }
+            }
+            told
+        });
+        self.record(
+            Actor::Sliceboard,
+            Event::Merged {
+                slice: slice.clone(),
+                attempt: file.number,
+                approved: file.approved.clone(),
+                branch: plan.integration.clone(),
+                from: file.expected.clone(),
+                commit: commit.to_string(),
+            },
+        );
+        self.record(
+            Actor::Sliceboard,
+            Event::LifecycleChanged {
+                slice: slice.clone(),
+                from: Lifecycle::Approved,
+                to: Lifecycle::Merged,
+            },
+        );
+        for name in told.unwrap_or_default() {
+            self.record(
+                Actor::Sliceboard,
+                Event::UpstreamMerged {
+                    slice: name,
+                    upstream: slice.clone(),
+                },
+            );
+        }
+        self.remove_attempt();
+    }
+
+    /// Brings worktrees that have the integration branch checked out from
+    /// `old` to `new` (index and files), as `git merge --ff-only` would.
+    fn bring_checkouts(&self, old: Option<Oid>, new: Oid) -> Option<String> {
+        let old = old?;
+        let mut problems = Vec::new();
+        for path in self.checkouts() {
+            if let Err(err) = git(&path, &["read-tree", "-m", "-u", &old.to_string(), &new.to_string()]) {
+                problems.push(format!(
+                    "{} moved, but {} could not be updated ({err}); run `git reset --keep {}` there",
+                    self.ws.plan.integration,
+                    path.display(),
+                    self.ws.plan.integration
+                ));
+            }
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
+    }
+
+    /// Records an attempt that failed before the branch could move.
+    fn fail(&mut self, file: &AttemptFile, reason: String, paths: Vec<String>) -> Option<Ended> {
+        if paths.is_empty() {
+            self.record(
+                Actor::Sliceboard,
+                Event::MergeFailed {
+                    slice: file.slice.clone(),
+                    attempt: file.number,
+                    reason: reason.clone(),
+                },
+            );
+        }
+        let slice = file.slice.clone();
+        let _ = self.update_state(|state| {
+            if let Some(record) = state.slices.get_mut(&slice) {
+                record.attention = Some(Attention {
+                    approved: file.approved.clone(),
+                    attempt: file.number,
+                    reason: reason.clone(),
+                    paths,
+                    details: Vec::new(),
+                    log: None,
+                    at: Timestamp::now(),
+                });
+            }
+        });
+        self.remove_attempt();
+        Some(Ended::Failed { slice, reason })
+    }
+
+    /// Stops a running check (shutting down): the attempt is interrupted.
+    pub(super) fn interrupt(&mut self) {
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        let _ = process_group::terminate_group(running.pid, CHECK_GRACE);
+        self.record(
+            Actor::Sliceboard,
+            Event::MergeInterrupted {
+                slice: running.slice.clone(),
+                attempt: running.number,
+            },
+        );
+        self.remove_attempt();
+    }
+
+    /// What a supervisor that died during an attempt left: a check still
+    /// running is stopped; a merge that landed is recorded; otherwise the
+    /// attempt is recorded as interrupted. The integration worktree is reset.
+    pub(super) fn recover(&mut self) {
+        let path = self.ws.state_dir.attempt_file();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return;
+        };
+        let Ok(file) = serde_json::from_str::<AttemptFile>(&text) else {
+            tracing::warn!(path = %path.display(), "unreadable attempt file; removed");
+            self.remove_attempt();
+            return;
+        };
+        if let Some(pid) = file.check_pid
+            && !process_group::group_members(pid).is_empty()
+        {
+            let _ = process_group::terminate_group(pid, CHECK_GRACE);
+        }
+        let landed = file
+            .merge_commit
+            .as_deref()
+            .and_then(|c| Oid::from_str(c).ok())
+            .filter(|c| self.engine.tip(&self.ws.plan.integration).ok().flatten() == Some(*c));
+        match landed {
+            Some(commit) => {
+                tracing::info!(attempt = file.number, "an interrupted attempt had merged; recording it");
+                self.finish_merge(&file, commit);
+            }
+            None => {
+                self.record(
+                    Actor::Sliceboard,
+                    Event::MergeInterrupted {
+                        slice: file.slice.clone(),
+                        attempt: file.number,
+                    },
+                );
+                self.remove_attempt();
+            }
+        }
+        if self.ws.state_dir.integration_worktree().exists()
+            && let Err(err) = self.reset_integration_worktree(None)
+        {
+            tracing::warn!(%err, "cannot reset the integration worktree");
+        }
+    }
+
+    /// Creates the integration worktree if needed and resets it: at
+    /// `commit` (detached), or where it is, with no local change and no
+    /// untracked file (ignored files, such as dbt's `target/` and a local
+    /// database, are kept).
+    pub(super) fn reset_integration_worktree(&self, commit: Option<Oid>) -> Result<(), String> {
+        let worktree = self.ws.state_dir.integration_worktree();
+        let root = self.ws.git.root();
+        let valid = worktree.join(".git").is_file()
+            && git(&worktree, &["rev-parse", "--git-dir"]).is_ok();
+        if !valid {
+            if worktree.exists() {
+                std::fs::remove_dir_all(&worktree).map_err(|e| format!("{}: {e}", worktree.display()))?;
+            }
+            let _ = git(root, &["worktree", "prune"]);
+            let at = commit.map_or_else(|| "HEAD".to_owned(), |c| c.to_string());
+            git(root, &["worktree", "add", "--detach", &path_str(&worktree), &at])?;
+            return Ok(());
+        }
+        match commit {
+            Some(commit) => git(&worktree, &["checkout", "--force", "--detach", &commit.to_string()])?,
+            None => git(&worktree, &["reset", "--hard", "--quiet"])?,
+        };
+        git(&worktree, &["clean", "-ffd", "--quiet"])?;
+        Ok(())
+    }
+
+    fn next_attempt(&self) -> u64 {
+        let counter = self.ws.state_dir.merge_dir().join("attempts");
+        let last: u64 = std::fs::read_to_string(&counter)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
+        let next = last + 1;
+        let _ = std::fs::create_dir_all(self.ws.state_dir.merge_dir());
+        let _ = write_atomic(&counter, format!("{next}\n").as_bytes());
+        next
+    }
+
+    fn save_attempt(&self, file: &AttemptFile) -> Result<(), String> {
+        std::fs::create_dir_all(self.ws.state_dir.merge_dir()).map_err(|e| e.to_string())?;
+        let text = serde_json::to_vec_pretty(file).map_err(|e| e.to_string())?;
+        write_atomic(&self.ws.state_dir.attempt_file(), &text).map_err(|e| e.to_string())
+    }
+
+    fn remove_attempt(&self) {
+        let _ = std::fs::remove_file(self.ws.state_dir.attempt_file());
+    }
+}
+
+/// Runs git in `dir`; its error output is the error.
+pub(super) fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    } else {
+        Err(format!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}

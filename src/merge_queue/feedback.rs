@@ -1,0 +1,176 @@
+//! Telling an agent what the merge queue found, and cleaning up a merged
+//! slice.
+//!
+//! Feedback is one prompt, from the plan's `[merge] feedback` template or
+//! the built-in one, about the slice's conflict, failed check or upstream
+//! merges; the supervisor pastes it into the agent (starting it with the
+//! resume command when it is not running). `clean` removes a merged
+//! slice's worktree through the supervisor's `down` (which refuses while
+//! its agent runs) and deletes its branch.
+
+use crate::domain::{Command, Event, Lifecycle, SliceName};
+use crate::store::{Actor, SliceRecord};
+
+use super::MergeQueue;
+
+/// The prompt when the plan gives none.
+pub const DEFAULT_FEEDBACK: &str = "Message from sliceboard's merge queue about slice {slice}:\n\n{what}\n\nWhat to do: {todo}\n";
+
+impl MergeQueue {
+    pub(super) fn send_feedback(&mut self, slice: &SliceName) -> Result<String, String> {
+        let state = self.state()?;
+        let record = state
+            .slices
+            .get(slice)
+            .ok_or_else(|| format!("{slice} has no worktree yet"))?;
+        let (about, what, todo) = self.findings(record).ok_or_else(|| {
+            format!("nothing to tell {slice}'s agent: no conflict, failed check or upstream merge")
+        })?;
+        let template = self
+            .ws
+            .plan
+            .merge
+            .feedback
+            .as_deref()
+            .unwrap_or(DEFAULT_FEEDBACK);
+        let text = template
+            .replace("{slice}", slice.as_str())
+            .replace("{integration}", &self.ws.plan.integration)
+            .replace("{what}", &what)
+            .replace("{todo}", &todo);
+        let outcome = self
+            .deps
+            .agents
+            .request(Command::Prompt {
+                slice: slice.clone(),
+                text,
+            })
+            .blocking_recv()
+            .unwrap_or_else(|_| Err("the supervisor did not answer".into()))?;
+        let _ = self.update_state(|state| {
+            if let Some(record) = state.slices.get_mut(slice) {
+                record.upstream_merged.clear();
+            }
+        });
+        self.record(
+            Actor::Operator,
+            Event::FeedbackSent {
+                slice: slice.clone(),
+                about: about.clone(),
+            },
+        );
+        let mut said = format!("told {slice}'s agent about {about}");
+        if !outcome.is_empty() {
+            said.push_str(&format!(" ({outcome})"));
+        }
+        Ok(said)
+    }
+
+    /// What to tell the agent: (about, what happened, what to do).
+    fn findings(&self, record: &SliceRecord) -> Option<(String, String, String)> {
+        let integration = &self.ws.plan.integration;
+        if let Some(attention) = &record.attention {
+            if !attention.paths.is_empty() {
+                let paths: String = attention.paths.iter().map(|p| format!("\n- {p}")).collect();
+                return Some((
+                    "a merge conflict".into(),
+                    format!(
+                        "Your approved commit {} does not merge cleanly into {integration}. These paths conflict:{paths}",
+                        short(&attention.approved)
+                    ),
+                    format!(
+                        "merge {integration} into your branch (`git merge {integration}`), resolve the conflicts in those paths keeping the intent of both sides, run your checks again, commit, and say when you are done."
+                    ),
+                ));
+            }
+            let check = self.ws.plan.merge.check.as_deref().unwrap_or("the check");
+            let details: String = attention.details.iter().map(|d| format!("\n- {d}")).collect();
+            let log = attention
+                .log
+                .as_ref()
+                .map(|l| format!("\nThe full output is in {}.", l.display()))
+                .unwrap_or_default();
+            return Some((
+                "a failed merge".into(),
+                format!(
+                    "Your approved commit {} merged into {integration}, but the merge was not accepted: {}.{details}{log}",
+                    short(&attention.approved),
+                    attention.reason
+                ),
+                format!(
+                    "fix this in your branch (merge {integration} into it first if the failure comes from how your change combines with it), run `{check}` to confirm, commit, and say when you are done."
+                ),
+            ));
+        }
+        if !record.upstream_merged.is_empty() {
+            let names: Vec<&str> = record.upstream_merged.iter().map(SliceName::as_str).collect();
+            return Some((
+                format!("upstream merges ({})", names.join(", ")),
+                format!(
+                    "{} merged into {integration}; your slice comes after {}.",
+                    names.join(", "),
+                    if names.len() == 1 { "it" } else { "them" }
+                ),
+                format!(
+                    "merge {integration} into your branch (`git merge {integration}`) so you build on their work, run dbt again, commit, and say when you are done."
+                ),
+            ));
+        }
+        None
+    }
+
+    pub(super) fn clean(&mut self, slice: &SliceName, force: bool) -> Result<String, String> {
+        let state = self.state()?;
+        let record = state
+            .slices
+            .get(slice)
+            .ok_or_else(|| format!("{slice} has no worktree to clean"))?;
+        if !record.created_by_sliceboard {
+            return Err(format!(
+                "{} was not created by sliceboard; remove it yourself if you mean to",
+                record.worktree.display()
+            ));
+        }
+        let merged = record.merged.is_some()
+            && matches!(record.lifecycle, Lifecycle::Merged | Lifecycle::Removed);
+        if !merged && !force {
+            return Err(format!(
+                "{slice} is not merged; `sliceboard clean {slice} --force` removes its worktree and deletes branch {} anyway",
+                record.branch
+            ));
+        }
+        let branch = record.branch.clone();
+        if record.lifecycle != Lifecycle::Removed {
+            self.deps
+                .agents
+                .request(Command::Down {
+                    slice: slice.clone(),
+                    force,
+                })
+                .blocking_recv()
+                .unwrap_or_else(|_| Err("the supervisor did not answer".into()))?;
+        }
+        let deleted = self
+            .ws
+            .git
+            .delete_branch(&branch)
+            .map_err(|e| format!("the worktree is gone, but {e}"))?;
+        self.record(
+            Actor::Operator,
+            Event::SliceCleaned {
+                slice: slice.clone(),
+                branch: branch.clone(),
+                forced: force && !merged,
+            },
+        );
+        Ok(if deleted {
+            format!("removed {slice}'s worktree and branch {branch}")
+        } else {
+            format!("removed {slice}'s worktree")
+        })
+    }
+}
+
+fn short(oid: &str) -> &str {
+    oid.get(..10).unwrap_or(oid)
+}

@@ -1,0 +1,370 @@
+//! The merge queue: approved slices merge into the integration branch in
+//! `after` order, each merge made in memory, checked in an integration
+//! worktree sliceboard owns, and published by a compare-and-swap of the
+//! branch, so the integration branch only ever moves to a commit that
+//! merged cleanly and passed the check.
+//!
+//! Runs in the supervisor process on a thread of its own ([`spawn`]); the
+//! socket server hands it the queue's commands (approve, withdraw, merge,
+//! clean, feedback, the queue report) through a [`QueueHandle`]. It owns
+//! the integration worktree, the check process and `merge/` in the state
+//! folder; it writes `state.json` under the supervisor's lock and write
+//! mutex, journals everything it does, and publishes the board's
+//! [`QueueBoard`]. Agents are reached only through the supervisor's
+//! handle (feedback prompts, `down` for `clean`).
+//!
+//! - `review`: what approving a slice should make the operator look at.
+//! - `refresh`: branch tips, stale approvals, conflict previews (against
+//!   the integration tip and between active slices) and the board.
+//! - `attempt`: one merge: in-memory merge commit, the check, the CAS,
+//!   the checked-out integration worktree, and recovery after a crash.
+//! - `feedback`: the prompt an agent gets, and `clean`.
+
+mod attempt;
+mod feedback;
+mod refresh;
+mod review;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use crate::domain::board::{Board, BoardUpdate};
+use crate::domain::queue::QueueBoard;
+use crate::domain::{Command, Event, MergeWhich, SliceName};
+use crate::git::MergeEngine;
+use crate::store::{Actor, State, StateLock, load_state, save_state};
+use crate::supervisor::{Notify, Outcome, Reply, SupervisorHandle};
+use crate::workspace::Workspace;
+
+use attempt::Running;
+use refresh::Facts;
+
+/// What the queue needs from the process it runs in.
+pub struct QueueDeps {
+    /// The repository's main worktree.
+    pub root: PathBuf,
+    /// The supervisor's state lock, held for the process's life.
+    pub lock: Arc<StateLock>,
+    /// Taken by every writer of `state.json` in the process.
+    pub writes: Arc<Mutex<()>>,
+    /// The board as the hub holds it (flags, dbt runs), for approvals.
+    pub board: Arc<dyn Fn() -> Board + Send + Sync>,
+    /// Board updates out (the queue's own part of the board).
+    pub publish: Arc<dyn Fn(BoardUpdate) + Send + Sync>,
+    /// Journaled events out to the dashboards.
+    pub notify: Notify,
+    /// The agents, for feedback prompts and removing worktrees.
+    pub agents: SupervisorHandle,
+}
+
+/// How often branch tips are read again when nothing else happens.
+const TICK: Duration = Duration::from_secs(1);
+/// How often while a check runs (its output arrives by itself).
+const CHECK_TICK: Duration = Duration::from_millis(200);
+
+enum Msg {
+    Request { command: Command, reply: Reply },
+    CheckOutput { attempt: u64, lines: Vec<String> },
+    CheckExited { attempt: u64, code: Option<i32> },
+    Stop,
+}
+
+/// Sends commands to the queue's thread.
+#[derive(Clone)]
+pub struct QueueHandle(mpsc::Sender<Msg>);
+
+impl QueueHandle {
+    /// Sends a queue command; the outcome arrives when it is done (a
+    /// merge's after its check).
+    pub fn request(&self, command: Command) -> tokio::sync::oneshot::Receiver<Outcome> {
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        if let Err(mpsc::SendError(Msg::Request { reply, .. })) =
+            self.0.send(Msg::Request { command, reply })
+        {
+            let _ = reply.send(Err("the merge queue has stopped".into()));
+        }
+        outcome
+    }
+
+    /// Stops the queue: a running check is stopped and its attempt
+    /// recorded as interrupted.
+    pub fn stop(&self) {
+        let _ = self.0.send(Msg::Stop);
+    }
+}
+
+/// Whether a command belongs to the merge queue rather than the agents.
+pub fn handles(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Approve { .. }
+            | Command::WithdrawApproval { .. }
+            | Command::Merge { .. }
+            | Command::Clean { .. }
+            | Command::SendFeedback { .. }
+            | Command::QueueReport
+    )
+}
+
+/// Starts the queue on a thread of its own.
+pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinHandle<()>)> {
+    let (tx, inbox) = mpsc::channel();
+    let handle = QueueHandle(tx.clone());
+    let ws = Workspace::open(&deps.root)?;
+    let engine = MergeEngine::open(ws.git.common_dir())?;
+    let thread = std::thread::Builder::new()
+        .name("merge-queue".into())
+        .spawn(move || {
+            let mut queue = MergeQueue {
+                deps,
+                ws,
+                engine,
+                inbox,
+                inbox_tx: tx,
+                jobs: VecDeque::new(),
+                running: None,
+                facts: Facts::default(),
+                shown: None,
+                check_output: VecDeque::new(),
+            };
+            queue.run();
+        })?;
+    Ok((handle, thread))
+}
+
+/// A merge someone asked for (or `auto` started), until it is answered.
+struct Job {
+    which: MergeWhich,
+    reply: Option<Reply>,
+    /// What this job merged so far (`All` goes on after each).
+    merged: Vec<String>,
+    /// Attempts lost to someone else moving the integration branch.
+    lost_races: u32,
+}
+
+/// How an attempt ended.
+enum Ended {
+    Merged { slice: SliceName, commit: String },
+    Failed { slice: SliceName, reason: String },
+    /// The integration branch moved during the attempt; nothing was lost,
+    /// the slice may be tried again on the new tip.
+    Raced { slice: SliceName, reason: String },
+}
+
+struct MergeQueue {
+    deps: QueueDeps,
+    ws: Workspace,
+    engine: MergeEngine,
+    inbox: mpsc::Receiver<Msg>,
+    inbox_tx: mpsc::Sender<Msg>,
+    jobs: VecDeque<Job>,
+    running: Option<Running>,
+    facts: Facts,
+    /// The board last published.
+    shown: Option<QueueBoard>,
+    check_output: VecDeque<String>,
+}
+
+impl MergeQueue {
+    fn run(&mut self) {
+        self.recover();
+        self.refresh();
+        loop {
+            let tick = if self.running.is_some() {
+                CHECK_TICK
+            } else {
+                TICK
+            };
+            match self.inbox.recv_timeout(tick) {
+                Ok(Msg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Ok(message) => {
+                    self.receive(message);
+                    while let Ok(next) = self.inbox.try_recv() {
+                        if matches!(next, Msg::Stop) {
+                            self.stop();
+                            return;
+                        }
+                        self.receive(next);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            self.refresh();
+            self.advance();
+        }
+        self.stop();
+    }
+
+    fn receive(&mut self, message: Msg) {
+        match message {
+            Msg::Request { command, reply } => self.request(command, reply),
+            Msg::CheckOutput { attempt, lines } => self.check_output(attempt, lines),
+            Msg::CheckExited { attempt, code } => {
+                if let Some(ended) = self.check_exited(attempt, code) {
+                    self.conclude(ended);
+                }
+            }
+            Msg::Stop => {}
+        }
+    }
+
+    fn request(&mut self, command: Command, reply: Reply) {
+        let outcome = match command {
+            Command::Merge {
+                which,
+                dry_run: false,
+            } => {
+                self.jobs.push_back(Job {
+                    which,
+                    reply: Some(reply),
+                    merged: Vec::new(),
+                    lost_races: 0,
+                });
+                self.refresh();
+                self.advance();
+                return;
+            }
+            Command::Merge {
+                which,
+                dry_run: true,
+            } => self.dry_run(&which),
+            Command::Approve { slice, force } => self.approve(&slice, force),
+            Command::WithdrawApproval { slice } => self.withdraw(&slice),
+            Command::Clean { slice, force } => self.clean(&slice, force),
+            Command::SendFeedback { slice } => self.send_feedback(&slice),
+            Command::QueueReport => {
+                self.refresh();
+                serde_json::to_string_pretty(&self.board()).map_err(|e| e.to_string())
+            }
+            other => Err(format!("the merge queue does not handle {other:?}")),
+        };
+        self.refresh();
+        let _ = reply.send(outcome);
+    }
+
+    /// Starts what the jobs at the front ask for, one attempt at a time.
+    fn advance(&mut self) {
+        while self.running.is_none() {
+            if self.jobs.is_empty() && !self.auto_job() {
+                return;
+            }
+            let Some(job) = self.jobs.front() else { return };
+            let pick = self.pick(&job.which);
+            match pick {
+                Ok(slice) => {
+                    if let Some(ended) = self.begin(&slice) {
+                        self.conclude(ended);
+                    }
+                }
+                Err(why) => {
+                    let Some(job) = self.jobs.pop_front() else {
+                        return;
+                    };
+                    let outcome = if job.merged.is_empty() {
+                        Err(why)
+                    } else {
+                        Ok(job.merged.join("\n"))
+                    };
+                    if let Some(reply) = job.reply {
+                        let _ = reply.send(outcome);
+                    }
+                }
+            }
+            self.refresh();
+        }
+    }
+
+    /// With `[merge] auto`, a job for the queue's head once it is ready.
+    fn auto_job(&mut self) -> bool {
+        if !self.ws.plan.merge.auto || self.pick(&MergeWhich::Head).is_err() {
+            return false;
+        }
+        self.jobs.push_back(Job {
+            which: MergeWhich::Head,
+            reply: None,
+            merged: Vec::new(),
+            lost_races: 0,
+        });
+        true
+    }
+
+    /// What an ended attempt means for the job that asked for it.
+    fn conclude(&mut self, ended: Ended) {
+        self.refresh();
+        let Some(job) = self.jobs.front_mut() else {
+            return;
+        };
+        let finished = match ended {
+            Ended::Merged { slice, commit } => {
+                job.merged.push(format!(
+                    "merged {slice} into {} ({})",
+                    self.ws.plan.integration,
+                    short(&commit)
+                ));
+                match job.which {
+                    MergeWhich::All => None,
+                    _ => Some(Ok(job.merged.join("\n"))),
+                }
+            }
+            Ended::Raced { reason, .. } if job.lost_races < 3 => {
+                job.lost_races += 1;
+                tracing::info!(%reason, "trying the merge again on the new tip");
+                None
+            }
+            Ended::Raced { slice, reason } | Ended::Failed { slice, reason } => {
+                let mut said = job.merged.clone();
+                said.push(format!("{slice} did not merge: {reason}"));
+                Some(Err(said.join("\n")))
+            }
+        };
+        if let Some(outcome) = finished
+            && let Some(job) = self.jobs.pop_front()
+            && let Some(reply) = job.reply
+        {
+            let _ = reply.send(outcome);
+        }
+    }
+
+    /// On the way out: a running check is stopped, its attempt recorded
+    /// as interrupted, and whoever waits is told.
+    fn stop(&mut self) {
+        self.interrupt();
+        for job in self.jobs.drain(..) {
+            if let Some(reply) = job.reply {
+                let _ = reply.send(Err("the supervisor is shutting down".into()));
+            }
+        }
+    }
+
+    /// Journals an event and shows it on the board.
+    fn record(&self, actor: Actor, event: Event) {
+        if let Err(err) = self.ws.state_dir.journal().record(actor, event.clone()) {
+            tracing::warn!(%err, "cannot journal a merge-queue event");
+        }
+        (self.deps.notify)(event);
+    }
+
+    /// Changes `state.json` under the process's write mutex.
+    fn update_state<R>(&self, change: impl FnOnce(&mut State) -> R) -> Result<R, String> {
+        let _writing = self
+            .deps
+            .writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let path = self.ws.state_dir.state_file();
+        let mut state = load_state(&path).map_err(|e| e.to_string())?;
+        let result = change(&mut state);
+        save_state(&path, &state).map_err(|e| e.to_string())?;
+        Ok(result)
+    }
+
+    fn state(&self) -> Result<State, String> {
+        load_state(&self.ws.state_dir.state_file()).map_err(|e| e.to_string())
+    }
+}
+
+fn short(oid: &str) -> &str {
+    oid.get(..10).unwrap_or(oid)
+}

@@ -1,0 +1,306 @@
+//! What the queue knows about the branches, read again every tick: the
+//! tips, approvals that went stale, conflict previews (each queued or
+//! active slice against the integration tip, and active slices against
+//! each other), and the [`QueueBoard`] built from them.
+//!
+//! Reading a few refs is cheap; previews are cached by the pair of commits
+//! merged, so a tick where no branch moved costs no merge at all. Pairs of
+//! slices whose changes touch no common path are never merged: they cannot
+//! conflict.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::domain::board::BoardUpdate;
+use crate::domain::queue::{
+    ApprovalView, AttemptView, EntryFacts, EntryState, MergeView, PairConflict, QueueBoard,
+    Queued, entry_state, queue_order,
+};
+use crate::domain::{Event, Lifecycle, SliceName};
+use crate::git::{Oid, Preview};
+use crate::store::{Actor, State};
+
+use super::MergeQueue;
+
+/// Cached answers about commits (they never change for a given pair).
+#[derive(Default)]
+pub struct Facts {
+    previews: HashMap<(Oid, Oid), Preview>,
+    /// Paths a slice's tip changed since its merge base with the target.
+    changed: HashMap<(Oid, Oid), BTreeSet<String>>,
+}
+
+/// What one refresh read.
+pub struct Tips {
+    /// The integration branch's tip (`None` before the first merge).
+    pub integration: Option<Oid>,
+    /// What slices merge onto: the integration tip, else the base's.
+    pub target: Option<Oid>,
+    pub slices: BTreeMap<SliceName, Option<Oid>>,
+}
+
+impl MergeQueue {
+    /// Reads the tips, marks stale approvals, recomputes previews that
+    /// changed, and publishes the board if it changed.
+    pub(super) fn refresh(&mut self) {
+        let Ok(state) = self.state() else { return };
+        let tips = self.tips(&state);
+        self.mark_stale(&state, &tips);
+        let Ok(state) = self.state() else { return };
+        let board = self.build_board(&state, &tips);
+        if self.shown.as_ref() != Some(&board) {
+            (self.deps.publish)(BoardUpdate::Queue {
+                queue: board.clone(),
+            });
+            self.shown = Some(board);
+        }
+    }
+
+    /// The queue as last published, with the check's output.
+    pub(super) fn board(&self) -> QueueBoard {
+        let mut board = self.shown.clone().unwrap_or_default();
+        board.check_output = self.check_output.clone();
+        board
+    }
+
+    pub(super) fn tips(&self, state: &State) -> Tips {
+        let plan = &self.ws.plan;
+        let integration = self.engine.tip(&plan.integration).ok().flatten();
+        let target = integration.or_else(|| self.engine.tip(&plan.base).ok().flatten());
+        let slices = state
+            .slices
+            .iter()
+            .map(|(name, record)| {
+                (
+                    name.clone(),
+                    self.engine.tip(&record.branch).ok().flatten(),
+                )
+            })
+            .collect();
+        Tips {
+            integration,
+            target,
+            slices,
+        }
+    }
+
+    /// An approval whose branch moved is stale: journaled once, never merged.
+    fn mark_stale(&self, state: &State, tips: &Tips) {
+        for (slice, record) in &state.slices {
+            let Some(approval) = record.standing_approval() else {
+                continue;
+            };
+            if record.lifecycle != Lifecycle::Approved || approval.stale {
+                continue;
+            }
+            let now = tips.slices.get(slice).copied().flatten();
+            if now.map(|o| o.to_string()).as_deref() == Some(approval.commit.as_str()) {
+                continue;
+            }
+            let approved = approval.commit.clone();
+            let marked = self.update_state(|state| {
+                if let Some(a) = state
+                    .slices
+                    .get_mut(slice)
+                    .and_then(|r| r.standing_approval_mut())
+                    .filter(|a| a.commit == approved)
+                {
+                    a.stale = true;
+                }
+            });
+            if marked.is_ok() {
+                self.record(
+                    Actor::Sliceboard,
+                    Event::ApprovalStale {
+                        slice: slice.clone(),
+                        approved,
+                        now: now.map(|o| o.to_string()),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Previews `tip` into `onto`, from the cache when asked before.
+    fn preview(&mut self, onto: Oid, tip: Oid, used: &mut BTreeSet<(Oid, Oid)>) -> Option<Preview> {
+        used.insert((onto, tip));
+        if let Some(known) = self.facts.previews.get(&(onto, tip)) {
+            return Some(known.clone());
+        }
+        match self.engine.previews(&[(onto, tip)]) {
+            Ok(mut found) => {
+                let preview = found.pop()?;
+                self.facts.previews.insert((onto, tip), preview.clone());
+                Some(preview)
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot preview a merge");
+                None
+            }
+        }
+    }
+
+    /// Paths `tip` changed since it left `target`'s history.
+    fn changed(&mut self, target: Oid, tip: Oid) -> BTreeSet<String> {
+        if let Some(known) = self.facts.changed.get(&(target, tip)) {
+            return known.clone();
+        }
+        let paths = self
+            .engine
+            .merge_base(target, tip)
+            .ok()
+            .flatten()
+            .and_then(|base| self.engine.changed_paths(base, tip).ok())
+            .unwrap_or_default();
+        self.facts.changed.insert((target, tip), paths.clone());
+        paths
+    }
+
+    fn build_board(&mut self, state: &State, tips: &Tips) -> QueueBoard {
+        let plan = self.ws.plan.clone();
+        let mut used = BTreeSet::new();
+        let mut views: BTreeMap<SliceName, MergeView> = BTreeMap::new();
+        // Slices with commits of their own, not merged: previewed.
+        let mut active: Vec<(SliceName, Oid)> = Vec::new();
+        for (slice, record) in &state.slices {
+            let tip = tips.slices.get(slice).copied().flatten();
+            let mut view = MergeView {
+                tip: tip.map(|o| o.to_string()),
+                approval: record.standing_approval().map(|a| ApprovalView {
+                    commit: a.commit.clone(),
+                    at: a.at,
+                    stale: a.stale,
+                }),
+                upstream_merged: record.upstream_merged.clone(),
+                ..MergeView::default()
+            };
+            if let Some(merged) = &record.merged
+                && matches!(record.lifecycle, Lifecycle::Merged | Lifecycle::Removed)
+            {
+                view.state = Some(EntryState::Merged {
+                    commit: merged.commit.clone(),
+                });
+            }
+            let has_commits = tip.is_some_and(|t| t.to_string() != record.base_commit);
+            if let (Some(target), Some(tip), true) = (tips.target, tip, has_commits)
+                && matches!(
+                    record.lifecycle,
+                    Lifecycle::Ready | Lifecycle::Active | Lifecycle::Approved
+                )
+            {
+                if let Some(Preview::Conflicts { paths }) = self.preview(target, tip, &mut used) {
+                    view.conflicts = paths;
+                }
+                active.push((slice.clone(), tip));
+            }
+            views.insert(slice.clone(), view);
+        }
+
+        let pairs = match tips.target {
+            Some(target) => self.pairs(target, &active, &mut used),
+            None => Vec::new(),
+        };
+        self.facts.previews.retain(|key, _| used.contains(key));
+        let live: BTreeSet<(Oid, Oid)> = active
+            .iter()
+            .filter_map(|(_, tip)| tips.target.map(|t| (t, *tip)))
+            .collect();
+        self.facts.changed.retain(|key, _| live.contains(key));
+
+        let queued: Vec<Queued<'_>> = state
+            .slices
+            .iter()
+            .filter(|(_, r)| r.lifecycle == Lifecycle::Approved)
+            .filter_map(|(slice, record)| {
+                let approval = record.standing_approval()?;
+                let spec = plan.slice(slice.as_str())?;
+                Some(Queued {
+                    slice,
+                    after: &spec.after,
+                    approved_at: approval.at,
+                })
+            })
+            .collect();
+        let order = queue_order(&queued);
+        let checking = self.running.as_ref().map(|r| r.slice.clone());
+        for (position, slice) in order.iter().enumerate() {
+            let Some(record) = state.slices.get(slice) else {
+                continue;
+            };
+            let approval = record.standing_approval();
+            let unmerged_upstream = plan
+                .slice(slice.as_str())
+                .map(|spec| {
+                    spec.after
+                        .iter()
+                        .filter(|dep| {
+                            state.slices.get(*dep).map(|r| r.lifecycle) != Some(Lifecycle::Merged)
+                        })
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            let view = views.entry(slice.clone()).or_default();
+            let facts = EntryFacts {
+                unmerged_upstream,
+                moved: approval
+                    .filter(|a| a.stale)
+                    .map(|_| view.tip.clone()),
+                checking: checking.as_ref() == Some(slice),
+                failed: record
+                    .attention
+                    .as_ref()
+                    .filter(|a| approval.is_some_and(|ap| ap.commit == a.approved))
+                    .filter(|a| a.paths.is_empty())
+                    .map(|a| a.reason.clone()),
+                conflicts: view.conflicts.clone(),
+            };
+            view.position = Some(position + 1);
+            view.state = Some(entry_state(&facts));
+        }
+        QueueBoard {
+            integration: plan.integration.clone(),
+            integration_tip: tips.integration.map(|o| o.to_string()),
+            check: plan.merge.check.clone(),
+            auto: plan.merge.auto,
+            order,
+            slices: views,
+            pairs,
+            attempt: self.running.as_ref().map(|r| AttemptView {
+                slice: r.slice.clone(),
+                number: r.number,
+                started: r.started,
+            }),
+            check_output: Default::default(),
+        }
+    }
+
+    /// Active slices that would conflict with each other.
+    fn pairs(
+        &mut self,
+        target: Oid,
+        active: &[(SliceName, Oid)],
+        used: &mut BTreeSet<(Oid, Oid)>,
+    ) -> Vec<PairConflict> {
+        let changed: Vec<BTreeSet<String>> = active
+            .iter()
+            .map(|(_, tip)| self.changed(target, *tip))
+            .collect();
+        let mut pairs = Vec::new();
+        for i in 0..active.len() {
+            for j in i + 1..active.len() {
+                if changed[i].is_disjoint(&changed[j]) {
+                    continue;
+                }
+                let ((a, a_tip), (b, b_tip)) = (&active[i], &active[j]);
+                if let Some(Preview::Conflicts { paths }) = self.preview(*a_tip, *b_tip, used) {
+                    pairs.push(PairConflict {
+                        a: a.clone(),
+                        b: b.clone(),
+                        paths,
+                    });
+                }
+            }
+        }
+        pairs
+    }
+}

@@ -1,0 +1,146 @@
+//! Approving and withdrawing: an approval pins the branch's tip, and is
+//! refused (unless forced) while something deserves a second look: paths
+//! changed outside the slice or shared with another slice, a dbt run that
+//! failed, is still running, never ran, or ran before the commit's files
+//! last changed, or a slice it comes after that is neither approved nor
+//! merged. The reasons come back one per line.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use crate::domain::dbt_run::{DbtRun, DbtSummary, RunStatus};
+use crate::domain::queue::{ApprovalFacts, DbtVerdict, approval_concerns, concerns_refusal};
+use crate::domain::{Lifecycle, SliceName};
+use crate::git::Oid;
+use crate::store::SliceRecord;
+
+use super::MergeQueue;
+
+impl MergeQueue {
+    pub(super) fn approve(&mut self, slice: &SliceName, force: bool) -> Result<String, String> {
+        let concerns = self.concerns(slice)?;
+        if !concerns.is_empty() && !force {
+            return Err(concerns_refusal(slice, &concerns));
+        }
+        let (commit, events) = {
+            let _writing = self
+                .deps
+                .writes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            crate::workspace::approve(&self.ws, &self.deps.lock, slice, concerns)
+                .map_err(|e| e.to_string())?
+        };
+        events.into_iter().for_each(|e| (self.deps.notify)(e));
+        self.refresh();
+        let position = self
+            .shown
+            .as_ref()
+            .and_then(|b| b.slices.get(slice))
+            .and_then(|v| v.position)
+            .map(|p| format!("; queue position {p}"))
+            .unwrap_or_default();
+        Ok(format!("approved {slice} at {}{position}", super::short(&commit)))
+    }
+
+    pub(super) fn withdraw(&mut self, slice: &SliceName) -> Result<String, String> {
+        let events = {
+            let _writing = self
+                .deps
+                .writes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            crate::workspace::withdraw(&self.ws, &self.deps.lock, slice).map_err(|e| e.to_string())?
+        };
+        events.into_iter().for_each(|e| (self.deps.notify)(e));
+        Ok(format!("withdrew {slice}'s approval"))
+    }
+
+    /// What approving `slice` now should make the operator look at.
+    fn concerns(&mut self, slice: &SliceName) -> Result<Vec<String>, String> {
+        self.ws.slice(slice.as_str()).map_err(|e| e.to_string())?;
+        let state = self.state()?;
+        let record = state
+            .slices
+            .get(slice)
+            .ok_or_else(|| format!("cannot approve {slice}: it has no worktree yet; run `sliceboard up {slice}`"))?;
+        let board = (self.deps.board)();
+        let row = board.row(slice);
+        let flags = row.map(|r| r.flags.clone()).unwrap_or_default();
+        let dbt = self.dbt_verdict(record, row.and_then(|r| r.dbt.clone()));
+        let upstream = self
+            .ws
+            .plan
+            .slice(slice.as_str())
+            .map(|spec| {
+                spec.after
+                    .iter()
+                    .map(|dep| {
+                        let lifecycle = state
+                            .slices
+                            .get(dep)
+                            .map_or(Lifecycle::Planned, |r| r.lifecycle);
+                        (dep.clone(), lifecycle)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(approval_concerns(&ApprovalFacts {
+            flags: &flags,
+            dbt,
+            upstream,
+        }))
+    }
+
+    /// The last dbt run's verdict on the slice's current commit; `None`
+    /// when the worktree has no dbt project.
+    fn dbt_verdict(&self, record: &SliceRecord, shown: Option<DbtRun>) -> Option<DbtVerdict> {
+        let project = crate::domain::plan::normalize(&record.worktree.join(&self.ws.plan.dbt.project_dir));
+        if !project.join("dbt_project.yml").is_file() {
+            return None;
+        }
+        let Some(run) = shown.or_else(|| crate::dbt::last_run(&project)) else {
+            return Some(DbtVerdict::NeverRan);
+        };
+        match run.status {
+            RunStatus::Running => return Some(DbtVerdict::StillRunning),
+            RunStatus::Failed => {
+                return Some(DbtVerdict::Failed {
+                    summary: DbtSummary::of(&run).describe(),
+                });
+            }
+            RunStatus::Success => {}
+        }
+        let started = run
+            .started_at
+            .as_deref()
+            .and_then(|s| s.parse::<Timestamp>().ok());
+        match (started, self.newest_change(record)) {
+            (Some(started), Some((path, changed))) if changed > started => {
+                Some(DbtVerdict::Outdated { newest: path })
+            }
+            _ => Some(DbtVerdict::Passed),
+        }
+    }
+
+    /// The slice's most recently modified changed file, and when.
+    fn newest_change(&self, record: &SliceRecord) -> Option<(String, Timestamp)> {
+        let tip = self.engine.tip(&record.branch).ok()??;
+        let base = Oid::from_str(&record.base_commit).ok()?;
+        let from = self.engine.merge_base(base, tip).ok()??;
+        let paths = self.engine.changed_paths(from, tip).ok()?;
+        paths
+            .into_iter()
+            .filter_map(|path| {
+                let modified = modified(&record.worktree.join(&path))?;
+                Some((path, modified))
+            })
+            .max_by_key(|(_, at)| *at)
+    }
+}
+
+fn modified(path: &Path) -> Option<Timestamp> {
+    let time = std::fs::metadata(path).ok()?.modified().ok()?;
+    Timestamp::try_from(time).ok()
+}
