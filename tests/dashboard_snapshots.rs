@@ -258,6 +258,7 @@ fn app() -> App {
     let board = Board {
         repo: "/work/shop".into(),
         slices,
+        queue: Default::default(),
     };
     let mut app = App::new(board, Keymap::default());
     diffs(&mut app);
