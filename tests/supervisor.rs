@@ -460,12 +460,15 @@ fn approval_records_the_committed_tip_and_refuses_uncommitted_work() {
     let command = "echo 'select 1' > models/staging/new.sql; sleep 0.5; git add -A; git -c user.name=agent -c user.email=a@b.c commit -qm work; echo committed; sleep 30";
     let mut r = running(&plan(command, "true", 4));
     let staging = name("staging");
-    let err = r
-        .sup
-        .handle(Command::Approve {
-            slice: staging.clone(),
-        })
-        .unwrap_err();
+    let approve = |r: &Running| {
+        sliceboard::workspace::approve(
+            r.sup.workspace(),
+            &r.sup.state_lock(),
+            &staging,
+            Vec::new(),
+        )
+    };
+    let err = approve(&r).unwrap_err();
     assert!(
         err.to_string().contains("no commits beyond the base"),
         "{err}"
@@ -483,18 +486,11 @@ fn approval_records_the_committed_tip_and_refuses_uncommitted_work() {
             .exists()
     });
     if !r.screen("staging").contains("committed") {
-        let err = r
-            .sup
-            .handle(Command::Approve {
-                slice: staging.clone(),
-            })
-            .unwrap_err();
+        let err = approve(&r).unwrap_err();
         assert!(err.to_string().contains("uncommitted work"), "{err}");
     }
     r.until("the commit", |s| shows(s, "staging", "committed"));
-    r.ok(Command::Approve {
-        slice: staging.clone(),
-    });
+    approve(&r).unwrap();
     let state = r.repo.state_json();
     let record = &state["slices"]["staging"];
     assert_eq!(record["lifecycle"], "approved");
