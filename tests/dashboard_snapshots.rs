@@ -596,3 +596,99 @@ fn search_in_the_diff_tab_finds_paths_and_lines() {
     );
     assert!(app.message.as_deref().unwrap().contains("match 1 of 1"));
 }
+
+#[test]
+fn queue_view_and_approval_with_concerns() {
+    use sliceboard::domain::queue::{
+        ApprovalView, AttemptView, EntryState, MergeView, PairConflict, QueueBoard,
+        concerns_refusal,
+    };
+    let mut app = app();
+    let at = jiff::Timestamp::UNIX_EPOCH;
+    let approved = |commit: &str, position: usize, state: EntryState| MergeView {
+        tip: Some(commit.into()),
+        approval: Some(ApprovalView {
+            commit: commit.into(),
+            at,
+            stale: false,
+        }),
+        position: Some(position),
+        state: Some(state),
+        ..MergeView::default()
+    };
+    let mut queue = QueueBoard {
+        integration: "refactor/integration".into(),
+        integration_tip: Some("1234567890abcdef".into()),
+        check: Some("dbt build".into()),
+        order: vec![name("staging"), name("marts")],
+        attempt: Some(AttemptView {
+            slice: name("staging"),
+            number: 7,
+            started: at,
+        }),
+        pairs: vec![PairConflict {
+            a: name("seeds"),
+            b: name("docs"),
+            paths: vec!["seeds/orders.csv".into()],
+        }],
+        ..QueueBoard::default()
+    };
+    queue.slices.insert(
+        name("staging"),
+        approved("aaaaaaaaaaaa", 1, EntryState::Checking),
+    );
+    queue.slices.insert(
+        name("marts"),
+        approved(
+            "bbbbbbbbbbbb",
+            2,
+            EntryState::Waiting {
+                on: vec![name("staging")],
+            },
+        ),
+    );
+    app.apply(BoardUpdate::Queue { queue });
+    app.apply(BoardUpdate::CheckOutput {
+        attempt: 7,
+        lines: vec!["1 of 8 START sql view model dbt_integration.stg_orders".into()],
+        fresh: true,
+    });
+    press(&mut app, KeyCode::Char('o'));
+    let shown = render(&app, 120, 30);
+    for text in [
+        "refactor/integration at 1234567890; check `dbt build`",
+        "1. staging aaaaaaaaaa  checking",
+        "2. marts bbbbbbbbbb  waiting for staging",
+        "seeds and docs conflict with each other in seeds/orders.csv",
+        "checking staging (attempt 7)",
+        "START sql view model dbt_integration.stg_orders",
+    ] {
+        assert!(shown.contains(text), "{text:?} missing from:\n{shown}");
+    }
+    insta::assert_snapshot!("queue_120x30", shown);
+    // m merges the head; the board row shows the queue state.
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('m'), KeyModifiers::NONE));
+    assert_eq!(
+        effects,
+        [Effect::Send(Command::Merge {
+            which: sliceboard::domain::MergeWhich::Head,
+            dry_run: false,
+        })]
+    );
+    // An approval refused with concerns becomes a question; y forces it.
+    app.reply(Err(concerns_refusal(
+        &name("marts"),
+        &["its last dbt run failed (build: 3 ok, 1 failed)".into()],
+    )));
+    assert!(matches!(app.mode, Mode::Confirm(Confirm::Approve { .. })));
+    let asked = render(&app, 100, 30);
+    assert!(asked.contains("its last dbt run failed"), "{asked}");
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE));
+    assert_eq!(
+        effects,
+        [Effect::Send(Command::Approve {
+            slice: name("marts"),
+            force: true,
+        })]
+    );
+}

@@ -13,7 +13,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::keymap::{Action, Keymap};
 use crate::domain::board::{Board, BoardUpdate};
 use crate::domain::pane::{PaneFrame, PaneView, PaneWant};
-use crate::domain::{AgentStatus, Command, Event, SliceName};
+use crate::domain::{AgentStatus, Command, Event, MergeWhich, SliceName};
 use crate::session::{Key, Mods};
 
 pub use crate::domain::board::{LOG_LINES_KEPT, SliceRow};
@@ -49,11 +49,20 @@ pub enum Layout {
     Grid,
     /// The selected terminal alone.
     Full,
+    /// The merge queue.
+    Queue,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
     Kill(SliceName),
+    /// Approve although the merge queue listed these concerns.
+    Approve {
+        slice: SliceName,
+        concerns: Vec<String>,
+    },
+    /// Remove a slice's worktree and branch.
+    Clean(SliceName),
     /// Stop every agent and the supervisor.
     StopAll {
         running: usize,
@@ -231,6 +240,30 @@ impl App {
             .apply(frame);
     }
 
+    /// What the supervisor answered to a command this dashboard sent: a
+    /// refused approval with concerns becomes a question, anything else
+    /// the status line.
+    pub fn reply(&mut self, result: Result<String, String>) {
+        let said = match result {
+            Ok(done) => done,
+            Err(why) => {
+                if let Some(concerns) = crate::domain::queue::parse_concerns(&why)
+                    && let Some(slice) = why
+                        .split_whitespace()
+                        .next()
+                        .and_then(|s| SliceName::parse(s).ok())
+                {
+                    self.mode = Mode::Confirm(Confirm::Approve { slice, concerns });
+                    return;
+                }
+                why
+            }
+        };
+        if !said.is_empty() {
+            self.message = Some(said.lines().collect::<Vec<_>>().join("; "));
+        }
+    }
+
     /// What the status line and the mode make of an event.
     fn react(&mut self, event: &Event) {
         match event {
@@ -326,6 +359,14 @@ impl App {
                 }
                 match confirm {
                     Confirm::Kill(slice) => vec![Effect::Send(Command::KillAgent { slice })],
+                    Confirm::Approve { slice, .. } => vec![Effect::Send(Command::Approve {
+                        slice,
+                        force: true,
+                    })],
+                    Confirm::Clean(slice) => vec![Effect::Send(Command::Clean {
+                        slice,
+                        force: false,
+                    })],
                     Confirm::StopAll { .. } => vec![Effect::Send(Command::Shutdown)],
                 }
             }
@@ -426,6 +467,36 @@ impl App {
                 self.mode = Mode::Confirm(Confirm::StopAll {
                     running: self.running(),
                 });
+            }
+            Action::MergeHead | Action::MergeAll => {
+                let which = if action == Action::MergeAll {
+                    MergeWhich::All
+                } else {
+                    MergeWhich::Head
+                };
+                self.message = Some("merging…".into());
+                return vec![Effect::Send(Command::Merge {
+                    which,
+                    dry_run: false,
+                })];
+            }
+            Action::Feedback => {
+                return slice
+                    .map(|slice| Effect::Send(Command::SendFeedback { slice }))
+                    .into_iter()
+                    .collect();
+            }
+            Action::Clean => {
+                if let Some(slice) = slice {
+                    self.mode = Mode::Confirm(Confirm::Clean(slice));
+                }
+            }
+            Action::Queue => {
+                self.layout = if self.layout == Layout::Queue {
+                    Layout::Focus
+                } else {
+                    Layout::Queue
+                };
             }
             Action::CreateWorktrees => {
                 self.message = Some("creating missing worktrees…".into());

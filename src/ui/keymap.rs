@@ -32,6 +32,16 @@ pub enum Action {
     /// Record the operator's approval of the slice's branch tip.
     Approve,
     WithdrawApproval,
+    /// Merge the merge queue's first ready slice.
+    MergeHead,
+    /// Merge every ready slice, in queue order.
+    MergeAll,
+    /// Tell the slice's agent what the merge queue found.
+    Feedback,
+    /// Remove a merged slice's worktree and branch (asks first).
+    Clean,
+    /// The merge queue view.
+    Queue,
     Grid,
     Fullscreen,
     ScrollUp,
@@ -65,8 +75,13 @@ impl Action {
             Action::PauseResume => "pause / resume the agent (whole process group)",
             Action::Kill => "kill the agent (asks first)",
             Action::Restart => "restart the agent (resume command if set)",
-            Action::Approve => "approve the slice's current commit (recorded; merged later)",
+            Action::Approve => "approve the slice's current commit for the merge queue (asks when something deserves a second look)",
             Action::WithdrawApproval => "withdraw the slice's approval",
+            Action::MergeHead => "merge the queue's first ready slice (check, then move the integration branch)",
+            Action::MergeAll => "merge every ready slice, in queue order",
+            Action::Feedback => "tell the slice's agent about its conflict, failed check or upstream merge",
+            Action::Clean => "remove a merged slice's worktree and branch (asks first)",
+            Action::Queue => "merge queue view (again: back)",
             Action::Grid => "grid of all terminals",
             Action::Fullscreen => "terminal full screen",
             Action::ScrollUp => "scroll back (terminal, diff, dbt and logs)",
@@ -211,6 +226,11 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("r", Action::Restart),
     ("a", Action::Approve),
     ("u", Action::WithdrawApproval),
+    ("m", Action::MergeHead),
+    ("M", Action::MergeAll),
+    ("F", Action::Feedback),
+    ("C", Action::Clean),
+    ("o", Action::Queue),
     ("g", Action::Grid),
     ("f", Action::Fullscreen),
     ("pgup", Action::ScrollUp),
@@ -338,6 +358,8 @@ impl Keymap {
             (Action::Kill, "kill"),
             (Action::Restart, "restart"),
             (Action::Approve, "approve"),
+            (Action::Queue, "queue"),
+            (Action::MergeHead, "merge"),
             (Action::Grid, "grid"),
             (Action::NextTab, "tabs"),
             (Action::StopAll, "stop all"),

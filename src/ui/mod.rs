@@ -15,6 +15,7 @@ pub mod diff_view;
 pub mod highlight;
 pub mod keymap;
 pub mod mouse;
+pub mod queue_view;
 pub mod view;
 
 use std::collections::{BTreeMap, HashMap};
@@ -240,13 +241,7 @@ impl Client {
                 if self.pending.remove(&id).is_none() {
                     return;
                 }
-                let said = match result {
-                    Ok(done) => done,
-                    Err(why) => why,
-                };
-                if !said.is_empty() {
-                    app.message = Some(said.lines().collect::<Vec<_>>().join("; "));
-                }
+                app.reply(result);
             }
             ServerMsg::Found { id, slice, hits } => {
                 let Some(Pending::Search { query, nth }) = self.pending.remove(&id) else {

@@ -42,6 +42,14 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
                 draw_terminal(frame, body, row, app, &mut panes);
             }
         }
+        Layout::Queue => {
+            let board_width = (body.width / 3).clamp(24, 44).min(body.width);
+            let [board, detail] =
+                Split::horizontal([Constraint::Length(board_width), Constraint::Min(10)])
+                    .areas(body);
+            draw_board(frame, board, app);
+            super::queue_view::draw_queue(frame, detail, app);
+        }
         Layout::Focus => {
             let board_width = (body.width / 3).clamp(24, 44).min(body.width);
             let [board, detail] =
@@ -201,6 +209,9 @@ fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 format!("  dbt {} ok", counts.passed)
             };
             detail.push(Span::styled(text, dbt_style));
+        }
+        if let Some(note) = super::queue_view::row_note(&app.board.queue, &row.name) {
+            detail.push(note);
         }
         lines.push(TextLine::from(detail));
         lines.push(TextLine::from(diff_view::summary(row, inner.width)));
@@ -572,11 +583,23 @@ fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm) {
         Confirm::Kill(slice) => format!(
             "Kill {slice}'s agent? SIGTERM to its whole process group, SIGKILL after the grace period. Its commits and files stay.\n\ny: kill   any other key: cancel"
         ),
+        Confirm::Approve { slice, concerns } => format!(
+            "Approve {slice} anyway? It needs a second look:\n{}\n\ny: approve   any other key: cancel",
+            concerns
+                .iter()
+                .map(|c| format!("- {c}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        Confirm::Clean(slice) => format!(
+            "Remove {slice}'s worktree and delete its branch? Only a merged slice is removed; its commits stay in the integration branch.\n\ny: clean   any other key: cancel"
+        ),
         Confirm::StopAll { running } => format!(
             "Stop the supervisor and its {running} running agent(s)? Each process group gets SIGTERM, then SIGKILL; worktrees, commits and pty.log stay. (q only detaches.)\n\ny: stop all   any other key: cancel"
         ),
     };
-    let popup = centered(area, 64, 8);
+    let height = u16::try_from(text.lines().count() + 6).unwrap_or(u16::MAX).clamp(8, 20);
+    let popup = centered(area, 72, height);
     frame.render_widget(Clear, popup);
     Paragraph::new(text)
         .wrap(Wrap { trim: true })

@@ -1,0 +1,200 @@
+//! The Queue view and the merge state on the board: drawn from the
+//! `QueueBoard` the supervisor's merge queue publishes, never computed
+//! here.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout as Split, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line as TextLine, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::app::App;
+use super::keymap::Action;
+use crate::domain::SliceName;
+use crate::domain::board::short;
+use crate::domain::queue::{EntryState, QueueBoard};
+
+/// The color of a queue state.
+fn state_style(state: &EntryState) -> Style {
+    match state {
+        EntryState::Ready => Style::new().fg(Color::Green),
+        EntryState::Waiting { .. } => Style::new().add_modifier(Modifier::DIM),
+        EntryState::Checking => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        EntryState::Conflicts { .. } | EntryState::Failed { .. } => {
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+        }
+        EntryState::Stale { .. } => Style::new().fg(Color::Yellow),
+        EntryState::Merged { .. } => Style::new().fg(Color::Cyan),
+    }
+}
+
+/// The board's merge note for a slice: its queue position and state, or
+/// an early warning that it would conflict.
+pub fn row_note(queue: &QueueBoard, slice: &SliceName) -> Option<Span<'static>> {
+    let view = queue.slices.get(slice);
+    if let Some(state) = view.and_then(|v| v.state.as_ref()) {
+        let view = view?;
+        let position = view.position.map_or_else(String::new, |p| format!("#{p} "));
+        return Some(Span::styled(
+            format!("  {position}{}", state.label()),
+            state_style(state),
+        ));
+    }
+    let paired = queue
+        .pairs
+        .iter()
+        .filter_map(|p| {
+            if &p.a == slice {
+                Some(p.b.as_str())
+            } else if &p.b == slice {
+                Some(p.a.as_str())
+            } else {
+                None
+            }
+        })
+        .collect::<Vec<_>>();
+    if view.is_some_and(|v| !v.conflicts.is_empty()) {
+        return Some(Span::styled(
+            format!("  ! conflicts with {}", queue.integration),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    (!paired.is_empty()).then(|| {
+        Span::styled(
+            format!("  ! conflicts with {}", paired.join(", ")),
+            Style::new().fg(Color::Red),
+        )
+    })
+}
+
+/// The Queue view: the integration branch, each queued slice with its
+/// state, merged slices, early conflict warnings, and the check's output.
+pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let queue = &app.board.queue;
+    let mut lines = Vec::new();
+    let tip = queue
+        .integration_tip
+        .as_deref()
+        .map_or_else(|| "not created yet".to_owned(), |t| format!("at {}", short(t)));
+    let check = queue
+        .check
+        .as_deref()
+        .map_or_else(|| "no check: a clean merge moves it".to_owned(), |c| format!("check `{c}`"));
+    lines.push(TextLine::from(vec![
+        Span::styled(
+            format!("{} ", queue.integration),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(format!("{tip}; {check}{}", if queue.auto { "; auto-merge on" } else { "" })),
+    ]));
+    lines.push(TextLine::default());
+    let selected = app.selected().map(|r| r.name.clone());
+    if queue.order.is_empty() {
+        lines.push(TextLine::styled(
+            format!(
+                "Nothing queued. Approve a slice ({}) to queue it.",
+                key(app, Action::Approve)
+            ),
+            Style::new().add_modifier(Modifier::DIM),
+        ));
+    }
+    for (i, slice) in queue.order.iter().enumerate() {
+        let Some(view) = queue.slices.get(slice) else {
+            continue;
+        };
+        let marker = if selected.as_ref() == Some(slice) { ">" } else { " " };
+        let approved = view
+            .approval
+            .as_ref()
+            .map_or_else(String::new, |a| format!(" {}", short(&a.commit)));
+        let mut spans = vec![
+            Span::raw(format!("{marker}{:>2}. ", i + 1)),
+            Span::styled(slice.to_string(), Style::new().add_modifier(Modifier::BOLD)),
+            Span::styled(approved, Style::new().add_modifier(Modifier::DIM)),
+            Span::raw("  "),
+        ];
+        if let Some(state) = &view.state {
+            spans.push(Span::styled(state.describe(), state_style(state)));
+        }
+        lines.push(TextLine::from(spans));
+    }
+    let merged: Vec<(&SliceName, &str)> = queue
+        .slices
+        .iter()
+        .filter_map(|(slice, view)| match &view.state {
+            Some(EntryState::Merged { commit }) => Some((slice, commit.as_str())),
+            _ => None,
+        })
+        .collect();
+    if !merged.is_empty() {
+        lines.push(TextLine::default());
+        for (slice, commit) in merged {
+            lines.push(TextLine::styled(
+                format!("  merged  {slice} in {}", short(commit)),
+                Style::new().fg(Color::Cyan),
+            ));
+        }
+    }
+    let early: Vec<String> = queue
+        .slices
+        .iter()
+        .filter(|(_, v)| v.position.is_none() && v.state.is_none() && !v.conflicts.is_empty())
+        .map(|(slice, v)| format!("  ! {slice} would conflict with {} in {}", queue.integration, v.conflicts.join(", ")))
+        .chain(queue.pairs.iter().map(|p| {
+            format!("  ! {} and {} conflict with each other in {}", p.a, p.b, p.paths.join(", "))
+        }))
+        .collect();
+    if !early.is_empty() {
+        lines.push(TextLine::default());
+        for line in early {
+            lines.push(TextLine::styled(line, Style::new().fg(Color::Red)));
+        }
+    }
+    lines.push(TextLine::default());
+    lines.push(TextLine::styled(
+        format!(
+            "{} merge the first ready slice  {} merge every ready slice  {} tell the agent  {} clean a merged slice  {} withdraw",
+            key(app, Action::MergeHead),
+            key(app, Action::MergeAll),
+            key(app, Action::Feedback),
+            key(app, Action::Clean),
+            key(app, Action::WithdrawApproval),
+        ),
+        Style::new().add_modifier(Modifier::DIM),
+    ));
+
+    let output_height = if queue.check_output.is_empty() {
+        0
+    } else {
+        (area.height / 2).max(4)
+    };
+    let [top, bottom] = Split::vertical([Constraint::Min(3), Constraint::Length(output_height)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::new().borders(Borders::ALL).title(" merge queue ")),
+        top,
+    );
+    if output_height > 0 {
+        let title = match &queue.attempt {
+            Some(attempt) => format!(" checking {} (attempt {}) ", attempt.slice, attempt.number),
+            None => " last check ".to_owned(),
+        };
+        let inner_height = usize::from(output_height.saturating_sub(2));
+        let skip = queue.check_output.len().saturating_sub(inner_height);
+        let text: Vec<TextLine> = queue
+            .check_output
+            .iter()
+            .skip(skip)
+            .map(|l| TextLine::raw(l.clone()))
+            .collect();
+        frame.render_widget(
+            Paragraph::new(text).block(Block::new().borders(Borders::ALL).title(title)),
+            bottom,
+        );
+    }
+}
+
+fn key(app: &App, action: Action) -> String {
+    app.keymap.key_for(action).unwrap_or_else(|| "(unbound)".into())
+}
