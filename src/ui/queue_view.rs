@@ -33,6 +33,10 @@ fn state_style(state: &EntryState) -> Style {
 pub fn row_note(queue: &QueueBoard, slice: &SliceName) -> Option<Span<'static>> {
     let view = queue.slices.get(slice);
     if let Some(state) = view.and_then(|v| v.state.as_ref()) {
+        // The lifecycle beside it already says "merged".
+        if matches!(state, EntryState::Merged { .. }) {
+            return None;
+        }
         let view = view?;
         let position = view.position.map_or_else(String::new, |p| format!("#{p} "));
         return Some(Span::styled(
