@@ -16,9 +16,10 @@ use super::pane::{PaneFrame, PaneWant};
 use super::protocol::Command;
 use super::slice::SliceName;
 
-/// Bumped whenever a message changes shape. No negotiation: a client of
+/// Bumped whenever a message changes shape (2: the merge queue on the
+/// board and its commands). No negotiation: a client of
 /// another version is refused with both numbers.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Who is connecting, which decides what the supervisor sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
