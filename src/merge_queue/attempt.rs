@@ -170,17 +170,27 @@ impl MergeQueue {
         let prepared = match self.prepare(slice) {
             Ok(prepared) => prepared,
             Err(reason) => {
-                self.record(
-                    Actor::Sliceboard,
-                    Event::MergeFailed {
-                        slice: slice.clone(),
-                        attempt: 0,
-                        reason: reason.clone(),
-                    },
-                );
+                // The same refusal twice in a row is journaled once.
+                let again = self
+                    .refused
+                    .get(slice)
+                    .is_some_and(|(last, _)| *last == reason);
+                if !again {
+                    self.record(
+                        Actor::Sliceboard,
+                        Event::MergeFailed {
+                            slice: slice.clone(),
+                            attempt: 0,
+                            reason: reason.clone(),
+                        },
+                    );
+                }
+                self.refused
+                    .insert(slice.clone(), (reason.clone(), std::time::Instant::now()));
                 return failed(reason);
             }
         };
+        self.refused.remove(slice);
         let mut file = prepared;
         let number = file.number;
         if let Err(err) = self.save_attempt(&file) {

@@ -25,10 +25,10 @@ mod feedback;
 mod refresh;
 mod review;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::domain::board::{Board, BoardUpdate};
 use crate::domain::queue::QueueBoard;
@@ -61,6 +61,9 @@ pub struct QueueDeps {
 
 /// How often branch tips are read again when nothing else happens.
 const TICK: Duration = Duration::from_secs(1);
+/// How long an automatic merge that was refused waits before it is tried
+/// again (the operator's key tries at once).
+const AUTO_RETRY: Duration = Duration::from_secs(30);
 /// How often while a check runs (its output arrives by itself).
 const CHECK_TICK: Duration = Duration::from_millis(200);
 
@@ -128,6 +131,7 @@ pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinH
                 facts: Facts::default(),
                 shown: None,
                 check_output: VecDeque::new(),
+                refused: BTreeMap::new(),
             };
             queue.run();
         })?;
@@ -165,6 +169,9 @@ struct MergeQueue {
     /// The board last published.
     shown: Option<QueueBoard>,
     check_output: VecDeque<String>,
+    /// The last refusal before an attempt, per slice: journaled once, and
+    /// holding automatic merges back a while.
+    refused: BTreeMap<SliceName, (String, Instant)>,
 }
 
 impl MergeQueue {
@@ -246,9 +253,15 @@ impl MergeQueue {
 
     /// Starts what the jobs at the front ask for, one attempt at a time.
     fn advance(&mut self) {
+        let mut auto_asked = false;
         while self.running.is_none() {
-            if self.jobs.is_empty() && !self.auto_job() {
-                return;
+            if self.jobs.is_empty() {
+                // At most one automatic merge per pass: a refused one
+                // must not spin.
+                if auto_asked || !self.auto_job() {
+                    return;
+                }
+                auto_asked = true;
             }
             let Some(job) = self.jobs.front() else { return };
             let pick = self.pick(&job.which);
@@ -276,9 +289,20 @@ impl MergeQueue {
         }
     }
 
-    /// With `[merge] auto`, a job for the queue's head once it is ready.
+    /// With `[merge] auto`, a job for the queue's head once it is ready
+    /// (a head whose automatic merge was refused waits [`AUTO_RETRY`]).
     fn auto_job(&mut self) -> bool {
-        if !self.ws.plan.merge.auto || self.pick(&MergeWhich::Head).is_err() {
+        if !self.ws.plan.merge.auto {
+            return false;
+        }
+        let Ok(head) = self.pick(&MergeWhich::Head) else {
+            return false;
+        };
+        if self
+            .refused
+            .get(&head)
+            .is_some_and(|(_, at)| at.elapsed() < AUTO_RETRY)
+        {
             return false;
         }
         self.jobs.push_back(Job {

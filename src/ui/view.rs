@@ -554,28 +554,33 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 fn draw_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let help = app.keymap.help();
     let key_width = help.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    let lines: Vec<TextLine> = help
-        .iter()
-        .map(|(keys, what)| {
-            TextLine::from(vec![
-                Span::styled(
-                    format!("{keys:>key_width$}  "),
-                    Style::new().add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
-    let popup = centered(area, 76, lines.len() as u16 + 2);
+    let line = |(keys, what): &(String, &'static str)| {
+        TextLine::from(vec![
+            Span::styled(
+                format!("{keys:>key_width$}  "),
+                Style::new().add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(*what),
+        ])
+    };
+    // Two columns when one does not fit the terminal's height.
+    let fits = help.len() + 2 <= usize::from(area.height);
+    let columns: usize = if fits || area.width < 100 { 1 } else { 2 };
+    let per_column = help.len().div_ceil(columns);
+    let width = if columns == 1 { 76 } else { area.width.min(160) };
+    let popup = centered(area, width, u16::try_from(per_column + 2).unwrap_or(u16::MAX));
     frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::new()
-                .borders(Borders::ALL)
-                .title(" keys (any key closes) "),
-        ),
-        popup,
-    );
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .title(" keys (any key closes) ");
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let halves = Split::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).split(inner);
+    for (column, chunk) in help.chunks(per_column.max(1)).enumerate() {
+        if let Some(rect) = halves.get(column) {
+            frame.render_widget(Paragraph::new(chunk.iter().map(line).collect::<Vec<_>>()), *rect);
+        }
+    }
 }
 
 fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm) {
