@@ -48,7 +48,12 @@ pub fn running_queue(ws: &Workspace) -> Option<QueueBoard> {
 }
 
 /// `sliceboard merge [SLICE | --all] [--dry-run]`.
-pub fn merge(ws: &Workspace, slice: Option<String>, all: bool, dry_run: bool) -> anyhow::Result<ExitCode> {
+pub fn merge(
+    ws: &Workspace,
+    slice: Option<String>,
+    all: bool,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
     let which = match (slice, all) {
         (Some(_), true) => anyhow::bail!("name a slice or pass --all, not both"),
         (Some(name), false) => MergeWhich::One {
@@ -70,7 +75,8 @@ pub fn queue(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         println!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
-    let board: QueueBoard = serde_json::from_str(&text).context("the supervisor sent an unreadable queue")?;
+    let board: QueueBoard =
+        serde_json::from_str(&text).context("the supervisor sent an unreadable queue")?;
     print!("{}", describe(&board));
     Ok(ExitCode::SUCCESS)
 }
@@ -78,18 +84,24 @@ pub fn queue(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
 /// The queue as a person reads it.
 pub fn describe(board: &QueueBoard) -> String {
     let mut out = String::new();
-    let tip = board
-        .integration_tip
-        .as_deref()
-        .map_or_else(|| "not created yet".to_owned(), |t| format!("at {}", short(t)));
+    let tip = board.integration_tip.as_deref().map_or_else(
+        || "not created yet".to_owned(),
+        |t| format!("at {}", short(t)),
+    );
     let check = board
         .check
         .as_deref()
         .map_or_else(|| "no check".to_owned(), |c| format!("check `{c}`"));
     let auto = if board.auto { ", auto-merge on" } else { "" };
-    out.push_str(&format!("integration {} {tip}; {check}{auto}\n", board.integration));
+    out.push_str(&format!(
+        "integration {} {tip}; {check}{auto}\n",
+        board.integration
+    ));
     if let Some(attempt) = &board.attempt {
-        out.push_str(&format!("merging {} now (attempt {})\n", attempt.slice, attempt.number));
+        out.push_str(&format!(
+            "merging {} now (attempt {})\n",
+            attempt.slice, attempt.number
+        ));
     }
     if board.order.is_empty() {
         out.push_str("queue empty: approve slices to queue them\n");

@@ -85,7 +85,9 @@ fn merge_cell(slice: &SliceStatus) -> String {
         .approved_commit
         .as_deref()
         .map_or_else(String::new, |c| format!("approved {}", short(c)));
-    let position = merge.position.map_or_else(String::new, |p| format!(" #{p}"));
+    let position = merge
+        .position
+        .map_or_else(String::new, |p| format!(" #{p}"));
     let state = merge
         .detail
         .as_deref()

@@ -101,7 +101,9 @@ pub enum MergeWhich {
     Head,
     /// Every ready slice, in order, until one fails.
     All,
-    One { slice: SliceName },
+    One {
+        slice: SliceName,
+    },
 }
 
 impl Command {

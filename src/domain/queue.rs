@@ -229,10 +229,14 @@ pub struct ApprovalFacts<'a> {
 pub enum DbtVerdict {
     Passed,
     NeverRan,
-    Failed { summary: String },
+    Failed {
+        summary: String,
+    },
     StillRunning,
     /// Files of the commit changed after the last run started.
-    Outdated { newest: String },
+    Outdated {
+        newest: String,
+    },
 }
 
 pub fn approval_concerns(facts: &ApprovalFacts<'_>) -> Vec<String> {

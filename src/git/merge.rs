@@ -353,7 +353,10 @@ mod tests {
         };
         let parents = git(dir, &["log", "-1", "--format=%P", &merged.to_string()]);
         assert_eq!(parents, format!("{one} {three}"));
-        assert_eq!(git(dir, &["show", &format!("{merged}:shared.sql")]), "a\nONE\nc\nd");
+        assert_eq!(
+            git(dir, &["show", &format!("{merged}:shared.sql")]),
+            "a\nONE\nc\nd"
+        );
         // No ref moved.
         assert_eq!(engine.tip("one").unwrap(), Some(one));
     }
@@ -374,10 +377,14 @@ mod tests {
             .move_branch("main", base, Some(base), "test")
             .unwrap_err();
         assert!(matches!(err, MoveError::Moved { now: Some(now), .. } if now == next));
-        engine.move_branch("main", base, Some(next), "test").unwrap();
+        engine
+            .move_branch("main", base, Some(next), "test")
+            .unwrap();
         assert_eq!(engine.tip("main").unwrap(), Some(base));
         // Creating: only while it does not exist.
-        engine.move_branch("integration", base, None, "test").unwrap();
+        engine
+            .move_branch("integration", base, None, "test")
+            .unwrap();
         assert!(matches!(
             engine.move_branch("integration", next, None, "test"),
             Err(MoveError::Moved { .. })

@@ -31,9 +31,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::board::BoardUpdate;
 use crate::domain::environment::integration_env;
 use crate::domain::queue::{CHECK_LINES_KEPT, EntryState};
-use crate::domain::board::BoardUpdate;
 use crate::domain::{Event, Lifecycle, MergeWhich, SliceName};
 use crate::git::{GitRepo, Made, MoveError, Oid};
 use crate::session::process_group;
@@ -76,12 +76,7 @@ impl MergeQueue {
     /// Which slice a merge job takes next, or why none.
     pub(super) fn pick(&self, which: &MergeWhich) -> Result<SliceName, String> {
         let board = self.shown.clone().unwrap_or_default();
-        let state_of = |slice: &SliceName| {
-            board
-                .slices
-                .get(slice)
-                .and_then(|v| v.state.clone())
-        };
+        let state_of = |slice: &SliceName| board.slices.get(slice).and_then(|v| v.state.clone());
         match which {
             MergeWhich::Head | MergeWhich::All => board
                 .order
@@ -101,12 +96,13 @@ impl MergeQueue {
                     }
                 }),
             MergeWhich::One { slice } => match state_of(slice) {
-                Some(EntryState::Ready | EntryState::Failed { .. } | EntryState::Conflicts { .. }) => {
-                    Ok(slice.clone())
-                }
-                Some(EntryState::Merged { commit }) => {
-                    Err(format!("{slice} already merged in {}", super::short(&commit)))
-                }
+                Some(
+                    EntryState::Ready | EntryState::Failed { .. } | EntryState::Conflicts { .. },
+                ) => Ok(slice.clone()),
+                Some(EntryState::Merged { commit }) => Err(format!(
+                    "{slice} already merged in {}",
+                    super::short(&commit)
+                )),
                 Some(other) => Err(format!("{slice} cannot merge now: {}", other.describe())),
                 None => Err(format!(
                     "{slice} is not approved; approve it first (`sliceboard approve {slice}`, or a in the dashboard)"
@@ -118,12 +114,10 @@ impl MergeQueue {
     /// What a merge would do now, without doing it.
     pub(super) fn dry_run(&self, which: &MergeWhich) -> Result<String, String> {
         let board = self.shown.clone().unwrap_or_default();
-        let onto = board
-            .integration_tip
-            .as_deref()
-            .map_or_else(|| format!("{} (created from {})", board.integration, self.ws.plan.base), |t| {
-                format!("{} at {}", board.integration, super::short(t))
-            });
+        let onto = board.integration_tip.as_deref().map_or_else(
+            || format!("{} (created from {})", board.integration, self.ws.plan.base),
+            |t| format!("{} at {}", board.integration, super::short(t)),
+        );
         let check = board
             .check
             .as_deref()
@@ -221,7 +215,11 @@ impl MergeQueue {
                         paths: paths.clone(),
                     },
                 );
-                let reason = format!("conflicts with {} in {}", self.ws.plan.integration, paths.join(", "));
+                let reason = format!(
+                    "conflicts with {} in {}",
+                    self.ws.plan.integration,
+                    paths.join(", ")
+                );
                 return self.fail(&file, reason, paths);
             }
             Err(err) => return self.fail(&file, err.to_string(), Vec::new()),
@@ -247,7 +245,11 @@ impl MergeQueue {
                 self.running = Some(running);
                 None
             }
-            Err(reason) => self.fail(&file, format!("the check could not start: {reason}"), Vec::new()),
+            Err(reason) => self.fail(
+                &file,
+                format!("the check could not start: {reason}"),
+                Vec::new(),
+            ),
         }
     }
 
@@ -264,7 +266,8 @@ impl MergeQueue {
             .filter(|_| record.lifecycle == Lifecycle::Approved)
             .ok_or_else(|| format!("{slice} is not approved"))?;
         let tip = self.engine.tip(&record.branch).map_err(|e| e.to_string())?;
-        if tip.map(|t| t.to_string()).as_deref() != Some(approval.commit.as_str()) || approval.stale {
+        if tip.map(|t| t.to_string()).as_deref() != Some(approval.commit.as_str()) || approval.stale
+        {
             return Err(format!(
                 "its approval is stale: {} moved after {} was approved; approve it again",
                 record.branch,
@@ -275,15 +278,23 @@ impl MergeQueue {
             let waiting: Vec<&str> = spec
                 .after
                 .iter()
-                .filter(|dep| state.slices.get(*dep).map(|r| r.lifecycle) != Some(Lifecycle::Merged))
+                .filter(|dep| {
+                    state.slices.get(*dep).map(|r| r.lifecycle) != Some(Lifecycle::Merged)
+                })
                 .map(SliceName::as_str)
                 .collect();
             if !waiting.is_empty() {
-                return Err(format!("it comes after {}, not merged yet", waiting.join(", ")));
+                return Err(format!(
+                    "it comes after {}, not merged yet",
+                    waiting.join(", ")
+                ));
             }
         }
         self.refuse_dirty_checkouts()?;
-        let integration = self.engine.tip(&plan.integration).map_err(|e| e.to_string())?;
+        let integration = self
+            .engine
+            .tip(&plan.integration)
+            .map_err(|e| e.to_string())?;
         let onto = match integration {
             Some(tip) => tip,
             None => self
@@ -349,11 +360,17 @@ impl MergeQueue {
 
     /// Puts the integration worktree at the merge commit and starts the
     /// check there.
-    fn start_check(&mut self, file: &AttemptFile, commit: Oid, check: &str) -> Result<Running, String> {
+    fn start_check(
+        &mut self,
+        file: &AttemptFile,
+        commit: Oid,
+        check: &str,
+    ) -> Result<Running, String> {
         let worktree = self.ws.state_dir.integration_worktree();
         self.reset_integration_worktree(Some(commit))?;
         let log = self.ws.state_dir.check_log(file.number);
-        let mut log_file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let mut log_file =
+            std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let _ = writeln!(
             log_file,
             "# attempt {}: {} ({}) onto {}, merge commit {commit}\n$ {check}",
@@ -409,7 +426,10 @@ impl MergeQueue {
                     }
                 }
                 if !batch.is_empty() {
-                    let _ = inbox.send(Msg::CheckOutput { attempt, lines: batch });
+                    let _ = inbox.send(Msg::CheckOutput {
+                        attempt,
+                        lines: batch,
+                    });
                 }
                 let code = child.wait().ok().and_then(|s| s.code());
                 let _ = inbox.send(Msg::CheckExited { attempt, code });
@@ -507,7 +527,13 @@ impl MergeQueue {
                         let message = node
                             .message
                             .as_deref()
-                            .map(|m| m.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "))
+                            .map(|m| {
+                                m.lines()
+                                    .map(str::trim)
+                                    .filter(|l| !l.is_empty())
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            })
                             .unwrap_or_default();
                         format!("{} {}: {message}", node.kind.as_str(), node.name)
                     })
@@ -527,17 +553,26 @@ impl MergeQueue {
         let slice = file.slice.clone();
         let plan = self.ws.plan.clone();
         if let Err(reason) = self.refuse_dirty_checkouts() {
-            return self.fail(file, reason, Vec::new()).unwrap_or(Ended::Failed { slice, reason: String::new() });
+            return self
+                .fail(file, reason, Vec::new())
+                .unwrap_or(Ended::Failed {
+                    slice,
+                    reason: String::new(),
+                });
         }
         let expected = file.expected.as_deref().and_then(|e| Oid::from_str(e).ok());
         let reflog = format!("sliceboard: merge slice {slice} ({})", file.approved);
-        match self.engine.move_branch(&plan.integration, commit, expected, &reflog) {
+        match self
+            .engine
+            .move_branch(&plan.integration, commit, expected, &reflog)
+        {
             Ok(()) => {}
             Err(MoveError::Moved { now, .. }) => {
                 let reason = format!(
                     "{} moved to {} during the attempt; nothing was merged",
                     plan.integration,
-                    now.map_or("nothing".to_owned(), |n| super::short(&n.to_string()).to_owned())
+                    now.map_or("nothing".to_owned(), |n| super::short(&n.to_string())
+                        .to_owned())
                 );
                 self.record(
                     Actor::Sliceboard,
@@ -552,7 +587,9 @@ impl MergeQueue {
             }
             Err(MoveError::Git(err)) => {
                 let reason = err.to_string();
-                return self.fail(file, reason.clone(), Vec::new()).unwrap_or(Ended::Failed { slice, reason });
+                return self
+                    .fail(file, reason.clone(), Vec::new())
+                    .unwrap_or(Ended::Failed { slice, reason });
             }
         }
         let brought = self.bring_checkouts(expected, commit);
@@ -637,7 +674,10 @@ impl MergeQueue {
         let old = old?;
         let mut problems = Vec::new();
         for path in self.checkouts() {
-            if let Err(err) = git(&path, &["read-tree", "-m", "-u", &old.to_string(), &new.to_string()]) {
+            if let Err(err) = git(
+                &path,
+                &["read-tree", "-m", "-u", &old.to_string(), &new.to_string()],
+            ) {
                 problems.push(format!(
                     "{} moved, but {} could not be updated ({err}); run `git reset --keep {}` there",
                     self.ws.plan.integration,
@@ -720,7 +760,10 @@ impl MergeQueue {
             .filter(|c| self.engine.tip(&self.ws.plan.integration).ok().flatten() == Some(*c));
         match landed {
             Some(commit) => {
-                tracing::info!(attempt = file.number, "an interrupted attempt had merged; recording it");
+                tracing::info!(
+                    attempt = file.number,
+                    "an interrupted attempt had merged; recording it"
+                );
                 self.finish_merge(&file, commit);
             }
             None => {
@@ -748,19 +791,26 @@ impl MergeQueue {
     pub(super) fn reset_integration_worktree(&self, commit: Option<Oid>) -> Result<(), String> {
         let worktree = self.ws.state_dir.integration_worktree();
         let root = self.ws.git.root();
-        let valid = worktree.join(".git").is_file()
-            && git(&worktree, &["rev-parse", "--git-dir"]).is_ok();
+        let valid =
+            worktree.join(".git").is_file() && git(&worktree, &["rev-parse", "--git-dir"]).is_ok();
         if !valid {
             if worktree.exists() {
-                std::fs::remove_dir_all(&worktree).map_err(|e| format!("{}: {e}", worktree.display()))?;
+                std::fs::remove_dir_all(&worktree)
+                    .map_err(|e| format!("{}: {e}", worktree.display()))?;
             }
             let _ = git(root, &["worktree", "prune"]);
             let at = commit.map_or_else(|| "HEAD".to_owned(), |c| c.to_string());
-            git(root, &["worktree", "add", "--detach", &path_str(&worktree), &at])?;
+            git(
+                root,
+                &["worktree", "add", "--detach", &path_str(&worktree), &at],
+            )?;
             return Ok(());
         }
         match commit {
-            Some(commit) => git(&worktree, &["checkout", "--force", "--detach", &commit.to_string()])?,
+            Some(commit) => git(
+                &worktree,
+                &["checkout", "--force", "--detach", &commit.to_string()],
+            )?,
             None => git(&worktree, &["reset", "--hard", "--quiet"])?,
         };
         git(&worktree, &["clean", "-ffd", "--quiet"])?;

@@ -14,7 +14,8 @@ use crate::store::{Actor, SliceRecord};
 use super::MergeQueue;
 
 /// The prompt when the plan gives none.
-pub const DEFAULT_FEEDBACK: &str = "Message from sliceboard's merge queue about slice {slice}:\n\n{what}\n\nWhat to do: {todo}\n";
+pub const DEFAULT_FEEDBACK: &str =
+    "Message from sliceboard's merge queue about slice {slice}:\n\n{what}\n\nWhat to do: {todo}\n";
 
 impl MergeQueue {
     pub(super) fn send_feedback(&mut self, slice: &SliceName) -> Result<String, String> {
@@ -84,7 +85,11 @@ impl MergeQueue {
                 ));
             }
             let check = self.ws.plan.merge.check.as_deref().unwrap_or("the check");
-            let details: String = attention.details.iter().map(|d| format!("\n- {d}")).collect();
+            let details: String = attention
+                .details
+                .iter()
+                .map(|d| format!("\n- {d}"))
+                .collect();
             let log = attention
                 .log
                 .as_ref()
@@ -103,7 +108,11 @@ impl MergeQueue {
             ));
         }
         if !record.upstream_merged.is_empty() {
-            let names: Vec<&str> = record.upstream_merged.iter().map(SliceName::as_str).collect();
+            let names: Vec<&str> = record
+                .upstream_merged
+                .iter()
+                .map(SliceName::as_str)
+                .collect();
             return Some((
                 format!("upstream merges ({})", names.join(", ")),
                 format!(

@@ -150,11 +150,20 @@ struct Job {
 
 /// How an attempt ended.
 enum Ended {
-    Merged { slice: SliceName, commit: String },
-    Failed { slice: SliceName, reason: String },
+    Merged {
+        slice: SliceName,
+        commit: String,
+    },
+    Failed {
+        slice: SliceName,
+        reason: String,
+    },
     /// The integration branch moved during the attempt; nothing was lost,
     /// the slice may be tried again on the new tip.
-    Raced { slice: SliceName, reason: String },
+    Raced {
+        slice: SliceName,
+        reason: String,
+    },
 }
 
 struct MergeQueue {

@@ -41,7 +41,10 @@ impl MergeQueue {
             .and_then(|v| v.position)
             .map(|p| format!("; queue position {p}"))
             .unwrap_or_default();
-        Ok(format!("approved {slice} at {}{position}", super::short(&commit)))
+        Ok(format!(
+            "approved {slice} at {}{position}",
+            super::short(&commit)
+        ))
     }
 
     pub(super) fn withdraw(&mut self, slice: &SliceName) -> Result<String, String> {
@@ -51,7 +54,8 @@ impl MergeQueue {
                 .writes
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            crate::workspace::withdraw(&self.ws, &self.deps.lock, slice).map_err(|e| e.to_string())?
+            crate::workspace::withdraw(&self.ws, &self.deps.lock, slice)
+                .map_err(|e| e.to_string())?
         };
         events.into_iter().for_each(|e| (self.deps.notify)(e));
         Ok(format!("withdrew {slice}'s approval"))
@@ -61,10 +65,9 @@ impl MergeQueue {
     fn concerns(&mut self, slice: &SliceName) -> Result<Vec<String>, String> {
         self.ws.slice(slice.as_str()).map_err(|e| e.to_string())?;
         let state = self.state()?;
-        let record = state
-            .slices
-            .get(slice)
-            .ok_or_else(|| format!("cannot approve {slice}: it has no worktree yet; run `sliceboard up {slice}`"))?;
+        let record = state.slices.get(slice).ok_or_else(|| {
+            format!("cannot approve {slice}: it has no worktree yet; run `sliceboard up {slice}`")
+        })?;
         let board = (self.deps.board)();
         let row = board.row(slice);
         let flags = row.map(|r| r.flags.clone()).unwrap_or_default();
@@ -96,7 +99,8 @@ impl MergeQueue {
     /// The last dbt run's verdict on the slice's current commit; `None`
     /// when the worktree has no dbt project.
     fn dbt_verdict(&self, record: &SliceRecord, shown: Option<DbtRun>) -> Option<DbtVerdict> {
-        let project = crate::domain::plan::normalize(&record.worktree.join(&self.ws.plan.dbt.project_dir));
+        let project =
+            crate::domain::plan::normalize(&record.worktree.join(&self.ws.plan.dbt.project_dir));
         if !project.join("dbt_project.yml").is_file() {
             return None;
         }

@@ -62,7 +62,10 @@ pub struct Context {
 impl Context {
     /// Sends a command to whoever carries it out: the merge queue or the
     /// supervisor.
-    fn route(&self, command: Command) -> tokio::sync::oneshot::Receiver<crate::supervisor::Outcome> {
+    fn route(
+        &self,
+        command: Command,
+    ) -> tokio::sync::oneshot::Receiver<crate::supervisor::Outcome> {
         if crate::merge_queue::handles(&command) {
             self.queue.request(command)
         } else {

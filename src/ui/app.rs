@@ -359,10 +359,9 @@ impl App {
                 }
                 match confirm {
                     Confirm::Kill(slice) => vec![Effect::Send(Command::KillAgent { slice })],
-                    Confirm::Approve { slice, .. } => vec![Effect::Send(Command::Approve {
-                        slice,
-                        force: true,
-                    })],
+                    Confirm::Approve { slice, .. } => {
+                        vec![Effect::Send(Command::Approve { slice, force: true })]
+                    }
                     Confirm::Clean(slice) => vec![Effect::Send(Command::Clean {
                         slice,
                         force: false,
@@ -535,7 +534,10 @@ impl App {
                 let command = |slice| match action {
                     Action::Start => Command::StartAgent { slice },
                     Action::Restart => Command::RestartAgent { slice },
-                    Action::Approve => Command::Approve { slice, force: false },
+                    Action::Approve => Command::Approve {
+                        slice,
+                        force: false,
+                    },
                     _ => Command::WithdrawApproval { slice },
                 };
                 return slice

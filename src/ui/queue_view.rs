@@ -76,20 +76,23 @@ pub fn row_note(queue: &QueueBoard, slice: &SliceName) -> Option<Span<'static>> 
 pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let queue = &app.board.queue;
     let mut lines = Vec::new();
-    let tip = queue
-        .integration_tip
-        .as_deref()
-        .map_or_else(|| "not created yet".to_owned(), |t| format!("at {}", short(t)));
-    let check = queue
-        .check
-        .as_deref()
-        .map_or_else(|| "no check: a clean merge moves it".to_owned(), |c| format!("check `{c}`"));
+    let tip = queue.integration_tip.as_deref().map_or_else(
+        || "not created yet".to_owned(),
+        |t| format!("at {}", short(t)),
+    );
+    let check = queue.check.as_deref().map_or_else(
+        || "no check: a clean merge moves it".to_owned(),
+        |c| format!("check `{c}`"),
+    );
     lines.push(TextLine::from(vec![
         Span::styled(
             format!("{} ", queue.integration),
             Style::new().add_modifier(Modifier::BOLD),
         ),
-        Span::raw(format!("{tip}; {check}{}", if queue.auto { "; auto-merge on" } else { "" })),
+        Span::raw(format!(
+            "{tip}; {check}{}",
+            if queue.auto { "; auto-merge on" } else { "" }
+        )),
     ]));
     lines.push(TextLine::default());
     let selected = app.selected().map(|r| r.name.clone());
@@ -106,7 +109,11 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
         let Some(view) = queue.slices.get(slice) else {
             continue;
         };
-        let marker = if selected.as_ref() == Some(slice) { ">" } else { " " };
+        let marker = if selected.as_ref() == Some(slice) {
+            ">"
+        } else {
+            " "
+        };
         let approved = view
             .approval
             .as_ref()
@@ -143,9 +150,20 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
         .slices
         .iter()
         .filter(|(_, v)| v.position.is_none() && v.state.is_none() && !v.conflicts.is_empty())
-        .map(|(slice, v)| format!("  ! {slice} would conflict with {} in {}", queue.integration, v.conflicts.join(", ")))
+        .map(|(slice, v)| {
+            format!(
+                "  ! {slice} would conflict with {} in {}",
+                queue.integration,
+                v.conflicts.join(", ")
+            )
+        })
         .chain(queue.pairs.iter().map(|p| {
-            format!("  ! {} and {} conflict with each other in {}", p.a, p.b, p.paths.join(", "))
+            format!(
+                "  ! {} and {} conflict with each other in {}",
+                p.a,
+                p.b,
+                p.paths.join(", ")
+            )
         }))
         .collect();
     if !early.is_empty() {
@@ -172,7 +190,8 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
     } else {
         (area.height / 2).max(4)
     };
-    let [top, bottom] = Split::vertical([Constraint::Min(3), Constraint::Length(output_height)]).areas(area);
+    let [top, bottom] =
+        Split::vertical([Constraint::Min(3), Constraint::Length(output_height)]).areas(area);
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
@@ -200,5 +219,7 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
 }
 
 fn key(app: &App, action: Action) -> String {
-    app.keymap.key_for(action).unwrap_or_else(|| "(unbound)".into())
+    app.keymap
+        .key_for(action)
+        .unwrap_or_else(|| "(unbound)".into())
 }

@@ -567,18 +567,30 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let fits = help.len() + 2 <= usize::from(area.height);
     let columns: usize = if fits || area.width < 100 { 1 } else { 2 };
     let per_column = help.len().div_ceil(columns);
-    let width = if columns == 1 { 76 } else { area.width.min(160) };
-    let popup = centered(area, width, u16::try_from(per_column + 2).unwrap_or(u16::MAX));
+    let width = if columns == 1 {
+        76
+    } else {
+        area.width.min(160)
+    };
+    let popup = centered(
+        area,
+        width,
+        u16::try_from(per_column + 2).unwrap_or(u16::MAX),
+    );
     frame.render_widget(Clear, popup);
     let block = Block::new()
         .borders(Borders::ALL)
         .title(" keys (any key closes) ");
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
-    let halves = Split::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).split(inner);
+    let halves =
+        Split::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).split(inner);
     for (column, chunk) in help.chunks(per_column.max(1)).enumerate() {
         if let Some(rect) = halves.get(column) {
-            frame.render_widget(Paragraph::new(chunk.iter().map(line).collect::<Vec<_>>()), *rect);
+            frame.render_widget(
+                Paragraph::new(chunk.iter().map(line).collect::<Vec<_>>()),
+                *rect,
+            );
         }
     }
 }
@@ -603,7 +615,9 @@ fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm) {
             "Stop the supervisor and its {running} running agent(s)? Each process group gets SIGTERM, then SIGKILL; worktrees, commits and pty.log stay. (q only detaches.)\n\ny: stop all   any other key: cancel"
         ),
     };
-    let height = u16::try_from(text.lines().count() + 6).unwrap_or(u16::MAX).clamp(8, 20);
+    let height = u16::try_from(text.lines().count() + 6)
+        .unwrap_or(u16::MAX)
+        .clamp(8, 20);
     let popup = centered(area, 72, height);
     frame.render_widget(Clear, popup);
     Paragraph::new(text)
