@@ -884,7 +884,7 @@ fn commit(
                 "M 100644 inline {path}\ndata {}\n{content}\n",
                 content.len()
             ),
-            None => write!(out, "D {path}\n"),
+            None => writeln!(out, "D {path}"),
         }
         .expect("write the stream");
     }

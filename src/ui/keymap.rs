@@ -75,11 +75,17 @@ impl Action {
             Action::PauseResume => "pause / resume the agent (whole process group)",
             Action::Kill => "kill the agent (asks first)",
             Action::Restart => "restart the agent (resume command if set)",
-            Action::Approve => "approve the slice's current commit for the merge queue (asks when something deserves a second look)",
+            Action::Approve => {
+                "approve the slice's current commit for the merge queue (asks when something deserves a second look)"
+            }
             Action::WithdrawApproval => "withdraw the slice's approval",
-            Action::MergeHead => "merge the queue's first ready slice (check, then move the integration branch)",
+            Action::MergeHead => {
+                "merge the queue's first ready slice (check, then move the integration branch)"
+            }
             Action::MergeAll => "merge every ready slice, in queue order",
-            Action::Feedback => "tell the slice's agent about its conflict, failed check or upstream merge",
+            Action::Feedback => {
+                "tell the slice's agent about its conflict, failed check or upstream merge"
+            }
             Action::Clean => "remove a merged slice's worktree and branch (asks first)",
             Action::Queue => "merge queue view (again: back)",
             Action::Grid => "grid of all terminals",
