@@ -58,6 +58,9 @@ pub struct AttemptFile {
     pub merge_commit: Option<String>,
     /// The check's process group, while it runs.
     pub check_pid: Option<i32>,
+    /// When that process started (so a reused pid is never taken for it).
+    #[serde(default)]
+    pub check_started: Option<u64>,
     pub started: Timestamp,
 }
 
@@ -311,6 +314,7 @@ impl MergeQueue {
             expected: integration.map(|o| o.to_string()),
             merge_commit: None,
             check_pid: None,
+            check_started: None,
             started: Timestamp::now(),
         })
     }
@@ -393,6 +397,7 @@ impl MergeQueue {
         let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
         let mut file = file.clone();
         file.check_pid = Some(pid);
+        file.check_started = process_group::start_time(pid);
         self.save_attempt(&file)?;
 
         self.check_output.clear();
@@ -749,7 +754,8 @@ impl MergeQueue {
             return;
         };
         if let Some(pid) = file.check_pid
-            && !process_group::group_members(pid).is_empty()
+            && file.check_started.is_some()
+            && process_group::start_time(pid) == file.check_started
         {
             let _ = process_group::terminate_group(pid, CHECK_GRACE);
         }
