@@ -499,9 +499,7 @@ fn approval_records_the_committed_tip_and_refuses_uncommitted_work() {
         "{journal}"
     );
 
-    r.ok(Command::WithdrawApproval {
-        slice: staging.clone(),
-    });
+    sliceboard::workspace::withdraw(r.sup.workspace(), &r.sup.state_lock(), &staging).unwrap();
     assert_eq!(
         r.repo.state_json()["slices"]["staging"]["lifecycle"],
         "active"

@@ -299,6 +299,7 @@ fn status_counts_commits_ahead_and_dirty_files() {
             "+1",
             "dirty (1 changed, 1 untracked)",
             "3 files +3 -2",
+            "-",
             "-"
         ]
     );
