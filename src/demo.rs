@@ -17,23 +17,44 @@ use anyhow::{Context as _, bail};
 const AGENT_SCRIPT: &str = include_str!("../assets/demo-agent.sh");
 const PROFILES: &str = include_str!("../tests/fixtures/dbt_project/profiles.yml");
 
-/// The slices the demo can split into, in merge order: name, folder,
-/// slices that merge first.
-const SLICES: &[(&str, &str, &[&str])] = &[
-    ("staging-core", "models/staging/core", &[]),
-    ("staging-catalog", "models/staging/catalog", &[]),
+/// The slices the demo can split into, in merge order: name, the
+/// folders (globs) it owns, slices that merge first. `staging-core` also
+/// owns the shared macros; `staging-catalog` edits the same macro line
+/// from outside its slice, so the two conflict, and `staging-catalog` is
+/// the one slice nothing in the default four comes after: the refused
+/// merge holds nobody up.
+const SLICES: &[(&str, &[&str], &[&str])] = &[
+    (
+        "staging-core",
+        &["models/staging/core/**", "macros/**"],
+        &[],
+    ),
+    ("staging-catalog", &["models/staging/catalog/**"], &[]),
     (
         "intermediate",
-        "models/intermediate",
-        &["staging-core", "staging-catalog"],
+        &["models/intermediate/**"],
+        &["staging-core"],
     ),
-    ("marts-finance", "models/marts/finance", &["intermediate"]),
     (
-        "marts-marketing",
-        "models/marts/marketing",
+        "marts-finance",
+        &["models/marts/finance/**"],
         &["intermediate"],
     ),
+    (
+        "marts-marketing",
+        &["models/marts/marketing/**"],
+        &["intermediate", "staging-catalog"],
+    ),
 ];
+
+/// The branch slices start from and merge into; the demo creates it from
+/// `main`, which keeps the Redshift project as it was.
+const INTEGRATION: &str = "migration";
+
+/// The first line of every model not migrated yet: the merge check
+/// (`dbt build --exclude tag:redshift`) builds every other model, so a
+/// check passes as soon as what merged so far is DuckDB SQL.
+const REDSHIFT_TAG: &str = "{{ config(tags=[\"redshift\"]) }}\n";
 
 pub struct DemoOptions {
     pub dir: PathBuf,
@@ -64,6 +85,10 @@ pub fn create(options: &DemoOptions) -> anyhow::Result<PathBuf> {
         std::fs::write(&path, contents)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    let steps = walkthrough(slices, options.dbt.is_some());
+    let mut readme = std::fs::read_to_string(repo.join("README.md"))?;
+    let _ = write!(readme, "\n## The demo\n\n```text\n{steps}```\n");
+    std::fs::write(repo.join("README.md"), readme)?;
     let agent = options.dir.join("demo-agent.sh");
     std::fs::write(&agent, AGENT_SCRIPT)?;
     let sliceboard = std::env::current_exe().context("cannot find the sliceboard binary")?;
@@ -83,7 +108,53 @@ pub fn create(options: &DemoOptions) -> anyhow::Result<PathBuf> {
             "A dbt project in Redshift SQL, and the plan to migrate it",
         ],
     )?;
+    git(&repo, &["branch", INTEGRATION])?;
+    eprint!("{steps}");
     Ok(repo)
+}
+
+/// What to do in the demo, step by step: printed when it is created and
+/// kept in the sample's README.
+fn walkthrough(slices: usize, dbt: bool) -> String {
+    let names: Vec<&str> = SLICES[..slices].iter().map(|(name, _, _)| *name).collect();
+    let has = |name: &str| names.contains(&name);
+    let check = if dbt {
+        "`dbt build --exclude tag:redshift` (every model migrated so far) on the integration target"
+    } else {
+        "a lint of the migrated models (no dbt: pass --with-dbt for real builds)"
+    };
+    let mut out = format!(
+        "The demo, step by step (slices start from and merge into `{INTEGRATION}`; `main` keeps the Redshift project):\n\
+         1. Start the agents: s on each slice. staging-core asks a question: Enter, y, Enter, then Ctrl-] to leave.\n   \
+         staging-core edits the shared macro it owns; staging-catalog edits the same line from outside its slice.\n"
+    );
+    if has("intermediate") {
+        out.push_str(
+            "   Slices that come after others commit their SQL unbuilt and wait for those to merge.\n",
+        );
+    }
+    let _ = write!(
+        out,
+        "2. Once both staging slices are ready, g shows the Queue: the two conflict in macros/redshift_compat.sql.\n\
+         3. Approve (a, or `sliceboard approve SLICE`): both ask for a second look, the macro being shared (and\n   \
+         staging-catalog strayed). Approve them anyway, the owner first:\n   \
+         `sliceboard approve staging-core --force`, then `sliceboard approve staging-catalog --force`.\n\
+         4. Merge: M merges every ready slice, checking each with {check}:\n   \
+         staging-core merges; staging-catalog now conflicts with {INTEGRATION} and is skipped.\n   \
+         `sliceboard merge staging-catalog` tries it anyway: refused, the conflict is recorded.\n\
+         5. Feedback: f on staging-catalog pastes the queue's message into its agent (started again), which merges\n   \
+         {INTEGRATION} in, keeps the owner's macro, builds and commits. Approve it again (a: no second look now), M.\n"
+    );
+    if has("intermediate") {
+        out.push_str(
+            "6. When a slice's upstream has merged (the Queue says so), f on it: its agent merges the integration branch in,\n   \
+             builds and commits; approve it (a) and merge it (M), in the plan's order: intermediate, then the marts.\n",
+        );
+    }
+    out.push_str(
+        "C cleans a merged slice (worktree and branch). From a shell: sliceboard queue, approve, merge [--all], feedback, clean.\n",
+    );
+    out
 }
 
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
@@ -111,12 +182,13 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
 }
 
 fn plan(slices: usize, agent: &Path, sliceboard: &Path, options: &DemoOptions) -> String {
-    let mut out = String::from(
+    let mut out = format!(
         "# The demo's plan: migrate a Redshift dbt project to DuckDB in parallel slices.\n\
-         base = \"main\"\nintegration = \"migration\"\nmax_running = 4\n\n[agent]\n",
+         # Slices start from `{INTEGRATION}` (made from `main`) and merge back into it.\n\
+         base = \"{INTEGRATION}\"\nintegration = \"{INTEGRATION}\"\nmax_running = 4\n\n[agent]\n"
     );
     let _ = writeln!(out, "command = \"bash {}\"", agent.display());
-    let _ = writeln!(out, "resume = \"bash {}\"", agent.display());
+    let _ = writeln!(out, "resume = \"bash {} --resume\"", agent.display());
     // The stand-in agents commit; give them an identity so a machine
     // without a git user still runs the demo.
     let mut env = format!(
@@ -128,25 +200,46 @@ fn plan(slices: usize, agent: &Path, sliceboard: &Path, options: &DemoOptions) -
         let _ = write!(env, ", DEMO_DBT = \"{}\"", dbt.display());
     }
     let _ = writeln!(out, "env = {{ {env} }}");
-    out.push_str("\n[dbt]\ntarget = \"dev_{slice_ident}\"\nschema = \"dbt_{slice_ident}\"\n\n[merge]\ncheck = \"dbt build\"\n");
+    out.push_str("\n[dbt]\ntarget = \"dev_{slice_ident}\"\nschema = \"dbt_{slice_ident}\"\n\n");
+    // The check runs in the integration worktree with the plan's
+    // environment (DEMO_DBT included) and the `integration` slice's dbt
+    // target. Models still tagged `redshift` are the ones not merged yet.
+    out.push_str(
+        "[merge]\n# Every model migrated so far, built and tested on the integration target.\n",
+    );
+    if options.dbt.is_some() {
+        out.push_str("check = \"\\\"$DEMO_DBT\\\" build --exclude tag:redshift\"\n");
+    } else {
+        let _ = writeln!(out, "check = \"bash {} --check\"", agent.display());
+    }
     let included: Vec<&str> = SLICES[..slices].iter().map(|(name, _, _)| *name).collect();
-    for (i, (name, folder, after)) in SLICES[..slices].iter().enumerate() {
-        let after: Vec<String> = after
+    for (name, owns, after) in &SLICES[..slices] {
+        let after: Vec<&str> = after
             .iter()
+            .copied()
             .filter(|a| included.contains(a))
-            .map(|a| format!("\"{a}\""))
             .collect();
+        let globs: Vec<String> = owns.iter().map(|g| format!("\"{g}\"")).collect();
+        let folder = owns[0].trim_end_matches("/**");
         let _ = write!(
             out,
-            "\n[[slice]]\nname = \"{name}\"\nowns = [\"{folder}/**\"]\nprompt = \"Migrate the models in {folder} from Redshift SQL to DuckDB: GETDATE(), NVL and DATEADD. Keep column names.\"\n"
+            "\n[[slice]]\nname = \"{name}\"\nowns = [{}]\nprompt = \"Migrate the models in {folder} from Redshift SQL to DuckDB: GETDATE(), NVL and DATEADD. Keep column names.\"\n",
+            globs.join(", ")
         );
         if !after.is_empty() {
-            let _ = writeln!(out, "after = [{}]", after.join(", "));
+            let quoted: Vec<String> = after.iter().map(|a| format!("\"{a}\"")).collect();
+            let _ = writeln!(out, "after = [{}]", quoted.join(", "));
         }
-        match i {
-            0 => out.push_str("env = { DEMO_ASK = \"1\" }\n"),
-            1 => out.push_str("env = { DEMO_STRAY = \"1\" }\n"),
-            _ => {}
+        let mut env: Vec<String> = match *name {
+            "staging-core" => vec!["DEMO_ASK = \"1\"".into(), "DEMO_MACRO = \"1\"".into()],
+            "staging-catalog" => vec!["DEMO_STRAY = \"1\"".into()],
+            _ => Vec::new(),
+        };
+        if !after.is_empty() {
+            env.push(format!("DEMO_AFTER = \"{}\"", after.join(" ")));
+        }
+        if !env.is_empty() {
+            let _ = writeln!(out, "env = {{ {} }}", env.join(", "));
         }
     }
     out
@@ -162,7 +255,7 @@ fn project_files() -> Vec<(String, String)> {
         (".gitignore".to_owned(), "target/\nlogs/\ndbt_packages/\n.user.yml\n*.duckdb\n*.duckdb.wal\n".to_owned()),
         (
             "macros/redshift_compat.sql".to_owned(),
-            "-- Shared helpers; no slice owns this file.\n{% macro cents_to_dollars(col) %}({{ col }} / 100.0){% endmacro %}\n".to_owned(),
+            "-- Shared helpers; staging-core owns them.\n{% macro cents_to_dollars(col) %}({{ col }} / 100.0){% endmacro %}\n".to_owned(),
         ),
         (
             "README.md".to_owned(),
@@ -190,16 +283,30 @@ fn project_files() -> Vec<(String, String)> {
                 schema,
                 "  - name: stg_{name}\n    columns:\n      - name: id\n        tests: [not_null, unique]\n"
             );
-            files.push((
-                format!("models/intermediate/int_{name}_recent.sql"),
-                format!(
-                    "select *\nfrom {{{{ ref('stg_{name}') }}}}\nwhere created_at >= dateadd(day, -90, getdate())\n"
-                ),
-            ));
+            if group == "core" {
+                files.push((
+                    format!("models/intermediate/int_{name}_recent.sql"),
+                    format!(
+                        "select *\nfrom {{{{ ref('stg_{name}') }}}}\nwhere created_at >= dateadd(day, -90, getdate())\n"
+                    ),
+                ));
+            }
         }
     }
     files.push(("models/staging/schema.yml".to_owned(), schema));
-    let marts = [
+    // Intermediate models read only the core staging models, so catalog's
+    // staging slice is not upstream of them.
+    let models = [
+        (
+            "intermediate",
+            "int_order_payments",
+            "select o.id, o.created_at, nvl(p.amount, 0) as paid\nfrom {{ ref('stg_orders') }} o\nleft join {{ ref('stg_payments') }} p on p.id = o.id\n",
+        ),
+        (
+            "intermediate",
+            "int_customer_renewals",
+            "select id, created_at as first_seen_at, dateadd(day, 365, created_at) as renew_by\nfrom {{ ref('stg_customers') }}\n",
+        ),
         (
             "finance",
             "fct_revenue",
@@ -228,12 +335,12 @@ fn project_files() -> Vec<(String, String)> {
         (
             "marketing",
             "dim_products",
-            "select id, nvl(label, 'unnamed') as product, created_at\nfrom {{ ref('int_products_recent') }}\n",
+            "select id, nvl(label, 'unnamed') as product, created_at\nfrom {{ ref('stg_products') }}\n",
         ),
         (
             "marketing",
             "fct_shipments_late",
-            "select id, created_at, dateadd(day, 5, created_at) as promised_by\nfrom {{ ref('int_shipments_recent') }}\n",
+            "select id, created_at, dateadd(day, 5, created_at) as promised_by\nfrom {{ ref('stg_shipments') }}\n",
         ),
         (
             "marketing",
@@ -251,8 +358,18 @@ fn project_files() -> Vec<(String, String)> {
             "select count(*) as new_customers, getdate() as as_of\nfrom {{ ref('stg_customers') }}\nwhere created_at > dateadd(day, -365, getdate())\n",
         ),
     ];
-    for (group, name, sql) in marts {
-        files.push((format!("models/marts/{group}/{name}.sql"), sql.to_owned()));
+    for (folder, name, sql) in models {
+        let path = if folder == "intermediate" {
+            format!("models/intermediate/{name}.sql")
+        } else {
+            format!("models/marts/{folder}/{name}.sql")
+        };
+        files.push((path, sql.to_owned()));
+    }
+    for (path, sql) in &mut files {
+        if path.starts_with("models/") && path.ends_with(".sql") {
+            sql.insert_str(0, REDSHIFT_TAG);
+        }
     }
     files
 }
@@ -325,12 +442,65 @@ mod tests {
             &options,
         );
         assert!(text.contains("name = \"intermediate\""), "{text}");
-        assert!(
-            text.contains("after = [\"staging-core\", \"staging-catalog\"]"),
-            "{text}"
-        );
+        assert!(text.contains("after = [\"staging-core\"]"), "{text}");
+        assert!(text.contains("DEMO_AFTER = \"staging-core\""), "{text}");
         assert!(!text.contains("marts-finance"), "{text}");
         assert!(text.contains("DEMO_ASK = \"1\""), "{text}");
+        assert!(text.contains("base = \"migration\""), "{text}");
+        assert!(
+            text.contains("resume = \"bash /d/demo-agent.sh --resume\""),
+            "{text}"
+        );
+        // Without dbt, the merge check is the script's lint.
+        assert!(
+            text.contains("check = \"bash /d/demo-agent.sh --check\""),
+            "{text}"
+        );
+        let plan: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(plan["slice"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn the_two_staging_slices_share_the_macro_and_marketing_waits_for_catalog() {
+        let options = DemoOptions {
+            dir: PathBuf::from("/d"),
+            slices: 5,
+            dbt: Some(PathBuf::from("/venv/bin/dbt")),
+            pace: 1.0,
+        };
+        let text = plan(
+            5,
+            Path::new("/d/demo-agent.sh"),
+            Path::new("/bin/sliceboard"),
+            &options,
+        );
+        let plan: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(
+            plan["merge"]["check"].as_str(),
+            Some("\"$DEMO_DBT\" build --exclude tag:redshift")
+        );
+        let slices = plan["slice"].as_array().unwrap();
+        let core = &slices[0];
+        assert!(
+            core["owns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g.as_str() == Some("macros/**"))
+        );
+        assert_eq!(core["env"]["DEMO_MACRO"].as_str(), Some("1"));
+        assert_eq!(slices[1]["env"]["DEMO_STRAY"].as_str(), Some("1"));
+        assert_eq!(
+            slices[4]["env"]["DEMO_AFTER"].as_str(),
+            Some("intermediate staging-catalog")
+        );
+        // In the default four, no slice comes after staging-catalog, so its
+        // conflict holds nobody up.
+        assert!(slices[..4].iter().all(|s| {
+            s.get("after")
+                .and_then(|a| a.as_array())
+                .is_none_or(|a| a.iter().all(|d| d.as_str() != Some("staging-catalog")))
+        }));
     }
 
     #[test]
@@ -341,6 +511,8 @@ mod tests {
             .filter(|(p, _)| p.starts_with("models/") && p.ends_with(".sql"))
             .collect();
         assert_eq!(models.len(), 20);
+        // Not migrated yet: the merge check leaves them out.
+        assert!(models.iter().all(|(_, sql)| sql.starts_with(REDSHIFT_TAG)));
         assert!(models.iter().any(|(_, sql)| sql.contains("getdate()")));
         assert!(models.iter().any(|(_, sql)| sql.contains("nvl(")));
         assert!(models.iter().any(|(_, sql)| sql.contains("dateadd(day")));
