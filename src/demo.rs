@@ -135,19 +135,19 @@ fn walkthrough(slices: usize, dbt: bool) -> String {
     }
     let _ = write!(
         out,
-        "2. Once both staging slices are ready, g shows the Queue: the two conflict in macros/redshift_compat.sql.\n\
+        "2. Once both staging slices are ready, o shows the Queue: the two conflict in macros/redshift_compat.sql.\n\
          3. Approve (a, or `sliceboard approve SLICE`): both ask for a second look, the macro being shared (and\n   \
          staging-catalog strayed). Approve them anyway, the owner first:\n   \
          `sliceboard approve staging-core --force`, then `sliceboard approve staging-catalog --force`.\n\
          4. Merge: M merges every ready slice, checking each with {check}:\n   \
          staging-core merges; staging-catalog now conflicts with {INTEGRATION} and is skipped.\n   \
          `sliceboard merge staging-catalog` tries it anyway: refused, the conflict is recorded.\n\
-         5. Feedback: f on staging-catalog pastes the queue's message into its agent (started again), which merges\n   \
+         5. Feedback: F on staging-catalog pastes the queue's message into its agent (started again), which merges\n   \
          {INTEGRATION} in, keeps the owner's macro, builds and commits. Approve it again (a: no second look now), M.\n"
     );
     if has("intermediate") {
         out.push_str(
-            "6. When a slice's upstream has merged (the Queue says so), f on it: its agent merges the integration branch in,\n   \
+            "6. When a slice's upstream has merged (the Queue says so), F on it: its agent merges the integration branch in,\n   \
              builds and commits; approve it (a) and merge it (M), in the plan's order: intermediate, then the marts.\n",
         );
     }

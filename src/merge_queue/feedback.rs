@@ -24,7 +24,13 @@ impl MergeQueue {
             .slices
             .get(slice)
             .ok_or_else(|| format!("{slice} has no worktree yet"))?;
-        let (about, what, todo) = self.findings(record).ok_or_else(|| {
+        let previewed = self
+            .shown
+            .as_ref()
+            .and_then(|b| b.slices.get(slice))
+            .map(|v| v.conflicts.clone())
+            .unwrap_or_default();
+        let (about, what, todo) = self.findings(record, &previewed).ok_or_else(|| {
             format!("nothing to tell {slice}'s agent: no conflict, failed check or upstream merge")
         })?;
         let template = self
@@ -67,23 +73,35 @@ impl MergeQueue {
         Ok(said)
     }
 
-    /// What to tell the agent: (about, what happened, what to do).
-    fn findings(&self, record: &SliceRecord) -> Option<(String, String, String)> {
+    /// What to tell the agent: (about, what happened, what to do). A
+    /// conflict the preview shows counts even before a merge was tried.
+    fn findings(
+        &self,
+        record: &SliceRecord,
+        previewed: &[String],
+    ) -> Option<(String, String, String)> {
         let integration = &self.ws.plan.integration;
+        let conflict: Option<(String, &[String])> = match &record.attention {
+            Some(attention) if !attention.paths.is_empty() => Some((
+                format!("approved commit {}", short(&attention.approved)),
+                &attention.paths,
+            )),
+            None if !previewed.is_empty() => Some(("branch".to_owned(), previewed)),
+            _ => None,
+        };
+        if let Some((what_of, paths)) = conflict {
+            let paths: String = paths.iter().map(|p| format!("\n- {p}")).collect();
+            return Some((
+                "a merge conflict".into(),
+                format!(
+                    "Your {what_of} does not merge cleanly into {integration}. These paths conflict:{paths}"
+                ),
+                format!(
+                    "merge {integration} into your branch (`git merge {integration}`), resolve the conflicts in those paths keeping the intent of both sides, run your checks again, commit, and say when you are done."
+                ),
+            ));
+        }
         if let Some(attention) = &record.attention {
-            if !attention.paths.is_empty() {
-                let paths: String = attention.paths.iter().map(|p| format!("\n- {p}")).collect();
-                return Some((
-                    "a merge conflict".into(),
-                    format!(
-                        "Your approved commit {} does not merge cleanly into {integration}. These paths conflict:{paths}",
-                        short(&attention.approved)
-                    ),
-                    format!(
-                        "merge {integration} into your branch (`git merge {integration}`), resolve the conflicts in those paths keeping the intent of both sides, run your checks again, commit, and say when you are done."
-                    ),
-                ));
-            }
             let check = self.ws.plan.merge.check.as_deref().unwrap_or("the check");
             let details: String = attention
                 .details
