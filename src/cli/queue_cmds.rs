@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use crate::domain::board::short;
 use crate::domain::queue::{EntryState, QueueBoard};
 use crate::domain::wire::ClientKind;
 use crate::domain::{Command, MergeWhich};
-use crate::link::{Link, LinkError};
+use crate::link::Link;
 use crate::workspace::Workspace;
 
 /// Sends a queue command, starting the supervisor if none runs, and
@@ -38,11 +39,7 @@ fn ask(ws: &Workspace, command: Command) -> anyhow::Result<Result<String, String
 
 /// The queue of a running supervisor, without starting one.
 pub fn running_queue(ws: &Workspace) -> Option<QueueBoard> {
-    let mut link = match Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli) {
-        Ok(link) => link,
-        Err(LinkError::NoSupervisor) => return None,
-        Err(_) => return None,
-    };
+    let mut link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli).ok()?;
     let text = link.request(Command::QueueReport).ok()?.ok()?;
     serde_json::from_str(&text).ok()
 }
@@ -139,8 +136,4 @@ pub fn describe(board: &QueueBoard) -> String {
         ));
     }
     out
-}
-
-fn short(oid: &str) -> &str {
-    oid.get(..10).unwrap_or(oid)
 }

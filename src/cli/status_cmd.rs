@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use crate::domain::board::short;
 use crate::workspace::{self, SliceStatus, Workspace};
 
 pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
@@ -93,10 +94,6 @@ fn merge_cell(slice: &SliceStatus) -> String {
         .as_deref()
         .map_or_else(String::new, |d| format!(" {d}"));
     format!("{approved}{position}{state}")
-}
-
-fn short(oid: &str) -> &str {
-    oid.get(..10).unwrap_or(oid)
 }
 
 fn row(slice: &SliceStatus) -> [String; 8] {

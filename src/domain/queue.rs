@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::board::short;
 use super::ownership::PathFlag;
 use super::slice::{Lifecycle, SliceName};
 
@@ -336,10 +337,6 @@ fn names(slices: &[SliceName]) -> String {
         .map(SliceName::as_str)
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn short(oid: &str) -> &str {
-    oid.get(..10).unwrap_or(oid)
 }
 
 #[cfg(test)]

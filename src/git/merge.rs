@@ -71,25 +71,6 @@ impl MergeEngine {
         }
     }
 
-    /// When a commit was made (committer time, seconds since the epoch).
-    pub fn commit_time(&self, commit: Oid) -> Result<i64, GitError> {
-        let commit = self
-            .repo
-            .find_commit(commit)
-            .map_err(doing(format!("find commit {commit}")))?;
-        Ok(commit.time().seconds())
-    }
-
-    /// Whether `ancestor` is `descendant` or one of its ancestors.
-    pub fn contains(&self, descendant: Oid, ancestor: Oid) -> Result<bool, GitError> {
-        if descendant == ancestor {
-            return Ok(true);
-        }
-        self.repo
-            .graph_descendant_of(descendant, ancestor)
-            .map_err(doing("compare commits"))
-    }
-
     /// Paths that differ between two commits' trees (both sides of a
     /// rename), `/`-separated.
     pub fn changed_paths(&self, from: Oid, to: Oid) -> Result<BTreeSet<String>, GitError> {

@@ -204,7 +204,9 @@ impl MergeQueue {
         );
         let (onto, approved) = match (Oid::from_str(&file.onto), Oid::from_str(&file.approved)) {
             (Ok(onto), Ok(approved)) => (onto, approved),
-            _ => return self.fail(&file, "a commit id could not be read".into(), Vec::new()),
+            _ => {
+                return Some(self.fail(&file, "a commit id could not be read".into(), Vec::new()));
+            }
         };
         let message = self.merge_message(slice, approved);
         let commit = match self.engine.merge_commit(onto, approved, &message) {
@@ -223,13 +225,13 @@ impl MergeQueue {
                     self.ws.plan.integration,
                     paths.join(", ")
                 );
-                return self.fail(&file, reason, paths);
+                return Some(self.fail(&file, reason, paths));
             }
-            Err(err) => return self.fail(&file, err.to_string(), Vec::new()),
+            Err(err) => return Some(self.fail(&file, err.to_string(), Vec::new())),
         };
         file.merge_commit = Some(commit.to_string());
         if let Err(err) = self.save_attempt(&file) {
-            return self.fail(&file, err, Vec::new());
+            return Some(self.fail(&file, err, Vec::new()));
         }
         let Some(check) = self.ws.plan.merge.check.clone() else {
             return Some(self.publish_merge(&file, commit));
@@ -248,11 +250,11 @@ impl MergeQueue {
                 self.running = Some(running);
                 None
             }
-            Err(reason) => self.fail(
+            Err(reason) => Some(self.fail(
                 &file,
                 format!("the check could not start: {reason}"),
                 Vec::new(),
-            ),
+            )),
         }
     }
 
@@ -558,12 +560,7 @@ impl MergeQueue {
         let slice = file.slice.clone();
         let plan = self.ws.plan.clone();
         if let Err(reason) = self.refuse_dirty_checkouts() {
-            return self
-                .fail(file, reason, Vec::new())
-                .unwrap_or(Ended::Failed {
-                    slice,
-                    reason: String::new(),
-                });
+            return self.fail(file, reason, Vec::new());
         }
         let expected = file.expected.as_deref().and_then(|e| Oid::from_str(e).ok());
         let reflog = format!("sliceboard: merge slice {slice} ({})", file.approved);
@@ -590,12 +587,7 @@ impl MergeQueue {
                 self.remove_attempt();
                 return Ended::Raced { slice, reason };
             }
-            Err(MoveError::Git(err)) => {
-                let reason = err.to_string();
-                return self
-                    .fail(file, reason.clone(), Vec::new())
-                    .unwrap_or(Ended::Failed { slice, reason });
-            }
+            Err(MoveError::Git(err)) => return self.fail(file, err.to_string(), Vec::new()),
         }
         let brought = self.bring_checkouts(expected, commit);
         self.finish_merge(file, commit);
@@ -695,7 +687,7 @@ impl MergeQueue {
     }
 
     /// Records an attempt that failed before the branch could move.
-    fn fail(&mut self, file: &AttemptFile, reason: String, paths: Vec<String>) -> Option<Ended> {
+    fn fail(&mut self, file: &AttemptFile, reason: String, paths: Vec<String>) -> Ended {
         if paths.is_empty() {
             self.record(
                 Actor::Sliceboard,
@@ -721,7 +713,7 @@ impl MergeQueue {
             }
         });
         self.remove_attempt();
-        Some(Ended::Failed { slice, reason })
+        Ended::Failed { slice, reason }
     }
 
     /// Stops a running check (shutting down): the attempt is interrupted.

@@ -12,6 +12,7 @@ use crate::domain::{Command, Event, Lifecycle, SliceName};
 use crate::store::{Actor, SliceRecord};
 
 use super::MergeQueue;
+use crate::domain::board::short;
 
 /// The prompt when the plan gives none.
 pub const DEFAULT_FEEDBACK: &str =
@@ -196,8 +197,4 @@ impl MergeQueue {
             format!("removed {slice}'s worktree")
         })
     }
-}
-
-fn short(oid: &str) -> &str {
-    oid.get(..10).unwrap_or(oid)
 }

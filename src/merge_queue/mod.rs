@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::domain::board::{Board, BoardUpdate};
+use crate::domain::board::{Board, BoardUpdate, short};
 use crate::domain::queue::QueueBoard;
 use crate::domain::{Command, Event, MergeWhich, SliceName};
 use crate::git::MergeEngine;
@@ -396,8 +396,4 @@ impl MergeQueue {
     fn state(&self) -> Result<State, String> {
         load_state(&self.ws.state_dir.state_file()).map_err(|e| e.to_string())
     }
-}
-
-fn short(oid: &str) -> &str {
-    oid.get(..10).unwrap_or(oid)
 }

@@ -42,10 +42,12 @@ impl MergeQueue {
     /// Reads the tips, marks stale approvals, recomputes previews that
     /// changed, and publishes the board if it changed.
     pub(super) fn refresh(&mut self) {
-        let Ok(state) = self.state() else { return };
+        let Ok(mut state) = self.state() else { return };
         let tips = self.tips(&state);
-        self.mark_stale(&state, &tips);
-        let Ok(state) = self.state() else { return };
+        if self.mark_stale(&state, &tips) {
+            let Ok(marked) = self.state() else { return };
+            state = marked;
+        }
         let board = self.build_board(&state, &tips);
         if self.shown.as_ref() != Some(&board) {
             (self.deps.publish)(BoardUpdate::Queue {
@@ -78,8 +80,10 @@ impl MergeQueue {
         }
     }
 
-    /// An approval whose branch moved is stale: journaled once, never merged.
-    fn mark_stale(&self, state: &State, tips: &Tips) {
+    /// An approval whose branch moved is stale: journaled once, never
+    /// merged. True when one was marked.
+    fn mark_stale(&self, state: &State, tips: &Tips) -> bool {
+        let mut marked_any = false;
         for (slice, record) in &state.slices {
             let Some(approval) = record.standing_approval() else {
                 continue;
@@ -103,6 +107,7 @@ impl MergeQueue {
                 }
             });
             if marked.is_ok() {
+                marked_any = true;
                 self.record(
                     Actor::Sliceboard,
                     Event::ApprovalStale {
@@ -113,6 +118,7 @@ impl MergeQueue {
                 );
             }
         }
+        marked_any
     }
 
     /// Previews `tip` into `onto`, from the cache when asked before.
