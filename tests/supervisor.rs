@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::TestRepo;
-use sliceboard::domain::{Activity, AgentStatus, Command, Event, SliceName};
+use sliceboard::domain::{Activity, ActivitySource, AgentStatus, Command, Event, SliceName};
 use sliceboard::session::Size;
 use sliceboard::store::Actor;
 use sliceboard::supervisor::{Supervisor, SupervisorOptions};
@@ -123,6 +123,7 @@ fn a_signal_sets_the_activity_and_holds_while_the_agent_prints() {
         .handle(Command::Signal {
             slice: staging.clone(),
             activity: Activity::Waiting,
+            origin: None,
         })
         .unwrap_err();
     assert!(err.to_string().contains("not running"), "{err}");
@@ -131,17 +132,23 @@ fn a_signal_sets_the_activity_and_holds_while_the_agent_prints() {
     });
     // Steady output reads as busy...
     r.until("staging busy from its output", |s| {
-        s.activity(&staging) == Some(Activity::Busy)
+        s.activity(&staging).map(|r| r.activity) == Some(Activity::Busy)
     });
     // ...until the agent's hook says it waits for the operator.
     r.ok(Command::Signal {
         slice: staging.clone(),
         activity: Activity::Waiting,
+        origin: Some("test hook".into()),
     });
-    assert_eq!(r.sup.activity(&staging), Some(Activity::Waiting));
+    assert_eq!(
+        r.sup.activity(&staging).map(|r| r.activity),
+        Some(Activity::Waiting)
+    );
     assert!(r.events.lock().unwrap().contains(&Event::ActivityChanged {
         slice: staging.clone(),
-        activity: Activity::Waiting
+        activity: Activity::Waiting,
+        source: ActivitySource::Signal,
+        origin: Some("test hook".into()),
     }));
     // The signal outranks the output that follows it.
     let at_signal = last_tick(&r.sup, "staging");
@@ -150,7 +157,7 @@ fn a_signal_sets_the_activity_and_holds_while_the_agent_prints() {
         assert!(Instant::now() < deadline, "the agent stopped printing");
         r.sup.step(Duration::from_millis(50));
         assert_eq!(
-            r.sup.activity(&staging),
+            r.sup.activity(&staging).map(|r| r.activity),
             Some(Activity::Waiting),
             "output after the signal at tick {at_signal}, now tick {}",
             last_tick(&r.sup, "staging")
@@ -160,13 +167,19 @@ fn a_signal_sets_the_activity_and_holds_while_the_agent_prints() {
     r.ok(Command::Signal {
         slice: staging.clone(),
         activity: Activity::Busy,
+        origin: None,
     });
-    assert_eq!(r.sup.activity(&staging), Some(Activity::Busy));
+    assert_eq!(
+        r.sup.activity(&staging).map(|r| r.activity),
+        Some(Activity::Busy)
+    );
     assert_eq!(
         r.events.lock().unwrap().last(),
         Some(&Event::ActivityChanged {
             slice: staging,
-            activity: Activity::Busy
+            activity: Activity::Busy,
+            source: ActivitySource::Signal,
+            origin: None,
         })
     );
 }

@@ -38,7 +38,7 @@ fn an_agents_signal_hook_reaches_the_supervisor_and_every_dashboard() {
     dash.request(start_agent("staging"))
         .expect("the agent starts");
     dash.wait_event("staging waiting, from its hook", |e| {
-        matches!(e, Event::ActivityChanged { slice, activity: Activity::Waiting } if slice.as_str() == "staging")
+        matches!(e, Event::ActivityChanged { slice, activity: Activity::Waiting, .. } if slice.as_str() == "staging")
     });
     dash.wait_pane("staging", "signalled");
     assert_eq!(dash.row("staging").activity, Some(Activity::Waiting));

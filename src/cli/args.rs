@@ -78,6 +78,16 @@ pub enum CommandArgs {
         #[arg(long)]
         slice: Option<String>,
     },
+    /// Run as an agent's hook: read its event (stdin for Claude Code, the
+    /// argument for Codex) and report the activity it means. Added to
+    /// Claude Code, Codex and aider by itself (docs/agent-hooks.md);
+    /// always exits 0 and prints nothing on stdout.
+    Hook {
+        #[arg(value_parser = ["claude", "codex", "aider"])]
+        agent: String,
+        /// The event as JSON, when the agent passes it as an argument.
+        payload: Option<String>,
+    },
     /// Open the dashboard (the same as no command): attach to the
     /// repository's supervisor, starting it in the background if none runs.
     Attach {

@@ -72,6 +72,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(CommandArgs::Env { slice, json }) => slice_cmds::env(&open(&cwd)?, slice, json),
         Some(CommandArgs::Status { json }) => status_cmd::status(&open(&cwd)?, json),
         Some(CommandArgs::Signal { activity, slice }) => signal_cmd::signal(&cwd, &activity, slice),
+        Some(CommandArgs::Hook { agent, payload }) => Ok(signal_cmd::hook(&cwd, &agent, payload)),
         Some(CommandArgs::Approve { slice, force }) => {
             let ws = open(&cwd)?;
             let slice = ws.slice(&slice)?.name.clone();

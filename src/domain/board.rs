@@ -18,7 +18,7 @@ use super::diff::{SliceDiff, WatchMode};
 use super::ownership::PathFlag;
 use super::protocol::Event;
 use super::queue::{CHECK_LINES_KEPT, QueueBoard};
-use super::slice::{Activity, AgentStatus, Lifecycle, SliceName};
+use super::slice::{Activity, ActivitySource, AgentStatus, Lifecycle, SliceName};
 
 /// How many journal lines the Events tab keeps per slice.
 pub const EVENTS_KEPT: usize = 200;
@@ -44,6 +44,13 @@ pub struct SliceRow {
     pub lifecycle: Lifecycle,
     pub status: AgentStatus,
     pub activity: Option<Activity>,
+    /// Where `activity` came from: the agent's signal, the bell or the screen.
+    #[serde(default)]
+    pub activity_source: Option<ActivitySource>,
+    /// The agent's last signal in this run, e.g. `idle from claude Stop`:
+    /// how the operator checks that hooks arrive.
+    #[serde(default)]
+    pub last_signal: Option<String>,
     /// The running agent's pid (its process group), while it runs.
     #[serde(default)]
     pub pid: Option<i32>,
@@ -74,6 +81,8 @@ impl SliceRow {
             lifecycle,
             status: AgentStatus::NotStarted,
             activity: None,
+            activity_source: None,
+            last_signal: None,
             pid: None,
             dbt: None,
             events: Vec::new(),
@@ -201,6 +210,7 @@ impl Board {
                 row.status = *status;
                 if !matches!(status, AgentStatus::Running | AgentStatus::Paused) {
                     row.activity = None;
+                    row.activity_source = None;
                 }
                 if !matches!(
                     status,
@@ -214,7 +224,23 @@ impl Board {
                 // Not an Events line: the status change that follows is.
                 return;
             }
-            Event::ActivityChanged { activity, .. } => row.activity = Some(*activity),
+            Event::ActivityChanged {
+                activity,
+                source,
+                origin,
+                ..
+            } => {
+                if *source == ActivitySource::Signal {
+                    row.last_signal = Some(signal_text(*activity, origin.as_deref()));
+                }
+                let same = row.activity == Some(*activity) && row.activity_source == Some(*source);
+                row.activity = Some(*activity);
+                row.activity_source = Some(*source);
+                // A hook repeating itself (every tool call) is no news.
+                if same {
+                    return;
+                }
+            }
             Event::LifecycleChanged { to, .. } => row.lifecycle = *to,
             Event::WorktreeCreated { path, .. } => row.worktree = path.clone(),
             _ => {}
@@ -230,9 +256,22 @@ impl Board {
 pub fn describe(event: &Event) -> String {
     match event {
         Event::AgentStatusChanged { status, .. } => format!("agent {}", status_text(*status)),
-        Event::ActivityChanged { activity, .. } => {
-            format!("activity {}", activity_text(Some(*activity)))
-        }
+        Event::ActivityChanged {
+            activity,
+            source: ActivitySource::Signal,
+            origin,
+            ..
+        } => format!("activity {}", signal_text(*activity, origin.as_deref())),
+        Event::ActivityChanged {
+            activity,
+            source: ActivitySource::Bell,
+            ..
+        } => format!("activity {} (the bell rang)", activity_text(Some(*activity))),
+        Event::ActivityChanged {
+            activity,
+            source: ActivitySource::Screen,
+            ..
+        } => format!("activity {} (a guess from the screen)", activity_text(Some(*activity))),
         Event::LifecycleChanged { from, to, .. } => format!("{from} -> {to}"),
         Event::CommandFailed { message, .. } => format!("failed: {message}"),
         Event::Approved { commit, .. } => {
@@ -293,13 +332,24 @@ pub fn status_text(status: AgentStatus) -> String {
     }
 }
 
+/// The word for an activity, the same on the board, in its header counts,
+/// in the Events tab and in help.
 pub fn activity_text(activity: Option<Activity>) -> &'static str {
     match activity {
         Some(Activity::Busy) => "busy",
-        Some(Activity::Waiting) => "WAITING",
+        Some(Activity::Waiting) => "waiting",
         Some(Activity::Idle) => "idle",
         Some(Activity::Done) => "done",
+        Some(Activity::Unknown) => "unknown",
         None => "",
+    }
+}
+
+/// A signal as the Events tab and the agent's title show it.
+fn signal_text(activity: Activity, origin: Option<&str>) -> String {
+    match origin {
+        Some(origin) => format!("{} from {origin}", activity_text(Some(activity))),
+        None => format!("{} (signal)", activity_text(Some(activity))),
     }
 }
 
@@ -320,6 +370,36 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_signal_updates_the_last_signal_without_an_events_line() {
+        let slice = SliceName::parse("staging").unwrap();
+        let mut board = board();
+        for origin in ["claude PreToolUse", "claude PostToolUse"] {
+            board.apply(&BoardUpdate::Event {
+                event: Event::ActivityChanged {
+                    slice: slice.clone(),
+                    activity: Activity::Busy,
+                    source: ActivitySource::Signal,
+                    origin: Some(origin.into()),
+                },
+            });
+        }
+        let row = &board.slices[0];
+        assert_eq!(row.events, ["activity busy from claude PreToolUse"]);
+        assert_eq!(row.last_signal.as_deref(), Some("busy from claude PostToolUse"));
+        board.apply(&BoardUpdate::Event {
+            event: Event::ActivityChanged {
+                slice,
+                activity: Activity::Unknown,
+                source: ActivitySource::Screen,
+                origin: None,
+            },
+        });
+        let row = &board.slices[0];
+        assert_eq!(row.events[1], "activity unknown (a guess from the screen)");
+        assert_eq!(row.activity_source, Some(ActivitySource::Screen));
+    }
+
+    #[test]
     fn an_ended_agent_loses_its_pid_and_activity() {
         let slice = SliceName::parse("staging").unwrap();
         let mut board = board();
@@ -333,9 +413,15 @@ mod tests {
             event: Event::ActivityChanged {
                 slice: slice.clone(),
                 activity: Activity::Busy,
+                source: ActivitySource::Signal,
+                origin: Some("claude PreToolUse".into()),
             },
         });
         assert_eq!(board.slices[0].pid, Some(42));
+        assert_eq!(
+            board.slices[0].last_signal.as_deref(),
+            Some("busy from claude PreToolUse")
+        );
         board.apply(&BoardUpdate::Event {
             event: Event::AgentStatusChanged {
                 slice,

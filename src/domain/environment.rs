@@ -265,6 +265,7 @@ mod tests {
                 ]),
                 scrollback: 1000,
                 waiting_patterns: None,
+                hooks: Default::default(),
             },
             dbt: DbtSpec {
                 project_dir: "dbt".into(),

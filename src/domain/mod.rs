@@ -5,6 +5,7 @@
 //! portable-pty or the filesystem; adapters and the UI depend on this
 //! module, never the other way round.
 
+pub mod agent_hooks;
 pub mod board;
 pub mod dbt_run;
 pub mod diff;
@@ -21,4 +22,4 @@ pub mod wire;
 
 pub use plan::{AgentSpec, DbtSpec, MergeSpec, Plan, SliceSpec};
 pub use protocol::{Command, Drift, Event, MergeWhich};
-pub use slice::{Activity, AgentStatus, Lifecycle, SliceName};
+pub use slice::{Activity, ActivitySource, AgentStatus, Lifecycle, SliceName};

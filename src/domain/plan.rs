@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::agent_hooks::HookMode;
 use super::ownership::{BadGlob, Ownership};
 use super::slice::SliceName;
 use super::template::{self, TemplateVars};
@@ -55,6 +56,9 @@ pub struct AgentSpec {
     /// waiting for the operator; `None` uses the built-in prompts of
     /// Claude Code, Codex and aider.
     pub waiting_patterns: Option<Vec<String>>,
+    /// Whether sliceboard adds its activity hooks to Claude Code, Codex
+    /// and aider (docs/agent-hooks.md).
+    pub hooks: HookMode,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

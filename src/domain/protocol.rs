@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::slice::{Activity, AgentStatus, Lifecycle, SliceName};
+use super::slice::{Activity, ActivitySource, AgentStatus, Lifecycle, SliceName};
 
 /// What the operator (or a script) asks for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,10 +50,14 @@ pub enum Command {
         cols: u16,
         rows: u16,
     },
-    /// An activity report from the agent itself (`sliceboard signal`).
+    /// An activity report from the agent itself (`sliceboard signal`, or
+    /// `sliceboard hook` run by the agent's hooks).
     Signal {
         slice: SliceName,
         activity: Activity,
+        /// What sent it, e.g. `claude Stop` (the hook's event).
+        #[serde(default)]
+        origin: Option<String>,
     },
     /// Approves the slice's branch tip; refused with the reasons when it
     /// deserves a second look, unless `force`.
@@ -172,9 +176,15 @@ pub enum Event {
         slice: SliceName,
         pid: i32,
     },
+    /// A new activity reading, or a signal (sent even when the activity
+    /// stays the same, so the last signal is always known).
     ActivityChanged {
         slice: SliceName,
         activity: Activity,
+        source: ActivitySource,
+        /// For a signal, what sent it, e.g. `claude Stop`.
+        #[serde(default)]
+        origin: Option<String>,
     },
     Approved {
         slice: SliceName,

@@ -157,15 +157,33 @@ pub enum AgentStatus {
     Killed,
 }
 
-/// Whether the agent needs the operator, from its own signals first and
-/// screen heuristics second.
+/// What a running agent is doing, from its own signals first, the
+/// terminal bell second and screen heuristics last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Activity {
+    /// Working: a turn in progress, a tool running, output streaming.
     Busy,
+    /// Blocked on the operator: a question or a permission prompt.
     Waiting,
+    /// Its turn is over and it sits at its prompt.
     Idle,
+    /// It says its slice is finished (`sliceboard signal done`).
     Done,
+    /// No signal yet, and a quiet screen that matches no known prompt.
+    Unknown,
+}
+
+/// Where an activity reading came from, so a guess is never shown as a fact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivitySource {
+    /// The agent's own hook (`sliceboard signal`, `sliceboard hook`).
+    Signal,
+    /// The terminal bell, then silence.
+    Bell,
+    /// Output timing and prompt patterns on the screen: a guess.
+    Screen,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use toml::Spanned;
 use super::diagnostic::{Diagnostic, PlanError, did_you_mean, line_of};
 use super::raw::{RawAgent, RawPlan, RawSlice};
 use crate::domain::environment::RESERVED_PREFIX;
+use crate::domain::agent_hooks::HookMode;
 use crate::domain::order::find_cycle;
 use crate::domain::ownership::Ownership;
 use crate::domain::plan::{
@@ -305,6 +306,25 @@ impl Checker<'_> {
                 .map(Spanned::into_inner)
                 .collect()
         });
+        let hooks = match raw.hooks {
+            None => HookMode::Auto,
+            Some(value) => match value.get_ref().as_str() {
+                "auto" => HookMode::Auto,
+                "off" => HookMode::Off,
+                other => {
+                    let line = self.line(value.span());
+                    self.push(
+                        Diagnostic::error(
+                            line,
+                            "agent.hooks",
+                            format!("{other:?} is neither \"auto\" nor \"off\""),
+                        )
+                        .fix("use `hooks = \"auto\"` (the default) or `hooks = \"off\"`"),
+                    );
+                    HookMode::Auto
+                }
+            },
+        };
         Some(AgentSpec {
             command,
             resume: raw
@@ -314,6 +334,7 @@ impl Checker<'_> {
             env,
             scrollback,
             waiting_patterns,
+            hooks,
         })
     }
 

@@ -30,6 +30,7 @@ pub struct RawAgent {
     pub env: BTreeMap<Spanned<String>, Spanned<String>>,
     pub scrollback: Option<Spanned<i64>>,
     pub waiting_patterns: Option<Vec<Spanned<String>>>,
+    pub hooks: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -104,6 +104,9 @@ resume = "claude --continue"
 # Regular expressions that mean the agent waits for you (the defaults know
 # Claude Code, Codex and aider; see docs/agent-hooks.md for hooks).
 # waiting_patterns = ["\\(y/n\\)", "do you want to"]
+# Claude Code, Codex and aider get sliceboard's activity hooks added to their
+# command line (nothing is written to your settings); "off" leaves them be.
+# hooks = "auto"
 
 [dbt]
 # The dbt project's folder inside each worktree.

@@ -1,17 +1,19 @@
-//! Whether an agent is busy, waiting for the operator, or idle.
+//! Whether an agent is busy, waiting for the operator, idle at its prompt,
+//! done, or unknown, and where that reading came from.
 //!
-//! Structured signals come first (`sliceboard signal`, sent by the agent's
-//! own hooks), the terminal bell second, and the screen last: output in the
-//! last moments means busy; a quiet screen whose last lines look like a
-//! question means waiting; a quiet screen otherwise means idle. A new
-//! reading is reported only once it has held for a short debounce, so the
-//! board does not flicker. Pure logic: time is passed in.
+//! Structured signals come first (`sliceboard signal`, `sliceboard hook`,
+//! sent by the agent's own hooks), the terminal bell second, and the
+//! screen last: output in the last moments means busy; a quiet screen
+//! whose last lines look like a question means waiting; any other quiet
+//! screen is unknown, never a guessed "idle". A screen reading is reported
+//! only once it has held for a short debounce, so the board does not
+//! flicker; a signal is reported at once. Pure logic: time is passed in.
 
 use std::time::{Duration, Instant};
 
 use regex::{Regex, RegexBuilder};
 
-use crate::domain::Activity;
+use crate::domain::{Activity, ActivitySource};
 
 /// Prompts of the agents people use, matched case-insensitively against
 /// the last lines of a quiet screen.
@@ -35,6 +37,9 @@ pub struct ActivityRules {
     pub busy_for: Duration,
     /// A reading must hold this long before it is reported.
     pub debounce: Duration,
+    /// A busy signal followed by this long of silence no longer holds
+    /// (the turn ended without a hook, e.g. interrupted or an API error).
+    pub busy_signal_quiet: Duration,
     /// How many of the last non-blank lines are searched for a prompt.
     pub tail_lines: usize,
     pub waiting: Vec<Regex>,
@@ -51,6 +56,7 @@ impl ActivityRules {
         Ok(Self {
             busy_for: Duration::from_millis(1500),
             debounce: Duration::from_millis(300),
+            busy_signal_quiet: Duration::from_secs(60),
             tail_lines: 4,
             waiting,
         })
@@ -63,6 +69,27 @@ impl Default for ActivityRules {
     }
 }
 
+/// An activity and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    pub activity: Activity,
+    pub source: ActivitySource,
+}
+
+impl Reading {
+    const UNKNOWN: Reading = Reading {
+        activity: Activity::Unknown,
+        source: ActivitySource::Screen,
+    };
+
+    fn screen(activity: Activity) -> Self {
+        Self {
+            activity,
+            source: ActivitySource::Screen,
+        }
+    }
+}
+
 /// Everything the tracker has been told, and what it last reported.
 #[derive(Debug)]
 pub struct ActivityTracker {
@@ -71,8 +98,8 @@ pub struct ActivityTracker {
     last_input: Option<Instant>,
     bell_at: Option<Instant>,
     signal: Option<(Activity, Instant)>,
-    reported: Activity,
-    candidate: Option<(Activity, Instant)>,
+    reported: Reading,
+    candidate: Option<(Reading, Instant)>,
 }
 
 impl ActivityTracker {
@@ -83,7 +110,7 @@ impl ActivityTracker {
             last_input: None,
             bell_at: None,
             signal: None,
-            reported: Activity::Idle,
+            reported: Reading::UNKNOWN,
             candidate: None,
         }
     }
@@ -104,11 +131,14 @@ impl ActivityTracker {
     /// A structured report from the agent; reported at once.
     pub fn signal(&mut self, activity: Activity, now: Instant) {
         self.signal = Some((activity, now));
-        self.reported = activity;
+        self.reported = Reading {
+            activity,
+            source: ActivitySource::Signal,
+        };
         self.candidate = None;
     }
 
-    pub fn reported(&self) -> Activity {
+    pub fn reported(&self) -> Reading {
         self.reported
     }
 
@@ -126,17 +156,25 @@ impl ActivityTracker {
         .flatten()
         .max();
         let quiet = self.rules.busy_for + self.rules.debounce * 2;
-        self.candidate.is_none() && latest.is_none_or(|at| now.duration_since(at) > quiet)
+        let busy_signal_pending = self.signal.is_some_and(|(activity, _)| {
+            activity == Activity::Busy
+                && latest.is_some_and(|at| {
+                    now.duration_since(at) <= self.rules.busy_signal_quiet + quiet
+                })
+        });
+        self.candidate.is_none()
+            && !busy_signal_pending
+            && latest.is_none_or(|at| now.duration_since(at) > quiet)
     }
 
     /// What the evidence says right now, before debouncing.
-    pub fn reading(&self, now: Instant, screen_tail: &[String]) -> Activity {
+    pub fn reading(&self, now: Instant, screen_tail: &[String]) -> Reading {
         if let Some((activity, at)) = self.signal {
-            // A signal holds until the operator answers (for waiting, idle
-            // or done) or the agent signals again.
-            let answered = self.last_input.is_some_and(|input| input > at);
-            if activity == Activity::Busy || !answered {
-                return activity;
+            if self.signal_holds(activity, at, now) {
+                return Reading {
+                    activity,
+                    source: ActivitySource::Signal,
+                };
             }
         }
         let recent =
@@ -147,26 +185,45 @@ impl ActivityTracker {
                 .is_some_and(|t| t > bell + self.rules.debounce);
             let input_after = self.last_input.is_some_and(|t| t > bell);
             if !output_after && !input_after {
-                return Activity::Waiting;
+                return Reading {
+                    activity: Activity::Waiting,
+                    source: ActivitySource::Bell,
+                };
             }
         }
         if recent(self.last_output) {
-            return Activity::Busy;
+            return Reading::screen(Activity::Busy);
         }
         let tail = &screen_tail[screen_tail.len().saturating_sub(self.rules.tail_lines)..];
         let waiting = tail
             .iter()
             .any(|line| self.rules.waiting.iter().any(|re| re.is_match(line)));
         if waiting {
-            Activity::Waiting
+            Reading::screen(Activity::Waiting)
         } else {
-            Activity::Idle
+            Reading::UNKNOWN
         }
     }
 
-    /// Re-reads the evidence; returns the new activity when the reported
+    /// Whether the agent's last signal still stands. Waiting, idle and done
+    /// hold until the operator types into the agent; busy holds until the
+    /// agent signals again, unless the operator typed since (an interrupt)
+    /// or the screen has been silent for long (a turn that ended without
+    /// its hook), and the screen is quiet now.
+    fn signal_holds(&self, activity: Activity, at: Instant, now: Instant) -> bool {
+        let typed_since = self.last_input.is_some_and(|input| input > at);
+        if activity != Activity::Busy {
+            return !typed_since;
+        }
+        let last_sign = self.last_output.map_or(at, |output| output.max(at));
+        let quiet_for = now.duration_since(last_sign);
+        let quiet_now = quiet_for >= self.rules.busy_for;
+        !(quiet_now && (typed_since || quiet_for >= self.rules.busy_signal_quiet))
+    }
+
+    /// Re-reads the evidence; returns the new reading when the reported
     /// one changes (after the debounce).
-    pub fn update(&mut self, now: Instant, screen_tail: &[String]) -> Option<Activity> {
+    pub fn update(&mut self, now: Instant, screen_tail: &[String]) -> Option<Reading> {
         let reading = self.reading(now, screen_tail);
         if reading == self.reported {
             self.candidate = None;
@@ -199,7 +256,7 @@ mod tests {
         for step in 0..=ms / 50 {
             t.update(start + Duration::from_millis(step * 50), tail);
         }
-        t.reported()
+        t.reported().activity
     }
 
     #[test]
@@ -210,7 +267,7 @@ mod tests {
         t.output(start);
         assert!(!t.settled(start + Duration::from_millis(500)));
         let tail = lines("$");
-        assert_eq!(settle(&mut t, start, 3_000, &tail), Activity::Idle);
+        assert_eq!(settle(&mut t, start, 3_000, &tail), Activity::Unknown);
         assert!(t.settled(start + Duration::from_millis(3_000)));
         t.bell(start + Duration::from_millis(3_100));
         assert!(!t.settled(start + Duration::from_millis(3_200)));
@@ -226,11 +283,11 @@ mod tests {
             t.output(now);
             t.update(now, &tail);
         }
-        assert_eq!(t.reported(), Activity::Busy);
+        assert_eq!(t.reported(), Reading::screen(Activity::Busy));
     }
 
     #[test]
-    fn a_quiet_question_is_waiting_and_a_quiet_shell_is_idle() {
+    fn a_quiet_question_is_waiting_and_a_quiet_shell_is_unknown() {
         let start = Instant::now();
         let mut t = ActivityTracker::new(ActivityRules::default());
         t.output(start);
@@ -241,7 +298,8 @@ mod tests {
         t.output(start);
         t.update(start, &[]);
         let quiet = lines("$ ls\nREADME.md\n$");
-        assert_eq!(settle(&mut t, start, 3000, &quiet), Activity::Idle);
+        assert_eq!(settle(&mut t, start, 3000, &quiet), Activity::Unknown);
+        assert_eq!(t.reported().source, ActivitySource::Screen);
     }
 
     #[test]
@@ -249,7 +307,13 @@ mod tests {
         let start = Instant::now();
         let mut t = ActivityTracker::new(ActivityRules::default());
         t.signal(Activity::Waiting, start);
-        assert_eq!(t.reported(), Activity::Waiting);
+        assert_eq!(
+            t.reported(),
+            Reading {
+                activity: Activity::Waiting,
+                source: ActivitySource::Signal
+            }
+        );
         // Output (a spinner, say) does not override the agent's own word.
         t.output(start + Duration::from_millis(100));
         assert_eq!(settle(&mut t, start, 1000, &[]), Activity::Waiting);
@@ -258,6 +322,30 @@ mod tests {
         t.input(later);
         t.output(later);
         assert_eq!(settle(&mut t, later, 400, &[]), Activity::Busy);
+        assert_eq!(t.reported().source, ActivitySource::Screen);
+    }
+
+    #[test]
+    fn a_busy_signal_holds_until_the_turn_visibly_ends() {
+        let start = Instant::now();
+        let mut t = ActivityTracker::new(ActivityRules::default());
+        t.signal(Activity::Busy, start);
+        // A silent tool run: still busy on the agent's word.
+        assert_eq!(settle(&mut t, start, 20_000, &[]), Activity::Busy);
+        assert!(!t.settled(start + Duration::from_secs(20)));
+        // A minute of silence: the turn ended without its hook.
+        let quiet = lines("❯");
+        let later = start + Duration::from_secs(61);
+        assert_eq!(settle(&mut t, later, 400, &quiet), Activity::Unknown);
+
+        // The operator interrupts (Esc) and the spinner stops.
+        let mut t = ActivityTracker::new(ActivityRules::default());
+        t.signal(Activity::Busy, start);
+        t.output(start + Duration::from_millis(500));
+        t.input(start + Duration::from_millis(600));
+        assert_eq!(settle(&mut t, start, 1_000, &quiet), Activity::Busy);
+        let later = start + Duration::from_millis(2_200);
+        assert_eq!(settle(&mut t, later, 400, &quiet), Activity::Unknown);
     }
 
     #[test]
@@ -267,6 +355,7 @@ mod tests {
         t.output(start);
         t.bell(start);
         assert_eq!(settle(&mut t, start, 400, &[]), Activity::Waiting);
+        assert_eq!(t.reported().source, ActivitySource::Bell);
         let later = start + Duration::from_secs(2);
         t.output(later);
         assert_eq!(settle(&mut t, later, 400, &[]), Activity::Busy);
@@ -277,10 +366,10 @@ mod tests {
         let start = Instant::now();
         let mut t = ActivityTracker::new(ActivityRules::default());
         t.update(start, &[]);
-        assert_eq!(t.reported(), Activity::Idle);
+        assert_eq!(t.reported(), Reading::UNKNOWN);
         // One line of output, then the screen is read again 100 ms later.
         t.output(start);
         assert_eq!(t.update(start + Duration::from_millis(100), &[]), None);
-        assert_eq!(t.reported(), Activity::Idle);
+        assert_eq!(t.reported(), Reading::UNKNOWN);
     }
 }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 
-pub use activity::{ActivityRules, ActivityTracker};
+pub use activity::{ActivityRules, ActivityTracker, Reading};
 pub use input::{Key, Mods, encode_key, encode_paste};
 pub use process_group::Termination;
 pub use screen::{InputModes, Screen, Size};
@@ -376,7 +376,7 @@ impl Session {
 
     /// Re-reads activity from output times, the bell and the screen;
     /// returns the new activity when it changed.
-    pub fn update_activity(&self, now: Instant) -> Option<Activity> {
+    pub fn update_activity(&self, now: Instant) -> Option<Reading> {
         let tail = {
             let screen = lock(&self.shared.screen);
             screen.tail_lines(8)
@@ -390,7 +390,7 @@ impl Session {
         lock(&self.shared.activity).settled(now)
     }
 
-    pub fn activity(&self) -> Activity {
+    pub fn activity(&self) -> Reading {
         lock(&self.shared.activity).reported()
     }
 }

@@ -19,11 +19,14 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::domain::{Activity, AgentStatus, Command, Event, Lifecycle, SliceName};
+use crate::domain::{
+    Activity, ActivitySource, AgentStatus, Command, Event, Lifecycle, SliceName,
+};
 use crate::session::{
-    ActivityRules, EventSink, ScreenHandle, Session, SessionEvent, SessionSpec, Size,
+    ActivityRules, EventSink, Reading, ScreenHandle, Session, SessionEvent, SessionSpec, Size,
     process_group, transcript,
 };
+mod agent_hooks;
 mod recover;
 mod worktree_ops;
 
@@ -57,6 +60,9 @@ pub struct SupervisorOptions {
     pub kill_grace: Duration,
     pub transcript_max: u64,
     pub activity: ActivityRules,
+    /// The executable agents' hooks run (`sliceboard hook …`); this
+    /// process's own by default. `None` adds no hooks.
+    pub sliceboard: Option<std::path::PathBuf>,
 }
 
 impl SupervisorOptions {
@@ -87,6 +93,7 @@ impl Default for SupervisorOptions {
             kill_grace: Duration::from_secs(5),
             transcript_max: transcript::DEFAULT_MAX_BYTES,
             activity: ActivityRules::default(),
+            sliceboard: std::env::current_exe().ok(),
         }
     }
 }
@@ -295,7 +302,7 @@ impl Supervisor {
             .unwrap_or(AgentStatus::NotStarted)
     }
 
-    pub fn activity(&self, slice: &SliceName) -> Option<Activity> {
+    pub fn activity(&self, slice: &SliceName) -> Option<Reading> {
         self.session(slice).map(Session::activity)
     }
 
@@ -351,7 +358,11 @@ impl Supervisor {
                 }
                 Ok(())
             }
-            Command::Signal { slice, activity } => self.signal(&slice, activity),
+            Command::Signal {
+                slice,
+                activity,
+                origin,
+            } => self.signal(&slice, activity, origin),
             Command::Prompt { slice, text } => self.prompt(&slice, text),
             // The merge queue's commands go to the merge queue.
             Command::Approve { .. }
@@ -505,8 +516,13 @@ impl Supervisor {
                 changed.push((name.clone(), activity));
             }
         }
-        for (slice, activity) in changed {
-            (self.notify)(Event::ActivityChanged { slice, activity });
+        for (slice, reading) in changed {
+            (self.notify)(Event::ActivityChanged {
+                slice,
+                activity: reading.activity,
+                source: reading.source,
+                origin: None,
+            });
         }
     }
 
@@ -683,12 +699,26 @@ impl Supervisor {
             || self.ws.plan.worktree_for(slice, self.ws.git.root()),
             |r| r.worktree.clone(),
         );
-        let env = self.ws.env(&spec)?;
+        let mut env = self.ws.env(&spec)?;
+        // For hooks: no repository lookup, and no need for sliceboard on PATH.
+        env.push((
+            "SLICEBOARD_SOCKET".into(),
+            self.ws.state_dir.socket_file().to_string_lossy().into_owned(),
+        ));
+        if let Some(exe) = &self.options.sliceboard {
+            env.push(("SLICEBOARD_BIN".into(), exe.to_string_lossy().into_owned()));
+        }
         let brief = self.ws.state_dir.brief_file(slice);
         let command = self
             .ws
             .context(&spec, &brief)
             .agent_command(launch == Launch::Resume);
+        let (command, hooks_note) = agent_hooks::hooked_command(
+            &self.ws,
+            slice,
+            command,
+            self.options.sliceboard.as_deref(),
+        );
         let transcript_path = self.ws.state_dir.transcript_file(slice);
 
         // Refuse before touching the old screen, so a failed restart keeps it.
@@ -755,6 +785,12 @@ impl Supervisor {
             pid,
         });
         self.set_status(slice, AgentStatus::Running, Actor::Operator);
+        if let Some(message) = hooks_note {
+            (self.notify)(Event::Progress {
+                slice: Some(slice.clone()),
+                message,
+            });
+        }
         self.mark_active(slice);
         Ok(())
     }
@@ -882,13 +918,20 @@ impl Supervisor {
         }
     }
 
-    fn signal(&mut self, slice: &SliceName, activity: Activity) -> Result<(), SupervisorError> {
+    fn signal(
+        &mut self,
+        slice: &SliceName,
+        activity: Activity,
+        origin: Option<String>,
+    ) -> Result<(), SupervisorError> {
         self.ws.slice(slice.as_str())?;
         let session = self.live(slice)?;
         session.signal(activity);
         (self.notify)(Event::ActivityChanged {
             slice: slice.clone(),
             activity,
+            source: ActivitySource::Signal,
+            origin,
         });
         Ok(())
     }
