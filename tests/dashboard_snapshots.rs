@@ -16,7 +16,7 @@ use sliceboard::domain::diff::{
     ChangeKind, DiffLine, FileDiff, Hunk, LineKind, SliceDiff, Stage, WatchMode,
 };
 use sliceboard::domain::ownership::Ownership;
-use sliceboard::domain::{Activity, AgentStatus, Command, Lifecycle, SliceName};
+use sliceboard::domain::{Activity, ActivitySource, AgentStatus, Command, Lifecycle, SliceName};
 use sliceboard::session::{Screen, Size};
 use sliceboard::ui::app::{App, Confirm, Effect, Mode, SliceRow};
 use sliceboard::ui::keymap::Keymap;
@@ -41,7 +41,7 @@ fn row(
     row.activity = activity;
     row.events = vec![
         "12:00:01 agent running".into(),
-        "12:00:05 activity WAITING".into(),
+        "12:00:05 activity waiting from claude Notification".into(),
     ];
     row.dbt_log = [
         "12:00:01 Running with dbt=1.11.16",
@@ -252,7 +252,18 @@ fn app() -> App {
             None,
         ),
         row("docs", Lifecycle::Ready, AgentStatus::NotStarted, None),
+        row(
+            "exports",
+            Lifecycle::Active,
+            AgentStatus::Running,
+            Some(Activity::Done),
+        ),
     ];
+    // Where each activity came from: the agents' hooks, or the screen.
+    slices[0].activity_source = Some(ActivitySource::Signal);
+    slices[0].last_signal = Some("waiting from claude Notification".into());
+    slices[1].activity_source = Some(ActivitySource::Screen);
+    slices[5].activity_source = Some(ActivitySource::Signal);
     slices[0].dbt =
         Some(run_results::parse(include_str!("fixtures/dbt_logs/run_results.json")).unwrap());
     let board = Board {
@@ -360,6 +371,39 @@ fn board_with_terminal_tab() {
     assert!(!buffer[at("2. No")].modifier.contains(Modifier::REVERSED));
 }
 
+/// A guess from the screen never looks like the agent's own signal, and
+/// waiting and done read differently, on the board and in the header.
+#[test]
+fn activity_shows_its_source_and_tells_waiting_from_done() {
+    let app = app();
+    let buffer = draw(&app, 120, 30);
+    let at = |text| find(&buffer, text).unwrap_or_else(|| panic!("{text:?} is not drawn"));
+    let guess = buffer[at("~busy")].modifier;
+    assert!(
+        guess.contains(Modifier::ITALIC) && guess.contains(Modifier::DIM),
+        "{guess:?}"
+    );
+    let (x, y) = at("? staging waiting");
+    let signal = buffer[(x + 10, y)].modifier;
+    assert!(!signal.contains(Modifier::ITALIC), "{signal:?}");
+    assert_eq!(buffer[(x + 10, y)].fg, Color::Yellow);
+    let (x, y) = at("✓ exports done");
+    assert_eq!(buffer[(x + 10, y)].fg, Color::Cyan);
+    let header = render(&app, 120, 30);
+    let header = header.lines().find(|l| l.contains("sliceboard")).unwrap_or_default();
+    for count in ["3 running (1 paused)", "? 1 waiting for you", "* 1 busy", "✓ 1 done"] {
+        assert!(header.contains(count), "{count:?} in {header:?}");
+    }
+
+    // Nothing read yet from a running agent is unknown, not idle.
+    let mut app = app;
+    app.board.slices[1].activity = None;
+    app.board.slices[1].activity_source = None;
+    let text = render(&app, 120, 30);
+    assert!(text.contains("· intermediate unknown"), "{text}");
+    assert!(text.contains("· 1 unknown"), "{text}");
+}
+
 #[test]
 fn every_tab() {
     for (tabs, name) in [(1, "diff"), (2, "dbt"), (3, "logs"), (4, "events")] {
@@ -444,7 +488,7 @@ fn help_overlay_and_stop_all_confirmation() {
     assert_eq!(app.mode, Mode::Board);
     // Q stops every agent and the supervisor, once confirmed.
     press(&mut app, KeyCode::Char('Q'));
-    assert_eq!(app.mode, Mode::Confirm(Confirm::StopAll { running: 3 }));
+    assert_eq!(app.mode, Mode::Confirm(Confirm::StopAll { running: 4 }));
     let confirm = render(&app, 80, 24);
     assert!(
         confirm.contains("y: stop all"),

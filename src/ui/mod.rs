@@ -9,6 +9,7 @@
 //! which panes it shows (and resizes agents to the space they got), so
 //! only those panes' frames come back. Quitting detaches: the agents go on.
 
+pub mod activity_view;
 pub mod app;
 pub mod diff_model;
 pub mod diff_view;

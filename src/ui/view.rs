@@ -14,11 +14,11 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line as TextLine, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Tabs, Widget, Wrap};
 
-use super::app::{App, Confirm, Layout, Mode, SliceRow, Tab, status_text};
-use super::diff_view;
+use super::app::{App, Confirm, Layout, Mode, SliceRow, Tab};
+use super::{activity_view, diff_view};
 use crate::domain::dbt_run::NodeStatus;
 use crate::domain::pane::{ColorKind, PaneColor, PaneView, attrs};
-use crate::domain::{Activity, AgentStatus, SliceName};
+use crate::domain::SliceName;
 use crate::session::Size;
 
 /// Where each visible terminal was drawn: the loop asks the supervisor for
@@ -69,31 +69,28 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
 }
 
 fn title_line(app: &App) -> Paragraph<'static> {
-    let waiting = app
-        .board
-        .slices
-        .iter()
-        .filter(|s| s.status == AgentStatus::Running && s.activity == Some(Activity::Waiting))
-        .count();
     let mut spans = vec![
         Span::styled(
             " sliceboard ",
             Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED),
         ),
         Span::raw(format!(
-            " {}  {} slices  {} running",
-            app.board.repo,
+            " {}  {} slices",
+            repo_name(&app.board.repo),
             app.board.slices.len(),
-            app.running()
         )),
     ];
-    if waiting > 0 {
-        spans.push(Span::styled(
-            format!("  ? {waiting} waiting for you"),
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        ));
-    }
+    spans.extend(activity_view::header_counts(&app.board));
     Paragraph::new(TextLine::from(spans))
+}
+
+/// The repository's folder name: the header has no room for its path.
+fn repo_name(repo: &str) -> &str {
+    repo.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|name| !name.is_empty())
+        .unwrap_or(repo)
 }
 
 fn status_line(app: &App) -> Paragraph<'static> {
@@ -125,42 +122,6 @@ fn status_line(app: &App) -> Paragraph<'static> {
     Paragraph::new(text).style(style)
 }
 
-/// The symbol, word and color of a slice's state.
-fn badge(row: &SliceRow) -> (&'static str, String, Style) {
-    let activity = row.activity;
-    match row.status {
-        AgentStatus::Running if activity == Some(Activity::Waiting) => (
-            "?",
-            "waiting".into(),
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        ),
-        AgentStatus::Running if activity == Some(Activity::Busy) => {
-            ("*", "busy".into(), Style::new().fg(Color::Green))
-        }
-        AgentStatus::Running if activity == Some(Activity::Done) => {
-            ("+", "done".into(), Style::new().fg(Color::Cyan))
-        }
-        AgentStatus::Running => ("-", "idle".into(), Style::new().fg(Color::Blue)),
-        AgentStatus::Paused => ("=", "paused".into(), Style::new().fg(Color::Magenta)),
-        AgentStatus::Pending => (
-            ".",
-            "pending".into(),
-            Style::new().add_modifier(Modifier::DIM),
-        ),
-        AgentStatus::Exited { code: Some(0) } => {
-            ("+", "exited(0)".into(), Style::new().fg(Color::Cyan))
-        }
-        AgentStatus::Exited { .. } | AgentStatus::Killed => {
-            ("x", status_text(row.status), Style::new().fg(Color::Red))
-        }
-        AgentStatus::NotStarted => (
-            " ",
-            row.lifecycle.to_string(),
-            Style::new().add_modifier(Modifier::DIM),
-        ),
-    }
-}
-
 fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let block = Block::new().borders(Borders::ALL).title(" slices ");
     let inner = block.inner(area);
@@ -175,7 +136,7 @@ fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
     }
     let mut lines = Vec::new();
     for (i, row) in app.board.slices.iter().enumerate() {
-        let (symbol, word, style) = badge(row);
+        let (symbol, word, style) = activity_view::badge(row);
         let selected = i == app.selected;
         let marker = if selected { ">" } else { " " };
         let name_style = if selected {
@@ -260,17 +221,11 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, panes: &mut PaneSiz
             draw_log(frame, content, " logs ", &row.logs, app.log_scroll, empty);
         }
         Tab::Events => {
-            let lines: Vec<TextLine> = row
-                .events
-                .iter()
-                .rev()
-                .map(|e| TextLine::raw(e.clone()))
-                .collect();
-            let text = if lines.is_empty() {
-                vec![TextLine::raw("Nothing has happened to this slice yet.")]
-            } else {
-                lines
-            };
+            let mut text = Vec::from(activity_view::signal_lines(row));
+            text.extend(row.events.iter().rev().map(|e| TextLine::raw(e.clone())));
+            if row.events.is_empty() {
+                text.push(TextLine::raw("Nothing has happened to this slice yet."));
+            }
             frame.render_widget(
                 Paragraph::new(text).block(
                     Block::new()
@@ -404,7 +359,7 @@ fn draw_terminal(
     app: &App,
     panes: &mut PaneSizes,
 ) {
-    let (symbol, word, style) = badge(row);
+    let (symbol, word, style) = activity_view::badge(row);
     let selected = app.selected().is_some_and(|s| s.name == row.name);
     let typing = selected && app.mode == Mode::Typing;
     let border = if typing {
@@ -563,8 +518,10 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
             Span::raw(*what),
         ])
     };
+    let legend = activity_view::legend();
+    let extra = legend.len() + 1;
     // Two columns when one does not fit the terminal's height.
-    let fits = help.len() + 2 <= usize::from(area.height);
+    let fits = help.len() + extra + 2 <= usize::from(area.height);
     let columns: usize = if fits || area.width < 100 { 1 } else { 2 };
     let per_column = help.len().div_ceil(columns);
     let width = if columns == 1 {
@@ -575,7 +532,7 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let popup = centered(
         area,
         width,
-        u16::try_from(per_column + 2).unwrap_or(u16::MAX),
+        u16::try_from(per_column + extra + 2).unwrap_or(u16::MAX),
     );
     frame.render_widget(Clear, popup);
     let block = Block::new()
@@ -583,6 +540,18 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
         .title(" keys (any key closes) ");
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
+    let [keys, legend_area] = Split::vertical([
+        Constraint::Min(1),
+        Constraint::Length(u16::try_from(extra).unwrap_or(u16::MAX)),
+    ])
+    .areas(inner);
+    let mut legend_lines = vec![TextLine::raw("")];
+    legend_lines.extend(legend);
+    frame.render_widget(
+        Paragraph::new(legend_lines).wrap(Wrap { trim: true }),
+        legend_area,
+    );
+    let inner = keys;
     let halves =
         Split::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).split(inner);
     for (column, chunk) in help.chunks(per_column.max(1)).enumerate() {

@@ -1,0 +1,166 @@
+//! How a slice's agent state reads on the board: one symbol and word per
+//! slice, the header's counts, the legend in help and the Events tab's
+//! first line. A guess from the screen is drawn with a leading `~`, dim
+//! and italic, so it is never mistaken for the agent's own signal.
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line as TextLine, Span};
+
+use super::app::{SliceRow, status_text};
+use crate::domain::board::{Board, activity_text};
+use crate::domain::{Activity, ActivitySource, AgentStatus};
+
+/// The activities a running agent can be in, in the header's order.
+const COUNTED: [Activity; 5] = [
+    Activity::Waiting,
+    Activity::Busy,
+    Activity::Done,
+    Activity::Idle,
+    Activity::Unknown,
+];
+
+fn symbol_and_style(activity: Activity) -> (&'static str, Style) {
+    match activity {
+        Activity::Waiting => (
+            "?",
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ),
+        Activity::Busy => ("*", Style::new().fg(Color::Green)),
+        Activity::Done => ("✓", Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+        Activity::Idle => ("-", Style::new().fg(Color::Blue)),
+        Activity::Unknown => ("·", Style::new().add_modifier(Modifier::DIM)),
+    }
+}
+
+/// A running agent's activity: `None` (nothing read yet) is unknown.
+fn running_activity(row: &SliceRow) -> Activity {
+    row.activity.unwrap_or(Activity::Unknown)
+}
+
+/// The symbol, word and style of a slice's state on the board.
+pub fn badge(row: &SliceRow) -> (&'static str, String, Style) {
+    match row.status {
+        AgentStatus::Running => {
+            let activity = running_activity(row);
+            let (symbol, style) = symbol_and_style(activity);
+            let word = activity_text(Some(activity));
+            match row.activity_source {
+                Some(ActivitySource::Screen) | None if activity != Activity::Unknown => (
+                    symbol,
+                    format!("~{word}"),
+                    style.add_modifier(Modifier::DIM | Modifier::ITALIC),
+                ),
+                Some(ActivitySource::Bell) => (symbol, format!("{word} (bell)"), style),
+                _ => (symbol, word.to_owned(), style),
+            }
+        }
+        AgentStatus::Paused => ("=", "paused".into(), Style::new().fg(Color::Magenta)),
+        AgentStatus::Pending => (
+            ".",
+            "pending".into(),
+            Style::new().add_modifier(Modifier::DIM),
+        ),
+        AgentStatus::Exited { code: Some(0) } => {
+            ("+", "exited(0)".into(), Style::new().fg(Color::Cyan))
+        }
+        AgentStatus::Exited { .. } | AgentStatus::Killed => {
+            ("x", status_text(row.status), Style::new().fg(Color::Red))
+        }
+        AgentStatus::NotStarted => (
+            " ",
+            row.lifecycle.to_string(),
+            Style::new().add_modifier(Modifier::DIM),
+        ),
+    }
+}
+
+/// The header's agent counts: running (and paused), then each activity
+/// that some running agent is in, waiting first.
+pub fn header_counts(board: &Board) -> Vec<Span<'static>> {
+    let running: Vec<&SliceRow> = board
+        .slices
+        .iter()
+        .filter(|s| s.status == AgentStatus::Running)
+        .collect();
+    let paused = board
+        .slices
+        .iter()
+        .filter(|s| s.status == AgentStatus::Paused)
+        .count();
+    let mut spans = vec![Span::raw(format!("  {} running", running.len()))];
+    if paused > 0 {
+        spans.push(Span::styled(
+            format!(" ({paused} paused)"),
+            Style::new().fg(Color::Magenta),
+        ));
+    }
+    for activity in COUNTED {
+        let n = running
+            .iter()
+            .filter(|row| running_activity(row) == activity)
+            .count();
+        if n == 0 {
+            continue;
+        }
+        let (symbol, style) = symbol_and_style(activity);
+        let word = match activity {
+            Activity::Waiting => "waiting for you",
+            other => activity_text(Some(other)),
+        };
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(format!("{symbol} {n} {word}"), style));
+    }
+    spans
+}
+
+/// What the symbols mean, for the help overlay.
+pub fn legend() -> Vec<TextLine<'static>> {
+    let mut spans = vec![Span::raw("agents: ")];
+    for activity in COUNTED {
+        let (symbol, style) = symbol_and_style(activity);
+        spans.push(Span::styled(
+            format!("{symbol} {}", activity_text(Some(activity))),
+            style,
+        ));
+        spans.push(Span::raw("  "));
+    }
+    vec![
+        TextLine::from(spans),
+        TextLine::from(vec![
+            Span::styled(
+                "~busy",
+                Style::new().add_modifier(Modifier::DIM | Modifier::ITALIC),
+            ),
+            Span::raw(" = a guess from the screen; no mark = the agent's own signal (hooks)"),
+        ]),
+    ]
+}
+
+/// The Events tab's first lines: the activity, its source and the last
+/// signal, so the operator can check that the agent's hooks arrive.
+pub fn signal_lines(row: &SliceRow) -> [TextLine<'static>; 2] {
+    let dim = Style::new().add_modifier(Modifier::DIM);
+    let source = match row.activity_source {
+        Some(ActivitySource::Signal) => "the agent's signal",
+        Some(ActivitySource::Bell) => "the terminal bell",
+        Some(ActivitySource::Screen) => "a guess from the screen",
+        None => "nothing read yet",
+    };
+    let now = if row.status == AgentStatus::Running {
+        format!(
+            "now: {} ({source})",
+            activity_text(Some(running_activity(row)))
+        )
+    } else {
+        format!("agent {}", status_text(row.status))
+    };
+    let last = match &row.last_signal {
+        Some(signal) => format!("last signal: {signal}"),
+        None => "no signal yet (docs/agent-hooks.md)".to_owned(),
+    };
+    let bold = dim.add_modifier(Modifier::BOLD);
+    [
+        TextLine::from(Span::styled(now, bold)),
+        TextLine::from(Span::styled(last, bold)),
+    ]
+}
