@@ -112,6 +112,11 @@ impl TestRepo {
         repo
     }
 
+    /// The test's `HOME`.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
     pub fn write(&self, path: &str, contents: &str) {
         write_file(&self.root.join(path), contents);
     }
