@@ -220,8 +220,9 @@ impl SliceContext<'_> {
         let _ = writeln!(
             out,
             "Run `sliceboard signal waiting` before asking a question and `sliceboard signal done` \
-             when the slice is finished and committed. Commit your work on `{}`; do not merge or \
-             push other branches.",
+             when the slice is finished and committed, so the operator sees it on the board \
+             (`\"$SLICEBOARD_BIN\" signal done` where `sliceboard` is not on your PATH). Commit \
+             your work on `{}`; do not merge or push other branches.",
             self.branch()
         );
         out
