@@ -54,7 +54,7 @@ fn plan(hooks: Option<&str>) -> String {
 }
 
 struct HookedRepo {
-    sup: Supervise,
+    _sup: Supervise,
     repo: TestRepo,
     log: PathBuf,
 }
@@ -74,7 +74,11 @@ impl HookedRepo {
             &repo,
             &[("PATH", path.as_str()), ("FAKE_LOG", log.to_str().unwrap())],
         );
-        Self { sup, repo, log }
+        Self {
+            _sup: sup,
+            repo,
+            log,
+        }
     }
 
     /// Starts the slice's agent and returns the arguments it was given.
@@ -144,10 +148,7 @@ fn claude_codex_and_aider_get_hooks_without_touching_the_users_files() {
     let mut dash = Dashboard::connect(&r.repo.socket());
 
     let args = r.start(&mut dash, "staging");
-    let settings_path = r
-        .repo
-        .state_dir()
-        .join("slices/staging/claude-hooks.json");
+    let settings_path = r.repo.state_dir().join("slices/staging/claude-hooks.json");
     assert_eq!(
         args,
         [
@@ -250,7 +251,10 @@ fn hook_events_move_the_slice_through_busy_waiting_and_idle() {
             .as_str()
             .unwrap();
         let stdout = run_hook(command, &env, &worktree, payload);
-        assert_eq!(stdout, "", "{event}: a hook prints nothing Claude would read");
+        assert_eq!(
+            stdout, "",
+            "{event}: a hook prints nothing Claude would read"
+        );
         let origin = format!("claude {event}");
         dash.wait_event(&format!("{activity:?} from {origin}"), |e| {
             signalled(e, "staging", activity, &origin)
@@ -289,7 +293,10 @@ fn a_hook_never_fails_the_agent() {
     // No supervisor, a socket that does not exist, garbage on stdin.
     for (socket, payload) in [
         (repo.socket(), r#"{"hook_event_name":"Stop"}"#),
-        (PathBuf::from("/nonexistent/x.sock"), r#"{"hook_event_name":"Stop"}"#),
+        (
+            PathBuf::from("/nonexistent/x.sock"),
+            r#"{"hook_event_name":"Stop"}"#,
+        ),
         (repo.socket(), "\u{0}not json at all"),
     ] {
         let mut child = repo
@@ -321,9 +328,15 @@ fn a_silent_agent_is_unknown_and_waiting_is_not_done() {
             // Prints, then sits quietly at something that is not a prompt.
             ("staging", "echo compiling models; exec sleep 600"),
             // Asks a question on screen, without any hook.
-            ("marts", "printf 'Overwrite dim_users? (y/n) '; exec sleep 600"),
+            (
+                "marts",
+                "printf 'Overwrite dim_users? (y/n) '; exec sleep 600",
+            ),
             // Says it is finished.
-            ("seeds", "echo migrated; \"$SB\" signal done; exec sleep 600"),
+            (
+                "seeds",
+                "echo migrated; \"$SB\" signal done; exec sleep 600",
+            ),
         ],
         &[],
     );

@@ -390,8 +390,16 @@ fn activity_shows_its_source_and_tells_waiting_from_done() {
     let (x, y) = at("✓ exports done");
     assert_eq!(buffer[(x + 10, y)].fg, Color::Cyan);
     let header = render(&app, 120, 30);
-    let header = header.lines().find(|l| l.contains("sliceboard")).unwrap_or_default();
-    for count in ["3 running (1 paused)", "? 1 waiting for you", "* 1 busy", "✓ 1 done"] {
+    let header = header
+        .lines()
+        .find(|l| l.contains("sliceboard"))
+        .unwrap_or_default();
+    for count in [
+        "3 running (1 paused)",
+        "? 1 waiting for you",
+        "* 1 busy",
+        "✓ 1 done",
+    ] {
         assert!(header.contains(count), "{count:?} in {header:?}");
     }
 

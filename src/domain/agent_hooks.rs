@@ -229,7 +229,10 @@ mod tests {
     fn finds_the_agent_after_assignments_exec_and_env() {
         for (command, kind) in [
             ("claude {prompt}", AgentKind::Claude),
-            ("  /usr/local/bin/claude --model opus 'x'", AgentKind::Claude),
+            (
+                "  /usr/local/bin/claude --model opus 'x'",
+                AgentKind::Claude,
+            ),
             ("FOO=1 BAR=x exec claude", AgentKind::Claude),
             ("env DEBUG=1 codex 'fix it'", AgentKind::Codex),
             ("aider --yes-always", AgentKind::Aider),
@@ -283,7 +286,9 @@ mod tests {
             Some(Activity::Waiting)
         );
         assert_eq!(
-            read(r#"{"hook_event_name":"Notification","message":"Claude needs your permission to use Bash"}"#),
+            read(
+                r#"{"hook_event_name":"Notification","message":"Claude needs your permission to use Bash"}"#
+            ),
             Some(Activity::Waiting)
         );
         assert_eq!(

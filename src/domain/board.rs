@@ -266,12 +266,18 @@ pub fn describe(event: &Event) -> String {
             activity,
             source: ActivitySource::Bell,
             ..
-        } => format!("activity {} (the bell rang)", activity_text(Some(*activity))),
+        } => format!(
+            "activity {} (the bell rang)",
+            activity_text(Some(*activity))
+        ),
         Event::ActivityChanged {
             activity,
             source: ActivitySource::Screen,
             ..
-        } => format!("activity {} (a guess from the screen)", activity_text(Some(*activity))),
+        } => format!(
+            "activity {} (a guess from the screen)",
+            activity_text(Some(*activity))
+        ),
         Event::LifecycleChanged { from, to, .. } => format!("{from} -> {to}"),
         Event::CommandFailed { message, .. } => format!("failed: {message}"),
         Event::Approved { commit, .. } => {
@@ -385,7 +391,10 @@ mod tests {
         }
         let row = &board.slices[0];
         assert_eq!(row.events, ["activity busy from claude PreToolUse"]);
-        assert_eq!(row.last_signal.as_deref(), Some("busy from claude PostToolUse"));
+        assert_eq!(
+            row.last_signal.as_deref(),
+            Some("busy from claude PostToolUse")
+        );
         board.apply(&BoardUpdate::Event {
             event: Event::ActivityChanged {
                 slice,

@@ -12,8 +12,8 @@ use toml::Spanned;
 
 use super::diagnostic::{Diagnostic, PlanError, did_you_mean, line_of};
 use super::raw::{RawAgent, RawPlan, RawSlice};
-use crate::domain::environment::RESERVED_PREFIX;
 use crate::domain::agent_hooks::HookMode;
+use crate::domain::environment::RESERVED_PREFIX;
 use crate::domain::order::find_cycle;
 use crate::domain::ownership::Ownership;
 use crate::domain::plan::{

@@ -169,13 +169,13 @@ impl ActivityTracker {
 
     /// What the evidence says right now, before debouncing.
     pub fn reading(&self, now: Instant, screen_tail: &[String]) -> Reading {
-        if let Some((activity, at)) = self.signal {
-            if self.signal_holds(activity, at, now) {
-                return Reading {
-                    activity,
-                    source: ActivitySource::Signal,
-                };
-            }
+        if let Some((activity, at)) = self.signal
+            && self.signal_holds(activity, at, now)
+        {
+            return Reading {
+                activity,
+                source: ActivitySource::Signal,
+            };
         }
         let recent =
             |at: Option<Instant>| at.is_some_and(|t| now.duration_since(t) < self.rules.busy_for);

@@ -33,7 +33,10 @@ pub fn hooked_command(
     if kind == AgentKind::Claude {
         let json = agent_hooks::claude_settings(sliceboard);
         let written = std::fs::create_dir_all(ws.state_dir.slice_dir(slice)).and_then(|()| {
-            std::fs::write(&settings, serde_json::to_vec_pretty(&json).unwrap_or_default())
+            std::fs::write(
+                &settings,
+                serde_json::to_vec_pretty(&json).unwrap_or_default(),
+            )
         });
         if let Err(err) = written {
             tracing::warn!(%slice, %err, path = %settings.display(), "Claude Code hooks not written");

@@ -19,9 +19,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::domain::{
-    Activity, ActivitySource, AgentStatus, Command, Event, Lifecycle, SliceName,
-};
+use crate::domain::{Activity, ActivitySource, AgentStatus, Command, Event, Lifecycle, SliceName};
 use crate::session::{
     ActivityRules, EventSink, Reading, ScreenHandle, Session, SessionEvent, SessionSpec, Size,
     process_group, transcript,
@@ -703,7 +701,11 @@ impl Supervisor {
         // For hooks: no repository lookup, and no need for sliceboard on PATH.
         env.push((
             "SLICEBOARD_SOCKET".into(),
-            self.ws.state_dir.socket_file().to_string_lossy().into_owned(),
+            self.ws
+                .state_dir
+                .socket_file()
+                .to_string_lossy()
+                .into_owned(),
         ));
         if let Some(exe) = &self.options.sliceboard {
             env.push(("SLICEBOARD_BIN".into(), exe.to_string_lossy().into_owned()));

@@ -26,7 +26,10 @@ fn symbol_and_style(activity: Activity) -> (&'static str, Style) {
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
         ),
         Activity::Busy => ("*", Style::new().fg(Color::Green)),
-        Activity::Done => ("✓", Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+        Activity::Done => (
+            "✓",
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        ),
         Activity::Idle => ("-", Style::new().fg(Color::Blue)),
         Activity::Unknown => ("·", Style::new().add_modifier(Modifier::DIM)),
     }

@@ -16,9 +16,9 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Tabs, Widget, Wrap};
 
 use super::app::{App, Confirm, Layout, Mode, SliceRow, Tab};
 use super::{activity_view, diff_view};
+use crate::domain::SliceName;
 use crate::domain::dbt_run::NodeStatus;
 use crate::domain::pane::{ColorKind, PaneColor, PaneView, attrs};
-use crate::domain::SliceName;
 use crate::session::Size;
 
 /// Where each visible terminal was drawn: the loop asks the supervisor for
