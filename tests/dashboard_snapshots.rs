@@ -744,3 +744,80 @@ fn queue_view_and_approval_with_concerns() {
         })]
     );
 }
+
+/// Twenty slices on an 80x24 terminal: one line each, every one reachable
+/// with j/k, the board scrolled so the selected slice is always shown, and
+/// a click selects the slice under it.
+#[test]
+fn twenty_slices_scroll_and_keep_the_selection_in_view() {
+    let slices: Vec<SliceRow> = (1..=20)
+        .map(|i| {
+            let (status, activity) = match i % 4 {
+                0 => (AgentStatus::Running, Some(Activity::Busy)),
+                1 => (AgentStatus::Running, Some(Activity::Waiting)),
+                2 => (AgentStatus::NotStarted, None),
+                _ => (AgentStatus::Exited { code: Some(0) }, None),
+            };
+            let mut row = row(&format!("slice-{i:02}"), Lifecycle::Active, status, activity);
+            row.activity_source = activity.map(|_| ActivitySource::Signal);
+            row
+        })
+        .collect();
+    let board = Board {
+        repo: "/work/shop".into(),
+        slices,
+        queue: Default::default(),
+    };
+    let mut app = App::new(board, Keymap::default());
+    let selected_line = |app: &App, width, height| {
+        render(app, width, height)
+            .lines()
+            .find(|l| l.starts_with("│>"))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    // 80x14 shows 10 of them: the board scrolls.
+    for (width, height) in [(80, 24), (80, 14)] {
+        for i in 1..=20 {
+            let line = selected_line(&app, width, height);
+            assert!(
+                line.contains(&format!("slice-{i:02}")),
+                "slice-{i:02} is selected and shown at {width}x{height}: {line:?}"
+            );
+            press(&mut app, KeyCode::Char('j'));
+        }
+        // j from the last wraps to the first, and the board follows.
+        assert!(selected_line(&app, width, height).contains("slice-01"));
+    }
+    let text = render(&app, 80, 14);
+    assert!(text.contains("slices 1-10 of 20"), "{text}");
+    // k from the first wraps to the last; each key is drawn, as it is live.
+    for i in (2..=20).rev() {
+        press(&mut app, KeyCode::Char('k'));
+        let line = selected_line(&app, 80, 14);
+        assert!(line.contains(&format!("slice-{i:02}")), "{line:?}");
+    }
+    let text = render(&app, 80, 14);
+    assert!(text.contains("slices 2-11 of 20"), "{text}");
+    insta::assert_snapshot!("twenty_slices_80x24", render(&app, 80, 24));
+    insta::assert_snapshot!("twenty_slices_200x50", render(&app, 200, 50));
+
+    // A click on a slice's line selects it, wherever the board is scrolled.
+    let mut app = app;
+    for _ in 0..15 {
+        press(&mut app, KeyCode::Char('j'));
+    }
+    let buffer = draw(&app, 80, 24);
+    let (x, y) = find(&buffer, "slice-14").expect("slice-14 is shown");
+    sliceboard::ui::mouse::on_mouse(
+        &mut app,
+        crossterm::event::MouseEvent {
+            kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
+            column: x,
+            row: y,
+            modifiers: KeyModifiers::NONE,
+        },
+        80,
+    );
+    assert_eq!(app.selected().unwrap().name.as_str(), "slice-14");
+}

@@ -47,7 +47,7 @@ pub struct SliceRow {
     /// Where `activity` came from: the agent's signal, the bell or the screen.
     #[serde(default)]
     pub activity_source: Option<ActivitySource>,
-    /// The agent's last signal in this run, e.g. `idle from claude Stop`:
+    /// The agent's last signal since the supervisor started, e.g. `idle from claude Stop`:
     /// how the operator checks that hooks arrive.
     #[serde(default)]
     pub last_signal: Option<String>,

@@ -129,6 +129,11 @@ pub struct App {
     pub diff_scroll: usize,
     /// Where the view last drew the Diff tab's file list, for mouse clicks.
     pub diff_list: std::cell::Cell<Option<ListArea>>,
+    /// Where the view last drew the board's slices, for mouse clicks.
+    pub board_list: std::cell::Cell<Option<ListArea>>,
+    /// The first slice the board showed: it scrolls only as far as the
+    /// selection needs.
+    pub board_first: std::cell::Cell<usize>,
     /// The Diff tab's file while an update is applied.
     pub(super) shown_file: Option<String>,
 }
@@ -141,6 +146,8 @@ pub struct ListArea {
     pub width: u16,
     pub height: u16,
     pub first: usize,
+    /// Screen rows each item takes.
+    pub rows_per_item: u16,
 }
 
 impl ListArea {
@@ -150,7 +157,7 @@ impl ListArea {
             && column < self.x + self.width
             && row >= self.y
             && row < self.y + self.height;
-        inside.then(|| self.first + usize::from(row - self.y))
+        inside.then(|| self.first + usize::from((row - self.y) / self.rows_per_item.max(1)))
     }
 }
 
@@ -171,6 +178,8 @@ impl App {
             diff_file: 0,
             diff_scroll: 0,
             diff_list: std::cell::Cell::new(None),
+            board_list: std::cell::Cell::new(None),
+            board_first: std::cell::Cell::new(0),
             shown_file: None,
         }
     }

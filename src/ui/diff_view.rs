@@ -144,6 +144,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow) {
         width: list_area.width,
         height: shown.min(list_area.height),
         first,
+        rows_per_item: 1,
     }));
     frame.render_widget(Paragraph::new(top), list_area);
     if let Some(file) = diff.files.get(app.diff_file) {

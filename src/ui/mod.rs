@@ -11,6 +11,7 @@
 
 pub mod activity_view;
 pub mod app;
+pub mod board_view;
 pub mod diff_model;
 pub mod diff_view;
 pub mod highlight;

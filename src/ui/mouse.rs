@@ -32,12 +32,18 @@ pub fn on_mouse(app: &mut App, mouse: MouseEvent, width: u16) {
         {
             app.select_file(index);
         }
+        MouseEventKind::Down(MouseButton::Left)
+            if matches!(app.layout, Layout::Focus | Layout::Queue)
+                && let Some(index) = app
+                    .board_list
+                    .get()
+                    .and_then(|list| list.item_at(mouse.column, mouse.row)) =>
+        {
+            app.select_slice(index);
+        }
         MouseEventKind::Down(MouseButton::Left) if app.layout == Layout::Focus => {
             let board_width = (width / 3).clamp(24, 44);
-            if mouse.column < board_width && mouse.row >= 2 {
-                let index = usize::from(mouse.row - 2) / 3;
-                app.select_slice(index);
-            } else if mouse.row == 1 {
+            if mouse.row == 1 {
                 // The tab bar: titles separated by " | ".
                 let mut x = board_width + 1;
                 for tab in Tab::ALL {

@@ -15,7 +15,7 @@ use ratatui::text::{Line as TextLine, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Tabs, Widget, Wrap};
 
 use super::app::{App, Confirm, Layout, Mode, SliceRow, Tab};
-use super::{activity_view, diff_view};
+use super::{activity_view, board_view, diff_view};
 use crate::domain::SliceName;
 use crate::domain::dbt_run::NodeStatus;
 use crate::domain::pane::{ColorKind, PaneColor, PaneView, attrs};
@@ -47,7 +47,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
             let [board, detail] =
                 Split::horizontal([Constraint::Length(board_width), Constraint::Min(10)])
                     .areas(body);
-            draw_board(frame, board, app);
+            board_view::draw_board(frame, board, app);
             super::queue_view::draw_queue(frame, detail, app);
         }
         Layout::Focus => {
@@ -55,7 +55,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
             let [board, detail] =
                 Split::horizontal([Constraint::Length(board_width), Constraint::Min(10)])
                     .areas(body);
-            draw_board(frame, board, app);
+            board_view::draw_board(frame, board, app);
             draw_detail(frame, detail, app, &mut panes);
         }
     }
@@ -120,64 +120,6 @@ fn status_line(app: &App) -> Paragraph<'static> {
         Style::new().add_modifier(Modifier::DIM)
     };
     Paragraph::new(text).style(style)
-}
-
-fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let block = Block::new().borders(Borders::ALL).title(" slices ");
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    if app.board.slices.is_empty() {
-        frame.render_widget(
-            Paragraph::new("The plan has no slices. Add [[slice]] entries to sliceboard.toml.")
-                .wrap(Wrap { trim: true }),
-            inner,
-        );
-        return;
-    }
-    let mut lines = Vec::new();
-    for (i, row) in app.board.slices.iter().enumerate() {
-        let (symbol, word, style) = activity_view::badge(row);
-        let selected = i == app.selected;
-        let marker = if selected { ">" } else { " " };
-        let name_style = if selected {
-            Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
-        } else {
-            Style::new().add_modifier(Modifier::BOLD)
-        };
-        lines.push(TextLine::from(vec![
-            Span::raw(marker),
-            Span::styled(format!("{symbol} "), style),
-            Span::styled(row.name.to_string(), name_style),
-            Span::raw(" "),
-            Span::styled(word, style),
-        ]));
-        let mut detail = vec![Span::styled(
-            format!("    {}", row.lifecycle),
-            Style::new().add_modifier(Modifier::DIM),
-        )];
-        if let Some(run) = &row.dbt {
-            let counts = run.counts();
-            let dbt_style = if counts.failed > 0 {
-                Style::new().fg(Color::Red)
-            } else {
-                Style::new().fg(Color::Green)
-            };
-            let text = if counts.running > 0 {
-                format!("  dbt running ({} done)", counts.passed + counts.failed)
-            } else if counts.failed > 0 {
-                format!("  dbt {} FAILED", counts.failed)
-            } else {
-                format!("  dbt {} ok", counts.passed)
-            };
-            detail.push(Span::styled(text, dbt_style));
-        }
-        if let Some(note) = super::queue_view::row_note(&app.board.queue, &row.name) {
-            detail.push(note);
-        }
-        lines.push(TextLine::from(detail));
-        lines.push(TextLine::from(diff_view::summary(row, inner.width)));
-    }
-    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, panes: &mut PaneSizes) {

@@ -1,0 +1,182 @@
+//! The board: one entry per slice, three lines when they all fit (state,
+//! then dbt and merge, then the diff), two when that fits (the diff joins
+//! the second line), one each when they do not, scrolled so the selected
+//! slice is always on screen. Each slice's state
+//! is said once: the agent's activity or exit, or the lifecycle before an
+//! agent ran; the lifecycle appears again only when it adds something
+//! (approved, merged, removed).
+//!
+//! Records where it drew the slices (`App::board_list`) so a click finds
+//! the slice under it, and the first slice shown (`App::board_first`) so
+//! scrolling moves only as far as the selection needs.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line as TextLine, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::activity_view;
+use super::app::{App, ListArea, SliceRow};
+use super::diff_view;
+use super::queue_view;
+use crate::domain::Lifecycle;
+
+/// Lines per slice in the full layout.
+const FULL_LINES: usize = 3;
+
+pub fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let count = app.board.slices.len();
+    let block = Block::new().borders(Borders::ALL);
+    let inner = block.inner(area);
+    app.board_list.set(None);
+    if count == 0 {
+        frame.render_widget(block.title(" slices "), area);
+        frame.render_widget(
+            Paragraph::new("The plan has no slices. Add [[slice]] entries to sliceboard.toml.")
+                .wrap(Wrap { trim: true }),
+            inner,
+        );
+        return;
+    }
+    let height = usize::from(inner.height);
+    let per_slice = (1..=FULL_LINES)
+        .rev()
+        .find(|lines| count * lines <= height)
+        .unwrap_or(1);
+    let shown = (height / per_slice).clamp(1, count);
+    let first = first_shown(app.board_first.get(), app.selected, shown, count);
+    app.board_first.set(first);
+    let title = if shown < count {
+        format!(
+            " slices {}-{} of {count} ",
+            first + 1,
+            (first + shown).min(count)
+        )
+    } else {
+        " slices ".to_owned()
+    };
+    frame.render_widget(block.title(title), area);
+
+    let mut lines = Vec::new();
+    for (i, row) in app.board.slices.iter().enumerate().skip(first).take(shown) {
+        let selected = i == app.selected;
+        let mut head = state_line(row, selected);
+        if per_slice == FULL_LINES {
+            lines.push(TextLine::from(head));
+            lines.push(TextLine::from(detail(app, row)));
+            lines.push(TextLine::from(diff_view::summary(row, inner.width)));
+        } else if per_slice == 2 {
+            lines.push(TextLine::from(head));
+            let mut second = detail(app, row);
+            let diff = diff_view::summary(row, inner.width);
+            second.extend(diff.into_iter().map(|s| {
+                let text = s.content.trim_start().to_owned();
+                Span::styled(format!(" {text}"), s.style)
+            }));
+            lines.push(TextLine::from(second));
+        } else {
+            // One line: the state, then whatever else there is room for.
+            head.extend(detail(app, row).into_iter().skip_while(|s| s.content.trim().is_empty()));
+            lines.push(TextLine::from(head));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+    app.board_list.set(Some(ListArea {
+        x: inner.x,
+        y: inner.y,
+        width: inner.width,
+        height: u16::try_from(shown * per_slice).unwrap_or(inner.height),
+        first,
+        rows_per_item: u16::try_from(per_slice).unwrap_or(1),
+    }));
+}
+
+/// The first slice to show: the last one shown, moved just enough to keep
+/// the selected slice in view.
+fn first_shown(last: usize, selected: usize, shown: usize, count: usize) -> usize {
+    let mut first = last.min(count.saturating_sub(shown));
+    if selected < first {
+        first = selected;
+    } else if selected >= first + shown {
+        first = selected + 1 - shown;
+    }
+    first
+}
+
+/// `>? staging waiting`: the selection marker, the state's symbol, the
+/// name and the state's word.
+fn state_line(row: &SliceRow, selected: bool) -> Vec<Span<'static>> {
+    let (symbol, word, style) = activity_view::badge(row);
+    let name_style = if selected {
+        Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
+    } else {
+        Style::new().add_modifier(Modifier::BOLD)
+    };
+    vec![
+        Span::raw(if selected { ">" } else { " " }),
+        Span::styled(format!("{symbol} "), style),
+        Span::styled(row.name.to_string(), name_style),
+        Span::raw(" "),
+        Span::styled(word, style),
+    ]
+}
+
+/// The lifecycle when it says more than the state (approved, merged,
+/// removed), the last dbt run and the slice's place in the merge queue.
+fn detail(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
+    let mut spans = vec![Span::raw("   ")];
+    if matches!(
+        row.lifecycle,
+        Lifecycle::Approved | Lifecycle::Merged | Lifecycle::Removed
+    ) {
+        let style = match row.lifecycle {
+            Lifecycle::Merged => Style::new().fg(Color::Cyan),
+            Lifecycle::Approved => Style::new().fg(Color::Green),
+            _ => Style::new().add_modifier(Modifier::DIM),
+        };
+        spans.push(Span::styled(format!(" {}", row.lifecycle), style));
+    }
+    if let Some(run) = &row.dbt {
+        let counts = run.counts();
+        let dbt_style = if counts.failed > 0 {
+            Style::new().fg(Color::Red)
+        } else {
+            Style::new().fg(Color::Green)
+        };
+        let text = if counts.running > 0 {
+            format!(" dbt running ({} done)", counts.passed + counts.failed)
+        } else if counts.failed > 0 {
+            format!(" dbt {} FAILED", counts.failed)
+        } else {
+            format!(" dbt {} ok", counts.passed)
+        };
+        spans.push(Span::styled(text, dbt_style));
+    }
+    if let Some(note) = queue_view::row_note(&app.board.queue, &row.name) {
+        spans.push(Span::styled(
+            format!(" {}", note.content.trim_start()),
+            note.style,
+        ));
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_shown;
+
+    #[test]
+    fn the_window_moves_only_as_far_as_the_selection_needs() {
+        // 20 slices, 6 shown.
+        assert_eq!(first_shown(0, 3, 6, 20), 0);
+        assert_eq!(first_shown(0, 6, 6, 20), 1);
+        assert_eq!(first_shown(1, 19, 6, 20), 14);
+        assert_eq!(first_shown(14, 10, 6, 20), 10);
+        assert_eq!(first_shown(10, 12, 6, 20), 10);
+        // Wrapping from the last slice to the first.
+        assert_eq!(first_shown(14, 0, 6, 20), 0);
+        // The board grew taller than the slices left below.
+        assert_eq!(first_shown(14, 15, 20, 20), 0);
+    }
+}
