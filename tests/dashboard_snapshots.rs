@@ -11,7 +11,7 @@ use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
 use sliceboard::dbt::run_results;
-use sliceboard::domain::board::{Board, BoardUpdate};
+use sliceboard::domain::board::{Board, BoardUpdate, EventLine};
 use sliceboard::domain::diff::{
     ChangeKind, DiffLine, FileDiff, Hunk, LineKind, SliceDiff, Stage, WatchMode,
 };
@@ -39,9 +39,22 @@ fn row(
     );
     row.status = status;
     row.activity = activity;
+    let at = |t: &str| Some(t.parse::<jiff::Timestamp>().unwrap());
     row.events = vec![
-        "12:00:01 agent running".into(),
-        "12:00:05 activity waiting from claude Notification".into(),
+        EventLine {
+            at: at("2026-11-23T18:00:00Z"),
+            text: format!(
+                "worktree created at /work/shop.slices/{slice} on new branch slice/{slice} from 1a2b3c4d5e; a long line wraps rather than being cut at the pane's edge"
+            ),
+        },
+        EventLine {
+            at: at("2026-11-24T12:00:01Z"),
+            text: "agent running".into(),
+        },
+        EventLine {
+            at: at("2026-11-24T12:00:05Z"),
+            text: "activity waiting from claude Notification".into(),
+        },
     ];
     row.dbt_log = [
         "12:00:01 Running with dbt=1.11.16",
@@ -272,6 +285,12 @@ fn app() -> App {
         queue: Default::default(),
     };
     let mut app = App::new(board, Keymap::default());
+    app.fixed_now = Some(
+        "2026-11-24T12:30:00Z"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC),
+    );
     diffs(&mut app);
     panes(&mut app);
     app
@@ -758,7 +777,12 @@ fn twenty_slices_scroll_and_keep_the_selection_in_view() {
                 2 => (AgentStatus::NotStarted, None),
                 _ => (AgentStatus::Exited { code: Some(0) }, None),
             };
-            let mut row = row(&format!("slice-{i:02}"), Lifecycle::Active, status, activity);
+            let mut row = row(
+                &format!("slice-{i:02}"),
+                Lifecycle::Active,
+                status,
+                activity,
+            );
             row.activity_source = activity.map(|_| ActivitySource::Signal);
             row
         })

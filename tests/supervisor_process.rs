@@ -390,7 +390,7 @@ fn up_and_down_go_through_the_supervisor_a_dashboard_attaches_to() {
     let (mut created, mut ready) = (BTreeSet::new(), BTreeSet::new());
     dash.wait_for("every slice's worktree created, and the slice ready", |m| {
         if let ServerMsg::Update {
-            update: BoardUpdate::Event { event },
+            update: BoardUpdate::Event { event, .. },
         } = m
         {
             match event {

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::dbt_run::DbtRun;
@@ -55,8 +56,8 @@ pub struct SliceRow {
     #[serde(default)]
     pub pid: Option<i32>,
     pub dbt: Option<DbtRun>,
-    /// Journal and live events, newest last, as text.
-    pub events: Vec<String>,
+    /// Journal and live events, newest last.
+    pub events: Vec<EventLine>,
     pub worktree: PathBuf,
     /// dbt's log as a person reads it, newest last.
     pub dbt_log: VecDeque<String>,
@@ -112,7 +113,12 @@ impl SliceRow {
 pub enum BoardUpdate {
     /// Something happened (lifecycle, agent status, activity, approval, a
     /// failed command); also written in the journal.
-    Event { event: Event },
+    Event {
+        event: Event,
+        /// When it happened (the supervisor's clock).
+        #[serde(default)]
+        at: Option<Timestamp>,
+    },
     /// A slice's new live diff, and the ownership flags of every slice
     /// (a change in one slice can add or clear an overlap on another).
     Diff {
@@ -155,7 +161,7 @@ impl Board {
     /// Applies one update.
     pub fn apply(&mut self, update: &BoardUpdate) {
         match update {
-            BoardUpdate::Event { event } => self.apply_event(event),
+            BoardUpdate::Event { event, at } => self.apply_event(event, *at),
             BoardUpdate::Diff {
                 slice,
                 diff,
@@ -201,7 +207,7 @@ impl Board {
         }
     }
 
-    fn apply_event(&mut self, event: &Event) {
+    fn apply_event(&mut self, event: &Event, at: Option<Timestamp>) {
         let Some(row) = event.slice().and_then(|s| self.row_mut(s)) else {
             return;
         };
@@ -245,11 +251,21 @@ impl Board {
             Event::WorktreeCreated { path, .. } => row.worktree = path.clone(),
             _ => {}
         }
-        row.events.push(describe(event));
+        row.events.push(EventLine {
+            at,
+            text: describe(event),
+        });
         if row.events.len() > EVENTS_KEPT {
             row.events.remove(0);
         }
     }
+}
+
+/// One line of a slice's Events tab: when, and what happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventLine {
+    pub at: Option<Timestamp>,
+    pub text: String,
 }
 
 /// One line of the Events tab.
@@ -317,7 +333,29 @@ pub fn describe(event: &Event) -> String {
         Event::SliceCleaned { branch, .. } => format!("worktree and branch {branch} removed"),
         Event::Progress { message, .. } => message.clone(),
         Event::AgentStarted { pid, .. } => format!("agent started (pid {pid})"),
-        other => serde_json::to_string(other).unwrap_or_default(),
+        Event::WorktreeCreated {
+            path,
+            branch,
+            branch_created,
+            base_commit,
+            ..
+        } => {
+            let how = if *branch_created {
+                format!("new branch {branch} from {}", short(base_commit))
+            } else {
+                format!("existing branch {branch}")
+            };
+            format!("worktree created at {} on {how}", path.display())
+        }
+        Event::WorktreeRemoved { path, forced, .. } => format!(
+            "worktree {} removed{}",
+            path.display(),
+            if *forced { " (forced)" } else { "" }
+        ),
+        Event::WorktreesPruned { names } => {
+            format!("stale worktree records pruned: {}", names.join(", "))
+        }
+        Event::DriftFound { slice, drift } => format!("drift: {}", drift.describe(slice)),
     }
 }
 
@@ -381,6 +419,7 @@ mod tests {
         let mut board = board();
         for origin in ["claude PreToolUse", "claude PostToolUse"] {
             board.apply(&BoardUpdate::Event {
+                at: None,
                 event: Event::ActivityChanged {
                     slice: slice.clone(),
                     activity: Activity::Busy,
@@ -390,12 +429,14 @@ mod tests {
             });
         }
         let row = &board.slices[0];
-        assert_eq!(row.events, ["activity busy from claude PreToolUse"]);
+        let texts: Vec<&str> = row.events.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["activity busy from claude PreToolUse"]);
         assert_eq!(
             row.last_signal.as_deref(),
             Some("busy from claude PostToolUse")
         );
         board.apply(&BoardUpdate::Event {
+            at: None,
             event: Event::ActivityChanged {
                 slice,
                 activity: Activity::Unknown,
@@ -404,7 +445,10 @@ mod tests {
             },
         });
         let row = &board.slices[0];
-        assert_eq!(row.events[1], "activity unknown (a guess from the screen)");
+        assert_eq!(
+            row.events[1].text,
+            "activity unknown (a guess from the screen)"
+        );
         assert_eq!(row.activity_source, Some(ActivitySource::Screen));
     }
 
@@ -413,12 +457,14 @@ mod tests {
         let slice = SliceName::parse("staging").unwrap();
         let mut board = board();
         board.apply(&BoardUpdate::Event {
+            at: None,
             event: Event::AgentStarted {
                 slice: slice.clone(),
                 pid: 42,
             },
         });
         board.apply(&BoardUpdate::Event {
+            at: None,
             event: Event::ActivityChanged {
                 slice: slice.clone(),
                 activity: Activity::Busy,
@@ -432,6 +478,7 @@ mod tests {
             Some("busy from claude PreToolUse")
         );
         board.apply(&BoardUpdate::Event {
+            at: None,
             event: Event::AgentStatusChanged {
                 slice,
                 status: AgentStatus::Killed,

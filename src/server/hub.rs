@@ -146,7 +146,10 @@ impl Hub {
     }
 
     pub fn event(&self, event: Event) {
-        self.publish(BoardUpdate::Event { event });
+        self.publish(BoardUpdate::Event {
+            event,
+            at: Some(jiff::Timestamp::now()),
+        });
     }
 
     /// A slice's new diff, with every slice's ownership flags again, in one

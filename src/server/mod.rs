@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use self::hub::Hub;
-use crate::domain::board::{Board, SliceRow, describe};
+use crate::domain::board::{Board, EventLine, SliceRow, describe};
 use crate::domain::{Command, Lifecycle};
 use crate::store::{State, load_state};
 use crate::supervisor::{Supervisor, SupervisorOptions};
@@ -231,7 +231,10 @@ pub fn initial_board(ws: &Workspace, state: &State) -> Board {
             row.events = journal
                 .iter()
                 .filter(|e| e.event.slice() == Some(&spec.name))
-                .map(|e| format!("{} {}", e.at.strftime("%H:%M:%S"), describe(&e.event)))
+                .map(|e| EventLine {
+                    at: Some(e.at),
+                    text: describe(&e.event),
+                })
                 .collect();
             let keep = crate::domain::board::EVENTS_KEPT;
             if row.events.len() > keep {

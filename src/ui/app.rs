@@ -134,6 +134,9 @@ pub struct App {
     /// The first slice the board showed: it scrolls only as far as the
     /// selection needs.
     pub board_first: std::cell::Cell<usize>,
+    /// The clock and time zone times are shown in; the system's when
+    /// `None` (tests fix it).
+    pub fixed_now: Option<jiff::ZonedDateTime>,
     /// The Diff tab's file while an update is applied.
     pub(super) shown_file: Option<String>,
 }
@@ -180,8 +183,16 @@ impl App {
             diff_list: std::cell::Cell::new(None),
             board_list: std::cell::Cell::new(None),
             board_first: std::cell::Cell::new(0),
+            fixed_now: None,
             shown_file: None,
         }
+    }
+
+    /// Now, in the time zone times are shown in.
+    pub fn now(&self) -> jiff::ZonedDateTime {
+        self.fixed_now
+            .clone()
+            .unwrap_or_else(jiff::ZonedDateTime::now)
     }
 
     pub fn selected(&self) -> Option<&SliceRow> {
@@ -204,7 +215,7 @@ impl App {
         self.board.apply(&update);
         match &update {
             BoardUpdate::Diff { slice, .. } => self.after_diff(slice),
-            BoardUpdate::Event { event } => self.react(event),
+            BoardUpdate::Event { event, .. } => self.react(event),
             _ => {}
         }
     }

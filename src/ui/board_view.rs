@@ -77,7 +77,11 @@ pub fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
             lines.push(TextLine::from(second));
         } else {
             // One line: the state, then whatever else there is room for.
-            head.extend(detail(app, row).into_iter().skip_while(|s| s.content.trim().is_empty()));
+            head.extend(
+                detail(app, row)
+                    .into_iter()
+                    .skip_while(|s| s.content.trim().is_empty()),
+            );
             lines.push(TextLine::from(head));
         }
     }

@@ -84,6 +84,20 @@ fn title_line(app: &App) -> Paragraph<'static> {
     Paragraph::new(TextLine::from(spans))
 }
 
+/// When an event happened, in the viewer's time zone: the time of day,
+/// with the date in front when it was not today.
+fn event_time(at: Option<jiff::Timestamp>, now: &jiff::ZonedDateTime) -> String {
+    let Some(at) = at else {
+        return "--:--:--".to_owned();
+    };
+    let local = at.to_zoned_datetime(now.time_zone().clone());
+    if local.date() == now.date() {
+        local.strftime("%H:%M:%S").to_string()
+    } else {
+        local.strftime("%Y-%m-%d %H:%M:%S").to_string()
+    }
+}
+
 /// The repository's folder name: the header has no room for its path.
 fn repo_name(repo: &str) -> &str {
     repo.trim_end_matches('/')
@@ -163,13 +177,20 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, panes: &mut PaneSiz
             draw_log(frame, content, " logs ", &row.logs, app.log_scroll, empty);
         }
         Tab::Events => {
+            let now = app.now();
+            let dim = Style::new().add_modifier(Modifier::DIM);
             let mut text = Vec::from(activity_view::signal_lines(row));
-            text.extend(row.events.iter().rev().map(|e| TextLine::raw(e.clone())));
+            text.extend(row.events.iter().rev().map(|e| {
+                TextLine::from(vec![
+                    Span::styled(format!("{} ", event_time(e.at, &now)), dim),
+                    Span::raw(e.text.clone()),
+                ])
+            }));
             if row.events.is_empty() {
                 text.push(TextLine::raw("Nothing has happened to this slice yet."));
             }
             frame.render_widget(
-                Paragraph::new(text).block(
+                Paragraph::new(text).wrap(Wrap { trim: false }).block(
                     Block::new()
                         .borders(Borders::ALL)
                         .title(" events, newest first "),

@@ -331,7 +331,7 @@ impl Dashboard {
     pub fn wait_event(&mut self, what: &str, pick: impl Fn(&Event) -> bool) {
         self.wait_for(what, |message| match message {
             ServerMsg::Update {
-                update: BoardUpdate::Event { event },
+                update: BoardUpdate::Event { event, .. },
             } if pick(event) => Some(()),
             _ => None,
         });
