@@ -18,7 +18,7 @@ use sliceboard::domain::diff::{
 use sliceboard::domain::ownership::Ownership;
 use sliceboard::domain::{Activity, ActivitySource, AgentStatus, Command, Lifecycle, SliceName};
 use sliceboard::session::{Screen, Size};
-use sliceboard::ui::app::{App, Confirm, Effect, Mode, SliceRow};
+use sliceboard::ui::app::{App, Asked, Confirm, Effect, Mode, SliceRow};
 use sliceboard::ui::keymap::Keymap;
 use sliceboard::ui::view;
 
@@ -747,10 +747,16 @@ fn queue_view_and_approval_with_concerns() {
         })]
     );
     // An approval refused with concerns becomes a question; y forces it.
-    app.reply(Err(concerns_refusal(
-        &name("marts"),
-        &["its last dbt run failed (build: 3 ok, 1 failed)".into()],
-    )));
+    app.reply(
+        Err(concerns_refusal(
+            &name("marts"),
+            &["its last dbt run failed (build: 3 ok, 1 failed)".into()],
+        )),
+        Asked::of(&Command::Approve {
+            slice: name("marts"),
+            force: false,
+        }),
+    );
     assert!(matches!(app.mode, Mode::Confirm(Confirm::Approve { .. })));
     let asked = render(&app, 100, 30);
     assert!(asked.contains("its last dbt run failed"), "{asked}");
@@ -844,4 +850,49 @@ fn twenty_slices_scroll_and_keep_the_selection_in_view() {
         80,
     );
     assert_eq!(app.selected().unwrap().name.as_str(), "slice-14");
+}
+
+/// Every action on a slice is reported in the footer, done or refused and
+/// why, and the report goes when another slice is selected.
+#[test]
+fn the_footer_reports_the_last_action_on_the_selected_slice() {
+    let mut app = app();
+    let footer = |app: &App| {
+        render(app, 120, 30)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE));
+    let [Effect::Send(command)] = effects.as_slice() else {
+        panic!("p sends one command: {effects:?}");
+    };
+    assert_eq!(
+        command,
+        &Command::PauseAgent {
+            slice: name("staging")
+        }
+    );
+    app.reply(Ok(String::new()), Asked::of(command));
+    assert!(
+        footer(&app).starts_with("staging: agent paused"),
+        "{}",
+        footer(&app)
+    );
+    app.reply(
+        Err("slice staging: its agent is not running".into()),
+        Asked::of(&Command::KillAgent {
+            slice: name("staging"),
+        }),
+    );
+    assert!(
+        footer(&app).starts_with(
+            "staging: could not kill the agent: slice staging: its agent is not running"
+        ),
+        "{}",
+        footer(&app)
+    );
+    press(&mut app, KeyCode::Char('j'));
+    assert!(!footer(&app).contains("staging:"), "{}", footer(&app));
 }

@@ -105,6 +105,47 @@ pub enum Effect {
     Quit,
 }
 
+/// What the operator asked of a slice, for the footer's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    pub slice: SliceName,
+    /// What was asked, as a verb: `pause`.
+    pub verb: &'static str,
+    /// What happened when it worked: `paused`.
+    pub done: &'static str,
+}
+
+impl Asked {
+    /// The report a command deserves, if the operator asked for it by key.
+    pub fn of(command: &Command) -> Option<Self> {
+        let (slice, verb, done) = match command {
+            Command::StartAgent { slice } => (slice, "start the agent", "agent started"),
+            Command::PauseAgent { slice } => (
+                slice,
+                "pause the agent",
+                "agent paused (its whole process group is stopped)",
+            ),
+            Command::ResumeAgent { slice } => (slice, "resume the agent", "agent resumed"),
+            Command::KillAgent { slice } => (
+                slice,
+                "kill the agent",
+                "agent killed (SIGTERM to its group, SIGKILL after the grace period)",
+            ),
+            Command::RestartAgent { slice } => (slice, "restart the agent", "agent restarting"),
+            Command::Approve { slice, .. } => (slice, "approve", "approved"),
+            Command::WithdrawApproval { slice } => (slice, "withdraw", "approval withdrawn"),
+            Command::SendFeedback { slice } => (slice, "tell the agent", "agent told"),
+            Command::Clean { slice, .. } => (slice, "clean", "worktree and branch removed"),
+            _ => return None,
+        };
+        Some(Self {
+            slice: slice.clone(),
+            verb,
+            done,
+        })
+    }
+}
+
 pub struct App {
     /// What the supervisor says about every slice.
     pub board: Board,
@@ -262,11 +303,18 @@ impl App {
 
     /// What the supervisor answered to a command this dashboard sent: a
     /// refused approval with concerns becomes a question, anything else
-    /// the status line.
-    pub fn reply(&mut self, result: Result<String, String>) {
-        let said = match result {
-            Ok(done) => done,
-            Err(why) => {
+    /// the status line, which names the slice and what was done or why
+    /// not.
+    pub fn reply(&mut self, result: Result<String, String>, asked: Option<Asked>) {
+        let said = match (result, asked) {
+            (Ok(done), Some(asked)) if done.trim().is_empty() => {
+                format!("{}: {}", asked.slice, asked.done)
+            }
+            (Ok(done), _) => done,
+            (Err(why), Some(asked)) if crate::domain::queue::parse_concerns(&why).is_none() => {
+                format!("{}: could not {}: {why}", asked.slice, asked.verb)
+            }
+            (Err(why), _) => {
                 if let Some(concerns) = crate::domain::queue::parse_concerns(&why)
                     && let Some(slice) = why
                         .split_whitespace()
@@ -422,14 +470,8 @@ impl App {
         let count = self.board.slices.len();
         let slice = self.selected().map(|r| r.name.clone());
         match action {
-            Action::Down if count > 0 => {
-                self.selected = (self.selected + 1) % count;
-                (self.diff_file, self.diff_scroll) = (0, 0);
-            }
-            Action::Up if count > 0 => {
-                self.selected = (self.selected + count - 1) % count;
-                (self.diff_file, self.diff_scroll) = (0, 0);
-            }
+            Action::Down if count > 0 => self.select_slice((self.selected + 1) % count),
+            Action::Up if count > 0 => self.select_slice((self.selected + count - 1) % count),
             Action::NextFile | Action::PrevFile | Action::NextHunk | Action::PrevHunk => {
                 self.tab = Tab::Diff;
                 self.layout = Layout::Focus;

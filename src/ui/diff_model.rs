@@ -45,10 +45,13 @@ impl App {
     }
 
     /// Selects slice `index` (a click on the board): its diff from the top.
+    /// Selects another slice: its Diff tab starts at the top, and the
+    /// footer's report about the last slice goes.
     pub fn select_slice(&mut self, index: usize) {
         if index < self.board.slices.len() && index != self.selected {
             self.selected = index;
             (self.diff_file, self.diff_scroll) = (0, 0);
+            self.message = None;
         }
     }
 

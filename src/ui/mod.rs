@@ -59,8 +59,15 @@ pub enum Ended {
 
 /// What a request is waiting for.
 enum Pending {
-    Command,
-    Search { query: String, nth: usize },
+    /// A command; `asked` says what the operator asked for, when the
+    /// footer should report on it.
+    Command {
+        asked: Option<app::Asked>,
+    },
+    Search {
+        query: String,
+        nth: usize,
+    },
 }
 
 fn send(tx: &Mutex<mpsc::Sender<Msg>>, msg: Msg) {
@@ -205,16 +212,25 @@ impl Client {
     /// Carries out an effect; true when the operator leaves.
     fn apply(&mut self, effect: Effect, app: &mut App) -> bool {
         match effect {
-            Effect::Send(command) => self.request(command, Pending::Command),
+            Effect::Send(command) => {
+                let asked = app::Asked::of(&command);
+                self.request(command, Pending::Command { asked });
+            }
             Effect::Key { slice, key, mods } => {
                 let modes = app.panes.get(&slice).map(|p| p.modes).unwrap_or_default();
                 let bytes = crate::session::encode_key(key, mods, modes);
-                self.request(Command::SendInput { slice, bytes }, Pending::Command);
+                self.request(
+                    Command::SendInput { slice, bytes },
+                    Pending::Command { asked: None },
+                );
             }
             Effect::Paste { slice, text } => {
                 let modes = app.panes.get(&slice).map(|p| p.modes).unwrap_or_default();
                 let bytes = crate::session::encode_paste(&text, modes);
-                self.request(Command::SendInput { slice, bytes }, Pending::Command);
+                self.request(
+                    Command::SendInput { slice, bytes },
+                    Pending::Command { asked: None },
+                );
             }
             Effect::Search { slice, query, nth } => {
                 let id = self.next_id;
@@ -240,10 +256,10 @@ impl Client {
             ServerMsg::Pane { frame } => app.apply_pane(frame),
             ServerMsg::Reply { id, result } => {
                 // Replies nobody waits for (resizes) say nothing.
-                if self.pending.remove(&id).is_none() {
+                let Some(Pending::Command { asked }) = self.pending.remove(&id) else {
                     return;
-                }
-                app.reply(result);
+                };
+                app.reply(result, asked);
             }
             ServerMsg::Found { id, slice, hits } => {
                 let Some(Pending::Search { query, nth }) = self.pending.remove(&id) else {
