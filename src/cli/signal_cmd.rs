@@ -97,7 +97,7 @@ fn send(
         Ok(link) => link,
         Err(LinkError::NoSupervisor) => {
             eprintln!(
-                "sliceboard: no supervisor is listening on {}; signal not delivered",
+                "sliceboard: no supervisor is running (nothing listens on {}); signal not delivered",
                 socket.display()
             );
             return Ok(ExitCode::SUCCESS);
