@@ -896,3 +896,71 @@ fn the_footer_reports_the_last_action_on_the_selected_slice() {
     press(&mut app, KeyCode::Char('j'));
     assert!(!footer(&app).contains("staging:"), "{}", footer(&app));
 }
+
+/// Help at 80x24 wraps every description (nothing is cut at the edge) and
+/// scrolls through every key; a remapped key shows as remapped in help,
+/// the status line and the hints drawn in tabs.
+#[test]
+fn help_wraps_and_scrolls_and_hints_follow_the_keymap() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[keys]\n\"ctrl-s\" = \"start\"\ns = \"none\"\n\"ctrl-n\" = \"next_file\"\n\"]\" = \"none\"\n",
+    )
+    .unwrap();
+    let keymap = Keymap::load(Some(&config)).unwrap();
+    let mut app = app();
+    app.keymap = keymap.clone();
+
+    let status = render(&app, 200, 50);
+    let status = status.lines().last().unwrap_or_default();
+    assert!(status.contains("ctrl-s start"), "{status}");
+    assert!(!status.contains(" s start"), "{status}");
+    // The Diff tab's title names the remapped key.
+    press(&mut app, KeyCode::Char('l'));
+    let diff = render(&app, 120, 30);
+    assert!(diff.contains("ctrl-n file"), "{diff}");
+    // An agent that never ran says how to start it, with the user's key.
+    app.selected = 4;
+    press(&mut app, KeyCode::Char('h'));
+    let docs = render(&app, 120, 30);
+    assert!(docs.contains("Press ctrl-s to start it"), "{docs}");
+
+    press(&mut app, KeyCode::Char('?'));
+    let mut seen = String::new();
+    for _ in 0..60 {
+        let text = render(&app, 80, 24);
+        for line in text.lines() {
+            // No line runs into the help's right border.
+            assert!(
+                !line.contains("│          ") || line.ends_with('│'),
+                "{line}"
+            );
+        }
+        seen.push_str(&text);
+        press(&mut app, KeyCode::Char('j'));
+    }
+    assert_eq!(
+        app.mode,
+        Mode::Help,
+        "j scrolls help rather than closing it"
+    );
+    let words = |text: &str| -> Vec<String> {
+        text.split(|c: char| c.is_whitespace() || c == '│')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let seen = words(&seen);
+    for (keys, what) in keymap.help() {
+        for word in words(&keys).into_iter().chain(words(what)) {
+            assert!(
+                seen.contains(&word),
+                "{word:?} of {keys} ({what}) is never shown"
+            );
+        }
+    }
+    press(&mut app, KeyCode::Char('x'));
+    assert_eq!(app.mode, Mode::Board);
+}

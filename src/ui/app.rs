@@ -175,6 +175,9 @@ pub struct App {
     /// The first slice the board showed: it scrolls only as far as the
     /// selection needs.
     pub board_first: std::cell::Cell<usize>,
+    /// How far the help overlay is scrolled, when it is taller than the
+    /// screen.
+    pub help_scroll: usize,
     /// The clock and time zone times are shown in; the system's when
     /// `None` (tests fix it).
     pub fixed_now: Option<jiff::ZonedDateTime>,
@@ -225,6 +228,7 @@ impl App {
             board_list: std::cell::Cell::new(None),
             board_first: std::cell::Cell::new(0),
             fixed_now: None,
+            help_scroll: 0,
             shown_file: None,
         }
     }
@@ -390,8 +394,19 @@ impl App {
         }
         match self.mode.clone() {
             Mode::Typing => self.typing_key(key),
+            // The keys that scroll scroll help taller than the screen; any
+            // other key closes it.
             Mode::Help => {
-                self.mode = Mode::Board;
+                match self.keymap.action(&key) {
+                    Some(Action::Down | Action::ScrollDown) => self.help_scroll += 1,
+                    Some(Action::Up | Action::ScrollUp) => {
+                        self.help_scroll = self.help_scroll.saturating_sub(1);
+                    }
+                    _ => {
+                        self.mode = Mode::Board;
+                        self.help_scroll = 0;
+                    }
+                }
                 Vec::new()
             }
             Mode::Search(mut query) => match key.code {
@@ -515,7 +530,10 @@ impl App {
             }
             Action::SearchNext => {
                 let Some((query, nth)) = self.search.as_mut() else {
-                    self.message = Some("no search yet: press / to search the terminal".into());
+                    self.message = Some(format!(
+                        "no search yet: press {} to search the terminal",
+                        self.keymap.key(Action::Search)
+                    ));
                     return Vec::new();
                 };
                 *nth += 1;
@@ -588,7 +606,8 @@ impl App {
                     ));
                 } else {
                     self.message = Some(format!(
-                        "{name}'s agent is not running; press s to start it"
+                        "{name}'s agent is not running; press {} to start it",
+                        self.keymap.key(Action::Start)
                     ));
                 }
             }
@@ -670,9 +689,11 @@ impl App {
             Some(at) => {
                 self.log_scroll = len - 1 - at;
                 self.message = Some(format!(
-                    "{query:?}: match {} of {} (n: next, pgdn: back)",
+                    "{query:?}: match {} of {} ({}: next, {}: back)",
                     nth % hits.len() + 1,
-                    hits.len()
+                    hits.len(),
+                    self.keymap.key(Action::SearchNext),
+                    self.keymap.key(Action::ScrollDown),
                 ));
             }
             None => self.message = Some(format!("{query:?} not found in this log")),

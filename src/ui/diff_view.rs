@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::app::{App, ListArea, SliceRow};
 use super::highlight::{self, Lang};
+use super::keymap::Action;
 use crate::domain::diff::{ChangeKind, FileDiff, LineKind};
 use crate::domain::ownership::PathFlag;
 use crate::watch::WatchMode;
@@ -66,9 +67,16 @@ pub fn summary(row: &SliceRow, width: u16) -> Vec<Span<'static>> {
 /// file's hunks.
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow) {
     let dim = Style::new().add_modifier(Modifier::DIM);
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .title(" diff  ([ ] file  { } hunk  pgup/pgdn scroll) ");
+    let keys = &app.keymap;
+    let block = Block::new().borders(Borders::ALL).title(format!(
+        " diff  ({} {} file  {} {} hunk  {}/{} scroll) ",
+        keys.key(Action::PrevFile),
+        keys.key(Action::NextFile),
+        keys.key(Action::PrevHunk),
+        keys.key(Action::NextHunk),
+        keys.key(Action::ScrollUp),
+        keys.key(Action::ScrollDown),
+    ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     app.diff_list.set(None);

@@ -352,6 +352,11 @@ impl Keymap {
         })
     }
 
+    /// The key to name in a hint for `action`, as the user bound it.
+    pub fn key(&self, action: Action) -> String {
+        self.key_for(action).unwrap_or_else(|| "(unbound)".into())
+    }
+
     /// The status line's hints: `key word` for the common actions.
     pub fn hints(&self) -> String {
         // Most needed first: a narrow terminal cuts the line's end.

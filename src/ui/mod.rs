@@ -14,6 +14,7 @@ pub mod app;
 pub mod board_view;
 pub mod diff_model;
 pub mod diff_view;
+pub mod help_view;
 pub mod highlight;
 pub mod keymap;
 pub mod mouse;
@@ -270,9 +271,11 @@ impl Client {
                     Some(offset) => {
                         app.scroll.insert(slice, *offset);
                         format!(
-                            "{query:?}: match {} of {} (n: next, pgdn: back)",
+                            "{query:?}: match {} of {} ({}: next, {}: back)",
                             nth % hits.len() + 1,
-                            hits.len()
+                            hits.len(),
+                            app.keymap.key(keymap::Action::SearchNext),
+                            app.keymap.key(keymap::Action::ScrollDown),
                         )
                     }
                 });

@@ -15,7 +15,8 @@ use ratatui::text::{Line as TextLine, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Tabs, Widget, Wrap};
 
 use super::app::{App, Confirm, Layout, Mode, SliceRow, Tab};
-use super::{activity_view, board_view, diff_view};
+use super::keymap::Action;
+use super::{activity_view, board_view, diff_view, help_view};
 use crate::domain::SliceName;
 use crate::domain::dbt_run::NodeStatus;
 use crate::domain::pane::{ColorKind, PaneColor, PaneView, attrs};
@@ -61,8 +62,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
     }
     frame.render_widget(status_line(app), status);
     match &app.mode {
-        Mode::Help => draw_help(frame, area, app),
-        Mode::Confirm(confirm) => draw_confirm(frame, area, confirm),
+        Mode::Help => help_view::draw_help(frame, area, app),
+        Mode::Confirm(confirm) => draw_confirm(frame, area, confirm, app),
         Mode::Board | Mode::Typing | Mode::Search(_) => {}
     }
     panes
@@ -162,9 +163,9 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, panes: &mut PaneSiz
             draw_log(
                 frame,
                 log,
+                app,
                 " dbt.log ",
                 &row.dbt_log,
-                app.log_scroll,
                 "dbt has written no log here yet.",
             );
         }
@@ -174,7 +175,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, panes: &mut PaneSiz
             } else {
                 "This slice follows no extra logs. Add `logs = [\"logs/*.log\"]` (globs in its worktree) to its [[slice]] in sliceboard.toml."
             };
-            draw_log(frame, content, " logs ", &row.logs, app.log_scroll, empty);
+            draw_log(frame, content, app, " logs ", &row.logs, empty);
         }
         Tab::Events => {
             let now = app.now();
@@ -205,15 +206,19 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, panes: &mut PaneSiz
 fn draw_log(
     frame: &mut Frame<'_>,
     area: Rect,
+    app: &App,
     title: &str,
     lines: &std::collections::VecDeque<String>,
-    scroll: usize,
     empty: &str,
 ) {
+    let scroll = app.log_scroll;
     let state = if scroll == 0 {
-        "following"
+        "following".to_owned()
     } else {
-        "scrolled back; pgdn to follow"
+        format!(
+            "scrolled back; {} to follow",
+            app.keymap.key(Action::ScrollDown)
+        )
     };
     let block = Block::new()
         .borders(Borders::ALL)
@@ -362,12 +367,15 @@ fn draw_terminal(
         },
     );
     let Some(pane) = pane.filter(|p| p.rows > 0) else {
+        let keys = &app.keymap;
+        let start = keys.key(Action::Start);
         frame.render_widget(
             Paragraph::new(match row.lifecycle {
-                crate::domain::Lifecycle::Planned => {
-                    "No worktree yet: press U (or run `sliceboard up`), then s to start the agent."
-                }
-                _ => "No agent has run here yet. Press s to start it.",
+                crate::domain::Lifecycle::Planned => format!(
+                    "No worktree yet: press {} (or run `sliceboard up`), then {start} to start the agent.",
+                    keys.key(Action::CreateWorktrees)
+                ),
+                _ => format!("No agent has run here yet. Press {start} to start it."),
             })
             .wrap(Wrap { trim: true }),
             inner,
@@ -458,7 +466,8 @@ fn color(c: PaneColor) -> Color {
     }
 }
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
+/// A rectangle of at most `width` x `height`, centered in `area`.
+pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
     let height = height.min(area.height);
     Rect {
@@ -469,65 +478,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
-fn draw_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let help = app.keymap.help();
-    let key_width = help.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    let line = |(keys, what): &(String, &'static str)| {
-        TextLine::from(vec![
-            Span::styled(
-                format!("{keys:>key_width$}  "),
-                Style::new().add_modifier(Modifier::BOLD),
-            ),
-            Span::raw(*what),
-        ])
-    };
-    let legend = activity_view::legend();
-    let extra = legend.len() + 1;
-    // Two columns when one does not fit the terminal's height.
-    let fits = help.len() + extra + 2 <= usize::from(area.height);
-    let columns: usize = if fits || area.width < 100 { 1 } else { 2 };
-    let per_column = help.len().div_ceil(columns);
-    let width = if columns == 1 {
-        76
-    } else {
-        area.width.min(160)
-    };
-    let popup = centered(
-        area,
-        width,
-        u16::try_from(per_column + extra + 2).unwrap_or(u16::MAX),
-    );
-    frame.render_widget(Clear, popup);
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .title(" keys (any key closes) ");
-    let inner = block.inner(popup);
-    frame.render_widget(block, popup);
-    let [keys, legend_area] = Split::vertical([
-        Constraint::Min(1),
-        Constraint::Length(u16::try_from(extra).unwrap_or(u16::MAX)),
-    ])
-    .areas(inner);
-    let mut legend_lines = vec![TextLine::raw("")];
-    legend_lines.extend(legend);
-    frame.render_widget(
-        Paragraph::new(legend_lines).wrap(Wrap { trim: true }),
-        legend_area,
-    );
-    let inner = keys;
-    let halves =
-        Split::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).split(inner);
-    for (column, chunk) in help.chunks(per_column.max(1)).enumerate() {
-        if let Some(rect) = halves.get(column) {
-            frame.render_widget(
-                Paragraph::new(chunk.iter().map(line).collect::<Vec<_>>()),
-                *rect,
-            );
-        }
-    }
-}
-
-fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm) {
+fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm, app: &App) {
     let text = match confirm {
         Confirm::Kill(slice) => format!(
             "Kill {slice}'s agent? SIGTERM to its whole process group, SIGKILL after the grace period. Its commits and files stay.\n\ny: kill   any other key: cancel"
@@ -544,7 +495,8 @@ fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm) {
             "Remove {slice}'s worktree and delete its branch? Only a merged slice is removed; its commits stay in the integration branch.\n\ny: clean   any other key: cancel"
         ),
         Confirm::StopAll { running } => format!(
-            "Stop the supervisor and its {running} running agent(s)? Each process group gets SIGTERM, then SIGKILL; worktrees, commits and pty.log stay. (q only detaches.)\n\ny: stop all   any other key: cancel"
+            "Stop the supervisor and its {running} running agent(s)? Each process group gets SIGTERM, then SIGKILL; worktrees, commits and pty.log stay. ({} only detaches.)\n\ny: stop all   any other key: cancel",
+            app.keymap.key(Action::Quit)
         ),
     };
     let height = u16::try_from(text.lines().count() + 6)
