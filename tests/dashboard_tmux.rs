@@ -389,6 +389,25 @@ fn it_works_at_80_by_24_and_never_passes_agent_escapes_through() {
     repo.sliceboard(&["up"]).ok();
     let tmux = Tmux::start(repo, 80, 24);
     tmux.shows("2 slices");
+    // tmux ignores an application's OSC 52 unless told otherwise: make the
+    // host clipboard writable, and show that a raw OSC 52 does reach it, so
+    // the check below can fail.
+    let status = tmux
+        .command()
+        .args(["set-option", "-s", "set-clipboard", "on"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tmux.window("printf '\\033]52;c;Y29udHJvbA==\\007'; echo control-printed");
+    tmux.shows_in("1", "control-printed");
+    let buffers = tmux.command().args(["list-buffers"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&buffers.stdout).contains("control"),
+        "a raw OSC 52 reaches this tmux's clipboard: {:?}",
+        String::from_utf8_lossy(&buffers.stdout)
+    );
+    let status = tmux.command().args(["delete-buffer"]).status().unwrap();
+    assert!(status.success());
     tmux.keys(&["s"]);
     tmux.shows("visible-text");
     // A synchronized update the agent never ends is shown when it times out.
