@@ -364,6 +364,33 @@ fn a_silent_agent_is_unknown_and_waiting_is_not_done() {
         Some("done from sliceboard signal")
     );
     assert_ne!(dash.row("staging").activity, Some(Activity::Idle));
+
+    // `status` says the same, in the same words.
+    let table = sliceboard(&f.repo, &["status"]).ok();
+    let agent_of = |slice: &str| {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(slice))
+            .unwrap_or_else(|| panic!("{slice} in {table}"));
+        line.split_whitespace()
+            .nth(2)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(table.starts_with("SLICE"), "{table}");
+    assert_eq!(agent_of("staging"), "unknown", "{table}");
+    assert_eq!(agent_of("marts"), "~waiting", "{table}");
+    assert_eq!(agent_of("seeds"), "done", "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&sliceboard(&f.repo, &["status", "--json"]).ok()).unwrap();
+    let seeds = &json["slices"][2]["agent"];
+    assert_eq!(seeds["status"]["state"], "running", "{seeds}");
+    assert_eq!(seeds["activity"], "done", "{seeds}");
+    assert_eq!(seeds["source"], "signal", "{seeds}");
+    assert_eq!(
+        seeds["last_signal"], "done from sliceboard signal",
+        "{seeds}"
+    );
 }
 
 /// The real Claude Code: its settings accept sliceboard's hooks, and the

@@ -295,6 +295,7 @@ fn status_counts_commits_ahead_and_dirty_files() {
         [
             "staging",
             "ready",
+            "-",
             "slice/staging",
             "+1",
             "dirty (1 changed, 1 untracked)",

@@ -2,11 +2,21 @@
 
 use std::process::ExitCode;
 
-use crate::domain::board::short;
+use std::collections::BTreeMap;
+
+use crate::domain::board::{AgentReport, agent_word, short};
+use crate::domain::wire::ClientKind;
+use crate::domain::{Command, SliceName};
+use crate::link::Link;
 use crate::workspace::{self, SliceStatus, Workspace};
 
 pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
     let mut report = workspace::status(ws)?;
+    if let Some(mut agents) = running_agents(ws) {
+        for slice in &mut report.slices {
+            slice.agent = agents.remove(&slice.name);
+        }
+    }
     if let Some(queue) = super::queue_cmds::running_queue(ws) {
         for slice in &mut report.slices {
             if let (Some(merge), Some(view)) = (slice.merge.take(), queue.slices.get(&slice.name)) {
@@ -18,9 +28,9 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<[String; 8]> = report.slices.iter().map(row).collect();
+    let rows: Vec<[String; 9]> = report.slices.iter().map(row).collect();
     let header = [
-        "SLICE", "STATE", "BRANCH", "AHEAD", "WORKTREE", "DIFF", "DBT", "MERGE",
+        "SLICE", "STATE", "AGENT", "BRANCH", "AHEAD", "WORKTREE", "DIFF", "DBT", "MERGE",
     ]
     .map(str::to_owned);
     let mut widths = header.clone().map(|h| h.len());
@@ -96,7 +106,22 @@ fn merge_cell(slice: &SliceStatus) -> String {
     format!("{approved}{position}{state}")
 }
 
-fn row(slice: &SliceStatus) -> [String; 8] {
+/// Every slice's agent from the running supervisor, if one runs.
+fn running_agents(ws: &Workspace) -> Option<BTreeMap<SliceName, AgentReport>> {
+    let mut link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli).ok()?;
+    let text = link.request(Command::AgentsReport).ok()?.ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The AGENT column: the board's word for the agent, `-` with no supervisor.
+fn agent_cell(slice: &SliceStatus) -> String {
+    slice.agent.as_ref().map_or_else(
+        || "-".to_owned(),
+        |a| agent_word(a.status, a.activity, a.source),
+    )
+}
+
+fn row(slice: &SliceStatus) -> [String; 9] {
     let ahead = match slice.ahead {
         Some(n) => format!("+{n}"),
         None => "-".to_owned(),
@@ -119,6 +144,7 @@ fn row(slice: &SliceStatus) -> [String; 8] {
     [
         slice.name.to_string(),
         slice.state.to_string(),
+        agent_cell(slice),
         branch,
         ahead,
         tree,

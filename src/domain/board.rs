@@ -376,6 +376,50 @@ pub fn status_text(status: AgentStatus) -> String {
     }
 }
 
+/// What `status` shows of a slice's agent, from the supervisor's board.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentReport {
+    pub status: AgentStatus,
+    pub activity: Option<Activity>,
+    pub source: Option<ActivitySource>,
+    pub last_signal: Option<String>,
+    pub pid: Option<i32>,
+}
+
+impl SliceRow {
+    pub fn agent_report(&self) -> AgentReport {
+        AgentReport {
+            status: self.status,
+            activity: self.activity,
+            source: self.activity_source,
+            last_signal: self.last_signal.clone(),
+            pid: self.pid,
+        }
+    }
+}
+
+/// One word for an agent's state, the same on the board and in `status`:
+/// a running agent's activity (`~busy` when guessed from the screen,
+/// `waiting (bell)` from the bell, `unknown` when nothing is known),
+/// otherwise its status.
+pub fn agent_word(
+    status: AgentStatus,
+    activity: Option<Activity>,
+    source: Option<ActivitySource>,
+) -> String {
+    if status != AgentStatus::Running {
+        return status_text(status);
+    }
+    let activity = activity.unwrap_or(Activity::Unknown);
+    let word = activity_text(Some(activity));
+    match source {
+        _ if activity == Activity::Unknown => word.to_owned(),
+        Some(ActivitySource::Screen) | None => format!("~{word}"),
+        Some(ActivitySource::Bell) => format!("{word} (bell)"),
+        Some(ActivitySource::Signal) => word.to_owned(),
+    }
+}
+
 /// The word for an activity, the same on the board, in its header counts,
 /// in the Events tab and in help.
 pub fn activity_text(activity: Option<Activity>) -> &'static str {

@@ -94,6 +94,8 @@ pub enum Command {
     },
     /// The merge queue as JSON (`sliceboard queue --json`).
     QueueReport,
+    /// Every slice's agent as the board shows it, as JSON (`status`).
+    AgentsReport,
     Shutdown,
 }
 
@@ -135,6 +137,7 @@ impl Command {
             Command::Up { .. }
             | Command::Merge { .. }
             | Command::QueueReport
+            | Command::AgentsReport
             | Command::Shutdown => None,
         }
     }

@@ -233,6 +233,8 @@ async fn requests(
                 }
             }
             (ClientKind::Signal, _) => Err("an agent's hook may only send signals".into()),
+            (_, Command::AgentsReport) => serde_json::to_string(&context.hub.agents())
+                .map_err(|err| format!("cannot report the agents: {err}")),
             _ => context
                 .route(command)
                 .await

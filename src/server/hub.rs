@@ -253,6 +253,16 @@ impl Hub {
         lock(&self.inner).clients.len()
     }
 
+    /// Every slice's agent as the board shows it, by slice.
+    pub fn agents(&self) -> BTreeMap<SliceName, crate::domain::board::AgentReport> {
+        lock(&self.inner)
+            .board
+            .slices
+            .iter()
+            .map(|row| (row.name.clone(), row.agent_report()))
+            .collect()
+    }
+
     pub fn board(&self) -> Board {
         lock(&self.inner).board.clone()
     }

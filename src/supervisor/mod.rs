@@ -369,6 +369,8 @@ impl Supervisor {
             | Command::Clean { .. }
             | Command::SendFeedback { .. }
             | Command::QueueReport => Err(SupervisorError::Unsupported("merge-queue commands")),
+            // The socket server answers it from the board.
+            Command::AgentsReport => Err(SupervisorError::Unsupported("the agents report")),
             // Handled by `dispatch` before it gets here.
             Command::Up { .. } | Command::Down { .. } | Command::Shutdown => {
                 Err(SupervisorError::Unsupported("this command here"))

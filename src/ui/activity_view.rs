@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line as TextLine, Span};
 
 use super::app::{SliceRow, status_text};
-use crate::domain::board::{Board, activity_text};
+use crate::domain::board::{Board, activity_text, agent_word};
 use crate::domain::{Activity, ActivitySource, AgentStatus};
 
 /// The activities a running agent can be in, in the header's order.
@@ -46,16 +46,14 @@ pub fn badge(row: &SliceRow) -> (&'static str, String, Style) {
         AgentStatus::Running => {
             let activity = running_activity(row);
             let (symbol, style) = symbol_and_style(activity);
-            let word = activity_text(Some(activity));
-            match row.activity_source {
-                Some(ActivitySource::Screen) | None if activity != Activity::Unknown => (
-                    symbol,
-                    format!("~{word}"),
-                    style.add_modifier(Modifier::DIM | Modifier::ITALIC),
-                ),
-                Some(ActivitySource::Bell) => (symbol, format!("{word} (bell)"), style),
-                _ => (symbol, word.to_owned(), style),
-            }
+            let word = agent_word(row.status, row.activity, row.activity_source);
+            let guessed = word.starts_with('~');
+            let style = if guessed {
+                style.add_modifier(Modifier::DIM | Modifier::ITALIC)
+            } else {
+                style
+            };
+            (symbol, word, style)
         }
         AgentStatus::Paused => ("=", "paused".into(), Style::new().fg(Color::Magenta)),
         AgentStatus::Pending => (

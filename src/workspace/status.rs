@@ -65,6 +65,9 @@ pub struct SliceStatus {
     pub problems: Vec<Problem>,
     /// Approval and merge queue; null for a slice never approved.
     pub merge: Option<MergeStatus>,
+    /// The slice's agent as the running supervisor's board shows it; null
+    /// when no supervisor runs (filled in by the command line).
+    pub agent: Option<crate::domain::board::AgentReport>,
 }
 
 /// Where a slice stands in the merge queue.
@@ -254,6 +257,7 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             flags: Vec::new(),
             problems,
             merge: record.and_then(MergeStatus::of),
+            agent: None,
             name,
         });
     }
