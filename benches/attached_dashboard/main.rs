@@ -1,7 +1,7 @@
 //! The supervisor and an attached dashboard, measured as the operator meets
 //! them: in a real terminal (a tmux pane standing in for it), with the
 //! same work done by tmux (a tmux client attached in a tmux pane) beside
-//! it, in the same run. Three parts:
+//! it, in the same run. Four parts:
 //!
 //! - `drain`: an agent `cat`s 50 MiB of colored text while a dashboard
 //!   shows its pane full screen; timed from the agent's go (it waits on a
@@ -20,6 +20,8 @@
 //! - `idle`: 8 agents that printed 20,000 lines and sleep, one dashboard
 //!   attached; CPU of each process over a minute, and their memory; the
 //!   same for tmux with 8 such windows and a client attached.
+//! - `keys`: key-to-screen latency of `j` on the board, 8 agents quiet,
+//!   then flooding (see `keys.rs`).
 //!
 //! Run (cargo builds the `sliceboard` binary for the bench, with the
 //! release settings):
@@ -29,7 +31,8 @@
 //! SB_BENCH_FILE=/tmp/sbbench/colored.txt cargo bench --bench attached_dashboard
 //! ```
 //!
-//! Environment: `SB_ATTACH_PARTS` (default `drain,attach,idle`),
+//! Environment: `SB_ATTACH_PARTS` (default `drain,attach,idle,keys`),
+//! `SB_KEY_ROUNDS` (keys rounds, default 40),
 //! `SB_BENCH_RUNS` (drain rounds, default 5), `SB_ATTACH_ROUNDS` (attach
 //! rounds, default 10), `SB_IDLE_SECS` (default 60), `SB_BIN` (the binary;
 //! default the one cargo built for this bench). Every measurement first
@@ -40,6 +43,7 @@
 //! files of our own; every supervisor is stopped (`sliceboard stop`) and
 //! every tmux server killed at the end, also when a part fails.
 
+mod keys;
 mod procs;
 mod rig;
 
@@ -69,7 +73,8 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sliceboard")));
     let bin = bin.canonicalize().expect("the sliceboard binary");
-    let parts = std::env::var("SB_ATTACH_PARTS").unwrap_or_else(|_| "drain,attach,idle".into());
+    let parts =
+        std::env::var("SB_ATTACH_PARTS").unwrap_or_else(|_| "drain,attach,idle,keys".into());
     let number = |name: &str, default: usize| {
         std::env::var(name)
             .ok()
@@ -88,7 +93,8 @@ fn main() {
             "drain" => drain(&bin, &dir, &sync, number("SB_BENCH_RUNS", 5)),
             "attach" => attach(&bin, &dir, &sync, number("SB_ATTACH_ROUNDS", 10)),
             "idle" => idle(&bin, &dir, &sync, number("SB_IDLE_SECS", 60) as u64),
-            other => panic!("unknown part {other:?}: want drain, attach or idle"),
+            "keys" => keys::keys(&bin, &dir, &sync, number("SB_KEY_ROUNDS", 40)),
+            other => panic!("unknown part {other:?}: want drain, attach, idle or keys"),
         }
     }
 }
