@@ -129,7 +129,11 @@ fn two_slices_build_at_once_into_their_own_targets_and_report_each_node() {
         let name = slice["name"].as_str().unwrap();
         let dbt = &slice["dbt"];
         assert_eq!(dbt["command"], "build", "{name}: {dbt}");
-        assert_eq!(dbt["target"], format!("dev_{name}"), "{name}: {dbt}");
+        // dbt's own target (the profile's output), and where it built.
+        assert_eq!(dbt["target"], "sliceboard", "{name}: {dbt}");
+        assert_eq!(dbt["database"], format!("dev_{name}"), "{name}: {dbt}");
+        assert_eq!(dbt["schema"], format!("dbt_{name}"), "{name}: {dbt}");
+        assert_eq!(dbt["elsewhere"], serde_json::Value::Null, "{name}: {dbt}");
         assert_eq!(dbt["status"], "failed");
         assert_eq!(dbt["source"], "json_log");
         assert_eq!(dbt["counts"]["passed"], 4);

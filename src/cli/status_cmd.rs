@@ -48,6 +48,21 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", line.join("  ").trim_end());
     }
     for slice in &report.slices {
+        if let Some(dbt) = &slice.dbt
+            && let Some(message) = &dbt.message
+        {
+            let mut lines = message.lines().filter(|l| !l.trim().is_empty());
+            let first = lines.next().unwrap_or_default().trim();
+            let second = lines.next().map(str::trim).unwrap_or_default();
+            println!(
+                "! {}: dbt {}: {first} {second}",
+                slice.name,
+                dbt.status.as_str()
+            );
+        }
+        if let Some(elsewhere) = slice.dbt.as_ref().and_then(|d| d.elsewhere.as_ref()) {
+            println!("! {}: dbt {elsewhere}", slice.name);
+        }
         for node in slice.dbt.iter().flat_map(|dbt| &dbt.failed) {
             let first = node
                 .message

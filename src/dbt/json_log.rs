@@ -60,7 +60,43 @@ impl JsonLogReader {
         if name == "MainReportArgs" || self.is_new_invocation(invocation.as_deref()) {
             self.start_run(invocation.clone(), ts.clone());
         }
+        if let (Some(run), Some(pid)) = (self.runs.last_mut(), info["pid"].as_u64()) {
+            run.pid = u32::try_from(pid).ok();
+        }
         match name {
+            // The target dbt really used, and how many nodes it selected.
+            "ConcurrencyLine" => {
+                let Some(run) = self.runs.last_mut() else {
+                    return;
+                };
+                if let Some(target) = data["target_name"].as_str().filter(|t| !t.is_empty()) {
+                    run.target = Some(target.to_owned());
+                }
+                run.selected = data["node_count"]
+                    .as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .or(run.selected);
+            }
+            "LogStartLine" => {
+                if let (Some(run), Some(total)) = (self.runs.last_mut(), data["total"].as_u64()) {
+                    run.selected = usize::try_from(total).ok().or(run.selected);
+                }
+            }
+            // dbt's own error: a compilation error, a locked database…
+            "MainEncounteredError" => {
+                let Some(run) = self.runs.last_mut() else {
+                    return;
+                };
+                let exc = data["exc"].as_str().unwrap_or_default().trim();
+                if !exc.is_empty() {
+                    run.message = Some(exc.to_owned());
+                }
+            }
+            "EndOfRunSummary" if data["keyboard_interrupt"].as_bool() == Some(true) => {
+                if let Some(run) = self.runs.last_mut() {
+                    run.status = RunStatus::Interrupted;
+                }
+            }
             "MainReportArgs" => {
                 let Some(run) = self.runs.last_mut() else {
                     return;
@@ -80,9 +116,23 @@ impl JsonLogReader {
                     .map(str::to_owned);
             }
             "NodeStart" => {
-                let node = self.node(&data["node_info"]);
-                if let Some(node) = node {
+                let info = &data["node_info"];
+                if let Some(node) = self.node(info) {
                     node.status = NodeStatus::Running;
+                }
+                // Where dbt really builds: the first model, seed or snapshot.
+                let builds = matches!(
+                    info["resource_type"].as_str(),
+                    Some("model" | "seed" | "snapshot")
+                );
+                if let Some(run) = self
+                    .runs
+                    .last_mut()
+                    .filter(|r| builds && r.schema.is_none())
+                {
+                    let relation = &info["node_relation"];
+                    run.database = relation["database"].as_str().map(str::to_owned);
+                    run.schema = relation["schema"].as_str().map(str::to_owned);
                 }
             }
             "NodeFinished" => {
@@ -127,8 +177,16 @@ impl JsonLogReader {
                     return;
                 };
                 run.elapsed_seconds = data["elapsed"].as_f64();
-                run.status = match data["success"].as_bool() {
-                    Some(true) => RunStatus::Success,
+                run.pid = None;
+                run.status = match (run.status, data["success"].as_bool()) {
+                    (RunStatus::Interrupted, _) => RunStatus::Interrupted,
+                    (_, Some(true)) => RunStatus::Success,
+                    // Failed with no node failing: dbt's own error.
+                    _ if run.message.is_some()
+                        && !run.nodes.iter().any(|n| n.status.is_problem()) =>
+                    {
+                        RunStatus::Error
+                    }
                     _ => RunStatus::Failed,
                 };
             }
@@ -161,6 +219,11 @@ impl JsonLogReader {
             started_at,
             elapsed_seconds: None,
             status: RunStatus::Running,
+            message: None,
+            selected: None,
+            pid: None,
+            database: None,
+            schema: None,
             nodes: Vec::new(),
             source: RunSource::JsonLog,
             unreadable_lines: std::mem::take(&mut self.orphan_unreadable),

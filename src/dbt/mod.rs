@@ -16,7 +16,7 @@ pub mod text_log;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::domain::dbt_run::{DbtRun, RunStatus};
+use crate::domain::dbt_run::{DbtRun, NodeResult, RunStatus};
 
 pub use json_log::JsonLogReader;
 pub use tail::LogTail;
@@ -35,6 +35,8 @@ pub struct DbtWatch {
     results: Option<DbtRun>,
     /// Why the last file could not be read, for the dbt tab.
     pub problem: Option<String>,
+    /// The newest run is in progress but its dbt process is gone.
+    gone: bool,
     /// The log as a person reads it, since the last `take_log_lines`.
     human: Vec<String>,
 }
@@ -50,6 +52,7 @@ impl DbtWatch {
             results_modified: None,
             results: None,
             problem: None,
+            gone: false,
             human: Vec::new(),
         }
     }
@@ -74,6 +77,8 @@ impl DbtWatch {
                     break;
                 }
             };
+            // A rotated log goes on where it was; only a log started
+            // afresh (truncated, replaced, deleted) drops what was read.
             if tailed.restarted {
                 self.json = JsonLogReader::new();
                 self.text = TextLogReader::new();
@@ -87,7 +92,14 @@ impl DbtWatch {
                 break;
             }
         }
-        changed | self.poll_results()
+        changed |= self.poll_results();
+        // A run whose dbt process is gone will never finish: aborted.
+        let gone = self.newest_result_run().is_some_and(|run| {
+            run.status == RunStatus::Running && run.pid.is_some_and(|pid| !dbt_alive(pid))
+        });
+        changed |= gone != self.gone;
+        self.gone = gone;
+        changed
     }
 
     /// The log lines read since the last call, as a person reads them:
@@ -98,7 +110,14 @@ impl DbtWatch {
     }
 
     fn feed_line(&mut self, line: &str) {
-        self.human.push(human_line(line));
+        // A multi-line message (an error with DuckDB's `^^^` pointer) stays
+        // multi-line, its later lines indented under the first.
+        let human = human_line(line);
+        let mut parts = human.split('\n');
+        if let Some(first) = parts.next() {
+            self.human.push(first.to_owned());
+        }
+        self.human.extend(parts.map(|part| format!("    {part}")));
         if self.human.len() > MAX_HUMAN_LINES {
             self.human.drain(..self.human.len() - MAX_HUMAN_LINES);
         }
@@ -147,24 +166,79 @@ impl DbtWatch {
         }
     }
 
-    /// The current or last run: from the log when it has one (it is live
-    /// and carries compiled paths), completed by run_results.json for the
-    /// same invocation; from run_results.json alone when the log is gone.
+    /// The newest run in the log that is a result (not `deps`, `parse`…).
+    fn newest_result_run(&self) -> Option<&DbtRun> {
+        self.log_runs().iter().rev().find(|run| run.is_result())
+    }
+
+    /// The current or last run that is a result of the slice's models:
+    /// from the log when it has one (it is live and carries compiled
+    /// paths), completed by run_results.json for the same invocation
+    /// (which holds every node even when the log rotated before it was
+    /// read); from run_results.json alone when the log is gone. A run in
+    /// progress whose dbt process is gone is `aborted`.
     pub fn last_run(&self) -> Option<DbtRun> {
-        let from_log = self.log_runs().last().cloned();
-        match (from_log, &self.results) {
-            (Some(mut run), Some(results)) if run.invocation_id == results.invocation_id => {
-                if run.status == RunStatus::Running {
-                    run.status = results.status;
-                    run.elapsed_seconds = results.elapsed_seconds;
-                }
-                run.target = run.target.or_else(|| results.target.clone());
-                Some(run)
+        let from_log = self.newest_result_run().cloned();
+        let results = self.results.as_ref().filter(|r| r.is_result());
+        let mut run = match (from_log, results) {
+            (Some(run), Some(results)) if run.invocation_id == results.invocation_id => {
+                Some(reconcile(run, results))
             }
             (Some(run), _) => Some(run),
-            (None, results) => results.clone(),
+            (None, results) => results.cloned(),
+        }?;
+        if self.gone && run.status == RunStatus::Running {
+            run.status = RunStatus::Aborted;
+            run.pid = None;
         }
+        Some(run)
     }
+}
+
+/// A run read from the log, completed by run_results.json of the same
+/// invocation: its status and time when the log did not finish, and every
+/// node the results hold (the log may have lost some to rotation), with
+/// the log's messages and compiled paths kept where the results lack them.
+fn reconcile(mut run: DbtRun, results: &DbtRun) -> DbtRun {
+    if run.status == RunStatus::Running {
+        run.status = results.status;
+        run.elapsed_seconds = results.elapsed_seconds;
+        run.pid = None;
+    }
+    run.target = run.target.or_else(|| results.target.clone());
+    run.command = run.command.or_else(|| results.command.clone());
+    run.invocation = run.invocation.or_else(|| results.invocation.clone());
+    // Text logs carry no unique ids: a node is then known by its name.
+    let same = |a: &NodeResult, b: &NodeResult| match (&a.unique_id, &b.unique_id) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.name == b.name,
+    };
+    let mut nodes = Vec::with_capacity(results.nodes.len().max(run.nodes.len()));
+    for result in &results.nodes {
+        let logged = run.nodes.iter().find(|n| same(n, result));
+        let mut node = result.clone();
+        if let Some(logged) = logged {
+            node.message = node.message.or_else(|| logged.message.clone());
+            node.compiled_path = node.compiled_path.or_else(|| logged.compiled_path.clone());
+        }
+        nodes.push(node);
+    }
+    // Nodes the log saw that the results do not hold (still running).
+    nodes.extend(
+        run.nodes
+            .iter()
+            .filter(|n| !results.nodes.iter().any(|r| same(n, r)))
+            .cloned(),
+    );
+    run.nodes = nodes;
+    run
+}
+
+/// Whether `pid` is a live dbt process (a reused pid running something
+/// else does not count).
+fn dbt_alive(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|cmdline| cmdline.windows(3).any(|w| w == b"dbt"))
 }
 
 /// How many unread human lines are kept between two takes.
@@ -203,7 +277,7 @@ fn strip_ansi(text: &str) -> String {
                     }
                 }
             }
-        } else if !c.is_control() || c == '\t' {
+        } else if !c.is_control() || c == '\t' || c == '\n' {
             out.push(c);
         }
     }

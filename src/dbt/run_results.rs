@@ -37,6 +37,11 @@ pub fn parse(text: &str) -> Result<DbtRun, RunResultsError> {
         } else {
             RunStatus::Success
         },
+        message: None,
+        selected: None,
+        pid: None,
+        database: None,
+        schema: None,
         nodes,
         source: RunSource::RunResults,
         unreadable_lines: 0,

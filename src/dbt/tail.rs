@@ -1,6 +1,8 @@
 //! Following a log file as it grows: complete lines only (a partial last
-//! line waits for its newline), and a fresh start when the file is
-//! truncated, replaced (rotation) or deleted.
+//! line waits for its newline); through rotation (`dbt.log` renamed to
+//! `dbt.log.1`, `.1` to `.2`…, a new `dbt.log` started), the rest of the
+//! old file and any file rotated since are read first, so no line is lost;
+//! a fresh start when the file is truncated, replaced or deleted.
 
 use std::fs::File;
 use std::io::{self, Read as _, Seek as _, SeekFrom};
@@ -12,6 +14,9 @@ use std::path::{Path, PathBuf};
 const MAX_LINE: usize = 1024 * 1024;
 /// At most this much is read per poll; the rest comes on the next.
 const MAX_READ: u64 = 16 * 1024 * 1024;
+/// How many rotated files (`NAME.1` … `NAME.N`) are looked through for
+/// the file being followed when it was rotated away.
+const ROTATED_KEPT: usize = 10;
 
 #[derive(Debug)]
 pub struct LogTail {
@@ -27,6 +32,9 @@ pub struct Tailed {
     /// The file was truncated, replaced or removed: what was read before no
     /// longer stands, and `lines` start from its beginning.
     pub restarted: bool,
+    /// The file was rotated: `lines` go on from where the last poll ended,
+    /// through the rotated files, into the new file.
+    pub rotated: bool,
     pub lines: Vec<String>,
     /// More is waiting (the read was capped).
     pub more: bool,
@@ -61,7 +69,18 @@ impl LogTail {
             Err(err) => return Err(err),
         };
         let meta = file.metadata()?;
-        if self.inode.is_some_and(|inode| inode != meta.ino()) || meta.len() < self.offset {
+        if let Some(old) = self.inode.filter(|inode| *inode != meta.ino()) {
+            match self.rotated_away(old) {
+                Some(rotated) => {
+                    self.read_rotated(&rotated, &mut tailed)?;
+                    tailed.rotated = true;
+                }
+                None => {
+                    self.reset();
+                    tailed.restarted = true;
+                }
+            }
+        } else if meta.len() < self.offset {
             self.reset();
             tailed.restarted = true;
         }
@@ -75,6 +94,51 @@ impl LogTail {
         self.offset += read as u64;
         tailed.more = self.offset < meta.len();
         self.partial.extend_from_slice(&bytes);
+        self.split_lines(&mut tailed);
+        if self.partial.len() > MAX_LINE {
+            let long = std::mem::take(&mut self.partial);
+            tailed
+                .lines
+                .push(String::from_utf8_lossy(&long).into_owned());
+        }
+        Ok(tailed)
+    }
+
+    /// The rotated files from the one now holding inode `old` down to
+    /// `NAME.1`, oldest first; `None` when `old` is not among them.
+    fn rotated_away(&self, old: u64) -> Option<Vec<PathBuf>> {
+        let name = self.path.file_name()?.to_string_lossy().into_owned();
+        let numbered = |n: usize| self.path.with_file_name(format!("{name}.{n}"));
+        let at = (1..=ROTATED_KEPT)
+            .find(|n| std::fs::metadata(numbered(*n)).is_ok_and(|meta| meta.ino() == old))?;
+        Some((1..=at).rev().map(numbered).collect())
+    }
+
+    /// The rest of the rotated file, then the rotated files after it,
+    /// then the new file is followed from its start.
+    fn read_rotated(&mut self, files: &[PathBuf], tailed: &mut Tailed) -> io::Result<()> {
+        for (i, path) in files.iter().enumerate() {
+            let mut file = File::open(path)?;
+            let start = if i == 0 { self.offset } else { 0 };
+            file.seek(SeekFrom::Start(start))?;
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes)?;
+            self.partial.extend_from_slice(&bytes);
+            self.split_lines(tailed);
+        }
+        // A rotated file ends with its last line.
+        if !self.partial.is_empty() {
+            let last = std::mem::take(&mut self.partial);
+            tailed
+                .lines
+                .push(String::from_utf8_lossy(&last).into_owned());
+        }
+        self.offset = 0;
+        Ok(())
+    }
+
+    /// Moves the complete lines of `partial` into `tailed`.
+    fn split_lines(&mut self, tailed: &mut Tailed) {
         let mut start = 0;
         for (at, byte) in self.partial.iter().enumerate() {
             if *byte == b'\n' {
@@ -85,13 +149,6 @@ impl LogTail {
             }
         }
         self.partial.drain(..start);
-        if self.partial.len() > MAX_LINE {
-            let long = std::mem::take(&mut self.partial);
-            tailed
-                .lines
-                .push(String::from_utf8_lossy(&long).into_owned());
-        }
-        Ok(tailed)
     }
 
     fn reset(&mut self) {
@@ -117,6 +174,35 @@ mod tests {
     }
 
     #[test]
+    fn rotation_loses_no_line_even_across_several_rotations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dbt.log");
+        let numbered = |n: usize| dir.path().join(format!("dbt.log.{n}"));
+        let rotate = || {
+            for n in (1..5).rev() {
+                if numbered(n).exists() {
+                    std::fs::rename(numbered(n), numbered(n + 1)).unwrap();
+                }
+            }
+            std::fs::rename(&path, numbered(1)).unwrap();
+        };
+        let mut tail = LogTail::new(&path);
+        append(&path, "one\ntw");
+        assert_eq!(tail.poll().unwrap().lines, ["one"]);
+        // Written after the last poll, then rotated away twice.
+        append(&path, "o\nthree\n");
+        rotate();
+        append(&path, "four\n");
+        rotate();
+        append(&path, "five\nsi");
+        let polled = tail.poll().unwrap();
+        assert!(polled.rotated && !polled.restarted);
+        assert_eq!(polled.lines, ["two", "three", "four", "five"]);
+        append(&path, "x\n");
+        assert_eq!(tail.poll().unwrap().lines, ["six"]);
+    }
+
+    #[test]
     fn follows_growth_partial_lines_truncation_and_rotation() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dbt.log");
@@ -135,8 +221,8 @@ mod tests {
         assert!(polled.restarted);
         assert_eq!(polled.lines, ["fresh"]);
 
-        // Rotated: renamed away and a new file started.
-        std::fs::rename(&path, dir.path().join("dbt.log.1")).unwrap();
+        // Replaced by a file that is not a rotation: a fresh start.
+        std::fs::rename(&path, dir.path().join("elsewhere.log")).unwrap();
         append(&path, "new file, longer than the old one\n");
         let polled = tail.poll().unwrap();
         assert!(polled.restarted);

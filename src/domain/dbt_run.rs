@@ -14,12 +14,28 @@ pub struct DbtRun {
     pub command: Option<String>,
     /// The command line as typed, e.g. `dbt build -s staging`.
     pub invocation: Option<String>,
-    /// The profile target, when dbt reported it.
+    /// The profile target dbt used (its own report of it, else `--target`).
     pub target: Option<String>,
     /// RFC 3339, as dbt wrote it.
     pub started_at: Option<String>,
     pub elapsed_seconds: Option<f64>,
     pub status: RunStatus,
+    /// dbt's own message when the run ended in an error of its own (a
+    /// compilation error, a locked database, a bad profile), not a node's.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// How many nodes the run selected, when dbt said so.
+    #[serde(default)]
+    pub selected: Option<usize>,
+    /// The dbt process, while the run is in progress (to tell a killed one).
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// Where the run built its first model, seed or snapshot: the database
+    /// and schema dbt really wrote to.
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub schema: Option<String>,
     pub nodes: Vec<NodeResult>,
     /// Which file this was read from.
     pub source: RunSource,
@@ -35,7 +51,41 @@ pub enum RunStatus {
     Success,
     /// Finished with at least one error or failure.
     Failed,
+    /// Ended by an error of dbt's own before or outside any node (see
+    /// `message`).
+    Error,
+    /// Stopped with Ctrl-C (SIGINT): some selected nodes never ran.
+    Interrupted,
+    /// The dbt process is gone without finishing the run (killed).
+    Aborted,
 }
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Success => "success",
+            Self::Failed => "failed",
+            Self::Error => "error",
+            Self::Interrupted => "interrupted",
+            Self::Aborted => "aborted",
+        }
+    }
+
+    /// Whether the run ended without everything it selected passing.
+    pub fn is_bad(self) -> bool {
+        matches!(
+            self,
+            Self::Failed | Self::Error | Self::Interrupted | Self::Aborted
+        )
+    }
+}
+
+/// dbt commands whose run is not a result of the slice's models: they are
+/// listed, but never become the slice's last dbt result.
+pub const NOT_RESULTS: &[&str] = &[
+    "deps", "debug", "parse", "ls", "list", "compile", "clean", "init", "docs", "show",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,6 +190,34 @@ pub struct NodeCounts {
 }
 
 impl DbtRun {
+    /// Whether this run says something about the slice's models (a build,
+    /// run, test, seed…), as opposed to `deps`, `parse`, `compile`….
+    pub fn is_result(&self) -> bool {
+        self.command
+            .as_deref()
+            .is_none_or(|command| !NOT_RESULTS.contains(&command))
+    }
+
+    /// One line for the board: `dbt 5 ok`, `dbt 2 FAILED`, `dbt error`,
+    /// `dbt interrupted (6 of 27 ran)`, `dbt running (3 done)`.
+    pub fn headline(&self) -> String {
+        let c = self.counts();
+        let ran = c.passed + c.failed + c.warned;
+        let of = |ran: usize| match self.selected {
+            Some(total) => format!("{ran} of {total} ran"),
+            None => format!("{ran} ran"),
+        };
+        match self.status {
+            RunStatus::Running => format!("dbt running ({ran} done)"),
+            RunStatus::Error => "dbt ERROR".to_owned(),
+            RunStatus::Interrupted => format!("dbt interrupted ({})", of(ran)),
+            RunStatus::Aborted => format!("dbt aborted ({})", of(ran)),
+            _ if c.failed > 0 => format!("dbt {} FAILED", c.failed),
+            RunStatus::Failed => "dbt FAILED".to_owned(),
+            RunStatus::Success => format!("dbt {} ok", c.passed),
+        }
+    }
+
     pub fn counts(&self) -> NodeCounts {
         let mut counts = NodeCounts::default();
         for node in &self.nodes {
@@ -175,6 +253,16 @@ pub struct DbtSummary {
     pub invocation: Option<String>,
     pub target: Option<String>,
     pub status: RunStatus,
+    /// dbt's own error, for `error` runs.
+    pub message: Option<String>,
+    /// Nodes the run selected, when dbt said.
+    pub selected: Option<usize>,
+    /// The database and schema dbt built into.
+    pub database: Option<String>,
+    pub schema: Option<String>,
+    /// Set when the run built somewhere else than the slice's own schema
+    /// (made without the slice's environment): says where.
+    pub elsewhere: Option<String>,
     pub started_at: Option<String>,
     pub elapsed_seconds: Option<f64>,
     pub counts: NodeCounts,
@@ -191,6 +279,11 @@ impl DbtSummary {
             invocation: run.invocation.clone(),
             target: run.target.clone(),
             status: run.status,
+            message: run.message.clone(),
+            selected: run.selected,
+            database: run.database.clone(),
+            schema: run.schema.clone(),
+            elsewhere: None,
             started_at: run.started_at.clone(),
             elapsed_seconds: run.elapsed_seconds,
             counts: run.counts(),
@@ -200,10 +293,19 @@ impl DbtSummary {
         }
     }
 
-    /// One short line for tables: `build: 4 ok, 2 failed, 1 skipped`.
+    /// One short line for tables: `build: 4 ok, 2 failed, 1 skipped`,
+    /// `build: error`, `build: interrupted, 6 ok (6 of 27 ran)`.
     pub fn describe(&self) -> String {
         let c = self.counts;
-        let mut parts = vec![format!("{} ok", c.passed)];
+        let command = self.command.as_deref().unwrap_or("dbt");
+        if self.status == RunStatus::Error {
+            return format!("{command}: error");
+        }
+        let mut parts = Vec::new();
+        if matches!(self.status, RunStatus::Interrupted | RunStatus::Aborted) {
+            parts.push(self.status.as_str().to_owned());
+        }
+        parts.push(format!("{} ok", c.passed));
         for (n, what) in [
             (c.failed, "failed"),
             (c.warned, "warned"),
@@ -214,10 +316,11 @@ impl DbtSummary {
                 parts.push(format!("{n} {what}"));
             }
         }
-        format!(
-            "{}: {}",
-            self.command.as_deref().unwrap_or("dbt"),
-            parts.join(", ")
-        )
+        if let (Some(total), RunStatus::Interrupted | RunStatus::Aborted) =
+            (self.selected, self.status)
+        {
+            parts.push(format!("{} of {total} ran", c.passed + c.failed + c.warned));
+        }
+        format!("{command}: {}", parts.join(", "))
     }
 }

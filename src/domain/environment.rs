@@ -129,8 +129,17 @@ impl SliceContext<'_> {
         // deliberately not set: it would make dbt look for an output named
         // after the slice in the user's profiles.yml. Profiles read the two
         // variables above instead (docs/dbt.md).
-        if !env.iter().any(|(k, _)| k == "DBT_LOG_FORMAT_FILE") {
-            env.push(("DBT_LOG_FORMAT_FILE".to_owned(), "json".to_owned()));
+        // Offline-friendly unless the plan says otherwise: no usage
+        // tracking, so an offline run does not end with dbt's "error while
+        // trying to flush usage events".
+        for (key, value) in [
+            ("DBT_LOG_FORMAT_FILE", "json"),
+            ("DO_NOT_TRACK", "1"),
+            ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"),
+        ] {
+            if !env.iter().any(|(k, _)| k == key) {
+                env.push((key.to_owned(), value.to_owned()));
+            }
         }
         env
     }

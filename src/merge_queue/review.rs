@@ -109,7 +109,7 @@ impl MergeQueue {
         };
         match run.status {
             RunStatus::Running => return Some(DbtVerdict::StillRunning),
-            RunStatus::Failed => {
+            RunStatus::Failed | RunStatus::Error | RunStatus::Interrupted | RunStatus::Aborted => {
                 return Some(DbtVerdict::Failed {
                     summary: DbtSummary::of(&run).describe(),
                 });

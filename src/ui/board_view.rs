@@ -21,6 +21,7 @@ use super::app::{App, ListArea, SliceRow};
 use super::diff_view;
 use super::queue_view;
 use crate::domain::Lifecycle;
+use crate::domain::dbt_run::RunStatus;
 
 /// Lines per slice in the full layout.
 const FULL_LINES: usize = 3;
@@ -142,20 +143,14 @@ fn detail(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
         spans.push(Span::styled(format!(" {}", row.lifecycle), style));
     }
     if let Some(run) = &row.dbt {
-        let counts = run.counts();
-        let dbt_style = if counts.failed > 0 {
+        let dbt_style = if run.status.is_bad() || run.counts().failed > 0 {
             Style::new().fg(Color::Red)
+        } else if run.status == RunStatus::Running {
+            Style::new().fg(Color::Yellow)
         } else {
             Style::new().fg(Color::Green)
         };
-        let text = if counts.running > 0 {
-            format!(" dbt running ({} done)", counts.passed + counts.failed)
-        } else if counts.failed > 0 {
-            format!(" dbt {} FAILED", counts.failed)
-        } else {
-            format!(" dbt {} ok", counts.passed)
-        };
-        spans.push(Span::styled(text, dbt_style));
+        spans.push(Span::styled(format!(" {}", run.headline()), dbt_style));
     }
     if let Some(note) = queue_view::row_note(&app.board.queue, &row.name) {
         spans.push(Span::styled(

@@ -12,6 +12,7 @@
 pub mod activity_view;
 pub mod app;
 pub mod board_view;
+pub mod dbt_view;
 pub mod diff_model;
 pub mod diff_view;
 pub mod help_view;

@@ -16,9 +16,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Tabs, Widget, Wrap};
 
 use super::app::{App, Confirm, Layout, Mode, SliceRow, Tab};
 use super::keymap::Action;
-use super::{activity_view, board_view, diff_view, help_view};
+use super::{activity_view, board_view, dbt_view, diff_view, help_view};
 use crate::domain::SliceName;
-use crate::domain::dbt_run::NodeStatus;
 use crate::domain::pane::{ColorKind, PaneColor, PaneView, attrs};
 use crate::session::Size;
 
@@ -159,7 +158,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, panes: &mut PaneSiz
             let [nodes, log] =
                 Split::vertical([Constraint::Percentage(60), Constraint::Percentage(40)])
                     .areas(content);
-            draw_dbt(frame, nodes, row);
+            dbt_view::draw_dbt(frame, nodes, row);
             draw_log(
                 frame,
                 log,
@@ -236,65 +235,6 @@ fn draw_log(
         .map(|l| TextLine::raw(l.clone()))
         .collect();
     frame.render_widget(Paragraph::new(shown), inner);
-}
-
-fn draw_dbt(frame: &mut Frame<'_>, area: Rect, row: &SliceRow) {
-    let block = Block::new().borders(Borders::ALL).title(" dbt ");
-    let Some(run) = &row.dbt else {
-        frame.render_widget(
-            Paragraph::new(format!(
-                "No dbt run in this worktree yet ({}/logs/dbt.log).",
-                row.worktree.display()
-            ))
-            .block(block)
-            .wrap(Wrap { trim: false }),
-            area,
-        );
-        return;
-    };
-    let counts = run.counts();
-    let mut lines = vec![TextLine::from(format!(
-        "{} {:?}  {} ok, {} failed, {} skipped{}",
-        run.invocation
-            .as_deref()
-            .or(run.command.as_deref())
-            .unwrap_or("dbt"),
-        run.status,
-        counts.passed,
-        counts.failed,
-        counts.skipped,
-        run.elapsed_seconds
-            .map(|s| format!(", {s:.1}s"))
-            .unwrap_or_default()
-    ))];
-    for node in run.nodes_by_urgency() {
-        let style = match node.status {
-            NodeStatus::Error | NodeStatus::Fail => Style::new().fg(Color::Red),
-            NodeStatus::Warn | NodeStatus::Skipped => Style::new().fg(Color::Yellow),
-            _ => Style::new(),
-        };
-        lines.push(TextLine::styled(
-            format!(
-                "{:<8} {:<9} {} {}",
-                format!("{:?}", node.status).to_lowercase(),
-                format!("{:?}", node.kind).to_lowercase(),
-                node.name,
-                node.execution_seconds
-                    .map(|s| format!("{s:.2}s"))
-                    .unwrap_or_default()
-            ),
-            style,
-        ));
-        if let Some(message) = &node.message {
-            for line in message.lines().take(4) {
-                lines.push(TextLine::styled(
-                    format!("    {line}"),
-                    Style::new().add_modifier(Modifier::DIM),
-                ));
-            }
-        }
-    }
-    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn draw_grid(frame: &mut Frame<'_>, area: Rect, app: &App, panes: &mut PaneSizes) {

@@ -203,11 +203,25 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             .flatten()
             .map(|run| {
                 let mut summary = DbtSummary::of(&run);
-                // dbt names the target only when given --target; otherwise
-                // the profile used the slice's own (SLICEBOARD_DBT_TARGET).
-                summary
-                    .target
-                    .get_or_insert_with(|| ws.plan.dbt_target_for(&name, &repo));
+                // A text log names the target only when given --target;
+                // otherwise the profile used the slice's own.
+                if summary.source == crate::domain::dbt_run::RunSource::TextLog {
+                    summary
+                        .target
+                        .get_or_insert_with(|| ws.plan.dbt_target_for(&name, &repo));
+                }
+                // dbt's default schema may get a suffix (custom schemas),
+                // never another prefix.
+                let own = ws.plan.dbt_schema_for(&name, &repo);
+                if let Some(schema) = summary.schema.as_deref().filter(|s| !s.starts_with(&own)) {
+                    summary.elsewhere = Some(format!(
+                        "built into {}{schema}, not the slice's schema {own}: run without the slice's environment (`eval \"$(sliceboard env {name})\"`)",
+                        summary
+                            .database
+                            .as_deref()
+                            .map_or_else(String::new, |d| format!("{d}."))
+                    ));
+                }
                 summary
             });
         let (diff, diff_error) = if worktree_exists && state.has_worktree() {
