@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod dbt;
 pub mod supervised;
 
 use std::path::{Path, PathBuf};
