@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::keymap::{Action, Keymap};
+use super::mouse::PaneArea;
 use crate::domain::board::{Board, BoardUpdate};
 use crate::domain::pane::{PaneFrame, PaneView, PaneWant};
 use crate::domain::{AgentStatus, Command, Event, MergeWhich, SliceName};
@@ -175,6 +176,11 @@ pub struct App {
     /// The first slice the board showed: it scrolls only as far as the
     /// selection needs.
     pub board_first: std::cell::Cell<usize>,
+    /// Where the view last drew each terminal's inside, for the mouse.
+    pub pane_areas: std::cell::RefCell<Vec<PaneArea>>,
+    /// The pane a forwarded press went to: its drags and release go there
+    /// too, wherever the mouse has gone.
+    pub mouse_grab: Option<SliceName>,
     /// The clock and time zone times are shown in; the system's when
     /// `None` (tests fix it).
     pub fixed_now: Option<jiff::ZonedDateTime>,
@@ -224,6 +230,8 @@ impl App {
             diff_list: std::cell::Cell::new(None),
             board_list: std::cell::Cell::new(None),
             board_first: std::cell::Cell::new(0),
+            pane_areas: std::cell::RefCell::new(Vec::new()),
+            mouse_grab: None,
             fixed_now: None,
             shown_file: None,
         }

@@ -15,6 +15,7 @@ use ratatui::text::{Line as TextLine, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Tabs, Widget, Wrap};
 
 use super::app::{App, Confirm, Layout, Mode, SliceRow, Tab};
+use super::mouse::PaneArea;
 use super::{activity_view, board_view, diff_view};
 use crate::domain::SliceName;
 use crate::domain::dbt_run::NodeStatus;
@@ -27,6 +28,7 @@ pub type PaneSizes = BTreeMap<SliceName, Size>;
 
 pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
     let mut panes = PaneSizes::new();
+    app.pane_areas.borrow_mut().clear();
     let area = frame.area();
     let [title, body, status] = Split::vertical([
         Constraint::Length(1),
@@ -361,6 +363,13 @@ fn draw_terminal(
             rows: inner.height,
         },
     );
+    app.pane_areas.borrow_mut().push(PaneArea {
+        slice: row.name.clone(),
+        x: inner.x,
+        y: inner.y,
+        width: inner.width,
+        height: inner.height,
+    });
     let Some(pane) = pane.filter(|p| p.rows > 0) else {
         frame.render_widget(
             Paragraph::new(match row.lifecycle {
