@@ -332,4 +332,7 @@ fn the_grid_and_the_full_screen_forward_to_the_pane_under_the_mouse() {
         mouse(&mut app, LEFT_DOWN, (x + 30, y + 9), NONE),
         input("marts", b"\x1b[<0;31;10M")
     );
+    // An agent that ended is sent nothing, whatever modes it left behind.
+    app.board.slices[1].status = AgentStatus::Exited { code: Some(0) };
+    assert_eq!(mouse(&mut app, LEFT_DOWN, (x + 30, y + 9), NONE), vec![]);
 }
