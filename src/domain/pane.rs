@@ -222,6 +222,24 @@ mod tests {
     }
 
     #[test]
+    fn input_modes_read_what_older_frames_left_out() {
+        // Protocol 3 had one `mouse_reporting` flag and no tracking mode.
+        let old: InputModes =
+            serde_json::from_str(r#"{"app_cursor":true,"mouse_reporting":true,"sgr_mouse":true}"#)
+                .unwrap();
+        assert!(old.app_cursor && old.sgr_mouse && !old.alt_screen);
+        assert_eq!(old.mouse, MouseTracking::Off);
+        let drags = InputModes {
+            mouse: MouseTracking::Drags,
+            ..InputModes::default()
+        };
+        let json = serde_json::to_string(&drags).unwrap();
+        assert!(json.contains(r#""mouse":"drags""#), "{json}");
+        assert_eq!(serde_json::from_str::<InputModes>(&json).unwrap(), drags);
+        assert!(drags.reports_mouse() && !InputModes::default().reports_mouse());
+    }
+
+    #[test]
     fn a_partial_frame_patches_only_its_rows() {
         let slice = SliceName::parse("a").unwrap();
         let line = |t: &str| {
