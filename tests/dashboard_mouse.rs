@@ -140,17 +140,23 @@ fn an_agent_with_sgr_mouse_reporting_gets_clicks_at_pane_relative_cells() {
         mouse(&mut app, LEFT_DOWN, cell, NONE),
         input("staging", b"\x1b[<0;8;4M")
     );
-    // Dragged out of the pane: still the agent's, clamped to its grid
-    // (40 columns), and the release too.
+    // Dragged past its grid (40 columns) and out of the pane onto the
+    // board: still the agent's, clamped to its grid, and the release too.
     let drag = MouseEventKind::Drag(MouseButton::Left);
     assert_eq!(
         mouse(&mut app, drag, (x + 70, y + 2), NONE),
         input("staging", b"\x1b[<32;40;3M")
     );
     assert_eq!(
-        mouse(&mut app, LEFT_UP, (x + 70, y + 2), NONE),
-        input("staging", b"\x1b[<0;40;3m")
+        mouse(&mut app, drag, (x - 3, y + 2), NONE),
+        input("staging", b"\x1b[<32;1;3M")
     );
+    assert_eq!(
+        mouse(&mut app, LEFT_UP, (x - 3, y + 2), NONE),
+        input("staging", b"\x1b[<0;1;3m")
+    );
+    // Released, a drag on the board is no longer the agent's.
+    assert_eq!(mouse(&mut app, drag, (x - 3, y + 2), NONE), vec![]);
     // Motion with no button held is not asked for by 1002.
     assert_eq!(mouse(&mut app, MouseEventKind::Moved, cell, NONE), vec![]);
     let right = MouseEventKind::Down(MouseButton::Right);

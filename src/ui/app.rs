@@ -81,7 +81,7 @@ pub enum Mode {
     Search(String),
 }
 
-/// What a key asks of the world outside the model.
+/// What a key or the mouse asks of the world outside the model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Send(Command),
