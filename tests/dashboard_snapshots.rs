@@ -839,7 +839,7 @@ fn twenty_slices_scroll_and_keep_the_selection_in_view() {
     }
     let buffer = draw(&app, 80, 24);
     let (x, y) = find(&buffer, "slice-14").expect("slice-14 is shown");
-    sliceboard::ui::mouse::on_mouse(
+    let effects = sliceboard::ui::mouse::on_mouse(
         &mut app,
         crossterm::event::MouseEvent {
             kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
@@ -849,6 +849,7 @@ fn twenty_slices_scroll_and_keep_the_selection_in_view() {
         },
         80,
     );
+    assert_eq!(effects, vec![]);
     assert_eq!(app.selected().unwrap().name.as_str(), "slice-14");
 }
 

@@ -603,3 +603,76 @@ fn a_paste_reaches_the_agent_only_while_typing_and_never_acts_as_keys() {
             .any(|l| l.contains("pasted-42") && !l.contains("echo"))
     });
 }
+
+/// An agent that turns SGR mouse reporting on, shows the 20 bytes it gets
+/// (`cat -v`), waits for Enter, then pages a long file with `less`.
+const MOUSE_AGENT: &str = r#"printf '\033[?1000h\033[?1006h'
+stty raw -echo
+printf 'mouse-agent\r\n'
+got=$(head -c 20 | cat -v)
+stty sane
+printf '\033[?1000l\033[?1006l'
+echo "got:$got"
+seq 1 500 > numbers.txt
+read -r _
+exec env -u LESS -u LESSOPEN less numbers.txt
+"#;
+
+/// What a pane shows on one screen row, from column `x` to its border.
+fn pane_row(screen: &str, x: usize, y: usize) -> String {
+    screen
+        .lines()
+        .nth(y)
+        .unwrap_or_default()
+        .chars()
+        .skip(x)
+        .take_while(|c| *c != '│')
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
+}
+
+#[test]
+fn the_mouse_in_an_agents_pane_reaches_it_as_in_a_real_terminal() {
+    let plan = PLAN.replace(
+        "env PS1='agent$ ' bash --norc --noprofile -i",
+        "sh mouse-agent.sh",
+    );
+    let repo = TestRepo::with_plan_text(&plan);
+    repo.write("mouse-agent.sh", MOUSE_AGENT);
+    repo.commit_all("the mouse agent");
+    repo.sliceboard(&["up"]).ok();
+    let tmux = Tmux::start(repo, 132, 30);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    let screen = tmux.shows("mouse-agent");
+    // The pane's top-left cell on the host's screen, 0-based.
+    let (x, y) = screen
+        .lines()
+        .enumerate()
+        .find_map(|(y, l)| Some((l.split_once("mouse-agent")?.0.chars().count(), y)))
+        .expect("the agent's first line is on the screen");
+    // The host terminal reports a click at its own 1-based cell: the pane's
+    // cell (10, 4) plus where the pane is. The agent gets it at (11, 5).
+    let (column, row) = (x + 10 + 1, y + 4 + 1);
+    // Shift keeps it for the dashboard: the agent gets nothing of it.
+    tmux.text(&format!("\x1b[<4;{column};{row}M\x1b[<4;{column};{row}m"));
+    tmux.text(&format!("\x1b[<0;{column};{row}M\x1b[<0;{column};{row}m"));
+    tmux.shows("got:^[[<0;11;5M^[[<0;11;5m");
+
+    // less on the alternate screen asks for no mouse: the wheel is three
+    // arrow keys a notch.
+    tmux.keys(&["Enter", "Enter", "C-]"]);
+    tmux.until("less at the top", |s| pane_row(s, x, y) == "1");
+    let wheel = |button: u8| tmux.text(&format!("\x1b[<{button};{column};{row}M"));
+    // Shift-wheel (65 + 4) is the dashboard's; the plain notch after it is
+    // less's: 3 lines, not 6.
+    wheel(69);
+    wheel(65);
+    let screen = tmux.until("less three lines down", |s| pane_row(s, x, y) != "1");
+    assert_eq!(pane_row(&screen, x, y), "4", "{screen}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(pane_row(&tmux.screen(), x, y), "4");
+    wheel(64);
+    tmux.until("less back at the top", |s| pane_row(s, x, y) == "1");
+}

@@ -11,15 +11,42 @@ use serde::{Deserialize, Serialize};
 
 use super::slice::SliceName;
 
-/// The terminal modes that decide how input must be encoded.
+/// The terminal modes that decide how input must be encoded. A field a
+/// frame leaves out is off.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct InputModes {
     pub app_cursor: bool,
     pub app_keypad: bool,
     pub bracketed_paste: bool,
-    pub mouse_reporting: bool,
+    /// Which mouse events the program asked to be told of.
+    pub mouse: MouseTracking,
+    /// Mouse reports in SGR form (DEC mode 1006) rather than X10 bytes.
     pub sgr_mouse: bool,
     pub alt_screen: bool,
+}
+
+impl InputModes {
+    /// Whether the program asked for mouse reports at all.
+    pub fn reports_mouse(&self) -> bool {
+        self.mouse != MouseTracking::Off
+    }
+}
+
+/// The mouse events a program asked its terminal to report (DEC private
+/// modes 1000, 1002 and 1003; setting one turns the others off).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MouseTracking {
+    /// No reports: the mouse is the terminal's own.
+    #[default]
+    Off,
+    /// 1000: presses, releases and the wheel.
+    Clicks,
+    /// 1002: those, and motion while a button is held.
+    Drags,
+    /// 1003: those, and every motion.
+    Motion,
 }
 
 /// A cell color: the terminal's default, one of the 256 indexed colors
@@ -192,6 +219,24 @@ mod tests {
         }
         assert_eq!(PaneColor::indexed(0).kind(), ColorKind::Indexed(0));
         assert_eq!(PaneColor::rgb(0, 0, 0).kind(), ColorKind::Rgb(0, 0, 0));
+    }
+
+    #[test]
+    fn input_modes_read_what_older_frames_left_out() {
+        // Protocol 3 had one `mouse_reporting` flag and no tracking mode.
+        let old: InputModes =
+            serde_json::from_str(r#"{"app_cursor":true,"mouse_reporting":true,"sgr_mouse":true}"#)
+                .unwrap();
+        assert!(old.app_cursor && old.sgr_mouse && !old.alt_screen);
+        assert_eq!(old.mouse, MouseTracking::Off);
+        let drags = InputModes {
+            mouse: MouseTracking::Drags,
+            ..InputModes::default()
+        };
+        let json = serde_json::to_string(&drags).unwrap();
+        assert!(json.contains(r#""mouse":"drags""#), "{json}");
+        assert_eq!(serde_json::from_str::<InputModes>(&json).unwrap(), drags);
+        assert!(drags.reports_mouse() && !InputModes::default().reports_mouse());
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 pub mod activity;
 pub mod input;
+pub mod mouse_input;
 pub mod process_group;
 pub mod screen;
 pub mod transcript;
@@ -28,8 +29,11 @@ use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 
 pub use activity::{ActivityRules, ActivityTracker, Reading};
 pub use input::{Key, Mods, encode_key, encode_paste};
+pub use mouse_input::{
+    MouseAction, MouseButton, MouseInput, MouseRoute, WHEEL_LINES, encode_mouse, route_mouse,
+};
 pub use process_group::Termination;
-pub use screen::{InputModes, Screen, Size};
+pub use screen::{InputModes, MouseTracking, Screen, Size};
 
 use crate::domain::{Activity, SliceName};
 

@@ -42,7 +42,7 @@ impl Dimensions for Size {
     }
 }
 
-pub use crate::domain::pane::InputModes;
+pub use crate::domain::pane::{InputModes, MouseTracking};
 
 /// What one chunk of output asked of us.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -180,7 +180,15 @@ impl Screen {
             app_cursor: mode.contains(TermMode::APP_CURSOR),
             app_keypad: mode.contains(TermMode::APP_KEYPAD),
             bracketed_paste: mode.contains(TermMode::BRACKETED_PASTE),
-            mouse_reporting: mode.intersects(TermMode::MOUSE_MODE),
+            mouse: if mode.contains(TermMode::MOUSE_MOTION) {
+                MouseTracking::Motion
+            } else if mode.contains(TermMode::MOUSE_DRAG) {
+                MouseTracking::Drags
+            } else if mode.contains(TermMode::MOUSE_REPORT_CLICK) {
+                MouseTracking::Clicks
+            } else {
+                MouseTracking::Off
+            },
             sgr_mouse: mode.contains(TermMode::SGR_MOUSE),
             alt_screen: mode.contains(TermMode::ALT_SCREEN),
         }
@@ -484,6 +492,25 @@ mod tests {
         let fed = s.feed(b"\x1b]0;pwned\x07\x1b]52;c;aGk=\x07x");
         assert_eq!(fed, Fed::default());
         assert_eq!(s.row_text(0), "x");
+    }
+
+    #[test]
+    fn mouse_tracking_modes_are_told_apart() {
+        let mut s = screen(20, 5);
+        assert_eq!(s.input_modes(), InputModes::default());
+        s.feed(b"\x1b[?1000h");
+        assert_eq!(s.input_modes().mouse, MouseTracking::Clicks);
+        s.feed(b"\x1b[?1002h\x1b[?1006h");
+        assert_eq!(s.input_modes().mouse, MouseTracking::Drags);
+        assert!(s.input_modes().sgr_mouse);
+        s.feed(b"\x1b[?1003h");
+        assert_eq!(s.input_modes().mouse, MouseTracking::Motion);
+        s.feed(b"\x1b[?1003l\x1b[?1006l");
+        assert_eq!(s.input_modes().mouse, MouseTracking::Off);
+        assert!(!s.input_modes().sgr_mouse);
+        s.feed(b"\x1b[?1049h\x1b[?1h");
+        let modes = s.input_modes();
+        assert!(modes.alt_screen && modes.app_cursor, "{modes:?}");
     }
 
     #[test]

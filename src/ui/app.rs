@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::keymap::{Action, Keymap};
+use super::mouse::PaneArea;
 use crate::domain::board::{Board, BoardUpdate};
 use crate::domain::pane::{PaneFrame, PaneView, PaneWant};
 use crate::domain::{AgentStatus, Command, Event, MergeWhich, SliceName};
@@ -80,7 +81,7 @@ pub enum Mode {
     Search(String),
 }
 
-/// What a key asks of the world outside the model.
+/// What a key or the mouse asks of the world outside the model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Send(Command),
@@ -178,6 +179,11 @@ pub struct App {
     /// How far the help overlay is scrolled, when it is taller than the
     /// screen.
     pub help_scroll: usize,
+    /// Where the view last drew each terminal's inside, for the mouse.
+    pub pane_areas: std::cell::RefCell<Vec<PaneArea>>,
+    /// The pane a forwarded press went to: its drags and release go there
+    /// too, wherever the mouse has gone.
+    pub mouse_grab: Option<SliceName>,
     /// The clock and time zone times are shown in; the system's when
     /// `None` (tests fix it).
     pub fixed_now: Option<jiff::ZonedDateTime>,
@@ -227,6 +233,8 @@ impl App {
             diff_list: std::cell::Cell::new(None),
             board_list: std::cell::Cell::new(None),
             board_first: std::cell::Cell::new(0),
+            pane_areas: std::cell::RefCell::new(Vec::new()),
+            mouse_grab: None,
             fixed_now: None,
             help_scroll: 0,
             shown_file: None,

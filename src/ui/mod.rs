@@ -156,7 +156,10 @@ pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
                             }
                         }
                         Msg::Input(TermEvent::Mouse(mouse)) => {
-                            mouse::on_mouse(&mut app, mouse, terminal.size()?.width);
+                            let width = terminal.size()?.width;
+                            for effect in mouse::on_mouse(&mut app, mouse, width) {
+                                client.apply(effect, &mut app);
+                            }
                         }
                         Msg::Input(_) => {}
                         Msg::Server(message) => client.receive(*message, &mut app),

@@ -16,6 +16,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Tabs, Widget, Wrap};
 
 use super::app::{App, Confirm, Layout, Mode, SliceRow, Tab};
 use super::keymap::Action;
+use super::mouse::PaneArea;
 use super::{activity_view, board_view, dbt_view, diff_view, help_view};
 use crate::domain::SliceName;
 use crate::domain::pane::{ColorKind, PaneColor, PaneView, attrs};
@@ -27,6 +28,7 @@ pub type PaneSizes = BTreeMap<SliceName, Size>;
 
 pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
     let mut panes = PaneSizes::new();
+    app.pane_areas.borrow_mut().clear();
     let area = frame.area();
     let [title, body, status] = Split::vertical([
         Constraint::Length(1),
@@ -306,6 +308,13 @@ fn draw_terminal(
             rows: inner.height,
         },
     );
+    app.pane_areas.borrow_mut().push(PaneArea {
+        slice: row.name.clone(),
+        x: inner.x,
+        y: inner.y,
+        width: inner.width,
+        height: inner.height,
+    });
     let Some(pane) = pane.filter(|p| p.rows > 0) else {
         let keys = &app.keymap;
         let start = keys.key(Action::Start);

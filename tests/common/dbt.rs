@@ -93,4 +93,3 @@ pub fn build(repo: &TestRepo, slice: &str) -> Command {
     }
     command
 }
-
