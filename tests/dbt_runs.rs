@@ -68,6 +68,20 @@ fn two_slices_build_at_once_into_their_own_targets_and_report_each_node() {
                 ("not_null_stg_orders_customer", "fail")
             ]
         );
+        // Each failure's file and the slice that owns it: reports owns the
+        // broken model and schema.yml, so in staging's worktree they are
+        // reports' failures, not staging's.
+        assert_eq!(dbt["failed"][0]["file"], "models/broken_totals.sql");
+        assert_eq!(dbt["failed"][1]["file"], "models/schema.yml");
+        assert_eq!(dbt["failed"][0]["owner"], "reports", "{name}: {dbt}");
+        assert_eq!(dbt["failed"][1]["owner"], "reports", "{name}: {dbt}");
+        let elsewhere = if name == "staging" {
+            // Two failures and the skipped customer_report.
+            serde_json::json!([{ "slice": "reports", "nodes": 3 }])
+        } else {
+            serde_json::json!([])
+        };
+        assert_eq!(dbt["owned_elsewhere"], elsewhere, "{name}: {dbt}");
         let message = dbt["failed"][0]["message"].as_str().unwrap();
         assert!(message.contains("\"customerr\" not found"), "{message}");
         assert_eq!(
@@ -78,7 +92,11 @@ fn two_slices_build_at_once_into_their_own_targets_and_report_each_node() {
     // dbt's files stay ignored inside the worktrees: the slices are clean.
     let table = repo.sliceboard(&["status"]).ok();
     assert!(
-        table.contains("build: 4 ok, 2 failed, 1 skipped"),
+        table.contains("build: 4 ok, 2 failed, 1 skipped, 3 of reports"),
+        "{table}"
+    );
+    assert!(
+        table.contains("! staging: dbt model broken_totals (owned by reports): Runtime Error"),
         "{table}"
     );
     assert!(!table.contains("dirty"), "{table}");

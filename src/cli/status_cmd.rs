@@ -69,9 +69,16 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
                 .as_deref()
                 .and_then(|m| m.lines().next())
                 .unwrap_or("failed");
+            let whose = node
+                .owner
+                .as_ref()
+                .filter(|o| **o != slice.name)
+                .map_or_else(String::new, |o| format!(" (owned by {o})"));
             println!(
-                "! {}: dbt {:?} {}: {first}",
-                slice.name, node.kind, node.name
+                "! {}: dbt {} {}{whose}: {first}",
+                slice.name,
+                node.kind.as_str(),
+                node.name
             );
         }
         for flag in &slice.flags {

@@ -247,6 +247,8 @@ impl JsonLogReader {
                     failures: None,
                     message: None,
                     compiled_path: None,
+                    file: None,
+                    owner: None,
                 });
                 self.index.insert(unique_id.to_owned(), run.nodes.len() - 1);
                 run.nodes.len() - 1

@@ -13,6 +13,7 @@ pub mod run_results;
 pub mod tail;
 pub mod text_log;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -37,6 +38,12 @@ pub struct DbtWatch {
     pub problem: Option<String>,
     /// The newest run is in progress but its dbt process is gone.
     gone: bool,
+    /// The project's folder relative to the repository root ("" when it
+    /// is the root), to name nodes' files as the plan's globs do.
+    prefix: PathBuf,
+    manifest_modified: Option<SystemTime>,
+    /// unique_id → the node's file, relative to the project.
+    files: HashMap<String, String>,
     /// The log as a person reads it, since the last `take_log_lines`.
     human: Vec<String>,
 }
@@ -53,8 +60,21 @@ impl DbtWatch {
             results: None,
             problem: None,
             gone: false,
+            prefix: PathBuf::new(),
+            manifest_modified: None,
+            files: HashMap::new(),
             human: Vec::new(),
         }
+    }
+
+    /// Names nodes' files from the repository root: `prefix` is the
+    /// project's folder inside the worktree (the plan's `dbt.project_dir`).
+    pub fn with_prefix(mut self, prefix: &Path) -> Self {
+        self.prefix = prefix
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
+        self
     }
 
     pub fn project_dir(&self) -> &Path {
@@ -93,6 +113,7 @@ impl DbtWatch {
             }
         }
         changed |= self.poll_results();
+        changed |= self.poll_manifest();
         // A run whose dbt process is gone will never finish: aborted.
         let gone = self.newest_result_run().is_some_and(|run| {
             run.status == RunStatus::Running && run.pid.is_some_and(|pid| !dbt_alive(pid))
@@ -166,6 +187,24 @@ impl DbtWatch {
         }
     }
 
+    /// dbt's manifest, read again when it changed: each node's own file.
+    fn poll_manifest(&mut self) -> bool {
+        let path = self.project_dir.join("target").join("manifest.json");
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        if modified == self.manifest_modified {
+            return false;
+        }
+        self.manifest_modified = modified;
+        // Half-written or missing: the files stay as they were.
+        if let Some(files) = std::fs::File::open(&path)
+            .ok()
+            .and_then(|file| read_manifest_files(std::io::BufReader::new(file)))
+        {
+            self.files = files;
+        }
+        true
+    }
+
     /// The newest run in the log that is a result (not `deps`, `parse`…).
     fn newest_result_run(&self) -> Option<&DbtRun> {
         self.log_runs().iter().rev().find(|run| run.is_result())
@@ -190,6 +229,11 @@ impl DbtWatch {
         if self.gone && run.status == RunStatus::Running {
             run.status = RunStatus::Aborted;
             run.pid = None;
+        }
+        for node in &mut run.nodes {
+            if let Some(file) = node.unique_id.as_ref().and_then(|id| self.files.get(id)) {
+                node.file = Some(self.prefix.join(file).to_string_lossy().into_owned());
+            }
         }
         Some(run)
     }
@@ -232,6 +276,30 @@ fn reconcile(mut run: DbtRun, results: &DbtRun) -> DbtRun {
     );
     run.nodes = nodes;
     run
+}
+
+/// unique_id → `original_file_path` of every node in a dbt manifest.
+fn read_manifest_files(reader: impl std::io::Read) -> Option<HashMap<String, String>> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        #[serde(default)]
+        nodes: HashMap<String, Node>,
+        #[serde(default)]
+        unit_tests: HashMap<String, Node>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Node {
+        original_file_path: Option<String>,
+    }
+    let manifest: Manifest = serde_json::from_reader(reader).ok()?;
+    Some(
+        manifest
+            .nodes
+            .into_iter()
+            .chain(manifest.unit_tests)
+            .filter_map(|(id, node)| Some((id, node.original_file_path?)))
+            .collect(),
+    )
 }
 
 /// Whether `pid` is a live dbt process (a reused pid running something

@@ -77,6 +77,8 @@ fn node(result: &Value) -> Option<NodeResult> {
         failures: result["failures"].as_u64().filter(|f| *f > 0),
         message,
         compiled_path: None,
+        file: None,
+        owner: None,
     })
 }
 

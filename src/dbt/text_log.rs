@@ -103,6 +103,8 @@ impl TextLogReader {
                         failures: None,
                         message: None,
                         compiled_path: None,
+                        file: None,
+                        owner: None,
                     });
                     run.nodes.last_mut().expect("just pushed")
                 }

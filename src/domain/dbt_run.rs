@@ -6,6 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ownership::Ownership;
+use super::slice::SliceName;
+
 /// One dbt invocation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DbtRun {
@@ -110,6 +113,13 @@ pub struct NodeResult {
     pub message: Option<String>,
     /// Relative to the dbt project, e.g. `target/compiled/shop/models/x.sql`.
     pub compiled_path: Option<String>,
+    /// The node's own file, relative to the repository root (from dbt's
+    /// manifest): `models/staging/stg_orders.sql`, `models/schema.yml`.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// The slice whose `owns` globs match `file`.
+    #[serde(default)]
+    pub owner: Option<SliceName>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,9 +208,22 @@ impl DbtRun {
             .is_none_or(|command| !NOT_RESULTS.contains(&command))
     }
 
-    /// One line for the board: `dbt 5 ok`, `dbt 2 FAILED`, `dbt error`,
+    /// One line for `slice`'s board entry: `dbt 5 ok`, `dbt 2 FAILED`,
+    /// `dbt 5 FAILED, 5 of staging-core` (nodes another slice owns failed
+    /// or were skipped), `dbt error`,
     /// `dbt interrupted (6 of 27 ran)`, `dbt running (3 done)`.
-    pub fn headline(&self) -> String {
+    pub fn headline(&self, slice: &SliceName) -> String {
+        let line = self.outcome_line();
+        let elsewhere = self.owned_elsewhere(slice);
+        if elsewhere.is_empty() || !self.status.is_bad() {
+            return line;
+        }
+        let total: usize = elsewhere.iter().map(|(_, n)| n).sum();
+        let owners: Vec<&str> = elsewhere.iter().map(|(s, _)| s.as_str()).collect();
+        format!("{line}, {total} of {}", owners.join(", "))
+    }
+
+    fn outcome_line(&self) -> String {
         let c = self.counts();
         let ran = c.passed + c.failed + c.warned;
         let of = |ran: usize| match self.selected {
@@ -216,6 +239,36 @@ impl DbtRun {
             RunStatus::Failed => "dbt FAILED".to_owned(),
             RunStatus::Success => format!("dbt {} ok", c.passed),
         }
+    }
+
+    /// Sets each node's owner: the slice whose globs match its file.
+    pub fn attribute(&mut self, ownership: &Ownership) {
+        for node in &mut self.nodes {
+            node.owner = node
+                .file
+                .as_deref()
+                .and_then(|file| ownership.owners(file).first().map(|s| (*s).clone()));
+        }
+    }
+
+    /// The slices other than `slice` that own nodes which failed or were
+    /// skipped, with how many each: failures that are not `slice`'s own
+    /// (an upstream slice's models not merged yet, say).
+    pub fn owned_elsewhere(&self, slice: &SliceName) -> Vec<(SliceName, usize)> {
+        let mut upstream: Vec<(SliceName, usize)> = Vec::new();
+        for node in &self.nodes {
+            let Some(owner) = node.owner.as_ref().filter(|o| *o != slice) else {
+                continue;
+            };
+            if !(node.status.is_problem() || node.status == NodeStatus::Skipped) {
+                continue;
+            }
+            match upstream.iter_mut().find(|(o, _)| o == owner) {
+                Some((_, n)) => *n += 1,
+                None => upstream.push((owner.clone(), 1)),
+            }
+        }
+        upstream
     }
 
     pub fn counts(&self) -> NodeCounts {
@@ -246,6 +299,13 @@ impl DbtRun {
     }
 }
 
+/// Nodes of another slice that failed or were skipped in this run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedNodes {
+    pub slice: SliceName,
+    pub nodes: usize,
+}
+
 /// A run as `status --json` reports it: the counts and what failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DbtSummary {
@@ -266,8 +326,11 @@ pub struct DbtSummary {
     pub started_at: Option<String>,
     pub elapsed_seconds: Option<f64>,
     pub counts: NodeCounts,
-    /// Errors and test failures, with dbt's message.
+    /// Errors and test failures, with dbt's message and owner.
     pub failed: Vec<NodeResult>,
+    /// Other slices owning nodes that failed or were skipped, and how
+    /// many: failures that are not this slice's own.
+    pub owned_elsewhere: Vec<OwnedNodes>,
     pub source: RunSource,
     pub unreadable_lines: usize,
 }
@@ -288,6 +351,7 @@ impl DbtSummary {
             elapsed_seconds: run.elapsed_seconds,
             counts: run.counts(),
             failed: run.problems().cloned().collect(),
+            owned_elsewhere: Vec::new(),
             source: run.source,
             unreadable_lines: run.unreadable_lines,
         }
@@ -316,11 +380,92 @@ impl DbtSummary {
                 parts.push(format!("{n} {what}"));
             }
         }
+        let elsewhere: usize = self.owned_elsewhere.iter().map(|o| o.nodes).sum();
+        if elsewhere > 0 {
+            let owners: Vec<&str> = self
+                .owned_elsewhere
+                .iter()
+                .map(|o| o.slice.as_str())
+                .collect();
+            parts.push(format!("{elsewhere} of {}", owners.join(", ")));
+        }
         if let (Some(total), RunStatus::Interrupted | RunStatus::Aborted) =
             (self.selected, self.status)
         {
             parts.push(format!("{} of {total} ran", c.passed + c.failed + c.warned));
         }
         format!("{command}: {}", parts.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, file: &str, status: NodeStatus) -> NodeResult {
+        NodeResult {
+            unique_id: Some(format!("model.shop.{name}")),
+            name: name.into(),
+            kind: NodeKind::Model,
+            status,
+            execution_seconds: None,
+            rows_affected: None,
+            failures: None,
+            message: None,
+            compiled_path: None,
+            file: Some(file.into()),
+            owner: None,
+        }
+    }
+
+    #[test]
+    fn failures_in_another_slices_files_are_told_apart() {
+        let mut run = DbtRun {
+            invocation_id: None,
+            command: Some("build".into()),
+            invocation: None,
+            target: None,
+            started_at: None,
+            elapsed_seconds: None,
+            status: RunStatus::Failed,
+            message: None,
+            selected: Some(4),
+            pid: None,
+            database: None,
+            schema: None,
+            nodes: vec![
+                node(
+                    "stg_orders",
+                    "models/staging/stg_orders.sql",
+                    NodeStatus::Error,
+                ),
+                node("dim_users", "models/marts/dim_users.sql", NodeStatus::Error),
+                node(
+                    "fct_orders",
+                    "models/marts/fct_orders.sql",
+                    NodeStatus::Skipped,
+                ),
+                node(
+                    "dim_dates",
+                    "models/marts/dim_dates.sql",
+                    NodeStatus::Success,
+                ),
+            ],
+            source: RunSource::JsonLog,
+            unreadable_lines: 0,
+        };
+        let staging = SliceName::parse("staging").unwrap();
+        let marts = SliceName::parse("marts").unwrap();
+        let globs = [
+            (staging.clone(), vec!["models/staging/**".to_owned()]),
+            (marts.clone(), vec!["models/marts/**".to_owned()]),
+        ];
+        let ownership = Ownership::new(globs.iter().map(|(n, g)| (n, g.as_slice()))).unwrap();
+        run.attribute(&ownership);
+        assert_eq!(run.nodes[0].owner.as_ref(), Some(&staging));
+        assert_eq!(run.owned_elsewhere(&marts), [(staging.clone(), 1)]);
+        assert_eq!(run.owned_elsewhere(&staging), [(marts.clone(), 2)]);
+        assert_eq!(run.headline(&staging), "dbt 2 FAILED, 2 of marts");
+        assert_eq!(run.headline(&marts), "dbt 2 FAILED, 1 of staging");
     }
 }

@@ -95,7 +95,9 @@ pub fn spawn(
                 .into_iter()
                 .map(|f| {
                     let logs = LogFollower::new(&f.worktree, &f.log_globs);
-                    (f.slice, DbtWatch::new(&f.dbt_dir), logs)
+                    let prefix = f.dbt_dir.strip_prefix(&f.worktree).unwrap_or(Path::new(""));
+                    let watch = DbtWatch::new(&f.dbt_dir).with_prefix(prefix);
+                    (f.slice, watch, logs)
                 })
                 .collect();
             let mut woken: Option<BTreeSet<SliceName>> = None;
@@ -105,10 +107,7 @@ pub fn spawn(
                         continue;
                     }
                     if watch.poll() {
-                        hub.publish(BoardUpdate::Dbt {
-                            slice: slice.clone(),
-                            run: watch.last_run(),
-                        });
+                        hub.dbt(slice, watch.last_run());
                     }
                     let dbt = watch.take_log_lines();
                     let extra = logs.poll();

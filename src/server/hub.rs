@@ -145,6 +145,18 @@ impl Hub {
         inner.send(&frame);
     }
 
+    /// A slice's latest dbt run, each node attributed to the slice that
+    /// owns its file.
+    pub fn dbt(&self, slice: &SliceName, mut run: Option<crate::domain::dbt_run::DbtRun>) {
+        if let (Some(run), Some(ownership)) = (run.as_mut(), &self.ownership) {
+            run.attribute(ownership);
+        }
+        self.publish(BoardUpdate::Dbt {
+            slice: slice.clone(),
+            run,
+        });
+    }
+
     pub fn event(&self, event: Event) {
         self.publish(BoardUpdate::Event {
             event,

@@ -150,7 +150,10 @@ fn detail(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
         } else {
             Style::new().fg(Color::Green)
         };
-        spans.push(Span::styled(format!(" {}", run.headline()), dbt_style));
+        spans.push(Span::styled(
+            format!(" {}", run.headline(&row.name)),
+            dbt_style,
+        ));
     }
     if let Some(note) = queue_view::row_note(&app.board.queue, &row.name) {
         spans.push(Span::styled(

@@ -58,7 +58,7 @@ pub fn draw_dbt(frame: &mut Frame<'_>, area: Rect, row: &SliceRow) {
             NodeStatus::Warn | NodeStatus::Skipped => Style::new().fg(Color::Yellow),
             _ => Style::new(),
         };
-        lines.push(TextLine::styled(
+        let mut spans = vec![Span::styled(
             format!(
                 "{:<8} {:<9} {} {}",
                 format!("{:?}", node.status).to_lowercase(),
@@ -69,7 +69,14 @@ pub fn draw_dbt(frame: &mut Frame<'_>, area: Rect, row: &SliceRow) {
                     .unwrap_or_default()
             ),
             style,
-        ));
+        )];
+        if let Some(owner) = node.owner.as_ref().filter(|o| **o != row.name) {
+            spans.push(Span::styled(
+                format!("  ({owner}'s)"),
+                Style::new().fg(Color::Cyan),
+            ));
+        }
+        lines.push(TextLine::from(spans));
         if let Some(message) = &node.message {
             lines.extend(
                 message

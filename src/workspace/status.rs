@@ -199,10 +199,23 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             None
         };
         let dbt = worktree_exists
-            .then(|| crate::dbt::last_run(&worktree.join(&ws.plan.dbt.project_dir)))
+            .then(|| {
+                let mut watch = crate::dbt::DbtWatch::new(&worktree.join(&ws.plan.dbt.project_dir))
+                    .with_prefix(&ws.plan.dbt.project_dir);
+                watch.poll();
+                watch.last_run()
+            })
             .flatten()
-            .map(|run| {
+            .map(|mut run| {
+                if let Ok(ownership) = ws.plan.ownership() {
+                    run.attribute(&ownership);
+                }
                 let mut summary = DbtSummary::of(&run);
+                summary.owned_elsewhere = run
+                    .owned_elsewhere(&name)
+                    .into_iter()
+                    .map(|(slice, nodes)| crate::domain::dbt_run::OwnedNodes { slice, nodes })
+                    .collect();
                 // A text log names the target only when given --target;
                 // otherwise the profile used the slice's own.
                 if summary.source == crate::domain::dbt_run::RunSource::TextLog {
