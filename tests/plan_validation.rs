@@ -184,3 +184,20 @@ fn agent_scrollback_and_waiting_patterns() {
         ),
     );
 }
+
+#[test]
+fn empty_setup_commands_and_bad_hooks_values() {
+    let plan = PLAN.replace(
+        "[agent]",
+        "[worktree]\nsetup = [\"dbt deps\", \"  \"]\n\n[agent]\nhooks = \"sometimes\"",
+    );
+    let output = check(&plan);
+    assert!(
+        output.contains("worktree.setup: holds an empty command"),
+        "{output}"
+    );
+    assert!(
+        output.contains("agent.hooks: \"sometimes\" is neither \"auto\" nor \"off\""),
+        "{output}"
+    );
+}

@@ -48,6 +48,15 @@ pub enum CommandArgs {
         /// Slices to create; all when none are named.
         slices: Vec<String>,
     },
+    /// Run the plan's `[worktree] setup` in a slice's worktree again (it
+    /// runs by itself after `up` creates the worktree); its agent starts
+    /// only once the setup passed.
+    Setup {
+        slice: String,
+        /// Let the agent start without a passing setup.
+        #[arg(long)]
+        skip: bool,
+    },
     /// Remove a slice's worktree (the branch is kept).
     Down {
         slice: String,

@@ -55,6 +55,18 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 None => slice_cmds::up(&ws, &slices),
             }
         }
+        Some(CommandArgs::Setup { slice, skip }) => {
+            let ws = open(&cwd)?;
+            let name = ws.slice(&slice)?.name.clone();
+            let command = Command::Setup {
+                slice: name.clone(),
+                skip,
+            };
+            match supervisor_cmds::through_supervisor(&ws, command)? {
+                Some(code) => Ok(code),
+                None => slice_cmds::setup(&ws, &name, skip),
+            }
+        }
         Some(CommandArgs::Down { slice, force }) => {
             let ws = open(&cwd)?;
             let name = ws.slice(&slice)?.name.clone();

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use super::print_progress;
+use crate::domain::SliceName;
 use crate::workspace::{self, Workspace};
 
 pub fn up(ws: &Workspace, slices: &[String]) -> anyhow::Result<ExitCode> {
@@ -14,6 +15,18 @@ pub fn up(ws: &Workspace, slices: &[String]) -> anyhow::Result<ExitCode> {
         eprintln!("{note}");
     }
     println!("{}", report.summary());
+    // New worktrees get the plan's setup.
+    let mut setup_failed = false;
+    if !ws.plan.setup.is_empty() {
+        for slice in report.created.iter().chain(&report.reused_branch) {
+            eprintln!("{slice}: setup ({} commands)…", ws.plan.setup.len());
+            let passed = setup_and_say(ws, slice, false);
+            setup_failed |= !passed;
+        }
+    }
+    if setup_failed {
+        return Ok(ExitCode::FAILURE);
+    }
     if report.failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -22,6 +35,31 @@ pub fn up(ws: &Workspace, slices: &[String]) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// `sliceboard setup SLICE [--skip]` with no supervisor running.
+pub fn setup(ws: &Workspace, slice: &SliceName, skip: bool) -> anyhow::Result<ExitCode> {
+    let passed = setup_and_say(ws, slice, skip);
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs (or skips) the slice's setup and says how it ended: on stdout
+/// when it passed, on stderr with where its output is when it failed.
+fn setup_and_say(ws: &Workspace, slice: &SliceName, skip: bool) -> bool {
+    let (line, passed) = workspace::setup_journaled(ws, slice, skip);
+    if passed {
+        println!("{line}");
+    } else {
+        eprintln!(
+            "{line} (output: {})",
+            ws.state_dir.setup_log(slice).display()
+        );
+    }
+    passed
 }
 
 pub fn down(ws: &Workspace, slice: &str, force: bool) -> anyhow::Result<ExitCode> {

@@ -60,6 +60,18 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
                 dbt.status.as_str()
             );
         }
+        if let Some(setup) = slice
+            .setup
+            .as_ref()
+            .filter(|s| s.status == crate::domain::setup::SetupStatus::Failed)
+        {
+            println!(
+                "! {}: {}; its agent waits: `sliceboard setup {}` again, or `--skip`",
+                slice.name,
+                setup.describe(),
+                slice.name
+            );
+        }
         if let Some(elsewhere) = slice.dbt.as_ref().and_then(|d| d.elsewhere.as_ref()) {
             println!("! {}: dbt {elsewhere}", slice.name);
         }

@@ -19,6 +19,7 @@ use super::diff::{SliceDiff, WatchMode};
 use super::ownership::PathFlag;
 use super::protocol::Event;
 use super::queue::{CHECK_LINES_KEPT, QueueBoard};
+use super::setup::SetupState;
 use super::slice::{Activity, ActivitySource, AgentStatus, Lifecycle, SliceName};
 
 /// How many journal lines the Events tab keeps per slice.
@@ -72,6 +73,9 @@ pub struct SliceRow {
     pub diff_error: Option<String>,
     /// Ownership and overlap warnings about the slice's changed paths.
     pub flags: Vec<PathFlag>,
+    /// The worktree's setup, when the plan has one and it ran.
+    #[serde(default)]
+    pub setup: Option<SetupState>,
 }
 
 impl SliceRow {
@@ -95,6 +99,7 @@ impl SliceRow {
             diff_mode: WatchMode::Missing,
             diff_error: None,
             flags: Vec::new(),
+            setup: None,
         }
     }
 
@@ -248,6 +253,7 @@ impl Board {
                 }
             }
             Event::LifecycleChanged { to, .. } => row.lifecycle = *to,
+            Event::SetupFinished { state, .. } => row.setup = Some(state.clone()),
             Event::WorktreeCreated { path, .. } => row.worktree = path.clone(),
             _ => {}
         }
@@ -356,6 +362,7 @@ pub fn describe(event: &Event) -> String {
             format!("stale worktree records pruned: {}", names.join(", "))
         }
         Event::DriftFound { slice, drift } => format!("drift: {}", drift.describe(slice)),
+        Event::SetupFinished { state, .. } => state.describe(),
     }
 }
 

@@ -283,6 +283,7 @@ mod tests {
                 schema: "dbt_{slice_ident}".into(),
             },
             merge: MergeSpec::default(),
+            setup: Vec::new(),
             slices: vec![
                 slice("staging-a", &["models/staging/**"]),
                 slice("marts", &["models/marts/**"]),

@@ -16,6 +16,7 @@ pub mod pane;
 pub mod plan;
 pub mod protocol;
 pub mod queue;
+pub mod setup;
 pub mod slice;
 pub mod template;
 pub mod wire;

@@ -39,6 +39,9 @@ pub struct Plan {
     pub agent: AgentSpec,
     pub dbt: DbtSpec,
     pub merge: MergeSpec,
+    /// Shell commands run in each new worktree, in order, in the slice's
+    /// environment (`[worktree] setup`, e.g. `dbt deps`).
+    pub setup: Vec<String>,
     /// In file order.
     pub slices: Vec<SliceSpec>,
 }

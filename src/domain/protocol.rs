@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::setup::SetupState;
 use super::slice::{Activity, ActivitySource, AgentStatus, Lifecycle, SliceName};
 
 /// What the operator (or a script) asks for.
@@ -92,6 +93,13 @@ pub enum Command {
         slice: SliceName,
         text: String,
     },
+    /// Runs the plan's `[worktree] setup` in the slice's worktree again;
+    /// with `skip`, lets its agent start without a passing setup.
+    Setup {
+        slice: SliceName,
+        #[serde(default)]
+        skip: bool,
+    },
     /// The merge queue as JSON (`sliceboard queue --json`).
     QueueReport,
     /// Every slice's agent as the board shows it, as JSON (`status`).
@@ -117,6 +125,7 @@ impl Command {
     pub fn slice(&self) -> Option<&SliceName> {
         match self {
             Command::Down { slice, .. }
+            | Command::Setup { slice, .. }
             | Command::StartAgent { slice }
             | Command::PauseAgent { slice }
             | Command::ResumeAgent { slice }
@@ -266,6 +275,11 @@ pub enum Event {
         slice: SliceName,
         about: String,
     },
+    /// The worktree's setup ran (or was skipped): how it ended.
+    SetupFinished {
+        slice: SliceName,
+        state: SetupState,
+    },
     /// A merged slice's worktree and branch were removed.
     SliceCleaned {
         slice: SliceName,
@@ -294,6 +308,7 @@ impl Event {
     pub fn slice(&self) -> Option<&SliceName> {
         match self {
             Event::LifecycleChanged { slice, .. }
+            | Event::SetupFinished { slice, .. }
             | Event::WorktreeCreated { slice, .. }
             | Event::WorktreeRemoved { slice, .. }
             | Event::AgentStatusChanged { slice, .. }

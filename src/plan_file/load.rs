@@ -165,6 +165,7 @@ impl Checker<'_> {
             feedback: m.feedback.filter(|f| !f.trim().is_empty()),
         });
         let slices = self.slices(raw.slices);
+        let setup = self.setup(raw.worktree);
 
         let plan = Plan {
             base: base?,
@@ -175,11 +176,30 @@ impl Checker<'_> {
             agent: agent?,
             dbt,
             merge,
+            setup,
             slices,
         };
         self.branches_per_slice(&plan);
         self.worktrees_outside_repo(&plan);
         Some(plan)
+    }
+
+    /// `[worktree] setup`: non-empty shell commands.
+    fn setup(&mut self, raw: Option<super::raw::RawWorktree>) -> Vec<String> {
+        let commands = raw.and_then(|w| w.setup).unwrap_or_default();
+        let mut setup = Vec::with_capacity(commands.len());
+        for command in commands {
+            if command.get_ref().trim().is_empty() {
+                let line = self.line(command.span());
+                self.push(
+                    Diagnostic::error(line, "worktree.setup", "holds an empty command")
+                        .fix("remove it, or write the command, e.g. `setup = [\"dbt deps\"]`"),
+                );
+                continue;
+            }
+            setup.push(command.into_inner());
+        }
+        setup
     }
 
     fn base(&mut self, raw: Option<Spanned<String>>) -> Option<String> {

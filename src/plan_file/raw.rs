@@ -17,6 +17,7 @@ pub struct RawPlan {
     pub agent: Option<Spanned<RawAgent>>,
     pub dbt: Option<RawDbt>,
     pub merge: Option<RawMerge>,
+    pub worktree: Option<RawWorktree>,
     #[serde(default, rename = "slice")]
     pub slices: Vec<Spanned<RawSlice>>,
 }
@@ -39,6 +40,12 @@ pub struct RawDbt {
     pub project_dir: Option<Spanned<String>>,
     pub target: Option<Spanned<String>>,
     pub schema: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorktree {
+    pub setup: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -108,6 +108,12 @@ resume = "claude --continue"
 # command line (nothing is written to your settings); "off" leaves them be.
 # hooks = "auto"
 
+[worktree]
+# Commands run in each new worktree (and again with `sliceboard setup SLICE`
+# or S in the dashboard), in the slice's environment; its agent starts only
+# once they pass.
+# setup = ["dbt deps", "dbt seed"]
+
 [dbt]
 # The dbt project's folder inside each worktree.
 project_dir = "."

@@ -11,8 +11,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use super::hub::Hub;
-use crate::dbt::DbtWatch;
 use crate::dbt::extra_logs::LogFollower;
+use crate::dbt::{DbtWatch, LogTail};
 use crate::domain::SliceName;
 use crate::domain::board::BoardUpdate;
 use crate::store::State;
@@ -22,6 +22,8 @@ use crate::workspace::Workspace;
 /// Every worktree's files are read this often even when no file event woke
 /// the follower (a log in a folder nobody watches, a lost event).
 const SAFETY: Duration = Duration::from_secs(10);
+/// How often a running worktree setup's output is read.
+const SETUP_POLL: Duration = Duration::from_millis(500);
 /// After a wake-up the follower waits this long, so a burst of writes is
 /// read in one go.
 const COALESCE: Duration = Duration::from_millis(50);
@@ -32,6 +34,9 @@ pub struct Followed {
     pub dbt_dir: PathBuf,
     pub worktree: PathBuf,
     pub log_globs: Vec<String>,
+    /// The worktree setup's output and state (`setup.log`, `setup.json`).
+    pub setup_log: PathBuf,
+    pub setup_file: PathBuf,
 }
 
 /// Every slice's folders, from the plan and the state.
@@ -49,6 +54,8 @@ pub fn followed(ws: &Workspace, state: &State) -> Vec<Followed> {
                 dbt_dir: worktree.join(&ws.plan.dbt.project_dir),
                 worktree,
                 log_globs: spec.logs.clone(),
+                setup_log: ws.state_dir.setup_log(&spec.name),
+                setup_file: ws.state_dir.setup_file(&spec.name),
             }
         })
         .collect()
@@ -91,18 +98,19 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("file-follower".into())
         .spawn(move || {
-            let mut watches: Vec<(SliceName, DbtWatch, LogFollower)> = followed
+            let setup_files: Vec<PathBuf> = followed.iter().map(|f| f.setup_file.clone()).collect();
+            let mut watches: Vec<(SliceName, DbtWatch, LogFollower, LogTail)> = followed
                 .into_iter()
                 .map(|f| {
                     let logs = LogFollower::new(&f.worktree, &f.log_globs);
                     let prefix = f.dbt_dir.strip_prefix(&f.worktree).unwrap_or(Path::new(""));
                     let watch = DbtWatch::new(&f.dbt_dir).with_prefix(prefix);
-                    (f.slice, watch, logs)
+                    (f.slice, watch, logs, LogTail::new(&f.setup_log))
                 })
                 .collect();
             let mut woken: Option<BTreeSet<SliceName>> = None;
             while !stop.load(Ordering::SeqCst) {
-                for (slice, watch, logs) in &mut watches {
+                for (slice, watch, logs, setup) in &mut watches {
                     if woken.as_ref().is_some_and(|w| !w.contains(slice)) {
                         continue;
                     }
@@ -110,7 +118,14 @@ pub fn spawn(
                         hub.dbt(slice, watch.last_run());
                     }
                     let dbt = watch.take_log_lines();
-                    let extra = logs.poll();
+                    let mut extra: Vec<String> = setup
+                        .poll()
+                        .map(|t| t.lines)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|line| format!("setup | {line}"))
+                        .collect();
+                    extra.extend(logs.poll());
                     if !dbt.is_empty() || !extra.is_empty() {
                         hub.publish(BoardUpdate::Lines {
                             slice: slice.clone(),
@@ -119,7 +134,12 @@ pub fn spawn(
                         });
                     }
                 }
-                woken = match wake.recv_timeout(SAFETY) {
+                // A setup in progress writes outside every watched folder.
+                let setting_up = setup_files.iter().any(|file| {
+                    std::fs::read_to_string(file).is_ok_and(|text| text.contains("\"running\""))
+                });
+                let wait = if setting_up { SETUP_POLL } else { SAFETY };
+                woken = match wake.recv_timeout(wait) {
                     Ok(first) => {
                         std::thread::sleep(COALESCE);
                         let mut set = BTreeSet::from([first]);

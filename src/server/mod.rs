@@ -227,7 +227,8 @@ pub fn initial_board(ws: &Workspace, state: &State) -> Board {
                     |r| r.worktree.clone(),
                 ),
             );
-            row.follows_logs = !spec.logs.is_empty();
+            row.follows_logs = !spec.logs.is_empty() || !ws.plan.setup.is_empty();
+            row.setup = crate::workspace::setup_state(ws, &spec.name);
             row.events = journal
                 .iter()
                 .filter(|e| e.event.slice() == Some(&spec.name))

@@ -135,6 +135,16 @@ impl StateDir {
         self.slice_dir(slice).join("agent.json")
     }
 
+    /// Where a slice's worktree setup stands (`setup.json`) and what it
+    /// printed (`setup.log`).
+    pub fn setup_file(&self, slice: &SliceName) -> PathBuf {
+        self.slice_dir(slice).join("setup.json")
+    }
+
+    pub fn setup_log(&self, slice: &SliceName) -> PathBuf {
+        self.slice_dir(slice).join("setup.log")
+    }
+
     pub fn slice_dir(&self, slice: &SliceName) -> PathBuf {
         self.root.join("slices").join(slice.as_str())
     }

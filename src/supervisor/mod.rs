@@ -317,7 +317,7 @@ impl Supervisor {
     fn dispatch(&mut self, command: Command) -> Result<Option<String>, SupervisorError> {
         let done = |result: Result<(), SupervisorError>| result.map(|()| None);
         match command {
-            command @ (Command::Up { .. } | Command::Down { .. }) => {
+            command @ (Command::Up { .. } | Command::Down { .. } | Command::Setup { .. }) => {
                 self.check_down(&command)?;
                 let (outcome, events) = self.ops().run(&command);
                 events.into_iter().for_each(|e| (self.notify)(e));
@@ -372,9 +372,10 @@ impl Supervisor {
             // The socket server answers it from the board.
             Command::AgentsReport => Err(SupervisorError::Unsupported("the agents report")),
             // Handled by `dispatch` before it gets here.
-            Command::Up { .. } | Command::Down { .. } | Command::Shutdown => {
-                Err(SupervisorError::Unsupported("this command here"))
-            }
+            Command::Up { .. }
+            | Command::Down { .. }
+            | Command::Setup { .. }
+            | Command::Shutdown => Err(SupervisorError::Unsupported("this command here")),
         }
     }
 
@@ -616,11 +617,14 @@ impl Supervisor {
             // Already told to whoever draws, by the session's sink; here
             // it only woke the step.
             Inbox::Session(SessionEvent::Output { .. } | SessionEvent::Bell { .. }) => {}
-            Inbox::Local(command @ (Command::Up { .. } | Command::Down { .. })) => {
+            Inbox::Local(
+                command @ (Command::Up { .. } | Command::Down { .. } | Command::Setup { .. }),
+            ) => {
                 self.spawn_op(command, None);
             }
             Inbox::Request {
-                command: command @ (Command::Up { .. } | Command::Down { .. }),
+                command:
+                    command @ (Command::Up { .. } | Command::Down { .. } | Command::Setup { .. }),
                 reply,
             } => self.spawn_op(command, Some(reply)),
             Inbox::OpDone {
@@ -693,6 +697,25 @@ impl Supervisor {
         }
         self.pending.retain(|(p, _)| p != slice);
 
+        // An agent starts on a worktree whose setup passed (or was skipped).
+        if let Some(setup) = crate::workspace::setup_state(&self.ws, slice) {
+            use crate::domain::setup::SetupStatus;
+            match setup.status {
+                SetupStatus::Failed => {
+                    return Err(refused(
+                        slice,
+                        format!(
+                            "its {}; see the Logs tab, fix it and run the setup again (`sliceboard setup {slice}`), or start without it (`sliceboard setup {slice} --skip`)",
+                            setup.describe()
+                        ),
+                    ));
+                }
+                SetupStatus::Running => {
+                    return Err(refused(slice, "its worktree's setup is still running"));
+                }
+                SetupStatus::Passed | SetupStatus::Skipped => {}
+            }
+        }
         let state = load_state(&self.ws.state_dir.state_file()).map_err(WorkspaceError::from)?;
         let record = state.slices.get(slice);
         let worktree = record.map_or_else(

@@ -30,7 +30,9 @@ impl Ops {
     /// Runs `Up` or `Down` on this thread: what came of it, and every
     /// event it journaled.
     pub fn run(&self, command: &Command) -> (Outcome, Vec<Event>) {
-        let _writing = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
+        // A setup runs for minutes perhaps, and writes no `state.json`.
+        let writing = (!matches!(command, Command::Setup { .. }))
+            .then(|| self.writes.lock().unwrap_or_else(PoisonError::into_inner));
         let ws = match Workspace::open(&self.root) {
             Ok(ws) => ws,
             Err(err) => return (Err(format!("the plan no longer loads: {err}")), Vec::new()),
@@ -49,13 +51,25 @@ impl Ops {
             Command::Up { slices } => {
                 let names: Vec<String> = slices.iter().map(ToString::to_string).collect();
                 crate::workspace::up(&ws, &self.lock, &names, &mut |_| {}).map(|report| {
-                    let said = report.describe(&ws.plan.base);
-                    if report.failed.is_empty() {
-                        Ok(said)
-                    } else {
-                        Err(said)
+                    // New worktrees get their setup, without the state lock.
+                    drop(writing);
+                    let mut said = report.describe(&ws.plan.base);
+                    let mut ok = report.failed.is_empty();
+                    if !ws.plan.setup.is_empty() {
+                        for slice in report.created.iter().chain(&report.reused_branch) {
+                            let (line, passed) =
+                                crate::workspace::setup_journaled(&ws, slice, false);
+                            said.push('\n');
+                            said.push_str(&line);
+                            ok &= passed;
+                        }
                     }
+                    if ok { Ok(said) } else { Err(said) }
                 })
+            }
+            Command::Setup { slice, skip } => {
+                let (line, passed) = crate::workspace::setup_journaled(&ws, slice, *skip);
+                Ok(if passed { Ok(line) } else { Err(line) })
             }
             Command::Down { slice, force } => {
                 crate::workspace::down(&ws, &self.lock, slice.as_str(), *force, &mut |_| {})

@@ -137,6 +137,7 @@ impl Asked {
             Command::WithdrawApproval { slice } => (slice, "withdraw", "approval withdrawn"),
             Command::SendFeedback { slice } => (slice, "tell the agent", "agent told"),
             Command::Clean { slice, .. } => (slice, "clean", "worktree and branch removed"),
+            Command::Setup { slice, .. } => (slice, "run its setup", "setup passed"),
             _ => return None,
         };
         Some(Self {
@@ -584,6 +585,12 @@ impl App {
                 } else {
                     Layout::Queue
                 };
+            }
+            Action::Setup => {
+                if let Some(slice) = slice.clone() {
+                    self.message = Some(format!("{slice}: running its setup…"));
+                    return vec![Effect::Send(Command::Setup { slice, skip: false })];
+                }
             }
             Action::CreateWorktrees => {
                 self.message = Some("creating missing worktrees…".into());

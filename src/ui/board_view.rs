@@ -142,6 +142,20 @@ fn detail(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
         };
         spans.push(Span::styled(format!(" {}", row.lifecycle), style));
     }
+    if let Some(setup) = &row.setup {
+        use crate::domain::setup::SetupStatus;
+        let (text, style) = match setup.status {
+            SetupStatus::Failed => (
+                " setup FAILED",
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ),
+            SetupStatus::Running => (" setting up…", Style::new().fg(Color::Yellow)),
+            SetupStatus::Passed | SetupStatus::Skipped => ("", Style::new()),
+        };
+        if !text.is_empty() {
+            spans.push(Span::styled(text, style));
+        }
+    }
     if let Some(run) = &row.dbt {
         let dbt_style = if run.status.is_bad() || run.counts().failed > 0 {
             Style::new().fg(Color::Red)

@@ -57,6 +57,8 @@ pub enum Action {
     SearchNext,
     /// Create the slices' missing worktrees (`sliceboard up`).
     CreateWorktrees,
+    /// Run the plan's worktree setup in the slice's worktree again.
+    Setup,
     /// Leave the dashboard; agents go on in the supervisor.
     Quit,
     /// Stop every agent and the supervisor (asks first).
@@ -100,6 +102,7 @@ impl Action {
             Action::Search => "search what the tab shows (enter: find, esc: cancel)",
             Action::SearchNext => "next match of the search",
             Action::CreateWorktrees => "create missing worktrees (sliceboard up)",
+            Action::Setup => "run the worktree's setup again ([worktree] setup: dbt deps…)",
             Action::Quit => "quit: detach; agents keep running in the background",
             Action::StopAll => "stop every agent and the supervisor (asks first)",
         }
@@ -249,6 +252,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("/", Action::Search),
     ("n", Action::SearchNext),
     ("U", Action::CreateWorktrees),
+    ("S", Action::Setup),
     ("q", Action::Quit),
     ("Q", Action::StopAll),
 ];

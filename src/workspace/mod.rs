@@ -9,6 +9,7 @@
 mod approve;
 mod down;
 mod reconcile;
+mod setup;
 mod status;
 mod up;
 
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub use approve::{approve, withdraw};
 pub use down::{DownReport, down};
 pub use reconcile::reconcile;
+pub use setup::{run_setup, setup_journaled, setup_state, skip_setup};
 pub use status::{MergeStatus, Problem, STATUS_SCHEMA_VERSION, SliceStatus, StatusReport, status};
 pub use up::{UpReport, up};
 
@@ -40,6 +42,11 @@ pub enum WorkspaceError {
     UnknownSlice { name: String, known: Vec<String> },
     #[error("{0}")]
     Refused(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
 }
 
 /// A long operation's progress, for whoever is watching.

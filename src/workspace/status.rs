@@ -68,6 +68,8 @@ pub struct SliceStatus {
     /// The slice's agent as the running supervisor's board shows it; null
     /// when no supervisor runs (filled in by the command line).
     pub agent: Option<crate::domain::board::AgentReport>,
+    /// The worktree's setup (`[worktree] setup`); null when it never ran.
+    pub setup: Option<crate::domain::setup::SetupState>,
 }
 
 /// Where a slice stands in the merge queue.
@@ -285,6 +287,7 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             problems,
             merge: record.and_then(MergeStatus::of),
             agent: None,
+            setup: super::setup_state(ws, &name),
             name,
         });
     }

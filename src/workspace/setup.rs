@@ -1,0 +1,181 @@
+//! A worktree's setup: the plan's `[worktree] setup` commands (`dbt deps`,
+//! `dbt seed`, copying an `.env`), run in order through the shell in the
+//! slice's worktree with the slice's environment, after `up` creates the
+//! worktree and again on demand. Output goes to the slice's `setup.log`
+//! (the dashboard's Logs tab follows it); where it stands goes to
+//! `setup.json` beside it, which the supervisor reads before starting the
+//! agent. Neither is in `state.json`, so a long setup holds no lock.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use jiff::Timestamp;
+
+use super::{Workspace, WorkspaceError};
+use crate::domain::SliceName;
+use crate::domain::setup::{SetupState, SetupStatus};
+use crate::store::{load_state, write_atomic};
+
+/// Where the slice's setup stands, if it ever ran. A `running` one whose
+/// runner is gone reads as failed.
+pub fn setup_state(ws: &Workspace, slice: &SliceName) -> Option<SetupState> {
+    let text = std::fs::read(ws.state_dir.setup_file(slice)).ok()?;
+    let mut state: SetupState = serde_json::from_slice(&text).ok()?;
+    if state.status == SetupStatus::Running
+        && state
+            .pid
+            .is_none_or(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+    {
+        state.status = SetupStatus::Failed;
+        state.code = None;
+    }
+    Some(state)
+}
+
+/// An I/O error about the slice's setup, saying what was being done.
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkspaceError {
+    let what = what.into();
+    move |source| WorkspaceError::Io { what, source }
+}
+
+fn record(ws: &Workspace, slice: &SliceName, state: &SetupState) -> Result<(), WorkspaceError> {
+    std::fs::create_dir_all(ws.state_dir.slice_dir(slice))
+        .map_err(io(format!("cannot create {slice}'s state folder")))?;
+    let json = serde_json::to_vec_pretty(state).unwrap_or_default();
+    write_atomic(&ws.state_dir.setup_file(slice), &json)?;
+    Ok(())
+}
+
+/// Marks the slice's setup as skipped: its agent may start.
+pub fn skip_setup(ws: &Workspace, slice: &SliceName) -> Result<SetupState, WorkspaceError> {
+    let state = SetupState {
+        status: SetupStatus::Skipped,
+        command: None,
+        code: None,
+        at: Timestamp::now().to_string(),
+        pid: None,
+    };
+    record(ws, slice, &state)?;
+    Ok(state)
+}
+
+/// Runs the plan's setup in the slice's worktree; `progress` hears each
+/// command as it starts. Refused when the plan has none, the slice has no
+/// worktree, or a setup of it is already running.
+pub fn run_setup(
+    ws: &Workspace,
+    slice: &SliceName,
+    progress: &mut dyn FnMut(&str),
+) -> Result<SetupState, WorkspaceError> {
+    if ws.plan.setup.is_empty() {
+        return Err(WorkspaceError::Refused(format!(
+            "the plan has no setup: add `[worktree] setup = [\"dbt deps\"]` to {}",
+            ws.plan_path().display()
+        )));
+    }
+    let spec = ws.slice(slice.as_str())?.clone();
+    let state = load_state(&ws.state_dir.state_file())?;
+    let worktree = state
+        .slices
+        .get(slice)
+        .filter(|r| r.lifecycle.has_worktree() && r.worktree.is_dir())
+        .map(|r| r.worktree.clone())
+        .ok_or_else(|| {
+            WorkspaceError::Refused(format!(
+                "{slice} has no worktree yet: run `sliceboard up {slice}` (it runs the setup)"
+            ))
+        })?;
+    if setup_state(ws, slice).is_some_and(|s| s.status == SetupStatus::Running) {
+        return Err(WorkspaceError::Refused(format!(
+            "{slice}'s setup is already running"
+        )));
+    }
+    let env = ws.env(&spec)?;
+    let log_path = ws.state_dir.setup_log(slice);
+    std::fs::create_dir_all(ws.state_dir.slice_dir(slice))
+        .map_err(io(format!("cannot create {slice}'s state folder")))?;
+    let mut log = std::fs::File::create(&log_path)
+        .map_err(io(format!("cannot write {}", log_path.display())))?;
+    let log_error = || io(format!("cannot write {}", log_path.display()));
+    for command in &ws.plan.setup {
+        progress(command);
+        record(
+            ws,
+            slice,
+            &SetupState {
+                status: SetupStatus::Running,
+                command: Some(command.clone()),
+                code: None,
+                at: Timestamp::now().to_string(),
+                pid: Some(std::process::id()),
+            },
+        )?;
+        use std::io::Write as _;
+        writeln!(log, "$ {command}").map_err(log_error())?;
+        let status = Command::new("sh")
+            .args(["-c", command])
+            .current_dir(&worktree)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(log_error())?)
+            .stderr(log.try_clone().map_err(log_error())?)
+            .status()
+            .map_err(io(format!(
+                "cannot run `{command}` in {}",
+                worktree.display()
+            )))?;
+        if !status.success() {
+            let state = SetupState {
+                status: SetupStatus::Failed,
+                command: Some(command.clone()),
+                code: status.code(),
+                at: Timestamp::now().to_string(),
+                pid: None,
+            };
+            writeln!(log, "{}", state.describe()).map_err(log_error())?;
+            record(ws, slice, &state)?;
+            return Ok(state);
+        }
+    }
+    let state = SetupState {
+        status: SetupStatus::Passed,
+        command: None,
+        code: None,
+        at: Timestamp::now().to_string(),
+        pid: None,
+    };
+    {
+        use std::io::Write as _;
+        writeln!(log, "{}", state.describe()).map_err(log_error())?;
+    }
+    record(ws, slice, &state)?;
+    Ok(state)
+}
+
+/// Runs (or, with `skip`, skips) the slice's setup and journals how it
+/// ended: one line for the operator, and whether the agent may start.
+pub fn setup_journaled(ws: &Workspace, slice: &SliceName, skip: bool) -> (String, bool) {
+    let result = if skip {
+        skip_setup(ws, slice)
+    } else {
+        run_setup(ws, slice, &mut |_| {})
+    };
+    match result {
+        Ok(state) => {
+            let passed = state.status != SetupStatus::Failed;
+            let line = format!("{slice}: {}", state.describe());
+            let journaled = ws.state_dir.journal().record(
+                crate::store::Actor::Operator,
+                crate::domain::Event::SetupFinished {
+                    slice: slice.clone(),
+                    state,
+                },
+            );
+            if let Err(err) = journaled {
+                tracing::warn!(%slice, %err, "setup outcome not journaled");
+            }
+            (line, passed)
+        }
+        Err(err) => (format!("{slice}: setup not run: {err}"), false),
+    }
+}

@@ -1,0 +1,115 @@
+//! The plan's `[worktree] setup`: run after `up` creates a worktree, in
+//! the slice's environment, with its output kept and shown in the Logs
+//! tab; an agent whose setup failed does not start until the setup passes
+//! (`sliceboard setup`, S in the dashboard) or the operator skips it.
+
+mod common;
+
+use common::TestRepo;
+use common::supervised::*;
+use sliceboard::domain::Command;
+use sliceboard::domain::setup::SetupStatus;
+
+fn plan(setup: &[&str]) -> String {
+    let setup: Vec<String> = setup.iter().map(|c| toml_string(c)).collect();
+    format!(
+        "base = \"main\"\n\n[agent]\ncommand = \"echo agent-started; exec sleep 600\"\n\n\
+         [worktree]\nsetup = [{}]\n\n\
+         [[slice]]\nname = \"staging\"\nowns = [\"models/staging/**\"]\n\n\
+         [[slice]]\nname = \"marts\"\nowns = [\"models/marts/**\"]\n",
+        setup.join(", ")
+    )
+}
+
+#[test]
+fn up_runs_the_setup_in_each_new_worktree_with_the_slice_environment() {
+    let repo = TestRepo::with_plan_text(&plan(&[
+        "echo \"set up $SLICEBOARD_SLICE in $PWD\" > setup-ran.txt",
+        "echo hello-from-setup",
+    ]));
+    let out = repo.sliceboard(&["up"]).ok();
+    assert!(out.contains("staging: setup passed"), "{out}");
+    for slice in ["staging", "marts"] {
+        let worktree = repo.worktree(slice);
+        let ran = std::fs::read_to_string(worktree.join("setup-ran.txt")).unwrap();
+        assert_eq!(
+            ran.trim(),
+            format!("set up {slice} in {}", worktree.display())
+        );
+        let log =
+            std::fs::read_to_string(repo.state_dir().join(format!("slices/{slice}/setup.log")))
+                .unwrap();
+        assert!(
+            log.contains("$ echo hello-from-setup\nhello-from-setup\n"),
+            "{log}"
+        );
+    }
+    let status: serde_json::Value =
+        serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    assert_eq!(status["slices"][0]["setup"]["status"], "passed");
+    let journal =
+        std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap_or_default();
+    assert!(journal.contains("\"setup_finished\""), "{journal}");
+    // A second `up` finds the worktrees there and runs nothing again.
+    std::fs::remove_file(repo.worktree("staging").join("setup-ran.txt")).unwrap();
+    repo.sliceboard(&["up"]).ok();
+    assert!(!repo.worktree("staging").join("setup-ran.txt").exists());
+}
+
+#[test]
+fn a_failing_setup_holds_the_agent_back_until_it_passes_or_is_skipped() {
+    let repo = TestRepo::with_plan_text(&plan(&[
+        "echo preparing",
+        "test -f ready.flag || { echo 'packages not ready' >&2; exit 3; }",
+    ]));
+    let out = repo.sliceboard(&["up"]).fails();
+    assert!(
+        out.contains("staging: setup FAILED: `test -f ready.flag"),
+        "{out}"
+    );
+    assert!(out.contains("exited 3"), "{out}");
+    let table = repo.sliceboard(&["status"]).ok();
+    assert!(
+        table.contains("! staging: setup FAILED") && table.contains("its agent waits"),
+        "{table}"
+    );
+
+    let _sup = Supervise::start(&repo, &[]);
+    let mut dash = Dashboard::connect(&repo.socket());
+    assert_eq!(
+        dash.row("staging").setup.as_ref().map(|s| s.status),
+        Some(SetupStatus::Failed)
+    );
+    // Its output is in the Logs tab.
+    dash.wait_until("the setup's output in the Logs tab", |d| {
+        d.row("staging")
+            .logs
+            .iter()
+            .any(|l| l == "setup | packages not ready")
+    });
+    let refused = dash.request(start_agent("staging")).unwrap_err();
+    assert!(
+        refused.contains("setup FAILED") && refused.contains("sliceboard setup staging"),
+        "{refused}"
+    );
+
+    // Fixed, and run again: the agent starts.
+    std::fs::write(repo.worktree("staging").join("ready.flag"), "").unwrap();
+    let said = dash
+        .request(Command::Setup {
+            slice: name("staging"),
+            skip: false,
+        })
+        .unwrap();
+    assert_eq!(said, "staging: setup passed");
+    dash.wait_until("the board knows", |d| {
+        d.row("staging").setup.as_ref().map(|s| s.status) == Some(SetupStatus::Passed)
+    });
+    dash.request(start_agent("staging")).expect("starts now");
+
+    // The operator may skip a failed setup instead.
+    assert!(dash.request(start_agent("marts")).is_err());
+    repo.sliceboard(&["setup", "marts", "--skip"]).ok();
+    dash.request(start_agent("marts"))
+        .expect("starts when skipped");
+}
