@@ -201,3 +201,32 @@ fn empty_setup_commands_and_bad_hooks_values() {
         "{output}"
     );
 }
+
+#[test]
+fn slices_whose_names_collide_after_templating_are_refused() {
+    let plan = "base = \"main\"\n\n[agent]\ncommand = \"claude\"\n\n\
+        [[slice]]\nname = \"a-b\"\nowns = [\"models/x/**\"]\n\n\
+        [[slice]]\nname = \"a_b\"\nowns = [\"models/y/**\"]\n\n\
+        [[slice]]\nname = \"Foo\"\nowns = [\"models/z/**\"]\n\n\
+        [[slice]]\nname = \"foo\"\nowns = [\"models/w/**\"]\n";
+    let output = check(plan);
+    for key in ["dbt.target", "dbt.schema"] {
+        assert!(
+            output.contains(&format!("{key}: gives slices `a-b` and `a_b` the same")),
+            "{output}"
+        );
+    }
+    for key in ["branch", "worktrees", "dbt.target", "dbt.schema"] {
+        assert!(
+            output.contains(&format!("{key}: gives slices `Foo` and `foo` the same")),
+            "{output}"
+        );
+    }
+    // Names that differ after templating pass.
+    let fine = plan
+        .replace("\"a_b\"", "\"a_c\"")
+        .replace("\"foo\"", "\"fop\"");
+    let repo = TestRepo::new();
+    repo.write("sliceboard.toml", &fine);
+    repo.sliceboard(&["check"]).ok();
+}

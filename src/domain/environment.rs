@@ -146,7 +146,8 @@ impl SliceContext<'_> {
 
     /// The shell command that starts (or, with `resume`, restarts) the
     /// slice's agent: the slice's own command or the plan's, with
-    /// `{prompt}` shell-quoted and `{brief}` the brief's path, quoted too.
+    /// `{prompt}` shell-quoted, `{brief}` the brief's path and
+    /// `{prompt_file}` the prompt file's path, quoted too.
     pub fn agent_command(&self, resume: bool) -> String {
         let template = match (resume, &self.plan.agent.resume) {
             (true, Some(resume)) => resume,
@@ -159,8 +160,15 @@ impl SliceContext<'_> {
         let quote =
             |s: &str| shlex::try_quote(s).map_or_else(|_| "''".to_owned(), |q| q.into_owned());
         template
+            .replace("{prompt_file}", &quote(&path_string(&self.prompt_path())))
             .replace("{prompt}", &quote(self.slice.prompt.trim()))
             .replace("{brief}", &quote(&path_string(self.brief_path)))
+    }
+
+    /// The file holding the slice's prompt alone, beside its brief: for
+    /// `{prompt_file}`, when a prompt is too large for one argument.
+    pub fn prompt_path(&self) -> std::path::PathBuf {
+        self.brief_path.with_file_name("prompt.md")
     }
 
     /// The markdown brief handed to the agent.

@@ -43,15 +43,53 @@ pub struct LoadedPlan {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Reads and checks the plan at `path`.
+/// The largest plan file read: a plan is a few KiB; this leaves room for
+/// long prompts and refuses `/dev/zero` behind a symlink.
+pub const MAX_PLAN_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads and checks the plan at `path`: a regular file (not a FIFO, which
+/// would hang the read, nor a device) of at most [`MAX_PLAN_BYTES`].
 pub fn load(path: &Path, facts: &dyn RepoFacts) -> Result<LoadedPlan, PlanError> {
-    let text = std::fs::read_to_string(path).map_err(|err| PlanError {
+    let refuse = |message: String, fix: &str| PlanError {
         file: path.to_owned(),
-        diagnostics: vec![
-            Diagnostic::error(None, "file", format!("cannot be read: {err}"))
-                .fix("run `sliceboard init` to write a starter plan"),
-        ],
+        diagnostics: vec![Diagnostic::error(None, "file", message).fix(fix)],
+    };
+    let meta = std::fs::metadata(path).map_err(|err| {
+        refuse(
+            format!("cannot be read: {err}"),
+            "run `sliceboard init` to write a starter plan",
+        )
     })?;
+    if !meta.is_file() {
+        return Err(refuse(
+            "is not a regular file (a FIFO, a device or a folder)".into(),
+            "make sliceboard.toml a plain file",
+        ));
+    }
+    if meta.len() > MAX_PLAN_BYTES {
+        return Err(refuse(
+            format!(
+                "is {} MiB; a plan is at most {} MiB",
+                meta.len() / (1024 * 1024),
+                MAX_PLAN_BYTES / (1024 * 1024)
+            ),
+            "move long prompts into files the agents read (the brief, `{prompt_file}`)",
+        ));
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(
+            std::fs::File::open(path).map_err(|err| {
+                refuse(
+                    format!("cannot be read: {err}"),
+                    "run `sliceboard init` to write a starter plan",
+                )
+            })?,
+            MAX_PLAN_BYTES + 1,
+        ),
+        &mut text,
+    )
+    .map_err(|err| refuse(format!("cannot be read: {err}"), "make it UTF-8 text"))?;
     parse(path, &text, facts)
 }
 
@@ -180,6 +218,8 @@ impl Checker<'_> {
             slices,
         };
         self.branches_per_slice(&plan);
+        self.names_never_collide(&plan);
+        self.prompts_fit(&plan);
         self.worktrees_outside_repo(&plan);
         Some(plan)
     }
@@ -521,6 +561,16 @@ impl Checker<'_> {
                         );
                         return None;
                     }
+                    // The Logs tab follows files of the slice's worktree,
+                    // never one outside it.
+                    if !is_inside(Path::new(glob.get_ref())) {
+                        let line = self.line(glob.span());
+                        self.push(
+                            Diagnostic::error(line, format!("{key} > logs"), format!("`{}` reaches outside the worktree", glob.get_ref()))
+                                .fix("use a glob relative to the worktree, without a leading `/` or `..`, e.g. `logs/*.log`"),
+                        );
+                        return None;
+                    }
                     Some(glob.into_inner())
                 })
                 .collect();
@@ -749,6 +799,88 @@ impl Checker<'_> {
                 self.push(Diagnostic::error(None, "branch", message).fix(format!(
                     "use a template such as `branch = \"{DEFAULT_BRANCH}\"`"
                 )));
+            }
+        }
+    }
+
+    /// After templating, no two slices share a branch, a worktree, a dbt
+    /// target or a dbt schema: `a-b` and `a_b` both give `{slice_ident}`
+    /// `a_b`, and case-insensitive filesystems and warehouses fold `Foo`
+    /// and `foo` together.
+    fn names_never_collide(&mut self, plan: &Plan) {
+        let repo = repo_name(self.facts.repo_root());
+        let root = self.facts.repo_root().to_owned();
+        // What each slice gets, per key: the values compared.
+        type ValueOf<'a> = Box<dyn Fn(&SliceName) -> String + 'a>;
+        let checks: [(&str, &str, ValueOf<'_>); 4] = [
+            (
+                "branch",
+                "branch",
+                Box::new(|s| plan.branch_for(s, &repo).to_lowercase()),
+            ),
+            (
+                "worktrees",
+                "worktree",
+                Box::new(|s| plan.worktree_for(s, &root).to_string_lossy().to_lowercase()),
+            ),
+            (
+                "dbt.target",
+                "dbt target",
+                Box::new(|s| plan.dbt_target_for(s, &repo).to_lowercase()),
+            ),
+            (
+                "dbt.schema",
+                "dbt schema",
+                Box::new(|s| plan.dbt_schema_for(s, &repo).to_lowercase()),
+            ),
+        ];
+        for (key, what, value_of) in checks {
+            let mut seen: BTreeMap<String, &SliceName> = BTreeMap::new();
+            for slice in &plan.slices {
+                let value = value_of(&slice.name);
+                match seen.get(&value) {
+                    Some(first) => self.push(
+                        Diagnostic::error(
+                            None,
+                            key,
+                            format!(
+                                "gives slices `{first}` and `{}` the same {what} `{value}` (letters compared without case)",
+                                slice.name
+                            ),
+                        )
+                        .fix(format!(
+                            "rename one of the two slices, or template `{key}` on `{{slice}}` rather than `{{slice_ident}}`"
+                        )),
+                    ),
+                    None => {
+                        seen.insert(value, &slice.name);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A prompt given as one argument (`{prompt}`) must fit one: Linux
+    /// refuses an argument over 128 KiB (E2BIG) and the agent never starts.
+    fn prompts_fit(&mut self, plan: &Plan) {
+        const MAX_ARGUMENT: usize = 128 * 1024;
+        for slice in &plan.slices {
+            let command = plan.agent_command_for(slice);
+            let size = slice.prompt.trim().len();
+            // Quoting adds a little; keep a margin.
+            if command.contains("{prompt}") && size + 1024 > MAX_ARGUMENT {
+                self.push(
+                    Diagnostic::error(
+                        None,
+                        "slice.prompt",
+                        format!(
+                            "of slice `{}` is {} KiB: too large for one argument (at most 128 KiB), so the agent could not start",
+                            slice.name,
+                            size / 1024
+                        ),
+                    )
+                    .fix("in the agent command, pass `{prompt_file}` (a file holding the prompt) or `{brief}` instead of `{prompt}`"),
+                );
             }
         }
     }

@@ -145,6 +145,13 @@ impl Workspace {
             self.state_dir
                 .write_slice_file(&slice.name, "brief.md", brief.as_bytes())?;
         }
+        // The prompt alone, for `{prompt_file}`.
+        let prompt = slice.prompt.trim();
+        let prompt_path = self.context(slice, &path).prompt_path();
+        if std::fs::read_to_string(&prompt_path).ok().as_deref() != Some(prompt) {
+            self.state_dir
+                .write_slice_file(&slice.name, "prompt.md", prompt.as_bytes())?;
+        }
         Ok(path)
     }
 
