@@ -834,7 +834,17 @@ impl Checker<'_> {
                 Box::new(|s| plan.dbt_schema_for(s, &repo).to_lowercase()),
             ),
         ];
-        for (key, what, value_of) in checks {
+        let templates = [
+            &plan.branch,
+            &plan.worktrees,
+            &plan.dbt.target,
+            &plan.dbt.schema,
+        ];
+        for ((key, what, value_of), template_text) in checks.into_iter().zip(templates) {
+            // A template without the slice in it is reported already.
+            if template::check(template_text, true).is_err() {
+                continue;
+            }
             let mut seen: BTreeMap<String, &SliceName> = BTreeMap::new();
             for slice in &plan.slices {
                 let value = value_of(&slice.name);
