@@ -8,13 +8,9 @@ use std::sync::Mutex;
 /// Tracing to `path`; never to a terminal.
 pub fn init(path: &Path) {
     if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+        let _ = crate::store::private::create_dir(dir);
     }
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    else {
+    let Ok(file) = crate::store::private::open_append(path) else {
         return;
     };
     let _ = tracing_subscriber::fmt()

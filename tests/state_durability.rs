@@ -170,3 +170,57 @@ fn a_second_process_is_told_who_holds_the_lock() {
     assert!(repo.worktree("marts").exists());
     assert_eq!(repo.state_json()["slices"]["marts"]["lifecycle"], "ready");
 }
+
+/// An agent's output and everything under the state folder are its
+/// owner's alone, whatever the umask: files 0600, folders 0700.
+#[test]
+fn transcripts_logs_and_state_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let repo = TestRepo::with_plan_text(&common::supervised::plan(&[(
+        "staging",
+        "echo a-secret-token; exec sleep 30",
+    )]));
+    // The most permissive umask a user might have.
+    let mut up = repo.command(common::BIN, &repo.root);
+    up.arg("up");
+    unsafe_umask_then_run(up);
+    let sup = common::supervised::Supervise::start(&repo, &[]);
+    let mut dash = common::supervised::Dashboard::connect(&repo.socket());
+    dash.view(&["staging"]);
+    dash.request(common::supervised::start_agent("staging"))
+        .unwrap();
+    dash.wait_pane("staging", "a-secret-token");
+    let state = repo.state_dir();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    for dir in [
+        state.clone(),
+        state.join("slices"),
+        state.join("slices/staging"),
+    ] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    for file in [
+        state.join("state.json"),
+        state.join("events.jsonl"),
+        state.join("sliceboard.log"),
+        state.join("slices/staging/pty.log"),
+        state.join("slices/staging/brief.md"),
+    ] {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    drop(sup);
+}
+
+/// Runs `command` with umask 000, as a careless shell would.
+fn unsafe_umask_then_run(mut command: Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: umask is async-signal-safe and touches no memory of ours.
+    unsafe {
+        command.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+}

@@ -2,7 +2,7 @@
 //! rotated to `pty.log.1` past a size limit, so what an agent printed
 //! survives the dashboard and a restarted session can show what came before.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
@@ -20,9 +20,9 @@ impl Transcript {
     /// Opens `path` for appending, creating it and its folder.
     pub fn open(path: &Path, max_bytes: u64) -> io::Result<Self> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::store::private::create_dir(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = crate::store::private::open_append(path)?;
         let len = file.metadata()?.len();
         Ok(Self {
             path: path.to_owned(),
@@ -51,10 +51,7 @@ impl Transcript {
             Err(err) => return Err(err),
         }
         std::fs::rename(&self.path, older)?;
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = crate::store::private::open_append(&self.path)?;
         self.len = 0;
         Ok(())
     }

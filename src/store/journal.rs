@@ -70,11 +70,8 @@ impl Journal {
             source,
         })?;
         line.push(b'\n');
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(StoreError::io("open", &self.path))?;
+        let mut file =
+            super::private::open_append(&self.path).map_err(StoreError::io("open", &self.path))?;
         file.write_all(&line)
             .map_err(StoreError::io("append to", &self.path))
     }

@@ -16,6 +16,7 @@
 
 mod journal;
 mod lock;
+pub mod private;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -180,7 +181,7 @@ impl StateDir {
 
     /// Creates the folder if needed.
     pub fn ensure(&self) -> Result<(), StoreError> {
-        std::fs::create_dir_all(&self.root).map_err(StoreError::io("create", &self.root))
+        private::create_dir(&self.root).map_err(StoreError::io("create", &self.root))
     }
 
     /// Writes a file whole, atomically (see [`write_atomic`]).
@@ -191,7 +192,7 @@ impl StateDir {
         contents: &[u8],
     ) -> Result<PathBuf, StoreError> {
         let dir = self.slice_dir(slice);
-        std::fs::create_dir_all(&dir).map_err(StoreError::io("create", &dir))?;
+        private::create_dir(&dir).map_err(StoreError::io("create", &dir))?;
         let path = dir.join(name);
         write_atomic(&path, contents)?;
         Ok(path)
@@ -210,7 +211,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp).map_err(StoreError::io("create", &tmp))?;
+        let mut file = private::create(&tmp).map_err(StoreError::io("create", &tmp))?;
         file.write_all(contents)
             .map_err(StoreError::io("write", &tmp))?;
         file.sync_all().map_err(StoreError::io("sync", &tmp))?;

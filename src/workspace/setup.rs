@@ -39,7 +39,7 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkspaceError 
 }
 
 fn record(ws: &Workspace, slice: &SliceName, state: &SetupState) -> Result<(), WorkspaceError> {
-    std::fs::create_dir_all(ws.state_dir.slice_dir(slice))
+    crate::store::private::create_dir(&ws.state_dir.slice_dir(slice))
         .map_err(io(format!("cannot create {slice}'s state folder")))?;
     let json = serde_json::to_vec_pretty(state).unwrap_or_default();
     write_atomic(&ws.state_dir.setup_file(slice), &json)?;
@@ -92,9 +92,9 @@ pub fn run_setup(
     }
     let env = ws.env(&spec)?;
     let log_path = ws.state_dir.setup_log(slice);
-    std::fs::create_dir_all(ws.state_dir.slice_dir(slice))
+    crate::store::private::create_dir(&ws.state_dir.slice_dir(slice))
         .map_err(io(format!("cannot create {slice}'s state folder")))?;
-    let mut log = std::fs::File::create(&log_path)
+    let mut log = crate::store::private::create(&log_path)
         .map_err(io(format!("cannot write {}", log_path.display())))?;
     let log_error = || io(format!("cannot write {}", log_path.display()));
     for command in &ws.plan.setup {
