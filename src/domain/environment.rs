@@ -284,6 +284,7 @@ mod tests {
                 scrollback: 1000,
                 waiting_patterns: None,
                 hooks: Default::default(),
+                keep_children: false,
             },
             dbt: DbtSpec {
                 project_dir: "dbt".into(),

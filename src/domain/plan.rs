@@ -62,6 +62,9 @@ pub struct AgentSpec {
     /// Whether sliceboard adds its activity hooks to Claude Code, Codex
     /// and aider (docs/agent-hooks.md).
     pub hooks: HookMode,
+    /// Leave processes an agent started in its group running after it
+    /// exits (by default they are stopped: no orphans).
+    pub keep_children: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

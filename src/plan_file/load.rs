@@ -395,6 +395,7 @@ impl Checker<'_> {
             scrollback,
             waiting_patterns,
             hooks,
+            keep_children: raw.keep_children.unwrap_or(false),
         })
     }
 

@@ -32,6 +32,7 @@ pub struct RawAgent {
     pub scrollback: Option<Spanned<i64>>,
     pub waiting_patterns: Option<Vec<Spanned<String>>>,
     pub hooks: Option<Spanned<String>>,
+    pub keep_children: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

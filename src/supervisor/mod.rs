@@ -963,6 +963,37 @@ impl Supervisor {
         Ok(())
     }
 
+    /// What an agent that exited left running in its process group (a
+    /// `nohup` job, a server it started) is stopped too, stopped members
+    /// continued first, unless the plan keeps them.
+    fn stop_group_leftovers(&self, slice: &SliceName) {
+        if self.ws.plan.agent.keep_children {
+            return;
+        }
+        let Some(pid) = self.session(slice).map(Session::pid) else {
+            return;
+        };
+        let left = process_group::group_members(pid).len();
+        if left == 0 {
+            return;
+        }
+        (self.notify)(Event::Progress {
+            slice: Some(slice.clone()),
+            message: format!(
+                "the agent left {left} process{} running in its group: stopping {} (SIGTERM, then SIGKILL)",
+                if left == 1 { "" } else { "es" },
+                if left == 1 { "it" } else { "them" }
+            ),
+        });
+        let grace = self.options.kill_grace;
+        let spawned = std::thread::Builder::new()
+            .name("leftovers".into())
+            .spawn(move || process_group::terminate_group(pid, grace));
+        if let Err(err) = spawned {
+            tracing::warn!(%slice, %err, "cannot stop what the agent left running");
+        }
+    }
+
     fn exited(&mut self, slice: &SliceName, exit: crate::session::ExitInfo) {
         let restart = self
             .slots
@@ -976,6 +1007,7 @@ impl Supervisor {
             }
         };
         tracing::info!(%slice, ?exit, "agent ended");
+        self.stop_group_leftovers(slice);
         let _ = std::fs::remove_file(self.ws.state_dir.agent_file(slice));
         self.set_status(slice, status, Actor::Sliceboard);
         if restart && let Err(err) = self.start(slice, Launch::Resume) {
