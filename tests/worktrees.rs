@@ -349,3 +349,46 @@ fn commands_work_from_inside_a_slice_worktree() {
         .ok();
     assert!(out.contains("marts    ready"), "{out}");
 }
+
+/// An `up` killed inside `git worktree add` leaves a folder holding only
+/// its `.git` file and a record of git's without a HEAD (a `HEAD.lock`):
+/// the next `up` removes both, makes the worktree again and says so.
+#[test]
+fn up_redoes_a_worktree_an_interrupted_up_left_half_made() {
+    let repo = TestRepo::with_plan();
+    let path = repo.worktree("staging");
+    repo.git(&[
+        "worktree",
+        "add",
+        "--no-checkout",
+        "-b",
+        "slice/staging",
+        path.to_str().unwrap(),
+    ]);
+    let record = repo.root.join(".git/worktrees/staging");
+    std::fs::remove_file(record.join("HEAD")).unwrap();
+    std::fs::write(record.join("HEAD.lock"), "").unwrap();
+    let names: Vec<_> = std::fs::read_dir(&path)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, [".git"]);
+
+    let run = repo.sliceboard(&["up", "staging"]);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, Some(0), "{said}");
+    assert!(said.contains("half-made worktree"), "{said}");
+    assert!(path.join("models/staging/stg_orders.sql").is_file());
+    assert_eq!(
+        repo.git_in(&path, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "slice/staging"
+    );
+    // A folder with anything else in it is never taken for half-made.
+    let other = repo.worktree("marts");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let err = repo.sliceboard(&["up", "marts"]).fails();
+    assert!(err.contains("already exists"), "{err}");
+    assert!(other.join("notes.txt").is_file());
+}

@@ -27,8 +27,9 @@ pub struct WorktreeInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddOutcome {
     /// A new worktree; `branch_created` is false when an existing branch was
-    /// checked out as it was.
-    Created { branch_created: bool },
+    /// checked out as it was; `redone` when a half-made one (an interrupted
+    /// `up`) was removed first.
+    Created { branch_created: bool, redone: bool },
     /// The worktree was already there, on the right branch.
     AlreadyThere,
 }
@@ -92,6 +93,7 @@ impl GitRepo {
         branch: &str,
         base: Oid,
     ) -> Result<AddOutcome, GitError> {
+        let redone = self.clear_half_made(name, path)?;
         let worktrees = self.worktrees()?;
         if let Some(existing) = worktrees.iter().find(|w| w.name.as_deref() == Some(name)) {
             if existing.valid && same_path(&existing.path, path) {
@@ -154,7 +156,38 @@ impl GitRepo {
         self.raw()
             .worktree(name, path, Some(&options))
             .map_err(doing(format!("create worktree {}", path.display())))?;
-        Ok(AddOutcome::Created { branch_created })
+        Ok(AddOutcome::Created {
+            branch_created,
+            redone,
+        })
+    }
+
+    /// What an `up` killed inside `git worktree add` leaves: a folder that
+    /// holds only its `.git` file, pointing at a record of git's with no
+    /// `HEAD` yet (or a `HEAD.lock`). Both are removed so the worktree is
+    /// made again; anything else in the folder means it is not half-made,
+    /// and it is left alone. Returns whether something was removed.
+    fn clear_half_made(&self, name: &str, path: &Path) -> Result<bool, GitError> {
+        let record = self.common_dir().join("worktrees").join(name);
+        let incomplete = !record.join("HEAD").is_file() || record.join("HEAD.lock").exists();
+        if !record.is_dir() || !incomplete {
+            return Ok(false);
+        }
+        let only_git_file = std::fs::read_dir(path).is_ok_and(|entries| {
+            let names: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
+            names.len() == 1 && names[0] == ".git" && path.join(".git").is_file()
+        });
+        if path.exists() && !only_git_file {
+            return Ok(false);
+        }
+        let io = |action: String| move |source| GitError::Io { action, source };
+        if only_git_file {
+            std::fs::remove_file(path.join(".git"))
+                .map_err(io(format!("remove {}", path.join(".git").display())))?;
+            std::fs::remove_dir(path).map_err(io(format!("remove {}", path.display())))?;
+        }
+        std::fs::remove_dir_all(&record).map_err(io(format!("remove {}", record.display())))?;
+        Ok(true)
     }
 
     /// Removes a worktree's folder and git's record of it. The branch stays.

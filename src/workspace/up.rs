@@ -25,6 +25,8 @@ pub struct UpReport {
     pub pruned: Vec<String>,
     pub drift: Vec<(SliceName, Drift)>,
     pub failed: Vec<(SliceName, String)>,
+    /// Half-made worktrees (an interrupted `up`) removed and made again.
+    pub redone: Vec<SliceName>,
 }
 
 impl UpReport {
@@ -43,6 +45,11 @@ impl UpReport {
         }
         if let Some(branch) = &self.created_integration {
             notes.push(format!("created integration branch {branch} from {base}"));
+        }
+        for slice in &self.redone {
+            notes.push(format!(
+                "{slice}: a half-made worktree (an interrupted `up`) was removed and made again"
+            ));
         }
         notes
     }
@@ -172,7 +179,16 @@ pub fn up(
                     continue;
                 }
             }
-            AddOutcome::Created { branch_created } => {
+            AddOutcome::Created {
+                branch_created,
+                redone,
+            } => {
+                if redone {
+                    progress(say(
+                        "found a half-made worktree (an interrupted `up`): removed it and made it again".to_owned(),
+                    ));
+                    report.redone.push(name.clone());
+                }
                 ws.git.mark_worktree(name.as_str(), name.as_str())?;
                 if branch_created {
                     report.created.push(name.clone());
