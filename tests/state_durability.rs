@@ -224,3 +224,70 @@ fn unsafe_umask_then_run(mut command: Command) {
     let out = command.output().unwrap();
     assert!(out.status.success(), "{out:?}");
 }
+
+/// A deleted `state.json` is rebuilt from the journal and the repository,
+/// approvals included, and the operator is told; never silently emptied.
+#[test]
+fn a_deleted_state_is_rebuilt_from_the_journal_and_the_repository() {
+    let repo = TestRepo::with_plan();
+    repo.sliceboard(&["up"]).ok();
+    // A commit and its approval (it starts a supervisor, stopped before
+    // the state goes).
+    let worktree = repo.worktree("staging");
+    common::write_file(&worktree.join("models/staging/new.sql"), "select 1\n");
+    repo.git_in(&worktree, &["add", "-A"]);
+    repo.git_in(&worktree, &["commit", "-q", "-m", "work"]);
+    repo.sliceboard(&["approve", "staging", "--force"]).ok();
+    repo.sliceboard(&["stop"]).ok();
+    let state_file = repo.state_dir().join("state.json");
+    let before = repo.state_json();
+    std::fs::remove_file(&state_file).unwrap();
+
+    let run = repo.sliceboard(&["status"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("state.json was missing; rebuilt from the journal and the repository"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("staging: approved on slice/staging"),
+        "{}",
+        run.stderr
+    );
+    let after = repo.state_json();
+    for slice in ["staging", "marts"] {
+        for key in [
+            "lifecycle",
+            "branch",
+            "worktree",
+            "worktree_name",
+            "base_commit",
+            "created_by_sliceboard",
+        ] {
+            assert_eq!(
+                after["slices"][slice][key], before["slices"][slice][key],
+                "{slice}.{key}"
+            );
+        }
+    }
+    assert_eq!(
+        after["slices"]["staging"]["approvals"][0]["commit"],
+        before["slices"]["staging"]["approvals"][0]["commit"]
+    );
+    // Rebuilt once: the next command says nothing more.
+    let run = repo.sliceboard(&["status"]);
+    assert!(!run.stderr.contains("rebuilt"), "{}", run.stderr);
+
+    // A state that does not parse is kept aside and rebuilt the same way.
+    std::fs::write(&state_file, "{ torn").unwrap();
+    let run = repo.sliceboard(&["status"]);
+    assert!(
+        run.stderr.contains("did not parse; kept as"),
+        "{}",
+        run.stderr
+    );
+    assert!(repo.state_dir().join("state.json.corrupt").exists());
+    assert_eq!(repo.state_json()["slices"]["marts"]["lifecycle"], "ready");
+}

@@ -129,6 +129,9 @@ fn open(cwd: &Path) -> Result<Workspace, WorkspaceError> {
     for warning in &ws.warnings {
         eprintln!("{}", warning.display(&plan_path));
     }
+    for notice in &ws.notices {
+        eprintln!("sliceboard: {notice}");
+    }
     Ok(ws)
 }
 

@@ -8,6 +8,7 @@
 
 mod approve;
 mod down;
+mod rebuild;
 mod reconcile;
 mod setup;
 mod status;
@@ -66,6 +67,9 @@ pub struct Workspace {
     /// Problems in the plan that did not stop it.
     pub warnings: Vec<Diagnostic>,
     pub state_dir: StateDir,
+    /// What opening it found and repaired (a lost `state.json` rebuilt),
+    /// for whoever opened it to say.
+    pub notices: Vec<String>,
 }
 
 impl Workspace {
@@ -78,12 +82,15 @@ impl Workspace {
         }
         let loaded = plan_file::load(&path, &GitFacts(&git))?;
         let state_dir = StateDir::for_common_dir(git.common_dir());
-        Ok(Self {
+        let mut ws = Self {
             git,
             plan: loaded.plan,
             warnings: loaded.warnings,
             state_dir,
-        })
+            notices: Vec::new(),
+        };
+        ws.notices = rebuild::rebuild_lost_state(&ws)?;
+        Ok(ws)
     }
 
     pub fn plan_path(&self) -> PathBuf {
