@@ -107,6 +107,9 @@ resume = "claude --continue"
 # Claude Code, Codex and aider get sliceboard's activity hooks added to their
 # command line (nothing is written to your settings); "off" leaves them be.
 # hooks = "auto"
+# What an agent leaves running in its process group when it exits (a
+# `nohup` job) is stopped too; true keeps it.
+# keep_children = false
 
 [worktree]
 # Commands run in each new worktree (and again with `sliceboard setup SLICE`
