@@ -1,0 +1,197 @@
+//! Starting an agent: within the running cap (the rest pending), only on
+//! a worktree whose setup passed, at the size of the pane it will be drawn
+//! in, with sliceboard's hooks added to the agents that take them, below
+//! what its last run printed; and the slice becomes `active`.
+
+use std::sync::Arc;
+
+use super::{
+    Actor, Inbox, Launch, Supervisor, SupervisorError, agent_hooks, earlier_output, mark_restart,
+    refused,
+};
+use crate::domain::{AgentStatus, Event, Lifecycle, SliceName};
+use crate::session::{EventSink, Session, SessionEvent, SessionSpec};
+use crate::store::{load_state, save_state};
+use crate::workspace::WorkspaceError;
+
+impl Supervisor {
+    pub(super) fn start(
+        &mut self,
+        slice: &SliceName,
+        launch: Launch,
+    ) -> Result<(), SupervisorError> {
+        let spec = self.ws.slice(slice.as_str())?.clone();
+        if self.session(slice).is_some_and(|s| s.exit().is_none()) {
+            return Err(refused(slice, "its agent is already running"));
+        }
+        if self.running_count() >= self.ws.plan.max_running {
+            match self.pending.iter_mut().find(|(p, _)| p == slice) {
+                // A resume asked for while waiting wins over a fresh start.
+                Some(queued) if launch == Launch::Resume => queued.1 = launch,
+                Some(_) => {}
+                None => self.pending.push_back((slice.clone(), launch)),
+            }
+            self.set_status(slice, AgentStatus::Pending, Actor::Operator);
+            return Ok(());
+        }
+        self.pending.retain(|(p, _)| p != slice);
+
+        // An agent starts on a worktree whose setup passed (or was skipped).
+        if let Some(setup) = crate::workspace::setup_state(&self.ws, slice) {
+            use crate::domain::setup::SetupStatus;
+            match setup.status {
+                SetupStatus::Failed => {
+                    return Err(refused(
+                        slice,
+                        format!(
+                            "its {}; see the Logs tab, fix it and run the setup again (`sliceboard setup {slice}`), or start without it (`sliceboard setup {slice} --skip`)",
+                            setup.describe()
+                        ),
+                    ));
+                }
+                SetupStatus::Running => {
+                    return Err(refused(slice, "its worktree's setup is still running"));
+                }
+                SetupStatus::Passed | SetupStatus::Skipped => {}
+            }
+        }
+        let state = load_state(&self.ws.state_dir.state_file()).map_err(WorkspaceError::from)?;
+        let record = state.slices.get(slice);
+        let worktree = record.map_or_else(
+            || self.ws.plan.worktree_for(slice, self.ws.git.root()),
+            |r| r.worktree.clone(),
+        );
+        let mut env = self.ws.env(&spec)?;
+        // For hooks: no repository lookup, and no need for sliceboard on PATH.
+        env.push((
+            "SLICEBOARD_SOCKET".into(),
+            self.ws
+                .state_dir
+                .socket_file()
+                .to_string_lossy()
+                .into_owned(),
+        ));
+        if let Some(exe) = &self.options.sliceboard {
+            env.push(("SLICEBOARD_BIN".into(), exe.to_string_lossy().into_owned()));
+        }
+        let brief = self.ws.state_dir.brief_file(slice);
+        let command = self
+            .ws
+            .context(&spec, &brief)
+            .agent_command(launch == Launch::Resume);
+        let (command, hooks_note) = agent_hooks::hooked_command(
+            &self.ws,
+            slice,
+            command,
+            self.options.sliceboard.as_deref(),
+        );
+        let transcript_path = self.ws.state_dir.transcript_file(slice);
+
+        // Refuse before touching the old screen, so a failed restart keeps it.
+        if !worktree.is_dir() {
+            return Err(crate::session::SessionError::NoWorktree {
+                slice: slice.clone(),
+                cwd: worktree,
+            }
+            .into());
+        }
+        let slot = self.slots.entry(slice.clone()).or_default();
+        let size = slot.size.unwrap_or(self.options.size);
+        // A restarted agent continues below what the last one printed.
+        let screen = match slot.session.take() {
+            Some(old) => Some(old.take_screen()),
+            None => earlier_output(&transcript_path, size, self.options.scrollback),
+        }
+        .map(|mut screen| {
+            mark_restart(&mut screen);
+            screen
+        });
+        let session_spec = SessionSpec {
+            slice: slice.clone(),
+            command,
+            cwd: worktree,
+            env,
+            size,
+            scrollback: self.options.scrollback,
+            transcript: Some((transcript_path, self.options.transcript_max)),
+            activity: self.options.activity.clone(),
+        };
+        let inbox = std::sync::Mutex::new(self.inbox_tx.clone());
+        let on_output = self.on_output.clone();
+        let sink: EventSink = Arc::new(move |event| {
+            // Straight from the reader thread: a pane is drawn again even
+            // while this thread is busy (an `up` on a big repository).
+            if let (SessionEvent::Output { slice } | SessionEvent::Bell { slice }, Some(listener)) =
+                (&event, &on_output)
+            {
+                listener(slice);
+            }
+            // And here too, so the step reads activity soon.
+            let _ = inbox
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .send(Inbox::Session(event));
+        });
+        let session = Session::spawn(session_spec, screen, sink)?;
+        self.screens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(slice.clone(), session.screen_handle());
+        // Output may have come before the screen was there to draw (its
+        // mark found nothing, and marks come only once until someone
+        // draws): mark it again now that it is.
+        if let Some(listener) = &self.on_output {
+            listener(slice);
+        }
+        let pid = session.pid();
+        slot.session = Some(session);
+        self.remember_agent(slice, pid);
+        (self.notify)(Event::AgentStarted {
+            slice: slice.clone(),
+            pid,
+        });
+        self.set_status(slice, AgentStatus::Running, Actor::Operator);
+        if let Some(message) = hooks_note {
+            (self.notify)(Event::Progress {
+                slice: Some(slice.clone()),
+                message,
+            });
+        }
+        self.mark_active(slice);
+        Ok(())
+    }
+
+    /// Waits for any worktree operation writing `state.json` to end.
+    pub(super) fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.state_writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A slice whose agent started is `active` from then on.
+    pub(super) fn mark_active(&self, slice: &SliceName) {
+        let _writing = self.writing();
+        let path = self.ws.state_dir.state_file();
+        let result = load_state(&path).and_then(|mut state| {
+            let Some(record) = state.slices.get_mut(slice) else {
+                return Ok(());
+            };
+            if record.lifecycle != Lifecycle::Ready {
+                return Ok(());
+            }
+            record.lifecycle = Lifecycle::Active;
+            record.updated_at = jiff::Timestamp::now();
+            save_state(&path, &state)?;
+            let event = Event::LifecycleChanged {
+                slice: slice.clone(),
+                from: Lifecycle::Ready,
+                to: Lifecycle::Active,
+            };
+            (self.notify)(event.clone());
+            self.ws.state_dir.journal().record(Actor::Sliceboard, event)
+        });
+        if let Err(err) = result {
+            tracing::warn!(%slice, %err, "could not record the slice as active");
+        }
+    }
+}
