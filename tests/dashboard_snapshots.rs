@@ -429,6 +429,14 @@ fn activity_shows_its_source_and_tells_waiting_from_done() {
     let text = render(&app, 120, 30);
     assert!(text.contains("· intermediate unknown"), "{text}");
     assert!(text.contains("· 1 unknown"), "{text}");
+
+    // dbt running in its worktree: busy, whatever the screen says.
+    let mut run = app.board.slices[0].dbt.clone().unwrap();
+    run.status = sliceboard::domain::dbt_run::RunStatus::Running;
+    app.board.slices[1].dbt = Some(run);
+    let text = render(&app, 120, 30);
+    assert!(text.contains("* intermediate busy (dbt)"), "{text}");
+    assert!(text.contains("* 1 busy"), "{text}");
 }
 
 #[test]

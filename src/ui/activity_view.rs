@@ -8,6 +8,7 @@ use ratatui::text::{Line as TextLine, Span};
 
 use super::app::{SliceRow, status_text};
 use crate::domain::board::{Board, activity_text, agent_word};
+use crate::domain::dbt_run::RunStatus;
 use crate::domain::{Activity, ActivitySource, AgentStatus};
 
 /// The activities a running agent can be in, in the header's order.
@@ -37,7 +38,19 @@ fn symbol_and_style(activity: Activity) -> (&'static str, Style) {
 
 /// A running agent's activity: `None` (nothing read yet) is unknown.
 fn running_activity(row: &SliceRow) -> Activity {
+    if dbt_runs(row) {
+        return Activity::Busy;
+    }
     row.activity.unwrap_or(Activity::Unknown)
+}
+
+/// A dbt run in progress in the slice's worktree makes its agent busy,
+/// whatever its screen looks like, unless it asks the operator something.
+fn dbt_runs(row: &SliceRow) -> bool {
+    row.dbt
+        .as_ref()
+        .is_some_and(|run| run.status == RunStatus::Running)
+        && row.activity != Some(Activity::Waiting)
 }
 
 /// The symbol, word and style of a slice's state on the board.
@@ -46,7 +59,11 @@ pub fn badge(row: &SliceRow) -> (&'static str, String, Style) {
         AgentStatus::Running => {
             let activity = running_activity(row);
             let (symbol, style) = symbol_and_style(activity);
-            let word = agent_word(row.status, row.activity, row.activity_source);
+            let word = if dbt_runs(row) {
+                "busy (dbt)".to_owned()
+            } else {
+                agent_word(row.status, row.activity, row.activity_source)
+            };
             let guessed = word.starts_with('~');
             let style = if guessed {
                 style.add_modifier(Modifier::DIM | Modifier::ITALIC)
