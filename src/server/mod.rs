@@ -210,7 +210,7 @@ pub fn initial_board(ws: &Workspace, state: &State) -> Board {
     let journal = ws
         .state_dir
         .journal()
-        .read()
+        .read_tail(crate::store::JOURNAL_TAIL_BYTES)
         .map(|r| r.entries)
         .unwrap_or_default();
     let slices = ws

@@ -6,7 +6,7 @@
 //! or unreadable line (and count it) rather than fail.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -57,11 +57,32 @@ pub struct JournalRead {
 #[derive(Debug, Clone)]
 pub struct Journal {
     path: PathBuf,
+    rotate_bytes: u64,
 }
+
+/// The journal file rotates past this size: `events.jsonl` is renamed
+/// `events-<time>.jsonl` (kept: the history is append-only) and a new one
+/// starts, so what is read at start stays small.
+pub const ROTATE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// How much of the journal's end is read at start (each slice's Events
+/// and last agent status).
+pub const TAIL_BYTES: u64 = 1024 * 1024;
 
 impl Journal {
     pub fn new(path: PathBuf) -> Self {
-        Self { path }
+        Self {
+            path,
+            rotate_bytes: ROTATE_BYTES,
+        }
+    }
+
+    /// A journal that rotates past `bytes` (tests use small sizes).
+    pub fn rotating_at(path: PathBuf, bytes: u64) -> Self {
+        Self {
+            path,
+            rotate_bytes: bytes,
+        }
     }
 
     pub fn append(&self, entry: &JournalEntry) -> Result<(), StoreError> {
@@ -70,6 +91,9 @@ impl Journal {
             source,
         })?;
         line.push(b'\n');
+        if self.end() >= self.rotate_bytes {
+            self.rotate()?;
+        }
         let mut file =
             super::private::open_append(&self.path).map_err(StoreError::io("open", &self.path))?;
         file.write_all(&line)
@@ -80,8 +104,72 @@ impl Journal {
         self.append(&JournalEntry::now(actor, event))
     }
 
+    /// Renames the current file aside under a name no other rotation
+    /// takes; an appender that opened it before finishes its line there.
+    fn rotate(&self) -> Result<(), StoreError> {
+        let stamp = Timestamp::now().as_nanosecond();
+        let aside = self
+            .path
+            .with_file_name(format!("events-{stamp:024}.jsonl"));
+        match std::fs::rename(&self.path, &aside) {
+            Ok(()) => Ok(()),
+            // Another process rotated it first.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(StoreError::io("rotate", &self.path)(err)),
+        }
+    }
+
+    /// The files rotated aside, oldest first.
+    fn rotated(&self) -> Vec<PathBuf> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                            n.starts_with("events-") && n.ends_with(".jsonl")
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    /// The current file's entries (since the last rotation).
     pub fn read(&self) -> Result<JournalRead, StoreError> {
         self.read_from(0)
+    }
+
+    /// Every entry ever recorded: the rotated files, then the current one.
+    pub fn read_all(&self) -> Result<JournalRead, StoreError> {
+        let mut all = JournalRead::default();
+        for file in self.rotated() {
+            let read = Journal::new(file).read()?;
+            all.entries.extend(read.entries);
+            all.skipped += read.skipped;
+        }
+        let current = self.read()?;
+        all.entries.extend(current.entries);
+        all.skipped += current.skipped;
+        Ok(all)
+    }
+
+    /// The entries in the last `bytes` of the current file (from the first
+    /// whole line): what start-up needs, read in bounded time however long
+    /// the history.
+    pub fn read_tail(&self, bytes: u64) -> Result<JournalRead, StoreError> {
+        let end = self.end();
+        if end <= bytes {
+            return self.read();
+        }
+        let mut read = self.read_from(end - bytes)?;
+        // The first line was cut: it never parses, and is not a torn one.
+        read.skipped = read.skipped.saturating_sub(1);
+        Ok(read)
     }
 
     /// Where the journal ends now, for [`Journal::read_from`].
@@ -141,5 +229,52 @@ mod tests {
         assert_eq!(read.entries.len(), 1);
         assert_eq!(read.entries[0].event, event);
         assert_eq!(read.entries[0].actor, Actor::Operator);
+    }
+
+    #[test]
+    fn rotates_by_size_keeps_every_entry_and_reads_only_the_tail_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let journal = Journal::rotating_at(path.clone(), 4096);
+        let slice = SliceName::parse("staging").unwrap();
+        for i in 0..500 {
+            journal
+                .record(
+                    Actor::Operator,
+                    Event::Progress {
+                        slice: Some(slice.clone()),
+                        message: format!("step {i}"),
+                    },
+                )
+                .unwrap();
+        }
+        // Several files, none much past the limit.
+        let rotated = journal.rotated();
+        assert!(rotated.len() >= 5, "{rotated:?}");
+        for file in rotated.iter().chain([&path]) {
+            let len = std::fs::metadata(file).unwrap().len();
+            assert!(len < 4096 + 512, "{} is {len} bytes", file.display());
+        }
+        // Nothing lost, in order.
+        let all = journal.read_all().unwrap();
+        let steps: Vec<String> = all
+            .entries
+            .iter()
+            .map(|e| match &e.event {
+                Event::Progress { message, .. } => message.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let expected: Vec<String> = (0..500).map(|i| format!("step {i}")).collect();
+        assert_eq!(steps, expected);
+        assert_eq!(all.skipped, 0);
+        // The tail: the last entries only, whole lines, none torn.
+        let tail = journal.read_tail(1024).unwrap();
+        assert!(!tail.entries.is_empty() && tail.entries.len() < 30);
+        assert_eq!(tail.skipped, 0);
+        assert!(matches!(
+            &tail.entries.last().unwrap().event,
+            Event::Progress { message, .. } if message == "step 499"
+        ));
     }
 }

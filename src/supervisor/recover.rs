@@ -19,7 +19,12 @@ impl Supervisor {
     /// on screen. A run whose end nobody recorded (the supervisor that ran
     /// it died) is recorded now as exited.
     pub(super) fn recover(&mut self) {
-        let journal = self.ws.state_dir.journal().read().unwrap_or_default();
+        let journal = self
+            .ws
+            .state_dir
+            .journal()
+            .read_tail(crate::store::JOURNAL_TAIL_BYTES)
+            .unwrap_or_default();
         let mut last: BTreeMap<SliceName, AgentStatus> = BTreeMap::new();
         for entry in journal.entries {
             if let Event::AgentStatusChanged { slice, status } = entry.event {

@@ -26,7 +26,7 @@ pub fn rebuild_lost_state(ws: &Workspace) -> Result<Vec<String>, WorkspaceError>
         Err(StoreError::Corrupt { .. }) => true,
         Err(err) => return Err(err.into()),
     };
-    let journal = ws.state_dir.journal().read()?;
+    let journal = ws.state_dir.journal().read_all()?;
     if journal.entries.is_empty() {
         return Ok(Vec::new());
     }
