@@ -112,11 +112,25 @@ impl HookedRepo {
 /// worktree, with the agent's environment and `payload` on stdin.
 /// Returns its stdout, which must stay empty (Claude Code reads it).
 fn run_hook(command: &str, env: &BTreeMap<String, String>, cwd: &Path, payload: &str) -> String {
-    let mut child = std::process::Command::new("sh")
+    let mut command_line = std::process::Command::new("sh");
+    command_line
         .args(["-c", command])
         .env_clear()
         .envs(env)
-        .current_dir(cwd)
+        .current_dir(cwd);
+    let out = with_stdin(command_line, payload);
+    assert!(
+        out.status.success(),
+        "the hook failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `command` with `payload` on its stdin, as an agent hands a hook
+/// its event.
+fn with_stdin(mut command: std::process::Command, payload: &str) -> std::process::Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -128,13 +142,7 @@ fn run_hook(command: &str, env: &BTreeMap<String, String>, cwd: &Path, payload: 
         .unwrap()
         .write_all(payload.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the hook failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    child.wait_with_output().unwrap()
 }
 
 fn signalled(e: &Event, slice: &str, activity: Activity, origin: &str) -> bool {
@@ -299,23 +307,12 @@ fn a_hook_never_fails_the_agent() {
         ),
         (repo.socket(), "\u{0}not json at all"),
     ] {
-        let mut child = repo
-            .command(BIN, &repo.root)
+        let mut command = repo.command(BIN, &repo.root);
+        command
             .args(["hook", "claude"])
             .env("SLICEBOARD_SLICE", "staging")
-            .env("SLICEBOARD_SOCKET", &socket)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(payload.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+            .env("SLICEBOARD_SOCKET", &socket);
+        let out = with_stdin(command, payload);
         assert!(out.status.success(), "{payload:?}");
         assert!(out.stdout.is_empty(), "{payload:?}");
     }

@@ -128,9 +128,9 @@ impl Journal {
                     .flatten()
                     .map(|e| e.path())
                     .filter(|p| {
-                        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                            n.starts_with("events-") && n.ends_with(".jsonl")
-                        })
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("events-") && n.ends_with(".jsonl"))
                     })
                     .collect()
             })
