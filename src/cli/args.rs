@@ -57,6 +57,10 @@ pub enum CommandArgs {
         #[arg(long)]
         skip: bool,
     },
+    /// Build the environment slices defer to (`[dbt] defer`) now, before
+    /// anything merged: `[merge] check` in the integration worktree at the
+    /// integration tip, then its dbt manifest and DuckDB files published.
+    DbtState,
     /// Remove a slice's worktree (the branch is kept).
     Down {
         slice: String,

@@ -6,6 +6,7 @@
 //! `sliceboard status --json | jq` and `eval "$(sliceboard env x)"` stay clean.
 
 mod args;
+mod dbt_cmds;
 mod plan_cmds;
 mod queue_cmds;
 mod signal_cmd;
@@ -55,6 +56,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 None => slice_cmds::up(&ws, &slices),
             }
         }
+        Some(CommandArgs::DbtState) => dbt_cmds::dbt_state(&open(&cwd)?),
         Some(CommandArgs::Setup { slice, skip }) => {
             let ws = open(&cwd)?;
             let name = ws.slice(&slice)?.name.clone();

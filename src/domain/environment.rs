@@ -290,6 +290,7 @@ mod tests {
                 project_dir: "dbt".into(),
                 target: "dev_{slice_ident}".into(),
                 schema: "dbt_{slice_ident}".into(),
+                defer: false,
             },
             merge: MergeSpec::default(),
             setup: Vec::new(),

@@ -73,6 +73,9 @@ pub struct DbtSpec {
     pub project_dir: PathBuf,
     pub target: String,
     pub schema: String,
+    /// Slices defer to the integration environment: they build what they
+    /// changed and read the rest from it (`[dbt] defer = "integration"`).
+    pub defer: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -478,6 +478,7 @@ impl MergeQueue {
                     merge_commit: running.merge_commit.to_string(),
                 },
             );
+            self.publish_dbt_state();
             return Some(self.publish_merge(&file, running.merge_commit));
         }
         let how = code.map_or_else(|| "was killed".to_owned(), |c| format!("exited with {c}"));
@@ -515,6 +516,37 @@ impl MergeQueue {
         });
         self.remove_attempt();
         Some(Ended::Failed { slice, reason })
+    }
+
+    /// With `[dbt] defer`: the checked integration build becomes what the
+    /// slices defer to (its manifest and a snapshot of its DuckDB files).
+    fn publish_dbt_state(&mut self) {
+        if !self.ws.plan.dbt.defer {
+            return;
+        }
+        let project = crate::domain::plan::normalize(
+            &self
+                .ws
+                .state_dir
+                .integration_worktree()
+                .join(&self.ws.plan.dbt.project_dir),
+        );
+        let message = match crate::dbt::defer::publish(&project, &self.ws.state_dir.dbt_state_dir())
+        {
+            Ok(files) => format!(
+                "slices now defer to this integration build ({} files in {})",
+                files.len(),
+                self.ws.state_dir.dbt_state_dir().display()
+            ),
+            Err(err) => format!("the integration build's dbt state was not published: {err}"),
+        };
+        self.record(
+            Actor::Sliceboard,
+            Event::Progress {
+                slice: None,
+                message,
+            },
+        );
     }
 
     /// What failed in the check: dbt's failing nodes with their messages
@@ -782,37 +814,8 @@ impl MergeQueue {
         }
     }
 
-    /// Creates the integration worktree if needed and resets it: at
-    /// `commit` (detached), or where it is, with no local change and no
-    /// untracked file (ignored files, such as dbt's `target/` and a local
-    /// database, are kept).
     pub(super) fn reset_integration_worktree(&self, commit: Option<Oid>) -> Result<(), String> {
-        let worktree = self.ws.state_dir.integration_worktree();
-        let root = self.ws.git.root();
-        let valid =
-            worktree.join(".git").is_file() && git(&worktree, &["rev-parse", "--git-dir"]).is_ok();
-        if !valid {
-            if worktree.exists() {
-                std::fs::remove_dir_all(&worktree)
-                    .map_err(|e| format!("{}: {e}", worktree.display()))?;
-            }
-            let _ = git(root, &["worktree", "prune"]);
-            let at = commit.map_or_else(|| "HEAD".to_owned(), |c| c.to_string());
-            git(
-                root,
-                &["worktree", "add", "--detach", &path_str(&worktree), &at],
-            )?;
-            return Ok(());
-        }
-        match commit {
-            Some(commit) => git(
-                &worktree,
-                &["checkout", "--force", "--detach", &commit.to_string()],
-            )?,
-            None => git(&worktree, &["reset", "--hard", "--quiet"])?,
-        };
-        git(&worktree, &["clean", "-ffd", "--quiet"])?;
-        Ok(())
+        reset_integration_worktree(&self.ws, commit)
     }
 
     fn next_attempt(&self) -> u64 {
@@ -859,4 +862,40 @@ pub(super) fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
 
 fn path_str(path: &Path) -> String {
     path.to_string_lossy().into_owned()
+}
+
+/// Creates the integration worktree if needed and resets it: at
+/// `commit` (detached), or where it is, with no local change and no
+/// untracked file (ignored files, such as dbt's `target/` and a local
+/// database, are kept).
+pub(crate) fn reset_integration_worktree(
+    ws: &crate::workspace::Workspace,
+    commit: Option<Oid>,
+) -> Result<(), String> {
+    let worktree = ws.state_dir.integration_worktree();
+    let root = ws.git.root();
+    let valid =
+        worktree.join(".git").is_file() && git(&worktree, &["rev-parse", "--git-dir"]).is_ok();
+    if !valid {
+        if worktree.exists() {
+            std::fs::remove_dir_all(&worktree)
+                .map_err(|e| format!("{}: {e}", worktree.display()))?;
+        }
+        let _ = git(root, &["worktree", "prune"]);
+        let at = commit.map_or_else(|| "HEAD".to_owned(), |c| c.to_string());
+        git(
+            root,
+            &["worktree", "add", "--detach", &path_str(&worktree), &at],
+        )?;
+        return Ok(());
+    }
+    match commit {
+        Some(commit) => git(
+            &worktree,
+            &["checkout", "--force", "--detach", &commit.to_string()],
+        )?,
+        None => git(&worktree, &["reset", "--hard", "--quiet"])?,
+    };
+    git(&worktree, &["clean", "-ffd", "--quiet"])?;
+    Ok(())
 }

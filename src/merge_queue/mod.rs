@@ -25,6 +25,8 @@ mod feedback;
 mod refresh;
 mod review;
 
+pub(crate) use attempt::reset_integration_worktree;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};

@@ -445,9 +445,28 @@ impl Checker<'_> {
     }
 
     fn dbt(&mut self, raw: Option<super::raw::RawDbt>) -> DbtSpec {
-        let (project_dir, target, schema) = match raw {
-            Some(d) => (d.project_dir, d.target, d.schema),
-            None => (None, None, None),
+        let (project_dir, target, schema, defer) = match raw {
+            Some(d) => (d.project_dir, d.target, d.schema, d.defer),
+            None => (None, None, None, None),
+        };
+        let defer = match defer {
+            None => false,
+            Some(value) => match value.get_ref().as_str() {
+                "integration" => true,
+                "off" => false,
+                other => {
+                    let line = self.line(value.span());
+                    self.push(
+                        Diagnostic::error(
+                            line,
+                            "dbt.defer",
+                            format!("{other:?} is neither \"integration\" nor \"off\""),
+                        )
+                        .fix("use `defer = \"integration\"` (slices read what they did not change from the integration environment) or `\"off\"`"),
+                    );
+                    false
+                }
+            },
         };
         let project_dir = match project_dir {
             Some(dir) => {
@@ -466,6 +485,7 @@ impl Checker<'_> {
             project_dir,
             target: self.template(target, "dbt.target", DEFAULT_DBT_TARGET, true),
             schema: self.template(schema, "dbt.schema", DEFAULT_DBT_SCHEMA, true),
+            defer,
         }
     }
 

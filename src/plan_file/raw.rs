@@ -41,6 +41,7 @@ pub struct RawDbt {
     pub project_dir: Option<Spanned<String>>,
     pub target: Option<Spanned<String>>,
     pub schema: Option<Spanned<String>>,
+    pub defer: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

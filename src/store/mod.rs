@@ -142,6 +142,12 @@ impl StateDir {
         self.slice_dir(slice).join("setup.json")
     }
 
+    /// The environment slices defer to: the integration build's manifest
+    /// and DuckDB files (`[dbt] defer`).
+    pub fn dbt_state_dir(&self) -> PathBuf {
+        self.root.join("dbt-state")
+    }
+
     pub fn setup_log(&self, slice: &SliceName) -> PathBuf {
         self.slice_dir(slice).join("setup.log")
     }

@@ -165,7 +165,37 @@ impl Workspace {
     /// The slice's environment, with its brief written.
     pub fn env(&self, slice: &SliceSpec) -> Result<Vec<(String, String)>, WorkspaceError> {
         let brief = self.write_brief(slice)?;
-        Ok(self.context(slice, &brief).env())
+        let mut env = self.context(slice, &brief).env();
+        env.extend(self.defer_env());
+        Ok(env)
+    }
+
+    /// With `[dbt] defer = "integration"`: where the integration
+    /// environment's manifest is (`SLICEBOARD_DBT_STATE`) and the DuckDB
+    /// file the profile attaches read-only (`SLICEBOARD_DBT_DEFER_DB`),
+    /// named after the integration's dbt target (docs/dbt.md).
+    pub fn defer_env(&self) -> Vec<(String, String)> {
+        if !self.plan.dbt.defer {
+            return Vec::new();
+        }
+        let state = self.state_dir.dbt_state_dir();
+        let repo = crate::domain::plan::repo_name(self.git.root());
+        let integration = SliceName::parse(crate::domain::environment::INTEGRATION_SLICE)
+            .map(|name| self.plan.dbt_target_for(&name, &repo))
+            .unwrap_or_default();
+        vec![
+            (
+                "SLICEBOARD_DBT_STATE".to_owned(),
+                state.to_string_lossy().into_owned(),
+            ),
+            (
+                "SLICEBOARD_DBT_DEFER_DB".to_owned(),
+                state
+                    .join(format!("{integration}.duckdb"))
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+        ]
     }
 }
 

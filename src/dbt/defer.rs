@@ -1,0 +1,58 @@
+//! The environment slices defer to: after a passing merge check (or
+//! `sliceboard dbt-state` on the base), the integration worktree's dbt
+//! manifest and its DuckDB files are copied into the state folder
+//! (`.git/sliceboard/dbt-state/`). A slice then runs `dbt build --select
+//! state:modified+ --defer --state "$SLICEBOARD_DBT_STATE"` and reads
+//! everything it did not change from that snapshot (attached read-only:
+//! a DuckDB file has one writer, so the slices never open the integration
+//! worktree's own database).
+//!
+//! The new snapshot is written beside the old one and swapped in by
+//! renames, so a slice reading the old one keeps it until it is done.
+
+use std::path::{Path, PathBuf};
+
+/// Copies `project_dir`'s `target/manifest.json` and its top-level
+/// `*.duckdb` files into `dest`, replacing what was there; returns the
+/// files copied. Refused when the project has no manifest.
+pub fn publish(project_dir: &Path, dest: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let manifest = project_dir.join("target").join("manifest.json");
+    if !manifest.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "{} has no dbt manifest: dbt has not run there",
+                project_dir.display()
+            ),
+        ));
+    }
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dbt-state".into());
+    let fresh = parent.join(format!(".{name}.new"));
+    let old = parent.join(format!(".{name}.old"));
+    let _ = std::fs::remove_dir_all(&fresh);
+    crate::store::private::create_dir(&fresh)?;
+    let mut copied = vec![fresh.join("manifest.json")];
+    std::fs::copy(&manifest, fresh.join("manifest.json"))?;
+    for entry in std::fs::read_dir(project_dir)?.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "duckdb") && path.is_file() {
+            let to = fresh.join(entry.file_name());
+            std::fs::copy(&path, &to)?;
+            copied.push(to);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&old);
+    if dest.exists() {
+        std::fs::rename(dest, &old)?;
+    }
+    std::fs::rename(&fresh, dest)?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(copied
+        .into_iter()
+        .map(|p| dest.join(p.file_name().unwrap_or_default()))
+        .collect())
+}
