@@ -124,6 +124,9 @@ project_dir = "."
 # SLICEBOARD_DBT_SCHEMA for profiles.yml to read with env_var() (docs/dbt.md).
 target = "{DEFAULT_DBT_TARGET}"
 schema = "{DEFAULT_DBT_SCHEMA}"
+# Slices build only what they changed, reading the rest from the last
+# integration build that passed the merge check (docs/dbt.md, deferral).
+# defer = "integration"
 
 [merge]
 # Runs on the merged result, in sliceboard's integration worktree with the
