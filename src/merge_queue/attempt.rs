@@ -524,13 +524,7 @@ impl MergeQueue {
         if !self.ws.plan.dbt.defer {
             return;
         }
-        let project = crate::domain::plan::normalize(
-            &self
-                .ws
-                .state_dir
-                .integration_worktree()
-                .join(&self.ws.plan.dbt.project_dir),
-        );
+        let project = self.integration_project();
         let message = match crate::dbt::defer::publish(&project, &self.ws.state_dir.dbt_state_dir())
         {
             Ok(files) => format!(
@@ -549,16 +543,21 @@ impl MergeQueue {
         );
     }
 
-    /// What failed in the check: dbt's failing nodes with their messages
-    /// when the check ran dbt, else the output's last lines.
-    fn check_details(&self) -> Vec<String> {
-        let project = crate::domain::plan::normalize(
+    /// The dbt project inside the integration worktree.
+    fn integration_project(&self) -> PathBuf {
+        crate::domain::plan::normalize(
             &self
                 .ws
                 .state_dir
                 .integration_worktree()
                 .join(&self.ws.plan.dbt.project_dir),
-        );
+        )
+    }
+
+    /// What failed in the check: dbt's failing nodes with their messages
+    /// when the check ran dbt, else the output's last lines.
+    fn check_details(&self) -> Vec<String> {
+        let project = self.integration_project();
         let failing: Vec<String> = crate::dbt::last_run(&project)
             .map(|run| {
                 run.problems()
