@@ -145,7 +145,7 @@ time_session() {
                 return 1
             fi
             local last=${screen##*$'\n'}
-            if ((board == 0)) && [[ $screen == *"  $slices slices"* && $last == *"q quit"* ]]; then
+            if ((board == 0)) && [[ $screen == *"  $slices slices"* && $last == *"q detach"* ]]; then
                 board=$((end - start))
             fi
             if ((board > 0)) && [[ $screen != *"diff: reading"* ]]; then
