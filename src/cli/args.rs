@@ -37,6 +37,29 @@ pub enum CommandArgs {
         #[arg(long)]
         base: Option<String>,
     },
+    /// Propose a plan from the dbt project's manifest: slices by model
+    /// folder, `after` from the refs between them, the files no slice owns
+    /// listed with what to do (runs `dbt parse` when the manifest is stale).
+    Plan {
+        /// Read the dbt project (the only source of proposals so far).
+        #[arg(long, required = true)]
+        from_dbt: bool,
+        /// About how many slices (folders are split or merged to get there).
+        #[arg(long, default_value_t = 4)]
+        slices: usize,
+        /// Print the plan instead of writing sliceboard.toml.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the proposal as JSON (slices, notes, unowned files).
+        #[arg(long)]
+        json: bool,
+        /// Replace an existing sliceboard.toml.
+        #[arg(long)]
+        force: bool,
+        /// The base branch (default: the branch checked out now).
+        #[arg(long)]
+        base: Option<String>,
+    },
     /// Validate the plan and print it resolved (branches, worktrees, dbt targets, merge order).
     Check {
         /// Print the resolved plan as JSON.

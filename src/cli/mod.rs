@@ -8,6 +8,7 @@
 mod args;
 mod dbt_cmds;
 mod plan_cmds;
+mod plan_from_dbt;
 mod queue_cmds;
 mod signal_cmd;
 mod slice_cmds;
@@ -45,6 +46,23 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Some(CommandArgs::Init { force, base }) => plan_cmds::init(&cwd, force, base.as_deref()),
         Some(CommandArgs::Check { json }) => plan_cmds::check(&cwd, json),
+        Some(CommandArgs::Plan {
+            from_dbt: _,
+            slices,
+            dry_run,
+            json,
+            force,
+            base,
+        }) => plan_from_dbt::plan_from_dbt(
+            &cwd,
+            &plan_from_dbt::PlanOptions {
+                slices,
+                dry_run,
+                json,
+                force,
+                base,
+            },
+        ),
         Some(CommandArgs::Up { slices }) => {
             let ws = open(&cwd)?;
             let names = slices

@@ -15,11 +15,23 @@ use crate::domain::slice::SliceName;
 /// At most this many slices are suggested.
 const MAX_SUGGESTED: usize = 8;
 
-/// A slice the starter proposes: its name and the folder it owns.
+/// A slice the starter proposes: its name, what it owns, the slices it
+/// comes after.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suggestion {
     pub name: SliceName,
     pub folder: String,
+    /// More globs beside `folder`, when the slice owns several.
+    pub more: Vec<String>,
+    pub after: Vec<SliceName>,
+}
+
+/// What a proposed plan adds to the starter: the dbt project's folder and
+/// comment lines (files no slice owns, decisions taken).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    pub project_dir: Option<String>,
+    pub comments: Vec<String>,
 }
 
 /// Proposes slices from the files of the base branch.
@@ -62,6 +74,8 @@ pub fn suggest_slices(files: &[String]) -> Vec<Suggestion> {
             used.insert(name.clone()).then(|| Suggestion {
                 name,
                 folder: format!("{prefix}{dir}/"),
+                more: Vec::new(),
+                after: Vec::new(),
             })
         })
         .take(MAX_SUGGESTED)
@@ -70,6 +84,12 @@ pub fn suggest_slices(files: &[String]) -> Vec<Suggestion> {
 
 /// The starter plan's text.
 pub fn starter(base: &str, suggestions: &[Suggestion]) -> String {
+    starter_with(base, suggestions, &Extras::default())
+}
+
+/// The starter plan's text, with a proposal's extras.
+pub fn starter_with(base: &str, suggestions: &[Suggestion], extras: &Extras) -> String {
+    let project_dir = extras.project_dir.as_deref().unwrap_or(".");
     let mut out = String::new();
     let _ = write!(
         out,
@@ -119,7 +139,7 @@ resume = "claude --continue"
 
 [dbt]
 # The dbt project's folder inside each worktree.
-project_dir = "."
+project_dir = "{project_dir}"
 # Each slice's dbt target and schema, exported as SLICEBOARD_DBT_TARGET and
 # SLICEBOARD_DBT_SCHEMA for profiles.yml to read with env_var() (docs/dbt.md).
 target = "{DEFAULT_DBT_TARGET}"
@@ -152,18 +172,37 @@ prompt = "Describe this slice's task here."
 "#
         );
     }
+    if !extras.comments.is_empty() {
+        out.push('\n');
+        for line in &extras.comments {
+            let _ = writeln!(out, "# {line}");
+        }
+    }
     for (i, suggestion) in suggestions.iter().enumerate() {
+        let owns: Vec<String> = std::iter::once(&suggestion.folder)
+            .chain(&suggestion.more)
+            .map(|glob| format!("\"{glob}\""))
+            .collect();
         let _ = write!(
             out,
             r#"
 [[slice]]
 name = "{name}"
-owns = ["{folder}"]
+owns = [{owns}]
 prompt = "Describe the work on {folder} here."
 "#,
             name = suggestion.name,
+            owns = owns.join(", "),
             folder = suggestion.folder,
         );
+        if !suggestion.after.is_empty() {
+            let after: Vec<String> = suggestion
+                .after
+                .iter()
+                .map(|a| format!("\"{a}\""))
+                .collect();
+            let _ = writeln!(out, "after = [{}]", after.join(", "));
+        }
         if i == 0 {
             let _ = write!(
                 out,

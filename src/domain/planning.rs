@@ -1,0 +1,408 @@
+//! Proposing slices from a dbt project's models (`sliceboard plan
+//! --from-dbt`): models grouped by folder, split or merged to about the
+//! number of slices asked for, balanced by model count; `after` from the
+//! refs between groups (groups in a cycle are merged, and the proposal
+//! says why). Pure: the manifest is read by the command line.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::slice::SliceName;
+
+/// A model as the manifest describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Model {
+    pub id: String,
+    /// Its file, relative to the repository root.
+    pub path: String,
+    /// The models it refs (other nodes are left out).
+    pub depends_on: Vec<String>,
+}
+
+/// A proposed slice: the folders it owns whole (`models/staging/`), the
+/// single-level folders whose files only it owns (`models/*`), its model
+/// count and the slices it comes after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Proposed {
+    pub name: SliceName,
+    pub owns: Vec<String>,
+    pub models: usize,
+    pub after: Vec<SliceName>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Proposal {
+    pub slices: Vec<Proposed>,
+    /// What the proposal had to decide (groups merged to break a cycle).
+    pub notes: Vec<String>,
+}
+
+/// A group of models: the folder it covers, whole or only its own files.
+#[derive(Debug, Clone)]
+struct Group {
+    /// Folder path under the models root, components.
+    folder: Vec<String>,
+    /// True when the group holds only the files directly in `folder`.
+    direct: bool,
+    models: BTreeSet<String>,
+}
+
+impl Group {
+    fn glob(&self, root: &str) -> String {
+        let folder = if self.folder.is_empty() {
+            root.trim_end_matches('/').to_owned()
+        } else {
+            format!("{root}{}", self.folder.join("/"))
+        };
+        if self.direct {
+            format!("{folder}/*")
+        } else {
+            format!("{folder}/")
+        }
+    }
+
+    fn label(&self) -> String {
+        let base = if self.folder.is_empty() {
+            "models".to_owned()
+        } else {
+            self.folder.join("-")
+        };
+        if self.direct && !self.folder.is_empty() {
+            format!("{base}-root")
+        } else {
+            base
+        }
+    }
+}
+
+/// Groups `models` (under `root`, e.g. `models/`) by folder into about
+/// `target` slices.
+pub fn by_folder(models: &[Model], root: &str, target: usize) -> Proposal {
+    let target = target.max(1);
+    let folder_of = |path: &str| -> Vec<String> {
+        let rest = path.strip_prefix(root).unwrap_or(path);
+        let mut parts: Vec<String> = rest.split('/').map(str::to_owned).collect();
+        parts.pop();
+        parts
+    };
+    let folders: BTreeMap<&str, Vec<String>> = models
+        .iter()
+        .map(|m| (m.id.as_str(), folder_of(&m.path)))
+        .collect();
+    // Level one: the first folder under the root (files in the root
+    // itself form their own group).
+    let mut groups: Vec<Group> = Vec::new();
+    for model in models {
+        let folder = &folders[model.id.as_str()];
+        let (key, direct) = match folder.first() {
+            Some(first) => (vec![first.clone()], false),
+            None => (Vec::new(), true),
+        };
+        match groups
+            .iter_mut()
+            .find(|g| g.folder == key && g.direct == direct)
+        {
+            Some(group) => {
+                group.models.insert(model.id.clone());
+            }
+            None => groups.push(Group {
+                folder: key,
+                direct,
+                models: BTreeSet::from([model.id.clone()]),
+            }),
+        }
+    }
+    // Too few: split the largest group that has subfolders.
+    while groups.len() < target {
+        let splittable = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| !g.direct)
+            .filter(|(_, g)| {
+                let depth = g.folder.len();
+                let subs: BTreeSet<Option<&String>> = g
+                    .models
+                    .iter()
+                    .map(|id| folders[id.as_str()].get(depth))
+                    .collect();
+                subs.len() > 1
+            })
+            .max_by_key(|(_, g)| g.models.len())
+            .map(|(i, _)| i);
+        let Some(at) = splittable else { break };
+        let group = groups.remove(at);
+        let depth = group.folder.len();
+        let mut parts: BTreeMap<Option<String>, BTreeSet<String>> = BTreeMap::new();
+        for id in &group.models {
+            parts
+                .entry(folders[id.as_str()].get(depth).cloned())
+                .or_default()
+                .insert(id.clone());
+        }
+        for (sub, models) in parts {
+            let (folder, direct) = match sub {
+                Some(sub) => {
+                    let mut folder = group.folder.clone();
+                    folder.push(sub);
+                    (folder, false)
+                }
+                None => (group.folder.clone(), true),
+            };
+            groups.push(Group {
+                folder,
+                direct,
+                models,
+            });
+        }
+    }
+    groups.sort_by(|a, b| (&a.folder, a.direct).cmp(&(&b.folder, b.direct)));
+    // Slices: groups, the smallest merged while there are too many.
+    let mut slices: Vec<Vec<Group>> = groups.into_iter().map(|g| vec![g]).collect();
+    let size = |slice: &Vec<Group>| slice.iter().map(|g| g.models.len()).sum::<usize>();
+    while slices.len() > target {
+        let mut by_size: Vec<usize> = (0..slices.len()).collect();
+        by_size.sort_by_key(|i| size(&slices[*i]));
+        let (a, b) = (by_size[0].min(by_size[1]), by_size[0].max(by_size[1]));
+        let merged = slices.remove(b);
+        slices[a].extend(merged);
+    }
+    let mut notes = Vec::new();
+    // `after` from refs between slices; a cycle merges its slices.
+    loop {
+        let owner: BTreeMap<&str, usize> = slices
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| {
+                s.iter()
+                    .flat_map(move |g| g.models.iter().map(move |m| (m.as_str(), i)))
+            })
+            .collect();
+        let mut edges: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); slices.len()];
+        for model in models {
+            let Some(&from) = owner.get(model.id.as_str()) else {
+                continue;
+            };
+            for dep in &model.depends_on {
+                if let Some(&to) = owner.get(dep.as_str()).filter(|to| **to != from) {
+                    edges[from].insert(to);
+                }
+            }
+        }
+        match find_cycle(&edges) {
+            None => {
+                let names = names(&slices);
+                let proposed = slices
+                    .iter()
+                    .enumerate()
+                    .map(|(i, groups)| Proposed {
+                        name: names[i].clone(),
+                        owns: groups.iter().map(|g| g.glob(root)).collect(),
+                        models: size(groups),
+                        after: edges[i].iter().map(|j| names[*j].clone()).collect(),
+                    })
+                    .collect();
+                return Proposal {
+                    slices: proposed,
+                    notes,
+                };
+            }
+            Some(cycle) => {
+                let labels: Vec<String> = cycle
+                    .iter()
+                    .map(|i| {
+                        slices[*i]
+                            .iter()
+                            .map(Group::label)
+                            .collect::<Vec<_>>()
+                            .join("+")
+                    })
+                    .collect();
+                notes.push(format!(
+                    "{} ref each other in a cycle, so they are one slice (no merge order could satisfy them)",
+                    labels.join(", ")
+                ));
+                let mut cycle = cycle;
+                cycle.sort_unstable();
+                let keep = cycle[0];
+                for &i in cycle.iter().skip(1).rev() {
+                    let merged = slices.remove(i);
+                    slices[keep].extend(merged);
+                }
+            }
+        }
+    }
+}
+
+/// Slice names from the groups' folders, made valid and unique.
+fn names(slices: &[Vec<Group>]) -> Vec<SliceName> {
+    let mut used = BTreeSet::new();
+    slices
+        .iter()
+        .enumerate()
+        .map(|(i, groups)| {
+            let label = groups
+                .first()
+                .map_or_else(|| "slice".to_owned(), Group::label);
+            let clean: String = label
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            let mut candidate = clean.trim_matches('-').to_owned();
+            if candidate.is_empty() || !candidate.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                candidate = format!("slice-{}", i + 1);
+            }
+            let mut name = candidate.clone();
+            let mut n = 2;
+            while used.contains(&name) {
+                name = format!("{candidate}-{n}");
+                n += 1;
+            }
+            used.insert(name.clone());
+            SliceName::parse(&name).unwrap_or_else(|_| {
+                SliceName::parse(&format!("slice-{}", i + 1)).expect("a plain name is valid")
+            })
+        })
+        .collect()
+}
+
+/// A cycle in `edges` (i depends on each j in edges[i]), as its nodes.
+fn find_cycle(edges: &[BTreeSet<usize>]) -> Option<Vec<usize>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    fn visit(
+        at: usize,
+        edges: &[BTreeSet<usize>],
+        marks: &mut [Mark],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        marks[at] = Mark::Open;
+        path.push(at);
+        for &next in &edges[at] {
+            match marks[next] {
+                Mark::Open => {
+                    let from = path.iter().position(|p| *p == next).unwrap_or(0);
+                    return Some(path[from..].to_vec());
+                }
+                Mark::New => {
+                    if let Some(cycle) = visit(next, edges, marks, path) {
+                        return Some(cycle);
+                    }
+                }
+                Mark::Done => {}
+            }
+        }
+        path.pop();
+        marks[at] = Mark::Done;
+        None
+    }
+    let mut marks = vec![Mark::New; edges.len()];
+    (0..edges.len()).find_map(|start| {
+        (marks[start] == Mark::New)
+            .then(|| visit(start, edges, &mut marks, &mut Vec::new()))
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(id: &str, path: &str, deps: &[&str]) -> Model {
+        Model {
+            id: id.into(),
+            path: path.into(),
+            depends_on: deps.iter().map(|d| (*d).to_owned()).collect(),
+        }
+    }
+
+    fn project() -> Vec<Model> {
+        vec![
+            model("stg_a", "models/staging/core/stg_a.sql", &[]),
+            model("stg_b", "models/staging/core/stg_b.sql", &[]),
+            model("stg_c", "models/staging/catalog/stg_c.sql", &[]),
+            model(
+                "int_x",
+                "models/intermediate/int_x.sql",
+                &["stg_a", "stg_c"],
+            ),
+            model("fct_y", "models/marts/finance/fct_y.sql", &["int_x"]),
+            model("dim_z", "models/marts/finance/dim_z.sql", &["stg_b"]),
+        ]
+    }
+
+    #[test]
+    fn folders_become_slices_ordered_by_refs() {
+        let proposal = by_folder(&project(), "models/", 3);
+        let got: Vec<(&str, Vec<&str>, Vec<&str>)> = proposal
+            .slices
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.owns.iter().map(String::as_str).collect(),
+                    s.after.iter().map(SliceName::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "intermediate",
+                    vec!["models/intermediate/"],
+                    vec!["staging"]
+                ),
+                (
+                    "marts",
+                    vec!["models/marts/"],
+                    vec!["intermediate", "staging"]
+                ),
+                ("staging", vec!["models/staging/"], vec![]),
+            ]
+        );
+    }
+
+    #[test]
+    fn more_slices_split_the_largest_folder_and_fewer_merge_the_smallest() {
+        let four = by_folder(&project(), "models/", 4);
+        let names: Vec<&str> = four.slices.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["intermediate", "marts", "staging-catalog", "staging-core"]
+        );
+        let one = by_folder(&project(), "models/", 1);
+        assert_eq!(one.slices.len(), 1);
+        assert_eq!(one.slices[0].models, 6);
+        assert!(one.slices[0].after.is_empty());
+    }
+
+    #[test]
+    fn a_cycle_between_folders_merges_them_and_says_why() {
+        let models = vec![
+            model("a", "models/one/a.sql", &["b"]),
+            model("b", "models/two/b.sql", &["c"]),
+            model("c", "models/one/c.sql", &[]),
+            model("d", "models/three/d.sql", &["a"]),
+        ];
+        let proposal = by_folder(&models, "models/", 3);
+        assert_eq!(proposal.slices.len(), 2);
+        assert!(proposal.notes[0].contains("cycle"), "{:?}", proposal.notes);
+        let three = proposal
+            .slices
+            .iter()
+            .find(|s| s.name.as_str() == "three")
+            .unwrap();
+        assert_eq!(three.after.len(), 1);
+    }
+}

@@ -1,0 +1,129 @@
+//! `sliceboard plan --from-dbt` on a real dbt project (dbt 1.11 parses
+//! it): slices by model folder, `after` from the refs between them, the
+//! files no slice owns listed, and a plan that passes `check`.
+
+mod common;
+
+use common::TestRepo;
+use common::dbt::dbt;
+
+fn project() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.git(&[
+        "rm",
+        "-r",
+        "-q",
+        "models",
+        "seeds",
+        "macros",
+        "dbt_project.yml",
+    ]);
+    repo.write(
+        "dbt_project.yml",
+        "name: shop\nversion: \"1.0.0\"\nprofile: shop\nmodel-paths: [\"models\"]\nseed-paths: [\"seeds\"]\n",
+    );
+    repo.write(
+        "profiles.yml",
+        "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: dev.duckdb\n",
+    );
+    repo.write(".gitignore", "target/\nlogs/\n*.duckdb\n");
+    repo.write("seeds/raw_orders.csv", "id\n1\n");
+    repo.write(
+        "macros/cents.sql",
+        "{% macro cents(c) %}{{ c }} / 100{% endmacro %}\n",
+    );
+    for (path, sql) in [
+        (
+            "models/staging/core/stg_orders.sql",
+            "select * from {{ ref('raw_orders') }}",
+        ),
+        ("models/staging/core/stg_users.sql", "select 1 as id"),
+        ("models/staging/catalog/stg_items.sql", "select 1 as id"),
+        (
+            "models/intermediate/int_orders.sql",
+            "select * from {{ ref('stg_orders') }}",
+        ),
+        (
+            "models/marts/fct_orders.sql",
+            "select * from {{ ref('int_orders') }}",
+        ),
+        (
+            "models/marts/dim_items.sql",
+            "select * from {{ ref('stg_items') }}",
+        ),
+    ] {
+        repo.write(path, &format!("{sql}\n"));
+    }
+    repo.commit_all("a dbt project");
+    repo
+}
+
+fn with_dbt(repo: &TestRepo, args: &[&str]) -> common::Run {
+    let path = format!(
+        "{}:{}",
+        dbt().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = repo
+        .command(common::BIN, &repo.root)
+        .args(args)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    output.into()
+}
+
+#[test]
+fn folders_become_slices_ordered_by_their_refs() {
+    let repo = project();
+    let run = with_dbt(&repo, &["plan", "--from-dbt", "--slices", "3"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(run.stderr.contains("running `dbt parse`"), "{}", run.stderr);
+    let plan = std::fs::read_to_string(repo.root.join("sliceboard.toml")).unwrap();
+    for expected in [
+        "name = \"intermediate\"\nowns = [\"models/intermediate/\"]",
+        "after = [\"staging\"]",
+        "name = \"marts\"\nowns = [\"models/marts/\"]",
+        "after = [\"intermediate\", \"staging\"]",
+        "name = \"staging\"\nowns = [\"models/staging/\"]",
+        "#   macros/ (1 file): shared by every slice",
+        "#   seeds/ (1 file): give them to the slice whose staging models read them",
+        "#   dbt_project.yml (1 file): project files",
+    ] {
+        assert!(plan.contains(expected), "{expected:?} in:\n{plan}");
+    }
+    // It passes check, and up creates the slices it names.
+    repo.sliceboard(&["check"]).ok();
+
+    // Four slices: the largest folder is split.
+    let run = with_dbt(&repo, &["plan", "--from-dbt", "--slices", "4", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let names: Vec<&str> = json["proposal"]["slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["intermediate", "marts", "staging-catalog", "staging-core"]
+    );
+    // An existing plan is kept unless --force.
+    let kept = with_dbt(&repo, &["plan", "--from-dbt"]);
+    assert_eq!(kept.code, Some(1));
+    assert!(kept.stderr.contains("already exists"), "{}", kept.stderr);
+}
+
+#[test]
+fn without_dbt_it_says_so() {
+    let repo = project();
+    let output = repo
+        .command(common::BIN, &repo.root)
+        .args(["plan", "--from-dbt", "--dry-run"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("dbt is not installed"), "{err}");
+}
