@@ -156,6 +156,8 @@ fn init_writes_a_starter_plan_that_checks() {
     let repo = TestRepo::new();
     let out = repo.sliceboard(&["init"]).ok();
     assert!(out.contains("with 2 slices starting from main"), "{out}");
+    // The test repository holds a dbt project: the DAG-based proposal is named.
+    assert!(out.contains("sliceboard plan --from-dbt"), "{out}");
     let plan = std::fs::read_to_string(repo.root.join("sliceboard.toml")).unwrap();
     assert!(plan.contains("base = \"main\""));
     assert!(plan.contains("owns = [\"models/marts/\"]"));

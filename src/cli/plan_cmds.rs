@@ -48,6 +48,12 @@ pub fn init(cwd: &Path, force: bool, base: Option<&str>) -> anyhow::Result<ExitC
     println!(
         "next: edit it (owned paths, prompts, agent command), then run `sliceboard check` and `sliceboard up`"
     );
+    let files = git.files_at(&base);
+    if files.iter().any(|f| f.ends_with("dbt_project.yml")) {
+        println!(
+            "this is a dbt project: `sliceboard plan --from-dbt --force` proposes slices from its DAG instead (`after` from refs, the files no slice owns)"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
