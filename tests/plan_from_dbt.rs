@@ -108,6 +108,21 @@ fn folders_become_slices_ordered_by_their_refs() {
         names,
         ["intermediate", "marts", "staging-catalog", "staging-core"]
     );
+    // By the DAG: runs of models by depth, folders owned whole where the
+    // slice holds every model in them, files one by one otherwise.
+    let run = with_dbt(
+        &repo,
+        &["plan", "--from-dbt", "--by", "dag", "--slices", "3", "--dry-run"],
+    );
+    assert_eq!(run.code, Some(0), "{run:?}");
+    for expected in [
+        "owns = [\"models/staging/\"]",
+        "owns = [\"models/intermediate/\", \"models/marts/dim_items.sql\"]\nprompt",
+        "owns = [\"models/marts/fct_orders.sql\"]",
+        "after = [\"intermediate\"]",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected:?} in:\n{}", run.stdout);
+    }
     // An existing plan is kept unless --force.
     let kept = with_dbt(&repo, &["plan", "--from-dbt"]);
     assert_eq!(kept.code, Some(1));

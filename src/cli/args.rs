@@ -47,6 +47,10 @@ pub enum CommandArgs {
         /// About how many slices (folders are split or merged to get there).
         #[arg(long, default_value_t = 4)]
         slices: usize,
+        /// Group by model folder, or by the DAG (contiguous runs of models
+        /// by depth, cut where few refs cross).
+        #[arg(long, value_parser = ["folder", "dag"], default_value = "folder")]
+        by: String,
         /// Print the plan instead of writing sliceboard.toml.
         #[arg(long)]
         dry_run: bool,

@@ -49,6 +49,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(CommandArgs::Plan {
             from_dbt: _,
             slices,
+            by,
             dry_run,
             json,
             force,
@@ -57,6 +58,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             &cwd,
             &plan_from_dbt::PlanOptions {
                 slices,
+                by_dag: by == "dag",
                 dry_run,
                 json,
                 force,

@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use crate::domain::ownership::Ownership;
-use crate::domain::planning::{Model, Proposal, by_folder};
+use crate::domain::planning::{Model, Proposal, by_dag, by_folder};
 use crate::git::GitRepo;
 use crate::plan_file::starter::{Extras, Suggestion, starter_with};
 use crate::plan_file::{self, PLAN_FILE};
@@ -20,6 +20,8 @@ use crate::plan_file::{self, PLAN_FILE};
 /// The options of `plan --from-dbt`.
 pub struct PlanOptions {
     pub slices: usize,
+    /// Group by the DAG rather than by folder.
+    pub by_dag: bool,
     pub dry_run: bool,
     pub json: bool,
     pub force: bool,
@@ -62,7 +64,11 @@ pub fn plan_from_dbt(cwd: &Path, options: &PlanOptions) -> anyhow::Result<ExitCo
         bail!("the dbt project has no models to split");
     }
     let models_root = common_root(&models, &prefix);
-    let proposal = by_folder(&models, &models_root, options.slices);
+    let proposal = if options.by_dag {
+        by_dag(&models, &models_root, options.slices)
+    } else {
+        by_folder(&models, &models_root, options.slices)
+    };
 
     let base = match &options.base {
         Some(base) => base.clone(),

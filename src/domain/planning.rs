@@ -1,8 +1,9 @@
 //! Proposing slices from a dbt project's models (`sliceboard plan
-//! --from-dbt`): models grouped by folder, split or merged to about the
-//! number of slices asked for, balanced by model count; `after` from the
-//! refs between groups (groups in a cycle are merged, and the proposal
-//! says why). Pure: the manifest is read by the command line.
+//! --from-dbt`): by folder (grouped, split or merged to about the number
+//! of slices asked for, balanced by model count; groups in a ref cycle
+//! merged, and the proposal says why) or by the DAG (runs of models by
+//! depth, cut at depth boundaries); `after` from the refs between slices.
+//! Pure: the manifest is read by the command line.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -234,16 +235,186 @@ pub fn by_folder(models: &[Model], root: &str, target: usize) -> Proposal {
     }
 }
 
-/// Slice names from the groups' folders, made valid and unique.
-fn names(slices: &[Vec<Group>]) -> Vec<SliceName> {
-    let mut used = BTreeSet::new();
-    slices
+/// Groups `models` by their place in the DAG into about `target` slices:
+/// models ordered by depth (a model is one deeper than the deepest model
+/// it refs), cut into contiguous, balanced runs, each cut moved to the
+/// nearest boundary between depths when one is close. Every ref then
+/// points to the same slice or an earlier one, so `after` has no cycle.
+/// A slice owns a folder whole (`models/staging/`) when every model under
+/// it is the slice's, and its files one by one otherwise.
+pub fn by_dag(models: &[Model], root: &str, target: usize) -> Proposal {
+    let ids: BTreeMap<&str, &Model> = models.iter().map(|m| (m.id.as_str(), m)).collect();
+    let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
+    fn depth_of<'a>(
+        id: &'a str,
+        ids: &BTreeMap<&'a str, &'a Model>,
+        depth: &mut BTreeMap<&'a str, usize>,
+        seen: &mut BTreeSet<&'a str>,
+    ) -> usize {
+        if let Some(d) = depth.get(id) {
+            return *d;
+        }
+        // A cycle (not a valid dbt project) counts as depth 0.
+        if !seen.insert(id) {
+            return 0;
+        }
+        let d = ids[id]
+            .depends_on
+            .iter()
+            .filter_map(|dep| ids.get_key_value(dep.as_str()).map(|(k, _)| *k))
+            .map(|dep| depth_of(dep, ids, depth, seen) + 1)
+            .max()
+            .unwrap_or(0);
+        depth.insert(id, d);
+        d
+    }
+    for model in models {
+        depth_of(&model.id, &ids, &mut depth, &mut BTreeSet::new());
+    }
+    let mut ordered: Vec<&Model> = models.iter().collect();
+    ordered.sort_by(|a, b| (depth[a.id.as_str()], &a.path).cmp(&(depth[b.id.as_str()], &b.path)));
+    let count = ordered.len();
+    let target = target.clamp(1, count.max(1));
+    let boundaries: Vec<usize> = (1..count)
+        .filter(|i| depth[ordered[*i].id.as_str()] != depth[ordered[i - 1].id.as_str()])
+        .collect();
+    let slack = count / (2 * target);
+    // Each cut after the last: the boundary nearest its balanced place,
+    // if one is close enough, else that place.
+    let mut cuts: Vec<usize> = Vec::new();
+    for k in 1..target {
+        let ideal = k * count / target;
+        let last = cuts.last().copied().unwrap_or(0);
+        let snapped = boundaries
+            .iter()
+            .copied()
+            .filter(|b| *b > last && b.abs_diff(ideal) <= slack)
+            .min_by_key(|b| b.abs_diff(ideal));
+        let cut = snapped.unwrap_or(ideal.max(last + 1));
+        if cut < count {
+            cuts.push(cut);
+        }
+    }
+    let mut chunks: Vec<Vec<&Model>> = Vec::new();
+    let mut start = 0;
+    for cut in cuts.into_iter().chain([count]) {
+        if cut > start {
+            chunks.push(ordered[start..cut].to_vec());
+            start = cut;
+        }
+    }
+    let owner: BTreeMap<&str, usize> = chunks
         .iter()
         .enumerate()
-        .map(|(i, groups)| {
-            let label = groups
+        .flat_map(|(i, c)| c.iter().map(move |m| (m.id.as_str(), i)))
+        .collect();
+    let labels: Vec<String> = chunks
+        .iter()
+        .map(|chunk| {
+            // The folder most of its models are in.
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for model in chunk {
+                let rest = model.path.strip_prefix(root).unwrap_or(&model.path);
+                let folder = rest
+                    .split('/')
+                    .next()
+                    .filter(|_| rest.contains('/'))
+                    .unwrap_or("models");
+                *counts.entry(folder.to_owned()).or_default() += 1;
+            }
+            counts
+                .into_iter()
+                // Most models; the first folder on a tie.
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                .map_or_else(|| "slice".to_owned(), |(f, _)| f)
+        })
+        .collect();
+    let names = unique_names(&labels);
+    let slices = chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut after: BTreeSet<usize> = BTreeSet::new();
+            for model in chunk {
+                for dep in &model.depends_on {
+                    if let Some(&j) = owner.get(dep.as_str()).filter(|j| **j != i) {
+                        after.insert(j);
+                    }
+                }
+            }
+            Proposed {
+                name: names[i].clone(),
+                owns: owned_globs(chunk, models, root),
+                models: chunk.len(),
+                after: after.into_iter().map(|j| names[j].clone()).collect(),
+            }
+        })
+        .collect();
+    Proposal {
+        slices,
+        notes: Vec::new(),
+    }
+}
+
+/// The globs for `chunk`'s models: the highest folders whose every model
+/// is in the chunk, whole, and the other files one by one.
+fn owned_globs(chunk: &[&Model], all: &[Model], root: &str) -> Vec<String> {
+    let mine: BTreeSet<&str> = chunk.iter().map(|m| m.path.as_str()).collect();
+    let mut globs: Vec<String> = Vec::new();
+    let mut covered: BTreeSet<&str> = BTreeSet::new();
+    for model in chunk {
+        if covered.contains(model.path.as_str()) {
+            continue;
+        }
+        let rest = model.path.strip_prefix(root).unwrap_or(&model.path);
+        let parts: Vec<&str> = rest.split('/').collect();
+        // Folders from the top down: the first the chunk holds whole.
+        let whole = (1..parts.len()).find_map(|n| {
+            let folder = format!("{root}{}/", parts[..n].join("/"));
+            let inside: Vec<&str> = all
+                .iter()
+                .map(|m| m.path.as_str())
+                .filter(|p| p.starts_with(&folder))
+                .collect();
+            inside
+                .iter()
+                .all(|p| mine.contains(p))
+                .then_some((folder, inside))
+        });
+        match whole {
+            Some((folder, inside)) => {
+                covered.extend(inside);
+                globs.push(folder);
+            }
+            None => {
+                covered.insert(model.path.as_str());
+                globs.push(model.path.clone());
+            }
+        }
+    }
+    globs
+}
+
+/// Slice names from the groups' folders, made valid and unique.
+fn names(slices: &[Vec<Group>]) -> Vec<SliceName> {
+    let labels: Vec<String> = slices
+        .iter()
+        .map(|groups| {
+            groups
                 .first()
-                .map_or_else(|| "slice".to_owned(), Group::label);
+                .map_or_else(|| "slice".to_owned(), Group::label)
+        })
+        .collect();
+    unique_names(&labels)
+}
+
+/// Valid, unique slice names from labels (`staging`, `staging-2`, …).
+fn unique_names(labels: &[String]) -> Vec<SliceName> {
+    let mut used = BTreeSet::new();
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| {
             let clean: String = label
                 .chars()
                 .map(|c| {
@@ -404,5 +575,31 @@ mod tests {
             .find(|s| s.name.as_str() == "three")
             .unwrap();
         assert_eq!(three.after.len(), 1);
+    }
+
+    #[test]
+    fn by_the_dag_runs_of_models_by_depth_are_cut_at_depth_boundaries() {
+        let proposal = by_dag(&project(), "models/", 3);
+        let got: Vec<(Vec<&str>, Vec<&str>)> = proposal
+            .slices
+            .iter()
+            .map(|s| {
+                (
+                    s.owns.iter().map(String::as_str).collect(),
+                    s.after.iter().map(SliceName::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (vec!["models/staging/"], vec![]),
+                (
+                    vec!["models/intermediate/", "models/marts/finance/dim_z.sql"],
+                    vec!["staging"]
+                ),
+                (vec!["models/marts/finance/fct_y.sql"], vec!["intermediate"]),
+            ]
+        );
     }
 }
