@@ -112,7 +112,15 @@ fn folders_become_slices_ordered_by_their_refs() {
     // slice holds every model in them, files one by one otherwise.
     let run = with_dbt(
         &repo,
-        &["plan", "--from-dbt", "--by", "dag", "--slices", "3", "--dry-run"],
+        &[
+            "plan",
+            "--from-dbt",
+            "--by",
+            "dag",
+            "--slices",
+            "3",
+            "--dry-run",
+        ],
     );
     assert_eq!(run.code, Some(0), "{run:?}");
     for expected in [
@@ -121,7 +129,11 @@ fn folders_become_slices_ordered_by_their_refs() {
         "owns = [\"models/marts/fct_orders.sql\"]",
         "after = [\"intermediate\"]",
     ] {
-        assert!(run.stdout.contains(expected), "{expected:?} in:\n{}", run.stdout);
+        assert!(
+            run.stdout.contains(expected),
+            "{expected:?} in:\n{}",
+            run.stdout
+        );
     }
     // An existing plan is kept unless --force.
     let kept = with_dbt(&repo, &["plan", "--from-dbt"]);
