@@ -54,22 +54,8 @@ after = ["staging"]
 "#;
 
 fn repo() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.git(&[
-        "rm",
-        "-r",
-        "-q",
-        "models",
-        "seeds",
-        "macros",
-        "dbt_project.yml",
-    ]);
-    repo.write(
-        "dbt_project.yml",
-        "name: shop\nversion: \"1.0.0\"\nprofile: shop\nmodel-paths: [\"models\"]\nseed-paths: [\"seeds\"]\n",
-    );
+    let repo = common::dbt::empty_project();
     repo.write("profiles.yml", PROFILES);
-    repo.write(".gitignore", "target/\nlogs/\n*.duckdb\n");
     repo.write(
         "seeds/orders.csv",
         "id,customer,amount\n1,ada,10\n2,bo,20\n3,ada,5\n",
@@ -107,7 +93,7 @@ fn reports_dbt(repo: &TestRepo, args: &[&str]) -> std::process::Output {
 fn a_downstream_slice_builds_only_what_it_changed_against_the_integration_build() {
     let repo = repo();
     // Before anything merged: the base's build is what slices defer to.
-    let run = repo.sliceboard(&["dbt-state"]);
+    let run = common::dbt::with_dbt(&repo, &["dbt-state"]);
     assert_eq!(run.code, Some(0), "{run:?}");
     let state = repo.state_dir().join("dbt-state");
     assert!(state.join("manifest.json").is_file());

@@ -5,28 +5,14 @@
 mod common;
 
 use common::TestRepo;
-use common::dbt::dbt;
+use common::dbt::with_dbt;
 
 fn project() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.git(&[
-        "rm",
-        "-r",
-        "-q",
-        "models",
-        "seeds",
-        "macros",
-        "dbt_project.yml",
-    ]);
-    repo.write(
-        "dbt_project.yml",
-        "name: shop\nversion: \"1.0.0\"\nprofile: shop\nmodel-paths: [\"models\"]\nseed-paths: [\"seeds\"]\n",
-    );
+    let repo = common::dbt::empty_project();
     repo.write(
         "profiles.yml",
         "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: dev.duckdb\n",
     );
-    repo.write(".gitignore", "target/\nlogs/\n*.duckdb\n");
     repo.write("seeds/raw_orders.csv", "id\n1\n");
     repo.write(
         "macros/cents.sql",
@@ -56,21 +42,6 @@ fn project() -> TestRepo {
     }
     repo.commit_all("a dbt project");
     repo
-}
-
-fn with_dbt(repo: &TestRepo, args: &[&str]) -> common::Run {
-    let path = format!(
-        "{}:{}",
-        dbt().parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let output = repo
-        .command(common::BIN, &repo.root)
-        .args(args)
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    output.into()
 }
 
 #[test]

@@ -45,10 +45,26 @@ pub fn dbt() -> PathBuf {
     );
 }
 
-/// A repository holding the fixture dbt project, with worktrees for both slices.
-pub fn repo() -> TestRepo {
+/// Runs sliceboard in the repository with dbt's folder first on PATH, for
+/// commands that run the plan's own `dbt …` (the check, `dbt parse`).
+pub fn with_dbt(repo: &TestRepo, args: &[&str]) -> super::Run {
+    let path = format!(
+        "{}:{}",
+        dbt().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    repo.command(super::BIN, &repo.root)
+        .args(args)
+        .env("PATH", path)
+        .output()
+        .unwrap()
+        .into()
+}
+
+/// A repository whose dbt-shaped files are gone, for a test to write a
+/// real project of its own (nothing committed yet).
+pub fn without_dbt_files() -> TestRepo {
     let repo = TestRepo::new();
-    // Replace the common dbt-shaped files with a real, runnable project.
     repo.git(&[
         "rm",
         "-r",
@@ -58,6 +74,25 @@ pub fn repo() -> TestRepo {
         "macros",
         "dbt_project.yml",
     ]);
+    repo
+}
+
+/// `without_dbt_files` plus a `dbt_project.yml` for project `shop` and a
+/// `.gitignore` for dbt's and DuckDB's files.
+pub fn empty_project() -> TestRepo {
+    let repo = without_dbt_files();
+    repo.write(
+        "dbt_project.yml",
+        "name: shop\nversion: \"1.0.0\"\nprofile: shop\nmodel-paths: [\"models\"]\nseed-paths: [\"seeds\"]\n",
+    );
+    repo.write(".gitignore", "target/\nlogs/\n*.duckdb\n");
+    repo
+}
+
+/// A repository holding the fixture dbt project, with worktrees for both slices.
+pub fn repo() -> TestRepo {
+    // Replace the common dbt-shaped files with a real, runnable project.
+    let repo = without_dbt_files();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dbt_project");
     copy_dir(&fixture, &repo.root);
     repo.write("sliceboard.toml", PLAN);
