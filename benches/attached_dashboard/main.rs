@@ -22,6 +22,9 @@
 //!   same for tmux with 8 such windows and a client attached.
 //! - `keys`: key-to-screen latency of `j` on the board, 8 agents quiet,
 //!   then flooding (see `keys.rs`).
+//! - `memory`: the supervisor's RSS with 8 agents that printed 5,000 lines
+//!   of typical output, and after a cycle of resizes, beside tmux (see
+//!   `memory.rs`).
 //!
 //! Run (cargo builds the `sliceboard` binary for the bench, with the
 //! release settings):
@@ -31,7 +34,8 @@
 //! SB_BENCH_FILE=/tmp/sbbench/colored.txt cargo bench --bench attached_dashboard
 //! ```
 //!
-//! Environment: `SB_ATTACH_PARTS` (default `drain,attach,idle,keys`),
+//! Environment: `SB_ATTACH_PARTS` (default `drain,attach,idle,keys,memory`),
+//! `SB_MEM_LINES` (lines each agent prints in `memory`, default 5,000),
 //! `SB_KEY_ROUNDS` (keys rounds, default 40),
 //! `SB_BENCH_RUNS` (drain rounds, default 5), `SB_ATTACH_ROUNDS` (attach
 //! rounds, default 10), `SB_IDLE_SECS` (default 60), `SB_BIN` (the binary;
@@ -44,8 +48,11 @@
 //! every tmux server killed at the end, also when a part fails.
 
 mod keys;
+mod memory;
 mod procs;
 mod rig;
+#[path = "../common/typical_output.rs"]
+mod typical_output;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -74,7 +81,7 @@ fn main() {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sliceboard")));
     let bin = bin.canonicalize().expect("the sliceboard binary");
     let parts =
-        std::env::var("SB_ATTACH_PARTS").unwrap_or_else(|_| "drain,attach,idle,keys".into());
+        std::env::var("SB_ATTACH_PARTS").unwrap_or_else(|_| "drain,attach,idle,keys,memory".into());
     let number = |name: &str, default: usize| {
         std::env::var(name)
             .ok()
@@ -94,7 +101,8 @@ fn main() {
             "attach" => attach(&bin, &dir, &sync, number("SB_ATTACH_ROUNDS", 10)),
             "idle" => idle(&bin, &dir, &sync, number("SB_IDLE_SECS", 60) as u64),
             "keys" => keys::keys(&bin, &dir, &sync, number("SB_KEY_ROUNDS", 40)),
-            other => panic!("unknown part {other:?}: want drain, attach, idle or keys"),
+            "memory" => memory::memory(&bin, &dir, &sync, number("SB_MEM_LINES", 5_000)),
+            other => panic!("unknown part {other:?}: want drain, attach, idle, keys or memory"),
         }
     }
 }

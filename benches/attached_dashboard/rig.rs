@@ -254,7 +254,9 @@ impl Supervisor {
         loop {
             let panes = self.panes(&slices);
             let filled = |pane: &PaneView| {
-                pane.history == super::SCROLLBACK
+                // The grid moves history out in batches: it is full
+                // within a batch of rows.
+                pane.history + 512 >= super::SCROLLBACK
                     && pane.cols == cols
                     && (0..usize::from(pane.rows)).any(|row| pane.row_text(row) == "20000")
             };

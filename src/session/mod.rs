@@ -13,10 +13,12 @@
 //! reaps the child and reports its exit.
 
 pub mod activity;
+mod history;
 pub mod input;
 pub mod mouse_input;
 pub mod process_group;
 pub mod screen;
+mod spill;
 pub mod transcript;
 
 use std::io::{Read as _, Write};

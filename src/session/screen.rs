@@ -1,6 +1,11 @@
 //! One agent's screen: alacritty_terminal's `Term` and its parser, plus the
 //! listener that turns the terminal's requests into bytes for the PTY.
 //!
+//! History: the grid keeps the newest [`GRID_HISTORY`] rows above the
+//! screen; older rows move to a compact [`History`] (text and style spans,
+//! see `history.rs`) through the parser's handler (`spill.rs`). Frames,
+//! search and scrolling read both as one scrollback.
+//!
 //! Owns terminal emulation only. It never writes to the PTY itself: `feed`
 //! returns the replies (device attributes, cursor position, colors, text
 //! area size) for the caller to write back. Requests that would reach the
@@ -10,18 +15,24 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use alacritty_terminal::event::{Event as TermEvent, EventListener, WindowSize};
-use alacritty_terminal::grid::{Dimensions, Scroll};
+use alacritty_terminal::grid::Dimensions;
 use alacritty_terminal::index::{Column, Line};
 use alacritty_terminal::term::cell::Flags;
 use alacritty_terminal::term::{Config, Term, TermMode};
 use alacritty_terminal::vte::ansi::{Color as TermColor, NamedColor, Processor, Rgb};
 
+use super::history::{History, RowBuilder, StoredRow};
+use super::spill::{Spill, move_oldest};
 use crate::domain::SliceName;
 use crate::domain::pane::{PaneColor, PaneFrame, PaneLine, Run, Style, attrs as pane_attrs};
 
 /// Cell size reported to programs that ask for the text area in pixels.
 const CELL_WIDTH: u16 = 8;
 const CELL_HEIGHT: u16 = 16;
+
+/// Rows of history kept in alacritty's grid, at full width. The grid
+/// grows its storage 1,000 rows at a time, so fewer would cost the same.
+pub const GRID_HISTORY: usize = 1_000;
 
 /// A terminal size in cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,14 +100,37 @@ pub struct Screen {
     parser: Processor,
     requests: Requests,
     size: Size,
+    /// Lines of history kept in all (the plan's `scrollback`).
+    scrollback: usize,
+    /// Of those, how many the grid keeps before they move to `history`.
+    grid_limit: usize,
+    /// The older rows, compact.
+    history: History,
+    /// Scratch for the row being moved, reused.
+    row: RowBuilder,
+    /// How far this screen's own view is scrolled back (`scroll`).
+    view: usize,
+}
+
+/// A line of the scrollback or the screen, wherever it is kept.
+enum At<'a> {
+    Grid(Line),
+    Stored(StoredRow<'a>),
+}
+
+/// The grid's share of `scrollback` at `rows` rows: it must hold a
+/// screenful more than one call of the parser can push.
+fn grid_limit(scrollback: usize, rows: u16) -> usize {
+    scrollback.min(GRID_HISTORY.max(4 * usize::from(rows)))
 }
 
 impl Screen {
     /// An empty screen of `size` keeping `scrollback` lines of history.
     pub fn new(size: Size, scrollback: usize) -> Self {
         let requests = Requests::default();
+        let grid_limit = grid_limit(scrollback, size.rows);
         let config = Config {
-            scrolling_history: scrollback,
+            scrolling_history: grid_limit,
             ..Config::default()
         };
         Self {
@@ -104,12 +138,23 @@ impl Screen {
             parser: Processor::new(),
             requests,
             size,
+            scrollback,
+            grid_limit,
+            history: History::new(scrollback - grid_limit),
+            row: RowBuilder::default(),
+            view: 0,
         }
     }
 
     /// Parses output from the program and returns what it asked of us.
     pub fn feed(&mut self, bytes: &[u8]) -> Fed {
-        self.parser.advance(&mut self.term, bytes);
+        let mut spill = Spill {
+            term: &mut self.term,
+            history: &mut self.history,
+            grid_limit: self.grid_limit,
+            row: &mut self.row,
+        };
+        self.parser.advance(&mut spill, bytes);
         self.take_requests()
     }
 
@@ -128,7 +173,13 @@ impl Screen {
             .sync_timeout()
             .is_some_and(|deadline| deadline <= std::time::Instant::now());
         if expired {
-            self.parser.stop_sync(&mut self.term);
+            let mut spill = Spill {
+                term: &mut self.term,
+                history: &mut self.history,
+                grid_limit: self.grid_limit,
+                row: &mut self.row,
+            };
+            self.parser.stop_sync(&mut spill);
         }
         self.take_requests()
     }
@@ -168,10 +219,42 @@ impl Screen {
         self.size
     }
 
-    /// Resizes the grid; lines reflow to the new width.
+    /// Resizes the grid; lines reflow to the new width, the compact
+    /// history's too.
+    ///
+    /// On a change of width the grid's history moves out first, so the
+    /// grid reflows only the screen, and the rows it kept for reuse (at the
+    /// old width) are freed: memory follows the current size, whatever
+    /// sizes came before.
     pub fn resize(&mut self, size: Size) {
+        let alt = self.term.mode().contains(TermMode::ALT_SCREEN);
+        let rewrap = self.history.cap() > 0 && !alt && size.cols != self.size.cols;
+        if rewrap {
+            let kept = self.term.grid().history_size();
+            move_oldest(
+                &mut self.term,
+                &mut self.history,
+                &mut self.row,
+                kept,
+                self.grid_limit,
+            );
+            self.history.rewrap(usize::from(size.cols));
+            self.term.grid_mut().truncate();
+        }
         self.size = size;
         self.term.resize(size);
+        let limit = grid_limit(self.scrollback, size.rows);
+        if limit != self.grid_limit {
+            self.grid_limit = limit;
+            self.term.set_options(Config {
+                scrolling_history: limit,
+                ..Config::default()
+            });
+            self.history.set_cap(self.scrollback - limit);
+        }
+        if rewrap {
+            release_freed_memory();
+        }
     }
 
     pub fn input_modes(&self) -> InputModes {
@@ -199,36 +282,74 @@ impl Screen {
         &self.term
     }
 
-    /// Scrolls the view into history (positive) or back toward the live
-    /// screen (negative), in lines.
+    /// Scrolls this screen's own view into history (positive) or back
+    /// toward the live screen (negative), in lines. (Viewers scroll their
+    /// frames instead: see `frame`.)
     pub fn scroll(&mut self, lines: i32) {
-        self.term.scroll_display(Scroll::Delta(lines));
+        let view = (self.view as i64 + i64::from(lines)).max(0) as usize;
+        self.view = view.min(self.history_len());
     }
 
     pub fn scroll_to_bottom(&mut self) {
-        self.term.scroll_display(Scroll::Bottom);
+        self.view = 0;
     }
 
     /// How many lines the view is scrolled back; 0 shows the live screen.
     pub fn display_offset(&self) -> usize {
-        self.term.grid().display_offset()
+        self.view.min(self.history_len())
     }
 
-    /// Lines of history kept above the screen.
+    /// Lines of history kept above the screen, in the grid and compact.
+    /// The alternate screen has none of its own.
     pub fn history_len(&self) -> usize {
-        self.term.grid().history_size()
+        let grid = self.term.grid().history_size();
+        if self.term.mode().contains(TermMode::ALT_SCREEN) {
+            grid
+        } else {
+            self.history.len() + grid
+        }
+    }
+
+    /// Bytes the compact history holds.
+    pub fn compact_history_bytes(&self) -> usize {
+        self.history.heap_bytes()
+    }
+
+    /// Of the history, the rows kept compact (not in the grid).
+    pub fn compact_history_len(&self) -> usize {
+        self.history_len() - self.term.grid().history_size()
+    }
+
+    /// Where line `line` is kept: 0 is the top of the live screen,
+    /// negative lines are history.
+    fn at(&self, line: i32) -> Option<At<'_>> {
+        let grid = self.term.grid().history_size() as i32;
+        if line >= -grid {
+            return Some(At::Grid(Line(line)));
+        }
+        let index = self.history_len() as i32 + line;
+        let index = usize::try_from(index).ok()?;
+        self.history.row(index).map(At::Stored)
     }
 
     /// One line of text as shown, `row` counted from the top of the view;
     /// wide characters appear once, trailing blanks are trimmed.
     pub fn row_text(&self, row: usize) -> String {
         let offset = self.display_offset() as i32;
-        self.line_text(Line(row as i32 - offset))
+        self.line_text(row as i32 - offset)
     }
 
-    /// A line of the grid by absolute position: 0 is the top of the live
-    /// screen, negative lines are history.
-    fn line_text(&self, line: Line) -> String {
+    /// A line by position (0 is the top of the live screen, negative
+    /// lines are history) as text.
+    fn line_text(&self, line: i32) -> String {
+        match self.at(line) {
+            Some(At::Grid(line)) => self.grid_line_text(line),
+            Some(At::Stored(row)) => row.text().to_string(),
+            None => String::new(),
+        }
+    }
+
+    fn grid_line_text(&self, line: Line) -> String {
         let grid = self.term.grid();
         let mut text = String::with_capacity(grid.columns());
         for col in 0..grid.columns() {
@@ -261,7 +382,7 @@ impl Screen {
     pub fn tail_lines(&self, count: usize) -> Vec<String> {
         let mut lines: Vec<String> = (0..self.term.screen_lines() as i32)
             .rev()
-            .map(|row| self.line_text(Line(row)))
+            .map(|row| self.line_text(row))
             .filter(|line| !line.is_empty())
             .take(count)
             .collect();
@@ -279,7 +400,7 @@ impl Screen {
         let rows = self.term.screen_lines() as i32;
         (-history..rows)
             .rev()
-            .filter(|&line| self.line_text(Line(line)).contains(needle))
+            .filter(|&line| self.line_text(line).contains(needle))
             .map(|line| (-line).max(0) as usize)
             .collect()
     }
@@ -299,7 +420,7 @@ impl Screen {
         let scroll = scroll.min(self.history_len());
         let rows = self.term.screen_lines();
         let lines = (0..rows)
-            .map(|row| self.pane_line(Line(row as i32 - scroll as i32)))
+            .map(|row| self.pane_line(row as i32 - scroll as i32))
             .collect();
         (lines, scroll)
     }
@@ -333,7 +454,15 @@ impl Screen {
         Some((row as u16, col as u16))
     }
 
-    fn pane_line(&self, line: Line) -> PaneLine {
+    fn pane_line(&self, line: i32) -> PaneLine {
+        match self.at(line) {
+            Some(At::Grid(line)) => self.grid_pane_line(line),
+            Some(At::Stored(row)) => row.runs(),
+            None => PaneLine::new(),
+        }
+    }
+
+    fn grid_pane_line(&self, line: Line) -> PaneLine {
         let grid = self.term.grid();
         let row = &grid[line];
         // Trailing blanks in the default style carry nothing.
@@ -378,7 +507,7 @@ impl Screen {
     }
 }
 
-fn cell_style(cell: &alacritty_terminal::term::cell::Cell) -> Style {
+pub(super) fn cell_style(cell: &alacritty_terminal::term::cell::Cell) -> Style {
     let flags = cell.flags;
     let mut attrs = 0;
     for (flag, bit) in [
@@ -417,6 +546,16 @@ fn pane_color(color: TermColor) -> PaneColor {
                 _ => PaneColor::DEFAULT,
             }
         }
+    }
+}
+
+/// Gives memory freed by the allocator back to the system (glibc keeps
+/// it otherwise, and a process's RSS would only ever grow with resizes).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -461,6 +600,7 @@ fn default_color(index: usize) -> Rgb {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::pane::PaneColor;
 
     fn screen(cols: u16, rows: u16) -> Screen {
         Screen::new(Size { cols, rows }, 100)
@@ -548,5 +688,123 @@ mod tests {
         assert_eq!(s.row_text(0), "line 250");
         s.scroll_to_bottom();
         assert_eq!(s.display_offset(), 0);
+    }
+
+    /// Every line of history and screen, oldest first.
+    fn all_lines(s: &Screen) -> Vec<String> {
+        let history = s.history_len() as i32;
+        (-history..i32::from(s.size().rows))
+            .map(|line| s.line_text(line))
+            .collect()
+    }
+
+    fn numbered(lines: &[String]) -> Vec<usize> {
+        lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("line ")?.split(' ').next()?.parse().ok())
+            .collect()
+    }
+
+    /// Fails naming the first line out of place rather than printing
+    /// thousands of numbers.
+    fn assert_consecutive(numbers: &[usize], first: usize, last: usize) {
+        for (i, n) in numbers.iter().enumerate() {
+            assert_eq!(*n, first + i, "line {} is out of place", first + i);
+        }
+        assert_eq!(numbers.last(), Some(&last), "{} lines kept", numbers.len());
+    }
+
+    #[test]
+    fn old_history_moves_out_of_the_grid_and_reads_as_one_scrollback() {
+        let mut s = Screen::new(Size { cols: 30, rows: 5 }, 5_000);
+        for i in 0..4_000 {
+            s.feed(format!("line {i} \x1b[31mred\x1b[0m\r\n").as_bytes());
+        }
+        assert!(
+            s.compact_history_len() > 2_000,
+            "{}",
+            s.compact_history_len()
+        );
+        assert!(s.term().grid().history_size() <= GRID_HISTORY);
+        let lines = all_lines(&s);
+        assert_consecutive(&numbered(&lines), 0, 3_999);
+        // A compact row keeps its styles in a frame.
+        let (rows, scroll) = s.frame_lines(s.history_len());
+        assert_eq!(scroll, s.history_len());
+        assert_eq!(rows[0][0].text, "line 0 ");
+        assert_eq!(rows[0][1].text, "red");
+        assert_eq!(rows[0][1].style.fg, PaneColor::indexed(1));
+        assert_eq!(s.search("line 12 ").len(), 1);
+        s.scroll(i32::MAX);
+        assert_eq!(s.row_text(0), "line 0 red");
+        // Past the plan's scrollback the oldest go.
+        for i in 4_000..7_000 {
+            s.feed(format!("line {i}\r\n").as_bytes());
+        }
+        // The grid moves rows out in batches, so the history is between
+        // a batch and a screen short of the scrollback, and the scrollback.
+        let kept = s.history_len();
+        assert!((5_000 - 300..=5_000).contains(&kept), "{kept}");
+        let kept = numbered(&all_lines(&s));
+        assert_consecutive(&kept, 7_000 - kept.len(), 6_999);
+    }
+
+    #[test]
+    fn no_line_is_lost_when_one_chunk_scrolls_a_screenful_at_a_time() {
+        let mut s = Screen::new(Size { cols: 20, rows: 10 }, 20_000);
+        // Each numbered line is followed by a scroll of the whole screen
+        // (`CSI 10 S`): one call pushing ten rows, in one big chunk.
+        let mut chunk = String::new();
+        for i in 0..1_500 {
+            chunk.push_str(&format!("line {i}\x1b[10S\r\n"));
+        }
+        s.feed(chunk.as_bytes());
+        let lines = all_lines(&s);
+        assert_consecutive(&numbered(&lines), 0, 1_499);
+    }
+
+    #[test]
+    fn compact_history_rewraps_on_resize() {
+        let mut s = Screen::new(Size { cols: 10, rows: 3 }, 5_000);
+        for i in 0..1_000 {
+            s.feed(format!("line {i} abcdefghij\r\n").as_bytes());
+        }
+        assert!(s.compact_history_len() > 0);
+        s.resize(Size { cols: 40, rows: 3 });
+        let lines = all_lines(&s);
+        assert!(
+            lines.contains(&"line 3 abcdefghij".to_string()),
+            "{:?}",
+            &lines[..5]
+        );
+        assert_consecutive(&numbered(&lines), 0, 999);
+        s.resize(Size { cols: 6, rows: 3 });
+        let lines = all_lines(&s);
+        let at = lines.iter().position(|l| l == "line 3").unwrap();
+        assert_eq!(lines[at + 1..at + 4], [" abcde", "fghij", "line 4"]);
+    }
+
+    #[test]
+    fn clearing_saved_lines_and_a_reset_forget_the_compact_history_too() {
+        let mut s = Screen::new(Size { cols: 20, rows: 3 }, 5_000);
+        let fill = |s: &mut Screen| {
+            for i in 0..2_000 {
+                s.feed(format!("line {i}\r\n").as_bytes());
+            }
+        };
+        fill(&mut s);
+        assert!(s.compact_history_len() > 0);
+        s.feed(b"\x1b[3J");
+        assert_eq!(s.history_len(), 0);
+        fill(&mut s);
+        s.feed(b"\x1bc");
+        assert_eq!(s.history_len(), 0);
+        // The alternate screen shows no history, and keeps it for after.
+        fill(&mut s);
+        let before = s.history_len();
+        s.feed(b"\x1b[?1049h");
+        assert_eq!(s.history_len(), 0);
+        s.feed(b"\x1b[?1049l");
+        assert_eq!(s.history_len(), before);
     }
 }

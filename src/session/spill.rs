@@ -1,0 +1,217 @@
+//! The parser's handler in front of the emulator: every call goes on to
+//! alacritty's `Term` unchanged, but first the grid's history is given
+//! room, its oldest rows moving to the compact [`History`].
+//!
+//! No single call can push more rows into the grid's history than the
+//! screen has (a line feed pushes one, a scroll or a clear at most the
+//! scrolling region), so keeping `rows` free before each call means the
+//! grid never drops a row on its own: every row that leaves the grid's
+//! history arrives in the compact one, in order.
+
+use alacritty_terminal::Term;
+use alacritty_terminal::grid::{Dimensions, Row};
+use alacritty_terminal::index::{Column, Line};
+use alacritty_terminal::term::cell::{Cell, Flags};
+use alacritty_terminal::vte::ansi::{
+    Attr, CharsetIndex, ClearMode, CursorShape, CursorStyle, Handler, Hyperlink, KeyboardModes,
+    KeyboardModesApplyBehavior, LineClearMode, Mode, ModifyOtherKeys, PrivateMode, Rgb,
+    ScpCharPath, ScpUpdateMode, StandardCharset, TabulationClearMode, cursor_icon::CursorIcon,
+};
+
+use super::history::{History, RowBuilder};
+use super::screen::{Requests, cell_style};
+
+/// Rows moved at once when the grid's history is nearly full: moving in
+/// batches keeps the cost per line feed at one comparison.
+const BATCH: usize = 256;
+
+/// `Term` as the parser sees it while one chunk of output is read.
+pub struct Spill<'a> {
+    pub term: &'a mut Term<Requests>,
+    pub history: &'a mut History,
+    /// Rows of history the grid keeps (its `scrolling_history`).
+    pub grid_limit: usize,
+    pub row: &'a mut RowBuilder,
+}
+
+impl Spill<'_> {
+    /// Frees room for one call's worth of rows in the grid's history.
+    fn make_room(&mut self) {
+        if self.history.cap() == 0 {
+            return;
+        }
+        let grid = self.term.grid();
+        let kept = grid.history_size();
+        let rows = grid.screen_lines();
+        if kept + rows > self.grid_limit {
+            let count = (kept + rows + BATCH - self.grid_limit).min(kept);
+            move_oldest(self.term, self.history, self.row, count, self.grid_limit);
+        }
+    }
+}
+
+/// Moves the `count` oldest rows of the grid's history into `history`
+/// (the active grid's: nothing on the alternate screen, which keeps none),
+/// leaving the grid's limit at `grid_limit`.
+pub fn move_oldest(
+    term: &mut Term<Requests>,
+    history: &mut History,
+    row: &mut RowBuilder,
+    count: usize,
+    grid_limit: usize,
+) {
+    let grid = term.grid_mut();
+    let kept = grid.history_size();
+    let count = count.min(kept);
+    if count == 0 {
+        return;
+    }
+    let columns = grid.columns();
+    for i in 0..count {
+        let line = Line(i as i32 - kept as i32);
+        let wrapped = store_row(&grid[line], columns, row);
+        history.push(row, wrapped);
+    }
+    // Lowering the limit drops the oldest rows; raising it again keeps
+    // their memory for the next lines to reuse.
+    grid.update_history(kept - count);
+    grid.update_history(grid_limit);
+}
+
+/// Writes a grid row into `row` as text and styles; returns whether it
+/// wraps onto the next row.
+pub fn store_row(cells: &Row<Cell>, columns: usize, row: &mut RowBuilder) -> bool {
+    row.clear();
+    let wrapped = columns > 0 && cells[Column(columns - 1)].flags.contains(Flags::WRAPLINE);
+    for col in 0..columns {
+        let cell = &cells[Column(col)];
+        if cell
+            .flags
+            .intersects(Flags::WIDE_CHAR_SPACER | Flags::LEADING_WIDE_CHAR_SPACER)
+        {
+            continue;
+        }
+        let style = cell_style(cell);
+        let c = if cell.c.is_control() || cell.c == '\0' {
+            ' '
+        } else {
+            cell.c
+        };
+        row.push_char(c, style);
+        if let Some(marks) = cell.zerowidth() {
+            for &mark in marks {
+                row.push_char(mark, style);
+            }
+        }
+    }
+    if !wrapped {
+        row.trim_default_blanks();
+    }
+    wrapped
+}
+
+macro_rules! delegate {
+    ($(fn $name:ident(&mut self $(, $arg:ident: $ty:ty)*);)*) => {
+        $(
+            #[inline]
+            fn $name(&mut self $(, $arg: $ty)*) {
+                self.make_room();
+                self.term.$name($($arg),*)
+            }
+        )*
+    };
+}
+
+impl Handler for Spill<'_> {
+    delegate! {
+        fn set_title(&mut self, title: Option<String>);
+        fn set_cursor_style(&mut self, style: Option<CursorStyle>);
+        fn set_cursor_shape(&mut self, shape: CursorShape);
+        fn input(&mut self, c: char);
+        fn goto(&mut self, line: i32, col: usize);
+        fn goto_line(&mut self, line: i32);
+        fn goto_col(&mut self, col: usize);
+        fn insert_blank(&mut self, count: usize);
+        fn move_up(&mut self, count: usize);
+        fn move_down(&mut self, count: usize);
+        fn identify_terminal(&mut self, intermediate: Option<char>);
+        fn device_status(&mut self, arg: usize);
+        fn move_forward(&mut self, col: usize);
+        fn move_backward(&mut self, col: usize);
+        fn move_down_and_cr(&mut self, row: usize);
+        fn move_up_and_cr(&mut self, row: usize);
+        fn put_tab(&mut self, count: u16);
+        fn backspace(&mut self);
+        fn carriage_return(&mut self);
+        fn linefeed(&mut self);
+        fn bell(&mut self);
+        fn substitute(&mut self);
+        fn newline(&mut self);
+        fn set_horizontal_tabstop(&mut self);
+        fn scroll_up(&mut self, count: usize);
+        fn scroll_down(&mut self, count: usize);
+        fn insert_blank_lines(&mut self, count: usize);
+        fn delete_lines(&mut self, count: usize);
+        fn erase_chars(&mut self, count: usize);
+        fn delete_chars(&mut self, count: usize);
+        fn move_backward_tabs(&mut self, count: u16);
+        fn move_forward_tabs(&mut self, count: u16);
+        fn save_cursor_position(&mut self);
+        fn restore_cursor_position(&mut self);
+        fn clear_line(&mut self, mode: LineClearMode);
+        fn clear_tabs(&mut self, mode: TabulationClearMode);
+        fn set_tabs(&mut self, interval: u16);
+        fn reverse_index(&mut self);
+        fn terminal_attribute(&mut self, attr: Attr);
+        fn set_mode(&mut self, mode: Mode);
+        fn unset_mode(&mut self, mode: Mode);
+        fn report_mode(&mut self, mode: Mode);
+        fn set_private_mode(&mut self, mode: PrivateMode);
+        fn unset_private_mode(&mut self, mode: PrivateMode);
+        fn report_private_mode(&mut self, mode: PrivateMode);
+        fn set_scrolling_region(&mut self, top: usize, bottom: Option<usize>);
+        fn set_keypad_application_mode(&mut self);
+        fn unset_keypad_application_mode(&mut self);
+        fn set_active_charset(&mut self, index: CharsetIndex);
+        fn configure_charset(&mut self, index: CharsetIndex, charset: StandardCharset);
+        fn set_color(&mut self, index: usize, rgb: Rgb);
+        fn dynamic_color_sequence(&mut self, prefix: String, index: usize, terminator: &str);
+        fn reset_color(&mut self, index: usize);
+        fn clipboard_store(&mut self, clipboard: u8, data: &[u8]);
+        fn clipboard_load(&mut self, clipboard: u8, terminator: &str);
+        fn decaln(&mut self);
+        fn push_title(&mut self);
+        fn pop_title(&mut self);
+        fn text_area_size_pixels(&mut self);
+        fn text_area_size_chars(&mut self);
+        fn set_hyperlink(&mut self, link: Option<Hyperlink>);
+        fn set_mouse_cursor_icon(&mut self, icon: CursorIcon);
+        fn report_keyboard_mode(&mut self);
+        fn push_keyboard_mode(&mut self, mode: KeyboardModes);
+        fn pop_keyboard_modes(&mut self, to_pop: u16);
+        fn set_keyboard_mode(&mut self, mode: KeyboardModes, behavior: KeyboardModesApplyBehavior);
+        fn set_modify_other_keys(&mut self, mode: ModifyOtherKeys);
+        fn report_modify_other_keys(&mut self);
+        fn set_scp(&mut self, char_path: ScpCharPath, update_mode: ScpUpdateMode);
+    }
+
+    /// Clearing the saved lines (`CSI 3 J`) clears the compact history too,
+    /// as the grid clears its own.
+    fn clear_screen(&mut self, mode: ClearMode) {
+        self.make_room();
+        if matches!(mode, ClearMode::Saved) && !self.term.mode().contains(alt_screen()) {
+            self.history.clear();
+        }
+        self.term.clear_screen(mode);
+    }
+
+    /// A full reset (`ESC c`) forgets the history, in the grid and here.
+    fn reset_state(&mut self) {
+        self.history.clear();
+        self.term.reset_state();
+    }
+}
+
+fn alt_screen() -> alacritty_terminal::term::TermMode {
+    alacritty_terminal::term::TermMode::ALT_SCREEN
+}
