@@ -19,6 +19,7 @@ use alacritty_terminal::vte::ansi::{
 };
 
 use super::history::{History, RowBuilder};
+use crate::domain::pane::Style;
 use super::screen::{Requests, cell_style};
 
 /// Rows moved at once when the grid's history is nearly full: moving in
@@ -83,7 +84,18 @@ pub fn move_oldest(
 pub fn store_row(cells: &Row<Cell>, columns: usize, row: &mut RowBuilder) -> bool {
     row.clear();
     let wrapped = columns > 0 && cells[Column(columns - 1)].flags.contains(Flags::WRAPLINE);
-    for col in 0..columns {
+    // Trailing blanks in the default style carry nothing (a wrapped row
+    // keeps them: they are part of its line).
+    let mut end = columns;
+    if !wrapped {
+        while end > 0 && is_blank(&cells[Column(end - 1)]) {
+            end -= 1;
+        }
+    }
+    // Neighbouring cells mostly look alike: the style is worked out again
+    // only when colors or flags change.
+    let mut last: Option<(&Cell, Style)> = None;
+    for col in 0..end {
         let cell = &cells[Column(col)];
         if cell
             .flags
@@ -91,7 +103,15 @@ pub fn store_row(cells: &Row<Cell>, columns: usize, row: &mut RowBuilder) -> boo
         {
             continue;
         }
-        let style = cell_style(cell);
+        let style = match last {
+            Some((prev, style))
+                if prev.fg == cell.fg && prev.bg == cell.bg && prev.flags == cell.flags =>
+            {
+                style
+            }
+            _ => cell_style(cell),
+        };
+        last = Some((cell, style));
         let c = if cell.c.is_control() || cell.c == '\0' {
             ' '
         } else {
@@ -104,10 +124,13 @@ pub fn store_row(cells: &Row<Cell>, columns: usize, row: &mut RowBuilder) -> boo
             }
         }
     }
-    if !wrapped {
-        row.trim_default_blanks();
-    }
     wrapped
+}
+
+fn is_blank(cell: &Cell) -> bool {
+    (cell.c == ' ' || cell.c == '\0')
+        && cell.zerowidth().is_none()
+        && cell_style(cell) == Style::default()
 }
 
 macro_rules! delegate {
