@@ -605,3 +605,83 @@ impl Drop for Reaped {
         let _ = self.0.wait();
     }
 }
+
+/// The oldest lines of a long scrollback are kept compact, out of the
+/// emulator's grid (which keeps 1,000 rows): a dashboard scrolled to the
+/// top, or to a search hit, reads them as if nothing had moved, also
+/// after a resize rewrapped them.
+#[test]
+fn a_long_scrollback_reads_as_one_from_its_first_line_also_after_a_resize() {
+    let f = Fixture::new(
+        &[(
+            "staging",
+            "seq -f 'line %g' 0 2999 | sed 's/$/ \\x1b[31mred\\x1b[0m/'; exec sleep 30",
+        )],
+        &[],
+    );
+    let mut dash = Dashboard::connect(&f.socket());
+    dash.view(&["staging"]);
+    dash.request(start_agent("staging"))
+        .expect("the agent starts");
+    dash.wait_pane("staging", "line 2999 red");
+    let staging = name("staging");
+    let look = |dash: &mut Dashboard, scroll: usize| {
+        dash.send(&ClientMsg::View {
+            panes: vec![PaneWant {
+                slice: staging.clone(),
+                scroll,
+            }],
+        });
+    };
+
+    // The top of the history: the very first line, styles and all.
+    look(&mut dash, usize::MAX / 2);
+    dash.wait_until("the pane scrolled to its first line", |d| {
+        d.panes.get(&staging).is_some_and(|p| {
+            p.scroll > 2_000 && p.scroll == p.history && p.row_text(0) == "line 0 red"
+        })
+    });
+    let pane = &dash.panes[&staging];
+    let red = pane.lines[0].iter().find(|run| run.text == "red").cloned();
+    assert_eq!(
+        red.map(|run| run.style.fg),
+        Some(sliceboard::domain::pane::PaneColor::indexed(1)),
+        "{:?}",
+        pane.lines[0]
+    );
+
+    // A search finds an old line, and its hit brings it to the top.
+    dash.send(&ClientMsg::Search {
+        id: 7,
+        slice: staging.clone(),
+        query: "line 1234 ".into(),
+    });
+    let hits = dash.wait_for("the search's hits", |m| match m {
+        ServerMsg::Found { id: 7, hits, .. } => Some(hits.clone()),
+        _ => None,
+    });
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    look(&mut dash, hits[0]);
+    dash.wait_until("the hit at the top of the pane", |d| {
+        d.panes
+            .get(&staging)
+            .is_some_and(|p| p.scroll == hits[0] && p.row_text(0) == "line 1234 red")
+    });
+
+    // Narrower: every old line wraps in two, still all there in order.
+    dash.request(Command::ResizeAgent {
+        slice: staging.clone(),
+        cols: 8,
+        rows: 10,
+    })
+    .expect("the pane resizes");
+    look(&mut dash, usize::MAX / 2);
+    dash.wait_until("the narrow pane's first rows", |d| {
+        d.panes.get(&staging).is_some_and(|p| {
+            p.cols == 8
+                && p.history > 5_000
+                && (0..4).map(|r| p.row_text(r)).collect::<Vec<_>>()
+                    == ["line 0 r", "ed", "line 1 r", "ed"]
+        })
+    });
+}

@@ -19,8 +19,8 @@ use alacritty_terminal::vte::ansi::{
 };
 
 use super::history::{History, RowBuilder};
-use crate::domain::pane::Style;
 use super::screen::{Requests, cell_style};
+use crate::domain::pane::Style;
 
 /// Rows moved at once when the grid's history is nearly full: moving in
 /// batches keeps the cost per line feed at one comparison.
