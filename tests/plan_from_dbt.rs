@@ -125,3 +125,85 @@ fn without_dbt_it_says_so() {
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(err.contains("dbt is not installed"), "{err}");
 }
+
+#[test]
+fn init_on_a_dbt_project_proposes_the_slices_from_its_dag() {
+    let repo = project();
+    let run = with_dbt(&repo, &["init"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(run.stdout.contains("from 6 models in ."), "{}", run.stdout);
+    let plan = std::fs::read_to_string(repo.root.join("sliceboard.toml")).unwrap();
+    for expected in [
+        "Proposed by `sliceboard plan --from-dbt` from 6 models in .:",
+        "name = \"marts\"\nowns = [\"models/marts/\"]",
+        "after = [\"intermediate\", \"staging-catalog\"]",
+        "name = \"staging-core\"\nowns = [\"models/staging/core/\"]",
+        "#   macros/ (1 file): shared by every slice",
+    ] {
+        assert!(plan.contains(expected), "{expected:?} in:\n{plan}");
+    }
+    repo.sliceboard(&["check"]).ok();
+    // Without dbt, init says why and writes the starter by folder.
+    std::fs::remove_file(repo.root.join("sliceboard.toml")).unwrap();
+    std::fs::remove_dir_all(repo.root.join("target")).unwrap();
+    let output = repo
+        .command(common::BIN, &repo.root)
+        .arg("init")
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("dbt is not installed") && err.contains("writing a starter plan by folder"),
+        "{err}"
+    );
+    repo.sliceboard(&["check"]).ok();
+}
+
+/// Any repository, no dbt: the top-level folders, a flat one cut into
+/// file lists, the files at the root listed as owned by no slice.
+#[test]
+fn without_dbt_plan_groups_the_top_level_folders() {
+    let repo = common::dbt::without_dbt_files();
+    for i in 1..=9 {
+        repo.write(&format!("dags/etl_{i}.py"), "from airflow import DAG\n");
+    }
+    repo.write("plugins/hooks.py", "\n");
+    repo.write("README.md", "# pipelines\n");
+    repo.commit_all("an Airflow repository");
+    let output = repo
+        .command(common::BIN, &repo.root)
+        .args(["plan", "--slices", "4"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        out.contains("with 4 slices from 10 files in 2 folders"),
+        "{out}"
+    );
+    let plan = std::fs::read_to_string(repo.root.join("sliceboard.toml")).unwrap();
+    for expected in [
+        "name = \"dags-1\"\nowns = [\"dags/etl_1.py\", \"dags/etl_2.py\", \"dags/etl_3.py\"]",
+        "name = \"dags-3\"\nowns = [\"dags/etl_7.py\", \"dags/etl_8.py\", \"dags/etl_9.py\"]",
+        "name = \"plugins\"\nowns = [\"plugins/\"]",
+        "#   dags-1: 3 files",
+        "#   README.md (1 file): a file at the root",
+        "No `after` is set",
+    ] {
+        assert!(plan.contains(expected), "{expected:?} in:\n{plan}");
+    }
+    assert!(!plan.contains("[dbt]\n") || plan.contains("project_dir = \".\""));
+    repo.sliceboard(&["check"]).ok();
+    let err = repo
+        .sliceboard(&["plan", "--by", "dag", "--dry-run"])
+        .fails();
+    assert!(err.contains("--by dag needs --from-dbt"), "{err}");
+}

@@ -37,18 +37,21 @@ pub enum CommandArgs {
         #[arg(long)]
         base: Option<String>,
     },
-    /// Propose a plan from the dbt project's manifest: slices by model
-    /// folder, `after` from the refs between them, the files no slice owns
-    /// listed with what to do (runs `dbt parse` when the manifest is stale).
+    /// Propose a plan: from the dbt project's manifest with --from-dbt
+    /// (slices by model folder or by the DAG, `after` from the refs between
+    /// them; runs `dbt parse` when the manifest is stale), otherwise from
+    /// the repository's top-level folders. The files no slice owns are
+    /// listed with what to do.
     Plan {
-        /// Read the dbt project (the only source of proposals so far).
-        #[arg(long, required = true)]
+        /// Read the dbt project's models and refs.
+        #[arg(long)]
         from_dbt: bool,
-        /// About how many slices (folders are split or merged to get there).
+        /// About how many slices (folders are split, or merged, to get
+        /// there; a folder with no subfolders is cut into file lists).
         #[arg(long, default_value_t = 4)]
         slices: usize,
-        /// Group by model folder, or by the DAG (contiguous runs of models
-        /// by depth, cut where few refs cross).
+        /// Group by folder, or by the DAG (contiguous runs of models by
+        /// depth, cut where few refs cross; --from-dbt only).
         #[arg(long, value_parser = ["folder", "dag"], default_value = "folder")]
         by: String,
         /// Print the plan instead of writing sliceboard.toml.

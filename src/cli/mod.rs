@@ -9,6 +9,7 @@ mod args;
 mod dbt_cmds;
 mod plan_cmds;
 mod plan_from_dbt;
+mod plan_propose;
 mod queue_cmds;
 mod signal_cmd;
 mod slice_cmds;
@@ -47,16 +48,21 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(CommandArgs::Init { force, base }) => plan_cmds::init(&cwd, force, base.as_deref()),
         Some(CommandArgs::Check { json }) => plan_cmds::check(&cwd, json),
         Some(CommandArgs::Plan {
-            from_dbt: _,
+            from_dbt,
             slices,
             by,
             dry_run,
             json,
             force,
             base,
-        }) => plan_from_dbt::plan_from_dbt(
+        }) => plan_propose::plan(
             &cwd,
-            &plan_from_dbt::PlanOptions {
+            &plan_propose::PlanOptions {
+                source: if from_dbt {
+                    plan_propose::Source::Dbt
+                } else {
+                    plan_propose::Source::Folders
+                },
                 slices,
                 by_dag: by == "dag",
                 dry_run,

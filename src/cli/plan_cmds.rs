@@ -1,4 +1,6 @@
-//! `init` and `check`: writing and reading the plan.
+//! `init` and `check`: writing and reading the plan. `init` proposes
+//! slices from the DAG for a dbt project (`plan_propose`), and by folder
+//! otherwise (or when dbt cannot parse the project).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -6,11 +8,15 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use super::plan_propose::{self, PlanOptions, Source};
 use crate::domain::order::merge_order;
 use crate::domain::{Plan, SliceName};
 use crate::git::GitRepo;
 use crate::plan_file::{self, PLAN_FILE, starter};
 use crate::workspace::{GitFacts, Workspace};
+
+/// Slices `init` proposes for a dbt project (as `plan --from-dbt`).
+const DBT_SLICES: usize = 4;
 
 pub fn init(cwd: &Path, force: bool, base: Option<&str>) -> anyhow::Result<ExitCode> {
     let git = GitRepo::discover(cwd)?;
@@ -32,7 +38,31 @@ pub fn init(cwd: &Path, force: bool, base: Option<&str>) -> anyhow::Result<ExitC
             "branch {base} has no commits yet; commit something first, since slices start from the base branch's tip"
         );
     }
-    let suggestions = starter::suggest_slices(&git.files_at(&base));
+    let files = git.files_at(&base);
+    if files.iter().any(|f| f.ends_with("dbt_project.yml")) {
+        // A dbt project: slices from its DAG, as `plan --from-dbt` makes them.
+        let options = PlanOptions {
+            source: Source::Dbt,
+            slices: DBT_SLICES,
+            by_dag: false,
+            dry_run: false,
+            json: false,
+            force: true,
+            base: Some(base.clone()),
+        };
+        match plan_propose::plan(cwd, &options) {
+            Ok(code) => {
+                println!(
+                    "next: read it (owned paths, prompts, agent command), then run `sliceboard check` and `sliceboard up`; `sliceboard plan --from-dbt --slices N --force` proposes another split"
+                );
+                return Ok(code);
+            }
+            Err(err) => eprintln!(
+                "cannot propose slices from the dbt project ({err:#}); writing a starter plan by folder instead"
+            ),
+        }
+    }
+    let suggestions = starter::suggest_slices(&files);
     let text = starter::starter(&base, &suggestions);
     std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
     let count = suggestions.len().max(1);
@@ -48,12 +78,6 @@ pub fn init(cwd: &Path, force: bool, base: Option<&str>) -> anyhow::Result<ExitC
     println!(
         "next: edit it (owned paths, prompts, agent command), then run `sliceboard check` and `sliceboard up`"
     );
-    let files = git.files_at(&base);
-    if files.iter().any(|f| f.ends_with("dbt_project.yml")) {
-        println!(
-            "this is a dbt project: `sliceboard plan --from-dbt --force` proposes slices from its DAG instead (`after` from refs, the files no slice owns)"
-        );
-    }
     Ok(ExitCode::SUCCESS)
 }
 

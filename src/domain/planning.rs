@@ -39,28 +39,42 @@ pub struct Proposal {
     pub notes: Vec<String>,
 }
 
-/// A group of models: the folder it covers, whole or only its own files.
+/// A group of models: the folder it covers, whole or only its own files,
+/// or a part of those files.
 #[derive(Debug, Clone)]
 struct Group {
     /// Folder path under the models root, components.
     folder: Vec<String>,
     /// True when the group holds only the files directly in `folder`.
     direct: bool,
+    /// Set when the group is one part of its folder's files, cut because
+    /// the folder had no subfolders left to split by: it owns its files
+    /// one by one. The number tells the parts apart (1, 2, …).
+    part: Option<usize>,
     models: BTreeSet<String>,
 }
 
 impl Group {
-    fn glob(&self, root: &str) -> String {
+    fn globs(&self, root: &str, paths: &BTreeMap<&str, &str>) -> Vec<String> {
+        if self.part.is_some() {
+            let mut files: Vec<String> = self
+                .models
+                .iter()
+                .map(|id| paths[id.as_str()].to_owned())
+                .collect();
+            files.sort();
+            return files;
+        }
         let folder = if self.folder.is_empty() {
             root.trim_end_matches('/').to_owned()
         } else {
             format!("{root}{}", self.folder.join("/"))
         };
-        if self.direct {
+        vec![if self.direct {
             format!("{folder}/*")
         } else {
             format!("{folder}/")
-        }
+        }]
     }
 
     fn label(&self) -> String {
@@ -69,11 +83,24 @@ impl Group {
         } else {
             self.folder.join("-")
         };
-        if self.direct && !self.folder.is_empty() {
+        let base = if self.direct && !self.folder.is_empty() {
             format!("{base}-root")
         } else {
             base
+        };
+        match self.part {
+            Some(part) => format!("{base}-{part}"),
+            None => base,
         }
+    }
+
+    /// Where the group sorts: by folder, then its first file.
+    fn first_path<'a>(&self, paths: &BTreeMap<&str, &'a str>) -> &'a str {
+        self.models
+            .iter()
+            .map(|id| paths[id.as_str()])
+            .min()
+            .unwrap_or("")
     }
 }
 
@@ -81,6 +108,10 @@ impl Group {
 /// `target` slices.
 pub fn by_folder(models: &[Model], root: &str, target: usize) -> Proposal {
     let target = target.max(1);
+    let paths: BTreeMap<&str, &str> = models
+        .iter()
+        .map(|m| (m.id.as_str(), m.path.as_str()))
+        .collect();
     let folder_of = |path: &str| -> Vec<String> {
         let rest = path.strip_prefix(root).unwrap_or(path);
         let mut parts: Vec<String> = rest.split('/').map(str::to_owned).collect();
@@ -110,6 +141,7 @@ pub fn by_folder(models: &[Model], root: &str, target: usize) -> Proposal {
             None => groups.push(Group {
                 folder: key,
                 direct,
+                part: None,
                 models: BTreeSet::from([model.id.clone()]),
             }),
         }
@@ -119,7 +151,7 @@ pub fn by_folder(models: &[Model], root: &str, target: usize) -> Proposal {
         let splittable = groups
             .iter()
             .enumerate()
-            .filter(|(_, g)| !g.direct)
+            .filter(|(_, g)| !g.direct && g.part.is_none())
             .filter(|(_, g)| {
                 let depth = g.folder.len();
                 let subs: BTreeSet<Option<&String>> = g
@@ -131,7 +163,14 @@ pub fn by_folder(models: &[Model], root: &str, target: usize) -> Proposal {
             })
             .max_by_key(|(_, g)| g.models.len())
             .map(|(i, _)| i);
-        let Some(at) = splittable else { break };
+        let Some(at) = splittable else {
+            // No subfolders left: cut the largest group's files.
+            let pieces = target - groups.len() + 1;
+            if !cut_largest(&mut groups, &paths, pieces) {
+                break;
+            }
+            continue;
+        };
         let group = groups.remove(at);
         let depth = group.folder.len();
         let mut parts: BTreeMap<Option<String>, BTreeSet<String>> = BTreeMap::new();
@@ -153,11 +192,19 @@ pub fn by_folder(models: &[Model], root: &str, target: usize) -> Proposal {
             groups.push(Group {
                 folder,
                 direct,
+                part: None,
                 models,
             });
         }
     }
-    groups.sort_by(|a, b| (&a.folder, a.direct).cmp(&(&b.folder, b.direct)));
+    groups.sort_by(|a, b| {
+        (&a.folder, a.direct, a.first_path(&paths)).cmp(&(
+            &b.folder,
+            b.direct,
+            b.first_path(&paths),
+        ))
+    });
+    number_parts(&mut groups);
     // Slices: groups, the smallest merged while there are too many.
     let mut slices: Vec<Vec<Group>> = groups.into_iter().map(|g| vec![g]).collect();
     let size = |slice: &Vec<Group>| slice.iter().map(|g| g.models.len()).sum::<usize>();
@@ -198,7 +245,7 @@ pub fn by_folder(models: &[Model], root: &str, target: usize) -> Proposal {
                     .enumerate()
                     .map(|(i, groups)| Proposed {
                         name: names[i].clone(),
-                        owns: groups.iter().map(|g| g.glob(root)).collect(),
+                        owns: groups.iter().flat_map(|g| g.globs(root, &paths)).collect(),
                         models: size(groups),
                         after: edges[i].iter().map(|j| names[*j].clone()).collect(),
                     })
@@ -232,6 +279,48 @@ pub fn by_folder(models: &[Model], root: &str, target: usize) -> Proposal {
                 }
             }
         }
+    }
+}
+
+/// Cuts the largest group of two models or more into `pieces` balanced
+/// parts of its files, in path order (a flat folder of 40 DAG files asked
+/// for 4 slices becomes 4 slices of 10 files). False when no group has
+/// two models.
+fn cut_largest(groups: &mut Vec<Group>, paths: &BTreeMap<&str, &str>, pieces: usize) -> bool {
+    let Some(at) = groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.models.len() >= 2)
+        .max_by_key(|(_, g)| g.models.len())
+        .map(|(i, _)| i)
+    else {
+        return false;
+    };
+    let group = groups.remove(at);
+    let mut ids: Vec<&String> = group.models.iter().collect();
+    ids.sort_by_key(|id| paths[id.as_str()]);
+    let pieces = pieces.clamp(2, ids.len());
+    for k in 0..pieces {
+        let part = &ids[k * ids.len() / pieces..(k + 1) * ids.len() / pieces];
+        groups.push(Group {
+            folder: group.folder.clone(),
+            direct: group.direct,
+            part: Some(0),
+            models: part.iter().map(|id| (*id).clone()).collect(),
+        });
+    }
+    true
+}
+
+/// Numbers the parts of each folder 1, 2, … in the order they sort.
+fn number_parts(groups: &mut [Group]) {
+    let mut next: BTreeMap<(Vec<String>, bool), usize> = BTreeMap::new();
+    for group in groups.iter_mut().filter(|g| g.part.is_some()) {
+        let n = next
+            .entry((group.folder.clone(), group.direct))
+            .or_insert(0);
+        *n += 1;
+        group.part = Some(*n);
     }
 }
 
@@ -575,6 +664,42 @@ mod tests {
             .find(|s| s.name.as_str() == "three")
             .unwrap();
         assert_eq!(three.after.len(), 1);
+    }
+
+    #[test]
+    fn a_flat_folder_is_cut_into_balanced_file_lists() {
+        // Airflow DAG files in one folder, and a second folder.
+        let mut models: Vec<Model> = (1..=9)
+            .map(|i| model(&format!("d{i}"), &format!("dags/etl_{i}.py"), &[]))
+            .collect();
+        models.push(model("p", "plugins/hooks.py", &[]));
+        let proposal = by_folder(&models, "", 4);
+        let got: Vec<(&str, Vec<&str>)> = proposal
+            .slices
+            .iter()
+            .map(|s| (s.name.as_str(), s.owns.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "dags-1",
+                    vec!["dags/etl_1.py", "dags/etl_2.py", "dags/etl_3.py"]
+                ),
+                (
+                    "dags-2",
+                    vec!["dags/etl_4.py", "dags/etl_5.py", "dags/etl_6.py"]
+                ),
+                (
+                    "dags-3",
+                    vec!["dags/etl_7.py", "dags/etl_8.py", "dags/etl_9.py"]
+                ),
+                ("plugins", vec!["plugins/"]),
+            ]
+        );
+        // Asked for no more than the folders, the folders stay whole.
+        let two = by_folder(&models, "", 2);
+        assert_eq!(two.slices[0].owns, ["dags/"]);
     }
 
     #[test]
