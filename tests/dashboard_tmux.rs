@@ -434,9 +434,12 @@ fn it_works_at_80_by_24_and_never_passes_agent_escapes_through() {
 fn the_demo_runs_a_scripted_agent_that_asks_and_commits() {
     let env = TestRepo::new();
     let dir = env.top.join("demo");
-    let _stop = StopOnDrop(env.command(BIN, &env.top), dir.join("shop"));
+    let stop = env.command(BIN, &env.top);
     let command = format!("{BIN} demo --dir {} --pace 0.05", dir.display());
     let tmux = Tmux::run(env, 160, 45, &command);
+    // Declared after the tmux (which owns the folder): dropped before it,
+    // while the repository is still there to stop.
+    let _stop = StopOnDrop(stop, dir.join("shop"));
     let board = tmux.shows("4 slices");
     for slice in [
         "staging-core",
