@@ -156,7 +156,7 @@ impl Supervisor {
             ));
         }
         Ok(format!(
-            "ending agent group {pid}, left running by a previous supervisor (SIGTERM, then SIGKILL after {} s)",
+            "{slice}: ending agent group {pid}, left running by a previous supervisor (SIGTERM, then SIGKILL after {} s)",
             grace.as_secs_f32()
         ))
     }
