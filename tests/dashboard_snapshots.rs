@@ -540,6 +540,67 @@ fn help_overlay_and_stop_all_confirmation() {
 }
 
 #[test]
+fn a_group_left_running_is_shown_blocks_starts_and_one_key_ends_it() {
+    let mut app = app();
+    app.apply(BoardUpdate::Event {
+        event: sliceboard::domain::Event::LeftRunningFound {
+            slice: name("seeds"),
+            pid: 4242,
+        },
+        at: None,
+    });
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Char('j'));
+    }
+    let screen = render(&app, 200, 50);
+    assert!(
+        screen.contains("seeds left running (pid 4242)")
+            && screen.contains("X ends it (previous supervisor's)"),
+        "{screen}"
+    );
+    // Starting beside it is refused here, with the key that ends it.
+    for key in ['s', 'r', 'F'] {
+        let effects = app.on_key(KeyEvent::new(KeyCode::Char(key), KeyModifiers::NONE));
+        assert_eq!(effects, [], "{key}");
+        let said = app.message.clone().unwrap_or_default();
+        assert!(
+            said.contains("agent group 4242") && said.contains("press X to end it"),
+            "{key}: {said}"
+        );
+    }
+    // X (and x, with no agent of its own) asks, then ends it.
+    for key in ['X', 'x'] {
+        press(&mut app, KeyCode::Char(key));
+        assert_eq!(
+            app.mode,
+            Mode::Confirm(Confirm::EndLeftRunning {
+                slice: name("seeds"),
+                pid: 4242
+            })
+        );
+        assert!(render(&app, 80, 24).contains("y: end it"));
+        let effects = app.on_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE));
+        assert_eq!(
+            effects,
+            [Effect::Send(Command::KillAgent {
+                slice: name("seeds")
+            })]
+        );
+    }
+    // On a slice with nothing left running, X says so and asks nothing.
+    press(&mut app, KeyCode::Char('k'));
+    press(&mut app, KeyCode::Char('X'));
+    assert_eq!(app.mode, Mode::Board);
+    assert!(
+        app.message
+            .as_deref()
+            .is_some_and(|m| m.contains("no agent group was left running")),
+        "{:?}",
+        app.message
+    );
+}
+
+#[test]
 fn tiny_terminals_do_not_panic() {
     let mut app = app();
     for (w, h) in [(1, 1), (10, 3), (20, 5), (30, 8)] {

@@ -434,9 +434,12 @@ fn it_works_at_80_by_24_and_never_passes_agent_escapes_through() {
 fn the_demo_runs_a_scripted_agent_that_asks_and_commits() {
     let env = TestRepo::new();
     let dir = env.top.join("demo");
-    let _stop = StopOnDrop(env.command(BIN, &env.top), dir.join("shop"));
+    let stop = env.command(BIN, &env.top);
     let command = format!("{BIN} demo --dir {} --pace 0.05", dir.display());
     let tmux = Tmux::run(env, 160, 45, &command);
+    // Declared after the tmux (which owns the folder): dropped before it,
+    // while the repository is still there to stop.
+    let _stop = StopOnDrop(stop, dir.join("shop"));
     let board = tmux.shows("4 slices");
     for slice in [
         "staging-core",
@@ -675,4 +678,113 @@ fn the_mouse_in_an_agents_pane_reaches_it_as_in_a_real_terminal() {
     assert_eq!(pane_row(&tmux.screen(), x, y), "4");
     wheel(64);
     tmux.until("less back at the top", |s| pane_row(s, x, y) == "1");
+}
+
+impl Tmux {
+    /// A tmux format expanded for window 0's pane, e.g. `#{alternate_on}`.
+    fn format(&self, format: &str) -> String {
+        let out = self
+            .command()
+            .args(["display-message", "-p", "-t", "0", format])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// The terminal modes of window 0's pane, as `stty -a` prints them.
+    fn stty(&self) -> String {
+        let tty = self.format("#{pane_tty}");
+        let out = Command::new("stty")
+            .args(["-a", "-F", &tty])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "stty -F {tty}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// Whether `stty -a` output has `flag` on (`icanon`, not `-icanon`).
+fn stty_on(stty: &str, flag: &str) -> bool {
+    stty.split_whitespace().any(|word| word == flag)
+}
+
+#[test]
+fn every_fatal_signal_detaches_and_gives_the_terminal_back() {
+    let repo = TestRepo::with_plan_text(PLAN);
+    repo.sliceboard(&["up"]).ok();
+    let tmux = Tmux::start(repo, 116, 30);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    tmux.shows("agent$");
+    let agent = agent_pid(&tmux.repo, "staging").expect("the agent runs");
+    for (signal, what) in [
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGHUP, "SIGHUP"),
+    ] {
+        tmux.until(&format!("the board before {what}"), |s| {
+            s.contains("1 running") && !s.contains("DASHBOARD-EXITED")
+        });
+        // The dashboard took the terminal: so the checks below can fail.
+        let modes = tmux.format("#{alternate_on} #{mouse_any_flag}");
+        assert_eq!(modes, "1 1", "{what}: alternate screen and mouse before");
+        let stty = tmux.stty();
+        assert!(
+            !stty_on(&stty, "icanon") && !stty_on(&stty, "echo"),
+            "{what}: raw before: {stty}"
+        );
+
+        let dashboard = dashboard_pid(&tmux, "0");
+        // SAFETY: plain kill(2) of the dashboard we found by its parent.
+        unsafe { libc::kill(dashboard, signal) };
+        let screen = tmux.shows("DASHBOARD-EXITED-");
+        assert!(
+            screen.contains("detached; agents keep running"),
+            "{what}: {screen}"
+        );
+        assert_eq!(
+            tmux.format("#{alternate_on} #{mouse_any_flag}"),
+            "0 0",
+            "{what}: the alternate screen or mouse reporting was left on"
+        );
+        let stty = tmux.stty();
+        assert!(
+            stty_on(&stty, "icanon") && stty_on(&stty, "echo"),
+            "{what}: the terminal was left raw: {stty}"
+        );
+        // It detached: the agent is the supervisor's, and goes on.
+        assert_eq!(
+            agent_pid(&tmux.repo, "staging"),
+            Some(agent),
+            "{what}: the agent ended with the dashboard"
+        );
+        tmux.respawn(BIN);
+    }
+    // Detaching ended no run, so the journal says none ended; stopping
+    // everything from the dashboard journals the agent's end.
+    assert_eq!(
+        last_status(&tmux.repo, "staging").as_deref(),
+        Some("running")
+    );
+    tmux.shows("1 running");
+    tmux.keys(&["Q"]);
+    tmux.shows("y: stop all");
+    tmux.keys(&["y"]);
+    tmux.shows("DASHBOARD-EXITED-0");
+    assert_eq!(
+        last_status(&tmux.repo, "staging").as_deref(),
+        Some("killed")
+    );
+}
+
+/// The slice's last agent status in the journal (`running`, `killed`).
+fn last_status(repo: &TestRepo, slice: &str) -> Option<String> {
+    std::fs::read_to_string(repo.state_dir().join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "agent_status_changed" && e["slice"] == slice)
+        .filter_map(|e| e["status"]["state"].as_str().map(str::to_owned))
+        .next_back()
 }

@@ -157,6 +157,10 @@ pub enum CommandArgs {
         #[arg(long)]
         force: bool,
     },
+    /// Kill a slice's agent (SIGTERM to its process group, SIGKILL after
+    /// the grace period), or end the agent group a previous supervisor
+    /// left running in its worktree; waits until it is gone.
+    Kill { slice: String },
     /// Withdraw a slice's approval; it leaves the merge queue.
     Withdraw { slice: String },
     /// Print the merge queue: order, each slice's state, conflicts.

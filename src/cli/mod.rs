@@ -118,6 +118,11 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             let slice = ws.slice(&slice)?.name.clone();
             queue_cmds::run(&ws, Command::Approve { slice, force })
         }
+        Some(CommandArgs::Kill { slice }) => {
+            let ws = open(&cwd)?;
+            let slice = ws.slice(&slice)?.name.clone();
+            supervisor_cmds::kill(&ws, &slice)
+        }
         Some(CommandArgs::Withdraw { slice }) => {
             let ws = open(&cwd)?;
             let slice = ws.slice(&slice)?.name.clone();

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use std::collections::BTreeMap;
 
-use crate::domain::board::{AgentReport, agent_word, short};
+use crate::domain::board::{AgentReport, LEFT_RUNNING, short};
 use crate::domain::wire::ClientKind;
 use crate::domain::{Command, SliceName};
 use crate::link::Link;
@@ -48,6 +48,12 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", line.join("  ").trim_end());
     }
     for slice in &report.slices {
+        if let Some(left) = slice.agent.as_ref().and_then(|a| a.left_running) {
+            println!(
+                "! {}: agent group {} was {LEFT_RUNNING} and still runs in the worktree; no agent starts there until `sliceboard kill {}` ends it",
+                slice.name, left.pid, slice.name
+            );
+        }
         if let Some(dbt) = &slice.dbt
             && let Some(message) = &dbt.message
         {
@@ -149,10 +155,10 @@ fn running_agents(ws: &Workspace) -> Option<BTreeMap<SliceName, AgentReport>> {
 
 /// The AGENT column: the board's word for the agent, `-` with no supervisor.
 fn agent_cell(slice: &SliceStatus) -> String {
-    slice.agent.as_ref().map_or_else(
-        || "-".to_owned(),
-        |a| agent_word(a.status, a.activity, a.source),
-    )
+    slice
+        .agent
+        .as_ref()
+        .map_or_else(|| "-".to_owned(), AgentReport::word)
 }
 
 fn row(slice: &SliceStatus) -> [String; 9] {

@@ -1,6 +1,6 @@
 //! The commands about the supervisor process: the dashboard (`attach`,
-//! local or `--remote`), `stop`, `proxy` and `supervise`, and sending the
-//! other commands through a running supervisor.
+//! local or `--remote`), `stop`, `kill`, `proxy` and `supervise`, and
+//! sending the other commands through a running supervisor.
 
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::os::unix::net::UnixStream;
@@ -11,6 +11,7 @@ use anyhow::{Context as _, bail};
 
 use super::open;
 use crate::domain::Command;
+use crate::domain::board::AgentReport;
 use crate::domain::wire::ClientKind;
 use crate::link::{Link, LinkError};
 use crate::store::StateLock;
@@ -120,6 +121,60 @@ fn wait_gone(pid: u32) -> anyhow::Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     Ok(())
+}
+
+/// `sliceboard kill SLICE`: the slice's agent, or the group a previous
+/// supervisor left running there (a supervisor is started if none runs:
+/// starting is what finds such a group). Returns once it is gone.
+pub fn kill(ws: &Workspace, slice: &crate::domain::SliceName) -> anyhow::Result<ExitCode> {
+    crate::server::launch::ensure_running(ws)?;
+    let mut link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli)
+        .context("cannot reach the supervisor")?;
+    match link.request(Command::KillAgent {
+        slice: slice.clone(),
+    })? {
+        Ok(said) if !said.is_empty() => eprintln!("{said}"),
+        Ok(_) => {
+            eprintln!("{slice}: killing its agent (SIGTERM, then SIGKILL after the grace period)")
+        }
+        Err(why) => {
+            eprintln!("error: {why}");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    // The grace period, SIGKILL's own wait, and some slack.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = link
+            .request(Command::AgentsReport)?
+            .map_err(anyhow::Error::msg)?;
+        let agents: std::collections::BTreeMap<
+            crate::domain::SliceName,
+            crate::domain::board::AgentReport,
+        > = serde_json::from_str(&text)
+            .context("the supervisor sent an unreadable agents report")?;
+        let agent = agents.get(slice);
+        let alive = agent.is_some_and(|a| {
+            a.left_running.is_some()
+                || matches!(
+                    a.status,
+                    crate::domain::AgentStatus::Running | crate::domain::AgentStatus::Paused
+                )
+        });
+        if !alive {
+            println!(
+                "{slice}: {}",
+                agent.map_or_else(|| "gone".to_owned(), AgentReport::word)
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "{slice}'s agent group still runs 30 s after it was asked to end; see its Events tab, and `ps -g PID`"
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// `sliceboard proxy`: stdin and stdout become a connection to the

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::dbt_run::DbtRun;
 use super::diff::{SliceDiff, WatchMode};
 use super::ownership::PathFlag;
-use super::protocol::Event;
+use super::protocol::{Event, LeftRunningEnd};
 use super::queue::{CHECK_LINES_KEPT, QueueBoard};
 use super::setup::SetupState;
 use super::slice::{Activity, ActivitySource, AgentStatus, Lifecycle, SliceName};
@@ -76,6 +76,17 @@ pub struct SliceRow {
     /// The worktree's setup, when the plan has one and it ran.
     #[serde(default)]
     pub setup: Option<SetupState>,
+    /// An agent group an earlier supervisor left running in the worktree,
+    /// while it lives: no agent starts here until it ends.
+    #[serde(default)]
+    pub left_running: Option<LeftRunning>,
+}
+
+/// An agent group left running by an earlier supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftRunning {
+    /// Its leader's pid, which is also its process group.
+    pub pid: i32,
 }
 
 impl SliceRow {
@@ -100,6 +111,7 @@ impl SliceRow {
             diff_error: None,
             flags: Vec::new(),
             setup: None,
+            left_running: None,
         }
     }
 
@@ -255,6 +267,15 @@ impl Board {
             Event::LifecycleChanged { to, .. } => row.lifecycle = *to,
             Event::SetupFinished { state, .. } => row.setup = Some(state.clone()),
             Event::WorktreeCreated { path, .. } => row.worktree = path.clone(),
+            Event::LeftRunningFound { pid, .. } => {
+                row.left_running = Some(LeftRunning { pid: *pid })
+            }
+            // An earlier mark's end leaves a newer one.
+            Event::LeftRunningEnded { pid, .. }
+                if row.left_running.is_some_and(|left| left.pid == *pid) =>
+            {
+                row.left_running = None;
+            }
             _ => {}
         }
         row.events.push(EventLine {
@@ -363,8 +384,26 @@ pub fn describe(event: &Event) -> String {
         }
         Event::DriftFound { slice, drift } => format!("drift: {}", drift.describe(slice)),
         Event::SetupFinished { state, .. } => state.describe(),
+        Event::LeftRunningFound { slice, pid } => format!(
+            "agent group {pid} was {LEFT_RUNNING}: nothing reaches its terminal, and no agent starts here until it ends (`sliceboard kill {slice}` ends it)"
+        ),
+        Event::LeftRunningEnded { pid, how, .. } => match how {
+            LeftRunningEnd::ByItself => {
+                format!("agent group {pid}, {LEFT_RUNNING}, ended by itself")
+            }
+            LeftRunningEnd::Terminated => {
+                format!("agent group {pid}, {LEFT_RUNNING}, ended (SIGTERM)")
+            }
+            LeftRunningEnd::Killed => {
+                format!("agent group {pid}, {LEFT_RUNNING}, ended (SIGKILL after the grace period)")
+            }
+        },
     }
 }
+
+/// How the board, `status` and the Events tab name a group an earlier
+/// supervisor left running.
+pub const LEFT_RUNNING: &str = "left running by a previous supervisor";
 
 /// The first ten characters of a commit id (never splits a character).
 pub fn short(commit: &str) -> &str {
@@ -391,6 +430,26 @@ pub struct AgentReport {
     pub source: Option<ActivitySource>,
     pub last_signal: Option<String>,
     pub pid: Option<i32>,
+    /// An agent group an earlier supervisor left running, while it lives.
+    #[serde(default)]
+    pub left_running: Option<LeftRunning>,
+}
+
+impl AgentReport {
+    /// The word `status` shows for the agent: the group left running
+    /// first, since nothing else can start until it ends.
+    pub fn word(&self) -> String {
+        match self.left_running {
+            Some(left) => left_running_word(left),
+            None => agent_word(self.status, self.activity, self.source),
+        }
+    }
+}
+
+/// `left running (pid 41873)`: the board's and `status`'s word for a
+/// group an earlier supervisor left running.
+pub fn left_running_word(left: LeftRunning) -> String {
+    format!("left running (pid {})", left.pid)
 }
 
 impl SliceRow {
@@ -401,6 +460,7 @@ impl SliceRow {
             source: self.activity_source,
             last_signal: self.last_signal.clone(),
             pid: self.pid,
+            left_running: self.left_running,
         }
     }
 }
@@ -541,6 +601,46 @@ mod tests {
             board.slices[0].events.len(),
             2,
             "the start itself is no Events line"
+        );
+    }
+
+    #[test]
+    fn a_group_left_running_is_marked_until_that_group_ends() {
+        let slice = SliceName::parse("staging").unwrap();
+        let mut board = board();
+        let event = |event| BoardUpdate::Event { at: None, event };
+        board.apply(&event(Event::LeftRunningFound {
+            slice: slice.clone(),
+            pid: 41,
+        }));
+        assert_eq!(board.slices[0].left_running, Some(LeftRunning { pid: 41 }));
+        let report = board.slices[0].agent_report();
+        assert_eq!(report.word(), "left running (pid 41)");
+        // Another group's end (an earlier mark) leaves this one.
+        board.apply(&event(Event::LeftRunningEnded {
+            slice: slice.clone(),
+            pid: 7,
+            how: LeftRunningEnd::ByItself,
+        }));
+        assert!(board.slices[0].left_running.is_some());
+        board.apply(&event(Event::LeftRunningEnded {
+            slice,
+            pid: 41,
+            how: LeftRunningEnd::Terminated,
+        }));
+        assert_eq!(board.slices[0].left_running, None);
+        let texts: Vec<&str> = board.slices[0]
+            .events
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect();
+        assert!(
+            texts[0].contains("agent group 41 was left running by a previous supervisor"),
+            "{texts:?}"
+        );
+        assert_eq!(
+            texts[2],
+            "agent group 41, left running by a previous supervisor, ended (SIGTERM)"
         );
     }
 

@@ -291,6 +291,19 @@ pub enum Event {
         slice: SliceName,
         drift: Drift,
     },
+    /// An agent group an earlier supervisor started is still alive in the
+    /// slice's worktree (it outlived that supervisor; nothing reaches its
+    /// terminal). No agent starts in the slice until it ends.
+    LeftRunningFound {
+        slice: SliceName,
+        pid: i32,
+    },
+    /// That group ended: by itself, or ended by the operator.
+    LeftRunningEnded {
+        slice: SliceName,
+        pid: i32,
+        how: LeftRunningEnd,
+    },
     /// A long operation's progress, for the status line.
     Progress {
         slice: Option<SliceName>,
@@ -328,12 +341,26 @@ impl Event {
             | Event::UpstreamMerged { slice, .. }
             | Event::FeedbackSent { slice, .. }
             | Event::SliceCleaned { slice, .. }
-            | Event::DriftFound { slice, .. } => Some(slice),
+            | Event::DriftFound { slice, .. }
+            | Event::LeftRunningFound { slice, .. }
+            | Event::LeftRunningEnded { slice, .. } => Some(slice),
             Event::Progress { slice, .. } => slice.as_ref(),
             Event::CommandFailed { command, .. } => command.slice(),
             Event::WorktreesPruned { .. } => None,
         }
     }
+}
+
+/// How an agent group left running by an earlier supervisor ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeftRunningEnd {
+    /// Nobody ended it: its processes exited.
+    ByItself,
+    /// Ended on the operator's word; SIGTERM was enough.
+    Terminated,
+    /// Ended on the operator's word; SIGKILL was needed.
+    Killed,
 }
 
 /// A way state and the repository can disagree, found by reconciliation.

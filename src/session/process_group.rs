@@ -71,6 +71,33 @@ pub fn start_time(pid: i32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// Whether the group an agent led still has live processes, given the
+/// leader's start time as recorded when it started: a leader alive with
+/// that start time, or, once the leader is gone (or a zombie), any live
+/// member; a pid is never handed out again while a group still bears it.
+/// A leader with another start time is another process that got the pid
+/// after the group ended. One `/proc` read while the leader lives; the
+/// whole of `/proc` only once it is gone.
+pub fn group_alive(pgid: i32, leader_started: u64) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pgid}/stat")).ok();
+    let fields: Option<Vec<&str>> = stat
+        .as_deref()
+        .and_then(|stat| stat.rsplit_once(')'))
+        .map(|(_, rest)| rest.split_whitespace().collect());
+    let Some(fields) = fields else {
+        return !group_members(pgid).is_empty();
+    };
+    // Field 3 (state) is the first after the command; 22 is the 20th.
+    let started = fields.get(19).and_then(|f| f.parse::<u64>().ok());
+    if started != Some(leader_started) {
+        return false;
+    }
+    match fields.first() {
+        Some(&"Z" | &"X") => !group_members(pgid).is_empty(),
+        _ => true,
+    }
+}
+
 /// How a group ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Termination {

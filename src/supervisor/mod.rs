@@ -13,7 +13,9 @@
 //!
 //! On start it shows what an earlier supervisor left: each slice's last
 //! agent status from the journal (a run the earlier supervisor never saw
-//! end is recorded as exited) and the tail of its transcript on screen.
+//! end is recorded as exited), the tail of its transcript on screen, and
+//! agent groups it left running (`left_running`), which block new agents
+//! in their slice until the operator ends them or they end.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, mpsc};
@@ -21,10 +23,11 @@ use std::time::{Duration, Instant};
 
 use crate::domain::{AgentStatus, Command, Event, SliceName};
 use crate::session::{
-    ActivityRules, Reading, ScreenHandle, Session, SessionEvent, Size, process_group, transcript,
+    ActivityRules, Reading, ScreenHandle, Session, SessionEvent, Size, transcript,
 };
 mod agent_events;
 mod agent_hooks;
+mod left_running;
 mod recover;
 mod start;
 mod worktree_ops;
@@ -132,6 +135,13 @@ enum Inbox {
         reply: Reply,
     },
     Local(Command),
+    /// Ending a group left running by an earlier supervisor is over;
+    /// `None`: it was gone before it was signalled.
+    LeftRunningStopped {
+        slice: SliceName,
+        pid: i32,
+        termination: Option<crate::session::Termination>,
+    },
     /// A worktree operation ended on its own thread.
     OpDone {
         command: Command,
@@ -194,6 +204,8 @@ struct Slot {
     size: Option<Size>,
     /// A prompt for an agent being started, and since when it waits.
     prompt: Option<(String, Instant)>,
+    /// An agent group an earlier supervisor left running here.
+    left_running: Option<left_running::LeftGroup>,
 }
 
 pub struct Supervisor {
@@ -212,6 +224,8 @@ pub struct Supervisor {
     screens: Screens,
     /// Set once `Shutdown` was handled: the owner's loop ends.
     finished: bool,
+    /// When groups left running were last looked at.
+    left_checked: Instant,
 }
 
 impl Supervisor {
@@ -243,6 +257,7 @@ impl Supervisor {
             on_output: None,
             screens: Screens::default(),
             finished: false,
+            left_checked: Instant::now(),
         };
         supervisor.recover();
         Ok(supervisor)
@@ -324,6 +339,7 @@ impl Supervisor {
                 events.into_iter().for_each(|e| (self.notify)(e));
                 outcome.map(Some).map_err(SupervisorError::Failed)
             }
+            Command::KillAgent { slice } => self.kill(&slice),
             Command::Shutdown => {
                 let stopped = self.running_count();
                 self.shutdown();
@@ -343,7 +359,6 @@ impl Supervisor {
             Command::RestartAgent { slice } => self.restart(&slice),
             Command::PauseAgent { slice } => self.hold(&slice, Hold::Pause),
             Command::ResumeAgent { slice } => self.hold(&slice, Hold::Resume),
-            Command::KillAgent { slice } => self.kill(&slice),
             Command::SendInput { slice, bytes } => {
                 let session = self.live(&slice)?;
                 session.write(&bytes).map_err(|e| refused(&slice, e))
@@ -376,6 +391,7 @@ impl Supervisor {
             Command::Up { .. }
             | Command::Down { .. }
             | Command::Setup { .. }
+            | Command::KillAgent { .. }
             | Command::Shutdown => Err(SupervisorError::Unsupported("this command here")),
         }
     }
@@ -425,7 +441,8 @@ impl Supervisor {
         }
     }
 
-    /// Refuses to remove the worktree of an agent that runs in it.
+    /// Refuses to remove the worktree of an agent that runs in it, or of
+    /// a group an earlier supervisor left running there.
     fn check_down(&self, command: &Command) -> Result<(), SupervisorError> {
         match command {
             Command::Down { slice, .. }
@@ -433,6 +450,7 @@ impl Supervisor {
             {
                 Err(refused(slice, "its agent is running; kill it first"))
             }
+            Command::Down { slice, .. } => self.check_left_running(slice),
             _ => Ok(()),
         }
     }
@@ -495,6 +513,7 @@ impl Supervisor {
         }
         self.deliver_prompts();
         let now = Instant::now();
+        self.poll_left_running(now);
         // A program that starts a synchronized update and stalls must still
         // be drawn when the update times out.
         if let Some(listener) = &self.on_output {
@@ -599,9 +618,8 @@ impl Supervisor {
                 events,
                 reply,
             } => self.finish_op(command, outcome, events, reply),
-            Inbox::Session(event @ SessionEvent::Exited { .. }) => {
-                self.receive(Inbox::Session(event));
-            }
+            message @ (Inbox::Session(SessionEvent::Exited { .. })
+            | Inbox::LeftRunningStopped { .. }) => self.receive(message),
             Inbox::Session(_) | Inbox::Local(_) => {}
         }
     }
@@ -634,6 +652,11 @@ impl Supervisor {
                 events,
                 reply,
             } => self.finish_op(command, outcome, events, reply),
+            Inbox::LeftRunningStopped {
+                slice,
+                pid,
+                termination,
+            } => self.left_running_stopped(&slice, pid, termination),
             Inbox::Local(command) => {
                 if let Err(err) = self.handle(command.clone()) {
                     (self.notify)(Event::CommandFailed {
@@ -712,11 +735,17 @@ impl Supervisor {
         Ok(())
     }
 
-    fn kill(&mut self, slice: &SliceName) -> Result<(), SupervisorError> {
+    /// Kills the slice's agent; with none running, ends the group an
+    /// earlier supervisor left running there.
+    fn kill(&mut self, slice: &SliceName) -> Result<Option<String>, SupervisorError> {
         if let Some(at) = self.pending.iter().position(|(p, _)| p == slice) {
             self.pending.remove(at);
             self.set_status(slice, AgentStatus::NotStarted, Actor::Operator);
-            return Ok(());
+            return Ok(None);
+        }
+        let live = self.session(slice).is_some_and(|s| s.exit().is_none());
+        if !live && self.left_running(slice).is_some() {
+            return self.end_left_running(slice).map(Some);
         }
         let grace = self.options.kill_grace;
         let slot = self.slots.get_mut(slice);
@@ -731,7 +760,7 @@ impl Supervisor {
         };
         // The end is reported by the session's exit event.
         drop(session.kill(grace));
-        Ok(())
+        Ok(None)
     }
 }
 

@@ -1,12 +1,12 @@
 //! What a supervisor picks up from the one before it: each slice's last
 //! agent status from the journal (a run nobody saw end is recorded as
 //! exited), the tail of each transcript on screen, and any agent group the
-//! earlier supervisor left running, stopped; and the marks a restarted run
-//! leaves on its screen.
+//! earlier supervisor left running, marked (`left_running`); and the marks
+//! a restarted run leaves on its screen.
 
 use std::collections::BTreeMap;
 
-use super::{Supervisor, process_group};
+use super::Supervisor;
 use crate::domain::{AgentStatus, Event, SliceName};
 use crate::session::{Screen, ScreenHandle, Size, transcript};
 use crate::store::Actor;
@@ -17,7 +17,9 @@ const REPLAY_BYTES: u64 = 256 * 1024;
 impl Supervisor {
     /// Each slice's last status from the journal, and its earlier output
     /// on screen. A run whose end nobody recorded (the supervisor that ran
-    /// it died) is recorded now as exited.
+    /// it died) is recorded now as exited, unless its group still runs:
+    /// then it is marked as left running, and its end is recorded when it
+    /// ends.
     pub(super) fn recover(&mut self) {
         let journal = self
             .ws
@@ -32,7 +34,7 @@ impl Supervisor {
             }
         }
         let names: Vec<SliceName> = self.slots.keys().cloned().collect();
-        self.stop_leftovers(&names);
+        let left_running = self.find_left_running(&names);
         for slice in names {
             let status = match last.get(&slice) {
                 Some(AgentStatus::Running | AgentStatus::Paused) => {
@@ -41,7 +43,12 @@ impl Supervisor {
                 Some(AgentStatus::Pending) | None => AgentStatus::NotStarted,
                 Some(other) => *other,
             };
-            if status != AgentStatus::NotStarted {
+            if left_running.contains(&slice) {
+                // Shown as no agent of ours; journaled once the group ends.
+                if let Some(slot) = self.slots.get_mut(&slice) {
+                    slot.status = Some(AgentStatus::Exited { code: None });
+                }
+            } else if status != AgentStatus::NotStarted {
                 if last.get(&slice) != Some(&status) {
                     self.set_status(&slice, status, Actor::Sliceboard);
                 } else if let Some(slot) = self.slots.get_mut(&slice) {
@@ -59,59 +66,6 @@ impl Supervisor {
             }
         }
     }
-
-    /// Agents an earlier supervisor started and that outlived it (one that
-    /// ignores the hangup a closed PTY sends): nothing can reach their
-    /// terminal any more, so they are stopped, all at once, before anything
-    /// can start a second agent in the same worktree.
-    fn stop_leftovers(&self, names: &[SliceName]) {
-        let grace = self.options.kill_grace;
-        let stops: Vec<_> = names
-            .iter()
-            .filter_map(|slice| {
-                let path = self.ws.state_dir.agent_file(slice);
-                let record: AgentRecord = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-                let _ = std::fs::remove_file(&path);
-                let same = process_group::start_time(record.pid) == Some(record.started);
-                same.then(|| (slice.clone(), record.pid))
-            })
-            .map(|(slice, pid)| {
-                tracing::warn!(%slice, pid, "stopping an agent the previous supervisor left running");
-                (slice, pid, std::thread::spawn(move || process_group::terminate_group(pid, grace)))
-            })
-            .collect();
-        for (slice, pid, stop) in stops {
-            let _ = stop.join();
-            (self.notify)(Event::Progress {
-                slice: Some(slice),
-                message: format!(
-                    "stopped agent {pid}, which the previous supervisor left running without a terminal"
-                ),
-            });
-        }
-    }
-
-    /// Writes down the running agent, so the next supervisor can stop it
-    /// should this one die without stopping it.
-    pub(super) fn remember_agent(&self, slice: &SliceName, pid: i32) {
-        let Some(started) = process_group::start_time(pid) else {
-            return;
-        };
-        let record = AgentRecord { pid, started };
-        let result = serde_json::to_vec(&record)
-            .map_err(std::io::Error::other)
-            .and_then(|bytes| std::fs::write(self.ws.state_dir.agent_file(slice), bytes));
-        if let Err(err) = result {
-            tracing::warn!(%slice, %err, "cannot record the agent's pid");
-        }
-    }
-}
-
-/// `slices/<name>/agent.json`: the pid and start time of a running agent.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct AgentRecord {
-    pid: i32,
-    started: u64,
 }
 
 /// A screen showing the end of what an earlier run printed; `None` when

@@ -1,5 +1,6 @@
 //! Starting an agent: within the running cap (the rest pending), only on
-//! a worktree whose setup passed, at the size of the pane it will be drawn
+//! a worktree whose setup passed and where no earlier supervisor's agent
+//! group still runs, at the size of the pane it will be drawn
 //! in, with sliceboard's hooks added to the agents that take them, below
 //! what its last run printed; and the slice becomes `active`.
 
@@ -24,6 +25,8 @@ impl Supervisor {
         if self.session(slice).is_some_and(|s| s.exit().is_none()) {
             return Err(refused(slice, "its agent is already running"));
         }
+        // Never a second agent in a worktree where an earlier one runs.
+        self.check_left_running(slice)?;
         if self.running_count() >= self.ws.plan.max_running {
             match self.pending.iter_mut().find(|(p, _)| p == slice) {
                 // A resume asked for while waiting wins over a fresh start.

@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line as TextLine, Span};
 
 use super::app::{SliceRow, status_text};
-use crate::domain::board::{Board, activity_text, agent_word};
+use crate::domain::board::{Board, activity_text, agent_word, left_running_word};
 use crate::domain::dbt_run::RunStatus;
 use crate::domain::{Activity, ActivitySource, AgentStatus};
 
@@ -55,6 +55,13 @@ fn dbt_runs(row: &SliceRow) -> bool {
 
 /// The symbol, word and style of a slice's state on the board.
 pub fn badge(row: &SliceRow) -> (&'static str, String, Style) {
+    if let Some(left) = row.left_running {
+        return (
+            "!",
+            left_running_word(left),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        );
+    }
     match row.status {
         AgentStatus::Running => {
             let activity = running_activity(row);

@@ -57,6 +57,11 @@ pub enum Layout {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
     Kill(SliceName),
+    /// End the agent group an earlier supervisor left running.
+    EndLeftRunning {
+        slice: SliceName,
+        pid: i32,
+    },
     /// Approve although the merge queue listed these concerns.
     Approve {
         slice: SliceName,
@@ -251,6 +256,25 @@ impl App {
 
     pub fn selected(&self) -> Option<&SliceRow> {
         self.board.slices.get(self.selected)
+    }
+
+    /// Whether the selected slice has an agent group an earlier
+    /// supervisor left running, which no new agent may start beside; if
+    /// so, the status line says how to end it.
+    fn left_running_blocks(&mut self) -> bool {
+        let Some((name, left)) = self
+            .selected()
+            .and_then(|row| Some((row.name.clone(), row.left_running?)))
+        else {
+            return false;
+        };
+        self.message = Some(format!(
+            "{name}: agent group {} was {}; it still runs in the worktree, so no agent starts here: press {} to end it",
+            left.pid,
+            crate::domain::board::LEFT_RUNNING,
+            self.keymap.key(Action::EndLeftRunning)
+        ));
+        true
     }
 
     pub fn running(&self) -> usize {
@@ -450,7 +474,9 @@ impl App {
                     return Vec::new();
                 }
                 match confirm {
-                    Confirm::Kill(slice) => vec![Effect::Send(Command::KillAgent { slice })],
+                    Confirm::Kill(slice) | Confirm::EndLeftRunning { slice, .. } => {
+                        vec![Effect::Send(Command::KillAgent { slice })]
+                    }
                     Confirm::Approve { slice, .. } => {
                         vec![Effect::Send(Command::Approve { slice, force: true })]
                     }
@@ -568,6 +594,7 @@ impl App {
                     dry_run: false,
                 })];
             }
+            Action::Start | Action::Restart | Action::Feedback if self.left_running_blocks() => {}
             Action::Feedback => {
                 return slice
                     .map(|slice| Effect::Send(Command::SendFeedback { slice }))
@@ -652,9 +679,27 @@ impl App {
                     Command::PauseAgent { slice }
                 })];
             }
-            Action::Kill => {
-                if let Some(slice) = slice {
-                    self.mode = Mode::Confirm(Confirm::Kill(slice));
+            Action::Kill | Action::EndLeftRunning => {
+                let Some((slice, status, left)) = self
+                    .selected()
+                    .map(|row| (row.name.clone(), row.status, row.left_running))
+                else {
+                    return Vec::new();
+                };
+                let live = matches!(status, AgentStatus::Running | AgentStatus::Paused);
+                // With no agent of its own, the slice's kill ends the group
+                // left running there.
+                match (left, action) {
+                    (Some(left), _) if !live => {
+                        let pid = left.pid;
+                        self.mode = Mode::Confirm(Confirm::EndLeftRunning { slice, pid });
+                    }
+                    (_, Action::Kill) => self.mode = Mode::Confirm(Confirm::Kill(slice)),
+                    _ => {
+                        self.message = Some(format!(
+                            "{slice}: no agent group was left running here by a previous supervisor"
+                        ));
+                    }
                 }
             }
             Action::Down | Action::Up => {}

@@ -131,6 +131,15 @@ fn state_line(row: &SliceRow, selected: bool) -> Vec<Span<'static>> {
 /// removed), the last dbt run and the slice's place in the merge queue.
 fn detail(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
     let mut spans = vec![Span::raw("   ")];
+    if row.left_running.is_some() {
+        spans.push(Span::styled(
+            format!(
+                " {} ends it (previous supervisor's)",
+                app.keymap.key(super::keymap::Action::EndLeftRunning)
+            ),
+            Style::new().fg(Color::Red),
+        ));
+    }
     if matches!(
         row.lifecycle,
         Lifecycle::Approved | Lifecycle::Merged | Lifecycle::Removed

@@ -28,6 +28,9 @@ pub enum Action {
     Start,
     PauseResume,
     Kill,
+    /// End the agent group an earlier supervisor left running in the
+    /// slice (asks first).
+    EndLeftRunning,
     Restart,
     /// Record the operator's approval of the slice's branch tip.
     Approve,
@@ -76,6 +79,9 @@ impl Action {
             Action::Start => "start the agent",
             Action::PauseResume => "pause / resume the agent (whole process group)",
             Action::Kill => "kill the agent (asks first)",
+            Action::EndLeftRunning => {
+                "end an agent group a previous supervisor left running (asks first)"
+            }
             Action::Restart => "restart the agent (resume command if set)",
             Action::Approve => {
                 "approve the slice's current commit for the merge queue (asks when something deserves a second look)"
@@ -232,6 +238,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("s", Action::Start),
     ("p", Action::PauseResume),
     ("x", Action::Kill),
+    ("X", Action::EndLeftRunning),
     ("r", Action::Restart),
     ("a", Action::Approve),
     ("u", Action::WithdrawApproval),

@@ -432,6 +432,9 @@ fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm, app: &App)
         Confirm::Kill(slice) => format!(
             "Kill {slice}'s agent? SIGTERM to its whole process group, SIGKILL after the grace period. Its commits and files stay.\n\ny: kill   any other key: cancel"
         ),
+        Confirm::EndLeftRunning { slice, pid } => format!(
+            "End agent group {pid} in {slice}? A previous supervisor left it running; nothing reaches its terminal. SIGTERM to the whole group (SIGCONT first), SIGKILL after the grace period. Its commits and files stay.\n\ny: end it   any other key: cancel"
+        ),
         Confirm::Approve { slice, concerns } => format!(
             "Approve {slice} anyway? It needs a second look:\n{}\n\ny: approve   any other key: cancel",
             concerns
