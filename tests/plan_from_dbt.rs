@@ -79,7 +79,9 @@ fn folders_become_slices_ordered_by_their_refs() {
         names,
         ["intermediate", "marts", "staging-catalog", "staging-core"]
     );
-    // By the DAG: runs of models by depth, folders owned whole where the
+    // By the DAG: runs of models by depth, cut where the fewest refs
+    // cross (one after stg_items, one before fct_orders; a cut at the
+    // depth boundary would cross two), folders owned whole where the
     // slice holds every model in them, files one by one otherwise.
     let run = with_dbt(
         &repo,
@@ -95,10 +97,10 @@ fn folders_become_slices_ordered_by_their_refs() {
     );
     assert_eq!(run.code, Some(0), "{run:?}");
     for expected in [
-        "owns = [\"models/staging/\"]",
-        "owns = [\"models/intermediate/\", \"models/marts/dim_items.sql\"]\nprompt",
+        "owns = [\"models/staging/catalog/\"]",
+        "owns = [\"models/staging/core/\", \"models/intermediate/\", \"models/marts/dim_items.sql\"]\nprompt",
         "owns = [\"models/marts/fct_orders.sql\"]",
-        "after = [\"intermediate\"]",
+        "after = [\"staging-2\"]",
     ] {
         assert!(
             run.stdout.contains(expected),

@@ -368,18 +368,18 @@ pub fn by_dag(models: &[Model], root: &str, target: usize) -> Proposal {
         .filter(|i| depth[ordered[*i].id.as_str()] != depth[ordered[i - 1].id.as_str()])
         .collect();
     let slack = count / (2 * target);
-    // Each cut after the last: the boundary nearest its balanced place,
-    // if one is close enough, else that place.
+    let crossing = crossing_refs(&ordered);
+    // Each cut after the last, near its balanced place: where the fewest
+    // refs cross, then at a boundary between depths, then nearest.
     let mut cuts: Vec<usize> = Vec::new();
     for k in 1..target {
         let ideal = k * count / target;
         let last = cuts.last().copied().unwrap_or(0);
-        let snapped = boundaries
-            .iter()
-            .copied()
-            .filter(|b| *b > last && b.abs_diff(ideal) <= slack)
-            .min_by_key(|b| b.abs_diff(ideal));
-        let cut = snapped.unwrap_or(ideal.max(last + 1));
+        let lowest = ideal.saturating_sub(slack).max(last + 1);
+        let highest = (ideal + slack).min(count - 1);
+        let best = (lowest..=highest)
+            .min_by_key(|&at| (crossing[at], !boundaries.contains(&at), at.abs_diff(ideal)));
+        let cut = best.unwrap_or(ideal.max(last + 1));
         if cut < count {
             cuts.push(cut);
         }
@@ -443,6 +443,34 @@ pub fn by_dag(models: &[Model], root: &str, target: usize) -> Proposal {
         slices,
         notes: Vec::new(),
     }
+}
+
+/// For each place `at` in `ordered`, how many refs a cut there would
+/// cross: refs from a model at `at` or later to one before it.
+fn crossing_refs(ordered: &[&Model]) -> Vec<usize> {
+    let place: BTreeMap<&str, usize> = ordered
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.id.as_str(), i))
+        .collect();
+    // +1 where a ref starts to cross, -1 past its model; summed in order.
+    let mut delta = vec![0i64; ordered.len() + 1];
+    for (at, model) in ordered.iter().enumerate() {
+        for dep in &model.depends_on {
+            if let Some(&from) = place.get(dep.as_str()).filter(|from| **from < at) {
+                delta[from + 1] += 1;
+                delta[at + 1] -= 1;
+            }
+        }
+    }
+    let mut running = 0i64;
+    delta
+        .iter()
+        .map(|d| {
+            running += d;
+            running.max(0) as usize
+        })
+        .collect()
 }
 
 /// The globs for `chunk`'s models: the highest folders whose every model
@@ -703,7 +731,10 @@ mod tests {
     }
 
     #[test]
-    fn by_the_dag_runs_of_models_by_depth_are_cut_at_depth_boundaries() {
+    fn by_the_dag_runs_of_models_by_depth_are_cut_where_fewest_refs_cross() {
+        // In depth order: stg_c, stg_a, stg_b | int_x, dim_z | fct_y. A cut
+        // at the depth boundary (after stg_b) would cross three refs
+        // (int_x to stg_a and stg_c, dim_z to stg_b); after stg_c, one.
         let proposal = by_dag(&project(), "models/", 3);
         let got: Vec<(Vec<&str>, Vec<&str>)> = proposal
             .slices
@@ -718,13 +749,26 @@ mod tests {
         assert_eq!(
             got,
             [
-                (vec!["models/staging/"], vec![]),
+                (vec!["models/staging/catalog/"], vec![]),
                 (
-                    vec!["models/intermediate/", "models/marts/finance/dim_z.sql"],
+                    vec![
+                        "models/staging/core/",
+                        "models/intermediate/",
+                        "models/marts/finance/dim_z.sql"
+                    ],
                     vec!["staging"]
                 ),
-                (vec!["models/marts/finance/fct_y.sql"], vec!["intermediate"]),
+                (vec!["models/marts/finance/fct_y.sql"], vec!["staging-2"]),
             ]
         );
+        // Where no place crosses fewer refs, a depth boundary wins.
+        let chain = vec![
+            model("a", "models/a.sql", &[]),
+            model("b", "models/b.sql", &["a"]),
+            model("c", "models/c.sql", &["b"]),
+            model("d", "models/d.sql", &["c"]),
+        ];
+        let two = by_dag(&chain, "models/", 2);
+        assert_eq!(two.slices[0].owns, ["models/a.sql", "models/b.sql"]);
     }
 }
