@@ -1,9 +1,11 @@
 //! Proposing slices from a dbt project's models (`sliceboard plan
-//! --from-dbt`): by folder (grouped, split or merged to about the number
-//! of slices asked for, balanced by model count; groups in a ref cycle
-//! merged, and the proposal says why) or by the DAG (runs of models by
-//! depth, cut at depth boundaries); `after` from the refs between slices.
-//! Pure: the manifest is read by the command line.
+//! --from-dbt`) or any repository's files (`sliceboard plan`, files as
+//! models with no refs): by folder (grouped, split or merged to about the
+//! number of slices asked for, balanced by model count, a folder with no
+//! subfolders left cut into file lists; groups in a ref cycle merged, and
+//! the proposal says why) or by the DAG (runs of models by depth, each cut
+//! where the fewest refs cross near its balanced place); `after` from the
+//! refs between slices. Pure: the command line reads the manifest.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -326,8 +328,9 @@ fn number_parts(groups: &mut [Group]) {
 
 /// Groups `models` by their place in the DAG into about `target` slices:
 /// models ordered by depth (a model is one deeper than the deepest model
-/// it refs), cut into contiguous, balanced runs, each cut moved to the
-/// nearest boundary between depths when one is close. Every ref then
+/// it refs), cut into contiguous, balanced runs, each cut moved, within
+/// reach of its balanced place, to where the fewest refs cross (a
+/// boundary between depths on a tie). Every ref then
 /// points to the same slice or an earlier one, so `after` has no cycle.
 /// A slice owns a folder whole (`models/staging/`) when every model under
 /// it is the slice's, and its files one by one otherwise.
