@@ -244,3 +244,50 @@ fn slices_whose_names_collide_after_templating_are_refused() {
     repo.write("sliceboard.toml", &fine);
     repo.sliceboard(&["check"]).ok();
 }
+
+#[test]
+fn bad_variants_are_refused_with_their_line() {
+    let with = |value: &str| {
+        PLAN.replace(
+            "prompt = \"Migrate the marts.\"",
+            &format!("prompt = \"Migrate the marts.\"\nvariants = {value}"),
+        )
+    };
+    for (value, expected) in [
+        ("1", "must be a number from 2 to 9"),
+        ("12", "must be a number from 2 to 9"),
+        ("\"three\"", "must be a number from 2 to 9"),
+        (
+            "[{ agent = \"codex\" }, { model = \"x\" }]",
+            "entry 2: unknown key `model`",
+        ),
+        (
+            "[{ agent = \"\" }, {}]",
+            "entry 1: `agent` must be a non-empty string",
+        ),
+        ("[3, 4]", "entry 1 is not a table"),
+    ] {
+        let out = check(&with(value));
+        assert!(out.contains("slice \"marts\" > variants"), "{value}: {out}");
+        assert!(out.contains(expected), "{value}: {out}");
+        assert!(
+            out.contains("sliceboard.toml:"),
+            "{value}: no line in {out}"
+        );
+    }
+    // A variant's name may not be taken by another slice.
+    let taken = with("2").replace("name = \"seeds\"", "name = \"marts.2\"");
+    let out = check(&taken);
+    assert!(
+        out.contains("slice \"marts.2\" > name: is already used by the slice on line"),
+        "{out}"
+    );
+    // Variants share their paths without an overlap error.
+    let repo = TestRepo::new();
+    repo.write("sliceboard.toml", &with("3"));
+    let ok = repo.sliceboard(&["check"]).ok();
+    assert!(
+        ok.contains("marts.3") && ok.contains("variant of marts"),
+        "{ok}"
+    );
+}

@@ -190,6 +190,30 @@ pub enum CommandArgs {
     /// Tell a slice's agent what the merge queue found (a conflict, a
     /// failed check, an upstream merge), starting it if it is not running.
     Feedback { slice: String },
+    /// Compare a slice's competing variants (`variants` in the plan): diff
+    /// size, commits, dbt outcome, agent, time taken, flags.
+    Compare {
+        /// The slice with variants (or one of its variants).
+        slice: String,
+        /// Show how two variants' branches differ (`git diff A B`).
+        #[arg(long, num_args = 2, value_names = ["A", "B"])]
+        diff: Option<Vec<String>>,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pick one of a slice's variants: approve it, and retire the others
+    /// (agents stopped, worktrees removed, branches kept under
+    /// `sliceboard/retired/`).
+    Pick {
+        variant: String,
+        /// Approve it over its concerns (flags, dbt, unmerged `after`).
+        #[arg(long)]
+        force: bool,
+        /// Do not ask before retiring the other variants.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Build a sample dbt repository with scripted agents, and open the dashboard on it.
     Demo {
         /// Where to create it (default: a new folder under the system's temp dir).

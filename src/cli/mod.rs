@@ -15,6 +15,7 @@ mod signal_cmd;
 mod slice_cmds;
 mod status_cmd;
 mod supervisor_cmds;
+mod variant_cmds;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -139,6 +140,14 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             let slice = ws.slice(&slice)?.name.clone();
             queue_cmds::run(&ws, Command::Clean { slice, force })
         }
+        Some(CommandArgs::Compare { slice, diff, json }) => {
+            variant_cmds::compare(&open(&cwd)?, &slice, diff.as_deref(), json)
+        }
+        Some(CommandArgs::Pick {
+            variant,
+            force,
+            yes,
+        }) => variant_cmds::pick(&open(&cwd)?, &variant, force, yes),
         Some(CommandArgs::Feedback { slice }) => {
             let ws = open(&cwd)?;
             let slice = ws.slice(&slice)?.name.clone();

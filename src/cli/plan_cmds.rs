@@ -190,6 +190,18 @@ fn describe(ws: &Workspace) -> String {
             plan.branch_for(name, &repo),
             plan.worktree_for(name, ws.git.root()).display()
         );
+        if let Some(family) = &slice.variant_of {
+            let first = slice.prompt.lines().next().unwrap_or("");
+            let _ = writeln!(
+                out,
+                "{pad}variant of {family} (pick one with `sliceboard pick`){}",
+                if first.is_empty() {
+                    String::new()
+                } else {
+                    format!("; prompt: {first}")
+                }
+            );
+        }
         let _ = writeln!(out, "{pad}owns {}", slice.owns.join(", "));
         let _ = writeln!(
             out,

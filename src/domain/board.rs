@@ -80,6 +80,9 @@ pub struct SliceRow {
     /// while it lives: no agent starts here until it ends.
     #[serde(default)]
     pub left_running: Option<LeftRunning>,
+    /// The slice this one is a competing variant of (`variants` in the plan).
+    #[serde(default)]
+    pub variant_of: Option<SliceName>,
 }
 
 /// An agent group left running by an earlier supervisor.
@@ -112,6 +115,7 @@ impl SliceRow {
             flags: Vec::new(),
             setup: None,
             left_running: None,
+            variant_of: None,
         }
     }
 
@@ -358,6 +362,9 @@ pub fn describe(event: &Event) -> String {
         Event::UpstreamMerged { upstream, .. } => format!("upstream {upstream} merged"),
         Event::FeedbackSent { about, .. } => format!("agent told about {about}"),
         Event::SliceCleaned { branch, .. } => format!("worktree and branch {branch} removed"),
+        Event::SliceRetired { picked, branch, .. } => {
+            format!("retired: {picked} was picked; worktree removed, branch kept as {branch}")
+        }
         Event::Progress { message, .. } => message.clone(),
         Event::AgentStarted { pid, .. } => format!("agent started (pid {pid})"),
         Event::WorktreeCreated {

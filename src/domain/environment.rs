@@ -35,6 +35,7 @@ pub fn integration_env(
         env: Default::default(),
         after: Vec::new(),
         logs: Vec::new(),
+        variant_of: None,
     };
     let context = SliceContext {
         plan,
@@ -267,6 +268,7 @@ mod tests {
             env: BTreeMap::from([("SHARED".into(), "slice-{slice}".into())]),
             after: Vec::new(),
             logs: Vec::new(),
+            variant_of: None,
         };
         Plan {
             base: "main".into(),

@@ -24,6 +24,9 @@ pub struct Ownership {
 #[derive(Debug)]
 struct Owned {
     name: SliceName,
+    /// The slice this one is a variant of: variants of one slice are
+    /// meant to change the same paths, so they never flag each other.
+    family: Option<SliceName>,
     globs: Vec<(String, GlobMatcher)>,
     set: GlobSet,
 }
@@ -115,12 +118,37 @@ impl Ownership {
                 reason: err.to_string(),
             })?;
             owned.push(Owned {
+                family: None,
                 name: name.clone(),
                 globs: matchers,
                 set,
             });
         }
         Ok(Self { slices: owned })
+    }
+
+    /// Marks slices as variants of a family (`(variant, family)` pairs).
+    pub fn with_families(
+        mut self,
+        families: impl IntoIterator<Item = (SliceName, SliceName)>,
+    ) -> Self {
+        for (variant, family) in families {
+            if let Some(owned) = self.slices.iter_mut().find(|s| s.name == variant) {
+                owned.family = Some(family);
+            }
+        }
+        self
+    }
+
+    /// Whether `a` and `b` are variants of one slice.
+    pub fn same_family(&self, a: &SliceName, b: &SliceName) -> bool {
+        let family = |name: &SliceName| {
+            self.slices
+                .iter()
+                .find(|s| &s.name == name)
+                .and_then(|s| s.family.as_ref())
+        };
+        family(a).is_some() && family(a) == family(b)
     }
 
     /// The slices whose globs match `path`, in plan order.
@@ -160,7 +188,7 @@ impl Ownership {
                     });
                 }
                 for other in by_path.get(path).into_iter().flatten() {
-                    if *other != slice {
+                    if *other != slice && !self.same_family(slice, other) {
                         mine.push(PathFlag::Overlap {
                             path: (*path).to_owned(),
                             other: (*other).clone(),
@@ -209,7 +237,9 @@ impl Ownership {
                 }
             }
         }
-        pairs.retain(|o| !o.globs.is_empty() || !o.paths.is_empty());
+        pairs.retain(|o| {
+            (!o.globs.is_empty() || !o.paths.is_empty()) && !self.same_family(&o.first, &o.second)
+        });
         pairs
     }
 }
@@ -260,6 +290,29 @@ mod tests {
             })
             .collect();
         Ownership::new(owned.iter().map(|(n, g)| (n, g.as_slice()))).unwrap()
+    }
+
+    #[test]
+    fn variants_of_one_slice_never_flag_or_overlap_each_other() {
+        let name = |n: &str| SliceName::parse(n).unwrap();
+        let own = ownership(&[
+            ("stg.1", &["models/"]),
+            ("stg.2", &["models/"]),
+            ("other", &["models/x.sql"]),
+        ])
+        .with_families([(name("stg.1"), name("stg")), (name("stg.2"), name("stg"))]);
+        let overlaps = own.overlaps(["models/x.sql"]);
+        let pairs: Vec<(&str, &str)> = overlaps
+            .iter()
+            .map(|o| (o.first.as_str(), o.second.as_str()))
+            .collect();
+        assert_eq!(pairs, [("stg.1", "other"), ("stg.2", "other")]);
+        let flags = own.flag_changes(&[
+            (name("stg.1"), vec!["models/y.sql"]),
+            (name("stg.2"), vec!["models/y.sql"]),
+        ]);
+        assert!(flags[&name("stg.1")].is_empty(), "{flags:?}");
+        assert!(!own.same_family(&name("stg.1"), &name("other")));
     }
 
     #[test]

@@ -102,6 +102,11 @@ pub struct SliceSpec {
     pub after: Vec<SliceName>,
     /// Extra log files to tail, globs relative to the worktree.
     pub logs: Vec<String>,
+    /// Set on each competing variant of one planned slice (`variants` in
+    /// the plan): the slice they are variants of. Variants share the
+    /// slice's `owns` and may change the same paths as each other.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant_of: Option<SliceName>,
 }
 
 impl Plan {
@@ -109,9 +114,23 @@ impl Plan {
         self.slices.iter().find(|s| s.name.as_str() == name)
     }
 
-    /// Every slice's `owns` globs, compiled (a checked plan's always compile).
+    /// Every slice's `owns` globs, compiled (a checked plan's always compile);
+    /// variants of one slice never count as overlapping each other.
     pub fn ownership(&self) -> Result<Ownership, BadGlob> {
-        Ownership::new(self.slices.iter().map(|s| (&s.name, s.owns.as_slice())))
+        let ownership = Ownership::new(self.slices.iter().map(|s| (&s.name, s.owns.as_slice())))?;
+        Ok(ownership.with_families(
+            self.slices
+                .iter()
+                .filter_map(|s| Some((s.name.clone(), s.variant_of.clone()?))),
+        ))
+    }
+
+    /// The variants of `family`, in plan order (none for a plain slice).
+    pub fn variants_of(&self, family: &SliceName) -> Vec<&SliceSpec> {
+        self.slices
+            .iter()
+            .filter(|s| s.variant_of.as_ref() == Some(family))
+            .collect()
     }
 
     pub fn branch_for(&self, slice: &SliceName, repo: &str) -> String {

@@ -82,6 +82,14 @@ pub enum Command {
         #[serde(default)]
         force: bool,
     },
+    /// Picks one of a slice's competing variants: approves it (`force`:
+    /// over its concerns) and retires the others (agents stopped,
+    /// worktrees removed, branches kept under `sliceboard/retired/`).
+    Pick {
+        slice: SliceName,
+        #[serde(default)]
+        force: bool,
+    },
     /// Tells the slice's agent what the merge queue found (a conflict, a
     /// failed check, an upstream merge).
     SendFeedback {
@@ -137,6 +145,7 @@ impl Command {
             | Command::Approve { slice, .. }
             | Command::WithdrawApproval { slice }
             | Command::Clean { slice, .. }
+            | Command::Pick { slice, .. }
             | Command::SendFeedback { slice }
             | Command::Prompt { slice, .. }
             | Command::Merge {
@@ -286,6 +295,13 @@ pub enum Event {
         branch: String,
         forced: bool,
     },
+    /// A variant the operator did not pick: its worktree removed, its
+    /// branch renamed to `branch` (under `sliceboard/retired/`).
+    SliceRetired {
+        slice: SliceName,
+        picked: SliceName,
+        branch: String,
+    },
     /// State and reality disagree; found on start or on a refresh.
     DriftFound {
         slice: SliceName,
@@ -341,6 +357,7 @@ impl Event {
             | Event::UpstreamMerged { slice, .. }
             | Event::FeedbackSent { slice, .. }
             | Event::SliceCleaned { slice, .. }
+            | Event::SliceRetired { slice, .. }
             | Event::DriftFound { slice, .. }
             | Event::LeftRunningFound { slice, .. }
             | Event::LeftRunningEnded { slice, .. } => Some(slice),

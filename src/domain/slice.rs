@@ -113,6 +113,9 @@ pub enum Lifecycle {
     Merged,
     /// The worktree was removed with `sliceboard down`; the branch is kept.
     Removed,
+    /// A variant the operator did not pick: its agent stopped, its worktree
+    /// removed, its branch kept under `sliceboard/retired/`.
+    Retired,
 }
 
 impl Lifecycle {
@@ -124,7 +127,14 @@ impl Lifecycle {
             Lifecycle::Approved => "approved",
             Lifecycle::Merged => "merged",
             Lifecycle::Removed => "removed",
+            Lifecycle::Retired => "retired",
         }
+    }
+
+    /// Whether a slice that comes after this one may merge: this one
+    /// merged, or it was a variant retired in favour of another.
+    pub fn clears_the_way(self) -> bool {
+        matches!(self, Lifecycle::Merged | Lifecycle::Retired)
     }
 
     /// Whether a worktree is expected on disk in this state.

@@ -21,7 +21,7 @@ use super::slice::SliceName;
 /// 4: a pane's mouse tracking mode, click/drag/motion, in its input
 /// modes; 5: agent groups left running by an earlier supervisor). No
 /// negotiation: a client of another version is refused with both numbers.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Who is connecting, which decides what the supervisor sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

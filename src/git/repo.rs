@@ -112,6 +112,18 @@ impl GitRepo {
         }
     }
 
+    /// Renames branch `from` to `to` (which must not exist).
+    pub fn rename_branch(&self, from: &str, to: &str) -> Result<(), GitError> {
+        let mut branch = self
+            .repo
+            .find_branch(from, BranchType::Local)
+            .map_err(doing(format!("read branch {from}")))?;
+        branch
+            .rename(to, false)
+            .map(|_| ())
+            .map_err(doing(format!("rename branch {from} to {to}")))
+    }
+
     /// Whether `ancestor` is `descendant` or one of its ancestors.
     pub fn contains(&self, descendant: Oid, ancestor: Oid) -> Result<bool, GitError> {
         if descendant == ancestor {

@@ -284,7 +284,10 @@ impl MergeQueue {
                 .after
                 .iter()
                 .filter(|dep| {
-                    state.slices.get(*dep).map(|r| r.lifecycle) != Some(Lifecycle::Merged)
+                    !state
+                        .slices
+                        .get(*dep)
+                        .is_some_and(|r| r.lifecycle.clears_the_way())
                 })
                 .map(SliceName::as_str)
                 .collect();

@@ -168,7 +168,8 @@ impl MergeQueue {
             ));
         }
         let branch = record.branch.clone();
-        if record.lifecycle != Lifecycle::Removed {
+        // A removed or retired slice has no worktree left to remove.
+        if !matches!(record.lifecycle, Lifecycle::Removed | Lifecycle::Retired) {
             self.deps
                 .agents
                 .request(Command::Down {

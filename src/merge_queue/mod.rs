@@ -22,6 +22,9 @@
 
 mod attempt;
 mod feedback;
+mod pick;
+
+pub use pick::RETIRED_PREFIX;
 mod refresh;
 mod review;
 
@@ -108,6 +111,7 @@ pub fn handles(command: &Command) -> bool {
             | Command::WithdrawApproval { .. }
             | Command::Merge { .. }
             | Command::Clean { .. }
+            | Command::Pick { .. }
             | Command::SendFeedback { .. }
             | Command::QueueReport
     )
@@ -251,6 +255,7 @@ impl MergeQueue {
             Command::Approve { slice, force } => self.approve(&slice, force),
             Command::WithdrawApproval { slice } => self.withdraw(&slice),
             Command::Clean { slice, force } => self.clean(&slice, force),
+            Command::Pick { slice, force } => self.pick_variant(&slice, force),
             Command::SendFeedback { slice } => self.send_feedback(&slice),
             Command::QueueReport => {
                 self.refresh();

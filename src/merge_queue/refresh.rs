@@ -274,7 +274,10 @@ impl MergeQueue {
                     spec.after
                         .iter()
                         .filter(|dep| {
-                            state.slices.get(*dep).map(|r| r.lifecycle) != Some(Lifecycle::Merged)
+                            !state
+                                .slices
+                                .get(*dep)
+                                .is_some_and(|r| r.lifecycle.clears_the_way())
                         })
                         .cloned()
                         .collect()
@@ -324,10 +327,18 @@ impl MergeQueue {
             .iter()
             .map(|(_, tip)| self.changed(target, *tip))
             .collect();
+        // Variants of one slice compete by design: only one will merge.
+        let family = |slice: &SliceName| {
+            self.ws
+                .plan
+                .slice(slice.as_str())
+                .and_then(|s| s.variant_of.clone())
+        };
         let mut overlapping = Vec::new();
         for i in 0..active.len() {
             for j in i + 1..active.len() {
-                if !changed[i].is_disjoint(&changed[j]) {
+                let rivals = family(&active[i].0).is_some_and(|f| Some(f) == family(&active[j].0));
+                if !rivals && !changed[i].is_disjoint(&changed[j]) {
                     overlapping.push((i, j));
                 }
             }

@@ -150,6 +150,17 @@ fn toml_problem(text: &str, err: &toml::de::Error) -> Diagnostic {
 /// against the other slices.
 type PendingAfter = Vec<(SliceName, Option<usize>)>;
 
+/// Variants a slice may have: its names end `.1` to `.9`.
+const MAX_VARIANTS: i64 = 9;
+
+/// One competing variant as the plan gives it: its own agent command or
+/// prompt, the slice's where left out.
+#[derive(Debug, Clone, Default)]
+struct Variant {
+    agent: Option<String>,
+    prompt: Option<String>,
+}
+
 struct Checker<'a> {
     text: &'a str,
     facts: &'a dyn RepoFacts,
@@ -501,6 +512,8 @@ impl Checker<'_> {
         // Lines of each slice's `after` and `owns`, for the cross-slice checks.
         let mut after_lines = BTreeMap::new();
         let mut owns_lines = BTreeMap::new();
+        // Each slice with variants, and the variants' names.
+        let mut families: BTreeMap<SliceName, Vec<SliceName>> = BTreeMap::new();
         for spanned in raw {
             let table_line = self.line(spanned.span());
             let raw = spanned.into_inner();
@@ -595,23 +608,152 @@ impl Checker<'_> {
                     Some(glob.into_inner())
                 })
                 .collect();
-            slices.push((
-                SliceSpec {
-                    name,
-                    owns,
-                    prompt: raw.prompt.unwrap_or_default(),
-                    agent,
-                    env,
-                    after: Vec::new(),
-                    logs,
-                },
-                after,
-            ));
+            let variants = self.variants(raw.variants, &key);
+            let spec = SliceSpec {
+                name,
+                owns,
+                prompt: raw.prompt.unwrap_or_default(),
+                agent,
+                env,
+                after: Vec::new(),
+                logs,
+                variant_of: None,
+            };
+            if variants.is_empty() {
+                slices.push((spec, after));
+                continue;
+            }
+            // Competing variants: `name.1`, `name.2`, … each its own slice
+            // (worktree, branch, agent, dbt target) owning the same paths.
+            let family = spec.name.clone();
+            let mut names = Vec::new();
+            for (i, variant) in variants.into_iter().enumerate() {
+                let Ok(variant_name) = SliceName::parse(&format!("{family}.{}", i + 1)) else {
+                    self.push(
+                        Diagnostic::error(
+                            name_line,
+                            format!("{key} > name"),
+                            "is too long to add a variant number to",
+                        )
+                        .fix("shorten the slice's name"),
+                    );
+                    break;
+                };
+                if let Some(first) = seen.insert(variant_name.to_string(), name_line) {
+                    let at = first.map(|l| format!(" on line {l}")).unwrap_or_default();
+                    self.push(
+                        Diagnostic::error(
+                            name_line,
+                            format!("{key} > variants"),
+                            format!("variant `{variant_name}` has the name of the slice{at}"),
+                        )
+                        .fix("rename one of them"),
+                    );
+                    continue;
+                }
+                if let Some(line) = after_lines.get(&family).copied() {
+                    after_lines.insert(variant_name.clone(), line);
+                }
+                if let Some(line) = owns_lines.get(&family).copied() {
+                    owns_lines.insert(variant_name.clone(), line);
+                }
+                names.push(variant_name.clone());
+                slices.push((
+                    SliceSpec {
+                        name: variant_name,
+                        prompt: variant.prompt.unwrap_or_else(|| spec.prompt.clone()),
+                        agent: variant.agent.or_else(|| spec.agent.clone()),
+                        variant_of: Some(family.clone()),
+                        ..spec.clone()
+                    },
+                    after.clone(),
+                ));
+            }
+            families.insert(family, names);
         }
-        self.after(&mut slices, &after_lines);
+        self.after(&mut slices, &after_lines, &families);
         let slices: Vec<SliceSpec> = slices.into_iter().map(|(s, _)| s).collect();
         self.overlaps(&slices, &owns_lines);
         slices
+    }
+
+    /// `variants = N` (2 to 9) or a list of `{ agent, prompt }` tables.
+    fn variants(&mut self, raw: Option<Spanned<toml::Value>>, key: &str) -> Vec<Variant> {
+        let Some(raw) = raw else {
+            return Vec::new();
+        };
+        let line = self.line(raw.span());
+        let key = format!("{key} > variants");
+        let fix = "give a number of variants from 2 to 9, or a list of tables such as `[{ agent = \"codex\" }, { prompt = \"keep the old names as aliases\" }]`";
+        match raw.into_inner() {
+            toml::Value::Integer(count) if (2..=MAX_VARIANTS).contains(&count) => {
+                vec![Variant::default(); count as usize]
+            }
+            toml::Value::Array(list) if (2..=MAX_VARIANTS as usize).contains(&list.len()) => {
+                let mut variants = Vec::new();
+                for (i, entry) in list.into_iter().enumerate() {
+                    let toml::Value::Table(table) = entry else {
+                        self.push(
+                            Diagnostic::error(
+                                line,
+                                key.clone(),
+                                format!("entry {} is not a table", i + 1),
+                            )
+                            .fix(fix),
+                        );
+                        return Vec::new();
+                    };
+                    let mut variant = Variant::default();
+                    for (field, value) in table {
+                        let text = match value {
+                            toml::Value::String(text) if !text.trim().is_empty() => text,
+                            _ => {
+                                self.push(
+                                    Diagnostic::error(
+                                        line,
+                                        key.clone(),
+                                        format!(
+                                            "entry {}: `{field}` must be a non-empty string",
+                                            i + 1
+                                        ),
+                                    )
+                                    .fix(fix),
+                                );
+                                return Vec::new();
+                            }
+                        };
+                        match field.as_str() {
+                            "agent" => variant.agent = Some(text),
+                            "prompt" => variant.prompt = Some(text),
+                            other => {
+                                self.push(
+                                    Diagnostic::error(
+                                        line,
+                                        key.clone(),
+                                        format!("entry {}: unknown key `{other}`", i + 1),
+                                    )
+                                    .fix("a variant sets `agent`, `prompt` or both"),
+                                );
+                                return Vec::new();
+                            }
+                        }
+                    }
+                    variants.push(variant);
+                }
+                variants
+            }
+            _ => {
+                self.push(
+                    Diagnostic::error(
+                        line,
+                        key,
+                        "must be a number from 2 to 9 or a list of 2 to 9 tables",
+                    )
+                    .fix(fix),
+                );
+                Vec::new()
+            }
+        }
     }
 
     fn owns(&mut self, globs: Vec<Spanned<String>>, key: &str) -> Vec<String> {
@@ -662,6 +804,7 @@ impl Checker<'_> {
         &mut self,
         slices: &mut [(SliceSpec, PendingAfter)],
         after_lines: &BTreeMap<SliceName, Option<usize>>,
+        families: &BTreeMap<SliceName, Vec<SliceName>>,
     ) {
         let names: BTreeSet<SliceName> = slices.iter().map(|(s, _)| s.name.clone()).collect();
         let mut complete = true;
@@ -669,6 +812,12 @@ impl Checker<'_> {
             for (dep, line) in after.drain(..) {
                 if names.contains(&dep) {
                     slice.after.push(dep);
+                    continue;
+                }
+                // After a slice with variants: after each of them (the one
+                // picked merges; the others, retired, stop holding it up).
+                if let Some(variants) = families.get(&dep) {
+                    slice.after.extend(variants.iter().cloned());
                     continue;
                 }
                 complete = false;
@@ -722,6 +871,11 @@ impl Checker<'_> {
         let Ok(ownership) = Ownership::new(owned.iter().copied()) else {
             return;
         };
+        let ownership = ownership.with_families(
+            slices
+                .iter()
+                .filter_map(|s| Some((s.name.clone(), s.variant_of.clone()?))),
+        );
         // Real files at the base catch overlaps the globs alone cannot show.
         let files = match &self.existing_base {
             Some(base) => self.facts.files_at(base),

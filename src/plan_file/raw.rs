@@ -71,4 +71,7 @@ pub struct RawSlice {
     pub after: Vec<Spanned<String>>,
     #[serde(default)]
     pub logs: Vec<Spanned<String>>,
+    /// A number of competing variants, or a list of `{ agent, prompt }`
+    /// tables (read in `load.rs`, which names the line of a bad one).
+    pub variants: Option<Spanned<toml::Value>>,
 }

@@ -228,6 +228,7 @@ pub fn initial_board(ws: &Workspace, state: &State) -> Board {
                 ),
             );
             row.follows_logs = !spec.logs.is_empty() || !ws.plan.setup.is_empty();
+            row.variant_of = spec.variant_of.clone();
             row.setup = crate::workspace::setup_state(ws, &spec.name);
             row.events = journal
                 .iter()

@@ -383,6 +383,7 @@ impl Supervisor {
             | Command::WithdrawApproval { .. }
             | Command::Merge { .. }
             | Command::Clean { .. }
+            | Command::Pick { .. }
             | Command::SendFeedback { .. }
             | Command::QueueReport => Err(SupervisorError::Unsupported("merge-queue commands")),
             // The socket server answers it from the board.

@@ -69,6 +69,11 @@ pub enum Confirm {
     },
     /// Remove a slice's worktree and branch.
     Clean(SliceName),
+    /// Pick a variant; its siblings still in play are retired.
+    Pick {
+        slice: SliceName,
+        retired: Vec<SliceName>,
+    },
     /// Stop every agent and the supervisor.
     StopAll {
         running: usize,
@@ -484,6 +489,10 @@ impl App {
                         slice,
                         force: false,
                     })],
+                    Confirm::Pick { slice, .. } => vec![Effect::Send(Command::Pick {
+                        slice,
+                        force: false,
+                    })],
                     Confirm::StopAll { .. } => vec![Effect::Send(Command::Shutdown)],
                 }
             }
@@ -606,6 +615,7 @@ impl App {
                     self.mode = Mode::Confirm(Confirm::Clean(slice));
                 }
             }
+            Action::PickVariant => self.ask_to_pick(),
             Action::Queue => {
                 self.layout = if self.layout == Layout::Queue {
                     Layout::Focus

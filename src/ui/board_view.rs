@@ -142,7 +142,7 @@ fn detail(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
     }
     if matches!(
         row.lifecycle,
-        Lifecycle::Approved | Lifecycle::Merged | Lifecycle::Removed
+        Lifecycle::Approved | Lifecycle::Merged | Lifecycle::Removed | Lifecycle::Retired
     ) {
         let style = match row.lifecycle {
             Lifecycle::Merged => Style::new().fg(Color::Cyan),

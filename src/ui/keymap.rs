@@ -43,6 +43,9 @@ pub enum Action {
     Feedback,
     /// Remove a merged slice's worktree and branch (asks first).
     Clean,
+    /// Pick the selected variant: approve it, retire its siblings (asks
+    /// first).
+    PickVariant,
     /// The merge queue view.
     Queue,
     Grid,
@@ -95,6 +98,9 @@ impl Action {
                 "tell the slice's agent about its conflict, failed check or upstream merge"
             }
             Action::Clean => "remove a merged slice's worktree and branch (asks first)",
+            Action::PickVariant => {
+                "pick the selected variant: approve it, retire the other variants (asks first)"
+            }
             Action::Queue => "merge queue view (again: back)",
             Action::Grid => "grid of all terminals",
             Action::Fullscreen => "terminal full screen",
@@ -246,6 +252,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("M", Action::MergeAll),
     ("F", Action::Feedback),
     ("C", Action::Clean),
+    ("P", Action::PickVariant),
     ("o", Action::Queue),
     ("g", Action::Grid),
     ("f", Action::Fullscreen),

@@ -20,6 +20,7 @@ pub mod highlight;
 pub mod keymap;
 pub mod mouse;
 pub mod queue_view;
+mod variants;
 pub mod view;
 
 use std::collections::{BTreeMap, HashMap};

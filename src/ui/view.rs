@@ -446,6 +446,18 @@ fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm, app: &App)
         Confirm::Clean(slice) => format!(
             "Remove {slice}'s worktree and delete its branch? Only a merged slice is removed; its commits stay in the integration branch.\n\ny: clean   any other key: cancel"
         ),
+        Confirm::Pick { slice, retired } => format!(
+            "Pick {slice}? It is approved for the merge queue, and the other variants are retired: {}. Their agents stop and their worktrees are removed (uncommitted work in them is lost); their branches are kept under sliceboard/retired/.\n\ny: pick   any other key: cancel",
+            if retired.is_empty() {
+                "none left".to_owned()
+            } else {
+                retired
+                    .iter()
+                    .map(SliceName::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ),
         Confirm::StopAll { running } => format!(
             "Stop the supervisor and its {running} running agent(s)? Each process group gets SIGTERM, then SIGKILL; worktrees, commits and pty.log stay. ({} only detaches.)\n\ny: stop all   any other key: cancel",
             app.keymap.key(Action::Quit)

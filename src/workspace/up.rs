@@ -27,6 +27,8 @@ pub struct UpReport {
     pub failed: Vec<(SliceName, String)>,
     /// Half-made worktrees (an interrupted `up`) removed and made again.
     pub redone: Vec<SliceName>,
+    /// Variants retired when another was picked: left alone.
+    pub retired: Vec<SliceName>,
 }
 
 impl UpReport {
@@ -63,7 +65,10 @@ impl UpReport {
             self.created.len(),
             self.reused_branch.len(),
             self.already_there.len(),
-            match self.failed.len() {
+            match self.retired.len() {
+                0 => String::new(),
+                n => format!(", {n} retired (another variant was picked)"),
+            } + &match self.failed.len() {
                 0 => String::new(),
                 n => format!(", {n} failed"),
             }
@@ -139,6 +144,24 @@ pub fn up(
         let name = &slice.name;
         let path = ws.plan.worktree_for(name, ws.git.root());
         let branch = ws.plan.branch_for(name, &repo);
+        if let Some(retired) = state
+            .slices
+            .get(name)
+            .filter(|r| r.lifecycle == Lifecycle::Retired)
+        {
+            // A variant the operator did not pick stays retired.
+            progress(Progress {
+                step,
+                total,
+                slice: Some(name.clone()),
+                message: format!(
+                    "retired (another variant was picked; its branch is kept as {})",
+                    retired.branch
+                ),
+            });
+            report.retired.push(name.clone());
+            continue;
+        }
         ws.write_brief(slice)?;
         let say = |message: String| Progress {
             step,

@@ -1,0 +1,167 @@
+//! Picking one of a slice's competing variants (`sliceboard pick`, the
+//! dashboard's pick key): the chosen variant is approved like any slice
+//! (the same concerns, the same `force`), and every other variant of the
+//! slice is retired: its agent stopped, its worktree removed, its branch
+//! renamed under `sliceboard/retired/` so nothing is lost, its record
+//! `retired` (which lets slices that come after the family merge once the
+//! pick has). Runs on the queue's thread, like `clean`.
+
+use std::time::{Duration, Instant};
+
+use crate::domain::{Command, Event, Lifecycle, SliceName};
+use crate::store::Actor;
+
+use super::MergeQueue;
+
+/// Where retired variants' branches go.
+pub const RETIRED_PREFIX: &str = "sliceboard/retired/";
+/// How long a retired variant's agent may take to end before its
+/// worktree is removed.
+const AGENT_END: Duration = Duration::from_secs(20);
+
+impl MergeQueue {
+    pub(super) fn pick_variant(
+        &mut self,
+        slice: &SliceName,
+        force: bool,
+    ) -> Result<String, String> {
+        let family = self
+            .ws
+            .plan
+            .slice(slice.as_str())
+            .ok_or_else(|| format!("{slice} is not in the plan"))?
+            .variant_of
+            .clone()
+            .ok_or_else(|| {
+                format!("{slice} is not a variant: only slices with `variants` in the plan are picked; approve it instead")
+            })?;
+        let approved = self.approve(slice, force)?;
+        let others: Vec<SliceName> = self
+            .ws
+            .plan
+            .variants_of(&family)
+            .into_iter()
+            .map(|s| s.name.clone())
+            .filter(|name| name != slice)
+            .collect();
+        let mut said = vec![approved];
+        let mut failed = Vec::new();
+        for other in &others {
+            match self.retire(other, slice) {
+                Ok(Some(branch)) => said.push(format!("retired {other}: branch kept as {branch}")),
+                Ok(None) => {}
+                Err(why) => failed.push(format!("{other}: {why}")),
+            }
+        }
+        if failed.is_empty() {
+            Ok(said.join("\n"))
+        } else {
+            Err(format!(
+                "{}\nnot retired: {}",
+                said.join("\n"),
+                failed.join("; ")
+            ))
+        }
+    }
+
+    /// Retires `variant` in favour of `picked`; the branch it is kept as,
+    /// or `None` when it was retired already.
+    fn retire(
+        &mut self,
+        variant: &SliceName,
+        picked: &SliceName,
+    ) -> Result<Option<String>, String> {
+        let state = self.state()?;
+        let Some(record) = state.slices.get(variant) else {
+            // Never made: nothing to keep; it is retired all the same.
+            self.update_state(|state| {
+                if let Some(record) = state.slices.get_mut(variant) {
+                    record.lifecycle = Lifecycle::Retired;
+                }
+            })?;
+            return Ok(None);
+        };
+        if record.lifecycle == Lifecycle::Retired {
+            return Ok(None);
+        }
+        let from = record.lifecycle;
+        let branch = record.branch.clone();
+        if record.lifecycle.has_worktree() {
+            self.stop_agent_and_remove_worktree(variant)?;
+        }
+        let retired = self.free_retired_name(variant);
+        if self.ws.git.branch_exists(&branch) {
+            self.ws
+                .git
+                .rename_branch(&branch, &retired)
+                .map_err(|e| format!("its worktree is gone, but {e}"))?;
+        }
+        self.update_state(|state| {
+            if let Some(record) = state.slices.get_mut(variant) {
+                record.lifecycle = Lifecycle::Retired;
+                record.branch = retired.clone();
+                record.last_seen_tip = None;
+                record.updated_at = jiff::Timestamp::now();
+            }
+        })?;
+        self.record(
+            Actor::Operator,
+            Event::SliceRetired {
+                slice: variant.clone(),
+                picked: picked.clone(),
+                branch: retired.clone(),
+            },
+        );
+        self.record(
+            Actor::Operator,
+            Event::LifecycleChanged {
+                slice: variant.clone(),
+                from,
+                to: Lifecycle::Retired,
+            },
+        );
+        Ok(Some(retired))
+    }
+
+    /// Ends the variant's agent (if it runs) and removes its worktree,
+    /// uncommitted work and all: the operator confirmed the pick.
+    fn stop_agent_and_remove_worktree(&mut self, variant: &SliceName) -> Result<(), String> {
+        let ask = |command: Command| {
+            self.deps
+                .agents
+                .request(command)
+                .blocking_recv()
+                .unwrap_or_else(|_| Err("the supervisor did not answer".into()))
+        };
+        // Not running is fine: the kill only matters when it is.
+        let _ = ask(Command::KillAgent {
+            slice: variant.clone(),
+        });
+        let deadline = Instant::now() + AGENT_END;
+        loop {
+            match ask(Command::Down {
+                slice: variant.clone(),
+                force: true,
+            }) {
+                Ok(_) => return Ok(()),
+                Err(why) if why.contains("agent is running") && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(why) => return Err(why),
+            }
+        }
+    }
+
+    /// `sliceboard/retired/NAME`, or with a number when a branch of that
+    /// name exists (a variant retired before, in an earlier plan).
+    fn free_retired_name(&self, variant: &SliceName) -> String {
+        let first = format!("{RETIRED_PREFIX}{variant}");
+        if !self.ws.git.branch_exists(&first) {
+            return first;
+        }
+        (2..)
+            .map(|n| format!("{first}-{n}"))
+            .find(|name| !self.ws.git.branch_exists(name))
+            .unwrap_or(first)
+    }
+}

@@ -1,0 +1,163 @@
+//! Competing variants of one slice (`variants` in the plan), in the real
+//! binary with its supervisor: three variants are made and run (scripted
+//! agents that each commit a different amount of work), `compare` shows
+//! each one's numbers and the diff between two, and `pick` approves one
+//! and retires the others, whose branches stay listed.
+
+mod common;
+
+use common::TestRepo;
+use common::supervised::{Supervise, cli, start_agent, toml_string};
+use sliceboard::domain::Lifecycle;
+use std::time::{Duration, Instant};
+
+/// Variant N writes N files and commits them.
+const MAKE: &str = "n=$1; i=1; while [ $i -le $n ]; do echo \"select $i as id\" > models/staging/v${n}_$i.sql; i=$((i+1)); done; git add -A; git -c user.name=agent -c user.email=a@example.com commit -qm \"variant $n\"; echo made $n";
+
+fn plan() -> String {
+    let variant = |n: usize| format!("{{ agent = {} }}", toml_string(&format!("sh make.sh {n}")));
+    format!(
+        "base = \"main\"\n\n[agent]\ncommand = \"cat\"\n\n\
+         [[slice]]\nname = \"staging\"\nowns = [\"models/staging/**\"]\nprompt = \"Rename the staging models\"\n\
+         variants = [{}, {}, {}]\n\n\
+         [[slice]]\nname = \"marts\"\nowns = [\"models/marts/**\"]\nafter = [\"staging\"]\n",
+        variant(1),
+        variant(2),
+        variant(3)
+    )
+}
+
+fn wait(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn three_variants_run_compare_and_one_is_picked_the_others_retired() {
+    let repo = TestRepo::new();
+    repo.write("make.sh", MAKE);
+    repo.write("sliceboard.toml", &plan());
+    repo.commit_all("plan with variants");
+
+    // The plan resolves to three variants owning the same paths, and
+    // `after = ["staging"]` waits for each of them.
+    let check: serde_json::Value =
+        serde_json::from_str(&repo.sliceboard(&["check", "--json"]).ok()).unwrap();
+    let names: Vec<&str> = check["resolved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["staging.1", "staging.2", "staging.3", "marts"]);
+    let human = repo.sliceboard(&["check"]).ok();
+    assert!(human.contains("variant of staging"), "{human}");
+    assert!(
+        human.contains("after staging.1, staging.2, staging.3"),
+        "{human}"
+    );
+
+    let up = repo.sliceboard(&["up"]).ok();
+    assert!(up.contains("4 worktrees created"), "{up}");
+    let sup = Supervise::start(&repo, &[]);
+    let socket = repo.socket();
+    for n in 1..=3 {
+        cli(&socket, start_agent(&format!("staging.{n}"))).expect("the variant's agent starts");
+    }
+    // Each ran in its own worktree and committed on its own branch.
+    for n in 1..=3 {
+        let branch = format!("slice/staging.{n}");
+        wait(&format!("staging.{n}'s commit"), || {
+            repo.git(&["log", "-1", "--format=%s", &branch]).trim() == format!("variant {n}")
+        });
+    }
+    // Their agents are done: the board says so before we compare.
+    wait("every variant's agent to exit", || {
+        let status = repo.sliceboard(&["status"]).ok();
+        status.matches("exited(0)").count() == 3
+    });
+
+    // Compare: each one's numbers.
+    let compare = repo.sliceboard(&["compare", "staging"]).ok();
+    for (n, diff) in [
+        (1, "1 file +1 -0"),
+        (2, "2 files +2 -0"),
+        (3, "3 files +3 -0"),
+    ] {
+        let line = compare
+            .lines()
+            .find(|l| l.starts_with(&format!("staging.{n} ")))
+            .unwrap_or_else(|| panic!("no line for staging.{n}:\n{compare}"));
+        assert!(line.contains(diff), "{line}");
+        assert!(line.contains("exited(0)"), "{line}");
+        assert!(line.contains(&format!("agent `sh make.sh {n}`")), "{line}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&repo.sliceboard(&["compare", "staging.1", "--json"]).ok()).unwrap();
+    assert_eq!(json[2]["files_changed"], 3);
+    assert_eq!(json[2]["commits"], 1);
+    // The diff between two variants.
+    let diff = repo
+        .sliceboard(&["compare", "staging", "--diff", "staging.1", "staging.2"])
+        .ok();
+    assert!(diff.contains("models/staging/v2_2.sql"), "{diff}");
+    assert!(diff.contains("+select 2 as id"), "{diff}");
+
+    // Picking asks first; with no terminal to ask on it changes nothing.
+    let refused = repo.sliceboard(&["pick", "staging.2"]).fails();
+    assert!(refused.contains("pass --yes"), "{refused}");
+    assert!(repo.worktree("staging.1").exists());
+    let not_variant = repo.sliceboard(&["pick", "marts", "--yes"]).fails();
+    assert!(not_variant.contains("not a variant"), "{not_variant}");
+
+    let picked = repo
+        .sliceboard(&["pick", "staging.2", "--yes", "--force"])
+        .ok();
+    assert!(picked.contains("approved staging.2"), "{picked}");
+    assert!(
+        picked.contains("retired staging.1: branch kept as sliceboard/retired/staging.1"),
+        "{picked}"
+    );
+    // The others: worktrees gone, branches kept (with their commits) under
+    // the retired namespace, records retired.
+    for n in [1, 3] {
+        assert!(!repo.worktree(&format!("staging.{n}")).exists());
+        let kept = format!("sliceboard/retired/staging.{n}");
+        assert_eq!(
+            repo.git(&["log", "-1", "--format=%s", &kept]).trim(),
+            format!("variant {n}")
+        );
+        assert!(
+            repo.git(&["branch", "--list", &format!("slice/staging.{n}")])
+                .trim()
+                .is_empty()
+        );
+    }
+    let state = repo.state_json();
+    assert_eq!(state["slices"]["staging.1"]["lifecycle"], "retired");
+    assert_eq!(state["slices"]["staging.2"]["lifecycle"], "approved");
+    let status = repo.sliceboard(&["status"]).ok();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("staging.3 "))
+        .unwrap();
+    assert!(
+        line.contains("retired") && line.contains("sliceboard/retired/staging.3"),
+        "{line}"
+    );
+    // `up` leaves retired variants alone.
+    let up = repo.sliceboard(&["up"]).ok();
+    assert!(up.contains("retired"), "{up}");
+    assert!(!repo.worktree("staging.1").exists());
+    // The journal keeps who was retired for whom.
+    let journal = std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap();
+    assert!(journal.contains("\"event\":\"slice_retired\""), "{journal}");
+    assert_eq!(
+        Lifecycle::Retired.as_str(),
+        state["slices"]["staging.3"]["lifecycle"]
+    );
+    drop(sup);
+}
