@@ -17,10 +17,14 @@ use serde::{Deserialize, Serialize};
 use super::dbt_run::DbtRun;
 use super::diff::{SliceDiff, WatchMode};
 use super::ownership::PathFlag;
+use super::plan_change::PlanProblem;
 use super::protocol::Event;
 use super::queue::{CHECK_LINES_KEPT, QueueBoard};
 use super::setup::SetupState;
 use super::slice::{Activity, ActivitySource, AgentStatus, Lifecycle, SliceName};
+
+/// What the board and `status` say of a slice the plan no longer lists.
+pub const REMOVED_FROM_PLAN: &str = "removed from the plan";
 
 /// How many journal lines the Events tab keeps per slice.
 pub const EVENTS_KEPT: usize = 200;
@@ -37,6 +41,10 @@ pub struct Board {
     /// The merge queue: order, each slice's merge state, previews.
     #[serde(default)]
     pub queue: QueueBoard,
+    /// Why the plan on disk is not the one in force (it does not load, or
+    /// it changes what needs a restart); `None` when they agree.
+    #[serde(default)]
+    pub plan_problem: Option<PlanProblem>,
 }
 
 /// One slice as the board shows it.
@@ -76,6 +84,10 @@ pub struct SliceRow {
     /// The worktree's setup, when the plan has one and it ran.
     #[serde(default)]
     pub setup: Option<SetupState>,
+    /// The plan no longer lists the slice; it stays on the board while its
+    /// worktree exists or its agent runs.
+    #[serde(default)]
+    pub removed: bool,
 }
 
 impl SliceRow {
@@ -100,6 +112,7 @@ impl SliceRow {
             diff_error: None,
             flags: Vec::new(),
             setup: None,
+            removed: false,
         }
     }
 
@@ -146,6 +159,15 @@ pub enum BoardUpdate {
     },
     /// The merge queue changed (its check output travels apart).
     Queue { queue: QueueBoard },
+    /// The plan file changed: slices it added (as planned rows), slices it
+    /// removed, and what stops the file's plan from being in force.
+    Plan {
+        added: Vec<SliceRow>,
+        removed: Vec<SliceName>,
+        problem: Option<PlanProblem>,
+        #[serde(default)]
+        at: Option<Timestamp>,
+    },
     /// New lines of the merge check's output; `fresh` starts a new attempt's.
     CheckOutput {
         attempt: u64,
@@ -199,6 +221,12 @@ impl Board {
                 self.queue = queue.clone();
                 self.queue.check_output = output;
             }
+            BoardUpdate::Plan {
+                added,
+                removed,
+                problem,
+                at,
+            } => self.apply_plan(added, removed, problem, *at),
             BoardUpdate::CheckOutput { lines, fresh, .. } => {
                 let output = &mut self.queue.check_output;
                 if *fresh {
@@ -208,6 +236,50 @@ impl Board {
                 while output.len() > CHECK_LINES_KEPT {
                     output.pop_front();
                 }
+            }
+        }
+    }
+
+    /// A slice removed from the plan that was never created and runs no
+    /// agent leaves the board; any other stays, marked, until it is gone.
+    fn apply_plan(
+        &mut self,
+        added: &[SliceRow],
+        removed: &[SliceName],
+        problem: &Option<PlanProblem>,
+        at: Option<Timestamp>,
+    ) {
+        self.plan_problem = problem.clone();
+        for row in added {
+            let text = "added to the plan".to_owned();
+            match self.row_mut(&row.name) {
+                Some(kept) => {
+                    kept.removed = false;
+                    kept.events.push(EventLine { at, text });
+                }
+                None => {
+                    let mut row = row.clone();
+                    row.events.push(EventLine { at, text });
+                    self.slices.push(row);
+                }
+            }
+        }
+        for name in removed {
+            let gone = self.row(name).is_some_and(|r| {
+                r.lifecycle == Lifecycle::Planned
+                    && !matches!(
+                        r.status,
+                        AgentStatus::Running | AgentStatus::Paused | AgentStatus::Pending
+                    )
+            });
+            if gone {
+                self.slices.retain(|r| &r.name != name);
+            } else if let Some(row) = self.row_mut(name) {
+                row.removed = true;
+                row.events.push(EventLine {
+                    at,
+                    text: REMOVED_FROM_PLAN.to_owned(),
+                });
             }
         }
     }
@@ -461,6 +533,7 @@ mod tests {
                 "/r.slices/staging".into(),
             )],
             queue: QueueBoard::default(),
+            plan_problem: None,
         }
     }
 

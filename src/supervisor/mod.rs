@@ -25,6 +25,7 @@ use crate::session::{
 };
 mod agent_events;
 mod agent_hooks;
+mod live_plan;
 mod recover;
 mod start;
 mod worktree_ops;
@@ -132,6 +133,8 @@ enum Inbox {
         reply: Reply,
     },
     Local(Command),
+    /// The plan file changed and may be taken live.
+    UsePlan(Box<crate::domain::Plan>),
     /// A worktree operation ended on its own thread.
     OpDone {
         command: Command,
@@ -149,6 +152,11 @@ impl SupervisorHandle {
     /// Sends without waiting; a failure comes back as [`Event::CommandFailed`].
     pub fn send(&self, command: Command) {
         let _ = self.0.send(Inbox::Local(command));
+    }
+
+    /// Puts a changed plan in force (one `domain::plan_change` allows live).
+    pub fn use_plan(&self, plan: crate::domain::Plan) {
+        let _ = self.0.send(Inbox::UsePlan(Box::new(plan)));
     }
 
     /// Sends and hands back where the outcome will arrive; no
@@ -390,7 +398,7 @@ impl Supervisor {
                 ),
             ));
         }
-        self.ws.slice(slice.as_str())?;
+        self.known(slice)?;
         if let Some(slot) = self.slots.get_mut(slice) {
             slot.size = Some(size);
         }
@@ -602,7 +610,7 @@ impl Supervisor {
             Inbox::Session(event @ SessionEvent::Exited { .. }) => {
                 self.receive(Inbox::Session(event));
             }
-            Inbox::Session(_) | Inbox::Local(_) => {}
+            Inbox::Session(_) | Inbox::Local(_) | Inbox::UsePlan(_) => {}
         }
     }
 
@@ -634,6 +642,7 @@ impl Supervisor {
                 events,
                 reply,
             } => self.finish_op(command, outcome, events, reply),
+            Inbox::UsePlan(plan) => self.use_plan(*plan),
             Inbox::Local(command) => {
                 if let Err(err) = self.handle(command.clone()) {
                     (self.notify)(Event::CommandFailed {
