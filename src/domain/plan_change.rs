@@ -111,7 +111,8 @@ impl PlanProblem {
         match self {
             Self::Invalid { message } => {
                 let first = message.lines().next().unwrap_or_default();
-                format!("plan not reloaded: {first}")
+                let first = first.strip_prefix("error: ").unwrap_or(first);
+                format!("plan not reloaded: {first} (the last valid plan stays in force)")
             }
             Self::NeedsRestart { keys } => format!(
                 "plan changes {} (needs a restart: `sliceboard stop`, then `sliceboard`)",

@@ -16,7 +16,7 @@
 //! Runs on the watch's thread; it reads the file and git's branches, and
 //! only sends to the services it tells.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::hub::Hub;
@@ -118,7 +118,17 @@ impl PlanReload {
         let git = GitRepo::discover(&self.root).map_err(|e| e.to_string())?;
         load(&self.root.join(PLAN_FILE), &GitFacts(&git))
             .map(|loaded| loaded.plan)
-            .map_err(|e| e.to_string())
+            .map_err(|err| {
+                // The board has no room for the repository's path.
+                let shown = Path::new(PLAN_FILE);
+                let lines: Vec<String> = err
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .map(|d| d.display(shown).to_string())
+                    .collect();
+                lines.join("\n")
+            })
     }
 
     /// The added slices as the board first shows them: planned, unless
