@@ -17,7 +17,8 @@ fn save_plan(repo: &TestRepo, text: &str) {
     std::fs::rename(&new, repo.root.join("sliceboard.toml")).unwrap();
 }
 
-const MACROS: &str = "\n[[slice]]\nname = \"macros\"\nowns = [\"macros/**\"]\n";
+const MACROS: &str =
+    "\n[[slice]]\nname = \"macros\"\nowns = [\"macros/**\"]\nlogs = [\"logs/*.log\"]\n";
 
 #[test]
 fn a_slice_added_to_the_plan_appears_as_planned_and_up_creates_it() {
@@ -43,6 +44,24 @@ fn a_slice_added_to_the_plan_appears_as_planned_and_up_creates_it() {
     assert!(f.repo.worktree("macros").is_dir());
     let status = sliceboard(&f.repo, &["status"]).ok();
     assert!(status.contains("macros"), "{status}");
+
+    // Its files are followed like the others': its log and its diff.
+    common::write_file(
+        &f.repo.worktree("macros").join("logs/agent.log"),
+        "hello from macros\n",
+    );
+    common::write_file(
+        &f.repo.worktree("macros").join("macros/cents.sql"),
+        "{% macro cents(x) %}{{ x }} * 100{% endmacro %}\n",
+    );
+    dash.wait_until("macros' log line and diff on the board", |d| {
+        let row = d.row("macros");
+        row.logs.iter().any(|l| l.contains("hello from macros"))
+            && row
+                .diff
+                .as_ref()
+                .is_some_and(|diff| diff.paths().count() == 1)
+    });
 }
 
 #[test]

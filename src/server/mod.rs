@@ -60,7 +60,7 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     ));
     let plan_file = ws.plan_path();
     let root = ws.git.root().to_owned();
-    let state_file = ws.state_dir.state_file();
+    let state_dir = ws.state_dir.clone();
     let in_force = ws.plan.clone();
     let followed = follower::followed(&ws, &state);
     let targets = follower::diff_targets(&ws, &state, &followed);
@@ -79,6 +79,7 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     supervisor.on_output(Arc::new(move |slice| outputs.output(slice)));
 
     let (wake_tx, wake_rx) = mpsc::channel();
+    let follow_tx = wake_tx.clone();
     let wake_tx = Mutex::new(wake_tx);
     let diffs = hub.clone();
     let live_diffs = LiveDiffs::start(
@@ -91,7 +92,7 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
             let _ = wake_tx
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .send(slice.clone());
+                .send(follower::Wake::Files(slice.clone()));
         }),
     )
     .context("cannot start watching the worktrees")?;
@@ -129,13 +130,14 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     // case it changed while the services started).
     let reload = Arc::new(Mutex::new(plan_reload::PlanReload::new(
         root,
-        state_file,
+        state_dir,
         in_force,
         plan_reload::Services {
             hub: hub.clone(),
             supervisor: supervisor.handle_sender(),
             queue: queue.clone(),
             diffs: live_diffs.handle(),
+            follower: follow_tx,
         },
     )));
     let reloading = reload.clone();
@@ -198,7 +200,9 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_millis(100));
     runtime.shutdown_timeout(Duration::from_millis(500));
     stop.store(true, Ordering::SeqCst);
+    // The follower ends once every sender of its wake-ups is gone.
     drop(plan_watch);
+    drop(reload);
     drop(live_diffs);
     let _ = follower.join();
     // Dropping the supervisor answers anything the queue still asks it.

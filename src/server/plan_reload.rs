@@ -17,8 +17,9 @@
 //! only sends to the services it tells.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
+use super::follower::{self, Wake};
 use super::hub::Hub;
 use crate::domain::board::{BoardUpdate, SliceRow};
 use crate::domain::plan_change::{PlanChange, PlanProblem};
@@ -26,7 +27,7 @@ use crate::domain::{Lifecycle, Plan};
 use crate::git::GitRepo;
 use crate::merge_queue::QueueHandle;
 use crate::plan_file::{PLAN_FILE, load};
-use crate::store::load_state;
+use crate::store::{StateDir, load_state};
 use crate::supervisor::SupervisorHandle;
 use crate::watch::LiveDiffsHandle;
 use crate::workspace::GitFacts;
@@ -37,11 +38,13 @@ pub struct Services {
     pub supervisor: SupervisorHandle,
     pub queue: QueueHandle,
     pub diffs: LiveDiffsHandle,
+    /// The file follower, for added slices' dbt files, logs and setup.
+    pub follower: mpsc::Sender<Wake>,
 }
 
 pub struct PlanReload {
     root: PathBuf,
-    state_file: PathBuf,
+    state_dir: StateDir,
     in_force: Plan,
     /// What the board shows now, so a save that changes nothing is quiet.
     problem: Option<PlanProblem>,
@@ -49,10 +52,10 @@ pub struct PlanReload {
 }
 
 impl PlanReload {
-    pub fn new(root: PathBuf, state_file: PathBuf, in_force: Plan, services: Services) -> Self {
+    pub fn new(root: PathBuf, state_dir: StateDir, in_force: Plan, services: Services) -> Self {
         Self {
             root,
-            state_file,
+            state_dir,
             in_force,
             problem: None,
             services,
@@ -81,9 +84,7 @@ impl PlanReload {
                 self.in_force = plan.clone();
                 self.problem = None;
                 let ownership = plan.ownership().ok();
-                for target in self.targets(&plan, &change) {
-                    self.services.diffs.watch(target);
-                }
+                self.follow(&plan, &change);
                 self.services.supervisor.use_plan(plan.clone());
                 self.services.queue.use_plan(plan);
                 self.services.hub.plan_changed(
@@ -134,7 +135,7 @@ impl PlanReload {
     /// The added slices as the board first shows them: planned, unless
     /// state remembers them (a slice removed and added back).
     fn rows(&self, plan: &Plan, change: &PlanChange) -> Vec<SliceRow> {
-        let state = load_state(&self.state_file).unwrap_or_default();
+        let state = load_state(&self.state_dir.state_file()).unwrap_or_default();
         change
             .added
             .iter()
@@ -155,29 +156,22 @@ impl PlanReload {
             .collect()
     }
 
-    /// Live diffs for the added slices, whose worktrees `up` makes later.
-    fn targets(&self, plan: &Plan, change: &PlanChange) -> Vec<crate::watch::Target> {
-        let state = load_state(&self.state_file).unwrap_or_default();
-        let repo = crate::domain::plan::repo_name(&self.root);
-        change
+    /// Live diffs and the file follower for the added slices, whose
+    /// worktrees `up` makes later.
+    fn follow(&self, plan: &Plan, change: &PlanChange) {
+        let state = load_state(&self.state_dir.state_file()).unwrap_or_default();
+        for spec in change
             .added
             .iter()
-            .map(|name| {
-                let record = state.slices.get(name);
-                let worktree = record.map_or_else(
-                    || plan.worktree_for(name, &self.root),
-                    |r| r.worktree.clone(),
-                );
-                let dbt_dir = crate::domain::plan::normalize(&worktree.join(&plan.dbt.project_dir));
-                crate::watch::Target {
-                    slice: name.clone(),
-                    branch: record
-                        .map_or_else(|| plan.branch_for(name, &repo), |r| r.branch.clone()),
-                    fallback_base: record.map(|r| r.base_commit.clone()),
-                    aux_dirs: vec![dbt_dir.join("logs"), dbt_dir.join("target")],
-                    worktree,
-                }
-            })
-            .collect()
+            .filter_map(|name| plan.slice(name.as_str()))
+        {
+            let followed = follower::follow(plan, &self.root, &self.state_dir, &state, spec);
+            let target = follower::diff_target(plan, &self.root, &state, &followed);
+            self.services.diffs.watch(target);
+            let _ = self
+                .services
+                .follower
+                .send(Wake::Follow(Box::new(followed)));
+        }
     }
 }

@@ -226,6 +226,8 @@ impl Engine {
             if live.mode == WatchMode::Missing {
                 if live.target.worktree.exists() {
                     self.attach(i);
+                    // Files written before the watches came are read now.
+                    (self.on_files)(&self.slices[i].target.slice);
                 }
             } else {
                 (self.on_files)(&self.slices[i].target.slice);
