@@ -122,7 +122,7 @@ fn an_invalid_edit_shows_the_error_and_keeps_the_board() {
 
 #[test]
 fn removing_a_running_slice_marks_it_and_status_says_so() {
-    let f = Fixture::new(&[("staging", "echo started; exec sleep 60")], &[]);
+    let mut f = Fixture::new(&[("staging", "echo started; exec sleep 60")], &[]);
     let mut dash = Dashboard::connect(&f.socket());
     dash.view(&["staging"]);
     dash.request(start_agent("staging"))
@@ -172,4 +172,12 @@ fn removing_a_running_slice_marks_it_and_status_says_so() {
         .find(|s| s["name"] == "staging")
         .expect("staging still in status");
     assert_eq!(staging["in_plan"], false);
+
+    // The next supervisor shows it too, from state: its worktree is there.
+    drop(dash);
+    sliceboard(&f.repo, &["stop"]).ok();
+    f.sup.child.wait().unwrap();
+    f.sup = Supervise::start(&f.repo, &[]);
+    let dash = Dashboard::connect(&f.socket());
+    assert!(dash.row("staging").removed, "{:?}", dash.board.slices);
 }

@@ -623,4 +623,40 @@ mod tests {
         let json = serde_json::to_string(&board).unwrap();
         assert_eq!(serde_json::from_str::<Board>(&json).unwrap(), board);
     }
+
+    #[test]
+    fn a_removed_slice_stays_marked_unless_it_was_never_created() {
+        let staging = SliceName::parse("staging").unwrap();
+        let macros = SliceName::parse("macros").unwrap();
+        let mut board = board();
+        let plan = |added: Vec<SliceRow>, removed: Vec<SliceName>| BoardUpdate::Plan {
+            added,
+            removed,
+            problem: None,
+            at: None,
+        };
+        board.apply(&plan(
+            vec![SliceRow::new(
+                macros.clone(),
+                Lifecycle::Planned,
+                "/r.slices/macros".into(),
+            )],
+            Vec::new(),
+        ));
+        assert_eq!(board.slices.len(), 2);
+        // staging has a worktree (ready): marked. macros never made: gone.
+        board.apply(&plan(Vec::new(), vec![staging.clone(), macros.clone()]));
+        assert_eq!(board.slices.len(), 1);
+        assert!(board.slices[0].removed);
+        assert_eq!(
+            board.slices[0].events.last().map(|e| e.text.as_str()),
+            Some(REMOVED_FROM_PLAN)
+        );
+        // Added back, it is the same row, no longer marked.
+        let again = SliceRow::new(staging, Lifecycle::Planned, "/elsewhere".into());
+        board.apply(&plan(vec![again], Vec::new()));
+        assert_eq!(board.slices.len(), 1);
+        assert!(!board.slices[0].removed);
+        assert_eq!(board.slices[0].lifecycle, Lifecycle::Ready);
+    }
 }
