@@ -46,6 +46,7 @@ fn app_of(agents: &[(&str, &str)], size: Size) -> App {
         repo: "/work/shop".into(),
         slices,
         queue: Default::default(),
+        plan_problem: None,
     };
     let mut app = App::new(board, Keymap::default());
     for (slice, escapes) in agents {

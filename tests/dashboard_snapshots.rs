@@ -283,6 +283,7 @@ fn app() -> App {
         repo: "/work/shop".into(),
         slices,
         queue: Default::default(),
+        plan_problem: None,
     };
     let mut app = App::new(board, Keymap::default());
     app.fixed_now = Some(
@@ -866,6 +867,7 @@ fn twenty_slices_scroll_and_keep_the_selection_in_view() {
         repo: "/work/shop".into(),
         slices,
         queue: Default::default(),
+        plan_problem: None,
     };
     let mut app = App::new(board, Keymap::default());
     let selected_line = |app: &App, width, height| {

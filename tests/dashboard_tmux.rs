@@ -788,3 +788,53 @@ fn last_status(repo: &TestRepo, slice: &str) -> Option<String> {
         .filter_map(|e| e["status"]["state"].as_str().map(str::to_owned))
         .next_back()
 }
+
+#[test]
+fn a_plan_edited_while_the_dashboard_runs_changes_the_board_in_place() {
+    let repo = TestRepo::with_plan_text(PLAN);
+    repo.sliceboard(&["up"]).ok();
+    let plan_file = repo.root.join("sliceboard.toml");
+    let seeds = repo.worktree("seeds");
+    // Saved as editors save: a new file renamed over the old one.
+    let save = move |text: &str| {
+        let new = plan_file.with_extension("toml.new");
+        std::fs::write(&new, text).unwrap();
+        std::fs::rename(&new, &plan_file).unwrap();
+    };
+    let tmux = Tmux::start(repo, 160, 30);
+    tmux.until("both slices", |s| {
+        s.contains("staging") && s.contains("marts")
+    });
+
+    // A slice added to the file appears as planned; `U` creates it.
+    save(&format!(
+        "{PLAN}\n[[slice]]\nname = \"seeds\"\nowns = [\"seeds/**\"]\n"
+    ));
+    tmux.shows("plan reloaded: added seeds (press U to create)");
+    tmux.until("seeds, planned", |s| {
+        s.lines()
+            .any(|l| l.contains("seeds") && l.contains("planned"))
+    });
+    tmux.keys(&["U"]);
+    tmux.until("seeds, ready", |s| {
+        s.lines()
+            .any(|l| l.contains("seeds") && l.contains("ready"))
+    });
+    assert!(seeds.is_dir());
+    tmux.until("seeds' live diff, like the others'", |s| {
+        s.matches("no changes").count() == 3
+    });
+
+    // A broken edit is shown in the header; the board stays as it was.
+    save(&PLAN.replacen("base", "bsae", 1));
+    let screen = tmux.shows("plan not reloaded: sliceboard.toml:1: bsae: is not a known key");
+    assert!(screen.contains("seeds"), "{screen}");
+
+    // Removing slices marks the one whose worktree exists.
+    save(PLAN);
+    tmux.until("seeds marked as removed", |s| {
+        s.lines()
+            .any(|l| l.contains("seeds") && l.contains("(removed from the plan)"))
+            && !s.contains("plan not reloaded")
+    });
+}

@@ -113,8 +113,10 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         }
         if !slice.in_plan {
             println!(
-                "! {}: no longer in the plan; `sliceboard down {}` needs it back in the plan to remove its worktree",
-                slice.name, slice.name
+                "! {}: {}; its worktree and branch stay (`sliceboard down {}` needs it back in the plan to remove them)",
+                slice.name,
+                crate::domain::board::REMOVED_FROM_PLAN,
+                slice.name
             );
         }
     }

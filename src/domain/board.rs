@@ -17,10 +17,14 @@ use serde::{Deserialize, Serialize};
 use super::dbt_run::DbtRun;
 use super::diff::{SliceDiff, WatchMode};
 use super::ownership::PathFlag;
+use super::plan_change::PlanProblem;
 use super::protocol::{Event, LeftRunningEnd};
 use super::queue::{CHECK_LINES_KEPT, QueueBoard};
 use super::setup::SetupState;
 use super::slice::{Activity, ActivitySource, AgentStatus, Lifecycle, SliceName};
+
+/// What the board and `status` say of a slice the plan no longer lists.
+pub const REMOVED_FROM_PLAN: &str = "removed from the plan";
 
 /// How many journal lines the Events tab keeps per slice.
 pub const EVENTS_KEPT: usize = 200;
@@ -37,6 +41,10 @@ pub struct Board {
     /// The merge queue: order, each slice's merge state, previews.
     #[serde(default)]
     pub queue: QueueBoard,
+    /// Why the plan on disk is not the one in force (it does not load, or
+    /// it changes what needs a restart); `None` when they agree.
+    #[serde(default)]
+    pub plan_problem: Option<PlanProblem>,
 }
 
 /// One slice as the board shows it.
@@ -83,6 +91,10 @@ pub struct SliceRow {
     /// The slice this one is a competing variant of (`variants` in the plan).
     #[serde(default)]
     pub variant_of: Option<SliceName>,
+    /// The plan no longer lists the slice; it stays on the board while its
+    /// worktree exists or its agent runs.
+    #[serde(default)]
+    pub removed: bool,
 }
 
 /// An agent group left running by an earlier supervisor.
@@ -116,6 +128,7 @@ impl SliceRow {
             setup: None,
             left_running: None,
             variant_of: None,
+            removed: false,
         }
     }
 
@@ -162,6 +175,15 @@ pub enum BoardUpdate {
     },
     /// The merge queue changed (its check output travels apart).
     Queue { queue: QueueBoard },
+    /// The plan file changed: slices it added (as planned rows), slices it
+    /// removed, and what stops the file's plan from being in force.
+    Plan {
+        added: Vec<SliceRow>,
+        removed: Vec<SliceName>,
+        problem: Option<PlanProblem>,
+        #[serde(default)]
+        at: Option<Timestamp>,
+    },
     /// New lines of the merge check's output; `fresh` starts a new attempt's.
     CheckOutput {
         attempt: u64,
@@ -215,6 +237,12 @@ impl Board {
                 self.queue = queue.clone();
                 self.queue.check_output = output;
             }
+            BoardUpdate::Plan {
+                added,
+                removed,
+                problem,
+                at,
+            } => self.apply_plan(added, removed, problem, *at),
             BoardUpdate::CheckOutput { lines, fresh, .. } => {
                 let output = &mut self.queue.check_output;
                 if *fresh {
@@ -224,6 +252,50 @@ impl Board {
                 while output.len() > CHECK_LINES_KEPT {
                     output.pop_front();
                 }
+            }
+        }
+    }
+
+    /// A slice removed from the plan that was never created and runs no
+    /// agent leaves the board; any other stays, marked, until it is gone.
+    fn apply_plan(
+        &mut self,
+        added: &[SliceRow],
+        removed: &[SliceName],
+        problem: &Option<PlanProblem>,
+        at: Option<Timestamp>,
+    ) {
+        self.plan_problem = problem.clone();
+        for row in added {
+            let text = "added to the plan".to_owned();
+            match self.row_mut(&row.name) {
+                Some(kept) => {
+                    kept.removed = false;
+                    kept.events.push(EventLine { at, text });
+                }
+                None => {
+                    let mut row = row.clone();
+                    row.events.push(EventLine { at, text });
+                    self.slices.push(row);
+                }
+            }
+        }
+        for name in removed {
+            let gone = self.row(name).is_some_and(|r| {
+                r.lifecycle == Lifecycle::Planned
+                    && !matches!(
+                        r.status,
+                        AgentStatus::Running | AgentStatus::Paused | AgentStatus::Pending
+                    )
+            });
+            if gone {
+                self.slices.retain(|r| &r.name != name);
+            } else if let Some(row) = self.row_mut(name) {
+                row.removed = true;
+                row.events.push(EventLine {
+                    at,
+                    text: REMOVED_FROM_PLAN.to_owned(),
+                });
             }
         }
     }
@@ -528,6 +600,7 @@ mod tests {
                 "/r.slices/staging".into(),
             )],
             queue: QueueBoard::default(),
+            plan_problem: None,
         }
     }
 
@@ -656,5 +729,41 @@ mod tests {
         let board = board();
         let json = serde_json::to_string(&board).unwrap();
         assert_eq!(serde_json::from_str::<Board>(&json).unwrap(), board);
+    }
+
+    #[test]
+    fn a_removed_slice_stays_marked_unless_it_was_never_created() {
+        let staging = SliceName::parse("staging").unwrap();
+        let macros = SliceName::parse("macros").unwrap();
+        let mut board = board();
+        let plan = |added: Vec<SliceRow>, removed: Vec<SliceName>| BoardUpdate::Plan {
+            added,
+            removed,
+            problem: None,
+            at: None,
+        };
+        board.apply(&plan(
+            vec![SliceRow::new(
+                macros.clone(),
+                Lifecycle::Planned,
+                "/r.slices/macros".into(),
+            )],
+            Vec::new(),
+        ));
+        assert_eq!(board.slices.len(), 2);
+        // staging has a worktree (ready): marked. macros never made: gone.
+        board.apply(&plan(Vec::new(), vec![staging.clone(), macros.clone()]));
+        assert_eq!(board.slices.len(), 1);
+        assert!(board.slices[0].removed);
+        assert_eq!(
+            board.slices[0].events.last().map(|e| e.text.as_str()),
+            Some(REMOVED_FROM_PLAN)
+        );
+        // Added back, it is the same row, no longer marked.
+        let again = SliceRow::new(staging, Lifecycle::Planned, "/elsewhere".into());
+        board.apply(&plan(vec![again], Vec::new()));
+        assert_eq!(board.slices.len(), 1);
+        assert!(!board.slices[0].removed);
+        assert_eq!(board.slices[0].lifecycle, Lifecycle::Ready);
     }
 }

@@ -14,6 +14,7 @@ pub mod order;
 pub mod ownership;
 pub mod pane;
 pub mod plan;
+pub mod plan_change;
 pub mod planning;
 pub mod protocol;
 pub mod queue;

@@ -19,9 +19,12 @@ use super::slice::SliceName;
 /// Bumped whenever a message changes shape (2: the merge queue on the
 /// board and its commands; 3: activity sources, `unknown`, signal origins;
 /// 4: a pane's mouse tracking mode, click/drag/motion, in its input
-/// modes; 5: agent groups left running by an earlier supervisor). No
-/// negotiation: a client of another version is refused with both numbers.
-pub const PROTOCOL_VERSION: u32 = 6;
+/// modes; 5: agent groups left running by an earlier supervisor; 6:
+/// competing variants, `Command::Pick`, retired slices; 7: the plan
+/// changing live, `BoardUpdate::Plan`, a removed slice and the plan's
+/// problem on the board). No negotiation: a client of another version is
+/// refused with both numbers.
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// Who is connecting, which decides what the supervisor sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -73,9 +73,20 @@ const AUTO_RETRY: Duration = Duration::from_secs(30);
 const CHECK_TICK: Duration = Duration::from_millis(200);
 
 enum Msg {
-    Request { command: Command, reply: Reply },
-    CheckOutput { attempt: u64, lines: Vec<String> },
-    CheckExited { attempt: u64, code: Option<i32> },
+    Request {
+        command: Command,
+        reply: Reply,
+    },
+    CheckOutput {
+        attempt: u64,
+        lines: Vec<String>,
+    },
+    CheckExited {
+        attempt: u64,
+        code: Option<i32>,
+    },
+    /// The plan file changed and the new plan is in force.
+    UsePlan(Box<crate::domain::Plan>),
     Stop,
 }
 
@@ -94,6 +105,12 @@ impl QueueHandle {
             let _ = reply.send(Err("the merge queue has stopped".into()));
         }
         outcome
+    }
+
+    /// Puts a plan that changed live in force: slices it added can be
+    /// approved and merged, `after` is read from it.
+    pub fn use_plan(&self, plan: crate::domain::Plan) {
+        let _ = self.0.send(Msg::UsePlan(Box::new(plan)));
     }
 
     /// Stops the queue: a running check is stopped and its attempt
@@ -228,6 +245,7 @@ impl MergeQueue {
                     self.conclude(ended);
                 }
             }
+            Msg::UsePlan(plan) => self.ws.plan = *plan,
             Msg::Stop => {}
         }
     }

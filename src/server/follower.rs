@@ -13,9 +13,9 @@ use std::time::Duration;
 use super::hub::Hub;
 use crate::dbt::extra_logs::LogFollower;
 use crate::dbt::{DbtWatch, LogTail};
-use crate::domain::SliceName;
 use crate::domain::board::BoardUpdate;
-use crate::store::State;
+use crate::domain::{Plan, SliceName, SliceSpec};
+use crate::store::{State, StateDir};
 use crate::watch::Target;
 use crate::workspace::Workspace;
 
@@ -39,75 +39,97 @@ pub struct Followed {
     pub setup_file: PathBuf,
 }
 
+/// What wakes the follower.
+pub enum Wake {
+    /// Something changed in these folders of the slice.
+    Files(SliceName),
+    /// A slice added to the plan while the supervisor runs.
+    Follow(Box<Followed>),
+}
+
 /// Every slice's folders, from the plan and the state.
 pub fn followed(ws: &Workspace, state: &State) -> Vec<Followed> {
     ws.plan
         .slices
         .iter()
-        .map(|spec| {
-            let worktree = state.slices.get(&spec.name).map_or_else(
-                || ws.plan.worktree_for(&spec.name, ws.git.root()),
-                |r| r.worktree.clone(),
-            );
-            Followed {
-                slice: spec.name.clone(),
-                dbt_dir: worktree.join(&ws.plan.dbt.project_dir),
-                worktree,
-                log_globs: spec.logs.clone(),
-                setup_log: ws.state_dir.setup_log(&spec.name),
-                setup_file: ws.state_dir.setup_file(&spec.name),
-            }
-        })
+        .map(|spec| follow(&ws.plan, ws.git.root(), &ws.state_dir, state, spec))
         .collect()
+}
+
+/// One slice's folders.
+pub fn follow(
+    plan: &Plan,
+    root: &Path,
+    state_dir: &StateDir,
+    state: &State,
+    spec: &SliceSpec,
+) -> Followed {
+    let worktree = state.slices.get(&spec.name).map_or_else(
+        || plan.worktree_for(&spec.name, root),
+        |r| r.worktree.clone(),
+    );
+    Followed {
+        slice: spec.name.clone(),
+        dbt_dir: worktree.join(&plan.dbt.project_dir),
+        worktree,
+        log_globs: spec.logs.clone(),
+        setup_log: state_dir.setup_log(&spec.name),
+        setup_file: state_dir.setup_file(&spec.name),
+    }
 }
 
 /// What the live-diff engine watches for each slice: its worktree, and
 /// dbt's and the plan's log folders for the follower.
 pub fn diff_targets(ws: &Workspace, state: &State, followed: &[Followed]) -> Vec<Target> {
-    let repo = crate::domain::plan::repo_name(ws.git.root());
     followed
         .iter()
-        .map(|f| {
-            let record = state.slices.get(&f.slice);
-            let mut aux_dirs = vec![f.dbt_dir.join("logs"), f.dbt_dir.join("target")];
-            aux_dirs.extend(
-                LogFollower::new(&f.worktree, &f.log_globs)
-                    .folders()
-                    .map(Path::to_owned),
-            );
-            Target {
-                slice: f.slice.clone(),
-                worktree: f.worktree.clone(),
-                branch: record
-                    .map_or_else(|| ws.plan.branch_for(&f.slice, &repo), |r| r.branch.clone()),
-                fallback_base: record.map(|r| r.base_commit.clone()),
-                aux_dirs,
-            }
-        })
+        .map(|f| diff_target(&ws.plan, ws.git.root(), state, f))
         .collect()
+}
+
+/// What the live-diff engine watches for one slice.
+pub fn diff_target(plan: &Plan, root: &Path, state: &State, f: &Followed) -> Target {
+    let repo = crate::domain::plan::repo_name(root);
+    let record = state.slices.get(&f.slice);
+    let mut aux_dirs = vec![f.dbt_dir.join("logs"), f.dbt_dir.join("target")];
+    aux_dirs.extend(
+        LogFollower::new(&f.worktree, &f.log_globs)
+            .folders()
+            .map(Path::to_owned),
+    );
+    Target {
+        slice: f.slice.clone(),
+        worktree: f.worktree.clone(),
+        branch: record.map_or_else(|| plan.branch_for(&f.slice, &repo), |r| r.branch.clone()),
+        fallback_base: record.map(|r| r.base_commit.clone()),
+        aux_dirs,
+    }
+}
+
+/// A slice's dbt files, extra logs and setup output, as they are read.
+type Watched = (SliceName, DbtWatch, LogFollower, LogTail);
+
+fn watched(f: Followed) -> Watched {
+    let logs = LogFollower::new(&f.worktree, &f.log_globs);
+    let prefix = f.dbt_dir.strip_prefix(&f.worktree).unwrap_or(Path::new(""));
+    let watch = DbtWatch::new(&f.dbt_dir).with_prefix(prefix);
+    (f.slice, watch, logs, LogTail::new(&f.setup_log))
 }
 
 /// Reads the files of the slices `wake` names (everything at the start and
 /// every [`SAFETY`]) until `stop` is set or `wake` closes.
 pub fn spawn(
     followed: Vec<Followed>,
-    wake: mpsc::Receiver<SliceName>,
+    wake: mpsc::Receiver<Wake>,
     hub: Arc<Hub>,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("file-follower".into())
         .spawn(move || {
-            let setup_files: Vec<PathBuf> = followed.iter().map(|f| f.setup_file.clone()).collect();
-            let mut watches: Vec<(SliceName, DbtWatch, LogFollower, LogTail)> = followed
-                .into_iter()
-                .map(|f| {
-                    let logs = LogFollower::new(&f.worktree, &f.log_globs);
-                    let prefix = f.dbt_dir.strip_prefix(&f.worktree).unwrap_or(Path::new(""));
-                    let watch = DbtWatch::new(&f.dbt_dir).with_prefix(prefix);
-                    (f.slice, watch, logs, LogTail::new(&f.setup_log))
-                })
-                .collect();
+            let mut setup_files: Vec<PathBuf> =
+                followed.iter().map(|f| f.setup_file.clone()).collect();
+            let mut watches: Vec<Watched> = followed.into_iter().map(watched).collect();
             let mut woken: Option<BTreeSet<SliceName>> = None;
             while !stop.load(Ordering::SeqCst) {
                 for (slice, watch, logs, setup) in &mut watches {
@@ -142,8 +164,19 @@ pub fn spawn(
                 woken = match wake.recv_timeout(wait) {
                     Ok(first) => {
                         std::thread::sleep(COALESCE);
-                        let mut set = BTreeSet::from([first]);
-                        set.extend(wake.try_iter());
+                        let mut set = BTreeSet::new();
+                        for wake in std::iter::once(first).chain(wake.try_iter()) {
+                            match wake {
+                                Wake::Files(slice) => {
+                                    set.insert(slice);
+                                }
+                                Wake::Follow(f) => {
+                                    set.insert(f.slice.clone());
+                                    setup_files.push(f.setup_file.clone());
+                                    watches.push(watched(*f));
+                                }
+                            }
+                        }
                         Some(set)
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => None,

@@ -118,7 +118,8 @@ impl Inner {
 
 pub struct Hub {
     inner: Mutex<Inner>,
-    ownership: Option<Ownership>,
+    /// The plan's `owns` globs; replaced when the plan changes live.
+    ownership: Mutex<Option<Arc<Ownership>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -133,8 +134,21 @@ impl Hub {
                 clients: Vec::new(),
                 next_id: 1,
             }),
-            ownership,
+            ownership: Mutex::new(ownership.map(Arc::new)),
         }
+    }
+
+    fn ownership(&self) -> Option<Arc<Ownership>> {
+        lock(&self.ownership).clone()
+    }
+
+    /// The plan file changed: the new plan's ownership (when it is in
+    /// force) and what the board shows of the change.
+    pub fn plan_changed(&self, ownership: Option<Ownership>, update: BoardUpdate) {
+        if let Some(ownership) = ownership {
+            *lock(&self.ownership) = Some(Arc::new(ownership));
+        }
+        self.publish(update);
     }
 
     /// Applies an update and sends it to every attached client.
@@ -148,8 +162,8 @@ impl Hub {
     /// A slice's latest dbt run, each node attributed to the slice that
     /// owns its file.
     pub fn dbt(&self, slice: &SliceName, mut run: Option<crate::domain::dbt_run::DbtRun>) {
-        if let (Some(run), Some(ownership)) = (run.as_mut(), &self.ownership) {
-            run.attribute(ownership);
+        if let (Some(run), Some(ownership)) = (run.as_mut(), self.ownership()) {
+            run.attribute(&ownership);
         }
         self.publish(BoardUpdate::Dbt {
             slice: slice.clone(),
@@ -182,8 +196,7 @@ impl Hub {
                     Some((row.name.clone(), diff.paths().collect()))
                 })
                 .collect();
-            self.ownership
-                .as_ref()
+            self.ownership()
                 .map(|o| o.flag_changes(&changed))
                 .unwrap_or_default()
         };

@@ -18,6 +18,7 @@ pub mod clients;
 pub mod follower;
 pub mod hub;
 pub mod launch;
+pub mod plan_reload;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -57,6 +58,10 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
         initial_board(&ws, &state),
         ws.plan.ownership().ok(),
     ));
+    let plan_file = ws.plan_path();
+    let root = ws.git.root().to_owned();
+    let state_dir = ws.state_dir.clone();
+    let in_force = ws.plan.clone();
     let followed = follower::followed(&ws, &state);
     let targets = follower::diff_targets(&ws, &state, &followed);
     let socket_path = ws.state_dir.socket_file();
@@ -74,6 +79,7 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     supervisor.on_output(Arc::new(move |slice| outputs.output(slice)));
 
     let (wake_tx, wake_rx) = mpsc::channel();
+    let follow_tx = wake_tx.clone();
     let wake_tx = Mutex::new(wake_tx);
     let diffs = hub.clone();
     let live_diffs = LiveDiffs::start(
@@ -86,7 +92,7 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
             let _ = wake_tx
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .send(slice.clone());
+                .send(follower::Wake::Files(slice.clone()));
         }),
     )
     .context("cannot start watching the worktrees")?;
@@ -120,6 +126,35 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
         agents: supervisor.handle_sender(),
     })
     .context("cannot start the merge queue")?;
+    // The plan file is read again whenever it changes (and once now, in
+    // case it changed while the services started).
+    let reload = Arc::new(Mutex::new(plan_reload::PlanReload::new(
+        root,
+        state_dir,
+        in_force,
+        plan_reload::Services {
+            hub: hub.clone(),
+            supervisor: supervisor.handle_sender(),
+            queue: queue.clone(),
+            diffs: live_diffs.handle(),
+            follower: follow_tx,
+        },
+    )));
+    let reloading = reload.clone();
+    let plan_watch = crate::watch::PlanWatch::start(
+        &plan_file,
+        Arc::new(move || {
+            reloading
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .reload();
+        }),
+    )
+    .context("cannot watch sliceboard.toml for changes")?;
+    reload
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .reload();
     let context = Arc::new(clients::Context {
         hub: hub.clone(),
         supervisor: supervisor.handle_sender(),
@@ -165,6 +200,9 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_millis(100));
     runtime.shutdown_timeout(Duration::from_millis(500));
     stop.store(true, Ordering::SeqCst);
+    // The follower ends once every sender of its wake-ups is gone.
+    drop(plan_watch);
+    drop(reload);
     drop(live_diffs);
     let _ = follower.join();
     // Dropping the supervisor answers anything the queue still asks it.
@@ -244,10 +282,20 @@ pub fn initial_board(ws: &Workspace, state: &State) -> Board {
             }
             row
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // A slice the plan no longer lists stays while its worktree does.
+    let mut slices = slices;
+    for (name, record) in &state.slices {
+        if ws.plan.slice(name.as_str()).is_none() && record.worktree.exists() {
+            let mut row = SliceRow::new(name.clone(), record.lifecycle, record.worktree.clone());
+            row.removed = true;
+            slices.push(row);
+        }
+    }
     Board {
         repo: ws.git.root().display().to_string(),
         slices,
         queue: Default::default(),
+        plan_problem: None,
     }
 }

@@ -56,7 +56,7 @@ impl Supervisor {
         activity: Activity,
         origin: Option<String>,
     ) -> Result<(), SupervisorError> {
-        self.ws.slice(slice.as_str())?;
+        self.known(slice)?;
         let session = self.live(slice)?;
         session.signal(activity);
         (self.notify)(Event::ActivityChanged {

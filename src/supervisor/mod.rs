@@ -28,6 +28,7 @@ use crate::session::{
 mod agent_events;
 mod agent_hooks;
 mod left_running;
+mod live_plan;
 mod recover;
 mod start;
 mod worktree_ops;
@@ -142,6 +143,8 @@ enum Inbox {
         pid: i32,
         termination: Option<crate::session::Termination>,
     },
+    /// The plan file changed and may be taken live.
+    UsePlan(Box<crate::domain::Plan>),
     /// A worktree operation ended on its own thread.
     OpDone {
         command: Command,
@@ -159,6 +162,11 @@ impl SupervisorHandle {
     /// Sends without waiting; a failure comes back as [`Event::CommandFailed`].
     pub fn send(&self, command: Command) {
         let _ = self.0.send(Inbox::Local(command));
+    }
+
+    /// Puts a changed plan in force (one `domain::plan_change` allows live).
+    pub fn use_plan(&self, plan: crate::domain::Plan) {
+        let _ = self.0.send(Inbox::UsePlan(Box::new(plan)));
     }
 
     /// Sends and hands back where the outcome will arrive; no
@@ -407,7 +415,7 @@ impl Supervisor {
                 ),
             ));
         }
-        self.ws.slice(slice.as_str())?;
+        self.known(slice)?;
         if let Some(slot) = self.slots.get_mut(slice) {
             slot.size = Some(size);
         }
@@ -621,7 +629,7 @@ impl Supervisor {
             } => self.finish_op(command, outcome, events, reply),
             message @ (Inbox::Session(SessionEvent::Exited { .. })
             | Inbox::LeftRunningStopped { .. }) => self.receive(message),
-            Inbox::Session(_) | Inbox::Local(_) => {}
+            Inbox::Session(_) | Inbox::Local(_) | Inbox::UsePlan(_) => {}
         }
     }
 
@@ -658,6 +666,7 @@ impl Supervisor {
                 pid,
                 termination,
             } => self.left_running_stopped(&slice, pid, termination),
+            Inbox::UsePlan(plan) => self.use_plan(*plan),
             Inbox::Local(command) => {
                 if let Err(err) = self.handle(command.clone()) {
                     (self.notify)(Event::CommandFailed {

@@ -37,11 +37,12 @@ impl Ops {
             Ok(ws) => ws,
             Err(err) => return (Err(format!("the plan no longer loads: {err}")), Vec::new()),
         };
-        // Following a changed plan would create or remove the wrong
-        // worktrees; reloading a plan live is not built yet.
+        // Following a plan that is not in force would create or remove the
+        // wrong worktrees: the file changed in a way that needs a restart,
+        // or the supervisor has not read it yet.
         if ws.plan != self.plan {
             return (
-                Err("sliceboard.toml changed since the supervisor started; run `sliceboard stop`, then `sliceboard` again to use the new plan".into()),
+                Err("sliceboard.toml changed and its new plan is not in force (the board's header says why); wait a moment and try again, or run `sliceboard stop`, then `sliceboard`, to use it".into()),
                 Vec::new(),
             );
         }

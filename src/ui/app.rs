@@ -299,8 +299,47 @@ impl App {
         match &update {
             BoardUpdate::Diff { slice, .. } => self.after_diff(slice),
             BoardUpdate::Event { event, .. } => self.react(event),
+            BoardUpdate::Plan {
+                added,
+                removed,
+                problem,
+                ..
+            } => self.plan_changed(added, removed, problem.as_ref()),
             _ => {}
         }
+    }
+
+    /// Says what a changed plan did; rows that left keep the selection
+    /// on a slice that is still there.
+    fn plan_changed(
+        &mut self,
+        added: &[SliceRow],
+        removed: &[SliceName],
+        problem: Option<&crate::domain::plan_change::PlanProblem>,
+    ) {
+        self.selected = self.selected.min(self.board.slices.len().saturating_sub(1));
+        self.message = Some(match problem {
+            Some(problem) => problem.headline(),
+            None if added.is_empty() && removed.is_empty() => "sliceboard.toml reloaded".into(),
+            None => {
+                let names = |rows: Vec<String>| rows.join(", ");
+                let mut said = Vec::new();
+                if !added.is_empty() {
+                    said.push(format!(
+                        "added {} (press {} to create)",
+                        names(added.iter().map(|r| r.name.to_string()).collect()),
+                        self.keymap.key(Action::CreateWorktrees)
+                    ));
+                }
+                if !removed.is_empty() {
+                    said.push(format!(
+                        "removed {}",
+                        names(removed.iter().map(ToString::to_string).collect())
+                    ));
+                }
+                format!("plan reloaded: {}", said.join("; "))
+            }
+        });
     }
 
     /// Takes the whole board again (after falling behind); the selection

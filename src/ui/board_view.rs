@@ -4,7 +4,8 @@
 //! slice is always on screen. Each slice's state
 //! is said once: the agent's activity or exit, or the lifecycle before an
 //! agent ran; the lifecycle appears again only when it adds something
-//! (approved, merged, removed).
+//! (approved, merged, removed). A slice the plan no longer lists says
+//! so on its first line.
 //!
 //! Records where it drew the slices (`App::board_list`) so a click finds
 //! the slice under it, and the first slice shown (`App::board_first`) so
@@ -118,13 +119,20 @@ fn state_line(row: &SliceRow, selected: bool) -> Vec<Span<'static>> {
     } else {
         Style::new().add_modifier(Modifier::BOLD)
     };
-    vec![
+    let mut spans = vec![
         Span::raw(if selected { ">" } else { " " }),
         Span::styled(format!("{symbol} "), style),
         Span::styled(row.name.to_string(), name_style),
         Span::raw(" "),
         Span::styled(word, style),
-    ]
+    ];
+    if row.removed {
+        spans.push(Span::styled(
+            format!(" ({})", crate::domain::board::REMOVED_FROM_PLAN),
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+        ));
+    }
+    spans
 }
 
 /// The lifecycle when it says more than the state (approved, merged,

@@ -83,6 +83,12 @@ fn title_line(app: &App) -> Paragraph<'static> {
         )),
     ];
     spans.extend(activity_view::header_counts(&app.board));
+    if let Some(problem) = &app.board.plan_problem {
+        spans.push(Span::styled(
+            format!("  {}", problem.headline()),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
     Paragraph::new(TextLine::from(spans))
 }
 

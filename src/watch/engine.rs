@@ -22,6 +22,8 @@ use crate::git::{DiffSource, IndexEntries, index_changes};
 
 pub(super) enum Msg {
     Fs(notify::Result<notify::Event>),
+    /// A slice added to the plan while the engine runs.
+    Add(Box<Target>),
     Stop,
 }
 
@@ -180,11 +182,22 @@ impl Engine {
                     Msg::Stop => return,
                     Msg::Fs(Ok(event)) => self.on_event(&event),
                     Msg::Fs(Err(err)) => self.on_error(err),
+                    Msg::Add(target) => self.add(*target),
                 }
                 next = rx.try_recv().ok();
             }
             self.work(Instant::now());
         }
+    }
+
+    /// Starts watching one more slice; a worktree not made yet is looked
+    /// for like any missing one.
+    fn add(&mut self, target: Target) {
+        if self.slices.iter().any(|l| l.target.slice == target.slice) {
+            return;
+        }
+        self.slices.push(Live::new(target));
+        self.attach(self.slices.len() - 1);
     }
 
     fn next_deadline(&self) -> Instant {
@@ -213,6 +226,8 @@ impl Engine {
             if live.mode == WatchMode::Missing {
                 if live.target.worktree.exists() {
                     self.attach(i);
+                    // Files written before the watches came are read now.
+                    (self.on_files)(&self.slices[i].target.slice);
                 }
             } else {
                 (self.on_files)(&self.slices[i].target.slice);

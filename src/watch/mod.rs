@@ -17,6 +17,7 @@
 
 mod debounce;
 mod engine;
+mod plan_watch;
 mod tree;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use notify::event::EventKind;
 
 use self::engine::{Engine, Msg};
 pub use debounce::{Batch, Debouncer, MAX_PATHS};
+pub use plan_watch::{OnPlanChange, PlanWatch};
 pub use tree::{folders, is_skipped};
 
 use crate::domain::SliceName;
@@ -155,6 +157,22 @@ impl LiveDiffs {
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// For adding slices from another thread.
+    pub fn handle(&self) -> LiveDiffsHandle {
+        LiveDiffsHandle(self.tx.clone())
+    }
+}
+
+/// Adds slices to a running [`LiveDiffs`] (a plan that changed live).
+#[derive(Clone)]
+pub struct LiveDiffsHandle(mpsc::Sender<Msg>);
+
+impl LiveDiffsHandle {
+    /// Keeps a live diff of one more slice; its worktree may come later.
+    pub fn watch(&self, target: Target) {
+        let _ = self.0.send(Msg::Add(Box::new(target)));
     }
 }
 
