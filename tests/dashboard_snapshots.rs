@@ -1036,3 +1036,70 @@ fn help_wraps_and_scrolls_and_hints_follow_the_keymap() {
     press(&mut app, KeyCode::Char('x'));
     assert_eq!(app.mode, Mode::Board);
 }
+
+#[test]
+fn the_pick_key_asks_then_picks_a_variant_and_names_what_it_retires() {
+    let mut app = app();
+    // Three variants of one slice on the board; one retired already.
+    let mut variants: Vec<SliceRow> = (1..=3)
+        .map(|n| {
+            let mut r = row(
+                &format!("stg.{n}"),
+                Lifecycle::Active,
+                AgentStatus::Exited { code: Some(0) },
+                None,
+            );
+            r.variant_of = Some(name("stg"));
+            r
+        })
+        .collect();
+    variants[2].lifecycle = Lifecycle::Retired;
+    app.board.slices.extend(variants);
+    // On a plain slice, P says so and asks nothing.
+    press(&mut app, KeyCode::Char('P'));
+    assert_eq!(app.mode, Mode::Board);
+    assert!(
+        app.message
+            .as_deref()
+            .is_some_and(|m| m.contains("is not a variant; a approves it")),
+        "{:?}",
+        app.message
+    );
+    // On stg.2: asks, naming the sibling still in play (not the retired one).
+    for _ in 0..7 {
+        press(&mut app, KeyCode::Char('j'));
+    }
+    assert_eq!(app.selected().unwrap().name, name("stg.2"));
+    press(&mut app, KeyCode::Char('P'));
+    assert_eq!(
+        app.mode,
+        Mode::Confirm(Confirm::Pick {
+            slice: name("stg.2"),
+            retired: vec![name("stg.1")],
+        })
+    );
+    let screen = render(&app, 100, 30);
+    assert!(
+        screen.contains("Pick stg.2?") && screen.contains("y: pick"),
+        "{screen}"
+    );
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE));
+    assert_eq!(
+        effects,
+        [Effect::Send(Command::Pick {
+            slice: name("stg.2"),
+            force: false,
+        })]
+    );
+    // A retired variant cannot be picked.
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('P'));
+    assert_eq!(app.mode, Mode::Board);
+    assert!(
+        app.message
+            .as_deref()
+            .is_some_and(|m| m.contains("was retired")),
+        "{:?}",
+        app.message
+    );
+}
