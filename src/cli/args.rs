@@ -190,6 +190,10 @@ pub enum CommandArgs {
     /// Tell a slice's agent what the merge queue found (a conflict, a
     /// failed check, an upstream merge), starting it if it is not running.
     Feedback { slice: String },
+    /// Send the planner agent (`[planner]`) the aggregate result to review:
+    /// what merged and at which commits, the integration check, open
+    /// flags, failed slices (sent by itself once every slice has merged).
+    Review,
     /// Compare a slice's competing variants (`variants` in the plan): diff
     /// size, commits, dbt outcome, agent, time taken, flags.
     Compare {

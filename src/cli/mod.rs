@@ -140,6 +140,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             let slice = ws.slice(&slice)?.name.clone();
             queue_cmds::run(&ws, Command::Clean { slice, force })
         }
+        Some(CommandArgs::Review) => queue_cmds::run(&open(&cwd)?, Command::Review),
         Some(CommandArgs::Compare { slice, diff, json }) => {
             variant_cmds::compare(&open(&cwd)?, &slice, diff.as_deref(), json)
         }

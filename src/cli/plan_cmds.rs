@@ -118,8 +118,7 @@ fn resolved_json(ws: &Workspace) -> serde_json::Value {
 
 fn order(plan: &Plan) -> Vec<SliceName> {
     let graph: Vec<(&SliceName, &[SliceName])> = plan
-        .slices
-        .iter()
+        .workers()
         .map(|s| (&s.name, s.after.as_slice()))
         .collect();
     merge_order(&graph)
@@ -170,7 +169,15 @@ fn describe(ws: &Workspace) -> String {
         "  merge check   {}",
         plan.merge.check.as_deref().unwrap_or("(none)")
     );
-    let _ = writeln!(out, "\n{} slices, in merge order:", plan.slices.len());
+    if let Some(planner) = plan.planner() {
+        let _ = writeln!(
+            out,
+            "  planner       {} (in the main worktree; owns {}; `sliceboard review` sends it the result)",
+            plan.agent_command_for(planner),
+            planner.owns.join(", ")
+        );
+    }
+    let _ = writeln!(out, "\n{} slices, in merge order:", plan.workers().count());
     let width = plan
         .slices
         .iter()

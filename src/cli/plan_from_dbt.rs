@@ -9,7 +9,8 @@ use std::time::SystemTime;
 
 use anyhow::{Context as _, bail};
 
-use crate::domain::planning::{Model, Proposal, by_dag, by_folder};
+use crate::dbt::models::{common_root, find_project, read_models};
+use crate::domain::planning::{Proposal, by_dag, by_folder};
 
 /// A proposal from the dbt project in `root`, and the project's folder
 /// relative to the root (`""` when it is the root).
@@ -48,21 +49,6 @@ pub fn propose(root: &Path, slices: usize, by_dag_order: bool) -> anyhow::Result
         project_dir,
         models: models.len(),
     })
-}
-
-/// `dbt_project.yml` at the root, else in a folder one level down.
-pub fn find_project(root: &Path) -> Option<PathBuf> {
-    if root.join("dbt_project.yml").is_file() {
-        return Some(root.to_owned());
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir(root)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("dbt_project.yml").is_file())
-        .collect();
-    found.sort();
-    found.into_iter().next()
 }
 
 /// The project's manifest, made again with `dbt parse` when missing or
@@ -123,61 +109,4 @@ fn newest_source(project: &Path) -> Option<SystemTime> {
         }
     }
     newest
-}
-
-/// The project's models, with their files from the repository root and
-/// the models they ref.
-fn read_models(manifest: &Path, prefix: &str) -> anyhow::Result<Vec<Model>> {
-    #[derive(serde::Deserialize)]
-    struct Manifest {
-        nodes: std::collections::HashMap<String, Node>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Node {
-        resource_type: String,
-        original_file_path: String,
-        #[serde(default)]
-        depends_on: DependsOn,
-    }
-    #[derive(serde::Deserialize, Default)]
-    struct DependsOn {
-        #[serde(default)]
-        nodes: Vec<String>,
-    }
-    let file = std::fs::File::open(manifest)
-        .with_context(|| format!("cannot read {}", manifest.display()))?;
-    let parsed: Manifest = serde_json::from_reader(std::io::BufReader::new(file))
-        .with_context(|| format!("{} is not a dbt manifest", manifest.display()))?;
-    let mut models: Vec<Model> = parsed
-        .nodes
-        .into_iter()
-        .filter(|(_, n)| n.resource_type == "model")
-        .map(|(id, n)| Model {
-            id,
-            path: format!("{prefix}{}", n.original_file_path),
-            depends_on: n
-                .depends_on
-                .nodes
-                .into_iter()
-                .filter(|d| d.starts_with("model."))
-                .collect(),
-        })
-        .collect();
-    models.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(models)
-}
-
-/// The folder every model is under (`models/`, or the project's prefix).
-fn common_root(models: &[Model], prefix: &str) -> String {
-    let first = |m: &Model| {
-        m.path
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.split_once('/'))
-            .map(|(dir, _)| dir.to_owned())
-    };
-    let dirs: std::collections::BTreeSet<Option<String>> = models.iter().map(first).collect();
-    match dirs.into_iter().collect::<Vec<_>>().as_slice() {
-        [Some(dir)] => format!("{prefix}{dir}/"),
-        _ => prefix.to_owned(),
-    }
 }

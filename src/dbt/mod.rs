@@ -10,6 +10,7 @@
 pub mod defer;
 pub mod extra_logs;
 pub mod json_log;
+pub mod models;
 pub mod run_results;
 pub mod tail;
 pub mod text_log;

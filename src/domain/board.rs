@@ -434,6 +434,9 @@ pub fn describe(event: &Event) -> String {
         Event::UpstreamMerged { upstream, .. } => format!("upstream {upstream} merged"),
         Event::FeedbackSent { about, .. } => format!("agent told about {about}"),
         Event::SliceCleaned { branch, .. } => format!("worktree and branch {branch} removed"),
+        Event::ReviewSent { merged, of, .. } => {
+            format!("sent the aggregate result to review ({merged} of {of} slices merged)")
+        }
         Event::SliceRetired { picked, branch, .. } => {
             format!("retired: {picked} was picked; worktree removed, branch kept as {branch}")
         }

@@ -36,6 +36,7 @@ pub fn integration_env(
         after: Vec::new(),
         logs: Vec::new(),
         variant_of: None,
+        role: Default::default(),
     };
     let context = SliceContext {
         plan,
@@ -174,6 +175,9 @@ impl SliceContext<'_> {
 
     /// The markdown brief handed to the agent.
     pub fn brief(&self) -> String {
+        if self.slice.role == super::plan::SliceRole::Planner {
+            return self.planner_brief();
+        }
         let mut out = String::new();
         let name = &self.slice.name;
         let _ = writeln!(out, "# Slice `{name}`\n");
@@ -247,6 +251,85 @@ impl SliceContext<'_> {
     }
 }
 
+impl SliceContext<'_> {
+    /// The planner's brief: its job (the plan), the plan's format, the
+    /// slices planned now. The command line appends what it knows of the
+    /// dbt DAG.
+    fn planner_brief(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# Planner\n");
+        let _ = writeln!(
+            out,
+            "You plan a refactor that sliceboard runs as parallel slices: each slice gets its own \
+             git worktree and branch, its own coding agent and its own dbt target, and its \
+             branch merges in a known order once the operator approves it. You work in the \
+             repository itself (`{}`). Your job is the plan: write `sliceboard.toml` at the \
+             repository root. Do not change other files; the slices' agents do the work.\n",
+            self.worktree().display()
+        );
+        let _ = writeln!(out, "## How your plan is used\n");
+        let _ = writeln!(
+            out,
+            "- The operator's board reads `sliceboard.toml` again every time you save it. A plan \
+             that does not pass its checks shows its error (file, line, key) and changes nothing; \
+             run `sliceboard check` (`\"$SLICEBOARD_BIN\" check`) to see the same errors.\n\
+             - New slices appear as planned; the operator creates their worktrees and starts \
+             their agents.\n\
+             - When every slice has merged (or when the operator asks) you get the aggregate \
+             result as a prompt: what merged with its commits, the integration check's outcome, \
+             open ownership flags, slices that failed. Review it, and say what to fix next.\n"
+        );
+        let _ = writeln!(out, "## The plan's format\n");
+        let _ = writeln!(
+            out,
+            "```toml\n\
+             base = \"{base}\"                   # the branch every slice starts from\n\
+             \n\
+             [[slice]]\n\
+             name = \"staging\"                # letters, digits, '.', '_', '-'\n\
+             owns = [\"models/staging/**\"]    # globs; no two slices may own the same path\n\
+             prompt = \"What this slice's agent must do, in full.\"\n\
+             \n\
+             [[slice]]\n\
+             name = \"marts\"\n\
+             owns = [\"models/marts/**\"]\n\
+             after = [\"staging\"]             # slices that must merge first (no cycles)\n\
+             prompt = \"...\"\n\
+             # agent = \"codex {{prompt}}\"     # this slice's own agent command\n\
+             # variants = 3                   # competing attempts; the operator picks one\n\
+             ```\n",
+            base = self.plan.base
+        );
+        let _ = writeln!(
+            out,
+            "Keep the settings above the first `[[slice]]` as they are (the agent command, dbt, \
+             merge check): the operator chose them. Give every slice an `owns` that covers the \
+             files it changes and nothing another slice owns, and an `after` for every slice \
+             whose work it builds on.\n"
+        );
+        let workers: Vec<&SliceSpec> = self.plan.workers().collect();
+        let _ = writeln!(out, "## The slices planned now\n");
+        if workers.is_empty() {
+            let _ = writeln!(out, "None yet.");
+        }
+        for slice in workers {
+            let owns: Vec<String> = slice.owns.iter().map(|g| format!("`{g}`")).collect();
+            let after = if slice.after.is_empty() {
+                String::new()
+            } else {
+                let after: Vec<String> = slice.after.iter().map(|s| format!("`{s}`")).collect();
+                format!(", after {}", after.join(", "))
+            };
+            let _ = writeln!(out, "- `{}`: {}{after}", slice.name, owns.join(", "));
+        }
+        let prompt = self.slice.prompt.trim();
+        if !prompt.is_empty() {
+            let _ = writeln!(out, "\n## The refactor\n\n{prompt}");
+        }
+        out
+    }
+}
+
 fn path_string(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
@@ -269,6 +352,7 @@ mod tests {
             after: Vec::new(),
             logs: Vec::new(),
             variant_of: None,
+            role: Default::default(),
         };
         Plan {
             base: "main".into(),

@@ -18,6 +18,7 @@ pub mod plan_change;
 pub mod planning;
 pub mod protocol;
 pub mod queue;
+pub mod review;
 pub mod setup;
 pub mod slice;
 pub mod template;

@@ -23,6 +23,21 @@ pub const DEFAULT_SCROLLBACK: usize = 10_000;
 pub const MAX_SCROLLBACK: usize = 100_000;
 pub const DEFAULT_DBT_TARGET: &str = "dev_{slice_ident}";
 pub const DEFAULT_DBT_SCHEMA: &str = "dbt_{slice_ident}";
+/// The name the planner agent (`[planner]`) goes by on the board.
+pub const PLANNER: &str = "planner";
+
+/// What a slice of the plan is: one of the slices of the work, or the
+/// planner agent, which works in the main worktree on the plan itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SliceRole {
+    #[default]
+    Worker,
+    /// `[planner]`: runs in the repository's own worktree, on its current
+    /// branch, owns only `sliceboard.toml`, never merges; it gets the
+    /// aggregate result to review when the slices are merged.
+    Planner,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
@@ -107,6 +122,7 @@ pub struct SliceSpec {
     /// slice's `owns` and may change the same paths as each other.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant_of: Option<SliceName>,
+    pub role: SliceRole,
 }
 
 impl Plan {
@@ -133,12 +149,36 @@ impl Plan {
             .collect()
     }
 
+    /// The planner agent, when the plan has one.
+    pub fn planner(&self) -> Option<&SliceSpec> {
+        self.slices.iter().find(|s| s.role == SliceRole::Planner)
+    }
+
+    /// Whether `slice` is the planner agent.
+    pub fn is_planner(&self, slice: &SliceName) -> bool {
+        self.planner().is_some_and(|p| &p.name == slice)
+    }
+
+    /// The slices of the work: every slice but the planner.
+    pub fn workers(&self) -> impl Iterator<Item = &SliceSpec> {
+        self.slices.iter().filter(|s| s.role == SliceRole::Worker)
+    }
+
+    /// The slice's branch; the planner's is the base (it works in the
+    /// main worktree).
     pub fn branch_for(&self, slice: &SliceName, repo: &str) -> String {
+        if self.is_planner(slice) {
+            return self.base.clone();
+        }
         template::expand(&self.branch, TemplateVars { slice, repo })
     }
 
-    /// The slice's worktree, absolute, from the repository root.
+    /// The slice's worktree, absolute, from the repository root; the
+    /// planner's is the repository itself.
     pub fn worktree_for(&self, slice: &SliceName, repo_root: &Path) -> PathBuf {
+        if self.is_planner(slice) {
+            return repo_root.to_owned();
+        }
         let relative = template::expand(
             &self.worktrees,
             TemplateVars {

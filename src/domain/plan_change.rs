@@ -137,6 +137,7 @@ mod tests {
             after: Vec::new(),
             logs: Vec::new(),
             variant_of: None,
+            role: Default::default(),
         }
     }
 

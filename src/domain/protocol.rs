@@ -90,6 +90,9 @@ pub enum Command {
         #[serde(default)]
         force: bool,
     },
+    /// Sends the planner agent the aggregate result to review: what
+    /// merged, the integration check, open flags, failed slices.
+    Review,
     /// Tells the slice's agent what the merge queue found (a conflict, a
     /// failed check, an upstream merge).
     SendFeedback {
@@ -154,6 +157,7 @@ impl Command {
             } => Some(slice),
             Command::Up { .. }
             | Command::Merge { .. }
+            | Command::Review
             | Command::QueueReport
             | Command::AgentsReport
             | Command::Shutdown => None,
@@ -302,6 +306,12 @@ pub enum Event {
         picked: SliceName,
         branch: String,
     },
+    /// The planner was sent the aggregate result to review.
+    ReviewSent {
+        slice: SliceName,
+        merged: usize,
+        of: usize,
+    },
     /// State and reality disagree; found on start or on a refresh.
     DriftFound {
         slice: SliceName,
@@ -358,6 +368,7 @@ impl Event {
             | Event::FeedbackSent { slice, .. }
             | Event::SliceCleaned { slice, .. }
             | Event::SliceRetired { slice, .. }
+            | Event::ReviewSent { slice, .. }
             | Event::DriftFound { slice, .. }
             | Event::LeftRunningFound { slice, .. }
             | Event::LeftRunningEnded { slice, .. } => Some(slice),

@@ -697,6 +697,7 @@ impl MergeQueue {
             );
         }
         self.remove_attempt();
+        self.review_when_all_merged();
     }
 
     /// Brings worktrees that have the integration branch checked out from

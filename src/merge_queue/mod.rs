@@ -23,6 +23,7 @@
 mod attempt;
 mod feedback;
 mod pick;
+mod planner_review;
 
 pub use pick::RETIRED_PREFIX;
 mod refresh;
@@ -129,6 +130,7 @@ pub fn handles(command: &Command) -> bool {
             | Command::Merge { .. }
             | Command::Clean { .. }
             | Command::Pick { .. }
+            | Command::Review
             | Command::SendFeedback { .. }
             | Command::QueueReport
     )
@@ -274,6 +276,7 @@ impl MergeQueue {
             Command::WithdrawApproval { slice } => self.withdraw(&slice),
             Command::Clean { slice, force } => self.clean(&slice, force),
             Command::Pick { slice, force } => self.pick_variant(&slice, force),
+            Command::Review => self.send_review(),
             Command::SendFeedback { slice } => self.send_feedback(&slice),
             Command::QueueReport => {
                 self.refresh();

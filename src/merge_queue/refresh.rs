@@ -203,6 +203,10 @@ impl MergeQueue {
         // Slices with commits of their own, not merged: previewed.
         let mut active: Vec<(SliceName, Oid)> = Vec::new();
         for (slice, record) in &state.slices {
+            // The planner's branch is the base: nothing of its own to merge.
+            if self.ws.plan.is_planner(slice) {
+                continue;
+            }
             let tip = tips.slices.get(slice).copied().flatten();
             let mut view = MergeView {
                 tip: tip.map(|o| o.to_string()),

@@ -19,6 +19,11 @@ use super::MergeQueue;
 
 impl MergeQueue {
     pub(super) fn approve(&mut self, slice: &SliceName, force: bool) -> Result<String, String> {
+        if self.ws.plan.is_planner(slice) {
+            return Err(format!(
+                "{slice} is the planner: its work is the plan in the main worktree, which never goes through the merge queue; commit sliceboard.toml yourself"
+            ));
+        }
         let concerns = self.concerns(slice)?;
         if !concerns.is_empty() && !force {
             return Err(concerns_refusal(slice, &concerns));

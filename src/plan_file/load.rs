@@ -18,8 +18,8 @@ use crate::domain::order::find_cycle;
 use crate::domain::ownership::Ownership;
 use crate::domain::plan::{
     AgentSpec, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET, DEFAULT_MAX_RUNNING,
-    DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DbtSpec, MAX_SCROLLBACK, MergeSpec, Plan, SliceSpec,
-    repo_name,
+    DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DbtSpec, MAX_SCROLLBACK, MergeSpec, PLANNER, Plan,
+    SliceRole, SliceSpec, repo_name,
 };
 use crate::domain::slice::SliceName;
 use crate::domain::template;
@@ -213,7 +213,10 @@ impl Checker<'_> {
             auto: m.auto.unwrap_or(false),
             feedback: m.feedback.filter(|f| !f.trim().is_empty()),
         });
-        let slices = self.slices(raw.slices);
+        let mut slices = self.slices(raw.slices);
+        if let Some(planner) = self.planner(raw.planner, &slices) {
+            slices.push(planner);
+        }
         let setup = self.setup(raw.worktree);
 
         let plan = Plan {
@@ -618,6 +621,7 @@ impl Checker<'_> {
                 after: Vec::new(),
                 logs,
                 variant_of: None,
+                role: SliceRole::Worker,
             };
             if variants.is_empty() {
                 slices.push((spec, after));
@@ -675,6 +679,51 @@ impl Checker<'_> {
         let slices: Vec<SliceSpec> = slices.into_iter().map(|(s, _)| s).collect();
         self.overlaps(&slices, &owns_lines);
         slices
+    }
+
+    /// `[planner]`: the planner agent as a slice of its own role, after the
+    /// others; its name must not be taken.
+    fn planner(
+        &mut self,
+        raw: Option<Spanned<super::raw::RawPlanner>>,
+        slices: &[SliceSpec],
+    ) -> Option<SliceSpec> {
+        let raw = raw?;
+        let line = self.line(raw.span());
+        let raw = raw.into_inner();
+        let command = match raw.command {
+            Some(command) if !command.get_ref().trim().is_empty() => command.into_inner(),
+            other => {
+                let line = other.map_or(line, |c| self.line(c.span()));
+                self.push(
+                    Diagnostic::error(line, "planner > command", "is missing or empty")
+                        .fix("give the planner agent's command, e.g. `command = \"claude {prompt}\"`; its brief (`{brief}`) tells it what to do"),
+                );
+                return None;
+            }
+        };
+        if slices.iter().any(|s| s.name.as_str() == PLANNER) {
+            self.push(
+                Diagnostic::error(
+                    line,
+                    "planner",
+                    format!("a slice is already named `{PLANNER}`"),
+                )
+                .fix("rename that slice: the planner agent goes by that name on the board"),
+            );
+            return None;
+        }
+        Some(SliceSpec {
+            name: SliceName::parse(PLANNER).expect("a valid name"),
+            owns: vec![super::PLAN_FILE.to_owned()],
+            prompt: raw.prompt.unwrap_or_default(),
+            agent: Some(command),
+            env: BTreeMap::new(),
+            after: Vec::new(),
+            logs: Vec::new(),
+            variant_of: None,
+            role: SliceRole::Planner,
+        })
     }
 
     /// `variants = N` (2 to 9) or a list of `{ agent, prompt }` tables.
@@ -955,7 +1004,7 @@ impl Checker<'_> {
             return;
         }
         let repo = repo_name(self.facts.repo_root());
-        for slice in &plan.slices {
+        for slice in plan.workers() {
             let branch = plan.branch_for(&slice.name, &repo);
             let problem = if !self.facts.is_valid_branch_name(&branch) {
                 Some(format!(
@@ -1021,7 +1070,7 @@ impl Checker<'_> {
                 continue;
             }
             let mut seen: BTreeMap<String, &SliceName> = BTreeMap::new();
-            for slice in &plan.slices {
+            for slice in plan.workers() {
                 let value = value_of(&slice.name);
                 match seen.get(&value) {
                     Some(first) => self.push(

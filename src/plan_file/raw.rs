@@ -20,6 +20,15 @@ pub struct RawPlan {
     pub worktree: Option<RawWorktree>,
     #[serde(default, rename = "slice")]
     pub slices: Vec<Spanned<RawSlice>>,
+    pub planner: Option<Spanned<RawPlanner>>,
+}
+
+/// `[planner]`: an agent in the main worktree whose work is the plan.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlanner {
+    pub command: Option<Spanned<String>>,
+    pub prompt: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

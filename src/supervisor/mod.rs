@@ -392,6 +392,7 @@ impl Supervisor {
             | Command::Merge { .. }
             | Command::Clean { .. }
             | Command::Pick { .. }
+            | Command::Review
             | Command::SendFeedback { .. }
             | Command::QueueReport => Err(SupervisorError::Unsupported("merge-queue commands")),
             // The socket server answers it from the board.
@@ -454,6 +455,10 @@ impl Supervisor {
     /// a group an earlier supervisor left running there.
     fn check_down(&self, command: &Command) -> Result<(), SupervisorError> {
         match command {
+            Command::Down { slice, .. } if self.ws.plan.is_planner(slice) => Err(refused(
+                slice,
+                "it is the planner, which works in the repository itself: there is no worktree of its own to remove",
+            )),
             Command::Down { slice, .. }
                 if self.session(slice).is_some_and(|s| s.exit().is_none()) =>
             {

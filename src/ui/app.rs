@@ -655,6 +655,7 @@ impl App {
                 }
             }
             Action::PickVariant => self.ask_to_pick(),
+            Action::Review => return vec![Effect::Send(Command::Review)],
             Action::Queue => {
                 self.layout = if self.layout == Layout::Queue {
                     Layout::Focus

@@ -46,6 +46,8 @@ pub enum Action {
     /// Pick the selected variant: approve it, retire its siblings (asks
     /// first).
     PickVariant,
+    /// Send the planner agent the aggregate result to review.
+    Review,
     /// The merge queue view.
     Queue,
     Grid,
@@ -98,6 +100,9 @@ impl Action {
                 "tell the slice's agent about its conflict, failed check or upstream merge"
             }
             Action::Clean => "remove a merged slice's worktree and branch (asks first)",
+            Action::Review => {
+                "send the planner agent the aggregate result to review (merges, check, flags, failures)"
+            }
             Action::PickVariant => {
                 "pick the selected variant: approve it, retire the other variants (asks first)"
             }
@@ -253,6 +258,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("F", Action::Feedback),
     ("C", Action::Clean),
     ("P", Action::PickVariant),
+    ("R", Action::Review),
     ("o", Action::Queue),
     ("g", Action::Grid),
     ("f", Action::Fullscreen),

@@ -51,6 +51,11 @@ pub fn down(
 ) -> Result<DownReport, WorkspaceError> {
     let slice = ws.slice(name)?;
     let name = &slice.name;
+    if ws.plan.is_planner(name) {
+        return Err(WorkspaceError::Refused(format!(
+            "{name} is the planner, which works in the repository itself: there is no worktree of its own to remove"
+        )));
+    }
     let state_file = ws.state_dir.state_file();
     let mut state = load_state(&state_file)?;
     let say = |step: usize, message: String| Progress {

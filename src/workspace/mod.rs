@@ -60,6 +60,9 @@ pub struct Progress {
     pub message: String,
 }
 
+/// About how many slices the planner's DAG summary proposes.
+const PLANNER_SLICES: usize = 4;
+
 /// The repository, its checked plan and where its state lives.
 pub struct Workspace {
     pub git: GitRepo,
@@ -147,7 +150,14 @@ impl Workspace {
     /// returns its path. Nothing is written into the worktree.
     pub fn write_brief(&self, slice: &SliceSpec) -> Result<PathBuf, WorkspaceError> {
         let path = self.state_dir.brief_file(&slice.name);
-        let brief = self.context(slice, &path).brief();
+        let mut brief = self.context(slice, &path).brief();
+        // The planner also reads what the dbt manifest says of the DAG.
+        if slice.role == crate::domain::plan::SliceRole::Planner
+            && let Some(dag) = crate::dbt::models::dag_summary(self.git.root(), PLANNER_SLICES)
+        {
+            brief.push('\n');
+            brief.push_str(&dag);
+        }
         if std::fs::read_to_string(&path).ok().as_deref() != Some(brief.as_str()) {
             self.state_dir
                 .write_slice_file(&slice.name, "brief.md", brief.as_bytes())?;

@@ -13,7 +13,8 @@ pub fn reconcile(ws: &Workspace, state: &State) -> Vec<(SliceName, Drift)> {
     let worktrees = ws.git.worktrees().unwrap_or_default();
     let mut found = Vec::new();
     for (slice, record) in &state.slices {
-        if record.lifecycle == Lifecycle::Planned {
+        // The planner works in the main worktree, on whatever it is on.
+        if record.lifecycle == Lifecycle::Planned || ws.plan.is_planner(slice) {
             continue;
         }
         if record.lifecycle.has_worktree() {

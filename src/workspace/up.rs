@@ -10,6 +10,7 @@ use std::time::Instant;
 use jiff::Timestamp;
 
 use super::{Progress, Workspace, WorkspaceError, reconcile};
+use crate::domain::plan::SliceRole;
 use crate::domain::{Drift, Event, Lifecycle, SliceName};
 use crate::git::AddOutcome;
 use crate::store::{Actor, SliceRecord, StateLock, load_state, save_state};
@@ -169,6 +170,44 @@ pub fn up(
             slice: Some(name.clone()),
             message,
         };
+        if slice.role == SliceRole::Planner {
+            // The planner works in the repository itself: nothing to make
+            // but its record.
+            if !state.slices.contains_key(name) {
+                state.slices.insert(
+                    name.clone(),
+                    SliceRecord {
+                        lifecycle: Lifecycle::Ready,
+                        branch: ws.plan.base.clone(),
+                        worktree: ws.git.root().to_owned(),
+                        worktree_name: String::new(),
+                        created_by_sliceboard: false,
+                        base_commit: base_tip.to_string(),
+                        last_seen_tip: None,
+                        approvals: Vec::new(),
+                        merged: None,
+                        attention: None,
+                        upstream_merged: Vec::new(),
+                        updated_at: Timestamp::now(),
+                    },
+                );
+                save_state(&state_file, &state)?;
+                journal.record(
+                    Actor::Sliceboard,
+                    Event::LifecycleChanged {
+                        slice: name.clone(),
+                        from: Lifecycle::Planned,
+                        to: Lifecycle::Ready,
+                    },
+                )?;
+            }
+            progress(say(format!(
+                "the planner works in the main worktree ({})",
+                ws.git.root().display()
+            )));
+            report.already_there.push(name.clone());
+            continue;
+        }
         let branch_existed = ws.git.branch_exists(&branch);
         progress(say(if branch_existed {
             format!("checking worktree {} on branch {branch}", path.display())

@@ -1,0 +1,140 @@
+//! The planner agent (`[planner]`), in the real binary with its
+//! supervisor: it runs in the main worktree with a brief about its job,
+//! the plan's format and the DAG; it never merges; and once every slice
+//! has merged it is sent the aggregate result, checked with a scripted
+//! planner that records what reaches its terminal.
+
+mod common;
+
+use common::TestRepo;
+use common::supervised::{Supervise, cli, sliceboard, start_agent, toml_string};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn wait(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn plan(recording: &Path) -> String {
+    format!(
+        "base = \"main\"\n\n[agent]\ncommand = \"sleep 600\"\n\n\
+         [planner]\ncommand = {}\nprompt = \"Move the shop's models to DuckDB.\"\n\n\
+         [[slice]]\nname = \"staging\"\nowns = [\"models/staging/**\"]\n\n\
+         [[slice]]\nname = \"marts\"\nowns = [\"models/marts/**\"]\nafter = [\"staging\"]\n",
+        toml_string(&format!("cat > '{}'", recording.display()))
+    )
+}
+
+fn commit_in(repo: &TestRepo, slice: &str, path: &str, message: &str) {
+    let worktree = repo.worktree(slice);
+    common::write_file(&worktree.join(path), "select 42 as id\n");
+    repo.git_in(&worktree, &["add", "-A"]);
+    repo.git_in(&worktree, &["commit", "-q", "-m", message]);
+}
+
+#[test]
+fn the_planner_plans_in_the_main_worktree_and_reviews_once_all_merged() {
+    let repo = TestRepo::new();
+    let recording = repo.top.join("planner-input.txt");
+    repo.write("sliceboard.toml", &plan(&recording));
+    repo.commit_all("plan with a planner");
+
+    let check = repo.sliceboard(&["check"]).ok();
+    assert!(check.contains("planner       cat >"), "{check}");
+    assert!(check.contains("2 slices, in merge order"), "{check}");
+    let up = repo.sliceboard(&["up"]).ok();
+    assert!(up.contains("2 worktrees created"), "{up}");
+    // Its brief: the job, the plan's format, the slices planned now, and
+    // what is known of the DAG (no manifest here: how to make one).
+    let brief = std::fs::read_to_string(repo.state_dir().join("slices/planner/brief.md")).unwrap();
+    for expected in [
+        "# Planner",
+        "write `sliceboard.toml` at the repository root",
+        "## The plan's format",
+        "- `staging`: `models/staging/**`",
+        "- `marts`: `models/marts/**`, after `staging`",
+        "Move the shop's models to DuckDB.",
+        "## The dbt DAG",
+        "No manifest at",
+    ] {
+        assert!(brief.contains(expected), "{expected:?} in:\n{brief}");
+    }
+
+    let _sup = Supervise::start(&repo, &[]);
+    let socket = repo.socket();
+    cli(&socket, start_agent("planner")).expect("the planner starts");
+    let status: serde_json::Value =
+        serde_json::from_str(&sliceboard(&repo, &["status", "--json"]).ok()).unwrap();
+    let planner = status["slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "planner")
+        .unwrap()
+        .clone();
+    assert_eq!(planner["worktree"], repo.root.display().to_string());
+    assert_eq!(planner["branch"], "main");
+    assert_eq!(planner["agent"]["status"]["state"], "running");
+    // It never merges, and its worktree is never removed.
+    let refused = sliceboard(&repo, &["approve", "planner"]).fails();
+    assert!(refused.contains("is the planner"), "{refused}");
+    let refused = sliceboard(&repo, &["down", "planner"]).fails();
+    assert!(refused.contains("is the planner"), "{refused}");
+
+    // The slices do their work and merge; the planner hears nothing yet.
+    commit_in(
+        &repo,
+        "staging",
+        "models/staging/stg_new.sql",
+        "staging done",
+    );
+    sliceboard(&repo, &["approve", "staging", "--force"]).ok();
+    sliceboard(&repo, &["merge", "staging"]).ok();
+    std::thread::sleep(Duration::from_millis(300));
+    let heard = std::fs::read_to_string(&recording).unwrap_or_default();
+    assert!(!heard.contains("Review the aggregate"), "{heard}");
+    commit_in(&repo, "marts", "models/marts/fct_new.sql", "marts done");
+    sliceboard(&repo, &["approve", "marts", "--force"]).ok();
+    sliceboard(&repo, &["merge", "marts"]).ok();
+
+    // The last merge sends the review by itself.
+    let main = repo.git(&["rev-parse", "main"]);
+    wait("the planner to get the review", || {
+        std::fs::read_to_string(&recording)
+            .unwrap_or_default()
+            .contains("Review the merged result")
+    });
+    let heard = std::fs::read_to_string(&recording).unwrap();
+    for expected in [
+        "Review the aggregate result of the refactor (sent by sliceboard): 2 of 2 slices merged into `main`.",
+        &format!("- marts: merge commit {}", &main.trim()[..10]),
+        "- staging: merge commit",
+        "- none configured (`[merge] check`)",
+        "Ownership flags still open:",
+    ] {
+        assert!(heard.contains(expected), "{expected:?} in:\n{heard}");
+    }
+    // And again on request.
+    let said = sliceboard(&repo, &["review"]).ok();
+    assert!(
+        said.contains("sent planner the aggregate result (2 of 2 slices merged)"),
+        "{said}"
+    );
+    wait("the second review", || {
+        std::fs::read_to_string(&recording)
+            .unwrap_or_default()
+            .matches("Review the aggregate result")
+            .count()
+            == 2
+    });
+    let journal = std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap();
+    assert_eq!(
+        journal.matches("\"event\":\"review_sent\"").count(),
+        2,
+        "{journal}"
+    );
+}
