@@ -1054,6 +1054,10 @@ fn the_pick_key_asks_then_picks_a_variant_and_names_what_it_retires() {
         })
         .collect();
     variants[2].lifecycle = Lifecycle::Retired;
+    let at = |t: &str| Some(t.parse::<jiff::Timestamp>().unwrap());
+    variants[1].agent_started = at("2026-11-24T12:00:00Z");
+    variants[1].agent_ended = at("2026-11-24T12:02:05Z");
+    variants[0].agent_started = at("2026-11-24T12:29:00Z");
     app.board.slices.extend(variants);
     // On a plain slice, P says so and asks nothing.
     press(&mut app, KeyCode::Char('P'));
@@ -1070,6 +1074,23 @@ fn the_pick_key_asks_then_picks_a_variant_and_names_what_it_retires() {
         press(&mut app, KeyCode::Char('j'));
     }
     assert_eq!(app.selected().unwrap().name, name("stg.2"));
+    // V: the variants side by side, with the time each took (stg.1 still
+    // runs: up to now).
+    press(&mut app, KeyCode::Char('V'));
+    let screen = render(&app, 120, 30);
+    assert!(screen.contains("variants of stg"), "{screen}");
+    let line = |name: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(&format!("│{name} ")) && l.contains("exited(0)"))
+            .unwrap_or_else(|| panic!("no {name} in:\n{screen}"))
+            .to_owned()
+    };
+    assert!(line("stg.2").contains("2m05s"), "{}", line("stg.2"));
+    assert!(line("stg.1").contains("1m00s"), "{}", line("stg.1"));
+    assert!(line("stg.3").contains("retired"), "{}", line("stg.3"));
+    press(&mut app, KeyCode::Char('q'));
+    assert_eq!(app.mode, Mode::Board);
     press(&mut app, KeyCode::Char('P'));
     assert_eq!(
         app.mode,

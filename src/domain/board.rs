@@ -91,6 +91,12 @@ pub struct SliceRow {
     /// The slice this one is a competing variant of (`variants` in the plan).
     #[serde(default)]
     pub variant_of: Option<SliceName>,
+    /// When its agent first ran in this supervisor's life, and when it
+    /// last ended (unset while it runs): the time a variant took.
+    #[serde(default)]
+    pub agent_started: Option<Timestamp>,
+    #[serde(default)]
+    pub agent_ended: Option<Timestamp>,
     /// The plan no longer lists the slice; it stays on the board while its
     /// worktree exists or its agent runs.
     #[serde(default)]
@@ -128,6 +134,8 @@ impl SliceRow {
             setup: None,
             left_running: None,
             variant_of: None,
+            agent_started: None,
+            agent_ended: None,
             removed: false,
         }
     }
@@ -307,6 +315,14 @@ impl Board {
         match event {
             Event::AgentStatusChanged { status, .. } => {
                 row.status = *status;
+                match status {
+                    AgentStatus::Running => {
+                        row.agent_started = row.agent_started.or(at);
+                        row.agent_ended = None;
+                    }
+                    AgentStatus::Exited { .. } | AgentStatus::Killed => row.agent_ended = at,
+                    _ => {}
+                }
                 if !matches!(status, AgentStatus::Running | AgentStatus::Paused) {
                     row.activity = None;
                     row.activity_source = None;
@@ -605,6 +621,33 @@ mod tests {
             queue: QueueBoard::default(),
             plan_problem: None,
         }
+    }
+
+    #[test]
+    fn an_agents_first_start_and_last_end_are_kept_for_the_time_it_took() {
+        let slice = SliceName::parse("staging").unwrap();
+        let mut board = board();
+        let at = |t: &str| Some(t.parse::<Timestamp>().unwrap());
+        for (when, status) in [
+            ("2026-12-01T10:00:00Z", AgentStatus::Running),
+            (
+                "2026-12-01T10:05:00Z",
+                AgentStatus::Exited { code: Some(1) },
+            ),
+            ("2026-12-01T10:06:00Z", AgentStatus::Running),
+            ("2026-12-01T10:09:00Z", AgentStatus::Killed),
+        ] {
+            board.apply(&BoardUpdate::Event {
+                at: at(when),
+                event: Event::AgentStatusChanged {
+                    slice: slice.clone(),
+                    status,
+                },
+            });
+        }
+        let row = board.row(&slice).unwrap();
+        assert_eq!(row.agent_started, at("2026-12-01T10:00:00Z"));
+        assert_eq!(row.agent_ended, at("2026-12-01T10:09:00Z"));
     }
 
     #[test]

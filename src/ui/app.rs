@@ -87,6 +87,8 @@ pub enum Mode {
     Typing,
     Confirm(Confirm),
     Help,
+    /// A slice's competing variants side by side (any key closes).
+    Compare(SliceName),
     /// Typing a search of the selected terminal's scrollback.
     Search(String),
 }
@@ -471,6 +473,10 @@ impl App {
         }
         match self.mode.clone() {
             Mode::Typing => self.typing_key(key),
+            Mode::Compare(_) => {
+                self.mode = Mode::Board;
+                Vec::new()
+            }
             // The keys that scroll scroll help taller than the screen; any
             // other key closes it.
             Mode::Help => {
@@ -655,6 +661,7 @@ impl App {
                 }
             }
             Action::PickVariant => self.ask_to_pick(),
+            Action::CompareVariants => self.compare_variants(),
             Action::Review => return vec![Effect::Send(Command::Review)],
             Action::Queue => {
                 self.layout = if self.layout == Layout::Queue {

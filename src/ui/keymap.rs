@@ -48,6 +48,8 @@ pub enum Action {
     PickVariant,
     /// Send the planner agent the aggregate result to review.
     Review,
+    /// The selected slice's competing variants side by side.
+    CompareVariants,
     /// The merge queue view.
     Queue,
     Grid,
@@ -100,6 +102,9 @@ impl Action {
                 "tell the slice's agent about its conflict, failed check or upstream merge"
             }
             Action::Clean => "remove a merged slice's worktree and branch (asks first)",
+            Action::CompareVariants => {
+                "compare the selected slice's variants: diff, dbt, agent, time taken"
+            }
             Action::Review => {
                 "send the planner agent the aggregate result to review (merges, check, flags, failures)"
             }
@@ -259,6 +264,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("C", Action::Clean),
     ("P", Action::PickVariant),
     ("R", Action::Review),
+    ("V", Action::CompareVariants),
     ("o", Action::Queue),
     ("g", Action::Grid),
     ("f", Action::Fullscreen),

@@ -65,6 +65,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
     match &app.mode {
         Mode::Help => help_view::draw_help(frame, area, app),
         Mode::Confirm(confirm) => draw_confirm(frame, area, confirm, app),
+        Mode::Compare(family) => super::variants::draw_compare(frame, area, app, family),
         Mode::Board | Mode::Typing | Mode::Search(_) => {}
     }
     panes
