@@ -161,3 +161,82 @@ fn three_variants_run_compare_and_one_is_picked_the_others_retired() {
     );
     drop(sup);
 }
+
+/// Two variants, each with one commit of its own, made without agents.
+fn two_committed_variants(repo: &TestRepo, merge: &str) {
+    repo.write(
+        "sliceboard.toml",
+        &format!(
+            "base = \"main\"\n\n[agent]\ncommand = \"cat\"\n\n{merge}\n\n\
+             [[slice]]\nname = \"staging\"\nowns = [\"models/staging/**\"]\nvariants = 2\n"
+        ),
+    );
+    repo.commit_all("plan with variants");
+    repo.sliceboard(&["up"]).ok();
+    for n in 1..=2 {
+        let worktree = repo.worktree(&format!("staging.{n}"));
+        std::fs::create_dir_all(worktree.join("models/staging")).unwrap();
+        std::fs::write(
+            worktree.join("models/staging/stg.sql"),
+            format!("select {n} as id\n"),
+        )
+        .unwrap();
+        repo.git_in(&worktree, &["add", "-A"]);
+        repo.git_in(&worktree, &["commit", "-qm", &format!("variant {n}")]);
+    }
+}
+
+#[test]
+fn a_pick_waits_for_a_siblings_merge_check_and_never_retires_a_merged_sibling() {
+    let tmp = tempfile::tempdir().unwrap();
+    let go = tmp.path().join("go");
+    let check = format!("while [ ! -e '{}' ]; do sleep 0.05; done", go.display());
+    let repo = TestRepo::new();
+    two_committed_variants(&repo, &format!("[merge]\ncheck = {}", toml_string(&check)));
+    let _sup = Supervise::start(&repo, &[]);
+    let socket = repo.socket();
+    repo.sliceboard(&["approve", "staging.1", "--force"]).ok();
+    let merging = {
+        let socket = socket.clone();
+        std::thread::spawn(move || {
+            cli(
+                &socket,
+                sliceboard::domain::Command::Merge {
+                    which: sliceboard::domain::MergeWhich::One {
+                        slice: common::supervised::name("staging.1"),
+                    },
+                    dry_run: false,
+                },
+            )
+        })
+    };
+    let attempt = repo.state_dir().join("merge/attempt.json");
+    wait("staging.1's merge check to run", || {
+        std::fs::read_to_string(&attempt).is_ok_and(|a| a.contains("check_pid"))
+    });
+
+    // While staging.1's check runs, picking staging.2 would retire a
+    // variant that is about to land: refused, nothing changed.
+    let refused = repo
+        .sliceboard(&["pick", "staging.2", "--yes", "--force"])
+        .fails();
+    assert!(refused.contains("staging.1"), "{refused}");
+    assert!(repo.worktree("staging.1").exists());
+    std::fs::write(&go, "").unwrap();
+    merging.join().unwrap().expect("staging.1 merges");
+    let state = repo.state_json();
+    assert_eq!(state["slices"]["staging.1"]["lifecycle"], "merged");
+    assert_ne!(state["slices"]["staging.2"]["lifecycle"], "retired");
+    assert_ne!(state["slices"]["staging.2"]["lifecycle"], "approved");
+
+    // Once a variant is merged, picking another is refused too: it would
+    // put both into the integration branch.
+    let refused = repo
+        .sliceboard(&["pick", "staging.2", "--yes", "--force"])
+        .fails();
+    assert!(refused.contains("staging.1 is merged"), "{refused}");
+    let state = repo.state_json();
+    assert_eq!(state["slices"]["staging.1"]["lifecycle"], "merged");
+    assert_ne!(state["slices"]["staging.2"]["lifecycle"], "retired");
+    assert_ne!(state["slices"]["staging.2"]["lifecycle"], "approved");
+}

@@ -35,7 +35,6 @@ impl MergeQueue {
             .ok_or_else(|| {
                 format!("{slice} is not a variant: only slices with `variants` in the plan are picked; approve it instead")
             })?;
-        let approved = self.approve(slice, force)?;
         let others: Vec<SliceName> = self
             .ws
             .plan
@@ -44,6 +43,8 @@ impl MergeQueue {
             .map(|s| s.name.clone())
             .filter(|name| name != slice)
             .collect();
+        self.siblings_may_retire(slice, &others)?;
+        let approved = self.approve(slice, force)?;
         let mut said = vec![approved];
         let mut failed = Vec::new();
         for other in &others {
@@ -62,6 +63,34 @@ impl MergeQueue {
                 failed.join("; ")
             ))
         }
+    }
+
+    /// Refuses a pick that would retire a sibling on its way into the
+    /// integration branch, or leave two variants merged.
+    fn siblings_may_retire(
+        &mut self,
+        slice: &SliceName,
+        others: &[SliceName],
+    ) -> Result<(), String> {
+        let state = self.state()?;
+        for other in others {
+            if let Some(running) = self.running.as_ref().filter(|r| &r.slice == other) {
+                return Err(format!(
+                    "cannot pick {slice}: {other}'s merge check is running (attempt {}); wait for it to end, then pick again",
+                    running.number
+                ));
+            }
+            if state
+                .slices
+                .get(other)
+                .is_some_and(|r| r.lifecycle == Lifecycle::Merged)
+            {
+                return Err(format!(
+                    "cannot pick {slice}: {other} is merged already, and picking another variant would merge both"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Retires `variant` in favour of `picked`; the branch it is kept as,

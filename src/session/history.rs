@@ -275,17 +275,18 @@ impl History {
             if stored.wrapped {
                 continue;
             }
-            self.push_cut(&line, &mut row, cols);
+            self.push_cut(&line, &mut row, cols, LineEnd::Ended);
             line.clear();
         }
         if !line.text.is_empty() {
-            // The line goes on in the grid: keep its end open.
-            self.push_cut(&line, &mut row, cols);
+            // The line goes on in the grid: keep its end open, so the next
+            // rewrap joins it with the rest.
+            self.push_cut(&line, &mut row, cols, LineEnd::GoesOn);
         }
     }
 
     /// Pushes one logical line as rows of at most `cols` cells.
-    fn push_cut(&mut self, line: &RowBuilder, row: &mut RowBuilder, cols: usize) {
+    fn push_cut(&mut self, line: &RowBuilder, row: &mut RowBuilder, cols: usize, end: LineEnd) {
         row.clear();
         let mut width = 0;
         let mut start = 0;
@@ -302,9 +303,22 @@ impl History {
             }
             start = end;
         }
-        row.trim_default_blanks();
-        self.push(row, false);
+        match end {
+            LineEnd::Ended => {
+                row.trim_default_blanks();
+                self.push(row, false);
+            }
+            LineEnd::GoesOn => self.push(row, true),
+        }
     }
+}
+
+/// Whether a logical line being cut ends in the compact history or goes
+/// on in the grid.
+#[derive(Clone, Copy)]
+enum LineEnd {
+    Ended,
+    GoesOn,
 }
 
 impl Block {

@@ -225,33 +225,57 @@ impl Screen {
     /// On a change of width the grid's history moves out first, so the
     /// grid reflows only the screen, and the rows it kept for reuse (at the
     /// old width) are freed: memory follows the current size, whatever
-    /// sizes came before.
+    /// sizes came before. Otherwise the grid's history is given room for
+    /// the rows a shorter screen pushes into it, within the new limit.
+    /// On the alternate screen the primary grid (out of reach) reflows in
+    /// alacritty, so its limit is raised to the whole scrollback until the
+    /// alternate screen ends: the next call's `make_room` moves the excess
+    /// out and puts the limit back.
     pub fn resize(&mut self, size: Size) {
         let alt = self.term.mode().contains(TermMode::ALT_SCREEN);
-        let rewrap = self.history.cap() > 0 && !alt && size.cols != self.size.cols;
-        if rewrap {
+        let limit = grid_limit(self.scrollback, size.rows);
+        let lower = limit.min(self.grid_limit);
+        self.history.set_cap(self.scrollback - lower);
+        let rewrap = self.history.cap() > 0 && size.cols != self.size.cols;
+        if self.history.cap() > 0 && !alt {
             let kept = self.term.grid().history_size();
+            let room = lower.saturating_sub(self.term.grid().screen_lines());
+            let count = if rewrap {
+                kept
+            } else {
+                kept.saturating_sub(room)
+            };
             move_oldest(
                 &mut self.term,
                 &mut self.history,
                 &mut self.row,
-                kept,
+                count,
                 self.grid_limit,
             );
+        } else if self.history.cap() > 0 {
+            self.term.set_options(Config {
+                scrolling_history: self.scrollback,
+                ..Config::default()
+            });
+        }
+        if rewrap {
             self.history.rewrap(usize::from(size.cols));
-            self.term.grid_mut().truncate();
+            if !alt {
+                self.term.grid_mut().truncate();
+            }
         }
         self.size = size;
         self.term.resize(size);
-        let limit = grid_limit(self.scrollback, size.rows);
         if limit != self.grid_limit {
             self.grid_limit = limit;
-            self.term.set_options(Config {
-                scrolling_history: limit,
-                ..Config::default()
-            });
-            self.history.set_cap(self.scrollback - limit);
+            if !alt {
+                self.term.set_options(Config {
+                    scrolling_history: limit,
+                    ..Config::default()
+                });
+            }
         }
+        self.history.set_cap(self.scrollback - limit);
         if rewrap {
             release_freed_memory();
         }
@@ -806,5 +830,59 @@ mod tests {
         assert_eq!(s.history_len(), 0);
         s.feed(b"\x1b[?1049l");
         assert_eq!(s.history_len(), before);
+    }
+
+    #[test]
+    fn a_line_across_the_tier_boundary_rewraps_whole_twice() {
+        let mut s = Screen::new(Size { cols: 10, rows: 3 }, 5_000);
+        for i in 0..1_200 {
+            s.feed(format!("line {i}\r\n").as_bytes());
+        }
+        let long: String = (0..50).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        s.feed(long.as_bytes());
+        s.resize(Size { cols: 20, rows: 3 });
+        for i in 0..1_200 {
+            s.feed(format!("\r\nmore {i}").as_bytes());
+        }
+        s.resize(Size { cols: 60, rows: 3 });
+        let lines = all_lines(&s);
+        assert!(lines.contains(&long), "{:?}", &lines[1190..1210]);
+    }
+
+    #[test]
+    fn no_line_is_lost_when_the_screen_shrinks_after_a_scroll_of_a_screenful() {
+        let mut s = Screen::new(Size { cols: 20, rows: 40 }, 20_000);
+        let mut n = 0;
+        // Lines until the grid's history is a screenful short of its
+        // limit, then one call (`CSI 40 S`) fills it.
+        while n < 2_000 || s.term.grid().history_size() + 40 != s.grid_limit {
+            s.feed(format!("line {n}\r\n").as_bytes());
+            n += 1;
+        }
+        s.feed(b"\x1b[40S");
+        assert_eq!(s.term.grid().history_size(), s.grid_limit);
+        // A shorter screen pushes the rows above the cursor into history.
+        s.resize(Size { cols: 20, rows: 10 });
+        let numbers: Vec<usize> = all_lines(&s)
+            .iter()
+            .filter_map(|l| l.strip_prefix("line ")?.parse().ok())
+            .collect();
+        assert_eq!(numbers, (0..n).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn no_line_is_lost_when_the_width_shrinks_on_the_alternate_screen() {
+        let mut s = Screen::new(Size { cols: 40, rows: 5 }, 20_000);
+        for i in 0..3_000 {
+            s.feed(format!("line {i:04} {}\r\n", "x".repeat(25)).as_bytes());
+        }
+        s.feed(b"\x1b[?1049h");
+        s.resize(Size { cols: 20, rows: 5 });
+        s.feed(b"\x1b[?1049l");
+        let numbers: Vec<usize> = all_lines(&s)
+            .iter()
+            .filter_map(|l| l.strip_prefix("line ")?.split(' ').next()?.parse().ok())
+            .collect();
+        assert_eq!(numbers, (0..3_000).collect::<Vec<_>>());
     }
 }
