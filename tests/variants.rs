@@ -240,3 +240,50 @@ fn a_pick_waits_for_a_siblings_merge_check_and_never_retires_a_merged_sibling() 
     assert_ne!(state["slices"]["staging.2"]["lifecycle"], "retired");
     assert_ne!(state["slices"]["staging.2"]["lifecycle"], "approved");
 }
+
+/// A variant never made is retired all the same: `up` leaves it alone, and
+/// a slice after the family merges once the pick has.
+#[test]
+fn a_variant_never_made_is_retired_and_holds_nothing_up() {
+    let repo = TestRepo::new();
+    repo.write(
+        "sliceboard.toml",
+        "base = \"main\"\n\n[agent]\ncommand = \"cat\"\n\n\
+         [[slice]]\nname = \"staging\"\nowns = [\"models/staging/**\"]\nvariants = 3\n\n\
+         [[slice]]\nname = \"marts\"\nowns = [\"models/marts/**\"]\nafter = [\"staging\"]\n",
+    );
+    repo.commit_all("plan with variants");
+    repo.sliceboard(&["up", "staging.1", "staging.2", "marts"])
+        .ok();
+    let commit = |slice: &str, path: &str| {
+        let worktree = repo.worktree(slice);
+        common::write_file(&worktree.join(path), "select 1 as id\n");
+        repo.git_in(&worktree, &["add", "-A"]);
+        repo.git_in(&worktree, &["commit", "-qm", slice]);
+    };
+    commit("staging.2", "models/staging/stg.sql");
+    commit("marts", "models/marts/fct.sql");
+    let _sup = Supervise::start(&repo, &[]);
+    let picked = repo
+        .sliceboard(&["pick", "staging.2", "--yes", "--force"])
+        .ok();
+    assert!(picked.contains("approved staging.2"), "{picked}");
+    assert_eq!(
+        repo.state_json()["slices"]["staging.3"]["lifecycle"],
+        "retired"
+    );
+    let up = repo.sliceboard(&["up"]).ok();
+    assert!(up.contains("2 retired"), "{up}");
+    assert!(!repo.worktree("staging.3").exists());
+    repo.sliceboard(&["merge", "staging.2"]).ok();
+    // marts waits for the family no more: its approval has no concern
+    // about what it comes after.
+    let approved = repo.sliceboard(&["approve", "marts"]);
+    assert!(
+        !approved.stderr.contains("comes after") && !approved.stdout.contains("comes after"),
+        "{approved:?}"
+    );
+    repo.sliceboard(&["approve", "marts", "--force"]).ok();
+    let merged = repo.sliceboard(&["merge", "marts"]).ok();
+    assert!(merged.contains("merged marts"), "{merged}");
+}

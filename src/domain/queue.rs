@@ -283,7 +283,12 @@ pub fn approval_concerns(facts: &ApprovalFacts<'_>) -> Vec<String> {
     let pending: Vec<SliceName> = facts
         .upstream
         .iter()
-        .filter(|(_, l)| !matches!(l, Lifecycle::Approved | Lifecycle::Merged))
+        .filter(|(_, l)| {
+            !matches!(
+                l,
+                Lifecycle::Approved | Lifecycle::Merged | Lifecycle::Retired
+            )
+        })
         .map(|(name, _)| name.clone())
         .collect();
     if !pending.is_empty() {

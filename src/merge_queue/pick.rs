@@ -102,12 +102,34 @@ impl MergeQueue {
     ) -> Result<Option<String>, String> {
         let state = self.state()?;
         let Some(record) = state.slices.get(variant) else {
-            // Never made: nothing to keep; it is retired all the same.
+            // Never made: nothing to keep, but its record says retired, so
+            // `up` never makes it and slices after the family may merge.
+            let repo = crate::domain::plan::repo_name(self.ws.git.root());
+            let record = crate::store::SliceRecord {
+                lifecycle: Lifecycle::Retired,
+                branch: self.ws.plan.branch_for(variant, &repo),
+                worktree: self.ws.plan.worktree_for(variant, self.ws.git.root()),
+                worktree_name: variant.to_string(),
+                created_by_sliceboard: false,
+                base_commit: String::new(),
+                last_seen_tip: None,
+                approvals: Vec::new(),
+                merged: None,
+                attention: None,
+                upstream_merged: Vec::new(),
+                updated_at: jiff::Timestamp::now(),
+            };
             self.update_state(|state| {
-                if let Some(record) = state.slices.get_mut(variant) {
-                    record.lifecycle = Lifecycle::Retired;
-                }
+                state.slices.entry(variant.clone()).or_insert(record);
             })?;
+            self.record(
+                Actor::Operator,
+                Event::LifecycleChanged {
+                    slice: variant.clone(),
+                    from: Lifecycle::Planned,
+                    to: Lifecycle::Retired,
+                },
+            );
             return Ok(None);
         };
         if record.lifecycle == Lifecycle::Retired {

@@ -13,8 +13,12 @@ pub fn reconcile(ws: &Workspace, state: &State) -> Vec<(SliceName, Drift)> {
     let worktrees = ws.git.worktrees().unwrap_or_default();
     let mut found = Vec::new();
     for (slice, record) in &state.slices {
-        // The planner works in the main worktree, on whatever it is on.
-        if record.lifecycle == Lifecycle::Planned || ws.plan.is_planner(slice) {
+        // The planner works in the main worktree, on whatever it is on; a
+        // retired variant has nothing left to check (it may never have
+        // been made).
+        if matches!(record.lifecycle, Lifecycle::Planned | Lifecycle::Retired)
+            || ws.plan.is_planner(slice)
+        {
             continue;
         }
         if record.lifecycle.has_worktree() {
