@@ -15,6 +15,7 @@ mod signal_cmd;
 mod slice_cmds;
 mod status_cmd;
 mod supervisor_cmds;
+mod table;
 mod variant_cmds;
 
 use std::path::{Path, PathBuf};

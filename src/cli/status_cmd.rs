@@ -33,20 +33,7 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         "SLICE", "STATE", "AGENT", "BRANCH", "AHEAD", "WORKTREE", "DIFF", "DBT", "MERGE",
     ]
     .map(str::to_owned);
-    let mut widths = header.clone().map(|h| h.len());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
-    }
+    super::table::print_table(&header, &rows);
     for slice in &report.slices {
         if let Some(left) = slice.agent.as_ref().and_then(|a| a.left_running) {
             println!(

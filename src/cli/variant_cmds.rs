@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::domain::board::status_text;
+use crate::domain::board::{duration_text, status_text};
 use crate::domain::{AgentStatus, Command, Event, SliceName};
 use crate::workspace::{self, SliceStatus, Workspace};
 
@@ -90,13 +90,13 @@ pub fn compare(
                 r.commits.map_or("-".into(), |c| c.to_string()),
                 r.dbt.clone().unwrap_or_else(|| "-".into()),
                 r.agent.clone().unwrap_or_else(|| "-".into()),
-                r.agent_seconds.map_or("-".into(), duration),
+                r.agent_seconds.map_or("-".into(), duration_text),
                 r.flags.to_string(),
                 r.differs_by.clone(),
             ]
         })
         .collect();
-    print_table(&header, &cells);
+    super::table::print_table(&header, &cells);
     println!(
         "\n`sliceboard compare {family} --diff A B` shows how two variants differ; `sliceboard pick VARIANT` approves one and retires the others"
     );
@@ -277,14 +277,6 @@ fn agent_times(ws: &Workspace) -> BTreeMap<SliceName, AgentTimes> {
     times
 }
 
-fn duration(seconds: i64) -> String {
-    match seconds {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
-        s => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-    }
-}
-
 /// `git diff A B`: what one variant's branch has that the other's lacks.
 fn diff_between(
     ws: &Workspace,
@@ -324,21 +316,4 @@ fn join(names: &[SliceName]) -> String {
         .map(SliceName::as_str)
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn print_table<const N: usize>(header: &[String; N], rows: &[[String; N]]) {
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(header).chain(rows) {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
-    }
 }

@@ -503,6 +503,15 @@ pub fn describe(event: &Event) -> String {
 /// supervisor left running.
 pub const LEFT_RUNNING: &str = "left running by a previous supervisor";
 
+/// A duration for a person: `45s`, `2m05s`, `1h20m`.
+pub fn duration_text(seconds: i64) -> String {
+    match seconds.max(0) {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
 /// The first ten characters of a commit id (never splits a character).
 pub fn short(commit: &str) -> &str {
     commit.get(..10).unwrap_or(commit)

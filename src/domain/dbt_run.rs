@@ -200,6 +200,18 @@ pub struct NodeCounts {
 }
 
 impl DbtRun {
+    /// One phrase for a person: `build failed (4 passed, 2 failed)`.
+    pub fn outcome(&self) -> String {
+        let counts = self.counts();
+        format!(
+            "{} {} ({} passed, {} failed)",
+            self.command.as_deref().unwrap_or("dbt"),
+            self.status.as_str(),
+            counts.passed,
+            counts.failed
+        )
+    }
+
     /// Whether this run says something about the slice's models (a build,
     /// run, test, seed…), as opposed to `deps`, `parse`, `compile`….
     pub fn is_result(&self) -> bool {

@@ -101,16 +101,7 @@ impl MergeQueue {
                         }
                     }),
                     agent: row.map_or_else(|| "not started".to_owned(), |r| status_text(r.status)),
-                    dbt: row.and_then(|r| r.dbt.as_ref()).map(|run| {
-                        let counts = run.counts();
-                        format!(
-                            "{} {} ({} passed, {} failed)",
-                            run.command.as_deref().unwrap_or("dbt"),
-                            run.status.as_str(),
-                            counts.passed,
-                            counts.failed
-                        )
-                    }),
+                    dbt: row.and_then(|r| r.dbt.as_ref()).map(|run| run.outcome()),
                     flags: row
                         .map(|r| {
                             r.flags

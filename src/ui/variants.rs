@@ -128,29 +128,15 @@ fn cells(row: &SliceRow, now: jiff::Timestamp) -> [String; 7] {
             )
         },
     );
-    let dbt = row.dbt.as_ref().map_or_else(
-        || "-".to_owned(),
-        |run| {
-            let counts = run.counts();
-            format!(
-                "{} {} ({} passed, {} failed)",
-                run.command.as_deref().unwrap_or("dbt"),
-                run.status.as_str(),
-                counts.passed,
-                counts.failed
-            )
-        },
-    );
+    let dbt = row
+        .dbt
+        .as_ref()
+        .map_or_else(|| "-".to_owned(), |run| run.outcome());
     let time = row.agent_started.map_or_else(
         || "-".to_owned(),
         |started| {
             let end = row.agent_ended.unwrap_or(now);
-            let seconds = (end.as_second() - started.as_second()).max(0);
-            match seconds {
-                s if s < 60 => format!("{s}s"),
-                s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
-                s => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-            }
+            crate::domain::board::duration_text(end.as_second() - started.as_second())
         },
     );
     [
