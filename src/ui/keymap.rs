@@ -102,15 +102,9 @@ impl Action {
                 "tell the slice's agent about its conflict, failed check or upstream merge"
             }
             Action::Clean => "remove a merged slice's worktree and branch (asks first)",
-            Action::CompareVariants => {
-                "compare the selected slice's variants: diff, dbt, agent, time taken"
-            }
-            Action::Review => {
-                "send the planner agent the aggregate result to review (merges, check, flags, failures)"
-            }
-            Action::PickVariant => {
-                "pick the selected variant: approve it, retire the other variants (asks first)"
-            }
+            Action::CompareVariants => "compare this slice's variants side by side",
+            Action::Review => "send the planner the aggregate result to review",
+            Action::PickVariant => "pick this variant, retire its siblings (asks first)",
             Action::Queue => "merge queue view (again: back)",
             Action::Grid => "grid of all terminals",
             Action::Fullscreen => "terminal full screen",
