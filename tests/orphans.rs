@@ -118,6 +118,24 @@ fn journal(repo: &TestRepo) -> Vec<serde_json::Value> {
 }
 
 /// The journal's events about `slice`, as `event` (`state` for a status).
+/// Waits until the slice's journal ends with `expected`: an end and the
+/// run's last status are journaled one after the other, and the board can
+/// show the first before the second is written.
+fn journal_ends_with(repo: &TestRepo, slice: &str, expected: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let events = journaled(repo, slice);
+        if events.ends_with(&expected.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{events:?} does not end with {expected:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn journaled(repo: &TestRepo, slice: &str) -> Vec<String> {
     journal(repo)
         .iter()
@@ -177,14 +195,14 @@ fn a_group_left_by_a_killed_supervisor_is_shown_blocks_starts_and_ends_on_kill()
     assert!(said.contains("staging: killed"), "{said}");
     assert!(!alive(pid), "kill returned before group {pid} was gone");
     dash.wait_until("the mark gone", |d| d.row("staging").left_running.is_none());
-    let events = journaled(&f.repo, "staging");
-    assert!(
-        events.ends_with(&[
-            "left_running_found".into(),
-            "left_running_ended".into(),
-            "agent_status_changed:killed".into()
-        ]),
-        "{events:?}"
+    journal_ends_with(
+        &f.repo,
+        "staging",
+        &[
+            "left_running_found",
+            "left_running_ended",
+            "agent_status_changed:killed",
+        ],
     );
     dash.request(start_agent("staging"))
         .expect("an agent starts once the group is gone");
@@ -211,13 +229,10 @@ fn a_group_left_running_that_ends_by_itself_loses_its_mark() {
         "{:?}",
         dash.row("staging").events
     );
-    let events = journaled(&f.repo, "staging");
-    assert!(
-        events.ends_with(&[
-            "left_running_ended".into(),
-            "agent_status_changed:exited".into()
-        ]),
-        "{events:?}"
+    journal_ends_with(
+        &f.repo,
+        "staging",
+        &["left_running_ended", "agent_status_changed:exited"],
     );
     assert!(
         !f.repo
