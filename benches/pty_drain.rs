@@ -200,7 +200,13 @@ fn check_drained(session: &Session) {
             "the screen does not end with the input's last line:\n{}",
             screen.text()
         );
-        assert_eq!(screen.history_len(), SCROLLBACK);
+        // Rows leave the emulator's grid for the compact history in
+        // batches: the history is full within a batch and a screen.
+        let history = screen.history_len();
+        assert!(
+            (SCROLLBACK - 512..=SCROLLBACK).contains(&history),
+            "{history} lines of history"
+        );
     });
 }
 

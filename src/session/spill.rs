@@ -13,9 +13,10 @@ use alacritty_terminal::grid::{Dimensions, Row};
 use alacritty_terminal::index::{Column, Line};
 use alacritty_terminal::term::cell::{Cell, Flags};
 use alacritty_terminal::vte::ansi::{
-    Attr, CharsetIndex, ClearMode, CursorShape, CursorStyle, Handler, Hyperlink, KeyboardModes,
-    KeyboardModesApplyBehavior, LineClearMode, Mode, ModifyOtherKeys, PrivateMode, Rgb,
-    ScpCharPath, ScpUpdateMode, StandardCharset, TabulationClearMode, cursor_icon::CursorIcon,
+    Attr, CharsetIndex, ClearMode, Color as TermColor, CursorShape, CursorStyle, Handler,
+    Hyperlink, KeyboardModes, KeyboardModesApplyBehavior, LineClearMode, Mode, ModifyOtherKeys,
+    NamedColor, PrivateMode, Rgb, ScpCharPath, ScpUpdateMode, StandardCharset, TabulationClearMode,
+    cursor_icon::CursorIcon,
 };
 
 use super::history::{History, RowBuilder};
@@ -128,10 +129,25 @@ pub fn store_row(cells: &Row<Cell>, columns: usize, row: &mut RowBuilder) -> boo
 }
 
 fn is_blank(cell: &Cell) -> bool {
-    (cell.c == ' ' || cell.c == '\0')
-        && cell.zerowidth().is_none()
-        && cell_style(cell) == Style::default()
+    if cell.c != ' ' && cell.c != '\0' || cell.zerowidth().is_some() {
+        return false;
+    }
+    // Most blanks are untouched cells: the terminal's own colors, no
+    // attributes. Only the others need their style worked out.
+    let untouched = cell.fg == TermColor::Named(NamedColor::Foreground)
+        && cell.bg == TermColor::Named(NamedColor::Background)
+        && !cell.flags.intersects(STYLE_FLAGS);
+    untouched || cell_style(cell) == Style::default()
 }
+
+/// The flags that change how a cell looks (`cell_style` reads them).
+const STYLE_FLAGS: Flags = Flags::BOLD
+    .union(Flags::DIM)
+    .union(Flags::ITALIC)
+    .union(Flags::INVERSE)
+    .union(Flags::HIDDEN)
+    .union(Flags::STRIKEOUT)
+    .union(Flags::ALL_UNDERLINES);
 
 macro_rules! delegate {
     ($(fn $name:ident(&mut self $(, $arg:ident: $ty:ty)*);)*) => {
