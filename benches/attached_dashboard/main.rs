@@ -330,8 +330,13 @@ fn drain(bin: &Path, dir: &Path, sync: &Tmux, runs: usize) {
         size("tmuxd")
     );
     for slice in [&shown, &solo] {
+        // Rows leave the grid for the compact history in batches: full
+        // within a batch and a screen.
         let history = supervisor.pane_history(slice);
-        assert_eq!(history, SCROLLBACK, "{slice}'s scrollback is not full");
+        assert!(
+            (SCROLLBACK - 512..=SCROLLBACK).contains(&history),
+            "{slice}'s scrollback is not full: {history}"
+        );
     }
     let mb = INPUT_BYTES as f64 / 1e6;
     let mut medians = Vec::new();
