@@ -256,17 +256,7 @@ pub fn initial_board(ws: &Workspace, state: &State) -> Board {
         .slices
         .iter()
         .map(|spec| {
-            let record = state.slices.get(&spec.name);
-            let mut row = SliceRow::new(
-                spec.name.clone(),
-                record.map_or(Lifecycle::Planned, |r| r.lifecycle),
-                record.map_or_else(
-                    || ws.plan.worktree_for(&spec.name, ws.git.root()),
-                    |r| r.worktree.clone(),
-                ),
-            );
-            row.follows_logs = !spec.logs.is_empty() || !ws.plan.setup.is_empty();
-            row.variant_of = spec.variant_of.clone();
+            let mut row = planned_row(&ws.plan, ws.git.root(), spec, state.slices.get(&spec.name));
             row.setup = crate::workspace::setup_state(ws, &spec.name);
             row.events = journal
                 .iter()
@@ -298,4 +288,25 @@ pub fn initial_board(ws: &Workspace, state: &State) -> Board {
         queue: Default::default(),
         plan_problem: None,
     }
+}
+
+/// A slice's row as the plan and state describe it, before anything in
+/// this run happened to it (also for slices a changed plan adds).
+pub(crate) fn planned_row(
+    plan: &crate::domain::Plan,
+    root: &std::path::Path,
+    spec: &crate::domain::plan::SliceSpec,
+    record: Option<&crate::store::SliceRecord>,
+) -> SliceRow {
+    let mut row = SliceRow::new(
+        spec.name.clone(),
+        record.map_or(Lifecycle::Planned, |r| r.lifecycle),
+        record.map_or_else(
+            || plan.worktree_for(&spec.name, root),
+            |r| r.worktree.clone(),
+        ),
+    );
+    row.follows_logs = !spec.logs.is_empty() || !plan.setup.is_empty();
+    row.variant_of = spec.variant_of.clone();
+    row
 }

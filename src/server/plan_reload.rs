@@ -21,9 +21,9 @@ use std::sync::{Arc, mpsc};
 
 use super::follower::{self, Wake};
 use super::hub::Hub;
+use crate::domain::Plan;
 use crate::domain::board::{BoardUpdate, SliceRow};
 use crate::domain::plan_change::{PlanChange, PlanProblem};
-use crate::domain::{Lifecycle, Plan};
 use crate::git::GitRepo;
 use crate::merge_queue::QueueHandle;
 use crate::plan_file::{PLAN_FILE, load};
@@ -140,20 +140,7 @@ impl PlanReload {
             .added
             .iter()
             .filter_map(|name| plan.slice(name.as_str()))
-            .map(|spec| {
-                let record = state.slices.get(&spec.name);
-                let mut row = SliceRow::new(
-                    spec.name.clone(),
-                    record.map_or(Lifecycle::Planned, |r| r.lifecycle),
-                    record.map_or_else(
-                        || plan.worktree_for(&spec.name, &self.root),
-                        |r| r.worktree.clone(),
-                    ),
-                );
-                row.follows_logs = !spec.logs.is_empty() || !plan.setup.is_empty();
-                row.variant_of = spec.variant_of.clone();
-                row
-            })
+            .map(|spec| super::planned_row(plan, &self.root, spec, state.slices.get(&spec.name)))
             .collect()
     }
 
