@@ -535,17 +535,7 @@ fn unique_names(labels: &[String]) -> Vec<SliceName> {
         .iter()
         .enumerate()
         .map(|(i, label)| {
-            let clean: String = label
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            let mut candidate = clean.trim_matches('-').to_owned();
+            let mut candidate = SliceName::clean_label(label);
             if candidate.is_empty() || !candidate.starts_with(|c: char| c.is_ascii_alphanumeric()) {
                 candidate = format!("slice-{}", i + 1);
             }

@@ -64,6 +64,23 @@ impl SliceName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A label (a folder's name) made fit for a slice name: characters
+    /// other than letters, digits, `-` and `_` become `-`, and leading or
+    /// trailing `-` go. May still be empty or invalid: parse it.
+    pub fn clean_label(label: &str) -> String {
+        let clean: String = label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        clean.trim_matches('-').to_owned()
+    }
 }
 
 impl TryFrom<String> for SliceName {

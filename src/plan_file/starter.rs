@@ -60,17 +60,7 @@ pub fn suggest_slices(files: &[String]) -> Vec<Suggestion> {
     let mut used = BTreeSet::new();
     dirs.into_iter()
         .filter_map(|dir| {
-            let cleaned: String = dir
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            let name = SliceName::parse(cleaned.trim_matches('-')).ok()?;
+            let name = SliceName::parse(&SliceName::clean_label(&dir)).ok()?;
             used.insert(name.clone()).then(|| Suggestion {
                 name,
                 folder: format!("{prefix}{dir}/"),
