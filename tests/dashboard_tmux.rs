@@ -765,7 +765,7 @@ fn every_fatal_signal_detaches_and_gives_the_terminal_back() {
     // Detaching ended no run, so the journal says none ended; stopping
     // everything from the dashboard journals the agent's end.
     assert_eq!(
-        last_status(&tmux.repo, "staging").as_deref(),
+        tmux.repo.last_agent_status("staging").as_deref(),
         Some("running")
     );
     tmux.shows("1 running");
@@ -774,20 +774,9 @@ fn every_fatal_signal_detaches_and_gives_the_terminal_back() {
     tmux.keys(&["y"]);
     tmux.shows("DASHBOARD-EXITED-0");
     assert_eq!(
-        last_status(&tmux.repo, "staging").as_deref(),
+        tmux.repo.last_agent_status("staging").as_deref(),
         Some("killed")
     );
-}
-
-/// The slice's last agent status in the journal (`running`, `killed`).
-fn last_status(repo: &TestRepo, slice: &str) -> Option<String> {
-    std::fs::read_to_string(repo.state_dir().join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|e| e["event"] == "agent_status_changed" && e["slice"] == slice)
-        .filter_map(|e| e["status"]["state"].as_str().map(str::to_owned))
-        .next_back()
 }
 
 #[test]

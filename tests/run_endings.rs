@@ -10,27 +10,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::TestRepo;
 use common::supervised::*;
 use sliceboard::domain::AgentStatus;
-
-/// The slice's last agent status in the journal: `running`, `killed`,
-/// `exited 3`, `exited null`.
-fn last_status(repo: &TestRepo, slice: &str) -> Option<String> {
-    std::fs::read_to_string(repo.state_dir().join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|e| e["event"] == "agent_status_changed" && e["slice"] == slice)
-        .map(|e| {
-            let status = &e["status"];
-            match status["state"].as_str().unwrap() {
-                "exited" => format!("exited {}", status["code"]),
-                other => other.to_owned(),
-            }
-        })
-        .next_back()
-}
 
 /// Starts the agents of `slices` and waits until each runs.
 fn start(f: &Fixture, slices: &[&str]) -> Vec<KillGroup> {
@@ -40,7 +21,7 @@ fn start(f: &Fixture, slices: &[&str]) -> Vec<KillGroup> {
         .map(|slice| {
             dash.request(start_agent(slice)).expect("the agent starts");
             dash.wait_until("its pid", |d| d.row(slice).pid.is_some());
-            assert_eq!(last_status(&f.repo, slice).as_deref(), Some("running"));
+            assert_eq!(f.repo.last_agent_status(slice).as_deref(), Some("running"));
             KillGroup(dash.row(slice).pid.unwrap())
         })
         .collect()
@@ -65,7 +46,10 @@ fn an_agent_that_exits_is_journaled_with_its_code() {
     dash.wait_event("the exit", |e| {
         status_changed(e, "staging", AgentStatus::Exited { code: Some(3) })
     });
-    assert_eq!(last_status(&f.repo, "staging").as_deref(), Some("exited 3"));
+    assert_eq!(
+        f.repo.last_agent_status("staging").as_deref(),
+        Some("exited 3")
+    );
 }
 
 #[test]
@@ -74,7 +58,10 @@ fn kill_is_journaled() {
     let _agents = start(&f, &["staging"]);
     let said = sliceboard(&f.repo, &["kill", "staging"]).ok();
     assert!(said.contains("staging: killed"), "{said}");
-    assert_eq!(last_status(&f.repo, "staging").as_deref(), Some("killed"));
+    assert_eq!(
+        f.repo.last_agent_status("staging").as_deref(),
+        Some("killed")
+    );
 }
 
 #[test]
@@ -99,7 +86,7 @@ fn stop_and_the_supervisors_signals_journal_every_agent_as_killed() {
         ended(&mut f.sup, how);
         for slice in ["staging", "marts"] {
             assert_eq!(
-                last_status(&f.repo, slice).as_deref(),
+                f.repo.last_agent_status(slice).as_deref(),
                 Some("killed"),
                 "{how}: {slice}"
             );
@@ -130,16 +117,22 @@ fn sighup_ends_nothing_and_a_killed_supervisor_is_journaled_by_the_next() {
     let dash = Dashboard::connect(&f.socket());
     assert_eq!(dash.row("staging").status, AgentStatus::Running);
     assert!(f.sup.child.try_wait().unwrap().is_none());
-    assert_eq!(last_status(&f.repo, "staging").as_deref(), Some("running"));
+    assert_eq!(
+        f.repo.last_agent_status("staging").as_deref(),
+        Some("running")
+    );
     drop(dash);
 
     // Killed outright, it records nothing; the next one records the end
     // nobody saw (the agent died of its terminal's hangup).
     f.sup.kill();
-    assert_eq!(last_status(&f.repo, "staging").as_deref(), Some("running"));
+    assert_eq!(
+        f.repo.last_agent_status("staging").as_deref(),
+        Some("running")
+    );
     f.sup = Supervise::start(&f.repo, &[]);
     assert_eq!(
-        last_status(&f.repo, "staging").as_deref(),
+        f.repo.last_agent_status("staging").as_deref(),
         Some("exited null")
     );
 }

@@ -193,6 +193,24 @@ impl TestRepo {
         command
     }
 
+    /// A slice's last agent status in the journal: `running`, `killed`,
+    /// `exited 3`, `exited null`.
+    pub fn last_agent_status(&self, slice: &str) -> Option<String> {
+        std::fs::read_to_string(self.state_dir().join("events.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|e| e["event"] == "agent_status_changed" && e["slice"] == slice)
+            .map(|e| {
+                let status = &e["status"];
+                match status["state"].as_str().unwrap() {
+                    "exited" => format!("exited {}", status["code"]),
+                    other => other.to_owned(),
+                }
+            })
+            .next_back()
+    }
+
     /// Where the repository's supervisor listens.
     pub fn socket(&self) -> PathBuf {
         self.state_dir().join("supervisor.sock")
