@@ -863,7 +863,7 @@ fn clean_refuses_an_unmerged_slice_and_removes_a_merged_one() {
     sliceboard(&repo, &["merge", "alpha"]).ok();
 
     let why = sliceboard(&repo, &["clean", "beta"]).fails();
-    assert!(why.contains("not merged"), "{why}");
+    assert!(why.contains("1 commit not in integration"), "{why}");
     assert!(repo.worktree("beta").is_dir());
     assert!(tip(&repo, &beta_branch).is_some());
 
@@ -883,6 +883,63 @@ fn clean_refuses_an_unmerged_slice_and_removes_a_merged_one() {
     ));
     assert!(repo.worktree("beta").is_dir());
     assert!(tip(&repo, &beta_branch).is_some());
+}
+
+#[test]
+fn clean_force_keeps_a_commit_made_after_the_merge_on_a_branch_and_says_so() {
+    let repo = repo_with(&plan("", &[("alpha", &["a/**"], &[])]), &[]);
+    commit_in(&repo, "alpha", &[("a/one.sql", "select 1\n")], "one");
+    let branch = branch_of(&repo, "alpha");
+    sliceboard(&repo, &["approve", "alpha"]).ok();
+    sliceboard(&repo, &["merge", "alpha"]).ok();
+    let late = commit_in(&repo, "alpha", &[("a/two.sql", "select 2\n")], "two");
+
+    let why = sliceboard(&repo, &["clean", "alpha"]).fails();
+    assert!(
+        why.contains("1 commit not in integration (made after it merged)")
+            && why.contains("keeps it on branch sliceboard/cleaned/alpha"),
+        "{why}"
+    );
+    assert_eq!(tip(&repo, &branch).as_deref(), Some(late.as_str()));
+
+    let said = sliceboard(&repo, &["clean", "alpha", "--force"]).ok();
+    assert!(
+        said.contains("1 commit not in integration are kept on branch sliceboard/cleaned/alpha"),
+        "{said}"
+    );
+    assert!(!repo.worktree("alpha").exists(), "the worktree is gone");
+    assert_eq!(tip(&repo, &branch), None, "the slice's own name is free");
+    assert_eq!(
+        tip(&repo, "sliceboard/cleaned/alpha").as_deref(),
+        Some(late.as_str()),
+        "the late commit is the tip of a branch"
+    );
+    wait_event(&repo, "slice_cleaned", "alpha", |e| {
+        e["kept_as"] == "sliceboard/cleaned/alpha" && e["forced"] == true
+    });
+
+    // Cleaned is what status says, with no advice to bring it back.
+    let status: Value =
+        serde_json::from_str(&sliceboard(&repo, &["status", "--json"]).ok()).unwrap();
+    let alpha = &status["slices"][0];
+    assert_eq!(alpha["state"], "cleaned", "{alpha:#}");
+    assert_eq!(alpha["problems"], serde_json::json!([]), "{alpha:#}");
+    let table = sliceboard(&repo, &["status"]).ok();
+    assert!(table.contains("cleaned"), "{table}");
+    assert!(!table.contains("sliceboard up"), "{table}");
+
+    // A bare `up` leaves it cleaned; `up alpha` starts it again from main.
+    let up = sliceboard(&repo, &["up"]).ok();
+    assert!(up.contains("1 cleaned"), "{up}");
+    assert!(!repo.worktree("alpha").exists());
+    sliceboard(&repo, &["up", "alpha"]).ok();
+    assert!(repo.worktree("alpha").is_dir());
+    assert_eq!(tip(&repo, &branch), tip(&repo, "main"), "a fresh branch");
+    assert_eq!(repo.state_json()["slices"]["alpha"]["lifecycle"], "ready");
+    assert_eq!(
+        tip(&repo, "sliceboard/cleaned/alpha").as_deref(),
+        Some(late.as_str())
+    );
 }
 
 #[test]

@@ -94,7 +94,8 @@ pub enum CommandArgs {
     /// Remove a slice's worktree (the branch is kept).
     Down {
         slice: String,
-        /// Remove even with uncommitted changes or commits not yet merged.
+        /// Remove even with uncommitted changes (they are lost) or commits
+        /// not yet merged (the branch keeps them).
         #[arg(long)]
         force: bool,
     },
@@ -180,10 +181,17 @@ pub enum CommandArgs {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Remove a merged slice's worktree and branch.
+    /// Remove a merged slice's worktree, and its branch once the
+    /// integration branch holds every commit of it.
+    ///
+    /// A branch with commits the integration branch lacks is never
+    /// deleted: with --force it is renamed to sliceboard/cleaned/SLICE
+    /// and its commits stay there.
     Clean {
         slice: String,
-        /// Remove it even though it is not merged (its commits stay in git's reflog only).
+        /// Clean it even though it is not (all) merged: uncommitted changes
+        /// in the worktree are lost; commits not in the integration branch
+        /// are kept on branch sliceboard/cleaned/SLICE.
         #[arg(long)]
         force: bool,
     },

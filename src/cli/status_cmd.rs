@@ -107,7 +107,11 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    if report.slices.iter().all(|s| !s.worktree_exists) {
+    if report
+        .slices
+        .iter()
+        .all(|s| !s.worktree_exists && !s.state.gone_on_purpose())
+    {
         println!("no worktrees yet: run `sliceboard up` to create them");
     }
     Ok(ExitCode::SUCCESS)
@@ -167,6 +171,8 @@ fn row(slice: &SliceStatus) -> [String; 9] {
     };
     let branch = if slice.branch_exists || slice.state == crate::domain::Lifecycle::Planned {
         slice.branch.clone()
+    } else if slice.state.gone_on_purpose() {
+        format!("{} (deleted)", slice.branch)
     } else {
         format!("{} (missing)", slice.branch)
     };

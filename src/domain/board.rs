@@ -449,7 +449,16 @@ pub fn describe(event: &Event) -> String {
         }
         Event::UpstreamMerged { upstream, .. } => format!("upstream {upstream} merged"),
         Event::FeedbackSent { about, .. } => format!("agent told about {about}"),
-        Event::SliceCleaned { branch, .. } => format!("worktree and branch {branch} removed"),
+        Event::SliceCleaned {
+            branch, kept_as, ..
+        } => match kept_as {
+            Some(kept) => {
+                format!("cleaned: worktree removed, unmerged commits kept on branch {kept}")
+            }
+            None => {
+                format!("cleaned: worktree removed, branch {branch} deleted (all of it merged)")
+            }
+        },
         Event::ReviewSent { merged, of, .. } => {
             format!("sent the aggregate result to review ({merged} of {of} slices merged)")
         }

@@ -293,11 +293,15 @@ pub enum Event {
         slice: SliceName,
         state: SetupState,
     },
-    /// A merged slice's worktree and branch were removed.
+    /// A slice's worktree was removed with `clean`; its branch deleted
+    /// when the integration branch held all of it, otherwise kept as
+    /// `kept_as` (under `sliceboard/cleaned/`) with its unmerged commits.
     SliceCleaned {
         slice: SliceName,
         branch: String,
         forced: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kept_as: Option<String>,
     },
     /// A variant the operator did not pick: its worktree removed, its
     /// branch renamed to `branch` (under `sliceboard/retired/`).

@@ -112,9 +112,13 @@ impl AsRef<str> for SliceName {
 ///
 /// ```text
 /// planned -> ready -> active -> approved -> merged -> removed
-///              ^________|  (approval withdrawn)          ^
-///              |____________________________________ removed (down)
+///              ^________|  (approval withdrawn)  |   ^
+///              |_________________________________|__ removed (down)
+///                                    merged, removed -> cleaned (clean)
 /// ```
+///
+/// A merged slice whose branch gets new commits may be approved and
+/// merged again (merged -> approved -> merged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Lifecycle {
@@ -133,6 +137,10 @@ pub enum Lifecycle {
     /// A variant the operator did not pick: its agent stopped, its worktree
     /// removed, its branch kept under `sliceboard/retired/`.
     Retired,
+    /// Removed on purpose with `sliceboard clean`: no worktree; its branch
+    /// deleted when the integration branch held all of it, otherwise kept
+    /// under `sliceboard/cleaned/`. `up` starts it again from the base.
+    Cleaned,
 }
 
 impl Lifecycle {
@@ -145,6 +153,7 @@ impl Lifecycle {
             Lifecycle::Merged => "merged",
             Lifecycle::Removed => "removed",
             Lifecycle::Retired => "retired",
+            Lifecycle::Cleaned => "cleaned",
         }
     }
 
@@ -152,6 +161,12 @@ impl Lifecycle {
     /// merged, or it was a variant retired in favour of another.
     pub fn clears_the_way(self) -> bool {
         matches!(self, Lifecycle::Merged | Lifecycle::Retired)
+    }
+
+    /// Whether sliceboard removed the worktree on purpose, for good
+    /// (`clean`, a variant retired): nothing for `up` to bring back.
+    pub fn gone_on_purpose(self) -> bool {
+        matches!(self, Lifecycle::Cleaned | Lifecycle::Retired)
     }
 
     /// Whether a worktree is expected on disk in this state.

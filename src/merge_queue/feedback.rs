@@ -1,14 +1,11 @@
-//! Telling an agent what the merge queue found, and cleaning up a merged
-//! slice.
+//! Telling an agent what the merge queue found.
 //!
 //! Feedback is one prompt, from the plan's `[merge] feedback` template or
 //! the built-in one, about the slice's conflict, failed check or upstream
 //! merges; the supervisor pastes it into the agent (starting it with the
-//! resume command when it is not running). `clean` removes a merged
-//! slice's worktree through the supervisor's `down` (which refuses while
-//! its agent runs) and deletes its branch.
+//! resume command when it is not running).
 
-use crate::domain::{Command, Event, Lifecycle, SliceName};
+use crate::domain::{Command, Event, SliceName};
 use crate::store::{Actor, SliceRecord};
 
 use super::MergeQueue;
@@ -145,57 +142,5 @@ impl MergeQueue {
             ));
         }
         None
-    }
-
-    pub(super) fn clean(&mut self, slice: &SliceName, force: bool) -> Result<String, String> {
-        let state = self.state()?;
-        let record = state
-            .slices
-            .get(slice)
-            .ok_or_else(|| format!("{slice} has no worktree to clean"))?;
-        if !record.created_by_sliceboard {
-            return Err(format!(
-                "{} was not created by sliceboard; remove it yourself if you mean to",
-                record.worktree.display()
-            ));
-        }
-        let merged = record.merged.is_some()
-            && matches!(record.lifecycle, Lifecycle::Merged | Lifecycle::Removed);
-        if !merged && !force {
-            return Err(format!(
-                "{slice} is not merged; `sliceboard clean {slice} --force` removes its worktree and deletes branch {} anyway",
-                record.branch
-            ));
-        }
-        let branch = record.branch.clone();
-        // A removed or retired slice has no worktree left to remove.
-        if !matches!(record.lifecycle, Lifecycle::Removed | Lifecycle::Retired) {
-            self.deps
-                .agents
-                .request(Command::Down {
-                    slice: slice.clone(),
-                    force,
-                })
-                .blocking_recv()
-                .unwrap_or_else(|_| Err("the supervisor did not answer".into()))?;
-        }
-        let deleted = self
-            .ws
-            .git
-            .delete_branch(&branch)
-            .map_err(|e| format!("the worktree is gone, but {e}"))?;
-        self.record(
-            Actor::Operator,
-            Event::SliceCleaned {
-                slice: slice.clone(),
-                branch: branch.clone(),
-                forced: force && !merged,
-            },
-        );
-        Ok(if deleted {
-            format!("removed {slice}'s worktree and branch {branch}")
-        } else {
-            format!("removed {slice}'s worktree")
-        })
     }
 }

@@ -18,13 +18,18 @@
 //!   the integration tip and between active slices) and the board.
 //! - `attempt`: one merge: in-memory merge commit, the check, the CAS,
 //!   the checked-out integration worktree, and recovery after a crash.
-//! - `feedback`: the prompt an agent gets, and `clean`.
+//! - `feedback`: the prompt an agent gets.
+//! - `clean`: a worktree removed on purpose; its branch deleted only when
+//!   the integration branch holds all of it, else kept under
+//!   `sliceboard/cleaned/`.
 
 mod attempt;
+mod clean;
 mod feedback;
 mod pick;
 mod planner_review;
 
+pub use clean::CLEANED_PREFIX;
 pub use pick::RETIRED_PREFIX;
 mod refresh;
 mod review;

@@ -140,7 +140,7 @@ impl MergeQueue {
         if record.lifecycle.has_worktree() {
             self.stop_agent_and_remove_worktree(variant)?;
         }
-        let retired = self.free_retired_name(variant);
+        let retired = self.free_branch_name(RETIRED_PREFIX, variant);
         if self.ws.git.branch_exists(&branch) {
             self.ws
                 .git
@@ -203,10 +203,11 @@ impl MergeQueue {
         }
     }
 
-    /// `sliceboard/retired/NAME`, or with a number when a branch of that
-    /// name exists (a variant retired before, in an earlier plan).
-    fn free_retired_name(&self, variant: &SliceName) -> String {
-        let first = format!("{RETIRED_PREFIX}{variant}");
+    /// `PREFIX` + `NAME` (`sliceboard/retired/NAME`), or with a number
+    /// when a branch of that name exists (a slice retired or cleaned
+    /// before, in an earlier plan).
+    pub(super) fn free_branch_name(&self, prefix: &str, slice: &SliceName) -> String {
+        let first = format!("{prefix}{slice}");
         if !self.ws.git.branch_exists(&first) {
             return first;
         }

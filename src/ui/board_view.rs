@@ -150,7 +150,11 @@ fn detail(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
     }
     if matches!(
         row.lifecycle,
-        Lifecycle::Approved | Lifecycle::Merged | Lifecycle::Removed | Lifecycle::Retired
+        Lifecycle::Approved
+            | Lifecycle::Merged
+            | Lifecycle::Removed
+            | Lifecycle::Retired
+            | Lifecycle::Cleaned
     ) {
         let style = match row.lifecycle {
             Lifecycle::Merged => Style::new().fg(Color::Cyan),

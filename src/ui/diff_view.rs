@@ -57,6 +57,7 @@ pub fn summary(row: &SliceRow, width: u16) -> Vec<Span<'static>> {
     }
     match &row.diff_mode {
         WatchMode::Polling { .. } => spans.push(Span::styled("  (polled)", dim)),
+        WatchMode::Missing if row.lifecycle.gone_on_purpose() => {}
         WatchMode::Missing => spans.push(Span::styled("  (no worktree)", dim)),
         WatchMode::Events => {}
     }
@@ -82,6 +83,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow) {
     app.diff_list.set(None);
     let Some(diff) = &row.diff else {
         let text = match &row.diff_mode {
+            WatchMode::Missing if row.lifecycle.gone_on_purpose() => format!(
+                "{} is {}: sliceboard removed its worktree on purpose.",
+                row.name, row.lifecycle
+            ),
             WatchMode::Missing => format!(
                 "{} has no worktree yet: run `sliceboard up`.",
                 row.worktree.display()
@@ -114,6 +119,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow) {
         WatchMode::Polling { reason } => head.push(Span::styled(
             format!("  polled: {reason}"),
             Style::new().fg(Color::Yellow),
+        )),
+        WatchMode::Missing if row.lifecycle.gone_on_purpose() => head.push(Span::styled(
+            format!("  {}; showing its last diff", row.lifecycle),
+            dim,
         )),
         WatchMode::Missing => head.push(Span::styled(
             "  worktree missing; showing the last diff",

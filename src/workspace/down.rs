@@ -195,7 +195,7 @@ fn refuse_if_unsaved(
     let (ahead, _) = ws.git.ahead_behind(tip, target_tip)?;
     if ahead > 0 {
         return Err(WorkspaceError::Refused(format!(
-            "branch {branch} has {ahead} commit{} not in {target} (tip {}); merge it first, or pass --force to remove the worktree anyway (the branch keeps the commits)",
+            "branch {branch} has {ahead} commit{} not in {target} (tip {}); merge it first, or pass --force to remove the worktree anyway (`down` never deletes a branch: {branch} keeps the commits)",
             if ahead == 1 { "" } else { "s" },
             short(&tip.to_string())
         )));

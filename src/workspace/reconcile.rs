@@ -14,10 +14,13 @@ pub fn reconcile(ws: &Workspace, state: &State) -> Vec<(SliceName, Drift)> {
     let mut found = Vec::new();
     for (slice, record) in &state.slices {
         // The planner works in the main worktree, on whatever it is on; a
-        // retired variant has nothing left to check (it may never have
-        // been made).
-        if matches!(record.lifecycle, Lifecycle::Planned | Lifecycle::Retired)
-            || ws.plan.is_planner(slice)
+        // retired variant (it may never have been made) or a cleaned slice
+        // has nothing left to check: its worktree and branch went on
+        // purpose.
+        if matches!(
+            record.lifecycle,
+            Lifecycle::Planned | Lifecycle::Retired | Lifecycle::Cleaned
+        ) || ws.plan.is_planner(slice)
         {
             continue;
         }

@@ -30,6 +30,8 @@ pub struct UpReport {
     pub redone: Vec<SliceName>,
     /// Variants retired when another was picked: left alone.
     pub retired: Vec<SliceName>,
+    /// Slices cleaned on purpose, left alone unless named.
+    pub cleaned: Vec<SliceName>,
 }
 
 impl UpReport {
@@ -69,6 +71,9 @@ impl UpReport {
             match self.retired.len() {
                 0 => String::new(),
                 n => format!(", {n} retired (another variant was picked)"),
+            } + &match self.cleaned.len() {
+                0 => String::new(),
+                n => format!(", {n} cleaned (name one to start it again)"),
             } + &match self.failed.len() {
                 0 => String::new(),
                 n => format!(", {n} failed"),
@@ -163,6 +168,32 @@ pub fn up(
             report.retired.push(name.clone());
             continue;
         }
+        if names.is_empty()
+            && let Some(cleaned) = state
+                .slices
+                .get(name)
+                .filter(|r| r.lifecycle == Lifecycle::Cleaned)
+        {
+            // Cleaned on purpose: only `up NAME` starts it again.
+            progress(Progress {
+                step,
+                total,
+                slice: Some(name.clone()),
+                message: if ws.git.branch_exists(&cleaned.branch) {
+                    format!(
+                        "cleaned (its commits are kept on {}); `sliceboard up {name}` starts it again from {}",
+                        cleaned.branch, ws.plan.base
+                    )
+                } else {
+                    format!(
+                        "cleaned; `sliceboard up {name}` starts it again from {}",
+                        ws.plan.base
+                    )
+                },
+            });
+            report.cleaned.push(name.clone());
+            continue;
+        }
         ws.write_brief(slice)?;
         let say = |message: String| Progress {
             step,
@@ -229,7 +260,15 @@ pub fn up(
             }
         };
         let tip = ws.git.branch_tip(&branch)?.map(|t| t.to_string());
-        let previous = state.slices.get(name).cloned();
+        let mut previous = state.slices.get(name).cloned();
+        let from = previous
+            .as_ref()
+            .map_or(Lifecycle::Planned, |r| r.lifecycle);
+        if from == Lifecycle::Cleaned {
+            // Cleaned on purpose: a new start from the base, with none of
+            // the old branch's approvals or merges.
+            previous = None;
+        }
         match outcome {
             AddOutcome::AlreadyThere => {
                 report.already_there.push(name.clone());
@@ -282,11 +321,8 @@ pub fn up(
         // a worktree we made before): whether we made it is in git's record.
         let created_by_sliceboard =
             ws.git.worktree_mark(name.as_str()).as_deref() == Some(name.as_str());
-        let from = previous
-            .as_ref()
-            .map_or(Lifecycle::Planned, |r| r.lifecycle);
         let to = match from {
-            Lifecycle::Planned | Lifecycle::Removed => Lifecycle::Ready,
+            Lifecycle::Planned | Lifecycle::Removed | Lifecycle::Cleaned => Lifecycle::Ready,
             other => other,
         };
         let base_commit = previous
