@@ -1124,3 +1124,65 @@ fn the_pick_key_asks_then_picks_a_variant_and_names_what_it_retires() {
         app.message
     );
 }
+
+/// A merged slice whose branch moved on says so on the board, in the
+/// Queue view too; a cleaned slice says cleaned, not that its worktree is
+/// missing.
+#[test]
+fn a_merged_slice_with_new_commits_and_a_cleaned_slice_say_so_on_the_board() {
+    use sliceboard::domain::queue::{EntryState, MergeView, QueueBoard};
+    let mut app = app();
+    for row in &mut app.board.slices {
+        match row.name.as_str() {
+            "marts" => row.lifecycle = Lifecycle::Merged,
+            "docs" => {
+                row.lifecycle = Lifecycle::Cleaned;
+                row.diff_mode = WatchMode::Missing;
+            }
+            _ => {}
+        }
+    }
+    let merged = |new_commits| {
+        let mut queue = QueueBoard {
+            integration: "refactor/integration".into(),
+            integration_tip: Some("1234567890abcdef".into()),
+            ..QueueBoard::default()
+        };
+        queue.slices.insert(
+            name("marts"),
+            MergeView {
+                state: Some(EntryState::Merged {
+                    commit: "cccccccccccc".into(),
+                    new_commits,
+                }),
+                ..MergeView::default()
+            },
+        );
+        BoardUpdate::Queue { queue }
+    };
+    app.apply(merged(0));
+    let shown = render(&app, 200, 50);
+    // The lifecycle is on the line under the slice's name.
+    let detail = |shown: &str| {
+        let lines: Vec<&str> = shown.lines().collect();
+        let at = lines.iter().position(|l| l.contains("marts paused"));
+        at.and_then(|i| lines.get(i + 1)).map(|l| l.to_string())
+    };
+    assert!(detail(&shown).is_some_and(|l| l.contains("merged")), "{shown}");
+    assert!(!shown.contains("new commit"), "{shown}");
+
+    app.apply(merged(1));
+    let shown = render(&app, 200, 50);
+    assert!(
+        detail(&shown).is_some_and(|l| l.contains("merged, 1 new commit")),
+        "{shown}"
+    );
+    assert!(shown.contains("cleaned"), "{shown}");
+    assert!(!shown.contains("no worktree"), "{shown}");
+    press(&mut app, KeyCode::Char('o'));
+    let queue = render(&app, 120, 30);
+    assert!(
+        queue.contains("merged  marts in cccccccccc, 1 new commit since"),
+        "{queue}"
+    );
+}

@@ -886,6 +886,60 @@ fn clean_refuses_an_unmerged_slice_and_removes_a_merged_one() {
 }
 
 #[test]
+fn a_merged_slice_with_a_new_commit_says_so_everywhere_and_merges_again() {
+    let repo = repo_with(&plan("", &[("alpha", &["a/**"], &[])]), &[]);
+    commit_in(&repo, "alpha", &[("a/one.sql", "select 1\n")], "one");
+    sliceboard(&repo, &["approve", "alpha"]).ok();
+    sliceboard(&repo, &["merge", "alpha"]).ok();
+    let first_merge = tip(&repo, "integration").unwrap();
+    let late = commit_in(&repo, "alpha", &[("a/two.sql", "select 2\n")], "two");
+
+    let board = wait_queue(&repo, "alpha shows its new commit", |q| {
+        q["slices"]["alpha"]["state"]["new_commits"] == 1
+    });
+    assert_eq!(state_of(&board, "alpha"), Some("merged"), "{board:#}");
+    let text = sliceboard(&repo, &["queue"]).ok();
+    assert!(
+        text.contains("merged: alpha in") && text.contains("1 new commit since"),
+        "{text}"
+    );
+    let status: Value =
+        serde_json::from_str(&sliceboard(&repo, &["status", "--json"]).ok()).unwrap();
+    let merge = &status["slices"][0]["merge"];
+    assert_eq!(merge["new_commits"], 1, "{merge:#}");
+    assert!(
+        merge["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("merged, 1 new commit since it merged in")),
+        "{merge:#}"
+    );
+    let table = sliceboard(&repo, &["status"]).ok();
+    assert!(table.contains("merged, 1 new commit"), "{table}");
+
+    // It is approved and merged again; integration gets the new commit.
+    let said = sliceboard(&repo, &["approve", "alpha"]).ok();
+    assert!(said.contains("approved alpha"), "{said}");
+    sliceboard(&repo, &["merge", "alpha"]).ok();
+    let second_merge = tip(&repo, "integration").unwrap();
+    assert_ne!(second_merge, first_merge);
+    assert!(is_ancestor(&repo, &late, "integration"));
+    assert_eq!(
+        repo.state_json()["slices"]["alpha"]["merged"]["commit"],
+        second_merge.as_str()
+    );
+    let board = wait_queue(&repo, "alpha is all merged", |q| {
+        q["slices"]["alpha"]["state"]["commit"] == second_merge.as_str()
+    });
+    assert!(board["slices"]["alpha"]["state"]["new_commits"].is_null(), "{board:#}");
+    let status: Value =
+        serde_json::from_str(&sliceboard(&repo, &["status", "--json"]).ok()).unwrap();
+    assert_eq!(status["slices"][0]["merge"]["new_commits"], 0);
+    // All merged: approving again is refused, saying why.
+    let why = sliceboard(&repo, &["approve", "alpha"]).fails();
+    assert!(why.contains("integration holds every commit"), "{why}");
+}
+
+#[test]
 fn clean_force_keeps_a_commit_made_after_the_merge_on_a_branch_and_says_so() {
     let repo = repo_with(&plan("", &[("alpha", &["a/**"], &[])]), &[]);
     commit_in(&repo, "alpha", &[("a/one.sql", "select 1\n")], "one");

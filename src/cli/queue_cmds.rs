@@ -114,8 +114,20 @@ pub fn describe(board: &QueueBoard) -> String {
         out.push_str(&format!("{:>3}. {slice}{approved}: {state}\n", i + 1));
     }
     for (slice, view) in &board.slices {
-        if let Some(EntryState::Merged { commit }) = &view.state {
-            out.push_str(&format!("  merged: {slice} in {}\n", short(commit)));
+        if let Some(EntryState::Merged {
+            commit,
+            new_commits,
+        }) = &view.state
+        {
+            let since = match new_commits {
+                0 => String::new(),
+                n => format!(
+                    " ({} since; approve it again to merge {})",
+                    crate::domain::queue::new_commits_phrase(*n),
+                    if *n == 1 { "it" } else { "them" }
+                ),
+            };
+            out.push_str(&format!("  merged: {slice} in {}{since}\n", short(commit)));
         }
     }
     for (slice, view) in &board.slices {

@@ -122,8 +122,17 @@ fn merge_cell(slice: &SliceStatus) -> String {
     let Some(merge) = &slice.merge else {
         return "-".to_owned();
     };
-    if let Some(commit) = &merge.merged_commit {
-        return format!("merged {}", short(commit));
+    if merge.state.as_deref() == Some("merged")
+        && let Some(commit) = &merge.merged_commit
+    {
+        return match merge.new_commits.unwrap_or(0) {
+            0 => format!("merged {}", short(commit)),
+            n => format!(
+                "merged {}, {} since",
+                short(commit),
+                crate::domain::queue::new_commits_phrase(n)
+            ),
+        };
     }
     let approved = merge
         .approved_commit
@@ -178,7 +187,12 @@ fn row(slice: &SliceStatus) -> [String; 9] {
     };
     [
         slice.name.to_string(),
-        slice.state.to_string(),
+        match slice.merge.as_ref().and_then(|m| m.new_commits) {
+            Some(n) if slice.state == crate::domain::Lifecycle::Merged => {
+                crate::domain::queue::merged_word(n)
+            }
+            _ => slice.state.to_string(),
+        },
         agent_cell(slice),
         branch,
         ahead,

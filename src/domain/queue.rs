@@ -84,8 +84,35 @@ pub enum EntryState {
     Failed { reason: String },
     /// The branch moved after the approval; approve again to queue it.
     Stale { now: Option<String> },
-    /// Reached the integration branch in this merge commit.
-    Merged { commit: String },
+    /// Reached the integration branch in this merge commit; the branch
+    /// has `new_commits` since that the integration branch lacks (approve
+    /// it again to merge them).
+    Merged {
+        commit: String,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        new_commits: usize,
+    },
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// "merged", or "merged, N new commit(s)" once the branch moved on.
+pub fn merged_word(new_commits: usize) -> String {
+    match new_commits {
+        0 => "merged".to_owned(),
+        n => format!("merged, {}", new_commits_phrase(n)),
+    }
+}
+
+/// "1 new commit", "N new commits".
+pub fn new_commits_phrase(n: usize) -> String {
+    if n == 1 {
+        "1 new commit".to_owned()
+    } else {
+        format!("{n} new commits")
+    }
 }
 
 impl EntryState {
@@ -117,7 +144,30 @@ impl EntryState {
                 ),
                 None => "stale: the branch is gone".into(),
             },
-            EntryState::Merged { commit } => format!("merged in {}", short(commit)),
+            EntryState::Merged {
+                commit,
+                new_commits: 0,
+            } => format!("merged in {}", short(commit)),
+            EntryState::Merged {
+                commit,
+                new_commits,
+            } => format!(
+                "{} since it merged in {}; approve it again to merge {}",
+                merged_word(*new_commits),
+                short(commit),
+                if *new_commits == 1 { "it" } else { "them" }
+            ),
+        }
+    }
+}
+
+impl QueueBoard {
+    /// Commits a merged slice's branch has that the integration branch
+    /// lacks; 0 for a slice that is not merged.
+    pub fn new_commits(&self, slice: &SliceName) -> usize {
+        match self.slices.get(slice).and_then(|v| v.state.as_ref()) {
+            Some(EntryState::Merged { new_commits, .. }) => *new_commits,
+            _ => 0,
         }
     }
 }

@@ -96,6 +96,14 @@ impl MergeEngine {
         Ok(paths)
     }
 
+    /// Commits reachable from `tip` that `other` lacks.
+    pub fn ahead(&self, tip: Oid, other: Oid) -> Result<usize, GitError> {
+        self.repo
+            .graph_ahead_behind(tip, other)
+            .map(|(ahead, _)| ahead)
+            .map_err(doing("count commits"))
+    }
+
     /// The merge base of two commits, if they share history.
     pub fn merge_base(&self, one: Oid, two: Oid) -> Result<Option<Oid>, GitError> {
         match self.repo.merge_base(one, two) {

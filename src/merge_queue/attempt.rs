@@ -102,9 +102,16 @@ impl MergeQueue {
                 Some(
                     EntryState::Ready | EntryState::Failed { .. } | EntryState::Conflicts { .. },
                 ) => Ok(slice.clone()),
-                Some(EntryState::Merged { commit }) => Err(format!(
+                Some(EntryState::Merged {
+                    commit,
+                    new_commits: 0,
+                }) => Err(format!(
                     "{slice} already merged in {}",
                     super::short(&commit)
+                )),
+                Some(merged @ EntryState::Merged { .. }) => Err(format!(
+                    "{slice} is {}",
+                    merged.describe()
                 )),
                 Some(other) => Err(format!("{slice} cannot merge now: {}", other.describe())),
                 None => Err(format!(

@@ -27,6 +27,8 @@ pub struct Facts {
     previews: HashMap<(Oid, Oid), Preview>,
     /// Paths a slice's tip changed since its merge base with the target.
     changed: HashMap<(Oid, Oid), BTreeSet<String>>,
+    /// Commits a merged slice's tip has that the integration tip lacks.
+    ahead: HashMap<(Oid, Oid), usize>,
 }
 
 /// What one refresh read.
@@ -163,6 +165,19 @@ impl MergeQueue {
         }
     }
 
+    /// Commits on `tip` that `integration` lacks.
+    fn ahead(&mut self, tip: Oid, integration: Oid) -> usize {
+        if let Some(known) = self.facts.ahead.get(&(tip, integration)) {
+            return *known;
+        }
+        let ahead = self.engine.ahead(tip, integration).unwrap_or_else(|err| {
+            tracing::warn!(%err, "cannot count a merged slice's new commits");
+            0
+        });
+        self.facts.ahead.insert((tip, integration), ahead);
+        ahead
+    }
+
     /// Paths `tip` changed since it left `target`'s history.
     fn changed(&mut self, target: Oid, tip: Oid) -> BTreeSet<String> {
         if let Some(known) = self.facts.changed.get(&(target, tip)) {
@@ -218,19 +233,27 @@ impl MergeQueue {
                 upstream_merged: record.upstream_merged.clone(),
                 ..MergeView::default()
             };
+            let mut new_commits = 0;
             if let Some(merged) = &record.merged
                 && matches!(record.lifecycle, Lifecycle::Merged | Lifecycle::Removed)
             {
+                new_commits = match (tip, tips.integration) {
+                    (Some(tip), Some(integration)) => self.ahead(tip, integration),
+                    _ => 0,
+                };
                 view.state = Some(EntryState::Merged {
                     commit: merged.commit.clone(),
+                    new_commits,
                 });
             }
             let has_commits = tip.is_some_and(|t| t.to_string() != record.base_commit);
+            // A merged slice with new commits has work to merge again.
+            let unmerged = matches!(
+                record.lifecycle,
+                Lifecycle::Ready | Lifecycle::Active | Lifecycle::Approved
+            ) || (record.lifecycle == Lifecycle::Merged && new_commits > 0);
             if let (Some(target), Some(tip), true) = (tips.target, tip, has_commits)
-                && matches!(
-                    record.lifecycle,
-                    Lifecycle::Ready | Lifecycle::Active | Lifecycle::Approved
-                )
+                && unmerged
             {
                 if let Some(Preview::Conflicts { paths }) = self.preview(target, tip, &mut used) {
                     view.conflicts = paths;
@@ -250,6 +273,17 @@ impl MergeQueue {
             .filter_map(|(_, tip)| tips.target.map(|t| (t, *tip)))
             .collect();
         self.facts.changed.retain(|key, _| live.contains(key));
+        let merged: BTreeSet<(Oid, Oid)> = tips
+            .integration
+            .map(|integration| {
+                tips.slices
+                    .values()
+                    .flatten()
+                    .map(|tip| (*tip, integration))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.facts.ahead.retain(|key, _| merged.contains(key));
 
         let queued: Vec<Queued<'_>> = state
             .slices

@@ -156,12 +156,18 @@ fn detail(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
             | Lifecycle::Retired
             | Lifecycle::Cleaned
     ) {
+        let new_commits = app.board.queue.new_commits(&row.name);
         let style = match row.lifecycle {
+            Lifecycle::Merged if new_commits > 0 => Style::new().fg(Color::Yellow),
             Lifecycle::Merged => Style::new().fg(Color::Cyan),
             Lifecycle::Approved => Style::new().fg(Color::Green),
             _ => Style::new().add_modifier(Modifier::DIM),
         };
-        spans.push(Span::styled(format!(" {}", row.lifecycle), style));
+        let word = match row.lifecycle {
+            Lifecycle::Merged => crate::domain::queue::merged_word(new_commits),
+            other => other.to_string(),
+        };
+        spans.push(Span::styled(format!(" {word}"), style));
     }
     if let Some(setup) = &row.setup {
         use crate::domain::setup::SetupStatus;

@@ -129,20 +129,33 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
         }
         lines.push(TextLine::from(spans));
     }
-    let merged: Vec<(&SliceName, &str)> = queue
+    let merged: Vec<(&SliceName, &str, usize)> = queue
         .slices
         .iter()
         .filter_map(|(slice, view)| match &view.state {
-            Some(EntryState::Merged { commit }) => Some((slice, commit.as_str())),
+            Some(EntryState::Merged {
+                commit,
+                new_commits,
+            }) => Some((slice, commit.as_str(), *new_commits)),
             _ => None,
         })
         .collect();
     if !merged.is_empty() {
         lines.push(TextLine::default());
-        for (slice, commit) in merged {
+        for (slice, commit, new_commits) in merged {
+            let (since, color) = match new_commits {
+                0 => (String::new(), Color::Cyan),
+                n => (
+                    format!(
+                        ", {} since (approve it again)",
+                        crate::domain::queue::new_commits_phrase(n)
+                    ),
+                    Color::Yellow,
+                ),
+            };
             lines.push(TextLine::styled(
-                format!("  merged  {slice} in {}", short(commit)),
-                Style::new().fg(Color::Cyan),
+                format!("  merged  {slice} in {}{since}", short(commit)),
+                Style::new().fg(color),
             ));
         }
     }

@@ -1,7 +1,8 @@
 //! Approving a slice: the operator's word that its branch, at the commit
 //! it has now, may merge. Recorded in `state.json` and the journal; the
 //! merge itself belongs to the merge queue, not here. Only a commit is
-//! approved, so work still uncommitted in the worktree is refused.
+//! approved, so work still uncommitted in the worktree is refused. A
+//! merged slice whose branch has new commits may be approved again.
 
 use jiff::Timestamp;
 
@@ -28,7 +29,22 @@ pub fn approve(
             "it has no worktree yet; run `sliceboard up {slice}`"
         ))
     })?;
-    if !matches!(
+    if record.lifecycle == Lifecycle::Merged {
+        // Merged, then the branch moved on: its new commits may merge too.
+        let new_commits = match (
+            ws.git.branch_tip(&record.branch)?,
+            ws.git.branch_tip(&ws.plan.integration)?,
+        ) {
+            (Some(tip), Some(integration)) => ws.git.ahead_behind(tip, integration)?.0,
+            _ => 0,
+        };
+        if new_commits == 0 {
+            return Err(refused(format!(
+                "it is merged, and {} holds every commit of its branch",
+                ws.plan.integration
+            )));
+        }
+    } else if !matches!(
         record.lifecycle,
         Lifecycle::Ready | Lifecycle::Active | Lifecycle::Approved
     ) {

@@ -89,6 +89,10 @@ pub struct MergeStatus {
     pub detail: Option<String>,
     /// The merge commit on the integration branch, once merged.
     pub merged_commit: Option<String>,
+    /// For a merged slice: commits its branch has that the integration
+    /// branch lacks (made after it merged; approve it again to merge
+    /// them). 0 while it is all merged; null when it is not merged.
+    pub new_commits: Option<usize>,
     /// Paths that conflict with the integration tip.
     pub conflicts: Vec<String>,
     /// Why the last merge attempt failed.
@@ -96,14 +100,20 @@ pub struct MergeStatus {
 }
 
 impl MergeStatus {
-    /// What `state.json` alone says (no supervisor to ask for the queue).
-    fn of(record: &crate::store::SliceRecord) -> Option<Self> {
+    /// What `state.json` and the branches say (no supervisor to ask for
+    /// the queue); `new_commits` as [`MergeStatus::new_commits`].
+    fn of(record: &crate::store::SliceRecord, new_commits: Option<usize>) -> Option<Self> {
         let approval = record.standing_approval();
         if approval.is_none() && record.merged.is_none() {
             return None;
         }
         let merged_commit = record.merged.as_ref().map(|m| m.commit.clone());
-        let state = if merged_commit.is_some() {
+        let merged = merged_commit.is_some()
+            && matches!(
+                record.lifecycle,
+                Lifecycle::Merged | Lifecycle::Removed | Lifecycle::Cleaned
+            );
+        let state = if merged {
             Some("merged".to_owned())
         } else if approval.is_some_and(|a| a.stale) {
             Some("stale".to_owned())
@@ -115,8 +125,18 @@ impl MergeStatus {
             approved_at: approval.map(|a| a.at),
             stale: approval.is_some_and(|a| a.stale),
             position: None,
-            detail: state.clone(),
+            detail: match (&merged_commit, new_commits) {
+                (Some(commit), Some(n)) if merged => Some(
+                    crate::domain::queue::EntryState::Merged {
+                        commit: commit.clone(),
+                        new_commits: n,
+                    }
+                    .describe(),
+                ),
+                _ => state.clone(),
+            },
             state,
+            new_commits: new_commits.filter(|_| merged),
             merged_commit,
             conflicts: Vec::new(),
             attention: record.attention.as_ref().map(|a| a.reason.clone()),
@@ -154,6 +174,21 @@ fn flag(ws: &Workspace, diffs: &[(SliceName, SliceDiff)], slices: &mut [SliceSta
     let mut flags = ownership.flag_changes(&changed);
     for slice in slices.iter_mut() {
         slice.flags = flags.remove(&slice.name).unwrap_or_default();
+    }
+}
+
+/// For a merged slice, the commits its branch has that the integration
+/// branch lacks.
+fn new_commits(
+    ws: &Workspace,
+    record: &crate::store::SliceRecord,
+    tip: Option<crate::git::Oid>,
+) -> Option<usize> {
+    record.merged.as_ref()?;
+    let integration = ws.git.branch_tip(&ws.plan.integration).ok()??;
+    match tip {
+        Some(tip) => ws.git.ahead_behind(tip, integration).ok().map(|(a, _)| a),
+        None => Some(0),
     }
 }
 
@@ -285,7 +320,7 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             diff_error,
             flags: Vec::new(),
             problems,
-            merge: record.and_then(MergeStatus::of),
+            merge: record.and_then(|r| MergeStatus::of(r, new_commits(ws, r, tip))),
             agent: None,
             setup: super::setup_state(ws, &name),
             name,
