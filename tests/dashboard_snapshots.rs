@@ -1168,7 +1168,10 @@ fn a_merged_slice_with_new_commits_and_a_cleaned_slice_say_so_on_the_board() {
         let at = lines.iter().position(|l| l.contains("marts paused"));
         at.and_then(|i| lines.get(i + 1)).map(|l| l.to_string())
     };
-    assert!(detail(&shown).is_some_and(|l| l.contains("merged")), "{shown}");
+    assert!(
+        detail(&shown).is_some_and(|l| l.contains("merged")),
+        "{shown}"
+    );
     assert!(!shown.contains("new commit"), "{shown}");
 
     app.apply(merged(1));

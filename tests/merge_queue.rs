@@ -930,7 +930,10 @@ fn a_merged_slice_with_a_new_commit_says_so_everywhere_and_merges_again() {
     let board = wait_queue(&repo, "alpha is all merged", |q| {
         q["slices"]["alpha"]["state"]["commit"] == second_merge.as_str()
     });
-    assert!(board["slices"]["alpha"]["state"]["new_commits"].is_null(), "{board:#}");
+    assert!(
+        board["slices"]["alpha"]["state"]["new_commits"].is_null(),
+        "{board:#}"
+    );
     let status: Value =
         serde_json::from_str(&sliceboard(&repo, &["status", "--json"]).ok()).unwrap();
     assert_eq!(status["slices"][0]["merge"]["new_commits"], 0);

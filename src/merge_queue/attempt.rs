@@ -109,10 +109,9 @@ impl MergeQueue {
                     "{slice} already merged in {}",
                     super::short(&commit)
                 )),
-                Some(merged @ EntryState::Merged { .. }) => Err(format!(
-                    "{slice} is {}",
-                    merged.describe()
-                )),
+                Some(merged @ EntryState::Merged { .. }) => {
+                    Err(format!("{slice} is {}", merged.describe()))
+                }
                 Some(other) => Err(format!("{slice} cannot merge now: {}", other.describe())),
                 None => Err(format!(
                     "{slice} is not approved; approve it first (`sliceboard approve {slice}`, or a in the dashboard)"
@@ -294,7 +293,7 @@ impl MergeQueue {
                     !state
                         .slices
                         .get(*dep)
-                        .is_some_and(|r| r.lifecycle.clears_the_way())
+                        .is_some_and(crate::store::SliceRecord::clears_the_way)
                 })
                 .map(SliceName::as_str)
                 .collect();

@@ -315,7 +315,7 @@ impl MergeQueue {
                             !state
                                 .slices
                                 .get(*dep)
-                                .is_some_and(|r| r.lifecycle.clears_the_way())
+                                .is_some_and(crate::store::SliceRecord::clears_the_way)
                         })
                         .cloned()
                         .collect()

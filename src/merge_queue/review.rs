@@ -85,10 +85,14 @@ impl MergeQueue {
                 spec.after
                     .iter()
                     .map(|dep| {
-                        let lifecycle = state
-                            .slices
-                            .get(dep)
-                            .map_or(Lifecycle::Planned, |r| r.lifecycle);
+                        // Merged, then its worktree removed: still merged.
+                        let lifecycle = state.slices.get(dep).map_or(Lifecycle::Planned, |r| {
+                            if r.clears_the_way() && !r.lifecycle.clears_the_way() {
+                                Lifecycle::Merged
+                            } else {
+                                r.lifecycle
+                            }
+                        });
                         (dep.clone(), lifecycle)
                     })
                     .collect()

@@ -69,6 +69,15 @@ impl SliceRecord {
     pub fn standing_approval_mut(&mut self) -> Option<&mut Approval> {
         self.approvals.last_mut().filter(|a| !a.withdrawn)
     }
+
+    /// Whether slices that come after this one may merge: it merged (its
+    /// worktree may be gone since, with `down` or `clean`), or it is a
+    /// variant retired in favour of another.
+    pub fn clears_the_way(&self) -> bool {
+        self.lifecycle.clears_the_way()
+            || (self.merged.is_some()
+                && matches!(self.lifecycle, Lifecycle::Removed | Lifecycle::Cleaned))
+    }
 }
 
 /// An approved commit that reached the integration branch.
