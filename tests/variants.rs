@@ -287,3 +287,93 @@ fn a_variant_never_made_is_retired_and_holds_nothing_up() {
     let merged = repo.sliceboard(&["merge", "marts"]).ok();
     assert!(merged.contains("merged marts"), "{merged}");
 }
+
+/// A pick cut off by SIGKILL after the pick was approved and before its
+/// sibling was retired (its `merge/pick.json` left behind, as the pick
+/// writes it) is finished by the next supervisor, and journaled.
+#[test]
+fn a_pick_cut_off_by_a_killed_supervisor_is_finished_by_the_next_one() {
+    let repo = TestRepo::new();
+    two_committed_variants(&repo, "");
+    let sibling_tip = repo.git(&["rev-parse", "slice/staging.2"]);
+    let mut sup = Supervise::start(&repo, &[]);
+    repo.sliceboard(&["approve", "staging.1", "--force"]).ok();
+    sup.kill();
+    let record = repo.state_dir().join("merge/pick.json");
+    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+    std::fs::write(
+        &record,
+        r#"{"picked": "staging.1", "retire": ["staging.2"], "started": "2026-12-01T12:00:00Z"}"#,
+    )
+    .unwrap();
+
+    let _sup = Supervise::start(&repo, &[]);
+    wait("the next supervisor to finish the pick", || {
+        !record.exists() && repo.state_json()["slices"]["staging.2"]["lifecycle"] == "retired"
+    });
+    assert!(!repo.worktree("staging.2").exists(), "its worktree is gone");
+    assert_eq!(
+        repo.git(&["rev-parse", "sliceboard/retired/staging.2"]),
+        sibling_tip,
+        "its commit is kept on the retired branch"
+    );
+    assert_eq!(
+        repo.state_json()["slices"]["staging.1"]["lifecycle"],
+        "approved"
+    );
+    let journal = std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap();
+    let resumed: serde_json::Value = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "pick_resumed")
+        .unwrap_or_else(|| panic!("no pick_resumed in the journal:\n{journal}"));
+    assert_eq!(resumed["slice"], "staging.1");
+    assert_eq!(resumed["retired"], serde_json::json!(["staging.2"]));
+    assert_eq!(resumed["left"], serde_json::json!([]));
+}
+
+/// The same, for real: the pick writes its record before retiring a
+/// sibling whose agent ignores SIGTERM (so retiring it takes the kill's
+/// grace period), the supervisor is killed then, and the next one
+/// finishes the pick.
+#[test]
+fn a_pick_killed_while_retiring_a_stubborn_sibling_is_finished_on_restart() {
+    let repo = TestRepo::new();
+    two_committed_variants(&repo, "");
+    let stubborn = toml_string("trap '' TERM; while :; do sleep 0.1; done");
+    let plan = std::fs::read_to_string(repo.root.join("sliceboard.toml"))
+        .unwrap()
+        .replace("command = \"cat\"", &format!("command = {stubborn}"));
+    repo.write("sliceboard.toml", &plan);
+    repo.commit_all("agents that ignore SIGTERM");
+    let mut sup = Supervise::start(&repo, &[]);
+    cli(&repo.socket(), start_agent("staging.2")).expect("the sibling's agent starts");
+    let picking = repo
+        .command(common::BIN, &repo.root)
+        .args(["pick", "staging.1", "--yes", "--force"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let record = repo.state_dir().join("merge/pick.json");
+    wait("the pick's record", || record.exists());
+    sup.kill();
+    let mut picking = picking;
+    let _ = picking.wait();
+    assert!(record.exists(), "the killed pick left its record");
+    assert_ne!(
+        repo.state_json()["slices"]["staging.2"]["lifecycle"],
+        "retired"
+    );
+
+    let _sup = Supervise::start(&repo, &[]);
+    wait("the next supervisor to finish the pick", || {
+        !record.exists() && repo.state_json()["slices"]["staging.2"]["lifecycle"] == "retired"
+    });
+    assert!(!repo.worktree("staging.2").exists());
+    assert!(
+        !repo
+            .git(&["rev-parse", "sliceboard/retired/staging.2"])
+            .is_empty()
+    );
+}

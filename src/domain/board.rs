@@ -465,6 +465,27 @@ pub fn describe(event: &Event) -> String {
         Event::SliceRetired { picked, branch, .. } => {
             format!("retired: {picked} was picked; worktree removed, branch kept as {branch}")
         }
+        Event::PickResumed { retired, left, .. } => {
+            let names = |list: &[SliceName]| {
+                list.iter()
+                    .map(SliceName::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let retired = if retired.is_empty() {
+                "nothing more".to_owned()
+            } else {
+                names(retired)
+            };
+            if left.is_empty() {
+                format!("an interrupted pick was finished: {retired} retired")
+            } else {
+                format!(
+                    "an interrupted pick was not finished: {} ({retired} retired)",
+                    left.join("; ")
+                )
+            }
+        }
         Event::Progress { message, .. } => message.clone(),
         Event::AgentStarted { pid, .. } => format!("agent started (pid {pid})"),
         Event::WorktreeCreated {

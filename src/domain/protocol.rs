@@ -310,6 +310,14 @@ pub enum Event {
         picked: SliceName,
         branch: String,
     },
+    /// A pick cut off before it retired every sibling (the supervisor was
+    /// killed) was finished by the next supervisor: the siblings it
+    /// retired then, and the ones left, each with why.
+    PickResumed {
+        slice: SliceName,
+        retired: Vec<SliceName>,
+        left: Vec<String>,
+    },
     /// The planner was sent the aggregate result to review.
     ReviewSent {
         slice: SliceName,
@@ -372,6 +380,7 @@ impl Event {
             | Event::FeedbackSent { slice, .. }
             | Event::SliceCleaned { slice, .. }
             | Event::SliceRetired { slice, .. }
+            | Event::PickResumed { slice, .. }
             | Event::ReviewSent { slice, .. }
             | Event::DriftFound { slice, .. }
             | Event::LeftRunningFound { slice, .. }

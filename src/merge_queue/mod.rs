@@ -216,6 +216,7 @@ struct MergeQueue {
 impl MergeQueue {
     fn run(&mut self) {
         self.recover();
+        self.recover_pick();
         self.refresh();
         loop {
             let tick = if self.running.is_some() {

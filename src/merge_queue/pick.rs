@@ -4,17 +4,36 @@
 //! slice is retired: its agent stopped, its worktree removed, its branch
 //! renamed under `sliceboard/retired/` so nothing is lost, its record
 //! `retired` (which lets slices that come after the family merge once the
-//! pick has). Runs on the queue's thread, like `clean`.
+//! pick has). Runs on the queue's thread, like `clean`. `merge/pick.json`
+//! holds a pick while its siblings are retired; a supervisor killed in
+//! the middle leaves it, and the next one finishes the pick on start.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
 use crate::domain::{Command, Event, Lifecycle, SliceName};
-use crate::store::Actor;
+use crate::store::{Actor, write_atomic};
 
 use super::MergeQueue;
 
 /// Where retired variants' branches go.
 pub const RETIRED_PREFIX: &str = "sliceboard/retired/";
+/// The pick being carried out, in `merge/` (only while its siblings are
+/// retired).
+const PICK_FILE: &str = "pick.json";
+
+/// `merge/pick.json`: which variant was picked and which siblings it
+/// retires, so that a pick cut off by a crash is finished on the next
+/// start.
+#[derive(Debug, Serialize, Deserialize)]
+struct PickFile {
+    picked: SliceName,
+    retire: Vec<SliceName>,
+    started: Timestamp,
+}
 /// How long a retired variant's agent may take to end before its
 /// worktree is removed.
 const AGENT_END: Duration = Duration::from_secs(20);
@@ -46,6 +65,15 @@ impl MergeQueue {
         self.siblings_may_retire(slice, &others)?;
         let approved = self.approve(slice, force)?;
         let mut said = vec![approved];
+        // Written before the first sibling is retired, removed after the
+        // last: a supervisor killed in between leaves it for the next one.
+        if let Err(why) = self.save_pick(&PickFile {
+            picked: slice.clone(),
+            retire: others.clone(),
+            started: Timestamp::now(),
+        }) {
+            tracing::warn!(%why, "cannot record the pick; a crash now would leave it half done");
+        }
         let mut failed = Vec::new();
         for other in &others {
             match self.retire(other, slice) {
@@ -54,6 +82,7 @@ impl MergeQueue {
                 Err(why) => failed.push(format!("{other}: {why}")),
             }
         }
+        self.remove_pick();
         if failed.is_empty() {
             Ok(said.join("\n"))
         } else {
@@ -63,6 +92,61 @@ impl MergeQueue {
                 failed.join("; ")
             ))
         }
+    }
+
+    /// On start: a pick that a killed supervisor left half done (its
+    /// `merge/pick.json`) is finished, retiring the siblings still
+    /// standing; what could not be retired is journaled with why.
+    pub(super) fn recover_pick(&mut self) {
+        let path = self.pick_file();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return;
+        };
+        let file = match serde_json::from_str::<PickFile>(&text) {
+            Ok(file) => file,
+            Err(err) => {
+                tracing::warn!(%err, path = %path.display(), "unreadable pick record; removed");
+                self.remove_pick();
+                return;
+            }
+        };
+        tracing::info!(picked = %file.picked, "finishing a pick an earlier supervisor left half done");
+        let mut retired = Vec::new();
+        let mut left = Vec::new();
+        for other in &file.retire {
+            match self.retire(other, &file.picked) {
+                Ok(Some(_)) => retired.push(other.clone()),
+                Ok(None) => {}
+                Err(why) => left.push(format!(
+                    "{other} is not retired ({why}); `sliceboard pick {}` again retires it",
+                    file.picked
+                )),
+            }
+        }
+        self.record(
+            Actor::Sliceboard,
+            Event::PickResumed {
+                slice: file.picked.clone(),
+                retired,
+                left,
+            },
+        );
+        self.remove_pick();
+    }
+
+    fn pick_file(&self) -> PathBuf {
+        self.ws.state_dir.merge_dir().join(PICK_FILE)
+    }
+
+    fn save_pick(&self, file: &PickFile) -> Result<(), String> {
+        crate::store::private::create_dir(&self.ws.state_dir.merge_dir())
+            .map_err(|e| e.to_string())?;
+        let text = serde_json::to_vec_pretty(file).map_err(|e| e.to_string())?;
+        write_atomic(&self.pick_file(), &text).map_err(|e| e.to_string())
+    }
+
+    fn remove_pick(&self) {
+        let _ = std::fs::remove_file(self.pick_file());
     }
 
     /// Refuses a pick that would retire a sibling on its way into the
