@@ -521,6 +521,58 @@ fn merge_all_follows_after_order_even_when_the_downstream_slice_was_approved_fir
 }
 
 #[test]
+fn merge_all_names_the_approved_slice_it_did_not_merge_and_fails() {
+    let repo = repo_with(
+        &plan(
+            "",
+            &[
+                ("left", &["left/**", "shared.txt"], &[]),
+                ("right", &["right/**"], &[]),
+                ("other", &["other/**"], &[]),
+            ],
+        ),
+        &[("shared.txt", "one\ntwo\nthree\n")],
+    );
+    commit_in(
+        &repo,
+        "left",
+        &[("shared.txt", "one\nLEFT\nthree\n"), ("left/a.sql", "a\n")],
+        "left",
+    );
+    let right = commit_in(
+        &repo,
+        "right",
+        &[
+            ("shared.txt", "one\nRIGHT\nthree\n"),
+            ("right/b.sql", "b\n"),
+        ],
+        "right",
+    );
+    let other = commit_in(&repo, "other", &[("other/c.sql", "c\n")], "other");
+    for slice in ["left", "right", "other"] {
+        sliceboard(&repo, &["approve", slice, "--force"]).ok();
+    }
+
+    let run = sliceboard(&repo, &["merge", "--all"]);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    let why = run.fails();
+    assert!(
+        why.contains("1 of 3 approved slices did not merge")
+            && why.contains("right")
+            && why.contains("conflicts")
+            && why.contains("shared.txt"),
+        "the conflicting slice is named, with why: {said}"
+    );
+    assert!(
+        said.contains("merged left") && said.contains("merged other"),
+        "the others merged and are named: {said}"
+    );
+    let top = tip(&repo, "integration").expect("integration made");
+    assert!(is_ancestor(&repo, &other, &top), "other merged");
+    assert!(!is_ancestor(&repo, &right, &top), "right did not merge");
+}
+
+#[test]
 fn a_failing_check_leaves_integration_alone_and_a_passing_one_moves_it() {
     let repo = repo_with(
         &plan(
