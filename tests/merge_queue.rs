@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::TestRepo;
+use common::{BIN, TestRepo};
 use common::supervised::*;
 use serde_json::Value;
 use sliceboard::store::StateLock;
@@ -975,4 +975,126 @@ fn feedback_about_a_conflict_is_pasted_into_the_agent_then_entered() {
     wait_event(&repo, "feedback_sent", "right", |e| {
         e["about"] == "a merge conflict"
     });
+}
+
+// ---------------------------------------------------------------------------
+// Commands that start nothing, and commands that wait for the lock
+
+/// Whether a supervisor runs for the repository: its socket, or the lock
+/// held by one.
+fn supervisor_runs(repo: &TestRepo) -> bool {
+    repo.socket().exists()
+        || StateLock::holder(&repo.state_dir().join("lock"))
+            .is_some_and(|h| h.command == "sliceboard supervisor")
+}
+
+#[test]
+fn queue_and_status_read_the_state_without_starting_a_supervisor() {
+    let repo = repo_with(
+        &plan("", &[("left", &["left/**"], &[]), ("right", &["right/**"], &[])]),
+        &[],
+    );
+    commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
+    for args in [
+        &["queue"][..],
+        &["queue", "--json"],
+        &["status"],
+        &["status", "--json"],
+    ] {
+        let run = sliceboard(&repo, args);
+        assert!(
+            !run.stderr.contains("starting the supervisor"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        run.ok();
+        assert!(!supervisor_runs(&repo), "{args:?} started a supervisor");
+    }
+    let board = queue(&repo);
+    assert_eq!(board["integration"], "integration", "{board:#}");
+    assert!(board["slices"]["left"]["tip"].is_string(), "{board:#}");
+    assert!(!supervisor_runs(&repo));
+}
+
+#[test]
+fn approve_with_no_supervisor_leaves_none_running_and_queue_reads_it() {
+    let repo = repo_with(&plan("", &[("left", &["left/**"], &[])]), &[]);
+    commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
+    sliceboard(&repo, &["approve", "left"]).ok();
+    wait_until("the supervisor started for `approve` has ended", || {
+        !supervisor_runs(&repo)
+    });
+    let board = queue(&repo);
+    assert_eq!(board["order"], serde_json::json!(["left"]), "{board:#}");
+    assert_eq!(state_of(&board, "left"), Some("ready"), "{board:#}");
+    let text = sliceboard(&repo, &["queue"]).ok();
+    assert!(text.contains("1. left (approved"), "{text}");
+    assert!(!supervisor_runs(&repo));
+
+    // A commit after the approval: stale, read directly too.
+    commit_in(&repo, "left", &[("left/b.sql", "b\n")], "more");
+    assert_eq!(state_of(&queue(&repo), "left"), Some("stale"));
+
+    sliceboard(&repo, &["approve", "left"]).ok();
+    sliceboard(&repo, &["merge"]).ok();
+    wait_until("the supervisor started for `merge` has ended", || {
+        !supervisor_runs(&repo)
+    });
+    assert_eq!(state_of(&queue(&repo), "left"), Some("merged"));
+}
+
+/// Starts the binary in the background, its stderr in a file.
+fn spawn_with_stderr(repo: &TestRepo, args: &[&str]) -> (Child, std::path::PathBuf) {
+    let err = repo.top.join(format!("stderr-{}", args.join("-")));
+    let child = repo
+        .command(BIN, &repo.root)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    (child, err)
+}
+
+fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "{what} never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn approve_and_down_wait_for_a_direct_up_holding_the_lock_then_work() {
+    let repo = repo_with(
+        &plan("", &[("left", &["left/**"], &[]), ("right", &["right/**"], &[])]),
+        &[],
+    );
+    commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
+    for args in [&["approve", "left"][..], &["down", "right"]] {
+        wait_until("no supervisor holds the lock", || !supervisor_runs(&repo));
+        let lock = StateLock::acquire(&repo.state_dir().join("lock"), "sliceboard up").unwrap();
+        let (mut child, err) = spawn_with_stderr(&repo, args);
+        let waiting = format!("waiting for `sliceboard up` (pid {})", std::process::id());
+        wait_until(&format!("{args:?} says it waits"), || {
+            std::fs::read_to_string(&err).is_ok_and(|t| t.contains(&waiting))
+        });
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{args:?} waits while the lock is held"
+        );
+        drop(lock);
+        let status = wait_exit(&mut child, &format!("{args:?}"));
+        assert!(
+            status.success(),
+            "{args:?} worked once the lock was free: {}",
+            std::fs::read_to_string(&err).unwrap()
+        );
+    }
+    let state = repo.state_json();
+    assert_eq!(state["slices"]["left"]["lifecycle"], "approved", "{state:#}");
+    assert!(!repo.worktree("right").exists(), "right's worktree removed");
 }

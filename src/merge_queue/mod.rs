@@ -27,6 +27,7 @@ mod planner_review;
 
 pub use pick::RETIRED_PREFIX;
 mod refresh;
+pub use refresh::read_board;
 mod review;
 
 pub(crate) use attempt::reset_integration_worktree;
