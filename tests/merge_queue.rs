@@ -830,7 +830,8 @@ fn a_supervisor_killed_during_a_check_leaves_integration_and_the_next_one_recove
             "round {round}: nobody recorded the interruption yet"
         );
 
-        // The next command starts a supervisor that finds the attempt.
+        // The next supervisor finds the attempt.
+        let _supervisor = Supervise::start(&repo, &[]);
         let board = queue(&repo);
         wait_event(&repo, "merge_interrupted", "alpha", |e| {
             e["attempt"] == number
@@ -867,7 +868,7 @@ fn approving_a_slice_with_paths_outside_what_it_owns_needs_force() {
         &[("a/one.sql", "select 1\n"), ("b/theirs.sql", "select 2\n")],
         "one, and beta's file",
     );
-    sliceboard(&repo, &["queue"]).ok();
+    let _supervisor = Supervise::start(&repo, &[]);
     // Flags come from the live diffs; wait until the board has them.
     let mut dash = Dashboard::connect(&repo.socket());
     dash.wait_until("alpha's ownership flags", |d| {

@@ -118,10 +118,8 @@ pub fn describe(board: &QueueBoard) -> String {
             .map_or_else(|| "?".to_owned(), EntryState::describe);
         out.push_str(&format!("{:>3}. {slice}{approved}: {state}\n", i + 1));
     }
-    for (slice, view) in &board.slices {
-        if let Some(EntryState::Merged { commit }) = &view.state {
-            out.push_str(&format!("  merged: {slice} in {}\n", short(commit)));
-        }
+    for (slice, commit) in board.merged_in_order() {
+        out.push_str(&format!("  merged: {slice} in {}\n", short(commit)));
     }
     for (slice, view) in &board.slices {
         if view.position.is_none() && !view.conflicts.is_empty() {

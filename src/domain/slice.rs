@@ -35,6 +35,16 @@ pub enum NameProblem {
     BadEnd(&'static str),
 }
 
+/// A name as an owner, as English writes it: `staging's`, `views'`.
+pub fn possessive(name: impl std::fmt::Display) -> String {
+    let name = name.to_string();
+    if name.ends_with('s') {
+        name + "'"
+    } else {
+        name + "'s"
+    }
+}
+
 impl SliceName {
     pub fn parse(raw: &str) -> Result<Self, NameProblem> {
         let first = raw.chars().next().ok_or(NameProblem::Empty)?;

@@ -247,6 +247,7 @@ impl BoardReader<'_> {
                     stale: a.stale,
                 }),
                 upstream_merged: record.upstream_merged.clone(),
+                merged_at: record.merged.as_ref().map(|m| m.at),
                 ..MergeView::default()
             };
             if let Some(merged) = &record.merged

@@ -172,8 +172,10 @@ pub struct App {
     pub tab: Tab,
     pub layout: Layout,
     pub keymap: Keymap,
-    /// One line for the status bar: the last thing that happened.
+    /// One line for the status bar: the last thing that happened, until
+    /// it stops being true (`report`).
     pub message: Option<String>,
+    pub(super) report: super::report::ReportAge,
     /// The last search and which of its matches is shown.
     pub search: Option<(String, usize)>,
     /// How far the dbt or Logs tab is scrolled back, in lines; 0 follows
@@ -239,6 +241,7 @@ impl App {
             layout: Layout::Focus,
             keymap,
             message: None,
+            report: Default::default(),
             search: None,
             log_scroll: 0,
             diff_file: 0,
@@ -431,7 +434,7 @@ impl App {
             && self.selected().is_some_and(|s| &s.name == slice)
         {
             self.mode = Mode::Board;
-            self.message = Some(format!("{slice}'s agent ended: {}", status_text(*status)));
+            self.message = Some(format!("{} agent ended: {}", crate::domain::possessive(slice), status_text(*status)));
         }
     }
 
@@ -705,7 +708,8 @@ impl App {
                     ));
                 } else {
                     self.message = Some(format!(
-                        "{name}'s agent is not running; press {} to start it",
+                        "{} agent is not running; press {} to start it",
+                        crate::domain::possessive(&name),
                         self.keymap.key(Action::Start)
                     ));
                 }

@@ -129,14 +129,7 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
         }
         lines.push(TextLine::from(spans));
     }
-    let merged: Vec<(&SliceName, &str)> = queue
-        .slices
-        .iter()
-        .filter_map(|(slice, view)| match &view.state {
-            Some(EntryState::Merged { commit }) => Some((slice, commit.as_str())),
-            _ => None,
-        })
-        .collect();
+    let merged = queue.merged_in_order();
     if !merged.is_empty() {
         lines.push(TextLine::default());
         for (slice, commit) in merged {

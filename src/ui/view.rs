@@ -437,7 +437,8 @@ pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
 fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm, app: &App) {
     let text = match confirm {
         Confirm::Kill(slice) => format!(
-            "Kill {slice}'s agent? SIGTERM to its whole process group, SIGKILL after the grace period. Its commits and files stay.\n\ny: kill   any other key: cancel"
+            "Kill {whose} agent? SIGTERM to its whole process group, SIGKILL after the grace period. Its commits and files stay.\n\ny: kill   any other key: cancel",
+            whose = crate::domain::possessive(slice)
         ),
         Confirm::EndLeftRunning { slice, pid } => format!(
             "End agent group {pid} in {slice}? A previous supervisor left it running; nothing reaches its terminal. SIGTERM to the whole group (SIGCONT first), SIGKILL after the grace period. Its commits and files stay.\n\ny: end it   any other key: cancel"
