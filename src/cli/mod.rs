@@ -188,7 +188,7 @@ fn lock_waiting(ws: &Workspace, command: &str) -> Result<crate::store::StateLock
         &ws.state_dir.lock_file(),
         command,
         crate::store::LOCK_WAIT,
-        |holder| holder.command != crate::supervisor::LOCK_COMMAND,
+        crate::store::LockHolder::is_brief,
         |holder| {
             eprintln!(
                 "waiting for `{}` (pid {}) to finish…",

@@ -63,7 +63,7 @@ fn ensure(ws: &Workspace, idle_exit: Option<Duration>) -> anyhow::Result<(bool, 
             let holder = StateLock::wait_free(
                 &lock,
                 crate::store::LOCK_WAIT,
-                |h| !supervisor(h),
+                crate::store::LockHolder::is_brief,
                 |h| eprintln!("waiting for `{}` (pid {}) to finish…", h.command, h.pid),
             );
             deadline += waited.elapsed();

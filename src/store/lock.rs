@@ -21,6 +21,17 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(30);
 /// How often a waiting command looks again.
 const LOCK_POLL: Duration = Duration::from_millis(50);
 
+/// Holders that let go by themselves once one piece of work is done (a
+/// `sliceboard up` or `down` working without a supervisor): a command that
+/// meets one waits for it ([`LOCK_WAIT`]), not for a supervisor or anyone
+/// unknown.
+const BRIEF_HOLDERS: &[&str] = &[
+    "sliceboard up",
+    "sliceboard down",
+    "sliceboard demo",
+    "rebuilding state.json",
+];
+
 /// Who holds the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockHolder {
@@ -35,6 +46,13 @@ pub struct LockHolder {
 pub struct StateLock {
     file: File,
     path: PathBuf,
+}
+
+impl LockHolder {
+    /// Whether it lets go by itself soon: worth waiting for.
+    pub fn is_brief(&self) -> bool {
+        BRIEF_HOLDERS.contains(&self.command.as_str())
+    }
 }
 
 impl StateLock {
