@@ -1171,24 +1171,34 @@ fn clean_and_kill_refuse_without_asking_when_the_board_says_no() {
     assert_eq!(app.mode, Mode::Board, "no question for a running agent");
     let said = app.message.clone().unwrap_or_default();
     assert!(
-        said.contains("staging: not cleaned: its agent is running") && said.contains("kill it first"),
+        said.contains("staging: not cleaned: its agent is running")
+            && said.contains("kill it first"),
         "{said}"
     );
     let footer = render(&app, 120, 30);
-    assert!(footer.contains("not cleaned: its agent is running"), "{footer}");
+    assert!(
+        footer.contains("not cleaned: its agent is running"),
+        "{footer}"
+    );
     // docs has no agent, and is not merged.
     app.selected = 4;
     press(&mut app, KeyCode::Char('C'));
     assert_eq!(app.mode, Mode::Board);
     assert!(
-        app.message.as_deref().unwrap_or_default().contains("docs: not cleaned: it is not merged"),
+        app.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("docs: not cleaned: it is not merged"),
         "{:?}",
         app.message
     );
     press(&mut app, KeyCode::Char('x'));
     assert_eq!(app.mode, Mode::Board, "nothing to kill in docs");
     assert!(
-        app.message.as_deref().unwrap_or_default().contains("docs: no agent to kill"),
+        app.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("docs: no agent to kill"),
         "{:?}",
         app.message
     );
@@ -1268,7 +1278,9 @@ fn the_footer_report_expires_and_goes_when_its_slice_changes() {
     assert!(!app.tick(t0 + Duration::from_millis(100)));
     assert!(!app.tick(t0 + Duration::from_secs(2)));
     assert_eq!(
-        app.message.as_deref().map(|m| m.starts_with("staging: agent paused")),
+        app.message
+            .as_deref()
+            .map(|m| m.starts_with("staging: agent paused")),
         Some(true)
     );
     // Someone resumes it: "paused" is no longer true.

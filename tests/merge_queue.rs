@@ -11,8 +11,8 @@
 
 mod common;
 
-use common::{BIN, TestRepo};
 use common::supervised::*;
+use common::{BIN, TestRepo};
 use serde_json::Value;
 use sliceboard::store::StateLock;
 use std::process::{Child, Stdio};
@@ -992,7 +992,10 @@ fn supervisor_runs(repo: &TestRepo) -> bool {
 #[test]
 fn queue_and_status_read_the_state_without_starting_a_supervisor() {
     let repo = repo_with(
-        &plan("", &[("left", &["left/**"], &[]), ("right", &["right/**"], &[])]),
+        &plan(
+            "",
+            &[("left", &["left/**"], &[]), ("right", &["right/**"], &[])],
+        ),
         &[],
     );
     commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
@@ -1071,7 +1074,10 @@ fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
 #[test]
 fn approve_and_down_wait_for_a_direct_up_holding_the_lock_then_work() {
     let repo = repo_with(
-        &plan("", &[("left", &["left/**"], &[]), ("right", &["right/**"], &[])]),
+        &plan(
+            "",
+            &[("left", &["left/**"], &[]), ("right", &["right/**"], &[])],
+        ),
         &[],
     );
     commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
@@ -1096,6 +1102,9 @@ fn approve_and_down_wait_for_a_direct_up_holding_the_lock_then_work() {
         );
     }
     let state = repo.state_json();
-    assert_eq!(state["slices"]["left"]["lifecycle"], "approved", "{state:#}");
+    assert_eq!(
+        state["slices"]["left"]["lifecycle"], "approved",
+        "{state:#}"
+    );
     assert!(!repo.worktree("right").exists(), "right's worktree removed");
 }

@@ -69,7 +69,9 @@ pub fn merge(
 pub fn queue(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
     let board = match Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli) {
         Ok(mut link) => {
-            let text = link.request(Command::QueueReport)?.map_err(anyhow::Error::msg)?;
+            let text = link
+                .request(Command::QueueReport)?
+                .map_err(anyhow::Error::msg)?;
             serde_json::from_str(&text).context("the supervisor sent an unreadable queue")?
         }
         Err(LinkError::NoSupervisor) => crate::merge_queue::read_board(ws)?,

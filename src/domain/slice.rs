@@ -225,6 +225,13 @@ pub enum ActivitySource {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn possessive_of_a_name_ending_in_s_is_a_bare_apostrophe() {
+        assert_eq!(possessive("views"), "views'");
+        assert_eq!(possessive("staging"), "staging's");
+    }
+
     use super::*;
 
     #[test]

@@ -32,7 +32,10 @@ impl MergeQueue {
             .map(|v| v.conflicts.clone())
             .unwrap_or_default();
         let (about, what, todo) = self.findings(record, &previewed).ok_or_else(|| {
-            format!("nothing to tell {} agent: no conflict, failed check or upstream merge", crate::domain::possessive(slice))
+            format!(
+                "nothing to tell {} agent: no conflict, failed check or upstream merge",
+                crate::domain::possessive(slice)
+            )
         })?;
         let template = self
             .ws
@@ -67,7 +70,10 @@ impl MergeQueue {
                 about: about.clone(),
             },
         );
-        let mut said = format!("told {} agent about {about}", crate::domain::possessive(slice));
+        let mut said = format!(
+            "told {} agent about {about}",
+            crate::domain::possessive(slice)
+        );
         if !outcome.is_empty() {
             said.push_str(&format!(" ({outcome})"));
         }

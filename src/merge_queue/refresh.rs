@@ -104,7 +104,6 @@ impl BoardReader<'_> {
             slices,
         }
     }
-
 }
 
 impl MergeQueue {
@@ -148,7 +147,6 @@ impl MergeQueue {
         }
         marked_any
     }
-
 }
 
 impl BoardReader<'_> {
@@ -416,7 +414,12 @@ pub fn read_board(ws: &Workspace) -> anyhow::Result<QueueBoard> {
     };
     let tips = reader.tips(&state);
     for (slice, record) in &mut state.slices {
-        let now = tips.slices.get(slice).copied().flatten().map(|o| o.to_string());
+        let now = tips
+            .slices
+            .get(slice)
+            .copied()
+            .flatten()
+            .map(|o| o.to_string());
         if record.lifecycle != Lifecycle::Approved {
             continue;
         }

@@ -56,7 +56,8 @@ fn ensure(ws: &Workspace, idle_exit: Option<Duration>) -> anyhow::Result<(bool, 
         }
         if let Some(status) = child.process.try_wait()? {
             let lock = ws.state_dir.lock_file();
-            let supervisor = |h: &crate::store::LockHolder| h.command == crate::supervisor::LOCK_COMMAND;
+            let supervisor =
+                |h: &crate::store::LockHolder| h.command == crate::supervisor::LOCK_COMMAND;
             // A command working without a supervisor (a direct `sliceboard
             // up`) holds the lock: wait for it, within a bound.
             let waited = Instant::now();

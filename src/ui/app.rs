@@ -434,7 +434,11 @@ impl App {
             && self.selected().is_some_and(|s| &s.name == slice)
         {
             self.mode = Mode::Board;
-            self.message = Some(format!("{} agent ended: {}", crate::domain::possessive(slice), status_text(*status)));
+            self.message = Some(format!(
+                "{} agent ended: {}",
+                crate::domain::possessive(slice),
+                status_text(*status)
+            ));
         }
     }
 
@@ -661,7 +665,10 @@ impl App {
             Action::Clean => {
                 // Asked only when it can be done: a refusal after "y" would
                 // waste the question.
-                match self.selected().map(|row| (row.name.clone(), self.clean_refusal(row))) {
+                match self
+                    .selected()
+                    .map(|row| (row.name.clone(), self.clean_refusal(row)))
+                {
                     Some((_, Some(why))) => self.message = Some(why),
                     Some((slice, None)) => self.mode = Mode::Confirm(Confirm::Clean(slice)),
                     None => {}
@@ -800,7 +807,10 @@ impl App {
             ));
         }
         let merged = self.board.queue.slices.get(slice).is_some_and(|v| {
-            matches!(v.state, Some(crate::domain::queue::EntryState::Merged { .. }))
+            matches!(
+                v.state,
+                Some(crate::domain::queue::EntryState::Merged { .. })
+            )
         });
         if row.lifecycle != crate::domain::Lifecycle::Merged && !merged {
             return Some(format!(

@@ -274,7 +274,10 @@ impl Client {
                     return;
                 };
                 app.message = Some(match hits.get(nth % hits.len().max(1)) {
-                    None => format!("{query:?} not found in {} terminal", crate::domain::possessive(&slice)),
+                    None => format!(
+                        "{query:?} not found in {} terminal",
+                        crate::domain::possessive(&slice)
+                    ),
                     Some(offset) => {
                         app.scroll.insert(slice, *offset);
                         format!(
