@@ -1189,3 +1189,191 @@ fn a_merged_slice_with_new_commits_and_a_cleaned_slice_say_so_on_the_board() {
         "{queue}"
     );
 }
+
+/// An approval refused with two dozen concerns, at 80x24: the question
+/// keeps its key line, and the concerns that do not fit are folded.
+#[test]
+fn the_approve_question_with_many_reasons_keeps_its_key_line() {
+    use sliceboard::domain::queue::concerns_refusal;
+    let mut app = app();
+    let concerns: Vec<String> = (1..=24)
+        .map(|i| format!("it changed paths other slices also change: models/marts/fct_{i:02}.sql (also staging)"))
+        .collect();
+    app.reply(
+        Err(concerns_refusal(&name("marts"), &concerns)),
+        Asked::of(&Command::Approve {
+            slice: name("marts"),
+            force: false,
+        }),
+    );
+    assert!(matches!(app.mode, Mode::Confirm(Confirm::Approve { .. })));
+    for (width, height) in [(80, 24), (200, 50), (60, 12)] {
+        let shown = render(&app, width, height);
+        assert!(
+            shown.contains("y: approve   any other key: cancel"),
+            "{width}x{height}: the key line is shown:\n{shown}"
+        );
+        assert!(
+            shown.contains("Approve marts anyway?") && shown.contains("fct_01.sql"),
+            "{width}x{height}:\n{shown}"
+        );
+        assert!(
+            shown.contains("more") && !shown.contains("fct_24.sql"),
+            "{width}x{height}: the rest is folded:\n{shown}"
+        );
+    }
+    insta::assert_snapshot!("approve_many_reasons_80x24", render(&app, 80, 24));
+}
+
+/// C and x check what the board knows before they ask: a running agent
+/// is not cleaned, an unmerged slice is not cleaned, and there is no
+/// agent to kill where none runs.
+#[test]
+fn clean_and_kill_refuse_without_asking_when_the_board_says_no() {
+    let mut app = app();
+    // staging's agent runs.
+    press(&mut app, KeyCode::Char('C'));
+    assert_eq!(app.mode, Mode::Board, "no question for a running agent");
+    let said = app.message.clone().unwrap_or_default();
+    assert!(
+        said.contains("staging: not cleaned: its agent is running")
+            && said.contains("kill it first"),
+        "{said}"
+    );
+    let footer = render(&app, 120, 30);
+    assert!(
+        footer.contains("not cleaned: its agent is running"),
+        "{footer}"
+    );
+    // docs has no agent, and is not merged.
+    app.selected = 4;
+    press(&mut app, KeyCode::Char('C'));
+    assert_eq!(app.mode, Mode::Board);
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("docs: not cleaned: it is not merged"),
+        "{:?}",
+        app.message
+    );
+    press(&mut app, KeyCode::Char('x'));
+    assert_eq!(app.mode, Mode::Board, "nothing to kill in docs");
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("docs: no agent to kill"),
+        "{:?}",
+        app.message
+    );
+    // A merged slice with no agent is asked about.
+    app.board.slices[4].lifecycle = Lifecycle::Merged;
+    press(&mut app, KeyCode::Char('C'));
+    assert_eq!(app.mode, Mode::Confirm(Confirm::Clean(name("docs"))));
+}
+
+/// The Queue view lists merged slices in the order they merged, not by
+/// name.
+#[test]
+fn the_queue_lists_merged_slices_in_merge_order() {
+    use sliceboard::domain::queue::{EntryState, MergeView, QueueBoard};
+    let mut app = app();
+    let mut queue = QueueBoard {
+        integration: "integration".into(),
+        integration_tip: Some("1234567890abcdef".into()),
+        ..QueueBoard::default()
+    };
+    for (slice, commit, at) in [
+        ("docs", "dddddddddddd", "2026-11-24T12:03:00Z"),
+        ("marts", "mmmmmmmmmmmm", "2026-11-24T12:01:00Z"),
+        ("seeds", "ssssssssssss", "2026-11-24T12:02:00Z"),
+    ] {
+        queue.slices.insert(
+            name(slice),
+            MergeView {
+                state: Some(EntryState::Merged {
+                    commit: commit.into(),
+                    new_commits: 0,
+                }),
+                merged_at: Some(at.parse().unwrap()),
+                ..MergeView::default()
+            },
+        );
+    }
+    app.apply(BoardUpdate::Queue { queue });
+    press(&mut app, KeyCode::Char('o'));
+    let shown = render(&app, 120, 30);
+    let at = |text: &str| {
+        shown
+            .find(text)
+            .unwrap_or_else(|| panic!("{text:?} missing from:\n{shown}"))
+    };
+    assert!(
+        at("merged  marts") < at("merged  seeds") && at("merged  seeds") < at("merged  docs"),
+        "merge order:\n{shown}"
+    );
+    insta::assert_snapshot!("queue_merged_in_order_120x30", shown);
+}
+
+/// The status line's report goes when it stops being true: after a
+/// while, or once the slice it is about changes; a report of work in
+/// progress stays until its answer comes.
+#[test]
+fn the_footer_report_expires_and_goes_when_its_slice_changes() {
+    use sliceboard::domain::Event;
+    use sliceboard::ui::report::REPORT_TTL;
+    use std::time::{Duration, Instant};
+    let mut app = app();
+    let t0 = Instant::now();
+    app.reply(
+        Ok(String::new()),
+        Asked::of(&Command::PauseAgent {
+            slice: name("staging"),
+        }),
+    );
+    assert!(!app.tick(t0));
+    // The pause itself arrives: the report stays.
+    app.apply(BoardUpdate::Event {
+        event: Event::AgentStatusChanged {
+            slice: name("staging"),
+            status: AgentStatus::Paused,
+        },
+        at: None,
+    });
+    assert!(!app.tick(t0 + Duration::from_millis(100)));
+    assert!(!app.tick(t0 + Duration::from_secs(2)));
+    assert_eq!(
+        app.message
+            .as_deref()
+            .map(|m| m.starts_with("staging: agent paused")),
+        Some(true)
+    );
+    // Someone resumes it: "paused" is no longer true.
+    app.apply(BoardUpdate::Event {
+        event: Event::AgentStatusChanged {
+            slice: name("staging"),
+            status: AgentStatus::Running,
+        },
+        at: None,
+    });
+    assert!(app.tick(t0 + Duration::from_secs(3)), "the report went");
+    assert_eq!(app.message, None);
+
+    // Any report expires.
+    app.message = Some("sliceboard.toml reloaded".into());
+    let t1 = t0 + Duration::from_secs(10);
+    assert!(!app.tick(t1));
+    assert!(!app.tick(t1 + REPORT_TTL - Duration::from_millis(1)));
+    assert!(app.tick(t1 + REPORT_TTL));
+    assert_eq!(app.message, None);
+    let footer = render(&app, 120, 30);
+    assert!(!footer.contains("reloaded"), "{footer}");
+
+    // Work in progress stays until its answer replaces it.
+    app.message = Some("merging…".into());
+    let t2 = t1 + Duration::from_secs(60);
+    app.tick(t2);
+    assert!(!app.tick(t2 + REPORT_TTL * 4));
+    assert_eq!(app.message.as_deref(), Some("merging…"));
+}

@@ -11,8 +11,8 @@
 
 mod common;
 
-use common::TestRepo;
 use common::supervised::*;
+use common::{BIN, TestRepo};
 use serde_json::Value;
 use sliceboard::store::StateLock;
 use std::process::{Child, Stdio};
@@ -521,6 +521,58 @@ fn merge_all_follows_after_order_even_when_the_downstream_slice_was_approved_fir
 }
 
 #[test]
+fn merge_all_names_the_approved_slice_it_did_not_merge_and_fails() {
+    let repo = repo_with(
+        &plan(
+            "",
+            &[
+                ("left", &["left/**", "shared.txt"], &[]),
+                ("right", &["right/**"], &[]),
+                ("other", &["other/**"], &[]),
+            ],
+        ),
+        &[("shared.txt", "one\ntwo\nthree\n")],
+    );
+    commit_in(
+        &repo,
+        "left",
+        &[("shared.txt", "one\nLEFT\nthree\n"), ("left/a.sql", "a\n")],
+        "left",
+    );
+    let right = commit_in(
+        &repo,
+        "right",
+        &[
+            ("shared.txt", "one\nRIGHT\nthree\n"),
+            ("right/b.sql", "b\n"),
+        ],
+        "right",
+    );
+    let other = commit_in(&repo, "other", &[("other/c.sql", "c\n")], "other");
+    for slice in ["left", "right", "other"] {
+        sliceboard(&repo, &["approve", slice, "--force"]).ok();
+    }
+
+    let run = sliceboard(&repo, &["merge", "--all"]);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    let why = run.fails();
+    assert!(
+        why.contains("1 of 3 approved slices did not merge")
+            && why.contains("right")
+            && why.contains("conflicts")
+            && why.contains("shared.txt"),
+        "the conflicting slice is named, with why: {said}"
+    );
+    assert!(
+        said.contains("merged left") && said.contains("merged other"),
+        "the others merged and are named: {said}"
+    );
+    let top = tip(&repo, "integration").expect("integration made");
+    assert!(is_ancestor(&repo, &other, &top), "other merged");
+    assert!(!is_ancestor(&repo, &right, &top), "right did not merge");
+}
+
+#[test]
 fn a_failing_check_leaves_integration_alone_and_a_passing_one_moves_it() {
     let repo = repo_with(
         &plan(
@@ -778,7 +830,8 @@ fn a_supervisor_killed_during_a_check_leaves_integration_and_the_next_one_recove
             "round {round}: nobody recorded the interruption yet"
         );
 
-        // The next command starts a supervisor that finds the attempt.
+        // The next supervisor finds the attempt.
+        let _supervisor = Supervise::start(&repo, &[]);
         let board = queue(&repo);
         wait_event(&repo, "merge_interrupted", "alpha", |e| {
             e["attempt"] == number
@@ -815,7 +868,7 @@ fn approving_a_slice_with_paths_outside_what_it_owns_needs_force() {
         &[("a/one.sql", "select 1\n"), ("b/theirs.sql", "select 2\n")],
         "one, and beta's file",
     );
-    sliceboard(&repo, &["queue"]).ok();
+    let _supervisor = Supervise::start(&repo, &[]);
     // Flags come from the live diffs; wait until the board has them.
     let mut dash = Dashboard::connect(&repo.socket());
     dash.wait_until("alpha's ownership flags", |d| {
@@ -1037,4 +1090,135 @@ fn feedback_about_a_conflict_is_pasted_into_the_agent_then_entered() {
     wait_event(&repo, "feedback_sent", "right", |e| {
         e["about"] == "a merge conflict"
     });
+}
+
+// ---------------------------------------------------------------------------
+// Commands that start nothing, and commands that wait for the lock
+
+/// Whether a supervisor runs for the repository: its socket, or the lock
+/// held by one.
+fn supervisor_runs(repo: &TestRepo) -> bool {
+    repo.socket().exists()
+        || StateLock::holder(&repo.state_dir().join("lock"))
+            .is_some_and(|h| h.command == "sliceboard supervisor")
+}
+
+#[test]
+fn queue_and_status_read_the_state_without_starting_a_supervisor() {
+    let repo = repo_with(
+        &plan(
+            "",
+            &[("left", &["left/**"], &[]), ("right", &["right/**"], &[])],
+        ),
+        &[],
+    );
+    commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
+    for args in [
+        &["queue"][..],
+        &["queue", "--json"],
+        &["status"],
+        &["status", "--json"],
+    ] {
+        let run = sliceboard(&repo, args);
+        assert!(
+            !run.stderr.contains("starting the supervisor"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        run.ok();
+        assert!(!supervisor_runs(&repo), "{args:?} started a supervisor");
+    }
+    let board = queue(&repo);
+    assert_eq!(board["integration"], "integration", "{board:#}");
+    assert!(board["slices"]["left"]["tip"].is_string(), "{board:#}");
+    assert!(!supervisor_runs(&repo));
+}
+
+#[test]
+fn approve_with_no_supervisor_leaves_none_running_and_queue_reads_it() {
+    let repo = repo_with(&plan("", &[("left", &["left/**"], &[])]), &[]);
+    commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
+    sliceboard(&repo, &["approve", "left"]).ok();
+    wait_until("the supervisor started for `approve` has ended", || {
+        !supervisor_runs(&repo)
+    });
+    let board = queue(&repo);
+    assert_eq!(board["order"], serde_json::json!(["left"]), "{board:#}");
+    assert_eq!(state_of(&board, "left"), Some("ready"), "{board:#}");
+    let text = sliceboard(&repo, &["queue"]).ok();
+    assert!(text.contains("1. left (approved"), "{text}");
+    assert!(!supervisor_runs(&repo));
+
+    // A commit after the approval: stale, read directly too.
+    commit_in(&repo, "left", &[("left/b.sql", "b\n")], "more");
+    assert_eq!(state_of(&queue(&repo), "left"), Some("stale"));
+
+    sliceboard(&repo, &["approve", "left"]).ok();
+    sliceboard(&repo, &["merge"]).ok();
+    wait_until("the supervisor started for `merge` has ended", || {
+        !supervisor_runs(&repo)
+    });
+    assert_eq!(state_of(&queue(&repo), "left"), Some("merged"));
+}
+
+/// Starts the binary in the background, its stderr in a file.
+fn spawn_with_stderr(repo: &TestRepo, args: &[&str]) -> (Child, std::path::PathBuf) {
+    let err = repo.top.join(format!("stderr-{}", args.join("-")));
+    let child = repo
+        .command(BIN, &repo.root)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    (child, err)
+}
+
+fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "{what} never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn approve_and_down_wait_for_a_direct_up_holding_the_lock_then_work() {
+    let repo = repo_with(
+        &plan(
+            "",
+            &[("left", &["left/**"], &[]), ("right", &["right/**"], &[])],
+        ),
+        &[],
+    );
+    commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
+    for args in [&["approve", "left"][..], &["down", "right"]] {
+        wait_until("no supervisor holds the lock", || !supervisor_runs(&repo));
+        let lock = StateLock::acquire(&repo.state_dir().join("lock"), "sliceboard up").unwrap();
+        let (mut child, err) = spawn_with_stderr(&repo, args);
+        let waiting = format!("waiting for `sliceboard up` (pid {})", std::process::id());
+        wait_until(&format!("{args:?} says it waits"), || {
+            std::fs::read_to_string(&err).is_ok_and(|t| t.contains(&waiting))
+        });
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{args:?} waits while the lock is held"
+        );
+        drop(lock);
+        let status = wait_exit(&mut child, &format!("{args:?}"));
+        assert!(
+            status.success(),
+            "{args:?} worked once the lock was free: {}",
+            std::fs::read_to_string(&err).unwrap()
+        );
+    }
+    let state = repo.state_json();
+    assert_eq!(
+        state["slices"]["left"]["lifecycle"], "approved",
+        "{state:#}"
+    );
+    assert!(!repo.worktree("right").exists(), "right's worktree removed");
 }

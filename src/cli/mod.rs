@@ -179,6 +179,25 @@ fn open(cwd: &Path) -> Result<Workspace, WorkspaceError> {
     Ok(ws)
 }
 
+/// The state lock for a command that works without a supervisor. Another
+/// such command holding it (a direct `sliceboard up`) is waited for, up to
+/// [`crate::store::LOCK_WAIT`], saying so on stderr.
+fn lock_waiting(ws: &Workspace, command: &str) -> Result<crate::store::StateLock, WorkspaceError> {
+    ws.state_dir.ensure()?;
+    Ok(crate::store::StateLock::acquire_waiting(
+        &ws.state_dir.lock_file(),
+        command,
+        crate::store::LOCK_WAIT,
+        crate::store::LockHolder::is_brief,
+        |holder| {
+            eprintln!(
+                "waiting for `{}` (pid {}) to finish…",
+                holder.command, holder.pid
+            );
+        },
+    )?)
+}
+
 /// The plan's path as the user would type it, relative to where they are.
 fn relative_plan_path(ws: &Workspace) -> PathBuf {
     relative_to_cwd(&ws.plan_path())
@@ -249,7 +268,7 @@ fn demo(
     eprintln!("demo repository: {}", repo.display());
     let ws = open(&repo)?;
     {
-        let lock = ws.lock("sliceboard demo")?;
+        let lock = lock_waiting(&ws, "sliceboard demo")?;
         let report = crate::workspace::up(&ws, &lock, &[], &mut print_progress)?;
         if let Some((slice, why)) = report.failed.first() {
             anyhow::bail!("could not create the worktree of {slice}: {why}");

@@ -1,6 +1,8 @@
 //! The merge queue from a shell: `approve`, `withdraw`, `queue`, `merge`,
-//! `clean` and `feedback`. They all go through the repository's
-//! supervisor, which owns the queue; one is started when none runs.
+//! `clean` and `feedback`. They go through the repository's supervisor,
+//! which owns the queue; one started for a command ends by itself when
+//! the command is done (unless an agent or a dashboard keeps it). `queue`
+//! starts none: with no supervisor it reads the queue directly.
 
 use std::process::ExitCode;
 
@@ -10,7 +12,7 @@ use crate::domain::board::short;
 use crate::domain::queue::{EntryState, QueueBoard};
 use crate::domain::wire::ClientKind;
 use crate::domain::{Command, MergeWhich};
-use crate::link::Link;
+use crate::link::{Link, LinkError};
 use crate::workspace::Workspace;
 
 /// Sends a queue command, starting the supervisor if none runs, and
@@ -30,10 +32,10 @@ pub fn run(ws: &Workspace, command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// A supervisor started here for the command ends by itself once it is
+/// done, unless an agent or a dashboard keeps it.
 fn ask(ws: &Workspace, command: Command) -> anyhow::Result<Result<String, String>> {
-    crate::server::launch::ensure_running(ws)?;
-    let mut link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli)
-        .context("cannot reach the supervisor")?;
+    let mut link = crate::server::launch::connect_for_command(ws)?;
     Ok(link.request(command)?)
 }
 
@@ -62,18 +64,23 @@ pub fn merge(
     run(ws, Command::Merge { which, dry_run })
 }
 
-/// `sliceboard queue [--json]`.
+/// `sliceboard queue [--json]`: from the running supervisor, or read
+/// directly when none runs (it starts none).
 pub fn queue(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
-    let text = match ask(ws, Command::QueueReport)? {
-        Ok(text) => text,
-        Err(why) => anyhow::bail!(why),
+    let board = match Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli) {
+        Ok(mut link) => {
+            let text = link
+                .request(Command::QueueReport)?
+                .map_err(anyhow::Error::msg)?;
+            serde_json::from_str(&text).context("the supervisor sent an unreadable queue")?
+        }
+        Err(LinkError::NoSupervisor) => crate::merge_queue::read_board(ws)?,
+        Err(err) => return Err(err).context("a supervisor runs but cannot be reached"),
     };
     if json {
-        println!("{text}");
+        println!("{}", serde_json::to_string_pretty(&board)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let board: QueueBoard =
-        serde_json::from_str(&text).context("the supervisor sent an unreadable queue")?;
     print!("{}", describe(&board));
     Ok(ExitCode::SUCCESS)
 }
@@ -113,22 +120,16 @@ pub fn describe(board: &QueueBoard) -> String {
             .map_or_else(|| "?".to_owned(), EntryState::describe);
         out.push_str(&format!("{:>3}. {slice}{approved}: {state}\n", i + 1));
     }
-    for (slice, view) in &board.slices {
-        if let Some(EntryState::Merged {
-            commit,
-            new_commits,
-        }) = &view.state
-        {
-            let since = match new_commits {
-                0 => String::new(),
-                n => format!(
-                    " ({} since; approve it again to merge {})",
-                    crate::domain::queue::new_commits_phrase(*n),
-                    if *n == 1 { "it" } else { "them" }
-                ),
-            };
-            out.push_str(&format!("  merged: {slice} in {}{since}\n", short(commit)));
-        }
+    for (slice, commit, new_commits) in board.merged_in_order() {
+        let since = match new_commits {
+            0 => String::new(),
+            n => format!(
+                " ({} since; approve it again to merge {})",
+                crate::domain::queue::new_commits_phrase(n),
+                if n == 1 { "it" } else { "them" }
+            ),
+        };
+        out.push_str(&format!("  merged: {slice} in {}{since}\n", short(commit)));
     }
     for (slice, view) in &board.slices {
         if view.position.is_none() && !view.conflicts.is_empty() {

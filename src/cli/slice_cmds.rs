@@ -9,7 +9,7 @@ use crate::domain::SliceName;
 use crate::workspace::{self, Workspace};
 
 pub fn up(ws: &Workspace, slices: &[String]) -> anyhow::Result<ExitCode> {
-    let lock = ws.lock("sliceboard up")?;
+    let lock = super::lock_waiting(ws, "sliceboard up")?;
     let report = workspace::up(ws, &lock, slices, &mut print_progress)?;
     for note in report.notes(&ws.plan.base) {
         eprintln!("{note}");
@@ -63,7 +63,7 @@ fn setup_and_say(ws: &Workspace, slice: &SliceName, skip: bool) -> bool {
 }
 
 pub fn down(ws: &Workspace, slice: &str, force: bool) -> anyhow::Result<ExitCode> {
-    let lock = ws.lock("sliceboard down")?;
+    let lock = super::lock_waiting(ws, "sliceboard down")?;
     let report = workspace::down(ws, &lock, slice, force, &mut print_progress)?;
     println!("{}", report.describe());
     Ok(ExitCode::SUCCESS)

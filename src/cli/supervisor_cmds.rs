@@ -170,7 +170,8 @@ pub fn kill(ws: &Workspace, slice: &crate::domain::SliceName) -> anyhow::Result<
         }
         if std::time::Instant::now() > deadline {
             bail!(
-                "{slice}'s agent group still runs 30 s after it was asked to end; see its Events tab, and `ps -g PID`"
+                "{} agent group still runs 30 s after it was asked to end; see its Events tab, and `ps -g PID`",
+                crate::domain::possessive(slice)
             );
         }
         std::thread::sleep(std::time::Duration::from_millis(100));

@@ -26,4 +26,4 @@ pub mod wire;
 
 pub use plan::{AgentSpec, DbtSpec, MergeSpec, Plan, SliceSpec};
 pub use protocol::{Command, Drift, Event, MergeWhich};
-pub use slice::{Activity, ActivitySource, AgentStatus, Lifecycle, SliceName};
+pub use slice::{Activity, ActivitySource, AgentStatus, Lifecycle, SliceName, possessive};

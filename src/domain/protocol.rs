@@ -124,7 +124,8 @@ pub enum Command {
 pub enum MergeWhich {
     /// The first ready slice.
     Head,
-    /// Every ready slice, in order, until one fails.
+    /// Every ready slice, in order; one that fails does not stop the
+    /// rest, and every approved slice left unmerged is named, with why.
     All,
     One {
         slice: SliceName,

@@ -58,6 +58,34 @@ pub struct MergeView {
     pub conflicts: Vec<String>,
     /// Slices it comes after that merged since it was last told.
     pub upstream_merged: Vec<SliceName>,
+    /// When it last reached the integration branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_at: Option<Timestamp>,
+}
+
+impl QueueBoard {
+    /// The merged slices and their merge commits, in the order they
+    /// merged (by merge time, then name).
+    /// Each merged slice with its merge commit and the commits its branch
+    /// got since, in the order they merged.
+    pub fn merged_in_order(&self) -> Vec<(&SliceName, &str, usize)> {
+        let mut merged: Vec<(&SliceName, &MergeView, &str, usize)> = self
+            .slices
+            .iter()
+            .filter_map(|(slice, view)| match &view.state {
+                Some(EntryState::Merged {
+                    commit,
+                    new_commits,
+                }) => Some((slice, view, commit.as_str(), *new_commits)),
+                _ => None,
+            })
+            .collect();
+        merged.sort_by_key(|(slice, view, _, _)| (view.merged_at, *slice));
+        merged
+            .into_iter()
+            .map(|(slice, _, commit, new_commits)| (slice, commit, new_commits))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

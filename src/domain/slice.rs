@@ -35,6 +35,16 @@ pub enum NameProblem {
     BadEnd(&'static str),
 }
 
+/// A name as an owner, as English writes it: `staging's`, `views'`.
+pub fn possessive(name: impl std::fmt::Display) -> String {
+    let name = name.to_string();
+    if name.ends_with('s') {
+        name + "'"
+    } else {
+        name + "'s"
+    }
+}
+
 impl SliceName {
     pub fn parse(raw: &str) -> Result<Self, NameProblem> {
         let first = raw.chars().next().ok_or(NameProblem::Empty)?;
@@ -230,6 +240,13 @@ pub enum ActivitySource {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn possessive_of_a_name_ending_in_s_is_a_bare_apostrophe() {
+        assert_eq!(possessive("views"), "views'");
+        assert_eq!(possessive("staging"), "staging's");
+    }
+
     use super::*;
 
     #[test]

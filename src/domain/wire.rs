@@ -24,7 +24,7 @@ use super::slice::SliceName;
 /// changing live, `BoardUpdate::Plan`, a removed slice and the plan's
 /// problem on the board). No negotiation: a client of another version is
 /// refused with both numbers.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// Who is connecting, which decides what the supervisor sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -120,6 +120,63 @@ impl MergeQueue {
         }
     }
 
+    /// The first ready slice in merge order that `merge --all` has not
+    /// tried yet; `Err` (with nothing to say) when none is left.
+    pub(super) fn pick_untried(&self, tried: &[&SliceName]) -> Result<SliceName, String> {
+        let Some(board) = self.shown.as_ref() else {
+            return Err(String::new());
+        };
+        board
+            .order
+            .iter()
+            .filter(|s| !tried.contains(s))
+            .find(|s| {
+                board
+                    .slices
+                    .get(*s)
+                    .is_some_and(|v| v.state == Some(EntryState::Ready))
+            })
+            .cloned()
+            .ok_or_else(String::new)
+    }
+
+    /// How `merge --all` ended: every approved slice it did not merge and
+    /// why (its attempt failed, or it was skipped: a conflict, a failed
+    /// check, a stale approval, waiting on a slice it comes after), then
+    /// what it merged. An error when any approved slice did not merge.
+    pub(super) fn all_done(&self, job: &super::Job) -> Result<String, String> {
+        let mut missed: Vec<String> = job
+            .failed
+            .iter()
+            .map(|(slice, why)| format!("{slice} did not merge: {why}"))
+            .collect();
+        if let Some(board) = self.shown.as_ref() {
+            for slice in &board.order {
+                if job.failed.iter().any(|(s, _)| s == slice) {
+                    continue;
+                }
+                let why = board
+                    .slices
+                    .get(slice)
+                    .and_then(|v| v.state.as_ref())
+                    .map_or_else(|| "not ready".to_owned(), EntryState::describe);
+                missed.push(format!("{slice} was skipped: {why}"));
+            }
+        }
+        if missed.is_empty() {
+            return Ok(job.merged.join("\n"));
+        }
+        let approved = missed.len() + job.merged.len();
+        let mut said = vec![format!(
+            "{} of {approved} approved slice{} did not merge",
+            missed.len(),
+            if approved == 1 { "" } else { "s" }
+        )];
+        said.extend(missed);
+        said.extend(job.merged.iter().cloned());
+        Err(said.join("\n"))
+    }
+
     /// What a merge would do now, without doing it.
     pub(super) fn dry_run(&self, which: &MergeWhich) -> Result<String, String> {
         let board = self.shown.clone().unwrap_or_default();

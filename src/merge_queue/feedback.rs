@@ -29,7 +29,10 @@ impl MergeQueue {
             .map(|v| v.conflicts.clone())
             .unwrap_or_default();
         let (about, what, todo) = self.findings(record, &previewed).ok_or_else(|| {
-            format!("nothing to tell {slice}'s agent: no conflict, failed check or upstream merge")
+            format!(
+                "nothing to tell {} agent: no conflict, failed check or upstream merge",
+                crate::domain::possessive(slice)
+            )
         })?;
         let template = self
             .ws
@@ -64,7 +67,10 @@ impl MergeQueue {
                 about: about.clone(),
             },
         );
-        let mut said = format!("told {slice}'s agent about {about}");
+        let mut said = format!(
+            "told {} agent about {about}",
+            crate::domain::possessive(slice)
+        );
         if !outcome.is_empty() {
             said.push_str(&format!(" ({outcome})"));
         }

@@ -32,6 +32,7 @@ mod planner_review;
 pub use clean::CLEANED_PREFIX;
 pub use pick::RETIRED_PREFIX;
 mod refresh;
+pub use refresh::read_board;
 mod review;
 
 pub(crate) use attempt::reset_integration_worktree;
@@ -174,6 +175,9 @@ struct Job {
     reply: Option<Reply>,
     /// What this job merged so far (`All` goes on after each).
     merged: Vec<String>,
+    /// Slices this job tried and could not merge, and why (`All` goes on
+    /// past them and names them at the end).
+    failed: Vec<(SliceName, String)>,
     /// Attempts lost to someone else moving the integration branch.
     lost_races: u32,
 }
@@ -268,6 +272,7 @@ impl MergeQueue {
                     which,
                     reply: Some(reply),
                     merged: Vec::new(),
+                    failed: Vec::new(),
                     lost_races: 0,
                 });
                 self.refresh();
@@ -307,7 +312,13 @@ impl MergeQueue {
                 auto_asked = true;
             }
             let Some(job) = self.jobs.front() else { return };
-            let pick = self.pick(&job.which);
+            let pick = match job.which {
+                MergeWhich::All if !job.merged.is_empty() || !job.failed.is_empty() => {
+                    let tried: Vec<&SliceName> = job.failed.iter().map(|(s, _)| s).collect();
+                    self.pick_untried(&tried)
+                }
+                _ => self.pick(&job.which),
+            };
             match pick {
                 Ok(slice) => {
                     if let Some(ended) = self.begin(&slice) {
@@ -318,10 +329,10 @@ impl MergeQueue {
                     let Some(job) = self.jobs.pop_front() else {
                         return;
                     };
-                    let outcome = if job.merged.is_empty() {
+                    let outcome = if job.merged.is_empty() && job.failed.is_empty() {
                         Err(why)
                     } else {
-                        Ok(job.merged.join("\n"))
+                        self.all_done(&job)
                     };
                     if let Some(reply) = job.reply {
                         let _ = reply.send(outcome);
@@ -352,6 +363,7 @@ impl MergeQueue {
             which: MergeWhich::Head,
             reply: None,
             merged: Vec::new(),
+            failed: Vec::new(),
             lost_races: 0,
         });
         true
@@ -378,6 +390,15 @@ impl MergeQueue {
             Ended::Raced { reason, .. } if job.lost_races < 3 => {
                 job.lost_races += 1;
                 tracing::info!(%reason, "trying the merge again on the new tip");
+                None
+            }
+            // `All` goes on with the next ready slice, and names this one
+            // at the end.
+            Ended::Raced { slice, reason } | Ended::Failed { slice, reason }
+                if job.which == MergeWhich::All =>
+            {
+                job.lost_races = 0;
+                job.failed.push((slice, reason));
                 None
             }
             Ended::Raced { slice, reason } | Ended::Failed { slice, reason } => {

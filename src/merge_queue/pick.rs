@@ -160,7 +160,8 @@ impl MergeQueue {
         for other in others {
             if let Some(running) = self.running.as_ref().filter(|r| &r.slice == other) {
                 return Err(format!(
-                    "cannot pick {slice}: {other}'s merge check is running (attempt {}); wait for it to end, then pick again",
+                    "cannot pick {slice}: {} merge check is running (attempt {}); wait for it to end, then pick again",
+                    crate::domain::possessive(other),
                     running.number
                 ));
             }

@@ -20,6 +20,9 @@ use crate::git::{Oid, Preview};
 use crate::store::{Actor, State};
 
 use super::MergeQueue;
+use super::attempt::Running;
+use crate::git::MergeEngine;
+use crate::workspace::Workspace;
 
 /// Cached answers about commits (they never change for a given pair).
 #[derive(Default)]
@@ -45,12 +48,12 @@ impl MergeQueue {
     /// changed, and publishes the board if it changed.
     pub(super) fn refresh(&mut self) {
         let Ok(mut state) = self.state() else { return };
-        let tips = self.tips(&state);
+        let tips = self.reader().tips(&state);
         if self.mark_stale(&state, &tips) {
             let Ok(marked) = self.state() else { return };
             state = marked;
         }
-        let board = self.build_board(&state, &tips);
+        let board = self.reader().build_board(&state, &tips);
         if self.shown.as_ref() != Some(&board) {
             (self.deps.publish)(BoardUpdate::Queue {
                 queue: board.clone(),
@@ -66,6 +69,28 @@ impl MergeQueue {
         board
     }
 
+    /// The parts of the queue that read the board.
+    fn reader(&mut self) -> BoardReader<'_> {
+        BoardReader {
+            ws: &self.ws,
+            engine: &self.engine,
+            facts: &mut self.facts,
+            running: self.running.as_ref(),
+        }
+    }
+}
+
+/// What building the board reads: the plan, the branches, the cached
+/// previews and the attempt running. The supervisor's queue holds one;
+/// [`read_board`] makes one for a command with no supervisor.
+pub(super) struct BoardReader<'a> {
+    ws: &'a Workspace,
+    engine: &'a MergeEngine,
+    facts: &'a mut Facts,
+    running: Option<&'a Running>,
+}
+
+impl BoardReader<'_> {
     pub(super) fn tips(&self, state: &State) -> Tips {
         let plan = &self.ws.plan;
         let integration = self.engine.tip(&plan.integration).ok().flatten();
@@ -81,7 +106,9 @@ impl MergeQueue {
             slices,
         }
     }
+}
 
+impl MergeQueue {
     /// An approval whose branch moved is stale: journaled once, never
     /// merged. True when one was marked.
     fn mark_stale(&self, state: &State, tips: &Tips) -> bool {
@@ -122,7 +149,9 @@ impl MergeQueue {
         }
         marked_any
     }
+}
 
+impl BoardReader<'_> {
     /// Previews `tip` into `onto`, from the cache when asked before.
     fn preview(&mut self, onto: Oid, tip: Oid, used: &mut BTreeSet<(Oid, Oid)>) -> Option<Preview> {
         used.insert((onto, tip));
@@ -194,7 +223,7 @@ impl MergeQueue {
         paths
     }
 
-    fn build_board(&mut self, state: &State, tips: &Tips) -> QueueBoard {
+    pub(super) fn build_board(&mut self, state: &State, tips: &Tips) -> QueueBoard {
         let plan = self.ws.plan.clone();
         let mut used = BTreeSet::new();
         let mut views: BTreeMap<SliceName, MergeView> = BTreeMap::new();
@@ -231,6 +260,7 @@ impl MergeQueue {
                     stale: a.stale,
                 }),
                 upstream_merged: record.upstream_merged.clone(),
+                merged_at: record.merged.as_ref().map(|m| m.at),
                 ..MergeView::default()
             };
             let mut new_commits = 0;
@@ -401,4 +431,37 @@ impl MergeQueue {
         }
         pairs
     }
+}
+
+/// The queue as a command with no supervisor reads it: from `state.json`
+/// and the branches, writing nothing. An approval whose branch moved shows
+/// as stale (the supervisor journals that when it next runs).
+pub fn read_board(ws: &Workspace) -> anyhow::Result<QueueBoard> {
+    let mut state = crate::store::load_state(&ws.state_dir.state_file())?;
+    let engine = MergeEngine::open(ws.git.common_dir())?;
+    let mut facts = Facts::default();
+    let mut reader = BoardReader {
+        ws,
+        engine: &engine,
+        facts: &mut facts,
+        running: None,
+    };
+    let tips = reader.tips(&state);
+    for (slice, record) in &mut state.slices {
+        let now = tips
+            .slices
+            .get(slice)
+            .copied()
+            .flatten()
+            .map(|o| o.to_string());
+        if record.lifecycle != Lifecycle::Approved {
+            continue;
+        }
+        if let Some(approval) = record.standing_approval_mut()
+            && now.as_deref() != Some(approval.commit.as_str())
+        {
+            approval.stale = true;
+        }
+    }
+    Ok(reader.build_board(&state, &tips))
 }

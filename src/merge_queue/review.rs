@@ -63,7 +63,10 @@ impl MergeQueue {
                 .map_err(|e| e.to_string())?
         };
         events.into_iter().for_each(|e| (self.deps.notify)(e));
-        Ok(format!("withdrew {slice}'s approval"))
+        Ok(format!(
+            "withdrew {} approval",
+            crate::domain::possessive(slice)
+        ))
     }
 
     /// What approving `slice` now should make the operator look at.

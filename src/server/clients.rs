@@ -214,6 +214,7 @@ async fn requests(
     context: &Context,
     kind: ClientKind,
 ) {
+    let _open = CommandOpen::new(&context.hub);
     if writer.write_all(&welcome(None)).await.is_err() {
         return;
     }
@@ -244,6 +245,23 @@ async fn requests(
         if writer.write_all(&reply).await.is_err() {
             return;
         }
+    }
+}
+
+/// Counts a command-line connection as open for as long as its task
+/// runs, however it ends.
+struct CommandOpen<'a>(&'a Hub);
+
+impl<'a> CommandOpen<'a> {
+    fn new(hub: &'a Hub) -> Self {
+        hub.command_connected(true);
+        Self(hub)
+    }
+}
+
+impl Drop for CommandOpen<'_> {
+    fn drop(&mut self) {
+        self.0.command_connected(false);
     }
 }
 

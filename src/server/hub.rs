@@ -120,6 +120,9 @@ pub struct Hub {
     inner: Mutex<Inner>,
     /// The plan's `owns` globs; replaced when the plan changes live.
     ownership: Mutex<Option<Arc<Ownership>>>,
+    /// Command-line connections open now (one waiting for a merge's check
+    /// keeps the supervisor from its idle exit).
+    commands: AtomicUsize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -135,6 +138,7 @@ impl Hub {
                 next_id: 1,
             }),
             ownership: Mutex::new(ownership.map(Arc::new)),
+            commands: AtomicUsize::new(0),
         }
     }
 
@@ -276,6 +280,20 @@ impl Hub {
     /// Dashboards attached now.
     pub fn clients(&self) -> usize {
         lock(&self.inner).clients.len()
+    }
+
+    /// A command-line connection opened (`true`) or closed.
+    pub fn command_connected(&self, open: bool) {
+        if open {
+            self.commands.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.commands.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Command-line connections open now.
+    pub fn commands(&self) -> usize {
+        self.commands.load(Ordering::SeqCst)
     }
 
     /// Every slice's agent as the board shows it, by slice.

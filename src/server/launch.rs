@@ -16,41 +16,73 @@ use crate::workspace::Workspace;
 /// How long a new supervisor may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How long a supervisor started for one command stays once nothing
+/// needs it any more: no agent running, no dashboard, no command connected.
+pub const ONE_COMMAND_IDLE: Duration = Duration::from_secs(2);
+
 /// Makes sure a supervisor runs for the workspace: connects to the one
 /// that runs, or starts one and waits until it listens. Says whether it
 /// started one.
 pub fn ensure_running(ws: &Workspace) -> anyhow::Result<bool> {
+    ensure(ws, None).map(|(started, _)| started)
+}
+
+/// A connection to the workspace's supervisor for one command. One that
+/// is started here for it ends by itself [`ONE_COMMAND_IDLE`] after the
+/// command is done, unless an agent or a dashboard keeps it (so nothing
+/// stays behind a command, and no agent someone started meanwhile ends).
+pub fn connect_for_command(ws: &Workspace) -> anyhow::Result<Link> {
+    ensure(ws, Some(ONE_COMMAND_IDLE)).map(|(_, link)| link)
+}
+
+/// [`ensure_running`], starting one with `idle_exit` if given; the
+/// connection that found it listening.
+fn ensure(ws: &Workspace, idle_exit: Option<Duration>) -> anyhow::Result<(bool, Link)> {
     let socket = ws.state_dir.socket_file();
     match Link::connect(&socket, ClientKind::Cli) {
-        Ok(_) => return Ok(false),
+        Ok(link) => return Ok((false, link)),
         Err(LinkError::NoSupervisor) => {}
         Err(err) => return Err(err).context("a supervisor runs but cannot be reached"),
     }
     ws.state_dir.ensure()?;
     eprintln!("starting the supervisor for {}…", ws.git.root().display());
-    let deadline = Instant::now() + START_TIMEOUT;
-    let mut child = spawn(ws)?;
-    loop {
+    let mut deadline = Instant::now() + START_TIMEOUT;
+    let mut child = spawn(ws, idle_exit)?;
+    let link = loop {
         match Link::connect(&socket, ClientKind::Cli) {
-            Ok(_) => break,
+            Ok(link) => break link,
             Err(LinkError::NoSupervisor) => {}
             Err(err) => return Err(err).context("the new supervisor cannot be reached"),
         }
         if let Some(status) = child.process.try_wait()? {
-            match StateLock::holder(&ws.state_dir.lock_file()) {
+            let lock = ws.state_dir.lock_file();
+            let supervisor =
+                |h: &crate::store::LockHolder| h.command == crate::supervisor::LOCK_COMMAND;
+            // A command working without a supervisor (a direct `sliceboard
+            // up`) holds the lock: wait for it, within a bound.
+            let waited = Instant::now();
+            let holder = StateLock::wait_free(
+                &lock,
+                crate::store::LOCK_WAIT,
+                crate::store::LockHolder::is_brief,
+                |h| eprintln!("waiting for `{}` (pid {}) to finish…", h.command, h.pid),
+            );
+            deadline += waited.elapsed();
+            match holder {
                 // Another supervisor holds the lock: one started at the same
                 // moment (it will listen soon), or one that is ending.
-                Some(holder) if holder.command == crate::supervisor::LOCK_COMMAND => {}
-                // The lock is free again (the one ending has ended): ours
-                // lost a race that is over; start again.
+                Some(holder) if supervisor(&holder) => {}
+                // The lock is free again (the one ending has ended, or the
+                // command waited for is done): start again.
                 None => {
                     std::thread::sleep(Duration::from_millis(200));
-                    child = spawn(ws)?;
+                    child = spawn(ws, idle_exit)?;
                 }
                 Some(holder) => bail!(
-                    "the supervisor could not start: `{}` (pid {}) holds the state lock; wait for it to finish",
+                    "the supervisor could not start: `{}` (pid {}) still holds the state lock after {:?}; wait for it to finish",
                     holder.command,
-                    holder.pid
+                    holder.pid,
+                    crate::store::LOCK_WAIT
                 ),
             }
             if Instant::now() > deadline {
@@ -67,11 +99,11 @@ pub fn ensure_running(ws: &Workspace) -> anyhow::Result<bool> {
             );
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
+    };
     let mut process = child.process;
     // Reap it when it ends, so it never lingers as a zombie of ours.
     std::thread::spawn(move || process.wait());
-    Ok(true)
+    Ok((true, link))
 }
 
 /// A `sliceboard supervise` we started, and where its output goes.
@@ -93,7 +125,7 @@ impl Started {
 
 /// Starts `sliceboard supervise` detached: its own session, stdin closed,
 /// output appended to `supervisor.out`.
-fn spawn(ws: &Workspace) -> anyhow::Result<Started> {
+fn spawn(ws: &Workspace, idle_exit: Option<Duration>) -> anyhow::Result<Started> {
     let out_path = ws.state_dir.supervisor_output_file();
     let out = std::fs::OpenOptions::new()
         .create(true)
@@ -111,6 +143,9 @@ fn spawn(ws: &Workspace) -> anyhow::Result<Started> {
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out);
+    if let Some(idle) = idle_exit {
+        command.env(crate::server::IDLE_EXIT_ENV, idle.as_secs_f64().to_string());
+    }
     // SAFETY: setsid is async-signal-safe and touches no memory of ours.
     unsafe {
         command.pre_exec(|| {

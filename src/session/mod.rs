@@ -112,7 +112,7 @@ pub enum SessionError {
         command: String,
         message: String,
     },
-    #[error("slice {slice}'s terminal: {source}")]
+    #[error("slice {} terminal: {source}", crate::domain::possessive(.slice))]
     Io {
         slice: SliceName,
         #[source]

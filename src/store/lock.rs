@@ -3,16 +3,34 @@
 //! An advisory `flock` on `<state dir>/lock`, which the kernel drops when the
 //! holder exits however it exits, so a crash never leaves a stale lock. The
 //! holder writes who it is into the file so a second process can say who
-//! holds it.
+//! holds it, or wait for it to let go (within a bound, [`LOCK_WAIT`]).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+
+/// How long a command waits for the lock held by another command (a
+/// `sliceboard up` working without a supervisor) before it gives up.
+pub const LOCK_WAIT: Duration = Duration::from_secs(30);
+/// How often a waiting command looks again.
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
+/// Holders that let go by themselves once one piece of work is done (a
+/// `sliceboard up` or `down` working without a supervisor): a command that
+/// meets one waits for it ([`LOCK_WAIT`]), not for a supervisor or anyone
+/// unknown.
+const BRIEF_HOLDERS: &[&str] = &[
+    "sliceboard up",
+    "sliceboard down",
+    "sliceboard demo",
+    "rebuilding state.json",
+];
 
 /// Who holds the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +46,13 @@ pub struct LockHolder {
 pub struct StateLock {
     file: File,
     path: PathBuf,
+}
+
+impl LockHolder {
+    /// Whether it lets go by itself soon: worth waiting for.
+    pub fn is_brief(&self) -> bool {
+        BRIEF_HOLDERS.contains(&self.command.as_str())
+    }
 }
 
 impl StateLock {
@@ -69,6 +94,59 @@ impl StateLock {
             file,
             path: path.to_owned(),
         })
+    }
+
+    /// Takes the lock, waiting up to `bound` while it is held by someone
+    /// `wait_for` accepts (a holder not yet named is waited for too);
+    /// `waiting` is told once, when the wait begins. Past the bound, or
+    /// held by someone not worth waiting for, it fails as [`Self::acquire`].
+    pub fn acquire_waiting(
+        path: &Path,
+        command: &str,
+        bound: Duration,
+        wait_for: impl Fn(&LockHolder) -> bool,
+        mut waiting: impl FnMut(&LockHolder),
+    ) -> Result<Self, StoreError> {
+        let deadline = Instant::now() + bound;
+        let mut told = false;
+        loop {
+            match Self::acquire(path, command) {
+                Err(StoreError::Locked { holder, .. })
+                    if holder.as_ref().is_none_or(&wait_for) && Instant::now() < deadline =>
+                {
+                    if let Some(holder) = holder.as_ref().filter(|_| !told) {
+                        waiting(holder);
+                        told = true;
+                    }
+                    std::thread::sleep(LOCK_POLL);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Waits up to `bound` for a holder `wait_for` accepts to let go
+    /// (`waiting` is told once, when the wait begins). Returns who holds
+    /// the lock then, `None` when it is free.
+    pub fn wait_free(
+        path: &Path,
+        bound: Duration,
+        wait_for: impl Fn(&LockHolder) -> bool,
+        mut waiting: impl FnMut(&LockHolder),
+    ) -> Option<LockHolder> {
+        let deadline = Instant::now() + bound;
+        let mut told = false;
+        loop {
+            let holder = Self::holder(path)?;
+            if !wait_for(&holder) || Instant::now() >= deadline {
+                return Some(holder);
+            }
+            if !told {
+                waiting(&holder);
+                told = true;
+            }
+            std::thread::sleep(LOCK_POLL);
+        }
     }
 
     /// Who holds the lock at `path` now, if anyone (the file keeps the

@@ -22,7 +22,7 @@ mod state;
 use std::path::{Path, PathBuf};
 
 pub use journal::{Actor, Journal, JournalEntry, JournalRead, TAIL_BYTES as JOURNAL_TAIL_BYTES};
-pub use lock::{LockHolder, StateLock};
+pub use lock::{LOCK_WAIT, LockHolder, StateLock};
 pub use state::{
     Approval, Attention, MergeRecord, SCHEMA_VERSION, SliceRecord, State, load_state, save_state,
 };

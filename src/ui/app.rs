@@ -172,8 +172,10 @@ pub struct App {
     pub tab: Tab,
     pub layout: Layout,
     pub keymap: Keymap,
-    /// One line for the status bar: the last thing that happened.
+    /// One line for the status bar: the last thing that happened, until
+    /// it stops being true (`report`).
     pub message: Option<String>,
+    pub(super) report: super::report::ReportAge,
     /// The last search and which of its matches is shown.
     pub search: Option<(String, usize)>,
     /// How far the dbt or Logs tab is scrolled back, in lines; 0 follows
@@ -239,6 +241,7 @@ impl App {
             layout: Layout::Focus,
             keymap,
             message: None,
+            report: Default::default(),
             search: None,
             log_scroll: 0,
             diff_file: 0,
@@ -431,7 +434,11 @@ impl App {
             && self.selected().is_some_and(|s| &s.name == slice)
         {
             self.mode = Mode::Board;
-            self.message = Some(format!("{slice}'s agent ended: {}", status_text(*status)));
+            self.message = Some(format!(
+                "{} agent ended: {}",
+                crate::domain::possessive(slice),
+                status_text(*status)
+            ));
         }
     }
 
@@ -656,8 +663,15 @@ impl App {
                     .collect();
             }
             Action::Clean => {
-                if let Some(slice) = slice {
-                    self.mode = Mode::Confirm(Confirm::Clean(slice));
+                // Asked only when it can be done: a refusal after "y" would
+                // waste the question.
+                match self
+                    .selected()
+                    .map(|row| (row.name.clone(), self.clean_refusal(row)))
+                {
+                    Some((_, Some(why))) => self.message = Some(why),
+                    Some((slice, None)) => self.mode = Mode::Confirm(Confirm::Clean(slice)),
+                    None => {}
                 }
             }
             Action::PickVariant => self.ask_to_pick(),
@@ -705,7 +719,8 @@ impl App {
                     ));
                 } else {
                     self.message = Some(format!(
-                        "{name}'s agent is not running; press {} to start it",
+                        "{} agent is not running; press {} to start it",
+                        crate::domain::possessive(&name),
                         self.keymap.key(Action::Start)
                     ));
                 }
@@ -751,7 +766,13 @@ impl App {
                         let pid = left.pid;
                         self.mode = Mode::Confirm(Confirm::EndLeftRunning { slice, pid });
                     }
-                    (_, Action::Kill) => self.mode = Mode::Confirm(Confirm::Kill(slice)),
+                    (_, Action::Kill) if live => self.mode = Mode::Confirm(Confirm::Kill(slice)),
+                    (_, Action::Kill) => {
+                        self.message = Some(format!(
+                            "{slice}: no agent to kill: it is {}",
+                            status_text(status)
+                        ));
+                    }
                     _ => {
                         self.message = Some(format!(
                             "{slice}: no agent group was left running here by a previous supervisor"
@@ -766,6 +787,40 @@ impl App {
 }
 
 impl App {
+    /// Why cleaning a slice would be refused now, as far as the board
+    /// knows: its agent runs, a group was left running there, or it is
+    /// not merged (the key cleans merged slices only).
+    fn clean_refusal(&self, row: &SliceRow) -> Option<String> {
+        let slice = &row.name;
+        if matches!(row.status, AgentStatus::Running | AgentStatus::Paused) {
+            return Some(format!(
+                "{slice}: not cleaned: its agent is {}; kill it first ({})",
+                status_text(row.status),
+                self.keymap.key(Action::Kill)
+            ));
+        }
+        if let Some(left) = row.left_running {
+            return Some(format!(
+                "{slice}: not cleaned: agent group {} still runs in its worktree; end it first ({})",
+                left.pid,
+                self.keymap.key(Action::EndLeftRunning)
+            ));
+        }
+        let merged = self.board.queue.slices.get(slice).is_some_and(|v| {
+            matches!(
+                v.state,
+                Some(crate::domain::queue::EntryState::Merged { .. })
+            )
+        });
+        if row.lifecycle != crate::domain::Lifecycle::Merged && !merged {
+            return Some(format!(
+                "{slice}: not cleaned: it is not merged ({}); the key cleans merged slices only",
+                row.lifecycle
+            ));
+        }
+        None
+    }
+
     /// The log the current tab shows, if it shows one.
     pub fn log_buffer(&self) -> Option<&VecDeque<String>> {
         let row = self.selected()?;

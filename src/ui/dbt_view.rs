@@ -72,7 +72,7 @@ pub fn draw_dbt(frame: &mut Frame<'_>, area: Rect, row: &SliceRow) {
         )];
         if let Some(owner) = node.owner.as_ref().filter(|o| **o != row.name) {
             spans.push(Span::styled(
-                format!("  ({owner}'s)"),
+                format!("  ({})", crate::domain::possessive(owner)),
                 Style::new().fg(Color::Cyan),
             ));
         }

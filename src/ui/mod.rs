@@ -20,6 +20,7 @@ pub mod highlight;
 pub mod keymap;
 pub mod mouse;
 pub mod queue_view;
+pub mod report;
 mod variants;
 pub mod view;
 
@@ -171,6 +172,7 @@ pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
                     next = rx.try_recv().ok();
                 }
             }
+            dirty |= app.tick(Instant::now());
             if signal_flag.load(Ordering::SeqCst) {
                 ended = Some(Ended::Detached);
             }
@@ -272,7 +274,10 @@ impl Client {
                     return;
                 };
                 app.message = Some(match hits.get(nth % hits.len().max(1)) {
-                    None => format!("{query:?} not found in {slice}'s terminal"),
+                    None => format!(
+                        "{query:?} not found in {} terminal",
+                        crate::domain::possessive(&slice)
+                    ),
                     Some(offset) => {
                         app.scroll.insert(slice, *offset);
                         format!(

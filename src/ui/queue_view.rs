@@ -129,17 +129,7 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
         }
         lines.push(TextLine::from(spans));
     }
-    let merged: Vec<(&SliceName, &str, usize)> = queue
-        .slices
-        .iter()
-        .filter_map(|(slice, view)| match &view.state {
-            Some(EntryState::Merged {
-                commit,
-                new_commits,
-            }) => Some((slice, commit.as_str(), *new_commits)),
-            _ => None,
-        })
-        .collect();
+    let merged = queue.merged_in_order();
     if !merged.is_empty() {
         lines.push(TextLine::default());
         for (slice, commit, new_commits) in merged {

@@ -437,18 +437,15 @@ pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
 fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm, app: &App) {
     let text = match confirm {
         Confirm::Kill(slice) => format!(
-            "Kill {slice}'s agent? SIGTERM to its whole process group, SIGKILL after the grace period. Its commits and files stay.\n\ny: kill   any other key: cancel"
+            "Kill {whose} agent? SIGTERM to its whole process group, SIGKILL after the grace period. Its commits and files stay.\n\ny: kill   any other key: cancel",
+            whose = crate::domain::possessive(slice)
         ),
         Confirm::EndLeftRunning { slice, pid } => format!(
             "End agent group {pid} in {slice}? A previous supervisor left it running; nothing reaches its terminal. SIGTERM to the whole group (SIGCONT first), SIGKILL after the grace period. Its commits and files stay.\n\ny: end it   any other key: cancel"
         ),
-        Confirm::Approve { slice, concerns } => format!(
-            "Approve {slice} anyway? It needs a second look:\n{}\n\ny: approve   any other key: cancel",
-            concerns
-                .iter()
-                .map(|c| format!("- {c}"))
-                .collect::<Vec<_>>()
-                .join("\n")
+        // Its concerns are folded to fit below (`fold_concerns`).
+        Confirm::Approve { slice, .. } => format!(
+            "Approve {slice} anyway? It needs a second look:\n\ny: approve   any other key: cancel"
         ),
         Confirm::Clean(slice) => format!(
             "Remove {slice}'s worktree and delete its branch? Only a merged slice is removed; its commits stay in the integration branch.\n\ny: clean   any other key: cancel"
@@ -470,18 +467,81 @@ fn draw_confirm(frame: &mut Frame<'_>, area: Rect, confirm: &Confirm, app: &App)
             app.keymap.key(Action::Quit)
         ),
     };
-    let height = u16::try_from(text.lines().count() + 6)
-        .unwrap_or(u16::MAX)
-        .clamp(8, 20);
-    let popup = centered(area, 72, height);
+    // The key line has a row of its own at the bottom: however long the
+    // question, it is never cut off.
+    let (body, keys) = text.rsplit_once("\n\n").unwrap_or((text.as_str(), ""));
+    let width = area.width.min(72);
+    let inner_width = width.saturating_sub(2);
+    // Borders, the blank line and the key line take 4 rows.
+    let most = area.height.min(20).saturating_sub(4);
+    let body = match confirm {
+        Confirm::Approve { concerns, .. } => fold_concerns(body, concerns, inner_width, most),
+        _ => body.to_owned(),
+    };
+    let height = (wrapped_rows(&body, inner_width) + 4).clamp(8, 20);
+    let popup = centered(area, width, height);
     frame.render_widget(Clear, popup);
-    Paragraph::new(text)
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .title(" confirm ")
+        .border_style(Style::new().fg(Color::Yellow));
+    let inner = block.inner(popup);
+    block.render(popup, frame.buffer_mut());
+    let [body_area, _, keys_area] = Split::vertical([
+        Constraint::Min(0),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    Paragraph::new(body)
         .wrap(Wrap { trim: true })
-        .block(
-            Block::new()
-                .borders(Borders::ALL)
-                .title(" confirm ")
-                .border_style(Style::new().fg(Color::Yellow)),
-        )
-        .render(popup, frame.buffer_mut());
+        .render(body_area, frame.buffer_mut());
+    Paragraph::new(keys.to_owned()).render(keys_area, frame.buffer_mut());
+}
+
+/// The approval question's header and as many of its concerns as fit in
+/// `rows` rows of `width` columns; the rest folded into "… and N more".
+fn fold_concerns(header: &str, concerns: &[String], width: u16, rows: u16) -> String {
+    let mut used = wrapped_rows(header, width);
+    let mut lines = vec![header.to_owned()];
+    for (i, concern) in concerns.iter().enumerate() {
+        let line = format!("- {concern}");
+        let more = i + 1 < concerns.len();
+        let need = wrapped_rows(&line, width) + u16::from(more);
+        if used + need > rows {
+            lines.push(format!("… and {} more", concerns.len() - i));
+            break;
+        }
+        used += wrapped_rows(&line, width);
+        lines.push(line);
+    }
+    lines.join("\n")
+}
+
+/// About how many rows `text` takes wrapped at word boundaries into
+/// `width` columns.
+fn wrapped_rows(text: &str, width: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    let rows: usize = text
+        .lines()
+        .map(|line| {
+            let (mut rows, mut column) = (1, 0);
+            for word in line.split_whitespace() {
+                let len = word.chars().count();
+                if column > 0 && column + 1 + len <= width {
+                    column += 1 + len;
+                    continue;
+                }
+                if column > 0 {
+                    rows += 1;
+                }
+                // A word longer than the line takes rows of its own.
+                let extra = len.saturating_sub(1) / width;
+                rows += extra;
+                column = len - extra * width;
+            }
+            rows
+        })
+        .sum();
+    u16::try_from(rows).unwrap_or(u16::MAX)
 }

@@ -39,8 +39,10 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkspaceError 
 }
 
 fn record(ws: &Workspace, slice: &SliceName, state: &SetupState) -> Result<(), WorkspaceError> {
-    crate::store::private::create_dir(&ws.state_dir.slice_dir(slice))
-        .map_err(io(format!("cannot create {slice}'s state folder")))?;
+    crate::store::private::create_dir(&ws.state_dir.slice_dir(slice)).map_err(io(format!(
+        "cannot create {} state folder",
+        crate::domain::possessive(slice)
+    )))?;
     let json = serde_json::to_vec_pretty(state).unwrap_or_default();
     write_atomic(&ws.state_dir.setup_file(slice), &json)?;
     Ok(())
@@ -87,13 +89,16 @@ pub fn run_setup(
         })?;
     if setup_state(ws, slice).is_some_and(|s| s.status == SetupStatus::Running) {
         return Err(WorkspaceError::Refused(format!(
-            "{slice}'s setup is already running"
+            "{} setup is already running",
+            crate::domain::possessive(slice)
         )));
     }
     let env = ws.env(&spec)?;
     let log_path = ws.state_dir.setup_log(slice);
-    crate::store::private::create_dir(&ws.state_dir.slice_dir(slice))
-        .map_err(io(format!("cannot create {slice}'s state folder")))?;
+    crate::store::private::create_dir(&ws.state_dir.slice_dir(slice)).map_err(io(format!(
+        "cannot create {} state folder",
+        crate::domain::possessive(slice)
+    )))?;
     let mut log = crate::store::private::create(&log_path)
         .map_err(io(format!("cannot write {}", log_path.display())))?;
     let log_error = || io(format!("cannot write {}", log_path.display()));
