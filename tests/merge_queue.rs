@@ -1014,7 +1014,7 @@ fn clean_force_keeps_a_commit_made_after_the_merge_on_a_branch_and_says_so() {
 
     let said = sliceboard(&repo, &["clean", "alpha", "--force"]).ok();
     assert!(
-        said.contains("1 commit not in integration are kept on branch sliceboard/cleaned/alpha"),
+        said.contains("1 commit not in integration is kept on branch sliceboard/cleaned/alpha"),
         "{said}"
     );
     assert!(!repo.worktree("alpha").exists(), "the worktree is gone");

@@ -19,8 +19,8 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
     }
     if let Some(queue) = super::queue_cmds::running_queue(ws) {
         for slice in &mut report.slices {
-            if let (Some(merge), Some(view)) = (slice.merge.take(), queue.slices.get(&slice.name)) {
-                slice.merge = Some(merge.with_queue(view));
+            if let Some(view) = queue.slices.get(&slice.name) {
+                slice.merge = slice.merge.take().map(|merge| merge.with_queue(view));
             }
         }
     }

@@ -134,8 +134,10 @@ impl MergeQueue {
                 commits(unmerged)
             ),
             BranchFate::Kept { name, unmerged } => format!(
-                "removed {slice}'s worktree; its {} not in {integration} are kept on branch {name} (renamed from {branch}; `git branch -D {name}` drops them)",
-                commits(unmerged)
+                "removed {slice}'s worktree; its {} not in {integration} {} kept on branch {name} (renamed from {branch}; `git branch -D {name}` drops {})",
+                commits(unmerged),
+                if unmerged == 1 { "is" } else { "are" },
+                if unmerged == 1 { "it" } else { "them" }
             ),
             BranchFate::Gone => format!("removed {slice}'s worktree (branch {branch} was gone)"),
         })

@@ -148,7 +148,7 @@ impl Asked {
             Command::Approve { slice, .. } => (slice, "approve", "approved"),
             Command::WithdrawApproval { slice } => (slice, "withdraw", "approval withdrawn"),
             Command::SendFeedback { slice } => (slice, "tell the agent", "agent told"),
-            Command::Clean { slice, .. } => (slice, "clean", "worktree and branch removed"),
+            Command::Clean { slice, .. } => (slice, "clean", "cleaned"),
             Command::Setup { slice, .. } => (slice, "run its setup", "setup passed"),
             _ => return None,
         };
