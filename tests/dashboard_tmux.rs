@@ -370,10 +370,15 @@ fn agents_outlive_the_dashboard_and_every_attach_shows_them() {
     assert_eq!(agent_pid(&tmux.repo, "staging"), Some(pid));
 
     // `sliceboard stop` ends the agent and the supervisor; the dashboards
-    // say so and end.
+    // say who stopped it, and end.
     let stopped = tmux.repo.sliceboard(&["stop"]).ok();
     assert!(stopped.contains("stopped 1 agent"), "{stopped}");
-    tmux.shows("DASHBOARD-EXITED-0");
+    let screen = tmux.shows("DASHBOARD-EXITED-0");
+    assert!(
+        screen.contains("was stopped by `sliceboard stop`") && !screen.contains("is gone"),
+        "{screen}"
+    );
+    tmux.shows_in(":1", "was stopped by `sliceboard stop`");
     let deadline = Instant::now() + Duration::from_secs(10);
     while alive(pid) {
         assert!(Instant::now() < deadline, "agent {pid} outlived stop");
@@ -772,7 +777,11 @@ fn every_fatal_signal_detaches_and_gives_the_terminal_back() {
     tmux.keys(&["Q"]);
     tmux.shows("y: stop all");
     tmux.keys(&["y"]);
-    tmux.shows("DASHBOARD-EXITED-0");
+    let screen = tmux.shows("DASHBOARD-EXITED-0");
+    assert!(
+        screen.contains("was stopped from a dashboard (`Q`)"),
+        "{screen}"
+    );
     assert_eq!(
         tmux.repo.last_agent_status("staging").as_deref(),
         Some("killed")
@@ -827,4 +836,68 @@ fn a_plan_edited_while_the_dashboard_runs_changes_the_board_in_place() {
             .any(|l| l.contains("seeds") && l.contains("(removed from the plan)"))
             && !s.contains("plan not reloaded")
     });
+}
+
+/// The pid of the `sliceboard -C ROOT proxy` a remote dashboard runs
+/// through (its ssh stand-in runs it on this machine).
+fn proxy_pid(root: &std::path::Path) -> Option<i32> {
+    let root = root.to_str().unwrap();
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let wanted: [&[u8]; 3] = [b"-C", root.as_bytes(), b"proxy"];
+        args.windows(3).any(|w| w == wanted).then_some(pid)
+    })
+}
+
+#[test]
+fn a_remote_dashboard_whose_link_is_cut_says_it_was_lost_and_how_to_attach_again() {
+    let repo = TestRepo::with_plan_text(PLAN);
+    repo.sliceboard(&["up"]).ok();
+    // A stand-in for ssh that runs the remote command here (the tmux
+    // server has the test repository's environment).
+    let ssh = repo.top.join("fake-ssh");
+    std::fs::write(&ssh, "#!/bin/sh\nshift\nexec sh -c \"$*\"\n").unwrap();
+    std::fs::set_permissions(&ssh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let target = format!("somehost:{}", repo.root.display());
+    let command = format!(
+        "SLICEBOARD_REMOTE_SHELL={} SLICEBOARD_REMOTE_BIN={BIN} {BIN} --remote {target}",
+        ssh.display()
+    );
+    let tmux = Tmux::run(repo, 132, 30, &command);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    tmux.shows("agent$");
+    let agent = agent_pid(&tmux.repo, "staging").expect("the agent runs");
+
+    // The link stalls (the proxy stops forwarding): the header says so,
+    // and stops saying it once frames flow again.
+    let proxy = proxy_pid(&tmux.repo.root).expect("the proxy runs");
+    // SAFETY: plain kill(2) of the proxy process found by its arguments.
+    unsafe { libc::kill(proxy, libc::SIGSTOP) };
+    tmux.shows("link stalled: nothing from the supervisor for");
+    // SAFETY: as above.
+    unsafe { libc::kill(proxy, libc::SIGCONT) };
+    tmux.until("the stall cleared", |s| !s.contains("link stalled"));
+
+    // The link dies (ssh's connection drops): the proxy goes.
+    // SAFETY: plain kill(2) of the proxy process found by its arguments.
+    unsafe { libc::kill(proxy, libc::SIGKILL) };
+    let screen = tmux.shows("DASHBOARD-EXITED-");
+    assert!(
+        screen.contains("DASHBOARD-EXITED-1"),
+        "a lost link is a failure:\n{screen}"
+    );
+    let flat = screen.replace('\n', "");
+    assert!(
+        flat.contains("lost the connection") && !flat.contains("supervisor ended"),
+        "{screen}"
+    );
+    assert!(
+        flat.contains(&format!("Attach again: sliceboard --remote {target}")),
+        "{screen}"
+    );
+    // The supervisor and its agent run on.
+    assert_eq!(agent_pid(&tmux.repo, "staging"), Some(agent));
 }

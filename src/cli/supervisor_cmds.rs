@@ -36,6 +36,7 @@ pub fn attach(cwd: &Path, remote: Option<&str>) -> anyhow::Result<ExitCode> {
             attach_local(&ws)?
         }
     };
+    let pid = link.welcome.pid;
     match crate::ui::run(link, &log_file)? {
         Ended::Detached => {
             eprintln!(
@@ -43,10 +44,30 @@ pub fn attach(cwd: &Path, remote: Option<&str>) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Ended::SupervisorGone(why) => {
-            eprintln!("the supervisor is gone: {why}");
+        Ended::Stopped(why) => {
+            eprintln!("the supervisor (pid {pid}) was {why}; its agents were stopped with it");
             Ok(ExitCode::SUCCESS)
         }
+        Ended::Lost(why) => {
+            eprintln!("{}", lost(remote, pid, &why));
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// What a dashboard whose connection was lost says: what is known of the
+/// supervisor, and the command that attaches again.
+fn lost(remote: Option<&str>, pid: u32, why: &str) -> String {
+    match remote {
+        Some(target) => format!(
+            "lost the connection to the supervisor (pid {pid}) on {target}: {why}. It said no goodbye, so it and its agents probably still run there. Attach again: sliceboard --remote {target}"
+        ),
+        None if running(pid) => format!(
+            "lost the connection to the supervisor (pid {pid}, still running): {why}. Attach again: sliceboard"
+        ),
+        None => format!(
+            "the supervisor (pid {pid}) ended without a goodbye ({why}): it was killed or crashed (see .git/sliceboard/supervisor.out and sliceboard.log). `sliceboard` starts a new one, which finds any agent left running"
+        ),
     }
 }
 

@@ -6,7 +6,9 @@
 //! reason in the log, and touches nothing else. Requests go to the
 //! supervisor thread through its handle and are answered by id. A
 //! dashboard also gets the board, its updates and the frames of the panes
-//! it shows, at most one frame per pane per [`FRAME`].
+//! it shows, at most one frame per pane per [`FRAME`], a heartbeat every
+//! [`HEARTBEAT`], and a goodbye (saying who stopped the supervisor) as the
+//! supervisor ends.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +23,9 @@ use tokio::time::Instant;
 
 use super::hub::{Attached, Hub};
 use crate::domain::pane::{PaneFrame, PaneLine, PaneWant};
-use crate::domain::wire::{ClientKind, ClientMsg, PROTOCOL_VERSION, ServerMsg, version_mismatch};
+use crate::domain::wire::{
+    ClientKind, ClientMsg, HEARTBEAT, PROTOCOL_VERSION, ServerMsg, version_mismatch,
+};
 use crate::domain::{Command, SliceName};
 use crate::link::frame::read_frame_async;
 use crate::link::{MAX_CLIENT_FRAME, encode, peer_uid};
@@ -233,6 +237,13 @@ async fn requests(
                 }
             }
             (ClientKind::Signal, _) => Err("an agent's hook may only send signals".into()),
+            (_, Command::Shutdown) => {
+                context.hub.stop_requested("by `sliceboard stop`");
+                context
+                    .route(command)
+                    .await
+                    .unwrap_or_else(|_| Err("the supervisor is shutting down".into()))
+            }
             (_, Command::AgentsReport) => serde_json::to_string(&context.hub.agents())
                 .map_err(|err| format!("cannot report the agents: {err}")),
             _ => context
@@ -303,6 +314,8 @@ async fn attached_loop(
     let mut wants: Vec<PaneWant> = Vec::new();
     let mut sent: HashMap<SliceName, Sent> = HashMap::new();
     let mut last_frame = Instant::now() - FRAME;
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if attached.behind.load(Ordering::SeqCst) {
             let board = context.hub.resync(attached);
@@ -324,6 +337,9 @@ async fn attached_loop(
                         wants = panes;
                     }
                     ClientMsg::Request { id, command } => {
+                        if command == Command::Shutdown {
+                            context.hub.stop_requested("from a dashboard (`Q`)");
+                        }
                         let outcome = context.route(command);
                         let replies = replies_tx.clone();
                         tokio::spawn(async move {
@@ -360,6 +376,11 @@ async fn attached_loop(
                 }
             }
             Some(reply) = replies.recv() => write(writer, &reply).await?,
+            reason = context.hub.farewell() => {
+                write(writer, &encode(&ServerMsg::Goodbye { reason })).await?;
+                return Ok(());
+            }
+            _ = heartbeat.tick() => write(writer, &encode(&ServerMsg::Heartbeat)).await?,
             () = attached.panes.wake.notified() => {
                 tokio::time::sleep_until(last_frame + FRAME).await;
                 let dirty = attached.panes.take();

@@ -202,6 +202,9 @@ pub struct App {
     pub fixed_now: Option<jiff::ZonedDateTime>,
     /// The Diff tab's file while an update is applied.
     pub(super) shown_file: Option<String>,
+    /// Seconds since the supervisor was last heard from, once that is
+    /// longer than a few heartbeats: the link stalls.
+    pub link_stalled: Option<u64>,
 }
 
 /// Screen rows a list was drawn on, and the index of its first item.
@@ -251,6 +254,7 @@ impl App {
             fixed_now: None,
             help_scroll: 0,
             shown_file: None,
+            link_stalled: None,
         }
     }
 

@@ -84,6 +84,16 @@ fn title_line(app: &App) -> Paragraph<'static> {
         )),
     ];
     spans.extend(activity_view::header_counts(&app.board));
+    // First, so a narrow screen never cuts it off.
+    if let Some(seconds) = app.link_stalled {
+        spans.insert(
+            1,
+            Span::styled(
+                format!(" link stalled: nothing from the supervisor for {seconds} s "),
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ),
+        );
+    }
     if let Some(problem) = &app.board.plan_problem {
         spans.push(Span::styled(
             format!("  {}", problem.headline()),
