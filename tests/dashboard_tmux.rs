@@ -857,14 +857,7 @@ fn a_remote_dashboard_whose_link_is_cut_says_it_was_lost_and_how_to_attach_again
     repo.sliceboard(&["up"]).ok();
     // A stand-in for ssh that runs the remote command here (the tmux
     // server has the test repository's environment).
-    let ssh = repo.top.join("fake-ssh");
-    std::fs::write(&ssh, "#!/bin/sh\nshift\nexec sh -c \"$*\"\n").unwrap();
-    std::fs::set_permissions(&ssh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let target = format!("somehost:{}", repo.root.display());
-    let command = format!(
-        "SLICEBOARD_REMOTE_SHELL={} SLICEBOARD_REMOTE_BIN={BIN} {BIN} --remote {target}",
-        ssh.display()
-    );
+    let (command, target) = remote_dashboard(&repo);
     let tmux = Tmux::run(repo, 132, 30, &command);
     tmux.shows("2 slices");
     tmux.keys(&["s"]);
@@ -900,4 +893,58 @@ fn a_remote_dashboard_whose_link_is_cut_says_it_was_lost_and_how_to_attach_again
     );
     // The supervisor and its agent run on.
     assert_eq!(agent_pid(&tmux.repo, "staging"), Some(agent));
+}
+
+/// The command line of a dashboard attached to `repo` with `--remote`,
+/// through a stand-in for ssh that runs the remote command here (the tmux
+/// server has the test repository's environment), and its target.
+fn remote_dashboard(repo: &TestRepo) -> (String, String) {
+    let ssh = repo.top.join("fake-ssh");
+    std::fs::write(&ssh, "#!/bin/sh\nshift\nexec sh -c \"$*\"\n").unwrap();
+    std::fs::set_permissions(&ssh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let target = format!("somehost:{}", repo.root.display());
+    let command = format!(
+        "SLICEBOARD_REMOTE_SHELL={} SLICEBOARD_REMOTE_BIN={BIN} {BIN} --remote {target}",
+        ssh.display()
+    );
+    (command, target)
+}
+
+#[test]
+fn a_broken_plan_file_locks_nobody_out_while_a_supervisor_runs() {
+    let repo = TestRepo::with_plan_text(PLAN);
+    repo.sliceboard(&["up"]).ok();
+    let plan_file = repo.root.join("sliceboard.toml");
+    let tmux = Tmux::start(repo, 150, 30);
+    tmux.shows("2 slices");
+    std::fs::write(&plan_file, PLAN.replacen("base", "bsae", 1)).unwrap();
+    let problem = "plan not reloaded: sliceboard.toml:1: bsae: is not a known key";
+    tmux.shows(problem);
+
+    // A new dashboard attaches, with the plan in force and the problem.
+    tmux.window(BIN);
+    let screen = tmux.shows_in(":1", problem);
+    assert!(
+        screen.contains("staging") && screen.contains("marts"),
+        "{screen}"
+    );
+    // So does a remote one, through the proxy.
+    let (remote, _) = remote_dashboard(&tmux.repo);
+    tmux.respawn(&remote);
+    let screen = tmux.shows(problem);
+    assert!(!screen.contains("DASHBOARD-EXITED"), "{screen}");
+
+    // `status` and `queue` work with the plan in force, and say why.
+    let status = tmux.repo.sliceboard(&["status"]);
+    assert_eq!(status.code, Some(0), "{status:?}");
+    assert!(
+        status.stdout.contains("staging") && status.stdout.contains("marts"),
+        "{status:?}"
+    );
+    assert!(
+        status.stderr.contains("bsae") && status.stderr.contains("has in force"),
+        "{status:?}"
+    );
+    let queue = tmux.repo.sliceboard(&["queue"]);
+    assert_eq!(queue.code, Some(0), "{queue:?}");
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use super::open;
+use super::open_in_force;
 use crate::domain::Command;
 use crate::domain::board::AgentReport;
 use crate::domain::wire::ClientKind;
@@ -32,7 +32,7 @@ pub fn attach(cwd: &Path, remote: Option<&str>) -> anyhow::Result<ExitCode> {
             (link, log)
         }
         None => {
-            let ws = open(cwd)?;
+            let ws = open_in_force(cwd)?;
             attach_local(&ws)?
         }
     };
@@ -201,7 +201,9 @@ pub fn kill(ws: &Workspace, slice: &crate::domain::SliceName) -> anyhow::Result<
 /// `sliceboard proxy`: stdin and stdout become a connection to the
 /// supervisor (what `--remote` runs over ssh).
 pub fn proxy(cwd: &Path) -> anyhow::Result<ExitCode> {
-    let ws = open(cwd)?;
+    // The dashboard at the other end shows the plan's problem; printed
+    // here it would land on top of the dashboard's screen.
+    let (ws, _problem) = super::in_force(cwd)?;
     crate::server::launch::ensure_running(&ws)?;
     let stream = UnixStream::connect(ws.state_dir.socket_file())
         .context("cannot connect to the supervisor")?;
@@ -229,7 +231,7 @@ pub fn proxy(cwd: &Path) -> anyhow::Result<ExitCode> {
 
 /// `sliceboard supervise`: the supervisor itself, in the foreground.
 pub fn supervise(cwd: &Path) -> anyhow::Result<ExitCode> {
-    let ws = open(cwd)?;
+    let ws = super::open(cwd)?;
     crate::server::run(ws, crate::server::idle_exit())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -61,6 +61,8 @@ pub struct Context {
     pub screens: Screens,
     /// The supervisor's own user: the only one let in.
     pub uid: u32,
+    /// The plan in force (the file's may not load).
+    pub plan: Arc<dyn Fn() -> crate::domain::Plan + Send + Sync>,
 }
 
 impl Context {
@@ -244,6 +246,8 @@ async fn requests(
                     .await
                     .unwrap_or_else(|_| Err("the supervisor is shutting down".into()))
             }
+            (_, Command::PlanInForce) => serde_json::to_string(&(context.plan)())
+                .map_err(|err| format!("cannot send the plan: {err}")),
             (_, Command::AgentsReport) => serde_json::to_string(&context.hub.agents())
                 .map_err(|err| format!("cannot report the agents: {err}")),
             _ => context

@@ -156,6 +156,16 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .reload();
     let context = Arc::new(clients::Context {
+        plan: {
+            let reload = reload.clone();
+            Arc::new(move || {
+                reload
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .in_force()
+                    .clone()
+            })
+        },
         hub: hub.clone(),
         supervisor: supervisor.handle_sender(),
         queue: queue.clone(),

@@ -397,6 +397,7 @@ impl Supervisor {
             | Command::QueueReport => Err(SupervisorError::Unsupported("merge-queue commands")),
             // The socket server answers it from the board.
             Command::AgentsReport => Err(SupervisorError::Unsupported("the agents report")),
+            Command::PlanInForce => Err(SupervisorError::Unsupported("the plan in force")),
             // Handled by `dispatch` before it gets here.
             Command::Up { .. }
             | Command::Down { .. }
