@@ -948,3 +948,32 @@ fn a_broken_plan_file_locks_nobody_out_while_a_supervisor_runs() {
     let queue = tmux.repo.sliceboard(&["queue"]);
     assert_eq!(queue.code, Some(0), "{queue:?}");
 }
+
+#[test]
+fn a_dashboard_smaller_than_the_agents_screen_shows_the_rows_around_its_cursor() {
+    // The agent waits until its terminal is 50 rows high, fills it past
+    // the bottom and leaves a prompt on the last row.
+    let agent = r#"sh -c 'while [ "$(stty size)" != "50 80" ]; do sleep 0.1; done; seq 1 100; printf prompt-at-the-bottom; sleep 600'"#;
+    let plan = PLAN.replace(
+        r#""env PS1='agent$ ' bash --norc --noprofile -i""#,
+        &serde_json::to_string(agent).unwrap(),
+    );
+    let repo = TestRepo::with_plan_text(&plan);
+    repo.sliceboard(&["up"]).ok();
+    let tmux = Tmux::start(repo, 100, 24);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    tmux.shows("1 running");
+    // Another client makes the agent's screen larger than this pane.
+    let mut link = Link::connect(&tmux.repo.socket(), ClientKind::Cli).unwrap();
+    let resized = link
+        .request(sliceboard::domain::Command::ResizeAgent {
+            slice: sliceboard::domain::SliceName::parse("staging").unwrap(),
+            cols: 80,
+            rows: 50,
+        })
+        .unwrap();
+    assert!(resized.is_ok(), "{resized:?}");
+    let screen = tmux.shows("prompt-at-the-bottom");
+    assert!(screen.contains("100"), "{screen}");
+}
