@@ -977,3 +977,73 @@ fn a_dashboard_smaller_than_the_agents_screen_shows_the_rows_around_its_cursor()
     let screen = tmux.shows("prompt-at-the-bottom");
     assert!(screen.contains("100"), "{screen}");
 }
+
+/// The width of a slice's agent terminal, as the supervisor renders it.
+fn agent_cols(repo: &TestRepo, slice: &str) -> u16 {
+    let mut dashboard = common::supervised::Dashboard::connect(&repo.socket());
+    dashboard.view(&[slice]);
+    dashboard.wait_for("the pane", |m| match m {
+        sliceboard::domain::wire::ServerMsg::Pane { frame } if frame.slice.as_str() == slice => {
+            Some(frame.cols)
+        }
+        _ => None,
+    })
+}
+
+/// Polls until the slice's agent is `want` columns wide.
+fn until_cols(repo: &TestRepo, slice: &str, what: &str, want: impl Fn(u16) -> bool) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let cols = agent_cols(repo, slice);
+        if want(cols) {
+            return cols;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{slice} never became {what}: {cols} columns"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn an_agent_made_small_by_one_dashboards_grid_gets_the_other_dashboards_size_back() {
+    let repo = TestRepo::with_plan_text(PLAN);
+    repo.sliceboard(&["up"]).ok();
+    let tmux = Tmux::start(repo, 128, 30);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    tmux.shows("agent$");
+    let own = until_cols(&tmux.repo, "staging", "sized", |_| true);
+
+    // A second dashboard shows every agent in its grid: the latest view
+    // makes the agent small.
+    tmux.window(BIN);
+    tmux.shows_in(":1", "agent$");
+    let keys = |key: &str| {
+        let status = tmux
+            .command()
+            .args(["send-keys", "-t", ":1", key])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    keys("g");
+    let cell = until_cols(&tmux.repo, "staging", "a grid cell", |c| c < own);
+    assert!(cell < own);
+    // It quits: the first dashboard's pane gets its agent back whole.
+    keys("q");
+    tmux.shows_in(":1", "DASHBOARD-EXITED-0");
+    until_cols(&tmux.repo, "staging", "as wide as its pane again", |c| {
+        c == own
+    });
+
+    // One dashboard alone: leaving its grid gives the agent its pane's
+    // size back.
+    tmux.keys(&["g"]);
+    until_cols(&tmux.repo, "staging", "a grid cell", |c| c < own);
+    tmux.keys(&["g"]);
+    until_cols(&tmux.repo, "staging", "as wide as its pane again", |c| {
+        c == own
+    });
+}

@@ -272,20 +272,34 @@ struct Sent {
 /// Detaches a client from the hub however its task ends (a panic too),
 /// so a dead client never keeps the supervisor from its idle exit.
 struct Detach<'a> {
-    hub: &'a Hub,
+    context: &'a Context,
     id: u64,
 }
 
 impl Drop for Detach<'_> {
     fn drop(&mut self) {
-        self.hub.detach(self.id);
+        self.context.hub.detach(self.id);
+        // The agents it showed go back to the sizes other views show them at.
+        let back = self.context.hub.view_sizes().show_only(self.id, &[]);
+        resize(self.context, back);
+    }
+}
+
+/// Resizes agents; nobody waits for the answers.
+fn resize(context: &Context, sizes: Vec<(SliceName, crate::session::Size)>) {
+    for (slice, size) in sizes {
+        context.supervisor.send(Command::ResizeAgent {
+            slice,
+            cols: size.cols,
+            rows: size.rows,
+        });
     }
 }
 
 async fn dashboard(reader: OwnedReadHalf, mut writer: OwnedWriteHalf, context: &Context) {
     let mut attached = context.hub.attach();
     let _detach = Detach {
-        hub: &context.hub,
+        context,
         id: attached.id,
     };
     let board = std::mem::take(&mut attached.board);
@@ -338,12 +352,38 @@ async fn attached_loop(
                         for want in &panes {
                             attached.panes.mark(&want.slice);
                         }
+                        let shown: Vec<SliceName> = panes.iter().map(|w| w.slice.clone()).collect();
+                        let back = context.hub.view_sizes().show_only(attached.id, &shown);
+                        resize(context, back);
                         wants = panes;
                     }
                     ClientMsg::Request { id, command } => {
                         if command == Command::Shutdown {
                             context.hub.stop_requested("from a dashboard (`Q`)");
                         }
+                        let command = match command {
+                            Command::ResizeAgent { slice, cols, rows } => {
+                                let shown = wants.iter().any(|w| w.slice == slice);
+                                let size = crate::session::Size { cols, rows };
+                                let given = context
+                                    .hub
+                                    .view_sizes()
+                                    .resize(attached.id, &slice, size, shown);
+                                match given {
+                                    Some(size) => Command::ResizeAgent {
+                                        slice,
+                                        cols: size.cols,
+                                        rows: size.rows,
+                                    },
+                                    None => {
+                                        let why = format!("{slice} keeps the size of a dashboard that shows it");
+                                        let _ = replies_tx.send(encode(&ServerMsg::Reply { id, result: Ok(why) }));
+                                        continue;
+                                    }
+                                }
+                            }
+                            command => command,
+                        };
                         let outcome = context.route(command);
                         let replies = replies_tx.clone();
                         tokio::spawn(async move {

@@ -120,6 +120,8 @@ pub struct Hub {
     inner: Mutex<Inner>,
     /// The plan's `owns` globs; replaced when the plan changes live.
     ownership: Mutex<Option<Arc<Ownership>>>,
+    /// The size each dashboard shows each agent at.
+    view_sizes: Mutex<super::view_sizes::ViewSizes>,
     /// Who asked the supervisor to stop, once someone did.
     stop_reason: Mutex<Option<String>>,
     /// The last word to every dashboard: set once, as the supervisor ends.
@@ -139,9 +141,15 @@ impl Hub {
                 next_id: 1,
             }),
             ownership: Mutex::new(ownership.map(Arc::new)),
+            view_sizes: Mutex::default(),
             stop_reason: Mutex::new(None),
             goodbye: tokio::sync::watch::Sender::new(None),
         }
+    }
+
+    /// The sizes dashboards show agents at ([`super::view_sizes`]).
+    pub fn view_sizes(&self) -> MutexGuard<'_, super::view_sizes::ViewSizes> {
+        lock(&self.view_sizes)
     }
 
     /// Records who asked the supervisor to stop (the first one counts),

@@ -19,6 +19,7 @@ pub mod follower;
 pub mod hub;
 pub mod launch;
 pub mod plan_reload;
+pub mod view_sizes;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;

@@ -327,14 +327,33 @@ impl Client {
     ) {
         let wanted = app.wanted(drawn);
         if &wanted != shown {
+            // A pane shown again is sized again: the supervisor counts a
+            // size only from a dashboard that shows the pane.
+            for want in &wanted {
+                if !shown.iter().any(|s| s.slice == want.slice) {
+                    sizes.remove(&want.slice);
+                }
+            }
             self.send(ClientMsg::View {
                 panes: wanted.clone(),
             });
             *shown = wanted;
         }
+        // Out of the grid, agents it made small get this dashboard's pane
+        // size back (the supervisor keeps a size another dashboard shows).
+        let mut restore = BTreeMap::new();
+        if app.layout != app::Layout::Grid
+            && let [(_, pane)] = drawn.iter().collect::<Vec<_>>()[..]
+        {
+            for (slice, size) in sizes.iter() {
+                if !drawn.contains_key(slice) && size != pane {
+                    restore.insert(slice.clone(), *pane);
+                }
+            }
+        }
         // Every drawn pane, started or not: an agent starts at the size of
         // the pane it will be drawn in.
-        for (slice, size) in drawn {
+        for (slice, size) in drawn.iter().chain(&restore) {
             if sizes.get(slice) != Some(size) {
                 // Nobody waits for this reply.
                 self.send(ClientMsg::Request {
