@@ -247,6 +247,11 @@ fn an_operator_starts_types_into_pauses_and_quits() {
     tmux.shows("\"typed-42\": match 1 of 1");
     tmux.keys(&["p"]);
     tmux.shows("paused");
+    // A paused agent says so, and how to resume it, to Enter and to s.
+    tmux.keys(&["Enter"]);
+    tmux.shows("staging's agent is paused: press p to resume it");
+    tmux.keys(&["s"]);
+    tmux.shows("its agent is paused, not ended: press p");
     tmux.keys(&["p"]);
     tmux.until("resumed", |s| !s.contains("paused"));
 

@@ -23,7 +23,18 @@ impl Supervisor {
     ) -> Result<(), SupervisorError> {
         let spec = self.ws.slice(slice.as_str())?.clone();
         if self.session(slice).is_some_and(|s| s.exit().is_none()) {
-            return Err(refused(slice, "its agent is already running"));
+            let paused = self
+                .slots
+                .get(slice)
+                .is_some_and(|slot| slot.status == Some(AgentStatus::Paused));
+            return Err(refused(
+                slice,
+                if paused {
+                    "its agent is paused, not ended: press p on the dashboard to resume it"
+                } else {
+                    "its agent is already running"
+                },
+            ));
         }
         // Never a second agent in a worktree where an earlier one runs.
         self.check_left_running(slice)?;

@@ -707,6 +707,13 @@ impl App {
                         "typing into {name}; {} leaves",
                         self.keymap.leave.display()
                     ));
+                } else if matches!(status, AgentStatus::Paused) {
+                    // Keys typed now would act on the dashboard: say so.
+                    self.message = Some(format!(
+                        "{name}'s agent is paused: press {} to resume it, then {} to type into it",
+                        self.keymap.key(Action::PauseResume),
+                        self.keymap.key(Action::Focus)
+                    ));
                 } else {
                     self.message = Some(format!(
                         "{name}'s agent is not running; press {} to start it",
