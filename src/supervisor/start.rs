@@ -38,7 +38,7 @@ impl Supervisor {
         }
         // Never a second agent in a worktree where an earlier one runs.
         self.check_left_running(slice)?;
-        if self.running_count() >= self.ws.plan.max_running {
+        if self.slots_taken().len() >= self.ws.plan.max_running && !self.ws.plan.is_planner(slice) {
             match self.pending.iter_mut().find(|(p, _)| p == slice) {
                 // A resume asked for while waiting wins over a fresh start.
                 Some(queued) if launch == Launch::Resume => queued.1 = launch,
@@ -46,6 +46,12 @@ impl Supervisor {
                 None => self.pending.push_back((slice.clone(), launch)),
             }
             self.set_status(slice, AgentStatus::Pending, Actor::Operator);
+            if let Some(message) = self.pending_reason(slice) {
+                (self.notify)(Event::Progress {
+                    slice: Some(slice.clone()),
+                    message,
+                });
+            }
             return Ok(());
         }
         self.pending.retain(|(p, _)| p != slice);
