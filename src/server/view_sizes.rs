@@ -106,7 +106,7 @@ mod tests {
         let mut sizes = ViewSizes::default();
         sizes.resize(1, &a, size(86), true);
         sizes.resize(2, &a, size(40), true);
-        assert_eq!(sizes.show_only(1, &[a.clone()]), vec![]);
+        assert_eq!(sizes.show_only(1, std::slice::from_ref(&a)), vec![]);
         assert_eq!(sizes.show_only(1, &[]), vec![]);
         assert_eq!(sizes.latest(&a), Some(size(40)));
     }

@@ -372,13 +372,10 @@ pub fn pane_origin(pane: &PaneView, area: Rect) -> (u16, u16) {
     if pane.scroll > 0 {
         return (0, 0);
     }
-    let anchor = pane.cursor.map_or_else(
-        || {
-            let last = pane.lines.iter().rposition(|line| !line.is_empty());
-            (last.map_or(0, |row| row as u16), 0)
-        },
-        |cursor| cursor,
-    );
+    let anchor = pane.cursor.unwrap_or_else(|| {
+        let last = pane.lines.iter().rposition(|line| !line.is_empty());
+        (last.map_or(0, |row| row as u16), 0)
+    });
     let start = |at: u16, size: u16, visible: u16| {
         if size <= visible {
             0
