@@ -247,6 +247,11 @@ fn an_operator_starts_types_into_pauses_and_quits() {
     tmux.shows("\"typed-42\": match 1 of 1");
     tmux.keys(&["p"]);
     tmux.shows("paused");
+    // A paused agent says so, and how to resume it, to Enter and to s.
+    tmux.keys(&["Enter"]);
+    tmux.shows("staging's agent is paused: press p to resume it");
+    tmux.keys(&["s"]);
+    tmux.shows("its agent is paused, not ended: press p");
     tmux.keys(&["p"]);
     tmux.until("resumed", |s| !s.contains("paused"));
 
@@ -370,10 +375,15 @@ fn agents_outlive_the_dashboard_and_every_attach_shows_them() {
     assert_eq!(agent_pid(&tmux.repo, "staging"), Some(pid));
 
     // `sliceboard stop` ends the agent and the supervisor; the dashboards
-    // say so and end.
+    // say who stopped it, and end.
     let stopped = tmux.repo.sliceboard(&["stop"]).ok();
     assert!(stopped.contains("stopped 1 agent"), "{stopped}");
-    tmux.shows("DASHBOARD-EXITED-0");
+    let screen = tmux.shows("DASHBOARD-EXITED-0");
+    assert!(
+        screen.contains("was stopped by `sliceboard stop`") && !screen.contains("is gone"),
+        "{screen}"
+    );
+    tmux.shows_in(":1", "was stopped by `sliceboard stop`");
     let deadline = Instant::now() + Duration::from_secs(10);
     while alive(pid) {
         assert!(Instant::now() < deadline, "agent {pid} outlived stop");
@@ -772,7 +782,11 @@ fn every_fatal_signal_detaches_and_gives_the_terminal_back() {
     tmux.keys(&["Q"]);
     tmux.shows("y: stop all");
     tmux.keys(&["y"]);
-    tmux.shows("DASHBOARD-EXITED-0");
+    let screen = tmux.shows("DASHBOARD-EXITED-0");
+    assert!(
+        screen.contains("was stopped from a dashboard (`Q`)"),
+        "{screen}"
+    );
     assert_eq!(
         tmux.repo.last_agent_status("staging").as_deref(),
         Some("killed")
@@ -826,5 +840,215 @@ fn a_plan_edited_while_the_dashboard_runs_changes_the_board_in_place() {
         s.lines()
             .any(|l| l.contains("seeds") && l.contains("(removed from the plan)"))
             && !s.contains("plan not reloaded")
+    });
+}
+
+/// The pid of the `sliceboard -C ROOT proxy` a remote dashboard runs
+/// through (its ssh stand-in runs it on this machine).
+fn proxy_pid(root: &std::path::Path) -> Option<i32> {
+    let root = root.to_str().unwrap();
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let wanted: [&[u8]; 3] = [b"-C", root.as_bytes(), b"proxy"];
+        args.windows(3).any(|w| w == wanted).then_some(pid)
+    })
+}
+
+#[test]
+fn a_remote_dashboard_whose_link_is_cut_says_it_was_lost_and_how_to_attach_again() {
+    let repo = TestRepo::with_plan_text(PLAN);
+    repo.sliceboard(&["up"]).ok();
+    // A stand-in for ssh that runs the remote command here (the tmux
+    // server has the test repository's environment).
+    let (command, target) = remote_dashboard(&repo);
+    let tmux = Tmux::run(repo, 132, 30, &command);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    tmux.shows("agent$");
+    let agent = agent_pid(&tmux.repo, "staging").expect("the agent runs");
+
+    // The link stalls (the proxy stops forwarding): the header says so,
+    // and stops saying it once frames flow again.
+    let proxy = proxy_pid(&tmux.repo.root).expect("the proxy runs");
+    // SAFETY: plain kill(2) of the proxy process found by its arguments.
+    unsafe { libc::kill(proxy, libc::SIGSTOP) };
+    tmux.shows("link stalled: nothing from the supervisor for");
+    // SAFETY: as above.
+    unsafe { libc::kill(proxy, libc::SIGCONT) };
+    tmux.until("the stall cleared", |s| !s.contains("link stalled"));
+
+    // The link dies (ssh's connection drops): the proxy goes.
+    // SAFETY: plain kill(2) of the proxy process found by its arguments.
+    unsafe { libc::kill(proxy, libc::SIGKILL) };
+    let screen = tmux.shows("DASHBOARD-EXITED-");
+    assert!(
+        screen.contains("DASHBOARD-EXITED-1"),
+        "a lost link is a failure:\n{screen}"
+    );
+    let flat = screen.replace('\n', "");
+    assert!(
+        flat.contains("lost the connection") && !flat.contains("supervisor ended"),
+        "{screen}"
+    );
+    assert!(
+        flat.contains(&format!("Attach again: sliceboard --remote {target}")),
+        "{screen}"
+    );
+    // The supervisor and its agent run on.
+    assert_eq!(agent_pid(&tmux.repo, "staging"), Some(agent));
+}
+
+/// The command line of a dashboard attached to `repo` with `--remote`,
+/// through a stand-in for ssh that runs the remote command here (the tmux
+/// server has the test repository's environment), and its target.
+fn remote_dashboard(repo: &TestRepo) -> (String, String) {
+    let ssh = repo.top.join("fake-ssh");
+    std::fs::write(&ssh, "#!/bin/sh\nshift\nexec sh -c \"$*\"\n").unwrap();
+    std::fs::set_permissions(&ssh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let target = format!("somehost:{}", repo.root.display());
+    let command = format!(
+        "SLICEBOARD_REMOTE_SHELL={} SLICEBOARD_REMOTE_BIN={BIN} {BIN} --remote {target}",
+        ssh.display()
+    );
+    (command, target)
+}
+
+#[test]
+fn a_broken_plan_file_locks_nobody_out_while_a_supervisor_runs() {
+    let repo = TestRepo::with_plan_text(PLAN);
+    repo.sliceboard(&["up"]).ok();
+    let plan_file = repo.root.join("sliceboard.toml");
+    let tmux = Tmux::start(repo, 150, 30);
+    tmux.shows("2 slices");
+    std::fs::write(&plan_file, PLAN.replacen("base", "bsae", 1)).unwrap();
+    let problem = "plan not reloaded: sliceboard.toml:1: bsae: is not a known key";
+    tmux.shows(problem);
+
+    // A new dashboard attaches, with the plan in force and the problem.
+    tmux.window(BIN);
+    let screen = tmux.shows_in(":1", problem);
+    assert!(
+        screen.contains("staging") && screen.contains("marts"),
+        "{screen}"
+    );
+    // So does a remote one, through the proxy.
+    let (remote, _) = remote_dashboard(&tmux.repo);
+    tmux.respawn(&remote);
+    let screen = tmux.shows(problem);
+    assert!(!screen.contains("DASHBOARD-EXITED"), "{screen}");
+
+    // `status` and `queue` work with the plan in force, and say why.
+    let status = tmux.repo.sliceboard(&["status"]);
+    assert_eq!(status.code, Some(0), "{status:?}");
+    assert!(
+        status.stdout.contains("staging") && status.stdout.contains("marts"),
+        "{status:?}"
+    );
+    assert!(
+        status.stderr.contains("bsae") && status.stderr.contains("has in force"),
+        "{status:?}"
+    );
+    let queue = tmux.repo.sliceboard(&["queue"]);
+    assert_eq!(queue.code, Some(0), "{queue:?}");
+}
+
+#[test]
+fn a_dashboard_smaller_than_the_agents_screen_shows_the_rows_around_its_cursor() {
+    // The agent waits until its terminal is 50 rows high, fills it past
+    // the bottom and leaves a prompt on the last row.
+    let agent = r#"sh -c 'while [ "$(stty size)" != "50 80" ]; do sleep 0.1; done; seq 1 100; printf prompt-at-the-bottom; sleep 600'"#;
+    let plan = PLAN.replace(
+        r#""env PS1='agent$ ' bash --norc --noprofile -i""#,
+        &serde_json::to_string(agent).unwrap(),
+    );
+    let repo = TestRepo::with_plan_text(&plan);
+    repo.sliceboard(&["up"]).ok();
+    let tmux = Tmux::start(repo, 100, 24);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    tmux.shows("1 running");
+    // Another client makes the agent's screen larger than this pane.
+    let mut link = Link::connect(&tmux.repo.socket(), ClientKind::Cli).unwrap();
+    let resized = link
+        .request(sliceboard::domain::Command::ResizeAgent {
+            slice: sliceboard::domain::SliceName::parse("staging").unwrap(),
+            cols: 80,
+            rows: 50,
+        })
+        .unwrap();
+    assert!(resized.is_ok(), "{resized:?}");
+    let screen = tmux.shows("prompt-at-the-bottom");
+    assert!(screen.contains("100"), "{screen}");
+}
+
+/// The width of a slice's agent terminal, as the supervisor renders it.
+fn agent_cols(repo: &TestRepo, slice: &str) -> u16 {
+    let mut dashboard = common::supervised::Dashboard::connect(&repo.socket());
+    dashboard.view(&[slice]);
+    dashboard.wait_for("the pane", |m| match m {
+        sliceboard::domain::wire::ServerMsg::Pane { frame } if frame.slice.as_str() == slice => {
+            Some(frame.cols)
+        }
+        _ => None,
+    })
+}
+
+/// Polls until the slice's agent is `want` columns wide.
+fn until_cols(repo: &TestRepo, slice: &str, what: &str, want: impl Fn(u16) -> bool) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let cols = agent_cols(repo, slice);
+        if want(cols) {
+            return cols;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{slice} never became {what}: {cols} columns"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn an_agent_made_small_by_one_dashboards_grid_gets_the_other_dashboards_size_back() {
+    let repo = TestRepo::with_plan_text(PLAN);
+    repo.sliceboard(&["up"]).ok();
+    let tmux = Tmux::start(repo, 128, 30);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    tmux.shows("agent$");
+    let own = until_cols(&tmux.repo, "staging", "sized", |_| true);
+
+    // A second dashboard shows every agent in its grid: the latest view
+    // makes the agent small.
+    tmux.window(BIN);
+    tmux.shows_in(":1", "agent$");
+    let keys = |key: &str| {
+        let status = tmux
+            .command()
+            .args(["send-keys", "-t", ":1", key])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    keys("g");
+    let cell = until_cols(&tmux.repo, "staging", "a grid cell", |c| c < own);
+    assert!(cell < own);
+    // It quits: the first dashboard's pane gets its agent back whole.
+    keys("q");
+    tmux.shows_in(":1", "DASHBOARD-EXITED-0");
+    until_cols(&tmux.repo, "staging", "as wide as its pane again", |c| {
+        c == own
+    });
+
+    // One dashboard alone: leaving its grid gives the agent its pane's
+    // size back.
+    tmux.keys(&["g"]);
+    until_cols(&tmux.repo, "staging", "a grid cell", |c| c < own);
+    tmux.keys(&["g"]);
+    until_cols(&tmux.repo, "staging", "as wide as its pane again", |c| {
+        c == own
     });
 }

@@ -138,3 +138,53 @@ fn the_planner_plans_in_the_main_worktree_and_reviews_once_all_merged() {
         "{journal}"
     );
 }
+
+#[test]
+fn the_planner_takes_no_running_slot_and_a_waiting_slice_says_whose_slots_are_full() {
+    let repo = TestRepo::new();
+    let recording = repo.top.join("planner-input.txt");
+    let text =
+        plan(&recording).replacen("base = \"main\"\n", "base = \"main\"\nmax_running = 1\n", 1);
+    repo.write("sliceboard.toml", &text);
+    repo.commit_all("plan with a planner and one slot");
+    repo.sliceboard(&["up"]).ok();
+    let _sup = Supervise::start(&repo, &[]);
+    let socket = repo.socket();
+    cli(&socket, start_agent("planner")).expect("the planner starts");
+    // The planner runs, and the one slot is still free for a slice.
+    let started = cli(&socket, start_agent("staging")).expect("staging starts");
+    assert!(!started.contains("pending"), "{started}");
+    let waits = cli(&socket, start_agent("marts")).expect("marts waits");
+    assert!(
+        waits.contains("marts: pending: 1 of 1 running (staging)"),
+        "{waits}"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&sliceboard(&repo, &["status", "--json"]).ok()).unwrap();
+    let state = |slice: &str| {
+        status["slices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == slice)
+            .unwrap()["agent"]["status"]["state"]
+            .clone()
+    };
+    assert_eq!(state("planner"), "running");
+    assert_eq!(state("staging"), "running");
+    assert_eq!(state("marts"), "pending");
+    // The slice's events on the board say why too.
+    let dashboard = common::supervised::Dashboard::connect(&socket);
+    let events: Vec<&str> = dashboard
+        .row("marts")
+        .events
+        .iter()
+        .map(|e| e.text.as_str())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("pending: 1 of 1 running (staging)")),
+        "{events:?}"
+    );
+}

@@ -685,3 +685,22 @@ fn a_long_scrollback_reads_as_one_from_its_first_line_also_after_a_resize() {
         })
     });
 }
+
+#[test]
+fn a_quiet_dashboard_hears_heartbeats_and_a_goodbye_that_names_who_stopped_it() {
+    let fx = Fixture::new(&[], &[]);
+    let mut dashboard = Dashboard::connect(&fx.socket());
+    // Nothing happens on the board, yet the link is heard from.
+    for _ in 0..2 {
+        dashboard.wait_for("a heartbeat", |m| {
+            matches!(m, ServerMsg::Heartbeat).then_some(())
+        });
+    }
+    let stopped = sliceboard(&fx.repo, &["stop"]).ok();
+    assert!(stopped.contains("stopped 0 agents"), "{stopped}");
+    let reason = dashboard.wait_for("the goodbye", |m| match m {
+        ServerMsg::Goodbye { reason } => Some(reason.clone()),
+        _ => None,
+    });
+    assert_eq!(reason, "stopped by `sliceboard stop`");
+}

@@ -112,7 +112,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(CommandArgs::Proxy) => supervisor_cmds::proxy(&cwd),
         Some(CommandArgs::Supervise) => supervisor_cmds::supervise(&cwd),
         Some(CommandArgs::Env { slice, json }) => slice_cmds::env(&open(&cwd)?, slice, json),
-        Some(CommandArgs::Status { json }) => status_cmd::status(&open(&cwd)?, json),
+        Some(CommandArgs::Status { json }) => status_cmd::status(&open_in_force(&cwd)?, json),
         Some(CommandArgs::Signal { activity, slice }) => signal_cmd::signal(&cwd, &activity, slice),
         Some(CommandArgs::Hook { agent, payload }) => Ok(signal_cmd::hook(&cwd, &agent, payload)),
         Some(CommandArgs::Approve { slice, force }) => {
@@ -130,7 +130,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             let slice = ws.slice(&slice)?.name.clone();
             queue_cmds::run(&ws, Command::WithdrawApproval { slice })
         }
-        Some(CommandArgs::Queue { json }) => queue_cmds::queue(&open(&cwd)?, json),
+        Some(CommandArgs::Queue { json }) => queue_cmds::queue(&open_in_force(&cwd)?, json),
         Some(CommandArgs::Merge {
             slice,
             all,
@@ -196,6 +196,43 @@ fn lock_waiting(ws: &Workspace, command: &str) -> Result<crate::store::StateLock
             );
         },
     )?)
+}
+
+/// Opens the workspace for a command that must not be locked out by a
+/// broken `sliceboard.toml` (attaching, `proxy`, `status`, `queue`): when
+/// the file does not load and a supervisor runs, with the plan that
+/// supervisor has in force, after printing the file's problems.
+fn open_in_force(cwd: &Path) -> anyhow::Result<Workspace> {
+    let (ws, problem) = in_force(cwd)?;
+    if let Some(problem) = problem {
+        eprintln!("{problem}");
+    }
+    Ok(ws)
+}
+
+/// [`open_in_force`], with what it would print instead of printing it.
+fn in_force(cwd: &Path) -> anyhow::Result<(Workspace, Option<String>)> {
+    let err = match open(cwd) {
+        Err(WorkspaceError::Plan(err)) => err,
+        other => return Ok((other?, None)),
+    };
+    let git = crate::git::GitRepo::discover(cwd)?;
+    let socket = crate::store::StateDir::for_common_dir(git.common_dir()).socket_file();
+    let Ok(mut link) = crate::link::Link::connect(&socket, crate::domain::wire::ClientKind::Cli)
+    else {
+        return Err(WorkspaceError::Plan(err).into());
+    };
+    let text = link
+        .request(Command::PlanInForce)?
+        .map_err(anyhow::Error::msg)
+        .context("the running supervisor did not send its plan")?;
+    let plan: crate::domain::Plan =
+        serde_json::from_str(&text).context("the supervisor sent an unreadable plan")?;
+    let problem = format!(
+        "{err}\nsliceboard: using the plan the running supervisor (pid {}) has in force until the file loads again",
+        link.welcome.pid
+    );
+    Ok((Workspace::with_plan(cwd, plan)?, Some(problem)))
 }
 
 /// The plan's path as the user would type it, relative to where they are.

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use super::open;
+use super::open_in_force;
 use crate::domain::Command;
 use crate::domain::board::AgentReport;
 use crate::domain::wire::ClientKind;
@@ -32,10 +32,11 @@ pub fn attach(cwd: &Path, remote: Option<&str>) -> anyhow::Result<ExitCode> {
             (link, log)
         }
         None => {
-            let ws = open(cwd)?;
+            let ws = open_in_force(cwd)?;
             attach_local(&ws)?
         }
     };
+    let pid = link.welcome.pid;
     match crate::ui::run(link, &log_file)? {
         Ended::Detached => {
             eprintln!(
@@ -43,10 +44,30 @@ pub fn attach(cwd: &Path, remote: Option<&str>) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Ended::SupervisorGone(why) => {
-            eprintln!("the supervisor is gone: {why}");
+        Ended::Stopped(why) => {
+            eprintln!("the supervisor (pid {pid}) was {why}; its agents were stopped with it");
             Ok(ExitCode::SUCCESS)
         }
+        Ended::Lost(why) => {
+            eprintln!("{}", lost(remote, pid, &why));
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// What a dashboard whose connection was lost says: what is known of the
+/// supervisor, and the command that attaches again.
+fn lost(remote: Option<&str>, pid: u32, why: &str) -> String {
+    match remote {
+        Some(target) => format!(
+            "lost the connection to the supervisor (pid {pid}) on {target}: {why}. It said no goodbye, so it and its agents probably still run there. Attach again: sliceboard --remote {target}"
+        ),
+        None if running(pid) => format!(
+            "lost the connection to the supervisor (pid {pid}, still running): {why}. Attach again: sliceboard"
+        ),
+        None => format!(
+            "the supervisor (pid {pid}) ended without a goodbye ({why}): it was killed or crashed (see .git/sliceboard/supervisor.out and sliceboard.log). `sliceboard` starts a new one, which finds any agent left running"
+        ),
     }
 }
 
@@ -181,7 +202,9 @@ pub fn kill(ws: &Workspace, slice: &crate::domain::SliceName) -> anyhow::Result<
 /// `sliceboard proxy`: stdin and stdout become a connection to the
 /// supervisor (what `--remote` runs over ssh).
 pub fn proxy(cwd: &Path) -> anyhow::Result<ExitCode> {
-    let ws = open(cwd)?;
+    // The dashboard at the other end shows the plan's problem; printed
+    // here it would land on top of the dashboard's screen.
+    let (ws, _problem) = super::in_force(cwd)?;
     crate::server::launch::ensure_running(&ws)?;
     let stream = UnixStream::connect(ws.state_dir.socket_file())
         .context("cannot connect to the supervisor")?;
@@ -209,7 +232,7 @@ pub fn proxy(cwd: &Path) -> anyhow::Result<ExitCode> {
 
 /// `sliceboard supervise`: the supervisor itself, in the foreground.
 pub fn supervise(cwd: &Path) -> anyhow::Result<ExitCode> {
-    let ws = open(cwd)?;
+    let ws = super::open(cwd)?;
     crate::server::run(ws, crate::server::idle_exit())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,13 +2,14 @@
 //! checked and merged over defaults.
 //!
 //! Every field here is valid by construction (the `plan_file` module is the
-//! only producer), so callers never re-validate. Reading the file, line
+//! only producer; a plan read back from the wire is the one a supervisor
+//! loaded with it), so callers never re-validate. Reading the file, line
 //! numbers and error messages belong to `plan_file`, not here.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::agent_hooks::HookMode;
 use super::ownership::{BadGlob, Ownership};
@@ -28,7 +29,7 @@ pub const PLANNER: &str = "planner";
 
 /// What a slice of the plan is: one of the slices of the work, or the
 /// planner agent, which works in the main worktree on the plan itself.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SliceRole {
     #[default]
@@ -39,7 +40,7 @@ pub enum SliceRole {
     Planner,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// The branch every slice starts from.
     pub base: String,
@@ -61,7 +62,7 @@ pub struct Plan {
     pub slices: Vec<SliceSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentSpec {
     /// Run through the user's shell; may use `{prompt}` and `{brief}`.
     pub command: String,
@@ -82,7 +83,7 @@ pub struct AgentSpec {
     pub keep_children: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DbtSpec {
     /// The dbt project's folder inside each worktree.
     pub project_dir: PathBuf,
@@ -93,7 +94,7 @@ pub struct DbtSpec {
     pub defer: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MergeSpec {
     /// Run on the merged result before the integration branch moves.
     pub check: Option<String>,
@@ -104,7 +105,7 @@ pub struct MergeSpec {
     pub feedback: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SliceSpec {
     pub name: SliceName,
     /// Globs relative to the repository root.
@@ -120,7 +121,7 @@ pub struct SliceSpec {
     /// Set on each competing variant of one planned slice (`variants` in
     /// the plan): the slice they are variants of. Variants share the
     /// slice's `owns` and may change the same paths as each other.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant_of: Option<SliceName>,
     pub role: SliceRole,
 }

@@ -115,6 +115,9 @@ pub enum Command {
     QueueReport,
     /// Every slice's agent as the board shows it, as JSON (`status`).
     AgentsReport,
+    /// The plan the supervisor runs with, as JSON: what `status`, `queue`
+    /// and attaching use while `sliceboard.toml` does not load.
+    PlanInForce,
     Shutdown,
 }
 
@@ -161,6 +164,7 @@ impl Command {
             | Command::Review
             | Command::QueueReport
             | Command::AgentsReport
+            | Command::PlanInForce
             | Command::Shutdown => None,
         }
     }

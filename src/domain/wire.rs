@@ -99,7 +99,19 @@ pub enum ServerMsg {
         slice: SliceName,
         hits: Vec<usize>,
     },
+    /// The supervisor is ending and closes the connection after this:
+    /// `reason` says why (stopped by whom). A connection that closes
+    /// without it was lost, and the supervisor may still run.
+    Goodbye {
+        reason: String,
+    },
+    /// Sent to a dashboard every [`HEARTBEAT`] whatever else happens, so
+    /// a link that stalls shows as stalled.
+    Heartbeat,
 }
+
+/// How often a dashboard hears from its supervisor at least.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The message for a client whose protocol differs from the supervisor's.
 pub fn version_mismatch(pid: u32, supervisor: u32, client: u64, client_version: &str) -> String {

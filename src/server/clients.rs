@@ -6,7 +6,9 @@
 //! reason in the log, and touches nothing else. Requests go to the
 //! supervisor thread through its handle and are answered by id. A
 //! dashboard also gets the board, its updates and the frames of the panes
-//! it shows, at most one frame per pane per [`FRAME`].
+//! it shows, at most one frame per pane per [`FRAME`], a heartbeat every
+//! [`HEARTBEAT`], and a goodbye (saying who stopped the supervisor) as the
+//! supervisor ends.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +23,9 @@ use tokio::time::Instant;
 
 use super::hub::{Attached, Hub};
 use crate::domain::pane::{PaneFrame, PaneLine, PaneWant};
-use crate::domain::wire::{ClientKind, ClientMsg, PROTOCOL_VERSION, ServerMsg, version_mismatch};
+use crate::domain::wire::{
+    ClientKind, ClientMsg, HEARTBEAT, PROTOCOL_VERSION, ServerMsg, version_mismatch,
+};
 use crate::domain::{Command, SliceName};
 use crate::link::frame::read_frame_async;
 use crate::link::{MAX_CLIENT_FRAME, encode, peer_uid};
@@ -57,6 +61,8 @@ pub struct Context {
     pub screens: Screens,
     /// The supervisor's own user: the only one let in.
     pub uid: u32,
+    /// The plan in force (the file's may not load).
+    pub plan: Arc<dyn Fn() -> crate::domain::Plan + Send + Sync>,
 }
 
 impl Context {
@@ -234,6 +240,15 @@ async fn requests(
                 }
             }
             (ClientKind::Signal, _) => Err("an agent's hook may only send signals".into()),
+            (_, Command::Shutdown) => {
+                context.hub.stop_requested("by `sliceboard stop`");
+                context
+                    .route(command)
+                    .await
+                    .unwrap_or_else(|_| Err("the supervisor is shutting down".into()))
+            }
+            (_, Command::PlanInForce) => serde_json::to_string(&(context.plan)())
+                .map_err(|err| format!("cannot send the plan: {err}")),
             (_, Command::AgentsReport) => serde_json::to_string(&context.hub.agents())
                 .map_err(|err| format!("cannot report the agents: {err}")),
             _ => context
@@ -275,20 +290,34 @@ struct Sent {
 /// Detaches a client from the hub however its task ends (a panic too),
 /// so a dead client never keeps the supervisor from its idle exit.
 struct Detach<'a> {
-    hub: &'a Hub,
+    context: &'a Context,
     id: u64,
 }
 
 impl Drop for Detach<'_> {
     fn drop(&mut self) {
-        self.hub.detach(self.id);
+        self.context.hub.detach(self.id);
+        // The agents it showed go back to the sizes other views show them at.
+        let back = self.context.hub.view_sizes().show_only(self.id, &[]);
+        resize(self.context, back);
+    }
+}
+
+/// Resizes agents; nobody waits for the answers.
+fn resize(context: &Context, sizes: Vec<(SliceName, crate::session::Size)>) {
+    for (slice, size) in sizes {
+        context.supervisor.send(Command::ResizeAgent {
+            slice,
+            cols: size.cols,
+            rows: size.rows,
+        });
     }
 }
 
 async fn dashboard(reader: OwnedReadHalf, mut writer: OwnedWriteHalf, context: &Context) {
     let mut attached = context.hub.attach();
     let _detach = Detach {
-        hub: &context.hub,
+        context,
         id: attached.id,
     };
     let board = std::mem::take(&mut attached.board);
@@ -321,6 +350,8 @@ async fn attached_loop(
     let mut wants: Vec<PaneWant> = Vec::new();
     let mut sent: HashMap<SliceName, Sent> = HashMap::new();
     let mut last_frame = Instant::now() - FRAME;
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if attached.behind.load(Ordering::SeqCst) {
             let board = context.hub.resync(attached);
@@ -339,9 +370,38 @@ async fn attached_loop(
                         for want in &panes {
                             attached.panes.mark(&want.slice);
                         }
+                        let shown: Vec<SliceName> = panes.iter().map(|w| w.slice.clone()).collect();
+                        let back = context.hub.view_sizes().show_only(attached.id, &shown);
+                        resize(context, back);
                         wants = panes;
                     }
                     ClientMsg::Request { id, command } => {
+                        if command == Command::Shutdown {
+                            context.hub.stop_requested("from a dashboard (`Q`)");
+                        }
+                        let command = match command {
+                            Command::ResizeAgent { slice, cols, rows } => {
+                                let shown = wants.iter().any(|w| w.slice == slice);
+                                let size = crate::session::Size { cols, rows };
+                                let given = context
+                                    .hub
+                                    .view_sizes()
+                                    .resize(attached.id, &slice, size, shown);
+                                match given {
+                                    Some(size) => Command::ResizeAgent {
+                                        slice,
+                                        cols: size.cols,
+                                        rows: size.rows,
+                                    },
+                                    None => {
+                                        let why = format!("{slice} keeps the size of a dashboard that shows it");
+                                        let _ = replies_tx.send(encode(&ServerMsg::Reply { id, result: Ok(why) }));
+                                        continue;
+                                    }
+                                }
+                            }
+                            command => command,
+                        };
                         let outcome = context.route(command);
                         let replies = replies_tx.clone();
                         tokio::spawn(async move {
@@ -378,6 +438,11 @@ async fn attached_loop(
                 }
             }
             Some(reply) = replies.recv() => write(writer, &reply).await?,
+            reason = context.hub.farewell() => {
+                write(writer, &encode(&ServerMsg::Goodbye { reason })).await?;
+                return Ok(());
+            }
+            _ = heartbeat.tick() => write(writer, &encode(&ServerMsg::Heartbeat)).await?,
             () = attached.panes.wake.notified() => {
                 tokio::time::sleep_until(last_frame + FRAME).await;
                 let dirty = attached.panes.take();

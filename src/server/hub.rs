@@ -123,6 +123,12 @@ pub struct Hub {
     /// Command-line connections open now (one waiting for a merge's check
     /// keeps the supervisor from its idle exit).
     commands: AtomicUsize,
+    /// The size each dashboard shows each agent at.
+    view_sizes: Mutex<super::view_sizes::ViewSizes>,
+    /// Who asked the supervisor to stop, once someone did.
+    stop_reason: Mutex<Option<String>>,
+    /// The last word to every dashboard: set once, as the supervisor ends.
+    goodbye: tokio::sync::watch::Sender<Option<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -139,6 +145,44 @@ impl Hub {
             }),
             ownership: Mutex::new(ownership.map(Arc::new)),
             commands: AtomicUsize::new(0),
+            view_sizes: Mutex::default(),
+            stop_reason: Mutex::new(None),
+            goodbye: tokio::sync::watch::Sender::new(None),
+        }
+    }
+
+    /// The sizes dashboards show agents at ([`super::view_sizes`]).
+    pub fn view_sizes(&self) -> MutexGuard<'_, super::view_sizes::ViewSizes> {
+        lock(&self.view_sizes)
+    }
+
+    /// Records who asked the supervisor to stop (the first one counts),
+    /// for the goodbye its dashboards get.
+    pub fn stop_requested(&self, by: &str) {
+        lock(&self.stop_reason).get_or_insert_with(|| by.to_owned());
+    }
+
+    /// Tells every dashboard the supervisor ends and why; each closes its
+    /// connection after saying so. `otherwise` is the reason when nobody
+    /// asked it to stop.
+    pub fn goodbye(&self, otherwise: &str) {
+        let reason = lock(&self.stop_reason)
+            .clone()
+            .map_or_else(|| otherwise.to_owned(), |by| format!("stopped {by}"));
+        self.goodbye.send_replace(Some(reason));
+    }
+
+    /// Waits for the goodbye; the reason.
+    pub async fn farewell(&self) -> String {
+        let mut watch = self.goodbye.subscribe();
+        let reason = watch
+            .wait_for(Option::is_some)
+            .await
+            .map(|reason| reason.clone());
+        match reason {
+            Ok(reason) => reason.unwrap_or_default(),
+            // The hub outlives every client task; never reached.
+            Err(_) => std::future::pending().await,
         }
     }
 

@@ -19,6 +19,7 @@ pub mod follower;
 pub mod hub;
 pub mod launch;
 pub mod plan_reload;
+pub mod view_sizes;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -156,6 +157,16 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .reload();
     let context = Arc::new(clients::Context {
+        plan: {
+            let reload = reload.clone();
+            Arc::new(move || {
+                reload
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .in_force()
+                    .clone()
+            })
+        },
         hub: hub.clone(),
         supervisor: supervisor.handle_sender(),
         queue: queue.clone(),
@@ -172,7 +183,7 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
         signal_hook::consts::SIGHUP,
     ])
     .context("cannot watch for signals")?;
-    spawn_signal_thread(signals, supervisor.handle_sender());
+    spawn_signal_thread(signals, supervisor.handle_sender(), hub.clone());
 
     tracing::info!(pid = std::process::id(), socket = %socket_path.display(), "supervisor started");
     let mut idle_since = Instant::now();
@@ -188,6 +199,9 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
             break;
         }
     }
+    // Every dashboard hears why, before its connection closes, so it can
+    // tell a supervisor that ended from a link that was lost.
+    hub.goodbye("ended");
     // A running check stops: its attempt is recorded as interrupted and
     // the integration branch stays where it was.
     queue.stop();
@@ -230,6 +244,7 @@ fn bind(
 fn spawn_signal_thread(
     mut signals: signal_hook::iterator::Signals,
     supervisor: crate::supervisor::SupervisorHandle,
+    hub: Arc<Hub>,
 ) {
     std::thread::spawn(move || {
         for signal in signals.forever() {
@@ -238,6 +253,12 @@ fn spawn_signal_thread(
                 continue;
             }
             tracing::info!(signal, "stopping on a signal");
+            let name = if signal == signal_hook::consts::SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
+            hub.stop_requested(&format!("by {name}"));
             supervisor.send(Command::Shutdown);
         }
     });

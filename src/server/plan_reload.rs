@@ -62,6 +62,11 @@ impl PlanReload {
         }
     }
 
+    /// The plan everything runs with now (the file's may not load).
+    pub fn in_force(&self) -> &Plan {
+        &self.in_force
+    }
+
     /// Reads the plan file again and acts on what changed.
     pub fn reload(&mut self) {
         let (plan, problem) = match self.read() {

@@ -124,7 +124,7 @@ impl Supervisor {
                 message: err.to_string(),
             });
         }
-        while self.running_count() < self.ws.plan.max_running {
+        while self.slots_taken().len() < self.ws.plan.max_running {
             let Some((next, launch)) = self.pending.pop_front() else {
                 break;
             };

@@ -348,6 +348,10 @@ impl Supervisor {
                 outcome.map(Some).map_err(SupervisorError::Failed)
             }
             Command::KillAgent { slice } => self.kill(&slice),
+            Command::StartAgent { slice } => {
+                self.start(&slice, Launch::Fresh)?;
+                Ok(self.pending_reason(&slice))
+            }
             Command::Shutdown => {
                 let stopped = self.running_count();
                 self.shutdown();
@@ -397,6 +401,7 @@ impl Supervisor {
             | Command::QueueReport => Err(SupervisorError::Unsupported("merge-queue commands")),
             // The socket server answers it from the board.
             Command::AgentsReport => Err(SupervisorError::Unsupported("the agents report")),
+            Command::PlanInForce => Err(SupervisorError::Unsupported("the plan in force")),
             // Handled by `dispatch` before it gets here.
             Command::Up { .. }
             | Command::Down { .. }
@@ -700,6 +705,33 @@ impl Supervisor {
             .values()
             .filter(|s| s.session.as_ref().is_some_and(|s| s.exit().is_none()))
             .count()
+    }
+
+    /// The slices whose running agents count toward `max_running`: the
+    /// planner's does not (it is no slice's agent, and a full house of
+    /// workers must not keep it from reviewing them).
+    fn slots_taken(&self) -> Vec<&SliceName> {
+        self.slots
+            .iter()
+            .filter(|(name, _)| !self.ws.plan.is_planner(name))
+            .filter(|(_, s)| s.session.as_ref().is_some_and(|s| s.exit().is_none()))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// Why a slice waits, when it does: the slots and who holds them.
+    fn pending_reason(&self, slice: &SliceName) -> Option<String> {
+        if !self.pending.iter().any(|(p, _)| p == slice) {
+            return None;
+        }
+        let taken = self.slots_taken();
+        let names: Vec<String> = taken.iter().map(|n| n.to_string()).collect();
+        Some(format!(
+            "{slice}: pending: {} of {} running ({}); it starts when one ends (`max_running` in sliceboard.toml)",
+            taken.len(),
+            self.ws.plan.max_running,
+            names.join(", ")
+        ))
     }
 
     fn set_status(&mut self, slice: &SliceName, status: AgentStatus, actor: Actor) {

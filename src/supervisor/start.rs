@@ -23,11 +23,22 @@ impl Supervisor {
     ) -> Result<(), SupervisorError> {
         let spec = self.ws.slice(slice.as_str())?.clone();
         if self.session(slice).is_some_and(|s| s.exit().is_none()) {
-            return Err(refused(slice, "its agent is already running"));
+            let paused = self
+                .slots
+                .get(slice)
+                .is_some_and(|slot| slot.status == Some(AgentStatus::Paused));
+            return Err(refused(
+                slice,
+                if paused {
+                    "its agent is paused, not ended: press p on the dashboard to resume it"
+                } else {
+                    "its agent is already running"
+                },
+            ));
         }
         // Never a second agent in a worktree where an earlier one runs.
         self.check_left_running(slice)?;
-        if self.running_count() >= self.ws.plan.max_running {
+        if self.slots_taken().len() >= self.ws.plan.max_running && !self.ws.plan.is_planner(slice) {
             match self.pending.iter_mut().find(|(p, _)| p == slice) {
                 // A resume asked for while waiting wins over a fresh start.
                 Some(queued) if launch == Launch::Resume => queued.1 = launch,
@@ -35,6 +46,12 @@ impl Supervisor {
                 None => self.pending.push_back((slice.clone(), launch)),
             }
             self.set_status(slice, AgentStatus::Pending, Actor::Operator);
+            if let Some(message) = self.pending_reason(slice) {
+                (self.notify)(Event::Progress {
+                    slice: Some(slice.clone()),
+                    message,
+                });
+            }
             return Ok(());
         }
         self.pending.retain(|(p, _)| p != slice);

@@ -204,6 +204,9 @@ pub struct App {
     pub fixed_now: Option<jiff::ZonedDateTime>,
     /// The Diff tab's file while an update is applied.
     pub(super) shown_file: Option<String>,
+    /// Seconds since the supervisor was last heard from, once that is
+    /// longer than a few heartbeats: the link stalls.
+    pub link_stalled: Option<u64>,
 }
 
 /// Screen rows a list was drawn on, and the index of its first item.
@@ -254,6 +257,7 @@ impl App {
             fixed_now: None,
             help_scroll: 0,
             shown_file: None,
+            link_stalled: None,
         }
     }
 
@@ -716,6 +720,13 @@ impl App {
                     self.message = Some(format!(
                         "typing into {name}; {} leaves",
                         self.keymap.leave.display()
+                    ));
+                } else if matches!(status, AgentStatus::Paused) {
+                    // Keys typed now would act on the dashboard: say so.
+                    self.message = Some(format!(
+                        "{name}'s agent is paused: press {} to resume it, then {} to type into it",
+                        self.keymap.key(Action::PauseResume),
+                        self.keymap.key(Action::Focus)
                     ));
                 } else {
                     self.message = Some(format!(

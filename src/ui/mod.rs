@@ -8,6 +8,9 @@
 //! only when something changed. After each draw it tells the supervisor
 //! which panes it shows (and resizes agents to the space they got), so
 //! only those panes' frames come back. Quitting detaches: the agents go on.
+//! A supervisor that ends says goodbye (and why) before it closes; a
+//! connection that closes without one was lost, and one silent for a few
+//! heartbeats shows as stalled.
 
 pub mod activity_view;
 pub mod app;
@@ -37,7 +40,7 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyModifiers};
 use self::app::{App, Effect};
 use self::keymap::Keymap;
 use crate::domain::pane::PaneWant;
-use crate::domain::wire::{ClientMsg, ServerMsg};
+use crate::domain::wire::{ClientMsg, HEARTBEAT, ServerMsg};
 use crate::domain::{Command, SliceName};
 use crate::link::{Link, LinkReader, write_frame};
 use crate::session::Size;
@@ -47,8 +50,10 @@ const FRAME: Duration = Duration::from_millis(16);
 enum Msg {
     Input(TermEvent),
     Server(Box<ServerMsg>),
-    /// The supervisor went away; why.
-    Gone(String),
+    /// The supervisor said goodbye: it ends, and why.
+    Goodbye(String),
+    /// The connection ended without a goodbye: how.
+    Lost(String),
     InputClosed,
 }
 
@@ -57,9 +62,16 @@ enum Msg {
 pub enum Ended {
     /// The operator left; the supervisor and its agents go on.
     Detached,
-    /// The supervisor ended (stopped, or it died): why.
-    SupervisorGone(String),
+    /// The supervisor said it ends (stopped, by whom): why.
+    Stopped(String),
+    /// The connection closed without a goodbye (ssh died, the proxy or
+    /// the supervisor was killed): the supervisor may still run.
+    Lost(String),
 }
+
+/// How long the supervisor may stay silent (it sends a heartbeat every
+/// [`HEARTBEAT`]) before the dashboard shows the link as stalled.
+const STALLED: Duration = Duration::from_secs(3 * HEARTBEAT.as_secs());
 
 /// What a request is waiting for.
 enum Pending {
@@ -128,6 +140,7 @@ pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
         let mut last_draw = Instant::now() - FRAME;
         let mut sizes: BTreeMap<SliceName, Size> = BTreeMap::new();
         let mut shown: Vec<PaneWant> = Vec::new();
+        let mut last_heard = Instant::now();
         loop {
             let wait = if dirty {
                 FRAME.saturating_sub(last_draw.elapsed())
@@ -164,8 +177,12 @@ pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
                             }
                         }
                         Msg::Input(_) => {}
-                        Msg::Server(message) => client.receive(*message, &mut app),
-                        Msg::Gone(why) => ended = Some(Ended::SupervisorGone(why)),
+                        Msg::Server(message) => {
+                            last_heard = Instant::now();
+                            client.receive(*message, &mut app);
+                        }
+                        Msg::Goodbye(why) => ended = Some(Ended::Stopped(why)),
+                        Msg::Lost(why) => ended = Some(Ended::Lost(why)),
                         Msg::InputClosed => ended = Some(Ended::Detached),
                     }
                     dirty = true;
@@ -173,6 +190,13 @@ pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
                 }
             }
             dirty |= app.tick(Instant::now());
+            let stalled = Some(last_heard.elapsed())
+                .filter(|silent| *silent >= STALLED)
+                .map(|silent| silent.as_secs());
+            if stalled != app.link_stalled {
+                app.link_stalled = stalled;
+                dirty = true;
+            }
             if signal_flag.load(Ordering::SeqCst) {
                 ended = Some(Ended::Detached);
             }
@@ -290,7 +314,10 @@ impl Client {
                     }
                 });
             }
-            ServerMsg::Welcome { .. } | ServerMsg::Refused { .. } => {}
+            ServerMsg::Welcome { .. }
+            | ServerMsg::Refused { .. }
+            | ServerMsg::Heartbeat
+            | ServerMsg::Goodbye { .. } => {}
         }
     }
 
@@ -305,14 +332,33 @@ impl Client {
     ) {
         let wanted = app.wanted(drawn);
         if &wanted != shown {
+            // A pane shown again is sized again: the supervisor counts a
+            // size only from a dashboard that shows the pane.
+            for want in &wanted {
+                if !shown.iter().any(|s| s.slice == want.slice) {
+                    sizes.remove(&want.slice);
+                }
+            }
             self.send(ClientMsg::View {
                 panes: wanted.clone(),
             });
             *shown = wanted;
         }
+        // Out of the grid, agents it made small get this dashboard's pane
+        // size back (the supervisor keeps a size another dashboard shows).
+        let mut restore = BTreeMap::new();
+        if app.layout != app::Layout::Grid
+            && let [(_, pane)] = drawn.iter().collect::<Vec<_>>()[..]
+        {
+            for (slice, size) in sizes.iter() {
+                if !drawn.contains_key(slice) && size != pane {
+                    restore.insert(slice.clone(), *pane);
+                }
+            }
+        }
         // Every drawn pane, started or not: an agent starts at the size of
         // the pane it will be drawn in.
-        for (slice, size) in drawn {
+        for (slice, size) in drawn.iter().chain(&restore) {
             if sizes.get(slice) != Some(size) {
                 // Nobody waits for this reply.
                 self.send(ClientMsg::Request {
@@ -347,13 +393,20 @@ fn spawn_reader(mut reader: LinkReader, tx: Arc<Mutex<mpsc::Sender<Msg>>>) {
     std::thread::spawn(move || {
         loop {
             match reader.receive() {
+                Ok(Some(ServerMsg::Goodbye { reason })) => {
+                    send(&tx, Msg::Goodbye(reason));
+                    return;
+                }
                 Ok(Some(message)) => send(&tx, Msg::Server(Box::new(message))),
                 Ok(None) => {
-                    send(&tx, Msg::Gone("the supervisor ended".into()));
+                    send(
+                        &tx,
+                        Msg::Lost("the connection closed without a goodbye".into()),
+                    );
                     return;
                 }
                 Err(err) => {
-                    send(&tx, Msg::Gone(err.to_string()));
+                    send(&tx, Msg::Lost(err.to_string()));
                     return;
                 }
             }

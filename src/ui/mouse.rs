@@ -24,6 +24,10 @@ pub struct PaneArea {
     pub y: u16,
     pub width: u16,
     pub height: u16,
+    /// The agent's first row and column shown there (a pane smaller than
+    /// the agent's screen shows the part around its cursor).
+    pub top: u16,
+    pub left: u16,
 }
 
 impl PaneArea {
@@ -102,8 +106,8 @@ fn to_agent(app: &mut App, mouse: &MouseEvent) -> Option<Vec<Effect>> {
     };
     let input = MouseInput {
         action,
-        column,
-        row,
+        column: column + area.left,
+        row: row + area.top,
         mods: Mods {
             ctrl: mouse.modifiers.contains(KeyModifiers::CONTROL),
             alt: mouse

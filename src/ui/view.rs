@@ -84,6 +84,16 @@ fn title_line(app: &App) -> Paragraph<'static> {
         )),
     ];
     spans.extend(activity_view::header_counts(&app.board));
+    // First, so a narrow screen never cuts it off.
+    if let Some(seconds) = app.link_stalled {
+        spans.insert(
+            1,
+            Span::styled(
+                format!(" link stalled: nothing from the supervisor for {seconds} s "),
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ),
+        );
+    }
     if let Some(problem) = &app.board.plan_problem {
         spans.push(Span::styled(
             format!("  {}", problem.headline()),
@@ -315,12 +325,15 @@ fn draw_terminal(
             rows: inner.height,
         },
     );
+    let (top, left) = pane.map_or((0, 0), |p| pane_origin(p, inner));
     app.pane_areas.borrow_mut().push(PaneArea {
         slice: row.name.clone(),
         x: inner.x,
         y: inner.y,
         width: inner.width,
         height: inner.height,
+        top,
+        left,
     });
     let Some(pane) = pane.filter(|p| p.rows > 0) else {
         let keys = &app.keymap;
@@ -341,6 +354,7 @@ fn draw_terminal(
     render_pane(pane, inner, frame.buffer_mut());
     if typing
         && let Some((line, col)) = pane.cursor
+        && let (Some(line), Some(col)) = (line.checked_sub(top), col.checked_sub(left))
         && line < inner.height
         && col < inner.width
     {
@@ -348,34 +362,80 @@ fn draw_terminal(
     }
 }
 
+/// The agent's first row and column a pane drawn in `area` shows. A pane
+/// smaller than the agent's screen shows the part around its cursor, as
+/// tmux does for a smaller client, so a prompt at the bottom stays in
+/// view: the rows that end at the cursor's (or, with the cursor hidden,
+/// at the last row with text), and the columns that hold the cursor. A
+/// pane scrolled back into history shows its top.
+pub fn pane_origin(pane: &PaneView, area: Rect) -> (u16, u16) {
+    if pane.scroll > 0 {
+        return (0, 0);
+    }
+    let anchor = pane.cursor.unwrap_or_else(|| {
+        let last = pane.lines.iter().rposition(|line| !line.is_empty());
+        (last.map_or(0, |row| row as u16), 0)
+    });
+    let start = |at: u16, size: u16, visible: u16| {
+        if size <= visible {
+            0
+        } else {
+            (at + 1).saturating_sub(visible).min(size - visible)
+        }
+    };
+    (
+        start(anchor.0, pane.rows, area.height),
+        start(anchor.1, pane.cols, area.width),
+    )
+}
+
 /// Draws a pane the supervisor rendered. Only characters and styles are
 /// copied: no byte of the agent's output reaches the host terminal.
 pub fn render_pane(pane: &PaneView, area: Rect, buf: &mut Buffer) {
-    for (row, runs) in pane.lines.iter().enumerate().take(usize::from(area.height)) {
+    let (top, left) = pane_origin(pane, area);
+    let rows = pane.lines.iter().skip(usize::from(top));
+    for (row, runs) in rows.enumerate().take(usize::from(area.height)) {
         let y = area.y + row as u16;
         let mut x = area.x;
-        let right = area.x + area.width.min(pane.cols);
+        let right = area.x + area.width.min(pane.cols.saturating_sub(left));
+        // Cells left of the first column shown are skipped.
+        let mut skip = usize::from(left);
         for run in runs {
             if x >= right {
                 break;
             }
+            let shown = skip_columns(&run.text, &mut skip);
+            if shown.is_empty() {
+                continue;
+            }
             let hidden = run.style.attrs & attrs::HIDDEN != 0;
             let style = cell_style(&run.style);
             let text: std::borrow::Cow<'_, str> = if hidden {
-                " ".repeat(run.text.chars().count()).into()
-            } else if run.text.chars().any(char::is_control) {
-                run.text
+                " ".repeat(shown.chars().count()).into()
+            } else if shown.chars().any(char::is_control) {
+                shown
                     .chars()
                     .map(|c| if c.is_control() { ' ' } else { c })
                     .collect::<String>()
                     .into()
             } else {
-                run.text.as_str().into()
+                shown.into()
             };
             let (end, _) = buf.set_stringn(x, y, &text, usize::from(right - x), style);
             x = end;
         }
     }
+}
+
+/// What is left of `text` once `skip` columns are taken off its front
+/// (a wide character cut in two goes whole); lowers `skip` by what it took.
+fn skip_columns<'a>(text: &'a str, skip: &mut usize) -> &'a str {
+    let mut chars = text.chars();
+    while *skip > 0 {
+        let Some(c) = chars.next() else { break };
+        *skip = skip.saturating_sub(unicode_width::UnicodeWidthChar::width(c).unwrap_or(0));
+    }
+    chars.as_str()
 }
 
 fn cell_style(style: &crate::domain::pane::Style) -> Style {

@@ -96,6 +96,21 @@ impl Workspace {
         Ok(ws)
     }
 
+    /// Opens the repository containing `from` with `plan`, not the file's:
+    /// the plan a running supervisor has in force while the file does not
+    /// load.
+    pub fn with_plan(from: &Path, plan: crate::domain::Plan) -> Result<Self, WorkspaceError> {
+        let git = GitRepo::discover(from)?;
+        let state_dir = StateDir::for_common_dir(git.common_dir());
+        Ok(Self {
+            git,
+            plan,
+            warnings: Vec::new(),
+            state_dir,
+            notices: Vec::new(),
+        })
+    }
+
     pub fn plan_path(&self) -> PathBuf {
         self.git.root().join(PLAN_FILE)
     }
