@@ -38,6 +38,18 @@ impl Supervisor {
         }
         // Never a second agent in a worktree where an earlier one runs.
         self.check_left_running(slice)?;
+        let cleaned = load_state(&self.ws.state_dir.state_file())
+            .ok()
+            .and_then(|state| state.slices.get(slice).map(|r| r.lifecycle))
+            == Some(Lifecycle::Cleaned);
+        if cleaned {
+            return Err(refused(
+                slice,
+                format!(
+                    "it was cleaned: its worktree was removed on purpose; `sliceboard up {slice}` starts it afresh from the base"
+                ),
+            ));
+        }
         if self.slots_taken().len() >= self.ws.plan.max_running && !self.ws.plan.is_planner(slice) {
             match self.pending.iter_mut().find(|(p, _)| p == slice) {
                 // A resume asked for while waiting wins over a fresh start.

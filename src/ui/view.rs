@@ -344,6 +344,10 @@ fn draw_terminal(
                     "No worktree yet: press {} (or run `sliceboard up`), then {start} to start the agent.",
                     keys.key(Action::CreateWorktrees)
                 ),
+                crate::domain::Lifecycle::Cleaned => format!(
+                    "Cleaned: its worktree was removed on purpose. `sliceboard up {}` starts it afresh from the base.",
+                    row.name
+                ),
                 _ => format!("No agent has run here yet. Press {start} to start it."),
             })
             .wrap(Wrap { trim: true }),
