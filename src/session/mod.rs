@@ -127,6 +127,9 @@ struct Shared {
     /// Set by the reader when it has sent `Output` and nobody has looked yet.
     output_pending: AtomicBool,
     killed: AtomicBool,
+    /// Set by [`Session::kill`]: says when the whole tree has ended, and
+    /// how long that may take. The exit is reported only then.
+    tree_ended: Mutex<Option<(mpsc::Receiver<()>, Duration)>>,
     exit: Mutex<Option<ExitInfo>>,
 }
 
@@ -137,6 +140,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Session {
     slice: SliceName,
     pid: i32,
+    /// The agent's processes wherever they went (other groups, sessions).
+    tree: process_group::Tree,
     shared: Arc<Shared>,
     /// To the writer thread, which keeps the PTY writer for the session's
     /// life (dropping that sends EOF to the child).
@@ -178,16 +183,25 @@ impl Session {
         for (key, value) in &spec.env {
             cmd.env(key, value);
         }
-        let child = pair
-            .slave
-            .spawn_command(cmd)
-            .map_err(|e| spawn_err(e.to_string()))?;
+        // Registered as waited for before a reaper of orphans can look.
+        let (child, pid) = process_group::spawn_waited(|| {
+            let child = pair
+                .slave
+                .spawn_command(cmd)
+                .map_err(|e| spawn_err(e.to_string()))?;
+            let pid = child
+                .process_id()
+                .and_then(|pid| i32::try_from(pid).ok())
+                .ok_or_else(|| spawn_err("the child has no process id".into()))?;
+            Ok((child, pid))
+        })?;
         // Our copy of the slave must go, or the reader never sees EOF.
         drop(pair.slave);
-        let pid = child
-            .process_id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .ok_or_else(|| spawn_err("the child has no process id".into()))?;
+        let tree = process_group::Tree {
+            leader: pid,
+            leader_started: process_group::start_time(pid),
+            mark: process_group::Mark::from_env(&spec.env),
+        };
         let io_err = |source| SessionError::Io {
             slice: spec.slice.clone(),
             source,
@@ -214,6 +228,7 @@ impl Session {
             activity: Mutex::new(ActivityTracker::new(spec.activity.clone())),
             output_pending: AtomicBool::new(false),
             killed: AtomicBool::new(false),
+            tree_ended: Mutex::new(None),
             exit: Mutex::new(None),
         });
         let input = spawn_writer(&spec.slice, writer).map_err(io_err)?;
@@ -241,8 +256,14 @@ impl Session {
             .name(format!("pty-wait-{}", spec.slice))
             .spawn(move || {
                 let status = child.wait();
+                process_group::waited(pid);
                 // Let the last output land in the screen before reporting.
                 let _ = drained_rx.recv_timeout(DRAIN_AFTER_EXIT);
+                // A killed agent has ended once its whole tree has.
+                let ending = lock(&waiter_shared.tree_ended).take();
+                if let Some((ended, limit)) = ending {
+                    let _ = ended.recv_timeout(limit);
+                }
                 let exit = match status {
                     Ok(status) => ExitInfo {
                         code: i32::try_from(status.exit_code()).unwrap_or(i32::MAX),
@@ -267,6 +288,7 @@ impl Session {
         Ok(Self {
             slice: spec.slice,
             pid,
+            tree,
             shared,
             input,
             master: pair.master,
@@ -320,16 +342,18 @@ impl Session {
             .map_err(|e| std::io::Error::other(e.to_string()))
     }
 
-    /// SIGSTOP to the whole group.
+    /// SIGSTOP to the whole tree.
     pub fn pause(&mut self) -> std::io::Result<()> {
         process_group::signal_group(self.pid, libc::SIGSTOP)?;
+        process_group::signal_tree(&self.tree, libc::SIGSTOP);
         self.paused = true;
         Ok(())
     }
 
-    /// SIGCONT to the whole group.
+    /// SIGCONT to the whole tree.
     pub fn resume(&mut self) -> std::io::Result<()> {
         process_group::signal_group(self.pid, libc::SIGCONT)?;
+        process_group::signal_tree(&self.tree, libc::SIGCONT);
         self.paused = false;
         Ok(())
     }
@@ -338,14 +362,26 @@ impl Session {
         self.paused
     }
 
-    /// Stops the whole group: SIGTERM, then SIGKILL after `grace`. Returns
-    /// at once; the `Exited` event (with `killed`) reports the end, and the
-    /// returned handle says how it went.
+    /// The agent's processes: see [`process_group::Tree`].
+    pub fn tree(&self) -> &process_group::Tree {
+        &self.tree
+    }
+
+    /// Stops the agent's whole tree (every group and session under it):
+    /// SIGTERM, then SIGKILL after `grace`. Returns at once; the `Exited`
+    /// event (with `killed`) reports the leader's end, and the returned
+    /// handle says how it went for the whole tree.
     pub fn kill(&mut self, grace: Duration) -> std::thread::JoinHandle<Termination> {
+        let (ended, tree_ended) = mpsc::channel();
+        *lock(&self.shared.tree_ended) = Some((tree_ended, grace + process_group::KILL_WAIT * 2));
         self.shared.killed.store(true, Ordering::SeqCst);
         self.paused = false;
-        let pid = self.pid;
-        std::thread::spawn(move || process_group::terminate_group(pid, grace))
+        let tree = self.tree.clone();
+        std::thread::spawn(move || {
+            let termination = process_group::terminate_tree(&tree, grace);
+            let _ = ended.send(());
+            termination
+        })
     }
 
     /// How the agent ended, once it has.
@@ -428,6 +464,7 @@ impl ScreenHandle {
                 activity: Mutex::new(ActivityTracker::new(ActivityRules::default())),
                 output_pending: AtomicBool::new(false),
                 killed: AtomicBool::new(false),
+                tree_ended: Mutex::new(None),
                 exit: Mutex::new(None),
             }),
             // Nothing reads this end: replies are dropped.
