@@ -145,7 +145,11 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Some(CommandArgs::Kill { slice }) => {
             let ws = open(&cwd)?;
-            let slice = ws.slice(&slice)?.name.clone();
+            // A slice removed from the plan may still have its agent.
+            let slice = match ws.slice(&slice) {
+                Ok(spec) => spec.name.clone(),
+                Err(unknown) => crate::domain::SliceName::parse(&slice).map_err(|_| unknown)?,
+            };
             supervisor_cmds::kill(&ws, &slice)
         }
         Some(CommandArgs::Withdraw { slice }) => {

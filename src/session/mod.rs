@@ -43,9 +43,60 @@ use crate::domain::{Activity, SliceName};
 /// session queues for an agent that is not reading its input; past that,
 /// input is refused and replies are dropped rather than block anyone.
 const INPUT_QUEUE: usize = 256;
+/// How many bytes of those writes may wait at most, together.
+pub const INPUT_QUEUE_BYTES: usize = 1024 * 1024;
 
-/// The agent's input, written by the session's writer thread.
-type Input = mpsc::SyncSender<Vec<u8>>;
+/// The agent's input, written by the session's writer thread: at most
+/// [`INPUT_QUEUE`] writes and [`INPUT_QUEUE_BYTES`] bytes wait.
+#[derive(Clone)]
+struct Input {
+    queue: mpsc::SyncSender<Vec<u8>>,
+    /// Bytes queued and not yet written; the writer takes off what it wrote.
+    queued: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Input {
+    fn try_send(&self, bytes: Vec<u8>) -> std::io::Result<()> {
+        let len = bytes.len();
+        let waiting = self.queued.fetch_add(len, Ordering::SeqCst);
+        let refuse = |kind, message: String| {
+            self.queued.fetch_sub(len, Ordering::SeqCst);
+            Err(std::io::Error::new(kind, message))
+        };
+        if waiting > 0 && waiting + len > INPUT_QUEUE_BYTES || len > INPUT_QUEUE_BYTES {
+            return refuse(
+                std::io::ErrorKind::WouldBlock,
+                format!(
+                    "the agent is not reading its input: {} KiB wait for it already, and at most {} KiB may; these {} bytes were not sent",
+                    waiting.div_ceil(1024),
+                    INPUT_QUEUE_BYTES / 1024,
+                    len
+                ),
+            );
+        }
+        match self.queue.try_send(bytes) {
+            Ok(()) => Ok(()),
+            Err(mpsc::TrySendError::Full(_)) => refuse(
+                std::io::ErrorKind::WouldBlock,
+                format!(
+                    "the agent is not reading its input: {INPUT_QUEUE} writes wait for it already; these {len} bytes were not sent"
+                ),
+            ),
+            Err(mpsc::TrySendError::Disconnected(_)) => refuse(
+                std::io::ErrorKind::BrokenPipe,
+                "the agent's terminal is closed".to_owned(),
+            ),
+        }
+    }
+
+    /// An input that nothing reads: what is sent to it is dropped.
+    fn nowhere() -> Self {
+        Self {
+            queue: mpsc::sync_channel(1).0,
+            queued: Arc::default(),
+        }
+    }
+}
 
 /// How much is read from the PTY at once (Linux hands over ~4 KiB anyway).
 const READ_BUFFER: usize = 64 * 1024;
@@ -308,18 +359,7 @@ impl Session {
     /// Bytes for the agent, already encoded as a terminal would send them.
     pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
         lock(&self.shared.activity).input(Instant::now());
-        self.input
-            .try_send(bytes.to_vec())
-            .map_err(|err| match err {
-                mpsc::TrySendError::Full(_) => std::io::Error::new(
-                    std::io::ErrorKind::WouldBlock,
-                    "the agent is not reading its input; the keys were not sent",
-                ),
-                mpsc::TrySendError::Disconnected(_) => std::io::Error::new(
-                    std::io::ErrorKind::BrokenPipe,
-                    "the agent's terminal is closed",
-                ),
-            })
+        self.input.try_send(bytes.to_vec())
     }
 
     /// Types a key, encoded for the modes the program set.
@@ -468,7 +508,7 @@ impl ScreenHandle {
                 exit: Mutex::new(None),
             }),
             // Nothing reads this end: replies are dropped.
-            input: mpsc::sync_channel(1).0,
+            input: Input::nowhere(),
         }
     }
 
@@ -550,16 +590,19 @@ impl Reader {
 /// The thread that owns the PTY writer and writes what the session queues.
 /// It blocks when the agent does not read; nobody else does.
 fn spawn_writer(slice: &SliceName, mut writer: Box<dyn Write + Send>) -> std::io::Result<Input> {
-    let (input, queue) = mpsc::sync_channel::<Vec<u8>>(INPUT_QUEUE);
+    let (tx, queue) = mpsc::sync_channel::<Vec<u8>>(INPUT_QUEUE);
+    let input = Input {
+        queue: tx,
+        queued: Arc::default(),
+    };
+    let queued = input.queued.clone();
     std::thread::Builder::new()
         .name(format!("pty-write-{slice}"))
         .spawn(move || {
             for bytes in queue {
-                if writer
-                    .write_all(&bytes)
-                    .and_then(|()| writer.flush())
-                    .is_err()
-                {
+                let written = writer.write_all(&bytes).and_then(|()| writer.flush());
+                queued.fetch_sub(bytes.len(), Ordering::SeqCst);
+                if written.is_err() {
                     break;
                 }
             }
