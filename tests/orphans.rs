@@ -60,7 +60,7 @@ fn a_job_the_agent_left_in_its_group_is_stopped_when_it_exits() {
         dash.row("staging")
             .events
             .iter()
-            .any(|e| e.text.contains("left 1 process running in its group")),
+            .any(|e| e.text.contains("left 1 process running")),
         "{:?}",
         dash.row("staging").events
     );

@@ -549,7 +549,11 @@ lock_path, sock_path = sys.argv[1], sys.argv[2]
 lock = open(lock_path, "a+")
 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
 lock.truncate(0)
-lock.write(json.dumps({"pid": os.getpid(), "command": "sliceboard supervisor", "since": "2026-01-01T00:00:00Z"}))
+pid = int(sys.argv[3]) if len(sys.argv) > 3 else os.getpid()
+started = int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[19])
+if len(sys.argv) > 4:
+    started += 1
+lock.write(json.dumps({"pid": pid, "command": "sliceboard supervisor", "since": "2026-01-01T00:00:00Z", "started": started}))
 lock.flush()
 server = socket.socket(socket.AF_UNIX)
 server.bind(sock_path)
@@ -594,6 +598,48 @@ fn stop_ends_a_supervisor_of_another_version_through_the_lock() {
     );
     let status = other.0.wait().unwrap();
     assert!(status.success(), "it ended on SIGTERM: {status}");
+}
+
+#[test]
+fn stop_signals_no_process_that_only_got_the_supervisors_pid() {
+    let repo = TestRepo::with_plan_text(&plan(&[]));
+    std::fs::create_dir_all(repo.state_dir()).unwrap();
+    // The lock names this process, with another start time: a pid that
+    // was reused after the supervisor that took the lock ended.
+    let bystander = Reaped(
+        std::process::Command::new("sleep")
+            .arg("300")
+            .spawn()
+            .unwrap(),
+    );
+    let child = std::process::Command::new("python3")
+        .args(["-c", OTHER_VERSION])
+        .arg(repo.state_dir().join("lock"))
+        .arg(repo.socket())
+        .arg(bystander.0.id().to_string())
+        .arg("another-start-time")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    let mut other = Reaped(child);
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(other.0.stdout.as_mut().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let why = repo.sliceboard(&["stop"]).fails();
+    assert!(
+        why.contains("not the process that took it") && why.contains("nothing was signalled"),
+        "{why}"
+    );
+    let mut bystander = bystander;
+    assert!(
+        bystander.0.try_wait().unwrap().is_none(),
+        "the process that got the pid was signalled"
+    );
 }
 
 /// A child process killed when the test ends, however it ends.

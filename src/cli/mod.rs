@@ -32,6 +32,14 @@ use crate::workspace::{Progress, Workspace, WorkspaceError};
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let args = Args::parse();
+    if ends_quietly_on_a_closed_pipe(args.command.as_ref()) {
+        // Rust ignores SIGPIPE, so `println!` to a closed pipe panics
+        // (`sliceboard status | head -c 10`); a command that prints ends
+        // as git does instead: killed by SIGPIPE, silently. Sockets are
+        // written with MSG_NOSIGNAL (`link`) and never raise it.
+        // SAFETY: signal(2) at start, before any other thread exists.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match run(args) {
         Ok(code) => code,
         Err(err) => {
@@ -39,6 +47,21 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Every command that prints a result, i.e. all but the long-lived
+/// processes (the dashboard, the supervisor, the proxy, the demo), which
+/// keep SIGPIPE ignored so a peer that goes away is an error they handle.
+fn ends_quietly_on_a_closed_pipe(command: Option<&CommandArgs>) -> bool {
+    !matches!(
+        command,
+        None | Some(
+            CommandArgs::Attach { .. }
+                | CommandArgs::Supervise
+                | CommandArgs::Proxy
+                | CommandArgs::Demo { .. }
+        )
+    )
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -122,7 +145,11 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Some(CommandArgs::Kill { slice }) => {
             let ws = open(&cwd)?;
-            let slice = ws.slice(&slice)?.name.clone();
+            // A slice removed from the plan may still have its agent.
+            let slice = match ws.slice(&slice) {
+                Ok(spec) => spec.name.clone(),
+                Err(unknown) => crate::domain::SliceName::parse(&slice).map_err(|_| unknown)?,
+            };
             supervisor_cmds::kill(&ws, &slice)
         }
         Some(CommandArgs::Withdraw { slice }) => {

@@ -107,8 +107,12 @@ pub fn stop(cwd: &Path) -> anyhow::Result<ExitCode> {
             else {
                 bail!("the supervisor refused: {why}");
             };
-            // SAFETY: kill(2) of the pid the lock names as a supervisor.
-            unsafe { libc::kill(holder.pid as i32, libc::SIGTERM) };
+            let pid = still_the_supervisor(&holder).with_context(|| {
+                format!("the supervisor refused ({why}); nothing was signalled")
+            })?;
+            // SAFETY: kill(2) of the pid the lock names as a supervisor,
+            // checked to be that process still.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
             wait_gone(holder.pid)?;
             println!(
                 "stopped the supervisor (pid {}) of another sliceboard version",
@@ -129,6 +133,34 @@ pub fn stop(cwd: &Path) -> anyhow::Result<ExitCode> {
     wait_gone(pid)?;
     println!("{said}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pid the state lock names, once it is known to be the supervisor
+/// that took the lock: more than 1, not this process, and started when the
+/// lock says (a lock from a version that did not record that: a process
+/// running `supervise`). A pid reused by another process is never
+/// signalled.
+fn still_the_supervisor(holder: &crate::store::LockHolder) -> anyhow::Result<i32> {
+    let pid = i32::try_from(holder.pid).unwrap_or(0);
+    if pid <= 1 || holder.pid == std::process::id() {
+        bail!("the state lock names pid {pid}, which cannot be a supervisor");
+    }
+    match holder.started {
+        Some(started) => {
+            if crate::session::process_group::start_time(pid) != Some(started) {
+                bail!(
+                    "pid {pid}, named by the state lock, is not the process that took it (it started at another time)"
+                );
+            }
+        }
+        None => {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if !cmdline.split(|&b| b == 0).any(|arg| arg == b"supervise") {
+                bail!("pid {pid}, named by the state lock, is not running `sliceboard supervise`");
+            }
+        }
+    }
+    Ok(pid)
 }
 
 /// Returns once process `pid` is gone (its lock released), so whatever

@@ -36,12 +36,12 @@ pub fn publish(project_dir: &Path, dest: &Path) -> std::io::Result<Vec<PathBuf>>
     let _ = std::fs::remove_dir_all(&fresh);
     crate::store::private::create_dir(&fresh)?;
     let mut copied = vec![fresh.join("manifest.json")];
-    std::fs::copy(&manifest, fresh.join("manifest.json"))?;
+    copy_private(&manifest, &fresh.join("manifest.json"))?;
     for entry in std::fs::read_dir(project_dir)?.flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "duckdb") && path.is_file() {
             let to = fresh.join(entry.file_name());
-            std::fs::copy(&path, &to)?;
+            copy_private(&path, &to)?;
             copied.push(to);
         }
     }
@@ -55,4 +55,12 @@ pub fn publish(project_dir: &Path, dest: &Path) -> std::io::Result<Vec<PathBuf>>
         .into_iter()
         .map(|p| dest.join(p.file_name().unwrap_or_default()))
         .collect())
+}
+
+/// Copies `from` to `to`, 0600 (a copy would take the source's mode).
+fn copy_private(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut source = std::fs::File::open(from)?;
+    let mut dest = crate::store::private::create(to)?;
+    std::io::copy(&mut source, &mut dest)?;
+    Ok(())
 }

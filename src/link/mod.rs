@@ -114,7 +114,8 @@ impl Link {
         // agent's hook waits a few seconds at most for its answer.
         stream.set_read_timeout(Some(HELLO_TIMEOUT))?;
         let reader = stream.try_clone()?;
-        let link = Self::hello(Box::new(reader), Box::new(stream.try_clone()?), None, kind)?;
+        let writer = NoSignal(stream.try_clone()?);
+        let link = Self::hello(Box::new(reader), Box::new(writer), None, kind)?;
         stream.set_read_timeout(match kind {
             ClientKind::Signal => Some(SIGNAL_TIMEOUT),
             // `up` on a big repository takes as long as it takes; a
@@ -256,6 +257,40 @@ impl LinkReader {
     /// The next message; `None` when the supervisor closed the connection.
     pub fn receive(&mut self) -> Result<Option<ServerMsg>, LinkError> {
         Ok(read_frame(&mut self.reader, MAX_SERVER_FRAME)?)
+    }
+}
+
+/// Writes to a Unix socket with `MSG_NOSIGNAL`: a supervisor that went
+/// away is a `BrokenPipe` error, never a SIGPIPE, even in a command that
+/// restored SIGPIPE's default to end quietly on a closed stdout.
+struct NoSignal(UnixStream);
+
+impl Write for NoSignal {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::os::fd::AsRawFd as _;
+        loop {
+            // SAFETY: send(2) reads `buf.len()` bytes of `buf`, which we
+            // borrow for the call, from a socket we own.
+            let sent = unsafe {
+                libc::send(
+                    self.0.as_raw_fd(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+            if let Ok(sent) = usize::try_from(sent) {
+                return Ok(sent);
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -442,7 +442,7 @@ impl MergeQueue {
         self.reset_integration_worktree(Some(commit))?;
         let log = self.ws.state_dir.check_log(file.number);
         let mut log_file =
-            std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+            crate::store::private::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let _ = writeln!(
             log_file,
             "# attempt {}: {} ({}) onto {}, merge commit {commit}\n$ {check}",
@@ -891,13 +891,14 @@ impl MergeQueue {
             .and_then(|t| t.trim().parse().ok())
             .unwrap_or(0);
         let next = last + 1;
-        let _ = std::fs::create_dir_all(self.ws.state_dir.merge_dir());
+        let _ = crate::store::private::create_dir(&self.ws.state_dir.merge_dir());
         let _ = write_atomic(&counter, format!("{next}\n").as_bytes());
         next
     }
 
     fn save_attempt(&self, file: &AttemptFile) -> Result<(), String> {
-        std::fs::create_dir_all(self.ws.state_dir.merge_dir()).map_err(|e| e.to_string())?;
+        crate::store::private::create_dir(&self.ws.state_dir.merge_dir())
+            .map_err(|e| e.to_string())?;
         let text = serde_json::to_vec_pretty(file).map_err(|e| e.to_string())?;
         write_atomic(&self.ws.state_dir.attempt_file(), &text).map_err(|e| e.to_string())
     }
@@ -953,6 +954,10 @@ pub(crate) fn reset_integration_worktree(
             root,
             &["worktree", "add", "--detach", &path_str(&worktree), &at],
         )?;
+        // Under the state folder, where only the owner reads (git made it
+        // by the umask).
+        crate::store::private::create_dir(&worktree)
+            .map_err(|e| format!("{}: {e}", worktree.display()))?;
         return Ok(());
     }
     match commit {

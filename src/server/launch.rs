@@ -127,10 +127,7 @@ impl Started {
 /// output appended to `supervisor.out`.
 fn spawn(ws: &Workspace, idle_exit: Option<Duration>) -> anyhow::Result<Started> {
     let out_path = ws.state_dir.supervisor_output_file();
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&out_path)
+    let out = crate::store::private::open_append(&out_path)
         .with_context(|| format!("cannot open {}", out_path.display()))?;
     let start = out.metadata().map_or(0, |m| m.len());
     let exe = std::env::current_exe().context("cannot find the sliceboard binary")?;

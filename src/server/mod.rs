@@ -54,6 +54,12 @@ pub fn idle_exit() -> Duration {
 /// Runs the supervisor in this process until it is told to stop.
 pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     crate::log_file::init(&ws.state_dir.log_file());
+    // Whatever an agent's descendants do (job control, `setsid`, a parent
+    // that exits), they stay this process's descendants and in reach of
+    // `kill` and `stop`; the orphans among them are reaped on SIGCHLD.
+    if let Err(err) = crate::session::process_group::become_subreaper() {
+        tracing::warn!(%err, "cannot become a child subreaper; agents' orphaned jobs go to init");
+    }
     let state = load_state(&ws.state_dir.state_file())?;
     let hub = Arc::new(Hub::new(
         initial_board(&ws, &state),
@@ -176,11 +182,13 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     runtime.spawn(clients::serve(listener, context, serving));
 
     // SIGTERM and SIGINT stop the agents and the supervisor; SIGHUP (a
-    // terminal that went away) is ignored: surviving it is the point.
+    // terminal that went away) is ignored: surviving it is the point;
+    // SIGCHLD reaps the orphans this subreaper inherited.
     let signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGCHLD,
     ])
     .context("cannot watch for signals")?;
     spawn_signal_thread(signals, supervisor.handle_sender(), hub.clone());
@@ -248,6 +256,13 @@ fn spawn_signal_thread(
 ) {
     std::thread::spawn(move || {
         for signal in signals.forever() {
+            if signal == signal_hook::consts::SIGCHLD {
+                let reaped = crate::session::process_group::reap_orphans();
+                if reaped > 0 {
+                    tracing::debug!(reaped, "orphans reaped");
+                }
+                continue;
+            }
             if signal == signal_hook::consts::SIGHUP {
                 tracing::info!("SIGHUP ignored: the supervisor outlives terminals");
                 continue;

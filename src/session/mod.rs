@@ -43,9 +43,60 @@ use crate::domain::{Activity, SliceName};
 /// session queues for an agent that is not reading its input; past that,
 /// input is refused and replies are dropped rather than block anyone.
 const INPUT_QUEUE: usize = 256;
+/// How many bytes of those writes may wait at most, together.
+pub const INPUT_QUEUE_BYTES: usize = 1024 * 1024;
 
-/// The agent's input, written by the session's writer thread.
-type Input = mpsc::SyncSender<Vec<u8>>;
+/// The agent's input, written by the session's writer thread: at most
+/// [`INPUT_QUEUE`] writes and [`INPUT_QUEUE_BYTES`] bytes wait.
+#[derive(Clone)]
+struct Input {
+    queue: mpsc::SyncSender<Vec<u8>>,
+    /// Bytes queued and not yet written; the writer takes off what it wrote.
+    queued: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Input {
+    fn try_send(&self, bytes: Vec<u8>) -> std::io::Result<()> {
+        let len = bytes.len();
+        let waiting = self.queued.fetch_add(len, Ordering::SeqCst);
+        let refuse = |kind, message: String| {
+            self.queued.fetch_sub(len, Ordering::SeqCst);
+            Err(std::io::Error::new(kind, message))
+        };
+        if waiting > 0 && waiting + len > INPUT_QUEUE_BYTES || len > INPUT_QUEUE_BYTES {
+            return refuse(
+                std::io::ErrorKind::WouldBlock,
+                format!(
+                    "the agent is not reading its input: {} KiB wait for it already, and at most {} KiB may; these {} bytes were not sent",
+                    waiting.div_ceil(1024),
+                    INPUT_QUEUE_BYTES / 1024,
+                    len
+                ),
+            );
+        }
+        match self.queue.try_send(bytes) {
+            Ok(()) => Ok(()),
+            Err(mpsc::TrySendError::Full(_)) => refuse(
+                std::io::ErrorKind::WouldBlock,
+                format!(
+                    "the agent is not reading its input: {INPUT_QUEUE} writes wait for it already; these {len} bytes were not sent"
+                ),
+            ),
+            Err(mpsc::TrySendError::Disconnected(_)) => refuse(
+                std::io::ErrorKind::BrokenPipe,
+                "the agent's terminal is closed".to_owned(),
+            ),
+        }
+    }
+
+    /// An input that nothing reads: what is sent to it is dropped.
+    fn nowhere() -> Self {
+        Self {
+            queue: mpsc::sync_channel(1).0,
+            queued: Arc::default(),
+        }
+    }
+}
 
 /// How much is read from the PTY at once (Linux hands over ~4 KiB anyway).
 const READ_BUFFER: usize = 64 * 1024;
@@ -127,6 +178,9 @@ struct Shared {
     /// Set by the reader when it has sent `Output` and nobody has looked yet.
     output_pending: AtomicBool,
     killed: AtomicBool,
+    /// Set by [`Session::kill`]: says when the whole tree has ended, and
+    /// how long that may take. The exit is reported only then.
+    tree_ended: Mutex<Option<(mpsc::Receiver<()>, Duration)>>,
     exit: Mutex<Option<ExitInfo>>,
 }
 
@@ -137,6 +191,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Session {
     slice: SliceName,
     pid: i32,
+    /// The agent's processes wherever they went (other groups, sessions).
+    tree: process_group::Tree,
     shared: Arc<Shared>,
     /// To the writer thread, which keeps the PTY writer for the session's
     /// life (dropping that sends EOF to the child).
@@ -178,16 +234,25 @@ impl Session {
         for (key, value) in &spec.env {
             cmd.env(key, value);
         }
-        let child = pair
-            .slave
-            .spawn_command(cmd)
-            .map_err(|e| spawn_err(e.to_string()))?;
+        // Registered as waited for before a reaper of orphans can look.
+        let (child, pid) = process_group::spawn_waited(|| {
+            let child = pair
+                .slave
+                .spawn_command(cmd)
+                .map_err(|e| spawn_err(e.to_string()))?;
+            let pid = child
+                .process_id()
+                .and_then(|pid| i32::try_from(pid).ok())
+                .ok_or_else(|| spawn_err("the child has no process id".into()))?;
+            Ok((child, pid))
+        })?;
         // Our copy of the slave must go, or the reader never sees EOF.
         drop(pair.slave);
-        let pid = child
-            .process_id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .ok_or_else(|| spawn_err("the child has no process id".into()))?;
+        let tree = process_group::Tree {
+            leader: pid,
+            leader_started: process_group::start_time(pid),
+            mark: process_group::Mark::from_env(&spec.env),
+        };
         let io_err = |source| SessionError::Io {
             slice: spec.slice.clone(),
             source,
@@ -214,6 +279,7 @@ impl Session {
             activity: Mutex::new(ActivityTracker::new(spec.activity.clone())),
             output_pending: AtomicBool::new(false),
             killed: AtomicBool::new(false),
+            tree_ended: Mutex::new(None),
             exit: Mutex::new(None),
         });
         let input = spawn_writer(&spec.slice, writer).map_err(io_err)?;
@@ -241,8 +307,14 @@ impl Session {
             .name(format!("pty-wait-{}", spec.slice))
             .spawn(move || {
                 let status = child.wait();
+                process_group::waited(pid);
                 // Let the last output land in the screen before reporting.
                 let _ = drained_rx.recv_timeout(DRAIN_AFTER_EXIT);
+                // A killed agent has ended once its whole tree has.
+                let ending = lock(&waiter_shared.tree_ended).take();
+                if let Some((ended, limit)) = ending {
+                    let _ = ended.recv_timeout(limit);
+                }
                 let exit = match status {
                     Ok(status) => ExitInfo {
                         code: i32::try_from(status.exit_code()).unwrap_or(i32::MAX),
@@ -267,6 +339,7 @@ impl Session {
         Ok(Self {
             slice: spec.slice,
             pid,
+            tree,
             shared,
             input,
             master: pair.master,
@@ -286,18 +359,7 @@ impl Session {
     /// Bytes for the agent, already encoded as a terminal would send them.
     pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
         lock(&self.shared.activity).input(Instant::now());
-        self.input
-            .try_send(bytes.to_vec())
-            .map_err(|err| match err {
-                mpsc::TrySendError::Full(_) => std::io::Error::new(
-                    std::io::ErrorKind::WouldBlock,
-                    "the agent is not reading its input; the keys were not sent",
-                ),
-                mpsc::TrySendError::Disconnected(_) => std::io::Error::new(
-                    std::io::ErrorKind::BrokenPipe,
-                    "the agent's terminal is closed",
-                ),
-            })
+        self.input.try_send(bytes.to_vec())
     }
 
     /// Types a key, encoded for the modes the program set.
@@ -320,16 +382,18 @@ impl Session {
             .map_err(|e| std::io::Error::other(e.to_string()))
     }
 
-    /// SIGSTOP to the whole group.
+    /// SIGSTOP to the whole tree.
     pub fn pause(&mut self) -> std::io::Result<()> {
         process_group::signal_group(self.pid, libc::SIGSTOP)?;
+        process_group::signal_tree(&self.tree, libc::SIGSTOP);
         self.paused = true;
         Ok(())
     }
 
-    /// SIGCONT to the whole group.
+    /// SIGCONT to the whole tree.
     pub fn resume(&mut self) -> std::io::Result<()> {
         process_group::signal_group(self.pid, libc::SIGCONT)?;
+        process_group::signal_tree(&self.tree, libc::SIGCONT);
         self.paused = false;
         Ok(())
     }
@@ -338,14 +402,26 @@ impl Session {
         self.paused
     }
 
-    /// Stops the whole group: SIGTERM, then SIGKILL after `grace`. Returns
-    /// at once; the `Exited` event (with `killed`) reports the end, and the
-    /// returned handle says how it went.
+    /// The agent's processes: see [`process_group::Tree`].
+    pub fn tree(&self) -> &process_group::Tree {
+        &self.tree
+    }
+
+    /// Stops the agent's whole tree (every group and session under it):
+    /// SIGTERM, then SIGKILL after `grace`. Returns at once; the `Exited`
+    /// event (with `killed`) reports the leader's end, and the returned
+    /// handle says how it went for the whole tree.
     pub fn kill(&mut self, grace: Duration) -> std::thread::JoinHandle<Termination> {
+        let (ended, tree_ended) = mpsc::channel();
+        *lock(&self.shared.tree_ended) = Some((tree_ended, grace + process_group::KILL_WAIT * 2));
         self.shared.killed.store(true, Ordering::SeqCst);
         self.paused = false;
-        let pid = self.pid;
-        std::thread::spawn(move || process_group::terminate_group(pid, grace))
+        let tree = self.tree.clone();
+        std::thread::spawn(move || {
+            let termination = process_group::terminate_tree(&tree, grace);
+            let _ = ended.send(());
+            termination
+        })
     }
 
     /// How the agent ended, once it has.
@@ -428,10 +504,11 @@ impl ScreenHandle {
                 activity: Mutex::new(ActivityTracker::new(ActivityRules::default())),
                 output_pending: AtomicBool::new(false),
                 killed: AtomicBool::new(false),
+                tree_ended: Mutex::new(None),
                 exit: Mutex::new(None),
             }),
             // Nothing reads this end: replies are dropped.
-            input: mpsc::sync_channel(1).0,
+            input: Input::nowhere(),
         }
     }
 
@@ -513,16 +590,19 @@ impl Reader {
 /// The thread that owns the PTY writer and writes what the session queues.
 /// It blocks when the agent does not read; nobody else does.
 fn spawn_writer(slice: &SliceName, mut writer: Box<dyn Write + Send>) -> std::io::Result<Input> {
-    let (input, queue) = mpsc::sync_channel::<Vec<u8>>(INPUT_QUEUE);
+    let (tx, queue) = mpsc::sync_channel::<Vec<u8>>(INPUT_QUEUE);
+    let input = Input {
+        queue: tx,
+        queued: Arc::default(),
+    };
+    let queued = input.queued.clone();
     std::thread::Builder::new()
         .name(format!("pty-write-{slice}"))
         .spawn(move || {
             for bytes in queue {
-                if writer
-                    .write_all(&bytes)
-                    .and_then(|()| writer.flush())
-                    .is_err()
-                {
+                let written = writer.write_all(&bytes).and_then(|()| writer.flush());
+                queued.fetch_sub(bytes.len(), Ordering::SeqCst);
+                if written.is_err() {
                     break;
                 }
             }

@@ -1,18 +1,28 @@
-//! Signals to a whole process group, and stopping one for good.
+//! Signals to a whole process group, to an agent's whole tree, and
+//! stopping either for good.
 //!
 //! An agent runs as the leader of its own session and process group
 //! (portable-pty calls `setsid`), so its pid is also its group id and one
 //! `kill(-pgid, …)` reaches the agent, its children and their background
-//! jobs. Descendants that call `setsid` themselves escape the group; that is
-//! documented, not handled.
+//! jobs. Descendants escape that group with job control (`set -m` puts
+//! each job in a group of its own) or `setsid`; an agent's [`Tree`] finds
+//! them all: its session, its group, every descendant still linked by
+//! parent, and every process whose environment bears the agent's [`Mark`]
+//! (what is left of a tree whose parents are gone). The supervisor makes
+//! itself a child subreaper ([`become_subreaper`]), so orphaned
+//! descendants become its children rather than init's, and reaps the
+//! orphans nobody else waits for ([`reap_orphans`]) without taking the
+//! exit status of a child it waits for itself ([`spawn_waited`]).
 
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How often a stopping group is checked.
 const POLL: Duration = Duration::from_millis(20);
 /// How long SIGKILL may take to clear the group.
-const KILL_WAIT: Duration = Duration::from_secs(3);
+pub const KILL_WAIT: Duration = Duration::from_secs(3);
 
 /// Sends `signal` to every process in the group. A group that is already
 /// gone is not an error.
@@ -139,4 +149,295 @@ fn wait_empty(pgid: i32, limit: Duration) -> bool {
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// What ties a process to one agent when nothing else does: the slice's
+/// name and the supervisor's socket (one per repository), both in the
+/// environment every agent starts with and its descendants inherit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mark {
+    pub slice: String,
+    pub socket: String,
+}
+
+impl Mark {
+    pub const SLICE_VAR: &str = "SLICEBOARD_SLICE";
+    pub const SOCKET_VAR: &str = "SLICEBOARD_SOCKET";
+
+    /// The mark an agent started with `env` bears, if it bears one.
+    pub fn from_env(env: &[(String, String)]) -> Option<Self> {
+        let get = |key: &str| {
+            env.iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        Some(Self {
+            slice: get(Self::SLICE_VAR)?,
+            socket: get(Self::SOCKET_VAR)?,
+        })
+    }
+
+    /// Whether `/proc/PID/environ` (NUL-separated `KEY=VALUE`) bears it.
+    pub fn in_environ(&self, environ: &[u8]) -> bool {
+        let slice = format!("{}={}", Self::SLICE_VAR, self.slice);
+        let socket = format!("{}={}", Self::SOCKET_VAR, self.socket);
+        let mut has_slice = false;
+        let mut has_socket = false;
+        for entry in environ.split(|&b| b == 0) {
+            has_slice |= entry == slice.as_bytes();
+            has_socket |= entry == socket.as_bytes();
+        }
+        has_slice && has_socket
+    }
+}
+
+/// One agent's processes, wherever they went: see the module's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tree {
+    /// The agent's pid: its session and first process group.
+    pub leader: i32,
+    /// The leader's start time as recorded; a live leader with another one
+    /// is a stranger that got the pid, so its session is not the agent's.
+    pub leader_started: Option<u64>,
+    pub mark: Option<Mark>,
+}
+
+/// One process as `/proc/PID/stat` describes it.
+#[derive(Debug, Clone, Copy)]
+struct Proc {
+    pid: i32,
+    ppid: i32,
+    pgrp: i32,
+    session: i32,
+    started: u64,
+    live: bool,
+}
+
+fn read_proc(pid: i32) -> Option<Proc> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let number = |at: usize| fields.get(at).and_then(|f| f.parse::<i64>().ok());
+    Some(Proc {
+        pid,
+        ppid: i32::try_from(number(1)?).ok()?,
+        pgrp: i32::try_from(number(2)?).ok()?,
+        session: i32::try_from(number(3)?).ok()?,
+        started: u64::try_from(number(19)?).ok()?,
+        live: !matches!(fields.first(), Some(&"Z" | &"X")),
+    })
+}
+
+fn all_procs() -> Vec<Proc> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(read_proc)
+        .collect()
+}
+
+/// The live processes of `tree`, with each one's process group; never
+/// this process.
+fn tree_procs(tree: &Tree, procs: &[Proc]) -> Vec<Proc> {
+    let own = i32::try_from(std::process::id()).unwrap_or(0);
+    let leader = procs.iter().find(|p| p.pid == tree.leader);
+    // A pid is not handed out again while a session or group bears it, so
+    // with the leader gone its session and group are still the agent's.
+    let leader_ours = tree.leader > 1
+        && leader.is_none_or(|p| tree.leader_started.is_none_or(|s| s == p.started));
+    let mut members: HashSet<i32> = procs
+        .iter()
+        .filter(|p| {
+            leader_ours
+                && (p.pid == tree.leader || p.session == tree.leader || p.pgrp == tree.leader)
+        })
+        .map(|p| p.pid)
+        .collect();
+    if let Some(mark) = &tree.mark {
+        let bearing: Vec<i32> = procs
+            .iter()
+            .filter(|p| p.live && !members.contains(&p.pid))
+            .filter(|p| {
+                std::fs::read(format!("/proc/{}/environ", p.pid))
+                    .is_ok_and(|environ| mark.in_environ(&environ))
+            })
+            .map(|p| p.pid)
+            .collect();
+        members.extend(bearing);
+    }
+    // Every descendant still linked by parent.
+    let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for p in procs {
+        children.entry(p.ppid).or_default().push(p.pid);
+    }
+    let mut todo: Vec<i32> = members.iter().copied().collect();
+    while let Some(pid) = todo.pop() {
+        for &child in children.get(&pid).map_or(&[][..], Vec::as_slice) {
+            if members.insert(child) {
+                todo.push(child);
+            }
+        }
+    }
+    procs
+        .iter()
+        .filter(|p| p.live && p.pid != own && p.pid > 1 && members.contains(&p.pid))
+        .copied()
+        .collect()
+}
+
+/// The live processes of `tree` now (pids, ascending).
+pub fn tree_members(tree: &Tree) -> Vec<i32> {
+    let mut pids: Vec<i32> = tree_procs(tree, &all_procs())
+        .iter()
+        .map(|p| p.pid)
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// Sends `signal` to every process of `tree`: whole groups where every
+/// live member of the group is the tree's (so a process forked meanwhile
+/// is reached too), the others one by one. Returns how many processes
+/// the tree had.
+pub fn signal_tree(tree: &Tree, signal: i32) -> usize {
+    let procs = all_procs();
+    let members = tree_procs(tree, &procs);
+    let pids: HashSet<i32> = members.iter().map(|p| p.pid).collect();
+    // SAFETY: getpgrp(2) reads nothing of ours.
+    let own_group = unsafe { libc::getpgrp() };
+    let groups: BTreeSet<i32> = members.iter().map(|p| p.pgrp).collect();
+    for pgid in groups {
+        let whole = pgid > 1
+            && pgid != own_group
+            && procs
+                .iter()
+                .filter(|p| p.live && p.pgrp == pgid)
+                .all(|p| pids.contains(&p.pid));
+        if whole {
+            let _ = signal_group(pgid, signal);
+        } else {
+            for p in members.iter().filter(|p| p.pgrp == pgid) {
+                // SAFETY: kill(2) of one pid found in the tree just now.
+                unsafe { libc::kill(p.pid, signal) };
+            }
+        }
+    }
+    members.len()
+}
+
+/// SIGTERM to every process of the tree (with SIGCONT, so paused ones see
+/// it), then SIGKILL once `grace` has passed, again to whatever appears
+/// meanwhile. Blocks until the tree is empty or SIGKILL did not help:
+/// call it off the UI thread.
+pub fn terminate_tree(tree: &Tree, grace: Duration) -> Termination {
+    signal_tree(tree, libc::SIGTERM);
+    signal_tree(tree, libc::SIGCONT);
+    if wait_tree_empty(tree, grace, None) {
+        return Termination::Graceful;
+    }
+    if wait_tree_empty(tree, KILL_WAIT, Some(libc::SIGKILL)) {
+        Termination::Forced
+    } else {
+        tracing::warn!(?tree, members = ?tree_members(tree), "processes survived SIGKILL");
+        Termination::Stuck
+    }
+}
+
+/// Waits for the tree to empty, sending `signal` (if any) to what is left
+/// at every look.
+fn wait_tree_empty(tree: &Tree, limit: Duration, signal: Option<i32>) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = match signal {
+            Some(signal) => signal_tree(tree, signal),
+            None => tree_members(tree).len(),
+        };
+        if left == 0 {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(TREE_POLL);
+    }
+}
+
+/// How often a stopping tree is looked at (a whole `/proc` walk).
+const TREE_POLL: Duration = Duration::from_millis(50);
+
+/// Every live process bearing `mark`, wherever it is (pids, ascending).
+pub fn marked(mark: &Mark) -> Vec<i32> {
+    tree_members(&Tree {
+        leader: 0,
+        leader_started: None,
+        mark: Some(mark.clone()),
+    })
+}
+
+/// Children this process waits for itself (agents, through portable-pty):
+/// [`reap_orphans`] leaves them alone.
+static WAITED: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Runs `spawn` (which forks a child that calls `setsid` and returns its
+/// pid) so that [`reap_orphans`] never reaps that child: its pid is
+/// registered before any reaper can look. Call [`waited`] once the
+/// child's status has been collected.
+pub fn spawn_waited<T, E>(spawn: impl FnOnce() -> Result<(T, i32), E>) -> Result<(T, i32), E> {
+    let mut waited = WAITED.lock().unwrap_or_else(PoisonError::into_inner);
+    let (value, pid) = spawn()?;
+    waited.insert(pid);
+    Ok((value, pid))
+}
+
+/// The status of a child registered by [`spawn_waited`] was collected.
+pub fn waited(pid: i32) {
+    WAITED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&pid);
+}
+
+/// Makes this process a child subreaper: its descendants that lose their
+/// parent become its children instead of init's, so an agent's tree stays
+/// under the supervisor (and in reach) whatever its members do.
+pub fn become_subreaper() -> io::Result<()> {
+    // SAFETY: prctl(2) with an integer argument; no memory is passed.
+    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Reaps the children that ended and that nobody here waits for: orphans
+/// a subreaper inherited. A child is left alone when it was registered by
+/// [`spawn_waited`], or when it is in this process's session and leads
+/// its own group or is in ours (what `std::process::Command` started, and
+/// whose owner will wait for it). Returns how many were reaped.
+pub fn reap_orphans() -> usize {
+    let own = i32::try_from(std::process::id()).unwrap_or(0);
+    // SAFETY: getsid/getpgrp read nothing of ours.
+    let (own_session, own_group) = unsafe { (libc::getsid(0), libc::getpgrp()) };
+    let waited = WAITED.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut reaped = 0;
+    for p in all_procs() {
+        if p.ppid != own || p.live || waited.contains(&p.pid) {
+            continue;
+        }
+        let started_here = p.session == own_session && (p.pgrp == p.pid || p.pgrp == own_group);
+        if started_here {
+            continue;
+        }
+        let mut status = 0;
+        // SAFETY: waitpid(2) on one child that is a zombie nobody waits for.
+        if unsafe { libc::waitpid(p.pid, &raw mut status, libc::WNOHANG) } == p.pid {
+            reaped += 1;
+        }
+    }
+    reaped
 }

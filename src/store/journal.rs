@@ -96,6 +96,11 @@ impl Journal {
         }
         let mut file =
             super::private::open_append(&self.path).map_err(StoreError::io("open", &self.path))?;
+        // A line cut off (a writer killed mid-write, a full disk) would
+        // swallow this entry as the end of its own torn line: start anew.
+        if ends_cut(&self.path) {
+            line.insert(0, b'\n');
+        }
         file.write_all(&line)
             .map_err(StoreError::io("append to", &self.path))
     }
@@ -203,6 +208,19 @@ impl Journal {
     }
 }
 
+/// Whether the file's last byte is not a newline (an empty file is whole).
+fn ends_cut(path: &Path) -> bool {
+    use std::os::unix::fs::FileExt as _;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Some(last) = file.metadata().ok().and_then(|m| m.len().checked_sub(1)) else {
+        return false;
+    };
+    let mut byte = [0u8];
+    file.read_exact_at(&mut byte, last).is_ok() && byte[0] != b'\n'
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +247,39 @@ mod tests {
         assert_eq!(read.entries.len(), 1);
         assert_eq!(read.entries[0].event, event);
         assert_eq!(read.entries[0].actor, Actor::Operator);
+    }
+
+    #[test]
+    fn the_entry_after_a_cut_line_starts_a_line_of_its_own_and_is_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let journal = Journal::new(path.clone());
+        let event = |to| Event::LifecycleChanged {
+            slice: SliceName::parse("a").unwrap(),
+            from: Lifecycle::Planned,
+            to,
+        };
+        journal
+            .record(Actor::Operator, event(Lifecycle::Ready))
+            .unwrap();
+        // A writer killed in the middle of its line.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"at\":\"2026")
+            .unwrap();
+        journal
+            .record(Actor::Operator, event(Lifecycle::Active))
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines[1], "{\"at\":\"2026");
+        let read = journal.read().unwrap();
+        assert_eq!(read.skipped, 1);
+        let events: Vec<Event> = read.entries.into_iter().map(|e| e.event).collect();
+        assert_eq!(events, [event(Lifecycle::Ready), event(Lifecycle::Active)]);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, Write as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,11 @@ pub struct LockHolder {
     /// What it is doing, e.g. `sliceboard up`.
     pub command: String,
     pub since: Timestamp,
+    /// The holder's start time (`/proc/PID/stat` field 22), so the pid
+    /// is known to be the holder's still before anyone signals it; older
+    /// versions did not write it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<u64>,
 }
 
 /// Held until dropped.
@@ -64,6 +70,7 @@ impl StateLock {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(path)
             .map_err(StoreError::io("open", path))?;
         match file.try_lock() {
@@ -78,10 +85,13 @@ impl StateLock {
             }
             Err(TryLockError::Error(err)) => return Err(StoreError::io("lock", path)(err)),
         }
+        // One made before files were private is narrowed by its holder.
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
         let holder = LockHolder {
             pid: std::process::id(),
             command: command.to_owned(),
             since: Timestamp::now(),
+            started: own_start_time(),
         };
         let text = serde_json::to_vec(&holder).unwrap_or_default();
         let write = file
@@ -167,6 +177,13 @@ impl StateLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// This process's start time, in clock ticks since boot.
+fn own_start_time() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 impl Drop for StateLock {

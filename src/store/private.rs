@@ -38,3 +38,10 @@ pub fn create(path: &Path) -> io::Result<File> {
     file.set_permissions(Permissions::from_mode(0o600))?;
     Ok(file)
 }
+
+/// Writes `contents` to `path` whole (created or truncated), 0600: what
+/// `std::fs::write` does, without the umask's say.
+pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    create(path)?.write_all(contents)
+}

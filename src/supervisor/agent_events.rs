@@ -1,13 +1,13 @@
 //! What happens to a running agent from the outside and as it ends:
 //! prompts pasted into it (held until a starting agent reads), its own
-//! activity signals, and its exit (what it left running in its group is
+//! activity signals, and its exit (what it left running in its tree is
 //! stopped; a restart or a pending agent follows).
 
 use std::time::Instant;
 
 use super::{Actor, Launch, PROMPT_WAIT, Supervisor, SupervisorError, deliver, refused};
 use crate::domain::{Activity, ActivitySource, AgentStatus, Command, Event, SliceName};
-use crate::session::{Session, process_group};
+use crate::session::process_group;
 
 impl Supervisor {
     /// Gives the agent `text` as one paste, then Enter; an agent that is
@@ -68,24 +68,25 @@ impl Supervisor {
         Ok(())
     }
 
-    /// What an agent that exited left running in its process group (a
-    /// `nohup` job, a server it started) is stopped too, stopped members
-    /// continued first, unless the plan keeps them.
+    /// What an agent that exited left running in its tree (a `nohup` job,
+    /// a server it started, a job in a group or session of its own) is
+    /// stopped too, stopped members continued first, unless the plan keeps
+    /// them.
     pub(super) fn stop_group_leftovers(&self, slice: &SliceName) {
         if self.ws.plan.agent.keep_children {
             return;
         }
-        let Some(pid) = self.session(slice).map(Session::pid) else {
+        let Some(tree) = self.session(slice).map(|s| s.tree().clone()) else {
             return;
         };
-        let left = process_group::group_members(pid).len();
+        let left = process_group::tree_members(&tree).len();
         if left == 0 {
             return;
         }
         (self.notify)(Event::Progress {
             slice: Some(slice.clone()),
             message: format!(
-                "the agent left {left} process{} running in its group: stopping {} (SIGTERM, then SIGKILL)",
+                "the agent left {left} process{} running: stopping {} (SIGTERM, then SIGKILL)",
                 if left == 1 { "" } else { "es" },
                 if left == 1 { "it" } else { "them" }
             ),
@@ -93,7 +94,7 @@ impl Supervisor {
         let grace = self.options.kill_grace;
         let spawned = std::thread::Builder::new()
             .name("leftovers".into())
-            .spawn(move || process_group::terminate_group(pid, grace));
+            .spawn(move || process_group::terminate_tree(&tree, grace));
         if let Err(err) = spawned {
             tracing::warn!(%slice, %err, "cannot stop what the agent left running");
         }
@@ -112,7 +113,10 @@ impl Supervisor {
             }
         };
         tracing::info!(%slice, ?exit, "agent ended");
-        self.stop_group_leftovers(slice);
+        // A kill ends the whole tree already.
+        if !exit.killed {
+            self.stop_group_leftovers(slice);
+        }
         let _ = std::fs::remove_file(self.ws.state_dir.agent_file(slice));
         self.set_status(slice, status, Actor::Sliceboard);
         if restart && let Err(err) = self.start(slice, Launch::Resume) {

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::domain::SliceName;
 use crate::domain::agent_hooks::{self, AgentKind, HookMode, HookPaths};
+use crate::store::private;
 use crate::workspace::Workspace;
 
 /// The agent's command with hooks added, and a line for the slice's Events
@@ -32,10 +33,10 @@ pub fn hooked_command(
     };
     if kind == AgentKind::Claude {
         let json = agent_hooks::claude_settings(sliceboard);
-        let written = std::fs::create_dir_all(ws.state_dir.slice_dir(slice)).and_then(|()| {
-            std::fs::write(
+        let written = private::create_dir(&ws.state_dir.slice_dir(slice)).and_then(|()| {
+            private::write(
                 &settings,
-                serde_json::to_vec_pretty(&json).unwrap_or_default(),
+                &serde_json::to_vec_pretty(&json).unwrap_or_default(),
             )
         });
         if let Err(err) = written {

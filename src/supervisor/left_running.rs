@@ -1,37 +1,48 @@
-//! Agent groups an earlier supervisor left running. While an agent runs,
-//! `slices/<name>/agent.json` holds its pid (its process group) and start
-//! time; a supervisor that starts after one died finds each recorded group
-//! still alive (an agent that ignored the hangup of its closed terminal),
-//! marks the slice as "left running by a previous supervisor" on the board
-//! and in the journal, and starts no agent there until the group ends.
-//! The operator ends it (`KillAgent`: SIGTERM with SIGCONT, SIGKILL after
-//! the grace period, only while the recorded start time still matches), or
-//! it ends by itself, which the supervisor's step notices within a second.
+//! Agent trees an earlier supervisor left running. While an agent runs,
+//! `slices/<name>/agent.json` holds its pid (its session and process
+//! group), start time and mark (`SLICEBOARD_SLICE` and `SLICEBOARD_SOCKET`
+//! in its environment); a supervisor that starts after one died finds
+//! each agent's tree still alive (an agent that ignored the hangup of its
+//! closed terminal, or a job that left its group or session), also with
+//! no record, by the mark alone; marks the slice as "left running by a
+//! previous supervisor" on the board and in the journal, and starts no
+//! agent there until the tree is empty. The operator ends it (`KillAgent`:
+//! SIGTERM with SIGCONT, SIGKILL after the grace period, to every group
+//! of the tree; the leader's session only while its recorded start time
+//! still matches), or it ends by itself, which the supervisor's step
+//! notices within a second.
 //!
-//! Signals nobody but a recorded group; never ends one on its own.
+//! Signals nobody but a recorded or marked tree; never ends one on its own.
 
 use std::time::{Duration, Instant};
 
 use super::{Inbox, Supervisor, SupervisorError, refused};
 use crate::domain::protocol::LeftRunningEnd;
 use crate::domain::{AgentStatus, Event, SliceName};
-use crate::session::{Termination, process_group};
+use crate::session::Termination;
+use crate::session::process_group::{self, Mark, Tree};
 use crate::store::Actor;
 
 /// How often a group left running is looked at.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// `slices/<name>/agent.json`: the pid and start time of a running agent.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct AgentRecord {
     pub pid: i32,
     pub started: u64,
+    /// Written since agents' trees are followed; older records have none.
+    #[serde(default)]
+    pub mark: Option<Mark>,
 }
 
-/// A group left running in a slice, and whether the operator is ending it.
-#[derive(Debug, Clone, Copy)]
+/// A tree left running in a slice, and whether the operator is ending it.
+#[derive(Debug, Clone)]
 pub(super) struct LeftGroup {
-    pub record: AgentRecord,
+    /// The pid named on the board and in the journal: the agent's, or the
+    /// first marked process when no record was left.
+    pub pid: i32,
+    pub tree: Tree,
     /// A stop is under way on a thread of its own.
     pub ending: bool,
 }
@@ -39,49 +50,90 @@ pub(super) struct LeftGroup {
 impl Supervisor {
     /// Writes down the running agent, so the next supervisor can find it
     /// should this one die without stopping it.
-    pub(super) fn remember_agent(&self, slice: &SliceName, pid: i32) {
+    pub(super) fn remember_agent(&self, slice: &SliceName, pid: i32, mark: Option<Mark>) {
         let Some(started) = process_group::start_time(pid) else {
             return;
         };
-        let record = AgentRecord { pid, started };
+        let record = AgentRecord { pid, started, mark };
         let result = serde_json::to_vec(&record)
             .map_err(std::io::Error::other)
-            .and_then(|bytes| std::fs::write(self.ws.state_dir.agent_file(slice), bytes));
+            .and_then(|bytes| {
+                crate::store::private::write(&self.ws.state_dir.agent_file(slice), &bytes)
+            });
         if let Err(err) = result {
             tracing::warn!(%slice, %err, "cannot record the agent's pid");
         }
     }
 
-    /// On start: every slice whose recorded agent group still lives is
-    /// marked, journaled and told; a record whose group is gone is
-    /// dropped. Returns the slices marked.
+    /// The mark every agent of `slice` started by a supervisor of this
+    /// repository bears.
+    pub(super) fn mark_of(&self, slice: &SliceName) -> Mark {
+        Mark {
+            slice: slice.to_string(),
+            socket: self
+                .ws
+                .state_dir
+                .socket_file()
+                .to_string_lossy()
+                .into_owned(),
+        }
+    }
+
+    /// On start: every slice (of the plan, or removed from it but still
+    /// in `state.json`) whose recorded agent tree, or any process bearing
+    /// its mark, still lives is marked, journaled and told; a record whose
+    /// tree is gone is dropped. Returns the slices marked.
     pub(super) fn find_left_running(&mut self, names: &[SliceName]) -> Vec<SliceName> {
+        let mut names = names.to_vec();
+        if let Ok(state) = crate::store::load_state(&self.ws.state_dir.state_file()) {
+            let removed: Vec<SliceName> = state
+                .slices
+                .into_keys()
+                .filter(|n| !names.contains(n))
+                .collect();
+            names.extend(removed);
+        }
         let mut found = Vec::new();
-        for slice in names {
+        for slice in &names {
             let path = self.ws.state_dir.agent_file(slice);
-            let Some(record) = std::fs::read(&path)
+            let record = std::fs::read(&path)
                 .ok()
-                .and_then(|bytes| serde_json::from_slice::<AgentRecord>(&bytes).ok())
-            else {
+                .and_then(|bytes| serde_json::from_slice::<AgentRecord>(&bytes).ok());
+            let tree = Tree {
+                leader: record.as_ref().map_or(0, |r| r.pid),
+                leader_started: record.as_ref().map(|r| r.started),
+                mark: Some(
+                    record
+                        .as_ref()
+                        .and_then(|r| r.mark.clone())
+                        .unwrap_or_else(|| self.mark_of(slice)),
+                ),
+            };
+            let members = process_group::tree_members(&tree);
+            let Some(&first) = members.first() else {
                 let _ = std::fs::remove_file(&path);
                 continue;
             };
-            if !process_group::group_alive(record.pid, record.started) {
-                let _ = std::fs::remove_file(&path);
-                continue;
-            }
-            tracing::warn!(%slice, pid = record.pid, "an agent group the previous supervisor left is still running");
-            if let Some(slot) = self.slots.get_mut(slice) {
-                slot.left_running = Some(LeftGroup {
-                    record,
-                    ending: false,
-                });
-            }
+            let pid = match &record {
+                Some(r)
+                    if members.contains(&r.pid) || process_group::start_time(r.pid).is_none() =>
+                {
+                    r.pid
+                }
+                _ => first,
+            };
+            tracing::warn!(%slice, pid, ?members, "an agent's processes the previous supervisor left are still running");
+            // A slice removed from the plan gets a slot, so `kill` reaches it.
+            self.slots.entry(slice.clone()).or_default().left_running = Some(LeftGroup {
+                pid,
+                tree,
+                ending: false,
+            });
             self.record(
                 Actor::Sliceboard,
                 Event::LeftRunningFound {
                     slice: slice.clone(),
-                    pid: record.pid,
+                    pid,
                 },
             );
             found.push(slice.clone());
@@ -96,15 +148,17 @@ impl Supervisor {
                 slice,
                 format!(
                     "agent group {}, left running by a previous supervisor, still runs in its worktree; end it first with `sliceboard kill {slice}`",
-                    left.record.pid
+                    left.pid
                 ),
             )),
             None => Ok(()),
         }
     }
 
-    pub(super) fn left_running(&self, slice: &SliceName) -> Option<LeftGroup> {
-        self.slots.get(slice).and_then(|slot| slot.left_running)
+    pub(super) fn left_running(&self, slice: &SliceName) -> Option<&LeftGroup> {
+        self.slots
+            .get(slice)
+            .and_then(|slot| slot.left_running.as_ref())
     }
 
     /// Ends the group left running in `slice`, on a thread of its own;
@@ -121,24 +175,24 @@ impl Supervisor {
         else {
             return Err(refused(slice, "its agent is not running"));
         };
-        let pid = left.record.pid;
+        let pid = left.pid;
         if left.ending {
             return Ok(format!("agent group {pid} is being ended already"));
         }
         left.ending = true;
-        let record = left.record;
+        let tree = left.tree.clone();
         let inbox = self.inbox_tx.clone();
         let name = slice.clone();
         let spawned = std::thread::Builder::new()
             .name("left-running".into())
             .spawn(move || {
-                // The start time still matching means the pid is still the
-                // group's, not a stranger's that reused it.
-                let termination = process_group::group_alive(record.pid, record.started)
-                    .then(|| process_group::terminate_group(record.pid, grace));
+                // The tree takes the leader's session only while its start
+                // time still matches: never a stranger that reused the pid.
+                let termination = (!process_group::tree_members(&tree).is_empty())
+                    .then(|| process_group::terminate_tree(&tree, grace));
                 let _ = inbox.send(Inbox::LeftRunningStopped {
                     slice: name,
-                    pid: record.pid,
+                    pid,
                     termination,
                 });
             });
@@ -197,8 +251,8 @@ impl Supervisor {
         self.left_running_ended(slice, pid, how, status);
     }
 
-    /// Looks at the groups left running, at most once a second: one that
-    /// ended by itself loses its mark. Costs one `/proc` read per group.
+    /// Looks at the trees left running, at most once a second: one that
+    /// ended by itself loses its mark. Costs a walk of `/proc` per tree.
     pub(super) fn poll_left_running(&mut self, now: Instant) {
         if now.duration_since(self.left_checked) < CHECK_EVERY {
             return;
@@ -208,9 +262,10 @@ impl Supervisor {
             .slots
             .iter()
             .filter_map(|(slice, slot)| {
-                let left = slot.left_running.filter(|left| !left.ending)?;
-                (!process_group::group_alive(left.record.pid, left.record.started))
-                    .then(|| (slice.clone(), left.record.pid))
+                let left = slot.left_running.as_ref().filter(|left| !left.ending)?;
+                process_group::tree_members(&left.tree)
+                    .is_empty()
+                    .then(|| (slice.clone(), left.pid))
             })
             .collect();
         for (slice, pid) in gone {
@@ -235,7 +290,11 @@ impl Supervisor {
         let Some(slot) = self.slots.get_mut(slice) else {
             return;
         };
-        if slot.left_running.is_none_or(|left| left.record.pid != pid) {
+        if slot
+            .left_running
+            .as_ref()
+            .is_none_or(|left| left.pid != pid)
+        {
             return;
         }
         slot.left_running = None;

@@ -50,6 +50,7 @@ impl Supervisor {
                 ),
             ));
         }
+        self.check_last_run_gone(slice)?;
         if self.slots_taken().len() >= self.ws.plan.max_running && !self.ws.plan.is_planner(slice) {
             match self.pending.iter_mut().find(|(p, _)| p == slice) {
                 // A resume asked for while waiting wins over a fresh start.
@@ -176,8 +177,9 @@ impl Supervisor {
             listener(slice);
         }
         let pid = session.pid();
+        let mark = session.tree().mark.clone();
         slot.session = Some(session);
-        self.remember_agent(slice, pid);
+        self.remember_agent(slice, pid, mark);
         (self.notify)(Event::AgentStarted {
             slice: slice.clone(),
             pid,
@@ -191,6 +193,32 @@ impl Supervisor {
         }
         self.mark_active(slice);
         Ok(())
+    }
+
+    /// Refuses to start while processes of the slice's last run (ending
+    /// after a kill, or left behind by an agent that exited) still live,
+    /// unless the plan keeps such children.
+    fn check_last_run_gone(&self, slice: &SliceName) -> Result<(), SupervisorError> {
+        if self.ws.plan.agent.keep_children {
+            return Ok(());
+        }
+        let Some(session) = self.session(slice) else {
+            return Ok(());
+        };
+        let left = crate::session::process_group::tree_members(session.tree());
+        if left.is_empty() {
+            return Ok(());
+        }
+        Err(refused(
+            slice,
+            format!(
+                "processes of its last run are still ending (pids {}); try again once they are gone, or `sliceboard kill {slice}`",
+                left.iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
     }
 
     /// Waits for any worktree operation writing `state.json` to end.

@@ -1,0 +1,198 @@
+//! Every descendant of an agent is the agent's: jobs that job control put
+//! in groups of their own and children that called `setsid` end with it on
+//! `x` (`KillAgent`), `sliceboard kill` and `sliceboard stop`; the
+//! supervisor reaps the orphans it inherits; and what a killed supervisor
+//! left is found by its mark by the next one and ended on `kill`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TestRepo;
+use common::supervised::*;
+use sliceboard::domain::{AgentStatus, Event};
+
+/// An agent whose jobs each lead a group of their own (`set -m`), two of
+/// them in sessions of their own (`setsid`, one through a parent that exits
+/// at once, so its child is an orphan).
+const SPREADING: &str = "bash -c 'set -m; sleep 300 & sleep 301 & setsid sleep 302 & \
+     setsid sh -c \"sleep 303 & exit 0\" & echo spread-$((6*7)); wait'";
+
+/// The processes bearing the test repository's `staging` agent's mark:
+/// `SLICEBOARD_SLICE=staging` and the repository's path in the environment.
+fn marked(repo: &TestRepo) -> Vec<i32> {
+    let root = repo.root.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let live = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                !stat
+                    .rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            });
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                return false;
+            };
+            let environ = String::from_utf8_lossy(&environ);
+            live && environ.split('\0').any(|v| v == "SLICEBOARD_SLICE=staging")
+                && environ.contains(&root)
+        })
+        .collect()
+}
+
+/// The zombies whose parent is `pid`.
+fn zombie_children(pid: u32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+                let fields: Vec<&str> = stat
+                    .rsplit_once(')')
+                    .map(|(_, rest)| rest.split_whitespace().collect())
+                    .unwrap_or_default();
+                fields.first() == Some(&"Z") && fields.get(1) == Some(&pid.to_string().as_str())
+            })
+        })
+        .collect()
+}
+
+/// Kills whatever bears the mark when the test ends, passed or not.
+struct KillMarked<'a>(&'a TestRepo);
+
+impl Drop for KillMarked<'_> {
+    fn drop(&mut self) {
+        for pid in marked(self.0) {
+            // SAFETY: signals a process of this test's own agent.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts the spreading agent and waits until all its processes run.
+fn spread(f: &Fixture) -> Dashboard {
+    let mut dash = Dashboard::connect(&f.socket());
+    dash.view(&["staging"]);
+    dash.request(start_agent("staging"))
+        .expect("the agent starts");
+    dash.wait_pane("staging", "spread-42");
+    // bash, three sleeps of its own and the orphaned one of `sh`.
+    wait_until("the agent's five processes run", || {
+        marked(&f.repo).len() >= 5
+    });
+    dash
+}
+
+fn assert_nothing_marked_left(repo: &TestRepo) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = marked(repo);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes of the killed agent are left: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn x_ends_every_group_and_session_under_the_agent_and_reaps_the_orphans() {
+    let f = Fixture::new(&[("staging", SPREADING)], &[]);
+    let _cleanup = KillMarked(&f.repo);
+    let mut dash = spread(&f);
+    dash.request(kill_agent("staging")).expect("x is taken");
+    dash.wait_event("the agent killed", |e| {
+        status_changed(e, "staging", AgentStatus::Killed)
+    });
+    assert_nothing_marked_left(&f.repo);
+    // The orphans it inherited are reaped, not left as zombies.
+    wait_until("the supervisor reaps its orphans", || {
+        zombie_children(f.sup.pid()).is_empty()
+    });
+    // And a new agent may start in the worktree.
+    dash.request(start_agent("staging"))
+        .expect("a new agent starts once the tree is gone");
+}
+
+#[test]
+fn sliceboard_kill_returns_once_the_whole_tree_is_gone() {
+    let f = Fixture::new(&[("staging", SPREADING)], &[]);
+    let _cleanup = KillMarked(&f.repo);
+    let _dash = spread(&f);
+    let said = sliceboard(&f.repo, &["kill", "staging"]).ok();
+    assert!(said.contains("staging: killed"), "{said}");
+    assert_eq!(
+        marked(&f.repo),
+        Vec::<i32>::new(),
+        "kill returned too early"
+    );
+}
+
+#[test]
+fn sliceboard_stop_ends_every_process_of_every_agent() {
+    let f = Fixture::new(&[("staging", SPREADING)], &[]);
+    let _cleanup = KillMarked(&f.repo);
+    let _dash = spread(&f);
+    let said = sliceboard(&f.repo, &["stop"]).ok();
+    assert!(said.contains("stop"), "{said}");
+    assert_nothing_marked_left(&f.repo);
+}
+
+#[test]
+fn a_setsid_child_a_killed_supervisor_left_is_found_by_its_mark_and_ends_on_kill() {
+    // The agent's own session dies with its terminal; the child in a
+    // session of its own has no terminal to lose.
+    let agent = "bash -c 'set -m; setsid sleep 304 & echo spread-$((6*7)); exec sleep 300'";
+    let mut f = Fixture::new(&[("staging", agent)], &[]);
+    let _cleanup = KillMarked(&f.repo);
+    let dash = {
+        let mut dash = Dashboard::connect(&f.socket());
+        dash.view(&["staging"]);
+        dash.request(start_agent("staging")).expect("starts");
+        dash.wait_pane("staging", "spread-42");
+        wait_until("both processes run", || marked(&f.repo).len() >= 2);
+        dash
+    };
+    drop(dash);
+    f.sup.kill();
+    wait_until("the agent's own session ends with its terminal", || {
+        marked(&f.repo).len() == 1
+    });
+    let left = marked(&f.repo)[0];
+    f.sup = Supervise::start(&f.repo, &[]);
+
+    let mut dash = Dashboard::connect(&f.socket());
+    assert_eq!(dash.row("staging").left_running.map(|l| l.pid), Some(left));
+    let why = dash.request(start_agent("staging")).unwrap_err();
+    assert!(why.contains("sliceboard kill staging"), "{why}");
+    let table = sliceboard(&f.repo, &["status"]).ok();
+    assert!(
+        table.contains(&format!("left running (pid {left})")),
+        "{table}"
+    );
+
+    let said = sliceboard(&f.repo, &["kill", "staging"]).ok();
+    assert!(said.contains("staging: killed"), "{said}");
+    assert_eq!(marked(&f.repo), Vec::<i32>::new());
+    dash.wait_event("the mark gone", |e| {
+        matches!(e, Event::LeftRunningEnded { .. })
+    });
+}
