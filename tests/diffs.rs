@@ -225,10 +225,7 @@ mod live {
         let files_tx = std::sync::Mutex::new(files_tx);
         let diffs = LiveDiffs::start(
             &repo.root.join(".git"),
-            Branches {
-                base: "main",
-                integration: "main",
-            },
+            super::MAIN,
             targets,
             options,
             Arc::new(move |u| {
