@@ -258,6 +258,20 @@ fn down_and_up_at_once_leave_no_slice_showing_files_its_worktree_lacks() {
         }
         eprintln!("round {round}: converged in {:?}", started.elapsed());
     }
+
+    // A worktree that goes for good takes its diff and flags with it.
+    sliceboard(&repo, &["up"]).ok();
+    write_file(
+        &repo.worktree("d").join("area_a/f0/m0.sql"),
+        "select 'd was here' as id\n",
+    );
+    dash.wait_until("d's change to a's file, flagged", |d| {
+        !d.row("d").flags.is_empty() && !d.row("a").flags.is_empty()
+    });
+    sliceboard(&repo, &["down", "d", "--force"]).ok();
+    dash.wait_until("d gone: no files, no flags on d or a", |d| {
+        shown(d.row("d")).is_empty() && d.row("d").flags.is_empty() && d.row("a").flags.is_empty()
+    });
 }
 
 /// Saves the plan as an editor does: write a new file, rename it over.
