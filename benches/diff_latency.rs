@@ -23,7 +23,7 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use sliceboard::domain::SliceName;
-use sliceboard::git::DiffSource;
+use sliceboard::git::{Branches, DiffSource};
 use sliceboard::watch::{DiffUpdate, LiveDiffs, LiveOptions, Stats, Target, WatchMode};
 
 /// Leaf folders the files are spread over: 20 areas of 20 folders.
@@ -141,7 +141,16 @@ fn main() {
 
     // 2. The diff engine alone, on the worktree as the rounds left it
     // (index untouched since `git worktree add`).
-    let source = DiffSource::open(&worktree, "main", None, true).expect("open the worktree");
+    let source = DiffSource::open(
+        &worktree,
+        Branches {
+            base: "main",
+            integration: "main",
+        },
+        None,
+        true,
+    )
+    .expect("open the worktree");
     let changed = source.full().expect("full diff").files.len();
     table.section(&format!(
         "one diff of the worktree ({changed} changed files)"
@@ -432,7 +441,10 @@ fn start(repo: &Path, worktrees: &[(PathBuf, &str)]) -> (LiveDiffs, Updates) {
     let (tx, rx) = mpsc::channel();
     let diffs = LiveDiffs::start(
         &repo.join(".git"),
-        "main",
+        Branches {
+            base: "main",
+            integration: "main",
+        },
         targets,
         LiveOptions::default(),
         Arc::new(move |update| {

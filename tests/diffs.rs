@@ -7,7 +7,12 @@ use std::path::Path;
 
 use common::{TestRepo, write_file};
 use sliceboard::domain::diff::{ChangeKind, SliceDiff, Stage};
-use sliceboard::git::DiffSource;
+use sliceboard::git::{Branches, DiffSource};
+
+const MAIN: Branches<'static> = Branches {
+    base: "main",
+    integration: "main",
+};
 
 /// `(path, letter, stage, +, -, binary)` per file, for one comparison.
 fn table(diff: &SliceDiff) -> Vec<(String, char, Stage, usize, usize, bool)> {
@@ -28,7 +33,7 @@ fn up(repo: &TestRepo) {
 }
 
 fn source(worktree: &Path) -> DiffSource {
-    DiffSource::open(worktree, "main", None, true).expect("worktree opens")
+    DiffSource::open(worktree, MAIN, None, true).expect("worktree opens")
 }
 
 #[test]
@@ -220,7 +225,7 @@ mod live {
         let files_tx = std::sync::Mutex::new(files_tx);
         let diffs = LiveDiffs::start(
             &repo.root.join(".git"),
-            "main",
+            super::MAIN,
             targets,
             options,
             Arc::new(move |u| {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dbt_run::DbtRun;
 use super::diff::{SliceDiff, WatchMode};
-use super::ownership::PathFlag;
+use super::ownership::{Ownership, PathFlag};
 use super::plan_change::PlanProblem;
 use super::protocol::{Event, LeftRunningEnd};
 use super::queue::{CHECK_LINES_KEPT, QueueBoard};
@@ -181,6 +181,11 @@ pub enum BoardUpdate {
         dbt: Vec<String>,
         extra: Vec<String>,
     },
+    /// Every slice's ownership and overlap flags, computed again because
+    /// the plan in force changed (its `owns`, or its list of slices).
+    Flags {
+        flags: BTreeMap<SliceName, Vec<PathFlag>>,
+    },
     /// The merge queue changed (its check output travels apart).
     Queue { queue: QueueBoard },
     /// The plan file changed: slices it added (as planned rows), slices it
@@ -209,6 +214,43 @@ impl Board {
         self.slices.iter_mut().find(|r| &r.name == slice)
     }
 
+    /// Every slice's ownership and overlap flags from the diffs the board
+    /// holds, with `fresh` in place of its slice's. A slice removed from
+    /// the plan owns nothing and will not merge: it is neither flagged
+    /// nor the cause of another's flag.
+    pub fn flags(
+        &self,
+        ownership: &Ownership,
+        fresh: Option<(&SliceName, &SliceDiff)>,
+    ) -> BTreeMap<SliceName, Vec<PathFlag>> {
+        let changed: Vec<(SliceName, Vec<&str>)> = self
+            .slices
+            .iter()
+            .filter(|row| !row.removed)
+            .filter_map(|row| {
+                let diff = match fresh {
+                    Some((slice, diff)) if *slice == row.name => diff,
+                    _ => row.diff.as_deref()?,
+                };
+                Some((row.name.clone(), diff.paths().collect()))
+            })
+            .collect();
+        ownership.flag_changes(&changed)
+    }
+
+    /// Whether every slice's flags are already `flags`.
+    pub fn flags_are(&self, flags: &BTreeMap<SliceName, Vec<PathFlag>>) -> bool {
+        self.slices
+            .iter()
+            .all(|row| row.flags.as_slice() == flags.get(&row.name).map_or(&[][..], Vec::as_slice))
+    }
+
+    fn set_flags(&mut self, flags: &BTreeMap<SliceName, Vec<PathFlag>>) {
+        for row in &mut self.slices {
+            row.flags = flags.get(&row.name).cloned().unwrap_or_default();
+        }
+    }
+
     /// Applies one update.
     pub fn apply(&mut self, update: &BoardUpdate) {
         match update {
@@ -225,10 +267,9 @@ impl Board {
                     row.diff_mode = mode.clone();
                     row.diff_error = error.clone();
                 }
-                for row in &mut self.slices {
-                    row.flags = flags.get(&row.name).cloned().unwrap_or_default();
-                }
+                self.set_flags(flags);
             }
+            BoardUpdate::Flags { flags } => self.set_flags(flags),
             BoardUpdate::Dbt { slice, run } => {
                 if let Some(row) = self.row_mut(slice) {
                     row.dbt = run.clone();

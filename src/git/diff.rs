@@ -1,5 +1,10 @@
 //! A slice's diff: its worktree (committed, staged, unstaged and untracked
-//! work) against the merge base of its HEAD with the base branch.
+//! work) against the merge base of its HEAD with the integration branch,
+//! what `git diff integration...HEAD` starts from. An agent that merged
+//! the integration branch in (as the feedback prompt asks) sees only its
+//! own changes, never what the merge brought from upstream. Where the base
+//! branch gives a later merge base (the slice merged the base in, or the
+//! integration branch does not exist yet), that one is used.
 //!
 //! A full diff walks the whole worktree (~70 ms at 20k files); a diff
 //! limited to a few changed paths takes about a millisecond, which is what
@@ -45,6 +50,8 @@ const ATTEMPTS: usize = 3;
 pub struct DiffSource {
     repo: Repository,
     base_branch: String,
+    /// Where approved slices merge; may equal the base, or not exist yet.
+    integration: String,
     /// Where the slice started, for when the base branch is gone.
     fallback_base: Option<Oid>,
     /// Keep hunks (the dashboard) or only counts (`status`).
@@ -54,7 +61,7 @@ pub struct DiffSource {
 impl DiffSource {
     pub fn open(
         worktree: &Path,
-        base_branch: &str,
+        branches: Branches<'_>,
         fallback_base: Option<&str>,
         with_lines: bool,
     ) -> Result<Self, GitError> {
@@ -62,7 +69,8 @@ impl DiffSource {
             .map_err(doing(format!("open the worktree {}", worktree.display())))?;
         Ok(Self {
             repo,
-            base_branch: base_branch.to_owned(),
+            base_branch: branches.base.to_owned(),
+            integration: branches.integration.to_owned(),
             fallback_base: fallback_base.and_then(|s| Oid::from_str(s).ok()),
             with_lines,
         })
@@ -123,23 +131,29 @@ impl DiffSource {
         Err(last.expect("at least one attempt"))
     }
 
-    /// The merge base of HEAD with the base branch; the recorded start when
-    /// either is missing; `None` on an unborn branch with no record.
+    /// The later of HEAD's merge bases with the integration branch and
+    /// with the base branch (see the module's header); the recorded start
+    /// when neither can be had; `None` on an unborn branch with no record.
     pub fn merge_base(&self) -> Result<Option<Oid>, GitError> {
         let head = match self.repo.head() {
             Ok(head) => head.target(),
             Err(err) if matches!(err.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => None,
             Err(err) => return Err(doing("read the worktree's HEAD")(err)),
         };
-        let base_tip = self
-            .repo
-            .find_branch(&self.base_branch, BranchType::Local)
-            .ok()
-            .and_then(|b| b.get().target());
-        Ok(match (head, base_tip) {
-            (Some(head), Some(tip)) => self.repo.merge_base(head, tip).ok().or(self.fallback_base),
-            _ => self.fallback_base,
-        })
+        let Some(head) = head else {
+            return Ok(self.fallback_base);
+        };
+        let tip = |branch: &str| {
+            self.repo
+                .find_branch(branch, BranchType::Local)
+                .ok()
+                .and_then(|b| b.get().target())
+        };
+        let bases = [tip(&self.integration), tip(&self.base_branch)]
+            .into_iter()
+            .flatten()
+            .filter_map(|tip| self.repo.merge_base(head, tip).ok());
+        Ok(latest(&self.repo, bases).or(self.fallback_base))
     }
 
     fn diff(&self, paths: &[String]) -> Result<SliceDiff, GitError> {
@@ -241,6 +255,28 @@ impl DiffSource {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(files)
     }
+}
+
+/// The two branches a slice's diff is taken against.
+#[derive(Debug, Clone, Copy)]
+pub struct Branches<'a> {
+    /// Where every slice starts (`base`).
+    pub base: &'a str,
+    /// Where approved slices merge (`integration`, the base when unset).
+    pub integration: &'a str,
+}
+
+/// The latest of `commits`: one that every other is an ancestor of, or
+/// the first given when they are on separate lines of history (the
+/// integration branch's merge base comes first).
+pub fn latest(repo: &Repository, commits: impl IntoIterator<Item = Oid>) -> Option<Oid> {
+    commits.into_iter().reduce(|best, next| {
+        if best != next && repo.graph_descendant_of(next, best).unwrap_or(false) {
+            next
+        } else {
+            best
+        }
+    })
 }
 
 /// A rename whose new side is not in the index was made with `mv`, not

@@ -10,7 +10,7 @@ mod merge;
 mod repo;
 mod worktree;
 
-pub use diff::{DiffSource, IndexEntries, index_changes};
+pub use diff::{Branches, DiffSource, IndexEntries, index_changes, latest};
 pub use git2::Oid;
 pub use merge::{Made, MergeEngine, MoveError, Preview};
 pub use repo::GitRepo;

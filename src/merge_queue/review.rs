@@ -140,11 +140,18 @@ impl MergeQueue {
         }
     }
 
-    /// The slice's most recently modified changed file, and when.
+    /// The slice's most recently modified changed file, and when: its own
+    /// changes only, from its merge base with the integration branch, so
+    /// files an upstream merge brought in are not taken for its own.
     fn newest_change(&self, record: &SliceRecord) -> Option<(String, Timestamp)> {
         let tip = self.engine.tip(&record.branch).ok()??;
         let base = Oid::from_str(&record.base_commit).ok()?;
-        let from = self.engine.merge_base(base, tip).ok()??;
+        let integration = self.engine.tip(&self.ws.plan.integration).ok().flatten();
+        let bases = [integration, Some(base)]
+            .into_iter()
+            .flatten()
+            .filter_map(|other| self.engine.merge_base(other, tip).ok().flatten());
+        let from = crate::git::latest(self.engine.raw(), bases)?;
         let paths = self.engine.changed_paths(from, tip).ok()?;
         paths
             .into_iter()

@@ -191,17 +191,29 @@ impl Hub {
     }
 
     /// The plan file changed: the new plan's ownership (when it is in
-    /// force) and what the board shows of the change.
+    /// force) and what the board shows of the change; then every slice's
+    /// flags again, with the plan in force, if they differ (an `owns`
+    /// edited, a slice renamed, removed or added back).
     pub fn plan_changed(&self, ownership: Option<Ownership>, update: BoardUpdate) {
         if let Some(ownership) = ownership {
             *lock(&self.ownership) = Some(Arc::new(ownership));
         }
-        self.publish(update);
+        let mut inner = lock(&self.inner);
+        Self::send_update(&mut inner, update);
+        if let Some(ownership) = self.ownership() {
+            let flags = inner.board.flags(&ownership, None);
+            if !inner.board.flags_are(&flags) {
+                Self::send_update(&mut inner, BoardUpdate::Flags { flags });
+            }
+        }
     }
 
     /// Applies an update and sends it to every attached client.
     pub fn publish(&self, update: BoardUpdate) {
-        let mut inner = lock(&self.inner);
+        Self::send_update(&mut lock(&self.inner), update);
+    }
+
+    fn send_update(inner: &mut Inner, update: BoardUpdate) {
         inner.board.apply(&update);
         let frame: Frame = Arc::new(encode(&ServerMsg::Update { update }));
         inner.send(&frame);
@@ -230,24 +242,10 @@ impl Hub {
     /// critical section with its publication.
     pub fn diff(&self, update: DiffUpdate) {
         let mut inner = lock(&self.inner);
-        let flags = {
-            let changed: Vec<(SliceName, Vec<&str>)> = inner
-                .board
-                .slices
-                .iter()
-                .filter_map(|row| {
-                    let diff = if row.name == update.slice {
-                        &update.diff
-                    } else {
-                        row.diff.as_ref()?
-                    };
-                    Some((row.name.clone(), diff.paths().collect()))
-                })
-                .collect();
-            self.ownership()
-                .map(|o| o.flag_changes(&changed))
-                .unwrap_or_default()
-        };
+        let flags = self
+            .ownership()
+            .map(|o| inner.board.flags(&o, Some((&update.slice, &update.diff))))
+            .unwrap_or_default();
         let update = BoardUpdate::Diff {
             slice: update.slice,
             diff: update.diff,
@@ -255,9 +253,7 @@ impl Hub {
             error: update.error,
             flags,
         };
-        inner.board.apply(&update);
-        let frame: Frame = Arc::new(encode(&ServerMsg::Update { update }));
-        inner.send(&frame);
+        Self::send_update(&mut inner, update);
     }
 
     /// A slice's agent printed something: every client that shows its

@@ -74,11 +74,27 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     let socket_path = ws.state_dir.socket_file();
     let common_dir = ws.git.common_dir().to_owned();
     let base = ws.plan.base.clone();
+    let integration = ws.plan.integration.clone();
 
     let events = hub.clone();
+    // Set once the live diffs run: a worktree `up` just made is read anew
+    // whole, whatever the watcher saw of it while it was being checked out.
+    let rereads: Arc<std::sync::OnceLock<crate::watch::LiveDiffsHandle>> = Arc::default();
+    let made = rereads.clone();
     let options = SupervisorOptions::from_plan(&ws.plan);
-    let mut supervisor = Supervisor::new(ws, options, Arc::new(move |e| events.event(e)))
-        .context("cannot start the supervisor")?;
+    let mut supervisor = Supervisor::new(
+        ws,
+        options,
+        Arc::new(move |e| {
+            if let crate::domain::Event::WorktreeCreated { slice, .. } = &e
+                && let Some(diffs) = made.get()
+            {
+                diffs.reread(slice);
+            }
+            events.event(e);
+        }),
+    )
+    .context("cannot start the supervisor")?;
     // From here on this process holds the state lock: no other supervisor
     // runs for this repository, so a socket file left behind is stale.
     hub.set_statuses(&supervisor.statuses());
@@ -91,7 +107,10 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     let diffs = hub.clone();
     let live_diffs = LiveDiffs::start(
         &common_dir,
-        &base,
+        crate::git::Branches {
+            base: &base,
+            integration: &integration,
+        },
         targets,
         LiveOptions::default(),
         Arc::new(move |update| diffs.diff(update)),
@@ -103,6 +122,7 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
         }),
     )
     .context("cannot start watching the worktrees")?;
+    let _ = rereads.set(live_diffs.handle());
     let stop = Arc::new(AtomicBool::new(false));
     let follower = follower::spawn(followed, wake_rx, hub.clone(), stop.clone())?;
 

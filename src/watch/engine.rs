@@ -17,13 +17,16 @@ use super::{
     Batch, Debouncer, DiffUpdate, LiveOptions, MAX_PATHS, OnFiles, OnUpdate, Stats, Target,
     WatchMode, folders, is_skipped,
 };
+use crate::domain::SliceName;
 use crate::domain::diff::SliceDiff;
-use crate::git::{DiffSource, IndexEntries, index_changes};
+use crate::git::{Branches, DiffSource, IndexEntries, index_changes};
 
 pub(super) enum Msg {
     Fs(notify::Result<notify::Event>),
     /// A slice added to the plan while the engine runs.
     Add(Box<Target>),
+    /// A slice's worktree was made (again) and is complete now.
+    Reread(SliceName),
     Stop,
 }
 
@@ -56,6 +59,20 @@ struct Live {
     next_poll: Instant,
     /// Whether anyone has heard of this slice yet.
     announced: bool,
+    /// The worktree folder and its git dir as opened: another folder in
+    /// the same place (`down` then `up`) is another worktree.
+    identity: Option<Identity>,
+}
+
+/// Which folders a path names now: `(device, inode)` of each.
+type Identity = Vec<(u64, u64)>;
+
+fn identity(paths: &[&Path]) -> Option<Identity> {
+    use std::os::unix::fs::MetadataExt as _;
+    paths
+        .iter()
+        .map(|p| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino())))
+        .collect()
 }
 
 impl Live {
@@ -113,7 +130,14 @@ impl Live {
             tracked_dirs: HashSet::new(),
             next_poll: Instant::now(),
             announced: false,
+            identity: None,
         }
+    }
+
+    /// The worktree's folders as they are now.
+    fn identity_now(&self) -> Option<Identity> {
+        let git_dir = self.git_dir.as_deref()?;
+        identity(&[&self.root, git_dir])
     }
 }
 
@@ -122,6 +146,7 @@ pub(super) struct Engine {
     heads_dir: PathBuf,
     packed_refs: PathBuf,
     base_branch: String,
+    integration: String,
     watcher: notify::RecommendedWatcher,
     budget: usize,
     debouncer: Debouncer<usize>,
@@ -138,7 +163,7 @@ pub(super) struct Engine {
 impl Engine {
     pub(super) fn new(
         common_dir: &Path,
-        base_branch: &str,
+        branches: Branches<'_>,
         watcher: notify::RecommendedWatcher,
         targets: Vec<Target>,
         options: LiveOptions,
@@ -149,7 +174,8 @@ impl Engine {
             heads_dir: common_dir.join("refs").join("heads"),
             packed_refs: common_dir.join("packed-refs"),
             common_dir: common_dir.to_owned(),
-            base_branch: base_branch.to_owned(),
+            base_branch: branches.base.to_owned(),
+            integration: branches.integration.to_owned(),
             watcher,
             budget: options.max_watches.unwrap_or_else(default_budget),
             debouncer: Debouncer::new(options.quiet, options.cap),
@@ -183,6 +209,7 @@ impl Engine {
                     Msg::Fs(Ok(event)) => self.on_event(&event),
                     Msg::Fs(Err(err)) => self.on_error(err),
                     Msg::Add(target) => self.add(*target),
+                    Msg::Reread(slice) => self.reread(&slice),
                 }
                 next = rx.try_recv().ok();
             }
@@ -198,6 +225,21 @@ impl Engine {
         }
         self.slices.push(Live::new(target));
         self.attach(self.slices.len() - 1);
+    }
+
+    /// Reads a slice's worktree anew: what was read while `up` was still
+    /// checking it out (files not there yet, folders made after the walk,
+    /// so never watched) is dropped with the old watches.
+    fn reread(&mut self, slice: &SliceName) {
+        let Some(i) = self.slices.iter().position(|l| &l.target.slice == slice) else {
+            return;
+        };
+        let live = &mut self.slices[i];
+        live.source = None;
+        live.identity = None;
+        live.set_index(IndexEntries::new());
+        self.unwatch_slice(i);
+        self.attach(i);
     }
 
     fn next_deadline(&self) -> Instant {
@@ -301,13 +343,17 @@ impl Engine {
         live.root = root;
         match DiffSource::open(
             &live.root,
-            &self.base_branch,
+            Branches {
+                base: &self.base_branch,
+                integration: &self.integration,
+            },
             live.target.fallback_base.as_deref(),
             true,
         ) {
             Ok(source) => {
                 let git_dir = source.git_dir().to_owned();
                 live.git_dir = Some(git_dir.canonicalize().unwrap_or(git_dir));
+                live.identity = live.identity_now();
                 if let Ok(index) = source.index_entries() {
                     live.set_index(index);
                 }
@@ -470,8 +516,12 @@ impl Engine {
             if branch.ends_with(".lock") {
                 return;
             }
+            // The base or integration branch moving (a merge) can move
+            // every slice's merge base; a folder of branches appearing may
+            // hold one whose own event came before its watch.
+            let shared = new_dir || branch == self.base_branch || branch == self.integration;
             for i in 0..self.slices.len() {
-                if branch == self.base_branch.as_str() || self.slices[i].target.branch == branch {
+                if shared || self.slices[i].target.branch == branch {
                     self.debouncer.git(i, now);
                 }
             }
@@ -567,11 +617,27 @@ impl Engine {
             return;
         }
         if !live.root.exists() {
+            // Nothing of the old diff is true any more: no files, no flags.
             live.mode = WatchMode::Missing;
             live.source = None;
+            live.identity = None;
+            live.diff = Arc::default();
+            live.set_index(IndexEntries::new());
             live.error = Some(format!("the worktree {} is gone", live.root.display()));
             self.unwatch_slice(i);
             self.announce(i);
+            return;
+        }
+        if live.identity_now() != live.identity {
+            // The worktree went away and came back (`down`, then `up`):
+            // its folders' watches died with the old ones, and what was
+            // read of it belongs to the old one. Read it again whole.
+            tracing::info!(slice = %live.target.slice, "the worktree was made again; reading it anew");
+            live.source = None;
+            live.diff = Arc::default();
+            live.set_index(IndexEntries::new());
+            self.unwatch_slice(i);
+            self.attach(i);
             return;
         }
         let source = live.source.as_ref().expect("checked above");

@@ -4,7 +4,9 @@
 //! One thread owns the watcher, the debounce and each worktree's open
 //! repository. A write fires a raw event; after ~30 ms of quiet in that
 //! worktree, only the changed paths are diffed again (~1 ms) and spliced into
-//! the slice's diff. HEAD, index or branch moves re-diff the whole worktree.
+//! the slice's diff. HEAD, index or branch moves re-diff the whole worktree
+//! when they move its merge base (the base or integration branch moved,
+//! or the slice merged one of them in).
 //! Read events (`IN_OPEN`, close-after-read) are dropped at the source: our
 //! own diffs read files, and reacting to those would refresh forever.
 //!
@@ -12,7 +14,9 @@
 //! `logs/`, .gitignore'd ones) cost nothing; new folders get watches as they
 //! appear. Past the inotify budget a worktree falls back to a full diff
 //! every few seconds, and its updates say so. An event-queue overflow
-//! re-diffs everything. While nothing changes the thread sleeps; a slow
+//! re-diffs everything. A worktree that goes away shows an empty diff; one
+//! that comes back (another folder where it was, as `down` then `up`
+//! make) is opened, walked, watched and diffed again from scratch. While nothing changes the thread sleeps; a slow
 //! resync every few minutes is the only safety net.
 
 mod debounce;
@@ -35,6 +39,7 @@ pub use tree::{folders, is_skipped};
 use crate::domain::SliceName;
 use crate::domain::diff::SliceDiff;
 pub use crate::domain::diff::WatchMode;
+use crate::git::Branches;
 
 /// One slice to keep a live diff of.
 #[derive(Debug, Clone)]
@@ -116,7 +121,7 @@ impl LiveDiffs {
     /// the thread; each slice's first update follows shortly.
     pub fn start(
         common_dir: &Path,
-        base_branch: &str,
+        branches: Branches<'_>,
         targets: Vec<Target>,
         options: LiveOptions,
         on_update: OnUpdate,
@@ -138,7 +143,7 @@ impl LiveDiffs {
             .unwrap_or_else(|_| common_dir.to_owned());
         let mut engine = Engine::new(
             &common_dir,
-            base_branch,
+            branches,
             watcher,
             targets,
             options,
@@ -173,6 +178,12 @@ impl LiveDiffsHandle {
     /// Keeps a live diff of one more slice; its worktree may come later.
     pub fn watch(&self, target: Target) {
         let _ = self.0.send(Msg::Add(Box::new(target)));
+    }
+
+    /// The slice's worktree was just made (again): open, walk, watch and
+    /// diff it anew, whatever was read of it while it was being made.
+    pub fn reread(&self, slice: &SliceName) {
+        let _ = self.0.send(Msg::Reread(slice.clone()));
     }
 }
 

@@ -11,7 +11,7 @@ use crate::domain::dbt_run::DbtSummary;
 use crate::domain::diff::{DiffSummary, SliceDiff};
 use crate::domain::ownership::PathFlag;
 use crate::domain::{Drift, Lifecycle, SliceName};
-use crate::git::{DiffSource, Dirt, GitRepo};
+use crate::git::{Branches, DiffSource, Dirt, GitRepo};
 use crate::store::load_state;
 
 /// The version of the `status --json` document; bumped only when a field
@@ -53,14 +53,16 @@ pub struct SliceStatus {
     /// null when dbt has not run there.
     pub dbt: Option<DbtSummary>,
     /// The slice's changes (committed, staged, unstaged, untracked) against
-    /// the merge base of its branch with the base branch; null without a
-    /// worktree.
+    /// the merge base of its branch with the integration branch (what
+    /// `git diff INTEGRATION...BRANCH` starts from; the base branch's when
+    /// that is later); null without a worktree.
     pub diff: Option<DiffSummary>,
     /// Why the diff could not be taken, when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff_error: Option<String>,
     /// Changed paths outside the slice's `owns` globs, and changed paths
-    /// another slice changed too.
+    /// another slice changed too; none for a slice removed from the plan,
+    /// whose changes flag no other slice either.
     pub flags: Vec<PathFlag>,
     pub problems: Vec<Problem>,
     /// Approval and merge queue; null for a slice never approved.
@@ -277,7 +279,10 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
         let (diff, diff_error) = if worktree_exists && state.has_worktree() {
             match DiffSource::open(
                 &worktree,
-                &ws.plan.base,
+                Branches {
+                    base: &ws.plan.base,
+                    integration: &ws.plan.integration,
+                },
                 record.map(|r| r.base_commit.as_str()),
                 false,
             )
@@ -285,7 +290,11 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             {
                 Ok(diff) => {
                     let summary = diff.summary();
-                    diffs.push((name.clone(), diff));
+                    // A slice removed from the plan owns nothing and will
+                    // not merge: no flags of its own, none on others.
+                    if in_plan {
+                        diffs.push((name.clone(), diff));
+                    }
                     (Some(summary), None)
                 }
                 Err(err) => (None, Some(err.to_string())),
