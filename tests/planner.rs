@@ -173,6 +173,12 @@ fn the_planner_takes_no_running_slot_and_a_waiting_slice_says_whose_slots_are_fu
     assert_eq!(state("planner"), "running");
     assert_eq!(state("staging"), "running");
     assert_eq!(state("marts"), "pending");
+    // `status` says why, for a person.
+    let table = sliceboard(&repo, &["status"]).ok();
+    assert!(
+        table.contains("! marts: pending: 1 of 1 running (staging); it starts when one ends"),
+        "{table}"
+    );
     // The slice's events on the board say why too.
     let dashboard = common::supervised::Dashboard::connect(&socket);
     let events: Vec<&str> = dashboard

@@ -4,9 +4,9 @@ use std::process::ExitCode;
 
 use std::collections::BTreeMap;
 
-use crate::domain::board::{AgentReport, LEFT_RUNNING, short};
+use crate::domain::board::{AgentReport, LEFT_RUNNING, pending_reason, short};
 use crate::domain::wire::ClientKind;
-use crate::domain::{Command, SliceName};
+use crate::domain::{AgentStatus, Command, SliceName};
 use crate::link::Link;
 use crate::workspace::{self, SliceStatus, Workspace};
 
@@ -34,7 +34,25 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
     ]
     .map(str::to_owned);
     super::table::print_table(&header, &rows);
+    let running: Vec<&SliceName> = report
+        .slices
+        .iter()
+        .filter(|s| !ws.plan.is_planner(&s.name))
+        .filter(|s| {
+            s.agent.as_ref().is_some_and(|a| {
+                matches!(a.status, AgentStatus::Running | AgentStatus::Paused)
+            })
+        })
+        .map(|s| &s.name)
+        .collect();
     for slice in &report.slices {
+        if slice
+            .agent
+            .as_ref()
+            .is_some_and(|a| a.status == AgentStatus::Pending)
+        {
+            println!("! {}", pending_reason(&slice.name, &running, ws.plan.max_running));
+        }
         if let Some(left) = slice.agent.as_ref().and_then(|a| a.left_running) {
             println!(
                 "! {}: agent group {} was {LEFT_RUNNING} and still runs in the worktree; no agent starts there until `sliceboard kill {}` ends it",

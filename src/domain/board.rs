@@ -588,6 +588,17 @@ pub fn short(commit: &str) -> &str {
     commit.get(..10).unwrap_or(commit)
 }
 
+/// Why a pending slice waits: the agents holding the `max_running` slots
+/// (the planner takes none).
+pub fn pending_reason(slice: &SliceName, running: &[&SliceName], max_running: usize) -> String {
+    let names: Vec<&str> = running.iter().map(|n| n.as_str()).collect();
+    format!(
+        "{slice}: pending: {} of {max_running} running ({}); it starts when one ends (`max_running` in sliceboard.toml)",
+        running.len(),
+        names.join(", ")
+    )
+}
+
 pub fn status_text(status: AgentStatus) -> String {
     match status {
         AgentStatus::NotStarted => "not started".into(),

@@ -724,13 +724,10 @@ impl Supervisor {
         if !self.pending.iter().any(|(p, _)| p == slice) {
             return None;
         }
-        let taken = self.slots_taken();
-        let names: Vec<String> = taken.iter().map(|n| n.to_string()).collect();
-        Some(format!(
-            "{slice}: pending: {} of {} running ({}); it starts when one ends (`max_running` in sliceboard.toml)",
-            taken.len(),
+        Some(crate::domain::board::pending_reason(
+            slice,
+            &self.slots_taken(),
             self.ws.plan.max_running,
-            names.join(", ")
         ))
     }
 
