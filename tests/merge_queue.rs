@@ -1161,6 +1161,33 @@ fn approve_with_no_supervisor_leaves_none_running_and_queue_reads_it() {
     assert_eq!(state_of(&queue(&repo), "left"), Some("merged"));
 }
 
+/// With `auto = true`, an approval from the shell starts a merge in the
+/// supervisor started for it: that supervisor stays until the merge's
+/// check has run and the branch moved, then ends.
+#[test]
+fn an_automatic_merge_outlives_the_command_that_started_its_supervisor() {
+    let repo = repo_with(
+        &plan(
+            "[merge]\nauto = true\ncheck = \"sleep 4\"",
+            &[("left", &["left/**"], &[])],
+        ),
+        &[],
+    );
+    let tip = commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
+    sliceboard(&repo, &["approve", "left"]).ok();
+    wait_until("the automatic merge moved integration", || {
+        repo.command("git", &repo.root)
+            .args(["merge-base", "--is-ancestor", &tip, "integration"])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    wait_until("the supervisor started for `approve` has ended", || {
+        !supervisor_runs(&repo)
+    });
+    let journal = std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap();
+    assert!(!journal.contains("interrupted"), "{journal}");
+}
+
 /// Starts the binary in the background, its stderr in a file.
 fn spawn_with_stderr(repo: &TestRepo, args: &[&str]) -> (Child, std::path::PathBuf) {
     let err = repo.top.join(format!("stderr-{}", args.join("-")));

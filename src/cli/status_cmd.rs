@@ -39,9 +39,9 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         .iter()
         .filter(|s| !ws.plan.is_planner(&s.name))
         .filter(|s| {
-            s.agent.as_ref().is_some_and(|a| {
-                matches!(a.status, AgentStatus::Running | AgentStatus::Paused)
-            })
+            s.agent
+                .as_ref()
+                .is_some_and(|a| matches!(a.status, AgentStatus::Running | AgentStatus::Paused))
         })
         .map(|s| &s.name)
         .collect();
@@ -51,7 +51,10 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
             .as_ref()
             .is_some_and(|a| a.status == AgentStatus::Pending)
         {
-            println!("! {}", pending_reason(&slice.name, &running, ws.plan.max_running));
+            println!(
+                "! {}",
+                pending_reason(&slice.name, &running, ws.plan.max_running)
+            );
         }
         if let Some(left) = slice.agent.as_ref().and_then(|a| a.left_running) {
             println!(

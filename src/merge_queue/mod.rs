@@ -39,6 +39,7 @@ pub(crate) use attempt::reset_integration_worktree;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -99,7 +100,11 @@ enum Msg {
 
 /// Sends commands to the queue's thread.
 #[derive(Clone)]
-pub struct QueueHandle(mpsc::Sender<Msg>);
+pub struct QueueHandle {
+    tx: mpsc::Sender<Msg>,
+    /// A merge runs or waits to: the supervisor must not end by itself.
+    busy: Arc<AtomicBool>,
+}
 
 impl QueueHandle {
     /// Sends a queue command; the outcome arrives when it is done (a
@@ -107,7 +112,7 @@ impl QueueHandle {
     pub fn request(&self, command: Command) -> tokio::sync::oneshot::Receiver<Outcome> {
         let (reply, outcome) = tokio::sync::oneshot::channel();
         if let Err(mpsc::SendError(Msg::Request { reply, .. })) =
-            self.0.send(Msg::Request { command, reply })
+            self.tx.send(Msg::Request { command, reply })
         {
             let _ = reply.send(Err("the merge queue has stopped".into()));
         }
@@ -117,13 +122,19 @@ impl QueueHandle {
     /// Puts a plan that changed live in force: slices it added can be
     /// approved and merged, `after` is read from it.
     pub fn use_plan(&self, plan: crate::domain::Plan) {
-        let _ = self.0.send(Msg::UsePlan(Box::new(plan)));
+        let _ = self.tx.send(Msg::UsePlan(Box::new(plan)));
     }
 
     /// Stops the queue: a running check is stopped and its attempt
     /// recorded as interrupted.
     pub fn stop(&self) {
-        let _ = self.0.send(Msg::Stop);
+        let _ = self.tx.send(Msg::Stop);
+    }
+
+    /// Whether a merge attempt runs or a merge (asked for, or `auto`'s)
+    /// waits for its turn.
+    pub fn busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst)
     }
 }
 
@@ -145,7 +156,11 @@ pub fn handles(command: &Command) -> bool {
 /// Starts the queue on a thread of its own.
 pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinHandle<()>)> {
     let (tx, inbox) = mpsc::channel();
-    let handle = QueueHandle(tx.clone());
+    let busy = Arc::new(AtomicBool::new(false));
+    let handle = QueueHandle {
+        tx: tx.clone(),
+        busy: busy.clone(),
+    };
     let ws = Workspace::open(&deps.root)?;
     let engine = MergeEngine::open(ws.git.common_dir())?;
     let thread = std::thread::Builder::new()
@@ -158,6 +173,7 @@ pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinH
                 inbox,
                 inbox_tx: tx,
                 jobs: VecDeque::new(),
+                busy,
                 running: None,
                 facts: Facts::default(),
                 shown: None,
@@ -207,6 +223,8 @@ struct MergeQueue {
     inbox: mpsc::Receiver<Msg>,
     inbox_tx: mpsc::Sender<Msg>,
     jobs: VecDeque<Job>,
+    /// Shared with every [`QueueHandle`]: set while `running` or `jobs` hold anything.
+    busy: Arc<AtomicBool>,
     running: Option<Running>,
     facts: Facts,
     /// The board last published.
@@ -244,6 +262,10 @@ impl MergeQueue {
             }
             self.refresh();
             self.advance();
+            self.busy.store(
+                self.running.is_some() || !self.jobs.is_empty(),
+                Ordering::SeqCst,
+            );
         }
         self.stop();
     }

@@ -217,12 +217,12 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     let mut idle_since = Instant::now();
     while !supervisor.finished() {
         supervisor.step(supervisor.next_step());
-        if supervisor.running() > 0 || hub.clients() > 0 || hub.commands() > 0 {
+        if supervisor.running() > 0 || hub.clients() > 0 || hub.commands() > 0 || queue.busy() {
             idle_since = Instant::now();
         } else if idle_since.elapsed() >= idle_exit {
             tracing::info!(
                 ?idle_exit,
-                "no agent running, no dashboard attached and no command waiting; exiting"
+                "no agent running, no dashboard attached, no command waiting and no merge to run; exiting"
             );
             break;
         }
