@@ -196,3 +196,79 @@ fn a_setsid_child_a_killed_supervisor_left_is_found_by_its_mark_and_ends_on_kill
         matches!(e, Event::LeftRunningEnded { .. })
     });
 }
+
+/// A supervisor that carries an agent's mark (started from inside that
+/// agent, by its `sliceboard merge`) is never taken for part of that
+/// agent's tree: killing the agent leaves the supervisor and its other
+/// agents alone. And a supervisor started from inside an agent does not
+/// carry the mark at all.
+#[test]
+fn a_supervisor_bearing_an_agents_mark_is_not_part_of_its_tree() {
+    let repo_plan = [("staging", "sleep 300"), ("marts", "sleep 301")];
+    let f = {
+        let repo = TestRepo::with_plan_text(&plan(&repo_plan));
+        repo.sliceboard(&["up"]).ok();
+        let socket = repo.socket().display().to_string();
+        let sup = Supervise::start(
+            &repo,
+            &[
+                ("SLICEBOARD_SLICE", "staging"),
+                ("SLICEBOARD_SOCKET", socket.as_str()),
+            ],
+        );
+        Fixture { sup, repo }
+    };
+    let _cleanup = KillMarked(&f.repo);
+    let mut dash = Dashboard::connect(&f.socket());
+    dash.request(start_agent("staging"))
+        .expect("staging starts");
+    dash.request(start_agent("marts")).expect("marts starts");
+    dash.wait_until("both agents run", |d| {
+        d.row("marts").pid.is_some() && d.row("staging").pid.is_some()
+    });
+    let marts = dash.row("marts").pid.expect("marts runs");
+    dash.request(kill_agent("staging")).expect("x is taken");
+    dash.wait_event("staging killed", |e| {
+        status_changed(e, "staging", AgentStatus::Killed)
+    });
+    // SAFETY: signal 0 only asks whether the process exists.
+    assert_eq!(
+        unsafe { libc::kill(marts, 0) },
+        0,
+        "marts' agent was killed"
+    );
+    assert_eq!(
+        unsafe { libc::kill(f.sup.pid() as i32, 0) },
+        0,
+        "the supervisor was killed"
+    );
+    drop(dash);
+    drop(_cleanup);
+    drop(f);
+
+    // Started from inside an agent, a supervisor leaves the agent's
+    // variables behind.
+    let repo = TestRepo::with_plan_text(&plan(&repo_plan));
+    repo.sliceboard(&["up"]).ok();
+    let socket = repo.socket().display().to_string();
+    repo.command(env!("CARGO_BIN_EXE_sliceboard"), &repo.root)
+        .args(["kill", "staging"])
+        .env("SLICEBOARD_SLICE", "staging")
+        .env("SLICEBOARD_SOCKET", &socket)
+        .output()
+        .unwrap();
+    let holder: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.state_dir().join("lock")).unwrap_or_default(),
+    )
+    .expect("a supervisor holds the lock");
+    let pid = holder["pid"].as_i64().expect("the lock names its pid");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(
+        !environ
+            .split('\0')
+            .any(|v| v.starts_with("SLICEBOARD_SLICE=")),
+        "the supervisor carries the agent's mark"
+    );
+    let _ = repo.sliceboard(&["stop"]);
+}

@@ -123,6 +123,19 @@ impl Started {
     }
 }
 
+/// A variable sliceboard sets in an agent's environment, as opposed to a
+/// setting of the user's (`SLICEBOARD_IDLE_EXIT`, `SLICEBOARD_MAX_WATCHES`…).
+fn is_agent_variable(key: &str) -> bool {
+    const SETTINGS: [&str; 5] = [
+        crate::server::IDLE_EXIT_ENV,
+        "SLICEBOARD_MAX_WATCHES",
+        "SLICEBOARD_CLIENT_QUEUE",
+        crate::link::REMOTE_SHELL_ENV,
+        crate::link::REMOTE_BIN_ENV,
+    ];
+    key.starts_with(crate::domain::environment::RESERVED_PREFIX) && !SETTINGS.contains(&key)
+}
+
 /// Starts `sliceboard supervise` detached: its own session, stdin closed,
 /// output appended to `supervisor.out`.
 fn spawn(ws: &Workspace, idle_exit: Option<Duration>) -> anyhow::Result<Started> {
@@ -140,6 +153,14 @@ fn spawn(ws: &Workspace, idle_exit: Option<Duration>) -> anyhow::Result<Started>
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out);
+    // Started from inside an agent (its `sliceboard merge`, say), the
+    // supervisor must not carry that agent's environment: its mark would
+    // make the supervisor look like a member of the agent's tree.
+    for (key, _) in std::env::vars_os() {
+        if key.to_str().is_some_and(is_agent_variable) {
+            command.env_remove(key);
+        }
+    }
     if let Some(idle) = idle_exit {
         command.env(crate::server::IDLE_EXIT_ENV, idle.as_secs_f64().to_string());
     }

@@ -251,6 +251,7 @@ fn tree_procs(tree: &Tree, procs: &[Proc]) -> Vec<Proc> {
         && leader.is_none_or(|p| tree.leader_started.is_none_or(|s| s == p.started));
     let mut members: HashSet<i32> = procs
         .iter()
+        .filter(|p| p.pid != own)
         .filter(|p| {
             leader_ours
                 && (p.pid == tree.leader || p.session == tree.leader || p.pgrp == tree.leader)
@@ -260,7 +261,7 @@ fn tree_procs(tree: &Tree, procs: &[Proc]) -> Vec<Proc> {
     if let Some(mark) = &tree.mark {
         let bearing: Vec<i32> = procs
             .iter()
-            .filter(|p| p.live && !members.contains(&p.pid))
+            .filter(|p| p.live && p.pid != own && !members.contains(&p.pid))
             .filter(|p| {
                 std::fs::read(format!("/proc/{}/environ", p.pid))
                     .is_ok_and(|environ| mark.in_environ(&environ))
@@ -277,7 +278,8 @@ fn tree_procs(tree: &Tree, procs: &[Proc]) -> Vec<Proc> {
     let mut todo: Vec<i32> = members.iter().copied().collect();
     while let Some(pid) = todo.pop() {
         for &child in children.get(&pid).map_or(&[][..], Vec::as_slice) {
-            if members.insert(child) {
+            // Never through this process to its other children.
+            if child != own && members.insert(child) {
                 todo.push(child);
             }
         }
