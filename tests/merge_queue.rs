@@ -993,6 +993,22 @@ fn a_merged_slice_with_a_new_commit_says_so_everywhere_and_merges_again() {
     // All merged: approving again is refused, saying why.
     let why = sliceboard(&repo, &["approve", "alpha"]).fails();
     assert!(why.contains("integration holds every commit"), "{why}");
+
+    // Merging the integration branch in changes nothing: no new commit
+    // to speak of.
+    let worktree = repo.worktree("alpha");
+    repo.git_in(
+        &worktree,
+        &["merge", "-q", "--no-ff", "-m", "sync", "integration"],
+    );
+    let synced = repo.git_in(&worktree, &["rev-parse", "HEAD"]);
+    let board = wait_queue(&repo, "the synced tip is read", |q| {
+        q["slices"]["alpha"]["tip"] == synced.as_str()
+    });
+    assert!(
+        board["slices"]["alpha"]["state"]["new_commits"].is_null(),
+        "{board:#}"
+    );
 }
 
 #[test]

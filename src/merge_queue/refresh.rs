@@ -194,15 +194,20 @@ impl BoardReader<'_> {
         }
     }
 
-    /// Commits on `tip` that `integration` lacks.
+    /// Commits on `tip` that `integration` lacks, when they change
+    /// something: a branch that only merged `integration` in since has
+    /// nothing new to merge.
     fn ahead(&mut self, tip: Oid, integration: Oid) -> usize {
         if let Some(known) = self.facts.ahead.get(&(tip, integration)) {
             return *known;
         }
-        let ahead = self.engine.ahead(tip, integration).unwrap_or_else(|err| {
+        let mut ahead = self.engine.ahead(tip, integration).unwrap_or_else(|err| {
             tracing::warn!(%err, "cannot count a merged slice's new commits");
             0
         });
+        if ahead > 0 && self.changed(integration, tip).is_empty() {
+            ahead = 0;
+        }
         self.facts.ahead.insert((tip, integration), ahead);
         ahead
     }
