@@ -332,23 +332,37 @@ fn a_pick_cut_off_by_a_killed_supervisor_is_finished_by_the_next_one() {
     assert_eq!(resumed["left"], serde_json::json!([]));
 }
 
-/// The same, for real: the pick writes its record before retiring a
-/// sibling whose agent ignores SIGTERM (so retiring it takes the kill's
-/// grace period), the supervisor is killed then, and the next one
-/// finishes the pick.
-#[test]
-fn a_pick_killed_while_retiring_a_stubborn_sibling_is_finished_on_restart() {
-    let repo = TestRepo::new();
-    two_committed_variants(&repo, "");
-    let stubborn = toml_string("trap '' TERM; while :; do sleep 0.1; done");
+/// Whether `pid` lives (a zombie does not).
+fn alive(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// Two variants whose agents run `agent`; staging.2's is started, then
+/// `pick staging.1` is cut off by SIGKILL to the supervisor while it
+/// retires staging.2 (whose agent ignores SIGTERM, so that takes the
+/// kill's grace period). Returns the pick's record and the agent's pid.
+fn pick_killed_while_retiring(repo: &TestRepo, agent: &str) -> (std::path::PathBuf, i64) {
+    two_committed_variants(repo, "");
     let plan = std::fs::read_to_string(repo.root.join("sliceboard.toml"))
         .unwrap()
-        .replace("command = \"cat\"", &format!("command = {stubborn}"));
+        .replace(
+            "command = \"cat\"",
+            &format!("command = {}", toml_string(agent)),
+        );
     repo.write("sliceboard.toml", &plan);
     repo.commit_all("agents that ignore SIGTERM");
-    let mut sup = Supervise::start(&repo, &[]);
+    let mut sup = Supervise::start(repo, &[]);
     cli(&repo.socket(), start_agent("staging.2")).expect("the sibling's agent starts");
-    let picking = repo
+    let agent_file = repo.state_dir().join("slices/staging.2/agent.json");
+    wait("the sibling's agent record", || agent_file.exists());
+    let agent: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&agent_file).unwrap()).unwrap();
+    let pid = agent["pid"].as_i64().unwrap();
+    let mut picking = repo
         .command(common::BIN, &repo.root)
         .args(["pick", "staging.1", "--yes", "--force"])
         .stdout(std::process::Stdio::null())
@@ -358,13 +372,24 @@ fn a_pick_killed_while_retiring_a_stubborn_sibling_is_finished_on_restart() {
     let record = repo.state_dir().join("merge/pick.json");
     wait("the pick's record", || record.exists());
     sup.kill();
-    let mut picking = picking;
     let _ = picking.wait();
     assert!(record.exists(), "the killed pick left its record");
     assert_ne!(
         repo.state_json()["slices"]["staging.2"]["lifecycle"],
         "retired"
     );
+    (record, pid)
+}
+
+/// The same, for real: the pick writes its record before retiring a
+/// sibling whose agent ignores SIGTERM (so retiring it takes the kill's
+/// grace period), the supervisor is killed then, and the next one
+/// finishes the pick.
+#[test]
+fn a_pick_killed_while_retiring_a_stubborn_sibling_is_finished_on_restart() {
+    let repo = TestRepo::new();
+    let (record, _) =
+        pick_killed_while_retiring(&repo, "trap '' TERM; while :; do sleep 0.1; done");
 
     let _sup = Supervise::start(&repo, &[]);
     wait("the next supervisor to finish the pick", || {
@@ -375,5 +400,42 @@ fn a_pick_killed_while_retiring_a_stubborn_sibling_is_finished_on_restart() {
         !repo
             .git(&["rev-parse", "sliceboard/retired/staging.2"])
             .is_empty()
+    );
+}
+
+/// The sibling's agent ignores SIGHUP too, so it outlives the killed
+/// supervisor: the next one finds it left running, and finishing the pick
+/// ends it (the operator chose to retire it), then removes the worktree
+/// and keeps the branch.
+#[test]
+fn a_pick_whose_siblings_agent_outlived_the_supervisor_ends_that_agent_on_restart() {
+    let repo = TestRepo::new();
+    let (record, pid) =
+        pick_killed_while_retiring(&repo, "trap '' TERM HUP; while :; do sleep 0.1; done");
+    assert!(alive(pid), "the sibling's agent outlived the supervisor");
+
+    let _sup = Supervise::start(&repo, &[]);
+    wait("the next supervisor to finish the pick", || {
+        !record.exists()
+    });
+    let journal = std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap();
+    let resumed: serde_json::Value = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "pick_resumed")
+        .unwrap_or_else(|| panic!("no pick_resumed in the journal:\n{journal}"));
+    assert_eq!(resumed["left"], serde_json::json!([]), "{resumed}");
+    assert_eq!(resumed["retired"], serde_json::json!(["staging.2"]));
+    assert!(!alive(pid), "the sibling's agent {pid} is ended");
+    assert_eq!(
+        repo.state_json()["slices"]["staging.2"]["lifecycle"],
+        "retired"
+    );
+    assert!(!repo.worktree("staging.2").exists(), "its worktree is gone");
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s", "sliceboard/retired/staging.2"])
+            .trim(),
+        "variant 2",
+        "its commit is kept on the retired branch"
     );
 }

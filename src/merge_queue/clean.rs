@@ -77,14 +77,10 @@ impl MergeQueue {
             }
         }
         if record.lifecycle.has_worktree() {
-            self.deps
-                .agents
-                .request(Command::Down {
-                    slice: slice.clone(),
-                    force,
-                })
-                .blocking_recv()
-                .unwrap_or_else(|_| Err("the supervisor did not answer".into()))?;
+            self.ask_agents(Command::Down {
+                slice: slice.clone(),
+                force,
+            })?;
         }
         let fate = self
             .keep_or_delete(slice, &branch)
@@ -98,16 +94,7 @@ impl MergeQueue {
             .slices
             .get(slice)
             .map_or(record.lifecycle, |r| r.lifecycle);
-        self.update_state(|state| {
-            if let Some(record) = state.slices.get_mut(slice) {
-                record.lifecycle = Lifecycle::Cleaned;
-                if let Some(kept) = &kept_as {
-                    record.branch.clone_from(kept);
-                }
-                record.last_seen_tip = None;
-                record.updated_at = jiff::Timestamp::now();
-            }
-        })?;
+        self.record_gone_on_purpose(slice, Lifecycle::Cleaned, kept_as.as_deref())?;
         self.record(
             Actor::Operator,
             Event::SliceCleaned {

@@ -46,15 +46,10 @@ impl MergeQueue {
             .replace("{integration}", &self.ws.plan.integration)
             .replace("{what}", &what)
             .replace("{todo}", &todo);
-        let outcome = self
-            .deps
-            .agents
-            .request(Command::Prompt {
-                slice: slice.clone(),
-                text,
-            })
-            .blocking_recv()
-            .unwrap_or_else(|_| Err("the supervisor did not answer".into()))?;
+        let outcome = self.ask_agents(Command::Prompt {
+            slice: slice.clone(),
+            text,
+        })?;
         let _ = self.update_state(|state| {
             if let Some(record) = state.slices.get_mut(slice) {
                 record.upstream_merged.clear();

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use crate::domain::board::{Board, BoardUpdate, short};
 use crate::domain::queue::QueueBoard;
-use crate::domain::{Command, Event, MergeWhich, SliceName};
+use crate::domain::{Command, Event, Lifecycle, MergeWhich, SliceName};
 use crate::git::MergeEngine;
 use crate::store::{Actor, State, StateLock, load_state, save_state};
 use crate::supervisor::{Notify, Outcome, Reply, SupervisorHandle};
@@ -472,5 +472,36 @@ impl MergeQueue {
 
     fn state(&self) -> Result<State, String> {
         load_state(&self.ws.state_dir.state_file()).map_err(|e| e.to_string())
+    }
+
+    /// Sends a command to the agents' supervisor and waits for its
+    /// outcome, on the queue's thread.
+    fn ask_agents(&self, command: Command) -> Outcome {
+        self.deps
+            .agents
+            .request(command)
+            .blocking_recv()
+            .unwrap_or_else(|_| Err("the supervisor did not answer".into()))
+    }
+
+    /// The record of a slice whose worktree went on purpose (`to` is
+    /// `Cleaned` or `Retired`): its branch is the name its commits are
+    /// kept under (unchanged when `None`), and no tip is watched any more.
+    fn record_gone_on_purpose(
+        &self,
+        slice: &SliceName,
+        to: Lifecycle,
+        kept_as: Option<&str>,
+    ) -> Result<(), String> {
+        self.update_state(|state| {
+            if let Some(record) = state.slices.get_mut(slice) {
+                record.lifecycle = to;
+                if let Some(kept) = kept_as {
+                    kept.clone_into(&mut record.branch);
+                }
+                record.last_seen_tip = None;
+                record.updated_at = jiff::Timestamp::now();
+            }
+        })
     }
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Command, Event, Lifecycle, SliceName};
 use crate::store::{Actor, write_atomic};
+use crate::supervisor::AgentPresence;
 
 use super::MergeQueue;
 
@@ -37,6 +38,37 @@ struct PickFile {
 /// How long a retired variant's agent may take to end before its
 /// worktree is removed.
 const AGENT_END: Duration = Duration::from_secs(20);
+
+/// Why a variant was not retired, which decides what the operator does.
+#[derive(Debug)]
+enum NotRetired {
+    /// Its agent (this supervisor's, or a group an earlier one left
+    /// running) was told to end and still ran after [`AGENT_END`].
+    AgentRuns { pid: i32 },
+    /// Anything else: git, the state file, the supervisor.
+    Failed(String),
+}
+
+impl From<String> for NotRetired {
+    fn from(why: String) -> Self {
+        NotRetired::Failed(why)
+    }
+}
+
+impl NotRetired {
+    /// Why `variant` was not retired and the command that retires it.
+    fn explain(&self, variant: &SliceName, picked: &SliceName) -> String {
+        match self {
+            NotRetired::AgentRuns { pid } => format!(
+                "{variant} is not retired: its agent (group {pid}) still runs {} s after it was told to end; end it with `sliceboard kill {variant}`, then `sliceboard pick {picked}` retires it",
+                AGENT_END.as_secs()
+            ),
+            NotRetired::Failed(why) => format!(
+                "{variant} is not retired ({why}); once that is fixed, `sliceboard pick {picked}` retires it"
+            ),
+        }
+    }
+}
 
 impl MergeQueue {
     pub(super) fn pick_variant(
@@ -79,18 +111,14 @@ impl MergeQueue {
             match self.retire(other, slice) {
                 Ok(Some(branch)) => said.push(format!("retired {other}: branch kept as {branch}")),
                 Ok(None) => {}
-                Err(why) => failed.push(format!("{other}: {why}")),
+                Err(why) => failed.push(why.explain(other, slice)),
             }
         }
         self.remove_pick();
         if failed.is_empty() {
             Ok(said.join("\n"))
         } else {
-            Err(format!(
-                "{}\nnot retired: {}",
-                said.join("\n"),
-                failed.join("; ")
-            ))
+            Err(format!("{}\n{}", said.join("\n"), failed.join("\n")))
         }
     }
 
@@ -117,10 +145,7 @@ impl MergeQueue {
             match self.retire(other, &file.picked) {
                 Ok(Some(_)) => retired.push(other.clone()),
                 Ok(None) => {}
-                Err(why) => left.push(format!(
-                    "{other} is not retired ({why}); `sliceboard pick {}` again retires it",
-                    file.picked
-                )),
+                Err(why) => left.push(why.explain(other, &file.picked)),
             }
         }
         self.record(
@@ -184,7 +209,7 @@ impl MergeQueue {
         &mut self,
         variant: &SliceName,
         picked: &SliceName,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, NotRetired> {
         let state = self.state()?;
         let Some(record) = state.slices.get(variant) else {
             // Never made: nothing to keep, but its record says retired, so
@@ -232,14 +257,7 @@ impl MergeQueue {
                 .rename_branch(&branch, &retired)
                 .map_err(|e| format!("its worktree is gone, but {e}"))?;
         }
-        self.update_state(|state| {
-            if let Some(record) = state.slices.get_mut(variant) {
-                record.lifecycle = Lifecycle::Retired;
-                record.branch = retired.clone();
-                record.last_seen_tip = None;
-                record.updated_at = jiff::Timestamp::now();
-            }
-        })?;
+        self.record_gone_on_purpose(variant, Lifecycle::Retired, Some(&retired))?;
         self.record(
             Actor::Operator,
             Event::SliceRetired {
@@ -259,33 +277,38 @@ impl MergeQueue {
         Ok(Some(retired))
     }
 
-    /// Ends the variant's agent (if it runs) and removes its worktree,
-    /// uncommitted work and all: the operator confirmed the pick.
-    fn stop_agent_and_remove_worktree(&mut self, variant: &SliceName) -> Result<(), String> {
-        let ask = |command: Command| {
-            self.deps
-                .agents
-                .request(command)
-                .blocking_recv()
-                .unwrap_or_else(|_| Err("the supervisor did not answer".into()))
-        };
+    /// Ends the variant's agent, if one runs there (this supervisor's,
+    /// or a group an earlier one left running: `KillAgent` ends either),
+    /// waits for it to be gone, and removes its worktree, uncommitted
+    /// work and all: the operator confirmed the pick.
+    fn stop_agent_and_remove_worktree(&mut self, variant: &SliceName) -> Result<(), NotRetired> {
         // Not running is fine: the kill only matters when it is.
-        let _ = ask(Command::KillAgent {
+        let _ = self.ask_agents(Command::KillAgent {
             slice: variant.clone(),
         });
         let deadline = Instant::now() + AGENT_END;
         loop {
-            match ask(Command::Down {
-                slice: variant.clone(),
-                force: true,
-            }) {
-                Ok(_) => return Ok(()),
-                Err(why) if why.contains("agent is running") && Instant::now() < deadline => {
+            let presence = self
+                .deps
+                .agents
+                .agent_presence(variant)
+                .blocking_recv()
+                .map_err(|_| "the supervisor did not answer".to_owned())?;
+            match presence {
+                AgentPresence::Gone => break,
+                AgentPresence::Ours { pid } | AgentPresence::LeftRunning { pid } => {
+                    if Instant::now() >= deadline {
+                        return Err(NotRetired::AgentRuns { pid });
+                    }
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                Err(why) => return Err(why),
             }
         }
+        self.ask_agents(Command::Down {
+            slice: variant.clone(),
+            force: true,
+        })?;
+        Ok(())
     }
 
     /// `PREFIX` + `NAME` (`sliceboard/retired/NAME`), or with a number
@@ -300,5 +323,27 @@ impl MergeQueue {
             .map(|n| format!("{first}-{n}"))
             .find(|name| !self.ws.git.branch_exists(name))
             .unwrap_or(first)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_variant_not_retired_is_told_with_the_commands_that_retire_it() {
+        let variant = SliceName::parse("staging.2").unwrap();
+        let picked = SliceName::parse("staging.1").unwrap();
+        let runs = NotRetired::AgentRuns { pid: 42 }.explain(&variant, &picked);
+        assert!(
+            runs.contains("group 42")
+                && runs.contains("`sliceboard kill staging.2`, then `sliceboard pick staging.1`"),
+            "{runs}"
+        );
+        let failed = NotRetired::Failed("branch locked".into()).explain(&variant, &picked);
+        assert!(
+            failed.contains("(branch locked)") && failed.contains("`sliceboard pick staging.1`"),
+            "{failed}"
+        );
     }
 }

@@ -33,15 +33,10 @@ impl MergeQueue {
             .iter()
             .filter(|s| s.lifecycle != Lifecycle::Retired)
             .count();
-        let outcome = self
-            .deps
-            .agents
-            .request(Command::Prompt {
-                slice: planner.clone(),
-                text: review_prompt(&facts),
-            })
-            .blocking_recv()
-            .unwrap_or_else(|_| Err("the supervisor did not answer".into()))?;
+        let outcome = self.ask_agents(Command::Prompt {
+            slice: planner.clone(),
+            text: review_prompt(&facts),
+        })?;
         self.record(
             Actor::Sliceboard,
             Event::ReviewSent {

@@ -129,6 +129,18 @@ pub type Outcome = Result<String, String>;
 /// Where a command's outcome goes.
 pub type Reply = tokio::sync::oneshot::Sender<Outcome>;
 
+/// Whose agent runs in a slice's worktree now, for whoever must wait
+/// for it to end before the worktree goes (a pick retiring a variant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentPresence {
+    /// None: the worktree may be removed.
+    Gone,
+    /// This supervisor's agent, its pid.
+    Ours { pid: i32 },
+    /// A group an earlier supervisor left running (`left_running`).
+    LeftRunning { pid: i32 },
+}
+
 enum Inbox {
     Session(SessionEvent),
     Request {
@@ -145,6 +157,11 @@ enum Inbox {
     },
     /// The plan file changed and may be taken live.
     UsePlan(Box<crate::domain::Plan>),
+    /// Whose agent runs in the slice now ([`SupervisorHandle::agent_presence`]).
+    Presence {
+        slice: SliceName,
+        reply: tokio::sync::oneshot::Sender<AgentPresence>,
+    },
     /// A worktree operation ended on its own thread.
     OpDone {
         command: Command,
@@ -179,6 +196,20 @@ impl SupervisorHandle {
             let _ = reply.send(Err("the supervisor is shutting down".into()));
         }
         outcome
+    }
+
+    /// Whose agent runs in `slice`'s worktree now; the receiver errs when
+    /// the supervisor is gone or shutting down.
+    pub fn agent_presence(
+        &self,
+        slice: &SliceName,
+    ) -> tokio::sync::oneshot::Receiver<AgentPresence> {
+        let (reply, presence) = tokio::sync::oneshot::channel();
+        let _ = self.0.send(Inbox::Presence {
+            slice: slice.clone(),
+            reply,
+        });
+        presence
     }
 }
 
@@ -639,7 +670,7 @@ impl Supervisor {
             } => self.finish_op(command, outcome, events, reply),
             message @ (Inbox::Session(SessionEvent::Exited { .. })
             | Inbox::LeftRunningStopped { .. }) => self.receive(message),
-            Inbox::Session(_) | Inbox::Local(_) | Inbox::UsePlan(_) => {}
+            Inbox::Session(_) | Inbox::Local(_) | Inbox::UsePlan(_) | Inbox::Presence { .. } => {}
         }
     }
 
@@ -677,6 +708,9 @@ impl Supervisor {
                 termination,
             } => self.left_running_stopped(&slice, pid, termination),
             Inbox::UsePlan(plan) => self.use_plan(*plan),
+            Inbox::Presence { slice, reply } => {
+                let _ = reply.send(self.agent_presence(&slice));
+            }
             Inbox::Local(command) => {
                 if let Err(err) = self.handle(command.clone()) {
                     (self.notify)(Event::CommandFailed {
@@ -688,6 +722,17 @@ impl Supervisor {
             Inbox::Request { command, reply } => {
                 let _ = reply.send(self.handle(command).map_err(|e| e.to_string()));
             }
+        }
+    }
+
+    /// Whose agent runs in `slice`: ours, or a group left running.
+    fn agent_presence(&self, slice: &SliceName) -> AgentPresence {
+        if let Ok(session) = self.live(slice) {
+            return AgentPresence::Ours { pid: session.pid() };
+        }
+        match self.left_running(slice) {
+            Some(left) => AgentPresence::LeftRunning { pid: left.pid },
+            None => AgentPresence::Gone,
         }
     }
 

@@ -150,48 +150,24 @@ pub fn up(
         let name = &slice.name;
         let path = ws.plan.worktree_for(name, ws.git.root());
         let branch = ws.plan.branch_for(name, &repo);
-        if let Some(retired) = state
+        // Cleaned or retired on purpose: a retired variant stays so, a
+        // cleaned slice starts again only when named.
+        if let Some(gone) = state
             .slices
             .get(name)
-            .filter(|r| r.lifecycle == Lifecycle::Retired)
+            .filter(|r| r.lifecycle.gone_on_purpose())
+            .filter(|r| r.lifecycle == Lifecycle::Retired || names.is_empty())
         {
-            // A variant the operator did not pick stays retired.
             progress(Progress {
                 step,
                 total,
                 slice: Some(name.clone()),
-                message: format!(
-                    "retired (another variant was picked; its branch is kept as {})",
-                    retired.branch
-                ),
+                message: left_alone(ws, name, gone),
             });
-            report.retired.push(name.clone());
-            continue;
-        }
-        if names.is_empty()
-            && let Some(cleaned) = state
-                .slices
-                .get(name)
-                .filter(|r| r.lifecycle == Lifecycle::Cleaned)
-        {
-            // Cleaned on purpose: only `up NAME` starts it again.
-            progress(Progress {
-                step,
-                total,
-                slice: Some(name.clone()),
-                message: if ws.git.branch_exists(&cleaned.branch) {
-                    format!(
-                        "cleaned (its commits are kept on {}); `sliceboard up {name}` starts it again from {}",
-                        cleaned.branch, ws.plan.base
-                    )
-                } else {
-                    format!(
-                        "cleaned; `sliceboard up {name}` starts it again from {}",
-                        ws.plan.base
-                    )
-                },
-            });
-            report.cleaned.push(name.clone());
+            match gone.lifecycle {
+                Lifecycle::Retired => report.retired.push(name.clone()),
+                _ => report.cleaned.push(name.clone()),
+            }
             continue;
         }
         ws.write_brief(slice)?;
@@ -362,6 +338,26 @@ pub fn up(
         }
     }
     Ok(report)
+}
+
+/// Why `up` leaves a slice removed on purpose alone, and where its
+/// commits are.
+fn left_alone(ws: &Workspace, name: &SliceName, record: &SliceRecord) -> String {
+    let kept = ws.git.branch_exists(&record.branch);
+    match record.lifecycle {
+        Lifecycle::Retired => format!(
+            "retired (another variant was picked; its branch is kept as {})",
+            record.branch
+        ),
+        _ if kept => format!(
+            "cleaned (its commits are kept on {}); `sliceboard up {name}` starts it again from {}",
+            record.branch, ws.plan.base
+        ),
+        _ => format!(
+            "cleaned; `sliceboard up {name}` starts it again from {}",
+            ws.plan.base
+        ),
+    }
 }
 
 pub(crate) fn short(oid: &str) -> &str {
