@@ -46,7 +46,7 @@ impl Supervisor {
             return Err(refused(
                 slice,
                 format!(
-                    "it was cleaned: its worktree was removed on purpose; `sliceboard up {slice}` starts it afresh from the base"
+                    "it was cleaned: its worktree was removed on purpose; `sliceboard up {slice}` starts it again"
                 ),
             ));
         }

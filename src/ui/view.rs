@@ -345,7 +345,7 @@ fn draw_terminal(
                     keys.key(Action::CreateWorktrees)
                 ),
                 crate::domain::Lifecycle::Cleaned => format!(
-                    "Cleaned: its worktree was removed on purpose. `sliceboard up {}` starts it afresh from the base.",
+                    "Cleaned: its worktree was removed on purpose. `sliceboard up {}` starts it again.",
                     row.name
                 ),
                 _ => format!("No agent has run here yet. Press {start} to start it."),

@@ -162,7 +162,7 @@ pub fn up(
                 step,
                 total,
                 slice: Some(name.clone()),
-                message: left_alone(ws, name, gone),
+                message: left_alone(ws, name, gone, &branch),
             });
             match gone.lifecycle {
                 Lifecycle::Retired => report.retired.push(name.clone()),
@@ -340,23 +340,30 @@ pub fn up(
     Ok(report)
 }
 
-/// Why `up` leaves a slice removed on purpose alone, and where its
-/// commits are.
-fn left_alone(ws: &Workspace, name: &SliceName, record: &SliceRecord) -> String {
-    let kept = ws.git.branch_exists(&record.branch);
+/// Why `up` leaves a slice removed on purpose alone, where its commits
+/// are, and what `up NAME` would start it on (`branch`, the plan's branch
+/// for it: made afresh from the base, or taken as it is if someone made it
+/// again).
+fn left_alone(ws: &Workspace, name: &SliceName, record: &SliceRecord, branch: &str) -> String {
+    let kept = ws.git.branch_exists(&record.branch) && record.branch != branch;
+    let again = if ws.git.branch_exists(branch) {
+        format!("`sliceboard up {name}` starts it again on the existing branch {branch}")
+    } else {
+        format!(
+            "`sliceboard up {name}` starts it again from {}",
+            ws.plan.base
+        )
+    };
     match record.lifecycle {
         Lifecycle::Retired => format!(
             "retired (another variant was picked; its branch is kept as {})",
             record.branch
         ),
         _ if kept => format!(
-            "cleaned (its commits are kept on {}); `sliceboard up {name}` starts it again from {}",
-            record.branch, ws.plan.base
+            "cleaned (its commits are kept on {}); {again}",
+            record.branch
         ),
-        _ => format!(
-            "cleaned; `sliceboard up {name}` starts it again from {}",
-            ws.plan.base
-        ),
+        _ => format!("cleaned; {again}"),
     }
 }
 
