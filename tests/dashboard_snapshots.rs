@@ -1182,6 +1182,20 @@ fn a_merged_slice_with_new_commits_and_a_cleaned_slice_say_so_on_the_board() {
     );
     assert!(shown.contains("cleaned"), "{shown}");
     assert!(!shown.contains("no worktree"), "{shown}");
+    // Its pane says it was cleaned on purpose, not that no agent ran.
+    app.selected = app
+        .board
+        .slices
+        .iter()
+        .position(|r| r.name.as_str() == "docs")
+        .unwrap();
+    let pane = render(&app, 200, 50);
+    assert!(
+        pane.contains("Cleaned: its worktree was removed on purpose"),
+        "{pane}"
+    );
+    assert!(!pane.contains("No agent has run here yet"), "{pane}");
+    app.selected = 0;
     press(&mut app, KeyCode::Char('o'));
     let queue = render(&app, 120, 30);
     assert!(
