@@ -113,3 +113,52 @@ fn a_failing_setup_holds_the_agent_back_until_it_passes_or_is_skipped() {
     dash.request(start_agent("marts"))
         .expect("starts when skipped");
 }
+
+/// Runs `staging`'s setup through a running supervisor (a subreaper that
+/// reaps orphans on SIGCHLD) and returns what it said.
+fn setup_through_supervisor(repo: &TestRepo) -> (Supervise, String) {
+    let sup = Supervise::start(repo, &[]);
+    let said = cli(
+        &repo.socket(),
+        Command::Setup {
+            slice: name("staging"),
+            skip: false,
+        },
+    )
+    .unwrap_or_else(|err| err);
+    (sup, said)
+}
+
+#[test]
+fn a_setup_command_in_a_session_of_its_own_is_waited_for_not_reaped_as_an_orphan() {
+    // `sh -c` execs `setsid`, which is no group leader, so it calls
+    // setsid() in place: the supervisor's direct child leaves its session.
+    let repo = TestRepo::with_plan_text(&plan(&["setsid sh -c 'exit 0'"]));
+    repo.sliceboard(&["up"]).ok();
+    let (_sup, said) = setup_through_supervisor(&repo);
+    assert_eq!(said, "staging: setup passed");
+}
+
+#[test]
+fn an_orphan_the_setup_left_in_a_group_of_its_own_is_reaped_when_it_ends() {
+    // `timeout` leads a group of its own in the supervisor's session; once
+    // the setup's shell exits it is the supervisor's child, and nobody's
+    // to wait for.
+    let repo = TestRepo::with_plan_text(&plan(&[
+        "timeout 30 sleep 0.3 >/dev/null 2>&1 & echo $! > timeout.pid",
+    ]));
+    repo.sliceboard(&["up"]).ok();
+    let (sup, said) = setup_through_supervisor(&repo);
+    assert_eq!(said, "staging: setup passed");
+    let pid = std::fs::read_to_string(repo.worktree("staging").join("timeout.pid")).unwrap();
+    let stat = format!("/proc/{}/stat", pid.trim());
+    let deadline = std::time::Instant::now() + WAIT;
+    while let Ok(now) = std::fs::read_to_string(&stat) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the orphan was never reaped (supervisor {}): {now}",
+            sup.pid()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -460,7 +460,8 @@ impl MergeQueue {
             .stdout(writer.try_clone().map_err(|e| e.to_string())?)
             .stderr(writer)
             .process_group(0);
-        let mut child = command.spawn().map_err(|e| e.to_string())?;
+        let (mut child, registered) =
+            process_group::spawn(&mut command).map_err(|e| e.to_string())?;
         drop(command);
         let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
         let mut file = file.clone();
@@ -505,6 +506,7 @@ impl MergeQueue {
                     });
                 }
                 let code = child.wait().ok().and_then(|s| s.code());
+                drop(registered);
                 let _ = inbox.send(Msg::CheckExited { attempt, code });
             })
             .map_err(|e| e.to_string())?;
@@ -910,12 +912,13 @@ impl MergeQueue {
 
 /// Runs git in `dir`; its error output is the error.
 pub(super) fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let output = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+    let output = process_group::output(
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null()),
+    )
+    .map_err(|e| format!("cannot run git: {e}"))?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
     } else {

@@ -12,7 +12,9 @@
 //! itself a child subreaper ([`become_subreaper`]), so orphaned
 //! descendants become its children rather than init's, and reaps the
 //! orphans nobody else waits for ([`reap_orphans`]) without taking the
-//! exit status of a child it waits for itself ([`spawn_waited`]).
+//! exit status of a child it waits for itself: every child it starts is
+//! registered as it is spawned ([`spawn_waited`], and [`spawn`],
+//! [`status`] and [`output`] for `std::process`).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io;
@@ -380,27 +382,84 @@ pub fn marked(mark: &Mark) -> Vec<i32> {
     })
 }
 
-/// Children this process waits for itself (agents, through portable-pty):
-/// [`reap_orphans`] leaves them alone.
-static WAITED: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+/// Children this process waits for itself (agents through portable-pty,
+/// everything `std::process::Command` starts here through [`spawn`],
+/// [`status`] or [`output`]), each with how many registrations hold its
+/// pid: [`reap_orphans`] leaves them alone. A count, not a set, so that a
+/// registration dropped late (after its child was reaped and the pid went
+/// to another registered child) cannot remove the newer one.
+static WAITED: Mutex<BTreeMap<i32, usize>> = Mutex::new(BTreeMap::new());
 
-/// Runs `spawn` (which forks a child that calls `setsid` and returns its
-/// pid) so that [`reap_orphans`] never reaps that child: its pid is
-/// registered before any reaper can look. Call [`waited`] once the
-/// child's status has been collected.
+fn waited_for() -> std::sync::MutexGuard<'static, BTreeMap<i32, usize>> {
+    WAITED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `spawn` (which forks a child and returns its pid) so that
+/// [`reap_orphans`] never reaps that child: its pid is registered under
+/// the lock the reaper takes, before any reaper can look. Call [`waited`]
+/// once the child's status has been collected.
 pub fn spawn_waited<T, E>(spawn: impl FnOnce() -> Result<(T, i32), E>) -> Result<(T, i32), E> {
-    let mut waited = WAITED.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut waited = waited_for();
     let (value, pid) = spawn()?;
-    waited.insert(pid);
+    *waited.entry(pid).or_default() += 1;
     Ok((value, pid))
 }
 
 /// The status of a child registered by [`spawn_waited`] was collected.
 pub fn waited(pid: i32) {
-    WAITED
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(&pid);
+    let mut waited = waited_for();
+    if let Some(count) = waited.get_mut(&pid) {
+        *count -= 1;
+        if *count == 0 {
+            waited.remove(&pid);
+        }
+    }
+}
+
+/// A `std::process` child registered as waited for; dropped (after its
+/// owner waited for it, or gave up on it), the registration goes, and a
+/// child nobody waited for is reaped as an orphan when it ends.
+#[derive(Debug)]
+pub struct Registered(i32);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        waited(self.0);
+    }
+}
+
+/// `command.spawn()`, registered so that [`reap_orphans`] leaves the child
+/// to whoever waits for it: every `std::process` child of the supervisor
+/// process starts here (or through [`status`] or [`output`]). Keep the
+/// [`Registered`] until `wait` has returned.
+pub fn spawn(command: &mut std::process::Command) -> io::Result<(std::process::Child, Registered)> {
+    let (child, pid) = spawn_waited(|| {
+        let child = command.spawn()?;
+        let pid = i32::try_from(child.id()).map_err(io::Error::other)?;
+        Ok::<_, io::Error>((child, pid))
+    })?;
+    Ok((child, Registered(pid)))
+}
+
+/// `command.status()` through [`spawn`].
+pub fn status(command: &mut std::process::Command) -> io::Result<std::process::ExitStatus> {
+    let (mut child, registered) = spawn(command)?;
+    let status = child.wait();
+    drop(registered);
+    status
+}
+
+/// `command.output()` through [`spawn`]: stdout and stderr are captured;
+/// stdin is what the caller set (inherited if it set nothing, unlike
+/// `Command::output`).
+pub fn output(command: &mut std::process::Command) -> io::Result<std::process::Output> {
+    command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let (child, registered) = spawn(command)?;
+    let output = child.wait_with_output();
+    drop(registered);
+    output
 }
 
 /// Makes this process a child subreaper: its descendants that lose their
@@ -417,22 +476,20 @@ pub fn become_subreaper() -> io::Result<()> {
 }
 
 /// Reaps the children that ended and that nobody here waits for: orphans
-/// a subreaper inherited. A child is left alone when it was registered by
-/// [`spawn_waited`], or when it is in this process's session and leads
-/// its own group or is in ours (what `std::process::Command` started, and
-/// whose owner will wait for it). Returns how many were reaped.
+/// a subreaper inherited, whatever session or group they are in. A child
+/// registered as waited for ([`spawn_waited`], [`spawn`]) is left to its
+/// owner. Returns how many were reaped.
 pub fn reap_orphans() -> usize {
+    if !any_zombie_child() {
+        return 0;
+    }
     let own = i32::try_from(std::process::id()).unwrap_or(0);
-    // SAFETY: getsid/getpgrp read nothing of ours.
-    let (own_session, own_group) = unsafe { (libc::getsid(0), libc::getpgrp()) };
-    let waited = WAITED.lock().unwrap_or_else(PoisonError::into_inner);
+    // Held across the walk: a child registered meanwhile is spawned under
+    // it, so no pid read here belongs to a child not yet registered.
+    let waited = waited_for();
     let mut reaped = 0;
     for p in all_procs() {
-        if p.ppid != own || p.live || waited.contains(&p.pid) {
-            continue;
-        }
-        let started_here = p.session == own_session && (p.pgrp == p.pid || p.pgrp == own_group);
-        if started_here {
+        if p.ppid != own || p.live || waited.contains_key(&p.pid) {
             continue;
         }
         let mut status = 0;
@@ -442,4 +499,23 @@ pub fn reap_orphans() -> usize {
         }
     }
     reaped
+}
+
+/// Whether any child has ended and not been waited for, without reaping
+/// it (`waitid` with `WNOWAIT`): spares the walk of `/proc` on a SIGCHLD
+/// its owner has already collected.
+fn any_zombie_child() -> bool {
+    // SAFETY: siginfo_t is plain data; waitid(2) writes into it only.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid(2) with a valid pointer; WNOWAIT leaves the child be.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &raw mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: after a successful waitid, si_pid is set (0 if none ended).
+    rc == 0 && unsafe { info.si_pid() } != 0
 }

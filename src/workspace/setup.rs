@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use super::{Workspace, WorkspaceError};
 use crate::domain::SliceName;
 use crate::domain::setup::{SetupState, SetupStatus};
+use crate::session::process_group;
 use crate::store::{load_state, write_atomic};
 
 /// Where the slice's setup stands, if it ever ran. A `running` one whose
@@ -117,18 +118,19 @@ pub fn run_setup(
         )?;
         use std::io::Write as _;
         writeln!(log, "$ {command}").map_err(log_error())?;
-        let status = Command::new("sh")
-            .args(["-c", command])
-            .current_dir(&worktree)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(log_error())?)
-            .stderr(log.try_clone().map_err(log_error())?)
-            .status()
-            .map_err(io(format!(
-                "cannot run `{command}` in {}",
-                worktree.display()
-            )))?;
+        let status = process_group::status(
+            Command::new("sh")
+                .args(["-c", command])
+                .current_dir(&worktree)
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().map_err(log_error())?)
+                .stderr(log.try_clone().map_err(log_error())?),
+        )
+        .map_err(io(format!(
+            "cannot run `{command}` in {}",
+            worktree.display()
+        )))?;
         if !status.success() {
             let state = SetupState {
                 status: SetupStatus::Failed,
