@@ -1121,14 +1121,7 @@ fn supervisor_runs(repo: &TestRepo) -> bool {
 
 #[test]
 fn queue_and_status_read_the_state_without_starting_a_supervisor() {
-    let repo = repo_with(
-        &plan(
-            "",
-            &[("left", &["left/**"], &[]), ("right", &["right/**"], &[])],
-        ),
-        &[],
-    );
-    commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
+    let repo = left_committed_right_not();
     for args in [
         &["queue"][..],
         &["queue", "--json"],
@@ -1204,6 +1197,19 @@ fn an_automatic_merge_outlives_the_command_that_started_its_supervisor() {
     assert!(!journal.contains("interrupted"), "{journal}");
 }
 
+/// Two slices, `left` with one commit of its own, `right` with none.
+fn left_committed_right_not() -> TestRepo {
+    let repo = repo_with(
+        &plan(
+            "",
+            &[("left", &["left/**"], &[]), ("right", &["right/**"], &[])],
+        ),
+        &[],
+    );
+    commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
+    repo
+}
+
 /// Starts the binary in the background, its stderr in a file.
 fn spawn_with_stderr(repo: &TestRepo, args: &[&str]) -> (Child, std::path::PathBuf) {
     let err = repo.top.join(format!("stderr-{}", args.join("-")));
@@ -1230,14 +1236,7 @@ fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
 
 #[test]
 fn approve_and_down_wait_for_a_direct_up_holding_the_lock_then_work() {
-    let repo = repo_with(
-        &plan(
-            "",
-            &[("left", &["left/**"], &[]), ("right", &["right/**"], &[])],
-        ),
-        &[],
-    );
-    commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
+    let repo = left_committed_right_not();
     for args in [&["approve", "left"][..], &["down", "right"]] {
         wait_until("no supervisor holds the lock", || !supervisor_runs(&repo));
         let lock = StateLock::acquire(&repo.state_dir().join("lock"), "sliceboard up").unwrap();

@@ -571,14 +571,15 @@ while True:
     client.close()
 "#;
 
-#[test]
-fn stop_ends_a_supervisor_of_another_version_through_the_lock() {
-    let repo = TestRepo::with_plan_text(&plan(&[]));
-    std::fs::create_dir_all(repo.state_dir()).unwrap();
+/// A stand-in supervisor of another protocol version holding the lock
+/// (`extra`: the pid and start time it records instead of its own), once
+/// it says it is ready.
+fn other_version(repo: &TestRepo, extra: &[&str]) -> Reaped {
     let child = std::process::Command::new("python3")
         .args(["-c", OTHER_VERSION])
         .arg(repo.state_dir().join("lock"))
         .arg(repo.socket())
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -591,6 +592,14 @@ fn stop_ends_a_supervisor_of_another_version_through_the_lock() {
     )
     .unwrap();
     assert_eq!(ready.trim(), "ready");
+    other
+}
+
+#[test]
+fn stop_ends_a_supervisor_of_another_version_through_the_lock() {
+    let repo = TestRepo::with_plan_text(&plan(&[]));
+    std::fs::create_dir_all(repo.state_dir()).unwrap();
+    let mut other = other_version(&repo, &[]);
     let stopped = repo.sliceboard(&["stop"]).ok();
     assert!(
         stopped.contains("of another sliceboard version"),
@@ -612,24 +621,8 @@ fn stop_signals_no_process_that_only_got_the_supervisors_pid() {
             .spawn()
             .unwrap(),
     );
-    let child = std::process::Command::new("python3")
-        .args(["-c", OTHER_VERSION])
-        .arg(repo.state_dir().join("lock"))
-        .arg(repo.socket())
-        .arg(bystander.0.id().to_string())
-        .arg("another-start-time")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3 runs");
-    let mut other = Reaped(child);
-    let mut ready = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(other.0.stdout.as_mut().unwrap()),
-        &mut ready,
-    )
-    .unwrap();
-    assert_eq!(ready.trim(), "ready");
+    let bystander_pid = bystander.0.id().to_string();
+    let _other = other_version(&repo, &[&bystander_pid, "another-start-time"]);
     let why = repo.sliceboard(&["stop"]).fails();
     assert!(
         why.contains("not the process that took it") && why.contains("nothing was signalled"),
