@@ -269,14 +269,14 @@ struct CommandOpen<'a>(&'a Hub);
 
 impl<'a> CommandOpen<'a> {
     fn new(hub: &'a Hub) -> Self {
-        hub.command_connected(true);
+        hub.command_opened();
         Self(hub)
     }
 }
 
 impl Drop for CommandOpen<'_> {
     fn drop(&mut self) {
-        self.0.command_connected(false);
+        self.0.command_closed();
     }
 }
 

@@ -322,13 +322,14 @@ impl Hub {
         lock(&self.inner).clients.len()
     }
 
-    /// A command-line connection opened (`true`) or closed.
-    pub fn command_connected(&self, open: bool) {
-        if open {
-            self.commands.fetch_add(1, Ordering::SeqCst);
-        } else {
-            self.commands.fetch_sub(1, Ordering::SeqCst);
-        }
+    /// A command-line connection opened.
+    pub fn command_opened(&self) {
+        self.commands.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A command-line connection closed.
+    pub fn command_closed(&self) {
+        self.commands.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Command-line connections open now.

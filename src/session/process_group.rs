@@ -51,36 +51,17 @@ pub fn signal_group(pgid: i32, signal: i32) -> io::Result<()> {
 /// The live (not zombie) processes whose process group is `pgid`, read
 /// from `/proc`.
 pub fn group_members(pgid: i32) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            // Fields after the command (which may hold spaces and parens):
-            // state, ppid, pgrp, …
-            let Some((_, rest)) = stat.rsplit_once(')') else {
-                return false;
-            };
-            let mut fields = rest.split_whitespace();
-            let state = fields.next();
-            let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
-            pgrp == Some(pgid) && state != Some("Z") && state != Some("X")
-        })
+    all_procs()
+        .into_iter()
+        .filter(|p| p.live && p.pgrp == pgid)
+        .map(|p| p.pid)
         .collect()
 }
 
 /// When the process started, in clock ticks since boot (`/proc/PID/stat`
 /// field 22): with the pid, it names one process even after pids wrap.
 pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    // Field 3 (state) is the first after the command; 22 is the 20th.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    read_proc(pid).map(|p| p.started)
 }
 
 /// Whether the group an agent led still has live processes, given the
@@ -91,22 +72,11 @@ pub fn start_time(pid: i32) -> Option<u64> {
 /// after the group ended. One `/proc` read while the leader lives; the
 /// whole of `/proc` only once it is gone.
 pub fn group_alive(pgid: i32, leader_started: u64) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pgid}/stat")).ok();
-    let fields: Option<Vec<&str>> = stat
-        .as_deref()
-        .and_then(|stat| stat.rsplit_once(')'))
-        .map(|(_, rest)| rest.split_whitespace().collect());
-    let Some(fields) = fields else {
-        return !group_members(pgid).is_empty();
-    };
-    // Field 3 (state) is the first after the command; 22 is the 20th.
-    let started = fields.get(19).and_then(|f| f.parse::<u64>().ok());
-    if started != Some(leader_started) {
-        return false;
-    }
-    match fields.first() {
-        Some(&"Z" | &"X") => !group_members(pgid).is_empty(),
-        _ => true,
+    match read_proc(pgid) {
+        None => !group_members(pgid).is_empty(),
+        Some(leader) if leader.started != leader_started => false,
+        Some(leader) if !leader.live => !group_members(pgid).is_empty(),
+        Some(_) => true,
     }
 }
 
@@ -216,6 +186,9 @@ struct Proc {
     live: bool,
 }
 
+/// One process as `/proc/PID/stat` has it. The fields after the command
+/// (which may hold spaces and parens) are state, ppid, pgrp, session, …,
+/// and the start time (field 22, the 20th of them).
 fn read_proc(pid: i32) -> Option<Proc> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, rest) = stat.rsplit_once(')')?;

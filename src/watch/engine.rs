@@ -234,9 +234,16 @@ impl Engine {
         let Some(i) = self.slices.iter().position(|l| &l.target.slice == slice) else {
             return;
         };
+        self.read_anew(i);
+    }
+
+    /// Forgets what was read of slice `i`'s worktree (the source, the
+    /// diff, the index, the watches) and attaches it again from scratch.
+    fn read_anew(&mut self, i: usize) {
         let live = &mut self.slices[i];
         live.source = None;
         live.identity = None;
+        live.diff = Arc::default();
         live.set_index(IndexEntries::new());
         self.unwatch_slice(i);
         self.attach(i);
@@ -633,11 +640,7 @@ impl Engine {
             // its folders' watches died with the old ones, and what was
             // read of it belongs to the old one. Read it again whole.
             tracing::info!(slice = %live.target.slice, "the worktree was made again; reading it anew");
-            live.source = None;
-            live.diff = Arc::default();
-            live.set_index(IndexEntries::new());
-            self.unwatch_slice(i);
-            self.attach(i);
+            self.read_anew(i);
             return;
         }
         let source = live.source.as_ref().expect("checked above");
