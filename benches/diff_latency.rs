@@ -23,8 +23,9 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use sliceboard::domain::SliceName;
+use sliceboard::domain::diff::WatchMode;
 use sliceboard::git::{Branches, DiffSource};
-use sliceboard::watch::{DiffUpdate, LiveDiffs, LiveOptions, Stats, Target, WatchMode};
+use sliceboard::watch::{DiffUpdate, LiveDiffs, LiveOptions, Stats, Target};
 
 /// Leaf folders the files are spread over: 20 areas of 20 folders.
 const AREAS: usize = 20;

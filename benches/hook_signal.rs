@@ -27,9 +27,9 @@ use sliceboard::link::Link;
 
 const PAYLOAD: &str = r#"{"session_id":"5d0c","transcript_path":"/tmp/t.jsonl","cwd":"/tmp","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"dbt build --select stg_orders"}}"#;
 
-struct Supervisor(std::process::Child);
+struct Agents(std::process::Child);
 
-impl Drop for Supervisor {
+impl Drop for Agents {
     fn drop(&mut self) {
         // SAFETY: our own child, not yet reaped.
         unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
@@ -79,7 +79,7 @@ fn main() {
         .success();
     assert!(ok, "sliceboard up");
     let socket = root.join(".git/sliceboard/supervisor.sock");
-    let sup = Supervisor(
+    let sup = Agents(
         sandboxed(Command::new(&bin), &home)
             .arg("supervise")
             .current_dir(&root)

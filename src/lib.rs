@@ -5,6 +5,7 @@
 //! [`plan_file`], [`git`] and [`store`], the application services in
 //! [`workspace`], and the command line in [`cli`]. See ARCHITECTURE.md.
 
+pub mod agents;
 pub mod cli;
 pub mod dbt;
 pub mod demo;
@@ -14,7 +15,6 @@ pub mod link;
 pub mod log_file;
 pub mod merge_queue;
 pub mod plan_file;
-pub mod server;
 pub mod session;
 pub mod store;
 pub mod supervisor;

@@ -191,8 +191,9 @@ mod live {
     use std::time::{Duration, Instant};
 
     use sliceboard::domain::SliceName;
+    use sliceboard::domain::diff::WatchMode;
     use sliceboard::domain::diff::{SliceDiff, Stage};
-    use sliceboard::watch::{DiffUpdate, LiveDiffs, LiveOptions, Target, WatchMode};
+    use sliceboard::watch::{DiffUpdate, LiveDiffs, LiveOptions, Target};
 
     use super::common::{TestRepo, write_file};
 

@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::TestRepo;
+use sliceboard::agents::{Agents, AgentsOptions};
 use sliceboard::domain::{Activity, ActivitySource, AgentStatus, Command, Event, SliceName};
 use sliceboard::session::Size;
 use sliceboard::store::Actor;
-use sliceboard::supervisor::{Supervisor, SupervisorOptions};
 use sliceboard::workspace::Workspace;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -42,7 +42,7 @@ after = ["staging"]
 
 struct Running {
     repo: TestRepo,
-    sup: Supervisor,
+    sup: Agents,
     events: Arc<Mutex<Vec<Event>>>,
 }
 
@@ -52,16 +52,15 @@ fn running(plan_text: &str) -> Running {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
     let ws = Workspace::open(&repo.root).unwrap();
-    let options = SupervisorOptions {
+    let options = AgentsOptions {
         size: Size {
             cols: 100,
             rows: 30,
         },
         kill_grace: Duration::from_millis(500),
-        ..SupervisorOptions::from_plan(&ws.plan)
+        ..AgentsOptions::from_plan(&ws.plan)
     };
-    let sup =
-        Supervisor::new(ws, options, Arc::new(move |e| sink.lock().unwrap().push(e))).unwrap();
+    let sup = Agents::new(ws, options, Arc::new(move |e| sink.lock().unwrap().push(e))).unwrap();
     Running { repo, sup, events }
 }
 
@@ -70,7 +69,7 @@ fn name(s: &str) -> SliceName {
 }
 
 /// Whether the slice's terminal shows `text`.
-fn shows(sup: &Supervisor, slice: &str, text: &str) -> bool {
+fn shows(sup: &Agents, slice: &str, text: &str) -> bool {
     sup.session(&name(slice))
         .is_some_and(|s| s.with_screen(|s| s.text()).contains(text))
 }
@@ -78,10 +77,10 @@ fn shows(sup: &Supervisor, slice: &str, text: &str) -> bool {
 impl Running {
     /// Hands the supervisor a command it must accept.
     fn ok(&mut self, command: Command) {
-        self.sup.handle(command).unwrap();
+        self.sup.execute(command).unwrap();
     }
 
-    fn until(&mut self, what: &str, done: impl Fn(&Supervisor) -> bool) {
+    fn until(&mut self, what: &str, done: impl Fn(&Agents) -> bool) {
         let deadline = Instant::now() + WAIT;
         while !done(&self.sup) {
             assert!(
@@ -102,7 +101,7 @@ impl Running {
 }
 
 /// The highest `tick-N` the slice's terminal shows.
-fn last_tick(sup: &Supervisor, slice: &str) -> u32 {
+fn last_tick(sup: &Agents, slice: &str) -> u32 {
     sup.session(&name(slice))
         .map(|s| s.with_screen(|s| s.text()))
         .unwrap_or_default()
@@ -120,7 +119,7 @@ fn a_signal_sets_the_activity_and_holds_while_the_agent_prints() {
     let staging = name("staging");
     let err = r
         .sup
-        .handle(Command::Signal {
+        .execute(Command::Signal {
             slice: staging.clone(),
             activity: Activity::Waiting,
             origin: None,
@@ -302,7 +301,7 @@ fn exit_codes_and_pause_are_reported() {
     });
     let err = r
         .sup
-        .handle(Command::PauseAgent { slice: staging })
+        .execute(Command::PauseAgent { slice: staging })
         .unwrap_err();
     assert!(err.to_string().contains("not running"), "{err}");
 }
@@ -317,7 +316,7 @@ fn stopping_records_each_agent_as_killed_and_forgets_its_pid() {
     r.until("the agent printing", |s| shows(s, "staging", "up"));
     let agent_file = r.repo.state_dir().join("slices/staging/agent.json");
     assert!(agent_file.exists(), "a running agent's pid is written down");
-    let said = r.sup.handle(Command::Shutdown).unwrap();
+    let said = r.sup.execute(Command::Shutdown).unwrap();
     assert!(said.contains("stopped 1 agent"), "{said}");
     assert!(r.sup.finished());
     assert_eq!(r.sup.status(&staging), AgentStatus::Killed);
@@ -341,8 +340,8 @@ fn a_new_supervisor_shows_what_the_agent_printed_before() {
     let Running { repo, sup, .. } = r;
     drop(sup);
     let ws = Workspace::open(&repo.root).unwrap();
-    let mut sup = Supervisor::new(ws, SupervisorOptions::default(), Arc::new(|_| {})).unwrap();
-    sup.handle(Command::StartAgent {
+    let mut sup = Agents::new(ws, AgentsOptions::default(), Arc::new(|_| {})).unwrap();
+    sup.execute(Command::StartAgent {
         slice: name("staging"),
     })
     .unwrap();
@@ -387,9 +386,9 @@ fn a_run_a_killed_supervisor_left_running_is_shown_as_exited_with_its_output() {
 
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
-    let mut sup = Supervisor::new(
+    let mut sup = Agents::new(
         ws,
-        SupervisorOptions::default(),
+        AgentsOptions::default(),
         Arc::new(move |e| sink.lock().unwrap().push(e)),
     )
     .unwrap();
@@ -408,7 +407,7 @@ fn a_run_a_killed_supervisor_left_running_is_shown_as_exited_with_its_output() {
     assert!(earlier.contains("marker-of-the-lost-run"), "{earlier}");
     assert!(sup.session(&staging).is_none(), "nothing runs yet");
 
-    sup.handle(Command::RestartAgent {
+    sup.execute(Command::RestartAgent {
         slice: staging.clone(),
     })
     .unwrap();

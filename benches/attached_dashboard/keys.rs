@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::procs::Load;
-use crate::rig::{Repo, Supervisor, Tmux, median, slice};
+use crate::rig::{Agents, Repo, Tmux, median, slice};
 use sliceboard::domain::Command;
 
 const SLICES: usize = 8;
@@ -24,7 +24,7 @@ pub fn keys(bin: &Path, dir: &Path, sync: &Tmux, rounds: usize) {
         sync.command_line()
     );
     let repo = Repo::create(bin, &dir.join("repo"), &names, &agent, 10_000);
-    let supervisor = Supervisor::start(bin, &repo);
+    let supervisor = Agents::start(bin, &repo);
     for name in &names {
         supervisor.request(Command::StartAgent { slice: slice(name) });
     }

@@ -58,7 +58,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use procs::{Cpu, Load};
-use rig::{Repo, Supervisor, Tmux, summary};
+use rig::{Agents, Repo, Tmux, summary};
 use sliceboard::domain::Command;
 
 /// The size of the generated input (see benches/pty_drain.rs).
@@ -180,7 +180,7 @@ fn drain(bin: &Path, dir: &Path, sync: &Tmux, runs: usize) {
         &agent,
         SCROLLBACK,
     );
-    let supervisor = Supervisor::start(bin, &repo);
+    let supervisor = Agents::start(bin, &repo);
     let shown = rig::slice("drain");
     let solo = rig::slice("solo");
     let marker = |slice: &str, mark: &str| {
@@ -457,7 +457,7 @@ fn attach(bin: &Path, dir: &Path, sync: &Tmux, rounds: usize) {
         sync.command_line()
     );
     let repo = Repo::create(bin, &dir.join("repo"), &names, &agent, SCROLLBACK);
-    let supervisor = Supervisor::start(bin, &repo);
+    let supervisor = Agents::start(bin, &repo);
     let rss_empty = procs::memory(supervisor.pid());
     supervisor.start_filled(sync, &names, WIDTH, HEIGHT);
     let rss_full = procs::memory(supervisor.pid());
@@ -592,7 +592,7 @@ fn idle(bin: &Path, dir: &Path, sync: &Tmux, secs: u64) {
         sync.command_line()
     );
     let repo = Repo::create(bin, &dir.join("repo"), &names, &agent, SCROLLBACK);
-    let supervisor = Supervisor::start(bin, &repo);
+    let supervisor = Agents::start(bin, &repo);
     let empty = procs::memory(supervisor.pid());
     supervisor.start_filled(sync, &names, WIDTH, HEIGHT);
     let filled = procs::memory(supervisor.pid());

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use sliceboard::domain::{Command, SliceName};
 
 use crate::procs;
-use crate::rig::{Repo, Supervisor, Tmux, slice};
+use crate::rig::{Agents, Repo, Tmux, slice};
 use crate::typical_output::typical_output;
 use crate::{HEIGHT, LIMIT, SCROLLBACK, WIDTH};
 
@@ -40,7 +40,7 @@ pub fn memory(bin: &Path, dir: &Path, sync: &Tmux, lines: usize) {
         file.display()
     );
     let repo = Repo::create(bin, &dir.join("repo"), &names, &agent, SCROLLBACK);
-    let supervisor = Supervisor::start(bin, &repo);
+    let supervisor = Agents::start(bin, &repo);
     let empty = procs::memory(supervisor.pid());
     for slice in &slices {
         supervisor.request(Command::StartAgent {
@@ -131,7 +131,7 @@ pub fn memory(bin: &Path, dir: &Path, sync: &Tmux, lines: usize) {
 /// Resizes every agent and waits until each pane reports the size (and,
 /// once printed, still shows `last`).
 fn resize_ours(
-    supervisor: &Supervisor,
+    supervisor: &Agents,
     slices: &[SliceName],
     (cols, rows): (u16, u16),
     last: Option<&str>,

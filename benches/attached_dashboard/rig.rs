@@ -137,14 +137,14 @@ fn toml_string(text: &str) -> String {
 
 /// A supervisor started as the dashboard starts it (`sliceboard supervise`
 /// in a session of its own); stopped with `sliceboard stop` when dropped.
-pub struct Supervisor {
+pub struct Agents {
     bin: PathBuf,
     root: PathBuf,
     socket: PathBuf,
     child: Child,
 }
 
-impl Supervisor {
+impl Agents {
     pub fn start(bin: &Path, repo: &Repo) -> Self {
         let out = std::fs::File::create(repo.root.join("../supervisor.out")).expect("output file");
         let mut command = Process::new(bin);
@@ -281,7 +281,7 @@ impl Supervisor {
     }
 }
 
-impl Drop for Supervisor {
+impl Drop for Agents {
     fn drop(&mut self) {
         let _ = Process::new(&self.bin)
             .arg("-C")

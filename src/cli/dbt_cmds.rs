@@ -36,7 +36,7 @@ pub fn dbt_state(ws: &Workspace) -> anyhow::Result<ExitCode> {
         .map_err(|problem| anyhow::anyhow!("{INTEGRATION_SLICE} {problem}"))?;
     eprintln!(
         "building the integration environment at {} in {}: {check}",
-        crate::domain::board::short(&tip.to_string()),
+        crate::domain::short_commit(&tip.to_string()),
         worktree.display()
     );
     let status = Command::new("sh")

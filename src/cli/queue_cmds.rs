@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::domain::board::short;
 use crate::domain::queue::{EntryState, QueueBoard};
+use crate::domain::short_commit;
 use crate::domain::wire::ClientKind;
 use crate::domain::{Command, MergeWhich};
 use crate::link::{Link, LinkError};
@@ -35,7 +35,7 @@ pub fn run(ws: &Workspace, command: Command) -> anyhow::Result<ExitCode> {
 /// A supervisor started here for the command ends by itself once it is
 /// done, unless an agent or a dashboard keeps it.
 fn ask(ws: &Workspace, command: Command) -> anyhow::Result<Result<String, String>> {
-    let mut link = crate::server::launch::connect_for_command(ws)?;
+    let mut link = crate::supervisor::launch::connect_for_command(ws)?;
     Ok(link.request(command)?)
 }
 
@@ -90,7 +90,7 @@ pub fn describe(board: &QueueBoard) -> String {
     let mut out = String::new();
     let tip = board.integration_tip.as_deref().map_or_else(
         || "not created yet".to_owned(),
-        |t| format!("at {}", short(t)),
+        |t| format!("at {}", short_commit(t)),
     );
     let check = board
         .check
@@ -114,7 +114,9 @@ pub fn describe(board: &QueueBoard) -> String {
         let view = board.slices.get(slice);
         let approved = view
             .and_then(|v| v.approval.as_ref())
-            .map_or_else(String::new, |a| format!(" (approved {})", short(&a.commit)));
+            .map_or_else(String::new, |a| {
+                format!(" (approved {})", short_commit(&a.commit))
+            });
         let state = view
             .and_then(|v| v.state.as_ref())
             .map_or_else(|| "?".to_owned(), EntryState::describe);
@@ -129,7 +131,10 @@ pub fn describe(board: &QueueBoard) -> String {
                 if n == 1 { "it" } else { "them" }
             ),
         };
-        out.push_str(&format!("  merged: {slice} in {}{since}\n", short(commit)));
+        out.push_str(&format!(
+            "  merged: {slice} in {}{since}\n",
+            short_commit(commit)
+        ));
     }
     for (slice, view) in &board.slices {
         if view.position.is_none() && !view.conflicts.is_empty() {

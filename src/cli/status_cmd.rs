@@ -1,10 +1,11 @@
 //! `status`: the slices as a table for people, or JSON for scripts.
 
+use crate::domain::short_commit;
 use std::process::ExitCode;
 
 use std::collections::BTreeMap;
 
-use crate::domain::board::{AgentReport, LEFT_RUNNING, pending_reason, short};
+use crate::domain::board::{AgentReport, LEFT_RUNNING, pending_reason};
 use crate::domain::wire::ClientKind;
 use crate::domain::{AgentStatus, Command, SliceName};
 use crate::link::Link;
@@ -147,10 +148,10 @@ fn merge_cell(slice: &SliceStatus) -> String {
         && let Some(commit) = &merge.merged_commit
     {
         return match merge.new_commits.unwrap_or(0) {
-            0 => format!("merged {}", short(commit)),
+            0 => format!("merged {}", short_commit(commit)),
             n => format!(
                 "merged {}, {} since",
-                short(commit),
+                short_commit(commit),
                 crate::domain::queue::new_commits_phrase(n)
             ),
         };
@@ -158,7 +159,7 @@ fn merge_cell(slice: &SliceStatus) -> String {
     let approved = merge
         .approved_commit
         .as_deref()
-        .map_or_else(String::new, |c| format!("approved {}", short(c)));
+        .map_or_else(String::new, |c| format!("approved {}", short_commit(c)));
     let position = merge
         .position
         .map_or_else(String::new, |p| format!(" #{p}"));

@@ -73,7 +73,7 @@ fn lost(remote: Option<&str>, pid: u32, why: &str) -> String {
 
 /// Starts the supervisor if needed and connects as a dashboard.
 pub fn attach_local(ws: &Workspace) -> anyhow::Result<(Link, std::path::PathBuf)> {
-    crate::server::launch::ensure_running(ws)?;
+    crate::supervisor::launch::ensure_running(ws)?;
     let link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Dashboard)
         .context("cannot attach to the supervisor")?;
     Ok((link, ws.state_dir.log_file()))
@@ -103,7 +103,7 @@ pub fn stop(cwd: &Path) -> anyhow::Result<ExitCode> {
         // agents the same way.
         Err(LinkError::Refused(why)) => {
             let Some(holder) = StateLock::holder(&state_dir.lock_file())
-                .filter(|h| h.command == crate::supervisor::LOCK_COMMAND)
+                .filter(|h| h.command == crate::agents::LOCK_COMMAND)
             else {
                 bail!("the supervisor refused: {why}");
             };
@@ -180,7 +180,7 @@ fn wait_gone(pid: u32) -> anyhow::Result<()> {
 /// supervisor left running there (a supervisor is started if none runs:
 /// starting is what finds such a group). Returns once it is gone.
 pub fn kill(ws: &Workspace, slice: &crate::domain::SliceName) -> anyhow::Result<ExitCode> {
-    crate::server::launch::ensure_running(ws)?;
+    crate::supervisor::launch::ensure_running(ws)?;
     let mut link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli)
         .context("cannot reach the supervisor")?;
     match link.request(Command::KillAgent {
@@ -237,7 +237,7 @@ pub fn proxy(cwd: &Path) -> anyhow::Result<ExitCode> {
     // The dashboard at the other end shows the plan's problem; printed
     // here it would land on top of the dashboard's screen.
     let (ws, _problem) = super::in_force(cwd)?;
-    crate::server::launch::ensure_running(&ws)?;
+    crate::supervisor::launch::ensure_running(&ws)?;
     let stream = UnixStream::connect(ws.state_dir.socket_file())
         .context("cannot connect to the supervisor")?;
     let mut upstream = stream.try_clone()?;
@@ -265,7 +265,7 @@ pub fn proxy(cwd: &Path) -> anyhow::Result<ExitCode> {
 /// `sliceboard supervise`: the supervisor itself, in the foreground.
 pub fn supervise(cwd: &Path) -> anyhow::Result<ExitCode> {
     let ws = super::open(cwd)?;
-    crate::server::run(ws, crate::server::idle_exit())?;
+    crate::supervisor::run(ws, crate::supervisor::idle_exit())?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,6 +7,7 @@
 //! differently. Terminal screens are not part of the board: they travel
 //! as pane frames (`domain::pane`), only for the panes a client shows.
 
+use super::short_commit;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,11 +15,11 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::command::{Event, LeftRunningEnd};
 use super::dbt_run::DbtRun;
 use super::diff::{SliceDiff, WatchMode};
 use super::ownership::{Ownership, PathFlag};
 use super::plan_change::PlanProblem;
-use super::protocol::{Event, LeftRunningEnd};
 use super::queue::{CHECK_LINES_KEPT, QueueBoard};
 use super::setup::SetupState;
 use super::slice::{Activity, ActivitySource, AgentStatus, Lifecycle, SliceName};
@@ -457,13 +458,13 @@ pub fn describe(event: &Event) -> String {
         Event::LifecycleChanged { from, to, .. } => format!("{from} -> {to}"),
         Event::CommandFailed { message, .. } => format!("failed: {message}"),
         Event::Approved { commit, .. } => {
-            format!("approved at {}", short(commit))
+            format!("approved at {}", short_commit(commit))
         }
         Event::ApprovalWithdrawn { .. } => "approval withdrawn".into(),
         Event::ApprovalStale { approved, now, .. } => format!(
             "approval of {} is stale: the branch moved to {}",
-            short(approved),
-            now.as_deref().map_or("nothing", short)
+            short_commit(approved),
+            now.as_deref().map_or("nothing", short_commit)
         ),
         Event::MergeStarted {
             attempt,
@@ -472,17 +473,17 @@ pub fn describe(event: &Event) -> String {
             ..
         } => format!(
             "merge attempt {attempt}: {} onto {}",
-            short(approved),
-            short(onto)
+            short_commit(approved),
+            short_commit(onto)
         ),
         Event::MergeConflicted { paths, .. } => format!("merge conflicts in {}", paths.join(", ")),
         Event::CheckStarted { command, .. } => format!("check started: {command}"),
         Event::CheckPassed { merge_commit, .. } => {
-            format!("check passed on {}", short(merge_commit))
+            format!("check passed on {}", short_commit(merge_commit))
         }
         Event::CheckFailed { reason, .. } => format!("check failed: {reason}"),
         Event::Merged { branch, commit, .. } => {
-            format!("merged into {branch} ({})", short(commit))
+            format!("merged into {branch} ({})", short_commit(commit))
         }
         Event::MergeFailed { reason, .. } => format!("merge failed: {reason}"),
         Event::MergeInterrupted { attempt, .. } => {
@@ -537,7 +538,7 @@ pub fn describe(event: &Event) -> String {
             ..
         } => {
             let how = if *branch_created {
-                format!("new branch {branch} from {}", short(base_commit))
+                format!("new branch {branch} from {}", short_commit(base_commit))
             } else {
                 format!("existing branch {branch}")
             };
@@ -581,11 +582,6 @@ pub fn duration_text(seconds: i64) -> String {
         s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
         s => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
     }
-}
-
-/// The first ten characters of a commit id (never splits a character).
-pub fn short(commit: &str) -> &str {
-    commit.get(..10).unwrap_or(commit)
 }
 
 /// Why a pending slice waits: the agents holding the `max_running` slots

@@ -7,6 +7,7 @@
 
 pub mod agent_hooks;
 pub mod board;
+pub mod command;
 pub mod dbt_run;
 pub mod diff;
 pub mod environment;
@@ -16,7 +17,6 @@ pub mod pane;
 pub mod plan;
 pub mod plan_change;
 pub mod planning;
-pub mod protocol;
 pub mod queue;
 pub mod review;
 pub mod setup;
@@ -24,6 +24,12 @@ pub mod slice;
 pub mod template;
 pub mod wire;
 
+pub use command::{Command, Drift, Event, MergeWhich};
 pub use plan::{AgentSpec, DbtSpec, MergeSpec, Plan, SliceSpec};
-pub use protocol::{Command, Drift, Event, MergeWhich};
 pub use slice::{Activity, ActivitySource, AgentStatus, Lifecycle, SliceName, possessive};
+
+/// The first ten characters of a commit id, as every view and message
+/// shows one (never splits a character).
+pub fn short_commit(commit: &str) -> &str {
+    commit.get(..10).unwrap_or(commit)
+}

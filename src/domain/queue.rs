@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::board::short;
 use super::ownership::PathFlag;
+use super::short_commit;
 use super::slice::{Lifecycle, SliceName};
 
 /// How many lines of the running check the board keeps.
@@ -168,21 +168,21 @@ impl EntryState {
             EntryState::Stale { now } => match now {
                 Some(now) => format!(
                     "stale: the branch moved to {} after approval; approve again",
-                    short(now)
+                    short_commit(now)
                 ),
                 None => "stale: the branch is gone".into(),
             },
             EntryState::Merged {
                 commit,
                 new_commits: 0,
-            } => format!("merged in {}", short(commit)),
+            } => format!("merged in {}", short_commit(commit)),
             EntryState::Merged {
                 commit,
                 new_commits,
             } => format!(
                 "{} since it merged in {}; approve it again to merge {}",
                 merged_word(*new_commits),
-                short(commit),
+                short_commit(commit),
                 if *new_commits == 1 { "it" } else { "them" }
             ),
         }

@@ -4,6 +4,7 @@
 //! ownership flags still open, slices that failed or never finished.
 //! Pure: the merge queue gathers the facts and sends the text.
 
+use super::short_commit;
 use std::fmt::Write as _;
 
 use super::slice::{Lifecycle, SliceName};
@@ -88,11 +89,11 @@ pub fn review_prompt(facts: &ReviewFacts) -> String {
             out,
             "- {}: merge commit {}{}",
             slice.name,
-            short(slice.merged_commit.as_deref().unwrap_or_default()),
+            short_commit(slice.merged_commit.as_deref().unwrap_or_default()),
             slice
                 .approved_commit
                 .as_deref()
-                .map(|c| format!(" (approved {})", short(c)))
+                .map(|c| format!(" (approved {})", short_commit(c)))
                 .unwrap_or_default()
         );
     }
@@ -164,10 +165,6 @@ pub fn review_prompt(facts: &ReviewFacts) -> String {
         facts.integration
     );
     out
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..10).unwrap_or(commit)
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::board::{Board, BoardUpdate};
+use super::command::Command;
 use super::pane::{PaneFrame, PaneWant};
-use super::protocol::Command;
 use super::slice::SliceName;
 
 /// Bumped whenever a message changes shape (2: the merge queue on the

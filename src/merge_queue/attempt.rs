@@ -107,7 +107,7 @@ impl MergeQueue {
                     new_commits: 0,
                 }) => Err(format!(
                     "{slice} already merged in {}",
-                    super::short(&commit)
+                    crate::domain::short_commit(&commit)
                 )),
                 Some(merged @ EntryState::Merged { .. }) => {
                     Err(format!("{slice} is {}", merged.describe()))
@@ -182,7 +182,13 @@ impl MergeQueue {
         let board = self.shown.clone().unwrap_or_default();
         let onto = board.integration_tip.as_deref().map_or_else(
             || format!("{} (created from {})", board.integration, self.ws.plan.base),
-            |t| format!("{} at {}", board.integration, super::short(t)),
+            |t| {
+                format!(
+                    "{} at {}",
+                    board.integration,
+                    crate::domain::short_commit(t)
+                )
+            },
         );
         let check = board
             .check
@@ -193,7 +199,7 @@ impl MergeQueue {
             let state = view.and_then(|v| v.state.clone());
             let approved = view
                 .and_then(|v| v.approval.as_ref())
-                .map_or("?", |a| super::short(&a.commit));
+                .map_or("?", |a| crate::domain::short_commit(&a.commit));
             match state {
                 Some(EntryState::Ready) => {
                     format!("{slice}: would merge {approved} onto {onto}, then {check}")
@@ -339,7 +345,7 @@ impl MergeQueue {
             return Err(format!(
                 "its approval is stale: {} moved after {} was approved; approve it again",
                 record.branch,
-                super::short(&approval.commit)
+                crate::domain::short_commit(&approval.commit)
             ));
         }
         if let Some(spec) = plan.slice(slice.as_str()) {
@@ -672,8 +678,10 @@ impl MergeQueue {
                 let reason = format!(
                     "{} moved to {} during the attempt; nothing was merged",
                     plan.integration,
-                    now.map_or("nothing".to_owned(), |n| super::short(&n.to_string())
-                        .to_owned())
+                    now.map_or("nothing".to_owned(), |n| crate::domain::short_commit(
+                        &n.to_string()
+                    )
+                    .to_owned())
                 );
                 self.record(
                     Actor::Sliceboard,

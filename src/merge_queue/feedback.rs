@@ -9,7 +9,7 @@ use crate::domain::{Command, Event, SliceName};
 use crate::store::{Actor, SliceRecord};
 
 use super::MergeQueue;
-use crate::domain::board::short;
+use crate::domain::short_commit;
 
 /// The prompt when the plan gives none.
 pub const DEFAULT_FEEDBACK: &str =
@@ -82,7 +82,7 @@ impl MergeQueue {
         let integration = &self.ws.plan.integration;
         let conflict: Option<(String, &[String])> = match &record.attention {
             Some(attention) if !attention.paths.is_empty() => Some((
-                format!("approved commit {}", short(&attention.approved)),
+                format!("approved commit {}", short_commit(&attention.approved)),
                 &attention.paths,
             )),
             None if !previewed.is_empty() => Some(("branch".to_owned(), previewed)),
@@ -116,7 +116,7 @@ impl MergeQueue {
                 "a failed merge".into(),
                 format!(
                     "Your approved commit {} merged into {integration}, but the merge was not accepted: {}.{details}{log}",
-                    short(&attention.approved),
+                    short_commit(&attention.approved),
                     attention.reason
                 ),
                 format!(

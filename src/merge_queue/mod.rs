@@ -37,18 +37,19 @@ mod review;
 
 pub(crate) use attempt::reset_integration_worktree;
 
+use crate::domain::short_commit;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::domain::board::{Board, BoardUpdate, short};
+use crate::agents::{AgentsHandle, EventSink, Outcome, Reply};
+use crate::domain::board::{Board, BoardUpdate};
 use crate::domain::queue::QueueBoard;
 use crate::domain::{Command, Event, Lifecycle, MergeWhich, SliceName};
 use crate::git::MergeEngine;
 use crate::store::{Actor, State, StateLock, load_state, save_state};
-use crate::supervisor::{Notify, Outcome, Reply, SupervisorHandle};
 use crate::workspace::Workspace;
 
 use attempt::Running;
@@ -67,9 +68,9 @@ pub struct QueueDeps {
     /// Board updates out (the queue's own part of the board).
     pub publish: Arc<dyn Fn(BoardUpdate) + Send + Sync>,
     /// Journaled events out to the dashboards.
-    pub notify: Notify,
+    pub report: EventSink,
     /// The agents, for feedback prompts and removing worktrees.
-    pub agents: SupervisorHandle,
+    pub agents: AgentsHandle,
 }
 
 /// How often branch tips are read again when nothing else happens.
@@ -402,7 +403,7 @@ impl MergeQueue {
                 job.merged.push(format!(
                     "merged {slice} into {} ({})",
                     self.ws.plan.integration,
-                    short(&commit)
+                    short_commit(&commit)
                 ));
                 match job.which {
                     MergeWhich::All => None,
@@ -453,7 +454,7 @@ impl MergeQueue {
         if let Err(err) = self.ws.state_dir.journal().record(actor, event.clone()) {
             tracing::warn!(%err, "cannot journal a merge-queue event");
         }
-        (self.deps.notify)(event);
+        (self.deps.report)(event);
     }
 
     /// Changes `state.json` under the process's write mutex.

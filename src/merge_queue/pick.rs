@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::agents::AgentPresence;
 use crate::domain::{Command, Event, Lifecycle, SliceName};
 use crate::store::{Actor, write_atomic};
-use crate::supervisor::AgentPresence;
 
 use super::MergeQueue;
 

@@ -37,7 +37,7 @@ impl MergeQueue {
             crate::workspace::approve(&self.ws, &self.deps.lock, slice, concerns)
                 .map_err(|e| e.to_string())?
         };
-        events.into_iter().for_each(|e| (self.deps.notify)(e));
+        events.into_iter().for_each(|e| (self.deps.report)(e));
         self.refresh();
         let position = self
             .shown
@@ -48,7 +48,7 @@ impl MergeQueue {
             .unwrap_or_default();
         Ok(format!(
             "approved {slice} at {}{position}",
-            super::short(&commit)
+            crate::domain::short_commit(&commit)
         ))
     }
 
@@ -62,7 +62,7 @@ impl MergeQueue {
             crate::workspace::withdraw(&self.ws, &self.deps.lock, slice)
                 .map_err(|e| e.to_string())?
         };
-        events.into_iter().for_each(|e| (self.deps.notify)(e));
+        events.into_iter().for_each(|e| (self.deps.report)(e));
         Ok(format!(
             "withdrew {} approval",
             crate::domain::possessive(slice)

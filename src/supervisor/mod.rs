@@ -1,867 +1,368 @@
-//! The supervisor: every slice's agent session, started within the plan's
-//! `max_running` cap (the rest wait as pending), paused, resumed, killed and
-//! restarted on command, with activity read from the agents' own signals,
-//! the bell and the screen.
+//! The supervisor process: one per repository, in the background, owning
+//! every agent, emulator, watcher and follower, with dashboards and the
+//! command line as clients over its socket.
 //!
-//! Owns the sessions and the state lock while it lives. Commands come in
-//! through [`Supervisor::handle`] or a [`SupervisorHandle`] (the socket
-//! server's clients hold one); what happens goes out as
-//! [`domain::Event`](crate::domain::Event)s through a callback and into the
-//! journal. Driven by its owner calling [`Supervisor::step`] in a loop on a
-//! thread of its own: kills and spawns are quick here, but git and disk
-//! work (`up`, `down`) are not.
+//! This is the composition root: [`run`] takes the state lock (through
+//! the [`Agents`]), builds the live-diff engine, the dbt and log
+//! follower and the [`hub::Hub`] that holds the board, binds the socket
+//! and serves it on tokio ([`clients`]), then drives the supervisor on
+//! this thread until `sliceboard stop`, SIGTERM, or a while with no agent
+//! running and no dashboard attached. [`launch`] starts it detached.
 //!
-//! On start it shows what an earlier supervisor left: each slice's last
-//! agent status from the journal (a run the earlier supervisor never saw
-//! end is recorded as exited), the tail of its transcript on screen, and
-//! agent groups it left running (`left_running`), which block new agents
-//! in their slice until the operator ends them or they end.
+//! Threads: this one (the supervisor's steps), the tokio runtime's
+//! workers (sockets), the live-diff engine, the file follower, and each
+//! session's own PTY threads. Blocking work (PTY reads, inotify, git2)
+//! never runs on tokio.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, mpsc};
+pub mod clients;
+pub mod follower;
+pub mod hub;
+pub mod launch;
+pub mod plan_reload;
+pub mod view_sizes;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::domain::{AgentStatus, Command, Event, SliceName};
-use crate::session::{
-    ActivityRules, Reading, ScreenHandle, Session, SessionEvent, Size, transcript,
-};
-mod agent_events;
-mod agent_hooks;
-mod left_running;
-mod live_plan;
-mod recover;
-mod start;
-mod worktree_ops;
+use anyhow::Context as _;
 
-use recover::{earlier_output, mark_restart};
+use self::hub::Hub;
+use crate::agents::{Agents, AgentsOptions};
+use crate::domain::board::{Board, EventLine, SliceRow, describe};
+use crate::domain::{Command, Lifecycle};
+use crate::store::{State, load_state};
+use crate::watch::{LiveDiffs, LiveOptions};
+use crate::workspace::Workspace;
 
-use crate::store::{Actor, StateLock};
-use crate::workspace::{Workspace, WorkspaceError};
+/// How long a supervisor with no agent running and no dashboard attached
+/// stays, unless `SLICEBOARD_IDLE_EXIT` (seconds) says otherwise.
+pub const IDLE_EXIT: Duration = Duration::from_secs(600);
+pub const IDLE_EXIT_ENV: &str = "SLICEBOARD_IDLE_EXIT";
 
-/// How long a prompt for a starting agent waits for it to ask for
-/// bracketed paste before it is typed anyway.
-const PROMPT_WAIT: Duration = Duration::from_secs(3);
-
-/// A prompt as one paste (bracketed when the agent asked for it), then Enter.
-fn deliver(session: &Session, text: &str) -> std::io::Result<()> {
-    session.paste(text)?;
-    session.write(b"\r")
+/// The idle time after which a supervisor ends by itself.
+pub fn idle_exit() -> Duration {
+    std::env::var(IDLE_EXIT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(IDLE_EXIT, Duration::from_secs_f64)
 }
 
-/// The terminal sizes a client may ask for: an emulator allocates every
-/// cell of its grid, history included, so the size is bounded.
-const MIN_COLS: u16 = 2;
-const MAX_COLS: u16 = 1000;
-const MAX_ROWS: u16 = 500;
-
-#[derive(Debug, Clone)]
-pub struct SupervisorOptions {
-    /// The size agents start at, until the dashboard resizes them.
-    pub size: Size,
-    pub scrollback: usize,
-    /// Between SIGTERM and SIGKILL.
-    pub kill_grace: Duration,
-    pub transcript_max: u64,
-    pub activity: ActivityRules,
-    /// The executable agents' hooks run (`sliceboard hook …`); this
-    /// process's own by default. `None` adds no hooks.
-    pub sliceboard: Option<std::path::PathBuf>,
-}
-
-impl SupervisorOptions {
-    /// The plan's settings (scrollback, waiting prompts) over the defaults.
-    pub fn from_plan(plan: &crate::domain::Plan) -> Self {
-        let activity = plan
-            .agent
-            .waiting_patterns
-            .as_deref()
-            .and_then(|patterns| ActivityRules::with_patterns(patterns).ok())
-            .unwrap_or_default();
-        Self {
-            scrollback: plan.agent.scrollback,
-            activity,
-            ..Self::default()
-        }
+/// Runs the supervisor in this process until it is told to stop.
+pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
+    crate::log_file::init(&ws.state_dir.log_file());
+    // Whatever an agent's descendants do (job control, `setsid`, a parent
+    // that exits), they stay this process's descendants and in reach of
+    // `kill` and `stop`; the orphans among them are reaped on SIGCHLD.
+    if let Err(err) = crate::session::process_group::become_subreaper() {
+        tracing::warn!(%err, "cannot become a child subreaper; agents' orphaned jobs go to init");
     }
-}
+    let state = load_state(&ws.state_dir.state_file())?;
+    let hub = Arc::new(Hub::new(
+        initial_board(&ws, &state),
+        ws.plan.ownership().ok(),
+    ));
+    let plan_file = ws.plan_path();
+    let root = ws.git.root().to_owned();
+    let state_dir = ws.state_dir.clone();
+    let in_force = ws.plan.clone();
+    let followed = follower::followed(&ws, &state);
+    let targets = follower::diff_targets(&ws, &state, &followed);
+    let socket_path = ws.state_dir.socket_file();
+    let common_dir = ws.git.common_dir().to_owned();
+    let base = ws.plan.base.clone();
+    let integration = ws.plan.integration.clone();
 
-impl Default for SupervisorOptions {
-    fn default() -> Self {
-        Self {
-            size: Size {
-                cols: 120,
-                rows: 40,
-            },
-            scrollback: 10_000,
-            kill_grace: Duration::from_secs(5),
-            transcript_max: transcript::DEFAULT_MAX_BYTES,
-            activity: ActivityRules::default(),
-            sliceboard: std::env::current_exe().ok(),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SupervisorError {
-    #[error(transparent)]
-    Workspace(#[from] WorkspaceError),
-    #[error(transparent)]
-    Session(#[from] crate::session::SessionError),
-    #[error("slice {slice}: {message}")]
-    Refused { slice: SliceName, message: String },
-    #[error("the supervisor does not handle {0} yet")]
-    Unsupported(&'static str),
-    #[error("{0}")]
-    Failed(String),
-}
-
-/// Where domain events go.
-pub type Notify = Arc<dyn Fn(Event) + Send + Sync>;
-
-/// What a supervisor writes in the lock file as its command: a launcher
-/// that finds it there knows another supervisor holds the repository.
-pub const LOCK_COMMAND: &str = "sliceboard supervisor";
-
-/// What a command came to: `Ok` with what was done (often empty), `Err`
-/// with why not.
-pub type Outcome = Result<String, String>;
-
-/// Where a command's outcome goes.
-pub type Reply = tokio::sync::oneshot::Sender<Outcome>;
-
-/// Whose agent runs in a slice's worktree now, for whoever must wait
-/// for it to end before the worktree goes (a pick retiring a variant).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgentPresence {
-    /// None: the worktree may be removed.
-    Gone,
-    /// This supervisor's agent, its pid.
-    Ours { pid: i32 },
-    /// A group an earlier supervisor left running (`left_running`).
-    LeftRunning { pid: i32 },
-}
-
-enum Inbox {
-    Session(SessionEvent),
-    Request {
-        command: Command,
-        reply: Reply,
-    },
-    Local(Command),
-    /// Ending a group left running by an earlier supervisor is over;
-    /// `None`: it was gone before it was signalled.
-    LeftRunningStopped {
-        slice: SliceName,
-        pid: i32,
-        termination: Option<crate::session::Termination>,
-    },
-    /// The plan file changed and may be taken live.
-    UsePlan(Box<crate::domain::Plan>),
-    /// Whose agent runs in the slice now ([`SupervisorHandle::agent_presence`]).
-    Presence {
-        slice: SliceName,
-        reply: tokio::sync::oneshot::Sender<AgentPresence>,
-    },
-    /// A worktree operation ended on its own thread.
-    OpDone {
-        command: Command,
-        outcome: Outcome,
-        events: Vec<Event>,
-        reply: Option<Reply>,
-    },
-}
-
-/// Sends commands to a supervisor running on another thread.
-#[derive(Clone)]
-pub struct SupervisorHandle(mpsc::Sender<Inbox>);
-
-impl SupervisorHandle {
-    /// Sends without waiting; a failure comes back as [`Event::CommandFailed`].
-    pub fn send(&self, command: Command) {
-        let _ = self.0.send(Inbox::Local(command));
-    }
-
-    /// Puts a changed plan in force (one `domain::plan_change` allows live).
-    pub fn use_plan(&self, plan: crate::domain::Plan) {
-        let _ = self.0.send(Inbox::UsePlan(Box::new(plan)));
-    }
-
-    /// Sends and hands back where the outcome will arrive; no
-    /// `CommandFailed` event is raised, the outcome says it.
-    pub fn request(&self, command: Command) -> tokio::sync::oneshot::Receiver<Outcome> {
-        let (reply, outcome) = tokio::sync::oneshot::channel();
-        if let Err(mpsc::SendError(Inbox::Request { reply, .. })) =
-            self.0.send(Inbox::Request { command, reply })
-        {
-            let _ = reply.send(Err("the supervisor is shutting down".into()));
-        }
-        outcome
-    }
-
-    /// Whose agent runs in `slice`'s worktree now; the receiver errs when
-    /// the supervisor is gone or shutting down.
-    pub fn agent_presence(
-        &self,
-        slice: &SliceName,
-    ) -> tokio::sync::oneshot::Receiver<AgentPresence> {
-        let (reply, presence) = tokio::sync::oneshot::channel();
-        let _ = self.0.send(Inbox::Presence {
-            slice: slice.clone(),
-            reply,
-        });
-        presence
-    }
-}
-
-/// Every slice's screen, for whoever draws them.
-pub type Screens = Arc<std::sync::Mutex<BTreeMap<SliceName, ScreenHandle>>>;
-
-/// Called when a slice's agent printed something (coalesced: again only
-/// after its screen was looked at).
-pub type OutputListener = Arc<dyn Fn(&SliceName) + Send + Sync>;
-
-/// How an agent starts: its command, or the plan's resume command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Launch {
-    Fresh,
-    Resume,
-}
-
-/// SIGSTOP or SIGCONT to an agent's group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hold {
-    Pause,
-    Resume,
-}
-
-#[derive(Default)]
-struct Slot {
-    session: Option<Session>,
-    status: Option<AgentStatus>,
-    restart_when_exited: bool,
-    /// The size the operator last gave its pane; a restart starts there.
-    size: Option<Size>,
-    /// A prompt for an agent being started, and since when it waits.
-    prompt: Option<(String, Instant)>,
-    /// An agent group an earlier supervisor left running here.
-    left_running: Option<left_running::LeftGroup>,
-}
-
-pub struct Supervisor {
-    ws: Workspace,
-    lock: Arc<StateLock>,
-    /// Taken by every writer of `state.json` in this process.
-    state_writes: Arc<std::sync::Mutex<()>>,
-    options: SupervisorOptions,
-    slots: BTreeMap<SliceName, Slot>,
-    /// Slices waiting for a free slot, and whether they resume.
-    pending: VecDeque<(SliceName, Launch)>,
-    inbox: mpsc::Receiver<Inbox>,
-    inbox_tx: mpsc::Sender<Inbox>,
-    notify: Notify,
-    on_output: Option<OutputListener>,
-    screens: Screens,
-    /// Set once `Shutdown` was handled: the owner's loop ends.
-    finished: bool,
-    /// When groups left running were last looked at.
-    left_checked: Instant,
-}
-
-impl Supervisor {
-    /// Takes the state lock, and picks up what an earlier supervisor left
-    /// (see the module's header).
-    pub fn new(
-        ws: Workspace,
-        options: SupervisorOptions,
-        notify: Notify,
-    ) -> Result<Self, SupervisorError> {
-        let lock = ws.lock(LOCK_COMMAND)?;
-        let (inbox_tx, inbox) = mpsc::channel();
-        let slots = ws
-            .plan
-            .slices
-            .iter()
-            .map(|s| (s.name.clone(), Slot::default()))
-            .collect();
-        let mut supervisor = Self {
-            ws,
-            lock: Arc::new(lock),
-            state_writes: Arc::default(),
-            options,
-            slots,
-            pending: VecDeque::new(),
-            inbox,
-            inbox_tx,
-            notify,
-            on_output: None,
-            screens: Screens::default(),
-            finished: false,
-            left_checked: Instant::now(),
-        };
-        supervisor.recover();
-        Ok(supervisor)
-    }
-
-    /// True once `Shutdown` was handled: every agent is stopped.
-    pub fn finished(&self) -> bool {
-        self.finished
-    }
-
-    /// Agents running or paused now.
-    pub fn running(&self) -> usize {
-        self.running_count()
-    }
-
-    /// Every slice's agent status.
-    pub fn statuses(&self) -> BTreeMap<SliceName, AgentStatus> {
-        self.slots
-            .iter()
-            .map(|(name, slot)| (name.clone(), slot.status.unwrap_or(AgentStatus::NotStarted)))
-            .collect()
-    }
-
-    /// For driving the supervisor from another thread.
-    pub fn handle_sender(&self) -> SupervisorHandle {
-        SupervisorHandle(self.inbox_tx.clone())
-    }
-
-    /// Every slice's current screen (kept after the agent exits).
-    pub fn screens(&self) -> Screens {
-        self.screens.clone()
-    }
-
-    pub fn on_output(&mut self, listener: OutputListener) {
-        self.on_output = Some(listener);
-    }
-
-    pub fn workspace(&self) -> &Workspace {
-        &self.ws
-    }
-
-    /// The state lock this supervisor holds, for services that write state.
-    pub fn state_lock(&self) -> Arc<StateLock> {
-        self.lock.clone()
-    }
-
-    /// The mutex every writer of `state.json` in this process takes.
-    pub fn state_writes(&self) -> Arc<std::sync::Mutex<()>> {
-        self.state_writes.clone()
-    }
-
-    pub fn status(&self, slice: &SliceName) -> AgentStatus {
-        self.slots
-            .get(slice)
-            .and_then(|s| s.status)
-            .unwrap_or(AgentStatus::NotStarted)
-    }
-
-    pub fn activity(&self, slice: &SliceName) -> Option<Reading> {
-        self.session(slice).map(Session::activity)
-    }
-
-    pub fn session(&self, slice: &SliceName) -> Option<&Session> {
-        self.slots.get(slice).and_then(|s| s.session.as_ref())
-    }
-
-    /// Carries out one command from the operator; says what was done when
-    /// there is more to say than "done".
-    pub fn handle(&mut self, command: Command) -> Result<String, SupervisorError> {
-        self.dispatch(command).map(Option::unwrap_or_default)
-    }
-
-    fn dispatch(&mut self, command: Command) -> Result<Option<String>, SupervisorError> {
-        let done = |result: Result<(), SupervisorError>| result.map(|()| None);
-        match command {
-            command @ (Command::Up { .. } | Command::Down { .. } | Command::Setup { .. }) => {
-                self.check_down(&command)?;
-                let (outcome, events) = self.ops().run(&command);
-                events.into_iter().for_each(|e| (self.notify)(e));
-                outcome.map(Some).map_err(SupervisorError::Failed)
+    let events = hub.clone();
+    // Set once the live diffs run: a worktree `up` just made is read anew
+    // whole, whatever the watcher saw of it while it was being checked out.
+    let rereads: Arc<std::sync::OnceLock<crate::watch::LiveDiffsHandle>> = Arc::default();
+    let made = rereads.clone();
+    let options = AgentsOptions::from_plan(&ws.plan);
+    let mut supervisor = Agents::new(
+        ws,
+        options,
+        Arc::new(move |e| {
+            if let crate::domain::Event::WorktreeCreated { slice, .. } = &e
+                && let Some(diffs) = made.get()
+            {
+                diffs.reread(slice);
             }
-            Command::KillAgent { slice } => self.kill(&slice),
-            Command::StartAgent { slice } => {
-                self.start(&slice, Launch::Fresh)?;
-                Ok(self.pending_reason(&slice))
-            }
-            Command::Shutdown => {
-                let stopped = self.running_count();
-                self.shutdown();
-                self.finished = true;
-                Ok(Some(format!(
-                    "stopped {stopped} agent{} and the supervisor",
-                    if stopped == 1 { "" } else { "s" }
-                )))
-            }
-            other => done(self.act(other)),
-        }
-    }
+            events.event(e);
+        }),
+    )
+    .context("cannot start the supervisor")?;
+    // From here on this process holds the state lock: no other supervisor
+    // runs for this repository, so a socket file left behind is stale.
+    hub.set_statuses(&supervisor.statuses());
+    let outputs = hub.clone();
+    supervisor.on_output(Arc::new(move |slice| outputs.output(slice)));
 
-    fn act(&mut self, command: Command) -> Result<(), SupervisorError> {
-        match command {
-            Command::StartAgent { slice } => self.start(&slice, Launch::Fresh),
-            Command::RestartAgent { slice } => self.restart(&slice),
-            Command::PauseAgent { slice } => self.hold(&slice, Hold::Pause),
-            Command::ResumeAgent { slice } => self.hold(&slice, Hold::Resume),
-            Command::SendInput { slice, bytes } => {
-                let session = self.live(&slice)?;
-                session.write(&bytes).map_err(|e| refused(&slice, e))
-            }
-            Command::ResizeAgent { slice, cols, rows } => {
-                self.resize(&slice, Size { cols, rows })?;
-                // The reflowed screen is drawn again even if the agent
-                // prints nothing more.
-                if let Some(listener) = &self.on_output {
-                    listener(&slice);
-                }
-                Ok(())
-            }
-            Command::Signal {
-                slice,
-                activity,
-                origin,
-            } => self.signal(&slice, activity, origin),
-            Command::Prompt { slice, text } => self.prompt(&slice, text),
-            // The merge queue's commands go to the merge queue.
-            Command::Approve { .. }
-            | Command::WithdrawApproval { .. }
-            | Command::Merge { .. }
-            | Command::Clean { .. }
-            | Command::Pick { .. }
-            | Command::Review
-            | Command::SendFeedback { .. }
-            | Command::QueueReport => Err(SupervisorError::Unsupported("merge-queue commands")),
-            // The socket server answers it from the board.
-            Command::AgentsReport => Err(SupervisorError::Unsupported("the agents report")),
-            Command::PlanInForce => Err(SupervisorError::Unsupported("the plan in force")),
-            // Handled by `dispatch` before it gets here.
-            Command::Up { .. }
-            | Command::Down { .. }
-            | Command::Setup { .. }
-            | Command::KillAgent { .. }
-            | Command::Shutdown => Err(SupervisorError::Unsupported("this command here")),
-        }
-    }
-
-    fn resize(&mut self, slice: &SliceName, size: Size) -> Result<(), SupervisorError> {
-        if !(MIN_COLS..=MAX_COLS).contains(&size.cols) || !(1..=MAX_ROWS).contains(&size.rows) {
-            return Err(refused(
-                slice,
-                format!(
-                    "a terminal of {}x{} is out of range ({MIN_COLS} to {MAX_COLS} columns, 1 to {MAX_ROWS} rows)",
-                    size.cols, size.rows
-                ),
-            ));
-        }
-        self.known(slice)?;
-        if let Some(slot) = self.slots.get_mut(slice) {
-            slot.size = Some(size);
-        }
-        let Some(session) = self.session(slice) else {
-            // An earlier supervisor's screen reflows; nothing else to do.
-            if let Some(screen) = self
-                .screens
+    let (wake_tx, wake_rx) = mpsc::channel();
+    let follow_tx = wake_tx.clone();
+    let wake_tx = Mutex::new(wake_tx);
+    let diffs = hub.clone();
+    let live_diffs = LiveDiffs::start(
+        &common_dir,
+        crate::git::Branches {
+            base: &base,
+            integration: &integration,
+        },
+        targets,
+        LiveOptions::default(),
+        Arc::new(move |update| diffs.diff(update)),
+        Arc::new(move |slice| {
+            let _ = wake_tx
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(slice)
-            {
-                screen.with_screen(|s| s.resize(size));
-            }
-            return Ok(());
-        };
-        let resized = session.resize(size);
-        // An ended agent's screen still reflows; its PTY is gone.
-        if session.exit().is_none() {
-            resized.map_err(|e| refused(slice, e))?;
-        }
-        Ok(())
-    }
+                .send(follower::Wake::Files(slice.clone()));
+        }),
+    )
+    .context("cannot start watching the worktrees")?;
+    let _ = rereads.set(live_diffs.handle());
+    let stop = Arc::new(AtomicBool::new(false));
+    let follower = follower::spawn(followed, wake_rx, hub.clone(), stop.clone())?;
 
-    /// `sliceboard up` under this supervisor's lock; what git and the
-    /// journal recorded goes to the watchers.
-    fn ops(&self) -> worktree_ops::Ops {
-        worktree_ops::Ops {
-            root: self.ws.git.root().to_owned(),
-            plan: self.ws.plan.clone(),
-            lock: self.lock.clone(),
-            writes: self.state_writes.clone(),
-        }
-    }
-
-    /// Refuses to remove the worktree of an agent that runs in it, or of
-    /// a group an earlier supervisor left running there.
-    fn check_down(&self, command: &Command) -> Result<(), SupervisorError> {
-        match command {
-            Command::Down { slice, .. } if self.ws.plan.is_planner(slice) => Err(refused(
-                slice,
-                "it is the planner, which works in the repository itself: there is no worktree of its own to remove",
-            )),
-            Command::Down { slice, .. }
-                if self.session(slice).is_some_and(|s| s.exit().is_none()) =>
-            {
-                Err(refused(slice, "its agent is running; kill it first"))
-            }
-            Command::Down { slice, .. } => self.check_left_running(slice),
-            _ => Ok(()),
-        }
-    }
-
-    /// `up` or `down` on a thread of its own; the outcome comes back
-    /// through the inbox.
-    fn spawn_op(&mut self, command: Command, reply: Option<Reply>) {
-        if let Err(err) = self.check_down(&command) {
-            self.finish_op(command, Err(err.to_string()), Vec::new(), reply);
-            return;
-        }
-        let ops = self.ops();
-        let inbox = self.inbox_tx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("worktree-op".into())
-            .spawn(move || {
-                let (outcome, events) = ops.run(&command);
-                let _ = inbox.send(Inbox::OpDone {
-                    command,
-                    outcome,
-                    events,
-                    reply,
-                });
-            });
-        if let Err(err) = spawned {
-            tracing::warn!(%err, "cannot start a worktree operation");
-        }
-    }
-
-    /// What a worktree operation did goes to the watchers, its outcome to
-    /// whoever asked.
-    fn finish_op(
-        &self,
-        command: Command,
-        outcome: Outcome,
-        events: Vec<Event>,
-        reply: Option<Reply>,
-    ) {
-        events.into_iter().for_each(|e| (self.notify)(e));
-        match (reply, outcome) {
-            (Some(reply), outcome) => {
-                let _ = reply.send(outcome);
-            }
-            (None, Err(message)) => (self.notify)(Event::CommandFailed {
-                command: Box::new(command),
-                message,
-            }),
-            (None, Ok(_)) => {}
-        }
-    }
-
-    /// Waits up to `timeout` for something to happen, handles everything
-    /// that did, and re-reads every agent's activity.
-    pub fn step(&mut self, timeout: Duration) {
-        if let Ok(first) = self.inbox.recv_timeout(timeout) {
-            self.receive(first);
-            while let Ok(next) = self.inbox.try_recv() {
-                self.receive(next);
-            }
-        }
-        self.deliver_prompts();
-        let now = Instant::now();
-        self.poll_left_running(now);
-        // A program that starts a synchronized update and stalls must still
-        // be drawn when the update times out.
-        if let Some(listener) = &self.on_output {
-            for (name, slot) in &self.slots {
-                let due = slot
-                    .session
-                    .as_ref()
-                    .and_then(|s| s.screen_handle().sync_deadline());
-                if due.is_some_and(|due| due <= now) {
-                    listener(name);
-                }
-            }
-        }
-        let mut changed = Vec::new();
-        for (name, slot) in &self.slots {
-            let live = slot
-                .session
-                .as_ref()
-                .filter(|s| s.exit().is_none() && !s.activity_settled(now));
-            if let Some(activity) = live.and_then(|s| s.update_activity(now)) {
-                changed.push((name.clone(), activity));
-            }
-        }
-        for (slice, reading) in changed {
-            (self.notify)(Event::ActivityChanged {
-                slice,
-                activity: reading.activity,
-                source: reading.source,
-                origin: None,
-            });
-        }
-    }
-
-    /// How long the owner's next [`Supervisor::step`] may wait: a quarter
-    /// second while some agent's activity may still change on its own,
-    /// a second when every one has settled (an agent's output then wakes
-    /// the step, or is seen within that second).
-    pub fn next_step(&self) -> Duration {
-        let now = Instant::now();
-        let settled = self
-            .slots
-            .values()
-            .filter_map(|slot| slot.session.as_ref())
-            .filter(|s| s.exit().is_none())
-            .all(|s| s.activity_settled(now));
-        if settled {
-            Duration::from_secs(1)
-        } else {
-            Duration::from_millis(250)
-        }
-    }
-
-    /// Stops every agent (SIGTERM, then SIGKILL after the grace period) and
-    /// waits for them to go.
-    pub fn shutdown(&mut self) {
-        self.pending.clear();
-        let handles: Vec<_> = self
-            .slots
-            .values_mut()
-            .filter_map(|slot| {
-                slot.restart_when_exited = false;
-                let session = slot.session.as_mut()?;
-                session
-                    .exit()
-                    .is_none()
-                    .then(|| session.kill(self.options.kill_grace))
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("socket")
+        .enable_all()
+        .build()
+        .context("cannot start the socket server's runtime")?;
+    let listener = bind(&socket_path, &runtime)?;
+    let (stop_serving, serving) = tokio::sync::watch::channel(false);
+    let (queue, queue_thread) = crate::merge_queue::spawn(crate::merge_queue::QueueDeps {
+        root: supervisor.workspace().git.root().to_owned(),
+        lock: supervisor.state_lock(),
+        writes: supervisor.state_writes(),
+        board: {
+            let hub = hub.clone();
+            Arc::new(move || hub.board())
+        },
+        publish: {
+            let hub = hub.clone();
+            Arc::new(move |update| hub.publish(update))
+        },
+        report: {
+            let hub = hub.clone();
+            Arc::new(move |event| hub.event(event))
+        },
+        agents: supervisor.handle(),
+    })
+    .context("cannot start the merge queue")?;
+    // The plan file is read again whenever it changes (and once now, in
+    // case it changed while the services started).
+    let reload = Arc::new(Mutex::new(plan_reload::PlanReload::new(
+        root,
+        state_dir,
+        in_force,
+        plan_reload::Services {
+            hub: hub.clone(),
+            supervisor: supervisor.handle(),
+            queue: queue.clone(),
+            diffs: live_diffs.handle(),
+            follower: follow_tx,
+        },
+    )));
+    let reloading = reload.clone();
+    let plan_watch = crate::watch::PlanWatch::start(
+        &plan_file,
+        Arc::new(move || {
+            reloading
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .reload();
+        }),
+    )
+    .context("cannot watch sliceboard.toml for changes")?;
+    reload
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .reload();
+    let context = Arc::new(clients::Context {
+        plan: {
+            let reload = reload.clone();
+            Arc::new(move || {
+                reload
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .in_force()
+                    .clone()
             })
-            .collect();
-        for handle in handles {
-            let _ = handle.join();
-        }
-        // Each run's end is recorded as it would be while running (killed,
-        // in the journal, `agent.json` gone), so the next supervisor tells a
-        // stopped agent from one that was lost.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while self.slots.values().any(|slot| {
-            slot.status
-                .is_some_and(|s| matches!(s, AgentStatus::Running | AgentStatus::Paused))
-        }) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.inbox.recv_timeout(left) {
-                Ok(message) => self.refuse(message),
-                Err(_) => break,
-            }
-        }
-        // Whoever is still waiting hears why nothing will happen.
-        while let Ok(message) = self.inbox.try_recv() {
-            self.refuse(message);
+        },
+        hub: hub.clone(),
+        supervisor: supervisor.handle(),
+        queue: queue.clone(),
+        screens: supervisor.screens(),
+        uid: crate::link::own_uid(),
+    });
+    runtime.spawn(clients::serve(listener, context, serving));
+
+    // SIGTERM and SIGINT stop the agents and the supervisor; SIGHUP (a
+    // terminal that went away) is ignored: surviving it is the point;
+    // SIGCHLD reaps the orphans this subreaper inherited.
+    let signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGCHLD,
+    ])
+    .context("cannot watch for signals")?;
+    spawn_signal_thread(signals, supervisor.handle(), hub.clone());
+
+    tracing::info!(pid = std::process::id(), socket = %socket_path.display(), "supervisor started");
+    let mut idle_since = Instant::now();
+    while !supervisor.finished() {
+        supervisor.step(supervisor.next_step());
+        if supervisor.running() > 0 || hub.clients() > 0 || hub.commands() > 0 || queue.busy() {
+            idle_since = Instant::now();
+        } else if idle_since.elapsed() >= idle_exit {
+            tracing::info!(
+                ?idle_exit,
+                "no agent running, no dashboard attached, no command waiting and no merge to run; exiting"
+            );
+            break;
         }
     }
+    // Every dashboard hears why, before its connection closes, so it can
+    // tell a supervisor that ended from a link that was lost.
+    hub.goodbye("ended");
+    // A running check stops: its attempt is recorded as interrupted and
+    // the integration branch stays where it was.
+    queue.stop();
+    supervisor.shutdown();
+    // No new client finds this supervisor any more (the socket goes before
+    // the lock, so the next supervisor never loses its own); the last
+    // replies (the one to `stop`) get a moment to reach their clients.
+    let _ = std::fs::remove_file(&socket_path);
+    let _ = stop_serving.send(true);
+    std::thread::sleep(Duration::from_millis(100));
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    // The follower ends once every sender of its wake-ups is gone.
+    drop(plan_watch);
+    drop(reload);
+    drop(live_diffs);
+    let _ = follower.join();
+    // Dropping the supervisor answers anything the queue still asks it.
+    drop(supervisor);
+    let _ = queue_thread.join();
+    tracing::info!("supervisor ended");
+    Ok(())
+}
 
-    /// Answers a message that arrives while shutting down: requests are
-    /// refused, a worktree operation that ended is reported.
-    fn refuse(&mut self, message: Inbox) {
-        match message {
-            Inbox::Request { reply, .. } => {
-                let _ = reply.send(Err("the supervisor is shutting down".into()));
-            }
-            Inbox::OpDone {
-                command,
-                outcome,
-                events,
-                reply,
-            } => self.finish_op(command, outcome, events, reply),
-            message @ (Inbox::Session(SessionEvent::Exited { .. })
-            | Inbox::LeftRunningStopped { .. }) => self.receive(message),
-            Inbox::Session(_) | Inbox::Local(_) | Inbox::UsePlan(_) | Inbox::Presence { .. } => {}
-        }
-    }
+/// Binds the socket, readable and writable by this user only.
+fn bind(
+    path: &Path,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<tokio::net::UnixListener> {
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path)
+        .with_context(|| format!("cannot listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot make {} private", path.display()))?;
+    listener.set_nonblocking(true)?;
+    let _guard = runtime.enter();
+    Ok(tokio::net::UnixListener::from_std(listener)?)
+}
 
-    fn receive(&mut self, message: Inbox) {
-        match message {
-            Inbox::Session(SessionEvent::Exited { slice, pid, exit }) => {
-                // A restart may already have replaced the run that ended.
-                let current = self.session(&slice).map(Session::pid);
-                if current.is_none() || current == Some(pid) {
-                    self.exited(&slice, exit);
+fn spawn_signal_thread(
+    mut signals: signal_hook::iterator::Signals,
+    supervisor: crate::agents::AgentsHandle,
+    hub: Arc<Hub>,
+) {
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if signal == signal_hook::consts::SIGCHLD {
+                let reaped = crate::session::process_group::reap_orphans();
+                if reaped > 0 {
+                    tracing::debug!(reaped, "orphans reaped");
                 }
+                continue;
             }
-            // Already told to whoever draws, by the session's sink; here
-            // it only woke the step.
-            Inbox::Session(SessionEvent::Output { .. } | SessionEvent::Bell { .. }) => {}
-            Inbox::Local(
-                command @ (Command::Up { .. } | Command::Down { .. } | Command::Setup { .. }),
-            ) => {
-                self.spawn_op(command, None);
+            if signal == signal_hook::consts::SIGHUP {
+                tracing::info!("SIGHUP ignored: the supervisor outlives terminals");
+                continue;
             }
-            Inbox::Request {
-                command:
-                    command @ (Command::Up { .. } | Command::Down { .. } | Command::Setup { .. }),
-                reply,
-            } => self.spawn_op(command, Some(reply)),
-            Inbox::OpDone {
-                command,
-                outcome,
-                events,
-                reply,
-            } => self.finish_op(command, outcome, events, reply),
-            Inbox::LeftRunningStopped {
-                slice,
-                pid,
-                termination,
-            } => self.left_running_stopped(&slice, pid, termination),
-            Inbox::UsePlan(plan) => self.use_plan(*plan),
-            Inbox::Presence { slice, reply } => {
-                let _ = reply.send(self.agent_presence(&slice));
+            tracing::info!(signal, "stopping on a signal");
+            let name = if signal == signal_hook::consts::SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
+            hub.stop_requested(&format!("by {name}"));
+            supervisor.send(Command::Shutdown);
+        }
+    });
+}
+
+/// The board before any event: lifecycle from state, each slice's journal.
+pub fn initial_board(ws: &Workspace, state: &State) -> Board {
+    let journal = ws
+        .state_dir
+        .journal()
+        .read_tail(crate::store::JOURNAL_TAIL_BYTES)
+        .map(|r| r.entries)
+        .unwrap_or_default();
+    let slices = ws
+        .plan
+        .slices
+        .iter()
+        .map(|spec| {
+            let mut row = planned_row(&ws.plan, ws.git.root(), spec, state.slices.get(&spec.name));
+            row.setup = crate::workspace::setup_state(ws, &spec.name);
+            row.events = journal
+                .iter()
+                .filter(|e| e.event.slice() == Some(&spec.name))
+                .map(|e| EventLine {
+                    at: Some(e.at),
+                    text: describe(&e.event),
+                })
+                .collect();
+            let keep = crate::domain::board::EVENTS_KEPT;
+            if row.events.len() > keep {
+                row.events.drain(..row.events.len() - keep);
             }
-            Inbox::Local(command) => {
-                if let Err(err) = self.handle(command.clone()) {
-                    (self.notify)(Event::CommandFailed {
-                        command: Box::new(command),
-                        message: err.to_string(),
-                    });
-                }
-            }
-            Inbox::Request { command, reply } => {
-                let _ = reply.send(self.handle(command).map_err(|e| e.to_string()));
-            }
+            row
+        })
+        .collect::<Vec<_>>();
+    // A slice the plan no longer lists stays while its worktree does.
+    let mut slices = slices;
+    for (name, record) in &state.slices {
+        if ws.plan.slice(name.as_str()).is_none() && record.worktree.exists() {
+            let mut row = SliceRow::new(name.clone(), record.lifecycle, record.worktree.clone());
+            row.removed = true;
+            slices.push(row);
         }
     }
-
-    /// Whose agent runs in `slice`: ours, or a group left running.
-    fn agent_presence(&self, slice: &SliceName) -> AgentPresence {
-        if let Ok(session) = self.live(slice) {
-            return AgentPresence::Ours { pid: session.pid() };
-        }
-        match self.left_running(slice) {
-            Some(left) => AgentPresence::LeftRunning { pid: left.pid },
-            None => AgentPresence::Gone,
-        }
-    }
-
-    fn live(&self, slice: &SliceName) -> Result<&Session, SupervisorError> {
-        self.session(slice)
-            .filter(|s| s.exit().is_none())
-            .ok_or_else(|| SupervisorError::Refused {
-                slice: slice.clone(),
-                message: "its agent is not running; start it first".into(),
-            })
-    }
-
-    fn running_count(&self) -> usize {
-        self.slots
-            .values()
-            .filter(|s| s.session.as_ref().is_some_and(|s| s.exit().is_none()))
-            .count()
-    }
-
-    /// The slices whose running agents count toward `max_running`: the
-    /// planner's does not (it is no slice's agent, and a full house of
-    /// workers must not keep it from reviewing them).
-    fn slots_taken(&self) -> Vec<&SliceName> {
-        self.slots
-            .iter()
-            .filter(|(name, _)| !self.ws.plan.is_planner(name))
-            .filter(|(_, s)| s.session.as_ref().is_some_and(|s| s.exit().is_none()))
-            .map(|(name, _)| name)
-            .collect()
-    }
-
-    /// Why a slice waits, when it does: the slots and who holds them.
-    fn pending_reason(&self, slice: &SliceName) -> Option<String> {
-        if !self.pending.iter().any(|(p, _)| p == slice) {
-            return None;
-        }
-        Some(crate::domain::board::pending_reason(
-            slice,
-            &self.slots_taken(),
-            self.ws.plan.max_running,
-        ))
-    }
-
-    fn set_status(&mut self, slice: &SliceName, status: AgentStatus, actor: Actor) {
-        if let Some(slot) = self.slots.get_mut(slice) {
-            if slot.status == Some(status) {
-                return;
-            }
-            slot.status = Some(status);
-        }
-        let event = Event::AgentStatusChanged {
-            slice: slice.clone(),
-            status,
-        };
-        if let Err(err) = self.ws.state_dir.journal().record(actor, event.clone()) {
-            tracing::warn!(%err, "journal write failed");
-        }
-        (self.notify)(event);
-    }
-
-    fn restart(&mut self, slice: &SliceName) -> Result<(), SupervisorError> {
-        self.ws.slice(slice.as_str())?;
-        let grace = self.options.kill_grace;
-        let slot = self.slots.entry(slice.clone()).or_default();
-        match slot.session.as_mut() {
-            Some(session) if session.exit().is_none() => {
-                slot.restart_when_exited = true;
-                drop(session.kill(grace));
-                Ok(())
-            }
-            _ => self.start(slice, Launch::Resume),
-        }
-    }
-
-    fn hold(&mut self, slice: &SliceName, hold: Hold) -> Result<(), SupervisorError> {
-        let grace_slot = self.slots.get_mut(slice);
-        let Some(session) = grace_slot
-            .and_then(|s| s.session.as_mut())
-            .filter(|s| s.exit().is_none())
-        else {
-            return Err(refused(slice, "its agent is not running"));
-        };
-        let (result, status) = match hold {
-            Hold::Pause => (session.pause(), AgentStatus::Paused),
-            Hold::Resume => (session.resume(), AgentStatus::Running),
-        };
-        result.map_err(|e| refused(slice, e))?;
-        self.set_status(slice, status, Actor::Operator);
-        Ok(())
-    }
-
-    /// Kills the slice's agent; with none running, ends the group an
-    /// earlier supervisor left running there.
-    fn kill(&mut self, slice: &SliceName) -> Result<Option<String>, SupervisorError> {
-        if let Some(at) = self.pending.iter().position(|(p, _)| p == slice) {
-            self.pending.remove(at);
-            self.set_status(slice, AgentStatus::NotStarted, Actor::Operator);
-            return Ok(None);
-        }
-        let live = self.session(slice).is_some_and(|s| s.exit().is_none());
-        if !live && self.left_running(slice).is_some() {
-            return self.end_left_running(slice).map(Some);
-        }
-        let grace = self.options.kill_grace;
-        let slot = self.slots.get_mut(slice);
-        let Some(session) = slot
-            .and_then(|s| {
-                s.restart_when_exited = false;
-                s.session.as_mut()
-            })
-            .filter(|s| s.exit().is_none())
-        else {
-            return Err(refused(slice, "its agent is not running"));
-        };
-        // The end is reported by the session's exit event.
-        drop(session.kill(grace));
-        Ok(None)
+    Board {
+        repo: ws.git.root().display().to_string(),
+        slices,
+        queue: Default::default(),
+        plan_problem: None,
     }
 }
 
-impl Drop for Supervisor {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
-fn refused(slice: &SliceName, message: impl std::fmt::Display) -> SupervisorError {
-    SupervisorError::Refused {
-        slice: slice.clone(),
-        message: message.to_string(),
-    }
+/// A slice's row as the plan and state describe it, before anything in
+/// this run happened to it (also for slices a changed plan adds).
+pub(crate) fn planned_row(
+    plan: &crate::domain::Plan,
+    root: &std::path::Path,
+    spec: &crate::domain::plan::SliceSpec,
+    record: Option<&crate::store::SliceRecord>,
+) -> SliceRow {
+    let mut row = SliceRow::new(
+        spec.name.clone(),
+        record.map_or(Lifecycle::Planned, |r| r.lifecycle),
+        record.map_or_else(
+            || plan.worktree_for(&spec.name, root),
+            |r| r.worktree.clone(),
+        ),
+    );
+    row.follows_logs = !spec.logs.is_empty() || !plan.setup.is_empty();
+    row.variant_of = spec.variant_of.clone();
+    row
 }

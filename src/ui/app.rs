@@ -6,6 +6,7 @@
 //! `view`, the loop and the connection in `ui/mod.rs`. Nothing here
 //! touches a terminal, a socket, a process or the disk.
 
+use crate::domain::short_commit;
 use std::collections::{BTreeMap, VecDeque};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -427,7 +428,7 @@ impl App {
         match event {
             Event::CommandFailed { message, .. } => self.message = Some(message.clone()),
             Event::Approved { slice, commit, .. } => {
-                self.message = Some(format!("approved {slice} at {}", short(commit)));
+                self.message = Some(format!("approved {slice} at {}", short_commit(commit)));
             }
             _ => {}
         }
@@ -924,4 +925,4 @@ pub fn session_key(key: &KeyEvent) -> Option<(Key, Mods)> {
     Some((k, mods))
 }
 
-pub use crate::domain::board::{activity_text, describe, short, status_text};
+pub use crate::domain::board::{activity_text, describe, status_text};

@@ -12,9 +12,9 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::app::{App, ListArea, SliceRow};
 use super::highlight::{self, Lang};
 use super::keymap::Action;
+use crate::domain::diff::WatchMode;
 use crate::domain::diff::{ChangeKind, FileDiff, LineKind};
 use crate::domain::ownership::PathFlag;
-use crate::watch::WatchMode;
 
 /// The board's third line for a slice: diff size and ownership warnings.
 pub fn summary(row: &SliceRow, width: u16) -> Vec<Span<'static>> {

@@ -11,8 +11,8 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::app::App;
 use super::keymap::Action;
 use crate::domain::SliceName;
-use crate::domain::board::short;
 use crate::domain::queue::{EntryState, QueueBoard};
+use crate::domain::short_commit;
 
 /// The color of a queue state.
 fn state_style(state: &EntryState) -> Style {
@@ -78,7 +78,7 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let mut lines = Vec::new();
     let tip = queue.integration_tip.as_deref().map_or_else(
         || "not created yet".to_owned(),
-        |t| format!("at {}", short(t)),
+        |t| format!("at {}", short_commit(t)),
     );
     let check = queue.check.as_deref().map_or_else(
         || "no check: a clean merge moves it".to_owned(),
@@ -117,7 +117,7 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
         let approved = view
             .approval
             .as_ref()
-            .map_or_else(String::new, |a| format!(" {}", short(&a.commit)));
+            .map_or_else(String::new, |a| format!(" {}", short_commit(&a.commit)));
         let mut spans = vec![
             Span::raw(format!("{marker}{:>2}. ", i + 1)),
             Span::styled(slice.to_string(), Style::new().add_modifier(Modifier::BOLD)),
@@ -144,7 +144,7 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 ),
             };
             lines.push(TextLine::styled(
-                format!("  merged  {slice} in {}{since}", short(commit)),
+                format!("  merged  {slice} in {}{since}", short_commit(commit)),
                 Style::new().fg(color),
             ));
         }

@@ -15,10 +15,11 @@ use notify::{RecursiveMode, Watcher as _};
 
 use super::{
     Batch, Debouncer, DiffUpdate, LiveOptions, MAX_PATHS, OnFiles, OnUpdate, Stats, Target,
-    WatchMode, folders, is_skipped,
+    folders, is_skipped,
 };
 use crate::domain::SliceName;
 use crate::domain::diff::SliceDiff;
+use crate::domain::diff::WatchMode;
 use crate::git::{Branches, DiffSource, IndexEntries, index_changes};
 
 pub(super) enum Msg {

@@ -37,8 +37,7 @@ pub use plan_watch::{OnPlanChange, PlanWatch};
 pub use tree::{folders, is_skipped};
 
 use crate::domain::SliceName;
-use crate::domain::diff::SliceDiff;
-pub use crate::domain::diff::WatchMode;
+use crate::domain::diff::{SliceDiff, WatchMode};
 use crate::git::Branches;
 
 /// One slice to keep a live diff of.

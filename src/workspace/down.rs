@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use super::up::short;
 use super::{Progress, Workspace, WorkspaceError};
+use crate::domain::short_commit;
 use crate::domain::{Event, Lifecycle};
 use crate::git::GitRepo;
 use crate::store::{Actor, StateLock, load_state, save_state};
@@ -197,7 +197,7 @@ fn refuse_if_unsaved(
         return Err(WorkspaceError::Refused(format!(
             "branch {branch} has {ahead} commit{} not in {target} (tip {}); merge it first, or pass --force to remove the worktree anyway (`down` never deletes a branch: {branch} keeps the commits)",
             if ahead == 1 { "" } else { "s" },
-            short(&tip.to_string())
+            short_commit(&tip.to_string())
         )));
     }
     Ok(())

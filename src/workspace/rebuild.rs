@@ -155,7 +155,7 @@ pub fn rebuild_lost_state(ws: &Workspace) -> Result<Vec<String>, WorkspaceError>
             match record.standing_approval() {
                 Some(approval) => format!(
                     ", approved at {}",
-                    crate::domain::board::short(&approval.commit)
+                    crate::domain::short_commit(&approval.commit)
                 ),
                 None => String::new(),
             }

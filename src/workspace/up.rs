@@ -5,6 +5,7 @@
 //! do writes nothing. State is saved after each slice, so an interrupted run
 //! keeps what it finished.
 
+use crate::domain::short_commit;
 use std::time::Instant;
 
 use jiff::Timestamp;
@@ -223,7 +224,7 @@ pub fn up(
                 "creating worktree {} on new branch {branch} from {} ({})",
                 path.display(),
                 ws.plan.base,
-                short(&base_tip.to_string())
+                short_commit(&base_tip.to_string())
             )
         }));
         let started = Instant::now();
@@ -365,8 +366,4 @@ fn left_alone(ws: &Workspace, name: &SliceName, record: &SliceRecord, branch: &s
         ),
         _ => format!("cleaned; {again}"),
     }
-}
-
-pub(crate) fn short(oid: &str) -> &str {
-    oid.get(..10).unwrap_or(oid)
 }

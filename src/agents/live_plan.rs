@@ -5,11 +5,11 @@
 //! Only plans `domain::plan_change` says may be taken live arrive here;
 //! the composition root (`server::plan_reload`) reads and checks the file.
 
-use super::{Supervisor, refused};
+use super::{Agents, refused};
 use crate::domain::{AgentStatus, Plan, SliceName};
 use crate::store::Actor;
 
-impl Supervisor {
+impl Agents {
     /// Puts `plan` in force. A removed slice waiting for a slot waits no
     /// more; one whose agent runs goes on running.
     pub(super) fn use_plan(&mut self, plan: Plan) {
@@ -33,7 +33,7 @@ impl Supervisor {
 
     /// A slice the supervisor knows: in the plan, or removed from it but
     /// still holding its agent's screen.
-    pub(super) fn known(&self, slice: &SliceName) -> Result<(), super::SupervisorError> {
+    pub(super) fn known(&self, slice: &SliceName) -> Result<(), super::AgentsError> {
         if self.slots.contains_key(slice) {
             return Ok(());
         }

@@ -21,6 +21,7 @@ use std::sync::{Arc, mpsc};
 
 use super::follower::{self, Wake};
 use super::hub::Hub;
+use crate::agents::AgentsHandle;
 use crate::domain::Plan;
 use crate::domain::board::{BoardUpdate, SliceRow};
 use crate::domain::plan_change::{PlanChange, PlanProblem};
@@ -28,14 +29,13 @@ use crate::git::GitRepo;
 use crate::merge_queue::QueueHandle;
 use crate::plan_file::{PLAN_FILE, load};
 use crate::store::{StateDir, load_state};
-use crate::supervisor::SupervisorHandle;
 use crate::watch::LiveDiffsHandle;
 use crate::workspace::GitFacts;
 
 /// Who hears of a plan put in force.
 pub struct Services {
     pub hub: Arc<Hub>,
-    pub supervisor: SupervisorHandle,
+    pub supervisor: AgentsHandle,
     pub queue: QueueHandle,
     pub diffs: LiveDiffsHandle,
     /// The file follower, for added slices' dbt files, logs and setup.

@@ -57,7 +57,7 @@ fn ensure(ws: &Workspace, idle_exit: Option<Duration>) -> anyhow::Result<(bool, 
         if let Some(status) = child.process.try_wait()? {
             let lock = ws.state_dir.lock_file();
             let supervisor =
-                |h: &crate::store::LockHolder| h.command == crate::supervisor::LOCK_COMMAND;
+                |h: &crate::store::LockHolder| h.command == crate::agents::LOCK_COMMAND;
             // A command working without a supervisor (a direct `sliceboard
             // up`) holds the lock: wait for it, within a bound.
             let waited = Instant::now();
@@ -127,7 +127,7 @@ impl Started {
 /// setting of the user's (`SLICEBOARD_IDLE_EXIT`, `SLICEBOARD_MAX_WATCHES`…).
 fn is_agent_variable(key: &str) -> bool {
     const SETTINGS: [&str; 5] = [
-        crate::server::IDLE_EXIT_ENV,
+        crate::supervisor::IDLE_EXIT_ENV,
         "SLICEBOARD_MAX_WATCHES",
         "SLICEBOARD_CLIENT_QUEUE",
         crate::link::REMOTE_SHELL_ENV,
@@ -162,7 +162,10 @@ fn spawn(ws: &Workspace, idle_exit: Option<Duration>) -> anyhow::Result<Started>
         }
     }
     if let Some(idle) = idle_exit {
-        command.env(crate::server::IDLE_EXIT_ENV, idle.as_secs_f64().to_string());
+        command.env(
+            crate::supervisor::IDLE_EXIT_ENV,
+            idle.as_secs_f64().to_string(),
+        );
     }
     // SAFETY: setsid is async-signal-safe and touches no memory of ours.
     unsafe {

@@ -5,19 +5,15 @@
 
 use std::time::Instant;
 
-use super::{Actor, Launch, PROMPT_WAIT, Supervisor, SupervisorError, deliver, refused};
+use super::{Actor, Agents, AgentsError, Launch, PROMPT_WAIT, deliver, refused};
 use crate::domain::{Activity, ActivitySource, AgentStatus, Command, Event, SliceName};
 use crate::session::process_group;
 
-impl Supervisor {
+impl Agents {
     /// Gives the agent `text` as one paste, then Enter; an agent that is
     /// not running is started with the resume command and gets it once it
     /// reads its input (it asked for bracketed paste, or 3 s passed).
-    pub(super) fn prompt(
-        &mut self,
-        slice: &SliceName,
-        text: String,
-    ) -> Result<(), SupervisorError> {
+    pub(super) fn prompt(&mut self, slice: &SliceName, text: String) -> Result<(), AgentsError> {
         self.ws.slice(slice.as_str())?;
         if let Some(session) = self.session(slice).filter(|s| s.exit().is_none()) {
             return deliver(session, &text).map_err(|e| refused(slice, e));
@@ -55,11 +51,11 @@ impl Supervisor {
         slice: &SliceName,
         activity: Activity,
         origin: Option<String>,
-    ) -> Result<(), SupervisorError> {
+    ) -> Result<(), AgentsError> {
         self.known(slice)?;
         let session = self.live(slice)?;
         session.signal(activity);
-        (self.notify)(Event::ActivityChanged {
+        (self.report)(Event::ActivityChanged {
             slice: slice.clone(),
             activity,
             source: ActivitySource::Signal,
@@ -83,7 +79,7 @@ impl Supervisor {
         if left == 0 {
             return;
         }
-        (self.notify)(Event::Progress {
+        (self.report)(Event::Progress {
             slice: Some(slice.clone()),
             message: format!(
                 "the agent left {left} process{} running: stopping {} (SIGTERM, then SIGKILL)",
@@ -121,7 +117,7 @@ impl Supervisor {
         self.set_status(slice, status, Actor::Sliceboard);
         if restart && let Err(err) = self.start(slice, Launch::Resume) {
             tracing::warn!(%slice, %err, "restart failed");
-            (self.notify)(Event::CommandFailed {
+            (self.report)(Event::CommandFailed {
                 command: Box::new(Command::RestartAgent {
                     slice: slice.clone(),
                 }),
@@ -135,7 +131,7 @@ impl Supervisor {
             if let Err(err) = self.start(&next, launch) {
                 tracing::warn!(slice = %next, %err, "pending agent failed to start");
                 self.set_status(&next, AgentStatus::NotStarted, Actor::Sliceboard);
-                (self.notify)(Event::CommandFailed {
+                (self.report)(Event::CommandFailed {
                     command: Box::new(Command::StartAgent {
                         slice: next.clone(),
                     }),

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::hub::{Attached, Hub};
+use crate::agents::{AgentsHandle, Screens};
 use crate::domain::pane::{PaneFrame, PaneLine, PaneWant};
 use crate::domain::wire::{
     ClientKind, ClientMsg, HEARTBEAT, PROTOCOL_VERSION, ServerMsg, version_mismatch,
@@ -29,7 +30,6 @@ use crate::domain::wire::{
 use crate::domain::{Command, SliceName};
 use crate::link::frame::read_frame_async;
 use crate::link::{MAX_CLIENT_FRAME, encode, peer_uid};
-use crate::supervisor::{Screens, SupervisorHandle};
 
 /// The shortest time between two frames of one pane to one client.
 pub const FRAME: Duration = Duration::from_millis(16);
@@ -56,7 +56,7 @@ async fn write(writer: &mut OwnedWriteHalf, frame: &[u8]) -> std::io::Result<()>
 /// What every client task needs.
 pub struct Context {
     pub hub: Arc<Hub>,
-    pub supervisor: SupervisorHandle,
+    pub supervisor: AgentsHandle,
     pub queue: crate::merge_queue::QueueHandle,
     pub screens: Screens,
     /// The supervisor's own user: the only one let in.
@@ -68,10 +68,7 @@ pub struct Context {
 impl Context {
     /// Sends a command to whoever carries it out: the merge queue or the
     /// supervisor.
-    fn route(
-        &self,
-        command: Command,
-    ) -> tokio::sync::oneshot::Receiver<crate::supervisor::Outcome> {
+    fn route(&self, command: Command) -> tokio::sync::oneshot::Receiver<crate::agents::Outcome> {
         if crate::merge_queue::handles(&command) {
             self.queue.request(command)
         } else {

@@ -16,8 +16,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Inbox, Supervisor, SupervisorError, refused};
-use crate::domain::protocol::LeftRunningEnd;
+use super::{Agents, AgentsError, Inbox, refused};
+use crate::domain::command::LeftRunningEnd;
 use crate::domain::{AgentStatus, Event, SliceName};
 use crate::session::Termination;
 use crate::session::process_group::{self, Mark, Tree};
@@ -47,7 +47,7 @@ pub(super) struct LeftGroup {
     pub ending: bool,
 }
 
-impl Supervisor {
+impl Agents {
     /// Writes down the running agent, so the next supervisor can find it
     /// should this one die without stopping it.
     pub(super) fn remember_agent(&self, slice: &SliceName, pid: i32, mark: Option<Mark>) {
@@ -142,7 +142,7 @@ impl Supervisor {
     }
 
     /// Refuses to start an agent beside a group left running.
-    pub(super) fn check_left_running(&self, slice: &SliceName) -> Result<(), SupervisorError> {
+    pub(super) fn check_left_running(&self, slice: &SliceName) -> Result<(), AgentsError> {
         match self.left_running(slice) {
             Some(left) => Err(refused(
                 slice,
@@ -163,10 +163,7 @@ impl Supervisor {
 
     /// Ends the group left running in `slice`, on a thread of its own;
     /// its end comes back through the inbox. What was done, for the reply.
-    pub(super) fn end_left_running(
-        &mut self,
-        slice: &SliceName,
-    ) -> Result<String, SupervisorError> {
+    pub(super) fn end_left_running(&mut self, slice: &SliceName) -> Result<String, AgentsError> {
         let grace = self.options.kill_grace;
         let Some(left) = self
             .slots
@@ -215,7 +212,7 @@ impl Supervisor {
         ))
     }
 
-    /// A stop begun by [`Supervisor::end_left_running`] is over: `None`
+    /// A stop begun by [`Agents::end_left_running`] is over: `None`
     /// when the group was gone before it was signalled.
     pub(super) fn left_running_stopped(
         &mut self,
@@ -235,7 +232,7 @@ impl Supervisor {
                 {
                     left.ending = false;
                 }
-                (self.notify)(Event::Progress {
+                (self.report)(Event::Progress {
                     slice: Some(slice.clone()),
                     message: format!(
                         "agent group {pid} survived SIGKILL (a process stuck in the kernel, see `ps -g {pid}`); it still blocks new agents here"
@@ -321,6 +318,6 @@ impl Supervisor {
         if let Err(err) = self.ws.state_dir.journal().record(actor, event.clone()) {
             tracing::warn!(%err, "journal write failed");
         }
-        (self.notify)(event);
+        (self.report)(event);
     }
 }

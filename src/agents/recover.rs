@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Supervisor;
+use super::Agents;
 use crate::domain::{AgentStatus, Event, SliceName};
 use crate::session::{Screen, ScreenHandle, Size, transcript};
 use crate::store::Actor;
@@ -14,7 +14,7 @@ use crate::store::Actor;
 /// How much of an earlier run's transcript is replayed into a new screen.
 const REPLAY_BYTES: u64 = 256 * 1024;
 
-impl Supervisor {
+impl Agents {
     /// Each slice's last status from the journal, and its earlier output
     /// on screen. A run whose end nobody recorded (the supervisor that ran
     /// it died) is recorded now as exited, unless its group still runs:

@@ -7,20 +7,15 @@
 use std::sync::Arc;
 
 use super::{
-    Actor, Inbox, Launch, Supervisor, SupervisorError, agent_hooks, earlier_output, mark_restart,
-    refused,
+    Actor, Agents, AgentsError, Inbox, Launch, agent_hooks, earlier_output, mark_restart, refused,
 };
 use crate::domain::{AgentStatus, Event, Lifecycle, SliceName};
 use crate::session::{EventSink, Session, SessionEvent, SessionSpec};
 use crate::store::{load_state, save_state};
 use crate::workspace::WorkspaceError;
 
-impl Supervisor {
-    pub(super) fn start(
-        &mut self,
-        slice: &SliceName,
-        launch: Launch,
-    ) -> Result<(), SupervisorError> {
+impl Agents {
+    pub(super) fn start(&mut self, slice: &SliceName, launch: Launch) -> Result<(), AgentsError> {
         let spec = self.ws.slice(slice.as_str())?.clone();
         if self.session(slice).is_some_and(|s| s.exit().is_none()) {
             let paused = self
@@ -60,7 +55,7 @@ impl Supervisor {
             }
             self.set_status(slice, AgentStatus::Pending, Actor::Operator);
             if let Some(message) = self.pending_reason(slice) {
-                (self.notify)(Event::Progress {
+                (self.report)(Event::Progress {
                     slice: Some(slice.clone()),
                     message,
                 });
@@ -180,13 +175,13 @@ impl Supervisor {
         let mark = session.tree().mark.clone();
         slot.session = Some(session);
         self.remember_agent(slice, pid, mark);
-        (self.notify)(Event::AgentStarted {
+        (self.report)(Event::AgentStarted {
             slice: slice.clone(),
             pid,
         });
         self.set_status(slice, AgentStatus::Running, Actor::Operator);
         if let Some(message) = hooks_note {
-            (self.notify)(Event::Progress {
+            (self.report)(Event::Progress {
                 slice: Some(slice.clone()),
                 message,
             });
@@ -198,7 +193,7 @@ impl Supervisor {
     /// Refuses to start while processes of the slice's last run (ending
     /// after a kill, or left behind by an agent that exited) still live,
     /// unless the plan keeps such children.
-    fn check_last_run_gone(&self, slice: &SliceName) -> Result<(), SupervisorError> {
+    fn check_last_run_gone(&self, slice: &SliceName) -> Result<(), AgentsError> {
         if self.ws.plan.agent.keep_children {
             return Ok(());
         }
@@ -247,7 +242,7 @@ impl Supervisor {
                 from: Lifecycle::Ready,
                 to: Lifecycle::Active,
             };
-            (self.notify)(event.clone());
+            (self.report)(event.clone());
             self.ws.state_dir.journal().record(Actor::Sliceboard, event)
         });
         if let Err(err) = result {

@@ -6,6 +6,7 @@
 //! The journal (`events.jsonl`) stores the same events, so what the
 //! operator did and what happened share one vocabulary.
 
+use super::short_commit;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -454,15 +455,11 @@ impl Drift {
             ),
             Drift::BranchRewritten { branch, was, now } => format!(
                 "branch {branch} moved from {} to {}, which does not contain it (reset or rebased outside sliceboard); check the agent's work before approving",
-                short(was),
-                short(now)
+                short_commit(was),
+                short_commit(now)
             ),
         }
     }
-}
-
-fn short(oid: &str) -> &str {
-    oid.get(..10).unwrap_or(oid)
 }
 
 #[cfg(test)]

@@ -1,0 +1,867 @@
+//! The supervisor: every slice's agent session, started within the plan's
+//! `max_running` cap (the rest wait as pending), paused, resumed, killed and
+//! restarted on command, with activity read from the agents' own signals,
+//! the bell and the screen.
+//!
+//! Owns the sessions and the state lock while it lives. Commands come in
+//! through [`Agents::execute`] or a [`AgentsHandle`] (the socket
+//! server's clients hold one); what happens goes out as
+//! [`domain::Event`](crate::domain::Event)s through a callback and into the
+//! journal. Driven by its owner calling [`Agents::step`] in a loop on a
+//! thread of its own: kills and spawns are quick here, but git and disk
+//! work (`up`, `down`) are not.
+//!
+//! On start it shows what an earlier supervisor left: each slice's last
+//! agent status from the journal (a run the earlier supervisor never saw
+//! end is recorded as exited), the tail of its transcript on screen, and
+//! agent groups it left running (`left_running`), which block new agents
+//! in their slice until the operator ends them or they end.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use crate::domain::{AgentStatus, Command, Event, SliceName};
+use crate::session::{
+    ActivityRules, Reading, ScreenHandle, Session, SessionEvent, Size, transcript,
+};
+mod agent_events;
+mod agent_hooks;
+mod left_running;
+mod live_plan;
+mod recover;
+mod start;
+mod worktree_ops;
+
+use recover::{earlier_output, mark_restart};
+
+use crate::store::{Actor, StateLock};
+use crate::workspace::{Workspace, WorkspaceError};
+
+/// How long a prompt for a starting agent waits for it to ask for
+/// bracketed paste before it is typed anyway.
+const PROMPT_WAIT: Duration = Duration::from_secs(3);
+
+/// A prompt as one paste (bracketed when the agent asked for it), then Enter.
+fn deliver(session: &Session, text: &str) -> std::io::Result<()> {
+    session.paste(text)?;
+    session.write(b"\r")
+}
+
+/// The terminal sizes a client may ask for: an emulator allocates every
+/// cell of its grid, history included, so the size is bounded.
+const MIN_COLS: u16 = 2;
+const MAX_COLS: u16 = 1000;
+const MAX_ROWS: u16 = 500;
+
+#[derive(Debug, Clone)]
+pub struct AgentsOptions {
+    /// The size agents start at, until the dashboard resizes them.
+    pub size: Size,
+    pub scrollback: usize,
+    /// Between SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
+    pub transcript_max: u64,
+    pub activity: ActivityRules,
+    /// The executable agents' hooks run (`sliceboard hook …`); this
+    /// process's own by default. `None` adds no hooks.
+    pub sliceboard: Option<std::path::PathBuf>,
+}
+
+impl AgentsOptions {
+    /// The plan's settings (scrollback, waiting prompts) over the defaults.
+    pub fn from_plan(plan: &crate::domain::Plan) -> Self {
+        let activity = plan
+            .agent
+            .waiting_patterns
+            .as_deref()
+            .and_then(|patterns| ActivityRules::with_patterns(patterns).ok())
+            .unwrap_or_default();
+        Self {
+            scrollback: plan.agent.scrollback,
+            activity,
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for AgentsOptions {
+    fn default() -> Self {
+        Self {
+            size: Size {
+                cols: 120,
+                rows: 40,
+            },
+            scrollback: 10_000,
+            kill_grace: Duration::from_secs(5),
+            transcript_max: transcript::DEFAULT_MAX_BYTES,
+            activity: ActivityRules::default(),
+            sliceboard: std::env::current_exe().ok(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentsError {
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
+    #[error("slice {slice}: {message}")]
+    Refused { slice: SliceName, message: String },
+    #[error("the supervisor does not handle {0} yet")]
+    Unsupported(&'static str),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Where domain events go.
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// What a supervisor writes in the lock file as its command: a launcher
+/// that finds it there knows another supervisor holds the repository.
+pub const LOCK_COMMAND: &str = "sliceboard supervisor";
+
+/// What a command came to: `Ok` with what was done (often empty), `Err`
+/// with why not.
+pub type Outcome = Result<String, String>;
+
+/// Where a command's outcome goes.
+pub type Reply = tokio::sync::oneshot::Sender<Outcome>;
+
+/// Whose agent runs in a slice's worktree now, for whoever must wait
+/// for it to end before the worktree goes (a pick retiring a variant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentPresence {
+    /// None: the worktree may be removed.
+    Gone,
+    /// This supervisor's agent, its pid.
+    Ours { pid: i32 },
+    /// A group an earlier supervisor left running (`left_running`).
+    LeftRunning { pid: i32 },
+}
+
+enum Inbox {
+    Session(SessionEvent),
+    Request {
+        command: Command,
+        reply: Reply,
+    },
+    Local(Command),
+    /// Ending a group left running by an earlier supervisor is over;
+    /// `None`: it was gone before it was signalled.
+    LeftRunningStopped {
+        slice: SliceName,
+        pid: i32,
+        termination: Option<crate::session::Termination>,
+    },
+    /// The plan file changed and may be taken live.
+    UsePlan(Box<crate::domain::Plan>),
+    /// Whose agent runs in the slice now ([`AgentsHandle::agent_presence`]).
+    Presence {
+        slice: SliceName,
+        reply: tokio::sync::oneshot::Sender<AgentPresence>,
+    },
+    /// A worktree operation ended on its own thread.
+    OpDone {
+        command: Command,
+        outcome: Outcome,
+        events: Vec<Event>,
+        reply: Option<Reply>,
+    },
+}
+
+/// Sends commands to a supervisor running on another thread.
+#[derive(Clone)]
+pub struct AgentsHandle(mpsc::Sender<Inbox>);
+
+impl AgentsHandle {
+    /// Sends without waiting; a failure comes back as [`Event::CommandFailed`].
+    pub fn send(&self, command: Command) {
+        let _ = self.0.send(Inbox::Local(command));
+    }
+
+    /// Puts a changed plan in force (one `domain::plan_change` allows live).
+    pub fn use_plan(&self, plan: crate::domain::Plan) {
+        let _ = self.0.send(Inbox::UsePlan(Box::new(plan)));
+    }
+
+    /// Sends and hands back where the outcome will arrive; no
+    /// `CommandFailed` event is raised, the outcome says it.
+    pub fn request(&self, command: Command) -> tokio::sync::oneshot::Receiver<Outcome> {
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        if let Err(mpsc::SendError(Inbox::Request { reply, .. })) =
+            self.0.send(Inbox::Request { command, reply })
+        {
+            let _ = reply.send(Err("the supervisor is shutting down".into()));
+        }
+        outcome
+    }
+
+    /// Whose agent runs in `slice`'s worktree now; the receiver errs when
+    /// the supervisor is gone or shutting down.
+    pub fn agent_presence(
+        &self,
+        slice: &SliceName,
+    ) -> tokio::sync::oneshot::Receiver<AgentPresence> {
+        let (reply, presence) = tokio::sync::oneshot::channel();
+        let _ = self.0.send(Inbox::Presence {
+            slice: slice.clone(),
+            reply,
+        });
+        presence
+    }
+}
+
+/// Every slice's screen, for whoever draws them.
+pub type Screens = Arc<std::sync::Mutex<BTreeMap<SliceName, ScreenHandle>>>;
+
+/// Called when a slice's agent printed something (coalesced: again only
+/// after its screen was looked at).
+pub type OutputListener = Arc<dyn Fn(&SliceName) + Send + Sync>;
+
+/// How an agent starts: its command, or the plan's resume command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Launch {
+    Fresh,
+    Resume,
+}
+
+/// SIGSTOP or SIGCONT to an agent's group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    Pause,
+    Resume,
+}
+
+#[derive(Default)]
+struct Slot {
+    session: Option<Session>,
+    status: Option<AgentStatus>,
+    restart_when_exited: bool,
+    /// The size the operator last gave its pane; a restart starts there.
+    size: Option<Size>,
+    /// A prompt for an agent being started, and since when it waits.
+    prompt: Option<(String, Instant)>,
+    /// An agent group an earlier supervisor left running here.
+    left_running: Option<left_running::LeftGroup>,
+}
+
+pub struct Agents {
+    ws: Workspace,
+    lock: Arc<StateLock>,
+    /// Taken by every writer of `state.json` in this process.
+    state_writes: Arc<std::sync::Mutex<()>>,
+    options: AgentsOptions,
+    slots: BTreeMap<SliceName, Slot>,
+    /// Slices waiting for a free slot, and whether they resume.
+    pending: VecDeque<(SliceName, Launch)>,
+    inbox: mpsc::Receiver<Inbox>,
+    inbox_tx: mpsc::Sender<Inbox>,
+    report: EventSink,
+    on_output: Option<OutputListener>,
+    screens: Screens,
+    /// Set once `Shutdown` was handled: the owner's loop ends.
+    finished: bool,
+    /// When groups left running were last looked at.
+    left_checked: Instant,
+}
+
+impl Agents {
+    /// Takes the state lock, and picks up what an earlier supervisor left
+    /// (see the module's header).
+    pub fn new(
+        ws: Workspace,
+        options: AgentsOptions,
+        report: EventSink,
+    ) -> Result<Self, AgentsError> {
+        let lock = ws.lock(LOCK_COMMAND)?;
+        let (inbox_tx, inbox) = mpsc::channel();
+        let slots = ws
+            .plan
+            .slices
+            .iter()
+            .map(|s| (s.name.clone(), Slot::default()))
+            .collect();
+        let mut supervisor = Self {
+            ws,
+            lock: Arc::new(lock),
+            state_writes: Arc::default(),
+            options,
+            slots,
+            pending: VecDeque::new(),
+            inbox,
+            inbox_tx,
+            report,
+            on_output: None,
+            screens: Screens::default(),
+            finished: false,
+            left_checked: Instant::now(),
+        };
+        supervisor.recover();
+        Ok(supervisor)
+    }
+
+    /// True once `Shutdown` was handled: every agent is stopped.
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Agents running or paused now.
+    pub fn running(&self) -> usize {
+        self.running_count()
+    }
+
+    /// Every slice's agent status.
+    pub fn statuses(&self) -> BTreeMap<SliceName, AgentStatus> {
+        self.slots
+            .iter()
+            .map(|(name, slot)| (name.clone(), slot.status.unwrap_or(AgentStatus::NotStarted)))
+            .collect()
+    }
+
+    /// For driving the supervisor from another thread.
+    pub fn handle(&self) -> AgentsHandle {
+        AgentsHandle(self.inbox_tx.clone())
+    }
+
+    /// Every slice's current screen (kept after the agent exits).
+    pub fn screens(&self) -> Screens {
+        self.screens.clone()
+    }
+
+    pub fn on_output(&mut self, listener: OutputListener) {
+        self.on_output = Some(listener);
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        &self.ws
+    }
+
+    /// The state lock this supervisor holds, for services that write state.
+    pub fn state_lock(&self) -> Arc<StateLock> {
+        self.lock.clone()
+    }
+
+    /// The mutex every writer of `state.json` in this process takes.
+    pub fn state_writes(&self) -> Arc<std::sync::Mutex<()>> {
+        self.state_writes.clone()
+    }
+
+    pub fn status(&self, slice: &SliceName) -> AgentStatus {
+        self.slots
+            .get(slice)
+            .and_then(|s| s.status)
+            .unwrap_or(AgentStatus::NotStarted)
+    }
+
+    pub fn activity(&self, slice: &SliceName) -> Option<Reading> {
+        self.session(slice).map(Session::activity)
+    }
+
+    pub fn session(&self, slice: &SliceName) -> Option<&Session> {
+        self.slots.get(slice).and_then(|s| s.session.as_ref())
+    }
+
+    /// Carries out one command from the operator; says what was done when
+    /// there is more to say than "done".
+    pub fn execute(&mut self, command: Command) -> Result<String, AgentsError> {
+        self.dispatch(command).map(Option::unwrap_or_default)
+    }
+
+    fn dispatch(&mut self, command: Command) -> Result<Option<String>, AgentsError> {
+        let done = |result: Result<(), AgentsError>| result.map(|()| None);
+        match command {
+            command @ (Command::Up { .. } | Command::Down { .. } | Command::Setup { .. }) => {
+                self.check_down(&command)?;
+                let (outcome, events) = self.ops().run(&command);
+                events.into_iter().for_each(|e| (self.report)(e));
+                outcome.map(Some).map_err(AgentsError::Failed)
+            }
+            Command::KillAgent { slice } => self.kill(&slice),
+            Command::StartAgent { slice } => {
+                self.start(&slice, Launch::Fresh)?;
+                Ok(self.pending_reason(&slice))
+            }
+            Command::Shutdown => {
+                let stopped = self.running_count();
+                self.shutdown();
+                self.finished = true;
+                Ok(Some(format!(
+                    "stopped {stopped} agent{} and the supervisor",
+                    if stopped == 1 { "" } else { "s" }
+                )))
+            }
+            other => done(self.act(other)),
+        }
+    }
+
+    fn act(&mut self, command: Command) -> Result<(), AgentsError> {
+        match command {
+            Command::StartAgent { slice } => self.start(&slice, Launch::Fresh),
+            Command::RestartAgent { slice } => self.restart(&slice),
+            Command::PauseAgent { slice } => self.hold(&slice, Hold::Pause),
+            Command::ResumeAgent { slice } => self.hold(&slice, Hold::Resume),
+            Command::SendInput { slice, bytes } => {
+                let session = self.live(&slice)?;
+                session.write(&bytes).map_err(|e| refused(&slice, e))
+            }
+            Command::ResizeAgent { slice, cols, rows } => {
+                self.resize(&slice, Size { cols, rows })?;
+                // The reflowed screen is drawn again even if the agent
+                // prints nothing more.
+                if let Some(listener) = &self.on_output {
+                    listener(&slice);
+                }
+                Ok(())
+            }
+            Command::Signal {
+                slice,
+                activity,
+                origin,
+            } => self.signal(&slice, activity, origin),
+            Command::Prompt { slice, text } => self.prompt(&slice, text),
+            // The merge queue's commands go to the merge queue.
+            Command::Approve { .. }
+            | Command::WithdrawApproval { .. }
+            | Command::Merge { .. }
+            | Command::Clean { .. }
+            | Command::Pick { .. }
+            | Command::Review
+            | Command::SendFeedback { .. }
+            | Command::QueueReport => Err(AgentsError::Unsupported("merge-queue commands")),
+            // The socket server answers it from the board.
+            Command::AgentsReport => Err(AgentsError::Unsupported("the agents report")),
+            Command::PlanInForce => Err(AgentsError::Unsupported("the plan in force")),
+            // Handled by `dispatch` before it gets here.
+            Command::Up { .. }
+            | Command::Down { .. }
+            | Command::Setup { .. }
+            | Command::KillAgent { .. }
+            | Command::Shutdown => Err(AgentsError::Unsupported("this command here")),
+        }
+    }
+
+    fn resize(&mut self, slice: &SliceName, size: Size) -> Result<(), AgentsError> {
+        if !(MIN_COLS..=MAX_COLS).contains(&size.cols) || !(1..=MAX_ROWS).contains(&size.rows) {
+            return Err(refused(
+                slice,
+                format!(
+                    "a terminal of {}x{} is out of range ({MIN_COLS} to {MAX_COLS} columns, 1 to {MAX_ROWS} rows)",
+                    size.cols, size.rows
+                ),
+            ));
+        }
+        self.known(slice)?;
+        if let Some(slot) = self.slots.get_mut(slice) {
+            slot.size = Some(size);
+        }
+        let Some(session) = self.session(slice) else {
+            // An earlier supervisor's screen reflows; nothing else to do.
+            if let Some(screen) = self
+                .screens
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(slice)
+            {
+                screen.with_screen(|s| s.resize(size));
+            }
+            return Ok(());
+        };
+        let resized = session.resize(size);
+        // An ended agent's screen still reflows; its PTY is gone.
+        if session.exit().is_none() {
+            resized.map_err(|e| refused(slice, e))?;
+        }
+        Ok(())
+    }
+
+    /// `sliceboard up` under this supervisor's lock; what git and the
+    /// journal recorded goes to the watchers.
+    fn ops(&self) -> worktree_ops::Ops {
+        worktree_ops::Ops {
+            root: self.ws.git.root().to_owned(),
+            plan: self.ws.plan.clone(),
+            lock: self.lock.clone(),
+            writes: self.state_writes.clone(),
+        }
+    }
+
+    /// Refuses to remove the worktree of an agent that runs in it, or of
+    /// a group an earlier supervisor left running there.
+    fn check_down(&self, command: &Command) -> Result<(), AgentsError> {
+        match command {
+            Command::Down { slice, .. } if self.ws.plan.is_planner(slice) => Err(refused(
+                slice,
+                "it is the planner, which works in the repository itself: there is no worktree of its own to remove",
+            )),
+            Command::Down { slice, .. }
+                if self.session(slice).is_some_and(|s| s.exit().is_none()) =>
+            {
+                Err(refused(slice, "its agent is running; kill it first"))
+            }
+            Command::Down { slice, .. } => self.check_left_running(slice),
+            _ => Ok(()),
+        }
+    }
+
+    /// `up` or `down` on a thread of its own; the outcome comes back
+    /// through the inbox.
+    fn spawn_op(&mut self, command: Command, reply: Option<Reply>) {
+        if let Err(err) = self.check_down(&command) {
+            self.finish_op(command, Err(err.to_string()), Vec::new(), reply);
+            return;
+        }
+        let ops = self.ops();
+        let inbox = self.inbox_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("worktree-op".into())
+            .spawn(move || {
+                let (outcome, events) = ops.run(&command);
+                let _ = inbox.send(Inbox::OpDone {
+                    command,
+                    outcome,
+                    events,
+                    reply,
+                });
+            });
+        if let Err(err) = spawned {
+            tracing::warn!(%err, "cannot start a worktree operation");
+        }
+    }
+
+    /// What a worktree operation did goes to the watchers, its outcome to
+    /// whoever asked.
+    fn finish_op(
+        &self,
+        command: Command,
+        outcome: Outcome,
+        events: Vec<Event>,
+        reply: Option<Reply>,
+    ) {
+        events.into_iter().for_each(|e| (self.report)(e));
+        match (reply, outcome) {
+            (Some(reply), outcome) => {
+                let _ = reply.send(outcome);
+            }
+            (None, Err(message)) => (self.report)(Event::CommandFailed {
+                command: Box::new(command),
+                message,
+            }),
+            (None, Ok(_)) => {}
+        }
+    }
+
+    /// Waits up to `timeout` for something to happen, handles everything
+    /// that did, and re-reads every agent's activity.
+    pub fn step(&mut self, timeout: Duration) {
+        if let Ok(first) = self.inbox.recv_timeout(timeout) {
+            self.receive(first);
+            while let Ok(next) = self.inbox.try_recv() {
+                self.receive(next);
+            }
+        }
+        self.deliver_prompts();
+        let now = Instant::now();
+        self.poll_left_running(now);
+        // A program that starts a synchronized update and stalls must still
+        // be drawn when the update times out.
+        if let Some(listener) = &self.on_output {
+            for (name, slot) in &self.slots {
+                let due = slot
+                    .session
+                    .as_ref()
+                    .and_then(|s| s.screen_handle().sync_deadline());
+                if due.is_some_and(|due| due <= now) {
+                    listener(name);
+                }
+            }
+        }
+        let mut changed = Vec::new();
+        for (name, slot) in &self.slots {
+            let live = slot
+                .session
+                .as_ref()
+                .filter(|s| s.exit().is_none() && !s.activity_settled(now));
+            if let Some(activity) = live.and_then(|s| s.update_activity(now)) {
+                changed.push((name.clone(), activity));
+            }
+        }
+        for (slice, reading) in changed {
+            (self.report)(Event::ActivityChanged {
+                slice,
+                activity: reading.activity,
+                source: reading.source,
+                origin: None,
+            });
+        }
+    }
+
+    /// How long the owner's next [`Agents::step`] may wait: a quarter
+    /// second while some agent's activity may still change on its own,
+    /// a second when every one has settled (an agent's output then wakes
+    /// the step, or is seen within that second).
+    pub fn next_step(&self) -> Duration {
+        let now = Instant::now();
+        let settled = self
+            .slots
+            .values()
+            .filter_map(|slot| slot.session.as_ref())
+            .filter(|s| s.exit().is_none())
+            .all(|s| s.activity_settled(now));
+        if settled {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(250)
+        }
+    }
+
+    /// Stops every agent (SIGTERM, then SIGKILL after the grace period) and
+    /// waits for them to go.
+    pub fn shutdown(&mut self) {
+        self.pending.clear();
+        let handles: Vec<_> = self
+            .slots
+            .values_mut()
+            .filter_map(|slot| {
+                slot.restart_when_exited = false;
+                let session = slot.session.as_mut()?;
+                session
+                    .exit()
+                    .is_none()
+                    .then(|| session.kill(self.options.kill_grace))
+            })
+            .collect();
+        for handle in handles {
+            let _ = handle.join();
+        }
+        // Each run's end is recorded as it would be while running (killed,
+        // in the journal, `agent.json` gone), so the next supervisor tells a
+        // stopped agent from one that was lost.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.slots.values().any(|slot| {
+            slot.status
+                .is_some_and(|s| matches!(s, AgentStatus::Running | AgentStatus::Paused))
+        }) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.inbox.recv_timeout(left) {
+                Ok(message) => self.refuse(message),
+                Err(_) => break,
+            }
+        }
+        // Whoever is still waiting hears why nothing will happen.
+        while let Ok(message) = self.inbox.try_recv() {
+            self.refuse(message);
+        }
+    }
+
+    /// Answers a message that arrives while shutting down: requests are
+    /// refused, a worktree operation that ended is reported.
+    fn refuse(&mut self, message: Inbox) {
+        match message {
+            Inbox::Request { reply, .. } => {
+                let _ = reply.send(Err("the supervisor is shutting down".into()));
+            }
+            Inbox::OpDone {
+                command,
+                outcome,
+                events,
+                reply,
+            } => self.finish_op(command, outcome, events, reply),
+            message @ (Inbox::Session(SessionEvent::Exited { .. })
+            | Inbox::LeftRunningStopped { .. }) => self.receive(message),
+            Inbox::Session(_) | Inbox::Local(_) | Inbox::UsePlan(_) | Inbox::Presence { .. } => {}
+        }
+    }
+
+    fn receive(&mut self, message: Inbox) {
+        match message {
+            Inbox::Session(SessionEvent::Exited { slice, pid, exit }) => {
+                // A restart may already have replaced the run that ended.
+                let current = self.session(&slice).map(Session::pid);
+                if current.is_none() || current == Some(pid) {
+                    self.exited(&slice, exit);
+                }
+            }
+            // Already told to whoever draws, by the session's sink; here
+            // it only woke the step.
+            Inbox::Session(SessionEvent::Output { .. } | SessionEvent::Bell { .. }) => {}
+            Inbox::Local(
+                command @ (Command::Up { .. } | Command::Down { .. } | Command::Setup { .. }),
+            ) => {
+                self.spawn_op(command, None);
+            }
+            Inbox::Request {
+                command:
+                    command @ (Command::Up { .. } | Command::Down { .. } | Command::Setup { .. }),
+                reply,
+            } => self.spawn_op(command, Some(reply)),
+            Inbox::OpDone {
+                command,
+                outcome,
+                events,
+                reply,
+            } => self.finish_op(command, outcome, events, reply),
+            Inbox::LeftRunningStopped {
+                slice,
+                pid,
+                termination,
+            } => self.left_running_stopped(&slice, pid, termination),
+            Inbox::UsePlan(plan) => self.use_plan(*plan),
+            Inbox::Presence { slice, reply } => {
+                let _ = reply.send(self.agent_presence(&slice));
+            }
+            Inbox::Local(command) => {
+                if let Err(err) = self.execute(command.clone()) {
+                    (self.report)(Event::CommandFailed {
+                        command: Box::new(command),
+                        message: err.to_string(),
+                    });
+                }
+            }
+            Inbox::Request { command, reply } => {
+                let _ = reply.send(self.execute(command).map_err(|e| e.to_string()));
+            }
+        }
+    }
+
+    /// Whose agent runs in `slice`: ours, or a group left running.
+    fn agent_presence(&self, slice: &SliceName) -> AgentPresence {
+        if let Ok(session) = self.live(slice) {
+            return AgentPresence::Ours { pid: session.pid() };
+        }
+        match self.left_running(slice) {
+            Some(left) => AgentPresence::LeftRunning { pid: left.pid },
+            None => AgentPresence::Gone,
+        }
+    }
+
+    fn live(&self, slice: &SliceName) -> Result<&Session, AgentsError> {
+        self.session(slice)
+            .filter(|s| s.exit().is_none())
+            .ok_or_else(|| AgentsError::Refused {
+                slice: slice.clone(),
+                message: "its agent is not running; start it first".into(),
+            })
+    }
+
+    fn running_count(&self) -> usize {
+        self.slots
+            .values()
+            .filter(|s| s.session.as_ref().is_some_and(|s| s.exit().is_none()))
+            .count()
+    }
+
+    /// The slices whose running agents count toward `max_running`: the
+    /// planner's does not (it is no slice's agent, and a full house of
+    /// workers must not keep it from reviewing them).
+    fn slots_taken(&self) -> Vec<&SliceName> {
+        self.slots
+            .iter()
+            .filter(|(name, _)| !self.ws.plan.is_planner(name))
+            .filter(|(_, s)| s.session.as_ref().is_some_and(|s| s.exit().is_none()))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// Why a slice waits, when it does: the slots and who holds them.
+    fn pending_reason(&self, slice: &SliceName) -> Option<String> {
+        if !self.pending.iter().any(|(p, _)| p == slice) {
+            return None;
+        }
+        Some(crate::domain::board::pending_reason(
+            slice,
+            &self.slots_taken(),
+            self.ws.plan.max_running,
+        ))
+    }
+
+    fn set_status(&mut self, slice: &SliceName, status: AgentStatus, actor: Actor) {
+        if let Some(slot) = self.slots.get_mut(slice) {
+            if slot.status == Some(status) {
+                return;
+            }
+            slot.status = Some(status);
+        }
+        let event = Event::AgentStatusChanged {
+            slice: slice.clone(),
+            status,
+        };
+        if let Err(err) = self.ws.state_dir.journal().record(actor, event.clone()) {
+            tracing::warn!(%err, "journal write failed");
+        }
+        (self.report)(event);
+    }
+
+    fn restart(&mut self, slice: &SliceName) -> Result<(), AgentsError> {
+        self.ws.slice(slice.as_str())?;
+        let grace = self.options.kill_grace;
+        let slot = self.slots.entry(slice.clone()).or_default();
+        match slot.session.as_mut() {
+            Some(session) if session.exit().is_none() => {
+                slot.restart_when_exited = true;
+                drop(session.kill(grace));
+                Ok(())
+            }
+            _ => self.start(slice, Launch::Resume),
+        }
+    }
+
+    fn hold(&mut self, slice: &SliceName, hold: Hold) -> Result<(), AgentsError> {
+        let grace_slot = self.slots.get_mut(slice);
+        let Some(session) = grace_slot
+            .and_then(|s| s.session.as_mut())
+            .filter(|s| s.exit().is_none())
+        else {
+            return Err(refused(slice, "its agent is not running"));
+        };
+        let (result, status) = match hold {
+            Hold::Pause => (session.pause(), AgentStatus::Paused),
+            Hold::Resume => (session.resume(), AgentStatus::Running),
+        };
+        result.map_err(|e| refused(slice, e))?;
+        self.set_status(slice, status, Actor::Operator);
+        Ok(())
+    }
+
+    /// Kills the slice's agent; with none running, ends the group an
+    /// earlier supervisor left running there.
+    fn kill(&mut self, slice: &SliceName) -> Result<Option<String>, AgentsError> {
+        if let Some(at) = self.pending.iter().position(|(p, _)| p == slice) {
+            self.pending.remove(at);
+            self.set_status(slice, AgentStatus::NotStarted, Actor::Operator);
+            return Ok(None);
+        }
+        let live = self.session(slice).is_some_and(|s| s.exit().is_none());
+        if !live && self.left_running(slice).is_some() {
+            return self.end_left_running(slice).map(Some);
+        }
+        let grace = self.options.kill_grace;
+        let slot = self.slots.get_mut(slice);
+        let Some(session) = slot
+            .and_then(|s| {
+                s.restart_when_exited = false;
+                s.session.as_mut()
+            })
+            .filter(|s| s.exit().is_none())
+        else {
+            return Err(refused(slice, "its agent is not running"));
+        };
+        // The end is reported by the session's exit event.
+        drop(session.kill(grace));
+        Ok(None)
+    }
+}
+
+impl Drop for Agents {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn refused(slice: &SliceName, message: impl std::fmt::Display) -> AgentsError {
+    AgentsError::Refused {
+        slice: slice.clone(),
+        message: message.to_string(),
+    }
+}
