@@ -5,6 +5,9 @@
 //! [`plan_file`], [`git`] and [`store`], the application services in
 //! [`workspace`], and the command line in [`cli`]. See ARCHITECTURE.md.
 
+#![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 pub mod agents;
 pub mod cli;
 pub mod dbt;
@@ -14,6 +17,7 @@ pub mod git;
 pub mod link;
 pub mod log_file;
 pub mod merge_queue;
+pub mod os;
 pub mod plan_file;
 pub mod session;
 pub mod store;

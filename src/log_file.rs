@@ -8,9 +8,9 @@ use std::sync::Mutex;
 /// Tracing to `path`; never to a terminal.
 pub fn init(path: &Path) {
     if let Some(dir) = path.parent() {
-        let _ = crate::store::private::create_dir(dir);
+        let _ = crate::os::private::create_dir(dir);
     }
-    let Ok(file) = crate::store::private::open_append(path) else {
+    let Ok(file) = crate::os::private::open_append(path) else {
         return;
     };
     let _ = tracing_subscriber::fmt()

@@ -7,7 +7,7 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use sliceboard::domain::SliceName;
-use sliceboard::session::process_group::group_members;
+use sliceboard::os::process_group::group_members;
 use sliceboard::session::{
     ActivityRules, EventSink, Key, Mods, Screen, Session, SessionEvent, SessionSpec, Size,
     Termination,

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::{Actor, Agents, AgentsError, Launch, PROMPT_WAIT, deliver, refused};
 use crate::domain::{Activity, ActivitySource, AgentStatus, Command, Event, SliceName};
-use crate::session::process_group;
+use crate::os::process_group;
 
 impl Agents {
     /// Gives the agent `text` as one paste, then Enter; an agent that is

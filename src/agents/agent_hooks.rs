@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::domain::SliceName;
 use crate::domain::agent_hooks::{self, AgentKind, HookMode, HookPaths};
-use crate::store::private;
+use crate::os::private;
 use crate::workspace::Workspace;
 
 /// The agent's command with hooks added, and a line for the slice's Events

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use super::{Agents, AgentsError, Inbox, refused};
 use crate::domain::command::LeftRunningEnd;
 use crate::domain::{AgentStatus, Event, SliceName};
+use crate::os::process_group::{self, Mark, Tree};
 use crate::session::Termination;
-use crate::session::process_group::{self, Mark, Tree};
 use crate::store::Actor;
 
 /// How often a group left running is looked at.
@@ -58,7 +58,7 @@ impl Agents {
         let result = serde_json::to_vec(&record)
             .map_err(std::io::Error::other)
             .and_then(|bytes| {
-                crate::store::private::write(&self.ws.state_dir.agent_file(slice), &bytes)
+                crate::os::private::write(&self.ws.state_dir.agent_file(slice), &bytes)
             });
         if let Err(err) = result {
             tracing::warn!(%slice, %err, "cannot record the agent's pid");

@@ -200,7 +200,7 @@ impl Agents {
         let Some(session) = self.session(slice) else {
             return Ok(());
         };
-        let left = crate::session::process_group::tree_members(session.tree());
+        let left = crate::os::process_group::tree_members(session.tree());
         if left.is_empty() {
             return Ok(());
         }

@@ -37,8 +37,7 @@ pub fn main() -> ExitCode {
         // (`sliceboard status | head -c 10`); a command that prints ends
         // as git does instead: killed by SIGPIPE, silently. Sockets are
         // written with MSG_NOSIGNAL (`link`) and never raise it.
-        // SAFETY: signal(2) at start, before any other thread exists.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        crate::os::default_sigpipe();
     }
     match run(args) {
         Ok(code) => code,

@@ -110,9 +110,9 @@ pub fn stop(cwd: &Path) -> anyhow::Result<ExitCode> {
             let pid = still_the_supervisor(&holder).with_context(|| {
                 format!("the supervisor refused ({why}); nothing was signalled")
             })?;
-            // SAFETY: kill(2) of the pid the lock names as a supervisor,
-            // checked to be that process still.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
+            // The pid the lock names as a supervisor, checked to be that
+            // process still.
+            let _ = crate::os::signal_process(pid, libc::SIGTERM);
             wait_gone(holder.pid)?;
             println!(
                 "stopped the supervisor (pid {}) of another sliceboard version",
@@ -147,7 +147,7 @@ fn still_the_supervisor(holder: &crate::store::LockHolder) -> anyhow::Result<i32
     }
     match holder.started {
         Some(started) => {
-            if crate::session::process_group::start_time(pid) != Some(started) {
+            if crate::os::process_group::start_time(pid) != Some(started) {
                 bail!(
                     "pid {pid}, named by the state lock, is not the process that took it (it started at another time)"
                 );

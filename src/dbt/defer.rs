@@ -34,7 +34,7 @@ pub fn publish(project_dir: &Path, dest: &Path) -> std::io::Result<Vec<PathBuf>>
     let fresh = parent.join(format!(".{name}.new"));
     let old = parent.join(format!(".{name}.old"));
     let _ = std::fs::remove_dir_all(&fresh);
-    crate::store::private::create_dir(&fresh)?;
+    crate::os::private::create_dir(&fresh)?;
     let mut copied = vec![fresh.join("manifest.json")];
     copy_private(&manifest, &fresh.join("manifest.json"))?;
     for entry in std::fs::read_dir(project_dir)?.flatten() {
@@ -60,7 +60,7 @@ pub fn publish(project_dir: &Path, dest: &Path) -> std::io::Result<Vec<PathBuf>>
 /// Copies `from` to `to`, 0600 (a copy would take the source's mode).
 fn copy_private(from: &Path, to: &Path) -> std::io::Result<()> {
     let mut source = std::fs::File::open(from)?;
-    let mut dest = crate::store::private::create(to)?;
+    let mut dest = crate::os::private::create(to)?;
     std::io::copy(&mut source, &mut dest)?;
     Ok(())
 }

@@ -10,28 +10,30 @@ use regex::Regex;
 
 use crate::domain::dbt_run::{DbtRun, NodeKind, NodeResult, NodeStatus, RunSource, RunStatus};
 
-static ANSI: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]").unwrap());
+static ANSI: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]").expect("the pattern is valid"));
 static BANNER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^=+ (\S+) \| ([0-9a-f-]+) =+$").unwrap());
+    LazyLock::new(|| Regex::new(r"^=+ (\S+) \| ([0-9a-f-]+) =+$").expect("the pattern is valid"));
 static PREFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\d{2}:\d{2}:\d{2}(?:\.\d+)? +\[[a-z ]+\] \[[^\]]*\]: ?(.*)$").unwrap()
+    Regex::new(r"^\d{2}:\d{2}:\d{2}(?:\.\d+)? +\[[a-z ]+\] \[[^\]]*\]: ?(.*)$")
+        .expect("the pattern is valid")
 });
 static RESULT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"^\d+ of \d+ (START|OK|ERROR|FAIL|PASS|WARN|SKIP)(?: \d+)? (.*?) \.+ \[(.*?)(?: in ([\d.]+)s)?\]$",
-    )
-    .unwrap()
+    ).expect("the pattern is valid")
 });
 static INVOCATION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"'invocation_command': '([^']*)'").unwrap());
-static DONE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^Done\. PASS=\d+ WARN=\d+ ERROR=(\d+)").unwrap());
+    LazyLock::new(|| Regex::new(r"'invocation_command': '([^']*)'").expect("the pattern is valid"));
+static DONE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^Done\. PASS=\d+ WARN=\d+ ERROR=(\d+)").expect("the pattern is valid")
+});
 static FAILURE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:Failure|Warning|(?:\w+ )?Error) in (?:model|test|seed|snapshot) (\S+)")
-        .unwrap()
+        .expect("the pattern is valid")
 });
 static COMPILED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*compiled code at (\S+)").unwrap());
+    LazyLock::new(|| Regex::new(r"^\s*compiled code at (\S+)").expect("the pattern is valid"));
 
 /// Folds text log lines into runs.
 #[derive(Debug, Default)]

@@ -5,6 +5,8 @@
 //! portable-pty or the filesystem; adapters and the UI depend on this
 //! module, never the other way round.
 
+#![forbid(unsafe_code)]
+
 pub mod agent_hooks;
 pub mod board;
 pub mod command;

@@ -8,8 +8,8 @@
 
 pub mod frame;
 
+pub use crate::os::{own_uid, peer_uid};
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -42,37 +42,6 @@ pub enum LinkError {
     Frame(#[from] FrameError),
     #[error("talking to the supervisor: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// The user id of the process at the other end of a Unix socket.
-pub fn peer_uid(socket: &impl AsRawFd) -> std::io::Result<u32> {
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: `cred` and `len` are valid for writes of the sizes given, and
-    // the fd is a live socket borrowed for the call.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&raw mut cred).cast(),
-            &mut len,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(cred.uid)
-}
-
-/// This process's user id.
-pub fn own_uid() -> u32 {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() }
 }
 
 /// What the supervisor said on hello.
@@ -267,26 +236,7 @@ struct NoSignal(UnixStream);
 
 impl Write for NoSignal {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use std::os::fd::AsRawFd as _;
-        loop {
-            // SAFETY: send(2) reads `buf.len()` bytes of `buf`, which we
-            // borrow for the call, from a socket we own.
-            let sent = unsafe {
-                libc::send(
-                    self.0.as_raw_fd(),
-                    buf.as_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_NOSIGNAL,
-                )
-            };
-            if let Ok(sent) = usize::try_from(sent) {
-                return Ok(sent);
-            }
-            let err = std::io::Error::last_os_error();
-            if err.kind() != std::io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
+        crate::os::send_no_signal(&self.0, buf)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

@@ -36,7 +36,7 @@ use crate::domain::environment::integration_env;
 use crate::domain::queue::{CHECK_LINES_KEPT, EntryState};
 use crate::domain::{Event, Lifecycle, MergeWhich, SliceName};
 use crate::git::{GitRepo, Made, MoveError, Oid};
-use crate::session::process_group;
+use crate::os::process_group;
 use crate::store::{Actor, Attention, MergeRecord, write_atomic};
 
 use super::{Ended, MergeQueue, Msg};
@@ -448,7 +448,7 @@ impl MergeQueue {
         self.reset_integration_worktree(Some(commit))?;
         let log = self.ws.state_dir.check_log(file.number);
         let mut log_file =
-            crate::store::private::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+            crate::os::private::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let _ = writeln!(
             log_file,
             "# attempt {}: {} ({}) onto {}, merge commit {commit}\n$ {check}",
@@ -901,13 +901,13 @@ impl MergeQueue {
             .and_then(|t| t.trim().parse().ok())
             .unwrap_or(0);
         let next = last + 1;
-        let _ = crate::store::private::create_dir(&self.ws.state_dir.merge_dir());
+        let _ = crate::os::private::create_dir(&self.ws.state_dir.merge_dir());
         let _ = write_atomic(&counter, format!("{next}\n").as_bytes());
         next
     }
 
     fn save_attempt(&self, file: &AttemptFile) -> Result<(), String> {
-        crate::store::private::create_dir(&self.ws.state_dir.merge_dir())
+        crate::os::private::create_dir(&self.ws.state_dir.merge_dir())
             .map_err(|e| e.to_string())?;
         let text = serde_json::to_vec_pretty(file).map_err(|e| e.to_string())?;
         write_atomic(&self.ws.state_dir.attempt_file(), &text).map_err(|e| e.to_string())
@@ -967,7 +967,7 @@ pub(crate) fn reset_integration_worktree(
         )?;
         // Under the state folder, where only the owner reads (git made it
         // by the umask).
-        crate::store::private::create_dir(&worktree)
+        crate::os::private::create_dir(&worktree)
             .map_err(|e| format!("{}: {e}", worktree.display()))?;
         return Ok(());
     }

@@ -164,7 +164,7 @@ impl MergeQueue {
     }
 
     fn save_pick(&self, file: &PickFile) -> Result<(), String> {
-        crate::store::private::create_dir(&self.ws.state_dir.merge_dir())
+        crate::os::private::create_dir(&self.ws.state_dir.merge_dir())
             .map_err(|e| e.to_string())?;
         let text = serde_json::to_vec_pretty(file).map_err(|e| e.to_string())?;
         write_atomic(&self.pick_file(), &text).map_err(|e| e.to_string())

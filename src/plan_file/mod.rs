@@ -5,6 +5,8 @@
 //! Uses the domain and the toml crate; asks the repository questions only
 //! through [`RepoFacts`], never through git directly.
 
+#![forbid(unsafe_code)]
+
 pub mod diagnostic;
 mod load;
 mod raw;

@@ -16,7 +16,6 @@ pub mod activity;
 mod history;
 pub mod input;
 pub mod mouse_input;
-pub mod process_group;
 pub mod screen;
 mod spill;
 pub mod transcript;
@@ -29,12 +28,13 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 
+use crate::os::process_group;
+pub use crate::os::process_group::Termination;
 pub use activity::{ActivityRules, ActivityTracker, Reading};
 pub use input::{Key, Mods, encode_key, encode_paste};
 pub use mouse_input::{
     MouseAction, MouseButton, MouseInput, MouseRoute, WHEEL_LINES, encode_mouse, route_mouse,
 };
-pub use process_group::Termination;
 pub use screen::{InputModes, MouseTracking, Screen, Size};
 
 use crate::domain::{Activity, SliceName};

@@ -277,7 +277,7 @@ impl Screen {
         }
         self.history.set_cap(self.scrollback - limit);
         if rewrap {
-            release_freed_memory();
+            crate::os::release_freed_memory();
         }
     }
 
@@ -570,16 +570,6 @@ fn pane_color(color: TermColor) -> PaneColor {
                 _ => PaneColor::DEFAULT,
             }
         }
-    }
-}
-
-/// Gives memory freed by the allocator back to the system (glibc keeps
-/// it otherwise, and a process's RSS would only ever grow with resizes).
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

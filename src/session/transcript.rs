@@ -20,9 +20,9 @@ impl Transcript {
     /// Opens `path` for appending, creating it and its folder.
     pub fn open(path: &Path, max_bytes: u64) -> io::Result<Self> {
         if let Some(dir) = path.parent() {
-            crate::store::private::create_dir(dir)?;
+            crate::os::private::create_dir(dir)?;
         }
-        let file = crate::store::private::open_append(path)?;
+        let file = crate::os::private::open_append(path)?;
         let len = file.metadata()?.len();
         Ok(Self {
             path: path.to_owned(),
@@ -51,7 +51,7 @@ impl Transcript {
             Err(err) => return Err(err),
         }
         std::fs::rename(&self.path, older)?;
-        self.file = crate::store::private::open_append(&self.path)?;
+        self.file = crate::os::private::open_append(&self.path)?;
         self.len = 0;
         Ok(())
     }

@@ -94,8 +94,8 @@ impl Journal {
         if self.end() >= self.rotate_bytes {
             self.rotate()?;
         }
-        let mut file =
-            super::private::open_append(&self.path).map_err(StoreError::io("open", &self.path))?;
+        let mut file = crate::os::private::open_append(&self.path)
+            .map_err(StoreError::io("open", &self.path))?;
         // A line cut off (a writer killed mid-write, a full disk) would
         // swallow this entry as the end of its own torn line: start anew.
         if ends_cut(&self.path) {

@@ -16,7 +16,6 @@
 
 mod journal;
 mod lock;
-pub mod private;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -187,7 +186,7 @@ impl StateDir {
 
     /// Creates the folder if needed.
     pub fn ensure(&self) -> Result<(), StoreError> {
-        private::create_dir(&self.root).map_err(StoreError::io("create", &self.root))
+        crate::os::private::create_dir(&self.root).map_err(StoreError::io("create", &self.root))
     }
 
     /// Writes a file whole, atomically (see [`write_atomic`]).
@@ -198,7 +197,7 @@ impl StateDir {
         contents: &[u8],
     ) -> Result<PathBuf, StoreError> {
         let dir = self.slice_dir(slice);
-        private::create_dir(&dir).map_err(StoreError::io("create", &dir))?;
+        crate::os::private::create_dir(&dir).map_err(StoreError::io("create", &dir))?;
         let path = dir.join(name);
         write_atomic(&path, contents)?;
         Ok(path)
@@ -217,7 +216,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = private::create(&tmp).map_err(StoreError::io("create", &tmp))?;
+        let mut file = crate::os::private::create(&tmp).map_err(StoreError::io("create", &tmp))?;
         file.write_all(contents)
             .map_err(StoreError::io("write", &tmp))?;
         file.sync_all().map_err(StoreError::io("sync", &tmp))?;
@@ -253,21 +252,10 @@ fn remove_orphaned_temporaries(dir: &Path, file_name: &str) {
         else {
             continue;
         };
-        if !process_alive(pid) {
+        if !crate::os::process_alive(pid) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-}
-
-/// Whether a process with this pid exists (signal 0 checks without sending).
-pub fn process_alive(pid: i32) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: kill with signal 0 only checks for the process; it has no
-    // effect on it and touches no memory of ours.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Where the supervisor of the state dir `root` listens: `supervisor.sock`

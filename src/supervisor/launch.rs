@@ -2,7 +2,6 @@
 //! session of its own (so the terminal's hangup never reaches it), stdin
 //! closed, what it prints appended to `supervisor.out` in the state dir.
 
-use std::os::unix::process::CommandExt as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -140,7 +139,7 @@ fn is_agent_variable(key: &str) -> bool {
 /// output appended to `supervisor.out`.
 fn spawn(ws: &Workspace, idle_exit: Option<Duration>) -> anyhow::Result<Started> {
     let out_path = ws.state_dir.supervisor_output_file();
-    let out = crate::store::private::open_append(&out_path)
+    let out = crate::os::private::open_append(&out_path)
         .with_context(|| format!("cannot open {}", out_path.display()))?;
     let start = out.metadata().map_or(0, |m| m.len());
     let exe = std::env::current_exe().context("cannot find the sliceboard binary")?;
@@ -167,15 +166,7 @@ fn spawn(ws: &Workspace, idle_exit: Option<Duration>) -> anyhow::Result<Started>
             idle.as_secs_f64().to_string(),
         );
     }
-    // SAFETY: setsid is async-signal-safe and touches no memory of ours.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    crate::os::in_new_session(&mut command);
     let process = command.spawn().context("cannot start the supervisor")?;
     Ok(Started {
         process,

@@ -57,7 +57,7 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     // Whatever an agent's descendants do (job control, `setsid`, a parent
     // that exits), they stay this process's descendants and in reach of
     // `kill` and `stop`; the orphans among them are reaped on SIGCHLD.
-    if let Err(err) = crate::session::process_group::become_subreaper() {
+    if let Err(err) = crate::os::process_group::become_subreaper() {
         tracing::warn!(%err, "cannot become a child subreaper; agents' orphaned jobs go to init");
     }
     let state = load_state(&ws.state_dir.state_file())?;
@@ -277,7 +277,7 @@ fn spawn_signal_thread(
     std::thread::spawn(move || {
         for signal in signals.forever() {
             if signal == signal_hook::consts::SIGCHLD {
-                let reaped = crate::session::process_group::reap_orphans();
+                let reaped = crate::os::process_group::reap_orphans();
                 if reaped > 0 {
                     tracing::debug!(reaped, "orphans reaped");
                 }

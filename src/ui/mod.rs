@@ -440,11 +440,7 @@ fn suspend(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
     );
     ratatui::restore();
     let _ = std::io::stdout().flush();
-    // SAFETY: raising SIGTSTP on ourselves stops the process as the shell
-    // expects; no memory is involved.
-    unsafe {
-        libc::raise(libc::SIGTSTP);
-    }
+    crate::os::suspend_self();
     // Not ratatui::init again: that would stack another panic hook.
     crossterm::terminal::enable_raw_mode()?;
     crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;

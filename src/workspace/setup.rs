@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use super::{Workspace, WorkspaceError};
 use crate::domain::SliceName;
 use crate::domain::setup::{SetupState, SetupStatus};
-use crate::session::process_group;
+use crate::os::process_group;
 use crate::store::{load_state, write_atomic};
 
 /// Where the slice's setup stands, if it ever ran. A `running` one whose
@@ -40,7 +40,7 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkspaceError 
 }
 
 fn record(ws: &Workspace, slice: &SliceName, state: &SetupState) -> Result<(), WorkspaceError> {
-    crate::store::private::create_dir(&ws.state_dir.slice_dir(slice)).map_err(io(format!(
+    crate::os::private::create_dir(&ws.state_dir.slice_dir(slice)).map_err(io(format!(
         "cannot create {} state folder",
         crate::domain::possessive(slice)
     )))?;
@@ -96,11 +96,11 @@ pub fn run_setup(
     }
     let env = ws.env(&spec)?;
     let log_path = ws.state_dir.setup_log(slice);
-    crate::store::private::create_dir(&ws.state_dir.slice_dir(slice)).map_err(io(format!(
+    crate::os::private::create_dir(&ws.state_dir.slice_dir(slice)).map_err(io(format!(
         "cannot create {} state folder",
         crate::domain::possessive(slice)
     )))?;
-    let mut log = crate::store::private::create(&log_path)
+    let mut log = crate::os::private::create(&log_path)
         .map_err(io(format!("cannot write {}", log_path.display())))?;
     let log_error = || io(format!("cannot write {}", log_path.display()));
     for command in &ws.plan.setup {
