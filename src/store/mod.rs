@@ -260,15 +260,24 @@ fn remove_orphaned_temporaries(dir: &Path, file_name: &str) {
 
 /// Where the supervisor of the state dir `root` listens: `supervisor.sock`
 /// in it, or, when that path is too long for a Unix socket (108 bytes), a
-/// name derived from it in a folder only this user can enter
-/// (`~/.cache/sliceboard/run`), so the supervisor and every client agree on
-/// it and no other user can plant one. Not `$XDG_RUNTIME_DIR`: logind
-/// removes it when the user's last session ends, which is when a
-/// supervisor must go on (and cron or `su` see another value).
+/// name derived from it in a folder only this user can enter, so the
+/// supervisor and every client agree on it and no other user can plant
+/// one: `$HOME/.cache/sliceboard/run`, or `<tmp>/sliceboard-<uid>` without
+/// a home. Never `$XDG_RUNTIME_DIR`: logind removes it when the user's last
+/// session ends, which is when a supervisor must go on (and cron or `su`
+/// see another value). Never a folder relative to the working directory:
+/// clients start from any folder.
 pub fn socket_path(root: &Path) -> PathBuf {
+    socket_path_under(root, &run_dir(std::env::var_os("HOME").as_deref()))
+}
+
+/// [`socket_path`] with the private folder for long paths given.
+fn socket_path_under(root: &Path, run_dir: &Path) -> PathBuf {
     const MAX_SOCKET_PATH: usize = 100;
     let path = root.join("supervisor.sock");
-    if path.as_os_str().len() <= MAX_SOCKET_PATH {
+    if path.as_os_str().len() <= MAX_SOCKET_PATH || !make_private(run_dir) {
+        // A path too long fails to bind, saying so: better than a socket
+        // in a folder another user could enter.
         return path;
     }
     // FNV-1a: stable across builds, unlike std's hasher.
@@ -279,40 +288,70 @@ pub fn socket_path(root: &Path) -> PathBuf {
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
         });
-    private_run_dir().join(format!("{hash:016x}.sock"))
+    run_dir.join(format!("{hash:016x}.sock"))
 }
 
-fn private_run_dir() -> PathBuf {
-    let dir = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|d| !d.is_empty())
-        .map(|d| PathBuf::from(d).join("sliceboard"))
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sliceboard/run"))
-        })
-        .unwrap_or_else(|| PathBuf::from(".sliceboard-run"));
-    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
-    let _ = std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir);
-    let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-    dir
+/// The private folder for sockets whose path would be too long.
+fn run_dir(home: Option<&std::ffi::OsStr>) -> PathBuf {
+    match home.filter(|h| !h.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".cache/sliceboard/run"),
+        None => std::env::temp_dir().join(format!("sliceboard-{}", crate::os::own_uid())),
+    }
+}
+
+/// Creates `dir` 0700 (narrowing it if it was there) and says whether it is
+/// ours and private.
+fn make_private(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    if crate::os::private::create_dir(dir).is_err() {
+        return false;
+    }
+    std::fs::symlink_metadata(dir)
+        .is_ok_and(|m| m.is_dir() && m.uid() == crate::os::own_uid() && m.mode() & 0o077 == 0)
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_long_state_dir_gets_a_private_short_socket() {
+    fn a_long_state_dir_gets_a_private_short_socket_under_home() {
+        let home = tempfile::tempdir().unwrap();
+        let run = super::run_dir(Some(home.path().as_os_str()));
+        assert_eq!(run, home.path().join(".cache/sliceboard/run"));
         let long = PathBuf::from("/").join("x".repeat(120));
-        let path = super::socket_path(&long);
+        let path = super::socket_path_under(&long, &run);
         assert!(path.as_os_str().len() < 108, "{}", path.display());
-        assert_eq!(path, super::socket_path(&long));
+        assert_eq!(path.parent(), Some(run.as_path()));
+        assert_eq!(path, super::socket_path_under(&long, &run));
         // Never a predictable name in a shared folder: a 0700 folder of ours.
         use std::os::unix::fs::PermissionsExt as _;
-        let folder = std::fs::metadata(path.parent().unwrap()).unwrap();
+        let folder = std::fs::metadata(&run).unwrap();
         assert_eq!(folder.permissions().mode() & 0o777, 0o700);
         let short = PathBuf::from("/repo/.git/sliceboard");
-        assert_eq!(super::socket_path(&short), short.join("supervisor.sock"));
+        assert_eq!(
+            super::socket_path_under(&short, &run),
+            short.join("supervisor.sock")
+        );
+    }
+
+    #[test]
+    fn without_a_home_the_run_dir_is_the_users_own_in_tmp_never_relative() {
+        let run = super::run_dir(None);
+        assert!(run.is_absolute(), "{}", run.display());
+        assert!(run.starts_with(std::env::temp_dir()));
+        assert!(run.ends_with(format!("sliceboard-{}", crate::os::own_uid())));
+        assert_eq!(run, super::run_dir(Some(std::ffi::OsStr::new(""))));
+    }
+
+    #[test]
+    fn a_run_dir_that_is_not_private_is_not_used() {
+        let shared = tempfile::tempdir().unwrap();
+        let run = shared.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        std::os::unix::fs::symlink(&run, shared.path().join("link")).unwrap();
+        let long = PathBuf::from("/").join("x".repeat(120));
+        // A symlink is not a folder of ours: the long path is kept.
+        let path = super::socket_path_under(&long, &shared.path().join("link"));
+        assert_eq!(path, long.join("supervisor.sock"));
     }
 
     use super::*;
