@@ -46,37 +46,41 @@ impl JsonLogReader {
             return;
         }
         let Ok(event) = serde_json::from_str::<Value>(line) else {
-            match self.runs.last_mut() {
-                Some(run) => run.unreadable_lines += 1,
-                None => self.orphan_unreadable += 1,
-            }
+            self.count_unreadable();
             return;
         };
         let info = &event["info"];
-        let data = &event["data"];
         let name = info["name"].as_str().unwrap_or_default();
+        self.follow_invocation(name, info);
+        self.apply_event(name, &event["data"]);
+    }
+
+    /// A line that is not JSON, counted against the run it falls in.
+    fn count_unreadable(&mut self) {
+        match self.runs.last_mut() {
+            Some(run) => run.unreadable_lines += 1,
+            None => self.orphan_unreadable += 1,
+        }
+    }
+
+    /// Starts a run when the event opens a new invocation, and records the
+    /// pid of the dbt process writing it.
+    fn follow_invocation(&mut self, name: &str, info: &Value) {
         let invocation = info["invocation_id"].as_str().map(str::to_owned);
         let ts = info["ts"].as_str().map(str::to_owned);
         if name == "MainReportArgs" || self.is_new_invocation(invocation.as_deref()) {
-            self.start_run(invocation.clone(), ts.clone());
+            self.start_run(invocation, ts);
         }
         if let (Some(run), Some(pid)) = (self.runs.last_mut(), info["pid"].as_u64()) {
             run.pid = u32::try_from(pid).ok();
         }
+    }
+
+    /// What one event, by its name, changes in the current run or node.
+    fn apply_event(&mut self, name: &str, data: &Value) {
         match name {
             // The target dbt really used, and how many nodes it selected.
-            "ConcurrencyLine" => {
-                let Some(run) = self.runs.last_mut() else {
-                    return;
-                };
-                if let Some(target) = data["target_name"].as_str().filter(|t| !t.is_empty()) {
-                    run.target = Some(target.to_owned());
-                }
-                run.selected = data["node_count"]
-                    .as_u64()
-                    .and_then(|n| usize::try_from(n).ok())
-                    .or(run.selected);
-            }
+            "ConcurrencyLine" => self.on_concurrency_line(data),
             "LogStartLine" => {
                 if let (Some(run), Some(total)) = (self.runs.last_mut(), data["total"].as_u64()) {
                     run.selected = usize::try_from(total).ok().or(run.selected);
@@ -97,69 +101,9 @@ impl JsonLogReader {
                     run.status = RunStatus::Interrupted;
                 }
             }
-            "MainReportArgs" => {
-                let Some(run) = self.runs.last_mut() else {
-                    return;
-                };
-                let args = &data["args"];
-                if let Some(command_line) = args["invocation_command"].as_str() {
-                    run.invocation = Some(command_line.to_owned());
-                    run.command = command_line.split_whitespace().nth(1).map(str::to_owned);
-                }
-                run.command = args["which"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .or(run.command.take());
-                run.target = args["target"]
-                    .as_str()
-                    .filter(|t| *t != "None")
-                    .map(str::to_owned);
-            }
-            "NodeStart" => {
-                let info = &data["node_info"];
-                if let Some(node) = self.node(info) {
-                    node.status = NodeStatus::Running;
-                }
-                // Where dbt really builds: the first model, seed or snapshot.
-                let builds = matches!(
-                    info["resource_type"].as_str(),
-                    Some("model" | "seed" | "snapshot")
-                );
-                if let Some(run) = self
-                    .runs
-                    .last_mut()
-                    .filter(|r| builds && r.schema.is_none())
-                {
-                    let relation = &info["node_relation"];
-                    run.database = relation["database"].as_str().map(str::to_owned);
-                    run.schema = relation["schema"].as_str().map(str::to_owned);
-                }
-            }
-            "NodeFinished" => {
-                let result = &data["run_result"];
-                if let Some(node) = self.node(&data["node_info"]) {
-                    let status = data["node_info"]["node_status"]
-                        .as_str()
-                        .or(result["status"].as_str())
-                        .map_or(NodeStatus::Other, NodeStatus::parse);
-                    node.status = status;
-                    node.execution_seconds = result["execution_time"].as_f64();
-                    node.rows_affected = result["adapter_response"]["rows_affected"]
-                        .as_f64()
-                        .map(|rows| rows as u64);
-                    node.failures = result["num_failures"].as_u64().filter(|n| *n > 0);
-                    if matches!(
-                        status,
-                        NodeStatus::Error | NodeStatus::Fail | NodeStatus::Warn
-                    ) {
-                        node.message = result["message"]
-                            .as_str()
-                            .filter(|m| !m.is_empty())
-                            .map(str::to_owned)
-                            .or(node.message.take());
-                    }
-                }
-            }
+            "MainReportArgs" => self.on_main_report_args(&data["args"]),
+            "NodeStart" => self.on_node_start(&data["node_info"]),
+            "NodeFinished" => self.on_node_finished(data),
             "RunResultError" | "RunResultFailure" | "RunResultWarning" => {
                 let msg = data["msg"].as_str().map(str::to_owned);
                 if let (Some(node), Some(msg)) = (self.node(&data["node_info"]), msg) {
@@ -172,26 +116,109 @@ impl JsonLogReader {
                     node.compiled_path = path;
                 }
             }
-            "CommandCompleted" => {
-                let Some(run) = self.runs.last_mut() else {
-                    return;
-                };
-                run.elapsed_seconds = data["elapsed"].as_f64();
-                run.pid = None;
-                run.status = match (run.status, data["success"].as_bool()) {
-                    (RunStatus::Interrupted, _) => RunStatus::Interrupted,
-                    (_, Some(true)) => RunStatus::Success,
-                    // Failed with no node failing: dbt's own error.
-                    _ if run.message.is_some()
-                        && !run.nodes.iter().any(|n| n.status.is_problem()) =>
-                    {
-                        RunStatus::Error
-                    }
-                    _ => RunStatus::Failed,
-                };
-            }
+            "CommandCompleted" => self.on_command_completed(data),
             _ => {}
         }
+    }
+
+    fn on_concurrency_line(&mut self, data: &Value) {
+        let Some(run) = self.runs.last_mut() else {
+            return;
+        };
+        if let Some(target) = data["target_name"].as_str().filter(|t| !t.is_empty()) {
+            run.target = Some(target.to_owned());
+        }
+        run.selected = data["node_count"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .or(run.selected);
+    }
+
+    /// The command line, the command and the target the run was started with.
+    fn on_main_report_args(&mut self, args: &Value) {
+        let Some(run) = self.runs.last_mut() else {
+            return;
+        };
+        if let Some(command_line) = args["invocation_command"].as_str() {
+            run.invocation = Some(command_line.to_owned());
+            run.command = command_line.split_whitespace().nth(1).map(str::to_owned);
+        }
+        run.command = args["which"]
+            .as_str()
+            .map(str::to_owned)
+            .or(run.command.take());
+        run.target = args["target"]
+            .as_str()
+            .filter(|t| *t != "None")
+            .map(str::to_owned);
+    }
+
+    fn on_node_start(&mut self, info: &Value) {
+        if let Some(node) = self.node(info) {
+            node.status = NodeStatus::Running;
+        }
+        // Where dbt really builds: the first model, seed or snapshot.
+        let builds = matches!(
+            info["resource_type"].as_str(),
+            Some("model" | "seed" | "snapshot")
+        );
+        if let Some(run) = self
+            .runs
+            .last_mut()
+            .filter(|r| builds && r.schema.is_none())
+        {
+            let relation = &info["node_relation"];
+            run.database = relation["database"].as_str().map(str::to_owned);
+            run.schema = relation["schema"].as_str().map(str::to_owned);
+        }
+    }
+
+    /// A node's status, timing, rows and failures, and its message when it
+    /// did not pass.
+    fn on_node_finished(&mut self, data: &Value) {
+        let result = &data["run_result"];
+        let Some(node) = self.node(&data["node_info"]) else {
+            return;
+        };
+        let status = data["node_info"]["node_status"]
+            .as_str()
+            .or(result["status"].as_str())
+            .map_or(NodeStatus::Other, NodeStatus::parse);
+        node.status = status;
+        node.execution_seconds = result["execution_time"].as_f64();
+        node.rows_affected = result["adapter_response"]["rows_affected"]
+            .as_f64()
+            .map(|rows| rows as u64);
+        node.failures = result["num_failures"].as_u64().filter(|n| *n > 0);
+        if matches!(
+            status,
+            NodeStatus::Error | NodeStatus::Fail | NodeStatus::Warn
+        ) {
+            node.message = result["message"]
+                .as_str()
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned)
+                .or(node.message.take());
+        }
+    }
+
+    /// The run's end: its time, and whether it succeeded, failed, was
+    /// interrupted or ended on dbt's own error.
+    fn on_command_completed(&mut self, data: &Value) {
+        let Some(run) = self.runs.last_mut() else {
+            return;
+        };
+        run.elapsed_seconds = data["elapsed"].as_f64();
+        run.pid = None;
+        run.status = match (run.status, data["success"].as_bool()) {
+            (RunStatus::Interrupted, _) => RunStatus::Interrupted,
+            (_, Some(true)) => RunStatus::Success,
+            // Failed with no node failing: dbt's own error.
+            _ if run.message.is_some() && !run.nodes.iter().any(|n| n.status.is_problem()) => {
+                RunStatus::Error
+            }
+            _ => RunStatus::Failed,
+        };
     }
 
     fn is_new_invocation(&self, invocation: Option<&str>) -> bool {
