@@ -72,6 +72,22 @@ pub fn review_prompt(facts: &ReviewFacts) -> String {
         .iter()
         .filter(|s| s.lifecycle != Lifecycle::Retired)
         .collect();
+    write_merges(&mut out, facts, &live);
+    write_check(&mut out, facts);
+    write_flags(&mut out, &live);
+    write_failures(&mut out, &live);
+    write_retired(&mut out, facts);
+    let _ = writeln!(
+        out,
+        "\nReview the merged result on `{}`: does it do what the plan set out to do, is anything missing or inconsistent across slices? Say what to fix next; add slices to sliceboard.toml for work that remains.",
+        facts.integration
+    );
+    out
+}
+
+/// The opening count, then the slices merged (with their commits) and
+/// those not merged yet.
+fn write_merges(out: &mut String, facts: &ReviewFacts, live: &[&SliceOutcome]) {
     let merged: Vec<&&SliceOutcome> = live.iter().filter(|s| s.merged_commit.is_some()).collect();
     let _ = writeln!(
         out,
@@ -108,12 +124,20 @@ pub fn review_prompt(facts: &ReviewFacts) -> String {
             );
         }
     }
+}
+
+/// The integration check and its last outcome.
+fn write_check(out: &mut String, facts: &ReviewFacts) {
     let _ = writeln!(out, "\nIntegration check:");
     let _ = match (&facts.check, &facts.last_check) {
         (None, _) => writeln!(out, "- none configured (`[merge] check`)"),
         (Some(check), None) => writeln!(out, "- `{check}`: has not run yet"),
         (Some(check), Some(last)) => writeln!(out, "- `{check}`: {last}"),
     };
+}
+
+/// Every ownership flag still open, one line each.
+fn write_flags(out: &mut String, live: &[&SliceOutcome]) {
     let flagged: Vec<&&SliceOutcome> = live.iter().filter(|s| !s.flags.is_empty()).collect();
     let _ = writeln!(out, "\nOwnership flags still open:");
     if flagged.is_empty() {
@@ -124,6 +148,10 @@ pub fn review_prompt(facts: &ReviewFacts) -> String {
             let _ = writeln!(out, "- {}: {flag}", slice.name);
         }
     }
+}
+
+/// The slices that failed, each with why: its merge, its agent, its dbt.
+fn write_failures(out: &mut String, live: &[&SliceOutcome]) {
     let failed: Vec<&&SliceOutcome> = live.iter().filter(|s| s.failed()).collect();
     let _ = writeln!(out, "\nFailed:");
     if failed.is_empty() {
@@ -146,6 +174,10 @@ pub fn review_prompt(facts: &ReviewFacts) -> String {
         }
         let _ = writeln!(out, "- {}: {}", slice.name, why.join("; "));
     }
+}
+
+/// The variants retired when a sibling was picked, if any.
+fn write_retired(out: &mut String, facts: &ReviewFacts) {
     let retired: Vec<&SliceOutcome> = facts
         .slices
         .iter()
@@ -159,12 +191,6 @@ pub fn review_prompt(facts: &ReviewFacts) -> String {
             names.join(", ")
         );
     }
-    let _ = writeln!(
-        out,
-        "\nReview the merged result on `{}`: does it do what the plan set out to do, is anything missing or inconsistent across slices? Say what to fix next; add slices to sliceboard.toml for work that remains.",
-        facts.integration
-    );
-    out
 }
 
 #[cfg(test)]
