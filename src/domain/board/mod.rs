@@ -6,8 +6,12 @@
 //! client can never drift from the supervisor by applying updates
 //! differently. Terminal screens are not part of the board: they travel
 //! as pane frames (`domain::pane`), only for the panes a client shows.
+//!
+//! This file owns the board's data and the one way it changes
+//! ([`Board::apply`]); `words` says it in text (the Events tab's lines,
+//! agent words, durations). Plain data: nothing here may know the socket,
+//! the journal's file or a terminal.
 
-use super::short_commit;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,7 +19,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::command::{Event, LeftRunningEnd};
+use super::command::Event;
 use super::dbt_run::DbtRun;
 use super::diff::{SliceDiff, WatchMode};
 use super::ownership::{Ownership, PathFlag};
@@ -32,6 +36,14 @@ pub const EVENTS_KEPT: usize = 200;
 
 /// How many log lines a slice keeps for the dbt and Logs tabs.
 pub const LOG_LINES_KEPT: usize = 5_000;
+
+mod words;
+
+use words::signal_text;
+pub use words::{
+    AgentReport, LEFT_RUNNING, activity_text, agent_word, describe, duration_text,
+    left_running_word, pending_reason, status_text,
+};
 
 /// Everything the board shows, for every slice in plan order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -429,273 +441,10 @@ pub struct EventLine {
     pub text: String,
 }
 
-/// One line of the Events tab.
-pub fn describe(event: &Event) -> String {
-    match event {
-        Event::AgentStatusChanged { status, .. } => format!("agent {}", status_text(*status)),
-        Event::ActivityChanged {
-            activity,
-            source: ActivitySource::Signal,
-            origin,
-            ..
-        } => format!("activity {}", signal_text(*activity, origin.as_deref())),
-        Event::ActivityChanged {
-            activity,
-            source: ActivitySource::Bell,
-            ..
-        } => format!(
-            "activity {} (the bell rang)",
-            activity_text(Some(*activity))
-        ),
-        Event::ActivityChanged {
-            activity,
-            source: ActivitySource::Screen,
-            ..
-        } => format!(
-            "activity {} (a guess from the screen)",
-            activity_text(Some(*activity))
-        ),
-        Event::LifecycleChanged { from, to, .. } => format!("{from} -> {to}"),
-        Event::CommandFailed { message, .. } => format!("failed: {message}"),
-        Event::Approved { commit, .. } => {
-            format!("approved at {}", short_commit(commit))
-        }
-        Event::ApprovalWithdrawn { .. } => "approval withdrawn".into(),
-        Event::ApprovalStale { approved, now, .. } => format!(
-            "approval of {} is stale: the branch moved to {}",
-            short_commit(approved),
-            now.as_deref().map_or("nothing", short_commit)
-        ),
-        Event::MergeStarted {
-            attempt,
-            approved,
-            onto,
-            ..
-        } => format!(
-            "merge attempt {attempt}: {} onto {}",
-            short_commit(approved),
-            short_commit(onto)
-        ),
-        Event::MergeConflicted { paths, .. } => format!("merge conflicts in {}", paths.join(", ")),
-        Event::CheckStarted { command, .. } => format!("check started: {command}"),
-        Event::CheckPassed { merge_commit, .. } => {
-            format!("check passed on {}", short_commit(merge_commit))
-        }
-        Event::CheckFailed { reason, .. } => format!("check failed: {reason}"),
-        Event::Merged { branch, commit, .. } => {
-            format!("merged into {branch} ({})", short_commit(commit))
-        }
-        Event::MergeFailed { reason, .. } => format!("merge failed: {reason}"),
-        Event::MergeInterrupted { attempt, .. } => {
-            format!("merge attempt {attempt} was interrupted (the supervisor stopped)")
-        }
-        Event::UpstreamMerged { upstream, .. } => format!("upstream {upstream} merged"),
-        Event::FeedbackSent { about, .. } => format!("agent told about {about}"),
-        Event::SliceCleaned {
-            branch, kept_as, ..
-        } => match kept_as {
-            Some(kept) => {
-                format!("cleaned: worktree removed, unmerged commits kept on branch {kept}")
-            }
-            None => {
-                format!("cleaned: worktree removed, branch {branch} deleted (all of it merged)")
-            }
-        },
-        Event::ReviewSent { merged, of, .. } => {
-            format!("sent the aggregate result to review ({merged} of {of} slices merged)")
-        }
-        Event::SliceRetired { picked, branch, .. } => {
-            format!("retired: {picked} was picked; worktree removed, branch kept as {branch}")
-        }
-        Event::PickResumed { retired, left, .. } => {
-            let names = |list: &[SliceName]| {
-                list.iter()
-                    .map(SliceName::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let retired = if retired.is_empty() {
-                "nothing more".to_owned()
-            } else {
-                names(retired)
-            };
-            if left.is_empty() {
-                format!("an interrupted pick was finished: {retired} retired")
-            } else {
-                format!(
-                    "an interrupted pick was not finished: {} ({retired} retired)",
-                    left.join("; ")
-                )
-            }
-        }
-        Event::Progress { message, .. } => message.clone(),
-        Event::AgentStarted { pid, .. } => format!("agent started (pid {pid})"),
-        Event::WorktreeCreated {
-            path,
-            branch,
-            branch_created,
-            base_commit,
-            ..
-        } => {
-            let how = if *branch_created {
-                format!("new branch {branch} from {}", short_commit(base_commit))
-            } else {
-                format!("existing branch {branch}")
-            };
-            format!("worktree created at {} on {how}", path.display())
-        }
-        Event::WorktreeRemoved { path, forced, .. } => format!(
-            "worktree {} removed{}",
-            path.display(),
-            if *forced { " (forced)" } else { "" }
-        ),
-        Event::WorktreesPruned { names } => {
-            format!("stale worktree records pruned: {}", names.join(", "))
-        }
-        Event::DriftFound { slice, drift } => format!("drift: {}", drift.describe(slice)),
-        Event::SetupFinished { state, .. } => state.describe(),
-        Event::LeftRunningFound { slice, pid } => format!(
-            "agent group {pid} was {LEFT_RUNNING}: nothing reaches its terminal, and no agent starts here until it ends (`sliceboard kill {slice}` ends it)"
-        ),
-        Event::LeftRunningEnded { pid, how, .. } => match how {
-            LeftRunningEnd::ByItself => {
-                format!("agent group {pid}, {LEFT_RUNNING}, ended by itself")
-            }
-            LeftRunningEnd::Terminated => {
-                format!("agent group {pid}, {LEFT_RUNNING}, ended (SIGTERM)")
-            }
-            LeftRunningEnd::Killed => {
-                format!("agent group {pid}, {LEFT_RUNNING}, ended (SIGKILL after the grace period)")
-            }
-        },
-    }
-}
-
-/// How the board, `status` and the Events tab name a group an earlier
-/// supervisor left running.
-pub const LEFT_RUNNING: &str = "left running by a previous supervisor";
-
-/// A duration for a person: `45s`, `2m05s`, `1h20m`.
-pub fn duration_text(seconds: i64) -> String {
-    match seconds.max(0) {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
-        s => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-    }
-}
-
-/// Why a pending slice waits: the agents holding the `max_running` slots
-/// (the planner takes none).
-pub fn pending_reason(slice: &SliceName, running: &[&SliceName], max_running: usize) -> String {
-    let names: Vec<&str> = running.iter().map(|n| n.as_str()).collect();
-    format!(
-        "{slice}: pending: {} of {max_running} running ({}); it starts when one ends (`max_running` in sliceboard.toml)",
-        running.len(),
-        names.join(", ")
-    )
-}
-
-pub fn status_text(status: AgentStatus) -> String {
-    match status {
-        AgentStatus::NotStarted => "not started".into(),
-        AgentStatus::Pending => "pending".into(),
-        AgentStatus::Running => "running".into(),
-        AgentStatus::Paused => "paused".into(),
-        AgentStatus::Exited { code: Some(code) } => format!("exited({code})"),
-        AgentStatus::Exited { code: None } => "exited(signal)".into(),
-        AgentStatus::Killed => "killed".into(),
-    }
-}
-
-/// What `status` shows of a slice's agent, from the supervisor's board.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AgentReport {
-    pub status: AgentStatus,
-    pub activity: Option<Activity>,
-    pub source: Option<ActivitySource>,
-    pub last_signal: Option<String>,
-    pub pid: Option<i32>,
-    /// An agent group an earlier supervisor left running, while it lives.
-    #[serde(default)]
-    pub left_running: Option<LeftRunning>,
-}
-
-impl AgentReport {
-    /// The word `status` shows for the agent: the group left running
-    /// first, since nothing else can start until it ends.
-    pub fn word(&self) -> String {
-        match self.left_running {
-            Some(left) => left_running_word(left),
-            None => agent_word(self.status, self.activity, self.source),
-        }
-    }
-}
-
-/// `left running (pid 41873)`: the board's and `status`'s word for a
-/// group an earlier supervisor left running.
-pub fn left_running_word(left: LeftRunning) -> String {
-    format!("left running (pid {})", left.pid)
-}
-
-impl SliceRow {
-    pub fn agent_report(&self) -> AgentReport {
-        AgentReport {
-            status: self.status,
-            activity: self.activity,
-            source: self.activity_source,
-            last_signal: self.last_signal.clone(),
-            pid: self.pid,
-            left_running: self.left_running,
-        }
-    }
-}
-
-/// One word for an agent's state, the same on the board and in `status`:
-/// a running agent's activity (`~busy` when guessed from the screen,
-/// `waiting (bell)` from the bell, `unknown` when nothing is known),
-/// otherwise its status.
-pub fn agent_word(
-    status: AgentStatus,
-    activity: Option<Activity>,
-    source: Option<ActivitySource>,
-) -> String {
-    if status != AgentStatus::Running {
-        return status_text(status);
-    }
-    let activity = activity.unwrap_or(Activity::Unknown);
-    let word = activity_text(Some(activity));
-    match source {
-        _ if activity == Activity::Unknown => word.to_owned(),
-        Some(ActivitySource::Screen) | None => format!("~{word}"),
-        Some(ActivitySource::Bell) => format!("{word} (bell)"),
-        Some(ActivitySource::Signal) => word.to_owned(),
-    }
-}
-
-/// The word for an activity, the same on the board, in its header counts,
-/// in the Events tab and in help.
-pub fn activity_text(activity: Option<Activity>) -> &'static str {
-    match activity {
-        Some(Activity::Busy) => "busy",
-        Some(Activity::Waiting) => "waiting",
-        Some(Activity::Idle) => "idle",
-        Some(Activity::Done) => "done",
-        Some(Activity::Unknown) => "unknown",
-        None => "",
-    }
-}
-
-/// A signal as the Events tab and the agent's title show it.
-fn signal_text(activity: Activity, origin: Option<&str>) -> String {
-    match origin {
-        Some(origin) => format!("{} from {origin}", activity_text(Some(activity))),
-        None => format!("{} (signal)", activity_text(Some(activity))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::command::LeftRunningEnd;
 
     fn board() -> Board {
         Board {
