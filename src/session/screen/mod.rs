@@ -1,34 +1,33 @@
-//! One agent's screen: alacritty_terminal's `Term` and its parser, plus the
-//! listener that turns the terminal's requests into bytes for the PTY.
+//! One agent's screen: alacritty_terminal's `Term` and its parser, its
+//! size and resizing, and its scrollback read as text (lines, search,
+//! this screen's own scroll).
 //!
 //! History: the grid keeps the newest [`GRID_HISTORY`] rows above the
 //! screen; older rows move to a compact [`History`] (text and style spans,
 //! see `history.rs`) through the parser's handler (`spill.rs`). Frames,
-//! search and scrolling read both as one scrollback.
+//! search and scrolling read both as one scrollback. `frame` renders it
+//! for viewers as styled rows; `requests` turns what the program asks of
+//! its terminal into replies.
 //!
 //! Owns terminal emulation only. It never writes to the PTY itself: `feed`
 //! returns the replies (device attributes, cursor position, colors, text
 //! area size) for the caller to write back. Requests that would reach the
-//! operator's own terminal (window title, clipboard) are dropped here, so an
+//! operator's own terminal (window title, clipboard) are dropped, so an
 //! agent can never change the host terminal.
 
-use std::sync::{Arc, Mutex, PoisonError};
+mod frame;
+mod requests;
 
-use alacritty_terminal::event::{Event as TermEvent, EventListener, WindowSize};
 use alacritty_terminal::grid::Dimensions;
 use alacritty_terminal::index::{Column, Line};
 use alacritty_terminal::term::cell::Flags;
 use alacritty_terminal::term::{Config, Term, TermMode};
-use alacritty_terminal::vte::ansi::{Color as TermColor, NamedColor, Processor, Rgb};
+use alacritty_terminal::vte::ansi::Processor;
 
 use super::history::{History, RowBuilder, StoredRow};
 use super::spill::{Spill, move_oldest};
-use crate::domain::SliceName;
-use crate::domain::pane::{PaneColor, PaneFrame, PaneLine, Run, Style, attrs as pane_attrs};
-
-/// Cell size reported to programs that ask for the text area in pixels.
-const CELL_WIDTH: u16 = 8;
-const CELL_HEIGHT: u16 = 16;
+pub(super) use frame::cell_style;
+pub use requests::{Fed, Requests};
 
 /// Rows of history kept in alacritty's grid, at full width. The grid
 /// grows its storage 1,000 rows at a time, so fewer would cost the same.
@@ -54,46 +53,6 @@ impl Dimensions for Size {
 }
 
 pub use crate::domain::pane::{InputModes, MouseTracking};
-
-/// What one chunk of output asked of us.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Fed {
-    /// Bytes to write back to the PTY, in order.
-    pub replies: Vec<u8>,
-    /// The program rang the bell.
-    pub bell: bool,
-}
-
-type ColorFormatter = Arc<dyn Fn(Rgb) -> String + Send + Sync>;
-type SizeFormatter = Arc<dyn Fn(WindowSize) -> String + Send + Sync>;
-
-enum Request {
-    Write(String),
-    Color(usize, ColorFormatter),
-    TextAreaSize(SizeFormatter),
-    Bell,
-}
-
-/// Collects the terminal's requests while the parser runs.
-#[derive(Clone, Default)]
-pub struct Requests(Arc<Mutex<Vec<Request>>>);
-
-impl EventListener for Requests {
-    fn send_event(&self, event: TermEvent) {
-        let request = match event {
-            TermEvent::PtyWrite(text) => Request::Write(text),
-            TermEvent::ColorRequest(index, format) => Request::Color(index, format),
-            TermEvent::TextAreaSizeRequest(format) => Request::TextAreaSize(format),
-            TermEvent::Bell => Request::Bell,
-            // Title, clipboard and the rest would reach the host terminal: dropped.
-            _ => return,
-        };
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(request);
-    }
-}
 
 pub struct Screen {
     term: Term<Requests>,
@@ -182,37 +141,6 @@ impl Screen {
             self.parser.stop_sync(&mut spill);
         }
         self.take_requests()
-    }
-
-    fn take_requests(&mut self) -> Fed {
-        let requests = std::mem::take(
-            &mut *self
-                .requests
-                .0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        let mut fed = Fed::default();
-        for request in requests {
-            match request {
-                Request::Write(text) => fed.replies.extend_from_slice(text.as_bytes()),
-                Request::Color(index, format) => {
-                    let rgb = self.term.colors()[index].unwrap_or_else(|| default_color(index));
-                    fed.replies.extend_from_slice(format(rgb).as_bytes());
-                }
-                Request::TextAreaSize(format) => {
-                    let size = WindowSize {
-                        num_lines: self.size.rows,
-                        num_cols: self.size.cols,
-                        cell_width: CELL_WIDTH,
-                        cell_height: CELL_HEIGHT,
-                    };
-                    fed.replies.extend_from_slice(format(size).as_bytes());
-                }
-                Request::Bell => fed.bell = true,
-            }
-        }
-        fed
     }
 
     pub fn size(&self) -> Size {
@@ -433,181 +361,6 @@ impl Screen {
     pub fn cursor(&self) -> (usize, usize) {
         let point = self.term.grid().cursor.point;
         (point.line.0.max(0) as usize, point.column.0)
-    }
-}
-
-impl Screen {
-    /// The rows a viewer `scroll` lines back into history sees, as styled
-    /// runs (see `domain::pane`), whatever this screen's own scroll is.
-    /// Returns the scroll actually used (clamped to the history).
-    pub fn frame_lines(&self, scroll: usize) -> (Vec<PaneLine>, usize) {
-        let scroll = scroll.min(self.history_len());
-        let rows = self.term.screen_lines();
-        let lines = (0..rows)
-            .map(|row| self.pane_line(row as i32 - scroll as i32))
-            .collect();
-        (lines, scroll)
-    }
-
-    /// A whole pane for a viewer `scroll` lines back: the frame's header
-    /// (with no rows in it) and every row, for the caller to send whole or
-    /// compare with what it sent before.
-    pub fn frame(&self, slice: &SliceName, scroll: usize) -> (PaneFrame, Vec<PaneLine>) {
-        let (lines, scroll) = self.frame_lines(scroll);
-        let frame = PaneFrame {
-            slice: slice.clone(),
-            cols: self.size.cols,
-            rows: self.size.rows,
-            scroll,
-            history: self.history_len(),
-            cursor: self.visible_cursor(scroll),
-            modes: self.input_modes(),
-            full: true,
-            changed: Vec::new(),
-        };
-        (frame, lines)
-    }
-
-    /// The cursor (row, column) when the program shows it and the live
-    /// screen is in view.
-    pub fn visible_cursor(&self, scroll: usize) -> Option<(u16, u16)> {
-        if scroll > 0 || !self.term.mode().contains(TermMode::SHOW_CURSOR) {
-            return None;
-        }
-        let (row, col) = self.cursor();
-        Some((row as u16, col as u16))
-    }
-
-    fn pane_line(&self, line: i32) -> PaneLine {
-        match self.at(line) {
-            Some(At::Grid(line)) => self.grid_pane_line(line),
-            Some(At::Stored(row)) => row.runs(),
-            None => PaneLine::new(),
-        }
-    }
-
-    fn grid_pane_line(&self, line: Line) -> PaneLine {
-        let grid = self.term.grid();
-        let row = &grid[line];
-        // Trailing blanks in the default style carry nothing.
-        let mut end = grid.columns();
-        while end > 0 {
-            let cell = &row[Column(end - 1)];
-            let blank = (cell.c == ' ' || cell.c == '\0')
-                && cell_style(cell) == Style::default()
-                && cell.zerowidth().is_none();
-            if !blank {
-                break;
-            }
-            end -= 1;
-        }
-        let mut runs: PaneLine = Vec::new();
-        for col in 0..end {
-            let cell = &row[Column(col)];
-            if cell.flags.contains(Flags::WIDE_CHAR_SPACER) {
-                continue;
-            }
-            let style = cell_style(cell);
-            let run = match runs.last_mut() {
-                Some(run) if run.style == style => run,
-                _ => {
-                    runs.push(Run {
-                        text: String::new(),
-                        style,
-                    });
-                    runs.last_mut().expect("just pushed")
-                }
-            };
-            run.text.push(if cell.c.is_control() || cell.c == '\0' {
-                ' '
-            } else {
-                cell.c
-            });
-            if let Some(marks) = cell.zerowidth() {
-                run.text.extend(marks);
-            }
-        }
-        runs
-    }
-}
-
-pub(super) fn cell_style(cell: &alacritty_terminal::term::cell::Cell) -> Style {
-    let flags = cell.flags;
-    let mut attrs = 0;
-    for (flag, bit) in [
-        (Flags::BOLD, pane_attrs::BOLD),
-        (Flags::DIM, pane_attrs::DIM),
-        (Flags::ITALIC, pane_attrs::ITALIC),
-        (Flags::INVERSE, pane_attrs::INVERSE),
-        (Flags::HIDDEN, pane_attrs::HIDDEN),
-        (Flags::STRIKEOUT, pane_attrs::STRIKE),
-    ] {
-        if flags.contains(flag) {
-            attrs |= bit;
-        }
-    }
-    if flags.intersects(Flags::ALL_UNDERLINES) {
-        attrs |= pane_attrs::UNDERLINE;
-    }
-    Style {
-        fg: pane_color(cell.fg),
-        bg: pane_color(cell.bg),
-        attrs,
-    }
-}
-
-fn pane_color(color: TermColor) -> PaneColor {
-    match color {
-        TermColor::Spec(rgb) => PaneColor::rgb(rgb.r, rgb.g, rgb.b),
-        TermColor::Indexed(i) => PaneColor::indexed(i),
-        TermColor::Named(named) => {
-            let index = named as usize;
-            let dim = NamedColor::DimBlack as usize;
-            match index {
-                0..16 => PaneColor::indexed(index as u8),
-                // Dim colors draw as their base color (the DIM flag dims).
-                _ if (dim..dim + 8).contains(&index) => PaneColor::indexed((index - dim) as u8),
-                _ => PaneColor::DEFAULT,
-            }
-        }
-    }
-}
-
-/// The color a program sees when it asks and nothing set it: xterm's
-/// palette, light grey on black.
-fn default_color(index: usize) -> Rgb {
-    const ANSI: [(u8, u8, u8); 16] = [
-        (0, 0, 0),
-        (205, 0, 0),
-        (0, 205, 0),
-        (205, 205, 0),
-        (0, 0, 238),
-        (205, 0, 205),
-        (0, 205, 205),
-        (229, 229, 229),
-        (127, 127, 127),
-        (255, 0, 0),
-        (0, 255, 0),
-        (255, 255, 0),
-        (92, 92, 255),
-        (255, 0, 255),
-        (0, 255, 255),
-        (255, 255, 255),
-    ];
-    let rgb = |(r, g, b): (u8, u8, u8)| Rgb { r, g, b };
-    match index {
-        0..16 => rgb(ANSI[index]),
-        16..232 => {
-            let i = index - 16;
-            let level = |v: usize| if v == 0 { 0 } else { (55 + v * 40) as u8 };
-            rgb((level(i / 36), level(i / 6 % 6), level(i % 6)))
-        }
-        232..256 => {
-            let v = (8 + (index - 232) * 10) as u8;
-            rgb((v, v, v))
-        }
-        _ if index == NamedColor::Background as usize => rgb((0, 0, 0)),
-        _ => rgb((229, 229, 229)),
     }
 }
 
