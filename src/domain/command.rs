@@ -1,10 +1,16 @@
-//! The messages the dashboard and the supervisor exchange.
+//! The vocabulary of commands and events: what anyone may ask of the
+//! supervisor ([`Command`]) and what happened as a result or on its own
+//! ([`Event`]), with the small types they carry ([`MergeWhich`],
+//! [`LeftRunningEnd`], [`Drift`]).
 //!
-//! The dashboard sends [`Command`]s; the supervisor answers with [`Event`]s.
-//! Both are plain serde data with named fields, because the supervisor is
-//! meant to run in its own process and these cross a socket as JSON lines.
-//! The journal (`events.jsonl`) stores the same events, so what the
-//! operator did and what happened share one vocabulary.
+//! Dashboards, the command line and agents' hooks send [`Command`]s; the
+//! agents, the workspace services and the merge queue report [`Event`]s,
+//! which the hub applies to the board (`BoardUpdate::Event`) and the
+//! journal (`events.jsonl`) stores, so what the operator did and what
+//! happened share one vocabulary. Both are plain serde data with named
+//! fields. How they travel is not decided here: the socket's messages
+//! that carry them are `domain::wire`; this module knows no socket, file
+//! or thread.
 
 use super::short_commit;
 use std::path::PathBuf;

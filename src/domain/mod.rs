@@ -1,5 +1,11 @@
-//! The domain: slices, plans, lifecycle states, ownership, the board every
-//! dashboard shows, and the messages the dashboard and supervisor exchange.
+//! The domain: slices and the states they and their agents move through,
+//! the plan as resolved data (and what an edited one changes), ownership
+//! and `after` ordering, the diff model, dbt runs, the merge queue and the
+//! planner's review as plain data, proposals of slices (`planning`), each
+//! slice's environment and brief, and the board every dashboard shows.
+//! `command` is the vocabulary of what anyone asks for and what happened
+//! (`Command`, `Event`); `wire` is the socket protocol that carries them,
+//! with the board's updates and the panes (`pane`).
 //!
 //! Plain Rust only. Nothing in here may use git2, tokio, ratatui, crossterm,
 //! portable-pty or the filesystem; adapters and the UI depend on this
