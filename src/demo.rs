@@ -249,7 +249,21 @@ fn plan(slices: usize, agent: &Path, sliceboard: &Path, options: &DemoOptions) -
 /// With fewer slices than folders, the folders left over belong to no
 /// slice (and stay in Redshift SQL).
 fn project_files() -> Vec<(String, String)> {
-    let mut files = vec![
+    let mut files = project_settings();
+    files.extend(staging_files());
+    files.extend(later_models());
+    for (path, sql) in &mut files {
+        if path.starts_with("models/") && path.ends_with(".sql") {
+            sql.insert_str(0, REDSHIFT_TAG);
+        }
+    }
+    files
+}
+
+/// The project's own files: dbt's settings, the profile, what git
+/// ignores, the shared macros and the README.
+fn project_settings() -> Vec<(String, String)> {
+    vec![
         ("dbt_project.yml".to_owned(), "name: shop\nversion: \"1.0.0\"\nprofile: shop\nmodel-paths: [\"models\"]\nseed-paths: [\"seeds\"]\nmacro-paths: [\"macros\"]\n".to_owned()),
         ("profiles.yml".to_owned(), PROFILES.to_owned()),
         (".gitignore".to_owned(), "target/\nlogs/\ndbt_packages/\n.user.yml\n*.duckdb\n*.duckdb.wal\n".to_owned()),
@@ -261,7 +275,13 @@ fn project_files() -> Vec<(String, String)> {
             "README.md".to_owned(),
             "# shop\n\nA dbt project written for Redshift, being migrated to DuckDB slice by slice with sliceboard.\n".to_owned(),
         ),
-    ];
+    ]
+}
+
+/// Per source entity: its seed, its staging model and the schema's tests,
+/// and for the core ones an `int_*_recent` model.
+fn staging_files() -> Vec<(String, String)> {
+    let mut files = Vec::new();
     let entities = [
         ("core", &["orders", "customers", "payments"][..]),
         ("catalog", &["products", "shipments"][..]),
@@ -294,84 +314,88 @@ fn project_files() -> Vec<(String, String)> {
         }
     }
     files.push(("models/staging/schema.yml".to_owned(), schema));
-    // Intermediate models read only the core staging models, so catalog's
-    // staging slice is not upstream of them.
-    let models = [
-        (
-            "intermediate",
-            "int_order_payments",
-            "select o.id, o.created_at, nvl(p.amount, 0) as paid\nfrom {{ ref('stg_orders') }} o\nleft join {{ ref('stg_payments') }} p on p.id = o.id\n",
-        ),
-        (
-            "intermediate",
-            "int_customer_renewals",
-            "select id, created_at as first_seen_at, dateadd(day, 365, created_at) as renew_by\nfrom {{ ref('stg_customers') }}\n",
-        ),
-        (
-            "finance",
-            "fct_revenue",
-            "select date_trunc('month', o.created_at) as month, sum(nvl(p.amount, 0)) as revenue\nfrom {{ ref('int_orders_recent') }} o\nleft join {{ ref('int_payments_recent') }} p on p.id = o.id\ngroup by 1\n",
-        ),
-        (
-            "finance",
-            "fct_payments_due",
-            "select id, due_at, nvl(amount, 0) as amount, getdate() as as_of\nfrom {{ ref('stg_payments') }}\n",
-        ),
-        (
-            "finance",
-            "dim_orders",
-            "select id, label, created_at, dateadd(day, 7, created_at) as ship_by\nfrom {{ ref('stg_orders') }}\n",
-        ),
-        (
-            "finance",
-            "fct_daily_orders",
-            "select cast(created_at as date) as day, count(*) as orders, getdate() as as_of\nfrom {{ ref('stg_orders') }}\ngroup by 1\n",
-        ),
-        (
-            "finance",
-            "fct_late_payments",
-            "select id, due_at\nfrom {{ ref('stg_payments') }}\nwhere due_at < dateadd(day, -1, getdate())\n",
-        ),
-        (
-            "marketing",
-            "dim_products",
-            "select id, nvl(label, 'unnamed') as product, created_at\nfrom {{ ref('stg_products') }}\n",
-        ),
-        (
-            "marketing",
-            "fct_shipments_late",
-            "select id, created_at, dateadd(day, 5, created_at) as promised_by\nfrom {{ ref('stg_shipments') }}\n",
-        ),
-        (
-            "marketing",
-            "dim_customers",
-            "select id, nvl(label, 'anonymous') as customer, created_at\nfrom {{ ref('int_customers_recent') }}\n",
-        ),
-        (
-            "marketing",
-            "fct_catalog_reach",
-            "select p.id, p.label as product, count(s.id) as shipments\nfrom {{ ref('stg_products') }} p\nleft join {{ ref('stg_shipments') }} s on s.id = p.id\ngroup by 1, 2\n",
-        ),
-        (
-            "marketing",
-            "fct_new_customers",
-            "select count(*) as new_customers, getdate() as as_of\nfrom {{ ref('stg_customers') }}\nwhere created_at > dateadd(day, -365, getdate())\n",
-        ),
-    ];
-    for (folder, name, sql) in models {
-        let path = if folder == "intermediate" {
-            format!("models/intermediate/{name}.sql")
-        } else {
-            format!("models/marts/{folder}/{name}.sql")
-        };
-        files.push((path, sql.to_owned()));
-    }
-    for (path, sql) in &mut files {
-        if path.starts_with("models/") && path.ends_with(".sql") {
-            sql.insert_str(0, REDSHIFT_TAG);
-        }
-    }
     files
+}
+
+/// The intermediate and mart models: (folder, name, SQL). Intermediate
+/// models read only the core staging models, so catalog's staging slice is
+/// not upstream of them.
+const LATER_MODELS: &[(&str, &str, &str)] = &[
+    (
+        "intermediate",
+        "int_order_payments",
+        "select o.id, o.created_at, nvl(p.amount, 0) as paid\nfrom {{ ref('stg_orders') }} o\nleft join {{ ref('stg_payments') }} p on p.id = o.id\n",
+    ),
+    (
+        "intermediate",
+        "int_customer_renewals",
+        "select id, created_at as first_seen_at, dateadd(day, 365, created_at) as renew_by\nfrom {{ ref('stg_customers') }}\n",
+    ),
+    (
+        "finance",
+        "fct_revenue",
+        "select date_trunc('month', o.created_at) as month, sum(nvl(p.amount, 0)) as revenue\nfrom {{ ref('int_orders_recent') }} o\nleft join {{ ref('int_payments_recent') }} p on p.id = o.id\ngroup by 1\n",
+    ),
+    (
+        "finance",
+        "fct_payments_due",
+        "select id, due_at, nvl(amount, 0) as amount, getdate() as as_of\nfrom {{ ref('stg_payments') }}\n",
+    ),
+    (
+        "finance",
+        "dim_orders",
+        "select id, label, created_at, dateadd(day, 7, created_at) as ship_by\nfrom {{ ref('stg_orders') }}\n",
+    ),
+    (
+        "finance",
+        "fct_daily_orders",
+        "select cast(created_at as date) as day, count(*) as orders, getdate() as as_of\nfrom {{ ref('stg_orders') }}\ngroup by 1\n",
+    ),
+    (
+        "finance",
+        "fct_late_payments",
+        "select id, due_at\nfrom {{ ref('stg_payments') }}\nwhere due_at < dateadd(day, -1, getdate())\n",
+    ),
+    (
+        "marketing",
+        "dim_products",
+        "select id, nvl(label, 'unnamed') as product, created_at\nfrom {{ ref('stg_products') }}\n",
+    ),
+    (
+        "marketing",
+        "fct_shipments_late",
+        "select id, created_at, dateadd(day, 5, created_at) as promised_by\nfrom {{ ref('stg_shipments') }}\n",
+    ),
+    (
+        "marketing",
+        "dim_customers",
+        "select id, nvl(label, 'anonymous') as customer, created_at\nfrom {{ ref('int_customers_recent') }}\n",
+    ),
+    (
+        "marketing",
+        "fct_catalog_reach",
+        "select p.id, p.label as product, count(s.id) as shipments\nfrom {{ ref('stg_products') }} p\nleft join {{ ref('stg_shipments') }} s on s.id = p.id\ngroup by 1, 2\n",
+    ),
+    (
+        "marketing",
+        "fct_new_customers",
+        "select count(*) as new_customers, getdate() as as_of\nfrom {{ ref('stg_customers') }}\nwhere created_at > dateadd(day, -365, getdate())\n",
+    ),
+];
+
+/// The intermediate and mart models as files.
+fn later_models() -> Vec<(String, String)> {
+    LATER_MODELS
+        .iter()
+        .map(|(folder, name, sql)| {
+            let path = if *folder == "intermediate" {
+                format!("models/intermediate/{name}.sql")
+            } else {
+                format!("models/marts/{folder}/{name}.sql")
+            };
+            (path, (*sql).to_owned())
+        })
+        .collect()
 }
 
 /// A venv with dbt-core and dbt-duckdb 1.11 under the user's cache,
