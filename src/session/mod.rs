@@ -1,16 +1,24 @@
 //! One agent in one pseudo-terminal: spawned through the user's shell in
-//! its slice's worktree, in its own session and process group with the PTY
-//! as its controlling terminal, behind a real terminal emulator.
+//! its slice's worktree, as the leader of its own session and process
+//! group with the PTY as its controlling terminal, behind a real terminal
+//! emulator.
 //!
-//! Owns the PTY, the child process group, the emulator ([`screen`]), the
-//! transcript and the activity reading. Knows nothing of git, the plan file
-//! or the dashboard: whoever spawns a session hands it a [`SessionSpec`] and
-//! an [`EventSink`], and hears back through [`SessionEvent`]s.
+//! Owns the PTY, the emulator ([`screen`], with its compact history in
+//! `history` and `spill`), the transcript, the activity reading and input
+//! encoding ([`input`] keys and pastes, [`mouse_input`] mouse reports).
+//! Pausing, resuming and killing reach the agent's whole
+//! [`process_group::Tree`]; the system calls, the subreaper and the reaping
+//! of orphans are `os::process_group`'s, not this module's. Knows nothing
+//! of git, the plan file or the dashboard: whoever spawns a session hands
+//! it a [`SessionSpec`] and an [`EventSink`], and hears back through
+//! [`SessionEvent`]s.
 //!
-//! Threads: one reader per session (PTY reads block) that feeds the
-//! emulator, writes its replies back, appends the transcript and wakes the
-//! sink at most once until someone looks at the screen; one waiter that
-//! reaps the child and reports its exit.
+//! Threads, per session: a reader (PTY reads block) that feeds the
+//! emulator, queues its replies, appends the transcript, notes activity
+//! and wakes the sink at most once until someone looks at the screen; a
+//! writer that alone writes to the PTY, from a bounded queue, so an agent
+//! that does not read its input blocks nobody; a waiter that reaps the
+//! child and reports its exit (after a kill, once its whole tree is gone).
 
 pub mod activity;
 mod history;

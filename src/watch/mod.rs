@@ -1,23 +1,33 @@
 //! Live diffs: one inotify watcher over every slice's worktree and git
-//! metadata, a per-worktree debounce, and per-path re-diffs.
+//! metadata, a per-worktree debounce, and per-path re-diffs; and
+//! [`PlanWatch`], the watch on the repository root for `sliceboard.toml`.
 //!
-//! One thread owns the watcher, the debounce and each worktree's open
-//! repository. A write fires a raw event; after ~30 ms of quiet in that
-//! worktree, only the changed paths are diffed again (~1 ms) and spliced into
-//! the slice's diff. HEAD, index or branch moves re-diff the whole worktree
-//! when they move its merge base (the base or integration branch moved,
-//! or the slice merged one of them in).
+//! One thread (`engine`) owns the watcher, the debounce and each worktree's
+//! open repository; [`LiveDiffs`] starts and stops it, [`LiveDiffsHandle`]
+//! adds a slice while it runs or has a worktree made again read anew. A
+//! write fires a raw event; after ~30 ms of quiet in that worktree
+//! (`debounce`), only the changed paths are diffed again (~1 ms) and
+//! spliced into the slice's diff, sent through `on_update` when it
+//! changed. HEAD, index or branch moves re-diff the index entries they
+//! changed, or the whole worktree when they move its merge base (the base
+//! or integration branch moved, or the slice merged one of them in). A
+//! change in a slice's aux folders (dbt's `logs/` and `target/`, the
+//! plan's log folders) calls `on_files`, for whoever follows those files.
 //! Read events (`IN_OPEN`, close-after-read) are dropped at the source: our
 //! own diffs read files, and reacting to those would refresh forever.
 //!
-//! Watches are per folder and non-recursive, so ignored folders (`target/`,
-//! `logs/`, .gitignore'd ones) cost nothing; new folders get watches as they
-//! appear. Past the inotify budget a worktree falls back to a full diff
-//! every few seconds, and its updates say so. An event-queue overflow
-//! re-diffs everything. A worktree that goes away shows an empty diff; one
-//! that comes back (another folder where it was, as `down` then `up`
-//! make) is opened, walked, watched and diffed again from scratch. While nothing changes the thread sleeps; a slow
-//! resync every few minutes is the only safety net.
+//! Watches are per folder and non-recursive (`tree` walks the folders), so
+//! ignored folders (`target/`, `logs/`, .gitignore'd ones) cost nothing;
+//! new folders get watches as they appear. Past the inotify budget a
+//! worktree falls back to a full diff every few seconds, and its updates
+//! say so. An event-queue overflow re-diffs everything. A worktree that
+//! goes away shows an empty diff; one that comes back (another folder
+//! where it was, as `down` then `up` make) is opened, walked, watched and
+//! diffed again from scratch. While nothing changes the thread sleeps; a
+//! slow resync every few minutes is the only safety net.
+//!
+//! Reads worktrees and git only: never writes to them, never touches the
+//! store or a terminal.
 
 mod debounce;
 mod engine;
