@@ -613,15 +613,11 @@ impl Checker<'_> {
                 .collect();
             let variants = self.variants(raw.variants, &key);
             let spec = SliceSpec {
-                name,
-                owns,
                 prompt: raw.prompt.unwrap_or_default(),
                 agent,
                 env,
-                after: Vec::new(),
                 logs,
-                variant_of: None,
-                role: SliceRole::Worker,
+                ..SliceSpec::new(name, owns)
             };
             if variants.is_empty() {
                 slices.push((spec, after));
@@ -714,15 +710,13 @@ impl Checker<'_> {
             return None;
         }
         Some(SliceSpec {
-            name: SliceName::parse(PLANNER).expect("a valid name"),
-            owns: vec![super::PLAN_FILE.to_owned()],
             prompt: raw.prompt.unwrap_or_default(),
             agent: Some(command),
-            env: BTreeMap::new(),
-            after: Vec::new(),
-            logs: Vec::new(),
-            variant_of: None,
             role: SliceRole::Planner,
+            ..SliceSpec::new(
+                SliceName::parse(PLANNER).expect("a valid name"),
+                vec![super::PLAN_FILE.to_owned()],
+            )
         })
     }
 
