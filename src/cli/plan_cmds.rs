@@ -1,6 +1,8 @@
 //! `init` and `check`: writing and reading the plan. `init` proposes
-//! slices from the DAG for a dbt project (`plan_propose`), and by folder
-//! otherwise (or when dbt cannot parse the project).
+//! slices as `plan --from-dbt` does for a dbt project (`plan_propose`), and
+//! otherwise (or when dbt cannot parse the project) as `plan` does, one per
+//! folder (`domain::planning::from_folders`, through
+//! `starter::suggest_slices`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -14,9 +16,6 @@ use crate::domain::{Plan, SliceName};
 use crate::git::GitRepo;
 use crate::plan_file::{self, PLAN_FILE, starter};
 use crate::workspace::{GitFacts, Workspace};
-
-/// Slices `init` proposes for a dbt project (as `plan --from-dbt`).
-const DBT_SLICES: usize = 4;
 
 pub fn init(cwd: &Path, force: bool, base: Option<&str>) -> anyhow::Result<ExitCode> {
     let git = GitRepo::discover(cwd)?;
@@ -43,7 +42,7 @@ pub fn init(cwd: &Path, force: bool, base: Option<&str>) -> anyhow::Result<ExitC
         // A dbt project: slices from its DAG, as `plan --from-dbt` makes them.
         let options = PlanOptions {
             source: Source::Dbt,
-            slices: DBT_SLICES,
+            slices: None,
             by_dag: false,
             dry_run: false,
             json: false,

@@ -1,15 +1,100 @@
 //! Slices by folder: models grouped by the first folder under the root,
 //! split at subfolders or merged to about the number asked for (a folder
 //! with no subfolders left cut into file lists), ordered by the refs
-//! between them, a ref cycle merged (`by_folder`).
+//! between them, a ref cycle merged (`by_folder`); and the one rule for
+//! slices from a repository's folders that `sliceboard init` and
+//! `sliceboard plan` share (`from_folders`: where the folders are, which
+//! files count, how many slices).
 //!
-//! Pure: the models come from the caller; the grouping by the DAG is
+//! Pure: the files come from the caller; the grouping by the DAG is
 //! `dag`'s and never used here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Model, Proposal, Proposed, find_cycle, unique_names};
 use crate::domain::slice::SliceName;
+
+/// How many slices a proposal from folders aims at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SliceCount {
+    /// One slice per folder under the root; past [`MAX_PER_FOLDER`]
+    /// folders, the smallest merged.
+    PerFolder,
+    /// About this many: folders split at their subfolders or merged, a
+    /// folder with no subfolders left cut into file lists.
+    About(usize),
+}
+
+/// At most this many slices are proposed one per folder.
+pub const MAX_PER_FOLDER: usize = 8;
+
+/// Slices proposed from a repository's folders, and what they cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderProposal {
+    pub proposal: Proposal,
+    /// Where the folders are: a dbt project's `models/` folder (`models/`,
+    /// `transform/models/`), or `""` for the repository root.
+    pub root: String,
+    /// The files in those folders.
+    pub files: usize,
+    /// The folders directly under the root that hold them.
+    pub folders: usize,
+}
+
+/// The rule `init` and `plan` share for slices from a repository's files
+/// (`files`, `/`-separated, as the base branch holds them): the files in
+/// the folders under [`folder_root`], hidden folders left out, as models
+/// with no refs, grouped [`by_folder`] into `count` slices. Files directly
+/// in the root belong to no slice.
+pub fn from_folders(files: &[String], count: SliceCount) -> FolderProposal {
+    let root = folder_root(files);
+    let sources: Vec<Model> = files
+        .iter()
+        .filter(|file| {
+            file.strip_prefix(root.as_str())
+                .is_some_and(|rest| rest.contains('/') && !rest.starts_with('.'))
+        })
+        .map(|file| Model {
+            id: file.clone(),
+            path: file.clone(),
+            depends_on: Vec::new(),
+        })
+        .collect();
+    let folders = top_folders(files, &root).len();
+    let target = match count {
+        SliceCount::PerFolder => folders.min(MAX_PER_FOLDER),
+        SliceCount::About(n) => n,
+    };
+    FolderProposal {
+        proposal: by_folder(&sources, &root, target),
+        root,
+        files: sources.len(),
+        folders,
+    }
+}
+
+/// Where a repository's slices by folder are cut: the `models/` folder of
+/// its dbt project when that holds folders (the first project by path),
+/// else the repository root (`""`).
+pub fn folder_root(files: &[String]) -> String {
+    files
+        .iter()
+        .filter_map(|file| file.strip_suffix("dbt_project.yml"))
+        .filter(|dir| dir.is_empty() || dir.ends_with('/'))
+        .map(|dir| format!("{dir}models/"))
+        .find(|models| !top_folders(files, models).is_empty())
+        .unwrap_or_default()
+}
+
+/// The folders directly under `root` that hold files, hidden ones left out.
+fn top_folders<'a>(files: &'a [String], root: &str) -> BTreeSet<&'a str> {
+    files
+        .iter()
+        .filter_map(|file| file.strip_prefix(root))
+        .filter_map(|rest| rest.split_once('/').map(|(dir, _)| dir))
+        .filter(|dir| !dir.starts_with('.'))
+        .collect()
+}
 
 /// A group of models: the folder it covers, whole or only its own files,
 /// or a part of those files.

@@ -7,7 +7,9 @@
 //! where the fewest refs cross near its balanced place); `after` from the
 //! refs between slices. Pure: the command line reads the manifest.
 //!
-//! `folders` holds the grouping by folder, `dag` the grouping by the DAG. Neither reads a file, runs dbt or knows
+//! `folders` holds the grouping by folder and the one rule for slices from
+//! a repository's folders that `init` and `plan` share (`from_folders`);
+//! `dag` the grouping by the DAG. Neither reads a file, runs dbt or knows
 //! the plan file's text.
 
 mod dag;
@@ -20,7 +22,9 @@ use serde::Serialize;
 use super::slice::SliceName;
 
 pub use dag::by_dag;
-pub use folders::by_folder;
+pub use folders::{
+    FolderProposal, MAX_PER_FOLDER, SliceCount, by_folder, folder_root, from_folders,
+};
 
 /// A model as the manifest describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,5 +289,48 @@ mod tests {
         ];
         let two = by_dag(&chain, "models/", 2);
         assert_eq!(two.slices[0].owns, ["models/a.sql", "models/b.sql"]);
+    }
+
+    #[test]
+    fn a_repositorys_folders_one_slice_each_or_about_as_many_as_asked() {
+        let files = |raw: &[&str]| -> Vec<String> { raw.iter().map(|f| f.to_string()).collect() };
+        let owns = |p: &FolderProposal| -> Vec<Vec<String>> {
+            p.proposal.slices.iter().map(|s| s.owns.clone()).collect()
+        };
+        // A dbt project: the folders under its models/, not macros/ or a
+        // model directly in models/.
+        let dbt = files(&[
+            "dbt_project.yml",
+            "macros/m.sql",
+            "models/marts/b.sql",
+            "models/root.sql",
+            "models/staging/a.sql",
+        ]);
+        let proposal = from_folders(&dbt, SliceCount::PerFolder);
+        assert_eq!(
+            (proposal.root.as_str(), proposal.files, proposal.folders),
+            ("models/", 2, 2)
+        );
+        assert_eq!(owns(&proposal), [["models/marts/"], ["models/staging/"]]);
+        // Any repository: its top-level folders, hidden ones and root files
+        // left out; past MAX_PER_FOLDER folders the smallest are merged, so
+        // every folder is some slice's.
+        let mut many: Vec<String> = (0..10).map(|i| format!("f{i}/x")).collect();
+        many.extend(files(&[".github/ci.yml", "README.md", "f9/y"]));
+        let proposal = from_folders(&many, SliceCount::PerFolder);
+        assert_eq!(proposal.root, "");
+        assert_eq!(proposal.proposal.slices.len(), MAX_PER_FOLDER);
+        let owned: Vec<String> = owns(&proposal).concat();
+        assert_eq!(owned.len(), 10, "{owned:?}");
+        assert!(!owned.iter().any(|o| o.starts_with('.')), "{owned:?}");
+        // Asked for more, the folder with most files is cut.
+        let about = from_folders(
+            &files(&["dags/a.py", "dags/b.py", "plugins/p.py"]),
+            SliceCount::About(3),
+        );
+        assert_eq!(
+            owns(&about),
+            [vec!["dags/a.py"], vec!["dags/b.py"], vec!["plugins/"]]
+        );
     }
 }
