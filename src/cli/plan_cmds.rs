@@ -123,7 +123,8 @@ fn order(plan: &Plan) -> Vec<SliceName> {
     merge_order(&graph)
 }
 
-/// The resolved plan for a person.
+/// The resolved plan for a person: its settings, then its slices in
+/// merge order.
 fn describe(ws: &Workspace) -> String {
     let plan = &ws.plan;
     let repo = crate::domain::plan::repo_name(ws.git.root());
@@ -134,7 +135,7 @@ fn describe(ws: &Workspace) -> String {
         .branch_tip(&plan.base)
         .ok()
         .flatten()
-        .map(|t| format!(" ({})", &t.to_string()[..10]))
+        .map(|t| format!(" ({})", crate::domain::short_commit(&t.to_string())))
         .unwrap_or_default();
     let _ = writeln!(out, "  base          {}{base_tip}", plan.base);
     let integration_note = if plan.integration == plan.base {
@@ -176,6 +177,14 @@ fn describe(ws: &Workspace) -> String {
             planner.owns.join(", ")
         );
     }
+    describe_slices(&mut out, ws, &repo);
+    out
+}
+
+/// Each slice in merge order: its branch, worktree, variant family, owned
+/// paths, dbt target, `after` and agent.
+fn describe_slices(out: &mut String, ws: &Workspace, repo: &str) {
+    let plan = &ws.plan;
     let _ = writeln!(out, "\n{} slices, in merge order:", plan.workers().count());
     let width = plan
         .slices
@@ -193,7 +202,7 @@ fn describe(ws: &Workspace) -> String {
             "  {:>2}. {:<width$}  branch {}, worktree {}",
             i + 1,
             name.as_str(),
-            plan.branch_for(name, &repo),
+            plan.branch_for(name, repo),
             plan.worktree_for(name, ws.git.root()).display()
         );
         if let Some(family) = &slice.variant_of {
@@ -212,8 +221,8 @@ fn describe(ws: &Workspace) -> String {
         let _ = writeln!(
             out,
             "{pad}dbt target {}, schema {}",
-            plan.dbt_target_for(name, &repo),
-            plan.dbt_schema_for(name, &repo)
+            plan.dbt_target_for(name, repo),
+            plan.dbt_schema_for(name, repo)
         );
         if !slice.after.is_empty() {
             let after: Vec<&str> = slice.after.iter().map(SliceName::as_str).collect();
@@ -223,5 +232,4 @@ fn describe(ws: &Workspace) -> String {
             let _ = writeln!(out, "{pad}agent {agent}");
         }
     }
-    out
 }
