@@ -40,16 +40,19 @@ pub enum CommandArgs {
     /// Propose a plan: from the dbt project's manifest with --from-dbt
     /// (slices by model folder or by the DAG, `after` from the refs between
     /// them; runs `dbt parse` when the manifest is stale), otherwise from
-    /// the repository's top-level folders. The files no slice owns are
-    /// listed with what to do.
+    /// the repository's folders as `init` proposes them (those under a dbt
+    /// project's models/, else the top-level ones). The files no slice owns
+    /// are listed with what to do.
     Plan {
         /// Read the dbt project's models and refs.
         #[arg(long)]
         from_dbt: bool,
         /// About how many slices (folders are split, or merged, to get
         /// there; a folder with no subfolders is cut into file lists).
-        #[arg(long, default_value_t = 4)]
-        slices: usize,
+        /// Default: 4 with --from-dbt; otherwise one per folder, as `init`
+        /// proposes (at most 8, the smallest merged).
+        #[arg(long)]
+        slices: Option<usize>,
         /// Group by folder, or by the DAG (contiguous runs of models by
         /// depth, cut where few refs cross; --from-dbt only).
         #[arg(long, value_parser = ["folder", "dag"], default_value = "folder")]

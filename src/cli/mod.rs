@@ -63,15 +63,20 @@ fn ends_quietly_on_a_closed_pipe(command: Option<&CommandArgs>) -> bool {
     )
 }
 
+/// The two stages of the command line: the raw arguments resolved (the
+/// folder to work in), then one command dispatched to the module doing it.
 fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cwd = match &args.dir {
         Some(dir) => dir.clone(),
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
-    match args.command {
-        Some(CommandArgs::Init { force, base }) => plan_cmds::init(&cwd, force, base.as_deref()),
-        Some(CommandArgs::Check { json }) => plan_cmds::check(&cwd, json),
-        Some(CommandArgs::Plan {
+    let Some(command) = args.command else {
+        return supervisor_cmds::attach(&cwd, args.remote.as_deref());
+    };
+    match command {
+        CommandArgs::Init { force, base } => plan_cmds::init(&cwd, force, base.as_deref()),
+        CommandArgs::Check { json } => plan_cmds::check(&cwd, json),
+        CommandArgs::Plan {
             from_dbt,
             slices,
             by,
@@ -79,7 +84,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             json,
             force,
             base,
-        }) => plan_propose::plan(
+        } => plan_propose::plan(
             &cwd,
             &plan_propose::PlanOptions {
                 source: if from_dbt {
@@ -95,101 +100,115 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 base,
             },
         ),
-        Some(CommandArgs::Up { slices }) => {
-            let ws = open(&cwd)?;
-            let names = slices
-                .iter()
-                .map(|s| ws.slice(s).map(|spec| spec.name.clone()))
-                .collect::<Result<Vec<_>, _>>()?;
-            match supervisor_cmds::through_supervisor(&ws, Command::Up { slices: names })? {
-                Some(code) => Ok(code),
-                None => slice_cmds::up(&ws, &slices),
-            }
-        }
-        Some(CommandArgs::DbtState) => dbt_cmds::dbt_state(&open(&cwd)?),
-        Some(CommandArgs::Setup { slice, skip }) => {
-            let ws = open(&cwd)?;
-            let name = ws.slice(&slice)?.name.clone();
-            let command = Command::Setup {
-                slice: name.clone(),
-                skip,
-            };
-            match supervisor_cmds::through_supervisor(&ws, command)? {
-                Some(code) => Ok(code),
-                None => slice_cmds::setup(&ws, &name, skip),
-            }
-        }
-        Some(CommandArgs::Down { slice, force }) => {
-            let ws = open(&cwd)?;
-            let name = ws.slice(&slice)?.name.clone();
-            match supervisor_cmds::through_supervisor(&ws, Command::Down { slice: name, force })? {
-                Some(code) => Ok(code),
-                None => slice_cmds::down(&ws, &slice, force),
-            }
-        }
-        Some(CommandArgs::Attach { remote }) => {
+        CommandArgs::Up { slices } => up(&cwd, &slices),
+        CommandArgs::DbtState => dbt_cmds::dbt_state(&open(&cwd)?),
+        CommandArgs::Setup { slice, skip } => setup(&cwd, &slice, skip),
+        CommandArgs::Down { slice, force } => down(&cwd, &slice, force),
+        CommandArgs::Attach { remote } => {
             supervisor_cmds::attach(&cwd, remote.as_deref().or(args.remote.as_deref()))
         }
-        Some(CommandArgs::Stop) => supervisor_cmds::stop(&cwd),
-        Some(CommandArgs::Proxy) => supervisor_cmds::proxy(&cwd),
-        Some(CommandArgs::Supervise) => supervisor_cmds::supervise(&cwd),
-        Some(CommandArgs::Env { slice, json }) => slice_cmds::env(&open(&cwd)?, slice, json),
-        Some(CommandArgs::Status { json }) => status_cmd::status(&open_in_force(&cwd)?, json),
-        Some(CommandArgs::Signal { activity, slice }) => signal_cmd::signal(&cwd, &activity, slice),
-        Some(CommandArgs::Hook { agent, payload }) => Ok(signal_cmd::hook(&cwd, &agent, payload)),
-        Some(CommandArgs::Approve { slice, force }) => {
-            let ws = open(&cwd)?;
-            let slice = ws.slice(&slice)?.name.clone();
-            queue_cmds::run(&ws, Command::Approve { slice, force })
+        CommandArgs::Stop => supervisor_cmds::stop(&cwd),
+        CommandArgs::Proxy => supervisor_cmds::proxy(&cwd),
+        CommandArgs::Supervise => supervisor_cmds::supervise(&cwd),
+        CommandArgs::Env { slice, json } => slice_cmds::env(&open(&cwd)?, slice, json),
+        CommandArgs::Status { json } => status_cmd::status(&open_in_force(&cwd)?, json),
+        CommandArgs::Signal { activity, slice } => signal_cmd::signal(&cwd, &activity, slice),
+        CommandArgs::Hook { agent, payload } => Ok(signal_cmd::hook(&cwd, &agent, payload)),
+        CommandArgs::Approve { slice, force } => {
+            for_slice(&cwd, &slice, |slice| Command::Approve { slice, force })
         }
-        Some(CommandArgs::Kill { slice }) => {
-            let ws = open(&cwd)?;
-            // A slice removed from the plan may still have its agent.
-            let slice = match ws.slice(&slice) {
-                Ok(spec) => spec.name.clone(),
-                Err(unknown) => crate::domain::SliceName::parse(&slice).map_err(|_| unknown)?,
-            };
-            supervisor_cmds::kill(&ws, &slice)
+        CommandArgs::Kill { slice } => kill(&cwd, &slice),
+        CommandArgs::Withdraw { slice } => {
+            for_slice(&cwd, &slice, |slice| Command::WithdrawApproval { slice })
         }
-        Some(CommandArgs::Withdraw { slice }) => {
-            let ws = open(&cwd)?;
-            let slice = ws.slice(&slice)?.name.clone();
-            queue_cmds::run(&ws, Command::WithdrawApproval { slice })
-        }
-        Some(CommandArgs::Queue { json }) => queue_cmds::queue(&open_in_force(&cwd)?, json),
-        Some(CommandArgs::Merge {
+        CommandArgs::Queue { json } => queue_cmds::queue(&open_in_force(&cwd)?, json),
+        CommandArgs::Merge {
             slice,
             all,
             dry_run,
-        }) => queue_cmds::merge(&open(&cwd)?, slice, all, dry_run),
-        Some(CommandArgs::Clean { slice, force }) => {
-            let ws = open(&cwd)?;
-            let slice = ws.slice(&slice)?.name.clone();
-            queue_cmds::run(&ws, Command::Clean { slice, force })
+        } => queue_cmds::merge(&open(&cwd)?, slice, all, dry_run),
+        CommandArgs::Clean { slice, force } => {
+            for_slice(&cwd, &slice, |slice| Command::Clean { slice, force })
         }
-        Some(CommandArgs::Review) => queue_cmds::run(&open(&cwd)?, Command::Review),
-        Some(CommandArgs::Compare { slice, diff, json }) => {
+        CommandArgs::Review => queue_cmds::run(&open(&cwd)?, Command::Review),
+        CommandArgs::Compare { slice, diff, json } => {
             variant_cmds::compare(&open(&cwd)?, &slice, diff.as_deref(), json)
         }
-        Some(CommandArgs::Pick {
+        CommandArgs::Pick {
             variant,
             force,
             yes,
-        }) => variant_cmds::pick(&open(&cwd)?, &variant, force, yes),
-        Some(CommandArgs::Feedback { slice }) => {
-            let ws = open(&cwd)?;
-            let slice = ws.slice(&slice)?.name.clone();
-            queue_cmds::run(&ws, Command::SendFeedback { slice })
+        } => variant_cmds::pick(&open(&cwd)?, &variant, force, yes),
+        CommandArgs::Feedback { slice } => {
+            for_slice(&cwd, &slice, |slice| Command::SendFeedback { slice })
         }
-        Some(CommandArgs::Demo {
+        CommandArgs::Demo {
             dir,
             slices,
             with_dbt,
             pace,
             no_open,
-        }) => demo(dir, slices, with_dbt, pace, no_open),
-        None => supervisor_cmds::attach(&cwd, args.remote.as_deref()),
+        } => demo(dir, slices, with_dbt, pace, no_open),
     }
+}
+
+/// `up`: through a running supervisor, directly otherwise.
+fn up(cwd: &Path, slices: &[String]) -> anyhow::Result<ExitCode> {
+    let ws = open(cwd)?;
+    let names = slices
+        .iter()
+        .map(|s| ws.slice(s).map(|spec| spec.name.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    match supervisor_cmds::through_supervisor(&ws, Command::Up { slices: names })? {
+        Some(code) => Ok(code),
+        None => slice_cmds::up(&ws, slices),
+    }
+}
+
+/// `setup`: through a running supervisor, directly otherwise.
+fn setup(cwd: &Path, slice: &str, skip: bool) -> anyhow::Result<ExitCode> {
+    let ws = open(cwd)?;
+    let name = ws.slice(slice)?.name.clone();
+    let command = Command::Setup {
+        slice: name.clone(),
+        skip,
+    };
+    match supervisor_cmds::through_supervisor(&ws, command)? {
+        Some(code) => Ok(code),
+        None => slice_cmds::setup(&ws, &name, skip),
+    }
+}
+
+/// `down`: through a running supervisor, directly otherwise.
+fn down(cwd: &Path, slice: &str, force: bool) -> anyhow::Result<ExitCode> {
+    let ws = open(cwd)?;
+    let name = ws.slice(slice)?.name.clone();
+    match supervisor_cmds::through_supervisor(&ws, Command::Down { slice: name, force })? {
+        Some(code) => Ok(code),
+        None => slice_cmds::down(&ws, slice, force),
+    }
+}
+
+/// `kill`: also for a slice removed from the plan, which may still have
+/// its agent.
+fn kill(cwd: &Path, slice: &str) -> anyhow::Result<ExitCode> {
+    let ws = open(cwd)?;
+    let slice = match ws.slice(slice) {
+        Ok(spec) => spec.name.clone(),
+        Err(unknown) => crate::domain::SliceName::parse(slice).map_err(|_| unknown)?,
+    };
+    supervisor_cmds::kill(&ws, &slice)
+}
+
+/// One of the queue's commands about a slice of the plan.
+fn for_slice(
+    cwd: &Path,
+    slice: &str,
+    command: impl FnOnce(crate::domain::SliceName) -> Command,
+) -> anyhow::Result<ExitCode> {
+    let ws = open(cwd)?;
+    let slice = ws.slice(slice)?.name.clone();
+    queue_cmds::run(&ws, command(slice))
 }
 
 /// Opens the workspace and prints the plan's warnings.

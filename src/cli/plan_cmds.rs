@@ -1,6 +1,8 @@
 //! `init` and `check`: writing and reading the plan. `init` proposes
-//! slices from the DAG for a dbt project (`plan_propose`), and by folder
-//! otherwise (or when dbt cannot parse the project).
+//! slices as `plan --from-dbt` does for a dbt project (`plan_propose`), and
+//! otherwise (or when dbt cannot parse the project) as `plan` does, one per
+//! folder (`domain::planning::from_folders`, through
+//! `starter::suggest_slices`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -14,9 +16,6 @@ use crate::domain::{Plan, SliceName};
 use crate::git::GitRepo;
 use crate::plan_file::{self, PLAN_FILE, starter};
 use crate::workspace::{GitFacts, Workspace};
-
-/// Slices `init` proposes for a dbt project (as `plan --from-dbt`).
-const DBT_SLICES: usize = 4;
 
 pub fn init(cwd: &Path, force: bool, base: Option<&str>) -> anyhow::Result<ExitCode> {
     let git = GitRepo::discover(cwd)?;
@@ -43,7 +42,7 @@ pub fn init(cwd: &Path, force: bool, base: Option<&str>) -> anyhow::Result<ExitC
         // A dbt project: slices from its DAG, as `plan --from-dbt` makes them.
         let options = PlanOptions {
             source: Source::Dbt,
-            slices: DBT_SLICES,
+            slices: None,
             by_dag: false,
             dry_run: false,
             json: false,
@@ -124,7 +123,8 @@ fn order(plan: &Plan) -> Vec<SliceName> {
     merge_order(&graph)
 }
 
-/// The resolved plan for a person.
+/// The resolved plan for a person: its settings, then its slices in
+/// merge order.
 fn describe(ws: &Workspace) -> String {
     let plan = &ws.plan;
     let repo = crate::domain::plan::repo_name(ws.git.root());
@@ -135,7 +135,7 @@ fn describe(ws: &Workspace) -> String {
         .branch_tip(&plan.base)
         .ok()
         .flatten()
-        .map(|t| format!(" ({})", &t.to_string()[..10]))
+        .map(|t| format!(" ({})", crate::domain::short_commit(&t.to_string())))
         .unwrap_or_default();
     let _ = writeln!(out, "  base          {}{base_tip}", plan.base);
     let integration_note = if plan.integration == plan.base {
@@ -177,6 +177,14 @@ fn describe(ws: &Workspace) -> String {
             planner.owns.join(", ")
         );
     }
+    describe_slices(&mut out, ws, &repo);
+    out
+}
+
+/// Each slice in merge order: its branch, worktree, variant family, owned
+/// paths, dbt target, `after` and agent.
+fn describe_slices(out: &mut String, ws: &Workspace, repo: &str) {
+    let plan = &ws.plan;
     let _ = writeln!(out, "\n{} slices, in merge order:", plan.workers().count());
     let width = plan
         .slices
@@ -194,7 +202,7 @@ fn describe(ws: &Workspace) -> String {
             "  {:>2}. {:<width$}  branch {}, worktree {}",
             i + 1,
             name.as_str(),
-            plan.branch_for(name, &repo),
+            plan.branch_for(name, repo),
             plan.worktree_for(name, ws.git.root()).display()
         );
         if let Some(family) = &slice.variant_of {
@@ -213,8 +221,8 @@ fn describe(ws: &Workspace) -> String {
         let _ = writeln!(
             out,
             "{pad}dbt target {}, schema {}",
-            plan.dbt_target_for(name, &repo),
-            plan.dbt_schema_for(name, &repo)
+            plan.dbt_target_for(name, repo),
+            plan.dbt_schema_for(name, repo)
         );
         if !slice.after.is_empty() {
             let after: Vec<&str> = slice.after.iter().map(SliceName::as_str).collect();
@@ -224,5 +232,4 @@ fn describe(ws: &Workspace) -> String {
             let _ = writeln!(out, "{pad}agent {agent}");
         }
     }
-    out
 }

@@ -1,7 +1,9 @@
 //! `sliceboard plan`: a plan proposed from what the repository holds, the
 //! dbt project's models (`--from-dbt`, read in `plan_from_dbt`) or, in any
-//! repository, its top-level source folders (an Airflow `dags/` folder, a
-//! monorepo's packages). Either way the result is a commented
+//! repository, its folders by the rule `init` uses too
+//! (`domain::planning::from_folders`: the folders under a dbt project's
+//! `models/`, else the top-level ones, such as an Airflow `dags/` folder or
+//! a monorepo's packages). Either way the result is a commented
 //! `sliceboard.toml` that passes `check`: one slice per group with its
 //! size, `after` from the refs between slices (dbt only), the decisions
 //! taken, and the files no slice owns with what to do about each. `init`
@@ -15,9 +17,9 @@ use serde::Serialize;
 
 use super::plan_from_dbt;
 use crate::domain::ownership::Ownership;
-use crate::domain::planning::{Model, Proposal, by_folder};
+use crate::domain::planning::{Proposal, SliceCount, from_folders};
 use crate::git::GitRepo;
-use crate::plan_file::starter::{Extras, Suggestion, starter_with};
+use crate::plan_file::starter::{Extras, starter_with, suggestions};
 use crate::plan_file::{self, PLAN_FILE};
 
 /// Where the proposal comes from.
@@ -29,10 +31,15 @@ pub enum Source {
     Folders,
 }
 
+/// Slices proposed from a dbt project when no number is asked for.
+pub const DBT_SLICES: usize = 4;
+
 /// The options of `plan`.
 pub struct PlanOptions {
     pub source: Source,
-    pub slices: usize,
+    /// About how many slices; by default [`DBT_SLICES`] from dbt, one per
+    /// folder from folders.
+    pub slices: Option<usize>,
     /// Group by the DAG rather than by folder (dbt only).
     pub by_dag: bool,
     pub dry_run: bool,
@@ -82,7 +89,11 @@ pub fn plan(cwd: &Path, options: &PlanOptions) -> anyhow::Result<ExitCode> {
     let files = git.files_at(&base);
     let proposed = match options.source {
         Source::Dbt => {
-            let dbt = plan_from_dbt::propose(&root, options.slices, options.by_dag)?;
+            let dbt = plan_from_dbt::propose(
+                &root,
+                options.slices.unwrap_or(DBT_SLICES),
+                options.by_dag,
+            )?;
             let project_dir = if dbt.project_dir.is_empty() {
                 ".".to_owned()
             } else {
@@ -100,7 +111,7 @@ pub fn plan(cwd: &Path, options: &PlanOptions) -> anyhow::Result<ExitCode> {
             if options.by_dag {
                 bail!("--by dag needs --from-dbt: without dbt there are no refs to order files by");
             }
-            from_folders(&files, options.slices)?
+            from_folders_of(&files, options.slices)?
         }
     };
     let proposal = &proposed.proposal;
@@ -140,38 +151,32 @@ pub fn plan(cwd: &Path, options: &PlanOptions) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Slices from the tracked files under the repository's top-level folders
-/// (hidden ones left out); files at the root stay unowned.
-fn from_folders(files: &[String], slices: usize) -> anyhow::Result<Proposed> {
-    let sources: Vec<Model> = files
-        .iter()
-        .filter(|f| f.contains('/') && !f.starts_with('.'))
-        .map(|f| Model {
-            id: f.clone(),
-            path: f.clone(),
-            depends_on: Vec::new(),
-        })
-        .collect();
-    if sources.is_empty() {
+/// Slices from the tracked files in the repository's folders, by the rule
+/// `init` uses too; files at the root stay unowned.
+fn from_folders_of(files: &[String], slices: Option<usize>) -> anyhow::Result<Proposed> {
+    let count = slices.map_or(SliceCount::PerFolder, SliceCount::About);
+    let folders = from_folders(files, count);
+    if folders.files == 0 {
         bail!(
             "the base branch has no files in folders to split; commit the code first, or write the plan by hand (`sliceboard init`)"
         );
     }
-    let folders: std::collections::BTreeSet<&str> = sources
-        .iter()
-        .filter_map(|m| m.path.split_once('/').map(|(dir, _)| dir))
-        .collect();
+    let under = if folders.root.is_empty() {
+        String::new()
+    } else {
+        format!(" of {}", folders.root)
+    };
     Ok(Proposed {
-        proposal: by_folder(&sources, "", slices),
+        proposal: folders.proposal,
         project_dir: None,
         counted: format!(
-            "{} files in {} folder{}",
-            sources.len(),
-            folders.len(),
-            if folders.len() == 1 { "" } else { "s" }
+            "{} files in {} folder{}{under}",
+            folders.files,
+            folders.folders,
+            if folders.folders == 1 { "" } else { "s" }
         ),
         unit: "file",
-        total: sources.len(),
+        total: folders.files,
     })
 }
 
@@ -215,22 +220,11 @@ fn plan_text(base: &str, proposed: &Proposed, unowned: &[Unowned], source: Sourc
         }));
     }
     debug_assert!(proposed.total > 0);
-    let suggestions: Vec<Suggestion> = proposed
-        .proposal
-        .slices
-        .iter()
-        .map(|s| Suggestion {
-            name: s.name.clone(),
-            folder: s.owns.first().cloned().unwrap_or_default(),
-            more: s.owns.iter().skip(1).cloned().collect(),
-            after: s.after.clone(),
-        })
-        .collect();
     let extras = Extras {
         project_dir: proposed.project_dir.clone(),
         comments,
     };
-    starter_with(base, &suggestions, &extras)
+    starter_with(base, &suggestions(&proposed.proposal), &extras)
 }
 
 /// The files of the base branch no proposed slice owns, by top folder (or

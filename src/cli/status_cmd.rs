@@ -13,18 +13,7 @@ use crate::workspace::{self, SliceStatus, Workspace};
 
 pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
     let mut report = workspace::status(ws)?;
-    if let Some(mut agents) = running_agents(ws) {
-        for slice in &mut report.slices {
-            slice.agent = agents.remove(&slice.name);
-        }
-    }
-    if let Some(queue) = super::queue_cmds::running_queue(ws) {
-        for slice in &mut report.slices {
-            if let Some(view) = queue.slices.get(&slice.name) {
-                slice.merge = slice.merge.take().map(|merge| merge.with_queue(view));
-            }
-        }
-    }
+    with_running_state(ws, &mut report.slices);
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
@@ -47,87 +36,7 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         .map(|s| &s.name)
         .collect();
     for slice in &report.slices {
-        if slice
-            .agent
-            .as_ref()
-            .is_some_and(|a| a.status == AgentStatus::Pending)
-        {
-            println!(
-                "! {}",
-                pending_reason(&slice.name, &running, ws.plan.max_running)
-            );
-        }
-        if let Some(left) = slice.agent.as_ref().and_then(|a| a.left_running) {
-            println!(
-                "! {}: agent group {} was {LEFT_RUNNING} and still runs in the worktree; no agent starts there until `sliceboard kill {}` ends it",
-                slice.name, left.pid, slice.name
-            );
-        }
-        if let Some(dbt) = &slice.dbt
-            && let Some(message) = &dbt.message
-        {
-            let mut lines = message.lines().filter(|l| !l.trim().is_empty());
-            let first = lines.next().unwrap_or_default().trim();
-            let second = lines.next().map(str::trim).unwrap_or_default();
-            println!(
-                "! {}: dbt {}: {first} {second}",
-                slice.name,
-                dbt.status.as_str()
-            );
-        }
-        if let Some(setup) = slice
-            .setup
-            .as_ref()
-            .filter(|s| s.status == crate::domain::setup::SetupStatus::Failed)
-        {
-            println!(
-                "! {}: {}; its agent waits: `sliceboard setup {}` again, or `--skip`",
-                slice.name,
-                setup.describe(),
-                slice.name
-            );
-        }
-        if let Some(elsewhere) = slice.dbt.as_ref().and_then(|d| d.elsewhere.as_ref()) {
-            println!("! {}: dbt {elsewhere}", slice.name);
-        }
-        for node in slice.dbt.iter().flat_map(|dbt| &dbt.failed) {
-            let first = node
-                .message
-                .as_deref()
-                .and_then(|m| m.lines().next())
-                .unwrap_or("failed");
-            let whose = node
-                .owner
-                .as_ref()
-                .filter(|o| **o != slice.name)
-                .map_or_else(String::new, |o| format!(" (owned by {o})"));
-            println!(
-                "! {}: dbt {} {}{whose}: {first}",
-                slice.name,
-                node.kind.as_str(),
-                node.name
-            );
-        }
-        for flag in &slice.flags {
-            println!("! {}: {}: {}", slice.name, flag.path(), flag.describe());
-        }
-        if let Some(why) = slice.merge.as_ref().and_then(|m| m.attention.as_ref()) {
-            println!("! {}: merge failed: {why}", slice.name);
-        }
-        if let Some(error) = &slice.diff_error {
-            println!("! {}: no diff: {error}", slice.name);
-        }
-        for problem in &slice.problems {
-            println!("! {}: {}", slice.name, problem.message);
-        }
-        if !slice.in_plan {
-            println!(
-                "! {}: {}; its worktree and branch stay (`sliceboard down {}` needs it back in the plan to remove them)",
-                slice.name,
-                crate::domain::board::REMOVED_FROM_PLAN,
-                slice.name
-            );
-        }
+        print_notes(ws, slice, &running);
     }
     if report
         .slices
@@ -137,6 +46,110 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         println!("no worktrees yet: run `sliceboard up` to create them");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What only a running supervisor knows: each slice's agent, and the
+/// merge queue's view of its approval.
+fn with_running_state(ws: &Workspace, slices: &mut [SliceStatus]) {
+    if let Some(mut agents) = running_agents(ws) {
+        for slice in slices.iter_mut() {
+            slice.agent = agents.remove(&slice.name);
+        }
+    }
+    if let Some(queue) = super::queue_cmds::running_queue(ws) {
+        for slice in slices.iter_mut() {
+            if let Some(view) = queue.slices.get(&slice.name) {
+                slice.merge = slice.merge.take().map(|merge| merge.with_queue(view));
+            }
+        }
+    }
+}
+
+/// The lines under the table about one slice, each starting `! `: why its
+/// agent waits or cannot start, dbt's problems, flags on its files, the
+/// merge, its diff, the plan.
+fn print_notes(ws: &Workspace, slice: &SliceStatus, running: &[&SliceName]) {
+    if slice
+        .agent
+        .as_ref()
+        .is_some_and(|a| a.status == AgentStatus::Pending)
+    {
+        println!(
+            "! {}",
+            pending_reason(&slice.name, running, ws.plan.max_running)
+        );
+    }
+    if let Some(left) = slice.agent.as_ref().and_then(|a| a.left_running) {
+        println!(
+            "! {}: agent group {} was {LEFT_RUNNING} and still runs in the worktree; no agent starts there until `sliceboard kill {}` ends it",
+            slice.name, left.pid, slice.name
+        );
+    }
+    if let Some(dbt) = &slice.dbt
+        && let Some(message) = &dbt.message
+    {
+        let mut lines = message.lines().filter(|l| !l.trim().is_empty());
+        let first = lines.next().unwrap_or_default().trim();
+        let second = lines.next().map(str::trim).unwrap_or_default();
+        println!(
+            "! {}: dbt {}: {first} {second}",
+            slice.name,
+            dbt.status.as_str()
+        );
+    }
+    if let Some(setup) = slice
+        .setup
+        .as_ref()
+        .filter(|s| s.status == crate::domain::setup::SetupStatus::Failed)
+    {
+        println!(
+            "! {}: {}; its agent waits: `sliceboard setup {}` again, or `--skip`",
+            slice.name,
+            setup.describe(),
+            slice.name
+        );
+    }
+    if let Some(elsewhere) = slice.dbt.as_ref().and_then(|d| d.elsewhere.as_ref()) {
+        println!("! {}: dbt {elsewhere}", slice.name);
+    }
+    for node in slice.dbt.iter().flat_map(|dbt| &dbt.failed) {
+        let first = node
+            .message
+            .as_deref()
+            .and_then(|m| m.lines().next())
+            .unwrap_or("failed");
+        let whose = node
+            .owner
+            .as_ref()
+            .filter(|o| **o != slice.name)
+            .map_or_else(String::new, |o| format!(" (owned by {o})"));
+        println!(
+            "! {}: dbt {} {}{whose}: {first}",
+            slice.name,
+            node.kind.as_str(),
+            node.name
+        );
+    }
+    for flag in &slice.flags {
+        println!("! {}: {}: {}", slice.name, flag.path(), flag.describe());
+    }
+    if let Some(why) = slice.merge.as_ref().and_then(|m| m.attention.as_ref()) {
+        println!("! {}: merge failed: {why}", slice.name);
+    }
+    if let Some(error) = &slice.diff_error {
+        println!("! {}: no diff: {error}", slice.name);
+    }
+    for problem in &slice.problems {
+        println!("! {}: {}", slice.name, problem.message);
+    }
+    if !slice.in_plan {
+        println!(
+            "! {}: {}; its worktree and branch stay (`sliceboard down {}` needs it back in the plan to remove them)",
+            slice.name,
+            crate::domain::board::REMOVED_FROM_PLAN,
+            slice.name
+        );
+    }
 }
 
 /// The MERGE column: approval, queue position and state.

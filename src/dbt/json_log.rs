@@ -240,20 +240,9 @@ impl JsonLogReader {
         self.index.clear();
         self.runs.push(DbtRun {
             invocation_id,
-            command: None,
-            invocation: None,
-            target: None,
             started_at,
-            elapsed_seconds: None,
-            status: RunStatus::Running,
-            message: None,
-            selected: None,
-            pid: None,
-            database: None,
-            schema: None,
-            nodes: Vec::new(),
-            source: RunSource::JsonLog,
             unreadable_lines: std::mem::take(&mut self.orphan_unreadable),
+            ..DbtRun::new(RunSource::JsonLog, RunStatus::Running)
         });
     }
 

@@ -32,19 +32,15 @@ pub fn parse(text: &str) -> Result<DbtRun, RunResultsError> {
             .or(metadata["generated_at"].as_str())
             .map(str::to_owned),
         elapsed_seconds: doc["elapsed_time"].as_f64(),
-        status: if failed {
-            RunStatus::Failed
-        } else {
-            RunStatus::Success
-        },
-        message: None,
-        selected: None,
-        pid: None,
-        database: None,
-        schema: None,
         nodes,
-        source: RunSource::RunResults,
-        unreadable_lines: 0,
+        ..DbtRun::new(
+            RunSource::RunResults,
+            if failed {
+                RunStatus::Failed
+            } else {
+                RunStatus::Success
+            },
+        )
     })
 }
 

@@ -158,20 +158,8 @@ impl TextLogReader {
 fn empty_run(invocation_id: String, started_at: String) -> DbtRun {
     DbtRun {
         invocation_id: Some(invocation_id),
-        command: None,
-        invocation: None,
-        target: None,
         started_at: Some(started_at),
-        elapsed_seconds: None,
-        status: RunStatus::Running,
-        message: None,
-        selected: None,
-        pid: None,
-        database: None,
-        schema: None,
-        nodes: Vec::new(),
-        source: RunSource::TextLog,
-        unreadable_lines: 0,
+        ..DbtRun::new(RunSource::TextLog, RunStatus::Running)
     }
 }
 

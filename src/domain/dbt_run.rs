@@ -200,6 +200,29 @@ pub struct NodeCounts {
 }
 
 impl DbtRun {
+    /// A run read from `source` with `status` and nothing else known yet:
+    /// no command, times, target or nodes. Callers fill in what their file
+    /// says, e.g. `DbtRun { started_at, ..DbtRun::new(source, status) }`.
+    pub fn new(source: RunSource, status: RunStatus) -> Self {
+        Self {
+            invocation_id: None,
+            command: None,
+            invocation: None,
+            target: None,
+            started_at: None,
+            elapsed_seconds: None,
+            status,
+            message: None,
+            selected: None,
+            pid: None,
+            database: None,
+            schema: None,
+            nodes: Vec::new(),
+            source,
+            unreadable_lines: 0,
+        }
+    }
+
     /// One phrase for a person: `build failed (4 passed, 2 failed)`.
     pub fn outcome(&self) -> String {
         let counts = self.counts();

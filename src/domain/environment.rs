@@ -27,17 +27,7 @@ pub fn integration_env(
     let Ok(name) = super::slice::SliceName::parse(INTEGRATION_SLICE) else {
         return Vec::new();
     };
-    let spec = SliceSpec {
-        name,
-        owns: Vec::new(),
-        prompt: String::new(),
-        agent: None,
-        env: Default::default(),
-        after: Vec::new(),
-        logs: Vec::new(),
-        variant_of: None,
-        role: Default::default(),
-    };
+    let spec = SliceSpec::new(name, Vec::new());
     let context = SliceContext {
         plan,
         slice: &spec,

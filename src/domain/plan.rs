@@ -126,6 +126,26 @@ pub struct SliceSpec {
     pub role: SliceRole,
 }
 
+impl SliceSpec {
+    /// A worker slice owning `owns`, with the defaults for everything else:
+    /// no prompt, the plan's agent, no extra environment, `after` or logs,
+    /// not a variant. Set the rest with struct update syntax, e.g.
+    /// `SliceSpec { prompt, ..SliceSpec::new(name, owns) }`.
+    pub fn new(name: SliceName, owns: Vec<String>) -> Self {
+        Self {
+            name,
+            owns,
+            prompt: String::new(),
+            agent: None,
+            env: BTreeMap::new(),
+            after: Vec::new(),
+            logs: Vec::new(),
+            variant_of: None,
+            role: SliceRole::Worker,
+        }
+    }
+}
+
 impl Plan {
     pub fn slice(&self, name: &str) -> Option<&SliceSpec> {
         self.slices.iter().find(|s| s.name.as_str() == name)

@@ -1,25 +1,27 @@
-//! From `sliceboard.toml` to a [`Plan`]: parse, check everything, merge over
+//! From `sliceboard.toml` to a [`Plan`]: read the file, parse it, check
+//! the top-level settings (`base`, templates, `[agent]`, `[dbt]`,
+//! `[merge]`, `[worktree]`) and the plan as a whole (branches, names that
+//! collide once templated, prompt sizes, where worktrees go), merge over
 //! defaults, and report every problem at once with its line and fix.
 //!
+//! The `[[slice]]` tables are checked in `slices`, competing variants in
+//! `variants`, `[planner]` in `planner`; this module only calls them.
 //! Questions about the repository (does the base branch exist, which files
 //! does it hold) go through [`RepoFacts`], so this module needs no git.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 
 use toml::Spanned;
 
 use super::diagnostic::{Diagnostic, PlanError, did_you_mean, line_of};
-use super::raw::{RawAgent, RawPlan, RawSlice};
+use super::raw::{RawAgent, RawPlan};
 use crate::domain::agent_hooks::HookMode;
 use crate::domain::environment::RESERVED_PREFIX;
-use crate::domain::order::find_cycle;
-use crate::domain::ownership::Ownership;
 use crate::domain::plan::{
     AgentSpec, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET, DEFAULT_MAX_RUNNING,
-    DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DbtSpec, MAX_SCROLLBACK, MergeSpec, PLANNER, Plan,
-    SliceRole, SliceSpec, repo_name,
+    DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DbtSpec, MAX_SCROLLBACK, MergeSpec, Plan, repo_name,
 };
 use crate::domain::slice::SliceName;
 use crate::domain::template;
@@ -146,35 +148,23 @@ fn toml_problem(text: &str, err: &toml::de::Error) -> Diagnostic {
     Diagnostic::error(line, "syntax", message).fix("see the plan file reference in README.md")
 }
 
-/// A slice's `after` entries with their lines, before they are checked
-/// against the other slices.
-type PendingAfter = Vec<(SliceName, Option<usize>)>;
-
-/// Variants a slice may have: its names end `.1` to `.9`.
-const MAX_VARIANTS: i64 = 9;
-
-/// One competing variant as the plan gives it: its own agent command or
-/// prompt, the slice's where left out.
-#[derive(Debug, Clone, Default)]
-struct Variant {
-    agent: Option<String>,
-    prompt: Option<String>,
-}
-
-struct Checker<'a> {
+/// Checks a plan's parts, recording every problem found; `slices`,
+/// `variants` and `planner` add the checks on the `[[slice]]` tables and
+/// `[planner]` to it.
+pub(super) struct Checker<'a> {
     text: &'a str,
-    facts: &'a dyn RepoFacts,
+    pub(super) facts: &'a dyn RepoFacts,
     found: Vec<Diagnostic>,
     /// The base branch, once known to exist.
-    existing_base: Option<String>,
+    pub(super) existing_base: Option<String>,
 }
 
 impl Checker<'_> {
-    fn line(&self, span: Range<usize>) -> Option<usize> {
+    pub(super) fn line(&self, span: Range<usize>) -> Option<usize> {
         Some(line_of(self.text, span.start))
     }
 
-    fn push(&mut self, diagnostic: Diagnostic) {
+    pub(super) fn push(&mut self, diagnostic: Diagnostic) {
         self.found.push(diagnostic);
     }
 
@@ -413,7 +403,7 @@ impl Checker<'_> {
         })
     }
 
-    fn env(
+    pub(super) fn env(
         &mut self,
         raw: BTreeMap<Spanned<String>, Spanned<String>>,
         key: &str,
@@ -502,501 +492,10 @@ impl Checker<'_> {
             defer,
         }
     }
-
-    fn slices(&mut self, raw: Vec<Spanned<RawSlice>>) -> Vec<SliceSpec> {
-        if raw.is_empty() {
-            self.push(
-                Diagnostic::error(None, "slice", "the plan has no slices")
-                    .fix("add a [[slice]] table with at least `name` and `owns`"),
-            );
-        }
-        let mut slices = Vec::new();
-        let mut seen: BTreeMap<String, Option<usize>> = BTreeMap::new();
-        // Lines of each slice's `after` and `owns`, for the cross-slice checks.
-        let mut after_lines = BTreeMap::new();
-        let mut owns_lines = BTreeMap::new();
-        // Each slice with variants, and the variants' names.
-        let mut families: BTreeMap<SliceName, Vec<SliceName>> = BTreeMap::new();
-        for spanned in raw {
-            let table_line = self.line(spanned.span());
-            let raw = spanned.into_inner();
-            let name_line = self.line(raw.name.span());
-            let key = format!("slice {:?}", raw.name.get_ref());
-            let name = match SliceName::parse(raw.name.get_ref()) {
-                Ok(name) => name,
-                Err(problem) => {
-                    self.push(
-                        Diagnostic::error(name_line, format!("{key} > name"), format!("the name {problem}"))
-                            .fix("slice names become branch and folder names: use letters, digits, '-', '_' and '.'"),
-                    );
-                    continue;
-                }
-            };
-            if let Some(first) = seen.insert(name.to_string(), name_line) {
-                let at = first.map(|l| format!(" on line {l}")).unwrap_or_default();
-                self.push(
-                    Diagnostic::error(
-                        name_line,
-                        format!("{key} > name"),
-                        format!("is already used by the slice{at}"),
-                    )
-                    .fix("give every slice its own name"),
-                );
-                continue;
-            }
-            let owns = match raw.owns {
-                Some(owns) if !owns.get_ref().is_empty() => {
-                    owns_lines.insert(name.clone(), self.line(owns.span()));
-                    self.owns(owns.into_inner(), &key)
-                }
-                other => {
-                    let line = other.map(|o| self.line(o.span())).unwrap_or(table_line);
-                    owns_lines.insert(name.clone(), line);
-                    self.push(
-                        Diagnostic::error(line, format!("{key} > owns"), "is missing or empty: a slice must own at least one path")
-                            .fix("list the paths this slice may change, e.g. `owns = [\"models/staging/**\"]`"),
-                    );
-                    Vec::new()
-                }
-            };
-            let mut after = Vec::new();
-            for entry in raw.after {
-                after_lines.insert(name.clone(), self.line(entry.span()));
-                match SliceName::parse(entry.get_ref()) {
-                    Ok(dep) => after.push((dep, self.line(entry.span()))),
-                    Err(_) => self.push(
-                        Diagnostic::error(
-                            self.line(entry.span()),
-                            format!("{key} > after"),
-                            format!("`{}` is not a slice name", entry.get_ref()),
-                        )
-                        .fix("list the names of slices that must merge before this one"),
-                    ),
-                }
-            }
-            let agent = match raw.agent {
-                Some(a) if a.get_ref().trim().is_empty() => {
-                    let line = self.line(a.span());
-                    self.push(
-                        Diagnostic::error(line, format!("{key} > agent"), "is empty")
-                            .fix("remove it to use [agent] command, or give a command"),
-                    );
-                    None
-                }
-                other => other.map(Spanned::into_inner),
-            };
-            let env = self.env(raw.env, &format!("{key} > env"));
-            let logs = raw
-                .logs
-                .into_iter()
-                .filter_map(|glob| {
-                    if globset::Glob::new(glob.get_ref()).is_err() {
-                        let line = self.line(glob.span());
-                        self.push(
-                            Diagnostic::error(line, format!("{key} > logs"), format!("`{}` is not a valid glob", glob.get_ref()))
-                                .fix("use `*`, `**`, `?` and `[...]` only as globs; escape others with a backslash"),
-                        );
-                        return None;
-                    }
-                    // The Logs tab follows files of the slice's worktree,
-                    // never one outside it.
-                    if !is_inside(Path::new(glob.get_ref())) {
-                        let line = self.line(glob.span());
-                        self.push(
-                            Diagnostic::error(line, format!("{key} > logs"), format!("`{}` reaches outside the worktree", glob.get_ref()))
-                                .fix("use a glob relative to the worktree, without a leading `/` or `..`, e.g. `logs/*.log`"),
-                        );
-                        return None;
-                    }
-                    Some(glob.into_inner())
-                })
-                .collect();
-            let variants = self.variants(raw.variants, &key);
-            let spec = SliceSpec {
-                name,
-                owns,
-                prompt: raw.prompt.unwrap_or_default(),
-                agent,
-                env,
-                after: Vec::new(),
-                logs,
-                variant_of: None,
-                role: SliceRole::Worker,
-            };
-            if variants.is_empty() {
-                slices.push((spec, after));
-                continue;
-            }
-            // Competing variants: `name.1`, `name.2`, … each its own slice
-            // (worktree, branch, agent, dbt target) owning the same paths.
-            let family = spec.name.clone();
-            let mut names = Vec::new();
-            for (i, variant) in variants.into_iter().enumerate() {
-                let Ok(variant_name) = SliceName::parse(&format!("{family}.{}", i + 1)) else {
-                    self.push(
-                        Diagnostic::error(
-                            name_line,
-                            format!("{key} > name"),
-                            "is too long to add a variant number to",
-                        )
-                        .fix("shorten the slice's name"),
-                    );
-                    break;
-                };
-                if let Some(first) = seen.insert(variant_name.to_string(), name_line) {
-                    let at = first.map(|l| format!(" on line {l}")).unwrap_or_default();
-                    self.push(
-                        Diagnostic::error(
-                            name_line,
-                            format!("{key} > variants"),
-                            format!("variant `{variant_name}` has the name of the slice{at}"),
-                        )
-                        .fix("rename one of them"),
-                    );
-                    continue;
-                }
-                if let Some(line) = after_lines.get(&family).copied() {
-                    after_lines.insert(variant_name.clone(), line);
-                }
-                if let Some(line) = owns_lines.get(&family).copied() {
-                    owns_lines.insert(variant_name.clone(), line);
-                }
-                names.push(variant_name.clone());
-                slices.push((
-                    SliceSpec {
-                        name: variant_name,
-                        prompt: variant.prompt.unwrap_or_else(|| spec.prompt.clone()),
-                        agent: variant.agent.or_else(|| spec.agent.clone()),
-                        variant_of: Some(family.clone()),
-                        ..spec.clone()
-                    },
-                    after.clone(),
-                ));
-            }
-            families.insert(family, names);
-        }
-        self.after(&mut slices, &after_lines, &families);
-        let slices: Vec<SliceSpec> = slices.into_iter().map(|(s, _)| s).collect();
-        self.overlaps(&slices, &owns_lines);
-        slices
-    }
-
-    /// `[planner]`: the planner agent as a slice of its own role, after the
-    /// others; its name must not be taken.
-    fn planner(
-        &mut self,
-        raw: Option<Spanned<super::raw::RawPlanner>>,
-        slices: &[SliceSpec],
-    ) -> Option<SliceSpec> {
-        let raw = raw?;
-        let line = self.line(raw.span());
-        let raw = raw.into_inner();
-        let command = match raw.command {
-            Some(command) if !command.get_ref().trim().is_empty() => command.into_inner(),
-            other => {
-                let line = other.map_or(line, |c| self.line(c.span()));
-                self.push(
-                    Diagnostic::error(line, "planner > command", "is missing or empty")
-                        .fix("give the planner agent's command, e.g. `command = \"claude {prompt}\"`; its brief (`{brief}`) tells it what to do"),
-                );
-                return None;
-            }
-        };
-        if slices.iter().any(|s| s.name.as_str() == PLANNER) {
-            self.push(
-                Diagnostic::error(
-                    line,
-                    "planner",
-                    format!("a slice is already named `{PLANNER}`"),
-                )
-                .fix("rename that slice: the planner agent goes by that name on the board"),
-            );
-            return None;
-        }
-        Some(SliceSpec {
-            name: SliceName::parse(PLANNER).expect("a valid name"),
-            owns: vec![super::PLAN_FILE.to_owned()],
-            prompt: raw.prompt.unwrap_or_default(),
-            agent: Some(command),
-            env: BTreeMap::new(),
-            after: Vec::new(),
-            logs: Vec::new(),
-            variant_of: None,
-            role: SliceRole::Planner,
-        })
-    }
-
-    /// `variants = N` (2 to 9) or a list of `{ agent, prompt }` tables.
-    fn variants(&mut self, raw: Option<Spanned<toml::Value>>, key: &str) -> Vec<Variant> {
-        let Some(raw) = raw else {
-            return Vec::new();
-        };
-        let line = self.line(raw.span());
-        let key = format!("{key} > variants");
-        let fix = "give a number of variants from 2 to 9, or a list of tables such as `[{ agent = \"codex\" }, { prompt = \"keep the old names as aliases\" }]`";
-        match raw.into_inner() {
-            toml::Value::Integer(count) if (2..=MAX_VARIANTS).contains(&count) => {
-                vec![Variant::default(); count as usize]
-            }
-            toml::Value::Array(list) if (2..=MAX_VARIANTS as usize).contains(&list.len()) => {
-                let mut variants = Vec::new();
-                for (i, entry) in list.into_iter().enumerate() {
-                    let toml::Value::Table(table) = entry else {
-                        self.push(
-                            Diagnostic::error(
-                                line,
-                                key.clone(),
-                                format!("entry {} is not a table", i + 1),
-                            )
-                            .fix(fix),
-                        );
-                        return Vec::new();
-                    };
-                    let mut variant = Variant::default();
-                    for (field, value) in table {
-                        let text = match value {
-                            toml::Value::String(text) if !text.trim().is_empty() => text,
-                            _ => {
-                                self.push(
-                                    Diagnostic::error(
-                                        line,
-                                        key.clone(),
-                                        format!(
-                                            "entry {}: `{field}` must be a non-empty string",
-                                            i + 1
-                                        ),
-                                    )
-                                    .fix(fix),
-                                );
-                                return Vec::new();
-                            }
-                        };
-                        match field.as_str() {
-                            "agent" => variant.agent = Some(text),
-                            "prompt" => variant.prompt = Some(text),
-                            other => {
-                                self.push(
-                                    Diagnostic::error(
-                                        line,
-                                        key.clone(),
-                                        format!("entry {}: unknown key `{other}`", i + 1),
-                                    )
-                                    .fix("a variant sets `agent`, `prompt` or both"),
-                                );
-                                return Vec::new();
-                            }
-                        }
-                    }
-                    variants.push(variant);
-                }
-                variants
-            }
-            _ => {
-                self.push(
-                    Diagnostic::error(
-                        line,
-                        key,
-                        "must be a number from 2 to 9 or a list of 2 to 9 tables",
-                    )
-                    .fix(fix),
-                );
-                Vec::new()
-            }
-        }
-    }
-
-    fn owns(&mut self, globs: Vec<Spanned<String>>, key: &str) -> Vec<String> {
-        let mut owns = Vec::new();
-        for glob in globs {
-            let line = self.line(glob.span());
-            let raw = glob.get_ref();
-            let problem = if raw.trim().is_empty() {
-                Some(("is empty", "remove it".to_owned()))
-            } else if let Some(rest) = raw.strip_prefix('/') {
-                Some((
-                    "starts with '/'",
-                    format!("globs are relative to the repository root: write `{rest}`"),
-                ))
-            } else if raw.split('/').any(|part| part == "..") {
-                Some((
-                    "leaves the repository with '..'",
-                    "name paths inside the repository".to_owned(),
-                ))
-            } else {
-                None
-            };
-            if let Some((what, fix)) = problem {
-                self.push(
-                    Diagnostic::error(
-                        line,
-                        format!("{key} > owns"),
-                        format!("glob `{raw}` {what}"),
-                    )
-                    .fix(fix),
-                );
-                continue;
-            }
-            let name = SliceName::parse("check").expect("a valid name");
-            if let Err(err) = Ownership::new([(&name, std::slice::from_ref(glob.get_ref()))]) {
-                self.push(
-                    Diagnostic::error(line, format!("{key} > owns"), format!("glob `{raw}` is not valid: {}", err.reason))
-                        .fix("use `*` within a folder, `**` across folders, `?`, `[...]`, or end with '/' for a whole folder"),
-                );
-                continue;
-            }
-            owns.push(glob.into_inner());
-        }
-        owns
-    }
-
-    fn after(
-        &mut self,
-        slices: &mut [(SliceSpec, PendingAfter)],
-        after_lines: &BTreeMap<SliceName, Option<usize>>,
-        families: &BTreeMap<SliceName, Vec<SliceName>>,
-    ) {
-        let names: BTreeSet<SliceName> = slices.iter().map(|(s, _)| s.name.clone()).collect();
-        let mut complete = true;
-        for (slice, after) in slices.iter_mut() {
-            for (dep, line) in after.drain(..) {
-                if names.contains(&dep) {
-                    slice.after.push(dep);
-                    continue;
-                }
-                // After a slice with variants: after each of them (the one
-                // picked merges; the others, retired, stop holding it up).
-                if let Some(variants) = families.get(&dep) {
-                    slice.after.extend(variants.iter().cloned());
-                    continue;
-                }
-                complete = false;
-                let others: Vec<&str> = names
-                    .iter()
-                    .filter(|n| **n != slice.name)
-                    .map(SliceName::as_str)
-                    .collect();
-                let fix = match did_you_mean(dep.as_str(), others.iter().copied()) {
-                    Some(close) => format!("did you mean `{close}`?"),
-                    None if others.is_empty() => "remove it: there are no other slices".to_owned(),
-                    None => format!("name one of: {}", others.join(", ")),
-                };
-                self.push(
-                    Diagnostic::error(
-                        line,
-                        format!("slice {:?} > after", slice.name.as_str()),
-                        format!("names slice `{dep}`, which is not in the plan"),
-                    )
-                    .fix(fix),
-                );
-            }
-        }
-        if !complete {
-            return;
-        }
-        let graph: Vec<(&SliceName, &[SliceName])> = slices
-            .iter()
-            .map(|(s, _)| (&s.name, s.after.as_slice()))
-            .collect();
-        if let Some(cycle) = find_cycle(&graph) {
-            let path: Vec<&str> = cycle.iter().map(SliceName::as_str).collect();
-            let line = after_lines.get(&cycle[0]).copied().flatten();
-            self.push(
-                Diagnostic::error(
-                    line,
-                    format!("slice {:?} > after", cycle[0].as_str()),
-                    format!("forms a cycle: {}", path.join(" -> ")),
-                )
-                .fix("slices in a cycle can never merge: remove one of these `after` entries"),
-            );
-        }
-    }
-
-    fn overlaps(&mut self, slices: &[SliceSpec], owns_lines: &BTreeMap<SliceName, Option<usize>>) {
-        let owned: Vec<(&SliceName, &[String])> = slices
-            .iter()
-            .filter(|s| !s.owns.is_empty())
-            .map(|s| (&s.name, s.owns.as_slice()))
-            .collect();
-        let Ok(ownership) = Ownership::new(owned.iter().copied()) else {
-            return;
-        };
-        let ownership = ownership.with_families(
-            slices
-                .iter()
-                .filter_map(|s| Some((s.name.clone(), s.variant_of.clone()?))),
-        );
-        // Real files at the base catch overlaps the globs alone cannot show.
-        let files = match &self.existing_base {
-            Some(base) => self.facts.files_at(base),
-            None => Vec::new(),
-        };
-        if self.existing_base.is_some() {
-            self.unmatched_globs(slices, &files, owns_lines);
-        }
-        for overlap in ownership.overlaps(files.iter().map(String::as_str)) {
-            let mut evidence = Vec::new();
-            for (a, b) in &overlap.globs {
-                if a == b {
-                    evidence.push(format!("both list `{a}`"));
-                } else {
-                    evidence.push(format!(
-                        "`{a}` ({}) and `{b}` ({}) match the same paths",
-                        overlap.first, overlap.second
-                    ));
-                }
-            }
-            if !overlap.paths.is_empty() {
-                let more = match overlap.more_paths {
-                    0 => String::new(),
-                    n => format!(" and {n} more"),
-                };
-                evidence.push(format!("both own {}{more}", overlap.paths.join(", ")));
-            }
-            let line = owns_lines.get(&overlap.second).copied().flatten();
-            self.push(
-                Diagnostic::error(
-                    line,
-                    format!("slice {:?} > owns", overlap.second.as_str()),
-                    format!("overlaps slice `{}`: {}", overlap.first, evidence.join("; ")),
-                )
-                .fix("every path must belong to one slice: narrow one slice's globs or move the shared paths to one of them"),
-            );
-        }
-    }
 }
 
+/// The checks on the plan as a whole, once its slices are known.
 impl Checker<'_> {
-    /// Warns about globs that match no file at the base: often a typo, but
-    /// fine for a slice that will create the files.
-    fn unmatched_globs(
-        &mut self,
-        slices: &[SliceSpec],
-        files: &[String],
-        owns_lines: &BTreeMap<SliceName, Option<usize>>,
-    ) {
-        let base = self.existing_base.clone().unwrap_or_default();
-        for slice in slices {
-            for glob in &slice.owns {
-                let Ok(ownership) = Ownership::new([(&slice.name, std::slice::from_ref(glob))])
-                else {
-                    continue;
-                };
-                if files.iter().any(|f| !ownership.owners(f).is_empty()) {
-                    continue;
-                }
-                let line = owns_lines.get(&slice.name).copied().flatten();
-                self.push(
-                    Diagnostic::warning(
-                        line,
-                        format!("slice {:?} > owns", slice.name.as_str()),
-                        format!("glob `{glob}` matches no file on `{base}`"),
-                    )
-                    .fix("fine if this slice creates those files; otherwise check the spelling"),
-                );
-            }
-        }
-    }
-
     /// Every slice's branch must be a valid name and must not be the base or
     /// the integration branch.
     fn branches_per_slice(&mut self, plan: &Plan) {
@@ -1136,7 +635,7 @@ impl Checker<'_> {
 }
 
 /// Whether a relative path stays inside the folder it is relative to.
-fn is_inside(path: &Path) -> bool {
+pub(super) fn is_inside(path: &Path) -> bool {
     let mut depth: i32 = 0;
     for part in path.components() {
         match part {

@@ -9,8 +9,11 @@
 
 pub mod diagnostic;
 mod load;
+mod planner;
 mod raw;
+mod slices;
 pub mod starter;
+mod variants;
 
 pub use diagnostic::{Diagnostic, PlanError, Severity};
 pub use load::{LoadedPlan, RepoFacts, load, parse};

@@ -81,6 +81,6 @@ pub struct RawSlice {
     #[serde(default)]
     pub logs: Vec<Spanned<String>>,
     /// A number of competing variants, or a list of `{ agent, prompt }`
-    /// tables (read in `load.rs`, which names the line of a bad one).
+    /// tables (read in `variants.rs`, which names the line of a bad one).
     pub variants: Option<Spanned<toml::Value>>,
 }

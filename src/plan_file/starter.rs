@@ -1,19 +1,19 @@
-//! The commented starter plan that `sliceboard init` writes.
+//! The commented starter plan that `sliceboard init` writes, and the text
+//! `sliceboard plan` writes around its proposal.
 //!
-//! Slices are suggested from the repository's layout (one per folder under
-//! `models/` for a dbt project, otherwise one per top-level folder) so the
-//! starter validates as written and shows the shape of a real plan.
+//! The slices come from the caller: `init` takes them from the folder rule
+//! it shares with `plan` (`domain::planning::from_folders`, one slice per
+//! folder under a dbt project's `models/` or the repository root), so the
+//! starter validates as written and shows the shape of a real plan. This
+//! module only writes text; it decides no slice.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::domain::plan::{
     DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET, DEFAULT_MAX_RUNNING, DEFAULT_WORKTREES,
 };
+use crate::domain::planning::{Proposal, SliceCount, from_folders};
 use crate::domain::slice::SliceName;
-
-/// At most this many slices are suggested.
-const MAX_SUGGESTED: usize = 8;
 
 /// A slice the starter proposes: its name, what it owns, the slices it
 /// comes after.
@@ -34,41 +34,23 @@ pub struct Extras {
     pub comments: Vec<String>,
 }
 
-/// Proposes slices from the files of the base branch.
+/// The slices `init` proposes from the files of the base branch: one per
+/// folder, by the rule `plan` uses too.
 pub fn suggest_slices(files: &[String]) -> Vec<Suggestion> {
-    let under = |prefix: &str| -> BTreeSet<String> {
-        files
-            .iter()
-            .filter_map(|f| f.strip_prefix(prefix))
-            .filter_map(|rest| rest.split_once('/').map(|(dir, _)| dir.to_owned()))
-            .filter(|dir| !dir.starts_with('.'))
-            .collect()
-    };
-    let dbt_dirs = files
+    suggestions(&from_folders(files, SliceCount::PerFolder).proposal)
+}
+
+/// A proposal's slices as the starter writes them.
+pub fn suggestions(proposal: &Proposal) -> Vec<Suggestion> {
+    proposal
+        .slices
         .iter()
-        .filter(|f| f.ends_with("dbt_project.yml"))
-        .filter_map(|f| f.strip_suffix("dbt_project.yml"))
-        .map(|dir| format!("{dir}models/"))
-        .find(|models| !under(models).is_empty());
-    let (prefix, dirs) = match dbt_dirs {
-        Some(models) => {
-            let dirs = under(&models);
-            (models, dirs)
-        }
-        None => (String::new(), under("")),
-    };
-    let mut used = BTreeSet::new();
-    dirs.into_iter()
-        .filter_map(|dir| {
-            let name = SliceName::parse(&SliceName::clean_label(&dir)).ok()?;
-            used.insert(name.clone()).then(|| Suggestion {
-                name,
-                folder: format!("{prefix}{dir}/"),
-                more: Vec::new(),
-                after: Vec::new(),
-            })
+        .map(|s| Suggestion {
+            name: s.name.clone(),
+            folder: s.owns.first().cloned().unwrap_or_default(),
+            more: s.owns.iter().skip(1).cloned().collect(),
+            after: s.after.clone(),
         })
-        .take(MAX_SUGGESTED)
         .collect()
 }
 
@@ -77,9 +59,37 @@ pub fn starter(base: &str, suggestions: &[Suggestion]) -> String {
     starter_with(base, suggestions, &Extras::default())
 }
 
-/// The starter plan's text, with a proposal's extras.
+/// The starter plan's text, with a proposal's extras: the settings, then
+/// the comments, then one `[[slice]]` table per suggestion (a single slice
+/// owning everything when there is none).
 pub fn starter_with(base: &str, suggestions: &[Suggestion], extras: &Extras) -> String {
-    let project_dir = extras.project_dir.as_deref().unwrap_or(".");
+    let mut out = settings(base, extras.project_dir.as_deref().unwrap_or("."));
+    if suggestions.is_empty() {
+        let _ = write!(
+            out,
+            r#"
+[[slice]]
+name = "everything"
+# Globs relative to this folder; no two slices may own the same path.
+owns = ["**"]
+prompt = "Describe this slice's task here."
+"#
+        );
+    }
+    if !extras.comments.is_empty() {
+        out.push('\n');
+        for line in &extras.comments {
+            let _ = writeln!(out, "# {line}");
+        }
+    }
+    for (i, suggestion) in suggestions.iter().enumerate() {
+        slice_table(&mut out, suggestion, i == 0);
+    }
+    out
+}
+
+/// The top-level settings, each commented, with the defaults.
+fn settings(base: &str, project_dir: &str) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
@@ -150,63 +160,48 @@ schema = "{DEFAULT_DBT_SCHEMA}"
 # feedback = "..."
 "#
     );
-    if suggestions.is_empty() {
-        let _ = write!(
-            out,
-            r#"
-[[slice]]
-name = "everything"
-# Globs relative to this folder; no two slices may own the same path.
-owns = ["**"]
-prompt = "Describe this slice's task here."
-"#
-        );
-    }
-    if !extras.comments.is_empty() {
-        out.push('\n');
-        for line in &extras.comments {
-            let _ = writeln!(out, "# {line}");
-        }
-    }
-    for (i, suggestion) in suggestions.iter().enumerate() {
-        let owns: Vec<String> = std::iter::once(&suggestion.folder)
-            .chain(&suggestion.more)
-            .map(|glob| format!("\"{glob}\""))
-            .collect();
-        let _ = write!(
-            out,
-            r#"
+    out
+}
+
+/// One suggestion's `[[slice]]` table; the first also shows the optional
+/// keys, commented out.
+fn slice_table(out: &mut String, suggestion: &Suggestion, first: bool) {
+    let owns: Vec<String> = std::iter::once(&suggestion.folder)
+        .chain(&suggestion.more)
+        .map(|glob| format!("\"{glob}\""))
+        .collect();
+    let _ = write!(
+        out,
+        r#"
 [[slice]]
 name = "{name}"
 owns = [{owns}]
 prompt = "Describe the work on {folder} here."
 "#,
-            name = suggestion.name,
-            owns = owns.join(", "),
-            folder = suggestion.folder,
-        );
-        if !suggestion.after.is_empty() {
-            let after: Vec<String> = suggestion
-                .after
-                .iter()
-                .map(|a| format!("\"{a}\""))
-                .collect();
-            let _ = writeln!(out, "after = [{}]", after.join(", "));
-        }
-        if i == 0 {
-            let _ = write!(
-                out,
-                r#"# Optional: slices that must merge before this one, this slice's own agent
+        name = suggestion.name,
+        owns = owns.join(", "),
+        folder = suggestion.folder,
+    );
+    if !suggestion.after.is_empty() {
+        let after: Vec<String> = suggestion
+            .after
+            .iter()
+            .map(|a| format!("\"{a}\""))
+            .collect();
+        let _ = writeln!(out, "after = [{}]", after.join(", "));
+    }
+    if first {
+        let _ = write!(
+            out,
+            r#"# Optional: slices that must merge before this one, this slice's own agent
 # command and environment, and extra log files (globs in its worktree) to tail.
 # after = ["other-slice"]
 # agent = "aider --message {{prompt}}"
 # env = {{ EXTRA = "1" }}
 # logs = ["logs/*.log"]
 "#
-            );
-        }
+        );
     }
-    out
 }
 
 #[cfg(test)]
