@@ -349,15 +349,9 @@ impl MergeQueue {
             ));
         }
         if let Some(spec) = plan.slice(slice.as_str()) {
-            let waiting: Vec<&str> = spec
-                .after
-                .iter()
-                .filter(|dep| {
-                    !state
-                        .slices
-                        .get(*dep)
-                        .is_some_and(crate::store::SliceRecord::clears_the_way)
-                })
+            let waiting: Vec<&str> = state
+                .in_the_way(&spec.after)
+                .into_iter()
                 .map(SliceName::as_str)
                 .collect();
             if !waiting.is_empty() {

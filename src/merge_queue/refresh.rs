@@ -343,18 +343,7 @@ impl BoardReader<'_> {
             let approval = record.standing_approval();
             let unmerged_upstream = plan
                 .slice(slice.as_str())
-                .map(|spec| {
-                    spec.after
-                        .iter()
-                        .filter(|dep| {
-                            !state
-                                .slices
-                                .get(*dep)
-                                .is_some_and(crate::store::SliceRecord::clears_the_way)
-                        })
-                        .cloned()
-                        .collect()
-                })
+                .map(|spec| state.in_the_way(&spec.after).into_iter().cloned().collect())
                 .unwrap_or_default();
             let view = views.entry(slice.clone()).or_default();
             let facts = EntryFacts {
