@@ -17,7 +17,7 @@ use crate::domain::queue::{
 };
 use crate::domain::{Event, Lifecycle, SliceName};
 use crate::git::{Oid, Preview};
-use crate::store::{Actor, State};
+use crate::store::{Actor, SliceRecord, State};
 
 use super::MergeQueue;
 use super::attempt::Running;
@@ -231,56 +231,71 @@ impl BoardReader<'_> {
     pub(super) fn build_board(&mut self, state: &State, tips: &Tips) -> QueueBoard {
         let plan = self.ws.plan.clone();
         let mut used = BTreeSet::new();
-        let mut views: BTreeMap<SliceName, MergeView> = BTreeMap::new();
-        if let Some(target) = tips.target {
-            let wanted: Vec<(Oid, Oid)> = state
-                .slices
-                .iter()
-                .filter(|(_, r)| {
-                    matches!(
-                        r.lifecycle,
-                        Lifecycle::Ready | Lifecycle::Active | Lifecycle::Approved
-                    )
-                })
-                .filter_map(|(slice, r)| {
-                    let tip = tips.slices.get(slice).copied().flatten()?;
-                    (tip.to_string() != r.base_commit).then_some((target, tip))
-                })
-                .collect();
-            self.warm(&wanted);
+        self.warm_targets(state, tips);
+        let (mut views, active) = self.views(state, tips, &mut used);
+        let pairs = match tips.target {
+            Some(target) => self.pairs(target, &active, &mut used),
+            None => Vec::new(),
+        };
+        self.forget_unused(tips, &active, &used);
+        let order = self.place_queued(state, &mut views);
+        QueueBoard {
+            integration: plan.integration.clone(),
+            integration_tip: tips.integration.map(|o| o.to_string()),
+            check: plan.merge.check.clone(),
+            auto: plan.merge.auto,
+            order,
+            slices: views,
+            pairs,
+            attempt: self.running.as_ref().map(|r| AttemptView {
+                slice: r.slice.clone(),
+                number: r.number,
+                started: r.started,
+            }),
+            check_output: Default::default(),
         }
-        // Slices with commits of their own, not merged: previewed.
-        let mut active: Vec<(SliceName, Oid)> = Vec::new();
+    }
+
+    /// Previews every unmerged slice with commits against the target, in
+    /// one batch.
+    fn warm_targets(&mut self, state: &State, tips: &Tips) {
+        let Some(target) = tips.target else {
+            return;
+        };
+        let wanted: Vec<(Oid, Oid)> = state
+            .slices
+            .iter()
+            .filter(|(_, r)| {
+                matches!(
+                    r.lifecycle,
+                    Lifecycle::Ready | Lifecycle::Active | Lifecycle::Approved
+                )
+            })
+            .filter_map(|(slice, r)| {
+                let tip = tips.slices.get(slice).copied().flatten()?;
+                (tip.to_string() != r.base_commit).then_some((target, tip))
+            })
+            .collect();
+        self.warm(&wanted);
+    }
+
+    /// Every slice's view but its place in the queue, and the slices with
+    /// commits of their own not merged (previewed against the target).
+    fn views(
+        &mut self,
+        state: &State,
+        tips: &Tips,
+        used: &mut BTreeSet<(Oid, Oid)>,
+    ) -> (BTreeMap<SliceName, MergeView>, Vec<(SliceName, Oid)>) {
+        let mut views = BTreeMap::new();
+        let mut active = Vec::new();
         for (slice, record) in &state.slices {
             // The planner's branch is the base: nothing of its own to merge.
             if self.ws.plan.is_planner(slice) {
                 continue;
             }
             let tip = tips.slices.get(slice).copied().flatten();
-            let mut view = MergeView {
-                tip: tip.map(|o| o.to_string()),
-                approval: record.standing_approval().map(|a| ApprovalView {
-                    commit: a.commit.clone(),
-                    at: a.at,
-                    stale: a.stale,
-                }),
-                upstream_merged: record.upstream_merged.clone(),
-                merged_at: record.merged.as_ref().map(|m| m.at),
-                ..MergeView::default()
-            };
-            let mut new_commits = 0;
-            if let Some(merged) = &record.merged
-                && matches!(record.lifecycle, Lifecycle::Merged | Lifecycle::Removed)
-            {
-                new_commits = match (tip, tips.integration) {
-                    (Some(tip), Some(integration)) => self.ahead(tip, integration),
-                    _ => 0,
-                };
-                view.state = Some(EntryState::Merged {
-                    commit: merged.commit.clone(),
-                    new_commits,
-                });
-            }
+            let (mut view, new_commits) = self.view(record, tip, tips.integration);
             let has_commits = tip.is_some_and(|t| t.to_string() != record.base_commit);
             // A merged slice with new commits has work to merge again.
             let unmerged = matches!(
@@ -290,18 +305,58 @@ impl BoardReader<'_> {
             if let (Some(target), Some(tip), true) = (tips.target, tip, has_commits)
                 && unmerged
             {
-                if let Some(Preview::Conflicts { paths }) = self.preview(target, tip, &mut used) {
+                if let Some(Preview::Conflicts { paths }) = self.preview(target, tip, used) {
                     view.conflicts = paths;
                 }
                 active.push((slice.clone(), tip));
             }
             views.insert(slice.clone(), view);
         }
+        (views, active)
+    }
 
-        let pairs = match tips.target {
-            Some(target) => self.pairs(target, &active, &mut used),
-            None => Vec::new(),
+    /// One slice's view from its record and tip, and how many commits a
+    /// merged one has that the integration branch lacks.
+    fn view(
+        &mut self,
+        record: &SliceRecord,
+        tip: Option<Oid>,
+        integration: Option<Oid>,
+    ) -> (MergeView, usize) {
+        let mut view = MergeView {
+            tip: tip.map(|o| o.to_string()),
+            approval: record.standing_approval().map(|a| ApprovalView {
+                commit: a.commit.clone(),
+                at: a.at,
+                stale: a.stale,
+            }),
+            upstream_merged: record.upstream_merged.clone(),
+            merged_at: record.merged.as_ref().map(|m| m.at),
+            ..MergeView::default()
         };
+        let mut new_commits = 0;
+        if let Some(merged) = &record.merged
+            && matches!(record.lifecycle, Lifecycle::Merged | Lifecycle::Removed)
+        {
+            new_commits = match (tip, integration) {
+                (Some(tip), Some(integration)) => self.ahead(tip, integration),
+                _ => 0,
+            };
+            view.state = Some(EntryState::Merged {
+                commit: merged.commit.clone(),
+                new_commits,
+            });
+        }
+        (view, new_commits)
+    }
+
+    /// Drops cached answers no live pair of commits asks any more.
+    fn forget_unused(
+        &mut self,
+        tips: &Tips,
+        active: &[(SliceName, Oid)],
+        used: &BTreeSet<(Oid, Oid)>,
+    ) {
         self.facts.previews.retain(|key, _| used.contains(key));
         let live: BTreeSet<(Oid, Oid)> = active
             .iter()
@@ -319,7 +374,16 @@ impl BoardReader<'_> {
             })
             .unwrap_or_default();
         self.facts.ahead.retain(|key, _| merged.contains(key));
+    }
 
+    /// The approved slices in merge order, each view given its position
+    /// and what its entry is doing; returns the order.
+    fn place_queued(
+        &self,
+        state: &State,
+        views: &mut BTreeMap<SliceName, MergeView>,
+    ) -> Vec<SliceName> {
+        let plan = &self.ws.plan;
         let queued: Vec<Queued<'_>> = state
             .slices
             .iter()
@@ -361,21 +425,7 @@ impl BoardReader<'_> {
             view.position = Some(position + 1);
             view.state = Some(entry_state(&facts));
         }
-        QueueBoard {
-            integration: plan.integration.clone(),
-            integration_tip: tips.integration.map(|o| o.to_string()),
-            check: plan.merge.check.clone(),
-            auto: plan.merge.auto,
-            order,
-            slices: views,
-            pairs,
-            attempt: self.running.as_ref().map(|r| AttemptView {
-                slice: r.slice.clone(),
-                number: r.number,
-                started: r.started,
-            }),
-            check_output: Default::default(),
-        }
+        order
     }
 
     /// Active slices that would conflict with each other.
