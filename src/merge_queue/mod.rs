@@ -16,14 +16,17 @@
 //! - `review`: what approving a slice should make the operator look at.
 //! - `refresh`: branch tips, stale approvals, conflict previews (against
 //!   the integration tip and between active slices) and the board.
-//! - `attempt`: one merge: in-memory merge commit, the check, the CAS,
-//!   the checked-out integration worktree, and recovery after a crash.
+//! - `attempt`: one merge: in-memory merge commit, the CAS, the
+//!   checked-out integration worktree, and recovery after a crash.
+//! - `check`: the attempt's `[merge] check`: started in the integration
+//!   worktree, its output live, what its end means.
 //! - `feedback`: the prompt an agent gets.
 //! - `clean`: a worktree removed on purpose; its branch deleted only when
 //!   the integration branch holds all of it, else kept under
 //!   `sliceboard/cleaned/`.
 
 mod attempt;
+mod check;
 mod clean;
 mod feedback;
 mod pick;
@@ -52,7 +55,7 @@ use crate::git::MergeEngine;
 use crate::store::{Actor, State, StateLock, load_state, save_state};
 use crate::workspace::Workspace;
 
-use attempt::Running;
+use check::Running;
 use refresh::Facts;
 
 /// What the queue needs from the process it runs in.

@@ -20,7 +20,7 @@ use crate::git::{Oid, Preview};
 use crate::store::{Actor, SliceRecord, State};
 
 use super::MergeQueue;
-use super::attempt::Running;
+use super::check::Running;
 use crate::git::MergeEngine;
 use crate::workspace::Workspace;
 
