@@ -23,8 +23,8 @@
 //! as interrupted, and resets the integration worktree.
 //!
 //! Owns the attempt file, the merge commit, the CAS and the record of a
-//! merge; the check's process belongs to `check`, the queue's order to
-//! `refresh`.
+//! merge (through the supervisor's `StateStore`); the check's process
+//! belongs to `check`, the queue's order to `refresh`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -36,7 +36,7 @@ use crate::domain::queue::EntryState;
 use crate::domain::{Event, Lifecycle, MergeWhich, SliceName};
 use crate::git::{GitRepo, Made, MoveError, Oid};
 use crate::os::process_group;
-use crate::store::{Actor, Attention, MergeRecord, write_atomic};
+use crate::store::{Actor, Attention, Entry, MergeRecord, write_atomic};
 
 use super::check::CHECK_GRACE;
 use super::{Ended, MergeQueue};
@@ -316,7 +316,7 @@ impl MergeQueue {
     /// Checks that the slice may merge and picks the tip to merge onto.
     fn prepare(&self, slice: &SliceName) -> Result<AttemptFile, String> {
         let plan = &self.ws.plan;
-        let state = self.state()?;
+        let state = self.state();
         let record = state
             .slices
             .get(slice)
@@ -474,8 +474,22 @@ impl MergeQueue {
             .filter(|s| s.after.contains(&slice))
             .map(|s| s.name.clone())
             .collect();
-        let told = self.update_state(|state| {
-            let mut told = Vec::new();
+        let landed = [
+            Event::Merged {
+                slice: slice.clone(),
+                attempt: file.number,
+                approved: file.approved.clone(),
+                branch: plan.integration.clone(),
+                from: file.expected.clone(),
+                commit: commit.to_string(),
+            },
+            Event::LifecycleChanged {
+                slice: slice.clone(),
+                from: Lifecycle::Approved,
+                to: Lifecycle::Merged,
+            },
+        ];
+        let merged = self.change(|state| {
             if let Some(record) = state.slices.get_mut(&slice) {
                 record.lifecycle = Lifecycle::Merged;
                 record.attention = None;
@@ -487,44 +501,31 @@ impl MergeQueue {
                 });
                 record.updated_at = Timestamp::now();
             }
+            let mut entries = landed
+                .iter()
+                .cloned()
+                .map(Entry::sliceboard)
+                .collect::<Vec<_>>();
             for name in &downstream {
                 if let Some(record) = state.slices.get_mut(name)
                     && record.lifecycle != Lifecycle::Merged
                     && !record.upstream_merged.contains(&slice)
                 {
                     record.upstream_merged.push(slice.clone());
-                    told.push(name.clone());
+                    entries.push(Entry::sliceboard(Event::UpstreamMerged {
+                        slice: name.clone(),
+                        upstream: slice.clone(),
+                    }));
                 }
             }
-            told
+            entries
         });
-        self.record(
-            Actor::Sliceboard,
-            Event::Merged {
-                slice: slice.clone(),
-                attempt: file.number,
-                approved: file.approved.clone(),
-                branch: plan.integration.clone(),
-                from: file.expected.clone(),
-                commit: commit.to_string(),
-            },
-        );
-        self.record(
-            Actor::Sliceboard,
-            Event::LifecycleChanged {
-                slice: slice.clone(),
-                from: Lifecycle::Approved,
-                to: Lifecycle::Merged,
-            },
-        );
-        for name in told.unwrap_or_default() {
-            self.record(
-                Actor::Sliceboard,
-                Event::UpstreamMerged {
-                    slice: name,
-                    upstream: slice.clone(),
-                },
-            );
+        if let Err(err) = merged {
+            // The branch moved all the same: the journal says so.
+            tracing::warn!(%slice, %err, "cannot record the merge in state.json");
+            landed
+                .into_iter()
+                .for_each(|event| self.record(Actor::Sliceboard, event));
         }
         self.remove_attempt();
         self.review_when_all_merged();
@@ -553,32 +554,41 @@ impl MergeQueue {
 
     /// Records an attempt that failed before the branch could move.
     pub(super) fn fail(&mut self, file: &AttemptFile, reason: String, paths: Vec<String>) -> Ended {
-        if paths.is_empty() {
-            self.record(
-                Actor::Sliceboard,
-                Event::MergeFailed {
-                    slice: file.slice.clone(),
-                    attempt: file.number,
-                    reason: reason.clone(),
-                },
-            );
-        }
         let slice = file.slice.clone();
-        let _ = self.update_state(|state| {
-            if let Some(record) = state.slices.get_mut(&slice) {
-                record.attention = Some(Attention {
-                    approved: file.approved.clone(),
-                    attempt: file.number,
-                    reason: reason.clone(),
-                    paths,
-                    details: Vec::new(),
-                    log: None,
-                    at: Timestamp::now(),
-                });
-            }
+        let failed = paths.is_empty().then(|| Event::MergeFailed {
+            slice: slice.clone(),
+            attempt: file.number,
+            reason: reason.clone(),
         });
+        self.attention(
+            &slice,
+            Attention {
+                approved: file.approved.clone(),
+                attempt: file.number,
+                reason: reason.clone(),
+                paths,
+                details: Vec::new(),
+                log: None,
+                at: Timestamp::now(),
+            },
+            failed,
+        );
         self.remove_attempt();
         Ended::Failed { slice, reason }
+    }
+
+    /// Records why the slice's attempt failed in its record, with `event`
+    /// (what failed) journaled.
+    pub(super) fn attention(&self, slice: &SliceName, attention: Attention, event: Option<Event>) {
+        let recorded = self.change(|state| {
+            if let Some(record) = state.slices.get_mut(slice) {
+                record.attention = Some(attention);
+            }
+            event.into_iter().map(Entry::sliceboard).collect()
+        });
+        if let Err(err) = recorded {
+            tracing::warn!(%slice, %err, "cannot record why the merge failed");
+        }
     }
 
     /// What a supervisor that died during an attempt left: a check still

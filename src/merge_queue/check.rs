@@ -171,30 +171,26 @@ impl MergeQueue {
                 reason.push_str(&format!(" (and {} more)", details.len() - 1));
             }
         }
-        self.record(
-            Actor::Sliceboard,
-            Event::CheckFailed {
-                slice: running.slice.clone(),
+        let slice = running.slice.clone();
+        let log = running.log.clone();
+        self.attention(
+            &slice,
+            Attention {
+                approved: file.approved.clone(),
+                attempt,
+                reason: reason.clone(),
+                paths: Vec::new(),
+                details,
+                log: Some(log),
+                at: Timestamp::now(),
+            },
+            Some(Event::CheckFailed {
+                slice: slice.clone(),
                 attempt,
                 merge_commit: running.merge_commit.to_string(),
                 reason: reason.clone(),
-            },
+            }),
         );
-        let slice = running.slice.clone();
-        let log = running.log.clone();
-        let _ = self.update_state(|state| {
-            if let Some(record) = state.slices.get_mut(&slice) {
-                record.attention = Some(Attention {
-                    approved: file.approved.clone(),
-                    attempt,
-                    reason: reason.clone(),
-                    paths: Vec::new(),
-                    details,
-                    log: Some(log),
-                    at: Timestamp::now(),
-                });
-            }
-        });
         self.remove_attempt();
         Some(Ended::Failed { slice, reason })
     }

@@ -1,7 +1,10 @@
 //! What the queue knows about the branches, read again every tick: the
 //! tips, approvals that went stale, conflict previews (each queued or
 //! active slice against the integration tip, and active slices against
-//! each other), and the [`QueueBoard`] built from them.
+//! each other), and the [`QueueBoard`] built from them. The state comes
+//! from the supervisor's store, taken again only when it changed; nothing
+//! here reads `state.json` but [`read_board`], for a command with no
+//! supervisor.
 //!
 //! Reading a few refs is cheap; previews are cached by the pair of commits
 //! merged, so a tick where no branch moved costs no merge at all. Pairs of
@@ -17,7 +20,7 @@ use crate::domain::queue::{
 };
 use crate::domain::{Event, Lifecycle, SliceName};
 use crate::git::{Oid, Preview};
-use crate::store::{Actor, SliceRecord, State};
+use crate::store::{Entry, SliceRecord, State};
 
 use super::MergeQueue;
 use super::check::Running;
@@ -47,11 +50,10 @@ impl MergeQueue {
     /// Reads the tips, marks stale approvals, recomputes previews that
     /// changed, and publishes the board if it changed.
     pub(super) fn refresh(&mut self) {
-        let Ok(mut state) = self.state() else { return };
+        let mut state = self.state_for_tick();
         let tips = self.reader().tips(&state);
         if self.mark_stale(&state, &tips) {
-            let Ok(marked) = self.state() else { return };
-            state = marked;
+            state = self.state_for_tick();
         }
         let board = self.reader().build_board(&state, &tips);
         if self.shown.as_ref() != Some(&board) {
@@ -125,7 +127,7 @@ impl MergeQueue {
                 continue;
             }
             let approved = approval.commit.clone();
-            let marked = self.update_state(|state| {
+            let marked = self.change(|state| {
                 if let Some(a) = state
                     .slices
                     .get_mut(slice)
@@ -134,18 +136,13 @@ impl MergeQueue {
                 {
                     a.stale = true;
                 }
+                vec![Entry::sliceboard(Event::ApprovalStale {
+                    slice: slice.clone(),
+                    approved: approved.clone(),
+                    now: now.map(|o| o.to_string()),
+                })]
             });
-            if marked.is_ok() {
-                marked_any = true;
-                self.record(
-                    Actor::Sliceboard,
-                    Event::ApprovalStale {
-                        slice: slice.clone(),
-                        approved,
-                        now: now.map(|o| o.to_string()),
-                    },
-                );
-            }
+            marked_any |= marked.is_ok();
         }
         marked_any
     }
