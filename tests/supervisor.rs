@@ -473,7 +473,12 @@ fn approval_records_the_committed_tip_and_refuses_uncommitted_work() {
     let mut r = running(&plan(command, "true", 4));
     let staging = name("staging");
     let approve = |r: &Running| {
-        sliceboard::workspace::approve(r.sup.workspace(), &r.sup.state_lock(), &staging, Vec::new())
+        sliceboard::workspace::approve(
+            r.sup.workspace(),
+            &r.sup.state_store(),
+            &staging,
+            Vec::new(),
+        )
     };
     let err = approve(&r).unwrap_err();
     assert!(
@@ -511,7 +516,7 @@ fn approval_records_the_committed_tip_and_refuses_uncommitted_work() {
         "{journal}"
     );
 
-    sliceboard::workspace::withdraw(r.sup.workspace(), &r.sup.state_lock(), &staging).unwrap();
+    sliceboard::workspace::withdraw(&r.sup.state_store(), &staging).unwrap();
     assert_eq!(
         r.repo.state_json()["slices"]["staging"]["lifecycle"],
         "active"

@@ -85,14 +85,15 @@ impl Agents {
     /// tree is gone is dropped. Returns the slices marked.
     pub(super) fn find_left_running(&mut self, names: &[SliceName]) -> Vec<SliceName> {
         let mut names = names.to_vec();
-        if let Ok(state) = crate::store::load_state(&self.ws.state_dir.state_file()) {
-            let removed: Vec<SliceName> = state
+        let removed: Vec<SliceName> = self.state.read(|state| {
+            state
                 .slices
-                .into_keys()
+                .keys()
                 .filter(|n| !names.contains(n))
-                .collect();
-            names.extend(removed);
-        }
+                .cloned()
+                .collect()
+        });
+        names.extend(removed);
         let mut found = Vec::new();
         for slice in &names {
             let path = self.ws.state_dir.agent_file(slice);

@@ -3,7 +3,9 @@
 //! restarted on command, with activity read from the agents' own signals,
 //! the bell and the screen.
 //!
-//! Owns the sessions and the state lock while it lives. Commands come in
+//! Owns the sessions and, while it lives, the [`StateStore`] (the state
+//! lock and `state.json`'s contents), which it shares with every service
+//! of the process that changes state. Commands come in
 //! through [`Agents::execute`] or a [`AgentsHandle`] (the socket
 //! server's clients hold one); what happens goes out as
 //! [`domain::Event`](crate::domain::Event)s through a callback and into the
@@ -35,7 +37,7 @@ mod worktree_ops;
 
 use recover::{earlier_output, mark_restart};
 
-use crate::store::{Actor, StateLock};
+use crate::store::{Actor, StateStore};
 use crate::workspace::{Workspace, WorkspaceError};
 
 /// How long a prompt for a starting agent waits for it to ask for
@@ -249,9 +251,8 @@ struct Slot {
 
 pub struct Agents {
     ws: Workspace,
-    lock: Arc<StateLock>,
-    /// Taken by every writer of `state.json` in this process.
-    state_writes: Arc<std::sync::Mutex<()>>,
+    /// `state.json`'s owner in this process, holding the state lock.
+    state: StateStore,
     options: AgentsOptions,
     slots: BTreeMap<SliceName, Slot>,
     /// Slices waiting for a free slot, and whether they resume.
@@ -275,7 +276,7 @@ impl Agents {
         options: AgentsOptions,
         report: EventSink,
     ) -> Result<Self, AgentsError> {
-        let lock = ws.lock(LOCK_COMMAND)?;
+        let state = ws.lock_state(LOCK_COMMAND)?;
         let (inbox_tx, inbox) = mpsc::channel();
         let slots = ws
             .plan
@@ -285,8 +286,7 @@ impl Agents {
             .collect();
         let mut supervisor = Self {
             ws,
-            lock: Arc::new(lock),
-            state_writes: Arc::default(),
+            state,
             options,
             slots,
             pending: VecDeque::new(),
@@ -338,14 +338,10 @@ impl Agents {
         &self.ws
     }
 
-    /// The state lock this supervisor holds, for services that write state.
-    pub fn state_lock(&self) -> Arc<StateLock> {
-        self.lock.clone()
-    }
-
-    /// The mutex every writer of `state.json` in this process takes.
-    pub fn state_writes(&self) -> Arc<std::sync::Mutex<()>> {
-        self.state_writes.clone()
+    /// The state, under the lock this supervisor holds, for services that
+    /// change it.
+    pub fn state_store(&self) -> StateStore {
+        self.state.clone()
     }
 
     pub fn status(&self, slice: &SliceName) -> AgentStatus {
@@ -482,8 +478,7 @@ impl Agents {
         worktree_ops::Ops {
             root: self.ws.git.root().to_owned(),
             plan: self.ws.plan.clone(),
-            lock: self.lock.clone(),
-            writes: self.state_writes.clone(),
+            state: self.state.clone(),
         }
     }
 

@@ -2,7 +2,8 @@
 //! a worktree whose setup passed and where no earlier supervisor's agent
 //! group still runs, at the size of the pane it will be drawn
 //! in, with sliceboard's hooks added to the agents that take them, below
-//! what its last run printed; and the slice becomes `active`.
+//! what its last run printed; and the slice becomes `active` (through the
+//! supervisor's `StateStore`, which journals it).
 
 use std::sync::Arc;
 
@@ -11,8 +12,7 @@ use super::{
 };
 use crate::domain::{AgentStatus, Event, Lifecycle, SliceName};
 use crate::session::{EventSink, Session, SessionEvent, SessionSpec};
-use crate::store::{load_state, save_state};
-use crate::workspace::WorkspaceError;
+use crate::store::Entry;
 
 impl Agents {
     pub(super) fn start(&mut self, slice: &SliceName, launch: Launch) -> Result<(), AgentsError> {
@@ -33,9 +33,9 @@ impl Agents {
         }
         // Never a second agent in a worktree where an earlier one runs.
         self.check_left_running(slice)?;
-        let cleaned = load_state(&self.ws.state_dir.state_file())
-            .ok()
-            .and_then(|state| state.slices.get(slice).map(|r| r.lifecycle))
+        let cleaned = self
+            .state
+            .read(|state| state.slices.get(slice).map(|r| r.lifecycle))
             == Some(Lifecycle::Cleaned);
         if cleaned {
             return Err(refused(
@@ -83,12 +83,10 @@ impl Agents {
                 SetupStatus::Passed | SetupStatus::Skipped => {}
             }
         }
-        let state = load_state(&self.ws.state_dir.state_file()).map_err(WorkspaceError::from)?;
-        let record = state.slices.get(slice);
-        let worktree = record.map_or_else(
-            || self.ws.plan.worktree_for(slice, self.ws.git.root()),
-            |r| r.worktree.clone(),
-        );
+        let worktree = self
+            .state
+            .read(|state| state.slices.get(slice).map(|r| r.worktree.clone()))
+            .unwrap_or_else(|| self.ws.plan.worktree_for(slice, self.ws.git.root()));
         let mut env = self.ws.env(&spec)?;
         // For hooks: no repository lookup, and no need for sliceboard on PATH.
         env.push((
@@ -216,37 +214,27 @@ impl Agents {
         ))
     }
 
-    /// Waits for any worktree operation writing `state.json` to end.
-    pub(super) fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.state_writes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// A slice whose agent started is `active` from then on.
     pub(super) fn mark_active(&self, slice: &SliceName) {
-        let _writing = self.writing();
-        let path = self.ws.state_dir.state_file();
-        let result = load_state(&path).and_then(|mut state| {
-            let Some(record) = state.slices.get_mut(slice) else {
-                return Ok(());
+        let result = self.state.update(|state| {
+            let Some(record) = state
+                .slices
+                .get_mut(slice)
+                .filter(|r| r.lifecycle == Lifecycle::Ready)
+            else {
+                return Vec::new();
             };
-            if record.lifecycle != Lifecycle::Ready {
-                return Ok(());
-            }
             record.lifecycle = Lifecycle::Active;
             record.updated_at = jiff::Timestamp::now();
-            save_state(&path, &state)?;
-            let event = Event::LifecycleChanged {
+            vec![Entry::sliceboard(Event::LifecycleChanged {
                 slice: slice.clone(),
                 from: Lifecycle::Ready,
                 to: Lifecycle::Active,
-            };
-            (self.report)(event.clone());
-            self.ws.state_dir.journal().record(Actor::Sliceboard, event)
+            })]
         });
-        if let Err(err) = result {
-            tracing::warn!(%slice, %err, "could not record the slice as active");
+        match result {
+            Ok(events) => events.into_iter().for_each(|e| (self.report)(e)),
+            Err(err) => tracing::warn!(%slice, %err, "could not record the slice as active"),
         }
     }
 }

@@ -3,16 +3,15 @@
 //! repository takes seconds, and meanwhile the supervisor's thread must go
 //! on serving keys, signals and panes.
 //!
-//! Every writer of `state.json` in the supervisor process takes
-//! [`Ops::writes`] first (these operations, approvals, an agent's first
-//! start), so no two ever interleave a read and a write of it.
+//! They change `state.json` only through the supervisor's [`StateStore`]
+//! (never held while git works or a setup runs), and what they journaled
+//! comes back from it and from the setup, for the watchers.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use super::Outcome;
 use crate::domain::{Command, Event, Plan};
-use crate::store::StateLock;
+use crate::store::StateStore;
 use crate::workspace::{Workspace, WorkspaceError};
 
 /// What an operation needs, cheap to clone onto a thread.
@@ -22,17 +21,13 @@ pub(super) struct Ops {
     /// The plan the supervisor runs: an operation refuses when the file
     /// says something else now.
     pub plan: Plan,
-    pub lock: Arc<StateLock>,
-    pub writes: Arc<Mutex<()>>,
+    pub state: StateStore,
 }
 
 impl Ops {
-    /// Runs `Up` or `Down` on this thread: what came of it, and every
-    /// event it journaled.
+    /// Runs `Up`, `Down` or `Setup` on this thread: what came of it, and
+    /// every event it journaled.
     pub fn run(&self, command: &Command) -> (Outcome, Vec<Event>) {
-        // A setup runs for minutes perhaps, and writes no `state.json`.
-        let writing = (!matches!(command, Command::Setup { .. }))
-            .then(|| self.writes.lock().unwrap_or_else(PoisonError::into_inner));
         let ws = match Workspace::open(&self.root) {
             Ok(ws) => ws,
             Err(err) => return (Err(format!("the plan no longer loads: {err}")), Vec::new()),
@@ -46,43 +41,53 @@ impl Ops {
                 Vec::new(),
             );
         }
-        let journal = ws.state_dir.journal();
-        let mark = journal.end();
+        let mut events = Vec::new();
         let outcome = match command {
-            Command::Up { slices } => {
-                let names: Vec<String> = slices.iter().map(ToString::to_string).collect();
-                crate::workspace::up(&ws, &self.lock, &names, &mut |_| {}).map(|report| {
-                    // New worktrees get their setup, without the state lock.
-                    drop(writing);
-                    let mut said = report.describe(&ws.plan.base);
-                    let mut ok = report.failed.is_empty();
-                    if !ws.plan.setup.is_empty() {
-                        for slice in report.created.iter().chain(&report.reused_branch) {
-                            let (line, passed) =
-                                crate::workspace::setup_journaled(&ws, slice, false);
-                            said.push('\n');
-                            said.push_str(&line);
-                            ok &= passed;
-                        }
-                    }
-                    if ok { Ok(said) } else { Err(said) }
+            Command::Up { slices } => self.up(&ws, slices, &mut events),
+            Command::Setup { slice, skip } => {
+                let setup = crate::workspace::setup_journaled(&ws, slice, *skip);
+                events.extend(setup.event);
+                Ok(if setup.passed {
+                    Ok(setup.line)
+                } else {
+                    Err(setup.line)
                 })
             }
-            Command::Setup { slice, skip } => {
-                let (line, passed) = crate::workspace::setup_journaled(&ws, slice, *skip);
-                Ok(if passed { Ok(line) } else { Err(line) })
-            }
             Command::Down { slice, force } => {
-                crate::workspace::down(&ws, &self.lock, slice.as_str(), *force, &mut |_| {})
-                    .map(|report| Ok(report.describe()))
+                crate::workspace::down(&ws, &self.state, slice.as_str(), *force, &mut |_| {}).map(
+                    |report| {
+                        events.extend(report.events.iter().cloned());
+                        Ok(report.describe())
+                    },
+                )
             }
             other => Ok(Err(format!("not a worktree operation: {other:?}"))),
         }
         .unwrap_or_else(|err: WorkspaceError| Err(err.to_string()));
-        let events = journal
-            .read_from(mark)
-            .map(|read| read.entries.into_iter().map(|e| e.event).collect())
-            .unwrap_or_default();
         (outcome, events)
+    }
+
+    /// `up`, then the setup of every worktree it made.
+    fn up(
+        &self,
+        ws: &Workspace,
+        slices: &[crate::domain::SliceName],
+        events: &mut Vec<Event>,
+    ) -> Result<Outcome, WorkspaceError> {
+        let names: Vec<String> = slices.iter().map(ToString::to_string).collect();
+        let report = crate::workspace::up(ws, &self.state, &names, &mut |_| {})?;
+        events.extend(report.events.iter().cloned());
+        let mut said = report.describe(&ws.plan.base);
+        let mut ok = report.failed.is_empty();
+        if !ws.plan.setup.is_empty() {
+            for slice in report.created.iter().chain(&report.reused_branch) {
+                let setup = crate::workspace::setup_journaled(ws, slice, false);
+                said.push('\n');
+                said.push_str(&setup.line);
+                ok &= setup.passed;
+                events.extend(setup.event);
+            }
+        }
+        Ok(if ok { Ok(said) } else { Err(said) })
     }
 }

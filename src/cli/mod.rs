@@ -224,12 +224,13 @@ fn open(cwd: &Path) -> Result<Workspace, WorkspaceError> {
     Ok(ws)
 }
 
-/// The state lock for a command that works without a supervisor. Another
-/// such command holding it (a direct `sliceboard up`) is waited for, up to
-/// [`crate::store::LOCK_WAIT`], saying so on stderr.
-fn lock_waiting(ws: &Workspace, command: &str) -> Result<crate::store::StateLock, WorkspaceError> {
+/// The state, under the state lock, for a command that works without a
+/// supervisor. Another such command holding the lock (a direct
+/// `sliceboard up`) is waited for, up to [`crate::store::LOCK_WAIT`],
+/// saying so on stderr.
+fn lock_waiting(ws: &Workspace, command: &str) -> Result<crate::store::StateStore, WorkspaceError> {
     ws.state_dir.ensure()?;
-    Ok(crate::store::StateLock::acquire_waiting(
+    let lock = crate::store::StateLock::acquire_waiting(
         &ws.state_dir.lock_file(),
         command,
         crate::store::LOCK_WAIT,
@@ -240,7 +241,8 @@ fn lock_waiting(ws: &Workspace, command: &str) -> Result<crate::store::StateLock
                 holder.command, holder.pid
             );
         },
-    )?)
+    )?;
+    Ok(crate::store::StateStore::open(&ws.state_dir, lock)?)
 }
 
 /// Opens the workspace for a command that must not be locked out by a
@@ -350,8 +352,8 @@ fn demo(
     eprintln!("demo repository: {}", repo.display());
     let ws = open(&repo)?;
     {
-        let lock = lock_waiting(&ws, "sliceboard demo")?;
-        let report = crate::workspace::up(&ws, &lock, &[], &mut print_progress)?;
+        let state = lock_waiting(&ws, "sliceboard demo")?;
+        let report = crate::workspace::up(&ws, &state, &[], &mut print_progress)?;
         if let Some((slice, why)) = report.failed.first() {
             anyhow::bail!("could not create the worktree of {slice}: {why}");
         }

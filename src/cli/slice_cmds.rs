@@ -9,8 +9,8 @@ use crate::domain::SliceName;
 use crate::workspace::{self, Workspace};
 
 pub fn up(ws: &Workspace, slices: &[String]) -> anyhow::Result<ExitCode> {
-    let lock = super::lock_waiting(ws, "sliceboard up")?;
-    let report = workspace::up(ws, &lock, slices, &mut print_progress)?;
+    let state = super::lock_waiting(ws, "sliceboard up")?;
+    let report = workspace::up(ws, &state, slices, &mut print_progress)?;
     for note in report.notes(&ws.plan.base) {
         eprintln!("{note}");
     }
@@ -50,21 +50,22 @@ pub fn setup(ws: &Workspace, slice: &SliceName, skip: bool) -> anyhow::Result<Ex
 /// Runs (or skips) the slice's setup and says how it ended: on stdout
 /// when it passed, on stderr with where its output is when it failed.
 fn setup_and_say(ws: &Workspace, slice: &SliceName, skip: bool) -> bool {
-    let (line, passed) = workspace::setup_journaled(ws, slice, skip);
-    if passed {
-        println!("{line}");
+    let setup = workspace::setup_journaled(ws, slice, skip);
+    if setup.passed {
+        println!("{}", setup.line);
     } else {
         eprintln!(
-            "{line} (output: {})",
+            "{} (output: {})",
+            setup.line,
             ws.state_dir.setup_log(slice).display()
         );
     }
-    passed
+    setup.passed
 }
 
 pub fn down(ws: &Workspace, slice: &str, force: bool) -> anyhow::Result<ExitCode> {
-    let lock = super::lock_waiting(ws, "sliceboard down")?;
-    let report = workspace::down(ws, &lock, slice, force, &mut print_progress)?;
+    let state = super::lock_waiting(ws, "sliceboard down")?;
+    let report = workspace::down(ws, &state, slice, force, &mut print_progress)?;
     println!("{}", report.describe());
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,8 @@
 //! The `after` graph: which slices must merge before which.
 //!
-//! Finds cycles (so the plan can print one) and gives the order in which
-//! slices may merge. Works on names only; it assumes every `after` entry
+//! Finds cycles (so the plan can print one), gives the order in which
+//! slices may merge, and says which of a slice's `after` slices are still
+//! in its way. Works on names only; it assumes every `after` entry
 //! names a slice of the plan (the plan file checks that first).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -76,6 +77,17 @@ pub fn merge_order(graph: &AfterGraph<'_>) -> Vec<SliceName> {
     order
 }
 
+/// The slices of `after` still in the way of a slice that comes after
+/// them, in the plan's order: those `clears_the_way` does not clear
+/// (merged, or a variant retired for another). The one rule for whether a
+/// slice may merge yet: the queue's board and a merge attempt both ask it.
+pub fn in_the_way(
+    after: &[SliceName],
+    clears_the_way: impl Fn(&SliceName) -> bool,
+) -> Vec<&SliceName> {
+    after.iter().filter(|dep| !clears_the_way(dep)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +127,14 @@ mod tests {
             merge_order(&graph),
             names(&["seeds", "staging", "marts", "docs"])
         );
+    }
+
+    #[test]
+    fn only_slices_not_cleared_are_in_the_way() {
+        let after = names(&["seeds", "staging", "docs"]);
+        let cleared = names(&["staging"]);
+        let waiting = in_the_way(&after, |dep| cleared.contains(dep));
+        assert_eq!(waiting, vec![&after[0], &after[2]]);
+        assert!(in_the_way(&after, |_| true).is_empty());
     }
 }

@@ -9,7 +9,7 @@
 //! 3. with a `[merge] check`, the integration worktree (detached, owned by
 //!    sliceboard, reset for every attempt) is put at the merge commit and
 //!    the check runs there in the integration slice's environment, its
-//!    output kept in `merge/attempt-N.log` and shown live;
+//!    output kept in `merge/attempt-N.log` and shown live (`check`);
 //! 4. only then does the branch move, by compare-and-swap from the tip the
 //!    attempt started on; a branch that moved meanwhile is a lost race and
 //!    the attempt is made again on the new tip;
@@ -21,28 +21,25 @@
 //! merge commit; the next one finds the file, stops a check left running,
 //! finishes the bookkeeping of a merge that landed or records the attempt
 //! as interrupted, and resets the integration worktree.
+//!
+//! Owns the attempt file, the merge commit, the CAS and the record of a
+//! merge (through the supervisor's `StateStore`); the check's process
+//! belongs to `check`, the queue's order to `refresh`.
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::board::BoardUpdate;
-use crate::domain::environment::integration_env;
-use crate::domain::queue::{CHECK_LINES_KEPT, EntryState};
+use crate::domain::queue::EntryState;
 use crate::domain::{Event, Lifecycle, MergeWhich, SliceName};
 use crate::git::{GitRepo, Made, MoveError, Oid};
 use crate::os::process_group;
-use crate::store::{Actor, Attention, MergeRecord, write_atomic};
+use crate::store::{Actor, Attention, Entry, MergeRecord, write_atomic};
 
-use super::{Ended, MergeQueue, Msg};
-
-/// How long a check is given between SIGTERM and SIGKILL.
-const CHECK_GRACE: Duration = Duration::from_secs(5);
+use super::check::CHECK_GRACE;
+use super::{Ended, MergeQueue};
 
 /// The attempt in progress, as `merge/attempt.json` records it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,17 +59,6 @@ pub struct AttemptFile {
     #[serde(default)]
     pub check_started: Option<u64>,
     pub started: Timestamp,
-}
-
-/// An attempt whose check is running.
-pub struct Running {
-    pub number: u64,
-    pub slice: SliceName,
-    pub started: Timestamp,
-    file: AttemptFile,
-    merge_commit: Oid,
-    pid: i32,
-    log: PathBuf,
 }
 
 impl MergeQueue {
@@ -330,7 +316,7 @@ impl MergeQueue {
     /// Checks that the slice may merge and picks the tip to merge onto.
     fn prepare(&self, slice: &SliceName) -> Result<AttemptFile, String> {
         let plan = &self.ws.plan;
-        let state = self.state()?;
+        let state = self.state();
         let record = state
             .slices
             .get(slice)
@@ -349,15 +335,9 @@ impl MergeQueue {
             ));
         }
         if let Some(spec) = plan.slice(slice.as_str()) {
-            let waiting: Vec<&str> = spec
-                .after
-                .iter()
-                .filter(|dep| {
-                    !state
-                        .slices
-                        .get(*dep)
-                        .is_some_and(crate::store::SliceRecord::clears_the_way)
-                })
+            let waiting: Vec<&str> = state
+                .in_the_way(&spec.after)
+                .into_iter()
                 .map(SliceName::as_str)
                 .collect();
             if !waiting.is_empty() {
@@ -436,232 +416,9 @@ impl MergeQueue {
         )
     }
 
-    /// Puts the integration worktree at the merge commit and starts the
-    /// check there.
-    fn start_check(
-        &mut self,
-        file: &AttemptFile,
-        commit: Oid,
-        check: &str,
-    ) -> Result<Running, String> {
-        let worktree = self.ws.state_dir.integration_worktree();
-        self.reset_integration_worktree(Some(commit))?;
-        let log = self.ws.state_dir.check_log(file.number);
-        let mut log_file =
-            crate::os::private::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let _ = writeln!(
-            log_file,
-            "# attempt {}: {} ({}) onto {}, merge commit {commit}\n$ {check}",
-            file.number, file.slice, file.approved, file.onto
-        );
-        let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
-        let env = integration_env(&self.ws.plan, self.ws.git.root(), &worktree, &file.slice);
-        let mut command = std::process::Command::new("sh");
-        command
-            .arg("-c")
-            .arg(check)
-            .current_dir(&worktree)
-            .envs(env)
-            .stdin(Stdio::null())
-            .stdout(writer.try_clone().map_err(|e| e.to_string())?)
-            .stderr(writer)
-            .process_group(0);
-        let (mut child, registered) =
-            process_group::spawn(&mut command).map_err(|e| e.to_string())?;
-        drop(command);
-        let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
-        let mut file = file.clone();
-        file.check_pid = Some(pid);
-        file.check_started = process_group::start_time(pid);
-        self.save_attempt(&file)?;
-
-        self.check_output.clear();
-        (self.deps.publish)(BoardUpdate::CheckOutput {
-            attempt: file.number,
-            lines: Vec::new(),
-            fresh: true,
-        });
-        let inbox = self.inbox_tx.clone();
-        let attempt = file.number;
-        std::thread::Builder::new()
-            .name("merge-check".into())
-            .spawn(move || {
-                let mut lines = BufReader::new(reader);
-                let mut batch = Vec::new();
-                let mut line = Vec::new();
-                loop {
-                    line.clear();
-                    match lines.read_until(b'\n', &mut line) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {}
-                    }
-                    let _ = log_file.write_all(&line);
-                    let text = crate::dbt::human_line(String::from_utf8_lossy(&line).trim_end());
-                    batch.push(text);
-                    if batch.len() >= 64 || lines.buffer().is_empty() {
-                        let _ = inbox.send(Msg::CheckOutput {
-                            attempt,
-                            lines: std::mem::take(&mut batch),
-                        });
-                    }
-                }
-                if !batch.is_empty() {
-                    let _ = inbox.send(Msg::CheckOutput {
-                        attempt,
-                        lines: batch,
-                    });
-                }
-                let code = child.wait().ok().and_then(|s| s.code());
-                drop(registered);
-                let _ = inbox.send(Msg::CheckExited { attempt, code });
-            })
-            .map_err(|e| e.to_string())?;
-        Ok(Running {
-            number: file.number,
-            slice: file.slice.clone(),
-            started: file.started,
-            merge_commit: commit,
-            file,
-            pid,
-            log,
-        })
-    }
-
-    pub(super) fn check_output(&mut self, attempt: u64, lines: Vec<String>) {
-        self.check_output.extend(lines.iter().cloned());
-        while self.check_output.len() > CHECK_LINES_KEPT {
-            self.check_output.pop_front();
-        }
-        (self.deps.publish)(BoardUpdate::CheckOutput {
-            attempt,
-            lines,
-            fresh: false,
-        });
-    }
-
-    /// The check ended: publish the merge, or record why not.
-    pub(super) fn check_exited(&mut self, attempt: u64, code: Option<i32>) -> Option<Ended> {
-        let running = self.running.take_if(|r| r.number == attempt)?;
-        let file = running.file.clone();
-        if code == Some(0) {
-            self.record(
-                Actor::Sliceboard,
-                Event::CheckPassed {
-                    slice: running.slice.clone(),
-                    attempt,
-                    merge_commit: running.merge_commit.to_string(),
-                },
-            );
-            self.publish_dbt_state();
-            return Some(self.publish_merge(&file, running.merge_commit));
-        }
-        let how = code.map_or_else(|| "was killed".to_owned(), |c| format!("exited with {c}"));
-        let details = self.check_details();
-        let mut reason = format!("the check {how}");
-        if let Some(first) = details.first() {
-            reason.push_str(&format!(": {first}"));
-            if details.len() > 1 {
-                reason.push_str(&format!(" (and {} more)", details.len() - 1));
-            }
-        }
-        self.record(
-            Actor::Sliceboard,
-            Event::CheckFailed {
-                slice: running.slice.clone(),
-                attempt,
-                merge_commit: running.merge_commit.to_string(),
-                reason: reason.clone(),
-            },
-        );
-        let slice = running.slice.clone();
-        let log = running.log.clone();
-        let _ = self.update_state(|state| {
-            if let Some(record) = state.slices.get_mut(&slice) {
-                record.attention = Some(Attention {
-                    approved: file.approved.clone(),
-                    attempt,
-                    reason: reason.clone(),
-                    paths: Vec::new(),
-                    details,
-                    log: Some(log),
-                    at: Timestamp::now(),
-                });
-            }
-        });
-        self.remove_attempt();
-        Some(Ended::Failed { slice, reason })
-    }
-
-    /// With `[dbt] defer`: the checked integration build becomes what the
-    /// slices defer to (its manifest and a snapshot of its DuckDB files).
-    fn publish_dbt_state(&mut self) {
-        if !self.ws.plan.dbt.defer {
-            return;
-        }
-        let project = self.integration_project();
-        let message = match crate::dbt::defer::publish(&project, &self.ws.state_dir.dbt_state_dir())
-        {
-            Ok(files) => format!(
-                "slices now defer to this integration build ({} files in {})",
-                files.len(),
-                self.ws.state_dir.dbt_state_dir().display()
-            ),
-            Err(err) => format!("the integration build's dbt state was not published: {err}"),
-        };
-        self.record(
-            Actor::Sliceboard,
-            Event::Progress {
-                slice: None,
-                message,
-            },
-        );
-    }
-
-    /// The dbt project inside the integration worktree.
-    fn integration_project(&self) -> PathBuf {
-        crate::domain::plan::normalize(
-            &self
-                .ws
-                .state_dir
-                .integration_worktree()
-                .join(&self.ws.plan.dbt.project_dir),
-        )
-    }
-
-    /// What failed in the check: dbt's failing nodes with their messages
-    /// when the check ran dbt, else the output's last lines.
-    fn check_details(&self) -> Vec<String> {
-        let project = self.integration_project();
-        let failing: Vec<String> = crate::dbt::last_run(&project)
-            .map(|run| {
-                run.problems()
-                    .map(|node| {
-                        let message = node
-                            .message
-                            .as_deref()
-                            .map(|m| {
-                                m.lines()
-                                    .map(str::trim)
-                                    .filter(|l| !l.is_empty())
-                                    .collect::<Vec<_>>()
-                                    .join(" ")
-                            })
-                            .unwrap_or_default();
-                        format!("{} {}: {message}", node.kind.as_str(), node.name)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !failing.is_empty() {
-            return failing;
-        }
-        let kept = self.check_output.len().saturating_sub(10);
-        self.check_output.iter().skip(kept).cloned().collect()
-    }
-
     /// Moves the integration branch to the checked merge commit, if it is
     /// still where the attempt started, and records the merge.
-    fn publish_merge(&mut self, file: &AttemptFile, commit: Oid) -> Ended {
+    pub(super) fn publish_merge(&mut self, file: &AttemptFile, commit: Oid) -> Ended {
         let slice = file.slice.clone();
         let plan = self.ws.plan.clone();
         if let Err(reason) = self.refuse_dirty_checkouts() {
@@ -717,8 +474,22 @@ impl MergeQueue {
             .filter(|s| s.after.contains(&slice))
             .map(|s| s.name.clone())
             .collect();
-        let told = self.update_state(|state| {
-            let mut told = Vec::new();
+        let landed = [
+            Event::Merged {
+                slice: slice.clone(),
+                attempt: file.number,
+                approved: file.approved.clone(),
+                branch: plan.integration.clone(),
+                from: file.expected.clone(),
+                commit: commit.to_string(),
+            },
+            Event::LifecycleChanged {
+                slice: slice.clone(),
+                from: Lifecycle::Approved,
+                to: Lifecycle::Merged,
+            },
+        ];
+        let merged = self.change(|state| {
             if let Some(record) = state.slices.get_mut(&slice) {
                 record.lifecycle = Lifecycle::Merged;
                 record.attention = None;
@@ -730,44 +501,31 @@ impl MergeQueue {
                 });
                 record.updated_at = Timestamp::now();
             }
+            let mut entries = landed
+                .iter()
+                .cloned()
+                .map(Entry::sliceboard)
+                .collect::<Vec<_>>();
             for name in &downstream {
                 if let Some(record) = state.slices.get_mut(name)
                     && record.lifecycle != Lifecycle::Merged
                     && !record.upstream_merged.contains(&slice)
                 {
                     record.upstream_merged.push(slice.clone());
-                    told.push(name.clone());
+                    entries.push(Entry::sliceboard(Event::UpstreamMerged {
+                        slice: name.clone(),
+                        upstream: slice.clone(),
+                    }));
                 }
             }
-            told
+            entries
         });
-        self.record(
-            Actor::Sliceboard,
-            Event::Merged {
-                slice: slice.clone(),
-                attempt: file.number,
-                approved: file.approved.clone(),
-                branch: plan.integration.clone(),
-                from: file.expected.clone(),
-                commit: commit.to_string(),
-            },
-        );
-        self.record(
-            Actor::Sliceboard,
-            Event::LifecycleChanged {
-                slice: slice.clone(),
-                from: Lifecycle::Approved,
-                to: Lifecycle::Merged,
-            },
-        );
-        for name in told.unwrap_or_default() {
-            self.record(
-                Actor::Sliceboard,
-                Event::UpstreamMerged {
-                    slice: name,
-                    upstream: slice.clone(),
-                },
-            );
+        if let Err(err) = merged {
+            // The branch moved all the same: the journal says so.
+            tracing::warn!(%slice, %err, "cannot record the merge in state.json");
+            landed
+                .into_iter()
+                .for_each(|event| self.record(Actor::Sliceboard, event));
         }
         self.remove_attempt();
         self.review_when_all_merged();
@@ -795,49 +553,42 @@ impl MergeQueue {
     }
 
     /// Records an attempt that failed before the branch could move.
-    fn fail(&mut self, file: &AttemptFile, reason: String, paths: Vec<String>) -> Ended {
-        if paths.is_empty() {
-            self.record(
-                Actor::Sliceboard,
-                Event::MergeFailed {
-                    slice: file.slice.clone(),
-                    attempt: file.number,
-                    reason: reason.clone(),
-                },
-            );
-        }
+    pub(super) fn fail(&mut self, file: &AttemptFile, reason: String, paths: Vec<String>) -> Ended {
         let slice = file.slice.clone();
-        let _ = self.update_state(|state| {
-            if let Some(record) = state.slices.get_mut(&slice) {
-                record.attention = Some(Attention {
-                    approved: file.approved.clone(),
-                    attempt: file.number,
-                    reason: reason.clone(),
-                    paths,
-                    details: Vec::new(),
-                    log: None,
-                    at: Timestamp::now(),
-                });
-            }
+        let failed = paths.is_empty().then(|| Event::MergeFailed {
+            slice: slice.clone(),
+            attempt: file.number,
+            reason: reason.clone(),
         });
+        self.attention(
+            &slice,
+            Attention {
+                approved: file.approved.clone(),
+                attempt: file.number,
+                reason: reason.clone(),
+                paths,
+                details: Vec::new(),
+                log: None,
+                at: Timestamp::now(),
+            },
+            failed,
+        );
         self.remove_attempt();
         Ended::Failed { slice, reason }
     }
 
-    /// Stops a running check (shutting down): the attempt is interrupted.
-    pub(super) fn interrupt(&mut self) {
-        let Some(running) = self.running.take() else {
-            return;
-        };
-        let _ = process_group::terminate_group(running.pid, CHECK_GRACE);
-        self.record(
-            Actor::Sliceboard,
-            Event::MergeInterrupted {
-                slice: running.slice.clone(),
-                attempt: running.number,
-            },
-        );
-        self.remove_attempt();
+    /// Records why the slice's attempt failed in its record, with `event`
+    /// (what failed) journaled.
+    pub(super) fn attention(&self, slice: &SliceName, attention: Attention, event: Option<Event>) {
+        let recorded = self.change(|state| {
+            if let Some(record) = state.slices.get_mut(slice) {
+                record.attention = Some(attention);
+            }
+            event.into_iter().map(Entry::sliceboard).collect()
+        });
+        if let Err(err) = recorded {
+            tracing::warn!(%slice, %err, "cannot record why the merge failed");
+        }
     }
 
     /// What a supervisor that died during an attempt left: a check still
@@ -906,14 +657,14 @@ impl MergeQueue {
         next
     }
 
-    fn save_attempt(&self, file: &AttemptFile) -> Result<(), String> {
+    pub(super) fn save_attempt(&self, file: &AttemptFile) -> Result<(), String> {
         crate::os::private::create_dir(&self.ws.state_dir.merge_dir())
             .map_err(|e| e.to_string())?;
         let text = serde_json::to_vec_pretty(file).map_err(|e| e.to_string())?;
         write_atomic(&self.ws.state_dir.attempt_file(), &text).map_err(|e| e.to_string())
     }
 
-    fn remove_attempt(&self) {
+    pub(super) fn remove_attempt(&self) {
         let _ = std::fs::remove_file(self.ws.state_dir.attempt_file());
     }
 }

@@ -11,7 +11,7 @@
 
 use crate::domain::{Command, Event, Lifecycle, SliceName};
 use crate::git::Oid;
-use crate::store::Actor;
+use crate::store::Entry;
 
 use super::MergeQueue;
 use super::pick::RETIRED_PREFIX;
@@ -31,7 +31,7 @@ enum BranchFate {
 
 impl MergeQueue {
     pub(super) fn clean(&mut self, slice: &SliceName, force: bool) -> Result<String, String> {
-        let state = self.state()?;
+        let state = self.state();
         let record = state
             .slices
             .get(slice)
@@ -90,28 +90,24 @@ impl MergeQueue {
             BranchFate::Deleted | BranchFate::Gone => None,
         };
         let from = self
-            .state()?
+            .state()
             .slices
             .get(slice)
             .map_or(record.lifecycle, |r| r.lifecycle);
-        self.record_gone_on_purpose(slice, Lifecycle::Cleaned, kept_as.as_deref())?;
-        self.record(
-            Actor::Operator,
-            Event::SliceCleaned {
+        let entries = vec![
+            Entry::operator(Event::SliceCleaned {
                 slice: slice.clone(),
                 branch: branch.clone(),
                 forced: force && unmerged > 0,
                 kept_as: kept_as.clone(),
-            },
-        );
-        self.record(
-            Actor::Operator,
-            Event::LifecycleChanged {
+            }),
+            Entry::operator(Event::LifecycleChanged {
                 slice: slice.clone(),
                 from,
                 to: Lifecycle::Cleaned,
-            },
-        );
+            }),
+        ];
+        self.record_gone_on_purpose(slice, Lifecycle::Cleaned, kept_as.as_deref(), entries)?;
         Ok(match fate {
             BranchFate::Deleted => format!(
                 "removed {slice}'s worktree and branch {branch} ({integration} holds every commit of it)"

@@ -6,7 +6,7 @@
 //! resume command when it is not running).
 
 use crate::domain::{Command, Event, SliceName};
-use crate::store::{Actor, SliceRecord};
+use crate::store::{Entry, SliceRecord};
 
 use super::MergeQueue;
 use crate::domain::short_commit;
@@ -17,7 +17,7 @@ pub const DEFAULT_FEEDBACK: &str =
 
 impl MergeQueue {
     pub(super) fn send_feedback(&mut self, slice: &SliceName) -> Result<String, String> {
-        let state = self.state()?;
+        let state = self.state();
         let record = state
             .slices
             .get(slice)
@@ -50,18 +50,18 @@ impl MergeQueue {
             slice: slice.clone(),
             text,
         })?;
-        let _ = self.update_state(|state| {
+        let sent = self.change(|state| {
             if let Some(record) = state.slices.get_mut(slice) {
                 record.upstream_merged.clear();
             }
-        });
-        self.record(
-            Actor::Operator,
-            Event::FeedbackSent {
+            vec![Entry::operator(Event::FeedbackSent {
                 slice: slice.clone(),
                 about: about.clone(),
-            },
-        );
+            })]
+        });
+        if let Err(err) = sent {
+            tracing::warn!(%slice, %err, "cannot record the feedback sent");
+        }
         let mut said = format!(
             "told {} agent about {about}",
             crate::domain::possessive(slice)

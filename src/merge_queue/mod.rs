@@ -8,22 +8,27 @@
 //! socket server hands it the queue's commands (approve, withdraw, merge,
 //! clean, feedback, the queue report) through a [`QueueHandle`]. It owns
 //! the integration worktree, the check process and `merge/` in the state
-//! folder; it writes `state.json` under the supervisor's lock and write
-//! mutex, journals everything it does, and publishes the board's
+//! folder; it changes `state.json` only through the supervisor's
+//! [`StateStore`] (which journals those changes), reading the state from
+//! it again only when the store's generation moved (branch tips are still
+//! read every tick), journals everything else it does, and publishes the board's
 //! [`QueueBoard`]. Agents are reached only through the supervisor's
 //! handle (feedback prompts, `down` for `clean`).
 //!
 //! - `review`: what approving a slice should make the operator look at.
 //! - `refresh`: branch tips, stale approvals, conflict previews (against
 //!   the integration tip and between active slices) and the board.
-//! - `attempt`: one merge: in-memory merge commit, the check, the CAS,
-//!   the checked-out integration worktree, and recovery after a crash.
+//! - `attempt`: one merge: in-memory merge commit, the CAS, the
+//!   checked-out integration worktree, and recovery after a crash.
+//! - `check`: the attempt's `[merge] check`: started in the integration
+//!   worktree, its output live, what its end means.
 //! - `feedback`: the prompt an agent gets.
 //! - `clean`: a worktree removed on purpose; its branch deleted only when
 //!   the integration branch holds all of it, else kept under
 //!   `sliceboard/cleaned/`.
 
 mod attempt;
+mod check;
 mod clean;
 mod feedback;
 mod pick;
@@ -41,7 +46,7 @@ use crate::domain::short_commit;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::agents::{AgentsHandle, EventSink, Outcome, Reply};
@@ -49,20 +54,18 @@ use crate::domain::board::{Board, BoardUpdate};
 use crate::domain::queue::QueueBoard;
 use crate::domain::{Command, Event, Lifecycle, MergeWhich, SliceName};
 use crate::git::MergeEngine;
-use crate::store::{Actor, State, StateLock, load_state, save_state};
+use crate::store::{Actor, Entry, Snapshot, State, StateStore};
 use crate::workspace::Workspace;
 
-use attempt::Running;
+use check::Running;
 use refresh::Facts;
 
 /// What the queue needs from the process it runs in.
 pub struct QueueDeps {
     /// The repository's main worktree.
     pub root: PathBuf,
-    /// The supervisor's state lock, held for the process's life.
-    pub lock: Arc<StateLock>,
-    /// Taken by every writer of `state.json` in the process.
-    pub writes: Arc<Mutex<()>>,
+    /// The supervisor's state (and its lock, held for the process's life).
+    pub state: StateStore,
     /// The board as the hub holds it (flags, dbt runs), for approvals.
     pub board: Arc<dyn Fn() -> Board + Send + Sync>,
     /// Board updates out (the queue's own part of the board).
@@ -177,6 +180,7 @@ pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinH
                 busy,
                 running: None,
                 facts: Facts::default(),
+                seen: None,
                 shown: None,
                 check_output: VecDeque::new(),
                 refused: BTreeMap::new(),
@@ -228,6 +232,9 @@ struct MergeQueue {
     busy: Arc<AtomicBool>,
     running: Option<Running>,
     facts: Facts,
+    /// The state as the queue last took it; taken again only when the
+    /// store says it changed.
+    seen: Option<Snapshot>,
     /// The board last published.
     shown: Option<QueueBoard>,
     check_output: VecDeque<String>,
@@ -457,22 +464,30 @@ impl MergeQueue {
         (self.deps.report)(event);
     }
 
-    /// Changes `state.json` under the process's write mutex.
-    fn update_state<R>(&self, change: impl FnOnce(&mut State) -> R) -> Result<R, String> {
-        let _writing = self
-            .deps
-            .writes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let path = self.ws.state_dir.state_file();
-        let mut state = load_state(&path).map_err(|e| e.to_string())?;
-        let result = change(&mut state);
-        save_state(&path, &state).map_err(|e| e.to_string())?;
-        Ok(result)
+    /// Changes the state through the store; what the change journaled
+    /// goes to the dashboards too.
+    fn change(&self, change: impl FnOnce(&mut State) -> Vec<Entry>) -> Result<(), String> {
+        let events = self.deps.state.update(change).map_err(|e| e.to_string())?;
+        events.into_iter().for_each(|e| (self.deps.report)(e));
+        Ok(())
     }
 
-    fn state(&self) -> Result<State, String> {
-        load_state(&self.ws.state_dir.state_file()).map_err(|e| e.to_string())
+    /// The state as it is now (in memory: nothing is read from disk).
+    fn state(&self) -> Arc<State> {
+        self.deps.state.snapshot().state
+    }
+
+    /// The state for a tick: the one last taken, unless the store's
+    /// generation says it changed since.
+    fn state_for_tick(&mut self) -> Arc<State> {
+        let store = &self.deps.state;
+        let seen = match self.seen.take() {
+            Some(seen) => store.changed_since(seen.generation).unwrap_or(seen),
+            None => store.snapshot(),
+        };
+        let state = seen.state.clone();
+        self.seen = Some(seen);
+        state
     }
 
     /// Sends a command to the agents' supervisor and waits for its
@@ -487,14 +502,16 @@ impl MergeQueue {
 
     /// The record of a slice whose worktree went on purpose (`to` is
     /// `Cleaned` or `Retired`): its branch is the name its commits are
-    /// kept under (unchanged when `None`), and no tip is watched any more.
+    /// kept under (unchanged when `None`), and no tip is watched any more;
+    /// `entries` say so in the journal.
     fn record_gone_on_purpose(
         &self,
         slice: &SliceName,
         to: Lifecycle,
         kept_as: Option<&str>,
+        entries: Vec<Entry>,
     ) -> Result<(), String> {
-        self.update_state(|state| {
+        self.change(|state| {
             if let Some(record) = state.slices.get_mut(slice) {
                 record.lifecycle = to;
                 if let Some(kept) = kept_as {
@@ -503,6 +520,7 @@ impl MergeQueue {
                 record.last_seen_tip = None;
                 record.updated_at = jiff::Timestamp::now();
             }
+            entries
         })
     }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agents::AgentPresence;
 use crate::domain::{Command, Event, Lifecycle, SliceName};
-use crate::store::{Actor, write_atomic};
+use crate::store::{Actor, Entry, write_atomic};
 
 use super::MergeQueue;
 
@@ -181,7 +181,7 @@ impl MergeQueue {
         slice: &SliceName,
         others: &[SliceName],
     ) -> Result<(), String> {
-        let state = self.state()?;
+        let state = self.state();
         for other in others {
             if let Some(running) = self.running.as_ref().filter(|r| &r.slice == other) {
                 return Err(format!(
@@ -210,7 +210,7 @@ impl MergeQueue {
         variant: &SliceName,
         picked: &SliceName,
     ) -> Result<Option<String>, NotRetired> {
-        let state = self.state()?;
+        let state = self.state();
         let Some(record) = state.slices.get(variant) else {
             // Never made: nothing to keep, but its record says retired, so
             // `up` never makes it and slices after the family may merge.
@@ -229,17 +229,14 @@ impl MergeQueue {
                 upstream_merged: Vec::new(),
                 updated_at: jiff::Timestamp::now(),
             };
-            self.update_state(|state| {
+            self.change(|state| {
                 state.slices.entry(variant.clone()).or_insert(record);
-            })?;
-            self.record(
-                Actor::Operator,
-                Event::LifecycleChanged {
+                vec![Entry::operator(Event::LifecycleChanged {
                     slice: variant.clone(),
                     from: Lifecycle::Planned,
                     to: Lifecycle::Retired,
-                },
-            );
+                })]
+            })?;
             return Ok(None);
         };
         if record.lifecycle == Lifecycle::Retired {
@@ -257,23 +254,19 @@ impl MergeQueue {
                 .rename_branch(&branch, &retired)
                 .map_err(|e| format!("its worktree is gone, but {e}"))?;
         }
-        self.record_gone_on_purpose(variant, Lifecycle::Retired, Some(&retired))?;
-        self.record(
-            Actor::Operator,
-            Event::SliceRetired {
+        let entries = vec![
+            Entry::operator(Event::SliceRetired {
                 slice: variant.clone(),
                 picked: picked.clone(),
                 branch: retired.clone(),
-            },
-        );
-        self.record(
-            Actor::Operator,
-            Event::LifecycleChanged {
+            }),
+            Entry::operator(Event::LifecycleChanged {
                 slice: variant.clone(),
                 from,
                 to: Lifecycle::Retired,
-            },
-        );
+            }),
+        ];
+        self.record_gone_on_purpose(variant, Lifecycle::Retired, Some(&retired), entries)?;
         Ok(Some(retired))
     }
 

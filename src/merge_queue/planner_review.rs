@@ -69,7 +69,7 @@ impl MergeQueue {
     }
 
     fn review_facts(&self) -> Result<ReviewFacts, String> {
-        let state = self.state()?;
+        let state = self.state();
         let board = (self.deps.board)();
         let slices = self
             .ws

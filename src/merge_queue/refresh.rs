@@ -1,7 +1,10 @@
 //! What the queue knows about the branches, read again every tick: the
 //! tips, approvals that went stale, conflict previews (each queued or
 //! active slice against the integration tip, and active slices against
-//! each other), and the [`QueueBoard`] built from them.
+//! each other), and the [`QueueBoard`] built from them. The state comes
+//! from the supervisor's store, taken again only when it changed; nothing
+//! here reads `state.json` but [`read_board`], for a command with no
+//! supervisor.
 //!
 //! Reading a few refs is cheap; previews are cached by the pair of commits
 //! merged, so a tick where no branch moved costs no merge at all. Pairs of
@@ -17,10 +20,10 @@ use crate::domain::queue::{
 };
 use crate::domain::{Event, Lifecycle, SliceName};
 use crate::git::{Oid, Preview};
-use crate::store::{Actor, State};
+use crate::store::{Entry, SliceRecord, State};
 
 use super::MergeQueue;
-use super::attempt::Running;
+use super::check::Running;
 use crate::git::MergeEngine;
 use crate::workspace::Workspace;
 
@@ -47,11 +50,10 @@ impl MergeQueue {
     /// Reads the tips, marks stale approvals, recomputes previews that
     /// changed, and publishes the board if it changed.
     pub(super) fn refresh(&mut self) {
-        let Ok(mut state) = self.state() else { return };
+        let mut state = self.state_for_tick();
         let tips = self.reader().tips(&state);
         if self.mark_stale(&state, &tips) {
-            let Ok(marked) = self.state() else { return };
-            state = marked;
+            state = self.state_for_tick();
         }
         let board = self.reader().build_board(&state, &tips);
         if self.shown.as_ref() != Some(&board) {
@@ -125,7 +127,7 @@ impl MergeQueue {
                 continue;
             }
             let approved = approval.commit.clone();
-            let marked = self.update_state(|state| {
+            let marked = self.change(|state| {
                 if let Some(a) = state
                     .slices
                     .get_mut(slice)
@@ -134,18 +136,13 @@ impl MergeQueue {
                 {
                     a.stale = true;
                 }
+                vec![Entry::sliceboard(Event::ApprovalStale {
+                    slice: slice.clone(),
+                    approved: approved.clone(),
+                    now: now.map(|o| o.to_string()),
+                })]
             });
-            if marked.is_ok() {
-                marked_any = true;
-                self.record(
-                    Actor::Sliceboard,
-                    Event::ApprovalStale {
-                        slice: slice.clone(),
-                        approved,
-                        now: now.map(|o| o.to_string()),
-                    },
-                );
-            }
+            marked_any |= marked.is_ok();
         }
         marked_any
     }
@@ -231,56 +228,71 @@ impl BoardReader<'_> {
     pub(super) fn build_board(&mut self, state: &State, tips: &Tips) -> QueueBoard {
         let plan = self.ws.plan.clone();
         let mut used = BTreeSet::new();
-        let mut views: BTreeMap<SliceName, MergeView> = BTreeMap::new();
-        if let Some(target) = tips.target {
-            let wanted: Vec<(Oid, Oid)> = state
-                .slices
-                .iter()
-                .filter(|(_, r)| {
-                    matches!(
-                        r.lifecycle,
-                        Lifecycle::Ready | Lifecycle::Active | Lifecycle::Approved
-                    )
-                })
-                .filter_map(|(slice, r)| {
-                    let tip = tips.slices.get(slice).copied().flatten()?;
-                    (tip.to_string() != r.base_commit).then_some((target, tip))
-                })
-                .collect();
-            self.warm(&wanted);
+        self.warm_targets(state, tips);
+        let (mut views, active) = self.views(state, tips, &mut used);
+        let pairs = match tips.target {
+            Some(target) => self.pairs(target, &active, &mut used),
+            None => Vec::new(),
+        };
+        self.forget_unused(tips, &active, &used);
+        let order = self.place_queued(state, &mut views);
+        QueueBoard {
+            integration: plan.integration.clone(),
+            integration_tip: tips.integration.map(|o| o.to_string()),
+            check: plan.merge.check.clone(),
+            auto: plan.merge.auto,
+            order,
+            slices: views,
+            pairs,
+            attempt: self.running.as_ref().map(|r| AttemptView {
+                slice: r.slice.clone(),
+                number: r.number,
+                started: r.started,
+            }),
+            check_output: Default::default(),
         }
-        // Slices with commits of their own, not merged: previewed.
-        let mut active: Vec<(SliceName, Oid)> = Vec::new();
+    }
+
+    /// Previews every unmerged slice with commits against the target, in
+    /// one batch.
+    fn warm_targets(&mut self, state: &State, tips: &Tips) {
+        let Some(target) = tips.target else {
+            return;
+        };
+        let wanted: Vec<(Oid, Oid)> = state
+            .slices
+            .iter()
+            .filter(|(_, r)| {
+                matches!(
+                    r.lifecycle,
+                    Lifecycle::Ready | Lifecycle::Active | Lifecycle::Approved
+                )
+            })
+            .filter_map(|(slice, r)| {
+                let tip = tips.slices.get(slice).copied().flatten()?;
+                (tip.to_string() != r.base_commit).then_some((target, tip))
+            })
+            .collect();
+        self.warm(&wanted);
+    }
+
+    /// Every slice's view but its place in the queue, and the slices with
+    /// commits of their own not merged (previewed against the target).
+    fn views(
+        &mut self,
+        state: &State,
+        tips: &Tips,
+        used: &mut BTreeSet<(Oid, Oid)>,
+    ) -> (BTreeMap<SliceName, MergeView>, Vec<(SliceName, Oid)>) {
+        let mut views = BTreeMap::new();
+        let mut active = Vec::new();
         for (slice, record) in &state.slices {
             // The planner's branch is the base: nothing of its own to merge.
             if self.ws.plan.is_planner(slice) {
                 continue;
             }
             let tip = tips.slices.get(slice).copied().flatten();
-            let mut view = MergeView {
-                tip: tip.map(|o| o.to_string()),
-                approval: record.standing_approval().map(|a| ApprovalView {
-                    commit: a.commit.clone(),
-                    at: a.at,
-                    stale: a.stale,
-                }),
-                upstream_merged: record.upstream_merged.clone(),
-                merged_at: record.merged.as_ref().map(|m| m.at),
-                ..MergeView::default()
-            };
-            let mut new_commits = 0;
-            if let Some(merged) = &record.merged
-                && matches!(record.lifecycle, Lifecycle::Merged | Lifecycle::Removed)
-            {
-                new_commits = match (tip, tips.integration) {
-                    (Some(tip), Some(integration)) => self.ahead(tip, integration),
-                    _ => 0,
-                };
-                view.state = Some(EntryState::Merged {
-                    commit: merged.commit.clone(),
-                    new_commits,
-                });
-            }
+            let (mut view, new_commits) = self.view(record, tip, tips.integration);
             let has_commits = tip.is_some_and(|t| t.to_string() != record.base_commit);
             // A merged slice with new commits has work to merge again.
             let unmerged = matches!(
@@ -290,18 +302,58 @@ impl BoardReader<'_> {
             if let (Some(target), Some(tip), true) = (tips.target, tip, has_commits)
                 && unmerged
             {
-                if let Some(Preview::Conflicts { paths }) = self.preview(target, tip, &mut used) {
+                if let Some(Preview::Conflicts { paths }) = self.preview(target, tip, used) {
                     view.conflicts = paths;
                 }
                 active.push((slice.clone(), tip));
             }
             views.insert(slice.clone(), view);
         }
+        (views, active)
+    }
 
-        let pairs = match tips.target {
-            Some(target) => self.pairs(target, &active, &mut used),
-            None => Vec::new(),
+    /// One slice's view from its record and tip, and how many commits a
+    /// merged one has that the integration branch lacks.
+    fn view(
+        &mut self,
+        record: &SliceRecord,
+        tip: Option<Oid>,
+        integration: Option<Oid>,
+    ) -> (MergeView, usize) {
+        let mut view = MergeView {
+            tip: tip.map(|o| o.to_string()),
+            approval: record.standing_approval().map(|a| ApprovalView {
+                commit: a.commit.clone(),
+                at: a.at,
+                stale: a.stale,
+            }),
+            upstream_merged: record.upstream_merged.clone(),
+            merged_at: record.merged.as_ref().map(|m| m.at),
+            ..MergeView::default()
         };
+        let mut new_commits = 0;
+        if let Some(merged) = &record.merged
+            && matches!(record.lifecycle, Lifecycle::Merged | Lifecycle::Removed)
+        {
+            new_commits = match (tip, integration) {
+                (Some(tip), Some(integration)) => self.ahead(tip, integration),
+                _ => 0,
+            };
+            view.state = Some(EntryState::Merged {
+                commit: merged.commit.clone(),
+                new_commits,
+            });
+        }
+        (view, new_commits)
+    }
+
+    /// Drops cached answers no live pair of commits asks any more.
+    fn forget_unused(
+        &mut self,
+        tips: &Tips,
+        active: &[(SliceName, Oid)],
+        used: &BTreeSet<(Oid, Oid)>,
+    ) {
         self.facts.previews.retain(|key, _| used.contains(key));
         let live: BTreeSet<(Oid, Oid)> = active
             .iter()
@@ -319,7 +371,16 @@ impl BoardReader<'_> {
             })
             .unwrap_or_default();
         self.facts.ahead.retain(|key, _| merged.contains(key));
+    }
 
+    /// The approved slices in merge order, each view given its position
+    /// and what its entry is doing; returns the order.
+    fn place_queued(
+        &self,
+        state: &State,
+        views: &mut BTreeMap<SliceName, MergeView>,
+    ) -> Vec<SliceName> {
+        let plan = &self.ws.plan;
         let queued: Vec<Queued<'_>> = state
             .slices
             .iter()
@@ -343,18 +404,7 @@ impl BoardReader<'_> {
             let approval = record.standing_approval();
             let unmerged_upstream = plan
                 .slice(slice.as_str())
-                .map(|spec| {
-                    spec.after
-                        .iter()
-                        .filter(|dep| {
-                            !state
-                                .slices
-                                .get(*dep)
-                                .is_some_and(crate::store::SliceRecord::clears_the_way)
-                        })
-                        .cloned()
-                        .collect()
-                })
+                .map(|spec| state.in_the_way(&spec.after).into_iter().cloned().collect())
                 .unwrap_or_default();
             let view = views.entry(slice.clone()).or_default();
             let facts = EntryFacts {
@@ -372,21 +422,7 @@ impl BoardReader<'_> {
             view.position = Some(position + 1);
             view.state = Some(entry_state(&facts));
         }
-        QueueBoard {
-            integration: plan.integration.clone(),
-            integration_tip: tips.integration.map(|o| o.to_string()),
-            check: plan.merge.check.clone(),
-            auto: plan.merge.auto,
-            order,
-            slices: views,
-            pairs,
-            attempt: self.running.as_ref().map(|r| AttemptView {
-                slice: r.slice.clone(),
-                number: r.number,
-                started: r.started,
-            }),
-            check_output: Default::default(),
-        }
+        order
     }
 
     /// Active slices that would conflict with each other.

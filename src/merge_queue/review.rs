@@ -28,15 +28,9 @@ impl MergeQueue {
         if !concerns.is_empty() && !force {
             return Err(concerns_refusal(slice, &concerns));
         }
-        let (commit, events) = {
-            let _writing = self
-                .deps
-                .writes
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            crate::workspace::approve(&self.ws, &self.deps.lock, slice, concerns)
-                .map_err(|e| e.to_string())?
-        };
+        let (commit, events) =
+            crate::workspace::approve(&self.ws, &self.deps.state, slice, concerns)
+                .map_err(|e| e.to_string())?;
         events.into_iter().for_each(|e| (self.deps.report)(e));
         self.refresh();
         let position = self
@@ -53,15 +47,8 @@ impl MergeQueue {
     }
 
     pub(super) fn withdraw(&mut self, slice: &SliceName) -> Result<String, String> {
-        let events = {
-            let _writing = self
-                .deps
-                .writes
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            crate::workspace::withdraw(&self.ws, &self.deps.lock, slice)
-                .map_err(|e| e.to_string())?
-        };
+        let events =
+            crate::workspace::withdraw(&self.deps.state, slice).map_err(|e| e.to_string())?;
         events.into_iter().for_each(|e| (self.deps.report)(e));
         Ok(format!(
             "withdrew {} approval",
@@ -72,7 +59,7 @@ impl MergeQueue {
     /// What approving `slice` now should make the operator look at.
     fn concerns(&mut self, slice: &SliceName) -> Result<Vec<String>, String> {
         self.ws.slice(slice.as_str()).map_err(|e| e.to_string())?;
-        let state = self.state()?;
+        let state = self.state();
         let record = state.slices.get(slice).ok_or_else(|| {
             format!("cannot approve {slice}: it has no worktree yet; run `sliceboard up {slice}`")
         })?;

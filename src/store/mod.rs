@@ -12,11 +12,15 @@
 //!   slices/<name>/      per-slice files (brief.md, pty.log, ...)
 //! ```
 //!
+//! In a process holding the lock, [`StateStore`] is the one owner of
+//! `state.json`'s contents: the only writer, and what that process reads.
+//!
 //! Knows serde and the filesystem; knows nothing of git or terminals.
 
 mod journal;
 mod lock;
 mod state;
+mod state_store;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +29,7 @@ pub use lock::{LOCK_WAIT, LockHolder, StateLock};
 pub use state::{
     Approval, Attention, MergeRecord, SCHEMA_VERSION, SliceRecord, State, load_state, save_state,
 };
+pub use state_store::{Entry, Snapshot, StateStore};
 
 use crate::domain::SliceName;
 

@@ -21,6 +21,18 @@ pub struct State {
     pub slices: BTreeMap<SliceName, SliceRecord>,
 }
 
+impl State {
+    /// The slices of `after` not merged or retired yet
+    /// ([`crate::domain::order::in_the_way`]); one never made is in the way.
+    pub fn in_the_way<'a>(&self, after: &'a [SliceName]) -> Vec<&'a SliceName> {
+        crate::domain::order::in_the_way(after, |dep| {
+            self.slices
+                .get(dep)
+                .is_some_and(SliceRecord::clears_the_way)
+        })
+    }
+}
+
 impl Default for State {
     fn default() -> Self {
         Self {

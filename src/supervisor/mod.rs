@@ -136,8 +136,7 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     let (stop_serving, serving) = tokio::sync::watch::channel(false);
     let (queue, queue_thread) = crate::merge_queue::spawn(crate::merge_queue::QueueDeps {
         root: supervisor.workspace().git.root().to_owned(),
-        lock: supervisor.state_lock(),
-        writes: supervisor.state_writes(),
+        state: supervisor.state_store(),
         board: {
             let hub = hub.clone();
             Arc::new(move || hub.board())

@@ -3,32 +3,77 @@
 //! merge itself belongs to the merge queue, not here. Only a commit is
 //! approved, so work still uncommitted in the worktree is refused. A
 //! merged slice whose branch has new commits may be approved again.
+//! Both change the state through the [`StateStore`], which journals them.
 
 use jiff::Timestamp;
 
 use super::{Workspace, WorkspaceError};
 use crate::domain::{Event, Lifecycle, SliceName};
 use crate::git::GitRepo;
-use crate::store::{Actor, Approval, StateLock, load_state, save_state};
+use crate::store::{Approval, Entry, SliceRecord, StateStore};
 
 /// Approves `slice` at its branch tip, recording the `concerns` the
 /// operator approved over; returns the commit and the events it journaled.
 /// Approving again (after the branch moved) replaces the standing
-/// approval. Holds `_lock`.
+/// approval. Changes the state through `state`.
 pub fn approve(
     ws: &Workspace,
-    _lock: &StateLock,
+    state: &StateStore,
     slice: &SliceName,
     concerns: Vec<String>,
 ) -> Result<(String, Vec<Event>), WorkspaceError> {
-    let path = ws.state_dir.state_file();
-    let mut state = load_state(&path)?;
-    let refused = |why: String| WorkspaceError::Refused(format!("cannot approve {slice}: {why}"));
-    let record = state.slices.get_mut(slice).ok_or_else(|| {
-        refused(format!(
-            "it has no worktree yet; run `sliceboard up {slice}`"
-        ))
+    let mut approved = String::new();
+    let events = state.try_update(|state| {
+        let record = state.slices.get_mut(slice).ok_or_else(|| {
+            refused(
+                slice,
+                format!("it has no worktree yet; run `sliceboard up {slice}`"),
+            )
+        })?;
+        let commit = approvable_commit(ws, slice, record)?;
+        let from = record.lifecycle;
+        if let Some(earlier) = record.standing_approval_mut() {
+            earlier.withdrawn = true;
+        }
+        record.approvals.push(Approval {
+            commit: commit.clone(),
+            at: Timestamp::now(),
+            withdrawn: false,
+            stale: false,
+        });
+        record.attention = None;
+        record.lifecycle = Lifecycle::Approved;
+        record.updated_at = Timestamp::now();
+        let mut entries = vec![Entry::operator(Event::Approved {
+            slice: slice.clone(),
+            commit: commit.clone(),
+            concerns,
+        })];
+        if from != Lifecycle::Approved {
+            entries.push(Entry::operator(Event::LifecycleChanged {
+                slice: slice.clone(),
+                from,
+                to: Lifecycle::Approved,
+            }));
+        }
+        approved = commit;
+        Ok::<_, WorkspaceError>(entries)
     })?;
+    Ok((approved, events))
+}
+
+fn refused(slice: &SliceName, why: String) -> WorkspaceError {
+    WorkspaceError::Refused(format!("cannot approve {slice}: {why}"))
+}
+
+/// The commit `record`'s branch is at, when it may be approved: the slice
+/// is ready, active or approved (or merged with new commits since), its
+/// worktree holds no uncommitted work and its branch has commits of its own.
+fn approvable_commit(
+    ws: &Workspace,
+    slice: &SliceName,
+    record: &SliceRecord,
+) -> Result<String, WorkspaceError> {
     if record.lifecycle == Lifecycle::Merged {
         // Merged, then the branch moved on: its new commits may merge too.
         let new_commits = match (
@@ -39,104 +84,68 @@ pub fn approve(
             _ => 0,
         };
         if new_commits == 0 {
-            return Err(refused(format!(
-                "it is merged, and {} holds every commit of its branch",
-                ws.plan.integration
-            )));
+            return Err(refused(
+                slice,
+                format!(
+                    "it is merged, and {} holds every commit of its branch",
+                    ws.plan.integration
+                ),
+            ));
         }
     } else if !matches!(
         record.lifecycle,
         Lifecycle::Ready | Lifecycle::Active | Lifecycle::Approved
     ) {
-        return Err(refused(format!("it is {}", record.lifecycle)));
+        return Err(refused(slice, format!("it is {}", record.lifecycle)));
     }
     let dirt = GitRepo::dirt(&record.worktree)?;
     if !dirt.is_clean() {
-        return Err(refused(format!(
-            "its worktree has uncommitted work ({} changed, {} untracked); only commits are approved, so have the agent commit first",
-            dirt.changed, dirt.untracked
-        )));
+        return Err(refused(
+            slice,
+            format!(
+                "its worktree has uncommitted work ({} changed, {} untracked); only commits are approved, so have the agent commit first",
+                dirt.changed, dirt.untracked
+            ),
+        ));
     }
     let tip = ws
         .git
         .branch_tip(&record.branch)?
-        .ok_or_else(|| refused(format!("its branch {} is missing", record.branch)))?;
+        .ok_or_else(|| refused(slice, format!("its branch {} is missing", record.branch)))?;
     let commit = tip.to_string();
     if commit == record.base_commit {
         return Err(refused(
+            slice,
             "its branch has no commits beyond the base yet".into(),
         ));
     }
-    let from = record.lifecycle;
-    if let Some(earlier) = record.standing_approval_mut() {
-        earlier.withdrawn = true;
-    }
-    record.approvals.push(Approval {
-        commit: commit.clone(),
-        at: Timestamp::now(),
-        withdrawn: false,
-        stale: false,
-    });
-    record.attention = None;
-    record.lifecycle = Lifecycle::Approved;
-    record.updated_at = Timestamp::now();
-    save_state(&path, &state)?;
-    let mut events = vec![Event::Approved {
-        slice: slice.clone(),
-        commit: commit.clone(),
-        concerns,
-    }];
-    if from != Lifecycle::Approved {
-        events.push(Event::LifecycleChanged {
-            slice: slice.clone(),
-            from,
-            to: Lifecycle::Approved,
-        });
-    }
-    record_all(ws, &events)?;
-    Ok((commit, events))
+    Ok(commit)
 }
 
 /// Withdraws the slice's standing approval; it becomes active again.
 /// Returns the events it journaled.
-pub fn withdraw(
-    ws: &Workspace,
-    _lock: &StateLock,
-    slice: &SliceName,
-) -> Result<Vec<Event>, WorkspaceError> {
-    let path = ws.state_dir.state_file();
-    let mut state = load_state(&path)?;
-    let record = state
-        .slices
-        .get_mut(slice)
-        .filter(|r| r.lifecycle == Lifecycle::Approved)
-        .ok_or_else(|| WorkspaceError::Refused(format!("{slice} is not approved")))?;
-    if let Some(last) = record.approvals.iter_mut().rev().find(|a| !a.withdrawn) {
-        last.withdrawn = true;
-    }
-    record.attention = None;
-    record.lifecycle = Lifecycle::Active;
-    record.updated_at = Timestamp::now();
-    save_state(&path, &state)?;
-    let events = vec![
-        Event::ApprovalWithdrawn {
-            slice: slice.clone(),
-        },
-        Event::LifecycleChanged {
-            slice: slice.clone(),
-            from: Lifecycle::Approved,
-            to: Lifecycle::Active,
-        },
-    ];
-    record_all(ws, &events)?;
-    Ok(events)
-}
-
-/// Journals the operator's events, in order.
-fn record_all(ws: &Workspace, events: &[Event]) -> Result<(), WorkspaceError> {
-    let journal = ws.state_dir.journal();
-    for event in events {
-        journal.record(Actor::Operator, event.clone())?;
-    }
-    Ok(())
+pub fn withdraw(state: &StateStore, slice: &SliceName) -> Result<Vec<Event>, WorkspaceError> {
+    state.try_update(|state| {
+        let record = state
+            .slices
+            .get_mut(slice)
+            .filter(|r| r.lifecycle == Lifecycle::Approved)
+            .ok_or_else(|| WorkspaceError::Refused(format!("{slice} is not approved")))?;
+        if let Some(last) = record.approvals.iter_mut().rev().find(|a| !a.withdrawn) {
+            last.withdrawn = true;
+        }
+        record.attention = None;
+        record.lifecycle = Lifecycle::Active;
+        record.updated_at = Timestamp::now();
+        Ok(vec![
+            Entry::operator(Event::ApprovalWithdrawn {
+                slice: slice.clone(),
+            }),
+            Entry::operator(Event::LifecycleChanged {
+                slice: slice.clone(),
+                from: Lifecycle::Approved,
+                to: Lifecycle::Active,
+            }),
+        ])
+    })
 }

@@ -2,17 +2,17 @@
 //!
 //! Refuses while the worktree holds uncommitted changes or the branch holds
 //! commits the integration branch lacks, unless forced. Never removes a
-//! worktree sliceboard did not create, forced or not.
+//! worktree sliceboard did not create, forced or not. The record changes
+//! through the [`StateStore`] once git is done, never while it works.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
 use super::{Progress, Workspace, WorkspaceError};
-use crate::domain::short_commit;
-use crate::domain::{Event, Lifecycle};
-use crate::git::GitRepo;
-use crate::store::{Actor, StateLock, load_state, save_state};
+use crate::domain::{Event, Lifecycle, SliceName, short_commit};
+use crate::git::{GitRepo, WorktreeInfo};
+use crate::store::{Entry, SliceRecord, StateStore};
 
 #[derive(Debug)]
 pub struct DownReport {
@@ -21,6 +21,8 @@ pub struct DownReport {
     /// False when the folder was already gone and only records were cleared.
     pub removed_folder: bool,
     pub pruned: Vec<String>,
+    /// What it journaled, in order.
+    pub events: Vec<Event>,
 }
 
 impl DownReport {
@@ -42,9 +44,11 @@ impl DownReport {
     }
 }
 
+/// Removes the slice's worktree, changing the state through `state` (and
+/// so under its lock).
 pub fn down(
     ws: &Workspace,
-    _lock: &StateLock,
+    state: &StateStore,
     name: &str,
     force: bool,
     progress: &mut dyn FnMut(Progress),
@@ -56,58 +60,15 @@ pub fn down(
             "{name} is the planner, which works in the repository itself: there is no worktree of its own to remove"
         )));
     }
-    let state_file = ws.state_dir.state_file();
-    let mut state = load_state(&state_file)?;
     let say = |step: usize, message: String| Progress {
         step,
         total: 2,
         slice: Some(name.clone()),
         message,
     };
-
-    let Some(record) = state.slices.get(name).cloned() else {
-        let pruned = ws.git.prune_stale()?;
-        return Err(WorkspaceError::Refused(
-            match ws.git.worktree_named(name.as_str())? {
-                Some(w) => format!(
-                    "sliceboard did not create the worktree {} and never removes worktrees it did not create; use `git worktree remove` yourself if you mean it",
-                    w.path.display()
-                ),
-                None => format!(
-                    "slice {name} has no worktree{}",
-                    if pruned.is_empty() {
-                        ""
-                    } else {
-                        " (stale worktree records were pruned)"
-                    }
-                ),
-            },
-        ));
-    };
-    let marked = ws.git.worktree_mark(&record.worktree_name).as_deref() == Some(name.as_str());
+    let record = record_of(ws, state, name)?;
     let known = ws.git.worktree_named(&record.worktree_name)?;
-    if let Some(w) = &known
-        && w.valid
-        && (!record.created_by_sliceboard || !marked)
-    {
-        return Err(WorkspaceError::Refused(format!(
-            "sliceboard did not create the worktree {} and never removes worktrees it did not create; use `git worktree remove` yourself if you mean it",
-            w.path.display()
-        )));
-    }
-    if let Some(w) = &known
-        && w.valid
-        && w.path != record.worktree
-        && w.path.canonicalize().ok() != record.worktree.canonicalize().ok()
-    {
-        return Err(WorkspaceError::Refused(format!(
-            "git's worktree {} is at {}, not at {} where sliceboard left it; move it back or remove it with git",
-            record.worktree_name,
-            w.path.display(),
-            record.worktree.display()
-        )));
-    }
-
+    refuse_unless_ours(ws, name, &record, known.as_ref())?;
     let folder_there = known.as_ref().is_some_and(|w| w.valid) && record.worktree.exists();
     if folder_there && !force {
         progress(say(
@@ -128,39 +89,105 @@ pub fn down(
         ws.git.remove_worktree(&record.worktree_name)?;
     }
     let pruned = ws.git.prune_stale()?;
-
-    let from = record.lifecycle;
-    if let Some(entry) = state.slices.get_mut(name) {
-        entry.lifecycle = Lifecycle::Removed;
-        entry.last_seen_tip = ws.git.branch_tip(&record.branch)?.map(|t| t.to_string());
-        entry.updated_at = Timestamp::now();
-    }
-    save_state(&state_file, &state)?;
-    let journal = ws.state_dir.journal();
-    journal.record(
-        Actor::Operator,
-        Event::WorktreeRemoved {
-            slice: name.clone(),
-            path: record.worktree.clone(),
-            forced: force,
-        },
-    )?;
-    if from != Lifecycle::Removed {
-        journal.record(
-            Actor::Sliceboard,
-            Event::LifecycleChanged {
-                slice: name.clone(),
-                from,
-                to: Lifecycle::Removed,
-            },
-        )?;
-    }
+    let events = record_removed(ws, state, name, &record, force)?;
     Ok(DownReport {
         path: record.worktree,
         branch: record.branch,
         removed_folder: folder_there,
         pruned,
+        events,
     })
+}
+
+/// The slice's record; refused when it has none.
+fn record_of(
+    ws: &Workspace,
+    state: &StateStore,
+    name: &SliceName,
+) -> Result<SliceRecord, WorkspaceError> {
+    if let Some(record) = state.read(|state| state.slices.get(name).cloned()) {
+        return Ok(record);
+    }
+    let pruned = ws.git.prune_stale()?;
+    Err(match ws.git.worktree_named(name.as_str())? {
+        Some(w) => not_ours(&w.path),
+        None => WorkspaceError::Refused(format!(
+            "slice {name} has no worktree{}",
+            if pruned.is_empty() {
+                ""
+            } else {
+                " (stale worktree records were pruned)"
+            }
+        )),
+    })
+}
+
+/// Refuses to remove a worktree (`known`, git's record of it) that is not
+/// sliceboard's to remove: one it did not make, or one moved from where
+/// it left it.
+fn refuse_unless_ours(
+    ws: &Workspace,
+    name: &SliceName,
+    record: &SliceRecord,
+    known: Option<&WorktreeInfo>,
+) -> Result<(), WorkspaceError> {
+    let Some(w) = known.filter(|w| w.valid) else {
+        return Ok(());
+    };
+    let marked = ws.git.worktree_mark(&record.worktree_name).as_deref() == Some(name.as_str());
+    if !record.created_by_sliceboard || !marked {
+        return Err(not_ours(&w.path));
+    }
+    if w.path != record.worktree
+        && w.path.canonicalize().ok() != record.worktree.canonicalize().ok()
+    {
+        return Err(WorkspaceError::Refused(format!(
+            "git's worktree {} is at {}, not at {} where sliceboard left it; move it back or remove it with git",
+            record.worktree_name,
+            w.path.display(),
+            record.worktree.display()
+        )));
+    }
+    Ok(())
+}
+
+fn not_ours(path: &Path) -> WorkspaceError {
+    WorkspaceError::Refused(format!(
+        "sliceboard did not create the worktree {} and never removes worktrees it did not create; use `git worktree remove` yourself if you mean it",
+        path.display()
+    ))
+}
+
+/// The slice is `removed`, its branch's tip noted; journaled.
+fn record_removed(
+    ws: &Workspace,
+    state: &StateStore,
+    name: &SliceName,
+    record: &SliceRecord,
+    force: bool,
+) -> Result<Vec<Event>, WorkspaceError> {
+    let tip = ws.git.branch_tip(&record.branch)?.map(|t| t.to_string());
+    let from = record.lifecycle;
+    Ok(state.update(|state| {
+        if let Some(entry) = state.slices.get_mut(name) {
+            entry.lifecycle = Lifecycle::Removed;
+            entry.last_seen_tip = tip;
+            entry.updated_at = Timestamp::now();
+        }
+        let mut entries = vec![Entry::operator(Event::WorktreeRemoved {
+            slice: name.clone(),
+            path: record.worktree.clone(),
+            forced: force,
+        })];
+        if from != Lifecycle::Removed {
+            entries.push(Entry::sliceboard(Event::LifecycleChanged {
+                slice: name.clone(),
+                from,
+                to: Lifecycle::Removed,
+            }));
+        }
+        entries
+    })?)
 }
 
 /// Refuses when removing the worktree would lose work: uncommitted changes,

@@ -2,9 +2,14 @@
 //! together, and the operations on them (`up`, `down`, `status`, briefs).
 //!
 //! Wires the adapters (git, store, plan file) over the domain. Functions
-//! here block; the command line calls them directly, the dashboard will
-//! call them from a worker. Progress goes out through a callback, never to
-//! stdout, so the caller decides how to show it.
+//! here block; the command line calls them directly, the supervisor from
+//! a worker. Progress goes out through a callback, never to stdout, so the
+//! caller decides how to show it. Operations that change `state.json`
+//! (`up`, `down`, `approve`, `withdraw`) take the caller's
+//! [`StateStore`] (the supervisor's, or one a command opened under the
+//! lock) and return what they journaled; read-only ones (`status`,
+//! `reconcile`, `setup`'s lookup) read the file, which is always whole.
+//! Never touches agents or terminals.
 
 mod approve;
 mod down;
@@ -19,7 +24,7 @@ use std::path::{Path, PathBuf};
 pub use approve::{approve, withdraw};
 pub use down::{DownReport, down};
 pub use reconcile::reconcile;
-pub use setup::{run_setup, setup_journaled, setup_state, skip_setup};
+pub use setup::{SetupOutcome, run_setup, setup_journaled, setup_state, skip_setup};
 pub use status::{MergeStatus, Problem, STATUS_SCHEMA_VERSION, SliceStatus, StatusReport, status};
 pub use up::{UpReport, up};
 
@@ -27,7 +32,7 @@ use crate::domain::environment::SliceContext;
 use crate::domain::{SliceName, SliceSpec};
 use crate::git::{GitError, GitRepo};
 use crate::plan_file::{self, Diagnostic, PLAN_FILE, PlanError, RepoFacts};
-use crate::store::{StateDir, StateLock, StoreError};
+use crate::store::{StateDir, StateLock, StateStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspaceError {
@@ -115,10 +120,12 @@ impl Workspace {
         self.git.root().join(PLAN_FILE)
     }
 
-    /// Takes the state lock for `command` (e.g. `sliceboard up`).
-    pub fn lock(&self, command: &str) -> Result<StateLock, WorkspaceError> {
+    /// Takes the state lock for `command` (e.g. `sliceboard up`) and opens
+    /// the state under it.
+    pub fn lock_state(&self, command: &str) -> Result<StateStore, WorkspaceError> {
         self.state_dir.ensure()?;
-        Ok(StateLock::acquire(&self.state_dir.lock_file(), command)?)
+        let lock = StateLock::acquire(&self.state_dir.lock_file(), command)?;
+        Ok(StateStore::open(&self.state_dir, lock)?)
     }
 
     pub fn slice(&self, name: &str) -> Result<&SliceSpec, WorkspaceError> {

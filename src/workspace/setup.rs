@@ -159,9 +159,20 @@ pub fn run_setup(
     Ok(state)
 }
 
+/// How a setup run through [`setup_journaled`] ended.
+#[derive(Debug)]
+pub struct SetupOutcome {
+    /// One line for the operator.
+    pub line: String,
+    /// Whether the agent may start.
+    pub passed: bool,
+    /// What was journaled (nothing when the setup could not run).
+    pub event: Option<crate::domain::Event>,
+}
+
 /// Runs (or, with `skip`, skips) the slice's setup and journals how it
-/// ended: one line for the operator, and whether the agent may start.
-pub fn setup_journaled(ws: &Workspace, slice: &SliceName, skip: bool) -> (String, bool) {
+/// ended.
+pub fn setup_journaled(ws: &Workspace, slice: &SliceName, skip: bool) -> SetupOutcome {
     let result = if skip {
         skip_setup(ws, slice)
     } else {
@@ -171,18 +182,27 @@ pub fn setup_journaled(ws: &Workspace, slice: &SliceName, skip: bool) -> (String
         Ok(state) => {
             let passed = state.status != SetupStatus::Failed;
             let line = format!("{slice}: {}", state.describe());
-            let journaled = ws.state_dir.journal().record(
-                crate::store::Actor::Operator,
-                crate::domain::Event::SetupFinished {
-                    slice: slice.clone(),
-                    state,
-                },
-            );
-            if let Err(err) = journaled {
+            let event = crate::domain::Event::SetupFinished {
+                slice: slice.clone(),
+                state,
+            };
+            let journaled = ws
+                .state_dir
+                .journal()
+                .record(crate::store::Actor::Operator, event.clone());
+            if let Err(err) = &journaled {
                 tracing::warn!(%slice, %err, "setup outcome not journaled");
             }
-            (line, passed)
+            SetupOutcome {
+                line,
+                passed,
+                event: journaled.ok().map(|()| event),
+            }
         }
-        Err(err) => (format!("{slice}: setup not run: {err}"), false),
+        Err(err) => SetupOutcome {
+            line: format!("{slice}: setup not run: {err}"),
+            passed: false,
+            event: None,
+        },
     }
 }

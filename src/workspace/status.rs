@@ -2,7 +2,7 @@
 //! repository together. Read-only: needs no lock, so it works while another
 //! sliceboard process runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -12,7 +12,7 @@ use crate::domain::diff::{DiffSummary, SliceDiff};
 use crate::domain::ownership::PathFlag;
 use crate::domain::{Drift, Lifecycle, SliceName};
 use crate::git::{Branches, DiffSource, Dirt, GitRepo};
-use crate::store::load_state;
+use crate::store::{SliceRecord, load_state};
 
 /// The version of the `status --json` document; bumped only when a field
 /// changes meaning or disappears.
@@ -196,10 +196,12 @@ fn new_commits(
 
 pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
     let state = load_state(&ws.state_dir.state_file())?;
-    let drift = reconcile(ws, &state);
-    let base_tip = ws.git.branch_tip(&ws.plan.base)?;
-    let repo = crate::domain::plan::repo_name(ws.git.root());
-
+    let look = Look {
+        ws,
+        drift: reconcile(ws, &state),
+        base_tip: ws.git.branch_tip(&ws.plan.base)?,
+        repo: crate::domain::plan::repo_name(ws.git.root()),
+    };
     let mut names: Vec<(SliceName, bool)> = ws
         .plan
         .slices
@@ -211,20 +213,57 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             names.push((name.clone(), false));
         }
     }
-
     let mut slices = Vec::with_capacity(names.len());
     // Each slice's whole diff, for the flags.
     let mut diffs = Vec::new();
     for (name, in_plan) in names {
         let record = state.slices.get(&name);
-        let branch = record.map_or_else(|| ws.plan.branch_for(&name, &repo), |r| r.branch.clone());
+        let (status, diff) = look.slice(name, in_plan, record)?;
+        // A slice removed from the plan owns nothing and will not merge:
+        // no flags of its own, none on others.
+        if let Some(diff) = diff.filter(|_| in_plan) {
+            diffs.push((status.name.clone(), diff));
+        }
+        slices.push(status);
+    }
+    flag(ws, &diffs, &mut slices);
+    Ok(StatusReport {
+        schema_version: STATUS_SCHEMA_VERSION,
+        repository: ws.git.root().to_owned(),
+        base: ws.plan.base.clone(),
+        integration: ws.plan.integration.clone(),
+        slices,
+    })
+}
+
+/// What every slice's status is read against.
+struct Look<'a> {
+    ws: &'a Workspace,
+    drift: Vec<(SliceName, Drift)>,
+    base_tip: Option<crate::git::Oid>,
+    repo: String,
+}
+
+impl Look<'_> {
+    /// One slice as it stands, with its whole diff when it has a worktree.
+    fn slice(
+        &self,
+        name: SliceName,
+        in_plan: bool,
+        record: Option<&SliceRecord>,
+    ) -> Result<(SliceStatus, Option<SliceDiff>), WorkspaceError> {
+        let ws = self.ws;
+        let branch = record.map_or_else(
+            || ws.plan.branch_for(&name, &self.repo),
+            |r| r.branch.clone(),
+        );
         let worktree = record.map_or_else(
             || ws.plan.worktree_for(&name, ws.git.root()),
             |r| r.worktree.clone(),
         );
         let state = record.map_or(Lifecycle::Planned, |r| r.lifecycle);
         let tip = ws.git.branch_tip(&branch)?;
-        let (ahead, behind) = match (tip, base_tip) {
+        let (ahead, behind) = match (tip, self.base_tip) {
             (Some(tip), Some(base)) => {
                 let (a, b) = ws.git.ahead_behind(tip, base)?;
                 (Some(a), Some(b))
@@ -232,77 +271,18 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             _ => (None, None),
         };
         let worktree_exists = worktree.join(".git").exists();
-        let dirt: Option<Dirt> = if worktree_exists && state.has_worktree() {
-            GitRepo::dirt(&worktree).ok()
-        } else {
-            None
-        };
+        let checked_out = worktree_exists && state.has_worktree();
+        let dirt: Option<Dirt> = checked_out.then(|| GitRepo::dirt(&worktree).ok()).flatten();
         let dbt = worktree_exists
-            .then(|| {
-                let mut watch = crate::dbt::DbtWatch::new(&worktree.join(&ws.plan.dbt.project_dir))
-                    .with_prefix(&ws.plan.dbt.project_dir);
-                watch.poll();
-                watch.last_run()
-            })
-            .flatten()
-            .map(|mut run| {
-                if let Ok(ownership) = ws.plan.ownership() {
-                    run.attribute(&ownership);
-                }
-                let mut summary = DbtSummary::of(&run);
-                summary.owned_elsewhere = run
-                    .owned_elsewhere(&name)
-                    .into_iter()
-                    .map(|(slice, nodes)| crate::domain::dbt_run::OwnedNodes { slice, nodes })
-                    .collect();
-                // A text log names the target only when given --target;
-                // otherwise the profile used the slice's own.
-                if summary.source == crate::domain::dbt_run::RunSource::TextLog {
-                    summary
-                        .target
-                        .get_or_insert_with(|| ws.plan.dbt_target_for(&name, &repo));
-                }
-                // dbt's default schema may get a suffix (custom schemas),
-                // never another prefix.
-                let own = ws.plan.dbt_schema_for(&name, &repo);
-                if let Some(schema) = summary.schema.as_deref().filter(|s| !s.starts_with(&own)) {
-                    summary.elsewhere = Some(format!(
-                        "built into {}{schema}, not the slice's schema {own}: run without the slice's environment (`eval \"$(sliceboard env {name})\"`)",
-                        summary
-                            .database
-                            .as_deref()
-                            .map_or_else(String::new, |d| format!("{d}."))
-                    ));
-                }
-                summary
-            });
-        let (diff, diff_error) = if worktree_exists && state.has_worktree() {
-            match DiffSource::open(
-                &worktree,
-                Branches {
-                    base: &ws.plan.base,
-                    integration: &ws.plan.integration,
-                },
-                record.map(|r| r.base_commit.as_str()),
-                false,
-            )
-            .and_then(|source| source.full())
-            {
-                Ok(diff) => {
-                    let summary = diff.summary();
-                    // A slice removed from the plan owns nothing and will
-                    // not merge: no flags of its own, none on others.
-                    if in_plan {
-                        diffs.push((name.clone(), diff));
-                    }
-                    (Some(summary), None)
-                }
-                Err(err) => (None, Some(err.to_string())),
-            }
-        } else {
-            (None, None)
+            .then(|| self.dbt(&name, &worktree))
+            .flatten();
+        let (diff, diff_error) = match checked_out.then(|| self.diff(&worktree, record)) {
+            Some(Ok(diff)) => (Some(diff), None),
+            Some(Err(err)) => (None, Some(err)),
+            None => (None, None),
         };
-        let problems = drift
+        let problems = self
+            .drift
             .iter()
             .filter(|(slice, _)| *slice == name)
             .map(|(slice, d)| Problem {
@@ -310,7 +290,7 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
                 message: d.describe(slice),
             })
             .collect();
-        slices.push(SliceStatus {
+        let status = SliceStatus {
             in_plan,
             state,
             branch_exists: tip.is_some(),
@@ -325,7 +305,7 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             changed_files: dirt.map(|d| d.changed),
             untracked_files: dirt.map(|d| d.untracked),
             dbt,
-            diff,
+            diff: diff.as_ref().map(SliceDiff::summary),
             diff_error,
             flags: Vec::new(),
             problems,
@@ -333,14 +313,61 @@ pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
             agent: None,
             setup: super::setup_state(ws, &name),
             name,
-        });
+        };
+        Ok((status, diff))
     }
-    flag(ws, &diffs, &mut slices);
-    Ok(StatusReport {
-        schema_version: STATUS_SCHEMA_VERSION,
-        repository: ws.git.root().to_owned(),
-        base: ws.plan.base.clone(),
-        integration: ws.plan.integration.clone(),
-        slices,
-    })
+
+    /// The slice's last dbt run in its worktree, summed up.
+    fn dbt(&self, name: &SliceName, worktree: &Path) -> Option<DbtSummary> {
+        let ws = self.ws;
+        let mut watch = crate::dbt::DbtWatch::new(&worktree.join(&ws.plan.dbt.project_dir))
+            .with_prefix(&ws.plan.dbt.project_dir);
+        watch.poll();
+        let mut run = watch.last_run()?;
+        if let Ok(ownership) = ws.plan.ownership() {
+            run.attribute(&ownership);
+        }
+        let mut summary = DbtSummary::of(&run);
+        summary.owned_elsewhere = run
+            .owned_elsewhere(name)
+            .into_iter()
+            .map(|(slice, nodes)| crate::domain::dbt_run::OwnedNodes { slice, nodes })
+            .collect();
+        // A text log names the target only when given --target; otherwise
+        // the profile used the slice's own.
+        if summary.source == crate::domain::dbt_run::RunSource::TextLog {
+            summary
+                .target
+                .get_or_insert_with(|| ws.plan.dbt_target_for(name, &self.repo));
+        }
+        // dbt's default schema may get a suffix (custom schemas), never
+        // another prefix.
+        let own = ws.plan.dbt_schema_for(name, &self.repo);
+        if let Some(schema) = summary.schema.as_deref().filter(|s| !s.starts_with(&own)) {
+            summary.elsewhere = Some(format!(
+                "built into {}{schema}, not the slice's schema {own}: run without the slice's environment (`eval \"$(sliceboard env {name})\"`)",
+                summary
+                    .database
+                    .as_deref()
+                    .map_or_else(String::new, |d| format!("{d}."))
+            ));
+        }
+        Some(summary)
+    }
+
+    /// The slice's whole diff, as the dashboard shows it.
+    fn diff(&self, worktree: &Path, record: Option<&SliceRecord>) -> Result<SliceDiff, String> {
+        let ws = self.ws;
+        DiffSource::open(
+            worktree,
+            Branches {
+                base: &ws.plan.base,
+                integration: &ws.plan.integration,
+            },
+            record.map(|r| r.base_commit.as_str()),
+            false,
+        )
+        .and_then(|source| source.full())
+        .map_err(|err| err.to_string())
+    }
 }

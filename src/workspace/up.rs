@@ -4,17 +4,24 @@
 //! branch is checked out as it is, never reset), and a run with nothing to
 //! do writes nothing. State is saved after each slice, so an interrupted run
 //! keeps what it finished.
+//!
+//! In phases: what state says is reconciled with the repository (drift
+//! journaled, stale worktree records pruned), the integration branch made
+//! if missing, then each slice's turn: left alone when gone on purpose,
+//! its worktree made, then its record changed through the [`StateStore`]
+//! (never held while git works), which journals what happened. Touches no
+//! agent and no terminal.
 
-use crate::domain::short_commit;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use jiff::Timestamp;
 
 use super::{Progress, Workspace, WorkspaceError, reconcile};
 use crate::domain::plan::SliceRole;
-use crate::domain::{Drift, Event, Lifecycle, SliceName};
-use crate::git::AddOutcome;
-use crate::store::{Actor, SliceRecord, StateLock, load_state, save_state};
+use crate::domain::{Drift, Event, Lifecycle, SliceName, SliceSpec, short_commit};
+use crate::git::{AddOutcome, Oid};
+use crate::store::{Entry, SliceRecord, StateStore};
 
 #[derive(Debug, Default)]
 pub struct UpReport {
@@ -33,6 +40,8 @@ pub struct UpReport {
     pub retired: Vec<SliceName>,
     /// Slices cleaned on purpose, left alone unless named.
     pub cleaned: Vec<SliceName>,
+    /// What this run journaled, in order.
+    pub events: Vec<Event>,
 }
 
 impl UpReport {
@@ -98,40 +107,68 @@ impl UpReport {
     }
 }
 
-/// Creates worktrees for `names` (all slices when empty). Holds `_lock`.
+/// Creates worktrees for `names` (all slices when empty), changing the
+/// state through `state` (and so under its lock).
 pub fn up(
     ws: &Workspace,
-    _lock: &StateLock,
+    state: &StateStore,
     names: &[String],
     progress: &mut dyn FnMut(Progress),
 ) -> Result<UpReport, WorkspaceError> {
     let selected = ws.select(names)?;
-    let journal = ws.state_dir.journal();
-    let state_file = ws.state_dir.state_file();
-    let mut state = load_state(&state_file)?;
-    let mut report = UpReport {
-        drift: reconcile(ws, &state),
-        ..UpReport::default()
-    };
-    for (slice, drift) in &report.drift {
-        journal.record(
-            Actor::Sliceboard,
-            Event::DriftFound {
+    let mut report = UpReport::default();
+    reconcile_and_prune(ws, state, &mut report)?;
+    let base_tip = base_and_integration(ws, &mut report)?;
+    let repo = crate::domain::plan::repo_name(ws.git.root());
+    let total = selected.len();
+    for (i, slice) in selected.into_iter().enumerate() {
+        let turn = Turn {
+            ws,
+            state,
+            slice,
+            path: ws.plan.worktree_for(&slice.name, ws.git.root()),
+            branch: ws.plan.branch_for(&slice.name, &repo),
+            base_tip,
+            step: i + 1,
+            total,
+        };
+        turn.take(names, &mut report, progress)?;
+    }
+    Ok(report)
+}
+
+/// What state says that the repository does not (journaled), and git's
+/// stale worktree records pruned.
+fn reconcile_and_prune(
+    ws: &Workspace,
+    state: &StateStore,
+    report: &mut UpReport,
+) -> Result<(), WorkspaceError> {
+    report.drift = state.read(|state| reconcile(ws, state));
+    let drift = report
+        .drift
+        .iter()
+        .map(|(slice, drift)| {
+            Entry::sliceboard(Event::DriftFound {
                 slice: slice.clone(),
                 drift: drift.clone(),
-            },
-        )?;
-    }
+            })
+        })
+        .collect();
+    report.events.extend(state.update(|_| drift)?);
     report.pruned = ws.git.prune_stale()?;
     if !report.pruned.is_empty() {
-        journal.record(
-            Actor::Sliceboard,
-            Event::WorktreesPruned {
-                names: report.pruned.clone(),
-            },
-        )?;
+        let pruned = Entry::sliceboard(Event::WorktreesPruned {
+            names: report.pruned.clone(),
+        });
+        report.events.extend(state.update(|_| vec![pruned])?);
     }
+    Ok(())
+}
 
+/// The base branch's tip, with the integration branch made from it when
+/// it does not exist yet.
+fn base_and_integration(ws: &Workspace, report: &mut UpReport) -> Result<Oid, WorkspaceError> {
     let base_tip = ws.git.branch_tip(&ws.plan.base)?.ok_or_else(|| {
         WorkspaceError::Refused(format!(
             "base branch {} does not exist; fix `base` in {}",
@@ -143,202 +180,285 @@ pub fn up(
         ws.git.create_branch(&ws.plan.integration, base_tip)?;
         report.created_integration = Some(ws.plan.integration.clone());
     }
+    Ok(base_tip)
+}
 
-    let repo = crate::domain::plan::repo_name(ws.git.root());
-    let total = selected.len();
-    for (i, slice) in selected.into_iter().enumerate() {
-        let step = i + 1;
-        let name = &slice.name;
-        let path = ws.plan.worktree_for(name, ws.git.root());
-        let branch = ws.plan.branch_for(name, &repo);
-        // Cleaned or retired on purpose: a retired variant stays so, a
-        // cleaned slice starts again only when named.
-        if let Some(gone) = state
-            .slices
-            .get(name)
-            .filter(|r| r.lifecycle.gone_on_purpose())
-            .filter(|r| r.lifecycle == Lifecycle::Retired || names.is_empty())
-        {
-            progress(Progress {
-                step,
-                total,
-                slice: Some(name.clone()),
-                message: left_alone(ws, name, gone, &branch),
-            });
-            match gone.lifecycle {
-                Lifecycle::Retired => report.retired.push(name.clone()),
-                _ => report.cleaned.push(name.clone()),
-            }
-            continue;
-        }
-        ws.write_brief(slice)?;
-        let say = |message: String| Progress {
-            step,
-            total,
-            slice: Some(name.clone()),
+/// One slice's turn in `up`: where its worktree and branch go, and its
+/// place among the steps.
+struct Turn<'a> {
+    ws: &'a Workspace,
+    state: &'a StateStore,
+    slice: &'a SliceSpec,
+    path: PathBuf,
+    branch: String,
+    base_tip: Oid,
+    step: usize,
+    total: usize,
+}
+
+impl Turn<'_> {
+    fn name(&self) -> &SliceName {
+        &self.slice.name
+    }
+
+    fn say(&self, message: String) -> Progress {
+        Progress {
+            step: self.step,
+            total: self.total,
+            slice: Some(self.name().clone()),
             message,
-        };
-        if slice.role == SliceRole::Planner {
-            // The planner works in the repository itself: nothing to make
-            // but its record.
-            if !state.slices.contains_key(name) {
-                state.slices.insert(
-                    name.clone(),
-                    SliceRecord {
-                        lifecycle: Lifecycle::Ready,
-                        branch: ws.plan.base.clone(),
-                        worktree: ws.git.root().to_owned(),
-                        worktree_name: String::new(),
-                        created_by_sliceboard: false,
-                        base_commit: base_tip.to_string(),
-                        last_seen_tip: None,
-                        approvals: Vec::new(),
-                        merged: None,
-                        attention: None,
-                        upstream_merged: Vec::new(),
-                        updated_at: Timestamp::now(),
-                    },
-                );
-                save_state(&state_file, &state)?;
-                journal.record(
-                    Actor::Sliceboard,
-                    Event::LifecycleChanged {
-                        slice: name.clone(),
-                        from: Lifecycle::Planned,
-                        to: Lifecycle::Ready,
-                    },
-                )?;
-            }
-            progress(say(format!(
-                "the planner works in the main worktree ({})",
-                ws.git.root().display()
-            )));
-            report.already_there.push(name.clone());
-            continue;
         }
-        let branch_existed = ws.git.branch_exists(&branch);
-        progress(say(if branch_existed {
-            format!("checking worktree {} on branch {branch}", path.display())
+    }
+
+    /// Leaves a slice gone on purpose alone, records the planner, or
+    /// makes the worktree and records it.
+    fn take(
+        &self,
+        names: &[String],
+        report: &mut UpReport,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(), WorkspaceError> {
+        if self.left_alone(names, report, progress) {
+            return Ok(());
+        }
+        self.ws.write_brief(self.slice)?;
+        if self.slice.role == SliceRole::Planner {
+            return self.record_planner(report, progress);
+        }
+        let started = Instant::now();
+        let Some(outcome) = self.add_worktree(progress, report) else {
+            return Ok(());
+        };
+        let created = self.count(outcome, started, report, progress)?;
+        self.record(outcome, created, report)
+    }
+
+    /// Cleaned or retired on purpose: a retired variant stays so, a
+    /// cleaned slice starts again only when named. True when left alone.
+    fn left_alone(
+        &self,
+        names: &[String],
+        report: &mut UpReport,
+        progress: &mut dyn FnMut(Progress),
+    ) -> bool {
+        let name = self.name();
+        let gone = self.state.read(|state| {
+            state
+                .slices
+                .get(name)
+                .filter(|r| r.lifecycle.gone_on_purpose())
+                .filter(|r| r.lifecycle == Lifecycle::Retired || names.is_empty())
+                .cloned()
+        });
+        let Some(gone) = gone else {
+            return false;
+        };
+        progress(self.say(left_alone(self.ws, name, &gone, &self.branch)));
+        match gone.lifecycle {
+            Lifecycle::Retired => report.retired.push(name.clone()),
+            _ => report.cleaned.push(name.clone()),
+        }
+        true
+    }
+
+    /// The planner works in the repository itself: nothing to make but
+    /// its record.
+    fn record_planner(
+        &self,
+        report: &mut UpReport,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(), WorkspaceError> {
+        let (ws, name) = (self.ws, self.name());
+        let events = self.state.update(|state| {
+            if state.slices.contains_key(name) {
+                return Vec::new();
+            }
+            state.slices.insert(
+                name.clone(),
+                SliceRecord {
+                    lifecycle: Lifecycle::Ready,
+                    branch: ws.plan.base.clone(),
+                    worktree: ws.git.root().to_owned(),
+                    worktree_name: String::new(),
+                    created_by_sliceboard: false,
+                    base_commit: self.base_tip.to_string(),
+                    last_seen_tip: None,
+                    approvals: Vec::new(),
+                    merged: None,
+                    attention: None,
+                    upstream_merged: Vec::new(),
+                    updated_at: Timestamp::now(),
+                },
+            );
+            vec![Entry::sliceboard(Event::LifecycleChanged {
+                slice: name.clone(),
+                from: Lifecycle::Planned,
+                to: Lifecycle::Ready,
+            })]
+        })?;
+        report.events.extend(events);
+        progress(self.say(format!(
+            "the planner works in the main worktree ({})",
+            ws.git.root().display()
+        )));
+        report.already_there.push(name.clone());
+        Ok(())
+    }
+
+    /// Makes the worktree (and the branch, if need be); `None` when git
+    /// refused, which the report says.
+    fn add_worktree(
+        &self,
+        progress: &mut dyn FnMut(Progress),
+        report: &mut UpReport,
+    ) -> Option<AddOutcome> {
+        let (ws, name, branch) = (self.ws, self.name(), &self.branch);
+        let branch_existed = ws.git.branch_exists(branch);
+        progress(self.say(if branch_existed {
+            format!(
+                "checking worktree {} on branch {branch}",
+                self.path.display()
+            )
         } else {
             format!(
                 "creating worktree {} on new branch {branch} from {} ({})",
-                path.display(),
+                self.path.display(),
                 ws.plan.base,
-                short_commit(&base_tip.to_string())
+                short_commit(&self.base_tip.to_string())
             )
         }));
-        let started = Instant::now();
-        let outcome = match ws.git.add_worktree(name.as_str(), &path, &branch, base_tip) {
-            Ok(outcome) => outcome,
+        match ws
+            .git
+            .add_worktree(name.as_str(), &self.path, branch, self.base_tip)
+        {
+            Ok(outcome) => Some(outcome),
             Err(err) => {
-                progress(say(format!("failed: {err}")));
+                progress(self.say(format!("failed: {err}")));
                 report.failed.push((name.clone(), err.to_string()));
-                continue;
+                None
             }
+        }
+    }
+
+    /// Counts the worktree in the report and says how it went; a new one
+    /// is marked as sliceboard's. Returns the journal's word on a new one.
+    fn count(
+        &self,
+        outcome: AddOutcome,
+        started: Instant,
+        report: &mut UpReport,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Option<Entry>, WorkspaceError> {
+        let name = self.name();
+        let AddOutcome::Created {
+            branch_created,
+            redone,
+        } = outcome
+        else {
+            report.already_there.push(name.clone());
+            progress(self.say("already there".to_owned()));
+            return Ok(None);
         };
-        let tip = ws.git.branch_tip(&branch)?.map(|t| t.to_string());
-        let mut previous = state.slices.get(name).cloned();
-        let from = previous
-            .as_ref()
-            .map_or(Lifecycle::Planned, |r| r.lifecycle);
-        if from == Lifecycle::Cleaned {
-            // Cleaned on purpose: a new start from the base, with none of
-            // the old branch's approvals or merges.
-            previous = None;
+        if redone {
+            progress(self.say(
+                "found a half-made worktree (an interrupted `up`): removed it and made it again"
+                    .to_owned(),
+            ));
+            report.redone.push(name.clone());
         }
-        match outcome {
-            AddOutcome::AlreadyThere => {
-                report.already_there.push(name.clone());
-                progress(say("already there".to_owned()));
-                let known = previous
-                    .as_ref()
-                    .is_some_and(|r| r.lifecycle.has_worktree() && r.worktree == path);
-                if known {
-                    continue;
-                }
-            }
-            AddOutcome::Created {
-                branch_created,
-                redone,
-            } => {
-                if redone {
-                    progress(say(
-                        "found a half-made worktree (an interrupted `up`): removed it and made it again".to_owned(),
-                    ));
-                    report.redone.push(name.clone());
-                }
-                ws.git.mark_worktree(name.as_str(), name.as_str())?;
-                if branch_created {
-                    report.created.push(name.clone());
-                } else {
-                    report.reused_branch.push(name.clone());
-                }
-                progress(say(format!(
-                    "ready in {:.1}s{}",
-                    started.elapsed().as_secs_f64(),
-                    if branch_created {
-                        ""
-                    } else {
-                        " (existing branch kept as it was)"
-                    }
-                )));
-                journal.record(
-                    Actor::Operator,
-                    Event::WorktreeCreated {
-                        slice: name.clone(),
-                        path: path.clone(),
-                        branch: branch.clone(),
-                        branch_created,
-                        base_commit: base_tip.to_string(),
-                    },
-                )?;
-            }
+        self.ws.git.mark_worktree(name.as_str(), name.as_str())?;
+        if branch_created {
+            report.created.push(name.clone());
+        } else {
+            report.reused_branch.push(name.clone());
         }
-        // A new record, or one for a worktree found in place (state lost or
-        // a worktree we made before): whether we made it is in git's record.
+        progress(self.say(format!(
+            "ready in {:.1}s{}",
+            started.elapsed().as_secs_f64(),
+            if branch_created {
+                ""
+            } else {
+                " (existing branch kept as it was)"
+            }
+        )));
+        Ok(Some(Entry::operator(Event::WorktreeCreated {
+            slice: name.clone(),
+            path: self.path.clone(),
+            branch: self.branch.clone(),
+            branch_created,
+            base_commit: self.base_tip.to_string(),
+        })))
+    }
+
+    /// The slice's record for its worktree: a new one, or one for a
+    /// worktree found in place (state lost, or a worktree we made before).
+    fn record(
+        &self,
+        outcome: AddOutcome,
+        created: Option<Entry>,
+        report: &mut UpReport,
+    ) -> Result<(), WorkspaceError> {
+        let (ws, name) = (self.ws, self.name());
+        let tip = ws.git.branch_tip(&self.branch)?.map(|t| t.to_string());
+        // Whether we made it is in git's record.
         let created_by_sliceboard =
             ws.git.worktree_mark(name.as_str()).as_deref() == Some(name.as_str());
-        let to = match from {
-            Lifecycle::Planned | Lifecycle::Removed | Lifecycle::Cleaned => Lifecycle::Ready,
-            other => other,
-        };
-        let base_commit = previous
-            .as_ref()
-            .filter(|r| r.branch == branch)
-            .map_or_else(|| base_tip.to_string(), |r| r.base_commit.clone());
-        let (approvals, merged, attention, upstream_merged) = previous
-            .map(|r| (r.approvals, r.merged, r.attention, r.upstream_merged))
-            .unwrap_or_default();
-        state.slices.insert(
-            name.clone(),
-            SliceRecord {
-                lifecycle: to,
-                branch: branch.clone(),
-                worktree: path.clone(),
-                worktree_name: name.to_string(),
-                created_by_sliceboard,
-                base_commit,
-                last_seen_tip: tip,
-                approvals,
-                merged,
-                attention,
-                upstream_merged,
-                updated_at: Timestamp::now(),
-            },
-        );
-        save_state(&state_file, &state)?;
-        if from != to {
-            journal.record(
-                Actor::Sliceboard,
-                Event::LifecycleChanged {
+        let events = self.state.update(|state| {
+            let mut previous = state.slices.get(name).cloned();
+            let from = previous
+                .as_ref()
+                .map_or(Lifecycle::Planned, |r| r.lifecycle);
+            if from == Lifecycle::Cleaned {
+                // Cleaned on purpose: a new start from the base, with none
+                // of the old branch's approvals or merges.
+                previous = None;
+            }
+            let known = previous
+                .as_ref()
+                .is_some_and(|r| r.lifecycle.has_worktree() && r.worktree == self.path);
+            if outcome == AddOutcome::AlreadyThere && known {
+                return Vec::new();
+            }
+            let to = match from {
+                Lifecycle::Planned | Lifecycle::Removed | Lifecycle::Cleaned => Lifecycle::Ready,
+                other => other,
+            };
+            let base_commit = previous
+                .as_ref()
+                .filter(|r| r.branch == self.branch)
+                .map_or_else(|| self.base_tip.to_string(), |r| r.base_commit.clone());
+            let (approvals, merged, attention, upstream_merged) = previous
+                .map(|r| (r.approvals, r.merged, r.attention, r.upstream_merged))
+                .unwrap_or_default();
+            state.slices.insert(
+                name.clone(),
+                SliceRecord {
+                    lifecycle: to,
+                    branch: self.branch.clone(),
+                    worktree: self.path.clone(),
+                    worktree_name: name.to_string(),
+                    created_by_sliceboard,
+                    base_commit,
+                    last_seen_tip: tip,
+                    approvals,
+                    merged,
+                    attention,
+                    upstream_merged,
+                    updated_at: Timestamp::now(),
+                },
+            );
+            let changed = (from != to).then(|| {
+                Entry::sliceboard(Event::LifecycleChanged {
                     slice: name.clone(),
                     from,
                     to,
-                },
-            )?;
-        }
+                })
+            });
+            created.into_iter().chain(changed).collect()
+        })?;
+        report.events.extend(events);
+        Ok(())
     }
-    Ok(report)
 }
 
 /// Why `up` leaves a slice removed on purpose alone, where its commits
