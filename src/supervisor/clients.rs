@@ -11,8 +11,8 @@
 //! supervisor ends.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt as _;
@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::hub::{Attached, Hub};
+use super::plan_reload::PlanReload;
 use crate::agents::{AgentsHandle, Screens};
 use crate::domain::pane::{PaneFrame, PaneLine, PaneWant};
 use crate::domain::wire::{
@@ -56,23 +57,32 @@ async fn write(writer: &mut OwnedWriteHalf, frame: &[u8]) -> std::io::Result<()>
 /// What every client task needs.
 pub struct Context {
     pub hub: Arc<Hub>,
-    pub supervisor: AgentsHandle,
+    pub agents: AgentsHandle,
     pub queue: crate::merge_queue::QueueHandle,
     pub screens: Screens,
     /// The supervisor's own user: the only one let in.
     pub uid: u32,
-    /// The plan in force (the file's may not load).
-    pub plan: Arc<dyn Fn() -> crate::domain::Plan + Send + Sync>,
+    /// Holds the plan in force (the file's may not load).
+    pub reload: Arc<Mutex<PlanReload>>,
 }
 
 impl Context {
+    /// The plan everything runs with now.
+    fn plan(&self) -> crate::domain::Plan {
+        self.reload
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .in_force()
+            .clone()
+    }
+
     /// Sends a command to whoever carries it out: the merge queue or the
     /// supervisor.
     fn route(&self, command: Command) -> tokio::sync::oneshot::Receiver<crate::agents::Outcome> {
         if crate::merge_queue::handles(&command) {
             self.queue.request(command)
         } else {
-            self.supervisor.request(command)
+            self.agents.request(command)
         }
     }
 }
@@ -228,7 +238,7 @@ async fn requests(
         };
         let result = match (kind, &command) {
             (ClientKind::Signal, Command::Signal { .. }) => {
-                let outcome = context.supervisor.request(command);
+                let outcome = context.agents.request(command);
                 match tokio::time::timeout(SIGNAL_TIMEOUT, outcome).await {
                     Ok(Ok(result)) => result,
                     Ok(Err(_)) => Err("the supervisor is shutting down".into()),
@@ -244,7 +254,7 @@ async fn requests(
                     .await
                     .unwrap_or_else(|_| Err("the supervisor is shutting down".into()))
             }
-            (_, Command::PlanInForce) => serde_json::to_string(&(context.plan)())
+            (_, Command::PlanInForce) => serde_json::to_string(&context.plan())
                 .map_err(|err| format!("cannot send the plan: {err}")),
             (_, Command::AgentsReport) => serde_json::to_string(&context.hub.agents())
                 .map_err(|err| format!("cannot report the agents: {err}")),
@@ -303,7 +313,7 @@ impl Drop for Detach<'_> {
 /// Resizes agents; nobody waits for the answers.
 fn resize(context: &Context, sizes: Vec<(SliceName, crate::session::Size)>) {
     for (slice, size) in sizes {
-        context.supervisor.send(Command::ResizeAgent {
+        context.agents.send(Command::ResizeAgent {
             slice,
             cols: size.cols,
             rows: size.rows,
