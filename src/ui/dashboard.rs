@@ -121,7 +121,14 @@ impl Dashboard {
             && self.app.mode == app::Mode::Board
         {
             self.modes.suspend()?;
-            self.terminal.clear()?;
+            // A new terminal on a blank screen, so the next draw repaints
+            // it all; not `Terminal::clear`, which asks the terminal where
+            // its cursor is while the input thread reads the answer away.
+            crossterm::execute!(
+                std::io::stdout(),
+                crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+            )?;
+            self.terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
         }
         let mut ended = None;
         for effect in self.app.on_key(key) {
