@@ -583,6 +583,76 @@ impl App {
     }
 
     fn act(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            // Quitting only detaches: the agents go on in the supervisor.
+            Action::Quit => vec![Effect::Quit],
+            Action::Down
+            | Action::Up
+            | Action::NextFile
+            | Action::PrevFile
+            | Action::NextHunk
+            | Action::PrevHunk
+            | Action::NextTab
+            | Action::PrevTab
+            | Action::Grid
+            | Action::Fullscreen
+            | Action::Help
+            | Action::Search
+            | Action::SearchNext
+            | Action::Queue
+            | Action::ScrollUp
+            | Action::ScrollDown => self.act_on_view(action),
+            Action::StopAll
+            | Action::MergeHead
+            | Action::MergeAll
+            | Action::Clean
+            | Action::PickVariant
+            | Action::CompareVariants
+            | Action::Review
+            | Action::CreateWorktrees => self.act_on_repository(action),
+            Action::Start
+            | Action::Restart
+            | Action::Feedback
+            | Action::Approve
+            | Action::WithdrawApproval
+            | Action::Setup
+            | Action::Focus
+            | Action::PauseResume
+            | Action::Kill
+            | Action::EndLeftRunning => self.act_on_slice(action),
+        }
+    }
+
+    /// Typing into the selected agent, or why it cannot be.
+    fn focus(&mut self) {
+        let Some((name, status)) = self.selected().map(|r| (r.name.clone(), r.status)) else {
+            return;
+        };
+        if matches!(status, AgentStatus::Running) {
+            self.mode = Mode::Typing;
+            self.tab = Tab::Terminal;
+            self.message = Some(format!(
+                "typing into {name}; {} leaves",
+                self.keymap.leave.display()
+            ));
+        } else if matches!(status, AgentStatus::Paused) {
+            // Keys typed now would act on the dashboard: say so.
+            self.message = Some(format!(
+                "{name}'s agent is paused: press {} to resume it, then {} to type into it",
+                self.keymap.key(Action::PauseResume),
+                self.keymap.key(Action::Focus)
+            ));
+        } else {
+            self.message = Some(format!(
+                "{} agent is not running; press {} to start it",
+                crate::domain::possessive(&name),
+                self.keymap.key(Action::Start)
+            ));
+        }
+    }
+
+    /// What is shown: the selection, tabs, layouts, help, search and scrolling.
+    fn act_on_view(&mut self, action: Action) -> Vec<Effect> {
         let count = self.board.slices.len();
         let slice = self.selected().map(|r| r.name.clone());
         match action {
@@ -641,8 +711,32 @@ impl App {
                 let (query, nth) = (query.clone(), *nth);
                 return self.find(query, nth);
             }
-            // Quitting only detaches: the agents go on in the supervisor.
-            Action::Quit => return vec![Effect::Quit],
+            Action::Queue => {
+                self.layout = if self.layout == Layout::Queue {
+                    Layout::Focus
+                } else {
+                    Layout::Queue
+                };
+            }
+            Action::ScrollUp | Action::ScrollDown
+                if matches!(self.tab, Tab::Logs | Tab::Dbt | Tab::Diff) =>
+            {
+                self.scroll_tab(if action == Action::ScrollUp { -10 } else { 10 });
+            }
+            Action::ScrollUp | Action::ScrollDown => {
+                let lines = if action == Action::ScrollUp { 10 } else { -10 };
+                if let Some(slice) = slice {
+                    self.scroll_terminal(&slice, lines);
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// What concerns every slice: stopping, merging, cleaning, variants, review and worktrees.
+    fn act_on_repository(&mut self, action: Action) -> Vec<Effect> {
+        match action {
             Action::StopAll => {
                 self.mode = Mode::Confirm(Confirm::StopAll {
                     running: self.running(),
@@ -660,13 +754,6 @@ impl App {
                     dry_run: false,
                 })];
             }
-            Action::Start | Action::Restart | Action::Feedback if self.left_running_blocks() => {}
-            Action::Feedback => {
-                return slice
-                    .map(|slice| Effect::Send(Command::SendFeedback { slice }))
-                    .into_iter()
-                    .collect();
-            }
             Action::Clean => {
                 // Asked only when it can be done: a refusal after "y" would
                 // waste the question.
@@ -682,12 +769,25 @@ impl App {
             Action::PickVariant => self.ask_to_pick(),
             Action::CompareVariants => self.compare_variants(),
             Action::Review => return vec![Effect::Send(Command::Review)],
-            Action::Queue => {
-                self.layout = if self.layout == Layout::Queue {
-                    Layout::Focus
-                } else {
-                    Layout::Queue
-                };
+            Action::CreateWorktrees => {
+                self.message = Some("creating missing worktrees…".into());
+                return vec![Effect::Send(Command::Up { slices: Vec::new() })];
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// The selected slice's agent: start, restart, feedback, setup, typing, approval, pause and kill.
+    fn act_on_slice(&mut self, action: Action) -> Vec<Effect> {
+        let slice = self.selected().map(|r| r.name.clone());
+        match action {
+            Action::Start | Action::Restart | Action::Feedback if self.left_running_blocks() => {}
+            Action::Feedback => {
+                return slice
+                    .map(|slice| Effect::Send(Command::SendFeedback { slice }))
+                    .into_iter()
+                    .collect();
             }
             Action::Setup => {
                 if let Some(slice) = slice.clone() {
@@ -695,48 +795,7 @@ impl App {
                     return vec![Effect::Send(Command::Setup { slice, skip: false })];
                 }
             }
-            Action::CreateWorktrees => {
-                self.message = Some("creating missing worktrees…".into());
-                return vec![Effect::Send(Command::Up { slices: Vec::new() })];
-            }
-            Action::ScrollUp | Action::ScrollDown
-                if matches!(self.tab, Tab::Logs | Tab::Dbt | Tab::Diff) =>
-            {
-                self.scroll_tab(if action == Action::ScrollUp { -10 } else { 10 });
-            }
-            Action::ScrollUp | Action::ScrollDown => {
-                let lines = if action == Action::ScrollUp { 10 } else { -10 };
-                if let Some(slice) = slice {
-                    self.scroll_terminal(&slice, lines);
-                }
-            }
-            Action::Focus => {
-                let Some((name, status)) = self.selected().map(|r| (r.name.clone(), r.status))
-                else {
-                    return Vec::new();
-                };
-                if matches!(status, AgentStatus::Running) {
-                    self.mode = Mode::Typing;
-                    self.tab = Tab::Terminal;
-                    self.message = Some(format!(
-                        "typing into {name}; {} leaves",
-                        self.keymap.leave.display()
-                    ));
-                } else if matches!(status, AgentStatus::Paused) {
-                    // Keys typed now would act on the dashboard: say so.
-                    self.message = Some(format!(
-                        "{name}'s agent is paused: press {} to resume it, then {} to type into it",
-                        self.keymap.key(Action::PauseResume),
-                        self.keymap.key(Action::Focus)
-                    ));
-                } else {
-                    self.message = Some(format!(
-                        "{} agent is not running; press {} to start it",
-                        crate::domain::possessive(&name),
-                        self.keymap.key(Action::Start)
-                    ));
-                }
-            }
+            Action::Focus => self.focus(),
             Action::Start | Action::Restart | Action::Approve | Action::WithdrawApproval => {
                 let command = |slice| match action {
                     Action::Start => Command::StartAgent { slice },
@@ -792,7 +851,8 @@ impl App {
                     }
                 }
             }
-            Action::Down | Action::Up => {}
+
+            _ => {}
         }
         Vec::new()
     }
