@@ -1,17 +1,20 @@
-//! The supervisor: every slice's agent session, started within the plan's
-//! `max_running` cap (the rest wait as pending), paused, resumed, killed and
-//! restarted on command, with activity read from the agents' own signals,
-//! the bell and the screen.
+//! The agents, inside the supervisor process: every slice's agent
+//! session, started within the plan's `max_running` cap (the rest wait as
+//! pending), paused, resumed, killed and restarted on command, with
+//! activity read from the agents' own signals, the bell and the screen.
 //!
 //! Owns the sessions and, while it lives, the [`StateStore`] (the state
 //! lock and `state.json`'s contents), which it shares with every service
-//! of the process that changes state. Commands come in
-//! through [`Agents::execute`] or a [`AgentsHandle`] (the socket
-//! server's clients hold one); what happens goes out as
+//! of the process that changes state. Commands come in through
+//! [`Agents::execute`] (`commands`: what each does) or an [`AgentsHandle`]
+//! (`handle`: the inbox other threads send to; the socket server's clients
+//! and the merge queue hold one); what happens goes out as
 //! [`domain::Event`](crate::domain::Event)s through a callback and into the
 //! journal. Driven by its owner calling [`Agents::step`] in a loop on a
 //! thread of its own: kills and spawns are quick here, but git and disk
-//! work (`up`, `down`) are not.
+//! work (`up`, `down`) run on threads of their own (`worktree_ops`). This
+//! file holds the [`Agents`] type, the step and the inbox's handling, and
+//! shutdown.
 //!
 //! On start it shows what an earlier supervisor left: each slice's last
 //! agent status from the journal (a run the earlier supervisor never saw
@@ -29,6 +32,8 @@ use crate::session::{
 };
 mod agent_events;
 mod agent_hooks;
+mod commands;
+mod handle;
 mod left_running;
 mod live_plan;
 mod recover;
@@ -36,6 +41,9 @@ mod start;
 mod worktree_ops;
 
 use recover::{earlier_output, mark_restart};
+
+use handle::Inbox;
+pub use handle::{AgentPresence, AgentsHandle, Outcome, Reply};
 
 use crate::store::{Actor, StateStore};
 use crate::workspace::{Workspace, WorkspaceError};
@@ -49,12 +57,6 @@ fn deliver(session: &Session, text: &str) -> std::io::Result<()> {
     session.paste(text)?;
     session.write(b"\r")
 }
-
-/// The terminal sizes a client may ask for: an emulator allocates every
-/// cell of its grid, history included, so the size is bounded.
-const MIN_COLS: u16 = 2;
-const MAX_COLS: u16 = 1000;
-const MAX_ROWS: u16 = 500;
 
 #[derive(Debug, Clone)]
 pub struct AgentsOptions {
@@ -123,97 +125,6 @@ pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
 /// What a supervisor writes in the lock file as its command: a launcher
 /// that finds it there knows another supervisor holds the repository.
 pub const LOCK_COMMAND: &str = "sliceboard supervisor";
-
-/// What a command came to: `Ok` with what was done (often empty), `Err`
-/// with why not.
-pub type Outcome = Result<String, String>;
-
-/// Where a command's outcome goes.
-pub type Reply = tokio::sync::oneshot::Sender<Outcome>;
-
-/// Whose agent runs in a slice's worktree now, for whoever must wait
-/// for it to end before the worktree goes (a pick retiring a variant).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgentPresence {
-    /// None: the worktree may be removed.
-    Gone,
-    /// This supervisor's agent, its pid.
-    Ours { pid: i32 },
-    /// A group an earlier supervisor left running (`left_running`).
-    LeftRunning { pid: i32 },
-}
-
-enum Inbox {
-    Session(SessionEvent),
-    Request {
-        command: Command,
-        reply: Reply,
-    },
-    Local(Command),
-    /// Ending a group left running by an earlier supervisor is over;
-    /// `None`: it was gone before it was signalled.
-    LeftRunningStopped {
-        slice: SliceName,
-        pid: i32,
-        termination: Option<crate::session::Termination>,
-    },
-    /// The plan file changed and may be taken live.
-    UsePlan(Box<crate::domain::Plan>),
-    /// Whose agent runs in the slice now ([`AgentsHandle::agent_presence`]).
-    Presence {
-        slice: SliceName,
-        reply: tokio::sync::oneshot::Sender<AgentPresence>,
-    },
-    /// A worktree operation ended on its own thread.
-    OpDone {
-        command: Command,
-        outcome: Outcome,
-        events: Vec<Event>,
-        reply: Option<Reply>,
-    },
-}
-
-/// Sends commands to a supervisor running on another thread.
-#[derive(Clone)]
-pub struct AgentsHandle(mpsc::Sender<Inbox>);
-
-impl AgentsHandle {
-    /// Sends without waiting; a failure comes back as [`Event::CommandFailed`].
-    pub fn send(&self, command: Command) {
-        let _ = self.0.send(Inbox::Local(command));
-    }
-
-    /// Puts a changed plan in force (one `domain::plan_change` allows live).
-    pub fn use_plan(&self, plan: crate::domain::Plan) {
-        let _ = self.0.send(Inbox::UsePlan(Box::new(plan)));
-    }
-
-    /// Sends and hands back where the outcome will arrive; no
-    /// `CommandFailed` event is raised, the outcome says it.
-    pub fn request(&self, command: Command) -> tokio::sync::oneshot::Receiver<Outcome> {
-        let (reply, outcome) = tokio::sync::oneshot::channel();
-        if let Err(mpsc::SendError(Inbox::Request { reply, .. })) =
-            self.0.send(Inbox::Request { command, reply })
-        {
-            let _ = reply.send(Err("the supervisor is shutting down".into()));
-        }
-        outcome
-    }
-
-    /// Whose agent runs in `slice`'s worktree now; the receiver errs when
-    /// the supervisor is gone or shutting down.
-    pub fn agent_presence(
-        &self,
-        slice: &SliceName,
-    ) -> tokio::sync::oneshot::Receiver<AgentPresence> {
-        let (reply, presence) = tokio::sync::oneshot::channel();
-        let _ = self.0.send(Inbox::Presence {
-            slice: slice.clone(),
-            reply,
-        });
-        presence
-    }
-}
 
 /// Every slice's screen, for whoever draws them.
 pub type Screens = Arc<std::sync::Mutex<BTreeMap<SliceName, ScreenHandle>>>;
@@ -357,119 +268,6 @@ impl Agents {
 
     pub fn session(&self, slice: &SliceName) -> Option<&Session> {
         self.slots.get(slice).and_then(|s| s.session.as_ref())
-    }
-
-    /// Carries out one command from the operator; says what was done when
-    /// there is more to say than "done".
-    pub fn execute(&mut self, command: Command) -> Result<String, AgentsError> {
-        self.dispatch(command).map(Option::unwrap_or_default)
-    }
-
-    fn dispatch(&mut self, command: Command) -> Result<Option<String>, AgentsError> {
-        let done = |result: Result<(), AgentsError>| result.map(|()| None);
-        match command {
-            command @ (Command::Up { .. } | Command::Down { .. } | Command::Setup { .. }) => {
-                self.check_down(&command)?;
-                let (outcome, events) = self.ops().run(&command);
-                events.into_iter().for_each(|e| (self.report)(e));
-                outcome.map(Some).map_err(AgentsError::Failed)
-            }
-            Command::KillAgent { slice } => self.kill(&slice),
-            Command::StartAgent { slice } => {
-                self.start(&slice, Launch::Fresh)?;
-                Ok(self.pending_reason(&slice))
-            }
-            Command::Shutdown => {
-                let stopped = self.running_count();
-                self.shutdown();
-                self.finished = true;
-                Ok(Some(format!(
-                    "stopped {stopped} agent{} and the supervisor",
-                    if stopped == 1 { "" } else { "s" }
-                )))
-            }
-            other => done(self.act(other)),
-        }
-    }
-
-    fn act(&mut self, command: Command) -> Result<(), AgentsError> {
-        match command {
-            Command::StartAgent { slice } => self.start(&slice, Launch::Fresh),
-            Command::RestartAgent { slice } => self.restart(&slice),
-            Command::PauseAgent { slice } => self.hold(&slice, Hold::Pause),
-            Command::ResumeAgent { slice } => self.hold(&slice, Hold::Resume),
-            Command::SendInput { slice, bytes } => {
-                let session = self.live(&slice)?;
-                session.write(&bytes).map_err(|e| refused(&slice, e))
-            }
-            Command::ResizeAgent { slice, cols, rows } => {
-                self.resize(&slice, Size { cols, rows })?;
-                // The reflowed screen is drawn again even if the agent
-                // prints nothing more.
-                if let Some(listener) = &self.on_output {
-                    listener(&slice);
-                }
-                Ok(())
-            }
-            Command::Signal {
-                slice,
-                activity,
-                origin,
-            } => self.signal(&slice, activity, origin),
-            Command::Prompt { slice, text } => self.prompt(&slice, text),
-            // The merge queue's commands go to the merge queue.
-            Command::Approve { .. }
-            | Command::WithdrawApproval { .. }
-            | Command::Merge { .. }
-            | Command::Clean { .. }
-            | Command::Pick { .. }
-            | Command::Review
-            | Command::SendFeedback { .. }
-            | Command::QueueReport => Err(AgentsError::Unsupported("merge-queue commands")),
-            // The socket server answers it from the board.
-            Command::AgentsReport => Err(AgentsError::Unsupported("the agents report")),
-            Command::PlanInForce => Err(AgentsError::Unsupported("the plan in force")),
-            // Handled by `dispatch` before it gets here.
-            Command::Up { .. }
-            | Command::Down { .. }
-            | Command::Setup { .. }
-            | Command::KillAgent { .. }
-            | Command::Shutdown => Err(AgentsError::Unsupported("this command here")),
-        }
-    }
-
-    fn resize(&mut self, slice: &SliceName, size: Size) -> Result<(), AgentsError> {
-        if !(MIN_COLS..=MAX_COLS).contains(&size.cols) || !(1..=MAX_ROWS).contains(&size.rows) {
-            return Err(refused(
-                slice,
-                format!(
-                    "a terminal of {}x{} is out of range ({MIN_COLS} to {MAX_COLS} columns, 1 to {MAX_ROWS} rows)",
-                    size.cols, size.rows
-                ),
-            ));
-        }
-        self.known(slice)?;
-        if let Some(slot) = self.slots.get_mut(slice) {
-            slot.size = Some(size);
-        }
-        let Some(session) = self.session(slice) else {
-            // An earlier supervisor's screen reflows; nothing else to do.
-            if let Some(screen) = self
-                .screens
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(slice)
-            {
-                screen.with_screen(|s| s.resize(size));
-            }
-            return Ok(());
-        };
-        let resized = session.resize(size);
-        // An ended agent's screen still reflows; its PTY is gone.
-        if session.exit().is_none() {
-            resized.map_err(|e| refused(slice, e))?;
-        }
-        Ok(())
     }
 
     /// `sliceboard up` under this supervisor's lock; what git and the
@@ -786,65 +584,6 @@ impl Agents {
             tracing::warn!(%err, "journal write failed");
         }
         (self.report)(event);
-    }
-
-    fn restart(&mut self, slice: &SliceName) -> Result<(), AgentsError> {
-        self.ws.slice(slice.as_str())?;
-        let grace = self.options.kill_grace;
-        let slot = self.slots.entry(slice.clone()).or_default();
-        match slot.session.as_mut() {
-            Some(session) if session.exit().is_none() => {
-                slot.restart_when_exited = true;
-                drop(session.kill(grace));
-                Ok(())
-            }
-            _ => self.start(slice, Launch::Resume),
-        }
-    }
-
-    fn hold(&mut self, slice: &SliceName, hold: Hold) -> Result<(), AgentsError> {
-        let grace_slot = self.slots.get_mut(slice);
-        let Some(session) = grace_slot
-            .and_then(|s| s.session.as_mut())
-            .filter(|s| s.exit().is_none())
-        else {
-            return Err(refused(slice, "its agent is not running"));
-        };
-        let (result, status) = match hold {
-            Hold::Pause => (session.pause(), AgentStatus::Paused),
-            Hold::Resume => (session.resume(), AgentStatus::Running),
-        };
-        result.map_err(|e| refused(slice, e))?;
-        self.set_status(slice, status, Actor::Operator);
-        Ok(())
-    }
-
-    /// Kills the slice's agent; with none running, ends the group an
-    /// earlier supervisor left running there.
-    fn kill(&mut self, slice: &SliceName) -> Result<Option<String>, AgentsError> {
-        if let Some(at) = self.pending.iter().position(|(p, _)| p == slice) {
-            self.pending.remove(at);
-            self.set_status(slice, AgentStatus::NotStarted, Actor::Operator);
-            return Ok(None);
-        }
-        let live = self.session(slice).is_some_and(|s| s.exit().is_none());
-        if !live && self.left_running(slice).is_some() {
-            return self.end_left_running(slice).map(Some);
-        }
-        let grace = self.options.kill_grace;
-        let slot = self.slots.get_mut(slice);
-        let Some(session) = slot
-            .and_then(|s| {
-                s.restart_when_exited = false;
-                s.session.as_mut()
-            })
-            .filter(|s| s.exit().is_none())
-        else {
-            return Err(refused(slice, "its agent is not running"));
-        };
-        // The end is reported by the session's exit event.
-        drop(session.kill(grace));
-        Ok(None)
     }
 }
 

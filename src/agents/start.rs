@@ -14,9 +14,97 @@ use crate::domain::{AgentStatus, Event, Lifecycle, SliceName};
 use crate::session::{EventSink, Session, SessionEvent, SessionSpec};
 use crate::store::Entry;
 
+/// What an agent starts with, read from the plan and the state.
+struct Prepared {
+    worktree: std::path::PathBuf,
+    env: Vec<(String, String)>,
+    command: String,
+    /// What the hooks added, for the operator.
+    hooks_note: Option<String>,
+    transcript_path: std::path::PathBuf,
+}
+
 impl Agents {
     pub(super) fn start(&mut self, slice: &SliceName, launch: Launch) -> Result<(), AgentsError> {
         let spec = self.ws.slice(slice.as_str())?.clone();
+        self.check_can_start(slice)?;
+        if self.wait_for_slot(slice, launch) {
+            return Ok(());
+        }
+        self.pending.retain(|(p, _)| p != slice);
+        self.check_setup(slice)?;
+        let Prepared {
+            worktree,
+            env,
+            command,
+            hooks_note,
+            transcript_path,
+        } = self.prepare(&spec, slice, launch)?;
+
+        // Refuse before touching the old screen, so a failed restart keeps it.
+        if !worktree.is_dir() {
+            return Err(crate::session::SessionError::NoWorktree {
+                slice: slice.clone(),
+                cwd: worktree,
+            }
+            .into());
+        }
+        let sink = self.session_sink();
+        let slot = self.slots.entry(slice.clone()).or_default();
+        let size = slot.size.unwrap_or(self.options.size);
+        // A restarted agent continues below what the last one printed.
+        let screen = match slot.session.take() {
+            Some(old) => Some(old.take_screen()),
+            None => earlier_output(&transcript_path, size, self.options.scrollback),
+        }
+        .map(|mut screen| {
+            mark_restart(&mut screen);
+            screen
+        });
+        let session_spec = SessionSpec {
+            slice: slice.clone(),
+            command,
+            cwd: worktree,
+            env,
+            size,
+            scrollback: self.options.scrollback,
+            transcript: Some((transcript_path, self.options.transcript_max)),
+            activity: self.options.activity.clone(),
+        };
+        let session = Session::spawn(session_spec, screen, sink)?;
+        self.screens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(slice.clone(), session.screen_handle());
+        // Output may have come before the screen was there to draw (its
+        // mark found nothing, and marks come only once until someone
+        // draws): mark it again now that it is.
+        if let Some(listener) = &self.on_output {
+            listener(slice);
+        }
+        let pid = session.pid();
+        let mark = session.tree().mark.clone();
+        slot.session = Some(session);
+        self.remember_agent(slice, pid, mark);
+        (self.report)(Event::AgentStarted {
+            slice: slice.clone(),
+            pid,
+        });
+        self.set_status(slice, AgentStatus::Running, Actor::Operator);
+        if let Some(message) = hooks_note {
+            (self.report)(Event::Progress {
+                slice: Some(slice.clone()),
+                message,
+            });
+        }
+        self.mark_active(slice);
+        Ok(())
+    }
+
+    /// Refuses a start where an agent runs or is paused, an earlier
+    /// supervisor's group runs, the slice was cleaned, or its last run's
+    /// processes still end.
+    fn check_can_start(&self, slice: &SliceName) -> Result<(), AgentsError> {
         if self.session(slice).is_some_and(|s| s.exit().is_none()) {
             let paused = self
                 .slots
@@ -46,6 +134,12 @@ impl Agents {
             ));
         }
         self.check_last_run_gone(slice)?;
+        Ok(())
+    }
+
+    /// With every slot taken, the slice waits as pending (a planner never
+    /// does): true when it does.
+    fn wait_for_slot(&mut self, slice: &SliceName, launch: Launch) -> bool {
         if self.slots_taken().len() >= self.ws.plan.max_running && !self.ws.plan.is_planner(slice) {
             match self.pending.iter_mut().find(|(p, _)| p == slice) {
                 // A resume asked for while waiting wins over a fresh start.
@@ -60,11 +154,13 @@ impl Agents {
                     message,
                 });
             }
-            return Ok(());
+            return true;
         }
-        self.pending.retain(|(p, _)| p != slice);
+        false
+    }
 
-        // An agent starts on a worktree whose setup passed (or was skipped).
+    /// An agent starts on a worktree whose setup passed (or was skipped).
+    fn check_setup(&self, slice: &SliceName) -> Result<(), AgentsError> {
         if let Some(setup) = crate::workspace::setup_state(&self.ws, slice) {
             use crate::domain::setup::SetupStatus;
             match setup.status {
@@ -83,11 +179,22 @@ impl Agents {
                 SetupStatus::Passed | SetupStatus::Skipped => {}
             }
         }
+        Ok(())
+    }
+
+    /// Where the agent runs, its environment and command (hooks added),
+    /// and its transcript.
+    fn prepare(
+        &self,
+        spec: &crate::domain::SliceSpec,
+        slice: &SliceName,
+        launch: Launch,
+    ) -> Result<Prepared, AgentsError> {
         let worktree = self
             .state
             .read(|state| state.slices.get(slice).map(|r| r.worktree.clone()))
             .unwrap_or_else(|| self.ws.plan.worktree_for(slice, self.ws.git.root()));
-        let mut env = self.ws.env(&spec)?;
+        let mut env = self.ws.env(spec)?;
         // For hooks: no repository lookup, and no need for sliceboard on PATH.
         env.push((
             "SLICEBOARD_SOCKET".into(),
@@ -103,7 +210,7 @@ impl Agents {
         let brief = self.ws.state_dir.brief_file(slice);
         let command = self
             .ws
-            .context(&spec, &brief)
+            .context(spec, &brief)
             .agent_command(launch == Launch::Resume);
         let (command, hooks_note) = agent_hooks::hooked_command(
             &self.ws,
@@ -112,39 +219,21 @@ impl Agents {
             self.options.sliceboard.as_deref(),
         );
         let transcript_path = self.ws.state_dir.transcript_file(slice);
-
-        // Refuse before touching the old screen, so a failed restart keeps it.
-        if !worktree.is_dir() {
-            return Err(crate::session::SessionError::NoWorktree {
-                slice: slice.clone(),
-                cwd: worktree,
-            }
-            .into());
-        }
-        let slot = self.slots.entry(slice.clone()).or_default();
-        let size = slot.size.unwrap_or(self.options.size);
-        // A restarted agent continues below what the last one printed.
-        let screen = match slot.session.take() {
-            Some(old) => Some(old.take_screen()),
-            None => earlier_output(&transcript_path, size, self.options.scrollback),
-        }
-        .map(|mut screen| {
-            mark_restart(&mut screen);
-            screen
-        });
-        let session_spec = SessionSpec {
-            slice: slice.clone(),
-            command,
-            cwd: worktree,
+        Ok(Prepared {
+            worktree,
             env,
-            size,
-            scrollback: self.options.scrollback,
-            transcript: Some((transcript_path, self.options.transcript_max)),
-            activity: self.options.activity.clone(),
-        };
+            command,
+            hooks_note,
+            transcript_path,
+        })
+    }
+
+    /// Where a session's events go: the output listener straight from the
+    /// reader thread, and this thread's inbox.
+    fn session_sink(&self) -> EventSink {
         let inbox = std::sync::Mutex::new(self.inbox_tx.clone());
         let on_output = self.on_output.clone();
-        let sink: EventSink = Arc::new(move |event| {
+        Arc::new(move |event| {
             // Straight from the reader thread: a pane is drawn again even
             // while this thread is busy (an `up` on a big repository).
             if let (SessionEvent::Output { slice } | SessionEvent::Bell { slice }, Some(listener)) =
@@ -157,35 +246,7 @@ impl Agents {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .send(Inbox::Session(event));
-        });
-        let session = Session::spawn(session_spec, screen, sink)?;
-        self.screens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(slice.clone(), session.screen_handle());
-        // Output may have come before the screen was there to draw (its
-        // mark found nothing, and marks come only once until someone
-        // draws): mark it again now that it is.
-        if let Some(listener) = &self.on_output {
-            listener(slice);
-        }
-        let pid = session.pid();
-        let mark = session.tree().mark.clone();
-        slot.session = Some(session);
-        self.remember_agent(slice, pid, mark);
-        (self.report)(Event::AgentStarted {
-            slice: slice.clone(),
-            pid,
-        });
-        self.set_status(slice, AgentStatus::Running, Actor::Operator);
-        if let Some(message) = hooks_note {
-            (self.report)(Event::Progress {
-                slice: Some(slice.clone()),
-                message,
-            });
-        }
-        self.mark_active(slice);
-        Ok(())
+        })
     }
 
     /// Refuses to start while processes of the slice's last run (ending

@@ -209,6 +209,85 @@ pub struct Session {
     paused: bool,
 }
 
+impl Shared {
+    /// What the session's threads share, on `screen` (an earlier run's,
+    /// or a new one) at the spec's size.
+    fn new(spec: &SessionSpec, screen: Option<Screen>) -> Arc<Self> {
+        let mut screen = screen.unwrap_or_else(|| Screen::new(spec.size, spec.scrollback));
+        if screen.size() != spec.size {
+            screen.resize(spec.size);
+        }
+        Arc::new(Self {
+            screen: Mutex::new(screen),
+            activity: Mutex::new(ActivityTracker::new(spec.activity.clone())),
+            output_pending: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            tree_ended: Mutex::new(None),
+            exit: Mutex::new(None),
+        })
+    }
+}
+
+/// The agent's command, run by the user's shell in its worktree with its
+/// environment.
+fn shell_command(spec: &SessionSpec) -> CommandBuilder {
+    let mut cmd = CommandBuilder::new(user_shell());
+    cmd.arg("-c");
+    cmd.arg(&spec.command);
+    cmd.cwd(&spec.cwd);
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("COLORTERM", "truecolor");
+    for (key, value) in &spec.env {
+        cmd.env(key, value);
+    }
+    cmd
+}
+
+/// The thread that waits for the agent and reports its exit, once its
+/// last output landed in the screen and, when it was killed, its whole
+/// tree has ended.
+fn spawn_waiter(
+    slice: SliceName,
+    pid: i32,
+    mut child: Box<dyn portable_pty::Child + Send + Sync>,
+    shared: Arc<Shared>,
+    drained: mpsc::Receiver<()>,
+    sink: EventSink,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("pty-wait-{slice}"))
+        .spawn(move || {
+            let status = child.wait();
+            process_group::waited(pid);
+            // Let the last output land in the screen before reporting.
+            let _ = drained.recv_timeout(DRAIN_AFTER_EXIT);
+            // A killed agent has ended once its whole tree has.
+            let ending = lock(&shared.tree_ended).take();
+            if let Some((ended, limit)) = ending {
+                let _ = ended.recv_timeout(limit);
+            }
+            let killed = shared.killed.load(Ordering::SeqCst);
+            let exit = match status {
+                Ok(status) => ExitInfo {
+                    code: i32::try_from(status.exit_code()).unwrap_or(i32::MAX),
+                    signal: status.signal().map(str::to_owned),
+                    killed,
+                },
+                Err(err) => {
+                    tracing::warn!(%slice, %err, "waiting for the agent failed");
+                    ExitInfo {
+                        code: -1,
+                        signal: None,
+                        killed,
+                    }
+                }
+            };
+            *lock(&shared.exit) = Some(exit.clone());
+            sink(SessionEvent::Exited { slice, pid, exit });
+        })
+        .map(drop)
+}
+
 impl Session {
     /// Starts the agent. `screen`, when given, is the emulator of an earlier
     /// run of the same slice, so a restarted agent continues below what the
@@ -233,15 +312,7 @@ impl Session {
         let pair = native_pty_system()
             .openpty(pty_size(spec.size))
             .map_err(|e| spawn_err(format!("no pseudo-terminal: {e}")))?;
-        let mut cmd = CommandBuilder::new(user_shell());
-        cmd.arg("-c");
-        cmd.arg(&spec.command);
-        cmd.cwd(&spec.cwd);
-        cmd.env("TERM", "xterm-256color");
-        cmd.env("COLORTERM", "truecolor");
-        for (key, value) in &spec.env {
-            cmd.env(key, value);
-        }
+        let cmd = shell_command(&spec);
         // Registered as waited for before a reaper of orphans can look.
         let (child, pid) = process_group::spawn_waited(|| {
             let child = pair
@@ -278,18 +349,7 @@ impl Session {
             None => None,
         };
 
-        let mut screen = screen.unwrap_or_else(|| Screen::new(spec.size, spec.scrollback));
-        if screen.size() != spec.size {
-            screen.resize(spec.size);
-        }
-        let shared = Arc::new(Shared {
-            screen: Mutex::new(screen),
-            activity: Mutex::new(ActivityTracker::new(spec.activity.clone())),
-            output_pending: AtomicBool::new(false),
-            killed: AtomicBool::new(false),
-            tree_ended: Mutex::new(None),
-            exit: Mutex::new(None),
-        });
+        let shared = Shared::new(&spec, screen);
         let input = spawn_writer(&spec.slice, writer).map_err(io_err)?;
         let (drained_tx, drained_rx) = mpsc::channel::<()>();
 
@@ -308,40 +368,15 @@ impl Session {
             })
             .map_err(io_err)?;
 
-        let waiter_shared = shared.clone();
-        let slice = spec.slice.clone();
-        let mut child = child;
-        std::thread::Builder::new()
-            .name(format!("pty-wait-{}", spec.slice))
-            .spawn(move || {
-                let status = child.wait();
-                process_group::waited(pid);
-                // Let the last output land in the screen before reporting.
-                let _ = drained_rx.recv_timeout(DRAIN_AFTER_EXIT);
-                // A killed agent has ended once its whole tree has.
-                let ending = lock(&waiter_shared.tree_ended).take();
-                if let Some((ended, limit)) = ending {
-                    let _ = ended.recv_timeout(limit);
-                }
-                let exit = match status {
-                    Ok(status) => ExitInfo {
-                        code: i32::try_from(status.exit_code()).unwrap_or(i32::MAX),
-                        signal: status.signal().map(str::to_owned),
-                        killed: waiter_shared.killed.load(Ordering::SeqCst),
-                    },
-                    Err(err) => {
-                        tracing::warn!(%slice, %err, "waiting for the agent failed");
-                        ExitInfo {
-                            code: -1,
-                            signal: None,
-                            killed: waiter_shared.killed.load(Ordering::SeqCst),
-                        }
-                    }
-                };
-                *lock(&waiter_shared.exit) = Some(exit.clone());
-                sink(SessionEvent::Exited { slice, pid, exit });
-            })
-            .map_err(io_err)?;
+        spawn_waiter(
+            spec.slice.clone(),
+            pid,
+            child,
+            shared.clone(),
+            drained_rx,
+            sink,
+        )
+        .map_err(io_err)?;
 
         tracing::info!(slice = %spec.slice, pid, command = %spec.command, "agent started");
         Ok(Self {

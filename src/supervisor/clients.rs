@@ -11,8 +11,8 @@
 //! supervisor ends.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt as _;
@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::hub::{Attached, Hub};
+use super::plan_reload::PlanReload;
 use crate::agents::{AgentsHandle, Screens};
 use crate::domain::pane::{PaneFrame, PaneLine, PaneWant};
 use crate::domain::wire::{
@@ -56,23 +57,32 @@ async fn write(writer: &mut OwnedWriteHalf, frame: &[u8]) -> std::io::Result<()>
 /// What every client task needs.
 pub struct Context {
     pub hub: Arc<Hub>,
-    pub supervisor: AgentsHandle,
+    pub agents: AgentsHandle,
     pub queue: crate::merge_queue::QueueHandle,
     pub screens: Screens,
     /// The supervisor's own user: the only one let in.
     pub uid: u32,
-    /// The plan in force (the file's may not load).
-    pub plan: Arc<dyn Fn() -> crate::domain::Plan + Send + Sync>,
+    /// Holds the plan in force (the file's may not load).
+    pub reload: Arc<Mutex<PlanReload>>,
 }
 
 impl Context {
+    /// The plan everything runs with now.
+    fn plan(&self) -> crate::domain::Plan {
+        self.reload
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .in_force()
+            .clone()
+    }
+
     /// Sends a command to whoever carries it out: the merge queue or the
     /// supervisor.
     fn route(&self, command: Command) -> tokio::sync::oneshot::Receiver<crate::agents::Outcome> {
         if crate::merge_queue::handles(&command) {
             self.queue.request(command)
         } else {
-            self.supervisor.request(command)
+            self.agents.request(command)
         }
     }
 }
@@ -228,7 +238,7 @@ async fn requests(
         };
         let result = match (kind, &command) {
             (ClientKind::Signal, Command::Signal { .. }) => {
-                let outcome = context.supervisor.request(command);
+                let outcome = context.agents.request(command);
                 match tokio::time::timeout(SIGNAL_TIMEOUT, outcome).await {
                     Ok(Ok(result)) => result,
                     Ok(Err(_)) => Err("the supervisor is shutting down".into()),
@@ -244,7 +254,7 @@ async fn requests(
                     .await
                     .unwrap_or_else(|_| Err("the supervisor is shutting down".into()))
             }
-            (_, Command::PlanInForce) => serde_json::to_string(&(context.plan)())
+            (_, Command::PlanInForce) => serde_json::to_string(&context.plan())
                 .map_err(|err| format!("cannot send the plan: {err}")),
             (_, Command::AgentsReport) => serde_json::to_string(&context.hub.agents())
                 .map_err(|err| format!("cannot report the agents: {err}")),
@@ -303,7 +313,7 @@ impl Drop for Detach<'_> {
 /// Resizes agents; nobody waits for the answers.
 fn resize(context: &Context, sizes: Vec<(SliceName, crate::session::Size)>) {
     for (slice, size) in sizes {
-        context.supervisor.send(Command::ResizeAgent {
+        context.agents.send(Command::ResizeAgent {
             slice,
             cols: size.cols,
             rows: size.rows,
@@ -344,9 +354,13 @@ async fn attached_loop(
     mut inbox: mpsc::Receiver<ClientMsg>,
 ) -> std::io::Result<()> {
     let (replies_tx, mut replies) = mpsc::unbounded_channel::<Vec<u8>>();
-    let mut wants: Vec<PaneWant> = Vec::new();
-    let mut sent: HashMap<SliceName, Sent> = HashMap::new();
-    let mut last_frame = Instant::now() - FRAME;
+    let mut shown = Shown {
+        context,
+        replies: replies_tx,
+        wants: Vec::new(),
+        sent: HashMap::new(),
+        last_frame: Instant::now() - FRAME,
+    };
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -361,70 +375,8 @@ async fn attached_loop(
         tokio::select! {
             message = inbox.recv() => {
                 let Some(message) = message else { return Ok(()) };
-                match message {
-                    ClientMsg::View { panes } => {
-                        sent.retain(|slice, _| panes.iter().any(|w| &w.slice == slice));
-                        for want in &panes {
-                            attached.panes.mark(&want.slice);
-                        }
-                        let shown: Vec<SliceName> = panes.iter().map(|w| w.slice.clone()).collect();
-                        let back = context.hub.view_sizes().show_only(attached.id, &shown);
-                        resize(context, back);
-                        wants = panes;
-                    }
-                    ClientMsg::Request { id, command } => {
-                        if command == Command::Shutdown {
-                            context.hub.stop_requested("from a dashboard (`Q`)");
-                        }
-                        let command = match command {
-                            Command::ResizeAgent { slice, cols, rows } => {
-                                let shown = wants.iter().any(|w| w.slice == slice);
-                                let size = crate::session::Size { cols, rows };
-                                let given = context
-                                    .hub
-                                    .view_sizes()
-                                    .resize(attached.id, &slice, size, shown);
-                                match given {
-                                    Some(size) => Command::ResizeAgent {
-                                        slice,
-                                        cols: size.cols,
-                                        rows: size.rows,
-                                    },
-                                    None => {
-                                        let why = format!("{slice} keeps the size of a dashboard that shows it");
-                                        let _ = replies_tx.send(encode(&ServerMsg::Reply { id, result: Ok(why) }));
-                                        continue;
-                                    }
-                                }
-                            }
-                            command => command,
-                        };
-                        let outcome = context.route(command);
-                        let replies = replies_tx.clone();
-                        tokio::spawn(async move {
-                            let result = outcome
-                                .await
-                                .unwrap_or_else(|_| Err("the supervisor is shutting down".into()));
-                            let _ = replies.send(encode(&ServerMsg::Reply { id, result }));
-                        });
-                    }
-                    ClientMsg::Search { id, slice, query } => {
-                        // A scrollback search holds the screen a while: off
-                        // the runtime's workers.
-                        let handle = screen(context, &slice);
-                        let hits = tokio::task::spawn_blocking(move || {
-                            handle
-                                .map(|s| s.with_screen(|s| s.search(&query)))
-                                .unwrap_or_default()
-                        })
-                        .await
-                        .unwrap_or_default();
-                        write(writer, &encode(&ServerMsg::Found { id, slice, hits })).await?;
-                    }
-                    ClientMsg::Hello { .. } => {
-                        tracing::warn!("a dashboard said hello twice; closed");
-                        return Ok(());
-                    }
+                if shown.receive(message, attached, writer).await? == Flow::Close {
+                    return Ok(());
                 }
             }
             update = attached.updates.recv() => {
@@ -440,18 +392,147 @@ async fn attached_loop(
                 return Ok(());
             }
             _ = heartbeat.tick() => write(writer, &encode(&ServerMsg::Heartbeat)).await?,
-            () = attached.panes.wake.notified() => {
-                tokio::time::sleep_until(last_frame + FRAME).await;
-                let dirty = attached.panes.take();
-                for want in wants.iter().filter(|w| dirty.contains(&w.slice)) {
-                    let seen = sent.entry(want.slice.clone()).or_default();
-                    if let Some(frame) = render(context, want, seen) {
-                        write(writer, &encode(&ServerMsg::Pane { frame })).await?;
-                    }
-                }
-                last_frame = Instant::now();
+            () = attached.panes.wake.notified() => shown.frames(attached, writer).await?,
+        }
+    }
+}
+
+/// Whether a dashboard's connection goes on after a message.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// One dashboard's side of the panes: what it shows, what it was sent,
+/// and where replies to its requests go.
+struct Shown<'a> {
+    context: &'a Context,
+    /// Replies to requests, sent as they come (in any order).
+    replies: mpsc::UnboundedSender<Vec<u8>>,
+    wants: Vec<PaneWant>,
+    sent: HashMap<SliceName, Sent>,
+    last_frame: Instant,
+}
+
+impl Shown<'_> {
+    /// Acts on one message from the dashboard.
+    async fn receive(
+        &mut self,
+        message: ClientMsg,
+        attached: &mut Attached,
+        writer: &mut OwnedWriteHalf,
+    ) -> std::io::Result<Flow> {
+        match message {
+            ClientMsg::View { panes } => self.view(panes, attached),
+            ClientMsg::Request { id, command } => self.request(id, command, attached),
+            ClientMsg::Search { id, slice, query } => {
+                // A scrollback search holds the screen a while: off the
+                // runtime's workers.
+                let handle = screen(self.context, &slice);
+                let hits = tokio::task::spawn_blocking(move || {
+                    handle
+                        .map(|s| s.with_screen(|s| s.search(&query)))
+                        .unwrap_or_default()
+                })
+                .await
+                .unwrap_or_default();
+                write(writer, &encode(&ServerMsg::Found { id, slice, hits })).await?;
+            }
+            ClientMsg::Hello { .. } => {
+                tracing::warn!("a dashboard said hello twice; closed");
+                return Ok(Flow::Close);
             }
         }
+        Ok(Flow::Continue)
+    }
+
+    /// The panes the dashboard shows now; the agents it no longer shows go
+    /// back to the sizes other views show them at.
+    fn view(&mut self, panes: Vec<PaneWant>, attached: &mut Attached) {
+        self.sent
+            .retain(|slice, _| panes.iter().any(|w| &w.slice == slice));
+        for want in &panes {
+            attached.panes.mark(&want.slice);
+        }
+        let shown: Vec<SliceName> = panes.iter().map(|w| w.slice.clone()).collect();
+        let back = self.context.hub.view_sizes().show_only(attached.id, &shown);
+        resize(self.context, back);
+        self.wants = panes;
+    }
+
+    /// Routes a request; its reply comes back through `replies`.
+    fn request(&mut self, id: u64, command: Command, attached: &Attached) {
+        if command == Command::Shutdown {
+            self.context.hub.stop_requested("from a dashboard (`Q`)");
+        }
+        let command = match command {
+            Command::ResizeAgent { slice, cols, rows } => {
+                match self.resize_to(attached, slice, crate::session::Size { cols, rows }) {
+                    Ok(command) => command,
+                    Err(why) => {
+                        let reply = ServerMsg::Reply {
+                            id,
+                            result: Ok(why),
+                        };
+                        let _ = self.replies.send(encode(&reply));
+                        return;
+                    }
+                }
+            }
+            command => command,
+        };
+        let outcome = self.context.route(command);
+        let replies = self.replies.clone();
+        tokio::spawn(async move {
+            let result = outcome
+                .await
+                .unwrap_or_else(|_| Err("the supervisor is shutting down".into()));
+            let _ = replies.send(encode(&ServerMsg::Reply { id, result }));
+        });
+    }
+
+    /// The resize the views allow, or why the agent keeps its size.
+    fn resize_to(
+        &self,
+        attached: &Attached,
+        slice: SliceName,
+        size: crate::session::Size,
+    ) -> Result<Command, String> {
+        let shown = self.wants.iter().any(|w| w.slice == slice);
+        let given = self
+            .context
+            .hub
+            .view_sizes()
+            .resize(attached.id, &slice, size, shown);
+        match given {
+            Some(size) => Ok(Command::ResizeAgent {
+                slice,
+                cols: size.cols,
+                rows: size.rows,
+            }),
+            None => Err(format!(
+                "{slice} keeps the size of a dashboard that shows it"
+            )),
+        }
+    }
+
+    /// Sends the shown panes that changed, at most once per [`FRAME`].
+    async fn frames(
+        &mut self,
+        attached: &mut Attached,
+        writer: &mut OwnedWriteHalf,
+    ) -> std::io::Result<()> {
+        tokio::time::sleep_until(self.last_frame + FRAME).await;
+        let dirty = attached.panes.take();
+        for want in self.wants.iter().filter(|w| dirty.contains(&w.slice)) {
+            let seen = self.sent.entry(want.slice.clone()).or_default();
+            if let Some(frame) = render(self.context, want, seen) {
+                write(writer, &encode(&ServerMsg::Pane { frame })).await?;
+            }
+        }
+        self.last_frame = Instant::now();
+        Ok(())
     }
 }
 

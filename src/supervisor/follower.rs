@@ -127,61 +127,89 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("file-follower".into())
         .spawn(move || {
-            let mut setup_files: Vec<PathBuf> =
-                followed.iter().map(|f| f.setup_file.clone()).collect();
-            let mut watches: Vec<Watched> = followed.into_iter().map(watched).collect();
+            let mut files = Files {
+                setup_files: followed.iter().map(|f| f.setup_file.clone()).collect(),
+                watches: followed.into_iter().map(watched).collect(),
+            };
             let mut woken: Option<BTreeSet<SliceName>> = None;
             while !stop.load(Ordering::SeqCst) {
-                for (slice, watch, logs, setup) in &mut watches {
-                    if woken.as_ref().is_some_and(|w| !w.contains(slice)) {
-                        continue;
-                    }
-                    if watch.poll() {
-                        hub.dbt(slice, watch.last_run());
-                    }
-                    let dbt = watch.take_log_lines();
-                    let mut extra: Vec<String> = setup
-                        .poll()
-                        .map(|t| t.lines)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|line| format!("setup | {line}"))
-                        .collect();
-                    extra.extend(logs.poll());
-                    if !dbt.is_empty() || !extra.is_empty() {
-                        hub.publish(BoardUpdate::Lines {
-                            slice: slice.clone(),
-                            dbt,
-                            extra,
-                        });
-                    }
-                }
+                files.read(woken.as_ref(), &hub);
                 // A setup in progress writes outside every watched folder.
-                let setting_up = setup_files.iter().any(|file| {
-                    std::fs::read_to_string(file).is_ok_and(|text| text.contains("\"running\""))
-                });
-                let wait = if setting_up { SETUP_POLL } else { SAFETY };
+                let wait = if files.setting_up() {
+                    SETUP_POLL
+                } else {
+                    SAFETY
+                };
                 woken = match wake.recv_timeout(wait) {
                     Ok(first) => {
                         std::thread::sleep(COALESCE);
-                        let mut set = BTreeSet::new();
-                        for wake in std::iter::once(first).chain(wake.try_iter()) {
-                            match wake {
-                                Wake::Files(slice) => {
-                                    set.insert(slice);
-                                }
-                                Wake::Follow(f) => {
-                                    set.insert(f.slice.clone());
-                                    setup_files.push(f.setup_file.clone());
-                                    watches.push(watched(*f));
-                                }
-                            }
-                        }
-                        Some(set)
+                        Some(files.woken(std::iter::once(first).chain(wake.try_iter())))
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => None,
                     Err(mpsc::RecvTimeoutError::Disconnected) => return,
                 };
             }
         })
+}
+
+/// Every followed slice's files, as the follower's thread reads them.
+struct Files {
+    setup_files: Vec<PathBuf>,
+    watches: Vec<Watched>,
+}
+
+impl Files {
+    /// Reads the slices in `woken` (all of them when `None`) and sends
+    /// the hub what is new.
+    fn read(&mut self, woken: Option<&BTreeSet<SliceName>>, hub: &Hub) {
+        for (slice, watch, logs, setup) in &mut self.watches {
+            if woken.is_some_and(|w| !w.contains(slice)) {
+                continue;
+            }
+            if watch.poll() {
+                hub.dbt(slice, watch.last_run());
+            }
+            let dbt = watch.take_log_lines();
+            let mut extra: Vec<String> = setup
+                .poll()
+                .map(|t| t.lines)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|line| format!("setup | {line}"))
+                .collect();
+            extra.extend(logs.poll());
+            if !dbt.is_empty() || !extra.is_empty() {
+                hub.publish(BoardUpdate::Lines {
+                    slice: slice.clone(),
+                    dbt,
+                    extra,
+                });
+            }
+        }
+    }
+
+    /// Whether a slice's worktree setup runs now.
+    fn setting_up(&self) -> bool {
+        self.setup_files.iter().any(|file| {
+            std::fs::read_to_string(file).is_ok_and(|text| text.contains("\"running\""))
+        })
+    }
+
+    /// The slices these wake-ups name, following the slices they add.
+    fn woken(&mut self, wakes: impl Iterator<Item = Wake>) -> BTreeSet<SliceName> {
+        let mut set = BTreeSet::new();
+        for wake in wakes {
+            match wake {
+                Wake::Files(slice) => {
+                    set.insert(slice);
+                }
+                Wake::Follow(f) => {
+                    set.insert(f.slice.clone());
+                    self.setup_files.push(f.setup_file.clone());
+                    self.watches.push(watched(*f));
+                }
+            }
+        }
+        set
+    }
 }

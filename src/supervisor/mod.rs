@@ -2,39 +2,45 @@
 //! every agent, emulator, watcher and follower, with dashboards and the
 //! command line as clients over its socket.
 //!
-//! This is the composition root: [`run`] takes the state lock (through
-//! the [`Agents`]), builds the live-diff engine, the dbt and log
-//! follower and the [`hub::Hub`] that holds the board, binds the socket
-//! and serves it on tokio ([`clients`]), then drives the supervisor on
-//! this thread until `sliceboard stop`, SIGTERM, or a while with no agent
-//! running and no dashboard attached. [`launch`] starts it detached.
+//! This is the composition root. [`Services::start`] takes the state lock
+//! (through the [`Agents`]), builds the [`hub::Hub`] that holds the board,
+//! the live-diff engine, the dbt and log [`follower`], the merge queue and
+//! the plan's watch ([`plan_reload`]), binds the socket and serves it on
+//! tokio ([`clients`]); every thread's inbox or handle is named in one
+//! [`Senders`]. [`Services::drive`] steps the agents on this thread until
+//! `sliceboard stop`, SIGTERM, or a while with no agent running and no
+//! dashboard attached; [`Services::shutdown`] stops everything in the one
+//! order that loses nothing. [`launch`] starts the process detached.
 //!
-//! Threads: this one (the supervisor's steps), the tokio runtime's
-//! workers (sockets), the live-diff engine, the file follower, and each
-//! session's own PTY threads. Blocking work (PTY reads, inotify, git2)
-//! never runs on tokio.
+//! Threads: this one (the agents' steps), the tokio runtime's workers
+//! (sockets), the live-diff engine, the file follower, the merge queue,
+//! the plan's watch, the signal thread, and each session's own PTY
+//! threads. Blocking work (PTY reads, inotify, git2) never runs on tokio.
 
 pub mod clients;
 pub mod follower;
 pub mod hub;
 pub mod launch;
 pub mod plan_reload;
+pub mod senders;
 pub mod view_sizes;
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
 use self::hub::Hub;
+use self::senders::Senders;
 use crate::agents::{Agents, AgentsOptions};
 use crate::domain::board::{Board, EventLine, SliceRow, describe};
 use crate::domain::{Command, Lifecycle};
+use crate::merge_queue::QueueHandle;
 use crate::store::{State, load_state};
-use crate::watch::{LiveDiffs, LiveOptions};
+use crate::watch::{LiveDiffs, LiveDiffsHandle, LiveOptions};
 use crate::workspace::Workspace;
 
 /// How long a supervisor with no agent running and no dashboard attached
@@ -54,40 +60,195 @@ pub fn idle_exit() -> Duration {
 /// Runs the supervisor in this process until it is told to stop.
 pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     crate::log_file::init(&ws.state_dir.log_file());
-    // Whatever an agent's descendants do (job control, `setsid`, a parent
-    // that exits), they stay this process's descendants and in reach of
-    // `kill` and `stop`; the orphans among them are reaped on SIGCHLD.
-    if let Err(err) = crate::os::process_group::become_subreaper() {
-        tracing::warn!(%err, "cannot become a child subreaper; agents' orphaned jobs go to init");
-    }
-    let state = load_state(&ws.state_dir.state_file())?;
-    let hub = Arc::new(Hub::new(
-        initial_board(&ws, &state),
-        ws.plan.ownership().ok(),
-    ));
-    let plan_file = ws.plan_path();
-    let root = ws.git.root().to_owned();
-    let state_dir = ws.state_dir.clone();
-    let in_force = ws.plan.clone();
-    let followed = follower::followed(&ws, &state);
-    let targets = follower::diff_targets(&ws, &state, &followed);
-    let socket_path = ws.state_dir.socket_file();
-    let common_dir = ws.git.common_dir().to_owned();
-    let base = ws.plan.base.clone();
-    let integration = ws.plan.integration.clone();
+    let mut services = Services::start(ws)?;
+    services.drive(idle_exit);
+    services.shutdown();
+    Ok(())
+}
 
+/// Every service of the supervisor process, started by [`Services::start`]
+/// and torn down by [`Services::shutdown`] in the one order that loses
+/// nothing: dashboards told goodbye, the merge queue's check stopped, the
+/// agents ended, the socket gone before the lock, the watchers and the
+/// follower stopped, then the agents (and with them the state lock)
+/// dropped, answering anything the queue still asks, before its thread is
+/// joined.
+pub struct Services {
+    /// Every thread's inbox or handle.
+    senders: Senders,
+    /// Driven on this thread; holds the state lock while it lives.
+    agents: Agents,
+    socket: Socket,
+    follower: Follower,
+    plan_watch: crate::watch::PlanWatch,
+    reload: Arc<Mutex<plan_reload::PlanReload>>,
+    live_diffs: LiveDiffs,
+    queue_thread: std::thread::JoinHandle<()>,
+}
+
+/// The socket server: its file, the runtime serving it, and how to stop.
+struct Socket {
+    path: PathBuf,
+    runtime: tokio::runtime::Runtime,
+    stop_serving: tokio::sync::watch::Sender<bool>,
+}
+
+/// The file follower's thread and its stop flag.
+struct Follower {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Services {
+    /// Takes the state lock (through the [`Agents`]) and starts every
+    /// service: the hub, the live diffs, the file follower, the merge
+    /// queue, the plan's watch and the socket server.
+    pub fn start(ws: Workspace) -> anyhow::Result<Self> {
+        // Whatever an agent's descendants do (job control, `setsid`, a parent
+        // that exits), they stay this process's descendants and in reach of
+        // `kill` and `stop`; the orphans among them are reaped on SIGCHLD.
+        if let Err(err) = crate::os::process_group::become_subreaper() {
+            tracing::warn!(%err, "cannot become a child subreaper; agents' orphaned jobs go to init");
+        }
+        let state = load_state(&ws.state_dir.state_file())?;
+        let hub = Arc::new(Hub::new(
+            initial_board(&ws, &state),
+            ws.plan.ownership().ok(),
+        ));
+        let plan_file = ws.plan_path();
+        let state_dir = ws.state_dir.clone();
+        let in_force = ws.plan.clone();
+        let followed = follower::followed(&ws, &state);
+        let targets = follower::diff_targets(&ws, &state, &followed);
+        let socket_path = ws.state_dir.socket_file();
+
+        // Set once the live diffs run: a worktree `up` just made is read anew
+        // whole, whatever the watcher saw of it while it was being checked out.
+        let rereads: Arc<OnceLock<LiveDiffsHandle>> = Arc::default();
+        let agents = start_agents(ws, &hub, rereads.clone())?;
+        let (wake_tx, wake_rx) = mpsc::channel();
+        let live_diffs = start_live_diffs(agents.workspace(), targets, &hub, wake_tx.clone())?;
+        let _ = rereads.set(live_diffs.handle());
+        let stop = Arc::new(AtomicBool::new(false));
+        let follower = Follower {
+            thread: follower::spawn(followed, wake_rx, hub.clone(), stop.clone())?,
+            stop,
+        };
+        let (queue, queue_thread) = start_queue(&agents, &hub)?;
+        let senders = Senders {
+            hub,
+            agents: agents.handle(),
+            queue,
+            diffs: live_diffs.handle(),
+            follower: wake_tx,
+        };
+        let root = agents.workspace().git.root().to_owned();
+        let reload = Arc::new(Mutex::new(plan_reload::PlanReload::new(
+            root,
+            state_dir,
+            in_force,
+            senders.clone(),
+        )));
+        let plan_watch = watch_plan(&plan_file, &reload)?;
+        let context = clients::Context {
+            hub: senders.hub.clone(),
+            agents: senders.agents.clone(),
+            queue: senders.queue.clone(),
+            screens: agents.screens(),
+            uid: crate::link::own_uid(),
+            reload: reload.clone(),
+        };
+        let socket = Socket::serve(socket_path, context)?;
+        spawn_signal_thread(senders.agents.clone(), senders.hub.clone())?;
+        tracing::info!(pid = std::process::id(), socket = %socket.path.display(), "supervisor started");
+        Ok(Self {
+            senders,
+            agents,
+            socket,
+            follower,
+            plan_watch,
+            reload,
+            live_diffs,
+            queue_thread,
+        })
+    }
+
+    /// Drives the agents on this thread until they are told to stop, or
+    /// until `idle_exit` has passed with no agent running, no dashboard
+    /// attached, no command connected and no merge to run.
+    pub fn drive(&mut self, idle_exit: Duration) {
+        let Self {
+            agents, senders, ..
+        } = self;
+        let mut idle_since = Instant::now();
+        while !agents.finished() {
+            agents.step(agents.next_step());
+            let hub = &senders.hub;
+            if agents.running() > 0
+                || hub.clients() > 0
+                || hub.commands() > 0
+                || senders.queue.busy()
+            {
+                idle_since = Instant::now();
+            } else if idle_since.elapsed() >= idle_exit {
+                tracing::info!(
+                    ?idle_exit,
+                    "no agent running, no dashboard attached, no command waiting and no merge to run; exiting"
+                );
+                break;
+            }
+        }
+    }
+
+    /// Stops every service, in the order [`Services`] describes.
+    pub fn shutdown(self) {
+        let Self {
+            senders,
+            mut agents,
+            socket,
+            follower,
+            plan_watch,
+            reload,
+            live_diffs,
+            queue_thread,
+        } = self;
+        // Every dashboard hears why, before its connection closes, so it can
+        // tell a supervisor that ended from a link that was lost.
+        senders.hub.goodbye("ended");
+        // A running check stops: its attempt is recorded as interrupted and
+        // the integration branch stays where it was.
+        senders.queue.stop();
+        agents.shutdown();
+        socket.close();
+        follower.stop.store(true, Ordering::SeqCst);
+        // The follower ends once every sender of its wake-ups is gone.
+        drop(senders);
+        drop(plan_watch);
+        drop(reload);
+        drop(live_diffs);
+        let _ = follower.thread.join();
+        // Dropping the agents answers anything the queue still asks them.
+        drop(agents);
+        let _ = queue_thread.join();
+        tracing::info!("supervisor ended");
+    }
+}
+
+/// The agents, taking the state lock; what happens to them goes to the
+/// hub, and a worktree `up` made is read anew by the live diffs.
+fn start_agents(
+    ws: Workspace,
+    hub: &Arc<Hub>,
+    rereads: Arc<OnceLock<LiveDiffsHandle>>,
+) -> anyhow::Result<Agents> {
     let events = hub.clone();
-    // Set once the live diffs run: a worktree `up` just made is read anew
-    // whole, whatever the watcher saw of it while it was being checked out.
-    let rereads: Arc<std::sync::OnceLock<crate::watch::LiveDiffsHandle>> = Arc::default();
-    let made = rereads.clone();
     let options = AgentsOptions::from_plan(&ws.plan);
-    let mut supervisor = Agents::new(
+    let mut agents = Agents::new(
         ws,
         options,
         Arc::new(move |e| {
             if let crate::domain::Event::WorktreeCreated { slice, .. } = &e
-                && let Some(diffs) = made.get()
+                && let Some(diffs) = rereads.get()
             {
                 diffs.reread(slice);
             }
@@ -97,44 +258,48 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
     .context("cannot start the supervisor")?;
     // From here on this process holds the state lock: no other supervisor
     // runs for this repository, so a socket file left behind is stale.
-    hub.set_statuses(&supervisor.statuses());
+    hub.set_statuses(&agents.statuses());
     let outputs = hub.clone();
-    supervisor.on_output(Arc::new(move |slice| outputs.output(slice)));
+    agents.on_output(Arc::new(move |slice| outputs.output(slice)));
+    Ok(agents)
+}
 
-    let (wake_tx, wake_rx) = mpsc::channel();
-    let follow_tx = wake_tx.clone();
-    let wake_tx = Mutex::new(wake_tx);
+/// The live-diff engine: diffs go to the hub, changes in a slice's dbt
+/// and log folders wake the file follower.
+fn start_live_diffs(
+    ws: &Workspace,
+    targets: Vec<crate::watch::Target>,
+    hub: &Arc<Hub>,
+    follower: mpsc::Sender<follower::Wake>,
+) -> anyhow::Result<LiveDiffs> {
     let diffs = hub.clone();
-    let live_diffs = LiveDiffs::start(
-        &common_dir,
+    let follower = Mutex::new(follower);
+    LiveDiffs::start(
+        ws.git.common_dir(),
         crate::git::Branches {
-            base: &base,
-            integration: &integration,
+            base: &ws.plan.base,
+            integration: &ws.plan.integration,
         },
         targets,
         LiveOptions::default(),
         Arc::new(move |update| diffs.diff(update)),
         Arc::new(move |slice| {
-            let _ = wake_tx
+            let _ = follower
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .send(follower::Wake::Files(slice.clone()));
         }),
     )
-    .context("cannot start watching the worktrees")?;
-    let _ = rereads.set(live_diffs.handle());
-    let stop = Arc::new(AtomicBool::new(false));
-    let follower = follower::spawn(followed, wake_rx, hub.clone(), stop.clone())?;
+    .context("cannot start watching the worktrees")
+}
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("socket")
-        .enable_all()
-        .build()
-        .context("cannot start the socket server's runtime")?;
-    let listener = bind(&socket_path, &runtime)?;
-    let (stop_serving, serving) = tokio::sync::watch::channel(false);
-    let (queue, queue_thread) = crate::merge_queue::spawn(crate::merge_queue::QueueDeps {
+/// The merge queue on its thread, with the agents' state lock and the
+/// mutex every `state.json` writer takes.
+fn start_queue(
+    supervisor: &Agents,
+    hub: &Arc<Hub>,
+) -> anyhow::Result<(QueueHandle, std::thread::JoinHandle<()>)> {
+    crate::merge_queue::spawn(crate::merge_queue::QueueDeps {
         root: supervisor.workspace().git.root().to_owned(),
         state: supervisor.state_store(),
         board: {
@@ -151,24 +316,18 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
         },
         agents: supervisor.handle(),
     })
-    .context("cannot start the merge queue")?;
-    // The plan file is read again whenever it changes (and once now, in
-    // case it changed while the services started).
-    let reload = Arc::new(Mutex::new(plan_reload::PlanReload::new(
-        root,
-        state_dir,
-        in_force,
-        plan_reload::Services {
-            hub: hub.clone(),
-            supervisor: supervisor.handle(),
-            queue: queue.clone(),
-            diffs: live_diffs.handle(),
-            follower: follow_tx,
-        },
-    )));
+    .context("cannot start the merge queue")
+}
+
+/// The plan file is read again whenever it changes (and once now, in case
+/// it changed while the services started).
+fn watch_plan(
+    plan_file: &Path,
+    reload: &Arc<Mutex<plan_reload::PlanReload>>,
+) -> anyhow::Result<crate::watch::PlanWatch> {
     let reloading = reload.clone();
     let plan_watch = crate::watch::PlanWatch::start(
-        &plan_file,
+        plan_file,
         Arc::new(move || {
             reloading
                 .lock()
@@ -181,76 +340,38 @@ pub fn run(ws: Workspace, idle_exit: Duration) -> anyhow::Result<()> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .reload();
-    let context = Arc::new(clients::Context {
-        plan: {
-            let reload = reload.clone();
-            Arc::new(move || {
-                reload
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .in_force()
-                    .clone()
-            })
-        },
-        hub: hub.clone(),
-        supervisor: supervisor.handle(),
-        queue: queue.clone(),
-        screens: supervisor.screens(),
-        uid: crate::link::own_uid(),
-    });
-    runtime.spawn(clients::serve(listener, context, serving));
+    Ok(plan_watch)
+}
 
-    // SIGTERM and SIGINT stop the agents and the supervisor; SIGHUP (a
-    // terminal that went away) is ignored: surviving it is the point;
-    // SIGCHLD reaps the orphans this subreaper inherited.
-    let signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGHUP,
-        signal_hook::consts::SIGCHLD,
-    ])
-    .context("cannot watch for signals")?;
-    spawn_signal_thread(signals, supervisor.handle(), hub.clone());
-
-    tracing::info!(pid = std::process::id(), socket = %socket_path.display(), "supervisor started");
-    let mut idle_since = Instant::now();
-    while !supervisor.finished() {
-        supervisor.step(supervisor.next_step());
-        if supervisor.running() > 0 || hub.clients() > 0 || hub.commands() > 0 || queue.busy() {
-            idle_since = Instant::now();
-        } else if idle_since.elapsed() >= idle_exit {
-            tracing::info!(
-                ?idle_exit,
-                "no agent running, no dashboard attached, no command waiting and no merge to run; exiting"
-            );
-            break;
-        }
+impl Socket {
+    /// Binds the socket, readable and writable by this user only, and
+    /// serves it on a runtime of two workers.
+    fn serve(path: PathBuf, context: clients::Context) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("socket")
+            .enable_all()
+            .build()
+            .context("cannot start the socket server's runtime")?;
+        let listener = bind(&path, &runtime)?;
+        let (stop_serving, serving) = tokio::sync::watch::channel(false);
+        runtime.spawn(clients::serve(listener, Arc::new(context), serving));
+        Ok(Self {
+            path,
+            runtime,
+            stop_serving,
+        })
     }
-    // Every dashboard hears why, before its connection closes, so it can
-    // tell a supervisor that ended from a link that was lost.
-    hub.goodbye("ended");
-    // A running check stops: its attempt is recorded as interrupted and
-    // the integration branch stays where it was.
-    queue.stop();
-    supervisor.shutdown();
-    // No new client finds this supervisor any more (the socket goes before
-    // the lock, so the next supervisor never loses its own); the last
-    // replies (the one to `stop`) get a moment to reach their clients.
-    let _ = std::fs::remove_file(&socket_path);
-    let _ = stop_serving.send(true);
-    std::thread::sleep(Duration::from_millis(100));
-    runtime.shutdown_timeout(Duration::from_millis(500));
-    stop.store(true, Ordering::SeqCst);
-    // The follower ends once every sender of its wake-ups is gone.
-    drop(plan_watch);
-    drop(reload);
-    drop(live_diffs);
-    let _ = follower.join();
-    // Dropping the supervisor answers anything the queue still asks it.
-    drop(supervisor);
-    let _ = queue_thread.join();
-    tracing::info!("supervisor ended");
-    Ok(())
+
+    /// No new client finds this supervisor any more (the socket goes before
+    /// the lock, so the next supervisor never loses its own); the last
+    /// replies (the one to `stop`) get a moment to reach their clients.
+    fn close(self) {
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.stop_serving.send(true);
+        std::thread::sleep(Duration::from_millis(100));
+        self.runtime.shutdown_timeout(Duration::from_millis(500));
+    }
 }
 
 /// Binds the socket, readable and writable by this user only.
@@ -268,11 +389,17 @@ fn bind(
     Ok(tokio::net::UnixListener::from_std(listener)?)
 }
 
-fn spawn_signal_thread(
-    mut signals: signal_hook::iterator::Signals,
-    supervisor: crate::agents::AgentsHandle,
-    hub: Arc<Hub>,
-) {
+/// SIGTERM and SIGINT stop the agents and the supervisor; SIGHUP (a
+/// terminal that went away) is ignored: surviving it is the point;
+/// SIGCHLD reaps the orphans this subreaper inherited.
+fn spawn_signal_thread(agents: crate::agents::AgentsHandle, hub: Arc<Hub>) -> anyhow::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGCHLD,
+    ])
+    .context("cannot watch for signals")?;
     std::thread::spawn(move || {
         for signal in signals.forever() {
             if signal == signal_hook::consts::SIGCHLD {
@@ -293,9 +420,10 @@ fn spawn_signal_thread(
                 "SIGTERM"
             };
             hub.stop_requested(&format!("by {name}"));
-            supervisor.send(Command::Shutdown);
+            agents.send(Command::Shutdown);
         }
     });
+    Ok(())
 }
 
 /// The board before any event: lifecycle from state, each slice's journal.

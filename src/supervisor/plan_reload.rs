@@ -17,30 +17,16 @@
 //! only sends to the services it tells.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
 
 use super::follower::{self, Wake};
-use super::hub::Hub;
-use crate::agents::AgentsHandle;
+use super::senders::Senders;
 use crate::domain::Plan;
 use crate::domain::board::{BoardUpdate, SliceRow};
 use crate::domain::plan_change::{PlanChange, PlanProblem};
 use crate::git::GitRepo;
-use crate::merge_queue::QueueHandle;
 use crate::plan_file::{PLAN_FILE, load};
 use crate::store::{StateDir, load_state};
-use crate::watch::LiveDiffsHandle;
 use crate::workspace::GitFacts;
-
-/// Who hears of a plan put in force.
-pub struct Services {
-    pub hub: Arc<Hub>,
-    pub supervisor: AgentsHandle,
-    pub queue: QueueHandle,
-    pub diffs: LiveDiffsHandle,
-    /// The file follower, for added slices' dbt files, logs and setup.
-    pub follower: mpsc::Sender<Wake>,
-}
 
 pub struct PlanReload {
     root: PathBuf,
@@ -48,11 +34,12 @@ pub struct PlanReload {
     in_force: Plan,
     /// What the board shows now, so a save that changes nothing is quiet.
     problem: Option<PlanProblem>,
-    services: Services,
+    /// Who hears of a plan put in force.
+    services: Senders,
 }
 
 impl PlanReload {
-    pub fn new(root: PathBuf, state_dir: StateDir, in_force: Plan, services: Services) -> Self {
+    pub fn new(root: PathBuf, state_dir: StateDir, in_force: Plan, services: Senders) -> Self {
         Self {
             root,
             state_dir,
@@ -90,7 +77,7 @@ impl PlanReload {
                 self.problem = None;
                 let ownership = plan.ownership().ok();
                 self.follow(&plan, &change);
-                self.services.supervisor.use_plan(plan.clone());
+                self.services.agents.use_plan(plan.clone());
                 self.services.queue.use_plan(plan);
                 self.services.hub.plan_changed(
                     ownership,

@@ -13,7 +13,7 @@ use super::app::{App, ListArea, SliceRow};
 use super::highlight::{self, Lang};
 use super::keymap::Action;
 use crate::domain::diff::WatchMode;
-use crate::domain::diff::{ChangeKind, FileDiff, LineKind};
+use crate::domain::diff::{ChangeKind, FileDiff, LineKind, SliceDiff};
 use crate::domain::ownership::PathFlag;
 
 /// The board's third line for a slice: diff size and ownership warnings.
@@ -68,68 +68,18 @@ pub fn summary(row: &SliceRow, width: u16) -> Vec<Span<'static>> {
 /// file's hunks.
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow) {
     let dim = Style::new().add_modifier(Modifier::DIM);
-    let keys = &app.keymap;
-    let block = Block::new().borders(Borders::ALL).title(format!(
-        " diff  ({} {} file  {} {} hunk  {}/{} scroll) ",
-        keys.key(Action::PrevFile),
-        keys.key(Action::NextFile),
-        keys.key(Action::PrevHunk),
-        keys.key(Action::NextHunk),
-        keys.key(Action::ScrollUp),
-        keys.key(Action::ScrollDown),
-    ));
+    let block = diff_block(app);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     app.diff_list.set(None);
     let Some(diff) = &row.diff else {
-        let text = match &row.diff_mode {
-            WatchMode::Missing if row.lifecycle.gone_on_purpose() => format!(
-                "{} is {}: sliceboard removed its worktree on purpose.",
-                row.name, row.lifecycle
-            ),
-            WatchMode::Missing => format!(
-                "{} has no worktree yet: run `sliceboard up`.",
-                row.worktree.display()
-            ),
-            _ => "Reading the diff…".to_owned(),
-        };
-        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner);
+        frame.render_widget(
+            Paragraph::new(no_diff_text(row)).wrap(Wrap { trim: true }),
+            inner,
+        );
         return;
     };
-    let mut head = vec![
-        Span::styled(
-            format!("{} files ", diff.files.len()),
-            Style::new().add_modifier(Modifier::BOLD),
-        ),
-        Span::styled(format!("+{}", diff.added()), Style::new().fg(Color::Green)),
-        Span::raw(" "),
-        Span::styled(format!("-{}", diff.removed()), Style::new().fg(Color::Red)),
-        Span::styled(
-            format!(
-                "  vs merge base {}",
-                diff.base
-                    .as_deref()
-                    .map_or("(none)", |b| &b[..b.len().min(10)])
-            ),
-            dim,
-        ),
-    ];
-    match &row.diff_mode {
-        WatchMode::Events => head.push(Span::styled("  live", dim)),
-        WatchMode::Polling { reason } => head.push(Span::styled(
-            format!("  polled: {reason}"),
-            Style::new().fg(Color::Yellow),
-        )),
-        WatchMode::Missing if row.lifecycle.gone_on_purpose() => head.push(Span::styled(
-            format!("  {}; showing its last diff", row.lifecycle),
-            dim,
-        )),
-        WatchMode::Missing => head.push(Span::styled(
-            "  worktree missing; showing the last diff",
-            Style::new().fg(Color::Yellow),
-        )),
-    }
-    let mut top = vec![TextLine::from(head)];
+    let mut top = vec![diff_summary(diff, row)];
     if let Some(error) = &row.diff_error {
         top.push(TextLine::styled(
             format!("diff failed: {error}"),
@@ -167,6 +117,75 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow) {
     if let Some(file) = diff.files.get(app.diff_file) {
         draw_hunks(frame, hunk_area, file, app.diff_scroll, &row.flags);
     }
+}
+
+/// The tab's frame, titled with its keys.
+fn diff_block(app: &App) -> Block<'static> {
+    let keys = &app.keymap;
+    Block::new().borders(Borders::ALL).title(format!(
+        " diff  ({} {} file  {} {} hunk  {}/{} scroll) ",
+        keys.key(Action::PrevFile),
+        keys.key(Action::NextFile),
+        keys.key(Action::PrevHunk),
+        keys.key(Action::NextHunk),
+        keys.key(Action::ScrollUp),
+        keys.key(Action::ScrollDown),
+    ))
+}
+
+/// Why there is no diff to show.
+fn no_diff_text(row: &SliceRow) -> String {
+    match &row.diff_mode {
+        WatchMode::Missing if row.lifecycle.gone_on_purpose() => format!(
+            "{} is {}: sliceboard removed its worktree on purpose.",
+            row.name, row.lifecycle
+        ),
+        WatchMode::Missing => format!(
+            "{} has no worktree yet: run `sliceboard up`.",
+            row.worktree.display()
+        ),
+        _ => "Reading the diff…".to_owned(),
+    }
+}
+
+/// The summary line: files, lines added and removed, the merge base, and
+/// how the diff is kept up to date.
+fn diff_summary(diff: &SliceDiff, row: &SliceRow) -> TextLine<'static> {
+    let dim = Style::new().add_modifier(Modifier::DIM);
+    let mut head = vec![
+        Span::styled(
+            format!("{} files ", diff.files.len()),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(format!("+{}", diff.added()), Style::new().fg(Color::Green)),
+        Span::raw(" "),
+        Span::styled(format!("-{}", diff.removed()), Style::new().fg(Color::Red)),
+        Span::styled(
+            format!(
+                "  vs merge base {}",
+                diff.base
+                    .as_deref()
+                    .map_or("(none)", |b| &b[..b.len().min(10)])
+            ),
+            dim,
+        ),
+    ];
+    match &row.diff_mode {
+        WatchMode::Events => head.push(Span::styled("  live", dim)),
+        WatchMode::Polling { reason } => head.push(Span::styled(
+            format!("  polled: {reason}"),
+            Style::new().fg(Color::Yellow),
+        )),
+        WatchMode::Missing if row.lifecycle.gone_on_purpose() => head.push(Span::styled(
+            format!("  {}; showing its last diff", row.lifecycle),
+            dim,
+        )),
+        WatchMode::Missing => head.push(Span::styled(
+            "  worktree missing; showing the last diff",
+            Style::new().fg(Color::Yellow),
+        )),
+    }
+    TextLine::from(head)
 }
 
 fn file_line(file: &FileDiff, selected: bool, flags: &[PathFlag]) -> TextLine<'static> {

@@ -75,7 +75,33 @@ pub fn row_note(queue: &QueueBoard, slice: &SliceName) -> Option<Span<'static>> 
 /// state, merged slices, early conflict warnings, and the check's output.
 pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let queue = &app.board.queue;
-    let mut lines = Vec::new();
+    let mut lines = vec![header(queue), TextLine::default()];
+    queued(app, &mut lines);
+    merged(queue, &mut lines);
+    early_conflicts(queue, &mut lines);
+    lines.push(TextLine::default());
+    lines.push(hints(app));
+
+    let output_height = if queue.check_output.is_empty() {
+        0
+    } else {
+        (area.height / 2).max(4)
+    };
+    let [top, bottom] =
+        Split::vertical([Constraint::Min(3), Constraint::Length(output_height)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::new().borders(Borders::ALL).title(" merge queue ")),
+        top,
+    );
+    if output_height > 0 {
+        draw_check(frame, bottom, queue, output_height);
+    }
+}
+
+/// The integration branch: where it is, its check, auto-merge.
+fn header(queue: &QueueBoard) -> TextLine<'static> {
     let tip = queue.integration_tip.as_deref().map_or_else(
         || "not created yet".to_owned(),
         |t| format!("at {}", short_commit(t)),
@@ -84,7 +110,7 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
         || "no check: a clean merge moves it".to_owned(),
         |c| format!("check `{c}`"),
     );
-    lines.push(TextLine::from(vec![
+    TextLine::from(vec![
         Span::styled(
             format!("{} ", queue.integration),
             Style::new().add_modifier(Modifier::BOLD),
@@ -93,8 +119,12 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
             "{tip}; {check}{}",
             if queue.auto { "; auto-merge on" } else { "" }
         )),
-    ]));
-    lines.push(TextLine::default());
+    ])
+}
+
+/// Each queued slice with its state, or how to queue one.
+fn queued(app: &App, lines: &mut Vec<TextLine<'static>>) {
+    let queue = &app.board.queue;
     let selected = app.selected().map(|r| r.name.clone());
     if queue.order.is_empty() {
         lines.push(TextLine::styled(
@@ -129,6 +159,10 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
         }
         lines.push(TextLine::from(spans));
     }
+}
+
+/// Merged slices, and the commits they got since.
+fn merged(queue: &QueueBoard, lines: &mut Vec<TextLine<'static>>) {
     let merged = queue.merged_in_order();
     if !merged.is_empty() {
         lines.push(TextLine::default());
@@ -149,6 +183,11 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
             ));
         }
     }
+}
+
+/// Conflicts seen before anything is queued: with the integration branch,
+/// and between slices.
+fn early_conflicts(queue: &QueueBoard, lines: &mut Vec<TextLine<'static>>) {
     let early: Vec<String> = queue
         .slices
         .iter()
@@ -175,8 +214,11 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
             lines.push(TextLine::styled(line, Style::new().fg(Color::Red)));
         }
     }
-    lines.push(TextLine::default());
-    lines.push(TextLine::styled(
+}
+
+/// The queue's keys.
+fn hints(app: &App) -> TextLine<'static> {
+    TextLine::styled(
         format!(
             "{} merge the first ready slice  {} merge every ready slice  {} tell the agent  {} clean a merged slice  {} withdraw",
             key(app, Action::MergeHead),
@@ -186,39 +228,27 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
             key(app, Action::WithdrawApproval),
         ),
         Style::new().add_modifier(Modifier::DIM),
-    ));
+    )
+}
 
-    let output_height = if queue.check_output.is_empty() {
-        0
-    } else {
-        (area.height / 2).max(4)
+/// The check's output: the attempt running, or the last one.
+fn draw_check(frame: &mut Frame<'_>, area: Rect, queue: &QueueBoard, output_height: u16) {
+    let title = match &queue.attempt {
+        Some(attempt) => format!(" checking {} (attempt {}) ", attempt.slice, attempt.number),
+        None => " last check ".to_owned(),
     };
-    let [top, bottom] =
-        Split::vertical([Constraint::Min(3), Constraint::Length(output_height)]).areas(area);
+    let inner_height = usize::from(output_height.saturating_sub(2));
+    let skip = queue.check_output.len().saturating_sub(inner_height);
+    let text: Vec<TextLine> = queue
+        .check_output
+        .iter()
+        .skip(skip)
+        .map(|l| TextLine::raw(l.clone()))
+        .collect();
     frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::new().borders(Borders::ALL).title(" merge queue ")),
-        top,
+        Paragraph::new(text).block(Block::new().borders(Borders::ALL).title(title)),
+        area,
     );
-    if output_height > 0 {
-        let title = match &queue.attempt {
-            Some(attempt) => format!(" checking {} (attempt {}) ", attempt.slice, attempt.number),
-            None => " last check ".to_owned(),
-        };
-        let inner_height = usize::from(output_height.saturating_sub(2));
-        let skip = queue.check_output.len().saturating_sub(inner_height);
-        let text: Vec<TextLine> = queue
-            .check_output
-            .iter()
-            .skip(skip)
-            .map(|l| TextLine::raw(l.clone()))
-            .collect();
-        frame.render_widget(
-            Paragraph::new(text).block(Block::new().borders(Borders::ALL).title(title)),
-            bottom,
-        );
-    }
 }
 
 fn key(app: &App, action: Action) -> String {

@@ -1,0 +1,335 @@
+//! The dashboard's loop state: the [`App`] model, the terminal it draws on
+//! (its modes held by a [`TerminalModes`] guard) and the connection's
+//! side of the requests ([`Client`]). [`Dashboard::handle`] applies one
+//! message from the inbox, [`Dashboard::draw_if_dirty`] draws at most once
+//! per [`FRAME`] and only when something changed, then tells the
+//! supervisor which panes are shown (`View`) and at what sizes.
+//!
+//! Owns the model and the terminal while the dashboard runs; it never
+//! blocks on the supervisor (sends go through the writer thread) and
+//! never spawns, waits or runs git.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+use super::Ended;
+use super::app::{self, App, Effect};
+use super::inbox::Msg;
+use super::terminal::TerminalModes;
+use super::{keymap, mouse, view};
+use crate::domain::pane::PaneWant;
+use crate::domain::wire::{ClientMsg, HEARTBEAT, ServerMsg};
+use crate::domain::{Command, SliceName};
+use crate::session::Size;
+
+/// The shortest time between two draws.
+pub const FRAME: Duration = Duration::from_millis(16);
+
+/// How long the supervisor may stay silent (it sends a heartbeat every
+/// [`HEARTBEAT`]) before the dashboard shows the link as stalled.
+const STALLED: Duration = Duration::from_secs(3 * HEARTBEAT.as_secs());
+
+/// The dashboard between two messages.
+pub struct Dashboard {
+    app: App,
+    client: Client,
+    terminal: Terminal<CrosstermBackend<std::io::Stdout>>,
+    /// Dropped after the terminal, so the modes go last.
+    modes: TerminalModes,
+    dirty: bool,
+    last_draw: Instant,
+    /// The size each agent was last asked to take.
+    sizes: BTreeMap<SliceName, Size>,
+    /// The panes the supervisor was last told this dashboard shows.
+    shown: Vec<PaneWant>,
+    last_heard: Instant,
+}
+
+impl Dashboard {
+    /// Takes the terminal (every mode on) for `app`, sending through
+    /// `outbox`.
+    pub fn new(app: App, outbox: mpsc::Sender<ClientMsg>) -> anyhow::Result<Self> {
+        let modes = TerminalModes::enable()?;
+        let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+        Ok(Self {
+            app,
+            client: Client {
+                outbox,
+                next_id: 1,
+                pending: HashMap::new(),
+            },
+            terminal,
+            modes,
+            dirty: true,
+            last_draw: Instant::now() - FRAME,
+            sizes: BTreeMap::new(),
+            shown: Vec::new(),
+            last_heard: Instant::now(),
+        })
+    }
+
+    /// How long the loop may wait for a message: until the next frame when
+    /// something is to be drawn, a second otherwise (for the stall check
+    /// and the model's timers).
+    pub fn wait(&self) -> Duration {
+        if self.dirty {
+            FRAME.saturating_sub(self.last_draw.elapsed())
+        } else {
+            Duration::from_secs(1)
+        }
+    }
+
+    /// Applies one message; `Some` when it ends the dashboard.
+    pub fn handle(&mut self, msg: Msg) -> anyhow::Result<Option<Ended>> {
+        self.dirty = true;
+        let ended = match msg {
+            Msg::Input(TermEvent::Key(key)) => self.on_key(key)?,
+            Msg::Input(TermEvent::Paste(text)) => {
+                for effect in self.app.on_paste(text) {
+                    self.client.apply(effect, &mut self.app);
+                }
+                None
+            }
+            Msg::Input(TermEvent::Mouse(event)) => {
+                let width = self.terminal.size()?.width;
+                for effect in mouse::on_mouse(&mut self.app, event, width) {
+                    self.client.apply(effect, &mut self.app);
+                }
+                None
+            }
+            Msg::Input(_) => None,
+            Msg::Server(message) => {
+                self.last_heard = Instant::now();
+                self.client.receive(*message, &mut self.app);
+                None
+            }
+            Msg::Goodbye(why) => Some(Ended::Stopped(why)),
+            Msg::Lost(why) => Some(Ended::Lost(why)),
+            Msg::InputClosed => Some(Ended::Detached),
+        };
+        Ok(ended)
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> anyhow::Result<Option<Ended>> {
+        if key.code == KeyCode::Char('z')
+            && key.modifiers.contains(KeyModifiers::CONTROL)
+            && self.app.mode == app::Mode::Board
+        {
+            self.modes.suspend()?;
+            // A new terminal on a blank screen, so the next draw repaints
+            // it all; not `Terminal::clear`, which asks the terminal where
+            // its cursor is while the input thread reads the answer away.
+            crossterm::execute!(
+                std::io::stdout(),
+                crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+            )?;
+            self.terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+        }
+        let mut ended = None;
+        for effect in self.app.on_key(key) {
+            if self.client.apply(effect, &mut self.app) {
+                ended = Some(Ended::Detached);
+            }
+        }
+        Ok(ended)
+    }
+
+    /// The model's timers, and the link shown as stalled (or no longer).
+    pub fn tick(&mut self) {
+        self.dirty |= self.app.tick(Instant::now());
+        let stalled = Some(self.last_heard.elapsed())
+            .filter(|silent| *silent >= STALLED)
+            .map(|silent| silent.as_secs());
+        if stalled != self.app.link_stalled {
+            self.app.link_stalled = stalled;
+            self.dirty = true;
+        }
+    }
+
+    /// Draws when something changed and a frame has passed since the last
+    /// draw, then asks for the panes drawn and resizes their agents.
+    pub fn draw_if_dirty(&mut self) -> anyhow::Result<()> {
+        if !self.dirty || self.last_draw.elapsed() < FRAME {
+            return Ok(());
+        }
+        let mut drawn = BTreeMap::new();
+        self.terminal
+            .draw(|frame| drawn = view::draw(frame, &self.app))?;
+        self.client
+            .follow(&self.app, &drawn, &mut self.sizes, &mut self.shown);
+        self.last_draw = Instant::now();
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+/// What a request is waiting for.
+enum Pending {
+    /// A command; `asked` says what the operator asked for, when the
+    /// footer should report on it.
+    Command {
+        asked: Option<app::Asked>,
+    },
+    Search {
+        query: String,
+        nth: usize,
+    },
+}
+
+/// The dashboard's side of the connection.
+struct Client {
+    outbox: mpsc::Sender<ClientMsg>,
+    next_id: u64,
+    pending: HashMap<u64, Pending>,
+}
+
+impl Client {
+    fn send(&self, message: ClientMsg) {
+        let _ = self.outbox.send(message);
+    }
+
+    fn request(&mut self, command: Command, pending: Pending) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(id, pending);
+        self.send(ClientMsg::Request { id, command });
+    }
+
+    /// Carries out an effect; true when the operator leaves.
+    fn apply(&mut self, effect: Effect, app: &mut App) -> bool {
+        match effect {
+            Effect::Send(command) => {
+                let asked = app::Asked::of(&command);
+                self.request(command, Pending::Command { asked });
+            }
+            Effect::Key { slice, key, mods } => {
+                let modes = app.panes.get(&slice).map(|p| p.modes).unwrap_or_default();
+                let bytes = crate::session::encode_key(key, mods, modes);
+                self.request(
+                    Command::SendInput { slice, bytes },
+                    Pending::Command { asked: None },
+                );
+            }
+            Effect::Paste { slice, text } => {
+                let modes = app.panes.get(&slice).map(|p| p.modes).unwrap_or_default();
+                let bytes = crate::session::encode_paste(&text, modes);
+                self.request(
+                    Command::SendInput { slice, bytes },
+                    Pending::Command { asked: None },
+                );
+            }
+            Effect::Search { slice, query, nth } => {
+                let id = self.next_id;
+                self.next_id += 1;
+                self.pending.insert(
+                    id,
+                    Pending::Search {
+                        query: query.clone(),
+                        nth,
+                    },
+                );
+                self.send(ClientMsg::Search { id, slice, query });
+            }
+            Effect::Quit => return true,
+        }
+        false
+    }
+
+    fn receive(&mut self, message: ServerMsg, app: &mut App) {
+        match message {
+            ServerMsg::Update { update } => app.apply(update),
+            ServerMsg::Resync { board } => app.resync(board),
+            ServerMsg::Pane { frame } => app.apply_pane(frame),
+            ServerMsg::Reply { id, result } => {
+                // Replies nobody waits for (resizes) say nothing.
+                let Some(Pending::Command { asked }) = self.pending.remove(&id) else {
+                    return;
+                };
+                app.reply(result, asked);
+            }
+            ServerMsg::Found { id, slice, hits } => {
+                let Some(Pending::Search { query, nth }) = self.pending.remove(&id) else {
+                    return;
+                };
+                app.message = Some(match hits.get(nth % hits.len().max(1)) {
+                    None => format!(
+                        "{query:?} not found in {} terminal",
+                        crate::domain::possessive(&slice)
+                    ),
+                    Some(offset) => {
+                        app.scroll.insert(slice, *offset);
+                        format!(
+                            "{query:?}: match {} of {} ({}: next, {}: back)",
+                            nth % hits.len() + 1,
+                            hits.len(),
+                            app.keymap.key(keymap::Action::SearchNext),
+                            app.keymap.key(keymap::Action::ScrollDown),
+                        )
+                    }
+                });
+            }
+            ServerMsg::Welcome { .. }
+            | ServerMsg::Refused { .. }
+            | ServerMsg::Heartbeat
+            | ServerMsg::Goodbye { .. } => {}
+        }
+    }
+
+    /// After a draw: asks for the panes drawn (when that changed) and
+    /// resizes agents whose pane changed size.
+    fn follow(
+        &self,
+        app: &App,
+        drawn: &BTreeMap<SliceName, Size>,
+        sizes: &mut BTreeMap<SliceName, Size>,
+        shown: &mut Vec<PaneWant>,
+    ) {
+        let wanted = app.wanted(drawn);
+        if &wanted != shown {
+            // A pane shown again is sized again: the supervisor counts a
+            // size only from a dashboard that shows the pane.
+            for want in &wanted {
+                if !shown.iter().any(|s| s.slice == want.slice) {
+                    sizes.remove(&want.slice);
+                }
+            }
+            self.send(ClientMsg::View {
+                panes: wanted.clone(),
+            });
+            *shown = wanted;
+        }
+        // Out of the grid, agents it made small get this dashboard's pane
+        // size back (the supervisor keeps a size another dashboard shows).
+        let mut restore = BTreeMap::new();
+        if app.layout != app::Layout::Grid
+            && let [(_, pane)] = drawn.iter().collect::<Vec<_>>()[..]
+        {
+            for (slice, size) in sizes.iter() {
+                if !drawn.contains_key(slice) && size != pane {
+                    restore.insert(slice.clone(), *pane);
+                }
+            }
+        }
+        // Every drawn pane, started or not: an agent starts at the size of
+        // the pane it will be drawn in.
+        for (slice, size) in drawn.iter().chain(&restore) {
+            if sizes.get(slice) != Some(size) {
+                // Nobody waits for this reply.
+                self.send(ClientMsg::Request {
+                    id: 0,
+                    command: Command::ResizeAgent {
+                        slice: slice.clone(),
+                        cols: size.cols,
+                        rows: size.rows,
+                    },
+                });
+                sizes.insert(slice.clone(), *size);
+            }
+        }
+    }
+}
