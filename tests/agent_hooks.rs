@@ -9,14 +9,14 @@
 mod common;
 
 use common::supervised::*;
-use common::{BIN, TestRepo};
+use common::{BIN, Plan, TestRepo, poll_until};
 use sliceboard::domain::{Activity, ActivitySource, Command, Event};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The user's own Claude Code settings, which must never change.
 const USER_SETTINGS: &str = r#"{ "theme": "dark", "hooks": { "Stop": [] } }"#;
@@ -44,13 +44,14 @@ fn stand_ins(dir: &Path) -> PathBuf {
 }
 
 fn plan(hooks: Option<&str>) -> String {
-    let hooks = hooks.map_or_else(String::new, |h| format!("hooks = \"{h}\"\n"));
-    format!(
-        "base = \"main\"\n\n[agent]\ncommand = \"claude {{prompt}}\"\n{hooks}\n\
-         [[slice]]\nname = \"staging\"\nowns = [\"models/staging/**\"]\nprompt = \"Migrate staging.\"\n\n\
-         [[slice]]\nname = \"marts\"\nowns = [\"models/marts/**\"]\nagent = \"codex {{prompt}}\"\nprompt = \"Marts.\"\n\n\
-         [[slice]]\nname = \"seeds\"\nowns = [\"seeds/**\"]\nagent = \"aider --yes\"\n"
-    )
+    let mut plan = Plan::new("claude {prompt}");
+    if let Some(hooks) = hooks {
+        plan = plan.agent(&format!("hooks = {}", toml_string(hooks)));
+    }
+    plan.staging(&["prompt = \"Migrate staging.\""])
+        .marts(&["agent = \"codex {prompt}\"", "prompt = \"Marts.\""])
+        .seeds(&["agent = \"aider --yes\""])
+        .to_string()
 }
 
 struct HookedRepo {
@@ -85,11 +86,7 @@ impl HookedRepo {
     fn start(&self, dash: &mut Dashboard, slice: &str) -> Vec<String> {
         dash.request(start_agent(slice)).expect("the agent starts");
         let file = self.log.join(format!("{slice}.args"));
-        let deadline = Instant::now() + WAIT;
-        while !file.exists() {
-            assert!(Instant::now() < deadline, "{slice}'s stand-in never ran");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        poll_until(format!("{slice}'s stand-in ran"), WAIT, || file.exists());
         std::fs::read_to_string(file)
             .unwrap()
             .lines()
@@ -401,13 +398,10 @@ fn real_claude_code_accepts_the_hooks_and_its_events_reach_the_board() {
         );
         return;
     };
-    let text = format!(
-        "base = \"main\"\n\n[agent]\ncommand = {}\n\n\
-         [[slice]]\nname = \"staging\"\nowns = [\"models/staging/**\"]\n",
-        toml_string(&shlex::try_quote(claude.to_str().unwrap()).unwrap())
-    );
-    let repo = TestRepo::with_plan_text(&text);
-    repo.sliceboard(&["up"]).ok();
+    let text = Plan::new(&shlex::try_quote(claude.to_str().unwrap()).unwrap())
+        .staging(&[])
+        .to_string();
+    let repo = TestRepo::with_worktrees(&text);
     let worktree = repo.worktree("staging");
     // Claude Code reaches its prompt box offline with onboarding done, the
     // folder trusted and a key approved.

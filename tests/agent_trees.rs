@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::TestRepo;
+use common::procs::{alive, all_pids, zombie_children};
 use common::supervised::*;
+use common::{TestRepo, poll_ok, poll_until};
 use sliceboard::domain::{AgentStatus, Event};
 
 /// An agent whose jobs each lead a group of their own (`set -m`), two of
@@ -22,44 +21,16 @@ const SPREADING: &str = "bash -c 'set -m; sleep 300 & sleep 301 & setsid sleep 3
 /// `SLICEBOARD_SLICE=staging` and the repository's path in the environment.
 fn marked(repo: &TestRepo) -> Vec<i32> {
     let root = repo.root.display().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+    all_pids()
+        .into_iter()
         .filter(|pid| {
-            let live = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                !stat
-                    .rsplit_once(')')
-                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-            });
+            let live = alive(*pid);
             let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
                 return false;
             };
             let environ = String::from_utf8_lossy(&environ);
             live && environ.split('\0').any(|v| v == "SLICEBOARD_SLICE=staging")
                 && environ.contains(&root)
-        })
-        .collect()
-}
-
-/// The zombies whose parent is `pid`.
-fn zombie_children(pid: u32) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|child| {
-            std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
-                let fields: Vec<&str> = stat
-                    .rsplit_once(')')
-                    .map(|(_, rest)| rest.split_whitespace().collect())
-                    .unwrap_or_default();
-                fields.first() == Some(&"Z") && fields.get(1) == Some(&pid.to_string().as_str())
-            })
         })
         .collect()
 }
@@ -76,14 +47,6 @@ impl Drop for KillMarked<'_> {
     }
 }
 
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Starts the spreading agent and waits until all its processes run.
 fn spread(f: &Fixture) -> Dashboard {
     let mut dash = Dashboard::connect(&f.socket());
@@ -92,25 +55,21 @@ fn spread(f: &Fixture) -> Dashboard {
         .expect("the agent starts");
     dash.wait_pane("staging", "spread-42");
     // bash, three sleeps of its own and the orphaned one of `sh`.
-    wait_until("the agent's five processes run", || {
+    poll_until("the agent's five processes run", WAIT, || {
         marked(&f.repo).len() >= 5
     });
     dash
 }
 
 fn assert_nothing_marked_left(repo: &TestRepo) {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    poll_ok("no process of the killed agent left", WAIT, || {
         let left = marked(repo);
         if left.is_empty() {
-            return;
+            Ok(())
+        } else {
+            Err(format!("left: {left:?}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "processes of the killed agent are left: {left:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
 }
 
 #[test]
@@ -124,8 +83,8 @@ fn x_ends_every_group_and_session_under_the_agent_and_reaps_the_orphans() {
     });
     assert_nothing_marked_left(&f.repo);
     // The orphans it inherited are reaped, not left as zombies.
-    wait_until("the supervisor reaps its orphans", || {
-        zombie_children(f.sup.pid()).is_empty()
+    poll_until("the supervisor reaps its orphans", WAIT, || {
+        zombie_children(f.sup.pid() as i32).is_empty()
     });
     // And a new agent may start in the worktree.
     dash.request(start_agent("staging"))
@@ -168,14 +127,16 @@ fn a_setsid_child_a_killed_supervisor_left_is_found_by_its_mark_and_ends_on_kill
         dash.view(&["staging"]);
         dash.request(start_agent("staging")).expect("starts");
         dash.wait_pane("staging", "spread-42");
-        wait_until("both processes run", || marked(&f.repo).len() >= 2);
+        poll_until("both processes run", WAIT, || marked(&f.repo).len() >= 2);
         dash
     };
     drop(dash);
     f.sup.kill();
-    wait_until("the agent's own session ends with its terminal", || {
-        marked(&f.repo).len() == 1
-    });
+    poll_until(
+        "the agent's own session ends with its terminal",
+        WAIT,
+        || marked(&f.repo).len() == 1,
+    );
     let left = marked(&f.repo)[0];
     f.sup = Supervise::start(&f.repo, &[]);
 
@@ -206,8 +167,7 @@ fn a_setsid_child_a_killed_supervisor_left_is_found_by_its_mark_and_ends_on_kill
 fn a_supervisor_bearing_an_agents_mark_is_not_part_of_its_tree() {
     let repo_plan = [("staging", "sleep 300"), ("marts", "sleep 301")];
     let f = {
-        let repo = TestRepo::with_plan_text(&plan(&repo_plan));
-        repo.sliceboard(&["up"]).ok();
+        let repo = TestRepo::with_worktrees(&plan(&repo_plan));
         let socket = repo.socket().display().to_string();
         let sup = Supervise::start(
             &repo,
@@ -248,8 +208,7 @@ fn a_supervisor_bearing_an_agents_mark_is_not_part_of_its_tree() {
 
     // Started from inside an agent, a supervisor leaves the agent's
     // variables behind.
-    let repo = TestRepo::with_plan_text(&plan(&repo_plan));
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(&plan(&repo_plan));
     let socket = repo.socket().display().to_string();
     repo.command(env!("CARGO_BIN_EXE_sliceboard"), &repo.root)
         .args(["kill", "staging"])

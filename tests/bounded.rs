@@ -8,16 +8,6 @@ use common::TestRepo;
 use common::supervised::*;
 use sliceboard::domain::{AgentStatus, Command};
 
-/// The resident memory of process `pid`, in KiB (`VmRSS`).
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn input_for_an_agent_that_does_not_read_is_capped_and_refused_saying_so() {
     // Raw mode: the terminal keeps what it is sent (a canonical one drops
@@ -84,9 +74,7 @@ fn kill_reaches_an_agent_whose_slice_left_the_plan() {
         "",
         1,
     );
-    let swap = f.repo.root.join(".sliceboard.toml.swp");
-    std::fs::write(&swap, without).unwrap();
-    std::fs::rename(&swap, f.repo.root.join("sliceboard.toml")).unwrap();
+    f.repo.save_plan(&without);
     dash.wait_until("staging marked as removed from the plan", |d| {
         d.board.row(&name("staging")).is_some_and(|r| r.removed)
     });

@@ -6,16 +6,18 @@
 //! bold, dim, italic, underline (every kind), inverse, strike-through and
 //! concealed (drawn blank, its text never copied).
 
+mod common;
+
 use alacritty_terminal::event::VoidListener;
 use alacritty_terminal::grid::Dimensions;
 use alacritty_terminal::index::{Column, Line};
 use alacritty_terminal::term::cell::Flags;
 use alacritty_terminal::term::{Config, Term};
 use alacritty_terminal::vte::ansi::Processor;
+use common::ui::{name, whole_frame};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
-use sliceboard::domain::SliceName;
 use sliceboard::domain::pane::PaneView;
 use sliceboard::session::{Screen, Size};
 use sliceboard::ui::view::render_pane;
@@ -82,10 +84,8 @@ fn every_attribute_and_combining_mark_matches_alacrittys_grid() {
     );
     screen.feed(BYTES);
     // As the supervisor sends it: the header, and every row in it.
-    let (mut frame, lines) = screen.frame(&SliceName::parse("cells").unwrap(), 0);
-    frame.changed = (0..).zip(lines).collect();
     let mut view = PaneView::default();
-    view.apply(frame);
+    view.apply(whole_frame(&screen, &name("cells")));
     let area = Rect::new(0, 0, COLS, ROWS);
     let mut buf = Buffer::empty(area);
     render_pane(&view, area, &mut buf);

@@ -6,22 +6,18 @@
 
 use std::path::PathBuf;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
+mod common;
 
+use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+
+use common::ui::{draw, name, press, whole_frame};
+use ratatui::buffer::Buffer;
 use sliceboard::domain::board::Board;
-use sliceboard::domain::{AgentStatus, Command, Lifecycle, SliceName};
+use sliceboard::domain::{AgentStatus, Command, Lifecycle};
 use sliceboard::session::{Screen, Size};
 use sliceboard::ui::app::{App, Effect, Layout, SliceRow};
 use sliceboard::ui::keymap::Keymap;
 use sliceboard::ui::mouse::on_mouse;
-use sliceboard::ui::view;
-
-fn name(slice: &str) -> SliceName {
-    SliceName::parse(slice).unwrap()
-}
 
 /// Running agents on 40x12 screens that got `escapes`, then 60 lines of
 /// history and a first line naming the slice (`<slice>-top`).
@@ -56,40 +52,14 @@ fn app_of(agents: &[(&str, &str)], size: Size) -> App {
         }
         screen.feed(escapes.as_bytes());
         screen.feed(format!("\x1b[H\x1b[2J{slice}-top\r\n").as_bytes());
-        let (mut frame, lines) = screen.frame(&name(slice), 0);
-        frame.changed = lines
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| (i as u16, l))
-            .collect();
-        app.apply_pane(frame);
+        app.apply_pane(whole_frame(&screen, &name(slice)));
     }
     app
 }
 
-fn draw(app: &App, width: u16, height: u16) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal
-        .draw(|frame| {
-            view::draw(frame, app);
-        })
-        .unwrap();
-    terminal.backend().buffer().clone()
-}
-
 /// Where `text` starts on the screen.
 fn find(buffer: &Buffer, text: &str) -> (u16, u16) {
-    let area = buffer.area;
-    (0..area.height)
-        .find_map(|y| {
-            (0..area.width).find_map(|x| {
-                let here: String = (x..area.width.min(x + text.len() as u16))
-                    .map(|x| buffer[(x, y)].symbol())
-                    .collect();
-                (here == text).then_some((x, y))
-            })
-        })
-        .unwrap_or_else(|| panic!("{text} is not on the screen"))
+    common::ui::find(buffer, text).unwrap_or_else(|| panic!("{text} is not on the screen"))
 }
 
 /// The top-left cell of a slice's pane on a screen of `width` x `height`.
@@ -120,10 +90,6 @@ fn input(slice: &str, bytes: &[u8]) -> Vec<Effect> {
         slice: name(slice),
         bytes: bytes.to_vec(),
     })]
-}
-
-fn press(app: &mut App, code: KeyCode) {
-    app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
 }
 
 const NONE: KeyModifiers = KeyModifiers::NONE;

@@ -1,13 +1,13 @@
 //! The dashboard drawn on ratatui's TestBackend: the board, each tab, the
 //! grid, help and confirmations, at 80x24 and 200x50.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use common::ui::{draw, find, name, press, whole_frame};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
 use sliceboard::dbt::run_results;
@@ -20,11 +20,6 @@ use sliceboard::domain::{Activity, ActivitySource, AgentStatus, Command, Lifecyc
 use sliceboard::session::{Screen, Size};
 use sliceboard::ui::app::{App, Asked, Confirm, Effect, Mode, SliceRow};
 use sliceboard::ui::keymap::Keymap;
-use sliceboard::ui::view;
-
-fn name(slice: &str) -> SliceName {
-    SliceName::parse(slice).unwrap()
-}
 
 fn row(
     slice: &str,
@@ -315,24 +310,8 @@ fn panes(app: &mut App) {
             )
             .as_bytes(),
         );
-        let (mut frame, lines) = screen.frame(&slice, 0);
-        frame.changed = lines
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| (i as u16, l))
-            .collect();
-        app.apply_pane(frame);
+        app.apply_pane(whole_frame(&screen, &slice));
     }
-}
-
-fn draw(app: &App, width: u16, height: u16) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal
-        .draw(|frame| {
-            view::draw(frame, app);
-        })
-        .unwrap();
-    terminal.backend().buffer().clone()
 }
 
 fn render(app: &App, width: u16, height: u16) -> String {
@@ -347,24 +326,6 @@ fn render(app: &App, width: u16, height: u16) -> String {
         out.push('\n');
     }
     out
-}
-
-fn press(app: &mut App, code: KeyCode) {
-    app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
-}
-
-/// Where `text` starts in the buffer, scanning rows top to bottom.
-fn find(buffer: &Buffer, text: &str) -> Option<(u16, u16)> {
-    let area = buffer.area;
-    let first = text.chars().next()?.to_string();
-    (0..area.height).find_map(|y| {
-        (0..area.width).find_map(|x| {
-            let here = (0..text.chars().count() as u16)
-                .map_while(|i| (x + i < area.width).then(|| buffer[(x + i, y)].symbol()))
-                .collect::<String>();
-            (buffer[(x, y)].symbol() == first && here == text).then_some((x, y))
-        })
-    })
 }
 
 #[test]

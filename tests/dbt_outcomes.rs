@@ -12,29 +12,19 @@ mod common;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::TestRepo;
 use common::dbt::{build, dbt, repo};
+use common::{TestRepo, poll_until};
 use serde_json::Value;
 use sliceboard::dbt::DbtWatch;
 use sliceboard::domain::dbt_run::{NodeStatus, RunStatus};
 
-fn status(repo: &TestRepo) -> Value {
-    serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap()
-}
+/// How long a dbt run may take to get somewhere.
+const PATIENCE: Duration = Duration::from_secs(60);
 
 fn staging_dbt(repo: &TestRepo) -> Value {
-    status(repo)["slices"][0]["dbt"].clone()
-}
-
-/// Polls `done` every 20 ms for up to a minute.
-fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    repo.status_json()["slices"][0]["dbt"].clone()
 }
 
 /// Ten slow table models in the staging worktree, so a run can be stopped
@@ -134,7 +124,7 @@ fn build_until(repo: &TestRepo, done: u64) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    until(&format!("{done} nodes done"), || {
+    poll_until(format!("{done} nodes done"), PATIENCE, || {
         let dbt = staging_dbt(repo);
         dbt["started_at"] != before && dbt["counts"]["passed"].as_u64().is_some_and(|n| n >= done)
     });
@@ -182,7 +172,8 @@ fn a_log_that_rotates_during_the_run_still_gives_dbts_exact_counts() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    // Followed live, as the supervisor does, through every rotation.
+    // Followed live, as the supervisor does, through every rotation: the
+    // sleep is the follower's pace, not a wait for anything.
     while child.try_wait().unwrap().is_none() {
         watch.poll();
         std::thread::sleep(Duration::from_millis(5));

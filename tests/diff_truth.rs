@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::Instant;
 
 use common::supervised::*;
-use common::{TestRepo, write_file};
+use common::{Plan, TestRepo, slice_status, write_file};
 use sliceboard::domain::board::SliceRow;
 use sliceboard::domain::ownership::PathFlag;
 
@@ -29,24 +29,6 @@ fn flag_paths(row: &SliceRow) -> BTreeSet<String> {
 
 fn status_json(repo: &TestRepo) -> serde_json::Value {
     serde_json::from_str(&sliceboard(repo, &["status", "--json"]).ok()).expect("status --json")
-}
-
-fn status_of<'a>(json: &'a serde_json::Value, slice: &str) -> &'a serde_json::Value {
-    json["slices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == slice)
-        .unwrap_or_else(|| panic!("{slice} in status: {json:#}"))
-}
-
-fn commit_in(repo: &TestRepo, slice: &str, files: &[(&str, &str)], message: &str) {
-    let worktree = repo.worktree(slice);
-    for (path, contents) in files {
-        write_file(&worktree.join(path), contents);
-    }
-    repo.git_in(&worktree, &["add", "-A"]);
-    repo.git_in(&worktree, &["commit", "-q", "-m", message]);
 }
 
 const MERGING: &str = r#"base = "main"
@@ -71,8 +53,7 @@ fn a_slice_that_merged_the_integration_branch_in_shows_only_its_own_changes() {
     let _sup = Supervise::start(&repo, &[]);
     let mut dash = Dashboard::connect(&repo.socket());
 
-    commit_in(
-        &repo,
+    repo.commit_in(
         "orders",
         &[
             ("orders/fct_orders.sql", "select 1 as id\n"),
@@ -82,8 +63,7 @@ fn a_slice_that_merged_the_integration_branch_in_shows_only_its_own_changes() {
         "orders models",
     );
     // One file of users' own, and one outside every slice.
-    commit_in(
-        &repo,
+    repo.commit_in(
         "users",
         &[
             ("users/dim_users.sql", "select 1 as id\n"),
@@ -125,7 +105,7 @@ fn a_slice_that_merged_the_integration_branch_in_shows_only_its_own_changes() {
     );
 
     let json = status_json(&repo);
-    let users = status_of(&json, "users");
+    let users = slice_status(&json, "users");
     let files: BTreeSet<String> = users["diff"]["files"]
         .as_array()
         .unwrap()
@@ -137,7 +117,10 @@ fn a_slice_that_merged_the_integration_branch_in_shows_only_its_own_changes() {
         users["flags"],
         serde_json::json!([{"kind": "outside", "path": "docs/users.md", "owners": []}])
     );
-    assert_eq!(status_of(&json, "orders")["flags"], serde_json::json!([]));
+    assert_eq!(
+        slice_status(&json, "orders")["flags"],
+        serde_json::json!([])
+    );
 
     // Approval names only users' own concern, nothing upstream brought.
     let said = sliceboard(&repo, &["approve", "users"]).fails();
@@ -149,10 +132,10 @@ fn a_slice_that_merged_the_integration_branch_in_shows_only_its_own_changes() {
 /// Five slices over their own folders of files; `a`, `b` and `c` have work
 /// in progress, `d` and `e` go down (forced: they get work too) and up.
 fn racing_repo() -> TestRepo {
-    let mut plan = String::from("base = \"main\"\n\n[agent]\ncommand = \"cat\"\n");
+    let mut plan = Plan::new("cat");
     let repo = TestRepo::new();
     for slice in ["a", "b", "c", "d", "e"] {
-        plan += &format!("\n[[slice]]\nname = \"{slice}\"\nowns = [\"area_{slice}/**\"]\n");
+        plan = plan.slice(slice, &[&format!("area_{slice}/**")], &[]);
         for folder in 0..4 {
             for file in 0..8 {
                 repo.write(
@@ -162,7 +145,7 @@ fn racing_repo() -> TestRepo {
             }
         }
     }
-    repo.write("sliceboard.toml", &plan);
+    repo.write("sliceboard.toml", &plan.to_string());
     repo.commit_all("areas");
     repo
 }
@@ -274,13 +257,6 @@ fn down_and_up_at_once_leave_no_slice_showing_files_its_worktree_lacks() {
     });
 }
 
-/// Saves the plan as an editor does: write a new file, rename it over.
-fn save_plan(repo: &TestRepo, text: &str) {
-    let new = repo.root.join(".sliceboard.toml.swp");
-    std::fs::write(&new, text).unwrap();
-    std::fs::rename(&new, repo.root.join("sliceboard.toml")).unwrap();
-}
-
 #[test]
 fn flags_follow_the_plan_in_force_through_an_edit_a_rename_and_back() {
     let f = Fixture::new(&[], &[]);
@@ -304,7 +280,7 @@ fn flags_follow_the_plan_in_force_through_an_edit_a_rename_and_back() {
         1,
     );
     assert_ne!(narrowed, original);
-    save_plan(&f.repo, &narrowed);
+    f.repo.save_plan(&narrowed);
     dash.wait_until("staging's file flagged outside the narrowed slice", |d| {
         d.row("staging").flags
             == vec![PathFlag::Outside {
@@ -315,19 +291,20 @@ fn flags_follow_the_plan_in_force_through_an_edit_a_rename_and_back() {
 
     // Renamed: the old name is removed from the plan, owns nothing and is
     // flagged for nothing; the new name owns the folder.
-    save_plan(
-        &f.repo,
-        &original.replacen("name = \"staging\"", "name = \"stage\"", 1),
-    );
+    f.repo
+        .save_plan(&original.replacen("name = \"staging\"", "name = \"stage\"", 1));
     dash.wait_until("staging removed from the plan, with no flags", |d| {
         d.row("staging").removed && d.row("staging").flags.is_empty()
     });
     let json = status_json(&f.repo);
-    assert_eq!(status_of(&json, "staging")["in_plan"], false);
-    assert_eq!(status_of(&json, "staging")["flags"], serde_json::json!([]));
+    assert_eq!(slice_status(&json, "staging")["in_plan"], false);
+    assert_eq!(
+        slice_status(&json, "staging")["flags"],
+        serde_json::json!([])
+    );
 
     // And back: no flag is left of either plan.
-    save_plan(&f.repo, &original);
+    f.repo.save_plan(&original);
     dash.wait_until("staging back in the plan, with no flags", |d| {
         let row = d.row("staging");
         !row.removed && row.flags.is_empty()
@@ -338,5 +315,8 @@ fn flags_follow_the_plan_in_force_through_an_edit_a_rename_and_back() {
         dash.board.slices
     );
     let json = status_json(&f.repo);
-    assert_eq!(status_of(&json, "staging")["flags"], serde_json::json!([]));
+    assert_eq!(
+        slice_status(&json, "staging")["flags"],
+        serde_json::json!([])
+    );
 }

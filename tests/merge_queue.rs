@@ -11,12 +11,12 @@
 
 mod common;
 
+use common::procs::group_alive;
 use common::supervised::*;
-use common::{BIN, TestRepo};
+use common::{BIN, Plan, TestRepo, poll_ok, poll_until};
 use serde_json::Value;
 use sliceboard::store::StateLock;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------
 // Repositories and plans
@@ -25,8 +25,7 @@ use std::time::{Duration, Instant};
 /// project (so approvals have no dbt concern), with every slice's worktree
 /// created by `sliceboard up`.
 fn repo_with(plan: &str, files: &[(&str, &str)]) -> TestRepo {
-    let repo = TestRepo::new();
-    repo.git(&["rm", "-q", "dbt_project.yml"]);
+    let repo = TestRepo::without_dbt_project();
     for (path, contents) in files {
         repo.write(path, contents);
     }
@@ -40,36 +39,20 @@ fn repo_with(plan: &str, files: &[(&str, &str)]) -> TestRepo {
 /// does nothing for a long time, `extra` (e.g. a `[merge]` table), and
 /// slices as (name, owns, after).
 fn plan(extra: &str, slices: &[(&str, &[&str], &[&str])]) -> String {
-    let mut text = String::from(
-        "base = \"main\"\nintegration = \"integration\"\n\n[agent]\ncommand = \"sleep 600\"\n",
-    );
+    let mut plan = Plan::new("sleep 600").top("integration = \"integration\"");
     if !extra.is_empty() {
-        text += "\n";
-        text += extra;
-        text += "\n";
+        plan = plan.table(extra);
     }
     for (name, owns, after) in slices {
-        text += &format!(
-            "\n[[slice]]\nname = \"{name}\"\nowns = {}\n",
-            serde_json::to_string(owns).unwrap()
+        let after = (!after.is_empty())
+            .then(|| format!("after = {}", serde_json::to_string(after).unwrap()));
+        plan = plan.slice(
+            name,
+            owns,
+            &after.as_deref().into_iter().collect::<Vec<_>>(),
         );
-        if !after.is_empty() {
-            text += &format!("after = {}\n", serde_json::to_string(after).unwrap());
-        }
     }
-    text
-}
-
-/// Writes files into a slice's worktree and commits them there; the new
-/// commit.
-fn commit_in(repo: &TestRepo, slice: &str, files: &[(&str, &str)], message: &str) -> String {
-    let worktree = repo.worktree(slice);
-    for (path, contents) in files {
-        common::write_file(&worktree.join(path), contents);
-    }
-    repo.git_in(&worktree, &["add", "-A"]);
-    repo.git_in(&worktree, &["commit", "-q", "-m", message]);
-    repo.git_in(&worktree, &["rev-parse", "HEAD"])
+    plan.to_string()
 }
 
 /// A branch's tip, or `None` when it does not exist.
@@ -123,18 +106,14 @@ fn queue(repo: &TestRepo) -> Value {
 
 /// Polls `queue --json` until `done` holds; the queue that satisfied it.
 fn wait_queue(repo: &TestRepo, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    poll_ok(what, WAIT, || {
         let board = queue(repo);
         if done(&board) {
-            return board;
+            Ok(board)
+        } else {
+            Err(format!("the queue: {board:#}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "never: {what}; the queue:\n{board:#}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    })
 }
 
 /// A slice's entry state in a queue (`waiting`, `ready`, …), if any.
@@ -142,56 +121,30 @@ fn state_of<'a>(board: &'a Value, slice: &str) -> Option<&'a str> {
     board["slices"][slice]["state"]["state"].as_str()
 }
 
-/// Every journal entry; fails on a line that is not JSON.
-fn journal(repo: &TestRepo) -> Vec<Value> {
-    let path = repo.state_dir().join("events.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    text.lines()
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|err| panic!("a journal line is not JSON ({err}): {line:?}"))
-        })
-        .collect()
-}
-
 /// The journal's entries of one kind about one slice.
 fn events(repo: &TestRepo, kind: &str, slice: &str) -> Vec<Value> {
-    journal(repo)
+    repo.journal()
         .into_iter()
         .filter(|e| e["event"] == kind && e["slice"] == slice)
         .collect()
 }
 
 fn wait_event(repo: &TestRepo, kind: &str, slice: &str, pick: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(found) = events(repo, kind, slice).into_iter().find(|e| pick(e)) {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the journal never had {kind} for {slice}:\n{}",
-            kinds(repo)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    poll_ok(format!("{kind} for {slice} in the journal"), WAIT, || {
+        events(repo, kind, slice)
+            .into_iter()
+            .find(|e| pick(e))
+            .ok_or_else(|| format!("the journal:\n{}", kinds(repo)))
+    })
 }
 
 /// The journal, one event kind and slice a line, for failure messages.
 fn kinds(repo: &TestRepo) -> String {
-    journal(repo)
+    repo.journal()
         .iter()
         .map(|e| format!("{} {}", e["event"], e["slice"]))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "never: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -217,15 +170,7 @@ impl Background {
     /// Waits for it to end, within the deadline.
     fn finish(mut self, what: &str) -> common::Run {
         let mut child = self.0.take().unwrap();
-        let deadline = Instant::now() + WAIT;
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{what}: not done within {WAIT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        common::wait_exit(&mut child, what, WAIT);
         common::Run::from(child.wait_with_output().unwrap())
     }
 }
@@ -247,39 +192,10 @@ fn attempt_file(repo: &TestRepo) -> Option<Value> {
 
 /// Waits for the running attempt's check to have started; the attempt file.
 fn wait_check_running(repo: &TestRepo) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(file) = attempt_file(repo).filter(|f| f["check_pid"].is_i64()) {
-            return file;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no check started; journal:\n{}",
-            kinds(repo)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Live (not zombie) processes in a process group.
-fn group_alive(pgid: i32) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            return false;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            return false;
-        };
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            return false;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
-            && !matches!(fields.first(), Some(&"Z") | Some(&"X"))
+    poll_ok("a check started", WAIT, || {
+        attempt_file(repo)
+            .filter(|f| f["check_pid"].is_i64())
+            .ok_or_else(|| format!("the journal:\n{}", kinds(repo)))
     })
 }
 
@@ -299,8 +215,7 @@ fn a_clean_merge_makes_a_merge_commit_of_the_old_tip_and_the_approved_commit() {
         &[],
     );
     let main = tip(&repo, "main").unwrap();
-    let approved = commit_in(
-        &repo,
+    let approved = repo.commit_in(
         "orders",
         &[("orders/fct_orders.sql", "select 1 as id\n")],
         "orders model",
@@ -341,8 +256,7 @@ fn a_clean_merge_makes_a_merge_commit_of_the_old_tip_and_the_approved_commit() {
     assert_eq!(repo.state_json()["slices"]["orders"]["lifecycle"], "merged");
 
     // The next merge goes on top of the integration tip, not the base.
-    let approved = commit_in(
-        &repo,
+    let approved = repo.commit_in(
         "users",
         &[("users/dim_users.sql", "select 2 as id\n")],
         "users model",
@@ -378,14 +292,12 @@ fn conflicting(right_agent: Option<&str>) -> TestRepo {
         text += &format!("agent = {}\n", toml_string(agent));
     }
     let repo = repo_with(&text, &[("shared.txt", "one\ntwo\nthree\n")]);
-    commit_in(
-        &repo,
+    repo.commit_in(
         "left",
         &[("shared.txt", "one\nLEFT\nthree\n"), ("left/a.sql", "a\n")],
         "left",
     );
-    commit_in(
-        &repo,
+    repo.commit_in(
         "right",
         &[
             ("shared.txt", "one\nRIGHT\nthree\n"),
@@ -463,18 +375,8 @@ fn merge_all_follows_after_order_even_when_the_downstream_slice_was_approved_fir
         ),
         &[],
     );
-    let up = commit_in(
-        &repo,
-        "upstream",
-        &[("staging/stg.sql", "select 1\n")],
-        "stg",
-    );
-    let down = commit_in(
-        &repo,
-        "downstream",
-        &[("marts/fct.sql", "select 2\n")],
-        "fct",
-    );
+    let up = repo.commit_in("upstream", &[("staging/stg.sql", "select 1\n")], "stg");
+    let down = repo.commit_in("downstream", &[("marts/fct.sql", "select 2\n")], "fct");
 
     let why = sliceboard(&repo, &["approve", "downstream"]).fails();
     assert!(
@@ -533,14 +435,12 @@ fn merge_all_names_the_approved_slice_it_did_not_merge_and_fails() {
         ),
         &[("shared.txt", "one\ntwo\nthree\n")],
     );
-    commit_in(
-        &repo,
+    repo.commit_in(
         "left",
         &[("shared.txt", "one\nLEFT\nthree\n"), ("left/a.sql", "a\n")],
         "left",
     );
-    let right = commit_in(
-        &repo,
+    let right = repo.commit_in(
         "right",
         &[
             ("shared.txt", "one\nRIGHT\nthree\n"),
@@ -548,7 +448,7 @@ fn merge_all_names_the_approved_slice_it_did_not_merge_and_fails() {
         ],
         "right",
     );
-    let other = commit_in(&repo, "other", &[("other/c.sql", "c\n")], "other");
+    let other = repo.commit_in("other", &[("other/c.sql", "c\n")], "other");
     for slice in ["left", "right", "other"] {
         sliceboard(&repo, &["approve", slice, "--force"]).ok();
     }
@@ -582,8 +482,7 @@ fn a_failing_check_leaves_integration_alone_and_a_passing_one_moves_it() {
         &[],
     );
     let before = tip(&repo, "integration").unwrap();
-    commit_in(
-        &repo,
+    repo.commit_in(
         "alpha",
         &[("a/model.sql", "select 1\n"), ("a/FAIL_MARK", "x\n")],
         "with the mark",
@@ -646,13 +545,13 @@ fn a_failing_check_leaves_integration_alone_and_a_passing_one_moves_it() {
 fn a_commit_after_approval_makes_the_approval_stale_and_it_does_not_merge() {
     let repo = repo_with(&plan("", &[("alpha", &["a/**"], &[])]), &[]);
     let before = tip(&repo, "integration").unwrap();
-    let approved = commit_in(&repo, "alpha", &[("a/one.sql", "select 1\n")], "one");
+    let approved = repo.commit_in("alpha", &[("a/one.sql", "select 1\n")], "one");
     sliceboard(&repo, &["approve", "alpha"]).ok();
     wait_queue(&repo, "alpha ready", |q| {
         state_of(q, "alpha") == Some("ready")
     });
 
-    let now = commit_in(&repo, "alpha", &[("a/two.sql", "select 2\n")], "two");
+    let now = repo.commit_in("alpha", &[("a/two.sql", "select 2\n")], "two");
     let board = wait_queue(&repo, "alpha's approval stale", |q| {
         state_of(q, "alpha") == Some("stale")
     });
@@ -722,7 +621,7 @@ fn integration_moved_by_someone_else_during_the_check_loses_no_update() {
         &[],
     );
     let before = tip(&repo, "integration").unwrap();
-    let approved = commit_in(&repo, "alpha", &[("a/one.sql", "select 1\n")], "one");
+    let approved = repo.commit_in("alpha", &[("a/one.sql", "select 1\n")], "one");
     sliceboard(&repo, &["approve", "alpha"]).ok();
 
     let merge = Background::start(&repo, &["merge", "alpha"]);
@@ -762,7 +661,8 @@ fn integration_moved_by_someone_else_during_the_check_loses_no_update() {
     });
     assert_eq!(lost["attempt"], attempt["number"]);
     assert!(
-        !journal(&repo)
+        !repo
+            .journal()
             .iter()
             .any(|e| e["event"] == "merged" && e["from"] == before.as_str()),
         "a merge was published over the outside commit"
@@ -779,7 +679,7 @@ fn a_supervisor_killed_during_a_check_leaves_integration_and_the_next_one_recove
         &[],
     );
     let before = tip(&repo, "integration").unwrap();
-    commit_in(&repo, "alpha", &[("a/one.sql", "select 1\n")], "one");
+    repo.commit_in("alpha", &[("a/one.sql", "select 1\n")], "one");
     sliceboard(&repo, &["approve", "alpha"]).ok();
     let lock = repo.state_dir().join("lock");
 
@@ -798,7 +698,7 @@ fn a_supervisor_killed_during_a_check_leaves_integration_and_the_next_one_recove
         );
         // SAFETY: signals the repository's supervisor, which the test started.
         assert_eq!(unsafe { libc::kill(holder.pid as i32, libc::SIGKILL) }, 0);
-        wait_until("the killed supervisor lets go of the lock", || {
+        poll_until("the killed supervisor lets go of the lock", WAIT, || {
             StateLock::holder(&lock).is_none()
         });
         let run = merge.finish("the merge whose supervisor was killed");
@@ -809,7 +709,7 @@ fn a_supervisor_killed_during_a_check_leaves_integration_and_the_next_one_recove
         if !left_running {
             // SAFETY: the check's own process group.
             unsafe { libc::kill(-check, libc::SIGKILL) };
-            wait_until("the check's group gone", || !group_alive(check));
+            poll_until("the check's group gone", WAIT, || !group_alive(check));
         }
 
         assert_eq!(
@@ -818,7 +718,7 @@ fn a_supervisor_killed_during_a_check_leaves_integration_and_the_next_one_recove
             "round {round}: integration moved"
         );
         repo.state_json();
-        let journal_before = journal(&repo);
+        let journal_before = repo.journal();
         assert!(
             repo.state_dir().join("merge/attempt.json").exists(),
             "round {round}: the killed supervisor left its attempt file"
@@ -836,13 +736,15 @@ fn a_supervisor_killed_during_a_check_leaves_integration_and_the_next_one_recove
         wait_event(&repo, "merge_interrupted", "alpha", |e| {
             e["attempt"] == number
         });
-        wait_until("the attempt file removed", || {
+        poll_until("the attempt file removed", WAIT, || {
             !repo.state_dir().join("merge/attempt.json").exists()
         });
         if left_running {
-            wait_until("the new supervisor stopped the check left running", || {
-                !group_alive(check)
-            });
+            poll_until(
+                "the new supervisor stopped the check left running",
+                WAIT,
+                || !group_alive(check),
+            );
         }
         assert_eq!(board["integration_tip"], before.as_str());
         let board = wait_queue(&repo, "alpha ready again", |q| {
@@ -853,7 +755,7 @@ fn a_supervisor_killed_during_a_check_leaves_integration_and_the_next_one_recove
         assert!(events(&repo, "merged", "alpha").is_empty());
     }
     repo.state_json();
-    journal(&repo);
+    repo.journal();
 }
 
 #[test]
@@ -862,8 +764,7 @@ fn approving_a_slice_with_paths_outside_what_it_owns_needs_force() {
         &plan("", &[("alpha", &["a/**"], &[]), ("beta", &["b/**"], &[])]),
         &[],
     );
-    let commit = commit_in(
-        &repo,
+    let commit = repo.commit_in(
         "alpha",
         &[("a/one.sql", "select 1\n"), ("b/theirs.sql", "select 2\n")],
         "one, and beta's file",
@@ -908,8 +809,8 @@ fn clean_refuses_an_unmerged_slice_and_removes_a_merged_one() {
         &plan("", &[("alpha", &["a/**"], &[]), ("beta", &["b/**"], &[])]),
         &[],
     );
-    commit_in(&repo, "alpha", &[("a/one.sql", "select 1\n")], "one");
-    commit_in(&repo, "beta", &[("b/two.sql", "select 2\n")], "two");
+    repo.commit_in("alpha", &[("a/one.sql", "select 1\n")], "one");
+    repo.commit_in("beta", &[("b/two.sql", "select 2\n")], "two");
     let (alpha_branch, beta_branch) = (branch_of(&repo, "alpha"), branch_of(&repo, "beta"));
     sliceboard(&repo, &["approve", "alpha"]).ok();
     sliceboard(&repo, &["approve", "beta"]).ok();
@@ -941,11 +842,11 @@ fn clean_refuses_an_unmerged_slice_and_removes_a_merged_one() {
 #[test]
 fn a_merged_slice_with_a_new_commit_says_so_everywhere_and_merges_again() {
     let repo = repo_with(&plan("", &[("alpha", &["a/**"], &[])]), &[]);
-    commit_in(&repo, "alpha", &[("a/one.sql", "select 1\n")], "one");
+    repo.commit_in("alpha", &[("a/one.sql", "select 1\n")], "one");
     sliceboard(&repo, &["approve", "alpha"]).ok();
     sliceboard(&repo, &["merge", "alpha"]).ok();
     let first_merge = tip(&repo, "integration").unwrap();
-    let late = commit_in(&repo, "alpha", &[("a/two.sql", "select 2\n")], "two");
+    let late = repo.commit_in("alpha", &[("a/two.sql", "select 2\n")], "two");
 
     let board = wait_queue(&repo, "alpha shows its new commit", |q| {
         q["slices"]["alpha"]["state"]["new_commits"] == 1
@@ -1014,11 +915,11 @@ fn a_merged_slice_with_a_new_commit_says_so_everywhere_and_merges_again() {
 #[test]
 fn clean_force_keeps_a_commit_made_after_the_merge_on_a_branch_and_says_so() {
     let repo = repo_with(&plan("", &[("alpha", &["a/**"], &[])]), &[]);
-    commit_in(&repo, "alpha", &[("a/one.sql", "select 1\n")], "one");
+    repo.commit_in("alpha", &[("a/one.sql", "select 1\n")], "one");
     let branch = branch_of(&repo, "alpha");
     sliceboard(&repo, &["approve", "alpha"]).ok();
     sliceboard(&repo, &["merge", "alpha"]).ok();
-    let late = commit_in(&repo, "alpha", &[("a/two.sql", "select 2\n")], "two");
+    let late = repo.commit_in("alpha", &[("a/two.sql", "select 2\n")], "two");
 
     let why = sliceboard(&repo, &["clean", "alpha"]).fails();
     assert!(
@@ -1086,9 +987,11 @@ fn feedback_about_a_conflict_is_pasted_into_the_agent_then_entered() {
         "{said}"
     );
     let read = || std::fs::read(&log).unwrap_or_default();
-    wait_until("the agent's input ends with the paste and Enter", || {
-        read().ends_with(b"\x1b[201~\r")
-    });
+    poll_until(
+        "the agent's input ends with the paste and Enter",
+        WAIT,
+        || read().ends_with(b"\x1b[201~\r"),
+    );
     let got = String::from_utf8_lossy(&read()).into_owned();
     assert!(got.starts_with("\x1b[200~"), "{got:?}");
     let text = got
@@ -1146,11 +1049,13 @@ fn queue_and_status_read_the_state_without_starting_a_supervisor() {
 #[test]
 fn approve_with_no_supervisor_leaves_none_running_and_queue_reads_it() {
     let repo = repo_with(&plan("", &[("left", &["left/**"], &[])]), &[]);
-    commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
+    repo.commit_in("left", &[("left/a.sql", "a\n")], "left");
     sliceboard(&repo, &["approve", "left"]).ok();
-    wait_until("the supervisor started for `approve` has ended", || {
-        !supervisor_runs(&repo)
-    });
+    poll_until(
+        "the supervisor started for `approve` has ended",
+        WAIT,
+        || !supervisor_runs(&repo),
+    );
     let board = queue(&repo);
     assert_eq!(board["order"], serde_json::json!(["left"]), "{board:#}");
     assert_eq!(state_of(&board, "left"), Some("ready"), "{board:#}");
@@ -1159,12 +1064,12 @@ fn approve_with_no_supervisor_leaves_none_running_and_queue_reads_it() {
     assert!(!supervisor_runs(&repo));
 
     // A commit after the approval: stale, read directly too.
-    commit_in(&repo, "left", &[("left/b.sql", "b\n")], "more");
+    repo.commit_in("left", &[("left/b.sql", "b\n")], "more");
     assert_eq!(state_of(&queue(&repo), "left"), Some("stale"));
 
     sliceboard(&repo, &["approve", "left"]).ok();
     sliceboard(&repo, &["merge"]).ok();
-    wait_until("the supervisor started for `merge` has ended", || {
+    poll_until("the supervisor started for `merge` has ended", WAIT, || {
         !supervisor_runs(&repo)
     });
     assert_eq!(state_of(&queue(&repo), "left"), Some("merged"));
@@ -1182,17 +1087,19 @@ fn an_automatic_merge_outlives_the_command_that_started_its_supervisor() {
         ),
         &[],
     );
-    let tip = commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
+    let tip = repo.commit_in("left", &[("left/a.sql", "a\n")], "left");
     sliceboard(&repo, &["approve", "left"]).ok();
-    wait_until("the automatic merge moved integration", || {
+    poll_until("the automatic merge moved integration", WAIT, || {
         repo.command("git", &repo.root)
             .args(["merge-base", "--is-ancestor", &tip, "integration"])
             .status()
             .is_ok_and(|s| s.success())
     });
-    wait_until("the supervisor started for `approve` has ended", || {
-        !supervisor_runs(&repo)
-    });
+    poll_until(
+        "the supervisor started for `approve` has ended",
+        WAIT,
+        || !supervisor_runs(&repo),
+    );
     let journal = std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap();
     assert!(!journal.contains("interrupted"), "{journal}");
 }
@@ -1206,7 +1113,7 @@ fn left_committed_right_not() -> TestRepo {
         ),
         &[],
     );
-    commit_in(&repo, "left", &[("left/a.sql", "a\n")], "left");
+    repo.commit_in("left", &[("left/a.sql", "a\n")], "left");
     repo
 }
 
@@ -1223,26 +1130,17 @@ fn spawn_with_stderr(repo: &TestRepo, args: &[&str]) -> (Child, std::path::PathB
     (child, err)
 }
 
-fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "{what} never ended");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn approve_and_down_wait_for_a_direct_up_holding_the_lock_then_work() {
     let repo = left_committed_right_not();
     for args in [&["approve", "left"][..], &["down", "right"]] {
-        wait_until("no supervisor holds the lock", || !supervisor_runs(&repo));
+        poll_until("no supervisor holds the lock", WAIT, || {
+            !supervisor_runs(&repo)
+        });
         let lock = StateLock::acquire(&repo.state_dir().join("lock"), "sliceboard up").unwrap();
         let (mut child, err) = spawn_with_stderr(&repo, args);
         let waiting = format!("waiting for `sliceboard up` (pid {})", std::process::id());
-        wait_until(&format!("{args:?} says it waits"), || {
+        poll_until(&format!("{args:?} says it waits"), WAIT, || {
             std::fs::read_to_string(&err).is_ok_and(|t| t.contains(&waiting))
         });
         assert!(
@@ -1250,7 +1148,7 @@ fn approve_and_down_wait_for_a_direct_up_holding_the_lock_then_work() {
             "{args:?} waits while the lock is held"
         );
         drop(lock);
-        let status = wait_exit(&mut child, &format!("{args:?}"));
+        let status = common::wait_exit(&mut child, &format!("{args:?}"), WAIT);
         assert!(
             status.success(),
             "{args:?} worked once the lock was free: {}",

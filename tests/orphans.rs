@@ -5,21 +5,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::TestRepo;
+use common::procs::alive;
 use common::supervised::*;
+use common::{TestRepo, poll_ok, poll_until};
 use sliceboard::domain::{AgentStatus, Event};
 
 const AGENT: &str = "nohup sleep 300 >/dev/null 2>&1 & echo child=$!; sleep 0.2; exit 0";
-
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-    })
-}
 
 /// Starts the staging agent and returns the pid of the job it left.
 fn run_agent(keep: bool) -> (i32, Supervise, TestRepo, Dashboard) {
@@ -27,8 +20,7 @@ fn run_agent(keep: bool) -> (i32, Supervise, TestRepo, Dashboard) {
     if keep {
         text = text.replace("[agent]\n", "[agent]\nkeep_children = true\n");
     }
-    let repo = TestRepo::with_plan_text(&text);
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(&text);
     let sup = Supervise::start(&repo, &[]);
     let mut dash = Dashboard::connect(&repo.socket());
     dash.view(&["staging"]);
@@ -64,20 +56,18 @@ fn a_job_the_agent_left_in_its_group_is_stopped_when_it_exits() {
         "{:?}",
         dash.row("staging").events
     );
-    let deadline = Instant::now() + WAIT;
-    while alive(child) {
-        assert!(
-            Instant::now() < deadline,
-            "the nohup job {child} outlived its agent"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll_until(
+        format!("the nohup job {child} stopped with its agent"),
+        WAIT,
+        || !alive(child),
+    );
 }
 
 #[test]
 fn keep_children_leaves_them_running() {
     let (child, _sup, _repo, _dash) = run_agent(true);
-    // Past the point where a leftover would have been stopped.
+    // Past the point where a leftover would have been stopped. A sleep,
+    // not a wait: what is tested is that nothing happens to the job.
     std::thread::sleep(Duration::from_secs(1));
     assert!(alive(child), "kept job {child} was stopped");
     // SAFETY: signals the test's own stray job.
@@ -109,35 +99,27 @@ fn left_by_a_killed_supervisor(f: &mut Fixture) -> (i32, KillGroup) {
     (pid, guard)
 }
 
-fn journal(repo: &TestRepo) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(repo.state_dir().join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// The journal's events about `slice`, as `event` (`state` for a status).
 /// Waits until the slice's journal ends with `expected`: an end and the
 /// run's last status are journaled one after the other, and the board can
 /// show the first before the second is written.
 fn journal_ends_with(repo: &TestRepo, slice: &str, expected: &[&str]) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let events = journaled(repo, slice);
-        if events.ends_with(&expected.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>()) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{events:?} does not end with {expected:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    poll_ok(
+        format!("{slice}'s journal ending with {expected:?}"),
+        Duration::from_secs(10),
+        || {
+            let events = journaled(repo, slice);
+            if events.ends_with(&expected.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>()) {
+                Ok(())
+            } else {
+                Err(format!("{events:?}"))
+            }
+        },
+    );
 }
 
 fn journaled(repo: &TestRepo, slice: &str) -> Vec<String> {
-    journal(repo)
+    repo.journal()
         .iter()
         .filter(|e| e["slice"] == slice)
         .map(|e| match e["status"]["state"].as_str() {
@@ -244,8 +226,7 @@ fn a_group_left_running_that_ends_by_itself_loses_its_mark() {
 
 #[test]
 fn a_recorded_pid_now_another_process_is_neither_marked_nor_signalled() {
-    let repo = TestRepo::with_plan_text(&plan(&[]));
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(&plan(&[]));
     // A process that got the recorded pid: alive, but started at another
     // time than the record says.
     let mut stranger = std::process::Command::new("sleep")

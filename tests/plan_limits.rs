@@ -8,24 +8,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::TestRepo;
 use common::supervised::*;
+use common::{Plan, TestRepo};
 
-/// Runs `sliceboard check` on a thread, so a hang fails the test instead
-/// of stalling it.
+/// Runs `sliceboard check` within the deadline, so a hang fails the test
+/// instead of stalling it; `check` must fail.
 fn check_within(repo: &TestRepo) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut command = repo.command(common::BIN, &repo.root);
-    command.arg("check");
-    std::thread::spawn(move || {
-        let _ = tx.send(command.output());
-    });
-    let out = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("check answers instead of hanging")
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    sliceboard(repo, &["check"]).fails()
 }
 
 #[test]
@@ -50,10 +39,13 @@ fn a_fifo_or_a_device_as_the_plan_is_refused_at_once() {
 #[test]
 fn logs_globs_outside_the_worktree_are_refused() {
     for glob in ["../../outside/*.log", "/var/log/*.log", "logs/../../x.log"] {
-        let plan = format!(
-            "base = \"main\"\n\n[agent]\ncommand = \"claude\"\n\n[[slice]]\nname = \"staging\"\nowns = [\"models/**\"]\nlogs = [{}]\n",
-            toml_string(glob)
-        );
+        let plan = Plan::new("claude")
+            .slice(
+                "staging",
+                &["models/**"],
+                &[&format!("logs = [{}]", toml_string(glob))],
+            )
+            .to_string();
         let repo = TestRepo::new();
         repo.write("sliceboard.toml", &plan);
         let err = repo.sliceboard(&["check"]).fails();
@@ -70,10 +62,9 @@ fn logs_globs_outside_the_worktree_are_refused() {
 fn a_200_kib_prompt_reaches_the_agent_through_prompt_file() {
     let prompt = "x".repeat(200 * 1024);
     let text = |command: &str| {
-        format!(
-            "base = \"main\"\n\n[agent]\ncommand = {}\n\n[[slice]]\nname = \"staging\"\nowns = [\"models/staging/**\"]\nprompt = \"{prompt}\"\n",
-            toml_string(command)
-        )
+        Plan::new(command)
+            .staging(&[&format!("prompt = \"{prompt}\"")])
+            .to_string()
     };
     let repo = TestRepo::with_plan_text(&text("claude {prompt}"));
     let refused = repo.sliceboard(&["check"]).fails();
@@ -83,10 +74,9 @@ fn a_200_kib_prompt_reaches_the_agent_through_prompt_file() {
         "{refused}"
     );
 
-    let repo = TestRepo::with_plan_text(&text(
+    let repo = TestRepo::with_worktrees(&text(
         "echo prompt-bytes=$(wc -c < {prompt_file}); exec sleep 60",
     ));
-    repo.sliceboard(&["up"]).ok();
     let _sup = Supervise::start(&repo, &[]);
     let mut dash = Dashboard::connect(&repo.socket());
     dash.view(&["staging"]);

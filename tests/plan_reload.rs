@@ -5,17 +5,9 @@
 
 mod common;
 
-use common::TestRepo;
 use common::supervised::*;
 use sliceboard::domain::plan_change::PlanProblem;
 use sliceboard::domain::{AgentStatus, Command, Lifecycle};
-
-/// Saves the plan as an editor does: write a new file, rename it over.
-fn save_plan(repo: &TestRepo, text: &str) {
-    let new = repo.root.join(".sliceboard.toml.swp");
-    std::fs::write(&new, text).unwrap();
-    std::fs::rename(&new, repo.root.join("sliceboard.toml")).unwrap();
-}
 
 const MACROS: &str =
     "\n[[slice]]\nname = \"macros\"\nowns = [\"macros/**\"]\nlogs = [\"logs/*.log\"]\n";
@@ -26,7 +18,7 @@ fn a_slice_added_to_the_plan_appears_as_planned_and_up_creates_it() {
     let mut dash = Dashboard::connect(&f.socket());
     assert!(dash.board.row(&name("macros")).is_none());
 
-    save_plan(&f.repo, &(plan(&[]) + MACROS));
+    f.repo.save_plan(&(plan(&[]) + MACROS));
     dash.wait_until("macros on the board, planned", |d| {
         d.board
             .row(&name("macros"))
@@ -76,7 +68,7 @@ fn an_invalid_edit_shows_the_error_and_keeps_the_board() {
 
     // A misspelt key on the plan's first line.
     let bad = plan(&[("staging", "echo started; exec sleep 60")]).replacen("base", "bsae", 1);
-    save_plan(&f.repo, &(bad + MACROS));
+    f.repo.save_plan(&(bad + MACROS));
     dash.wait_until("the plan's error on the board", |d| {
         matches!(&d.board.plan_problem, Some(PlanProblem::Invalid { .. }))
     });
@@ -96,8 +88,7 @@ fn an_invalid_edit_shows_the_error_and_keeps_the_board() {
     assert!(up.as_ref().is_err_and(|e| e.contains("bsae")), "{up:?}");
 
     // A setting that cannot change live is named, and not applied.
-    save_plan(
-        &f.repo,
+    f.repo.save_plan(
         &plan(&[("staging", "echo started; exec sleep 60")]).replacen(
             "base = \"main\"",
             "base = \"main\"\nmax_running = 1",
@@ -112,10 +103,8 @@ fn an_invalid_edit_shows_the_error_and_keeps_the_board() {
     });
 
     // Fixing the file clears the error.
-    save_plan(
-        &f.repo,
-        &plan(&[("staging", "echo started; exec sleep 60")]),
-    );
+    f.repo
+        .save_plan(&plan(&[("staging", "echo started; exec sleep 60")]));
     dash.wait_until("the error cleared", |d| d.board.plan_problem.is_none());
     assert_eq!(dash.row("staging").status, AgentStatus::Running);
 }
@@ -135,7 +124,7 @@ fn removing_a_running_slice_marks_it_and_status_says_so() {
         1,
     );
     assert!(!without.contains("staging"), "{without}");
-    save_plan(&f.repo, &without);
+    f.repo.save_plan(&without);
     dash.wait_until("staging marked as removed from the plan", |d| {
         d.board.row(&name("staging")).is_some_and(|r| r.removed)
     });

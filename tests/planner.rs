@@ -6,34 +6,28 @@
 
 mod common;
 
-use common::TestRepo;
-use common::supervised::{Supervise, cli, sliceboard, start_agent, toml_string};
+use common::supervised::{Supervise, cli, sliceboard, start_agent};
+use common::{Plan, TestRepo, poll_until, slice_status, toml_string};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn wait(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "never: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+/// How long the planner may take to hear of a merge.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 fn plan(recording: &Path) -> String {
-    format!(
-        "base = \"main\"\n\n[agent]\ncommand = \"sleep 600\"\n\n\
-         [planner]\ncommand = {}\nprompt = \"Move the shop's models to DuckDB.\"\n\n\
-         [[slice]]\nname = \"staging\"\nowns = [\"models/staging/**\"]\n\n\
-         [[slice]]\nname = \"marts\"\nowns = [\"models/marts/**\"]\nafter = [\"staging\"]\n",
+    let planner = format!(
+        "[planner]\ncommand = {}\nprompt = \"Move the shop's models to DuckDB.\"",
         toml_string(&format!("cat > '{}'", recording.display()))
-    )
+    );
+    Plan::new("sleep 600")
+        .table(&planner)
+        .staging(&[])
+        .marts(&["after = [\"staging\"]"])
+        .to_string()
 }
 
 fn commit_in(repo: &TestRepo, slice: &str, path: &str, message: &str) {
-    let worktree = repo.worktree(slice);
-    common::write_file(&worktree.join(path), "select 42 as id\n");
-    repo.git_in(&worktree, &["add", "-A"]);
-    repo.git_in(&worktree, &["commit", "-q", "-m", message]);
+    repo.commit_in(slice, &[(path, "select 42 as id\n")], message);
 }
 
 #[test]
@@ -69,13 +63,7 @@ fn the_planner_plans_in_the_main_worktree_and_reviews_once_all_merged() {
     cli(&socket, start_agent("planner")).expect("the planner starts");
     let status: serde_json::Value =
         serde_json::from_str(&sliceboard(&repo, &["status", "--json"]).ok()).unwrap();
-    let planner = status["slices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "planner")
-        .unwrap()
-        .clone();
+    let planner = slice_status(&status, "planner").clone();
     assert_eq!(planner["worktree"], repo.root.display().to_string());
     assert_eq!(planner["branch"], "main");
     assert_eq!(planner["agent"]["status"]["state"], "running");
@@ -94,6 +82,8 @@ fn the_planner_plans_in_the_main_worktree_and_reviews_once_all_merged() {
     );
     sliceboard(&repo, &["approve", "staging", "--force"]).ok();
     sliceboard(&repo, &["merge", "staging"]).ok();
+    // A sleep, not a wait: what is tested is that nothing arrives, so the
+    // planner is given a moment in which it must hear nothing.
     std::thread::sleep(Duration::from_millis(300));
     let heard = std::fs::read_to_string(&recording).unwrap_or_default();
     assert!(!heard.contains("Review the aggregate"), "{heard}");
@@ -103,7 +93,7 @@ fn the_planner_plans_in_the_main_worktree_and_reviews_once_all_merged() {
 
     // The last merge sends the review by itself.
     let main = repo.git(&["rev-parse", "main"]);
-    wait("the planner to get the review", || {
+    poll_until("the planner to get the review", PATIENCE, || {
         std::fs::read_to_string(&recording)
             .unwrap_or_default()
             .contains("Review the merged result")
@@ -124,7 +114,7 @@ fn the_planner_plans_in_the_main_worktree_and_reviews_once_all_merged() {
         said.contains("sent planner the aggregate result (2 of 2 slices merged)"),
         "{said}"
     );
-    wait("the second review", || {
+    poll_until("the second review", PATIENCE, || {
         std::fs::read_to_string(&recording)
             .unwrap_or_default()
             .matches("Review the aggregate result")
@@ -161,15 +151,7 @@ fn the_planner_takes_no_running_slot_and_a_waiting_slice_says_whose_slots_are_fu
     );
     let status: serde_json::Value =
         serde_json::from_str(&sliceboard(&repo, &["status", "--json"]).ok()).unwrap();
-    let state = |slice: &str| {
-        status["slices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == slice)
-            .unwrap()["agent"]["status"]["state"]
-            .clone()
-    };
+    let state = |slice: &str| slice_status(&status, slice)["agent"]["status"]["state"].clone();
     assert_eq!(state("planner"), "running");
     assert_eq!(state("staging"), "running");
     assert_eq!(state("marts"), "pending");

@@ -8,10 +8,9 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use common::supervised::*;
-use common::{BIN, Run, TestRepo};
+use common::{BIN, Plan, Run, TestRepo, poll_until};
 
 /// `sliceboard ARGS` at umask 000.
 fn at_umask_000(repo: &TestRepo, args: &[&str]) -> Run {
@@ -44,20 +43,20 @@ fn open_to_others(dir: &Path, found: &mut Vec<(PathBuf, u32)>) {
 
 #[test]
 fn nothing_under_the_state_folder_is_open_to_others_at_umask_000() {
-    let repo = TestRepo::new();
-    repo.git(&["rm", "-q", "dbt_project.yml"]);
+    let repo = TestRepo::without_dbt_project();
     repo.write(
         "sliceboard.toml",
-        "base = \"main\"\nintegration = \"integration\"\n\n[agent]\ncommand = \"echo ran; exec sleep 300\"\n\n[merge]\ncheck = \"echo check ok\"\n\n[[slice]]\nname = \"alpha\"\nowns = [\"a/**\"]\n",
+        &Plan::new("echo ran; exec sleep 300")
+            .top("integration = \"integration\"")
+            .table("[merge]\ncheck = \"echo check ok\"")
+            .slice("alpha", &["a/**"], &[])
+            .to_string(),
     );
     repo.commit_all("plan");
     at_umask_000(&repo, &["up"]).ok();
 
     // The supervisor `approve` starts runs at umask 000 too.
-    let worktree = repo.worktree("alpha");
-    common::write_file(&worktree.join("a/model.sql"), "select 1\n");
-    repo.git_in(&worktree, &["add", "-A"]);
-    repo.git_in(&worktree, &["commit", "-q", "-m", "alpha"]);
+    repo.commit_in("alpha", &[("a/model.sql", "select 1\n")], "alpha");
     at_umask_000(&repo, &["approve", "alpha"]).ok();
 
     let mut dash = Dashboard::connect(&repo.socket());
@@ -79,11 +78,9 @@ fn nothing_under_the_state_folder_is_open_to_others_at_umask_000() {
     open_to_others(&state, &mut found);
     assert_eq!(found, Vec::new(), "open to group or others while running");
     at_umask_000(&repo, &["stop"]).ok();
-    let deadline = Instant::now() + WAIT;
-    while state.join("supervisor.sock").exists() {
-        assert!(Instant::now() < deadline, "the supervisor stopped");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll_until("the supervisor gone with its socket", WAIT, || {
+        !state.join("supervisor.sock").exists()
+    });
     let mut found = Vec::new();
     open_to_others(&state, &mut found);
     assert_eq!(found, Vec::new(), "open to group or others");

@@ -8,8 +8,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
+use common::poll_until;
 use common::supervised::*;
 use sliceboard::domain::AgentStatus;
 
@@ -29,11 +28,11 @@ fn start(f: &Fixture, slices: &[&str]) -> Vec<KillGroup> {
 
 /// Waits for the supervisor process to end by itself.
 fn ended(sup: &mut Supervise, what: &str) {
-    let deadline = Instant::now() + WAIT;
-    while sup.child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the supervisor outlived {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_exit(
+        &mut sup.child,
+        &format!("the supervisor, after {what},"),
+        WAIT,
+    );
 }
 
 const LONG: &str = "exec sleep 300";
@@ -102,17 +101,15 @@ fn sighup_ends_nothing_and_a_killed_supervisor_is_journaled_by_the_next() {
     unsafe { libc::kill(f.sup.pid() as i32, libc::SIGHUP) };
     // Once it has seen the signal, it still serves, its agent still runs.
     let log = f.repo.state_dir().join("sliceboard.log");
-    let deadline = Instant::now() + WAIT;
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("SIGHUP ignored")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the supervisor never said what it did with SIGHUP"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll_until(
+        "the supervisor saying what it did with SIGHUP",
+        WAIT,
+        || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("SIGHUP ignored")
+        },
+    );
     assert_serving(&f.socket());
     let dash = Dashboard::connect(&f.socket());
     assert_eq!(dash.row("staging").status, AgentStatus::Running);

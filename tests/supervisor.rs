@@ -7,11 +7,11 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::TestRepo;
+use common::{Deadline, Plan, TestRepo, name, toml_string};
 use sliceboard::agents::{Agents, AgentsOptions};
-use sliceboard::domain::{Activity, ActivitySource, AgentStatus, Command, Event, SliceName};
+use sliceboard::domain::{Activity, ActivitySource, AgentStatus, Command, Event};
 use sliceboard::session::Size;
 use sliceboard::store::Actor;
 use sliceboard::workspace::Workspace;
@@ -19,25 +19,12 @@ use sliceboard::workspace::Workspace;
 const WAIT: Duration = Duration::from_secs(15);
 
 fn plan(command: &str, resume: &str, max_running: usize) -> String {
-    format!(
-        r#"base = "main"
-max_running = {max_running}
-
-[agent]
-command = "{command}"
-resume = "{resume}"
-
-[[slice]]
-name = "staging"
-owns = ["models/staging/**"]
-prompt = "Migrate the staging models."
-
-[[slice]]
-name = "marts"
-owns = ["models/marts/**"]
-after = ["staging"]
-"#
-    )
+    Plan::new(command)
+        .top(&format!("max_running = {max_running}"))
+        .agent(&format!("resume = {}", toml_string(resume)))
+        .staging(&["prompt = \"Migrate the staging models.\""])
+        .marts(&["after = [\"staging\"]"])
+        .to_string()
 }
 
 struct Running {
@@ -64,10 +51,6 @@ fn running(plan_text: &str) -> Running {
     Running { repo, sup, events }
 }
 
-fn name(s: &str) -> SliceName {
-    SliceName::parse(s).unwrap()
-}
-
 /// Whether the slice's terminal shows `text`.
 fn shows(sup: &Agents, slice: &str, text: &str) -> bool {
     sup.session(&name(slice))
@@ -80,11 +63,12 @@ impl Running {
         self.sup.execute(command).unwrap();
     }
 
+    /// Steps the supervisor until `done` holds.
     fn until(&mut self, what: &str, done: impl Fn(&Agents) -> bool) {
-        let deadline = Instant::now() + WAIT;
+        let deadline = Deadline::after(WAIT);
         while !done(&self.sup) {
             assert!(
-                Instant::now() < deadline,
+                !deadline.passed(),
                 "never: {what}; events: {:?}",
                 self.events.lock().unwrap()
             );
@@ -151,9 +135,9 @@ fn a_signal_sets_the_activity_and_holds_while_the_agent_prints() {
     }));
     // The signal outranks the output that follows it.
     let at_signal = last_tick(&r.sup, "staging");
-    let deadline = Instant::now() + WAIT;
+    let deadline = Deadline::after(WAIT);
     while last_tick(&r.sup, "staging") < at_signal + 20 {
-        assert!(Instant::now() < deadline, "the agent stopped printing");
+        deadline.check("the agent printing 20 more ticks");
         r.sup.step(Duration::from_millis(50));
         assert_eq!(
             r.sup.activity(&staging).map(|r| r.activity),
@@ -186,7 +170,7 @@ fn a_signal_sets_the_activity_and_holds_while_the_agent_prints() {
 #[test]
 fn agents_run_in_their_worktree_with_the_slice_environment() {
     let mut r = running(&plan(
-        "echo \\\"in $(pwd) as $SLICEBOARD_SLICE for $SLICEBOARD_DBT_TARGET\\\"; sleep 30",
+        "echo \"in $(pwd) as $SLICEBOARD_SLICE for $SLICEBOARD_DBT_TARGET\"; sleep 30",
         "true",
         4,
     ));
@@ -412,9 +396,9 @@ fn a_run_a_killed_supervisor_left_running_is_shown_as_exited_with_its_output() {
     })
     .unwrap();
     assert_eq!(sup.status(&staging), AgentStatus::Running);
-    let deadline = Instant::now() + WAIT;
+    let deadline = Deadline::after(WAIT);
     while !shows(&sup, "staging", "resumed-run") {
-        assert!(Instant::now() < deadline, "the restarted run never printed");
+        deadline.check("the restarted run printing");
         sup.step(Duration::from_millis(50));
     }
     let screen = sup.session(&staging).unwrap().with_screen(|s| s.text());

@@ -11,8 +11,8 @@
 
 mod common;
 
-use common::TestRepo;
 use common::supervised::*;
+use common::{TestRepo, poll_until};
 use sliceboard::domain::board::BoardUpdate;
 use sliceboard::domain::pane::PaneWant;
 use sliceboard::domain::wire::{ClientKind, ClientMsg, PROTOCOL_VERSION, ServerMsg};
@@ -432,18 +432,14 @@ fn an_idle_supervisor_ends_by_itself_once_no_agent_runs_and_no_dashboard_is_atta
         .unwrap()
         .expect("the agent starts");
     let journal = f.repo.state_dir().join("events.jsonl");
-    let deadline = std::time::Instant::now() + WAIT;
-    while !std::fs::read_to_string(&journal)
-        .unwrap_or_default()
-        .contains(r#""status":{"state":"exited","code":0}"#)
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the agent never ended"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // Attached, it stays, however long nothing else happens.
+    poll_until("the agent ended", WAIT, || {
+        std::fs::read_to_string(&journal)
+            .unwrap_or_default()
+            .contains(r#""status":{"state":"exited","code":0}"#)
+    });
+    // Attached, it stays, however long nothing else happens. Watched for a
+    // fixed time, well past its idle exit of 1 s: what is tested is that
+    // nothing happens.
     let attached_for = std::time::Instant::now() + Duration::from_millis(2500);
     while std::time::Instant::now() < attached_for {
         assert!(
@@ -453,14 +449,7 @@ fn an_idle_supervisor_ends_by_itself_once_no_agent_runs_and_no_dashboard_is_atta
         std::thread::sleep(Duration::from_millis(100));
     }
     drop(dash);
-    let deadline = std::time::Instant::now() + WAIT;
-    while f.sup.child.try_wait().unwrap().is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "an idle supervisor never ended"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_exit(&mut f.sup.child, "an idle supervisor", WAIT);
     assert!(!f.socket().exists(), "it took its socket with it");
 }
 
@@ -497,8 +486,7 @@ fn a_resized_pane_is_sent_again_reflowed_without_waiting_for_output() {
 
 #[test]
 fn clients_starting_a_supervisor_at_once_all_reach_the_one_that_won() {
-    let repo = TestRepo::with_plan_text(&plan(&[]));
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(&plan(&[]));
     // `proxy` starts the supervisor when none runs, as a dashboard does;
     // with stdin closed it ends as soon as it has connected.
     let proxies: Vec<_> = (0..8)
@@ -530,15 +518,12 @@ fn clients_starting_a_supervisor_at_once_all_reach_the_one_that_won() {
             .unwrap();
         String::from_utf8_lossy(&found.stdout).lines().count()
     };
-    let deadline = std::time::Instant::now() + WAIT;
-    while count() != 1 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} supervisors run for the repository, not one",
-            count()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::poll_ok("one supervisor for the repository", WAIT, || {
+        match count() {
+            1 => Ok(()),
+            n => Err(format!("{n} supervisors run")),
+        }
+    });
 }
 
 /// A stand-in for a supervisor of another sliceboard version: it holds the

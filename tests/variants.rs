@@ -6,33 +6,31 @@
 
 mod common;
 
-use common::TestRepo;
-use common::supervised::{Supervise, cli, start_agent, toml_string};
+use common::supervised::{Supervise, cli, start_agent};
+use common::{Plan, TestRepo, poll_until, toml_string};
 use sliceboard::domain::Lifecycle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// How long a variant's agent, merge or pick may take.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Variant N writes N files and commits them.
 const MAKE: &str = "n=$1; i=1; while [ $i -le $n ]; do echo \"select $i as id\" > models/staging/v${n}_$i.sql; i=$((i+1)); done; git add -A; git -c user.name=agent -c user.email=a@example.com commit -qm \"variant $n\"; echo made $n";
 
 fn plan() -> String {
     let variant = |n: usize| format!("{{ agent = {} }}", toml_string(&format!("sh make.sh {n}")));
-    format!(
-        "base = \"main\"\n\n[agent]\ncommand = \"cat\"\n\n\
-         [[slice]]\nname = \"staging\"\nowns = [\"models/staging/**\"]\nprompt = \"Rename the staging models\"\n\
-         variants = [{}, {}, {}]\n\n\
-         [[slice]]\nname = \"marts\"\nowns = [\"models/marts/**\"]\nafter = [\"staging\"]\n",
-        variant(1),
-        variant(2),
-        variant(3)
-    )
-}
-
-fn wait(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "never: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    Plan::new("cat")
+        .staging(&[
+            "prompt = \"Rename the staging models\"",
+            &format!(
+                "variants = [{}, {}, {}]",
+                variant(1),
+                variant(2),
+                variant(3)
+            ),
+        ])
+        .marts(&["after = [\"staging\"]"])
+        .to_string()
 }
 
 #[test]
@@ -70,12 +68,12 @@ fn three_variants_run_compare_and_one_is_picked_the_others_retired() {
     // Each ran in its own worktree and committed on its own branch.
     for n in 1..=3 {
         let branch = format!("slice/staging.{n}");
-        wait(&format!("staging.{n}'s commit"), || {
+        poll_until(&format!("staging.{n}'s commit"), PATIENCE, || {
             repo.git(&["log", "-1", "--format=%s", &branch]).trim() == format!("variant {n}")
         });
     }
     // Their agents are done: the board says so before we compare.
-    wait("every variant's agent to exit", || {
+    poll_until("every variant's agent to exit", PATIENCE, || {
         let status = repo.sliceboard(&["status"]).ok();
         status.matches("exited(0)").count() == 3
     });
@@ -164,25 +162,22 @@ fn three_variants_run_compare_and_one_is_picked_the_others_retired() {
 
 /// Two variants, each with one commit of its own, made without agents.
 fn two_committed_variants(repo: &TestRepo, merge: &str) {
+    let mut plan = Plan::new("cat");
+    if !merge.is_empty() {
+        plan = plan.table(merge);
+    }
     repo.write(
         "sliceboard.toml",
-        &format!(
-            "base = \"main\"\n\n[agent]\ncommand = \"cat\"\n\n{merge}\n\n\
-             [[slice]]\nname = \"staging\"\nowns = [\"models/staging/**\"]\nvariants = 2\n"
-        ),
+        &plan.staging(&["variants = 2"]).to_string(),
     );
     repo.commit_all("plan with variants");
     repo.sliceboard(&["up"]).ok();
     for n in 1..=2 {
-        let worktree = repo.worktree(&format!("staging.{n}"));
-        std::fs::create_dir_all(worktree.join("models/staging")).unwrap();
-        std::fs::write(
-            worktree.join("models/staging/stg.sql"),
-            format!("select {n} as id\n"),
-        )
-        .unwrap();
-        repo.git_in(&worktree, &["add", "-A"]);
-        repo.git_in(&worktree, &["commit", "-qm", &format!("variant {n}")]);
+        repo.commit_in(
+            &format!("staging.{n}"),
+            &[("models/staging/stg.sql", &format!("select {n} as id\n"))],
+            &format!("variant {n}"),
+        );
     }
 }
 
@@ -211,7 +206,7 @@ fn a_pick_waits_for_a_siblings_merge_check_and_never_retires_a_merged_sibling() 
         })
     };
     let attempt = repo.state_dir().join("merge/attempt.json");
-    wait("staging.1's merge check to run", || {
+    poll_until("staging.1's merge check to run", PATIENCE, || {
         std::fs::read_to_string(&attempt).is_ok_and(|a| a.contains("check_pid"))
     });
 
@@ -248,18 +243,16 @@ fn a_variant_never_made_is_retired_and_holds_nothing_up() {
     let repo = TestRepo::new();
     repo.write(
         "sliceboard.toml",
-        "base = \"main\"\n\n[agent]\ncommand = \"cat\"\n\n\
-         [[slice]]\nname = \"staging\"\nowns = [\"models/staging/**\"]\nvariants = 3\n\n\
-         [[slice]]\nname = \"marts\"\nowns = [\"models/marts/**\"]\nafter = [\"staging\"]\n",
+        &Plan::new("cat")
+            .staging(&["variants = 3"])
+            .marts(&["after = [\"staging\"]"])
+            .to_string(),
     );
     repo.commit_all("plan with variants");
     repo.sliceboard(&["up", "staging.1", "staging.2", "marts"])
         .ok();
     let commit = |slice: &str, path: &str| {
-        let worktree = repo.worktree(slice);
-        common::write_file(&worktree.join(path), "select 1 as id\n");
-        repo.git_in(&worktree, &["add", "-A"]);
-        repo.git_in(&worktree, &["commit", "-qm", slice]);
+        repo.commit_in(slice, &[(path, "select 1 as id\n")], slice);
     };
     commit("staging.2", "models/staging/stg.sql");
     commit("marts", "models/marts/fct.sql");
@@ -308,7 +301,7 @@ fn a_pick_cut_off_by_a_killed_supervisor_is_finished_by_the_next_one() {
     .unwrap();
 
     let _sup = Supervise::start(&repo, &[]);
-    wait("the next supervisor to finish the pick", || {
+    poll_until("the next supervisor to finish the pick", PATIENCE, || {
         !record.exists() && repo.state_json()["slices"]["staging.2"]["lifecycle"] == "retired"
     });
     assert!(!repo.worktree("staging.2").exists(), "its worktree is gone");
@@ -332,20 +325,11 @@ fn a_pick_cut_off_by_a_killed_supervisor_is_finished_by_the_next_one() {
     assert_eq!(resumed["left"], serde_json::json!([]));
 }
 
-/// Whether `pid` lives (a zombie does not).
-fn alive(pid: i64) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-    })
-}
-
 /// Two variants whose agents run `agent`; staging.2's is started, then
 /// `pick staging.1` is cut off by SIGKILL to the supervisor while it
 /// retires staging.2 (whose agent ignores SIGTERM, so that takes the
 /// kill's grace period). Returns the pick's record and the agent's pid.
-fn pick_killed_while_retiring(repo: &TestRepo, agent: &str) -> (std::path::PathBuf, i64) {
+fn pick_killed_while_retiring(repo: &TestRepo, agent: &str) -> (std::path::PathBuf, i32) {
     two_committed_variants(repo, "");
     let plan = std::fs::read_to_string(repo.root.join("sliceboard.toml"))
         .unwrap()
@@ -358,10 +342,12 @@ fn pick_killed_while_retiring(repo: &TestRepo, agent: &str) -> (std::path::PathB
     let mut sup = Supervise::start(repo, &[]);
     cli(&repo.socket(), start_agent("staging.2")).expect("the sibling's agent starts");
     let agent_file = repo.state_dir().join("slices/staging.2/agent.json");
-    wait("the sibling's agent record", || agent_file.exists());
+    poll_until("the sibling's agent record", PATIENCE, || {
+        agent_file.exists()
+    });
     let agent: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&agent_file).unwrap()).unwrap();
-    let pid = agent["pid"].as_i64().unwrap();
+    let pid = agent["pid"].as_i64().unwrap() as i32;
     let mut picking = repo
         .command(common::BIN, &repo.root)
         .args(["pick", "staging.1", "--yes", "--force"])
@@ -370,7 +356,7 @@ fn pick_killed_while_retiring(repo: &TestRepo, agent: &str) -> (std::path::PathB
         .spawn()
         .unwrap();
     let record = repo.state_dir().join("merge/pick.json");
-    wait("the pick's record", || record.exists());
+    poll_until("the pick's record", PATIENCE, || record.exists());
     sup.kill();
     let _ = picking.wait();
     assert!(record.exists(), "the killed pick left its record");
@@ -392,7 +378,7 @@ fn a_pick_killed_while_retiring_a_stubborn_sibling_is_finished_on_restart() {
         pick_killed_while_retiring(&repo, "trap '' TERM; while :; do sleep 0.1; done");
 
     let _sup = Supervise::start(&repo, &[]);
-    wait("the next supervisor to finish the pick", || {
+    poll_until("the next supervisor to finish the pick", PATIENCE, || {
         !record.exists() && repo.state_json()["slices"]["staging.2"]["lifecycle"] == "retired"
     });
     assert!(!repo.worktree("staging.2").exists());
@@ -412,10 +398,13 @@ fn a_pick_whose_siblings_agent_outlived_the_supervisor_ends_that_agent_on_restar
     let repo = TestRepo::new();
     let (record, pid) =
         pick_killed_while_retiring(&repo, "trap '' TERM HUP; while :; do sleep 0.1; done");
-    assert!(alive(pid), "the sibling's agent outlived the supervisor");
+    assert!(
+        common::procs::alive(pid),
+        "the sibling's agent outlived the supervisor"
+    );
 
     let _sup = Supervise::start(&repo, &[]);
-    wait("the next supervisor to finish the pick", || {
+    poll_until("the next supervisor to finish the pick", PATIENCE, || {
         !record.exists()
     });
     let journal = std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap();
@@ -426,7 +415,10 @@ fn a_pick_whose_siblings_agent_outlived_the_supervisor_ends_that_agent_on_restar
         .unwrap_or_else(|| panic!("no pick_resumed in the journal:\n{journal}"));
     assert_eq!(resumed["left"], serde_json::json!([]), "{resumed}");
     assert_eq!(resumed["retired"], serde_json::json!(["staging.2"]));
-    assert!(!alive(pid), "the sibling's agent {pid} is ended");
+    assert!(
+        !common::procs::alive(pid),
+        "the sibling's agent {pid} is ended"
+    );
     assert_eq!(
         repo.state_json()["slices"]["staging.2"]["lifecycle"],
         "retired"

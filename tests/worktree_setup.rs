@@ -5,20 +5,18 @@
 
 mod common;
 
-use common::TestRepo;
 use common::supervised::*;
+use common::{Plan, TestRepo, poll_until};
 use sliceboard::domain::Command;
 use sliceboard::domain::setup::SetupStatus;
 
 fn plan(setup: &[&str]) -> String {
     let setup: Vec<String> = setup.iter().map(|c| toml_string(c)).collect();
-    format!(
-        "base = \"main\"\n\n[agent]\ncommand = \"echo agent-started; exec sleep 600\"\n\n\
-         [worktree]\nsetup = [{}]\n\n\
-         [[slice]]\nname = \"staging\"\nowns = [\"models/staging/**\"]\n\n\
-         [[slice]]\nname = \"marts\"\nowns = [\"models/marts/**\"]\n",
-        setup.join(", ")
-    )
+    Plan::new("echo agent-started; exec sleep 600")
+        .table(&format!("[worktree]\nsetup = [{}]", setup.join(", ")))
+        .staging(&[])
+        .marts(&[])
+        .to_string()
 }
 
 #[test]
@@ -151,14 +149,10 @@ fn an_orphan_the_setup_left_in_a_group_of_its_own_is_reaped_when_it_ends() {
     let (sup, said) = setup_through_supervisor(&repo);
     assert_eq!(said, "staging: setup passed");
     let pid = std::fs::read_to_string(repo.worktree("staging").join("timeout.pid")).unwrap();
-    let stat = format!("/proc/{}/stat", pid.trim());
-    let deadline = std::time::Instant::now() + WAIT;
-    while let Ok(now) = std::fs::read_to_string(&stat) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the orphan was never reaped (supervisor {}): {now}",
-            sup.pid()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let pid: i32 = pid.trim().parse().unwrap();
+    poll_until(
+        format!("the orphan {pid} reaped (by supervisor {})", sup.pid()),
+        WAIT,
+        || common::procs::stat(pid).is_none(),
+    );
 }
