@@ -375,8 +375,7 @@ fn a_silent_agent_is_unknown_and_waiting_is_not_done() {
     assert_eq!(agent_of("staging"), "unknown", "{table}");
     assert_eq!(agent_of("marts"), "~waiting", "{table}");
     assert_eq!(agent_of("seeds"), "done", "{table}");
-    let json: serde_json::Value =
-        serde_json::from_str(&sliceboard(&f.repo, &["status", "--json"]).ok()).unwrap();
+    let json = status_json(&f.repo);
     let seeds = &json["slices"][2]["agent"];
     assert_eq!(seeds["status"]["state"], "running", "{seeds}");
     assert_eq!(seeds["activity"], "done", "{seeds}");

@@ -5,9 +5,11 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use common::{BIN, TestRepo};
+use common::procs::{alive, wait_foreground};
+use common::{BIN, TestRepo, poll_ok, poll_until};
 use sliceboard::domain::AgentStatus;
 use sliceboard::domain::wire::ClientKind;
 use sliceboard::link::Link;
@@ -42,8 +44,13 @@ impl Tmux {
 
     /// Runs `command` (a shell command line) in the pane.
     fn run(repo: TestRepo, width: u16, height: u16, command: &str) -> Self {
-        // One server per test: tests tell theirs apart by width.
-        let socket = format!("sb-e2e-{}-{}", std::process::id(), width);
+        // One server per test, whatever else runs in this process.
+        static SERVERS: AtomicUsize = AtomicUsize::new(0);
+        let socket = format!(
+            "sb-e2e-{}-{}",
+            std::process::id(),
+            SERVERS.fetch_add(1, Ordering::Relaxed)
+        );
         let tmux = Self { socket, repo };
         let status = tmux
             .command()
@@ -146,18 +153,14 @@ impl Tmux {
         what: &str,
         want: impl Fn(&str) -> bool,
     ) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
+        poll_ok(format!("window {target} showing {what}"), limit, || {
             let screen = self.screen_of(target);
             if want(&screen) {
-                return screen;
+                Ok(screen)
+            } else {
+                Err(screen)
             }
-            assert!(
-                Instant::now() < deadline,
-                "window {target} never showed {what}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
     }
 
     fn shows(&self, needle: &str) -> String {
@@ -182,8 +185,7 @@ impl Drop for Tmux {
 
 #[test]
 fn an_operator_starts_types_into_pauses_and_quits() {
-    let repo = TestRepo::with_plan_text(PLAN);
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(PLAN);
     let tmux = Tmux::start(repo, 120, 30);
 
     let board = tmux.shows("2 slices");
@@ -216,7 +218,8 @@ fn an_operator_starts_types_into_pauses_and_quits() {
     // Ctrl-C reaches the agent's foreground job, not the dashboard.
     tmux.text("sleep 100");
     tmux.keys(&["Enter"]);
-    std::thread::sleep(Duration::from_millis(300));
+    let agent = agent_pid(&tmux.repo, "staging").expect("the agent runs");
+    wait_foreground(agent, "sleep", Duration::from_secs(15));
     tmux.keys(&["C-c"]);
     tmux.text("echo after-interrupt");
     tmux.keys(&["Enter"]);
@@ -297,11 +300,6 @@ fn agent_pid(repo: &TestRepo, slice: &str) -> Option<i32> {
         .flatten()
 }
 
-fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid, 0) == 0 }
-}
-
 /// The pid of the dashboard running in tmux window `target` (the child of
 /// the pane's shell).
 fn dashboard_pid(tmux: &Tmux, target: &str) -> i32 {
@@ -324,8 +322,7 @@ fn dashboard_pid(tmux: &Tmux, target: &str) -> i32 {
 
 #[test]
 fn agents_outlive_the_dashboard_and_every_attach_shows_them() {
-    let repo = TestRepo::with_plan_text(PLAN);
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(PLAN);
     let tmux = Tmux::start(repo, 124, 30);
     tmux.shows("2 slices");
     tmux.keys(&["s"]);
@@ -384,11 +381,11 @@ fn agents_outlive_the_dashboard_and_every_attach_shows_them() {
         "{screen}"
     );
     tmux.shows_in(":1", "was stopped by `sliceboard stop`");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while alive(pid) {
-        assert!(Instant::now() < deadline, "agent {pid} outlived stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    poll_until(
+        format!("agent {pid} ended by stop"),
+        Duration::from_secs(10),
+        || !alive(pid),
+    );
 }
 
 #[test]
@@ -397,8 +394,7 @@ fn it_works_at_80_by_24_and_never_passes_agent_escapes_through() {
         "env PS1='agent$ ' bash --norc --noprofile -i",
         "printf '\\\\033]0;pwned-title\\\\007\\\\033]52;c;aGk=\\\\007visible-text\\\\n\\\\033[?2026hsynced-text'; sleep 30",
     );
-    let repo = TestRepo::with_plan_text(&plan);
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(&plan);
     let tmux = Tmux::start(repo, 80, 24);
     tmux.shows("2 slices");
     // tmux ignores an application's OSC 52 unless told otherwise: make the
@@ -492,8 +488,7 @@ fn the_demo_runs_a_scripted_agent_that_asks_and_commits() {
 
 #[test]
 fn a_write_in_a_worktree_shows_on_the_board_and_in_the_diff_tab() {
-    let repo = TestRepo::with_plan_text(PLAN);
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(PLAN);
     let staging = repo.worktree("staging");
     let marts = repo.worktree("marts");
     let tmux = Tmux::start(repo, 140, 36);
@@ -560,8 +555,7 @@ fn an_agent_starts_at_the_size_of_the_pane_it_is_drawn_in() {
         "env PS1='agent$ ' bash --norc --noprofile -i",
         "echo size=$(stty size); exec sleep 30",
     );
-    let repo = TestRepo::with_plan_text(&plan);
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(&plan);
     let tmux = Tmux::start(repo, 100, 30);
     tmux.shows("2 slices");
     tmux.keys(&["s"]);
@@ -585,8 +579,7 @@ fn an_agent_starts_at_the_size_of_the_pane_it_is_drawn_in() {
 
 #[test]
 fn a_paste_reaches_the_agent_only_while_typing_and_never_acts_as_keys() {
-    let repo = TestRepo::with_plan_text(PLAN);
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(PLAN);
     let tmux = Tmux::start(repo, 128, 30);
     tmux.shows("2 slices");
     tmux.keys(&["s"]);
@@ -685,6 +678,8 @@ fn the_mouse_in_an_agents_pane_reaches_it_as_in_a_real_terminal() {
     wheel(65);
     let screen = tmux.until("less three lines down", |s| pane_row(s, x, y) != "1");
     assert_eq!(pane_row(&screen, x, y), "4", "{screen}");
+    // A sleep, not a wait: what is tested is that no more scrolling
+    // follows, so less is given a moment in which it must stay put.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(pane_row(&tmux.screen(), x, y), "4");
     wheel(64);
@@ -721,8 +716,7 @@ fn stty_on(stty: &str, flag: &str) -> bool {
 
 #[test]
 fn every_fatal_signal_detaches_and_gives_the_terminal_back() {
-    let repo = TestRepo::with_plan_text(PLAN);
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(PLAN);
     let tmux = Tmux::start(repo, 116, 30);
     tmux.shows("2 slices");
     tmux.keys(&["s"]);
@@ -795,8 +789,7 @@ fn every_fatal_signal_detaches_and_gives_the_terminal_back() {
 
 #[test]
 fn a_plan_edited_while_the_dashboard_runs_changes_the_board_in_place() {
-    let repo = TestRepo::with_plan_text(PLAN);
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(PLAN);
     let plan_file = repo.root.join("sliceboard.toml");
     let seeds = repo.worktree("seeds");
     // Saved as editors save: a new file renamed over the old one.
@@ -858,8 +851,7 @@ fn proxy_pid(root: &std::path::Path) -> Option<i32> {
 
 #[test]
 fn a_remote_dashboard_whose_link_is_cut_says_it_was_lost_and_how_to_attach_again() {
-    let repo = TestRepo::with_plan_text(PLAN);
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(PLAN);
     // A stand-in for ssh that runs the remote command here (the tmux
     // server has the test repository's environment).
     let (command, target) = remote_dashboard(&repo);
@@ -917,8 +909,7 @@ fn remote_dashboard(repo: &TestRepo) -> (String, String) {
 
 #[test]
 fn a_broken_plan_file_locks_nobody_out_while_a_supervisor_runs() {
-    let repo = TestRepo::with_plan_text(PLAN);
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(PLAN);
     let plan_file = repo.root.join("sliceboard.toml");
     let tmux = Tmux::start(repo, 150, 30);
     tmux.shows("2 slices");
@@ -963,8 +954,7 @@ fn a_dashboard_smaller_than_the_agents_screen_shows_the_rows_around_its_cursor()
         r#""env PS1='agent$ ' bash --norc --noprofile -i""#,
         &serde_json::to_string(agent).unwrap(),
     );
-    let repo = TestRepo::with_plan_text(&plan);
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(&plan);
     let tmux = Tmux::start(repo, 100, 24);
     tmux.shows("2 slices");
     tmux.keys(&["s"]);
@@ -997,24 +987,19 @@ fn agent_cols(repo: &TestRepo, slice: &str) -> u16 {
 
 /// Polls until the slice's agent is `want` columns wide.
 fn until_cols(repo: &TestRepo, slice: &str, what: &str, want: impl Fn(u16) -> bool) -> u16 {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    poll_ok(format!("{slice} {what}"), Duration::from_secs(15), || {
         let cols = agent_cols(repo, slice);
         if want(cols) {
-            return cols;
+            Ok(cols)
+        } else {
+            Err(format!("{cols} columns"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "{slice} never became {what}: {cols} columns"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    })
 }
 
 #[test]
 fn an_agent_made_small_by_one_dashboards_grid_gets_the_other_dashboards_size_back() {
-    let repo = TestRepo::with_plan_text(PLAN);
-    repo.sliceboard(&["up"]).ok();
+    let repo = TestRepo::with_worktrees(PLAN);
     let tmux = Tmux::start(repo, 128, 30);
     tmux.shows("2 slices");
     tmux.keys(&["s"]);

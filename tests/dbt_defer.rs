@@ -149,7 +149,7 @@ fn a_downstream_slice_builds_only_what_it_changed_against_the_integration_build(
         stdout.contains("Done. PASS=1 WARN=0 ERROR=0 SKIP=0"),
         "{stdout}"
     );
-    let status: Value = serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    let status = repo.status_json();
     let dbt = &status["slices"][1]["dbt"];
     assert_eq!(dbt["status"], "success", "{dbt}");
     assert_eq!(dbt["selected"], 1, "{dbt}");

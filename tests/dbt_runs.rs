@@ -39,8 +39,7 @@ fn two_slices_build_at_once_into_their_own_targets_and_report_each_node() {
         assert!(own.exists(), "{} missing", own.display());
     }
 
-    let status: serde_json::Value =
-        serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    let status = repo.status_json();
     for slice in status["slices"].as_array().unwrap() {
         let name = slice["name"].as_str().unwrap();
         let dbt = &slice["dbt"];
@@ -110,8 +109,7 @@ fn a_run_without_json_logs_is_read_from_the_text_log() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    let status: serde_json::Value =
-        serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    let status = repo.status_json();
     let dbt = &status["slices"][0]["dbt"];
     assert_eq!(dbt["source"], "text_log", "{dbt}");
     assert_eq!(dbt["counts"]["failed"], 2, "{dbt}");

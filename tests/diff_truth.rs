@@ -27,10 +27,6 @@ fn flag_paths(row: &SliceRow) -> BTreeSet<String> {
     row.flags.iter().map(|f| f.path().to_owned()).collect()
 }
 
-fn status_json(repo: &TestRepo) -> serde_json::Value {
-    serde_json::from_str(&sliceboard(repo, &["status", "--json"]).ok()).expect("status --json")
-}
-
 const MERGING: &str = r#"base = "main"
 integration = "integration"
 

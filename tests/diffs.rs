@@ -188,14 +188,14 @@ fn a_diff_limited_to_paths_splices_into_the_full_one() {
 
 mod live {
     use std::sync::{Arc, mpsc};
-    use std::time::{Duration, Instant};
+    use std::time::{Duration, SystemTime};
 
     use sliceboard::domain::SliceName;
     use sliceboard::domain::diff::WatchMode;
     use sliceboard::domain::diff::{SliceDiff, Stage};
     use sliceboard::watch::{DiffUpdate, LiveDiffs, LiveOptions, Target};
 
-    use super::common::{TestRepo, write_file};
+    use super::common::{Deadline, TestRepo, WAIT, poll_until, write_file};
 
     /// Live diffs over some slices of a repository that is `up`.
     pub struct Harness {
@@ -280,9 +280,9 @@ mod live {
             what: &str,
             pred: impl Fn(&DiffUpdate) -> bool,
         ) -> DiffUpdate {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-                if let Some(update) = self.next(left)
+            let deadline = Deadline::after(Duration::from_secs(10));
+            while !deadline.passed() {
+                if let Some(update) = self.next(deadline.left())
                     && update.slice.as_str() == slice
                     && pred(&update)
                 {
@@ -358,14 +358,22 @@ mod live {
         assert_eq!(live.diff_work(), work);
 
         // `git status` rewrites the index's stat data: checked, not diffed.
+        // The index's mtime is set back first, so that the rewrite moves it
+        // however coarse the file system's clock.
         let fulls = live.full_diffs();
-        std::thread::sleep(Duration::from_millis(1100));
+        let index = repo.root.join(".git/worktrees/staging/index");
+        let back = SystemTime::now() - Duration::from_secs(2);
+        std::fs::File::options()
+            .write(true)
+            .open(&index)
+            .unwrap()
+            .set_modified(back)
+            .unwrap();
         write_file(&wt.join("models/staging/stg_users.sql"), "select 2\n");
         live.until("staging", "stg_users is modified", |u| {
             has(u, "models/staging/stg_users.sql")
         });
         let work = live.diff_work();
-        let index = repo.root.join(".git/worktrees/staging/index");
         let modified = || std::fs::metadata(&index).unwrap().modified().unwrap();
         let before = modified();
         repo.git_in(&wt, &["status", "--porcelain"]);
@@ -404,6 +412,13 @@ mod live {
         repo.sliceboard(&["up"]).ok();
         let live = start(&repo, &["marts"], LiveOptions::default());
         let wt = repo.worktree("marts");
+        let watches = || {
+            live.diffs
+                .stats()
+                .watches
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        let watched = watches();
         // The folder appears, then a file is written in it.
         std::fs::create_dir_all(wt.join("logs")).unwrap();
         assert_eq!(
@@ -412,8 +427,8 @@ mod live {
             Some("marts".into())
         );
         let work = live.diff_work();
-        // Let the new folder's watch land before writing into it.
-        std::thread::sleep(Duration::from_millis(100));
+        // The new folder's watch lands before anything is written into it.
+        poll_until("the new folder watched", WAIT, || watches() > watched);
         while live.files_changed(Duration::from_millis(50)).is_some() {}
         std::fs::write(wt.join("logs/dbt.log"), "12:00:00  Running with dbt=1.11\n").unwrap();
         assert!(live.files_changed(Duration::from_secs(5)).is_some());
@@ -489,8 +504,7 @@ fn status_reports_each_diff_and_flags_out_of_slice_and_shared_changes_until_reve
     write_file(&staging.join("notes.txt"), "nobody owns this\n");
     write_file(&marts.join("models/marts/dim_users.sql"), "select 3\n");
 
-    let status: serde_json::Value =
-        serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    let status = repo.status_json();
     let slice = |name: &str| {
         status["slices"]
             .as_array()
@@ -536,8 +550,7 @@ fn status_reports_each_diff_and_flags_out_of_slice_and_shared_changes_until_reve
     // Reverting the stray edits clears every flag.
     repo.git_in(&staging, &["checkout", "models/marts/dim_users.sql"]);
     std::fs::remove_file(staging.join("notes.txt")).unwrap();
-    let status: serde_json::Value =
-        serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    let status = repo.status_json();
     for s in status["slices"].as_array().unwrap() {
         assert_eq!(s["flags"], serde_json::json!([]), "{}", s["name"]);
     }
@@ -553,10 +566,7 @@ mod review {
 
     use super::common::{TestRepo, write_file};
     use super::live::start;
-
-    fn up(repo: &TestRepo) {
-        repo.sliceboard(&["up"]).ok();
-    }
+    use super::up;
 
     fn paths(diff: &sliceboard::domain::diff::SliceDiff) -> Vec<String> {
         diff.files.iter().map(|f| f.path.clone()).collect()
@@ -676,6 +686,7 @@ mod review {
         // Writing outside the worktree does nothing.
         let work = live.diff_work();
         write_file(&outside.join("d1/x.sql"), "select 1\n");
+        // A sleep, not a wait: what is tested is that nothing happens.
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(live.diff_work(), work);
     }

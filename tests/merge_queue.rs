@@ -857,8 +857,7 @@ fn a_merged_slice_with_a_new_commit_says_so_everywhere_and_merges_again() {
         text.contains("merged: alpha in") && text.contains("1 new commit since"),
         "{text}"
     );
-    let status: Value =
-        serde_json::from_str(&sliceboard(&repo, &["status", "--json"]).ok()).unwrap();
+    let status = status_json(&repo);
     let merge = &status["slices"][0]["merge"];
     assert_eq!(merge["new_commits"], 1, "{merge:#}");
     assert!(
@@ -888,8 +887,7 @@ fn a_merged_slice_with_a_new_commit_says_so_everywhere_and_merges_again() {
         board["slices"]["alpha"]["state"]["new_commits"].is_null(),
         "{board:#}"
     );
-    let status: Value =
-        serde_json::from_str(&sliceboard(&repo, &["status", "--json"]).ok()).unwrap();
+    let status = status_json(&repo);
     assert_eq!(status["slices"][0]["merge"]["new_commits"], 0);
     // All merged: approving again is refused, saying why.
     let why = sliceboard(&repo, &["approve", "alpha"]).fails();
@@ -946,8 +944,7 @@ fn clean_force_keeps_a_commit_made_after_the_merge_on_a_branch_and_says_so() {
     });
 
     // Cleaned is what status says, with no advice to bring it back.
-    let status: Value =
-        serde_json::from_str(&sliceboard(&repo, &["status", "--json"]).ok()).unwrap();
+    let status = status_json(&repo);
     let alpha = &status["slices"][0];
     assert_eq!(alpha["state"], "cleaned", "{alpha:#}");
     assert_eq!(alpha["problems"], serde_json::json!([]), "{alpha:#}");

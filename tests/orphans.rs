@@ -145,8 +145,7 @@ fn a_group_left_by_a_killed_supervisor_is_shown_blocks_starts_and_ends_on_kill()
         "{:?}",
         row.events
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&sliceboard(&f.repo, &["status", "--json"]).ok()).unwrap();
+    let json = status_json(&f.repo);
     assert_eq!(json["slices"][0]["agent"]["left_running"]["pid"], pid);
     let table = sliceboard(&f.repo, &["status"]).ok();
     assert!(

@@ -152,8 +152,7 @@ fn removing_a_running_slice_marks_it_and_status_says_so() {
         status.contains("staging: removed from the plan"),
         "{status}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&sliceboard(&f.repo, &["status", "--json"]).ok()).unwrap();
+    let json = status_json(&f.repo);
     let staging = json["slices"]
         .as_array()
         .unwrap()

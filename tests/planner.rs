@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::supervised::{Supervise, cli, sliceboard, start_agent};
+use common::supervised::{Supervise, cli, sliceboard, start_agent, status_json};
 use common::{Plan, TestRepo, poll_until, slice_status, toml_string};
 use std::path::Path;
 use std::time::Duration;
@@ -61,8 +61,7 @@ fn the_planner_plans_in_the_main_worktree_and_reviews_once_all_merged() {
     let _sup = Supervise::start(&repo, &[]);
     let socket = repo.socket();
     cli(&socket, start_agent("planner")).expect("the planner starts");
-    let status: serde_json::Value =
-        serde_json::from_str(&sliceboard(&repo, &["status", "--json"]).ok()).unwrap();
+    let status = status_json(&repo);
     let planner = slice_status(&status, "planner").clone();
     assert_eq!(planner["worktree"], repo.root.display().to_string());
     assert_eq!(planner["branch"], "main");
@@ -149,8 +148,7 @@ fn the_planner_takes_no_running_slot_and_a_waiting_slice_says_whose_slots_are_fu
         waits.contains("marts: pending: 1 of 1 running (staging)"),
         "{waits}"
     );
-    let status: serde_json::Value =
-        serde_json::from_str(&sliceboard(&repo, &["status", "--json"]).ok()).unwrap();
+    let status = status_json(&repo);
     let state = |slice: &str| slice_status(&status, slice)["agent"]["status"]["state"].clone();
     assert_eq!(state("planner"), "running");
     assert_eq!(state("staging"), "running");

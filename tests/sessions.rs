@@ -2,10 +2,14 @@
 //! they print lands in the emulator, input and resizes reach them, pause
 //! and kill act on the whole process group, and garbage never panics.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::procs::{stat, wait_foreground};
+use common::{Deadline, poll_ok, poll_until};
 use sliceboard::domain::SliceName;
 use sliceboard::session::process_group::group_members;
 use sliceboard::session::{
@@ -65,11 +69,8 @@ impl Harness {
 
     /// Waits for the session's exit event.
     fn exited(&self) -> sliceboard::session::ExitInfo {
-        let deadline = Instant::now() + WAIT;
-        while let Ok(event) = self
-            .events
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
+        let deadline = Deadline::after(WAIT);
+        while let Ok(event) = self.events.recv_timeout(deadline.left()) {
             if let SessionEvent::Exited { exit, .. } = event {
                 return exit;
             }
@@ -80,17 +81,9 @@ impl Harness {
 
 /// Polls the screen until `want` holds; panics with the screen otherwise.
 fn wait_screen(session: &Session, what: &str, want: impl Fn(&Screen) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if session.with_screen(|s| want(s)) {
-            return;
-        }
-        if Instant::now() > deadline {
-            let text = session.with_screen(|s| s.text());
-            panic!("screen never showed {what}:\n{text}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll_ok(format!("the screen showing {what}"), WAIT, || {
+        session.with_screen(|s| if want(s) { Ok(()) } else { Err(s.text()) })
+    });
 }
 
 fn wait_text(session: &Session, needle: &str) {
@@ -133,7 +126,7 @@ fn input_is_echoed_and_ctrl_c_reaches_the_foreground_job() {
     wait_text(&session, "hello");
     // Job control: Ctrl-C interrupts the foreground job, not the shell.
     session.write(b"sleep 100\r").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_foreground(session.pid(), "sleep", WAIT);
     session
         .key(
             Key::Char('c'),
@@ -176,9 +169,19 @@ fn pause_stops_output_and_resume_continues_it() {
     wait_text(&session, "tick 3");
     session.pause().unwrap();
     assert!(session.is_paused());
-    // Let anything already in flight land, then watch for a second.
-    std::thread::sleep(Duration::from_millis(300));
+    // Once every process of the group has stopped, what it printed before
+    // lands ahead of the terminal's echo of a mark typed now: when the
+    // mark shows, nothing is in flight.
+    poll_until("every process of the agent stopped", WAIT, || {
+        group_members(session.pid())
+            .into_iter()
+            .all(|pid| stat(pid).is_none_or(|s| matches!(s.state, 'T' | 'Z')))
+    });
+    session.write(b"paused-mark").unwrap();
+    wait_text(&session, "paused-mark");
     let frozen = session.with_screen(|s| s.tail_lines(1));
+    // A sleep, not a wait: what is tested is that nothing is printed
+    // while paused, so the agent is watched for a second.
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(session.with_screen(|s| s.tail_lines(1)), frozen);
     let state = std::fs::read_to_string(format!("/proc/{}/stat", session.pid())).unwrap();

@@ -99,7 +99,8 @@ fn state_json_always_parses_while_a_writer_is_killed() {
     for round in 0..40u64 {
         let mut child = helper("helper_state_writer", WRITER_DIR, dir.path());
         wait_for(&mut child, "writing");
-        // Kill at varied moments inside the write loop.
+        // Kill at varied moments inside the write loop: the sleep is the
+        // moment chosen, not a wait for anything.
         std::thread::sleep(Duration::from_millis(5 + (round * 7) % 60));
         child.kill().unwrap();
         child.wait().unwrap();
@@ -129,6 +130,7 @@ fn helper_lock_holder() {
     };
     let _lock = StateLock::acquire(Path::new(&file), "sliceboard dashboard").unwrap();
     println!("locked");
+    // Held, not waited for: the test kills this helper long before.
     std::thread::sleep(Duration::from_secs(120));
 }
 
@@ -233,10 +235,11 @@ fn a_deleted_state_is_rebuilt_from_the_journal_and_the_repository() {
     repo.sliceboard(&["up"]).ok();
     // A commit and its approval (it starts a supervisor, stopped before
     // the state goes).
-    let worktree = repo.worktree("staging");
-    common::write_file(&worktree.join("models/staging/new.sql"), "select 1\n");
-    repo.git_in(&worktree, &["add", "-A"]);
-    repo.git_in(&worktree, &["commit", "-q", "-m", "work"]);
+    repo.commit_in(
+        "staging",
+        &[("models/staging/new.sql", "select 1\n")],
+        "work",
+    );
     repo.sliceboard(&["approve", "staging", "--force"]).ok();
     repo.sliceboard(&["stop"]).ok();
     let state_file = repo.state_dir().join("state.json");

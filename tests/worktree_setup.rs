@@ -42,8 +42,7 @@ fn up_runs_the_setup_in_each_new_worktree_with_the_slice_environment() {
             "{log}"
         );
     }
-    let status: serde_json::Value =
-        serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    let status = repo.status_json();
     assert_eq!(status["slices"][0]["setup"]["status"], "passed");
     let journal =
         std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap_or_default();

@@ -148,9 +148,7 @@ fn forced_down_keeps_the_branch_and_its_commits() {
     let repo = TestRepo::with_plan();
     repo.sliceboard(&["up", "marts"]).ok();
     let worktree = repo.worktree("marts");
-    common::write_file(&worktree.join("models/marts/x.sql"), "select 3\n");
-    repo.git_in(&worktree, &["add", "-A"]);
-    repo.git_in(&worktree, &["commit", "-q", "-m", "unmerged"]);
+    repo.commit_in("marts", &[("models/marts/x.sql", "select 3\n")], "unmerged");
     let tip = repo.git(&["rev-parse", "slice/marts"]);
     repo.sliceboard(&["down", "marts", "--force"]).ok();
     assert!(!worktree.exists());
@@ -229,8 +227,7 @@ fn status_reports_a_worktree_removed_behind_our_back() {
         )),
         "{out}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    let json = repo.status_json();
     let staging = &json["slices"][0];
     assert_eq!(staging["name"], "staging");
     assert_eq!(staging["worktree_exists"], false);
@@ -254,8 +251,7 @@ fn status_reports_a_branch_rewritten_or_deleted_behind_our_back() {
     repo.sliceboard(&["down", "--force", "seeds"]).ok();
     repo.git(&["branch", "-D", "slice/seeds"]);
 
-    let json: serde_json::Value =
-        serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    let json = repo.status_json();
     let kinds = |i: usize| -> Vec<String> {
         json["slices"][i]["problems"]
             .as_array()
@@ -305,8 +301,7 @@ fn status_counts_commits_ahead_and_dirty_files() {
         ]
     );
 
-    let json: serde_json::Value =
-        serde_json::from_str(&repo.sliceboard(&["status", "--json"]).ok()).unwrap();
+    let json = repo.status_json();
     let staging = &json["slices"][0];
     assert_eq!(staging["ahead"], 1);
     assert_eq!(staging["behind"], 0);

@@ -196,6 +196,12 @@ pub fn sliceboard(repo: &TestRepo, args: &[&str]) -> Run {
     }))
 }
 
+/// `sliceboard status --json`, parsed, within the deadline.
+pub fn status_json(repo: &TestRepo) -> serde_json::Value {
+    let out = sliceboard(repo, &["status", "--json"]).ok();
+    serde_json::from_str(&out).unwrap_or_else(|err| panic!("status --json ({err}): {out}"))
+}
+
 /// Sends one command as the command line does; the supervisor's answer.
 pub fn cli(socket: &Path, command: Command) -> Result<String, String> {
     let socket = socket.to_owned();
