@@ -3,23 +3,16 @@
 //! session or group either is in. One test in its own process, so no
 //! other test's children are about.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::process::{Command, Stdio};
+
+use common::{WAIT, poll_until};
 use sliceboard::os::process_group;
 
-fn state(pid: u32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().next().map(str::to_owned)
-}
-
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "never: {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+/// The process's state letter (`Z` for a zombie); `None` once reaped.
+fn state(pid: u32) -> Option<char> {
+    common::procs::stat(pid as i32).map(|s| s.state)
 }
 
 #[test]
@@ -36,8 +29,8 @@ fn a_registered_child_in_a_session_of_its_own_is_left_to_its_waiter_and_a_stray_
     let stray = Command::new("true").stdin(Stdio::null()).spawn().unwrap();
     let (waited_pid, stray_pid) = (waited.id(), stray.id());
     drop(stray);
-    wait_until("both have ended", || {
-        state(waited_pid).as_deref() == Some("Z") && state(stray_pid).as_deref() == Some("Z")
+    poll_until("both have ended", WAIT, || {
+        state(waited_pid) == Some('Z') && state(stray_pid) == Some('Z')
     });
 
     assert_eq!(process_group::reap_orphans(), 1);

@@ -1,14 +1,29 @@
-//! Test support: real git repositories in temporary folders, with a fixed
-//! git environment (author, dates, branch `main`, no user or system config,
-//! no signing), and the real `sliceboard` binary run against them.
+//! Test support, shared by every test binary: real git repositories in
+//! temporary folders, with a fixed git environment (author, dates, branch
+//! `main`, no user or system config, no signing), and the real
+//! `sliceboard` binary run against them.
+//!
+//! Beside this file: `poll` (every wait, until a deadline), `plan` (plans
+//! written as text), `procs` (processes as `/proc` shows them), `dbt`
+//! (real dbt projects), `supervised` (the supervisor process and its
+//! clients) and `ui` (the dashboard drawn on a test backend).
 
-#![allow(dead_code)]
+// Each test binary uses some of this support, none all of it.
+#![allow(dead_code, unused_imports)]
 
 pub mod dbt;
+pub mod plan;
+pub mod poll;
+pub mod procs;
 pub mod supervised;
+pub mod ui;
+
+pub use plan::{Plan, toml_string};
+pub use poll::{Deadline, WAIT, poll_ok, poll_some, poll_until, poll_within};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
+use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sliceboard");
 
@@ -113,6 +128,42 @@ impl TestRepo {
         repo
     }
 
+    /// A repository with [`FILES`] and the given plan committed, and
+    /// every slice's worktree made by `sliceboard up`.
+    pub fn with_worktrees(plan: &str) -> Self {
+        let repo = Self::with_plan_text(plan);
+        repo.sliceboard(&["up"]).ok();
+        repo
+    }
+
+    /// A repository with [`FILES`] less `dbt_project.yml` (removed, not
+    /// committed yet), so approvals have no dbt concern.
+    pub fn without_dbt_project() -> Self {
+        let repo = Self::new();
+        repo.git(&["rm", "-q", "dbt_project.yml"]);
+        repo
+    }
+
+    /// Writes `files` into a slice's worktree and commits them there; the
+    /// new commit.
+    pub fn commit_in(&self, slice: &str, files: &[(&str, &str)], message: &str) -> String {
+        let worktree = self.worktree(slice);
+        for (path, contents) in files {
+            write_file(&worktree.join(path), contents);
+        }
+        self.git_in(&worktree, &["add", "-A"]);
+        self.git_in(&worktree, &["commit", "-q", "-m", message]);
+        self.git_in(&worktree, &["rev-parse", "HEAD"])
+    }
+
+    /// Saves the plan as an editor does: writes a new file and renames it
+    /// over `sliceboard.toml`.
+    pub fn save_plan(&self, text: &str) {
+        let new = self.root.join(".sliceboard.toml.swp");
+        std::fs::write(&new, text).unwrap();
+        std::fs::rename(&new, self.root.join("sliceboard.toml")).unwrap();
+    }
+
     /// The test's `HOME`.
     pub fn home(&self) -> &Path {
         &self.home
@@ -211,6 +262,25 @@ impl TestRepo {
             .next_back()
     }
 
+    /// Every journal entry (`events.jsonl`), none while there is no
+    /// journal; fails on a line that is not JSON.
+    pub fn journal(&self) -> Vec<serde_json::Value> {
+        let text =
+            std::fs::read_to_string(self.state_dir().join("events.jsonl")).unwrap_or_default();
+        text.lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|err| panic!("a journal line is not JSON ({err}): {line:?}"))
+            })
+            .collect()
+    }
+
+    /// `sliceboard status --json`, parsed.
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = self.sliceboard(&["status", "--json"]).ok();
+        serde_json::from_str(&out).unwrap_or_else(|err| panic!("status --json ({err}): {out}"))
+    }
+
     /// Where the repository's supervisor listens.
     pub fn socket(&self) -> PathBuf {
         self.state_dir().join("supervisor.sock")
@@ -242,6 +312,37 @@ pub fn write_file(path: &Path, contents: &str) {
         std::fs::create_dir_all(parent).unwrap();
     }
     std::fs::write(path, contents).unwrap();
+}
+
+/// A slice's name, which the test knows is valid.
+pub fn name(slice: &str) -> sliceboard::domain::SliceName {
+    sliceboard::domain::SliceName::parse(slice).unwrap()
+}
+
+/// A slice's entry in `status --json`.
+pub fn slice_status<'a>(status: &'a serde_json::Value, slice: &str) -> &'a serde_json::Value {
+    status["slices"]
+        .as_array()
+        .expect("status --json lists slices")
+        .iter()
+        .find(|s| s["name"] == slice)
+        .unwrap_or_else(|| panic!("{slice} in status: {status:#}"))
+}
+
+/// Waits for a child process to end, within `timeout`; its status. A
+/// child still running then is killed, and the test fails naming `what`.
+pub fn wait_exit(child: &mut Child, what: &str, timeout: Duration) -> ExitStatus {
+    let mut status = None;
+    let ended = poll_within(timeout, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    if !ended {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("never: {what} ended (within {timeout:?})");
+    }
+    status.expect("the child ended")
 }
 
 /// A finished run of the binary.

@@ -5,7 +5,8 @@
 
 #![allow(dead_code)]
 
-use super::{BIN, Run, TestRepo};
+use super::poll::{Deadline, poll_until, poll_within};
+use super::{BIN, Plan, Run, TestRepo};
 use sliceboard::domain::board::{Board, BoardUpdate};
 use sliceboard::domain::pane::{PaneView, PaneWant};
 use sliceboard::domain::wire::{ClientKind, ClientMsg, PROTOCOL_VERSION, ServerMsg};
@@ -17,10 +18,12 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How long anything may take before a test gives up on it.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub use super::name;
+pub use super::plan::toml_string;
+pub use super::poll::WAIT;
+pub use super::procs::rss_kib;
 
 // ---------------------------------------------------------------------------
 // The repository and its supervisor process
@@ -29,30 +32,23 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// whose agents run the commands in `agents` (`cat` where a slice is not
 /// named). `$SB` is the sliceboard binary in every agent's environment.
 pub fn plan(agents: &[(&str, &str)]) -> String {
-    let mut text = format!(
-        "base = \"main\"\n\n[agent]\ncommand = \"cat\"\nenv = {{ SB = {} }}\n",
-        toml_string(BIN)
-    );
+    let mut plan = Plan::new("cat").agent(&format!("env = {{ SB = {} }}", toml_string(BIN)));
     for (slice, owns) in [
         ("staging", "models/staging/**"),
         ("marts", "models/marts/**"),
         ("seeds", "seeds/**"),
     ] {
-        text += &format!("\n[[slice]]\nname = \"{slice}\"\nowns = [\"{owns}\"]\n");
-        if let Some((_, agent)) = agents.iter().find(|(s, _)| *s == slice) {
-            text += &format!("agent = {}\n", toml_string(agent));
-        }
+        let agent = agents
+            .iter()
+            .find(|(s, _)| *s == slice)
+            .map(|(_, agent)| format!("agent = {}", toml_string(agent)));
+        plan = plan.slice(
+            slice,
+            &[owns],
+            &agent.as_deref().into_iter().collect::<Vec<_>>(),
+        );
     }
-    text
-}
-
-/// A TOML basic string (its escapes are JSON's).
-pub fn toml_string(text: &str) -> String {
-    serde_json::to_string(text).unwrap()
-}
-
-pub fn name(slice: &str) -> SliceName {
-    SliceName::parse(slice).unwrap()
+    plan.to_string()
 }
 
 pub fn start_agent(slice: &str) -> Command {
@@ -95,26 +91,25 @@ impl Supervise {
             .expect("sliceboard supervise starts");
         let mut sup = Self { child };
         let socket = repo.socket();
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match Link::connect(&socket, ClientKind::Cli) {
-                Ok(_) => return sup,
-                Err(LinkError::NoSupervisor) => {}
-                Err(err) => panic!("the new supervisor cannot be reached: {err}"),
-            }
-            if let Some(status) = sup.child.try_wait().unwrap() {
-                panic!(
-                    "sliceboard supervise exited at start ({status}): {}",
-                    std::fs::read_to_string(&out_path).unwrap_or_default()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the supervisor never listened on {}",
-                socket.display()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        poll_until(
+            format_args!("the supervisor listening on {}", socket.display()),
+            WAIT,
+            || {
+                match Link::connect(&socket, ClientKind::Cli) {
+                    Ok(_) => return true,
+                    Err(LinkError::NoSupervisor) => {}
+                    Err(err) => panic!("the new supervisor cannot be reached: {err}"),
+                }
+                if let Some(status) = sup.child.try_wait().unwrap() {
+                    panic!(
+                        "sliceboard supervise exited at start ({status}): {}",
+                        std::fs::read_to_string(&out_path).unwrap_or_default()
+                    );
+                }
+                false
+            },
+        );
+        sup
     }
 
     pub fn pid(&self) -> u32 {
@@ -135,12 +130,8 @@ impl Drop for Supervise {
         }
         // SAFETY: signals our own child, which has not been reaped yet.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if poll_within(WAIT, || matches!(self.child.try_wait(), Ok(Some(_)))) {
+            return;
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -203,6 +194,12 @@ pub fn sliceboard(repo: &TestRepo, args: &[&str]) -> Run {
     Run::from(within(&what, move || {
         command.output().expect("sliceboard runs")
     }))
+}
+
+/// `sliceboard status --json`, parsed, within the deadline.
+pub fn status_json(repo: &TestRepo) -> serde_json::Value {
+    let out = sliceboard(repo, &["status", "--json"]).ok();
+    serde_json::from_str(&out).unwrap_or_else(|err| panic!("status --json ({err}): {out}"))
 }
 
 /// Sends one command as the command line does; the supervisor's answer.
@@ -302,7 +299,7 @@ impl Dashboard {
         let what = format!("the reply to {command:?}");
         self.send(&ClientMsg::Request { id, command });
         // What arrives before the reply is left for the next wait.
-        let deadline = Instant::now() + self.patience;
+        let deadline = Deadline::after(self.patience);
         let mut before = Vec::new();
         let result = loop {
             match self.next_message(&what, deadline) {
@@ -318,7 +315,7 @@ impl Dashboard {
 
     /// Takes messages until `pick` finds what it looks for in one.
     pub fn wait_for<T>(&mut self, what: &str, mut pick: impl FnMut(&ServerMsg) -> Option<T>) -> T {
-        let deadline = Instant::now() + self.patience;
+        let deadline = Deadline::after(self.patience);
         loop {
             let message = self.next_message(what, deadline);
             if let Some(found) = pick(&message) {
@@ -340,7 +337,7 @@ impl Dashboard {
     /// Takes messages until what the dashboard holds satisfies `done`
     /// (however it got there: updates, or the whole board again).
     pub fn wait_until(&mut self, what: &str, done: impl Fn(&Self) -> bool) {
-        let deadline = Instant::now() + self.patience;
+        let deadline = Deadline::after(self.patience);
         while !done(self) {
             self.next_message(what, deadline);
         }
@@ -371,12 +368,11 @@ impl Dashboard {
     /// The next message (applied to the board and panes as it arrived);
     /// fails the test at the deadline or when the supervisor closes the
     /// connection.
-    pub fn next_message(&mut self, what: &str, deadline: Instant) -> ServerMsg {
+    pub fn next_message(&mut self, what: &str, deadline: Deadline) -> ServerMsg {
         if let Some(message) = self.unread.pop_front() {
             return message;
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        let message = match self.inbox.recv_timeout(left) {
+        let message = match self.inbox.recv_timeout(deadline.left()) {
             Ok(message) => message,
             Err(RecvTimeoutError::Timeout) => panic!("never: {what}; got:\n{}", self.recent()),
             Err(RecvTimeoutError::Disconnected) => panic!(
@@ -465,13 +461,12 @@ pub fn send_hello(stream: &mut UnixStream, protocol: u32, kind: ClientKind) {
 
 /// Reads until the supervisor closes the connection; what it sent before.
 pub fn read_until_closed(stream: &mut UnixStream, what: &str) -> Vec<u8> {
-    let deadline = Instant::now() + WAIT;
+    let deadline = Deadline::after(WAIT);
     let mut got = Vec::new();
     let mut buf = [0; 64 * 1024];
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
         stream
-            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .set_read_timeout(Some(deadline.left().max(Duration::from_millis(1))))
             .unwrap();
         match stream.read(&mut buf) {
             Ok(0) => return got,
@@ -504,16 +499,6 @@ pub fn connect_as(uid: u32, path: &Path) -> std::io::Result<UnixStream> {
     })
     .join()
     .unwrap()
-}
-
-/// The process's resident memory, in KiB.
-pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,318 @@
+//! A slice's diff and flags stay its own and stay true, in the real binary
+//! with its supervisor: after the slice merged the integration branch in
+//! (which is not the base), while `down` and `up` race over worktrees, and
+//! while the plan's slices are renamed and back. The board is read as a
+//! dashboard reads it, over the socket; every wait polls to a deadline.
+
+use crate::common;
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::Instant;
+
+use common::supervised::*;
+use common::{Plan, TestRepo, slice_status, write_file};
+use sliceboard::domain::board::SliceRow;
+use sliceboard::domain::ownership::PathFlag;
+
+/// The paths a board row's diff shows.
+fn shown(row: &SliceRow) -> BTreeSet<String> {
+    row.diff
+        .as_ref()
+        .map(|d| d.paths().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+fn flag_paths(row: &SliceRow) -> BTreeSet<String> {
+    row.flags.iter().map(|f| f.path().to_owned()).collect()
+}
+
+const MERGING: &str = r#"base = "main"
+integration = "integration"
+
+[agent]
+command = "cat"
+
+[[slice]]
+name = "orders"
+owns = ["orders/**"]
+
+[[slice]]
+name = "users"
+owns = ["users/**"]
+"#;
+
+#[test]
+fn a_slice_that_merged_the_integration_branch_in_shows_only_its_own_changes() {
+    let repo = TestRepo::with_plan_text(MERGING);
+    repo.sliceboard(&["up"]).ok();
+    let _sup = Supervise::start(&repo, &[]);
+    let mut dash = Dashboard::connect(&repo.socket());
+
+    repo.commit_in(
+        "orders",
+        &[
+            ("orders/fct_orders.sql", "select 1 as id\n"),
+            ("orders/stg_orders.sql", "select 2 as id\n"),
+            ("orders/schema.yml", "version: 2\n"),
+        ],
+        "orders models",
+    );
+    // One file of users' own, and one outside every slice.
+    repo.commit_in(
+        "users",
+        &[
+            ("users/dim_users.sql", "select 1 as id\n"),
+            ("docs/users.md", "# users\n"),
+        ],
+        "users model",
+    );
+    sliceboard(&repo, &["approve", "orders", "--force"]).ok();
+    let said = sliceboard(&repo, &["merge", "orders"]).ok();
+    assert!(said.contains("merged orders into integration"), "{said}");
+    assert_ne!(
+        repo.git(&["rev-parse", "integration"]),
+        repo.git(&["rev-parse", "main"]),
+        "the integration branch is ahead of the base"
+    );
+
+    // As the feedback prompt asks: users merges the integration branch in.
+    repo.git_in(
+        &repo.worktree("users"),
+        &["merge", "-q", "--no-edit", "integration"],
+    );
+    let own: BTreeSet<String> = ["docs/users.md", "users/dim_users.sql"]
+        .map(str::to_owned)
+        .into();
+    let outside = vec![PathFlag::Outside {
+        path: "docs/users.md".into(),
+        owners: vec![],
+    }];
+    // Everything orders made is in the integration branch: nothing is left
+    // of it to show or flag.
+    dash.wait_until(
+        "users' own two files and one flag; nothing shown or flagged on orders",
+        |d| {
+            shown(d.row("users")) == own
+                && d.row("users").flags == outside
+                && shown(d.row("orders")).is_empty()
+                && d.row("orders").flags.is_empty()
+        },
+    );
+
+    let json = status_json(&repo);
+    let users = slice_status(&json, "users");
+    let files: BTreeSet<String> = users["diff"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(files, own, "{users:#}");
+    assert_eq!(
+        users["flags"],
+        serde_json::json!([{"kind": "outside", "path": "docs/users.md", "owners": []}])
+    );
+    assert_eq!(
+        slice_status(&json, "orders")["flags"],
+        serde_json::json!([])
+    );
+
+    // Approval names only users' own concern, nothing upstream brought.
+    let said = sliceboard(&repo, &["approve", "users"]).fails();
+    let why = said.split_once("error:").map_or("", |(_, why)| why);
+    assert!(why.contains("docs/users.md"), "{said}");
+    assert!(!why.contains("orders/"), "{said}");
+}
+
+/// Five slices over their own folders of files; `a`, `b` and `c` have work
+/// in progress, `d` and `e` go down (forced: they get work too) and up.
+fn racing_repo() -> TestRepo {
+    let mut plan = Plan::new("cat");
+    let repo = TestRepo::new();
+    for slice in ["a", "b", "c", "d", "e"] {
+        plan = plan.slice(slice, &[&format!("area_{slice}/**")], &[]);
+        for folder in 0..4 {
+            for file in 0..8 {
+                repo.write(
+                    &format!("area_{slice}/f{folder}/m{file}.sql"),
+                    &format!("select {folder}{file} as id\n"),
+                );
+            }
+        }
+    }
+    repo.write("sliceboard.toml", &plan.to_string());
+    repo.commit_all("areas");
+    repo
+}
+
+/// The paths git reports changed or new in a worktree: with no commits on the
+/// slice's branch, exactly what its diff must show.
+fn git_paths(repo: &TestRepo, slice: &str) -> BTreeSet<String> {
+    let worktree = repo.worktree(slice);
+    if !worktree.exists() {
+        return BTreeSet::new();
+    }
+    let out = repo.git_in(
+        &worktree,
+        &["ls-files", "--modified", "--others", "--exclude-standard"],
+    );
+    out.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn down_and_up_at_once_leave_no_slice_showing_files_its_worktree_lacks() {
+    let repo = racing_repo();
+    repo.sliceboard(&["up"]).ok();
+    for slice in ["a", "b", "c"] {
+        let worktree = repo.worktree(slice);
+        write_file(
+            &worktree.join(format!("area_{slice}/f0/m0.sql")),
+            "select 'changed' as id\n",
+        );
+        write_file(
+            &worktree.join(format!("area_{slice}/new.sql")),
+            "select 'new' as id\n",
+        );
+    }
+    let _sup = Supervise::start(&repo, &[]);
+    let mut dash = Dashboard::connect(&repo.socket());
+
+    for round in 0..6 {
+        let slice = ["d", "e"][round % 2];
+        let mut down = repo.command(common::BIN, &repo.root);
+        down.args(["down", slice, "--force"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut up = repo.command(common::BIN, &repo.root);
+        up.args(["up"]).stdout(Stdio::null()).stderr(Stdio::null());
+        within("down and up at once", move || {
+            let mut down = down.spawn().unwrap();
+            let mut up = up.spawn().unwrap();
+            down.wait().unwrap();
+            up.wait().unwrap();
+        });
+        // Work done in the worktree that came back (or stayed) is seen:
+        // its folders are watched again.
+        let worktree = repo.worktree(slice);
+        if worktree.exists() {
+            write_file(
+                &worktree.join(format!("area_{slice}/f{}/m1.sql", round % 4)),
+                &format!("select {round} as round\n"),
+            );
+            write_file(
+                &worktree.join(format!("area_{slice}/f3/round{round}.sql")),
+                "select 1 as id\n",
+            );
+        }
+        let truth: Vec<(&str, BTreeSet<String>)> = ["a", "b", "c", "d", "e"]
+            .into_iter()
+            .map(|s| (s, git_paths(&repo, s)))
+            .collect();
+        assert_eq!(truth[0].1.len(), 2, "a's work is untouched: {truth:?}");
+        let started = Instant::now();
+        let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            dash.wait_until(
+                &format!("round {round}: every slice's diff and flags as git sees its worktree ({truth:?})"),
+                |d| {
+                    truth.iter().all(|(slice, paths)| {
+                        let row = d.row(slice);
+                        shown(row) == *paths && flag_paths(row).is_subset(paths)
+                    })
+                },
+            );
+        }));
+        if let Err(panic) = waited {
+            for (slice, _) in &truth {
+                let row = dash.row(slice);
+                eprintln!(
+                    "{slice}: shows {:?} ({:?}, {:?}), flags {:?}",
+                    shown(row),
+                    row.diff_mode,
+                    row.diff_error,
+                    row.flags
+                );
+            }
+            std::panic::resume_unwind(panic);
+        }
+        eprintln!("round {round}: converged in {:?}", started.elapsed());
+    }
+
+    // A worktree that goes for good takes its diff and flags with it.
+    sliceboard(&repo, &["up"]).ok();
+    write_file(
+        &repo.worktree("d").join("area_a/f0/m0.sql"),
+        "select 'd was here' as id\n",
+    );
+    dash.wait_until("d's change to a's file, flagged", |d| {
+        !d.row("d").flags.is_empty() && !d.row("a").flags.is_empty()
+    });
+    sliceboard(&repo, &["down", "d", "--force"]).ok();
+    dash.wait_until("d gone: no files, no flags on d or a", |d| {
+        shown(d.row("d")).is_empty() && d.row("d").flags.is_empty() && d.row("a").flags.is_empty()
+    });
+}
+
+#[test]
+fn flags_follow_the_plan_in_force_through_an_edit_a_rename_and_back() {
+    let f = Fixture::new(&[], &[]);
+    let mut dash = Dashboard::connect(&f.socket());
+    write_file(
+        &f.repo
+            .worktree("staging")
+            .join("models/staging/stg_items.sql"),
+        "select 1 as id\n",
+    );
+    dash.wait_until("staging's new file, owned, unflagged", |d| {
+        shown(d.row("staging")).contains("models/staging/stg_items.sql")
+    });
+    assert_eq!(dash.row("staging").flags, vec![]);
+
+    // Its `owns` narrowed: the same diff is now outside the slice.
+    let original = plan(&[]);
+    let narrowed = original.replacen(
+        "owns = [\"models/staging/**\"]",
+        "owns = [\"models/staging/*.yml\"]",
+        1,
+    );
+    assert_ne!(narrowed, original);
+    f.repo.save_plan(&narrowed);
+    dash.wait_until("staging's file flagged outside the narrowed slice", |d| {
+        d.row("staging").flags
+            == vec![PathFlag::Outside {
+                path: "models/staging/stg_items.sql".into(),
+                owners: vec![],
+            }]
+    });
+
+    // Renamed: the old name is removed from the plan, owns nothing and is
+    // flagged for nothing; the new name owns the folder.
+    f.repo
+        .save_plan(&original.replacen("name = \"staging\"", "name = \"stage\"", 1));
+    dash.wait_until("staging removed from the plan, with no flags", |d| {
+        d.row("staging").removed && d.row("staging").flags.is_empty()
+    });
+    let json = status_json(&f.repo);
+    assert_eq!(slice_status(&json, "staging")["in_plan"], false);
+    assert_eq!(
+        slice_status(&json, "staging")["flags"],
+        serde_json::json!([])
+    );
+
+    // And back: no flag is left of either plan.
+    f.repo.save_plan(&original);
+    dash.wait_until("staging back in the plan, with no flags", |d| {
+        let row = d.row("staging");
+        !row.removed && row.flags.is_empty()
+    });
+    assert!(
+        dash.board.slices.iter().all(|r| r.flags.is_empty()),
+        "{:?}",
+        dash.board.slices
+    );
+    let json = status_json(&f.repo);
+    assert_eq!(
+        slice_status(&json, "staging")["flags"],
+        serde_json::json!([])
+    );
+}
