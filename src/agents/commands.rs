@@ -8,6 +8,7 @@
 //! worktree operations' locking is `worktree_ops`'s, never touched here.
 
 use super::{Actor, Agents, AgentsError, Hold, Launch, refused};
+use crate::domain::command::Service;
 use crate::domain::{AgentStatus, Command, SliceName};
 use crate::session::Size;
 
@@ -76,24 +77,14 @@ impl Agents {
                 origin,
             } => self.signal(&slice, activity, origin),
             Command::Prompt { slice, text } => self.prompt(&slice, text),
-            // The merge queue's commands go to the merge queue.
-            Command::Approve { .. }
-            | Command::WithdrawApproval { .. }
-            | Command::Merge { .. }
-            | Command::Clean { .. }
-            | Command::Pick { .. }
-            | Command::Review
-            | Command::SendFeedback { .. }
-            | Command::QueueReport => Err(AgentsError::Unsupported("merge-queue commands")),
-            // The socket server answers it from the board.
-            Command::AgentsReport => Err(AgentsError::Unsupported("the agents report")),
-            Command::PlanInForce => Err(AgentsError::Unsupported("the plan in force")),
-            // Handled by `dispatch` before it gets here.
-            Command::Up { .. }
-            | Command::Down { .. }
-            | Command::Setup { .. }
-            | Command::KillAgent { .. }
-            | Command::Shutdown => Err(AgentsError::Unsupported("this command here")),
+            // Up, Down, Setup, KillAgent and Shutdown are `dispatch`'s
+            // before it gets here; the rest are not the agents' at all
+            // (`Command::served_by`).
+            other => Err(AgentsError::Unsupported(match other.served_by() {
+                Service::MergeQueue => "merge-queue commands",
+                Service::Board => "questions the socket server answers from the board",
+                Service::Agents => "this command here",
+            })),
         }
     }
 

@@ -175,6 +175,46 @@ impl Command {
             | Command::Shutdown => None,
         }
     }
+
+    /// Which part of the supervisor process carries the command out: the
+    /// one place that says so, so a new command is given a home here.
+    pub fn served_by(&self) -> Service {
+        match self {
+            Command::Approve { .. }
+            | Command::WithdrawApproval { .. }
+            | Command::Merge { .. }
+            | Command::Clean { .. }
+            | Command::Pick { .. }
+            | Command::Review
+            | Command::SendFeedback { .. }
+            | Command::QueueReport => Service::MergeQueue,
+            Command::AgentsReport | Command::PlanInForce => Service::Board,
+            Command::Up { .. }
+            | Command::Down { .. }
+            | Command::Setup { .. }
+            | Command::StartAgent { .. }
+            | Command::PauseAgent { .. }
+            | Command::ResumeAgent { .. }
+            | Command::KillAgent { .. }
+            | Command::RestartAgent { .. }
+            | Command::SendInput { .. }
+            | Command::ResizeAgent { .. }
+            | Command::Signal { .. }
+            | Command::Prompt { .. }
+            | Command::Shutdown => Service::Agents,
+        }
+    }
+}
+
+/// Who carries a [`Command`] out in the supervisor process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// The agents and worktree operations (`agents`).
+    Agents,
+    /// The merge queue's thread.
+    MergeQueue,
+    /// The socket server, from the board and the plan in force.
+    Board,
 }
 
 /// What happened. Background work reports through these; nothing else

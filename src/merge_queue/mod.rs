@@ -142,21 +142,6 @@ impl QueueHandle {
     }
 }
 
-/// Whether a command belongs to the merge queue rather than the agents.
-pub fn handles(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Approve { .. }
-            | Command::WithdrawApproval { .. }
-            | Command::Merge { .. }
-            | Command::Clean { .. }
-            | Command::Pick { .. }
-            | Command::Review
-            | Command::SendFeedback { .. }
-            | Command::QueueReport
-    )
-}
-
 /// Starts the queue on a thread of its own.
 pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinHandle<()>)> {
     let (tx, inbox) = mpsc::channel();

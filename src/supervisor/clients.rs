@@ -79,7 +79,7 @@ impl Context {
     /// Sends a command to whoever carries it out: the merge queue or the
     /// supervisor.
     fn route(&self, command: Command) -> tokio::sync::oneshot::Receiver<crate::agents::Outcome> {
-        if crate::merge_queue::handles(&command) {
+        if command.served_by() == crate::domain::command::Service::MergeQueue {
             self.queue.request(command)
         } else {
             self.agents.request(command)
