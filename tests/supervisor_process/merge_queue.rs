@@ -1137,7 +1137,7 @@ fn approve_and_down_wait_for_a_direct_up_holding_the_lock_then_work() {
         let lock = StateLock::acquire(&repo.state_dir().join("lock"), "sliceboard up").unwrap();
         let (mut child, err) = spawn_with_stderr(&repo, args);
         let waiting = format!("waiting for `sliceboard up` (pid {})", std::process::id());
-        poll_until(&format!("{args:?} says it waits"), WAIT, || {
+        poll_until(format!("{args:?} says it waits"), WAIT, || {
             std::fs::read_to_string(&err).is_ok_and(|t| t.contains(&waiting))
         });
         assert!(

@@ -68,7 +68,7 @@ fn three_variants_run_compare_and_one_is_picked_the_others_retired() {
     // Each ran in its own worktree and committed on its own branch.
     for n in 1..=3 {
         let branch = format!("slice/staging.{n}");
-        poll_until(&format!("staging.{n}'s commit"), PATIENCE, || {
+        poll_until(format!("staging.{n}'s commit"), PATIENCE, || {
             repo.git(&["log", "-1", "--format=%s", &branch]).trim() == format!("variant {n}")
         });
     }
