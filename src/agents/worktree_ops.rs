@@ -75,8 +75,11 @@ impl Ops {
         events: &mut Vec<Event>,
     ) -> Result<Outcome, WorkspaceError> {
         let names: Vec<String> = slices.iter().map(ToString::to_string).collect();
-        let report = crate::workspace::up(ws, &self.state, &names, &mut |_| {})?;
+        let mut report = crate::workspace::UpReport::default();
+        let done = crate::workspace::up_into(ws, &self.state, &names, &mut |_| {}, &mut report);
+        // What was journaled before an error is on the board too.
         events.extend(report.events.iter().cloned());
+        done?;
         let mut said = report.describe(&ws.plan.base);
         let mut ok = report.failed.is_empty();
         if !ws.plan.setup.is_empty() {

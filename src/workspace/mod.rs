@@ -26,7 +26,7 @@ pub use down::{DownReport, down};
 pub use reconcile::reconcile;
 pub use setup::{SetupOutcome, run_setup, setup_journaled, setup_state, skip_setup};
 pub use status::{MergeStatus, Problem, STATUS_SCHEMA_VERSION, SliceStatus, StatusReport, status};
-pub use up::{UpReport, up};
+pub use up::{UpReport, up, up_into};
 
 use crate::domain::environment::SliceContext;
 use crate::domain::{SliceName, SliceSpec};

@@ -115,10 +115,22 @@ pub fn up(
     names: &[String],
     progress: &mut dyn FnMut(Progress),
 ) -> Result<UpReport, WorkspaceError> {
-    let selected = ws.select(names)?;
     let mut report = UpReport::default();
-    reconcile_and_prune(ws, state, &mut report)?;
-    let base_tip = base_and_integration(ws, &mut report)?;
+    up_into(ws, state, names, progress, &mut report).map(|()| report)
+}
+
+/// [`up`], filling `report` as it goes: what was done and journaled
+/// before an error stays in it, so a supervisor still tells its board.
+pub fn up_into(
+    ws: &Workspace,
+    state: &StateStore,
+    names: &[String],
+    progress: &mut dyn FnMut(Progress),
+    report: &mut UpReport,
+) -> Result<(), WorkspaceError> {
+    let selected = ws.select(names)?;
+    reconcile_and_prune(ws, state, report)?;
+    let base_tip = base_and_integration(ws, report)?;
     let repo = crate::domain::plan::repo_name(ws.git.root());
     let total = selected.len();
     for (i, slice) in selected.into_iter().enumerate() {
@@ -132,9 +144,9 @@ pub fn up(
             step: i + 1,
             total,
         };
-        turn.take(names, &mut report, progress)?;
+        turn.take(names, report, progress)?;
     }
-    Ok(report)
+    Ok(())
 }
 
 /// What state says that the repository does not (journaled), and git's
