@@ -919,10 +919,13 @@ fn a_broken_plan_file_locks_nobody_out_while_a_supervisor_runs() {
 
     // A new dashboard attaches, with the plan in force and the problem.
     tmux.window(BIN);
-    let screen = tmux.shows_in(":1", problem);
-    assert!(
-        screen.contains("staging") && screen.contains("marts"),
-        "{screen}"
+    // Polled as a whole: tmux may be caught between the header and the
+    // slices of one frame.
+    tmux.until_in(
+        ":1",
+        Duration::from_secs(15),
+        "the problem and both slices",
+        |s| s.contains(problem) && s.contains("staging") && s.contains("marts"),
     );
     // So does a remote one, through the proxy.
     let (remote, _) = remote_dashboard(&tmux.repo);
