@@ -2,7 +2,10 @@
 //! line waits for its newline); through rotation (`dbt.log` renamed to
 //! `dbt.log.1`, `.1` to `.2`…, a new `dbt.log` started), the rest of the
 //! old file and any file rotated since are read first, so no line is lost;
-//! a fresh start when the file is truncated, replaced or deleted.
+//! a fresh start when the file is truncated, replaced or deleted. A file
+//! that was missing at the last poll and was made and rotated before this
+//! one (dbt writes its first 20 kB in a burst) is read from the rotated
+//! files it left, too.
 
 use std::fs::File;
 use std::io::{self, Read as _, Seek as _, SeekFrom};
@@ -24,6 +27,9 @@ pub struct LogTail {
     offset: u64,
     inode: Option<u64>,
     partial: Vec<u8>,
+    /// The last poll found no file: the rotated files there then (their
+    /// inodes), so a rotated file that appears later is known to be new.
+    missing: Option<Vec<u64>>,
 }
 
 /// What one poll found.
@@ -47,6 +53,7 @@ impl LogTail {
             offset: 0,
             inode: None,
             partial: Vec::new(),
+            missing: None,
         }
     }
 
@@ -64,11 +71,26 @@ impl LogTail {
                     self.reset();
                     tailed.restarted = true;
                 }
+                if self.missing.is_none() {
+                    self.missing = Some(self.rotated_files().map(|(_, ino)| ino).collect());
+                }
                 return Ok(tailed);
             }
             Err(err) => return Err(err),
         };
         let meta = file.metadata()?;
+        if let Some(before) = self.missing.take() {
+            // Made since the last poll: whatever it rotated away already
+            // comes first.
+            let made: Vec<PathBuf> = self
+                .rotated_files()
+                .filter(|(_, ino)| !before.contains(ino) && *ino != meta.ino())
+                .map(|(path, _)| path)
+                .collect();
+            if !made.is_empty() {
+                self.read_rotated(&made, &mut tailed)?;
+            }
+        }
         if let Some(old) = self.inode.filter(|inode| *inode != meta.ino()) {
             match self.rotated_away(old) {
                 Some(rotated) => {
@@ -107,11 +129,24 @@ impl LogTail {
     /// The rotated files from the one now holding inode `old` down to
     /// `NAME.1`, oldest first; `None` when `old` is not among them.
     fn rotated_away(&self, old: u64) -> Option<Vec<PathBuf>> {
-        let name = self.path.file_name()?.to_string_lossy().into_owned();
-        let numbered = |n: usize| self.path.with_file_name(format!("{name}.{n}"));
-        let at = (1..=ROTATED_KEPT)
-            .find(|n| std::fs::metadata(numbered(*n)).is_ok_and(|meta| meta.ino() == old))?;
-        Some((1..=at).rev().map(numbered).collect())
+        let files: Vec<(PathBuf, u64)> = self.rotated_files().collect();
+        let at = files.iter().position(|(_, ino)| *ino == old)?;
+        Some(files[at..].iter().map(|(path, _)| path.clone()).collect())
+    }
+
+    /// The rotated files there are (`NAME.N` … `NAME.1`, oldest first),
+    /// with their inodes.
+    fn rotated_files(&self) -> impl Iterator<Item = (PathBuf, u64)> + '_ {
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (1..=ROTATED_KEPT).rev().filter_map(move |n| {
+            let path = self.path.with_file_name(format!("{name}.{n}"));
+            let ino = std::fs::metadata(&path).ok()?.ino();
+            Some((path, ino))
+        })
     }
 
     /// The rest of the rotated file, then the rotated files after it,
@@ -200,6 +235,29 @@ mod tests {
         assert_eq!(polled.lines, ["two", "three", "four", "five"]);
         append(&path, "x\n");
         assert_eq!(tail.poll().unwrap().lines, ["six"]);
+    }
+
+    #[test]
+    fn a_file_made_and_rotated_between_two_polls_loses_no_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dbt.log");
+        let numbered = |n: usize| dir.path().join(format!("dbt.log.{n}"));
+        // An older run's rotated file, there before the follower looked.
+        std::fs::write(numbered(1), "old run\n").unwrap();
+        let mut tail = LogTail::new(&path);
+        assert_eq!(tail.poll().unwrap(), Tailed::default());
+        // Between two polls: made, rotated twice, made again.
+        append(&path, "one\n");
+        std::fs::rename(numbered(1), numbered(2)).unwrap();
+        std::fs::rename(&path, numbered(1)).unwrap();
+        std::fs::rename(numbered(2), numbered(3)).unwrap();
+        std::fs::rename(numbered(1), numbered(2)).unwrap();
+        append(&path, "two\n");
+        std::fs::rename(&path, numbered(1)).unwrap();
+        append(&path, "three\n");
+        assert_eq!(tail.poll().unwrap().lines, ["one", "two", "three"]);
+        append(&path, "four\n");
+        assert_eq!(tail.poll().unwrap().lines, ["four"]);
     }
 
     #[test]
