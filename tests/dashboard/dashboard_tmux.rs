@@ -652,7 +652,11 @@ fn the_mouse_in_an_agents_pane_reaches_it_as_in_a_real_terminal() {
     let tmux = Tmux::start(repo, 132, 30);
     tmux.shows("2 slices");
     tmux.keys(&["s"]);
-    let screen = tmux.shows("mouse-agent");
+    // The pane's frames and the board's news that the agent runs come
+    // apart; the dashboard sends clicks only to an agent it knows runs.
+    let screen = tmux.until("the agent's first line, and it running", |s| {
+        s.contains("mouse-agent") && s.contains("1 running")
+    });
     // The pane's top-left cell on the host's screen, 0-based.
     let (x, y) = screen
         .lines()
