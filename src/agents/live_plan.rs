@@ -3,7 +3,7 @@
 //! removed keep theirs while their agent runs, and nothing is stopped.
 //!
 //! Only plans `domain::plan_change` says may be taken live arrive here;
-//! the composition root (`server::plan_reload`) reads and checks the file.
+//! the composition root (`supervisor::plan_reload`) reads and checks the file.
 
 use super::{Agents, refused};
 use crate::domain::{AgentStatus, Plan, SliceName};
