@@ -369,6 +369,7 @@ mod tests {
                 defer: false,
             },
             merge: MergeSpec::default(),
+            notify: Default::default(),
             setup: Vec::new(),
             slices: vec![
                 slice("staging-a", &["models/staging/**"]),

@@ -15,6 +15,7 @@
 
 pub mod agent_hooks;
 pub mod board;
+pub mod calls;
 pub mod command;
 pub mod dbt_run;
 pub mod diff;

@@ -55,6 +55,9 @@ pub struct Plan {
     pub agent: AgentSpec,
     pub dbt: DbtSpec,
     pub merge: MergeSpec,
+    /// `[notify]`: which transitions call the operator, and how.
+    #[serde(default)]
+    pub notify: super::calls::NotifySpec,
     /// Shell commands run in each new worktree, in order, in the slice's
     /// environment (`[worktree] setup`, e.g. `dbt deps`).
     pub setup: Vec<String>,

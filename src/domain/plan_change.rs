@@ -33,6 +33,8 @@ pub struct PlanChange {
     pub needs_restart: Vec<String>,
     /// A kept slice's live settings changed (owns, after, prompt, agent, env).
     pub edited: bool,
+    /// `[notify]` changed; it applies live.
+    pub notify: bool,
 }
 
 impl PlanChange {
@@ -50,6 +52,7 @@ impl PlanChange {
             ("[merge]", old.merge == new.merge),
             ("[worktree] setup", old.setup == new.setup),
         ];
+        change.notify = old.notify != new.notify;
         change.needs_restart = top
             .iter()
             .filter(|(_, same)| !same)
@@ -89,7 +92,11 @@ impl PlanChange {
 
     /// Whether the plans say the same thing (a comment or spacing edit).
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.live() && !self.edited
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.live()
+            && !self.edited
+            && !self.notify
     }
 }
 
@@ -164,6 +171,7 @@ mod tests {
                 defer: false,
             },
             merge: Default::default(),
+            notify: Default::default(),
             setup: Vec::new(),
             slices: slices.iter().map(|s| slice(s)).collect(),
         }

@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::board::{Board, BoardUpdate};
+use super::calls::Call;
 use super::command::Command;
 use super::pane::{PaneFrame, PaneWant};
 use super::slice::SliceName;
@@ -24,7 +25,7 @@ use super::slice::SliceName;
 /// changing live, `BoardUpdate::Plan`, a removed slice and the plan's
 /// problem on the board). No negotiation: a client of another version is
 /// refused with both numbers.
-pub const PROTOCOL_VERSION: u32 = 8;
+pub const PROTOCOL_VERSION: u32 = 9;
 
 /// Who is connecting, which decides what the supervisor sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +92,14 @@ pub enum ServerMsg {
     },
     Pane {
         frame: PaneFrame,
+    },
+    /// sliceboard calls the operator: ring the host terminal's bell
+    /// (`bell`) and send a desktop notification (`desktop`), as the plan's
+    /// `[notify]` says.
+    Call {
+        call: Call,
+        bell: bool,
+        desktop: bool,
     },
     /// Search hits, newest first, as scroll offsets that bring each to the
     /// top of the pane.

@@ -18,6 +18,7 @@ use toml::Spanned;
 use super::diagnostic::{Diagnostic, PlanError, did_you_mean, line_of};
 use super::raw::{RawAgent, RawPlan};
 use crate::domain::agent_hooks::HookMode;
+use crate::domain::calls::{NotifySpec, Reason};
 use crate::domain::environment::RESERVED_PREFIX;
 use crate::domain::plan::{
     AgentSpec, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET, DEFAULT_MAX_RUNNING,
@@ -203,6 +204,7 @@ impl Checker<'_> {
             auto: m.auto.unwrap_or(false),
             feedback: m.feedback.filter(|f| !f.trim().is_empty()),
         });
+        let notify = self.notify(raw.notify);
         let mut slices = self.slices(raw.slices);
         if let Some(planner) = self.planner(raw.planner, &slices) {
             slices.push(planner);
@@ -218,6 +220,7 @@ impl Checker<'_> {
             agent: agent?,
             dbt,
             merge,
+            notify,
             setup,
             slices,
         };
@@ -226,6 +229,54 @@ impl Checker<'_> {
         self.prompts_fit(&plan);
         self.worktrees_outside_repo(&plan);
         Some(plan)
+    }
+
+    /// `[notify]`: every reason in `on` one sliceboard knows; an empty
+    /// command is no command.
+    fn notify(&mut self, raw: Option<super::raw::RawNotify>) -> NotifySpec {
+        let Some(raw) = raw else {
+            return NotifySpec::default();
+        };
+        let defaults = NotifySpec::default();
+        let on = match raw.on {
+            None => defaults.on,
+            Some(names) => {
+                let mut on = std::collections::BTreeSet::new();
+                for name in names {
+                    match Reason::parse(name.get_ref()) {
+                        Some(reason) => {
+                            on.insert(reason);
+                        }
+                        None => {
+                            let line = self.line(name.span());
+                            let known: Vec<&str> = Reason::ALL.iter().map(|r| r.name()).collect();
+                            self.push(
+                                Diagnostic::error(
+                                    line,
+                                    "notify.on",
+                                    format!(
+                                        "{:?} is not a reason sliceboard calls for",
+                                        name.get_ref()
+                                    ),
+                                )
+                                .fix(format!("use some of: {}", known.join(", "))),
+                            );
+                        }
+                    }
+                }
+                on
+            }
+        };
+        NotifySpec {
+            on,
+            command: raw
+                .command
+                .map(Spanned::into_inner)
+                .filter(|c| !c.trim().is_empty()),
+            bell: raw.bell.unwrap_or(defaults.bell),
+            desktop: raw.desktop.unwrap_or(defaults.desktop),
+            quiet: raw.quiet.unwrap_or(defaults.quiet),
+        }
     }
 
     /// `[worktree] setup`: non-empty shell commands.

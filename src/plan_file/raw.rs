@@ -17,6 +17,7 @@ pub struct RawPlan {
     pub agent: Option<Spanned<RawAgent>>,
     pub dbt: Option<RawDbt>,
     pub merge: Option<RawMerge>,
+    pub notify: Option<RawNotify>,
     pub worktree: Option<RawWorktree>,
     #[serde(default, rename = "slice")]
     pub slices: Vec<Spanned<RawSlice>>,
@@ -65,6 +66,17 @@ pub struct RawMerge {
     pub check: Option<Spanned<String>>,
     pub auto: Option<bool>,
     pub feedback: Option<String>,
+}
+
+/// `[notify]`: which transitions call the operator, and how.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    pub on: Option<Vec<Spanned<String>>>,
+    pub command: Option<Spanned<String>>,
+    pub bell: Option<bool>,
+    pub desktop: Option<bool>,
+    pub quiet: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -158,6 +158,20 @@ schema = "{DEFAULT_DBT_SCHEMA}"
 # What the agent is told about a conflict, a failed check or an upstream
 # merge; {{slice}}, {{integration}}, {{what}} and {{todo}} are filled in.
 # feedback = "..."
+
+[notify]
+# What calls you, once per change (a state flickering back within 5 s calls
+# once): waiting, done, failed, dbt_failed, merge_failed, merged, queue_empty.
+# on = ["waiting", "done", "failed", "dbt_failed", "merge_failed", "merged", "queue_empty"]
+# Attached dashboards ring the terminal's bell and send a desktop
+# notification (OSC 9 and 777, through tmux too).
+# bell = true
+# desktop = true
+# Run for each call while no dashboard is attached, with
+# SLICEBOARD_NOTIFY_SLICE, _REASON, _MESSAGE and _REPO set.
+# command = "notify-send sliceboard \"$SLICEBOARD_NOTIFY_MESSAGE\""
+# Nothing calls; the board still shows everything.
+# quiet = false
 "#
     );
     out

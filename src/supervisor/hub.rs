@@ -8,6 +8,13 @@
 //! client that does not keep up is marked behind instead of slowing anyone,
 //! and gets the whole board again ([`Hub::resync`]) once it reads.
 //!
+//! Each update is also where the operator gets called: the hub compares a
+//! [`Glance`] of the board before and after it, so a transition calls
+//! once, never per poll; a debounce keeps a state flickering back from
+//! calling twice. A call goes to every attached dashboard (which rings the
+//! host terminal's bell and sends a desktop notification), or, with none
+//! attached, to the plan's `[notify] command` (`notify_command`).
+//!
 //! Pane output is not queued: an agent's output only marks its pane dirty
 //! for every client ([`Hub::output`]); each client renders the panes it
 //! shows when it is ready to send, so a slow client always gets the
@@ -17,9 +24,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 use crate::domain::board::{Board, BoardUpdate};
+use crate::domain::calls::{self, Call, Debounce, Glance, NotifySpec};
 use crate::domain::ownership::Ownership;
 use crate::domain::wire::ServerMsg;
 use crate::domain::{AgentStatus, Event, SliceName};
@@ -57,7 +65,7 @@ struct Slot {
 #[derive(Default)]
 pub struct DirtyPanes {
     slices: Mutex<BTreeSet<SliceName>>,
-    pub wake: Notify,
+    pub wake: tokio::sync::Notify,
 }
 
 impl DirtyPanes {
@@ -93,6 +101,16 @@ struct Inner {
     board: Board,
     clients: Vec<Slot>,
     next_id: u64,
+    /// What of the board can call, as of the last update.
+    glance: Glance,
+    debounce: Debounce,
+    notify: Notify,
+}
+
+/// Where calls go: the plan's `[notify]` and the repository they are about.
+struct Notify {
+    spec: NotifySpec,
+    repo: std::path::PathBuf,
 }
 
 impl Inner {
@@ -136,12 +154,21 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Hub {
-    pub fn new(board: Board, ownership: Option<Ownership>) -> Self {
+    /// `notify` and `repo`: where the operator's calls go ([`Hub::set_notify`]).
+    pub fn new(
+        board: Board,
+        ownership: Option<Ownership>,
+        notify: NotifySpec,
+        repo: std::path::PathBuf,
+    ) -> Self {
         Self {
             inner: Mutex::new(Inner {
+                glance: Glance::of(&board),
                 board,
                 clients: Vec::new(),
                 next_id: 1,
+                debounce: Debounce::new(calls::DEBOUNCE),
+                notify: Notify { spec: notify, repo },
             }),
             ownership: Mutex::new(ownership.map(Arc::new)),
             commands: AtomicUsize::new(0),
@@ -215,8 +242,41 @@ impl Hub {
 
     fn send_update(inner: &mut Inner, update: BoardUpdate) {
         inner.board.apply(&update);
+        let glance = Glance::of(&inner.board);
+        let found = calls::calls(&inner.glance, &glance, &update);
+        inner.glance = glance;
         let frame: Frame = Arc::new(encode(&ServerMsg::Update { update }));
         inner.send(&frame);
+        for call in found {
+            Self::call(inner, call);
+        }
+    }
+
+    /// Sends a call where it goes now: to the attached dashboards, or to
+    /// the plan's command when none is attached.
+    fn call(inner: &mut Inner, call: Call) {
+        let spec = &inner.notify.spec;
+        if !spec.calls(call.reason) || !inner.debounce.admit(&call, std::time::Instant::now()) {
+            return;
+        }
+        tracing::info!(slice = ?call.slice, reason = call.reason.name(), "{}", call.message);
+        if inner.clients.is_empty() {
+            if let Some(command) = &spec.command {
+                notify_command(command, &call, &inner.notify.repo);
+            }
+            return;
+        }
+        let frame: Frame = Arc::new(encode(&ServerMsg::Call {
+            call,
+            bell: spec.bell,
+            desktop: spec.desktop,
+        }));
+        inner.send(&frame);
+    }
+
+    /// The plan's `[notify]` changed (it applies live).
+    pub fn set_notify(&self, spec: NotifySpec) {
+        lock(&self.inner).notify.spec = spec;
     }
 
     /// A slice's latest dbt run, each node attributed to the slice that
@@ -349,5 +409,46 @@ impl Hub {
 
     pub fn board(&self) -> Board {
         lock(&self.inner).board.clone()
+    }
+}
+
+/// Runs the plan's `[notify] command` for a call, on a thread of its own
+/// (the hub never waits for it), through `sh -c` with the call in its
+/// environment: `SLICEBOARD_NOTIFY_SLICE` (empty for the queue),
+/// `SLICEBOARD_NOTIFY_REASON`, `SLICEBOARD_NOTIFY_MESSAGE` (the call as one
+/// line) and `SLICEBOARD_NOTIFY_REPO`.
+fn notify_command(command: &str, call: &Call, repo: &std::path::Path) {
+    let mut process = std::process::Command::new("sh");
+    process
+        .arg("-c")
+        .arg(command)
+        .current_dir(repo)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .env(
+            "SLICEBOARD_NOTIFY_SLICE",
+            call.slice
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        )
+        .env("SLICEBOARD_NOTIFY_REASON", call.reason.name())
+        .env("SLICEBOARD_NOTIFY_MESSAGE", call.text())
+        .env("SLICEBOARD_NOTIFY_REPO", repo);
+    let reason = call.reason.name();
+    let spawned = std::thread::Builder::new()
+        .name("notify".into())
+        .spawn(
+            move || match crate::os::process_group::status(&mut process) {
+                Ok(status) if !status.success() => {
+                    tracing::warn!(%status, reason, "the [notify] command failed");
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, reason, "cannot run the [notify] command"),
+            },
+        );
+    if let Err(err) = spawned {
+        tracing::warn!(%err, "cannot start a thread for the [notify] command");
     }
 }

@@ -114,6 +114,8 @@ impl Services {
         let hub = Arc::new(Hub::new(
             initial_board(&ws, &state),
             ws.plan.ownership().ok(),
+            ws.plan.notify.clone(),
+            ws.git.root().to_owned(),
         ));
         let plan_file = ws.plan_path();
         let state_dir = ws.state_dir.clone();

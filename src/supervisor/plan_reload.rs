@@ -78,6 +78,7 @@ impl PlanReload {
                 let ownership = plan.ownership().ok();
                 self.follow(&plan, &change);
                 self.services.agents.use_plan(plan.clone());
+                self.services.hub.set_notify(plan.notify.clone());
                 self.services.queue.use_plan(plan);
                 self.services.hub.plan_changed(
                     ownership,

@@ -48,6 +48,34 @@ pub struct Dashboard {
     /// The panes the supervisor was last told this dashboard shows.
     shown: Vec<PaneWant>,
     last_heard: Instant,
+    /// The window title last set.
+    title: String,
+}
+
+/// The window's title: `sliceboard: 2 waiting · 5 busy`, so a glance at
+/// a tab or a task bar says whether anyone waits.
+pub fn window_title(board: &crate::domain::board::Board) -> String {
+    use crate::domain::{Activity, AgentStatus};
+    let count = |activity| {
+        board
+            .slices
+            .iter()
+            .filter(|r| r.status == AgentStatus::Running && r.activity == Some(activity))
+            .count()
+    };
+    let parts: Vec<String> = [
+        (count(Activity::Waiting), "waiting"),
+        (count(Activity::Busy), "busy"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, word)| format!("{n} {word}"))
+    .collect();
+    if parts.is_empty() {
+        "sliceboard".to_owned()
+    } else {
+        format!("sliceboard: {}", parts.join(" · "))
+    }
 }
 
 impl Dashboard {
@@ -70,6 +98,7 @@ impl Dashboard {
             sizes: BTreeMap::new(),
             shown: Vec::new(),
             last_heard: Instant::now(),
+            title: String::new(),
         })
     }
 
@@ -162,6 +191,11 @@ impl Dashboard {
             .draw(|frame| drawn = view::draw(frame, &self.app))?;
         self.client
             .follow(&self.app, &drawn, &mut self.sizes, &mut self.shown);
+        let title = window_title(&self.app.board);
+        if title != self.title {
+            super::terminal::set_title(&title);
+            self.title = title;
+        }
         self.last_draw = Instant::now();
         self.dirty = false;
         Ok(())
@@ -273,6 +307,11 @@ impl Client {
                     }
                 });
             }
+            ServerMsg::Call {
+                call,
+                bell,
+                desktop,
+            } => super::terminal::call(&call.text(), bell, desktop),
             ServerMsg::Welcome { .. }
             | ServerMsg::Refused { .. }
             | ServerMsg::Heartbeat

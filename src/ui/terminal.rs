@@ -6,6 +6,12 @@
 //! ([`TerminalModes::suspend`], on again after `fg`), or a panic (the hook
 //! restores the terminal before the panic is logged and printed).
 //!
+//! The window title is saved with them (the xterm title stack) and given
+//! back on the way out; [`set_title`] keeps it saying what waits, and
+//! [`call`] rings the bell and sends a desktop notification when
+//! sliceboard calls the operator (OSC 9 and OSC 777, wrapped for tmux's
+//! passthrough when the dashboard runs inside tmux).
+//!
 //! Owns only those modes and the panic hook that restores them; what is
 //! drawn is ratatui's, and nothing here reads input.
 
@@ -59,6 +65,8 @@ impl Drop for TerminalModes {
 fn turn_on() -> std::io::Result<()> {
     ENABLED.store(true, Ordering::SeqCst);
     enable_raw_mode()?;
+    // Save the window's title, to give it back on the way out.
+    let _ = write_flushed(PUSH_TITLE);
     crossterm::execute!(std::io::stdout(), EnterAlternateScreen)?;
     // A terminal without mouse or paste reporting still works.
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture, EnableBracketedPaste);
@@ -75,7 +83,64 @@ fn restore() {
     // Raw mode first: it has more side effects than the alternate screen.
     let _ = disable_raw_mode();
     let _ = crossterm::execute!(stdout, LeaveAlternateScreen);
+    let _ = stdout.write_all(POP_TITLE);
     let _ = stdout.flush();
+}
+
+/// xterm's title stack (window and icon title): save, and restore.
+const PUSH_TITLE: &[u8] = b"\x1b[22;0t";
+const POP_TITLE: &[u8] = b"\x1b[23;0t";
+
+fn write_flushed(bytes: &[u8]) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout();
+    stdout.write_all(bytes)?;
+    stdout.flush()
+}
+
+/// Sets the window's title (OSC 2).
+pub fn set_title(title: &str) {
+    let _ = write_flushed(format!("\x1b]2;{}\x07", printable(title)).as_bytes());
+}
+
+/// Calls the operator from the host terminal.
+pub fn call(text: &str, bell: bool, desktop: bool) {
+    let in_tmux = std::env::var_os("TMUX").is_some();
+    let _ = write_flushed(&call_bytes(text, bell, desktop, in_tmux));
+}
+
+/// The bytes of a call: the bell (tmux turns it into its own bell, so it
+/// is never wrapped), then OSC 9 (iTerm2, WezTerm, kitty, Windows
+/// Terminal…) and OSC 777 (foot, rxvt, VTE terminals) with `text`, each
+/// wrapped in tmux's passthrough (`allow-passthrough on`) inside tmux.
+pub fn call_bytes(text: &str, bell: bool, desktop: bool, in_tmux: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    if bell {
+        out.push(0x07);
+    }
+    if desktop {
+        let text = printable(text);
+        for osc in [
+            format!("\x1b]9;{text}\x07"),
+            format!("\x1b]777;notify;sliceboard;{text}\x07"),
+        ] {
+            if in_tmux {
+                out.extend_from_slice(b"\x1bPtmux;");
+                out.extend_from_slice(osc.replace('\x1b', "\x1b\x1b").as_bytes());
+                out.extend_from_slice(b"\x1b\\");
+            } else {
+                out.extend_from_slice(osc.as_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// `text` with control characters (which could end or inject an escape
+/// sequence) as spaces.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// A panic restores the terminal, goes to the log file with a backtrace,
@@ -89,4 +154,25 @@ fn install_panic_hook() {
             previous(info);
         }));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_rings_then_notifies_wrapped_for_tmux_inside_it() {
+        let plain = call_bytes("a: waits\x1b]2;x", true, true, false);
+        assert_eq!(
+            String::from_utf8(plain).unwrap(),
+            "\x07\x1b]9;a: waits ]2;x\x07\x1b]777;notify;sliceboard;a: waits ]2;x\x07"
+        );
+        let tmux = String::from_utf8(call_bytes("a: waits", true, true, true)).unwrap();
+        assert_eq!(
+            tmux,
+            "\x07\x1bPtmux;\x1b\x1b]9;a: waits\x07\x1b\\\x1bPtmux;\x1b\x1b]777;notify;sliceboard;a: waits\x07\x1b\\"
+        );
+        assert_eq!(call_bytes("a", false, false, true), b"");
+        assert_eq!(call_bytes("a", true, false, true), b"\x07");
+    }
 }

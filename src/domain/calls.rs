@@ -1,0 +1,448 @@
+//! When sliceboard calls the operator: the transitions worth a bell, a
+//! desktop notification or the plan's `[notify] command`, found by
+//! comparing what the board said before an update with what it says
+//! after, so a call comes once per transition, never per poll; and the
+//! debounce that keeps a state flickering back within a few seconds from
+//! calling twice.
+//!
+//! Pure: the supervisor's hub keeps a [`Glance`] of its board and a
+//! [`Debounce`], and decides where each [`Call`] goes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::board::{Board, BoardUpdate};
+use super::command::Event;
+use super::slice::{Activity, AgentStatus, SliceName};
+
+/// Why sliceboard calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// An agent started waiting for the operator.
+    Waiting,
+    /// An agent's turn is over (idle or done after busy).
+    Done,
+    /// An agent exited with an error.
+    Failed,
+    /// A slice's dbt run failed, errored or was aborted.
+    DbtFailed,
+    /// A merge conflicted or its check failed.
+    MergeFailed,
+    /// A slice merged.
+    Merged,
+    /// The merge queue has nothing left queued.
+    QueueEmpty,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 7] = [
+        Reason::Waiting,
+        Reason::Done,
+        Reason::Failed,
+        Reason::DbtFailed,
+        Reason::MergeFailed,
+        Reason::Merged,
+        Reason::QueueEmpty,
+    ];
+
+    /// The name the plan's `[notify] on` and the command's environment use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Waiting => "waiting",
+            Reason::Done => "done",
+            Reason::Failed => "failed",
+            Reason::DbtFailed => "dbt_failed",
+            Reason::MergeFailed => "merge_failed",
+            Reason::Merged => "merged",
+            Reason::QueueEmpty => "queue_empty",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+/// One call to the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    /// The slice it is about (none for the queue emptying).
+    pub slice: Option<SliceName>,
+    pub reason: Reason,
+    /// What happened, in a few words, without the slice's name.
+    pub message: String,
+}
+
+impl Call {
+    /// The call as one line, for a notification's body.
+    pub fn text(&self) -> String {
+        match &self.slice {
+            Some(slice) => format!("{slice}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+/// What of a board can call the operator, and nothing more, so it is
+/// cheap to take after every update.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Glance {
+    slices: BTreeMap<SliceName, SliceGlance>,
+    queued: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct SliceGlance {
+    activity: Option<Activity>,
+    /// How the agent failed, while its last run is a failure.
+    failed: Option<String>,
+    /// The failed dbt run (its invocation, or its start), while the
+    /// slice's last run is a failure.
+    dbt_failed: Option<(String, String)>,
+}
+
+impl Glance {
+    pub fn of(board: &Board) -> Self {
+        let slices = board
+            .slices
+            .iter()
+            .map(|row| {
+                let running = row.status == AgentStatus::Running;
+                let failed = match row.status {
+                    AgentStatus::Exited { code: Some(0) } => None,
+                    AgentStatus::Exited { code: Some(code) } => {
+                        Some(format!("its agent exited with code {code}"))
+                    }
+                    AgentStatus::Exited { code: None } => {
+                        Some("its agent was ended by a signal".to_owned())
+                    }
+                    _ => None,
+                };
+                let dbt_failed = row
+                    .dbt
+                    .as_ref()
+                    .filter(|run| run.status.is_bad())
+                    .map(|run| {
+                        let id = run
+                            .invocation_id
+                            .clone()
+                            .or_else(|| run.started_at.clone())
+                            .unwrap_or_default();
+                        (id, run.outcome())
+                    });
+                let glance = SliceGlance {
+                    activity: row.activity.filter(|_| running),
+                    failed,
+                    dbt_failed,
+                };
+                (row.name.clone(), glance)
+            })
+            .collect();
+        Self {
+            slices,
+            queued: board.queue.order.len(),
+        }
+    }
+}
+
+/// The calls between two glances of the board, around `update`.
+pub fn calls(before: &Glance, after: &Glance, update: &BoardUpdate) -> Vec<Call> {
+    let mut calls = Vec::new();
+    let call = |slice: &SliceName, reason, message: String| Call {
+        slice: Some(slice.clone()),
+        reason,
+        message,
+    };
+    for (slice, now) in &after.slices {
+        let was = before.slices.get(slice).cloned().unwrap_or_default();
+        if now.activity == Some(Activity::Waiting) && was.activity != Some(Activity::Waiting) {
+            calls.push(call(slice, Reason::Waiting, "waits for you".into()));
+        }
+        if was.activity == Some(Activity::Busy)
+            && matches!(now.activity, Some(Activity::Idle | Activity::Done))
+        {
+            let word = if now.activity == Some(Activity::Done) {
+                "says it is done"
+            } else {
+                "finished its turn"
+            };
+            calls.push(call(slice, Reason::Done, word.into()));
+        }
+        if let Some(how) = now.failed.as_ref().filter(|_| was.failed.is_none()) {
+            calls.push(call(slice, Reason::Failed, how.clone()));
+        }
+        if let Some((id, outcome)) = &now.dbt_failed
+            && was
+                .dbt_failed
+                .as_ref()
+                .is_none_or(|(was_id, _)| was_id != id)
+        {
+            let message = if outcome.starts_with("dbt ") {
+                outcome.clone()
+            } else {
+                format!("dbt {outcome}")
+            };
+            calls.push(call(slice, Reason::DbtFailed, message));
+        }
+    }
+    if let BoardUpdate::Event { event, .. } = update {
+        match event {
+            Event::MergeConflicted { slice, paths, .. } => calls.push(call(
+                slice,
+                Reason::MergeFailed,
+                format!("its merge conflicts in {}", paths.join(", ")),
+            )),
+            Event::CheckFailed { slice, reason, .. } => calls.push(call(
+                slice,
+                Reason::MergeFailed,
+                format!("its merge check failed: {reason}"),
+            )),
+            Event::Merged { slice, branch, .. } => {
+                calls.push(call(slice, Reason::Merged, format!("merged into {branch}")));
+            }
+            _ => {}
+        }
+    }
+    if before.queued > 0 && after.queued == 0 {
+        calls.push(Call {
+            slice: None,
+            reason: Reason::QueueEmpty,
+            message: "the merge queue is empty".into(),
+        });
+    }
+    calls
+}
+
+/// How long a call keeps the same slice and reason from calling again.
+pub const DEBOUNCE: Duration = Duration::from_secs(5);
+
+/// Calls once per slice and reason within a window: a state that
+/// flickers back (waiting, busy, waiting) does not call twice.
+#[derive(Debug)]
+pub struct Debounce {
+    window: Duration,
+    last: BTreeMap<(Option<SliceName>, Reason), Instant>,
+}
+
+impl Debounce {
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            last: BTreeMap::new(),
+        }
+    }
+
+    /// Whether `call` goes out at `now`; remembered when it does.
+    pub fn admit(&mut self, call: &Call, now: Instant) -> bool {
+        let key = (call.slice.clone(), call.reason);
+        if self
+            .last
+            .get(&key)
+            .is_some_and(|at| now.duration_since(*at) < self.window)
+        {
+            return false;
+        }
+        self.last
+            .retain(|_, at| now.duration_since(*at) < self.window);
+        self.last.insert(key, now);
+        true
+    }
+}
+
+/// `[notify]`: which reasons call, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifySpec {
+    /// The reasons that call; the rest only show on the board.
+    pub on: BTreeSet<Reason>,
+    /// Run by the supervisor for each call while no dashboard is attached,
+    /// with `SLICEBOARD_NOTIFY_*` in its environment.
+    pub command: Option<String>,
+    /// The host terminal's bell, from attached dashboards.
+    pub bell: bool,
+    /// OSC 9 and OSC 777 desktop notifications, from attached dashboards.
+    pub desktop: bool,
+    /// Nothing calls (the board still shows everything).
+    pub quiet: bool,
+}
+
+impl Default for NotifySpec {
+    fn default() -> Self {
+        Self {
+            on: Reason::ALL.into_iter().collect(),
+            command: None,
+            bell: true,
+            desktop: true,
+            quiet: false,
+        }
+    }
+}
+
+impl NotifySpec {
+    /// Whether a call for `reason` goes out at all.
+    pub fn calls(&self, reason: Reason) -> bool {
+        !self.quiet && self.on.contains(&reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::board::SliceRow;
+    use crate::domain::dbt_run::{DbtRun, RunSource, RunStatus};
+    use crate::domain::slice::{ActivitySource, Lifecycle};
+
+    fn name(s: &str) -> SliceName {
+        SliceName::parse(s).unwrap()
+    }
+
+    fn board(rows: &[(&str, AgentStatus, Option<Activity>)]) -> Board {
+        let mut board = Board::default();
+        for (slice, status, activity) in rows {
+            let mut row = SliceRow::new(name(slice), Lifecycle::Active, "/w".into());
+            row.status = *status;
+            row.activity = *activity;
+            board.slices.push(row);
+        }
+        board
+    }
+
+    fn activity(slice: &str, activity: Activity) -> BoardUpdate {
+        BoardUpdate::Event {
+            event: Event::ActivityChanged {
+                slice: name(slice),
+                activity,
+                source: ActivitySource::Signal,
+                origin: None,
+            },
+            at: None,
+        }
+    }
+
+    fn reasons(calls: &[Call]) -> Vec<Reason> {
+        calls.iter().map(|c| c.reason).collect()
+    }
+
+    #[test]
+    fn an_agent_calls_once_when_it_starts_waiting_and_when_its_turn_ends() {
+        let mut board = board(&[("a", AgentStatus::Running, Some(Activity::Busy))]);
+        let mut glance = Glance::of(&board);
+        let mut step = |board: &mut Board, update: BoardUpdate| {
+            board.apply(&update);
+            let after = Glance::of(board);
+            let found = calls(&glance, &after, &update);
+            glance = after;
+            found
+        };
+        assert_eq!(
+            reasons(&step(&mut board, activity("a", Activity::Waiting))),
+            [Reason::Waiting]
+        );
+        // The same state again is no transition.
+        assert!(step(&mut board, activity("a", Activity::Waiting)).is_empty());
+        assert!(step(&mut board, activity("a", Activity::Busy)).is_empty());
+        let done = step(&mut board, activity("a", Activity::Idle));
+        assert_eq!(reasons(&done), [Reason::Done]);
+        assert_eq!(done[0].text(), "a: finished its turn");
+    }
+
+    #[test]
+    fn a_failed_exit_a_failed_dbt_run_and_the_queue_emptying_call() {
+        let before = board(&[
+            ("a", AgentStatus::Running, Some(Activity::Busy)),
+            ("b", AgentStatus::Running, None),
+        ]);
+        let mut after = board(&[
+            (
+                "a",
+                AgentStatus::Exited { code: Some(2) },
+                Some(Activity::Busy),
+            ),
+            ("b", AgentStatus::Running, None),
+        ]);
+        let mut run = DbtRun::new(RunSource::RunResults, RunStatus::Failed);
+        run.invocation_id = Some("i1".into());
+        after.slices[1].dbt = Some(run.clone());
+        let mut queued = before.clone();
+        queued.queue.order = vec![name("a")];
+        let found = calls(
+            &Glance::of(&queued),
+            &Glance::of(&after),
+            &BoardUpdate::Flags {
+                flags: BTreeMap::new(),
+            },
+        );
+        assert_eq!(
+            reasons(&found),
+            [Reason::Failed, Reason::DbtFailed, Reason::QueueEmpty]
+        );
+        assert_eq!(found[0].message, "its agent exited with code 2");
+        // The same failed run read again does not call; a new one does.
+        let mut again = after.clone();
+        let update = BoardUpdate::Flags {
+            flags: BTreeMap::new(),
+        };
+        assert!(calls(&Glance::of(&after), &Glance::of(&again), &update).is_empty());
+        run.invocation_id = Some("i2".into());
+        again.slices[1].dbt = Some(run);
+        assert_eq!(
+            reasons(&calls(&Glance::of(&after), &Glance::of(&again), &update)),
+            [Reason::DbtFailed]
+        );
+    }
+
+    #[test]
+    fn merges_call_from_their_events() {
+        let board = board(&[("a", AgentStatus::NotStarted, None)]);
+        let glance = Glance::of(&board);
+        let event = |event| BoardUpdate::Event { event, at: None };
+        let conflict = event(Event::MergeConflicted {
+            slice: name("a"),
+            attempt: 1,
+            paths: vec!["m.sql".into()],
+        });
+        let merged = event(Event::Merged {
+            slice: name("a"),
+            attempt: 2,
+            approved: "c".into(),
+            branch: "migration".into(),
+            from: None,
+            commit: "d".into(),
+        });
+        let found = calls(&glance, &glance, &conflict);
+        assert_eq!(found[0].text(), "a: its merge conflicts in m.sql");
+        assert_eq!(reasons(&calls(&glance, &glance, &merged)), [Reason::Merged]);
+    }
+
+    #[test]
+    fn a_call_flickering_back_within_the_window_is_let_through_once() {
+        let mut debounce = Debounce::new(Duration::from_secs(5));
+        let call = |slice: &str| Call {
+            slice: Some(name(slice)),
+            reason: Reason::Waiting,
+            message: "waits for you".into(),
+        };
+        let t0 = Instant::now();
+        assert!(debounce.admit(&call("a"), t0));
+        assert!(!debounce.admit(&call("a"), t0 + Duration::from_secs(2)));
+        // Another slice is another call.
+        assert!(debounce.admit(&call("b"), t0 + Duration::from_secs(2)));
+        assert!(debounce.admit(&call("a"), t0 + Duration::from_secs(6)));
+    }
+
+    #[test]
+    fn reasons_have_one_name_each_both_ways() {
+        for reason in Reason::ALL {
+            assert_eq!(Reason::parse(reason.name()), Some(reason));
+        }
+        assert_eq!(Reason::parse("bell"), None);
+        let quiet = NotifySpec {
+            quiet: true,
+            ..NotifySpec::default()
+        };
+        assert!(!quiet.calls(Reason::Waiting));
+        assert!(NotifySpec::default().calls(Reason::Waiting));
+    }
+}
