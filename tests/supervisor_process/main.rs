@@ -13,6 +13,7 @@ mod agent_trees;
 mod bounded;
 mod diff_truth;
 mod merge_queue;
+mod notify;
 mod orphans;
 mod plan_reload;
 mod planner;

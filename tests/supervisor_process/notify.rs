@@ -1,0 +1,52 @@
+//! Calls to the operator with no dashboard attached: the plan's
+//! `[notify] command`, run by the supervisor once per transition.
+
+use crate::common::supervised::{Supervise, cli, plan, start_agent};
+use crate::common::{TestRepo, WAIT, poll_some, toml_string};
+
+#[test]
+fn with_no_dashboard_the_notify_command_runs_once_per_transition_for_the_reasons_asked() {
+    // Waiting, then a flicker back to waiting within the debounce (one
+    // call), a turn that ends (`done`, not asked for), and an exit with an
+    // error.
+    let agent = "\"$SB\" signal waiting; \"$SB\" signal busy; \"$SB\" signal waiting; \
+                 sleep 0.3; \"$SB\" signal busy; \"$SB\" signal idle; exit 3";
+    let repo = TestRepo::new();
+    let calls = repo.top.join("calls.log");
+    let command = format!(
+        "printf '%s|%s|%s|%s\\n' \"$SLICEBOARD_NOTIFY_SLICE\" \"$SLICEBOARD_NOTIFY_REASON\" \
+         \"$SLICEBOARD_NOTIFY_MESSAGE\" \"$(basename \"$SLICEBOARD_NOTIFY_REPO\")\" >> {}",
+        calls.display()
+    );
+    let text = format!(
+        "{}\n[notify]\non = [\"waiting\", \"failed\"]\ncommand = {}\n",
+        plan(&[("staging", agent)]),
+        toml_string(&command)
+    );
+    repo.write("sliceboard.toml", &text);
+    repo.commit_all("plan");
+    repo.sliceboard(&["up"]).ok();
+    let _sup = Supervise::start(&repo, &[]);
+    cli(&repo.socket(), start_agent("staging")).expect("the agent starts");
+
+    let lines = poll_some("a call for the wait and one for the exit", WAIT, || {
+        let text = std::fs::read_to_string(&calls).unwrap_or_default();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines.sort();
+        (lines.len() >= 2).then_some(lines)
+    });
+    let repo_name = repo
+        .root
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(
+        lines,
+        [
+            format!("staging|failed|staging: its agent exited with code 3|{repo_name}"),
+            format!("staging|waiting|staging: waits for you|{repo_name}"),
+        ],
+        "one call per transition, none for `done`"
+    );
+}
