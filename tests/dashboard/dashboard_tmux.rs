@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::procs::{alive, wait_foreground};
-use common::{BIN, TestRepo, poll_ok, poll_until};
+use common::{BIN, TestRepo, WAIT, poll_ok, poll_until};
 use sliceboard::domain::AgentStatus;
 use sliceboard::domain::wire::ClientKind;
 use sliceboard::link::Link;
@@ -1042,5 +1042,73 @@ fn an_agent_made_small_by_one_dashboards_grid_gets_the_other_dashboards_size_bac
     tmux.keys(&["g"]);
     until_cols(&tmux.repo, "staging", "as wide as its pane again", |c| {
         c == own
+    });
+}
+
+impl Tmux {
+    /// A tmux format expanded for a window's pane, e.g. `#{window_bell_flag}`.
+    fn format_of(&self, target: &str, format: &str) -> String {
+        let out = self
+            .command()
+            .args(["display-message", "-p", "-t", target, format])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn select(&self, window: &str) {
+        let status = self
+            .command()
+            .args(["select-window", "-t", window])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+#[test]
+fn a_waiting_agent_rings_a_dashboard_in_a_background_window_once_and_says_so_in_the_title() {
+    let repo = TestRepo::with_worktrees(PLAN);
+    let tmux = Tmux::start(repo, 120, 30);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    tmux.shows("1 running");
+    // The operator works in another window.
+    tmux.window("sleep 600");
+    tmux.select(":1");
+    assert_eq!(tmux.format_of(":0", "#{window_bell_flag}"), "0");
+
+    let signal = || {
+        tmux.repo
+            .sliceboard(&["signal", "waiting", "--slice", "staging"])
+            .ok()
+    };
+    signal();
+    poll_until("the dashboard's window rang", WAIT, || {
+        tmux.format_of(":0", "#{window_bell_flag}") == "1"
+    });
+    poll_until("the title counts the waiting agent", WAIT, || {
+        tmux.format_of(":0", "#{pane_title}") == "sliceboard: 1 waiting"
+    });
+
+    // Seen: the flag goes. The same state again is no transition, so it
+    // never rings again. A sleep, not a wait: what is tested is that no
+    // bell follows.
+    tmux.select(":0");
+    tmux.select(":1");
+    assert_eq!(tmux.format_of(":0", "#{window_bell_flag}"), "0");
+    signal();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(tmux.format_of(":0", "#{window_bell_flag}"), "0");
+
+    // Leaving gives the window its title back: the one it had before the
+    // dashboard set one, as the other window's still has.
+    let untouched = tmux.format_of(":1", "#{pane_title}");
+    assert!(!untouched.starts_with("sliceboard"), "{untouched}");
+    tmux.select(":0");
+    tmux.keys(&["q"]);
+    tmux.shows("DASHBOARD-EXITED-0");
+    poll_until("the title given back", WAIT, || {
+        tmux.format_of(":0", "#{pane_title}") == untouched
     });
 }
