@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::board::{Board, BoardUpdate};
+use super::board::{Board, BoardUpdate, SliceRow};
 use super::command::Event;
-use super::slice::{Activity, AgentStatus, SliceName};
+use super::slice::{Activity, AgentStatus, Lifecycle, SliceName};
 
 /// Why sliceboard calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -214,6 +214,52 @@ pub fn calls(before: &Glance, after: &Glance, update: &BoardUpdate) -> Vec<Call>
         });
     }
     calls
+}
+
+/// What a slice needs from the operator, most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Need {
+    /// Its running agent waits for an answer.
+    Waiting,
+    /// Its agent exited with an error, or its last dbt run failed.
+    Failed,
+    /// Its agent finished (idle, done, or exited cleanly) and nobody has
+    /// approved the work yet.
+    Done,
+}
+
+/// What `row` needs from the operator, if anything.
+pub fn need(row: &SliceRow) -> Option<Need> {
+    let running = row.status == AgentStatus::Running;
+    if running && row.activity == Some(Activity::Waiting) {
+        return Some(Need::Waiting);
+    }
+    let failed_exit = matches!(row.status, AgentStatus::Exited { code } if code != Some(0));
+    if failed_exit || row.dbt.as_ref().is_some_and(|run| run.status.is_bad()) {
+        return Some(Need::Failed);
+    }
+    let finished = (running && matches!(row.activity, Some(Activity::Idle | Activity::Done)))
+        || row.status == (AgentStatus::Exited { code: Some(0) });
+    let reviewed = !matches!(row.lifecycle, Lifecycle::Ready | Lifecycle::Active);
+    (finished && !reviewed).then_some(Need::Done)
+}
+
+/// The slice to go to after `selected`: the waiting ones first, then the
+/// failed, then the finished and unreviewed, each in board order, going
+/// round; `None` when nobody needs the operator.
+pub fn next_needing(board: &Board, selected: usize) -> Option<usize> {
+    let mut order: Vec<(Need, usize)> = board
+        .slices
+        .iter()
+        .enumerate()
+        .filter_map(|(i, row)| need(row).map(|n| (n, i)))
+        .collect();
+    order.sort_unstable();
+    let next = match order.iter().position(|(_, i)| *i == selected) {
+        Some(at) => order.get((at + 1) % order.len()),
+        None => order.first(),
+    };
+    next.map(|(_, i)| *i)
 }
 
 /// How long a call keeps the same slice and reason from calling again.
@@ -430,6 +476,28 @@ mod tests {
         // Another slice is another call.
         assert!(debounce.admit(&call("b"), t0 + Duration::from_secs(2)));
         assert!(debounce.admit(&call("a"), t0 + Duration::from_secs(6)));
+    }
+
+    #[test]
+    fn the_jump_goes_round_the_waiting_then_the_failed_then_the_finished() {
+        let mut board = board(&[
+            ("done", AgentStatus::Running, Some(Activity::Idle)),
+            ("busy", AgentStatus::Running, Some(Activity::Busy)),
+            ("w1", AgentStatus::Running, Some(Activity::Waiting)),
+            ("failed", AgentStatus::Exited { code: Some(1) }, None),
+            ("w2", AgentStatus::Running, Some(Activity::Waiting)),
+            ("approved", AgentStatus::Exited { code: Some(0) }, None),
+        ]);
+        board.slices[5].lifecycle = Lifecycle::Approved;
+        let mut at = 1;
+        let mut visited = Vec::new();
+        for _ in 0..5 {
+            at = next_needing(&board, at).unwrap();
+            visited.push(board.slices[at].name.to_string());
+        }
+        assert_eq!(visited, ["w1", "w2", "failed", "done", "w1"]);
+        let calm = super::tests::board(&[("busy", AgentStatus::Running, Some(Activity::Busy))]);
+        assert_eq!(next_needing(&calm, 0), None);
     }
 
     #[test]

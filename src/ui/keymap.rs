@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 pub enum Action {
     Down,
     Up,
+    /// The next slice that needs the operator: waiting, then failed, then
+    /// finished and unreviewed.
+    NextNeedingYou,
     NextTab,
     PrevTab,
     /// Type into the selected agent until the leave key.
@@ -80,6 +83,9 @@ impl Action {
         match self {
             Action::Down => "next slice",
             Action::Up => "previous slice",
+            Action::NextNeedingYou => {
+                "next slice that needs you: waiting, then failed, then finished and unreviewed"
+            }
             Action::NextTab => "next tab",
             Action::PrevTab => "previous tab",
             Action::Focus => "type into the agent (leave with the leave key)",
@@ -238,6 +244,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("down", Action::Down),
     ("k", Action::Up),
     ("up", Action::Up),
+    ("w", Action::NextNeedingYou),
     ("tab", Action::NextTab),
     ("l", Action::NextTab),
     ("right", Action::NextTab),

@@ -1352,3 +1352,33 @@ fn the_footer_report_expires_and_goes_when_its_slice_changes() {
     assert!(!app.tick(t2 + REPORT_TTL * 4));
     assert_eq!(app.message.as_deref(), Some("merging…"));
 }
+
+#[test]
+fn w_goes_round_the_slices_that_need_you_most_urgent_first() {
+    let mut app = app();
+    let selected = |app: &App| app.board.slices[app.selected].name.to_string();
+    assert_eq!(selected(&app), "staging");
+    let mut visited = Vec::new();
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Char('w'));
+        visited.push(selected(&app));
+    }
+    // staging waits; then seeds' agent failed; then exports finished.
+    assert_eq!(visited, ["seeds", "exports", "staging"]);
+
+    // Nobody needing you says so, and the selection stays.
+    for row in &mut app.board.slices {
+        row.status = AgentStatus::Running;
+        row.activity = Some(Activity::Busy);
+        row.dbt = None;
+    }
+    press(&mut app, KeyCode::Char('w'));
+    assert_eq!(selected(&app), "staging");
+    assert!(
+        app.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("nobody needs you")),
+        "{:?}",
+        app.message
+    );
+}

@@ -157,6 +157,7 @@ impl App {
             Action::Quit => vec![Effect::Quit],
             Action::Down
             | Action::Up
+            | Action::NextNeedingYou
             | Action::NextFile
             | Action::PrevFile
             | Action::NextHunk
@@ -227,6 +228,17 @@ impl App {
         match action {
             Action::Down if count > 0 => self.select_slice((self.selected + 1) % count),
             Action::Up if count > 0 => self.select_slice((self.selected + count - 1) % count),
+            Action::NextNeedingYou => {
+                match crate::domain::calls::next_needing(&self.board, self.selected) {
+                    Some(next) => self.select_slice(next),
+                    None => {
+                        self.message = Some(
+                            "nobody needs you: no agent waits, failed or finished unreviewed"
+                                .into(),
+                        );
+                    }
+                }
+            }
             Action::NextFile | Action::PrevFile | Action::NextHunk | Action::PrevHunk => {
                 self.tab = Tab::Diff;
                 self.layout = Layout::Focus;
