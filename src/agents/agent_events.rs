@@ -15,13 +15,20 @@ impl Agents {
     /// reads its input (it asked for bracketed paste, or 3 s passed).
     pub(super) fn prompt(&mut self, slice: &SliceName, text: String) -> Result<(), AgentsError> {
         self.ws.slice(slice.as_str())?;
+        let sent = Event::PromptSent {
+            slice: slice.clone(),
+            text: text.clone(),
+        };
         if let Some(session) = self.session(slice).filter(|s| s.exit().is_none()) {
-            return deliver(session, &text).map_err(|e| refused(slice, e));
+            deliver(session, &text).map_err(|e| refused(slice, e))?;
+            self.record(Actor::Operator, sent);
+            return Ok(());
         }
         self.start(slice, Launch::Resume)?;
         if let Some(slot) = self.slots.get_mut(slice) {
             slot.prompt = Some((text, Instant::now()));
         }
+        self.record(Actor::Operator, sent);
         Ok(())
     }
 

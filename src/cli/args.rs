@@ -201,6 +201,17 @@ pub enum CommandArgs {
     /// Tell a slice's agent what the merge queue found (a conflict, a
     /// failed check, an upstream merge), starting it if it is not running.
     Feedback { slice: String },
+    /// Send a prompt to one or more slices' agents, as a paste and Enter
+    /// (an agent that is not running is started with the resume command
+    /// first); journaled. `sliceboard send staging marts -- rebase on main`.
+    Send {
+        /// The slices whose agents get the prompt.
+        #[arg(required = true, value_name = "SLICE")]
+        slices: Vec<String>,
+        /// The prompt, after `--`.
+        #[arg(last = true, required = true, value_name = "TEXT")]
+        text: Vec<String>,
+    },
     /// Send the planner agent (`[planner]`) the aggregate result to review:
     /// what merged and at which commits, the integration check, open
     /// flags, failed slices (sent by itself once every slice has merged).

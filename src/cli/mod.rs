@@ -142,6 +142,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         CommandArgs::Feedback { slice } => {
             for_slice(&cwd, &slice, |slice| Command::SendFeedback { slice })
         }
+        CommandArgs::Send { slices, text } => {
+            queue_cmds::send(&open(&cwd)?, &slices, &text.join(" "))
+        }
         CommandArgs::Demo {
             dir,
             slices,

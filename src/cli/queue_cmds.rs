@@ -1,5 +1,5 @@
 //! The merge queue from a shell: `approve`, `withdraw`, `queue`, `merge`,
-//! `clean` and `feedback`. They go through the repository's supervisor,
+//! `clean` and `feedback`; and `send`, a prompt to agents. They go through the repository's supervisor,
 //! which owns the queue; one started for a command ends by itself when
 //! the command is done (unless an agent or a dashboard keeps it). `queue`
 //! starts none: with no supervisor it reads the queue directly.
@@ -37,6 +37,40 @@ pub fn run(ws: &Workspace, command: Command) -> anyhow::Result<ExitCode> {
 fn ask(ws: &Workspace, command: Command) -> anyhow::Result<Result<String, String>> {
     let mut link = crate::supervisor::launch::connect_for_command(ws)?;
     Ok(link.request(command)?)
+}
+
+/// `sliceboard send SLICE... -- TEXT`: the prompt to each slice's agent,
+/// through the supervisor (started if none runs); every slice is checked
+/// before anything is sent, and each one's outcome is printed.
+pub fn send(ws: &Workspace, slices: &[String], text: &str) -> anyhow::Result<ExitCode> {
+    if text.trim().is_empty() {
+        anyhow::bail!(
+            "the prompt is empty: write it after `--`, e.g. `sliceboard send staging -- rebase on main`"
+        );
+    }
+    let names = slices
+        .iter()
+        .map(|s| ws.slice(s).map(|spec| spec.name.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut link = crate::supervisor::launch::connect_for_command(ws)?;
+    let mut failed = false;
+    for slice in names {
+        match link.request(Command::Prompt {
+            slice: slice.clone(),
+            text: text.to_owned(),
+        })? {
+            Ok(_) => println!("sent to {slice}"),
+            Err(why) => {
+                eprintln!("error: {slice}: {why}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The queue of a running supervisor, without starting one.

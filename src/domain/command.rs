@@ -340,6 +340,12 @@ pub enum Event {
         slice: SliceName,
         about: String,
     },
+    /// A prompt went to the agent (a paste and Enter), from the operator or
+    /// the merge queue's feedback; `text` is what was sent.
+    PromptSent {
+        slice: SliceName,
+        text: String,
+    },
     /// The worktree's setup ran (or was skipped): how it ended.
     SetupFinished {
         slice: SliceName,
@@ -430,6 +436,7 @@ impl Event {
             | Event::MergeInterrupted { slice, .. }
             | Event::UpstreamMerged { slice, .. }
             | Event::FeedbackSent { slice, .. }
+            | Event::PromptSent { slice, .. }
             | Event::SliceCleaned { slice, .. }
             | Event::SliceRetired { slice, .. }
             | Event::PickResumed { slice, .. }

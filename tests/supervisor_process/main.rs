@@ -18,6 +18,7 @@ mod orphans;
 mod plan_reload;
 mod planner;
 mod private_files;
+mod prompts;
 mod run_endings;
 mod supervisor_process;
 mod variants;

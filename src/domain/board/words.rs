@@ -62,6 +62,16 @@ pub fn describe(event: &Event) -> String {
         }
         Event::UpstreamMerged { upstream, .. } => format!("upstream {upstream} merged"),
         Event::FeedbackSent { about, .. } => format!("agent told about {about}"),
+        Event::PromptSent { text, .. } => {
+            let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let short: String = line.chars().take(60).collect();
+            let more = if short.len() < line.len() || text.trim().lines().count() > 1 {
+                "…"
+            } else {
+                ""
+            };
+            format!("prompt sent: {short}{more}")
+        }
         Event::SliceCleaned {
             branch, kept_as, ..
         } => cleaned_text(branch, kept_as.as_deref()),
