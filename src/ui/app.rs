@@ -95,6 +95,9 @@ pub enum Mode {
     Compare(SliceName),
     /// Typing a search of the selected terminal's scrollback.
     Search(String),
+    /// Typing a one-line prompt for the marked slices' agents (the
+    /// selected one's when none is marked).
+    Prompt(String),
 }
 
 /// What a key or the mouse asks of the world outside the model.
@@ -198,6 +201,8 @@ pub struct App {
     /// How far the help overlay is scrolled, when it is taller than the
     /// screen.
     pub help_scroll: usize,
+    /// Slices marked (space) for a prompt to several agents at once.
+    pub marked: std::collections::BTreeSet<SliceName>,
     /// Where the view last drew each terminal's inside, for the mouse.
     pub pane_areas: std::cell::RefCell<Vec<PaneArea>>,
     /// The pane a forwarded press went to: its drags and release go there
@@ -260,6 +265,7 @@ impl App {
             mouse_grab: None,
             fixed_now: None,
             help_scroll: 0,
+            marked: Default::default(),
             shown_file: None,
             link_stalled: None,
         }

@@ -63,7 +63,7 @@ pub fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let mut lines = Vec::new();
     for (i, row) in app.board.slices.iter().enumerate().skip(first).take(shown) {
         let selected = i == app.selected;
-        let mut head = state_line(row, selected);
+        let mut head = state_line(row, selected, app.marked.contains(&row.name));
         if per_slice == FULL_LINES {
             lines.push(TextLine::from(head));
             lines.push(TextLine::from(detail(app, row)));
@@ -110,9 +110,9 @@ fn first_shown(last: usize, selected: usize, shown: usize, count: usize) -> usiz
     first
 }
 
-/// `>? staging waiting`: the selection marker, the state's symbol, the
-/// name and the state's word.
-fn state_line(row: &SliceRow, selected: bool) -> Vec<Span<'static>> {
+/// `>? staging waiting`: the selection (and mark) marker, the state's
+/// symbol, the name and the state's word.
+fn state_line(row: &SliceRow, selected: bool, marked: bool) -> Vec<Span<'static>> {
     let (symbol, word, style) = activity_view::badge(row);
     let name_style = if selected {
         Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
@@ -120,7 +120,13 @@ fn state_line(row: &SliceRow, selected: bool) -> Vec<Span<'static>> {
         Style::new().add_modifier(Modifier::BOLD)
     };
     let mut spans = vec![
-        Span::raw(if selected { ">" } else { " " }),
+        // Marked for a prompt to several agents: `*`, or `»` when selected too.
+        Span::raw(match (selected, marked) {
+            (true, true) => "»",
+            (true, false) => ">",
+            (false, true) => "*",
+            (false, false) => " ",
+        }),
         Span::styled(format!("{symbol} "), style),
         Span::styled(row.name.to_string(), name_style),
         Span::raw(" "),

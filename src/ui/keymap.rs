@@ -67,6 +67,11 @@ pub enum Action {
     Help,
     /// Search the selected terminal's scrollback.
     Search,
+    /// A one-line prompt for the marked slices' agents, or the selected
+    /// one's, sent as a paste and Enter without attaching.
+    QuickPrompt,
+    /// Mark or unmark the selected slice for a prompt to several agents.
+    Mark,
     SearchNext,
     /// Create the slices' missing worktrees (`sliceboard up`).
     CreateWorktrees,
@@ -123,6 +128,10 @@ impl Action {
             Action::Help => "this help",
             Action::Search => "search what the tab shows (enter: find, esc: cancel)",
             Action::SearchNext => "next match of the search",
+            Action::QuickPrompt => {
+                "tell the agent a one-line prompt without attaching (every marked agent, if any)"
+            }
+            Action::Mark => "mark / unmark the slice, to tell several agents at once",
             Action::CreateWorktrees => "create missing worktrees (sliceboard up)",
             Action::Setup => "run the worktree's setup again ([worktree] setup: dbt deps…)",
             Action::Quit => "quit: detach; agents keep running in the background",
@@ -278,6 +287,8 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("?", Action::Help),
     ("/", Action::Search),
     ("n", Action::SearchNext),
+    ("t", Action::QuickPrompt),
+    ("space", Action::Mark),
     ("U", Action::CreateWorktrees),
     ("S", Action::Setup),
     ("q", Action::Quit),

@@ -66,7 +66,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
         Mode::Help => help_view::draw_help(frame, area, app),
         Mode::Confirm(confirm) => draw_confirm(frame, area, confirm, app),
         Mode::Compare(family) => super::variants::draw_compare(frame, area, app, family),
-        Mode::Board | Mode::Typing | Mode::Search(_) => {}
+        Mode::Board | Mode::Typing | Mode::Search(_) | Mode::Prompt(_) => {}
     }
     panes
 }
@@ -133,6 +133,14 @@ fn status_line(app: &App) -> Paragraph<'static> {
             app.selected()
                 .map(|s| s.name.to_string())
                 .unwrap_or_default()
+        ),
+        Mode::Prompt(text) => format!(
+            "tell {}: {text}_   (enter: send, esc: cancel)",
+            app.prompt_targets()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Mode::Typing => format!(
             "TYPING into {} - {} leaves",

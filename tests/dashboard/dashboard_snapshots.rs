@@ -1382,3 +1382,53 @@ fn w_goes_round_the_slices_that_need_you_most_urgent_first() {
         app.message
     );
 }
+
+#[test]
+fn t_tells_the_selected_agent_or_every_marked_one_without_attaching() {
+    let mut app = app();
+    let send = |app: &mut App, text: &str| {
+        press(app, KeyCode::Char('t'));
+        for c in text.chars() {
+            press(app, KeyCode::Char(c));
+        }
+        app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))
+    };
+    let prompt = |slice: &str, text: &str| {
+        Effect::Send(Command::Prompt {
+            slice: name(slice),
+            text: text.into(),
+        })
+    };
+    // No mark: the selected slice's agent.
+    assert_eq!(send(&mut app, "yes"), [prompt("staging", "yes")]);
+    assert_eq!(app.mode, Mode::Board);
+
+    // Marked slices, in board order, whichever is selected; the marks go
+    // once the prompt is sent.
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Char('k'));
+    press(&mut app, KeyCode::Char('k'));
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Char('t'));
+    let screen = render(&app, 100, 30);
+    assert!(screen.contains("tell staging, marts: _"), "{screen}");
+    assert!(screen.contains("*= marts"), "the mark is drawn: {screen}");
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(
+        send(&mut app, "rebase on main"),
+        [
+            prompt("staging", "rebase on main"),
+            prompt("marts", "rebase on main")
+        ]
+    );
+    assert!(app.marked.is_empty());
+    // Esc drops a prompt; nothing is sent.
+    press(&mut app, KeyCode::Char('t'));
+    press(&mut app, KeyCode::Char('x'));
+    assert_eq!(
+        app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+        []
+    );
+}

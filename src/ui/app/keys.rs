@@ -11,7 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::{App, Confirm, Effect, Layout, Mode, Tab};
 use crate::domain::board::status_text;
-use crate::domain::{AgentStatus, Command, MergeWhich};
+use crate::domain::{AgentStatus, Command, MergeWhich, SliceName};
 use crate::session::{Key, Mods};
 use crate::ui::keymap::Action;
 
@@ -29,8 +29,13 @@ impl App {
                 self.scroll.remove(&slice);
                 vec![Effect::Paste { slice, text }]
             }
-            Mode::Search(query) => {
-                query.extend(text.chars().filter(|c| !c.is_control()));
+            Mode::Search(query) | Mode::Prompt(query) => {
+                // One line: a pasted newline is a space.
+                query.extend(
+                    text.chars()
+                        .map(|c| if c == '\n' { ' ' } else { c })
+                        .filter(|c| !c.is_control()),
+                );
                 Vec::new()
             }
             _ => {
@@ -98,6 +103,7 @@ impl App {
                 }
                 _ => Vec::new(),
             },
+            Mode::Prompt(text) => self.prompt_key(key, text),
             Mode::Confirm(confirm) => {
                 self.mode = Mode::Board;
                 if !matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
@@ -169,6 +175,8 @@ impl App {
             | Action::Help
             | Action::Search
             | Action::SearchNext
+            | Action::QuickPrompt
+            | Action::Mark
             | Action::Queue
             | Action::ScrollUp
             | Action::ScrollDown => self.act_on_view(action),
@@ -190,6 +198,73 @@ impl App {
             | Action::PauseResume
             | Action::Kill
             | Action::EndLeftRunning => self.act_on_slice(action),
+        }
+    }
+
+    /// A key while typing a quick prompt: Enter sends it to every marked
+    /// slice's agent (the selected one's when none is marked), Esc drops it.
+    fn prompt_key(&mut self, key: KeyEvent, mut text: String) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Esc => {
+                self.mode = Mode::Board;
+                self.message = Some("prompt dropped".into());
+            }
+            KeyCode::Enter => {
+                self.mode = Mode::Board;
+                if text.trim().is_empty() {
+                    self.message = Some("nothing to send".into());
+                    return Vec::new();
+                }
+                let targets = self.prompt_targets();
+                self.message = Some(format!(
+                    "sending to {}",
+                    targets
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                self.marked.clear();
+                return targets
+                    .into_iter()
+                    .map(|slice| {
+                        Effect::Send(Command::Prompt {
+                            slice,
+                            text: text.clone(),
+                        })
+                    })
+                    .collect();
+            }
+            KeyCode::Backspace => {
+                text.pop();
+                self.mode = Mode::Prompt(text);
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                text.push(c);
+                self.mode = Mode::Prompt(text);
+            }
+            _ => self.mode = Mode::Prompt(text),
+        }
+        Vec::new()
+    }
+
+    /// Who a quick prompt goes to: the marked slices still on the board,
+    /// in board order, else the selected one.
+    pub fn prompt_targets(&self) -> Vec<SliceName> {
+        let marked: Vec<SliceName> = self
+            .board
+            .slices
+            .iter()
+            .filter(|r| self.marked.contains(&r.name))
+            .map(|r| r.name.clone())
+            .collect();
+        if marked.is_empty() {
+            self.selected()
+                .map(|r| r.name.clone())
+                .into_iter()
+                .collect()
+        } else {
+            marked
         }
     }
 
@@ -276,6 +351,29 @@ impl App {
             Action::Help => self.mode = Mode::Help,
             Action::Search => {
                 self.mode = Mode::Search(String::new());
+            }
+            Action::QuickPrompt if !self.prompt_targets().is_empty() => {
+                self.mode = Mode::Prompt(String::new());
+            }
+            Action::Mark => {
+                if let Some(slice) = slice.clone() {
+                    if !self.marked.remove(&slice) {
+                        self.marked.insert(slice);
+                    }
+                    self.message = Some(if self.marked.is_empty() {
+                        "no slice marked".into()
+                    } else {
+                        format!(
+                            "marked: {} ({} tells them all)",
+                            self.prompt_targets()
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            self.keymap.key(Action::QuickPrompt)
+                        )
+                    });
+                }
                 if !matches!(self.tab, Tab::Logs | Tab::Dbt | Tab::Diff) {
                     self.tab = Tab::Terminal;
                 }
