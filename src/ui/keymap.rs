@@ -88,9 +88,7 @@ impl Action {
         match self {
             Action::Down => "next slice",
             Action::Up => "previous slice",
-            Action::NextNeedingYou => {
-                "next slice that needs you: waiting, then failed, then finished and unreviewed"
-            }
+            Action::NextNeedingYou => "next slice that needs you (waiting, failed, finished)",
             Action::NextTab => "next tab",
             Action::PrevTab => "previous tab",
             Action::Focus => "type into the agent (leave with the leave key)",
@@ -128,10 +126,8 @@ impl Action {
             Action::Help => "this help",
             Action::Search => "search what the tab shows (enter: find, esc: cancel)",
             Action::SearchNext => "next match of the search",
-            Action::QuickPrompt => {
-                "tell the agent a one-line prompt without attaching (every marked agent, if any)"
-            }
-            Action::Mark => "mark / unmark the slice, to tell several agents at once",
+            Action::QuickPrompt => "tell the agent (or every marked one) a one-line prompt",
+            Action::Mark => "mark / unmark the slice (one prompt to several)",
             Action::CreateWorktrees => "create missing worktrees (sliceboard up)",
             Action::Setup => "run the worktree's setup again ([worktree] setup: dbt deps…)",
             Action::Quit => "quit: detach; agents keep running in the background",
