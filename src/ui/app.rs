@@ -155,6 +155,7 @@ impl Asked {
             Command::Approve { slice, .. } => (slice, "approve", "approved"),
             Command::WithdrawApproval { slice } => (slice, "withdraw", "approval withdrawn"),
             Command::SendFeedback { slice } => (slice, "tell the agent", "agent told"),
+            Command::Prompt { slice, .. } => (slice, "send the prompt", "prompt sent"),
             Command::Clean { slice, .. } => (slice, "clean", "cleaned"),
             Command::Setup { slice, .. } => (slice, "run its setup", "setup passed"),
             _ => return None,

@@ -588,6 +588,8 @@ fn a_paste_reaches_the_agent_only_while_typing_and_never_acts_as_keys() {
     tmux.shows("2 slices");
     tmux.keys(&["s"]);
     tmux.shows("agent$");
+    // The start's report, which would take the status line's place.
+    tmux.shows("staging: agent started");
     let paste = |text: &str| {
         let set = tmux.command().args(["set-buffer", "--", text]).status();
         assert!(set.unwrap().success());
