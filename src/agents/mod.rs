@@ -53,6 +53,39 @@ use crate::workspace::{Workspace, WorkspaceError};
 const PROMPT_WAIT: Duration = Duration::from_secs(3);
 
 /// A prompt as one paste (bracketed when the agent asked for it), then Enter.
+impl Agents {
+    /// While an agent waits, what it asks follows its screen (a hook may
+    /// say it waits before the question is drawn): reported when it
+    /// changes.
+    fn follow_asks(&mut self) {
+        let mut changed = Vec::new();
+        for (name, slot) in &mut self.slots {
+            let now = slot
+                .session
+                .as_ref()
+                .filter(|s| s.exit().is_none())
+                .and_then(|s| waiting_on(s, s.activity().activity));
+            if now != slot.asks {
+                slot.asks.clone_from(&now);
+                if let Some(text) = now {
+                    changed.push((name.clone(), text));
+                }
+            }
+        }
+        for (slice, text) in changed {
+            (self.report)(Event::Asks { slice, text });
+        }
+    }
+}
+
+/// For an agent that starts waiting, what it asks, from its screen now.
+fn waiting_on(session: &Session, activity: crate::domain::Activity) -> Option<String> {
+    if activity != crate::domain::Activity::Waiting {
+        return None;
+    }
+    session.with_screen(|screen| crate::domain::calls::asks(&screen.tail_lines(6).join("\n")))
+}
+
 fn deliver(session: &Session, text: &str) -> std::io::Result<()> {
     session.paste(text)?;
     session.write(b"\r")
@@ -158,6 +191,8 @@ struct Slot {
     prompt: Option<(String, Instant)>,
     /// An agent group an earlier supervisor left running here.
     left_running: Option<left_running::LeftGroup>,
+    /// What its agent asks, as last reported, while it waits.
+    asks: Option<String>,
 }
 
 pub struct Agents {
@@ -376,18 +411,23 @@ impl Agents {
                 .session
                 .as_ref()
                 .filter(|s| s.exit().is_none() && !s.activity_settled(now));
-            if let Some(activity) = live.and_then(|s| s.update_activity(now)) {
-                changed.push((name.clone(), activity));
+            if let Some((session, activity)) =
+                live.and_then(|s| s.update_activity(now).map(|a| (s, a)))
+            {
+                let waiting_on = waiting_on(session, activity.activity);
+                changed.push((name.clone(), activity, waiting_on));
             }
         }
-        for (slice, reading) in changed {
+        for (slice, reading, waiting_on) in changed {
             (self.report)(Event::ActivityChanged {
                 slice,
                 activity: reading.activity,
                 source: reading.source,
                 origin: None,
+                waiting_on,
             });
         }
+        self.follow_asks();
     }
 
     /// How long the owner's next [`Agents::step`] may wait: a quarter

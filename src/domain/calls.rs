@@ -262,6 +262,43 @@ pub fn next_needing(board: &Board, selected: usize) -> Option<usize> {
     next.map(|(_, i)| *i)
 }
 
+/// What a waiting agent asks, from the last lines of its screen: the last
+/// line with a question mark among them and what follows it (its
+/// choices), at most three lines, else the last line, on one line; `None`
+/// for a blank screen.
+pub fn asks(screen: &str) -> Option<String> {
+    const LOOK: usize = 6;
+    const LINES: usize = 3;
+    const CHARS: usize = 200;
+    let mut last: Vec<&str> = screen
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .rev()
+        .take(LOOK)
+        .collect();
+    last.reverse();
+    let from = last
+        .iter()
+        .rposition(|l| l.contains('?'))
+        .unwrap_or(last.len().saturating_sub(1));
+    let text = last[from..]
+        .iter()
+        .take(LINES)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" · ");
+    if text.is_empty() {
+        return None;
+    }
+    Some(if text.chars().count() > CHARS {
+        let cut: String = text.chars().take(CHARS - 1).collect();
+        format!("{cut}…")
+    } else {
+        text
+    })
+}
+
 /// How long a call keeps the same slice and reason from calling again.
 pub const DEBOUNCE: Duration = Duration::from_secs(5);
 
@@ -362,6 +399,7 @@ mod tests {
                 activity,
                 source: ActivitySource::Signal,
                 origin: None,
+                waiting_on: None,
             },
             at: None,
         }
@@ -498,6 +536,21 @@ mod tests {
         assert_eq!(visited, ["w1", "w2", "failed", "done", "w1"]);
         let calm = super::tests::board(&[("busy", AgentStatus::Running, Some(Activity::Busy))]);
         assert_eq!(next_needing(&calm, 0), None);
+    }
+
+    #[test]
+    fn a_waiting_agents_question_is_its_last_lines_on_one_line() {
+        let screen = "working...\n\nDo you want to run dbt build?\n  1. Yes\n  2. No\n\n\n";
+        assert_eq!(
+            asks(screen).as_deref(),
+            Some("Do you want to run dbt build? · 1. Yes · 2. No")
+        );
+        let demo = "## What you own\nChange only these paths\n● Found 4 models\n? Migrate GETDATE()? [y/n]\n";
+        assert_eq!(asks(demo).as_deref(), Some("? Migrate GETDATE()? [y/n]"));
+        assert_eq!(asks("compiling\n> ").as_deref(), Some(">"));
+        assert_eq!(asks("\n  \n"), None);
+        let long = "x".repeat(300);
+        assert_eq!(asks(&long).map(|t| t.chars().count()), Some(200));
     }
 
     #[test]

@@ -262,6 +262,10 @@ pub enum Event {
         /// For a signal, what sent it, e.g. `claude Stop`.
         #[serde(default)]
         origin: Option<String>,
+        /// Waiting: what the agent asks, as its screen shows it then (its
+        /// last lines), for the board's peek line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        waiting_on: Option<String>,
     },
     Approved {
         slice: SliceName,
@@ -339,6 +343,13 @@ pub enum Event {
     FeedbackSent {
         slice: SliceName,
         about: String,
+    },
+    /// What a waiting agent asks, as its screen shows it now (its last
+    /// lines); sent again when that changes while it waits. For the
+    /// board's peek line; not journaled.
+    Asks {
+        slice: SliceName,
+        text: String,
     },
     /// A prompt went to the agent (a paste and Enter), from the operator or
     /// the merge queue's feedback; `text` is what was sent.
@@ -437,6 +448,7 @@ impl Event {
             | Event::UpstreamMerged { slice, .. }
             | Event::FeedbackSent { slice, .. }
             | Event::PromptSent { slice, .. }
+            | Event::Asks { slice, .. }
             | Event::SliceCleaned { slice, .. }
             | Event::SliceRetired { slice, .. }
             | Event::PickResumed { slice, .. }

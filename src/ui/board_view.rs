@@ -145,6 +145,17 @@ fn state_line(row: &SliceRow, selected: bool, marked: bool) -> Vec<Span<'static>
 /// removed), the last dbt run and the slice's place in the merge queue.
 fn detail(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
     let mut spans = vec![Span::raw("   ")];
+    // The peek: what a waiting agent asks, first, since it is what the
+    // operator must answer.
+    if let Some(asks) = row.asks.as_ref().filter(|_| {
+        row.status == crate::domain::AgentStatus::Running
+            && row.activity == Some(crate::domain::Activity::Waiting)
+    }) {
+        spans.push(Span::styled(
+            format!(" asks: {asks}"),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
     if row.left_running.is_some() {
         spans.push(Span::styled(
             format!(

@@ -464,6 +464,11 @@ fn the_demo_runs_a_scripted_agent_that_asks_and_commits() {
     tmux.keys(&["s"]);
     tmux.shows("[y/n]");
     tmux.shows("waiting for you");
+    // The board peeks at what it asks, without the Terminal tab.
+    tmux.until("the question on the board", |s| {
+        s.lines()
+            .any(|l| l.contains("asks: ") && l.contains("GETDATE()"))
+    });
     tmux.keys(&["Enter"]);
     tmux.text("y");
     tmux.keys(&["Enter", "C-]"]);

@@ -74,6 +74,10 @@ pub struct SliceRow {
     /// how the operator checks that hooks arrive.
     #[serde(default)]
     pub last_signal: Option<String>,
+    /// What the agent asks while it waits (its screen's last lines when it
+    /// started waiting), for the board's peek line.
+    #[serde(default)]
+    pub asks: Option<String>,
     /// The running agent's pid (its process group), while it runs.
     #[serde(default)]
     pub pid: Option<i32>,
@@ -133,6 +137,7 @@ impl SliceRow {
             activity: None,
             activity_source: None,
             last_signal: None,
+            asks: None,
             pid: None,
             dbt: None,
             events: Vec::new(),
@@ -388,6 +393,11 @@ impl Board {
                     row.pid = None;
                 }
             }
+            Event::Asks { text, .. } => {
+                row.asks = Some(text.clone());
+                // The peek line, not an Events line.
+                return;
+            }
             Event::AgentStarted { pid, .. } => {
                 row.pid = Some(*pid);
                 // Not an Events line: the status change that follows is.
@@ -397,8 +407,16 @@ impl Board {
                 activity,
                 source,
                 origin,
+                waiting_on,
                 ..
             } => {
+                if *activity == Activity::Waiting {
+                    if waiting_on.is_some() {
+                        row.asks = waiting_on.clone();
+                    }
+                } else {
+                    row.asks = None;
+                }
                 if *source == ActivitySource::Signal {
                     row.last_signal = Some(signal_text(*activity, origin.as_deref()));
                 }
@@ -498,6 +516,7 @@ mod tests {
                     activity: Activity::Busy,
                     source: ActivitySource::Signal,
                     origin: Some(origin.into()),
+                    waiting_on: None,
                 },
             });
         }
@@ -515,6 +534,7 @@ mod tests {
                 activity: Activity::Unknown,
                 source: ActivitySource::Screen,
                 origin: None,
+                waiting_on: None,
             },
         });
         let row = &board.slices[0];
@@ -543,6 +563,7 @@ mod tests {
                 activity: Activity::Busy,
                 source: ActivitySource::Signal,
                 origin: Some("claude PreToolUse".into()),
+                waiting_on: None,
             },
         });
         assert_eq!(board.slices[0].pid, Some(42));

@@ -62,6 +62,7 @@ pub fn describe(event: &Event) -> String {
         }
         Event::UpstreamMerged { upstream, .. } => format!("upstream {upstream} merged"),
         Event::FeedbackSent { about, .. } => format!("agent told about {about}"),
+        Event::Asks { text, .. } => format!("asks: {text}"),
         Event::PromptSent { text, .. } => {
             let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             let short: String = line.chars().take(60).collect();
