@@ -299,6 +299,36 @@ pub fn asks(screen: &str) -> Option<String> {
     })
 }
 
+/// The bytes that answer what a waiting agent asks with `key`, when its
+/// question takes that answer: `y` or `n` (and Enter) for a yes/no
+/// question, a digit for a numbered choice that offers it (alone in a
+/// menu drawn with `❯`, which takes the digit at once; with Enter
+/// otherwise). `None` when the key is no answer to it.
+pub fn quick_answer(asks: &str, key: char) -> Option<Vec<u8>> {
+    let lower = asks.to_lowercase();
+    match key {
+        'y' | 'n' if lower.contains("y/n") => Some(format!("{key}\r").into_bytes()),
+        '1'..='9' => {
+            let offered = [format!("{key}."), format!("{key})")].iter().any(|choice| {
+                asks.match_indices(choice.as_str()).any(|(at, _)| {
+                    let before = asks[..at].chars().next_back();
+                    let after = asks[at + choice.len()..].chars().next();
+                    before.is_none_or(|c| !c.is_ascii_digit())
+                        && after.is_none_or(char::is_whitespace)
+                })
+            });
+            offered.then(|| {
+                if asks.contains('❯') {
+                    vec![key as u8]
+                } else {
+                    format!("{key}\r").into_bytes()
+                }
+            })
+        }
+        _ => None,
+    }
+}
+
 /// How long a call keeps the same slice and reason from calling again.
 pub const DEBOUNCE: Duration = Duration::from_secs(5);
 
@@ -551,6 +581,23 @@ mod tests {
         assert_eq!(asks("\n  \n"), None);
         let long = "x".repeat(300);
         assert_eq!(asks(&long).map(|t| t.chars().count()), Some(200));
+    }
+
+    #[test]
+    fn quick_answers_fit_the_question() {
+        let menu = "Do you want to proceed? · ❯ 1. Yes · 2. No, and tell Claude";
+        assert_eq!(quick_answer(menu, '1'), Some(b"1".to_vec()));
+        assert_eq!(quick_answer(menu, '2'), Some(b"2".to_vec()));
+        assert_eq!(quick_answer(menu, '3'), None);
+        assert_eq!(quick_answer(menu, 'y'), None);
+        let yes_no = "? Migrate GETDATE()? [y/n]";
+        assert_eq!(quick_answer(yes_no, 'y'), Some(b"y\r".to_vec()));
+        assert_eq!(quick_answer(yes_no, 'n'), Some(b"n\r".to_vec()));
+        assert_eq!(quick_answer(yes_no, '1'), None);
+        let numbered = "Pick one: 1) staging 2) marts 12) docs";
+        assert_eq!(quick_answer(numbered, '2'), Some(b"2\r".to_vec()));
+        assert_eq!(quick_answer("version 1.2?", '1'), None);
+        assert_eq!(quick_answer("only 12) here", '2'), None);
     }
 
     #[test]

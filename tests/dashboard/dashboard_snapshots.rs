@@ -1432,3 +1432,29 @@ fn t_tells_the_selected_agent_or_every_marked_one_without_attaching() {
         []
     );
 }
+
+#[test]
+fn a_waiting_agents_question_is_answered_from_the_board_with_y_n_or_a_digit() {
+    let mut app = app();
+    let answer =
+        |app: &mut App, c: char| app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    let input = |bytes: &[u8]| {
+        vec![Effect::Send(Command::SendInput {
+            slice: name("staging"),
+            bytes: bytes.to_vec(),
+        })]
+    };
+    // staging waits on a yes/no question.
+    app.board.slices[0].asks = Some("? Migrate GETDATE()? [y/n]".into());
+    assert_eq!(answer(&mut app, 'y'), input(b"y\r"));
+    assert_eq!(app.message.as_deref(), Some("staging: answered y"));
+    // n answers it too, rather than finding the next search match.
+    assert_eq!(answer(&mut app, 'n'), input(b"n\r"));
+    // A menu takes the digit alone; a digit it does not offer is no answer.
+    app.board.slices[0].asks = Some("Do you want to proceed? · ❯ 1. Yes · 2. No".into());
+    assert_eq!(answer(&mut app, '2'), input(b"2"));
+    assert_eq!(answer(&mut app, '7'), []);
+    // A slice that is not waiting keeps the board's keys: y means nothing.
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(answer(&mut app, 'y'), []);
+}

@@ -128,11 +128,38 @@ impl App {
                     Confirm::StopAll { .. } => vec![Effect::Send(Command::Shutdown)],
                 }
             }
-            Mode::Board => match self.keymap.action(&key) {
-                Some(action) => self.act(action),
-                None => Vec::new(),
-            },
+            Mode::Board => {
+                if let Some(answer) = self.quick_answer(&key) {
+                    return answer;
+                }
+                match self.keymap.action(&key) {
+                    Some(action) => self.act(action),
+                    None => Vec::new(),
+                }
+            }
         }
+    }
+
+    /// A digit, `y` or `n` on a slice whose agent waits on a question
+    /// that takes it (as its row's `asks:` shows it) answers the agent
+    /// directly, before the key means anything on the board.
+    fn quick_answer(&mut self, key: &KeyEvent) -> Option<Vec<Effect>> {
+        if key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+        {
+            return None;
+        }
+        let KeyCode::Char(c) = key.code else {
+            return None;
+        };
+        let row = self.selected().filter(|r| {
+            r.status == AgentStatus::Running && r.activity == Some(crate::domain::Activity::Waiting)
+        })?;
+        let bytes = crate::domain::calls::quick_answer(row.asks.as_deref()?, c)?;
+        let slice = row.name.clone();
+        self.message = Some(format!("{slice}: answered {c}"));
+        Some(vec![Effect::Send(Command::SendInput { slice, bytes })])
     }
 
     fn typing_key(&mut self, key: KeyEvent) -> Vec<Effect> {
