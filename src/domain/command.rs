@@ -111,6 +111,12 @@ pub enum Command {
         slice: SliceName,
         text: String,
     },
+    /// Mutes (or unmutes) a slice's calls to the operator, for as long as
+    /// the supervisor runs; the board still shows everything.
+    MuteCalls {
+        slice: SliceName,
+        muted: bool,
+    },
     /// Runs the plan's `[worktree] setup` in the slice's worktree again;
     /// with `skip`, lets its agent start without a passing setup.
     Setup {
@@ -162,6 +168,7 @@ impl Command {
             | Command::Pick { slice, .. }
             | Command::SendFeedback { slice }
             | Command::Prompt { slice, .. }
+            | Command::MuteCalls { slice, .. }
             | Command::Merge {
                 which: MergeWhich::One { slice },
                 ..
@@ -188,7 +195,9 @@ impl Command {
             | Command::Review
             | Command::SendFeedback { .. }
             | Command::QueueReport => Service::MergeQueue,
-            Command::AgentsReport | Command::PlanInForce => Service::Board,
+            Command::AgentsReport | Command::PlanInForce | Command::MuteCalls { .. } => {
+                Service::Board
+            }
             Command::Up { .. }
             | Command::Down { .. }
             | Command::Setup { .. }

@@ -258,6 +258,13 @@ async fn requests(
                 .map_err(|err| format!("cannot send the plan: {err}")),
             (_, Command::AgentsReport) => serde_json::to_string(&context.hub.agents())
                 .map_err(|err| format!("cannot report the agents: {err}")),
+            (_, Command::MuteCalls { slice, muted }) => {
+                context.hub.mute(slice, *muted);
+                Ok(format!(
+                    "calls from {slice} {}",
+                    if *muted { "muted" } else { "on again" }
+                ))
+            }
             _ => context
                 .route(command)
                 .await

@@ -105,6 +105,8 @@ struct Inner {
     glance: Glance,
     debounce: Debounce,
     notify: Notify,
+    /// Slices whose calls the operator muted.
+    muted: BTreeSet<SliceName>,
 }
 
 /// Where calls go: the plan's `[notify]` and the repository they are about.
@@ -168,6 +170,7 @@ impl Hub {
                 clients: Vec::new(),
                 next_id: 1,
                 debounce: Debounce::new(calls::DEBOUNCE),
+                muted: BTreeSet::new(),
                 notify: Notify { spec: notify, repo },
             }),
             ownership: Mutex::new(ownership.map(Arc::new)),
@@ -256,7 +259,11 @@ impl Hub {
     /// the plan's command when none is attached.
     fn call(inner: &mut Inner, call: Call) {
         let spec = &inner.notify.spec;
-        if !spec.calls(call.reason) || !inner.debounce.admit(&call, std::time::Instant::now()) {
+        let muted = call.slice.as_ref().is_some_and(|s| inner.muted.contains(s));
+        if muted
+            || !spec.calls(call.reason)
+            || !inner.debounce.admit(&call, std::time::Instant::now())
+        {
             return;
         }
         tracing::info!(slice = ?call.slice, reason = call.reason.name(), "{}", call.message);
@@ -272,6 +279,23 @@ impl Hub {
             desktop: spec.desktop,
         }));
         inner.send(&frame);
+    }
+
+    /// Mutes or unmutes a slice's calls; the board shows it.
+    pub fn mute(&self, slice: &SliceName, muted: bool) {
+        let mut inner = lock(&self.inner);
+        if muted {
+            inner.muted.insert(slice.clone());
+        } else {
+            inner.muted.remove(slice);
+        }
+        Self::send_update(
+            &mut inner,
+            BoardUpdate::Muted {
+                slice: slice.clone(),
+                muted,
+            },
+        );
     }
 
     /// The plan's `[notify]` changed (it applies live).

@@ -132,6 +132,12 @@ fn state_line(row: &SliceRow, selected: bool, marked: bool) -> Vec<Span<'static>
         Span::raw(" "),
         Span::styled(word, style),
     ];
+    if row.muted {
+        spans.push(Span::styled(
+            " (muted)",
+            Style::new().add_modifier(Modifier::DIM),
+        ));
+    }
     if row.removed {
         spans.push(Span::styled(
             format!(" ({})", crate::domain::board::REMOVED_FROM_PLAN),

@@ -72,6 +72,8 @@ pub enum Action {
     QuickPrompt,
     /// Mark or unmark the selected slice for a prompt to several agents.
     Mark,
+    /// Mute or unmute the selected slice's calls (bell, notifications).
+    MuteCalls,
     SearchNext,
     /// Create the slices' missing worktrees (`sliceboard up`).
     CreateWorktrees,
@@ -128,6 +130,7 @@ impl Action {
             Action::SearchNext => "next match of the search",
             Action::QuickPrompt => "tell the agent (or every marked one) a one-line prompt",
             Action::Mark => "mark / unmark the slice (one prompt to several)",
+            Action::MuteCalls => "mute / unmute the slice's calls (bell, notifications)",
             Action::CreateWorktrees => "create missing worktrees (sliceboard up)",
             Action::Setup => "run the worktree's setup again ([worktree] setup: dbt deps…)",
             Action::Quit => "quit: detach; agents keep running in the background",
@@ -285,6 +288,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("n", Action::SearchNext),
     ("t", Action::QuickPrompt),
     ("space", Action::Mark),
+    ("z", Action::MuteCalls),
     ("U", Action::CreateWorktrees),
     ("S", Action::Setup),
     ("q", Action::Quit),

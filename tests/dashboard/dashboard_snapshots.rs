@@ -1458,3 +1458,23 @@ fn a_waiting_agents_question_is_answered_from_the_board_with_y_n_or_a_digit() {
     press(&mut app, KeyCode::Char('j'));
     assert_eq!(answer(&mut app, 'y'), []);
 }
+
+#[test]
+fn z_mutes_and_unmutes_a_slices_calls_and_the_board_says_so() {
+    let mut app = app();
+    let mute = |muted| {
+        vec![Effect::Send(Command::MuteCalls {
+            slice: name("staging"),
+            muted,
+        })]
+    };
+    let z = |app: &mut App| app.on_key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::NONE));
+    assert_eq!(z(&mut app), mute(true));
+    app.apply(sliceboard::domain::board::BoardUpdate::Muted {
+        slice: name("staging"),
+        muted: true,
+    });
+    let screen = render(&app, 100, 30);
+    assert!(screen.contains("staging waiting (muted)"), "{screen}");
+    assert_eq!(z(&mut app), mute(false));
+}

@@ -1,8 +1,10 @@
 //! Calls to the operator with no dashboard attached: the plan's
 //! `[notify] command`, run by the supervisor once per transition.
 
-use crate::common::supervised::{Supervise, cli, plan, start_agent};
-use crate::common::{TestRepo, WAIT, poll_some, toml_string};
+use crate::common::supervised::{Supervise, cli, plan, start_agent, status_json};
+use crate::common::{TestRepo, WAIT, name, poll_some, poll_until, poll_within, toml_string};
+use sliceboard::domain::Command;
+use std::time::Duration;
 
 #[test]
 fn with_no_dashboard_the_notify_command_runs_once_per_transition_for_the_reasons_asked() {
@@ -49,4 +51,69 @@ fn with_no_dashboard_the_notify_command_runs_once_per_transition_for_the_reasons
         ],
         "one call per transition, none for `done`"
     );
+}
+
+#[test]
+fn a_muted_slice_calls_nobody() {
+    // Each agent waits once it is told to (a line on its terminal).
+    let agent = "read -r go; \"$SB\" signal waiting; exec sleep 30";
+    let repo = TestRepo::new();
+    let calls = repo.top.join("calls.log");
+    let command = format!(
+        "echo \"$SLICEBOARD_NOTIFY_SLICE $SLICEBOARD_NOTIFY_REASON\" >> {}",
+        calls.display()
+    );
+    let text = format!(
+        "{}\n[notify]\non = [\"waiting\"]\ncommand = {}\n",
+        plan(&[("staging", agent), ("marts", agent)]),
+        toml_string(&command)
+    );
+    repo.write("sliceboard.toml", &text);
+    repo.commit_all("plan");
+    repo.sliceboard(&["up"]).ok();
+    let _sup = Supervise::start(&repo, &[]);
+    let socket = repo.socket();
+    let said = cli(
+        &socket,
+        Command::MuteCalls {
+            slice: name("staging"),
+            muted: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(said, "calls from staging muted");
+    for slice in ["staging", "marts"] {
+        cli(&socket, start_agent(slice)).expect("the agent starts");
+        cli(
+            &socket,
+            Command::Prompt {
+                slice: name(slice),
+                text: "go".into(),
+            },
+        )
+        .unwrap();
+    }
+    // marts calls; staging, muted, waits just the same but calls nobody.
+    poll_some("marts' call", WAIT, || {
+        std::fs::read_to_string(&calls)
+            .ok()
+            .filter(|t| t.contains("marts waiting"))
+    });
+    poll_until("staging waiting on the board", WAIT, || {
+        status_json(&repo)["slices"].as_array().is_some_and(|s| {
+            s.iter()
+                .any(|s| s["name"] == "staging" && s["agent"]["activity"] == "waiting")
+        })
+    });
+    // A wait, not a lock: what is tested is that no call follows, so the
+    // command is given a moment in which it must not run.
+    let staging_called = poll_within(Duration::from_secs(1), || {
+        std::fs::read_to_string(&calls).is_ok_and(|t| t.contains("staging"))
+    });
+    assert!(
+        !staging_called,
+        "{}",
+        std::fs::read_to_string(&calls).unwrap()
+    );
+    assert_eq!(std::fs::read_to_string(&calls).unwrap(), "marts waiting\n");
 }

@@ -74,6 +74,9 @@ pub struct SliceRow {
     /// how the operator checks that hooks arrive.
     #[serde(default)]
     pub last_signal: Option<String>,
+    /// Its calls are muted: its transitions show on the board only.
+    #[serde(default)]
+    pub muted: bool,
     /// What the agent asks while it waits (its screen's last lines when it
     /// started waiting), for the board's peek line.
     #[serde(default)]
@@ -138,6 +141,7 @@ impl SliceRow {
             activity_source: None,
             last_signal: None,
             asks: None,
+            muted: false,
             pid: None,
             dbt: None,
             events: Vec::new(),
@@ -221,6 +225,8 @@ pub enum BoardUpdate {
         lines: Vec<String>,
         fresh: bool,
     },
+    /// The operator muted or unmuted a slice's calls.
+    Muted { slice: SliceName, muted: bool },
 }
 
 impl Board {
@@ -310,6 +316,11 @@ impl Board {
                 problem,
                 at,
             } => self.apply_plan(added, removed, problem, *at),
+            BoardUpdate::Muted { slice, muted } => {
+                if let Some(row) = self.slices.iter_mut().find(|r| r.name == *slice) {
+                    row.muted = *muted;
+                }
+            }
             BoardUpdate::CheckOutput { lines, fresh, .. } => {
                 let output = &mut self.queue.check_output;
                 if *fresh {

@@ -223,6 +223,7 @@ impl App {
             | Action::Setup
             | Action::Focus
             | Action::PauseResume
+            | Action::MuteCalls
             | Action::Kill
             | Action::EndLeftRunning => self.act_on_slice(action),
         }
@@ -502,6 +503,14 @@ impl App {
                 }
             }
             Action::Focus => self.focus(),
+            Action::MuteCalls => {
+                if let Some(row) = self.selected() {
+                    return vec![Effect::Send(Command::MuteCalls {
+                        slice: row.name.clone(),
+                        muted: !row.muted,
+                    })];
+                }
+            }
             Action::Start | Action::Restart | Action::Approve | Action::WithdrawApproval => {
                 let command = |slice| match action {
                     Action::Start => Command::StartAgent { slice },
