@@ -83,7 +83,8 @@ fn waiting_on(session: &Session, activity: crate::domain::Activity) -> Option<St
     if activity != crate::domain::Activity::Waiting {
         return None;
     }
-    session.with_screen(|screen| crate::domain::calls::asks(&screen.tail_lines(6).join("\n")))
+    session
+        .with_screen(|screen| crate::domain::calls::asks(&screen.tail_logical_lines(6).join("\n")))
 }
 
 fn deliver(session: &Session, text: &str) -> std::io::Result<()> {

@@ -342,6 +342,36 @@ impl Screen {
         lines
     }
 
+    /// The last `count` non-blank lines of the live screen as the program
+    /// wrote them: rows the terminal wrapped are joined again.
+    pub fn tail_logical_lines(&self, count: usize) -> Vec<String> {
+        let grid = self.term.grid();
+        let columns = grid.columns();
+        let rows = self.term.screen_lines() as i32;
+        let wrapped = |row: i32| {
+            columns > 0
+                && grid[Line(row)][Column(columns - 1)]
+                    .flags
+                    .contains(Flags::WRAPLINE)
+        };
+        let mut lines = Vec::new();
+        let mut row = rows - 1;
+        while row >= 0 && lines.len() < count {
+            // Back to the first row of the logical line that ends here.
+            let mut start = row;
+            while start > 0 && wrapped(start - 1) {
+                start -= 1;
+            }
+            let text: String = (start..=row).map(|r| self.line_text(r)).collect();
+            if !text.trim().is_empty() {
+                lines.push(text);
+            }
+            row = start - 1;
+        }
+        lines.reverse();
+        lines
+    }
+
     /// Lines of history and screen containing `needle`, newest first, as
     /// scroll offsets that bring each to the top of the view.
     pub fn search(&self, needle: &str) -> Vec<usize> {
@@ -371,6 +401,17 @@ mod tests {
 
     fn screen(cols: u16, rows: u16) -> Screen {
         Screen::new(Size { cols, rows }, 100)
+    }
+
+    #[test]
+    fn the_last_lines_as_written_join_the_rows_the_terminal_wrapped() {
+        let mut s = screen(10, 5);
+        s.feed(b"first\r\nMigrate it to UTC? [y/n]");
+        assert_eq!(s.tail_lines(1), ["y/n]"]);
+        assert_eq!(
+            s.tail_logical_lines(2),
+            ["first", "Migrate it to UTC? [y/n]"]
+        );
     }
 
     #[test]
