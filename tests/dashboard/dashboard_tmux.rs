@@ -331,6 +331,9 @@ fn agents_outlive_the_dashboard_and_every_attach_shows_them() {
     tmux.shows("2 slices");
     tmux.keys(&["s"]);
     tmux.shows("agent$");
+    // Enter types into an agent the board knows runs: its pane's first
+    // frame can come before that news, and keys typed then are the board's.
+    tmux.shows("1 running");
     tmux.keys(&["Enter"]);
     tmux.text("printf '\\033[32mgreen-%s\\033[0m\\n' $((6*7))");
     tmux.keys(&["Enter", "C-]"]);
