@@ -80,6 +80,11 @@ pub enum CommandArgs {
     Up {
         /// Slices to create; all when none are named.
         slices: Vec<String>,
+        /// Then restart, with the resume command, every agent (of these
+        /// slices) whose run was cut off: one a supervisor never saw end
+        /// (a reboot, a killed supervisor) or one ended by a signal.
+        #[arg(long)]
+        resume: bool,
     },
     /// Run the plan's `[worktree] setup` in a slice's worktree again (it
     /// runs by itself after `up` creates the worktree); its agent starts

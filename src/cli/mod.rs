@@ -100,7 +100,14 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 base,
             },
         ),
-        CommandArgs::Up { slices } => up(&cwd, &slices),
+        CommandArgs::Up { slices, resume } => {
+            let code = up(&cwd, &slices)?;
+            if resume && code == ExitCode::SUCCESS {
+                queue_cmds::resume(&open(&cwd)?, &slices)
+            } else {
+                Ok(code)
+            }
+        }
         CommandArgs::DbtState => dbt_cmds::dbt_state(&open(&cwd)?),
         CommandArgs::Setup { slice, skip } => setup(&cwd, &slice, skip),
         CommandArgs::Down { slice, force } => down(&cwd, &slice, force),

@@ -73,6 +73,57 @@ pub fn send(ws: &Workspace, slices: &[String], text: &str) -> anyhow::Result<Exi
     })
 }
 
+/// `sliceboard up --resume`: every agent (of `slices`, or all) whose run
+/// was cut off, that is not running now, restarted with the resume
+/// command through the supervisor (started if none runs). A run is cut
+/// off when it ended with no exit code: a supervisor never saw it end (it
+/// is recorded so on the next start) or a signal ended it; an agent the
+/// operator killed, or one that exited, is left alone.
+pub fn resume(ws: &Workspace, slices: &[String]) -> anyhow::Result<ExitCode> {
+    let wanted = slices
+        .iter()
+        .map(|s| ws.slice(s).map(|spec| spec.name.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut link = crate::supervisor::launch::connect_for_command(ws)?;
+    let report = link
+        .request(Command::AgentsReport)?
+        .map_err(|why| anyhow::anyhow!("cannot read the agents: {why}"))?;
+    let agents: std::collections::BTreeMap<
+        crate::domain::SliceName,
+        crate::domain::board::AgentReport,
+    > = serde_json::from_str(&report).context("the supervisor's agents report")?;
+    let cut_off: Vec<_> = agents
+        .into_iter()
+        .filter(|(slice, agent)| {
+            (wanted.is_empty() || wanted.contains(slice))
+                && agent.status == crate::domain::AgentStatus::Exited { code: None }
+                && agent.left_running.is_none()
+        })
+        .map(|(slice, _)| slice)
+        .collect();
+    if cut_off.is_empty() {
+        println!("no agent's run was cut off: nothing to resume");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = false;
+    for slice in cut_off {
+        match link.request(Command::RestartAgent {
+            slice: slice.clone(),
+        })? {
+            Ok(_) => println!("resumed {slice} (its resume command)"),
+            Err(why) => {
+                eprintln!("error: {slice}: {why}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 /// The queue of a running supervisor, without starting one.
 pub fn running_queue(ws: &Workspace) -> Option<QueueBoard> {
     let mut link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli).ok()?;

@@ -19,6 +19,7 @@ mod plan_reload;
 mod planner;
 mod private_files;
 mod prompts;
+mod resume;
 mod run_endings;
 mod supervisor_process;
 mod variants;
