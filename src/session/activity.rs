@@ -224,6 +224,13 @@ impl ActivityTracker {
     /// Re-reads the evidence; returns the new reading when the reported
     /// one changes (after the debounce).
     pub fn update(&mut self, now: Instant, screen_tail: &[String]) -> Option<Reading> {
+        // A signal that stopped holding is gone for good: later output is
+        // the screen's to read, never the old hook's word brought back.
+        if let Some((activity, at)) = self.signal
+            && !self.signal_holds(activity, at, now)
+        {
+            self.signal = None;
+        }
         let reading = self.reading(now, screen_tail);
         if reading == self.reported {
             self.candidate = None;
@@ -346,6 +353,12 @@ mod tests {
         assert_eq!(settle(&mut t, start, 1_000, &quiet), Activity::Busy);
         let later = start + Duration::from_millis(2_200);
         assert_eq!(settle(&mut t, later, 400, &quiet), Activity::Unknown);
+        // The pane prints again (a redraw, the operator's next message):
+        // busy from the screen, never the interrupted turn's hook again.
+        let again = start + Duration::from_millis(3_000);
+        t.output(again);
+        assert_eq!(settle(&mut t, again, 400, &quiet), Activity::Busy);
+        assert_eq!(t.reported().source, ActivitySource::Screen);
     }
 
     #[test]
