@@ -53,13 +53,24 @@ pub fn send(ws: &Workspace, slices: &[String], text: &str) -> anyhow::Result<Exi
         .map(|s| ws.slice(s).map(|spec| spec.name.clone()))
         .collect::<Result<Vec<_>, _>>()?;
     let mut link = crate::supervisor::launch::connect_for_command(ws)?;
+    each_slice(&mut link, names, "sent to", |slice| Command::Prompt {
+        slice,
+        text: text.to_owned(),
+    })
+}
+
+/// Sends `command` for each slice over `link`, printing `done SLICE` for
+/// each one done and the reason for each one refused (exit 1 if any was).
+fn each_slice(
+    link: &mut Link,
+    slices: Vec<crate::domain::SliceName>,
+    done: &str,
+    command: impl Fn(crate::domain::SliceName) -> Command,
+) -> anyhow::Result<ExitCode> {
     let mut failed = false;
-    for slice in names {
-        match link.request(Command::Prompt {
-            slice: slice.clone(),
-            text: text.to_owned(),
-        })? {
-            Ok(_) => println!("sent to {slice}"),
+    for slice in slices {
+        match link.request(command(slice.clone()))? {
+            Ok(_) => println!("{done} {slice}"),
             Err(why) => {
                 eprintln!("error: {slice}: {why}");
                 failed = true;
@@ -105,23 +116,12 @@ pub fn resume(ws: &Workspace, slices: &[String]) -> anyhow::Result<ExitCode> {
         println!("no agent's run was cut off: nothing to resume");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut failed = false;
-    for slice in cut_off {
-        match link.request(Command::RestartAgent {
-            slice: slice.clone(),
-        })? {
-            Ok(_) => println!("resumed {slice} (its resume command)"),
-            Err(why) => {
-                eprintln!("error: {slice}: {why}");
-                failed = true;
-            }
-        }
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    each_slice(
+        &mut link,
+        cut_off,
+        "resumed (its resume command):",
+        |slice| Command::RestartAgent { slice },
+    )
 }
 
 /// The queue of a running supervisor, without starting one.
