@@ -46,7 +46,10 @@ fn up_resume_restarts_the_agents_a_reboot_cut_off_with_their_resume_command() {
     poll_until("the agent gone", WAIT, || !alive(pid));
 
     let out = repo.sliceboard(&["up", "--resume"]).ok();
-    assert!(out.contains("resumed (its resume command): staging"), "{out}");
+    assert!(
+        out.contains("resumed (its resume command): staging"),
+        "{out}"
+    );
     assert!(!out.contains("marts"), "marts never ran: {out}");
     let transcript = repo.state_dir().join("slices/staging/pty.log");
     poll_until("the resume command ran", WAIT, || {
