@@ -62,13 +62,11 @@ impl Agents {
         self.known(slice)?;
         let session = self.live(slice)?;
         session.signal(activity);
-        let waiting_on = super::waiting_on(session, activity);
         (self.report)(Event::ActivityChanged {
             slice: slice.clone(),
             activity,
             source: ActivitySource::Signal,
             origin,
-            waiting_on,
         });
         Ok(())
     }

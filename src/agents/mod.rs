@@ -78,7 +78,7 @@ impl Agents {
     }
 }
 
-/// For an agent that starts waiting, what it asks, from its screen now.
+/// For a waiting agent, what it asks, from its screen now.
 fn waiting_on(session: &Session, activity: crate::domain::Activity) -> Option<String> {
     if activity != crate::domain::Activity::Waiting {
         return None;
@@ -412,20 +412,16 @@ impl Agents {
                 .session
                 .as_ref()
                 .filter(|s| s.exit().is_none() && !s.activity_settled(now));
-            if let Some((session, activity)) =
-                live.and_then(|s| s.update_activity(now).map(|a| (s, a)))
-            {
-                let waiting_on = waiting_on(session, activity.activity);
-                changed.push((name.clone(), activity, waiting_on));
+            if let Some(activity) = live.and_then(|s| s.update_activity(now)) {
+                changed.push((name.clone(), activity));
             }
         }
-        for (slice, reading, waiting_on) in changed {
+        for (slice, reading) in changed {
             (self.report)(Event::ActivityChanged {
                 slice,
                 activity: reading.activity,
                 source: reading.source,
                 origin: None,
-                waiting_on,
             });
         }
         self.follow_asks();

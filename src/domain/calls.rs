@@ -148,6 +148,23 @@ impl Glance {
     }
 }
 
+/// Whether `update` can change what a [`Glance`] sees: events, dbt runs,
+/// the queue and the plan can; diffs, flags, log lines and the check's
+/// output (most updates, while agents work) cannot, so no glance is taken.
+pub fn may_call(update: &BoardUpdate) -> bool {
+    match update {
+        BoardUpdate::Event { .. }
+        | BoardUpdate::Dbt { .. }
+        | BoardUpdate::Queue { .. }
+        | BoardUpdate::Plan { .. } => true,
+        BoardUpdate::Diff { .. }
+        | BoardUpdate::Lines { .. }
+        | BoardUpdate::Flags { .. }
+        | BoardUpdate::CheckOutput { .. }
+        | BoardUpdate::Muted { .. } => false,
+    }
+}
+
 /// The calls between two glances of the board, around `update`.
 pub fn calls(before: &Glance, after: &Glance, update: &BoardUpdate) -> Vec<Call> {
     let mut calls = Vec::new();
@@ -429,7 +446,6 @@ mod tests {
                 activity,
                 source: ActivitySource::Signal,
                 origin: None,
-                waiting_on: None,
             },
             at: None,
         }

@@ -271,10 +271,6 @@ pub enum Event {
         /// For a signal, what sent it, e.g. `claude Stop`.
         #[serde(default)]
         origin: Option<String>,
-        /// Waiting: what the agent asks, as its screen shows it then (its
-        /// last lines), for the board's peek line.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        waiting_on: Option<String>,
     },
     Approved {
         slice: SliceName,

@@ -245,9 +245,14 @@ impl Hub {
 
     fn send_update(inner: &mut Inner, update: BoardUpdate) {
         inner.board.apply(&update);
-        let glance = Glance::of(&inner.board);
-        let found = calls::calls(&inner.glance, &glance, &update);
-        inner.glance = glance;
+        let found = if calls::may_call(&update) {
+            let glance = Glance::of(&inner.board);
+            let found = calls::calls(&inner.glance, &glance, &update);
+            inner.glance = glance;
+            found
+        } else {
+            Vec::new()
+        };
         let frame: Frame = Arc::new(encode(&ServerMsg::Update { update }));
         inner.send(&frame);
         for call in found {

@@ -143,7 +143,7 @@ fn with_stdin(mut command: std::process::Command, payload: &str) -> std::process
 }
 
 fn signalled(e: &Event, slice: &str, activity: Activity, origin: &str) -> bool {
-    matches!(e, Event::ActivityChanged { slice: s, activity: a, source: ActivitySource::Signal, origin: Some(o), .. }
+    matches!(e, Event::ActivityChanged { slice: s, activity: a, source: ActivitySource::Signal, origin: Some(o) }
         if s.as_str() == slice && *a == activity && o == origin)
 }
 

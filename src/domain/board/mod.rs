@@ -418,14 +418,10 @@ impl Board {
                 activity,
                 source,
                 origin,
-                waiting_on,
                 ..
             } => {
-                if *activity == Activity::Waiting {
-                    if waiting_on.is_some() {
-                        row.asks = waiting_on.clone();
-                    }
-                } else {
+                // What it asks comes apart (`Event::Asks`), while it waits.
+                if *activity != Activity::Waiting {
                     row.asks = None;
                 }
                 if *source == ActivitySource::Signal {
@@ -527,7 +523,6 @@ mod tests {
                     activity: Activity::Busy,
                     source: ActivitySource::Signal,
                     origin: Some(origin.into()),
-                    waiting_on: None,
                 },
             });
         }
@@ -545,7 +540,6 @@ mod tests {
                 activity: Activity::Unknown,
                 source: ActivitySource::Screen,
                 origin: None,
-                waiting_on: None,
             },
         });
         let row = &board.slices[0];
@@ -574,7 +568,6 @@ mod tests {
                 activity: Activity::Busy,
                 source: ActivitySource::Signal,
                 origin: Some("claude PreToolUse".into()),
-                waiting_on: None,
             },
         });
         assert_eq!(board.slices[0].pid, Some(42));
