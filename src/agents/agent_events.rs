@@ -62,6 +62,7 @@ impl Agents {
         self.known(slice)?;
         let session = self.live(slice)?;
         session.signal(activity);
+        self.limit_after_activity(slice, activity);
         (self.report)(Event::ActivityChanged {
             slice: slice.clone(),
             activity,
@@ -116,6 +117,10 @@ impl Agents {
             }
         };
         tracing::info!(%slice, ?exit, "agent ended");
+        // An agent that ends on its limit (`claude -p`) says so last.
+        if !exit.killed {
+            self.look_for_limit(slice);
+        }
         // A kill ends the whole tree already.
         if !exit.killed {
             self.stop_group_leftovers(slice);

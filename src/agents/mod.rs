@@ -35,6 +35,7 @@ mod agent_hooks;
 mod commands;
 mod handle;
 mod left_running;
+mod limits;
 mod live_plan;
 mod recover;
 mod start;
@@ -194,6 +195,11 @@ struct Slot {
     left_running: Option<left_running::LeftGroup>,
     /// What its agent asks, as last reported, while it waits.
     asks: Option<String>,
+    /// When the usage limit its agent hit resets, until it goes on.
+    limit: Option<jiff::Timestamp>,
+    /// The last line that reported a limit (kept across restarts: an
+    /// agent resumed with its conversation draws it again).
+    limit_line: Option<String>,
 }
 
 pub struct Agents {
@@ -417,6 +423,7 @@ impl Agents {
             }
         }
         for (slice, reading) in changed {
+            self.limit_after_activity(&slice, reading.activity);
             (self.report)(Event::ActivityChanged {
                 slice,
                 activity: reading.activity,
@@ -425,6 +432,7 @@ impl Agents {
             });
         }
         self.follow_asks();
+        self.resume_after_limits();
     }
 
     /// How long the owner's next [`Agents::step`] may wait: a quarter
@@ -439,11 +447,12 @@ impl Agents {
             .filter_map(|slot| slot.session.as_ref())
             .filter(|s| s.exit().is_none())
             .all(|s| s.activity_settled(now));
-        if settled {
+        let step = if settled {
             Duration::from_secs(1)
         } else {
             Duration::from_millis(250)
-        }
+        };
+        self.next_limit_reset().map_or(step, |reset| step.min(reset))
     }
 
     /// Stops every agent (SIGTERM, then SIGKILL after the grace period) and

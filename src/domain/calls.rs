@@ -33,18 +33,21 @@ pub enum Reason {
     MergeFailed,
     /// A slice merged.
     Merged,
+    /// An agent hit its usage limit.
+    Limited,
     /// The merge queue has nothing left queued.
     QueueEmpty,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 8] = [
         Reason::Waiting,
         Reason::Done,
         Reason::Failed,
         Reason::DbtFailed,
         Reason::MergeFailed,
         Reason::Merged,
+        Reason::Limited,
         Reason::QueueEmpty,
     ];
 
@@ -57,6 +60,7 @@ impl Reason {
             Reason::DbtFailed => "dbt_failed",
             Reason::MergeFailed => "merge_failed",
             Reason::Merged => "merged",
+            Reason::Limited => "limited",
             Reason::QueueEmpty => "queue_empty",
         }
     }
@@ -219,6 +223,23 @@ pub fn calls(before: &Glance, after: &Glance, update: &BoardUpdate) -> Vec<Call>
             )),
             Event::Merged { slice, branch, .. } => {
                 calls.push(call(slice, Reason::Merged, format!("merged into {branch}")));
+            }
+            Event::LimitHit {
+                slice,
+                line,
+                resumes,
+                ..
+            } => {
+                let then = if *resumes {
+                    "; it goes on when the limit resets"
+                } else {
+                    ""
+                };
+                calls.push(call(
+                    slice,
+                    Reason::Limited,
+                    format!("hit its usage limit ({line}){then}"),
+                ));
             }
             _ => {}
         }

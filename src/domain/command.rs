@@ -13,6 +13,7 @@
 //! or thread.
 
 use super::short_commit;
+use jiff::Timestamp;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -356,6 +357,21 @@ pub enum Event {
         slice: SliceName,
         text: String,
     },
+    /// An agent's screen says it hit its usage limit, and when that
+    /// resets; `resumes` when the plan has it go on then by itself
+    /// (`[agent] resume_after_limit`).
+    LimitHit {
+        slice: SliceName,
+        resets_at: Timestamp,
+        line: String,
+        resumes: bool,
+    },
+    /// The limit reset and the agent went on (`how`: the prompt sent, or
+    /// the restart).
+    ResumedAfterLimit {
+        slice: SliceName,
+        how: String,
+    },
     /// A prompt went to the agent (a paste and Enter), from the operator or
     /// the merge queue's feedback; `text` is what was sent.
     PromptSent {
@@ -453,6 +469,8 @@ impl Event {
             | Event::UpstreamMerged { slice, .. }
             | Event::FeedbackSent { slice, .. }
             | Event::PromptSent { slice, .. }
+            | Event::LimitHit { slice, .. }
+            | Event::ResumedAfterLimit { slice, .. }
             | Event::Asks { slice, .. }
             | Event::SliceCleaned { slice, .. }
             | Event::SliceRetired { slice, .. }

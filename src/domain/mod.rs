@@ -31,6 +31,7 @@ pub mod review;
 pub mod setup;
 pub mod slice;
 pub mod template;
+pub mod usage_limit;
 pub mod wire;
 
 pub use command::{Command, Drift, Event, MergeWhich};

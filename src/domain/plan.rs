@@ -84,6 +84,11 @@ pub struct AgentSpec {
     /// Leave processes an agent started in its group running after it
     /// exits (by default they are stopped: no orphans).
     pub keep_children: bool,
+    /// An agent that hit its usage limit goes on when the limit resets:
+    /// sent `continue` when it still runs, restarted with the resume
+    /// command when it exited (`[agent] resume_after_limit`).
+    #[serde(default)]
+    pub resume_after_limit: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -163,6 +163,7 @@ mod tests {
                 waiting_patterns: None,
                 hooks: Default::default(),
                 keep_children: false,
+                resume_after_limit: false,
             },
             dbt: DbtSpec {
                 project_dir: ".".into(),

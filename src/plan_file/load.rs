@@ -451,6 +451,7 @@ impl Checker<'_> {
             waiting_patterns,
             hooks,
             keep_children: raw.keep_children.unwrap_or(false),
+            resume_after_limit: raw.resume_after_limit.unwrap_or(false),
         })
     }
 

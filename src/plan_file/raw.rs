@@ -43,6 +43,7 @@ pub struct RawAgent {
     pub waiting_patterns: Option<Vec<Spanned<String>>>,
     pub hooks: Option<Spanned<String>>,
     pub keep_children: Option<bool>,
+    pub resume_after_limit: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -130,6 +130,10 @@ resume = "claude --continue"
 # What an agent leaves running in its process group when it exits (a
 # `nohup` job) is stopped too; true keeps it.
 # keep_children = false
+# An agent that hit its usage limit (Claude Code and Codex say when it resets)
+# goes on by itself then: sent "continue" while it runs, or restarted with the
+# resume command once it exited.
+# resume_after_limit = false
 
 [worktree]
 # Commands run in each new worktree (and again with `sliceboard setup SLICE`
@@ -161,8 +165,8 @@ schema = "{DEFAULT_DBT_SCHEMA}"
 
 [notify]
 # What calls you, once per change (a state flickering back within 5 s calls
-# once): waiting, done, failed, dbt_failed, merge_failed, merged, queue_empty.
-# on = ["waiting", "done", "failed", "dbt_failed", "merge_failed", "merged", "queue_empty"]
+# once): waiting, done, failed, dbt_failed, merge_failed, merged, limited, queue_empty.
+# on = ["waiting", "done", "failed", "dbt_failed", "merge_failed", "merged", "limited", "queue_empty"]
 # Attached dashboards ring the terminal's bell and send a desktop
 # notification (OSC 9 and 777, through tmux too).
 # bell = true

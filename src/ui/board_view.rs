@@ -147,6 +147,20 @@ fn state_line(row: &SliceRow, selected: bool, marked: bool) -> Vec<Span<'static>
     spans
 }
 
+/// A usage limit: when it resets, in the viewer's time zone (with the
+/// date when it is not today), and whether the agent goes on by itself.
+fn limit_text(limit: &crate::domain::board::RowLimit) -> String {
+    let now = jiff::ZonedDateTime::now();
+    let at = limit.resets_at.to_zoned_datetime(now.time_zone().clone());
+    let when = if at.date() == now.date() {
+        at.strftime("%H:%M").to_string()
+    } else {
+        at.strftime("%b %-d %H:%M").to_string()
+    };
+    let then = if limit.resumes { ", goes on then" } else { "" };
+    format!("usage limit: resets {when}{then}")
+}
+
 /// The lifecycle when it says more than the state (approved, merged,
 /// removed), the last dbt run and the slice's place in the merge queue.
 fn detail(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
@@ -159,6 +173,12 @@ fn detail(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
     }) {
         spans.push(Span::styled(
             format!(" asks: {asks}"),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    if let Some(limit) = &row.limit {
+        spans.push(Span::styled(
+            format!(" {}", limit_text(limit)),
             Style::new().fg(Color::Yellow),
         ));
     }

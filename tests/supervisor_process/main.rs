@@ -20,6 +20,7 @@ mod planner;
 mod private_files;
 mod prompts;
 mod resume;
+mod usage_limit;
 mod run_endings;
 mod supervisor_process;
 mod variants;

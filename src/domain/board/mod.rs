@@ -81,6 +81,9 @@ pub struct SliceRow {
     /// started waiting), for the board's peek line.
     #[serde(default)]
     pub asks: Option<String>,
+    /// The usage limit its agent hit, until the agent goes on.
+    #[serde(default)]
+    pub limit: Option<RowLimit>,
     /// The running agent's pid (its process group), while it runs.
     #[serde(default)]
     pub pid: Option<i32>,
@@ -123,6 +126,14 @@ pub struct SliceRow {
     pub removed: bool,
 }
 
+/// A usage limit an agent hit: when it resets, and whether the agent goes
+/// on by itself then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowLimit {
+    pub resets_at: Timestamp,
+    pub resumes: bool,
+}
+
 /// An agent group left running by an earlier supervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeftRunning {
@@ -141,6 +152,7 @@ impl SliceRow {
             activity_source: None,
             last_signal: None,
             asks: None,
+            limit: None,
             muted: false,
             pid: None,
             dbt: None,
@@ -411,6 +423,7 @@ impl Board {
             }
             Event::AgentStarted { pid, .. } => {
                 row.pid = Some(*pid);
+                row.limit = None;
                 // Not an Events line: the status change that follows is.
                 return;
             }
@@ -423,6 +436,10 @@ impl Board {
                 // What it asks comes apart (`Event::Asks`), while it waits.
                 if *activity != Activity::Waiting {
                     row.asks = None;
+                }
+                // Working again: the limit is behind it.
+                if *activity == Activity::Busy {
+                    row.limit = None;
                 }
                 if *source == ActivitySource::Signal {
                     row.last_signal = Some(signal_text(*activity, origin.as_deref()));
@@ -438,6 +455,15 @@ impl Board {
             Event::LifecycleChanged { to, .. } => row.lifecycle = *to,
             Event::SetupFinished { state, .. } => row.setup = Some(state.clone()),
             Event::WorktreeCreated { path, .. } => row.worktree = path.clone(),
+            Event::LimitHit {
+                resets_at, resumes, ..
+            } => {
+                row.limit = Some(RowLimit {
+                    resets_at: *resets_at,
+                    resumes: *resumes,
+                });
+            }
+            Event::ResumedAfterLimit { .. } => row.limit = None,
             Event::LeftRunningFound { pid, .. } => {
                 row.left_running = Some(LeftRunning { pid: *pid })
             }

@@ -63,6 +63,15 @@ pub fn describe(event: &Event) -> String {
         Event::UpstreamMerged { upstream, .. } => format!("upstream {upstream} merged"),
         Event::FeedbackSent { about, .. } => format!("agent told about {about}"),
         Event::Asks { text, .. } => format!("asks: {text}"),
+        Event::LimitHit { line, resumes, .. } => {
+            let then = if *resumes {
+                " (goes on by itself when it resets)"
+            } else {
+                ""
+            };
+            format!("usage limit hit: {line}{then}")
+        }
+        Event::ResumedAfterLimit { how, .. } => format!("usage limit reset: {how}"),
         Event::PromptSent { text, .. } => {
             let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             let short: String = line.chars().take(60).collect();
