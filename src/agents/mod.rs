@@ -452,7 +452,8 @@ impl Agents {
         } else {
             Duration::from_millis(250)
         };
-        self.next_limit_reset().map_or(step, |reset| step.min(reset))
+        self.next_limit_reset()
+            .map_or(step, |reset| step.min(reset))
     }
 
     /// Stops every agent (SIGTERM, then SIGKILL after the grace period) and

@@ -136,7 +136,8 @@ pub fn resets_at(line: &str, now: &ZonedDateTime) -> Option<Timestamp> {
             let at = Date::new(year, month, day).ok()?.to_datetime(time);
             let mut zoned = at.to_zoned_datetime(tz.clone()).ok()?;
             // "Jan 2" seen on Dec 30 is next year's.
-            if caps.get(3).is_none() && zoned.timestamp() < here.timestamp() - SignedDuration::from_hours(24)
+            if caps.get(3).is_none()
+                && zoned.timestamp() < here.timestamp() - SignedDuration::from_hours(24)
             {
                 zoned = Date::new(year + 1, month, day)
                     .ok()?
@@ -147,7 +148,11 @@ pub fn resets_at(line: &str, now: &ZonedDateTime) -> Option<Timestamp> {
             Some(zoned.timestamp())
         }
         None => {
-            let today = here.date().to_datetime(time).to_zoned_datetime(tz.clone()).ok()?;
+            let today = here
+                .date()
+                .to_datetime(time)
+                .to_zoned_datetime(tz.clone())
+                .ok()?;
             // A time that passed more than a minute ago is tomorrow's.
             if today.timestamp() < here.timestamp() - SignedDuration::from_mins(1) {
                 let tomorrow = here.date().tomorrow().ok()?.to_datetime(time);
@@ -240,7 +245,10 @@ mod tests {
         assert_eq!(at("You're close to your session limit · resets 3pm"), None);
         assert_eq!(at("You've hit your monthly spend limit."), None);
         assert_eq!(at("the rate limit resets at 3 each day"), None);
-        assert_eq!(at("Now using usage credits · Your session limit resets 3pm"), None);
+        assert_eq!(
+            at("Now using usage credits · Your session limit resets 3pm"),
+            None
+        );
     }
 
     #[test]

@@ -9,3 +9,4 @@ mod cells;
 mod dashboard_mouse;
 mod dashboard_snapshots;
 mod dashboard_tmux;
+mod host_bytes;
