@@ -386,9 +386,10 @@ fn a_silent_agent_is_unknown_and_waiting_is_not_done() {
     );
 }
 
-/// The real Claude Code: its settings accept sliceboard's hooks, and the
+/// The real Claude Code: its settings accept sliceboard's hooks, the
 /// events it fires offline (the session starting, a prompt submitted)
-/// reach the board as signals.
+/// reach the board as signals, and a turn interrupted with Esc (no hook
+/// says so) never shows its old signal again when the pane prints.
 #[test]
 fn real_claude_code_accepts_the_hooks_and_its_events_reach_the_board() {
     let Some(claude) = real_claude() else {
@@ -449,8 +450,79 @@ fn real_claude_code_accepts_the_hooks_and_its_events_reach_the_board() {
     dash.wait_event("busy from claude UserPromptSubmit", |e| {
         signalled(e, "staging", Activity::Busy, "claude UserPromptSubmit")
     });
+
+    // Offline, the turn retries its request; Esc interrupts it. No hook
+    // says so, and the screen keeps printing (the interrupt, the prompt
+    // box redrawn): the signal that held until then is forgotten, so no
+    // "busy (the agent's signal)" comes back, and the agent is not left
+    // busy.
+    dash.request(Command::SendInput {
+        slice: common::supervised::name("staging"),
+        bytes: b"\x1b".to_vec(),
+    })
+    .unwrap();
+    let mut after_esc = activity_for(&mut dash, "staging", Duration::from_secs(5));
+    // The operator types again: the pane prints.
+    dash.request(Command::SendInput {
+        slice: common::supervised::name("staging"),
+        bytes: b" and again".to_vec(),
+    })
+    .unwrap();
+    after_esc.extend(activity_for(&mut dash, "staging", Duration::from_secs(3)));
+    assert!(
+        !after_esc
+            .iter()
+            .any(|(a, s, _)| *a == Activity::Busy && *s == ActivitySource::Signal),
+        "the interrupted turn's signal came back: {after_esc:?}"
+    );
     let user = std::fs::read_to_string(repo.home().join(".claude/settings.json")).unwrap();
     assert_eq!(user, USER_SETTINGS, "the user's settings are untouched");
+}
+
+/// Every activity change of `slice` the dashboard is told of in `span`:
+/// a fixed span, since what is tested is what does not come.
+fn activity_for(
+    dash: &mut Dashboard,
+    slice: &str,
+    span: Duration,
+) -> Vec<(Activity, ActivitySource, Option<String>)> {
+    let deadline = std::time::Instant::now() + span;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        let message = match dash.unread.pop_front() {
+            Some(message) => message,
+            None => match dash.inbox.recv_timeout(left) {
+                Ok(message) => {
+                    if let sliceboard::domain::wire::ServerMsg::Pane { frame } = &message {
+                        dash.panes
+                            .entry(frame.slice.clone())
+                            .or_default()
+                            .apply(frame.clone());
+                    }
+                    message
+                }
+                Err(_) => break,
+            },
+        };
+        if let sliceboard::domain::wire::ServerMsg::Update {
+            update:
+                sliceboard::domain::board::BoardUpdate::Event {
+                    event:
+                        Event::ActivityChanged {
+                            slice: s,
+                            activity,
+                            source,
+                            origin,
+                        },
+                    ..
+                },
+        } = message
+            && s.as_str() == slice
+        {
+            seen.push((activity, source, origin));
+        }
+    }
+    seen
 }
 
 fn real_claude() -> Option<PathBuf> {
