@@ -204,6 +204,8 @@ pub struct App {
     pub help_scroll: usize,
     /// Slices marked (space) for a prompt to several agents at once.
     pub marked: std::collections::BTreeSet<SliceName>,
+    /// The board puts the slices that need the operator first (`O`).
+    pub needs_first: bool,
     /// Where the view last drew each terminal's inside, for the mouse.
     pub pane_areas: std::cell::RefCell<Vec<PaneArea>>,
     /// The pane a forwarded press went to: its drags and release go there
@@ -267,6 +269,7 @@ impl App {
             fixed_now: None,
             help_scroll: 0,
             marked: Default::default(),
+            needs_first: false,
             shown_file: None,
             link_stalled: None,
         }
@@ -360,6 +363,21 @@ impl App {
                 format!("plan reloaded: {}", said.join("; "))
             }
         });
+    }
+
+    /// The board's slices (indices into `board.slices`) in the order
+    /// shown: the plan's, or with `needs_first` the waiting, then the
+    /// failed, then the finished and unreviewed, then the rest, each group
+    /// in the plan's order.
+    pub fn board_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.board.slices.len()).collect();
+        if self.needs_first {
+            order.sort_by_key(|&i| {
+                let need = crate::domain::calls::need(&self.board.slices[i]);
+                (need.is_none(), need)
+            });
+        }
+        order
     }
 
     /// Takes the whole board again (after falling behind); the selection

@@ -47,21 +47,29 @@ pub fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
         .find(|lines| count * lines <= height)
         .unwrap_or(1);
     let shown = (height / per_slice).clamp(1, count);
-    let first = first_shown(app.board_first.get(), app.selected, shown, count);
+    let order = app.board_order();
+    let selected_at = order.iter().position(|&i| i == app.selected).unwrap_or(0);
+    let first = first_shown(app.board_first.get(), selected_at, shown, count);
     app.board_first.set(first);
+    let order_word = if app.needs_first {
+        "needs you first "
+    } else {
+        ""
+    };
     let title = if shown < count {
         format!(
-            " slices {}-{} of {count} ",
+            " slices {order_word}{}-{} of {count} ",
             first + 1,
             (first + shown).min(count)
         )
     } else {
-        " slices ".to_owned()
+        format!(" slices {order_word}")
     };
     frame.render_widget(block.title(title), area);
 
     let mut lines = Vec::new();
-    for (i, row) in app.board.slices.iter().enumerate().skip(first).take(shown) {
+    for &i in order.iter().skip(first).take(shown) {
+        let row = &app.board.slices[i];
         let selected = i == app.selected;
         let mut head = state_line(row, selected, app.marked.contains(&row.name));
         if per_slice == FULL_LINES {

@@ -74,6 +74,8 @@ pub enum Action {
     Mark,
     /// Mute or unmute the selected slice's calls (bell, notifications).
     MuteCalls,
+    /// The board in the plan's order, or who needs the operator first.
+    BoardOrder,
     SearchNext,
     /// Create the slices' missing worktrees (`sliceboard up`).
     CreateWorktrees,
@@ -131,6 +133,7 @@ impl Action {
             Action::QuickPrompt => "tell the agent (or every marked one) a one-line prompt",
             Action::Mark => "mark / unmark the slice (one prompt to several)",
             Action::MuteCalls => "mute / unmute the slice's calls (bell, notifications)",
+            Action::BoardOrder => "board order: who needs you first, or the plan's",
             Action::CreateWorktrees => "create missing worktrees (sliceboard up)",
             Action::Setup => "run the worktree's setup again ([worktree] setup: dbt deps…)",
             Action::Quit => "quit: detach; agents keep running in the background",
@@ -289,6 +292,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("t", Action::QuickPrompt),
     ("space", Action::Mark),
     ("z", Action::MuteCalls),
+    ("O", Action::BoardOrder),
     ("U", Action::CreateWorktrees),
     ("S", Action::Setup),
     ("q", Action::Quit),

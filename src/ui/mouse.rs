@@ -195,7 +195,8 @@ fn on_dashboard(app: &mut App, mouse: MouseEvent, width: u16) {
                 && let Some(index) = app
                     .board_list
                     .get()
-                    .and_then(|list| list.item_at(mouse.column, mouse.row)) =>
+                    .and_then(|list| list.item_at(mouse.column, mouse.row))
+                    .and_then(|shown| app.board_order().get(shown).copied()) =>
         {
             app.select_slice(index);
         }

@@ -1478,3 +1478,52 @@ fn z_mutes_and_unmutes_a_slices_calls_and_the_board_says_so() {
     assert!(screen.contains("staging waiting (muted)"), "{screen}");
     assert_eq!(z(&mut app), mute(false));
 }
+
+#[test]
+fn o_puts_the_slices_that_need_you_first_and_j_follows_the_board_as_shown() {
+    let mut app = app();
+    let names: Vec<String> = app
+        .board
+        .slices
+        .iter()
+        .map(|r| r.name.to_string())
+        .collect();
+    let selected = |app: &App| app.board.slices[app.selected].name.to_string();
+    // Where each slice's name is drawn on the board, top to bottom.
+    let shown = |app: &App| {
+        let screen = render(app, 120, 30);
+        let mut rows: Vec<(usize, String)> = names
+            .iter()
+            .filter_map(|n| {
+                screen
+                    .lines()
+                    .position(|l| {
+                        let board: String = l.chars().take(40).collect();
+                        board.contains(&format!(" {n} "))
+                    })
+                    .map(|y| (y, n.clone()))
+            })
+            .collect();
+        rows.sort();
+        rows.into_iter().map(|(_, n)| n).collect::<Vec<_>>()
+    };
+    assert_eq!(shown(&app), names, "the plan's order");
+
+    press(&mut app, KeyCode::Char('O'));
+    let first = shown(&app);
+    // staging waits, seeds' agent failed, exports finished: then the rest.
+    assert_eq!(first[..3], ["staging", "seeds", "exports"]);
+    assert!(render(&app, 120, 30).contains("slices needs you first"));
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(selected(&app), "seeds", "down the board as shown");
+    press(&mut app, KeyCode::Char('k'));
+    press(&mut app, KeyCode::Char('k'));
+    assert_eq!(
+        selected(&app),
+        first[first.len() - 1],
+        "round to the bottom"
+    );
+
+    press(&mut app, KeyCode::Char('O'));
+    assert_eq!(shown(&app), names, "the plan's order again");
+}

@@ -204,6 +204,7 @@ impl App {
             | Action::SearchNext
             | Action::QuickPrompt
             | Action::Mark
+            | Action::BoardOrder
             | Action::Queue
             | Action::ScrollUp
             | Action::ScrollDown => self.act_on_view(action),
@@ -329,8 +330,21 @@ impl App {
         let count = self.board.slices.len();
         let slice = self.selected().map(|r| r.name.clone());
         match action {
-            Action::Down if count > 0 => self.select_slice((self.selected + 1) % count),
-            Action::Up if count > 0 => self.select_slice((self.selected + count - 1) % count),
+            Action::Down | Action::Up if count > 0 => {
+                // Along the board as shown.
+                let order = self.board_order();
+                let at = order.iter().position(|&i| i == self.selected).unwrap_or(0);
+                let step = if action == Action::Down { 1 } else { count - 1 };
+                self.select_slice(order[(at + step) % count]);
+            }
+            Action::BoardOrder => {
+                self.needs_first = !self.needs_first;
+                self.message = Some(if self.needs_first {
+                    "board: who needs you first (waiting, failed, finished), then the rest".into()
+                } else {
+                    "board: the plan's order".into()
+                });
+            }
             Action::NextNeedingYou => {
                 match crate::domain::calls::next_needing(&self.board, self.selected) {
                     Some(next) => self.select_slice(next),
