@@ -120,7 +120,7 @@ impl Action {
             Action::PickVariant => "pick this variant, retire its siblings (asks first)",
             Action::Queue => "merge queue view (again: back)",
             Action::Grid => "grid of all terminals",
-            Action::Fullscreen => "terminal full screen",
+            Action::Fullscreen => "terminal full screen (a larger peek: keys stay the board's)",
             Action::ScrollUp => "scroll back (terminal, diff, dbt and logs)",
             Action::ScrollDown => "scroll forward (terminal, diff, dbt and logs)",
             Action::NextFile => "diff: next changed file",
