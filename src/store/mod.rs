@@ -109,6 +109,28 @@ impl StateDir {
         self.root.join("state.json")
     }
 
+    /// The slices whose calls the operator muted (`z`), kept across
+    /// supervisors.
+    pub fn muted_file(&self) -> PathBuf {
+        self.root.join("muted.json")
+    }
+
+    /// The muted slices, none when the file is missing or unreadable.
+    pub fn muted(&self) -> std::collections::BTreeSet<SliceName> {
+        std::fs::read(self.muted_file())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save_muted(
+        &self,
+        muted: &std::collections::BTreeSet<SliceName>,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(muted).unwrap_or_default();
+        write_atomic(&self.muted_file(), &bytes)
+    }
+
     pub fn journal_file(&self) -> PathBuf {
         self.root.join("events.jsonl")
     }

@@ -32,6 +32,7 @@ use crate::domain::ownership::Ownership;
 use crate::domain::wire::ServerMsg;
 use crate::domain::{AgentStatus, Event, SliceName};
 use crate::link::encode;
+use crate::store::StateDir;
 use crate::watch::DiffUpdate;
 
 /// Board updates a client may have queued before it counts as behind
@@ -107,6 +108,8 @@ struct Inner {
     notify: Notify,
     /// Slices whose calls the operator muted.
     muted: BTreeSet<SliceName>,
+    /// Where the muted slices are kept across supervisors.
+    muted_in: Option<StateDir>,
 }
 
 /// Where calls go: the plan's `[notify]` and the repository they are about.
@@ -162,7 +165,13 @@ impl Hub {
         ownership: Option<Ownership>,
         notify: NotifySpec,
         repo: std::path::PathBuf,
+        muted_in: Option<StateDir>,
     ) -> Self {
+        let mut board = board;
+        let muted = muted_in.as_ref().map(StateDir::muted).unwrap_or_default();
+        for row in &mut board.slices {
+            row.muted = muted.contains(&row.name);
+        }
         Self {
             inner: Mutex::new(Inner {
                 glance: Glance::of(&board),
@@ -170,7 +179,8 @@ impl Hub {
                 clients: Vec::new(),
                 next_id: 1,
                 debounce: Debounce::new(calls::DEBOUNCE),
-                muted: BTreeSet::new(),
+                muted,
+                muted_in,
                 notify: Notify { spec: notify, repo },
             }),
             ownership: Mutex::new(ownership.map(Arc::new)),
@@ -293,6 +303,11 @@ impl Hub {
             inner.muted.insert(slice.clone());
         } else {
             inner.muted.remove(slice);
+        }
+        if let Some(dir) = &inner.muted_in
+            && let Err(err) = dir.save_muted(&inner.muted)
+        {
+            tracing::warn!(%err, "the muted slices could not be saved");
         }
         Self::send_update(
             &mut inner,

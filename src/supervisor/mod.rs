@@ -116,6 +116,7 @@ impl Services {
             ws.plan.ownership().ok(),
             ws.plan.notify.clone(),
             ws.git.root().to_owned(),
+            Some(ws.state_dir.clone()),
         ));
         let plan_file = ws.plan_path();
         let state_dir = ws.state_dir.clone();

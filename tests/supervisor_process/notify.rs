@@ -71,7 +71,7 @@ fn a_muted_slice_calls_nobody() {
     repo.write("sliceboard.toml", &text);
     repo.commit_all("plan");
     repo.sliceboard(&["up"]).ok();
-    let _sup = Supervise::start(&repo, &[]);
+    let sup = Supervise::start(&repo, &[]);
     let socket = repo.socket();
     let said = cli(
         &socket,
@@ -116,4 +116,23 @@ fn a_muted_slice_calls_nobody() {
         std::fs::read_to_string(&calls).unwrap()
     );
     assert_eq!(std::fs::read_to_string(&calls).unwrap(), "marts waiting\n");
+
+    // The mute outlives the supervisor: the next one's board says so.
+    drop(sup);
+    let _sup = Supervise::start(&repo, &[]);
+    let dash = crate::common::supervised::Dashboard::connect(&repo.socket());
+    let muted: Vec<(String, bool)> = dash
+        .board
+        .slices
+        .iter()
+        .map(|row| (row.name.to_string(), row.muted))
+        .collect();
+    assert_eq!(
+        muted,
+        [
+            ("staging".to_owned(), true),
+            ("marts".to_owned(), false),
+            ("seeds".to_owned(), false)
+        ]
+    );
 }
