@@ -22,6 +22,9 @@
 //!   same for tmux with 8 such windows and a client attached.
 //! - `keys`: key-to-screen latency of `j` on the board, 8 agents quiet,
 //!   then flooding (see `keys.rs`).
+//! - `calls`: from an agent's `waiting` signal to the OSC 9 notification
+//!   in the bytes an attached dashboard writes to its terminal (a raw pty
+//!   of the bench's own; see `calls.rs`).
 //! - `memory`: the supervisor's RSS with 8 agents that printed 5,000 lines
 //!   of typical output, and after a cycle of resizes, beside tmux (see
 //!   `memory.rs`).
@@ -34,7 +37,8 @@
 //! SB_BENCH_FILE=/tmp/sbbench/colored.txt cargo bench --bench attached_dashboard
 //! ```
 //!
-//! Environment: `SB_ATTACH_PARTS` (default `drain,attach,idle,keys,memory`),
+//! Environment: `SB_ATTACH_PARTS` (default `drain,attach,idle,keys,memory`;
+//! `calls` runs only when named), `SB_CALL_ROUNDS` (default 40),
 //! `SB_MEM_LINES` (lines each agent prints in `memory`, default 5,000),
 //! `SB_KEY_ROUNDS` (keys rounds, default 40),
 //! `SB_BENCH_RUNS` (drain rounds, default 5), `SB_ATTACH_ROUNDS` (attach
@@ -47,6 +51,7 @@
 //! files of our own; every supervisor is stopped (`sliceboard stop`) and
 //! every tmux server killed at the end, also when a part fails.
 
+mod calls;
 mod keys;
 mod memory;
 mod procs;
@@ -102,7 +107,10 @@ fn main() {
             "idle" => idle(&bin, &dir, &sync, number("SB_IDLE_SECS", 60) as u64),
             "keys" => keys::keys(&bin, &dir, &sync, number("SB_KEY_ROUNDS", 40)),
             "memory" => memory::memory(&bin, &dir, &sync, number("SB_MEM_LINES", 5_000)),
-            other => panic!("unknown part {other:?}: want drain, attach, idle, keys or memory"),
+            "calls" => calls::calls(&bin, &dir, &sync, number("SB_CALL_ROUNDS", 40)),
+            other => {
+                panic!("unknown part {other:?}: want drain, attach, idle, keys, memory or calls")
+            }
         }
     }
 }
