@@ -68,6 +68,16 @@ impl Reason {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.name() == name)
     }
+
+    /// Whether the call comes from a state that can flicker back (and is
+    /// debounced), rather than from an event that happened once (a merge,
+    /// a failed check, a limit hit: each one calls).
+    pub fn debounced(self) -> bool {
+        matches!(
+            self,
+            Reason::Waiting | Reason::Done | Reason::Failed | Reason::DbtFailed
+        )
+    }
 }
 
 /// One call to the operator.
@@ -224,6 +234,15 @@ pub fn calls(before: &Glance, after: &Glance, update: &BoardUpdate) -> Vec<Call>
             Event::Merged { slice, branch, .. } => {
                 calls.push(call(slice, Reason::Merged, format!("merged into {branch}")));
             }
+            Event::HandedOver {
+                slice,
+                attempts,
+                reason,
+            } => calls.push(call(
+                slice,
+                Reason::MergeFailed,
+                format!("needs you: {attempts} merge attempts failed in a row ({reason})"),
+            )),
             Event::LimitHit {
                 slice,
                 line,
@@ -386,8 +405,12 @@ impl Debounce {
         }
     }
 
-    /// Whether `call` goes out at `now`; remembered when it does.
+    /// Whether `call` goes out at `now`; remembered when it does. A call
+    /// from an event always goes out.
     pub fn admit(&mut self, call: &Call, now: Instant) -> bool {
+        if !call.reason.debounced() {
+            return true;
+        }
         let key = (call.slice.clone(), call.reason);
         if self
             .last

@@ -106,6 +106,12 @@ pub enum Command {
     SendFeedback {
         slice: SliceName,
     },
+    /// Holds the queue (nothing it does by itself happens: no automatic
+    /// approval, feedback or merge; the operator's commands still work),
+    /// or lets it go on.
+    HoldQueue {
+        held: bool,
+    },
     /// Gives the agent a prompt as one paste and Enter; starts it with the
     /// resume command first when it is not running.
     Prompt {
@@ -178,6 +184,7 @@ impl Command {
             | Command::Merge { .. }
             | Command::Review
             | Command::QueueReport
+            | Command::HoldQueue { .. }
             | Command::AgentsReport
             | Command::PlanInForce
             | Command::Shutdown => None,
@@ -195,6 +202,7 @@ impl Command {
             | Command::Pick { .. }
             | Command::Review
             | Command::SendFeedback { .. }
+            | Command::HoldQueue { .. }
             | Command::QueueReport => Service::MergeQueue,
             Command::AgentsReport | Command::PlanInForce | Command::MuteCalls { .. } => {
                 Service::Board
@@ -279,6 +287,22 @@ pub enum Event {
         /// Approved although these concerns were shown.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         concerns: Vec<String>,
+        /// By the queue itself (`[merge] approve = "when-green"`), not the
+        /// operator.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_itself: bool,
+    },
+    /// A slice's automatic attempts failed `attempts` times in a row
+    /// (`[merge] max_attempts`): nothing automatic happens to it until the
+    /// operator approves it again.
+    HandedOver {
+        slice: SliceName,
+        attempts: u32,
+        reason: String,
+    },
+    /// The operator held the queue, or let it go on.
+    QueueHeld {
+        held: bool,
     },
     ApprovalWithdrawn {
         slice: SliceName,
@@ -456,6 +480,7 @@ impl Event {
             | Event::AgentStarted { slice, .. }
             | Event::ActivityChanged { slice, .. }
             | Event::Approved { slice, .. }
+            | Event::HandedOver { slice, .. }
             | Event::ApprovalWithdrawn { slice }
             | Event::ApprovalStale { slice, .. }
             | Event::MergeStarted { slice, .. }
@@ -481,7 +506,7 @@ impl Event {
             | Event::LeftRunningEnded { slice, .. } => Some(slice),
             Event::Progress { slice, .. } => slice.as_ref(),
             Event::CommandFailed { command, .. } => command.slice(),
-            Event::WorktreesPruned { .. } => None,
+            Event::WorktreesPruned { .. } | Event::QueueHeld { .. } => None,
         }
     }
 }

@@ -102,7 +102,7 @@ pub struct DbtSpec {
     pub defer: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MergeSpec {
     /// Run on the merged result before the integration branch moves.
     pub check: Option<String>,
@@ -111,6 +111,70 @@ pub struct MergeSpec {
     /// The prompt sent to an agent about a conflict, a failed check or an
     /// upstream merge; `None` uses the built-in one.
     pub feedback: Option<String>,
+    /// What a conflict or a failed check does by itself.
+    #[serde(default)]
+    pub on_failure: OnFailure,
+    /// Who approves a slice for the queue.
+    #[serde(default)]
+    pub approve: ApproveRule,
+    /// Failed attempts in a row (since the operator last approved it)
+    /// after which a slice waits for the operator, who is called.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+/// The attempts a slice gets before it needs the operator.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
+fn default_max_attempts() -> u32 {
+    DEFAULT_MAX_ATTEMPTS
+}
+
+impl Default for MergeSpec {
+    fn default() -> Self {
+        Self {
+            check: None,
+            auto: false,
+            feedback: None,
+            on_failure: OnFailure::Wait,
+            approve: ApproveRule::Human,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+}
+
+impl MergeSpec {
+    /// Whether the queue acts on its own: approving, telling agents, or
+    /// merging without a key pressed.
+    pub fn runs_itself(&self) -> bool {
+        self.auto
+            || self.on_failure == OnFailure::Feedback
+            || self.approve == ApproveRule::WhenGreen
+    }
+}
+
+/// `[merge] on_failure`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    /// The slice waits for the operator (`F` tells its agent).
+    #[default]
+    Wait,
+    /// The owning agent gets the feedback prompt at once.
+    Feedback,
+}
+
+/// `[merge] approve`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApproveRule {
+    /// Only the operator approves.
+    #[default]
+    Human,
+    /// A slice approves itself once its agent is done, its dbt run on its
+    /// commit passed, it has no flags, and what it comes after merged or
+    /// is queued.
+    WhenGreen,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -41,6 +41,13 @@ pub struct QueueBoard {
     pub attempt: Option<AttemptView>,
     /// The running (or last) check's output, newest last.
     pub check_output: VecDeque<String>,
+    /// What the queue does by itself (`[merge] approve`, `on_failure`,
+    /// `auto`), in words; empty when it does nothing by itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs_itself: Vec<String>,
+    /// The operator held the queue: nothing automatic happens.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
 }
 
 /// One slice as far as merging goes.
@@ -61,6 +68,10 @@ pub struct MergeView {
     /// When it last reached the integration branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_at: Option<Timestamp>,
+    /// What the queue, running itself, waits for before it approves the
+    /// slice, or that the slice needs the operator (and why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autopilot: Option<String>,
 }
 
 impl QueueBoard {

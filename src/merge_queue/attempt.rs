@@ -280,7 +280,9 @@ impl MergeQueue {
                     self.ws.plan.integration,
                     paths.join(", ")
                 );
-                return Some(self.fail(&file, reason, paths));
+                let ended = self.fail(&file, reason.clone(), paths);
+                self.after_failed_attempt(slice, &reason);
+                return Some(ended);
             }
             Err(err) => return Some(self.fail(&file, err.to_string(), Vec::new())),
         };

@@ -192,6 +192,7 @@ impl MergeQueue {
             }),
         );
         self.remove_attempt();
+        self.after_failed_attempt(&slice, &reason);
         Some(Ended::Failed { slice, reason })
     }
 

@@ -6,7 +6,7 @@
 //! resume command when it is not running).
 
 use crate::domain::{Command, Event, SliceName};
-use crate::store::{Entry, SliceRecord};
+use crate::store::{Actor, Entry, SliceRecord};
 
 use super::MergeQueue;
 use crate::domain::short_commit;
@@ -17,6 +17,16 @@ pub const DEFAULT_FEEDBACK: &str =
 
 impl MergeQueue {
     pub(super) fn send_feedback(&mut self, slice: &SliceName) -> Result<String, String> {
+        self.send_feedback_as(slice, Actor::Operator)
+    }
+
+    /// Feedback sent by `actor`: the operator (`F`), or the queue itself
+    /// (`[merge] on_failure = "feedback"`).
+    pub(super) fn send_feedback_as(
+        &mut self,
+        slice: &SliceName,
+        actor: Actor,
+    ) -> Result<String, String> {
         let state = self.state();
         let record = state
             .slices
@@ -54,10 +64,13 @@ impl MergeQueue {
             if let Some(record) = state.slices.get_mut(slice) {
                 record.upstream_merged.clear();
             }
-            vec![Entry::operator(Event::FeedbackSent {
-                slice: slice.clone(),
-                about: about.clone(),
-            })]
+            vec![Entry {
+                actor,
+                event: Event::FeedbackSent {
+                    slice: slice.clone(),
+                    about: about.clone(),
+                },
+            }]
         });
         if let Err(err) = sent {
             tracing::warn!(%slice, %err, "cannot record the feedback sent");

@@ -28,6 +28,7 @@
 //!   `sliceboard/cleaned/`.
 
 mod attempt;
+mod autopilot;
 mod check;
 mod clean;
 mod feedback;
@@ -169,6 +170,7 @@ pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinH
                 shown: None,
                 check_output: VecDeque::new(),
                 refused: BTreeMap::new(),
+                autopilot: autopilot::Autopilot::default(),
             };
             queue.run();
         })?;
@@ -226,12 +228,15 @@ struct MergeQueue {
     /// The last refusal before an attempt, per slice: journaled once, and
     /// holding automatic merges back a while.
     refused: BTreeMap<SliceName, (String, Instant)>,
+    /// What the queue remembers about running itself.
+    autopilot: autopilot::Autopilot,
 }
 
 impl MergeQueue {
     fn run(&mut self) {
         self.recover();
         self.recover_pick();
+        self.read_hold();
         self.refresh();
         loop {
             let tick = if self.running.is_some() {
@@ -254,6 +259,7 @@ impl MergeQueue {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
             self.refresh();
+            self.approve_green();
             self.advance();
             self.busy.store(
                 self.running.is_some() || !self.jobs.is_empty(),
@@ -298,8 +304,27 @@ impl MergeQueue {
                 which,
                 dry_run: true,
             } => self.dry_run(&which),
-            Command::Approve { slice, force } => self.approve(&slice, force),
-            Command::WithdrawApproval { slice } => self.withdraw(&slice),
+            Command::Approve { slice, force } => {
+                let approved = self.approve(&slice, force);
+                if approved.is_ok() {
+                    self.approved_by_operator(&slice);
+                }
+                approved
+            }
+            Command::WithdrawApproval { slice } => {
+                let tip = self
+                    .state()
+                    .slices
+                    .get(&slice)
+                    .and_then(|r| self.engine.tip(&r.branch).ok().flatten())
+                    .map(|t| t.to_string());
+                let withdrawn = self.withdraw(&slice);
+                if withdrawn.is_ok() {
+                    self.withdrawn_by_operator(&slice, tip);
+                }
+                withdrawn
+            }
+            Command::HoldQueue { held } => self.hold(held),
             Command::Clean { slice, force } => self.clean(&slice, force),
             Command::Pick { slice, force } => self.pick_variant(&slice, force),
             Command::Review => self.send_review(),
@@ -361,7 +386,7 @@ impl MergeQueue {
     /// With `[merge] auto`, a job for the queue's head once it is ready
     /// (a head whose automatic merge was refused waits [`AUTO_RETRY`]).
     fn auto_job(&mut self) -> bool {
-        if !self.ws.plan.merge.auto {
+        if !self.ws.plan.merge.auto || self.held() {
             return false;
         }
         let Ok(head) = self.pick(&MergeWhich::Head) else {

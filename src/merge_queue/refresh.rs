@@ -55,7 +55,14 @@ impl MergeQueue {
         if self.mark_stale(&state, &tips) {
             state = self.state_for_tick();
         }
-        let board = self.reader().build_board(&state, &tips);
+        let mut board = self.reader().build_board(&state, &tips);
+        board.runs_itself = self.runs_itself();
+        board.held = self.held();
+        for (slice, note) in &self.autopilot.notes {
+            if let Some(view) = board.slices.get_mut(slice) {
+                view.autopilot = Some(note.clone());
+            }
+        }
         if self.shown.as_ref() != Some(&board) {
             (self.deps.publish)(BoardUpdate::Queue {
                 queue: board.clone(),
@@ -250,6 +257,8 @@ impl BoardReader<'_> {
                 started: r.started,
             }),
             check_output: Default::default(),
+            runs_itself: Vec::new(),
+            held: false,
         }
     }
 

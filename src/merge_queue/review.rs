@@ -29,7 +29,7 @@ impl MergeQueue {
             return Err(concerns_refusal(slice, &concerns));
         }
         let (commit, events) =
-            crate::workspace::approve(&self.ws, &self.deps.state, slice, concerns)
+            crate::workspace::approve(&self.ws, &self.deps.state, slice, concerns, false)
                 .map_err(|e| e.to_string())?;
         events.into_iter().for_each(|e| (self.deps.report)(e));
         self.refresh();
@@ -57,7 +57,7 @@ impl MergeQueue {
     }
 
     /// What approving `slice` now should make the operator look at.
-    fn concerns(&mut self, slice: &SliceName) -> Result<Vec<String>, String> {
+    pub(super) fn concerns(&mut self, slice: &SliceName) -> Result<Vec<String>, String> {
         self.ws.slice(slice.as_str()).map_err(|e| e.to_string())?;
         let state = self.state();
         let record = state.slices.get(slice).ok_or_else(|| {

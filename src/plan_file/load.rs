@@ -21,8 +21,9 @@ use crate::domain::agent_hooks::HookMode;
 use crate::domain::calls::{NotifySpec, Reason};
 use crate::domain::environment::RESERVED_PREFIX;
 use crate::domain::plan::{
-    AgentSpec, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET, DEFAULT_MAX_RUNNING,
-    DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DbtSpec, MAX_SCROLLBACK, MergeSpec, Plan, repo_name,
+    AgentSpec, ApproveRule, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET,
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RUNNING, DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DbtSpec,
+    MAX_SCROLLBACK, MergeSpec, OnFailure, Plan, repo_name,
 };
 use crate::domain::slice::SliceName;
 use crate::domain::template;
@@ -196,14 +197,7 @@ impl Checker<'_> {
         };
         let agent = self.agent(raw.agent);
         let dbt = self.dbt(raw.dbt);
-        let merge = raw.merge.map_or_else(MergeSpec::default, |m| MergeSpec {
-            check: m
-                .check
-                .map(Spanned::into_inner)
-                .filter(|c| !c.trim().is_empty()),
-            auto: m.auto.unwrap_or(false),
-            feedback: m.feedback.filter(|f| !f.trim().is_empty()),
-        });
+        let merge = raw.merge.map_or_else(MergeSpec::default, |m| self.merge(m));
         let notify = self.notify(raw.notify);
         let mut slices = self.slices(raw.slices);
         if let Some(planner) = self.planner(raw.planner, &slices) {
@@ -229,6 +223,77 @@ impl Checker<'_> {
         self.prompts_fit(&plan);
         self.worktrees_outside_repo(&plan);
         Some(plan)
+    }
+
+    /// `[merge]`: the check, and how much of the queue runs by itself.
+    fn merge(&mut self, raw: super::raw::RawMerge) -> MergeSpec {
+        let on_failure = match raw.on_failure {
+            None => OnFailure::Wait,
+            Some(value) => match value.get_ref().as_str() {
+                "wait" => OnFailure::Wait,
+                "feedback" => OnFailure::Feedback,
+                other => {
+                    let line = self.line(value.span());
+                    self.push(
+                        Diagnostic::error(
+                            line,
+                            "merge.on_failure",
+                            format!("{other:?} is neither \"wait\" nor \"feedback\""),
+                        )
+                        .fix("use `on_failure = \"feedback\"` to tell the agent at once, or \"wait\" (the default)"),
+                    );
+                    OnFailure::Wait
+                }
+            },
+        };
+        let approve = match raw.approve {
+            None => ApproveRule::Human,
+            Some(value) => match value.get_ref().as_str() {
+                "human" => ApproveRule::Human,
+                "when-green" => ApproveRule::WhenGreen,
+                other => {
+                    let line = self.line(value.span());
+                    self.push(
+                        Diagnostic::error(
+                            line,
+                            "merge.approve",
+                            format!("{other:?} is neither \"human\" nor \"when-green\""),
+                        )
+                        .fix("use `approve = \"when-green\"` to let green slices approve themselves, or \"human\" (the default)"),
+                    );
+                    ApproveRule::Human
+                }
+            },
+        };
+        let max_attempts = match raw.max_attempts {
+            None => DEFAULT_MAX_ATTEMPTS,
+            Some(value) => match u32::try_from(*value.get_ref()) {
+                Ok(n) if (1..=100).contains(&n) => n,
+                _ => {
+                    let line = self.line(value.span());
+                    self.push(
+                        Diagnostic::error(
+                            line,
+                            "merge.max_attempts",
+                            format!("{} is not between 1 and 100", value.get_ref()),
+                        )
+                        .fix("set how many failed attempts in a row a slice gets, e.g. `max_attempts = 3`"),
+                    );
+                    DEFAULT_MAX_ATTEMPTS
+                }
+            },
+        };
+        MergeSpec {
+            check: raw
+                .check
+                .map(Spanned::into_inner)
+                .filter(|c| !c.trim().is_empty()),
+            auto: raw.auto.unwrap_or(false),
+            feedback: raw.feedback.filter(|f| !f.trim().is_empty()),
+            on_failure,
+            approve,
+            max_attempts,
+        }
     }
 
     /// `[notify]`: every reason in `on` one sliceboard knows; an empty

@@ -67,6 +67,9 @@ pub struct RawMerge {
     pub check: Option<Spanned<String>>,
     pub auto: Option<bool>,
     pub feedback: Option<String>,
+    pub on_failure: Option<Spanned<String>>,
+    pub approve: Option<Spanned<String>>,
+    pub max_attempts: Option<Spanned<i64>>,
 }
 
 /// `[notify]`: which transitions call the operator, and how.

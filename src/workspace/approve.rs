@@ -13,7 +13,9 @@ use crate::git::GitRepo;
 use crate::store::{Approval, Entry, SliceRecord, StateStore};
 
 /// Approves `slice` at its branch tip, recording the `concerns` the
-/// operator approved over; returns the commit and the events it journaled.
+/// operator approved over (`by_itself`: the queue approved it, under
+/// `[merge] approve = "when-green"`); returns the commit and the events it
+/// journaled.
 /// Approving again (after the branch moved) replaces the standing
 /// approval. Changes the state through `state`.
 pub fn approve(
@@ -21,7 +23,13 @@ pub fn approve(
     state: &StateStore,
     slice: &SliceName,
     concerns: Vec<String>,
+    by_itself: bool,
 ) -> Result<(String, Vec<Event>), WorkspaceError> {
+    let entry = if by_itself {
+        Entry::sliceboard
+    } else {
+        Entry::operator
+    };
     let mut approved = String::new();
     let events = state.try_update(|state| {
         let record = state.slices.get_mut(slice).ok_or_else(|| {
@@ -44,13 +52,14 @@ pub fn approve(
         record.attention = None;
         record.lifecycle = Lifecycle::Approved;
         record.updated_at = Timestamp::now();
-        let mut entries = vec![Entry::operator(Event::Approved {
+        let mut entries = vec![entry(Event::Approved {
             slice: slice.clone(),
             commit: commit.clone(),
             concerns,
+            by_itself,
         })];
         if from != Lifecycle::Approved {
-            entries.push(Entry::operator(Event::LifecycleChanged {
+            entries.push(entry(Event::LifecycleChanged {
                 slice: slice.clone(),
                 from,
                 to: Lifecycle::Approved,

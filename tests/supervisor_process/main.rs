@@ -12,6 +12,7 @@ mod agent_hooks;
 mod agent_trees;
 mod bounded;
 mod diff_truth;
+mod merge_autopilot;
 mod merge_queue;
 mod notify;
 mod orphans;

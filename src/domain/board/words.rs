@@ -28,9 +28,21 @@ pub fn describe(event: &Event) -> String {
         } => activity_change_text(*activity, *source, origin.as_deref()),
         Event::LifecycleChanged { from, to, .. } => format!("{from} -> {to}"),
         Event::CommandFailed { message, .. } => format!("failed: {message}"),
-        Event::Approved { commit, .. } => {
-            format!("approved at {}", short_commit(commit))
+        Event::Approved {
+            commit, by_itself, ..
+        } => {
+            let who = if *by_itself {
+                " by itself (agent done, green, no flags)"
+            } else {
+                ""
+            };
+            format!("approved at {}{who}", short_commit(commit))
         }
+        Event::HandedOver {
+            attempts, reason, ..
+        } => format!("needs you: {attempts} merge attempts failed in a row; the last: {reason}"),
+        Event::QueueHeld { held: true } => "merge queue held".into(),
+        Event::QueueHeld { held: false } => "merge queue going on".into(),
         Event::ApprovalWithdrawn { .. } => "approval withdrawn".into(),
         Event::ApprovalStale { approved, now, .. } => format!(
             "approval of {} is stale: the branch moved to {}",

@@ -1,0 +1,156 @@
+//! The merge queue running itself (`[merge] on_failure = "feedback"`,
+//! `approve = "when-green"`, `auto`, `max_attempts`): from an agent's
+//! commit to a merged slice with no command but the agent's start, and a
+//! slice that keeps failing handed to the operator, who is called.
+
+use crate::common;
+
+use common::supervised::{Supervise, cli, start_agent};
+use common::{BIN, Plan, TestRepo, WAIT, poll_ok, toml_string};
+use serde_json::Value;
+
+/// The agent: commits its work and says it is done; then, each time it
+/// is told something (the queue's feedback, as a paste), it commits
+/// `models/staging/fix_N.sql` and says it is done again. The check passes
+/// once `fix_$FIXED_AT.sql` is in the merge.
+fn agent() -> String {
+    "echo 'select 1 as id' > models/staging/orders.sql && git add -A && git commit -qm work && \
+     \"$SB\" signal idle; n=0; while IFS= read -r line; do \
+       case \"$line\" in *'merge queue'*) ;; *) continue ;; esac; \
+       sleep 0.5; n=$((n+1)); echo \"select $n\" > models/staging/fix_$n.sql; \
+       git add -A && git commit -qm \"fix $n\"; \"$SB\" signal busy; \"$SB\" signal idle; \
+     done"
+        .to_owned()
+}
+
+fn repo(fixed_at: u32, extra: &str) -> TestRepo {
+    let plan = Plan::new(&agent())
+        .top("integration = \"integration\"")
+        .agent(&format!("env = {{ SB = {} }}", toml_string(BIN)))
+        .table(&format!(
+            "[merge]\ncheck = {}\nauto = true\non_failure = \"feedback\"\napprove = \"when-green\"\n{extra}",
+            toml_string(&format!(
+                "test -f models/staging/fix_{fixed_at}.sql || {{ echo 'orders: 3 rows, want 4'; exit 1; }}"
+            ))
+        ))
+        .slice("staging", &["models/staging/**"], &[])
+        .to_string();
+    let repo = TestRepo::without_dbt_project();
+    repo.write("models/staging/.keep", "");
+    repo.write("sliceboard.toml", &plan);
+    repo.commit_all("plan");
+    repo.sliceboard(&["up"]).ok();
+    repo
+}
+
+fn events(repo: &TestRepo, kind: &str) -> Vec<Value> {
+    repo.journal()
+        .into_iter()
+        .filter(|e| e["event"] == kind && e["slice"] == "staging")
+        .collect()
+}
+
+fn journal_kinds(repo: &TestRepo) -> String {
+    repo.journal()
+        .iter()
+        .map(|e| format!("{} {} {}", e["actor"], e["event"], e["slice"]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_failed_check_tells_the_agent_and_its_fix_is_approved_and_merged_with_no_command() {
+    let repo = repo(1, "");
+    let _sup = Supervise::start(&repo, &[]);
+    cli(&repo.socket(), start_agent("staging")).expect("the agent starts");
+
+    let merged = poll_ok("staging merged by itself", WAIT * 3, || {
+        events(&repo, "merged")
+            .into_iter()
+            .next()
+            .ok_or_else(|| journal_kinds(&repo))
+    });
+    // The journal tells the story: approved by itself, the check failed,
+    // the agent told by the queue, its fix approved by itself, merged.
+    let approvals = events(&repo, "approved");
+    assert_eq!(approvals.len(), 2, "{}", journal_kinds(&repo));
+    assert!(
+        approvals
+            .iter()
+            .all(|a| a["by_itself"] == true && a["actor"] == "sliceboard"),
+        "{approvals:?}"
+    );
+    let failed = events(&repo, "check_failed");
+    assert_eq!(failed.len(), 1, "{}", journal_kinds(&repo));
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("orders: 3 rows, want 4"),
+        "{failed:?}"
+    );
+    let told = events(&repo, "feedback_sent");
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0]["actor"], "sliceboard");
+    let prompt = events(&repo, "prompt_sent");
+    assert!(
+        prompt[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("orders: 3 rows, want 4"),
+        "the agent is told what failed: {prompt:?}"
+    );
+    // The merged commit holds the fix.
+    let commit = merged["commit"].as_str().unwrap();
+    let files = repo.git(&["ls-tree", "-r", "--name-only", commit]);
+    assert!(files.contains("models/staging/fix_1.sql"), "{files}");
+    assert_eq!(
+        repo.git(&["rev-parse", "integration"]).trim(),
+        commit,
+        "the integration branch is the merge"
+    );
+}
+
+#[test]
+fn a_slice_that_keeps_failing_is_handed_to_the_operator_who_is_called() {
+    let calls = tempfile::NamedTempFile::new().unwrap();
+    let notify = format!(
+        "[notify]\non = [\"merge_failed\"]\ncommand = {}",
+        toml_string(&format!(
+            "echo \"$SLICEBOARD_NOTIFY_MESSAGE\" >> {}",
+            calls.path().display()
+        ))
+    );
+    // The check never passes (fix_9 never comes).
+    let repo = repo(9, &format!("max_attempts = 2\n\n{notify}"));
+    let _sup = Supervise::start(&repo, &[]);
+    cli(&repo.socket(), start_agent("staging")).expect("the agent starts");
+
+    let handed = poll_ok("staging handed to the operator", WAIT * 3, || {
+        events(&repo, "handed_over")
+            .into_iter()
+            .next()
+            .ok_or_else(|| journal_kinds(&repo))
+    });
+    assert_eq!(handed["attempts"], 2);
+    assert_eq!(handed["actor"], "sliceboard");
+    poll_ok("the operator called", WAIT, || {
+        let text = std::fs::read_to_string(calls.path()).unwrap_or_default();
+        text.lines()
+            .find(|l| l.contains("needs you: 2 merge attempts failed in a row"))
+            .map(str::to_owned)
+            .ok_or(text)
+    });
+    // Two attempts, one message to the agent (after the first); the agent
+    // fixed again after the second failure only if told, and it was not.
+    assert_eq!(events(&repo, "check_failed").len(), 2);
+    assert_eq!(events(&repo, "feedback_sent").len(), 1);
+    // The queue says why it does nothing more.
+    let queue: Value = serde_json::from_str(&repo.sliceboard(&["queue", "--json"]).ok()).unwrap();
+    assert!(
+        queue["slices"]["staging"]["autopilot"]
+            .as_str()
+            .is_some_and(|note| note.starts_with("needs you")),
+        "{queue:#}"
+    );
+}
