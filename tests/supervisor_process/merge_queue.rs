@@ -1134,7 +1134,11 @@ fn approve_and_down_wait_for_a_direct_up_holding_the_lock_then_work() {
         poll_until("no supervisor holds the lock", WAIT, || {
             !supervisor_runs(&repo)
         });
-        let lock = StateLock::acquire(&repo.state_dir().join("lock"), "sliceboard up").unwrap();
+        // The supervisor the last command started removes its socket
+        // first and lets go of the lock last.
+        let lock = poll_ok("the lock free", WAIT, || {
+            StateLock::acquire(&repo.state_dir().join("lock"), "sliceboard up")
+        });
         let (mut child, err) = spawn_with_stderr(&repo, args);
         let waiting = format!("waiting for `sliceboard up` (pid {})", std::process::id());
         poll_until(format!("{args:?} says it waits"), WAIT, || {
