@@ -177,6 +177,14 @@ pub enum CommandArgs {
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
+        /// Hold the queue: nothing is approved, told or merged by itself
+        /// (`[merge] approve`, `on_failure`, `auto`) until `--release`; the
+        /// operator's commands still work.
+        #[arg(long, conflicts_with = "release")]
+        hold: bool,
+        /// Let a held queue go on.
+        #[arg(long)]
+        release: bool,
     },
     /// Merge the queue's first ready slice (or SLICE, or every ready
     /// slice in order) into the integration branch, after the check passes.

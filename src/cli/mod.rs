@@ -128,7 +128,10 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         CommandArgs::Withdraw { slice } => {
             for_slice(&cwd, &slice, |slice| Command::WithdrawApproval { slice })
         }
-        CommandArgs::Queue { json } => queue_cmds::queue(&open_in_force(&cwd)?, json),
+        CommandArgs::Queue { hold, release, .. } if hold || release => {
+            queue_cmds::run(&open(&cwd)?, Command::HoldQueue { held: hold })
+        }
+        CommandArgs::Queue { json, .. } => queue_cmds::queue(&open_in_force(&cwd)?, json),
         CommandArgs::Merge {
             slice,
             all,

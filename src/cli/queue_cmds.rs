@@ -186,10 +186,22 @@ pub fn describe(board: &QueueBoard) -> String {
         "integration {} {tip}; {check}{auto}\n",
         board.integration
     ));
+    if board.held {
+        out.push_str(
+            "HELD: nothing is approved, told or merged by itself (`sliceboard queue --release`)\n",
+        );
+    } else if !board.runs_itself.is_empty() {
+        out.push_str(&format!(
+            "runs itself: {} (`sliceboard queue --hold` holds it)\n",
+            board.runs_itself.join(" · ")
+        ));
+    }
     if let Some(attempt) = &board.attempt {
         out.push_str(&format!(
-            "merging {} now (attempt {})\n",
-            attempt.slice, attempt.number
+            "merging {} now (attempt {}; its output: .git/sliceboard/{})\n",
+            attempt.slice,
+            attempt.number,
+            attempt.log()
         ));
     }
     if board.order.is_empty() {
@@ -228,6 +240,11 @@ pub fn describe(board: &QueueBoard) -> String {
                 board.integration,
                 view.conflicts.join(", ")
             ));
+        }
+    }
+    for (slice, view) in &board.slices {
+        if let Some(note) = &view.autopilot {
+            out.push_str(&format!("  {slice}: {note}\n"));
         }
     }
     for pair in &board.pairs {

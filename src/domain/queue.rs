@@ -48,6 +48,10 @@ pub struct QueueBoard {
     /// The operator held the queue: nothing automatic happens.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
+    /// The attempt `check_output` is the output of (running or the last
+    /// one); its whole output is `merge/attempt-N.log` in the state folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_of: Option<AttemptView>,
 }
 
 /// One slice as far as merging goes.
@@ -224,6 +228,13 @@ pub struct AttemptView {
     pub slice: SliceName,
     pub number: u64,
     pub started: Timestamp,
+}
+
+impl AttemptView {
+    /// Its check's whole output, relative to the state folder.
+    pub fn log(&self) -> String {
+        format!("merge/attempt-{}.log", self.number)
+    }
 }
 
 /// What decides a queued slice's place and state.

@@ -83,6 +83,11 @@ impl MergeQueue {
         self.save_attempt(&file)?;
 
         self.check_output.clear();
+        self.output_of = Some(crate::domain::queue::AttemptView {
+            slice: file.slice.clone(),
+            number: file.number,
+            started: jiff::Timestamp::now(),
+        });
         (self.deps.publish)(BoardUpdate::CheckOutput {
             attempt: file.number,
             lines: Vec::new(),

@@ -169,6 +169,7 @@ pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinH
                 seen: None,
                 shown: None,
                 check_output: VecDeque::new(),
+                output_of: None,
                 refused: BTreeMap::new(),
                 autopilot: autopilot::Autopilot::default(),
             };
@@ -225,6 +226,8 @@ struct MergeQueue {
     /// The board last published.
     shown: Option<QueueBoard>,
     check_output: VecDeque<String>,
+    /// The attempt `check_output` is the output of.
+    output_of: Option<crate::domain::queue::AttemptView>,
     /// The last refusal before an attempt, per slice: journaled once, and
     /// holding automatic merges back a while.
     refused: BTreeMap<SliceName, (String, Instant)>,

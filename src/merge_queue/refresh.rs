@@ -58,6 +58,7 @@ impl MergeQueue {
         let mut board = self.reader().build_board(&state, &tips);
         board.runs_itself = self.runs_itself();
         board.held = self.held();
+        board.output_of = self.output_of.clone();
         for (slice, note) in &self.autopilot.notes {
             if let Some(view) = board.slices.get_mut(slice) {
                 view.autopilot = Some(note.clone());
@@ -259,6 +260,7 @@ impl BoardReader<'_> {
             check_output: Default::default(),
             runs_itself: Vec::new(),
             held: false,
+            output_of: None,
         }
     }
 

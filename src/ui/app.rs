@@ -189,6 +189,9 @@ pub struct App {
     /// How far the dbt or Logs tab is scrolled back, in lines; 0 follows
     /// the end.
     pub log_scroll: usize,
+    /// How far the Queue view's check output is scrolled back, in lines;
+    /// 0 follows the end.
+    pub queue_scroll: usize,
     /// The file the Diff tab shows, and how far down its hunks it is.
     pub diff_file: usize,
     pub diff_scroll: usize,
@@ -259,6 +262,7 @@ impl App {
             report: Default::default(),
             search: None,
             log_scroll: 0,
+            queue_scroll: 0,
             diff_file: 0,
             diff_scroll: 0,
             diff_list: std::cell::Cell::new(None),

@@ -76,6 +76,8 @@ pub enum Action {
     MuteCalls,
     /// The board in the plan's order, or who needs the operator first.
     BoardOrder,
+    /// Hold the merge queue (nothing automatic happens), or let it go on.
+    HoldQueue,
     SearchNext,
     /// Create the slices' missing worktrees (`sliceboard up`).
     CreateWorktrees,
@@ -134,6 +136,9 @@ impl Action {
             Action::Mark => "mark / unmark the slice (one prompt to several)",
             Action::MuteCalls => "mute / unmute the slice's calls (bell, notifications)",
             Action::BoardOrder => "board order: who needs you first, or the plan's",
+            Action::HoldQueue => {
+                "hold the merge queue (nothing approved, told or merged by itself) / let it go on"
+            }
             Action::CreateWorktrees => "create missing worktrees (sliceboard up)",
             Action::Setup => "run the worktree's setup again ([worktree] setup: dbt deps…)",
             Action::Quit => "quit: detach; agents keep running in the background",
@@ -293,6 +298,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("space", Action::Mark),
     ("z", Action::MuteCalls),
     ("O", Action::BoardOrder),
+    ("H", Action::HoldQueue),
     ("U", Action::CreateWorktrees),
     ("S", Action::Setup),
     ("q", Action::Quit),

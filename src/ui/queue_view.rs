@@ -75,8 +75,13 @@ pub fn row_note(queue: &QueueBoard, slice: &SliceName) -> Option<Span<'static>> 
 /// state, merged slices, early conflict warnings, and the check's output.
 pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let queue = &app.board.queue;
-    let mut lines = vec![header(queue), TextLine::default()];
+    let mut lines = vec![header(queue)];
+    if let Some(line) = runs_itself(app) {
+        lines.push(line);
+    }
+    lines.push(TextLine::default());
     queued(app, &mut lines);
+    not_queued(queue, &mut lines);
     merged(queue, &mut lines);
     early_conflicts(queue, &mut lines);
     lines.push(TextLine::default());
@@ -96,7 +101,55 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
         top,
     );
     if output_height > 0 {
-        draw_check(frame, bottom, queue, output_height);
+        draw_check(frame, bottom, app, output_height);
+    }
+}
+
+/// What the queue does by itself, or that the operator held it.
+fn runs_itself(app: &App) -> Option<TextLine<'static>> {
+    let queue = &app.board.queue;
+    let hold = key(app, Action::HoldQueue);
+    if queue.held {
+        return Some(TextLine::styled(
+            format!("HELD: nothing is approved, told or merged by itself ({hold} lets it go on)"),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    }
+    (!queue.runs_itself.is_empty()).then(|| {
+        TextLine::styled(
+            format!(
+                "runs itself: {} ({hold} holds it)",
+                queue.runs_itself.join(" · ")
+            ),
+            Style::new().fg(Color::Green),
+        )
+    })
+}
+
+/// Slices the queue, running itself, would approve, and what each waits
+/// for (or that it needs the operator).
+fn not_queued(queue: &QueueBoard, lines: &mut Vec<TextLine<'static>>) {
+    let notes: Vec<(&SliceName, &str)> = queue
+        .slices
+        .iter()
+        .filter_map(|(slice, view)| view.autopilot.as_deref().map(|note| (slice, note)))
+        .collect();
+    if notes.is_empty() {
+        return;
+    }
+    lines.push(TextLine::default());
+    for (slice, note) in notes {
+        let style = if note.starts_with("needs you") {
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::DIM)
+        };
+        lines.push(TextLine::from(vec![
+            Span::raw("     "),
+            Span::styled(slice.to_string(), Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw("  "),
+            Span::styled(note.to_owned(), style),
+        ]));
     }
 }
 
@@ -158,6 +211,19 @@ fn queued(app: &App, lines: &mut Vec<TextLine<'static>>) {
             spans.push(Span::styled(state.describe(), state_style(state)));
         }
         lines.push(TextLine::from(spans));
+        if matches!(
+            view.state,
+            Some(EntryState::Failed { .. } | EntryState::Conflicts { .. })
+        ) {
+            lines.push(TextLine::styled(
+                format!(
+                    "       to retry: fix it ({} tells the agent), then approve it again ({})",
+                    key(app, Action::Feedback),
+                    key(app, Action::Approve)
+                ),
+                Style::new().add_modifier(Modifier::DIM),
+            ));
+        }
     }
 }
 
@@ -220,28 +286,52 @@ fn early_conflicts(queue: &QueueBoard, lines: &mut Vec<TextLine<'static>>) {
 fn hints(app: &App) -> TextLine<'static> {
     TextLine::styled(
         format!(
-            "{} merge the first ready slice  {} merge every ready slice  {} tell the agent  {} clean a merged slice  {} withdraw",
+            "{} merge the first ready slice  {} merge every ready slice  {} tell the agent  {} clean a merged slice  {} withdraw  {} hold  pgup/pgdn the check's output",
             key(app, Action::MergeHead),
             key(app, Action::MergeAll),
             key(app, Action::Feedback),
             key(app, Action::Clean),
             key(app, Action::WithdrawApproval),
+            key(app, Action::HoldQueue),
         ),
         Style::new().add_modifier(Modifier::DIM),
     )
 }
 
-/// The check's output: the attempt running, or the last one.
-fn draw_check(frame: &mut Frame<'_>, area: Rect, queue: &QueueBoard, output_height: u16) {
-    let title = match &queue.attempt {
-        Some(attempt) => format!(" checking {} (attempt {}) ", attempt.slice, attempt.number),
-        None => " last check ".to_owned(),
+/// The check's output: the attempt running, or the last one, scrolled
+/// back `queue_scroll` lines, with the file that holds all of it.
+fn draw_check(frame: &mut Frame<'_>, area: Rect, app: &App, output_height: u16) {
+    let queue = &app.board.queue;
+    let log = queue
+        .output_of
+        .as_ref()
+        .map_or_else(String::new, |a| format!(" · .git/sliceboard/{}", a.log()));
+    let title = match (&queue.attempt, &queue.output_of) {
+        (Some(attempt), _) => format!(
+            " checking {} (attempt {}){log} ",
+            attempt.slice, attempt.number
+        ),
+        (None, Some(last)) => format!(
+            " last check: {} (attempt {}){log} ",
+            last.slice, last.number
+        ),
+        (None, None) => " last check ".to_owned(),
     };
     let inner_height = usize::from(output_height.saturating_sub(2));
-    let skip = queue.check_output.len().saturating_sub(inner_height);
+    let end = queue
+        .check_output
+        .len()
+        .saturating_sub(app.queue_scroll.min(queue.check_output.len()));
+    let skip = end.saturating_sub(inner_height);
+    let title = if app.queue_scroll > 0 {
+        format!("{title}(scrolled back {}) ", app.queue_scroll)
+    } else {
+        title
+    };
     let text: Vec<TextLine> = queue
         .check_output
         .iter()
+        .take(end)
         .skip(skip)
         .map(|l| TextLine::raw(l.clone()))
         .collect();

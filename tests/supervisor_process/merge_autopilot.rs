@@ -23,15 +23,23 @@ fn agent() -> String {
         .to_owned()
 }
 
+/// A check that passes once the agent's `fix_N.sql` is in the merge.
 fn repo(fixed_at: u32, extra: &str) -> TestRepo {
+    repo_checked(
+        &format!(
+            "test -f models/staging/fix_{fixed_at}.sql || {{ echo 'orders: 3 rows, want 4'; exit 1; }}"
+        ),
+        extra,
+    )
+}
+
+fn repo_checked(check: &str, extra: &str) -> TestRepo {
     let plan = Plan::new(&agent())
         .top("integration = \"integration\"")
         .agent(&format!("env = {{ SB = {} }}", toml_string(BIN)))
         .table(&format!(
             "[merge]\ncheck = {}\nauto = true\non_failure = \"feedback\"\napprove = \"when-green\"\n{extra}",
-            toml_string(&format!(
-                "test -f models/staging/fix_{fixed_at}.sql || {{ echo 'orders: 3 rows, want 4'; exit 1; }}"
-            ))
+            toml_string(check)
         ))
         .slice("staging", &["models/staging/**"], &[])
         .to_string();
@@ -153,4 +161,45 @@ fn a_slice_that_keeps_failing_is_handed_to_the_operator_who_is_called() {
             .is_some_and(|note| note.starts_with("needs you")),
         "{queue:#}"
     );
+}
+
+#[test]
+fn a_held_queue_approves_nothing_by_itself_until_it_goes_on_and_the_hold_outlives_the_supervisor() {
+    let repo = repo_checked("true", "");
+    let sup = Supervise::start(&repo, &[]);
+    let said = repo.sliceboard(&["queue", "--hold"]).ok();
+    assert!(said.starts_with("merge queue held"), "{said}");
+    // A new supervisor holds it too.
+    drop(sup);
+    let _sup = Supervise::start(&repo, &[]);
+    cli(&repo.socket(), start_agent("staging")).expect("the agent starts");
+    let queue = poll_ok("staging waiting for the hold", WAIT, || {
+        let out = repo.sliceboard(&["queue"]).ok();
+        if out.contains("staging: the queue is held") {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    });
+    assert!(queue.contains("HELD"), "{queue}");
+    assert!(
+        events(&repo, "approved").is_empty(),
+        "{}",
+        journal_kinds(&repo)
+    );
+
+    repo.sliceboard(&["queue", "--release"]).ok();
+    poll_ok("staging merged once the queue goes on", WAIT, || {
+        events(&repo, "merged")
+            .into_iter()
+            .next()
+            .ok_or_else(|| journal_kinds(&repo))
+    });
+    let holds: Vec<Value> = repo
+        .journal()
+        .into_iter()
+        .filter(|e| e["event"] == "queue_held")
+        .map(|e| e["held"].clone())
+        .collect();
+    assert_eq!(holds, [true, false]);
 }

@@ -215,6 +215,7 @@ impl App {
             | Action::PickVariant
             | Action::CompareVariants
             | Action::Review
+            | Action::HoldQueue
             | Action::CreateWorktrees => self.act_on_repository(action),
             Action::Start
             | Action::Restart
@@ -439,6 +440,14 @@ impl App {
                     Layout::Queue
                 };
             }
+            Action::ScrollUp | Action::ScrollDown if self.layout == Layout::Queue => {
+                let most = self.board.queue.check_output.len();
+                self.queue_scroll = if action == Action::ScrollUp {
+                    (self.queue_scroll + 10).min(most)
+                } else {
+                    self.queue_scroll.saturating_sub(10)
+                };
+            }
             Action::ScrollUp | Action::ScrollDown
                 if matches!(self.tab, Tab::Logs | Tab::Dbt | Tab::Diff) =>
             {
@@ -462,6 +471,11 @@ impl App {
                 self.mode = Mode::Confirm(Confirm::StopAll {
                     running: self.running(),
                 });
+            }
+            Action::HoldQueue => {
+                return vec![Effect::Send(Command::HoldQueue {
+                    held: !self.board.queue.held,
+                })];
             }
             Action::MergeHead | Action::MergeAll => {
                 let which = if action == Action::MergeAll {
