@@ -1527,3 +1527,89 @@ fn o_puts_the_slices_that_need_you_first_and_j_follows_the_board_as_shown() {
     press(&mut app, KeyCode::Char('O'));
     assert_eq!(shown(&app), names, "the plan's order again");
 }
+
+#[test]
+fn the_queue_view_says_what_runs_by_itself_what_waits_and_scrolls_a_failed_checks_output() {
+    use sliceboard::domain::queue::{ApprovalView, AttemptView, EntryState, MergeView, QueueBoard};
+    let mut app = app();
+    let at = jiff::Timestamp::UNIX_EPOCH;
+    let mut queue = QueueBoard {
+        integration: "integration".into(),
+        integration_tip: Some("1234567890abcdef".into()),
+        check: Some("dbt build".into()),
+        auto: true,
+        order: vec![name("staging")],
+        runs_itself: vec![
+            "approves green slices".into(),
+            "tells the agent on a failure".into(),
+            "merges ready slices".into(),
+            "3 attempts each".into(),
+        ],
+        output_of: Some(AttemptView {
+            slice: name("staging"),
+            number: 4,
+            started: at,
+        }),
+        ..QueueBoard::default()
+    };
+    queue.slices.insert(
+        name("staging"),
+        MergeView {
+            approval: Some(ApprovalView {
+                commit: "aaaaaaaaaaaa".into(),
+                at,
+                stale: false,
+            }),
+            position: Some(1),
+            state: Some(EntryState::Failed {
+                reason: "the check exited with 1: orders: 3 rows, want 4".into(),
+            }),
+            ..MergeView::default()
+        },
+    );
+    queue.slices.insert(
+        name("marts"),
+        MergeView {
+            autopilot: Some("approves itself once its agent is done".into()),
+            ..MergeView::default()
+        },
+    );
+    queue.slices.insert(
+        name("seeds"),
+        MergeView {
+            autopilot: Some("needs you: its attempts are used up; approve it yourself".into()),
+            ..MergeView::default()
+        },
+    );
+    app.apply(BoardUpdate::Queue { queue });
+    app.apply(BoardUpdate::CheckOutput {
+        attempt: 4,
+        lines: (1..=60).map(|n| format!("check line {n}")).collect(),
+        fresh: true,
+    });
+    press(&mut app, KeyCode::Char('o'));
+    let shown = render(&app, 200, 50);
+    for text in [
+        "runs itself: approves green slices · tells the agent on a failure · merges ready slices · 3 attempts each (H holds it)",
+        "to retry: fix it (F tells the agent), then approve it again (a)",
+        "marts  approves itself once its agent is done",
+        "seeds  needs you: its attempts are used up; approve it yourself",
+        "last check: staging (attempt 4) · .git/sliceboard/merge/attempt-4.log",
+        "check line 60",
+    ] {
+        assert!(shown.contains(text), "{text:?} not in:\n{shown}");
+    }
+    // PgUp scrolls the output back; the end is no longer shown.
+    press(&mut app, KeyCode::PageUp);
+    let back = render(&app, 200, 50);
+    assert!(back.contains("check line 50"), "{back}");
+    assert!(!back.contains("check line 60"), "{back}");
+    assert!(back.contains("(scrolled back 10)"), "{back}");
+
+    // H holds the queue; the view says so once the supervisor does.
+    let effects = app.on_key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('H'),
+        crossterm::event::KeyModifiers::NONE,
+    ));
+    assert_eq!(format!("{effects:?}"), "[Send(HoldQueue { held: true })]");
+}
