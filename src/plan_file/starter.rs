@@ -159,6 +159,16 @@ schema = "{DEFAULT_DBT_SCHEMA}"
 # check = "dbt build"
 # Merge ready slices as soon as they are approved and merge cleanly.
 # auto = false
+# A conflict or a failed check tells the slice's agent at once ("feedback"),
+# or waits for you to press F ("wait").
+# on_failure = "wait"
+# "when-green": a slice approves itself once its agent is done, its dbt run on
+# its files passed, it has no ownership or overlap flags, and what it comes
+# after merged or is queued; with auto = true and on_failure = "feedback" the
+# queue runs from "agents done" to "merged" with no key pressed.
+# approve = "human"
+# Failed attempts in a row before a slice waits for you (and you are called).
+# max_attempts = 3
 # What the agent is told about a conflict, a failed check or an upstream
 # merge; {{slice}}, {{integration}}, {{what}} and {{todo}} are filled in.
 # feedback = "..."
