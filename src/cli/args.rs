@@ -229,6 +229,11 @@ pub enum CommandArgs {
     /// what merged and at which commits, the integration check, open
     /// flags, failed slices (sent by itself once every slice has merged).
     Review,
+    /// Push the integration branch's checked tip to `[forge] remote`
+    /// (default `origin`), then run `[forge] command` (e.g. `gh pr create
+    /// --fill --base {base} --head {integration}`); prints and journals
+    /// its output's URL.
+    Publish,
     /// Compare a slice's competing variants (`variants` in the plan): diff
     /// size, commits, dbt outcome, agent, time taken, flags.
     Compare {

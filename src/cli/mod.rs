@@ -141,6 +141,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             for_slice(&cwd, &slice, |slice| Command::Clean { slice, force })
         }
         CommandArgs::Review => queue_cmds::run(&open(&cwd)?, Command::Review),
+        CommandArgs::Publish => queue_cmds::run(&open(&cwd)?, Command::Publish),
         CommandArgs::Compare { slice, diff, json } => {
             variant_cmds::compare(&open(&cwd)?, &slice, diff.as_deref(), json)
         }

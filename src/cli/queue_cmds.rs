@@ -196,6 +196,9 @@ pub fn describe(board: &QueueBoard) -> String {
             board.runs_itself.join(" · ")
         ));
     }
+    if let Some(published) = &board.published {
+        out.push_str(&format!("last published: {published}\n"));
+    }
     if let Some(attempt) = &board.attempt {
         out.push_str(&format!(
             "merging {} now (attempt {}; its output: .git/sliceboard/{})\n",

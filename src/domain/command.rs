@@ -106,6 +106,9 @@ pub enum Command {
     SendFeedback {
         slice: SliceName,
     },
+    /// Pushes the integration branch to `[forge] remote`, then runs
+    /// `[forge] command` (e.g. `gh pr create …`).
+    Publish,
     /// Holds the queue (nothing it does by itself happens: no automatic
     /// approval, feedback or merge; the operator's commands still work),
     /// or lets it go on.
@@ -185,6 +188,7 @@ impl Command {
             | Command::Review
             | Command::QueueReport
             | Command::HoldQueue { .. }
+            | Command::Publish
             | Command::AgentsReport
             | Command::PlanInForce
             | Command::Shutdown => None,
@@ -203,6 +207,7 @@ impl Command {
             | Command::Review
             | Command::SendFeedback { .. }
             | Command::HoldQueue { .. }
+            | Command::Publish
             | Command::QueueReport => Service::MergeQueue,
             Command::AgentsReport | Command::PlanInForce | Command::MuteCalls { .. } => {
                 Service::Board
@@ -303,6 +308,20 @@ pub enum Event {
     /// The operator held the queue, or let it go on.
     QueueHeld {
         held: bool,
+    },
+    /// The integration branch was pushed (`sliceboard publish`, or by
+    /// itself when the queue emptied) and `[forge] command` ran: its
+    /// output's last lines, and the first URL in it (the pull request's).
+    Published {
+        remote: String,
+        branch: String,
+        commit: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        output: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
     },
     ApprovalWithdrawn {
         slice: SliceName,
@@ -506,7 +525,9 @@ impl Event {
             | Event::LeftRunningEnded { slice, .. } => Some(slice),
             Event::Progress { slice, .. } => slice.as_ref(),
             Event::CommandFailed { command, .. } => command.slice(),
-            Event::WorktreesPruned { .. } | Event::QueueHeld { .. } => None,
+            Event::WorktreesPruned { .. } | Event::QueueHeld { .. } | Event::Published { .. } => {
+                None
+            }
         }
     }
 }

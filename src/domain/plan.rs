@@ -58,6 +58,10 @@ pub struct Plan {
     /// `[notify]`: which transitions call the operator, and how.
     #[serde(default)]
     pub notify: super::calls::NotifySpec,
+    /// `[forge]`: where `sliceboard publish` pushes the integration branch
+    /// and what it runs then.
+    #[serde(default)]
+    pub forge: ForgeSpec,
     /// Shell commands run in each new worktree, in order, in the slice's
     /// environment (`[worktree] setup`, e.g. `dbt deps`).
     pub setup: Vec<String>,
@@ -121,6 +125,29 @@ pub struct MergeSpec {
     /// after which a slice waits for the operator, who is called.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+}
+
+/// `[forge]`: handing the integration branch on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgeSpec {
+    /// The git remote the integration branch is pushed to.
+    pub remote: String,
+    /// Run after the push, through the shell in the repository, e.g.
+    /// `gh pr create --fill --base {base} --head {integration}`; `{base}`,
+    /// `{integration}` and `{remote}` are filled in (shell-quoted).
+    pub command: Option<String>,
+    /// Publish by itself when the merge queue empties.
+    pub when_empty: bool,
+}
+
+impl Default for ForgeSpec {
+    fn default() -> Self {
+        Self {
+            remote: "origin".into(),
+            command: None,
+            when_empty: false,
+        }
+    }
 }
 
 /// The attempts a slice gets before it needs the operator.

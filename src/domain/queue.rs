@@ -48,6 +48,9 @@ pub struct QueueBoard {
     /// The operator held the queue: nothing automatic happens.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
+    /// What the last `publish` did (pushed where, the forge command's URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<String>,
     /// The attempt `check_output` is the output of (running or the last
     /// one); its whole output is `merge/attempt-N.log` in the state folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]

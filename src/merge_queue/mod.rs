@@ -34,6 +34,7 @@ mod clean;
 mod feedback;
 mod pick;
 mod planner_review;
+mod publish;
 
 pub use clean::CLEANED_PREFIX;
 pub use pick::RETIRED_PREFIX;
@@ -172,6 +173,7 @@ pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinH
                 output_of: None,
                 refused: BTreeMap::new(),
                 autopilot: autopilot::Autopilot::default(),
+                published: None,
             };
             queue.run();
         })?;
@@ -233,6 +235,8 @@ struct MergeQueue {
     refused: BTreeMap<SliceName, (String, Instant)>,
     /// What the queue remembers about running itself.
     autopilot: autopilot::Autopilot,
+    /// What the last publish did, for the Queue view.
+    published: Option<String>,
 }
 
 impl MergeQueue {
@@ -328,6 +332,7 @@ impl MergeQueue {
                 withdrawn
             }
             Command::HoldQueue { held } => self.hold(held),
+            Command::Publish => self.publish(Actor::Operator),
             Command::Clean { slice, force } => self.clean(&slice, force),
             Command::Pick { slice, force } => self.pick_variant(&slice, force),
             Command::Review => self.send_review(),
@@ -415,6 +420,9 @@ impl MergeQueue {
     /// What an ended attempt means for the job that asked for it.
     fn conclude(&mut self, ended: Ended) {
         self.refresh();
+        if matches!(ended, Ended::Merged { .. }) {
+            self.publish_when_empty();
+        }
         let Some(job) = self.jobs.front_mut() else {
             return;
         };

@@ -59,6 +59,7 @@ impl MergeQueue {
         board.runs_itself = self.runs_itself();
         board.held = self.held();
         board.output_of = self.output_of.clone();
+        board.published = self.published.clone();
         for (slice, note) in &self.autopilot.notes {
             if let Some(view) = board.slices.get_mut(slice) {
                 view.autopilot = Some(note.clone());
@@ -261,6 +262,7 @@ impl BoardReader<'_> {
             runs_itself: Vec::new(),
             held: false,
             output_of: None,
+            published: None,
         }
     }
 

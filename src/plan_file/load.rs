@@ -23,7 +23,7 @@ use crate::domain::environment::RESERVED_PREFIX;
 use crate::domain::plan::{
     AgentSpec, ApproveRule, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET,
     DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RUNNING, DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DbtSpec,
-    MAX_SCROLLBACK, MergeSpec, OnFailure, Plan, repo_name,
+    ForgeSpec, MAX_SCROLLBACK, MergeSpec, OnFailure, Plan, repo_name,
 };
 use crate::domain::slice::SliceName;
 use crate::domain::template;
@@ -199,6 +199,14 @@ impl Checker<'_> {
         let dbt = self.dbt(raw.dbt);
         let merge = raw.merge.map_or_else(MergeSpec::default, |m| self.merge(m));
         let notify = self.notify(raw.notify);
+        let forge = raw.forge.map_or_else(ForgeSpec::default, |f| ForgeSpec {
+            remote: f
+                .remote
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or_else(|| ForgeSpec::default().remote),
+            command: f.command.filter(|c| !c.trim().is_empty()),
+            when_empty: f.when_empty.unwrap_or(false),
+        });
         let mut slices = self.slices(raw.slices);
         if let Some(planner) = self.planner(raw.planner, &slices) {
             slices.push(planner);
@@ -215,6 +223,7 @@ impl Checker<'_> {
             dbt,
             merge,
             notify,
+            forge,
             setup,
             slices,
         };

@@ -18,10 +18,20 @@ pub struct RawPlan {
     pub dbt: Option<RawDbt>,
     pub merge: Option<RawMerge>,
     pub notify: Option<RawNotify>,
+    pub forge: Option<RawForge>,
     pub worktree: Option<RawWorktree>,
     #[serde(default, rename = "slice")]
     pub slices: Vec<Spanned<RawSlice>>,
     pub planner: Option<Spanned<RawPlanner>>,
+}
+
+/// `[forge]`: where `sliceboard publish` pushes, and what it runs then.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForge {
+    pub remote: Option<String>,
+    pub command: Option<String>,
+    pub when_empty: Option<bool>,
 }
 
 /// `[planner]`: an agent in the main worktree whose work is the plan.

@@ -76,6 +76,12 @@ pub fn row_note(queue: &QueueBoard, slice: &SliceName) -> Option<Span<'static>> 
 pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let queue = &app.board.queue;
     let mut lines = vec![header(queue)];
+    if let Some(published) = &queue.published {
+        lines.push(TextLine::styled(
+            format!("published: {published}"),
+            Style::new().fg(Color::Cyan),
+        ));
+    }
     if let Some(line) = runs_itself(app) {
         lines.push(line);
     }

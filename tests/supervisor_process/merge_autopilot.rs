@@ -203,3 +203,67 @@ fn a_held_queue_approves_nothing_by_itself_until_it_goes_on_and_the_hold_outlive
         .collect();
     assert_eq!(holds, [true, false]);
 }
+
+#[test]
+fn publish_pushes_the_checked_integration_tip_and_runs_the_forge_command_by_itself_when_the_queue_empties()
+ {
+    let remote = tempfile::tempdir().unwrap();
+    let gh = remote.path().join("gh");
+    let args_file = remote.path().join("gh-args");
+    std::fs::write(
+        &gh,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> {}\necho 'Creating pull request for integration into main'\necho 'https://github.com/acme/shop/pull/7'\n",
+            args_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&gh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bare = remote.path().join("shop.git");
+    let forge = format!(
+        "\n[forge]\nremote = \"hub\"\ncommand = {}\nwhen_empty = true\n",
+        toml_string(&format!(
+            "{} pr create --fill --base {{base}} --head {{integration}}",
+            gh.display()
+        ))
+    );
+    let repo = repo_checked("true", &forge);
+    repo.git(&["init", "-q", "--bare", bare.to_str().unwrap()]);
+    repo.git(&["remote", "add", "hub", bare.to_str().unwrap()]);
+    let _sup = Supervise::start(&repo, &[]);
+    cli(&repo.socket(), start_agent("staging")).expect("the agent starts");
+
+    // The merge empties the queue: published by itself.
+    let published = poll_ok("published by itself", WAIT * 2, || {
+        repo.journal()
+            .into_iter()
+            .find(|e| e["event"] == "published")
+            .ok_or_else(|| journal_kinds(&repo))
+    });
+    assert_eq!(published["actor"], "sliceboard");
+    assert_eq!(published["url"], "https://github.com/acme/shop/pull/7");
+    let integration = repo.git(&["rev-parse", "integration"]).trim().to_owned();
+    assert_eq!(published["commit"], integration.as_str());
+    let pushed = repo.git_in(&bare, &["rev-parse", "refs/heads/integration"]);
+    assert_eq!(pushed.trim(), integration, "the remote has the checked tip");
+    assert_eq!(
+        std::fs::read_to_string(&args_file).unwrap(),
+        "pr\ncreate\n--fill\n--base\nmain\n--head\nintegration\n"
+    );
+
+    // And on demand, from the command line.
+    let said = repo.sliceboard(&["publish"]).ok();
+    assert!(
+        said.contains("pushed integration")
+            && said.contains("to hub")
+            && said.contains("https://github.com/acme/shop/pull/7"),
+        "{said}"
+    );
+    let by_operator = repo
+        .journal()
+        .into_iter()
+        .filter(|e| e["event"] == "published")
+        .map(|e| e["actor"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(by_operator, ["sliceboard", "operator"]);
+}

@@ -41,6 +41,21 @@ pub fn describe(event: &Event) -> String {
         Event::HandedOver {
             attempts, reason, ..
         } => format!("needs you: {attempts} merge attempts failed in a row; the last: {reason}"),
+        Event::Published {
+            remote,
+            branch,
+            commit,
+            url,
+            ..
+        } => {
+            let url = url
+                .as_deref()
+                .map_or_else(String::new, |u| format!("; {u}"));
+            format!(
+                "published {branch} ({}) to {remote}{url}",
+                short_commit(commit)
+            )
+        }
         Event::QueueHeld { held: true } => "merge queue held".into(),
         Event::QueueHeld { held: false } => "merge queue going on".into(),
         Event::ApprovalWithdrawn { .. } => "approval withdrawn".into(),
