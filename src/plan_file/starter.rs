@@ -173,6 +173,14 @@ schema = "{DEFAULT_DBT_SCHEMA}"
 # merge; {{slice}}, {{integration}}, {{what}} and {{todo}} are filled in.
 # feedback = "..."
 
+[forge]
+# `sliceboard publish` pushes the integration branch's checked tip here, then
+# runs the command ({{base}}, {{integration}}, {{remote}} are filled in); with
+# when_empty = true it does so by itself when the merge queue empties.
+# remote = "origin"
+# command = "gh pr create --fill --base {{base}} --head {{integration}}"
+# when_empty = false
+
 [notify]
 # What calls you, once per change (a state flickering back within 5 s calls
 # once): waiting, done, failed, dbt_failed, merge_failed, merged, limited, queue_empty.
