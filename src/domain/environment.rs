@@ -371,6 +371,7 @@ mod tests {
             },
             merge: MergeSpec::default(),
             notify: Default::default(),
+            forge: Default::default(),
             setup: Vec::new(),
             slices: vec![
                 slice("staging-a", &["models/staging/**"]),

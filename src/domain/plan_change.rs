@@ -35,6 +35,8 @@ pub struct PlanChange {
     pub edited: bool,
     /// `[notify]` changed; it applies live.
     pub notify: bool,
+    /// `[forge]` changed; it applies live (the next `publish` uses it).
+    pub forge: bool,
 }
 
 impl PlanChange {
@@ -53,6 +55,7 @@ impl PlanChange {
             ("[worktree] setup", old.setup == new.setup),
         ];
         change.notify = old.notify != new.notify;
+        change.forge = old.forge != new.forge;
         change.needs_restart = top
             .iter()
             .filter(|(_, same)| !same)
@@ -97,6 +100,7 @@ impl PlanChange {
             && self.live()
             && !self.edited
             && !self.notify
+            && !self.forge
     }
 }
 
@@ -173,6 +177,7 @@ mod tests {
             },
             merge: Default::default(),
             notify: Default::default(),
+            forge: Default::default(),
             setup: Vec::new(),
             slices: slices.iter().map(|s| slice(s)).collect(),
         }
