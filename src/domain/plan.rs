@@ -125,7 +125,19 @@ pub struct MergeSpec {
     /// after which a slice waits for the operator, who is called.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// Ready slices merged and checked together as one candidate (the
+    /// queue's own and `merge --all`'s merges); a failing batch is
+    /// bisected to find the slice that breaks it.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
 }
+
+fn default_batch() -> usize {
+    1
+}
+
+/// The most slices one batch takes.
+pub const MAX_BATCH: usize = 64;
 
 /// `[forge]`: handing the integration branch on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +178,7 @@ impl Default for MergeSpec {
             on_failure: OnFailure::Wait,
             approve: ApproveRule::Human,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            batch: 1,
         }
     }
 }

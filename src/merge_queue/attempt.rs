@@ -59,6 +59,20 @@ pub struct AttemptFile {
     #[serde(default)]
     pub check_started: Option<u64>,
     pub started: Timestamp,
+    /// A batch (`[merge] batch`): every slice merged in this attempt, in
+    /// order, each with its own merge commit on the one before;
+    /// `merge_commit` is the last one's. Empty for one slice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batch: Vec<BatchMember>,
+}
+
+/// One slice of a batch: its approved commit and the merge commit made
+/// for it on the one before (the first on the attempt's `onto`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchMember {
+    pub slice: SliceName,
+    pub approved: String,
+    pub merge_commit: String,
 }
 
 impl MergeQueue {
@@ -317,6 +331,26 @@ impl MergeQueue {
 
     /// Checks that the slice may merge and picks the tip to merge onto.
     fn prepare(&self, slice: &SliceName) -> Result<AttemptFile, String> {
+        let approved = self.may_merge(slice)?;
+        let (onto, integration) = self.merge_onto()?;
+        Ok(AttemptFile {
+            number: self.next_attempt(),
+            slice: slice.clone(),
+            approved,
+            onto: onto.to_string(),
+            expected: integration.map(|o| o.to_string()),
+            merge_commit: None,
+            check_pid: None,
+            check_started: None,
+            started: Timestamp::now(),
+            batch: Vec::new(),
+        })
+    }
+
+    /// The approved commit of `slice`, when it may merge now: its approval
+    /// stands, what it comes after merged, and no checkout of the
+    /// integration branch holds uncommitted work.
+    pub(super) fn may_merge(&self, slice: &SliceName) -> Result<String, String> {
         let plan = &self.ws.plan;
         let state = self.state();
         let record = state
@@ -350,6 +384,13 @@ impl MergeQueue {
             }
         }
         self.refuse_dirty_checkouts()?;
+        Ok(approval.commit.clone())
+    }
+
+    /// What a merge is made on (the integration tip, else the base's), and
+    /// the integration tip the branch must still be at when it moves.
+    pub(super) fn merge_onto(&self) -> Result<(Oid, Option<Oid>), String> {
+        let plan = &self.ws.plan;
         let integration = self
             .engine
             .tip(&plan.integration)
@@ -362,17 +403,7 @@ impl MergeQueue {
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("the base branch {} does not exist", plan.base))?,
         };
-        Ok(AttemptFile {
-            number: self.next_attempt(),
-            slice: slice.clone(),
-            approved: approval.commit.clone(),
-            onto: onto.to_string(),
-            expected: integration.map(|o| o.to_string()),
-            merge_commit: None,
-            check_pid: None,
-            check_started: None,
-            started: Timestamp::now(),
-        })
+        Ok((onto, integration))
     }
 
     /// Refuses while a worktree that has the integration branch checked
@@ -405,7 +436,7 @@ impl MergeQueue {
             .collect()
     }
 
-    fn merge_message(&self, slice: &SliceName, approved: Oid) -> String {
+    pub(super) fn merge_message(&self, slice: &SliceName, approved: Oid) -> String {
         let owns = self
             .ws
             .plan
@@ -466,9 +497,47 @@ impl MergeQueue {
         }
     }
 
-    /// The state and journal of a merge that landed.
-    fn finish_merge(&mut self, file: &AttemptFile, commit: Oid) {
-        let slice = file.slice.clone();
+    /// The state and journal of a merge that landed: each slice of a
+    /// batch with its own merge commit, in order.
+    pub(super) fn finish_merge(&mut self, file: &AttemptFile, commit: Oid) {
+        if file.batch.is_empty() {
+            self.record_merged(
+                &file.slice,
+                &file.approved,
+                file.number,
+                file.expected.clone(),
+                commit,
+            );
+        } else {
+            let mut from = file.expected.clone();
+            for member in &file.batch {
+                let Ok(merge_commit) = Oid::from_str(&member.merge_commit) else {
+                    continue;
+                };
+                self.record_merged(
+                    &member.slice,
+                    &member.approved,
+                    file.number,
+                    from.clone(),
+                    merge_commit,
+                );
+                from = Some(member.merge_commit.clone());
+            }
+        }
+        self.remove_attempt();
+        self.review_when_all_merged();
+    }
+
+    /// One slice's merge, in the state and the journal.
+    fn record_merged(
+        &mut self,
+        slice: &SliceName,
+        approved: &str,
+        number: u64,
+        from: Option<String>,
+        commit: Oid,
+    ) {
+        let slice = slice.clone();
         let plan = self.ws.plan.clone();
         let downstream: Vec<SliceName> = plan
             .slices
@@ -479,10 +548,10 @@ impl MergeQueue {
         let landed = [
             Event::Merged {
                 slice: slice.clone(),
-                attempt: file.number,
-                approved: file.approved.clone(),
+                attempt: number,
+                approved: approved.to_owned(),
                 branch: plan.integration.clone(),
-                from: file.expected.clone(),
+                from,
                 commit: commit.to_string(),
             },
             Event::LifecycleChanged {
@@ -496,7 +565,7 @@ impl MergeQueue {
                 record.lifecycle = Lifecycle::Merged;
                 record.attention = None;
                 record.merged = Some(MergeRecord {
-                    approved: file.approved.clone(),
+                    approved: approved.to_owned(),
                     commit: commit.to_string(),
                     branch: plan.integration.clone(),
                     at: Timestamp::now(),
@@ -529,8 +598,6 @@ impl MergeQueue {
                 .into_iter()
                 .for_each(|event| self.record(Actor::Sliceboard, event));
         }
-        self.remove_attempt();
-        self.review_when_all_merged();
     }
 
     /// Brings worktrees that have the integration branch checked out from
@@ -626,13 +693,20 @@ impl MergeQueue {
                 self.finish_merge(&file, commit);
             }
             None => {
-                self.record(
-                    Actor::Sliceboard,
-                    Event::MergeInterrupted {
-                        slice: file.slice.clone(),
-                        attempt: file.number,
-                    },
-                );
+                let slices: Vec<SliceName> = if file.batch.is_empty() {
+                    vec![file.slice.clone()]
+                } else {
+                    file.batch.iter().map(|m| m.slice.clone()).collect()
+                };
+                for slice in slices {
+                    self.record(
+                        Actor::Sliceboard,
+                        Event::MergeInterrupted {
+                            slice,
+                            attempt: file.number,
+                        },
+                    );
+                }
                 self.remove_attempt();
             }
         }
@@ -647,7 +721,7 @@ impl MergeQueue {
         reset_integration_worktree(&self.ws, commit)
     }
 
-    fn next_attempt(&self) -> u64 {
+    pub(super) fn next_attempt(&self) -> u64 {
         let counter = self.ws.state_dir.merge_dir().join("attempts");
         let last: u64 = std::fs::read_to_string(&counter)
             .ok()

@@ -42,6 +42,29 @@ pub struct Running {
     log: PathBuf,
 }
 
+impl Running {
+    pub(super) fn file(&self) -> &AttemptFile {
+        &self.file
+    }
+
+    pub(super) fn merge_commit(&self) -> Oid {
+        self.merge_commit
+    }
+
+    pub(super) fn log(&self) -> &std::path::Path {
+        &self.log
+    }
+
+    /// The slices being checked: a batch's, or the one.
+    pub(super) fn slices(&self) -> Vec<SliceName> {
+        if self.file.batch.is_empty() {
+            vec![self.slice.clone()]
+        } else {
+            self.file.batch.iter().map(|m| m.slice.clone()).collect()
+        }
+    }
+}
+
 impl MergeQueue {
     /// Puts the integration worktree at the merge commit and starts the
     /// check there.
@@ -154,6 +177,9 @@ impl MergeQueue {
     /// The check ended: publish the merge, or record why not.
     pub(super) fn check_exited(&mut self, attempt: u64, code: Option<i32>) -> Option<Ended> {
         let running = self.running.take_if(|r| r.number == attempt)?;
+        if !running.file.batch.is_empty() {
+            return self.batch_check_exited(running, code);
+        }
         let file = running.file.clone();
         if code == Some(0) {
             self.record(
@@ -239,7 +265,7 @@ impl MergeQueue {
 
     /// What failed in the check: dbt's failing nodes with their messages
     /// when the check ran dbt, else the output's last lines.
-    fn check_details(&self) -> Vec<String> {
+    pub(super) fn check_details(&self) -> Vec<String> {
         let project = self.integration_project();
         let failing: Vec<String> = crate::dbt::last_run(&project)
             .map(|run| {

@@ -29,6 +29,7 @@
 
 mod attempt;
 mod autopilot;
+mod batch;
 mod check;
 mod clean;
 mod feedback;
@@ -174,6 +175,7 @@ pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinH
                 refused: BTreeMap::new(),
                 autopilot: autopilot::Autopilot::default(),
                 published: None,
+                batch: None,
             };
             queue.run();
         })?;
@@ -209,6 +211,12 @@ enum Ended {
         slice: SliceName,
         reason: String,
     },
+    /// A batch is over: what landed (with each merge commit) and what
+    /// failed and why.
+    Batch {
+        merged: Vec<(SliceName, String)>,
+        failed: Vec<(SliceName, String)>,
+    },
 }
 
 struct MergeQueue {
@@ -237,6 +245,8 @@ struct MergeQueue {
     autopilot: autopilot::Autopilot,
     /// What the last publish did, for the Queue view.
     published: Option<String>,
+    /// The batch being checked or bisected.
+    batch: Option<batch::Batch>,
 }
 
 impl MergeQueue {
@@ -360,6 +370,21 @@ impl MergeQueue {
                 auto_asked = true;
             }
             let Some(job) = self.jobs.front() else { return };
+            // `merge --all` and the queue's own merges go in batches.
+            let batched = self.ws.plan.merge.batch > 1
+                && (job.which == MergeWhich::All
+                    || (job.which == MergeWhich::Head && job.reply.is_none()));
+            if batched {
+                let tried: Vec<&SliceName> = job.failed.iter().map(|(s, _)| s).collect();
+                let slices = self.pick_batch(&tried);
+                if slices.len() > 1 {
+                    if let Some(ended) = self.begin_batch(slices) {
+                        self.conclude(ended);
+                    }
+                    self.refresh();
+                    continue;
+                }
+            }
             let pick = match job.which {
                 MergeWhich::All if !job.merged.is_empty() || !job.failed.is_empty() => {
                     let tried: Vec<&SliceName> = job.failed.iter().map(|(s, _)| s).collect();
@@ -420,7 +445,12 @@ impl MergeQueue {
     /// What an ended attempt means for the job that asked for it.
     fn conclude(&mut self, ended: Ended) {
         self.refresh();
-        if matches!(ended, Ended::Merged { .. }) {
+        let landed = match &ended {
+            Ended::Merged { .. } => true,
+            Ended::Batch { merged, .. } => !merged.is_empty(),
+            _ => false,
+        };
+        if landed {
             self.publish_when_empty();
         }
         let Some(job) = self.jobs.front_mut() else {
@@ -436,6 +466,31 @@ impl MergeQueue {
                 match job.which {
                     MergeWhich::All => None,
                     _ => Some(Ok(job.merged.join("\n"))),
+                }
+            }
+            Ended::Batch { merged, failed } => {
+                let integration = self.ws.plan.integration.clone();
+                job.merged.extend(merged.into_iter().map(|(slice, commit)| {
+                    format!(
+                        "merged {slice} into {integration} ({})",
+                        short_commit(&commit)
+                    )
+                }));
+                match job.which {
+                    MergeWhich::All => {
+                        job.failed.extend(failed);
+                        None
+                    }
+                    _ if failed.is_empty() => Some(Ok(job.merged.join("\n"))),
+                    _ => {
+                        let mut said = job.merged.clone();
+                        said.extend(
+                            failed
+                                .iter()
+                                .map(|(slice, why)| format!("{slice} did not merge: {why}")),
+                        );
+                        Some(Err(said.join("\n")))
+                    }
                 }
             }
             Ended::Raced { reason, .. } if job.lost_races < 3 => {

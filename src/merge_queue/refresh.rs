@@ -409,7 +409,11 @@ impl BoardReader<'_> {
             })
             .collect();
         let order = queue_order(&queued);
-        let checking = self.running.as_ref().map(|r| r.slice.clone());
+        let checking: Vec<SliceName> = self
+            .running
+            .as_ref()
+            .map(|r| r.slices())
+            .unwrap_or_default();
         for (position, slice) in order.iter().enumerate() {
             let Some(record) = state.slices.get(slice) else {
                 continue;
@@ -423,7 +427,7 @@ impl BoardReader<'_> {
             let facts = EntryFacts {
                 unmerged_upstream,
                 moved: approval.filter(|a| a.stale).map(|_| view.tip.clone()),
-                checking: checking.as_ref() == Some(slice),
+                checking: checking.contains(slice),
                 failed: record
                     .attention
                     .as_ref()

@@ -23,7 +23,7 @@ use crate::domain::environment::RESERVED_PREFIX;
 use crate::domain::plan::{
     AgentSpec, ApproveRule, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET,
     DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RUNNING, DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DbtSpec,
-    ForgeSpec, MAX_SCROLLBACK, MergeSpec, OnFailure, Plan, repo_name,
+    ForgeSpec, MAX_BATCH, MAX_SCROLLBACK, MergeSpec, OnFailure, Plan, repo_name,
 };
 use crate::domain::slice::SliceName;
 use crate::domain::template;
@@ -292,7 +292,26 @@ impl Checker<'_> {
                 }
             },
         };
+        let batch = match raw.batch {
+            None => 1,
+            Some(value) => match usize::try_from(*value.get_ref()) {
+                Ok(n) if (1..=MAX_BATCH).contains(&n) => n,
+                _ => {
+                    let line = self.line(value.span());
+                    self.push(
+                        Diagnostic::error(
+                            line,
+                            "merge.batch",
+                            format!("{} is not between 1 and {MAX_BATCH}", value.get_ref()),
+                        )
+                        .fix("set how many ready slices are merged and checked together, e.g. `batch = 5`"),
+                    );
+                    1
+                }
+            },
+        };
         MergeSpec {
+            batch,
             check: raw
                 .check
                 .map(Spanned::into_inner)

@@ -80,6 +80,7 @@ pub struct RawMerge {
     pub on_failure: Option<Spanned<String>>,
     pub approve: Option<Spanned<String>>,
     pub max_attempts: Option<Spanned<i64>>,
+    pub batch: Option<Spanned<i64>>,
 }
 
 /// `[notify]`: which transitions call the operator, and how.

@@ -1163,3 +1163,92 @@ fn approve_and_down_wait_for_a_direct_up_holding_the_lock_then_work() {
     );
     assert!(!repo.worktree("right").exists(), "right's worktree removed");
 }
+
+#[test]
+fn a_batch_of_four_with_one_culprit_lands_three_and_names_the_culprit_with_its_output() {
+    let slices: Vec<(String, String)> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|s| (s.to_string(), format!("{s}/**")))
+        .collect();
+    let owned: Vec<(&str, [&str; 1], [&str; 0])> = slices
+        .iter()
+        .map(|(name, glob)| (name.as_str(), [glob.as_str()], []))
+        .collect();
+    let specs: Vec<(&str, &[&str], &[&str])> = owned
+        .iter()
+        .map(|(name, owns, after)| (*name, &owns[..], &after[..]))
+        .collect();
+    let repo = repo_with(
+        &plan(
+            "[merge]\nbatch = 4\ncheck = \"if grep -rlq --include='*.sql' BROKEN .; then echo orders: 3 rows, want 4 in $(grep -rl --include='*.sql' BROKEN .); exit 1; fi; echo ok\"",
+            &specs,
+        ),
+        &[],
+    );
+    let before = tip(&repo, "integration").unwrap();
+    for (slice, body) in [("a", "fine"), ("b", "fine"), ("c", "BROKEN"), ("d", "fine")] {
+        repo.commit_in(slice, &[(&format!("{slice}/model.sql"), body)], slice);
+        sliceboard(&repo, &["approve", slice]).ok();
+    }
+
+    let said = sliceboard(&repo, &["merge", "--all"]).fails();
+    assert!(
+        said.contains("1 of 4 approved slices did not merge")
+            && said.contains("c did not merge")
+            && said.contains("orders: 3 rows, want 4"),
+        "{said}"
+    );
+    for slice in ["a", "b", "d"] {
+        assert_eq!(state_of(&queue(&repo), slice), Some("merged"), "{slice}");
+    }
+    let culprit = wait_event(&repo, "check_failed", "c", |_| true);
+    assert!(
+        culprit["reason"]
+            .as_str()
+            .unwrap()
+            .contains("found by bisecting its batch"),
+        "{culprit}"
+    );
+    let log = std::fs::read_to_string(repo.state_dir().join(format!(
+        "merge/attempt-{}.log",
+        culprit["attempt"].as_u64().unwrap()
+    )))
+    .unwrap();
+    assert!(
+        log.contains("c/model.sql"),
+        "the culprit's own check: {log}"
+    );
+    // One merge commit per slice, in queue order, on the old tip.
+    let after = tip(&repo, "integration").unwrap();
+    let subjects = repo.git(&[
+        "log",
+        "--first-parent",
+        "--format=%s",
+        &format!("{before}..{after}"),
+    ]);
+    assert_eq!(
+        subjects.lines().collect::<Vec<_>>(),
+        [
+            "Merge slice d into integration",
+            "Merge slice b into integration",
+            "Merge slice a into integration"
+        ]
+    );
+    // The branch moved only by compare-and-swap, to checked commits: the
+    // batch [a b] once, then d.
+    let moves = repo.git(&["reflog", "--format=%gs", "refs/heads/integration"]);
+    let moves: Vec<&str> = moves.lines().collect();
+    assert!(
+        moves[0].starts_with("sliceboard: merge slice d")
+            && moves[1].starts_with("sliceboard: merge slice b"),
+        "{moves:?}"
+    );
+    assert_eq!(moves.len(), 3, "created, then two moves: {moves:?}");
+    let passed: Vec<String> = repo
+        .journal()
+        .into_iter()
+        .filter(|e| e["event"] == "check_passed")
+        .map(|e| e["slice"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(passed, ["b", "d"]);
+}
