@@ -1251,4 +1251,12 @@ fn a_batch_of_four_with_one_culprit_lands_three_and_names_the_culprit_with_its_o
         .map(|e| e["slice"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(passed, ["b", "d"]);
+    // Four checks: a b c d (fails), a b (passes, lands), c (fails: the
+    // culprit), d.
+    let checks = repo
+        .journal()
+        .iter()
+        .filter(|e| e["event"] == "check_started")
+        .count();
+    assert_eq!(checks, 4, "{}", kinds(&repo));
 }
