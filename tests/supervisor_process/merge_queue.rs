@@ -1260,3 +1260,55 @@ fn a_batch_of_four_with_one_culprit_lands_three_and_names_the_culprit_with_its_o
         .count();
     assert_eq!(checks, 4, "{}", kinds(&repo));
 }
+
+#[test]
+fn a_supervisor_killed_during_a_batch_check_leaves_integration_at_a_checked_commit_and_recovery_names_every_slice()
+ {
+    let repo = repo_with(
+        &plan(
+            "[merge]\nbatch = 2\ncheck = \"sleep 600\"",
+            &[("alpha", &["a/**"], &[]), ("beta", &["b/**"], &[])],
+        ),
+        &[],
+    );
+    let before = tip(&repo, "integration").unwrap();
+    repo.commit_in("alpha", &[("a/one.sql", "select 1\n")], "one");
+    repo.commit_in("beta", &[("b/one.sql", "select 2\n")], "two");
+    sliceboard(&repo, &["approve", "alpha"]).ok();
+    sliceboard(&repo, &["approve", "beta"]).ok();
+    let lock = repo.state_dir().join("lock");
+
+    let merge = Background::start(&repo, &["merge", "--all"]);
+    let attempt = wait_check_running(&repo);
+    let number = attempt["number"].as_u64().unwrap();
+    let members: Vec<&str> = attempt["batch"]
+        .as_array()
+        .expect("the attempt file records its batch")
+        .iter()
+        .map(|m| m["slice"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, ["alpha", "beta"]);
+    let _check = KillGroup(attempt["check_pid"].as_i64().unwrap() as i32);
+    let holder = StateLock::holder(&lock).expect("the supervisor holds the lock");
+    // SAFETY: signals the repository's supervisor, which the test started.
+    assert_eq!(unsafe { libc::kill(holder.pid as i32, libc::SIGKILL) }, 0);
+    poll_until("the killed supervisor lets go of the lock", WAIT, || {
+        StateLock::holder(&lock).is_none()
+    });
+    merge.finish("the merge whose supervisor was killed");
+    assert_eq!(tip(&repo, "integration").unwrap(), before);
+
+    let _supervisor = Supervise::start(&repo, &[]);
+    for slice in ["alpha", "beta"] {
+        wait_event(&repo, "merge_interrupted", slice, |e| {
+            e["attempt"] == number
+        });
+    }
+    poll_until("the attempt file removed", WAIT, || {
+        !repo.state_dir().join("merge/attempt.json").exists()
+    });
+    let board = wait_queue(&repo, "both ready again", |q| {
+        state_of(q, "alpha") == Some("ready") && state_of(q, "beta") == Some("ready")
+    });
+    assert_eq!(board["integration_tip"], before.as_str());
+}
