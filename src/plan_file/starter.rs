@@ -169,6 +169,9 @@ schema = "{DEFAULT_DBT_SCHEMA}"
 # approve = "human"
 # Failed attempts in a row before a slice waits for you (and you are called).
 # max_attempts = 3
+# Ready slices merged and checked together; a failing batch is bisected to
+# find the slice that breaks it.
+# batch = 1
 # What the agent is told about a conflict, a failed check or an upstream
 # merge; {{slice}}, {{integration}}, {{what}} and {{todo}} are filled in.
 # feedback = "..."
