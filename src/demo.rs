@@ -63,6 +63,9 @@ pub struct DemoOptions {
     pub dbt: Option<PathBuf>,
     /// Seconds between the stand-in agents' steps.
     pub pace: f32,
+    /// The merge queue runs itself (`[merge] approve = "when-green"`,
+    /// `on_failure = "feedback"`, `auto = true`).
+    pub autopilot: bool,
 }
 
 /// Builds the sample repository under `options.dir`; returns its path.
@@ -85,7 +88,11 @@ pub fn create(options: &DemoOptions) -> anyhow::Result<PathBuf> {
         std::fs::write(&path, contents)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let steps = walkthrough(slices, options.dbt.is_some());
+    let steps = if options.autopilot {
+        autopilot_walkthrough()
+    } else {
+        walkthrough(slices, options.dbt.is_some())
+    };
     let mut readme = std::fs::read_to_string(repo.join("README.md"))?;
     let _ = write!(readme, "\n## The demo\n\n```text\n{steps}```\n");
     std::fs::write(repo.join("README.md"), readme)?;
@@ -157,6 +164,21 @@ fn walkthrough(slices: usize, dbt: bool) -> String {
     out
 }
 
+/// The steps with `--autopilot`: what still needs the operator.
+fn autopilot_walkthrough() -> String {
+    format!(
+        "The demo on autopilot (slices start from and merge into `{INTEGRATION}`; the queue runs itself):\n\
+         1. Start the agents: s on each slice. staging-core asks a question: Enter, y, Enter, then Ctrl-] to leave.\n\
+         2. Watch the Queue (o): a slice whose agent is done and whose dbt build passed approves itself and merges\n   \
+         after the check; the Queue says what each other slice waits for.\n\
+         3. staging-catalog strays outside its slice, so it never approves itself: the Queue says why. Approve it\n   \
+         yourself (`sliceboard approve staging-catalog --force`, or a, then y): its conflict with staging-core goes\n   \
+         to its agent by itself, and its fix approves itself and merges.\n\
+         4. Slices that come after others are told when those merge, merge them in, build, and merge in order.\n\
+         H holds the queue (nothing automatic) and lets it go on. Every automatic step is in the Events tab.\n"
+    )
+}
+
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
     let output = Command::new("git")
         .args([
@@ -207,6 +229,13 @@ fn plan(slices: usize, agent: &Path, sliceboard: &Path, options: &DemoOptions) -
     out.push_str(
         "[merge]\n# Every model migrated so far, built and tested on the integration target.\n",
     );
+    if options.autopilot {
+        out.push_str(
+            "# The queue runs itself: green slices approve themselves, agents are told\n\
+             # about conflicts, failed checks and upstream merges, ready slices merge.\n\
+             auto = true\napprove = \"when-green\"\non_failure = \"feedback\"\n",
+        );
+    }
     if options.dbt.is_some() {
         out.push_str("check = \"\\\"$DEMO_DBT\\\" build --exclude tag:redshift\"\n");
     } else {
@@ -458,6 +487,7 @@ mod tests {
             slices: 3,
             dbt: None,
             pace: 1.0,
+            autopilot: false,
         };
         let text = plan(
             3,
@@ -491,6 +521,7 @@ mod tests {
             slices: 5,
             dbt: Some(PathBuf::from("/venv/bin/dbt")),
             pace: 1.0,
+            autopilot: false,
         };
         let text = plan(
             5,

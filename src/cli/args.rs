@@ -275,5 +275,10 @@ pub enum CommandArgs {
         /// Create the repository and worktrees, but do not open the dashboard.
         #[arg(long)]
         no_open: bool,
+        /// The merge queue runs itself: slices approve themselves when
+        /// green, agents are told about conflicts, failed checks and
+        /// upstream merges, ready slices merge.
+        #[arg(long)]
+        autopilot: bool,
     },
 }

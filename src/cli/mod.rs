@@ -162,7 +162,8 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             with_dbt,
             pace,
             no_open,
-        } => demo(dir, slices, with_dbt, pace, no_open),
+            autopilot,
+        } => demo(dir, slices, with_dbt, pace, no_open, autopilot),
     }
 }
 
@@ -346,6 +347,7 @@ fn demo(
     with_dbt: bool,
     pace: f32,
     no_open: bool,
+    autopilot: bool,
 ) -> anyhow::Result<ExitCode> {
     let dir = dir.unwrap_or_else(|| {
         let stamp = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S");
@@ -361,6 +363,7 @@ fn demo(
         slices,
         dbt,
         pace,
+        autopilot,
     };
     let repo = crate::demo::create(&options)?;
     eprintln!("demo repository: {}", repo.display());

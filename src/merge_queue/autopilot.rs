@@ -10,6 +10,8 @@
 //! - `on_failure = "feedback"`: a conflict or a failed check tells the
 //!   owning agent at once (started with the resume command if it is not
 //!   running).
+//!   A slice that comes after others is also told when they merge, once
+//!   its agent is done or has exited (as `F` would), so it merges them in.
 //! - `max_attempts`: after that many failed attempts in a row since the
 //!   operator last approved it, a slice is handed over: nothing automatic
 //!   happens to it until the operator approves it, and they are called.
@@ -42,6 +44,9 @@ pub(super) struct Autopilot {
     pub(super) notes: BTreeMap<SliceName, String>,
     /// The operator held the queue.
     pub(super) held: bool,
+    /// The upstream merges each slice was last told about by the queue
+    /// itself, so a telling that failed is not tried every second.
+    upstream_told: BTreeMap<SliceName, Vec<SliceName>>,
 }
 
 impl MergeQueue {
@@ -242,6 +247,53 @@ impl MergeQueue {
             }
         }
         self.autopilot.notes = notes;
+    }
+}
+
+impl MergeQueue {
+    /// Under `on_failure = "feedback"`: a slice whose upstream merged is
+    /// told to merge it in once its agent is done (or has exited).
+    pub(super) fn tell_upstream_merged(&mut self) {
+        if self.ws.plan.merge.on_failure != OnFailure::Feedback || self.held() {
+            return;
+        }
+        let state = self.state();
+        let board = (self.deps.board)();
+        let due: Vec<SliceName> = state
+            .slices
+            .iter()
+            .filter(|(slice, record)| {
+                !record.upstream_merged.is_empty()
+                    && matches!(
+                        record.lifecycle,
+                        Lifecycle::Active | Lifecycle::Ready | Lifecycle::Approved
+                    )
+                    && !self.autopilot.handed_over.contains(*slice)
+                    && self.autopilot.upstream_told.get(*slice) != Some(&record.upstream_merged)
+                    && board.row(slice).is_some_and(|row| {
+                        agent_done(row.status, row.activity)
+                            || matches!(row.status, AgentStatus::Exited { .. })
+                    })
+            })
+            .map(|(slice, _)| slice.clone())
+            .collect();
+        for slice in due {
+            if let Some(record) = state.slices.get(&slice) {
+                self.autopilot
+                    .upstream_told
+                    .insert(slice.clone(), record.upstream_merged.clone());
+            }
+            if let Err(why) = self.send_feedback_as(&slice, Actor::Sliceboard) {
+                tracing::warn!(%slice, %why, "telling a slice about its upstream failed");
+                self.record(
+                    Actor::Sliceboard,
+                    Event::Progress {
+                        slice: Some(slice.clone()),
+                        message: format!("{slice}: its agent could not be told about its upstream: {why}"),
+                    },
+                );
+            }
+        }
     }
 }
 

@@ -277,6 +277,7 @@ impl MergeQueue {
             }
             self.refresh();
             self.approve_green();
+            self.tell_upstream_merged();
             self.advance();
             self.busy.store(
                 self.running.is_some() || !self.jobs.is_empty(),
