@@ -168,12 +168,13 @@ fn walkthrough(slices: usize, dbt: bool) -> String {
 fn autopilot_walkthrough() -> String {
     format!(
         "The demo on autopilot (slices start from and merge into `{INTEGRATION}`; the queue runs itself):\n\
-         1. Start the agents: s on each slice. staging-core asks a question: Enter, y, Enter, then Ctrl-] to leave.\n\
+         1. Start the agents: s on each slice. staging-core asks a question: y on its row answers it.\n\
          2. Watch the Queue (o): a slice whose agent is done and whose dbt build passed approves itself and merges\n   \
          after the check; the Queue says what each other slice waits for.\n\
-         3. staging-catalog strays outside its slice, so it never approves itself: the Queue says why. Approve it\n   \
-         yourself (`sliceboard approve staging-catalog --force`, or a, then y): its conflict with staging-core goes\n   \
-         to its agent by itself, and its fix approves itself and merges.\n\
+         3. The two staging slices change the same macro line (staging-catalog from outside its slice), so neither\n   \
+         approves itself: the Queue says why. Approve the owner yourself (a on staging-core, then y): it merges.\n   \
+         Then approve staging-catalog (a, y): its conflict goes to its agent by itself, which merges `{INTEGRATION}` in\n   \
+         keeping the owner's macro; its fix approves itself and merges.\n\
          4. Slices that come after others are told when those merge, merge them in, build, and merge in order.\n\
          H holds the queue (nothing automatic) and lets it go on. Every automatic step is in the Events tab.\n"
     )

@@ -24,6 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::plan::{ApproveRule, OnFailure};
+use crate::domain::queue::EntryState;
 use crate::domain::{Activity, AgentStatus, Event, Lifecycle, SliceName};
 use crate::store::Actor;
 
@@ -47,6 +48,9 @@ pub(super) struct Autopilot {
     /// The upstream merges each slice was last told about by the queue
     /// itself, so a telling that failed is not tried every second.
     upstream_told: BTreeMap<SliceName, Vec<SliceName>>,
+    /// The approved commit of each queued slice whose previewed conflict
+    /// was taken as a failed attempt (once per commit).
+    conflict_seen: BTreeMap<SliceName, String>,
 }
 
 impl MergeQueue {
@@ -251,6 +255,42 @@ impl MergeQueue {
 }
 
 impl MergeQueue {
+    /// A queued slice the preview shows conflicting with the tip never
+    /// gets an attempt of its own: taken as a failed one (counted, and its
+    /// agent told under `on_failure = "feedback"`), once per approved
+    /// commit.
+    pub(super) fn conflicts_in_the_queue(&mut self) {
+        let merge = &self.ws.plan.merge;
+        if merge.approve != ApproveRule::WhenGreen && merge.on_failure != OnFailure::Feedback {
+            return;
+        }
+        let Some(board) = self.shown.clone() else {
+            return;
+        };
+        for slice in &board.order {
+            let Some(view) = board.slices.get(slice) else {
+                continue;
+            };
+            let (Some(EntryState::Conflicts { paths }), Some(approval)) =
+                (&view.state, &view.approval)
+            else {
+                continue;
+            };
+            if self.autopilot.conflict_seen.get(slice) == Some(&approval.commit) {
+                continue;
+            }
+            self.autopilot
+                .conflict_seen
+                .insert(slice.clone(), approval.commit.clone());
+            let reason = format!(
+                "conflicts with {} in {}",
+                self.ws.plan.integration,
+                paths.join(", ")
+            );
+            self.after_failed_attempt(slice, &reason);
+        }
+    }
+
     /// Under `on_failure = "feedback"`: a slice whose upstream merged is
     /// told to merge it in once its agent is done (or has exited).
     pub(super) fn tell_upstream_merged(&mut self) {
@@ -289,7 +329,9 @@ impl MergeQueue {
                     Actor::Sliceboard,
                     Event::Progress {
                         slice: Some(slice.clone()),
-                        message: format!("{slice}: its agent could not be told about its upstream: {why}"),
+                        message: format!(
+                            "{slice}: its agent could not be told about its upstream: {why}"
+                        ),
                     },
                 );
             }

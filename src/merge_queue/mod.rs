@@ -278,6 +278,7 @@ impl MergeQueue {
             self.refresh();
             self.approve_green();
             self.tell_upstream_merged();
+            self.conflicts_in_the_queue();
             self.advance();
             self.busy.store(
                 self.running.is_some() || !self.jobs.is_empty(),

@@ -281,8 +281,13 @@ fn a_clean_merge_makes_a_merge_commit_of_the_old_tip_and_the_approved_commit() {
 /// Two slices that change the same line of `shared.txt`; `right`'s agent
 /// is `right_agent`.
 fn conflicting(right_agent: Option<&str>) -> TestRepo {
+    conflicting_with("", right_agent)
+}
+
+/// As [`conflicting`], with `extra` (a `[merge]` table) in the plan.
+fn conflicting_with(extra: &str, right_agent: Option<&str>) -> TestRepo {
     let mut text = plan(
-        "",
+        extra,
         &[
             ("left", &["left/**", "shared.txt"], &[]),
             ("right", &["right/**"], &[]),
@@ -1311,4 +1316,30 @@ fn a_supervisor_killed_during_a_batch_check_leaves_integration_at_a_checked_comm
         state_of(q, "alpha") == Some("ready") && state_of(q, "beta") == Some("ready")
     });
     assert_eq!(board["integration_tip"], before.as_str());
+}
+
+#[test]
+fn with_on_failure_feedback_a_queued_slice_that_would_conflict_tells_its_agent_once() {
+    let agent = "IFS= read -r line; printf '%s\\n' \"$line\" > got.txt; exec sleep 60";
+    let repo = conflicting_with("[merge]\non_failure = \"feedback\"", Some(agent));
+    sliceboard(&repo, &["approve", "left", "--force"]).ok();
+    sliceboard(&repo, &["merge", "left"]).ok();
+    // Approved, right would conflict with the new tip: it never gets an
+    // attempt, and its agent (started for it) is told at once.
+    sliceboard(&repo, &["approve", "right", "--force"]).ok();
+    let got = poll_ok("right's agent told", WAIT, || {
+        std::fs::read_to_string(repo.worktree("right").join("got.txt")).map_err(|e| e.to_string())
+    });
+    assert!(
+        got.contains("Message from sliceboard's merge queue about slice right"),
+        "{got}"
+    );
+    let told = events(&repo, "feedback_sent", "right");
+    assert_eq!(told.len(), 1, "{}", kinds(&repo));
+    assert_eq!(told[0]["actor"], "sliceboard");
+    // The same approved commit is not told again.
+    let again = common::poll_within(std::time::Duration::from_secs(2), || {
+        events(&repo, "feedback_sent", "right").len() > 1
+    });
+    assert!(!again, "{}", kinds(&repo));
 }
