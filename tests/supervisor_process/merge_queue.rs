@@ -1343,3 +1343,36 @@ fn with_on_failure_feedback_a_queued_slice_that_would_conflict_tells_its_agent_o
     });
     assert!(!again, "{}", kinds(&repo));
 }
+
+#[test]
+fn with_on_failure_feedback_a_slice_is_told_when_what_it_comes_after_merged() {
+    // The first run ends at once (its work done); told something, it is
+    // started again and writes what it read.
+    let agent = "if [ -e ../told-once ]; then IFS= read -r line; printf '%s\\n' \"$line\" > got.txt; exec sleep 60; fi; touch ../told-once; exit 0";
+    let mut text = plan(
+        "[merge]\non_failure = \"feedback\"",
+        &[("up", &["u/**"], &[]), ("down", &["d/**"], &["up"])],
+    );
+    text += &format!("agent = {}\n", toml_string(agent));
+    let repo = repo_with(&text, &[]);
+    repo.commit_in("up", &[("u/a.sql", "a\n")], "up");
+    let _sup = Supervise::start(&repo, &[]);
+    cli(&repo.socket(), start_agent("down")).expect("down's agent starts");
+    poll_until("down's first run over", WAIT, || {
+        repo.last_agent_status("down").as_deref() == Some("exited 0")
+    });
+    sliceboard(&repo, &["approve", "up"]).ok();
+    sliceboard(&repo, &["merge", "up"]).ok();
+    let got = poll_ok("down's agent told about up", WAIT, || {
+        std::fs::read_to_string(repo.worktree("down").join("got.txt"))
+            .map_err(|e| format!("{e}\n{}", kinds(&repo)))
+    });
+    assert!(got.contains("about slice down"), "{got}");
+    let told = events(&repo, "feedback_sent", "down");
+    assert_eq!(told.len(), 1, "{}", kinds(&repo));
+    assert_eq!(told[0]["actor"], "sliceboard");
+    assert!(
+        told[0]["about"].as_str().unwrap().contains("up"),
+        "{told:?}"
+    );
+}
