@@ -462,6 +462,7 @@ fn approval_records_the_committed_tip_and_refuses_uncommitted_work() {
             &r.sup.state_store(),
             &staging,
             Vec::new(),
+            false,
         )
     };
     let err = approve(&r).unwrap_err();
