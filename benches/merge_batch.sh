@@ -9,7 +9,8 @@
 #   bash benches/merge_batch.sh                        # batch 1 and 5, 10 s check
 #   SB_MB_CHECK=2 SB_MB_BATCHES="1 5 10" bash benches/merge_batch.sh
 #
-# SB_MB_CULPRIT is the culprit's place in the queue (default 7).
+# SB_MB_CULPRIT is the culprit's place in the queue (default 7);
+# SB_MB_KEEP=1 keeps the temporary folder (the journals and logs).
 # SB_BIN is the binary (default: $CARGO_TARGET_DIR/release/sliceboard,
 # else target/release/sliceboard; `cargo build --release` first). Each run
 # builds its repository (git CLI, no user or system config) in a
@@ -31,7 +32,7 @@ mkdir -p "$HOME"
 repos=()
 cleanup() {
   for repo in "${repos[@]}"; do "$bin" -C "$repo" stop >/dev/null 2>&1 || true; done
-  rm -rf "$tmp"
+  if [ -n "${SB_MB_KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 

@@ -50,6 +50,7 @@ impl MergeQueue {
     /// Reads the tips, marks stale approvals, recomputes previews that
     /// changed, and publishes the board if it changed.
     pub(super) fn refresh(&mut self) {
+        let started = std::time::Instant::now();
         let mut state = self.state_for_tick();
         let tips = self.reader().tips(&state);
         if self.mark_stale(&state, &tips) {
@@ -70,6 +71,10 @@ impl MergeQueue {
                 queue: board.clone(),
             });
             self.shown = Some(board);
+        }
+        let took = started.elapsed();
+        if took > std::time::Duration::from_millis(100) {
+            tracing::info!(ms = took.as_millis() as u64, "slow merge-queue refresh");
         }
     }
 
