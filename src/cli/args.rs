@@ -121,6 +121,20 @@ pub enum CommandArgs {
         #[arg(long)]
         json: bool,
     },
+    /// Print a slice's worktree path: cd "$(sliceboard path SLICE)".
+    Path {
+        /// The slice.
+        slice: String,
+    },
+    /// A shell in a slice's worktree with the slice's environment (its dbt
+    /// target and schema, `SLICEBOARD_*`), or COMMAND there instead.
+    Shell {
+        /// The slice.
+        slice: String,
+        /// Run this instead of `$SHELL`, e.g. `-- dbt build -s my_model`.
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
     /// Report this agent's activity to the running supervisor; meant for agent
     /// hooks (see docs/agent-hooks.md). Exits 0 when no supervisor runs.
     Signal {

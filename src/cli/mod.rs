@@ -118,6 +118,8 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         CommandArgs::Proxy => supervisor_cmds::proxy(&cwd),
         CommandArgs::Supervise => supervisor_cmds::supervise(&cwd),
         CommandArgs::Env { slice, json } => slice_cmds::env(&open(&cwd)?, slice, json),
+        CommandArgs::Path { slice } => slice_cmds::path(&open(&cwd)?, &slice),
+        CommandArgs::Shell { slice, command } => slice_cmds::shell(&open(&cwd)?, &slice, &command),
         CommandArgs::Status { json } => status_cmd::status(&open_in_force(&cwd)?, json),
         CommandArgs::Signal { activity, slice } => signal_cmd::signal(&cwd, &activity, slice),
         CommandArgs::Hook { agent, payload } => Ok(signal_cmd::hook(&cwd, &agent, payload)),

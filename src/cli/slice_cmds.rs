@@ -70,6 +70,55 @@ pub fn down(ws: &Workspace, slice: &str, force: bool) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
+/// The worktree of `slice`, which must exist.
+fn existing_worktree(ws: &Workspace, slice: &str) -> anyhow::Result<std::path::PathBuf> {
+    let spec = ws.slice(slice)?;
+    let worktree = ws.plan.worktree_for(&spec.name, ws.git.root());
+    if !worktree.is_dir() {
+        anyhow::bail!(
+            "{slice} has no worktree yet at {}; run `sliceboard up {slice}`",
+            worktree.display()
+        );
+    }
+    Ok(worktree)
+}
+
+/// `sliceboard path SLICE`.
+pub fn path(ws: &Workspace, slice: &str) -> anyhow::Result<ExitCode> {
+    println!("{}", existing_worktree(ws, slice)?.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sliceboard shell SLICE [-- COMMAND…]`: replaces this process with the
+/// user's shell (or the command) in the worktree, the slice's environment
+/// added.
+pub fn shell(ws: &Workspace, slice: &str, command: &[String]) -> anyhow::Result<ExitCode> {
+    use std::os::unix::process::CommandExt as _;
+    let worktree = existing_worktree(ws, slice)?;
+    let spec = ws.slice(slice)?;
+    let env = ws.env(spec)?;
+    let (program, args) = match command.split_first() {
+        Some((program, args)) => (program.clone(), args.to_vec()),
+        None => {
+            eprintln!(
+                "a shell in {slice}'s worktree ({}), with its environment; exit to come back",
+                worktree.display()
+            );
+            let shell = std::env::var("SHELL")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "/bin/sh".into());
+            (shell, Vec::new())
+        }
+    };
+    let err = std::process::Command::new(&program)
+        .args(&args)
+        .current_dir(&worktree)
+        .envs(env)
+        .exec();
+    Err(anyhow::Error::new(err).context(format!("cannot run {program}")))
+}
+
 pub fn env(ws: &Workspace, slice: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
     let name = match slice {
         Some(name) => name,

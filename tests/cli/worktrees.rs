@@ -336,6 +336,57 @@ fn env_prints_lines_a_shell_can_eval() {
 }
 
 #[test]
+fn path_and_shell_take_you_into_a_slice_with_its_environment() {
+    let repo = TestRepo::with_plan();
+    // No worktree yet: said, with what to do.
+    let missing = repo.sliceboard(&["path", "marts"]).fails();
+    assert!(missing.contains("sliceboard up marts"), "{missing}");
+    repo.sliceboard(&["up"]).ok();
+    let worktree = repo.worktree("marts");
+    assert_eq!(
+        repo.sliceboard(&["path", "marts"]).ok(),
+        format!("{}\n", worktree.display())
+    );
+    let out = repo
+        .sliceboard(&[
+            "shell",
+            "marts",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s|%s|%s' \"$(pwd)\" \"$SLICEBOARD_SLICE\" \"$SLICEBOARD_DBT_TARGET\"",
+        ])
+        .ok();
+    assert_eq!(out, format!("{}|marts|dev_marts", worktree.display()));
+    // With no command, the user's shell, reading what it is given.
+    let mut shell = repo.command(common::BIN, &repo.root);
+    shell
+        .args(["shell", "staging"])
+        .env("SHELL", "/bin/sh")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = shell.spawn().unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"echo \"$SLICEBOARD_SLICE in $(pwd)\"\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("staging in {}\n", repo.worktree("staging").display())
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a shell in staging's worktree"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn commands_work_from_inside_a_slice_worktree() {
     let repo = TestRepo::with_plan();
     repo.sliceboard(&["up"]).ok();
