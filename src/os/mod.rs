@@ -15,7 +15,7 @@ pub mod private;
 pub mod process_group;
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt as _;
 
 /// Whether a process with this pid exists (signal 0 checks without sending).
@@ -141,5 +141,49 @@ pub fn release_freed_memory() {
     // SAFETY: malloc_trim only walks the allocator's own free lists.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// What [`wait_readable`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readable {
+    /// `fd` has something to read (or is at its end).
+    Input,
+    /// `wake` was written to.
+    Woken,
+}
+
+/// Blocks until `fd` or `wake` can be read, without reading either: a
+/// thread that reads a terminal can be woken (to stand aside while another
+/// program uses it) with no timer, so an idle one never wakes.
+pub fn wait_readable(fd: RawFd, wake: RawFd) -> io::Result<Readable> {
+    let mut fds = [
+        libc::pollfd {
+            fd: wake,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    loop {
+        // SAFETY: two valid pollfd structs, their count, no timeout.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if fds[0].revents != 0 {
+            return Ok(Readable::Woken);
+        }
+        if fds[1].revents != 0 {
+            return Ok(Readable::Input);
+        }
     }
 }

@@ -122,6 +122,13 @@ pub enum Effect {
         query: String,
         nth: usize,
     },
+    /// Open `path` (relative to `worktree`) in the operator's editor at
+    /// `line`; the dashboard gives the terminal over until it exits.
+    Edit {
+        worktree: std::path::PathBuf,
+        path: String,
+        line: Option<u32>,
+    },
     Quit,
 }
 

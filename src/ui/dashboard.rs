@@ -50,6 +50,8 @@ pub struct Dashboard {
     last_heard: Instant,
     /// The window title last set.
     title: String,
+    /// Stands the input reader aside while the operator's editor runs.
+    gate: super::inbox::InputGate,
 }
 
 /// The window's title: `sliceboard: 2 waiting · 5 busy`, so a glance at
@@ -79,9 +81,75 @@ pub fn window_title(board: &crate::domain::board::Board) -> String {
 }
 
 impl Dashboard {
+    /// A new terminal on a blank screen, so the next draw repaints it all;
+    /// not `Terminal::clear`, which asks the terminal where its cursor is
+    /// while the input thread reads the answer away.
+    fn take_terminal_again(&mut self) -> anyhow::Result<()> {
+        crossterm::execute!(
+            std::io::stdout(),
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+        )?;
+        self.terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+        self.dirty = true;
+        self.title.clear();
+        Ok(())
+    }
+
+    /// `e`: the operator's editor (`$VISUAL`, `$EDITOR`, else `vi`) on
+    /// `path` in the slice's worktree at `line`, with the terminal given
+    /// over (modes off, the input reader aside) until it exits, as lazygit
+    /// does.
+    fn edit(
+        &mut self,
+        worktree: &std::path::Path,
+        path: &str,
+        line: Option<u32>,
+    ) -> anyhow::Result<()> {
+        let file = worktree.join(path);
+        if !file.exists() {
+            self.app.message = Some(format!(
+                "{} is not on this machine (a remote dashboard, or the file was deleted)",
+                file.display()
+            ));
+            self.dirty = true;
+            return Ok(());
+        }
+        let editor = ["VISUAL", "EDITOR"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+            .unwrap_or_else(|| "vi".to_owned());
+        let mut args = Vec::new();
+        if let Some(line) = line {
+            args.push(format!("+{line}"));
+        }
+        args.push(path.to_owned());
+        self.gate.close();
+        let ran = self.modes.hand_over(|| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{editor} \"$@\""))
+                .arg("sh")
+                .args(&args)
+                .current_dir(worktree)
+                .status()
+        });
+        self.gate.open();
+        self.take_terminal_again()?;
+        self.app.message = Some(match ran? {
+            Ok(status) if status.success() => format!("back from {editor} {}", args.join(" ")),
+            Ok(status) => format!("{editor} ended: {status}"),
+            Err(err) => format!("cannot run {editor}: {err}"),
+        });
+        Ok(())
+    }
+
     /// Takes the terminal (every mode on) for `app`, sending through
     /// `outbox`.
-    pub fn new(app: App, outbox: mpsc::Sender<ClientMsg>) -> anyhow::Result<Self> {
+    pub fn new(
+        app: App,
+        outbox: mpsc::Sender<ClientMsg>,
+        gate: super::inbox::InputGate,
+    ) -> anyhow::Result<Self> {
         let modes = TerminalModes::enable()?;
         let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
         Ok(Self {
@@ -99,6 +167,7 @@ impl Dashboard {
             shown: Vec::new(),
             last_heard: Instant::now(),
             title: String::new(),
+            gate,
         })
     }
 
@@ -150,17 +219,19 @@ impl Dashboard {
             && self.app.mode == app::Mode::Board
         {
             self.modes.suspend()?;
-            // A new terminal on a blank screen, so the next draw repaints
-            // it all; not `Terminal::clear`, which asks the terminal where
-            // its cursor is while the input thread reads the answer away.
-            crossterm::execute!(
-                std::io::stdout(),
-                crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
-            )?;
-            self.terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+            self.take_terminal_again()?;
         }
         let mut ended = None;
         for effect in self.app.on_key(key) {
+            if let app::Effect::Edit {
+                worktree,
+                path,
+                line,
+            } = effect
+            {
+                self.edit(&worktree, &path, line)?;
+                continue;
+            }
             if self.client.apply(effect, &mut self.app) {
                 ended = Some(Ended::Detached);
             }
@@ -270,6 +341,8 @@ impl Client {
                 self.send(ClientMsg::Search { id, slice, query });
             }
             Effect::Quit => return true,
+            // The dashboard runs the editor itself (it owns the terminal).
+            Effect::Edit { .. } => {}
         }
         false
     }

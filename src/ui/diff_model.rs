@@ -174,6 +174,28 @@ impl App {
 
 /// How many lines the Diff tab draws for a file: each hunk's header and
 /// its lines.
+/// The line of the new file at row `row` of the file's diff as the Diff
+/// tab draws it (a hunk's header, then its lines): the first line at or
+/// after it that the new file has (a removed line has none), else the
+/// hunk's last.
+pub fn line_at(file: &FileDiff, row: usize) -> Option<u32> {
+    let mut at = 0;
+    let mut last = None;
+    for hunk in file.hunks.iter() {
+        let rows = hunk.lines.len() + 1;
+        if row < at + rows {
+            let from = row.saturating_sub(at + 1);
+            return hunk.lines[from.min(hunk.lines.len())..]
+                .iter()
+                .find_map(|l| l.new_line)
+                .or_else(|| hunk.lines.iter().rev().find_map(|l| l.new_line));
+        }
+        last = hunk.lines.iter().rev().find_map(|l| l.new_line).or(last);
+        at += rows;
+    }
+    last
+}
+
 pub fn file_lines(file: &FileDiff) -> usize {
     file.hunks.iter().map(|h| h.lines.len() + 1).sum()
 }

@@ -34,6 +34,76 @@ pub struct Inbox {
     signalled: Arc<AtomicBool>,
     /// Tells the input reader to stop once the loop ends.
     stop_input: Arc<AtomicBool>,
+    /// Makes the input reader stand aside while another program (the
+    /// operator's editor) reads the terminal.
+    gate: InputGate,
+}
+
+/// Stands the input reader aside and lets it go on again. The reader
+/// waits on the terminal and on a pipe, so it is woken without a timer.
+#[derive(Clone)]
+pub struct InputGate {
+    shared: Arc<(Mutex<GateState>, std::sync::Condvar)>,
+    wake: Arc<std::io::PipeWriter>,
+}
+
+#[derive(Default)]
+struct GateState {
+    /// The loop wants the reader aside.
+    wanted: bool,
+    /// The reader is aside.
+    aside: bool,
+}
+
+impl InputGate {
+    /// Returns once the reader reads nothing more until [`Self::open`].
+    pub fn close(&self) {
+        use std::io::Write as _;
+        let (state, changed) = &*self.shared;
+        let mut state = state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.wanted = true;
+        let _ = (&*self.wake).write_all(b"x");
+        while !state.aside {
+            let (next, timeout) = changed
+                .wait_timeout(state, Duration::from_secs(2))
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            state = next;
+            // A reader that is gone (the terminal closed) stands aside.
+            if timeout.timed_out() {
+                break;
+            }
+        }
+    }
+
+    pub fn open(&self) {
+        let (state, changed) = &*self.shared;
+        state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .wanted = false;
+        changed.notify_all();
+    }
+
+    /// The reader's side: stands aside while the loop wants it to.
+    fn stand_aside_if_asked(&self) {
+        let (state, changed) = &*self.shared;
+        let mut state = state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !state.wanted {
+            return;
+        }
+        state.aside = true;
+        changed.notify_all();
+        while state.wanted {
+            state = changed
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        state.aside = false;
+    }
 }
 
 type Sender = Arc<Mutex<mpsc::Sender<Msg>>>;
@@ -53,13 +123,24 @@ impl Inbox {
         let tx = Arc::new(Mutex::new(tx));
         spawn_reader(reader, tx.clone());
         let stop_input = Arc::new(AtomicBool::new(false));
-        spawn_input_reader(tx.clone(), stop_input.clone());
+        let (wake_rx, wake_tx) = std::io::pipe().context("cannot make the input reader's pipe")?;
+        let gate = InputGate {
+            shared: Arc::default(),
+            wake: Arc::new(wake_tx),
+        };
+        spawn_input_reader(tx.clone(), stop_input.clone(), gate.clone(), wake_rx);
         let signalled = watch_signals(tx)?;
         Ok(Self {
             rx,
             signalled,
             stop_input,
+            gate,
         })
+    }
+
+    /// What stands the input reader aside.
+    pub fn gate(&self) -> InputGate {
+        self.gate.clone()
     }
 
     /// Every message pending once the first comes, waiting at most `wait`
@@ -139,13 +220,37 @@ fn watch_signals(tx: Sender) -> anyhow::Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-fn spawn_input_reader(tx: Sender, stop: Arc<AtomicBool>) {
+fn spawn_input_reader(
+    tx: Sender,
+    stop: Arc<AtomicBool>,
+    gate: InputGate,
+    mut wake: std::io::PipeReader,
+) {
+    use std::io::Read as _;
+    use std::os::fd::AsRawFd as _;
     std::thread::spawn(move || {
-        // Blocks until input comes: an idle dashboard wakes for nothing.
-        while !stop.load(Ordering::SeqCst) {
-            match crossterm::event::read() {
-                Ok(event) => send(&tx, Msg::Input(event)),
+        let terminal = std::io::stdin().as_raw_fd();
+        // Blocks until input comes or the gate is closed: an idle
+        // dashboard wakes for nothing.
+        'reading: while !stop.load(Ordering::SeqCst) {
+            gate.stand_aside_if_asked();
+            match crate::os::wait_readable(terminal, wake.as_raw_fd()) {
+                Ok(crate::os::Readable::Woken) => {
+                    let _ = wake.read(&mut [0u8; 64]);
+                    continue;
+                }
+                Ok(crate::os::Readable::Input) => {}
                 Err(_) => break,
+            }
+            // One read may bring several events: take every one parsed.
+            loop {
+                match crossterm::event::read() {
+                    Ok(event) => send(&tx, Msg::Input(event)),
+                    Err(_) => break 'reading,
+                }
+                if !matches!(crossterm::event::poll(Duration::ZERO), Ok(true)) {
+                    break;
+                }
             }
         }
         send(&tx, Msg::InputClosed);

@@ -78,6 +78,8 @@ pub enum Action {
     BoardOrder,
     /// Hold the merge queue (nothing automatic happens), or let it go on.
     HoldQueue,
+    /// Open the Diff tab's file in the operator's editor, at the line shown.
+    Edit,
     SearchNext,
     /// Create the slices' missing worktrees (`sliceboard up`).
     CreateWorktrees,
@@ -136,6 +138,9 @@ impl Action {
             Action::Mark => "mark / unmark the slice (one prompt to several)",
             Action::MuteCalls => "mute / unmute the slice's calls (bell, notifications)",
             Action::BoardOrder => "board order: who needs you first, or the plan's",
+            Action::Edit => {
+                "open the diff's file in $EDITOR at the line shown (the dashboard waits)"
+            }
             Action::HoldQueue => {
                 "hold the merge queue (nothing approved, told or merged by itself) / let it go on"
             }
@@ -299,6 +304,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("z", Action::MuteCalls),
     ("O", Action::BoardOrder),
     ("H", Action::HoldQueue),
+    ("e", Action::Edit),
     ("U", Action::CreateWorktrees),
     ("S", Action::Setup),
     ("q", Action::Quit),

@@ -66,7 +66,7 @@ pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
         .context("the supervisor sent no board; is it a dashboard connection?")?;
     let outbox = inbox::spawn_writer(writer);
     let inbox = Inbox::start(reader)?;
-    let mut dashboard = Dashboard::new(App::new(board, keymap), outbox)?;
+    let mut dashboard = Dashboard::new(App::new(board, keymap), outbox, inbox.gate())?;
     loop {
         let mut ended = None;
         for msg in inbox.drain(dashboard.wait()) {

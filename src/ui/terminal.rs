@@ -56,6 +56,17 @@ impl TerminalModes {
     }
 }
 
+impl TerminalModes {
+    /// Gives the terminal back as it was while `run` runs (another
+    /// program uses it), then takes it again. The caller redraws after.
+    pub fn hand_over<T>(&mut self, run: impl FnOnce() -> T) -> std::io::Result<T> {
+        restore();
+        let out = run();
+        turn_on()?;
+        Ok(out)
+    }
+}
+
 impl Drop for TerminalModes {
     fn drop(&mut self) {
         restore();

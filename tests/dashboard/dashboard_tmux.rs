@@ -1138,3 +1138,58 @@ fn a_waiting_agent_rings_a_dashboard_in_a_background_window_once_and_says_so_in_
         tmux.format_of(":0", "#{pane_title}") == untouched
     });
 }
+
+#[test]
+fn e_on_the_diff_tab_opens_the_editor_at_the_line_shown_and_the_dashboard_comes_back() {
+    let repo = TestRepo::with_worktrees(PLAN);
+    let staging = repo.worktree("staging");
+    let editor = repo.top.join("fake-editor");
+    let got = repo.top.join("editor-got");
+    std::fs::write(
+        &editor,
+        format!(
+            "#!/bin/sh\nprintf 'EDITING %s in %s\\n' \"$*\" \"$(pwd)\"\nIFS= read -r line\nprintf '%s|%s\\n' \"$*\" \"$line\" > {}\n",
+            got.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let command = format!("EDITOR={} {BIN}", editor.display());
+    let tmux = Tmux::run(repo, 140, 36, &command);
+    tmux.until("both slices without changes", |s| {
+        s.matches("no changes").count() == 2
+    });
+    common::write_file(
+        &staging.join("models/staging/stg_orders.sql"),
+        "select id, user_id\nfrom {{ ref('orders') }}\n",
+    );
+    tmux.shows("1 file +2 -1");
+    tmux.keys(&["Tab"]);
+    tmux.shows("+from {{ ref('orders') }}");
+
+    tmux.keys(&["e"]);
+    let editing = tmux.shows("EDITING");
+    assert!(
+        editing.contains(&format!(
+            "EDITING +1 models/staging/stg_orders.sql in {}",
+            staging.display()
+        )),
+        "{editing}"
+    );
+    // The keys are the editor's now, not the dashboard's (j would move
+    // the selection, q would detach).
+    tmux.text("jq typed here");
+    tmux.keys(&["Enter"]);
+    poll_until("the editor wrote what it read", WAIT, || {
+        std::fs::read_to_string(&got).is_ok_and(|t| t.ends_with('\n'))
+    });
+    assert_eq!(
+        std::fs::read_to_string(&got).unwrap(),
+        "+1 models/staging/stg_orders.sql|jq typed here\n"
+    );
+    // The dashboard is back, drawn whole, and reads keys again.
+    let back = tmux.shows("back from");
+    assert!(back.contains("+from {{ ref('orders') }}"), "{back}");
+    tmux.keys(&["q"]);
+    tmux.shows("DASHBOARD-EXITED-0");
+}

@@ -226,6 +226,7 @@ impl App {
             | Action::Focus
             | Action::PauseResume
             | Action::MuteCalls
+            | Action::Edit
             | Action::Kill
             | Action::EndLeftRunning => self.act_on_slice(action),
         }
@@ -523,6 +524,31 @@ impl App {
                     .map(|slice| Effect::Send(Command::SendFeedback { slice }))
                     .into_iter()
                     .collect();
+            }
+            Action::Edit => {
+                let shown = self.selected_file().map(|file| {
+                    (
+                        file.path.clone(),
+                        crate::ui::diff_model::line_at(file, self.diff_scroll),
+                    )
+                });
+                match (self.selected(), shown) {
+                    (Some(row), Some((path, line))) => {
+                        return vec![Effect::Edit {
+                            worktree: row.worktree.clone(),
+                            path,
+                            line,
+                        }];
+                    }
+                    _ => {
+                        self.message = Some(format!(
+                            "nothing to edit: {} shows no changed file",
+                            crate::domain::possessive(
+                                &slice.map_or_else(|| "the slice".to_owned(), |s| s.to_string())
+                            )
+                        ));
+                    }
+                }
             }
             Action::Setup => {
                 if let Some(slice) = slice.clone() {
