@@ -243,6 +243,40 @@ fn file_line(file: &FileDiff, selected: bool, flags: &[PathFlag]) -> TextLine<'s
     TextLine::from(spans)
 }
 
+/// Columns before a diff line's text: two line numbers and the sign.
+const GUTTER: usize = 11;
+
+/// `spans` cut into rows of at most `width` columns (a wide character
+/// never split), each keeping its style.
+fn wrap_spans(spans: Vec<Span<'static>>, width: usize) -> Vec<Vec<Span<'static>>> {
+    use unicode_width::UnicodeWidthChar as _;
+    let mut rows = vec![Vec::new()];
+    let mut used = 0;
+    for span in spans {
+        let mut piece = String::new();
+        for c in span.content.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w > width && used > 0 {
+                if !piece.is_empty()
+                    && let Some(row) = rows.last_mut()
+                {
+                    row.push(Span::styled(std::mem::take(&mut piece), span.style));
+                }
+                rows.push(Vec::new());
+                used = 0;
+            }
+            piece.push(c);
+            used += w;
+        }
+        if !piece.is_empty()
+            && let Some(row) = rows.last_mut()
+        {
+            row.push(Span::styled(piece, span.style));
+        }
+    }
+    rows
+}
+
 fn draw_hunks(
     frame: &mut Frame<'_>,
     area: Rect,
@@ -258,10 +292,13 @@ fn draw_hunks(
     frame.render_widget(block, area);
     let mut lines: Vec<TextLine> = Vec::new();
     for flag in flags.iter().filter(|f| file.paths().any(|p| p == f.path())) {
-        lines.push(TextLine::styled(
+        let text = Span::styled(
             format!("! {}: {}", flag.path(), flag.describe()),
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        ));
+        );
+        for row in wrap_spans(vec![text], usize::from(inner.width).max(8)) {
+            lines.push(TextLine::from(row));
+        }
     }
     if file.binary {
         lines.push(TextLine::styled("Binary file: no text diff.", dim));
@@ -274,10 +311,13 @@ fn draw_hunks(
     let lang = Lang::of(&file.path);
     let number = |n: Option<u32>| n.map_or_else(|| "    ".to_owned(), |n| format!("{n:>4}"));
     let mut drawn = 0usize;
-    let height = usize::from(inner.height).saturating_sub(lines.len());
+    let height = usize::from(inner.height);
+    // Room for a line's text beside its gutter (two numbers and the sign);
+    // a longer line goes on in rows of its own, marked `↪`, never cut.
+    let room = usize::from(inner.width).saturating_sub(GUTTER).max(8);
     'hunks: for hunk in file.hunks.iter() {
         for at in 0..=hunk.lines.len() {
-            if drawn >= scroll + height {
+            if lines.len() >= height {
                 break 'hunks;
             }
             let keep = drawn >= scroll;
@@ -299,19 +339,29 @@ fn draw_hunks(
                 LineKind::Context => (" ", Style::new()),
                 LineKind::Note => ("\\", dim),
             };
-            let mut spans = vec![
-                Span::styled(
-                    format!("{} {} ", number(line.old_line), number(line.new_line)),
-                    dim,
-                ),
-                Span::styled(sign, base),
-            ];
             let text = line.text.replace('\t', "    ");
-            spans.extend(highlight::spans(&text, lang, base));
-            lines.push(TextLine::from(spans));
+            let rows = wrap_spans(highlight::spans(&text, lang, base), room);
+            for (i, row) in rows.into_iter().enumerate() {
+                if i > 0 && lines.len() >= height {
+                    break 'hunks;
+                }
+                let mut spans = if i == 0 {
+                    vec![
+                        Span::styled(
+                            format!("{} {} ", number(line.old_line), number(line.new_line)),
+                            dim,
+                        ),
+                        Span::styled(sign, base),
+                    ]
+                } else {
+                    vec![Span::styled(format!("{:>w$}", "↪", w = GUTTER), dim)]
+                };
+                spans.extend(row);
+                lines.push(TextLine::from(spans));
+            }
         }
     }
-    if file.lines_omitted > 0 && drawn < scroll + height {
+    if file.lines_omitted > 0 && lines.len() < height {
         lines.push(TextLine::styled(
             format!("… {} more lines not shown", file.lines_omitted),
             dim,

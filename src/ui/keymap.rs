@@ -124,7 +124,9 @@ impl Action {
             Action::PickVariant => "pick this variant, retire its siblings (asks first)",
             Action::Queue => "merge queue view (again: back)",
             Action::Grid => "grid of all terminals",
-            Action::Fullscreen => "terminal full screen (a larger peek: keys stay the board's)",
+            Action::Fullscreen => {
+                "the tab shown full screen: the terminal (a larger peek: keys stay the board's), the diff…"
+            }
             Action::ScrollUp => "scroll back (terminal, diff, dbt and logs)",
             Action::ScrollDown => "scroll forward (terminal, diff, dbt and logs)",
             Action::NextFile => "diff: next changed file",

@@ -39,6 +39,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
     frame.render_widget(title_line(app), title);
     match app.layout {
         Layout::Grid => draw_grid(frame, body, app, &mut panes),
+        // The tab shown, whole: the terminal, or the diff, dbt, logs or
+        // events with the tab bar.
+        Layout::Full if app.tab != Tab::Terminal => draw_detail(frame, body, app, &mut panes),
         Layout::Full => {
             if let Some(row) = app.selected() {
                 draw_terminal(frame, body, row, app, &mut panes);

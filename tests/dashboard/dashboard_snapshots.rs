@@ -1613,3 +1613,48 @@ fn the_queue_view_says_what_runs_by_itself_what_waits_and_scrolls_a_failed_check
     ));
     assert_eq!(format!("{effects:?}"), "[Send(HoldQueue { held: true })]");
 }
+
+#[test]
+fn at_80_by_24_a_long_changed_line_wraps_whole_and_f_shows_the_diff_full_screen() {
+    let mut app = app();
+    let long: String = (0..40).map(|i| format!("col_{i:02},")).collect();
+    assert!(long.len() >= 200);
+    let diff = SliceDiff {
+        base: Some("0123456789abcdef".into()),
+        files: vec![file(
+            "models/staging/wide.sql",
+            ChangeKind::Modified,
+            1,
+            0,
+            vec![Hunk {
+                header: "@@ -1 +1,2 @@".into(),
+                lines: vec![
+                    line(LineKind::Context, Some(1), Some(1), "select"),
+                    line(LineKind::Added, None, Some(2), &long),
+                ],
+            }],
+        )],
+    };
+    apply_diff(&mut app, "staging", diff, None);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Char('f'));
+    let shown = render(&app, 80, 24);
+    assert!(!shown.contains("┌ slices"), "the board gives way:\n{shown}");
+    // The text of the line, read back from its rows: the first after its
+    // gutter, the others after the wrap mark.
+    let mut text = String::new();
+    for row in shown.lines() {
+        let inside = row.trim_start_matches('│').trim_end_matches('│');
+        if let Some(at) = inside.find("+col_00") {
+            text.push_str(inside[at + 1..].trim_end());
+        } else if !text.is_empty()
+            && let Some(at) = inside.find('↪')
+        {
+            text.push_str(inside[at + '↪'.len_utf8()..].trim_end());
+        }
+    }
+    assert_eq!(text, long, "{shown}");
+    // f again: back to the board.
+    press(&mut app, KeyCode::Char('f'));
+    assert!(render(&app, 80, 24).contains("┌ slices"));
+}

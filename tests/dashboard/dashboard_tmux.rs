@@ -263,9 +263,9 @@ fn an_operator_starts_types_into_pauses_and_quits() {
     tmux.keys(&["?"]);
     let help = tmux.shows("key closes)");
     assert!(help.contains("pause / resume the agent"), "{help}");
-    // Its last line, the leave key, is one scroll away at most.
+    // Its last line, the leave key, is a scroll away.
     if !help.contains("ctrl-]") {
-        tmux.keys(&["j", "j", "j", "j", "j", "j", "j", "j"]);
+        tmux.keys(&["j"; 20]);
         tmux.shows("ctrl-]");
     }
     tmux.keys(&["Escape"]);

@@ -114,6 +114,8 @@ fn a_call_reaches_the_host_terminal_as_a_bell_and_osc_9_and_777_and_the_title_is
     poll_until("the dashboard gone", WAIT, || {
         child.try_wait().ok().flatten().is_some()
     });
+    // Its last bytes may still be on their way through the pty.
+    poll_until("the title given back", WAIT, || seen(b"\x1b[23;0t"));
     let out = bytes.lock().unwrap();
     let pop = rfind(&out, b"\x1b[23;0t").expect("the title given back");
     let last_title = rfind(&out, b"\x1b]2;").unwrap();

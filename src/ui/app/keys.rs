@@ -384,13 +384,17 @@ impl App {
                     Layout::Grid
                 };
             }
+            // The tab shown goes full screen (the grid and the queue show
+            // no tab: the terminal does).
             Action::Fullscreen => {
+                if self.layout != Layout::Focus && self.layout != Layout::Full {
+                    self.tab = Tab::Terminal;
+                }
                 self.layout = if self.layout == Layout::Full {
                     Layout::Focus
                 } else {
                     Layout::Full
                 };
-                self.tab = Tab::Terminal;
             }
             Action::Help => self.mode = Mode::Help,
             Action::Search => {
@@ -544,7 +548,7 @@ impl App {
                         self.message = Some(format!(
                             "nothing to edit: {} shows no changed file",
                             crate::domain::possessive(
-                                &slice.map_or_else(|| "the slice".to_owned(), |s| s.to_string())
+                                slice.map_or_else(|| "the slice".to_owned(), |s| s.to_string())
                             )
                         ));
                     }
