@@ -55,7 +55,7 @@ static AT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
         (?:resets?(?:\s+at)?|try\ again\ at)\s+
-        (?:(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2}),?\s+(?:(\d{4}),?\s+)?(?:at\s+)?)?
+        (?:(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(?:(\d{4}),?\s+)?(?:at\s+)?)?
         (\d{1,2})(?::(\d{2}))?\s*([ap])?\.?m?\.?
         (?:\s*\(([^)]+)\))?",
     )
@@ -237,6 +237,11 @@ mod tests {
         assert_eq!(
             at("You've hit your usage limit. Try again at 11:04 PM.").as_deref(),
             Some("2026-12-06T22:04:00Z")
+        );
+        // A reset on another day: Codex writes the date with an ordinal.
+        assert_eq!(
+            at("You've hit your usage limit. Try again at Dec 9th, 2026 1:47 AM.").as_deref(),
+            Some("2026-12-09T00:47:00Z")
         );
     }
 

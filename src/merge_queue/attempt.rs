@@ -236,23 +236,7 @@ impl MergeQueue {
         let prepared = match self.prepare(slice) {
             Ok(prepared) => prepared,
             Err(reason) => {
-                // The same refusal twice in a row is journaled once.
-                let again = self
-                    .refused
-                    .get(slice)
-                    .is_some_and(|(last, _)| *last == reason);
-                if !again {
-                    self.record(
-                        Actor::Sliceboard,
-                        Event::MergeFailed {
-                            slice: slice.clone(),
-                            attempt: 0,
-                            reason: reason.clone(),
-                        },
-                    );
-                }
-                self.refused
-                    .insert(slice.clone(), (reason.clone(), std::time::Instant::now()));
+                self.refuse(slice, &reason);
                 return failed(reason);
             }
         };
@@ -295,6 +279,7 @@ impl MergeQueue {
                     paths.join(", ")
                 );
                 let ended = self.fail(&file, reason.clone(), paths);
+                self.conflict_counted(slice, &file.approved);
                 self.after_failed_attempt(slice, &reason);
                 return Some(ended);
             }
@@ -327,6 +312,29 @@ impl MergeQueue {
                 Vec::new(),
             )),
         }
+    }
+
+    /// A refusal before an attempt: journaled once while it stays the same,
+    /// and holding the queue's own merges of the slice back a while.
+    pub(super) fn refuse(&mut self, slice: &SliceName, reason: &str) {
+        let again = self
+            .refused
+            .get(slice)
+            .is_some_and(|(last, _)| last == reason);
+        if !again {
+            self.record(
+                Actor::Sliceboard,
+                Event::MergeFailed {
+                    slice: slice.clone(),
+                    attempt: 0,
+                    reason: reason.to_owned(),
+                },
+            );
+        }
+        self.refused.insert(
+            slice.clone(),
+            (reason.to_owned(), std::time::Instant::now()),
+        );
     }
 
     /// Checks that the slice may merge and picks the tip to merge onto.
@@ -538,6 +546,7 @@ impl MergeQueue {
         commit: Oid,
     ) {
         let slice = slice.clone();
+        self.merged_clears_attempts(&slice);
         let plan = self.ws.plan.clone();
         let downstream: Vec<SliceName> = plan
             .slices

@@ -51,6 +51,9 @@ pub(super) struct Autopilot {
     /// The approved commit of each queued slice whose previewed conflict
     /// was taken as a failed attempt (once per commit).
     conflict_seen: BTreeMap<SliceName, String>,
+    /// Slices whose failure came while the queue was held: told when it
+    /// goes on.
+    to_tell: BTreeSet<SliceName>,
 }
 
 impl MergeQueue {
@@ -94,6 +97,14 @@ impl MergeQueue {
             self.autopilot.held = held;
             self.record(Actor::Operator, Event::QueueHeld { held });
         }
+        if !held {
+            // What failed while it was held is told now.
+            for slice in std::mem::take(&mut self.autopilot.to_tell) {
+                if let Err(why) = self.send_feedback_as(&slice, Actor::Sliceboard) {
+                    tracing::warn!(%slice, %why, "telling a slice after the hold failed");
+                }
+            }
+        }
         Ok(if held {
             "merge queue held: nothing is approved, told or merged by itself until it goes on"
                 .to_owned()
@@ -107,11 +118,25 @@ impl MergeQueue {
         self.autopilot.held = self.ws.state_dir.merge_dir().join("held").is_file();
     }
 
+    /// A conflict of `slice`'s `approved` commit was counted by an attempt:
+    /// the queue's preview of the same conflict is not counted again.
+    pub(super) fn conflict_counted(&mut self, slice: &SliceName, approved: &str) {
+        self.autopilot
+            .conflict_seen
+            .insert(slice.clone(), approved.to_owned());
+    }
+
     /// The operator approved `slice`: its attempts start again.
     pub(super) fn approved_by_operator(&mut self, slice: &SliceName) {
         self.autopilot.failures.remove(slice);
         self.autopilot.handed_over.remove(slice);
         self.autopilot.withdrawn_at.remove(slice);
+    }
+
+    /// `slice` merged: its failures in a row are over.
+    pub(super) fn merged_clears_attempts(&mut self, slice: &SliceName) {
+        self.autopilot.failures.remove(slice);
+        self.autopilot.handed_over.remove(slice);
     }
 
     /// The operator withdrew `slice`'s approval at `tip`.
@@ -146,10 +171,7 @@ impl MergeQueue {
         }
         if merge.on_failure == OnFailure::Feedback {
             if self.held() {
-                self.autopilot.notes.insert(
-                    slice.clone(),
-                    "failed; its agent is not told while the queue is held".into(),
-                );
+                self.autopilot.to_tell.insert(slice.clone());
                 return;
             }
             if let Err(why) = self.send_feedback_as(slice, Actor::Sliceboard) {
@@ -202,7 +224,9 @@ impl MergeQueue {
             {
                 continue;
             }
-            let note = if self.held() {
+            let note = if self.held() && self.autopilot.to_tell.contains(slice) {
+                Some("failed; its agent is told when the queue goes on".to_owned())
+            } else if self.held() {
                 Some("the queue is held".to_owned())
             } else if !agent_done(row.status, row.activity) {
                 Some("approves itself once its agent is done".to_owned())
@@ -261,7 +285,9 @@ impl MergeQueue {
     /// commit.
     pub(super) fn conflicts_in_the_queue(&mut self) {
         let merge = &self.ws.plan.merge;
-        if merge.approve != ApproveRule::WhenGreen && merge.on_failure != OnFailure::Feedback {
+        if (merge.approve != ApproveRule::WhenGreen && merge.on_failure != OnFailure::Feedback)
+            || self.held()
+        {
             return;
         }
         let Some(board) = self.shown.clone() else {
@@ -304,10 +330,7 @@ impl MergeQueue {
             .iter()
             .filter(|(slice, record)| {
                 !record.upstream_merged.is_empty()
-                    && matches!(
-                        record.lifecycle,
-                        Lifecycle::Active | Lifecycle::Ready | Lifecycle::Approved
-                    )
+                    && matches!(record.lifecycle, Lifecycle::Active | Lifecycle::Ready)
                     && !self.autopilot.handed_over.contains(*slice)
                     && self.autopilot.upstream_told.get(*slice) != Some(&record.upstream_merged)
                     && board.row(slice).is_some_and(|row| {
@@ -323,17 +346,23 @@ impl MergeQueue {
                     .upstream_told
                     .insert(slice.clone(), record.upstream_merged.clone());
             }
-            if let Err(why) = self.send_feedback_as(&slice, Actor::Sliceboard) {
-                tracing::warn!(%slice, %why, "telling a slice about its upstream failed");
-                self.record(
-                    Actor::Sliceboard,
-                    Event::Progress {
-                        slice: Some(slice.clone()),
-                        message: format!(
-                            "{slice}: its agent could not be told about its upstream: {why}"
-                        ),
-                    },
-                );
+            match self.send_feedback_as(&slice, Actor::Sliceboard) {
+                // Told: the same upstream merging again is news again.
+                Ok(_) => {
+                    self.autopilot.upstream_told.remove(&slice);
+                }
+                Err(why) => {
+                    tracing::warn!(%slice, %why, "telling a slice about its upstream failed");
+                    self.record(
+                        Actor::Sliceboard,
+                        Event::Progress {
+                            slice: Some(slice.clone()),
+                            message: format!(
+                                "{slice}: its agent could not be told about its upstream: {why}"
+                            ),
+                        },
+                    );
+                }
             }
         }
     }

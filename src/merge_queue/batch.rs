@@ -103,10 +103,14 @@ impl MergeQueue {
             let approved = match self.may_merge(&slice) {
                 Ok(approved) => approved,
                 Err(reason) => {
+                    // Journaled once, and holding the queue's own merges
+                    // back a while, as a single merge's refusal.
+                    self.refuse(&slice, &reason);
                     batch.failed.push((slice, reason));
                     continue;
                 }
             };
+            self.refused.remove(&slice);
             let Ok(commit) = Oid::from_str(&approved) else {
                 continue;
             };
@@ -120,9 +124,22 @@ impl MergeQueue {
                     });
                     top = merge;
                 }
+                // Against the tip itself, it is the slice's own conflict;
+                // against a slice batched before it, it only waits for a
+                // later batch (nothing to tell, nothing counted).
                 Ok(Made::Conflicts { paths }) => {
-                    let reason = self.batch_conflict(&slice, &approved, top, expected, paths);
-                    batch.failed.push((slice, reason));
+                    match self.engine.merge_commit(onto, commit, &message) {
+                        Ok(Made::Conflicts { paths }) => {
+                            let reason =
+                                self.batch_conflict(&slice, &approved, onto, expected, paths);
+                            batch.failed.push((slice, reason));
+                        }
+                        _ => tracing::info!(
+                            %slice,
+                            paths = %paths.join(", "),
+                            "conflicts with a slice batched before it: left for a later batch"
+                        ),
+                    }
                 }
                 Err(err) => batch.failed.push((slice, err.to_string())),
             }
@@ -175,6 +192,7 @@ impl MergeQueue {
             batch: Vec::new(),
         };
         self.fail(&file, reason.clone(), paths);
+        self.conflict_counted(slice, approved);
         self.after_failed_attempt(slice, &reason);
         reason
     }
@@ -236,8 +254,7 @@ impl MergeQueue {
                     format!("the check could not start: {reason}"),
                     Vec::new(),
                 );
-                self.batch = None;
-                Some(ended)
+                self.after_batch_move(&file, ended)
             }
         }
     }
@@ -314,9 +331,20 @@ impl MergeQueue {
                 self.narrow()
             }
             other => {
-                // A lost race or a refusal: the batch starts over later.
-                self.batch = None;
-                Some(other)
+                // A lost race or a refusal: what is left starts over later;
+                // what landed already is said.
+                let batch = self.batch.take()?;
+                if batch.merged.is_empty() {
+                    return Some(other);
+                }
+                let mut failed = batch.failed;
+                if let Ended::Failed { slice, reason } | Ended::Raced { slice, reason } = other {
+                    failed.push((slice, reason));
+                }
+                Some(Ended::Batch {
+                    merged: batch.merged,
+                    failed,
+                })
             }
         }
     }

@@ -300,13 +300,16 @@ impl MergeQueue {
             return;
         };
         let _ = process_group::terminate_group(running.pid, CHECK_GRACE);
-        self.record(
-            Actor::Sliceboard,
-            Event::MergeInterrupted {
-                slice: running.slice.clone(),
-                attempt: running.number,
-            },
-        );
+        for slice in running.slices() {
+            self.record(
+                Actor::Sliceboard,
+                Event::MergeInterrupted {
+                    slice,
+                    attempt: running.number,
+                },
+            );
+        }
+        self.batch = None;
         self.remove_attempt();
     }
 }

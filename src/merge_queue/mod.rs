@@ -175,6 +175,7 @@ pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinH
                 refused: BTreeMap::new(),
                 autopilot: autopilot::Autopilot::default(),
                 published: None,
+                published_commit: None,
                 batch: None,
             };
             queue.run();
@@ -243,8 +244,10 @@ struct MergeQueue {
     refused: BTreeMap<SliceName, (String, Instant)>,
     /// What the queue remembers about running itself.
     autopilot: autopilot::Autopilot,
-    /// What the last publish did, for the Queue view.
+    /// What the last publish did, for the Queue view, and the commit it
+    /// pushed (publishing by itself skips a tip already published).
     published: Option<String>,
+    published_commit: Option<String>,
     /// The batch being checked or bisected.
     batch: Option<batch::Batch>,
 }

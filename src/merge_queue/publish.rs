@@ -102,6 +102,7 @@ impl MergeQueue {
                 (None, None) => said.push_str(&format!("; `{line}` ran")),
             }
         }
+        let tip_pushed = tip.clone();
         self.record(
             actor,
             Event::Published {
@@ -114,6 +115,7 @@ impl MergeQueue {
             },
         );
         self.published = Some(said.clone());
+        self.published_commit = Some(tip_pushed);
         match failed {
             Some(why) => Err(format!("{said}, but {why}")),
             None => Ok(said),
@@ -124,6 +126,15 @@ impl MergeQueue {
     pub(super) fn publish_when_empty(&mut self) {
         let empty = self.shown.as_ref().is_some_and(|b| b.order.is_empty());
         if !self.ws.plan.forge.when_empty || !empty || self.held() {
+            return;
+        }
+        let tip = self
+            .engine
+            .tip(&self.ws.plan.integration)
+            .ok()
+            .flatten()
+            .map(|t| t.to_string());
+        if tip.is_some() && tip == self.published_commit {
             return;
         }
         if let Err(why) = self.publish(Actor::Sliceboard) {

@@ -267,3 +267,35 @@ fn publish_pushes_the_checked_integration_tip_and_runs_the_forge_command_by_itse
         .collect::<Vec<_>>();
     assert_eq!(by_operator, ["sliceboard", "operator"]);
 }
+
+#[test]
+fn a_failure_while_the_queue_is_held_is_told_when_it_goes_on() {
+    let repo = repo(1, "");
+    let _sup = Supervise::start(&repo, &[]);
+    repo.sliceboard(&["queue", "--hold"]).ok();
+    cli(&repo.socket(), start_agent("staging")).expect("the agent starts");
+    // The operator merges by hand while it is held: the check fails.
+    poll_ok("the agent's work committed", WAIT, || {
+        let out = repo.sliceboard(&["queue"]).ok();
+        if out.contains("staging: the queue is held") {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    });
+    repo.sliceboard(&["approve", "staging"]).ok();
+    repo.sliceboard(&["merge", "staging"]).fails();
+    let told = common::poll_within(std::time::Duration::from_secs(2), || {
+        !events(&repo, "feedback_sent").is_empty()
+    });
+    assert!(!told, "told while held: {}", journal_kinds(&repo));
+
+    repo.sliceboard(&["queue", "--release"]).ok();
+    poll_ok("told once the queue goes on, and merged", WAIT * 2, || {
+        events(&repo, "merged")
+            .into_iter()
+            .next()
+            .ok_or_else(|| journal_kinds(&repo))
+    });
+    assert_eq!(events(&repo, "feedback_sent").len(), 1);
+}

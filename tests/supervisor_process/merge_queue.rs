@@ -1376,3 +1376,35 @@ fn with_on_failure_feedback_a_slice_is_told_when_what_it_comes_after_merged() {
         "{told:?}"
     );
 }
+
+#[test]
+fn a_slice_that_conflicts_only_with_one_batched_before_it_waits_for_a_later_batch_and_is_told_once()
+{
+    let agent = "IFS= read -r line; printf '%s\\n' \"$line\" > got.txt; exec sleep 60";
+    let repo = conflicting_with("[merge]\nbatch = 2\non_failure = \"feedback\"", Some(agent));
+    sliceboard(&repo, &["approve", "left", "--force"]).ok();
+    sliceboard(&repo, &["approve", "right", "--force"]).ok();
+    let said = sliceboard(&repo, &["merge", "--all"]).fails();
+    assert!(said.contains("merged left"), "{said}");
+    assert!(
+        said.contains("right was skipped: conflicts in shared.txt"),
+        "{said}"
+    );
+    // right conflicts with left, not with the old tip: nothing is said to
+    // it until left has landed and it conflicts with the new tip.
+    poll_until("right's agent told", WAIT, || {
+        repo.worktree("right").join("got.txt").exists()
+    });
+    let again = common::poll_within(std::time::Duration::from_secs(2), || {
+        events(&repo, "feedback_sent", "right").len() > 1
+    });
+    assert!(!again, "{}", kinds(&repo));
+    let journal = repo.journal();
+    let at = |kind: &str, slice: &str| {
+        journal
+            .iter()
+            .position(|e| e["event"] == kind && e["slice"] == slice)
+            .unwrap_or_else(|| panic!("no {kind} for {slice}: {}", kinds(&repo)))
+    };
+    assert!(at("merged", "left") < at("feedback_sent", "right"));
+}
