@@ -11,13 +11,16 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::MergeQueue;
-use super::attempt::git;
 use crate::domain::Event;
 use crate::os::process_group;
 use crate::store::Actor;
 
 /// Lines of the forge command's output kept in the journal.
 const OUTPUT_KEPT: usize = 20;
+
+/// How long the push and the forge command each may take: they run on the
+/// queue's thread, which waits meanwhile.
+const PUBLISH_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 static URL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"https?://[^\s'\x22<>]+").expect("valid regex"));
@@ -37,18 +40,28 @@ impl MergeQueue {
             .to_string();
         let root = self.ws.git.root().to_owned();
         // The commit the queue checked, whatever moves the branch meanwhile.
-        git(
-            &root,
-            &[
-                "-c",
-                "credential.interactive=never",
-                "push",
-                "--quiet",
-                remote,
-                &format!("{tip}:refs/heads/{integration}"),
-            ],
+        let pushed = process_group::output_within(
+            std::process::Command::new("git")
+                .args([
+                    "-c",
+                    "credential.interactive=never",
+                    "push",
+                    "--quiet",
+                    remote,
+                ])
+                .arg(format!("{tip}:refs/heads/{integration}"))
+                .current_dir(&root)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .stdin(Stdio::null()),
+            PUBLISH_LIMIT,
         )
         .map_err(|err| format!("cannot push {integration} to {remote}: {err}"))?;
+        if !pushed.status.success() {
+            return Err(format!(
+                "cannot push {integration} to {remote}: {}",
+                String::from_utf8_lossy(&pushed.stderr).trim()
+            ));
+        }
         let mut said = format!(
             "pushed {integration} ({}) to {remote}",
             crate::domain::short_commit(&tip)
@@ -63,7 +76,7 @@ impl MergeQueue {
                 .replace("{base}", &quote(&plan.base))
                 .replace("{integration}", &quote(integration))
                 .replace("{remote}", &quote(remote));
-            let ran = process_group::output(
+            let ran = process_group::output_within(
                 std::process::Command::new("sh")
                     .arg("-c")
                     .arg(&line)
@@ -74,6 +87,7 @@ impl MergeQueue {
                     .env("SLICEBOARD_COMMIT", &tip)
                     .env("GIT_TERMINAL_PROMPT", "0")
                     .stdin(Stdio::null()),
+                PUBLISH_LIMIT,
             );
             match ran {
                 Ok(out) => {

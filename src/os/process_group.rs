@@ -435,6 +435,71 @@ pub fn output(command: &mut std::process::Command) -> io::Result<std::process::O
     output
 }
 
+/// [`output`], but a command still running after `limit` has its process
+/// group killed and is an error (`TimedOut`). The command is put in a
+/// group of its own.
+pub fn output_within(
+    command: &mut std::process::Command,
+    limit: std::time::Duration,
+) -> io::Result<std::process::Output> {
+    use std::io::Read as _;
+    use std::os::unix::process::CommandExt as _;
+    command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0);
+    let (mut child, registered) = spawn(command)?;
+    let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            // SAFETY: kill(2) on the command's own process group.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    drop(registered);
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    match status {
+        Some(status) => Ok(std::process::Output {
+            status,
+            stdout,
+            stderr,
+        }),
+        None => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("still running after {} s; stopped", limit.as_secs()),
+        )),
+    }
+}
+
 /// Makes this process a child subreaper: its descendants that lose their
 /// parent become its children instead of init's, so an agent's tree stays
 /// under the supervisor (and in reach) whatever its members do.
@@ -491,4 +556,31 @@ fn any_zombie_child() -> bool {
     };
     // SAFETY: after a successful waitid, si_pid is set (0 if none ended).
     rc == 0 && unsafe { info.si_pid() } != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn output_within_stops_a_command_that_runs_too_long_and_keeps_what_one_in_time_said() {
+        let started = Instant::now();
+        let err = output_within(
+            std::process::Command::new("sh").args(["-c", "echo begun; sleep 30 & wait"]),
+            Duration::from_millis(300),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        // Its whole group went, the backgrounded sleep too: the pipes closed.
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let out = output_within(
+            std::process::Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"err\n");
+    }
 }
