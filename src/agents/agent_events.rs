@@ -13,7 +13,12 @@ impl Agents {
     /// Gives the agent `text` as one paste, then Enter; an agent that is
     /// not running is started with the resume command and gets it once it
     /// reads its input (it asked for bracketed paste, or 3 s passed).
-    pub(super) fn prompt(&mut self, slice: &SliceName, text: String) -> Result<(), AgentsError> {
+    pub(super) fn prompt(
+        &mut self,
+        slice: &SliceName,
+        text: String,
+        actor: Actor,
+    ) -> Result<(), AgentsError> {
         self.ws.slice(slice.as_str())?;
         let sent = Event::PromptSent {
             slice: slice.clone(),
@@ -21,14 +26,14 @@ impl Agents {
         };
         if let Some(session) = self.session(slice).filter(|s| s.exit().is_none()) {
             deliver(session, &text).map_err(|e| refused(slice, e))?;
-            self.record(Actor::Operator, sent);
+            self.record(actor, sent);
             return Ok(());
         }
         self.start(slice, Launch::Resume)?;
         if let Some(slot) = self.slots.get_mut(slice) {
             slot.prompt = Some((text, Instant::now()));
         }
-        self.record(Actor::Operator, sent);
+        self.record(actor, sent);
         Ok(())
     }
 

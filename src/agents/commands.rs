@@ -76,7 +76,18 @@ impl Agents {
                 activity,
                 origin,
             } => self.signal(&slice, activity, origin),
-            Command::Prompt { slice, text } => self.prompt(&slice, text),
+            Command::Prompt {
+                slice,
+                text,
+                by_itself,
+            } => {
+                let actor = if by_itself {
+                    Actor::Sliceboard
+                } else {
+                    Actor::Operator
+                };
+                self.prompt(&slice, text, actor)
+            }
             // Up, Down, Setup, KillAgent and Shutdown are `dispatch`'s
             // before it gets here; the rest are not the agents' at all
             // (`Command::served_by`).

@@ -115,7 +115,7 @@ impl Agents {
                     continue;
                 }
             };
-            match self.prompt(&slice, GO_ON.to_owned()) {
+            match self.prompt(&slice, GO_ON.to_owned(), Actor::Sliceboard) {
                 Ok(()) => self.record(Actor::Sliceboard, Event::ResumedAfterLimit { slice, how }),
                 Err(err) => {
                     tracing::warn!(%slice, %err, "resume after the usage limit failed");

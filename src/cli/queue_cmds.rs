@@ -56,6 +56,7 @@ pub fn send(ws: &Workspace, slices: &[String], text: &str) -> anyhow::Result<Exi
     each_slice(&mut link, names, "sent to", |slice| Command::Prompt {
         slice,
         text: text.to_owned(),
+        by_itself: false,
     })
 }
 

@@ -120,6 +120,10 @@ pub enum Command {
     Prompt {
         slice: SliceName,
         text: String,
+        /// Sent by sliceboard itself (the merge queue's feedback, a
+        /// usage limit's reset), not the operator: the journal says so.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_itself: bool,
     },
     /// Mutes (or unmutes) a slice's calls to the operator, for as long as
     /// the supervisor runs; the board still shows everything.

@@ -59,6 +59,7 @@ impl MergeQueue {
         let outcome = self.ask_agents(Command::Prompt {
             slice: slice.clone(),
             text,
+            by_itself: actor == Actor::Sliceboard,
         })?;
         let sent = self.change(|state| {
             if let Some(record) = state.slices.get_mut(slice) {

@@ -36,6 +36,7 @@ impl MergeQueue {
         let outcome = self.ask_agents(Command::Prompt {
             slice: planner.clone(),
             text: review_prompt(&facts),
+            by_itself: true,
         })?;
         self.record(
             Actor::Sliceboard,

@@ -1397,6 +1397,7 @@ fn t_tells_the_selected_agent_or_every_marked_one_without_attaching() {
         Effect::Send(Command::Prompt {
             slice: name(slice),
             text: text.into(),
+            by_itself: false,
         })
     };
     // No mark: the selected slice's agent.

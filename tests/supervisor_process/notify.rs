@@ -89,6 +89,7 @@ fn a_muted_slice_calls_nobody() {
             Command::Prompt {
                 slice: name(slice),
                 text: "go".into(),
+                by_itself: false,
             },
         )
         .unwrap();

@@ -161,6 +161,7 @@ fn a_group_left_by_a_killed_supervisor_is_shown_blocks_starts_and_ends_on_kill()
         sliceboard::domain::Command::Prompt {
             slice: name("staging"),
             text: "go on".into(),
+            by_itself: false,
         },
     ] {
         let why = dash.request(command.clone()).unwrap_err();

@@ -262,6 +262,7 @@ impl App {
                         Effect::Send(Command::Prompt {
                             slice,
                             text: text.clone(),
+                            by_itself: false,
                         })
                     })
                     .collect();
