@@ -101,7 +101,10 @@ fn a_failed_check_tells_the_agent_and_its_fix_is_approved_and_merged_with_no_com
     assert_eq!(told.len(), 1);
     assert_eq!(told[0]["actor"], "sliceboard");
     let prompt = events(&repo, "prompt_sent");
-    assert_eq!(prompt[0]["actor"], "sliceboard", "the queue sent it: {prompt:?}");
+    assert_eq!(
+        prompt[0]["actor"], "sliceboard",
+        "the queue sent it: {prompt:?}"
+    );
     assert!(
         prompt[0]["text"]
             .as_str()

@@ -78,7 +78,11 @@ fn an_agent_at_its_usage_limit_goes_on_when_the_limit_resets_and_it_is_journaled
     );
     assert_eq!(repo.last_agent_status("marts").as_deref(), Some("running"));
     // Sliceboard sent them, not the operator.
-    for prompt in repo.journal().iter().filter(|e| e["event"] == "prompt_sent") {
+    for prompt in repo
+        .journal()
+        .iter()
+        .filter(|e| e["event"] == "prompt_sent")
+    {
         assert_eq!(prompt["actor"], "sliceboard", "{prompt}");
     }
 }
