@@ -265,23 +265,12 @@ impl MergeQueue {
         let commit = match self.engine.merge_commit(onto, approved, &message) {
             Ok(Made::Commit(commit)) => commit,
             Ok(Made::Conflicts { paths }) => {
-                self.record(
-                    Actor::Sliceboard,
-                    Event::MergeConflicted {
-                        slice: slice.clone(),
-                        attempt: number,
-                        paths: paths.clone(),
-                    },
-                );
                 let reason = format!(
                     "conflicts with {} in {}",
                     self.ws.plan.integration,
                     paths.join(", ")
                 );
-                let ended = self.fail(&file, reason.clone(), paths);
-                self.conflict_counted(slice, &file.approved);
-                self.after_failed_attempt(slice, &reason);
-                return Some(ended);
+                return Some(self.conflicted(&file, reason, paths));
             }
             Err(err) => return Some(self.fail(&file, err.to_string(), Vec::new())),
         };
@@ -628,6 +617,29 @@ impl MergeQueue {
             }
         }
         (!problems.is_empty()).then(|| problems.join("; "))
+    }
+
+    /// An attempt whose merge conflicts on `paths`: journaled, recorded as
+    /// the slice's failure, counted once (the preview of the same conflict
+    /// is not counted again), and its agent told as the plan says.
+    pub(super) fn conflicted(
+        &mut self,
+        file: &AttemptFile,
+        reason: String,
+        paths: Vec<String>,
+    ) -> Ended {
+        self.record(
+            Actor::Sliceboard,
+            Event::MergeConflicted {
+                slice: file.slice.clone(),
+                attempt: file.number,
+                paths: paths.clone(),
+            },
+        );
+        let ended = self.fail(file, reason.clone(), paths);
+        self.conflict_counted(&file.slice, &file.approved);
+        self.after_failed_attempt(&file.slice, &reason);
+        ended
     }
 
     /// Records an attempt that failed before the branch could move.

@@ -165,22 +165,13 @@ impl MergeQueue {
         expected: Option<Oid>,
         paths: Vec<String>,
     ) -> String {
-        let number = self.next_attempt();
-        self.record(
-            Actor::Sliceboard,
-            Event::MergeConflicted {
-                slice: slice.clone(),
-                attempt: number,
-                paths: paths.clone(),
-            },
-        );
         let reason = format!(
             "conflicts with {} (and the slices batched before it) in {}",
             self.ws.plan.integration,
             paths.join(", ")
         );
         let file = AttemptFile {
-            number,
+            number: self.next_attempt(),
             slice: slice.clone(),
             approved: approved.to_owned(),
             onto: onto.to_string(),
@@ -191,9 +182,7 @@ impl MergeQueue {
             started: Timestamp::now(),
             batch: Vec::new(),
         };
-        self.fail(&file, reason.clone(), paths);
-        self.conflict_counted(slice, approved);
-        self.after_failed_attempt(slice, &reason);
+        self.conflicted(&file, reason.clone(), paths);
         reason
     }
 
@@ -280,15 +269,7 @@ impl MergeQueue {
             let ended = self.publish_merge(&file, top);
             return self.after_batch_move(&file, ended);
         }
-        let how = code.map_or_else(|| "was killed".to_owned(), |c| format!("exited with {c}"));
-        let details = self.check_details();
-        let mut reason = format!("the check {how}");
-        if let Some(first) = details.first() {
-            reason.push_str(&format!(": {first}"));
-            if details.len() > 1 {
-                reason.push_str(&format!(" (and {} more)", details.len() - 1));
-            }
-        }
+        let (reason, details) = self.check_failure(code);
         self.record(
             Actor::Sliceboard,
             Event::Progress {

@@ -193,15 +193,7 @@ impl MergeQueue {
             self.publish_dbt_state();
             return Some(self.publish_merge(&file, running.merge_commit));
         }
-        let how = code.map_or_else(|| "was killed".to_owned(), |c| format!("exited with {c}"));
-        let details = self.check_details();
-        let mut reason = format!("the check {how}");
-        if let Some(first) = details.first() {
-            reason.push_str(&format!(": {first}"));
-            if details.len() > 1 {
-                reason.push_str(&format!(" (and {} more)", details.len() - 1));
-            }
-        }
+        let (reason, details) = self.check_failure(code);
         let slice = running.slice.clone();
         let log = running.log.clone();
         self.attention(
@@ -263,9 +255,24 @@ impl MergeQueue {
         )
     }
 
+    /// Why a check that ended with `code` failed, in one line, and what
+    /// failed in it.
+    pub(super) fn check_failure(&self, code: Option<i32>) -> (String, Vec<String>) {
+        let how = code.map_or_else(|| "was killed".to_owned(), |c| format!("exited with {c}"));
+        let details = self.check_details();
+        let mut reason = format!("the check {how}");
+        if let Some(first) = details.first() {
+            reason.push_str(&format!(": {first}"));
+            if details.len() > 1 {
+                reason.push_str(&format!(" (and {} more)", details.len() - 1));
+            }
+        }
+        (reason, details)
+    }
+
     /// What failed in the check: dbt's failing nodes with their messages
     /// when the check ran dbt, else the output's last lines.
-    pub(super) fn check_details(&self) -> Vec<String> {
+    fn check_details(&self) -> Vec<String> {
         let project = self.integration_project();
         let failing: Vec<String> = crate::dbt::last_run(&project)
             .map(|run| {
