@@ -23,6 +23,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::domain::board::Board;
 use crate::domain::plan::{ApproveRule, OnFailure};
 use crate::domain::queue::EntryState;
 use crate::domain::{Activity, AgentStatus, Event, Lifecycle, SliceName};
@@ -74,6 +75,14 @@ impl MergeQueue {
             words.push(format!("{} attempts each", merge.max_attempts));
         }
         words
+    }
+
+    /// The hub's board for this tick's automatic steps, taken once (it is a
+    /// copy made under the hub's lock), and only when the plan has any.
+    pub(super) fn board_for_autopilot(&self) -> Option<Board> {
+        let merge = &self.ws.plan.merge;
+        (merge.approve == ApproveRule::WhenGreen || merge.on_failure == OnFailure::Feedback)
+            .then(|| (self.deps.board)())
     }
 
     /// Whether nothing automatic may happen now.
@@ -189,13 +198,15 @@ impl MergeQueue {
 
     /// Under `approve = "when-green"`: approves every slice that is green
     /// now, and notes for the others what it waits for.
-    pub(super) fn approve_green(&mut self) {
+    pub(super) fn approve_green(&mut self, board: Option<&Board>) {
         if self.ws.plan.merge.approve != ApproveRule::WhenGreen {
             self.autopilot.notes.clear();
             return;
         }
+        let Some(board) = board else {
+            return;
+        };
         let state = self.state();
-        let board = (self.deps.board)();
         let mut notes = BTreeMap::new();
         let mut green = Vec::new();
         for row in &board.slices {
@@ -250,7 +261,7 @@ impl MergeQueue {
                             .to_owned(),
                     )
                 } else {
-                    match self.concerns(slice) {
+                    match self.concerns_on(slice, board) {
                         Ok(concerns) if concerns.is_empty() => {
                             green.push(slice.clone());
                             None
@@ -319,12 +330,14 @@ impl MergeQueue {
 
     /// Under `on_failure = "feedback"`: a slice whose upstream merged is
     /// told to merge it in once its agent is done (or has exited).
-    pub(super) fn tell_upstream_merged(&mut self) {
+    pub(super) fn tell_upstream_merged(&mut self, board: Option<&Board>) {
         if self.ws.plan.merge.on_failure != OnFailure::Feedback || self.held() {
             return;
         }
+        let Some(board) = board else {
+            return;
+        };
         let state = self.state();
-        let board = (self.deps.board)();
         let due: Vec<SliceName> = state
             .slices
             .iter()

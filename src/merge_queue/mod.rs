@@ -279,8 +279,9 @@ impl MergeQueue {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
             self.refresh();
-            self.approve_green();
-            self.tell_upstream_merged();
+            let board = self.board_for_autopilot();
+            self.approve_green(board.as_ref());
+            self.tell_upstream_merged(board.as_ref());
             self.conflicts_in_the_queue();
             self.advance();
             self.busy.store(

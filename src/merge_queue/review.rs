@@ -58,12 +58,21 @@ impl MergeQueue {
 
     /// What approving `slice` now should make the operator look at.
     pub(super) fn concerns(&mut self, slice: &SliceName) -> Result<Vec<String>, String> {
+        let board = (self.deps.board)();
+        self.concerns_on(slice, &board)
+    }
+
+    /// [`Self::concerns`] with the hub's board already taken.
+    pub(super) fn concerns_on(
+        &mut self,
+        slice: &SliceName,
+        board: &crate::domain::board::Board,
+    ) -> Result<Vec<String>, String> {
         self.ws.slice(slice.as_str()).map_err(|e| e.to_string())?;
         let state = self.state();
         let record = state.slices.get(slice).ok_or_else(|| {
             format!("cannot approve {slice}: it has no worktree yet; run `sliceboard up {slice}`")
         })?;
-        let board = (self.deps.board)();
         let row = board.row(slice);
         let flags = row.map(|r| r.flags.clone()).unwrap_or_default();
         let dbt = self.dbt_verdict(record, row.and_then(|r| r.dbt.clone()));
