@@ -236,80 +236,33 @@ impl Checker<'_> {
 
     /// `[merge]`: the check, and how much of the queue runs by itself.
     fn merge(&mut self, raw: super::raw::RawMerge) -> MergeSpec {
-        let on_failure = match raw.on_failure {
-            None => OnFailure::Wait,
-            Some(value) => match value.get_ref().as_str() {
-                "wait" => OnFailure::Wait,
-                "feedback" => OnFailure::Feedback,
-                other => {
-                    let line = self.line(value.span());
-                    self.push(
-                        Diagnostic::error(
-                            line,
-                            "merge.on_failure",
-                            format!("{other:?} is neither \"wait\" nor \"feedback\""),
-                        )
-                        .fix("use `on_failure = \"feedback\"` to tell the agent at once, or \"wait\" (the default)"),
-                    );
-                    OnFailure::Wait
-                }
-            },
-        };
-        let approve = match raw.approve {
-            None => ApproveRule::Human,
-            Some(value) => match value.get_ref().as_str() {
-                "human" => ApproveRule::Human,
-                "when-green" => ApproveRule::WhenGreen,
-                other => {
-                    let line = self.line(value.span());
-                    self.push(
-                        Diagnostic::error(
-                            line,
-                            "merge.approve",
-                            format!("{other:?} is neither \"human\" nor \"when-green\""),
-                        )
-                        .fix("use `approve = \"when-green\"` to let green slices approve themselves, or \"human\" (the default)"),
-                    );
-                    ApproveRule::Human
-                }
-            },
-        };
-        let max_attempts = match raw.max_attempts {
-            None => DEFAULT_MAX_ATTEMPTS,
-            Some(value) => match u32::try_from(*value.get_ref()) {
-                Ok(n) if (1..=100).contains(&n) => n,
-                _ => {
-                    let line = self.line(value.span());
-                    self.push(
-                        Diagnostic::error(
-                            line,
-                            "merge.max_attempts",
-                            format!("{} is not between 1 and 100", value.get_ref()),
-                        )
-                        .fix("set how many failed attempts in a row a slice gets, e.g. `max_attempts = 3`"),
-                    );
-                    DEFAULT_MAX_ATTEMPTS
-                }
-            },
-        };
-        let batch = match raw.batch {
-            None => 1,
-            Some(value) => match usize::try_from(*value.get_ref()) {
-                Ok(n) if (1..=MAX_BATCH).contains(&n) => n,
-                _ => {
-                    let line = self.line(value.span());
-                    self.push(
-                        Diagnostic::error(
-                            line,
-                            "merge.batch",
-                            format!("{} is not between 1 and {MAX_BATCH}", value.get_ref()),
-                        )
-                        .fix("set how many ready slices are merged and checked together, e.g. `batch = 5`"),
-                    );
-                    1
-                }
-            },
-        };
+        let on_failure = self.choice(
+            raw.on_failure,
+            "merge.on_failure",
+            &[("wait", OnFailure::Wait), ("feedback", OnFailure::Feedback)],
+            "use `on_failure = \"feedback\"` to tell the agent at once, or \"wait\" (the default)",
+        );
+        let approve = self.choice(
+            raw.approve,
+            "merge.approve",
+            &[
+                ("human", ApproveRule::Human),
+                ("when-green", ApproveRule::WhenGreen),
+            ],
+            "use `approve = \"when-green\"` to let green slices approve themselves, or \"human\" (the default)",
+        );
+        let max_attempts = self.within(
+            raw.max_attempts,
+            "merge.max_attempts",
+            (1, 100, DEFAULT_MAX_ATTEMPTS as usize),
+            "set how many failed attempts in a row a slice gets, e.g. `max_attempts = 3`",
+        ) as u32;
+        let batch = self.within(
+            raw.batch,
+            "merge.batch",
+            (1, MAX_BATCH, 1),
+            "set how many ready slices are merged and checked together, e.g. `batch = 5`",
+        );
         MergeSpec {
             batch,
             check: raw
@@ -321,6 +274,66 @@ impl Checker<'_> {
             on_failure,
             approve,
             max_attempts,
+        }
+    }
+
+    /// One of `choices` (a word and what it means), the first when the key
+    /// is missing or (said with `fix`) names none of them.
+    fn choice<T: Copy>(
+        &mut self,
+        value: Option<Spanned<String>>,
+        key: &str,
+        choices: &[(&str, T)],
+        fix: &str,
+    ) -> T {
+        let fallback = choices[0].1;
+        let Some(value) = value else {
+            return fallback;
+        };
+        if let Some((_, chosen)) = choices.iter().find(|(word, _)| word == value.get_ref()) {
+            return *chosen;
+        }
+        let words: Vec<String> = choices
+            .iter()
+            .map(|(word, _)| format!("{word:?}"))
+            .collect();
+        let allowed = match words.as_slice() {
+            [a, b] => format!("neither {a} nor {b}"),
+            _ => format!("not one of {}", words.join(", ")),
+        };
+        let line = self.line(value.span());
+        self.push(
+            Diagnostic::error(line, key, format!("{:?} is {allowed}", value.get_ref())).fix(fix),
+        );
+        fallback
+    }
+
+    /// A whole number from `low` to `high`, `default` when the key is
+    /// missing or (said with `fix`) out of range.
+    fn within(
+        &mut self,
+        value: Option<Spanned<i64>>,
+        key: &str,
+        (low, high, default): (usize, usize, usize),
+        fix: &str,
+    ) -> usize {
+        let Some(value) = value else {
+            return default;
+        };
+        match usize::try_from(*value.get_ref()) {
+            Ok(n) if (low..=high).contains(&n) => n,
+            _ => {
+                let line = self.line(value.span());
+                self.push(
+                    Diagnostic::error(
+                        line,
+                        key,
+                        format!("{} is not between {low} and {high}", value.get_ref()),
+                    )
+                    .fix(fix),
+                );
+                default
+            }
         }
     }
 
@@ -514,25 +527,12 @@ impl Checker<'_> {
                 .map(Spanned::into_inner)
                 .collect()
         });
-        let hooks = match raw.hooks {
-            None => HookMode::Auto,
-            Some(value) => match value.get_ref().as_str() {
-                "auto" => HookMode::Auto,
-                "off" => HookMode::Off,
-                other => {
-                    let line = self.line(value.span());
-                    self.push(
-                        Diagnostic::error(
-                            line,
-                            "agent.hooks",
-                            format!("{other:?} is neither \"auto\" nor \"off\""),
-                        )
-                        .fix("use `hooks = \"auto\"` (the default) or `hooks = \"off\"`"),
-                    );
-                    HookMode::Auto
-                }
-            },
-        };
+        let hooks = self.choice(
+            raw.hooks,
+            "agent.hooks",
+            &[("auto", HookMode::Auto), ("off", HookMode::Off)],
+            "use `hooks = \"auto\"` (the default) or `hooks = \"off\"`",
+        );
         Some(AgentSpec {
             command,
             resume: raw
