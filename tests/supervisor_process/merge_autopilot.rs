@@ -279,15 +279,18 @@ fn a_failure_while_the_queue_is_held_is_told_when_it_goes_on() {
     repo.sliceboard(&["queue", "--hold"]).ok();
     cli(&repo.socket(), start_agent("staging")).expect("the agent starts");
     // The operator merges by hand while it is held: the check fails.
-    poll_ok("the agent's work committed", WAIT, || {
-        let out = repo.sliceboard(&["queue"]).ok();
-        if out.contains("staging: the queue is held") {
+    // Once the agent has committed its work, the operator approves it
+    // (the queue, held, does not).
+    poll_ok("the agent's work committed and approved", WAIT, || {
+        let out = repo.sliceboard(&["approve", "staging"]);
+        if out.code == Some(0) {
             Ok(())
         } else {
-            Err(out)
+            Err(format!("{out:?}"))
         }
     });
-    repo.sliceboard(&["approve", "staging"]).ok();
+    let queue = repo.sliceboard(&["queue"]).ok();
+    assert!(queue.contains("HELD"), "{queue}");
     repo.sliceboard(&["merge", "staging"]).fails();
     let told = common::poll_within(std::time::Duration::from_secs(2), || {
         !events(&repo, "feedback_sent").is_empty()
