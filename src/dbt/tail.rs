@@ -67,9 +67,20 @@ impl LogTail {
         let mut file = match File::open(&self.path) {
             Ok(file) => file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                if self.inode.is_some() {
-                    self.reset();
-                    tailed.restarted = true;
+                // Caught between dbt renaming the file away and making the
+                // next one: a rotation, read to its end, not a restart.
+                if let Some(old) = self.inode {
+                    match self.rotated_away(old) {
+                        Some(rotated) => {
+                            self.read_rotated(&rotated, &mut tailed)?;
+                            tailed.rotated = true;
+                            self.inode = None;
+                        }
+                        None => {
+                            self.reset();
+                            tailed.restarted = true;
+                        }
+                    }
                 }
                 if self.missing.is_none() {
                     self.missing = Some(self.rotated_files().map(|(_, ino)| ino).collect());
@@ -235,6 +246,33 @@ mod tests {
         assert_eq!(polled.lines, ["two", "three", "four", "five"]);
         append(&path, "x\n");
         assert_eq!(tail.poll().unwrap().lines, ["six"]);
+    }
+
+    #[test]
+    fn a_poll_between_the_rename_and_the_next_file_is_a_rotation_not_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dbt.log");
+        let mut tail = LogTail::new(&path);
+        append(
+            &path,
+            "start
+mid",
+        );
+        assert_eq!(tail.poll().unwrap().lines, ["start"]);
+        append(
+            &path, "dle
+",
+        );
+        std::fs::rename(&path, dir.path().join("dbt.log.1")).unwrap();
+        // dbt has not made the next file yet.
+        let polled = tail.poll().unwrap();
+        assert!(polled.rotated && !polled.restarted, "{polled:?}");
+        assert_eq!(polled.lines, ["middle"]);
+        append(
+            &path, "end
+",
+        );
+        assert_eq!(tail.poll().unwrap().lines, ["end"]);
     }
 
     #[test]
