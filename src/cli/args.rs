@@ -239,6 +239,44 @@ pub enum CommandArgs {
         #[arg(last = true, required = true, value_name = "TEXT")]
         text: Vec<String>,
     },
+    /// Write a review comment on lines of a slice's diff, as `c` on the
+    /// Diff tab does; comments gather until `review-send`.
+    /// `sliceboard comment marts models/marts/orders.sql:12-14 -- rename the column`.
+    Comment {
+        /// The slice.
+        slice: String,
+        /// `PATH:LINE` or `PATH:FIRST-LAST`: lines of the slice's file as
+        /// it is now, among the lines its diff shows (a deleted file's: as
+        /// they were). Not needed with `--delete`.
+        #[arg(value_name = "PATH:LINES", required_unless_present = "delete")]
+        at: Option<String>,
+        /// Delete comment N instead.
+        #[arg(long, value_name = "N", conflicts_with_all = ["at", "edit"])]
+        delete: Option<u32>,
+        /// Rewrite comment N's text instead (PATH:LINES is then ignored).
+        #[arg(long, value_name = "N")]
+        edit: Option<u32>,
+        /// The comment, after `--`.
+        #[arg(last = true, value_name = "TEXT")]
+        text: Vec<String>,
+    },
+    /// List a slice's review comments: where each sits in the diff now
+    /// (or that it is outdated) and its text; and the last look.
+    Comments {
+        /// The slice.
+        slice: String,
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a slice's review comments to its agent as one review (each
+    /// with `path:lines`, the quoted hunk and the text), as a paste and
+    /// Enter, starting the agent with the resume command if it is not
+    /// running; journaled.
+    ReviewSend {
+        /// The slice.
+        slice: String,
+    },
     /// Send the planner agent (`[planner]`) the aggregate result to review:
     /// what merged and at which commits, the integration check, open
     /// flags, failed slices (sent by itself once every slice has merged).

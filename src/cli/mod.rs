@@ -11,6 +11,7 @@ mod plan_cmds;
 mod plan_from_dbt;
 mod plan_propose;
 mod queue_cmds;
+mod review_cmds;
 mod signal_cmd;
 mod slice_cmds;
 mod status_cmd;
@@ -154,6 +155,26 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => variant_cmds::pick(&open(&cwd)?, &variant, force, yes),
         CommandArgs::Feedback { slice } => {
             for_slice(&cwd, &slice, |slice| Command::SendFeedback { slice })
+        }
+        CommandArgs::Comment {
+            slice,
+            at,
+            delete,
+            edit,
+            text,
+        } => review_cmds::comment(
+            &open(&cwd)?,
+            &slice,
+            review_cmds::CommentArgs {
+                at: at.as_deref(),
+                delete,
+                edit,
+                text: &text.join(" "),
+            },
+        ),
+        CommandArgs::Comments { slice, json } => review_cmds::list(&open(&cwd)?, &slice, json),
+        CommandArgs::ReviewSend { slice } => {
+            for_slice(&cwd, &slice, |slice| Command::SendReview { slice })
         }
         CommandArgs::Send { slices, text } => {
             queue_cmds::send(&open(&cwd)?, &slices, &text.join(" "))

@@ -34,7 +34,7 @@ pub fn run(ws: &Workspace, command: Command) -> anyhow::Result<ExitCode> {
 
 /// A supervisor started here for the command ends by itself once it is
 /// done, unless an agent or a dashboard keeps it.
-fn ask(ws: &Workspace, command: Command) -> anyhow::Result<Result<String, String>> {
+pub(super) fn ask(ws: &Workspace, command: Command) -> anyhow::Result<Result<String, String>> {
     let mut link = crate::supervisor::launch::connect_for_command(ws)?;
     Ok(link.request(command)?)
 }

@@ -175,7 +175,8 @@ pub fn may_call(update: &BoardUpdate) -> bool {
         | BoardUpdate::Lines { .. }
         | BoardUpdate::Flags { .. }
         | BoardUpdate::CheckOutput { .. }
-        | BoardUpdate::Muted { .. } => false,
+        | BoardUpdate::Muted { .. }
+        | BoardUpdate::Review { .. } => false,
     }
 }
 

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::comments::CommentAt;
 use super::setup::SetupState;
 use super::slice::{Activity, ActivitySource, AgentStatus, Lifecycle, SliceName};
 
@@ -131,6 +132,34 @@ pub enum Command {
         slice: SliceName,
         muted: bool,
     },
+    /// Writes a review comment on lines of the slice's diff (kept until
+    /// the review is sent).
+    Comment {
+        slice: SliceName,
+        at: CommentAt,
+        text: String,
+    },
+    /// Rewrites the text of the slice's comment `id`.
+    EditComment {
+        slice: SliceName,
+        id: u32,
+        text: String,
+    },
+    DeleteComment {
+        slice: SliceName,
+        id: u32,
+    },
+    /// Sends the slice's comments to its agent as one review, as a
+    /// prompt (started with the resume command first when it is not
+    /// running); the comments sent go.
+    SendReview {
+        slice: SliceName,
+    },
+    /// The slice's review (comments placed on its diff now, last look),
+    /// as JSON.
+    ReviewReport {
+        slice: SliceName,
+    },
     /// Runs the plan's `[worktree] setup` in the slice's worktree again;
     /// with `skip`, lets its agent start without a passing setup.
     Setup {
@@ -183,6 +212,11 @@ impl Command {
             | Command::SendFeedback { slice }
             | Command::Prompt { slice, .. }
             | Command::MuteCalls { slice, .. }
+            | Command::Comment { slice, .. }
+            | Command::EditComment { slice, .. }
+            | Command::DeleteComment { slice, .. }
+            | Command::SendReview { slice }
+            | Command::ReviewReport { slice }
             | Command::Merge {
                 which: MergeWhich::One { slice },
                 ..
@@ -213,9 +247,14 @@ impl Command {
             | Command::HoldQueue { .. }
             | Command::Publish
             | Command::QueueReport => Service::MergeQueue,
-            Command::AgentsReport | Command::PlanInForce | Command::MuteCalls { .. } => {
-                Service::Board
-            }
+            Command::AgentsReport
+            | Command::PlanInForce
+            | Command::MuteCalls { .. }
+            | Command::Comment { .. }
+            | Command::EditComment { .. }
+            | Command::DeleteComment { .. }
+            | Command::SendReview { .. }
+            | Command::ReviewReport { .. } => Service::Board,
             Command::Up { .. }
             | Command::Down { .. }
             | Command::Setup { .. }

@@ -17,6 +17,7 @@ pub mod agent_hooks;
 pub mod board;
 pub mod calls;
 pub mod command;
+pub mod comments;
 pub mod dbt_run;
 pub mod diff;
 pub mod environment;

@@ -9,7 +9,8 @@
 //!   lock                held by the process allowed to write state
 //!   supervisor.sock     where `sliceboard signal` reaches a running supervisor
 //!   sliceboard.log      tracing output
-//!   slices/<name>/      per-slice files (brief.md, pty.log, ...)
+//!   slices/<name>/      per-slice files (brief.md, pty.log, review.json, ...)
+//!   muted.json          the slices whose calls are muted
 //! ```
 //!
 //! In a process holding the lock, [`StateStore`] is the one owner of
@@ -129,6 +130,37 @@ impl StateDir {
     ) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(muted).unwrap_or_default();
         write_atomic(&self.muted_file(), &bytes)
+    }
+
+    /// A slice's review comments not yet sent and the operator's last
+    /// look at it, kept across dashboards and supervisors.
+    pub fn review_file(&self, slice: &SliceName) -> PathBuf {
+        self.slice_dir(slice).join("review.json")
+    }
+
+    /// A slice's review; empty when there is none. One that cannot be read
+    /// is kept aside as `review.json.unreadable` (never overwritten by
+    /// the next comment) and said in the log.
+    pub fn review(&self, slice: &SliceName) -> crate::domain::comments::Review {
+        let path = self.review_file(slice);
+        let Ok(bytes) = std::fs::read(&path) else {
+            return Default::default();
+        };
+        serde_json::from_slice(&bytes).unwrap_or_else(|err| {
+            let aside = path.with_extension("json.unreadable");
+            tracing::warn!(%slice, %err, aside = %aside.display(), "a review file could not be read; kept aside");
+            let _ = std::fs::rename(&path, &aside);
+            Default::default()
+        })
+    }
+
+    pub fn save_review(
+        &self,
+        slice: &SliceName,
+        review: &crate::domain::comments::Review,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec_pretty(review).unwrap_or_default();
+        self.write_slice_file(slice, "review.json", &bytes).map(|_| ())
     }
 
     pub fn journal_file(&self) -> PathBuf {

@@ -36,6 +36,8 @@ use crate::link::{MAX_CLIENT_FRAME, encode, peer_uid};
 pub const FRAME: Duration = Duration::from_millis(16);
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a comment waits for its slice's first diff.
+const DIFF_WAIT: Duration = Duration::from_secs(10);
 /// How long an agent's hook waits for its signal to be taken.
 const SIGNAL_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one write to a dashboard may block before the dashboard is
@@ -83,6 +85,59 @@ impl Context {
             self.queue.request(command)
         } else {
             self.agents.request(command)
+        }
+    }
+
+    /// Carries out a command and says what was done: the ones the board
+    /// answers here, from the hub; the rest by the service they belong to.
+    async fn carry_out(&self, command: Command) -> Result<String, String> {
+        match command {
+            Command::PlanInForce => serde_json::to_string(&self.plan())
+                .map_err(|err| format!("cannot send the plan: {err}")),
+            Command::AgentsReport => serde_json::to_string(&self.hub.agents())
+                .map_err(|err| format!("cannot report the agents: {err}")),
+            Command::MuteCalls { slice, muted } => {
+                self.hub.mute(&slice, muted);
+                Ok(format!(
+                    "calls from {slice} {}",
+                    if muted { "muted" } else { "on again" }
+                ))
+            }
+            Command::Comment { slice, at, text } => {
+                self.diff_read(&slice).await;
+                self.hub.comment(&slice, &at, &text)
+            }
+            Command::ReviewReport { slice } => self
+                .hub
+                .review(&slice)
+                .and_then(|r| serde_json::to_string(&r).map_err(|e| e.to_string())),
+            Command::EditComment { slice, id, text } => self.hub.edit_comment(&slice, id, &text),
+            Command::DeleteComment { slice, id } => self.hub.delete_comment(&slice, id),
+            Command::SendReview { slice } => {
+                let review = self.hub.review_to_send(&slice)?;
+                let prompt = Command::Prompt {
+                    slice: slice.clone(),
+                    text: review.text,
+                    by_itself: false,
+                };
+                self.route(prompt)
+                    .await
+                    .unwrap_or_else(|_| Err("the supervisor is shutting down".into()))?;
+                self.hub.review_sent(&slice, &review.ids)
+            }
+            other => self
+                .route(other)
+                .await
+                .unwrap_or_else(|_| Err("the supervisor is shutting down".into())),
+        }
+    }
+
+    /// Waits a little for a slice's first diff (a supervisor started for
+    /// one command has not read it yet); a comment is written against it.
+    async fn diff_read(&self, slice: &SliceName) {
+        let deadline = Instant::now() + DIFF_WAIT;
+        while self.hub.has_diff(slice) == Some(false) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
@@ -249,26 +304,9 @@ async fn requests(
             (ClientKind::Signal, _) => Err("an agent's hook may only send signals".into()),
             (_, Command::Shutdown) => {
                 context.hub.stop_requested("by `sliceboard stop`");
-                context
-                    .route(command)
-                    .await
-                    .unwrap_or_else(|_| Err("the supervisor is shutting down".into()))
+                context.carry_out(command).await
             }
-            (_, Command::PlanInForce) => serde_json::to_string(&context.plan())
-                .map_err(|err| format!("cannot send the plan: {err}")),
-            (_, Command::AgentsReport) => serde_json::to_string(&context.hub.agents())
-                .map_err(|err| format!("cannot report the agents: {err}")),
-            (_, Command::MuteCalls { slice, muted }) => {
-                context.hub.mute(slice, *muted);
-                Ok(format!(
-                    "calls from {slice} {}",
-                    if *muted { "muted" } else { "on again" }
-                ))
-            }
-            _ => context
-                .route(command)
-                .await
-                .unwrap_or_else(|_| Err("the supervisor is shutting down".into())),
+            _ => context.carry_out(command).await,
         };
         let reply = encode(&ServerMsg::Reply { id, result });
         if writer.write_all(&reply).await.is_err() {
@@ -328,7 +366,7 @@ fn resize(context: &Context, sizes: Vec<(SliceName, crate::session::Size)>) {
     }
 }
 
-async fn dashboard(reader: OwnedReadHalf, mut writer: OwnedWriteHalf, context: &Context) {
+async fn dashboard(reader: OwnedReadHalf, mut writer: OwnedWriteHalf, context: &Arc<Context>) {
     let mut attached = context.hub.attach();
     let _detach = Detach {
         context,
@@ -356,7 +394,7 @@ async fn read_loop(mut reader: OwnedReadHalf, inbox: mpsc::Sender<ClientMsg>) {
 /// Serves one dashboard until it goes or a write fails.
 async fn attached_loop(
     writer: &mut OwnedWriteHalf,
-    context: &Context,
+    context: &Arc<Context>,
     attached: &mut Attached,
     mut inbox: mpsc::Receiver<ClientMsg>,
 ) -> std::io::Result<()> {
@@ -414,7 +452,7 @@ enum Flow {
 /// One dashboard's side of the panes: what it shows, what it was sent,
 /// and where replies to its requests go.
 struct Shown<'a> {
-    context: &'a Context,
+    context: &'a Arc<Context>,
     /// Replies to requests, sent as they come (in any order).
     replies: mpsc::UnboundedSender<Vec<u8>>,
     wants: Vec<PaneWant>,
@@ -489,12 +527,10 @@ impl Shown<'_> {
             }
             command => command,
         };
-        let outcome = self.context.route(command);
+        let context = self.context.clone();
         let replies = self.replies.clone();
         tokio::spawn(async move {
-            let result = outcome
-                .await
-                .unwrap_or_else(|_| Err("the supervisor is shutting down".into()));
+            let result = context.carry_out(command).await;
             let _ = replies.send(encode(&ServerMsg::Reply { id, result }));
         });
     }

@@ -35,6 +35,8 @@ use crate::link::encode;
 use crate::store::StateDir;
 use crate::watch::DiffUpdate;
 
+mod reviews;
+
 /// Board updates a client may have queued before it counts as behind
 /// (`SLICEBOARD_CLIENT_QUEUE` overrides it, for tests).
 const CLIENT_QUEUE: usize = 1024;
@@ -108,8 +110,8 @@ struct Inner {
     notify: Notify,
     /// Slices whose calls the operator muted.
     muted: BTreeSet<SliceName>,
-    /// Where the muted slices are kept across supervisors.
-    muted_in: Option<StateDir>,
+    /// Where the muted slices and the reviews are kept across supervisors.
+    kept_in: Option<StateDir>,
 }
 
 /// Where calls go: the plan's `[notify]` and the repository they are about.
@@ -165,12 +167,15 @@ impl Hub {
         ownership: Option<Ownership>,
         notify: NotifySpec,
         repo: std::path::PathBuf,
-        muted_in: Option<StateDir>,
+        kept_in: Option<StateDir>,
     ) -> Self {
         let mut board = board;
-        let muted = muted_in.as_ref().map(StateDir::muted).unwrap_or_default();
+        let muted = kept_in.as_ref().map(StateDir::muted).unwrap_or_default();
         for row in &mut board.slices {
             row.muted = muted.contains(&row.name);
+            if let Some(dir) = &kept_in {
+                row.review = dir.review(&row.name);
+            }
         }
         Self {
             inner: Mutex::new(Inner {
@@ -180,7 +185,7 @@ impl Hub {
                 next_id: 1,
                 debounce: Debounce::new(calls::DEBOUNCE),
                 muted,
-                muted_in,
+                kept_in,
                 notify: Notify { spec: notify, repo },
             }),
             ownership: Mutex::new(ownership.map(Arc::new)),
@@ -304,7 +309,7 @@ impl Hub {
         } else {
             inner.muted.remove(slice);
         }
-        if let Some(dir) = &inner.muted_in
+        if let Some(dir) = &inner.kept_in
             && let Err(err) = dir.save_muted(&inner.muted)
         {
             tracing::warn!(%err, "the muted slices could not be saved");
@@ -336,10 +341,23 @@ impl Hub {
     }
 
     pub fn event(&self, event: Event) {
+        // The operator's approval is their last look at the slice.
+        let looked = match &event {
+            Event::Approved {
+                slice,
+                commit,
+                by_itself: false,
+                ..
+            } => Some((slice.clone(), commit.clone())),
+            _ => None,
+        };
         self.publish(BoardUpdate::Event {
             event,
             at: Some(jiff::Timestamp::now()),
         });
+        if let Some((slice, commit)) = looked {
+            self.looked(&slice, commit, "approved");
+        }
     }
 
     /// A slice's new diff, with every slice's ownership flags again, in one

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::command::Event;
 use super::dbt_run::DbtRun;
+use super::comments::{self, Review};
 use super::diff::{SliceDiff, WatchMode};
 use super::ownership::{Ownership, PathFlag};
 use super::plan_change::PlanProblem;
@@ -104,6 +105,10 @@ pub struct SliceRow {
     pub diff_error: Option<String>,
     /// Ownership and overlap warnings about the slice's changed paths.
     pub flags: Vec<PathFlag>,
+    /// The operator's review comments not yet sent, placed on `diff`, and
+    /// their last look.
+    #[serde(default)]
+    pub review: Review,
     /// The worktree's setup, when the plan has one and it ran.
     #[serde(default)]
     pub setup: Option<SetupState>,
@@ -165,6 +170,7 @@ impl SliceRow {
             diff_mode: WatchMode::Missing,
             diff_error: None,
             flags: Vec::new(),
+            review: Review::default(),
             setup: None,
             left_running: None,
             variant_of: None,
@@ -239,6 +245,9 @@ pub enum BoardUpdate {
     },
     /// The operator muted or unmuted a slice's calls.
     Muted { slice: SliceName, muted: bool },
+    /// A slice's review comments or last look changed (placed again on
+    /// the diff by whoever applies it).
+    Review { slice: SliceName, review: Review },
 }
 
 impl Board {
@@ -302,6 +311,7 @@ impl Board {
                     row.diff = Some(diff.clone());
                     row.diff_mode = mode.clone();
                     row.diff_error = error.clone();
+                    comments::place_all(&mut row.review.comments, Some(diff));
                 }
                 self.set_flags(flags);
             }
@@ -331,6 +341,12 @@ impl Board {
             BoardUpdate::Muted { slice, muted } => {
                 if let Some(row) = self.slices.iter_mut().find(|r| r.name == *slice) {
                     row.muted = *muted;
+                }
+            }
+            BoardUpdate::Review { slice, review } => {
+                if let Some(row) = self.row_mut(slice) {
+                    row.review = review.clone();
+                    comments::place_all(&mut row.review.comments, row.diff.as_deref());
                 }
             }
             BoardUpdate::CheckOutput { lines, fresh, .. } => {
