@@ -248,7 +248,7 @@ pub enum CommandArgs {
         /// `PATH:LINE` or `PATH:FIRST-LAST`: lines of the slice's file as
         /// it is now, among the lines its diff shows (a deleted file's: as
         /// they were). Not needed with `--delete`.
-        #[arg(value_name = "PATH:LINES", required_unless_present = "delete")]
+        #[arg(value_name = "PATH:LINES", required_unless_present_any = ["delete", "edit"])]
         at: Option<String>,
         /// Delete comment N instead.
         #[arg(long, value_name = "N", conflicts_with_all = ["at", "edit"])]

@@ -107,10 +107,13 @@ impl Context {
                 self.diff_read(&slice).await;
                 self.hub.comment(&slice, &at, &text)
             }
-            Command::ReviewReport { slice } => self
-                .hub
-                .review(&slice)
-                .and_then(|r| serde_json::to_string(&r).map_err(|e| e.to_string())),
+            Command::ReviewReport { slice } => {
+                // Placed on the diff as it is now, not as it was saved.
+                self.diff_read(&slice).await;
+                self.hub
+                    .review(&slice)
+                    .and_then(|r| serde_json::to_string(&r).map_err(|e| e.to_string()))
+            }
             Command::EditComment { slice, id, text } => self.hub.edit_comment(&slice, id, &text),
             Command::DeleteComment { slice, id } => self.hub.delete_comment(&slice, id),
             Command::SendReview { slice } => {

@@ -21,6 +21,7 @@ mod planner;
 mod private_files;
 mod prompts;
 mod resume;
+mod review_comments;
 mod run_endings;
 mod supervisor_process;
 mod usage_limit;
