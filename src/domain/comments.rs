@@ -153,19 +153,24 @@ impl Comment {
     }
 }
 
-/// `12`, `12-14`, or for removed lines `12 (removed)`: a range on one
-/// side named by that side; a range from removed to added lines by the
-/// added ones' end.
+/// The lines a range names: its first and last line of the slice's
+/// file, or of the merge base's when it holds only removed lines.
+fn span(rows: &[Row<'_>]) -> (LineRef, LineRef) {
+    let new = rows.iter().filter(|r| r.side == Side::New);
+    match (new.clone().next(), new.last()) {
+        (Some(a), Some(b)) => (a.at, b.at),
+        _ => (rows[0].at, rows[rows.len() - 1].at),
+    }
+}
+
+/// `12`, `12-14`, or for removed lines `12 (removed)`.
 fn lines_text(first: LineRef, last: LineRef) -> String {
-    let removed = if first.side == Side::Old && last.side == Side::Old {
+    let removed = if first.side == Side::Old {
         " (removed)"
     } else {
         ""
     };
-    let (a, b) = match (first.side, last.side) {
-        (Side::Old, Side::New) => (last.line, last.line),
-        _ => (first.line, last.line),
-    };
+    let (a, b) = (first.line, last.line);
     if a == b {
         format!("{a}{removed}")
     } else {
@@ -298,7 +303,7 @@ pub fn write(
         quote: quote(file, &rows, first, last),
         text: text.to_owned(),
         written: now,
-        was: (rows[first].at, rows[last].at),
+        was: span(&rows[first..=last]),
         placed: None,
     };
     comment.placed = place(&comment, diff);
@@ -383,10 +388,11 @@ pub fn place(comment: &Comment, diff: &SliceDiff) -> Option<Placed> {
         }
     };
     let last = chosen + n - 1;
+    let (first_at, last_at) = span(&rows[chosen..=last]);
     Some(Placed {
         path: file.path.clone(),
-        first: rows[chosen].at,
-        last: rows[last].at,
+        first: first_at,
+        last: last_at,
         rows: (rows[chosen].row, rows[last].row),
     })
 }

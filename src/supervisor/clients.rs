@@ -402,9 +402,22 @@ async fn attached_loop(
     mut inbox: mpsc::Receiver<ClientMsg>,
 ) -> std::io::Result<()> {
     let (replies_tx, mut replies) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (board_commands, mut board_inbox) = mpsc::unbounded_channel::<(u64, Command)>();
+    let board_task = {
+        let context = context.clone();
+        let replies = replies_tx.clone();
+        tokio::spawn(async move {
+            while let Some((id, command)) = board_inbox.recv().await {
+                let result = context.carry_out(command).await;
+                let _ = replies.send(encode(&ServerMsg::Reply { id, result }));
+            }
+        })
+    };
+    let _board_task = AbortOnDrop(board_task);
     let mut shown = Shown {
         context,
         replies: replies_tx,
+        board_commands,
         wants: Vec::new(),
         sent: HashMap::new(),
         last_frame: Instant::now() - FRAME,
@@ -445,6 +458,15 @@ async fn attached_loop(
     }
 }
 
+/// Ends a task when its owner goes.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Whether a dashboard's connection goes on after a message.
 #[derive(PartialEq, Eq)]
 enum Flow {
@@ -458,6 +480,9 @@ struct Shown<'a> {
     context: &'a Arc<Context>,
     /// Replies to requests, sent as they come (in any order).
     replies: mpsc::UnboundedSender<Vec<u8>>,
+    /// The board's own commands (comments, mutes), carried out one after
+    /// another in the order they came, on a task of their own.
+    board_commands: mpsc::UnboundedSender<(u64, Command)>,
     wants: Vec<PaneWant>,
     sent: HashMap<SliceName, Sent>,
     last_frame: Instant,
@@ -530,10 +555,19 @@ impl Shown<'_> {
             }
             command => command,
         };
-        let context = self.context.clone();
+        if command.served_by() == crate::domain::command::Service::Board {
+            let _ = self.board_commands.send((id, command));
+            return;
+        }
+        // Handed over here, in the order they came (keys typed into an
+        // agent must not overtake each other); only the answer is awaited
+        // apart.
+        let outcome = self.context.route(command);
         let replies = self.replies.clone();
         tokio::spawn(async move {
-            let result = context.carry_out(command).await;
+            let result = outcome
+                .await
+                .unwrap_or_else(|_| Err("the supervisor is shutting down".into()));
             let _ = replies.send(encode(&ServerMsg::Reply { id, result }));
         });
     }

@@ -22,6 +22,9 @@ pub use crate::domain::board::{LOG_LINES_KEPT, SliceRow};
 pub use keys::session_key;
 
 mod keys;
+mod review;
+
+pub use review::{Draft, DraftTarget, line_ref};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -98,6 +101,10 @@ pub enum Mode {
     /// Typing a one-line prompt for the marked slices' agents (the
     /// selected one's when none is marked).
     Prompt(String),
+    /// A cursor on the Diff tab's lines, to comment on them.
+    Review,
+    /// Writing a review comment.
+    Comment(Draft),
 }
 
 /// What a key or the mouse asks of the world outside the model.
@@ -165,6 +172,10 @@ impl Asked {
             Command::Prompt { slice, .. } => (slice, "send the prompt", "prompt sent"),
             Command::Clean { slice, .. } => (slice, "clean", "cleaned"),
             Command::Setup { slice, .. } => (slice, "run its setup", "setup passed"),
+            Command::Comment { slice, .. } => (slice, "comment", "comment written"),
+            Command::EditComment { slice, .. } => (slice, "change the comment", "comment changed"),
+            Command::DeleteComment { slice, .. } => (slice, "delete the comment", "comment deleted"),
+            Command::SendReview { slice } => (slice, "send the review", "review sent"),
             _ => return None,
         };
         Some(Self {
@@ -202,6 +213,15 @@ pub struct App {
     /// The file the Diff tab shows, and how far down its hunks it is.
     pub diff_file: usize,
     pub diff_scroll: usize,
+    /// The Diff tab's cursor in review mode (a row of the file's diff),
+    /// and where a range marked with `v` starts.
+    pub diff_cursor: usize,
+    pub diff_mark: Option<usize>,
+    /// The comment `n` went to, until the cursor moves.
+    pub review_pick: Option<u32>,
+    /// How many rows of the file's diff the view last drew, to keep the
+    /// cursor in view.
+    pub diff_rows_shown: std::cell::Cell<usize>,
     /// Where the view last drew the Diff tab's file list, for mouse clicks.
     pub diff_list: std::cell::Cell<Option<ListArea>>,
     /// Where the view last drew the board's slices, for mouse clicks.
@@ -272,6 +292,10 @@ impl App {
             queue_scroll: 0,
             diff_file: 0,
             diff_scroll: 0,
+            diff_cursor: 0,
+            diff_mark: None,
+            review_pick: None,
+            diff_rows_shown: std::cell::Cell::new(10),
             diff_list: std::cell::Cell::new(None),
             board_list: std::cell::Cell::new(None),
             board_first: std::cell::Cell::new(0),

@@ -9,8 +9,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line as TextLine, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::app::{App, ListArea, SliceRow};
+use super::app::{App, ListArea, Mode, SliceRow};
 use super::highlight::{self, Lang};
+use super::review_view;
 use super::keymap::Action;
 use crate::domain::diff::WatchMode;
 use crate::domain::diff::{ChangeKind, FileDiff, LineKind, SliceDiff};
@@ -31,6 +32,19 @@ pub fn summary(row: &SliceRow, width: u16) -> Vec<Span<'static>> {
             Span::styled(format!("-{}", diff.removed()), Style::new().fg(Color::Red)),
         ],
     };
+    // The operator's comments waiting to be sent.
+    let comments = row.review.comments.len();
+    if comments > 0 {
+        let outdated = row.review.outdated();
+        spans.push(Span::styled(
+            if outdated > 0 {
+                format!(" ┃{comments}({outdated} outdated)")
+            } else {
+                format!(" ┃{comments}")
+            },
+            Style::new().fg(Color::Magenta),
+        ));
+    }
     let outside = row
         .flags
         .iter()
@@ -114,14 +128,31 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow) {
         rows_per_item: 1,
     }));
     frame.render_widget(Paragraph::new(top), list_area);
+    // Reviewing, the slice's comments are listed under the hunks.
+    let tray = if matches!(app.mode, Mode::Review | Mode::Comment(_)) {
+        review_view::tray_height(row, hunk_area.height)
+    } else {
+        0
+    };
+    let [hunk_area, tray_area] =
+        Split::vertical([Constraint::Min(0), Constraint::Length(tray)]).areas(hunk_area);
     if let Some(file) = diff.files.get(app.diff_file) {
-        draw_hunks(frame, hunk_area, file, app.diff_scroll, &row.flags);
+        draw_hunks(frame, hunk_area, app, row, file);
+    }
+    if tray > 0 {
+        review_view::draw_tray(frame, tray_area, app, row);
     }
 }
 
 /// The tab's frame, titled with its keys.
 fn diff_block(app: &App) -> Block<'static> {
     let keys = &app.keymap;
+    if matches!(app.mode, Mode::Review | Mode::Comment(_)) {
+        return Block::new()
+            .borders(Borders::ALL)
+            .border_style(Style::new().fg(Color::Magenta))
+            .title(" review: the keys are on the status line ");
+    }
     Block::new().borders(Borders::ALL).title(format!(
         " diff  ({} {} file  {} {} hunk  {}/{} scroll) ",
         keys.key(Action::PrevFile),
@@ -243,12 +274,13 @@ fn file_line(file: &FileDiff, selected: bool, flags: &[PathFlag]) -> TextLine<'s
     TextLine::from(spans)
 }
 
-/// Columns before a diff line's text: two line numbers and the sign.
+/// Columns before a diff line's text: two line numbers, the comment
+/// mark and the sign.
 const GUTTER: usize = 11;
 
 /// `spans` cut into rows of at most `width` columns (a wide character
 /// never split), each keeping its style.
-fn wrap_spans(spans: Vec<Span<'static>>, width: usize) -> Vec<Vec<Span<'static>>> {
+pub(super) fn wrap_spans(spans: Vec<Span<'static>>, width: usize) -> Vec<Vec<Span<'static>>> {
     use unicode_width::UnicodeWidthChar as _;
     let mut rows = vec![Vec::new()];
     let mut used = 0;
@@ -277,29 +309,29 @@ fn wrap_spans(spans: Vec<Span<'static>>, width: usize) -> Vec<Vec<Span<'static>>
     rows
 }
 
-fn draw_hunks(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    file: &FileDiff,
-    scroll: usize,
-    flags: &[PathFlag],
-) {
+/// One file's hunks: flags, the operator's outdated comments on it, then
+/// the rows from the scroll (or from where the review cursor shows),
+/// each line with its numbers, wrapped, with its comments under it.
+fn draw_hunks(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow, file: &FileDiff) {
     let dim = Style::new().add_modifier(Modifier::DIM);
     let block = Block::new()
         .borders(Borders::TOP)
         .title(format!(" {} ", file.path));
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    let width = usize::from(inner.width).max(8);
     let mut lines: Vec<TextLine> = Vec::new();
-    for flag in flags.iter().filter(|f| file.paths().any(|p| p == f.path())) {
+    for flag in row.flags.iter().filter(|f| file.paths().any(|p| p == f.path())) {
         let text = Span::styled(
             format!("! {}: {}", flag.path(), flag.describe()),
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
         );
-        for row in wrap_spans(vec![text], usize::from(inner.width).max(8)) {
+        for row in wrap_spans(vec![text], width) {
             lines.push(TextLine::from(row));
         }
     }
+    let review = review_view::Shown::of(app, row, file);
+    lines.extend(review.outdated_lines(width));
     if file.binary {
         lines.push(TextLine::styled("Binary file: no text diff.", dim));
     } else if file.hunks.is_empty() {
@@ -308,64 +340,115 @@ fn draw_hunks(
             dim,
         ));
     }
+    let height = usize::from(inner.height).saturating_sub(lines.len());
+    let rows = row_index(file);
+    let total = rows.len();
+    let mut start = app.diff_scroll.min(total.saturating_sub(1));
+    let cursor = review.cursor.map(|c| c.min(total.saturating_sub(1)));
+    if let Some(c) = cursor {
+        start = start.min(c);
+    }
+    // Rows up to the cursor, dropping the first ones until it shows;
+    // then as many as fit.
     let lang = Lang::of(&file.path);
-    let number = |n: Option<u32>| n.map_or_else(|| "    ".to_owned(), |n| format!("{n:>4}"));
-    let mut drawn = 0usize;
-    let height = usize::from(inner.height);
-    // Room for a line's text beside its gutter (two numbers and the sign);
-    // a longer line goes on in rows of its own, marked `↪`, never cut.
-    let room = usize::from(inner.width).saturating_sub(GUTTER).max(8);
-    'hunks: for hunk in file.hunks.iter() {
-        for at in 0..=hunk.lines.len() {
-            if lines.len() >= height {
-                break 'hunks;
-            }
-            let keep = drawn >= scroll;
-            drawn += 1;
-            if !keep {
-                continue;
-            }
-            if at == 0 {
-                lines.push(TextLine::styled(
-                    hunk.header.clone(),
-                    Style::new().fg(Color::Cyan),
-                ));
-                continue;
-            }
-            let line = &hunk.lines[at - 1];
-            let (sign, base) = match line.kind {
-                LineKind::Added => ("+", Style::new().fg(Color::Green)),
-                LineKind::Removed => ("-", Style::new().fg(Color::Red)),
-                LineKind::Context => (" ", Style::new()),
-                LineKind::Note => ("\\", dim),
-            };
-            let text = line.text.replace('\t', "    ");
-            let rows = wrap_spans(highlight::spans(&text, lang, base), room);
-            for (i, row) in rows.into_iter().enumerate() {
-                if i > 0 && lines.len() >= height {
-                    break 'hunks;
-                }
-                let mut spans = if i == 0 {
-                    vec![
-                        Span::styled(
-                            format!("{} {} ", number(line.old_line), number(line.new_line)),
-                            dim,
-                        ),
-                        Span::styled(sign, base),
-                    ]
-                } else {
-                    vec![Span::styled(format!("{:>w$}", "↪", w = GUTTER), dim)]
-                };
-                spans.extend(row);
-                lines.push(TextLine::from(spans));
-            }
+    let mut blocks: std::collections::VecDeque<Vec<TextLine>> = Default::default();
+    let mut used = 0;
+    let mut next = start;
+    let take = |r: usize, blocks: &mut std::collections::VecDeque<Vec<TextLine>>| {
+        let drawn = row_lines(file, rows[r], r, lang, width, &review);
+        let n = drawn.len();
+        blocks.push_back(drawn);
+        n
+    };
+    if let Some(c) = cursor {
+        while next <= c {
+            used += take(next, &mut blocks);
+            next += 1;
+        }
+        while used > height && blocks.len() > 1 {
+            used -= blocks.pop_front().map_or(0, |b| b.len());
         }
     }
-    if file.lines_omitted > 0 && lines.len() < height {
+    while used < height && next < total {
+        used += take(next, &mut blocks);
+        next += 1;
+    }
+    let whole = blocks.len() - usize::from(used > height);
+    app.diff_rows_shown.set(whole.max(1));
+    lines.extend(blocks.into_iter().flatten());
+    lines.truncate(usize::from(inner.height));
+    if file.lines_omitted > 0 && lines.len() < usize::from(inner.height) {
         lines.push(TextLine::styled(
             format!("… {} more lines not shown", file.lines_omitted),
             dim,
         ));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Each row of a file's diff as drawn: its hunk, and its line in the
+/// hunk (`None`: the hunk's header).
+fn row_index(file: &FileDiff) -> Vec<(usize, Option<usize>)> {
+    let mut rows = Vec::new();
+    for (h, hunk) in file.hunks.iter().enumerate() {
+        rows.push((h, None));
+        rows.extend((0..hunk.lines.len()).map(|l| (h, Some(l))));
+    }
+    rows
+}
+
+/// The screen lines of one row: a hunk's header, or a line with its
+/// numbers and sign, wrapped (`↪`), then the comments that end on it.
+fn row_lines(
+    file: &FileDiff,
+    (hunk, at): (usize, Option<usize>),
+    row: usize,
+    lang: Lang,
+    width: usize,
+    review: &review_view::Shown<'_>,
+) -> Vec<TextLine<'static>> {
+    let dim = Style::new().add_modifier(Modifier::DIM);
+    let hunk = &file.hunks[hunk];
+    let Some(at) = at else {
+        return vec![TextLine::styled(
+            hunk.header.clone(),
+            Style::new().fg(Color::Cyan),
+        )];
+    };
+    let line = &hunk.lines[at];
+    let (sign, base) = match line.kind {
+        LineKind::Added => ("+", Style::new().fg(Color::Green)),
+        LineKind::Removed => ("-", Style::new().fg(Color::Red)),
+        LineKind::Context => (" ", Style::new()),
+        LineKind::Note => ("\\", dim),
+    };
+    let number = |n: Option<u32>| n.map_or_else(|| "    ".to_owned(), |n| format!("{n:>4}"));
+    // Room for a line's text beside its gutter (two numbers, the comment
+    // mark and the sign); a longer line goes on in rows of its own,
+    // marked `↪`, never cut.
+    let room = width.saturating_sub(GUTTER).max(8);
+    let text = line.text.replace('\t', "    ");
+    let mut out = Vec::new();
+    let gutter_style = review.gutter_style(row, dim);
+    for (i, piece) in wrap_spans(highlight::spans(&text, lang, base), room)
+        .into_iter()
+        .enumerate()
+    {
+        let mut spans = if i == 0 {
+            vec![
+                Span::styled(
+                    format!("{} {}", number(line.old_line), number(line.new_line)),
+                    gutter_style,
+                ),
+                review.mark(row),
+                Span::styled(sign, base),
+            ]
+        } else {
+            vec![Span::styled(format!("{:>w$}", "↪", w = GUTTER), dim)]
+        };
+        spans.extend(piece);
+        out.push(TextLine::from(spans));
+    }
+    out.extend(review.comments_after(row, width));
+    out
 }

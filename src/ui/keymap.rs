@@ -74,6 +74,8 @@ pub enum Action {
     Mark,
     /// Mute or unmute the selected slice's calls (bell, notifications).
     MuteCalls,
+    /// Review the Diff tab's lines: a cursor to comment on them.
+    Comment,
     /// The board in the plan's order, or who needs the operator first.
     BoardOrder,
     /// Hold the merge queue (nothing automatic happens), or let it go on.
@@ -139,6 +141,9 @@ impl Action {
             Action::QuickPrompt => "tell the agent (or every marked one) a one-line prompt",
             Action::Mark => "mark / unmark the slice (one prompt to several)",
             Action::MuteCalls => "mute / unmute the slice's calls (bell, notifications)",
+            Action::Comment => {
+                "review the diff: a cursor on its lines, c comments, s sends the review to the agent"
+            }
             Action::BoardOrder => "board order: who needs you first, or the plan's",
             Action::Edit => {
                 "open the diff's file in $EDITOR at the line shown (the dashboard waits)"
@@ -307,6 +312,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("O", Action::BoardOrder),
     ("H", Action::HoldQueue),
     ("e", Action::Edit),
+    ("c", Action::Comment),
     ("U", Action::CreateWorktrees),
     ("S", Action::Setup),
     ("q", Action::Quit),

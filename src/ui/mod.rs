@@ -29,6 +29,7 @@ pub mod keymap;
 pub mod mouse;
 pub mod queue_view;
 pub mod report;
+pub mod review_view;
 mod terminal;
 mod variants;
 pub mod view;

@@ -69,7 +69,12 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
         Mode::Help => help_view::draw_help(frame, area, app),
         Mode::Confirm(confirm) => draw_confirm(frame, area, confirm, app),
         Mode::Compare(family) => super::variants::draw_compare(frame, area, app, family),
-        Mode::Board | Mode::Typing | Mode::Search(_) | Mode::Prompt(_) => {}
+        Mode::Board
+        | Mode::Typing
+        | Mode::Search(_)
+        | Mode::Prompt(_)
+        | Mode::Review
+        | Mode::Comment(_) => {}
     }
     panes
 }
@@ -145,6 +150,31 @@ fn status_line(app: &App) -> Paragraph<'static> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        Mode::Review => {
+            let n = app.selected().map_or(0, |r| r.review.comments.len());
+            format!(
+                "REVIEW {}: j/k move  v range  c comment  d delete  n/N comments  s send {n}  e editor  esc leave",
+                app.selected()
+                    .map(|s| s.name.to_string())
+                    .unwrap_or_default(),
+            )
+        }
+        Mode::Comment(draft) => format!(
+            "{}: {}_   (enter: save, alt-enter: new line, esc: drop)",
+            match &draft.target {
+                super::app::DraftTarget::New(at) => format!(
+                    "comment on {}:{}",
+                    at.path,
+                    if at.first == at.last {
+                        at.first.line.to_string()
+                    } else {
+                        format!("{}-{}", at.first.line, at.last.line)
+                    }
+                ),
+                super::app::DraftTarget::Edit(id) => format!("comment #{id}"),
+            },
+            draft.text.replace('\n', " ⏎ ")
+        ),
         Mode::Typing => format!(
             "TYPING into {} - {} leaves",
             app.selected()
@@ -155,11 +185,15 @@ fn status_line(app: &App) -> Paragraph<'static> {
         _ => app.keymap.hints(),
     };
     let text = match &app.message {
-        Some(message) if app.mode != Mode::Typing => format!("{message}  |  {hint}"),
+        Some(message) if !matches!(app.mode, Mode::Typing | Mode::Comment(_)) => {
+            format!("{message}  |  {hint}")
+        }
         _ => hint,
     };
     let style = if app.mode == Mode::Typing {
         Style::new().fg(Color::Black).bg(Color::Yellow)
+    } else if matches!(app.mode, Mode::Review | Mode::Comment(_)) {
+        Style::new().fg(Color::Black).bg(Color::Magenta)
     } else {
         Style::new().add_modifier(Modifier::DIM)
     };

@@ -1659,3 +1659,102 @@ fn at_80_by_24_a_long_changed_line_wraps_whole_and_f_shows_the_diff_full_screen(
     press(&mut app, KeyCode::Char('f'));
     assert!(render(&app, 80, 24).contains("┌ slices"));
 }
+
+#[test]
+fn c_reviews_the_diff_a_range_gets_a_comment_shown_in_the_gutter_under_its_lines_and_in_the_tray()
+{
+    use sliceboard::domain::comments::{self, CommentAt, LineRef, Review};
+    let mut app = app();
+    let type_text = |app: &mut App, text: &str| {
+        for c in text.chars() {
+            press(app, KeyCode::Char(c));
+        }
+    };
+    press(&mut app, KeyCode::Char('c'));
+    assert_eq!(app.mode, Mode::Review);
+    // To stg_orders.sql, its removed line and the two added in its place.
+    press(&mut app, KeyCode::Char(']'));
+    press(&mut app, KeyCode::Char(']'));
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('v'));
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('c'));
+    type_text(&mut app, "keep the filter; say why");
+    let shown = render(&app, 120, 36);
+    assert!(shown.contains("┗ new keep the filter; say why_"), "{shown}");
+    let at = CommentAt {
+        path: "models/staging/stg_orders.sql".into(),
+        first: LineRef::old(2),
+        last: LineRef::new(3),
+    };
+    let sent = app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(
+        sent,
+        vec![Effect::Send(Command::Comment {
+            slice: name("staging"),
+            at: at.clone(),
+            text: "keep the filter; say why".into(),
+        })]
+    );
+    assert_eq!(app.mode, Mode::Review);
+
+    // The supervisor writes it and sends the review back.
+    let diff = app.board.slices[0].diff.clone().unwrap();
+    let written = comments::write(
+        &diff,
+        &at,
+        "keep the filter; say why",
+        1,
+        jiff::Timestamp::UNIX_EPOCH,
+    )
+    .unwrap();
+    app.apply(BoardUpdate::Review {
+        slice: name("staging"),
+        review: Review {
+            comments: vec![written],
+            looked: None,
+        },
+    });
+    let shown = render(&app, 120, 36);
+    insta::assert_snapshot!("review_120x36", shown);
+    let marked = shown.lines().filter(|l| l.contains("┃")).count();
+    assert!(marked >= 3, "every commented line marked:\n{shown}");
+    assert!(shown.contains("┗ #1 keep the filter; say why"), "{shown}");
+    assert!(shown.contains("review: 1 comment "), "{shown}");
+    // The board's line for the slice counts it.
+    assert!(shown.contains("┃1"), "{shown}");
+
+    // n goes to it; c edits it; d deletes it; s sends the review.
+    press(&mut app, KeyCode::Char('g'));
+    press(&mut app, KeyCode::Char('n'));
+    assert_eq!(app.current_comment().map(|c| c.id), Some(1));
+    press(&mut app, KeyCode::Char('c'));
+    type_text(&mut app, ", please");
+    assert_eq!(
+        app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        vec![Effect::Send(Command::EditComment {
+            slice: name("staging"),
+            id: 1,
+            text: "keep the filter; say why, please".into(),
+        })]
+    );
+    assert_eq!(
+        app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE)),
+        vec![Effect::Send(Command::SendReview {
+            slice: name("staging")
+        })]
+    );
+    assert_eq!(
+        app.on_key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::NONE)),
+        vec![Effect::Send(Command::DeleteComment {
+            slice: name("staging"),
+            id: 1
+        })]
+    );
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.mode, Mode::Board);
+    // At 80x24 the review still fits: cursor, comment and tray.
+    press(&mut app, KeyCode::Char('c'));
+    insta::assert_snapshot!("review_80x24", render(&app, 80, 24));
+}

@@ -29,6 +29,14 @@ impl App {
                 self.scroll.remove(&slice);
                 vec![Effect::Paste { slice, text }]
             }
+            Mode::Comment(draft) => {
+                draft.text.extend(
+                    text.chars()
+                        .map(|c| if c == '\r' { '\n' } else { c })
+                        .filter(|c| *c == '\n' || !c.is_control()),
+                );
+                Vec::new()
+            }
             Mode::Search(query) | Mode::Prompt(query) => {
                 // One line: a pasted newline is a space.
                 query.extend(
@@ -104,6 +112,8 @@ impl App {
                 _ => Vec::new(),
             },
             Mode::Prompt(text) => self.prompt_key(key, text),
+            Mode::Review => self.review_key(key),
+            Mode::Comment(draft) => self.comment_key(key, draft),
             Mode::Confirm(confirm) => {
                 self.mode = Mode::Board;
                 if !matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
@@ -227,6 +237,7 @@ impl App {
             | Action::PauseResume
             | Action::MuteCalls
             | Action::Edit
+            | Action::Comment
             | Action::Kill
             | Action::EndLeftRunning => self.act_on_slice(action),
         }
@@ -555,6 +566,7 @@ impl App {
                     }
                 }
             }
+            Action::Comment => self.enter_review(),
             Action::Setup => {
                 if let Some(slice) = slice.clone() {
                     self.message = Some(format!("{slice}: running its setup…"));
