@@ -73,7 +73,12 @@ fn parse_at(raw: &str) -> anyhow::Result<CommentAt> {
 /// outdated; the last look.
 pub fn list(ws: &Workspace, slice: &str, json: bool) -> anyhow::Result<ExitCode> {
     let slice = ws.slice(slice)?.name.clone();
-    let answer = queue_cmds::ask(ws, Command::ReviewReport { slice: slice.clone() })?;
+    let answer = queue_cmds::ask(
+        ws,
+        Command::ReviewReport {
+            slice: slice.clone(),
+        },
+    )?;
     let text = match answer {
         Ok(text) => text,
         Err(why) => {
@@ -90,8 +95,17 @@ pub fn list(ws: &Workspace, slice: &str, json: bool) -> anyhow::Result<ExitCode>
         println!("{slice}: no review comments");
     }
     for comment in &review.comments {
-        let outdated = if comment.outdated() { " (outdated)" } else { "" };
-        println!("#{} {}{outdated}  {}", comment.id, comment.location(), comment.text);
+        let outdated = if comment.outdated() {
+            " (outdated)"
+        } else {
+            ""
+        };
+        println!(
+            "#{} {}{outdated}  {}",
+            comment.id,
+            comment.location(),
+            comment.text
+        );
     }
     if let Some(looked) = &review.looked {
         println!(
@@ -111,9 +125,15 @@ mod tests {
     #[test]
     fn a_place_is_a_path_and_one_line_or_a_range() {
         let at = parse_at("models/a.sql:12-14").unwrap();
-        assert_eq!((at.path.as_str(), at.first, at.last), ("models/a.sql", LineRef::new(12), LineRef::new(14)));
+        assert_eq!(
+            (at.path.as_str(), at.first, at.last),
+            ("models/a.sql", LineRef::new(12), LineRef::new(14))
+        );
         let at = parse_at("./a:b.sql:3").unwrap();
-        assert_eq!((at.path.as_str(), at.first, at.last), ("a:b.sql", LineRef::new(3), LineRef::new(3)));
+        assert_eq!(
+            (at.path.as_str(), at.first, at.last),
+            ("a:b.sql", LineRef::new(3), LineRef::new(3))
+        );
         for bad in ["a.sql", "a.sql:", ":3", "a.sql:0", "a.sql:x-2"] {
             assert!(parse_at(bad).is_err(), "{bad}");
         }

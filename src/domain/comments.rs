@@ -156,8 +156,8 @@ impl Comment {
 /// The lines a range names: its first and last line of the slice's
 /// file, or of the merge base's when it holds only removed lines.
 fn span(rows: &[Row<'_>]) -> (LineRef, LineRef) {
-    let new = rows.iter().filter(|r| r.side == Side::New);
-    match (new.clone().next(), new.last()) {
+    let mut new = rows.iter().filter(|r| r.side == Side::New);
+    match (new.next(), rows.iter().rfind(|r| r.side == Side::New)) {
         (Some(a), Some(b)) => (a.at, b.at),
         _ => (rows[0].at, rows[rows.len() - 1].at),
     }
@@ -324,7 +324,13 @@ fn shown_ranges(rows: &[Row<'_>]) -> String {
     }
     ranges
         .iter()
-        .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -346,7 +352,12 @@ pub fn place(comment: &Comment, diff: &SliceDiff) -> Option<Placed> {
     }
     let same = |row: &Row<'_>, line: &CodeLine| row.side == line.side && row.text == line.text;
     let candidates: Vec<usize> = (0..=rows.len() - n)
-        .filter(|&i| rows[i..i + n].iter().zip(&comment.code).all(|(r, c)| same(r, c)))
+        .filter(|&i| {
+            rows[i..i + n]
+                .iter()
+                .zip(&comment.code)
+                .all(|(r, c)| same(r, c))
+        })
         .collect();
     let score = |i: usize| -> usize {
         let before = comment
@@ -523,7 +534,14 @@ mod tests {
     #[test]
     fn a_comment_names_its_lines_and_quotes_its_hunk() {
         let d = diff(vec![file("m.sql", &[((1, 1), SQL)])]);
-        let c = write(&d, &at("m.sql", 2, 3), "rename it", 1, Timestamp::UNIX_EPOCH).unwrap();
+        let c = write(
+            &d,
+            &at("m.sql", 2, 3),
+            "rename it",
+            1,
+            Timestamp::UNIX_EPOCH,
+        )
+        .unwrap();
         assert_eq!(c.location(), "m.sql:2-3");
         assert_eq!(
             c.quote,
@@ -545,7 +563,10 @@ mod tests {
     fn lines_the_diff_does_not_show_are_refused_with_what_it_shows() {
         let d = diff(vec![file("m.sql", &[((1, 1), SQL)])]);
         let err = write(&d, &at("m.sql", 40, 40), "x", 1, Timestamp::UNIX_EPOCH).unwrap_err();
-        assert!(err.contains("m.sql:40 is not a line the diff shows (it shows 1-5)"), "{err}");
+        assert!(
+            err.contains("m.sql:40 is not a line the diff shows (it shows 1-5)"),
+            "{err}"
+        );
         let err = write(&d, &at("x.sql", 1, 1), "x", 1, Timestamp::UNIX_EPOCH).unwrap_err();
         assert!(err.contains("x.sql is not among"), "{err}");
         let err = write(&d, &at("m.sql", 1, 1), "  ", 1, Timestamp::UNIX_EPOCH).unwrap_err();
@@ -560,7 +581,10 @@ mod tests {
         more.extend(&SQL[1..]);
         let moved = diff(vec![file("m.sql", &[((1, 1), &more)])]);
         let placed = place(&c, &moved).unwrap();
-        assert_eq!((placed.first, placed.last), (LineRef::new(5), LineRef::new(5)));
+        assert_eq!(
+            (placed.first, placed.last),
+            (LineRef::new(5), LineRef::new(5))
+        );
         assert_eq!(placed.rows, (6, 6));
     }
 
@@ -570,7 +594,10 @@ mod tests {
         let c = write(&d, &at("m.sql", 3, 3), "int?", 1, Timestamp::UNIX_EPOCH).unwrap();
         let mut changed = SQL.to_vec();
         changed[3] = "+    cast(amount as bigint) as amount,";
-        assert_eq!(place(&c, &diff(vec![file("m.sql", &[((1, 1), &changed)])])), None);
+        assert_eq!(
+            place(&c, &diff(vec![file("m.sql", &[((1, 1), &changed)])])),
+            None
+        );
         // The file gone from the diff: outdated too.
         assert_eq!(place(&c, &diff(Vec::new())), None);
     }
@@ -606,7 +633,14 @@ mod tests {
             file("a.sql", &[((1, 1), SQL)]),
             file("b.sql", &[((10, 10), &[" x", "+y", " z"])]),
         ]);
-        let one = write(&d, &at("a.sql", 2, 2), "say order_id", 1, Timestamp::UNIX_EPOCH).unwrap();
+        let one = write(
+            &d,
+            &at("a.sql", 2, 2),
+            "say order_id",
+            1,
+            Timestamp::UNIX_EPOCH,
+        )
+        .unwrap();
         let mut two = write(&d, &at("b.sql", 11, 11), "why y?", 2, Timestamp::UNIX_EPOCH).unwrap();
         two.placed = None;
         let text = review_text("marts", &[one, two], Some(&d));

@@ -160,7 +160,8 @@ impl StateDir {
         review: &crate::domain::comments::Review,
     ) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec_pretty(review).unwrap_or_default();
-        self.write_slice_file(slice, "review.json", &bytes).map(|_| ())
+        self.write_slice_file(slice, "review.json", &bytes)
+            .map(|_| ())
     }
 
     pub fn journal_file(&self) -> PathBuf {

@@ -174,7 +174,9 @@ impl Asked {
             Command::Setup { slice, .. } => (slice, "run its setup", "setup passed"),
             Command::Comment { slice, .. } => (slice, "comment", "comment written"),
             Command::EditComment { slice, .. } => (slice, "change the comment", "comment changed"),
-            Command::DeleteComment { slice, .. } => (slice, "delete the comment", "comment deleted"),
+            Command::DeleteComment { slice, .. } => {
+                (slice, "delete the comment", "comment deleted")
+            }
             Command::SendReview { slice } => (slice, "send the review", "review sent"),
             _ => return None,
         };

@@ -11,8 +11,8 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::app::{App, ListArea, Mode, SliceRow};
 use super::highlight::{self, Lang};
-use super::review_view;
 use super::keymap::Action;
+use super::review_view;
 use crate::domain::diff::WatchMode;
 use crate::domain::diff::{ChangeKind, FileDiff, LineKind, SliceDiff};
 use crate::domain::ownership::PathFlag;
@@ -321,7 +321,11 @@ fn draw_hunks(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow, file
     frame.render_widget(block, area);
     let width = usize::from(inner.width).max(8);
     let mut lines: Vec<TextLine> = Vec::new();
-    for flag in row.flags.iter().filter(|f| file.paths().any(|p| p == f.path())) {
+    for flag in row
+        .flags
+        .iter()
+        .filter(|f| file.paths().any(|p| p == f.path()))
+    {
         let text = Span::styled(
             format!("! {}: {}", flag.path(), flag.describe()),
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),

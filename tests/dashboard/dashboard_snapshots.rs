@@ -1661,8 +1661,7 @@ fn at_80_by_24_a_long_changed_line_wraps_whole_and_f_shows_the_diff_full_screen(
 }
 
 #[test]
-fn c_reviews_the_diff_a_range_gets_a_comment_shown_in_the_gutter_under_its_lines_and_in_the_tray()
-{
+fn c_reviews_the_diff_a_range_gets_a_comment_shown_in_the_gutter_under_its_lines_and_in_the_tray() {
     use sliceboard::domain::comments::{self, CommentAt, LineRef, Review};
     let mut app = app();
     let type_text = |app: &mut App, text: &str| {

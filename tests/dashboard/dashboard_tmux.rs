@@ -1193,3 +1193,58 @@ fn e_on_the_diff_tab_opens_the_editor_at_the_line_shown_and_the_dashboard_comes_
     tmux.keys(&["q"]);
     tmux.shows("DASHBOARD-EXITED-0");
 }
+
+#[test]
+fn a_review_written_on_the_diff_tab_reaches_the_agent_as_one_paste() {
+    // staging's agent writes what it reads, escapes visible, to got.txt.
+    let plan = PLAN.replacen(
+        "owns = [\"models/staging/**\"]",
+        "owns = [\"models/staging/**\"]\nagent = \"printf '\\\\033[?2004h'; stty -echo; while IFS= read -r l; do printf '%s\\\\n' \\\"$l\\\" | cat -v >> got.txt; done\"",
+        1,
+    );
+    let repo = TestRepo::with_worktrees(&plan);
+    let staging = repo.worktree("staging");
+    let tmux = Tmux::start(repo, 120, 36);
+    tmux.until("both slices without changes", |s| {
+        s.matches("no changes").count() == 2
+    });
+    common::write_file(
+        &staging.join("models/staging/stg_orders.sql"),
+        "select id,\n    user_id\nfrom {{ ref('orders') }}\n",
+    );
+    tmux.shows("1 file +3 -1");
+    tmux.keys(&["c"]);
+    tmux.shows("REVIEW staging");
+    // From the removed line down to the second added one, then a comment.
+    tmux.keys(&["j", "j", "c"]);
+    tmux.shows("comment on models/staging/stg_orders.sql:2");
+    tmux.text("call it customer_id");
+    tmux.keys(&["Enter"]);
+    tmux.shows("┗ #1 call it customer_id");
+    tmux.shows("┃1");
+    tmux.keys(&["s"]);
+    tmux.shows("review of 1 comment sent to staging");
+    let got = poll_ok("the agent read the review", WAIT, || {
+        let text = std::fs::read_to_string(staging.join("got.txt")).unwrap_or_default();
+        if text.contains("^[[201~") {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    });
+    assert_eq!(got.matches("^[[200~").count(), 1, "{got}");
+    for part in [
+        "1. models/staging/stg_orders.sql:2\n```diff\n@@ -1 +1,3 @@\n",
+        "+    user_id\n",
+        "```\ncall it customer_id\n",
+    ] {
+        assert!(got.contains(part), "{part:?} in {got}");
+    }
+    // Sent, the comment goes from the diff and the board.
+    tmux.until("the comment gone", |s| {
+        !s.contains("┗ #1") && !s.contains("┃1")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+    tmux.shows("DASHBOARD-EXITED-0");
+}

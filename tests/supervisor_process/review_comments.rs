@@ -62,9 +62,15 @@ fn comments_on_two_hunks_reach_the_agent_as_one_review_and_are_journaled() {
     comment_when_shown(&f, &format!("{DIM}:3"), "email is PII: leave it out");
 
     // A line the diff does not show is refused with what it shows.
-    let refused = sliceboard(&f.repo, &["comment", "marts", &format!("{DIM}:40"), "--", "x"]).fails();
+    let refused = sliceboard(
+        &f.repo,
+        &["comment", "marts", &format!("{DIM}:40"), "--", "x"],
+    )
+    .fails();
     assert!(
-        refused.contains(&format!("{DIM}:40 is not a line the diff shows (it shows 1-4)")),
+        refused.contains(&format!(
+            "{DIM}:40 is not a line the diff shows (it shows 1-4)"
+        )),
         "{refused}"
     );
     let listed = sliceboard(&f.repo, &["comments", "marts"]).ok();
@@ -85,7 +91,9 @@ fn comments_on_two_hunks_reach_the_agent_as_one_review_and_are_journaled() {
     assert_eq!(got.matches("^[[200~").count(), 1, "one paste: {got}");
     assert_eq!(got.matches("^[[201~").count(), 1, "one paste: {got}");
     for part in [
-        format!("1. {FCT}:2-3\n```diff\n@@ -1 +1,4 @@\n-select * from {{{{ ref('stg_orders') }}}}\n+select\n+    order_id,\n+    amount\n+from {{{{ ref('stg_orders') }}}}\n```\ncall them id and amount_usd\n"),
+        format!(
+            "1. {FCT}:2-3\n```diff\n@@ -1 +1,4 @@\n-select * from {{{{ ref('stg_orders') }}}}\n+select\n+    order_id,\n+    amount\n+from {{{{ ref('stg_orders') }}}}\n```\ncall them id and amount_usd\n"
+        ),
         format!("2. {DIM}:3\n```diff\n"),
         "+    email\n".to_owned(),
         "email is PII: leave it out\n".to_owned(),
@@ -96,7 +104,10 @@ fn comments_on_two_hunks_reach_the_agent_as_one_review_and_are_journaled() {
     // Sent comments go; the review is journaled as the prompt it was; the
     // branch tip is the last look.
     let after = sliceboard(&f.repo, &["comments", "marts"]).ok();
-    assert!(after.starts_with("marts: no review comments\nlast look: "), "{after}");
+    assert!(
+        after.starts_with("marts: no review comments\nlast look: "),
+        "{after}"
+    );
     assert!(after.contains("(review sent, "), "{after}");
     let journaled: Vec<String> = f
         .repo
@@ -108,7 +119,10 @@ fn comments_on_two_hunks_reach_the_agent_as_one_review_and_are_journaled() {
     assert_eq!(journaled.len(), 1, "{journaled:?}");
     assert!(journaled[0].contains("email is PII"), "{}", journaled[0]);
     let nothing = sliceboard(&f.repo, &["review-send", "marts"]).fails();
-    assert!(nothing.contains("marts has no review comments to send"), "{nothing}");
+    assert!(
+        nothing.contains("marts has no review comments to send"),
+        "{nothing}"
+    );
 }
 
 #[test]
@@ -120,7 +134,10 @@ fn comments_follow_their_lines_go_outdated_when_rewritten_and_outlive_a_killed_s
     comment_when_shown(&f, &format!("{FCT}:3"), "which currency?");
     assert_eq!(
         placed(&comments_json(&f)),
-        [(1, Some(2), "say id".into()), (2, Some(3), "which currency?".into())]
+        [
+            (1, Some(2), "say id".into()),
+            (2, Some(3), "which currency?".into())
+        ]
     );
 
     // Two lines inserted above the first comment's line, the second's
@@ -130,12 +147,18 @@ fn comments_follow_their_lines_go_outdated_when_rewritten_and_outlive_a_killed_s
         "select\n    -- keys\n    -- first\n    order_id,\n    amount_usd\nfrom orders\n",
     )
     .unwrap();
-    let moved = [(1, Some(4), "say id".to_owned()), (2, None, "which currency?".to_owned())];
+    let moved = [
+        (1, Some(4), "say id".to_owned()),
+        (2, None, "which currency?".to_owned()),
+    ];
     poll_until("the comments moved with the diff", WAIT, || {
         placed(&comments_json(&f)) == moved
     });
     let listed = sliceboard(&f.repo, &["comments", "marts"]).ok();
-    assert!(listed.contains(&format!("#2 {FCT}:3 (outdated)  which currency?")), "{listed}");
+    assert!(
+        listed.contains(&format!("#2 {FCT}:3 (outdated)  which currency?")),
+        "{listed}"
+    );
 
     // SIGKILL: nothing saved at shutdown; the comments were saved as they
     // were written.

@@ -20,8 +20,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::command::Event;
-use super::dbt_run::DbtRun;
 use super::comments::{self, Review};
+use super::dbt_run::DbtRun;
 use super::diff::{SliceDiff, WatchMode};
 use super::ownership::{Ownership, PathFlag};
 use super::plan_change::PlanProblem;

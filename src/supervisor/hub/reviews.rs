@@ -39,7 +39,8 @@ impl Hub {
     pub fn comment(&self, slice: &SliceName, at: &CommentAt, text: &str) -> Result<String, String> {
         self.change_review(slice, |review, diff| {
             let diff = diff.ok_or_else(|| format!("{slice}'s diff is not read yet"))?;
-            let comment = comments::write(diff, at, text, review.next_id(), jiff::Timestamp::now())?;
+            let comment =
+                comments::write(diff, at, text, review.next_id(), jiff::Timestamp::now())?;
             let said = format!("comment #{} on {}", comment.id, comment.location());
             review.comments.push(comment);
             Ok(said)
@@ -85,11 +86,7 @@ impl Hub {
             ));
         }
         Ok(ReviewToSend {
-            text: comments::review_text(
-                slice.as_str(),
-                &row.review.comments,
-                row.diff.as_deref(),
-            ),
+            text: comments::review_text(slice.as_str(), &row.review.comments, row.diff.as_deref()),
             ids: row.review.comments.iter().map(|c| c.id).collect(),
         })
     }

@@ -77,7 +77,6 @@ impl App {
         self.message = None;
     }
 
-
     /// A key in review mode.
     pub(super) fn review_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         if key.modifiers.contains(KeyModifiers::CONTROL) {
@@ -104,16 +103,20 @@ impl App {
             KeyCode::Char('s') => {
                 return self
                     .selected()
-                    .map(|row| Effect::Send(Command::SendReview {
-                        slice: row.name.clone(),
-                    }))
+                    .map(|row| {
+                        Effect::Send(Command::SendReview {
+                            slice: row.name.clone(),
+                        })
+                    })
                     .into_iter()
                     .collect();
             }
             KeyCode::Char('e') => return self.edit_at_cursor(),
             KeyCode::Char('g') | KeyCode::Home => self.cursor_to(0, true),
             KeyCode::Char('G') | KeyCode::End => {
-                let last = self.selected_file().map_or(0, super::super::diff_model::file_lines);
+                let last = self
+                    .selected_file()
+                    .map_or(0, super::super::diff_model::file_lines);
                 self.cursor_to(last.saturating_sub(1), false);
             }
             _ => match self.keymap.action(&key) {
