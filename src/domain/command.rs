@@ -155,6 +155,11 @@ pub enum Command {
     SendReview {
         slice: SliceName,
     },
+    /// What changed in the slice's worktree since the operator's last
+    /// look (`SinceLook` as JSON).
+    DiffSince {
+        slice: SliceName,
+    },
     /// The slice's review (comments placed on its diff now, last look),
     /// as JSON.
     ReviewReport {
@@ -217,6 +222,7 @@ impl Command {
             | Command::DeleteComment { slice, .. }
             | Command::SendReview { slice }
             | Command::ReviewReport { slice }
+            | Command::DiffSince { slice }
             | Command::Merge {
                 which: MergeWhich::One { slice },
                 ..
@@ -254,7 +260,8 @@ impl Command {
             | Command::EditComment { .. }
             | Command::DeleteComment { .. }
             | Command::SendReview { .. }
-            | Command::ReviewReport { .. } => Service::Board,
+            | Command::ReviewReport { .. }
+            | Command::DiffSince { .. } => Service::Board,
             Command::Up { .. }
             | Command::Down { .. }
             | Command::Setup { .. }

@@ -116,6 +116,13 @@ pub struct Looked {
     pub how: String,
 }
 
+/// What changed in a slice since the operator's last look at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinceLook {
+    pub looked: Looked,
+    pub diff: super::diff::SliceDiff,
+}
+
 impl Review {
     /// The next comment's number.
     pub fn next_id(&self) -> u32 {

@@ -117,10 +117,24 @@ impl DiffSource {
         self.attempt(paths)
     }
 
+    /// What changed in the worktree since `commit` (committed or not,
+    /// untracked files too): the operator's "since my last look".
+    pub fn since(&self, commit: &str) -> Result<SliceDiff, GitError> {
+        let oid = Oid::from_str(commit).map_err(doing(format!("read the commit id {commit}")))?;
+        self.retrying(|| self.diff_from(Some(oid), &[]))
+    }
+
     fn attempt(&self, paths: &[String]) -> Result<SliceDiff, GitError> {
+        self.retrying(|| self.diff(paths))
+    }
+
+    fn retrying(
+        &self,
+        diff: impl Fn() -> Result<SliceDiff, GitError>,
+    ) -> Result<SliceDiff, GitError> {
         let mut last = None;
         for _ in 0..ATTEMPTS {
-            match self.diff(paths) {
+            match diff() {
                 Ok(diff) => return Ok(diff),
                 // "file changed before we could read it", a vanished file:
                 // the agent is writing; the next attempt sees a settled file.
@@ -157,13 +171,17 @@ impl DiffSource {
     }
 
     fn diff(&self, paths: &[String]) -> Result<SliceDiff, GitError> {
-        let base = self.merge_base()?;
+        self.diff_from(self.merge_base()?, paths)
+    }
+
+    /// The worktree against `base`'s tree (everything, with no base).
+    fn diff_from(&self, base: Option<Oid>, paths: &[String]) -> Result<SliceDiff, GitError> {
         let tree = match base {
             Some(oid) => Some(
                 self.repo
                     .find_commit(oid)
                     .and_then(|c| c.tree())
-                    .map_err(doing(format!("read the merge base {oid}")))?,
+                    .map_err(doing(format!("read the commit {oid}")))?,
             ),
             None => None,
         };

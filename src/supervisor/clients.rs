@@ -114,6 +114,7 @@ impl Context {
                     .review(&slice)
                     .and_then(|r| serde_json::to_string(&r).map_err(|e| e.to_string()))
             }
+            Command::DiffSince { slice } => self.diff_since(&slice).await,
             Command::EditComment { slice, id, text } => self.hub.edit_comment(&slice, id, &text),
             Command::DeleteComment { slice, id } => self.hub.delete_comment(&slice, id),
             Command::SendReview { slice } => {
@@ -133,6 +134,26 @@ impl Context {
                 .await
                 .unwrap_or_else(|_| Err("the supervisor is shutting down".into())),
         }
+    }
+
+    /// What changed in a slice's worktree since the operator's last look,
+    /// read from git off the runtime's workers.
+    async fn diff_since(&self, slice: &SliceName) -> Result<String, String> {
+        let (looked, worktree) = self.hub.last_look(slice)?;
+        let plan = self.plan();
+        let commit = looked.commit.clone();
+        let diff = tokio::task::spawn_blocking(move || {
+            let branches = crate::git::Branches {
+                base: &plan.base,
+                integration: &plan.integration,
+            };
+            crate::git::DiffSource::open(&worktree, branches, None, true)?.since(&commit)
+        })
+        .await
+        .map_err(|err| format!("the diff since the last look failed: {err}"))?
+        .map_err(|err| err.to_string())?;
+        serde_json::to_string(&crate::domain::comments::SinceLook { looked, diff })
+            .map_err(|err| err.to_string())
     }
 
     /// Waits a little for a slice's first diff (a supervisor started for

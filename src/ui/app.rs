@@ -23,8 +23,10 @@ pub use keys::session_key;
 
 mod keys;
 mod review;
+mod since;
 
 pub use review::{Draft, DraftTarget, line_ref};
+pub use since::Since;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -221,6 +223,8 @@ pub struct App {
     pub diff_mark: Option<usize>,
     /// The comment `n` went to, until the cursor moves.
     pub review_pick: Option<u32>,
+    /// The Diff tab shows a slice's changes since the last look (`L`).
+    pub since: Option<Since>,
     /// How many rows of the file's diff the view last drew, to keep the
     /// cursor in view.
     pub diff_rows_shown: std::cell::Cell<usize>,
@@ -297,6 +301,7 @@ impl App {
             diff_cursor: 0,
             diff_mark: None,
             review_pick: None,
+            since: None,
             diff_rows_shown: std::cell::Cell::new(10),
             diff_list: std::cell::Cell::new(None),
             board_list: std::cell::Cell::new(None),
@@ -357,7 +362,10 @@ impl App {
         }
         self.board.apply(&update);
         match &update {
-            BoardUpdate::Diff { slice, .. } => self.after_diff(slice),
+            BoardUpdate::Diff { slice, .. } => {
+                self.after_diff(slice);
+                self.since_moved(slice);
+            }
             BoardUpdate::Event { event, .. } => self.react(event),
             BoardUpdate::Plan {
                 added,

@@ -210,6 +210,16 @@ impl Dashboard {
             Msg::Lost(why) => Some(Ended::Lost(why)),
             Msg::InputClosed => Some(Ended::Detached),
         };
+        // The changes since the last look, read again when asked for or
+        // when the slice's diff moved.
+        if let Some(slice) = self.app.since_to_read() {
+            self.client.request(
+                Command::DiffSince {
+                    slice: slice.clone(),
+                },
+                Pending::Since { slice },
+            );
+        }
         Ok(ended)
     }
 
@@ -284,6 +294,10 @@ enum Pending {
         query: String,
         nth: usize,
     },
+    /// The changes since the last look at a slice.
+    Since {
+        slice: SliceName,
+    },
 }
 
 /// The dashboard's side of the connection.
@@ -352,13 +366,12 @@ impl Client {
             ServerMsg::Update { update } => app.apply(update),
             ServerMsg::Resync { board } => app.resync(board),
             ServerMsg::Pane { frame } => app.apply_pane(frame),
-            ServerMsg::Reply { id, result } => {
+            ServerMsg::Reply { id, result } => match self.pending.remove(&id) {
+                Some(Pending::Command { asked }) => app.reply(result, asked),
+                Some(Pending::Since { slice }) => app.since_read(&slice, result),
                 // Replies nobody waits for (resizes) say nothing.
-                let Some(Pending::Command { asked }) = self.pending.remove(&id) else {
-                    return;
-                };
-                app.reply(result, asked);
-            }
+                Some(Pending::Search { .. }) | None => {}
+            },
             ServerMsg::Found { id, slice, hits } => {
                 let Some(Pending::Search { query, nth }) = self.pending.remove(&id) else {
                     return;

@@ -50,6 +50,7 @@ impl App {
     pub fn select_slice(&mut self, index: usize) {
         if index < self.board.slices.len() && index != self.selected {
             self.selected = index;
+            self.since = None;
             (self.diff_file, self.diff_scroll) = (0, 0);
             self.message = None;
         }
@@ -85,8 +86,13 @@ impl App {
         }
     }
 
+    /// The diff the Diff tab shows: the selected slice's, or its changes
+    /// since the last look (`None` while they are read).
     pub fn selected_diff(&self) -> Option<&SliceDiff> {
-        self.selected()?.diff.as_deref()
+        match self.since_shown() {
+            Some(since) => since.shown.as_deref(),
+            None => self.selected()?.diff.as_deref(),
+        }
     }
 
     /// The file the Diff tab shows.

@@ -86,14 +86,20 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     app.diff_list.set(None);
-    let Some(diff) = &row.diff else {
-        frame.render_widget(
-            Paragraph::new(no_diff_text(row)).wrap(Wrap { trim: true }),
-            inner,
-        );
+    let since = app.since_shown();
+    let shown = match since {
+        Some(since) => since.shown.as_deref(),
+        None => row.diff.as_deref(),
+    };
+    let Some(diff) = shown else {
+        let text = match since {
+            Some(_) => "Reading what changed since your last look…".to_owned(),
+            None => no_diff_text(row),
+        };
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner);
         return;
     };
-    let mut top = vec![diff_summary(diff, row)];
+    let mut top = vec![diff_summary(diff, row, app)];
     if let Some(error) = &row.diff_error {
         top.push(TextLine::styled(
             format!("diff failed: {error}"),
@@ -102,7 +108,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow) {
     }
     if diff.files.is_empty() {
         top.push(TextLine::styled(
-            "Nothing changed against the merge base yet.",
+            if since.is_some() {
+                "Nothing changed since your last look."
+            } else {
+                "Nothing changed against the merge base yet."
+            },
             dim,
         ));
         frame.render_widget(Paragraph::new(top).wrap(Wrap { trim: true }), inner);
@@ -181,17 +191,18 @@ fn no_diff_text(row: &SliceRow) -> String {
 
 /// The summary line: files, lines added and removed, the merge base, and
 /// how the diff is kept up to date.
-fn diff_summary(diff: &SliceDiff, row: &SliceRow) -> TextLine<'static> {
+fn diff_summary(diff: &SliceDiff, row: &SliceRow, app: &App) -> TextLine<'static> {
     let dim = Style::new().add_modifier(Modifier::DIM);
-    let mut head = vec![
-        Span::styled(
-            format!("{} files ", diff.files.len()),
-            Style::new().add_modifier(Modifier::BOLD),
+    let against = match app.since_shown() {
+        Some(since) => Span::styled(
+            format!(
+                "  {}  {}: the whole diff",
+                App::since_words(since),
+                app.keymap.key(Action::DiffSince)
+            ),
+            Style::new().fg(Color::Yellow),
         ),
-        Span::styled(format!("+{}", diff.added()), Style::new().fg(Color::Green)),
-        Span::raw(" "),
-        Span::styled(format!("-{}", diff.removed()), Style::new().fg(Color::Red)),
-        Span::styled(
+        None => Span::styled(
             format!(
                 "  vs merge base {}",
                 diff.base
@@ -200,6 +211,16 @@ fn diff_summary(diff: &SliceDiff, row: &SliceRow) -> TextLine<'static> {
             ),
             dim,
         ),
+    };
+    let mut head = vec![
+        Span::styled(
+            format!("{} files ", diff.files.len()),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(format!("+{}", diff.added()), Style::new().fg(Color::Green)),
+        Span::raw(" "),
+        Span::styled(format!("-{}", diff.removed()), Style::new().fg(Color::Red)),
+        against,
     ];
     match &row.diff_mode {
         WatchMode::Events => head.push(Span::styled("  live", dim)),

@@ -76,6 +76,8 @@ pub enum Action {
     MuteCalls,
     /// Review the Diff tab's lines: a cursor to comment on them.
     Comment,
+    /// The Diff tab: the changes since the last look, or the whole diff.
+    DiffSince,
     /// The board in the plan's order, or who needs the operator first.
     BoardOrder,
     /// Hold the merge queue (nothing automatic happens), or let it go on.
@@ -141,6 +143,9 @@ impl Action {
             Action::QuickPrompt => "tell the agent (or every marked one) a one-line prompt",
             Action::Mark => "mark / unmark the slice (one prompt to several)",
             Action::MuteCalls => "mute / unmute the slice's calls (bell, notifications)",
+            Action::DiffSince => {
+                "diff: only what changed since your last look (a review sent, an approval); again: the whole diff"
+            }
             Action::Comment => {
                 "review the diff: a cursor on its lines, c comments, s sends the review to the agent"
             }
@@ -313,6 +318,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("H", Action::HoldQueue),
     ("e", Action::Edit),
     ("c", Action::Comment),
+    ("L", Action::DiffSince),
     ("U", Action::CreateWorktrees),
     ("S", Action::Setup),
     ("q", Action::Quit),

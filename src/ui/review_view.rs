@@ -36,7 +36,13 @@ pub struct Shown<'a> {
 impl<'a> Shown<'a> {
     pub fn of(app: &'a App, row: &'a SliceRow, file: &FileDiff) -> Self {
         let reviewing = matches!(app.mode, Mode::Review | Mode::Comment(_));
-        let comments = &row.review.comments;
+        // Comments sit on the whole diff, not on the changes since the
+        // last look.
+        let comments: &[Comment] = if app.since_shown().is_some() {
+            &[]
+        } else {
+            &row.review.comments
+        };
         Shown {
             cursor: reviewing.then_some(app.diff_cursor),
             range: reviewing.then(|| app.review_rows()),

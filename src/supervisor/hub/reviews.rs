@@ -35,6 +35,19 @@ impl Hub {
             .ok_or_else(|| no_slice(slice))
     }
 
+    /// The operator's last look at the slice and its worktree; refused
+    /// with how to make one when there is none.
+    pub fn last_look(&self, slice: &SliceName) -> Result<(Looked, std::path::PathBuf), String> {
+        let inner = lock(&self.inner);
+        let row = inner.board.row(slice).ok_or_else(|| no_slice(slice))?;
+        let looked = row.review.looked.clone().ok_or_else(|| {
+            format!(
+                "no last look at {slice} yet: approving it or sending it a review records one"
+            )
+        })?;
+        Ok((looked, row.worktree.clone()))
+    }
+
     /// Writes a comment on lines of the slice's diff.
     pub fn comment(&self, slice: &SliceName, at: &CommentAt, text: &str) -> Result<String, String> {
         self.change_review(slice, |review, diff| {

@@ -238,6 +238,7 @@ impl App {
             | Action::MuteCalls
             | Action::Edit
             | Action::Comment
+            | Action::DiffSince
             | Action::Kill
             | Action::EndLeftRunning => self.act_on_slice(action),
         }
@@ -567,6 +568,7 @@ impl App {
                 }
             }
             Action::Comment => self.enter_review(),
+            Action::DiffSince => self.toggle_since(),
             Action::Setup => {
                 if let Some(slice) = slice.clone() {
                     self.message = Some(format!("{slice}: running its setup…"));

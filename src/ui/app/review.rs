@@ -55,6 +55,11 @@ pub fn line_ref(file: &FileDiff, row: usize) -> Option<LineRef> {
 impl App {
     /// The Diff tab with a cursor to comment on lines (`c` on the board).
     pub(super) fn enter_review(&mut self) {
+        // Comments go on the whole diff, where they are placed.
+        if self.since_shown().is_some() {
+            self.since = None;
+            (self.diff_file, self.diff_scroll) = (0, 0);
+        }
         let Some(file) = self.selected_file() else {
             self.message = Some(format!(
                 "nothing to review: {} shows no changed file",
