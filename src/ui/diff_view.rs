@@ -196,7 +196,7 @@ fn diff_summary(diff: &SliceDiff, row: &SliceRow, app: &App) -> TextLine<'static
     let against = match app.since_shown() {
         Some(since) => Span::styled(
             format!(
-                "  {}  {}: the whole diff",
+                "  {}  ({}: whole diff)",
                 App::since_words(since),
                 app.keymap.key(Action::DiffSince)
             ),

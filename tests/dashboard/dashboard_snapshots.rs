@@ -1757,3 +1757,65 @@ fn c_reviews_the_diff_a_range_gets_a_comment_shown_in_the_gutter_under_its_lines
     press(&mut app, KeyCode::Char('c'));
     insta::assert_snapshot!("review_80x24", render(&app, 80, 24));
 }
+
+#[test]
+fn l_shows_only_what_changed_since_the_last_look_and_reads_it_again_as_the_diff_moves() {
+    use sliceboard::domain::comments::{Looked, Review, SinceLook};
+    let mut app = app();
+    // No look yet: it says how to make one.
+    press(&mut app, KeyCode::Char('L'));
+    assert!(app.since.is_none());
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no last look at staging yet"),
+        "{:?}",
+        app.message
+    );
+    let looked = Looked {
+        commit: "abcdef0123456789".into(),
+        at: "2026-11-24T12:00:00Z".parse().unwrap(),
+        how: "approved".into(),
+    };
+    app.apply(BoardUpdate::Review {
+        slice: name("staging"),
+        review: Review {
+            comments: Vec::new(),
+            looked: Some(looked.clone()),
+        },
+    });
+    press(&mut app, KeyCode::Char('L'));
+    assert_eq!(app.since_to_read(), Some(name("staging")));
+    assert_eq!(app.since_to_read(), None, "one read at a time");
+    assert!(render(&app, 120, 30).contains("Reading what changed since your last look"));
+    // Only schema.yml changed since.
+    let whole = app.board.slices[0].diff.clone().unwrap();
+    let since = SinceLook {
+        looked,
+        diff: SliceDiff {
+            base: None,
+            files: whole
+                .files
+                .iter()
+                .filter(|f| f.path.ends_with("schema.yml"))
+                .cloned()
+                .collect(),
+        },
+    };
+    app.since_read(&name("staging"), Ok(serde_json::to_string(&since).unwrap()));
+    let shown = render(&app, 120, 30);
+    assert!(
+        shown.contains("since your last look: approved abcdef0123  (L: whole diff)"),
+        "{shown}"
+    );
+    assert!(shown.contains("models/staging/schema.yml"), "{shown}");
+    assert!(!shown.contains("stg_orders.sql"), "{shown}");
+    // The live diff moves: it is read again.
+    let moved = (*whole).clone();
+    apply_diff(&mut app, "staging", moved, None);
+    assert_eq!(app.since_to_read(), Some(name("staging")));
+    // L again: the whole diff.
+    press(&mut app, KeyCode::Char('L'));
+    assert!(render(&app, 120, 30).contains("stg_orders.sql"));
+}

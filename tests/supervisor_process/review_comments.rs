@@ -177,21 +177,38 @@ fn the_diff_since_the_last_look_holds_only_what_changed_after_the_approval() {
     use sliceboard::domain::Command;
     use sliceboard::domain::comments::SinceLook;
     let f = Fixture::new(&[], &[]);
-    let since = || cli(&f.socket(), Command::DiffSince { slice: name("marts") });
+    let since = || {
+        cli(
+            &f.socket(),
+            Command::DiffSince {
+                slice: name("marts"),
+            },
+        )
+    };
     let refused = since().unwrap_err();
     assert!(
-        refused.contains("no last look at marts yet: approving it or sending it a review records one"),
+        refused
+            .contains("no last look at marts yet: approving it or sending it a review records one"),
         "{refused}"
     );
-    let commit = f.repo.commit_in("marts", &[(FCT, "select 1 as id\n")], "one");
+    let commit = f
+        .repo
+        .commit_in("marts", &[(FCT, "select 1 as id\n")], "one");
     sliceboard(&f.repo, &["approve", "marts", "--force"]).ok();
     std::fs::write(f.repo.worktree("marts").join(DIM), "select 2 as id\n").unwrap();
-    let look: SinceLook = poll_some("the diff since the approval holds the new change", WAIT, || {
-        let look: SinceLook = serde_json::from_str(&since().ok()?).unwrap();
-        let paths: Vec<&str> = look.diff.files.iter().map(|f| f.path.as_str()).collect();
-        (paths == [DIM]).then_some(look)
-    });
-    assert_eq!((look.looked.commit.as_str(), look.looked.how.as_str()), (commit.as_str(), "approved"));
+    let look: SinceLook = poll_some(
+        "the diff since the approval holds the new change",
+        WAIT,
+        || {
+            let look: SinceLook = serde_json::from_str(&since().ok()?).unwrap();
+            let paths: Vec<&str> = look.diff.files.iter().map(|f| f.path.as_str()).collect();
+            (paths == [DIM]).then_some(look)
+        },
+    );
+    assert_eq!(
+        (look.looked.commit.as_str(), look.looked.how.as_str()),
+        (commit.as_str(), "approved")
+    );
     // The whole diff still holds both.
     let whole = sliceboard(&f.repo, &["status", "--json"]).ok();
     assert!(whole.contains(FCT) && whole.contains(DIM), "{whole}");

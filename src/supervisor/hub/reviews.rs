@@ -41,9 +41,7 @@ impl Hub {
         let inner = lock(&self.inner);
         let row = inner.board.row(slice).ok_or_else(|| no_slice(slice))?;
         let looked = row.review.looked.clone().ok_or_else(|| {
-            format!(
-                "no last look at {slice} yet: approving it or sending it a review records one"
-            )
+            format!("no last look at {slice} yet: approving it or sending it a review records one")
         })?;
         Ok((looked, row.worktree.clone()))
     }

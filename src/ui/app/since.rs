@@ -112,10 +112,9 @@ impl App {
     pub fn since_words(since: &Since) -> String {
         match &since.looked {
             Some(looked) => format!(
-                "since your last look ({} at {}, {})",
+                "since your last look: {} {}",
                 looked.how,
                 short_commit(&looked.commit),
-                looked.at.strftime("%Y-%m-%d %H:%M UTC")
             ),
             None => "since your last look (reading…)".into(),
         }
