@@ -13,6 +13,7 @@ use super::app::{App, ListArea, Mode, SliceRow};
 use super::highlight::{self, Lang};
 use super::keymap::Action;
 use super::review_view;
+use super::word_diff;
 use crate::domain::diff::WatchMode;
 use crate::domain::diff::{ChangeKind, FileDiff, LineKind, SliceDiff};
 use crate::domain::ownership::PathFlag;
@@ -455,10 +456,19 @@ fn row_lines(
     let text = line.text.replace('\t', "    ");
     let mut out = Vec::new();
     let gutter_style = review.gutter_style(row, dim);
-    for (i, piece) in wrap_spans(highlight::spans(&text, lang, base), room)
-        .into_iter()
-        .enumerate()
+    let mut spans = highlight::spans(&text, lang, base);
+    // The words a removed line and the added line in its place differ by.
+    if let Some(partner) = word_diff::partner(&hunk.lines, at)
+        && let Some(range) =
+            word_diff::changed(&text, &hunk.lines[partner].text.replace('\t', "    "))
     {
+        let emphasis = match line.kind {
+            LineKind::Removed => Style::new().bg(Color::Indexed(52)),
+            _ => Style::new().bg(Color::Indexed(22)),
+        };
+        spans = word_diff::emphasize(spans, range, emphasis.add_modifier(Modifier::BOLD));
+    }
+    for (i, piece) in wrap_spans(spans, room).into_iter().enumerate() {
         let mut spans = if i == 0 {
             vec![
                 Span::styled(

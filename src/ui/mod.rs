@@ -33,6 +33,7 @@ pub mod review_view;
 mod terminal;
 mod variants;
 pub mod view;
+pub mod word_diff;
 
 use std::path::Path;
 

@@ -1819,3 +1819,21 @@ fn l_shows_only_what_changed_since_the_last_look_and_reads_it_again_as_the_diff_
     press(&mut app, KeyCode::Char('L'));
     assert!(render(&app, 120, 30).contains("stg_orders.sql"));
 }
+
+#[test]
+fn the_words_a_changed_line_differs_by_are_emphasized() {
+    let mut app = app();
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Char(']'));
+    press(&mut app, KeyCode::Char(']'));
+    let buffer = draw(&app, 160, 40);
+    // `current_timestamp` replaced `getdate()`: the new word on dark green,
+    // the old on dark red; the words both share keep the line's colors.
+    let (x, y) = find(&buffer, "current_timestamp as").expect("the added line");
+    assert_eq!(buffer[(x, y)].bg, Color::Indexed(22));
+    assert_eq!(buffer[(x + 18, y)].bg, Color::Reset, "` as` is shared");
+    let (x, y) = find(&buffer, "getdate()").expect("the removed line");
+    assert_eq!(buffer[(x, y)].bg, Color::Indexed(52));
+    let (x, y) = find(&buffer, "loaded_at").expect("a shared word");
+    assert_eq!(buffer[(x, y)].bg, Color::Reset);
+}
