@@ -155,6 +155,12 @@ pub enum Command {
     SendReview {
         slice: SliceName,
     },
+    /// The text of the slice's terminal (screen and history) in `range`,
+    /// wrapped rows joined as the program wrote them, no borders.
+    CopyText {
+        slice: SliceName,
+        range: super::pane::CopyRange,
+    },
     /// What changed in the slice's worktree since the operator's last
     /// look (`SinceLook` as JSON).
     DiffSince {
@@ -223,6 +229,7 @@ impl Command {
             | Command::SendReview { slice }
             | Command::ReviewReport { slice }
             | Command::DiffSince { slice }
+            | Command::CopyText { slice, .. }
             | Command::Merge {
                 which: MergeWhich::One { slice },
                 ..
@@ -261,7 +268,8 @@ impl Command {
             | Command::DeleteComment { .. }
             | Command::SendReview { .. }
             | Command::ReviewReport { .. }
-            | Command::DiffSince { .. } => Service::Board,
+            | Command::DiffSince { .. }
+            | Command::CopyText { .. } => Service::Board,
             Command::Up { .. }
             | Command::Down { .. }
             | Command::Setup { .. }

@@ -131,6 +131,40 @@ pub struct Run {
 /// One row of a pane, left to right; trailing default blanks left out.
 pub type PaneLine = Vec<Run>;
 
+/// How a copy takes a terminal's text between two places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyShape {
+    /// From one character to another, as text flows.
+    Chars,
+    /// Whole lines.
+    Lines,
+    /// The same columns of every line between.
+    Block,
+}
+
+/// What a copy takes of a terminal: between two places (line, column),
+/// both included; line 0 is the top of the live screen, negative lines
+/// are history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyRange {
+    pub from: (i64, u16),
+    pub to: (i64, u16),
+    pub shape: CopyShape,
+}
+
+impl CopyRange {
+    /// The same range with `from` first.
+    pub fn ordered(self) -> Self {
+        let (from, to) = if self.from <= self.to {
+            (self.from, self.to)
+        } else {
+            (self.to, self.from)
+        };
+        Self { from, to, ..self }
+    }
+}
+
 /// What a dashboard shows of one slice's terminal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaneWant {

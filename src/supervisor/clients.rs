@@ -115,6 +115,13 @@ impl Context {
                     .and_then(|r| serde_json::to_string(&r).map_err(|e| e.to_string()))
             }
             Command::DiffSince { slice } => self.diff_since(&slice).await,
+            Command::CopyText { slice, range } => {
+                let handle = screen(self, &slice)
+                    .ok_or_else(|| format!("{slice} has no terminal to copy from"))?;
+                tokio::task::spawn_blocking(move || handle.with_screen(|s| s.copy(&range)))
+                    .await
+                    .map_err(|err| format!("the copy failed: {err}"))
+            }
             Command::EditComment { slice, id, text } => self.hub.edit_comment(&slice, id, &text),
             Command::DeleteComment { slice, id } => self.hub.delete_comment(&slice, id),
             Command::SendReview { slice } => {

@@ -21,10 +21,12 @@ use crate::session::{Key, Mods};
 pub use crate::domain::board::{LOG_LINES_KEPT, SliceRow};
 pub use keys::session_key;
 
+mod copy;
 mod keys;
 mod review;
 mod since;
 
+pub use copy::{COPY_KEYS, CopyMode};
 pub use review::{Draft, DraftTarget, line_ref};
 pub use since::Since;
 
@@ -107,6 +109,8 @@ pub enum Mode {
     Review,
     /// Writing a review comment.
     Comment(Draft),
+    /// Copy mode on an agent's pane.
+    Copy(CopyMode),
 }
 
 /// What a key or the mouse asks of the world outside the model.
@@ -138,6 +142,9 @@ pub enum Effect {
         path: String,
         line: Option<u32>,
     },
+    /// Text for the host's clipboard (OSC 52, the clipboard file, the
+    /// user's `[copy] command`).
+    Clipboard(String),
     Quit,
 }
 
@@ -180,6 +187,7 @@ impl Asked {
                 (slice, "delete the comment", "comment deleted")
             }
             Command::SendReview { slice } => (slice, "send the review", "review sent"),
+            Command::CopyText { slice, .. } => (slice, "copy", "copied"),
             _ => return None,
         };
         Some(Self {

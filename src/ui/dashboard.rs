@@ -298,6 +298,8 @@ enum Pending {
     Since {
         slice: SliceName,
     },
+    /// Text copied from an agent's pane, for the clipboard.
+    Copy,
 }
 
 /// The dashboard's side of the connection.
@@ -322,9 +324,18 @@ impl Client {
     /// Carries out an effect; true when the operator leaves.
     fn apply(&mut self, effect: Effect, app: &mut App) -> bool {
         match effect {
+            Effect::Send(command @ Command::CopyText { .. }) => {
+                self.request(command, Pending::Copy);
+            }
             Effect::Send(command) => {
                 let asked = app::Asked::of(&command);
                 self.request(command, Pending::Command { asked });
+            }
+            Effect::Clipboard(text) => {
+                app.message = Some(super::clipboard::put(
+                    &text,
+                    app.keymap.copy_command.as_deref(),
+                ));
             }
             Effect::Key { slice, key, mods } => {
                 let modes = app.panes.get(&slice).map(|p| p.modes).unwrap_or_default();
@@ -369,6 +380,14 @@ impl Client {
             ServerMsg::Reply { id, result } => match self.pending.remove(&id) {
                 Some(Pending::Command { asked }) => app.reply(result, asked),
                 Some(Pending::Since { slice }) => app.since_read(&slice, result),
+                Some(Pending::Copy) => {
+                    app.message = Some(match result {
+                        Ok(text) => {
+                            super::clipboard::put(&text, app.keymap.copy_command.as_deref())
+                        }
+                        Err(why) => format!("nothing copied: {why}"),
+                    });
+                }
                 // Replies nobody waits for (resizes) say nothing.
                 Some(Pending::Search { .. }) | None => {}
             },

@@ -78,6 +78,8 @@ pub enum Action {
     Comment,
     /// The Diff tab: the changes since the last look, or the whole diff.
     DiffSince,
+    /// Copy mode on the selected agent's pane.
+    CopyMode,
     /// The board in the plan's order, or who needs the operator first.
     BoardOrder,
     /// Hold the merge queue (nothing automatic happens), or let it go on.
@@ -143,6 +145,9 @@ impl Action {
             Action::QuickPrompt => "tell the agent (or every marked one) a one-line prompt",
             Action::Mark => "mark / unmark the slice (one prompt to several)",
             Action::MuteCalls => "mute / unmute the slice's calls (bell, notifications)",
+            Action::CopyMode => {
+                "copy mode on the agent's pane: vi keys, v/V/ctrl-v select, y copies to the clipboard"
+            }
             Action::DiffSince => {
                 "diff: only what changed since your last look (a review sent, an approval); again: the whole diff"
             }
@@ -270,6 +275,9 @@ pub struct Keymap {
     bindings: HashMap<KeySpec, Action>,
     /// Leaves a focused agent; every other key goes to the agent.
     pub leave: KeySpec,
+    /// The config's `[copy] command`: what a yank is also given to, on
+    /// its stdin (`wl-copy`, `xclip -selection clipboard`).
+    pub copy_command: Option<String>,
 }
 
 const DEFAULTS: &[(&str, Action)] = &[
@@ -319,6 +327,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("e", Action::Edit),
     ("c", Action::Comment),
     ("L", Action::DiffSince),
+    ("v", Action::CopyMode),
     ("U", Action::CreateWorktrees),
     ("S", Action::Setup),
     ("q", Action::Quit),
@@ -331,6 +340,15 @@ const DEFAULTS: &[(&str, Action)] = &[
 struct RawConfig {
     #[serde(default)]
     keys: BTreeMap<String, toml::Spanned<String>>,
+    #[serde(default)]
+    copy: RawCopy,
+}
+
+/// `[copy]`: where a yank goes besides the terminal and the clipboard file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCopy {
+    command: Option<String>,
 }
 
 impl Default for Keymap {
@@ -346,6 +364,7 @@ impl Default for Keymap {
                 ctrl: true,
                 alt: false,
             },
+            copy_command: None,
         }
     }
 }
@@ -379,6 +398,7 @@ impl Keymap {
         };
         let raw: RawConfig = toml::from_str(&text)
             .map_err(|err| format!("{}: {}", path.display(), err.message()))?;
+        keymap.copy_command = raw.copy.command.filter(|c| !c.trim().is_empty());
         let line_of = |span: std::ops::Range<usize>| text[..span.start].lines().count().max(1);
         for (key, action) in raw.keys {
             let line = line_of(action.span());

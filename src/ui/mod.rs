@@ -18,6 +18,7 @@
 pub mod activity_view;
 pub mod app;
 pub mod board_view;
+pub mod clipboard;
 mod dashboard;
 pub mod dbt_view;
 pub mod diff_model;

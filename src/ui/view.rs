@@ -74,7 +74,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
         | Mode::Search(_)
         | Mode::Prompt(_)
         | Mode::Review
-        | Mode::Comment(_) => {}
+        | Mode::Comment(_)
+        | Mode::Copy(_) => {}
     }
     panes
 }
@@ -159,6 +160,7 @@ fn status_line(app: &App) -> Paragraph<'static> {
                     .unwrap_or_default(),
             )
         }
+        Mode::Copy(copy) => format!("COPY {}: {}", copy.slice, super::app::COPY_KEYS),
         Mode::Comment(draft) => format!(
             "{}: {}_   (enter: save, alt-enter: new line, esc: drop)",
             match &draft.target {
@@ -192,7 +194,7 @@ fn status_line(app: &App) -> Paragraph<'static> {
     };
     let style = if app.mode == Mode::Typing {
         Style::new().fg(Color::Black).bg(Color::Yellow)
-    } else if matches!(app.mode, Mode::Review | Mode::Comment(_)) {
+    } else if matches!(app.mode, Mode::Review | Mode::Comment(_) | Mode::Copy(_)) {
         Style::new().fg(Color::Black).bg(Color::Magenta)
     } else {
         Style::new().add_modifier(Modifier::DIM)
@@ -401,6 +403,11 @@ fn draw_terminal(
         return;
     };
     render_pane(pane, inner, frame.buffer_mut());
+    if let Mode::Copy(copy) = &app.mode
+        && copy.slice == row.name
+    {
+        draw_copy(copy, pane, inner, frame.buffer_mut());
+    }
     if typing
         && let Some((line, col)) = pane.cursor
         && let (Some(line), Some(col)) = (line.checked_sub(top), col.checked_sub(left))
@@ -408,6 +415,23 @@ fn draw_terminal(
         && col < inner.width
     {
         frame.set_cursor_position((inner.x + col, inner.y + line));
+    }
+}
+
+/// Copy mode over a pane: the selection reversed, the cursor on yellow.
+fn draw_copy(copy: &super::app::CopyMode, pane: &PaneView, area: Rect, buf: &mut Buffer) {
+    let (top, left) = pane_origin(pane, area);
+    for r in 0..area.height {
+        let line = i64::from(r) + i64::from(top) - pane.scroll as i64;
+        for c in 0..area.width {
+            let col = c + left;
+            let cell = &mut buf[(area.x + c, area.y + r)];
+            if copy.cursor == (line, col) {
+                cell.set_style(Style::new().fg(Color::Black).bg(Color::Yellow));
+            } else if copy.selects(line, col) {
+                cell.set_style(Style::new().add_modifier(Modifier::REVERSED));
+            }
+        }
     }
 }
 

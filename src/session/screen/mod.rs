@@ -15,6 +15,7 @@
 //! operator's own terminal (window title, clipboard) are dropped, so an
 //! agent can never change the host terminal.
 
+mod copy;
 mod frame;
 mod requests;
 

@@ -113,6 +113,7 @@ impl App {
             },
             Mode::Prompt(text) => self.prompt_key(key, text),
             Mode::Review => self.review_key(key),
+            Mode::Copy(copy) => self.copy_key(key, copy),
             Mode::Comment(draft) => self.comment_key(key, draft),
             Mode::Confirm(confirm) => {
                 self.mode = Mode::Board;
@@ -239,6 +240,7 @@ impl App {
             | Action::Edit
             | Action::Comment
             | Action::DiffSince
+            | Action::CopyMode
             | Action::Kill
             | Action::EndLeftRunning => self.act_on_slice(action),
         }
@@ -569,6 +571,7 @@ impl App {
             }
             Action::Comment => self.enter_review(),
             Action::DiffSince => self.toggle_since(),
+            Action::CopyMode => self.enter_copy(),
             Action::Setup => {
                 if let Some(slice) = slice.clone() {
                     self.message = Some(format!("{slice}: running its setup…"));

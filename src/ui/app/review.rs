@@ -14,7 +14,7 @@ use crate::domain::diff::{FileDiff, LineKind};
 use crate::ui::keymap::Action;
 
 /// What each key does in review mode, for a key that does nothing.
-const REVIEW_KEYS: &str = "review: j/k move, v marks a range, c comments (or edits), d deletes, n/N go to the next/previous comment, s sends the review, e opens the editor, f full screen, esc leaves";
+const REVIEW_KEYS: &str = "review: j/k move, v marks a range, c comments (or edits), d deletes, n/N go to the next/previous comment, s sends the review, y copies the lines, e opens the editor, f full screen, esc leaves";
 
 /// A comment being written: its text so far and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +117,14 @@ impl App {
                     .collect();
             }
             KeyCode::Char('e') => return self.edit_at_cursor(),
+            KeyCode::Char('y') => {
+                self.diff_mark = None;
+                return self
+                    .diff_lines_text()
+                    .map(Effect::Clipboard)
+                    .into_iter()
+                    .collect();
+            }
             KeyCode::Char('g') | KeyCode::Home => self.cursor_to(0, true),
             KeyCode::Char('G') | KeyCode::End => {
                 let last = self

@@ -1,0 +1,187 @@
+//! Copy mode on an agent's pane, as tmux's: a cursor on its screen and
+//! history (vi keys), a character, line or block selection from a mark,
+//! and a yank that asks the supervisor for the text (wrapped rows joined,
+//! no borders) for the host's clipboard. The Diff tab's review mode yanks
+//! its lines the same way. Pure: moving the cursor scrolls the pane as
+//! far as it needs.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::{App, Effect, Mode, Tab};
+use crate::domain::pane::{CopyRange, CopyShape};
+use crate::domain::{Command, SliceName};
+use crate::ui::keymap::Action;
+
+/// Copy mode's state: whose pane, the cursor, and the selection's mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyMode {
+    pub slice: SliceName,
+    /// (line, column): line 0 is the top of the live screen, negative
+    /// lines are history.
+    pub cursor: (i64, u16),
+    /// Where the selection started, and its shape.
+    pub mark: Option<((i64, u16), CopyShape)>,
+}
+
+impl CopyMode {
+    /// The selection, or the cursor's line when nothing is marked.
+    pub fn range(&self) -> CopyRange {
+        match self.mark {
+            Some((from, shape)) => CopyRange {
+                from,
+                to: self.cursor,
+                shape,
+            }
+            .ordered(),
+            None => CopyRange {
+                from: self.cursor,
+                to: self.cursor,
+                shape: CopyShape::Lines,
+            },
+        }
+    }
+
+    /// Whether (line, column) is selected.
+    pub fn selects(&self, line: i64, col: u16) -> bool {
+        let Some(_) = self.mark else { return false };
+        let r = self.range();
+        if line < r.from.0 || line > r.to.0 {
+            return false;
+        }
+        match r.shape {
+            CopyShape::Lines => true,
+            CopyShape::Block => {
+                let (a, b) = (r.from.1.min(r.to.1), r.from.1.max(r.to.1));
+                (a..=b).contains(&col)
+            }
+            CopyShape::Chars => (line, col) >= r.from && (line, col) <= r.to,
+        }
+    }
+}
+
+/// What copy mode's keys do, for the status line.
+pub const COPY_KEYS: &str = "h/j/k/l move  0/$ line ends  g/G top/bottom  v chars  V lines  ctrl-v block  y yank  esc leave";
+
+impl App {
+    /// `v` on the board: copy mode on the selected agent's pane.
+    pub(super) fn enter_copy(&mut self) {
+        let Some(slice) = self.selected().map(|r| r.name.clone()) else {
+            return;
+        };
+        let Some(pane) = self.panes.get(&slice).filter(|p| p.rows > 0) else {
+            self.message = Some(format!("{slice} has no terminal to copy from yet"));
+            return;
+        };
+        let scroll = self.scroll.get(&slice).copied().unwrap_or(0) as i64;
+        // The agent's cursor when it shows, else the last row with text.
+        let (row, col) = pane.cursor.unwrap_or_else(|| {
+            let last = pane.lines.iter().rposition(|l| !l.is_empty()).unwrap_or(0);
+            (last as u16, 0)
+        });
+        self.tab = Tab::Terminal;
+        self.mode = Mode::Copy(CopyMode {
+            slice,
+            cursor: (i64::from(row) - scroll, col),
+            mark: None,
+        });
+        self.message = None;
+    }
+
+    pub(super) fn copy_key(&mut self, key: KeyEvent, mut copy: CopyMode) -> Vec<Effect> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let Some(pane) = self.panes.get(&copy.slice) else {
+            self.mode = super::Mode::Board;
+            return Vec::new();
+        };
+        let (rows, cols, history) = (i64::from(pane.rows), pane.cols, pane.history as i64);
+        let half = (rows / 2).max(1);
+        let (line, col) = copy.cursor;
+        let to = |l: i64, c: u16| (l.clamp(-history, rows - 1), c.min(cols.saturating_sub(1)));
+        copy.cursor = match (key.code, ctrl) {
+            (KeyCode::Esc | KeyCode::Char('q'), _) if copy.mark.is_some() => {
+                copy.mark = None;
+                copy.cursor
+            }
+            (KeyCode::Esc | KeyCode::Char('q'), _) => {
+                self.leave_copy(&copy.slice);
+                return Vec::new();
+            }
+            (KeyCode::Char('y') | KeyCode::Enter, _) => {
+                let range = copy.range();
+                let slice = copy.slice.clone();
+                self.leave_copy(&slice);
+                return vec![Effect::Send(Command::CopyText { slice, range })];
+            }
+            (KeyCode::Char('v'), true) => mark(&mut copy, CopyShape::Block),
+            (KeyCode::Char('v'), false) => mark(&mut copy, CopyShape::Chars),
+            (KeyCode::Char('V'), _) => mark(&mut copy, CopyShape::Lines),
+            (KeyCode::Char('h') | KeyCode::Left, _) => to(line, col.saturating_sub(1)),
+            (KeyCode::Char('l') | KeyCode::Right, _) => to(line, col + 1),
+            (KeyCode::Char('j') | KeyCode::Down, _) => to(line + 1, col),
+            (KeyCode::Char('k') | KeyCode::Up, _) => to(line - 1, col),
+            (KeyCode::Char('0') | KeyCode::Home, _) => to(line, 0),
+            (KeyCode::Char('$') | KeyCode::End, _) => to(line, u16::MAX),
+            (KeyCode::Char('g'), _) => to(-history, 0),
+            (KeyCode::Char('G'), _) => to(rows - 1, 0),
+            (KeyCode::Char('u'), true) | (KeyCode::PageUp, _) => to(line - half, col),
+            (KeyCode::Char('d'), true) | (KeyCode::PageDown, _) => to(line + half, col),
+            _ => {
+                if self.keymap.action(&key) == Some(Action::Help) {
+                    self.mode = Mode::Help;
+                    return Vec::new();
+                }
+                self.message = Some(format!("copy mode: {COPY_KEYS}"));
+                copy.cursor
+            }
+        };
+        // The pane scrolls as far as the cursor needs.
+        let scroll = self.scroll.get(&copy.slice).copied().unwrap_or(0) as i64;
+        let row = copy.cursor.0 + scroll;
+        let scroll = if row < 0 {
+            -copy.cursor.0
+        } else if row >= rows {
+            (rows - 1 - copy.cursor.0).max(0)
+        } else {
+            scroll
+        };
+        self.scroll
+            .insert(copy.slice.clone(), scroll.max(0) as usize);
+        self.mode = Mode::Copy(copy);
+        Vec::new()
+    }
+
+    fn leave_copy(&mut self, slice: &SliceName) {
+        self.mode = Mode::Board;
+        self.scroll.remove(slice);
+    }
+
+    /// The review's marked lines of the Diff tab as text, for a yank.
+    pub(super) fn diff_lines_text(&self) -> Option<String> {
+        let file = self.selected_file()?;
+        let (first, last) = self.review_rows();
+        let mut lines = Vec::new();
+        let mut row = 0;
+        for hunk in file.hunks.iter() {
+            row += 1;
+            for line in &hunk.lines {
+                if (first..=last).contains(&row) && line.kind != crate::domain::diff::LineKind::Note
+                {
+                    lines.push(line.text.as_str());
+                }
+                row += 1;
+            }
+        }
+        (!lines.is_empty()).then(|| lines.join("\n"))
+    }
+}
+
+/// Starts a selection of `shape` at the cursor, or changes the one
+/// marked to that shape, or (the same key again) drops it.
+fn mark(copy: &mut CopyMode, shape: CopyShape) -> (i64, u16) {
+    copy.mark = match copy.mark {
+        Some((_, was)) if was == shape => None,
+        Some((from, _)) => Some((from, shape)),
+        None => Some((copy.cursor, shape)),
+    };
+    copy.cursor
+}
