@@ -233,6 +233,8 @@ pub struct App {
     pub review_pick: Option<u32>,
     /// The Diff tab shows a slice's changes since the last look (`L`).
     pub since: Option<Since>,
+    /// The Diff tab side by side, where it is wide enough (`|`).
+    pub side_by_side: bool,
     /// How many rows of the file's diff the view last drew, to keep the
     /// cursor in view.
     pub diff_rows_shown: std::cell::Cell<usize>,
@@ -310,6 +312,7 @@ impl App {
             diff_mark: None,
             review_pick: None,
             since: None,
+            side_by_side: false,
             diff_rows_shown: std::cell::Cell::new(10),
             diff_list: std::cell::Cell::new(None),
             board_list: std::cell::Cell::new(None),

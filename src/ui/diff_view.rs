@@ -13,6 +13,7 @@ use super::app::{App, ListArea, Mode, SliceRow};
 use super::highlight::{self, Lang};
 use super::keymap::Action;
 use super::review_view;
+use super::side_by_side;
 use super::word_diff;
 use crate::domain::diff::WatchMode;
 use crate::domain::diff::{ChangeKind, FileDiff, LineKind, SliceDiff};
@@ -367,6 +368,13 @@ fn draw_hunks(frame: &mut Frame<'_>, area: Rect, app: &App, row: &SliceRow, file
         ));
     }
     let height = usize::from(inner.height).saturating_sub(lines.len());
+    if app.side_by_side && review.cursor.is_none() && width >= side_by_side::MIN_WIDTH {
+        let (rows, whole) = side_by_side::lines(file, app.diff_scroll, width, height);
+        app.diff_rows_shown.set(whole.max(1));
+        lines.extend(rows);
+        frame.render_widget(Paragraph::new(lines), inner);
+        return;
+    }
     let rows = row_index(file);
     let total = rows.len();
     let mut start = app.diff_scroll.min(total.saturating_sub(1));

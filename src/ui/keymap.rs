@@ -80,6 +80,8 @@ pub enum Action {
     DiffSince,
     /// Copy mode on the selected agent's pane.
     CopyMode,
+    /// The Diff tab side by side, or unified.
+    SideBySide,
     /// The board in the plan's order, or who needs the operator first.
     BoardOrder,
     /// Hold the merge queue (nothing automatic happens), or let it go on.
@@ -145,6 +147,7 @@ impl Action {
             Action::QuickPrompt => "tell the agent (or every marked one) a one-line prompt",
             Action::Mark => "mark / unmark the slice (one prompt to several)",
             Action::MuteCalls => "mute / unmute the slice's calls (bell, notifications)",
+            Action::SideBySide => "diff: side by side at 160 columns or more (again: unified)",
             Action::CopyMode => {
                 "copy mode on the agent's pane: vi keys, v/V/ctrl-v select, y copies to the clipboard"
             }
@@ -328,6 +331,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("c", Action::Comment),
     ("L", Action::DiffSince),
     ("v", Action::CopyMode),
+    ("|", Action::SideBySide),
     ("U", Action::CreateWorktrees),
     ("S", Action::Setup),
     ("q", Action::Quit),

@@ -31,6 +31,7 @@ pub mod mouse;
 pub mod queue_view;
 pub mod report;
 pub mod review_view;
+pub mod side_by_side;
 mod terminal;
 mod variants;
 pub mod view;

@@ -1837,3 +1837,33 @@ fn the_words_a_changed_line_differs_by_are_emphasized() {
     let (x, y) = find(&buffer, "loaded_at").expect("a shared word");
     assert_eq!(buffer[(x, y)].bg, Color::Reset);
 }
+
+#[test]
+fn the_diff_side_by_side_at_160_columns_and_unified_below() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('|'));
+    press(&mut app, KeyCode::Char(']'));
+    press(&mut app, KeyCode::Char(']'));
+    press(&mut app, KeyCode::Char('f'));
+    let wide = render(&app, 200, 30);
+    insta::assert_snapshot!("side_by_side_200x30", wide);
+    // The removed line beside the two added in its place: the first
+    // added one on the same row, old numbers left, new ones right.
+    let row = wide
+        .lines()
+        .find(|l| l.contains("nvl(status"))
+        .expect("the removed line");
+    assert!(row.contains("   2 -") && row.contains("│   2 +"), "{row}");
+    assert!(
+        wide.lines()
+            .any(|l| l.contains("  21 -    getdate() as loaded_at")
+                && l.contains("│  22 +    current_timestamp as loaded_at")),
+        "{wide}"
+    );
+    // Too narrow: unified, as before.
+    let narrow = render(&app, 120, 30);
+    assert!(
+        narrow.contains("  21      -    getdate() as loaded_at"),
+        "{narrow}"
+    );
+}

@@ -216,6 +216,7 @@ impl App {
             | Action::QuickPrompt
             | Action::Mark
             | Action::BoardOrder
+            | Action::SideBySide
             | Action::Queue
             | Action::ScrollUp
             | Action::ScrollDown => self.act_on_view(action),
@@ -353,6 +354,18 @@ impl App {
                 let at = order.iter().position(|&i| i == self.selected).unwrap_or(0);
                 let step = if action == Action::Down { 1 } else { count - 1 };
                 self.select_slice(order[(at + step) % count]);
+            }
+            Action::SideBySide => {
+                self.side_by_side = !self.side_by_side;
+                self.tab = Tab::Diff;
+                self.message = Some(if self.side_by_side {
+                    format!(
+                        "diff side by side where the tab has {} columns or more",
+                        crate::ui::side_by_side::MIN_WIDTH
+                    )
+                } else {
+                    "diff unified".into()
+                });
             }
             Action::BoardOrder => {
                 self.needs_first = !self.needs_first;
