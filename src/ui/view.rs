@@ -164,15 +164,7 @@ fn status_line(app: &App) -> Paragraph<'static> {
         Mode::Comment(draft) => format!(
             "{}: {}_   (enter: save, alt-enter: new line, esc: drop)",
             match &draft.target {
-                super::app::DraftTarget::New(at) => format!(
-                    "comment on {}:{}",
-                    at.path,
-                    if at.first == at.last {
-                        at.first.line.to_string()
-                    } else {
-                        format!("{}-{}", at.first.line, at.last.line)
-                    }
-                ),
+                super::app::DraftTarget::New(_) => format!("comment on {}", draft.place),
                 super::app::DraftTarget::Edit(id) => format!("comment #{id}"),
             },
             draft.text.replace('\n', " ⏎ ")

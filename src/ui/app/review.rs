@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::{App, Effect, Layout, Mode, Tab};
 use crate::domain::Command;
-use crate::domain::comments::{Comment, CommentAt, LineRef};
+use crate::domain::comments::{Comment, CommentAt, LineRef, Side};
 use crate::domain::diff::{FileDiff, LineKind};
 use crate::ui::keymap::Action;
 
@@ -21,6 +21,8 @@ const REVIEW_KEYS: &str = "review: j/k move, v marks a range, c comments (or edi
 pub struct Draft {
     pub text: String,
     pub target: DraftTarget,
+    /// Where it goes, as the comment will name it (`path:12-14`).
+    pub place: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,11 +172,9 @@ impl App {
             .selected_file()
             .and_then(|f| line_ref(f, self.diff_cursor).map(|r| (f, r)))
             .map(|(f, r)| match r.side {
-                crate::domain::comments::Side::New => Some(r.line),
+                Side::New => Some(r.line),
                 // A removed line is not in the file: the line after it is.
-                crate::domain::comments::Side::Old => {
-                    super::super::diff_model::line_at(f, self.diff_cursor)
-                }
+                Side::Old => super::super::diff_model::line_at(f, self.diff_cursor),
             });
         match (self.selected(), self.selected_file(), line) {
             (Some(row), Some(file), Some(line)) => vec![Effect::Edit {
@@ -245,6 +245,7 @@ impl App {
             self.mode = Mode::Comment(Draft {
                 text: comment.text.clone(),
                 target: DraftTarget::Edit(comment.id),
+                place: comment.location(),
             });
             return Vec::new();
         }
@@ -257,8 +258,25 @@ impl App {
             self.message = Some("put the cursor on a line of the diff to comment on it".into());
             return Vec::new();
         };
+        // Named as the comment will be: by the slice's lines it holds,
+        // by the removed ones only when it holds nothing else.
+        let new: Vec<u32> = lines
+            .iter()
+            .filter(|r| r.side == Side::New)
+            .map(|r| r.line)
+            .collect();
+        let (span, removed) = match (new.first(), new.last()) {
+            (Some(&x), Some(&y)) => ((x, y), ""),
+            _ => ((a.line, b.line), " (removed)"),
+        };
+        let place = if span.0 == span.1 {
+            format!("{}:{}{removed}", file.path, span.0)
+        } else {
+            format!("{}:{}-{}{removed}", file.path, span.0, span.1)
+        };
         self.mode = Mode::Comment(Draft {
             text: String::new(),
+            place,
             target: DraftTarget::New(CommentAt {
                 path: file.path.clone(),
                 first: a,
