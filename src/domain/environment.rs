@@ -139,7 +139,8 @@ impl SliceContext<'_> {
     /// The shell command that starts (or, with `resume`, restarts) the
     /// slice's agent: the slice's own command or the plan's, with
     /// `{prompt}` shell-quoted, `{brief}` the brief's path and
-    /// `{prompt_file}` the prompt file's path, quoted too.
+    /// `{prompt_file}` the prompt file's path, quoted too, and `{slice}`,
+    /// `{slice_ident}` and `{repo}` as in every other template.
     pub fn agent_command(&self, resume: bool) -> String {
         let template = match (resume, &self.plan.agent.resume) {
             (true, Some(resume)) => resume,
@@ -151,10 +152,20 @@ impl SliceContext<'_> {
         };
         let quote =
             |s: &str| shlex::try_quote(s).map_or_else(|_| "''".to_owned(), |q| q.into_owned());
-        template
-            .replace("{prompt_file}", &quote(&path_string(&self.prompt_path())))
-            .replace("{prompt}", &quote(self.slice.prompt.trim()))
-            .replace("{brief}", &quote(&path_string(self.brief_path)))
+        let repo = self.repo();
+        let vars = TemplateVars {
+            slice: &self.slice.name,
+            repo: &repo,
+        };
+        template::expand_command(
+            template,
+            vars,
+            &[
+                ("prompt_file", quote(&path_string(&self.prompt_path()))),
+                ("prompt", quote(self.slice.prompt.trim())),
+                ("brief", quote(&path_string(self.brief_path))),
+            ],
+        )
     }
 
     /// The file holding the slice's prompt alone, beside its brief: for

@@ -28,6 +28,85 @@ pub enum TemplateProblem {
     Unclosed,
     #[error("does not use {{slice}} or {{slice_ident}}, so every slice would get the same value")]
     NotPerSlice,
+    #[error(
+        "uses unknown placeholder {{{0}}}; an agent command knows {{prompt}}, {{prompt_file}}, {{brief}}, {{slice}}, {{slice_ident}} and {{repo}} (the shell's own `${{NAME}}` is left to the shell)"
+    )]
+    UnknownInCommand(String),
+}
+
+/// The placeholders an agent command may use besides [`PLACEHOLDERS`].
+pub const COMMAND_PLACEHOLDERS: [&str; 3] = ["prompt", "prompt_file", "brief"];
+
+/// A `{name}` in a shell command: `name` made of lowercase letters, digits
+/// and `_`, not after a `$` (`${HOME}` is the shell's); anything else
+/// (`{a,b}`, `{ }`) is the command's own text.
+fn command_pieces(command: &str) -> Vec<Result<&str, &str>> {
+    let mut out = Vec::new();
+    let mut rest = command;
+    let mut text_start = 0;
+    let mut at = 0;
+    let bytes = command.as_bytes();
+    while let Some(open) = rest.find('{') {
+        let open = at + open;
+        let close = command[open..].find('}').map(|c| open + c);
+        let name = close.map(|c| &command[open + 1..c]);
+        let shell = open > 0 && bytes[open - 1] == b'$';
+        match (name, close) {
+            (Some(name), Some(close))
+                if !shell
+                    && !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
+            {
+                out.push(Ok(&command[text_start..open]));
+                out.push(Err(name));
+                text_start = close + 1;
+                at = close + 1;
+            }
+            _ => at = open + 1,
+        }
+        rest = &command[at..];
+    }
+    out.push(Ok(&command[text_start..]));
+    out
+}
+
+/// Checks an agent command's placeholders (see [`expand_command`]).
+pub fn check_command(command: &str) -> Result<(), TemplateProblem> {
+    for piece in command_pieces(command) {
+        if let Err(name) = piece
+            && !PLACEHOLDERS.contains(&name)
+            && !COMMAND_PLACEHOLDERS.contains(&name)
+        {
+            return Err(TemplateProblem::UnknownInCommand(name.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Expands an agent command in one pass: the name placeholders from
+/// `vars`, the others from `values` (already quoted for the shell), so
+/// nothing a value holds is expanded again.
+pub fn expand_command(command: &str, vars: TemplateVars<'_>, values: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(command.len() + 64);
+    for piece in command_pieces(command) {
+        match piece {
+            Ok(text) => out.push_str(text),
+            Err("slice") => out.push_str(vars.slice.as_str()),
+            Err("slice_ident") => out.push_str(&identifier(vars.slice.as_str())),
+            Err("repo") => out.push_str(vars.repo),
+            Err(name) => match values.iter().find(|(n, _)| *n == name) {
+                Some((_, value)) => out.push_str(value),
+                None => {
+                    out.push('{');
+                    out.push_str(name);
+                    out.push('}');
+                }
+            },
+        }
+    }
+    out
 }
 
 /// Checks a template. `per_slice` demands that it depends on the slice name.
@@ -121,6 +200,21 @@ fn pieces(template: &str) -> impl Iterator<Item = Result<Piece<'_>, TemplateProb
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agent_commands_expand_names_and_values_once_and_leave_the_shell_its_braces() {
+        let name = SliceName::parse("finance-v2").unwrap();
+        let command = "bash agents/{slice}.sh {prompt} ${HOME} {a,b} { x; } {slice_ident}";
+        assert_eq!(check_command(command), Ok(()));
+        assert_eq!(
+            expand_command(command, vars(&name), &[("prompt", "'say {slice}'".into())]),
+            "bash agents/finance-v2.sh 'say {slice}' ${HOME} {a,b} { x; } finance_v2"
+        );
+        assert_eq!(
+            check_command("run {slcie}"),
+            Err(TemplateProblem::UnknownInCommand("slcie".into()))
+        );
+    }
 
     fn vars(slice: &SliceName) -> TemplateVars<'_> {
         TemplateVars {

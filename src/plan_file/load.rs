@@ -445,6 +445,17 @@ impl Checker<'_> {
         }
     }
 
+    /// Refuses an agent command's unknown `{placeholder}`, with its line.
+    pub(super) fn command_placeholders(&mut self, value: &Spanned<String>, key: &str) {
+        if let Err(problem) = template::check_command(value.get_ref()) {
+            let line = self.line(value.span());
+            self.push(
+                Diagnostic::error(line, key, format!("`{}` {problem}", value.get_ref()))
+                    .fix("use one of those placeholders, or write the value itself"),
+            );
+        }
+    }
+
     fn template(
         &mut self,
         raw: Option<Spanned<String>>,
@@ -474,7 +485,10 @@ impl Checker<'_> {
         let table_line = self.line(raw.span());
         let raw = raw.into_inner();
         let command = match raw.command {
-            Some(c) if !c.get_ref().trim().is_empty() => c.into_inner(),
+            Some(c) if !c.get_ref().trim().is_empty() => {
+                self.command_placeholders(&c, "agent.command");
+                c.into_inner()
+            }
             other => {
                 let line = other.map(|c| self.line(c.span())).unwrap_or(table_line);
                 self.push(Diagnostic::error(line, "agent.command", "is missing or empty").fix(fix));
@@ -533,6 +547,9 @@ impl Checker<'_> {
             &[("auto", HookMode::Auto), ("off", HookMode::Off)],
             "use `hooks = \"auto\"` (the default) or `hooks = \"off\"`",
         );
+        if let Some(resume) = &raw.resume {
+            self.command_placeholders(resume, "agent.resume");
+        }
         Some(AgentSpec {
             command,
             resume: raw

@@ -26,7 +26,10 @@ impl Checker<'_> {
         let line = self.line(raw.span());
         let raw = raw.into_inner();
         let command = match raw.command {
-            Some(command) if !command.get_ref().trim().is_empty() => command.into_inner(),
+            Some(command) if !command.get_ref().trim().is_empty() => {
+                self.command_placeholders(&command, "planner > command");
+                command.into_inner()
+            }
             other => {
                 let line = other.map_or(line, |c| self.line(c.span()));
                 self.push(

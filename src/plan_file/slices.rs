@@ -114,7 +114,12 @@ impl Checker<'_> {
                 );
                 None
             }
-            other => other.map(Spanned::into_inner),
+            other => {
+                if let Some(agent) = &other {
+                    self.command_placeholders(agent, &format!("{key} > agent"));
+                }
+                other.map(Spanned::into_inner)
+            }
         };
         let env = self.env(raw.env, &format!("{key} > env"));
         let logs = self.logs(raw.logs, &key);

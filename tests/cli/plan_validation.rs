@@ -291,3 +291,18 @@ fn bad_variants_are_refused_with_their_line() {
         "{ok}"
     );
 }
+
+#[test]
+fn an_agent_command_with_an_unknown_placeholder_is_refused_with_its_line() {
+    let plan = PLAN.replacen(
+        "[agent]\n",
+        "[agent]\nresume = \"bash agents/{slcie}.sh --continue ${HOME}\"\n",
+        1,
+    );
+    let out = check(&plan);
+    assert!(
+        out.contains("agent.resume: `bash agents/{slcie}.sh --continue ${HOME}` uses unknown placeholder {slcie}"),
+        "{out}"
+    );
+    assert!(out.contains("sliceboard.toml:4: agent.resume"), "{out}");
+}

@@ -47,3 +47,28 @@ fn send_pastes_one_prompt_into_several_agents_starting_them_and_journals_it() {
     let refused = sliceboard(&f.repo, &["send", "staging", "nope", "--", "hi"]).fails();
     assert!(refused.contains("nope"), "{refused}");
 }
+
+#[test]
+fn slice_placeholders_in_the_agent_command_reach_the_agent_expanded() {
+    let f = Fixture::new(
+        &[(
+            "marts",
+            "echo {slice}/{slice_ident}/{repo}/${SLICEBOARD_SLICE} > who.txt; exec sleep 30",
+        )],
+        &[],
+    );
+    sliceboard(&f.repo, &["send", "marts", "--", "hello"]).ok();
+    let who = poll_some("the agent wrote who it is", WAIT, || {
+        std::fs::read_to_string(f.repo.worktree("marts").join("who.txt"))
+            .ok()
+            .filter(|text| text.ends_with('\n'))
+    });
+    let repo = f
+        .repo
+        .root
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(who, format!("marts/marts/{repo}/marts\n"));
+}
