@@ -113,7 +113,7 @@ max_running = {DEFAULT_MAX_RUNNING}
 [agent]
 # Runs through your shell in the slice's worktree. {{prompt}} is the slice's
 # prompt, shell-quoted; {{brief}} is the path of its brief (what it owns, what
-# it must not touch, its dbt target).
+# it must not touch, its dbt target); {{slice}} is its name.
 command = "claude {{prompt}}"
 # Used when a stopped agent is restarted.
 resume = "claude --continue"
