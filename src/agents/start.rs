@@ -194,6 +194,11 @@ impl Agents {
             .state
             .read(|state| state.slices.get(slice).map(|r| r.worktree.clone()))
             .unwrap_or_else(|| self.ws.plan.worktree_for(slice, self.ws.git.root()));
+        // With deferral, a slice's database starts as the published
+        // integration build (nothing runs in it yet).
+        if let Err(err) = self.ws.seed_dbt_db(slice.as_str(), false) {
+            tracing::warn!(%slice, %err, "the slice's dbt database could not be made from the published build");
+        }
         let mut env = self.ws.env(spec)?;
         // For hooks: no repository lookup, and no need for sliceboard on PATH.
         env.push((

@@ -39,15 +39,16 @@ pub fn dbt_state(ws: &Workspace) -> anyhow::Result<ExitCode> {
         crate::domain::short_commit(&tip.to_string()),
         worktree.display()
     );
+    // Onto the last published build when there is one; from nothing the
+    // first time (then `SLICEBOARD_DBT_SLIM` is empty: a full build).
+    ws.seed_dbt_db(INTEGRATION_SLICE, true)
+        .context("cannot copy the published dbt database")?;
+    let mut env = integration_env(&ws.plan, ws.git.root(), &worktree, &integration);
+    env.extend(ws.defer_env(INTEGRATION_SLICE));
     let status = Command::new("sh")
         .args(["-c", &check])
         .current_dir(&worktree)
-        .envs(integration_env(
-            &ws.plan,
-            ws.git.root(),
-            &worktree,
-            &integration,
-        ))
+        .envs(env)
         .stdin(Stdio::null())
         .status()
         .with_context(|| format!("cannot run `{check}`"))?;
@@ -55,8 +56,10 @@ pub fn dbt_state(ws: &Workspace) -> anyhow::Result<ExitCode> {
         bail!("`{check}` failed ({status}); nothing published");
     }
     let project = crate::domain::plan::normalize(&worktree.join(&ws.plan.dbt.project_dir));
-    let files = crate::dbt::defer::publish(&project, &ws.state_dir.dbt_state_dir())
-        .context("cannot publish the integration build's dbt state")?;
+    let database = ws.state_dir.dbt_db(INTEGRATION_SLICE);
+    let files =
+        crate::dbt::defer::publish(&project, Some(&database), &ws.state_dir.dbt_state_dir())
+            .context("cannot publish the integration build's dbt state")?;
     println!(
         "slices defer to this build: {} files in {}",
         files.len(),

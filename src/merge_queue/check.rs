@@ -18,7 +18,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::domain::board::BoardUpdate;
-use crate::domain::environment::integration_env;
+use crate::domain::environment::{INTEGRATION_SLICE, integration_env};
 use crate::domain::queue::CHECK_LINES_KEPT;
 use crate::domain::{Event, SliceName};
 use crate::git::Oid;
@@ -85,7 +85,15 @@ impl MergeQueue {
             file.number, file.slice, file.approved, file.onto
         );
         let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
-        let env = integration_env(&self.ws.plan, self.ws.git.root(), &worktree, &file.slice);
+        let mut env = integration_env(&self.ws.plan, self.ws.git.root(), &worktree, &file.slice);
+        env.extend(self.ws.defer_env(INTEGRATION_SLICE));
+        // The check builds onto the last published build, never onto what
+        // a failed check left.
+        if let Err(err) = self.ws.seed_dbt_db(INTEGRATION_SLICE, true) {
+            return Err(format!(
+                "cannot copy the published dbt database for the check: {err}"
+            ));
+        }
         let mut command = std::process::Command::new("sh");
         command
             .arg("-c")
@@ -226,8 +234,12 @@ impl MergeQueue {
             return;
         }
         let project = self.integration_project();
-        let message = match crate::dbt::defer::publish(&project, &self.ws.state_dir.dbt_state_dir())
-        {
+        let database = self.ws.state_dir.dbt_db(INTEGRATION_SLICE);
+        let message = match crate::dbt::defer::publish(
+            &project,
+            Some(&database),
+            &self.ws.state_dir.dbt_state_dir(),
+        ) {
             Ok(files) => format!(
                 "slices now defer to this integration build ({} files in {})",
                 files.len(),

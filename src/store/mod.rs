@@ -11,6 +11,8 @@
 //!   sliceboard.log      tracing output
 //!   slices/<name>/      per-slice files (brief.md, pty.log, review.json, ...)
 //!   muted.json          the slices whose calls are muted
+//!   dbt-state/          with [dbt] defer: the integration build's manifest and database
+//!   dbt-db/<owner>/     with [dbt] defer: each slice's (and the check's) sliceboard.duckdb
 //! ```
 //!
 //! In a process holding the lock, [`StateStore`] is the one owner of
@@ -33,6 +35,11 @@ pub use state::{
 pub use state_store::{Entry, Snapshot, StateStore};
 
 use crate::domain::SliceName;
+
+/// The name of every DuckDB file sliceboard keeps for dbt with `[dbt]
+/// defer` (the slices', the merge check's, the published snapshot): its
+/// stem is the database name dbt records, `sliceboard`.
+pub const DBT_DB_FILE: &str = "sliceboard.duckdb";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -205,6 +212,14 @@ impl StateDir {
     /// and DuckDB files (`[dbt] defer`).
     pub fn dbt_state_dir(&self) -> PathBuf {
         self.root.join("dbt-state")
+    }
+
+    /// The DuckDB file `owner` (a slice, or `integration` for the merge
+    /// check) builds into with `[dbt] defer`: under a folder of its own,
+    /// with the same name for everyone ([`DBT_DB_FILE`]), so dbt records
+    /// the same database name in every manifest.
+    pub fn dbt_db(&self, owner: &str) -> PathBuf {
+        self.root.join("dbt-db").join(owner).join(DBT_DB_FILE)
     }
 
     pub fn setup_log(&self, slice: &SliceName) -> PathBuf {

@@ -198,36 +198,68 @@ impl Workspace {
     pub fn env(&self, slice: &SliceSpec) -> Result<Vec<(String, String)>, WorkspaceError> {
         let brief = self.write_brief(slice)?;
         let mut env = self.context(slice, &brief).env();
-        env.extend(self.defer_env());
+        env.extend(self.defer_env(slice.name.as_str()));
         Ok(env)
     }
 
-    /// With `[dbt] defer = "integration"`: where the integration
-    /// environment's manifest is (`SLICEBOARD_DBT_STATE`) and the DuckDB
-    /// file the profile attaches read-only (`SLICEBOARD_DBT_DEFER_DB`),
-    /// named after the integration's dbt target (docs/dbt.md).
-    pub fn defer_env(&self) -> Vec<(String, String)> {
+    /// With `[dbt] defer = "integration"`, for `owner` (a slice, or
+    /// `integration` for the merge check): where the integration build's
+    /// manifest is (`SLICEBOARD_DBT_STATE`), the DuckDB file the owner
+    /// builds into (`SLICEBOARD_DBT_DB`, a copy of the integration build
+    /// once one is published, under the same name), the published one
+    /// itself (`SLICEBOARD_DBT_DEFER_DB`), and the flags that build only
+    /// what changed against it (`SLICEBOARD_DBT_SLIM`: `--select
+    /// state:modified+ --defer --state DIR`, empty until a manifest is
+    /// published) (docs/dbt.md).
+    pub fn defer_env(&self, owner: &str) -> Vec<(String, String)> {
         if !self.plan.dbt.defer {
             return Vec::new();
         }
         let state = self.state_dir.dbt_state_dir();
-        let repo = crate::domain::plan::repo_name(self.git.root());
-        let integration = SliceName::parse(crate::domain::environment::INTEGRATION_SLICE)
-            .map(|name| self.plan.dbt_target_for(&name, &repo))
-            .unwrap_or_default();
+        let text = |p: &Path| p.to_string_lossy().into_owned();
+        let database = self.state_dir.dbt_db(owner);
+        // DuckDB makes the file, not its folder.
+        if let Some(dir) = database.parent()
+            && let Err(err) = crate::os::private::create_dir(dir)
+        {
+            tracing::warn!(%err, dir = %dir.display(), "cannot create the folder of a dbt database");
+        }
+        let published = state.join("manifest.json").is_file();
+        let state_text = text(&state);
+        // Word-split by the shell where it is used: a path with blanks
+        // cannot go in it.
+        let slim = if published && !state_text.contains(char::is_whitespace) {
+            format!("--select state:modified+ --defer --state {state_text}")
+        } else {
+            String::new()
+        };
         vec![
-            (
-                "SLICEBOARD_DBT_STATE".to_owned(),
-                state.to_string_lossy().into_owned(),
-            ),
+            ("SLICEBOARD_DBT_STATE".to_owned(), state_text),
             (
                 "SLICEBOARD_DBT_DEFER_DB".to_owned(),
-                state
-                    .join(format!("{integration}.duckdb"))
-                    .to_string_lossy()
-                    .into_owned(),
+                text(&state.join(crate::store::DBT_DB_FILE)),
             ),
+            ("SLICEBOARD_DBT_DB".to_owned(), text(&database)),
+            ("SLICEBOARD_DBT_SLIM".to_owned(), slim),
         ]
+    }
+
+    /// With `[dbt] defer`: makes `owner`'s DuckDB file a copy of the
+    /// published integration build (everything upstream, seeds and
+    /// sources' tables included, under the same database name), replacing
+    /// it when `replace`, else only when it is missing. `None` when there
+    /// is nothing to copy (no deferral, or nothing published yet).
+    pub fn seed_dbt_db(&self, owner: &str, replace: bool) -> std::io::Result<Option<PathBuf>> {
+        let from = self
+            .state_dir
+            .dbt_state_dir()
+            .join(crate::store::DBT_DB_FILE);
+        let to = self.state_dir.dbt_db(owner);
+        if !self.plan.dbt.defer || !from.is_file() || (!replace && to.exists()) {
+            return Ok(None);
+        }
+        crate::dbt::defer::copy_database(&from, &to)?;
+        Ok(Some(to))
     }
 }
 

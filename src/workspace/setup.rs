@@ -103,6 +103,25 @@ pub fn run_setup(
     let mut log = crate::os::private::create(&log_path)
         .map_err(io(format!("cannot write {}", log_path.display())))?;
     let log_error = || io(format!("cannot write {}", log_path.display()));
+    // With deferral, the slice's database is the published integration
+    // build again: seeds and upstream models included, no `dbt seed`.
+    match ws.seed_dbt_db(slice.as_str(), true) {
+        Ok(Some(db)) => {
+            use std::io::Write as _;
+            writeln!(
+                log,
+                "# dbt database {}: a copy of the published integration build",
+                db.display()
+            )
+            .map_err(log_error())?;
+        }
+        Ok(None) => {}
+        Err(err) => {
+            return Err(io(format!(
+                "cannot copy the published dbt database for {slice}"
+            ))(err));
+        }
+    }
     for command in &ws.plan.setup {
         progress(command);
         record(

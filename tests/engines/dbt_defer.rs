@@ -1,10 +1,12 @@
-//! Slices that build only what they changed: with `[dbt] defer =
-//! "integration"`, the integration environment (built by `sliceboard
+//! Slices and merge checks that build only what changed: with `[dbt]
+//! defer = "integration"`, the integration build (made by `sliceboard
 //! dbt-state` before anything merged, and by every passing merge check)
-//! is published into the state folder, each slice's environment points
-//! at it, and a downstream slice's `state:modified+ --defer` build runs
-//! its own models only, reading its upstream from the integration build.
-//! Real dbt 1.11 on DuckDB.
+//! is published into the state folder; each slice's DuckDB file starts as
+//! a copy of it under the same name, so `$SLICEBOARD_DBT_SLIM`
+//! (`--select state:modified+ --defer --state …`) selects what the slice
+//! changed and its children, never every model downstream of a source, and
+//! needs no `dbt seed` of its own. Real dbt 1.11 on DuckDB, on a generated
+//! project of three layers read from sources (benches/gen_dbt_project.py).
 
 use crate::common;
 
@@ -14,22 +16,15 @@ use common::TestRepo;
 use common::dbt::dbt;
 use serde_json::Value;
 
-const PROFILES: &str = r#"shop:
+/// The profile docs/dbt.md gives for deferral.
+const PROFILES: &str = r#"gen:
   target: sliceboard
   outputs:
     sliceboard:
       type: duckdb
-      path: "{{ env_var('SLICEBOARD_DBT_TARGET', 'dev') }}.duckdb"
+      path: "{{ env_var('SLICEBOARD_DBT_DB', 'dev.duckdb') }}"
       schema: "{{ env_var('SLICEBOARD_DBT_SCHEMA', 'main') }}"
-      threads: 1
-    defer:
-      type: duckdb
-      path: "{{ env_var('SLICEBOARD_DBT_TARGET', 'dev') }}.duckdb"
-      schema: "{{ env_var('SLICEBOARD_DBT_SCHEMA', 'main') }}"
-      threads: 1
-      attach:
-        - path: "{{ env_var('SLICEBOARD_DBT_DEFER_DB') }}"
-          read_only: true
+      threads: 2
 "#;
 
 const PLAN: &str = r#"base = "main"
@@ -40,119 +35,216 @@ command = "true"
 [dbt]
 defer = "integration"
 
+[worktree]
+setup = ["true"]
+
 [merge]
-check = "dbt build --profiles-dir ."
+check = "dbt seed --profiles-dir . && dbt build --profiles-dir . $SLICEBOARD_DBT_SLIM"
 
 [[slice]]
 name = "staging"
-owns = ["models/stg_*", "seeds/**"]
+owns = ["models/staging/**", "seeds/**", "macros/**", "dbt_project.yml", "profiles.yml", ".gitignore"]
 
 [[slice]]
-name = "reports"
-owns = ["models/customer_report.sql"]
-after = ["staging"]
+name = "intermediate"
+owns = ["models/intermediate/**"]
+
+[[slice]]
+name = "marts"
+owns = ["models/marts/**"]
 "#;
 
+/// Models per layer of the generated project.
+const PER_LAYER: &str = "8";
+
 fn repo() -> TestRepo {
-    let repo = common::dbt::empty_project();
+    let repo = common::dbt::without_dbt_files();
+    let generator =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/gen_dbt_project.py");
+    let made = Command::new("python3")
+        .arg(&generator)
+        .arg(&repo.root)
+        .arg(PER_LAYER)
+        .status()
+        .unwrap();
+    assert!(made.success());
     repo.write("profiles.yml", PROFILES);
-    repo.write(
-        "seeds/orders.csv",
-        "id,customer,amount\n1,ada,10\n2,bo,20\n3,ada,5\n",
-    );
-    repo.write(
-        "models/stg_orders.sql",
-        "select id, customer, amount from {{ ref('orders') }}\n",
-    );
-    repo.write(
-        "models/customer_report.sql",
-        "select customer, sum(amount) as total from {{ ref('stg_orders') }} group by customer\n",
-    );
     repo.write("sliceboard.toml", PLAN);
-    repo.commit_all("a dbt project that defers");
+    repo.commit_all("a generated dbt project that defers");
     repo.sliceboard(&["up"]).ok();
     repo
 }
 
-/// dbt in the reports worktree with the slice's environment.
-fn reports_dbt(repo: &TestRepo, args: &[&str]) -> std::process::Output {
-    let env: serde_json::Map<String, Value> =
-        serde_json::from_str(&repo.sliceboard(&["env", "reports", "--json"]).ok()).unwrap();
-    Command::new(dbt())
-        .args(args)
-        .current_dir(repo.worktree("reports"))
+/// A slice's environment, as its agent gets it.
+fn env_of(repo: &TestRepo, slice: &str) -> serde_json::Map<String, Value> {
+    serde_json::from_str(&repo.sliceboard(&["env", slice, "--json"]).ok()).unwrap()
+}
+
+/// `dbt build $SLICEBOARD_DBT_SLIM` in a slice's worktree, through the
+/// shell, with the slice's environment.
+fn slim_build(repo: &TestRepo, slice: &str) -> std::process::Output {
+    Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "{} build --profiles-dir . $SLICEBOARD_DBT_SLIM",
+                dbt().display()
+            ),
+        ])
+        .current_dir(repo.worktree(slice))
         .envs(
-            env.iter()
+            env_of(repo, slice)
+                .iter()
                 .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())),
         )
         .output()
         .unwrap()
 }
 
+/// The nodes a dbt invocation ran, from its `run_results.json`.
+fn ran(dir: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("target/run_results.json")).unwrap();
+    let results: Value = serde_json::from_str(&text).unwrap();
+    let mut ids: Vec<String> = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["unique_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
 #[test]
-fn a_downstream_slice_builds_only_what_it_changed_against_the_integration_build() {
+fn a_slice_builds_only_the_model_it_changed_and_its_children_with_no_seed_of_its_own() {
     let repo = repo();
-    // Before anything merged: the base's build is what slices defer to.
+    let state = repo.state_dir().join("dbt-state");
+    // Nothing published yet: no slim flags, a full build.
+    assert_eq!(env_of(&repo, "marts")["SLICEBOARD_DBT_SLIM"], "");
     let run = common::dbt::with_dbt(&repo, &["dbt-state"]);
     assert_eq!(run.code, Some(0), "{run:?}");
-    let state = repo.state_dir().join("dbt-state");
     assert!(state.join("manifest.json").is_file());
-    assert!(state.join("dev_integration.duckdb").is_file());
-    let env: serde_json::Map<String, Value> =
-        serde_json::from_str(&repo.sliceboard(&["env", "reports", "--json"]).ok()).unwrap();
-    assert_eq!(env["SLICEBOARD_DBT_STATE"], state.to_str().unwrap());
+    assert!(state.join("sliceboard.duckdb").is_file());
+    let env = env_of(&repo, "marts");
     assert_eq!(
-        env["SLICEBOARD_DBT_DEFER_DB"],
-        state.join("dev_integration.duckdb").to_str().unwrap()
+        env["SLICEBOARD_DBT_DB"],
+        repo.state_dir()
+            .join("dbt-db/marts/sliceboard.duckdb")
+            .to_str()
+            .unwrap()
+    );
+    assert_eq!(
+        env["SLICEBOARD_DBT_SLIM"],
+        format!(
+            "--select state:modified+ --defer --state {}",
+            state.display()
+        )
     );
 
-    // The reports slice changes its model.
-    let worktree = repo.worktree("reports");
+    // The slice's setup makes its database a copy of the integration build.
+    repo.sliceboard(&["setup", "marts"]).ok();
+    assert!(
+        repo.state_dir()
+            .join("dbt-db/marts/sliceboard.duckdb")
+            .is_file()
+    );
+
+    // marts changes one mart: only it and its test run, reading its
+    // upstream (and the sources' tables) from its copy.
+    let worktree = repo.worktree("marts");
     std::fs::write(
-        worktree.join("models/customer_report.sql"),
-        "select customer, sum(amount) as total, count(*) as orders from {{ ref('stg_orders') }} group by customer\n",
+        worktree.join("models/marts/mart_003.sql"),
+        "select part, count(*) as rows_seen, max(id) as last_id from {{ ref('int_003') }} group by part
+",
     )
     .unwrap();
-    // Without deferral its upstream is not in its database: it fails.
-    let alone = reports_dbt(
-        &repo,
-        &[
-            "build",
-            "--profiles-dir",
-            ".",
-            "--select",
-            "customer_report",
-        ],
-    );
-    assert!(!alone.status.success());
-    // Deferred: its model alone is built, reading stg_orders from the
-    // integration build.
-    let state_dir = state.to_str().unwrap();
-    let deferred = reports_dbt(
-        &repo,
-        &[
-            "build",
-            "--profiles-dir",
-            ".",
-            "--target",
-            "defer",
-            "--select",
-            "state:modified+",
-            "--defer",
-            "--state",
-            state_dir,
-        ],
-    );
-    let stdout = String::from_utf8_lossy(&deferred.stdout);
-    assert!(deferred.status.success(), "{stdout}");
+    let built = slim_build(&repo, "marts");
+    let stdout = String::from_utf8_lossy(&built.stdout);
+    assert!(built.status.success(), "{stdout}");
+    let nodes = ran(&worktree);
+    assert_eq!(nodes.len(), 2, "the mart and its test: {nodes:?}\n{stdout}");
+    assert_eq!(nodes[0], "model.gen.mart_003");
     assert!(
-        stdout.contains("Done. PASS=1 WARN=0 ERROR=0 SKIP=0"),
+        nodes[1].starts_with("test.gen.not_null_mart_003_part"),
+        "{nodes:?}"
+    );
+    // An intermediate model changed: it and the marts reading it.
+    let worktree = repo.worktree("intermediate");
+    repo.sliceboard(&["setup", "intermediate"]).ok();
+    std::fs::write(
+        worktree.join("models/intermediate/int_005.sql"),
+        "select id, part, part as next_part from {{ ref('stg_005') }}
+",
+    )
+    .unwrap();
+    let built = slim_build(&repo, "intermediate");
+    let stdout = String::from_utf8_lossy(&built.stdout);
+    assert!(built.status.success(), "{stdout}");
+    let models: Vec<String> = ran(&worktree)
+        .into_iter()
+        .filter(|id| id.starts_with("model."))
+        .collect();
+    assert_eq!(
+        models,
+        ["model.gen.int_005", "model.gen.mart_005"],
         "{stdout}"
     );
-    let status = repo.status_json();
-    let dbt = &status["slices"][1]["dbt"];
-    assert_eq!(dbt["status"], "success", "{dbt}");
-    assert_eq!(dbt["selected"], 1, "{dbt}");
+}
+
+#[test]
+fn a_slim_merge_check_passes_a_good_merge_and_refuses_one_that_breaks_a_downstream_model() {
+    let repo = repo();
+    let run = common::dbt::with_dbt(&repo, &["dbt-state"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let integration = repo.state_dir().join("sliceboard-integration");
+    // A good change to one mart merges; its check built that mart alone.
+    repo.commit_in(
+        "marts",
+        &[(
+            "models/marts/mart_001.sql",
+            "select part, count(*) as rows_seen, 1 as v from {{ ref('int_001') }} group by part
+",
+        )],
+        "a better mart",
+    );
+    // Through a supervisor that has dbt on its PATH.
+    let approved = common::dbt::with_dbt(&repo, &["approve", "marts", "--force"]);
+    assert_eq!(approved.code, Some(0), "{approved:?}");
+    let merged = common::dbt::with_dbt(&repo, &["merge", "marts"]);
+    assert_eq!(merged.code, Some(0), "{merged:?}");
+    let models: Vec<String> = ran(&integration)
+        .into_iter()
+        .filter(|id| id.starts_with("model."))
+        .collect();
+    assert_eq!(models, ["model.gen.mart_001"]);
+    let tip = repo.git(&["rev-parse", "main"]);
+
+    // A change upstream that breaks a mart reading it: the slim check
+    // builds both, fails, and the branch stays where it was.
+    repo.commit_in(
+        "intermediate",
+        &[(
+            "models/intermediate/int_002.sql",
+            "select a.id, a.part as piece from {{ ref('stg_002') }} a
+",
+        )],
+        "rename a column the mart reads",
+    );
+    let approved = common::dbt::with_dbt(&repo, &["approve", "intermediate", "--force"]);
+    assert_eq!(approved.code, Some(0), "{approved:?}");
+    let refused = common::dbt::with_dbt(&repo, &["merge", "intermediate"]);
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    assert_eq!(
+        repo.git(&["rev-parse", "main"]),
+        tip,
+        "the branch did not move"
+    );
+    let failed = repo.status_json();
+    let text = failed.to_string();
+    assert!(
+        text.contains("mart_002"),
+        "the failing mart is named: {text}"
+    );
 }
 
 #[test]
@@ -163,7 +255,7 @@ fn a_plan_without_deferral_exports_nothing_for_it() {
         &PLAN.replace("defer = \"integration\"", "defer = \"off\""),
     );
     repo.commit_all("plan");
-    let env = repo.sliceboard(&["env", "reports", "--json"]).ok();
+    let env = repo.sliceboard(&["env", "marts", "--json"]).ok();
     assert!(!env.contains("SLICEBOARD_DBT_STATE"), "{env}");
     repo.write(
         "sliceboard.toml",
