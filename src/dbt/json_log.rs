@@ -157,11 +157,9 @@ impl JsonLogReader {
         if let Some(node) = self.node(info) {
             node.status = NodeStatus::Running;
         }
-        // Where dbt really builds: the first model, seed or snapshot.
-        let builds = matches!(
-            info["resource_type"].as_str(),
-            Some("model" | "seed" | "snapshot")
-        );
+        // Where dbt really builds: the first model (seeds and snapshots
+        // often go to a fixed schema of their own, `raw`, `snapshots`).
+        let builds = info["resource_type"].as_str() == Some("model");
         if let Some(run) = self
             .runs
             .last_mut()

@@ -46,10 +46,17 @@ pub fn parse(text: &str) -> Result<DbtRun, RunResultsError> {
 
 fn node(result: &Value) -> Option<NodeResult> {
     let unique_id = result["unique_id"].as_str()?;
-    // model.<project>.<name>, test.<project>.<name>.<hash>, seed.<project>.<name>
+    // model.<project>.<name>, test.<project>.<name>.<hash>, seed.<project>.<name>,
+    // unit_test.<project>.<model>.<name>
     let mut parts = unique_id.split('.');
     let kind = NodeKind::parse(parts.next().unwrap_or_default());
-    let name = parts.nth(1).unwrap_or(unique_id).to_owned();
+    let name = if kind == NodeKind::UnitTest {
+        unique_id.rsplit('.').next()
+    } else {
+        parts.nth(1)
+    }
+    .unwrap_or(unique_id)
+    .to_owned();
     let status = NodeStatus::parse(result["status"].as_str().unwrap_or_default());
     let message = result["message"]
         .as_str()

@@ -127,6 +127,8 @@ pub struct NodeResult {
 pub enum NodeKind {
     Model,
     Test,
+    /// A dbt unit test (`unit_tests:`), named by its own name.
+    UnitTest,
     Seed,
     Snapshot,
     Other,
@@ -137,6 +139,7 @@ impl NodeKind {
         match self {
             Self::Model => "model",
             Self::Test => "test",
+            Self::UnitTest => "unit_test",
             Self::Seed => "seed",
             Self::Snapshot => "snapshot",
             Self::Other => "node",
@@ -146,7 +149,8 @@ impl NodeKind {
     pub fn parse(raw: &str) -> Self {
         match raw {
             "model" => Self::Model,
-            "test" | "unit_test" => Self::Test,
+            "test" => Self::Test,
+            "unit_test" => Self::UnitTest,
             "seed" => Self::Seed,
             "snapshot" => Self::Snapshot,
             _ => Self::Other,

@@ -149,13 +149,18 @@ project_dir = "{project_dir}"
 target = "{DEFAULT_DBT_TARGET}"
 schema = "{DEFAULT_DBT_SCHEMA}"
 # Slices build only what they changed, reading the rest from the last
-# integration build that passed the merge check (docs/dbt.md, deferral).
+# integration build that passed the merge check: each slice's DuckDB file
+# (SLICEBOARD_DBT_DB) starts as a copy of it, and `dbt build
+# $SLICEBOARD_DBT_SLIM` builds what changed and its children (docs/dbt.md,
+# deferral). `sliceboard dbt-state` makes the first one.
 # defer = "integration"
 
 [merge]
 # Runs on the merged result, in sliceboard's integration worktree with the
 # dbt target of a slice named "integration", before the integration branch
-# moves; a failing check leaves the branch where it was.
+# moves; a failing check leaves the branch where it was. With deferral,
+# `dbt build $SLICEBOARD_DBT_SLIM` builds what the merge changed and its
+# children (a full build until a first integration build is published).
 # check = "dbt build"
 # Merge ready slices as soon as they are approved and merge cleanly.
 # auto = false

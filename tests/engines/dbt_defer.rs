@@ -163,6 +163,48 @@ fn a_slice_builds_only_the_model_it_changed_and_its_children_with_no_seed_of_its
     assert!(built.status.success(), "{stdout}");
     let nodes = ran(&worktree);
     assert_eq!(nodes.len(), 2, "the mart and its test: {nodes:?}\n{stdout}");
+    // Seeds the project sends to its own `raw` schema are no sign of a run
+    // outside the slice's environment.
+    let seeded = Command::new(dbt())
+        .args(["seed", "--profiles-dir", "."])
+        .current_dir(&worktree)
+        .envs(
+            env_of(&repo, "marts")
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())),
+        )
+        .output()
+        .unwrap();
+    assert!(seeded.status.success());
+    let status = repo.status_json();
+    let marts = &status["slices"][2]["dbt"];
+    assert_eq!(marts["command"], "seed", "{marts}");
+    assert_eq!(marts["elsewhere"], Value::Null, "{marts}");
+
+    // A unit test of the changed mart that fails is named as the unit
+    // test it is, not as a test of its model.
+    std::fs::write(
+        worktree.join("models/marts/unit.yml"),
+        "unit_tests:\n  - name: counts_rows_per_part\n    model: mart_003\n    given:\n      - input: ref('int_003')\n        rows:\n          - {id: 1, part: 3, next_part: 4}\n    expect:\n      rows:\n        - {part: 3, rows_seen: 2, last_id: 1}\n",
+    )
+    .unwrap();
+    let built = slim_build(&repo, "marts");
+    assert!(!built.status.success());
+    let status = repo.status_json();
+    let failed = &status["slices"][2]["dbt"]["failed"];
+    let named: Vec<String> = failed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            format!(
+                "{} {}",
+                n["kind"].as_str().unwrap(),
+                n["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(named, ["unit_test counts_rows_per_part"], "{failed}");
     assert_eq!(nodes[0], "model.gen.mart_003");
     assert!(
         nodes[1].starts_with("test.gen.not_null_mart_003_part"),
