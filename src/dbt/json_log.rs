@@ -93,7 +93,7 @@ impl JsonLogReader {
                 };
                 let exc = data["exc"].as_str().unwrap_or_default().trim();
                 if !exc.is_empty() {
-                    run.message = Some(exc.to_owned());
+                    run.message = Some(super::strip_ansi(exc));
                 }
             }
             "EndOfRunSummary" if data["keyboard_interrupt"].as_bool() == Some(true) => {
@@ -105,7 +105,7 @@ impl JsonLogReader {
             "NodeStart" => self.on_node_start(&data["node_info"]),
             "NodeFinished" => self.on_node_finished(data),
             "RunResultError" | "RunResultFailure" | "RunResultWarning" => {
-                let msg = data["msg"].as_str().map(str::to_owned);
+                let msg = data["msg"].as_str().map(super::strip_ansi);
                 if let (Some(node), Some(msg)) = (self.node(&data["node_info"]), msg) {
                     node.message.get_or_insert(msg);
                 }
@@ -195,7 +195,7 @@ impl JsonLogReader {
             node.message = result["message"]
                 .as_str()
                 .filter(|m| !m.is_empty())
-                .map(str::to_owned)
+                .map(super::strip_ansi)
                 .or(node.message.take());
         }
     }

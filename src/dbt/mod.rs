@@ -334,7 +334,9 @@ pub fn human_line(line: &str) -> String {
     strip_ansi(&text)
 }
 
-fn strip_ansi(text: &str) -> String {
+/// `text` without escape sequences or control characters (tabs and line
+/// ends kept).
+pub(crate) fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {

@@ -67,7 +67,8 @@ fn node(result: &Value) -> Option<NodeResult> {
                     NodeStatus::Error | NodeStatus::Fail | NodeStatus::Warn
                 )
         })
-        .map(str::to_owned);
+        // dbt colors a unit test's diff: no escape reaches a screen.
+        .map(super::strip_ansi);
     Some(NodeResult {
         unique_id: Some(unique_id.to_owned()),
         name,
