@@ -46,7 +46,10 @@ pub fn dbt_state(ws: &Workspace) -> anyhow::Result<ExitCode> {
     let mut env = integration_env(&ws.plan, ws.git.root(), &worktree, &integration);
     env.extend(ws.defer_env(INTEGRATION_SLICE));
     let status = Command::new("sh")
-        .args(["-c", &check])
+        .args([
+            "-c",
+            &crate::domain::plan::check_script(&ws.plan.setup, &check),
+        ])
         .current_dir(&worktree)
         .envs(env)
         .stdin(Stdio::null())

@@ -258,6 +258,20 @@ impl SliceSpec {
     }
 }
 
+/// The shell script a merge check runs in the integration worktree: the
+/// plan's `[worktree] setup` first (the check's worktree needs what every
+/// worktree needs: `dbt deps`…), each command said before it runs, then
+/// `check`; the first to fail ends it.
+pub fn check_script(setup: &[String], check: &str) -> String {
+    let mut script = String::from("set -e\n");
+    for command in setup.iter().map(String::as_str).chain([check]) {
+        let said = shlex::try_quote(&format!("$ {command}"))
+            .map_or_else(|_| "''".to_owned(), |q| q.into_owned());
+        script.push_str(&format!("printf '%s\\n' {said}\n{command}\n"));
+    }
+    script
+}
+
 impl Plan {
     pub fn slice(&self, name: &str) -> Option<&SliceSpec> {
         self.slices.iter().find(|s| s.name.as_str() == name)

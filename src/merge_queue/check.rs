@@ -97,7 +97,10 @@ impl MergeQueue {
         let mut command = std::process::Command::new("sh");
         command
             .arg("-c")
-            .arg(check)
+            .arg(crate::domain::plan::check_script(
+                &self.ws.plan.setup,
+                check,
+            ))
             .current_dir(&worktree)
             .envs(env)
             .stdin(Stdio::null())

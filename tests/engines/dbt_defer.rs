@@ -207,7 +207,10 @@ fn a_slice_builds_only_the_model_it_changed_and_its_children_with_no_seed_of_its
     assert_eq!(named, ["unit_test counts_rows_per_part"], "{failed}");
     // dbt colors the unit test's diff; no escape reaches the board.
     let message = failed[0]["message"].as_str().unwrap();
-    assert!(message.contains("actual differs from expected"), "{message}");
+    assert!(
+        message.contains("actual differs from expected"),
+        "{message}"
+    );
     assert!(!message.contains('\u{1b}'), "{message:?}");
     assert_eq!(nodes[0], "model.gen.mart_003");
     assert!(

@@ -1408,3 +1408,27 @@ fn a_slice_that_conflicts_only_with_one_batched_before_it_waits_for_a_later_batc
     };
     assert!(at("merged", "left") < at("feedback_sent", "right"));
 }
+
+#[test]
+fn the_check_runs_in_a_worktree_set_up_as_every_worktree_is() {
+    let repo = repo_with(
+        &plan(
+            "[worktree]\nsetup = [\"echo ready > .set-up\"]\n\n[merge]\ncheck = \"test -f .set-up && cat .set-up\"",
+            &[("orders", &["orders/**"], &[])],
+        ),
+        &[(".gitignore", ".set-up\n")],
+    );
+    repo.commit_in(
+        "orders",
+        &[("orders/fct_orders.sql", "select 1 as id\n")],
+        "orders model",
+    );
+    sliceboard(&repo, &["approve", "orders"]).ok();
+    let said = sliceboard(&repo, &["merge", "orders"]).ok();
+    assert!(said.contains("merged orders into integration"), "{said}");
+    let log = std::fs::read_to_string(repo.state_dir().join("merge/attempt-1.log")).unwrap();
+    assert!(
+        log.contains("$ echo ready > .set-up\n$ test -f .set-up && cat .set-up\nready\n"),
+        "{log}"
+    );
+}
