@@ -156,9 +156,10 @@ schema = "{DEFAULT_DBT_SCHEMA}"
 # defer = "integration"
 
 [merge]
-# Runs on the merged result, in sliceboard's integration worktree with the
-# dbt target of a slice named "integration", before the integration branch
-# moves; a failing check leaves the branch where it was. With deferral,
+# Runs on the merged result, in sliceboard's integration worktree (after the
+# [worktree] setup, as in every worktree) with the dbt target of a slice
+# named "integration", before the integration branch moves; a failing check
+# leaves the branch where it was. With deferral,
 # `dbt build $SLICEBOARD_DBT_SLIM` builds what the merge changed and its
 # children (a full build until a first integration build is published).
 # check = "dbt build"
