@@ -102,6 +102,17 @@ impl JsonLogReader {
                 }
             }
             "MainReportArgs" => self.on_main_report_args(&data["args"]),
+            // Ctrl-C stops a node that runs: dbt then logs it as an error
+            // (or a pass), but counts it nowhere.
+            "LogCancelLine" => {
+                let id = data["conn_name"].as_str().unwrap_or_default();
+                let at = self.index.get(id).copied();
+                if let (Some(at), Some(run)) = (at, self.runs.last_mut())
+                    && let Some(node) = run.nodes.get_mut(at)
+                {
+                    node.status = NodeStatus::Cancelled;
+                }
+            }
             "NodeStart" => self.on_node_start(&data["node_info"]),
             "NodeFinished" => self.on_node_finished(data),
             "RunResultError" | "RunResultFailure" | "RunResultWarning" => {
@@ -178,6 +189,10 @@ impl JsonLogReader {
         let Some(node) = self.node(&data["node_info"]) else {
             return;
         };
+        // Cancelled by Ctrl-C: whatever dbt logs now is not the node's.
+        if node.status == NodeStatus::Cancelled {
+            return;
+        }
         let status = data["node_info"]["node_status"]
             .as_str()
             .or(result["status"].as_str())
@@ -316,6 +331,27 @@ mod tests {
         assert_eq!(run.nodes[4].failures, Some(1));
         let counts = run.counts();
         assert_eq!((counts.passed, counts.failed, counts.skipped), (4, 2, 1));
+    }
+
+    #[test]
+    fn nodes_cancelled_by_ctrl_c_count_as_dbt_counts_them_and_fail_nobody() {
+        // dbt 1.11 interrupted with two models running: it logs them as
+        // cancelled, then as errors; its own summary counts 1 of 1 passed.
+        let reader = read(include_str!(
+            "../../tests/fixtures/dbt_logs/interrupted.json.log"
+        ));
+        let run = reader.last_run().unwrap();
+        assert_eq!(run.status, RunStatus::Interrupted);
+        let counts = run.counts();
+        assert_eq!((counts.passed, counts.failed), (1, 0), "{counts:?}");
+        assert_eq!(run.problems().count(), 0);
+        let cancelled: Vec<&str> = run
+            .nodes
+            .iter()
+            .filter(|n| n.status == NodeStatus::Cancelled)
+            .map(|n| n.name.as_str())
+            .collect();
+        assert_eq!(cancelled, ["slow_1", "slow_3"]);
     }
 
     #[test]

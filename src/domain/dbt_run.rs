@@ -166,6 +166,9 @@ pub enum NodeStatus {
     Fail,
     Warn,
     Skipped,
+    /// Stopped by Ctrl-C while it ran (dbt's `LogCancelLine`): neither
+    /// passed nor failed, whatever dbt logs for it afterwards.
+    Cancelled,
     Running,
     Success,
     Pass,
@@ -180,6 +183,7 @@ impl NodeStatus {
             "fail" => Self::Fail,
             "warn" => Self::Warn,
             "skipped" | "skip" => Self::Skipped,
+            "cancelled" => Self::Cancelled,
             "pass" => Self::Pass,
             "started" | "running" => Self::Running,
             _ => Self::Other,
@@ -319,7 +323,7 @@ impl DbtRun {
                 NodeStatus::Warn => counts.warned += 1,
                 NodeStatus::Skipped => counts.skipped += 1,
                 NodeStatus::Running => counts.running += 1,
-                NodeStatus::Other => {}
+                NodeStatus::Cancelled | NodeStatus::Other => {}
             }
         }
         counts
