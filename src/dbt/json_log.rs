@@ -355,6 +355,21 @@ mod tests {
     }
 
     #[test]
+    fn no_op_nodes_are_counted_so_the_counts_add_up_to_dbts_total() {
+        let finished = |id: &str, status: &str| {
+            format!(
+                "{{\"info\": {{\"name\": \"NodeFinished\"}}, \"data\": {{\"node_info\": {{\"unique_id\": \"{id}\", \"node_name\": \"x\", \"resource_type\": \"saved_query\", \"node_status\": \"{status}\"}}, \"run_result\": {{\"status\": \"{status}\"}}}}}}"
+            )
+        };
+        let mut lines = vec![RECORDED.lines().next().unwrap().to_owned()];
+        lines.push(finished("saved_query.shop.orders", "no-op"));
+        lines.push(finished("model.shop.a", "success"));
+        let reader = read(&lines.join("\n"));
+        let counts = reader.last_run().unwrap().counts();
+        assert_eq!((counts.passed, counts.no_op), (1, 1), "{counts:?}");
+    }
+
+    #[test]
     fn a_run_in_progress_shows_running_nodes() {
         // Cut the recording right after the stg_orders model started.
         let cut = RECORDED

@@ -166,6 +166,8 @@ pub enum NodeStatus {
     Fail,
     Warn,
     Skipped,
+    /// Ran with nothing to do (dbt's `no-op`, e.g. a saved query).
+    NoOp,
     /// Stopped by Ctrl-C while it ran (dbt's `LogCancelLine`): neither
     /// passed nor failed, whatever dbt logs for it afterwards.
     Cancelled,
@@ -184,6 +186,7 @@ impl NodeStatus {
             "warn" => Self::Warn,
             "skipped" | "skip" => Self::Skipped,
             "cancelled" => Self::Cancelled,
+            "no-op" | "noop" => Self::NoOp,
             "pass" => Self::Pass,
             "started" | "running" => Self::Running,
             _ => Self::Other,
@@ -205,6 +208,10 @@ pub struct NodeCounts {
     pub warned: usize,
     pub skipped: usize,
     pub running: usize,
+    /// Nodes dbt ran that had nothing to do (saved queries without an
+    /// export: dbt's `NO-OP`), so the counts add up to its `TOTAL`.
+    #[serde(default)]
+    pub no_op: usize,
 }
 
 impl DbtRun {
@@ -323,6 +330,7 @@ impl DbtRun {
                 NodeStatus::Warn => counts.warned += 1,
                 NodeStatus::Skipped => counts.skipped += 1,
                 NodeStatus::Running => counts.running += 1,
+                NodeStatus::NoOp => counts.no_op += 1,
                 NodeStatus::Cancelled | NodeStatus::Other => {}
             }
         }

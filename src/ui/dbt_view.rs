@@ -105,6 +105,9 @@ fn headline(run: &DbtRun) -> TextLine<'static> {
         "  {} ok, {} failed, {} skipped",
         counts.passed, counts.failed, counts.skipped
     );
+    if counts.no_op > 0 {
+        text.push_str(&format!(", {} no-op", counts.no_op));
+    }
     if let (Some(total), RunStatus::Interrupted | RunStatus::Aborted | RunStatus::Running) =
         (run.selected, run.status)
     {
