@@ -251,6 +251,15 @@ fn reconcile(mut run: DbtRun, results: &DbtRun) -> DbtRun {
         run.elapsed_seconds = results.elapsed_seconds;
         run.pid = None;
     }
+    // The invocation's real start: the log read afresh after a rotation
+    // starts where its current file does.
+    run.started_at = results.started_at.clone().or(run.started_at);
+    // What dbt selected, when the log's line saying so rotated away: every
+    // node of a finished run has a result.
+    if run.selected.is_none() && !matches!(run.status, RunStatus::Interrupted | RunStatus::Aborted)
+    {
+        run.selected = Some(results.nodes.len());
+    }
     run.target = run.target.or_else(|| results.target.clone());
     run.command = run.command.or_else(|| results.command.clone());
     run.invocation = run.invocation.or_else(|| results.invocation.clone());

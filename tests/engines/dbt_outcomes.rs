@@ -207,6 +207,17 @@ fn a_log_that_rotates_during_the_run_still_gives_dbts_exact_counts() {
     assert_eq!(dbt["counts"]["skipped"], 1, "{dbt}");
     assert_eq!(dbt["command"], "build", "{dbt}");
     assert!(dbt["invocation"].is_string(), "{dbt}");
+    // When it started and what it selected are the invocation's, not the
+    // last log file's.
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.join("target/run_results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        dbt["started_at"], results["metadata"]["invocation_started_at"],
+        "{dbt}"
+    );
+    assert_eq!(dbt["selected"], 7, "{dbt}");
 }
 
 #[test]
