@@ -66,6 +66,7 @@ fn parse_at(raw: &str) -> anyhow::Result<CommentAt> {
         path,
         first: LineRef::new(first.min(last)),
         last: LineRef::new(first.max(last)),
+        saw: Vec::new(),
     })
 }
 

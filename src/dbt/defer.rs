@@ -81,8 +81,6 @@ pub fn copy_database(from: &Path, to: &Path) -> std::io::Result<()> {
     crate::os::private::create_dir(dir)?;
     let fresh = dir.join(".copy.duckdb.new");
     copy_private(from, &fresh)?;
-    // A write-ahead log left by the old file belongs to the old file.
-    let _ = std::fs::remove_file(to.with_extension("duckdb.wal"));
     std::fs::rename(&fresh, to)
 }
 

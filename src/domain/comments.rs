@@ -54,6 +54,11 @@ pub struct CommentAt {
     pub path: String,
     pub first: LineRef,
     pub last: LineRef,
+    /// The lines' text as the writer saw them (the dashboard says): the
+    /// comment is refused when the diff moved under it meanwhile, never
+    /// put on other code. Empty: not checked (a script names numbers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub saw: Vec<String>,
 }
 
 /// One line of code a comment holds on to.
@@ -102,6 +107,10 @@ pub struct Comment {
 pub struct Review {
     #[serde(default)]
     pub comments: Vec<Comment>,
+    /// The next comment's number: numbers only go up, so a sent comment's
+    /// number is never another's.
+    #[serde(default)]
+    pub next: u32,
     #[serde(default)]
     pub looked: Option<Looked>,
 }
@@ -124,9 +133,13 @@ pub struct SinceLook {
 }
 
 impl Review {
-    /// The next comment's number.
-    pub fn next_id(&self) -> u32 {
-        self.comments.iter().map(|c| c.id).max().unwrap_or(0) + 1
+    /// Takes the next comment's number.
+    pub fn take_id(&mut self) -> u32 {
+        let id = self
+            .next
+            .max(self.comments.iter().map(|c| c.id).max().unwrap_or(0) + 1);
+        self.next = id + 1;
+        id
     }
 
     pub fn outdated(&self) -> usize {
@@ -247,13 +260,18 @@ fn quote(file: &FileDiff, rows: &[Row<'_>], first: usize, last: usize) -> String
         .find(|&i| rows[i].hunk == rows[last].hunk)
         .unwrap_or(last);
     let mut out = String::new();
-    if let Some(h) = file.hunks.get(hunk) {
-        out.push_str(&h.header);
-        out.push('\n');
-    }
+    let mut header = None;
     for row in &rows[from..=to] {
+        // Each hunk's header before its lines (a range may cross hunks).
+        if header != Some(row.hunk) {
+            header = Some(row.hunk);
+            if let Some(h) = file.hunks.get(row.hunk) {
+                let _ = writeln!(out, "{}", h.header);
+            }
+        }
         let _ = writeln!(out, "{}{}", row.sign, row.text);
     }
+    let _ = hunk;
     out
 }
 
@@ -301,6 +319,14 @@ pub fn write(
     let first = find_at(at.first).ok_or_else(|| missing(at.first))?;
     let last = find_at(at.last).ok_or_else(|| missing(at.last))?;
     let (first, last) = (first.min(last), first.max(last));
+    let now_reads: Vec<&str> = rows[first..=last].iter().map(|r| r.text).collect();
+    if !at.saw.is_empty() && now_reads != at.saw {
+        return Err(format!(
+            "{}:{} changed while the comment was written; look at them again and comment anew",
+            at.path,
+            lines_text(at.first, at.last)
+        ));
+    }
     let mut comment = Comment {
         id,
         path: file.path.clone(),
@@ -327,7 +353,11 @@ fn shown_ranges(rows: &[Row<'_>]) -> String {
         }
     }
     if ranges.is_empty() {
-        return "removed lines only".into();
+        return if rows.is_empty() {
+            "no lines: a binary file or a rename".into()
+        } else {
+            "removed lines only".into()
+        };
     }
     ranges
         .iter()
@@ -430,8 +460,9 @@ fn current_quote(comment: &Comment, diff: Option<&SliceDiff>) -> String {
     let found = comment.placed.as_ref().and_then(|placed| {
         let file = diff?.files.iter().find(|f| f.path == placed.path)?;
         let rows = rows(file);
-        let first = find(&rows, placed.first)?;
-        let last = find(&rows, placed.last)?;
+        // By the rows it holds: removed lines at its start included.
+        let first = rows.iter().position(|r| r.row == placed.rows.0)?;
+        let last = rows.iter().position(|r| r.row == placed.rows.1)?;
         Some(quote(file, &rows, first, last))
     });
     found.unwrap_or_else(|| comment.quote.clone())
@@ -526,6 +557,7 @@ mod tests {
             path: path.into(),
             first: LineRef::new(first),
             last: LineRef::new(last),
+            saw: Vec::new(),
         }
     }
 
@@ -561,6 +593,7 @@ mod tests {
             path: "m.sql".into(),
             first: LineRef::old(2),
             last: LineRef::old(2),
+            saw: Vec::new(),
         };
         let c = write(&d, &old, "why?", 2, Timestamp::UNIX_EPOCH).unwrap();
         assert_eq!(c.location(), "m.sql:2 (removed)");
@@ -578,6 +611,31 @@ mod tests {
         assert!(err.contains("x.sql is not among"), "{err}");
         let err = write(&d, &at("m.sql", 1, 1), "  ", 1, Timestamp::UNIX_EPOCH).unwrap_err();
         assert!(err.contains("needs some text"), "{err}");
+    }
+
+    #[test]
+    fn lines_that_changed_while_the_comment_was_written_refuse_it() {
+        let d = diff(vec![file("m.sql", &[((1, 1), SQL)])]);
+        let mut seen = at("m.sql", 3, 3);
+        seen.saw = vec!["    cast(amount as int) as amount,".into()];
+        assert!(write(&d, &seen, "ok", 1, Timestamp::UNIX_EPOCH).is_ok());
+        // The agent inserted a line above: line 3 is other code now.
+        seen.saw = vec!["    order_id,".into()];
+        let err = write(&d, &seen, "ok", 1, Timestamp::UNIX_EPOCH).unwrap_err();
+        assert!(
+            err.contains("m.sql:3 changed while the comment was written"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_range_across_hunks_quotes_each_hunk_under_its_header() {
+        let d = diff(vec![file(
+            "m.sql",
+            &[((1, 1), &[" a", "+b"]), ((20, 21), &["+c", " d"])],
+        )]);
+        let c = write(&d, &at("m.sql", 2, 21), "both", 1, Timestamp::UNIX_EPOCH).unwrap();
+        assert_eq!(c.quote, "@@ -1 +1 @@\n a\n+b\n@@ -20 +21 @@\n+c\n d\n");
     }
 
     #[test]

@@ -267,7 +267,9 @@ pub fn check_script(setup: &[String], check: &str) -> String {
     for command in setup.iter().map(String::as_str).chain([check]) {
         let said = shlex::try_quote(&format!("$ {command}"))
             .map_or_else(|_| "''".to_owned(), |q| q.into_owned());
-        script.push_str(&format!("printf '%s\\n' {said}\n{command}\n"));
+        // In a subshell of its own: a setup's `cd`, `export` or `exit 0`
+        // never reaches the check.
+        script.push_str(&format!("printf '%s\\n' {said}\n(\n{command}\n)\n"));
     }
     script
 }

@@ -72,17 +72,15 @@ fn command_pieces(command: &str) -> Vec<Result<&str, &str>> {
     out
 }
 
-/// Checks an agent command's placeholders (see [`expand_command`]).
-pub fn check_command(command: &str) -> Result<(), TemplateProblem> {
-    for piece in command_pieces(command) {
-        if let Err(name) = piece
-            && !PLACEHOLDERS.contains(&name)
-            && !COMMAND_PLACEHOLDERS.contains(&name)
-        {
-            return Err(TemplateProblem::UnknownInCommand(name.to_owned()));
-        }
-    }
-    Ok(())
+/// The `{name}`s of an agent command that are no placeholder it knows
+/// (see [`expand_command`], which leaves them as they are).
+pub fn unknown_in_command(command: &str) -> Vec<TemplateProblem> {
+    command_pieces(command)
+        .into_iter()
+        .filter_map(|piece| piece.err())
+        .filter(|name| !PLACEHOLDERS.contains(name) && !COMMAND_PLACEHOLDERS.contains(name))
+        .map(|name| TemplateProblem::UnknownInCommand(name.to_owned()))
+        .collect()
 }
 
 /// Expands an agent command in one pass: the name placeholders from
@@ -95,7 +93,10 @@ pub fn expand_command(command: &str, vars: TemplateVars<'_>, values: &[(&str, St
             Ok(text) => out.push_str(text),
             Err("slice") => out.push_str(vars.slice.as_str()),
             Err("slice_ident") => out.push_str(&identifier(vars.slice.as_str())),
-            Err("repo") => out.push_str(vars.repo),
+            // A folder's name may hold blanks or quotes: quoted as needed.
+            Err("repo") => out.push_str(
+                &shlex::try_quote(vars.repo).map_or_else(|_| "''".to_owned(), |q| q.into_owned()),
+            ),
             Err(name) => match values.iter().find(|(n, _)| *n == name) {
                 Some((_, value)) => out.push_str(value),
                 None => {
@@ -205,14 +206,17 @@ mod tests {
     fn agent_commands_expand_names_and_values_once_and_leave_the_shell_its_braces() {
         let name = SliceName::parse("finance-v2").unwrap();
         let command = "bash agents/{slice}.sh {prompt} ${HOME} {a,b} { x; } {slice_ident}";
-        assert_eq!(check_command(command), Ok(()));
+        assert_eq!(unknown_in_command(command), Vec::new());
         assert_eq!(
             expand_command(command, vars(&name), &[("prompt", "'say {slice}'".into())]),
             "bash agents/finance-v2.sh 'say {slice}' ${HOME} {a,b} { x; } finance_v2"
         );
         assert_eq!(
-            check_command("run {slcie}"),
-            Err(TemplateProblem::UnknownInCommand("slcie".into()))
+            unknown_in_command("awk '{print}' {slcie}"),
+            [
+                TemplateProblem::UnknownInCommand("print".into()),
+                TemplateProblem::UnknownInCommand("slcie".into())
+            ]
         );
     }
 

@@ -445,9 +445,20 @@ impl Checker<'_> {
         }
     }
 
-    /// Refuses an agent command's unknown `{placeholder}`, with its line.
+    /// Refuses an agent command's `{placeholder}` that looks like a known
+    /// one misspelt, with its line; other braces (awk's `{print}`, jq's
+    /// `{name}`) are the command's own.
     pub(super) fn command_placeholders(&mut self, value: &Spanned<String>, key: &str) {
-        if let Err(problem) = template::check_command(value.get_ref()) {
+        let misspelt = |name: &str| {
+            template::PLACEHOLDERS
+                .iter()
+                .chain(&template::COMMAND_PLACEHOLDERS)
+                .any(|known| strsim::levenshtein(name, known) <= 2)
+        };
+        let problems = template::unknown_in_command(value.get_ref());
+        if let Some(problem) = problems.into_iter().find(
+            |p| matches!(p, template::TemplateProblem::UnknownInCommand(name) if misspelt(name)),
+        ) {
             let line = self.line(value.span());
             self.push(
                 Diagnostic::error(line, key, format!("`{}` {problem}", value.get_ref()))

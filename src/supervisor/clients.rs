@@ -431,7 +431,9 @@ async fn attached_loop(
 ) -> std::io::Result<()> {
     let (replies_tx, mut replies) = mpsc::unbounded_channel::<Vec<u8>>();
     let (board_commands, mut board_inbox) = mpsc::unbounded_channel::<(u64, Command)>();
-    let board_task = {
+    // Ends once the dashboard has gone and what it asked is done: a comment
+    // written just before `q` is kept, a review sent is recorded as sent.
+    {
         let context = context.clone();
         let replies = replies_tx.clone();
         tokio::spawn(async move {
@@ -439,9 +441,8 @@ async fn attached_loop(
                 let result = context.carry_out(command).await;
                 let _ = replies.send(encode(&ServerMsg::Reply { id, result }));
             }
-        })
-    };
-    let _board_task = AbortOnDrop(board_task);
+        });
+    }
     let mut shown = Shown {
         context,
         replies: replies_tx,
@@ -483,15 +484,6 @@ async fn attached_loop(
             _ = heartbeat.tick() => write(writer, &encode(&ServerMsg::Heartbeat)).await?,
             () = attached.panes.wake.notified() => shown.frames(attached, writer).await?,
         }
-    }
-}
-
-/// Ends a task when its owner goes.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

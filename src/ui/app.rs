@@ -377,6 +377,16 @@ impl App {
                 self.after_diff(slice);
                 self.since_moved(slice);
             }
+            // A new last look (a review sent, an approval): what changed
+            // since is read again from there.
+            BoardUpdate::Review { slice, review }
+                if self
+                    .since
+                    .as_ref()
+                    .is_some_and(|s| &s.slice == slice && s.looked != review.looked) =>
+            {
+                self.since_moved(slice);
+            }
             BoardUpdate::Event { event, .. } => self.react(event),
             BoardUpdate::Plan {
                 added,

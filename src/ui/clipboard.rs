@@ -42,7 +42,11 @@ pub fn put(text: &str, command: Option<&str>) -> String {
     let mut stdout = std::io::stdout();
     let _ = stdout.write_all(&osc52(text, in_tmux));
     let _ = stdout.flush();
-    let mut went = vec!["the terminal (OSC 52)".to_owned()];
+    let mut went = vec![if in_tmux {
+        "the terminal (OSC 52 through tmux: needs `set -g allow-passthrough on`)".to_owned()
+    } else {
+        "the terminal (OSC 52)".to_owned()
+    }];
     if let Some(path) = file() {
         let written = path
             .parent()
@@ -78,10 +82,16 @@ fn run(command: &str, text: &str) -> std::io::Result<()> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(text.as_bytes())?;
-    }
-    std::thread::spawn(move || child.wait());
+    // Written and waited for off the dashboard's thread: a command that
+    // does not read never stops the dashboard.
+    let stdin = child.stdin.take();
+    let text = text.to_owned();
+    std::thread::spawn(move || {
+        if let Some(mut stdin) = stdin {
+            let _ = stdin.write_all(text.as_bytes());
+        }
+        let _ = child.wait();
+    });
     Ok(())
 }
 

@@ -231,6 +231,9 @@ impl Workspace {
         let slim = if published && !state_text.contains(char::is_whitespace) {
             format!("--select state:modified+ --defer --state {state_text}")
         } else {
+            if published {
+                tracing::warn!(state = %state_text, "SLICEBOARD_DBT_SLIM is empty: the state folder's path has blanks, which a shell would split; use --select state:modified+ --defer --state \"$SLICEBOARD_DBT_STATE\"");
+            }
             String::new()
         };
         vec![
@@ -246,17 +249,33 @@ impl Workspace {
 
     /// With `[dbt] defer`: makes `owner`'s DuckDB file a copy of the
     /// published integration build (everything upstream, seeds and
-    /// sources' tables included, under the same database name), replacing
-    /// it when `replace`, else only when it is missing. `None` when there
-    /// is nothing to copy (no deferral, or nothing published yet).
+    /// sources' tables included, under the same database name): always
+    /// when `replace` (the merge check: it builds onto the last published
+    /// build, and nothing else opens its database: a log a killed check
+    /// left goes), else when it is missing or older than the published one
+    /// and no write-ahead log beside it says a dbt has it open.
+    /// `None` when nothing was copied (no deferral, nothing published yet,
+    /// already current, or in use).
     pub fn seed_dbt_db(&self, owner: &str, replace: bool) -> std::io::Result<Option<PathBuf>> {
         let from = self
             .state_dir
             .dbt_state_dir()
             .join(crate::store::DBT_DB_FILE);
         let to = self.state_dir.dbt_db(owner);
-        if !self.plan.dbt.defer || !from.is_file() || (!replace && to.exists()) {
+        if !self.plan.dbt.defer || !from.is_file() {
             return Ok(None);
+        }
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let current = to.exists() && modified(&to) >= modified(&from);
+        let wal = to.with_extension("duckdb.wal");
+        if !replace && (current || wal.exists()) {
+            if !current {
+                tracing::info!(owner, "a dbt database in use was kept as it is");
+            }
+            return Ok(None);
+        }
+        if replace {
+            let _ = std::fs::remove_file(&wal);
         }
         crate::dbt::defer::copy_database(&from, &to)?;
         Ok(Some(to))

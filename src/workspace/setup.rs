@@ -104,8 +104,9 @@ pub fn run_setup(
         .map_err(io(format!("cannot write {}", log_path.display())))?;
     let log_error = || io(format!("cannot write {}", log_path.display()));
     // With deferral, the slice's database is the published integration
-    // build again: seeds and upstream models included, no `dbt seed`.
-    match ws.seed_dbt_db(slice.as_str(), true) {
+    // build again when a newer one was published: seeds and upstream
+    // models included, no `dbt seed`.
+    match ws.seed_dbt_db(slice.as_str(), false) {
         Ok(Some(db)) => {
             use std::io::Write as _;
             writeln!(

@@ -306,3 +306,15 @@ fn an_agent_command_with_an_unknown_placeholder_is_refused_with_its_line() {
     );
     assert!(out.contains("sliceboard.toml:4: agent.resume"), "{out}");
 }
+
+#[test]
+fn braces_of_the_agent_commands_own_pass_check() {
+    let plan = PLAN.replacen(
+        "[agent]\n",
+        "[agent]\nresume = \"awk '{print}' notes.txt; jq '{name}' x.json; echo ${HOME}\"\n",
+        1,
+    );
+    let repo = TestRepo::new();
+    repo.write("sliceboard.toml", &plan);
+    repo.sliceboard(&["check"]).ok();
+}

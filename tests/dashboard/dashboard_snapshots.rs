@@ -1686,6 +1686,12 @@ fn c_reviews_the_diff_a_range_gets_a_comment_shown_in_the_gutter_under_its_lines
         path: "models/staging/stg_orders.sql".into(),
         first: LineRef::old(2),
         last: LineRef::new(3),
+        // What the operator saw there: the supervisor checks it.
+        saw: vec![
+            "    select * from {{ source('shop', 'orders') }} where nvl(status, 'x') != 'x'".into(),
+            "    select * from {{ source('shop', 'orders') }}".into(),
+            "    where coalesce(status, 'x') != 'x' -- duckdb".into(),
+        ],
     };
     let sent = app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!(
@@ -1713,6 +1719,7 @@ fn c_reviews_the_diff_a_range_gets_a_comment_shown_in_the_gutter_under_its_lines
         review: Review {
             comments: vec![written],
             looked: None,
+            next: 2,
         },
     });
     let shown = render(&app, 120, 36);
@@ -1783,6 +1790,7 @@ fn l_shows_only_what_changed_since_the_last_look_and_reads_it_again_as_the_diff_
         review: Review {
             comments: Vec::new(),
             looked: Some(looked.clone()),
+            next: 1,
         },
     });
     press(&mut app, KeyCode::Char('L'));

@@ -121,7 +121,7 @@ fn a_muted_slice_calls_nobody() {
     // The mute outlives the supervisor: the next one's board says so.
     drop(sup);
     let _sup = Supervise::start(&repo, &[]);
-    let dash = crate::common::supervised::Dashboard::connect(&repo.socket());
+    let mut dash = crate::common::supervised::Dashboard::connect(&repo.socket());
     let muted: Vec<(String, bool)> = dash
         .board
         .slices
@@ -136,4 +136,12 @@ fn a_muted_slice_calls_nobody() {
             ("seeds".to_owned(), false)
         ]
     );
+    // A dashboard's `z` is answered as the command line's is (it once
+    // went to the agents, which refused it).
+    let said = dash.request(Command::MuteCalls {
+        slice: name("marts"),
+        muted: true,
+    });
+    assert_eq!(said.as_deref(), Ok("calls from marts muted"));
+    dash.wait_until("marts muted on the board", |d| d.row("marts").muted);
 }

@@ -22,11 +22,18 @@ impl Screen {
     pub fn copy(&self, range: &CopyRange) -> String {
         let range = range.ordered();
         let columns = self.term.grid().columns();
-        let (mut first, mut last) = (range.from.0, range.to.0);
+        // A viewer's idea of the screen may be a resize old.
+        let top = -(self.history_len() as i64);
+        let bottom = self.term.screen_lines() as i64 - 1;
+        let (mut first, mut last) = (
+            range.from.0.clamp(top, bottom),
+            range.to.0.clamp(top, bottom),
+        );
+        if bottom < 0 {
+            return String::new();
+        }
         // Whole lines are the lines the program wrote: every row of them.
         if range.shape == CopyShape::Lines {
-            let top = -(self.history_len() as i64);
-            let bottom = self.term.screen_lines() as i64 - 1;
             let wraps =
                 |line: i64| i32::try_from(line).is_ok_and(|l| self.cells(l, columns).wrapped);
             while first > top && wraps(first - 1) {

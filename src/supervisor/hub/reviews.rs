@@ -50,8 +50,8 @@ impl Hub {
     pub fn comment(&self, slice: &SliceName, at: &CommentAt, text: &str) -> Result<String, String> {
         self.change_review(slice, |review, diff| {
             let diff = diff.ok_or_else(|| format!("{slice}'s diff is not read yet"))?;
-            let comment =
-                comments::write(diff, at, text, review.next_id(), jiff::Timestamp::now())?;
+            let id = review.take_id();
+            let comment = comments::write(diff, at, text, id, jiff::Timestamp::now())?;
             let said = format!("comment #{} on {}", comment.id, comment.location());
             review.comments.push(comment);
             Ok(said)

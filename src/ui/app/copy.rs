@@ -96,7 +96,12 @@ impl App {
         let (rows, cols, history) = (i64::from(pane.rows), pane.cols, pane.history as i64);
         let half = (rows / 2).max(1);
         let (line, col) = copy.cursor;
-        let to = |l: i64, c: u16| (l.clamp(-history, rows - 1), c.min(cols.saturating_sub(1)));
+        let to = |l: i64, c: u16| {
+            if rows == 0 {
+                return (0, 0);
+            }
+            (l.clamp(-history, rows - 1), c.min(cols.saturating_sub(1)))
+        };
         copy.cursor = match (key.code, ctrl) {
             (KeyCode::Esc | KeyCode::Char('q'), _) if copy.mark.is_some() => {
                 copy.mark = None;

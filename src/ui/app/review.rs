@@ -21,6 +21,8 @@ const REVIEW_KEYS: &str = "review: j/k move, v marks a range, c comments (or edi
 pub struct Draft {
     pub text: String,
     pub target: DraftTarget,
+    /// The slice it is about, whatever the board selects meanwhile.
+    pub slice: crate::domain::SliceName,
     /// Where it goes, as the comment will name it (`path:12-14`).
     pub place: String,
 }
@@ -36,18 +38,23 @@ pub enum DraftTarget {
 /// The line a row of a file's diff (as the Diff tab draws it: each hunk's
 /// header, then its lines) shows; `None` for a header or a note.
 pub fn line_ref(file: &FileDiff, row: usize) -> Option<LineRef> {
+    let line = diff_line(file, row)?;
+    match line.kind {
+        LineKind::Removed => line.old_line.map(LineRef::old),
+        LineKind::Added | LineKind::Context => line.new_line.map(LineRef::new),
+        LineKind::Note => None,
+    }
+}
+
+/// The diff line on row `row` (`None` for a hunk's header).
+fn diff_line(file: &FileDiff, row: usize) -> Option<&crate::domain::diff::DiffLine> {
     let mut at = 0;
     for hunk in file.hunks.iter() {
         if row == at {
             return None;
         }
         if row <= at + hunk.lines.len() {
-            let line = &hunk.lines[row - at - 1];
-            return match line.kind {
-                LineKind::Removed => line.old_line.map(LineRef::old),
-                LineKind::Added | LineKind::Context => line.new_line.map(LineRef::new),
-                LineKind::Note => None,
-            };
+            return hunk.lines.get(row - at - 1);
         }
         at += hunk.lines.len() + 1;
     }
@@ -241,11 +248,12 @@ impl App {
 
     /// `c`: edits the current comment, or writes one on the marked lines.
     fn start_comment(&mut self) -> Vec<Effect> {
-        if let Some(comment) = self.current_comment() {
+        if let (Some(comment), Some(row)) = (self.current_comment(), self.selected()) {
             self.mode = Mode::Comment(Draft {
                 text: comment.text.clone(),
                 target: DraftTarget::Edit(comment.id),
                 place: comment.location(),
+                slice: row.name.clone(),
             });
             return Vec::new();
         }
@@ -254,6 +262,12 @@ impl App {
         };
         let (first, last) = self.review_rows();
         let lines: Vec<LineRef> = (first..=last).filter_map(|r| line_ref(file, r)).collect();
+        // What the operator sees: the supervisor refuses the comment if the
+        // lines changed meanwhile.
+        let saw: Vec<String> = (first..=last)
+            .filter(|&r| line_ref(file, r).is_some())
+            .filter_map(|r| diff_line(file, r).map(|l| l.text.clone()))
+            .collect();
         let (Some(&a), Some(&b)) = (lines.first(), lines.last()) else {
             self.message = Some("put the cursor on a line of the diff to comment on it".into());
             return Vec::new();
@@ -274,13 +288,18 @@ impl App {
         } else {
             format!("{}:{}-{}{removed}", file.path, span.0, span.1)
         };
+        let Some(slice) = self.selected().map(|r| r.name.clone()) else {
+            return Vec::new();
+        };
         self.mode = Mode::Comment(Draft {
             text: String::new(),
             place,
+            slice,
             target: DraftTarget::New(CommentAt {
                 path: file.path.clone(),
                 first: a,
                 last: b,
+                saw,
             }),
         });
         Vec::new()
@@ -357,9 +376,7 @@ impl App {
             }
             KeyCode::Enter => {
                 self.mode = Mode::Review;
-                let Some(slice) = self.selected().map(|r| r.name.clone()) else {
-                    return Vec::new();
-                };
+                let slice = draft.slice.clone();
                 if draft.text.trim().is_empty() {
                     self.message = Some("empty comment dropped".into());
                     return Vec::new();
