@@ -614,6 +614,15 @@ fn a_paste_reaches_the_agent_only_while_typing_and_never_acts_as_keys() {
     tmux.shows("paste ignored (5 characters)");
     tmux.shows("1 running");
     assert!(!tmux.screen().contains("DASHBOARD-EXITED"));
+    // A paste holding the paste's end marker does not end there: what
+    // follows the marker is pasted text, not keys (g would show the grid).
+    paste("A\u{1b}[201~g");
+    tmux.shows("paste ignored (2 characters)");
+    let screen = tmux.screen();
+    assert!(
+        screen.contains("┌ slices"),
+        "still the board, not the grid:\n{screen}"
+    );
     // Typing, it reaches the agent as one paste.
     tmux.keys(&["Enter"]);
     tmux.shows("TYPING into");
