@@ -261,8 +261,10 @@ fn an_operator_starts_types_into_pauses_and_quits() {
     // Help comes from the keymap (taller than 30 rows it scrolls with
     // j/k); any other key closes it.
     tmux.keys(&["?"]);
-    let help = tmux.shows("key closes)");
-    assert!(help.contains("pause / resume the agent"), "{help}");
+    // Waited for whole: a capture can fall between the rows of one frame.
+    let help = tmux.until("the help drawn", |s| {
+        s.contains("key closes)") && s.contains("pause / resume the agent")
+    });
     // Its last line, the leave key, is a scroll away.
     if !help.contains("ctrl-]") {
         tmux.keys(&["j"; 20]);
