@@ -4,11 +4,39 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
+
+/// The version with the commit and the day it was built.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("SLICEBOARD_COMMIT"),
+    ", built ",
+    env!("SLICEBOARD_BUILD_DATE"),
+    ")"
+);
+
+/// The plan's slices, for the shell's completion of a SLICE argument:
+/// read from the plan where the shell is, none when there is no plan.
+fn slice_names() -> Vec<CompletionCandidate> {
+    let Ok(dir) = std::env::current_dir() else {
+        return Vec::new();
+    };
+    crate::workspace::Workspace::open(&dir)
+        .map(|ws| {
+            ws.plan
+                .slices
+                .iter()
+                .map(|s| CompletionCandidate::new(s.name.as_str()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 #[derive(Debug, Parser)]
 #[command(
     name = "sliceboard",
-    version,
+    version = VERSION,
     about = "Supervise a large refactor split into parallel slices: one git worktree, branch, agent and dbt target per slice.",
     after_help = "Start with `sliceboard init` in your repository, edit sliceboard.toml, then `sliceboard check` and `sliceboard up`."
 )]
@@ -79,6 +107,7 @@ pub enum CommandArgs {
     /// Create the missing worktrees and branches (all slices, or the ones named).
     Up {
         /// Slices to create; all when none are named.
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slices: Vec<String>,
         /// Then restart, with the resume command, every agent (of these
         /// slices) whose run was cut off: one a supervisor never saw end
@@ -90,6 +119,8 @@ pub enum CommandArgs {
     /// runs by itself after `up` creates the worktree); its agent starts
     /// only once the setup passed.
     Setup {
+        /// The slice (a name from the plan; the shell completes it).
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: String,
         /// Let the agent start without a passing setup.
         #[arg(long)]
@@ -101,6 +132,8 @@ pub enum CommandArgs {
     DbtState,
     /// Remove a slice's worktree (the branch is kept).
     Down {
+        /// The slice (a name from the plan; the shell completes it).
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: String,
         /// Remove even with uncommitted changes (they are lost) or commits
         /// not yet merged (the branch keeps them).
@@ -116,6 +149,7 @@ pub enum CommandArgs {
     /// Print a slice's environment as shell `export` lines: eval "$(sliceboard env SLICE)".
     Env {
         /// The slice (default: $SLICEBOARD_SLICE).
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: Option<String>,
         /// Print a JSON object instead.
         #[arg(long)]
@@ -124,12 +158,14 @@ pub enum CommandArgs {
     /// Print a slice's worktree path: cd "$(sliceboard path SLICE)".
     Path {
         /// The slice.
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: String,
     },
     /// A shell in a slice's worktree with the slice's environment (its dbt
     /// target and schema, `SLICEBOARD_*`), or COMMAND there instead.
     Shell {
         /// The slice.
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: String,
         /// Run this instead of `$SHELL`, e.g. `-- dbt build -s my_model`.
         #[arg(last = true)]
@@ -141,7 +177,7 @@ pub enum CommandArgs {
         #[arg(value_parser = ["busy", "waiting", "idle", "done"])]
         activity: String,
         /// The slice (default: $SLICEBOARD_SLICE, set in every agent's environment).
-        #[arg(long)]
+        #[arg(long, value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: Option<String>,
     },
     /// Run as an agent's hook: read its event (stdin for Claude Code, the
@@ -175,6 +211,8 @@ pub enum CommandArgs {
     /// Refused, with the reasons, when it has ownership or overlap flags,
     /// a failed or outdated dbt run, or unmerged slices it comes after.
     Approve {
+        /// The slice (a name from the plan; the shell completes it).
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: String,
         /// Approve despite the reasons.
         #[arg(long)]
@@ -203,6 +241,8 @@ pub enum CommandArgs {
     /// Merge the queue's first ready slice (or SLICE, or every ready
     /// slice in order) into the integration branch, after the check passes.
     Merge {
+        /// The slice to merge (default: the queue's first ready one).
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: Option<String>,
         /// Every ready slice, in queue order, until one fails.
         #[arg(long)]
@@ -218,6 +258,8 @@ pub enum CommandArgs {
     /// deleted: with --force it is renamed to sliceboard/cleaned/SLICE
     /// and its commits stay there.
     Clean {
+        /// The slice (a name from the plan; the shell completes it).
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: String,
         /// Clean it even though it is not (all) merged: uncommitted changes
         /// in the worktree are lost; commits not in the integration branch
@@ -233,7 +275,7 @@ pub enum CommandArgs {
     /// first); journaled. `sliceboard send staging marts -- rebase on main`.
     Send {
         /// The slices whose agents get the prompt.
-        #[arg(required = true, value_name = "SLICE")]
+        #[arg(required = true, value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slices: Vec<String>,
         /// The prompt, after `--`.
         #[arg(last = true, required = true, value_name = "TEXT")]
@@ -244,6 +286,7 @@ pub enum CommandArgs {
     /// `sliceboard comment marts models/marts/orders.sql:12-14 -- rename the column`.
     Comment {
         /// The slice.
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: String,
         /// `PATH:LINE` or `PATH:FIRST-LAST`: lines of the slice's file as
         /// it is now, among the lines its diff shows (a deleted file's: as
@@ -264,6 +307,7 @@ pub enum CommandArgs {
     /// (or that it is outdated) and its text; and the last look.
     Comments {
         /// The slice.
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: String,
         /// Print them as JSON.
         #[arg(long)]
@@ -275,8 +319,20 @@ pub enum CommandArgs {
     /// running; journaled.
     ReviewSend {
         /// The slice.
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: String,
     },
+    /// Print the script that teaches your shell sliceboard's commands,
+    /// flags and the plan's slice names: `source <(sliceboard completions
+    /// bash)` in ~/.bashrc (zsh alike; fish: `sliceboard completions fish |
+    /// source`).
+    Completions {
+        /// The shell.
+        #[arg(value_parser = ["bash", "zsh", "fish", "elvish", "powershell"])]
+        shell: String,
+    },
+    /// Print sliceboard's man page (roff): `sliceboard man | man -l -`.
+    Man,
     /// Send the planner agent (`[planner]`) the aggregate result to review:
     /// what merged and at which commits, the integration check, open
     /// flags, failed slices (sent by itself once every slice has merged).
@@ -290,6 +346,7 @@ pub enum CommandArgs {
     /// size, commits, dbt outcome, agent, time taken, flags.
     Compare {
         /// The slice with variants (or one of its variants).
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: String,
         /// Show how two variants' branches differ (`git diff A B`).
         #[arg(long, num_args = 2, value_names = ["A", "B"])]
@@ -302,6 +359,8 @@ pub enum CommandArgs {
     /// (agents stopped, worktrees removed, branches kept under
     /// `sliceboard/retired/`).
     Pick {
+        /// The variant (NAME.N, as `check` lists them).
+        #[arg(value_name = "VARIANT", add = ArgValueCandidates::new(slice_names))]
         variant: String,
         /// Approve it over its concerns (flags, dbt, unmerged `after`).
         #[arg(long)]

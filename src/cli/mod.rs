@@ -32,6 +32,9 @@ use crate::workspace::{Progress, Workspace, WorkspaceError};
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    // A shell asking for completions (`COMPLETE=bash sliceboard -- …`)
+    // is answered here, before anything else runs.
+    clap_complete::CompleteEnv::with_factory(<Args as clap::CommandFactory>::command).complete();
     let args = Args::parse();
     if ends_quietly_on_a_closed_pipe(args.command.as_ref()) {
         // Rust ignores SIGPIPE, so `println!` to a closed pipe panics
@@ -176,6 +179,13 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         CommandArgs::ReviewSend { slice } => {
             for_slice(&cwd, &slice, |slice| Command::SendReview { slice })
         }
+        CommandArgs::Completions { shell } => completions(&shell),
+        CommandArgs::Man => {
+            let page = clap_mangen::Man::new(<Args as clap::CommandFactory>::command());
+            page.render(&mut std::io::stdout())
+                .context("cannot write the man page")?;
+            Ok(ExitCode::SUCCESS)
+        }
         CommandArgs::Send { slices, text } => {
             queue_cmds::send(&open(&cwd)?, &slices, &text.join(" "))
         }
@@ -247,6 +257,25 @@ fn for_slice(
     let ws = open(cwd)?;
     let slice = ws.slice(slice)?.name.clone();
     queue_cmds::run(&ws, command(slice))
+}
+
+/// The shell's registration script for completions, which asks this
+/// binary (by its path) for every completion, slice names included.
+fn completions(shell: &str) -> anyhow::Result<ExitCode> {
+    let shells = clap_complete::env::Shells::builtins();
+    let completer = shells
+        .completer(shell)
+        .with_context(|| format!("no completions for the shell {shell}"))?;
+    let bin = std::env::current_exe().ok().map_or_else(
+        || "sliceboard".to_owned(),
+        |p| p.to_string_lossy().into_owned(),
+    );
+    let mut out = Vec::new();
+    completer
+        .write_registration("COMPLETE", "sliceboard", "sliceboard", &bin, &mut out)
+        .context("cannot write the completion script")?;
+    std::io::Write::write_all(&mut std::io::stdout(), &out)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Opens the workspace and prints the plan's warnings.

@@ -10,5 +10,6 @@ mod closed_pipe;
 mod plan_from_dbt;
 mod plan_limits;
 mod plan_validation;
+mod shell;
 mod state_durability;
 mod worktrees;
