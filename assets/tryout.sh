@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # The end-to-end run a newcomer can paste until `sliceboard demo` lands:
-# builds sliceboard, makes a small dbt-shaped repository in a temporary
+# uses the installed sliceboard (or the release build; one is made only
+# when neither exists), makes a small dbt-shaped repository in a temporary
 # folder, writes a plan with three slices, creates their worktrees, shows
 # their status and environment, makes one slice dirty, and shows that
 # `down` refuses to discard its work until forced.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
-cargo build --quiet --manifest-path "$here/Cargo.toml"
-sb="$here/target/debug/sliceboard"
+# The binary the README installs, else the release build; never a second
+# (debug) build of minutes.
+if command -v sliceboard >/dev/null 2>&1; then
+  sb="$(command -v sliceboard)"
+else
+  [ -x "$here/target/release/sliceboard" ] || cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+  sb="$here/target/release/sliceboard"
+fi
 
 top="$(mktemp -d "${TMPDIR:-/tmp}/sliceboard-tryout.XXXXXX")"
 repo="$top/shop"
