@@ -333,6 +333,13 @@ pub enum CommandArgs {
     },
     /// Print sliceboard's man page (roff): `sliceboard man | man -l -`.
     Man,
+    /// Where your own settings are (keys, the copy command) and whether
+    /// they load; with --example, a complete file with every default.
+    Config {
+        /// Print a complete, valid config file (every setting, defaults).
+        #[arg(long)]
+        example: bool,
+    },
     /// Send the planner agent (`[planner]`) the aggregate result to review:
     /// what merged and at which commits, the integration check, open
     /// flags, failed slices (sent by itself once every slice has merged).

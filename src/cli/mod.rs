@@ -180,6 +180,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             for_slice(&cwd, &slice, |slice| Command::SendReview { slice })
         }
         CommandArgs::Completions { shell } => completions(&shell),
+        CommandArgs::Config { example } => config(example),
         CommandArgs::Man => {
             let page = clap_mangen::Man::new(<Args as clap::CommandFactory>::command());
             page.render(&mut std::io::stdout())
@@ -257,6 +258,36 @@ fn for_slice(
     let ws = open(cwd)?;
     let slice = ws.slice(slice)?.name.clone();
     queue_cmds::run(&ws, command(slice))
+}
+
+/// `sliceboard config`: the user's settings file, and whether it loads;
+/// `--example` a complete one.
+fn config(example: bool) -> anyhow::Result<ExitCode> {
+    if example {
+        print!("{}", crate::ui::keymap::example_config());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(path) = crate::ui::keymap::Keymap::config_path() else {
+        anyhow::bail!("no HOME or XDG_CONFIG_HOME: there is no config file to read");
+    };
+    println!("{}", path.display());
+    if !path.exists() {
+        println!(
+            "not there: the defaults apply (`sliceboard config --example > {}` writes every one)",
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    match crate::ui::keymap::Keymap::load(Some(&path)) {
+        Ok(_) => {
+            println!("loads: its settings apply to every dashboard started from now on");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(why) => {
+            eprintln!("error: {why}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// The shell's registration script for completions, which asks this

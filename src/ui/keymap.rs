@@ -499,6 +499,39 @@ impl Keymap {
     }
 }
 
+/// A complete, valid config file: every setting with its default, the
+/// keys commented out (as they are by default), for `sliceboard config
+/// --example` and docs/config.md.
+pub fn example_config() -> String {
+    let mut out = String::from(
+        "# sliceboard's own settings (not the plan's): ~/.config/sliceboard/config.toml\n\
+         # ($XDG_CONFIG_HOME/sliceboard/config.toml). Every line here is the default.\n\n\
+         [keys]\n\
+         # A key (a character; ctrl-/alt- and one; enter, tab, shift-tab, esc,\n\
+         # space, up, down, left, right, pgup, pgdn, home, end, backspace, f1-f12)\n\
+         # = an action, or \"none\" to unbind the key. Unnamed keys keep their defaults.\n",
+    );
+    for (key, action) in DEFAULTS {
+        let name = serde_json::to_value(action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "# \"{key}\" = \"{name}\"   # {}\n",
+            action.describe()
+        ));
+    }
+    out.push_str(
+        "# The key that leaves an agent you type into (every other key goes to it).\n\
+         # leave = \"ctrl-]\"\n\n\
+         [copy]\n\
+         # Where a yank (copy mode, or y in review mode) also goes, on its stdin,\n\
+         # besides the terminal (OSC 52) and ~/.local/state/sliceboard/clipboard.\n\
+         # command = \"wl-copy\"   # or \"xclip -selection clipboard\", \"pbcopy\"\n",
+    );
+    out
+}
+
 fn all_actions() -> Vec<String> {
     DEFAULTS
         .iter()
@@ -515,6 +548,36 @@ fn all_actions() -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_example_config_is_every_default_and_loads_as_they_are() {
+        let example = example_config();
+        // Every line uncommented: the defaults, written out.
+        let uncommented: String = example
+            .lines()
+            .map(|l| {
+                let setting =
+                    l.starts_with("# \"") || l.starts_with("# leave") || l.starts_with("# command");
+                if setting { &l[2..] } else { l }
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, uncommented).unwrap();
+        let loaded = Keymap::load(Some(&path)).unwrap();
+        let defaults = Keymap::default();
+        assert_eq!(loaded.bindings, defaults.bindings);
+        assert_eq!(loaded.leave, defaults.leave);
+        assert_eq!(loaded.copy_command.as_deref(), Some("wl-copy"));
+        // docs/config.md shows it as it is.
+        let docs = include_str!("../../docs/config.md");
+        assert!(
+            docs.contains(&example),
+            "docs/config.md holds `sliceboard config --example`"
+        );
+    }
+
     use super::*;
 
     fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
