@@ -140,7 +140,18 @@ pub enum CommandArgs {
         #[arg(long)]
         force: bool,
     },
-    /// One line per slice: state, branch, commits ahead of base, dirty or clean.
+    /// One line per slice: its state, its agent, branch, commits ahead, dirty or clean, diff size, dbt result and merge state; then warnings (ownership, overlaps, drift).
+    ///
+    /// STATE is the slice's lifecycle (planned, ready, active, approved,
+    /// merged, cleaned…). AGENT is the board's word for its agent (`busy`,
+    /// `~busy` when guessed from its screen, `waiting`, `done`, `exited(1)`,
+    /// `-` when none ran), read from the supervisor when one runs. AHEAD
+    /// counts commits on its branch not in its base; WORKTREE is `clean`,
+    /// `dirty` or `missing`; DIFF the files and lines changed against the
+    /// merge base; DBT its last run's outcome with counts; MERGE where it
+    /// stands in the queue. Lines starting with `!` are warnings: paths
+    /// changed outside the slice or by two slices, a dbt run made outside
+    /// the slice's environment, a worktree that drifted from its record.
     Status {
         /// Print JSON for scripts (fields documented in docs/status-json.md).
         #[arg(long)]
