@@ -26,6 +26,7 @@ fn main() {
     );
     // A new commit or checkout: HEAD or its log moves.
     println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-changed=src/build.rs");
     println!("cargo:rerun-if-changed=.git/logs/HEAD");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
 }
