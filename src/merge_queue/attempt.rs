@@ -448,11 +448,59 @@ impl MergeQueue {
 
     /// Moves the integration branch to the checked merge commit, if it is
     /// still where the attempt started, and records the merge.
+    /// Why an attempt may no longer land: one of its slices' approval of
+    /// the commit it merges was withdrawn or replaced meanwhile.
+    fn approval_gone(&self, file: &AttemptFile) -> Option<String> {
+        let state = self.state();
+        let members: Vec<(&SliceName, &str)> = if file.batch.is_empty() {
+            vec![(&file.slice, file.approved.as_str())]
+        } else {
+            file.batch
+                .iter()
+                .map(|m| (&m.slice, m.approved.as_str()))
+                .collect()
+        };
+        members.into_iter().find_map(|(slice, approved)| {
+            let standing = state
+                .slices
+                .get(slice)
+                .and_then(|r| r.standing_approval())
+                .map(|a| a.commit.clone());
+            match standing {
+                Some(commit) if commit == approved => None,
+                Some(commit) => Some(format!(
+                    "{slice} was approved again at {} while its check ran",
+                    crate::domain::short_commit(&commit)
+                )),
+                None => Some(format!(
+                    "{} approval was withdrawn while its check ran",
+                    crate::domain::possessive(slice)
+                )),
+            }
+        })
+    }
+
     pub(super) fn publish_merge(&mut self, file: &AttemptFile, commit: Oid) -> Ended {
         let slice = file.slice.clone();
         let plan = self.ws.plan.clone();
         if let Err(reason) = self.refuse_dirty_checkouts() {
             return self.fail(file, reason, Vec::new());
+        }
+        // The operator's word holds to the last moment: a slice whose
+        // approval was withdrawn (or moved to another commit) while its
+        // check ran does not land, nor does a batch holding it.
+        if let Some(why) = self.approval_gone(file) {
+            let reason = format!("{why}; nothing was merged");
+            self.record(
+                Actor::Sliceboard,
+                Event::MergeFailed {
+                    slice: slice.clone(),
+                    attempt: file.number,
+                    reason: reason.clone(),
+                },
+            );
+            self.remove_attempt();
+            return Ended::Raced { slice, reason };
         }
         let expected = file.expected.as_deref().and_then(|e| Oid::from_str(e).ok());
         let reflog = format!("sliceboard: merge slice {slice} ({})", file.approved);

@@ -1432,3 +1432,34 @@ fn the_check_runs_in_a_worktree_set_up_as_every_worktree_is() {
         "{log}"
     );
 }
+
+#[test]
+fn a_slice_whose_approval_is_withdrawn_while_its_check_runs_does_not_land() {
+    let gate = tempfile::tempdir().unwrap();
+    let open = gate.path().join("open");
+    let check = format!(
+        "[merge]\ncheck = \"while [ ! -e {} ]; do sleep 0.05; done\"",
+        open.display()
+    );
+    let repo = repo_with(&plan(&check, &[("orders", &["orders/**"], &[])]), &[]);
+    repo.commit_in(
+        "orders",
+        &[("orders/fct_orders.sql", "select 1 as id\n")],
+        "orders model",
+    );
+    sliceboard(&repo, &["approve", "orders"]).ok();
+    let before = tip(&repo, "integration");
+    let merging = Background::start(&repo, &["merge", "orders"]);
+    wait_check_running(&repo);
+    sliceboard(&repo, &["withdraw", "orders"]).ok();
+    std::fs::write(&open, "").unwrap();
+    let run = merging.finish("the merge");
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(tip(&repo, "integration"), before, "the branch did not move");
+    let failed = events(&repo, "merge_failed", "orders");
+    assert!(
+        failed.iter().any(|e| e["reason"]
+            == "orders' approval was withdrawn while its check ran; nothing was merged"),
+        "{failed:?}"
+    );
+}
