@@ -327,6 +327,8 @@ pub struct ApprovalFacts<'a> {
     pub dbt: Option<DbtVerdict>,
     /// Slices it comes after, with their lifecycle.
     pub upstream: Vec<(SliceName, Lifecycle)>,
+    /// The operator's review comments on it not sent yet.
+    pub unsent_comments: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -399,6 +401,13 @@ pub fn approval_concerns(facts: &ApprovalFacts<'_>) -> Vec<String> {
             "it comes after {}, not approved or merged yet",
             names(&pending)
         ));
+    }
+    match facts.unsent_comments {
+        0 => {}
+        n => reasons.push(format!(
+            "{n} review comment{} on it not sent yet (s in the Diff tab's review, or `sliceboard review-send`)",
+            if n == 1 { "" } else { "s" }
+        )),
     }
     reasons
 }

@@ -101,6 +101,7 @@ impl MergeQueue {
             flags: &flags,
             dbt,
             upstream,
+            unsent_comments: row.map_or(0, |r| r.review.comments.len()),
         }))
     }
 

@@ -81,6 +81,13 @@ fn comments_on_two_hunks_reach_the_agent_as_one_review_and_are_journaled() {
         )
     );
 
+    // Approving it with the review unsent asks for a second look.
+    let refused = sliceboard(&f.repo, &["approve", "marts"]).fails();
+    assert!(
+        refused.contains("2 review comments on it not sent yet"),
+        "{refused}"
+    );
+
     let sent = sliceboard(&f.repo, &["review-send", "marts"]).ok();
     assert_eq!(sent, "review of 2 comments sent to marts\n");
     let got = poll_some("the agent read the whole review", WAIT, || {
