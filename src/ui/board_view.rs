@@ -72,6 +72,23 @@ pub fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
         let row = &app.board.slices[i];
         let selected = i == app.selected;
         let mut head = state_line(row, selected, app.marked.contains(&row.name));
+        // A narrow board keeps the name whole: the state's word goes to
+        // the next line rather than be cut.
+        let width: usize = head.iter().map(Span::width).sum();
+        let moved = if per_slice > 1 && width > usize::from(inner.width) {
+            head.split_off(STATE_WORD_AT)
+        } else {
+            Vec::new()
+        };
+        let detail = |app: &App, row: &SliceRow| {
+            let mut spans = detail(app, row);
+            if !moved.is_empty() {
+                spans.truncate(1);
+                spans.extend(moved.iter().cloned());
+                spans.extend(detail_after_indent(app, row));
+            }
+            spans
+        };
         if per_slice == FULL_LINES {
             lines.push(TextLine::from(head));
             lines.push(TextLine::from(detail(app, row)));
@@ -116,6 +133,15 @@ fn first_shown(last: usize, selected: usize, shown: usize, count: usize) -> usiz
         first = selected + 1 - shown;
     }
     first
+}
+
+/// Where the state's word starts among a state line's spans (after the
+/// marker, the symbol and the name).
+const STATE_WORD_AT: usize = 3;
+
+/// The detail line's spans after its indent.
+fn detail_after_indent(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
+    detail(app, row).into_iter().skip(1).collect()
 }
 
 /// `>? staging waiting`: the selection (and mark) marker, the state's

@@ -62,14 +62,37 @@ pub fn summary(row: &SliceRow, width: u16) -> Vec<Span<'static>> {
         words.push(format!("!{shared} shared"));
     }
     let used: usize = spans.iter().map(Span::width).sum();
-    let long = format!(" {}", words.join(" "));
     if !words.is_empty() {
-        // Narrow boards get the count alone; the Diff tab says the rest.
-        if used + long.len() <= usize::from(width) {
-            spans.push(Span::styled(long, warn));
-        } else {
-            spans.push(Span::styled(format!(" !{}", row.flags.len()), warn));
-        }
+        // Narrower boards get shorter words, outside and shared still
+        // apart; the Diff tab says the rest.
+        let part = |n: usize, word: &str| (n > 0).then(|| format!("!{n}{word}"));
+        let forms = [
+            format!(" {}", words.join(" ")),
+            [part(outside, " out"), part(shared, " shr")]
+                .into_iter()
+                .flatten()
+                .fold(String::new(), |a, p| format!("{a} {p}")),
+            [part(outside, "o"), part(shared, "s")]
+                .into_iter()
+                .flatten()
+                .fold(String::new(), |a, p| format!("{a} {p}")),
+        ];
+        let fits = forms
+            .iter()
+            .find(|f| used + f.chars().count() <= usize::from(width));
+        let chosen = match fits {
+            Some(form) => form.clone(),
+            None => {
+                // Narrowest: the line's indent gives way before the flags.
+                if let Some(first) = spans.first_mut()
+                    && let Some(rest) = first.content.strip_prefix("    ")
+                {
+                    first.content = format!("  {rest}").into();
+                }
+                forms[2].clone()
+            }
+        };
+        spans.push(Span::styled(chosen, warn));
     }
     match &row.diff_mode {
         WatchMode::Polling { .. } => spans.push(Span::styled("  (polled)", dim)),

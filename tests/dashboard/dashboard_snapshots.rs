@@ -1875,3 +1875,50 @@ fn the_diff_side_by_side_at_160_columns_and_unified_below() {
         "{narrow}"
     );
 }
+
+#[test]
+fn at_80_by_24_the_board_keeps_names_whole_and_flags_apart() {
+    let slices = vec![
+        row(
+            "staging-catalog",
+            Lifecycle::Active,
+            AgentStatus::Exited { code: Some(0) },
+            None,
+        ),
+        row(
+            "marts-finance",
+            Lifecycle::Ready,
+            AgentStatus::NotStarted,
+            None,
+        ),
+    ];
+    let board = Board {
+        repo: "/work/shop".into(),
+        slices,
+        queue: Default::default(),
+        plan_problem: None,
+    };
+    let mut app = App::new(board, Keymap::default());
+    let diff = SliceDiff {
+        base: None,
+        files: vec![
+            file("models/marts/a.sql", ChangeKind::Modified, 1, 0, Vec::new()),
+            file(
+                "models/staging/b.sql",
+                ChangeKind::Modified,
+                1,
+                0,
+                Vec::new(),
+            ),
+        ],
+    };
+    apply_diff(&mut app, "staging-catalog", diff.clone(), None);
+    apply_diff(&mut app, "marts-finance", diff, None);
+    let shown = render(&app, 80, 24);
+    // Each name whole, its state on the next line when both do not fit.
+    assert!(shown.contains("staging-catalog "), "{shown}");
+    assert!(shown.contains("exited(0)"), "{shown}");
+    assert!(shown.contains("marts-finance ready"), "{shown}");
+    // Outside and shared counted apart.
+    assert!(shown.contains("!2o !2s"), "{shown}");
+}
