@@ -1916,8 +1916,12 @@ fn at_80_by_24_the_board_keeps_names_whole_and_flags_apart() {
     apply_diff(&mut app, "marts-finance", diff, None);
     let shown = render(&app, 80, 24);
     // Each name whole, its state on the next line when both do not fit.
-    assert!(shown.contains("staging-catalog "), "{shown}");
-    assert!(shown.contains("exited(0)"), "{shown}");
+    let lines: Vec<&str> = shown.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("│>+ staging-catalog "))
+        .expect("the name whole on the board");
+    assert!(lines[at + 1].starts_with("│    exited(0) "), "{shown}");
     assert!(shown.contains("marts-finance ready"), "{shown}");
     // Outside and shared counted apart.
     assert!(shown.contains("!2o !2s"), "{shown}");
