@@ -233,6 +233,8 @@ pub struct App {
     pub review_pick: Option<u32>,
     /// The Diff tab shows a slice's changes since the last look (`L`).
     pub since: Option<Since>,
+    /// Copy mode waiting for its search (`/` in copy mode) to come back.
+    pub copy_search: Option<CopyMode>,
     /// The Diff tab side by side, where it is wide enough (`|`).
     pub side_by_side: bool,
     /// How many rows of the file's diff the view last drew, to keep the
@@ -312,6 +314,7 @@ impl App {
             diff_mark: None,
             review_pick: None,
             since: None,
+            copy_search: None,
             side_by_side: false,
             diff_rows_shown: std::cell::Cell::new(10),
             diff_list: std::cell::Cell::new(None),
@@ -484,6 +487,46 @@ impl App {
             .entry(frame.slice.clone())
             .or_default()
             .apply(frame);
+    }
+
+    /// A search of a slice's terminal came back: the `nth` match (newest
+    /// first) is shown; in copy mode, the cursor goes to it.
+    pub fn found(&mut self, slice: SliceName, query: &str, nth: usize, hits: &[usize]) {
+        let copying = self.copy_search.take();
+        let Some(offset) = hits.get(nth % hits.len().max(1)).copied() else {
+            self.message = Some(format!(
+                "{query:?} not found in {} terminal",
+                crate::domain::possessive(&slice)
+            ));
+            if let Some(copy) = copying {
+                self.mode = Mode::Copy(copy);
+            }
+            return;
+        };
+        self.scroll.insert(slice.clone(), offset);
+        self.message = Some(format!(
+            "{query:?}: match {} of {} ({}: next, {}: back)",
+            nth % hits.len() + 1,
+            hits.len(),
+            self.keymap.key(Action::SearchNext),
+            self.keymap.key(Action::ScrollDown),
+        ));
+        // The match is the view's top line (a match on the live screen:
+        // its row there, the newest): the copy cursor goes to it.
+        if let Some(mut copy) = copying.filter(|c| c.slice == slice) {
+            let on_screen = (offset == 0)
+                .then(|| {
+                    self.panes.get(&slice)?.lines.iter().rposition(|runs| {
+                        runs.iter()
+                            .map(|r| r.text.as_str())
+                            .collect::<String>()
+                            .contains(query)
+                    })
+                })
+                .flatten();
+            copy.cursor = (on_screen.map_or(-(offset as i64), |row| row as i64), 0);
+            self.mode = Mode::Copy(copy);
+        }
     }
 
     /// What the supervisor answered to a command this dashboard sent: a

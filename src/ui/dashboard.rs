@@ -21,7 +21,7 @@ use super::Ended;
 use super::app::{self, App, Effect};
 use super::inbox::Msg;
 use super::terminal::TerminalModes;
-use super::{keymap, mouse, view};
+use super::{mouse, view};
 use crate::domain::pane::PaneWant;
 use crate::domain::wire::{ClientMsg, HEARTBEAT, ServerMsg};
 use crate::domain::{Command, SliceName};
@@ -395,22 +395,7 @@ impl Client {
                 let Some(Pending::Search { query, nth }) = self.pending.remove(&id) else {
                     return;
                 };
-                app.message = Some(match hits.get(nth % hits.len().max(1)) {
-                    None => format!(
-                        "{query:?} not found in {} terminal",
-                        crate::domain::possessive(&slice)
-                    ),
-                    Some(offset) => {
-                        app.scroll.insert(slice, *offset);
-                        format!(
-                            "{query:?}: match {} of {} ({}: next, {}: back)",
-                            nth % hits.len() + 1,
-                            hits.len(),
-                            app.keymap.key(keymap::Action::SearchNext),
-                            app.keymap.key(keymap::Action::ScrollDown),
-                        )
-                    }
-                });
+                app.found(slice, &query, nth, &hits);
             }
             ServerMsg::Call {
                 call,

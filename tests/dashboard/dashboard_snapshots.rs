@@ -1926,3 +1926,47 @@ fn at_80_by_24_the_board_keeps_names_whole_and_flags_apart() {
     // Outside and shared counted apart.
     assert!(shown.contains("!2o !2s"), "{shown}");
 }
+
+#[test]
+fn slash_in_copy_mode_searches_the_terminal_and_puts_the_cursor_on_the_match() {
+    use sliceboard::ui::app::CopyMode;
+    let mut app = app();
+    press(&mut app, KeyCode::Char('v'));
+    assert!(matches!(app.mode, Mode::Copy(_)), "{:?}", app.mode);
+    press(&mut app, KeyCode::Char('/'));
+    for c in "migrated".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    let asked = app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(
+        asked,
+        vec![Effect::Search {
+            slice: name("staging"),
+            query: "migrated".into(),
+            nth: 0
+        }]
+    );
+    // On the live screen (offset 0): the cursor goes to its row.
+    app.found(name("staging"), "migrated", 0, &[0]);
+    let Mode::Copy(CopyMode { cursor, .. }) = &app.mode else {
+        panic!("back in copy mode: {:?}", app.mode);
+    };
+    assert_eq!(
+        *cursor,
+        (1, 0),
+        "`✓ migrated stg_orders.sql` is the second row"
+    );
+    // In history: the top of the view, where the match is.
+    press(&mut app, KeyCode::Char('/'));
+    press(&mut app, KeyCode::Char('x'));
+    press(&mut app, KeyCode::Enter);
+    app.found(name("staging"), "x", 0, &[40]);
+    let Mode::Copy(CopyMode { cursor, .. }) = &app.mode else {
+        panic!("back in copy mode: {:?}", app.mode);
+    };
+    assert_eq!(*cursor, (-40, 0));
+    // Esc in the search goes back to copy mode too.
+    press(&mut app, KeyCode::Char('/'));
+    press(&mut app, KeyCode::Esc);
+    assert!(matches!(app.mode, Mode::Copy(_)), "{:?}", app.mode);
+}

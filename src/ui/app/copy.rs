@@ -60,7 +60,7 @@ impl CopyMode {
 }
 
 /// What copy mode's keys do, for the status line.
-pub const COPY_KEYS: &str = "h/j/k/l move  0/$ line ends  g/G top/bottom  v chars  V lines  ctrl-v block  y yank  esc leave";
+pub const COPY_KEYS: &str = "h/j/k/l move  0/$ line ends  g/G top/bottom  / search  n next  v chars  V lines  ctrl-v block  y yank  esc leave";
 
 impl App {
     /// `v` on the board: copy mode on the selected agent's pane.
@@ -116,6 +116,17 @@ impl App {
                 let slice = copy.slice.clone();
                 self.leave_copy(&slice);
                 return vec![Effect::Send(Command::CopyText { slice, range })];
+            }
+            // The terminal's search: the cursor goes to the match.
+            (KeyCode::Char('/'), false) => {
+                self.copy_search = Some(copy);
+                self.mode = Mode::Search(String::new());
+                return Vec::new();
+            }
+            (KeyCode::Char('n'), false) => {
+                self.copy_search = Some(copy);
+                self.mode = Mode::Board;
+                return self.search_next();
             }
             (KeyCode::Char('v'), true) => mark(&mut copy, CopyShape::Block),
             (KeyCode::Char('v'), false) => mark(&mut copy, CopyShape::Chars),

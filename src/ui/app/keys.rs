@@ -88,12 +88,16 @@ impl App {
             }
             Mode::Search(mut query) => match key.code {
                 KeyCode::Esc => {
-                    self.mode = Mode::Board;
+                    // Back to copy mode when the search was its.
+                    self.mode = self.copy_search.take().map_or(Mode::Board, Mode::Copy);
                     Vec::new()
                 }
                 KeyCode::Enter => {
                     self.mode = Mode::Board;
                     if query.is_empty() {
+                        if let Some(copy) = self.copy_search.take() {
+                            self.mode = Mode::Copy(copy);
+                        }
                         return Vec::new();
                     }
                     self.search = Some((query.clone(), 0));
@@ -245,6 +249,24 @@ impl App {
             | Action::Kill
             | Action::EndLeftRunning => self.act_on_slice(action),
         }
+    }
+
+    /// The last search's next match.
+    pub(super) fn search_next(&mut self) -> Vec<Effect> {
+        let Some((query, nth)) = self.search.as_mut() else {
+            self.message = Some(format!(
+                "no search yet: press {} to search the terminal",
+                self.keymap.key(Action::Search)
+            ));
+            // Copy mode waits for nothing then.
+            if let Some(copy) = self.copy_search.take() {
+                self.mode = Mode::Copy(copy);
+            }
+            return Vec::new();
+        };
+        *nth += 1;
+        let (query, nth) = (query.clone(), *nth);
+        self.find(query, nth)
     }
 
     /// A key while typing a quick prompt: Enter sends it to every marked
@@ -454,18 +476,7 @@ impl App {
                     self.tab = Tab::Terminal;
                 }
             }
-            Action::SearchNext => {
-                let Some((query, nth)) = self.search.as_mut() else {
-                    self.message = Some(format!(
-                        "no search yet: press {} to search the terminal",
-                        self.keymap.key(Action::Search)
-                    ));
-                    return Vec::new();
-                };
-                *nth += 1;
-                let (query, nth) = (query.clone(), *nth);
-                return self.find(query, nth);
-            }
+            Action::SearchNext => return self.search_next(),
             Action::Queue => {
                 self.layout = if self.layout == Layout::Queue {
                     Layout::Focus
