@@ -79,3 +79,30 @@ fn the_version_names_the_commit_and_the_build_day() {
         "{version}"
     );
 }
+
+#[test]
+fn status_is_colored_on_a_terminal_and_plain_with_no_color_or_a_pipe() {
+    let repo = TestRepo::new();
+    repo.write("sliceboard.toml", PLAN);
+    repo.commit_all("plan");
+    repo.sliceboard(&["up"]).ok();
+    // `script` gives the command a terminal of its own.
+    let on_terminal = |no_color: Option<&str>| {
+        let mut command = repo.command("script", &repo.root);
+        command.args(["-qc", &format!("{BIN} status"), "/dev/null"]);
+        match no_color {
+            Some(value) => command.env("NO_COLOR", value),
+            None => command.env_remove("NO_COLOR"),
+        };
+        String::from_utf8(command.output().unwrap().stdout).unwrap()
+    };
+    let colored = on_terminal(None);
+    assert!(colored.contains("\u{1b}[1mSLICE\u{1b}[0m"), "{colored:?}");
+    let plain = on_terminal(Some("1"));
+    assert!(
+        plain.contains("SLICE") && !plain.contains('\u{1b}'),
+        "{plain:?}"
+    );
+    let piped = repo.sliceboard(&["status"]).ok();
+    assert!(!piped.contains('\u{1b}'), "{piped:?}");
+}
