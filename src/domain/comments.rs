@@ -271,7 +271,6 @@ fn quote(file: &FileDiff, rows: &[Row<'_>], first: usize, last: usize) -> String
         }
         let _ = writeln!(out, "{}{}", row.sign, row.text);
     }
-    let _ = hunk;
     out
 }
 

@@ -448,6 +448,24 @@ impl MergeQueue {
 
     /// Moves the integration branch to the checked merge commit, if it is
     /// still where the attempt started, and records the merge.
+    /// An attempt that lands nothing (the branch moved, an approval went):
+    /// journaled with why, ended, to be tried again.
+    fn nothing_merged(&mut self, file: &AttemptFile, reason: String) -> Ended {
+        self.record(
+            Actor::Sliceboard,
+            Event::MergeFailed {
+                slice: file.slice.clone(),
+                attempt: file.number,
+                reason: reason.clone(),
+            },
+        );
+        self.remove_attempt();
+        Ended::Raced {
+            slice: file.slice.clone(),
+            reason,
+        }
+    }
+
     /// Why an attempt may no longer land: one of its slices' approval of
     /// the commit it merges was withdrawn or replaced meanwhile.
     fn approval_gone(&self, file: &AttemptFile) -> Option<String> {
@@ -490,17 +508,7 @@ impl MergeQueue {
         // approval was withdrawn (or moved to another commit) while its
         // check ran does not land, nor does a batch holding it.
         if let Some(why) = self.approval_gone(file) {
-            let reason = format!("{why}; nothing was merged");
-            self.record(
-                Actor::Sliceboard,
-                Event::MergeFailed {
-                    slice: slice.clone(),
-                    attempt: file.number,
-                    reason: reason.clone(),
-                },
-            );
-            self.remove_attempt();
-            return Ended::Raced { slice, reason };
+            return self.nothing_merged(file, format!("{why}; nothing was merged"));
         }
         let expected = file.expected.as_deref().and_then(|e| Oid::from_str(e).ok());
         let reflog = format!("sliceboard: merge slice {slice} ({})", file.approved);
@@ -518,16 +526,7 @@ impl MergeQueue {
                     )
                     .to_owned())
                 );
-                self.record(
-                    Actor::Sliceboard,
-                    Event::MergeFailed {
-                        slice: slice.clone(),
-                        attempt: file.number,
-                        reason: reason.clone(),
-                    },
-                );
-                self.remove_attempt();
-                return Ended::Raced { slice, reason };
+                return self.nothing_merged(file, reason);
             }
             Err(MoveError::Git(err)) => return self.fail(file, err.to_string(), Vec::new()),
         }

@@ -131,16 +131,18 @@ impl Context {
                     text: review.text,
                     by_itself: false,
                 };
-                self.route(prompt)
-                    .await
-                    .unwrap_or_else(|_| Err("the supervisor is shutting down".into()))?;
+                self.routed(prompt).await?;
                 self.hub.review_sent(&slice, &review.ids)
             }
-            other => self
-                .route(other)
-                .await
-                .unwrap_or_else(|_| Err("the supervisor is shutting down".into())),
+            other => self.routed(other).await,
         }
+    }
+
+    /// A command carried out by its service, and its answer.
+    async fn routed(&self, command: Command) -> Result<String, String> {
+        self.route(command)
+            .await
+            .unwrap_or_else(|_| Err("the supervisor is shutting down".into()))
     }
 
     /// What changed in a slice's worktree since the operator's last look,

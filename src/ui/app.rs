@@ -489,6 +489,16 @@ impl App {
             .apply(frame);
     }
 
+    /// `"q": match 2 of 5 (n: next, pgdn: back)`.
+    fn match_said(&self, query: &str, nth: usize, count: usize) -> String {
+        format!(
+            "{query:?}: match {} of {count} ({}: next, {}: back)",
+            nth % count.max(1) + 1,
+            self.keymap.key(Action::SearchNext),
+            self.keymap.key(Action::ScrollDown),
+        )
+    }
+
     /// A search of a slice's terminal came back: the `nth` match (newest
     /// first) is shown; in copy mode, the cursor goes to it.
     pub fn found(&mut self, slice: SliceName, query: &str, nth: usize, hits: &[usize]) {
@@ -504,13 +514,7 @@ impl App {
             return;
         };
         self.scroll.insert(slice.clone(), offset);
-        self.message = Some(format!(
-            "{query:?}: match {} of {} ({}: next, {}: back)",
-            nth % hits.len() + 1,
-            hits.len(),
-            self.keymap.key(Action::SearchNext),
-            self.keymap.key(Action::ScrollDown),
-        ));
+        self.message = Some(self.match_said(query, nth, hits.len()));
         // The match is the view's top line (a match on the live screen:
         // its row there, the newest): the copy cursor goes to it.
         if let Some(mut copy) = copying.filter(|c| c.slice == slice) {
@@ -659,13 +663,7 @@ impl App {
         match hits.get(nth % hits.len().max(1)) {
             Some(at) => {
                 self.log_scroll = len - 1 - at;
-                self.message = Some(format!(
-                    "{query:?}: match {} of {} ({}: next, {}: back)",
-                    nth % hits.len() + 1,
-                    hits.len(),
-                    self.keymap.key(Action::SearchNext),
-                    self.keymap.key(Action::ScrollDown),
-                ));
+                self.message = Some(self.match_said(&query, nth, hits.len()));
             }
             None => self.message = Some(format!("{query:?} not found in this log")),
         }
