@@ -221,7 +221,10 @@ pub fn describe(board: &QueueBoard) -> String {
         let state = view
             .and_then(|v| v.state.as_ref())
             .map_or_else(|| "?".to_owned(), EntryState::describe);
-        out.push_str(&format!("{:>3}. {slice}{approved}: {state}\n", i + 1));
+        let note = view
+            .and_then(|v| v.speculative.as_deref())
+            .map_or_else(String::new, |n| format!(" ({n})"));
+        out.push_str(&format!("{:>3}. {slice}{approved}: {state}{note}\n", i + 1));
     }
     for (slice, commit, new_commits) in board.merged_in_order() {
         let since = match new_commits {

@@ -130,7 +130,19 @@ pub struct MergeSpec {
     /// bisected to find the slice that breaks it.
     #[serde(default = "default_batch")]
     pub batch: usize,
+    /// Queue entries checked at once, each speculatively on the tip plus
+    /// the entries ahead of it, in a check worktree of its own; the branch
+    /// still moves in queue order.
+    #[serde(default = "default_parallel")]
+    pub parallel: usize,
 }
+
+fn default_parallel() -> usize {
+    1
+}
+
+/// The most checks run at once.
+pub const MAX_PARALLEL: usize = 16;
 
 fn default_batch() -> usize {
     1
@@ -179,6 +191,7 @@ impl Default for MergeSpec {
             approve: ApproveRule::Human,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             batch: 1,
+            parallel: 1,
         }
     }
 }

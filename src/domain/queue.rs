@@ -79,6 +79,10 @@ pub struct MergeView {
     /// slice, or that the slice needs the operator (and why).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autopilot: Option<String>,
+    /// Its speculative check (`[merge] parallel`): on what it runs, or
+    /// that it passed or failed and waits for the entries ahead of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speculative: Option<String>,
 }
 
 impl QueueBoard {

@@ -281,7 +281,7 @@ impl MergeQueue {
         let Some(check) = self.ws.plan.merge.check.clone() else {
             return Some(self.publish_merge(&file, commit));
         };
-        match self.start_check(&file, commit, &check) {
+        match self.start_recorded_check(&file, commit, &check) {
             Ok(running) => {
                 self.record(
                     Actor::Sliceboard,
@@ -293,6 +293,7 @@ impl MergeQueue {
                     },
                 );
                 self.running = Some(running);
+                self.show_running_output();
                 None
             }
             Err(reason) => Some(self.fail(
@@ -348,6 +349,16 @@ impl MergeQueue {
     /// stands, what it comes after merged, and no checkout of the
     /// integration branch holds uncommitted work.
     pub(super) fn may_merge(&self, slice: &SliceName) -> Result<String, String> {
+        self.may_merge_behind(slice, &[])
+    }
+
+    /// [`Self::may_merge`] for a slice merged behind `ahead` (speculative
+    /// checks): what it comes after may be among them instead of merged.
+    pub(super) fn may_merge_behind(
+        &self,
+        slice: &SliceName,
+        ahead: &[SliceName],
+    ) -> Result<String, String> {
         let plan = &self.ws.plan;
         let state = self.state();
         let record = state
@@ -371,6 +382,7 @@ impl MergeQueue {
             let waiting: Vec<&str> = state
                 .in_the_way(&spec.after)
                 .into_iter()
+                .filter(|s| !ahead.contains(s))
                 .map(SliceName::as_str)
                 .collect();
             if !waiting.is_empty() {
@@ -845,7 +857,16 @@ pub(crate) fn reset_integration_worktree(
     ws: &crate::workspace::Workspace,
     commit: Option<Oid>,
 ) -> Result<(), String> {
-    let worktree = ws.state_dir.integration_worktree();
+    reset_check_worktree(ws, &ws.state_dir.integration_worktree(), commit)
+}
+
+/// [`reset_integration_worktree`] for any check worktree (a lane's).
+pub(super) fn reset_check_worktree(
+    ws: &crate::workspace::Workspace,
+    worktree: &Path,
+    commit: Option<Oid>,
+) -> Result<(), String> {
+    let worktree = worktree.to_owned();
     let root = ws.git.root();
     let valid =
         worktree.join(".git").is_file() && git(&worktree, &["rev-parse", "--git-dir"]).is_ok();

@@ -56,8 +56,8 @@ struct Failure {
 }
 
 impl MergeQueue {
-    /// The next ready slices in queue order for a batch, `tried` left out.
-    pub(super) fn pick_batch(&self, tried: &[&SliceName]) -> Vec<SliceName> {
+    /// The next `count` ready slices in queue order, `tried` left out.
+    pub(super) fn pick_batch(&self, tried: &[&SliceName], count: usize) -> Vec<SliceName> {
         let Some(board) = self.shown.as_ref() else {
             return Vec::new();
         };
@@ -71,7 +71,7 @@ impl MergeQueue {
                     .get(*s)
                     .is_some_and(|v| v.state == Some(EntryState::Ready))
             })
-            .take(self.ws.plan.merge.batch)
+            .take(count)
             .cloned()
             .collect()
     }
@@ -223,7 +223,7 @@ impl MergeQueue {
             let ended = self.publish_merge(&file, top);
             return self.after_batch_move(&file, ended);
         };
-        match self.start_check(&file, top, &check) {
+        match self.start_recorded_check(&file, top, &check) {
             Ok(running) => {
                 self.record(
                     Actor::Sliceboard,
@@ -235,6 +235,7 @@ impl MergeQueue {
                     },
                 );
                 self.running = Some(running);
+                self.show_running_output();
                 None
             }
             Err(reason) => {
@@ -265,11 +266,11 @@ impl MergeQueue {
                     merge_commit: top.to_string(),
                 },
             );
-            self.publish_dbt_state();
+            self.publish_dbt_state(running.lane());
             let ended = self.publish_merge(&file, top);
             return self.after_batch_move(&file, ended);
         }
-        let (reason, details) = self.check_failure(code);
+        let (reason, details) = self.check_failure(code, &running);
         self.record(
             Actor::Sliceboard,
             Event::Progress {

@@ -1,17 +1,22 @@
-//! The `[merge] check` of an attempt: the integration worktree put at the
-//! merge commit, the check started there (`sh -c`, its own process group,
-//! the integration slice's environment), its output to
-//! `merge/attempt-N.log` and the board as it comes, and what its end
-//! means: the merge published, or the slice's `attention` saying why not
-//! (dbt's failing nodes, or the output's last lines). A check stopped on
-//! shutdown leaves its attempt interrupted.
+//! The `[merge] check` of an attempt: a check worktree put at the merge
+//! commit, the check started there (`sh -c`, its own process group, the
+//! integration slice's environment), its output to `merge/attempt-N.log`
+//! and the board as it comes, and what its end means: the merge
+//! published, or the slice's `attention` saying why not (dbt's failing
+//! nodes, or the output's last lines). A check stopped on shutdown leaves
+//! its attempt interrupted.
+//!
+//! Checks run in lanes ([`Lane`]): lane 0 is the integration worktree;
+//! with `[merge] parallel`, each further lane has a worktree and a dbt
+//! database of its own, so checks running at once never share a file.
 //!
 //! Owns the check's process and its output thread; the merge itself, the
 //! CAS and the attempt file belong to `attempt`.
 
+use std::collections::VecDeque;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::process::CommandExt as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -19,19 +24,84 @@ use jiff::Timestamp;
 
 use crate::domain::board::BoardUpdate;
 use crate::domain::environment::{INTEGRATION_SLICE, integration_env};
-use crate::domain::queue::CHECK_LINES_KEPT;
+use crate::domain::queue::{AttemptView, CHECK_LINES_KEPT};
 use crate::domain::{Event, SliceName};
 use crate::git::Oid;
 use crate::os::process_group;
 use crate::store::{Actor, Attention};
+use crate::workspace::Workspace;
 
-use super::attempt::AttemptFile;
+use super::attempt::{AttemptFile, reset_check_worktree};
 use super::{Ended, MergeQueue, Msg};
 
 /// How long a check is given between SIGTERM and SIGKILL.
 pub(super) const CHECK_GRACE: Duration = Duration::from_secs(5);
 
-/// An attempt whose check is running.
+/// Where a check runs: lane 0 is the integration worktree and the
+/// integration's dbt database; lane n (from 1) a worktree beside it,
+/// `sliceboard-integration+N` (N = n + 1), with a dbt database and a dbt
+/// target of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Lane(pub usize);
+
+impl Lane {
+    pub(super) const FIRST: Lane = Lane(0);
+
+    /// The check worktree.
+    pub(super) fn worktree(self, ws: &Workspace) -> PathBuf {
+        let first = ws.state_dir.integration_worktree();
+        if self.0 == 0 {
+            return first;
+        }
+        let mut name = first.file_name().unwrap_or_default().to_os_string();
+        name.push(format!("+{}", self.0 + 1));
+        first.with_file_name(name)
+    }
+
+    /// Whose dbt database the check builds into (`+` never appears in a
+    /// slice's name, so no slice shares it).
+    pub(super) fn dbt_owner(self) -> String {
+        if self.0 == 0 {
+            INTEGRATION_SLICE.to_owned()
+        } else {
+            format!("{INTEGRATION_SLICE}+{}", self.0 + 1)
+        }
+    }
+
+    /// The dbt project inside the lane's worktree.
+    pub(super) fn project(self, ws: &Workspace) -> PathBuf {
+        crate::domain::plan::normalize(&self.worktree(ws).join(&ws.plan.dbt.project_dir))
+    }
+
+    /// The check's environment: the integration slice's, in this lane's
+    /// worktree, with its own dbt target past the first lane (a profile
+    /// that names its database after the target never shares one).
+    fn env(self, ws: &Workspace, merging: &SliceName) -> Vec<(String, String)> {
+        let worktree = self.worktree(ws);
+        let mut env = integration_env(&ws.plan, ws.git.root(), &worktree, merging);
+        if self.0 > 0 {
+            for (key, value) in &mut env {
+                if key == "SLICEBOARD_DBT_TARGET" {
+                    value.push_str(&format!("_lane{}", self.0 + 1));
+                }
+            }
+        }
+        env.extend(ws.defer_env(&self.dbt_owner()));
+        env
+    }
+
+    /// "check worktree 2", for people; empty for the first.
+    pub(super) fn words(self) -> String {
+        if self.0 == 0 {
+            String::new()
+        } else {
+            format!("check worktree {}", self.0 + 1)
+        }
+    }
+}
+
+/// An attempt whose check is running (or ran: a speculative check that
+/// passed keeps its lane until it lands).
 pub struct Running {
     pub number: u64,
     pub slice: SliceName,
@@ -40,6 +110,9 @@ pub struct Running {
     merge_commit: Oid,
     pid: i32,
     log: PathBuf,
+    lane: Lane,
+    /// The output's last lines.
+    tail: VecDeque<String>,
 }
 
 impl Running {
@@ -55,6 +128,28 @@ impl Running {
         &self.log
     }
 
+    pub(super) fn tail(&self) -> &VecDeque<String> {
+        &self.tail
+    }
+
+    pub(super) fn lane(&self) -> Lane {
+        self.lane
+    }
+
+    pub(super) fn view(&self) -> AttemptView {
+        AttemptView {
+            slice: self.slice.clone(),
+            number: self.number,
+            started: self.started,
+        }
+    }
+
+    /// Stops the check's process group (SIGTERM, then SIGKILL after
+    /// [`CHECK_GRACE`]).
+    pub(super) fn stop(&self) {
+        let _ = process_group::terminate_group(self.pid, CHECK_GRACE);
+    }
+
     /// The slices being checked: a batch's, or the one.
     pub(super) fn slices(&self) -> Vec<SliceName> {
         if self.file.batch.is_empty() {
@@ -66,16 +161,17 @@ impl Running {
 }
 
 impl MergeQueue {
-    /// Puts the integration worktree at the merge commit and starts the
-    /// check there.
+    /// Puts the lane's worktree at the merge commit and starts the check
+    /// there; the caller records the attempt (with the check's pid).
     pub(super) fn start_check(
         &mut self,
         file: &AttemptFile,
         commit: Oid,
         check: &str,
+        lane: Lane,
     ) -> Result<Running, String> {
-        let worktree = self.ws.state_dir.integration_worktree();
-        self.reset_integration_worktree(Some(commit))?;
+        let worktree = lane.worktree(&self.ws);
+        reset_check_worktree(&self.ws, &worktree, Some(commit))?;
         let log = self.ws.state_dir.check_log(file.number);
         let mut log_file =
             crate::os::private::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
@@ -85,11 +181,10 @@ impl MergeQueue {
             file.number, file.slice, file.approved, file.onto
         );
         let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
-        let mut env = integration_env(&self.ws.plan, self.ws.git.root(), &worktree, &file.slice);
-        env.extend(self.ws.defer_env(INTEGRATION_SLICE));
+        let env = lane.env(&self.ws, &file.slice);
         // The check builds onto the last published build, never onto what
         // a failed check left.
-        if let Err(err) = self.ws.seed_dbt_db(INTEGRATION_SLICE, true) {
+        if let Err(err) = self.ws.seed_dbt_db(&lane.dbt_owner(), true) {
             return Err(format!(
                 "cannot copy the published dbt database for the check: {err}"
             ));
@@ -114,19 +209,6 @@ impl MergeQueue {
         let mut file = file.clone();
         file.check_pid = Some(pid);
         file.check_started = process_group::start_time(pid);
-        self.save_attempt(&file)?;
-
-        self.check_output.clear();
-        self.output_of = Some(crate::domain::queue::AttemptView {
-            slice: file.slice.clone(),
-            number: file.number,
-            started: jiff::Timestamp::now(),
-        });
-        (self.deps.publish)(BoardUpdate::CheckOutput {
-            attempt: file.number,
-            lines: Vec::new(),
-            fresh: true,
-        });
         let inbox = self.inbox_tx.clone();
         let attempt = file.number;
         std::thread::Builder::new()
@@ -170,10 +252,63 @@ impl MergeQueue {
             file,
             pid,
             log,
+            lane,
+            tail: VecDeque::new(),
         })
     }
 
+    /// Starts the check of a lone attempt (one slice or a batch) in the
+    /// first lane, recorded in `merge/attempt.json` with its pid.
+    pub(super) fn start_recorded_check(
+        &mut self,
+        file: &AttemptFile,
+        commit: Oid,
+        check: &str,
+    ) -> Result<Running, String> {
+        let running = self.start_check(file, commit, check, Lane::FIRST)?;
+        if let Err(err) = self.save_attempt(running.file()) {
+            running.stop();
+            return Err(err);
+        }
+        Ok(running)
+    }
+
+    /// Shows a check's output on the board: what it printed so far, then
+    /// what comes.
+    pub(super) fn show_output(&mut self, view: AttemptView, so_far: &VecDeque<String>) {
+        if self.output_of.as_ref().is_some_and(|o| o.number == view.number) {
+            return;
+        }
+        self.check_output = so_far.clone();
+        (self.deps.publish)(BoardUpdate::CheckOutput {
+            attempt: view.number,
+            lines: so_far.iter().cloned().collect(),
+            fresh: true,
+        });
+        self.output_of = Some(view);
+    }
+
+    /// Shows the running check's output on the board.
+    pub(super) fn show_running_output(&mut self) {
+        if let Some((view, tail)) = self.running.as_ref().map(|r| (r.view(), r.tail.clone())) {
+            self.show_output(view, &tail);
+        }
+    }
+
     pub(super) fn check_output(&mut self, attempt: u64, lines: Vec<String>) {
+        let running = match self.running.as_mut() {
+            Some(running) if running.number == attempt => Some(running),
+            _ => self.speculating_mut(attempt),
+        };
+        // A check stopped on purpose may still say its last words.
+        let Some(running) = running else { return };
+        running.tail.extend(lines.iter().cloned());
+        while running.tail.len() > CHECK_LINES_KEPT {
+            running.tail.pop_front();
+        }
+        if self.output_of.as_ref().is_none_or(|o| o.number != attempt) {
+            return;
+        }
         self.check_output.extend(lines.iter().cloned());
         while self.check_output.len() > CHECK_LINES_KEPT {
             self.check_output.pop_front();
@@ -187,7 +322,9 @@ impl MergeQueue {
 
     /// The check ended: publish the merge, or record why not.
     pub(super) fn check_exited(&mut self, attempt: u64, code: Option<i32>) -> Option<Ended> {
-        let running = self.running.take_if(|r| r.number == attempt)?;
+        let Some(running) = self.running.take_if(|r| r.number == attempt) else {
+            return self.speculative_check_exited(attempt, code);
+        };
         if !running.file.batch.is_empty() {
             return self.batch_check_exited(running, code);
         }
@@ -201,10 +338,10 @@ impl MergeQueue {
                     merge_commit: running.merge_commit.to_string(),
                 },
             );
-            self.publish_dbt_state();
+            self.publish_dbt_state(running.lane);
             return Some(self.publish_merge(&file, running.merge_commit));
         }
-        let (reason, details) = self.check_failure(code);
+        let (reason, details) = self.check_failure(code, &running);
         let slice = running.slice.clone();
         let log = running.log.clone();
         self.attention(
@@ -232,12 +369,12 @@ impl MergeQueue {
 
     /// With `[dbt] defer`: the checked integration build becomes what the
     /// slices defer to (its manifest and a snapshot of its DuckDB files).
-    pub(super) fn publish_dbt_state(&mut self) {
+    pub(super) fn publish_dbt_state(&mut self, lane: Lane) {
         if !self.ws.plan.dbt.defer {
             return;
         }
-        let project = self.integration_project();
-        let database = self.ws.state_dir.dbt_db(INTEGRATION_SLICE);
+        let project = lane.project(&self.ws);
+        let database = self.ws.state_dir.dbt_db(&lane.dbt_owner());
         let message = match crate::dbt::defer::publish(
             &project,
             Some(&database),
@@ -259,22 +396,11 @@ impl MergeQueue {
         );
     }
 
-    /// The dbt project inside the integration worktree.
-    fn integration_project(&self) -> PathBuf {
-        crate::domain::plan::normalize(
-            &self
-                .ws
-                .state_dir
-                .integration_worktree()
-                .join(&self.ws.plan.dbt.project_dir),
-        )
-    }
-
     /// Why a check that ended with `code` failed, in one line, and what
     /// failed in it.
-    pub(super) fn check_failure(&self, code: Option<i32>) -> (String, Vec<String>) {
+    pub(super) fn check_failure(&self, code: Option<i32>, running: &Running) -> (String, Vec<String>) {
         let how = code.map_or_else(|| "was killed".to_owned(), |c| format!("exited with {c}"));
-        let details = self.check_details();
+        let details = check_details(&running.lane.project(&self.ws), &running.tail);
         let mut reason = format!("the check {how}");
         if let Some(first) = details.first() {
             reason.push_str(&format!(": {first}"));
@@ -285,43 +411,13 @@ impl MergeQueue {
         (reason, details)
     }
 
-    /// What failed in the check: dbt's failing nodes with their messages
-    /// when the check ran dbt, else the output's last lines.
-    fn check_details(&self) -> Vec<String> {
-        let project = self.integration_project();
-        let failing: Vec<String> = crate::dbt::last_run(&project)
-            .map(|run| {
-                run.problems()
-                    .map(|node| {
-                        let message = node
-                            .message
-                            .as_deref()
-                            .map(|m| {
-                                m.lines()
-                                    .map(str::trim)
-                                    .filter(|l| !l.is_empty())
-                                    .collect::<Vec<_>>()
-                                    .join(" ")
-                            })
-                            .unwrap_or_default();
-                        format!("{} {}: {message}", node.kind.as_str(), node.name)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !failing.is_empty() {
-            return failing;
-        }
-        let kept = self.check_output.len().saturating_sub(10);
-        self.check_output.iter().skip(kept).cloned().collect()
-    }
-
     /// Stops a running check (shutting down): the attempt is interrupted.
     pub(super) fn interrupt(&mut self) {
+        self.interrupt_speculation();
         let Some(running) = self.running.take() else {
             return;
         };
-        let _ = process_group::terminate_group(running.pid, CHECK_GRACE);
+        running.stop();
         for slice in running.slices() {
             self.record(
                 Actor::Sliceboard,
@@ -334,4 +430,34 @@ impl MergeQueue {
         self.batch = None;
         self.remove_attempt();
     }
+}
+
+/// What failed in a check: dbt's failing nodes with their messages when
+/// the check ran dbt in `project`, else the output's last lines.
+fn check_details(project: &Path, tail: &VecDeque<String>) -> Vec<String> {
+    let failing: Vec<String> = crate::dbt::last_run(project)
+        .map(|run| {
+            run.problems()
+                .map(|node| {
+                    let message = node
+                        .message
+                        .as_deref()
+                        .map(|m| {
+                            m.lines()
+                                .map(str::trim)
+                                .filter(|l| !l.is_empty())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .unwrap_or_default();
+                    format!("{} {}: {message}", node.kind.as_str(), node.name)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !failing.is_empty() {
+        return failing;
+    }
+    let kept = tail.len().saturating_sub(10);
+    tail.iter().skip(kept).cloned().collect()
 }

@@ -22,6 +22,8 @@
 //!   checked-out integration worktree, and recovery after a crash.
 //! - `check`: the attempt's `[merge] check`: started in the integration
 //!   worktree, its output live, what its end means.
+//! - `speculate`: `[merge] parallel`: queue entries checked at once, each
+//!   on the tip plus the entries ahead of it, landing in order.
 //! - `feedback`: the prompt an agent gets.
 //! - `clean`: a worktree removed on purpose; its branch deleted only when
 //!   the integration branch holds all of it, else kept under
@@ -42,6 +44,7 @@ pub use pick::RETIRED_PREFIX;
 mod refresh;
 pub use refresh::read_board;
 mod review;
+mod speculate;
 
 pub(crate) use attempt::reset_integration_worktree;
 
@@ -177,6 +180,7 @@ pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinH
                 published: None,
                 published_commit: None,
                 batch: None,
+                speculation: None,
             };
             queue.run();
         })?;
@@ -250,16 +254,19 @@ struct MergeQueue {
     published_commit: Option<String>,
     /// The batch being checked or bisected.
     batch: Option<batch::Batch>,
+    /// The speculative checks in play (`[merge] parallel`).
+    speculation: Option<speculate::Speculation>,
 }
 
 impl MergeQueue {
     fn run(&mut self) {
         self.recover();
+        self.recover_lanes();
         self.recover_pick();
         self.read_hold();
         self.refresh();
         loop {
-            let tick = if self.running.is_some() {
+            let tick = if self.checks_running() {
                 CHECK_TICK
             } else {
                 TICK
@@ -285,7 +292,7 @@ impl MergeQueue {
             self.conflicts_in_the_queue();
             self.advance();
             self.busy.store(
-                self.running.is_some() || !self.jobs.is_empty(),
+                self.checks_running() || !self.jobs.is_empty(),
                 Ordering::SeqCst,
             );
         }
@@ -363,10 +370,25 @@ impl MergeQueue {
         let _ = reply.send(outcome);
     }
 
-    /// Starts what the jobs at the front ask for, one attempt at a time.
+    /// Whether a check runs (or speculative checks are in play).
+    fn checks_running(&self) -> bool {
+        self.running.is_some() || self.speculation.is_some()
+    }
+
+    /// Starts what the jobs at the front ask for, one attempt at a time
+    /// (or, with `[merge] parallel`, speculative checks that take ready
+    /// slices as lanes free up).
     fn advance(&mut self) {
+        if self.speculation.is_some() {
+            if let Some(ended) = self.settle() {
+                self.conclude(ended);
+                self.refresh();
+            } else {
+                return;
+            }
+        }
         let mut auto_asked = false;
-        while self.running.is_none() {
+        while !self.checks_running() {
             if self.jobs.is_empty() {
                 // At most one automatic merge per pass: a refused one
                 // must not spin.
@@ -376,13 +398,26 @@ impl MergeQueue {
                 auto_asked = true;
             }
             let Some(job) = self.jobs.front() else { return };
-            // `merge --all` and the queue's own merges go in batches.
-            let batched = self.ws.plan.merge.batch > 1
-                && (job.which == MergeWhich::All
-                    || (job.which == MergeWhich::Head && job.reply.is_none()));
+            // `merge --all` and the queue's own merges go in batches, or
+            // are checked speculatively.
+            let own = job.which == MergeWhich::Head && job.reply.is_none();
+            let many = job.which == MergeWhich::All || own;
+            let merge = &self.ws.plan.merge;
+            if many && merge.parallel > 1 && merge.check.is_some() {
+                let tried: Vec<SliceName> = job.failed.iter().map(|(s, _)| s.clone()).collect();
+                let slices = self.pick_batch(&tried.iter().collect::<Vec<_>>(), merge.parallel);
+                if !slices.is_empty() {
+                    if let Some(ended) = self.begin_speculation(slices, tried, own) {
+                        self.conclude(ended);
+                    }
+                    self.refresh();
+                    continue;
+                }
+            }
+            let batched = self.ws.plan.merge.batch > 1 && many;
             if batched {
                 let tried: Vec<&SliceName> = job.failed.iter().map(|(s, _)| s).collect();
-                let slices = self.pick_batch(&tried);
+                let slices = self.pick_batch(&tried, self.ws.plan.merge.batch);
                 if slices.len() > 1 {
                     if let Some(ended) = self.begin_batch(slices) {
                         self.conclude(ended);

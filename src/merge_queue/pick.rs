@@ -190,6 +190,12 @@ impl MergeQueue {
                     running.number
                 ));
             }
+            if self.speculating().contains(other) {
+                return Err(format!(
+                    "cannot pick {slice}: {} merge check is running; wait for it to end, then pick again",
+                    crate::domain::possessive(other),
+                ));
+            }
             if state
                 .slices
                 .get(other)

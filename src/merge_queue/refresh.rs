@@ -66,6 +66,11 @@ impl MergeQueue {
                 view.autopilot = Some(note.clone());
             }
         }
+        for (slice, note) in self.speculation_notes() {
+            if let Some(view) = board.slices.get_mut(&slice) {
+                view.speculative = Some(note);
+            }
+        }
         if self.shown.as_ref() != Some(&board) {
             (self.deps.publish)(BoardUpdate::Queue {
                 queue: board.clone(),
@@ -87,11 +92,23 @@ impl MergeQueue {
 
     /// The parts of the queue that read the board.
     fn reader(&mut self) -> BoardReader<'_> {
+        let mut checking = self
+            .running
+            .as_ref()
+            .map(Running::slices)
+            .unwrap_or_default();
+        checking.extend(self.speculating());
+        let attempt = self
+            .running
+            .as_ref()
+            .map(Running::view)
+            .or_else(|| self.speculation_attempt());
         BoardReader {
             ws: &self.ws,
             engine: &self.engine,
             facts: &mut self.facts,
-            running: self.running.as_ref(),
+            checking,
+            attempt,
         }
     }
 }
@@ -103,7 +120,10 @@ pub(super) struct BoardReader<'a> {
     ws: &'a Workspace,
     engine: &'a MergeEngine,
     facts: &'a mut Facts,
-    running: Option<&'a Running>,
+    /// The slices whose merge is being checked now.
+    checking: Vec<SliceName>,
+    /// The attempt whose check the board shows as running.
+    attempt: Option<AttemptView>,
 }
 
 impl BoardReader<'_> {
@@ -258,11 +278,7 @@ impl BoardReader<'_> {
             order,
             slices: views,
             pairs,
-            attempt: self.running.as_ref().map(|r| AttemptView {
-                slice: r.slice.clone(),
-                number: r.number,
-                started: r.started,
-            }),
+            attempt: self.attempt.clone(),
             check_output: Default::default(),
             runs_itself: Vec::new(),
             held: false,
@@ -414,11 +430,7 @@ impl BoardReader<'_> {
             })
             .collect();
         let order = queue_order(&queued);
-        let checking: Vec<SliceName> = self
-            .running
-            .as_ref()
-            .map(|r| r.slices())
-            .unwrap_or_default();
+        let checking = &self.checking;
         for (position, slice) in order.iter().enumerate() {
             let Some(record) = state.slices.get(slice) else {
                 continue;
@@ -507,7 +519,8 @@ pub fn read_board(ws: &Workspace) -> anyhow::Result<QueueBoard> {
         ws,
         engine: &engine,
         facts: &mut facts,
-        running: None,
+        checking: Vec::new(),
+        attempt: None,
     };
     let tips = reader.tips(&state);
     for (slice, record) in &mut state.slices {

@@ -23,7 +23,7 @@ use crate::domain::environment::RESERVED_PREFIX;
 use crate::domain::plan::{
     AgentSpec, ApproveRule, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET,
     DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RUNNING, DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DbtSpec,
-    ForgeSpec, MAX_BATCH, MAX_SCROLLBACK, MergeSpec, OnFailure, Plan, repo_name,
+    ForgeSpec, MAX_BATCH, MAX_PARALLEL, MAX_SCROLLBACK, MergeSpec, OnFailure, Plan, repo_name,
 };
 use crate::domain::slice::SliceName;
 use crate::domain::template;
@@ -263,8 +263,22 @@ impl Checker<'_> {
             (1, MAX_BATCH, 1),
             "set how many ready slices are merged and checked together, e.g. `batch = 5`",
         );
+        let parallel = self.within(
+            raw.parallel,
+            "merge.parallel",
+            (1, MAX_PARALLEL, 1),
+            "set how many queue entries are checked at once, e.g. `parallel = 4`",
+        );
+        if parallel > 1 && batch > 1 {
+            self.push(Diagnostic::warning(
+                None,
+                "merge",
+                format!("sets both batch = {batch} and parallel = {parallel}: the queue checks {parallel} slices at once, one slice per check, and does not batch"),
+            ));
+        }
         MergeSpec {
             batch,
+            parallel,
             check: raw
                 .check
                 .map(Spanned::into_inner)

@@ -81,6 +81,7 @@ pub struct RawMerge {
     pub approve: Option<Spanned<String>>,
     pub max_attempts: Option<Spanned<i64>>,
     pub batch: Option<Spanned<i64>>,
+    pub parallel: Option<Spanned<i64>>,
 }
 
 /// `[notify]`: which transitions call the operator, and how.

@@ -178,6 +178,10 @@ schema = "{DEFAULT_DBT_SCHEMA}"
 # Ready slices merged and checked together; a failing batch is bisected to
 # find the slice that breaks it.
 # batch = 1
+# Queue entries checked at once: each on the tip plus the entries ahead of
+# it, in a check worktree of its own; the branch still moves in queue order,
+# and the entries behind a failed one are checked again without it.
+# parallel = 1
 # What the agent is told about a conflict, a failed check or an upstream
 # merge; {{slice}}, {{integration}}, {{what}} and {{todo}} are filled in.
 # feedback = "..."

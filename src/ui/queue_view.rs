@@ -216,6 +216,12 @@ fn queued(app: &App, lines: &mut Vec<TextLine<'static>>) {
         if let Some(state) = &view.state {
             spans.push(Span::styled(state.describe(), state_style(state)));
         }
+        if let Some(note) = &view.speculative {
+            spans.push(Span::styled(
+                format!("  {note}"),
+                Style::new().add_modifier(Modifier::DIM),
+            ));
+        }
         lines.push(TextLine::from(spans));
         if matches!(
             view.state,

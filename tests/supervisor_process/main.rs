@@ -13,6 +13,7 @@ mod agent_trees;
 mod bounded;
 mod diff_truth;
 mod merge_autopilot;
+mod merge_parallel;
 mod merge_queue;
 mod notify;
 mod orphans;

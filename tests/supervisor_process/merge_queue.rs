@@ -24,7 +24,7 @@ use std::process::{Child, Stdio};
 /// A repository with `files` and `plan` committed on `main`, and no dbt
 /// project (so approvals have no dbt concern), with every slice's worktree
 /// created by `sliceboard up`.
-fn repo_with(plan: &str, files: &[(&str, &str)]) -> TestRepo {
+pub(super) fn repo_with(plan: &str, files: &[(&str, &str)]) -> TestRepo {
     let repo = TestRepo::without_dbt_project();
     for (path, contents) in files {
         repo.write(path, contents);
@@ -38,7 +38,7 @@ fn repo_with(plan: &str, files: &[(&str, &str)]) -> TestRepo {
 /// A plan: `base = "main"`, `integration = "integration"`, an agent that
 /// does nothing for a long time, `extra` (e.g. a `[merge]` table), and
 /// slices as (name, owns, after).
-fn plan(extra: &str, slices: &[(&str, &[&str], &[&str])]) -> String {
+pub(super) fn plan(extra: &str, slices: &[(&str, &[&str], &[&str])]) -> String {
     let mut plan = Plan::new("sleep 600").top("integration = \"integration\"");
     if !extra.is_empty() {
         plan = plan.table(extra);
@@ -56,7 +56,7 @@ fn plan(extra: &str, slices: &[(&str, &[&str], &[&str])]) -> String {
 }
 
 /// A branch's tip, or `None` when it does not exist.
-fn tip(repo: &TestRepo, branch: &str) -> Option<String> {
+pub(super) fn tip(repo: &TestRepo, branch: &str) -> Option<String> {
     let out = repo
         .command("git", &repo.root)
         .args([
@@ -72,7 +72,7 @@ fn tip(repo: &TestRepo, branch: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-fn parents(repo: &TestRepo, commit: &str) -> Vec<String> {
+pub(super) fn parents(repo: &TestRepo, commit: &str) -> Vec<String> {
     repo.git(&["log", "-1", "--format=%P", commit])
         .split_whitespace()
         .map(str::to_owned)
@@ -99,13 +99,13 @@ fn branch_of(repo: &TestRepo, slice: &str) -> String {
 // The queue and the journal
 
 /// `sliceboard queue --json`.
-fn queue(repo: &TestRepo) -> Value {
+pub(super) fn queue(repo: &TestRepo) -> Value {
     let out = sliceboard(repo, &["queue", "--json"]).ok();
     serde_json::from_str(&out).unwrap_or_else(|err| panic!("queue --json ({err}): {out}"))
 }
 
 /// Polls `queue --json` until `done` holds; the queue that satisfied it.
-fn wait_queue(repo: &TestRepo, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(super) fn wait_queue(repo: &TestRepo, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     poll_ok(what, WAIT, || {
         let board = queue(repo);
         if done(&board) {
@@ -117,19 +117,19 @@ fn wait_queue(repo: &TestRepo, what: &str, done: impl Fn(&Value) -> bool) -> Val
 }
 
 /// A slice's entry state in a queue (`waiting`, `ready`, …), if any.
-fn state_of<'a>(board: &'a Value, slice: &str) -> Option<&'a str> {
+pub(super) fn state_of<'a>(board: &'a Value, slice: &str) -> Option<&'a str> {
     board["slices"][slice]["state"]["state"].as_str()
 }
 
 /// The journal's entries of one kind about one slice.
-fn events(repo: &TestRepo, kind: &str, slice: &str) -> Vec<Value> {
+pub(super) fn events(repo: &TestRepo, kind: &str, slice: &str) -> Vec<Value> {
     repo.journal()
         .into_iter()
         .filter(|e| e["event"] == kind && e["slice"] == slice)
         .collect()
 }
 
-fn wait_event(repo: &TestRepo, kind: &str, slice: &str, pick: impl Fn(&Value) -> bool) -> Value {
+pub(super) fn wait_event(repo: &TestRepo, kind: &str, slice: &str, pick: impl Fn(&Value) -> bool) -> Value {
     poll_ok(format!("{kind} for {slice} in the journal"), WAIT, || {
         events(repo, kind, slice)
             .into_iter()
@@ -139,7 +139,7 @@ fn wait_event(repo: &TestRepo, kind: &str, slice: &str, pick: impl Fn(&Value) ->
 }
 
 /// The journal, one event kind and slice a line, for failure messages.
-fn kinds(repo: &TestRepo) -> String {
+pub(super) fn kinds(repo: &TestRepo) -> String {
     repo.journal()
         .iter()
         .map(|e| format!("{} {}", e["event"], e["slice"]))
@@ -152,10 +152,10 @@ fn kinds(repo: &TestRepo) -> String {
 
 /// The binary running in the background (a merge that waits for its
 /// check); killed if the test ends first.
-struct Background(Option<Child>);
+pub(super) struct Background(Option<Child>);
 
 impl Background {
-    fn start(repo: &TestRepo, args: &[&str]) -> Self {
+    pub(super) fn start(repo: &TestRepo, args: &[&str]) -> Self {
         let child = repo
             .command(common::BIN, &repo.root)
             .args(args)
@@ -168,7 +168,7 @@ impl Background {
     }
 
     /// Waits for it to end, within the deadline.
-    fn finish(mut self, what: &str) -> common::Run {
+    pub(super) fn finish(mut self, what: &str) -> common::Run {
         let mut child = self.0.take().unwrap();
         common::wait_exit(&mut child, what, WAIT);
         common::Run::from(child.wait_with_output().unwrap())
