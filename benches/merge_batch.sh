@@ -4,10 +4,11 @@
 # seconds (a sleep, then a grep that fails when the culprit's file is in
 # the merge). Times `sliceboard merge --all` from its start until it
 # returns (every good slice merged, the culprit named), and counts the
-# checks, for each `[merge] batch` in SB_MB_BATCHES.
+# checks, for each run in SB_MB_RUNS: `B` is `[merge] batch = B`, `pK`
+# is `[merge] parallel = K` (speculative checks).
 #
-#   bash benches/merge_batch.sh                        # batch 1 and 5, 10 s check
-#   SB_MB_CHECK=2 SB_MB_BATCHES="1 5 10" bash benches/merge_batch.sh
+#   bash benches/merge_batch.sh                        # serial, batch 5, parallel 4; 10 s check
+#   SB_MB_CHECK=2 SB_MB_RUNS="1 5 10 p2 p4" bash benches/merge_batch.sh
 #
 # SB_MB_CULPRIT is the culprit's place in the queue (default 7);
 # SB_MB_KEEP=1 keeps the temporary folder (the journals and logs).
@@ -20,7 +21,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${SB_BIN:-${CARGO_TARGET_DIR:-$here/target}/release/sliceboard}
 [ -x "$bin" ] || { echo "no binary at $bin: cargo build --release first" >&2; exit 1; }
 check_secs=${SB_MB_CHECK:-10}
-batches=${SB_MB_BATCHES:-"1 5"}
+runs=${SB_MB_RUNS:-${SB_MB_BATCHES:-"1 5 p4"}}
 culprit=${SB_MB_CULPRIT:-7}
 slices=20
 files_per_slice=1000
@@ -38,14 +39,18 @@ trap cleanup EXIT
 
 echo "merge queue: $slices approved slices, $((slices * files_per_slice)) files, check ${check_secs} s, culprit #$culprit"
 echo "$(nproc) cores, $(uname -sr), $("$bin" --version 2>/dev/null || echo sliceboard)"
-for batch in $batches; do
-  repo=$tmp/repo-$batch
+for run in $runs; do
+  case $run in
+    p*) batch=1 parallel=${run#p} ;;
+    *) batch=$run parallel=1 ;;
+  esac
+  repo=$tmp/repo-$run
   repos+=("$repo")
   mkdir -p "$repo" && git -C "$repo" init -q -b main
   {
     printf 'base = "main"\nintegration = "integration"\nmax_running = 1\n\n[agent]\ncommand = "sleep 600"\n\n'
-    printf '[merge]\nbatch = %d\ncheck = "sleep %s; if grep -rlq CULPRIT models; then echo culprit found; exit 1; fi"\n' \
-      "$batch" "$check_secs"
+    printf '[merge]\nbatch = %d\nparallel = %d\ncheck = "sleep %s; if grep -rlq CULPRIT models; then echo culprit found; exit 1; fi"\n' \
+      "$batch" "$parallel" "$check_secs"
     for k in $(seq 1 "$slices"); do
       printf '\n[[slice]]\nname = "s%02d"\nowns = ["models/s%02d/**"]\n' "$k" "$k"
     done
@@ -67,13 +72,13 @@ for batch in $batches; do
     "$bin" -C "$repo" approve "$name" >/dev/null 2>&1
   done
   start=$(date +%s.%N)
-  "$bin" -C "$repo" merge --all > "$tmp/out-$batch" 2>&1 || true
+  "$bin" -C "$repo" merge --all > "$tmp/out-$run" 2>&1 || true
   end=$(date +%s.%N)
   journal=$repo/.git/sliceboard/events.jsonl
   checks=$(grep -c '"event":"check_started"' "$journal" || true)
   merged=$(grep -c '"event":"merged"' "$journal" || true)
   blamed=$(grep '"event":"check_failed"' "$journal" | python3 -c "import json,sys; print(' '.join(sorted({json.loads(l)['slice'] for l in sys.stdin})))")
-  printf 'batch %-3s %7.1f s  %2d checks  %2d merged  failed: %s\n' \
-    "$batch" "$(echo "$end - $start" | bc)" "$checks" "$merged" "${blamed:-none}"
+  printf 'batch %-3s parallel %-3s %7.1f s  %2d checks  %2d merged  failed: %s\n' \
+    "$batch" "$parallel" "$(echo "$end - $start" | bc)" "$checks" "$merged" "${blamed:-none}"
   "$bin" -C "$repo" stop >/dev/null 2>&1 || true
 done

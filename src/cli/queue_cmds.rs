@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::domain::queue::{EntryState, QueueBoard};
+use crate::domain::queue::{DataDiff, EntryState, QueueBoard};
 use crate::domain::short_commit;
 use crate::domain::wire::ClientKind;
 use crate::domain::{Command, MergeWhich};
@@ -225,6 +225,13 @@ pub fn describe(board: &QueueBoard) -> String {
             .and_then(|v| v.speculative.as_deref())
             .map_or_else(String::new, |n| format!(" ({n})"));
         out.push_str(&format!("{:>3}. {slice}{approved}: {state}{note}\n", i + 1));
+        for line in view
+            .and_then(|v| v.data.as_ref())
+            .map(DataDiff::lines)
+            .unwrap_or_default()
+        {
+            out.push_str(&format!("       data: {line}\n"));
+        }
     }
     for (slice, commit, new_commits) in board.merged_in_order() {
         let since = match new_commits {
@@ -239,6 +246,15 @@ pub fn describe(board: &QueueBoard) -> String {
             "  merged: {slice} in {}{since}\n",
             short_commit(commit)
         ));
+        for line in board
+            .slices
+            .get(slice)
+            .and_then(|v| v.data.as_ref())
+            .map(DataDiff::lines)
+            .unwrap_or_default()
+        {
+            out.push_str(&format!("       data: {line}\n"));
+        }
     }
     for (slice, view) in &board.slices {
         if view.position.is_none() && !view.conflicts.is_empty() {

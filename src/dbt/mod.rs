@@ -7,6 +7,7 @@
 //! truncated line, a file deleted mid-run, fields a newer dbt adds) is
 //! counted or reported, never fatal.
 
+pub mod data_diff;
 pub mod defer;
 pub mod extra_logs;
 pub mod json_log;

@@ -135,6 +135,9 @@ pub struct MergeSpec {
     /// still moves in queue order.
     #[serde(default = "default_parallel")]
     pub parallel: usize,
+    /// What a passing check's merge does to the data (dbt with deferral).
+    #[serde(default)]
+    pub data_diff: DataDiffRule,
 }
 
 fn default_parallel() -> usize {
@@ -192,6 +195,7 @@ impl Default for MergeSpec {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             batch: 1,
             parallel: 1,
+            data_diff: DataDiffRule::Off,
         }
     }
 }
@@ -215,6 +219,21 @@ pub enum OnFailure {
     Wait,
     /// The owning agent gets the feedback prompt at once.
     Feedback,
+}
+
+/// `[merge] data_diff`: row counts and columns of the models a check
+/// built, against the published integration build.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataDiffRule {
+    /// Not measured.
+    #[default]
+    Off,
+    /// Measured, journaled and shown in the Queue view.
+    Show,
+    /// Shown, and a merge that removes a column the integration build has
+    /// does not land.
+    BlockOnRemovedColumns,
 }
 
 /// `[merge] approve`.

@@ -83,6 +83,93 @@ pub struct MergeView {
     /// that it passed or failed and waits for the entries ahead of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speculative: Option<String>,
+    /// What its last passing check's merge did to the data
+    /// (`[merge] data_diff`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataDiff>,
+}
+
+/// What a merge does to the data (`[merge] data_diff`): the models its
+/// check built, each with its rows and columns in the published
+/// integration build (before) and in the check's build (after).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataDiff {
+    /// The attempt whose check built them.
+    pub attempt: u64,
+    /// The models whose rows or columns differ, in build order.
+    pub models: Vec<ModelDelta>,
+    /// How many models the check built that did not change.
+    pub unchanged: usize,
+    /// Why no diff could be made, when none was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+}
+
+/// One model's rows and columns before and after a merge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelDelta {
+    pub model: String,
+    /// `None`: the relation did not exist (before: a new model).
+    pub rows_before: Option<u64>,
+    pub rows_after: Option<u64>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl ModelDelta {
+    /// "mart_001: 12 → 10 rows (−2); added v; removed last_id".
+    pub fn describe(&self) -> String {
+        let rows = match (self.rows_before, self.rows_after) {
+            (None, Some(after)) => format!("new, {after} rows"),
+            (Some(before), None) => format!("gone (had {before} rows)"),
+            (Some(before), Some(after)) if before == after => format!("{after} rows"),
+            (Some(before), Some(after)) => {
+                let change = i128::from(after) - i128::from(before);
+                let sign = if change > 0 { "+" } else { "−" };
+                format!("{before} → {after} rows ({sign}{})", change.unsigned_abs())
+            }
+            (None, None) => "no table".to_owned(),
+        };
+        let mut said = format!("{}: {rows}", self.model);
+        if !self.added.is_empty() && self.rows_before.is_some() {
+            said.push_str(&format!("; added {}", self.added.join(", ")));
+        }
+        if !self.removed.is_empty() && self.rows_after.is_some() {
+            said.push_str(&format!("; removed {}", self.removed.join(", ")));
+        }
+        said
+    }
+}
+
+impl DataDiff {
+    /// `model.column` for every column the merge removes from a model
+    /// the integration build has.
+    pub fn removed_columns(&self) -> Vec<String> {
+        self.models
+            .iter()
+            .filter(|m| m.rows_before.is_some() && m.rows_after.is_some())
+            .flat_map(|m| m.removed.iter().map(move |c| format!("{}.{c}", m.model)))
+            .collect()
+    }
+
+    /// The diff in lines for a person: each changed model, then how many
+    /// did not change.
+    pub fn lines(&self) -> Vec<String> {
+        if let Some(why) = &self.unavailable {
+            return vec![format!("no data diff: {why}")];
+        }
+        let mut lines: Vec<String> = self.models.iter().map(ModelDelta::describe).collect();
+        match (lines.is_empty(), self.unchanged) {
+            (true, 0) => lines.push("the check built no model".to_owned()),
+            (true, n) => lines.push(format!(
+                "no change in rows or columns ({n} model{} built)",
+                if n == 1 { "" } else { "s" }
+            )),
+            (false, 0) => {}
+            (false, n) => lines.push(format!("{n} more built with no change")),
+        }
+        lines
+    }
 }
 
 impl QueueBoard {

@@ -866,8 +866,17 @@ pub(super) fn reset_check_worktree(
     worktree: &Path,
     commit: Option<Oid>,
 ) -> Result<(), String> {
+    reset_worktree_of(ws.git.root(), worktree, commit)
+}
+
+/// [`reset_check_worktree`] for the repository whose main worktree is
+/// `root`.
+pub(super) fn reset_worktree_of(
+    root: &Path,
+    worktree: &Path,
+    commit: Option<Oid>,
+) -> Result<(), String> {
     let worktree = worktree.to_owned();
-    let root = ws.git.root();
     let valid =
         worktree.join(".git").is_file() && git(&worktree, &["rev-parse", "--git-dir"]).is_ok();
     if !valid {

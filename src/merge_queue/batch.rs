@@ -257,20 +257,27 @@ impl MergeQueue {
     ) -> Option<Ended> {
         let file = running.file().clone();
         let top = running.merge_commit();
-        if code == Some(0) {
-            self.record(
-                Actor::Sliceboard,
-                Event::CheckPassed {
-                    slice: file.slice.clone(),
-                    attempt: file.number,
-                    merge_commit: top.to_string(),
-                },
-            );
-            self.publish_dbt_state(running.lane());
-            let ended = self.publish_merge(&file, top);
-            return self.after_batch_move(&file, ended);
-        }
-        let (reason, details) = self.check_failure(code, &running);
+        let verdict = if code == Some(0) {
+            self.judge_data(&running)
+        } else {
+            Err(self.check_failure(code, &running))
+        };
+        let (reason, details) = match verdict {
+            Ok(()) => {
+                self.record(
+                    Actor::Sliceboard,
+                    Event::CheckPassed {
+                        slice: file.slice.clone(),
+                        attempt: file.number,
+                        merge_commit: top.to_string(),
+                    },
+                );
+                self.publish_dbt_state(running.lane());
+                let ended = self.publish_merge(&file, top);
+                return self.after_batch_move(&file, ended);
+            }
+            Err(failure) => failure,
+        };
         self.record(
             Actor::Sliceboard,
             Event::Progress {

@@ -76,7 +76,7 @@ impl Lane {
     /// The check's environment: the integration slice's, in this lane's
     /// worktree, with its own dbt target past the first lane (a profile
     /// that names its database after the target never shares one).
-    fn env(self, ws: &Workspace, merging: &SliceName) -> Vec<(String, String)> {
+    pub(super) fn env(self, ws: &Workspace, merging: &SliceName) -> Vec<(String, String)> {
         let worktree = self.worktree(ws);
         let mut env = integration_env(&ws.plan, ws.git.root(), &worktree, merging);
         if self.0 > 0 {
@@ -329,19 +329,26 @@ impl MergeQueue {
             return self.batch_check_exited(running, code);
         }
         let file = running.file.clone();
-        if code == Some(0) {
-            self.record(
-                Actor::Sliceboard,
-                Event::CheckPassed {
-                    slice: running.slice.clone(),
-                    attempt,
-                    merge_commit: running.merge_commit.to_string(),
-                },
-            );
-            self.publish_dbt_state(running.lane);
-            return Some(self.publish_merge(&file, running.merge_commit));
-        }
-        let (reason, details) = self.check_failure(code, &running);
+        let verdict = if code == Some(0) {
+            self.judge_data(&running)
+        } else {
+            Err(self.check_failure(code, &running))
+        };
+        let (reason, details) = match verdict {
+            Ok(()) => {
+                self.record(
+                    Actor::Sliceboard,
+                    Event::CheckPassed {
+                        slice: running.slice.clone(),
+                        attempt,
+                        merge_commit: running.merge_commit.to_string(),
+                    },
+                );
+                self.publish_dbt_state(running.lane);
+                return Some(self.publish_merge(&file, running.merge_commit));
+            }
+            Err(failure) => failure,
+        };
         let slice = running.slice.clone();
         let log = running.log.clone();
         self.attention(

@@ -24,6 +24,7 @@
 //!   worktree, its output live, what its end means.
 //! - `speculate`: `[merge] parallel`: queue entries checked at once, each
 //!   on the tip plus the entries ahead of it, landing in order.
+//! - `data`: `[merge] data_diff`: rows and columns before and after.
 //! - `feedback`: the prompt an agent gets.
 //! - `clean`: a worktree removed on purpose; its branch deleted only when
 //!   the integration branch holds all of it, else kept under
@@ -34,6 +35,7 @@ mod autopilot;
 mod batch;
 mod check;
 mod clean;
+mod data;
 mod feedback;
 mod pick;
 mod planner_review;
@@ -181,6 +183,7 @@ pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinH
                 published_commit: None,
                 batch: None,
                 speculation: None,
+                data_diffs: BTreeMap::new(),
             };
             queue.run();
         })?;
@@ -256,6 +259,8 @@ struct MergeQueue {
     batch: Option<batch::Batch>,
     /// The speculative checks in play (`[merge] parallel`).
     speculation: Option<speculate::Speculation>,
+    /// What each slice's last passing check did to the data.
+    data_diffs: BTreeMap<SliceName, crate::domain::queue::DataDiff>,
 }
 
 impl MergeQueue {

@@ -66,6 +66,11 @@ impl MergeQueue {
                 view.autopilot = Some(note.clone());
             }
         }
+        for (slice, diff) in &self.data_diffs {
+            if let Some(view) = board.slices.get_mut(slice) {
+                view.data = Some(diff.clone());
+            }
+        }
         for (slice, note) in self.speculation_notes() {
             if let Some(view) = board.slices.get_mut(&slice) {
                 view.speculative = Some(note);

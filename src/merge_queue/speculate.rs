@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use super::attempt::AttemptFile;
+use super::attempt::{AttemptFile, reset_worktree_of};
 use super::check::{Lane, Running};
 use super::{Ended, MergeQueue};
 use crate::domain::queue::EntryState;
@@ -131,6 +131,7 @@ impl MergeQueue {
                 });
             }
         };
+        self.prepare_lanes();
         self.speculation = Some(Speculation {
             onto,
             expected,
@@ -145,6 +146,30 @@ impl MergeQueue {
             self.join(&slice);
         }
         self.settle()
+    }
+
+    /// Creates the check worktrees of every lane that has none yet, all at
+    /// once (on a large repository each is seconds of checkout), so the
+    /// first checks do not wait for each other's.
+    fn prepare_lanes(&self) {
+        let lanes = self.ws.plan.merge.parallel.max(1);
+        let missing: Vec<PathBuf> = (0..lanes)
+            .map(|n| Lane(n).worktree(&self.ws))
+            .filter(|w| !w.join(".git").is_file())
+            .collect();
+        if missing.len() < 2 {
+            return;
+        }
+        let root = self.ws.git.root();
+        std::thread::scope(|scope| {
+            for worktree in &missing {
+                scope.spawn(move || {
+                    if let Err(err) = reset_worktree_of(root, worktree, None) {
+                        tracing::warn!(%err, worktree = %worktree.display(), "cannot create a check worktree");
+                    }
+                });
+            }
+        });
     }
 
     /// Merges `slice` on the last entry in play and starts its check in a
@@ -422,7 +447,16 @@ impl MergeQueue {
     /// speculation is over).
     fn land_front(&mut self) -> Option<Ended> {
         let spec = self.speculation.as_mut()?;
-        let entry = spec.entries.remove(0);
+        let mut entry = spec.entries.remove(0);
+        // Measured now, against the build of the very tip it would move.
+        if let Err((reason, details)) = self.judge_data(&entry.check) {
+            let slice = entry.check.slice.clone();
+            entry.outcome = Outcome::Failed { reason, details };
+            self.speculation.as_mut()?.entries.insert(0, entry);
+            self.check_again_behind(0, &slice);
+            return None;
+        }
+        let spec = self.speculation.as_mut()?;
         let mut file = entry.check.file().clone();
         file.expected = spec.expected.map(|e| e.to_string());
         let commit = entry.check.merge_commit();

@@ -23,7 +23,7 @@ use crate::domain::environment::RESERVED_PREFIX;
 use crate::domain::plan::{
     AgentSpec, ApproveRule, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET,
     DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RUNNING, DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DbtSpec,
-    ForgeSpec, MAX_BATCH, MAX_PARALLEL, MAX_SCROLLBACK, MergeSpec, OnFailure, Plan, repo_name,
+    DataDiffRule, ForgeSpec, MAX_BATCH, MAX_PARALLEL, MAX_SCROLLBACK, MergeSpec, OnFailure, Plan, repo_name,
 };
 use crate::domain::slice::SliceName;
 use crate::domain::template;
@@ -197,7 +197,9 @@ impl Checker<'_> {
         };
         let agent = self.agent(raw.agent);
         let dbt = self.dbt(raw.dbt);
-        let merge = raw.merge.map_or_else(MergeSpec::default, |m| self.merge(m));
+        let merge = raw
+            .merge
+            .map_or_else(MergeSpec::default, |m| self.merge(m, dbt.defer));
         let notify = self.notify(raw.notify);
         let forge = raw.forge.map_or_else(ForgeSpec::default, |f| ForgeSpec {
             remote: f
@@ -235,7 +237,7 @@ impl Checker<'_> {
     }
 
     /// `[merge]`: the check, and how much of the queue runs by itself.
-    fn merge(&mut self, raw: super::raw::RawMerge) -> MergeSpec {
+    fn merge(&mut self, raw: super::raw::RawMerge, defer: bool) -> MergeSpec {
         let on_failure = self.choice(
             raw.on_failure,
             "merge.on_failure",
@@ -276,9 +278,35 @@ impl Checker<'_> {
                 format!("sets both batch = {batch} and parallel = {parallel}: the queue checks {parallel} slices at once, one slice per check, and does not batch"),
             ));
         }
+        let asked = raw.data_diff.is_some();
+        let data_diff = self.choice(
+            raw.data_diff,
+            "merge.data_diff",
+            &[
+                ("off", DataDiffRule::Off),
+                ("show", DataDiffRule::Show),
+                ("block-on-removed-columns", DataDiffRule::BlockOnRemovedColumns),
+            ],
+            "use `data_diff = \"show\"` (row counts and columns of what the check built, shown in the Queue), \"block-on-removed-columns\", or \"off\"",
+        );
+        // With deferral, the check's build and the integration's are
+        // files sliceboard knows: shown unless the plan says otherwise.
+        let data_diff = match (asked, defer) {
+            (false, true) => DataDiffRule::Show,
+            (true, false) if data_diff != DataDiffRule::Off => {
+                self.push(Diagnostic::warning(
+                    None,
+                    "merge.data_diff",
+                    "needs `[dbt] defer = \"integration\"`: the check's build and the integration build are then databases sliceboard knows; no data diff is made",
+                ));
+                DataDiffRule::Off
+            }
+            _ => data_diff,
+        };
         MergeSpec {
             batch,
             parallel,
+            data_diff,
             check: raw
                 .check
                 .map(Spanned::into_inner)

@@ -82,6 +82,7 @@ pub struct RawMerge {
     pub max_attempts: Option<Spanned<i64>>,
     pub batch: Option<Spanned<i64>>,
     pub parallel: Option<Spanned<i64>>,
+    pub data_diff: Option<Spanned<String>>,
 }
 
 /// `[notify]`: which transitions call the operator, and how.

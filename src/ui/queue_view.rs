@@ -223,6 +223,7 @@ fn queued(app: &App, lines: &mut Vec<TextLine<'static>>) {
             ));
         }
         lines.push(TextLine::from(spans));
+        data_lines(view.data.as_ref(), lines);
         if matches!(
             view.state,
             Some(EntryState::Failed { .. } | EntryState::Conflicts { .. })
@@ -236,6 +237,20 @@ fn queued(app: &App, lines: &mut Vec<TextLine<'static>>) {
                 Style::new().add_modifier(Modifier::DIM),
             ));
         }
+    }
+}
+
+/// What a merge did (or, checked, would do) to the data: each changed
+/// model, a removed column in yellow.
+fn data_lines(diff: Option<&crate::domain::queue::DataDiff>, lines: &mut Vec<TextLine<'static>>) {
+    let Some(diff) = diff else { return };
+    for line in diff.lines() {
+        let style = if line.contains("; removed ") {
+            Style::new().fg(Color::Yellow)
+        } else {
+            Style::new().add_modifier(Modifier::DIM)
+        };
+        lines.push(TextLine::styled(format!("       data: {line}"), style));
     }
 }
 
@@ -259,6 +274,7 @@ fn merged(queue: &QueueBoard, lines: &mut Vec<TextLine<'static>>) {
                 format!("  merged  {slice} in {}{since}", short_commit(commit)),
                 Style::new().fg(color),
             ));
+            data_lines(queue.slices.get(slice).and_then(|v| v.data.as_ref()), lines);
         }
     }
 }

@@ -313,3 +313,70 @@ fn a_plan_without_deferral_exports_nothing_for_it() {
     let err = repo.sliceboard(&["check"]).fails();
     assert!(err.contains("dbt.defer"), "{err}");
 }
+
+#[test]
+fn the_queue_shows_what_a_merge_does_to_the_data_and_blocks_one_that_removes_a_column() {
+    let repo = repo();
+    repo.write(
+        "sliceboard.toml",
+        &PLAN.replace(
+            "[merge]\n",
+            "[merge]\ndata_diff = \"block-on-removed-columns\"\n",
+        ),
+    );
+    repo.commit_all("block merges that remove a column");
+    let run = common::dbt::with_dbt(&repo, &["dbt-state"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+
+    // Fewer rows and a new column in an intermediate model: it merges,
+    // and the queue says what it did to the data.
+    repo.commit_in(
+        "intermediate",
+        &[(
+            "models/intermediate/int_001.sql",
+            "select a.id, a.part, b.part as next_part, a.id * 2 as double_id from {{ ref('stg_001') }} a\nleft join {{ ref('stg_002') }} b on a.id = b.id\nwhere a.id > 5\n",
+        )],
+        "only later orders",
+    );
+    let approved = common::dbt::with_dbt(&repo, &["approve", "intermediate", "--force"]);
+    assert_eq!(approved.code, Some(0), "{approved:?}");
+    let merged = common::dbt::with_dbt(&repo, &["merge", "intermediate"]);
+    assert_eq!(merged.code, Some(0), "{merged:?}");
+    let queue: Value =
+        serde_json::from_str(&common::dbt::with_dbt(&repo, &["queue", "--json"]).stdout).unwrap();
+    let data = &queue["slices"]["intermediate"]["data"];
+    let models = data["models"].as_array().expect("a data diff");
+    assert_eq!(models.len(), 1, "{data:#}");
+    assert_eq!(models[0]["model"], "int_001");
+    assert_eq!(models[0]["rows_before"], 27);
+    assert_eq!(models[0]["rows_after"], 24);
+    assert_eq!(models[0]["added"], serde_json::json!(["double_id"]));
+    assert_eq!(data["unchanged"], 1, "mart_001 kept its rows: {data:#}");
+    let said = common::dbt::with_dbt(&repo, &["queue"]).stdout;
+    assert!(
+        said.contains("data: int_001: 27 → 24 rows (−3); added double_id"),
+        "{said}"
+    );
+
+    // A mart that loses a column does not merge, and says which.
+    let tip = repo.git(&["rev-parse", "main"]);
+    repo.commit_in(
+        "marts",
+        &[(
+            "models/marts/mart_003.sql",
+            "select part from {{ ref('int_003') }} group by part\n",
+        )],
+        "drop rows_seen",
+    );
+    let approved = common::dbt::with_dbt(&repo, &["approve", "marts", "--force"]);
+    assert_eq!(approved.code, Some(0), "{approved:?}");
+    let refused = common::dbt::with_dbt(&repo, &["merge", "marts"]);
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("removes column the integration build has: mart_003.rows_seen"),
+        "{refused:?}"
+    );
+    assert_eq!(repo.git(&["rev-parse", "main"]), tip, "the branch did not move");
+}
