@@ -182,6 +182,10 @@ schema = "{DEFAULT_DBT_SCHEMA}"
 # it, in a check worktree of its own; the branch still moves in queue order,
 # and the entries behind a failed one are checked again without it.
 # parallel = 1
+# With [dbt] defer: what each merge does to the data (the row counts and
+# columns of every model the check built, before and after) in the Queue;
+# "block-on-removed-columns" also refuses a merge that drops a column.
+# data_diff = "show"
 # What the agent is told about a conflict, a failed check or an upstream
 # merge; {{slice}}, {{integration}}, {{what}} and {{todo}} are filled in.
 # feedback = "..."
