@@ -465,6 +465,12 @@ fn check_details(project: &Path, tail: &VecDeque<String>) -> Vec<String> {
     if !failing.is_empty() {
         return failing;
     }
-    let kept = tail.len().saturating_sub(10);
-    tail.iter().skip(kept).cloned().collect()
+    // What the failing command said: the lines after the script's echo of
+    // it (`$ command`), not the echo.
+    let said: Vec<&String> = match tail.iter().rposition(|l| l.starts_with("$ ")) {
+        Some(echo) if echo + 1 < tail.len() => tail.iter().skip(echo + 1).collect(),
+        _ => tail.iter().collect(),
+    };
+    let kept = said.len().saturating_sub(10);
+    said.into_iter().skip(kept).cloned().collect()
 }

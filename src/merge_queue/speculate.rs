@@ -635,16 +635,20 @@ impl MergeQueue {
         spec.entries
             .iter()
             .map(|e| {
-                let on = assumed_words(&e.assumes, e.check.lane());
-                let attempt = e.check.number;
+                let mut on = assumed_words(&e.assumes, Lane::FIRST);
+                let lane = e.check.lane().words();
+                if !lane.is_empty() {
+                    on.push_str(&format!(" · {lane}"));
+                }
+                on.push_str(&format!(" · attempt {}", e.check.number));
                 let note = match &e.outcome {
-                    Outcome::Checking => format!("checking on {on} (attempt {attempt})"),
+                    Outcome::Checking => format!("on {on}"),
                     Outcome::Passed => format!(
-                        "passed on {on} (attempt {attempt}); lands after {}",
+                        "passed on {on}; lands after {}",
                         and_words(&e.assumes)
                     ),
                     Outcome::Failed { .. } => format!(
-                        "failed on {on} (attempt {attempt}); blamed if {} land{}",
+                        "failed on {on}; blamed if {} land{}",
                         and_words(&e.assumes),
                         if e.assumes.len() == 1 { "s" } else { "" }
                     ),
