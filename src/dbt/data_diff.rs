@@ -117,7 +117,8 @@ fn built_relations(project: &Path, since: jiff::Timestamp) -> Result<Vec<Relatio
         .filter_map(|n| n.unique_id.as_deref())
         .collect();
     let manifest = project.join("target").join("manifest.json");
-    let file = std::fs::File::open(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let file =
+        std::fs::File::open(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
     let manifest: Value = serde_json::from_reader(std::io::BufReader::new(file))
         .map_err(|e| format!("{}: {e}", manifest.display()))?;
     Ok(built
@@ -203,7 +204,11 @@ fn read_facts(
     let output = child.wait_with_output().map_err(|e| e.to_string())?;
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stderr);
-        let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = said
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         return Err(format!("reading the databases failed: {}", last.trim()));
     }
     let pairs: Vec<Pair> = serde_json::from_slice(&output.stdout)
@@ -314,7 +319,11 @@ mod tests {
         std::fs::create_dir(&bin).unwrap();
         let python = bin.join("python3");
         std::fs::write(&python, "").unwrap();
-        std::fs::write(bin.join("dbt"), format!("#!{}\nimport sys\n", python.display())).unwrap();
+        std::fs::write(
+            bin.join("dbt"),
+            format!("#!{}\nimport sys\n", python.display()),
+        )
+        .unwrap();
         assert_eq!(dbt_python(Some(bin.as_os_str())), Some(python.clone()));
         std::fs::write(bin.join("dbt"), "#!/usr/bin/env python3.11\n").unwrap();
         assert_eq!(

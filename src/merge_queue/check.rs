@@ -276,7 +276,11 @@ impl MergeQueue {
     /// Shows a check's output on the board: what it printed so far, then
     /// what comes.
     pub(super) fn show_output(&mut self, view: AttemptView, so_far: &VecDeque<String>) {
-        if self.output_of.as_ref().is_some_and(|o| o.number == view.number) {
+        if self
+            .output_of
+            .as_ref()
+            .is_some_and(|o| o.number == view.number)
+        {
             return;
         }
         self.check_output = so_far.clone();
@@ -405,7 +409,11 @@ impl MergeQueue {
 
     /// Why a check that ended with `code` failed, in one line, and what
     /// failed in it.
-    pub(super) fn check_failure(&self, code: Option<i32>, running: &Running) -> (String, Vec<String>) {
+    pub(super) fn check_failure(
+        &self,
+        code: Option<i32>,
+        running: &Running,
+    ) -> (String, Vec<String>) {
         let how = code.map_or_else(|| "was killed".to_owned(), |c| format!("exited with {c}"));
         let details = check_details(&running.lane.project(&self.ws), &running.tail);
         let mut reason = format!("the check {how}");

@@ -462,7 +462,10 @@ impl MergeQueue {
         let commit = entry.check.merge_commit();
         self.publish_dbt_state(entry.check.lane());
         match self.publish_merge(&file, commit) {
-            Ended::Merged { slice, commit: landed } => {
+            Ended::Merged {
+                slice,
+                commit: landed,
+            } => {
                 let spec = self.speculation.as_mut()?;
                 spec.merged.push((slice, landed));
                 spec.onto = commit;
@@ -484,7 +487,8 @@ impl MergeQueue {
         let Outcome::Failed { reason, details } = entry.outcome else {
             return;
         };
-        spec.failed.push((entry.check.slice.clone(), reason.clone()));
+        spec.failed
+            .push((entry.check.slice.clone(), reason.clone()));
         let file = entry.check.file();
         self.attention(
             &file.slice,
@@ -525,11 +529,13 @@ impl MergeQueue {
             .order
             .iter()
             .filter(|s| !spec.holds(s))
-            .filter(|s| match board.slices.get(*s).and_then(|v| v.state.as_ref()) {
-                Some(EntryState::Ready) => true,
-                Some(EntryState::Waiting { on }) => on.iter().all(|o| chain.contains(o)),
-                _ => false,
-            })
+            .filter(
+                |s| match board.slices.get(*s).and_then(|v| v.state.as_ref()) {
+                    Some(EntryState::Ready) => true,
+                    Some(EntryState::Waiting { on }) => on.iter().all(|o| chain.contains(o)),
+                    _ => false,
+                },
+            )
             .cloned()
             .collect();
         let lanes = self.ws.plan.merge.parallel.max(1);
@@ -571,7 +577,8 @@ impl MergeQueue {
             }
         }
         if !spec.entries.is_empty() {
-            let names: Vec<SliceName> = spec.entries.iter().map(|e| e.check.slice.clone()).collect();
+            let names: Vec<SliceName> =
+                spec.entries.iter().map(|e| e.check.slice.clone()).collect();
             self.record(
                 Actor::Sliceboard,
                 Event::Progress {
@@ -643,10 +650,9 @@ impl MergeQueue {
                 on.push_str(&format!(" · attempt {}", e.check.number));
                 let note = match &e.outcome {
                     Outcome::Checking => format!("on {on}"),
-                    Outcome::Passed => format!(
-                        "passed on {on}; lands after {}",
-                        and_words(&e.assumes)
-                    ),
+                    Outcome::Passed => {
+                        format!("passed on {on}; lands after {}", and_words(&e.assumes))
+                    }
                     Outcome::Failed { .. } => format!(
                         "failed on {on}; blamed if {} land{}",
                         and_words(&e.assumes),
@@ -723,7 +729,8 @@ impl MergeQueue {
                 .and_then(|c| Oid::from_str(c).ok());
             let landed = match (commit, tip) {
                 (Some(commit), Some(tip)) => {
-                    commit == tip || self.engine.merge_base(commit, tip).ok().flatten() == Some(commit)
+                    commit == tip
+                        || self.engine.merge_base(commit, tip).ok().flatten() == Some(commit)
                 }
                 _ => false,
             };

@@ -22,8 +22,9 @@ use crate::domain::calls::{NotifySpec, Reason};
 use crate::domain::environment::RESERVED_PREFIX;
 use crate::domain::plan::{
     AgentSpec, ApproveRule, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET,
-    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RUNNING, DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DbtSpec,
-    DataDiffRule, ForgeSpec, MAX_BATCH, MAX_PARALLEL, MAX_SCROLLBACK, MergeSpec, OnFailure, Plan, repo_name,
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RUNNING, DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DataDiffRule,
+    DbtSpec, ForgeSpec, MAX_BATCH, MAX_PARALLEL, MAX_SCROLLBACK, MergeSpec, OnFailure, Plan,
+    repo_name,
 };
 use crate::domain::slice::SliceName;
 use crate::domain::template;

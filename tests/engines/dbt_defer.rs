@@ -378,5 +378,9 @@ fn the_queue_shows_what_a_merge_does_to_the_data_and_blocks_one_that_removes_a_c
             .contains("removes column the integration build has: mart_003.rows_seen"),
         "{refused:?}"
     );
-    assert_eq!(repo.git(&["rev-parse", "main"]), tip, "the branch did not move");
+    assert_eq!(
+        repo.git(&["rev-parse", "main"]),
+        tip,
+        "the branch did not move"
+    );
 }

@@ -77,7 +77,12 @@ fn with_parallel_3_the_first_entry_fails_and_the_two_behind_are_checked_again_wi
         kinds(&repo)
     );
     // Only a is blamed; b and c were checked again without it.
-    assert_eq!(events(&repo, "check_failed", "a").len(), 1, "{}", kinds(&repo));
+    assert_eq!(
+        events(&repo, "check_failed", "a").len(),
+        1,
+        "{}",
+        kinds(&repo)
+    );
     assert!(events(&repo, "check_failed", "b").is_empty());
     assert!(events(&repo, "check_failed", "c").is_empty());
     assert!(
@@ -101,7 +106,10 @@ fn with_parallel_3_the_first_entry_fails_and_the_two_behind_are_checked_again_wi
     ]);
     assert_eq!(
         subjects.lines().collect::<Vec<_>>(),
-        ["Merge slice c into integration", "Merge slice b into integration"]
+        [
+            "Merge slice c into integration",
+            "Merge slice b into integration"
+        ]
     );
     let b_merge = parents(&repo, &after)[0].clone();
     assert_eq!(parents(&repo, &b_merge)[0], before);
@@ -226,6 +234,11 @@ fn a_supervisor_killed_during_speculative_checks_leaves_a_checked_tip_and_recove
         state_of(q, "beta") == Some("ready")
     });
     assert_eq!(state_of(&board, "alpha"), Some("merged"));
-    assert_eq!(events(&repo, "merged", "alpha").len(), 1, "{}", kinds(&repo));
+    assert_eq!(
+        events(&repo, "merged", "alpha").len(),
+        1,
+        "{}",
+        kinds(&repo)
+    );
     assert!(events(&repo, "merge_interrupted", "alpha").is_empty());
 }

@@ -129,7 +129,12 @@ pub(super) fn events(repo: &TestRepo, kind: &str, slice: &str) -> Vec<Value> {
         .collect()
 }
 
-pub(super) fn wait_event(repo: &TestRepo, kind: &str, slice: &str, pick: impl Fn(&Value) -> bool) -> Value {
+pub(super) fn wait_event(
+    repo: &TestRepo,
+    kind: &str,
+    slice: &str,
+    pick: impl Fn(&Value) -> bool,
+) -> Value {
     poll_ok(format!("{kind} for {slice} in the journal"), WAIT, || {
         events(repo, kind, slice)
             .into_iter()
