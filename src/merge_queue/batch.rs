@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 
 use super::attempt::{AttemptFile, BatchMember};
-use super::check::Running;
+use super::check::{Lane, Running};
 use super::{Ended, MergeQueue};
 use crate::domain::queue::EntryState;
 use crate::domain::{Event, SliceName};
@@ -44,6 +44,38 @@ pub(super) struct Batch {
     /// What landed and what failed so far, for whoever asked.
     merged: Vec<(SliceName, String)>,
     failed: Vec<(SliceName, String)>,
+    /// With `[merge] parallel`, the prefixes being checked at once while
+    /// a failing batch is bisected, and the results of those that ended.
+    probes: Vec<Running>,
+    probed: Vec<Probed>,
+}
+
+/// A prefix checked during a parallel bisection: passed (its check kept
+/// for the branch to move to it) or failed.
+struct Probed {
+    len: usize,
+    check: Running,
+    failure: Option<Failure>,
+}
+
+impl Batch {
+    /// The slices of every prefix being checked.
+    pub(super) fn probing(&self) -> Vec<SliceName> {
+        self.probes
+            .iter()
+            .map(|p| p.file().batch.len())
+            .max()
+            .map(|len| self.members[..len.min(self.members.len())].iter().map(|m| m.slice.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn probe_mut(&mut self, attempt: u64) -> Option<&mut Running> {
+        self.probes.iter_mut().find(|p| p.number == attempt)
+    }
+
+    pub(super) fn probes(&self) -> &[Running] {
+        &self.probes
+    }
 }
 
 #[derive(Clone)]
@@ -97,6 +129,8 @@ impl MergeQueue {
             failure: None,
             merged: Vec::new(),
             failed: Vec::new(),
+            probes: Vec::new(),
+            probed: Vec::new(),
         };
         let mut top = onto;
         for slice in slices {
@@ -349,8 +383,204 @@ impl MergeQueue {
                 self.blame();
                 self.finish_batch()
             }
+            Some(bad) if self.ws.plan.merge.parallel > 1 && bad > 2 => self.probe(bad),
             Some(bad) => self.check_prefix(bad / 2),
         }
+    }
+
+    /// With `[merge] parallel = K`: checks up to K prefixes shorter than
+    /// the `bad` one that failed, at once, evenly spread, each in a lane
+    /// of its own (a K-ary search in place of halving).
+    fn probe(&mut self, bad: usize) -> Option<Ended> {
+        let lanes = self.ws.plan.merge.parallel.max(1);
+        let lens: Vec<usize> = if bad - 1 <= lanes {
+            (1..bad).collect()
+        } else {
+            let mut lens: Vec<usize> = (1..=lanes).map(|i| i * bad / (lanes + 1)).collect();
+            lens.retain(|&len| len > 0 && len < bad);
+            lens.dedup();
+            lens
+        };
+        let Some(check) = self.ws.plan.merge.check.clone() else {
+            return self.check_prefix(bad / 2);
+        };
+        self.prepare_lanes();
+        let batch = self.batch.as_ref()?;
+        let (onto, expected) = (batch.onto, batch.expected);
+        let members = batch.members.clone();
+        let mut files = Vec::new();
+        for (lane, &len) in lens.iter().enumerate() {
+            let prefix: Vec<BatchMember> = members[..len].to_vec();
+            let Some(last) = prefix.last().cloned() else {
+                continue;
+            };
+            let Ok(top) = Oid::from_str(&last.merge_commit) else {
+                continue;
+            };
+            let file = AttemptFile {
+                number: self.next_attempt(),
+                slice: last.slice.clone(),
+                approved: last.approved.clone(),
+                onto: onto.to_string(),
+                expected: expected.map(|e| e.to_string()),
+                merge_commit: Some(last.merge_commit.clone()),
+                check_pid: None,
+                check_started: None,
+                started: Timestamp::now(),
+                batch: prefix.clone(),
+            };
+            match self.start_check(&file, top, &check, Lane(lane)) {
+                Ok(running) => {
+                    self.record(
+                        Actor::Sliceboard,
+                        Event::CheckStarted {
+                            slice: last.slice.clone(),
+                            attempt: file.number,
+                            merge_commit: top.to_string(),
+                            command: format!(
+                                "{check} (bisecting: the first {len} of the failed batch, {})",
+                                batch_words(&prefix)
+                            ),
+                        },
+                    );
+                    files.push(running.file().clone());
+                    if let Some(batch) = self.batch.as_mut() {
+                        batch.probes.push(running);
+                    }
+                }
+                Err(reason) => tracing::warn!(%reason, len, "a bisecting check could not start"),
+            }
+        }
+        self.save_probes(&files);
+        let first = self
+            .batch
+            .as_ref()
+            .and_then(|b| b.probes.first())
+            .map(|p| (p.view(), p.tail().clone()));
+        match first {
+            Some((view, tail)) => {
+                self.show_output(view, &tail);
+                None
+            }
+            // Not one could start: halving, one at a time.
+            None => self.check_prefix(bad / 2),
+        }
+    }
+
+    /// A bisecting check ended (`None` when it was not one, or others
+    /// still run); when the last ends, the longest passing prefix below
+    /// the shortest failing one lands and the search goes on.
+    pub(super) fn probe_exited(&mut self, attempt: u64, code: Option<i32>) -> Option<Ended> {
+        let batch = self.batch.as_mut()?;
+        let index = batch.probes.iter().position(|p| p.number == attempt)?;
+        let check = batch.probes.remove(index);
+        let len = check.file().batch.len();
+        let verdict = if code == Some(0) {
+            self.judge_data(&check)
+        } else {
+            Err(self.check_failure(code, &check))
+        };
+        let failure = match verdict {
+            Ok(()) => {
+                self.record(
+                    Actor::Sliceboard,
+                    Event::CheckPassed {
+                        slice: check.slice.clone(),
+                        attempt,
+                        merge_commit: check.merge_commit().to_string(),
+                    },
+                );
+                None
+            }
+            Err((reason, details)) => Some(Failure {
+                attempt,
+                merge_commit: check.merge_commit().to_string(),
+                reason,
+                details,
+                log: check.log().to_owned(),
+            }),
+        };
+        let batch = self.batch.as_mut()?;
+        batch.probed.push(Probed {
+            len,
+            check,
+            failure,
+        });
+        if !batch.probes.is_empty() {
+            let next = batch.probes.first().map(|p| (p.view(), p.tail().clone()));
+            if let Some((view, tail)) = next {
+                self.show_output(view, &tail);
+            }
+            return None;
+        }
+        let mut probed = std::mem::take(&mut batch.probed);
+        probed.sort_by_key(|p| p.len);
+        let failing = probed.iter().position(|p| p.failure.is_some());
+        if let Some(at) = failing {
+            batch.bad = Some(probed[at].len);
+            batch.failure = probed[at].failure.clone();
+        }
+        let bad = batch.bad.unwrap_or(usize::MAX);
+        self.remove_probes();
+        let passing = probed
+            .into_iter()
+            .filter(|p| p.failure.is_none() && p.len < bad)
+            .max_by_key(|p| p.len);
+        let Some(passing) = passing else {
+            return self.narrow();
+        };
+        let file = passing.check.file().clone();
+        self.publish_dbt_state(passing.check.lane());
+        let ended = self.publish_merge(&file, passing.check.merge_commit());
+        self.after_batch_move(&file, ended)
+    }
+
+    fn probes_file(&self) -> std::path::PathBuf {
+        self.ws.state_dir.merge_dir().join("lanes.json")
+    }
+
+    /// Records the bisecting checks in play, as speculative checks are,
+    /// for recovery.
+    fn save_probes(&self, files: &[AttemptFile]) {
+        let saved = serde_json::to_vec_pretty(files)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                crate::store::write_atomic(&self.probes_file(), &text).map_err(|e| e.to_string())
+            });
+        if let Err(err) = saved {
+            tracing::warn!(%err, "cannot record the bisecting checks in play");
+        }
+    }
+
+    fn remove_probes(&self) {
+        let _ = std::fs::remove_file(self.probes_file());
+    }
+
+    /// Shutting down during a parallel bisection: the checks stop, and
+    /// every slice of the batch still in play is interrupted.
+    pub(super) fn interrupt_probes(&mut self) {
+        let Some(batch) = self.batch.as_ref() else {
+            return;
+        };
+        if batch.probes.is_empty() {
+            return;
+        }
+        for probe in &batch.probes {
+            probe.stop();
+        }
+        let number = batch.probes[0].number;
+        let slices: Vec<SliceName> = batch.members.iter().map(|m| m.slice.clone()).collect();
+        for slice in slices {
+            self.record(
+                Actor::Sliceboard,
+                Event::MergeInterrupted {
+                    slice,
+                    attempt: number,
+                },
+            );
+        }
+        self.batch = None;
+        self.remove_probes();
     }
 
     /// The first slice in play is the one that breaks the batch: it gets

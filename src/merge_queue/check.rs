@@ -302,7 +302,8 @@ impl MergeQueue {
     pub(super) fn check_output(&mut self, attempt: u64, lines: Vec<String>) {
         let running = match self.running.as_mut() {
             Some(running) if running.number == attempt => Some(running),
-            _ => self.speculating_mut(attempt),
+            _ if self.speculation.is_some() => self.speculating_mut(attempt),
+            _ => self.batch.as_mut().and_then(|b| b.probe_mut(attempt)),
         };
         // A check stopped on purpose may still say its last words.
         let Some(running) = running else { return };
@@ -327,7 +328,10 @@ impl MergeQueue {
     /// The check ended: publish the merge, or record why not.
     pub(super) fn check_exited(&mut self, attempt: u64, code: Option<i32>) -> Option<Ended> {
         let Some(running) = self.running.take_if(|r| r.number == attempt) else {
-            return self.speculative_check_exited(attempt, code);
+            if self.speculation.is_some() {
+                return self.speculative_check_exited(attempt, code);
+            }
+            return self.probe_exited(attempt, code);
         };
         if !running.file.batch.is_empty() {
             return self.batch_check_exited(running, code);
@@ -429,6 +433,7 @@ impl MergeQueue {
     /// Stops a running check (shutting down): the attempt is interrupted.
     pub(super) fn interrupt(&mut self) {
         self.interrupt_speculation();
+        self.interrupt_probes();
         let Some(running) = self.running.take() else {
             return;
         };

@@ -377,7 +377,12 @@ impl MergeQueue {
 
     /// Whether a check runs (or speculative checks are in play).
     fn checks_running(&self) -> bool {
-        self.running.is_some() || self.speculation.is_some()
+        self.running.is_some()
+            || self.speculation.is_some()
+            || self
+                .batch
+                .as_ref()
+                .is_some_and(|b| !b.probes().is_empty())
     }
 
     /// Starts what the jobs at the front ask for, one attempt at a time
@@ -408,7 +413,7 @@ impl MergeQueue {
             let own = job.which == MergeWhich::Head && job.reply.is_none();
             let many = job.which == MergeWhich::All || own;
             let merge = &self.ws.plan.merge;
-            if many && merge.parallel > 1 && merge.check.is_some() {
+            if many && merge.parallel > 1 && merge.batch == 1 && merge.check.is_some() {
                 let tried: Vec<SliceName> = job.failed.iter().map(|(s, _)| s.clone()).collect();
                 let slices = self.pick_batch(&tried.iter().collect::<Vec<_>>(), merge.parallel);
                 if !slices.is_empty() {

@@ -103,11 +103,20 @@ impl MergeQueue {
             .map(Running::slices)
             .unwrap_or_default();
         checking.extend(self.speculating());
+        if let Some(batch) = self.batch.as_ref() {
+            checking.extend(batch.probing());
+        }
         let attempt = self
             .running
             .as_ref()
             .map(Running::view)
-            .or_else(|| self.speculation_attempt());
+            .or_else(|| self.speculation_attempt())
+            .or_else(|| {
+                self.batch
+                    .as_ref()
+                    .and_then(|b| b.probes().first())
+                    .map(Running::view)
+            });
         BoardReader {
             ws: &self.ws,
             engine: &self.engine,

@@ -15,7 +15,8 @@
 //! ready. A slice whose `after` names an entry in play may join behind it.
 //!
 //! `merge/lanes.json` records every entry in play with its merge commit
-//! and check, so a supervisor killed at any moment leaves the branch at a
+//! and check (and, during a parallel bisection, every prefix being
+//! checked: `batch`), so a supervisor killed at any moment leaves the branch at a
 //! checked commit; the next one stops the checks, records as merged each
 //! entry the branch holds, and every other as interrupted.
 
@@ -151,7 +152,7 @@ impl MergeQueue {
     /// Creates the check worktrees of every lane that has none yet, all at
     /// once (on a large repository each is seconds of checkout), so the
     /// first checks do not wait for each other's.
-    fn prepare_lanes(&self) {
+    pub(super) fn prepare_lanes(&self) {
         let lanes = self.ws.plan.merge.parallel.max(1);
         let missing: Vec<PathBuf> = (0..lanes)
             .map(|n| Lane(n).worktree(&self.ws))
@@ -722,6 +723,7 @@ impl MergeQueue {
         }
         let tip = self.engine.tip(&self.ws.plan.integration).ok().flatten();
         let state = self.state();
+        let mut interrupted = BTreeSet::new();
         for file in files {
             let commit = file
                 .merge_commit
@@ -748,13 +750,24 @@ impl MergeQueue {
                     self.finish_merge(&file, commit);
                 }
                 _ if landed => {}
-                _ => self.record(
-                    Actor::Sliceboard,
-                    Event::MergeInterrupted {
-                        slice: file.slice.clone(),
-                        attempt: file.number,
-                    },
-                ),
+                _ => {
+                    let slices: Vec<SliceName> = if file.batch.is_empty() {
+                        vec![file.slice.clone()]
+                    } else {
+                        file.batch.iter().map(|m| m.slice.clone()).collect()
+                    };
+                    for slice in slices {
+                        if interrupted.insert(slice.clone()) {
+                            self.record(
+                                Actor::Sliceboard,
+                                Event::MergeInterrupted {
+                                    slice,
+                                    attempt: file.number,
+                                },
+                            );
+                        }
+                    }
+                }
             }
         }
         self.remove_lanes();

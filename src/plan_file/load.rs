@@ -272,13 +272,6 @@ impl Checker<'_> {
             (1, MAX_PARALLEL, 1),
             "set how many queue entries are checked at once, e.g. `parallel = 4`",
         );
-        if parallel > 1 && batch > 1 {
-            self.push(Diagnostic::warning(
-                None,
-                "merge",
-                format!("sets both batch = {batch} and parallel = {parallel}: the queue checks {parallel} slices at once, one slice per check, and does not batch"),
-            ));
-        }
         let asked = raw.data_diff.is_some();
         let data_diff = self.choice(
             raw.data_diff,

@@ -242,3 +242,88 @@ fn a_supervisor_killed_during_speculative_checks_leaves_a_checked_tip_and_recove
     );
     assert!(events(&repo, "merge_interrupted", "alpha").is_empty());
 }
+
+#[test]
+fn with_batch_4_and_parallel_3_a_failing_batch_is_bisected_by_three_checks_at_once() {
+    let check = "if grep -rlq --include='*.sql' BROKEN .; then echo orders: 3 rows, want 4 in $(grep -rl --include='*.sql' BROKEN .); exit 1; fi; echo ok";
+    let repo = repo_of(
+        &format!("[merge]\nbatch = 4\nparallel = 3\ncheck = \"{check}\""),
+        &["a", "b", "c", "d"],
+    );
+    let before = tip(&repo, "integration").unwrap();
+    for (slice, body) in [("a", "fine"), ("b", "fine"), ("c", "BROKEN"), ("d", "fine")] {
+        repo.commit_in(slice, &[(&format!("{slice}/model.sql"), body)], slice);
+        sliceboard(&repo, &["approve", slice]).ok();
+    }
+
+    let said = sliceboard(&repo, &["merge", "--all"]).fails();
+    assert!(
+        said.contains("1 of 4 approved slices did not merge")
+            && said.contains("c did not merge")
+            && said.contains("orders: 3 rows, want 4"),
+        "{said}"
+    );
+    let board = wait_queue(&repo, "a, b and d merged", |q| {
+        ["a", "b", "d"]
+            .iter()
+            .all(|s| state_of(q, s) == Some("merged"))
+    });
+    assert_eq!(state_of(&board, "c"), Some("failed"), "{board:#}");
+    let culprit = wait_event(&repo, "check_failed", "c", |_| true);
+    assert!(
+        culprit["reason"]
+            .as_str()
+            .unwrap()
+            .contains("found by bisecting its batch"),
+        "{culprit}"
+    );
+
+    // The whole batch, then its prefixes of 1, 2 and 3 at once (all three
+    // started before any ended), then d alone.
+    let journal = repo.journal();
+    let checks: Vec<(usize, &Value)> = journal
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e["event"] == "check_started")
+        .collect();
+    assert_eq!(checks.len(), 5, "{}", kinds(&repo));
+    let bisecting: Vec<&str> = checks[1..4]
+        .iter()
+        .map(|(_, e)| e["slice"].as_str().unwrap())
+        .collect();
+    assert_eq!(bisecting, ["a", "b", "c"], "{}", kinds(&repo));
+    let first_end = journal
+        .iter()
+        .enumerate()
+        .skip(checks[1].0)
+        .find(|(_, e)| e["event"] == "check_passed" || e["event"] == "check_failed")
+        .map(|(i, _)| i)
+        .unwrap();
+    assert!(checks[3].0 < first_end, "{}", kinds(&repo));
+
+    // The branch moved twice, by compare-and-swap: to b's merge commit (the
+    // passing prefix), then to d's.
+    let moves = repo.git(&["reflog", "--format=%gs", "refs/heads/integration"]);
+    let moves: Vec<&str> = moves.lines().collect();
+    assert!(
+        moves.len() == 3
+            && moves[0].starts_with("sliceboard: merge slice d")
+            && moves[1].starts_with("sliceboard: merge slice b"),
+        "{moves:?}"
+    );
+    let after = tip(&repo, "integration").unwrap();
+    let subjects = repo.git(&[
+        "log",
+        "--first-parent",
+        "--format=%s",
+        &format!("{before}..{after}"),
+    ]);
+    assert_eq!(
+        subjects.lines().collect::<Vec<_>>(),
+        [
+            "Merge slice d into integration",
+            "Merge slice b into integration",
+            "Merge slice a into integration"
+        ]
+    );
+}
