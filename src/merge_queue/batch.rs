@@ -65,7 +65,12 @@ impl Batch {
             .iter()
             .map(|p| p.file().batch.len())
             .max()
-            .map(|len| self.members[..len.min(self.members.len())].iter().map(|m| m.slice.clone()).collect())
+            .map(|len| {
+                self.members[..len.min(self.members.len())]
+                    .iter()
+                    .map(|m| m.slice.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

@@ -379,10 +379,7 @@ impl MergeQueue {
     fn checks_running(&self) -> bool {
         self.running.is_some()
             || self.speculation.is_some()
-            || self
-                .batch
-                .as_ref()
-                .is_some_and(|b| !b.probes().is_empty())
+            || self.batch.as_ref().is_some_and(|b| !b.probes().is_empty())
     }
 
     /// Starts what the jobs at the front ask for, one attempt at a time

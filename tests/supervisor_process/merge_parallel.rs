@@ -327,3 +327,77 @@ fn with_batch_4_and_parallel_3_a_failing_batch_is_bisected_by_three_checks_at_on
         ]
     );
 }
+
+#[test]
+fn a_supervisor_killed_while_a_batch_is_bisected_in_parallel_leaves_the_tip_and_recovery_names_the_prefixes()
+ {
+    // The batch fails at once; its prefixes (without the broken model)
+    // then run until killed.
+    let repo = repo_of(
+        "[merge]\nbatch = 3\nparallel = 2\ncheck = \"if grep -rlq --include='*.sql' BROKEN .; then exit 1; fi; sleep 600\"",
+        &["a", "b", "c"],
+    );
+    let before = tip(&repo, "integration").unwrap();
+    for (slice, body) in [("a", "fine"), ("b", "fine"), ("c", "BROKEN")] {
+        repo.commit_in(slice, &[(&format!("{slice}/model.sql"), body)], slice);
+        sliceboard(&repo, &["approve", slice]).ok();
+    }
+    let lock = repo.state_dir().join("lock");
+    let merge = Background::start(&repo, &["merge", "--all"]);
+    let lanes_file = repo.state_dir().join("merge/lanes.json");
+    let probes: Value = poll_ok("two prefixes being checked", WAIT, || {
+        std::fs::read_to_string(&lanes_file)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()))
+            .and_then(|v| {
+                if v.as_array().is_some_and(|a| a.len() == 2) {
+                    Ok(v)
+                } else {
+                    Err(format!("{v}"))
+                }
+            })
+    });
+    let lens: Vec<usize> = probes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["batch"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(lens, [1, 2], "{probes:#}");
+    let _checks: Vec<KillGroup> = probes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| KillGroup(p["check_pid"].as_i64().unwrap() as i32))
+        .collect();
+    let holder = StateLock::holder(&lock).expect("the supervisor holds the lock");
+    // SAFETY: signals the repository's supervisor, which the test started.
+    assert_eq!(unsafe { libc::kill(holder.pid as i32, libc::SIGKILL) }, 0);
+    poll_until("the killed supervisor lets go of the lock", WAIT, || {
+        StateLock::holder(&lock).is_none()
+    });
+    merge.finish("the merge whose supervisor was killed");
+    assert_eq!(tip(&repo, "integration").unwrap(), before);
+
+    let _supervisor = Supervise::start(&repo, &[]);
+    for slice in ["a", "b"] {
+        wait_event(&repo, "merge_interrupted", slice, |_| true);
+    }
+    poll_until("the record of the checks in play removed", WAIT, || {
+        !lanes_file.exists()
+    });
+    for pid in probes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["check_pid"].as_i64().unwrap() as i32)
+    {
+        poll_until("the prefix's check stopped", WAIT, || {
+            !common::procs::group_alive(pid)
+        });
+    }
+    let board = wait_queue(&repo, "a and b ready again", |q| {
+        state_of(q, "a") == Some("ready") && state_of(q, "b") == Some("ready")
+    });
+    assert_eq!(board["integration_tip"], before.as_str());
+}
