@@ -5,10 +5,11 @@
 # the merge). Times `sliceboard merge --all` from its start until it
 # returns (every good slice merged, the culprit named), and counts the
 # checks, for each run in SB_MB_RUNS: `B` is `[merge] batch = B`, `pK`
-# is `[merge] parallel = K` (speculative checks).
+# is `[merge] parallel = K` (speculative checks), `BpK` both (batches,
+# a failing one bisected with K checks at once).
 #
 #   bash benches/merge_batch.sh                        # serial, batch 5, parallel 4; 10 s check
-#   SB_MB_CHECK=2 SB_MB_RUNS="1 5 10 p2 p4" bash benches/merge_batch.sh
+#   SB_MB_CHECK=2 SB_MB_RUNS="1 5 10 p2 p4 5p4" bash benches/merge_batch.sh
 #
 # SB_MB_CULPRIT is the culprit's place in the queue (default 7);
 # SB_MB_KEEP=1 keeps the temporary folder (the journals and logs).
@@ -42,6 +43,7 @@ echo "$(nproc) cores, $(uname -sr), $("$bin" --version 2>/dev/null || echo slice
 for run in $runs; do
   case $run in
     p*) batch=1 parallel=${run#p} ;;
+    *p*) batch=${run%p*} parallel=${run#*p} ;;
     *) batch=$run parallel=1 ;;
   esac
   repo=$tmp/repo-$run

@@ -34,6 +34,7 @@ echo "$(nproc) cores, $(uname -sr), $("$sb" --version), $(dbt --version 2>/dev/n
 for run in $runs; do
   case $run in
     p*) batch=1 parallel=${run#p} ;;
+    *p*) batch=${run%p*} parallel=${run#*p} ;;
     *) batch=$run parallel=1 ;;
   esac
   repo="$work/gen-$run"

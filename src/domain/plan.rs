@@ -132,7 +132,8 @@ pub struct MergeSpec {
     pub batch: usize,
     /// Queue entries checked at once, each speculatively on the tip plus
     /// the entries ahead of it, in a check worktree of its own; the branch
-    /// still moves in queue order.
+    /// still moves in queue order. With `batch` > 1, the prefixes of a
+    /// failing batch checked at once instead.
     #[serde(default = "default_parallel")]
     pub parallel: usize,
     /// What a passing check's merge does to the data (dbt with deferral).

@@ -180,7 +180,9 @@ schema = "{DEFAULT_DBT_SCHEMA}"
 # batch = 1
 # Queue entries checked at once: each on the tip plus the entries ahead of
 # it, in a check worktree of its own; the branch still moves in queue order,
-# and the entries behind a failed one are checked again without it.
+# and the entries behind a failed one are checked again without it. With
+# batch > 1 too, slices go in batches and a failing batch is bisected with
+# up to this many of its prefixes checked at once.
 # parallel = 1
 # With [dbt] defer: what each merge does to the data (the row counts and
 # columns of every model the check built, before and after) in the Queue;
