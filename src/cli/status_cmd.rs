@@ -12,8 +12,14 @@ use crate::link::Link;
 use crate::workspace::{self, SliceStatus, Workspace};
 
 pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
-    let mut report = workspace::status(ws)?;
-    with_running_state(ws, &mut report.slices);
+    let report = match supervisor_status(ws) {
+        Some(report) => report,
+        None => {
+            let mut report = workspace::status(ws)?;
+            with_running_state(ws, &mut report.slices);
+            report
+        }
+    };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
@@ -181,6 +187,14 @@ fn merge_cell(slice: &SliceStatus) -> String {
         .as_deref()
         .map_or_else(String::new, |d| format!(" {d}"));
     format!("{approved}{position}{state}")
+}
+
+/// The status as a running supervisor answers it from its board (one
+/// round trip); `None` when none runs, or it cannot say.
+fn supervisor_status(ws: &Workspace) -> Option<workspace::StatusReport> {
+    let mut link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli).ok()?;
+    let text = link.request(Command::StatusReport).ok()?.ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// Every slice's agent from the running supervisor, if one runs.

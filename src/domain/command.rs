@@ -180,8 +180,11 @@ pub enum Command {
     },
     /// The merge queue as JSON (`sliceboard queue --json`).
     QueueReport,
-    /// Every slice's agent as the board shows it, as JSON (`status`).
+    /// Every slice's agent as the board shows it, as JSON.
     AgentsReport,
+    /// `status --json` as the supervisor answers it: every slice from its
+    /// board (live diff, dbt run, agent, queue), in one round trip.
+    StatusReport,
     /// The plan the supervisor runs with, as JSON: what `status`, `queue`
     /// and attaching use while `sliceboard.toml` does not load.
     PlanInForce,
@@ -241,6 +244,7 @@ impl Command {
             | Command::HoldQueue { .. }
             | Command::Publish
             | Command::AgentsReport
+            | Command::StatusReport
             | Command::PlanInForce
             | Command::Shutdown => None,
         }
@@ -261,6 +265,7 @@ impl Command {
             | Command::Publish
             | Command::QueueReport => Service::MergeQueue,
             Command::AgentsReport
+            | Command::StatusReport
             | Command::PlanInForce
             | Command::MuteCalls { .. }
             | Command::Comment { .. }

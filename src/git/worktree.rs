@@ -4,6 +4,7 @@
 //! which is validated to be one. There is no git2 call for "is this branch
 //! checked out somewhere", so we read each worktree's HEAD ourselves.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository, Status, StatusOptions, WorktreeAddOptions, WorktreePruneOptions};
@@ -242,6 +243,40 @@ impl GitRepo {
             .recurse_untracked_dirs(true)
             .include_ignored(false)
             .exclude_submodules(true);
+        let statuses = repo
+            .statuses(Some(&mut options))
+            .map_err(doing(format!("read the status of {}", path.display())))?;
+        let mut dirt = Dirt::default();
+        for entry in statuses.iter() {
+            let status = entry.status();
+            if status.contains(Status::WT_NEW) && !status.intersects(Status::INDEX_NEW) {
+                dirt.untracked += 1;
+            } else if !status.is_empty() && !status.contains(Status::IGNORED) {
+                dirt.changed += 1;
+            }
+        }
+        Ok(dirt)
+    }
+
+    /// [`GitRepo::dirt`] among `paths` only: every file that can differ
+    /// from the worktree's HEAD when a diff against some base names them
+    /// all (the live diff's paths, and what the branch's commits changed
+    /// since that base). The rest of a large worktree is not read.
+    pub fn dirt_among(path: &Path, paths: &BTreeSet<String>) -> Result<Dirt, GitError> {
+        if paths.is_empty() {
+            return Ok(Dirt::default());
+        }
+        let repo = Repository::open(path).map_err(doing(format!("open {}", path.display())))?;
+        let mut options = StatusOptions::new();
+        options
+            .include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false)
+            .exclude_submodules(true)
+            .disable_pathspec_match(true);
+        for path in paths {
+            options.pathspec(path);
+        }
         let statuses = repo
             .statuses(Some(&mut options))
             .map_err(doing(format!("read the status of {}", path.display())))?;

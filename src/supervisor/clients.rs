@@ -96,6 +96,7 @@ impl Context {
                 .map_err(|err| format!("cannot send the plan: {err}")),
             Command::AgentsReport => serde_json::to_string(&self.hub.agents())
                 .map_err(|err| format!("cannot report the agents: {err}")),
+            Command::StatusReport => self.status_report().await,
             Command::MuteCalls { slice, muted } => {
                 self.hub.mute(&slice, muted);
                 Ok(format!(
@@ -136,6 +137,48 @@ impl Context {
             }
             other => self.routed(other).await,
         }
+    }
+
+    /// `status --json` from the board: each slice's live diff, dbt run,
+    /// agent and place in the queue as the supervisor holds them, with
+    /// what git says now (branch tips, uncommitted files among the paths
+    /// that can differ), read off the runtime's workers.
+    async fn status_report(&self) -> Result<String, String> {
+        let board = self.hub.board();
+        let plan = self.plan();
+        tokio::task::spawn_blocking(move || {
+            let ws = crate::workspace::Workspace::with_plan(std::path::Path::new(&board.repo), plan)
+                .map_err(|err| err.to_string())?;
+            let live: std::collections::BTreeMap<SliceName, crate::workspace::Live> = board
+                .slices
+                .iter()
+                .map(|row| {
+                    (
+                        row.name.clone(),
+                        crate::workspace::Live {
+                            diff: row.diff.clone(),
+                            diff_error: row.diff_error.clone(),
+                            dbt: row.dbt.clone(),
+                        },
+                    )
+                })
+                .collect();
+            let mut report =
+                crate::workspace::status_live(&ws, &live).map_err(|err| err.to_string())?;
+            for slice in &mut report.slices {
+                slice.agent = board
+                    .slices
+                    .iter()
+                    .find(|row| row.name == slice.name)
+                    .map(crate::domain::board::SliceRow::agent_report);
+                if let Some(view) = board.queue.slices.get(&slice.name) {
+                    slice.merge = slice.merge.take().map(|merge| merge.with_queue(view));
+                }
+            }
+            serde_json::to_string(&report).map_err(|err| format!("cannot send the status: {err}"))
+        })
+        .await
+        .map_err(|err| format!("the status failed: {err}"))?
     }
 
     /// A command carried out by its service, and its answer.

@@ -25,7 +25,10 @@ pub use approve::{approve, withdraw};
 pub use down::{DownReport, down};
 pub use reconcile::reconcile;
 pub use setup::{SetupOutcome, run_setup, setup_journaled, setup_state, skip_setup};
-pub use status::{MergeStatus, Problem, STATUS_SCHEMA_VERSION, SliceStatus, StatusReport, status};
+pub use status::{
+    Live, MergeStatus, Problem, STATUS_SCHEMA_VERSION, SliceStatus, StatusReport, status,
+    status_live,
+};
 pub use up::{UpReport, up, up_into};
 
 use crate::domain::environment::SliceContext;

@@ -1,10 +1,18 @@
 //! `sliceboard status`: each slice as it stands, from state and the
 //! repository together. Read-only: needs no lock, so it works while another
 //! sliceboard process runs.
+//!
+//! A running supervisor answers it from what it already holds
+//! ([`status_live`]): each slice's live diff and dbt run come from its
+//! board, and the worktree's uncommitted files are read only among the
+//! paths that diff and the branch's commits name; without one, every
+//! worktree is read whole ([`status`]).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Workspace, WorkspaceError, reconcile};
 use crate::domain::dbt_run::DbtSummary;
@@ -18,7 +26,7 @@ use crate::store::{SliceRecord, load_state};
 /// changes meaning or disappears.
 pub const STATUS_SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct StatusReport {
     pub schema_version: u32,
     pub repository: PathBuf,
@@ -27,7 +35,7 @@ pub struct StatusReport {
     pub slices: Vec<SliceStatus>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SliceStatus {
     pub name: SliceName,
     /// False for a slice state remembers but the plan no longer lists.
@@ -75,7 +83,7 @@ pub struct SliceStatus {
 }
 
 /// Where a slice stands in the merge queue.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MergeStatus {
     /// The commit the standing approval pinned.
     pub approved_commit: Option<String>,
@@ -157,7 +165,7 @@ impl MergeStatus {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Problem {
     #[serde(flatten)]
     pub drift: Drift,
@@ -195,12 +203,43 @@ fn new_commits(
 }
 
 pub fn status(ws: &Workspace) -> Result<StatusReport, WorkspaceError> {
+    status_with(ws, None)
+}
+
+/// What a running supervisor holds for a slice, so `status` does not
+/// read it again.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    /// The live diff; `None` until the first one is read.
+    pub diff: Option<Arc<SliceDiff>>,
+    pub diff_error: Option<String>,
+    /// The slice's last dbt run, as the follower read it.
+    pub dbt: Option<crate::domain::dbt_run::DbtRun>,
+}
+
+/// [`status`] from what a running supervisor holds: each slice's live
+/// diff and dbt run are taken as they are, and its worktree's uncommitted
+/// files are read only among the paths that can differ from HEAD.
+pub fn status_live(
+    ws: &Workspace,
+    live: &BTreeMap<SliceName, Live>,
+) -> Result<StatusReport, WorkspaceError> {
+    status_with(ws, Some(live))
+}
+
+fn status_with(
+    ws: &Workspace,
+    live: Option<&BTreeMap<SliceName, Live>>,
+) -> Result<StatusReport, WorkspaceError> {
     let state = load_state(&ws.state_dir.state_file())?;
     let look = Look {
         ws,
         drift: reconcile(ws, &state),
         base_tip: ws.git.branch_tip(&ws.plan.base)?,
         repo: crate::domain::plan::repo_name(ws.git.root()),
+        live,
+        engine: live
+            .and_then(|_| crate::git::MergeEngine::open(ws.git.common_dir()).ok()),
     };
     let mut names: Vec<(SliceName, bool)> = ws
         .plan
@@ -242,6 +281,10 @@ struct Look<'a> {
     drift: Vec<(SliceName, Drift)>,
     base_tip: Option<crate::git::Oid>,
     repo: String,
+    /// What a running supervisor holds, by slice.
+    live: Option<&'a BTreeMap<SliceName, Live>>,
+    /// For the commits' changed paths, with `live`.
+    engine: Option<crate::git::MergeEngine>,
 }
 
 impl Look<'_> {
@@ -272,14 +315,37 @@ impl Look<'_> {
         };
         let worktree_exists = worktree.join(".git").exists();
         let checked_out = worktree_exists && state.has_worktree();
-        let dirt: Option<Dirt> = checked_out.then(|| GitRepo::dirt(&worktree).ok()).flatten();
-        let dbt = worktree_exists
-            .then(|| self.dbt(&name, &worktree))
-            .flatten();
-        let (diff, diff_error) = match checked_out.then(|| self.diff(&worktree, record)) {
-            Some(Ok(diff)) => (Some(diff), None),
-            Some(Err(err)) => (None, Some(err)),
-            None => (None, None),
+        // The supervisor's live diff, once it has read one.
+        let live = self
+            .live
+            .and_then(|l| l.get(&name))
+            .filter(|l| checked_out && l.diff.is_some());
+        let (dirt, dbt, diff, diff_error) = match live {
+            Some(live) => {
+                let diff = live.diff.as_deref().cloned();
+                let dirt = diff
+                    .as_ref()
+                    .and_then(|d| self.dirt_among(&worktree, d, tip).ok());
+                let dbt = live
+                    .dbt
+                    .clone()
+                    .map(|run| self.dbt_summary(&name, run));
+                (dirt, dbt, diff, live.diff_error.clone())
+            }
+            None => {
+                let dirt: Option<Dirt> =
+                    checked_out.then(|| GitRepo::dirt(&worktree).ok()).flatten();
+                let dbt = worktree_exists
+                    .then(|| self.dbt(&name, &worktree))
+                    .flatten();
+                let (diff, diff_error) = match checked_out.then(|| self.diff(&worktree, record))
+                {
+                    Some(Ok(diff)) => (Some(diff), None),
+                    Some(Err(err)) => (None, Some(err)),
+                    None => (None, None),
+                };
+                (dirt, dbt, diff, diff_error)
+            }
         };
         let problems = self
             .drift
@@ -317,13 +383,48 @@ impl Look<'_> {
         Ok((status, diff))
     }
 
+    /// The uncommitted files of a worktree whose diff against a base is
+    /// `diff`: a file can differ from HEAD only where it differs from that
+    /// base, or where the branch's commits changed it since.
+    fn dirt_among(
+        &self,
+        worktree: &Path,
+        diff: &SliceDiff,
+        tip: Option<crate::git::Oid>,
+    ) -> Result<Dirt, String> {
+        let mut paths: BTreeSet<String> = BTreeSet::new();
+        for file in &diff.files {
+            paths.insert(file.path.clone());
+            paths.extend(file.old_path.clone());
+        }
+        let base = diff
+            .base
+            .as_deref()
+            .and_then(|b| crate::git::Oid::from_str(b).ok());
+        match (&self.engine, base, tip) {
+            (Some(engine), Some(base), Some(tip)) => {
+                paths.extend(engine.changed_paths(base, tip).map_err(|e| e.to_string())?);
+            }
+            // Without a base to compare the commits with, the whole
+            // worktree is read.
+            _ => return GitRepo::dirt(worktree).map_err(|e| e.to_string()),
+        }
+        GitRepo::dirt_among(worktree, &paths).map_err(|e| e.to_string())
+    }
+
     /// The slice's last dbt run in its worktree, summed up.
     fn dbt(&self, name: &SliceName, worktree: &Path) -> Option<DbtSummary> {
         let ws = self.ws;
         let mut watch = crate::dbt::DbtWatch::new(&worktree.join(&ws.plan.dbt.project_dir))
             .with_prefix(&ws.plan.dbt.project_dir);
         watch.poll();
-        let mut run = watch.last_run()?;
+        let run = watch.last_run()?;
+        Some(self.dbt_summary(name, run))
+    }
+
+    /// A slice's dbt run, summed up for `status`.
+    fn dbt_summary(&self, name: &SliceName, mut run: crate::domain::dbt_run::DbtRun) -> DbtSummary {
+        let ws = self.ws;
         if let Ok(ownership) = ws.plan.ownership() {
             run.attribute(&ownership);
         }
@@ -352,7 +453,7 @@ impl Look<'_> {
                     .map_or_else(String::new, |d| format!("{d}."))
             ));
         }
-        Some(summary)
+        summary
     }
 
     /// The slice's whole diff, as the dashboard shows it.

@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::Instant;
 
 use common::supervised::*;
-use common::{Plan, TestRepo, slice_status, write_file};
+use common::{Plan, TestRepo, poll_until, slice_status, write_file};
 use sliceboard::domain::board::SliceRow;
 use sliceboard::domain::ownership::PathFlag;
 
@@ -315,4 +315,64 @@ fn flags_follow_the_plan_in_force_through_an_edit_a_rename_and_back() {
         slice_status(&json, "staging")["flags"],
         serde_json::json!([])
     );
+}
+
+/// The parts of `status --json` that say what a slice's worktree and
+/// branch hold (not the agent, which only a supervisor knows).
+fn worktree_facts(status: &serde_json::Value) -> Vec<serde_json::Value> {
+    status["slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "name": s["name"], "state": s["state"], "head_commit": s["head_commit"],
+                "ahead": s["ahead"], "behind": s["behind"], "dirty": s["dirty"],
+                "changed_files": s["changed_files"], "untracked_files": s["untracked_files"],
+                "diff": s["diff"], "flags": s["flags"], "problems": s["problems"],
+                "dbt": s["dbt"], "merge": s["merge"], "setup": s["setup"],
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn status_through_the_supervisor_says_what_status_without_one_says_and_follows_the_worktree() {
+    let repo = TestRepo::with_plan_text(MERGING);
+    repo.sliceboard(&["up"]).ok();
+    // orders: a commit, then the same file changed again, a new file and
+    // one outside what it owns; users: a commit undone in the worktree
+    // (the file is as on the base again, but not as at HEAD: uncommitted).
+    repo.commit_in("orders", &[("orders/a.sql", "select 1\n")], "a");
+    let orders = repo.worktree("orders");
+    write_file(&orders.join("orders/a.sql"), "select 2\n");
+    write_file(&orders.join("orders/new.sql"), "select 3\n");
+    write_file(&orders.join("users/stray.sql"), "select 4\n");
+    repo.commit_in("users", &[("users/u.sql", "select 1\n")], "u");
+    std::fs::remove_file(repo.worktree("users").join("users/u.sql")).unwrap();
+
+    let direct = status_json(&repo);
+    let facts = worktree_facts(&direct);
+    assert_eq!(facts[0]["changed_files"], 1, "{:#}", facts[0]);
+    assert_eq!(facts[0]["untracked_files"], 2, "{:#}", facts[0]);
+    assert_eq!(facts[1]["changed_files"], 1, "{:#}", facts[1]);
+
+    let _sup = Supervise::start(&repo, &[]);
+    let mut dash = Dashboard::connect(&repo.socket());
+    dash.wait_until("both live diffs read", |d| {
+        d.row("orders").diff.is_some() && d.row("users").diff.is_some()
+    });
+    let through = status_json(&repo);
+    assert_eq!(worktree_facts(&through), facts);
+    assert!(
+        through["slices"][0]["agent"].is_object(),
+        "the supervisor's answer carries the agent: {:#}",
+        through["slices"][0]
+    );
+
+    // A file added now is in the next answer.
+    write_file(&orders.join("orders/newer.sql"), "select 5\n");
+    poll_until("the new file in status", WAIT, || {
+        status_json(&repo)["slices"][0]["untracked_files"] == 3
+    });
 }
