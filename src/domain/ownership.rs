@@ -19,6 +19,10 @@ pub const MAX_EVIDENCE: usize = 5;
 #[derive(Debug)]
 pub struct Ownership {
     slices: Vec<Owned>,
+    /// Every slice's globs in one set, so a path is matched once.
+    all: GlobSet,
+    /// For each glob of `all`: its slice's index and its own index there.
+    glob_of: Vec<(usize, usize)>,
 }
 
 #[derive(Debug)]
@@ -27,8 +31,29 @@ struct Owned {
     /// The slice this one is a variant of: variants of one slice are
     /// meant to change the same paths, so they never flag each other.
     family: Option<SliceName>,
-    globs: Vec<(String, GlobMatcher)>,
+    globs: Vec<OwnedGlob>,
     set: GlobSet,
+}
+
+/// One `owns` glob: as written, compiled, and its matcher, built the first
+/// time two slices' globs are compared (most pairs never need it).
+#[derive(Debug)]
+struct OwnedGlob {
+    raw: String,
+    glob: Glob,
+    matcher: std::sync::OnceLock<GlobMatcher>,
+    /// What every path it matches starts with.
+    literal: String,
+}
+
+impl OwnedGlob {
+    fn is_match(&self, text: &str) -> bool {
+        text.starts_with(&self.literal)
+            && self
+                .matcher
+                .get_or_init(|| self.glob.compile_matcher())
+                .is_match(text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,6 +123,8 @@ impl Ownership {
         slices: impl IntoIterator<Item = (&'a SliceName, &'a [String])>,
     ) -> Result<Self, BadGlob> {
         let mut owned = Vec::new();
+        let mut all = GlobSetBuilder::new();
+        let mut glob_of = Vec::new();
         for (name, globs) in slices {
             let mut matchers = Vec::new();
             let mut set = GlobSetBuilder::new();
@@ -108,7 +135,20 @@ impl Ownership {
                     glob: raw.clone(),
                     reason: err.kind().to_string(),
                 })?;
-                matchers.push((raw.clone(), glob.compile_matcher()));
+                let literal = glob
+                    .glob()
+                    .split(['*', '?', '[', '{', '\\'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                matchers.push(OwnedGlob {
+                    raw: raw.clone(),
+                    glob: glob.clone(),
+                    matcher: std::sync::OnceLock::new(),
+                    literal,
+                });
+                all.add(glob.clone());
+                glob_of.push((owned.len(), index));
                 set.add(glob);
             }
             let set = set.build().map_err(|err| BadGlob {
@@ -124,7 +164,63 @@ impl Ownership {
                 set,
             });
         }
-        Ok(Self { slices: owned })
+        let all = all.build().map_err(|err| BadGlob {
+            slice: owned
+                .first()
+                .map(|o| o.name.clone())
+                .unwrap_or_else(|| SliceName::parse("plan").expect("a valid name")),
+            index: 0,
+            glob: String::new(),
+            reason: err.to_string(),
+        })?;
+        Ok(Self {
+            slices: owned,
+            all,
+            glob_of,
+        })
+    }
+
+    /// The slices whose globs match `path`, as indices in plan order.
+    fn owner_indices(&self, path: &str, hits: &mut Vec<usize>) -> Vec<usize> {
+        self.all
+            .matches_candidate_into(&globset::Candidate::new(path), hits);
+        let mut slices: Vec<usize> = hits.iter().map(|&g| self.glob_of[g].0).collect();
+        slices.sort_unstable();
+        slices.dedup();
+        slices
+    }
+
+    /// Each glob that matches none of `paths`, as (slice, glob), in plan
+    /// order; every path is matched once against all the globs.
+    pub fn unmatched<'p>(
+        &self,
+        paths: impl IntoIterator<Item = &'p str>,
+    ) -> Vec<(&SliceName, &str)> {
+        let mut matched = vec![false; self.glob_of.len()];
+        let mut left = matched.len();
+        let mut hits = Vec::new();
+        for path in paths {
+            if left == 0 {
+                break;
+            }
+            self.all
+                .matches_candidate_into(&globset::Candidate::new(path), &mut hits);
+            for &glob in &hits {
+                if !matched[glob] {
+                    matched[glob] = true;
+                    left -= 1;
+                }
+            }
+        }
+        self.glob_of
+            .iter()
+            .zip(matched)
+            .filter(|(_, hit)| !hit)
+            .map(|(&(slice, index), _)| {
+                let owned = &self.slices[slice];
+                (&owned.name, owned.globs[index].raw.as_str())
+            })
+            .collect()
     }
 
     /// Marks slices as variants of a family (`(variant, family)` pairs).
@@ -153,10 +249,9 @@ impl Ownership {
 
     /// The slices whose globs match `path`, in plan order.
     pub fn owners(&self, path: &str) -> Vec<&SliceName> {
-        self.slices
-            .iter()
-            .filter(|s| s.set.is_match(path))
-            .map(|s| &s.name)
+        self.owner_indices(path, &mut Vec::new())
+            .into_iter()
+            .map(|i| &self.slices[i].name)
             .collect()
     }
 
@@ -219,14 +314,11 @@ impl Ownership {
                 });
             }
         }
-        let index_of = |name: &SliceName| self.slices.iter().position(|s| &s.name == name);
+        let mut hits = Vec::new();
         for path in paths {
-            let owners = self.owners(path);
-            for (i, a) in owners.iter().enumerate() {
-                for b in &owners[i + 1..] {
-                    let (Some(ia), Some(ib)) = (index_of(a), index_of(b)) else {
-                        continue;
-                    };
+            let owners = self.owner_indices(path, &mut hits);
+            for (i, &ia) in owners.iter().enumerate() {
+                for &ib in &owners[i + 1..] {
                     let pair = pair_index(ia, ib, self.slices.len());
                     let overlap = &mut pairs[pair];
                     if overlap.paths.len() < MAX_EVIDENCE {
@@ -259,10 +351,10 @@ fn compile(raw: &str) -> Result<Glob, globset::Error> {
 
 fn glob_collisions(first: &Owned, second: &Owned) -> Vec<(String, String)> {
     let mut hits = Vec::new();
-    for (a_raw, a) in &first.globs {
-        for (b_raw, b) in &second.globs {
-            if a_raw == b_raw || a.is_match(b_raw) || b.is_match(a_raw) {
-                hits.push((a_raw.clone(), b_raw.clone()));
+    for a in &first.globs {
+        for b in &second.globs {
+            if a.raw == b.raw || a.is_match(&b.raw) || b.is_match(&a.raw) {
+                hits.push((a.raw.clone(), b.raw.clone()));
             }
         }
     }
@@ -290,6 +382,43 @@ mod tests {
             })
             .collect();
         Ownership::new(owned.iter().map(|(n, g)| (n, g.as_slice()))).unwrap()
+    }
+
+    #[test]
+    fn every_path_is_matched_once_against_all_globs() {
+        let own = ownership(&[
+            ("a", &["models/a/**", "docs/a.md"]),
+            ("b", &["models/**", "typo/**"]),
+            ("c", &["seeds/"]),
+        ]);
+        let names =
+            |v: Vec<&SliceName>| v.iter().map(|n| n.as_str().to_owned()).collect::<Vec<_>>();
+        assert_eq!(names(own.owners("models/a/x.sql")), ["a", "b"]);
+        assert_eq!(names(own.owners("seeds/raw.csv")), ["c"]);
+        assert!(own.owners("README.md").is_empty());
+        let unmatched: Vec<(String, String)> = own
+            .unmatched(["models/a/x.sql", "seeds/raw.csv"])
+            .into_iter()
+            .map(|(s, g)| (s.to_string(), g.to_owned()))
+            .collect();
+        assert_eq!(
+            unmatched,
+            [
+                ("a".into(), "docs/a.md".into()),
+                ("b".into(), "typo/**".into())
+            ]
+        );
+        // Globs collide on their text alone, whatever their literal start.
+        let overlaps = own.overlaps([]);
+        assert_eq!(overlaps.len(), 1, "{overlaps:?}");
+        assert_eq!(
+            overlaps[0].globs,
+            [("models/a/**".to_owned(), "models/**".to_owned())]
+        );
+        let apart = ownership(&[("x", &["models/x/**"]), ("y", &["models/y/**"])]);
+        assert!(apart.overlaps([]).is_empty());
+        let wild = ownership(&[("x", &["data/*/x.sql"]), ("y", &["data/raw/x.sql"])]);
+        assert_eq!(wild.overlaps([]).len(), 1);
     }
 
     #[test]

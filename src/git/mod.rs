@@ -14,7 +14,7 @@ pub use diff::{Branches, DiffSource, IndexEntries, index_changes, latest};
 pub use git2::Oid;
 pub use merge::{Made, MergeEngine, MoveError, Preview};
 pub use repo::GitRepo;
-pub use worktree::{AddOutcome, Dirt, WorktreeInfo};
+pub use worktree::{AddOutcome, Dirt, OpenWorktrees, WorktreeInfo};
 
 use std::path::PathBuf;
 

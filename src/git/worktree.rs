@@ -262,11 +262,23 @@ impl GitRepo {
     /// from the worktree's HEAD when a diff against some base names them
     /// all (the live diff's paths, and what the branch's commits changed
     /// since that base). The rest of a large worktree is not read.
-    pub fn dirt_among(path: &Path, paths: &BTreeSet<String>) -> Result<Dirt, GitError> {
+    pub fn dirt_among(
+        path: &Path,
+        paths: &BTreeSet<String>,
+        open: &OpenWorktrees,
+    ) -> Result<Dirt, GitError> {
         if paths.is_empty() {
             return Ok(Dirt::default());
         }
-        let repo = Repository::open(path).map_err(doing(format!("open {}", path.display())))?;
+        let mut cache = open
+            .repos
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let repo = match cache.entry(path.to_owned()) {
+            std::collections::btree_map::Entry::Occupied(kept) => kept.into_mut(),
+            std::collections::btree_map::Entry::Vacant(slot) => slot
+                .insert(Repository::open(path).map_err(doing(format!("open {}", path.display())))?),
+        };
         let mut options = StatusOptions::new();
         options
             .include_untracked(true)
@@ -290,6 +302,24 @@ impl GitRepo {
             }
         }
         Ok(dirt)
+    }
+}
+
+/// Worktrees kept open between reads: a repository's index (on a large
+/// repository, megabytes to read and checksum) is read again only when it
+/// changed on disk. Held by a long-lived process, such as the supervisor.
+#[derive(Default)]
+pub struct OpenWorktrees {
+    repos: std::sync::Mutex<std::collections::BTreeMap<PathBuf, Repository>>,
+}
+
+impl OpenWorktrees {
+    /// Forgets worktrees not in `keep` (removed ones).
+    pub fn retain(&self, keep: &BTreeSet<PathBuf>) {
+        self.repos
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|path, _| keep.contains(path));
     }
 }
 

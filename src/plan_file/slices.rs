@@ -353,7 +353,7 @@ impl Checker<'_> {
             None => Vec::new(),
         };
         if self.existing_base.is_some() {
-            self.unmatched_globs(slices, &files, owns_lines);
+            self.unmatched_globs(&ownership, &files, owns_lines);
         }
         for overlap in ownership.overlaps(files.iter().map(String::as_str)) {
             let mut evidence = Vec::new();
@@ -390,30 +390,21 @@ impl Checker<'_> {
     /// fine for a slice that will create the files.
     fn unmatched_globs(
         &mut self,
-        slices: &[SliceSpec],
+        ownership: &Ownership,
         files: &[String],
         owns_lines: &BTreeMap<SliceName, Option<usize>>,
     ) {
         let base = self.existing_base.clone().unwrap_or_default();
-        for slice in slices {
-            for glob in &slice.owns {
-                let Ok(ownership) = Ownership::new([(&slice.name, std::slice::from_ref(glob))])
-                else {
-                    continue;
-                };
-                if files.iter().any(|f| !ownership.owners(f).is_empty()) {
-                    continue;
-                }
-                let line = owns_lines.get(&slice.name).copied().flatten();
-                self.push(
-                    Diagnostic::warning(
-                        line,
-                        format!("slice {:?} > owns", slice.name.as_str()),
-                        format!("glob `{glob}` matches no file on `{base}`"),
-                    )
-                    .fix("fine if this slice creates those files; otherwise check the spelling"),
-                );
-            }
+        for (slice, glob) in ownership.unmatched(files.iter().map(String::as_str)) {
+            let line = owns_lines.get(slice).copied().flatten();
+            self.push(
+                Diagnostic::warning(
+                    line,
+                    format!("slice {:?} > owns", slice.as_str()),
+                    format!("glob `{glob}` matches no file on `{base}`"),
+                )
+                .fix("fine if this slice creates those files; otherwise check the spelling"),
+            );
         }
     }
 }

@@ -66,6 +66,9 @@ pub struct Context {
     pub uid: u32,
     /// Holds the plan in force (the file's may not load).
     pub reload: Arc<Mutex<PlanReload>>,
+    /// The slices' worktrees kept open for `status` (their indexes read
+    /// again only when they change).
+    pub worktrees: Arc<crate::git::OpenWorktrees>,
 }
 
 impl Context {
@@ -146,9 +149,12 @@ impl Context {
     async fn status_report(&self) -> Result<String, String> {
         let board = self.hub.board();
         let plan = self.plan();
+        let open = self.worktrees.clone();
         tokio::task::spawn_blocking(move || {
-            let ws = crate::workspace::Workspace::with_plan(std::path::Path::new(&board.repo), plan)
-                .map_err(|err| err.to_string())?;
+            open.retain(&board.slices.iter().map(|r| r.worktree.clone()).collect());
+            let ws =
+                crate::workspace::Workspace::with_plan(std::path::Path::new(&board.repo), plan)
+                    .map_err(|err| err.to_string())?;
             let live: std::collections::BTreeMap<SliceName, crate::workspace::Live> = board
                 .slices
                 .iter()
@@ -164,7 +170,7 @@ impl Context {
                 })
                 .collect();
             let mut report =
-                crate::workspace::status_live(&ws, &live).map_err(|err| err.to_string())?;
+                crate::workspace::status_live(&ws, &live, &open).map_err(|err| err.to_string())?;
             for slice in &mut report.slices {
                 slice.agent = board
                     .slices

@@ -160,6 +160,7 @@ impl Services {
             screens: agents.screens(),
             uid: crate::link::own_uid(),
             reload: reload.clone(),
+            worktrees: Arc::default(),
         };
         let socket = Socket::serve(socket_path, context)?;
         spawn_signal_thread(senders.agents.clone(), senders.hub.clone())?;

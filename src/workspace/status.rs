@@ -223,13 +223,14 @@ pub struct Live {
 pub fn status_live(
     ws: &Workspace,
     live: &BTreeMap<SliceName, Live>,
+    open: &crate::git::OpenWorktrees,
 ) -> Result<StatusReport, WorkspaceError> {
-    status_with(ws, Some(live))
+    status_with(ws, Some((live, open)))
 }
 
 fn status_with(
     ws: &Workspace,
-    live: Option<&BTreeMap<SliceName, Live>>,
+    live: Option<(&BTreeMap<SliceName, Live>, &crate::git::OpenWorktrees)>,
 ) -> Result<StatusReport, WorkspaceError> {
     let state = load_state(&ws.state_dir.state_file())?;
     let look = Look {
@@ -237,9 +238,9 @@ fn status_with(
         drift: reconcile(ws, &state),
         base_tip: ws.git.branch_tip(&ws.plan.base)?,
         repo: crate::domain::plan::repo_name(ws.git.root()),
-        live,
-        engine: live
-            .and_then(|_| crate::git::MergeEngine::open(ws.git.common_dir()).ok()),
+        live: live.map(|(live, _)| live),
+        open: live.map(|(_, open)| open),
+        engine: live.and_then(|_| crate::git::MergeEngine::open(ws.git.common_dir()).ok()),
     };
     let mut names: Vec<(SliceName, bool)> = ws
         .plan
@@ -283,6 +284,8 @@ struct Look<'a> {
     repo: String,
     /// What a running supervisor holds, by slice.
     live: Option<&'a BTreeMap<SliceName, Live>>,
+    /// The worktrees it keeps open, with `live`.
+    open: Option<&'a crate::git::OpenWorktrees>,
     /// For the commits' changed paths, with `live`.
     engine: Option<crate::git::MergeEngine>,
 }
@@ -326,10 +329,7 @@ impl Look<'_> {
                 let dirt = diff
                     .as_ref()
                     .and_then(|d| self.dirt_among(&worktree, d, tip).ok());
-                let dbt = live
-                    .dbt
-                    .clone()
-                    .map(|run| self.dbt_summary(&name, run));
+                let dbt = live.dbt.clone().map(|run| self.dbt_summary(&name, run));
                 (dirt, dbt, diff, live.diff_error.clone())
             }
             None => {
@@ -338,8 +338,7 @@ impl Look<'_> {
                 let dbt = worktree_exists
                     .then(|| self.dbt(&name, &worktree))
                     .flatten();
-                let (diff, diff_error) = match checked_out.then(|| self.diff(&worktree, record))
-                {
+                let (diff, diff_error) = match checked_out.then(|| self.diff(&worktree, record)) {
                     Some(Ok(diff)) => (Some(diff), None),
                     Some(Err(err)) => (None, Some(err)),
                     None => (None, None),
@@ -409,7 +408,10 @@ impl Look<'_> {
             // worktree is read.
             _ => return GitRepo::dirt(worktree).map_err(|e| e.to_string()),
         }
-        GitRepo::dirt_among(worktree, &paths).map_err(|e| e.to_string())
+        match self.open {
+            Some(open) => GitRepo::dirt_among(worktree, &paths, open).map_err(|e| e.to_string()),
+            None => GitRepo::dirt(worktree).map_err(|e| e.to_string()),
+        }
     }
 
     /// The slice's last dbt run in its worktree, summed up.
