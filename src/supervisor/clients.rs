@@ -69,6 +69,8 @@ pub struct Context {
     /// The slices' worktrees kept open for `status` (their indexes read
     /// again only when they change).
     pub worktrees: Arc<crate::git::OpenWorktrees>,
+    /// The live diffs, flushed before `status` reads them.
+    pub diffs: crate::watch::LiveDiffsHandle,
 }
 
 impl Context {
@@ -147,10 +149,15 @@ impl Context {
     /// what git says now (branch tips, uncommitted files among the paths
     /// that can differ), read off the runtime's workers.
     async fn status_report(&self) -> Result<String, String> {
-        let board = self.hub.board();
         let plan = self.plan();
         let open = self.worktrees.clone();
+        let diffs = self.diffs.clone();
+        let hub = self.hub.clone();
         tokio::task::spawn_blocking(move || {
+            // What changed a moment ago is in the diffs, not only what
+            // changed before the quiet time passed.
+            diffs.flush(DIFF_WAIT);
+            let board = hub.board();
             open.retain(&board.slices.iter().map(|r| r.worktree.clone()).collect());
             let ws =
                 crate::workspace::Workspace::with_plan(std::path::Path::new(&board.repo), plan)

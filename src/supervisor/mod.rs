@@ -161,6 +161,7 @@ impl Services {
             uid: crate::link::own_uid(),
             reload: reload.clone(),
             worktrees: Arc::default(),
+            diffs: senders.diffs.clone(),
         };
         let socket = Socket::serve(socket_path, context)?;
         spawn_signal_thread(senders.agents.clone(), senders.hub.clone())?;

@@ -104,6 +104,14 @@ impl<K: Ord + Clone> Debouncer<K> {
             .collect()
     }
 
+    /// Every pending batch, due or not (someone needs the diffs now).
+    pub fn take_all(&mut self) -> Vec<(K, Batch)> {
+        std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|(k, p)| (k, p.batch))
+            .collect()
+    }
+
     pub fn is_idle(&self) -> bool {
         self.pending.is_empty()
     }

@@ -194,6 +194,16 @@ impl LiveDiffsHandle {
     pub fn reread(&self, slice: &SliceName) {
         let _ = self.0.send(Msg::Reread(slice.clone()));
     }
+
+    /// Diffs now whatever changed in the worktrees (the quiet time cut
+    /// short), so the diffs given out next are as the files are; returns
+    /// once they are, or after `wait`.
+    pub fn flush(&self, wait: Duration) {
+        let (reply, done) = mpsc::channel();
+        if self.0.send(Msg::Flush(reply)).is_ok() {
+            let _ = done.recv_timeout(wait);
+        }
+    }
 }
 
 impl Drop for LiveDiffs {

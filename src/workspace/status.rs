@@ -233,11 +233,45 @@ fn status_with(
     live: Option<(&BTreeMap<SliceName, Live>, &crate::git::OpenWorktrees)>,
 ) -> Result<StatusReport, WorkspaceError> {
     let state = load_state(&ws.state_dir.state_file())?;
-    let look = Look {
+    let repo = crate::domain::plan::repo_name(ws.git.root());
+    let read = if live.is_some() {
+        BTreeMap::new()
+    } else {
+        let mut work = Vec::new();
+        for spec in &ws.plan.slices {
+            let record = state.slices.get(&spec.name);
+            let worktree = record.map_or_else(
+                || ws.plan.worktree_for(&spec.name, ws.git.root()),
+                |r| r.worktree.clone(),
+            );
+            let lifecycle = record.map_or(Lifecycle::Planned, |r| r.lifecycle);
+            if worktree.join(".git").exists() {
+                work.push((
+                    spec.name.clone(),
+                    worktree,
+                    lifecycle.has_worktree(),
+                    record.map(|r| r.base_commit.clone()),
+                ));
+            }
+        }
+        for (name, record) in &state.slices {
+            if ws.plan.slice(name.as_str()).is_none() && record.worktree.join(".git").exists() {
+                work.push((
+                    name.clone(),
+                    record.worktree.clone(),
+                    record.lifecycle.has_worktree(),
+                    Some(record.base_commit.clone()),
+                ));
+            }
+        }
+        read_worktrees(&ws.plan, &repo, work)
+    };
+    let mut look = Look {
         ws,
         drift: reconcile(ws, &state),
         base_tip: ws.git.branch_tip(&ws.plan.base)?,
-        repo: crate::domain::plan::repo_name(ws.git.root()),
+        repo,
+        read,
         live: live.map(|(live, _)| live),
         open: live.map(|(_, open)| open),
         engine: live.and_then(|_| crate::git::MergeEngine::open(ws.git.common_dir()).ok()),
@@ -288,12 +322,83 @@ struct Look<'a> {
     open: Option<&'a crate::git::OpenWorktrees>,
     /// For the commits' changed paths, with `live`.
     engine: Option<crate::git::MergeEngine>,
+    /// Without `live`: each worktree read whole, all of them at once
+    /// before the slices are put together.
+    read: BTreeMap<SliceName, WorktreeRead>,
+}
+
+/// What reading one worktree whole found.
+#[derive(Default)]
+struct WorktreeRead {
+    dirt: Option<Dirt>,
+    dbt: Option<DbtSummary>,
+    diff: Option<SliceDiff>,
+    diff_error: Option<String>,
+}
+
+/// Reads every listed worktree whole (its uncommitted files, its last dbt
+/// run, its whole diff), as many at once as there are cores: each one
+/// opens its own repository, so they share nothing.
+fn read_worktrees(
+    plan: &crate::domain::Plan,
+    repo: &str,
+    work: Vec<(SliceName, PathBuf, bool, Option<String>)>,
+) -> BTreeMap<SliceName, WorktreeRead> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(work.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let found = std::sync::Mutex::new(BTreeMap::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((name, worktree, checked_out, base)) = work.get(i) else {
+                        return;
+                    };
+                    let read =
+                        read_worktree(plan, repo, name, worktree, *checked_out, base.as_deref());
+                    found
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(name.clone(), read);
+                }
+            });
+        }
+    });
+    found
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read_worktree(
+    plan: &crate::domain::Plan,
+    repo: &str,
+    name: &SliceName,
+    worktree: &Path,
+    checked_out: bool,
+    base: Option<&str>,
+) -> WorktreeRead {
+    let dirt = checked_out.then(|| GitRepo::dirt(worktree).ok()).flatten();
+    let dbt = dbt_of(plan, repo, name, worktree);
+    let (diff, diff_error) = match checked_out.then(|| diff_of(plan, worktree, base)) {
+        Some(Ok(diff)) => (Some(diff), None),
+        Some(Err(err)) => (None, Some(err)),
+        None => (None, None),
+    };
+    WorktreeRead {
+        dirt,
+        dbt,
+        diff,
+        diff_error,
+    }
 }
 
 impl Look<'_> {
     /// One slice as it stands, with its whole diff when it has a worktree.
     fn slice(
-        &self,
+        &mut self,
         name: SliceName,
         in_plan: bool,
         record: Option<&SliceRecord>,
@@ -333,17 +438,20 @@ impl Look<'_> {
                 (dirt, dbt, diff, live.diff_error.clone())
             }
             None => {
-                let dirt: Option<Dirt> =
-                    checked_out.then(|| GitRepo::dirt(&worktree).ok()).flatten();
-                let dbt = worktree_exists
-                    .then(|| self.dbt(&name, &worktree))
-                    .flatten();
-                let (diff, diff_error) = match checked_out.then(|| self.diff(&worktree, record)) {
-                    Some(Ok(diff)) => (Some(diff), None),
-                    Some(Err(err)) => (None, Some(err)),
-                    None => (None, None),
+                let read = match self.read.remove(&name) {
+                    Some(read) => read,
+                    // A supervisor whose live diff of it is not read yet.
+                    None if worktree_exists && self.live.is_some() => read_worktree(
+                        &ws.plan,
+                        &self.repo,
+                        &name,
+                        &worktree,
+                        checked_out,
+                        record.map(|r| r.base_commit.as_str()),
+                    ),
+                    None => WorktreeRead::default(),
                 };
-                (dirt, dbt, diff, diff_error)
+                (read.dirt, read.dbt, read.diff, read.diff_error)
             }
         };
         let problems = self
@@ -414,63 +522,79 @@ impl Look<'_> {
         }
     }
 
-    /// The slice's last dbt run in its worktree, summed up.
-    fn dbt(&self, name: &SliceName, worktree: &Path) -> Option<DbtSummary> {
-        let ws = self.ws;
-        let mut watch = crate::dbt::DbtWatch::new(&worktree.join(&ws.plan.dbt.project_dir))
-            .with_prefix(&ws.plan.dbt.project_dir);
-        watch.poll();
-        let run = watch.last_run()?;
-        Some(self.dbt_summary(name, run))
-    }
-
     /// A slice's dbt run, summed up for `status`.
-    fn dbt_summary(&self, name: &SliceName, mut run: crate::domain::dbt_run::DbtRun) -> DbtSummary {
-        let ws = self.ws;
-        if let Ok(ownership) = ws.plan.ownership() {
-            run.attribute(&ownership);
-        }
-        let mut summary = DbtSummary::of(&run);
-        summary.owned_elsewhere = run
-            .owned_elsewhere(name)
-            .into_iter()
-            .map(|(slice, nodes)| crate::domain::dbt_run::OwnedNodes { slice, nodes })
-            .collect();
-        // A text log names the target only when given --target; otherwise
-        // the profile used the slice's own.
-        if summary.source == crate::domain::dbt_run::RunSource::TextLog {
-            summary
-                .target
-                .get_or_insert_with(|| ws.plan.dbt_target_for(name, &self.repo));
-        }
-        // dbt's default schema may get a suffix (custom schemas), never
-        // another prefix.
-        let own = ws.plan.dbt_schema_for(name, &self.repo);
-        if let Some(schema) = summary.schema.as_deref().filter(|s| !s.starts_with(&own)) {
-            summary.elsewhere = Some(format!(
-                "built into {}{schema}, not the slice's schema {own}: run without the slice's environment (`eval \"$(sliceboard env {name})\"`)",
-                summary
-                    .database
-                    .as_deref()
-                    .map_or_else(String::new, |d| format!("{d}."))
-            ));
-        }
-        summary
+    fn dbt_summary(&self, name: &SliceName, run: crate::domain::dbt_run::DbtRun) -> DbtSummary {
+        dbt_summary(&self.ws.plan, &self.repo, name, run)
     }
+}
 
-    /// The slice's whole diff, as the dashboard shows it.
-    fn diff(&self, worktree: &Path, record: Option<&SliceRecord>) -> Result<SliceDiff, String> {
-        let ws = self.ws;
-        DiffSource::open(
-            worktree,
-            Branches {
-                base: &ws.plan.base,
-                integration: &ws.plan.integration,
-            },
-            record.map(|r| r.base_commit.as_str()),
-            false,
-        )
-        .and_then(|source| source.full())
-        .map_err(|err| err.to_string())
+/// A slice's dbt run, summed up for `status`.
+fn dbt_summary(
+    plan: &crate::domain::Plan,
+    repo: &str,
+    name: &SliceName,
+    mut run: crate::domain::dbt_run::DbtRun,
+) -> DbtSummary {
+    if let Ok(ownership) = plan.ownership() {
+        run.attribute(&ownership);
     }
+    let mut summary = DbtSummary::of(&run);
+    summary.owned_elsewhere = run
+        .owned_elsewhere(name)
+        .into_iter()
+        .map(|(slice, nodes)| crate::domain::dbt_run::OwnedNodes { slice, nodes })
+        .collect();
+    // A text log names the target only when given --target; otherwise
+    // the profile used the slice's own.
+    if summary.source == crate::domain::dbt_run::RunSource::TextLog {
+        summary
+            .target
+            .get_or_insert_with(|| plan.dbt_target_for(name, repo));
+    }
+    // dbt's default schema may get a suffix (custom schemas), never
+    // another prefix.
+    let own = plan.dbt_schema_for(name, repo);
+    if let Some(schema) = summary.schema.as_deref().filter(|s| !s.starts_with(&own)) {
+        summary.elsewhere = Some(format!(
+            "built into {}{schema}, not the slice's schema {own}: run without the slice's environment (`eval \"$(sliceboard env {name})\"`)",
+            summary
+                .database
+                .as_deref()
+                .map_or_else(String::new, |d| format!("{d}."))
+        ));
+    }
+    summary
+}
+
+/// The slice's last dbt run in its worktree, summed up.
+fn dbt_of(
+    plan: &crate::domain::Plan,
+    repo: &str,
+    name: &SliceName,
+    worktree: &Path,
+) -> Option<DbtSummary> {
+    let mut watch = crate::dbt::DbtWatch::new(&worktree.join(&plan.dbt.project_dir))
+        .with_prefix(&plan.dbt.project_dir);
+    watch.poll();
+    let run = watch.last_run()?;
+    Some(dbt_summary(plan, repo, name, run))
+}
+
+/// The slice's whole diff, as the dashboard shows it.
+fn diff_of(
+    plan: &crate::domain::Plan,
+    worktree: &Path,
+    base: Option<&str>,
+) -> Result<SliceDiff, String> {
+    DiffSource::open(
+        worktree,
+        Branches {
+            base: &plan.base,
+            integration: &plan.integration,
+        },
+        base,
+        false,
+    )
+    .and_then(|source| source.full())
+    .map_err(|err| err.to_string())
 }

@@ -31,6 +31,8 @@ pub(super) enum Msg {
     Add(Box<Target>),
     /// A slice's worktree was made (again) and is complete now.
     Reread(SliceName),
+    /// Diff now whatever changed, quiet time or not, then reply.
+    Flush(mpsc::Sender<()>),
     Stop,
 }
 
@@ -105,6 +107,7 @@ impl Engine {
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
             let mut next = first;
+            let mut flushes = Vec::new();
             while let Some(msg) = next {
                 match msg {
                     Msg::Stop => return,
@@ -112,8 +115,17 @@ impl Engine {
                     Msg::Fs(Err(err)) => self.on_error(err),
                     Msg::Add(target) => self.add(*target),
                     Msg::Reread(slice) => self.reread(&slice),
+                    Msg::Flush(reply) => flushes.push(reply),
                 }
                 next = rx.try_recv().ok();
+            }
+            if !flushes.is_empty() {
+                for (i, batch) in self.debouncer.take_all() {
+                    self.refresh(i, batch);
+                }
+                for reply in flushes {
+                    let _ = reply.send(());
+                }
             }
             self.work(Instant::now());
         }
