@@ -173,6 +173,20 @@ impl DataDiff {
 }
 
 impl QueueBoard {
+    /// How many paths of `slice` would conflict: with the integration
+    /// tip, or with another active slice.
+    pub fn conflict_paths(&self, slice: &SliceName) -> usize {
+        let mut paths: std::collections::BTreeSet<&str> = self
+            .slices
+            .get(slice)
+            .map(|v| v.conflicts.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        for pair in self.pairs.iter().filter(|p| &p.a == slice || &p.b == slice) {
+            paths.extend(pair.paths.iter().map(String::as_str));
+        }
+        paths.len()
+    }
+
     /// The merged slices and their merge commits, in the order they
     /// merged (by merge time, then name).
     /// Each merged slice with its merge commit and the commits its branch

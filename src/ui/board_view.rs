@@ -87,16 +87,24 @@ pub fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 spans.extend(moved.iter().cloned());
                 spans.extend(detail_after_indent(app, row));
             }
+            if per_slice > 1 {
+                fit(&mut spans, usize::from(inner.width));
+            }
             spans
         };
+        let conflicts = app.board.queue.conflict_paths(&row.name);
         if per_slice == FULL_LINES {
             lines.push(TextLine::from(head));
             lines.push(TextLine::from(detail(app, row)));
-            lines.push(TextLine::from(diff_view::summary(row, inner.width)));
+            lines.push(TextLine::from(diff_view::summary(
+                row,
+                conflicts,
+                inner.width,
+            )));
         } else if per_slice == 2 {
             lines.push(TextLine::from(head));
             let mut second = detail(app, row);
-            let diff = diff_view::summary(row, inner.width);
+            let diff = diff_view::summary(row, conflicts, inner.width);
             second.extend(diff.into_iter().map(|s| {
                 let text = s.content.trim_start().to_owned();
                 Span::styled(format!(" {text}"), s.style)
@@ -121,6 +129,37 @@ pub fn draw_board(frame: &mut Frame<'_>, area: Rect, app: &App) {
         first,
         rows_per_item: u16::try_from(per_slice).unwrap_or(1),
     }));
+}
+
+/// Cuts a line that is wider than `width` so that it ends in "…": never
+/// cut silently at the board's edge (the Queue view and the tabs say the
+/// rest).
+fn fit(spans: &mut Vec<Span<'static>>, width: usize) {
+    let total: usize = spans.iter().map(Span::width).sum();
+    if total <= width || width == 0 {
+        return;
+    }
+    let mut room = width - 1;
+    let mut kept = Vec::new();
+    for span in spans.drain(..) {
+        if room == 0 {
+            break;
+        }
+        let mut text = String::new();
+        for c in span.content.chars() {
+            let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+            if w > room {
+                room = 0;
+                break;
+            }
+            room -= w;
+            text.push(c);
+        }
+        kept.push(Span::styled(text, span.style));
+    }
+    let style = kept.last().map(|s| s.style).unwrap_or_default();
+    kept.push(Span::styled("…", style));
+    *spans = kept;
 }
 
 /// The first slice to show: the last one shown, moved just enough to keep

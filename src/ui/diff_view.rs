@@ -19,8 +19,10 @@ use crate::domain::diff::WatchMode;
 use crate::domain::diff::{ChangeKind, FileDiff, LineKind, SliceDiff};
 use crate::domain::ownership::PathFlag;
 
-/// The board's third line for a slice: diff size and ownership warnings.
-pub fn summary(row: &SliceRow, width: u16) -> Vec<Span<'static>> {
+/// The board's third line for a slice: diff size, ownership warnings and
+/// the paths that would conflict (with the integration tip or another
+/// slice).
+pub fn summary(row: &SliceRow, conflicts: usize, width: u16) -> Vec<Span<'static>> {
     let dim = Style::new().add_modifier(Modifier::DIM);
     let Some(diff) = &row.diff else {
         return vec![Span::styled("    diff: reading…", dim)];
@@ -61,18 +63,25 @@ pub fn summary(row: &SliceRow, width: u16) -> Vec<Span<'static>> {
     if shared > 0 {
         words.push(format!("!{shared} shared"));
     }
+    if conflicts > 0 {
+        words.push(format!("!{conflicts} conflicts"));
+    }
     let used: usize = spans.iter().map(Span::width).sum();
     if !words.is_empty() {
-        // Narrower boards get shorter words, outside and shared still
-        // apart; the Diff tab says the rest.
+        // Narrower boards get shorter words, outside, shared and
+        // conflicts still apart; the Diff tab and the Queue say the rest.
         let part = |n: usize, word: &str| (n > 0).then(|| format!("!{n}{word}"));
         let forms = [
             format!(" {}", words.join(" ")),
-            [part(outside, " out"), part(shared, " shr")]
-                .into_iter()
-                .flatten()
-                .fold(String::new(), |a, p| format!("{a} {p}")),
-            [part(outside, "o"), part(shared, "s")]
+            [
+                part(outside, " out"),
+                part(shared, " shr"),
+                part(conflicts, " cnf"),
+            ]
+            .into_iter()
+            .flatten()
+            .fold(String::new(), |a, p| format!("{a} {p}")),
+            [part(outside, "o"), part(shared, "s"), part(conflicts, "c")]
                 .into_iter()
                 .flatten()
                 .fold(String::new(), |a, p| format!("{a} {p}")),
@@ -83,11 +92,25 @@ pub fn summary(row: &SliceRow, width: u16) -> Vec<Span<'static>> {
         let chosen = match fits {
             Some(form) => form.clone(),
             None => {
-                // Narrowest: the line's indent gives way before the flags.
+                // Narrowest: the line's indent gives way before the flags,
+                // then the line counts, then the word "files".
                 if let Some(first) = spans.first_mut()
                     && let Some(rest) = first.content.strip_prefix("    ")
                 {
                     first.content = format!("  {rest}").into();
+                }
+                let room = usize::from(width).saturating_sub(forms[2].chars().count());
+                let used = |spans: &[Span<'_>]| spans.iter().map(Span::width).sum::<usize>();
+                if used(&spans) > room && spans.len() > 1 {
+                    spans.truncate(1);
+                    let first = spans[0].content.trim_end().to_owned();
+                    spans[0].content = first.into();
+                }
+                if used(&spans) > room
+                    && let Some(first) = spans.first_mut()
+                {
+                    let short = first.content.replace(" files", "f").replace(" file", "f");
+                    first.content = short.into();
                 }
                 forms[2].clone()
             }

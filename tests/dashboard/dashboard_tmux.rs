@@ -1259,3 +1259,90 @@ fn a_review_written_on_the_diff_tab_reaches_the_agent_as_one_paste() {
     tmux.keys(&["q"]);
     tmux.shows("DASHBOARD-EXITED-0");
 }
+
+/// Four slices with long names, two of them changing the same file
+/// (one of them outside what it owns), differently: outside, shared and
+/// a conflict between them.
+const FOUR: &str = r#"base = "main"
+
+[agent]
+command = "sleep 600"
+
+[[slice]]
+name = "staging-catalog"
+owns = ["models/staging/**"]
+
+[[slice]]
+name = "intermediate-orders"
+owns = ["models/intermediate/**"]
+
+[[slice]]
+name = "marts-finance"
+owns = ["models/marts/**"]
+
+[[slice]]
+name = "reports-weekly"
+owns = ["reports/**"]
+"#;
+
+/// The board's lines about `slice` on a captured screen: the line with
+/// its name and the two after it, left of the board's right border.
+fn board_lines(screen: &str, slice: &str) -> Option<String> {
+    let lines: Vec<&str> = screen.lines().collect();
+    let at = lines.iter().position(|l| {
+        l.split('│')
+            .nth(1)
+            .is_some_and(|board| board.contains(slice))
+    })?;
+    Some(
+        lines[at..(at + 3).min(lines.len())]
+            .iter()
+            .map(|l| l.split('│').nth(1).unwrap_or("").trim().to_owned())
+            .collect::<Vec<_>>()
+            .join(" / "),
+    )
+}
+
+#[test]
+fn at_80_by_24_every_slice_shows_its_whole_name_its_state_and_its_flags_apart() {
+    let repo = TestRepo::with_worktrees(FOUR);
+    repo.commit_in(
+        "staging-catalog",
+        &[
+            ("models/staging/stg_a.sql", "select 1\n"),
+            ("models/marts/fct.sql", "select 'staging'\n"),
+        ],
+        "staging, and a mart it does not own",
+    );
+    repo.commit_in(
+        "marts-finance",
+        &[("models/marts/fct.sql", "select 'marts'\n")],
+        "the mart",
+    );
+    let tmux = Tmux::start(repo, 80, 24);
+    tmux.shows("4 slices");
+    let screen = tmux.until("every slice's flags on the board", |screen| {
+        let staging = board_lines(screen, "staging-catalog").unwrap_or_default();
+        let marts = board_lines(screen, "marts-finance").unwrap_or_default();
+        staging.contains("!1o")
+            && staging.contains("!1s")
+            && staging.contains("!1c")
+            && marts.contains("!1s")
+            && marts.contains("!1c")
+            && !marts.contains("!1o")
+    });
+    for (slice, state) in [
+        ("staging-catalog", "ready"),
+        ("intermediate-orders", "ready"),
+        ("marts-finance", "ready"),
+        ("reports-weekly", "ready"),
+    ] {
+        let lines = board_lines(&screen, slice)
+            .unwrap_or_else(|| panic!("{slice}'s whole name on the board:\n{screen}"));
+        assert!(lines.contains(state), "{slice} {state}: {lines}\n{screen}");
+    }
+    for quiet in ["intermediate-orders", "reports-weekly"] {
+        let lines = board_lines(&screen, quiet).unwrap();
+        assert!(!lines.contains('!'), "{quiet} has no flags: {lines}");
+    }
+}
