@@ -27,6 +27,7 @@ pub fn summary(row: &SliceRow, conflicts: usize, width: u16) -> Vec<Span<'static
     let Some(diff) = &row.diff else {
         return vec![Span::styled("    diff: reading…", dim)];
     };
+    let counted = !diff.files.is_empty();
     let mut spans = match diff.files.len() {
         0 => vec![Span::styled("    no changes", dim)],
         n => vec![
@@ -101,8 +102,9 @@ pub fn summary(row: &SliceRow, conflicts: usize, width: u16) -> Vec<Span<'static
                 }
                 let room = usize::from(width).saturating_sub(forms[2].chars().count());
                 let used = |spans: &[Span<'_>]| spans.iter().map(Span::width).sum::<usize>();
-                if used(&spans) > room && spans.len() > 1 {
-                    spans.truncate(1);
+                if used(&spans) > room && counted {
+                    // "+6", " ", "-3" follow the file count.
+                    spans.drain(1..4);
                     let first = spans[0].content.trim_end().to_owned();
                     spans[0].content = first.into();
                 }
