@@ -12,7 +12,6 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -22,15 +21,15 @@ use serde_json::Value;
 use crate::domain::dbt_run::{NodeKind, NodeStatus};
 use crate::domain::queue::ModelDelta;
 
-/// Reads the facts of each relation named on stdin (`[[schema, name],
-/// …]`) in the database files given as arguments (`before`, `after`; an
-/// empty path is a database that does not exist), and prints
+/// Reads the facts of each relation named in the third argument (`[[schema,
+/// name], …]`) in the database files given as the first two (`before`,
+/// `after`; an empty path is a database that does not exist), and prints
 /// `[{"before": {"rows": N, "columns": […]} | null, "after": …}, …]`.
 const READER: &str = r#"
 import json, sys
 import duckdb
 before, after = sys.argv[1], sys.argv[2]
-relations = json.load(sys.stdin)
+relations = json.loads(sys.argv[3])
 con = duckdb.connect(":memory:")
 def attach(path, alias):
     if not path:
@@ -53,6 +52,9 @@ def facts(alias, schema, name):
     return {"rows": rows, "columns": columns}
 print(json.dumps([{"before": facts("before_db", s, n), "after": facts("after_db", s, n)} for s, n in relations]))
 "#;
+
+/// The longest the databases are read for.
+const READ_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 #[derive(Debug, Deserialize)]
 struct Facts {
@@ -186,22 +188,20 @@ fn read_facts(
             String::new()
         }
     };
-    let mut child = Command::new(python)
-        .args(["-c", READER, &existing(before), &existing(after)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
     let asked: Vec<[&str; 2]> = relations
         .iter()
         .map(|r| [r.schema.as_str(), r.name.as_str()])
         .collect();
-    let input = serde_json::to_vec(&asked).map_err(|e| e.to_string())?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(&input).map_err(|e| e.to_string())?;
-    }
-    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    let asked = serde_json::to_string(&asked).map_err(|e| e.to_string())?;
+    // Through the process registry: the supervisor reaps children, and
+    // only a registered one is left for us to wait for.
+    let output = crate::os::process_group::output_within(
+        Command::new(python)
+            .args(["-c", READER, &existing(before), &existing(after), &asked])
+            .stdin(Stdio::null()),
+        READ_LIMIT,
+    )
+    .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stderr);
         let last = said
