@@ -14,6 +14,9 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
+use crate::domain::SliceName;
+use crate::domain::guide::{Done, Guide, GuideStep};
+
 const AGENT_SCRIPT: &str = include_str!("../assets/demo-agent.sh");
 const PROFILES: &str = include_str!("../tests/fixtures/dbt_project/profiles.yml");
 
@@ -88,11 +91,7 @@ pub fn create(options: &DemoOptions) -> anyhow::Result<PathBuf> {
         std::fs::write(&path, contents)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let steps = if options.autopilot {
-        autopilot_walkthrough()
-    } else {
-        walkthrough(slices, options.dbt.is_some())
-    };
+    let steps = guide(slices, options.dbt.is_some(), options.autopilot).text();
     let mut readme = std::fs::read_to_string(repo.join("README.md"))?;
     let _ = write!(readme, "\n## The demo\n\n```text\n{steps}```\n");
     std::fs::write(repo.join("README.md"), readme)?;
@@ -120,9 +119,36 @@ pub fn create(options: &DemoOptions) -> anyhow::Result<PathBuf> {
     Ok(repo)
 }
 
-/// What to do in the demo, step by step: printed when it is created and
-/// kept in the sample's README.
-fn walkthrough(slices: usize, dbt: bool) -> String {
+/// What to do in the demo, step by step: printed when it is created, kept
+/// in the sample's README, and shown beside the board (`G`), each step
+/// ticked once the board shows it done.
+pub fn guide(slices: usize, dbt: bool, autopilot: bool) -> Guide {
+    if autopilot {
+        autopilot_walkthrough(slices)
+    } else {
+        walkthrough(slices, dbt)
+    }
+}
+
+fn name(slice: &str) -> SliceName {
+    SliceName::parse(slice).expect("the demo's slice names are valid")
+}
+
+fn step(text: String, done_when: Vec<Done>) -> GuideStep {
+    GuideStep { text, done_when }
+}
+
+/// Every later slice of the demo merged (what step 6 and the autopilot's
+/// last step lead to).
+fn later_merged(names: &[&str]) -> Vec<Done> {
+    names
+        .iter()
+        .filter(|n| !n.starts_with("staging"))
+        .map(|n| Done::Merged { slice: name(n) })
+        .collect()
+}
+
+fn walkthrough(slices: usize, dbt: bool) -> Guide {
     let names: Vec<&str> = SLICES[..slices].iter().map(|(name, _, _)| *name).collect();
     let has = |name: &str| names.contains(&name);
     let check = if dbt {
@@ -130,54 +156,119 @@ fn walkthrough(slices: usize, dbt: bool) -> String {
     } else {
         "a lint of the migrated models (no dbt: pass --with-dbt for real builds)"
     };
-    let mut out = format!(
-        "The demo, step by step (slices start from and merge into `{INTEGRATION}`; `main` keeps the Redshift project):\n\
-         1. Start the agents: s on each slice. staging-core asks a question: Enter, y, Enter, then Ctrl-] to leave.\n   \
-         staging-core edits the shared macro it owns; staging-catalog edits the same line from outside its slice.\n"
-    );
+    let (core, catalog) = (name("staging-core"), name("staging-catalog"));
+    let mut first = "1. Start the agents: s on each slice. staging-core asks a question: Enter, y, Enter, then Ctrl-] to leave.\n   \
+         staging-core edits the shared macro it owns; staging-catalog edits the same line from outside its slice."
+        .to_owned();
     if has("intermediate") {
-        out.push_str(
-            "   Slices that come after others commit their SQL unbuilt and wait for those to merge.\n",
+        first.push_str(
+            "\n   Slices that come after others commit their SQL unbuilt and wait for those to merge.",
         );
     }
-    let _ = write!(
-        out,
-        "2. Once both staging slices are ready, o shows the Queue: the two conflict in macros/redshift_compat.sql.\n\
-         3. Approve (a, or `sliceboard approve SLICE`): both ask for a second look, the macro being shared (and\n   \
-         staging-catalog strayed). Approve them anyway, the owner first:\n   \
-         `sliceboard approve staging-core --force`, then `sliceboard approve staging-catalog --force`.\n\
-         4. Merge: M merges every ready slice, checking each with {check}:\n   \
-         staging-core merges; staging-catalog now conflicts with {INTEGRATION} and is skipped.\n   \
-         `sliceboard merge staging-catalog` tries it anyway: refused, the conflict is recorded.\n\
-         5. Feedback: F on staging-catalog pastes the queue's message into its agent (started again), which merges\n   \
-         {INTEGRATION} in, keeps the owner's macro, builds and commits. Approve it again (a: no second look now), M.\n"
-    );
+    let mut steps = vec![
+        step(
+            first,
+            names
+                .iter()
+                .map(|n| Done::Started { slice: name(n) })
+                .collect(),
+        ),
+        step(
+            "2. Once both staging slices are ready, o shows the Queue: the two conflict in macros/redshift_compat.sql."
+                .to_owned(),
+            vec![Done::Conflict {
+                a: core.clone(),
+                b: catalog.clone(),
+            }],
+        ),
+        step(
+            "3. Approve (a, or `sliceboard approve SLICE`): both ask for a second look, the macro being shared (and\n   \
+             staging-catalog strayed). Approve them anyway, the owner first:\n   \
+             `sliceboard approve staging-core --force`, then `sliceboard approve staging-catalog --force`."
+                .to_owned(),
+            vec![
+                Done::Approved {
+                    slice: core.clone(),
+                },
+                Done::Approved {
+                    slice: catalog.clone(),
+                },
+            ],
+        ),
+        step(
+            format!(
+                "4. Merge: M merges every ready slice, checking each with {check}:\n   \
+                 staging-core merges; staging-catalog now conflicts with {INTEGRATION} and is skipped.\n   \
+                 `sliceboard merge staging-catalog` tries it anyway: refused, the conflict is recorded."
+            ),
+            vec![Done::Merged { slice: core }],
+        ),
+        step(
+            format!(
+                "5. Feedback: F on staging-catalog pastes the queue's message into its agent (started again), which merges\n   \
+                 {INTEGRATION} in, keeps the owner's macro, builds and commits. Approve it again (a: no second look now), M."
+            ),
+            vec![Done::Merged { slice: catalog }],
+        ),
+    ];
     if has("intermediate") {
-        out.push_str(
-            "6. When a slice's upstream has merged (the Queue says so), F on it: its agent merges the integration branch in,\n   \
-             builds and commits; approve it (a) and merge it (M), in the plan's order: intermediate, then the marts.\n",
-        );
+        steps.push(step(
+            "6. When a slice's upstream has merged (the Queue lists it under \"upstream merged\"), F on it: its agent merges\n   \
+             the integration branch in, builds and commits; approve it (a) and merge it (M), in the plan's order:\n   \
+             intermediate, then the marts."
+                .to_owned(),
+            later_merged(&names),
+        ));
     }
-    out.push_str(
-        "C cleans a merged slice (worktree and branch). From a shell: sliceboard queue, approve, merge [--all], feedback, clean.\n",
-    );
-    out
+    Guide {
+        title: format!(
+            "The demo, step by step (slices start from and merge into `{INTEGRATION}`; `main` keeps the Redshift project):"
+        ),
+        steps,
+        notes: vec![
+            "C cleans a merged slice (worktree and branch). From a shell: sliceboard queue, approve, merge [--all], feedback, clean.".to_owned(),
+        ],
+    }
 }
 
 /// The steps with `--autopilot`: what still needs the operator.
-fn autopilot_walkthrough() -> String {
-    format!(
-        "The demo on autopilot (slices start from and merge into `{INTEGRATION}`; the queue runs itself):\n\
-         1. Start the agents: s on each slice. staging-core asks a question: y on its row answers it.\n\
-         2. Watch the Queue (o): a slice whose agent is done and whose dbt build passed approves itself and merges\n   \
-         after the check; the Queue says what each other slice waits for.\n\
-         3. The two staging slices change the same macro line (staging-catalog from outside its slice), so neither\n   \
-         approves itself: the Queue says why. Approve the owner yourself (a on staging-core, then y): it merges.\n   \
-         Then approve staging-catalog (a, y): its conflict goes to its agent by itself, which merges `{INTEGRATION}` in\n   \
-         keeping the owner's macro; its fix approves itself and merges.\n\
-         4. Slices that come after others are told when those merge, merge them in, build, and merge in order.\n\
-         H holds the queue (nothing automatic) and lets it go on. Every automatic step is in the Events tab.\n"
-    )
+fn autopilot_walkthrough(slices: usize) -> Guide {
+    let names: Vec<&str> = SLICES[..slices].iter().map(|(name, _, _)| *name).collect();
+    let (core, catalog) = (name("staging-core"), name("staging-catalog"));
+    Guide {
+        title: format!(
+            "The demo on autopilot (slices start from and merge into `{INTEGRATION}`; the queue runs itself):"
+        ),
+        steps: vec![
+            step(
+                "1. Start the agents: s on each slice. staging-core asks a question: y on its row answers it.".to_owned(),
+                names.iter().map(|n| Done::Started { slice: name(n) }).collect(),
+            ),
+            step(
+                "2. Watch the Queue (o): a slice whose agent is done and whose dbt build passed approves itself and merges\n   \
+                 after the check; the Queue says what each other slice waits for."
+                    .to_owned(),
+                Vec::new(),
+            ),
+            step(
+                format!(
+                    "3. The two staging slices change the same macro line (staging-catalog from outside its slice), so neither\n   \
+                     approves itself: the Queue says why. Approve the owner yourself (a on staging-core, then y): it merges.\n   \
+                     Then approve staging-catalog (a, y): its conflict goes to its agent by itself, which merges `{INTEGRATION}` in\n   \
+                     keeping the owner's macro; its fix approves itself and merges."
+                ),
+                vec![Done::Merged { slice: core }, Done::Merged { slice: catalog }],
+            ),
+            step(
+                "4. Slices that come after others are told when those merge, merge them in, build, and merge in order."
+                    .to_owned(),
+                later_merged(&names),
+            ),
+        ],
+        notes: vec![
+            "H holds the queue (nothing automatic) and lets it go on. Every automatic step is in the Events tab.".to_owned(),
+        ],
+    }
 }
 
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {

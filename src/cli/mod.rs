@@ -458,6 +458,10 @@ fn demo(
             anyhow::bail!("could not create the worktree of {slice}: {why}");
         }
     }
+    // The walkthrough beside the board, ticked as it is done (`G`).
+    let guide = crate::demo::guide(slices, with_dbt, autopilot);
+    crate::store::write_atomic(&ws.state_dir.guide_file(), &serde_json::to_vec(&guide)?)
+        .with_context(|| format!("cannot write {}", ws.state_dir.guide_file().display()))?;
     if no_open {
         println!("{}", repo.display());
         eprintln!(

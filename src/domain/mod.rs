@@ -21,6 +21,7 @@ pub mod comments;
 pub mod dbt_run;
 pub mod diff;
 pub mod environment;
+pub mod guide;
 pub mod order;
 pub mod ownership;
 pub mod pane;

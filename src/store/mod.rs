@@ -250,6 +250,11 @@ impl StateDir {
         self.merge_dir().join(format!("attempt-{number}.log"))
     }
 
+    /// A walkthrough to show beside the board (the demo writes one).
+    pub fn guide_file(&self) -> PathBuf {
+        self.root.join("guide.json")
+    }
+
     /// The integration worktree sliceboard owns, where checks run.
     pub fn integration_worktree(&self) -> PathBuf {
         self.root.join(INTEGRATION_WORKTREE)

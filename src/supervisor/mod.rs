@@ -475,6 +475,9 @@ pub fn initial_board(ws: &Workspace, state: &State) -> Board {
         slices,
         queue: Default::default(),
         plan_problem: None,
+        guide: std::fs::read_to_string(ws.state_dir.guide_file())
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok()),
     }
 }
 

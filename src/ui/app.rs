@@ -247,6 +247,8 @@ pub struct App {
     /// The first slice the board showed: it scrolls only as far as the
     /// selection needs.
     pub board_first: std::cell::Cell<usize>,
+    /// The walkthrough beside the board is shown (`G`).
+    pub guide_open: bool,
     /// How far the help overlay is scrolled, when it is taller than the
     /// screen.
     pub help_scroll: usize,
@@ -295,6 +297,8 @@ impl ListArea {
 impl App {
     pub fn new(board: Board, keymap: Keymap) -> Self {
         Self {
+            // A walkthrough shows at the first start; `G` hides it.
+            guide_open: board.guide.is_some(),
             board,
             panes: BTreeMap::new(),
             scroll: BTreeMap::new(),

@@ -86,6 +86,8 @@ pub enum Action {
     BoardOrder,
     /// Hold the merge queue (nothing automatic happens), or let it go on.
     HoldQueue,
+    /// Show or hide the walkthrough beside the board (the demo's).
+    Guide,
     /// Open the Diff tab's file in the operator's editor, at the line shown.
     Edit,
     SearchNext,
@@ -163,6 +165,9 @@ impl Action {
             }
             Action::HoldQueue => {
                 "hold the merge queue (nothing approved, told or merged by itself) / let it go on"
+            }
+            Action::Guide => {
+                "show or hide the walkthrough, each step ticked when done (the demo's)"
             }
             Action::CreateWorktrees => "create missing worktrees (sliceboard up)",
             Action::Setup => "run the worktree's setup again ([worktree] setup: dbt deps…)",
@@ -327,6 +332,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("z", Action::MuteCalls),
     ("O", Action::BoardOrder),
     ("H", Action::HoldQueue),
+    ("G", Action::Guide),
     ("e", Action::Edit),
     ("c", Action::Comment),
     ("L", Action::DiffSince),

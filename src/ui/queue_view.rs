@@ -88,6 +88,7 @@ pub fn draw_queue(frame: &mut Frame<'_>, area: Rect, app: &App) {
     lines.push(TextLine::default());
     queued(app, &mut lines);
     not_queued(queue, &mut lines);
+    upstream_merged(app, &mut lines);
     merged(queue, &mut lines);
     early_conflicts(queue, &mut lines);
     lines.push(TextLine::default());
@@ -251,6 +252,42 @@ fn data_lines(diff: Option<&crate::domain::queue::DataDiff>, lines: &mut Vec<Tex
             Style::new().add_modifier(Modifier::DIM)
         };
         lines.push(TextLine::styled(format!("       data: {line}"), style));
+    }
+}
+
+/// Slices whose upstream (what they come after) merged since their agent
+/// was last told: their branch lacks it until they merge it in.
+fn upstream_merged(app: &App, lines: &mut Vec<TextLine<'static>>) {
+    let queue = &app.board.queue;
+    let waiting: Vec<(&SliceName, &[SliceName])> = queue
+        .slices
+        .iter()
+        .filter(|(_, v)| {
+            !v.upstream_merged.is_empty() && !matches!(v.state, Some(EntryState::Merged { .. }))
+        })
+        .map(|(slice, v)| (slice, v.upstream_merged.as_slice()))
+        .collect();
+    if waiting.is_empty() {
+        return;
+    }
+    lines.push(TextLine::default());
+    lines.push(TextLine::styled(
+        format!(
+            "upstream merged ({} tells the agent to merge it in):",
+            key(app, Action::Feedback)
+        ),
+        Style::new().add_modifier(Modifier::BOLD),
+    ));
+    for (slice, upstream) in waiting {
+        let names: Vec<&str> = upstream.iter().map(SliceName::as_str).collect();
+        lines.push(TextLine::from(vec![
+            Span::raw("     "),
+            Span::styled(slice.to_string(), Style::new().add_modifier(Modifier::BOLD)),
+            Span::styled(
+                format!("  after {} merged", names.join(", ")),
+                Style::new().fg(Color::Yellow),
+            ),
+        ]));
     }
 }
 

@@ -37,6 +37,13 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
     ])
     .areas(area);
     frame.render_widget(title_line(app), title);
+    // The walkthrough, below everything else, while it is open.
+    let guide_rows = super::guide_view::height(app, body.height);
+    let [body, guide] =
+        Split::vertical([Constraint::Min(3), Constraint::Length(guide_rows)]).areas(body);
+    if guide_rows > 0 {
+        super::guide_view::draw(frame, guide, app);
+    }
     match app.layout {
         Layout::Grid => draw_grid(frame, body, app, &mut panes),
         // The tab shown, whole: the terminal, or the diff, dbt, logs or

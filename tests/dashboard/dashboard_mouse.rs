@@ -43,6 +43,7 @@ fn app_of(agents: &[(&str, &str)], size: Size) -> App {
         slices,
         queue: Default::default(),
         plan_problem: None,
+        guide: None,
     };
     let mut app = App::new(board, Keymap::default());
     for (slice, escapes) in agents {

@@ -279,6 +279,7 @@ fn app() -> App {
         slices,
         queue: Default::default(),
         plan_problem: None,
+        guide: None,
     };
     let mut app = App::new(board, Keymap::default());
     app.fixed_now = Some(
@@ -829,6 +830,7 @@ fn twenty_slices_scroll_and_keep_the_selection_in_view() {
         slices,
         queue: Default::default(),
         plan_problem: None,
+        guide: None,
     };
     let mut app = App::new(board, Keymap::default());
     let selected_line = |app: &App, width, height| {
@@ -1897,6 +1899,7 @@ fn at_80_by_24_the_board_keeps_names_whole_and_flags_apart() {
         slices,
         queue: Default::default(),
         plan_problem: None,
+        guide: None,
     };
     let mut app = App::new(board, Keymap::default());
     let diff = SliceDiff {
@@ -1969,4 +1972,64 @@ fn slash_in_copy_mode_searches_the_terminal_and_puts_the_cursor_on_the_match() {
     press(&mut app, KeyCode::Char('/'));
     press(&mut app, KeyCode::Esc);
     assert!(matches!(app.mode, Mode::Copy(_)), "{:?}", app.mode);
+}
+
+#[test]
+fn the_demos_walkthrough_shows_below_the_panes_ticked_as_the_board_shows_steps_done() {
+    use sliceboard::domain::guide::{Done, Guide, GuideStep};
+    let name = |n: &str| SliceName::parse(n).unwrap();
+    let mut app = app();
+    app.board.guide = Some(Guide {
+        title: "The demo, step by step:".into(),
+        steps: vec![
+            GuideStep {
+                text: "1. Start the agents: s on each slice.".into(),
+                done_when: vec![Done::Started {
+                    slice: name("staging"),
+                }],
+            },
+            GuideStep {
+                text: "2. Approve staging (a).\n   It asks for a second look.".into(),
+                done_when: vec![Done::Approved {
+                    slice: name("staging"),
+                }],
+            },
+            GuideStep {
+                text: "3. Merge it (M).".into(),
+                done_when: vec![Done::Merged {
+                    slice: name("staging"),
+                }],
+            },
+        ],
+        notes: vec!["C cleans a merged slice.".into()],
+    });
+    // Nothing open until the board says there is a walkthrough.
+    let closed = render(&app, 120, 40);
+    assert!(!closed.contains("step by step"), "{closed}");
+    app.guide_open = true;
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("The demo, step by step · 1 of 3 done · G hides"),
+        "{screen}"
+    );
+    assert!(screen.contains("✓ 1. Start the agents"), "{screen}");
+    assert!(screen.contains("→ 2. Approve staging (a)."), "{screen}");
+    assert!(
+        screen.contains("     It asks for a second look."),
+        "{screen}"
+    );
+    assert!(screen.contains("  3. Merge it (M)."), "{screen}");
+    app.board.slices[0].lifecycle = Lifecycle::Merged;
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("3 of 3 done"), "{screen}");
+    assert!(screen.contains("✓ 3. Merge it (M)."), "{screen}");
+    // G hides it, and shows it again.
+    app.on_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Char('G'),
+    ));
+    assert!(!render(&app, 120, 40).contains("step by step"));
+    app.on_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Char('G'),
+    ));
+    assert!(render(&app, 120, 40).contains("step by step"));
 }

@@ -465,6 +465,15 @@ fn the_demo_runs_a_scripted_agent_that_asks_and_commits() {
     ] {
         assert!(board.contains(slice), "{board}");
     }
+    // The walkthrough shows at the first start, below the panes, the step
+    // to do next marked; G hides it.
+    let guide = tmux.shows("The demo, step by step");
+    assert!(
+        guide.contains("0 of 6 done · G hides") && guide.contains("→ 1. Start the agents"),
+        "{guide}"
+    );
+    tmux.keys(&["G"]);
+    tmux.until("the walkthrough hidden", |s| !s.contains("0 of 6 done"));
     // The first slice's agent asks the operator a question and waits.
     tmux.keys(&["s"]);
     tmux.shows("[y/n]");

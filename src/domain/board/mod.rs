@@ -59,6 +59,10 @@ pub struct Board {
     /// it changes what needs a restart); `None` when they agree.
     #[serde(default)]
     pub plan_problem: Option<PlanProblem>,
+    /// A walkthrough to show beside the board (the demo's), from the
+    /// state folder's `guide.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guide: Option<super::guide::Guide>,
 }
 
 /// One slice as the board shows it.
@@ -523,6 +527,7 @@ mod tests {
             )],
             queue: QueueBoard::default(),
             plan_problem: None,
+            guide: None,
         }
     }
 

@@ -220,6 +220,7 @@ impl App {
             | Action::QuickPrompt
             | Action::Mark
             | Action::BoardOrder
+            | Action::Guide
             | Action::SideBySide
             | Action::Queue
             | Action::ScrollUp
@@ -388,6 +389,13 @@ impl App {
                 } else {
                     "diff unified".into()
                 });
+            }
+            Action::Guide => {
+                if self.board.guide.is_some() {
+                    self.guide_open = !self.guide_open;
+                } else {
+                    self.message = Some("no walkthrough here: `sliceboard demo` writes one".into());
+                }
             }
             Action::BoardOrder => {
                 self.needs_first = !self.needs_first;
