@@ -23,9 +23,10 @@ use super::slice::SliceName;
 /// modes; 5: agent groups left running by an earlier supervisor; 6:
 /// competing variants, `Command::Pick`, retired slices; 7: the plan
 /// changing live, `BoardUpdate::Plan`, a removed slice and the plan's
-/// problem on the board). No negotiation: a client of another version is
-/// refused with both numbers.
-pub const PROTOCOL_VERSION: u32 = 9;
+/// problem on the board; 10: `Command::StatusReport`, speculative notes
+/// and data diffs on the queue, the board's walkthrough). No negotiation:
+/// a client of another version is refused with both numbers.
+pub const PROTOCOL_VERSION: u32 = 10;
 
 /// Who is connecting, which decides what the supervisor sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

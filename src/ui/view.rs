@@ -38,7 +38,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
     .areas(area);
     frame.render_widget(title_line(app), title);
     // The walkthrough, below everything else, while it is open.
-    let guide_rows = super::guide_view::height(app, body.height);
+    let guide_rows = super::guide_view::height(app, body.width, body.height);
     let [body, guide] =
         Split::vertical([Constraint::Min(3), Constraint::Length(guide_rows)]).areas(body);
     if guide_rows > 0 {

@@ -2022,6 +2022,9 @@ fn the_demos_walkthrough_shows_below_the_panes_ticked_as_the_board_shows_steps_d
     app.board.slices[0].lifecycle = Lifecycle::Merged;
     let screen = render(&app, 120, 40);
     assert!(screen.contains("3 of 3 done"), "{screen}");
+    // Done steps by their first line; the notes once all are done.
+    assert!(!screen.contains("It asks for a second look."), "{screen}");
+    assert!(screen.contains("C cleans a merged slice."), "{screen}");
     assert!(screen.contains("✓ 3. Merge it (M)."), "{screen}");
     // G hides it, and shows it again.
     app.on_key(crossterm::event::KeyEvent::from(
