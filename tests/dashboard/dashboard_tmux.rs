@@ -507,6 +507,12 @@ fn the_demo_runs_a_scripted_agent_that_asks_and_commits() {
         migrated.contains("coalesce(") && !migrated.contains("nvl("),
         "{migrated}"
     );
+    // The other three agents started: the walkthrough, shown again, ticks
+    // its first step and points at the next.
+    tmux.keys(&["j", "s", "j", "s", "j", "s", "G"]);
+    tmux.until("the first step ticked", |s| {
+        s.contains("1 of 6 done") && s.contains("✓ 1. Start the agents") && s.contains("→ 2.")
+    });
 }
 
 #[test]
