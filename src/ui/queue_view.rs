@@ -393,17 +393,52 @@ fn draw_check(frame: &mut Frame<'_>, area: Rect, app: &App, output_height: u16) 
     } else {
         title
     };
-    let text: Vec<TextLine> = queue
+    // Long lines wrap (each at least one row, so the last `inner_height`
+    // lines hold every row shown), the newest row at the bottom.
+    let width = usize::from(area.width.saturating_sub(2)).max(1);
+    let mut rows: Vec<TextLine> = queue
         .check_output
         .iter()
         .take(end)
         .skip(skip)
-        .map(|l| TextLine::raw(l.clone()))
+        .flat_map(|l| wrap_row(l, width))
         .collect();
+    let extra = rows.len().saturating_sub(inner_height);
+    let text = rows.split_off(extra);
     frame.render_widget(
         Paragraph::new(text).block(Block::new().borders(Borders::ALL).title(title)),
         area,
     );
+}
+
+/// One output line as rows of `width` columns, the rows after the first
+/// marked as its continuation; nothing is cut at the pane's edge.
+fn wrap_row(line: &str, width: usize) -> Vec<TextLine<'static>> {
+    const MARK: &str = "↪ ";
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    let mut used = 0;
+    for c in line.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > width && !row.is_empty() {
+            rows.push(std::mem::take(&mut row));
+            row.push_str(MARK);
+            used = 2;
+        }
+        row.push(c);
+        used += w;
+    }
+    rows.push(row);
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, r)| match r.strip_prefix(MARK) {
+            Some(rest) if i > 0 => TextLine::from(vec![
+                Span::styled(MARK, Style::new().add_modifier(Modifier::DIM)),
+                Span::raw(rest.to_owned()),
+            ]),
+            _ => TextLine::raw(r),
+        })
+        .collect()
 }
 
 fn key(app: &App, action: Action) -> String {

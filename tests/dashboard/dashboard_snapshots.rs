@@ -2036,3 +2036,40 @@ fn the_demos_walkthrough_shows_below_the_panes_ticked_as_the_board_shows_steps_d
     ));
     assert!(render(&app, 120, 40).contains("step by step"));
 }
+
+#[test]
+fn the_queues_check_output_wraps_a_long_line_whole_with_the_newest_row_at_the_bottom() {
+    let mut app = app();
+    app.layout = sliceboard::ui::app::Layout::Queue;
+    let long = format!(
+        "every migrated model is DuckDB SQL {} END-OF-LINE",
+        "x".repeat(150)
+    );
+    app.board.queue.check_output = [
+        "$ bash check.sh".to_owned(),
+        long.clone(),
+        "last line".to_owned(),
+    ]
+    .into_iter()
+    .collect();
+    let screen = render(&app, 100, 30);
+    // The output pane's rows, continuations joined to the line they go on.
+    let mut lines: Vec<String> = Vec::new();
+    for row in screen
+        .lines()
+        .skip_while(|r| !r.contains("last check"))
+        .skip(1)
+    {
+        let Some(inner) = row.split("││").nth(1) else {
+            continue;
+        };
+        let inner = inner.trim_end_matches('│').trim_end();
+        match (inner.strip_prefix("↪ "), lines.last_mut()) {
+            (Some(rest), Some(line)) => line.push_str(rest),
+            _ => lines.push(inner.to_owned()),
+        }
+    }
+    let at = lines.iter().position(|l| l == &long);
+    assert!(at.is_some(), "the long line whole: {lines:#?}\n{screen}");
+    assert_eq!(lines[at.unwrap() + 1], "last line", "{screen}");
+}
