@@ -147,7 +147,78 @@ pub fn merge(
         (None, true) => MergeWhich::All,
         (None, false) => MergeWhich::Head,
     };
-    run(ws, Command::Merge { which, dry_run })
+    use std::io::IsTerminal as _;
+    // While the merge waits for its checks, a person at a terminal sees
+    // which checks run and where their output goes.
+    let progress = (!dry_run && std::io::stderr().is_terminal()).then(|| Progress::start(ws));
+    let ran = run(ws, Command::Merge { which, dry_run });
+    drop(progress);
+    ran
+}
+
+/// One line on stderr for each check the queue starts while a command
+/// waits: the slice, what it is checked on, the attempt and its log.
+struct Progress {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(ws: &Workspace) -> Self {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let socket = ws.state_dir.socket_file();
+        let stop = done.clone();
+        let thread = std::thread::spawn(move || {
+            let mut said = std::collections::BTreeSet::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let board: Option<QueueBoard> = Link::connect(&socket, ClientKind::Cli)
+                    .ok()
+                    .and_then(|mut link| link.request(Command::QueueReport).ok()?.ok())
+                    .and_then(|text| serde_json::from_str(&text).ok());
+                for line in board.as_ref().map(progress_lines).unwrap_or_default() {
+                    if said.insert(line.clone()) {
+                        eprintln!("{line}");
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        });
+        Self {
+            done,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The checks running on the board, a line each.
+fn progress_lines(board: &QueueBoard) -> Vec<String> {
+    let mut lines: Vec<String> = board
+        .attempt
+        .iter()
+        .map(|a| {
+            format!(
+                "checking {} (attempt {}; its output: .git/sliceboard/{})",
+                a.slice,
+                a.number,
+                a.log()
+            )
+        })
+        .collect();
+    for (slice, view) in &board.slices {
+        if let Some(note) = &view.speculative {
+            lines.push(format!("  {slice}: {note}"));
+        }
+    }
+    lines
 }
 
 /// `sliceboard queue [--json]`: from the running supervisor, or read

@@ -1361,3 +1361,29 @@ fn at_80_by_24_every_slice_shows_its_whole_name_its_state_and_its_flags_apart() 
         assert!(!lines.contains('!'), "{quiet} has no flags: {lines}");
     }
 }
+
+#[test]
+fn merge_at_a_terminal_says_which_check_runs_and_where_its_output_goes() {
+    let plan = PLAN.replace(
+        "[[slice]]\nname = \"staging\"",
+        "[merge]\ncheck = \"sleep 2; echo checked\"\n\n[[slice]]\nname = \"staging\"",
+    );
+    let repo = TestRepo::with_worktrees(&plan);
+    repo.commit_in("staging", &[("models/staging/a.sql", "select 1\n")], "a");
+    repo.sliceboard(&["approve", "staging", "--force"]).ok();
+    let tmux = Tmux::run(repo, 120, 20, &format!("{BIN} merge staging"));
+    let screen = tmux.shows("DASHBOARD-EXITED-0");
+    let checking = screen
+        .lines()
+        .position(|l| {
+            l.contains(
+                "checking staging (attempt 1; its output: .git/sliceboard/merge/attempt-1.log)",
+            )
+        })
+        .unwrap_or_else(|| panic!("the check named while it ran:\n{screen}"));
+    let merged = screen
+        .lines()
+        .position(|l| l.contains("merged staging into"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(checking < merged, "{screen}");
+}
