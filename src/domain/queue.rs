@@ -553,7 +553,17 @@ fn list(paths: &[&str]) -> String {
     text
 }
 
-fn names(slices: &[SliceName]) -> String {
+/// "a, b and c".
+pub fn and_words(slices: &[SliceName]) -> String {
+    let names: Vec<&str> = slices.iter().map(SliceName::as_str).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
+
+/// "a, b, c".
+pub fn names(slices: &[SliceName]) -> String {
     slices
         .iter()
         .map(SliceName::as_str)

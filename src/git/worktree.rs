@@ -45,6 +45,20 @@ pub struct Dirt {
 }
 
 impl Dirt {
+    /// Untracked files and tracked ones changed, among `statuses`.
+    fn of(statuses: &git2::Statuses<'_>) -> Self {
+        let mut dirt = Dirt::default();
+        for entry in statuses.iter() {
+            let status = entry.status();
+            if status.contains(Status::WT_NEW) && !status.intersects(Status::INDEX_NEW) {
+                dirt.untracked += 1;
+            } else if !status.is_empty() && !status.contains(Status::IGNORED) {
+                dirt.changed += 1;
+            }
+        }
+        dirt
+    }
+
     pub fn is_clean(&self) -> bool {
         self.changed == 0 && self.untracked == 0
     }
@@ -246,16 +260,7 @@ impl GitRepo {
         let statuses = repo
             .statuses(Some(&mut options))
             .map_err(doing(format!("read the status of {}", path.display())))?;
-        let mut dirt = Dirt::default();
-        for entry in statuses.iter() {
-            let status = entry.status();
-            if status.contains(Status::WT_NEW) && !status.intersects(Status::INDEX_NEW) {
-                dirt.untracked += 1;
-            } else if !status.is_empty() && !status.contains(Status::IGNORED) {
-                dirt.changed += 1;
-            }
-        }
-        Ok(dirt)
+        Ok(Dirt::of(&statuses))
     }
 
     /// [`GitRepo::dirt`] among `paths` only: every file that can differ
@@ -292,16 +297,7 @@ impl GitRepo {
         let statuses = repo
             .statuses(Some(&mut options))
             .map_err(doing(format!("read the status of {}", path.display())))?;
-        let mut dirt = Dirt::default();
-        for entry in statuses.iter() {
-            let status = entry.status();
-            if status.contains(Status::WT_NEW) && !status.intersects(Status::INDEX_NEW) {
-                dirt.untracked += 1;
-            } else if !status.is_empty() && !status.contains(Status::IGNORED) {
-                dirt.changed += 1;
-            }
-        }
-        Ok(dirt)
+        Ok(Dirt::of(&statuses))
     }
 }
 

@@ -753,12 +753,7 @@ impl MergeQueue {
             self.remove_attempt();
             return;
         };
-        if let Some(pid) = file.check_pid
-            && file.check_started.is_some()
-            && process_group::start_time(pid) == file.check_started
-        {
-            let _ = process_group::terminate_group(pid, CHECK_GRACE);
-        }
+        stop_recorded_check(&file);
         let landed = file
             .merge_commit
             .as_deref()
@@ -822,6 +817,17 @@ impl MergeQueue {
 
     pub(super) fn remove_attempt(&self) {
         let _ = std::fs::remove_file(self.ws.state_dir.attempt_file());
+    }
+}
+
+/// Stops the check an attempt file records, when that process still runs
+/// (its start time says a reused pid is another process).
+pub(super) fn stop_recorded_check(file: &AttemptFile) {
+    if let Some(pid) = file.check_pid
+        && file.check_started.is_some()
+        && process_group::start_time(pid) == file.check_started
+    {
+        let _ = process_group::terminate_group(pid, CHECK_GRACE);
     }
 }
 

@@ -296,21 +296,8 @@ impl MergeQueue {
     ) -> Option<Ended> {
         let file = running.file().clone();
         let top = running.merge_commit();
-        let verdict = if code == Some(0) {
-            self.judge_data(&running)
-        } else {
-            Err(self.check_failure(code, &running))
-        };
-        let (reason, details) = match verdict {
+        let (reason, details) = match self.verdict(&running, code) {
             Ok(()) => {
-                self.record(
-                    Actor::Sliceboard,
-                    Event::CheckPassed {
-                        slice: file.slice.clone(),
-                        attempt: file.number,
-                        merge_commit: top.to_string(),
-                    },
-                );
                 self.publish_dbt_state(running.lane());
                 let ended = self.publish_merge(&file, top);
                 return self.after_batch_move(&file, ended);
@@ -480,23 +467,8 @@ impl MergeQueue {
         let index = batch.probes.iter().position(|p| p.number == attempt)?;
         let check = batch.probes.remove(index);
         let len = check.file().batch.len();
-        let verdict = if code == Some(0) {
-            self.judge_data(&check)
-        } else {
-            Err(self.check_failure(code, &check))
-        };
-        let failure = match verdict {
-            Ok(()) => {
-                self.record(
-                    Actor::Sliceboard,
-                    Event::CheckPassed {
-                        slice: check.slice.clone(),
-                        attempt,
-                        merge_commit: check.merge_commit().to_string(),
-                    },
-                );
-                None
-            }
+        let failure = match self.verdict(&check, code) {
+            Ok(()) => None,
             Err((reason, details)) => Some(Failure {
                 attempt,
                 merge_commit: check.merge_commit().to_string(),
@@ -647,9 +619,6 @@ impl MergeQueue {
 
 /// "a, b and c".
 fn batch_words(members: &[BatchMember]) -> String {
-    let names: Vec<&str> = members.iter().map(|m| m.slice.as_str()).collect();
-    match names.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-        _ => names.join(""),
-    }
+    let names: Vec<SliceName> = members.iter().map(|m| m.slice.clone()).collect();
+    crate::domain::queue::and_words(&names)
 }

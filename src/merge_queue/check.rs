@@ -337,21 +337,8 @@ impl MergeQueue {
             return self.batch_check_exited(running, code);
         }
         let file = running.file.clone();
-        let verdict = if code == Some(0) {
-            self.judge_data(&running)
-        } else {
-            Err(self.check_failure(code, &running))
-        };
-        let (reason, details) = match verdict {
+        let (reason, details) = match self.verdict(&running, code) {
             Ok(()) => {
-                self.record(
-                    Actor::Sliceboard,
-                    Event::CheckPassed {
-                        slice: running.slice.clone(),
-                        attempt,
-                        merge_commit: running.merge_commit.to_string(),
-                    },
-                );
                 self.publish_dbt_state(running.lane);
                 return Some(self.publish_merge(&file, running.merge_commit));
             }
@@ -380,6 +367,29 @@ impl MergeQueue {
         self.remove_attempt();
         self.after_failed_attempt(&slice, &reason);
         Some(Ended::Failed { slice, reason })
+    }
+
+    /// Whether a check that ended with `code` lets its merge land: it
+    /// passed (journaled so) and the data allows it (`[merge] data_diff`);
+    /// else why not, and what failed.
+    pub(super) fn verdict(
+        &mut self,
+        running: &Running,
+        code: Option<i32>,
+    ) -> Result<(), (String, Vec<String>)> {
+        if code != Some(0) {
+            return Err(self.check_failure(code, running));
+        }
+        self.judge_data(running)?;
+        self.record(
+            Actor::Sliceboard,
+            Event::CheckPassed {
+                slice: running.slice.clone(),
+                attempt: running.number,
+                merge_commit: running.merge_commit.to_string(),
+            },
+        );
+        Ok(())
     }
 
     /// With `[dbt] defer`: the checked integration build becomes what the

@@ -6,9 +6,9 @@
 //! that removes a column the integration build has does not land: it
 //! fails as a failed check does, saying which columns.
 
+use crate::domain::Event;
 use crate::domain::plan::DataDiffRule;
 use crate::domain::queue::DataDiff;
-use crate::domain::{Event, SliceName};
 use crate::store::Actor;
 
 use super::MergeQueue;
@@ -62,7 +62,7 @@ impl MergeQueue {
                 slice: Some(file.slice.clone()),
                 message: format!(
                     "what merging {} does to the data (attempt {}): {}",
-                    names(&merging),
+                    crate::domain::queue::names(&merging),
                     file.number,
                     diff.lines().join("; ")
                 ),
@@ -95,12 +95,4 @@ impl MergeQueue {
             diff.lines(),
         ))
     }
-}
-
-fn names(slices: &[SliceName]) -> String {
-    slices
-        .iter()
-        .map(SliceName::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
 }

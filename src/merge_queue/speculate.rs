@@ -28,10 +28,9 @@ use jiff::Timestamp;
 use super::attempt::{AttemptFile, reset_worktree_of};
 use super::check::{Lane, Running};
 use super::{Ended, MergeQueue};
-use crate::domain::queue::EntryState;
+use crate::domain::queue::{EntryState, and_words};
 use crate::domain::{Event, Lifecycle, SliceName};
 use crate::git::{Made, Oid};
-use crate::os::process_group;
 use crate::store::{Actor, Attention, write_atomic};
 
 /// The speculative checks in play.
@@ -713,14 +712,7 @@ impl MergeQueue {
             self.remove_lanes();
             return;
         };
-        for file in &files {
-            if let Some(pid) = file.check_pid
-                && file.check_started.is_some()
-                && process_group::start_time(pid) == file.check_started
-            {
-                let _ = process_group::terminate_group(pid, super::check::CHECK_GRACE);
-            }
-        }
+        files.iter().for_each(super::attempt::stop_recorded_check);
         let tip = self.engine.tip(&self.ws.plan.integration).ok().flatten();
         let state = self.state();
         let mut interrupted = BTreeSet::new();
@@ -795,15 +787,6 @@ fn assumed_words(ahead: &[SliceName], lane: Lane) -> String {
     words
 }
 
-/// "a, b and c".
-fn and_words(names: &[SliceName]) -> String {
-    let names: Vec<&str> = names.iter().map(SliceName::as_str).collect();
-    match names.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-        _ => names.join(""),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -819,7 +802,5 @@ mod tests {
             assumed_words(&names(&["a", "b"]), Lane(2)),
             "the tip + a, b, in check worktree 3"
         );
-        assert_eq!(and_words(&names(&["a", "b", "c"])), "a, b and c");
-        assert_eq!(and_words(&names(&["a"])), "a");
     }
 }

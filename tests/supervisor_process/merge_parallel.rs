@@ -19,6 +19,29 @@ fn first(journal: &[Value], pick: impl Fn(&Value) -> bool) -> Option<usize> {
     journal.iter().position(pick)
 }
 
+/// `merge/lanes.json` once it holds what `want` asks.
+fn wait_lanes(repo: &TestRepo, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+    let lanes_file = repo.state_dir().join("merge/lanes.json");
+    poll_ok(what, WAIT, || {
+        let read = std::fs::read_to_string(&lanes_file).map_err(|e| e.to_string())?;
+        let lanes: Value = serde_json::from_str(&read).map_err(|e| e.to_string())?;
+        if want(&lanes) { Ok(lanes) } else { Err(read) }
+    })
+}
+
+/// SIGKILLs the repository's supervisor, waits for its lock to be free,
+/// and lets the command it was serving end.
+fn kill_supervisor(repo: &TestRepo, command: Background) {
+    let lock = repo.state_dir().join("lock");
+    let holder = StateLock::holder(&lock).expect("the supervisor holds the lock");
+    // SAFETY: signals the repository's supervisor, which the test started.
+    assert_eq!(unsafe { libc::kill(holder.pid as i32, libc::SIGKILL) }, 0);
+    poll_until("the killed supervisor lets go of the lock", WAIT, || {
+        StateLock::holder(&lock).is_none()
+    });
+    command.finish("the merge whose supervisor was killed");
+}
+
 /// Slices `names`, each owning its own folder, with `extra` as `[merge]`.
 fn repo_of(extra: &str, names: &[&str]) -> TestRepo {
     let globs: Vec<String> = names.iter().map(|n| format!("{n}/**")).collect();
@@ -193,16 +216,11 @@ fn a_supervisor_killed_during_speculative_checks_leaves_a_checked_tip_and_recove
     repo.commit_in("beta", &[("beta/one.sql", "select 2\n")], "two");
     sliceboard(&repo, &["approve", "alpha"]).ok();
     sliceboard(&repo, &["approve", "beta"]).ok();
-    let lock = repo.state_dir().join("lock");
 
     let merge = Background::start(&repo, &["merge", "--all"]);
     let merged = wait_event(&repo, "merged", "alpha", |_| true);
     let lanes_file = repo.state_dir().join("merge/lanes.json");
-    let in_play: Value = poll_ok("beta's check recorded", WAIT, || {
-        std::fs::read_to_string(&lanes_file)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()))
-    });
+    let in_play = wait_lanes(&repo, "beta's check recorded", |_| true);
     let beta = &in_play[0];
     assert_eq!(beta["slice"], "beta", "{in_play:#}");
     assert_eq!(
@@ -210,13 +228,7 @@ fn a_supervisor_killed_during_speculative_checks_leaves_a_checked_tip_and_recove
         "beta is checked on alpha's merge commit"
     );
     let _check = KillGroup(beta["check_pid"].as_i64().unwrap() as i32);
-    let holder = StateLock::holder(&lock).expect("the supervisor holds the lock");
-    // SAFETY: signals the repository's supervisor, which the test started.
-    assert_eq!(unsafe { libc::kill(holder.pid as i32, libc::SIGKILL) }, 0);
-    poll_until("the killed supervisor lets go of the lock", WAIT, || {
-        StateLock::holder(&lock).is_none()
-    });
-    merge.finish("the merge whose supervisor was killed");
+    kill_supervisor(&repo, merge);
     assert_eq!(
         tip(&repo, "integration").as_deref(),
         merged["commit"].as_str(),
@@ -342,20 +354,10 @@ fn a_supervisor_killed_while_a_batch_is_bisected_in_parallel_leaves_the_tip_and_
         repo.commit_in(slice, &[(&format!("{slice}/model.sql"), body)], slice);
         sliceboard(&repo, &["approve", slice]).ok();
     }
-    let lock = repo.state_dir().join("lock");
     let merge = Background::start(&repo, &["merge", "--all"]);
     let lanes_file = repo.state_dir().join("merge/lanes.json");
-    let probes: Value = poll_ok("two prefixes being checked", WAIT, || {
-        std::fs::read_to_string(&lanes_file)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()))
-            .and_then(|v| {
-                if v.as_array().is_some_and(|a| a.len() == 2) {
-                    Ok(v)
-                } else {
-                    Err(format!("{v}"))
-                }
-            })
+    let probes = wait_lanes(&repo, "two prefixes being checked", |v| {
+        v.as_array().is_some_and(|a| a.len() == 2)
     });
     let lens: Vec<usize> = probes
         .as_array()
@@ -370,13 +372,7 @@ fn a_supervisor_killed_while_a_batch_is_bisected_in_parallel_leaves_the_tip_and_
         .iter()
         .map(|p| KillGroup(p["check_pid"].as_i64().unwrap() as i32))
         .collect();
-    let holder = StateLock::holder(&lock).expect("the supervisor holds the lock");
-    // SAFETY: signals the repository's supervisor, which the test started.
-    assert_eq!(unsafe { libc::kill(holder.pid as i32, libc::SIGKILL) }, 0);
-    poll_until("the killed supervisor lets go of the lock", WAIT, || {
-        StateLock::holder(&lock).is_none()
-    });
-    merge.finish("the merge whose supervisor was killed");
+    kill_supervisor(&repo, merge);
     assert_eq!(tip(&repo, "integration").unwrap(), before);
 
     let _supervisor = Supervise::start(&repo, &[]);
