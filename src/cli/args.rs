@@ -61,6 +61,10 @@ pub enum CommandArgs {
         /// Overwrite an existing plan.
         #[arg(long)]
         force: bool,
+        /// The dbt project's folder, from the repository root (default:
+        /// the one dbt_project.yml in the repository; asked when several).
+        #[arg(long, value_name = "DIR")]
+        project_dir: Option<String>,
         /// The base branch (default: the branch checked out now).
         #[arg(long)]
         base: Option<String>,
@@ -85,6 +89,16 @@ pub enum CommandArgs {
         /// depth, cut where few refs cross; --from-dbt only).
         #[arg(long, value_parser = ["folder", "dag"], default_value = "folder")]
         by: String,
+        /// The dbt project's folder, from the repository root (default: the
+        /// plan's [dbt] project_dir, else the one dbt_project.yml in the
+        /// repository; asked when several).
+        #[arg(long, value_name = "DIR")]
+        project_dir: Option<String>,
+        /// Print how good both groupings are (refs crossing slices, the
+        /// largest slice against the mean, files no slice owns by kind,
+        /// shared YAML) instead of a plan; --from-dbt only.
+        #[arg(long)]
+        explain: bool,
         /// Print the plan instead of writing sliceboard.toml.
         #[arg(long)]
         dry_run: bool,

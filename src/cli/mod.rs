@@ -78,12 +78,18 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         return supervisor_cmds::attach(&cwd, args.remote.as_deref());
     };
     match command {
-        CommandArgs::Init { force, base } => plan_cmds::init(&cwd, force, base.as_deref()),
+        CommandArgs::Init {
+            force,
+            project_dir,
+            base,
+        } => plan_cmds::init(&cwd, force, project_dir, base.as_deref()),
         CommandArgs::Check { json } => plan_cmds::check(&cwd, json),
         CommandArgs::Plan {
             from_dbt,
             slices,
             by,
+            project_dir,
+            explain,
             dry_run,
             json,
             force,
@@ -98,6 +104,8 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 },
                 slices,
                 by_dag: by == "dag",
+                project_dir,
+                explain,
                 dry_run,
                 json,
                 force,

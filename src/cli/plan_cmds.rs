@@ -17,7 +17,12 @@ use crate::git::GitRepo;
 use crate::plan_file::{self, PLAN_FILE, starter};
 use crate::workspace::{GitFacts, Workspace};
 
-pub fn init(cwd: &Path, force: bool, base: Option<&str>) -> anyhow::Result<ExitCode> {
+pub fn init(
+    cwd: &Path,
+    force: bool,
+    project_dir: Option<String>,
+    base: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let git = GitRepo::discover(cwd)?;
     let path = git.root().join(PLAN_FILE);
     if path.exists() && !force {
@@ -38,12 +43,14 @@ pub fn init(cwd: &Path, force: bool, base: Option<&str>) -> anyhow::Result<ExitC
         );
     }
     let files = git.files_at(&base);
-    if files.iter().any(|f| f.ends_with("dbt_project.yml")) {
+    if project_dir.is_some() || !crate::dbt::models::find_projects(&files).is_empty() {
         // A dbt project: slices from its DAG, as `plan --from-dbt` makes them.
         let options = PlanOptions {
             source: Source::Dbt,
             slices: None,
             by_dag: false,
+            project_dir,
+            explain: false,
             dry_run: false,
             json: false,
             force: true,

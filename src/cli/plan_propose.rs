@@ -16,7 +16,6 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use super::plan_from_dbt;
-use crate::domain::ownership::Ownership;
 use crate::domain::planning::{Proposal, SliceCount, from_folders};
 use crate::git::GitRepo;
 use crate::plan_file::starter::{Extras, starter_with, suggestions};
@@ -42,6 +41,10 @@ pub struct PlanOptions {
     pub slices: Option<usize>,
     /// Group by the DAG rather than by folder (dbt only).
     pub by_dag: bool,
+    /// The dbt project's folder, from the repository root (dbt only).
+    pub project_dir: Option<String>,
+    /// Print the quality of both groupings instead of a plan (dbt only).
+    pub explain: bool,
     pub dry_run: bool,
     pub json: bool,
     pub force: bool,
@@ -54,15 +57,6 @@ struct Report<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     project_dir: Option<String>,
     proposal: &'a Proposal,
-    unowned: Vec<Unowned>,
-}
-
-/// Files no proposed slice owns, by folder or file, and what to do.
-#[derive(Serialize)]
-struct Unowned {
-    path: String,
-    files: usize,
-    suggestion: &'static str,
 }
 
 /// What was proposed, from what.
@@ -86,47 +80,54 @@ pub fn plan(cwd: &Path, options: &PlanOptions) -> anyhow::Result<ExitCode> {
             "HEAD is not on a branch; check out the branch slices start from, or pass --base",
         )?,
     };
-    let files = git.files_at(&base);
+    // The plan file and hidden files are no slice's business.
+    let files: Vec<String> = git
+        .files_at(&base)
+        .into_iter()
+        .filter(|f| f != PLAN_FILE && !f.split('/').any(|part| part.starts_with('.')))
+        .collect();
+    if options.source == Source::Folders && (options.by_dag || options.explain) {
+        bail!(
+            "--by dag and --explain need --from-dbt: without dbt there are no refs to order files by"
+        );
+    }
     let proposed = match options.source {
         Source::Dbt => {
-            let dbt = plan_from_dbt::propose(
+            let dir = plan_from_dbt::choose_project(
                 &root,
-                options.slices.unwrap_or(DBT_SLICES),
-                options.by_dag,
+                &files,
+                options.project_dir.as_deref(),
+                plan_project_dir(&root),
             )?;
-            let project_dir = if dbt.project_dir.is_empty() {
-                ".".to_owned()
-            } else {
-                dbt.project_dir
-            };
+            let dbt = plan_from_dbt::read(&root, &dir, files)?;
+            let slices = options.slices.unwrap_or(DBT_SLICES);
+            if options.explain {
+                print!("{}", explain(&dbt, slices));
+                return Ok(ExitCode::SUCCESS);
+            }
+            let models = dbt.project.models.len();
+            let project_dir = dbt.plan_dir();
             Proposed {
-                proposal: dbt.proposal,
-                counted: format!("{} models in {project_dir}", dbt.models),
+                proposal: dbt.propose(slices, options.by_dag),
+                counted: format!("{models} models of the dbt project in {project_dir}"),
                 project_dir: Some(project_dir),
                 unit: "model",
-                total: dbt.models,
+                total: models,
             }
         }
-        Source::Folders => {
-            if options.by_dag {
-                bail!("--by dag needs --from-dbt: without dbt there are no refs to order files by");
-            }
-            from_folders_of(&files, options.slices)?
-        }
+        Source::Folders => from_folders_of(&files, options.slices)?,
     };
     let proposal = &proposed.proposal;
-    let unowned = unowned(proposal, &files, options.source);
     if options.json {
         let report = Report {
             project_dir: proposed.project_dir.clone(),
             proposal,
-            unowned,
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
 
-    let text = plan_text(&base, &proposed, &unowned, options.source);
+    let text = plan_text(&base, &proposed, options.source);
     let path = root.join(PLAN_FILE);
     if let Err(err) = plan_file::parse(&path, &text, &crate::workspace::GitFacts(&git)) {
         bail!("the proposed plan does not pass check (a bug: please report it):\n{err}\n{text}");
@@ -149,6 +150,48 @@ pub fn plan(cwd: &Path, options: &PlanOptions) -> anyhow::Result<ExitCode> {
         proposed.counted,
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `[dbt] project_dir` of the plan already written, if any.
+fn plan_project_dir(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join(PLAN_FILE)).ok()?;
+    let value: toml::Value = toml::from_str(&text).ok()?;
+    Some(value.get("dbt")?.get("project_dir")?.as_str()?.to_owned())
+}
+
+/// Both groupings at `slices`, measured: what `--explain` prints.
+fn explain(dbt: &plan_from_dbt::DbtProject, slices: usize) -> String {
+    let mut out = format!(
+        "{} models of the dbt project in {}, about {slices} slices:\n",
+        dbt.project.models.len(),
+        dbt.plan_dir()
+    );
+    for (by, by_dag) in [("folder", false), ("dag", true)] {
+        let started = std::time::Instant::now();
+        let proposal = dbt.propose(slices, by_dag);
+        let took = started.elapsed();
+        let q = &proposal.quality;
+        let unowned: Vec<String> = q.unowned.iter().map(|(kind, n)| kind.counted(*n)).collect();
+        out.push_str(&format!(
+            "\n--by {by}: {} slices in {} ms\n  refs crossing slices: {}\n  largest slice: {} model{}, {:.1}x the mean of {:.1}\n  files no slice owns: {}\n  shared YAML: {}\n",
+            proposal.slices.len(),
+            took.as_millis(),
+            q.crossing_refs,
+            q.largest,
+            plural(q.largest),
+            if q.mean > 0.0 { q.largest as f64 / q.mean } else { 0.0 },
+            q.mean,
+            if unowned.is_empty() { "none".to_owned() } else { unowned.join(", ") },
+            q.shared_yaml,
+        ));
+        for line in slice_lines(&proposal, "model") {
+            out.push_str(&format!("  {line}\n"));
+        }
+        for note in &proposal.notes {
+            out.push_str(&format!("  note: {note}\n"));
+        }
+    }
+    out
 }
 
 /// Slices from the tracked files in the repository's folders, by the rule
@@ -180,42 +223,87 @@ fn from_folders_of(files: &[String], slices: Option<usize>) -> anyhow::Result<Pr
     })
 }
 
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// One line per slice, upstream first: its size, the refs into and out of
+/// it, and what it comes after.
+fn slice_lines(proposal: &Proposal, unit: &str) -> Vec<String> {
+    let width = proposal
+        .slices
+        .iter()
+        .map(|s| s.name.as_str().len())
+        .max()
+        .unwrap_or(0);
+    proposal
+        .slices
+        .iter()
+        .map(|s| {
+            let mut line = format!(
+                "{:width$}  {} {unit}{}",
+                s.name.as_str(),
+                s.models,
+                plural(s.models)
+            );
+            if unit == "model" {
+                line.push_str(&format!(
+                    ", {} YAML; refs in {}, out {}",
+                    s.yaml, s.refs_in, s.refs_out
+                ));
+                if s.after.is_empty() {
+                    line.push_str("; first");
+                } else {
+                    let after: Vec<&str> = s.after.iter().map(|a| a.as_str()).collect();
+                    line.push_str(&format!("; after {}", after.join(", ")));
+                }
+            }
+            line
+        })
+        .collect()
+}
+
 /// The commented plan: the starter's comments, one line per slice with its
 /// size, the decisions taken, and the files no slice owns.
-fn plan_text(base: &str, proposed: &Proposed, unowned: &[Unowned], source: Source) -> String {
+fn plan_text(base: &str, proposed: &Proposed, source: Source) -> String {
     let command = match source {
         Source::Dbt => "sliceboard plan --from-dbt",
         Source::Folders => "sliceboard plan",
     };
+    let proposal = &proposed.proposal;
     let mut comments = vec![format!(
-        "Proposed by `{command}` from {}:",
+        "Proposed by `{command}` from {}, upstream first:",
         proposed.counted
     )];
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
-    comments.extend(proposed.proposal.slices.iter().map(|s| {
-        format!(
-            "  {}: {} {}{}",
-            s.name,
-            s.models,
-            proposed.unit,
-            plural(s.models)
-        )
-    }));
-    comments.extend(proposed.proposal.notes.iter().map(|n| format!("Note: {n}")));
+    comments.extend(
+        slice_lines(proposal, proposed.unit)
+            .into_iter()
+            .map(|l| format!("  {l}")),
+    );
+    comments.extend(proposal.notes.iter().map(|n| format!("Note: {n}")));
     if source == Source::Folders {
         comments.push(
             "No `after` is set: without dbt the order slices merge in is yours to give.".into(),
         );
     }
-    if !unowned.is_empty() {
+    if !proposal.shared.is_empty() {
+        comments.push("Shared by several slices, so owned by none (an edit is flagged):".into());
+        comments.extend(
+            proposal
+                .shared
+                .iter()
+                .map(|s| format!("  {} ({}): {}", s.path, s.kind.word(), s.advice)),
+        );
+    }
+    if !proposal.unowned.is_empty() {
         comments.push("Owned by no slice (an agent changing them is flagged):".into());
-        comments.extend(unowned.iter().map(|u| {
+        comments.extend(proposal.unowned.iter().map(|u| {
             format!(
                 "  {} ({} file{}): {}",
                 u.path,
                 u.files,
                 plural(u.files),
-                u.suggestion
+                u.advice
             )
         }));
     }
@@ -224,65 +312,5 @@ fn plan_text(base: &str, proposed: &Proposed, unowned: &[Unowned], source: Sourc
         project_dir: proposed.project_dir.clone(),
         comments,
     };
-    starter_with(base, &suggestions(&proposed.proposal), &extras)
-}
-
-/// The files of the base branch no proposed slice owns, by top folder (or
-/// file), with what to do about each.
-fn unowned(proposal: &Proposal, files: &[String], source: Source) -> Vec<Unowned> {
-    let globs: Vec<(crate::domain::SliceName, Vec<String>)> = proposal
-        .slices
-        .iter()
-        .map(|s| (s.name.clone(), s.owns.clone()))
-        .collect();
-    let Ok(ownership) = Ownership::new(globs.iter().map(|(n, g)| (n, g.as_slice()))) else {
-        return Vec::new();
-    };
-    let mut by_place: std::collections::BTreeMap<String, usize> = Default::default();
-    for file in files {
-        if file == PLAN_FILE || file.starts_with('.') || !ownership.owners(file).is_empty() {
-            continue;
-        }
-        let place = match file.split_once('/') {
-            Some((dir, _)) => format!("{dir}/"),
-            None => file.clone(),
-        };
-        *by_place.entry(place).or_default() += 1;
-    }
-    by_place
-        .into_iter()
-        .map(|(path, files)| {
-            let name = path
-                .trim_end_matches('/')
-                .rsplit('/')
-                .next()
-                .unwrap_or_default();
-            let suggestion = match (source, name) {
-                (Source::Folders, _) if !path.ends_with('/') => {
-                    "a file at the root: keep it out of every slice, or give it to the slice that must change it"
-                }
-                (Source::Folders, _) => "add a slice for it if agents must change it",
-                (Source::Dbt, name) => dbt_suggestion(name),
-            };
-            Unowned {
-                path,
-                files,
-                suggestion,
-            }
-        })
-        .collect()
-}
-
-/// What to do about a dbt project's folder or file no slice owns.
-fn dbt_suggestion(name: &str) -> &'static str {
-    match name {
-        "macros" => "shared by every slice: changes need a slice of their own (or the operator)",
-        "seeds" => "give them to the slice whose staging models read them",
-        "snapshots" => "give them to the slice that owns their sources",
-        "tests" => "singular tests: give each to the slice owning what it tests",
-        "analyses" => "give them to the slice owning what they read",
-        "dbt_project.yml" | "packages.yml" | "dependencies.yml" | "profiles.yml"
-        | "selectors.yml" => "project files: keep them out of every slice",
-        _ => "outside the dbt project: add a slice for it if agents must change it",
-    }
+    starter_with(base, &suggestions(proposal), &extras)
 }

@@ -178,7 +178,11 @@ impl Workspace {
         let mut brief = self.context(slice, &path).brief();
         // The planner also reads what the dbt manifest says of the DAG.
         if slice.role == crate::domain::plan::SliceRole::Planner
-            && let Some(dag) = crate::dbt::models::dag_summary(self.git.root(), PLANNER_SLICES)
+            && let Some(dag) = crate::dbt::models::dag_summary(
+                self.git.root(),
+                &self.plan.dbt.project_dir,
+                PLANNER_SLICES,
+            )
         {
             brief.push('\n');
             brief.push_str(&dag);

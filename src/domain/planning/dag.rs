@@ -1,61 +1,40 @@
 //! Slices by the DAG: models ordered by depth, cut into contiguous,
-//! balanced runs where the fewest refs cross, each run owning the folders
-//! it holds whole and its other files one by one; `after` from the refs.
-//!
-//! Pure; the grouping by folder is `folders`'s and never used here.
+//! balanced runs where the fewest refs cross; `finish` makes them slices.
+//! The grouping by folder uses `runs` to cut a folder with no subfolders
+//! left along the DAG.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Model, Proposal, Proposed, unique_names};
+use super::finish::finish;
+use super::{Model, Project, Proposal};
 
-/// Groups `models` by their place in the DAG into about `target` slices:
-/// models ordered by depth (a model is one deeper than the deepest model
-/// it refs), cut into contiguous, balanced runs, each cut moved, within
-/// reach of its balanced place, to where the fewest refs cross (a
-/// boundary between depths on a tie). Every ref then
-/// points to the same slice or an earlier one, so `after` has no cycle.
-/// A slice owns a folder whole (`models/staging/`) when every model under
-/// it is the slice's, and its files one by one otherwise.
-pub fn by_dag(models: &[Model], root: &str, target: usize) -> Proposal {
-    let depth = depths(models);
-    let mut ordered: Vec<&Model> = models.iter().collect();
+/// Groups the project's models by their place in the DAG into about
+/// `target` slices: models ordered by depth (a model is one deeper than
+/// the deepest model it refs), cut into contiguous, balanced runs, each
+/// cut moved, within reach of its balanced place, to where the fewest refs
+/// cross (a boundary between depths on a tie). Every ref then points to
+/// the same slice or an earlier one, so `after` has no cycle. `root` is
+/// the folder the models are under, for names.
+pub fn by_dag(project: &Project, root: &str, target: usize) -> Proposal {
+    let depth = depths(&project.models);
+    let all: Vec<&Model> = project.models.iter().collect();
+    let ordered = by_depth(&all, &depth);
+    let cuts = runs(&ordered, &depth, target)
+        .into_iter()
+        .map(|run| run.iter().map(|m| m.id.clone()).collect())
+        .collect();
+    finish(project, cuts, root, Vec::new())
+}
+
+/// `models` in depth order, by path within a depth.
+pub(super) fn by_depth<'a>(models: &[&'a Model], depth: &BTreeMap<&str, usize>) -> Vec<&'a Model> {
+    let mut ordered = models.to_vec();
     ordered.sort_by(|a, b| (depth[a.id.as_str()], &a.path).cmp(&(depth[b.id.as_str()], &b.path)));
-    let chunks = runs(&ordered, &depth, target);
-    let owner: BTreeMap<&str, usize> = chunks
-        .iter()
-        .enumerate()
-        .flat_map(|(i, c)| c.iter().map(move |m| (m.id.as_str(), i)))
-        .collect();
-    let labels: Vec<String> = chunks.iter().map(|chunk| label(chunk, root)).collect();
-    let names = unique_names(&labels);
-    let slices = chunks
-        .iter()
-        .enumerate()
-        .map(|(i, chunk)| {
-            let mut after: BTreeSet<usize> = BTreeSet::new();
-            for model in chunk {
-                for dep in &model.depends_on {
-                    if let Some(&j) = owner.get(dep.as_str()).filter(|j| **j != i) {
-                        after.insert(j);
-                    }
-                }
-            }
-            Proposed {
-                name: names[i].clone(),
-                owns: owned_globs(chunk, models, root),
-                models: chunk.len(),
-                after: after.into_iter().map(|j| names[j].clone()).collect(),
-            }
-        })
-        .collect();
-    Proposal {
-        slices,
-        notes: Vec::new(),
-    }
+    ordered
 }
 
 /// Each model's depth: one more than the deepest model it refs.
-fn depths(models: &[Model]) -> BTreeMap<&str, usize> {
+pub(super) fn depths(models: &[Model]) -> BTreeMap<&str, usize> {
     let ids: BTreeMap<&str, &Model> = models.iter().map(|m| (m.id.as_str(), m)).collect();
     let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
     for model in models {
@@ -91,7 +70,7 @@ fn depth_of<'a>(
 /// `ordered` cut into about `target` contiguous runs: each cut after the
 /// last, near its balanced place, where the fewest refs cross, then at a
 /// boundary between depths, then nearest.
-fn runs<'a>(
+pub(super) fn runs<'a>(
     ordered: &[&'a Model],
     depth: &BTreeMap<&str, usize>,
     target: usize,
@@ -127,26 +106,6 @@ fn runs<'a>(
     chunks
 }
 
-/// A run's label: the folder most of its models are in (the first folder
-/// on a tie).
-fn label(chunk: &[&Model], root: &str) -> String {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for model in chunk {
-        let rest = model.path.strip_prefix(root).unwrap_or(&model.path);
-        let folder = rest
-            .split('/')
-            .next()
-            .filter(|_| rest.contains('/'))
-            .unwrap_or("models");
-        *counts.entry(folder.to_owned()).or_default() += 1;
-    }
-    counts
-        .into_iter()
-        // Most models; the first folder on a tie.
-        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-        .map_or_else(|| "slice".to_owned(), |(f, _)| f)
-}
-
 /// For each place `at` in `ordered`, how many refs a cut there would
 /// cross: refs from a model at `at` or later to one before it.
 fn crossing_refs(ordered: &[&Model]) -> Vec<usize> {
@@ -173,43 +132,4 @@ fn crossing_refs(ordered: &[&Model]) -> Vec<usize> {
             running.max(0) as usize
         })
         .collect()
-}
-
-/// The globs for `chunk`'s models: the highest folders whose every model
-/// is in the chunk, whole, and the other files one by one.
-fn owned_globs(chunk: &[&Model], all: &[Model], root: &str) -> Vec<String> {
-    let mine: BTreeSet<&str> = chunk.iter().map(|m| m.path.as_str()).collect();
-    let mut globs: Vec<String> = Vec::new();
-    let mut covered: BTreeSet<&str> = BTreeSet::new();
-    for model in chunk {
-        if covered.contains(model.path.as_str()) {
-            continue;
-        }
-        let rest = model.path.strip_prefix(root).unwrap_or(&model.path);
-        let parts: Vec<&str> = rest.split('/').collect();
-        // Folders from the top down: the first the chunk holds whole.
-        let whole = (1..parts.len()).find_map(|n| {
-            let folder = format!("{root}{}/", parts[..n].join("/"));
-            let inside: Vec<&str> = all
-                .iter()
-                .map(|m| m.path.as_str())
-                .filter(|p| p.starts_with(&folder))
-                .collect();
-            inside
-                .iter()
-                .all(|p| mine.contains(p))
-                .then_some((folder, inside))
-        });
-        match whole {
-            Some((folder, inside)) => {
-                covered.extend(inside);
-                globs.push(folder);
-            }
-            None => {
-                covered.insert(model.path.as_str());
-                globs.push(model.path.clone());
-            }
-        }
-    }
-    globs
 }

@@ -11,8 +11,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Model, Proposal, Proposed, find_cycle, unique_names};
-use crate::domain::slice::SliceName;
+use super::dag::{by_depth, depths, runs};
+use super::finish::{edges_between, finish};
+use super::{Layout, Model, Project, Proposal, find_cycle};
 
 /// How many slices a proposal from folders aims at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub enum SliceCount {
 pub const MAX_PER_FOLDER: usize = 8;
 
 /// Slices proposed from a repository's folders, and what they cover.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FolderProposal {
     pub proposal: Proposal,
     /// Where the folders are: a dbt project's `models/` folder (`models/`,
@@ -65,10 +66,22 @@ pub fn from_folders(files: &[String], count: SliceCount) -> FolderProposal {
         SliceCount::PerFolder => folders.min(MAX_PER_FOLDER),
         SliceCount::About(n) => n,
     };
+    let count_sources = sources.len();
+    let project = Project {
+        models: sources,
+        attached: Vec::new(),
+        files: files
+            .iter()
+            .filter(|f| !f.split('/').any(|part| part.starts_with('.')))
+            .cloned()
+            .collect(),
+        layout: Layout::default(),
+    };
+    let balance = matches!(count, SliceCount::About(_));
     FolderProposal {
-        proposal: by_folder(&sources, &root, target),
+        proposal: grouped(&project, &root, target, balance),
         root,
-        files: sources.len(),
+        files: count_sources,
         folders,
     }
 }
@@ -96,83 +109,58 @@ fn top_folders<'a>(files: &'a [String], root: &str) -> BTreeSet<&'a str> {
         .collect()
 }
 
-/// A group of models: the folder it covers, whole or only its own files,
-/// or a part of those files.
+/// A group of models: the folder all of them are under (components
+/// below the root) and the models.
 #[derive(Debug, Clone)]
 struct Group {
-    /// Folder path under the models root, components.
     folder: Vec<String>,
-    /// True when the group holds only the files directly in `folder`.
-    direct: bool,
-    /// Set when the group is one part of its folder's files, cut because
-    /// the folder had no subfolders left to split by: it owns its files
-    /// one by one. The number tells the parts apart (1, 2, …).
-    part: Option<usize>,
     models: BTreeSet<String>,
+    /// Cut along the DAG already, or found unsplittable: never split again.
+    settled: bool,
 }
 
 impl Group {
-    fn globs(&self, root: &str, paths: &BTreeMap<&str, &str>) -> Vec<String> {
-        if self.part.is_some() {
-            let mut files: Vec<String> = self
-                .models
-                .iter()
-                .map(|id| paths[id.as_str()].to_owned())
-                .collect();
-            files.sort();
-            return files;
-        }
-        let folder = if self.folder.is_empty() {
-            root.trim_end_matches('/').to_owned()
-        } else {
-            format!("{root}{}", self.folder.join("/"))
-        };
-        vec![if self.direct {
-            format!("{folder}/*")
-        } else {
-            format!("{folder}/")
-        }]
-    }
-
-    fn label(&self) -> String {
-        let base = if self.folder.is_empty() {
+    fn name(&self) -> String {
+        if self.folder.is_empty() {
             "models".to_owned()
         } else {
-            self.folder.join("-")
-        };
-        let base = if self.direct && !self.folder.is_empty() {
-            format!("{base}-root")
-        } else {
-            base
-        };
-        match self.part {
-            Some(part) => format!("{base}-{part}"),
-            None => base,
+            self.folder.join("/")
         }
     }
 
-    /// Where the group sorts: by folder, then its first file.
-    fn first_path<'a>(&self, paths: &BTreeMap<&str, &'a str>) -> &'a str {
-        self.models
+    fn absorb(&mut self, other: Group) {
+        let common = self
+            .folder
             .iter()
-            .map(|id| paths[id.as_str()])
-            .min()
-            .unwrap_or("")
+            .zip(&other.folder)
+            .take_while(|(a, b)| a == b)
+            .count();
+        self.folder.truncate(common);
+        self.models.extend(other.models);
     }
 }
 
 /// Each model's folder under the root, as components.
 type Folders<'a> = BTreeMap<&'a str, Vec<String>>;
 
-/// Groups `models` (under `root`, e.g. `models/`) by folder into about
-/// `target` slices.
-pub fn by_folder(models: &[Model], root: &str, target: usize) -> Proposal {
+/// Groups the project's models (under `root`, e.g. `models/`) by folder
+/// into about `target` slices: the first folders under the root, those in
+/// a ref cycle merged (a note says why); while there are too few groups,
+/// or one holds more than 1.5 times the mean, the largest is split at its
+/// subfolders, or cut along the DAG where the subfolders would sit on
+/// both sides of another group or there are none; then, while there are
+/// too many, the two smallest whose merge makes no cycle are merged,
+/// near folders first.
+pub fn by_folder(project: &Project, root: &str, target: usize) -> Proposal {
+    grouped(project, root, target, true)
+}
+
+/// [`by_folder`]; without `balance`, a folder is split only while there
+/// are fewer groups than `target`, never for its size.
+fn grouped(project: &Project, root: &str, target: usize, balance: bool) -> Proposal {
     let target = target.max(1);
-    let paths: BTreeMap<&str, &str> = models
-        .iter()
-        .map(|m| (m.id.as_str(), m.path.as_str()))
-        .collect();
-    let folders: Folders<'_> = models
+    let folders: Folders<'_> = project
+        .models
         .iter()
         .map(|m| {
             let rest = m.path.strip_prefix(root).unwrap_or(&m.path);
@@ -181,262 +169,227 @@ pub fn by_folder(models: &[Model], root: &str, target: usize) -> Proposal {
             (m.id.as_str(), parts)
         })
         .collect();
-    let mut groups = first_level(models, &folders);
-    split_to(&mut groups, target, &folders, &paths);
-    groups.sort_by(|a, b| {
-        (&a.folder, a.direct, a.first_path(&paths)).cmp(&(
-            &b.folder,
-            b.direct,
-            b.first_path(&paths),
-        ))
-    });
-    number_parts(&mut groups);
-    let slices = merge_to(groups, target);
-    ordered_by_refs(slices, models, root, &paths)
+    let mut notes = Vec::new();
+    let mut groups = first_level(&project.models, &folders);
+    merge_cycles(&mut groups, project, &mut notes);
+    let mean = project.models.len() as f64 / target as f64;
+    let most = if balance { 1.5 * mean } else { f64::INFINITY };
+    split_to(&mut groups, target, mean, most, project, &folders);
+    merge_cycles(&mut groups, project, &mut notes);
+    merge_to(&mut groups, target, mean, project);
+    let cuts = groups.into_iter().map(|g| g.models).collect();
+    finish(project, cuts, root, notes)
 }
 
 /// Level one: the first folder under the root (files in the root itself
 /// form their own group).
 fn first_level(models: &[Model], folders: &Folders<'_>) -> Vec<Group> {
-    let mut groups: Vec<Group> = Vec::new();
+    let mut groups: BTreeMap<Vec<String>, BTreeSet<String>> = BTreeMap::new();
     for model in models {
-        let folder = &folders[model.id.as_str()];
-        let (key, direct) = match folder.first() {
-            Some(first) => (vec![first.clone()], false),
-            None => (Vec::new(), true),
-        };
-        match groups
-            .iter_mut()
-            .find(|g| g.folder == key && g.direct == direct)
-        {
-            Some(group) => {
-                group.models.insert(model.id.clone());
-            }
-            None => groups.push(Group {
-                folder: key,
-                direct,
-                part: None,
-                models: BTreeSet::from([model.id.clone()]),
-            }),
-        }
+        let key: Vec<String> = folders[model.id.as_str()].iter().take(1).cloned().collect();
+        groups.entry(key).or_default().insert(model.id.clone());
     }
     groups
-}
-
-/// Too few groups: splits the largest group that has subfolders, or, when
-/// none has, cuts the largest group's files, until there are `target`.
-fn split_to(
-    groups: &mut Vec<Group>,
-    target: usize,
-    folders: &Folders<'_>,
-    paths: &BTreeMap<&str, &str>,
-) {
-    while groups.len() < target {
-        let splittable = groups
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| !g.direct && g.part.is_none())
-            .filter(|(_, g)| {
-                let depth = g.folder.len();
-                let subs: BTreeSet<Option<&String>> = g
-                    .models
-                    .iter()
-                    .map(|id| folders[id.as_str()].get(depth))
-                    .collect();
-                subs.len() > 1
-            })
-            .max_by_key(|(_, g)| g.models.len())
-            .map(|(i, _)| i);
-        let Some(at) = splittable else {
-            // No subfolders left: cut the largest group's files.
-            let pieces = target - groups.len() + 1;
-            if !cut_largest(groups, paths, pieces) {
-                break;
-            }
-            continue;
-        };
-        let group = groups.remove(at);
-        groups.extend(split_at_subfolders(&group, folders));
-    }
-}
-
-/// A group split by the next folder down: one group per subfolder, and
-/// one for the files directly in the group's folder.
-fn split_at_subfolders(group: &Group, folders: &Folders<'_>) -> Vec<Group> {
-    let depth = group.folder.len();
-    let mut parts: BTreeMap<Option<String>, BTreeSet<String>> = BTreeMap::new();
-    for id in &group.models {
-        parts
-            .entry(folders[id.as_str()].get(depth).cloned())
-            .or_default()
-            .insert(id.clone());
-    }
-    parts
         .into_iter()
-        .map(|(sub, models)| {
-            let (folder, direct) = match sub {
-                Some(sub) => {
-                    let mut folder = group.folder.clone();
-                    folder.push(sub);
-                    (folder, false)
-                }
-                None => (group.folder.clone(), true),
-            };
-            Group {
-                folder,
-                direct,
-                part: None,
-                models,
-            }
+        .map(|(folder, models)| Group {
+            folder,
+            models,
+            settled: false,
         })
         .collect()
 }
 
-/// How many models a slice's groups hold.
-fn size(slice: &[Group]) -> usize {
-    slice.iter().map(|g| g.models.len()).sum()
+fn cuts(groups: &[Group]) -> Vec<BTreeSet<String>> {
+    groups.iter().map(|g| g.models.clone()).collect()
 }
 
-/// Slices: one per group, the two smallest merged while there are more
-/// than `target`.
-fn merge_to(groups: Vec<Group>, target: usize) -> Vec<Vec<Group>> {
-    let mut slices: Vec<Vec<Group>> = groups.into_iter().map(|g| vec![g]).collect();
-    while slices.len() > target {
-        let mut by_size: Vec<usize> = (0..slices.len()).collect();
-        by_size.sort_by_key(|i| size(&slices[*i]));
-        let (a, b) = (by_size[0].min(by_size[1]), by_size[0].max(by_size[1]));
-        let merged = slices.remove(b);
-        slices[a].extend(merged);
-    }
-    slices
-}
-
-/// The proposal: `after` from the refs between slices, the slices of a
-/// ref cycle merged into one (and a note says why).
-fn ordered_by_refs(
-    mut slices: Vec<Vec<Group>>,
-    models: &[Model],
-    root: &str,
-    paths: &BTreeMap<&str, &str>,
-) -> Proposal {
-    let mut notes = Vec::new();
-    loop {
-        let edges = refs_between(&slices, models);
-        let Some(mut cycle) = find_cycle(&edges) else {
-            let names = names(&slices);
-            let proposed = slices
-                .iter()
-                .enumerate()
-                .map(|(i, groups)| Proposed {
-                    name: names[i].clone(),
-                    owns: groups.iter().flat_map(|g| g.globs(root, paths)).collect(),
-                    models: size(groups),
-                    after: edges[i].iter().map(|j| names[*j].clone()).collect(),
-                })
-                .collect();
-            return Proposal {
-                slices: proposed,
-                notes,
-            };
-        };
-        let labels: Vec<String> = cycle
-            .iter()
-            .map(|i| {
-                slices[*i]
-                    .iter()
-                    .map(Group::label)
-                    .collect::<Vec<_>>()
-                    .join("+")
-            })
-            .collect();
-        notes.push(format!(
-            "{} ref each other in a cycle, so they are one slice (no merge order could satisfy them)",
-            labels.join(", ")
-        ));
+/// Groups whose models ref each other in a cycle, merged: no merge order
+/// could satisfy them apart.
+fn merge_cycles(groups: &mut Vec<Group>, project: &Project, notes: &mut Vec<String>) {
+    while let Some(mut cycle) = find_cycle(&edges_between(project, &cuts(groups))) {
         cycle.sort_unstable();
-        let keep = cycle[0];
+        let names: Vec<String> = cycle.iter().map(|i| groups[*i].name()).collect();
+        notes.push(format!(
+            "{} ref each other in a cycle, so no slice holds one of them whole without the other (no merge order could satisfy that)",
+            names.join(", ")
+        ));
         for &i in cycle.iter().skip(1).rev() {
-            let merged = slices.remove(i);
-            slices[keep].extend(merged);
+            let merged = groups.remove(i);
+            groups[cycle[0]].absorb(merged);
         }
     }
 }
 
-/// For each slice, the other slices its models ref.
-fn refs_between(slices: &[Vec<Group>], models: &[Model]) -> Vec<BTreeSet<usize>> {
-    let owner: BTreeMap<&str, usize> = slices
-        .iter()
-        .enumerate()
-        .flat_map(|(i, s)| {
-            s.iter()
-                .flat_map(move |g| g.models.iter().map(move |m| (m.as_str(), i)))
+/// Splits the largest group while there are fewer than `target` or one
+/// holds more than `most` models.
+fn split_to(
+    groups: &mut Vec<Group>,
+    target: usize,
+    mean: f64,
+    most: f64,
+    project: &Project,
+    folders: &Folders<'_>,
+) {
+    let depth = depths(&project.models);
+    let by_id: BTreeMap<&str, &Model> = project.models.iter().map(|m| (m.id.as_str(), m)).collect();
+    loop {
+        let largest = groups.iter().map(|g| g.models.len()).max().unwrap_or(0);
+        if groups.len() >= target && largest as f64 <= most {
+            return;
+        }
+        let Some(at) = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| !g.settled && g.models.len() >= 2)
+            .max_by_key(|(i, g)| (g.models.len(), std::cmp::Reverse(*i)))
+            .map(|(i, _)| i)
+        else {
+            return;
+        };
+        let count = groups.len();
+        let mut group = groups.remove(at);
+        // Split for its size alone, a folder is cut along the DAG only past
+        // twice the mean; below that only its subfolders split it.
+        let may_cut = count < target || group.models.len() as f64 > 2.0 * mean;
+        let parts = match at_subfolders(&group, groups, project, folders) {
+            Some(parts) => parts,
+            None if !may_cut => Vec::new(),
+            None => {
+                let size = group.models.len();
+                let pieces = if count < target {
+                    (target - count + 1).max((size as f64 / (2.0 * mean)).ceil() as usize)
+                } else {
+                    (size as f64 / mean).ceil() as usize
+                };
+                along_the_dag(&group, pieces.clamp(2, size), &by_id, &depth)
+            }
+        };
+        if parts.len() < 2 {
+            group.settled = true;
+            groups.insert(at, group);
+        } else {
+            groups.extend(parts);
+        }
+    }
+}
+
+/// A group split by the next folder down (the files directly in its
+/// folder one part), parts that ref each other in a cycle merged back;
+/// `None` when it has one part, or when a part would come both before
+/// and after another group.
+fn at_subfolders(
+    group: &Group,
+    others: &[Group],
+    project: &Project,
+    folders: &Folders<'_>,
+) -> Option<Vec<Group>> {
+    let depth = group.folder.len();
+    let mut split: BTreeMap<Option<&String>, BTreeSet<String>> = BTreeMap::new();
+    for id in &group.models {
+        split
+            .entry(folders[id.as_str()].get(depth))
+            .or_default()
+            .insert(id.clone());
+    }
+    let mut parts: Vec<Group> = split
+        .into_iter()
+        .map(|(sub, models)| {
+            let mut folder = group.folder.clone();
+            folder.extend(sub.cloned());
+            Group {
+                folder,
+                models,
+                settled: sub.is_none(),
+            }
         })
         .collect();
-    let mut edges: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); slices.len()];
-    for model in models {
-        let Some(&from) = owner.get(model.id.as_str()) else {
-            continue;
+    loop {
+        if parts.len() < 2 {
+            return None;
+        }
+        let mut all = cuts(others);
+        all.extend(parts.iter().map(|p| p.models.clone()));
+        let Some(mut cycle) = find_cycle(&edges_between(project, &all)) else {
+            return Some(parts);
         };
-        for dep in &model.depends_on {
-            if let Some(&to) = owner.get(dep.as_str()).filter(|to| **to != from) {
-                edges[from].insert(to);
+        if cycle.iter().any(|i| *i < others.len()) {
+            return None;
+        }
+        cycle.sort_unstable();
+        let keep = cycle[0] - others.len();
+        for &i in cycle.iter().skip(1).rev() {
+            let merged = parts.remove(i - others.len());
+            parts[keep].absorb(merged);
+        }
+    }
+}
+
+/// A group cut along the DAG into about `pieces` runs by depth, where the
+/// fewest refs cross (as `--by dag` cuts the whole project).
+fn along_the_dag(
+    group: &Group,
+    pieces: usize,
+    by_id: &BTreeMap<&str, &Model>,
+    depth: &BTreeMap<&str, usize>,
+) -> Vec<Group> {
+    let mine: Vec<&Model> = group.models.iter().map(|id| by_id[id.as_str()]).collect();
+    let ordered = by_depth(&mine, depth);
+    runs(&ordered, depth, pieces)
+        .into_iter()
+        .map(|run| Group {
+            folder: group.folder.clone(),
+            models: run.iter().map(|m| m.id.clone()).collect(),
+            settled: true,
+        })
+        .collect()
+}
+
+/// While there are more than `target` groups: the pair to merge is the
+/// one that makes no cycle (no path from one to the other through a
+/// third), keeps within 1.5 times the mean if any can, and is smallest,
+/// its size weighed by how far apart the folders are (siblings first).
+fn merge_to(groups: &mut Vec<Group>, target: usize, mean: f64, project: &Project) {
+    while groups.len() > target {
+        let edges = edges_between(project, &cuts(groups));
+        let reach: Vec<Vec<bool>> = transitive_closure(&edges);
+        let mut pairs: Vec<(bool, usize, usize, usize, usize)> = Vec::new();
+        for a in 0..groups.len() {
+            for b in a + 1..groups.len() {
+                let size = groups[a].models.len() + groups[b].models.len();
+                let (fa, fb) = (&groups[a].folder, &groups[b].folder);
+                let common = fa.iter().zip(fb).take_while(|(x, y)| x == y).count();
+                let apart = 1 + (fa.len().max(fb.len()) - common).min(2);
+                pairs.push((size as f64 > 1.5 * mean, size * apart, size, a, b));
+            }
+        }
+        pairs.sort_unstable();
+        let through = |a: usize, b: usize| {
+            (0..groups.len()).any(|c| c != a && c != b && reach[a][c] && reach[c][b])
+        };
+        let Some(&(.., a, b)) = pairs
+            .iter()
+            .find(|(.., a, b)| !through(*a, *b) && !through(*b, *a))
+        else {
+            return;
+        };
+        let merged = groups.remove(b);
+        groups[a].absorb(merged);
+        groups[a].settled = true;
+    }
+}
+
+/// `reach[a][b]`: group a refs group b, directly or through others.
+fn transitive_closure(edges: &[BTreeSet<usize>]) -> Vec<Vec<bool>> {
+    let n = edges.len();
+    let mut reach = vec![vec![false; n]; n];
+    for (start, row) in reach.iter_mut().enumerate() {
+        let mut stack: Vec<usize> = edges[start].iter().copied().collect();
+        while let Some(at) = stack.pop() {
+            if !row[at] {
+                row[at] = true;
+                stack.extend(edges[at].iter().copied());
             }
         }
     }
-    edges
-}
-
-/// Cuts the largest group of two models or more into `pieces` balanced
-/// parts of its files, in path order (a flat folder of 40 DAG files asked
-/// for 4 slices becomes 4 slices of 10 files). False when no group has
-/// two models.
-fn cut_largest(groups: &mut Vec<Group>, paths: &BTreeMap<&str, &str>, pieces: usize) -> bool {
-    let Some(at) = groups
-        .iter()
-        .enumerate()
-        .filter(|(_, g)| g.models.len() >= 2)
-        .max_by_key(|(_, g)| g.models.len())
-        .map(|(i, _)| i)
-    else {
-        return false;
-    };
-    let group = groups.remove(at);
-    let mut ids: Vec<&String> = group.models.iter().collect();
-    ids.sort_by_key(|id| paths[id.as_str()]);
-    let pieces = pieces.clamp(2, ids.len());
-    for k in 0..pieces {
-        let part = &ids[k * ids.len() / pieces..(k + 1) * ids.len() / pieces];
-        groups.push(Group {
-            folder: group.folder.clone(),
-            direct: group.direct,
-            part: Some(0),
-            models: part.iter().map(|id| (*id).clone()).collect(),
-        });
-    }
-    true
-}
-
-/// Numbers the parts of each folder 1, 2, … in the order they sort.
-fn number_parts(groups: &mut [Group]) {
-    let mut next: BTreeMap<(Vec<String>, bool), usize> = BTreeMap::new();
-    for group in groups.iter_mut().filter(|g| g.part.is_some()) {
-        let n = next
-            .entry((group.folder.clone(), group.direct))
-            .or_insert(0);
-        *n += 1;
-        group.part = Some(*n);
-    }
-}
-
-/// Slice names from the groups' folders, made valid and unique.
-fn names(slices: &[Vec<Group>]) -> Vec<SliceName> {
-    let labels: Vec<String> = slices
-        .iter()
-        .map(|groups| {
-            groups
-                .first()
-                .map_or_else(|| "slice".to_owned(), Group::label)
-        })
-        .collect();
-    unique_names(&labels)
+    reach
 }

@@ -1,27 +1,33 @@
 //! Proposing slices from a dbt project's models (`sliceboard plan
 //! --from-dbt`) or any repository's files (`sliceboard plan`, files as
-//! models with no refs): by folder (grouped, split or merged to about the
-//! number of slices asked for, balanced by model count, a folder with no
-//! subfolders left cut into file lists; groups in a ref cycle merged, and
-//! the proposal says why) or by the DAG (runs of models by depth, each cut
-//! where the fewest refs cross near its balanced place); `after` from the
-//! refs between slices. Pure: the command line reads the manifest.
+//! models with no refs): by folder (first-level folders, the largest split
+//! at its subfolders or, when that would put one group on both sides of
+//! another, cut along the DAG; then the smallest merged where no cycle
+//! follows, siblings first) or by the DAG (runs of models by depth, each
+//! cut where the fewest refs cross near its balanced place). Either way
+//! the groups become slices in `finish`: written upstream first, named for
+//! what they hold, every file of the project given to the slice that owns
+//! its models (a model's YAML, its singular tests, the seeds only it reads)
+//! or listed with the reason no slice owns it, and the proposal's quality
+//! measured. Pure: the command line reads the manifest and the files.
 //!
 //! `folders` holds the grouping by folder and the one rule for slices from
 //! a repository's folders that `init` and `plan` share (`from_folders`);
-//! `dag` the grouping by the DAG. Neither reads a file, runs dbt or knows
-//! the plan file's text.
+//! `dag` the grouping by the DAG; `finish` what both become. None reads a
+//! file, runs dbt or knows the plan file's text.
 
 mod dag;
+mod finish;
 mod folders;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use super::slice::SliceName;
 
 pub use dag::by_dag;
+pub use finish::{Kind, Layout};
 pub use folders::{
     FolderProposal, MAX_PER_FOLDER, SliceCount, by_folder, folder_root, from_folders,
 };
@@ -32,26 +38,94 @@ pub struct Model {
     pub id: String,
     /// Its file, relative to the repository root.
     pub path: String,
-    /// The models it refs (other nodes are left out).
+    /// The project's own models it refs, directly or through a package's
+    /// models (other nodes are left out).
     pub depends_on: Vec<String>,
 }
 
+/// A file of the project that is not a model but follows models: a YAML
+/// that documents or tests them (or declares the sources they read), a
+/// singular test, a seed or snapshot they read, an analysis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attached {
+    /// Relative to the repository root.
+    pub path: String,
+    pub kind: Kind,
+    /// The project's models it documents, tests, reads or is read by.
+    pub models: BTreeSet<String>,
+}
+
+/// What slices are cut from: the models, the files that follow them, and
+/// every file of the repository (as the base branch holds them) with the
+/// layout that says what each is.
+#[derive(Debug, Clone, Default)]
+pub struct Project {
+    pub models: Vec<Model>,
+    pub attached: Vec<Attached>,
+    pub files: Vec<String>,
+    pub layout: Layout,
+}
+
 /// A proposed slice: the folders it owns whole (`models/staging/`), the
-/// single-level folders whose files only it owns (`models/*`), its model
-/// count and the slices it comes after.
+/// files of a folder it owns by kind (`models/marts/*.sql`) or one by one,
+/// its model count, the refs into and out of it, and the slices it comes
+/// after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Proposed {
     pub name: SliceName,
     pub owns: Vec<String>,
     pub models: usize,
+    /// The YAML files it owns.
+    pub yaml: usize,
+    /// Refs from other slices' models to this slice's.
+    pub refs_in: usize,
+    /// Refs from this slice's models to other slices'.
+    pub refs_out: usize,
     pub after: Vec<SliceName>,
 }
 
+/// A file that documents or tests models of several slices, so no one
+/// slice owns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shared {
+    pub path: String,
+    pub kind: Kind,
+    pub slices: Vec<SliceName>,
+    pub advice: String,
+}
+
+/// Files no slice owns, by place (a folder or a file), with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unowned {
+    pub path: String,
+    pub kind: Kind,
+    pub files: usize,
+    pub advice: String,
+}
+
+/// How good a proposal is, in numbers a lead can compare.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Quality {
+    /// Refs from one slice's model to another slice's.
+    pub crossing_refs: usize,
+    /// Models in the largest slice, and the mean.
+    pub largest: usize,
+    pub mean: f64,
+    /// Files no slice owns, by kind (shared files counted apart).
+    pub unowned: BTreeMap<Kind, usize>,
+    /// YAML files that document models of several slices.
+    pub shared_yaml: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Proposal {
+    /// Upstream first: a slice comes after only slices above it.
     pub slices: Vec<Proposed>,
     /// What the proposal had to decide (groups merged to break a cycle).
     pub notes: Vec<String>,
+    pub shared: Vec<Shared>,
+    pub unowned: Vec<Unowned>,
+    pub quality: Quality,
 }
 
 /// Valid, unique slice names from labels (`staging`, `staging-2`, …).
@@ -133,25 +207,46 @@ mod tests {
         }
     }
 
-    fn project() -> Vec<Model> {
-        vec![
-            model("stg_a", "models/staging/core/stg_a.sql", &[]),
-            model("stg_b", "models/staging/core/stg_b.sql", &[]),
-            model("stg_c", "models/staging/catalog/stg_c.sql", &[]),
-            model(
-                "int_x",
-                "models/intermediate/int_x.sql",
-                &["stg_a", "stg_c"],
+    /// A project of `models` whose files are the models' files and `more`.
+    fn project_of(models: Vec<Model>, more: &[&str]) -> Project {
+        let mut files: Vec<String> = models.iter().map(|m| m.path.clone()).collect();
+        files.extend(more.iter().map(|f| (*f).to_owned()));
+        Project {
+            models,
+            attached: Vec::new(),
+            files,
+            layout: Layout::dbt(
+                "",
+                &[
+                    (Kind::Model, vec!["models".into()]),
+                    (Kind::Seed, vec!["seeds".into()]),
+                    (Kind::Test, vec!["tests".into()]),
+                    (Kind::Macro, vec!["macros".into()]),
+                ],
             ),
-            model("fct_y", "models/marts/finance/fct_y.sql", &["int_x"]),
-            model("dim_z", "models/marts/finance/dim_z.sql", &["stg_b"]),
-        ]
+        }
     }
 
-    #[test]
-    fn folders_become_slices_ordered_by_refs() {
-        let proposal = by_folder(&project(), "models/", 3);
-        let got: Vec<(&str, Vec<&str>, Vec<&str>)> = proposal
+    fn project() -> Project {
+        project_of(
+            vec![
+                model("stg_a", "models/staging/core/stg_a.sql", &[]),
+                model("stg_b", "models/staging/core/stg_b.sql", &[]),
+                model("stg_c", "models/staging/catalog/stg_c.sql", &[]),
+                model(
+                    "int_x",
+                    "models/intermediate/int_x.sql",
+                    &["stg_a", "stg_c"],
+                ),
+                model("fct_y", "models/marts/finance/fct_y.sql", &["int_x"]),
+                model("dim_z", "models/marts/finance/dim_z.sql", &["stg_b"]),
+            ],
+            &[],
+        )
+    }
+
+    fn summary(proposal: &Proposal) -> Vec<(&str, Vec<&str>, Vec<&str>)> {
+        proposal
             .slices
             .iter()
             .map(|s| {
@@ -161,56 +256,162 @@ mod tests {
                     s.after.iter().map(SliceName::as_str).collect(),
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn folders_become_slices_upstream_first_after_only_what_is_not_implied() {
+        let proposal = by_folder(&project(), "models/", 3);
         assert_eq!(
-            got,
+            summary(&proposal),
             [
+                ("staging", vec!["models/staging/"], vec![]),
                 (
                     "intermediate",
                     vec!["models/intermediate/"],
                     vec!["staging"]
                 ),
-                (
-                    "marts",
-                    vec!["models/marts/"],
-                    vec!["intermediate", "staging"]
-                ),
-                ("staging", vec!["models/staging/"], vec![]),
+                // marts refs staging too, but after intermediate implies it.
+                ("marts-finance", vec!["models/marts/"], vec!["intermediate"]),
             ]
         );
+        let marts = &proposal.slices[2];
+        assert_eq!((marts.refs_in, marts.refs_out), (0, 2));
+        assert_eq!(proposal.quality.crossing_refs, 4);
+        assert_eq!(proposal.quality.largest, 3);
     }
 
     #[test]
-    fn more_slices_split_the_largest_folder_and_fewer_merge_the_smallest() {
+    fn more_slices_split_the_largest_folder_and_fewer_merge_without_a_cycle() {
         let four = by_folder(&project(), "models/", 4);
         let names: Vec<&str> = four.slices.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
-            ["intermediate", "marts", "staging-catalog", "staging-core"]
+            [
+                "staging-catalog",
+                "staging-core",
+                "intermediate",
+                "marts-finance"
+            ]
         );
         let one = by_folder(&project(), "models/", 1);
         assert_eq!(one.slices.len(), 1);
         assert_eq!(one.slices[0].models, 6);
         assert!(one.slices[0].after.is_empty());
+        // Two: staging and marts together would put intermediate on both
+        // sides, so the merges follow the DAG.
+        let two = by_folder(&project(), "models/", 2);
+        assert!(two.notes.is_empty(), "{:?}", two.notes);
+        for slice in &two.slices {
+            assert!(
+                !(slice.owns.contains(&"models/staging/".to_owned())
+                    && slice.owns.contains(&"models/marts/".to_owned())),
+                "{:?}",
+                two.slices
+            );
+        }
     }
 
     #[test]
-    fn a_cycle_between_folders_merges_them_and_says_why() {
+    fn a_real_cycle_between_folders_merges_them_and_says_why() {
         let models = vec![
             model("a", "models/one/a.sql", &["b"]),
             model("b", "models/two/b.sql", &["c"]),
             model("c", "models/one/c.sql", &[]),
             model("d", "models/three/d.sql", &["a"]),
         ];
-        let proposal = by_folder(&models, "models/", 3);
-        assert_eq!(proposal.slices.len(), 2);
+        // Asked for two: one and two are one slice.
+        let proposal = by_folder(&project_of(models.clone(), &[]), "models/", 2);
         assert!(proposal.notes[0].contains("cycle"), "{:?}", proposal.notes);
-        let three = proposal
-            .slices
-            .iter()
-            .find(|s| s.name.as_str() == "three")
-            .unwrap();
-        assert_eq!(three.after.len(), 1);
+        assert_eq!(
+            summary(&proposal),
+            [
+                ("one-two", vec!["models/one/", "models/two/"], vec![]),
+                ("three", vec!["models/three/"], vec!["one-two"]),
+            ]
+        );
+        // Asked for three: cut along the DAG, never by the two folders.
+        let proposal = by_folder(&project_of(models, &[]), "models/", 3);
+        assert_eq!(proposal.slices.len(), 3);
+        for slice in &proposal.slices {
+            assert!(!slice.owns.contains(&"models/one/".to_owned()), "{slice:?}");
+        }
+    }
+
+    /// Staging, a big intermediate folder with subfolders, marts, and two
+    /// small folders on either side of intermediate: utilities (read by
+    /// intermediate) and reports (reading marts).
+    fn layered() -> Project {
+        let mut models = Vec::new();
+        for i in 0..4 {
+            models.push(model(
+                &format!("util_{i}"),
+                &format!("models/utilities/util_{i}.sql"),
+                &[],
+            ));
+        }
+        for i in 0..20 {
+            models.push(model(
+                &format!("stg_{i}"),
+                &format!("models/staging/stg_{i}.sql"),
+                &[],
+            ));
+        }
+        for domain in ["finance", "sales", "product"] {
+            for i in 0..20 {
+                let deps = vec![format!("stg_{i}"), format!("util_{}", i % 4)];
+                let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
+                models.push(model(
+                    &format!("int_{domain}_{i}"),
+                    &format!("models/intermediate/{domain}/int_{domain}_{i}.sql"),
+                    &deps,
+                ));
+            }
+        }
+        for i in 0..20 {
+            let dep = format!("int_finance_{i}");
+            models.push(model(
+                &format!("fct_{i}"),
+                &format!("models/marts/fct_{i}.sql"),
+                &[&dep],
+            ));
+        }
+        for i in 0..4 {
+            let dep = format!("fct_{i}");
+            models.push(model(
+                &format!("rpt_{i}"),
+                &format!("models/reports/rpt_{i}.sql"),
+                &[&dep],
+            ));
+        }
+        project_of(models, &[])
+    }
+
+    #[test]
+    fn small_folders_on_both_sides_of_another_are_never_merged_and_slices_stay_balanced() {
+        let project = layered();
+        for target in [2, 3, 4, 6, 8] {
+            let proposal = by_folder(&project, "models/", target);
+            assert!(proposal.notes.is_empty(), "{target}: {:?}", proposal.notes);
+            for slice in &proposal.slices {
+                let owns = slice.owns.join(" ");
+                assert!(
+                    !(owns.contains("models/utilities/") && owns.contains("models/reports/")),
+                    "{target}: {slice:?}"
+                );
+                assert!(slice.models > 0);
+            }
+            if target >= 4 {
+                let q = &proposal.quality;
+                assert!(
+                    q.largest as f64 <= 2.0 * q.mean,
+                    "{target}: largest {} mean {}: {:?}",
+                    q.largest,
+                    q.mean,
+                    summary(&proposal)
+                );
+            }
+        }
     }
 
     #[test]
@@ -220,7 +421,12 @@ mod tests {
             .map(|i| model(&format!("d{i}"), &format!("dags/etl_{i}.py"), &[]))
             .collect();
         models.push(model("p", "plugins/hooks.py", &[]));
-        let proposal = by_folder(&models, "", 4);
+        let project = Project {
+            files: models.iter().map(|m| m.path.clone()).collect(),
+            models,
+            ..Project::default()
+        };
+        let proposal = by_folder(&project, "", 4);
         let got: Vec<(&str, Vec<&str>)> = proposal
             .slices
             .iter()
@@ -230,56 +436,62 @@ mod tests {
             got,
             [
                 (
-                    "dags-1",
+                    "dags-etl",
                     vec!["dags/etl_1.py", "dags/etl_2.py", "dags/etl_3.py"]
                 ),
                 (
-                    "dags-2",
+                    "dags-etl-2",
                     vec!["dags/etl_4.py", "dags/etl_5.py", "dags/etl_6.py"]
                 ),
                 (
-                    "dags-3",
+                    "dags-etl-3",
                     vec!["dags/etl_7.py", "dags/etl_8.py", "dags/etl_9.py"]
                 ),
                 ("plugins", vec!["plugins/"]),
             ]
         );
         // Asked for no more than the folders, the folders stay whole.
-        let two = by_folder(&models, "", 2);
+        let two = by_folder(&project, "", 2);
         assert_eq!(two.slices[0].owns, ["dags/"]);
     }
 
     #[test]
-    fn by_the_dag_runs_of_models_by_depth_are_cut_where_fewest_refs_cross() {
+    fn by_the_dag_runs_are_cut_where_fewest_refs_cross_and_named_for_what_they_hold() {
         // In depth order: stg_c, stg_a, stg_b | int_x, dim_z | fct_y. A cut
         // at the depth boundary (after stg_b) would cross three refs
         // (int_x to stg_a and stg_c, dim_z to stg_b); after stg_c, one.
         let proposal = by_dag(&project(), "models/", 3);
-        let got: Vec<(Vec<&str>, Vec<&str>)> = proposal
-            .slices
-            .iter()
-            .map(|s| {
-                (
-                    s.owns.iter().map(String::as_str).collect(),
-                    s.after.iter().map(SliceName::as_str).collect(),
-                )
-            })
-            .collect();
         assert_eq!(
-            got,
+            summary(&proposal),
             [
-                (vec!["models/staging/catalog/"], vec![]),
+                ("staging-catalog", vec!["models/staging/catalog/"], vec![]),
                 (
+                    "staging-to-marts",
                     vec![
-                        "models/staging/core/",
                         "models/intermediate/",
-                        "models/marts/finance/dim_z.sql"
+                        "models/marts/finance/dim_z.sql",
+                        "models/staging/core/"
                     ],
-                    vec!["staging"]
+                    vec!["staging-catalog"]
                 ),
-                (vec!["models/marts/finance/fct_y.sql"], vec!["staging-2"]),
+                (
+                    "marts-finance",
+                    vec!["models/marts/finance/fct_y.sql"],
+                    vec!["staging-to-marts"]
+                ),
             ]
         );
+        // No slice is named after a layer it holds no model of.
+        for slice in &by_dag(&layered(), "models/", 5).slices {
+            for layer in ["staging", "utilities", "intermediate", "marts", "reports"] {
+                if slice.name.as_str().contains(layer) {
+                    assert!(
+                        slice.owns.iter().any(|g| g.contains(&format!("/{layer}/"))),
+                        "{slice:?}"
+                    );
+                }
+            }
+        }
         // Where no place crosses fewer refs, a depth boundary wins.
         let chain = vec![
             model("a", "models/a.sql", &[]),
@@ -287,8 +499,95 @@ mod tests {
             model("c", "models/c.sql", &["b"]),
             model("d", "models/d.sql", &["c"]),
         ];
-        let two = by_dag(&chain, "models/", 2);
+        let two = by_dag(&project_of(chain, &[]), "models/", 2);
         assert_eq!(two.slices[0].owns, ["models/a.sql", "models/b.sql"]);
+    }
+
+    #[test]
+    fn every_file_goes_with_its_models_or_says_why_not() {
+        let mut project = project_of(
+            vec![
+                model("stg_a", "models/staging/stg_a.sql", &[]),
+                model("stg_b", "models/staging/stg_b.sql", &[]),
+                model("fct_y", "models/marts/fct_y.sql", &["stg_a"]),
+                model("fct_z", "models/marts/fct_z.sql", &["stg_b"]),
+            ],
+            &[
+                "models/staging/_stg.yml",
+                "models/marts/_marts.yml",
+                "models/marts/docs.md",
+                "models/_everything.yml",
+                "tests/assert_y.sql",
+                "tests/assert_both.sql",
+                "seeds/codes.csv",
+                "seeds/unused.csv",
+                "macros/cents.sql",
+                "dbt_project.yml",
+                "airflow/dag.py",
+            ],
+        );
+        let attach = |path: &str, kind: Kind, models: &[&str]| Attached {
+            path: path.into(),
+            kind,
+            models: models.iter().map(|m| (*m).to_owned()).collect(),
+        };
+        project.attached = vec![
+            attach("models/staging/_stg.yml", Kind::Yaml, &["stg_a", "stg_b"]),
+            attach("models/marts/_marts.yml", Kind::Yaml, &["fct_y"]),
+            attach("models/_everything.yml", Kind::Yaml, &["stg_a", "fct_z"]),
+            attach("tests/assert_y.sql", Kind::Test, &["fct_y"]),
+            attach("tests/assert_both.sql", Kind::Test, &["stg_a", "fct_y"]),
+            attach("seeds/codes.csv", Kind::Seed, &["stg_a"]),
+            attach("seeds/unused.csv", Kind::Seed, &[]),
+        ];
+        let proposal = by_folder(&project, "models/", 2);
+        assert_eq!(
+            summary(&proposal),
+            [
+                (
+                    "staging",
+                    vec!["models/staging/", "seeds/codes.csv"],
+                    vec![]
+                ),
+                (
+                    "marts",
+                    vec![
+                        "models/marts/",
+                        "tests/assert_both.sql",
+                        "tests/assert_y.sql"
+                    ],
+                    vec!["staging"]
+                ),
+            ]
+        );
+        assert_eq!(proposal.slices[0].yaml, 1);
+        assert_eq!(proposal.shared.len(), 1);
+        let shared = &proposal.shared[0];
+        assert_eq!(shared.path, "models/_everything.yml");
+        let names: Vec<&str> = shared.slices.iter().map(SliceName::as_str).collect();
+        assert_eq!(names, ["staging", "marts"]);
+        assert!(
+            shared.advice.contains("staging and marts"),
+            "{}",
+            shared.advice
+        );
+        let unowned: Vec<(&str, Kind, usize)> = proposal
+            .unowned
+            .iter()
+            .map(|u| (u.path.as_str(), u.kind, u.files))
+            .collect();
+        assert_eq!(
+            unowned,
+            [
+                // At the repository root, the project holds every folder.
+                ("airflow/", Kind::Other, 1),
+                ("dbt_project.yml", Kind::Project, 1),
+                ("macros/", Kind::Macro, 1),
+                ("seeds/", Kind::Seed, 1),
+            ]
+        );
+        assert_eq!(proposal.quality.shared_yaml, 1);
+        assert_eq!(proposal.quality.unowned[&Kind::Macro], 1);
     }
 
     #[test]
