@@ -350,7 +350,7 @@ fn labels(
                 .collect()
         })
         .collect();
-    plain
+    let told: Vec<String> = plain
         .iter()
         .enumerate()
         .map(|(i, base)| {
@@ -364,6 +364,18 @@ fn labels(
             match distinguish(&cuts[i], paths, root) {
                 Some(part) if !base.ends_with(&part) => format!("{base}-{part}"),
                 _ => base.clone(),
+            }
+        })
+        .collect();
+    // What tells nothing apart is left out: `dags`, `dags-2` rather than
+    // `dags-etl`, `dags-etl-2`.
+    told.iter()
+        .zip(&plain)
+        .map(|(label, base)| {
+            if label != base && told.iter().filter(|l| *l == label).count() > 1 {
+                base.clone()
+            } else {
+                label.clone()
             }
         })
         .collect()

@@ -1,7 +1,7 @@
 //! Slices by folder: models grouped by the first folder under the root,
 //! split at subfolders or merged to about the number asked for (a folder
 //! with no subfolders left cut into file lists), ordered by the refs
-//! between them, a ref cycle merged (`by_folder`); and the one rule for
+//! between them, a ref cycle split at subfolders or merged (`by_folder`); and the one rule for
 //! slices from a repository's folders that `sliceboard init` and
 //! `sliceboard plan` share (`from_folders`: where the folders are, which
 //! files count, how many slices).
@@ -117,6 +117,10 @@ struct Group {
     models: BTreeSet<String>,
     /// Cut along the DAG already, or found unsplittable: never split again.
     settled: bool,
+    /// Folders merged because they ref each other in a cycle: never split
+    /// at its subfolders again (that would bring the cycle back), only cut
+    /// along the DAG.
+    cyclic: bool,
 }
 
 impl Group {
@@ -145,7 +149,8 @@ type Folders<'a> = BTreeMap<&'a str, Vec<String>>;
 
 /// Groups the project's models (under `root`, e.g. `models/`) by folder
 /// into about `target` slices: the first folders under the root, those in
-/// a ref cycle merged (a note says why); while there are too few groups,
+/// a ref cycle split at their subfolders until none is left, or merged (a
+/// note says why); while there are too few groups,
 /// or one holds more than 1.5 times the mean, the largest is split at its
 /// subfolders, or cut along the DAG where the subfolders would sit on
 /// both sides of another group or there are none; then, while there are
@@ -171,11 +176,11 @@ fn grouped(project: &Project, root: &str, target: usize, balance: bool) -> Propo
         .collect();
     let mut notes = Vec::new();
     let mut groups = first_level(&project.models, &folders);
-    merge_cycles(&mut groups, project, &mut notes);
+    resolve_cycles(&mut groups, project, &folders, &mut notes);
     let mean = project.models.len() as f64 / target as f64;
     let most = if balance { 1.5 * mean } else { f64::INFINITY };
     split_to(&mut groups, target, mean, most, project, &folders);
-    merge_cycles(&mut groups, project, &mut notes);
+    resolve_cycles(&mut groups, project, &folders, &mut notes);
     merge_to(&mut groups, target, mean, project);
     let cuts = groups.into_iter().map(|g| g.models).collect();
     finish(project, cuts, root, notes)
@@ -195,6 +200,7 @@ fn first_level(models: &[Model], folders: &Folders<'_>) -> Vec<Group> {
             folder,
             models,
             settled: false,
+            cyclic: false,
         })
         .collect()
 }
@@ -203,21 +209,67 @@ fn cuts(groups: &[Group]) -> Vec<BTreeSet<String>> {
     groups.iter().map(|g| g.models.clone()).collect()
 }
 
-/// Groups whose models ref each other in a cycle, merged: no merge order
-/// could satisfy them apart.
-fn merge_cycles(groups: &mut Vec<Group>, project: &Project, notes: &mut Vec<String>) {
+/// No two groups ref each other in a cycle: the largest group of a cycle
+/// that has subfolders is split at them (the cycle may be between two of
+/// its subfolders and another folder's), and a cycle of groups none of
+/// which can be split is merged (a note says why).
+fn resolve_cycles(
+    groups: &mut Vec<Group>,
+    project: &Project,
+    folders: &Folders<'_>,
+    notes: &mut Vec<String>,
+) {
     while let Some(mut cycle) = find_cycle(&edges_between(project, &cuts(groups))) {
+        let splittable = cycle
+            .iter()
+            .copied()
+            .filter(|i| !groups[*i].cyclic)
+            .map(|i| (i, subfolder_parts(&groups[i], folders)))
+            .filter(|(_, parts)| parts.len() > 1)
+            .max_by_key(|(i, _)| groups[*i].models.len());
+        if let Some((at, parts)) = splittable {
+            groups.remove(at);
+            groups.extend(parts);
+            continue;
+        }
         cycle.sort_unstable();
         let names: Vec<String> = cycle.iter().map(|i| groups[*i].name()).collect();
         notes.push(format!(
-            "{} ref each other in a cycle, so no slice holds one of them whole without the other (no merge order could satisfy that)",
+            "{} ref each other in a cycle, so no slice holds one of them without the other (no merge order could satisfy that)",
             names.join(", ")
         ));
         for &i in cycle.iter().skip(1).rev() {
             let merged = groups.remove(i);
             groups[cycle[0]].absorb(merged);
         }
+        groups[cycle[0]].cyclic = true;
     }
+}
+
+/// A group's parts by the next folder down (the files directly in its
+/// folder one part).
+fn subfolder_parts(group: &Group, folders: &Folders<'_>) -> Vec<Group> {
+    let depth = group.folder.len();
+    let mut split: BTreeMap<Option<&String>, BTreeSet<String>> = BTreeMap::new();
+    for id in &group.models {
+        split
+            .entry(folders[id.as_str()].get(depth))
+            .or_default()
+            .insert(id.clone());
+    }
+    split
+        .into_iter()
+        .map(|(sub, models)| {
+            let mut folder = group.folder.clone();
+            folder.extend(sub.cloned());
+            Group {
+                folder,
+                models,
+                settled: false,
+                cyclic: false,
+            }
+        })
+        .collect()
 }
 
 /// Splits the largest group while there are fewer than `target` or one
@@ -283,26 +335,10 @@ fn at_subfolders(
     project: &Project,
     folders: &Folders<'_>,
 ) -> Option<Vec<Group>> {
-    let depth = group.folder.len();
-    let mut split: BTreeMap<Option<&String>, BTreeSet<String>> = BTreeMap::new();
-    for id in &group.models {
-        split
-            .entry(folders[id.as_str()].get(depth))
-            .or_default()
-            .insert(id.clone());
+    if group.cyclic {
+        return None;
     }
-    let mut parts: Vec<Group> = split
-        .into_iter()
-        .map(|(sub, models)| {
-            let mut folder = group.folder.clone();
-            folder.extend(sub.cloned());
-            Group {
-                folder,
-                models,
-                settled: sub.is_none(),
-            }
-        })
-        .collect();
+    let mut parts = subfolder_parts(group, folders);
     loop {
         if parts.len() < 2 {
             return None;
@@ -340,6 +376,7 @@ fn along_the_dag(
             folder: group.folder.clone(),
             models: run.iter().map(|m| m.id.clone()).collect(),
             settled: true,
+            cyclic: false,
         })
         .collect()
 }

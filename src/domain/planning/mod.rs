@@ -436,15 +436,15 @@ mod tests {
             got,
             [
                 (
-                    "dags-etl",
+                    "dags",
                     vec!["dags/etl_1.py", "dags/etl_2.py", "dags/etl_3.py"]
                 ),
                 (
-                    "dags-etl-2",
+                    "dags-2",
                     vec!["dags/etl_4.py", "dags/etl_5.py", "dags/etl_6.py"]
                 ),
                 (
-                    "dags-etl-3",
+                    "dags-3",
                     vec!["dags/etl_7.py", "dags/etl_8.py", "dags/etl_9.py"]
                 ),
                 ("plugins", vec!["plugins/"]),
