@@ -359,7 +359,7 @@ mod tests {
         }
         for domain in ["finance", "sales", "product"] {
             for i in 0..20 {
-                let deps = vec![format!("stg_{i}"), format!("util_{}", i % 4)];
+                let deps = [format!("stg_{i}"), format!("util_{}", i % 4)];
                 let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
                 models.push(model(
                     &format!("int_{domain}_{i}"),
