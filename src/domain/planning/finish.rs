@@ -362,7 +362,10 @@ fn labels(
                 return base.clone();
             }
             match distinguish(&cuts[i], paths, root) {
-                Some(part) if !base.ends_with(&part) => format!("{base}-{part}"),
+                // A name is typed and read: past 40 characters, a number.
+                Some(part) if !base.ends_with(&part) && base.len() + part.len() < 40 => {
+                    format!("{base}-{part}")
+                }
                 _ => base.clone(),
             }
         })
@@ -387,7 +390,8 @@ fn top_folder<'a>(path: &'a str, root: &str) -> &'a str {
     rest.split_once('/').map_or("models", |(top, _)| top)
 }
 
-/// A cut's label: the folder all its models share (`staging-stripe`), or
+/// A cut's label: the highest folder it holds whole (`marts`), else the
+/// deepest folder all its models share (`staging-stripe`), or
 /// the top folders it holds in the order of the layers (each folder's mean
 /// depth in the project: `staging-intermediate`, `intermediate-to-marts`).
 fn label(
@@ -401,7 +405,16 @@ fn label(
     if let Some(first) = dirs.first()
         && common > 0
     {
-        return first[..common].join("-");
+        // The highest folder the cut holds whole, else the deepest all its
+        // models share.
+        let whole = (1..=common).find(|&n| {
+            let folder = format!("{root}{}/", first[..n].join("/"));
+            paths
+                .iter()
+                .filter(|(_, path)| path.starts_with(&folder))
+                .all(|(id, _)| cut.contains(*id))
+        });
+        return first[..whole.unwrap_or(common)].join("-");
     }
     let mut tops: Vec<&str> = cut
         .iter()

@@ -272,7 +272,7 @@ mod tests {
                     vec!["staging"]
                 ),
                 // marts refs staging too, but after intermediate implies it.
-                ("marts-finance", vec!["models/marts/"], vec!["intermediate"]),
+                ("marts", vec!["models/marts/"], vec!["intermediate"]),
             ]
         );
         let marts = &proposal.slices[2];
@@ -287,12 +287,7 @@ mod tests {
         let names: Vec<&str> = four.slices.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
-            [
-                "staging-catalog",
-                "staging-core",
-                "intermediate",
-                "marts-finance"
-            ]
+            ["staging-catalog", "staging-core", "intermediate", "marts"]
         );
         let one = by_folder(&project(), "models/", 1);
         assert_eq!(one.slices.len(), 1);
