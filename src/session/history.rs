@@ -126,6 +126,16 @@ impl RowBuilder {
         }
     }
 
+    /// The row's pieces of text, each in its style.
+    pub fn pieces(&self) -> impl Iterator<Item = (&str, Style)> + '_ {
+        let mut start = 0;
+        self.pieces.iter().map(move |&(end, style)| {
+            let piece = &self.text[start..end];
+            start = end;
+            (piece, style)
+        })
+    }
+
     /// Drops trailing blanks in the default style (they carry nothing).
     pub fn trim_default_blanks(&mut self) {
         while let Some(&(end, style)) = self.pieces.last() {
@@ -236,6 +246,42 @@ impl History {
             self.blocks.clear();
             self.skip = 0;
         }
+    }
+
+    /// Takes the newest row back out (into `row`), with whether it wraps:
+    /// for a screen that grows and refills from its history.
+    pub fn pop_newest(&mut self, row: &mut RowBuilder) -> Option<bool> {
+        if self.len == 0 {
+            return None;
+        }
+        let block = self.blocks.back_mut()?;
+        let last = block.rows.len() - 1;
+        let stored = block.row(last);
+        row.clear();
+        for (text, style) in stored.pieces() {
+            row.push_str(text, style);
+        }
+        let wrapped = stored.wrapped;
+        let (text_start, span_start) = match last.checked_sub(1) {
+            Some(prev) => (
+                block.rows[prev].text_end as usize,
+                block.rows[prev].span_end as usize,
+            ),
+            None => (0, 0),
+        };
+        block.text.truncate(text_start);
+        block.spans.truncate(span_start);
+        block.rows.pop();
+        let remaining = block.rows.len();
+        self.len -= 1;
+        // A block goes with its last row (the first one's dropped rows too).
+        if remaining == 0 || self.blocks.len() == 1 && remaining == self.skip {
+            self.blocks.pop_back();
+            if self.blocks.is_empty() {
+                self.skip = 0;
+            }
+        }
+        Some(wrapped)
     }
 
     /// Row `index`, 0 being the oldest kept.

@@ -128,6 +128,83 @@ pub fn store_row(cells: &Row<Cell>, columns: usize, row: &mut RowBuilder) -> boo
     wrapped
 }
 
+/// Writes a stored row back into a grid row of the same width: the
+/// inverse of [`store_row`], for a screen refilled from its history.
+pub fn load_row(cells: &mut Row<Cell>, row: &RowBuilder, wrapped: bool) {
+    let columns = cells.len();
+    for col in 0..columns {
+        cells[Column(col)] = Cell::default();
+    }
+    let mut col = 0;
+    for (text, style) in row.pieces() {
+        let template = styled_cell(style);
+        for c in text.chars() {
+            let width = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+            if width == 0 {
+                if col > 0 {
+                    let base = if cells[Column(col - 1)]
+                        .flags
+                        .contains(Flags::WIDE_CHAR_SPACER)
+                        && col > 1
+                    {
+                        col - 2
+                    } else {
+                        col - 1
+                    };
+                    cells[Column(base)].push_zerowidth(c);
+                }
+                continue;
+            }
+            if col + width > columns {
+                break;
+            }
+            let mut cell = template.clone();
+            cell.c = c;
+            if width == 2 {
+                cell.flags.insert(Flags::WIDE_CHAR);
+                let mut spacer = template.clone();
+                spacer.c = ' ';
+                spacer.flags.insert(Flags::WIDE_CHAR_SPACER);
+                cells[Column(col + 1)] = spacer;
+            }
+            cells[Column(col)] = cell;
+            col += width;
+        }
+    }
+    if wrapped && columns > 0 {
+        cells[Column(columns - 1)].flags.insert(Flags::WRAPLINE);
+    }
+}
+
+/// A blank cell in `style`: the inverse of `cell_style`.
+fn styled_cell(style: Style) -> Cell {
+    use crate::domain::pane::{ColorKind, attrs};
+    let color = |c: crate::domain::pane::PaneColor, default: NamedColor| match c.kind() {
+        ColorKind::Default => TermColor::Named(default),
+        ColorKind::Indexed(i) => TermColor::Indexed(i),
+        ColorKind::Rgb(r, g, b) => TermColor::Spec(Rgb { r, g, b }),
+    };
+    let mut cell = Cell {
+        fg: color(style.fg, NamedColor::Foreground),
+        bg: color(style.bg, NamedColor::Background),
+        ..Cell::default()
+    };
+    for (bit, flag) in [
+        (attrs::BOLD, Flags::BOLD),
+        (attrs::DIM, Flags::DIM),
+        (attrs::ITALIC, Flags::ITALIC),
+        (attrs::UNDERLINE, Flags::UNDERLINE),
+        (attrs::INVERSE, Flags::INVERSE),
+        (attrs::HIDDEN, Flags::HIDDEN),
+        (attrs::STRIKE, Flags::STRIKEOUT),
+    ] {
+        if style.attrs & bit != 0 {
+            cell.flags.insert(flag);
+        }
+    }
+    cell
+}
+
 fn is_blank(cell: &Cell) -> bool {
     if cell.c != ' ' && cell.c != '\0' || cell.zerowidth().is_some() {
         return false;

@@ -26,7 +26,7 @@ use alacritty_terminal::term::{Config, Term, TermMode};
 use alacritty_terminal::vte::ansi::Processor;
 
 use super::history::{History, RowBuilder, StoredRow};
-use super::spill::{Spill, move_oldest};
+use super::spill::{Spill, load_row, move_oldest};
 pub(super) use frame::cell_style;
 pub use requests::{Fed, Requests};
 
@@ -162,6 +162,7 @@ impl Screen {
     /// out and puts the limit back.
     pub fn resize(&mut self, size: Size) {
         let alt = self.term.mode().contains(TermMode::ALT_SCREEN);
+        let below = self.rows_below_cursor();
         let limit = grid_limit(self.scrollback, size.rows);
         let lower = limit.min(self.grid_limit);
         self.history.set_cap(self.scrollback - lower);
@@ -205,9 +206,51 @@ impl Screen {
             }
         }
         self.history.set_cap(self.scrollback - limit);
+        if !alt {
+            self.refill(below);
+        }
         if rewrap {
             crate::os::release_freed_memory();
         }
+    }
+
+    /// Rows between the cursor and the bottom of the live screen.
+    fn rows_below_cursor(&self) -> usize {
+        let grid = self.term.grid();
+        let line = grid.cursor.point.line.0.max(0) as usize;
+        grid.screen_lines().saturating_sub(line + 1)
+    }
+
+    /// After a resize, pulls rows down from the compact history until the
+    /// cursor is as far from the bottom as it was (`below`), as alacritty
+    /// and tmux do from theirs: a pane that grows shows more of what came
+    /// before, not blank rows. Only blank rows at the bottom make room.
+    fn refill(&mut self, below: usize) {
+        let now = self.rows_below_cursor();
+        if now <= below || self.history.len() == 0 {
+            return;
+        }
+        let grid = self.term.grid_mut();
+        let lines = grid.screen_lines();
+        let blank_bottom = (0..lines)
+            .rev()
+            .take_while(|line| grid[Line(*line as i32)].is_clear())
+            .count();
+        let pull = (now - below).min(self.history.len()).min(blank_bottom);
+        if pull == 0 {
+            return;
+        }
+        let region = Line(0)..Line(lines as i32);
+        grid.scroll_down::<alacritty_terminal::vte::ansi::Color>(&region, pull);
+        for line in (0..pull).rev() {
+            let Some(wrapped) = self.history.pop_newest(&mut self.row) else {
+                break;
+            };
+            load_row(&mut grid[Line(line as i32)], &self.row, wrapped);
+        }
+        grid.cursor.point.line += pull;
+        grid.saved_cursor.point.line =
+            (grid.saved_cursor.point.line + pull).min(Line(lines as i32 - 1));
     }
 
     pub fn input_modes(&self) -> InputModes {
@@ -669,5 +712,99 @@ mod tests {
             .filter_map(|l| l.strip_prefix("line ")?.split(' ').next()?.parse().ok())
             .collect();
         assert_eq!(numbers, (0..3_000).collect::<Vec<_>>());
+    }
+
+    /// alacritty's own terminal, all history in its grid: what a pane
+    /// must show after the same bytes and resizes.
+    struct Reference {
+        term: Term<Requests>,
+        parser: Processor,
+    }
+
+    impl Reference {
+        fn new(size: Size) -> Self {
+            let config = Config {
+                scrolling_history: 100_000,
+                ..Config::default()
+            };
+            Reference {
+                term: Term::new(config, &size, Requests::default()),
+                parser: Processor::new(),
+            }
+        }
+
+        fn feed(&mut self, bytes: &[u8]) {
+            self.parser.advance(&mut self.term, bytes);
+        }
+
+        fn rows(&self) -> Vec<String> {
+            let grid = self.term.grid();
+            (0..grid.screen_lines())
+                .map(|line| {
+                    let row = &grid[Line(line as i32)];
+                    let text: String = (0..grid.columns())
+                        .map(|col| &row[Column(col)])
+                        .filter(|cell| !cell.flags.contains(Flags::WIDE_CHAR_SPACER))
+                        .map(|cell| if cell.c == '\0' { ' ' } else { cell.c })
+                        .collect();
+                    text.trim_end().to_owned()
+                })
+                .collect()
+        }
+
+        fn cursor(&self) -> (usize, usize) {
+            let point = self.term.grid().cursor.point;
+            (point.line.0.max(0) as usize, point.column.0)
+        }
+    }
+
+    #[test]
+    fn a_pane_that_grows_refills_from_its_history_as_alacritty_does() {
+        // A shell session: prompts, commands, output long enough to wrap,
+        // colors and wide characters, well past the grid's own history.
+        let mut session = Vec::new();
+        for i in 0..1_500 {
+            session.extend_from_slice(format!("\x1b[32m$\x1b[0m echo {i}\r\n").as_bytes());
+            let long = "ab".repeat(i % 50);
+            session.extend_from_slice(format!("out {i} {long} 界\r\n").as_bytes());
+        }
+        session.extend_from_slice(b"\x1b[32m$\x1b[0m ");
+        let start = Size { cols: 80, rows: 24 };
+        let mut screen = Screen::new(start, 10_000);
+        let mut reference = Reference::new(start);
+        screen.feed(&session);
+        reference.feed(&session);
+        let shown = |s: &Screen| -> Vec<String> {
+            (0..usize::from(s.size().rows)).map(|r| s.row_text(r)).collect()
+        };
+        // Narrower, then wider and taller (a grid of panes, then one full
+        // screen), then back, then taller only.
+        for (cols, rows) in [(40, 10), (120, 40), (80, 24), (80, 50), (30, 8), (200, 60)] {
+            let size = Size { cols, rows };
+            screen.resize(size);
+            reference.term.resize(size);
+            assert_eq!(shown(&screen), reference.rows(), "at {cols}x{rows}");
+            // Styles too: the prompts' green comes back with the rows.
+            let styled = |grid: &alacritty_terminal::grid::Grid<alacritty_terminal::term::cell::Cell>| {
+                (0..grid.screen_lines())
+                    .flat_map(|line| {
+                        let row = &grid[Line(line as i32)];
+                        (0..grid.columns())
+                            .map(|col| &row[Column(col)])
+                            .filter(|cell| cell.c != ' ' && cell.c != '\0')
+                            .map(|cell| (line, cell.c, frame::cell_style(cell)))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                styled(screen.term.grid()),
+                styled(reference.term.grid()),
+                "at {cols}x{rows}"
+            );
+            assert_eq!(screen.cursor(), reference.cursor(), "at {cols}x{rows}");
+            screen.feed(b"ls\r\nfile\r\n\x1b[32m$\x1b[0m ");
+            reference.feed(b"ls\r\nfile\r\n\x1b[32m$\x1b[0m ");
+        }
     }
 }
