@@ -775,7 +775,9 @@ mod tests {
         screen.feed(&session);
         reference.feed(&session);
         let shown = |s: &Screen| -> Vec<String> {
-            (0..usize::from(s.size().rows)).map(|r| s.row_text(r)).collect()
+            (0..usize::from(s.size().rows))
+                .map(|r| s.row_text(r))
+                .collect()
         };
         // Narrower, then wider and taller (a grid of panes, then one full
         // screen), then back, then taller only.
@@ -785,18 +787,19 @@ mod tests {
             reference.term.resize(size);
             assert_eq!(shown(&screen), reference.rows(), "at {cols}x{rows}");
             // Styles too: the prompts' green comes back with the rows.
-            let styled = |grid: &alacritty_terminal::grid::Grid<alacritty_terminal::term::cell::Cell>| {
-                (0..grid.screen_lines())
-                    .flat_map(|line| {
-                        let row = &grid[Line(line as i32)];
-                        (0..grid.columns())
-                            .map(|col| &row[Column(col)])
-                            .filter(|cell| cell.c != ' ' && cell.c != '\0')
-                            .map(|cell| (line, cell.c, frame::cell_style(cell)))
-                            .collect::<Vec<_>>()
-                    })
-                    .collect::<Vec<_>>()
-            };
+            let styled =
+                |grid: &alacritty_terminal::grid::Grid<alacritty_terminal::term::cell::Cell>| {
+                    (0..grid.screen_lines())
+                        .flat_map(|line| {
+                            let row = &grid[Line(line as i32)];
+                            (0..grid.columns())
+                                .map(|col| &row[Column(col)])
+                                .filter(|cell| cell.c != ' ' && cell.c != '\0')
+                                .map(|cell| (line, cell.c, frame::cell_style(cell)))
+                                .collect::<Vec<_>>()
+                        })
+                        .collect::<Vec<_>>()
+                };
             assert_eq!(
                 styled(screen.term.grid()),
                 styled(reference.term.grid()),
