@@ -39,6 +39,7 @@ mod limits;
 mod live_plan;
 mod recover;
 mod start;
+pub mod usage_files;
 mod worktree_ops;
 
 use recover::{earlier_output, mark_restart};

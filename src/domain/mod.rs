@@ -33,6 +33,7 @@ pub mod review;
 pub mod setup;
 pub mod slice;
 pub mod template;
+pub mod usage;
 pub mod usage_limit;
 pub mod wire;
 
