@@ -35,6 +35,7 @@ impl Agents {
                 outcome.map(Some).map_err(AgentsError::Failed)
             }
             Command::KillAgent { slice } => self.kill(&slice),
+            Command::RaiseBudget { slice } => self.raise_budget(&slice).map(Some),
             Command::StartAgent { slice } => {
                 self.start(&slice, Launch::Fresh)?;
                 Ok(self.pending_reason(&slice))
@@ -76,6 +77,12 @@ impl Agents {
                 activity,
                 origin,
             } => self.signal(&slice, activity, origin),
+            Command::ReportUsage {
+                slice,
+                tokens,
+                model,
+                usd,
+            } => self.report_usage(&slice, tokens, model, usd),
             Command::Prompt {
                 slice,
                 text,
@@ -147,7 +154,7 @@ impl Agents {
         }
     }
 
-    fn hold(&mut self, slice: &SliceName, hold: Hold) -> Result<(), AgentsError> {
+    pub(super) fn hold(&mut self, slice: &SliceName, hold: Hold) -> Result<(), AgentsError> {
         let grace_slot = self.slots.get_mut(slice);
         let Some(session) = grace_slot
             .and_then(|s| s.session.as_mut())

@@ -74,6 +74,7 @@ impl Agents {
             }
         } else {
             self.look_for_limit(slice);
+            self.look_for_cost(slice);
         }
     }
 

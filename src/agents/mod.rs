@@ -39,6 +39,7 @@ mod limits;
 mod live_plan;
 mod recover;
 mod start;
+pub mod usage;
 pub mod usage_files;
 mod worktree_ops;
 
@@ -106,6 +107,8 @@ pub struct AgentsOptions {
     /// The executable agents' hooks run (`sliceboard hook …`); this
     /// process's own by default. `None` adds no hooks.
     pub sliceboard: Option<std::path::PathBuf>,
+    /// What tokens cost, for estimates and budgets.
+    pub prices: crate::domain::usage::Prices,
 }
 
 impl AgentsOptions {
@@ -120,6 +123,7 @@ impl AgentsOptions {
         Self {
             scrollback: plan.agent.scrollback,
             activity,
+            prices: usage::user_prices(),
             ..Self::default()
         }
     }
@@ -137,6 +141,7 @@ impl Default for AgentsOptions {
             transcript_max: transcript::DEFAULT_MAX_BYTES,
             activity: ActivityRules::default(),
             sliceboard: std::env::current_exe().ok(),
+            prices: Default::default(),
         }
     }
 }
@@ -178,7 +183,7 @@ enum Launch {
 
 /// SIGSTOP or SIGCONT to an agent's group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hold {
+pub(super) enum Hold {
     Pause,
     Resume,
 }
@@ -201,6 +206,8 @@ struct Slot {
     /// The last line that reported a limit (kept across restarts: an
     /// agent resumed with its conversation draws it again).
     limit_line: Option<String>,
+    /// What its agents used and cost, and its budget.
+    usage: usage::SlotUsage,
 }
 
 pub struct Agents {
@@ -434,6 +441,7 @@ impl Agents {
         }
         self.follow_asks();
         self.resume_after_limits();
+        self.follow_usage();
     }
 
     /// How long the owner's next [`Agents::step`] may wait: a quarter

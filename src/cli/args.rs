@@ -196,14 +196,35 @@ pub enum CommandArgs {
         #[arg(last = true)]
         command: Vec<String>,
     },
-    /// Report this agent's activity to the running supervisor; meant for agent
-    /// hooks (see docs/agent-hooks.md). Exits 0 when no supervisor runs.
+    /// Report this agent's activity to the running supervisor, or with
+    /// `usage` what it used (added to the slice's); meant for agent hooks
+    /// and wrappers (see docs/agent-hooks.md). Exits 0 when no supervisor
+    /// runs.
     Signal {
-        #[arg(value_parser = ["busy", "waiting", "idle", "done"])]
+        #[arg(value_parser = ["busy", "waiting", "idle", "done", "usage"])]
         activity: String,
         /// The slice (default: $SLICEBOARD_SLICE, set in every agent's environment).
         #[arg(long, value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: Option<String>,
+        /// With `usage`: input tokens (not read from a cache).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        input: u64,
+        /// With `usage`: output tokens.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        output: u64,
+        /// With `usage`: input tokens written to the prompt cache.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        cache_write: u64,
+        /// With `usage`: input tokens read from the prompt cache.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        cache_read: u64,
+        /// With `usage`: what it cost, US dollars (used as it is, never
+        /// estimated).
+        #[arg(long, value_name = "USD")]
+        cost: Option<f64>,
+        /// With `usage`: the model, for the price table's estimate.
+        #[arg(long, value_name = "MODEL")]
+        model: Option<String>,
     },
     /// Run as an agent's hook: read its event (stdin for Claude Code, the
     /// argument for Codex) and report the activity it means. Added to
@@ -249,6 +270,12 @@ pub enum CommandArgs {
     Kill { slice: String },
     /// Withdraw a slice's approval; it leaves the merge queue.
     Withdraw { slice: String },
+    /// Raise a slice's budget by its own size again (`budget` in the plan);
+    /// an agent paused for it goes on. The dashboard's `$` does the same.
+    RaiseBudget {
+        #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
+        slice: String,
+    },
     /// Print the merge queue: order, each slice's state, conflicts.
     Queue {
         /// Print JSON for scripts.

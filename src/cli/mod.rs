@@ -133,7 +133,30 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         CommandArgs::Path { slice } => slice_cmds::path(&open(&cwd)?, &slice),
         CommandArgs::Shell { slice, command } => slice_cmds::shell(&open(&cwd)?, &slice, &command),
         CommandArgs::Status { json } => status_cmd::status(&open_in_force(&cwd)?, json),
-        CommandArgs::Signal { activity, slice } => signal_cmd::signal(&cwd, &activity, slice),
+        CommandArgs::Signal {
+            activity,
+            slice,
+            input,
+            output,
+            cache_write,
+            cache_read,
+            cost,
+            model,
+        } if activity == "usage" => signal_cmd::usage(
+            &cwd,
+            slice,
+            crate::domain::usage::Tokens {
+                input,
+                output,
+                cache_write,
+                cache_read,
+            },
+            cost,
+            model,
+        ),
+        CommandArgs::Signal {
+            activity, slice, ..
+        } => signal_cmd::signal(&cwd, &activity, slice),
         CommandArgs::Hook { agent, payload } => Ok(signal_cmd::hook(&cwd, &agent, payload)),
         CommandArgs::Approve { slice, force } => {
             for_slice(&cwd, &slice, |slice| Command::Approve { slice, force })
@@ -141,6 +164,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         CommandArgs::Kill { slice } => kill(&cwd, &slice),
         CommandArgs::Withdraw { slice } => {
             for_slice(&cwd, &slice, |slice| Command::WithdrawApproval { slice })
+        }
+        CommandArgs::RaiseBudget { slice } => {
+            for_slice(&cwd, &slice, |slice| Command::RaiseBudget { slice })
         }
         CommandArgs::Queue { hold, release, .. } if hold || release => {
             queue_cmds::run(&open(&cwd)?, Command::HoldQueue { held: hold })

@@ -29,7 +29,40 @@ pub fn signal(cwd: &Path, activity: &str, slice: Option<String>) -> anyhow::Resu
     let activity: Activity = serde_json::from_value(serde_json::Value::String(activity.into()))
         .with_context(|| format!("{activity:?} is not an activity"))?;
     let slice = which_slice(slice)?;
-    send(cwd, slice, activity, Some("sliceboard signal".into()))
+    send(
+        cwd,
+        Command::Signal {
+            slice,
+            activity,
+            origin: Some("sliceboard signal".into()),
+        },
+    )
+}
+
+/// `sliceboard signal usage`: what the agent used, added to its slice's.
+pub fn usage(
+    cwd: &Path,
+    slice: Option<String>,
+    tokens: crate::domain::usage::Tokens,
+    usd: Option<f64>,
+    model: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    if usd.is_some_and(|usd| !(usd >= 0.0 && usd.is_finite())) {
+        bail!("--cost must be a number of US dollars, zero or more");
+    }
+    if tokens.total() == 0 && usd.is_none() {
+        bail!("say what was used: --input, --output, --cache-write, --cache-read or --cost");
+    }
+    let slice = which_slice(slice)?;
+    send(
+        cwd,
+        Command::ReportUsage {
+            slice,
+            tokens,
+            model,
+            usd,
+        },
+    )
 }
 
 /// Runs as an agent's hook: reads the agent's event (stdin for Claude
@@ -54,7 +87,14 @@ pub fn hook(cwd: &Path, agent: &str, payload: Option<String>) -> ExitCode {
             return Ok(ExitCode::SUCCESS);
         };
         let slice = which_slice(None)?;
-        send(cwd, slice, reading.activity, Some(reading.origin))
+        send(
+            cwd,
+            Command::Signal {
+                slice,
+                activity: reading.activity,
+                origin: Some(reading.origin),
+            },
+        )
     })();
     if let Err(err) = result {
         eprintln!("sliceboard hook: {err:#}");
@@ -81,18 +121,8 @@ fn socket(cwd: &Path) -> anyhow::Result<PathBuf> {
     Ok(StateDir::for_common_dir(git.common_dir()).socket_file())
 }
 
-fn send(
-    cwd: &Path,
-    slice: SliceName,
-    activity: Activity,
-    origin: Option<String>,
-) -> anyhow::Result<ExitCode> {
+fn send(cwd: &Path, command: Command) -> anyhow::Result<ExitCode> {
     let socket = socket(cwd)?;
-    let command = Command::Signal {
-        slice,
-        activity,
-        origin,
-    };
     let mut link = match Link::connect(&socket, ClientKind::Signal) {
         Ok(link) => link,
         Err(LinkError::NoSupervisor) => {

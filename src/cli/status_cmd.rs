@@ -17,6 +17,11 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         None => {
             let mut report = workspace::status(ws)?;
             with_running_state(ws, &mut report.slices);
+            // No supervisor: the agents' files, read once.
+            for slice in &mut report.slices {
+                slice.usage = crate::agents::usage::usage_now(ws, &slice.name, &slice.worktree);
+            }
+            report.total_usage();
             report
         }
     };
@@ -24,12 +29,28 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<[String; 9]> = report.slices.iter().map(row).collect();
+    let rows: Vec<[String; 10]> = report.slices.iter().map(row).collect();
     let header = [
-        "SLICE", "STATE", "AGENT", "BRANCH", "AHEAD", "WORKTREE", "DIFF", "DBT", "MERGE",
+        "SLICE", "STATE", "AGENT", "BRANCH", "AHEAD", "WORKTREE", "DIFF", "DBT", "COST", "MERGE",
     ]
     .map(str::to_owned);
     super::table::print_table(&header, &rows);
+    if let Some(total) = report
+        .usage_total
+        .as_ref()
+        .filter(|t| !t.label().is_empty())
+    {
+        let estimate = if total.estimated {
+            " (~: estimated from list prices; your [prices] go over them)"
+        } else {
+            ""
+        };
+        println!(
+            "total {} over {} tokens{estimate}",
+            total.label(),
+            crate::domain::usage::count(total.tokens.total())
+        );
+    }
     let running: Vec<&SliceName> = report
         .slices
         .iter()
@@ -212,7 +233,26 @@ fn agent_cell(slice: &SliceStatus) -> String {
         .map_or_else(|| "-".to_owned(), AgentReport::word)
 }
 
-fn row(slice: &SliceStatus) -> [String; 9] {
+/// The COST column: money (`~` an estimate) or tokens, the context's
+/// fill, and the budget spent.
+fn cost_cell(slice: &SliceStatus) -> String {
+    let Some(usage) = slice.usage.as_ref().filter(|u| !u.usage.is_empty()) else {
+        return "-".to_owned();
+    };
+    let mut cell = usage.short();
+    if let Some(context) = usage.usage.context {
+        cell.push_str(&format!(" ctx {}%", context.percent()));
+    }
+    if let Some(spent) = usage.spent {
+        cell.push_str(&format!(" budget {:.0}%", spent * 100.0));
+    }
+    if usage.stopped {
+        cell.push_str(" (paused)");
+    }
+    cell
+}
+
+fn row(slice: &SliceStatus) -> [String; 10] {
     let ahead = match slice.ahead {
         Some(n) => format!("+{n}"),
         None => "-".to_owned(),
@@ -258,6 +298,7 @@ fn row(slice: &SliceStatus) -> [String; 9] {
             .dbt
             .as_ref()
             .map_or_else(|| "-".to_owned(), |dbt| dbt.describe()),
+        cost_cell(slice),
         merge_cell(slice),
     ]
 }

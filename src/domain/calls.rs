@@ -35,12 +35,14 @@ pub enum Reason {
     Merged,
     /// An agent hit its usage limit.
     Limited,
+    /// A slice spent 80% of its budget, or all of it (its agent paused).
+    Budget,
     /// The merge queue has nothing left queued.
     QueueEmpty,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 8] = [
+    pub const ALL: [Reason; 9] = [
         Reason::Waiting,
         Reason::Done,
         Reason::Failed,
@@ -48,6 +50,7 @@ impl Reason {
         Reason::MergeFailed,
         Reason::Merged,
         Reason::Limited,
+        Reason::Budget,
         Reason::QueueEmpty,
     ];
 
@@ -61,6 +64,7 @@ impl Reason {
             Reason::MergeFailed => "merge_failed",
             Reason::Merged => "merged",
             Reason::Limited => "limited",
+            Reason::Budget => "budget",
             Reason::QueueEmpty => "queue_empty",
         }
     }
@@ -261,6 +265,27 @@ pub fn calls(before: &Glance, after: &Glance, update: &BoardUpdate) -> Vec<Call>
                     format!("hit its usage limit ({line}){then}"),
                 ));
             }
+            Event::BudgetNear {
+                slice,
+                budget,
+                spent,
+            } => calls.push(call(
+                slice,
+                Reason::Budget,
+                format!(
+                    "spent {:.0}% of its budget ({})",
+                    spent * 100.0,
+                    budget.label()
+                ),
+            )),
+            Event::BudgetReached { slice, budget } => calls.push(call(
+                slice,
+                Reason::Budget,
+                format!(
+                    "spent its budget ({}); its agent is paused until you raise it",
+                    budget.label()
+                ),
+            )),
             _ => {}
         }
     }

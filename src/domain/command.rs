@@ -69,6 +69,22 @@ pub enum Command {
         #[serde(default)]
         origin: Option<String>,
     },
+    /// An agent's own count of what it used (`sliceboard signal usage`),
+    /// added to the slice's.
+    ReportUsage {
+        slice: SliceName,
+        tokens: crate::domain::usage::Tokens,
+        #[serde(default)]
+        model: Option<String>,
+        /// Money it says this cost, US dollars.
+        #[serde(default)]
+        usd: Option<f64>,
+    },
+    /// Raises the slice's budget by its own size again, and resumes an
+    /// agent paused for it.
+    RaiseBudget {
+        slice: SliceName,
+    },
     /// Approves the slice's branch tip; refused with the reasons when it
     /// deserves a second look, unless `force`.
     Approve {
@@ -219,6 +235,8 @@ impl Command {
             | Command::SendInput { slice, .. }
             | Command::ResizeAgent { slice, .. }
             | Command::Signal { slice, .. }
+            | Command::ReportUsage { slice, .. }
+            | Command::RaiseBudget { slice }
             | Command::Approve { slice, .. }
             | Command::WithdrawApproval { slice }
             | Command::Clean { slice, .. }
@@ -286,6 +304,8 @@ impl Command {
             | Command::SendInput { .. }
             | Command::ResizeAgent { .. }
             | Command::Signal { .. }
+            | Command::ReportUsage { .. }
+            | Command::RaiseBudget { .. }
             | Command::Prompt { .. }
             | Command::Shutdown => Service::Agents,
         }
@@ -472,6 +492,31 @@ pub enum Event {
         line: String,
         resumes: bool,
     },
+    /// A slice's usage as read again (tokens, money, context, budget); for
+    /// the board's row, not journaled. A compaction it reports is an
+    /// Events line.
+    UsageChanged {
+        slice: SliceName,
+        usage: Box<crate::domain::usage::SliceUsage>,
+    },
+    /// A slice spent most of its budget (80%): the operator is called.
+    BudgetNear {
+        slice: SliceName,
+        budget: crate::domain::usage::Budget,
+        /// Of the budget, 0.8 and up.
+        spent: f64,
+    },
+    /// A slice spent its budget: its agent is paused until the operator
+    /// raises it.
+    BudgetReached {
+        slice: SliceName,
+        budget: crate::domain::usage::Budget,
+    },
+    /// The operator raised a slice's budget (by its own size again).
+    BudgetRaised {
+        slice: SliceName,
+        budget: crate::domain::usage::Budget,
+    },
     /// The limit reset and the agent went on (`how`: the prompt sent, or
     /// the restart).
     ResumedAfterLimit {
@@ -577,6 +622,10 @@ impl Event {
             | Event::FeedbackSent { slice, .. }
             | Event::PromptSent { slice, .. }
             | Event::LimitHit { slice, .. }
+            | Event::UsageChanged { slice, .. }
+            | Event::BudgetNear { slice, .. }
+            | Event::BudgetReached { slice, .. }
+            | Event::BudgetRaised { slice, .. }
             | Event::ResumedAfterLimit { slice, .. }
             | Event::Asks { slice, .. }
             | Event::SliceCleaned { slice, .. }

@@ -354,6 +354,7 @@ mod tests {
             logs: Vec::new(),
             variant_of: None,
             role: Default::default(),
+            budget: None,
         };
         Plan {
             base: "main".into(),
@@ -373,6 +374,7 @@ mod tests {
                 hooks: Default::default(),
                 keep_children: false,
                 resume_after_limit: false,
+                budget: Default::default(),
             },
             dbt: DbtSpec {
                 project_dir: "dbt".into(),

@@ -93,6 +93,10 @@ pub struct AgentSpec {
     /// command when it exited (`[agent] resume_after_limit`).
     #[serde(default)]
     pub resume_after_limit: bool,
+    /// What each slice may spend (`[agent] budget`); a slice's own
+    /// `budget` goes over it.
+    #[serde(default)]
+    pub budget: crate::domain::usage::Budget,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -269,6 +273,9 @@ pub struct SliceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant_of: Option<SliceName>,
     pub role: SliceRole,
+    /// This slice's own budget, over `[agent] budget`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::domain::usage::Budget>,
 }
 
 impl SliceSpec {
@@ -287,6 +294,7 @@ impl SliceSpec {
             logs: Vec::new(),
             variant_of: None,
             role: SliceRole::Worker,
+            budget: None,
         }
     }
 }

@@ -149,6 +149,7 @@ mod tests {
             logs: Vec::new(),
             variant_of: None,
             role: Default::default(),
+            budget: None,
         }
     }
 
@@ -168,6 +169,7 @@ mod tests {
                 hooks: Default::default(),
                 keep_children: false,
                 resume_after_limit: false,
+                budget: Default::default(),
             },
             dbt: DbtSpec {
                 project_dir: ".".into(),

@@ -125,6 +125,87 @@ impl Cost {
     }
 }
 
+/// A slice's usage as the board, `status` and `compare` show it: what its
+/// agents used, what that costs, and its budget.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SliceUsage {
+    pub usage: Usage,
+    /// `None` when a model has no known price: "usage unknown" in money.
+    #[serde(default)]
+    pub cost: Option<Cost>,
+    /// The budget in force (raised ones included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
+    /// How much of it is spent, 1.0 being all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spent: Option<f64>,
+    /// Its agent is paused because the budget is spent, until raised.
+    #[serde(default)]
+    pub stopped: bool,
+}
+
+impl SliceUsage {
+    /// What the board's row shows: `~$1.20`, or tokens when no price is
+    /// known (`45k tok`); empty before any use.
+    pub fn short(&self) -> String {
+        if self.usage.is_empty() {
+            return String::new();
+        }
+        match self.cost {
+            Some(cost) => cost.label(),
+            None => format!("{} tok", count(self.usage.tokens().total())),
+        }
+    }
+}
+
+/// The repository's total over its slices: tokens, and money when every
+/// slice's is known (`partial` otherwise: a sum of what is).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageTotal {
+    pub tokens: Tokens,
+    pub usd: f64,
+    /// Some money is the price table's estimate.
+    pub estimated: bool,
+    /// Some slice's money is unknown: `usd` sums the others.
+    pub partial: bool,
+}
+
+impl UsageTotal {
+    pub fn of<'a>(slices: impl Iterator<Item = &'a SliceUsage>) -> UsageTotal {
+        let mut total = UsageTotal::default();
+        for slice in slices {
+            total.tokens.add(&slice.usage.tokens());
+            match slice.cost {
+                Some(cost) => {
+                    total.usd += cost.usd;
+                    total.estimated |= cost.estimated;
+                }
+                None if !slice.usage.is_empty() => total.partial = true,
+                None => {}
+            }
+        }
+        total
+    }
+
+    /// `~$3.40`, `≥ ~$3.40` when some slice's money is unknown; empty
+    /// before any use.
+    pub fn label(&self) -> String {
+        if self.tokens.total() == 0 && self.usd == 0.0 {
+            return String::new();
+        }
+        let cost = Cost {
+            usd: self.usd,
+            estimated: self.estimated,
+        }
+        .label();
+        if self.partial {
+            format!("≥ {cost}")
+        } else {
+            cost
+        }
+    }
+}
+
 /// One model's prices, US dollars per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -26,7 +26,7 @@ use super::slice::SliceName;
 /// problem on the board; 10: `Command::StatusReport`, speculative notes
 /// and data diffs on the queue, the board's walkthrough). No negotiation:
 /// a client of another version is refused with both numbers.
-pub const PROTOCOL_VERSION: u32 = 10;
+pub const PROTOCOL_VERSION: u32 = 11;
 
 /// Who is connecting, which decides what the supervisor sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,6 +18,19 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt as _;
 
+/// The user's own settings file: `$XDG_CONFIG_HOME/sliceboard/config.toml`,
+/// else `~/.config/sliceboard/config.toml` (the keys, the copy command,
+/// the prices).
+pub fn config_file() -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config"))
+        })?;
+    Some(base.join("sliceboard").join("config.toml"))
+}
+
 /// Whether a process with this pid exists (signal 0 checks without sending).
 pub fn process_alive(pid: i32) -> bool {
     if pid <= 0 {

@@ -609,7 +609,32 @@ impl Checker<'_> {
             hooks,
             keep_children: raw.keep_children.unwrap_or(false),
             resume_after_limit: raw.resume_after_limit.unwrap_or(false),
+            budget: self.budget(raw.budget, "agent.budget").unwrap_or_default(),
         })
+    }
+
+    /// A budget: money above zero, tokens above zero, at least one.
+    pub(super) fn budget(
+        &mut self,
+        raw: Option<Spanned<crate::domain::usage::Budget>>,
+        key: &str,
+    ) -> Option<crate::domain::usage::Budget> {
+        let raw = raw?;
+        let line = self.line(raw.span());
+        let budget = raw.into_inner();
+        let bad = !budget.is_set()
+            || budget
+                .usd
+                .is_some_and(|usd| !(usd > 0.0 && usd.is_finite()))
+            || budget.tokens == Some(0);
+        if bad {
+            self.push(
+                Diagnostic::error(line, key, "a budget needs `usd` or `tokens` above zero")
+                    .fix("write e.g. `budget = { usd = 5.0 }` or `budget = { tokens = 2000000 }`"),
+            );
+            return None;
+        }
+        Some(budget)
     }
 
     pub(super) fn env(

@@ -54,6 +54,7 @@ pub struct RawAgent {
     pub hooks: Option<Spanned<String>>,
     pub keep_children: Option<bool>,
     pub resume_after_limit: Option<bool>,
+    pub budget: Option<Spanned<crate::domain::usage::Budget>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,4 +113,5 @@ pub struct RawSlice {
     /// A number of competing variants, or a list of `{ agent, prompt }`
     /// tables (read in `variants.rs`, which names the line of a bad one).
     pub variants: Option<Spanned<toml::Value>>,
+    pub budget: Option<Spanned<crate::domain::usage::Budget>>,
 }

@@ -124,12 +124,14 @@ impl Checker<'_> {
         let env = self.env(raw.env, &format!("{key} > env"));
         let logs = self.logs(raw.logs, &key);
         let variants = self.variants(raw.variants, &key);
+        let budget = self.budget(raw.budget, &format!("{key} > budget"));
         Some(CheckedSlice {
             spec: SliceSpec {
                 prompt: raw.prompt.unwrap_or_default(),
                 agent,
                 env,
                 logs,
+                budget,
                 ..SliceSpec::new(name, owns)
             },
             after,

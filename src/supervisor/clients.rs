@@ -179,15 +179,14 @@ impl Context {
             let mut report =
                 crate::workspace::status_live(&ws, &live, &open).map_err(|err| err.to_string())?;
             for slice in &mut report.slices {
-                slice.agent = board
-                    .slices
-                    .iter()
-                    .find(|row| row.name == slice.name)
-                    .map(crate::domain::board::SliceRow::agent_report);
+                let row = board.slices.iter().find(|row| row.name == slice.name);
+                slice.agent = row.map(crate::domain::board::SliceRow::agent_report);
+                slice.usage = row.and_then(|row| row.usage.clone());
                 if let Some(view) = board.queue.slices.get(&slice.name) {
                     slice.merge = slice.merge.take().map(|merge| merge.with_queue(view));
                 }
             }
+            report.total_usage();
             serde_json::to_string(&report).map_err(|err| format!("cannot send the status: {err}"))
         })
         .await
@@ -381,7 +380,7 @@ async fn requests(
             return;
         };
         let result = match (kind, &command) {
-            (ClientKind::Signal, Command::Signal { .. }) => {
+            (ClientKind::Signal, Command::Signal { .. } | Command::ReportUsage { .. }) => {
                 let outcome = context.agents.request(command);
                 match tokio::time::timeout(SIGNAL_TIMEOUT, outcome).await {
                     Ok(Ok(result)) => result,
@@ -390,7 +389,9 @@ async fn requests(
                     Err(_) => Ok("queued: the supervisor is busy".into()),
                 }
             }
-            (ClientKind::Signal, _) => Err("an agent's hook may only send signals".into()),
+            (ClientKind::Signal, _) => {
+                Err("an agent's hook may only send signals and usage".into())
+            }
             (_, Command::Shutdown) => {
                 context.hub.stop_requested("by `sliceboard stop`");
                 context.carry_out(command).await

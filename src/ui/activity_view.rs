@@ -135,6 +135,13 @@ pub fn header_counts(board: &Board) -> Vec<Span<'static>> {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(format!("{symbol} {n} {word}"), style));
     }
+    // What the whole refactor cost so far (`~`: estimated).
+    let total =
+        crate::domain::usage::UsageTotal::of(board.slices.iter().filter_map(|s| s.usage.as_ref()));
+    let label = total.label();
+    if !label.is_empty() {
+        spans.push(Span::raw(format!("  {label}")));
+    }
     spans
 }
 

@@ -187,6 +187,7 @@ impl Asked {
                 (slice, "delete the comment", "comment deleted")
             }
             Command::SendReview { slice } => (slice, "send the review", "review sent"),
+            Command::RaiseBudget { slice } => (slice, "raise its budget", "budget raised"),
             Command::CopyText { slice, .. } => (slice, "copy", "copied"),
             _ => return None,
         };

@@ -220,6 +220,42 @@ fn state_line(row: &SliceRow, selected: bool, marked: bool) -> Vec<Span<'static>
     spans
 }
 
+/// What the slice cost (`~$1.20`: estimated), its context's fill as a
+/// gauge (yellow near the limit), and its budget spent (red, with the key
+/// that raises it, once its agent is paused for it).
+fn usage_spans(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
+    let Some(usage) = row.usage.as_ref().filter(|u| !u.usage.is_empty()) else {
+        return Vec::new();
+    };
+    let mut spans = vec![Span::raw(format!(" {}", usage.short()))];
+    if let Some(context) = usage.usage.context {
+        let percent = context.percent();
+        let filled = (percent.min(100) as usize).div_ceil(25);
+        let gauge: String = "▮".repeat(filled) + &"▯".repeat(4 - filled.min(4));
+        let style = if context.near_limit() {
+            Style::new().fg(Color::Yellow)
+        } else {
+            Style::new().add_modifier(Modifier::DIM)
+        };
+        spans.push(Span::styled(format!(" {gauge}{percent}%"), style));
+    }
+    if usage.stopped {
+        spans.push(Span::styled(
+            format!(
+                " budget spent, paused: {} raises it",
+                app.keymap.key(super::keymap::Action::RaiseBudget)
+            ),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    } else if let Some(spent) = usage.spent.filter(|s| *s >= 0.8) {
+        spans.push(Span::styled(
+            format!(" budget {:.0}%", spent * 100.0),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    spans
+}
+
 /// A usage limit: when it resets, in the viewer's time zone (with the
 /// date when it is not today), and whether the agent goes on by itself.
 fn limit_text(limit: &crate::domain::board::RowLimit) -> String {
@@ -255,6 +291,7 @@ fn detail(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
             Style::new().fg(Color::Yellow),
         ));
     }
+    spans.extend(usage_spans(app, row));
     if row.left_running.is_some() {
         spans.push(Span::styled(
             format!(

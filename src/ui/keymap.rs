@@ -74,6 +74,9 @@ pub enum Action {
     Mark,
     /// Mute or unmute the selected slice's calls (bell, notifications).
     MuteCalls,
+    /// Raise the selected slice's budget by its size again, resuming an
+    /// agent it paused.
+    RaiseBudget,
     /// Review the Diff tab's lines: a cursor to comment on them.
     Comment,
     /// The Diff tab: the changes since the last look, or the whole diff.
@@ -149,6 +152,9 @@ impl Action {
             Action::QuickPrompt => "tell the agent (or every marked one) a one-line prompt",
             Action::Mark => "mark / unmark the slice (one prompt to several)",
             Action::MuteCalls => "mute / unmute the slice's calls (bell, notifications)",
+            Action::RaiseBudget => {
+                "raise the slice's budget by its size again (an agent it paused goes on)"
+            }
             Action::SideBySide => "diff: side by side at 160 columns or more (again: unified)",
             Action::CopyMode => {
                 "copy mode on the agent's pane: vi keys, v/V/ctrl-v select, y copies to the clipboard"
@@ -330,6 +336,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("t", Action::QuickPrompt),
     ("space", Action::Mark),
     ("z", Action::MuteCalls),
+    ("$", Action::RaiseBudget),
     ("O", Action::BoardOrder),
     ("H", Action::HoldQueue),
     ("G", Action::Guide),
@@ -352,6 +359,11 @@ struct RawConfig {
     keys: BTreeMap<String, toml::Spanned<String>>,
     #[serde(default)]
     copy: RawCopy,
+    /// `[prices]`: read by the supervisor for its estimates; checked here
+    /// so a mistake names its line.
+    #[serde(default)]
+    #[allow(dead_code)]
+    prices: BTreeMap<String, crate::domain::usage::Price>,
 }
 
 /// `[copy]`: where a yank goes besides the terminal and the clipboard file.
@@ -387,11 +399,7 @@ impl Keymap {
     /// The config file: `$XDG_CONFIG_HOME/sliceboard/config.toml`, else
     /// `~/.config/sliceboard/config.toml`.
     pub fn config_path() -> Option<PathBuf> {
-        let base = std::env::var_os("XDG_CONFIG_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-        Some(base.join("sliceboard").join("config.toml"))
+        crate::os::config_file()
     }
 
     /// The defaults with the user's config over them; a missing file is
@@ -533,7 +541,13 @@ pub fn example_config() -> String {
          [copy]\n\
          # Where a yank (copy mode, or y in review mode) also goes, on its stdin,\n\
          # besides the terminal (OSC 52) and ~/.local/state/sliceboard/clipboard.\n\
-         # command = \"wl-copy\"   # or \"xclip -selection clipboard\", \"pbcopy\"\n",
+         # command = \"wl-copy\"   # or \"xclip -selection clipboard\", \"pbcopy\"\n\n\
+         [prices]\n\
+         # What tokens cost, in US dollars per million, by model name prefix (the\n\
+         # longest match wins), over the list prices sliceboard ships: for the\n\
+         # estimates (`~$1.20`) and the plan's budgets. cache_write defaults to the\n\
+         # input price, cache_read to a tenth of it.\n\
+         # \"claude-sonnet-4\" = { input = 3.0, output = 15.0, cache_write = 3.75, cache_read = 0.30 }\n",
     );
     out
 }

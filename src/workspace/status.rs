@@ -33,6 +33,22 @@ pub struct StatusReport {
     pub base: String,
     pub integration: String,
     pub slices: Vec<SliceStatus>,
+    /// Every slice's usage summed; null when none is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_total: Option<crate::domain::usage::UsageTotal>,
+}
+
+impl StatusReport {
+    /// `usage_total` from the slices' usage.
+    pub fn total_usage(&mut self) {
+        let known: Vec<&crate::domain::usage::SliceUsage> = self
+            .slices
+            .iter()
+            .filter_map(|s| s.usage.as_ref())
+            .collect();
+        self.usage_total =
+            (!known.is_empty()).then(|| crate::domain::usage::UsageTotal::of(known.into_iter()));
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,6 +96,10 @@ pub struct SliceStatus {
     pub agent: Option<crate::domain::board::AgentReport>,
     /// The worktree's setup (`[worktree] setup`); null when it never ran.
     pub setup: Option<crate::domain::setup::SetupState>,
+    /// What its agents used and cost, and its budget; null when no use
+    /// is known.
+    #[serde(default)]
+    pub usage: Option<crate::domain::usage::SliceUsage>,
 }
 
 /// Where a slice stands in the merge queue.
@@ -307,6 +327,7 @@ fn status_with(
         base: ws.plan.base.clone(),
         integration: ws.plan.integration.clone(),
         slices,
+        usage_total: None,
     })
 }
 
@@ -485,6 +506,7 @@ impl Look<'_> {
             merge: record.and_then(|r| MergeStatus::of(r, new_commits(ws, r, tip))),
             agent: None,
             setup: super::setup_state(ws, &name),
+            usage: None,
             name,
         };
         Ok((status, diff))

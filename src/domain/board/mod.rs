@@ -89,6 +89,9 @@ pub struct SliceRow {
     /// The usage limit its agent hit, until the agent goes on.
     #[serde(default)]
     pub limit: Option<RowLimit>,
+    /// What its agents used and cost, once any use is known.
+    #[serde(default)]
+    pub usage: Option<crate::domain::usage::SliceUsage>,
     /// The running agent's pid (its process group), while it runs.
     #[serde(default)]
     pub pid: Option<i32>,
@@ -162,6 +165,7 @@ impl SliceRow {
             last_signal: None,
             asks: None,
             limit: None,
+            usage: None,
             muted: false,
             pid: None,
             dbt: None,
@@ -440,6 +444,17 @@ impl Board {
                 row.asks = Some(text.clone());
                 // The peek line, not an Events line.
                 return;
+            }
+            Event::UsageChanged { usage, .. } => {
+                let compacted =
+                    usage.usage.compactions > row.usage.as_ref().map_or(0, |u| u.usage.compactions);
+                let was_known = row.usage.is_some();
+                row.usage = Some((**usage).clone());
+                // The row's numbers; a compaction (not the first reading of
+                // an old transcript) is an Events line.
+                if !compacted || !was_known {
+                    return;
+                }
             }
             Event::AgentStarted { pid, .. } => {
                 row.pid = Some(*pid);

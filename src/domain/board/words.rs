@@ -99,6 +99,20 @@ pub fn describe(event: &Event) -> String {
             format!("usage limit hit: {line}{then}")
         }
         Event::ResumedAfterLimit { how, .. } => format!("usage limit reset: {how}"),
+        Event::UsageChanged { usage, .. } => match usage.usage.context {
+            Some(context) => format!("context compacted (it was {}% full)", context.percent()),
+            None => "context compacted".to_owned(),
+        },
+        Event::BudgetNear { budget, spent, .. } => format!(
+            "{:.0}% of its budget ({}) spent",
+            spent * 100.0,
+            budget.label()
+        ),
+        Event::BudgetReached { budget, .. } => format!(
+            "paused: its budget ({}) is spent; raise it to go on",
+            budget.label()
+        ),
+        Event::BudgetRaised { budget, .. } => format!("budget raised to {}", budget.label()),
         Event::PromptSent { text, .. } => {
             let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             let short: String = line.chars().take(60).collect();

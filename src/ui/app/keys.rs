@@ -243,6 +243,7 @@ impl App {
             | Action::Focus
             | Action::PauseResume
             | Action::MuteCalls
+            | Action::RaiseBudget
             | Action::Edit
             | Action::Comment
             | Action::DiffSince
@@ -611,6 +612,11 @@ impl App {
                 }
             }
             Action::Focus => self.focus(),
+            Action::RaiseBudget => {
+                if let Some(slice) = slice.clone() {
+                    return vec![Effect::Send(Command::RaiseBudget { slice })];
+                }
+            }
             Action::MuteCalls => {
                 if let Some(row) = self.selected() {
                     return vec![Effect::Send(Command::MuteCalls {
