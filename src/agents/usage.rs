@@ -267,10 +267,7 @@ impl Agents {
             }
         }
         for event in events {
-            match event {
-                Event::BudgetReached { .. } => self.record(Actor::Sliceboard, event),
-                other => (self.report)(other),
-            }
+            self.record(Actor::Sliceboard, event);
         }
     }
 

@@ -297,6 +297,7 @@ fn status_counts_commits_ahead_and_dirty_files() {
             "dirty (1 changed, 1 untracked)",
             "3 files +3 -2",
             "-",
+            "-",
             "-"
         ]
     );

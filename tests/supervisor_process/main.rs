@@ -25,6 +25,7 @@ mod resume;
 mod review_comments;
 mod run_endings;
 mod supervisor_process;
+mod usage;
 mod usage_limit;
 mod variants;
 mod worktree_setup;
