@@ -32,6 +32,8 @@ struct VariantRow {
     agent_seconds: Option<i64>,
     agent: Option<String>,
     flags: usize,
+    /// What its agents used and cost (`estimated` from the price table).
+    usage: Option<crate::domain::usage::SliceUsage>,
 }
 
 /// `sliceboard compare SLICE [--diff A B] [--json]`.
@@ -70,11 +72,12 @@ pub fn compare(
         "DBT",
         "AGENT",
         "TIME",
+        "COST",
         "FLAGS",
         "DIFFERS BY",
     ]
     .map(str::to_owned);
-    let cells: Vec<[String; 9]> = rows
+    let cells: Vec<[String; 10]> = rows
         .iter()
         .map(|r| {
             [
@@ -91,6 +94,11 @@ pub fn compare(
                 r.dbt.clone().unwrap_or_else(|| "-".into()),
                 r.agent.clone().unwrap_or_else(|| "-".into()),
                 r.agent_seconds.map_or("-".into(), duration_text),
+                r.usage
+                    .as_ref()
+                    .map(|u| u.short())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "-".into()),
                 r.flags.to_string(),
                 r.differs_by.clone(),
             ]
@@ -214,6 +222,7 @@ fn row(ws: &Workspace, status: &SliceStatus, times: Option<&AgentTimes>) -> Vari
         agent_seconds,
         agent,
         flags: status.flags.len(),
+        usage: crate::agents::usage::usage_now(ws, &status.name, &status.worktree),
     }
 }
 

@@ -78,24 +78,42 @@ fn three_variants_run_compare_and_one_is_picked_the_others_retired() {
         status.matches("exited(0)").count() == 3
     });
 
+    // What each one cost, as a wrapper reports it.
+    for (n, cost) in [(1, "0.25"), (2, "0.5"), (3, "0.75")] {
+        repo.sliceboard(&[
+            "signal",
+            "usage",
+            "--slice",
+            &format!("staging.{n}"),
+            "--output",
+            "1000",
+            "--cost",
+            cost,
+        ])
+        .ok();
+    }
+
     // Compare: each one's numbers.
     let compare = repo.sliceboard(&["compare", "staging"]).ok();
-    for (n, diff) in [
-        (1, "1 file +1 -0"),
-        (2, "2 files +2 -0"),
-        (3, "3 files +3 -0"),
+    for (n, diff, cost) in [
+        (1, "1 file +1 -0", "$0.25"),
+        (2, "2 files +2 -0", "$0.50"),
+        (3, "3 files +3 -0", "$0.75"),
     ] {
         let line = compare
             .lines()
             .find(|l| l.starts_with(&format!("staging.{n} ")))
             .unwrap_or_else(|| panic!("no line for staging.{n}:\n{compare}"));
         assert!(line.contains(diff), "{line}");
+        assert!(line.contains(cost), "{line}");
         assert!(line.contains("exited(0)"), "{line}");
         assert!(line.contains(&format!("agent `sh make.sh {n}`")), "{line}");
     }
     let json: serde_json::Value =
         serde_json::from_str(&repo.sliceboard(&["compare", "staging.1", "--json"]).ok()).unwrap();
     assert_eq!(json[2]["files_changed"], 3);
+    assert_eq!(json[2]["usage"]["cost"]["usd"], 0.75);
+    assert_eq!(json[2]["usage"]["cost"]["estimated"], false);
     assert_eq!(json[2]["commits"], 1);
     // The diff between two variants.
     let diff = repo
