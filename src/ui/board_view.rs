@@ -242,7 +242,7 @@ fn usage_spans(app: &App, row: &SliceRow) -> Vec<Span<'static>> {
     if usage.stopped {
         spans.push(Span::styled(
             format!(
-                " budget spent, paused: {} raises it",
+                " budget spent, {} raises it",
                 app.keymap.key(super::keymap::Action::RaiseBudget)
             ),
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),

@@ -1387,3 +1387,36 @@ fn merge_at_a_terminal_says_which_check_runs_and_where_its_output_goes() {
         .unwrap_or_else(|| panic!("{screen}"));
     assert!(checking < merged, "{screen}");
 }
+
+#[test]
+fn the_board_shows_what_each_slice_cost_and_a_spent_budget_is_raised_with_one_key() {
+    // An aider-like agent: a cost line after each reply, the second past
+    // its budget of $0.05.
+    let agent = "echo 'Tokens: 2.5k sent, 215 received. Cost: $0.0312 message, $0.0312 session.'; \
+        until [ -e more ]; do sleep 0.1; done; \
+        echo 'Tokens: 3k sent, 300 received. Cost: $0.03 message, $0.0612 session.'; exec sleep 60";
+    let plan = PLAN
+        .replace(
+            "command = \"env PS1='agent$ ' bash --norc --noprofile -i\"",
+            &format!("command = {}", common::toml_string(agent)),
+        )
+        .replace(
+            "name = \"staging\"\n",
+            "name = \"staging\"\nbudget = { usd = 0.05 }\n",
+        );
+    let repo = TestRepo::with_worktrees(&plan);
+    let staging = repo.worktree("staging");
+    let tmux = Tmux::start(repo, 140, 36);
+    tmux.shows("no changes");
+    tmux.keys(&["s"]);
+    // The row and the header's total: aider's own figure, no estimate.
+    let screen = tmux.until("the cost on the row", |s| s.matches("$0.03").count() >= 2);
+    assert!(!screen.contains("~$0.03"), "{screen}");
+    std::fs::write(staging.join("more"), "").unwrap();
+    tmux.shows("budget spent, $ raises it");
+    tmux.shows("$0.06");
+    tmux.keys(&["$"]);
+    tmux.until("the budget raised and the agent going on", |s| {
+        !s.contains("budget spent") && s.contains("budget raised")
+    });
+}
