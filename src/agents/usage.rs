@@ -130,10 +130,10 @@ impl Agents {
         };
         let running = slot.session.as_ref().is_some_and(|s| s.exit().is_none());
         let usage = &mut slot.usage;
-        if first || force || running || usage.once_more {
-            if let Some(files) = usage.files.as_mut() {
-                files.poll();
-            }
+        if (first || force || running || usage.once_more)
+            && let Some(files) = usage.files.as_mut()
+        {
+            files.poll();
         }
         usage.once_more = running;
         self.publish_usage(slice);

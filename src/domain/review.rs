@@ -26,6 +26,9 @@ pub struct SliceOutcome {
     pub dbt: Option<String>,
     /// Its open ownership flags, as sentences.
     pub flags: Vec<String>,
+    /// What its agents cost, e.g. `~$1.20 (45k tokens)`; `None` when no
+    /// use is known.
+    pub cost: Option<String>,
 }
 
 impl SliceOutcome {
@@ -49,6 +52,8 @@ pub struct ReviewFacts {
     /// The check's last outcome, e.g. `passed for marts (merge 1a2b3c4d5e)`.
     pub last_check: Option<String>,
     pub slices: Vec<SliceOutcome>,
+    /// The whole refactor's cost, e.g. `~$3.40 (1.2M tokens)`.
+    pub total_cost: Option<String>,
 }
 
 impl ReviewFacts {
@@ -77,6 +82,7 @@ pub fn review_prompt(facts: &ReviewFacts) -> String {
     write_flags(&mut out, &live);
     write_failures(&mut out, &live);
     write_retired(&mut out, facts);
+    write_cost(&mut out, facts);
     let _ = writeln!(
         out,
         "\nReview the merged result on `{}`: does it do what the plan set out to do, is anything missing or inconsistent across slices? Say what to fix next; add slices to sliceboard.toml for work that remains.",
@@ -122,6 +128,25 @@ fn write_merges(out: &mut String, facts: &ReviewFacts, live: &[&SliceOutcome]) {
                 "- {}: {}, agent {}",
                 slice.name, slice.lifecycle, slice.agent
             );
+        }
+    }
+}
+
+/// What the refactor cost, in total and per slice (variants included:
+/// their work was paid for too).
+fn write_cost(out: &mut String, facts: &ReviewFacts) {
+    let Some(total) = &facts.total_cost else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "
+Cost (`~`: estimated from list prices):"
+    );
+    let _ = writeln!(out, "- total {total}");
+    for slice in &facts.slices {
+        if let Some(cost) = &slice.cost {
+            let _ = writeln!(out, "- {}: {cost}", slice.name);
         }
     }
 }
@@ -207,6 +232,7 @@ mod tests {
             agent: "exited(0)".into(),
             dbt: None,
             flags: Vec::new(),
+            cost: None,
         }
     }
 
@@ -221,12 +247,14 @@ mod tests {
         let mut seeds = slice("seeds", Lifecycle::Active);
         seeds.agent = "exited(1)".into();
         seeds.dbt = Some("build failed (2 failed)".into());
-        let old = slice("staging.2", Lifecycle::Retired);
+        let mut old = slice("staging.2", Lifecycle::Retired);
+        old.cost = Some("~$0.40 (120k tokens)".into());
         let facts = ReviewFacts {
             integration: "main".into(),
             check: Some("dbt build".into()),
             last_check: Some("failed for marts: 2 models failed".into()),
             slices: vec![staging, marts, seeds, old],
+            total_cost: Some("~$1.20 (400k tokens)".into()),
         };
         let text = review_prompt(&facts);
         for expected in [
@@ -238,6 +266,8 @@ mod tests {
             "- marts: merge: conflicts in models/marts/x.sql",
             "- seeds: agent exited(1); dbt build failed (2 failed)",
             "Retired variants (another was picked): staging.2",
+            "- total ~$1.20 (400k tokens)",
+            "- staging.2: ~$0.40 (120k tokens)",
         ] {
             assert!(text.contains(expected), "{expected:?} in:\n{text}");
         }
@@ -253,6 +283,7 @@ mod tests {
             check: None,
             last_check: None,
             slices: vec![a, slice("a.2", Lifecycle::Retired)],
+            total_cost: None,
         };
         assert!(facts.all_merged());
         let none = ReviewFacts {

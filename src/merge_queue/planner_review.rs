@@ -98,6 +98,7 @@ impl MergeQueue {
                     }),
                     agent: row.map_or_else(|| "not started".to_owned(), |r| status_text(r.status)),
                     dbt: row.and_then(|r| r.dbt.as_ref()).map(|run| run.outcome()),
+                    cost: row.and_then(|r| r.usage.as_ref()).and_then(cost_words),
                     flags: row
                         .map(|r| {
                             r.flags
@@ -109,11 +110,21 @@ impl MergeQueue {
                 }
             })
             .collect();
+        let total = crate::domain::usage::UsageTotal::of(
+            board.slices.iter().filter_map(|r| r.usage.as_ref()),
+        );
         Ok(ReviewFacts {
             integration: self.ws.plan.integration.clone(),
             check: self.ws.plan.merge.check.clone(),
             last_check: self.last_check(),
             slices,
+            total_cost: (!total.label().is_empty()).then(|| {
+                format!(
+                    "{} ({} tokens)",
+                    total.label(),
+                    crate::domain::usage::count(total.tokens.total())
+                )
+            }),
         })
     }
 
@@ -143,4 +154,15 @@ impl MergeQueue {
                 _ => None,
             })
     }
+}
+
+/// A slice's cost for the review: `~$1.20 (45k tokens)`.
+fn cost_words(usage: &crate::domain::usage::SliceUsage) -> Option<String> {
+    let short = usage.short();
+    (!short.is_empty()).then(|| {
+        format!(
+            "{short} ({} tokens)",
+            crate::domain::usage::count(usage.usage.tokens().total())
+        )
+    })
 }

@@ -134,6 +134,11 @@ resume = "claude --continue"
 # goes on by itself then: sent "continue" while it runs, or restarted with the
 # resume command once it exited.
 # resume_after_limit = false
+# What each slice may spend, in US dollars (as estimated from list prices, or
+# the agent's own figure) or tokens: the operator is called at 80%, the agent
+# paused at 100% until the budget is raised ($ on the board). A slice's own
+# `budget` goes over this one.
+# budget = {{ usd = 5.0 }}
 
 [worktree]
 # Commands run in each new worktree (and again with `sliceboard setup SLICE`
@@ -254,6 +259,7 @@ prompt = "Describe the work on {folder} here."
 # agent = "aider --message {{prompt}}"
 # env = {{ EXTRA = "1" }}
 # logs = ["logs/*.log"]
+# budget = {{ tokens = 2000000 }}
 "#
         );
     }
