@@ -170,6 +170,65 @@ pub fn legend() -> Vec<TextLine<'static>> {
 
 /// The Events tab's first lines: the activity, its source and the last
 /// signal, so the operator can check that the agent's hooks arrive.
+/// The Events tab's usage section: what the slice cost, its context and
+/// budget, then its tokens by model.
+pub fn usage_lines(row: &SliceRow) -> Vec<TextLine<'static>> {
+    use crate::domain::usage::count;
+    let dim = Style::new().add_modifier(Modifier::DIM);
+    let Some(usage) = row.usage.as_ref().filter(|u| !u.usage.is_empty()) else {
+        return vec![TextLine::from(Span::styled("usage: none known yet", dim))];
+    };
+    let tokens = usage.usage.tokens();
+    let money = match usage.cost {
+        Some(cost) if cost.estimated => {
+            format!("{} (estimated from the price table)", cost.label())
+        }
+        Some(cost) => format!("{} (the agent's own figure)", cost.label()),
+        None => "money unknown (a model has no price: add it to [prices])".to_owned(),
+    };
+    let mut head = format!("usage: {money}, {} tokens", count(tokens.total()));
+    if let Some(context) = usage.usage.context {
+        head.push_str(&format!(
+            "; context {}% of {}",
+            context.percent(),
+            count(context.window)
+        ));
+    }
+    if usage.usage.compactions > 0 {
+        head.push_str(&format!(", compacted {}x", usage.usage.compactions));
+    }
+    if let (Some(budget), Some(spent)) = (usage.budget, usage.spent) {
+        head.push_str(&format!(
+            "; budget {}, {:.0}% spent{}",
+            budget.label(),
+            spent * 100.0,
+            if usage.stopped { ", agent paused" } else { "" }
+        ));
+    }
+    let mut lines = vec![TextLine::from(Span::styled(
+        head,
+        dim.add_modifier(Modifier::BOLD),
+    ))];
+    for (model, t) in &usage.usage.by_model {
+        let model = if model.is_empty() {
+            "(model not said)"
+        } else {
+            model
+        };
+        lines.push(TextLine::from(Span::styled(
+            format!(
+                "  {model}: {} in, {} out, {} cache write, {} cache read",
+                count(t.input),
+                count(t.output),
+                count(t.cache_write),
+                count(t.cache_read)
+            ),
+            dim,
+        )));
+    }
+    lines
+}
+
 pub fn signal_lines(row: &SliceRow) -> [TextLine<'static>; 2] {
     let dim = Style::new().add_modifier(Modifier::DIM);
     let source = match row.activity_source {

@@ -245,6 +245,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, panes: &mut PaneSiz
             let now = app.now();
             let dim = Style::new().add_modifier(Modifier::DIM);
             let mut text = Vec::from(activity_view::signal_lines(row));
+            text.extend(activity_view::usage_lines(row));
             text.extend(row.events.iter().rev().map(|e| {
                 TextLine::from(vec![
                     Span::styled(format!("{} ", event_time(e.at, &now)), dim),

@@ -1419,4 +1419,14 @@ fn the_board_shows_what_each_slice_cost_and_a_spent_budget_is_raised_with_one_ke
     tmux.until("the budget raised and the agent going on", |s| {
         !s.contains("budget spent") && s.contains("budget raised")
     });
+    // The Events tab: the usage section, and what happened to the budget.
+    tmux.keys(&["Tab", "Tab", "Tab", "Tab"]);
+    let events = tmux.shows("usage: $0.06 (the agent's own figure)");
+    for expected in [
+        "budget $0.10, 61% spent",
+        "budget raised to $0.10",
+        "paused: its budget ($0.05) is spent",
+    ] {
+        assert!(events.contains(expected), "{expected:?} in:\n{events}");
+    }
 }

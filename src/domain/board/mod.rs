@@ -547,6 +547,55 @@ mod tests {
     }
 
     #[test]
+    fn usage_updates_the_row_and_only_a_new_compaction_is_an_events_line() {
+        use crate::domain::usage::{ContextFill, SliceUsage, Tokens, Usage};
+        let slice = SliceName::parse("staging").unwrap();
+        let mut board = board();
+        let usage = |compactions: u32, output: u64| {
+            let mut usage = Usage {
+                context: Some(ContextFill {
+                    used: 170_000,
+                    window: 200_000,
+                }),
+                compactions,
+                ..Usage::default()
+            };
+            usage.by_model.insert(
+                "claude-sonnet-4-5".into(),
+                Tokens {
+                    output,
+                    ..Tokens::default()
+                },
+            );
+            BoardUpdate::Event {
+                at: None,
+                event: Event::UsageChanged {
+                    slice: slice.clone(),
+                    usage: Box::new(SliceUsage {
+                        usage,
+                        ..SliceUsage::default()
+                    }),
+                },
+            }
+        };
+        // A transcript read for the first time brings its old compactions.
+        board.apply(&usage(1, 10));
+        board.apply(&usage(1, 20));
+        let row = board.row(&slice).unwrap();
+        assert!(row.events.is_empty(), "{:?}", row.events);
+        assert_eq!(row.usage.as_ref().unwrap().usage.tokens().output, 20);
+        board.apply(&usage(2, 30));
+        let texts: Vec<&str> = board
+            .row(&slice)
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect();
+        assert_eq!(texts, ["context compacted (now 85% full)"]);
+    }
+
+    #[test]
     fn an_agents_first_start_and_last_end_are_kept_for_the_time_it_took() {
         let slice = SliceName::parse("staging").unwrap();
         let mut board = board();
