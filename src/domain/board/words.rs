@@ -100,7 +100,7 @@ pub fn describe(event: &Event) -> String {
         }
         Event::ResumedAfterLimit { how, .. } => format!("usage limit reset: {how}"),
         Event::UsageChanged { usage, .. } => match usage.usage.context {
-            Some(context) => format!("context compacted (it was {}% full)", context.percent()),
+            Some(context) => format!("context compacted (now {}% full)", context.percent()),
             None => "context compacted".to_owned(),
         },
         Event::BudgetNear { budget, spent, .. } => format!(
