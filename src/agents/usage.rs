@@ -139,34 +139,13 @@ impl Agents {
         self.publish_usage(slice);
     }
 
-    /// The usage files of the agents run in `worktree`, with the slice's
-    /// agent environment (its config folders).
+    /// The usage files of the agents run in `worktree`.
     fn usage_files(&self, slice: &SliceName, worktree: &std::path::Path) -> UsageFiles {
-        let env: Vec<(String, String)> = self
-            .ws
-            .plan
-            .slice(slice.as_str())
-            .and_then(|spec| self.ws.env(spec).ok())
-            .unwrap_or_default();
-        let lookup = |key: &str| {
-            env.iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-                .or_else(|| std::env::var(key).ok())
-        };
-        // Rollouts from before the worktree was made are not its agents'.
-        let since = std::fs::metadata(worktree)
-            .and_then(|m| m.created().or_else(|_| m.modified()))
-            .unwrap_or_else(|_| SystemTime::now() - Duration::from_secs(86_400));
-        UsageFiles::new(worktree, &lookup, since)
+        files_for(&self.ws, slice, worktree)
     }
 
     fn load_ledger(&self, slice: &SliceName) -> Ledger {
-        std::fs::read(self.ws.state_dir.slice_dir(slice).join("usage.json"))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default()
+        read_ledger(&self.ws, slice)
     }
 
     fn save_ledger(&self, slice: &SliceName) {
@@ -188,10 +167,8 @@ impl Agents {
     /// The budget in force for `slice`: its own or `[agent]`'s, raised as
     /// many times as the operator raised it.
     fn budget(&self, slice: &SliceName) -> Option<Budget> {
-        let spec = self.ws.plan.slice(slice.as_str())?;
-        let budget = spec.budget.unwrap_or(self.ws.plan.agent.budget);
         let raised = self.slots.get(slice).map_or(0, |s| s.usage.ledger.raised);
-        budget.is_set().then(|| budget.raised(raised))
+        budget_of(&self.ws, slice, raised)
     }
 
     /// Publishes `slice`'s usage when it changed, and pauses its agent
@@ -208,11 +185,7 @@ impl Agents {
             .as_ref()
             .map(UsageFiles::usage)
             .unwrap_or_default();
-        usage.add(&slot.usage.ledger.reported);
-        if slot.usage.ledger.aider_line.is_some() {
-            let aider = slot.usage.ledger.aider_before + slot.usage.ledger.aider_session;
-            usage.reported_usd = Some(usage.reported_usd.unwrap_or(0.0) + aider);
-        }
+        slot.usage.ledger.add_to(&mut usage);
         let cost = prices.cost(&usage);
         let spent = budget.and_then(|b| b.spent(&usage, cost));
         let running = slot.session.as_ref().is_some_and(|s| s.exit().is_none());
@@ -380,15 +353,60 @@ impl Agents {
     }
 }
 
-/// A slice's usage read now, without a supervisor (for `status`): its
-/// agents' files from their start, what they reported, its budget.
+/// A slice's usage read now, without a supervisor (for `status` and
+/// `compare`): its agents' files from their start, what they reported,
+/// its budget.
 pub fn usage_now(
     ws: &crate::workspace::Workspace,
     slice: &SliceName,
     worktree: &std::path::Path,
 ) -> Option<SliceUsage> {
-    let spec = ws.plan.slice(slice.as_str())?;
-    let env: Vec<(String, String)> = ws.env(spec).unwrap_or_default();
+    if !worktree.exists() {
+        return None;
+    }
+    let mut files = files_for(ws, slice, worktree);
+    files.poll();
+    let ledger = read_ledger(ws, slice);
+    let mut usage = files.usage();
+    ledger.add_to(&mut usage);
+    if usage.is_empty() {
+        return None;
+    }
+    let cost = user_prices().cost(&usage);
+    let budget = budget_of(ws, slice, ledger.raised);
+    Some(SliceUsage {
+        spent: budget.and_then(|b| b.spent(&usage, cost)),
+        usage,
+        cost,
+        budget,
+        stopped: false,
+    })
+}
+
+impl Ledger {
+    /// What the agents reported themselves, added to `usage`.
+    fn add_to(&self, usage: &mut Usage) {
+        usage.add(&self.reported);
+        if self.aider_line.is_some() {
+            let aider = self.aider_before + self.aider_session;
+            usage.reported_usd = Some(usage.reported_usd.unwrap_or(0.0) + aider);
+        }
+    }
+}
+
+/// The usage files of the agents run in `worktree`, with the slice's
+/// agent environment (its config folders); rollouts from before the
+/// worktree was made are not its agents'.
+fn files_for(
+    ws: &crate::workspace::Workspace,
+    slice: &SliceName,
+    worktree: &std::path::Path,
+) -> UsageFiles {
+    let env: Vec<(String, String)> = ws
+        .plan
+        .slice(slice.as_str())
+        .and_then(|spec| ws.env(spec).ok())
+        .unwrap_or_default();
     let lookup = |key: &str| {
         env.iter()
             .rev()
@@ -398,30 +416,22 @@ pub fn usage_now(
     };
     let since = std::fs::metadata(worktree)
         .and_then(|m| m.created().or_else(|_| m.modified()))
-        .ok()?;
-    let mut files = UsageFiles::new(worktree, &lookup, since);
-    files.poll();
-    let ledger: Ledger = std::fs::read(ws.state_dir.slice_dir(slice).join("usage.json"))
+        .unwrap_or_else(|_| SystemTime::now() - Duration::from_secs(86_400));
+    UsageFiles::new(worktree, &lookup, since)
+}
+
+/// What the slice's agents reported themselves, and its budget's raises.
+fn read_ledger(ws: &crate::workspace::Workspace, slice: &SliceName) -> Ledger {
+    std::fs::read(ws.state_dir.slice_dir(slice).join("usage.json"))
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default();
-    let mut usage = files.usage();
-    usage.add(&ledger.reported);
-    if ledger.aider_line.is_some() {
-        usage.reported_usd =
-            Some(usage.reported_usd.unwrap_or(0.0) + ledger.aider_before + ledger.aider_session);
-    }
-    if usage.is_empty() {
-        return None;
-    }
-    let cost = user_prices().cost(&usage);
+        .unwrap_or_default()
+}
+
+/// The budget in force for `slice`: its own or `[agent]`'s, raised
+/// `raised` times.
+fn budget_of(ws: &crate::workspace::Workspace, slice: &SliceName, raised: u32) -> Option<Budget> {
+    let spec = ws.plan.slice(slice.as_str())?;
     let budget = spec.budget.unwrap_or(ws.plan.agent.budget);
-    let budget = budget.is_set().then(|| budget.raised(ledger.raised));
-    Some(SliceUsage {
-        spent: budget.and_then(|b| b.spent(&usage, cost)),
-        usage,
-        cost,
-        budget,
-        stopped: false,
-    })
+    budget.is_set().then(|| budget.raised(raised))
 }

@@ -115,31 +115,16 @@ impl UsageFiles {
             {
                 continue;
             }
-            let followed = self.files.entry(path.clone()).or_insert_with(|| Followed {
-                kind,
-                inode: meta.ino(),
-                offset: 0,
-                partial: Vec::new(),
-                usage: Usage::default(),
-                seen: HashSet::new(),
-                model: String::new(),
-                ours: None,
-            });
+            let followed = self
+                .files
+                .entry(path.clone())
+                .or_insert_with(|| Followed::new(kind, meta.ino()));
             if followed.ours == Some(false) {
                 continue;
             }
             // Shorter or replaced: read again from the start.
             if meta.ino() != followed.inode || meta.len() < followed.offset {
-                *followed = Followed {
-                    kind,
-                    inode: meta.ino(),
-                    offset: 0,
-                    partial: Vec::new(),
-                    usage: Usage::default(),
-                    seen: HashSet::new(),
-                    model: String::new(),
-                    ours: None,
-                };
+                *followed = Followed::new(kind, meta.ino());
                 changed = true;
             }
             if meta.len() > followed.offset {
@@ -175,6 +160,20 @@ impl UsageFiles {
 }
 
 impl Followed {
+    /// A file not read yet.
+    fn new(kind: Kind, inode: u64) -> Self {
+        Followed {
+            kind,
+            inode,
+            offset: 0,
+            partial: Vec::new(),
+            usage: Usage::default(),
+            seen: HashSet::new(),
+            model: String::new(),
+            ours: None,
+        }
+    }
+
     /// Reads from `offset` to the end; true when the usage changed.
     fn read(&mut self, path: &Path, cwd: &str) -> bool {
         let Ok(mut file) = std::fs::File::open(path) else {

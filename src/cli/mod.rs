@@ -142,21 +142,19 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             cache_read,
             cost,
             model,
-        } if activity == "usage" => signal_cmd::usage(
-            &cwd,
-            slice,
-            crate::domain::usage::Tokens {
-                input,
-                output,
-                cache_write,
-                cache_read,
-            },
-            cost,
-            model,
-        ),
-        CommandArgs::Signal {
-            activity, slice, ..
-        } => signal_cmd::signal(&cwd, &activity, slice),
+        } => {
+            if activity == "usage" {
+                let tokens = crate::domain::usage::Tokens {
+                    input,
+                    output,
+                    cache_write,
+                    cache_read,
+                };
+                signal_cmd::usage(&cwd, slice, tokens, cost, model)
+            } else {
+                signal_cmd::signal(&cwd, &activity, slice)
+            }
+        }
         CommandArgs::Hook { agent, payload } => Ok(signal_cmd::hook(&cwd, &agent, payload)),
         CommandArgs::Approve { slice, force } => {
             for_slice(&cwd, &slice, |slice| Command::Approve { slice, force })

@@ -207,8 +207,8 @@ schema = "{DEFAULT_DBT_SCHEMA}"
 
 [notify]
 # What calls you, once per change (a state flickering back within 5 s calls
-# once): waiting, done, failed, dbt_failed, merge_failed, merged, limited, queue_empty.
-# on = ["waiting", "done", "failed", "dbt_failed", "merge_failed", "merged", "limited", "queue_empty"]
+# once): waiting, done, failed, dbt_failed, merge_failed, merged, limited, budget, queue_empty.
+# on = ["waiting", "done", "failed", "dbt_failed", "merge_failed", "merged", "limited", "budget", "queue_empty"]
 # Attached dashboards ring the terminal's bell and send a desktop
 # notification (OSC 9 and 777, through tmux too).
 # bell = true

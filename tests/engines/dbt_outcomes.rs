@@ -36,7 +36,7 @@ fn add_slow_models(repo: &TestRepo) {
         std::fs::write(
             dir.join(format!("slow_{i:02}.sql")),
             format!(
-                "{{{{ config(materialized='table') }}}}\nselect {i} as id, (select sum(range) from range(150000000)) as n\n"
+                "{{{{ config(materialized='table') }}}}\nselect {i} as id, (select sum(range) from range(300000000)) as n\n"
             ),
         )
         .unwrap();
