@@ -27,16 +27,19 @@ fn staging_dbt(repo: &TestRepo) -> Value {
     repo.status_json()["slices"][0]["dbt"].clone()
 }
 
-/// Ten slow table models in the staging worktree, so a run can be stopped
-/// halfway.
+/// Ten slow Python models (two seconds each) in the staging worktree,
+/// so a run can be stopped halfway.
 fn add_slow_models(repo: &TestRepo) {
     let dir = repo.worktree("staging").join("models/slow");
     std::fs::create_dir_all(&dir).unwrap();
     for i in 1..=10 {
         std::fs::write(
-            dir.join(format!("slow_{i:02}.sql")),
+            dir.join(format!("slow_{i:02}.py")),
+            // A sleep, not a heavy query: its length does not depend on
+            // how loaded the machine is, so the run is still going when
+            // the test stops it.
             format!(
-                "{{{{ config(materialized='table') }}}}\nselect {i} as id, (select sum(range) from range(300000000)) as n\n"
+                "import time\n\ndef model(dbt, session):\n    time.sleep(2)\n    return session.sql(\"select {i} as id\")\n"
             ),
         )
         .unwrap();
