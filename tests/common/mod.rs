@@ -6,7 +6,8 @@
 //! Beside this file: `poll` (every wait, until a deadline), `plan` (plans
 //! written as text), `procs` (processes as `/proc` shows them), `dbt`
 //! (real dbt projects), `supervised` (the supervisor process and its
-//! clients) and `ui` (the dashboard drawn on a test backend).
+//! clients), `sshd` (a real ssh server on the loopback interface) and `ui`
+//! (the dashboard drawn on a test backend).
 
 // Each test binary uses some of this support, none all of it.
 #![allow(dead_code, unused_imports)]
@@ -15,6 +16,7 @@ pub mod dbt;
 pub mod plan;
 pub mod poll;
 pub mod procs;
+pub mod sshd;
 pub mod supervised;
 pub mod ui;
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::procs::{alive, wait_foreground};
-use common::{BIN, TestRepo, WAIT, poll_ok, poll_until, poll_within};
+use common::{BIN, TestRepo, WAIT, poll_ok, poll_some, poll_until, poll_within};
 use sliceboard::domain::AgentStatus;
 use sliceboard::domain::wire::ClientKind;
 use sliceboard::link::Link;
@@ -961,6 +961,91 @@ fn remote_dashboard(repo: &TestRepo) -> (String, String) {
         ssh.display()
     );
     (command, target)
+}
+
+/// The remote end's `sliceboard`, as a build box's PATH would give it:
+/// a script that sets the test repository's fixed environment (a login
+/// over ssh starts from the user's own) and runs the binary.
+fn remote_bin(repo: &TestRepo) -> std::path::PathBuf {
+    let mut script = String::from("#!/bin/sh\n");
+    for (key, value) in repo.command("sh", &repo.root).get_envs() {
+        let key = key.to_str().unwrap();
+        match value {
+            Some(value) => {
+                let value = shlex::try_quote(value.to_str().unwrap()).unwrap();
+                script += &format!("export {key}={value}\n");
+            }
+            None => script += &format!("unset {key}\n"),
+        }
+    }
+    script += &format!("exec {BIN} \"$@\"\n");
+    let path = repo.top.join("remote-sliceboard");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Whether `pid` runs under an sshd session (one of its ancestors is sshd).
+fn under_sshd(pid: i32) -> bool {
+    let mut pid = pid;
+    while pid > 1 {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim().starts_with("sshd") {
+            return true;
+        }
+        let Some(stat) = common::procs::stat(pid) else {
+            return false;
+        };
+        pid = stat.ppid;
+    }
+    false
+}
+
+#[test]
+fn a_dashboard_over_real_ssh_attaches_types_into_an_agent_and_leaves_it_running() {
+    let repo = TestRepo::with_worktrees(PLAN);
+    let Some(sshd) = common::sshd::LoopbackSshd::start(&repo.top) else {
+        return;
+    };
+    let target = format!("{}:{}", common::sshd::HOST, repo.root.display());
+    let command = format!(
+        "SLICEBOARD_REMOTE_SHELL='{}' SLICEBOARD_REMOTE_BIN={} {BIN} --remote {target}",
+        sshd.remote_shell(),
+        remote_bin(&repo).display()
+    );
+    let tmux = Tmux::run(repo, 124, 30, &command);
+    tmux.shows("2 slices");
+    // The proxy the dashboard talks to runs in a login of the real sshd.
+    let proxy = poll_some("the proxy over ssh", WAIT, || proxy_pid(&tmux.repo.root));
+    assert!(under_sshd(proxy), "the proxy {proxy} is not under sshd");
+
+    // Start an agent and type into its pane, over ssh.
+    tmux.keys(&["s"]);
+    tmux.shows("agent$");
+    tmux.shows("1 running");
+    tmux.keys(&["Enter"]);
+    tmux.text("echo over-ssh-$((6*7))");
+    tmux.keys(&["Enter", "C-]"]);
+    tmux.shows("over-ssh-42");
+    let agent = agent_pid(&tmux.repo, "staging").expect("the agent runs");
+
+    // q detaches: the ssh session ends, the agent runs on.
+    tmux.keys(&["q"]);
+    tmux.shows("DASHBOARD-EXITED-0");
+    poll_until("the ssh session's proxy ended", WAIT, || {
+        proxy_pid(&tmux.repo.root).is_none()
+    });
+    assert!(alive(agent), "the agent ended with the ssh session");
+
+    // Attach again over ssh: the same agent, its output kept.
+    tmux.respawn(&command);
+    tmux.shows("over-ssh-42");
+    tmux.shows("1 running");
+    assert_eq!(agent_pid(&tmux.repo, "staging"), Some(agent));
+    tmux.keys(&["q"]);
+    tmux.shows("DASHBOARD-EXITED-0");
+    tmux.repo.sliceboard(&["stop"]).ok();
+    drop(sshd);
 }
 
 #[test]
