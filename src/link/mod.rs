@@ -38,6 +38,10 @@ pub enum LinkError {
     Refused(String),
     #[error("the supervisor closed the connection")]
     Closed,
+    /// The remote command ended before the supervisor answered: ssh could
+    /// not log in, or `sliceboard` is not where the login looks.
+    #[error("{0}")]
+    Remote(String),
     #[error("talking to the supervisor: {0}")]
     Frame(#[from] FrameError),
     #[error("talking to the supervisor: {0}")]
@@ -136,7 +140,17 @@ impl Link {
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(LinkError::Closed);
         };
-        Self::hello(Box::new(stdout), Box::new(stdin), Some(child), kind)
+        match Self::hello(Box::new(stdout), Box::new(stdin), None, kind) {
+            Ok(mut link) => {
+                link.child = Some(ChildGuard(child));
+                Ok(link)
+            }
+            Err(err @ (LinkError::Closed | LinkError::Io(_) | LinkError::Frame(_))) => {
+                let guard = ChildGuard(child);
+                Err(remote_ended(guard, &program, host, &remote[0]).unwrap_or(err))
+            }
+            Err(err) => Err(err),
+        }
     }
 
     fn hello(
@@ -242,6 +256,40 @@ impl Write for NoSignal {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Why a remote link closed before the hello, from how its ssh ended:
+/// `None` while it still runs (the far end closed the link itself).
+fn remote_ended(mut guard: ChildGuard, program: &str, host: &str, bin: &str) -> Option<LinkError> {
+    // Its stdout is closed, so it is ending: give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let status = loop {
+        match guard.0.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            _ => return None,
+        }
+    };
+    let why = match status.code() {
+        Some(127) => format!(
+            "`{bin}` was not found on {host}: install sliceboard there, on the PATH a \
+             non-interactive login gets (`ssh {host} 'echo $PATH'`), or set {REMOTE_BIN_ENV} \
+             to its path"
+        ),
+        Some(126) => format!("`{bin}` on {host} cannot be run (not executable)"),
+        Some(255) if program.ends_with("ssh") => {
+            format!("{program} could not reach {host}; its own message is above")
+        }
+        Some(0) => format!("`{bin} proxy` on {host} ended without an answer"),
+        Some(code) => format!(
+            "`{bin} proxy` on {host} ended with exit status {code} before the supervisor \
+             answered; its message is above"
+        ),
+        None => format!("{program} to {host} was killed by a signal"),
+    };
+    Some(LinkError::Remote(why))
 }
 
 struct ChildGuard(Child);

@@ -1008,12 +1008,26 @@ fn a_dashboard_over_real_ssh_attaches_types_into_an_agent_and_leaves_it_running(
         return;
     };
     let target = format!("{}:{}", common::sshd::HOST, repo.root.display());
-    let command = format!(
-        "SLICEBOARD_REMOTE_SHELL='{}' SLICEBOARD_REMOTE_BIN={} {BIN} --remote {target}",
-        sshd.remote_shell(),
-        remote_bin(&repo).display()
+    let attach = |bin: &str| {
+        format!(
+            "SLICEBOARD_REMOTE_SHELL='{}' SLICEBOARD_REMOTE_BIN={bin} {BIN} --remote {target}",
+            sshd.remote_shell()
+        )
+    };
+    // Where the far end has no sliceboard, the dashboard says so and how
+    // to fix it, not that a supervisor closed the link.
+    let tmux = Tmux::run(repo, 124, 30, &attach("/nowhere/sliceboard"));
+    let screen = tmux.shows("DASHBOARD-EXITED-1");
+    assert!(
+        screen.replace('\n', "").contains(&format!(
+            "`/nowhere/sliceboard` was not found on {}",
+            common::sshd::HOST
+        )),
+        "{screen}"
     );
-    let tmux = Tmux::run(repo, 124, 30, &command);
+
+    let command = attach(remote_bin(&tmux.repo).to_str().unwrap());
+    tmux.respawn(&command);
     tmux.shows("2 slices");
     // The proxy the dashboard talks to runs in a login of the real sshd.
     let proxy = poll_some("the proxy over ssh", WAIT, || proxy_pid(&tmux.repo.root));
