@@ -122,8 +122,7 @@ impl Link {
         let mut remote = vec![bin];
         if let Some(path) = path {
             remote.push("-C".into());
-            remote
-                .push(shlex::try_quote(path).map_or_else(|_| path.to_owned(), |q| q.into_owned()));
+            remote.push(remote_path_word(path));
         }
         remote.push("proxy".into());
         let mut child = std::process::Command::new(&program)
@@ -258,6 +257,19 @@ impl Write for NoSignal {
     }
 }
 
+/// `PATH` as a word of the remote shell's command line: quoted, except a
+/// leading `~/` (or a lone `~`), which the remote shell expands to the
+/// login's home, as `scp` and `rsync` read `HOST:~/src`.
+fn remote_path_word(path: &str) -> String {
+    let quote = |p: &str| shlex::try_quote(p).map_or_else(|_| p.to_owned(), |q| q.into_owned());
+    match path.strip_prefix("~/") {
+        _ if path == "~" => "~".into(),
+        Some("") => "~/".into(),
+        Some(rest) => format!("~/{}", quote(rest)),
+        None => quote(path),
+    }
+}
+
 /// Why a remote link closed before the hello, from how its ssh ended:
 /// `None` while it still runs (the far end closed the link itself).
 fn remote_ended(mut guard: ChildGuard, program: &str, host: &str, bin: &str) -> Option<LinkError> {
@@ -304,6 +316,15 @@ impl Drop for ChildGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remote_path_is_quoted_but_its_home_is_left_to_the_remote_shell() {
+        assert_eq!(remote_path_word("/srv/my shop"), "'/srv/my shop'");
+        assert_eq!(remote_path_word("~/src/shop"), "~/src/shop");
+        assert_eq!(remote_path_word("~/my shop"), "~/'my shop'");
+        assert_eq!(remote_path_word("~"), "~");
+        assert_eq!(remote_path_word("~other/x"), "'~other/x'");
+    }
 
     #[test]
     fn the_peer_of_a_socket_pair_is_this_user() {
