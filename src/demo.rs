@@ -550,27 +550,170 @@ pub fn install_dbt() -> anyhow::Result<PathBuf> {
         bail!("could not create a venv with {python}; install python3-venv");
     }
     // 1.12 pulls a package whose build downloads from the web.
-    eprintln!("dbt: installing dbt-core==1.11.* and dbt-duckdb==1.11.* (about a minute)…");
-    let status = Command::new(venv.join("bin").join("pip"))
-        .args([
-            "install",
-            "--progress-bar",
-            "on",
-            "dbt-core==1.11.*",
-            "dbt-duckdb==1.11.*",
-        ])
-        .status()?;
-    if !status.success() || !dbt.exists() {
+    let log = cache.join("sliceboard").join("dbt-1.11-install.log");
+    let installed = pip_install(
+        &venv.join("bin").join("pip"),
+        &["dbt-core==1.11.*", "dbt-duckdb==1.11.*"],
+        &log,
+    )?;
+    if !installed || !dbt.exists() {
         let _ = std::fs::remove_dir_all(&venv);
-        bail!("pip could not install dbt; check that PyPI is reachable, then run the demo again");
+        bail!(
+            "pip could not install dbt (its output: {}); check that PyPI is reachable, then run the demo again",
+            log.display()
+        );
     }
-    eprintln!("dbt: ready");
     Ok(dbt)
+}
+
+/// Runs `pip install PACKAGES`, its whole output kept in `log`, and shows
+/// one progress line on stderr: rewritten in place at a terminal, a line
+/// per step otherwise. On failure the log's last lines are printed.
+fn pip_install(pip: &Path, packages: &[&str], log: &Path) -> anyhow::Result<bool> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    let mut file =
+        std::fs::File::create(log).with_context(|| format!("cannot write {}", log.display()))?;
+    let mut child = Command::new(pip)
+        .arg("install")
+        .args(packages)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(file.try_clone()?)
+        .spawn()
+        .with_context(|| format!("cannot run {}", pip.display()))?;
+    let stdout = child.stdout.take().context("pip's output")?;
+    let (lines, arrived) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let tty = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut progress = PipProgress::default();
+    let mut shown = String::new();
+    eprintln!(
+        "dbt: installing {} (about a minute, once)",
+        packages.join(" and ")
+    );
+    loop {
+        let line = arrived.recv_timeout(std::time::Duration::from_secs(1));
+        let ended = matches!(line, Err(std::sync::mpsc::RecvTimeoutError::Disconnected));
+        if let Ok(line) = &line {
+            let _ = writeln!(file, "{line}");
+            progress.read(line);
+        }
+        let now = progress.line(started.elapsed().as_secs());
+        if tty {
+            eprint!("\r\x1b[K{now}");
+            let _ = std::io::stderr().flush();
+        } else if progress.step() != shown {
+            // Off a terminal, a line for each step, not each package.
+            shown = progress.step();
+            eprintln!("{now}");
+        }
+        if ended {
+            break;
+        }
+    }
+    if tty {
+        eprintln!();
+    }
+    let ok = child.wait()?.success();
+    if ok {
+        eprintln!(
+            "dbt: ready: {} packages in {} s",
+            progress.installing.max(progress.collected),
+            started.elapsed().as_secs()
+        );
+    } else {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        for line in &lines[lines.len().saturating_sub(15)..] {
+            eprintln!("  {line}");
+        }
+    }
+    Ok(ok)
+}
+
+/// What pip's output says of an install so far.
+#[derive(Debug, Default)]
+struct PipProgress {
+    /// `Collecting NAME` lines: packages found (downloaded or cached).
+    collected: usize,
+    /// The package collected last.
+    latest: String,
+    /// From `Installing collected packages: a, b, c`.
+    installing: usize,
+}
+
+impl PipProgress {
+    fn read(&mut self, line: &str) {
+        if let Some(spec) = line.strip_prefix("Collecting ") {
+            self.collected += 1;
+            let end = spec
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+                .unwrap_or(spec.len());
+            self.latest = spec[..end].to_owned();
+        } else if let Some(list) = line.strip_prefix("Installing collected packages: ") {
+            self.installing = list.split(',').filter(|p| !p.trim().is_empty()).count();
+        }
+    }
+
+    /// The step, without its counts' changes: a line is printed per step
+    /// where the progress line cannot be rewritten.
+    fn step(&self) -> String {
+        match (self.installing, self.collected) {
+            (0, 0) => "starting".into(),
+            (0, _) => "collecting".into(),
+            (n, _) => format!("installing {n}"),
+        }
+    }
+
+    fn line(&self, seconds: u64) -> String {
+        match (self.installing, self.collected) {
+            (0, 0) => format!("dbt: pip starts ({seconds} s)"),
+            (0, n) => format!(
+                "dbt: collecting packages: {n} so far ({}), {seconds} s",
+                self.latest
+            ),
+            (n, _) => format!("dbt: installing {n} packages, {seconds} s"),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lines as pip 23 printed them installing dbt-duckdb 1.11.
+    #[test]
+    fn pips_output_reads_as_one_progress_line_per_step() {
+        let mut progress = PipProgress::default();
+        assert_eq!(progress.line(0), "dbt: pip starts (0 s)");
+        for line in [
+            "Looking in links: /opt/wheels",
+            "Collecting dbt-core==1.11.*",
+            "  Downloading dbt_core-1.11.16-py3-none-any.whl (1.1 MB)",
+            "     ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━ 1.1/1.1 MB 203.1 MB/s eta 0:00:00",
+            "Collecting agate<1.10,>=1.7.0 (from dbt-core==1.11.*)",
+        ] {
+            progress.read(line);
+        }
+        assert_eq!(progress.step(), "collecting");
+        assert_eq!(
+            progress.line(14),
+            "dbt: collecting packages: 2 so far (agate), 14 s"
+        );
+        progress.read("Installing collected packages: text-unidecode, pytz, dbt-core, dbt-duckdb");
+        assert_eq!(progress.step(), "installing 4");
+        assert_eq!(progress.line(40), "dbt: installing 4 packages, 40 s");
+        progress.read("Successfully installed dbt-core-1.11.16 dbt-duckdb-1.11.1");
+        assert_eq!(progress.step(), "installing 4");
+    }
 
     #[test]
     fn the_plan_orders_slices_and_drops_missing_dependencies() {
