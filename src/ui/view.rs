@@ -482,22 +482,60 @@ pub fn render_pane(pane: &PaneView, area: Rect, buf: &mut Buffer) {
                 continue;
             }
             let hidden = run.style.attrs & attrs::HIDDEN != 0;
-            let style = cell_style(&run.style);
-            let text: std::borrow::Cow<'_, str> = if hidden {
-                " ".repeat(shown.chars().count()).into()
-            } else if shown.chars().any(char::is_control) {
-                shown
-                    .chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .collect::<String>()
-                    .into()
-            } else {
-                shown.into()
-            };
-            let (end, _) = buf.set_stringn(x, y, &text, usize::from(right - x), style);
-            x = end;
+            x = put_cells(buf, (x, y), right, shown, cell_style(&run.style), hidden);
         }
     }
+}
+
+/// Writes `text` into row `y` from column `x` cell by cell, as the
+/// emulator laid it out: each character with a width starts a cell, and
+/// zero-width ones (combining marks, VS16, ZWJ) join the cell before, so
+/// `👍🏽` is two wide cells and `🇫🇷` two narrow ones there as here. Where
+/// its marks would make the host draw a cell wider than the emulator did
+/// (`❤` + VS16 is one column there), the cell is drawn without them, so
+/// nothing after it shifts. Concealed text is drawn blank; a control
+/// character as a space. Returns the column after the last cell.
+fn put_cells(
+    buf: &mut Buffer,
+    (mut x, y): (u16, u16),
+    right: u16,
+    text: &str,
+    style: Style,
+    hidden: bool,
+) -> u16 {
+    use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
+    let mut chars = text.chars().peekable();
+    let mut symbol = String::new();
+    while let Some(c) = chars.next() {
+        let c = if c.is_control() { ' ' } else { c };
+        symbol.clear();
+        symbol.push(c);
+        while let Some(&mark) = chars.peek().filter(|m| m.width() == Some(0)) {
+            symbol.push(mark);
+            chars.next();
+        }
+        let width = c.width().unwrap_or(0) as u16;
+        if width == 0 {
+            // A mark with no cell before it in this row: nothing to join.
+            continue;
+        }
+        if x + width > right {
+            break;
+        }
+        if hidden {
+            symbol.clear();
+            symbol.push(' ');
+        } else if symbol.width() != usize::from(width) {
+            symbol.truncate(c.len_utf8());
+        }
+        buf[(x, y)].set_symbol(&symbol).set_style(style);
+        // The columns a wide cell covers hold nothing of their own.
+        for covered in x + 1..x + width {
+            buf[(covered, y)].reset();
+        }
+        x += width;
+    }
+    x
 }
 
 /// What is left of `text` once `skip` columns are taken off its front

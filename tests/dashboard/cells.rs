@@ -128,3 +128,63 @@ fn every_attribute_and_combining_mark_matches_alacrittys_grid() {
     assert!(text.starts_with("a      b visible"), "{text:?}");
     assert!(!text.contains("secret"));
 }
+
+/// Emoji the emulator lays out its own way keep its columns here: a skin
+/// tone is a wide cell of its own, VS16 and ZWJ join the cell before, a
+/// flag is two narrow cells. So nothing after them shifts, and a mark that
+/// would make the host draw a cell wider than the emulator did is left
+/// out (`❤` + VS16 is one column in the emulator).
+#[test]
+fn emoji_sit_in_the_columns_the_emulator_gave_them() {
+    let bytes = "a\u{1F44D}\u{1F3FD}b \u{2764}\u{FE0F}c \u{1F3F3}\u{FE0F}\u{200D}\u{1F308}d \u{1F1EB}\u{1F1F7}e|"
+        .as_bytes();
+    let mut term = Term::new(Config::default(), &Dims, VoidListener);
+    let mut parser: Processor = Processor::new();
+    parser.advance(&mut term, bytes);
+    let mut screen = Screen::new(
+        Size {
+            cols: COLS,
+            rows: ROWS,
+        },
+        0,
+    );
+    screen.feed(bytes);
+    let mut view = PaneView::default();
+    view.apply(whole_frame(&screen, &name("emoji")));
+    let area = Rect::new(0, 0, COLS, ROWS);
+    let mut buf = Buffer::empty(area);
+    render_pane(&view, area, &mut buf);
+
+    let row = &term.grid()[Line(0)];
+    let mut col = 0;
+    let mut cells = Vec::new();
+    while col < usize::from(COLS) {
+        let cell = &row[Column(col)];
+        let width = if cell.flags.contains(Flags::WIDE_CHAR) {
+            2
+        } else {
+            1
+        };
+        let ours = buf[(col as u16, 0)].symbol().to_owned();
+        assert!(
+            ours.starts_with(cell.c),
+            "column {col}: {:?} in the emulator, {ours:?} here",
+            cell.c
+        );
+        assert_eq!(
+            unicode_width::UnicodeWidthStr::width(ours.as_str()),
+            width,
+            "column {col}: {ours:?} must be drawn {width} wide, as the emulator has it"
+        );
+        cells.push(ours);
+        col += width;
+    }
+    let line: String = cells.concat();
+    assert!(
+        line.starts_with("a\u{1F44D}\u{1F3FD}b \u{2764}c \u{1F3F3}\u{1F308}d \u{1F1EB}\u{1F1F7}e|"),
+        "{line:?}"
+    );
+    // The text after them is where the emulator put it.
+    let bar = (0..COLS).find(|&c| buf[(c, 0)].symbol() == "|").unwrap();
+    assert_eq!(row[Column(usize::from(bar))].c, '|');
+}
