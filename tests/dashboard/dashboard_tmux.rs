@@ -1063,6 +1063,33 @@ fn a_dashboard_over_real_ssh_attaches_types_into_an_agent_and_leaves_it_running(
 }
 
 #[test]
+fn a_flag_cleared_from_a_panes_last_two_columns_leaves_nothing_on_the_host() {
+    let repo = TestRepo::with_worktrees(PLAN);
+    let tmux = Tmux::start(repo, 120, 30);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    tmux.shows("agent$");
+    tmux.shows("1 running");
+    // The agent writes a flag (two regional indicators, one narrow cell
+    // each in the emulator) into its last two columns, waits for a line,
+    // then writes blanks over it.
+    tmux.keys(&["Enter"]);
+    tmux.text(
+        "clear; printf '\\e[1;%dH\\U1F1EB\\U1F1F7' $((COLUMNS-1)); read -r; \
+         printf '\\e[1;%dH  \\e[5;1Hcleared-%d' $((COLUMNS-1)) $((6*7)); read -r",
+    );
+    tmux.keys(&["Enter"]);
+    tmux.shows("\u{1F1EB}\u{1F1F7}");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.shows("cleared-42");
+    assert!(
+        !screen.contains('\u{1F1EB}') && !screen.contains('\u{1F1F7}'),
+        "a half of the flag stayed on the host:\n{screen}"
+    );
+    tmux.keys(&["Enter", "C-]"]);
+}
+
+#[test]
 fn a_broken_plan_file_locks_nobody_out_while_a_supervisor_runs() {
     let repo = TestRepo::with_worktrees(PLAN);
     let plan_file = repo.root.join("sliceboard.toml");
