@@ -1975,6 +1975,40 @@ fn slash_in_copy_mode_searches_the_terminal_and_puts_the_cursor_on_the_match() {
 }
 
 #[test]
+fn w_b_and_e_in_copy_mode_move_by_the_words_of_the_agents_screen() {
+    use sliceboard::ui::app::CopyMode;
+    let mut app = app();
+    press(&mut app, KeyCode::Char('v'));
+    let cursor = |app: &App| match &app.mode {
+        Mode::Copy(CopyMode { cursor, .. }) => *cursor,
+        other => panic!("not in copy mode: {other:?}"),
+    };
+    // Up to `✓ migrated stg_orders.sql`, the second row.
+    while cursor(&app).0 > 1 {
+        press(&mut app, KeyCode::Char('k'));
+    }
+    press(&mut app, KeyCode::Char('0'));
+    let mut went = Vec::new();
+    for key in ['w', 'w', 'w', 'e', 'b', 'B', 'E', 'w'] {
+        press(&mut app, KeyCode::Char(key));
+        went.push((key, cursor(&app)));
+    }
+    assert_eq!(
+        went,
+        vec![
+            ('w', (1, 2)),  // migrated
+            ('w', (1, 11)), // stg_orders
+            ('w', (1, 21)), // .
+            ('e', (1, 24)), // the end of sql
+            ('b', (1, 22)), // sql
+            ('B', (1, 11)), // stg_orders.sql, one WORD
+            ('E', (1, 24)), // its end
+            ('w', (2, 0)),  // Do, on the next row
+        ]
+    );
+}
+
+#[test]
 fn the_demos_walkthrough_shows_below_the_panes_ticked_as_the_board_shows_steps_done() {
     use sliceboard::domain::guide::{Done, Guide, GuideStep};
     let name = |n: &str| SliceName::parse(n).unwrap();

@@ -60,7 +60,7 @@ impl CopyMode {
 }
 
 /// What copy mode's keys do, for the status line.
-pub const COPY_KEYS: &str = "h/j/k/l move  0/$ line ends  g/G top/bottom  / search  n next  v chars  V lines  ctrl-v block  y yank  esc leave";
+pub const COPY_KEYS: &str = "h/j/k/l move  w/b/e words  0/$ line ends  g/G top/bottom  / search  n next  v chars  V lines  ctrl-v block  y yank  esc leave";
 
 impl App {
     /// `v` on the board: copy mode on the selected agent's pane.
@@ -137,6 +137,19 @@ impl App {
             (KeyCode::Char('k') | KeyCode::Up, _) => to(line - 1, col),
             (KeyCode::Char('0') | KeyCode::Home, _) => to(line, 0),
             (KeyCode::Char('$') | KeyCode::End, _) => to(line, u16::MAX),
+            (KeyCode::Char(c @ ('w' | 'W' | 'b' | 'B' | 'e' | 'E')), false) => {
+                let motion = match c.to_ascii_lowercase() {
+                    'w' => Word::Next,
+                    'b' => Word::Back,
+                    _ => Word::End,
+                };
+                let shown = |line: i64| {
+                    let row = usize::try_from(line + pane.scroll as i64).ok()?;
+                    pane.lines.get(row).map(|runs| row_cells(runs))
+                };
+                let (l, c) = word_motion(&shown, (line, col), motion, c.is_ascii_uppercase());
+                to(l, c)
+            }
             (KeyCode::Char('g'), _) => to(-history, 0),
             (KeyCode::Char('G'), _) => to(rows - 1, 0),
             (KeyCode::Char('u'), true) | (KeyCode::PageUp, _) => to(line - half, col),
@@ -200,4 +213,165 @@ fn mark(copy: &mut CopyMode, shape: CopyShape) -> (i64, u16) {
         None => Some((copy.cursor, shape)),
     };
     copy.cursor
+}
+
+/// A vi word motion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Word {
+    /// `w`: the next word's start.
+    Next,
+    /// `b`: this word's start, or the one before.
+    Back,
+    /// `e`: this word's end, or the next one's.
+    End,
+}
+
+/// A row's characters with the column each starts at (a wide character
+/// takes two; marks that join a cell take none).
+fn row_cells(runs: &crate::domain::pane::PaneLine) -> Vec<(u16, char)> {
+    use unicode_width::UnicodeWidthChar as _;
+    let mut col = 0u16;
+    let mut cells = Vec::new();
+    for c in runs.iter().flat_map(|run| run.text.chars()) {
+        let width = c.width().unwrap_or(0) as u16;
+        if width > 0 {
+            cells.push((col, c));
+            col += width;
+        }
+    }
+    cells
+}
+
+/// vi's classes: blank, word characters (letters, digits, `_`), and other
+/// marks; a WORD (`W`, `B`, `E`) is any run of non-blanks.
+fn class(c: char, big: bool) -> u8 {
+    if c.is_whitespace() {
+        0
+    } else if big || c.is_alphanumeric() || c == '_' {
+        1
+    } else {
+        2
+    }
+}
+
+/// Where `motion` takes the cursor at `at` = (line, column), reading the
+/// rows `shown` gives (`None` past what the pane shows). Crossing lines
+/// as vi does, within the rows shown; at their edge, the line beyond at
+/// its first column (the pane scrolls there).
+fn word_motion(
+    shown: &dyn Fn(i64) -> Option<Vec<(u16, char)>>,
+    at: (i64, u16),
+    motion: Word,
+    big: bool,
+) -> (i64, u16) {
+    let (line, col) = at;
+    let Some(cells) = shown(line) else {
+        return at;
+    };
+    let index = cells.iter().rposition(|&(c, _)| c <= col);
+    let kind = |i: usize| class(cells[i].1, big);
+    let starts = |i: usize| kind(i) != 0 && (i == 0 || kind(i - 1) != kind(i));
+    let ends = |i: usize| kind(i) != 0 && (i + 1 == cells.len() || kind(i + 1) != kind(i));
+    match motion {
+        Word::Next => {
+            let from = index.map_or(0, |i| i + 1);
+            if let Some(i) = (from..cells.len()).find(|&i| starts(i)) {
+                return (line, cells[i].0);
+            }
+            // The first word on a later line.
+            let mut next = line + 1;
+            while let Some(cells) = shown(next) {
+                if let Some(&(c, _)) = cells.iter().find(|(_, ch)| class(*ch, big) != 0) {
+                    return (next, c);
+                }
+                next += 1;
+            }
+            // Below the rows shown: the pane scrolls down to that line.
+            (next, 0)
+        }
+        Word::End => {
+            let from = index.map_or(0, |i| i + 1);
+            if let Some(i) = (from..cells.len()).find(|&i| ends(i)) {
+                return (line, cells[i].0);
+            }
+            let mut next = line + 1;
+            while let Some(cells) = shown(next) {
+                let kind = |i: usize| class(cells[i].1, big);
+                if let Some(i) = (0..cells.len())
+                    .find(|&i| kind(i) != 0 && (i + 1 == cells.len() || kind(i + 1) != kind(i)))
+                {
+                    return (next, cells[i].0);
+                }
+                next += 1;
+            }
+            at
+        }
+        Word::Back => {
+            if let Some(i) = index.and_then(|i| (0..i).rev().find(|&i| starts(i))) {
+                return (line, cells[i].0);
+            }
+            // The last word on an earlier line.
+            let mut before = line - 1;
+            while let Some(cells) = shown(before) {
+                let kind = |i: usize| class(cells[i].1, big);
+                if let Some(i) = (0..cells.len())
+                    .rev()
+                    .find(|&i| kind(i) != 0 && (i == 0 || kind(i - 1) != kind(i)))
+                {
+                    return (before, cells[i].0);
+                }
+                before -= 1;
+            }
+            // Above the rows shown: the pane scrolls up to that line.
+            (before, 0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows<'a>(text: &'a [&'a str]) -> impl Fn(i64) -> Option<Vec<(u16, char)>> + 'a {
+        move |line| {
+            let row = usize::try_from(line).ok()?;
+            text.get(row).map(|t| {
+                let runs = vec![crate::domain::pane::Run {
+                    text: (*t).to_owned(),
+                    style: Default::default(),
+                }];
+                row_cells(&runs)
+            })
+        }
+    }
+
+    #[test]
+    fn w_b_and_e_move_by_words_across_lines_as_vi_does() {
+        let text = ["select id, name_x from t;", "", "  where 中文 = 1"];
+        let shown = rows(&text);
+        let go = |at, motion, big| word_motion(&shown, at, motion, big);
+        // w: id, the comma, name_x, …, then across the blank line.
+        assert_eq!(go((0, 0), Word::Next, false), (0, 7));
+        assert_eq!(go((0, 7), Word::Next, false), (0, 9));
+        assert_eq!(go((0, 9), Word::Next, false), (0, 11));
+        assert_eq!(go((0, 7), Word::Next, true), (0, 11), "W skips the comma");
+        assert_eq!(
+            go((0, 24), Word::Next, false),
+            (2, 2),
+            "over the empty line"
+        );
+        // A wide word takes its columns: `=` comes after 中文.
+        assert_eq!(go((2, 8), Word::Next, false), (2, 13));
+        // e: the end of this word, then the next one's.
+        assert_eq!(go((0, 0), Word::End, false), (0, 5));
+        assert_eq!(go((0, 7), Word::End, false), (0, 8));
+        assert_eq!(go((0, 11), Word::End, true), (0, 16));
+        // b: this word's start, then the one before, then up a line.
+        assert_eq!(go((0, 13), Word::Back, false), (0, 11));
+        assert_eq!(go((0, 11), Word::Back, false), (0, 9));
+        assert_eq!(go((2, 2), Word::Back, false), (0, 24));
+        // At the last row shown, w goes to the line beyond (the pane scrolls).
+        assert_eq!(go((2, 13), Word::Next, false), (2, 15));
+        assert_eq!(go((2, 15), Word::Next, false), (3, 0));
+    }
 }
