@@ -164,12 +164,24 @@ pub enum Readable {
     Input,
     /// `wake` was written to.
     Woken,
+    /// Neither, within the time given.
+    TimedOut,
 }
 
 /// Blocks until `fd` or `wake` can be read, without reading either: a
 /// thread that reads a terminal can be woken (to stand aside while another
 /// program uses it) with no timer, so an idle one never wakes.
 pub fn wait_readable(fd: RawFd, wake: RawFd) -> io::Result<Readable> {
+    wait_readable_for(fd, wake, None)
+}
+
+/// As `wait_readable`, giving up after `limit` (`Readable::TimedOut`).
+pub fn wait_readable_for(
+    fd: RawFd,
+    wake: RawFd,
+    limit: Option<std::time::Duration>,
+) -> io::Result<Readable> {
+    let timeout = limit.map_or(-1, |l| i32::try_from(l.as_millis()).unwrap_or(i32::MAX));
     let mut fds = [
         libc::pollfd {
             fd: wake,
@@ -183,8 +195,8 @@ pub fn wait_readable(fd: RawFd, wake: RawFd) -> io::Result<Readable> {
         },
     ];
     loop {
-        // SAFETY: two valid pollfd structs, their count, no timeout.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        // SAFETY: two valid pollfd structs, their count, and a timeout.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
         if n < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
@@ -197,6 +209,9 @@ pub fn wait_readable(fd: RawFd, wake: RawFd) -> io::Result<Readable> {
         }
         if fds[1].revents != 0 {
             return Ok(Readable::Input);
+        }
+        if n == 0 {
+            return Ok(Readable::TimedOut);
         }
     }
 }

@@ -205,16 +205,25 @@ fn spawn_reader(mut reader: LinkReader, tx: Sender) {
 
 /// SIGTERM, SIGHUP, SIGINT and SIGQUIT end the dashboard cleanly (the
 /// terminal restored); the agents are the supervisor's and go on.
+/// SIGWINCH, the terminal resized, is a resize event.
 fn watch_signals(tx: Sender) -> anyhow::Result<Arc<AtomicBool>> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT])
-        .context("cannot watch for signals")?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGWINCH};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGWINCH])
+            .context("cannot watch for signals")?;
     let flag = Arc::new(AtomicBool::new(false));
     let set = flag.clone();
     std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
+        for signal in signals.forever() {
+            if signal == SIGWINCH {
+                if let Ok((cols, rows)) = crossterm::terminal::size() {
+                    send(&tx, Msg::Input(crossterm::event::Event::Resize(cols, rows)));
+                }
+                continue;
+            }
             set.store(true, Ordering::SeqCst);
             send(&tx, Msg::InputClosed);
+            return;
         }
     });
     Ok(flag)
@@ -265,39 +274,58 @@ fn spawn_input_reader(
     mut wake: std::io::PipeReader,
 ) {
     use std::io::Read as _;
-    use std::os::fd::AsRawFd as _;
+    use std::os::fd::{AsFd as _, AsRawFd as _};
     std::thread::spawn(move || {
         let terminal = std::io::stdin().as_raw_fd();
+        // Read unbuffered: a byte kept in stdin's buffer would be missed
+        // by the wait on the terminal.
+        let Ok(mut tty) = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+        else {
+            send(&tx, Msg::InputClosed);
+            return;
+        };
+        let mut input = super::tty_input::TtyInput::default();
+        let mut buf = [0u8; 8192];
         // Blocks until input comes or the gate is closed: an idle
         // dashboard wakes for nothing.
         'reading: while !stop.load(Ordering::SeqCst) {
             gate.stand_aside_if_asked();
-            match crate::os::wait_readable(terminal, wake.as_raw_fd()) {
+            // Bytes that start a sequence cut by the end of a read wait
+            // a moment for the rest.
+            let limit = input.waiting().then_some(ESC_WAIT);
+            let mut burst = match crate::os::wait_readable_for(terminal, wake.as_raw_fd(), limit) {
                 Ok(crate::os::Readable::Woken) => {
                     let _ = wake.read(&mut [0u8; 64]);
                     continue;
                 }
-                Ok(crate::os::Readable::Input) => {}
+                Ok(crate::os::Readable::TimedOut) => input.flush(),
+                Ok(crate::os::Readable::Input) => {
+                    match tty.read(&mut buf) {
+                        Ok(n) if n > 0 => input.feed(&buf[..n]),
+                        Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                        // The terminal is gone (its end, or EIO on hangup).
+                        _ => break 'reading,
+                    }
+                }
                 Err(_) => break,
-            }
-            // One read may bring several events: take every one parsed.
-            let mut burst = Vec::new();
-            loop {
-                match crossterm::event::read() {
-                    Ok(event) => burst.push(event),
-                    Err(_) => break 'reading,
-                }
-                if !matches!(crossterm::event::poll(Duration::ZERO), Ok(true)) {
-                    break;
-                }
-            }
-            for event in paste_whole(burst) {
+            };
+            // Keys that came in the same read as a paste are the rest of it.
+            burst = paste_whole(burst);
+            for event in burst {
                 send(&tx, Msg::Input(event));
             }
         }
         send(&tx, Msg::InputClosed);
     });
 }
+
+/// How long a sequence cut by the end of a read waits for the rest of
+/// it: terminals write a sequence whole, so only a link that splits
+/// writes (ssh under load) ever makes it wait.
+const ESC_WAIT: Duration = Duration::from_millis(25);
 
 #[cfg(test)]
 mod paste_tests {

@@ -34,6 +34,7 @@ pub mod report;
 pub mod review_view;
 pub mod side_by_side;
 mod terminal;
+pub mod tty_input;
 mod variants;
 pub mod view;
 pub mod word_diff;

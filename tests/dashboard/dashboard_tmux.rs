@@ -1090,6 +1090,30 @@ fn a_flag_cleared_from_a_panes_last_two_columns_leaves_nothing_on_the_host() {
 }
 
 #[test]
+fn shift_f3_and_its_kin_reach_the_agent_as_the_terminal_sent_them() {
+    let repo = TestRepo::with_worktrees(PLAN);
+    let tmux = Tmux::start(repo, 120, 30);
+    tmux.shows("2 slices");
+    tmux.keys(&["s"]);
+    tmux.shows("agent$");
+    tmux.shows("1 running");
+    tmux.keys(&["Enter"]);
+    tmux.text("cat -v");
+    tmux.keys(&["Enter"]);
+    // tmux, as xterm, sends Shift+F3 as `CSI 1;2R`: the shape of a cursor
+    // position report, which the dashboard never asked for.
+    tmux.keys(&["S-F3", "F3", "C-F3", "M-F3"]);
+    tmux.text(" keys-end");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.shows("keys-end");
+    assert!(
+        screen.contains("^[[1;2R^[OR^[[1;5R^[[1;3R keys-end"),
+        "{screen}"
+    );
+    tmux.keys(&["C-c", "C-]"]);
+}
+
+#[test]
 fn a_broken_plan_file_locks_nobody_out_while_a_supervisor_runs() {
     let repo = TestRepo::with_worktrees(PLAN);
     let plan_file = repo.root.join("sliceboard.toml");
