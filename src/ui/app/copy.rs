@@ -145,7 +145,7 @@ impl App {
                 };
                 let shown = |line: i64| {
                     let row = usize::try_from(line + pane.scroll as i64).ok()?;
-                    pane.lines.get(row).map(|runs| row_cells(runs))
+                    pane.lines.get(row).map(row_cells)
                 };
                 let (l, c) = word_motion(&shown, (line, col), motion, c.is_ascii_uppercase());
                 to(l, c)
