@@ -283,8 +283,10 @@ fn an_operator_starts_types_into_pauses_and_quits() {
     // Stopping everything asks first and says what happens; q only
     // detaches, at once, and the agent goes on.
     tmux.keys(&["Q"]);
-    let asked = tmux.shows("Stop the supervisor");
-    assert!(asked.contains("y: stop all"), "{asked}");
+    // Waited for whole, as the help above.
+    tmux.until("the question and its answers", |s| {
+        s.contains("Stop the supervisor") && s.contains("y: stop all")
+    });
     tmux.keys(&["n"]);
     tmux.shows("cancelled");
     tmux.keys(&["q"]);
