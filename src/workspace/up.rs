@@ -8,9 +8,10 @@
 //! In phases: what state says is reconciled with the repository (drift
 //! journaled, stale worktree records pruned), the integration branch made
 //! if missing, then each slice's turn: left alone when gone on purpose,
-//! its worktree made, then its record changed through the [`StateStore`]
-//! (never held while git works), which journals what happened. Touches no
-//! agent and no terminal.
+//! else its brief written; then the worktrees made, as many at once as
+//! there are cores, each recorded as it is done through the
+//! [`StateStore`] (never held while git works), which journals what
+//! happened. Touches no agent and no terminal.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -133,6 +134,7 @@ pub fn up_into(
     let base_tip = base_and_integration(ws, report)?;
     let repo = crate::domain::plan::repo_name(ws.git.root());
     let total = selected.len();
+    let mut adds = Vec::new();
     for (i, slice) in selected.into_iter().enumerate() {
         let turn = Turn {
             ws,
@@ -144,9 +146,81 @@ pub fn up_into(
             step: i + 1,
             total,
         };
-        turn.take(names, report, progress)?;
+        if turn.prepare(names, report, progress)? {
+            adds.push(turn);
+        }
     }
-    Ok(())
+    add_worktrees(ws, &adds, report, progress)
+}
+
+/// Makes the worktrees of `turns`, as many at once as there are cores
+/// (each a checkout of the whole tree, disk and CPU bound: on a large
+/// repository, seconds each), every thread with its own repository.
+/// Each is recorded as it is done, in the order they finish; the state
+/// is saved after each, so an interrupted run keeps what it finished.
+fn add_worktrees(
+    ws: &Workspace,
+    turns: &[Turn<'_>],
+    report: &mut UpReport,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), WorkspaceError> {
+    for turn in turns {
+        progress(turn.say(turn.announce()));
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(2, 8)
+        .min(turns.len());
+    // What each thread needs, apart from the workspace (whose repository
+    // is this thread's).
+    let jobs: Vec<(&str, &std::path::Path, &str, Oid)> = turns
+        .iter()
+        .map(|t| {
+            (
+                t.name().as_str(),
+                t.path.as_path(),
+                t.branch.as_str(),
+                t.base_tip,
+            )
+        })
+        .collect();
+    // libgit2 makes git's `worktrees` folder as it makes the first
+    // worktree, and fails when another thread made it a moment before.
+    let records = ws.git.common_dir().join("worktrees");
+    std::fs::create_dir_all(&records).map_err(|source| {
+        WorkspaceError::Refused(format!("cannot create {}: {source}", records.display()))
+    })?;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (done, finished) = std::sync::mpsc::channel();
+    let root = ws.git.root();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let done = done.clone();
+            let (next, jobs) = (&next, &jobs);
+            scope.spawn(move || {
+                let git = crate::git::GitRepo::discover(root);
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&(name, path, branch, base)) = jobs.get(i) else {
+                        return;
+                    };
+                    let started = Instant::now();
+                    let outcome = git.as_ref().map_err(ToString::to_string).and_then(|git| {
+                        git.add_worktree(name, path, branch, base)
+                            .map_err(|err| err.to_string())
+                    });
+                    if done.send((i, outcome, started)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done);
+        for (i, outcome, started) in finished {
+            turns[i].finish(outcome, started, report, progress)?;
+        }
+        Ok(())
+    })
 }
 
 /// What state says that the repository does not (journaled), and git's
@@ -222,24 +296,41 @@ impl Turn<'_> {
         }
     }
 
-    /// Leaves a slice gone on purpose alone, records the planner, or
-    /// makes the worktree and records it.
-    fn take(
+    /// Leaves a slice gone on purpose alone, or records the planner, or
+    /// writes the brief: true when its worktree is to be made.
+    fn prepare(
         &self,
         names: &[String],
         report: &mut UpReport,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<(), WorkspaceError> {
+    ) -> Result<bool, WorkspaceError> {
         if self.left_alone(names, report, progress) {
-            return Ok(());
+            return Ok(false);
         }
         self.ws.write_brief(self.slice)?;
         if self.slice.role == SliceRole::Planner {
-            return self.record_planner(report, progress);
+            self.record_planner(report, progress)?;
+            return Ok(false);
         }
-        let started = Instant::now();
-        let Some(outcome) = self.add_worktree(progress, report) else {
-            return Ok(());
+        Ok(true)
+    }
+
+    /// Records what making the worktree came to: a refusal, or the
+    /// worktree counted and the slice's record changed.
+    fn finish(
+        &self,
+        outcome: Result<AddOutcome, String>,
+        started: Instant,
+        report: &mut UpReport,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(), WorkspaceError> {
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                progress(self.say(format!("failed: {err}")));
+                report.failed.push((self.name().clone(), err));
+                return Ok(());
+            }
         };
         let created = self.count(outcome, started, report, progress)?;
         self.record(outcome, created, report)
@@ -317,16 +408,10 @@ impl Turn<'_> {
         Ok(())
     }
 
-    /// Makes the worktree (and the branch, if need be); `None` when git
-    /// refused, which the report says.
-    fn add_worktree(
-        &self,
-        progress: &mut dyn FnMut(Progress),
-        report: &mut UpReport,
-    ) -> Option<AddOutcome> {
-        let (ws, name, branch) = (self.ws, self.name(), &self.branch);
-        let branch_existed = ws.git.branch_exists(branch);
-        progress(self.say(if branch_existed {
+    /// What making its worktree will do, for the progress line.
+    fn announce(&self) -> String {
+        let (ws, branch) = (self.ws, &self.branch);
+        if ws.git.branch_exists(branch) {
             format!(
                 "checking worktree {} on branch {branch}",
                 self.path.display()
@@ -338,17 +423,6 @@ impl Turn<'_> {
                 ws.plan.base,
                 short_commit(&self.base_tip.to_string())
             )
-        }));
-        match ws
-            .git
-            .add_worktree(name.as_str(), &self.path, branch, self.base_tip)
-        {
-            Ok(outcome) => Some(outcome),
-            Err(err) => {
-                progress(self.say(format!("failed: {err}")));
-                report.failed.push((name.clone(), err.to_string()));
-                None
-            }
         }
     }
 
