@@ -19,18 +19,7 @@ use sliceboard::link::{Link, LinkError, REMOTE_BIN_ENV, REMOTE_SHELL_ENV};
 /// A stand-in for ssh: drops the host, and runs the remote command with
 /// the test repository's fixed environment.
 fn fake_ssh(repo: &TestRepo) -> std::path::PathBuf {
-    let mut script = String::from("#!/bin/sh\nshift\n");
-    for (key, value) in repo.command("sh", &repo.root).get_envs() {
-        let key = key.to_str().unwrap();
-        match value {
-            Some(value) => {
-                let value = shlex::try_quote(value.to_str().unwrap()).unwrap();
-                script += &format!("export {key}={value}\n");
-            }
-            None => script += &format!("unset {key}\n"),
-        }
-    }
-    script += "exec sh -c \"$*\"\n";
+    let script = format!("#!/bin/sh\nshift\n{}exec sh -c \"$*\"\n", repo.env_script());
     let path = repo.top.join("fake-ssh");
     std::fs::write(&path, script).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -171,7 +171,17 @@ fn parse_ss3(bytes: &[u8], at_end: bool) -> Parsed {
             Parsed::Incomplete
         };
     };
-    let code = match last {
+    Parsed::Done(
+        final_key(last).and_then(|code| key(code, KeyModifiers::NONE)),
+        3,
+    )
+}
+
+/// The key a final byte names, in SS3 and CSI alike: the arrows, Home
+/// and End, and F1–F4 (`CSI 1;m R` included: the dashboard never asks
+/// where the cursor is, so that is Shift+F3 and its kin, not a report).
+fn final_key(last: u8) -> Option<KeyCode> {
+    Some(match last {
         b'A' => KeyCode::Up,
         b'B' => KeyCode::Down,
         b'C' => KeyCode::Right,
@@ -179,9 +189,8 @@ fn parse_ss3(bytes: &[u8], at_end: bool) -> Parsed {
         b'H' => KeyCode::Home,
         b'F' => KeyCode::End,
         b'P'..=b'S' => KeyCode::F(1 + last - b'P'),
-        _ => return Parsed::Done(None, 3),
-    };
-    Parsed::Done(key(code, KeyModifiers::NONE), 3)
+        _ => return None,
+    })
 }
 
 /// `CSI params final`, the X10 mouse, and a bracketed paste.
@@ -264,21 +273,13 @@ fn csi_event(params: &[u8], last: u8) -> Option<Event> {
     let n = numbers(params);
     let with = n.get(1).copied().map_or(KeyModifiers::NONE, modifiers);
     let code = match last {
-        b'A' => KeyCode::Up,
-        b'B' => KeyCode::Down,
-        b'C' => KeyCode::Right,
-        b'D' => KeyCode::Left,
-        b'H' => KeyCode::Home,
-        b'F' => KeyCode::End,
         b'E' => KeyCode::KeypadBegin,
-        // F1–F4, `CSI 1;m R` included: we never ask where the cursor is.
-        b'P'..=b'S' => KeyCode::F(1 + last - b'P'),
         b'Z' => return key(KeyCode::BackTab, KeyModifiers::SHIFT | with),
         b'I' if params.is_empty() => return Some(Event::FocusGained),
         b'O' if params.is_empty() => return Some(Event::FocusLost),
         b'~' => tilde_key(n.first().copied().unwrap_or(0))?,
         b'u' => return csi_u(&n),
-        _ => return None,
+        _ => final_key(last)?,
     };
     key(code, with)
 }

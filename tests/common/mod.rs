@@ -246,6 +246,24 @@ impl TestRepo {
         command
     }
 
+    /// The fixed environment as shell lines (`export K=V`, `unset K`), for
+    /// a script that runs where the environment is not passed along (a
+    /// login over ssh, a stand-in for ssh).
+    pub fn env_script(&self) -> String {
+        let mut script = String::new();
+        for (key, value) in self.command("sh", &self.root).get_envs() {
+            let key = key.to_str().unwrap();
+            match value {
+                Some(value) => {
+                    let value = shlex::try_quote(value.to_str().unwrap()).unwrap();
+                    script += &format!("export {key}={value}\n");
+                }
+                None => script += &format!("unset {key}\n"),
+            }
+        }
+        script
+    }
+
     /// A slice's last agent status in the journal: `running`, `killed`,
     /// `exited 3`, `exited null`.
     pub fn last_agent_status(&self, slice: &str) -> Option<String> {

@@ -69,6 +69,19 @@ impl Tmux {
         tmux
     }
 
+    /// A dashboard on a repository of `PLAN` whose first slice's agent (a
+    /// shell) was started, and typing into it.
+    fn typing_into_an_agent(width: u16, height: u16) -> Self {
+        let tmux = Self::start(TestRepo::with_worktrees(PLAN), width, height);
+        tmux.shows("2 slices");
+        tmux.keys(&["s"]);
+        tmux.shows("agent$");
+        // Enter types into an agent the board knows runs.
+        tmux.shows("1 running");
+        tmux.keys(&["Enter"]);
+        tmux
+    }
+
     /// Runs `command` again in window 0, replacing what ran there.
     fn respawn(&self, command: &str) {
         let status = self
@@ -969,18 +982,7 @@ fn remote_dashboard(repo: &TestRepo) -> (String, String) {
 /// a script that sets the test repository's fixed environment (a login
 /// over ssh starts from the user's own) and runs the binary.
 fn remote_bin(repo: &TestRepo) -> std::path::PathBuf {
-    let mut script = String::from("#!/bin/sh\n");
-    for (key, value) in repo.command("sh", &repo.root).get_envs() {
-        let key = key.to_str().unwrap();
-        match value {
-            Some(value) => {
-                let value = shlex::try_quote(value.to_str().unwrap()).unwrap();
-                script += &format!("export {key}={value}\n");
-            }
-            None => script += &format!("unset {key}\n"),
-        }
-    }
-    script += &format!("exec {BIN} \"$@\"\n");
+    let script = format!("#!/bin/sh\n{}exec {BIN} \"$@\"\n", repo.env_script());
     let path = repo.top.join("remote-sliceboard");
     std::fs::write(&path, script).unwrap();
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -1066,16 +1068,10 @@ fn a_dashboard_over_real_ssh_attaches_types_into_an_agent_and_leaves_it_running(
 
 #[test]
 fn a_flag_cleared_from_a_panes_last_two_columns_leaves_nothing_on_the_host() {
-    let repo = TestRepo::with_worktrees(PLAN);
-    let tmux = Tmux::start(repo, 120, 30);
-    tmux.shows("2 slices");
-    tmux.keys(&["s"]);
-    tmux.shows("agent$");
-    tmux.shows("1 running");
+    let tmux = Tmux::typing_into_an_agent(120, 30);
     // The agent writes a flag (two regional indicators, one narrow cell
     // each in the emulator) into its last two columns, waits for a line,
     // then writes blanks over it.
-    tmux.keys(&["Enter"]);
     tmux.text(
         "clear; printf '\\e[1;%dH\\U1F1EB\\U1F1F7' $((COLUMNS-1)); read -r; \
          printf '\\e[1;%dH  \\e[5;1Hcleared-%d' $((COLUMNS-1)) $((6*7)); read -r",
@@ -1093,13 +1089,7 @@ fn a_flag_cleared_from_a_panes_last_two_columns_leaves_nothing_on_the_host() {
 
 #[test]
 fn shift_f3_and_its_kin_reach_the_agent_as_the_terminal_sent_them() {
-    let repo = TestRepo::with_worktrees(PLAN);
-    let tmux = Tmux::start(repo, 120, 30);
-    tmux.shows("2 slices");
-    tmux.keys(&["s"]);
-    tmux.shows("agent$");
-    tmux.shows("1 running");
-    tmux.keys(&["Enter"]);
+    let tmux = Tmux::typing_into_an_agent(120, 30);
     tmux.text("cat -v");
     tmux.keys(&["Enter"]);
     // tmux, as xterm, sends Shift+F3 as `CSI 1;2R`: the shape of a cursor
