@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use git2::{Oid, Repository, Status, StatusOptions, WorktreeAddOptions, WorktreePruneOptions};
+use git2::{Oid, Repository, Status, StatusOptions, WorktreePruneOptions};
 
 use super::{GitError, GitRepo, doing};
 
@@ -162,19 +162,118 @@ impl GitRepo {
             // An empty folder: git2 wants to create it itself.
             let _ = std::fs::remove_dir(path);
         }
-        let reference = self
+        let tip = self
             .raw()
             .find_reference(&format!("refs/heads/{branch}"))
+            .and_then(|r| r.peel_to_commit())
             .map_err(doing(format!("read branch {branch}")))?;
-        let mut options = WorktreeAddOptions::new();
-        options.reference(Some(&reference));
-        self.raw()
-            .worktree(name, path, Some(&options))
-            .map_err(doing(format!("create worktree {}", path.display())))?;
+        self.make_worktree(name, path, branch, tip.tree_id())?;
         Ok(AddOutcome::Created {
             branch_created,
             redone,
         })
+    }
+
+    /// Makes worktree `name` at `path` on `branch` as libgit2's
+    /// `git_worktree_add` does, the same files in the same order (so an
+    /// interrupted run leaves what [`Self::clear_half_made`] knows), then
+    /// checks out the branch's `tree`. With no attributes anywhere and no
+    /// `core.autocrlf` or `core.eol`, no filter can apply, and the checkout
+    /// runs with filters off: libgit2 otherwise resolves every file's
+    /// folder and looks for attributes there, a third of the time of a
+    /// large tree's checkout. git2 gives `Repository::worktree` no
+    /// checkout options, hence the steps by hand.
+    fn make_worktree(
+        &self,
+        name: &str,
+        path: &Path,
+        branch: &str,
+        tree: Oid,
+    ) -> Result<(), GitError> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let io = |action: String| move |source| GitError::Io { action, source };
+        let line =
+            |path: &Path, before: &[u8]| [before, path.as_os_str().as_bytes(), b"\n"].concat();
+        let common = self
+            .common_dir()
+            .canonicalize()
+            .map_err(io(format!("resolve {}", self.common_dir().display())))?;
+        let records = common.join("worktrees");
+        std::fs::create_dir_all(&records).map_err(io(format!("create {}", records.display())))?;
+        let record = records.join(name);
+        // Fails when it exists, as git's own does: never two at one name.
+        std::fs::create_dir(&record).map_err(io(format!("create {}", record.display())))?;
+        std::fs::create_dir(path).map_err(io(format!("create {}", path.display())))?;
+        let folder = path
+            .canonicalize()
+            .map_err(io(format!("resolve {}", path.display())))?;
+        let write = |file: PathBuf, bytes: Vec<u8>| {
+            std::fs::write(&file, bytes).map_err(io(format!("write {}", file.display())))
+        };
+        write(folder.join(".git"), line(&record, b"gitdir: "))?;
+        write(record.join("commondir"), line(&common, b""))?;
+        write(record.join("gitdir"), line(&folder.join(".git"), b""))?;
+        // HEAD last, and whole (through HEAD.lock): until it is there, the
+        // worktree is half-made.
+        write(
+            record.join("HEAD.lock"),
+            format!("ref: refs/heads/{branch}\n").into_bytes(),
+        )?;
+        std::fs::rename(record.join("HEAD.lock"), record.join("HEAD"))
+            .map_err(io(format!("write {}", record.join("HEAD").display())))?;
+        let worktree =
+            Repository::open(&folder).map_err(doing(format!("open {}", folder.display())))?;
+        let mut checkout = git2::build::CheckoutBuilder::new();
+        checkout.disable_filters(!self.filters_may_apply(tree));
+        worktree
+            .checkout_head(Some(&mut checkout))
+            .map_err(doing(format!("check out {branch} in {}", path.display())))
+    }
+
+    /// Whether a checkout of `tree` could run a filter: some attributes
+    /// file exists (in the tree, the repository's `info/attributes`, the
+    /// user's or the system's) or `core.autocrlf`/`core.eol` asks for line
+    /// ending conversion. When in doubt, yes.
+    fn filters_may_apply(&self, tree: Oid) -> bool {
+        let Ok(config) = self.raw().config() else {
+            return true;
+        };
+        let autocrlf = config.get_string("core.autocrlf").ok();
+        if autocrlf.is_some_and(|v| !v.eq_ignore_ascii_case("false")) {
+            return true;
+        }
+        if config
+            .get_string("core.eol")
+            .is_ok_and(|v| !v.eq_ignore_ascii_case("lf") && !v.eq_ignore_ascii_case("native"))
+        {
+            return true;
+        }
+        let user_file = config.get_path("core.attributesfile").ok().or_else(|| {
+            let config_home = std::env::var_os("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+            Some(config_home.join("git").join("attributes"))
+        });
+        let files = [
+            Some(self.common_dir().join("info").join("attributes")),
+            user_file,
+            Some(PathBuf::from("/etc/gitattributes")),
+        ];
+        if files.iter().flatten().any(|f| f.exists()) {
+            return true;
+        }
+        let Ok(tree) = self.raw().find_tree(tree) else {
+            return true;
+        };
+        let mut found = false;
+        let walked = tree.walk(git2::TreeWalkMode::PreOrder, |_, entry| {
+            if entry.name_bytes() == b".gitattributes" {
+                found = true;
+                return git2::TreeWalkResult::Abort;
+            }
+            git2::TreeWalkResult::Ok
+        });
+        found || walked.is_err()
     }
 
     /// What an `up` killed inside `git worktree add` leaves: a folder that

@@ -51,6 +51,35 @@ fn up_creates_every_worktree_and_branch_from_the_base() {
 }
 
 #[test]
+fn a_worktree_gets_its_line_endings_as_git_would_check_them_out() {
+    // No attributes: every file as stored, and git agrees the worktree
+    // is clean and its index right.
+    let repo = TestRepo::with_plan();
+    repo.sliceboard(&["up", "staging"]).ok();
+    let worktree = repo.worktree("staging");
+    assert_eq!(repo.git_in(&worktree, &["status", "--porcelain"]), "");
+    let stored = repo.git(&["show", "main:models/staging/stg_orders.sql"]);
+    assert_eq!(
+        read(&worktree.join("models/staging/stg_orders.sql")).trim_end(),
+        stored
+    );
+    assert_eq!(repo.git_in(&worktree, &["diff", "--stat", "HEAD"]), "");
+
+    // `eol=crlf` for one kind in a folder's .gitattributes: those files
+    // get CRLF in the new worktree, as `git worktree add` gives them.
+    repo.write("models/marts/.gitattributes", "*.txt text eol=crlf\n");
+    repo.write("models/marts/notes.txt", "one\ntwo\n");
+    repo.commit_all("line endings");
+    repo.sliceboard(&["up", "marts"]).ok();
+    let worktree = repo.worktree("marts");
+    assert_eq!(
+        std::fs::read(worktree.join("models/marts/notes.txt")).unwrap(),
+        b"one\r\ntwo\r\n"
+    );
+    assert_eq!(repo.git_in(&worktree, &["status", "--porcelain"]), "");
+}
+
+#[test]
 fn a_second_up_changes_nothing() {
     let repo = TestRepo::with_plan();
     repo.sliceboard(&["up"]).ok();
