@@ -584,11 +584,15 @@ fn pip_install(pip: &Path, packages: &[&str], log: &Path) -> anyhow::Result<bool
     let stdout = child.stdout.take().context("pip's output")?;
     let (lines, arrived) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if lines.send(line).is_err() {
-                break;
-            }
+        // Read to the end whatever pip writes (a line that is not UTF-8
+        // included): a reader that stopped would leave pip blocked on a
+        // full pipe.
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = Vec::new();
+        while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+            let _ = lines.send(text);
+            line.clear();
         }
     });
     let tty = std::io::stderr().is_terminal();

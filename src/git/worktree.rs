@@ -101,6 +101,7 @@ impl GitRepo {
 
     /// Adds worktree `name` at `path` on `branch`, creating the branch at
     /// `base` only if it does not exist; an existing branch is never moved.
+    /// A new worktree is marked as sliceboard's for slice `name`.
     pub fn add_worktree(
         &self,
         name: &str,
@@ -213,6 +214,9 @@ impl GitRepo {
         write(folder.join(".git"), line(&record, b"gitdir: "))?;
         write(record.join("commondir"), line(&common, b""))?;
         write(record.join("gitdir"), line(&folder.join(".git"), b""))?;
+        // Ours from the start: one cut off in its checkout is still known
+        // as sliceboard's, never taken for the user's.
+        self.mark_worktree(name, name)?;
         // HEAD last, and whole (through HEAD.lock): until it is there, the
         // worktree is half-made.
         write(

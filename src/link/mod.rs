@@ -144,7 +144,9 @@ impl Link {
                 link.child = Some(ChildGuard(child));
                 Ok(link)
             }
-            Err(err @ (LinkError::Closed | LinkError::Io(_) | LinkError::Frame(_))) => {
+            // A frame that cannot be read is the far end's output (a
+            // login script printing to stdout), and says so itself.
+            Err(err @ (LinkError::Closed | LinkError::Io(_))) => {
                 let guard = ChildGuard(child);
                 Err(remote_ended(guard, &program, host, &remote[0]).unwrap_or(err))
             }
@@ -291,9 +293,9 @@ fn remote_ended(mut guard: ChildGuard, program: &str, host: &str, bin: &str) -> 
              to its path"
         ),
         Some(126) => format!("`{bin}` on {host} cannot be run (not executable)"),
-        Some(255) if program.ends_with("ssh") => {
-            format!("{program} could not reach {host}; its own message is above")
-        }
+        Some(255) if program.ends_with("ssh") => format!(
+            "{program} could not reach {host}, or lost it (exit status 255); its own message is above"
+        ),
         Some(0) => format!("`{bin} proxy` on {host} ended without an answer"),
         Some(code) => format!(
             "`{bin} proxy` on {host} ended with exit status {code} before the supervisor \

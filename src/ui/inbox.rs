@@ -295,7 +295,11 @@ fn spawn_input_reader(
             gate.stand_aside_if_asked();
             // Bytes that start a sequence cut by the end of a read wait
             // a moment for the rest.
-            let limit = input.waiting().then_some(ESC_WAIT);
+            let limit = if input.in_paste() {
+                Some(PASTE_WAIT)
+            } else {
+                input.waiting().then_some(ESC_WAIT)
+            };
             let mut burst = match crate::os::wait_readable_for(terminal, wake.as_raw_fd(), limit) {
                 Ok(crate::os::Readable::Woken) => {
                     let _ = wake.read(&mut [0u8; 64]);
@@ -305,7 +309,16 @@ fn spawn_input_reader(
                 Ok(crate::os::Readable::Input) => {
                     match tty.read(&mut buf) {
                         Ok(n) if n > 0 => input.feed(&buf[..n]),
-                        Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                        // Interrupted, or a terminal left non-blocking by
+                        // a program it was handed to: wait again.
+                        Err(err)
+                            if matches!(
+                                err.kind(),
+                                std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+                            ) =>
+                        {
+                            continue;
+                        }
                         // The terminal is gone (its end, or EIO on hangup).
                         _ => break 'reading,
                     }
@@ -326,6 +339,11 @@ fn spawn_input_reader(
 /// it: terminals write a sequence whole, so only a link that splits
 /// writes (ssh under load) ever makes it wait.
 const ESC_WAIT: Duration = Duration::from_millis(25);
+
+/// How long a paste whose end marker has not come waits for its next
+/// piece: a large paste over a slow link comes in pieces, and what is
+/// read as keys once the wait ends (Enter among them) would act.
+const PASTE_WAIT: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod paste_tests {

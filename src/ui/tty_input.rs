@@ -21,6 +21,9 @@ const PASTE_END: &[u8] = b"\x1b[201~";
 #[derive(Debug, Default)]
 pub struct TtyInput {
     pending: Vec<u8>,
+    /// How far a paste at the front was searched for its end, so a long
+    /// paste read in many pieces is searched once.
+    paste_searched: usize,
 }
 
 /// What the front of the pending bytes holds.
@@ -44,16 +47,30 @@ impl TtyInput {
         self.take(true)
     }
 
-    /// Whether bytes wait for more (a lone ESC, a cut sequence).
+    /// Whether bytes wait for more (a cut sequence, a paste not ended).
     pub fn waiting(&self) -> bool {
         !self.pending.is_empty()
+    }
+
+    /// Whether what waits is a paste not ended yet: its next piece may be
+    /// slow to come (a large paste over ssh), and until its end marker
+    /// every byte is text, never keys.
+    pub fn in_paste(&self) -> bool {
+        self.pending.starts_with(PASTE_START)
     }
 
     fn take(&mut self, at_end: bool) -> Vec<Event> {
         let mut events = Vec::new();
         let mut at = 0;
         while at < self.pending.len() {
-            match parse(&self.pending[at..], at_end) {
+            let bytes = &self.pending[at..];
+            let parsed = if bytes.starts_with(PASTE_START) {
+                let searched = if at == 0 { self.paste_searched } else { 0 };
+                parse_paste(bytes, at_end, searched)
+            } else {
+                parse(bytes, at_end)
+            };
+            match parsed {
                 Parsed::Done(event, used) => {
                     events.extend(event);
                     at += used.max(1);
@@ -62,6 +79,11 @@ impl TtyInput {
             }
         }
         self.pending.drain(..at);
+        self.paste_searched = if self.in_paste() {
+            self.pending.len()
+        } else {
+            0
+        };
         events
     }
 }
@@ -111,9 +133,17 @@ fn parse_char(bytes: &[u8], at_end: bool) -> Parsed {
         // A stray continuation byte: nothing.
         _ => return Parsed::Done(None, 1),
     };
+    // A lead byte whose continuation is not there: it alone is dropped,
+    // and what follows is read for what it is.
+    let continued = bytes[1..len.min(bytes.len())]
+        .iter()
+        .all(|b| (0x80..=0xbf).contains(b));
+    if !continued {
+        return Parsed::Done(None, 1);
+    }
     if bytes.len() < len {
         return if at_end {
-            Parsed::Done(None, bytes.len())
+            Parsed::Done(None, 1)
         } else {
             Parsed::Incomplete
         };
@@ -193,11 +223,8 @@ fn final_key(last: u8) -> Option<KeyCode> {
     })
 }
 
-/// `CSI params final`, the X10 mouse, and a bracketed paste.
+/// `CSI params final`, the X10 mouse, and the Linux console's F1–F5.
 fn parse_csi(bytes: &[u8], at_end: bool) -> Parsed {
-    if bytes.starts_with(PASTE_START) {
-        return parse_paste(bytes, at_end);
-    }
     // X10 mouse: ESC [ M and three bytes.
     if bytes.get(2) == Some(&b'M') {
         return match bytes.get(3..6) {
@@ -206,23 +233,37 @@ fn parse_csi(bytes: &[u8], at_end: bool) -> Parsed {
             _ => Parsed::Incomplete,
         };
     }
+    // The Linux console: ESC [ [ A … E are F1 … F5.
+    if bytes.get(2) == Some(&b'[') {
+        return match bytes.get(3) {
+            Some(&c @ b'A'..=b'E') => {
+                Parsed::Done(key(KeyCode::F(1 + c - b'A'), KeyModifiers::NONE), 4)
+            }
+            Some(_) => Parsed::Done(None, 3),
+            None if at_end => Parsed::Done(None, 3),
+            None => Parsed::Incomplete,
+        };
+    }
     if bytes.len() == 2 && at_end {
         // ESC [ and nothing after: Alt+[.
         return Parsed::Done(key(KeyCode::Char('['), KeyModifiers::ALT), 2);
     }
-    // Parameters and intermediates, then the final byte (0x40–0x7e).
-    let Some(end) = bytes[2..].iter().position(|b| (0x40..=0x7e).contains(b)) else {
-        let broken = bytes[2..].iter().any(|b| !(0x20..=0x3f).contains(b));
-        return if at_end || broken {
-            Parsed::Done(None, bytes.len())
-        } else {
-            Parsed::Incomplete
-        };
-    };
-    let used = 2 + end + 1;
-    let params = &bytes[2..2 + end];
-    let last = bytes[2 + end];
-    Parsed::Done(csi_event(params, last), used)
+    // Parameters (0x30–0x3f), then intermediates (0x20–0x2f), then the
+    // final byte (0x40–0x7e). Any other byte ends the sequence there,
+    // unread; that byte is read for what it is.
+    let mut i = 2;
+    while bytes.get(i).is_some_and(|b| (0x30..=0x3f).contains(b)) {
+        i += 1;
+    }
+    while bytes.get(i).is_some_and(|b| (0x20..=0x2f).contains(b)) {
+        i += 1;
+    }
+    match bytes.get(i) {
+        Some(&last @ 0x40..=0x7e) => Parsed::Done(csi_event(&bytes[2..i], last), i + 1),
+        Some(_) => Parsed::Done(None, i),
+        None if at_end => Parsed::Done(None, bytes.len()),
+        None => Parsed::Incomplete,
+    }
 }
 
 /// The numbers of `1;5` or `<0;10;3`: each field's first number (a
@@ -271,7 +312,17 @@ fn csi_event(params: &[u8], last: u8) -> Option<Event> {
         return None;
     }
     let n = numbers(params);
-    let with = n.get(1).copied().map_or(KeyModifiers::NONE, modifiers);
+    if last == b'M' && n.len() == 3 {
+        // urxvt's mouse (mode 1015): the button 32 above its value.
+        return urxvt_mouse(&n);
+    }
+    // xterm puts the modifiers second (`CSI 1;5A`); old terminals alone
+    // (`CSI 5A`).
+    let with = match n.as_slice() {
+        [_, m, ..] => modifiers(*m),
+        [m] if matches!(last, b'A'..=b'H' | b'P'..=b'S') => modifiers(*m),
+        _ => KeyModifiers::NONE,
+    };
     let code = match last {
         b'E' => KeyCode::KeypadBegin,
         b'Z' => return key(KeyCode::BackTab, KeyModifiers::SHIFT | with),
@@ -305,7 +356,9 @@ fn tilde_key(n: u32) -> Option<KeyCode> {
 /// `CSI codepoint ; modifiers u`, as terminals with the fixterms or
 /// kitty encoding send some keys.
 fn csi_u(n: &[u32]) -> Option<Event> {
+    let with = n.get(1).copied().map_or(KeyModifiers::NONE, modifiers);
     let code = match n.first().copied()? {
+        9 if with.contains(KeyModifiers::SHIFT) => KeyCode::BackTab,
         9 => KeyCode::Tab,
         13 => KeyCode::Enter,
         27 => KeyCode::Esc,
@@ -318,9 +371,18 @@ fn csi_u(n: &[u32]) -> Option<Event> {
     )
 }
 
-fn parse_paste(bytes: &[u8], at_end: bool) -> Parsed {
+/// A bracketed paste: its text up to the end marker, searched for from
+/// `searched` on (what an earlier read already searched).
+fn parse_paste(bytes: &[u8], at_end: bool, searched: usize) -> Parsed {
     let body = &bytes[PASTE_START.len()..];
-    match body.windows(PASTE_END.len()).position(|w| w == PASTE_END) {
+    let from = searched
+        .saturating_sub(PASTE_START.len() + PASTE_END.len())
+        .min(body.len());
+    let end = body[from..]
+        .windows(PASTE_END.len())
+        .position(|w| w == PASTE_END)
+        .map(|at| from + at);
+    match end {
         Some(end) => Parsed::Done(
             Some(Event::Paste(
                 String::from_utf8_lossy(&body[..end]).into_owned(),
@@ -337,7 +399,11 @@ fn parse_paste(bytes: &[u8], at_end: bool) -> Parsed {
 }
 
 /// The mouse's button and modifier bits, as SGR and X10 both send them.
+/// Buttons past the wheel (back, forward: 128 and above) are nothing.
 fn mouse(button: u32, column: u32, row: u32, released: bool) -> Option<Event> {
+    if button >= 128 {
+        return None;
+    }
     let mut modifiers = KeyModifiers::NONE;
     for (bit, modifier) in [
         (4, KeyModifiers::SHIFT),
@@ -382,6 +448,16 @@ fn mouse(button: u32, column: u32, row: u32, released: bool) -> Option<Event> {
 fn sgr_mouse(n: &[u32], released: bool) -> Option<Event> {
     let [b, x, y] = n else { return None };
     mouse(*b, *x, *y, released)
+}
+
+/// `CSI b ; x ; y M` (urxvt): as X10, in numbers.
+fn urxvt_mouse(n: &[u32]) -> Option<Event> {
+    let [b, x, y] = n else { return None };
+    let b = b.saturating_sub(32);
+    if b & 3 == 3 && b & (32 | 64) == 0 {
+        return mouse(b & !3, *x, *y, true);
+    }
+    mouse(b, *x, *y, false)
 }
 
 /// `CSI M b x y`, each byte 32 above its value; button 3 is a release
@@ -495,6 +571,69 @@ mod tests {
             vec![
                 Event::Paste("line one\r\nline two".into()),
                 k(KeyCode::Char('x'), NONE)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_long_paste_in_many_pieces_is_one_paste_and_says_it_waits() {
+        let mut input = TtyInput::default();
+        assert!(input.feed(b"\x1b[200~").is_empty());
+        let piece = "0123456789\r".repeat(100);
+        for _ in 0..50 {
+            assert!(input.feed(piece.as_bytes()).is_empty());
+            assert!(input.in_paste(), "a paste not ended waits");
+        }
+        // The end marker split between two reads.
+        assert!(input.feed(b"end\x1b[20").is_empty());
+        let events = input.feed(b"1~q");
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events[0], Event::Paste(piece.repeat(50) + "end"));
+        assert_eq!(events[1], k(KeyCode::Char('q'), NONE));
+        assert!(!input.in_paste() && !input.waiting());
+    }
+
+    #[test]
+    fn a_broken_sequence_loses_only_itself() {
+        // A lead byte with no continuation: only it goes.
+        assert_eq!(read(&[0xe9, b'a']), vec![k(KeyCode::Char('a'), NONE)]);
+        // A CSI cut by a byte it cannot hold: what follows is read.
+        assert_eq!(
+            read("\x1b[1é ab".as_bytes()),
+            vec![
+                k(KeyCode::Char('é'), NONE),
+                k(KeyCode::Char(' '), NONE),
+                k(KeyCode::Char('a'), NONE),
+                k(KeyCode::Char('b'), NONE),
+            ]
+        );
+    }
+
+    #[test]
+    fn other_terminals_ways_of_saying_keys_and_clicks() {
+        // The Linux console's F1; an old terminal's Ctrl+Up; Shift+Tab in
+        // CSI u.
+        assert_eq!(read(b"\x1b[[A"), vec![k(KeyCode::F(1), NONE)]);
+        assert_eq!(read(b"\x1b[5A"), vec![k(KeyCode::Up, CTRL)]);
+        assert_eq!(read(b"\x1b[9;2u"), vec![k(KeyCode::BackTab, SHIFT)]);
+        // Back and forward buttons are nothing, not a click.
+        assert_eq!(read(b"\x1b[<128;5;5M"), vec![]);
+        // urxvt's mouse: a press, then the release.
+        assert_eq!(
+            read(b"\x1b[32;3;4M\x1b[35;3;4M"),
+            vec![
+                Event::Mouse(MouseEvent {
+                    kind: MouseEventKind::Down(MouseButton::Left),
+                    column: 2,
+                    row: 3,
+                    modifiers: NONE,
+                }),
+                Event::Mouse(MouseEvent {
+                    kind: MouseEventKind::Up(MouseButton::Left),
+                    column: 2,
+                    row: 3,
+                    modifiers: NONE,
+                }),
             ]
         );
     }

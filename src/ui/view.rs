@@ -477,7 +477,15 @@ pub fn render_pane(pane: &PaneView, area: Rect, buf: &mut Buffer) {
             if x >= right {
                 break;
             }
-            let shown = skip_columns(&run.text, &mut skip);
+            let (shown, cut) = skip_columns(&run.text, &mut skip);
+            if cut && x < right {
+                // The right half of a wide character cut by the first
+                // column shown: a blank, so what follows keeps its column.
+                buf[(x, y)]
+                    .set_symbol(" ")
+                    .set_style(cell_style(&run.style));
+                x += 1;
+            }
             if shown.is_empty() {
                 continue;
             }
@@ -538,15 +546,21 @@ fn put_cells(
     x
 }
 
-/// What is left of `text` once `skip` columns are taken off its front
-/// (a wide character cut in two goes whole); lowers `skip` by what it took.
-fn skip_columns<'a>(text: &'a str, skip: &mut usize) -> &'a str {
+/// What is left of `text` once `skip` columns are taken off its front,
+/// and whether a wide character was cut in two there (it goes whole, so
+/// one column of it is owed); lowers `skip` by what it took.
+fn skip_columns<'a>(text: &'a str, skip: &mut usize) -> (&'a str, bool) {
     let mut chars = text.chars();
     while *skip > 0 {
         let Some(c) = chars.next() else { break };
-        *skip = skip.saturating_sub(unicode_width::UnicodeWidthChar::width(c).unwrap_or(0));
+        let width = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if width > *skip {
+            *skip = 0;
+            return (chars.as_str(), true);
+        }
+        *skip -= width;
     }
-    chars.as_str()
+    (chars.as_str(), false)
 }
 
 fn cell_style(style: &crate::domain::pane::Style) -> Style {
@@ -715,4 +729,20 @@ fn wrapped_rows(text: &str, width: u16) -> u16 {
         })
         .sum();
     u16::try_from(rows).unwrap_or(u16::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::skip_columns;
+
+    #[test]
+    fn a_wide_character_cut_by_the_first_column_shown_owes_a_column() {
+        let mut skip = 2;
+        assert_eq!(skip_columns("a中b", &mut skip), ("b", true));
+        let mut skip = 3;
+        assert_eq!(skip_columns("a中b", &mut skip), ("b", false));
+        let mut skip = 1;
+        assert_eq!(skip_columns("ab", &mut skip), ("b", false));
+        assert_eq!(skip, 0);
+    }
 }

@@ -216,10 +216,15 @@ fn add_worktrees(
             });
         }
         drop(done);
+        // Every worktree made is recorded, even after one failed to be.
+        let mut failed = Ok(());
         for (i, outcome, started) in finished {
-            turns[i].finish(outcome, started, report, progress)?;
+            let recorded = turns[i].finish(outcome, started, report, progress);
+            if failed.is_ok() {
+                failed = recorded;
+            }
         }
-        Ok(())
+        failed
     })
 }
 
@@ -452,7 +457,6 @@ impl Turn<'_> {
             ));
             report.redone.push(name.clone());
         }
-        self.ws.git.mark_worktree(name.as_str(), name.as_str())?;
         if branch_created {
             report.created.push(name.clone());
         } else {

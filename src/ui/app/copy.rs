@@ -148,7 +148,13 @@ impl App {
                     pane.lines.get(row).map(row_cells)
                 };
                 let (l, c) = word_motion(&shown, (line, col), motion, c.is_ascii_uppercase());
-                to(l, c)
+                // No word past the screen's last row or history's first:
+                // the cursor stays.
+                if l < -history || l >= rows {
+                    copy.cursor
+                } else {
+                    to(l, c)
+                }
             }
             (KeyCode::Char('g'), _) => to(-history, 0),
             (KeyCode::Char('G'), _) => to(rows - 1, 0),
@@ -307,7 +313,9 @@ fn word_motion(
             at
         }
         Word::Back => {
-            if let Some(i) = index.and_then(|i| (0..i).rev().find(|&i| starts(i))) {
+            // A cursor past a row's text counts the last word as before it.
+            let before = index.map(|i| if cells[i].0 < col { i + 1 } else { i });
+            if let Some(i) = before.and_then(|i| (0..i).rev().find(|&i| starts(i))) {
                 return (line, cells[i].0);
             }
             // The last word on an earlier line.
@@ -373,5 +381,7 @@ mod tests {
         // At the last row shown, w goes to the line beyond (the pane scrolls).
         assert_eq!(go((2, 13), Word::Next, false), (2, 15));
         assert_eq!(go((2, 15), Word::Next, false), (3, 0));
+        // Past a row's text, b goes to its last word, a lone `;` too.
+        assert_eq!(go((0, 30), Word::Back, false), (0, 24));
     }
 }
