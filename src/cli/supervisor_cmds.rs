@@ -31,10 +31,13 @@ pub fn attach(cwd: &Path, remote: Option<&str>) -> anyhow::Result<ExitCode> {
             let log = dirs_cache().join("client.log");
             (link, log)
         }
-        None => {
-            let ws = open_in_force(cwd)?;
-            attach_local(&ws)?
-        }
+        None => attach_running(cwd).map_or_else(
+            || {
+                let ws = open_in_force(cwd)?;
+                attach_local(&ws)
+            },
+            Ok,
+        )?,
     };
     let pid = link.welcome.pid;
     match crate::ui::run(link, &log_file)? {
@@ -72,6 +75,18 @@ fn lost(remote: Option<&str>, pid: u32, why: &str) -> String {
 }
 
 /// Starts the supervisor if needed and connects as a dashboard.
+/// A dashboard's link to the supervisor already running for the
+/// repository at `cwd`, found from the repository alone: the plan, the
+/// state and the repository's facts are the supervisor's to read, and
+/// attaching waits for none of them. `None` when none runs or it refused
+/// (another version…): the full path then says why, or starts one.
+fn attach_running(cwd: &Path) -> Option<(Link, std::path::PathBuf)> {
+    let git = crate::git::GitRepo::discover(cwd).ok()?;
+    let state_dir = crate::store::StateDir::for_common_dir(git.common_dir());
+    let link = Link::connect(&state_dir.socket_file(), ClientKind::Dashboard).ok()?;
+    Some((link, state_dir.log_file()))
+}
+
 pub fn attach_local(ws: &Workspace) -> anyhow::Result<(Link, std::path::PathBuf)> {
     crate::supervisor::launch::ensure_running(ws)?;
     let link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Dashboard)

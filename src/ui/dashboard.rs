@@ -42,6 +42,9 @@ pub struct Dashboard {
     /// Dropped after the terminal, so the modes go last.
     modes: TerminalModes,
     dirty: bool,
+    /// Draw at once, not a frame's time after the last draw: a pane's
+    /// first frame came, which is what attaching waits for.
+    urgent: bool,
     last_draw: Instant,
     /// The size each agent was last asked to take.
     sizes: BTreeMap<SliceName, Size>,
@@ -162,6 +165,7 @@ impl Dashboard {
             terminal,
             modes,
             dirty: true,
+            urgent: false,
             last_draw: Instant::now() - FRAME,
             sizes: BTreeMap::new(),
             shown: Vec::new(),
@@ -175,7 +179,9 @@ impl Dashboard {
     /// something is to be drawn, a second otherwise (for the stall check
     /// and the model's timers).
     pub fn wait(&self) -> Duration {
-        if self.dirty {
+        if self.dirty && self.urgent {
+            Duration::ZERO
+        } else if self.dirty {
             FRAME.saturating_sub(self.last_draw.elapsed())
         } else {
             Duration::from_secs(1)
@@ -203,6 +209,11 @@ impl Dashboard {
             Msg::Input(_) => None,
             Msg::Server(message) => {
                 self.last_heard = Instant::now();
+                if let ServerMsg::Pane { frame } = message.as_ref()
+                    && !self.app.panes.contains_key(&frame.slice)
+                {
+                    self.urgent = true;
+                }
                 self.client.receive(*message, &mut self.app);
                 None
             }
@@ -264,7 +275,7 @@ impl Dashboard {
     /// Draws when something changed and a frame has passed since the last
     /// draw, then asks for the panes drawn and resizes their agents.
     pub fn draw_if_dirty(&mut self) -> anyhow::Result<()> {
-        if !self.dirty || self.last_draw.elapsed() < FRAME {
+        if !self.dirty || (!self.urgent && self.last_draw.elapsed() < FRAME) {
             return Ok(());
         }
         let mut drawn = BTreeMap::new();
@@ -279,6 +290,7 @@ impl Dashboard {
         }
         self.last_draw = Instant::now();
         self.dirty = false;
+        self.urgent = false;
         Ok(())
     }
 }
