@@ -229,44 +229,6 @@ fn watch_signals(tx: Sender) -> anyhow::Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-/// Events that arrived together, with keys right behind a paste put back
-/// into it: a pasted text holding the paste's end marker (`ESC[201~`) ends
-/// the paste early in the parser, and the rest would act as keys (a pasted
-/// `g` switching to the grid). Terminals drop the marker from what they
-/// paste; so does this. A person's keys never come in the same read.
-pub fn paste_whole(events: Vec<crossterm::event::Event>) -> Vec<crossterm::event::Event> {
-    use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers};
-    let mut out: Vec<Event> = Vec::with_capacity(events.len());
-    for event in events {
-        let pasting = matches!(out.last(), Some(Event::Paste(_)));
-        let text = match &event {
-            Event::Key(key)
-                if pasting
-                    && key.kind != KeyEventKind::Release
-                    && !key
-                        .modifiers
-                        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-            {
-                match key.code {
-                    KeyCode::Char(c) => Some(c),
-                    KeyCode::Enter => Some('\n'),
-                    KeyCode::Tab => Some('\t'),
-                    _ => None,
-                }
-            }
-            Event::Key(key) if pasting && key.kind == KeyEventKind::Release => {
-                continue;
-            }
-            _ => None,
-        };
-        match (text, out.last_mut()) {
-            (Some(c), Some(Event::Paste(pasted))) => pasted.push(c),
-            _ => out.push(event),
-        }
-    }
-    out
-}
-
 fn spawn_input_reader(
     tx: Sender,
     stop: Arc<AtomicBool>,
@@ -300,7 +262,7 @@ fn spawn_input_reader(
             } else {
                 input.waiting().then_some(ESC_WAIT)
             };
-            let mut burst = match crate::os::wait_readable_for(terminal, wake.as_raw_fd(), limit) {
+            let burst = match crate::os::wait_readable_for(terminal, wake.as_raw_fd(), limit) {
                 Ok(crate::os::Readable::Woken) => {
                     let _ = wake.read(&mut [0u8; 64]);
                     continue;
@@ -325,8 +287,6 @@ fn spawn_input_reader(
                 }
                 Err(_) => break,
             };
-            // Keys that came in the same read as a paste are the rest of it.
-            burst = paste_whole(burst);
             for event in burst {
                 send(&tx, Msg::Input(event));
             }
@@ -344,30 +304,3 @@ const ESC_WAIT: Duration = Duration::from_millis(25);
 /// piece: a large paste over a slow link comes in pieces, and what is
 /// read as keys once the wait ends (Enter among them) would act.
 const PASTE_WAIT: Duration = Duration::from_secs(5);
-
-#[cfg(test)]
-mod paste_tests {
-    use super::paste_whole;
-    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-
-    fn key(c: char) -> Event {
-        Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-    }
-
-    #[test]
-    fn keys_that_came_with_a_paste_are_the_rest_of_it() {
-        // `A ESC[201~ g ESC[201~`: the parser ends the paste at the first
-        // marker; the `g` after it is pasted text, not the grid key.
-        let events = vec![key('x'), Event::Paste("A".into()), key('g'), key('h')];
-        assert_eq!(
-            paste_whole(events),
-            vec![key('x'), Event::Paste("Agh".into())]
-        );
-        // Ctrl keys are keys.
-        let ctrl = Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
-        assert_eq!(
-            paste_whole(vec![Event::Paste("A".into()), ctrl.clone()]),
-            vec![Event::Paste("A".into()), ctrl]
-        );
-    }
-}

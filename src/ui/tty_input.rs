@@ -383,12 +383,22 @@ fn parse_paste(bytes: &[u8], at_end: bool, searched: usize) -> Parsed {
         .position(|w| w == PASTE_END)
         .map(|at| from + at);
     match end {
-        Some(end) => Parsed::Done(
-            Some(Event::Paste(
-                String::from_utf8_lossy(&body[..end]).into_owned(),
-            )),
-            PASTE_START.len() + end + PASTE_END.len(),
-        ),
+        Some(end) => {
+            // Pasted text that held the end marker itself: the terminal
+            // sent its own marker after it, with no start between. What
+            // came between is the rest of the paste (the inner marker
+            // left out, as terminals leave it out), never keys.
+            let mut text = body[..end].to_vec();
+            let mut used = end + PASTE_END.len();
+            while let Some(next) = stray_end(&body[used..]) {
+                text.extend_from_slice(&body[used..used + next]);
+                used += next + PASTE_END.len();
+            }
+            Parsed::Done(
+                Some(Event::Paste(String::from_utf8_lossy(&text).into_owned())),
+                PASTE_START.len() + used,
+            )
+        }
         // A paste longer than one read: its end comes later.
         None if !at_end => Parsed::Incomplete,
         None => Parsed::Done(
@@ -396,6 +406,18 @@ fn parse_paste(bytes: &[u8], at_end: bool, searched: usize) -> Parsed {
             bytes.len(),
         ),
     }
+}
+
+/// Where an end marker with no paste started before it is, in what
+/// follows a paste's end.
+fn stray_end(after: &[u8]) -> Option<usize> {
+    let end = after
+        .windows(PASTE_END.len())
+        .position(|w| w == PASTE_END)?;
+    let start = after
+        .windows(PASTE_START.len())
+        .position(|w| w == PASTE_START);
+    start.is_none_or(|start| end < start).then_some(end)
 }
 
 /// The mouse's button and modifier bits, as SGR and X10 both send them.
@@ -591,6 +613,25 @@ mod tests {
         assert_eq!(events[0], Event::Paste(piece.repeat(50) + "end"));
         assert_eq!(events[1], k(KeyCode::Char('q'), NONE));
         assert!(!input.in_paste() && !input.waiting());
+    }
+
+    #[test]
+    fn a_paste_holding_the_end_marker_is_whole_and_keys_after_it_are_keys() {
+        // `A ESC[201~ g` pasted: the terminal adds its own end marker.
+        assert_eq!(
+            read(b"\x1b[200~A\x1b[201~g\x1b[201~"),
+            vec![Event::Paste("Ag".into())]
+        );
+        // Enter typed right after a paste, in the same read, is a key.
+        assert_eq!(
+            read(b"\x1b[200~echo hi\x1b[201~\r"),
+            vec![Event::Paste("echo hi".into()), k(KeyCode::Enter, NONE)]
+        );
+        // Two pastes in one read stay two.
+        assert_eq!(
+            read(b"\x1b[200~a\x1b[201~\x1b[200~b\x1b[201~"),
+            vec![Event::Paste("a".into()), Event::Paste("b".into())]
+        );
     }
 
     #[test]
