@@ -153,6 +153,23 @@ impl Dashboard {
         outbox: mpsc::Sender<ClientMsg>,
         gate: super::inbox::InputGate,
     ) -> anyhow::Result<Self> {
+        // The selected slice's pane is asked for before anything is drawn:
+        // its first frame, what attaching waits for, then comes while the
+        // terminal is set up and the board drawn. The first draw asks for
+        // whatever it really shows.
+        let mut shown = Vec::new();
+        if let Some(row) = app.selected()
+            && app.tab == app::Tab::Terminal
+            && app.layout != app::Layout::Grid
+        {
+            shown.push(PaneWant {
+                slice: row.name.clone(),
+                scroll: 0,
+            });
+            let _ = outbox.send(ClientMsg::View {
+                panes: shown.clone(),
+            });
+        }
         let modes = TerminalModes::enable()?;
         let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
         Ok(Self {
@@ -168,7 +185,7 @@ impl Dashboard {
             urgent: false,
             last_draw: Instant::now() - FRAME,
             sizes: BTreeMap::new(),
-            shown: Vec::new(),
+            shown,
             last_heard: Instant::now(),
             title: String::new(),
             gate,
