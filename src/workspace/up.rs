@@ -184,12 +184,6 @@ fn add_worktrees(
             )
         })
         .collect();
-    // libgit2 makes git's `worktrees` folder as it makes the first
-    // worktree, and fails when another thread made it a moment before.
-    let records = ws.git.common_dir().join("worktrees");
-    std::fs::create_dir_all(&records).map_err(|source| {
-        WorkspaceError::Refused(format!("cannot create {}: {source}", records.display()))
-    })?;
     let next = std::sync::atomic::AtomicUsize::new(0);
     let (done, finished) = std::sync::mpsc::channel();
     let root = ws.git.root();

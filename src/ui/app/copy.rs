@@ -275,65 +275,55 @@ fn word_motion(
         return at;
     };
     let index = cells.iter().rposition(|&(c, _)| c <= col);
-    let kind = |i: usize| class(cells[i].1, big);
-    let starts = |i: usize| kind(i) != 0 && (i == 0 || kind(i - 1) != kind(i));
-    let ends = |i: usize| kind(i) != 0 && (i + 1 == cells.len() || kind(i + 1) != kind(i));
+    // The first (or, going back, the last) cell matching `is` in `range`
+    // of this row, then of each row shown after (before) it.
+    let find = |range: std::ops::Range<usize>, is: fn(&[(u16, char)], usize, bool) -> bool| {
+        let found = |cells: &[(u16, char)], range: std::ops::Range<usize>| {
+            let mut range = range.filter(|&i| is(cells, i, big));
+            let i = if motion == Word::Back {
+                range.next_back()
+            } else {
+                range.next()
+            };
+            i.map(|i| cells[i].0)
+        };
+        if let Some(c) = found(&cells, range) {
+            return Ok((line, c));
+        }
+        let step = if motion == Word::Back { -1 } else { 1 };
+        let mut other = line + step;
+        while let Some(cells) = shown(other) {
+            if let Some(c) = found(&cells, 0..cells.len()) {
+                return Ok((other, c));
+            }
+            other += step;
+        }
+        Err(other)
+    };
     match motion {
-        Word::Next => {
-            let from = index.map_or(0, |i| i + 1);
-            if let Some(i) = (from..cells.len()).find(|&i| starts(i)) {
-                return (line, cells[i].0);
-            }
-            // The first word on a later line.
-            let mut next = line + 1;
-            while let Some(cells) = shown(next) {
-                if let Some(&(c, _)) = cells.iter().find(|(_, ch)| class(*ch, big) != 0) {
-                    return (next, c);
-                }
-                next += 1;
-            }
-            // Below the rows shown: the pane scrolls down to that line.
-            (next, 0)
-        }
-        Word::End => {
-            let from = index.map_or(0, |i| i + 1);
-            if let Some(i) = (from..cells.len()).find(|&i| ends(i)) {
-                return (line, cells[i].0);
-            }
-            let mut next = line + 1;
-            while let Some(cells) = shown(next) {
-                let kind = |i: usize| class(cells[i].1, big);
-                if let Some(i) = (0..cells.len())
-                    .find(|&i| kind(i) != 0 && (i + 1 == cells.len() || kind(i + 1) != kind(i)))
-                {
-                    return (next, cells[i].0);
-                }
-                next += 1;
-            }
-            at
-        }
+        // Below the rows shown: the pane scrolls down to that line.
+        Word::Next => find(index.map_or(0, |i| i + 1)..cells.len(), word_start)
+            .unwrap_or_else(|beyond| (beyond, 0)),
+        Word::End => find(index.map_or(0, |i| i + 1)..cells.len(), word_end).unwrap_or(at),
         Word::Back => {
             // A cursor past a row's text counts the last word as before it.
-            let before = index.map(|i| if cells[i].0 < col { i + 1 } else { i });
-            if let Some(i) = before.and_then(|i| (0..i).rev().find(|&i| starts(i))) {
-                return (line, cells[i].0);
-            }
-            // The last word on an earlier line.
-            let mut before = line - 1;
-            while let Some(cells) = shown(before) {
-                let kind = |i: usize| class(cells[i].1, big);
-                if let Some(i) = (0..cells.len())
-                    .rev()
-                    .find(|&i| kind(i) != 0 && (i == 0 || kind(i - 1) != kind(i)))
-                {
-                    return (before, cells[i].0);
-                }
-                before -= 1;
-            }
+            let before = index.map_or(0, |i| if cells[i].0 < col { i + 1 } else { i });
             // Above the rows shown: the pane scrolls up to that line.
-            (before, 0)
+            find(0..before, word_start).unwrap_or_else(|beyond| (beyond, 0))
         }
     }
+}
+
+/// Whether cell `i` of `cells` starts a word (vi's classes).
+fn word_start(cells: &[(u16, char)], i: usize, big: bool) -> bool {
+    let kind = |i: usize| class(cells[i].1, big);
+    kind(i) != 0 && (i == 0 || kind(i - 1) != kind(i))
+}
+
+/// Whether cell `i` of `cells` ends a word.
+fn word_end(cells: &[(u16, char)], i: usize, big: bool) -> bool {
+    let kind = |i: usize| class(cells[i].1, big);
+    kind(i) != 0 && (i + 1 == cells.len() || kind(i + 1) != kind(i))
 }
 
 #[cfg(test)]
