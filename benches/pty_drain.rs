@@ -169,6 +169,7 @@ fn spec(cwd: &Path, input: &Path, transcript: Option<PathBuf>) -> SessionSpec {
         command: format!("cat '{}'", input.display()),
         cwd: cwd.to_owned(),
         env: Vec::new(),
+        wrapper: None,
         size: SIZE,
         scrollback: SCROLLBACK,
         transcript: transcript.map(|path| (path, TRANSCRIPT_MAX)),

@@ -21,6 +21,8 @@ struct Prepared {
     command: String,
     /// What the hooks added, for the operator.
     hooks_note: Option<String>,
+    /// The sandbox it runs in, if any.
+    wrapper: Option<crate::domain::sandbox::Wrapper>,
     transcript_path: std::path::PathBuf,
 }
 
@@ -39,6 +41,7 @@ impl Agents {
             command,
             hooks_note,
             transcript_path,
+            wrapper,
         } = self.prepare(&spec, slice, launch)?;
 
         // Refuse before touching the old screen, so a failed restart keeps it.
@@ -66,6 +69,7 @@ impl Agents {
             command,
             cwd: worktree,
             env,
+            wrapper,
             size,
             scrollback: self.options.scrollback,
             transcript: Some((transcript_path, self.options.transcript_max)),
@@ -199,6 +203,10 @@ impl Agents {
         if let Err(err) = self.ws.seed_dbt_db(slice.as_str(), false) {
             tracing::warn!(%slice, %err, "the slice's dbt database could not be made from the published build");
         }
+        // Ports first: the environment reads them from the state.
+        let mut reserved = Vec::new();
+        let ports = self.ws.reserve_ports(&self.state, slice, &mut reserved)?;
+        reserved.into_iter().for_each(|e| (self.report)(e));
         let mut env = self.ws.env(spec)?;
         // For hooks: no repository lookup, and no need for sliceboard on PATH.
         env.push((
@@ -223,6 +231,15 @@ impl Agents {
             command,
             self.options.sliceboard.as_deref(),
         );
+        let mut command = crate::domain::template::fill_ports(&command, &ports);
+        let wrapper = match self.ws.boxed(spec, &worktree, &env, &command)? {
+            crate::workspace::Boxed::Plain => None,
+            crate::workspace::Boxed::Wrapped(wrapper) => Some(wrapper),
+            crate::workspace::Boxed::Command(line) => {
+                command = line;
+                None
+            }
+        };
         let transcript_path = self.ws.state_dir.transcript_file(slice);
         Ok(Prepared {
             worktree,
@@ -230,6 +247,7 @@ impl Agents {
             command,
             hooks_note,
             transcript_path,
+            wrapper,
         })
     }
 

@@ -534,6 +534,25 @@ pub enum Event {
         slice: SliceName,
         state: SetupState,
     },
+    /// Ports were reserved for the slice (`[worktree] ports`): all it
+    /// holds now, by name.
+    PortsReserved {
+        slice: SliceName,
+        ports: std::collections::BTreeMap<String, u16>,
+    },
+    /// The plan's `[worktree] teardown` ran before the worktree was
+    /// removed: whether every command passed, the one that failed and
+    /// its exit code, and the last lines it printed.
+    TeardownRan {
+        slice: SliceName,
+        passed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failed: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<i32>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        lines: Vec<String>,
+    },
     /// A slice's worktree was removed with `clean`; its branch deleted
     /// when the integration branch held all of it, otherwise kept as
     /// `kept_as` (under `sliceboard/cleaned/`) with its unmerged commits.
@@ -601,6 +620,8 @@ impl Event {
         match self {
             Event::LifecycleChanged { slice, .. }
             | Event::SetupFinished { slice, .. }
+            | Event::TeardownRan { slice, .. }
+            | Event::PortsReserved { slice, .. }
             | Event::WorktreeCreated { slice, .. }
             | Event::WorktreeRemoved { slice, .. }
             | Event::AgentStatusChanged { slice, .. }

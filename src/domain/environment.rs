@@ -355,6 +355,8 @@ mod tests {
             variant_of: None,
             role: Default::default(),
             budget: None,
+            sandbox: None,
+            network: None,
         };
         Plan {
             base: "main".into(),
@@ -375,6 +377,7 @@ mod tests {
                 keep_children: false,
                 resume_after_limit: false,
                 budget: Default::default(),
+                sandbox: Default::default(),
             },
             dbt: DbtSpec {
                 project_dir: "dbt".into(),
@@ -386,6 +389,8 @@ mod tests {
             notify: Default::default(),
             forge: Default::default(),
             setup: Vec::new(),
+            teardown: Vec::new(),
+            ports: Vec::new(),
             slices: vec![
                 slice("staging-a", &["models/staging/**"]),
                 slice("marts", &["models/marts/**"]),

@@ -30,6 +30,7 @@ pub mod plan_change;
 pub mod planning;
 pub mod queue;
 pub mod review;
+pub mod sandbox;
 pub mod setup;
 pub mod slice;
 pub mod template;

@@ -65,6 +65,15 @@ pub struct Plan {
     /// Shell commands run in each new worktree, in order, in the slice's
     /// environment (`[worktree] setup`, e.g. `dbt deps`).
     pub setup: Vec<String>,
+    /// Shell commands run in a worktree before `down` or `clean` removes
+    /// it, in the slice's environment (`[worktree] teardown`, e.g. to drop
+    /// the slice's schema or stop its container).
+    #[serde(default)]
+    pub teardown: Vec<String>,
+    /// Named TCP ports reserved for each slice (`[worktree] ports`),
+    /// exported as `SLICEBOARD_PORT_<NAME>` and filled in for `{port.name}`.
+    #[serde(default)]
+    pub ports: Vec<String>,
     /// In file order.
     pub slices: Vec<SliceSpec>,
 }
@@ -97,6 +106,10 @@ pub struct AgentSpec {
     /// `budget` goes over it.
     #[serde(default)]
     pub budget: crate::domain::usage::Budget,
+    /// What the agents run in (`[agent] sandbox`, `network`, `writable`,
+    /// `hidden`, `pass_env`, `sandbox_command`).
+    #[serde(default)]
+    pub sandbox: super::sandbox::SandboxSpec,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -276,6 +289,11 @@ pub struct SliceSpec {
     /// This slice's own budget, over `[agent] budget`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::domain::usage::Budget>,
+    /// This slice's own sandbox and network, over `[agent]`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<super::sandbox::SandboxKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<super::sandbox::Network>,
 }
 
 impl SliceSpec {
@@ -295,6 +313,8 @@ impl SliceSpec {
             variant_of: None,
             role: SliceRole::Worker,
             budget: None,
+            sandbox: None,
+            network: None,
         }
     }
 }
@@ -385,6 +405,15 @@ impl Plan {
 
     pub fn dbt_schema_for(&self, slice: &SliceName, repo: &str) -> String {
         template::expand(&self.dbt.schema, TemplateVars { slice, repo })
+    }
+
+    /// What the slice's agent runs in: its own sandbox and network, or the
+    /// plan's.
+    pub fn box_for(&self, slice: &SliceSpec) -> super::sandbox::SliceBox {
+        super::sandbox::SliceBox {
+            kind: slice.sandbox.unwrap_or(self.agent.sandbox.kind),
+            network: slice.network.unwrap_or(self.agent.sandbox.network),
+        }
     }
 
     /// The agent command for a slice: its own, or the plan's.

@@ -150,6 +150,8 @@ mod tests {
             variant_of: None,
             role: Default::default(),
             budget: None,
+            sandbox: None,
+            network: None,
         }
     }
 
@@ -170,6 +172,7 @@ mod tests {
                 keep_children: false,
                 resume_after_limit: false,
                 budget: Default::default(),
+                sandbox: Default::default(),
             },
             dbt: DbtSpec {
                 project_dir: ".".into(),
@@ -181,6 +184,8 @@ mod tests {
             notify: Default::default(),
             forge: Default::default(),
             setup: Vec::new(),
+            teardown: Vec::new(),
+            ports: Vec::new(),
             slices: slices.iter().map(|s| slice(s)).collect(),
         }
     }

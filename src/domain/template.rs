@@ -34,6 +34,36 @@ pub enum TemplateProblem {
     UnknownInCommand(String),
 }
 
+/// The port names of every `{port.name}` in `text`.
+pub fn port_names(text: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("{port.") {
+        let after = &rest[at + "{port.".len()..];
+        let Some(end) = after.find('}') else { break };
+        let name = &after[..end];
+        if !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            names.push(name);
+        }
+        rest = &after[end..];
+    }
+    names
+}
+
+/// `text` with each `{port.name}` of `ports` replaced by its number.
+pub fn fill_ports(text: &str, ports: &std::collections::BTreeMap<String, u16>) -> String {
+    if !text.contains("{port.") {
+        return text.to_owned();
+    }
+    ports.iter().fold(text.to_owned(), |text, (name, port)| {
+        text.replace(&format!("{{port.{name}}}"), &port.to_string())
+    })
+}
+
 /// The placeholders an agent command may use besides [`PLACEHOLDERS`].
 pub const COMMAND_PLACEHOLDERS: [&str; 3] = ["prompt", "prompt_file", "brief"];
 
@@ -201,6 +231,17 @@ fn pieces(template: &str) -> impl Iterator<Item = Result<Piece<'_>, TemplateProb
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ports_are_found_and_filled_by_name() {
+        let text = "serve --port {port.web} --db {port.db} {port.} {port.Web} ${port}";
+        assert_eq!(port_names(text), ["web", "db"]);
+        let ports = [("web".to_owned(), 20001), ("db".to_owned(), 20002)].into();
+        assert_eq!(
+            fill_ports(text, &ports),
+            "serve --port 20001 --db 20002 {port.} {port.Web} ${port}"
+        );
+    }
 
     #[test]
     fn agent_commands_expand_names_and_values_once_and_leave_the_shell_its_braces() {

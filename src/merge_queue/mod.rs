@@ -642,6 +642,8 @@ impl MergeQueue {
                     kept.clone_into(&mut record.branch);
                 }
                 record.last_seen_tip = None;
+                // Its ports are free for other slices again.
+                record.ports.clear();
                 record.updated_at = jiff::Timestamp::now();
             }
             entries

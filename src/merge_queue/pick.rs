@@ -233,6 +233,7 @@ impl MergeQueue {
                 merged: None,
                 attention: None,
                 upstream_merged: Vec::new(),
+                ports: std::collections::BTreeMap::new(),
                 updated_at: jiff::Timestamp::now(),
             };
             self.change(|state| {

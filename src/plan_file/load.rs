@@ -214,7 +214,14 @@ impl Checker<'_> {
         if let Some(planner) = self.planner(raw.planner, &slices) {
             slices.push(planner);
         }
-        let setup = self.setup(raw.worktree);
+        let (setup, teardown, ports) = match raw.worktree {
+            Some(worktree) => (
+                self.setup(worktree.setup),
+                self.teardown(worktree.teardown),
+                self.ports(worktree.ports),
+            ),
+            None => Default::default(),
+        };
 
         let plan = Plan {
             base: base?,
@@ -228,12 +235,16 @@ impl Checker<'_> {
             notify,
             forge,
             setup,
+            teardown,
+            ports,
             slices,
         };
         self.branches_per_slice(&plan);
         self.names_never_collide(&plan);
         self.prompts_fit(&plan);
         self.worktrees_outside_repo(&plan);
+        self.boxes_hold(&plan);
+        self.port_references(&plan);
         Some(plan)
     }
 
@@ -315,7 +326,7 @@ impl Checker<'_> {
 
     /// One of `choices` (a word and what it means), the first when the key
     /// is missing or (said with `fix`) names none of them.
-    fn choice<T: Copy>(
+    pub(super) fn choice<T: Copy>(
         &mut self,
         value: Option<Spanned<String>>,
         key: &str,
@@ -422,8 +433,8 @@ impl Checker<'_> {
     }
 
     /// `[worktree] setup`: non-empty shell commands.
-    fn setup(&mut self, raw: Option<super::raw::RawWorktree>) -> Vec<String> {
-        let commands = raw.and_then(|w| w.setup).unwrap_or_default();
+    fn setup(&mut self, raw: Option<Vec<Spanned<String>>>) -> Vec<String> {
+        let commands = raw.unwrap_or_default();
         let mut setup = Vec::with_capacity(commands.len());
         for command in commands {
             if command.get_ref().trim().is_empty() {
@@ -530,7 +541,8 @@ impl Checker<'_> {
             return None;
         };
         let table_line = self.line(raw.span());
-        let raw = raw.into_inner();
+        let mut raw = raw.into_inner();
+        let sandbox = self.sandbox(&mut raw);
         let command = match raw.command {
             Some(c) if !c.get_ref().trim().is_empty() => {
                 self.command_placeholders(&c, "agent.command");
@@ -610,6 +622,7 @@ impl Checker<'_> {
             keep_children: raw.keep_children.unwrap_or(false),
             resume_after_limit: raw.resume_after_limit.unwrap_or(false),
             budget: self.budget(raw.budget, "agent.budget").unwrap_or_default(),
+            sandbox,
         })
     }
 

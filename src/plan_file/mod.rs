@@ -11,6 +11,7 @@ pub mod diagnostic;
 mod load;
 mod planner;
 mod raw;
+mod sandbox;
 mod slices;
 pub mod starter;
 mod variants;

@@ -55,6 +55,15 @@ pub struct RawAgent {
     pub keep_children: Option<bool>,
     pub resume_after_limit: Option<bool>,
     pub budget: Option<Spanned<crate::domain::usage::Budget>>,
+    pub sandbox: Option<Spanned<String>>,
+    pub network: Option<Spanned<String>>,
+    pub sandbox_command: Option<Spanned<String>>,
+    #[serde(default)]
+    pub writable: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub hidden: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub pass_env: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,6 +79,8 @@ pub struct RawDbt {
 #[serde(deny_unknown_fields)]
 pub struct RawWorktree {
     pub setup: Option<Vec<Spanned<String>>>,
+    pub teardown: Option<Vec<Spanned<String>>>,
+    pub ports: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,4 +125,6 @@ pub struct RawSlice {
     /// tables (read in `variants.rs`, which names the line of a bad one).
     pub variants: Option<Spanned<toml::Value>>,
     pub budget: Option<Spanned<crate::domain::usage::Budget>>,
+    pub sandbox: Option<Spanned<String>>,
+    pub network: Option<Spanned<String>>,
 }

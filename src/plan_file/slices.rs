@@ -125,6 +125,7 @@ impl Checker<'_> {
         let logs = self.logs(raw.logs, &key);
         let variants = self.variants(raw.variants, &key);
         let budget = self.budget(raw.budget, &format!("{key} > budget"));
+        let (sandbox, network) = self.slice_box(raw.sandbox, raw.network, &key);
         Some(CheckedSlice {
             spec: SliceSpec {
                 prompt: raw.prompt.unwrap_or_default(),
@@ -132,6 +133,8 @@ impl Checker<'_> {
                 env,
                 logs,
                 budget,
+                sandbox,
+                network,
                 ..SliceSpec::new(name, owns)
             },
             after,

@@ -118,8 +118,10 @@ pub struct SessionSpec {
     /// A shell command line, run with `$SHELL -c` (or `/bin/sh -c`).
     pub command: String,
     pub cwd: PathBuf,
-    /// Set on top of the inherited environment.
+    /// Set on top of the inherited environment (or of the wrapper's).
     pub env: Vec<(String, String)>,
+    /// A sandbox the shell runs in, and the environment it starts from.
+    pub wrapper: Option<crate::domain::sandbox::Wrapper>,
     pub size: Size,
     /// Lines of scrollback kept by the emulator.
     pub scrollback: usize,
@@ -231,7 +233,22 @@ impl Shared {
 /// The agent's command, run by the user's shell in its worktree with its
 /// environment.
 fn shell_command(spec: &SessionSpec) -> CommandBuilder {
-    let mut cmd = CommandBuilder::new(user_shell());
+    let mut cmd = match &spec.wrapper {
+        Some(wrapper) if !wrapper.argv.is_empty() => {
+            let mut cmd = CommandBuilder::from_argv(
+                wrapper.argv.iter().map(std::ffi::OsString::from).collect(),
+            );
+            cmd.arg(user_shell());
+            if let Some(base) = &wrapper.base_env {
+                cmd.env_clear();
+                for (key, value) in base {
+                    cmd.env(key, value);
+                }
+            }
+            cmd
+        }
+        _ => CommandBuilder::new(user_shell()),
+    };
     cmd.arg("-c");
     cmd.arg(&spec.command);
     cmd.cwd(&spec.cwd);

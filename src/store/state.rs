@@ -69,6 +69,10 @@ pub struct SliceRecord {
     /// Slices it comes after that merged since its agent was last told.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upstream_merged: Vec<SliceName>,
+    /// The TCP ports reserved for it by name (`[worktree] ports`): kept
+    /// across restarts, released when it is cleaned.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: BTreeMap<String, u16>,
     pub updated_at: Timestamp,
 }
 
@@ -188,6 +192,7 @@ mod tests {
             merged: None,
             attention: None,
             upstream_merged: vec![],
+            ports: BTreeMap::new(),
             updated_at: Timestamp::UNIX_EPOCH,
         }
     }

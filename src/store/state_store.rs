@@ -214,6 +214,7 @@ mod tests {
             merged: None,
             attention: None,
             upstream_merged: vec![],
+            ports: std::collections::BTreeMap::new(),
             updated_at: jiff::Timestamp::UNIX_EPOCH,
         }
     }

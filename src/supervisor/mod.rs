@@ -499,5 +499,9 @@ pub(crate) fn planned_row(
     );
     row.follows_logs = !spec.logs.is_empty() || !plan.setup.is_empty();
     row.variant_of = spec.variant_of.clone();
+    row.sandbox = plan.box_for(spec);
+    if let Some(record) = record {
+        row.ports.clone_from(&record.ports);
+    }
     row
 }

@@ -28,6 +28,25 @@ pub struct DownReport {
 impl DownReport {
     /// One line for a person.
     pub fn describe(&self) -> String {
+        let teardown = self.events.iter().find_map(|event| match event {
+            Event::TeardownRan {
+                passed, failed, code, ..
+            } => Some(if *passed {
+                "; teardown passed".to_owned()
+            } else {
+                format!(
+                    "; teardown failed: `{}` {} (see the Logs tab, or {})",
+                    failed.as_deref().unwrap_or("?"),
+                    code.map_or_else(|| "did not finish".to_owned(), |c| format!("exited with {c}")),
+                    "teardown.log in the slice's state folder"
+                )
+            }),
+            _ => None,
+        });
+        format!("{}{}", self.removal(), teardown.unwrap_or_default())
+    }
+
+    fn removal(&self) -> String {
         if self.removed_folder {
             format!(
                 "removed worktree {}; branch {} is kept",
@@ -77,6 +96,18 @@ pub fn down(
         ));
         refuse_if_unsaved(ws, &record.worktree, &record.branch)?;
     }
+    // The slice's services go before its worktree does.
+    let cwd = if folder_there {
+        record.worktree.clone()
+    } else {
+        ws.git.root().to_owned()
+    };
+    let teardown = (!ws.plan.teardown.is_empty())
+        .then(|| {
+            progress(say(1, format!("running {} teardown", crate::domain::possessive(name))));
+            super::setup::run_teardown(ws, name, &cwd)
+        })
+        .flatten();
     if folder_there {
         progress(say(
             2,
@@ -89,7 +120,18 @@ pub fn down(
         ws.git.remove_worktree(&record.worktree_name)?;
     }
     let pruned = ws.git.prune_stale()?;
-    let events = record_removed(ws, state, name, &record, force)?;
+    let mut events = record_removed(ws, state, name, &record, force)?;
+    if let Some(event) = teardown {
+        // Journaled as what the teardown did, before the removal's events.
+        if let Err(err) = ws
+            .state_dir
+            .journal()
+            .record(crate::store::Actor::Operator, event.clone())
+        {
+            tracing::warn!(slice = %name, %err, "teardown not journaled");
+        }
+        events.insert(0, event);
+    }
     Ok(DownReport {
         path: record.worktree,
         branch: record.branch,

@@ -13,7 +13,9 @@
 
 mod approve;
 mod down;
+mod ports;
 mod rebuild;
+mod sandbox;
 mod reconcile;
 mod setup;
 mod status;
@@ -23,7 +25,9 @@ use std::path::{Path, PathBuf};
 
 pub use approve::{approve, withdraw};
 pub use down::{DownReport, down};
+pub use ports::port_variable;
 pub use reconcile::reconcile;
+pub use sandbox::{Boxed, probe as probe_sandbox};
 pub use setup::{SetupOutcome, run_setup, setup_journaled, setup_state, skip_setup};
 pub use status::{
     Live, MergeStatus, Problem, STATUS_SCHEMA_VERSION, SliceStatus, StatusReport, status,
@@ -204,7 +208,18 @@ impl Workspace {
     /// The slice's environment, with its brief written.
     pub fn env(&self, slice: &SliceSpec) -> Result<Vec<(String, String)>, WorkspaceError> {
         let brief = self.write_brief(slice)?;
+        let ports = self.ports_of(&slice.name);
         let mut env = self.context(slice, &brief).env();
+        if !ports.is_empty() {
+            for (_, value) in &mut env {
+                *value = crate::domain::template::fill_ports(value, &ports);
+            }
+            env.extend(
+                ports
+                    .iter()
+                    .map(|(name, port)| (ports::port_variable(name), port.to_string())),
+            );
+        }
         env.extend(self.defer_env(slice.name.as_str()));
         Ok(env)
     }

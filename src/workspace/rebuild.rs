@@ -184,6 +184,7 @@ fn rebuilt_record(
         merged: word.merged.remove(name),
         attention: None,
         upstream_merged: Vec::new(),
+        ports: BTreeMap::new(),
         updated_at: Timestamp::now(),
     };
     let said = notice(name, &record, found);

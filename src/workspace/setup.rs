@@ -123,7 +123,9 @@ pub fn run_setup(
             ))(err));
         }
     }
+    let ports = ws.ports_of(slice);
     for command in &ws.plan.setup {
+        let command = &crate::domain::template::fill_ports(command, &ports);
         progress(command);
         record(
             ws,
@@ -226,3 +228,72 @@ pub fn setup_journaled(ws: &Workspace, slice: &SliceName, skip: bool) -> SetupOu
         },
     }
 }
+
+/// The most lines of a teardown's output its event carries (all of it is
+/// in `teardown.log`).
+const TEARDOWN_LINES: usize = 200;
+
+/// Runs the plan's `[worktree] teardown` for `slice` in `cwd` (its
+/// worktree, or the repository when that is gone) with the slice's
+/// environment, each command said before it runs, into the slice's
+/// `teardown.log`; the first to fail ends it. `None` when the plan has
+/// none.
+pub fn run_teardown(ws: &Workspace, slice: &SliceName, cwd: &Path) -> Option<crate::domain::Event> {
+    if ws.plan.teardown.is_empty() {
+        return None;
+    }
+    let spec = ws.slice(slice.as_str()).ok()?.clone();
+    let env = ws.env(&spec).unwrap_or_default();
+    let ports = ws.ports_of(slice);
+    let mut lines: Vec<String> = Vec::new();
+    let mut failed = None;
+    for command in &ws.plan.teardown {
+        let command = crate::domain::template::fill_ports(command, &ports);
+        lines.push(format!("$ {command}"));
+        let output = process_group::output_within(
+            Command::new("sh")
+                .args(["-c", &format!("exec 2>&1\n{command}")])
+                .current_dir(cwd)
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null()),
+            TEARDOWN_LIMIT,
+        );
+        match output {
+            Ok(output) => {
+                lines.extend(String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned));
+                if !output.status.success() {
+                    failed = Some((command, output.status.code()));
+                    break;
+                }
+            }
+            Err(err) => {
+                lines.push(format!("cannot run it: {err}"));
+                failed = Some((command, None));
+                break;
+            }
+        }
+    }
+    match &failed {
+        Some((command, Some(code))) => lines.push(format!("teardown failed: `{command}` exited with {code}")),
+        Some((command, None)) => lines.push(format!("teardown failed: `{command}` did not finish")),
+        None => lines.push("teardown passed".to_owned()),
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    if let Err(err) = ws.state_dir.write_slice_file(slice, "teardown.log", text.as_bytes()) {
+        tracing::warn!(%slice, %err, "teardown.log not written");
+    }
+    let skip = lines.len().saturating_sub(TEARDOWN_LINES);
+    let (failed, code) = failed.map_or((None, None), |(c, code)| (Some(c), code));
+    Some(crate::domain::Event::TeardownRan {
+        slice: slice.clone(),
+        passed: failed.is_none(),
+        failed,
+        code,
+        lines: lines.split_off(skip),
+    })
+}
+
+/// How long one teardown command may take before it is killed: `down`
+/// waits for it.
+const TEARDOWN_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);

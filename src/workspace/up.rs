@@ -389,6 +389,7 @@ impl Turn<'_> {
                     merged: None,
                     attention: None,
                     upstream_merged: Vec::new(),
+                    ports: std::collections::BTreeMap::new(),
                     updated_at: Timestamp::now(),
                 },
             );
@@ -501,7 +502,9 @@ impl Turn<'_> {
                 .as_ref()
                 .is_some_and(|r| r.lifecycle.has_worktree() && r.worktree == self.path);
             if outcome == AddOutcome::AlreadyThere && known {
-                return Vec::new();
+                return super::ports::fill(&ws.plan.ports, name, state)
+                    .into_iter()
+                    .collect();
             }
             let to = match from {
                 Lifecycle::Planned | Lifecycle::Removed | Lifecycle::Cleaned => Lifecycle::Ready,
@@ -511,8 +514,16 @@ impl Turn<'_> {
                 .as_ref()
                 .filter(|r| r.branch == self.branch)
                 .map_or_else(|| self.base_tip.to_string(), |r| r.base_commit.clone());
-            let (approvals, merged, attention, upstream_merged) = previous
-                .map(|r| (r.approvals, r.merged, r.attention, r.upstream_merged))
+            let (approvals, merged, attention, upstream_merged, ports) = previous
+                .map(|r| {
+                    (
+                        r.approvals,
+                        r.merged,
+                        r.attention,
+                        r.upstream_merged,
+                        r.ports,
+                    )
+                })
                 .unwrap_or_default();
             state.slices.insert(
                 name.clone(),
@@ -528,9 +539,11 @@ impl Turn<'_> {
                     merged,
                     attention,
                     upstream_merged,
+                    ports,
                     updated_at: Timestamp::now(),
                 },
             );
+            let ports = super::ports::fill(&ws.plan.ports, name, state);
             let changed = (from != to).then(|| {
                 Entry::sliceboard(Event::LifecycleChanged {
                     slice: name.clone(),
@@ -538,7 +551,7 @@ impl Turn<'_> {
                     to,
                 })
             });
-            created.into_iter().chain(changed).collect()
+            created.into_iter().chain(changed).chain(ports).collect()
         })?;
         report.events.extend(events);
         Ok(())

@@ -76,6 +76,7 @@ fn state_with(slices: usize, generation: usize) -> State {
                 merged: None,
                 attention: None,
                 upstream_merged: Vec::new(),
+                ports: Default::default(),
                 updated_at: jiff::Timestamp::UNIX_EPOCH,
             },
         );

@@ -48,6 +48,7 @@ impl Harness {
                 ("PS1".into(), "$ ".into()),
                 ("SLICE_TEST".into(), "yes".into()),
             ],
+            wrapper: None,
             size,
             scrollback: 1000,
             transcript: Some((self.transcript(), 1 << 20)),

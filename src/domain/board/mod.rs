@@ -126,6 +126,12 @@ pub struct SliceRow {
     /// The slice this one is a competing variant of (`variants` in the plan).
     #[serde(default)]
     pub variant_of: Option<SliceName>,
+    /// What its agent runs in (`[agent] sandbox` and `network`).
+    #[serde(default)]
+    pub sandbox: crate::domain::sandbox::SliceBox,
+    /// The ports reserved for it by name (`[worktree] ports`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: BTreeMap<String, u16>,
     /// When its agent first ran in this supervisor's life, and when it
     /// last ended (unset while it runs): the time a variant took.
     #[serde(default)]
@@ -182,6 +188,8 @@ impl SliceRow {
             setup: None,
             left_running: None,
             variant_of: None,
+            sandbox: crate::domain::sandbox::SliceBox::default(),
+            ports: BTreeMap::new(),
             agent_started: None,
             agent_ended: None,
             removed: false,
@@ -487,8 +495,19 @@ impl Board {
                     return;
                 }
             }
-            Event::LifecycleChanged { to, .. } => row.lifecycle = *to,
+            Event::LifecycleChanged { to, .. } => {
+                row.lifecycle = *to;
+                // Cleaned or retired on purpose: its ports were released.
+                if matches!(to, Lifecycle::Cleaned | Lifecycle::Retired) {
+                    row.ports.clear();
+                }
+            }
+            Event::PortsReserved { ports, .. } => row.ports.clone_from(ports),
             Event::SetupFinished { state, .. } => row.setup = Some(state.clone()),
+            Event::TeardownRan { lines, .. } => SliceRow::append(
+                &mut row.logs,
+                lines.iter().map(|l| format!("teardown | {l}")).collect(),
+            ),
             Event::WorktreeCreated { path, .. } => row.worktree = path.clone(),
             Event::LimitHit {
                 resets_at, resumes, ..

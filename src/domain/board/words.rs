@@ -152,6 +152,31 @@ pub fn describe(event: &Event) -> String {
         }
         Event::DriftFound { slice, drift } => format!("drift: {}", drift.describe(slice)),
         Event::SetupFinished { state, .. } => state.describe(),
+        Event::PortsReserved { ports, .. } => format!(
+            "ports reserved: {}",
+            ports
+                .iter()
+                .map(|(name, port)| format!("{name} {port}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Event::TeardownRan {
+            passed: true,
+            lines,
+            ..
+        } => format!(
+            "teardown passed{}",
+            if lines.is_empty() {
+                String::new()
+            } else {
+                " (its output is in the Logs tab)".to_owned()
+            }
+        ),
+        Event::TeardownRan { failed, code, .. } => format!(
+            "teardown failed: `{}` {}; the worktree was removed all the same (its output is in the Logs tab)",
+            failed.as_deref().unwrap_or("?"),
+            code.map_or_else(|| "could not run".to_owned(), |c| format!("exited with {c}"))
+        ),
         Event::LeftRunningFound { slice, pid } => format!(
             "agent group {pid} was {LEFT_RUNNING}: nothing reaches its terminal, and no agent starts here until it ends (`sliceboard kill {slice}` ends it)"
         ),
