@@ -94,7 +94,68 @@ pub fn check(cwd: &Path, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", describe(&ws));
     }
-    Ok(ExitCode::SUCCESS)
+    let refusals = sandbox_refusals(&ws);
+    for refusal in &refusals {
+        eprintln!("error: {refusal}");
+    }
+    Ok(if refusals.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Each sandbox of the plan that cannot start on this machine: the
+/// slices that use it and why.
+fn sandbox_refusals(ws: &Workspace) -> Vec<String> {
+    use crate::domain::sandbox::{Network, SandboxKind};
+    let mut refusals = Vec::new();
+    for network in [Network::Host, Network::None] {
+        let slices: Vec<String> = ws
+            .plan
+            .slices
+            .iter()
+            .filter(|s| ws.plan.box_for(s).kind == SandboxKind::Bubblewrap)
+            .filter(|s| ws.plan.box_for(s).network == network)
+            .map(|s| s.name.to_string())
+            .collect();
+        if slices.is_empty() {
+            continue;
+        }
+        if let Err(why) = crate::workspace::probe_sandbox(network) {
+            refusals.push(format!(
+                "the sandbox of {} cannot start: {why}",
+                slices.join(", ")
+            ));
+        }
+    }
+    let commanded: Vec<String> = ws
+        .plan
+        .slices
+        .iter()
+        .filter(|s| ws.plan.box_for(s).kind == SandboxKind::Command)
+        .map(|s| s.name.to_string())
+        .collect();
+    let program = ws
+        .plan
+        .agent
+        .sandbox
+        .command
+        .as_deref()
+        .and_then(|c| shlex::split(c)?.into_iter().next());
+    if let (false, Some(program)) = (commanded.is_empty(), program) {
+        let found = program.contains('/') && Path::new(&program).is_file()
+            || std::env::var_os("PATH").is_some_and(|path| {
+                std::env::split_paths(&path).any(|dir| dir.join(&program).is_file())
+            });
+        if !found {
+            refusals.push(format!(
+                "the sandbox of {} cannot start: `{program}`, which `sandbox_command` runs, is not on PATH",
+                commanded.join(", ")
+            ));
+        }
+    }
+    refusals
 }
 
 /// The plan plus what it resolves to for each slice.

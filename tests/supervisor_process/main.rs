@@ -23,6 +23,7 @@ mod private_files;
 mod prompts;
 mod resume;
 mod review_comments;
+mod sandbox;
 mod run_endings;
 mod supervisor_process;
 mod usage;
