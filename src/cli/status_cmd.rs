@@ -63,6 +63,9 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         .map(|s| &s.name)
         .collect();
     for slice in &report.slices {
+        print_box(slice);
+    }
+    for slice in &report.slices {
         print_notes(ws, slice, &running);
     }
     if report
@@ -73,6 +76,23 @@ pub fn status(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         println!("no worktrees yet: run `sliceboard up` to create them");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A line for a slice in a sandbox or with ports: what its agent runs in
+/// and the ports it holds.
+fn print_box(slice: &SliceStatus) {
+    let sandbox = slice.sandbox.filter(|b| b.is_sandboxed());
+    if sandbox.is_none() && slice.ports.is_empty() {
+        return;
+    }
+    let mut parts = Vec::new();
+    if let Some(sandbox) = sandbox {
+        parts.push(format!("sandbox {}", sandbox.describe()));
+    }
+    if !slice.ports.is_empty() {
+        parts.push(format!("ports {}", crate::domain::board::ports_text(&slice.ports)));
+    }
+    println!("{}: {}", slice.name, parts.join("; "));
 }
 
 /// What only a running supervisor knows: each slice's agent, and the

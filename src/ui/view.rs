@@ -87,6 +87,15 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> PaneSizes {
     panes
 }
 
+/// The pane's right-hand title: the slice's sandbox and ports, when it
+/// has either (` bubblewrap, network none · web 21363 `).
+fn box_title(row: &SliceRow) -> Option<String> {
+    let sandbox = row.sandbox.is_sandboxed().then(|| row.sandbox.describe());
+    let ports = (!row.ports.is_empty()).then(|| crate::domain::board::ports_text(&row.ports));
+    let parts: Vec<String> = sandbox.into_iter().chain(ports).collect();
+    (!parts.is_empty()).then(|| format!(" {} ", parts.join(" · ")))
+}
+
 fn title_line(app: &App) -> Paragraph<'static> {
     let mut spans = vec![
         Span::styled(
@@ -354,10 +363,15 @@ fn draw_terminal(
             Style::new().fg(Color::Cyan),
         ));
     }
-    let block = Block::new()
+    let mut block = Block::new()
         .borders(Borders::ALL)
         .border_style(border)
         .title(TextLine::from(title));
+    if let Some(boxed) = box_title(row) {
+        block = block.title_top(
+            TextLine::from(Span::styled(boxed, Style::new().fg(Color::DarkGray))).right_aligned(),
+        );
+    }
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.width < 2 || inner.height < 1 {

@@ -153,19 +153,28 @@ impl Workspace {
             .map(|r| git_dir.join("worktrees").join(&r.worktree_name))
             .filter(|dir| record.is_some_and(|r| !r.worktree_name.is_empty()) && dir.is_dir());
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        let under_tmp = |p: &Path| p.starts_with("/tmp");
         let socket_dir = self
             .state_dir
             .socket_file()
             .parent()
-            .map(Path::to_owned)
-            .filter(|dir| dir.is_dir());
-        let shown = home
-            .iter()
-            .chain(socket_dir.iter())
-            .filter(|p| under_tmp(p) && p.is_dir())
-            .cloned()
+            .map(Path::to_owned);
+        // The sandbox's /tmp is its own: the folders under the real one
+        // that hold the repository, the worktree, the home folder or the
+        // socket are shown again, read-only (what is hidden in them is
+        // hidden after).
+        let mut shown: Vec<PathBuf> = [Some(self.git.root()), Some(worktree), home.as_deref()]
+            .into_iter()
+            .flatten()
+            .chain(socket_dir.as_deref())
+            .filter_map(|path| {
+                let rest = path.strip_prefix("/tmp").ok()?;
+                let first = rest.components().next()?;
+                Some(Path::new("/tmp").join(first))
+            })
+            .filter(|dir| dir.is_dir())
             .collect();
+        shown.sort();
+        shown.dedup();
         let read_only = [
             git_dir.join("hooks"),
             git_dir.join("config"),

@@ -100,6 +100,12 @@ pub struct SliceStatus {
     /// is known.
     #[serde(default)]
     pub usage: Option<crate::domain::usage::SliceUsage>,
+    /// What its agent runs in; null for a slice the plan no longer lists.
+    #[serde(default)]
+    pub sandbox: Option<crate::domain::sandbox::SliceBox>,
+    /// The TCP ports reserved for it, by name (`[worktree] ports`).
+    #[serde(default)]
+    pub ports: BTreeMap<String, u16>,
 }
 
 /// Where a slice stands in the merge queue.
@@ -507,6 +513,8 @@ impl Look<'_> {
             agent: None,
             setup: super::setup_state(ws, &name),
             usage: None,
+            sandbox: ws.plan.slice(name.as_str()).map(|spec| ws.plan.box_for(spec)),
+            ports: record.map(|r| r.ports.clone()).unwrap_or_default(),
             name,
         };
         Ok((status, diff))

@@ -205,6 +205,15 @@ impl SliceRow {
     }
 }
 
+/// Ports by name as the board and `status` show them: `web 21363, db 24001`.
+pub fn ports_text(ports: &BTreeMap<String, u16>) -> String {
+    ports
+        .iter()
+        .map(|(name, port)| format!("{name} {port}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A change to the board, as the supervisor sends it to every client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "update", rename_all = "snake_case")]

@@ -152,14 +152,9 @@ pub fn describe(event: &Event) -> String {
         }
         Event::DriftFound { slice, drift } => format!("drift: {}", drift.describe(slice)),
         Event::SetupFinished { state, .. } => state.describe(),
-        Event::PortsReserved { ports, .. } => format!(
-            "ports reserved: {}",
-            ports
-                .iter()
-                .map(|(name, port)| format!("{name} {port}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Event::PortsReserved { ports, .. } => {
+            format!("ports reserved: {}", super::ports_text(ports))
+        }
         Event::TeardownRan {
             passed: true,
             lines,
