@@ -192,6 +192,10 @@ pub enum CommandArgs {
         /// The slice.
         #[arg(value_name = "SLICE", add = ArgValueCandidates::new(slice_names))]
         slice: String,
+        /// Run it inside the slice's sandbox, as its agent runs (what the
+        /// agent sees, may write and reach).
+        #[arg(long)]
+        sandbox: bool,
         /// Run this instead of `$SHELL`, e.g. `-- dbt build -s my_model`.
         #[arg(last = true)]
         command: Vec<String>,

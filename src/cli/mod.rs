@@ -131,7 +131,11 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         CommandArgs::Supervise => supervisor_cmds::supervise(&cwd),
         CommandArgs::Env { slice, json } => slice_cmds::env(&open(&cwd)?, slice, json),
         CommandArgs::Path { slice } => slice_cmds::path(&open(&cwd)?, &slice),
-        CommandArgs::Shell { slice, command } => slice_cmds::shell(&open(&cwd)?, &slice, &command),
+        CommandArgs::Shell {
+            slice,
+            sandbox,
+            command,
+        } => slice_cmds::shell(&open(&cwd)?, &slice, &command, sandbox),
         CommandArgs::Status { json } => status_cmd::status(&open_in_force(&cwd)?, json),
         CommandArgs::Signal {
             activity,

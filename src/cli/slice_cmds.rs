@@ -92,11 +92,57 @@ pub fn path(ws: &Workspace, slice: &str) -> anyhow::Result<ExitCode> {
 /// `sliceboard shell SLICE [-- COMMAND…]`: replaces this process with the
 /// user's shell (or the command) in the worktree, the slice's environment
 /// added.
-pub fn shell(ws: &Workspace, slice: &str, command: &[String]) -> anyhow::Result<ExitCode> {
+pub fn shell(
+    ws: &Workspace,
+    slice: &str,
+    command: &[String],
+    sandbox: bool,
+) -> anyhow::Result<ExitCode> {
     use std::os::unix::process::CommandExt as _;
     let worktree = existing_worktree(ws, slice)?;
     let spec = ws.slice(slice)?;
-    let env = ws.env(spec)?;
+    let mut env = ws.env(spec)?;
+    if sandbox {
+        let ports = ws.ports_of(&spec.name);
+        let line = match command {
+            [] => "exec \"${SHELL:-/bin/sh}\"".to_owned(),
+            words => shlex::try_join(words.iter().map(String::as_str))
+                .context("the command holds a NUL byte")?,
+        };
+        let line = crate::domain::template::fill_ports(&line, &ports);
+        env.push((
+            "SLICEBOARD_SOCKET".into(),
+            ws.state_dir.socket_file().to_string_lossy().into_owned(),
+        ));
+        let (program, args, base_env) = match ws.boxed(spec, &worktree, &env, &line)? {
+            workspace::Boxed::Plain => anyhow::bail!(
+                "{slice} has no sandbox: its agent runs as you do (`[agent] sandbox` in the plan; docs/sandbox.md)"
+            ),
+            workspace::Boxed::Wrapped(wrapper) => {
+                let mut argv = wrapper.argv;
+                argv.extend(["/bin/sh".to_owned(), "-c".to_owned(), line]);
+                let program = argv.remove(0);
+                (program, argv, wrapper.base_env)
+            }
+            workspace::Boxed::Command(filled) => (
+                "/bin/sh".to_owned(),
+                vec!["-c".to_owned(), filled],
+                None,
+            ),
+        };
+        if command.is_empty() {
+            eprintln!(
+                "a shell in {slice}'s sandbox ({}), as its agent sees it; exit to come back",
+                worktree.display()
+            );
+        }
+        let mut run = std::process::Command::new(&program);
+        if let Some(base) = base_env {
+            run.env_clear().envs(base);
+        }
+        let err = run.args(&args).current_dir(&worktree).envs(env).exec();
+        return Err(anyhow::Error::new(err).context(format!("cannot run {program}")));
+    }
     let (program, args) = match command.split_first() {
         Some((program, args)) => (program.clone(), args.to_vec()),
         None => {

@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use super::{Workspace, WorkspaceError};
 use crate::domain::SliceSpec;
@@ -59,8 +58,14 @@ pub fn probe(network: Network) -> Result<(), String> {
     command.args([
         "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--", "true",
     ]);
-    let output = crate::os::process_group::output_within(&mut command, Duration::from_secs(10))
-        .map_err(|err| format!("cannot run {}: {err}", program.display()))?;
+    // Waited for, not polled: an agent's start waits on it.
+    let output = crate::os::process_group::output(
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped()),
+    )
+    .map_err(|err| format!("cannot run {}: {err}", program.display()))?;
     if output.status.success() {
         STARTED
             .lock()

@@ -1,0 +1,182 @@
+//! What a sandbox adds to an agent's start: the time from the operator's
+//! start request reaching the supervisor to the agent's first command
+//! running in its worktree, for an agent without a sandbox and one in
+//! bubblewrap with `network = "none"` (its own mount, pid, ipc, uts and
+//! network namespaces), alternating.
+//!
+//! Setup: a temporary repository with two slices, `plain` and `boxed`,
+//! whose agent writes the time (`date +%s%N`) into its worktree, then
+//! sleeps; `sliceboard supervise` running. Each run removes the file,
+//! asks for the start over the socket (as `s` on the board does), waits
+//! for the file, then kills the agent and waits for its end. Reported as
+//! median, p90 and max of `SB_SANDBOX_RUNS` runs (default 40) each.
+//!
+//! Run with `cargo bench --bench sandbox_start`; `SB_BIN` picks another
+//! binary. Needs bubblewrap (`apt-get install bubblewrap`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sliceboard::domain::wire::ClientKind;
+use sliceboard::domain::{Command as SbCommand, SliceName};
+use sliceboard::link::Link;
+
+struct Supervisor(std::process::Child);
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        // SAFETY: our own child, not yet reaped.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
+
+const PLAN: &str = r#"base = "main"
+max_running = 4
+
+[agent]
+command = "date +%s%N > started.tmp && mv started.tmp started; exec sleep 600"
+
+[[slice]]
+name = "plain"
+owns = ["models/plain/**"]
+
+[[slice]]
+name = "boxed"
+owns = ["models/boxed/**"]
+sandbox = "bubblewrap"
+network = "none"
+"#;
+
+fn main() {
+    let bin = std::env::var_os("SB_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sliceboard")));
+    let runs: usize = std::env::var("SB_SANDBOX_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(40);
+    let dir = tempfile::tempdir().unwrap();
+    let top = dir.path().canonicalize().unwrap();
+    let root = top.join("shop");
+    let home = top.join("home");
+    for folder in ["models/plain", "models/boxed"] {
+        std::fs::create_dir_all(root.join(folder)).unwrap();
+        std::fs::write(root.join(folder).join("a.sql"), "select 1\n").unwrap();
+    }
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(root.join("sliceboard.toml"), PLAN).unwrap();
+    let run = |program: &Path, args: &[&str]| {
+        let ok = isolated(Command::new(program), &home)
+            .args(args)
+            .current_dir(&root)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{} {args:?}", program.display());
+    };
+    let git = Path::new("git");
+    run(git, &["init", "-q", "-b", "main"]);
+    run(git, &["add", "-A"]);
+    run(git, &["commit", "-qm", "initial"]);
+    run(&bin, &["up"]);
+    run(&bin, &["check"]);
+    let socket = root.join(".git/sliceboard/supervisor.sock");
+    let _sup = Supervisor(
+        isolated(Command::new(&bin), &home)
+            .arg("supervise")
+            .current_dir(&root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut link = loop {
+        if let Ok(link) = Link::connect(&socket, ClientKind::Cli) {
+            break link;
+        }
+        assert!(Instant::now() < deadline, "the supervisor never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    let slices = ["plain", "boxed"];
+    // One start of each first, unmeasured: the supervisor checks once
+    // that bubblewrap starts here.
+    for round in 0..=runs {
+        for (i, name) in slices.iter().enumerate() {
+            let slice = SliceName::parse(name).unwrap();
+            let file = top.join("shop.slices").join(name).join("started");
+            let _ = std::fs::remove_file(&file);
+            // Refused while the last run's end is still on its way.
+            let waited = Instant::now();
+            let (asked, started) = loop {
+                let asked = SystemTime::now();
+                let started = Instant::now();
+                match link
+                    .request(SbCommand::StartAgent {
+                        slice: slice.clone(),
+                    })
+                    .unwrap()
+                {
+                    Ok(_) => break (asked, started),
+                    Err(err) => {
+                        assert!(
+                            waited.elapsed() < Duration::from_secs(20),
+                            "{name} did not start: {err}"
+                        );
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+            };
+            let text = loop {
+                if let Ok(text) = std::fs::read_to_string(&file) {
+                    break text;
+                }
+                assert!(started.elapsed() < Duration::from_secs(20), "{name} never ran");
+                std::thread::sleep(Duration::from_millis(1));
+            };
+            let ran: u128 = text.trim().parse().unwrap();
+            let asked = asked.duration_since(UNIX_EPOCH).unwrap().as_nanos();
+            let took = Duration::from_nanos(u64::try_from(ran.saturating_sub(asked)).unwrap());
+            if round > 0 {
+                times[i].push(took);
+            }
+            link.request(SbCommand::KillAgent { slice }).unwrap().unwrap();
+        }
+    }
+    println!("{runs} starts each, alternating; from the start request to the agent's first command\n");
+    println!("| agent | median | p90 | max |");
+    println!("|---|---|---|---|");
+    for (name, mut times) in ["no sandbox", "bubblewrap, network none"]
+        .into_iter()
+        .zip(times)
+    {
+        times.sort();
+        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "| {name} | {:.1} ms | {:.1} ms | {:.1} ms |",
+            at(0.5).as_secs_f64() * 1e3,
+            at(0.9).as_secs_f64() * 1e3,
+            at(1.0).as_secs_f64() * 1e3
+        );
+    }
+}
+
+/// A command with `HOME` in the bench's folder and no git config.
+fn isolated(mut command: Command, home: &Path) -> Command {
+    command
+        .env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+        .env("GIT_COMMITTER_NAME", "Bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+        .env_remove("SLICEBOARD_SOCKET")
+        .env_remove("SLICEBOARD_SLICE");
+    command
+}
