@@ -237,6 +237,50 @@ fn describe(ws: &Workspace) -> String {
         "  merge check   {}",
         plan.merge.check.as_deref().unwrap_or("(none)")
     );
+    let sandbox = &plan.agent.sandbox;
+    let boxes: std::collections::BTreeSet<String> = plan
+        .slices
+        .iter()
+        .map(|s| plan.box_for(s).describe())
+        .collect();
+    if boxes.len() > 1 || sandbox.kind != crate::domain::sandbox::SandboxKind::None {
+        let _ = writeln!(
+            out,
+            "  sandbox       {}{}",
+            crate::domain::sandbox::SliceBox {
+                kind: sandbox.kind,
+                network: sandbox.network
+            }
+            .describe(),
+            if boxes.len() > 1 {
+                " (some slices set their own)"
+            } else {
+                ""
+            }
+        );
+        if let Some(command) = &sandbox.command {
+            let _ = writeln!(out, "  sandbox with  {command}");
+        }
+        for (what, list) in [
+            ("writable", &sandbox.writable),
+            ("hidden", &sandbox.hidden),
+            ("passes", &sandbox.pass_env),
+        ] {
+            if !list.is_empty() {
+                let _ = writeln!(out, "  {what:<13} {}", list.join(", "));
+            }
+        }
+    }
+    if !plan.ports.is_empty() {
+        let _ = writeln!(
+            out,
+            "  ports         {} (one each per slice, as SLICEBOARD_PORT_<NAME>)",
+            plan.ports.join(", ")
+        );
+    }
+    for command in &plan.teardown {
+        let _ = writeln!(out, "  teardown      {command}");
+    }
     if let Some(planner) = plan.planner() {
         let _ = writeln!(
             out,

@@ -318,3 +318,26 @@ fn braces_of_the_agent_commands_own_pass_check() {
     repo.write("sliceboard.toml", &plan);
     repo.sliceboard(&["check"]).ok();
 }
+
+#[test]
+fn sandbox_ports_and_teardown_mistakes() {
+    let plan = PLAN
+        .replace(
+            "[agent]",
+            "[worktree]\nports = [\"web\", \"Web\", \"web\"]\nteardown = [\"\"]\n\n[agent]\nsandbox = \"docker\"\nnetwork = \"off\"\nwritable = [\"relative/path\"]\npass_env = [\"NOT-A-NAME\"]\nsandbox_command = \"podman run img\"",
+        )
+        .replace(
+            "prompt = \"Migrate the marts.\"",
+            "prompt = \"Migrate the marts.\"\nnetwork = \"none\"\nagent = \"serve --port {port.api}\"",
+        );
+    snapshot("sandbox_mistakes", &plan);
+}
+
+#[test]
+fn a_sandbox_command_must_run_the_agent() {
+    let plan = PLAN.replace(
+        "[agent]",
+        "[agent]\nsandbox = \"command\"\nsandbox_command = \"podman run --network {network} {image} img\"",
+    );
+    snapshot("sandbox_command_mistakes", &plan);
+}
