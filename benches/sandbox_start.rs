@@ -136,7 +136,10 @@ fn main() {
                 if let Ok(text) = std::fs::read_to_string(&file) {
                     break text;
                 }
-                assert!(started.elapsed() < Duration::from_secs(20), "{name} never ran");
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "{name} never ran"
+                );
                 std::thread::sleep(Duration::from_millis(1));
             };
             let ran: u128 = text.trim().parse().unwrap();
@@ -145,10 +148,14 @@ fn main() {
             if round > 0 {
                 times[i].push(took);
             }
-            link.request(SbCommand::KillAgent { slice }).unwrap().unwrap();
+            link.request(SbCommand::KillAgent { slice })
+                .unwrap()
+                .unwrap();
         }
     }
-    println!("{runs} starts each, alternating; from the start request to the agent's first command\n");
+    println!(
+        "{runs} starts each, alternating; from the start request to the agent's first command\n"
+    );
     println!("| agent | median | p90 | max |");
     println!("|---|---|---|---|");
     for (name, mut times) in ["no sandbox", "bubblewrap, network none"]

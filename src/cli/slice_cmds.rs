@@ -124,11 +124,9 @@ pub fn shell(
                 let program = argv.remove(0);
                 (program, argv, wrapper.base_env)
             }
-            workspace::Boxed::Command(filled) => (
-                "/bin/sh".to_owned(),
-                vec!["-c".to_owned(), filled],
-                None,
-            ),
+            workspace::Boxed::Command(filled) => {
+                ("/bin/sh".to_owned(), vec!["-c".to_owned(), filled], None)
+            }
         };
         if command.is_empty() {
             eprintln!(

@@ -90,7 +90,10 @@ fn print_box(slice: &SliceStatus) {
         parts.push(format!("sandbox {}", sandbox.describe()));
     }
     if !slice.ports.is_empty() {
-        parts.push(format!("ports {}", crate::domain::board::ports_text(&slice.ports)));
+        parts.push(format!(
+            "ports {}",
+            crate::domain::board::ports_text(&slice.ports)
+        ));
     }
     println!("{}: {}", slice.name, parts.join("; "));
 }

@@ -212,7 +212,15 @@ pub fn bubblewrap_args(layout: &Layout) -> Vec<String> {
         push(&["--unshare-net"]);
     }
     push(&[
-        "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
     ]);
     let text = |p: &Path| p.to_string_lossy().into_owned();
     for path in &layout.shown {
@@ -222,7 +230,12 @@ pub fn bubblewrap_args(layout: &Layout) -> Vec<String> {
         if is_dir {
             // An empty folder nobody may write into, so a write fails
             // with "Permission denied" instead of vanishing into a tmpfs.
-            args.extend(["--perms".into(), "0555".into(), "--tmpfs".into(), text(path)]);
+            args.extend([
+                "--perms".into(),
+                "0555".into(),
+                "--tmpfs".into(),
+                text(path),
+            ]);
         } else {
             args.extend(["--ro-bind".into(), "/dev/null".into(), text(path)]);
         }

@@ -19,7 +19,8 @@ const KINDS: [(&str, SandboxKind); 3] = [
 ];
 const NETWORKS: [(&str, Network); 2] = [("host", Network::Host), ("none", Network::None)];
 const KIND_FIX: &str = "use `sandbox = \"bubblewrap\"` (Debian's bubblewrap), \"command\" (with `sandbox_command`), or \"none\" (the default)";
-const NETWORK_FIX: &str = "use `network = \"none\"` (loopback only; needs a sandbox) or \"host\" (the default)";
+const NETWORK_FIX: &str =
+    "use `network = \"none\"` (loopback only; needs a sandbox) or \"host\" (the default)";
 
 impl Checker<'_> {
     /// `[agent]`'s sandbox settings, taken out of `raw`.
@@ -51,8 +52,12 @@ impl Checker<'_> {
                     }
                     let line = self.line(path.span());
                     self.push(
-                        Diagnostic::error(line, key, format!("{:?} is not an absolute path", path.get_ref()))
-                            .fix("write it from `/`, or from the home folder as `~/…`"),
+                        Diagnostic::error(
+                            line,
+                            key,
+                            format!("{:?} is not an absolute path", path.get_ref()),
+                        )
+                        .fix("write it from `/`, or from the home folder as `~/…`"),
                     );
                     None
                 })
@@ -95,8 +100,12 @@ impl Checker<'_> {
         let text = command.get_ref();
         if !text.contains("{command}") {
             self.push(
-                Diagnostic::error(line, "agent.sandbox_command", "does not run `{command}`, the agent's command")
-                    .fix("end it with the image and `{command}`, e.g. `… my-image {command}`"),
+                Diagnostic::error(
+                    line,
+                    "agent.sandbox_command",
+                    "does not run `{command}`, the agent's command",
+                )
+                .fix("end it with the image and `{command}`, e.g. `… my-image {command}`"),
             );
         }
         for name in crate::domain::template::unknown_in_command(text)
@@ -108,8 +117,15 @@ impl Checker<'_> {
             .filter(|name| !COMMAND_PLACEHOLDERS.contains(&name.as_str()))
         {
             self.push(
-                Diagnostic::error(line, "agent.sandbox_command", format!("uses unknown placeholder {{{name}}}"))
-                    .fix(format!("it knows {}", COMMAND_PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", "))),
+                Diagnostic::error(
+                    line,
+                    "agent.sandbox_command",
+                    format!("uses unknown placeholder {{{name}}}"),
+                )
+                .fix(format!(
+                    "it knows {}",
+                    COMMAND_PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")
+                )),
             );
         }
     }
@@ -121,12 +137,10 @@ impl Checker<'_> {
         network: Option<Spanned<String>>,
         key: &str,
     ) -> (Option<SandboxKind>, Option<Network>) {
-        let sandbox = sandbox.map(|s| {
-            self.choice(Some(s), &format!("{key} > sandbox"), &KINDS, KIND_FIX)
-        });
-        let network = network.map(|n| {
-            self.choice(Some(n), &format!("{key} > network"), &NETWORKS, NETWORK_FIX)
-        });
+        let sandbox =
+            sandbox.map(|s| self.choice(Some(s), &format!("{key} > sandbox"), &KINDS, KIND_FIX));
+        let network = network
+            .map(|n| self.choice(Some(n), &format!("{key} > network"), &NETWORKS, NETWORK_FIX));
         (sandbox, network)
     }
 
@@ -217,8 +231,21 @@ impl Checker<'_> {
         }
         for name in unknown {
             self.push(
-                Diagnostic::error(None, "worktree.ports", format!("has no port {name:?}, which `{{port.{name}}}` names"))
-                    .fix(format!("add it: `ports = [{}]`", plan.ports.iter().map(String::as_str).chain([name.as_str()]).map(|p| format!("{p:?}")).collect::<Vec<_>>().join(", "))),
+                Diagnostic::error(
+                    None,
+                    "worktree.ports",
+                    format!("has no port {name:?}, which `{{port.{name}}}` names"),
+                )
+                .fix(format!(
+                    "add it: `ports = [{}]`",
+                    plan.ports
+                        .iter()
+                        .map(String::as_str)
+                        .chain([name.as_str()])
+                        .map(|p| format!("{p:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             );
         }
     }

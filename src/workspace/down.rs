@@ -30,14 +30,20 @@ impl DownReport {
     pub fn describe(&self) -> String {
         let teardown = self.events.iter().find_map(|event| match event {
             Event::TeardownRan {
-                passed, failed, code, ..
+                passed,
+                failed,
+                code,
+                ..
             } => Some(if *passed {
                 "; teardown passed".to_owned()
             } else {
                 format!(
                     "; teardown failed: `{}` {} (see the Logs tab, or {})",
                     failed.as_deref().unwrap_or("?"),
-                    code.map_or_else(|| "did not finish".to_owned(), |c| format!("exited with {c}")),
+                    code.map_or_else(
+                        || "did not finish".to_owned(),
+                        |c| format!("exited with {c}")
+                    ),
                     "teardown.log in the slice's state folder"
                 )
             }),
@@ -104,7 +110,10 @@ pub fn down(
     };
     let teardown = (!ws.plan.teardown.is_empty())
         .then(|| {
-            progress(say(1, format!("running {} teardown", crate::domain::possessive(name))));
+            progress(say(
+                1,
+                format!("running {} teardown", crate::domain::possessive(name)),
+            ));
             super::setup::run_teardown(ws, name, &cwd)
         })
         .flatten();

@@ -162,7 +162,10 @@ mod tests {
         // Kept as it is the next time; a name the plan dropped goes.
         assert!(fill(&["web".into(), "db".into()], &slice, &mut state).is_none());
         assert!(fill(&["web".into()], &slice, &mut state).is_some());
-        assert_eq!(state.slices[&slice].ports.keys().collect::<Vec<_>>(), ["web"]);
+        assert_eq!(
+            state.slices[&slice].ports.keys().collect::<Vec<_>>(),
+            ["web"]
+        );
         assert_eq!(state.slices[&slice].ports["web"], web);
     }
 }

@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use super::{Workspace, WorkspaceError};
 use crate::domain::SliceSpec;
 use crate::domain::sandbox::{
-    CommandVars, Hidden, Layout, Network, SECRETS, SandboxKind, SliceBox, Wrapper,
-    bubblewrap_args, env_file_text, expand_home, fill_command, kept_env,
+    CommandVars, Hidden, Layout, Network, SECRETS, SandboxKind, SliceBox, Wrapper, bubblewrap_args,
+    env_file_text, expand_home, fill_command, kept_env,
 };
 
 /// How the slice's agent starts: wrapped, or its command replaced.
@@ -56,7 +56,15 @@ pub fn probe(network: Network) -> Result<(), String> {
         command.arg("--unshare-net");
     }
     command.args([
-        "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--", "true",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--",
+        "true",
     ]);
     // Waited for, not polled: an agent's start waits on it.
     let output = crate::os::process_group::output(
@@ -127,10 +135,19 @@ impl Workspace {
                 }))
             }
             SandboxKind::Command => {
-                let template = self.plan.agent.sandbox.command.as_deref().unwrap_or("{command}");
+                let template = self
+                    .plan
+                    .agent
+                    .sandbox
+                    .command
+                    .as_deref()
+                    .unwrap_or("{command}");
                 let env_file = self.state_dir.slice_dir(&spec.name).join("sandbox.env");
-                self.state_dir
-                    .write_slice_file(&spec.name, "sandbox.env", env_file_text(env).as_bytes())?;
+                self.state_dir.write_slice_file(
+                    &spec.name,
+                    "sandbox.env",
+                    env_file_text(env).as_bytes(),
+                )?;
                 let socket = self.state_dir.socket_file();
                 Ok(Boxed::Command(fill_command(
                     template,
@@ -158,11 +175,7 @@ impl Workspace {
             .map(|r| git_dir.join("worktrees").join(&r.worktree_name))
             .filter(|dir| record.is_some_and(|r| !r.worktree_name.is_empty()) && dir.is_dir());
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        let socket_dir = self
-            .state_dir
-            .socket_file()
-            .parent()
-            .map(Path::to_owned);
+        let socket_dir = self.state_dir.socket_file().parent().map(Path::to_owned);
         // The sandbox's /tmp is its own: the folders under the real one
         // that hold the repository, the worktree, the home folder or the
         // socket are shown again, read-only (what is hidden in them is
@@ -204,7 +217,11 @@ impl Workspace {
             .iter()
             .filter(|(name, r)| **name != spec.name && r.worktree != worktree)
             .map(|(_, r)| r.worktree.clone())
-            .chain(SECRETS.iter().filter_map(|s| home.as_ref().map(|h| h.join(s))))
+            .chain(
+                SECRETS
+                    .iter()
+                    .filter_map(|s| home.as_ref().map(|h| h.join(s))),
+            )
             .chain(sandbox.hidden.iter().filter_map(|p| from_home(p)))
             .filter_map(|path| {
                 let meta = std::fs::metadata(&path).ok()?;

@@ -260,7 +260,11 @@ pub fn run_teardown(ws: &Workspace, slice: &SliceName, cwd: &Path) -> Option<cra
         );
         match output {
             Ok(output) => {
-                lines.extend(String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned));
+                lines.extend(
+                    String::from_utf8_lossy(&output.stdout)
+                        .lines()
+                        .map(str::to_owned),
+                );
                 if !output.status.success() {
                     failed = Some((command, output.status.code()));
                     break;
@@ -274,13 +278,18 @@ pub fn run_teardown(ws: &Workspace, slice: &SliceName, cwd: &Path) -> Option<cra
         }
     }
     match &failed {
-        Some((command, Some(code))) => lines.push(format!("teardown failed: `{command}` exited with {code}")),
+        Some((command, Some(code))) => {
+            lines.push(format!("teardown failed: `{command}` exited with {code}"))
+        }
         Some((command, None)) => lines.push(format!("teardown failed: `{command}` did not finish")),
         None => lines.push("teardown passed".to_owned()),
     }
     let mut text = lines.join("\n");
     text.push('\n');
-    if let Err(err) = ws.state_dir.write_slice_file(slice, "teardown.log", text.as_bytes()) {
+    if let Err(err) = ws
+        .state_dir
+        .write_slice_file(slice, "teardown.log", text.as_bytes())
+    {
         tracing::warn!(%slice, %err, "teardown.log not written");
     }
     let skip = lines.len().saturating_sub(TEARDOWN_LINES);

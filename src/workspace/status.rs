@@ -513,7 +513,10 @@ impl Look<'_> {
             agent: None,
             setup: super::setup_state(ws, &name),
             usage: None,
-            sandbox: ws.plan.slice(name.as_str()).map(|spec| ws.plan.box_for(spec)),
+            sandbox: ws
+                .plan
+                .slice(name.as_str())
+                .map(|spec| ws.plan.box_for(spec)),
             ports: record.map(|r| r.ports.clone()).unwrap_or_default(),
             name,
         };

@@ -2107,3 +2107,34 @@ fn the_queues_check_output_wraps_a_long_line_whole_with_the_newest_row_at_the_bo
     assert!(at.is_some(), "the long line whole: {lines:#?}\n{screen}");
     assert_eq!(lines[at.unwrap() + 1], "last line", "{screen}");
 }
+
+/// A sandboxed slice's pane says what it runs in and its ports, right
+/// of its name; a slice with neither says nothing.
+#[test]
+fn a_pane_names_its_sandbox_and_ports() {
+    let mut app = app();
+    app.board.slices[0].sandbox = sliceboard::domain::sandbox::SliceBox {
+        kind: sliceboard::domain::sandbox::SandboxKind::Bubblewrap,
+        network: sliceboard::domain::sandbox::Network::None,
+    };
+    app.board.slices[0].ports.insert("web".into(), 21363);
+    let screen = render(&app, 120, 24);
+    let title = screen
+        .lines()
+        .find(|l| l.contains("staging") && l.contains('┐'))
+        .unwrap_or_else(|| panic!("no pane title:\n{screen}"));
+    assert!(
+        title
+            .trim_end()
+            .ends_with(" bubblewrap, network none · web 21363 ┐"),
+        "{title}"
+    );
+    app.board.slices[0] = row(
+        "staging",
+        Lifecycle::Active,
+        AgentStatus::Running,
+        Some(Activity::Waiting),
+    );
+    let screen = render(&app, 120, 24);
+    assert!(!screen.contains("bubblewrap"), "{screen}");
+}

@@ -117,6 +117,13 @@ fn a_bubblewrap_agent_writes_only_its_worktree_commits_and_reaches_no_network() 
     assert!(repo.worktree("staging").join("own.txt").is_file());
     let log = repo.git(&["log", "--format=%s", "-1", "slice/staging"]);
     assert_eq!(log.trim(), "written in the box");
+    // `status` says what each agent runs in.
+    let table = repo.sliceboard(&["status"]).ok();
+    assert!(
+        table.contains("staging: sandbox bubblewrap, network none")
+            && table.contains("marts: sandbox bubblewrap, network host"),
+        "{table}"
+    );
     // Its hook reached the board from inside.
     dash.wait_until("the agent's signal on the board", |d| {
         d.row("staging").activity == Some(Activity::Waiting)
@@ -156,7 +163,11 @@ fn a_sandboxed_agent_pauses_resumes_and_dies_with_its_whole_tree() {
     // They run in the sandbox: a pid namespace of their own.
     let namespace = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
     for pid in &tree {
-        assert_ne!(namespace(&pid.to_string()), namespace("self"), "{pid} is not boxed");
+        assert_ne!(
+            namespace(&pid.to_string()),
+            namespace("self"),
+            "{pid} is not boxed"
+        );
     }
 
     dash.request(Command::PauseAgent {
@@ -201,11 +212,18 @@ fn check_refuses_a_sandbox_it_cannot_start_and_says_why() {
         "{said}"
     );
     // And no agent starts in a sandbox that cannot start.
-    let up = repo.command(common::BIN, &repo.root).arg("up").output().unwrap();
+    let up = repo
+        .command(common::BIN, &repo.root)
+        .arg("up")
+        .output()
+        .unwrap();
     assert!(up.status.success());
     let _sup = Supervise::start(&repo, &[("PATH", "/usr/local/bin:/nonexistent")]);
     let refused = cli(&repo.socket(), start_agent("staging")).unwrap_err();
-    assert!(refused.contains("bubblewrap (`bwrap`) is not installed"), "{refused}");
+    assert!(
+        refused.contains("bubblewrap (`bwrap`) is not installed"),
+        "{refused}"
+    );
 }
 
 fn ports_plan(slices: usize) -> String {
@@ -295,13 +313,19 @@ fn a_teardown_runs_at_down_and_its_output_and_failure_are_shown() {
     );
     repo.sliceboard(&["up"]).ok();
     let port = repo.state_json()["slices"]["marts"]["ports"]["web"].clone();
+    let table = repo.sliceboard(&["status"]).ok();
+    assert!(
+        table.contains(&format!("marts: ports web {port}")),
+        "{table}"
+    );
     // Without a supervisor: said on the command line.
     let out = repo.sliceboard(&["down", "staging"]).ok();
     assert!(
         out.contains("teardown failed: `echo still up on") && out.contains("exited with 4"),
         "{out}"
     );
-    let log = std::fs::read_to_string(repo.state_dir().join("slices/staging/teardown.log")).unwrap();
+    let log =
+        std::fs::read_to_string(repo.state_dir().join("slices/staging/teardown.log")).unwrap();
     assert!(
         log.contains(&format!(
             "dropping schema of staging in {}",

@@ -170,7 +170,10 @@ pub fn describe(event: &Event) -> String {
         Event::TeardownRan { failed, code, .. } => format!(
             "teardown failed: `{}` {}; the worktree was removed all the same (its output is in the Logs tab)",
             failed.as_deref().unwrap_or("?"),
-            code.map_or_else(|| "could not run".to_owned(), |c| format!("exited with {c}"))
+            code.map_or_else(
+                || "could not run".to_owned(),
+                |c| format!("exited with {c}")
+            )
         ),
         Event::LeftRunningFound { slice, pid } => format!(
             "agent group {pid} was {LEFT_RUNNING}: nothing reaches its terminal, and no agent starts here until it ends (`sliceboard kill {slice}` ends it)"
