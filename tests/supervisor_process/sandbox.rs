@@ -358,3 +358,32 @@ fn a_teardown_runs_at_down_and_its_output_and_failure_are_shown() {
         dash.row("marts").events
     );
 }
+
+#[test]
+fn a_sandbox_command_wraps_the_agent_with_its_environment_in_a_file() {
+    // A stand-in for `podman run …`: says what it was given, then runs
+    // the agent's command as a container would.
+    let wrapper = "sh -c 'echo \"boxed by hand: {slice} net={network} in $PWD\"; . {env_file}; echo \"env file slice=$SLICEBOARD_SLICE\"; exec \"$@\"' box {command}";
+    let repo = TestRepo::with_plan_text(
+        &Plan::new("cat")
+            .agent("sandbox = \"command\"")
+            .agent("network = \"none\"")
+            .agent(&format!("sandbox_command = {}", toml_string(wrapper)))
+            .staging(&["agent = \"echo agent-ran-$((6*7)); exec cat\""])
+            .to_string(),
+    );
+    repo.sliceboard(&["up"]).ok();
+    let _sup = Supervise::start(&repo, &[]);
+    let mut dash = Dashboard::connect(&repo.socket());
+    dash.view(&["staging"]);
+    dash.request(start_agent("staging")).expect("starts");
+    dash.wait_pane("staging", "agent-ran-42");
+    let pane = dash.pane_text(&name("staging"));
+    assert!(
+        pane.contains(&format!(
+            "boxed by hand: staging net=none in {}",
+            repo.worktree("staging").display()
+        )) && pane.contains("env file slice=staging"),
+        "{pane}"
+    );
+}
