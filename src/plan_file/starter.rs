@@ -139,12 +139,25 @@ resume = "claude --continue"
 # paused at 100% until the budget is raised ($ on the board). A slice's own
 # `budget` goes over this one.
 # budget = {{ usd = 5.0 }}
+# Each agent in its own box (docs/sandbox.md): "bubblewrap" lets it write only
+# its worktree and the git objects it commits, hides the main checkout, the
+# other slices and your keys; network = "none" leaves it only loopback. Claude
+# Code needs its own state writable; API keys pass by name.
+# sandbox = "bubblewrap"
+# network = "none"
+# writable = ["~/.claude", "~/.claude.json"]
+# pass_env = ["ANTHROPIC_API_KEY"]
 
 [worktree]
 # Commands run in each new worktree (and again with `sliceboard setup SLICE`
 # or S in the dashboard), in the slice's environment; its agent starts only
 # once they pass.
 # setup = ["dbt deps", "dbt seed"]
+# Commands run before `down` or `clean` removes a worktree.
+# teardown = ["docker compose down"]
+# A free TCP port per name for each slice, kept across restarts:
+# SLICEBOARD_PORT_WEB in its environment, {{port.web}} in commands.
+# ports = ["web"]
 
 [dbt]
 # The dbt project's folder inside each worktree.
