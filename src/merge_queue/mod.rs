@@ -84,8 +84,15 @@ pub struct QueueDeps {
     pub agents: AgentsHandle,
 }
 
-/// How often branch tips are read again when nothing else happens.
+/// How often branch tips are read again when nothing says they moved: a
+/// safety net for a lost file event (the hub and the live diffs poke the
+/// queue when what it reads changes).
+const SAFETY: Duration = Duration::from_secs(60);
+/// How often while a merge asked for waits its turn.
 const TICK: Duration = Duration::from_secs(1);
+/// The least time between two reads of the tips: a burst of pokes (an
+/// agent writing files, a dbt run's log) is read once.
+const MIN_GAP: Duration = Duration::from_millis(200);
 /// How long an automatic merge that was refused waits before it is tried
 /// again (the operator's key tries at once).
 const AUTO_RETRY: Duration = Duration::from_secs(30);
@@ -107,6 +114,8 @@ enum Msg {
     },
     /// The plan file changed and the new plan is in force.
     UsePlan(Box<crate::domain::Plan>),
+    /// Something the queue reads changed: look again.
+    Poke,
     Stop,
 }
 
@@ -135,6 +144,12 @@ impl QueueHandle {
     /// approved and merged, `after` is read from it.
     pub fn use_plan(&self, plan: crate::domain::Plan) {
         let _ = self.tx.send(Msg::UsePlan(Box::new(plan)));
+    }
+
+    /// Says something the queue reads changed (a branch, an agent's state,
+    /// a dbt run): it looks again soon.
+    pub fn poke(&self) {
+        let _ = self.tx.send(Msg::Poke);
     }
 
     /// Stops the queue: a running check is stopped and its attempt
@@ -270,26 +285,39 @@ impl MergeQueue {
         self.recover_pick();
         self.read_hold();
         self.refresh();
+        let mut last = std::time::Instant::now();
         loop {
-            let tick = if self.checks_running() {
-                CHECK_TICK
-            } else {
-                TICK
-            };
-            match self.inbox.recv_timeout(tick) {
+            // Pokes wait out the gap since the last look; anything else,
+            // or a deadline, is acted on at once.
+            let mut poked = false;
+            let mut act = false;
+            let wait = self.idle_wait();
+            match self.inbox.recv_timeout(wait) {
                 Ok(Msg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Ok(Msg::Poke) => poked = true,
                 Ok(message) => {
                     self.receive(message);
-                    while let Ok(next) = self.inbox.try_recv() {
-                        if matches!(next, Msg::Stop) {
-                            self.stop();
-                            return;
-                        }
-                        self.receive(next);
-                    }
+                    act = true;
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => act = true,
             }
+            if poked && !act {
+                let gap = MIN_GAP.saturating_sub(last.elapsed());
+                if !gap.is_zero() {
+                    std::thread::sleep(gap);
+                }
+            }
+            while let Ok(next) = self.inbox.try_recv() {
+                match next {
+                    Msg::Stop => {
+                        self.stop();
+                        return;
+                    }
+                    Msg::Poke => {}
+                    other => self.receive(other),
+                }
+            }
+            last = std::time::Instant::now();
             self.refresh();
             let board = self.board_for_autopilot();
             self.approve_green(board.as_ref());
@@ -304,6 +332,27 @@ impl MergeQueue {
         self.stop();
     }
 
+    /// How long the queue may sleep when nothing arrives: a check's
+    /// output and end come as messages, but its lanes are looked at
+    /// often; a merge waiting its turn is tried every second; a refused
+    /// automatic merge is tried again when its wait is over; otherwise
+    /// only the safety net.
+    fn idle_wait(&self) -> Duration {
+        if self.checks_running() {
+            return CHECK_TICK;
+        }
+        if !self.jobs.is_empty() {
+            return TICK;
+        }
+        self.refused
+            .values()
+            .filter(|(_, at)| at.elapsed() < AUTO_RETRY)
+            .map(|(_, at)| AUTO_RETRY.saturating_sub(at.elapsed()) + Duration::from_millis(10))
+            .chain([SAFETY])
+            .min()
+            .unwrap_or(SAFETY)
+    }
+
     fn receive(&mut self, message: Msg) {
         match message {
             Msg::Request { command, reply } => self.request(command, reply),
@@ -314,7 +363,7 @@ impl MergeQueue {
                 }
             }
             Msg::UsePlan(plan) => self.ws.plan = *plan,
-            Msg::Stop => {}
+            Msg::Poke | Msg::Stop => {}
         }
     }
 

@@ -112,7 +112,14 @@ struct Inner {
     muted: BTreeSet<SliceName>,
     /// Where the muted slices and the reviews are kept across supervisors.
     kept_in: Option<StateDir>,
+    /// Told when something the merge queue reads changed (an event, a
+    /// diff, a dbt run, flags, the plan), so it looks again then instead
+    /// of on a timer.
+    on_change: Option<Poke>,
 }
+
+/// Wakes a thread that reads the board (the merge queue).
+pub type Poke = Box<dyn Fn() + Send + Sync>;
 
 /// Where calls go: the plan's `[notify]` and the repository they are about.
 struct Notify {
@@ -160,6 +167,19 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Whether the merge queue reads what `update` changes: its own board,
+/// check output, log lines, mutes and reviews aside.
+fn moves_the_queue(update: &BoardUpdate) -> bool {
+    matches!(
+        update,
+        BoardUpdate::Event { .. }
+            | BoardUpdate::Diff { .. }
+            | BoardUpdate::Dbt { .. }
+            | BoardUpdate::Flags { .. }
+            | BoardUpdate::Plan { .. }
+    )
+}
+
 impl Hub {
     /// `notify` and `repo`: where the operator's calls go ([`Hub::set_notify`]).
     pub fn new(
@@ -187,6 +207,7 @@ impl Hub {
                 muted,
                 kept_in,
                 notify: Notify { spec: notify, repo },
+                on_change: None,
             }),
             ownership: Mutex::new(ownership.map(Arc::new)),
             commands: AtomicUsize::new(0),
@@ -258,8 +279,23 @@ impl Hub {
         Self::send_update(&mut lock(&self.inner), update);
     }
 
+    /// Who is told when the board changes in a way the merge queue reads.
+    pub fn on_change(&self, poke: Poke) {
+        lock(&self.inner).on_change = Some(poke);
+    }
+
+    /// Tells the merge queue to look again (a branch moved).
+    pub fn poke(&self) {
+        if let Some(poke) = &lock(&self.inner).on_change {
+            poke();
+        }
+    }
+
     fn send_update(inner: &mut Inner, update: BoardUpdate) {
         inner.board.apply(&update);
+        if let (Some(poke), true) = (&inner.on_change, moves_the_queue(&update)) {
+            poke();
+        }
         let found = if calls::may_call(&update) {
             let glance = Glance::of(&inner.board);
             let found = calls::calls(&inner.glance, &glance, &update);

@@ -138,6 +138,9 @@ impl Services {
             stop,
         };
         let (queue, queue_thread) = start_queue(&agents, &hub)?;
+        // The queue looks again when what it reads changes, not on a timer.
+        let poked = queue.clone();
+        hub.on_change(Box::new(move || poked.poke()));
         let senders = Senders {
             hub,
             agents: agents.handle(),
@@ -278,6 +281,7 @@ fn start_live_diffs(
     follower: mpsc::Sender<follower::Wake>,
 ) -> anyhow::Result<LiveDiffs> {
     let diffs = hub.clone();
+    let poke = hub.clone();
     let follower = Mutex::new(follower);
     LiveDiffs::start(
         ws.git.common_dir(),
@@ -293,6 +297,9 @@ fn start_live_diffs(
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .send(follower::Wake::Files(slice.clone()));
+            // A branch or a worktree's HEAD moved, perhaps: the queue reads
+            // the tips again.
+            poke.poke();
         }),
     )
     .context("cannot start watching the worktrees")

@@ -12,7 +12,9 @@
 //! changed, or the whole worktree when they move its merge base (the base
 //! or integration branch moved, or the slice merged one of them in). A
 //! change in a slice's aux folders (dbt's `logs/` and `target/`, the
-//! plan's log folders) calls `on_files`, for whoever follows those files.
+//! plan's log folders) calls `on_files`, for whoever follows those files;
+//! so does a slice's branch, HEAD or index moving, for whoever reads the
+//! tips (the merge queue).
 //! Read events (`IN_OPEN`, close-after-read) are dropped at the source: our
 //! own diffs read files, and reacting to those would refresh forever.
 //!

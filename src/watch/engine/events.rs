@@ -4,7 +4,9 @@
 //! means (a branch moved, a worktree's HEAD or index, a file to re-diff,
 //! an aux folder someone follows).
 //!
-//! It only queues work in the debouncer and calls `on_files`; the diffing
+//! It only queues work in the debouncer and calls `on_files` (for a
+//! change in an aux folder, and for a branch, HEAD or index that moved);
+//! the diffing
 //! itself is `refresh`'s.
 
 use std::path::{Path, PathBuf};
@@ -172,6 +174,7 @@ impl Engine {
         if path == self.packed_refs {
             for i in 0..self.slices.len() {
                 self.debouncer.git(i, now);
+                (self.on_files)(&self.slices[i].target.slice);
             }
             return;
         }
@@ -188,6 +191,7 @@ impl Engine {
             let name = path.file_name().unwrap_or_default();
             if name == "HEAD" || name == "index" {
                 self.debouncer.git(i, now);
+                (self.on_files)(&self.slices[i].target.slice);
             }
             return;
         }
@@ -215,6 +219,9 @@ impl Engine {
         for i in 0..self.slices.len() {
             if shared || self.slices[i].target.branch == branch {
                 self.debouncer.git(i, now);
+                // Whoever follows the slice hears it: the merge queue
+                // reads the tips again.
+                (self.on_files)(&self.slices[i].target.slice);
             }
         }
     }
