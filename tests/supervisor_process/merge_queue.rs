@@ -1468,3 +1468,43 @@ fn a_slice_whose_approval_is_withdrawn_while_its_check_runs_does_not_land() {
         "{failed:?}"
     );
 }
+
+/// The queue reads the branches when they move, not on a timer: a commit
+/// that leaves the slice's diff as it was (so no new diff reaches the
+/// board) still shows the approval stale on an attached board, with no
+/// command asked in between.
+#[test]
+fn a_branch_that_moves_with_the_same_diff_shows_its_approval_stale_by_itself() {
+    let repo = repo_with(&plan("", &[("alpha", &["a/**"], &[])]), &[]);
+    repo.commit_in("alpha", &[("a/one.sql", "select 1\n")], "one");
+    let _sup = Supervise::start(&repo, &[]);
+    let mut dash = Dashboard::connect(&repo.socket());
+    dash.request(sliceboard::domain::Command::Approve {
+        slice: name("alpha"),
+        force: false,
+    })
+    .expect("approves");
+    let state = |d: &Dashboard| {
+        d.board
+            .queue
+            .slices
+            .get(&name("alpha"))
+            .and_then(|v| v.state.clone())
+    };
+    dash.wait_until("alpha ready on the board", |d| {
+        state(d) == Some(sliceboard::domain::queue::EntryState::Ready)
+    });
+    let worktree = repo.worktree("alpha");
+    repo.git_in(
+        &worktree,
+        &["commit", "-q", "--allow-empty", "-m", "nothing new"],
+    );
+    let now = repo.git_in(&worktree, &["rev-parse", "HEAD"]);
+    dash.patience = std::time::Duration::from_secs(15);
+    dash.wait_until("alpha stale on the board", |d| {
+        matches!(
+            state(d),
+            Some(sliceboard::domain::queue::EntryState::Stale { now: Some(ref tip) }) if *tip == now
+        )
+    });
+}
