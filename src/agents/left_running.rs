@@ -24,7 +24,7 @@ use crate::session::Termination;
 use crate::store::Actor;
 
 /// How often a group left running is looked at.
-const CHECK_EVERY: Duration = Duration::from_secs(1);
+pub(super) const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// `slices/<name>/agent.json`: the pid and start time of a running agent.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

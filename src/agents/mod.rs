@@ -54,6 +54,9 @@ use crate::workspace::{Workspace, WorkspaceError};
 /// How long a prompt for a starting agent waits for it to ask for
 /// bracketed paste before it is typed anyway.
 const PROMPT_WAIT: Duration = Duration::from_secs(3);
+/// How often the agents' usage files are read while every agent is quiet
+/// (a working agent's are read at every step).
+const USAGE_EVERY: Duration = Duration::from_secs(30);
 
 /// A prompt as one paste (bracketed when the agent asked for it), then Enter.
 impl Agents {
@@ -227,6 +230,9 @@ pub struct Agents {
     finished: bool,
     /// When groups left running were last looked at.
     left_checked: Instant,
+    /// When the agents' usage files were last read (`None` before the
+    /// first read).
+    usage_read: Option<Instant>,
 }
 
 impl Agents {
@@ -258,6 +264,7 @@ impl Agents {
             screens: Screens::default(),
             finished: false,
             left_checked: Instant::now(),
+            usage_read: None,
         };
         supervisor.recover();
         Ok(supervisor)
@@ -442,25 +449,43 @@ impl Agents {
         self.follow_asks();
         self.resume_after_limits();
         self.follow_usage();
+        self.usage_read = Some(Instant::now());
     }
 
-    /// How long the owner's next [`Agents::step`] may wait: a quarter
-    /// second while some agent's activity may still change on its own,
-    /// a second when every one has settled (an agent's output then wakes
-    /// the step, or is seen within that second).
-    pub fn next_step(&self) -> Duration {
+    /// How long the owner's next [`Agents::step`] may wait, at most
+    /// `longest`: a quarter second while some agent's activity may still
+    /// change on its own or a prompt waits for its agent to read it; until
+    /// the next thing due by itself otherwise (a stalled synchronized
+    /// update drawn, a group left running looked at, a usage limit's
+    /// reset, the agents' usage files read again). An agent's output, a
+    /// hook, a command or an agent's end wakes the step at once.
+    pub fn next_step(&self, longest: Duration) -> Duration {
         let now = Instant::now();
-        let settled = self
-            .slots
-            .values()
-            .filter_map(|slot| slot.session.as_ref())
-            .filter(|s| s.exit().is_none())
-            .all(|s| s.activity_settled(now));
-        let step = if settled {
-            Duration::from_secs(1)
-        } else {
-            Duration::from_millis(250)
+        let running = || {
+            self.slots
+                .values()
+                .filter_map(|slot| slot.session.as_ref())
+                .filter(|s| s.exit().is_none())
         };
+        let settled = running().all(|s| s.activity_settled(now));
+        let prompting = self.slots.values().any(|slot| slot.prompt.is_some());
+        let usage_due = self.usage_read.map_or(Duration::ZERO, |at| {
+            USAGE_EVERY.saturating_sub(at.elapsed())
+        });
+        let mut step = if !settled || prompting {
+            Duration::from_millis(250)
+        } else {
+            longest.min(usage_due)
+        };
+        if self.slots.values().any(|slot| slot.left_running.is_some()) {
+            step = step.min(left_running::CHECK_EVERY);
+        }
+        if let Some(due) = running()
+            .filter_map(|s| s.screen_handle().sync_deadline())
+            .min()
+        {
+            step = step.min(due.saturating_duration_since(now));
+        }
         self.next_limit_reset()
             .map_or(step, |reset| step.min(reset))
     }

@@ -189,8 +189,11 @@ impl Services {
             agents, senders, ..
         } = self;
         let mut idle_since = Instant::now();
+        // Nothing wakes the step when the last dashboard or command goes:
+        // the idle exit is looked at this often at least.
+        let longest = (idle_exit / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
         while !agents.finished() {
-            agents.step(agents.next_step());
+            agents.step(agents.next_step(longest));
             let hub = &senders.hub;
             if agents.running() > 0
                 || hub.clients() > 0

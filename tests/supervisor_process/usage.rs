@@ -31,10 +31,13 @@ fn usd(usage: &serde_json::Value) -> f64 {
 
 #[test]
 fn a_transcript_an_aider_line_and_a_signal_are_priced_in_status_and_a_users_price_changes_it() {
-    // staging: Claude Code's transcript, a second message once `go` exists.
+    // staging: Claude Code's transcript, a second message once `go` exists;
+    // each printed as it is written, as an agent answers on its screen
+    // while its transcript grows (a quiet agent's files are read only
+    // every half minute).
     let staging = format!(
-        "d=\"$HOME/.claude/projects/$(pwd -P | sed 's/[^a-zA-Z0-9]/-/g')\"; mkdir -p \"$d\"; {}; \
-         until [ -e go ]; do sleep 0.1; done; {}; exec sleep 60",
+        "d=\"$HOME/.claude/projects/$(pwd -P | sed 's/[^a-zA-Z0-9]/-/g')\"; mkdir -p \"$d\"; {}; echo answered; \
+         until [ -e go ]; do sleep 0.1; done; {}; echo answered again; exec sleep 60",
         claude_line("m1", 100_000, 0, 10_000),
         claude_line("m2", 1_000, 150_000, 20_000),
     );
