@@ -48,6 +48,12 @@ pub enum ClientMsg {
         kind: ClientKind,
         /// The client's sliceboard version, for messages.
         version: String,
+        /// A dashboard over ssh asks for a [`ServerMsg::Heartbeat`] every
+        /// [`HEARTBEAT`], so a link that stalls shows as stalled; over the
+        /// local socket a supervisor that goes closes it, and nothing is
+        /// sent when nothing happens.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        heartbeat: bool,
     },
     /// A command; answered by a [`ServerMsg::Reply`] with the same id.
     /// Clients use id 0 for requests whose answer they ignore (a pane's
@@ -115,8 +121,8 @@ pub enum ServerMsg {
     Goodbye {
         reason: String,
     },
-    /// Sent to a dashboard every [`HEARTBEAT`] whatever else happens, so
-    /// a link that stalls shows as stalled.
+    /// Sent every [`HEARTBEAT`] whatever else happens to a dashboard that
+    /// asked for it (over ssh), so a link that stalls shows as stalled.
     Heartbeat,
 }
 
@@ -141,6 +147,7 @@ mod tests {
             protocol: 1,
             kind: ClientKind::Signal,
             version: "0.1.0".into(),
+            heartbeat: false,
         };
         assert_eq!(
             serde_json::to_string(&hello).unwrap(),

@@ -65,11 +65,24 @@ pub struct Link {
     /// The ssh process of a remote link; ended with the link.
     child: Option<ChildGuard>,
     next_id: u64,
+    /// Whether it asked the supervisor for heartbeats.
+    heartbeat: bool,
 }
 
 impl Link {
     /// Connects to the supervisor listening at `socket`.
     pub fn connect(socket: &Path, kind: ClientKind) -> Result<Self, LinkError> {
+        Self::connect_with(socket, kind, false)
+    }
+
+    /// Connects as [`Link::connect`] does; a dashboard with `heartbeat`
+    /// hears from the supervisor every [`crate::domain::wire::HEARTBEAT`]
+    /// even when nothing happens (a link over ssh asks for it).
+    pub fn connect_with(
+        socket: &Path,
+        kind: ClientKind,
+        heartbeat: bool,
+    ) -> Result<Self, LinkError> {
         let stream = match UnixStream::connect(socket) {
             Ok(stream) => stream,
             Err(err)
@@ -88,7 +101,7 @@ impl Link {
         stream.set_read_timeout(Some(HELLO_TIMEOUT))?;
         let reader = stream.try_clone()?;
         let writer = NoSignal(stream.try_clone()?);
-        let link = Self::hello(Box::new(reader), Box::new(writer), None, kind)?;
+        let link = Self::hello(Box::new(reader), Box::new(writer), None, kind, heartbeat)?;
         stream.set_read_timeout(match kind {
             ClientKind::Signal => Some(SIGNAL_TIMEOUT),
             // `up` on a big repository takes as long as it takes; a
@@ -139,7 +152,10 @@ impl Link {
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(LinkError::Closed);
         };
-        match Self::hello(Box::new(stdout), Box::new(stdin), None, kind) {
+        // Over ssh a link can stall without closing: a dashboard hears
+        // heartbeats, and shows the link stalled when they stop.
+        let heartbeat = kind == ClientKind::Dashboard;
+        match Self::hello(Box::new(stdout), Box::new(stdin), None, kind, heartbeat) {
             Ok(mut link) => {
                 link.child = Some(ChildGuard(child));
                 Ok(link)
@@ -159,6 +175,7 @@ impl Link {
         mut writer: Box<dyn Write + Send>,
         child: Option<Child>,
         kind: ClientKind,
+        heartbeat: bool,
     ) -> Result<Self, LinkError> {
         let wrote = write_frame(
             &mut writer,
@@ -166,6 +183,7 @@ impl Link {
                 protocol: PROTOCOL_VERSION,
                 kind,
                 version: env!("CARGO_PKG_VERSION").into(),
+                heartbeat,
             },
         );
         // A peer that refuses may close before it reads our hello: its
@@ -198,6 +216,7 @@ impl Link {
             welcome,
             child: child.map(ChildGuard),
             next_id: 1,
+            heartbeat,
         })
     }
 
@@ -215,6 +234,12 @@ impl Link {
                 None => return Err(LinkError::Closed),
             }
         }
+    }
+
+    /// Whether the supervisor sends this link heartbeats (a dashboard
+    /// over ssh).
+    pub fn heartbeats(&self) -> bool {
+        self.heartbeat
     }
 
     /// The two directions, for a client that reads on one thread and

@@ -294,8 +294,9 @@ async fn client(stream: UnixStream, context: Arc<Context>) {
             return;
         }
     };
+    let (kind, heartbeat) = kind;
     match kind {
-        ClientKind::Dashboard => dashboard(reader, writer, &context).await,
+        ClientKind::Dashboard => dashboard(reader, writer, &context, heartbeat).await,
         ClientKind::Cli | ClientKind::Signal => requests(reader, writer, &context, kind).await,
     }
 }
@@ -309,7 +310,7 @@ enum Refusal {
 /// A hello's client kind. The protocol number is read before anything
 /// else, so a client of another version is told so even when the rest of
 /// its hello has another shape.
-fn hello(body: &[u8]) -> Result<ClientKind, Refusal> {
+fn hello(body: &[u8]) -> Result<(ClientKind, bool), Refusal> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| Refusal::NotHello(e.to_string()))?;
     if value["msg"] != "hello" {
@@ -329,7 +330,9 @@ fn hello(body: &[u8]) -> Result<ClientKind, Refusal> {
         )));
     }
     match serde_json::from_value(value) {
-        Ok(ClientMsg::Hello { kind, .. }) => Ok(kind),
+        Ok(ClientMsg::Hello {
+            kind, heartbeat, ..
+        }) => Ok((kind, heartbeat)),
         Ok(_) => Err(Refusal::NotHello("not a hello".into())),
         Err(err) => Err(Refusal::NotHello(err.to_string())),
     }
@@ -456,7 +459,12 @@ fn resize(context: &Context, sizes: Vec<(SliceName, crate::session::Size)>) {
     }
 }
 
-async fn dashboard(reader: OwnedReadHalf, mut writer: OwnedWriteHalf, context: &Arc<Context>) {
+async fn dashboard(
+    reader: OwnedReadHalf,
+    mut writer: OwnedWriteHalf,
+    context: &Arc<Context>,
+    heartbeat: bool,
+) {
     let mut attached = context.hub.attach();
     let _detach = Detach {
         context,
@@ -466,7 +474,8 @@ async fn dashboard(reader: OwnedReadHalf, mut writer: OwnedWriteHalf, context: &
     if write(&mut writer, &welcome(Some(board))).await.is_ok() {
         let (inbox_tx, inbox) = mpsc::channel(64);
         let read = tokio::spawn(read_loop(reader, inbox_tx));
-        if let Err(err) = attached_loop(&mut writer, context, &mut attached, inbox).await {
+        if let Err(err) = attached_loop(&mut writer, context, &mut attached, inbox, heartbeat).await
+        {
             tracing::info!(client = attached.id, %err, "dashboard dropped");
         }
         read.abort();
@@ -487,6 +496,7 @@ async fn attached_loop(
     context: &Arc<Context>,
     attached: &mut Attached,
     mut inbox: mpsc::Receiver<ClientMsg>,
+    heartbeats: bool,
 ) -> std::io::Result<()> {
     let (replies_tx, mut replies) = mpsc::unbounded_channel::<Vec<u8>>();
     let (board_commands, mut board_inbox) = mpsc::unbounded_channel::<(u64, Command)>();
@@ -540,7 +550,7 @@ async fn attached_loop(
                 write(writer, &encode(&ServerMsg::Goodbye { reason })).await?;
                 return Ok(());
             }
-            _ = heartbeat.tick() => write(writer, &encode(&ServerMsg::Heartbeat)).await?,
+            _ = heartbeat.tick(), if heartbeats => write(writer, &encode(&ServerMsg::Heartbeat)).await?,
             () = attached.panes.wake.notified() => shown.frames(attached, writer).await?,
         }
     }

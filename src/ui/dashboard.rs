@@ -51,6 +51,12 @@ pub struct Dashboard {
     /// The panes the supervisor was last told this dashboard shows.
     shown: Vec<PaneWant>,
     last_heard: Instant,
+    /// Whether the supervisor sends heartbeats (a link over ssh): only
+    /// then does silence mean a stalled link.
+    pub heartbeats: bool,
+    /// The wall clock's minute at the last draw: shown times move once a
+    /// minute.
+    drawn_minute: u64,
     /// The window title last set.
     title: String,
     /// Stands the input reader aside while the operator's editor runs.
@@ -187,22 +193,33 @@ impl Dashboard {
             sizes: BTreeMap::new(),
             shown,
             last_heard: Instant::now(),
+            heartbeats: false,
+            drawn_minute: wall_minute(),
             title: String::new(),
             gate,
         })
     }
 
     /// How long the loop may wait for a message: until the next frame when
-    /// something is to be drawn, a second otherwise (for the stall check
-    /// and the model's timers).
+    /// something is to be drawn; otherwise until the next thing due by
+    /// itself: the status line's report going, the next minute (shown
+    /// times), and, over ssh, the stall check. Nothing wakes a local
+    /// dashboard that nothing happens to more than once a minute.
     pub fn wait(&self) -> Duration {
         if self.dirty && self.urgent {
-            Duration::ZERO
-        } else if self.dirty {
-            FRAME.saturating_sub(self.last_draw.elapsed())
-        } else {
-            Duration::from_secs(1)
+            return Duration::ZERO;
         }
+        if self.dirty {
+            return FRAME.saturating_sub(self.last_draw.elapsed());
+        }
+        let mut wait = until_next_minute();
+        if let Some(due) = self.app.report_due(Instant::now()) {
+            wait = wait.min(due);
+        }
+        if self.heartbeats {
+            wait = wait.min(Duration::from_secs(1));
+        }
+        wait
     }
 
     /// Applies one message; `Some` when it ends the dashboard.
@@ -280,8 +297,9 @@ impl Dashboard {
     /// The model's timers, and the link shown as stalled (or no longer).
     pub fn tick(&mut self) {
         self.dirty |= self.app.tick(Instant::now());
+        self.dirty |= wall_minute() != self.drawn_minute;
         let stalled = Some(self.last_heard.elapsed())
-            .filter(|silent| *silent >= STALLED)
+            .filter(|silent| self.heartbeats && *silent >= STALLED)
             .map(|silent| silent.as_secs());
         if stalled != self.app.link_stalled {
             self.app.link_stalled = stalled;
@@ -295,6 +313,7 @@ impl Dashboard {
         if !self.dirty || (!self.urgent && self.last_draw.elapsed() < FRAME) {
             return Ok(());
         }
+        self.drawn_minute = wall_minute();
         let mut drawn = BTreeMap::new();
         self.terminal
             .draw(|frame| drawn = view::draw(frame, &self.app))?;
@@ -490,4 +509,20 @@ impl Client {
             }
         }
     }
+}
+
+/// The wall clock's minutes since the epoch.
+fn wall_minute() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 60)
+}
+
+/// How long until the wall clock's next minute.
+fn until_next_minute() -> Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Duration::from_secs(60 * (now.as_secs() / 60 + 1)).saturating_sub(now)
+        + Duration::from_millis(5)
 }

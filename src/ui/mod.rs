@@ -66,6 +66,7 @@ pub enum Ended {
 pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
     let keymap = Keymap::load(Keymap::config_path().as_deref()).map_err(anyhow::Error::msg)?;
     crate::log_file::init(log_file);
+    let heartbeats = link.heartbeats();
     let (reader, writer, welcome) = link.split();
     let board = welcome
         .board
@@ -73,6 +74,7 @@ pub fn run(link: Link, log_file: &Path) -> anyhow::Result<Ended> {
     let outbox = inbox::spawn_writer(writer);
     let inbox = Inbox::start(reader)?;
     let mut dashboard = Dashboard::new(App::new(board, keymap), outbox, inbox.gate())?;
+    dashboard.heartbeats = heartbeats;
     loop {
         let mut ended = None;
         for msg in inbox.drain(dashboard.wait()) {

@@ -27,6 +27,24 @@ pub struct ReportAge {
 }
 
 impl App {
+    /// How long until the status line's report may change by itself (it
+    /// settles, or expires); `None` when nothing is shown or it stays.
+    pub fn report_due(&self, now: Instant) -> Option<Duration> {
+        let text = self.message.as_ref()?;
+        let Some(since) = self
+            .report
+            .since
+            .filter(|_| self.report.text.as_ref() == Some(text))
+        else {
+            return Some(Duration::ZERO);
+        };
+        let age = now.saturating_duration_since(since);
+        if age < REPORT_SETTLE {
+            return Some(REPORT_SETTLE - age);
+        }
+        (!text.ends_with('…')).then(|| REPORT_TTL.saturating_sub(age))
+    }
+
     /// Ages the status line's report; true when it went (redraw).
     pub fn tick(&mut self, now: Instant) -> bool {
         if self.message != self.report.text {

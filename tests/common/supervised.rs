@@ -455,6 +455,7 @@ pub fn send_hello(stream: &mut UnixStream, protocol: u32, kind: ClientKind) {
         protocol,
         kind,
         version: "9.9.9".into(),
+        heartbeat: false,
     };
     link::write_frame(stream, &hello).unwrap();
 }

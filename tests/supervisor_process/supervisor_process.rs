@@ -166,6 +166,7 @@ fn only_this_user_may_connect() {
             protocol: PROTOCOL_VERSION,
             kind: ClientKind::Dashboard,
             version: env!("CARGO_PKG_VERSION").into(),
+            heartbeat: false,
         },
     );
     let got = read_until_closed(&mut stranger, "a connection from another user");
@@ -713,13 +714,30 @@ fn a_long_scrollback_reads_as_one_from_its_first_line_also_after_a_resize() {
 #[test]
 fn a_quiet_dashboard_hears_heartbeats_and_a_goodbye_that_names_who_stopped_it() {
     let fx = Fixture::new(&[], &[]);
-    let mut dashboard = Dashboard::connect(&fx.socket());
-    // Nothing happens on the board, yet the link is heard from.
+    // A dashboard that asks for heartbeats (one over ssh): nothing happens
+    // on the board, yet the link is heard from.
+    let socket = fx.socket();
+    let (reader, writer, welcome) = within("a dashboard attaching", move || {
+        sliceboard::link::Link::connect_with(&socket, ClientKind::Dashboard, true)
+            .expect("a dashboard attaches")
+            .split()
+    });
+    let mut dashboard = Dashboard::reading(reader, writer, welcome);
     for _ in 0..2 {
         dashboard.wait_for("a heartbeat", |m| {
             matches!(m, ServerMsg::Heartbeat).then_some(())
         });
     }
+    // One that does not ask (over the local socket) is sent nothing.
+    let mut quiet = Dashboard::connect(&fx.socket());
+    quiet.patience = Duration::from_secs(5);
+    let heard = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        quiet.wait_for("anything", |m| Some(summary(m)))
+    }));
+    assert!(
+        heard.is_err(),
+        "a local dashboard heard {heard:?} with nothing happening"
+    );
     let stopped = sliceboard(&fx.repo, &["stop"]).ok();
     assert!(stopped.contains("stopped 0 agents"), "{stopped}");
     let reason = dashboard.wait_for("the goodbye", |m| match m {
