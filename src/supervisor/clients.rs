@@ -7,7 +7,8 @@
 //! supervisor thread through its handle and are answered by id. A
 //! dashboard also gets the board, its updates and the frames of the panes
 //! it shows, at most one frame per pane per [`FRAME`], a heartbeat every
-//! [`HEARTBEAT`], and a goodbye (saying who stopped the supervisor) as the
+//! [`HEARTBEAT`] when it asked for them (a dashboard over ssh), and a
+//! goodbye (saying who stopped the supervisor) as the
 //! supervisor ends.
 
 use std::collections::HashMap;
