@@ -17,25 +17,17 @@
 //! stopped also when the bench fails.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sliceboard::domain::wire::ClientKind;
 use sliceboard::domain::{Command as SbCommand, SliceName};
-use sliceboard::link::Link;
 
 const PAYLOAD: &str = r#"{"session_id":"5d0c","transcript_path":"/tmp/t.jsonl","cwd":"/tmp","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"dbt build --select stg_orders"}}"#;
 
-struct Agents(std::process::Child);
-
-impl Drop for Agents {
-    fn drop(&mut self) {
-        // SAFETY: our own child, not yet reaped.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let _ = self.0.wait();
-    }
-}
+#[path = "common/supervised.rs"]
+mod supervised;
+use supervised::{isolated as sandboxed, supervise};
 
 fn main() {
     let bin = std::env::var_os("SB_BIN")
@@ -79,24 +71,7 @@ fn main() {
         .success();
     assert!(ok, "sliceboard up");
     let socket = root.join(".git/sliceboard/supervisor.sock");
-    let sup = Agents(
-        sandboxed(Command::new(&bin), &home)
-            .arg("supervise")
-            .current_dir(&root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut link = loop {
-        if let Ok(link) = Link::connect(&socket, ClientKind::Cli) {
-            break link;
-        }
-        assert!(Instant::now() < deadline, "the supervisor never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (sup, mut link) = supervise(&bin, &root, &home);
     let slice = SliceName::parse("staging").unwrap();
     link.request(SbCommand::StartAgent {
         slice: slice.clone(),
@@ -173,21 +148,6 @@ fn main() {
         hook,
         Some(PAYLOAD),
     );
-}
-
-/// A command with `HOME` in the bench's folder and no git config.
-fn sandboxed(mut command: Command, home: &Path) -> Command {
-    command
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "Bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .env_remove("SLICEBOARD_SOCKET")
-        .env_remove("SLICEBOARD_SLICE");
-    command
 }
 
 fn report(what: &str, runs: usize, make: impl Fn() -> Command, stdin: Option<&str>) {

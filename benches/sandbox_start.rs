@@ -18,19 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sliceboard::domain::wire::ClientKind;
 use sliceboard::domain::{Command as SbCommand, SliceName};
-use sliceboard::link::Link;
 
-struct Supervisor(std::process::Child);
-
-impl Drop for Supervisor {
-    fn drop(&mut self) {
-        // SAFETY: our own child, not yet reaped.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let _ = self.0.wait();
-    }
-}
+#[path = "common/supervised.rs"]
+mod supervised;
+use supervised::{isolated, supervise};
 
 const PLAN: &str = r#"base = "main"
 max_running = 4
@@ -83,25 +75,7 @@ fn main() {
     run(git, &["commit", "-qm", "initial"]);
     run(&bin, &["up"]);
     run(&bin, &["check"]);
-    let socket = root.join(".git/sliceboard/supervisor.sock");
-    let _sup = Supervisor(
-        isolated(Command::new(&bin), &home)
-            .arg("supervise")
-            .current_dir(&root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut link = loop {
-        if let Ok(link) = Link::connect(&socket, ClientKind::Cli) {
-            break link;
-        }
-        assert!(Instant::now() < deadline, "the supervisor never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (_sup, mut link) = supervise(&bin, &root, &home);
     let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
     let slices = ["plain", "boxed"];
     // One start of each first, unmeasured: the supervisor checks once
@@ -171,19 +145,4 @@ fn main() {
             at(1.0).as_secs_f64() * 1e3
         );
     }
-}
-
-/// A command with `HOME` in the bench's folder and no git config.
-fn isolated(mut command: Command, home: &Path) -> Command {
-    command
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "Bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .env_remove("SLICEBOARD_SOCKET")
-        .env_remove("SLICEBOARD_SLICE");
-    command
 }

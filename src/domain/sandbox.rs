@@ -191,6 +191,10 @@ pub struct Layout {
     pub as_root: bool,
 }
 
+/// The system every sandbox starts from: the whole filesystem
+/// read-only, a `/dev` and a `/proc` of its own.
+pub const SYSTEM: [&str; 7] = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"];
+
 /// bubblewrap's arguments for `layout`, up to and with the `--` before the
 /// command. Later mounts go over earlier ones, so the order matters:
 /// everything read-only first, then what is hidden, then what may be

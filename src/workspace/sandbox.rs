@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use super::{Workspace, WorkspaceError};
 use crate::domain::SliceSpec;
 use crate::domain::sandbox::{
-    CommandVars, Hidden, Layout, Network, SECRETS, SandboxKind, SliceBox, Wrapper, bubblewrap_args,
-    env_file_text, expand_home, fill_command, kept_env,
+    CommandVars, Hidden, Layout, Network, SECRETS, SYSTEM, SandboxKind, SliceBox, Wrapper,
+    bubblewrap_args, env_file_text, expand_home, fill_command, kept_env,
 };
 
 /// How the slice's agent starts: wrapped, or its command replaced.
@@ -55,17 +55,7 @@ pub fn probe(network: Network) -> Result<(), String> {
     if network == Network::None {
         command.arg("--unshare-net");
     }
-    command.args([
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--",
-        "true",
-    ]);
+    command.args(SYSTEM).args(["--", "true"]);
     // Waited for, not polled: an agent's start waits on it.
     let output = crate::os::process_group::output(
         command
