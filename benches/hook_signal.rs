@@ -17,7 +17,6 @@
 //! stopped also when the bench fails.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,16 +26,11 @@ const PAYLOAD: &str = r#"{"session_id":"5d0c","transcript_path":"/tmp/t.jsonl","
 
 #[path = "common/supervised.rs"]
 mod supervised;
-use supervised::{isolated as sandboxed, supervise};
+use supervised::{binary, isolated as sandboxed, runs, supervise};
 
 fn main() {
-    let bin = std::env::var_os("SB_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sliceboard")));
-    let runs: usize = std::env::var("SB_HOOK_RUNS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(300);
+    let bin = binary();
+    let runs = runs("SB_HOOK_RUNS", 300);
     let dir = tempfile::tempdir().unwrap();
     let top = dir.path().canonicalize().unwrap();
     let root = top.join("shop");

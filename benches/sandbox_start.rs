@@ -14,7 +14,7 @@
 //! Run with `cargo bench --bench sandbox_start`; `SB_BIN` picks another
 //! binary. Needs bubblewrap (`apt-get install bubblewrap`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,7 +22,7 @@ use sliceboard::domain::{Command as SbCommand, SliceName};
 
 #[path = "common/supervised.rs"]
 mod supervised;
-use supervised::{isolated, supervise};
+use supervised::{binary, isolated, runs, supervise};
 
 const PLAN: &str = r#"base = "main"
 max_running = 4
@@ -42,13 +42,8 @@ network = "none"
 "#;
 
 fn main() {
-    let bin = std::env::var_os("SB_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sliceboard")));
-    let runs: usize = std::env::var("SB_SANDBOX_RUNS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(40);
+    let bin = binary();
+    let runs = runs("SB_SANDBOX_RUNS", 40);
     let dir = tempfile::tempdir().unwrap();
     let top = dir.path().canonicalize().unwrap();
     let root = top.join("shop");

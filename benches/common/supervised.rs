@@ -4,12 +4,27 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sliceboard::domain::wire::ClientKind;
 use sliceboard::link::Link;
+
+/// The binary benched: `SB_BIN`, or the one cargo built.
+pub fn binary() -> PathBuf {
+    std::env::var_os("SB_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sliceboard")))
+}
+
+/// How many runs the variable `name` asks for, `default` without it.
+pub fn runs(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
 
 /// `sliceboard supervise`, sent SIGTERM and waited for when dropped.
 pub struct Supervisor(pub std::process::Child);

@@ -226,6 +226,13 @@ fn check_refuses_a_sandbox_it_cannot_start_and_says_why() {
     );
 }
 
+/// Waits until `line` is in `slice`'s Logs tab.
+fn wait_log(dash: &mut Dashboard, slice: &str, line: &str) {
+    dash.wait_until(&format!("{line:?} in {slice}'s Logs tab"), |d| {
+        d.row(slice).logs.iter().any(|l| l == line)
+    });
+}
+
 fn ports_plan(slices: usize) -> String {
     let mut plan = Plan::new("python3 -c \"import os,socket; p=int(os.environ['SLICEBOARD_PORT_WEB']); socket.socket().bind(('127.0.0.1', p)); print('BOUND', p, '{port.web}')\"; exec cat")
         .top(&format!("max_running = {slices}"))
@@ -288,12 +295,11 @@ fn ten_slices_get_ten_ports_each_bindable_kept_across_restarts_and_released_at_c
         })
         .expect("cleans");
     assert!(said.contains("removed s3's worktree"), "{said}");
-    dash.wait_until("the teardown's output in the Logs tab", |d| {
-        d.row("s3")
-            .logs
-            .iter()
-            .any(|l| *l == format!("teardown | tearing down s3 on {}", first[3]))
-    });
+    wait_log(
+        &mut dash,
+        "s3",
+        &format!("teardown | tearing down s3 on {}", first[3]),
+    );
     dash.wait_until("the port released on the board", |d| {
         d.row("s3").ports.is_empty()
     });
@@ -343,12 +349,11 @@ fn a_teardown_runs_at_down_and_its_output_and_failure_are_shown() {
         })
         .expect("down");
     assert!(said.contains("teardown failed"), "{said}");
-    dash.wait_until("the teardown's output in the Logs tab", |d| {
-        d.row("marts")
-            .logs
-            .iter()
-            .any(|l| *l == format!("teardown | still up on {port}"))
-    });
+    wait_log(
+        &mut dash,
+        "marts",
+        &format!("teardown | still up on {port}"),
+    );
     assert!(
         dash.row("marts")
             .events
