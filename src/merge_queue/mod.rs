@@ -286,14 +286,14 @@ impl MergeQueue {
         self.read_hold();
         self.refresh();
         let mut last = std::time::Instant::now();
-        loop {
+        'run: loop {
             // Pokes wait out the gap since the last look; anything else,
             // or a deadline, is acted on at once.
             let mut poked = false;
             let mut act = false;
             let wait = self.idle_wait();
             match self.inbox.recv_timeout(wait) {
-                Ok(Msg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Ok(Msg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break 'run,
                 Ok(Msg::Poke) => poked = true,
                 Ok(message) => {
                     self.receive(message);
@@ -301,10 +301,21 @@ impl MergeQueue {
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => act = true,
             }
-            if poked && !act {
+            // A poke waits out the gap; a request in the meantime is
+            // served at once (a command's round trip never waits on it).
+            while poked && !act {
                 let gap = MIN_GAP.saturating_sub(last.elapsed());
-                if !gap.is_zero() {
-                    std::thread::sleep(gap);
+                if gap.is_zero() {
+                    break;
+                }
+                match self.inbox.recv_timeout(gap) {
+                    Ok(Msg::Poke) => {}
+                    Ok(Msg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break 'run,
+                    Ok(message) => {
+                        self.receive(message);
+                        act = true;
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => break,
                 }
             }
             while let Ok(next) = self.inbox.try_recv() {
