@@ -203,7 +203,8 @@ impl Dashboard {
     /// How long the loop may wait for a message: until the next frame when
     /// something is to be drawn; otherwise until the next thing due by
     /// itself: the status line's report going, the next minute (shown
-    /// times), and, over ssh, the stall check. Nothing wakes a local
+    /// times), the next second while a running variant's time is shown,
+    /// and, over ssh, the stall check. Nothing wakes a local
     /// dashboard that nothing happens to more than once a minute.
     pub fn wait(&self) -> Duration {
         if self.dirty && self.urgent {
@@ -216,7 +217,7 @@ impl Dashboard {
         if let Some(due) = self.app.report_due(Instant::now()) {
             wait = wait.min(due);
         }
-        if self.heartbeats {
+        if self.heartbeats || self.app.shows_seconds() {
             wait = wait.min(Duration::from_secs(1));
         }
         wait
@@ -297,7 +298,7 @@ impl Dashboard {
     /// The model's timers, and the link shown as stalled (or no longer).
     pub fn tick(&mut self) {
         self.dirty |= self.app.tick(Instant::now());
-        self.dirty |= wall_minute() != self.drawn_minute;
+        self.dirty |= wall_minute() != self.drawn_minute || self.app.shows_seconds();
         let stalled = Some(self.last_heard.elapsed())
             .filter(|silent| self.heartbeats && *silent >= STALLED)
             .map(|silent| silent.as_secs());

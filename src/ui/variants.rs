@@ -46,6 +46,20 @@ impl App {
 }
 
 impl App {
+    /// Whether what is shown counts seconds: the compare overlay with a
+    /// variant whose agent runs (its TIME column). The dashboard then
+    /// draws every second instead of every minute.
+    pub fn shows_seconds(&self) -> bool {
+        let Mode::Compare(family) = &self.mode else {
+            return false;
+        };
+        self.board.slices.iter().any(|r| {
+            r.variant_of.as_ref() == Some(family)
+                && r.agent_started.is_some()
+                && r.agent_ended.is_none()
+        })
+    }
+
     /// Opens the compare overlay for the selected slice's family.
     pub(super) fn compare_variants(&mut self) {
         let Some(row) = self.selected() else {

@@ -1052,6 +1052,18 @@ fn the_pick_key_asks_then_picks_a_variant_and_names_what_it_retires() {
     assert!(line("stg.2").contains("2m05s"), "{}", line("stg.2"));
     assert!(line("stg.1").contains("1m00s"), "{}", line("stg.1"));
     assert!(line("stg.3").contains("retired"), "{}", line("stg.3"));
+    // stg.1's time counts seconds: the dashboard draws every second while
+    // the overlay is open, and once a minute again when it closes.
+    assert!(app.shows_seconds());
+    press(&mut app, KeyCode::Char('q'));
+    assert!(!app.shows_seconds());
+    // With every variant ended, nothing shown counts seconds.
+    let ended = app.board.slices[1].agent_started;
+    for r in app.board.slices.iter_mut().filter(|r| r.variant_of.is_some()) {
+        r.agent_ended = r.agent_started.or(ended);
+    }
+    press(&mut app, KeyCode::Char('V'));
+    assert!(!app.shows_seconds());
     press(&mut app, KeyCode::Char('q'));
     assert_eq!(app.mode, Mode::Board);
     press(&mut app, KeyCode::Char('P'));
