@@ -232,7 +232,8 @@ impl Agents {
             self.options.sliceboard.as_deref(),
         );
         let mut command = crate::domain::template::fill_ports(&command, &ports);
-        let wrapper = match self.ws.boxed(spec, &worktree, &env, &command)? {
+        let state = self.state.snapshot().state;
+        let wrapper = match self.ws.boxed(spec, &worktree, &env, &command, &state)? {
             crate::workspace::Boxed::Plain => None,
             crate::workspace::Boxed::Wrapped(wrapper) => Some(wrapper),
             crate::workspace::Boxed::Command(line) => {

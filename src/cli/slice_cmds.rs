@@ -114,7 +114,8 @@ pub fn shell(
             "SLICEBOARD_SOCKET".into(),
             ws.state_dir.socket_file().to_string_lossy().into_owned(),
         ));
-        let (program, args, base_env) = match ws.boxed(spec, &worktree, &env, &line)? {
+        let state = crate::store::load_state(&ws.state_dir.state_file())?;
+        let (program, args, base_env) = match ws.boxed(spec, &worktree, &env, &line, &state)? {
             workspace::Boxed::Plain => anyhow::bail!(
                 "{slice} has no sandbox: its agent runs as you do (`[agent] sandbox` in the plan; docs/sandbox.md)"
             ),

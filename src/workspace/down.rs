@@ -28,27 +28,12 @@ pub struct DownReport {
 impl DownReport {
     /// One line for a person.
     pub fn describe(&self) -> String {
-        let teardown = self.events.iter().find_map(|event| match event {
-            Event::TeardownRan {
-                passed,
-                failed,
-                code,
-                ..
-            } => Some(if *passed {
-                "; teardown passed".to_owned()
-            } else {
-                format!(
-                    "; teardown failed: `{}` {} (see the Logs tab, or {})",
-                    failed.as_deref().unwrap_or("?"),
-                    code.map_or_else(
-                        || "did not finish".to_owned(),
-                        |c| format!("exited with {c}")
-                    ),
-                    "teardown.log in the slice's state folder"
-                )
-            }),
-            _ => None,
-        });
+        // How the teardown went, in the words the board and the journal use.
+        let teardown = self
+            .events
+            .iter()
+            .find(|event| matches!(event, Event::TeardownRan { .. }))
+            .map(|event| format!("; {}", crate::domain::board::describe(event)));
         format!("{}{}", self.removal(), teardown.unwrap_or_default())
     }
 

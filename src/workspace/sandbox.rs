@@ -14,6 +14,7 @@ use crate::domain::sandbox::{
     CommandVars, Hidden, Layout, Network, SECRETS, SYSTEM, SandboxKind, SliceBox, Wrapper,
     bubblewrap_args, env_file_text, expand_home, fill_command, kept_env,
 };
+use crate::store::State;
 
 /// How the slice's agent starts: wrapped, or its command replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,14 +94,17 @@ pub fn probe(network: Network) -> Result<(), String> {
 }
 
 impl Workspace {
-    /// How `spec`'s agent starts in `worktree`, given its environment and
-    /// its command line. Refused when its sandbox cannot start here.
+    /// How `spec`'s agent starts in `worktree`, given its environment, its
+    /// command line and the state as the caller holds it (the other
+    /// slices' worktrees are hidden). Refused when its sandbox cannot
+    /// start here.
     pub fn boxed(
         &self,
         spec: &SliceSpec,
         worktree: &Path,
         env: &[(String, String)],
         command: &str,
+        state: &State,
     ) -> Result<Boxed, WorkspaceError> {
         let slice_box = self.plan.box_for(spec);
         let refused = |why: String| {
@@ -115,7 +119,9 @@ impl Workspace {
                 probe(slice_box.network).map_err(refused)?;
                 let program = bwrap().ok_or_else(|| refused("bwrap is gone from PATH".into()))?;
                 let mut argv = vec![program.to_string_lossy().into_owned()];
-                argv.extend(bubblewrap_args(&self.layout(spec, worktree, slice_box)));
+                argv.extend(bubblewrap_args(
+                    &self.layout(spec, worktree, slice_box, state),
+                ));
                 Ok(Boxed::Wrapped(Wrapper {
                     argv,
                     base_env: Some(kept_env(
@@ -157,13 +163,20 @@ impl Workspace {
 
     /// Where `spec`'s agent lives in its bubblewrap sandbox: only what
     /// exists is named (bubblewrap refuses to bind a missing path).
-    fn layout(&self, spec: &SliceSpec, worktree: &Path, slice_box: SliceBox) -> Layout {
+    fn layout(
+        &self,
+        spec: &SliceSpec,
+        worktree: &Path,
+        slice_box: SliceBox,
+        state: &State,
+    ) -> Layout {
         let git_dir = self.git.common_dir().to_owned();
-        let state = crate::store::load_state(&self.state_dir.state_file()).unwrap_or_default();
-        let record = state.slices.get(&spec.name);
-        let worktree_git_dir = record
+        let worktree_git_dir = state
+            .slices
+            .get(&spec.name)
+            .filter(|r| !r.worktree_name.is_empty())
             .map(|r| git_dir.join("worktrees").join(&r.worktree_name))
-            .filter(|dir| record.is_some_and(|r| !r.worktree_name.is_empty()) && dir.is_dir());
+            .filter(|dir| dir.is_dir());
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let socket_dir = self.state_dir.socket_file().parent().map(Path::to_owned);
         // The sandbox's /tmp is its own: the folders under the real one

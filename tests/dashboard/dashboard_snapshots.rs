@@ -1059,7 +1059,12 @@ fn the_pick_key_asks_then_picks_a_variant_and_names_what_it_retires() {
     assert!(!app.shows_seconds());
     // With every variant ended, nothing shown counts seconds.
     let ended = app.board.slices[1].agent_started;
-    for r in app.board.slices.iter_mut().filter(|r| r.variant_of.is_some()) {
+    for r in app
+        .board
+        .slices
+        .iter_mut()
+        .filter(|r| r.variant_of.is_some())
+    {
         r.agent_ended = r.agent_started.or(ended);
     }
     press(&mut app, KeyCode::Char('V'));
