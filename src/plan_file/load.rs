@@ -29,6 +29,16 @@ use crate::domain::plan::{
 use crate::domain::slice::SliceName;
 use crate::domain::template;
 
+/// An environment variable's name: letters, digits and `_`, not starting
+/// with a digit.
+pub(super) fn is_variable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
+}
+
 /// What the plan needs to know about the repository it lives in.
 pub trait RepoFacts {
     /// The main worktree's root, where the plan file lives.
@@ -658,11 +668,7 @@ impl Checker<'_> {
         let mut env = BTreeMap::new();
         for (name, value) in raw {
             let line = self.line(name.span());
-            let valid =
-                name.get_ref().chars().enumerate().all(|(i, c)| {
-                    c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
-                });
-            if name.get_ref().is_empty() || !valid {
+            if !is_variable_name(name.get_ref()) {
                 self.push(
                     Diagnostic::error(
                         line,

@@ -68,11 +68,7 @@ impl Checker<'_> {
         let pass_env = std::mem::take(&mut raw.pass_env)
             .into_iter()
             .filter_map(|name| {
-                let valid = !name.get_ref().is_empty()
-                    && name.get_ref().chars().enumerate().all(|(i, c)| {
-                        c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
-                    });
-                if valid {
+                if super::load::is_variable_name(name.get_ref()) {
                     return Some(name.into_inner());
                 }
                 let line = self.line(name.span());
