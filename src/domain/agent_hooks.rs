@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::slice::Activity;
+use super::template::shell_quote as quote;
 
 /// Whether sliceboard adds its hooks to the agents it knows (`[agent] hooks`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,10 +209,6 @@ fn claude_notification(kind: &str, message: &str) -> Option<Activity> {
 
 fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
-}
-
-fn quote(s: &str) -> String {
-    shlex::try_quote(s).map_or_else(|_| "''".to_owned(), |q| q.into_owned())
 }
 
 #[cfg(test)]

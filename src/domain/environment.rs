@@ -150,8 +150,7 @@ impl SliceContext<'_> {
                 .as_ref()
                 .unwrap_or(&self.plan.agent.command),
         };
-        let quote =
-            |s: &str| shlex::try_quote(s).map_or_else(|_| "''".to_owned(), |q| q.into_owned());
+        let quote = super::template::shell_quote;
         let repo = self.repo();
         let vars = TemplateVars {
             slice: &self.slice.name,

@@ -303,7 +303,7 @@ pub const COMMAND_PLACEHOLDERS: [&str; 7] = [
 /// (`{command}` is `sh -c '<the agent's command>'`, ready to be the
 /// container's command).
 pub fn fill_command(template: &str, vars: &CommandVars<'_>) -> String {
-    let quote = |s: &str| shlex::try_quote(s).map_or_else(|_| "''".to_owned(), |q| q.into_owned());
+    let quote = super::template::shell_quote;
     let path = |p: &Path| quote(&p.to_string_lossy());
     let command = format!("sh -c {}", quote(vars.command));
     // The agent's command last, so its own braces are never filled.

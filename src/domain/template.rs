@@ -34,6 +34,12 @@ pub enum TemplateProblem {
     UnknownInCommand(String),
 }
 
+/// `text` as one word for a POSIX shell (`''` for one it cannot quote:
+/// a NUL byte).
+pub fn shell_quote(text: &str) -> String {
+    shlex::try_quote(text).map_or_else(|_| "''".to_owned(), |q| q.into_owned())
+}
+
 /// The port names of every `{port.name}` in `text`.
 pub fn port_names(text: &str) -> Vec<&str> {
     let mut names = Vec::new();
@@ -124,9 +130,7 @@ pub fn expand_command(command: &str, vars: TemplateVars<'_>, values: &[(&str, St
             Err("slice") => out.push_str(vars.slice.as_str()),
             Err("slice_ident") => out.push_str(&identifier(vars.slice.as_str())),
             // A folder's name may hold blanks or quotes: quoted as needed.
-            Err("repo") => out.push_str(
-                &shlex::try_quote(vars.repo).map_or_else(|_| "''".to_owned(), |q| q.into_owned()),
-            ),
+            Err("repo") => out.push_str(&shell_quote(vars.repo)),
             Err(name) => match values.iter().find(|(n, _)| *n == name) {
                 Some((_, value)) => out.push_str(value),
                 None => {
