@@ -33,6 +33,10 @@ pub struct Spill<'a> {
     pub history: &'a mut History,
     /// Rows of history the grid keeps (its `scrolling_history`).
     pub grid_limit: usize,
+    /// Rows the compact history keeps beside the grid's: raised to the
+    /// whole scrollback while the grid holds none (`Screen::compact`),
+    /// put back here when rows move again.
+    pub history_cap: usize,
     pub row: &'a mut RowBuilder,
 }
 
@@ -46,6 +50,9 @@ impl Spill<'_> {
         let kept = grid.history_size();
         let rows = grid.screen_lines();
         if kept + rows > self.grid_limit {
+            if self.history.cap() != self.history_cap {
+                self.history.set_cap(self.history_cap);
+            }
             let count = (kept + rows + BATCH - self.grid_limit).min(kept);
             move_oldest(self.term, self.history, self.row, count, self.grid_limit);
         }

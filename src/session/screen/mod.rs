@@ -112,6 +112,7 @@ impl Screen {
             term: &mut self.term,
             history: &mut self.history,
             grid_limit: self.grid_limit,
+            history_cap: self.scrollback - self.grid_limit,
             row: &mut self.row,
         };
         self.parser.advance(&mut spill, bytes);
@@ -137,6 +138,7 @@ impl Screen {
                 term: &mut self.term,
                 history: &mut self.history,
                 grid_limit: self.grid_limit,
+                history_cap: self.scrollback - self.grid_limit,
                 row: &mut self.row,
             };
             self.parser.stop_sync(&mut spill);
@@ -212,6 +214,39 @@ impl Screen {
         if rewrap {
             crate::os::release_freed_memory();
         }
+    }
+
+    /// Whether [`Screen::compact`] would give memory back: the grid holds
+    /// history, which it keeps in storage grown 1,000 rows at a time.
+    pub fn compactable(&self) -> bool {
+        self.scrollback > self.grid_limit
+            && !self.term.mode().contains(TermMode::ALT_SCREEN)
+            && self.term.grid().history_size() > 0
+    }
+
+    /// Moves the grid's whole history into the compact one and frees the
+    /// grid's storage beyond the screen, for a screen whose output has
+    /// gone quiet: what it costs is then its screen and its compact rows.
+    /// The next line that scrolls grows the grid again. Until the next
+    /// batch moves (see `spill.rs`), the scrollback may hold up to the
+    /// grid's share more lines than asked; none is lost. Returns whether
+    /// rows were freed (the caller gives the memory back to the system,
+    /// once for all its screens).
+    pub fn compact(&mut self) -> bool {
+        if !self.compactable() {
+            return false;
+        }
+        let kept = self.term.grid().history_size();
+        self.history.set_cap(self.scrollback);
+        move_oldest(
+            &mut self.term,
+            &mut self.history,
+            &mut self.row,
+            kept,
+            self.grid_limit,
+        );
+        self.term.grid_mut().truncate();
+        true
     }
 
     /// Rows between the cursor and the bottom of the live screen.
@@ -599,6 +634,42 @@ mod tests {
         assert!((5_000 - 300..=5_000).contains(&kept), "{kept}");
         let kept = numbered(&all_lines(&s));
         assert_consecutive(&kept, 7_000 - kept.len(), 6_999);
+    }
+
+    #[test]
+    fn a_quiet_screen_gives_its_grid_back_and_loses_no_line() {
+        let mut s = Screen::new(Size { cols: 30, rows: 5 }, 5_000);
+        for i in 0..2_500 {
+            s.feed(format!("line {i} \x1b[32mok\x1b[0m\r\n").as_bytes());
+        }
+        let before = all_lines(&s);
+        let (frame_before, _) = s.frame_lines(700);
+        assert!(s.compactable());
+        assert!(s.compact());
+        assert_eq!(s.term().grid().history_size(), 0);
+        assert!(!s.compactable(), "nothing left to give back");
+        assert!(!s.compact());
+        assert_eq!(all_lines(&s), before);
+        assert_eq!(s.frame_lines(700).0, frame_before);
+        // The grid grows again below the moved rows.
+        for i in 2_500..4_000 {
+            s.feed(format!("line {i}\r\n").as_bytes());
+        }
+        assert_consecutive(&numbered(&all_lines(&s)), 0, 3_999);
+        // A full scrollback compacted keeps all of it; the next batch
+        // puts the plan's bound back.
+        for i in 4_000..9_000 {
+            s.feed(format!("line {i}\r\n").as_bytes());
+        }
+        let before = all_lines(&s);
+        assert!(s.compact());
+        assert_eq!(all_lines(&s), before);
+        for i in 9_000..10_500 {
+            s.feed(format!("line {i}\r\n").as_bytes());
+        }
+        assert!(s.history_len() <= 5_000, "{}", s.history_len());
+        let kept = numbered(&all_lines(&s));
+        assert_consecutive(&kept, 10_500 - kept.len(), 10_499);
     }
 
     #[test]
