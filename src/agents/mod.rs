@@ -450,6 +450,21 @@ impl Agents {
         self.resume_after_limits();
         self.follow_usage();
         self.usage_read = Some(Instant::now());
+        self.compact_quiet_screens(now);
+    }
+
+    /// Screens whose output went quiet give their grids' spare rows back
+    /// (1,000 rows: 4.8 MiB a screen at 200 columns), and the allocator gives the
+    /// memory back to the system, once for all of them.
+    fn compact_quiet_screens(&self, now: Instant) {
+        let freed = self
+            .slots
+            .values()
+            .filter_map(|slot| slot.session.as_ref())
+            .fold(false, |freed, s| s.compact_if_quiet(now) | freed);
+        if freed {
+            crate::os::release_freed_memory();
+        }
     }
 
     /// How long the owner's next [`Agents::step`] may wait, at most
@@ -457,7 +472,8 @@ impl Agents {
     /// change on its own or a prompt waits for its agent to read it; until
     /// the next thing due by itself otherwise (a stalled synchronized
     /// update drawn, a group left running looked at, a usage limit's
-    /// reset, the agents' usage files read again). An agent's output, a
+    /// reset, the agents' usage files read again, a screen gone quiet
+    /// compacted). An agent's output, a
     /// hook, a command or an agent's end wakes the step at once.
     pub fn next_step(&self, longest: Duration) -> Duration {
         let now = Instant::now();
@@ -482,6 +498,14 @@ impl Agents {
         }
         if let Some(due) = running()
             .filter_map(|s| s.screen_handle().sync_deadline())
+            .min()
+        {
+            step = step.min(due.saturating_duration_since(now));
+        }
+        if let Some(due) = self
+            .slots
+            .values()
+            .filter_map(|slot| slot.session.as_ref()?.compact_due())
             .min()
         {
             step = step.min(due.saturating_duration_since(now));

@@ -81,6 +81,11 @@ pub(super) fn earlier_output(
     }
     let mut screen = Screen::new(size, scrollback);
     screen.feed(&bytes);
+    // Nothing more is printed on it until a restart: its grid's spare rows
+    // go at once.
+    if screen.compact() {
+        crate::os::release_freed_memory();
+    }
     Some(screen)
 }
 

@@ -119,6 +119,11 @@ impl ActivityTracker {
         self.last_output = Some(now);
     }
 
+    /// When the program last printed, if it has.
+    pub fn last_output(&self) -> Option<Instant> {
+        self.last_output
+    }
+
     /// The operator typed into the session: a waiting agent got its answer.
     pub fn input(&mut self, now: Instant) {
         self.last_input = Some(now);

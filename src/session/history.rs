@@ -209,7 +209,16 @@ impl History {
             .back()
             .is_none_or(|block| block.rows.len() >= BLOCK_ROWS)
         {
-            self.blocks.push_back(Block::default());
+            // A full block takes no more rows: it gives back what its
+            // vectors reserved while growing (up to half of each).
+            if let Some(full) = self.blocks.back_mut() {
+                full.text.shrink_to_fit();
+                full.spans.shrink_to_fit();
+            }
+            self.blocks.push_back(Block {
+                rows: Vec::with_capacity(BLOCK_ROWS),
+                ..Block::default()
+            });
         }
         let block = self.blocks.back_mut().expect("just ensured");
         let base = block.text.len();

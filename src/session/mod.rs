@@ -110,6 +110,9 @@ impl Input {
 const READ_BUFFER: usize = 64 * 1024;
 /// How long the waiter lets the reader drain after the child exits.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
+/// How long a screen's output stays quiet before its grid gives its
+/// spare rows back ([`Screen::compact`]).
+pub const COMPACT_AFTER: Duration = Duration::from_secs(1);
 
 /// Everything needed to start one agent.
 #[derive(Debug, Clone)]
@@ -509,6 +512,26 @@ impl Session {
         let mut screen = lock(&self.shared.screen);
         let blank = Screen::new(screen.size(), 0);
         std::mem::replace(&mut *screen, blank)
+    }
+
+    /// When the screen may give its grid's spare rows back: once its
+    /// output has been quiet for [`COMPACT_AFTER`]. `None` when it holds
+    /// none to give.
+    pub fn compact_due(&self) -> Option<Instant> {
+        if !lock(&self.shared.screen).compactable() {
+            return None;
+        }
+        let last = lock(&self.shared.activity).last_output();
+        Some(last.map_or_else(Instant::now, |at| at + COMPACT_AFTER))
+    }
+
+    /// Compacts the screen ([`Screen::compact`]) once its output has been
+    /// quiet for [`COMPACT_AFTER`]; returns whether rows were freed. Not a
+    /// look at the screen: the next output still wakes the sink.
+    pub fn compact_if_quiet(&self, now: Instant) -> bool {
+        let last = lock(&self.shared.activity).last_output();
+        let quiet = last.is_none_or(|at| now >= at + COMPACT_AFTER);
+        quiet && lock(&self.shared.screen).compact()
     }
 
     /// A structured activity report from the agent.
