@@ -5,7 +5,7 @@
 //! blank or not), so a long scrollback in the grid costs tens of MiB an
 //! agent. The screen (`screen.rs`) keeps only the most recent history in
 //! the grid and moves rows leaving it here, where a row costs its text and
-//! 16 bytes a style change. Rows keep whether they wrap onto the next, so
+//! 8 bytes a style change (each block keeps the styles it uses once). Rows keep whether they wrap onto the next, so
 //! a resize can rewrap them to the new width as the grid reflows its own.
 //!
 //! Owns storage only: it knows nothing of the emulator or of viewers.
@@ -34,7 +34,14 @@ struct Block {
     text: String,
     rows: Vec<RowEntry>,
     spans: Vec<Span>,
+    /// The styles its spans name: output uses a handful, over and over.
+    styles: Vec<Style>,
 }
+
+/// Of a block's styles, how many of the newest are looked through before
+/// a style is added again: a program that paints every cell anew (a
+/// gradient) costs a style per span, not a search through them all.
+const STYLES_SEARCHED: usize = 32;
 
 /// Where a row's text and spans end in its block.
 #[derive(Debug, Clone, Copy)]
@@ -44,11 +51,12 @@ struct RowEntry {
     wrapped: bool,
 }
 
-/// A style that runs up to `text_end` (a byte offset in the block).
+/// A style that runs up to `text_end` (a byte offset in the block); the
+/// style is the block's `styles[style]`.
 #[derive(Debug, Clone, Copy)]
 struct Span {
     text_end: u32,
-    style: Style,
+    style: u16,
 }
 
 /// One stored row, borrowed.
@@ -57,6 +65,7 @@ pub struct StoredRow<'a> {
     text: &'a str,
     /// Span ends relative to `text`.
     spans: &'a [Span],
+    styles: &'a [Style],
     base: u32,
     /// The row continues on the next one (it was cut at the right margin).
     pub wrapped: bool,
@@ -84,7 +93,7 @@ impl StoredRow<'_> {
             let end = (span.text_end - self.base) as usize;
             let piece = &self.text[start..end];
             start = end;
-            (piece, span.style)
+            (piece, self.styles[usize::from(span.style)])
         })
     }
 }
@@ -179,6 +188,7 @@ impl History {
                 b.text.capacity()
                     + b.rows.capacity() * size_of::<RowEntry>()
                     + b.spans.capacity() * size_of::<Span>()
+                    + b.styles.capacity() * size_of::<Style>()
             })
             .sum()
     }
@@ -204,16 +214,16 @@ impl History {
         if self.cap == 0 {
             return;
         }
-        if self
-            .blocks
-            .back()
-            .is_none_or(|block| block.rows.len() >= BLOCK_ROWS)
-        {
+        if self.blocks.back().is_none_or(|block| {
+            block.rows.len() >= BLOCK_ROWS
+                || block.styles.len() + row.pieces.len() > usize::from(u16::MAX)
+        }) {
             // A full block takes no more rows: it gives back what its
             // vectors reserved while growing (up to half of each).
             if let Some(full) = self.blocks.back_mut() {
                 full.text.shrink_to_fit();
                 full.spans.shrink_to_fit();
+                full.styles.shrink_to_fit();
             }
             self.blocks.push_back(Block {
                 rows: Vec::with_capacity(BLOCK_ROWS),
@@ -223,12 +233,13 @@ impl History {
         let block = self.blocks.back_mut().expect("just ensured");
         let base = block.text.len();
         block.text.push_str(&row.text);
-        block
-            .spans
-            .extend(row.pieces.iter().map(|&(end, style)| Span {
+        for &(end, style) in &row.pieces {
+            let style = block.style_index(style);
+            block.spans.push(Span {
                 text_end: (base + end) as u32,
                 style,
-            }));
+            });
+        }
         block.rows.push(RowEntry {
             text_end: block.text.len() as u32,
             span_end: block.spans.len() as u32,
@@ -377,6 +388,21 @@ enum LineEnd {
 }
 
 impl Block {
+    /// `style`'s place in the block's styles, added when it is not among
+    /// the newest few.
+    fn style_index(&mut self, style: Style) -> u16 {
+        let from = self.styles.len().saturating_sub(STYLES_SEARCHED);
+        let found = self.styles[from..].iter().rposition(|s| *s == style);
+        let index = found.map_or_else(
+            || {
+                self.styles.push(style);
+                self.styles.len() - 1
+            },
+            |i| from + i,
+        );
+        u16::try_from(index).expect("a block holds at most u16::MAX styles")
+    }
+
     fn row(&self, index: usize) -> StoredRow<'_> {
         let (text_start, span_start) = match index.checked_sub(1) {
             Some(prev) => (
@@ -389,6 +415,7 @@ impl Block {
         StoredRow {
             text: &self.text[text_start..entry.text_end as usize],
             spans: &self.spans[span_start..entry.span_end as usize],
+            styles: &self.styles,
             base: text_start as u32,
             wrapped: entry.wrapped,
         }

@@ -318,6 +318,11 @@ impl Dashboard {
         let mut drawn = BTreeMap::new();
         self.terminal
             .draw(|frame| drawn = view::draw(frame, &self.app))?;
+        // The buffers take turns: each is looked at once it is next to be
+        // drawn into.
+        if give_back_spare_cells(self.terminal.current_buffer_mut()) {
+            crate::os::release_freed_memory();
+        }
         self.client
             .follow(&self.app, &drawn, &mut self.sizes, &mut self.shown);
         let title = window_title(&self.app.board);
@@ -513,6 +518,19 @@ impl Client {
 }
 
 /// The wall clock's minutes since the epoch.
+/// A terminal that shrank leaves ratatui's buffers holding the cells of
+/// its largest size (they are truncated, not freed): a buffer holding
+/// more than twice what it draws gives the rest back. Returns whether it
+/// did.
+fn give_back_spare_cells(buffer: &mut ratatui::buffer::Buffer) -> bool {
+    let cells = &mut buffer.content;
+    if cells.capacity() <= cells.len().max(1024) * 2 {
+        return false;
+    }
+    cells.shrink_to_fit();
+    true
+}
+
 fn wall_minute() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -526,4 +544,28 @@ fn until_next_minute() -> Duration {
         .unwrap_or_default();
     Duration::from_secs(60 * (now.as_secs() / 60 + 1)).saturating_sub(now)
         + Duration::from_millis(5)
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+
+    use super::give_back_spare_cells;
+
+    #[test]
+    fn a_buffer_left_large_by_a_shrunk_terminal_gives_its_cells_back() {
+        let mut buffer = Buffer::empty(Rect::new(0, 0, 400, 100));
+        assert!(
+            !give_back_spare_cells(&mut buffer),
+            "nothing spare at its size"
+        );
+        buffer.resize(Rect::new(0, 0, 60, 20));
+        assert!(give_back_spare_cells(&mut buffer));
+        assert!(buffer.content.capacity() < 60 * 20 * 2);
+        assert_eq!(buffer.content.len(), 60 * 20);
+        assert!(!give_back_spare_cells(&mut buffer), "once");
+        buffer.resize(Rect::new(0, 0, 200, 50));
+        assert!(!give_back_spare_cells(&mut buffer), "grown again");
+    }
 }

@@ -319,3 +319,50 @@ fn an_agent_that_never_reads_its_input_blocks_nobody() {
     drop(session.kill(Duration::from_millis(200)).join());
     assert!(h.exited().killed);
 }
+
+/// Every line of the scrollback and the live screen, oldest first, read
+/// as a viewer scrolls.
+fn every_line(screen: &mut Screen) -> Vec<String> {
+    let history = screen.history_len();
+    screen.scroll(i32::try_from(history).unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..history {
+        lines.push(screen.row_text(0));
+        screen.scroll(-1);
+    }
+    lines.extend((0..usize::from(screen.size().rows)).map(|row| screen.row_text(row)));
+    lines
+}
+
+#[test]
+fn a_screen_gone_quiet_gives_its_grid_back_and_keeps_every_line() {
+    let h = Harness::new();
+    let mut spec = h.spec(
+        "seq 1 3000; echo done; sleep 30",
+        Size { cols: 80, rows: 24 },
+    );
+    spec.scrollback = 5_000;
+    let session = Session::spawn(spec, None, h.sink.clone()).expect("session starts");
+    wait_text(&session, "done");
+    let due = session.compact_due().expect("the grid holds history");
+    assert!(
+        !session.compact_if_quiet(due - Duration::from_millis(1)),
+        "compacted while the output was fresh"
+    );
+    let before = session.with_screen(every_line);
+    assert!(session.compact_if_quiet(due));
+    assert_eq!(session.compact_due(), None, "nothing left to give back");
+    session.with_screen(|s| {
+        assert!(!s.compactable());
+        use alacritty_terminal::grid::Dimensions;
+        assert_eq!(
+            s.term().grid().history_size(),
+            0,
+            "the grid keeps the screen only"
+        );
+    });
+    let after = session.with_screen(every_line);
+    assert_eq!(after, before);
+    let numbers: Vec<usize> = after.iter().filter_map(|l| l.parse().ok()).collect();
+    assert_eq!(numbers, (1..=3000).collect::<Vec<_>>());
+}
