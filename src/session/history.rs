@@ -471,6 +471,36 @@ mod tests {
     }
 
     #[test]
+    fn every_cell_in_a_style_of_its_own_keeps_its_style() {
+        // A gradient: more styles than a block looks through, and more
+        // than a block's u16 can name, so blocks end early.
+        let rgb = |i: usize| Style {
+            fg: PaneColor::rgb((i >> 8) as u8, i as u8, 7),
+            ..Style::default()
+        };
+        let mut h = History::new(1_000);
+        for r in 0..400 {
+            let mut line = RowBuilder::default();
+            for c in 0..300 {
+                line.push_char('x', rgb(r * 300 + c));
+            }
+            line.push_char('d', Style::default());
+            h.push(&line, false);
+        }
+        assert_eq!(h.len(), 400);
+        for (r, stored) in h.rows().enumerate() {
+            let runs = stored.runs();
+            assert_eq!(runs.len(), 301);
+            for (c, run) in runs[..300].iter().enumerate() {
+                assert_eq!(run.style, rgb(r * 300 + c), "row {r}, cell {c}");
+            }
+            assert_eq!(runs[300].style, Style::default());
+        }
+        assert!(h.blocks[0].rows.len() < BLOCK_ROWS, "the first block ended early");
+        assert!(h.blocks.iter().all(|b| b.styles.len() <= usize::from(u16::MAX)));
+    }
+
+    #[test]
     fn the_oldest_rows_go_past_the_cap_and_blocks_are_freed() {
         let mut h = History::new(300);
         for i in 0..1000 {
