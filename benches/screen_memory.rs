@@ -7,8 +7,9 @@
 //! - `SB_MEM_SCROLLBACK`: lines of history kept (default 10,000, the
 //!   plan's default).
 //!
-//! Prints, for one screen at 200x50: live heap after printing, the peak,
-//! and live heap after resizing 400x100 → 200x50 → 60x20 → 200x50; and
+//! Prints, for one screen at 200x50: live heap after printing, after
+//! compacting (as a quiet screen is, `Screen::compact`), the peak, and
+//! live heap after resizing 400x100 → 200x50 → 60x20 → 200x50; and
 //! the same for eight screens, as the supervisor holds eight agents.
 
 use std::time::Instant;
@@ -76,6 +77,18 @@ fn main() {
             "compact: {} rows in {} bytes",
             screens[0].compact_history_len(),
             screens[0].compact_history_bytes()
+        );
+        // Gone quiet: what the supervisor's step does a second later.
+        let compacted_at = Instant::now();
+        for screen in &mut screens {
+            screen.compact();
+        }
+        let compacted = live() - before;
+        println!(
+            "{count} screen(s) gone quiet and compacted: {} ({} a screen) in {:.1} ms",
+            mib(compacted),
+            mib(compacted / count),
+            compacted_at.elapsed().as_secs_f64() * 1e3,
         );
         let started = Instant::now();
         let mut after_each = Vec::new();

@@ -454,8 +454,8 @@ impl Agents {
     }
 
     /// Screens whose output went quiet give their grids' spare rows back
-    /// (1,000 rows: 4.8 MiB a screen at 200 columns), and the allocator gives the
-    /// memory back to the system, once for all of them.
+    /// (1,000 rows: 4.8 MiB a screen at 200 columns), and the allocator
+    /// gives the memory back to the system, once for all of them.
     fn compact_quiet_screens(&self, now: Instant) {
         let freed = self
             .slots
@@ -473,8 +473,8 @@ impl Agents {
     /// the next thing due by itself otherwise (a stalled synchronized
     /// update drawn, a group left running looked at, a usage limit's
     /// reset, the agents' usage files read again, a screen gone quiet
-    /// compacted). An agent's output, a
-    /// hook, a command or an agent's end wakes the step at once.
+    /// compacted). An agent's output, a hook, a command or an agent's end
+    /// wakes the step at once.
     pub fn next_step(&self, longest: Duration) -> Duration {
         let now = Instant::now();
         let running = || {
