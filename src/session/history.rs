@@ -496,8 +496,15 @@ mod tests {
             }
             assert_eq!(runs[300].style, Style::default());
         }
-        assert!(h.blocks[0].rows.len() < BLOCK_ROWS, "the first block ended early");
-        assert!(h.blocks.iter().all(|b| b.styles.len() <= usize::from(u16::MAX)));
+        assert!(
+            h.blocks[0].rows.len() < BLOCK_ROWS,
+            "the first block ended early"
+        );
+        assert!(
+            h.blocks
+                .iter()
+                .all(|b| b.styles.len() <= usize::from(u16::MAX))
+        );
     }
 
     #[test]
