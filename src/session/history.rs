@@ -127,6 +127,35 @@ impl RowBuilder {
         self.extend_piece(style);
     }
 
+    /// Starts a piece in `style` (or goes on with the last one, when it
+    /// has that style) for [`RowBuilder::push_in_piece`]: a row converted
+    /// cell by cell works out the style only where it changes.
+    pub fn start_piece(&mut self, style: Style) {
+        let end = self.text.len();
+        if let Some((last_end, last_style)) = self.pieces.last_mut() {
+            *last_end = end;
+            if *last_style == style {
+                return;
+            }
+        }
+        self.pieces.push((end, style));
+    }
+
+    /// Appends `c` to the piece begun by [`RowBuilder::start_piece`]; its
+    /// end is written by the next `start_piece` or by
+    /// [`RowBuilder::end_pieces`].
+    pub fn push_in_piece(&mut self, c: char) {
+        self.text.push(c);
+    }
+
+    /// Ends the last piece at the end of the text.
+    pub fn end_pieces(&mut self) {
+        let end = self.text.len();
+        if let Some((last_end, _)) = self.pieces.last_mut() {
+            *last_end = end;
+        }
+    }
+
     fn extend_piece(&mut self, style: Style) {
         let end = self.text.len();
         match self.pieces.last_mut() {

@@ -100,9 +100,9 @@ pub fn store_row(cells: &Row<Cell>, columns: usize, row: &mut RowBuilder) -> boo
             end -= 1;
         }
     }
-    // Neighbouring cells mostly look alike: the style is worked out again
-    // only when colors or flags change.
-    let mut last: Option<(&Cell, Style)> = None;
+    // Neighbouring cells mostly look alike: the style is worked out again,
+    // and a piece started, only when colors or flags change.
+    let mut last: Option<&Cell> = None;
     for col in 0..end {
         let cell = &cells[Column(col)];
         if cell
@@ -111,27 +111,26 @@ pub fn store_row(cells: &Row<Cell>, columns: usize, row: &mut RowBuilder) -> boo
         {
             continue;
         }
-        let style = match last {
-            Some((prev, style))
-                if prev.fg == cell.fg && prev.bg == cell.bg && prev.flags == cell.flags =>
-            {
-                style
-            }
-            _ => cell_style(cell),
-        };
-        last = Some((cell, style));
+        let same = last.is_some_and(|prev| {
+            prev.fg == cell.fg && prev.bg == cell.bg && prev.flags == cell.flags
+        });
+        if !same {
+            row.start_piece(cell_style(cell));
+            last = Some(cell);
+        }
         let c = if cell.c.is_control() || cell.c == '\0' {
             ' '
         } else {
             cell.c
         };
-        row.push_char(c, style);
+        row.push_in_piece(c);
         if let Some(marks) = cell.zerowidth() {
             for &mark in marks {
-                row.push_char(mark, style);
+                row.push_in_piece(mark);
             }
         }
     }
+    row.end_pieces();
     wrapped
 }
 
