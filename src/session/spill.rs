@@ -89,27 +89,35 @@ pub fn move_oldest(
 
 /// Writes a grid row into `row` as text and styles; returns whether it
 /// wraps onto the next row.
+///
+/// One pass, front to back: the row has usually left the caches by now,
+/// so each cell is read once, in the order the prefetcher expects. Blanks
+/// in the default style wait until something follows them: trailing ones
+/// carry nothing and are dropped (a wrapped row keeps them: they are part
+/// of its line).
 pub fn store_row(cells: &Row<Cell>, columns: usize, row: &mut RowBuilder) -> bool {
     row.clear();
     let wrapped = columns > 0 && cells[Column(columns - 1)].flags.contains(Flags::WRAPLINE);
-    // Trailing blanks in the default style carry nothing (a wrapped row
-    // keeps them: they are part of its line).
-    let mut end = columns;
-    if !wrapped {
-        while end > 0 && is_blank(&cells[Column(end - 1)]) {
-            end -= 1;
-        }
-    }
+    let mut blanks = 0usize;
     // Neighbouring cells mostly look alike: the style is worked out again,
     // and a piece started, only when colors or flags change.
     let mut last: Option<&Cell> = None;
-    for col in 0..end {
+    for col in 0..columns {
         let cell = &cells[Column(col)];
         if cell
             .flags
             .intersects(Flags::WIDE_CHAR_SPACER | Flags::LEADING_WIDE_CHAR_SPACER)
         {
             continue;
+        }
+        if is_blank(cell) {
+            blanks += 1;
+            continue;
+        }
+        if blanks > 0 {
+            push_blanks(row, blanks);
+            blanks = 0;
+            last = None;
         }
         let same = last.is_some_and(|prev| {
             prev.fg == cell.fg && prev.bg == cell.bg && prev.flags == cell.flags
@@ -130,8 +138,19 @@ pub fn store_row(cells: &Row<Cell>, columns: usize, row: &mut RowBuilder) -> boo
             }
         }
     }
+    if wrapped && blanks > 0 {
+        push_blanks(row, blanks);
+    }
     row.end_pieces();
     wrapped
+}
+
+/// `count` blanks in the default style.
+fn push_blanks(row: &mut RowBuilder, count: usize) {
+    row.start_piece(Style::default());
+    for _ in 0..count {
+        row.push_in_piece(' ');
+    }
 }
 
 /// Writes a stored row back into a grid row of the same width: the

@@ -476,7 +476,7 @@ impl Screen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::pane::PaneColor;
+    use crate::domain::pane::{PaneColor, Style};
 
     fn screen(cols: u16, rows: u16) -> Screen {
         Screen::new(Size { cols, rows }, 100)
@@ -670,6 +670,46 @@ mod tests {
         assert!(s.history_len() <= 5_000, "{}", s.history_len());
         let kept = numbered(&all_lines(&s));
         assert_consecutive(&kept, 10_500 - kept.len(), 10_499);
+    }
+
+    #[test]
+    fn rows_moved_out_keep_blanks_styles_wide_and_combining_characters() {
+        let mut s = Screen::new(Size { cols: 12, rows: 3 }, 5_000);
+        let output = concat!(
+            "ab  \x1b[41m  \x1b[0m  \r\n",
+            "x\u{301}\u{6f22}\u{5b57}!\r\n",
+            "abcdefghij  kl\r\n",
+            "\x1b[44m   \x1b[0m\r\n",
+            "\r\n",
+            "\x1b[1mbold\x1b[0m \x1b[1m\x1b[0mend\r\n",
+        );
+        s.feed(output.as_bytes());
+        s.feed(b"1\r\n2\r\n3\r\n");
+        assert!(s.compact());
+        let history = s.history_len();
+        let stored = |i: usize| s.frame_lines(history - i).0.swap_remove(0);
+        let run = |text: &str, style: Style| crate::domain::pane::Run {
+            text: text.into(),
+            style,
+        };
+        let plain = Style::default();
+        let bg = |index| Style {
+            bg: PaneColor::indexed(index),
+            ..Style::default()
+        };
+        let bold = Style {
+            attrs: crate::domain::pane::attrs::BOLD,
+            ..Style::default()
+        };
+        // Blanks inside a row stay; trailing default ones go, styled ones stay.
+        assert_eq!(stored(0), vec![run("ab  ", plain), run("  ", bg(1))]);
+        assert_eq!(stored(1), vec![run("x\u{301}\u{6f22}\u{5b57}!", plain)]);
+        // A wrapped row keeps its trailing blanks: they are in its line.
+        assert_eq!(stored(2), vec![run("abcdefghij  ", plain)]);
+        assert_eq!(stored(3), vec![run("kl", plain)]);
+        assert_eq!(stored(4), vec![run("   ", bg(4))]);
+        assert_eq!(stored(5), vec![]);
+        assert_eq!(stored(6), vec![run("bold", bold), run(" end", plain)]);
     }
 
     #[test]
