@@ -5,8 +5,9 @@
 //! blank or not), so a long scrollback in the grid costs tens of MiB an
 //! agent. The screen (`screen.rs`) keeps only the most recent history in
 //! the grid and moves rows leaving it here, where a row costs its text and
-//! 8 bytes a style change (each block keeps the styles it uses once). Rows keep whether they wrap onto the next, so
-//! a resize can rewrap them to the new width as the grid reflows its own.
+//! 8 bytes a style change (each block keeps the styles it uses once). Rows
+//! keep whether they wrap onto the next, so a resize can rewrap them to the
+//! new width as the grid reflows its own.
 //!
 //! Owns storage only: it knows nothing of the emulator or of viewers.
 
@@ -118,13 +119,15 @@ impl RowBuilder {
         if text.is_empty() {
             return;
         }
+        self.start_piece(style);
         self.text.push_str(text);
-        self.extend_piece(style);
+        self.end_pieces();
     }
 
     pub fn push_char(&mut self, c: char, style: Style) {
+        self.start_piece(style);
         self.text.push(c);
-        self.extend_piece(style);
+        self.end_pieces();
     }
 
     /// Starts a piece in `style` (or goes on with the last one, when it
@@ -153,14 +156,6 @@ impl RowBuilder {
         let end = self.text.len();
         if let Some((last_end, _)) = self.pieces.last_mut() {
             *last_end = end;
-        }
-    }
-
-    fn extend_piece(&mut self, style: Style) {
-        let end = self.text.len();
-        match self.pieces.last_mut() {
-            Some((last_end, last_style)) if *last_style == style => *last_end = end,
-            _ => self.pieces.push((end, style)),
         }
     }
 

@@ -517,7 +517,6 @@ impl Client {
     }
 }
 
-/// The wall clock's minutes since the epoch.
 /// A terminal that shrank leaves ratatui's buffers holding the cells of
 /// its largest size (they are truncated, not freed): a buffer holding
 /// more than twice what it draws gives the rest back. Returns whether it
@@ -531,6 +530,7 @@ fn give_back_spare_cells(buffer: &mut ratatui::buffer::Buffer) -> bool {
     true
 }
 
+/// The wall clock's minutes since the epoch.
 fn wall_minute() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
