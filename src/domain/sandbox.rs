@@ -215,17 +215,8 @@ pub fn bubblewrap_args(layout: &Layout) -> Vec<String> {
     if layout.network == Network::None {
         push(&["--unshare-net"]);
     }
-    push(&[
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/tmp",
-    ]);
+    push(&SYSTEM);
+    push(&["--tmpfs", "/tmp"]);
     let text = |p: &Path| p.to_string_lossy().into_owned();
     for path in &layout.shown {
         args.extend(["--ro-bind".into(), text(path), text(path)]);
