@@ -415,14 +415,16 @@ impl Agents {
         let now = Instant::now();
         self.poll_left_running(now);
         // A program that starts a synchronized update and stalls must still
-        // be drawn when the update times out.
-        if let Some(listener) = &self.on_output {
-            for (name, slot) in &self.slots {
-                let due = slot
-                    .session
-                    .as_ref()
-                    .and_then(|s| s.screen_handle().sync_deadline());
-                if due.is_some_and(|due| due <= now) {
+        // be drawn when the update times out. It is applied here, not only
+        // by a viewer that draws it: with none, its deadline would stay
+        // past and the step would never sleep.
+        for (name, slot) in &self.slots {
+            let Some(handle) = slot.session.as_ref().map(Session::screen_handle) else {
+                continue;
+            };
+            if handle.sync_deadline().is_some_and(|due| due <= now) {
+                handle.with_screen(|_| ());
+                if let Some(listener) = &self.on_output {
                     listener(name);
                 }
             }

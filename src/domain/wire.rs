@@ -24,9 +24,10 @@ use super::slice::SliceName;
 /// competing variants, `Command::Pick`, retired slices; 7: the plan
 /// changing live, `BoardUpdate::Plan`, a removed slice and the plan's
 /// problem on the board; 10: `Command::StatusReport`, speculative notes
-/// and data diffs on the queue, the board's walkthrough). No negotiation:
+/// and data diffs on the queue, the board's walkthrough; 12: heartbeats
+/// only for a client whose hello asks for them). No negotiation:
 /// a client of another version is refused with both numbers.
-pub const PROTOCOL_VERSION: u32 = 11;
+pub const PROTOCOL_VERSION: u32 = 12;
 
 /// Who is connecting, which decides what the supervisor sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
