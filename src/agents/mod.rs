@@ -233,6 +233,9 @@ pub struct Agents {
     /// When the agents' usage files were last read (`None` before the
     /// first read).
     usage_read: Option<Instant>,
+    /// Held by the worktree operation that runs (`up`'s worktrees, a
+    /// `down`), so two never interleave on one slice's record and folder.
+    worktree_op: worktree_ops::OneAtATime,
 }
 
 impl Agents {
@@ -265,6 +268,7 @@ impl Agents {
             finished: false,
             left_checked: Instant::now(),
             usage_read: None,
+            worktree_op: worktree_ops::OneAtATime::default(),
         };
         supervisor.recover();
         Ok(supervisor)
@@ -334,6 +338,7 @@ impl Agents {
             root: self.ws.git.root().to_owned(),
             plan: self.ws.plan.clone(),
             state: self.state.clone(),
+            one_at_a_time: self.worktree_op.clone(),
         }
     }
 

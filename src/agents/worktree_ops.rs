@@ -8,6 +8,7 @@
 //! comes back from it and from the setup, for the watchers.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Outcome;
 use crate::domain::{Command, Event, Plan};
@@ -22,6 +23,21 @@ pub(super) struct Ops {
     /// says something else now.
     pub plan: Plan,
     pub state: StateStore,
+    pub one_at_a_time: OneAtATime,
+}
+
+/// One supervisor's worktree operations take turns for their git work:
+/// a `down` that ran while an `up` checked out the same slice's files
+/// removed the record and left a folder git no longer knew. (Commands
+/// run without a supervisor take turns already, by the state lock.)
+#[derive(Clone, Default)]
+pub(super) struct OneAtATime(Arc<Mutex<()>>);
+
+impl OneAtATime {
+    /// Waits for the operation that runs, if one does.
+    fn take(&self) -> MutexGuard<'_, ()> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl Ops {
@@ -54,6 +70,7 @@ impl Ops {
                 })
             }
             Command::Down { slice, force } => {
+                let _turn = self.one_at_a_time.take();
                 crate::workspace::down(&ws, &self.state, slice.as_str(), *force, &mut |_| {}).map(
                     |report| {
                         events.extend(report.events.iter().cloned());
@@ -76,7 +93,10 @@ impl Ops {
     ) -> Result<Outcome, WorkspaceError> {
         let names: Vec<String> = slices.iter().map(ToString::to_string).collect();
         let mut report = crate::workspace::UpReport::default();
-        let done = crate::workspace::up_into(ws, &self.state, &names, &mut |_| {}, &mut report);
+        let done = {
+            let _turn = self.one_at_a_time.take();
+            crate::workspace::up_into(ws, &self.state, &names, &mut |_| {}, &mut report)
+        };
         // What was journaled before an error is on the board too.
         events.extend(report.events.iter().cloned());
         done?;

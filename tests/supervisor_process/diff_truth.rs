@@ -383,3 +383,63 @@ fn status_through_the_supervisor_says_what_status_without_one_says_and_follows_t
         assert_eq!(now["slices"][0]["diff"]["files_changed"], n + 1);
     }
 }
+
+/// A `down` asked for while the supervisor's `up` checks the same slice's
+/// worktree out waits for it: the two never interleave, so the folder and
+/// git's record of it go or stay together. (Before, the `down` removed the
+/// record while the checkout still wrote files, and left a folder no git
+/// command worked in.)
+#[test]
+fn a_down_asked_for_during_the_same_slices_checkout_waits_for_it() {
+    let repo = TestRepo::new();
+    repo.write(
+        "sliceboard.toml",
+        &Plan::new("cat").slice("big", &["big/**"], &[]).to_string(),
+    );
+    for folder in 0..40 {
+        for file in 0..150 {
+            repo.write(&format!("big/f{folder}/m{file}.sql"), "select 1 as id\n");
+        }
+    }
+    repo.commit_all("a large slice");
+    repo.sliceboard(&["up"]).ok();
+    let _sup = Supervise::start(&repo, &[]);
+    let worktree = repo.worktree("big");
+    let record = repo.root.join(".git/worktrees/big");
+    for round in 0..3 {
+        // Gone behind sliceboard's back, so `up` makes it again.
+        std::fs::remove_dir_all(&worktree).unwrap();
+        repo.git(&["worktree", "prune"]);
+        assert!(!record.exists());
+
+        let mut up = repo.command(common::BIN, &repo.root);
+        up.args(["up"]).stdout(Stdio::null()).stderr(Stdio::null());
+        let mut down = repo.command(common::BIN, &repo.root);
+        down.args(["down", "big", "--force"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let record_head = record.join("HEAD");
+        within("a down during up's checkout", move || {
+            let mut up = up.spawn().unwrap();
+            // The record is whole from here on; the checkout runs.
+            while !record_head.exists() {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            let mut down = down.spawn().unwrap();
+            down.wait().unwrap();
+            up.wait().unwrap();
+        });
+        if worktree.exists() {
+            assert!(record.exists(), "round {round}: a folder with no record");
+            let files = repo.git_in(&worktree, &["ls-files"]);
+            assert_eq!(files.lines().count(), 6000, "round {round}");
+            assert_eq!(repo.git_in(&worktree, &["status", "--porcelain"]), "");
+        } else {
+            assert!(!record.exists(), "round {round}: a record with no folder");
+        }
+        eprintln!("round {round}: folder there: {}", worktree.exists());
+        if !worktree.exists() {
+            repo.sliceboard(&["up", "big"]).ok();
+        }
+    }
+}
