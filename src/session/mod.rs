@@ -642,13 +642,18 @@ impl Reader {
                 tracing::warn!(slice = %self.slice, %err, "transcript write failed; continuing without it");
                 self.transcript = None;
             }
-            let fed = lock(&self.shared.screen).feed(bytes);
+            let now = Instant::now();
+            let fed = {
+                let mut screen = lock(&self.shared.screen);
+                let fed = screen.feed(bytes);
+                screen.follow_flood(fed.lines, now);
+                fed
+            };
             if !fed.replies.is_empty() {
                 // Never block the reader: an agent that does not read its
                 // input must not stop us draining its output.
                 let _ = self.input.try_send(fed.replies);
             }
-            let now = Instant::now();
             {
                 let mut activity = lock(&self.shared.activity);
                 activity.output(now);

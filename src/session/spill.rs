@@ -38,12 +38,18 @@ pub struct Spill<'a> {
     /// put back here when rows move again.
     pub history_cap: usize,
     pub row: &'a mut RowBuilder,
+    /// Set during a flood (see `Screen`'s `Flood`): the grid keeps the
+    /// whole `scrollback` itself and nothing moves; the compact history
+    /// only gives up its oldest rows as the grid's grow.
+    pub flood_scrollback: Option<usize>,
+    /// Line feeds seen, for telling a flood.
+    pub lines: usize,
 }
 
 impl Spill<'_> {
     /// Frees room for one call's worth of rows in the grid's history.
     fn make_room(&mut self) {
-        if self.history.cap() == 0 {
+        if self.history.cap() == 0 || self.flood_scrollback.is_some() {
             return;
         }
         let grid = self.term.grid();
@@ -55,6 +61,22 @@ impl Spill<'_> {
             }
             let count = (kept + rows + BATCH - self.grid_limit).min(kept);
             move_oldest(self.term, self.history, self.row, count, self.grid_limit);
+        }
+    }
+}
+
+impl Spill<'_> {
+    /// During a flood, after each call: the grid's rows are the newest,
+    /// so the older compact ones give way to them, and the two together
+    /// hold the scrollback. Once the grid holds it all, it drops its own
+    /// oldest row as the next comes, never read.
+    #[inline]
+    fn give_way(&mut self) {
+        if let Some(scrollback) = self.flood_scrollback {
+            let room = scrollback.saturating_sub(self.term.grid().history_size());
+            if self.history.len() > room {
+                self.history.set_cap(room);
+            }
         }
     }
 }
@@ -257,13 +279,30 @@ macro_rules! delegate {
             #[inline]
             fn $name(&mut self $(, $arg: $ty)*) {
                 self.make_room();
-                self.term.$name($($arg),*)
+                self.term.$name($($arg),*);
+                self.give_way();
             }
         )*
     };
 }
 
 impl Handler for Spill<'_> {
+    #[inline]
+    fn linefeed(&mut self) {
+        self.lines += 1;
+        self.make_room();
+        self.term.linefeed();
+        self.give_way();
+    }
+
+    #[inline]
+    fn newline(&mut self) {
+        self.lines += 1;
+        self.make_room();
+        self.term.newline();
+        self.give_way();
+    }
+
     delegate! {
         fn set_title(&mut self, title: Option<String>);
         fn set_cursor_style(&mut self, style: Option<CursorStyle>);
@@ -284,10 +323,8 @@ impl Handler for Spill<'_> {
         fn put_tab(&mut self, count: u16);
         fn backspace(&mut self);
         fn carriage_return(&mut self);
-        fn linefeed(&mut self);
         fn bell(&mut self);
         fn substitute(&mut self);
-        fn newline(&mut self);
         fn set_horizontal_tabstop(&mut self);
         fn scroll_up(&mut self, count: usize);
         fn scroll_down(&mut self, count: usize);

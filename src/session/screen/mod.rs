@@ -19,6 +19,9 @@ mod copy;
 mod frame;
 mod requests;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
 use alacritty_terminal::grid::Dimensions;
 use alacritty_terminal::index::{Column, Line};
 use alacritty_terminal::term::cell::Flags;
@@ -33,6 +36,55 @@ pub use requests::{Fed, Requests};
 /// Rows of history kept in alacritty's grid, at full width. The grid
 /// grows its storage 1,000 rows at a time, so fewer would cost the same.
 pub const GRID_HISTORY: usize = 1_000;
+
+/// A flood: at least [`FLOOD_LINES`] line feeds within [`FLOOD_WINDOW`]
+/// (a `cat` of a large file, a verbose build). While one lasts, the grid
+/// keeps the whole scrollback itself and no row moves to the compact
+/// history: the rows that fall off the end before the output settles,
+/// most of a long flood, are never converted at all. When the output
+/// slows or stops, [`Screen::compact`] moves what the grid holds in one
+/// go, and its memory goes back.
+const FLOOD_LINES: usize = 2_000;
+const FLOOD_WINDOW: Duration = Duration::from_millis(100);
+
+/// What the grids of all flooded screens in this process may hold at
+/// full width, at most: a screen whose whole scrollback does not fit in
+/// what is left moves its rows out as usual.
+const FLOOD_BUDGET: usize = 128 << 20;
+
+/// Bytes the flooded screens' grids may take now, of [`FLOOD_BUDGET`].
+static FLOOD_HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// A flooded screen's share of [`FLOOD_BUDGET`], given back when dropped.
+#[derive(Debug)]
+struct FloodHold(usize);
+
+impl FloodHold {
+    fn take(bytes: usize) -> Option<Self> {
+        FLOOD_HELD
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held + bytes <= FLOOD_BUDGET).then_some(held + bytes)
+            })
+            .ok()
+            .map(|_| Self(bytes))
+    }
+}
+
+impl Drop for FloodHold {
+    fn drop(&mut self) {
+        FLOOD_HELD.fetch_sub(self.0, Ordering::AcqRel);
+    }
+}
+
+/// How fast lines come, and the flood while one lasts.
+#[derive(Debug, Default)]
+struct Flood {
+    /// Line feeds since `since`.
+    lines: usize,
+    since: Option<Instant>,
+    /// Held while the screen is flooded.
+    hold: Option<FloodHold>,
+}
 
 /// A terminal size in cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +122,7 @@ pub struct Screen {
     row: RowBuilder,
     /// How far this screen's own view is scrolled back (`scroll`).
     view: usize,
+    flood: Flood,
 }
 
 /// A line of the scrollback or the screen, wherever it is kept.
@@ -103,6 +156,7 @@ impl Screen {
             history: History::new(scrollback - grid_limit),
             row: RowBuilder::default(),
             view: 0,
+            flood: Flood::default(),
         }
     }
 
@@ -114,9 +168,53 @@ impl Screen {
             grid_limit: self.grid_limit,
             history_cap: self.scrollback - self.grid_limit,
             row: &mut self.row,
+            flood_scrollback: self.flood.hold.as_ref().map(|_| self.scrollback),
+            lines: 0,
         };
         self.parser.advance(&mut spill, bytes);
-        self.take_requests()
+        let lines = spill.lines;
+        let mut fed = self.take_requests();
+        fed.lines = lines;
+        fed
+    }
+
+    /// Counts `lines` line feeds read at `now` (the reader's, from
+    /// [`Fed::lines`]); at the end of each [`FLOOD_WINDOW`] a flood begins
+    /// or ends (see [`FLOOD_LINES`]). A flood that ends moves the grid's
+    /// rows out at once, and gives their memory back.
+    pub fn follow_flood(&mut self, lines: usize, now: Instant) {
+        self.flood.lines += lines;
+        let since = *self.flood.since.get_or_insert(now);
+        if now.duration_since(since) < FLOOD_WINDOW {
+            return;
+        }
+        let flooding = self.flood.lines >= FLOOD_LINES;
+        self.flood.lines = 0;
+        self.flood.since = Some(now);
+        match (self.flood.hold.is_some(), flooding) {
+            (false, true) => self.start_flood(),
+            (true, false) => {
+                if self.compact() {
+                    crate::os::release_freed_memory();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The grid takes the whole scrollback, when there is a compact
+    /// history to spare and the budget allows.
+    fn start_flood(&mut self) {
+        if self.scrollback <= self.grid_limit || self.term.mode().contains(TermMode::ALT_SCREEN) {
+            return;
+        }
+        let row_bytes = self.term.grid().columns()
+            * std::mem::size_of::<alacritty_terminal::term::cell::Cell>();
+        let Some(hold) = FloodHold::take(self.scrollback * row_bytes) else {
+            return;
+        };
+        self.flood.hold = Some(hold);
+        self.term.grid_mut().update_history(self.scrollback);
     }
 
     /// When a synchronized update in progress must be shown even if the
@@ -140,6 +238,8 @@ impl Screen {
                 grid_limit: self.grid_limit,
                 history_cap: self.scrollback - self.grid_limit,
                 row: &mut self.row,
+                flood_scrollback: self.flood.hold.as_ref().map(|_| self.scrollback),
+                lines: 0,
             };
             self.parser.stop_sync(&mut spill);
         }
@@ -164,6 +264,13 @@ impl Screen {
     /// out and puts the limit back.
     pub fn resize(&mut self, size: Size) {
         let alt = self.term.mode().contains(TermMode::ALT_SCREEN);
+        // A flood ends first: what follows counts on the grid's own limit.
+        // (On the alternate screen the primary grid keeps the whole
+        // scrollback until it ends, flood or not.)
+        if self.flood.hold.is_some() {
+            self.compact();
+            self.flood.hold = None;
+        }
         let below = self.rows_below_cursor();
         let limit = grid_limit(self.scrollback, size.rows);
         let lower = limit.min(self.grid_limit);
@@ -232,8 +339,15 @@ impl Screen {
     /// grid's share more lines than asked; none is lost. Returns whether
     /// rows were freed (the caller gives the memory back to the system,
     /// once for all its screens).
+    ///
+    /// A flood ends here (on the alternate screen it lasts until that
+    /// ends: the primary grid is out of reach).
     pub fn compact(&mut self) -> bool {
         if !self.compactable() {
+            if self.flood.hold.is_some() && !self.term.mode().contains(TermMode::ALT_SCREEN) {
+                self.term.grid_mut().update_history(self.grid_limit);
+                self.flood.hold = None;
+            }
             return false;
         }
         let kept = self.term.grid().history_size();
@@ -246,6 +360,7 @@ impl Screen {
             self.grid_limit,
         );
         self.term.grid_mut().truncate();
+        self.flood.hold = None;
         true
     }
 
@@ -634,6 +749,68 @@ mod tests {
         assert!((5_000 - 300..=5_000).contains(&kept), "{kept}");
         let kept = numbered(&all_lines(&s));
         assert_consecutive(&kept, 7_000 - kept.len(), 6_999);
+    }
+
+    /// Feeds `lines` in chunks of 100, the first at `at` and each next
+    /// `step` later, as the reader would; returns when the next would be.
+    fn feed_timed(
+        s: &mut Screen,
+        lines: std::ops::Range<usize>,
+        mut at: Instant,
+        step: Duration,
+    ) -> Instant {
+        for chunk in lines.collect::<Vec<_>>().chunks(100) {
+            let text: String = chunk
+                .iter()
+                .map(|i| format!("line {i} \x1b[33mwarn\x1b[0m\r\n"))
+                .collect();
+            let fed = s.feed(text.as_bytes());
+            assert_eq!(fed.lines, chunk.len());
+            s.follow_flood(fed.lines, at);
+            at += step;
+        }
+        at
+    }
+
+    #[test]
+    fn a_flood_keeps_its_rows_in_the_grid_and_the_scrollback_stays_whole() {
+        let mut s = Screen::new(Size { cols: 30, rows: 5 }, 5_000);
+        let start = Instant::now();
+        // 1,000 lines a second: no flood; rows move out as usual.
+        feed_timed(&mut s, 0..1_500, start, Duration::from_millis(100));
+        assert!(s.flood.hold.is_none());
+        assert!(s.compact_history_len() > 0);
+        // 50,000 lines a second: a flood, once a window has passed.
+        let fast = Duration::from_millis(2);
+        let at = feed_timed(&mut s, 1_500..8_000, start + Duration::from_secs(20), fast);
+        assert!(s.flood.hold.is_some(), "a flood");
+        assert!(s.term().grid().history_size() > GRID_HISTORY);
+        assert!(s.history_len() <= 5_000, "{}", s.history_len());
+        let kept = numbered(&all_lines(&s));
+        assert_consecutive(&kept, 8_000 - kept.len(), 7_999);
+        assert_eq!(kept.len(), 5_004);
+        // Past the scrollback: the compact rows go first, then the grid
+        // drops its own oldest; the scrollback reads as one throughout.
+        let at = feed_timed(&mut s, 8_000..20_000, at, fast);
+        assert_eq!(s.compact_history_len(), 0, "the grid holds it all");
+        assert_eq!(s.history_len(), 5_000);
+        let kept = numbered(&all_lines(&s));
+        assert_consecutive(&kept, 20_000 - kept.len(), 19_999);
+        let frame = s.frame_lines(4_000).0;
+
+        // The lines slow down: the flood ends, the grid's rows move out.
+        let at = feed_timed(&mut s, 20_000..20_300, at, Duration::from_millis(100));
+        assert!(s.flood.hold.is_none(), "the flood is over");
+        assert_eq!(s.term().grid().history_size(), 0);
+        let kept = numbered(&all_lines(&s));
+        assert_consecutive(&kept, 20_300 - kept.len(), 20_299);
+        assert_eq!(kept.len(), 5_004);
+        // 300 lines later, the same rows as far from the bottom.
+        assert_eq!(s.frame_lines(4_300).0, frame);
+        feed_timed(&mut s, 20_300..21_500, at, Duration::from_millis(100));
+        let kept = numbered(&all_lines(&s));
+        assert_consecutive(&kept, 21_500 - kept.len(), 21_499);
+        assert!(s.history_len() <= 5_000, "{}", s.history_len());
     }
 
     #[test]

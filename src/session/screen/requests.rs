@@ -26,6 +26,8 @@ pub struct Fed {
     pub replies: Vec<u8>,
     /// The program rang the bell.
     pub bell: bool,
+    /// Line feeds in the chunk, for [`Screen::follow_flood`](super::Screen::follow_flood).
+    pub lines: usize,
 }
 
 type ColorFormatter = Arc<dyn Fn(Rgb) -> String + Send + Sync>;
