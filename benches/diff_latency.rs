@@ -448,10 +448,13 @@ fn start(repo: &Path, worktrees: &[(PathBuf, &str)]) -> (LiveDiffs, Updates) {
         },
         targets,
         LiveOptions::default(),
-        Arc::new(move |update| {
-            let _ = tx.send((Instant::now(), update));
-        }),
-        Arc::new(|_| {}),
+        (
+            Arc::new(move |update| {
+                let _ = tx.send((Instant::now(), update));
+            }),
+            Arc::new(|_| {}),
+            Arc::new(|| {}),
+        ),
     )
     .expect("the watcher starts");
     (diffs, rx)

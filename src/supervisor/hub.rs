@@ -167,17 +167,33 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Whether the merge queue reads what `update` changes: its own board,
-/// check output, log lines, mutes and reviews aside.
-fn moves_the_queue(update: &BoardUpdate) -> bool {
-    matches!(
-        update,
-        BoardUpdate::Event { .. }
-            | BoardUpdate::Diff { .. }
-            | BoardUpdate::Dbt { .. }
-            | BoardUpdate::Flags { .. }
-            | BoardUpdate::Plan { .. }
-    )
+/// Whether the merge queue reads what `update` changes on `board` (as it
+/// was before): its own board, check output, log lines, mutes and reviews
+/// aside, and of the events those it never reads (what an agent asks,
+/// its usage, progress lines, prompts sent). Of an agent's activity it
+/// reads only whether the agent is done (idle or done, for the
+/// autopilot), so a busy agent's turns between working and waiting do
+/// not move it.
+fn moves_the_queue(board: &Board, update: &BoardUpdate) -> bool {
+    use crate::domain::Activity;
+    let settled = |activity: Option<Activity>| matches!(activity, Some(Activity::Idle | Activity::Done));
+    match update {
+        BoardUpdate::Event { event, .. } => match event {
+            Event::Asks { .. }
+            | Event::UsageChanged { .. }
+            | Event::Progress { .. }
+            | Event::PromptSent { .. } => false,
+            Event::ActivityChanged {
+                slice, activity, ..
+            } => settled(board.row(slice).and_then(|row| row.activity)) != settled(Some(*activity)),
+            _ => true,
+        },
+        BoardUpdate::Diff { .. }
+        | BoardUpdate::Dbt { .. }
+        | BoardUpdate::Flags { .. }
+        | BoardUpdate::Plan { .. } => true,
+        _ => false,
+    }
 }
 
 impl Hub {
@@ -292,8 +308,9 @@ impl Hub {
     }
 
     fn send_update(inner: &mut Inner, update: BoardUpdate) {
+        let moves = moves_the_queue(&inner.board, &update);
         inner.board.apply(&update);
-        if let (Some(poke), true) = (&inner.on_change, moves_the_queue(&update)) {
+        if let (Some(poke), true) = (&inner.on_change, moves) {
             poke();
         }
         let found = if calls::may_call(&update) {

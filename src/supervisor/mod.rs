@@ -276,7 +276,7 @@ fn start_agents(
 }
 
 /// The live-diff engine: diffs go to the hub, changes in a slice's dbt
-/// and log folders wake the file follower.
+/// and log folders wake the file follower, moved refs the merge queue.
 fn start_live_diffs(
     ws: &Workspace,
     targets: Vec<crate::watch::Target>,
@@ -294,16 +294,18 @@ fn start_live_diffs(
         },
         targets,
         LiveOptions::default(),
-        Arc::new(move |update| diffs.diff(update)),
-        Arc::new(move |slice| {
-            let _ = follower
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .send(follower::Wake::Files(slice.clone()));
-            // A branch or a worktree's HEAD moved, perhaps: the queue reads
-            // the tips again.
-            poke.poke();
-        }),
+        (
+            Arc::new(move |update| diffs.diff(update)),
+            Arc::new(move |slice| {
+                let _ = follower
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .send(follower::Wake::Files(slice.clone()));
+            }),
+            // A branch, a worktree's HEAD or its index moved: the queue
+            // reads the tips again.
+            Arc::new(move || poke.poke()),
+        ),
     )
     .context("cannot start watching the worktrees")
 }

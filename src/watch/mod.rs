@@ -119,6 +119,9 @@ pub struct Stats {
 
 pub type OnUpdate = Arc<dyn Fn(DiffUpdate) + Send + Sync>;
 pub type OnFiles = Arc<dyn Fn(&SliceName) + Send + Sync>;
+/// A branch, a worktree's HEAD or its index moved (the merge queue reads
+/// the tips again).
+pub type OnRefs = Arc<dyn Fn() + Send + Sync>;
 
 /// The running live-diff thread; dropping it stops the thread.
 pub struct LiveDiffs {
@@ -135,8 +138,7 @@ impl LiveDiffs {
         branches: Branches<'_>,
         targets: Vec<Target>,
         options: LiveOptions,
-        on_update: OnUpdate,
-        on_files: OnFiles,
+        (on_update, on_files, on_refs): (OnUpdate, OnFiles, OnRefs),
     ) -> anyhow::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let events = tx.clone();
@@ -159,7 +161,7 @@ impl LiveDiffs {
             targets,
             options,
             stats.clone(),
-            (on_update, on_files),
+            (on_update, on_files, on_refs),
         );
         let thread = std::thread::Builder::new()
             .name("live-diffs".into())

@@ -202,6 +202,7 @@ mod live {
         pub diffs: LiveDiffs,
         updates: mpsc::Receiver<DiffUpdate>,
         files: mpsc::Receiver<SliceName>,
+        refs: mpsc::Receiver<()>,
         /// The newest update of each slice seen so far.
         latest: std::cell::RefCell<std::collections::BTreeMap<String, DiffUpdate>>,
     }
@@ -224,23 +225,31 @@ mod live {
         let (files_tx, files) = mpsc::channel();
         let tx = std::sync::Mutex::new(tx);
         let files_tx = std::sync::Mutex::new(files_tx);
+        let (refs_tx, refs) = mpsc::channel();
+        let refs_tx = std::sync::Mutex::new(refs_tx);
         let diffs = LiveDiffs::start(
             &repo.root.join(".git"),
             super::MAIN,
             targets,
             options,
-            Arc::new(move |u| {
-                let _ = tx.lock().unwrap().send(u);
-            }),
-            Arc::new(move |s| {
-                let _ = files_tx.lock().unwrap().send(s.clone());
-            }),
+            (
+                Arc::new(move |u| {
+                    let _ = tx.lock().unwrap().send(u);
+                }),
+                Arc::new(move |s| {
+                    let _ = files_tx.lock().unwrap().send(s.clone());
+                }),
+                Arc::new(move || {
+                    let _ = refs_tx.lock().unwrap().send(());
+                }),
+            ),
         )
         .expect("watcher starts");
         let harness = Harness {
             diffs,
             updates,
             files,
+            refs,
             latest: Default::default(),
         };
         for _ in slices {
@@ -314,6 +323,14 @@ mod live {
 
         pub fn files_changed(&self, within: Duration) -> Option<SliceName> {
             self.files.recv_timeout(within).ok()
+        }
+
+        /// Whether a branch, a HEAD or an index was said to move within
+        /// `within`; the calls before it are taken with it.
+        pub fn refs_moved(&self, within: Duration) -> bool {
+            let moved = self.refs.recv_timeout(within).is_ok();
+            while self.refs.try_recv().is_ok() {}
+            moved
         }
     }
 
@@ -404,6 +421,30 @@ mod live {
         repo.git(&["update-ref", "refs/heads/main", &tip]);
         let update = live.until("staging", "the diff is empty", |u| u.diff.files.is_empty());
         assert_eq!(update.diff.base.as_deref(), Some(tip.as_str()));
+    }
+
+    /// A commit moves the merge queue (the tips are read again) but not
+    /// the file follower, and a dbt log the other way round.
+    #[test]
+    fn a_commit_moves_the_refs_and_a_dbt_log_the_files_and_neither_the_other() {
+        let repo = TestRepo::with_plan();
+        repo.sliceboard(&["up"]).ok();
+        std::fs::create_dir_all(repo.worktree("marts").join("logs")).unwrap();
+        let live = start(&repo, &["marts", "staging"], LiveOptions::default());
+        let wt = repo.worktree("marts");
+        while live.files_changed(Duration::from_millis(200)).is_some() {}
+        live.refs_moved(Duration::from_millis(200));
+
+        repo.commit_in("marts", &[("models/marts/new.sql", "select 1\n")], "new model");
+        assert!(live.refs_moved(Duration::from_secs(5)), "the commit moved the refs");
+        assert_eq!(live.files_changed(Duration::from_millis(500)), None);
+
+        std::fs::write(wt.join("logs/dbt.log"), "12:00:00  Running with dbt=1.11\n").unwrap();
+        assert_eq!(
+            live.files_changed(Duration::from_secs(5)).map(|s| s.to_string()),
+            Some("marts".into())
+        );
+        assert!(!live.refs_moved(Duration::from_millis(500)), "a log moved no ref");
     }
 
     #[test]

@@ -4,10 +4,9 @@
 //! means (a branch moved, a worktree's HEAD or index, a file to re-diff,
 //! an aux folder someone follows).
 //!
-//! It only queues work in the debouncer and calls `on_files` (for a
-//! change in an aux folder, and for a branch, HEAD or index that moved);
-//! the diffing
-//! itself is `refresh`'s.
+//! It only queues work in the debouncer, and calls `on_files` for a
+//! change in an aux folder and `on_refs` for a branch, HEAD or index that
+//! moved; the diffing itself is `refresh`'s.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -174,8 +173,8 @@ impl Engine {
         if path == self.packed_refs {
             for i in 0..self.slices.len() {
                 self.debouncer.git(i, now);
-                (self.on_files)(&self.slices[i].target.slice);
             }
+            (self.on_refs)();
             return;
         }
         if let Ok(branch) = path.strip_prefix(&self.heads_dir) {
@@ -191,7 +190,7 @@ impl Engine {
             let name = path.file_name().unwrap_or_default();
             if name == "HEAD" || name == "index" {
                 self.debouncer.git(i, now);
-                (self.on_files)(&self.slices[i].target.slice);
+                (self.on_refs)();
             }
             return;
         }
@@ -216,13 +215,16 @@ impl Engine {
         // every slice's merge base; a folder of branches appearing may
         // hold one whose own event came before its watch.
         let shared = dir.new_dir || branch == self.base_branch || branch == self.integration;
+        let mut moved = false;
         for i in 0..self.slices.len() {
             if shared || self.slices[i].target.branch == branch {
                 self.debouncer.git(i, now);
-                // Whoever follows the slice hears it: the merge queue
-                // reads the tips again.
-                (self.on_files)(&self.slices[i].target.slice);
+                moved = true;
             }
+        }
+        if moved {
+            // The merge queue reads the tips again.
+            (self.on_refs)();
         }
     }
 

@@ -20,7 +20,7 @@ use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use self::live::Live;
-use super::{Batch, Debouncer, DiffUpdate, LiveOptions, OnFiles, OnUpdate, Stats, Target};
+use super::{Batch, Debouncer, DiffUpdate, LiveOptions, OnFiles, OnRefs, OnUpdate, Stats, Target};
 use crate::domain::SliceName;
 use crate::domain::diff::WatchMode;
 use crate::git::{Branches, DiffSource, IndexEntries};
@@ -62,6 +62,7 @@ pub(super) struct Engine {
     stats: Arc<Stats>,
     on_update: OnUpdate,
     on_files: OnFiles,
+    on_refs: OnRefs,
 }
 
 impl Engine {
@@ -72,7 +73,7 @@ impl Engine {
         targets: Vec<Target>,
         options: LiveOptions,
         stats: Arc<Stats>,
-        (on_update, on_files): (OnUpdate, OnFiles),
+        (on_update, on_files, on_refs): (OnUpdate, OnFiles, OnRefs),
     ) -> Self {
         Self {
             heads_dir: common_dir.join("refs").join("heads"),
@@ -90,6 +91,7 @@ impl Engine {
             stats,
             on_update,
             on_files,
+            on_refs,
         }
     }
 
@@ -189,11 +191,15 @@ impl Engine {
             if live.mode == WatchMode::Missing {
                 if live.target.worktree.exists() {
                     self.attach(i);
-                    // Files written before the watches came are read now.
+                    // Files written before the watches came are read now,
+                    // and the worktree's HEAD.
                     (self.on_files)(&self.slices[i].target.slice);
+                    (self.on_refs)();
                 }
             } else {
+                // Polled: anything may have changed.
                 (self.on_files)(&self.slices[i].target.slice);
+                (self.on_refs)();
                 self.refresh(
                     i,
                     Batch {
