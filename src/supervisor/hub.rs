@@ -567,3 +567,56 @@ fn notify_command(command: &str, call: &Call, repo: &std::path::Path) {
         tracing::warn!(%err, "cannot start a thread for the [notify] command");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::board::SliceRow;
+    use crate::domain::{Activity, ActivitySource, Lifecycle};
+
+    fn event(event: Event) -> BoardUpdate {
+        BoardUpdate::Event { event, at: None }
+    }
+
+    #[test]
+    fn the_queue_moves_for_what_it_reads_and_not_for_an_agents_chatter() {
+        let slice = SliceName::parse("orders").unwrap();
+        let mut row = SliceRow::new(slice.clone(), Lifecycle::Active, "/tmp/orders".into());
+        row.activity = Some(Activity::Busy);
+        let board = Board {
+            slices: vec![row],
+            ..Board::default()
+        };
+        let activity = |activity| {
+            event(Event::ActivityChanged {
+                slice: slice.clone(),
+                activity,
+                source: ActivitySource::Signal,
+                origin: None,
+            })
+        };
+        assert!(!moves_the_queue(&board, &activity(Activity::Waiting)));
+        assert!(moves_the_queue(&board, &activity(Activity::Idle)));
+        assert!(moves_the_queue(&board, &activity(Activity::Done)));
+        let asks = event(Event::Asks {
+            slice: slice.clone(),
+            text: "Proceed? (y/n)".into(),
+        });
+        assert!(!moves_the_queue(&board, &asks));
+        assert!(moves_the_queue(
+            &board,
+            &event(Event::Approved {
+                slice: slice.clone(),
+                commit: "abc".into(),
+                concerns: Vec::new(),
+                by_itself: false,
+            })
+        ));
+
+        // An agent that was done and starts again moves it too.
+        let mut settled = board.clone();
+        settled.slices[0].activity = Some(Activity::Idle);
+        assert!(moves_the_queue(&settled, &activity(Activity::Busy)));
+        assert!(!moves_the_queue(&settled, &activity(Activity::Done)));
+    }
+}
