@@ -36,7 +36,9 @@ pub(super) struct OneAtATime(Arc<Mutex<()>>);
 impl OneAtATime {
     /// Waits for the operation that runs, if one does.
     fn take(&self) -> MutexGuard<'_, ()> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

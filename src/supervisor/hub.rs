@@ -176,7 +176,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// not move it.
 fn moves_the_queue(board: &Board, update: &BoardUpdate) -> bool {
     use crate::domain::Activity;
-    let settled = |activity: Option<Activity>| matches!(activity, Some(Activity::Idle | Activity::Done));
+    let settled =
+        |activity: Option<Activity>| matches!(activity, Some(Activity::Idle | Activity::Done));
     match update {
         BoardUpdate::Event { event, .. } => match event {
             Event::Asks { .. }

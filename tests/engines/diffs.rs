@@ -435,16 +435,27 @@ mod live {
         while live.files_changed(Duration::from_millis(200)).is_some() {}
         live.refs_moved(Duration::from_millis(200));
 
-        repo.commit_in("marts", &[("models/marts/new.sql", "select 1\n")], "new model");
-        assert!(live.refs_moved(Duration::from_secs(5)), "the commit moved the refs");
+        repo.commit_in(
+            "marts",
+            &[("models/marts/new.sql", "select 1\n")],
+            "new model",
+        );
+        assert!(
+            live.refs_moved(Duration::from_secs(5)),
+            "the commit moved the refs"
+        );
         assert_eq!(live.files_changed(Duration::from_millis(500)), None);
 
         std::fs::write(wt.join("logs/dbt.log"), "12:00:00  Running with dbt=1.11\n").unwrap();
         assert_eq!(
-            live.files_changed(Duration::from_secs(5)).map(|s| s.to_string()),
+            live.files_changed(Duration::from_secs(5))
+                .map(|s| s.to_string()),
             Some("marts".into())
         );
-        assert!(!live.refs_moved(Duration::from_millis(500)), "a log moved no ref");
+        assert!(
+            !live.refs_moved(Duration::from_millis(500)),
+            "a log moved no ref"
+        );
     }
 
     #[test]

@@ -191,14 +191,11 @@ impl Screen {
         let flooding = self.flood.lines >= FLOOD_LINES;
         self.flood.lines = 0;
         self.flood.since = Some(now);
-        match (self.flood.hold.is_some(), flooding) {
-            (false, true) => self.start_flood(),
-            (true, false) => {
-                if self.compact() {
-                    crate::os::release_freed_memory();
-                }
-            }
-            _ => {}
+        let on = self.flood.hold.is_some();
+        if !on && flooding {
+            self.start_flood();
+        } else if on && !flooding && self.compact() {
+            crate::os::release_freed_memory();
         }
     }
 
