@@ -68,12 +68,9 @@ pub fn detect(command: &str) -> Option<(AgentKind, usize)> {
             return None;
         }
         let end = start + word_len;
-        let is_assignment = word.split_once('=').is_some_and(|(name, _)| {
-            !name.is_empty()
-                && name.chars().enumerate().all(|(i, c)| {
-                    c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
-                })
-        });
+        let is_assignment = word
+            .split_once('=')
+            .is_some_and(|(name, _)| super::environment::is_variable_name(name));
         if is_assignment || word == "exec" || (word == "env" && !after_env) {
             after_env |= word == "env";
             pos = end;

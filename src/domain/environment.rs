@@ -11,6 +11,16 @@ use super::template::{self, TemplateVars};
 /// Prefix of the variables sliceboard owns; the plan may not set these.
 pub const RESERVED_PREFIX: &str = "SLICEBOARD_";
 
+/// An environment variable's name: letters, digits and `_`, not starting
+/// with a digit.
+pub fn is_variable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
+}
+
 /// The slice whose environment (dbt target and schema) merge checks run in.
 pub const INTEGRATION_SLICE: &str = "integration";
 

@@ -19,7 +19,7 @@ use super::diagnostic::{Diagnostic, PlanError, did_you_mean, line_of};
 use super::raw::{RawAgent, RawPlan};
 use crate::domain::agent_hooks::HookMode;
 use crate::domain::calls::{NotifySpec, Reason};
-use crate::domain::environment::RESERVED_PREFIX;
+use crate::domain::environment::{RESERVED_PREFIX, is_variable_name};
 use crate::domain::plan::{
     AgentSpec, ApproveRule, DEFAULT_BRANCH, DEFAULT_DBT_SCHEMA, DEFAULT_DBT_TARGET,
     DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RUNNING, DEFAULT_SCROLLBACK, DEFAULT_WORKTREES, DataDiffRule,
@@ -28,16 +28,6 @@ use crate::domain::plan::{
 };
 use crate::domain::slice::SliceName;
 use crate::domain::template;
-
-/// An environment variable's name: letters, digits and `_`, not starting
-/// with a digit.
-pub(super) fn is_variable_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .enumerate()
-            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
-}
 
 /// What the plan needs to know about the repository it lives in.
 pub trait RepoFacts {

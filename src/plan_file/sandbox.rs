@@ -68,7 +68,7 @@ impl Checker<'_> {
         let pass_env = std::mem::take(&mut raw.pass_env)
             .into_iter()
             .filter_map(|name| {
-                if super::load::is_variable_name(name.get_ref()) {
+                if crate::domain::environment::is_variable_name(name.get_ref()) {
                     return Some(name.into_inner());
                 }
                 let line = self.line(name.span());

@@ -281,6 +281,8 @@ pub fn run_teardown(ws: &Workspace, slice: &SliceName, cwd: &Path) -> Option<cra
         Some((command, Some(code))) => {
             lines.push(format!("teardown failed: `{command}` exited with {code}"))
         }
+        // The line before says why: it could not start, ran past the
+        // limit, or a signal ended it.
         Some((command, None)) => lines.push(format!("teardown failed: `{command}` did not finish")),
         None => lines.push("teardown passed".to_owned()),
     }

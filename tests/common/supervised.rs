@@ -394,6 +394,17 @@ impl Dashboard {
         message
     }
 
+    /// The first message to come within `within` (applied as it arrived),
+    /// or `None` when the link stays silent that long.
+    pub fn heard_within(&mut self, within: Duration) -> Option<ServerMsg> {
+        if let Some(message) = self.unread.pop_front() {
+            return Some(message);
+        }
+        let message = self.inbox.recv_timeout(within).ok()?;
+        self.unread.push_back(message);
+        Some(self.next_message("a message already taken", Deadline::after(within)))
+    }
+
     pub fn recent(&self) -> String {
         let from = self.log.len().saturating_sub(30);
         self.log[from..].join("\n")

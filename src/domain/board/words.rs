@@ -156,6 +156,7 @@ pub fn describe(event: &Event) -> String {
             format!("ports reserved: {}", super::ports_text(ports))
         }
         Event::TeardownRan {
+            slice,
             passed: true,
             lines,
             ..
@@ -164,22 +165,34 @@ pub fn describe(event: &Event) -> String {
             if lines.is_empty() {
                 String::new()
             } else {
-                " (its output is in the Logs tab)".to_owned()
+                format!(" (its output is in {})", teardown_log(slice))
             }
         ),
-        Event::TeardownRan { failed, code, .. } => format!(
-            "teardown failed: `{}` {}; the worktree was removed all the same (its output is in the Logs tab)",
+        Event::TeardownRan {
+            slice,
+            failed,
+            code,
+            ..
+        } => format!(
+            "teardown failed: `{}` {}; the worktree was removed all the same (its output is in {})",
             failed.as_deref().unwrap_or("?"),
             code.map_or_else(
-                || "could not run".to_owned(),
+                || "did not finish".to_owned(),
                 |c| format!("exited with {c}")
-            )
+            ),
+            teardown_log(slice)
         ),
         Event::LeftRunningFound { slice, pid } => format!(
             "agent group {pid} was {LEFT_RUNNING}: nothing reaches its terminal, and no agent starts here until it ends (`sliceboard kill {slice}` ends it)"
         ),
         Event::LeftRunningEnded { pid, how, .. } => left_running_ended_text(*pid, *how),
     }
+}
+
+/// Where a slice's teardown output is: the Logs tab, and its file under
+/// the state folder, for a `down` run with no dashboard.
+fn teardown_log(slice: &SliceName) -> String {
+    format!("the Logs tab and in .git/sliceboard/slices/{slice}/teardown.log")
 }
 
 /// A new activity, with where it came from: a signal (and its origin),
