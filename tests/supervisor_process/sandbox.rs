@@ -327,7 +327,9 @@ fn a_teardown_runs_at_down_and_its_output_and_failure_are_shown() {
     // Without a supervisor: said on the command line.
     let out = repo.sliceboard(&["down", "staging"]).ok();
     assert!(
-        out.contains("teardown failed: `echo still up on") && out.contains("exited with 4"),
+        out.contains("teardown failed: `echo still up on")
+            && out.contains("exited with 4")
+            && out.contains(".git/sliceboard/slices/staging/teardown.log"),
         "{out}"
     );
     let log =
