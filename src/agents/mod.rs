@@ -54,9 +54,11 @@ use crate::workspace::{Workspace, WorkspaceError};
 /// How long a prompt for a starting agent waits for it to ask for
 /// bracketed paste before it is typed anyway.
 const PROMPT_WAIT: Duration = Duration::from_secs(3);
-/// How often the agents' usage files are read while every agent is quiet
-/// (a working agent's are read at every step).
-const USAGE_EVERY: Duration = Duration::from_secs(30);
+/// How often the agents' usage files are read while every agent is quiet.
+/// They are read at every step, four times a second while an agent's
+/// activity may still change, and an agent's usage grows only while it
+/// works: this is a safety net, not how usage is followed.
+const USAGE_EVERY: Duration = Duration::from_secs(300);
 
 /// A prompt as one paste (bracketed when the agent asked for it), then Enter.
 impl Agents {

@@ -85,9 +85,10 @@ pub struct QueueDeps {
 }
 
 /// How often branch tips are read again when nothing says they moved: a
-/// safety net for a lost file event (the hub and the live diffs poke the
-/// queue when what it reads changes).
-const SAFETY: Duration = Duration::from_secs(60);
+/// safety net for a lost file event. The hub and the live diffs poke the
+/// queue when what it reads changes, and the live diffs also when their
+/// events overflowed and at their own resync (every five minutes).
+const SAFETY: Duration = Duration::from_secs(600);
 /// How often while a merge asked for waits its turn.
 const TICK: Duration = Duration::from_secs(1);
 /// The least time between two reads of the tips: a burst of pokes (an

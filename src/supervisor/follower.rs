@@ -20,9 +20,11 @@ use crate::watch::Target;
 use crate::workspace::Workspace;
 
 /// Every worktree's files are read this often even when no file event woke
-/// the follower: a safety net for a lost event (dbt's folders and the
-/// plan's log folders are watched, and their changes wake it).
-const SAFETY: Duration = Duration::from_secs(60);
+/// the follower: a safety net for a lost event. dbt's folders and the
+/// plan's log folders are watched, and their changes wake it; so do the
+/// live diffs when their events overflowed and at their own resync
+/// (every five minutes).
+const SAFETY: Duration = Duration::from_secs(600);
 /// How often a running worktree setup's output is read.
 const SETUP_POLL: Duration = Duration::from_millis(500);
 /// After a wake-up the follower waits this long, so a burst of writes is

@@ -26,7 +26,9 @@
 //! goes away shows an empty diff; one that comes back (another folder
 //! where it was, as `down` then `up` make) is opened, walked, watched and
 //! diffed again from scratch. While nothing changes the thread sleeps; a
-//! slow resync every few minutes is the only safety net.
+//! slow resync every few minutes is the only safety net, and it (like an
+//! overflow) also calls `on_files` for every slice and `on_refs`, the
+//! safety net of those who follow them.
 //!
 //! Reads worktrees and git only: never writes to them, never touches the
 //! store or a terminal.

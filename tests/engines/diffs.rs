@@ -458,6 +458,32 @@ mod live {
         );
     }
 
+    /// The engine's resync is also the safety net of those who follow
+    /// the slices' files and refs: each is told to read again.
+    #[test]
+    fn the_resync_tells_the_file_follower_and_the_merge_queue_to_read_again() {
+        let repo = TestRepo::with_plan();
+        repo.sliceboard(&["up"]).ok();
+        let options = LiveOptions {
+            resync: Duration::from_millis(700),
+            ..LiveOptions::default()
+        };
+        let live = start(&repo, &["marts", "staging"], options);
+        while live.files_changed(Duration::from_millis(100)).is_some() {}
+        live.refs_moved(Duration::from_millis(100));
+        let mut told = std::collections::BTreeSet::new();
+        let mut refs = false;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while (told.len() < 2 || !refs) && std::time::Instant::now() < deadline {
+            if let Some(slice) = live.files_changed(Duration::from_millis(50)) {
+                told.insert(slice.to_string());
+            }
+            refs |= live.refs_moved(Duration::from_millis(50));
+        }
+        assert_eq!(told.len(), 2, "{told:?}");
+        assert!(refs, "the queue was told");
+    }
+
     #[test]
     fn dbt_folders_wake_the_file_follower_without_a_diff() {
         let repo = TestRepo::with_plan();

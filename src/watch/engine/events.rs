@@ -146,6 +146,7 @@ impl Engine {
                 }
                 self.debouncer.full(i, now);
             }
+            self.tell_everything_may_have_moved();
             return;
         }
         let new_dir = matches!(
@@ -165,6 +166,15 @@ impl Engine {
             };
             self.on_path(path, dir, now);
         }
+    }
+
+    /// Events were lost, or the resync's time came: whoever follows the
+    /// slices' files and refs reads them again.
+    pub(super) fn tell_everything_may_have_moved(&self) {
+        for live in &self.slices {
+            (self.on_files)(&live.target.slice);
+        }
+        (self.on_refs)();
     }
 
     /// Where a changed path belongs: the shared branch refs, a worktree's

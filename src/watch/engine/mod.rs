@@ -214,6 +214,7 @@ impl Engine {
             for i in 0..self.slices.len() {
                 self.debouncer.full(i, now);
             }
+            self.tell_everything_may_have_moved();
         }
     }
 
