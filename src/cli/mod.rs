@@ -136,6 +136,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             sandbox,
             command,
         } => slice_cmds::shell(&open(&cwd)?, &slice, &command, sandbox),
+        CommandArgs::Status { json: true } if status_cmd::json_from_running(&cwd) => {
+            Ok(ExitCode::SUCCESS)
+        }
         CommandArgs::Status { json } => status_cmd::status(&open_in_force(&cwd)?, json),
         CommandArgs::Signal {
             activity,

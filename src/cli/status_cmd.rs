@@ -233,10 +233,36 @@ fn merge_cell(slice: &SliceStatus) -> String {
     format!("{approved}{position}{state}")
 }
 
+/// `status --json` when a supervisor runs for the repository at `cwd`,
+/// found from the repository alone (as a dashboard attaches): the report
+/// is the supervisor's, from the plan it runs, so the plan is neither
+/// loaded nor checked here. False when none runs or it cannot say; the
+/// full path then opens the workspace.
+pub fn json_from_running(cwd: &std::path::Path) -> bool {
+    let Ok(git) = crate::git::GitRepo::discover(cwd) else {
+        return false;
+    };
+    let socket = crate::store::StateDir::for_common_dir(git.common_dir()).socket_file();
+    let Some(report) = status_over(&socket) else {
+        return false;
+    };
+    match serde_json::to_string_pretty(&report) {
+        Ok(text) => {
+            println!("{text}");
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 /// The status as a running supervisor answers it from its board (one
 /// round trip); `None` when none runs, or it cannot say.
 fn supervisor_status(ws: &Workspace) -> Option<workspace::StatusReport> {
-    let mut link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli).ok()?;
+    status_over(&ws.state_dir.socket_file())
+}
+
+fn status_over(socket: &std::path::Path) -> Option<workspace::StatusReport> {
+    let mut link = Link::connect(socket, ClientKind::Cli).ok()?;
     let text = link.request(Command::StatusReport).ok()?.ok()?;
     serde_json::from_str(&text).ok()
 }

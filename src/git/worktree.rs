@@ -387,20 +387,73 @@ impl GitRepo {
             std::collections::btree_map::Entry::Vacant(slot) => slot
                 .insert(Repository::open(path).map_err(doing(format!("open {}", path.display())))?),
         };
-        let mut options = StatusOptions::new();
+        let failed = || doing(format!("read the status of {}", path.display()));
+        // HEAD against the index, path by path: git2's status walks the
+        // whole HEAD tree for the few paths asked (most of its time on a
+        // large tree), where a lookup reads only each path's folders.
+        let tree = match repo.head() {
+            Ok(head) => Some(head.peel_to_tree().map_err(failed())?),
+            Err(err) if err.code() == git2::ErrorCode::UnbornBranch => None,
+            Err(err) => return Err(failed()(err)),
+        };
+        let mut index = repo.index().map_err(failed())?;
+        index.read(false).map_err(failed())?;
+        let mut staged = BTreeSet::new();
+        for name in paths {
+            let at = Path::new(name);
+            let committed = tree
+                .as_ref()
+                .and_then(|t| t.get_path(at).ok())
+                .map(|e| (e.id(), u32::try_from(e.filemode()).unwrap_or(0)));
+            let indexed = index.get_path(at, 0).map(|e| (e.id, e.mode));
+            if committed != indexed {
+                staged.insert(name.as_str());
+            }
+        }
+        // The index against the files: only the paths asked are read.
+        let mut options = git2::DiffOptions::new();
         options
             .include_untracked(true)
             .recurse_untracked_dirs(true)
             .include_ignored(false)
-            .exclude_submodules(true)
+            .ignore_submodules(true)
             .disable_pathspec_match(true);
-        for path in paths {
-            options.pathspec(path);
+        for name in paths {
+            options.pathspec(name);
         }
-        let statuses = repo
-            .statuses(Some(&mut options))
-            .map_err(doing(format!("read the status of {}", path.display())))?;
-        Ok(Dirt::of(&statuses))
+        let diff = repo
+            .diff_index_to_workdir(Some(&index), Some(&mut options))
+            .map_err(failed())?;
+        let mut dirt = Dirt::default();
+        let mut changed: BTreeSet<&str> = staged.clone();
+        for delta in diff.deltas() {
+            let Some(name) = delta
+                .new_file()
+                .path()
+                .or_else(|| delta.old_file().path())
+                .and_then(Path::to_str)
+            else {
+                continue;
+            };
+            let Some(name) = paths.get(name).map(String::as_str) else {
+                continue;
+            };
+            match delta.status() {
+                // As git2's status counts it (`Dirt::of`): a file not in
+                // the index is untracked, even where the index dropped it
+                // from HEAD.
+                git2::Delta::Untracked => {
+                    changed.remove(name);
+                    dirt.untracked += 1;
+                }
+                git2::Delta::Ignored | git2::Delta::Unmodified => {}
+                _ => {
+                    changed.insert(name);
+                }
+            }
+        }
+        dirt.changed = changed.len();
+        Ok(dirt)
     }
 }
 
@@ -467,5 +520,120 @@ impl GitRepo {
             .join(MARK_FILE);
         let text = std::fs::read_to_string(path).ok()?;
         Some(text.trim().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+
+    /// Every kind of uncommitted change, counted path by path as git2's
+    /// whole status counts it.
+    #[test]
+    fn dirt_among_some_paths_counts_as_the_whole_status_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        git(root, &["init", "-q", "-b", "main"]);
+        let write = |name: &str, text: &str| {
+            let path = root.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        for name in [
+            "a/same.sql",
+            "a/edited.sql",
+            "a/staged.sql",
+            "a/gone.sql",
+            "a/removed.sql",
+            "a/uncached.sql",
+            "a/reverted.sql",
+            "a/mode.sh",
+            "b/deep/typed.sql",
+        ] {
+            write(name, "select 1\n");
+        }
+        write(".gitignore", "*.log\n");
+        git(root, &["add", "."]);
+        git(root, &["commit", "-qm", "base"]);
+
+        write("a/edited.sql", "select 2\n");
+        write("a/staged.sql", "select 3\n");
+        git(root, &["add", "a/staged.sql"]);
+        write("a/new_staged.sql", "select 4\n");
+        git(root, &["add", "a/new_staged.sql"]);
+        write("a/new_staged.sql", "select 5\n");
+        std::fs::remove_file(root.join("a/gone.sql")).unwrap();
+        git(root, &["rm", "-q", "a/removed.sql"]);
+        git(root, &["rm", "-q", "--cached", "a/uncached.sql"]);
+        write("a/reverted.sql", "select 9\n");
+        write("a/reverted.sql", "select 1\n");
+        let mode = root.join("a/mode.sh");
+        let mut perms = std::fs::metadata(&mode).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&mode, perms).unwrap();
+        std::fs::remove_file(root.join("b/deep/typed.sql")).unwrap();
+        std::os::unix::fs::symlink("../../a/same.sql", root.join("b/deep/typed.sql")).unwrap();
+        write("c/untracked.sql", "select 6\n");
+        write("c/run.log", "ignored\n");
+
+        let whole = GitRepo::dirt(root).unwrap();
+        assert_eq!(
+            whole,
+            Dirt {
+                changed: 7,
+                untracked: 2
+            },
+            "the case as git2 sees it"
+        );
+        let open = OpenWorktrees::default();
+        let all: BTreeSet<String> = [
+            "a/same.sql",
+            "a/edited.sql",
+            "a/staged.sql",
+            "a/new_staged.sql",
+            "a/gone.sql",
+            "a/removed.sql",
+            "a/uncached.sql",
+            "a/reverted.sql",
+            "a/mode.sh",
+            "b/deep/typed.sql",
+            "c/untracked.sql",
+            "c/run.log",
+            "d/never.sql",
+        ]
+        .map(str::to_owned)
+        .into();
+        assert_eq!(GitRepo::dirt_among(root, &all, &open).unwrap(), whole);
+        // Each path alone counts as it does among the rest.
+        let mut summed = Dirt::default();
+        for path in &all {
+            let one = GitRepo::dirt_among(root, &BTreeSet::from([path.clone()]), &open).unwrap();
+            summed.changed += one.changed;
+            summed.untracked += one.untracked;
+        }
+        assert_eq!(summed, whole);
+        // Committed, nothing is left; the index is read again.
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-qm", "all"]);
+        assert_eq!(
+            GitRepo::dirt_among(root, &all, &open).unwrap(),
+            Dirt::default()
+        );
     }
 }
