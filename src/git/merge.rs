@@ -73,6 +73,10 @@ impl MergeEngine {
 
     /// Paths that differ between two commits' trees (both sides of a
     /// rename), `/`-separated.
+    ///
+    /// Folders whose trees are the same object are never opened: git2's
+    /// tree diff walks both trees whole, 70% of a `status` through the
+    /// supervisor on a 20,000-file repository when nothing was committed.
     pub fn changed_paths(&self, from: Oid, to: Oid) -> Result<BTreeSet<String>, GitError> {
         let tree = |oid: Oid| {
             self.repo
@@ -81,19 +85,68 @@ impl MergeEngine {
                 .map_err(doing(format!("read the tree of {oid}")))
         };
         let (old, new) = (tree(from)?, tree(to)?);
-        let diff = self
-            .repo
-            .diff_tree_to_tree(Some(&old), Some(&new), None)
-            .map_err(doing("compare two trees"))?;
         let mut paths = BTreeSet::new();
-        for delta in diff.deltas() {
-            for file in [delta.old_file(), delta.new_file()] {
-                if let Some(path) = file.path().and_then(Path::to_str) {
-                    paths.insert(path.to_owned());
+        self.changed_under(Some(&old), Some(&new), "", &mut paths)
+            .map_err(doing("compare two trees"))?;
+        Ok(paths)
+    }
+
+    /// The files that differ between `old` and `new` (either may be
+    /// missing), under `prefix`, into `paths`.
+    fn changed_under(
+        &self,
+        old: Option<&git2::Tree<'_>>,
+        new: Option<&git2::Tree<'_>>,
+        prefix: &str,
+        paths: &mut BTreeSet<String>,
+    ) -> Result<(), git2::Error> {
+        if let (Some(a), Some(b)) = (old, new)
+            && a.id() == b.id()
+        {
+            return Ok(());
+        }
+        let names: BTreeSet<String> = [old, new]
+            .into_iter()
+            .flatten()
+            .flat_map(|tree| tree.iter().filter_map(|e| e.name().ok().map(str::to_owned)))
+            .collect();
+        for name in &names {
+            let a = old.and_then(|t| t.get_name(name));
+            let b = new.and_then(|t| t.get_name(name));
+            if let (Some(a), Some(b)) = (&a, &b)
+                && a.id() == b.id()
+                && a.filemode() == b.filemode()
+            {
+                continue;
+            }
+            let path = if prefix.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let subtree = |entry: &Option<git2::TreeEntry<'_>>| -> Result<Option<git2::Tree<'_>>, git2::Error> {
+                match entry {
+                    Some(e) if e.kind() == Some(git2::ObjectType::Tree) => {
+                        self.repo.find_tree(e.id()).map(Some)
+                    }
+                    _ => Ok(None),
                 }
+            };
+            let (sub_a, sub_b) = (subtree(&a)?, subtree(&b)?);
+            if sub_a.is_some() || sub_b.is_some() {
+                self.changed_under(sub_a.as_ref(), sub_b.as_ref(), &path, paths)?;
+            }
+            // A file on either side (a folder on the other is a change
+            // of kind: the file's path counts, and the folder's files).
+            let is_file = |e: &Option<git2::TreeEntry<'_>>| {
+                e.as_ref()
+                    .is_some_and(|e| e.kind() != Some(git2::ObjectType::Tree))
+            };
+            if is_file(&a) || is_file(&b) {
+                paths.insert(path);
             }
         }
-        Ok(paths)
+        Ok(())
     }
 
     /// Commits reachable from `tip` that `other` lacks.
@@ -295,6 +348,70 @@ mod tests {
                     .sum()
             })
             .unwrap_or(0)
+    }
+
+    /// What git2's own tree diff names, as `changed_paths` did before.
+    fn tree_diff_paths(engine: &MergeEngine, from: Oid, to: Oid) -> BTreeSet<String> {
+        let tree = |oid: Oid| engine.repo.find_commit(oid).unwrap().tree().unwrap();
+        let diff = engine
+            .repo
+            .diff_tree_to_tree(Some(&tree(from)), Some(&tree(to)), None)
+            .unwrap();
+        diff.deltas()
+            .flat_map(|d| [d.old_file(), d.new_file()])
+            .filter_map(|f| f.path().and_then(Path::to_str).map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn changed_paths_name_what_a_whole_tree_diff_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        git(dir, &["init", "-q", "-b", "main"]);
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        for name in [
+            "a/b/c/deep.sql",
+            "a/b/same.sql",
+            "gone/one.sql",
+            "gone/two/three.sql",
+            "moved.sql",
+            "kind",
+            "mode.sh",
+            "top.sql",
+        ] {
+            write(name, &format!("-- {name}\n"));
+        }
+        git(dir, &["add", "."]);
+        git(dir, &["commit", "-qm", "one"]);
+        let one = Oid::from_str(&git(dir, &["rev-parse", "HEAD"])).unwrap();
+        write("a/b/c/deep.sql", "-- changed\n");
+        std::fs::remove_dir_all(dir.join("gone")).unwrap();
+        write("new/x/y.sql", "-- new\n");
+        git(dir, &["mv", "moved.sql", "a/moved.sql"]);
+        std::fs::remove_file(dir.join("kind")).unwrap();
+        write("kind/inside.sql", "-- a folder now\n");
+        let mode = dir.join("mode.sh");
+        let mut perms = std::fs::metadata(&mode).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&mode, perms).unwrap();
+        std::os::unix::fs::symlink("top.sql", dir.join("link.sql")).unwrap();
+        git(dir, &["add", "-A"]);
+        git(dir, &["commit", "-qm", "two"]);
+        let two = Oid::from_str(&git(dir, &["rev-parse", "HEAD"])).unwrap();
+
+        let engine = MergeEngine::open(&dir.join(".git")).unwrap();
+        for (from, to) in [(one, two), (two, one), (one, one)] {
+            assert_eq!(
+                engine.changed_paths(from, to).unwrap(),
+                tree_diff_paths(&engine, from, to),
+                "{from} -> {to}"
+            );
+        }
+        assert_eq!(engine.changed_paths(one, two).unwrap().len(), 10);
     }
 
     #[test]
