@@ -643,12 +643,15 @@ impl Reader {
                 self.transcript = None;
             }
             let now = Instant::now();
-            let fed = {
+            let (fed, freed) = {
                 let mut screen = lock(&self.shared.screen);
                 let fed = screen.feed(bytes);
-                screen.follow_flood(fed.lines, now);
-                fed
+                let freed = screen.follow_flood(fed.lines, now);
+                (fed, freed)
             };
+            if freed {
+                crate::os::release_freed_memory();
+            }
             if !fed.replies.is_empty() {
                 // Never block the reader: an agent that does not read its
                 // input must not stop us draining its output.

@@ -6,7 +6,10 @@
 //! screen has (a line feed pushes one, a scroll or a clear at most the
 //! scrolling region), so keeping `rows` free before each call means the
 //! grid never drops a row on its own: every row that leaves the grid's
-//! history arrives in the compact one, in order.
+//! history arrives in the compact one, in order. During a flood (see
+//! `Screen::follow_flood`) it is the other way round: nothing moves, the
+//! compact rows give way after each call, and the grid, holding the whole
+//! scrollback, drops its own oldest rows.
 
 use alacritty_terminal::Term;
 use alacritty_terminal::grid::{Dimensions, Row};
@@ -49,7 +52,9 @@ pub struct Spill<'a> {
 impl Spill<'_> {
     /// Frees room for one call's worth of rows in the grid's history.
     fn make_room(&mut self) {
-        if self.history.cap() == 0 || self.flood_scrollback.is_some() {
+        // The plan's share, not the history's bound now: a flood may have
+        // lowered that to nothing.
+        if self.history_cap == 0 || self.flood_scrollback.is_some() {
             return;
         }
         let grid = self.term.grid();

@@ -4,7 +4,8 @@
 //!
 //! History: the grid keeps the newest [`GRID_HISTORY`] rows above the
 //! screen; older rows move to a compact [`History`] (text and style spans,
-//! see `history.rs`) through the parser's handler (`spill.rs`). Frames,
+//! see `history.rs`) through the parser's handler (`spill.rs`); during a
+//! flood the grid keeps the whole scrollback until it ends. Frames,
 //! search and scrolling read both as one scrollback. `frame` renders it
 //! for viewers as styled rows; `requests` turns what the program asks of
 //! its terminal into replies.
@@ -37,13 +38,13 @@ pub use requests::{Fed, Requests};
 /// grows its storage 1,000 rows at a time, so fewer would cost the same.
 pub const GRID_HISTORY: usize = 1_000;
 
-/// A flood: at least [`FLOOD_LINES`] line feeds within [`FLOOD_WINDOW`]
+/// A flood: line feeds at [`FLOOD_LINES`] per [`FLOOD_WINDOW`] or faster
 /// (a `cat` of a large file, a verbose build). While one lasts, the grid
 /// keeps the whole scrollback itself and no row moves to the compact
 /// history: the rows that fall off the end before the output settles,
 /// most of a long flood, are never converted at all. When the output
-/// slows or stops, [`Screen::compact`] moves what the grid holds in one
-/// go, and its memory goes back.
+/// slows below half that rate or stops, [`Screen::compact`] moves what
+/// the grid holds in one go, and its memory goes back.
 const FLOOD_LINES: usize = 2_000;
 const FLOOD_WINDOW: Duration = Duration::from_millis(100);
 
@@ -179,24 +180,31 @@ impl Screen {
     }
 
     /// Counts `lines` line feeds read at `now` (the reader's, from
-    /// [`Fed::lines`]); at the end of each [`FLOOD_WINDOW`] a flood begins
-    /// or ends (see [`FLOOD_LINES`]). A flood that ends moves the grid's
-    /// rows out at once, and gives their memory back.
-    pub fn follow_flood(&mut self, lines: usize, now: Instant) {
+    /// [`Fed::lines`]); once a [`FLOOD_WINDOW`] has passed, the rate over
+    /// it begins a flood, or ends one (at less than half the rate that
+    /// began it, so a rate near the line does not flip it every window).
+    /// A flood that ends moves the grid's rows out at once; returns
+    /// whether memory was freed, for the caller to give back once it let
+    /// go of the screen.
+    pub fn follow_flood(&mut self, lines: usize, now: Instant) -> bool {
         self.flood.lines += lines;
         let since = *self.flood.since.get_or_insert(now);
-        if now.duration_since(since) < FLOOD_WINDOW {
-            return;
+        let window = now.duration_since(since);
+        if window < FLOOD_WINDOW {
+            return false;
         }
-        let flooding = self.flood.lines >= FLOOD_LINES;
+        // Lines per window at the rate seen, however long a silence
+        // stretched this one.
+        let rate = self.flood.lines as u128 * FLOOD_WINDOW.as_nanos() / window.as_nanos().max(1);
         self.flood.lines = 0;
         self.flood.since = Some(now);
         let on = self.flood.hold.is_some();
-        if !on && flooding {
+        if !on && rate >= FLOOD_LINES as u128 {
             self.start_flood();
-        } else if on && !flooding && self.compact() {
-            crate::os::release_freed_memory();
+        } else if on && rate < (FLOOD_LINES / 2) as u128 {
+            return self.compact();
         }
+        false
     }
 
     /// The grid takes the whole scrollback, when there is a compact
@@ -263,10 +271,10 @@ impl Screen {
         let alt = self.term.mode().contains(TermMode::ALT_SCREEN);
         // A flood ends first: what follows counts on the grid's own limit.
         // (On the alternate screen the primary grid keeps the whole
-        // scrollback until it ends, flood or not.)
-        if self.flood.hold.is_some() {
+        // scrollback until that ends, flood or not, and a flood holds its
+        // share of the budget until then.)
+        if self.flood.hold.is_some() && !alt {
             self.compact();
-            self.flood.hold = None;
         }
         let below = self.rows_below_cursor();
         let limit = grid_limit(self.scrollback, size.rows);
@@ -321,11 +329,12 @@ impl Screen {
     }
 
     /// Whether [`Screen::compact`] would give memory back: the grid holds
-    /// history, which it keeps in storage grown 1,000 rows at a time.
+    /// history, which it keeps in storage grown 1,000 rows at a time, or a
+    /// flood's share of the budget.
     pub fn compactable(&self) -> bool {
         self.scrollback > self.grid_limit
             && !self.term.mode().contains(TermMode::ALT_SCREEN)
-            && self.term.grid().history_size() > 0
+            && (self.term.grid().history_size() > 0 || self.flood.hold.is_some())
     }
 
     /// Moves the grid's whole history into the compact one and frees the
@@ -341,10 +350,6 @@ impl Screen {
     /// ends: the primary grid is out of reach).
     pub fn compact(&mut self) -> bool {
         if !self.compactable() {
-            if self.flood.hold.is_some() && !self.term.mode().contains(TermMode::ALT_SCREEN) {
-                self.term.grid_mut().update_history(self.grid_limit);
-                self.flood.hold = None;
-            }
             return false;
         }
         let kept = self.term.grid().history_size();
@@ -356,6 +361,8 @@ impl Screen {
             kept,
             self.grid_limit,
         );
+        // (With nothing to move, a flood's limit is put back here.)
+        self.term.grid_mut().update_history(self.grid_limit);
         self.term.grid_mut().truncate();
         self.flood.hold = None;
         true
@@ -808,6 +815,29 @@ mod tests {
         let kept = numbered(&all_lines(&s));
         assert_consecutive(&kept, 21_500 - kept.len(), 21_499);
         assert!(s.history_len() <= 5_000, "{}", s.history_len());
+    }
+
+    /// A flood that filled the grid leaves the compact history no room;
+    /// cleared, then ended with nothing in the grid to move, the screen
+    /// must still move rows out (and keep them) once lines come slowly.
+    #[test]
+    fn a_flood_cleared_away_leaves_the_scrollback_working() {
+        let mut s = Screen::new(Size { cols: 30, rows: 5 }, 3_000);
+        let start = Instant::now();
+        let fast = Duration::from_millis(2);
+        let at = feed_timed(&mut s, 0..8_000, start, fast);
+        assert!(s.flood.hold.is_some());
+        assert_eq!(s.compact_history_len(), 0, "the grid holds it all");
+        // `clear` as ncurses sends it: the screen and the scrollback.
+        s.feed(b"\x1b[H\x1b[2J\x1b[3J");
+        assert_eq!(s.history_len(), 0);
+        let slow = Duration::from_millis(100);
+        let at = feed_timed(&mut s, 8_000..8_200, at + Duration::from_secs(1), slow);
+        assert!(s.flood.hold.is_none(), "the flood is over");
+        feed_timed(&mut s, 8_200..10_700, at, slow);
+        let kept = numbered(&all_lines(&s));
+        assert_consecutive(&kept, 10_700 - kept.len(), 10_699);
+        assert_eq!(kept.len(), 2_700, "every line since the clear");
     }
 
     #[test]
