@@ -238,6 +238,7 @@ pub struct Agents {
     /// Held by the worktree operation that runs (`up`'s worktrees, a
     /// `down`), so two never interleave on one slice's record and folder.
     worktree_op: worktree_ops::OneAtATime,
+    on_setup: Option<OutputListener>,
 }
 
 impl Agents {
@@ -271,6 +272,7 @@ impl Agents {
             left_checked: Instant::now(),
             usage_read: None,
             worktree_op: worktree_ops::OneAtATime::default(),
+            on_setup: None,
         };
         supervisor.recover();
         Ok(supervisor)
@@ -308,6 +310,12 @@ impl Agents {
         self.on_output = Some(listener);
     }
 
+    /// Told as each command of a slice's setup starts (the setup's state
+    /// already says it runs).
+    pub fn on_setup(&mut self, listener: OutputListener) {
+        self.on_setup = Some(listener);
+    }
+
     pub fn workspace(&self) -> &Workspace {
         &self.ws
     }
@@ -341,6 +349,7 @@ impl Agents {
             plan: self.ws.plan.clone(),
             state: self.state.clone(),
             one_at_a_time: self.worktree_op.clone(),
+            on_setup: self.on_setup.clone(),
         }
     }
 

@@ -24,11 +24,15 @@ pub(super) struct Ops {
     pub plan: Plan,
     pub state: StateStore,
     pub one_at_a_time: OneAtATime,
+    /// Told as each setup command starts (its state already says it
+    /// runs): whoever shows the setup's output reads it from then on.
+    pub on_setup: Option<super::OutputListener>,
 }
 
-/// One supervisor's worktree operations take turns for their git work:
-/// a `down` that ran while an `up` checked out the same slice's files
-/// removed the record and left a folder git no longer knew. (Commands
+/// One supervisor's worktree operations take turns, setups included: a
+/// `down` that ran while an `up` checked out the same slice's files
+/// removed the record and left a folder git no longer knew, and one run
+/// during a setup would remove the folder under its commands. (Commands
 /// run without a supervisor take turns already, by the state lock.)
 #[derive(Clone, Default)]
 pub(super) struct OneAtATime(Arc<Mutex<()>>);
@@ -59,11 +63,12 @@ impl Ops {
                 Vec::new(),
             );
         }
+        let _turn = self.one_at_a_time.take();
         let mut events = Vec::new();
         let outcome = match command {
             Command::Up { slices } => self.up(&ws, slices, &mut events),
             Command::Setup { slice, skip } => {
-                let setup = crate::workspace::setup_journaled(&ws, slice, *skip);
+                let setup = self.setup(&ws, slice, *skip);
                 events.extend(setup.event);
                 Ok(if setup.passed {
                     Ok(setup.line)
@@ -71,8 +76,11 @@ impl Ops {
                     Err(setup.line)
                 })
             }
+            // Its agent may have started while it waited for its turn.
+            Command::Down { slice, .. } if ws.state_dir.agent_file(slice).exists() => Ok(Err(format!(
+                "slice {slice}: its agent started while this down waited for the worktree operation before it; kill it first"
+            ))),
             Command::Down { slice, force } => {
-                let _turn = self.one_at_a_time.take();
                 crate::workspace::down(&ws, &self.state, slice.as_str(), *force, &mut |_| {}).map(
                     |report| {
                         events.extend(report.events.iter().cloned());
@@ -95,10 +103,7 @@ impl Ops {
     ) -> Result<Outcome, WorkspaceError> {
         let names: Vec<String> = slices.iter().map(ToString::to_string).collect();
         let mut report = crate::workspace::UpReport::default();
-        let done = {
-            let _turn = self.one_at_a_time.take();
-            crate::workspace::up_into(ws, &self.state, &names, &mut |_| {}, &mut report)
-        };
+        let done = crate::workspace::up_into(ws, &self.state, &names, &mut |_| {}, &mut report);
         // What was journaled before an error is on the board too.
         events.extend(report.events.iter().cloned());
         done?;
@@ -106,7 +111,7 @@ impl Ops {
         let mut ok = report.failed.is_empty();
         if !ws.plan.setup.is_empty() {
             for slice in report.created.iter().chain(&report.reused_branch) {
-                let setup = crate::workspace::setup_journaled(ws, slice, false);
+                let setup = self.setup(ws, slice, false);
                 said.push('\n');
                 said.push_str(&setup.line);
                 ok &= setup.passed;
@@ -114,5 +119,20 @@ impl Ops {
             }
         }
         Ok(if ok { Ok(said) } else { Err(said) })
+    }
+
+    /// A slice's setup (or its skip), whoever follows its output told as
+    /// each command starts.
+    fn setup(
+        &self,
+        ws: &Workspace,
+        slice: &crate::domain::SliceName,
+        skip: bool,
+    ) -> crate::workspace::SetupOutcome {
+        crate::workspace::setup_journaled(ws, slice, skip, &mut |_| {
+            if let Some(told) = &self.on_setup {
+                told(slice);
+            }
+        })
     }
 }

@@ -50,7 +50,7 @@ pub fn setup(ws: &Workspace, slice: &SliceName, skip: bool) -> anyhow::Result<Ex
 /// Runs (or skips) the slice's setup and says how it ended: on stdout
 /// when it passed, on stderr with where its output is when it failed.
 fn setup_and_say(ws: &Workspace, slice: &SliceName, skip: bool) -> bool {
-    let setup = workspace::setup_journaled(ws, slice, skip);
+    let setup = workspace::setup_journaled(ws, slice, skip, &mut |_| {});
     if setup.passed {
         println!("{}", setup.line);
     } else {

@@ -128,8 +128,17 @@ impl Services {
         // Set once the live diffs run: a worktree `up` just made is read anew
         // whole, whatever the watcher saw of it while it was being checked out.
         let rereads: Arc<OnceLock<LiveDiffsHandle>> = Arc::default();
-        let agents = start_agents(ws, &hub, rereads.clone())?;
+        let mut agents = start_agents(ws, &hub, rereads.clone())?;
         let (wake_tx, wake_rx) = mpsc::channel();
+        // A setup's output is in the state folder, which nothing watches:
+        // the follower is told as each command starts, and reads on.
+        let setups = Mutex::new(wake_tx.clone());
+        agents.on_setup(Arc::new(move |slice| {
+            let _ = setups
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .send(follower::Wake::Files(slice.clone()));
+        }));
         let live_diffs = start_live_diffs(agents.workspace(), targets, &hub, wake_tx.clone())?;
         let _ = rereads.set(live_diffs.handle());
         let stop = Arc::new(AtomicBool::new(false));

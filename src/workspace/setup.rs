@@ -126,7 +126,6 @@ pub fn run_setup(
     let ports = ws.ports_of(slice);
     for command in &ws.plan.setup {
         let command = &crate::domain::template::fill_ports(command, &ports);
-        progress(command);
         record(
             ws,
             slice,
@@ -138,6 +137,8 @@ pub fn run_setup(
                 pid: Some(std::process::id()),
             },
         )?;
+        // Told once the state says it runs, so a reader woken by it sees so.
+        progress(command);
         use std::io::Write as _;
         writeln!(log, "$ {command}").map_err(log_error())?;
         let status = process_group::status(
@@ -193,12 +194,17 @@ pub struct SetupOutcome {
 }
 
 /// Runs (or, with `skip`, skips) the slice's setup and journals how it
-/// ended.
-pub fn setup_journaled(ws: &Workspace, slice: &SliceName, skip: bool) -> SetupOutcome {
+/// ended; `progress` as in [`run_setup`].
+pub fn setup_journaled(
+    ws: &Workspace,
+    slice: &SliceName,
+    skip: bool,
+    progress: &mut dyn FnMut(&str),
+) -> SetupOutcome {
     let result = if skip {
         skip_setup(ws, slice)
     } else {
-        run_setup(ws, slice, &mut |_| {})
+        run_setup(ws, slice, progress)
     };
     match result {
         Ok(state) => {

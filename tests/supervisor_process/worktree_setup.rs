@@ -155,3 +155,45 @@ fn an_orphan_the_setup_left_in_a_group_of_its_own_is_reaped_when_it_ends() {
         || common::procs::stat(pid).is_none(),
     );
 }
+
+/// A setup run through the supervisor shows its output in the Logs tab as
+/// it runs, not when it ends: its files are in the state folder, which
+/// nothing watches, so the follower is told as each command starts.
+#[test]
+fn a_setup_running_through_the_supervisor_shows_its_output_as_it_comes() {
+    let held = tempfile::tempdir().unwrap();
+    let hold = held.path().join("hold.flag");
+    let repo = TestRepo::with_plan_text(&plan(&[&format!(
+        "echo first-line; while [ -f {} ]; do sleep 0.05; done; echo second-line",
+        hold.display()
+    )]));
+    repo.sliceboard(&["up"]).ok();
+    let _sup = Supervise::start(&repo, &[]);
+    let mut dash = Dashboard::connect(&repo.socket());
+    dash.wait_until("the first setup's output", |d| {
+        d.row("staging")
+            .logs
+            .iter()
+            .any(|l| l == "setup | second-line")
+    });
+    std::fs::write(&hold, "").unwrap();
+    let mut setup = repo.command(common::BIN, &repo.root);
+    setup
+        .args(["setup", "staging"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut setup = setup.spawn().unwrap();
+    let count =
+        |d: &Dashboard, line: &str| d.row("staging").logs.iter().filter(|l| *l == line).count();
+    // The second run's first line, while it runs (the first run's lines
+    // are still in the tab).
+    dash.wait_until("the first line again, while it runs", |d| {
+        count(d, "setup | first-line") == 2 && count(d, "setup | second-line") == 1
+    });
+    assert!(setup.try_wait().unwrap().is_none(), "still running");
+    std::fs::remove_file(&hold).unwrap();
+    dash.wait_until("the second line again", |d| {
+        count(d, "setup | second-line") == 2
+    });
+    assert!(setup.wait().unwrap().success());
+}
