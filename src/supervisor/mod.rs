@@ -97,6 +97,10 @@ struct Socket {
 struct Follower {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
+    /// The agents' way to wake it as a setup command starts, taken away
+    /// at shutdown: the follower ends once every sender is gone, and an
+    /// operation's thread may outlive the agents' own.
+    setups: Arc<Mutex<Option<mpsc::Sender<follower::Wake>>>>,
 }
 
 impl Services {
@@ -132,12 +136,16 @@ impl Services {
         let (wake_tx, wake_rx) = mpsc::channel();
         // A setup's output is in the state folder, which nothing watches:
         // the follower is told as each command starts, and reads on.
-        let setups = Mutex::new(wake_tx.clone());
+        let setups = Arc::new(Mutex::new(Some(wake_tx.clone())));
+        let told = setups.clone();
         agents.on_setup(Arc::new(move |slice| {
-            let _ = setups
+            if let Some(wake) = told
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .send(follower::Wake::Files(slice.clone()));
+                .as_ref()
+            {
+                let _ = wake.send(follower::Wake::Files(slice.clone()));
+            }
         }));
         let live_diffs = start_live_diffs(agents.workspace(), targets, &hub, wake_tx.clone())?;
         let _ = rereads.set(live_diffs.handle());
@@ -145,6 +153,7 @@ impl Services {
         let follower = Follower {
             thread: follower::spawn(followed, wake_rx, hub.clone(), stop.clone())?,
             stop,
+            setups,
         };
         let (queue, queue_thread) = start_queue(&agents, &hub)?;
         // The queue looks again when what it reads changes, not on a timer.
@@ -242,6 +251,11 @@ impl Services {
         socket.close();
         follower.stop.store(true, Ordering::SeqCst);
         // The follower ends once every sender of its wake-ups is gone.
+        follower
+            .setups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         drop(senders);
         drop(plan_watch);
         drop(reload);
