@@ -208,9 +208,15 @@ impl Services {
         } = self;
         let mut idle_since = Instant::now();
         // Nothing wakes the step when the last dashboard or command goes:
-        // the idle exit is looked at this often at least.
-        let longest = (idle_exit / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        // the idle exit is looked at this often at least, unless an agent
+        // runs (none can exit then, and an agent's end wakes the step).
+        let look = (idle_exit / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
         while !agents.finished() {
+            let longest = if agents.running() > 0 {
+                Duration::from_secs(3_600)
+            } else {
+                look
+            };
             agents.step(agents.next_step(longest));
             let hub = &senders.hub;
             if agents.running() > 0
