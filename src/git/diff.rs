@@ -105,6 +105,33 @@ impl DiffSource {
         self.attempt(&[])
     }
 
+    /// The same diff as [`Self::full`], reading only the paths that can
+    /// differ from the base: `uncommitted` (what the worktree's status
+    /// says differs from HEAD, untracked files included) and what HEAD's
+    /// commits changed since the base. The rest of a large worktree is
+    /// not walked again after its status.
+    pub fn full_among(
+        &self,
+        uncommitted: &std::collections::BTreeSet<String>,
+    ) -> Result<SliceDiff, GitError> {
+        self.retrying(|| {
+            let base = self.merge_base()?;
+            let head = self.repo.head().ok().and_then(|h| h.target());
+            let (Some(base), Some(head)) = (base, head) else {
+                return self.diff_from(base, &[]);
+            };
+            let mut paths = uncommitted.clone();
+            paths.extend(super::merge::changed_paths(&self.repo, base, head)?);
+            if paths.is_empty() {
+                return Ok(SliceDiff {
+                    base: Some(base.to_string()),
+                    files: Vec::new(),
+                });
+            }
+            self.diff_from(Some(base), &paths.into_iter().collect::<Vec<_>>())
+        })
+    }
+
     /// The diff of `paths` only (files or folders, relative, `/`-separated).
     /// Merge it into a full one with [`SliceDiff::splice`].
     pub fn paths(&self, paths: &[String]) -> Result<SliceDiff, GitError> {

@@ -72,81 +72,9 @@ impl MergeEngine {
     }
 
     /// Paths that differ between two commits' trees (both sides of a
-    /// rename), `/`-separated.
-    ///
-    /// Folders whose trees are the same object are never opened: git2's
-    /// tree diff walks both trees whole, 70% of a `status` through the
-    /// supervisor on a 20,000-file repository when nothing was committed.
+    /// rename), `/`-separated; see [`changed_paths`].
     pub fn changed_paths(&self, from: Oid, to: Oid) -> Result<BTreeSet<String>, GitError> {
-        let tree = |oid: Oid| {
-            self.repo
-                .find_commit(oid)
-                .and_then(|c| c.tree())
-                .map_err(doing(format!("read the tree of {oid}")))
-        };
-        let (old, new) = (tree(from)?, tree(to)?);
-        let mut paths = BTreeSet::new();
-        self.changed_under(Some(&old), Some(&new), "", &mut paths)
-            .map_err(doing("compare two trees"))?;
-        Ok(paths)
-    }
-
-    /// The files that differ between `old` and `new` (either may be
-    /// missing), under `prefix`, into `paths`.
-    fn changed_under(
-        &self,
-        old: Option<&git2::Tree<'_>>,
-        new: Option<&git2::Tree<'_>>,
-        prefix: &str,
-        paths: &mut BTreeSet<String>,
-    ) -> Result<(), git2::Error> {
-        if let (Some(a), Some(b)) = (old, new)
-            && a.id() == b.id()
-        {
-            return Ok(());
-        }
-        let names: BTreeSet<String> = [old, new]
-            .into_iter()
-            .flatten()
-            .flat_map(|tree| tree.iter().filter_map(|e| e.name().ok().map(str::to_owned)))
-            .collect();
-        for name in &names {
-            let a = old.and_then(|t| t.get_name(name));
-            let b = new.and_then(|t| t.get_name(name));
-            if let (Some(a), Some(b)) = (&a, &b)
-                && a.id() == b.id()
-                && a.filemode() == b.filemode()
-            {
-                continue;
-            }
-            let path = if prefix.is_empty() {
-                name.to_owned()
-            } else {
-                format!("{prefix}/{name}")
-            };
-            let subtree = |entry: &Option<git2::TreeEntry<'_>>| -> Result<Option<git2::Tree<'_>>, git2::Error> {
-                match entry {
-                    Some(e) if e.kind() == Some(git2::ObjectType::Tree) => {
-                        self.repo.find_tree(e.id()).map(Some)
-                    }
-                    _ => Ok(None),
-                }
-            };
-            let (sub_a, sub_b) = (subtree(&a)?, subtree(&b)?);
-            if sub_a.is_some() || sub_b.is_some() {
-                self.changed_under(sub_a.as_ref(), sub_b.as_ref(), &path, paths)?;
-            }
-            // A file on either side (a folder on the other is a change
-            // of kind: the file's path counts, and the folder's files).
-            let is_file = |e: &Option<git2::TreeEntry<'_>>| {
-                e.as_ref()
-                    .is_some_and(|e| e.kind() != Some(git2::ObjectType::Tree))
-            };
-            if is_file(&a) || is_file(&b) {
-                paths.insert(path);
-            }
-        }
-        Ok(())
+        changed_paths(&self.repo, from, to)
     }
 
     /// Commits reachable from `tip` that `other` lacks.
@@ -298,6 +226,79 @@ fn signature(repo: &Repository) -> Result<Signature<'static>, GitError> {
     repo.signature()
         .or_else(|_| Signature::now("sliceboard", "sliceboard@localhost"))
         .map_err(doing("make a signature"))
+}
+
+/// Paths that differ between two commits' trees (both sides of a
+/// rename), `/`-separated, as git2's tree diff names them.
+///
+/// Folders whose trees are the same object are never opened: git2's
+/// tree diff walks both trees whole, 70% of a `status` through the
+/// supervisor on a 20,000-file repository when nothing was committed.
+pub fn changed_paths(repo: &Repository, from: Oid, to: Oid) -> Result<BTreeSet<String>, GitError> {
+    let tree = |oid: Oid| {
+        repo.find_commit(oid)
+            .and_then(|c| c.tree())
+            .map_err(doing(format!("read the tree of {oid}")))
+    };
+    let (old, new) = (tree(from)?, tree(to)?);
+    let mut paths = BTreeSet::new();
+    changed_under(repo, Some(&old), Some(&new), "", &mut paths)
+        .map_err(doing("compare two trees"))?;
+    Ok(paths)
+}
+
+/// The files that differ between `old` and `new` (either may be
+/// missing), under `prefix`, into `paths`.
+fn changed_under(
+    repo: &Repository,
+    old: Option<&git2::Tree<'_>>,
+    new: Option<&git2::Tree<'_>>,
+    prefix: &str,
+    paths: &mut BTreeSet<String>,
+) -> Result<(), git2::Error> {
+    if let (Some(a), Some(b)) = (old, new)
+        && a.id() == b.id()
+    {
+        return Ok(());
+    }
+    let names: BTreeSet<String> = [old, new]
+        .into_iter()
+        .flatten()
+        .flat_map(|tree| tree.iter().filter_map(|e| e.name().ok().map(str::to_owned)))
+        .collect();
+    for name in &names {
+        let a = old.and_then(|t| t.get_name(name));
+        let b = new.and_then(|t| t.get_name(name));
+        if let (Some(a), Some(b)) = (&a, &b)
+            && a.id() == b.id()
+            && a.filemode() == b.filemode()
+        {
+            continue;
+        }
+        let path = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let subtree = |entry: &Option<git2::TreeEntry<'_>>| match entry {
+            Some(e) if e.kind() == Some(git2::ObjectType::Tree) => repo.find_tree(e.id()).map(Some),
+            _ => Ok(None),
+        };
+        let (sub_a, sub_b) = (subtree(&a)?, subtree(&b)?);
+        if sub_a.is_some() || sub_b.is_some() {
+            changed_under(repo, sub_a.as_ref(), sub_b.as_ref(), &path, paths)?;
+        }
+        // A file on either side (a folder on the other is a change of
+        // kind: the file's path counts, and the folder's files).
+        let is_file = |e: &Option<git2::TreeEntry<'_>>| {
+            e.as_ref()
+                .is_some_and(|e| e.kind() != Some(git2::ObjectType::Tree))
+        };
+        if is_file(&a) || is_file(&b) {
+            paths.insert(path);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -353,6 +353,12 @@ impl GitRepo {
     /// Uncommitted changes in the worktree at `path` (untracked files
     /// included, ignored ones not).
     pub fn dirt(path: &Path) -> Result<Dirt, GitError> {
+        Self::dirt_and_paths(path).map(|(dirt, _)| dirt)
+    }
+
+    /// [`GitRepo::dirt`], and the paths it found (`/`-separated): every
+    /// file that differs from HEAD, untracked ones included.
+    pub fn dirt_and_paths(path: &Path) -> Result<(Dirt, BTreeSet<String>), GitError> {
         let repo = Repository::open(path).map_err(doing(format!("open {}", path.display())))?;
         let mut options = StatusOptions::new();
         options
@@ -363,7 +369,12 @@ impl GitRepo {
         let statuses = repo
             .statuses(Some(&mut options))
             .map_err(doing(format!("read the status of {}", path.display())))?;
-        Ok(Dirt::of(&statuses))
+        let paths = statuses
+            .iter()
+            .filter(|e| !e.status().contains(Status::IGNORED))
+            .filter_map(|e| e.path().ok().map(str::to_owned))
+            .collect();
+        Ok((Dirt::of(&statuses), paths))
     }
 
     /// [`GitRepo::dirt`] among `paths` only: every file that can differ

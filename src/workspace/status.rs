@@ -407,9 +407,13 @@ fn read_worktree(
     checked_out: bool,
     base: Option<&str>,
 ) -> WorktreeRead {
-    let dirt = checked_out.then(|| GitRepo::dirt(worktree).ok()).flatten();
+    let status = checked_out
+        .then(|| GitRepo::dirt_and_paths(worktree).ok())
+        .flatten();
     let dbt = dbt_of(plan, repo, name, worktree);
-    let (diff, diff_error) = match checked_out.then(|| diff_of(plan, worktree, base)) {
+    let uncommitted = status.as_ref().map(|(_, paths)| paths);
+    let dirt = status.as_ref().map(|(dirt, _)| *dirt);
+    let (diff, diff_error) = match checked_out.then(|| diff_of(plan, worktree, base, uncommitted)) {
         Some(Ok(diff)) => (Some(diff), None),
         Some(Err(err)) => (None, Some(err)),
         None => (None, None),
@@ -614,10 +618,13 @@ fn dbt_of(
 }
 
 /// The slice's whole diff, as the dashboard shows it.
+/// The worktree's whole diff; with what its status found `uncommitted`,
+/// only those paths and what its commits changed are read.
 fn diff_of(
     plan: &crate::domain::Plan,
     worktree: &Path,
     base: Option<&str>,
+    uncommitted: Option<&BTreeSet<String>>,
 ) -> Result<SliceDiff, String> {
     DiffSource::open(
         worktree,
@@ -628,6 +635,9 @@ fn diff_of(
         base,
         false,
     )
-    .and_then(|source| source.full())
+    .and_then(|source| match uncommitted {
+        Some(paths) => source.full_among(paths),
+        None => source.full(),
+    })
     .map_err(|err| err.to_string())
 }

@@ -36,6 +36,38 @@ fn source(worktree: &Path) -> DiffSource {
     DiffSource::open(worktree, MAIN, None, true).expect("worktree opens")
 }
 
+/// A file a commit changed and the worktree put back, a new untracked
+/// folder, a rename across folders: the diff read among the paths that
+/// can differ is the whole diff.
+#[test]
+fn the_diff_among_the_paths_that_can_differ_is_the_whole_diff() {
+    let repo = TestRepo::with_plan();
+    up(&repo);
+    let wt = repo.worktree("staging");
+    let among = || {
+        let (_, uncommitted) = sliceboard::git::GitRepo::dirt_and_paths(&wt).unwrap();
+        source(&wt).full_among(&uncommitted).unwrap()
+    };
+    assert_eq!(among(), source(&wt).full().unwrap());
+    let original = std::fs::read_to_string(wt.join("models/staging/stg_orders.sql")).unwrap();
+    write_file(&wt.join("models/staging/stg_orders.sql"), "select 42\n");
+    write_file(&wt.join("models/new/deep/a.sql"), "select 1\n");
+    repo.git_in(&wt, &["add", "-A"]);
+    repo.git_in(&wt, &["commit", "-q", "-m", "work"]);
+    write_file(&wt.join("models/staging/stg_orders.sql"), &original);
+    write_file(&wt.join("docs/untracked/notes.md"), "x\n");
+    repo.git_in(&wt, &["mv", "macros/dates.sql", "models/new/dates.sql"]);
+    let whole = source(&wt).full().unwrap();
+    assert!(
+        whole
+            .files
+            .iter()
+            .any(|f| f.path == "docs/untracked/notes.md"),
+        "{whole:?}"
+    );
+    assert_eq!(among(), whole);
+}
+
 #[test]
 fn every_kind_of_change_appears_with_its_status_and_counts() {
     let repo = TestRepo::with_plan();
@@ -80,6 +112,10 @@ fn every_kind_of_change_appears_with_its_status_and_counts() {
     let diff = source(&wt).full().unwrap();
     let m = repo.git(&["merge-base", "main", "slice/staging"]);
     assert_eq!(diff.base.as_deref(), Some(m.as_str()));
+    // `status` without a supervisor reads only what the status found and
+    // what the commits changed: the same diff.
+    let (_, uncommitted) = sliceboard::git::GitRepo::dirt_and_paths(&wt).unwrap();
+    assert_eq!(source(&wt).full_among(&uncommitted).unwrap(), diff);
     let s = |p: &str, k, st, a, r, b| (p.to_string(), k, st, a, r, b);
     use Stage::{Tracked as T, Untracked as U};
     assert_eq!(
