@@ -35,6 +35,11 @@ use crate::link::{MAX_CLIENT_FRAME, encode, peer_uid};
 
 /// The shortest time between two frames of one pane to one client.
 pub const FRAME: Duration = Duration::from_millis(16);
+/// The same while a pane shown floods (`Screen::flooding`): 30 frames a
+/// second of text scrolling past too fast to read, and the time the other
+/// 30 took (the screen's lock, the dashboard's drawing, the host
+/// terminal's) left to the reader.
+const FLOOD_FRAME: Duration = Duration::from_millis(33);
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a comment waits for its slice's first diff.
@@ -431,6 +436,9 @@ impl Drop for CommandOpen<'_> {
 struct Sent {
     frame: Option<PaneFrame>,
     lines: Vec<PaneLine>,
+    /// When its next frame may go: [`FRAME`], or [`FLOOD_FRAME`] while it
+    /// floods, after the last.
+    next: Option<Instant>,
 }
 
 /// Detaches a client from the hub however its task ends (a panic too),
@@ -687,7 +695,9 @@ impl Shown<'_> {
         }
     }
 
-    /// Sends the shown panes that changed, at most once per [`FRAME`].
+    /// Sends the shown panes that changed, at most once per [`FRAME`];
+    /// a pane that floods, once per [`FLOOD_FRAME`] (it stays marked until
+    /// its time comes).
     async fn frames(
         &mut self,
         attached: &mut Attached,
@@ -695,13 +705,20 @@ impl Shown<'_> {
     ) -> std::io::Result<()> {
         tokio::time::sleep_until(self.last_frame + FRAME).await;
         let dirty = attached.panes.take();
+        let now = Instant::now();
         for want in self.wants.iter().filter(|w| dirty.contains(&w.slice)) {
             let seen = self.sent.entry(want.slice.clone()).or_default();
-            if let Some(frame) = render(self.context, want, seen) {
+            if seen.next.is_some_and(|next| next > now) {
+                attached.panes.mark(&want.slice);
+                continue;
+            }
+            let (frame, floods) = render(self.context, want, seen);
+            seen.next = Some(now + if floods { FLOOD_FRAME } else { FRAME });
+            if let Some(frame) = frame {
                 write(writer, &encode(&ServerMsg::Pane { frame })).await?;
             }
         }
-        self.last_frame = Instant::now();
+        self.last_frame = now;
         Ok(())
     }
 }
@@ -716,10 +733,13 @@ fn screen(context: &Context, slice: &SliceName) -> Option<crate::session::Screen
 }
 
 /// The pane as the client should see it now, carrying only the rows that
-/// changed since `seen`; `None` when nothing did.
-fn render(context: &Context, want: &PaneWant, seen: &mut Sent) -> Option<PaneFrame> {
-    let handle = screen(context, &want.slice)?;
-    let (mut frame, lines) = handle.with_screen(|s| s.frame(&want.slice, want.scroll));
+/// changed since `seen` (`None` when nothing did), and whether it floods.
+fn render(context: &Context, want: &PaneWant, seen: &mut Sent) -> (Option<PaneFrame>, bool) {
+    let Some(handle) = screen(context, &want.slice) else {
+        return (None, false);
+    };
+    let ((mut frame, lines), flooding) =
+        handle.with_screen(|s| (s.frame(&want.slice, want.scroll), s.flooding()));
     let full = seen.frame.as_ref().is_none_or(|last| {
         last.rows != frame.rows || last.cols != frame.cols || seen.lines.len() != lines.len()
     });
@@ -740,11 +760,11 @@ fn render(context: &Context, want: &PaneWant, seen: &mut Sent) -> Option<PaneFra
         });
     seen.lines = lines;
     if unchanged {
-        return None;
+        return (None, flooding);
     }
     seen.frame = Some(PaneFrame {
         changed: Vec::new(),
         ..frame.clone()
     });
-    Some(frame)
+    (Some(frame), flooding)
 }

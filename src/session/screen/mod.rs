@@ -50,8 +50,9 @@ const FLOOD_WINDOW: Duration = Duration::from_millis(100);
 
 /// What the grids of all flooded screens in this process may hold at
 /// full width, at most: a screen whose whole scrollback does not fit in
-/// what is left moves its rows out as usual.
-const FLOOD_BUDGET: usize = 128 << 20;
+/// what is left moves its rows out as usual. One 10,000-line scrollback
+/// at 200 columns takes 46 MiB.
+const FLOOD_BUDGET: usize = 64 << 20;
 
 /// Bytes the flooded screens' grids may take now, of [`FLOOD_BUDGET`].
 static FLOOD_HELD: AtomicUsize = AtomicUsize::new(0);
@@ -253,6 +254,11 @@ impl Screen {
 
     pub fn size(&self) -> Size {
         self.size
+    }
+
+    /// Whether a flood lasts (see [`FLOOD_LINES`]).
+    pub fn flooding(&self) -> bool {
+        self.flood.hold.is_some()
     }
 
     /// Resizes the grid; lines reflow to the new width, the compact
