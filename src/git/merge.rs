@@ -304,23 +304,7 @@ fn changed_under(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
+    use crate::git::testing::{git, make_executable, write};
 
     fn commit_on(dir: &Path, branch: &str, file: &str, text: &str) -> Oid {
         git(dir, &["switch", "-q", branch]);
@@ -369,11 +353,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path();
         git(dir, &["init", "-q", "-b", "main"]);
-        let write = |name: &str, text: &str| {
-            let path = dir.join(name);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
+        let write = |name: &str, text: &str| write(dir, name, text);
         for name in [
             "a/b/c/deep.sql",
             "a/b/same.sql",
@@ -395,10 +375,7 @@ mod tests {
         git(dir, &["mv", "moved.sql", "a/moved.sql"]);
         std::fs::remove_file(dir.join("kind")).unwrap();
         write("kind/inside.sql", "-- a folder now\n");
-        let mode = dir.join("mode.sh");
-        let mut perms = std::fs::metadata(&mode).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-        std::fs::set_permissions(&mode, perms).unwrap();
+        make_executable(&dir.join("mode.sh"));
         std::os::unix::fs::symlink("top.sql", dir.join("link.sql")).unwrap();
         git(dir, &["add", "-A"]);
         git(dir, &["commit", "-qm", "two"]);

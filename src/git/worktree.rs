@@ -537,22 +537,7 @@ impl GitRepo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
-
-    fn git(dir: &Path, args: &[&str]) {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    }
+    use crate::git::testing::{git, make_executable, write};
 
     /// Every kind of uncommitted change, counted path by path as git2's
     /// whole status counts it.
@@ -561,12 +546,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         git(root, &["init", "-q", "-b", "main"]);
-        let write = |name: &str, text: &str| {
-            let path = root.join(name);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
-        for name in [
+        let write = |name: &str, text: &str| write(root, name, text);
+        let committed = [
             "a/same.sql",
             "a/edited.sql",
             "a/staged.sql",
@@ -576,7 +557,8 @@ mod tests {
             "a/reverted.sql",
             "a/mode.sh",
             "b/deep/typed.sql",
-        ] {
+        ];
+        for name in committed {
             write(name, "select 1\n");
         }
         write(".gitignore", "*.log\n");
@@ -594,10 +576,7 @@ mod tests {
         git(root, &["rm", "-q", "--cached", "a/uncached.sql"]);
         write("a/reverted.sql", "select 9\n");
         write("a/reverted.sql", "select 1\n");
-        let mode = root.join("a/mode.sh");
-        let mut perms = std::fs::metadata(&mode).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-        std::fs::set_permissions(&mode, perms).unwrap();
+        make_executable(&root.join("a/mode.sh"));
         std::fs::remove_file(root.join("b/deep/typed.sql")).unwrap();
         std::os::unix::fs::symlink("../../a/same.sql", root.join("b/deep/typed.sql")).unwrap();
         write("c/untracked.sql", "select 6\n");
@@ -613,23 +592,16 @@ mod tests {
             "the case as git2 sees it"
         );
         let open = OpenWorktrees::default();
-        let all: BTreeSet<String> = [
-            "a/same.sql",
-            "a/edited.sql",
-            "a/staged.sql",
-            "a/new_staged.sql",
-            "a/gone.sql",
-            "a/removed.sql",
-            "a/uncached.sql",
-            "a/reverted.sql",
-            "a/mode.sh",
-            "b/deep/typed.sql",
-            "c/untracked.sql",
-            "c/run.log",
-            "d/never.sql",
-        ]
-        .map(str::to_owned)
-        .into();
+        let all: BTreeSet<String> = committed
+            .into_iter()
+            .chain([
+                "a/new_staged.sql",
+                "c/untracked.sql",
+                "c/run.log",
+                "d/never.sql",
+            ])
+            .map(str::to_owned)
+            .collect();
         assert_eq!(GitRepo::dirt_among(root, &all, &open).unwrap(), whole);
         // Each path alone counts as it does among the rest.
         let mut summed = Dirt::default();
