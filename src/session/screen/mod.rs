@@ -285,9 +285,10 @@ impl Screen {
         let below = self.rows_below_cursor();
         let limit = grid_limit(self.scrollback, size.rows);
         let lower = limit.min(self.grid_limit);
-        self.history.set_cap(self.scrollback - lower);
-        let rewrap = self.history.cap() > 0 && size.cols != self.size.cols;
-        if self.history.cap() > 0 && !alt {
+        // Whether there is a compact history beside the grid's.
+        let tiered = self.scrollback > lower;
+        let rewrap = tiered && size.cols != self.size.cols;
+        if tiered && !alt {
             let kept = self.term.grid().history_size();
             let room = lower.saturating_sub(self.term.grid().screen_lines());
             let count = if rewrap {
@@ -295,6 +296,10 @@ impl Screen {
             } else {
                 kept.saturating_sub(room)
             };
+            // The two together hold the scrollback: the compact rows leave
+            // room only for what stays in the grid (after a compaction or
+            // a flood, the grid may hold none, and the compact store all).
+            self.history.set_cap(self.scrollback - (kept - count));
             move_oldest(
                 &mut self.term,
                 &mut self.history,
@@ -302,11 +307,14 @@ impl Screen {
                 count,
                 self.grid_limit,
             );
-        } else if self.history.cap() > 0 {
-            self.term.set_options(Config {
-                scrolling_history: self.scrollback,
-                ..Config::default()
-            });
+        } else {
+            self.history.set_cap(self.scrollback - lower);
+            if tiered {
+                self.term.set_options(Config {
+                    scrolling_history: self.scrollback,
+                    ..Config::default()
+                });
+            }
         }
         if rewrap {
             self.history.rewrap(usize::from(size.cols));
@@ -325,7 +333,13 @@ impl Screen {
                 });
             }
         }
-        self.history.set_cap(self.scrollback - limit);
+        if tiered && !alt {
+            let in_grid = self.term.grid().history_size();
+            self.history
+                .set_cap(self.scrollback.saturating_sub(in_grid));
+        } else {
+            self.history.set_cap(self.scrollback - limit);
+        }
         if !alt {
             self.refill(below);
         }
@@ -848,6 +862,29 @@ mod tests {
         let kept = numbered(&all_lines(&s));
         assert_consecutive(&kept, 10_700 - kept.len(), 10_699);
         assert_eq!(kept.len(), 2_700, "every line since the clear");
+    }
+
+    /// A screen whose grid gave its rows to the compact store (quiet, or
+    /// after a flood) keeps every line of its scrollback through resizes.
+    #[test]
+    fn a_compacted_screen_keeps_its_whole_scrollback_through_a_resize() {
+        let mut s = Screen::new(Size { cols: 30, rows: 5 }, 3_000);
+        for i in 0..4_000 {
+            s.feed(format!("line {i}\r\n").as_bytes());
+        }
+        assert!(s.compact());
+        let first = numbered(&all_lines(&s))[0];
+        for (size, case) in [
+            (Size { cols: 30, rows: 7 }, "taller"),
+            (Size { cols: 30, rows: 4 }, "shorter"),
+            (Size { cols: 24, rows: 4 }, "narrower"),
+            (Size { cols: 30, rows: 5 }, "as it was"),
+        ] {
+            s.resize(size);
+            let kept = numbered(&all_lines(&s));
+            assert_consecutive(&kept, 4_000 - kept.len(), 3_999);
+            assert_eq!(kept[0], first, "{case}: the oldest lines went");
+        }
     }
 
     #[test]
