@@ -6,7 +6,8 @@
 //! reason in the log, and touches nothing else. Requests go to the
 //! supervisor thread through its handle and are answered by id. A
 //! dashboard also gets the board, its updates and the frames of the panes
-//! it shows, at most one frame per pane per [`FRAME`], a heartbeat every
+//! it shows, at most one frame per pane per [`FRAME`] (per `FLOOD_FRAME`
+//! while the pane floods), a heartbeat every
 //! [`HEARTBEAT`] when it asked for them (a dashboard over ssh), and a
 //! goodbye (saying who stopped the supervisor) as the
 //! supervisor ends.
