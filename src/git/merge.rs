@@ -269,9 +269,10 @@ fn changed_under(
     for name in &names {
         let a = old.and_then(|t| t.get_name(name));
         let b = new.and_then(|t| t.get_name(name));
+        // Modes as written, as git2's tree diff compares them.
         if let (Some(a), Some(b)) = (&a, &b)
             && a.id() == b.id()
-            && a.filemode() == b.filemode()
+            && a.filemode_raw() == b.filemode_raw()
         {
             continue;
         }

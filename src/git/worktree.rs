@@ -412,12 +412,24 @@ impl GitRepo {
         let mut staged = BTreeSet::new();
         for name in paths {
             let at = Path::new(name);
+            // A folder is never in the index: only files compare.
             let committed = tree
                 .as_ref()
                 .and_then(|t| t.get_path(at).ok())
-                .map(|e| (e.id(), u32::try_from(e.filemode()).unwrap_or(0)));
-            let indexed = index.get_path(at, 0).map(|e| (e.id, e.mode));
-            if committed != indexed {
+                .filter(|e| e.kind() != Some(git2::ObjectType::Tree))
+                .map(|e| (e.id(), u32::try_from(e.filemode_raw()).unwrap_or(0)));
+            // The index may look names up ignoring case (`core.ignorecase`).
+            let indexed = index
+                .get_path(at, 0)
+                .filter(|e| e.path == name.as_bytes())
+                .map(|e| (e.id, e.mode));
+            // As git2's status: an entry that is a submodule on every side
+            // it has is left out.
+            let submodule = [committed, indexed]
+                .into_iter()
+                .flatten()
+                .all(|(_, mode)| mode == GITLINK);
+            if committed != indexed && !submodule {
                 staged.insert(name.as_str());
             }
         }
@@ -506,6 +518,9 @@ fn same_path(a: &Path, b: &Path) -> bool {
 
 /// The file in git's record of a worktree that says sliceboard made it.
 const MARK_FILE: &str = "sliceboard-slice";
+
+/// A submodule's mode in a tree or the index.
+const GITLINK: u32 = 0o160_000;
 
 impl GitRepo {
     /// Notes in git's own record of worktree `name` (never in the user's

@@ -40,7 +40,7 @@ pub const FRAME: Duration = Duration::from_millis(16);
 /// second of text scrolling past too fast to read, and the time the other
 /// 30 took (the screen's lock, the dashboard's drawing, the host
 /// terminal's) left to the reader.
-const FLOOD_FRAME: Duration = Duration::from_millis(33);
+const FLOOD_FRAME: Duration = FRAME.saturating_mul(2);
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a comment waits for its slice's first diff.
@@ -719,7 +719,7 @@ impl Shown<'_> {
                 write(writer, &encode(&ServerMsg::Pane { frame })).await?;
             }
         }
-        self.last_frame = now;
+        self.last_frame = Instant::now();
         Ok(())
     }
 }

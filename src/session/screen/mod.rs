@@ -308,7 +308,11 @@ impl Screen {
                 self.grid_limit,
             );
         } else {
-            self.history.set_cap(self.scrollback - lower);
+            // On the alternate screen the primary grid is out of reach: a
+            // compacted store keeps what it holds, and the next spill after
+            // the alternate screen ends takes the excess.
+            self.history
+                .set_cap((self.scrollback - lower).max(self.history.len()));
             if tiered {
                 self.term.set_options(Config {
                     scrolling_history: self.scrollback,
@@ -338,7 +342,8 @@ impl Screen {
             self.history
                 .set_cap(self.scrollback.saturating_sub(in_grid));
         } else {
-            self.history.set_cap(self.scrollback - limit);
+            self.history
+                .set_cap((self.scrollback - limit).max(self.history.len()));
         }
         if !alt {
             self.refill(below);
@@ -885,6 +890,15 @@ mod tests {
             assert_consecutive(&kept, 4_000 - kept.len(), 3_999);
             assert_eq!(kept[0], first, "{case}: the oldest lines went");
         }
+        // A resize while a full-screen program runs keeps them too.
+        s.feed(b"\x1b[?1049h");
+        s.resize(Size { cols: 30, rows: 7 });
+        s.feed(b"\x1b[?1049l");
+        let kept = numbered(&all_lines(&s));
+        assert_eq!(
+            kept[0], first,
+            "the alternate screen: the oldest lines went"
+        );
     }
 
     #[test]
