@@ -609,11 +609,14 @@ mod tests {
         let open = OpenWorktrees::default();
         let all: BTreeSet<String> = committed
             .into_iter()
+            // Folders of HEAD too: a folder is no change.
             .chain([
                 "a/new_staged.sql",
                 "c/untracked.sql",
                 "c/run.log",
                 "d/never.sql",
+                "b/deep",
+                "a",
             ])
             .map(str::to_owned)
             .collect();
