@@ -176,6 +176,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         CommandArgs::Queue { hold, release, .. } if hold || release => {
             queue_cmds::run(&open(&cwd)?, Command::HoldQueue { held: hold })
         }
+        CommandArgs::Queue { json, .. } if queue_cmds::queue_from_running(&cwd, json) => {
+            Ok(ExitCode::SUCCESS)
+        }
         CommandArgs::Queue { json, .. } => queue_cmds::queue(&open_in_force(&cwd)?, json),
         CommandArgs::Merge {
             slice,
@@ -292,8 +295,14 @@ fn kill(cwd: &Path, slice: &str) -> anyhow::Result<ExitCode> {
 fn for_slice(
     cwd: &Path,
     slice: &str,
-    command: impl FnOnce(crate::domain::SliceName) -> Command,
+    command: impl Fn(crate::domain::SliceName) -> Command,
 ) -> anyhow::Result<ExitCode> {
+    let running = queue_cmds::run_on_running(cwd, |ws| {
+        ws.slice(slice).ok().map(|spec| command(spec.name.clone()))
+    });
+    if let Some(done) = running {
+        return done;
+    }
     let ws = open(cwd)?;
     let slice = ws.slice(slice)?.name.clone();
     queue_cmds::run(&ws, command(slice))

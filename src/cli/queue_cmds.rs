@@ -18,16 +18,38 @@ use crate::workspace::Workspace;
 /// Sends a queue command, starting the supervisor if none runs, and
 /// prints what it said: stdout when done, stderr (exit 1) when refused.
 pub fn run(ws: &Workspace, command: Command) -> anyhow::Result<ExitCode> {
-    match ask(ws, command)? {
+    Ok(said(ask(ws, command)?))
+}
+
+/// A command sent to the supervisor that runs for the repository at
+/// `cwd`, with the plan file as written (`command` names its slices from
+/// it) and none of its checks against the repository's files: the
+/// supervisor runs the plan it checked. `None` when none runs, the plan
+/// does not load so, or `command` gives none (an unknown slice); the full
+/// path then opens the workspace, says why, and starts a supervisor.
+pub fn run_on_running(
+    cwd: &std::path::Path,
+    command: impl FnOnce(&Workspace) -> Option<Command>,
+) -> Option<anyhow::Result<ExitCode>> {
+    let ws = Workspace::open_unchecked(cwd)?;
+    let command = command(&ws)?;
+    let mut link = Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli).ok()?;
+    Some(link.request(command).map(said).map_err(anyhow::Error::from))
+}
+
+/// What the supervisor said, printed: stdout when done, stderr (exit 1)
+/// when refused.
+fn said(answer: Result<String, String>) -> ExitCode {
+    match answer {
         Ok(done) => {
             if !done.is_empty() {
                 println!("{done}");
             }
-            Ok(ExitCode::SUCCESS)
+            ExitCode::SUCCESS
         }
         Err(why) => {
             eprintln!("error: {why}");
-            Ok(ExitCode::FAILURE)
+            ExitCode::FAILURE
         }
     }
 }
@@ -223,6 +245,39 @@ fn progress_lines(board: &QueueBoard) -> Vec<String> {
 
 /// `sliceboard queue [--json]`: from the running supervisor, or read
 /// directly when none runs (it starts none).
+/// `sliceboard queue` when a supervisor runs for the repository at
+/// `cwd`, found from the repository alone (the plan is neither loaded nor
+/// checked: the board is the supervisor's). False when none runs or it
+/// cannot say; the full path then opens the workspace.
+pub fn queue_from_running(cwd: &std::path::Path, json: bool) -> bool {
+    let Ok(git) = crate::git::GitRepo::discover(cwd) else {
+        return false;
+    };
+    let socket = crate::store::StateDir::for_common_dir(git.common_dir()).socket_file();
+    let Ok(mut link) = Link::connect(&socket, ClientKind::Cli) else {
+        return false;
+    };
+    let Some(board) = link
+        .request(Command::QueueReport)
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|text| serde_json::from_str::<QueueBoard>(&text).ok())
+    else {
+        return false;
+    };
+    show(&board, json).is_ok()
+}
+
+/// The queue on stdout, as JSON or as a person reads it.
+fn show(board: &QueueBoard, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(board)?);
+    } else {
+        print!("{}", describe(board));
+    }
+    Ok(())
+}
+
 pub fn queue(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
     let board = match Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli) {
         Ok(mut link) => {
@@ -234,11 +289,7 @@ pub fn queue(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
         Err(LinkError::NoSupervisor) => crate::merge_queue::read_board(ws)?,
         Err(err) => return Err(err).context("a supervisor runs but cannot be reached"),
     };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&board)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    print!("{}", describe(&board));
+    show(&board, json)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -389,95 +389,150 @@ impl GitRepo {
         if paths.is_empty() {
             return Ok(Dirt::default());
         }
-        let mut cache = open
-            .repos
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let repo = match cache.entry(path.to_owned()) {
-            std::collections::btree_map::Entry::Occupied(kept) => kept.into_mut(),
-            std::collections::btree_map::Entry::Vacant(slot) => slot
-                .insert(Repository::open(path).map_err(doing(format!("open {}", path.display())))?),
-        };
-        let failed = || doing(format!("read the status of {}", path.display()));
-        // HEAD against the index, path by path: git2's status walks the
-        // whole HEAD tree for the few paths asked (most of its time on a
-        // large tree), where a lookup reads only each path's folders.
-        let tree = match repo.head() {
-            Ok(head) => Some(head.peel_to_tree().map_err(failed())?),
-            Err(err) if err.code() == git2::ErrorCode::UnbornBranch => None,
-            Err(err) => return Err(failed()(err)),
-        };
-        let mut index = repo.index().map_err(failed())?;
-        index.read(false).map_err(failed())?;
-        let mut staged = BTreeSet::new();
-        for name in paths {
-            let at = Path::new(name);
-            // A folder is never in the index: only files compare.
-            let committed = tree
-                .as_ref()
-                .and_then(|t| t.get_path(at).ok())
-                .filter(|e| e.kind() != Some(git2::ObjectType::Tree))
-                .map(|e| (e.id(), u32::try_from(e.filemode_raw()).unwrap_or(0)));
-            // The index may look names up ignoring case (`core.ignorecase`).
-            let indexed = index
-                .get_path(at, 0)
-                .filter(|e| e.path == name.as_bytes())
-                .map(|e| (e.id, e.mode));
-            // As git2's status: an entry that is a submodule on every side
-            // it has is left out.
-            let submodule = [committed, indexed]
-                .into_iter()
-                .flatten()
-                .all(|(_, mode)| mode == GITLINK);
-            if committed != indexed && !submodule {
-                staged.insert(name.as_str());
-            }
-        }
-        // The index against the files: only the paths asked are read.
-        let mut options = git2::DiffOptions::new();
-        options
-            .include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .include_ignored(false)
-            .ignore_submodules(true)
-            .disable_pathspec_match(true);
-        for name in paths {
-            options.pathspec(name);
-        }
-        let diff = repo
-            .diff_index_to_workdir(Some(&index), Some(&mut options))
-            .map_err(failed())?;
-        let mut dirt = Dirt::default();
-        let mut changed: BTreeSet<&str> = staged.clone();
-        for delta in diff.deltas() {
-            let Some(name) = delta
-                .new_file()
-                .path()
-                .or_else(|| delta.old_file().path())
-                .and_then(Path::to_str)
-            else {
-                continue;
-            };
-            let Some(name) = paths.get(name).map(String::as_str) else {
-                continue;
-            };
-            match delta.status() {
-                // As git2's status counts it (`Dirt::of`): a file not in
-                // the index is untracked, even where the index dropped it
-                // from HEAD.
-                git2::Delta::Untracked => {
-                    changed.remove(name);
-                    dirt.untracked += 1;
-                }
-                git2::Delta::Ignored | git2::Delta::Unmodified => {}
-                _ => {
-                    changed.insert(name);
-                }
-            }
-        }
-        dirt.changed = changed.len();
-        Ok(dirt)
+        open.with(path, |repo| {
+            let head = worktree_head(repo, path)?;
+            dirt_in(repo, path, head.as_ref(), paths)
+        })
     }
+
+    /// [`GitRepo::dirt`] of a worktree whose diff against `base` (a
+    /// commit) names `paths`, such as a live diff: a file can differ from
+    /// the worktree's HEAD only there, or where the commits from `base` to
+    /// that HEAD changed it, so only those paths are read.
+    pub fn dirt_since(
+        path: &Path,
+        base: Oid,
+        paths: &BTreeSet<String>,
+        open: &OpenWorktrees,
+    ) -> Result<Dirt, GitError> {
+        open.with(path, |repo| {
+            let head = worktree_head(repo, path)?;
+            let mut paths = paths.clone();
+            if let Some(head) = &head {
+                let id = head.id();
+                if id != base {
+                    paths.extend(super::merge::changed_paths(repo, base, id)?);
+                }
+            }
+            if paths.is_empty() {
+                return Ok(Dirt::default());
+            }
+            dirt_in(repo, path, head.as_ref(), &paths)
+        })
+    }
+}
+
+/// The commit a worktree's HEAD is at; `None` on an unborn branch.
+fn worktree_head<'r>(
+    repo: &'r Repository,
+    path: &Path,
+) -> Result<Option<git2::Commit<'r>>, GitError> {
+    match repo.head() {
+        Ok(head) => head
+            .peel_to_commit()
+            .map(Some)
+            .map_err(doing(format!("read the status of {}", path.display()))),
+        Err(err) if err.code() == git2::ErrorCode::UnbornBranch => Ok(None),
+        Err(err) => Err(doing(format!("read the status of {}", path.display()))(err)),
+    }
+}
+
+/// [`GitRepo::dirt_among`] in a worktree's open repository, whose HEAD
+/// is at `head`.
+fn dirt_in(
+    repo: &Repository,
+    path: &Path,
+    head: Option<&git2::Commit<'_>>,
+    paths: &BTreeSet<String>,
+) -> Result<Dirt, GitError> {
+    let tree = head
+        .map(|c| {
+            c.tree()
+                .map_err(doing(format!("read the status of {}", path.display())))
+        })
+        .transpose()?;
+    dirt_among_in(repo, path, tree.as_ref(), paths)
+}
+
+/// The uncommitted files among `paths`, against HEAD's `tree` (`None`
+/// on an unborn branch).
+fn dirt_among_in(
+    repo: &Repository,
+    path: &Path,
+    tree: Option<&git2::Tree<'_>>,
+    paths: &BTreeSet<String>,
+) -> Result<Dirt, GitError> {
+    let failed = || doing(format!("read the status of {}", path.display()));
+    let mut index = repo.index().map_err(failed())?;
+    index.read(false).map_err(failed())?;
+    let mut staged = BTreeSet::new();
+    for name in paths {
+        let at = Path::new(name);
+        // A folder is never in the index: only files compare.
+        let committed = tree
+            .as_ref()
+            .and_then(|t| t.get_path(at).ok())
+            .filter(|e| e.kind() != Some(git2::ObjectType::Tree))
+            .map(|e| (e.id(), u32::try_from(e.filemode_raw()).unwrap_or(0)));
+        // The index may look names up ignoring case (`core.ignorecase`).
+        let indexed = index
+            .get_path(at, 0)
+            .filter(|e| e.path == name.as_bytes())
+            .map(|e| (e.id, e.mode));
+        // As git2's status: an entry that is a submodule on every side
+        // it has is left out.
+        let submodule = [committed, indexed]
+            .into_iter()
+            .flatten()
+            .all(|(_, mode)| mode == GITLINK);
+        if committed != indexed && !submodule {
+            staged.insert(name.as_str());
+        }
+    }
+    // The index against the files: only the paths asked are read.
+    let mut options = git2::DiffOptions::new();
+    options
+        .include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false)
+        .ignore_submodules(true)
+        .disable_pathspec_match(true);
+    for name in paths {
+        options.pathspec(name);
+    }
+    let diff = repo
+        .diff_index_to_workdir(Some(&index), Some(&mut options))
+        .map_err(failed())?;
+    let mut dirt = Dirt::default();
+    let mut changed: BTreeSet<&str> = staged.clone();
+    for delta in diff.deltas() {
+        let Some(name) = delta
+            .new_file()
+            .path()
+            .or_else(|| delta.old_file().path())
+            .and_then(Path::to_str)
+        else {
+            continue;
+        };
+        let Some(name) = paths.get(name).map(String::as_str) else {
+            continue;
+        };
+        match delta.status() {
+            // As git2's status counts it (`Dirt::of`): a file not in
+            // the index is untracked, even where the index dropped it
+            // from HEAD.
+            git2::Delta::Untracked => {
+                changed.remove(name);
+                dirt.untracked += 1;
+            }
+            git2::Delta::Ignored | git2::Delta::Unmodified => {}
+            _ => {
+                changed.insert(name);
+            }
+        }
+    }
+    dirt.changed = changed.len();
+    Ok(dirt)
 }
 
 /// Worktrees kept open between reads: a repository's index (on a large
@@ -495,6 +550,24 @@ impl OpenWorktrees {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .retain(|path, _| keep.contains(path));
+    }
+
+    /// `read` with the worktree at `path` open (opened now if it was not).
+    fn with<R>(
+        &self,
+        path: &Path,
+        read: impl FnOnce(&Repository) -> Result<R, GitError>,
+    ) -> Result<R, GitError> {
+        let mut cache = self
+            .repos
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let repo = match cache.entry(path.to_owned()) {
+            std::collections::btree_map::Entry::Occupied(kept) => kept.into_mut(),
+            std::collections::btree_map::Entry::Vacant(slot) => slot
+                .insert(Repository::open(path).map_err(doing(format!("open {}", path.display())))?),
+        };
+        read(repo)
     }
 }
 

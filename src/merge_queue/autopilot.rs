@@ -276,7 +276,14 @@ impl MergeQueue {
             }
         }
         for slice in green {
-            match crate::workspace::approve(&self.ws, &self.deps.state, &slice, Vec::new(), true) {
+            match crate::workspace::approve(
+                &self.ws,
+                &self.deps.state,
+                &slice,
+                Vec::new(),
+                true,
+                &*self.deps.dirt,
+            ) {
                 Ok((_, events)) => events.into_iter().for_each(|e| (self.deps.report)(e)),
                 // Work not committed yet, most often: said, and tried again
                 // on the next tick.

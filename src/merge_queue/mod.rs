@@ -82,6 +82,10 @@ pub struct QueueDeps {
     pub report: EventSink,
     /// The agents, for feedback prompts and removing worktrees.
     pub agents: AgentsHandle,
+    /// A slice's uncommitted work, for approvals: read through the live
+    /// diffs, as fresh as the files.
+    pub dirt:
+        Arc<dyn Fn(&SliceName, &std::path::Path) -> Result<crate::git::Dirt, String> + Send + Sync>,
 }
 
 /// How often branch tips are read again when nothing says they moved: a

@@ -28,9 +28,15 @@ impl MergeQueue {
         if !concerns.is_empty() && !force {
             return Err(concerns_refusal(slice, &concerns));
         }
-        let (commit, events) =
-            crate::workspace::approve(&self.ws, &self.deps.state, slice, concerns, false)
-                .map_err(|e| e.to_string())?;
+        let (commit, events) = crate::workspace::approve(
+            &self.ws,
+            &self.deps.state,
+            slice,
+            concerns,
+            false,
+            &*self.deps.dirt,
+        )
+        .map_err(|e| e.to_string())?;
         events.into_iter().for_each(|e| (self.deps.report)(e));
         self.refresh();
         let position = self

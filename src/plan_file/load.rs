@@ -39,6 +39,11 @@ pub trait RepoFacts {
     fn is_valid_branch_name(&self, branch: &str) -> bool;
     /// Paths of the files at the tip of `branch`, `/`-separated.
     fn files_at(&self, branch: &str) -> Vec<String>;
+    /// Whether slices' globs are compared with each other (and with the
+    /// files at the base): not for a plan a running supervisor checked.
+    fn compares_slices(&self) -> bool {
+        true
+    }
 }
 
 /// A usable plan, with the warnings that did not stop it.

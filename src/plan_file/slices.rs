@@ -263,10 +263,9 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            let name = SliceName::parse("check").expect("a valid name");
-            if let Err(err) = Ownership::new([(&name, std::slice::from_ref(glob.get_ref()))]) {
+            if let Err(reason) = crate::domain::ownership::check_glob(raw) {
                 self.push(
-                    Diagnostic::error(line, format!("{key} > owns"), format!("glob `{raw}` is not valid: {}", err.reason))
+                    Diagnostic::error(line, format!("{key} > owns"), format!("glob `{raw}` is not valid: {reason}"))
                         .fix("use `*` within a folder, `**` across folders, `?`, `[...]`, or end with '/' for a whole folder"),
                 );
                 continue;
@@ -339,6 +338,9 @@ impl Checker<'_> {
     }
 
     fn overlaps(&mut self, slices: &[SliceSpec], owns_lines: &BTreeMap<SliceName, Option<usize>>) {
+        if !self.facts.compares_slices() {
+            return;
+        }
         let owned: Vec<(&SliceName, &[String])> = slices
             .iter()
             .filter(|s| !s.owns.is_empty())

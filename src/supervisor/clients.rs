@@ -44,7 +44,7 @@ const FLOOD_FRAME: Duration = FRAME.saturating_mul(2);
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a comment waits for its slice's first diff.
-const DIFF_WAIT: Duration = Duration::from_secs(10);
+pub(super) const DIFF_WAIT: Duration = Duration::from_secs(10);
 /// How long an agent's hook waits for its signal to be taken.
 const SIGNAL_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one write to a dashboard may block before the dashboard is

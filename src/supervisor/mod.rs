@@ -155,7 +155,9 @@ impl Services {
             stop,
             setups,
         };
-        let (queue, queue_thread) = start_queue(&agents, &hub)?;
+        let worktrees: Arc<crate::git::OpenWorktrees> = Arc::default();
+        let (queue, queue_thread) =
+            start_queue(&agents, &hub, live_diffs.handle(), worktrees.clone())?;
         // The queue looks again when what it reads changes, not on a timer.
         let poked = queue.clone();
         hub.on_change(Box::new(move || poked.poke()));
@@ -181,7 +183,7 @@ impl Services {
             screens: agents.screens(),
             uid: crate::link::own_uid(),
             reload: reload.clone(),
-            worktrees: Arc::default(),
+            worktrees,
             diffs: senders.diffs.clone(),
         };
         let socket = Socket::serve(socket_path, context)?;
@@ -340,10 +342,14 @@ fn start_live_diffs(
 }
 
 /// The merge queue on its thread, with the agents' state lock and the
-/// mutex every `state.json` writer takes.
+/// mutex every `state.json` writer takes. An approval reads a worktree's
+/// uncommitted work among the paths its live diff names (flushed first,
+/// so it is as the files are), in the worktrees `status` keeps open.
 fn start_queue(
     supervisor: &Agents,
     hub: &Arc<Hub>,
+    diffs: LiveDiffsHandle,
+    worktrees: Arc<crate::git::OpenWorktrees>,
 ) -> anyhow::Result<(QueueHandle, std::thread::JoinHandle<()>)> {
     crate::merge_queue::spawn(crate::merge_queue::QueueDeps {
         root: supervisor.workspace().git.root().to_owned(),
@@ -361,6 +367,21 @@ fn start_queue(
             Arc::new(move |event| hub.event(event))
         },
         agents: supervisor.handle(),
+        dirt: {
+            let hub = hub.clone();
+            Arc::new(move |slice: &crate::domain::SliceName, worktree: &Path| {
+                diffs.flush(clients::DIFF_WAIT);
+                let live = hub.board().row(slice).and_then(|row| {
+                    (row.worktree == worktree && row.diff_error.is_none())
+                        .then(|| row.diff.clone())
+                        .flatten()
+                });
+                match live {
+                    Some(diff) => crate::workspace::dirt_from_live(worktree, &diff, &worktrees),
+                    None => crate::workspace::whole_status(slice, worktree),
+                }
+            })
+        },
     })
     .context("cannot start the merge queue")
 }

@@ -5,11 +5,13 @@
 //! merged slice whose branch has new commits may be approved again.
 //! Both change the state through the [`StateStore`], which journals them.
 
+use std::path::Path;
+
 use jiff::Timestamp;
 
 use super::{Workspace, WorkspaceError};
 use crate::domain::{Event, Lifecycle, SliceName};
-use crate::git::GitRepo;
+use crate::git::{Dirt, GitRepo};
 use crate::store::{Approval, Entry, SliceRecord, StateStore};
 
 /// Approves `slice` at its branch tip, recording the `concerns` the
@@ -17,19 +19,24 @@ use crate::store::{Approval, Entry, SliceRecord, StateStore};
 /// `[merge] approve = "when-green"`); returns the commit and the events it
 /// journaled.
 /// Approving again (after the branch moved) replaces the standing
-/// approval. Changes the state through `state`.
+/// approval. Changes the state through `state`; the worktree's
+/// uncommitted work is read by `dirt` (the whole status, or the
+/// supervisor's way through its live diff), before the state is taken.
 pub fn approve(
     ws: &Workspace,
     state: &StateStore,
     slice: &SliceName,
     concerns: Vec<String>,
     by_itself: bool,
+    dirt: ReadDirt<'_>,
 ) -> Result<(String, Vec<Event>), WorkspaceError> {
     let entry = if by_itself {
         Entry::sliceboard
     } else {
         Entry::operator
     };
+    let worktree = state.read(|s| s.slices.get(slice).map(|r| r.worktree.clone()));
+    let read = worktree.map(|w| (dirt(slice, &w), w));
     let mut approved = String::new();
     let events = state.try_update(|state| {
         let record = state.slices.get_mut(slice).ok_or_else(|| {
@@ -38,7 +45,12 @@ pub fn approve(
                 format!("it has no worktree yet; run `sliceboard up {slice}`"),
             )
         })?;
-        let commit = approvable_commit(ws, slice, record)?;
+        let dirt = match &read {
+            Some((dirt, read_in)) if *read_in == record.worktree => dirt.clone(),
+            // Moved between the read and now: read it again.
+            _ => dirt(slice, &record.worktree),
+        };
+        let commit = approvable_commit(ws, slice, record, dirt)?;
         let from = record.lifecycle;
         if let Some(earlier) = record.standing_approval_mut() {
             earlier.withdrawn = true;
@@ -71,6 +83,15 @@ pub fn approve(
     Ok((approved, events))
 }
 
+/// How [`approve`] reads a slice's worktree for uncommitted work.
+pub type ReadDirt<'a> = &'a dyn Fn(&SliceName, &Path) -> Result<Dirt, String>;
+
+/// [`ReadDirt`] by the worktree's whole status, for a process that keeps
+/// no live diffs.
+pub fn whole_status(_slice: &SliceName, worktree: &Path) -> Result<Dirt, String> {
+    GitRepo::dirt(worktree).map_err(|e| e.to_string())
+}
+
 fn refused(slice: &SliceName, why: String) -> WorkspaceError {
     WorkspaceError::Refused(format!("cannot approve {slice}: {why}"))
 }
@@ -82,6 +103,7 @@ fn approvable_commit(
     ws: &Workspace,
     slice: &SliceName,
     record: &SliceRecord,
+    dirt: Result<Dirt, String>,
 ) -> Result<String, WorkspaceError> {
     if record.lifecycle == Lifecycle::Merged {
         // Merged, then the branch moved on: its new commits may merge too.
@@ -107,7 +129,7 @@ fn approvable_commit(
     ) {
         return Err(refused(slice, format!("it is {}", record.lifecycle)));
     }
-    let dirt = GitRepo::dirt(&record.worktree)?;
+    let dirt = dirt.map_err(|why| refused(slice, format!("its worktree cannot be read: {why}")))?;
     if !dirt.is_clean() {
         return Err(refused(
             slice,

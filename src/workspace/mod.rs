@@ -23,15 +23,15 @@ mod up;
 
 use std::path::{Path, PathBuf};
 
-pub use approve::{approve, withdraw};
+pub use approve::{ReadDirt, approve, whole_status, withdraw};
 pub use down::{DownReport, down};
 pub use ports::port_variable;
 pub use reconcile::reconcile;
 pub use sandbox::{Boxed, probe as probe_sandbox};
 pub use setup::{SetupOutcome, run_setup, setup_journaled, setup_state, skip_setup};
 pub use status::{
-    Live, MergeStatus, Problem, STATUS_SCHEMA_VERSION, SliceStatus, StatusReport, status,
-    status_live,
+    Live, MergeStatus, Problem, STATUS_SCHEMA_VERSION, SliceStatus, StatusReport, dirt_from_live,
+    status, status_live,
 };
 pub use up::{UpReport, up, up_into};
 
@@ -106,6 +106,29 @@ impl Workspace {
         };
         ws.notices = rebuild::rebuild_lost_state(&ws)?;
         Ok(ws)
+    }
+
+    /// Opens the repository containing `from` with its plan file as
+    /// written, none of the checks that read the base branch's files run
+    /// (on a large repository, most of a command's time): for a command a
+    /// running supervisor carries out, with the plan it checked. `None`
+    /// when the file does not load so, or the state was lost; the caller
+    /// then opens it with [`Workspace::open`], which says why.
+    pub fn open_unchecked(from: &Path) -> Option<Self> {
+        let git = GitRepo::discover(from).ok()?;
+        let path = git.root().join(PLAN_FILE);
+        let loaded = plan_file::load(&path, &NamesOnly(&git)).ok()?;
+        let state_dir = StateDir::for_common_dir(git.common_dir());
+        if !state_dir.state_file().exists() {
+            return None;
+        }
+        Some(Self {
+            git,
+            plan: loaded.plan,
+            warnings: Vec::new(),
+            state_dir,
+            notices: Vec::new(),
+        })
     }
 
     /// Opens the repository containing `from` with `plan`, not the file's:
@@ -306,6 +329,36 @@ impl Workspace {
 
 /// The plan's questions, answered by git.
 pub struct GitFacts<'a>(pub &'a GitRepo);
+
+/// [`GitFacts`] without the base branch's files, and slices' globs not
+/// compared: what [`Workspace::open_unchecked`] checks a plan against.
+struct NamesOnly<'a>(&'a GitRepo);
+
+impl RepoFacts for NamesOnly<'_> {
+    fn repo_root(&self) -> &Path {
+        self.0.root()
+    }
+
+    fn branch_exists(&self, branch: &str) -> bool {
+        self.0.branch_exists(branch)
+    }
+
+    fn branches(&self) -> Vec<String> {
+        self.0.branches()
+    }
+
+    fn is_valid_branch_name(&self, branch: &str) -> bool {
+        GitRepo::is_valid_branch_name(branch)
+    }
+
+    fn files_at(&self, _branch: &str) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn compares_slices(&self) -> bool {
+        false
+    }
+}
 
 impl RepoFacts for GitFacts<'_> {
     fn repo_root(&self) -> &Path {

@@ -254,6 +254,33 @@ pub fn status_live(
     status_with(ws, Some((live, open)))
 }
 
+/// The uncommitted files of the worktree at `worktree`, whose live diff
+/// against its base is `diff`: a file can differ from HEAD only where it
+/// differs from that base, or where the commits since changed it, so only
+/// those paths are read. A diff without a base, or a base the repository
+/// cannot compare, reads the whole worktree.
+pub fn dirt_from_live(
+    worktree: &Path,
+    diff: &SliceDiff,
+    open: &crate::git::OpenWorktrees,
+) -> Result<Dirt, String> {
+    let base = diff
+        .base
+        .as_deref()
+        .and_then(|b| crate::git::Oid::from_str(b).ok());
+    let Some(base) = base else {
+        return GitRepo::dirt(worktree).map_err(|e| e.to_string());
+    };
+    let mut paths: BTreeSet<String> = BTreeSet::new();
+    for file in &diff.files {
+        paths.insert(file.path.clone());
+        paths.extend(file.old_path.clone());
+    }
+    GitRepo::dirt_since(worktree, base, &paths, open)
+        .or_else(|_| GitRepo::dirt(worktree))
+        .map_err(|e| e.to_string())
+}
+
 fn status_with(
     ws: &Workspace,
     live: Option<(&BTreeMap<SliceName, Live>, &crate::git::OpenWorktrees)>,
@@ -300,7 +327,6 @@ fn status_with(
         read,
         live: live.map(|(live, _)| live),
         open: live.map(|(_, open)| open),
-        engine: live.and_then(|_| crate::git::MergeEngine::open(ws.git.common_dir()).ok()),
     };
     let mut names: Vec<(SliceName, bool)> = ws
         .plan
@@ -348,7 +374,6 @@ struct Look<'a> {
     /// The worktrees it keeps open, with `live`.
     open: Option<&'a crate::git::OpenWorktrees>,
     /// For the commits' changed paths, with `live`.
-    engine: Option<crate::git::MergeEngine>,
     /// Without `live`: each worktree read whole, all of them at once
     /// before the slices are put together.
     read: BTreeMap<SliceName, WorktreeRead>,
@@ -464,7 +489,7 @@ impl Look<'_> {
                 let diff = live.diff.as_deref().cloned();
                 let dirt = diff
                     .as_ref()
-                    .and_then(|d| self.dirt_among(&worktree, d, tip).ok());
+                    .and_then(|d| self.dirt_among(&worktree, d).ok());
                 let dbt = live.dbt.clone().map(|run| self.dbt_summary(&name, run));
                 (dirt, dbt, diff, live.diff_error.clone())
             }
@@ -527,34 +552,10 @@ impl Look<'_> {
         Ok((status, diff))
     }
 
-    /// The uncommitted files of a worktree whose diff against a base is
-    /// `diff`: a file can differ from HEAD only where it differs from that
-    /// base, or where the branch's commits changed it since.
-    fn dirt_among(
-        &self,
-        worktree: &Path,
-        diff: &SliceDiff,
-        tip: Option<crate::git::Oid>,
-    ) -> Result<Dirt, String> {
-        let mut paths: BTreeSet<String> = BTreeSet::new();
-        for file in &diff.files {
-            paths.insert(file.path.clone());
-            paths.extend(file.old_path.clone());
-        }
-        let base = diff
-            .base
-            .as_deref()
-            .and_then(|b| crate::git::Oid::from_str(b).ok());
-        match (&self.engine, base, tip) {
-            (Some(engine), Some(base), Some(tip)) => {
-                paths.extend(engine.changed_paths(base, tip).map_err(|e| e.to_string())?);
-            }
-            // Without a base to compare the commits with, the whole
-            // worktree is read.
-            _ => return GitRepo::dirt(worktree).map_err(|e| e.to_string()),
-        }
+    /// The uncommitted files of a worktree whose live diff is `diff`.
+    fn dirt_among(&self, worktree: &Path, diff: &SliceDiff) -> Result<Dirt, String> {
         match self.open {
-            Some(open) => GitRepo::dirt_among(worktree, &paths, open).map_err(|e| e.to_string()),
+            Some(open) => dirt_from_live(worktree, diff, open),
             None => GitRepo::dirt(worktree).map_err(|e| e.to_string()),
         }
     }

@@ -463,6 +463,7 @@ fn approval_records_the_committed_tip_and_refuses_uncommitted_work() {
             &staging,
             Vec::new(),
             false,
+            &sliceboard::workspace::whole_status,
         )
     };
     let err = approve(&r).unwrap_err();

@@ -443,3 +443,108 @@ fn a_down_asked_for_during_the_same_slices_checkout_waits_for_it() {
         }
     }
 }
+
+/// What `approve` says of a worktree's uncommitted work, as counts.
+fn refused_counts(repo: &TestRepo) -> Option<String> {
+    let said = sliceboard(repo, &["approve", "orders", "--force"]);
+    if said.code == Some(0) {
+        sliceboard(repo, &["withdraw", "orders"]).ok();
+        return None;
+    }
+    let text = said.stderr;
+    let counts = text
+        .split_once("uncommitted work (")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(counts, _)| counts.to_owned());
+    Some(counts.unwrap_or_else(|| panic!("refused for another reason: {text}")))
+}
+
+#[test]
+fn an_approval_reads_the_work_written_a_moment_before_it_as_the_whole_status_does() {
+    let repo = TestRepo::with_plan_text(MERGING);
+    repo.write("orders/base.sql", "select 0 as id\n");
+    repo.write("orders/gone.sql", "select 9 as id\n");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "base files"]);
+    repo.sliceboard(&["up"]).ok();
+    let _sup = Supervise::start(&repo, &[]);
+    let mut dash = Dashboard::connect(&repo.socket());
+    let worktree = repo.worktree("orders");
+    repo.commit_in(
+        "orders",
+        &[
+            ("orders/fct_orders.sql", "select 1 as id\n"),
+            ("orders/base.sql", "select 1 as id\n"),
+        ],
+        "orders models",
+    );
+    dash.wait_until("orders' committed diff", |d| {
+        shown(d.row("orders")).contains("orders/fct_orders.sql")
+    });
+    let whole = || {
+        sliceboard::git::GitRepo::dirt(&worktree)
+            .map(|d| format!("{} changed, {} untracked", d.changed, d.untracked))
+            .unwrap()
+    };
+    // Each change is asked about at once, before the live diff's quiet
+    // time has passed; then taken back.
+    let changes: [(&str, &dyn Fn(), &dyn Fn()); 5] = [
+        (
+            "a committed file edited",
+            &|| write_file(&worktree.join("orders/fct_orders.sql"), "select 2\n"),
+            &|| {
+                repo.git_in(&worktree, &["checkout", "--", "orders/fct_orders.sql"]);
+            },
+        ),
+        (
+            "a file the commit changed put back as the base has it",
+            &|| write_file(&worktree.join("orders/base.sql"), "select 0 as id\n"),
+            &|| {
+                repo.git_in(&worktree, &["checkout", "--", "orders/base.sql"]);
+            },
+        ),
+        (
+            "a new file, and a file of the base deleted",
+            &|| {
+                write_file(&worktree.join("orders/new.sql"), "select 3\n");
+                std::fs::remove_file(worktree.join("orders/gone.sql")).unwrap();
+            },
+            &|| {
+                std::fs::remove_file(worktree.join("orders/new.sql")).unwrap();
+                repo.git_in(&worktree, &["checkout", "--", "orders/gone.sql"]);
+            },
+        ),
+        (
+            "a change staged",
+            &|| {
+                write_file(&worktree.join("users/dim.sql"), "select 4\n");
+                repo.git_in(&worktree, &["add", "users/dim.sql"]);
+            },
+            &|| {
+                repo.git_in(&worktree, &["rm", "-q", "--cached", "users/dim.sql"]);
+                std::fs::remove_file(worktree.join("users/dim.sql")).unwrap();
+            },
+        ),
+        (
+            "a file the commit added deleted, another edited",
+            &|| {
+                std::fs::remove_file(worktree.join("orders/fct_orders.sql")).unwrap();
+                write_file(&worktree.join("orders/base.sql"), "select 5\n");
+            },
+            &|| {
+                repo.git_in(
+                    &worktree,
+                    &["checkout", "--", "orders/fct_orders.sql", "orders/base.sql"],
+                );
+            },
+        ),
+    ];
+    for (what, change, undo) in changes {
+        change();
+        let expected = whole();
+        assert_eq!(refused_counts(&repo), Some(expected), "{what}");
+        undo();
+        assert_eq!(whole(), "0 changed, 0 untracked", "{what}: undone");
+        assert_eq!(refused_counts(&repo), None, "{what}: undone");
+    }
+}
