@@ -246,10 +246,16 @@ fn progress_lines(board: &QueueBoard) -> Vec<String> {
 /// `sliceboard queue [--json]`: from the running supervisor, or read
 /// directly when none runs (it starts none).
 /// `sliceboard queue` when a supervisor runs for the repository at
-/// `cwd`, found from the repository alone (the plan is neither loaded nor
-/// checked: the board is the supervisor's). False when none runs or it
-/// cannot say; the full path then opens the workspace.
+/// `cwd`, found from the repository alone (the plan is not checked
+/// against the repository's files: the board is the supervisor's). False
+/// when none runs, it cannot say, or the plan file does not load; the
+/// full path then opens the workspace and says why.
 pub fn queue_from_running(cwd: &std::path::Path, json: bool) -> bool {
+    // A plan file that does not load is said by the full path, beside the
+    // queue of the plan in force.
+    if !json && Workspace::open_unchecked(cwd).is_none() {
+        return false;
+    }
     let Ok(git) = crate::git::GitRepo::discover(cwd) else {
         return false;
     };

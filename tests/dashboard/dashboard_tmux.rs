@@ -1090,8 +1090,12 @@ fn a_flag_cleared_from_a_panes_last_two_columns_leaves_nothing_on_the_host() {
 #[test]
 fn shift_f3_and_its_kin_reach_the_agent_as_the_terminal_sent_them() {
     let tmux = Tmux::typing_into_an_agent(120, 30);
-    tmux.text("cat -v");
+    // Keys typed before bash's readline hands the terminal back (raw, no
+    // echo) are read by it or not echoed: the keys wait for the line's
+    // output, which comes once the terminal is the kernel's again.
+    tmux.text("echo cat-$((6*7)); cat -v");
     tmux.keys(&["Enter"]);
+    tmux.shows("cat-42");
     // tmux, as xterm, sends Shift+F3 as `CSI 1;2R`: the shape of a cursor
     // position report, which the dashboard never asked for.
     tmux.keys(&["S-F3", "F3", "C-F3", "M-F3"]);
@@ -1144,6 +1148,10 @@ fn a_broken_plan_file_locks_nobody_out_while_a_supervisor_runs() {
     );
     let queue = tmux.repo.sliceboard(&["queue"]);
     assert_eq!(queue.code, Some(0), "{queue:?}");
+    assert!(
+        queue.stderr.contains("bsae") && queue.stderr.contains("has in force"),
+        "{queue:?}"
+    );
 }
 
 #[test]
