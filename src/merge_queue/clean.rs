@@ -9,6 +9,7 @@
 //! later `up` of a slice with the same name starts afresh from the base.
 //! The slice's record becomes `cleaned`.
 
+use crate::agents::Reply;
 use crate::domain::{Command, Event, Lifecycle, SliceName};
 use crate::git::Oid;
 use crate::store::Entry;
@@ -29,8 +30,83 @@ enum BranchFate {
     Gone,
 }
 
+/// A clean whose worktree is coming down: the rest is done once the
+/// agents say it is gone. The queue serves everything else meanwhile (a
+/// teardown may take minutes, and a `down` waits for any `up` before it).
+pub(super) struct Cleaning {
+    pub slice: SliceName,
+    pub branch: String,
+    pub lifecycle: Lifecycle,
+    pub force: bool,
+    pub reply: Reply,
+}
+
 impl MergeQueue {
-    pub(super) fn clean(&mut self, slice: &SliceName, force: bool) -> Result<String, String> {
+    /// Cleans `slice`; the answer goes to `reply`, at once when no
+    /// worktree needs to come down, else once it is down
+    /// ([`MergeQueue::cleaned`]).
+    pub(super) fn clean(&mut self, slice: &SliceName, force: bool, reply: Reply) {
+        if self.cleaning.contains(slice) {
+            let _ = reply.send(Err(format!(
+                "{slice} is being cleaned already: its worktree is coming down"
+            )));
+            return;
+        }
+        let checked = self.clean_checked(slice, force);
+        let (branch, lifecycle) = match checked {
+            Ok(checked) => checked,
+            Err(why) => {
+                let _ = reply.send(Err(why));
+                return;
+            }
+        };
+        let cleaning = Cleaning {
+            slice: slice.clone(),
+            branch,
+            lifecycle,
+            force,
+            reply,
+        };
+        if !lifecycle.has_worktree() {
+            self.cleaned(cleaning, Ok(String::new()));
+            return;
+        }
+        // The `down` is awaited off this thread; its outcome comes back
+        // as a message.
+        let outcome = self.deps.agents.request(Command::Down {
+            slice: slice.clone(),
+            force,
+        });
+        self.cleaning.insert(slice.clone());
+        let inbox = self.inbox_tx.clone();
+        let waiting = std::thread::Builder::new()
+            .name("merge-queue-down".into())
+            .spawn(move || {
+                let outcome = outcome
+                    .blocking_recv()
+                    .unwrap_or_else(|_| Err("the supervisor did not answer".into()));
+                let _ = inbox.send(super::Msg::Downed(Box::new(cleaning), outcome));
+            });
+        if let Err(err) = waiting {
+            self.cleaning.remove(slice);
+            tracing::warn!(%err, "cannot wait for a clean's down on a thread");
+        }
+    }
+
+    /// The rest of a clean, once its worktree's `down` answered.
+    pub(super) fn cleaned(&mut self, cleaning: Cleaning, down: Result<String, String>) {
+        self.cleaning.remove(&cleaning.slice);
+        let outcome = down.and_then(|_| self.clean_branch(&cleaning));
+        let _ = cleaning.reply.send(outcome);
+    }
+
+    /// What refuses a clean; the slice's branch and lifecycle when
+    /// nothing does.
+    fn clean_checked(
+        &mut self,
+        slice: &SliceName,
+        force: bool,
+    ) -> Result<(String, Lifecycle), String> {
         let state = self.state();
         let record = state
             .slices
@@ -76,12 +152,21 @@ impl MergeQueue {
                 ));
             }
         }
-        if record.lifecycle.has_worktree() {
-            self.ask_agents(Command::Down {
-                slice: slice.clone(),
-                force,
-            })?;
-        }
+        Ok((branch, record.lifecycle))
+    }
+
+    /// The branch of a slice whose worktree is gone, deleted or kept, and
+    /// the slice recorded as cleaned.
+    fn clean_branch(&mut self, cleaning: &Cleaning) -> Result<String, String> {
+        let Cleaning {
+            slice,
+            branch,
+            force,
+            ..
+        } = cleaning;
+        let (branch, force) = (branch.clone(), *force);
+        let integration = self.ws.plan.integration.clone();
+        let unmerged = self.unmerged_commits(&branch)?;
         let fate = self
             .keep_or_delete(slice, &branch)
             .map_err(|e| format!("the worktree is gone, but {e}; branch {branch} is untouched"))?;
@@ -93,7 +178,7 @@ impl MergeQueue {
             .state()
             .slices
             .get(slice)
-            .map_or(record.lifecycle, |r| r.lifecycle);
+            .map_or(cleaning.lifecycle, |r| r.lifecycle);
         let entries = vec![
             Entry::operator(Event::SliceCleaned {
                 slice: slice.clone(),

@@ -51,7 +51,7 @@ mod speculate;
 pub(crate) use attempt::reset_integration_worktree;
 
 use crate::domain::short_commit;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
@@ -119,6 +119,8 @@ enum Msg {
     },
     /// The plan file changed and the new plan is in force.
     UsePlan(Box<crate::domain::Plan>),
+    /// A clean's `down` answered: the rest of the clean.
+    Downed(Box<clean::Cleaning>, Outcome),
     /// Something the queue reads changed: look again.
     Poke,
     Stop,
@@ -204,6 +206,7 @@ pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinH
                 batch: None,
                 speculation: None,
                 data_diffs: BTreeMap::new(),
+                cleaning: BTreeSet::new(),
             };
             queue.run();
         })?;
@@ -281,6 +284,8 @@ struct MergeQueue {
     speculation: Option<speculate::Speculation>,
     /// What each slice's last passing check did to the data.
     data_diffs: BTreeMap<SliceName, crate::domain::queue::DataDiff>,
+    /// Slices whose clean waits for their worktree to come down.
+    cleaning: BTreeSet<SliceName>,
 }
 
 impl MergeQueue {
@@ -379,6 +384,7 @@ impl MergeQueue {
                 }
             }
             Msg::UsePlan(plan) => self.ws.plan = *plan,
+            Msg::Downed(cleaning, down) => self.cleaned(*cleaning, down),
             Msg::Poke | Msg::Stop => {}
         }
     }
@@ -426,7 +432,10 @@ impl MergeQueue {
             }
             Command::HoldQueue { held } => self.hold(held),
             Command::Publish => self.publish(Actor::Operator),
-            Command::Clean { slice, force } => self.clean(&slice, force),
+            Command::Clean { slice, force } => {
+                self.clean(&slice, force, reply);
+                return;
+            }
             Command::Pick { slice, force } => self.pick_variant(&slice, force),
             Command::Review => self.send_review(),
             Command::SendFeedback { slice } => self.send_feedback(&slice),

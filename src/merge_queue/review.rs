@@ -19,6 +19,11 @@ use super::MergeQueue;
 
 impl MergeQueue {
     pub(super) fn approve(&mut self, slice: &SliceName, force: bool) -> Result<String, String> {
+        if self.cleaning.contains(slice) {
+            return Err(format!(
+                "cannot approve {slice}: it is being cleaned (its worktree is coming down)"
+            ));
+        }
         if self.ws.plan.is_planner(slice) {
             return Err(format!(
                 "{slice} is the planner: its work is the plan in the main worktree, which never goes through the merge queue; commit sliceboard.toml yourself"

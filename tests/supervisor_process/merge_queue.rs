@@ -850,6 +850,54 @@ fn clean_refuses_an_unmerged_slice_and_removes_a_merged_one() {
 }
 
 #[test]
+fn the_queue_answers_while_a_clean_waits_for_its_worktrees_teardown() {
+    // The teardown runs in the worktree (`shop.slices/alpha`): it says it
+    // started, then holds until the test lets it end.
+    let repo = repo_with(
+        &plan(
+            "[worktree]\nteardown = [\"touch ../../teardown-started; while [ ! -e ../../teardown-may-end ]; do sleep 0.05; done\"]",
+            &[("alpha", &["a/**"], &[]), ("beta", &["b/**"], &[])],
+        ),
+        &[],
+    );
+    repo.commit_in("alpha", &[("a/one.sql", "select 1\n")], "one");
+    repo.commit_in("beta", &[("b/two.sql", "select 2\n")], "two");
+    let _sup = Supervise::start(&repo, &[]);
+    let (mut clean, err) = spawn_with_stderr(&repo, &["clean", "alpha", "--force"]);
+    poll_until("alpha's teardown runs", WAIT, || {
+        repo.top.join("teardown-started").exists()
+    });
+
+    // Meanwhile the queue reads, approves and refuses as ever.
+    let queue = sliceboard(&repo, &["queue"]).ok();
+    assert!(queue.contains("integration"), "{queue}");
+    let said = sliceboard(&repo, &["approve", "beta"]).ok();
+    assert!(said.contains("approved beta at"), "{said}");
+    let why = sliceboard(&repo, &["clean", "alpha", "--force"]).fails();
+    assert!(why.contains("alpha is being cleaned already"), "{why}");
+    assert!(
+        clean.try_wait().unwrap().is_none(),
+        "the first clean waits for its teardown"
+    );
+    assert!(repo.worktree("alpha").is_dir());
+
+    std::fs::write(repo.top.join("teardown-may-end"), "").unwrap();
+    let status = common::wait_exit(&mut clean, "clean alpha", WAIT);
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&err).unwrap()
+    );
+    assert!(!repo.worktree("alpha").exists(), "alpha's worktree is gone");
+    assert!(
+        tip(&repo, "sliceboard/cleaned/alpha").is_some(),
+        "alpha's commit is kept"
+    );
+    assert_eq!(repo.state_json()["slices"]["alpha"]["lifecycle"], "cleaned");
+    assert_eq!(repo.state_json()["slices"]["beta"]["lifecycle"], "approved");
+}
+
+#[test]
 fn a_merged_slice_with_a_new_commit_says_so_everywhere_and_merges_again() {
     let repo = repo_with(&plan("", &[("alpha", &["a/**"], &[])]), &[]);
     repo.commit_in("alpha", &[("a/one.sql", "select 1\n")], "one");
