@@ -14,12 +14,13 @@
 use alacritty_terminal::Term;
 use alacritty_terminal::grid::{Dimensions, Row};
 use alacritty_terminal::index::{Column, Line};
+use alacritty_terminal::term::TermMode;
 use alacritty_terminal::term::cell::{Cell, Flags};
 use alacritty_terminal::vte::ansi::{
     Attr, CharsetIndex, ClearMode, Color as TermColor, CursorShape, CursorStyle, Handler,
     Hyperlink, KeyboardModes, KeyboardModesApplyBehavior, LineClearMode, Mode, ModifyOtherKeys,
-    NamedColor, PrivateMode, Rgb, ScpCharPath, ScpUpdateMode, StandardCharset, TabulationClearMode,
-    cursor_icon::CursorIcon,
+    NamedColor, NamedPrivateMode, PrivateMode, Rgb, ScpCharPath, ScpUpdateMode, StandardCharset,
+    TabulationClearMode, cursor_icon::CursorIcon,
 };
 
 use super::history::{History, RowBuilder};
@@ -47,6 +48,9 @@ pub struct Spill<'a> {
     pub flood_scrollback: Option<usize>,
     /// Line feeds seen, for telling a flood.
     pub lines: usize,
+    /// The alternate screen's grid is down to one row: it gets its size
+    /// back before a program switches to it (`screen/alt.rs`).
+    pub alt_spared: &'a mut bool,
 }
 
 impl Spill<'_> {
@@ -308,6 +312,18 @@ impl Handler for Spill<'_> {
         self.give_way();
     }
 
+    fn set_private_mode(&mut self, mode: PrivateMode) {
+        let to_alternate = matches!(
+            mode,
+            PrivateMode::Named(NamedPrivateMode::SwapScreenAndSetRestoreCursor)
+        );
+        if to_alternate && *self.alt_spared && !self.term.mode().contains(TermMode::ALT_SCREEN) {
+            super::screen::alt::restore(self.term);
+            *self.alt_spared = false;
+        }
+        self.term.set_private_mode(mode);
+    }
+
     delegate! {
         fn set_title(&mut self, title: Option<String>);
         fn set_cursor_style(&mut self, style: Option<CursorStyle>);
@@ -349,7 +365,6 @@ impl Handler for Spill<'_> {
         fn set_mode(&mut self, mode: Mode);
         fn unset_mode(&mut self, mode: Mode);
         fn report_mode(&mut self, mode: Mode);
-        fn set_private_mode(&mut self, mode: PrivateMode);
         fn unset_private_mode(&mut self, mode: PrivateMode);
         fn report_private_mode(&mut self, mode: PrivateMode);
         fn set_scrolling_region(&mut self, top: usize, bottom: Option<usize>);

@@ -16,6 +16,7 @@
 //! operator's own terminal (window title, clipboard) are dropped, so an
 //! agent can never change the host terminal.
 
+pub(in crate::session) mod alt;
 mod copy;
 mod frame;
 mod requests;
@@ -125,6 +126,8 @@ pub struct Screen {
     /// How far this screen's own view is scrolled back (`scroll`).
     view: usize,
     flood: Flood,
+    /// The alternate screen's grid is down to one row (see `alt.rs`).
+    alt_spared: bool,
 }
 
 /// A line of the scrollback or the screen, wherever it is kept.
@@ -159,6 +162,7 @@ impl Screen {
             row: RowBuilder::default(),
             view: 0,
             flood: Flood::default(),
+            alt_spared: false,
         }
     }
 
@@ -172,6 +176,7 @@ impl Screen {
             row: &mut self.row,
             flood_scrollback: self.flood.hold.as_ref().map(|_| self.scrollback),
             lines: 0,
+            alt_spared: &mut self.alt_spared,
         };
         self.parser.advance(&mut spill, bytes);
         let lines = spill.lines;
@@ -246,6 +251,7 @@ impl Screen {
                 row: &mut self.row,
                 flood_scrollback: self.flood.hold.as_ref().map(|_| self.scrollback),
                 lines: 0,
+                alt_spared: &mut self.alt_spared,
             };
             self.parser.stop_sync(&mut spill);
         }
@@ -326,6 +332,12 @@ impl Screen {
                 self.term.grid_mut().truncate();
             }
         }
+        // alacritty gives the alternate grid back its size at any resize
+        // that changes one.
+        let (cols, rows) = (usize::from(size.cols), usize::from(size.rows));
+        if (self.term.columns(), self.term.screen_lines()) != (cols, rows) {
+            self.alt_spared = false;
+        }
         self.size = size;
         self.term.resize(size);
         if limit != self.grid_limit {
@@ -357,8 +369,14 @@ impl Screen {
     /// history, which it keeps in storage grown 1,000 rows at a time, or a
     /// flood's share of the budget.
     pub fn compactable(&self) -> bool {
+        !self.term.mode().contains(TermMode::ALT_SCREEN)
+            && (self.history_movable() || !self.alt_spared)
+    }
+
+    /// Whether the grid holds history (or a flood's share) that can move
+    /// to the compact store.
+    fn history_movable(&self) -> bool {
         self.scrollback > self.grid_limit
-            && !self.term.mode().contains(TermMode::ALT_SCREEN)
             && (self.term.grid().history_size() > 0 || self.flood.hold.is_some())
     }
 
@@ -377,19 +395,25 @@ impl Screen {
         if !self.compactable() {
             return false;
         }
-        let kept = self.term.grid().history_size();
-        self.history.set_cap(self.scrollback);
-        move_oldest(
-            &mut self.term,
-            &mut self.history,
-            &mut self.row,
-            kept,
-            self.grid_limit,
-        );
-        // (With nothing to move, a flood's limit is put back here.)
-        self.term.grid_mut().update_history(self.grid_limit);
-        self.term.grid_mut().truncate();
-        self.flood.hold = None;
+        if self.history_movable() {
+            let kept = self.term.grid().history_size();
+            self.history.set_cap(self.scrollback);
+            move_oldest(
+                &mut self.term,
+                &mut self.history,
+                &mut self.row,
+                kept,
+                self.grid_limit,
+            );
+            // (With nothing to move, a flood's limit is put back here.)
+            self.term.grid_mut().update_history(self.grid_limit);
+            self.term.grid_mut().truncate();
+            self.flood.hold = None;
+        }
+        if !self.alt_spared {
+            alt::spare(&mut self.term);
+            self.alt_spared = true;
+        }
         true
     }
 
@@ -1132,6 +1156,98 @@ mod tests {
             let point = self.term.grid().cursor.point;
             (point.line.0.max(0) as usize, point.column.0)
         }
+    }
+
+    /// The live screen's rows as text.
+    fn shown_rows(screen: &Screen) -> Vec<String> {
+        (0..usize::from(screen.size().rows))
+            .map(|r| screen.row_text(r))
+            .collect()
+    }
+
+    /// Rows the alternate screen's grid holds now, from the primary one.
+    fn alternate_rows(screen: &mut Screen) -> usize {
+        let mut rows = 0;
+        alt::with_alternate_grid(&mut screen.term, |grid| rows = grid.total_lines());
+        rows
+    }
+
+    #[test]
+    fn a_quiet_screen_spares_the_alternate_grid_and_programs_find_it_whole() {
+        let size = Size { cols: 60, rows: 12 };
+        let mut screen = Screen::new(size, 1_000);
+        let mut reference = Reference::new(size);
+        let both = |screen: &mut Screen, reference: &mut Reference, bytes: &[u8]| {
+            screen.feed(bytes);
+            reference.feed(bytes);
+        };
+        // A shell's output, the cursor saved (DECSC) at "here", then moved.
+        let mut session = Vec::new();
+        for i in 0..40 {
+            session.extend_from_slice(format!("line {i}\r\n").as_bytes());
+        }
+        session.extend_from_slice(b"here\x1b7 and on\r\n$ ");
+        both(&mut screen, &mut reference, &session);
+        assert_eq!(alternate_rows(&mut screen), 12);
+        assert!(screen.compact());
+        assert_eq!(alternate_rows(&mut screen), 1, "spared once quiet");
+        // The saved cursor survives the sparing: DECRC goes back to it.
+        both(&mut screen, &mut reference, b"\x1b8X");
+        assert_eq!(screen.cursor(), reference.cursor());
+        // A full-screen program: the alternate screen, drawn to its last
+        // row and column, then left.
+        let mut program = b"\x1b[?1049h\x1b[H\x1b[2J".to_vec();
+        for row in 1..=12 {
+            program.extend_from_slice(format!("\x1b[{row};1Hrow {row}\x1b[{row};60H|").as_bytes());
+        }
+        both(&mut screen, &mut reference, &program);
+        assert_eq!(
+            shown_rows(&screen),
+            reference.rows(),
+            "on the alternate screen"
+        );
+        assert_eq!(screen.cursor(), reference.cursor());
+        both(&mut screen, &mut reference, b"\x1b[?1049l");
+        assert_eq!(
+            shown_rows(&screen),
+            reference.rows(),
+            "back on the primary screen"
+        );
+        assert_eq!(screen.cursor(), reference.cursor());
+        assert!(screen.compact());
+        assert_eq!(alternate_rows(&mut screen), 1);
+        // Spared, then resized (alacritty gives it back whole), spared
+        // again, resized to the same size (nothing given back), then used.
+        let wider = Size { cols: 80, rows: 20 };
+        screen.resize(wider);
+        reference.term.resize(wider);
+        assert_eq!(alternate_rows(&mut screen), 20);
+        assert!(screen.compact());
+        screen.resize(wider);
+        assert_eq!(alternate_rows(&mut screen), 1);
+        let mut program = b"\x1b[?1049h\x1b[H\x1b[2J".to_vec();
+        for row in 1..=20 {
+            program.extend_from_slice(format!("\x1b[{row};1Hwide {row}\x1b[{row};80H|").as_bytes());
+        }
+        both(&mut screen, &mut reference, &program);
+        assert_eq!(
+            shown_rows(&screen),
+            reference.rows(),
+            "on the alternate screen, wider"
+        );
+        both(
+            &mut screen,
+            &mut reference,
+            b"\x1b[?1049l\x1bcafter reset\r\n",
+        );
+        assert_eq!(shown_rows(&screen), reference.rows(), "after a reset");
+        assert!(screen.compact());
+        both(&mut screen, &mut reference, b"\x1b[?1049h\x1b[5;5Hin");
+        assert_eq!(
+            shown_rows(&screen),
+            reference.rows(),
+            "after a reset, then the alternate screen"
+        );
     }
 
     #[test]
