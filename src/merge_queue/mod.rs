@@ -68,6 +68,10 @@ use crate::workspace::Workspace;
 use check::Running;
 use refresh::Facts;
 
+/// How the queue reads a slice's uncommitted work (see [`QueueDeps::dirt`]).
+pub type DirtReader =
+    Arc<dyn Fn(&SliceName, &std::path::Path) -> Result<crate::git::Dirt, String> + Send + Sync>;
+
 /// What the queue needs from the process it runs in.
 pub struct QueueDeps {
     /// The repository's main worktree.
@@ -84,8 +88,7 @@ pub struct QueueDeps {
     pub agents: AgentsHandle,
     /// A slice's uncommitted work, for approvals: read through the live
     /// diffs, as fresh as the files.
-    pub dirt:
-        Arc<dyn Fn(&SliceName, &std::path::Path) -> Result<crate::git::Dirt, String> + Send + Sync>,
+    pub dirt: DirtReader,
 }
 
 /// How often branch tips are read again when nothing says they moved: a

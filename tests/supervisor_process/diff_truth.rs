@@ -488,7 +488,9 @@ fn an_approval_reads_the_work_written_a_moment_before_it_as_the_whole_status_doe
     };
     // Each change is asked about at once, before the live diff's quiet
     // time has passed; then taken back.
-    let changes: [(&str, &dyn Fn(), &dyn Fn()); 5] = [
+    // What changes, how, and how it is taken back.
+    type Change<'a> = (&'a str, &'a dyn Fn(), &'a dyn Fn());
+    let changes: [Change<'_>; 5] = [
         (
             "a committed file edited",
             &|| write_file(&worktree.join("orders/fct_orders.sql"), "select 2\n"),
