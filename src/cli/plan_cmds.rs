@@ -77,7 +77,7 @@ pub fn init(
         path.display(),
         if count == 1 { "" } else { "s" }
     );
-    if let Err(err) = plan_file::parse(&path, &text, &GitFacts(&git)) {
+    if let Err(err) = plan_file::parse(&path, &text, &GitFacts::new(&git)) {
         eprintln!("{err}");
         return Ok(ExitCode::FAILURE);
     }

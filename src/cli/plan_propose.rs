@@ -129,7 +129,7 @@ pub fn plan(cwd: &Path, options: &PlanOptions) -> anyhow::Result<ExitCode> {
 
     let text = plan_text(&base, &proposed, options.source);
     let path = root.join(PLAN_FILE);
-    if let Err(err) = plan_file::parse(&path, &text, &crate::workspace::GitFacts(&git)) {
+    if let Err(err) = plan_file::parse(&path, &text, &crate::workspace::GitFacts::new(&git)) {
         bail!("the proposed plan does not pass check (a bug: please report it):\n{err}\n{text}");
     }
     if options.dry_run {

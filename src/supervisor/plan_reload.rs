@@ -110,7 +110,7 @@ impl PlanReload {
     /// The file's plan, checked, or what is wrong with it.
     fn read(&self) -> Result<Plan, String> {
         let git = GitRepo::discover(&self.root).map_err(|e| e.to_string())?;
-        load(&self.root.join(PLAN_FILE), &GitFacts(&git))
+        load(&self.root.join(PLAN_FILE), &GitFacts::new(&git))
             .map(|loaded| loaded.plan)
             .map_err(|err| {
                 // The board has no room for the repository's path.

@@ -95,7 +95,7 @@ impl Workspace {
         if !path.exists() {
             return Err(WorkspaceError::NoPlan { path });
         }
-        let loaded = plan_file::load(&path, &GitFacts(&git))?;
+        let loaded = plan_file::load(&path, &GitFacts::new(&git))?;
         let state_dir = StateDir::for_common_dir(git.common_dir());
         let mut ws = Self {
             git,
@@ -117,7 +117,7 @@ impl Workspace {
     pub fn open_unchecked(from: &Path) -> Option<Self> {
         let git = GitRepo::discover(from).ok()?;
         let path = git.root().join(PLAN_FILE);
-        let loaded = plan_file::load(&path, &NamesOnly(&git)).ok()?;
+        let loaded = plan_file::load(&path, &GitFacts::names_only(&git)).ok()?;
         let state_dir = StateDir::for_common_dir(git.common_dir());
         if !state_dir.state_file().exists() {
             return None;
@@ -328,49 +328,43 @@ impl Workspace {
 }
 
 /// The plan's questions, answered by git.
-pub struct GitFacts<'a>(pub &'a GitRepo);
+pub struct GitFacts<'a> {
+    git: &'a GitRepo,
+    /// Whether the base branch's files are read, and slices' globs
+    /// compared.
+    thorough: bool,
+}
 
-/// [`GitFacts`] without the base branch's files, and slices' globs not
-/// compared: what [`Workspace::open_unchecked`] checks a plan against.
-struct NamesOnly<'a>(&'a GitRepo);
-
-impl RepoFacts for NamesOnly<'_> {
-    fn repo_root(&self) -> &Path {
-        self.0.root()
+impl<'a> GitFacts<'a> {
+    /// Every check, against the base branch's files too.
+    pub fn new(git: &'a GitRepo) -> Self {
+        Self {
+            git,
+            thorough: true,
+        }
     }
 
-    fn branch_exists(&self, branch: &str) -> bool {
-        self.0.branch_exists(branch)
-    }
-
-    fn branches(&self) -> Vec<String> {
-        self.0.branches()
-    }
-
-    fn is_valid_branch_name(&self, branch: &str) -> bool {
-        GitRepo::is_valid_branch_name(branch)
-    }
-
-    fn files_at(&self, _branch: &str) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn compares_slices(&self) -> bool {
-        false
+    /// Without the base branch's files, and slices' globs not compared:
+    /// what [`Workspace::open_unchecked`] checks a plan against.
+    fn names_only(git: &'a GitRepo) -> Self {
+        Self {
+            git,
+            thorough: false,
+        }
     }
 }
 
 impl RepoFacts for GitFacts<'_> {
     fn repo_root(&self) -> &Path {
-        self.0.root()
+        self.git.root()
     }
 
     fn branch_exists(&self, branch: &str) -> bool {
-        self.0.branch_exists(branch)
+        self.git.branch_exists(branch)
     }
 
     fn branches(&self) -> Vec<String> {
-        self.0.branches()
+        self.git.branches()
     }
 
     fn is_valid_branch_name(&self, branch: &str) -> bool {
@@ -378,6 +372,14 @@ impl RepoFacts for GitFacts<'_> {
     }
 
     fn files_at(&self, branch: &str) -> Vec<String> {
-        self.0.files_at(branch)
+        if self.thorough {
+            self.git.files_at(branch)
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn compares_slices(&self) -> bool {
+        self.thorough
     }
 }
