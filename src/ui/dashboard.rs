@@ -38,7 +38,7 @@ const STALLED: Duration = Duration::from_secs(3 * HEARTBEAT.as_secs());
 pub struct Dashboard {
     app: App,
     client: Client,
-    terminal: Terminal<CrosstermBackend<std::io::Stdout>>,
+    terminal: Terminal<CrosstermBackend<Out>>,
     /// Dropped after the terminal, so the modes go last.
     modes: TerminalModes,
     dirty: bool,
@@ -89,6 +89,22 @@ pub fn window_title(board: &crate::domain::board::Board) -> String {
     }
 }
 
+/// Where frames are written: stdout, with a buffer that takes a whole
+/// frame, so a frame reaches the terminal in one write (ratatui flushes
+/// after each), not in stdout's 1 KiB pieces.
+type Out = std::io::BufWriter<std::io::Stdout>;
+
+fn backend() -> CrosstermBackend<Out> {
+    CrosstermBackend::new(std::io::BufWriter::with_capacity(
+        FRAME_BUFFER,
+        std::io::stdout(),
+    ))
+}
+
+/// Bytes a frame is written in at most: a full 200x50 screen of coloured
+/// text is 40–60 KiB.
+const FRAME_BUFFER: usize = 128 * 1024;
+
 impl Dashboard {
     /// A new terminal on a blank screen, so the next draw repaints it all;
     /// not `Terminal::clear`, which asks the terminal where its cursor is
@@ -98,7 +114,7 @@ impl Dashboard {
             std::io::stdout(),
             crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
         )?;
-        self.terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+        self.terminal = Terminal::new(backend())?;
         self.dirty = true;
         self.title.clear();
         Ok(())
@@ -177,7 +193,7 @@ impl Dashboard {
             });
         }
         let modes = TerminalModes::enable()?;
-        let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+        let terminal = Terminal::new(backend())?;
         Ok(Self {
             app,
             client: Client {
