@@ -174,7 +174,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             for_slice(&cwd, &slice, |slice| Command::RaiseBudget { slice })
         }
         CommandArgs::Queue { hold, release, .. } if hold || release => {
-            queue_cmds::run(&open(&cwd)?, Command::HoldQueue { held: hold })
+            to_the_queue(&cwd, Command::HoldQueue { held: hold })
         }
         CommandArgs::Queue { json, .. } if queue_cmds::queue_from_running(&cwd, json) => {
             Ok(ExitCode::SUCCESS)
@@ -188,8 +188,8 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         CommandArgs::Clean { slice, force } => {
             for_slice(&cwd, &slice, |slice| Command::Clean { slice, force })
         }
-        CommandArgs::Review => queue_cmds::run(&open(&cwd)?, Command::Review),
-        CommandArgs::Publish => queue_cmds::run(&open(&cwd)?, Command::Publish),
+        CommandArgs::Review => to_the_queue(&cwd, Command::Review),
+        CommandArgs::Publish => to_the_queue(&cwd, Command::Publish),
         CommandArgs::Compare { slice, diff, json } => {
             variant_cmds::compare(&open(&cwd)?, &slice, diff.as_deref(), json)
         }
@@ -289,6 +289,15 @@ fn kill(cwd: &Path, slice: &str) -> anyhow::Result<ExitCode> {
         Err(unknown) => crate::domain::SliceName::parse(slice).map_err(|_| unknown)?,
     };
     supervisor_cmds::kill(&ws, &slice)
+}
+
+/// One of the queue's commands about no slice in particular.
+fn to_the_queue(cwd: &Path, command: Command) -> anyhow::Result<ExitCode> {
+    let running = queue_cmds::run_on_running(cwd, |_| Some(command.clone()));
+    if let Some(done) = running {
+        return done;
+    }
+    queue_cmds::run(&open(cwd)?, command)
 }
 
 /// One of the queue's commands about a slice of the plan.
