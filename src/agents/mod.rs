@@ -22,7 +22,7 @@
 //! agent groups it left running (`left_running`), which block new agents
 //! in their slice until the operator ends them or they end.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -238,6 +238,9 @@ pub struct Agents {
     /// Held by the worktree operation that runs (`up`'s worktrees, a
     /// `down`), so two never interleave on one slice's record and folder.
     worktree_op: worktree_ops::OneAtATime,
+    /// Slices whose `down` runs or waits for its turn: no agent starts
+    /// there until it is done.
+    coming_down: BTreeSet<SliceName>,
     on_setup: Option<OutputListener>,
 }
 
@@ -272,6 +275,7 @@ impl Agents {
             left_checked: Instant::now(),
             usage_read: None,
             worktree_op: worktree_ops::OneAtATime::default(),
+            coming_down: BTreeSet::new(),
             on_setup: None,
         };
         supervisor.recover();
@@ -378,6 +382,9 @@ impl Agents {
             self.finish_op(command, Err(err.to_string()), Vec::new(), reply);
             return;
         }
+        if let Command::Down { slice, .. } = &command {
+            self.coming_down.insert(slice.clone());
+        }
         let ops = self.ops();
         let inbox = self.inbox_tx.clone();
         let spawned = std::thread::Builder::new()
@@ -399,12 +406,15 @@ impl Agents {
     /// What a worktree operation did goes to the watchers, its outcome to
     /// whoever asked.
     fn finish_op(
-        &self,
+        &mut self,
         command: Command,
         outcome: Outcome,
         events: Vec<Event>,
         reply: Option<Reply>,
     ) {
+        if let Command::Down { slice, .. } = &command {
+            self.coming_down.remove(slice);
+        }
         events.into_iter().for_each(|e| (self.report)(e));
         match (reply, outcome) {
             (Some(reply), outcome) => {

@@ -123,6 +123,13 @@ impl Agents {
                 },
             ));
         }
+        // Never an agent in a worktree that is being removed.
+        if self.coming_down.contains(slice) {
+            return Err(refused(
+                slice,
+                "its worktree is coming down (a `down` runs or waits for the worktree operation before it); start it again once that is done",
+            ));
+        }
         // Never a second agent in a worktree where an earlier one runs.
         self.check_left_running(slice)?;
         let cleaned = self

@@ -197,3 +197,50 @@ fn a_setup_running_through_the_supervisor_shows_its_output_as_it_comes() {
     });
     assert!(setup.wait().unwrap().success());
 }
+
+/// A `down` waits for the worktree operation before it (here marts'
+/// setup). Meanwhile no agent starts in the worktree it is about to
+/// remove; once the down is done the slice's record says so.
+#[test]
+fn no_agent_starts_in_a_worktree_whose_down_waits_its_turn() {
+    let held = tempfile::tempdir().unwrap();
+    let hold = held.path().join("hold.flag");
+    let started = held.path().join("setup-started");
+    let repo = TestRepo::with_plan_text(&plan(&[&format!(
+        "if [ -f {hold} ]; then touch {started}; while [ -f {hold} ]; do sleep 0.05; done; fi",
+        hold = hold.display(),
+        started = started.display()
+    )]));
+    repo.sliceboard(&["up"]).ok();
+    let _sup = Supervise::start(&repo, &[]);
+    let mut dash = Dashboard::connect(&repo.socket());
+    std::fs::write(&hold, "").unwrap();
+    dash.send(&sliceboard::domain::wire::ClientMsg::Request {
+        id: 1_000,
+        command: Command::Setup {
+            slice: name("marts"),
+            skip: false,
+        },
+    });
+    poll_until("marts' setup holds the turn", WAIT, || started.exists());
+    // In the order they came: the down, then the start.
+    dash.send(&sliceboard::domain::wire::ClientMsg::Request {
+        id: 1_001,
+        command: Command::Down {
+            slice: name("staging"),
+            force: false,
+        },
+    });
+    let why = dash.request(start_agent("staging")).unwrap_err();
+    assert!(why.contains("its worktree is coming down"), "{why}");
+    std::fs::remove_file(&hold).unwrap();
+    let down = dash.wait_for("the down's reply", |message| match message {
+        sliceboard::domain::wire::ServerMsg::Reply { id: 1_001, result } => Some(result.clone()),
+        _ => None,
+    });
+    assert!(down.is_ok(), "{down:?}");
+    assert!(!repo.worktree("staging").exists());
+    // Done: the slice may start again (its worktree is gone, and it says so).
+    let why = dash.request(start_agent("staging")).unwrap_err();
+    assert!(!why.contains("coming down"), "{why}");
+}
