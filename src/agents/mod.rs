@@ -22,7 +22,7 @@
 //! agent groups it left running (`left_running`), which block new agents
 //! in their slice until the operator ends them or they end.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -238,9 +238,9 @@ pub struct Agents {
     /// Held by the worktree operation that runs (`up`'s worktrees, a
     /// `down`), so two never interleave on one slice's record and folder.
     worktree_op: worktree_ops::OneAtATime,
-    /// Slices whose `down` runs or waits for its turn: no agent starts
-    /// there until it is done.
-    coming_down: BTreeSet<SliceName>,
+    /// Slices whose `down` runs or waits for its turn (how many of them):
+    /// no agent starts there until they are done.
+    coming_down: BTreeMap<SliceName, usize>,
     on_setup: Option<OutputListener>,
 }
 
@@ -275,7 +275,7 @@ impl Agents {
             left_checked: Instant::now(),
             usage_read: None,
             worktree_op: worktree_ops::OneAtATime::default(),
-            coming_down: BTreeSet::new(),
+            coming_down: BTreeMap::new(),
             on_setup: None,
         };
         supervisor.recover();
@@ -382,8 +382,12 @@ impl Agents {
             self.finish_op(command, Err(err.to_string()), Vec::new(), reply);
             return;
         }
-        if let Command::Down { slice, .. } = &command {
-            self.coming_down.insert(slice.clone());
+        let down = match &command {
+            Command::Down { slice, .. } => Some(slice.clone()),
+            _ => None,
+        };
+        if let Some(slice) = &down {
+            *self.coming_down.entry(slice.clone()).or_default() += 1;
         }
         let ops = self.ops();
         let inbox = self.inbox_tx.clone();
@@ -400,21 +404,31 @@ impl Agents {
             });
         if let Err(err) = spawned {
             tracing::warn!(%err, "cannot start a worktree operation");
+            if let Some(slice) = &down {
+                self.down_done(slice);
+            }
+        }
+    }
+
+    /// One of the slice's `down`s is over.
+    fn down_done(&mut self, slice: &SliceName) {
+        if let Some(count) = self.coming_down.get_mut(slice) {
+            *count -= 1;
+            if *count == 0 {
+                self.coming_down.remove(slice);
+            }
         }
     }
 
     /// What a worktree operation did goes to the watchers, its outcome to
     /// whoever asked.
     fn finish_op(
-        &mut self,
+        &self,
         command: Command,
         outcome: Outcome,
         events: Vec<Event>,
         reply: Option<Reply>,
     ) {
-        if let Command::Down { slice, .. } = &command {
-            self.coming_down.remove(slice);
-        }
         events.into_iter().for_each(|e| (self.report)(e));
         match (reply, outcome) {
             (Some(reply), outcome) => {
@@ -593,7 +607,12 @@ impl Agents {
                 outcome,
                 events,
                 reply,
-            } => self.finish_op(command, outcome, events, reply),
+            } => {
+                if let Command::Down { slice, .. } = &command {
+                    self.down_done(slice);
+                }
+                self.finish_op(command, outcome, events, reply);
+            }
             message @ (Inbox::Session(SessionEvent::Exited { .. })
             | Inbox::LeftRunningStopped { .. }) => self.receive(message),
             Inbox::Session(_) | Inbox::Local(_) | Inbox::UsePlan(_) | Inbox::Presence { .. } => {}
@@ -627,7 +646,12 @@ impl Agents {
                 outcome,
                 events,
                 reply,
-            } => self.finish_op(command, outcome, events, reply),
+            } => {
+                if let Command::Down { slice, .. } = &command {
+                    self.down_done(slice);
+                }
+                self.finish_op(command, outcome, events, reply);
+            }
             Inbox::LeftRunningStopped {
                 slice,
                 pid,

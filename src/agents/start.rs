@@ -124,7 +124,7 @@ impl Agents {
             ));
         }
         // Never an agent in a worktree that is being removed.
-        if self.coming_down.contains(slice) {
+        if self.coming_down.contains_key(slice) {
             return Err(refused(
                 slice,
                 "its worktree is coming down (a `down` runs or waits for the worktree operation before it); start it again once that is done",

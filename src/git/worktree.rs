@@ -422,6 +422,70 @@ impl GitRepo {
     }
 }
 
+impl GitRepo {
+    /// Untracked files, not ignored, in the worktree's folders that live
+    /// diffs leave out and never watch (`SKIPPED_DIRS`: `target`, `logs`,
+    /// `node_modules`…): [`GitRepo::dirt_since`] cannot see them. The
+    /// worktree's folders are walked (not its files), never into a
+    /// skipped one, and each skipped folder found gets a status of its
+    /// own (an ignored one is not entered).
+    pub fn untracked_in_skipped(path: &Path, open: &OpenWorktrees) -> Result<usize, GitError> {
+        let mut skipped = Vec::new();
+        skipped_folders(path, "", &mut skipped);
+        if skipped.is_empty() {
+            return Ok(0);
+        }
+        open.with(path, |repo| {
+            let mut untracked = 0;
+            // One folder a status: a pathspec's literal prefix bounds what
+            // git2 walks, and several together share none.
+            for folder in &skipped {
+                let mut options = StatusOptions::new();
+                options
+                    .include_untracked(true)
+                    .recurse_untracked_dirs(true)
+                    .include_ignored(false)
+                    .exclude_submodules(true)
+                    .pathspec(folder);
+                let statuses = repo
+                    .statuses(Some(&mut options))
+                    .map_err(doing(format!("read the status of {}", path.display())))?;
+                untracked += Dirt::of(&statuses).untracked;
+            }
+            Ok(untracked)
+        })
+    }
+}
+
+/// The folders under `root`'s `rel` named in `SKIPPED_DIRS`, as
+/// `/`-separated paths (`.git` left out), found without entering them.
+fn skipped_folders(root: &Path, rel: &str, found: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        // The entry's own type: a symlink to a folder is not followed.
+        if !entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            continue;
+        }
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let child = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        if crate::domain::diff::SKIPPED_DIRS.contains(&name.as_str()) {
+            if name != ".git" {
+                found.push(child);
+            }
+            continue;
+        }
+        skipped_folders(root, &child, found);
+    }
+}
+
 /// The commit a worktree's HEAD is at; `None` on an unborn branch.
 fn worktree_head<'r>(
     repo: &'r Repository,

@@ -211,7 +211,8 @@ impl MergeQueue {
         let mut green = Vec::new();
         for row in &board.slices {
             let slice = &row.name;
-            if self.ws.plan.is_planner(slice) {
+            // The planner never merges; a slice being cleaned is going.
+            if self.ws.plan.is_planner(slice) || self.cleaning.contains(slice) {
                 continue;
             }
             let Some(record) = state.slices.get(slice) else {

@@ -104,6 +104,9 @@ const MIN_GAP: Duration = Duration::from_millis(200);
 /// How long an automatic merge that was refused waits before it is tried
 /// again (the operator's key tries at once).
 const AUTO_RETRY: Duration = Duration::from_secs(30);
+/// How long a stopping queue waits for the cleans whose worktrees are
+/// coming down.
+const CLEAN_AT_STOP: Duration = Duration::from_secs(10);
 /// How often while a check runs (its output arrives by itself).
 const CHECK_TICK: Duration = Duration::from_millis(200);
 
@@ -349,7 +352,7 @@ impl MergeQueue {
             self.conflicts_in_the_queue();
             self.advance();
             self.busy.store(
-                self.checks_running() || !self.jobs.is_empty(),
+                self.checks_running() || !self.jobs.is_empty() || !self.cleaning.is_empty(),
                 Ordering::SeqCst,
             );
         }
@@ -653,6 +656,32 @@ impl MergeQueue {
         for job in self.jobs.drain(..) {
             if let Some(reply) = job.reply {
                 let _ = reply.send(Err("the supervisor is shutting down".into()));
+            }
+        }
+        self.finish_cleans();
+    }
+
+    /// A clean whose worktree is coming down is finished before the queue
+    /// ends (the agents stop after it, so its `down` can still answer):
+    /// otherwise the worktree would go and the branch and record stay as
+    /// they were. Bounded: what does not answer in time stays so, and says
+    /// so.
+    fn finish_cleans(&mut self) {
+        let deadline = std::time::Instant::now() + CLEAN_AT_STOP;
+        while !self.cleaning.is_empty() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.inbox.recv_timeout(left) {
+                Ok(Msg::Downed(cleaning, down)) => self.cleaned(*cleaning, down),
+                Ok(Msg::Request { reply, .. }) => {
+                    let _ = reply.send(Err("the supervisor is shutting down".into()));
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    for slice in &self.cleaning {
+                        tracing::warn!(%slice, "the supervisor ended before this clean's worktree came down; run `sliceboard clean` again");
+                    }
+                    break;
+                }
             }
         }
     }

@@ -464,6 +464,7 @@ fn an_approval_reads_the_work_written_a_moment_before_it_as_the_whole_status_doe
     let repo = TestRepo::with_plan_text(MERGING);
     repo.write("orders/base.sql", "select 0 as id\n");
     repo.write("orders/gone.sql", "select 9 as id\n");
+    repo.write(".gitignore", "target/\n");
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-qm", "base files"]);
     repo.sliceboard(&["up"]).ok();
@@ -490,7 +491,7 @@ fn an_approval_reads_the_work_written_a_moment_before_it_as_the_whole_status_doe
     // time has passed; then taken back.
     // What changes, how, and how it is taken back.
     type Change<'a> = (&'a str, &'a dyn Fn(), &'a dyn Fn());
-    let changes: [Change<'_>; 5] = [
+    let changes: [Change<'_>; 7] = [
         (
             "a committed file edited",
             &|| write_file(&worktree.join("orders/fct_orders.sql"), "select 2\n"),
@@ -540,11 +541,22 @@ fn an_approval_reads_the_work_written_a_moment_before_it_as_the_whole_status_doe
                 );
             },
         ),
+        (
+            "a new file in a folder live diffs leave out (`logs`)",
+            &|| write_file(&worktree.join("orders/logs/handler.sql"), "select 6\n"),
+            &|| std::fs::remove_dir_all(worktree.join("orders/logs")).unwrap(),
+        ),
+        (
+            "a new file in an ignored folder (`target`): no work",
+            &|| write_file(&worktree.join("orders/target/run.sql"), "select 7\n"),
+            &|| std::fs::remove_dir_all(worktree.join("orders/target")).unwrap(),
+        ),
     ];
     for (what, change, undo) in changes {
         change();
         let expected = whole();
-        assert_eq!(refused_counts(&repo), Some(expected), "{what}");
+        let refused = (expected != "0 changed, 0 untracked").then_some(expected);
+        assert_eq!(refused_counts(&repo), refused, "{what}");
         undo();
         assert_eq!(whole(), "0 changed, 0 untracked", "{what}: undone");
         assert_eq!(refused_counts(&repo), None, "{what}: undone");

@@ -334,8 +334,9 @@ impl Screen {
         }
         // alacritty gives the alternate grid back its size at any resize
         // that changes one.
-        let (cols, rows) = (usize::from(size.cols), usize::from(size.rows));
-        if (self.term.columns(), self.term.screen_lines()) != (cols, rows) {
+        // (As alacritty counts the size: clamped to its least.)
+        let wanted = (size.columns(), size.screen_lines());
+        if (self.term.columns(), self.term.screen_lines()) != wanted {
             self.alt_spared = false;
         }
         self.size = size;
