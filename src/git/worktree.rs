@@ -360,12 +360,7 @@ impl GitRepo {
     /// file that differs from HEAD, untracked ones included.
     pub fn dirt_and_paths(path: &Path) -> Result<(Dirt, BTreeSet<String>), GitError> {
         let repo = Repository::open(path).map_err(doing(format!("open {}", path.display())))?;
-        let mut options = StatusOptions::new();
-        options
-            .include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .include_ignored(false)
-            .exclude_submodules(true);
+        let mut options = status_options();
         let statuses = repo
             .statuses(Some(&mut options))
             .map_err(doing(format!("read the status of {}", path.display())))?;
@@ -440,13 +435,8 @@ impl GitRepo {
             // One folder a status: a pathspec's literal prefix bounds what
             // git2 walks, and several together share none.
             for folder in &skipped {
-                let mut options = StatusOptions::new();
-                options
-                    .include_untracked(true)
-                    .recurse_untracked_dirs(true)
-                    .include_ignored(false)
-                    .exclude_submodules(true)
-                    .pathspec(folder);
+                let mut options = status_options();
+                options.pathspec(folder);
                 let statuses = repo
                     .statuses(Some(&mut options))
                     .map_err(doing(format!("read the status of {}", path.display())))?;
@@ -484,6 +474,18 @@ fn skipped_folders(root: &Path, rel: &str, found: &mut Vec<String>) {
         }
         skipped_folders(root, &child, found);
     }
+}
+
+/// A status as `git status` counts: every untracked file (not only its
+/// folder), ignored ones and submodules left out.
+fn status_options() -> StatusOptions {
+    let mut options = StatusOptions::new();
+    options
+        .include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false)
+        .exclude_submodules(true);
+    options
 }
 
 /// The commit a worktree's HEAD is at; `None` on an unborn branch.
