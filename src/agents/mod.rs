@@ -410,6 +410,21 @@ impl Agents {
         }
     }
 
+    /// A worktree operation's thread is done: a `down` no longer holds
+    /// its slice's starts back, and the rest is [`Agents::finish_op`]'s.
+    fn op_done(
+        &mut self,
+        command: Command,
+        outcome: Outcome,
+        events: Vec<Event>,
+        reply: Option<Reply>,
+    ) {
+        if let Command::Down { slice, .. } = &command {
+            self.down_done(slice);
+        }
+        self.finish_op(command, outcome, events, reply);
+    }
+
     /// One of the slice's `down`s is over.
     fn down_done(&mut self, slice: &SliceName) {
         if let Some(count) = self.coming_down.get_mut(slice) {
@@ -607,12 +622,7 @@ impl Agents {
                 outcome,
                 events,
                 reply,
-            } => {
-                if let Command::Down { slice, .. } = &command {
-                    self.down_done(slice);
-                }
-                self.finish_op(command, outcome, events, reply);
-            }
+            } => self.op_done(command, outcome, events, reply),
             message @ (Inbox::Session(SessionEvent::Exited { .. })
             | Inbox::LeftRunningStopped { .. }) => self.receive(message),
             Inbox::Session(_) | Inbox::Local(_) | Inbox::UsePlan(_) | Inbox::Presence { .. } => {}
@@ -646,12 +656,7 @@ impl Agents {
                 outcome,
                 events,
                 reply,
-            } => {
-                if let Command::Down { slice, .. } = &command {
-                    self.down_done(slice);
-                }
-                self.finish_op(command, outcome, events, reply);
-            }
+            } => self.op_done(command, outcome, events, reply),
             Inbox::LeftRunningStopped {
                 slice,
                 pid,

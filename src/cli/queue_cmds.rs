@@ -243,23 +243,25 @@ fn progress_lines(board: &QueueBoard) -> Vec<String> {
     lines
 }
 
-/// `sliceboard queue [--json]`: from the running supervisor, or read
-/// directly when none runs (it starts none).
 /// `sliceboard queue` when a supervisor runs for the repository at
 /// `cwd`, found from the repository alone (the plan is not checked
 /// against the repository's files: the board is the supervisor's). False
 /// when none runs, it cannot say, or the plan file does not load; the
 /// full path then opens the workspace and says why.
 pub fn queue_from_running(cwd: &std::path::Path, json: bool) -> bool {
-    // A plan file that does not load is said by the full path, beside the
-    // queue of the plan in force.
-    if !json && Workspace::open_unchecked(cwd).is_none() {
-        return false;
-    }
-    let Ok(git) = crate::git::GitRepo::discover(cwd) else {
-        return false;
+    let socket = if json {
+        let Ok(git) = crate::git::GitRepo::discover(cwd) else {
+            return false;
+        };
+        crate::store::StateDir::for_common_dir(git.common_dir()).socket_file()
+    } else {
+        // A plan file that does not load is said by the full path, beside
+        // the queue of the plan in force.
+        let Some(ws) = Workspace::open_unchecked(cwd) else {
+            return false;
+        };
+        ws.state_dir.socket_file()
     };
-    let socket = crate::store::StateDir::for_common_dir(git.common_dir()).socket_file();
     let Ok(mut link) = Link::connect(&socket, ClientKind::Cli) else {
         return false;
     };
@@ -284,6 +286,8 @@ fn show(board: &QueueBoard, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `sliceboard queue [--json]`: from the running supervisor, or read
+/// directly when none runs (it starts none).
 pub fn queue(ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
     let board = match Link::connect(&ws.state_dir.socket_file(), ClientKind::Cli) {
         Ok(mut link) => {

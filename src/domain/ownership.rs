@@ -336,14 +336,14 @@ impl Ownership {
     }
 }
 
-/// Compiles one `owns` glob with path semantics: `*` does not cross `/`, and
-/// a trailing `/` means "everything under this folder".
 /// Whether `raw` is a glob an [`Ownership`] takes; why not when it is
 /// not. Cheaper than building one: no matcher is made.
 pub fn check_glob(raw: &str) -> Result<(), String> {
     compile(raw).map(drop).map_err(|err| err.kind().to_string())
 }
 
+/// Compiles one `owns` glob with path semantics: `*` does not cross `/`, and
+/// a trailing `/` means "everything under this folder".
 fn compile(raw: &str) -> Result<Glob, globset::Error> {
     let pattern = match raw.strip_suffix('/') {
         Some(folder) => format!("{folder}/**"),

@@ -415,9 +415,7 @@ impl GitRepo {
             dirt_in(repo, path, head.as_ref(), &paths)
         })
     }
-}
 
-impl GitRepo {
     /// Untracked files, not ignored, in the worktree's folders that live
     /// diffs leave out and never watch (`SKIPPED_DIRS`: `target`, `logs`,
     /// `node_modules`…): [`GitRepo::dirt_since`] cannot see them. The
@@ -504,31 +502,15 @@ fn worktree_head<'r>(
 }
 
 /// [`GitRepo::dirt_among`] in a worktree's open repository, whose HEAD
-/// is at `head`.
+/// is at `head` (`None` on an unborn branch).
 fn dirt_in(
     repo: &Repository,
     path: &Path,
     head: Option<&git2::Commit<'_>>,
     paths: &BTreeSet<String>,
 ) -> Result<Dirt, GitError> {
-    let tree = head
-        .map(|c| {
-            c.tree()
-                .map_err(doing(format!("read the status of {}", path.display())))
-        })
-        .transpose()?;
-    dirt_among_in(repo, path, tree.as_ref(), paths)
-}
-
-/// The uncommitted files among `paths`, against HEAD's `tree` (`None`
-/// on an unborn branch).
-fn dirt_among_in(
-    repo: &Repository,
-    path: &Path,
-    tree: Option<&git2::Tree<'_>>,
-    paths: &BTreeSet<String>,
-) -> Result<Dirt, GitError> {
     let failed = || doing(format!("read the status of {}", path.display()));
+    let tree = head.map(|c| c.tree().map_err(failed())).transpose()?;
     let mut index = repo.index().map_err(failed())?;
     index.read(false).map_err(failed())?;
     let mut staged = BTreeSet::new();

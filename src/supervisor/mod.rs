@@ -377,14 +377,10 @@ fn start_queue(
                         .flatten()
                 });
                 match live {
-                    // What the live diff never sees is read apart.
-                    Some(diff) => crate::workspace::dirt_from_live(worktree, &diff, &worktrees)
-                        .and_then(|mut dirt| {
-                            dirt.untracked +=
-                                crate::git::GitRepo::untracked_in_skipped(worktree, &worktrees)
-                                    .map_err(|e| e.to_string())?;
-                            Ok(dirt)
-                        }),
+                    // What the live diff never sees is counted too.
+                    Some(diff) => {
+                        crate::workspace::dirt_from_live(worktree, &diff, &worktrees, true)
+                    }
                     None => crate::workspace::whole_status(slice, worktree),
                 }
             })

@@ -257,28 +257,37 @@ pub fn status_live(
 /// The uncommitted files of the worktree at `worktree`, whose live diff
 /// against its base is `diff`: a file can differ from HEAD only where it
 /// differs from that base, or where the commits since changed it, so only
-/// those paths are read. A diff without a base, or a base the repository
-/// cannot compare, reads the whole worktree.
+/// those paths are read. With `skipped`, untracked files in the folders
+/// live diffs leave out are counted too (an approval; `status` leaves them
+/// out, as its diff does). A diff without a base, or a base the
+/// repository cannot compare, reads the whole worktree.
 pub fn dirt_from_live(
     worktree: &Path,
     diff: &SliceDiff,
     open: &crate::git::OpenWorktrees,
+    skipped: bool,
 ) -> Result<Dirt, String> {
+    let whole = || GitRepo::dirt(worktree).map_err(|e| e.to_string());
     let base = diff
         .base
         .as_deref()
         .and_then(|b| crate::git::Oid::from_str(b).ok());
     let Some(base) = base else {
-        return GitRepo::dirt(worktree).map_err(|e| e.to_string());
+        return whole();
     };
     let mut paths: BTreeSet<String> = BTreeSet::new();
     for file in &diff.files {
         paths.insert(file.path.clone());
         paths.extend(file.old_path.clone());
     }
-    GitRepo::dirt_since(worktree, base, &paths, open)
-        .or_else(|_| GitRepo::dirt(worktree))
-        .map_err(|e| e.to_string())
+    let Ok(mut dirt) = GitRepo::dirt_since(worktree, base, &paths, open) else {
+        return whole();
+    };
+    if skipped {
+        dirt.untracked +=
+            GitRepo::untracked_in_skipped(worktree, open).map_err(|e| e.to_string())?;
+    }
+    Ok(dirt)
 }
 
 fn status_with(
@@ -555,7 +564,7 @@ impl Look<'_> {
     /// The uncommitted files of a worktree whose live diff is `diff`.
     fn dirt_among(&self, worktree: &Path, diff: &SliceDiff) -> Result<Dirt, String> {
         match self.open {
-            Some(open) => dirt_from_live(worktree, diff, open),
+            Some(open) => dirt_from_live(worktree, diff, open, false),
             None => GitRepo::dirt(worktree).map_err(|e| e.to_string()),
         }
     }

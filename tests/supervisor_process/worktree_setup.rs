@@ -9,6 +9,7 @@ use common::supervised::*;
 use common::{Plan, TestRepo, poll_until};
 use sliceboard::domain::Command;
 use sliceboard::domain::setup::SetupStatus;
+use sliceboard::domain::wire::{ClientMsg, ServerMsg};
 
 fn plan(setup: &[&str]) -> String {
     let setup: Vec<String> = setup.iter().map(|c| toml_string(c)).collect();
@@ -215,7 +216,7 @@ fn no_agent_starts_in_a_worktree_whose_down_waits_its_turn() {
     let _sup = Supervise::start(&repo, &[]);
     let mut dash = Dashboard::connect(&repo.socket());
     std::fs::write(&hold, "").unwrap();
-    dash.send(&sliceboard::domain::wire::ClientMsg::Request {
+    dash.send(&ClientMsg::Request {
         id: 1_000,
         command: Command::Setup {
             slice: name("marts"),
@@ -224,7 +225,7 @@ fn no_agent_starts_in_a_worktree_whose_down_waits_its_turn() {
     });
     poll_until("marts' setup holds the turn", WAIT, || started.exists());
     // In the order they came: the down, then the start.
-    dash.send(&sliceboard::domain::wire::ClientMsg::Request {
+    dash.send(&ClientMsg::Request {
         id: 1_001,
         command: Command::Down {
             slice: name("staging"),
@@ -235,7 +236,7 @@ fn no_agent_starts_in_a_worktree_whose_down_waits_its_turn() {
     assert!(why.contains("its worktree is coming down"), "{why}");
     std::fs::remove_file(&hold).unwrap();
     let down = dash.wait_for("the down's reply", |message| match message {
-        sliceboard::domain::wire::ServerMsg::Reply { id: 1_001, result } => Some(result.clone()),
+        ServerMsg::Reply { id: 1_001, result } => Some(result.clone()),
         _ => None,
     });
     assert!(down.is_ok(), "{down:?}");

@@ -1166,6 +1166,18 @@ mod tests {
             .collect()
     }
 
+    /// A full-screen program's start: the alternate screen, cleared, each
+    /// row written from its first column to its last.
+    fn full_screen_program(word: &str, cols: u16, rows: u16) -> Vec<u8> {
+        let mut program = b"\x1b[?1049h\x1b[H\x1b[2J".to_vec();
+        for row in 1..=rows {
+            program.extend_from_slice(
+                format!("\x1b[{row};1H{word} {row}\x1b[{row};{cols}H|").as_bytes(),
+            );
+        }
+        program
+    }
+
     /// Rows the alternate screen's grid holds now, from the primary one.
     fn alternate_rows(screen: &mut Screen) -> usize {
         let mut rows = 0;
@@ -1197,11 +1209,11 @@ mod tests {
         assert_eq!(screen.cursor(), reference.cursor());
         // A full-screen program: the alternate screen, drawn to its last
         // row and column, then left.
-        let mut program = b"\x1b[?1049h\x1b[H\x1b[2J".to_vec();
-        for row in 1..=12 {
-            program.extend_from_slice(format!("\x1b[{row};1Hrow {row}\x1b[{row};60H|").as_bytes());
-        }
-        both(&mut screen, &mut reference, &program);
+        both(
+            &mut screen,
+            &mut reference,
+            &full_screen_program("row", 60, 12),
+        );
         assert_eq!(
             shown_rows(&screen),
             reference.rows(),
@@ -1226,11 +1238,11 @@ mod tests {
         assert!(screen.compact());
         screen.resize(wider);
         assert_eq!(alternate_rows(&mut screen), 1);
-        let mut program = b"\x1b[?1049h\x1b[H\x1b[2J".to_vec();
-        for row in 1..=20 {
-            program.extend_from_slice(format!("\x1b[{row};1Hwide {row}\x1b[{row};80H|").as_bytes());
-        }
-        both(&mut screen, &mut reference, &program);
+        both(
+            &mut screen,
+            &mut reference,
+            &full_screen_program("wide", 80, 20),
+        );
         assert_eq!(
             shown_rows(&screen),
             reference.rows(),
@@ -1267,18 +1279,13 @@ mod tests {
         let mut reference = Reference::new(start);
         screen.feed(&session);
         reference.feed(&session);
-        let shown = |s: &Screen| -> Vec<String> {
-            (0..usize::from(s.size().rows))
-                .map(|r| s.row_text(r))
-                .collect()
-        };
         // Narrower, then wider and taller (a grid of panes, then one full
         // screen), then back, then taller only.
         for (cols, rows) in [(40, 10), (120, 40), (80, 24), (80, 50), (30, 8), (200, 60)] {
             let size = Size { cols, rows };
             screen.resize(size);
             reference.term.resize(size);
-            assert_eq!(shown(&screen), reference.rows(), "at {cols}x{rows}");
+            assert_eq!(shown_rows(&screen), reference.rows(), "at {cols}x{rows}");
             // Styles too: the prompts' green comes back with the rows.
             let styled =
                 |grid: &alacritty_terminal::grid::Grid<alacritty_terminal::term::cell::Cell>| {
