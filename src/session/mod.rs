@@ -643,6 +643,10 @@ impl Reader {
                 self.transcript = None;
             }
             let now = Instant::now();
+            // The output's time is known before the screen shows it, so a
+            // reader of the screen never finds bytes newer than the time
+            // that decides whether the screen is quiet.
+            lock(&self.shared.activity).output(now);
             let (fed, freed) = {
                 let mut screen = lock(&self.shared.screen);
                 let fed = screen.feed(bytes);
@@ -657,14 +661,8 @@ impl Reader {
                 // input must not stop us draining its output.
                 let _ = self.input.try_send(fed.replies);
             }
-            {
-                let mut activity = lock(&self.shared.activity);
-                activity.output(now);
-                if fed.bell {
-                    activity.bell(now);
-                }
-            }
             if fed.bell {
+                lock(&self.shared.activity).bell(now);
                 (self.sink)(SessionEvent::Bell {
                     slice: self.slice.clone(),
                 });

@@ -11,6 +11,7 @@
 use crate::common;
 
 use std::io::{BufRead as _, BufReader};
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -122,11 +123,20 @@ fn an_error_before_any_node_is_an_error_with_dbts_message() {
 /// passed (in this run, not the last one).
 fn build_until(repo: &TestRepo, done: u64) -> Child {
     let before = staging_dbt(repo)["started_at"].clone();
-    let child = build(repo, "staging")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut command = build(repo, "staging");
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    // The test's SIGINT must reach dbt's own handler. A test run started
+    // in the background of a script (`cargo test &`) ignores SIGINT, and
+    // an ignored signal stays ignored across exec: dbt then never sees it
+    // and runs to the end.
+    // SAFETY: signal(2) is async-signal-safe; nothing else runs here.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let child = command.spawn().unwrap();
     poll_until(format!("{done} nodes done"), PATIENCE, || {
         let dbt = staging_dbt(repo);
         dbt["started_at"] != before && dbt["counts"]["passed"].as_u64().is_some_and(|n| n >= done)

@@ -343,7 +343,12 @@ fn a_screen_gone_quiet_gives_its_grid_back_and_keeps_every_line() {
     );
     spec.scrollback = 5_000;
     let session = Session::spawn(spec, None, h.sink.clone()).expect("session starts");
-    wait_text(&session, "done");
+    // The whole line, its newline too: bytes still coming would move the
+    // time the screen goes quiet.
+    wait_screen(&session, "done and the cursor below it", |s| {
+        let (row, col) = s.cursor();
+        row > 0 && col == 0 && s.row_text(row - 1) == "done"
+    });
     let due = session.compact_due().expect("the grid holds history");
     assert!(
         !session.compact_if_quiet(due - Duration::from_millis(1)),
