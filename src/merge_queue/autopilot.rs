@@ -211,8 +211,9 @@ impl MergeQueue {
         let mut green = Vec::new();
         for row in &board.slices {
             let slice = &row.name;
-            // The planner never merges; a slice being cleaned is going.
-            if self.ws.plan.is_planner(slice) || self.cleaning.contains(slice) {
+            // The planner never merges; a slice being cleaned or retired
+            // is going.
+            if self.ws.plan.is_planner(slice) || self.going(slice).is_some() {
                 continue;
             }
             let Some(record) = state.slices.get(slice) else {

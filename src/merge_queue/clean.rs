@@ -52,6 +52,12 @@ impl MergeQueue {
             )));
             return;
         }
+        if self.retiring.contains_key(slice)
+            && let Some(going) = self.going(slice)
+        {
+            let _ = reply.send(Err(format!("cannot clean {slice}: {going}")));
+            return;
+        }
         let checked = self.clean_checked(slice, force);
         let (branch, lifecycle) = match checked {
             Ok(checked) => checked,
@@ -78,19 +84,15 @@ impl MergeQueue {
             force,
         });
         self.cleaning.insert(slice.clone());
-        let inbox = self.inbox_tx.clone();
-        let waiting = std::thread::Builder::new()
-            .name("merge-queue-down".into())
-            .spawn(move || {
+        self.off_thread(
+            "merge-queue-down",
+            Box::new(move || {
                 let outcome = outcome
                     .blocking_recv()
                     .unwrap_or_else(|_| Err("the supervisor did not answer".into()));
-                let _ = inbox.send(super::Msg::Downed(Box::new(cleaning), outcome));
-            });
-        if let Err(err) = waiting {
-            self.cleaning.remove(slice);
-            tracing::warn!(%err, "cannot wait for a clean's down on a thread");
-        }
+                super::Msg::Downed(Box::new(cleaning), outcome)
+            }),
+        );
     }
 
     /// The rest of a clean, once its worktree's `down` answered.

@@ -127,6 +127,9 @@ enum Msg {
     UsePlan(Box<crate::domain::Plan>),
     /// A clean's `down` answered: the rest of the clean.
     Downed(Box<clean::Cleaning>, Outcome),
+    /// A pick's siblings came down (or did not, and why): the rest of
+    /// the pick.
+    SiblingsDown(Box<pick::Picking>, pick::Downs),
     /// Something the queue reads changed: look again.
     Poke,
     Stop,
@@ -213,6 +216,7 @@ pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinH
                 speculation: None,
                 data_diffs: BTreeMap::new(),
                 cleaning: BTreeSet::new(),
+                retiring: BTreeMap::new(),
             };
             queue.run();
         })?;
@@ -292,6 +296,9 @@ struct MergeQueue {
     data_diffs: BTreeMap<SliceName, crate::domain::queue::DataDiff>,
     /// Slices whose clean waits for their worktree to come down.
     cleaning: BTreeSet<SliceName>,
+    /// Variants a pick retires whose worktrees are coming down, and the
+    /// variant picked.
+    retiring: BTreeMap<SliceName, SliceName>,
 }
 
 impl MergeQueue {
@@ -352,7 +359,7 @@ impl MergeQueue {
             self.conflicts_in_the_queue();
             self.advance();
             self.busy.store(
-                self.checks_running() || !self.jobs.is_empty() || !self.cleaning.is_empty(),
+                self.checks_running() || !self.jobs.is_empty() || self.taking_down(),
                 Ordering::SeqCst,
             );
         }
@@ -391,6 +398,7 @@ impl MergeQueue {
             }
             Msg::UsePlan(plan) => self.ws.plan = *plan,
             Msg::Downed(cleaning, down) => self.cleaned(*cleaning, down),
+            Msg::SiblingsDown(picking, downs) => self.picked(*picking, downs),
             Msg::Poke | Msg::Stop => {}
         }
     }
@@ -442,7 +450,10 @@ impl MergeQueue {
                 self.clean(&slice, force, reply);
                 return;
             }
-            Command::Pick { slice, force } => self.pick_variant(&slice, force),
+            Command::Pick { slice, force } => {
+                self.pick_variant(&slice, force, reply);
+                return;
+            }
             Command::Review => self.send_review(),
             Command::SendFeedback { slice } => self.send_feedback(&slice),
             Command::QueueReport => {
@@ -658,20 +669,64 @@ impl MergeQueue {
                 let _ = reply.send(Err("the supervisor is shutting down".into()));
             }
         }
-        self.finish_cleans();
+        self.finish_downs();
     }
 
-    /// A clean whose worktree is coming down is finished before the queue
-    /// ends (the agents stop after it, so its `down` can still answer):
-    /// otherwise the worktree would go and the branch and record stay as
-    /// they were. Bounded: what does not answer in time stays so, and says
-    /// so.
-    fn finish_cleans(&mut self) {
+    /// Whether a clean or a pick waits for worktrees to come down.
+    fn taking_down(&self) -> bool {
+        !self.cleaning.is_empty() || !self.retiring.is_empty()
+    }
+
+    /// Why `slice` is on its way out (a clean or a pick takes its
+    /// worktree down), for refusals; `None` when it is not.
+    fn going(&self, slice: &SliceName) -> Option<String> {
+        if self.cleaning.contains(slice) {
+            return Some(format!(
+                "{slice} is being cleaned (its worktree is coming down)"
+            ));
+        }
+        self.retiring.get(slice).map(|picked| {
+            format!("{slice} is being retired: {picked} was picked, and {slice}'s worktree is coming down")
+        })
+    }
+
+    /// Runs `work` on a thread of its own and hands its message to the
+    /// queue's inbox, so that waiting for agents and worktrees never holds
+    /// the queue. When no thread can start, the work is done here.
+    fn off_thread(&mut self, name: &str, work: Box<dyn FnOnce() -> Msg + Send>) {
+        let (job, next) = mpsc::channel::<Box<dyn FnOnce() -> Msg + Send>>();
+        let inbox = self.inbox_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                if let Ok(work) = next.recv() {
+                    let _ = inbox.send(work());
+                }
+            });
+        match spawned {
+            Ok(_) => {
+                let _ = job.send(work);
+            }
+            Err(err) => {
+                tracing::warn!(%err, name, "no thread for the wait; waiting on the queue's own");
+                self.receive(work());
+            }
+        }
+    }
+
+    /// A clean or a pick whose worktrees are coming down is finished
+    /// before the queue ends (the agents stop after it, so its `down` can
+    /// still answer): otherwise a worktree would go and its branch and
+    /// record stay as they were. Bounded: what does not answer in time
+    /// stays so, and says so (a pick's record finishes it on the next
+    /// start).
+    fn finish_downs(&mut self) {
         let deadline = std::time::Instant::now() + CLEAN_AT_STOP;
-        while !self.cleaning.is_empty() {
+        while self.taking_down() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.inbox.recv_timeout(left) {
                 Ok(Msg::Downed(cleaning, down)) => self.cleaned(*cleaning, down),
+                Ok(Msg::SiblingsDown(picking, downs)) => self.picked(*picking, downs),
                 Ok(Msg::Request { reply, .. }) => {
                     let _ = reply.send(Err("the supervisor is shutting down".into()));
                 }
@@ -679,6 +734,9 @@ impl MergeQueue {
                 Err(_) => {
                     for slice in &self.cleaning {
                         tracing::warn!(%slice, "the supervisor ended before this clean's worktree came down; run `sliceboard clean` again");
+                    }
+                    for (slice, picked) in &self.retiring {
+                        tracing::warn!(%slice, %picked, "the supervisor ended before this retired variant's worktree came down; the next supervisor finishes the pick");
                     }
                     break;
                 }

@@ -4,9 +4,13 @@
 //! slice is retired: its agent stopped, its worktree removed, its branch
 //! renamed under `sliceboard/retired/` so nothing is lost, its record
 //! `retired` (which lets slices that come after the family merge once the
-//! pick has). Runs on the queue's thread, like `clean`. `merge/pick.json`
-//! holds a pick while its siblings are retired; a supervisor killed in
-//! the middle leaves it, and the next one finishes the pick on start.
+//! pick has). Runs on the queue's thread, like `clean`, except the wait
+//! for the siblings' agents to end and their worktrees to come down,
+//! which runs on a thread of its own (the queue serves everything else
+//! meanwhile, and refuses what would touch a sibling on its way out).
+//! `merge/pick.json` holds a pick while its siblings are retired; a
+//! supervisor killed in the middle leaves it, and the next one finishes
+//! the pick on start.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,7 +18,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::agents::AgentPresence;
+use crate::agents::{AgentPresence, AgentsHandle, Reply};
 use crate::domain::{Command, Event, Lifecycle, SliceName};
 use crate::store::{Actor, Entry, write_atomic};
 
@@ -41,7 +45,7 @@ const AGENT_END: Duration = Duration::from_secs(20);
 
 /// Why a variant was not retired, which decides what the operator does.
 #[derive(Debug)]
-enum NotRetired {
+pub(super) enum NotRetired {
     /// Its agent (this supervisor's, or a group an earlier one left
     /// running) was told to end and still ran after [`AGENT_END`].
     AgentRuns { pid: i32 },
@@ -70,12 +74,102 @@ impl NotRetired {
     }
 }
 
+/// A pick whose siblings' worktrees are coming down: what it said so far,
+/// and who waits for the answer.
+pub(super) struct Picking {
+    picked: SliceName,
+    said: Vec<String>,
+    failed: Vec<String>,
+    reply: Reply,
+}
+
+/// Each sibling taken down, or why it was not.
+pub(super) type Downs = Vec<(SliceName, Result<(), NotRetired>)>;
+
+/// What retiring a variant takes, once its record is looked at.
+enum Retiring {
+    /// Nothing more: retired now (the branch it is kept as), or before.
+    Done(Option<String>),
+    /// Its agent ended and its worktree removed, then its branch.
+    Down,
+}
+
 impl MergeQueue {
-    pub(super) fn pick_variant(
-        &mut self,
-        slice: &SliceName,
-        force: bool,
-    ) -> Result<String, String> {
+    /// Picks `slice`: approved, its record written, its siblings retired.
+    /// The answer goes to `reply` once every sibling is (or could not
+    /// be), which for siblings with worktrees is after [`Self::picked`].
+    pub(super) fn pick_variant(&mut self, slice: &SliceName, force: bool, reply: Reply) {
+        let mut picking = Picking {
+            picked: slice.clone(),
+            said: Vec::new(),
+            failed: Vec::new(),
+            reply,
+        };
+        let down = match self.begin_pick(&mut picking, force) {
+            Ok(down) => down,
+            Err(why) => {
+                let _ = picking.reply.send(Err(why));
+                return;
+            }
+        };
+        if down.is_empty() {
+            self.picked(picking, Vec::new());
+            return;
+        }
+        for variant in &down {
+            self.retiring.insert(variant.clone(), slice.clone());
+        }
+        let agents = self.deps.agents.clone();
+        self.off_thread(
+            "merge-queue-retire",
+            Box::new(move || {
+                let downs = down
+                    .into_iter()
+                    .map(|variant| {
+                        let down = take_down(&agents, &variant);
+                        (variant, down)
+                    })
+                    .collect();
+                super::Msg::SiblingsDown(Box::new(picking), downs)
+            }),
+        );
+    }
+
+    /// The rest of a pick once its siblings came down (or did not): their
+    /// branches kept under `sliceboard/retired/`, their records retired,
+    /// the pick's record removed, and the answer sent.
+    pub(super) fn picked(&mut self, mut picking: Picking, downs: Downs) {
+        for (variant, down) in downs {
+            self.retiring.remove(&variant);
+            match down.and_then(|()| self.retire_branch(&variant, &picking.picked)) {
+                Ok(branch) => picking
+                    .said
+                    .push(format!("retired {variant}: branch kept as {branch}")),
+                Err(why) => picking.failed.push(why.explain(&variant, &picking.picked)),
+            }
+        }
+        self.remove_pick();
+        self.refresh();
+        let said = picking.said.join("\n");
+        let _ = picking.reply.send(if picking.failed.is_empty() {
+            Ok(said)
+        } else {
+            Err(format!("{said}\n{}", picking.failed.join("\n")))
+        });
+    }
+
+    /// A pick's first part, on the queue's thread: refused, or the pick
+    /// approved and recorded, and each sibling that needs no worktree
+    /// removed retired (what it says, and the siblings it could not retire
+    /// and why, go into `picking`). Returns the siblings whose worktrees
+    /// must come down.
+    fn begin_pick(&mut self, picking: &mut Picking, force: bool) -> Result<Vec<SliceName>, String> {
+        let slice = &picking.picked.clone();
+        if let Some((variant, picked)) = self.retiring.iter().next() {
+            return Err(format!(
+                "cannot pick {slice}: the pick of {picked} is still retiring {variant}; pick again once it has answered"
+            ));
+        }
         let family = self
             .ws
             .plan
@@ -96,7 +190,7 @@ impl MergeQueue {
             .collect();
         self.siblings_may_retire(slice, &others)?;
         let approved = self.approve(slice, force)?;
-        let mut said = vec![approved];
+        picking.said.push(approved);
         // Written before the first sibling is retired, removed after the
         // last: a supervisor killed in between leaves it for the next one.
         if let Err(why) = self.save_pick(&PickFile {
@@ -106,20 +200,20 @@ impl MergeQueue {
         }) {
             tracing::warn!(%why, "cannot record the pick; a crash now would leave it half done");
         }
-        let mut failed = Vec::new();
+        let mut down = Vec::new();
         for other in &others {
-            match self.retire(other, slice) {
-                Ok(Some(branch)) => said.push(format!("retired {other}: branch kept as {branch}")),
-                Ok(None) => {}
-                Err(why) => failed.push(why.explain(other, slice)),
+            match self.retire_at_once(other, slice) {
+                Ok(Retiring::Done(Some(branch))) => {
+                    picking
+                        .said
+                        .push(format!("retired {other}: branch kept as {branch}"));
+                }
+                Ok(Retiring::Done(None)) => {}
+                Ok(Retiring::Down) => down.push(other.clone()),
+                Err(why) => picking.failed.push(why.explain(other, slice)),
             }
         }
-        self.remove_pick();
-        if failed.is_empty() {
-            Ok(said.join("\n"))
-        } else {
-            Err(format!("{}\n{}", said.join("\n"), failed.join("\n")))
-        }
+        Ok(down)
     }
 
     /// On start: a pick that a killed supervisor left half done (its
@@ -209,13 +303,31 @@ impl MergeQueue {
         Ok(())
     }
 
-    /// Retires `variant` in favour of `picked`; the branch it is kept as,
-    /// or `None` when it was retired already.
+    /// Retires `variant` in favour of `picked`, all of it on this thread
+    /// (a pick an earlier supervisor left half done, on start); the branch
+    /// it is kept as, or `None` when it was retired already.
     fn retire(
         &mut self,
         variant: &SliceName,
         picked: &SliceName,
     ) -> Result<Option<String>, NotRetired> {
+        match self.retire_at_once(variant, picked)? {
+            Retiring::Done(branch) => Ok(branch),
+            Retiring::Down => {
+                take_down(&self.deps.agents, variant)?;
+                self.retire_branch(variant, picked).map(Some)
+            }
+        }
+    }
+
+    /// What retires `variant` without waiting: a variant never made, or
+    /// retired already, or without a worktree, is done here; one with a
+    /// worktree must come [`Retiring::Down`] first.
+    fn retire_at_once(
+        &mut self,
+        variant: &SliceName,
+        picked: &SliceName,
+    ) -> Result<Retiring, NotRetired> {
         let state = self.state();
         let Some(record) = state.slices.get(variant) else {
             // Never made: nothing to keep, but its record says retired, so
@@ -244,16 +356,32 @@ impl MergeQueue {
                     to: Lifecycle::Retired,
                 })]
             })?;
-            return Ok(None);
+            return Ok(Retiring::Done(None));
         };
         if record.lifecycle == Lifecycle::Retired {
-            return Ok(None);
+            return Ok(Retiring::Done(None));
         }
+        if record.lifecycle.has_worktree() {
+            return Ok(Retiring::Down);
+        }
+        self.retire_branch(variant, picked)
+            .map(|branch| Retiring::Done(Some(branch)))
+    }
+
+    /// A variant whose worktree is gone: its branch renamed under
+    /// `sliceboard/retired/` and its record retired; the branch's new name.
+    fn retire_branch(
+        &mut self,
+        variant: &SliceName,
+        picked: &SliceName,
+    ) -> Result<String, NotRetired> {
+        let state = self.state();
+        let record = state
+            .slices
+            .get(variant)
+            .ok_or_else(|| format!("{variant} has no record"))?;
         let from = record.lifecycle;
         let branch = record.branch.clone();
-        if record.lifecycle.has_worktree() {
-            self.stop_agent_and_remove_worktree(variant)?;
-        }
         let retired = self.free_branch_name(RETIRED_PREFIX, variant);
         if self.ws.git.branch_exists(&branch) {
             self.ws
@@ -274,41 +402,7 @@ impl MergeQueue {
             }),
         ];
         self.record_gone_on_purpose(variant, Lifecycle::Retired, Some(&retired), entries)?;
-        Ok(Some(retired))
-    }
-
-    /// Ends the variant's agent, if one runs there (this supervisor's,
-    /// or a group an earlier one left running: `KillAgent` ends either),
-    /// waits for it to be gone, and removes its worktree, uncommitted
-    /// work and all: the operator confirmed the pick.
-    fn stop_agent_and_remove_worktree(&mut self, variant: &SliceName) -> Result<(), NotRetired> {
-        // Not running is fine: the kill only matters when it is.
-        let _ = self.ask_agents(Command::KillAgent {
-            slice: variant.clone(),
-        });
-        let deadline = Instant::now() + AGENT_END;
-        loop {
-            let presence = self
-                .deps
-                .agents
-                .agent_presence(variant)
-                .blocking_recv()
-                .map_err(|_| "the supervisor did not answer".to_owned())?;
-            match presence {
-                AgentPresence::Gone => break,
-                AgentPresence::Ours { pid } | AgentPresence::LeftRunning { pid } => {
-                    if Instant::now() >= deadline {
-                        return Err(NotRetired::AgentRuns { pid });
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
-        }
-        self.ask_agents(Command::Down {
-            slice: variant.clone(),
-            force: true,
-        })?;
-        Ok(())
+        Ok(retired)
     }
 
     /// `PREFIX` + `NAME` (`sliceboard/retired/NAME`), or with a number
@@ -324,6 +418,44 @@ impl MergeQueue {
             .find(|name| !self.ws.git.branch_exists(name))
             .unwrap_or(first)
     }
+}
+
+/// Ends the variant's agent, if one runs there (this supervisor's, or a
+/// group an earlier one left running: `KillAgent` ends either), waits for
+/// it to be gone, and removes its worktree, uncommitted work and all: the
+/// operator confirmed the pick. Blocks up to [`AGENT_END`] and the
+/// `down`: the queue calls it off its thread, except on start.
+fn take_down(agents: &AgentsHandle, variant: &SliceName) -> Result<(), NotRetired> {
+    let answer = |outcome: tokio::sync::oneshot::Receiver<crate::agents::Outcome>| {
+        outcome
+            .blocking_recv()
+            .unwrap_or_else(|_| Err("the supervisor did not answer".into()))
+    };
+    // Not running is fine: the kill only matters when it is.
+    let _ = answer(agents.request(Command::KillAgent {
+        slice: variant.clone(),
+    }));
+    let deadline = Instant::now() + AGENT_END;
+    loop {
+        let presence = agents
+            .agent_presence(variant)
+            .blocking_recv()
+            .map_err(|_| "the supervisor did not answer".to_owned())?;
+        match presence {
+            AgentPresence::Gone => break,
+            AgentPresence::Ours { pid } | AgentPresence::LeftRunning { pid } => {
+                if Instant::now() >= deadline {
+                    return Err(NotRetired::AgentRuns { pid });
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    answer(agents.request(Command::Down {
+        slice: variant.clone(),
+        force: true,
+    }))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,10 +19,8 @@ use super::MergeQueue;
 
 impl MergeQueue {
     pub(super) fn approve(&mut self, slice: &SliceName, force: bool) -> Result<String, String> {
-        if self.cleaning.contains(slice) {
-            return Err(format!(
-                "cannot approve {slice}: it is being cleaned (its worktree is coming down)"
-            ));
+        if let Some(going) = self.going(slice) {
+            return Err(format!("cannot approve {slice}: {going}"));
         }
         if self.ws.plan.is_planner(slice) {
             return Err(format!(

@@ -449,3 +449,75 @@ fn a_pick_whose_siblings_agent_outlived_the_supervisor_ends_that_agent_on_restar
         "its commit is kept on the retired branch"
     );
 }
+
+/// A sibling's teardown holds the pick: the queue answers meanwhile, and
+/// refuses what would touch the sibling on its way out.
+#[test]
+fn the_queue_answers_while_a_pick_waits_for_its_siblings_teardown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (started, may_end) = (tmp.path().join("started"), tmp.path().join("may-end"));
+    let teardown = format!(
+        "touch '{}'; while [ ! -e '{}' ]; do sleep 0.05; done",
+        started.display(),
+        may_end.display()
+    );
+    let repo = TestRepo::new();
+    two_committed_variants(
+        &repo,
+        &format!("[worktree]\nteardown = [{}]", toml_string(&teardown)),
+    );
+    let _sup = Supervise::start(&repo, &[]);
+    let mut picking = repo
+        .command(common::BIN, &repo.root)
+        .args(["pick", "staging.1", "--yes", "--force"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    poll_until("staging.2's teardown runs", PATIENCE, || started.exists());
+
+    // Meanwhile the queue reads, and refuses what would touch staging.2.
+    let queue = repo.sliceboard(&["queue"]).ok();
+    assert!(queue.contains("staging.1"), "{queue}");
+    let why = repo
+        .sliceboard(&["approve", "staging.2", "--force"])
+        .fails();
+    assert!(
+        why.contains("staging.2 is being retired: staging.1 was picked"),
+        "{why}"
+    );
+    let why = repo.sliceboard(&["clean", "staging.2", "--force"]).fails();
+    assert!(why.contains("staging.2 is being retired"), "{why}");
+    let why = repo
+        .sliceboard(&["pick", "staging.2", "--yes", "--force"])
+        .fails();
+    assert!(
+        why.contains("the pick of staging.1 is still retiring staging.2"),
+        "{why}"
+    );
+    assert!(
+        picking.try_wait().unwrap().is_none(),
+        "the pick waits for the teardown"
+    );
+    assert!(repo.worktree("staging.2").is_dir());
+
+    std::fs::write(&may_end, "").unwrap();
+    let status = common::wait_exit(&mut picking, "pick staging.1", PATIENCE);
+    let out = picking.wait_with_output().unwrap();
+    assert!(status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("retired staging.2: branch kept as sliceboard/retired/staging.2"),
+        "{said}"
+    );
+    assert!(!repo.worktree("staging.2").exists());
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s", "sliceboard/retired/staging.2"])
+            .trim(),
+        "variant 2"
+    );
+    let state = repo.state_json();
+    assert_eq!(state["slices"]["staging.2"]["lifecycle"], "retired");
+    assert_eq!(state["slices"]["staging.1"]["lifecycle"], "approved");
+    assert!(!repo.state_dir().join("merge/pick.json").exists());
+}
