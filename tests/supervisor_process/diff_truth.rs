@@ -491,7 +491,7 @@ fn an_approval_reads_the_work_written_a_moment_before_it_as_the_whole_status_doe
     // time has passed; then taken back.
     // What changes, how, and how it is taken back.
     type Change<'a> = (&'a str, &'a dyn Fn(), &'a dyn Fn());
-    let changes: [Change<'_>; 7] = [
+    let changes: [Change<'_>; 9] = [
         (
             "a committed file edited",
             &|| write_file(&worktree.join("orders/fct_orders.sql"), "select 2\n"),
@@ -539,6 +539,26 @@ fn an_approval_reads_the_work_written_a_moment_before_it_as_the_whole_status_doe
                     &worktree,
                     &["checkout", "--", "orders/fct_orders.sql", "orders/base.sql"],
                 );
+            },
+        ),
+        (
+            "a change staged, then taken back in the file only",
+            &|| {
+                write_file(&worktree.join("orders/gone.sql"), "select 8\n");
+                repo.git_in(&worktree, &["add", "orders/gone.sql"]);
+                write_file(&worktree.join("orders/gone.sql"), "select 9 as id\n");
+            },
+            &|| {
+                repo.git_in(&worktree, &["reset", "-q", "--", "orders/gone.sql"]);
+            },
+        ),
+        (
+            "a tracked file taken out of the index, left on disk",
+            &|| {
+                repo.git_in(&worktree, &["rm", "-q", "--cached", "orders/gone.sql"]);
+            },
+            &|| {
+                repo.git_in(&worktree, &["reset", "-q", "--", "orders/gone.sql"]);
             },
         ),
         (
