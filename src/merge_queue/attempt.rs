@@ -359,6 +359,9 @@ impl MergeQueue {
         slice: &SliceName,
         ahead: &[SliceName],
     ) -> Result<String, String> {
+        if let Some(going) = self.going(slice) {
+            return Err(going);
+        }
         let plan = &self.ws.plan;
         let state = self.state();
         let record = state

@@ -52,10 +52,14 @@ impl MergeQueue {
             )));
             return;
         }
-        if self.retiring.contains_key(slice)
-            && let Some(going) = self.going(slice)
-        {
+        if let Some(going) = self.going(slice) {
             let _ = reply.send(Err(format!("cannot clean {slice}: {going}")));
+            return;
+        }
+        if self.retiring.values().any(|picked| picked == slice) {
+            let _ = reply.send(Err(format!(
+                "cannot clean {slice}: it was picked, and its pick is still retiring its siblings; clean it once the pick has answered"
+            )));
             return;
         }
         let checked = self.clean_checked(slice, force);

@@ -127,9 +127,9 @@ enum Msg {
     UsePlan(Box<crate::domain::Plan>),
     /// A clean's `down` answered: the rest of the clean.
     Downed(Box<clean::Cleaning>, Outcome),
-    /// A pick's siblings came down (or did not, and why): the rest of
+    /// The pick's siblings came down (or did not, and why): the rest of
     /// the pick.
-    SiblingsDown(Box<pick::Picking>, pick::Downs),
+    SiblingsDown(pick::Downs),
     /// Something the queue reads changed: look again.
     Poke,
     Stop,
@@ -139,7 +139,8 @@ enum Msg {
 #[derive(Clone)]
 pub struct QueueHandle {
     tx: mpsc::Sender<Msg>,
-    /// A merge runs or waits to: the supervisor must not end by itself.
+    /// A merge runs or waits to, or a clean or a pick waits for worktrees
+    /// to come down: the supervisor must not end by itself.
     busy: Arc<AtomicBool>,
 }
 
@@ -174,8 +175,9 @@ impl QueueHandle {
         let _ = self.tx.send(Msg::Stop);
     }
 
-    /// Whether a merge attempt runs or a merge (asked for, or `auto`'s)
-    /// waits for its turn.
+    /// Whether a merge attempt runs, a merge (asked for, or `auto`'s)
+    /// waits for its turn, or a clean or a pick waits for worktrees to
+    /// come down.
     pub fn busy(&self) -> bool {
         self.busy.load(Ordering::SeqCst)
     }
@@ -217,6 +219,8 @@ pub fn spawn(deps: QueueDeps) -> anyhow::Result<(QueueHandle, std::thread::JoinH
                 data_diffs: BTreeMap::new(),
                 cleaning: BTreeSet::new(),
                 retiring: BTreeMap::new(),
+                picking: None,
+                stopping: false,
             };
             queue.run();
         })?;
@@ -299,6 +303,10 @@ struct MergeQueue {
     /// Variants a pick retires whose worktrees are coming down, and the
     /// variant picked.
     retiring: BTreeMap<SliceName, SliceName>,
+    /// The pick whose siblings those are, until it answers.
+    picking: Option<pick::Picking>,
+    /// The queue is on its way out: the agents refuse what it asks.
+    stopping: bool,
 }
 
 impl MergeQueue {
@@ -398,7 +406,7 @@ impl MergeQueue {
             }
             Msg::UsePlan(plan) => self.ws.plan = *plan,
             Msg::Downed(cleaning, down) => self.cleaned(*cleaning, down),
-            Msg::SiblingsDown(picking, downs) => self.picked(*picking, downs),
+            Msg::SiblingsDown(downs) => self.siblings_down(downs),
             Msg::Poke | Msg::Stop => {}
         }
     }
@@ -663,6 +671,7 @@ impl MergeQueue {
     /// On the way out: a running check is stopped, its attempt recorded
     /// as interrupted, and whoever waits is told.
     fn stop(&mut self) {
+        self.stopping = true;
         self.interrupt();
         for job in self.jobs.drain(..) {
             if let Some(reply) = job.reply {
@@ -726,7 +735,7 @@ impl MergeQueue {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.inbox.recv_timeout(left) {
                 Ok(Msg::Downed(cleaning, down)) => self.cleaned(*cleaning, down),
-                Ok(Msg::SiblingsDown(picking, downs)) => self.picked(*picking, downs),
+                Ok(Msg::SiblingsDown(downs)) => self.siblings_down(downs),
                 Ok(Msg::Request { reply, .. }) => {
                     let _ = reply.send(Err("the supervisor is shutting down".into()));
                 }
@@ -738,6 +747,7 @@ impl MergeQueue {
                     for (slice, picked) in &self.retiring {
                         tracing::warn!(%slice, %picked, "the supervisor ended before this retired variant's worktree came down; the next supervisor finishes the pick");
                     }
+                    self.pick_cut_off();
                     break;
                 }
             }

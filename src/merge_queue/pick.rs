@@ -113,12 +113,13 @@ impl MergeQueue {
             }
         };
         if down.is_empty() {
-            self.picked(picking, Vec::new());
+            self.finish_pick(picking, Vec::new());
             return;
         }
         for variant in &down {
             self.retiring.insert(variant.clone(), slice.clone());
         }
+        self.picking = Some(picking);
         let agents = self.deps.agents.clone();
         self.off_thread(
             "merge-queue-retire",
@@ -130,15 +131,24 @@ impl MergeQueue {
                         (variant, down)
                     })
                     .collect();
-                super::Msg::SiblingsDown(Box::new(picking), downs)
+                super::Msg::SiblingsDown(downs)
             }),
         );
     }
 
+    /// The siblings of the pick in progress came down (or did not).
+    pub(super) fn siblings_down(&mut self, downs: Downs) {
+        if let Some(picking) = self.picking.take() {
+            self.finish_pick(picking, downs);
+        }
+    }
+
     /// The rest of a pick once its siblings came down (or did not): their
     /// branches kept under `sliceboard/retired/`, their records retired,
-    /// the pick's record removed, and the answer sent.
-    pub(super) fn picked(&mut self, mut picking: Picking, downs: Downs) {
+    /// the pick's record removed, and the answer sent. A supervisor
+    /// stopping meanwhile (whose agents refuse) keeps the record, so the
+    /// next one finishes the pick.
+    fn finish_pick(&mut self, mut picking: Picking, downs: Downs) {
         for (variant, down) in downs {
             self.retiring.remove(&variant);
             match down.and_then(|()| self.retire_branch(&variant, &picking.picked)) {
@@ -148,7 +158,13 @@ impl MergeQueue {
                 Err(why) => picking.failed.push(why.explain(&variant, &picking.picked)),
             }
         }
-        self.remove_pick();
+        if self.stopping && !picking.failed.is_empty() {
+            picking.failed.push(
+                "the supervisor is stopping: the next one finishes the pick (its record, merge/pick.json, is kept)".to_owned(),
+            );
+        } else {
+            self.remove_pick();
+        }
         self.refresh();
         let said = picking.said.join("\n");
         let _ = picking.reply.send(if picking.failed.is_empty() {
@@ -156,6 +172,21 @@ impl MergeQueue {
         } else {
             Err(format!("{said}\n{}", picking.failed.join("\n")))
         });
+    }
+
+    /// At stop, the pick whose siblings did not come down in time is
+    /// answered: its record stays for the next supervisor to finish.
+    pub(super) fn pick_cut_off(&mut self) {
+        let Some(picking) = self.picking.take() else {
+            return;
+        };
+        let siblings: Vec<&str> = self.retiring.keys().map(SliceName::as_str).collect();
+        let mut said = picking.said;
+        said.push(format!(
+            "the supervisor stopped before {} came down; the next one finishes the pick (its record, merge/pick.json, is kept)",
+            siblings.join(", ")
+        ));
+        let _ = picking.reply.send(Err(said.join("\n")));
     }
 
     /// A pick's first part, on the queue's thread: refused, or the pick
@@ -277,6 +308,9 @@ impl MergeQueue {
     ) -> Result<(), String> {
         let state = self.state();
         for other in others {
+            if let Some(going) = self.going(other) {
+                return Err(format!("cannot pick {slice}: {going}"));
+            }
             if let Some(running) = self.running.as_ref().filter(|r| &r.slice == other) {
                 return Err(format!(
                     "cannot pick {slice}: {} merge check is running (attempt {}); wait for it to end, then pick again",

@@ -456,8 +456,10 @@ fn a_pick_whose_siblings_agent_outlived_the_supervisor_ends_that_agent_on_restar
 fn the_queue_answers_while_a_pick_waits_for_its_siblings_teardown() {
     let tmp = tempfile::tempdir().unwrap();
     let (started, may_end) = (tmp.path().join("started"), tmp.path().join("may-end"));
+    // Bounded (a minute), so a test that fails before it lets the
+    // teardown end leaves nothing running.
     let teardown = format!(
-        "touch '{}'; while [ ! -e '{}' ]; do sleep 0.05; done",
+        "touch '{}'; i=0; while [ ! -e '{}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done",
         started.display(),
         may_end.display()
     );
@@ -467,6 +469,9 @@ fn the_queue_answers_while_a_pick_waits_for_its_siblings_teardown() {
         &format!("[worktree]\nteardown = [{}]", toml_string(&teardown)),
     );
     let _sup = Supervise::start(&repo, &[]);
+    // An approved sibling is retired all the same, and never merges
+    // meanwhile.
+    repo.sliceboard(&["approve", "staging.2", "--force"]).ok();
     let mut picking = repo
         .command(common::BIN, &repo.root)
         .args(["pick", "staging.1", "--yes", "--force"])
@@ -488,6 +493,13 @@ fn the_queue_answers_while_a_pick_waits_for_its_siblings_teardown() {
     );
     let why = repo.sliceboard(&["clean", "staging.2", "--force"]).fails();
     assert!(why.contains("staging.2 is being retired"), "{why}");
+    let why = repo.sliceboard(&["merge", "staging.2"]).fails();
+    assert!(why.contains("staging.2 is being retired"), "{why}");
+    let why = repo.sliceboard(&["clean", "staging.1", "--force"]).fails();
+    assert!(
+        why.contains("its pick is still retiring its siblings"),
+        "{why}"
+    );
     let why = repo
         .sliceboard(&["pick", "staging.2", "--yes", "--force"])
         .fails();
