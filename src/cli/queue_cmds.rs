@@ -402,6 +402,11 @@ pub fn describe(board: &QueueBoard) -> String {
             out.push_str(&format!("  {slice}: {note}\n"));
         }
     }
+    for view in board.slices.values() {
+        if let Some(going) = &view.going {
+            out.push_str(&format!("  {going}\n"));
+        }
+    }
     for pair in &board.pairs {
         out.push_str(&format!(
             "  ! {} and {} conflict with each other in {}\n",

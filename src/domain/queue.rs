@@ -87,6 +87,10 @@ pub struct MergeView {
     /// (`[merge] data_diff`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<DataDiff>,
+    /// It is on its way out, and how: a clean or a pick takes its
+    /// worktree down (its approval and merge refused meanwhile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub going: Option<String>,
 }
 
 /// What a merge does to the data (`[merge] data_diff`): the models its

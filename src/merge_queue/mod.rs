@@ -691,11 +691,13 @@ impl MergeQueue {
     fn going(&self, slice: &SliceName) -> Option<String> {
         if self.cleaning.contains(slice) {
             return Some(format!(
-                "{slice} is being cleaned (its worktree is coming down)"
+                "{slice} is being cleaned: its worktree is coming down"
             ));
         }
         self.retiring.get(slice).map(|picked| {
-            format!("{slice} is being retired: {picked} was picked, and {slice}'s worktree is coming down")
+            format!(
+                "{slice} is being retired: {picked} was picked, and its worktree is coming down"
+            )
         })
     }
 

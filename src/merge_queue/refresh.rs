@@ -76,6 +76,9 @@ impl MergeQueue {
                 view.speculative = Some(note);
             }
         }
+        for (slice, view) in &mut board.slices {
+            view.going = self.going(slice);
+        }
         if self.shown.as_ref() != Some(&board) {
             (self.deps.publish)(BoardUpdate::Queue {
                 queue: board.clone(),

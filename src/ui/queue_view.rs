@@ -32,6 +32,16 @@ fn state_style(state: &EntryState) -> Style {
 /// an early warning that it would conflict.
 pub fn row_note(queue: &QueueBoard, slice: &SliceName) -> Option<Span<'static>> {
     let view = queue.slices.get(slice);
+    if let Some(going) = view.and_then(|v| v.going.as_deref()) {
+        // "NAME is being retired: …": the row names the slice already.
+        let what = going
+            .strip_prefix(slice.as_str())
+            .map_or(going, str::trim_start);
+        return Some(Span::styled(
+            format!("  {what}"),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
     if let Some(state) = view.and_then(|v| v.state.as_ref()) {
         // The lifecycle beside it already says "merged".
         if matches!(state, EntryState::Merged { .. }) {

@@ -1092,6 +1092,22 @@ fn the_pick_key_asks_then_picks_a_variant_and_names_what_it_retires() {
             force: false,
         })]
     );
+    // While the sibling comes down, its row says so.
+    app.board.queue.slices.insert(
+        name("stg.1"),
+        sliceboard::domain::queue::MergeView {
+            going: Some(
+                "stg.1 is being retired: stg.2 was picked, and its worktree is coming down"
+                    .to_owned(),
+            ),
+            ..Default::default()
+        },
+    );
+    let screen = render(&app, 160, 30);
+    assert!(
+        screen.contains("is being retired: stg.2 was picked"),
+        "{screen}"
+    );
     // A retired variant cannot be picked.
     press(&mut app, KeyCode::Char('j'));
     press(&mut app, KeyCode::Char('P'));

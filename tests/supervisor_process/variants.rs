@@ -483,7 +483,10 @@ fn the_queue_answers_while_a_pick_waits_for_its_siblings_teardown() {
 
     // Meanwhile the queue reads, and refuses what would touch staging.2.
     let queue = repo.sliceboard(&["queue"]).ok();
-    assert!(queue.contains("staging.1"), "{queue}");
+    assert!(
+        queue.contains("staging.2 is being retired: staging.1 was picked"),
+        "{queue}"
+    );
     let why = repo
         .sliceboard(&["approve", "staging.2", "--force"])
         .fails();
