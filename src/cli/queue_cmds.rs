@@ -350,9 +350,12 @@ pub fn describe(board: &QueueBoard) -> String {
             .map_or_else(String::new, |a| {
                 format!(" (approved {})", short_commit(&a.commit))
             });
-        let state = view
-            .and_then(|v| v.state.as_ref())
-            .map_or_else(|| "?".to_owned(), EntryState::describe);
+        let state = match view.and_then(|v| v.going_words(slice)) {
+            Some(going) => going.to_owned(),
+            None => view
+                .and_then(|v| v.state.as_ref())
+                .map_or_else(|| "?".to_owned(), EntryState::describe),
+        };
         let note = view
             .and_then(|v| v.speculative.as_deref())
             .map_or_else(String::new, |n| format!(" ({n})"));
@@ -402,7 +405,8 @@ pub fn describe(board: &QueueBoard) -> String {
             out.push_str(&format!("  {slice}: {note}\n"));
         }
     }
-    for view in board.slices.values() {
+    // Queued ones say it in their line above.
+    for view in board.slices.values().filter(|v| v.position.is_none()) {
         if let Some(going) = &view.going {
             out.push_str(&format!("  {going}\n"));
         }

@@ -93,6 +93,19 @@ pub struct MergeView {
     pub going: Option<String>,
 }
 
+impl MergeView {
+    /// How `slice` is on its way out, in words after its name ("is being
+    /// retired: …"), for places that name the slice already.
+    pub fn going_words(&self, slice: &SliceName) -> Option<&str> {
+        let going = self.going.as_deref()?;
+        Some(
+            going
+                .strip_prefix(slice.as_str())
+                .map_or(going, str::trim_start),
+        )
+    }
+}
+
 /// What a merge does to the data (`[merge] data_diff`): the models its
 /// check built, each with its rows and columns in the published
 /// integration build (before) and in the check's build (after).

@@ -32,13 +32,9 @@ fn state_style(state: &EntryState) -> Style {
 /// an early warning that it would conflict.
 pub fn row_note(queue: &QueueBoard, slice: &SliceName) -> Option<Span<'static>> {
     let view = queue.slices.get(slice);
-    if let Some(going) = view.and_then(|v| v.going.as_deref()) {
-        // "NAME is being retired: …": the row names the slice already.
-        let what = going
-            .strip_prefix(slice.as_str())
-            .map_or(going, str::trim_start);
+    if let Some(going) = view.and_then(|v| v.going_words(slice)) {
         return Some(Span::styled(
-            format!("  {what}"),
+            format!("  {going}"),
             Style::new().fg(Color::Yellow),
         ));
     }
@@ -224,7 +220,12 @@ fn queued(app: &App, lines: &mut Vec<TextLine<'static>>) {
             Span::styled(approved, Style::new().add_modifier(Modifier::DIM)),
             Span::raw("  "),
         ];
-        if let Some(state) = &view.state {
+        if let Some(going) = view.going_words(slice) {
+            spans.push(Span::styled(
+                going.to_owned(),
+                Style::new().fg(Color::Yellow),
+            ));
+        } else if let Some(state) = &view.state {
             spans.push(Span::styled(state.describe(), state_style(state)));
         }
         if let Some(note) = &view.speculative {

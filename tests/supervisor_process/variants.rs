@@ -483,8 +483,13 @@ fn the_queue_answers_while_a_pick_waits_for_its_siblings_teardown() {
 
     // Meanwhile the queue reads, and refuses what would touch staging.2.
     let queue = repo.sliceboard(&["queue"]).ok();
+    let queued = queue
+        .lines()
+        .find(|l| l.trim_start().starts_with("1. staging.2"))
+        .unwrap_or_else(|| panic!("staging.2 is not queued:\n{queue}"));
     assert!(
-        queue.contains("staging.2 is being retired: staging.1 was picked"),
+        queued
+            .ends_with(": is being retired: staging.1 was picked, and its worktree is coming down"),
         "{queue}"
     );
     let why = repo
