@@ -75,12 +75,33 @@ impl NotRetired {
 }
 
 /// A pick whose siblings' worktrees are coming down: what it said so far,
-/// and who waits for the answer.
+/// and who waits for the answer (nobody, for a pick an earlier supervisor
+/// left half done: the journal is told instead).
 pub(super) struct Picking {
     picked: SliceName,
     said: Vec<String>,
+    /// The siblings it retired.
+    retired: Vec<SliceName>,
     failed: Vec<String>,
-    reply: Reply,
+    reply: Option<Reply>,
+}
+
+impl Picking {
+    fn new(picked: SliceName, reply: Option<Reply>) -> Self {
+        Self {
+            picked,
+            said: Vec::new(),
+            retired: Vec::new(),
+            failed: Vec::new(),
+            reply,
+        }
+    }
+
+    fn retired(&mut self, variant: &SliceName, branch: &str) {
+        self.said
+            .push(format!("retired {variant}: branch kept as {branch}"));
+        self.retired.push(variant.clone());
+    }
 }
 
 /// Each sibling taken down, or why it was not.
@@ -97,27 +118,31 @@ enum Retiring {
 impl MergeQueue {
     /// Picks `slice`: approved, its record written, its siblings retired.
     /// The answer goes to `reply` once every sibling is (or could not
-    /// be), which for siblings with worktrees is after [`Self::picked`].
+    /// be), which for siblings with worktrees is after
+    /// [`Self::finish_pick`].
     pub(super) fn pick_variant(&mut self, slice: &SliceName, force: bool, reply: Reply) {
-        let mut picking = Picking {
-            picked: slice.clone(),
-            said: Vec::new(),
-            failed: Vec::new(),
-            reply,
-        };
-        let down = match self.begin_pick(&mut picking, force) {
-            Ok(down) => down,
-            Err(why) => {
-                let _ = picking.reply.send(Err(why));
-                return;
+        let mut picking = Picking::new(slice.clone(), None);
+        match self.begin_pick(&mut picking, force) {
+            Ok(down) => {
+                picking.reply = Some(reply);
+                self.take_siblings_down(picking, down);
             }
-        };
+            Err(why) => {
+                let _ = reply.send(Err(why));
+            }
+        }
+    }
+
+    /// Takes `down`, the siblings of `picking` with worktrees, down off
+    /// the queue's thread; the pick finishes when they are.
+    fn take_siblings_down(&mut self, picking: Picking, down: Vec<SliceName>) {
         if down.is_empty() {
             self.finish_pick(picking, Vec::new());
             return;
         }
         for variant in &down {
-            self.retiring.insert(variant.clone(), slice.clone());
+            self.retiring
+                .insert(variant.clone(), picking.picked.clone());
         }
         self.picking = Some(picking);
         let agents = self.deps.agents.clone();
@@ -145,19 +170,31 @@ impl MergeQueue {
 
     /// The rest of a pick once its siblings came down (or did not): their
     /// branches kept under `sliceboard/retired/`, their records retired,
-    /// the pick's record removed, and the answer sent. A supervisor
-    /// stopping meanwhile (whose agents refuse) keeps the record, so the
-    /// next one finishes the pick.
+    /// the pick's record removed, and the answer sent (a resumed pick's
+    /// journaled). A supervisor stopping meanwhile (whose agents refuse)
+    /// keeps the record, so the next one finishes the pick.
     fn finish_pick(&mut self, mut picking: Picking, downs: Downs) {
         for (variant, down) in downs {
             self.retiring.remove(&variant);
             match down.and_then(|()| self.retire_branch(&variant, &picking.picked)) {
-                Ok(branch) => picking
-                    .said
-                    .push(format!("retired {variant}: branch kept as {branch}")),
+                Ok(branch) => picking.retired(&variant, &branch),
                 Err(why) => picking.failed.push(why.explain(&variant, &picking.picked)),
             }
         }
+        let Some(reply) = picking.reply.take() else {
+            self.record(
+                Actor::Sliceboard,
+                Event::PickResumed {
+                    slice: picking.picked.clone(),
+                    retired: picking.retired,
+                    left: picking.failed,
+                },
+            );
+            if !self.stopping {
+                self.remove_pick();
+            }
+            return;
+        };
         if self.stopping && !picking.failed.is_empty() {
             picking.failed.push(
                 "the supervisor is stopping: the next one finishes the pick (its record, merge/pick.json, is kept)".to_owned(),
@@ -167,7 +204,7 @@ impl MergeQueue {
         }
         self.refresh();
         let said = picking.said.join("\n");
-        let _ = picking.reply.send(if picking.failed.is_empty() {
+        let _ = reply.send(if picking.failed.is_empty() {
             Ok(said)
         } else {
             Err(format!("{said}\n{}", picking.failed.join("\n")))
@@ -180,13 +217,16 @@ impl MergeQueue {
         let Some(picking) = self.picking.take() else {
             return;
         };
+        let Some(reply) = picking.reply else {
+            return;
+        };
         let siblings: Vec<&str> = self.retiring.keys().map(SliceName::as_str).collect();
         let mut said = picking.said;
         said.push(format!(
             "the supervisor stopped before {} came down; the next one finishes the pick (its record, merge/pick.json, is kept)",
             siblings.join(", ")
         ));
-        let _ = picking.reply.send(Err(said.join("\n")));
+        let _ = reply.send(Err(said.join("\n")));
     }
 
     /// A pick's first part, on the queue's thread: refused, or the pick
@@ -234,11 +274,7 @@ impl MergeQueue {
         let mut down = Vec::new();
         for other in &others {
             match self.retire_at_once(other, slice) {
-                Ok(Retiring::Done(Some(branch))) => {
-                    picking
-                        .said
-                        .push(format!("retired {other}: branch kept as {branch}"));
-                }
+                Ok(Retiring::Done(Some(branch))) => picking.retired(other, &branch),
                 Ok(Retiring::Done(None)) => {}
                 Ok(Retiring::Down) => down.push(other.clone()),
                 Err(why) => picking.failed.push(why.explain(other, slice)),
@@ -264,24 +300,20 @@ impl MergeQueue {
             }
         };
         tracing::info!(picked = %file.picked, "finishing a pick an earlier supervisor left half done");
-        let mut retired = Vec::new();
-        let mut left = Vec::new();
+        // As a pick does, with the journal told at the end instead of
+        // whoever asked: the siblings with worktrees come down off the
+        // queue's thread, so the queue serves from its start.
+        let mut picking = Picking::new(file.picked.clone(), None);
+        let mut down = Vec::new();
         for other in &file.retire {
-            match self.retire(other, &file.picked) {
-                Ok(Some(_)) => retired.push(other.clone()),
-                Ok(None) => {}
-                Err(why) => left.push(why.explain(other, &file.picked)),
+            match self.retire_at_once(other, &file.picked) {
+                Ok(Retiring::Done(Some(branch))) => picking.retired(other, &branch),
+                Ok(Retiring::Done(None)) => {}
+                Ok(Retiring::Down) => down.push(other.clone()),
+                Err(why) => picking.failed.push(why.explain(other, &file.picked)),
             }
         }
-        self.record(
-            Actor::Sliceboard,
-            Event::PickResumed {
-                slice: file.picked.clone(),
-                retired,
-                left,
-            },
-        );
-        self.remove_pick();
+        self.take_siblings_down(picking, down);
     }
 
     fn pick_file(&self) -> PathBuf {
@@ -335,23 +367,6 @@ impl MergeQueue {
             }
         }
         Ok(())
-    }
-
-    /// Retires `variant` in favour of `picked`, all of it on this thread
-    /// (a pick an earlier supervisor left half done, on start); the branch
-    /// it is kept as, or `None` when it was retired already.
-    fn retire(
-        &mut self,
-        variant: &SliceName,
-        picked: &SliceName,
-    ) -> Result<Option<String>, NotRetired> {
-        match self.retire_at_once(variant, picked)? {
-            Retiring::Done(branch) => Ok(branch),
-            Retiring::Down => {
-                take_down(&self.deps.agents, variant)?;
-                self.retire_branch(variant, picked).map(Some)
-            }
-        }
     }
 
     /// What retires `variant` without waiting: a variant never made, or
@@ -458,7 +473,7 @@ impl MergeQueue {
 /// group an earlier one left running: `KillAgent` ends either), waits for
 /// it to be gone, and removes its worktree, uncommitted work and all: the
 /// operator confirmed the pick. Blocks up to [`AGENT_END`] and the
-/// `down`: the queue calls it off its thread, except on start.
+/// `down`: the queue calls it off its thread.
 fn take_down(agents: &AgentsHandle, variant: &SliceName) -> Result<(), NotRetired> {
     let answer = |outcome: tokio::sync::oneshot::Receiver<crate::agents::Outcome>| {
         outcome

@@ -541,3 +541,61 @@ fn the_queue_answers_while_a_pick_waits_for_its_siblings_teardown() {
     assert_eq!(state["slices"]["staging.1"]["lifecycle"], "approved");
     assert!(!repo.state_dir().join("merge/pick.json").exists());
 }
+
+/// A pick an earlier supervisor left half done is finished by the next
+/// one off the queue's thread: while the sibling's teardown holds, the
+/// queue answers and the sibling is shown on its way out.
+#[test]
+fn a_pick_finished_on_start_leaves_the_queue_answering_while_its_sibling_comes_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (started, may_end) = (tmp.path().join("started"), tmp.path().join("may-end"));
+    let teardown = format!(
+        "touch '{}'; i=0; while [ ! -e '{}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done",
+        started.display(),
+        may_end.display()
+    );
+    let repo = TestRepo::new();
+    two_committed_variants(
+        &repo,
+        &format!("[worktree]\nteardown = [{}]", toml_string(&teardown)),
+    );
+    let record = repo.state_dir().join("merge/pick.json");
+    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+    std::fs::write(
+        &record,
+        r#"{"picked": "staging.1", "retire": ["staging.2"], "started": "2026-12-01T12:00:00Z"}"#,
+    )
+    .unwrap();
+
+    let _sup = Supervise::start(&repo, &[]);
+    poll_until("staging.2's teardown runs", PATIENCE, || started.exists());
+    let queue = repo.sliceboard(&["queue"]).ok();
+    assert!(
+        queue.contains("staging.2 is being retired: staging.1 was picked"),
+        "{queue}"
+    );
+    let why = repo
+        .sliceboard(&["approve", "staging.2", "--force"])
+        .fails();
+    assert!(why.contains("staging.2 is being retired"), "{why}");
+    assert!(record.exists(), "the pick is not finished yet");
+
+    std::fs::write(&may_end, "").unwrap();
+    poll_until("the pick to be finished", PATIENCE, || {
+        !record.exists() && repo.state_json()["slices"]["staging.2"]["lifecycle"] == "retired"
+    });
+    assert!(!repo.worktree("staging.2").exists());
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s", "sliceboard/retired/staging.2"])
+            .trim(),
+        "variant 2"
+    );
+    let journal = std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap();
+    let resumed: serde_json::Value = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "pick_resumed")
+        .unwrap_or_else(|| panic!("no pick_resumed in the journal:\n{journal}"));
+    assert_eq!(resumed["retired"], serde_json::json!(["staging.2"]));
+    assert_eq!(resumed["left"], serde_json::json!([]));
+}
