@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::domain::queue::{DataDiff, EntryState, QueueBoard};
+use crate::domain::queue::{DataDiff, QueueBoard};
 use crate::domain::short_commit;
 use crate::domain::wire::ClientKind;
 use crate::domain::{Command, MergeWhich};
@@ -351,15 +351,15 @@ pub fn describe(board: &QueueBoard) -> String {
                 format!(" (approved {})", short_commit(&a.commit))
             });
         let state = match view.and_then(|v| v.going_words(slice)) {
-            Some(going) => going.to_owned(),
+            Some(going) => format!(" {going}"),
             None => view
                 .and_then(|v| v.state.as_ref())
-                .map_or_else(|| "?".to_owned(), EntryState::describe),
+                .map_or_else(|| ": ?".to_owned(), |s| format!(": {}", s.describe())),
         };
         let note = view
             .and_then(|v| v.speculative.as_deref())
             .map_or_else(String::new, |n| format!(" ({n})"));
-        out.push_str(&format!("{:>3}. {slice}{approved}: {state}{note}\n", i + 1));
+        out.push_str(&format!("{:>3}. {slice}{approved}{state}{note}\n", i + 1));
         for line in view
             .and_then(|v| v.data.as_ref())
             .map(DataDiff::lines)

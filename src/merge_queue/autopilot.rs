@@ -354,6 +354,7 @@ impl MergeQueue {
                 !record.upstream_merged.is_empty()
                     && matches!(record.lifecycle, Lifecycle::Active | Lifecycle::Ready)
                     && !self.autopilot.handed_over.contains(*slice)
+                    && self.going(slice).is_none()
                     && self.autopilot.upstream_told.get(*slice) != Some(&record.upstream_merged)
                     && board.row(slice).is_some_and(|row| {
                         agent_done(row.status, row.activity)

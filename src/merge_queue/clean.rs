@@ -58,7 +58,7 @@ impl MergeQueue {
         }
         if self.retiring.values().any(|picked| picked == slice) {
             let _ = reply.send(Err(format!(
-                "cannot clean {slice}: it was picked, and its pick is still retiring its siblings; clean it once the pick has answered"
+                "cannot clean {slice}: it was picked, and its pick is still retiring its siblings; clean it once the pick has finished"
             )));
             return;
         }

@@ -27,6 +27,11 @@ impl MergeQueue {
         slice: &SliceName,
         actor: Actor,
     ) -> Result<String, String> {
+        // Telling an agent may start it again: never in a worktree that
+        // is coming down.
+        if let Some(going) = self.going(slice) {
+            return Err(format!("cannot tell {slice}: {going}"));
+        }
         let state = self.state();
         let record = state
             .slices

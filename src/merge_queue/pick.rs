@@ -181,6 +181,13 @@ impl MergeQueue {
                 Err(why) => picking.failed.push(why.explain(&variant, &picking.picked)),
             }
         }
+        if self.stopping && !picking.failed.is_empty() {
+            picking.failed.push(
+                "the supervisor is stopping: the next one finishes the pick (its record, merge/pick.json, is kept)".to_owned(),
+            );
+        } else {
+            self.remove_pick();
+        }
         let Some(reply) = picking.reply.take() else {
             self.record(
                 Actor::Sliceboard,
@@ -190,18 +197,8 @@ impl MergeQueue {
                     left: picking.failed,
                 },
             );
-            if !self.stopping {
-                self.remove_pick();
-            }
             return;
         };
-        if self.stopping && !picking.failed.is_empty() {
-            picking.failed.push(
-                "the supervisor is stopping: the next one finishes the pick (its record, merge/pick.json, is kept)".to_owned(),
-            );
-        } else {
-            self.remove_pick();
-        }
         self.refresh();
         let said = picking.said.join("\n");
         let _ = reply.send(if picking.failed.is_empty() {
@@ -238,7 +235,7 @@ impl MergeQueue {
         let slice = &picking.picked.clone();
         if let Some((variant, picked)) = self.retiring.iter().next() {
             return Err(format!(
-                "cannot pick {slice}: the pick of {picked} is still retiring {variant}; pick again once it has answered"
+                "cannot pick {slice}: the pick of {picked} is still retiring {variant}; pick again once it has finished"
             ));
         }
         let family = self

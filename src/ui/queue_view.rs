@@ -140,12 +140,18 @@ fn runs_itself(app: &App) -> Option<TextLine<'static>> {
 }
 
 /// Slices the queue, running itself, would approve, and what each waits
-/// for (or that it needs the operator).
+/// for (or that it needs the operator); slices not queued on their way
+/// out, and how.
 fn not_queued(queue: &QueueBoard, lines: &mut Vec<TextLine<'static>>) {
     let notes: Vec<(&SliceName, &str)> = queue
         .slices
         .iter()
-        .filter_map(|(slice, view)| view.autopilot.as_deref().map(|note| (slice, note)))
+        .filter_map(|(slice, view)| {
+            let going = view.going_words(slice).filter(|_| view.position.is_none());
+            going
+                .or(view.autopilot.as_deref())
+                .map(|note| (slice, note))
+        })
         .collect();
     if notes.is_empty() {
         return;

@@ -489,7 +489,7 @@ fn the_queue_answers_while_a_pick_waits_for_its_siblings_teardown() {
         .unwrap_or_else(|| panic!("staging.2 is not queued:\n{queue}"));
     assert!(
         queued
-            .ends_with(": is being retired: staging.1 was picked, and its worktree is coming down"),
+            .ends_with(") is being retired: staging.1 was picked, and its worktree is coming down"),
         "{queue}"
     );
     let why = repo
