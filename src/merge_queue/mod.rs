@@ -362,10 +362,17 @@ impl MergeQueue {
             last = std::time::Instant::now();
             self.refresh();
             let board = self.board_for_autopilot();
+            let notes = self.autopilot.notes.clone();
             self.approve_green(board.as_ref());
             self.tell_upstream_merged(board.as_ref());
             self.conflicts_in_the_queue();
             self.advance();
+            // What the autopilot did and says goes out now, not with the
+            // next thing that wakes the queue (maybe minutes away).
+            let seen = self.seen.as_ref().map(|s| s.generation);
+            if self.autopilot.notes != notes || seen != Some(self.deps.state.generation()) {
+                self.refresh();
+            }
             self.busy.store(
                 self.checks_running() || !self.jobs.is_empty() || self.taking_down(),
                 Ordering::SeqCst,

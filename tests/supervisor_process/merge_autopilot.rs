@@ -306,3 +306,39 @@ fn a_failure_while_the_queue_is_held_is_told_when_it_goes_on() {
     });
     assert_eq!(events(&repo, "feedback_sent").len(), 1);
 }
+
+/// What the queue, running itself, says of a slice reaches an attached
+/// dashboard as it changes, with nobody asking: a slice whose agent is
+/// done but changed a path it does not own is "not green", not still
+/// waiting for its agent.
+#[test]
+fn the_autopilots_note_reaches_the_dashboard_as_it_changes() {
+    let plan = Plan::new(
+        "echo 'select 1 as id' > models/staging/orders.sql && echo x > outside.txt && \
+         git add -A && git commit -qm work",
+    )
+    .top("integration = \"integration\"")
+    .table("[merge]\napprove = \"when-green\"")
+    .slice("staging", &["models/staging/**"], &[])
+    .to_string();
+    let repo = TestRepo::without_dbt_project();
+    repo.write("models/staging/.keep", "");
+    repo.write("sliceboard.toml", &plan);
+    repo.commit_all("plan");
+    repo.sliceboard(&["up"]).ok();
+    let _sup = Supervise::start(&repo, &[]);
+    let mut dash = common::supervised::Dashboard::connect(&repo.socket());
+    cli(&repo.socket(), start_agent("staging")).expect("the agent starts");
+    let note = |d: &common::supervised::Dashboard| {
+        d.board
+            .queue
+            .slices
+            .get(&common::supervised::name("staging"))
+            .and_then(|v| v.autopilot.clone())
+            .unwrap_or_default()
+    };
+    dash.wait_until("the queue's note that staging is not green", |d| {
+        note(d).starts_with("not green: it changed paths it does not own: outside.txt")
+    });
+    assert!(events(&repo, "approved").is_empty());
+}
