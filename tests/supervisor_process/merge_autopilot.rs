@@ -43,9 +43,15 @@ fn repo_checked(check: &str, extra: &str) -> TestRepo {
         ))
         .slice("staging", &["models/staging/**"], &[])
         .to_string();
+    staging_repo(&plan)
+}
+
+/// A repository with `plan` (its one slice owning `models/staging/`),
+/// its worktrees made.
+fn staging_repo(plan: &str) -> TestRepo {
     let repo = TestRepo::without_dbt_project();
     repo.write("models/staging/.keep", "");
-    repo.write("sliceboard.toml", &plan);
+    repo.write("sliceboard.toml", plan);
     repo.commit_all("plan");
     repo.sliceboard(&["up"]).ok();
     repo
@@ -321,11 +327,7 @@ fn the_autopilots_note_reaches_the_dashboard_as_it_changes() {
     .table("[merge]\napprove = \"when-green\"")
     .slice("staging", &["models/staging/**"], &[])
     .to_string();
-    let repo = TestRepo::without_dbt_project();
-    repo.write("models/staging/.keep", "");
-    repo.write("sliceboard.toml", &plan);
-    repo.commit_all("plan");
-    repo.sliceboard(&["up"]).ok();
+    let repo = staging_repo(&plan);
     let _sup = Supervise::start(&repo, &[]);
     let mut dash = common::supervised::Dashboard::connect(&repo.socket());
     cli(&repo.socket(), start_agent("staging")).expect("the agent starts");

@@ -299,6 +299,29 @@ fn a_variant_never_made_is_retired_and_holds_nothing_up() {
     assert!(merged.contains("merged marts"), "{merged}");
 }
 
+/// `merge/pick.json` as a pick of staging.1 leaves it before retiring
+/// staging.2; its path.
+fn leave_a_half_done_pick(repo: &TestRepo) -> std::path::PathBuf {
+    let record = repo.state_dir().join("merge/pick.json");
+    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+    std::fs::write(
+        &record,
+        r#"{"picked": "staging.1", "retire": ["staging.2"], "started": "2026-12-01T12:00:00Z"}"#,
+    )
+    .unwrap();
+    record
+}
+
+/// The journal's `pick_resumed` event.
+fn pick_resumed(repo: &TestRepo) -> serde_json::Value {
+    let journal = std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap();
+    journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "pick_resumed")
+        .unwrap_or_else(|| panic!("no pick_resumed in the journal:\n{journal}"))
+}
+
 /// A pick cut off by SIGKILL after the pick was approved and before its
 /// sibling was retired (its `merge/pick.json` left behind, as the pick
 /// writes it) is finished by the next supervisor, and journaled.
@@ -310,13 +333,7 @@ fn a_pick_cut_off_by_a_killed_supervisor_is_finished_by_the_next_one() {
     let mut sup = Supervise::start(&repo, &[]);
     repo.sliceboard(&["approve", "staging.1", "--force"]).ok();
     sup.kill();
-    let record = repo.state_dir().join("merge/pick.json");
-    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
-    std::fs::write(
-        &record,
-        r#"{"picked": "staging.1", "retire": ["staging.2"], "started": "2026-12-01T12:00:00Z"}"#,
-    )
-    .unwrap();
+    let record = leave_a_half_done_pick(&repo);
 
     let _sup = Supervise::start(&repo, &[]);
     poll_until("the next supervisor to finish the pick", PATIENCE, || {
@@ -332,12 +349,7 @@ fn a_pick_cut_off_by_a_killed_supervisor_is_finished_by_the_next_one() {
         repo.state_json()["slices"]["staging.1"]["lifecycle"],
         "approved"
     );
-    let journal = std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap();
-    let resumed: serde_json::Value = journal
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|e| e["event"] == "pick_resumed")
-        .unwrap_or_else(|| panic!("no pick_resumed in the journal:\n{journal}"));
+    let resumed = pick_resumed(&repo);
     assert_eq!(resumed["slice"], "staging.1");
     assert_eq!(resumed["retired"], serde_json::json!(["staging.2"]));
     assert_eq!(resumed["left"], serde_json::json!([]));
@@ -425,12 +437,7 @@ fn a_pick_whose_siblings_agent_outlived_the_supervisor_ends_that_agent_on_restar
     poll_until("the next supervisor to finish the pick", PATIENCE, || {
         !record.exists()
     });
-    let journal = std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap();
-    let resumed: serde_json::Value = journal
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|e| e["event"] == "pick_resumed")
-        .unwrap_or_else(|| panic!("no pick_resumed in the journal:\n{journal}"));
+    let resumed = pick_resumed(&repo);
     assert_eq!(resumed["left"], serde_json::json!([]), "{resumed}");
     assert_eq!(resumed["retired"], serde_json::json!(["staging.2"]));
     assert!(
@@ -450,24 +457,34 @@ fn a_pick_whose_siblings_agent_outlived_the_supervisor_ends_that_agent_on_restar
     );
 }
 
+/// [`two_committed_variants`] whose worktrees' teardown touches
+/// `started`, then holds until `may_end` exists (a minute at most, so a
+/// test that fails before it lets the teardown end leaves nothing
+/// running).
+fn two_variants_held_in_teardown(
+    repo: &TestRepo,
+    started: &std::path::Path,
+    may_end: &std::path::Path,
+) {
+    let teardown = format!(
+        "touch '{}'; i=0; while [ ! -e '{}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done",
+        started.display(),
+        may_end.display()
+    );
+    two_committed_variants(
+        repo,
+        &format!("[worktree]\nteardown = [{}]", toml_string(&teardown)),
+    );
+}
+
 /// A sibling's teardown holds the pick: the queue answers meanwhile, and
 /// refuses what would touch the sibling on its way out.
 #[test]
 fn the_queue_answers_while_a_pick_waits_for_its_siblings_teardown() {
     let tmp = tempfile::tempdir().unwrap();
     let (started, may_end) = (tmp.path().join("started"), tmp.path().join("may-end"));
-    // Bounded (a minute), so a test that fails before it lets the
-    // teardown end leaves nothing running.
-    let teardown = format!(
-        "touch '{}'; i=0; while [ ! -e '{}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done",
-        started.display(),
-        may_end.display()
-    );
     let repo = TestRepo::new();
-    two_committed_variants(
-        &repo,
-        &format!("[worktree]\nteardown = [{}]", toml_string(&teardown)),
-    );
+    two_variants_held_in_teardown(&repo, &started, &may_end);
     let _sup = Supervise::start(&repo, &[]);
     // An approved sibling is retired all the same, and never merges
     // meanwhile.
@@ -549,23 +566,9 @@ fn the_queue_answers_while_a_pick_waits_for_its_siblings_teardown() {
 fn a_pick_finished_on_start_leaves_the_queue_answering_while_its_sibling_comes_down() {
     let tmp = tempfile::tempdir().unwrap();
     let (started, may_end) = (tmp.path().join("started"), tmp.path().join("may-end"));
-    let teardown = format!(
-        "touch '{}'; i=0; while [ ! -e '{}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done",
-        started.display(),
-        may_end.display()
-    );
     let repo = TestRepo::new();
-    two_committed_variants(
-        &repo,
-        &format!("[worktree]\nteardown = [{}]", toml_string(&teardown)),
-    );
-    let record = repo.state_dir().join("merge/pick.json");
-    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
-    std::fs::write(
-        &record,
-        r#"{"picked": "staging.1", "retire": ["staging.2"], "started": "2026-12-01T12:00:00Z"}"#,
-    )
-    .unwrap();
+    two_variants_held_in_teardown(&repo, &started, &may_end);
+    let record = leave_a_half_done_pick(&repo);
 
     let _sup = Supervise::start(&repo, &[]);
     poll_until("staging.2's teardown runs", PATIENCE, || started.exists());
@@ -590,12 +593,7 @@ fn a_pick_finished_on_start_leaves_the_queue_answering_while_its_sibling_comes_d
             .trim(),
         "variant 2"
     );
-    let journal = std::fs::read_to_string(repo.state_dir().join("events.jsonl")).unwrap();
-    let resumed: serde_json::Value = journal
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|e| e["event"] == "pick_resumed")
-        .unwrap_or_else(|| panic!("no pick_resumed in the journal:\n{journal}"));
+    let resumed = pick_resumed(&repo);
     assert_eq!(resumed["retired"], serde_json::json!(["staging.2"]));
     assert_eq!(resumed["left"], serde_json::json!([]));
 }
