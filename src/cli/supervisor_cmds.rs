@@ -69,7 +69,7 @@ fn lost(remote: Option<&str>, pid: u32, why: &str) -> String {
             "lost the connection to the supervisor (pid {pid}, still running): {why}. Attach again: sliceboard"
         ),
         None => format!(
-            "the supervisor (pid {pid}) ended without a goodbye ({why}): it was killed or crashed (see .git/sliceboard/supervisor.out and sliceboard.log). `sliceboard` starts a new one, which finds any agent left running"
+            "the supervisor (pid {pid}) ended: {why}; it was killed or crashed (see .git/sliceboard/supervisor.out and sliceboard.log). `sliceboard` starts a new one, which finds any agent left running"
         ),
     }
 }
@@ -316,4 +316,24 @@ fn running(pid: u32) -> bool {
         .rsplit_once(')')
         .and_then(|(_, rest)| rest.split_whitespace().next());
     !matches!(state, Some("Z" | "X"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lost;
+
+    #[test]
+    fn a_dashboard_whose_supervisor_died_says_so_once_and_what_to_do() {
+        // A child of ours, ended and reaped: no process has its pid now.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        let said = lost(None, child.id(), "the connection closed without a goodbye");
+        assert_eq!(
+            said,
+            format!(
+                "the supervisor (pid {}) ended: the connection closed without a goodbye; it was killed or crashed (see .git/sliceboard/supervisor.out and sliceboard.log). `sliceboard` starts a new one, which finds any agent left running",
+                child.id()
+            )
+        );
+    }
 }
