@@ -370,7 +370,7 @@ fn start_queue(
         dirt: {
             let hub = hub.clone();
             Arc::new(move |slice: &crate::domain::SliceName, worktree: &Path| {
-                diffs.flush(clients::DIFF_WAIT);
+                diffs.flush_slice(slice, clients::DIFF_WAIT);
                 let live = hub.board().row(slice).and_then(|row| {
                     (row.worktree == worktree && row.diff_error.is_none())
                         .then(|| row.diff.clone())

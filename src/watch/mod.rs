@@ -205,8 +205,18 @@ impl LiveDiffsHandle {
     /// short), so the diffs given out next are as the files are; returns
     /// once they are, or after `wait`.
     pub fn flush(&self, wait: Duration) {
+        self.flush_with(None, wait);
+    }
+
+    /// [`Self::flush`], and `slice` diffed in full now if its worktree is
+    /// polled (past the watch budget: up to a poll period behind).
+    pub fn flush_slice(&self, slice: &SliceName, wait: Duration) {
+        self.flush_with(Some(slice.clone()), wait);
+    }
+
+    fn flush_with(&self, slice: Option<SliceName>, wait: Duration) {
         let (reply, done) = mpsc::channel();
-        if self.0.send(Msg::Flush(reply)).is_ok() {
+        if self.0.send(Msg::Flush(reply, slice)).is_ok() {
             let _ = done.recv_timeout(wait);
         }
     }

@@ -582,3 +582,34 @@ fn an_approval_reads_the_work_written_a_moment_before_it_as_the_whole_status_doe
         assert_eq!(refused_counts(&repo), None, "{what}: undone");
     }
 }
+
+/// Past the watch budget a worktree is diffed every few seconds only; an
+/// approval still reads it as it is at that moment, not at its last poll.
+#[test]
+fn an_approval_reads_a_polled_worktree_as_it_is_now() {
+    let repo = TestRepo::with_plan_text(MERGING);
+    repo.sliceboard(&["up"]).ok();
+    // Too few watches for any worktree: every one is polled.
+    let _sup = Supervise::start(&repo, &[("SLICEBOARD_MAX_WATCHES", "1")]);
+    let mut dash = Dashboard::connect(&repo.socket());
+    let worktree = repo.worktree("orders");
+    repo.commit_in(
+        "orders",
+        &[("orders/fct_orders.sql", "select 1 as id\n")],
+        "orders",
+    );
+    dash.wait_until("orders' commit, polled", |d| {
+        let row = d.row("orders");
+        matches!(
+            row.diff_mode,
+            sliceboard::domain::diff::WatchMode::Polling { .. }
+        ) && shown(row).contains("orders/fct_orders.sql")
+    });
+    // Asked at once: the next poll is up to seconds away.
+    write_file(&worktree.join("orders/fct_orders.sql"), "select 2\n");
+    write_file(&worktree.join("orders/new.sql"), "select 3\n");
+    assert_eq!(
+        refused_counts(&repo).as_deref(),
+        Some("1 changed, 1 untracked")
+    );
+}

@@ -32,7 +32,9 @@ pub(super) enum Msg {
     /// A slice's worktree was made (again) and is complete now.
     Reread(SliceName),
     /// Diff now whatever changed, quiet time or not, then reply.
-    Flush(mpsc::Sender<()>),
+    /// Diff what changed now; with a slice, that slice in full too when
+    /// it is polled (its files may have changed since its last poll).
+    Flush(mpsc::Sender<()>, Option<SliceName>),
     Stop,
 }
 
@@ -117,7 +119,7 @@ impl Engine {
                     Msg::Fs(Err(err)) => self.on_error(err),
                     Msg::Add(target) => self.add(*target),
                     Msg::Reread(slice) => self.reread(&slice),
-                    Msg::Flush(reply) => flushes.push(reply),
+                    Msg::Flush(reply, slice) => flushes.push((reply, slice)),
                 }
                 next = rx.try_recv().ok();
             }
@@ -125,7 +127,10 @@ impl Engine {
                 for (i, batch) in self.debouncer.take_all() {
                     self.refresh(i, batch);
                 }
-                for reply in flushes {
+                for slice in flushes.iter().filter_map(|(_, slice)| slice.as_ref()) {
+                    self.poll_now(slice);
+                }
+                for (reply, _) in flushes {
                     let _ = reply.send(());
                 }
             }
@@ -163,6 +168,25 @@ impl Engine {
         live.set_index(IndexEntries::new());
         self.unwatch_slice(i);
         self.attach(i);
+    }
+
+    /// A polled slice diffed in full now, its next poll a whole period
+    /// away; a watched (or missing) one is left as it is.
+    fn poll_now(&mut self, slice: &SliceName) {
+        let Some(i) = self.slices.iter().position(|l| &l.target.slice == slice) else {
+            return;
+        };
+        if !matches!(self.slices[i].mode, WatchMode::Polling { .. }) {
+            return;
+        }
+        self.slices[i].next_poll = Instant::now() + self.options.poll;
+        self.refresh(
+            i,
+            Batch {
+                full: true,
+                ..Batch::default()
+            },
+        );
     }
 
     fn next_deadline(&self) -> Instant {
