@@ -597,3 +597,46 @@ fn a_pick_finished_on_start_leaves_the_queue_answering_while_its_sibling_comes_d
     assert_eq!(resumed["retired"], serde_json::json!(["staging.2"]));
     assert_eq!(resumed["left"], serde_json::json!([]));
 }
+
+/// A supervisor stopped while a pick's sibling comes down: the stop ends
+/// (after the queue's 10 s for what comes down), the pick's record is
+/// kept with the sibling not retired, and the next supervisor finishes
+/// the pick once the teardown can end.
+#[test]
+fn a_pick_cut_off_by_a_stop_keeps_its_record_and_the_next_supervisor_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (started, may_end) = (tmp.path().join("started"), tmp.path().join("may-end"));
+    let repo = TestRepo::new();
+    two_variants_held_in_teardown(&repo, &started, &may_end);
+    let sup = Supervise::start(&repo, &[]);
+    let picking = repo
+        .command(common::BIN, &repo.root)
+        .args(["pick", "staging.1", "--yes", "--force"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    poll_until("staging.2's teardown runs", PATIENCE, || started.exists());
+    let said = repo.sliceboard(&["stop"]).ok();
+    assert!(said.contains("stopped"), "{said}");
+    let picked = picking.wait_with_output().unwrap();
+    assert!(!picked.status.success(), "the pick was cut off: {picked:?}");
+    drop(sup);
+    let record = repo.state_dir().join("merge/pick.json");
+    assert!(record.exists(), "the pick's record is kept");
+    assert_ne!(
+        repo.state_json()["slices"]["staging.2"]["lifecycle"],
+        "retired"
+    );
+
+    std::fs::write(&may_end, "").unwrap();
+    let _sup = Supervise::start(&repo, &[]);
+    poll_until("the next supervisor to finish the pick", PATIENCE, || {
+        !record.exists() && repo.state_json()["slices"]["staging.2"]["lifecycle"] == "retired"
+    });
+    assert!(!repo.worktree("staging.2").exists());
+    assert_eq!(
+        pick_resumed(&repo)["retired"],
+        serde_json::json!(["staging.2"])
+    );
+}
