@@ -90,12 +90,7 @@ impl MergeQueue {
         self.cleaning.insert(slice.clone());
         self.off_thread(
             "merge-queue-down",
-            Box::new(move || {
-                let outcome = outcome
-                    .blocking_recv()
-                    .unwrap_or_else(|_| Err("the supervisor did not answer".into()));
-                super::Msg::Downed(Box::new(cleaning), outcome)
-            }),
+            Box::new(move || super::Msg::Downed(Box::new(cleaning), super::answer(outcome))),
         );
     }
 

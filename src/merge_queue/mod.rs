@@ -135,6 +135,14 @@ enum Msg {
     Stop,
 }
 
+/// Waits for the agents' answer to a request (blocking: the queue's
+/// thread, or a thread of its own).
+fn answer(outcome: tokio::sync::oneshot::Receiver<Outcome>) -> Outcome {
+    outcome
+        .blocking_recv()
+        .unwrap_or_else(|_| Err("the supervisor did not answer".into()))
+}
+
 /// Sends commands to the queue's thread.
 #[derive(Clone)]
 pub struct QueueHandle {
@@ -800,11 +808,7 @@ impl MergeQueue {
     /// Sends a command to the agents' supervisor and waits for its
     /// outcome, on the queue's thread.
     fn ask_agents(&self, command: Command) -> Outcome {
-        self.deps
-            .agents
-            .request(command)
-            .blocking_recv()
-            .unwrap_or_else(|_| Err("the supervisor did not answer".into()))
+        answer(self.deps.agents.request(command))
     }
 
     /// The record of a slice whose worktree went on purpose (`to` is

@@ -472,11 +472,7 @@ impl MergeQueue {
 /// operator confirmed the pick. Blocks up to [`AGENT_END`] and the
 /// `down`: the queue calls it off its thread.
 fn take_down(agents: &AgentsHandle, variant: &SliceName) -> Result<(), NotRetired> {
-    let answer = |outcome: tokio::sync::oneshot::Receiver<crate::agents::Outcome>| {
-        outcome
-            .blocking_recv()
-            .unwrap_or_else(|_| Err("the supervisor did not answer".into()))
-    };
+    use super::answer;
     // Not running is fine: the kill only matters when it is.
     let _ = answer(agents.request(Command::KillAgent {
         slice: variant.clone(),

@@ -378,13 +378,7 @@ fn pick_killed_while_retiring(repo: &TestRepo, agent: &str) -> (std::path::PathB
     let agent: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&agent_file).unwrap()).unwrap();
     let pid = agent["pid"].as_i64().unwrap() as i32;
-    let mut picking = repo
-        .command(common::BIN, &repo.root)
-        .args(["pick", "staging.1", "--yes", "--force"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut picking = pick_staging_1(repo);
     let record = repo.state_dir().join("merge/pick.json");
     poll_until("the pick's record", PATIENCE, || record.exists());
     sup.kill();
@@ -457,15 +451,25 @@ fn a_pick_whose_siblings_agent_outlived_the_supervisor_ends_that_agent_on_restar
     );
 }
 
-/// [`two_committed_variants`] whose worktrees' teardown touches
-/// `started`, then holds until `may_end` exists (a minute at most, so a
-/// test that fails before it lets the teardown end leaves nothing
-/// running).
-fn two_variants_held_in_teardown(
-    repo: &TestRepo,
-    started: &std::path::Path,
-    may_end: &std::path::Path,
-) {
+/// A teardown that says it started, then holds until the test lets it
+/// end (a minute at most, so a test that fails before it does leaves
+/// nothing running).
+struct HeldTeardown {
+    _dir: tempfile::TempDir,
+    started: std::path::PathBuf,
+    may_end: std::path::PathBuf,
+}
+
+impl HeldTeardown {
+    fn let_it_end(&self) {
+        std::fs::write(&self.may_end, "").unwrap();
+    }
+}
+
+/// [`two_committed_variants`] whose worktrees' teardown is held.
+fn two_variants_held_in_teardown(repo: &TestRepo) -> HeldTeardown {
+    let dir = tempfile::tempdir().unwrap();
+    let (started, may_end) = (dir.path().join("started"), dir.path().join("may-end"));
     let teardown = format!(
         "touch '{}'; i=0; while [ ! -e '{}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done",
         started.display(),
@@ -475,28 +479,37 @@ fn two_variants_held_in_teardown(
         repo,
         &format!("[worktree]\nteardown = [{}]", toml_string(&teardown)),
     );
+    HeldTeardown {
+        _dir: dir,
+        started,
+        may_end,
+    }
+}
+
+/// `sliceboard pick staging.1 --yes --force`, left running.
+fn pick_staging_1(repo: &TestRepo) -> std::process::Child {
+    repo.command(common::BIN, &repo.root)
+        .args(["pick", "staging.1", "--yes", "--force"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// A sibling's teardown holds the pick: the queue answers meanwhile, and
 /// refuses what would touch the sibling on its way out.
 #[test]
 fn the_queue_answers_while_a_pick_waits_for_its_siblings_teardown() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (started, may_end) = (tmp.path().join("started"), tmp.path().join("may-end"));
     let repo = TestRepo::new();
-    two_variants_held_in_teardown(&repo, &started, &may_end);
+    let held = two_variants_held_in_teardown(&repo);
     let _sup = Supervise::start(&repo, &[]);
     // An approved sibling is retired all the same, and never merges
     // meanwhile.
     repo.sliceboard(&["approve", "staging.2", "--force"]).ok();
-    let mut picking = repo
-        .command(common::BIN, &repo.root)
-        .args(["pick", "staging.1", "--yes", "--force"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    poll_until("staging.2's teardown runs", PATIENCE, || started.exists());
+    let mut picking = pick_staging_1(&repo);
+    poll_until("staging.2's teardown runs", PATIENCE, || {
+        held.started.exists()
+    });
 
     // Meanwhile the queue reads, and refuses what would touch staging.2.
     let queue = repo.sliceboard(&["queue"]).ok();
@@ -538,7 +551,7 @@ fn the_queue_answers_while_a_pick_waits_for_its_siblings_teardown() {
     );
     assert!(repo.worktree("staging.2").is_dir());
 
-    std::fs::write(&may_end, "").unwrap();
+    held.let_it_end();
     let status = common::wait_exit(&mut picking, "pick staging.1", PATIENCE);
     let out = picking.wait_with_output().unwrap();
     assert!(status.success(), "{out:?}");
@@ -564,14 +577,14 @@ fn the_queue_answers_while_a_pick_waits_for_its_siblings_teardown() {
 /// queue answers and the sibling is shown on its way out.
 #[test]
 fn a_pick_finished_on_start_leaves_the_queue_answering_while_its_sibling_comes_down() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (started, may_end) = (tmp.path().join("started"), tmp.path().join("may-end"));
     let repo = TestRepo::new();
-    two_variants_held_in_teardown(&repo, &started, &may_end);
+    let held = two_variants_held_in_teardown(&repo);
     let record = leave_a_half_done_pick(&repo);
 
     let _sup = Supervise::start(&repo, &[]);
-    poll_until("staging.2's teardown runs", PATIENCE, || started.exists());
+    poll_until("staging.2's teardown runs", PATIENCE, || {
+        held.started.exists()
+    });
     let queue = repo.sliceboard(&["queue"]).ok();
     assert!(
         queue.contains("staging.2 is being retired: staging.1 was picked"),
@@ -583,7 +596,7 @@ fn a_pick_finished_on_start_leaves_the_queue_answering_while_its_sibling_comes_d
     assert!(why.contains("staging.2 is being retired"), "{why}");
     assert!(record.exists(), "the pick is not finished yet");
 
-    std::fs::write(&may_end, "").unwrap();
+    held.let_it_end();
     poll_until("the pick to be finished", PATIENCE, || {
         !record.exists() && repo.state_json()["slices"]["staging.2"]["lifecycle"] == "retired"
     });
@@ -604,19 +617,13 @@ fn a_pick_finished_on_start_leaves_the_queue_answering_while_its_sibling_comes_d
 /// the pick once the teardown can end.
 #[test]
 fn a_pick_cut_off_by_a_stop_keeps_its_record_and_the_next_supervisor_finishes_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (started, may_end) = (tmp.path().join("started"), tmp.path().join("may-end"));
     let repo = TestRepo::new();
-    two_variants_held_in_teardown(&repo, &started, &may_end);
+    let held = two_variants_held_in_teardown(&repo);
     let sup = Supervise::start(&repo, &[]);
-    let picking = repo
-        .command(common::BIN, &repo.root)
-        .args(["pick", "staging.1", "--yes", "--force"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    poll_until("staging.2's teardown runs", PATIENCE, || started.exists());
+    let picking = pick_staging_1(&repo);
+    poll_until("staging.2's teardown runs", PATIENCE, || {
+        held.started.exists()
+    });
     let said = repo.sliceboard(&["stop"]).ok();
     assert!(said.contains("stopped"), "{said}");
     let picked = picking.wait_with_output().unwrap();
@@ -629,7 +636,7 @@ fn a_pick_cut_off_by_a_stop_keeps_its_record_and_the_next_supervisor_finishes_it
         "retired"
     );
 
-    std::fs::write(&may_end, "").unwrap();
+    held.let_it_end();
     let _sup = Supervise::start(&repo, &[]);
     poll_until("the next supervisor to finish the pick", PATIENCE, || {
         !record.exists() && repo.state_json()["slices"]["staging.2"]["lifecycle"] == "retired"

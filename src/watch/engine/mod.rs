@@ -31,9 +31,9 @@ pub(super) enum Msg {
     Add(Box<Target>),
     /// A slice's worktree was made (again) and is complete now.
     Reread(SliceName),
-    /// Diff now whatever changed, quiet time or not, then reply.
-    /// Diff what changed now; with a slice, that slice in full too when
-    /// it is polled (its files may have changed since its last poll).
+    /// Diff now whatever changed, quiet time or not, then reply; with a
+    /// slice, that slice in full too when it is polled (its files may have
+    /// changed since its last poll).
     Flush(mpsc::Sender<()>, Option<SliceName>),
     Stop,
 }
@@ -176,10 +176,15 @@ impl Engine {
         let Some(i) = self.slices.iter().position(|l| &l.target.slice == slice) else {
             return;
         };
-        if !matches!(self.slices[i].mode, WatchMode::Polling { .. }) {
-            return;
+        if matches!(self.slices[i].mode, WatchMode::Polling { .. }) {
+            self.slices[i].next_poll = Instant::now() + self.options.poll;
+            self.diff_in_full(i);
         }
-        self.slices[i].next_poll = Instant::now() + self.options.poll;
+    }
+
+    /// Slice `i` diffed in full: a polled worktree, where anything may
+    /// have changed.
+    fn diff_in_full(&mut self, i: usize) {
         self.refresh(
             i,
             Batch {
@@ -224,13 +229,7 @@ impl Engine {
                 // Polled: anything may have changed.
                 (self.on_files)(&self.slices[i].target.slice);
                 (self.on_refs)();
-                self.refresh(
-                    i,
-                    Batch {
-                        full: true,
-                        ..Batch::default()
-                    },
-                );
+                self.diff_in_full(i);
             }
         }
         if now >= self.next_resync {
