@@ -220,7 +220,13 @@ fn a_supervisor_killed_during_speculative_checks_leaves_a_checked_tip_and_recove
     let merge = Background::start(&repo, &["merge", "--all"]);
     let merged = wait_event(&repo, "merged", "alpha", |_| true);
     let lanes_file = repo.state_dir().join("merge/lanes.json");
-    let in_play = wait_lanes(&repo, "beta's check recorded", |_| true);
+    // The record is written again once alpha has landed: read it then,
+    // with beta alone in play.
+    let in_play = wait_lanes(&repo, "beta's check recorded alone", |lanes| {
+        lanes
+            .as_array()
+            .is_some_and(|l| l.len() == 1 && l[0]["slice"] == "beta")
+    });
     let beta = &in_play[0];
     assert_eq!(beta["slice"], "beta", "{in_play:#}");
     assert_eq!(
